@@ -1,0 +1,599 @@
+package ckpt
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sort"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	scratchSize = 64 << 10
+	taskSize    = 0x7ffffffff000 // TASK_SIZE of 4-level paging on x86-64
+	// scratchData is where arguments start in the scratch area; its first
+	// bytes hold the syscall instruction we step through.
+	scratchData = 4096
+
+	archMapVDSO64       = 0x2003      // ARCH_MAP_VDSO_64
+	ssOnStack           = 1           // SS_ONSTACK
+	ssDisable           = 2           // SS_DISABLE
+	atFDCWD             = ^uint64(99) // AT_FDCWD (-100) as a register value
+	erestartRestartBlk  = 516         // ERESTART_RESTARTBLOCK
+	prSetMMMapStructLen = 104         // sizeof(struct prctl_mm_map)
+)
+
+// builder rebuilds one process inside the traced clone pid, by system calls
+// injected into it: unmap everything, map and fill every region, put the
+// vDSO back, set the mm fields, reopen files, restore signals, limits,
+// timers, rseq and credentials, then the registers.
+type builder struct {
+	r       *restorer
+	pid     int
+	mem     *os.File
+	t       *task
+	scratch uint64
+}
+
+func (b *builder) build() error {
+	r, m := b.r, b.r.meta
+	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", b.pid), os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	b.mem = mem
+	defer mem.Close()
+	regs, err := ptraceGetRegs(b.pid)
+	if err != nil {
+		return err
+	}
+	cur, err := ptraceGetXState(b.pid)
+	if err != nil {
+		return err
+	}
+	xstate := r.img.xstate[0]
+	if fp := localFingerprint(cur); fp.XFeatures != m.Fingerprint.XFeatures || len(cur) != len(xstate) {
+		err := fmt.Errorf("extended FPU state (features %#x, %d bytes) differs from this machine's (%#x, %d bytes): %w",
+			m.Fingerprint.XFeatures, len(xstate), fp.XFeatures, len(cur), ErrIncompatible)
+		if e := r.forceable(err); e != nil {
+			return e
+		}
+		xstate = nil
+	}
+	sc, err := vdsoSyscall(b.pid, mem)
+	if err != nil {
+		return err
+	}
+	b.t = &task{pid: b.pid, orig: regs, sc: sc}
+	if err := ptraceSetSigMask(b.pid, ^uint64(0)); err != nil {
+		return err
+	}
+	if err := b.setupScratch(); err != nil {
+		return err
+	}
+	if _, err := b.call("close_range", unix.SYS_CLOSE_RANGE, 0, 0xffffffff, 0); err != nil {
+		return err
+	}
+	if _, err := b.call("munmap", unix.SYS_MUNMAP, 0, b.scratch); err != nil {
+		return fmt.Errorf("munmap: %w", err)
+	}
+	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch+scratchSize, taskSize-(b.scratch+scratchSize)); err != nil {
+		return fmt.Errorf("munmap: %w", err)
+	}
+	if m.VDSO != 0 {
+		if _, err := b.call("arch_prctl", unix.SYS_ARCH_PRCTL, archMapVDSO64, m.VDSO); err != nil {
+			return fmt.Errorf("map vdso at %#x: %w", m.VDSO, err)
+		}
+	}
+	img, err := os.Open(r.img.Path)
+	if err != nil {
+		return fmt.Errorf("%s: open: %w", r.img.Path, err)
+	}
+	defer img.Close()
+	for _, rg := range sortedRegions(m.Regions) {
+		if err := b.mapRegion(img, rg); err != nil {
+			return err
+		}
+	}
+	if err := b.setMM(); err != nil {
+		return err
+	}
+	if err := b.openFiles(); err != nil {
+		return err
+	}
+	if err := b.restoreProcessState(); err != nil {
+		return err
+	}
+	if err := b.restoreCreds(); err != nil {
+		return err
+	}
+	// The scratch area goes last; the single-step trap after munmap is
+	// reported before the next instruction would be fetched from it.
+	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch, scratchSize); err != nil {
+		return fmt.Errorf("munmap scratch: %w", err)
+	}
+	return b.finish(xstate)
+}
+
+func (b *builder) call(name string, nr uintptr, args ...uint64) (uint64, error) {
+	return b.t.call(name, nr, args...)
+}
+
+// put writes data into the scratch area at offset off (>= scratchData) and
+// returns its address in the tracee.
+func (b *builder) put(off uint64, data []byte) (uint64, error) {
+	if off < scratchData || off+uint64(len(data)) > scratchSize {
+		return 0, fmt.Errorf("scratch overflow: %d bytes at %d", len(data), off)
+	}
+	addr := b.scratch + off
+	if _, err := b.mem.WriteAt(data, int64(addr)); err != nil {
+		return 0, fmt.Errorf("write scratch: %w", err)
+	}
+	return addr, nil
+}
+
+func (b *builder) putString(off uint64, s string) (uint64, error) {
+	return b.put(off, append([]byte(s), 0))
+}
+
+// setupScratch maps an area that is free in the clone now and in the
+// checkpointed layout, and puts a syscall instruction at its start.
+func (b *builder) setupScratch() error {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", b.pid))
+	if err != nil {
+		return err
+	}
+	maps, err := parseMaps(data)
+	if err != nil {
+		return err
+	}
+	var used [][2]uint64
+	for _, m := range maps {
+		used = append(used, [2]uint64{m.Start, m.End})
+	}
+	for _, rg := range b.r.meta.Regions {
+		used = append(used, [2]uint64{rg.Start, rg.End})
+	}
+	sort.Slice(used, func(i, j int) bool { return used[i][0] < used[j][0] })
+	const guard = 1 << 20
+	addr := uint64(1 << 32)
+	for _, u := range used {
+		if u[1]+guard <= addr {
+			continue
+		}
+		if u[0] >= addr+scratchSize+guard {
+			break
+		}
+		addr = (u[1] + guard + 0xffff) &^ 0xffff
+	}
+	if addr+scratchSize > taskSize {
+		return fmt.Errorf("no free address range for the restore scratch area")
+	}
+	got, err := b.call("mmap", unix.SYS_MMAP, addr, scratchSize, unix.PROT_READ|unix.PROT_WRITE|unix.PROT_EXEC,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0)
+	if err != nil {
+		return fmt.Errorf("mmap scratch at %#x: %w", addr, err)
+	}
+	b.scratch = got
+	if _, err := b.mem.WriteAt([]byte{0x0f, 0x05, 0xcc, 0xcc}, int64(got)); err != nil {
+		return fmt.Errorf("write scratch: %w", err)
+	}
+	b.t.sc = got
+	return nil
+}
+
+// mapRegion maps one region at its address and fills in its saved pages.
+func (b *builder) mapRegion(img *os.File, rg region) error {
+	length := rg.End - rg.Start
+	prot := uint64(rg.Prot)
+	mapProt := prot
+	if len(rg.Extents) > 0 {
+		// Filled through /proc/PID/mem; made writable meanwhile so the
+		// pages are plain anonymous copies, then protected as they were.
+		mapProt |= unix.PROT_READ | unix.PROT_WRITE
+	}
+	var err error
+	switch rg.Kind {
+	case regionVDSO, regionVsyscall:
+		return nil
+	case regionAnon:
+		flags := uint64(unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_FIXED)
+		if rg.Stack {
+			flags |= unix.MAP_GROWSDOWN
+		}
+		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, flags, ^uint64(0), 0)
+	case regionShmem:
+		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, unix.MAP_SHARED|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uint64(0), 0)
+	case regionFile, regionShared:
+		flags := uint64(unix.MAP_PRIVATE | unix.MAP_FIXED)
+		oflags := uint64(unix.O_RDONLY)
+		if rg.Kind == regionShared {
+			flags = unix.MAP_SHARED | unix.MAP_FIXED
+			if prot&unix.PROT_WRITE != 0 {
+				oflags = unix.O_RDWR
+			}
+		}
+		path, perr := b.putString(scratchData, rg.File.Path)
+		if perr != nil {
+			return perr
+		}
+		fd, oerr := b.call("open", unix.SYS_OPENAT, atFDCWD, path, oflags|unix.O_CLOEXEC, 0)
+		if oerr != nil {
+			return fmt.Errorf("mapped file %s: %w", rg.File.Path, oerr)
+		}
+		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, flags, fd, rg.Offset)
+		b.call("close", unix.SYS_CLOSE, fd)
+	default:
+		return fmt.Errorf("%s: invalid region kind %q", b.r.img.Path, rg.Kind)
+	}
+	if err != nil {
+		return fmt.Errorf("mmap %#x %#x %#x: %w", rg.Start, length, prot, err)
+	}
+	if len(rg.Extents) == 0 {
+		return nil
+	}
+	// A private file mapping's saved pages replace the file's, zero or
+	// not; in anonymous memory a zero page is simply left untouched.
+	all := rg.Kind == regionFile
+	for _, e := range rg.Extents {
+		if err := b.fill(img, e, all); err != nil {
+			return err
+		}
+	}
+	if mapProt != prot {
+		if _, err := b.call("mprotect", unix.SYS_MPROTECT, rg.Start, length, prot); err != nil {
+			return fmt.Errorf("mprotect %#x: %w", rg.Start, err)
+		}
+	}
+	return nil
+}
+
+// fill copies one extent from the image into the process. Holes of the
+// sparse image are found with SEEK_DATA/SEEK_HOLE and skipped.
+func (b *builder) fill(img *os.File, e extent, all bool) error {
+	base := int64(b.r.img.dataStart + e.Off)
+	end := base + int64(e.Len)
+	buf := make([]byte, min(e.Len, 8<<20))
+	for pos := base; pos < end; {
+		dataAt := pos
+		holeAt := end
+		if !all {
+			d, err := unix.Seek(int(img.Fd()), pos, unix.SEEK_DATA)
+			if err == unix.ENXIO || (err == nil && d >= end) {
+				return nil
+			}
+			if err == nil {
+				dataAt = d
+				if h, err := unix.Seek(int(img.Fd()), d, unix.SEEK_HOLE); err == nil && h < end {
+					holeAt = h
+				}
+			}
+		}
+		for p := dataAt; p < holeAt; {
+			n := min(int64(len(buf)), holeAt-p)
+			chunk := buf[:n]
+			if _, err := img.ReadAt(chunk, p); err != nil {
+				return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
+			}
+			addr := e.Addr + uint64(p-base)
+			if all {
+				if _, err := b.mem.WriteAt(chunk, int64(addr)); err != nil {
+					return fmt.Errorf("write va %#x: %w", addr, err)
+				}
+			} else if err := writeNonZero(b.mem, chunk, addr); err != nil {
+				return err
+			}
+			p += n
+		}
+		pos = holeAt
+	}
+	return nil
+}
+
+// writeNonZero writes the pages of chunk that are not all zero.
+func writeNonZero(mem *os.File, chunk []byte, addr uint64) error {
+	n := uint64(len(chunk))
+	for p := uint64(0); p < n; {
+		if bytes.Equal(chunk[p:p+pageSize], zeroPage[:]) {
+			p += pageSize
+			continue
+		}
+		q := p + pageSize
+		for q < n && !bytes.Equal(chunk[q:q+pageSize], zeroPage[:]) {
+			q += pageSize
+		}
+		if _, err := mem.WriteAt(chunk[p:q], int64(addr+p)); err != nil {
+			return fmt.Errorf("write va %#x: %w", addr+p, err)
+		}
+		p = q
+	}
+	return nil
+}
+
+// setMM sets the mm fields (code, data, brk, stack, args, env, auxv) with
+// PR_SET_MM_MAP, the one form this kernel accepts without CAP_SYS_RESOURCE.
+func (b *builder) setMM() error {
+	m := b.r.meta
+	auxv := make([]byte, 8*len(m.Auxv))
+	for i, v := range m.Auxv {
+		binary.LittleEndian.PutUint64(auxv[8*i:], v)
+	}
+	auxvAddr, err := b.put(scratchData+1024, auxv)
+	if err != nil {
+		return err
+	}
+	st := make([]byte, prSetMMMapStructLen)
+	le := binary.LittleEndian
+	for i, v := range []uint64{m.MM.StartCode, m.MM.EndCode, m.MM.StartData, m.MM.EndData, m.MM.StartBrk, m.MM.Brk,
+		m.MM.StartStack, m.MM.ArgStart, m.MM.ArgEnd, m.MM.EnvStart, m.MM.EnvEnd, auxvAddr} {
+		le.PutUint64(st[8*i:], v)
+	}
+	le.PutUint32(st[96:], uint32(len(auxv)))
+	le.PutUint32(st[100:], 0xffffffff) // exe_fd: keep; the stub exec'd the right file
+	addr, err := b.put(scratchData, st)
+	if err != nil {
+		return err
+	}
+	if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, addr, prSetMMMapStructLen, 0); err != nil {
+		return fmt.Errorf("prctl(PR_SET_MM_MAP): %w", err)
+	}
+	return nil
+}
+
+// openFiles reopens every saved descriptor at its number, flags and offset.
+func (b *builder) openFiles() error {
+	r := b.r
+	files := append([]fileDesc(nil), r.meta.Files...)
+	sort.Slice(files, func(i, j int) bool { return files[i].FD < files[j].FD })
+	for _, f := range files {
+		if f.Kind == fdClosed || r.closed[f.FD] {
+			continue
+		}
+		path := f.Path
+		flags := uint64(f.Flags) &^ (unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL)
+		flags |= unix.O_NOCTTY
+		if f.Kind == fdTTY {
+			path = "/dev/tty"
+			if r.ttyNull {
+				path = "/dev/null"
+			}
+		}
+		p, err := b.putString(scratchData, path)
+		if err != nil {
+			return err
+		}
+		fd, err := b.call("open", unix.SYS_OPENAT, atFDCWD, p, flags, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", path, err)
+		}
+		if int(fd) != f.FD {
+			dflags := uint64(0)
+			if f.CloExec {
+				dflags = unix.O_CLOEXEC
+			}
+			if _, err := b.call("dup3", unix.SYS_DUP3, fd, uint64(f.FD), dflags); err != nil {
+				return fmt.Errorf("dup2 %d %d failed: %w", fd, f.FD, err)
+			}
+			b.call("close", unix.SYS_CLOSE, fd)
+		} else if f.CloExec {
+			if _, err := b.call("fcntl", unix.SYS_FCNTL, fd, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+				return fmt.Errorf("fcntl %d: %w", fd, err)
+			}
+		}
+		if f.Kind == fdFile || f.Kind == fdDir {
+			if _, err := b.call("lseek", unix.SYS_LSEEK, uint64(f.FD), uint64(f.Pos), unix.SEEK_SET); err != nil {
+				return fmt.Errorf("lseek %s: %w", path, err)
+			}
+		}
+		r.info("%s(%d) fd %d: %s reopened at offset %d", r.comm, r.pid, f.FD, path, f.Pos)
+	}
+	return nil
+}
+
+// restoreProcessState restores cwd, umask, signal actions, the alternate
+// signal stack, interval timers, personality, limits, nice value, command
+// name, rseq, robust futex list, tid address and pending signals.
+func (b *builder) restoreProcessState() error {
+	r, m := b.r, b.r.meta
+	le := binary.LittleEndian
+	p, err := b.putString(scratchData, m.Cwd)
+	if err != nil {
+		return err
+	}
+	if _, err := b.call("chdir", unix.SYS_CHDIR, p); err != nil {
+		return fmt.Errorf("chdir %s: %w", m.Cwd, err)
+	}
+	if m.Umask >= 0 {
+		if _, err := b.call("umask", unix.SYS_UMASK, uint64(m.Umask)); err != nil {
+			return fmt.Errorf("umask: %w", err)
+		}
+	}
+	for i, a := range m.Signals.Actions {
+		sig := i + 1
+		if a == (sigAction{}) || sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
+		buf := make([]byte, 32)
+		le.PutUint64(buf, a.Handler)
+		le.PutUint64(buf[8:], a.Flags)
+		le.PutUint64(buf[16:], a.Restorer)
+		le.PutUint64(buf[24:], a.Mask)
+		p, err := b.put(scratchData, buf)
+		if err != nil {
+			return err
+		}
+		if _, err := b.call("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), p, 0, 8); err != nil {
+			return fmt.Errorf("sigvec (%d): %w", sig, err)
+		}
+	}
+	if as := m.Signals.AltStack; as.Flags&ssDisable == 0 && as.Size > 0 {
+		buf := make([]byte, 24)
+		le.PutUint64(buf, as.SP)
+		le.PutUint32(buf[8:], uint32(as.Flags&^ssOnStack))
+		le.PutUint64(buf[16:], as.Size)
+		p, err := b.put(scratchData, buf)
+		if err != nil {
+			return err
+		}
+		if _, err := b.call("sigaltstack", unix.SYS_SIGALTSTACK, p, 0); err != nil {
+			return fmt.Errorf("sigstack: %w", err)
+		}
+	}
+	for which, it := range m.Itimers {
+		if it == (itimer{}) {
+			continue
+		}
+		buf := make([]byte, 32)
+		for i, v := range []int64{it.Interval[0], it.Interval[1], it.Value[0], it.Value[1]} {
+			le.PutUint64(buf[8*i:], uint64(v))
+		}
+		p, err := b.put(scratchData, buf)
+		if err != nil {
+			return err
+		}
+		if _, err := b.call("setitimer", unix.SYS_SETITIMER, uint64(which), p, 0); err != nil {
+			return fmt.Errorf("setitimer(%d): %w", which, err)
+		}
+	}
+	if _, err := b.call("personality", unix.SYS_PERSONALITY, m.Personality); err != nil {
+		return fmt.Errorf("personality: %w", err)
+	}
+	if cur, err := readLimits(b.pid); err == nil && len(m.Rlimits) == len(cur) {
+		for res, l := range m.Rlimits {
+			if l == cur[res] {
+				continue
+			}
+			buf := make([]byte, 16)
+			le.PutUint64(buf, l.Cur)
+			le.PutUint64(buf[8:], l.Max)
+			p, err := b.put(scratchData, buf)
+			if err != nil {
+				return err
+			}
+			if _, err := b.call("prlimit64", unix.SYS_PRLIMIT64, 0, uint64(res), p, 0); err != nil {
+				// Raising a hard limit needs CAP_SYS_RESOURCE.
+				r.warn("%s(%d): cannot restore limit %q (%d/%d): %v", r.comm, r.pid, limitNames[res], l.Cur, l.Max, err)
+			}
+		}
+	}
+	if _, err := b.call("setpriority", unix.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uint64(int64(m.Nice))); err != nil {
+		r.warn("%s(%d): warning: only superuser may lower priority to %d", r.comm, r.pid, m.Nice)
+	}
+	if p, err = b.putString(scratchData, m.Comm); err != nil {
+		return err
+	}
+	if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_NAME, p); err != nil {
+		return fmt.Errorf("set command name: %w", err)
+	}
+	th := m.Threads[0]
+	if th.Rseq.Ptr != 0 {
+		if _, err := b.call("rseq", unix.SYS_RSEQ, th.Rseq.Ptr, uint64(th.Rseq.Len), 0, uint64(th.Rseq.Sig)); err != nil {
+			return fmt.Errorf("rseq: %w", err)
+		}
+	}
+	if th.RobustHead != 0 {
+		if _, err := b.call("set_robust_list", unix.SYS_SET_ROBUST_LIST, th.RobustHead, th.RobustLen); err != nil {
+			return fmt.Errorf("set_robust_list: %w", err)
+		}
+	}
+	if _, err := b.call("set_tid_address", unix.SYS_SET_TID_ADDRESS, th.TidAddr); err != nil {
+		return fmt.Errorf("set_tid_address: %w", err)
+	}
+	// Signals stay blocked until the registers are back, so the ones
+	// queued here wait for the process to run.
+	for _, ps := range m.Signals.Pending {
+		if len(ps.Info) != siginfoSize {
+			continue
+		}
+		sig := uint64(le.Uint32(ps.Info))
+		p, err := b.put(scratchData, ps.Info)
+		if err != nil {
+			return err
+		}
+		if ps.Shared {
+			_, err = b.call("rt_sigqueueinfo", unix.SYS_RT_SIGQUEUEINFO, uint64(b.pid), sig, p)
+		} else {
+			_, err = b.call("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, uint64(b.pid), uint64(b.pid), sig, p)
+		}
+		if err != nil {
+			return fmt.Errorf("can't restore pending signal %d: %w", sig, err)
+		}
+	}
+	return nil
+}
+
+// restoreCreds gives the process its checkpointed uid, gids and groups when
+// restart runs as root; otherwise it keeps the caller's (CONVEX).
+func (b *builder) restoreCreds() error {
+	r, c := b.r, b.r.meta.Creds
+	if os.Geteuid() != 0 {
+		if uid := os.Getuid(); uid != c.UID[0] {
+			r.warn("current uid %d differs from checkpoint file uid %d", uid, c.UID[0])
+		}
+		if gid := os.Getgid(); gid != c.GID[0] {
+			r.warn("current gid %d differs from checkpoint file gid %d", gid, c.GID[0])
+		}
+		return nil
+	}
+	buf := make([]byte, 4*len(c.Groups))
+	for i, g := range c.Groups {
+		binary.LittleEndian.PutUint32(buf[4*i:], uint32(g))
+	}
+	p := b.scratch + scratchData
+	if len(buf) > 0 {
+		var err error
+		if p, err = b.put(scratchData, buf); err != nil {
+			return err
+		}
+	}
+	if _, err := b.call("setgroups", unix.SYS_SETGROUPS, uint64(len(c.Groups)), p); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	if _, err := b.call("setresgid", unix.SYS_SETRESGID, uint64(c.GID[0]), uint64(c.GID[1]), uint64(c.GID[2])); err != nil {
+		return fmt.Errorf("setregid(%d, %d): %w", c.GID[0], c.GID[1], err)
+	}
+	if _, err := b.call("setresuid", unix.SYS_SETRESUID, uint64(c.UID[0]), uint64(c.UID[1]), uint64(c.UID[2])); err != nil {
+		return fmt.Errorf("setreuid(%d, %d): %w", c.UID[0], c.UID[1], err)
+	}
+	return nil
+}
+
+// finish puts the registers back and lets the process go.
+func (b *builder) finish(xstate []byte) error {
+	r := b.r
+	regs := arrayToRegs(&r.img.regs[0])
+	if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
+		// The kernel's restart block (remaining sleep time...) did not
+		// survive; the call returns EINTR, as after a signal.
+		regs.Rax = ^uint64(unix.EINTR - 1) // -EINTR
+		regs.Orig_rax = ^uint64(0)
+	}
+	if err := ptraceSetRegs(b.pid, &regs); err != nil {
+		return err
+	}
+	if xstate != nil {
+		if err := ptraceSetXState(b.pid, xstate); err != nil {
+			return err
+		}
+	}
+	if err := ptraceSetSigMask(b.pid, r.meta.Threads[0].SigMask); err != nil {
+		return err
+	}
+	sig := r.opts.Signal
+	switch {
+	case r.opts.Stopped:
+		sig = unix.SIGSTOP
+	case r.opts.NoSignal:
+		sig = 0
+	case sig == 0:
+		sig = unix.SIGCONT
+	}
+	if sig != 0 {
+		if err := unix.Kill(b.pid, sig); err != nil {
+			return fmt.Errorf("kill %d: %w", sig, err)
+		}
+	}
+	return ptraceDetach(b.pid, 0)
+}

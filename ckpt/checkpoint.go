@@ -1,0 +1,682 @@
+package ckpt
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// EngineVersion names this engine in the images it writes.
+const EngineVersion = "lazarus-ckpt 0.1"
+
+// CheckpointOptions are the options of Checkpoint; the zero value is the
+// default of the chkpnt command.
+type CheckpointOptions struct {
+	Dir       string         // directory of the image (-d); default "."
+	File      string         // image name or path (-f); default COMM.PID
+	Force     bool           // overwrite, and save what can be saved despite errors (-F)
+	CheckOnly bool           // run every check, write nothing (-n)
+	CopyFiles bool           // copy open regular files beside the image (-C)
+	Signal    syscall.Signal // sent after success, while the target is still frozen (-k); 0: none
+	Logger    *slog.Logger   // warnings (Warn), -v details (Info), -X (Debug); nil: silent
+}
+
+// CheckpointResult describes a finished checkpoint.
+type CheckpointResult struct {
+	Images   []string      // image files written
+	Copies   []string      // files copied with CopyFiles
+	Frozen   time.Duration // how long the target was stopped
+	Duration time.Duration // the whole checkpoint, until the image was durable
+	Memory   uint64        // bytes of memory saved (all-zero pages excluded)
+	Apparent int64         // image size as ls -l shows it
+	Disk     int64         // image size on disk (holes excluded)
+}
+
+// Checkpoint saves the state of process pid into an image file. The target
+// keeps running unless opts.Signal ends it. It returns only when the image
+// is complete and durable; on error nothing is left under the image's name.
+func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*CheckpointResult, error) {
+	start := time.Now()
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(discardHandler{})
+	}
+	st, err := readStat(pid)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("pid %d: %w", pid, ErrNoProcess)
+		}
+		return nil, err
+	}
+	if pid == os.Getpid() {
+		return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1, Msg: "a process cannot checkpoint itself"}
+	}
+	if st.State == 'Z' || st.State == 'X' {
+		return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1, Msg: "process is a zombie"}
+	}
+	if st.Threads > 1 {
+		return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1,
+			Msg: fmt.Sprintf("has %d threads: %v", st.Threads, ErrMultithreaded)}
+	}
+	path, err := imagePath(opts.Dir, opts.File, st.Comm, pid)
+	if err != nil {
+		return nil, err
+	}
+	if !opts.CheckOnly && !opts.Force {
+		if _, err := os.Lstat(path); err == nil {
+			return nil, &os.PathError{Op: "create", Path: path, Err: ErrExists}
+		}
+	}
+	d := &dumper{pid: pid, comm: st.Comm, stat: st, opts: opts, log: log, path: path}
+	t := newTracer()
+	defer t.stop()
+	res := &CheckpointResult{}
+	err = t.do(func() error { return d.run(ctx, res) })
+	if err != nil {
+		return nil, err
+	}
+	if opts.CheckOnly {
+		log.Info(fmt.Sprintf("%s(%d) is checkpointable", st.Comm, pid))
+		return res, nil
+	}
+	res.Duration = time.Since(start)
+	return res, nil
+}
+
+// imagePath applies the CONVEX naming rules for -d and -f.
+func imagePath(dir, file, comm string, pid int) (string, error) {
+	if file != "" && strings.Contains(file, "/") && dir != "" {
+		fd, _ := filepath.Abs(filepath.Dir(file))
+		dd, _ := filepath.Abs(dir)
+		if fd != dd {
+			return "", &ConflictError{Dir: dir, File: file}
+		}
+	}
+	if dir == "" {
+		dir = "."
+	}
+	if file != "" && strings.Contains(file, "/") {
+		dir = filepath.Dir(file)
+		file = filepath.Base(file)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return "", err
+	}
+	if !fi.IsDir() {
+		return "", &os.PathError{Op: "checkpoint directory", Path: dir, Err: syscall.ENOTDIR}
+	}
+	if file == "" {
+		file = fmt.Sprintf("%s.%d", comm, pid)
+	}
+	return filepath.Join(dir, file), nil
+}
+
+type dumper struct {
+	pid  int
+	comm string
+	stat procStat
+	opts CheckpointOptions
+	log  *slog.Logger
+	path string
+
+	meta    imageMeta
+	regs    unix.PtraceRegs
+	xstate  []byte
+	loads   []load
+	mem     *os.File
+	copies  []string
+	dataLen uint64
+}
+
+func (d *dumper) warn(format string, args ...any) {
+	d.log.Warn(fmt.Sprintf(format, args...))
+}
+
+// uncheckpointable fails the checkpoint, or with Force warns and goes on.
+func (d *dumper) uncheckpointable(fd int, msg string) error {
+	e := &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: fd, Msg: msg}
+	if !d.opts.Force {
+		return e
+	}
+	d.warn("%v (forced: restored closed)", e)
+	return nil
+}
+
+func (d *dumper) run(ctx context.Context, res *CheckpointResult) (retErr error) {
+	if err := ptraceSeize(d.pid, 0); err != nil {
+		if errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("pid %d: %w", d.pid, ErrNoProcess)
+		}
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+	}
+	frozenAt := time.Now()
+	detached := false
+	defer func() {
+		if !detached {
+			ptraceDetach(d.pid, 0)
+		}
+	}()
+	if err := ptraceInterrupt(d.pid); err != nil {
+		return err
+	}
+	if err := d.waitFrozen(); err != nil {
+		return err
+	}
+	if err := d.collect(); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d.opts.CheckOnly {
+		return nil
+	}
+	tmp, err := d.writeImage(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			os.Remove(tmp)
+		}
+	}()
+	resume := func() error {
+		if d.opts.Signal != 0 {
+			// Sent while the target is still frozen: nothing it does after
+			// the image can be lost (CONVEX -k KILL).
+			if err := unix.Kill(d.pid, d.opts.Signal); err != nil {
+				return fmt.Errorf("%s(%d): kill %d: %w", d.comm, d.pid, d.opts.Signal, err)
+			}
+		}
+		detached = true
+		res.Frozen = time.Since(frozenAt)
+		if err := ptraceDetach(d.pid, 0); err != nil && !errors.Is(err, unix.ESRCH) {
+			return err
+		}
+		return nil
+	}
+	if d.opts.Signal == 0 {
+		// The page cache holds the image: let the target go, then make
+		// the file durable.
+		if err := resume(); err != nil {
+			return err
+		}
+	}
+	if err := publish(tmp, d.path, d.opts.Force); err != nil {
+		return err
+	}
+	if d.opts.Signal != 0 {
+		if err := resume(); err != nil {
+			return err
+		}
+	}
+	res.Images = []string{d.path}
+	res.Copies = d.copies
+	res.Memory = d.dataLen
+	if fi, err := os.Stat(d.path); err == nil {
+		res.Apparent = fi.Size()
+		if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+			res.Disk = sys.Blocks * 512
+		}
+	}
+	return nil
+}
+
+// waitFrozen waits for the stop PTRACE_INTERRUPT asked for. A signal that
+// arrives first is delivered, not lost: the interrupt is sticky and stops
+// the target right after.
+func (d *dumper) waitFrozen() error {
+	for {
+		ws, err := waitStop(d.pid)
+		if err != nil {
+			return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+		}
+		if ws.TrapCause() == unix.PTRACE_EVENT_STOP {
+			return nil
+		}
+		if err := ptraceCont(d.pid, ws.StopSignal()); err != nil {
+			return err
+		}
+	}
+}
+
+func (d *dumper) collect() error {
+	pid := d.pid
+	m := &d.meta
+	m.Format = FormatVersion
+	m.Engine = EngineVersion
+	m.Created = time.Now().UTC()
+	m.PID = pid
+	m.PPID, m.PGID, m.SID = d.stat.PPID, d.stat.PGID, d.stat.SID
+	m.Comm = d.comm
+	m.Nice = d.stat.Nice
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
+		m.Cmdline = strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	}
+	status, err := readStatus(pid)
+	if err != nil {
+		return err
+	}
+	m.Creds = creds{UID: status.UID, GID: status.GID, Groups: status.Groups}
+	m.Umask = status.Umask
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	if err != nil {
+		return fmt.Errorf("%s(%d): exe: %w", d.comm, pid, err)
+	}
+	m.Exe = statRef(exe, fmt.Sprintf("/proc/%d/exe", pid))
+	cwd, err := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+	if err != nil {
+		return fmt.Errorf("%s(%d): cwd: %w", d.comm, pid, err)
+	}
+	m.Cwd = cwd
+	if m.Rlimits, err = readLimits(pid); err != nil {
+		return err
+	}
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/auxv", pid)); err == nil {
+		for i := 0; i+8 <= len(b); i += 8 {
+			m.Auxv = append(m.Auxv, binary.LittleEndian.Uint64(b[i:]))
+		}
+	}
+	m.MM = mmFields{
+		StartCode: d.stat.StartCode, EndCode: d.stat.EndCode,
+		StartData: d.stat.StartData, EndData: d.stat.EndData,
+		StartBrk: d.stat.StartBrk, StartStack: d.stat.StartStack,
+		ArgStart: d.stat.ArgStart, ArgEnd: d.stat.ArgEnd,
+		EnvStart: d.stat.EnvStart, EnvEnd: d.stat.EnvEnd,
+	}
+	if d.regs, err = ptraceGetRegs(pid); err != nil {
+		return fmt.Errorf("%s(%d): can't get syscall context (tid %d): %w", d.comm, pid, pid, err)
+	}
+	if d.xstate, err = ptraceGetXState(pid); err != nil {
+		return fmt.Errorf("%s(%d): can't get vector register state (tid %d): %w", d.comm, pid, pid, err)
+	}
+	m.Fingerprint = localFingerprint(d.xstate)
+	th := thread{TID: pid}
+	if th.SigMask, err = ptraceGetSigMask(pid); err != nil {
+		return err
+	}
+	if th.Rseq, err = ptraceGetRseq(pid); err != nil {
+		return err
+	}
+	var head, hlen uint64
+	if _, _, e := unix.Syscall(unix.SYS_GET_ROBUST_LIST, uintptr(pid), uintptr(unsafe.Pointer(&head)), uintptr(unsafe.Pointer(&hlen))); e != 0 {
+		return fmt.Errorf("%s(%d): get_robust_list: %w", d.comm, pid, e)
+	}
+	th.RobustHead, th.RobustLen = head, hlen
+	for _, shared := range []bool{false, true} {
+		infos, err := ptracePeekSigInfo(pid, shared)
+		if err != nil {
+			return err
+		}
+		for _, in := range infos {
+			m.Signals.Pending = append(m.Signals.Pending, pendingSig{Shared: shared, Info: in})
+		}
+	}
+	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", pid), os.O_RDWR, 0)
+	if err != nil {
+		return fmt.Errorf("%s(%d): open memory: %w", d.comm, pid, err)
+	}
+	d.mem = mem
+	if err := d.planMemory(); err != nil {
+		return err
+	}
+	if err := d.inject(&th); err != nil {
+		return err
+	}
+	m.Threads = []thread{th}
+	return d.collectFiles()
+}
+
+// inject asks the process itself for what only it can tell: signal
+// actions, the alternate signal stack, interval timers, tid address, brk
+// and personality.
+func (d *dumper) inject(th *thread) error {
+	sc, err := d.findSyscallInsn()
+	if err != nil {
+		return err
+	}
+	t := &task{pid: d.pid, orig: d.regs, sc: sc}
+	// Block every signal while we inject so none is delivered, or lost,
+	// in between; the thread's mask is put back below.
+	if err := ptraceSetSigMask(d.pid, ^uint64(0)); err != nil {
+		return err
+	}
+	defer ptraceSetSigMask(d.pid, th.SigMask)
+	defer ptraceSetRegs(d.pid, &d.regs)
+	scratch, err := t.call("mmap", unix.SYS_MMAP, 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
+	if err != nil {
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+	}
+	defer t.call("munmap", unix.SYS_MUNMAP, scratch, pageSize)
+	buf := make([]byte, 64)
+	read := func(n int) ([]byte, error) {
+		if _, err := d.mem.ReadAt(buf[:n], int64(scratch)); err != nil {
+			return nil, fmt.Errorf("%s(%d): read scratch: %w", d.comm, d.pid, err)
+		}
+		return buf[:n], nil
+	}
+	le := binary.LittleEndian
+	m := &d.meta
+	m.Signals.Actions = make([]sigAction, 64)
+	for sig := 1; sig <= 64; sig++ {
+		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
+		if _, err := t.call("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), 0, scratch, 8); err != nil {
+			if errnoOf(err) == unix.EINVAL {
+				continue
+			}
+			return fmt.Errorf("%s(%d): sigvec (%d): %w", d.comm, d.pid, sig, err)
+		}
+		b, err := read(32)
+		if err != nil {
+			return err
+		}
+		m.Signals.Actions[sig-1] = sigAction{Handler: le.Uint64(b), Flags: le.Uint64(b[8:]), Restorer: le.Uint64(b[16:]), Mask: le.Uint64(b[24:])}
+	}
+	if _, err := t.call("sigaltstack", unix.SYS_SIGALTSTACK, 0, scratch); err != nil {
+		return fmt.Errorf("%s(%d): sigstack: %w", d.comm, d.pid, err)
+	}
+	b, err := read(24)
+	if err != nil {
+		return err
+	}
+	m.Signals.AltStack = altStack{SP: le.Uint64(b), Flags: int32(le.Uint32(b[8:])), Size: le.Uint64(b[16:])}
+	for which := 0; which < 3; which++ {
+		if _, err := t.call("getitimer", unix.SYS_GETITIMER, uint64(which), scratch); err != nil {
+			return fmt.Errorf("%s(%d): getitimer(%d): %w", d.comm, d.pid, which, err)
+		}
+		b, err := read(32)
+		if err != nil {
+			return err
+		}
+		m.Itimers[which] = itimer{
+			Interval: [2]int64{int64(le.Uint64(b)), int64(le.Uint64(b[8:]))},
+			Value:    [2]int64{int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))},
+		}
+	}
+	if _, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_GET_TID_ADDRESS, scratch); err != nil {
+		return fmt.Errorf("%s(%d): get tid address: %w", d.comm, d.pid, err)
+	}
+	if b, err = read(8); err != nil {
+		return err
+	}
+	th.TidAddr = le.Uint64(b)
+	brk, err := t.call("brk", unix.SYS_BRK, 0)
+	if err != nil {
+		return fmt.Errorf("%s(%d): brk: %w", d.comm, d.pid, err)
+	}
+	m.MM.Brk = brk
+	pers, err := t.call("personality", unix.SYS_PERSONALITY, 0xffffffff)
+	if err != nil {
+		return fmt.Errorf("%s(%d): personality: %w", d.comm, d.pid, err)
+	}
+	m.Personality = pers
+	return nil
+}
+
+// findSyscallInsn returns the address of a syscall instruction the engine
+// can single-step: one in the vDSO (its fallback paths make real system
+// calls), else the one the thread is stopped in.
+func (d *dumper) findSyscallInsn() (uint64, error) {
+	for _, r := range d.meta.Regions {
+		if r.Kind != regionVDSO || r.Name != "[vdso]" {
+			continue
+		}
+		b := make([]byte, r.End-r.Start)
+		if _, err := d.mem.ReadAt(b, int64(r.Start)); err != nil {
+			return 0, fmt.Errorf("%s(%d): read vdso: %w", d.comm, d.pid, err)
+		}
+		if i := indexSyscall(b); i >= 0 {
+			return r.Start + uint64(i), nil
+		}
+	}
+	if int64(d.regs.Orig_rax) >= 0 {
+		return d.regs.Rip - 2, nil
+	}
+	return 0, fmt.Errorf("%s(%d): no syscall instruction found to inject through", d.comm, d.pid)
+}
+
+func indexSyscall(b []byte) int {
+	for i := 0; i+1 < len(b); i++ {
+		if b[i] == 0x0f && b[i+1] == 0x05 {
+			return i
+		}
+	}
+	return -1
+}
+
+func statRef(path, statPath string) fileRef {
+	ref := fileRef{Path: strings.TrimSuffix(path, " (deleted)")}
+	var st unix.Stat_t
+	if err := unix.Stat(statPath, &st); err == nil {
+		ref.Dev, ref.Ino, ref.Mode, ref.Size = st.Dev, st.Ino, st.Mode, st.Size
+		ref.Mtime = st.Mtim.Nano()
+	}
+	return ref
+}
+
+// collectFiles records every open descriptor, or fails on one the engine
+// cannot restore.
+func (d *dumper) collectFiles() error {
+	dir := fmt.Sprintf("/proc/%d/fd", d.pid)
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		f, err := d.describeFD(fd)
+		if err != nil {
+			return err
+		}
+		d.log.Info(fmt.Sprintf("%s(%d) fd %d %s %s flags %#o pos %d", d.comm, d.pid, fd, f.Kind, f.Path, f.Flags, f.Pos))
+		d.meta.Files = append(d.meta.Files, f)
+	}
+	return nil
+}
+
+func (d *dumper) describeFD(fd int) (fileDesc, error) {
+	link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd))
+	if err != nil {
+		return fileDesc{}, fmt.Errorf("%s(%d) fd %d fstat: %w", d.comm, d.pid, fd, err)
+	}
+	info, err := readFdInfo(d.pid, fd)
+	if err != nil {
+		return fileDesc{}, fmt.Errorf("%s(%d) fd %d fstat: %w", d.comm, d.pid, fd, err)
+	}
+	f := fileDesc{FD: fd, Path: link, Flags: info.Flags &^ unix.O_CLOEXEC, Pos: info.Pos, CloExec: info.Flags&unix.O_CLOEXEC != 0}
+	closed := func(msg string) (fileDesc, error) {
+		f.Kind, f.Reason = fdClosed, msg
+		return f, d.uncheckpointable(fd, msg)
+	}
+	switch {
+	case strings.HasPrefix(link, "socket:"):
+		return closed("is socket")
+	case strings.HasPrefix(link, "pipe:"):
+		if info.Flags&unix.O_ACCMODE == unix.O_RDONLY {
+			return closed(": pipe source is outside of selected processes")
+		}
+		return closed(": pipe destination is outside of selected processes")
+	case strings.HasPrefix(link, "anon_inode:"):
+		return closed(fmt.Sprintf(": %s is not checkpointable yet", strings.TrimPrefix(link, "anon_inode:")))
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd), &st); err != nil {
+		return fileDesc{}, fmt.Errorf("%s(%d) fd %d fstat: %w", d.comm, d.pid, fd, err)
+	}
+	ref := statRef(link, fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd))
+	f.File = &ref
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		if strings.HasSuffix(link, " (deleted)") {
+			return closed(fmt.Sprintf(": unlinked file %s is not checkpointable yet", ref.Path))
+		}
+		f.Kind = fdFile
+		if d.opts.CopyFiles && !d.opts.CheckOnly {
+			if err := d.copyFile(&f); err != nil {
+				return fileDesc{}, err
+			}
+		}
+	case unix.S_IFDIR:
+		if strings.HasSuffix(link, " (deleted)") {
+			return closed(fmt.Sprintf(": unlinked directory %s is not checkpointable yet", ref.Path))
+		}
+		f.Kind = fdDir
+	case unix.S_IFCHR:
+		maj, min := unix.Major(st.Rdev), unix.Minor(st.Rdev)
+		switch {
+		case maj == 1 && (min == 3 || min == 5 || min == 8 || min == 9):
+			f.Kind = fdDevice // null, zero, random, urandom
+		case maj == 4 || (maj == 5 && min <= 2) || (maj >= 136 && maj <= 143):
+			f.Kind = fdTTY // virtual consoles, serial lines, /dev/tty, console, ptys
+		default:
+			return closed(fmt.Sprintf(": %s: device does not support checkpoint capability", link))
+		}
+	case unix.S_IFIFO:
+		return closed(fmt.Sprintf(": fifo %s is not checkpointable yet", link))
+	default:
+		return closed(fmt.Sprintf(": unknown file type %#x", st.Mode&unix.S_IFMT))
+	}
+	return f, nil
+}
+
+// copyFile copies an open regular file beside the image as
+// COMM.PID.FILENAME.FD (CONVEX -C). It reads through the target's own
+// descriptor, so it copies what the process sees.
+func (d *dumper) copyFile(f *fileDesc) error {
+	name := fmt.Sprintf("%s.%d.%s.%d", d.comm, d.pid, filepath.Base(f.File.Path), f.FD)
+	dst := filepath.Join(filepath.Dir(d.path), name)
+	src, err := os.Open(fmt.Sprintf("/proc/%d/fd/%d", d.pid, f.FD))
+	if err != nil {
+		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
+	}
+	defer src.Close()
+	if err := writeFileAtomic(dst, src, os.FileMode(f.File.Mode&0o7777), d.opts.Force); err != nil {
+		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
+	}
+	f.Copy = name
+	d.copies = append(d.copies, dst)
+	return nil
+}
+
+// writeFileAtomic writes r to path under a temporary name, fsyncs and
+// renames it into place.
+func writeFileAtomic(path string, r io.Reader, mode os.FileMode, overwrite bool) (retErr error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := io.Copy(tmp, r); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return publish(tmp.Name(), path, overwrite)
+}
+
+// publish makes tmp durable and renames it to path; without overwrite an
+// existing path is an ErrExists error and is left alone.
+func publish(tmp, path string, overwrite bool) error {
+	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return &os.PathError{Op: "fsync", Path: path, Err: err}
+	}
+	flags := uint(unix.RENAME_NOREPLACE)
+	if overwrite {
+		flags = 0
+	}
+	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, flags); err != nil {
+		if err == unix.EEXIST {
+			return &os.PathError{Op: "create", Path: path, Err: ErrExists}
+		}
+		return &os.PathError{Op: "rename", Path: path, Err: err}
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
+}
+
+func localFingerprint(xstate []byte) fingerprint {
+	var u unix.Utsname
+	unix.Uname(&u)
+	fp := fingerprint{
+		Kernel:   unix.ByteSliceToString(u.Release[:]),
+		Machine:  unix.ByteSliceToString(u.Machine[:]),
+		CPUFlags: isaFlags(cpuFlags()),
+		XSize:    len(xstate),
+	}
+	if len(xstate) >= 480 {
+		// struct _fpx_sw_bytes in the FXSAVE area's software-reserved
+		// bytes: magic1, extended_size, xfeatures, xstate_size.
+		fp.XFeatures = binary.LittleEndian.Uint64(xstate[464+8:])
+	}
+	return fp
+}
+
+// isaFlags keeps the CPU flags that name instructions a program may use:
+// those are what an image needs of the machine it restarts on.
+func isaFlags(flags []string) []string {
+	prefixes := []string{"sse", "ssse", "avx", "fma", "f16c", "bmi", "adx", "aes", "pclmul", "sha",
+		"popcnt", "abm", "lzcnt", "movbe", "rdrand", "rdseed", "xsave", "fsgsbase", "erms", "fsrm",
+		"vpclmul", "gfni", "vaes", "amx", "cx16", "cx8", "mmx", "fxsr", "cmov", "lahf", "clflush",
+		"clwb", "clzero", "rdpid", "movdir", "serialize", "wbnoinvd", "pku", "ospke", "rtm", "hle"}
+	var out []string
+	for _, f := range flags {
+		for _, p := range prefixes {
+			if strings.HasPrefix(f, p) {
+				out = append(out, f)
+				break
+			}
+		}
+	}
+	return out
+}
+
+func vdsoSum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+type discardHandler struct{}
+
+func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false }
+func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
+func (h discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
+func (h discardHandler) WithGroup(string) slog.Handler           { return h }

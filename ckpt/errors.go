@@ -1,0 +1,69 @@
+package ckpt
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrExists: the checkpoint file exists and Force was not given.
+	ErrExists = errors.New("file exists")
+	// ErrMultithreaded: the engine does not checkpoint multithreaded
+	// processes yet.
+	ErrMultithreaded = errors.New("multithreaded processes cannot be checkpointed yet")
+	// ErrNoProcess: there is no such process.
+	ErrNoProcess = errors.New("no such process")
+	// ErrUnsupported: a request the engine does not support yet.
+	ErrUnsupported = errors.New("not supported")
+)
+
+// UncheckpointableError reports state of a process the engine cannot save,
+// such as a socket. With Force the checkpoint goes on and the descriptor is
+// restored closed.
+type UncheckpointableError struct {
+	Comm string
+	PID  int
+	FD   int // -1 when the problem is not a descriptor
+	Msg  string
+}
+
+func (e *UncheckpointableError) Error() string {
+	// The CONVEX wording: "%s(%d) fd %d is socket".
+	if e.FD >= 0 {
+		if len(e.Msg) > 0 && e.Msg[0] == ':' {
+			return fmt.Sprintf("%s(%d) fd %d%s", e.Comm, e.PID, e.FD, e.Msg)
+		}
+		return fmt.Sprintf("%s(%d) fd %d %s", e.Comm, e.PID, e.FD, e.Msg)
+	}
+	return fmt.Sprintf("%s(%d): %s", e.Comm, e.PID, e.Msg)
+}
+
+// PIDInUseError reports that the PID a process must get back is taken.
+type PIDInUseError struct {
+	PID  int
+	Comm string
+}
+
+func (e *PIDInUseError) Error() string {
+	return fmt.Sprintf("setpid: pid %d for %s in use", e.PID, e.Comm)
+}
+
+// ConflictError: -d and -f name different directories.
+type ConflictError struct {
+	Dir, File string
+}
+
+func (e *ConflictError) Error() string {
+	return fmt.Sprintf("checkpoint directory %q conflicts with checkpoint file path %q", e.Dir, e.File)
+}
+
+// RestoreError reports what failed while a process was being rebuilt. The
+// half-built process is gone by the time the error is returned.
+type RestoreError struct {
+	Comm string
+	PID  int
+	Err  error
+}
+
+func (e *RestoreError) Error() string { return fmt.Sprintf("%s(%d): %v", e.Comm, e.PID, e.Err) }
+func (e *RestoreError) Unwrap() error { return e.Err }

@@ -1,0 +1,283 @@
+package ckpt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst).
+const (
+	pmPresent = 1 << 63
+	pmSwapped = 1 << 62
+	pmFile    = 1 << 61 // file page or shared anonymous
+)
+
+const (
+	// anonGapMerge: runs of saved anonymous pages closer than this many
+	// pages share one segment (the gap becomes a hole, restored as
+	// untouched memory), keeping the number of program headers small.
+	anonGapMerge = 16
+	// fileRunsMax: a private file mapping with more runs of copied pages
+	// than this is saved whole.
+	fileRunsMax = 64
+	// maxLoads keeps e_phnum below PN_XNUM.
+	maxLoads = 60000
+)
+
+// planMemory reads the maps and pagemap of the frozen target, classifies
+// every region and decides which pages the image will hold.
+func (d *dumper) planMemory() error {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", d.pid))
+	if err != nil {
+		return fmt.Errorf("%s(%d): mregion: %w", d.comm, d.pid, err)
+	}
+	maps, err := parseMaps(data)
+	if err != nil {
+		return err
+	}
+	pm, err := os.Open(fmt.Sprintf("/proc/%d/pagemap", d.pid))
+	if err != nil {
+		return fmt.Errorf("%s(%d): pagemap: %w", d.comm, d.pid, err)
+	}
+	defer pm.Close()
+	var off uint64
+	for _, mp := range maps {
+		r, full, err := d.classify(mp)
+		if err != nil {
+			return err
+		}
+		if r == nil {
+			continue
+		}
+		var runs [][2]uint64 // [start, end) addresses of saved pages
+		switch {
+		case r.Kind == regionVDSO && r.Name == "[vdso]":
+			b := make([]byte, r.End-r.Start)
+			if _, err := d.mem.ReadAt(b, int64(r.Start)); err == nil {
+				d.meta.VDSOSum = vdsoSum(b)
+			}
+			runs = [][2]uint64{{r.Start, r.End}}
+		case r.Kind == regionVDSO:
+		case full || r.Kind == regionShmem:
+			runs = [][2]uint64{{r.Start, r.End}}
+		case r.Kind == regionShared:
+		default:
+			runs, err = d.savedRuns(pm, r)
+			if err != nil {
+				return err
+			}
+			if r.Kind == regionFile && len(runs) > fileRunsMax {
+				runs = [][2]uint64{{r.Start, r.End}}
+			}
+		}
+		// One PT_LOAD per run of saved pages and per gap between them, so
+		// gdb sees every address of the region.
+		pos := r.Start
+		for _, run := range runs {
+			if run[0] > pos {
+				d.loads = append(d.loads, load{vaddr: pos, memsz: run[0] - pos, prot: r.Prot})
+			}
+			n := run[1] - run[0]
+			d.loads = append(d.loads, load{vaddr: run[0], memsz: n, filesz: n, off: off, prot: r.Prot})
+			r.Extents = append(r.Extents, extent{Addr: run[0], Len: n, Off: off})
+			off += n
+			pos = run[1]
+		}
+		if pos < r.End {
+			d.loads = append(d.loads, load{vaddr: pos, memsz: r.End - pos, prot: r.Prot})
+		}
+		d.log.Info(fmt.Sprintf("%s(%d) region %#x-%#x %s %s %s: %d KiB saved", d.comm, d.pid, r.Start, r.End, mp.Perms, r.Kind, r.Name, extLen(r.Extents)/1024))
+		d.meta.Regions = append(d.meta.Regions, *r)
+	}
+	if len(d.loads) > maxLoads {
+		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1,
+			Msg: fmt.Sprintf("%d memory segments exceeds max of %d", len(d.loads), maxLoads)}
+	}
+	d.dataLen = off
+	return nil
+}
+
+func extLen(es []extent) uint64 {
+	var n uint64
+	for _, e := range es {
+		n += e.Len
+	}
+	return n
+}
+
+// classify turns a maps line into a region. full reports that every page
+// of it must be saved (a private mapping of a file that is gone or was
+// replaced, restored as anonymous memory).
+func (d *dumper) classify(mp mapping) (*region, bool, error) {
+	r := &region{Start: mp.Start, End: mp.End, Prot: mp.prot(), Name: mp.Path, Offset: mp.Offset}
+	name := mp.Path
+	switch {
+	case name == "[vsyscall]":
+		return nil, false, nil
+	case name == "[vdso]" || strings.HasPrefix(name, "[vvar"):
+		r.Kind = regionVDSO
+		if d.meta.VDSO == 0 || mp.Start < d.meta.VDSO {
+			d.meta.VDSO = mp.Start
+		}
+		return r, false, nil
+	case name == "" || name == "[heap]" || name == "[stack]" || strings.HasPrefix(name, "[anon:"):
+		r.Kind = regionAnon
+		if mp.shared() {
+			r.Kind = regionShmem
+		}
+		r.Stack = name == "[stack]"
+		return r, false, nil
+	case strings.HasPrefix(name, "[anon_shmem:"):
+		r.Kind = regionShmem
+		return r, false, nil
+	case strings.HasPrefix(name, "["):
+		if d.opts.Force {
+			d.warn("%s(%d): region %#x-%#x %s not saved (forced)", d.comm, d.pid, mp.Start, mp.End, name)
+			return nil, false, nil
+		}
+		return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("region %#x-%#x %s cannot be checkpointed", mp.Start, mp.End, name)}
+	}
+	deleted := strings.HasSuffix(name, " (deleted)")
+	if mp.shared() {
+		if deleted || mp.Major == 0 && mp.Minor == 1 {
+			// /dev/zero, SysV and memfd shared memory, or a shared file
+			// that is gone: save the content, restore as shared memory.
+			r.Kind = regionShmem
+			return r, false, nil
+		}
+		ref := statRef(name, fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, mp.Start, mp.End))
+		r.Kind, r.File = regionShared, &ref
+		return r, false, nil
+	}
+	ref := statRef(name, fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, mp.Start, mp.End))
+	var cur unix.Stat_t
+	if deleted || unix.Stat(ref.Path, &cur) != nil || cur.Ino != mp.Inode {
+		// The file under that name is not the mapped one any more: keep
+		// every page, as anonymous memory.
+		r.Kind = regionAnon
+		return r, true, nil
+	}
+	r.Kind, r.File = regionFile, &ref
+	return r, false, nil
+}
+
+// savedRuns returns the runs of pages of r that the image must hold: the
+// present or swapped pages of anonymous memory, and of a private file
+// mapping the pages that were copied on write.
+func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
+	n := (r.End - r.Start) / pageSize
+	buf := make([]byte, 8*min(n, 1<<16))
+	var runs [][2]uint64
+	for i := uint64(0); i < n; {
+		chunk := min(n-i, uint64(len(buf)/8))
+		b := buf[:chunk*8]
+		if _, err := pm.ReadAt(b, int64((r.Start/pageSize+i)*8)); err != nil {
+			return nil, fmt.Errorf("%s(%d): read pagemap: %w", d.comm, d.pid, err)
+		}
+		for j := uint64(0); j < chunk; j++ {
+			e := binary.LittleEndian.Uint64(b[j*8:])
+			var keep bool
+			if r.Kind == regionFile {
+				keep = e&pmPresent != 0 && e&pmFile == 0 || e&pmSwapped != 0
+			} else {
+				keep = e&(pmPresent|pmSwapped) != 0
+			}
+			if !keep {
+				continue
+			}
+			a := r.Start + (i+j)*pageSize
+			gap := uint64(1)
+			if r.Kind != regionFile {
+				gap = anonGapMerge
+			}
+			if k := len(runs); k > 0 && a <= runs[k-1][1]+(gap-1)*pageSize {
+				runs[k-1][1] = a + pageSize
+			} else {
+				runs = append(runs, [2]uint64{a, a + pageSize})
+			}
+		}
+		i += chunk
+	}
+	return runs, nil
+}
+
+// writeImage writes the image under a temporary name beside its final one
+// and returns that name. All-zero pages are skipped (holes), so the file
+// is sparse.
+func (d *dumper) writeImage(ctx context.Context) (tmpName string, retErr error) {
+	notes, err := buildNotes(&d.meta, []unix.PtraceRegs{d.regs}, [][]byte{d.xstate})
+	if err != nil {
+		return "", err
+	}
+	hdr, dataStart := imageHeader(notes, d.loads)
+	f, err := os.CreateTemp(filepath.Dir(d.path), "."+filepath.Base(d.path)+".tmp*")
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		f.Close()
+		if retErr != nil {
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(0o600); err != nil {
+		return "", err
+	}
+	if _, err := f.WriteAt(hdr, 0); err != nil {
+		return "", fmt.Errorf("%s: write header: %w", d.path, err)
+	}
+	buf := make([]byte, 4<<20)
+	for _, r := range d.meta.Regions {
+		for _, e := range r.Extents {
+			if err := ctx.Err(); err != nil {
+				return "", err
+			}
+			if err := d.copyExtent(f, buf, e, dataStart); err != nil {
+				return "", err
+			}
+		}
+	}
+	if err := f.Truncate(int64(dataStart + d.dataLen)); err != nil {
+		return "", fmt.Errorf("%s: seek: %w", d.path, err)
+	}
+	return f.Name(), nil
+}
+
+var zeroPage [pageSize]byte
+
+// copyExtent copies one saved run from the target's memory into the image,
+// seeking over all-zero pages (the CONVEX "seek over blocks of zeroes").
+func (d *dumper) copyExtent(f *os.File, buf []byte, e extent, dataStart uint64) error {
+	for done := uint64(0); done < e.Len; {
+		n := min(e.Len-done, uint64(len(buf)))
+		b := buf[:n]
+		addr := e.Addr + done
+		if _, err := d.mem.ReadAt(b, int64(addr)); err != nil {
+			return fmt.Errorf("read %s(%d) va %#x c %d: %w", d.comm, d.pid, addr, n, err)
+		}
+		fileOff := dataStart + e.Off + done
+		for p := uint64(0); p < n; {
+			if bytes.Equal(b[p:p+pageSize], zeroPage[:]) {
+				p += pageSize
+				continue
+			}
+			q := p + pageSize
+			for q < n && !bytes.Equal(b[q:q+pageSize], zeroPage[:]) {
+				q += pageSize
+			}
+			if _, err := f.WriteAt(b[p:q], int64(fileOff+p)); err != nil {
+				return fmt.Errorf("%s: write proc region: %w", d.path, err)
+			}
+			p = q
+		}
+		done += n
+	}
+	return nil
+}

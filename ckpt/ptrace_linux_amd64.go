@@ -1,0 +1,306 @@
+package ckpt
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// tracer runs every ptrace request of one traced tree on a single OS thread.
+// The kernel attaches a tracee to the thread that called PTRACE_SEIZE (or that
+// started it with PTRACE_TRACEME); requests from any other thread of ours fail
+// with ESRCH. So one goroutine, locked to its thread, executes the closures
+// passed to do, and ends when stop is called.
+type tracer struct {
+	work chan func()
+	done chan struct{}
+}
+
+func newTracer() *tracer {
+	t := &tracer{work: make(chan func()), done: make(chan struct{})}
+	go func() {
+		// The thread is never unlocked: when this goroutine returns, the
+		// runtime ends the thread, which detaches anything left attached.
+		runtime.LockOSThread()
+		defer close(t.done)
+		for f := range t.work {
+			f()
+		}
+	}()
+	return t
+}
+
+// do runs f on the tracer thread and returns its error.
+func (t *tracer) do(f func() error) error {
+	errc := make(chan error, 1)
+	t.work <- func() { errc <- f() }
+	return <-errc
+}
+
+func (t *tracer) stop() {
+	close(t.work)
+	<-t.done
+}
+
+func ptrace(req int, pid int, addr, data uintptr) error {
+	for {
+		_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(pid), addr, data, 0, 0)
+		if e == unix.EINTR {
+			continue
+		}
+		if e != 0 {
+			return e
+		}
+		return nil
+	}
+}
+
+func ptraceSeize(pid int, options int) error {
+	return wrapPtrace("seize", pid, ptrace(unix.PTRACE_SEIZE, pid, 0, uintptr(options)))
+}
+
+func ptraceInterrupt(pid int) error {
+	return wrapPtrace("interrupt", pid, ptrace(unix.PTRACE_INTERRUPT, pid, 0, 0))
+}
+
+func ptraceDetach(pid int, sig syscall.Signal) error {
+	return wrapPtrace("detach", pid, ptrace(unix.PTRACE_DETACH, pid, 0, uintptr(sig)))
+}
+
+func ptraceCont(pid int, sig syscall.Signal) error {
+	return wrapPtrace("cont", pid, ptrace(unix.PTRACE_CONT, pid, 0, uintptr(sig)))
+}
+
+func ptraceSingleStep(pid int) error {
+	return wrapPtrace("singlestep", pid, ptrace(unix.PTRACE_SINGLESTEP, pid, 0, 0))
+}
+
+func ptraceSetOptions(pid int, options int) error {
+	return wrapPtrace("setoptions", pid, ptrace(unix.PTRACE_SETOPTIONS, pid, 0, uintptr(options)))
+}
+
+func ptraceGetEventMsg(pid int) (uint, error) {
+	var msg uint
+	err := ptrace(unix.PTRACE_GETEVENTMSG, pid, 0, uintptr(unsafe.Pointer(&msg)))
+	return msg, wrapPtrace("geteventmsg", pid, err)
+}
+
+func ptraceGetRegs(pid int) (unix.PtraceRegs, error) {
+	var r unix.PtraceRegs
+	err := ptrace(unix.PTRACE_GETREGS, pid, 0, uintptr(unsafe.Pointer(&r)))
+	return r, wrapPtrace("getregs", pid, err)
+}
+
+func ptraceSetRegs(pid int, r *unix.PtraceRegs) error {
+	return wrapPtrace("setregs", pid, ptrace(unix.PTRACE_SETREGS, pid, 0, uintptr(unsafe.Pointer(r))))
+}
+
+// xstateMax bounds the XSAVE area; AVX-512 with AMX tiles needs ~11 KiB.
+const xstateMax = 16384
+
+func ptraceGetXState(pid int) ([]byte, error) {
+	buf := make([]byte, xstateMax)
+	iov := unix.Iovec{Base: &buf[0], Len: uint64(len(buf))}
+	err := ptrace(unix.PTRACE_GETREGSET, pid, unix.NT_X86_XSTATE, uintptr(unsafe.Pointer(&iov)))
+	if err != nil {
+		return nil, wrapPtrace("getregset xstate", pid, err)
+	}
+	return buf[:iov.Len], nil
+}
+
+func ptraceSetXState(pid int, xs []byte) error {
+	if len(xs) == 0 {
+		return nil
+	}
+	buf := append([]byte(nil), xs...)
+	iov := unix.Iovec{Base: &buf[0], Len: uint64(len(buf))}
+	return wrapPtrace("setregset xstate", pid, ptrace(unix.PTRACE_SETREGSET, pid, unix.NT_X86_XSTATE, uintptr(unsafe.Pointer(&iov))))
+}
+
+func ptraceGetSigMask(pid int) (uint64, error) {
+	var m uint64
+	err := ptrace(unix.PTRACE_GETSIGMASK, pid, 8, uintptr(unsafe.Pointer(&m)))
+	return m, wrapPtrace("getsigmask", pid, err)
+}
+
+func ptraceSetSigMask(pid int, m uint64) error {
+	return wrapPtrace("setsigmask", pid, ptrace(unix.PTRACE_SETSIGMASK, pid, 8, uintptr(unsafe.Pointer(&m))))
+}
+
+// siginfoSize is sizeof(siginfo_t) on Linux.
+const siginfoSize = 128
+
+// ptracePeekSigInfo returns the queued siginfo records of the thread
+// (shared=false) or of the whole process (shared=true), oldest first.
+func ptracePeekSigInfo(pid int, shared bool) ([][]byte, error) {
+	type peekArgs struct {
+		Off   uint64
+		Flags uint32
+		Nr    int32
+	}
+	var out [][]byte
+	buf := make([]byte, 32*siginfoSize)
+	for off := uint64(0); ; {
+		a := peekArgs{Off: off, Nr: 32}
+		if shared {
+			a.Flags = 1 // PTRACE_PEEKSIGINFO_SHARED
+		}
+		r, _, e := unix.Syscall6(unix.SYS_PTRACE, unix.PTRACE_PEEKSIGINFO, uintptr(pid),
+			uintptr(unsafe.Pointer(&a)), uintptr(unsafe.Pointer(&buf[0])), 0, 0)
+		if e != 0 {
+			return nil, wrapPtrace("peeksiginfo", pid, e)
+		}
+		n := int(r)
+		for i := 0; i < n; i++ {
+			out = append(out, append([]byte(nil), buf[i*siginfoSize:(i+1)*siginfoSize]...))
+		}
+		if n < 32 {
+			return out, nil
+		}
+		off += uint64(n)
+	}
+}
+
+// rseqConfig mirrors struct ptrace_rseq_configuration.
+type rseqConfig struct {
+	Ptr   uint64 `json:"ptr"`
+	Len   uint32 `json:"len"`
+	Flags uint32 `json:"flags"`
+	Sig   uint32 `json:"sig"`
+	Pad   uint32 `json:"-"`
+}
+
+func ptraceGetRseq(pid int) (rseqConfig, error) {
+	var c rseqConfig
+	err := ptrace(unix.PTRACE_GET_RSEQ_CONFIGURATION, pid, unsafe.Sizeof(c), uintptr(unsafe.Pointer(&c)))
+	return c, wrapPtrace("get rseq configuration", pid, err)
+}
+
+func wrapPtrace(op string, pid int, err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("ptrace %s pid %d: %w", op, pid, err)
+}
+
+// waitStop waits for pid to enter a ptrace-stop and returns its status. It
+// returns an *ExitedError if the process ended instead.
+func waitStop(pid int) (unix.WaitStatus, error) {
+	for {
+		var ws unix.WaitStatus
+		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return ws, os.NewSyscallError("wait4", err)
+		}
+		if ws.Exited() || ws.Signaled() {
+			return ws, &ExitedError{PID: pid, Status: ws}
+		}
+		return ws, nil
+	}
+}
+
+// ExitedError reports that a traced process ended while the engine worked on
+// it.
+type ExitedError struct {
+	PID    int
+	Status unix.WaitStatus
+}
+
+func (e *ExitedError) Error() string {
+	if e.Status.Signaled() {
+		return fmt.Sprintf("process %d was killed by signal %d", e.PID, e.Status.Signal())
+	}
+	return fmt.Sprintf("process %d exited with status %d", e.PID, e.Status.ExitStatus())
+}
+
+// task is one stopped thread into which the engine injects system calls. The
+// registers the thread had when it stopped are kept in orig and put back by
+// resume; syscalls run by single-stepping a `syscall` instruction at sc.
+type task struct {
+	pid  int
+	orig unix.PtraceRegs
+	sc   uint64 // address of a 0f 05 (syscall) instruction in an executable page
+	// onEvent, if set, sees every ptrace event stop (fork, clone...) met
+	// while a syscall runs.
+	onEvent func(event int) error
+}
+
+// syscallError is the errno an injected system call returned.
+type syscallError struct {
+	name  string
+	errno unix.Errno
+}
+
+func (e *syscallError) Error() string { return e.name + ": " + e.errno.Error() }
+func (e *syscallError) Unwrap() error { return e.errno }
+
+// call runs system call nr with args in the tracee and returns its result.
+func (t *task) call(name string, nr uintptr, args ...uint64) (uint64, error) {
+	r := t.orig
+	r.Rip = t.sc
+	r.Rax = uint64(nr)
+	// orig_rax = -1 keeps the kernel from applying syscall-restart fixups
+	// of an interrupted call to the registers we set.
+	r.Orig_rax = ^uint64(0)
+	regs := []*uint64{&r.Rdi, &r.Rsi, &r.Rdx, &r.R10, &r.R8, &r.R9}
+	for i, a := range args {
+		*regs[i] = a
+	}
+	if err := ptraceSetRegs(t.pid, &r); err != nil {
+		return 0, err
+	}
+	if err := ptraceSingleStep(t.pid); err != nil {
+		return 0, err
+	}
+	for {
+		ws, err := waitStop(t.pid)
+		if err != nil {
+			return 0, fmt.Errorf("inject %s: %w", name, err)
+		}
+		if ev := ws.TrapCause(); ws.StopSignal() == unix.SIGTRAP && ev > 0 {
+			if t.onEvent != nil {
+				if err := t.onEvent(ev); err != nil {
+					return 0, err
+				}
+			}
+			if err := ptraceSingleStep(t.pid); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		if ws.StopSignal() != unix.SIGTRAP {
+			// Every signal is blocked while we inject, so this is a
+			// synchronous fault caused by the call itself.
+			return 0, fmt.Errorf("inject %s: tracee stopped by signal %d", name, ws.StopSignal())
+		}
+		break
+	}
+	out, err := ptraceGetRegs(t.pid)
+	if err != nil {
+		return 0, err
+	}
+	if out.Rip != t.sc+2 {
+		return 0, fmt.Errorf("inject %s: tracee stopped at %#x, not after the syscall at %#x", name, out.Rip, t.sc)
+	}
+	if v := int64(out.Rax); v < 0 && v > -4096 {
+		return 0, &syscallError{name: name, errno: unix.Errno(-v)}
+	}
+	return out.Rax, nil
+}
+
+// errnoOf extracts the errno of an injected call, or 0.
+func errnoOf(err error) unix.Errno {
+	var se *syscallError
+	if errors.As(err, &se) {
+		return se.errno
+	}
+	return 0
+}

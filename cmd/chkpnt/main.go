@@ -1,0 +1,129 @@
+// Command chkpnt checkpoints a running process into an image file; see
+// newApp for its options, and README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+
+	"lazarus/ckpt"
+)
+
+func main() {
+	app := newApp(os.Stdout, os.Stderr)
+	if err := app.Run(os.Args); err != nil {
+		fmt.Fprintln(os.Stderr, "chkpnt:", err)
+		os.Exit(exitCode(err))
+	}
+}
+
+func exitCode(err error) int {
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		return ec.ExitCode()
+	}
+	return 1
+}
+
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:      "chkpnt",
+		Usage:     "checkpoint a running process into an image file",
+		UsageText: "chkpnt [-CFnqvX] [-r|-j|-p] [-d dir] [-f file] [-k signo|-K signo] pid",
+		Description: "Saves the state of process PID (registers, memory, open files, signals, limits,\n" +
+			"credentials) into an ELF core file named COMM.PID in the current directory, which\n" +
+			"`restart FILE` brings back to life and `gdb PROGRAM FILE` opens like a core dump.\n" +
+			"The process keeps running unless -k/-K sends it a signal. Exit status 0 only when\n" +
+			"the image is complete and on disk.",
+		HideHelpCommand:        true,
+		UseShortOptionHandling: true,
+		Writer:                 stdout,
+		ErrWriter:              stderr,
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "C", Usage: "copy every open regular file beside the image as COMM.PID.FILE.FD"},
+			&cli.BoolFlag{Name: "F", Usage: "force: overwrite an existing image; save despite uncheckpointable descriptors (restored closed)"},
+			&cli.BoolFlag{Name: "n", Usage: "run every checkpointability test, write no file"},
+			&cli.BoolFlag{Name: "q", Usage: "quiet: no warnings (errors are still printed)"},
+			&cli.BoolFlag{Name: "v", Usage: "verbose: list descriptors and memory regions"},
+			&cli.BoolFlag{Name: "X", Usage: "print debugging output"},
+			&cli.BoolFlag{Name: "r", Usage: "checkpoint the whole process tree rooted at pid (not yet supported)"},
+			&cli.BoolFlag{Name: "j", Usage: "same as -r"},
+			&cli.BoolFlag{Name: "p", Usage: "checkpoint only pid (the default)"},
+			&cli.StringFlag{Name: "d", Usage: "directory for the image (must exist); default: current directory"},
+			&cli.StringFlag{Name: "f", Usage: "image file name or path; default COMM.PID"},
+			&cli.StringFlag{Name: "k", Usage: "send signal `signo` (name or number) to the process once the image is durable"},
+			&cli.StringFlag{Name: "K", Usage: "like -k, for every process of the tree"},
+		},
+		Action: run,
+	}
+}
+
+func run(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return cli.Exit("missing process id specification", 2)
+	}
+	if c.NArg() > 1 {
+		return cli.Exit(fmt.Sprintf("one pid expected, got %q", c.Args().Slice()), 2)
+	}
+	pid, err := strconv.Atoi(c.Args().First())
+	if err != nil || pid <= 0 {
+		return cli.Exit(fmt.Sprintf("bad process id %q", c.Args().First()), 2)
+	}
+	if c.Bool("r") || c.Bool("j") {
+		if c.Bool("p") {
+			return cli.Exit("-p cannot be combined with -r or -j", 2)
+		}
+		return cli.Exit("-r/-j: checkpointing a process hierarchy is not supported yet; checkpoint single processes with -p", 2)
+	}
+	if c.IsSet("k") && c.IsSet("K") {
+		return cli.Exit("-k and -K cannot be combined", 2)
+	}
+	opts := ckpt.CheckpointOptions{
+		Dir:       c.String("d"),
+		File:      c.String("f"),
+		Force:     c.Bool("F"),
+		CheckOnly: c.Bool("n"),
+		CopyFiles: c.Bool("C"),
+	}
+	for _, k := range []string{"k", "K"} {
+		if c.IsSet(k) {
+			sig, err := ckpt.ParseSignal(c.String(k))
+			if err != nil {
+				return cli.Exit("-"+k+": "+err.Error(), 2)
+			}
+			opts.Signal = sig
+		}
+	}
+	level := slog.LevelWarn
+	switch {
+	case c.Bool("X"):
+		level = slog.LevelDebug
+	case c.Bool("v"):
+		level = slog.LevelInfo
+	case c.Bool("q"):
+		level = slog.LevelError
+	}
+	opts.Logger = slog.New(ckpt.NewMessageHandler(c.App.ErrWriter, "chkpnt: ", level))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := ckpt.Checkpoint(ctx, pid, opts)
+	if err != nil {
+		return cli.Exit(err.Error(), 1)
+	}
+	if c.Bool("v") && !opts.CheckOnly {
+		for _, img := range res.Images {
+			fmt.Fprintf(c.App.ErrWriter, "chkpnt: %s: %d KiB of memory, %d KiB on disk, process stopped %.3fs, total %.3fs\n",
+				img, res.Memory/1024, res.Disk/1024, res.Frozen.Seconds(), res.Duration.Seconds())
+		}
+	}
+	return nil
+}
