@@ -1,17 +1,18 @@
 package ckpt
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"sort"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 const (
 	scratchSize = 64 << 10
+	hugeRegion  = 8 << 20 // anonymous regions from this size are restored with huge pages
 	taskSize    = 0x7ffffffff000 // TASK_SIZE of 4-level paging on x86-64
 	// scratchData is where arguments start in the scratch area; its first
 	// bytes hold the syscall instruction we step through.
@@ -92,11 +93,13 @@ func (b *builder) build() error {
 		return fmt.Errorf("%s: open: %w", r.img.Path, err)
 	}
 	defer img.Close()
+	start := time.Now()
 	for _, rg := range sortedRegions(m.Regions) {
 		if err := b.mapRegion(img, rg); err != nil {
 			return err
 		}
 	}
+	r.log.Debug(fmt.Sprintf("%s(%d): memory restored in %.3fs", r.comm, r.pid, time.Since(start).Seconds()))
 	if err := b.setMM(); err != nil {
 		return err
 	}
@@ -234,6 +237,15 @@ func (b *builder) mapRegion(img *os.File, rg region) error {
 	if len(rg.Extents) == 0 {
 		return nil
 	}
+	if rg.Kind == regionAnon && length >= hugeRegion {
+		// Bring large anonymous regions in as transparent huge pages, in
+		// bulk: first touches of 4 KiB pages, one trap each, are what
+		// makes restores slow on these VMs.
+		b.call("madvise", unix.SYS_MADVISE, rg.Start, length, unix.MADV_HUGEPAGE)
+		for _, e := range rg.Extents {
+			b.call("madvise", unix.SYS_MADVISE, e.Addr, e.Len, unix.MADV_POPULATE_WRITE)
+		}
+	}
 	// A private file mapping's saved pages replace the file's, zero or
 	// not; in anonymous memory a zero page is simply left untouched.
 	all := rg.Kind == regionFile
@@ -294,20 +306,8 @@ func (b *builder) fill(img *os.File, e extent, all bool) error {
 
 // writeNonZero writes the pages of chunk that are not all zero.
 func writeNonZero(mem *os.File, chunk []byte, addr uint64) error {
-	n := uint64(len(chunk))
-	for p := uint64(0); p < n; {
-		if bytes.Equal(chunk[p:p+pageSize], zeroPage[:]) {
-			p += pageSize
-			continue
-		}
-		q := p + pageSize
-		for q < n && !bytes.Equal(chunk[q:q+pageSize], zeroPage[:]) {
-			q += pageSize
-		}
-		if _, err := mem.WriteAt(chunk[p:q], int64(addr+p)); err != nil {
-			return fmt.Errorf("write va %#x: %w", addr+p, err)
-		}
-		p = q
+	if err := writeNonZeroFile(mem, chunk, int64(addr)); err != nil {
+		return fmt.Errorf("write va %#x: %w", addr, err)
 	}
 	return nil
 }

@@ -141,6 +141,7 @@ type dumper struct {
 	mem     *os.File
 	copies  []string
 	dataLen uint64
+	buf     []byte // snapshot buffer
 }
 
 func (d *dumper) warn(format string, args ...any) {
@@ -158,6 +159,11 @@ func (d *dumper) uncheckpointable(fd int, msg string) error {
 }
 
 func (d *dumper) run(ctx context.Context, res *CheckpointResult) (retErr error) {
+	if !d.opts.CheckOnly && d.opts.Signal == 0 {
+		// Allocated before the freeze, so the target does not wait for it.
+		d.allocSnapshot(snapshotEstimate(d.pid))
+		defer d.freeSnapshot()
+	}
 	if err := ptraceSeize(d.pid, 0); err != nil {
 		if errors.Is(err, unix.ESRCH) {
 			return fmt.Errorf("pid %d: %w", d.pid, ErrNoProcess)
@@ -186,15 +192,6 @@ func (d *dumper) run(ctx context.Context, res *CheckpointResult) (retErr error) 
 	if d.opts.CheckOnly {
 		return nil
 	}
-	tmp, err := d.writeImage(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if retErr != nil {
-			os.Remove(tmp)
-		}
-	}()
 	resume := func() error {
 		if d.opts.Signal != 0 {
 			// Sent while the target is still frozen: nothing it does after
@@ -210,9 +207,29 @@ func (d *dumper) run(ctx context.Context, res *CheckpointResult) (retErr error) 
 		}
 		return nil
 	}
+	var snap []byte
+	var err error
 	if d.opts.Signal == 0 {
-		// The page cache holds the image: let the target go, then make
-		// the file durable.
+		// Copy the memory out, let the target go, then write the image.
+		if snap, err = d.snapshot(); err != nil {
+			return err
+		}
+		if snap != nil {
+			if err := resume(); err != nil {
+				return err
+			}
+		}
+	}
+	tmp, err := d.writeImage(ctx, snap)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			os.Remove(tmp)
+		}
+	}()
+	if !detached && d.opts.Signal == 0 {
 		if err := resume(); err != nil {
 			return err
 		}
@@ -220,7 +237,7 @@ func (d *dumper) run(ctx context.Context, res *CheckpointResult) (retErr error) 
 	if err := publish(tmp, d.path, d.opts.Force); err != nil {
 		return err
 	}
-	if d.opts.Signal != 0 {
+	if !detached {
 		if err := resume(); err != nil {
 			return err
 		}

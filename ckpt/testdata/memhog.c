@@ -1,0 +1,41 @@
+/*
+ * memhog: holds MIB MiB of touched, non-zero anonymous memory and keeps a
+ * running checksum of it; used by the benchmarks and the large-memory test.
+ *
+ * usage: memhog MIB OUTFILE
+ * Prints "ready" to OUTFILE once the memory is touched, then waits. On
+ * SIGUSR1 it writes "sum HEX" of the whole buffer and exits 0.
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+static volatile sig_atomic_t done;
+static void on_usr1(int s) { (void)s; done = 1; }
+
+int main(int argc, char **argv) {
+	if (argc < 3)
+		return 2;
+	size_t n = (size_t)atol(argv[1]) << 20;
+	uint64_t *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return 1;
+	for (size_t i = 0; i < n / 8; i++)
+		p[i] = i * 0x9e3779b97f4a7c15ULL + 1;
+	signal(SIGUSR1, on_usr1);
+	FILE *out = fopen(argv[2], "w");
+	fprintf(out, "ready\n");
+	fflush(out);
+	while (!done)
+		pause();
+	uint64_t s = 0;
+	for (size_t i = 0; i < n / 8; i++)
+		s = s * 31 + p[i];
+	fprintf(out, "sum %016llx\n", (unsigned long long)s);
+	fclose(out);
+	return 0;
+}
