@@ -12,7 +12,7 @@ import (
 
 const (
 	scratchSize = 64 << 10
-	hugeRegion  = 8 << 20 // anonymous regions from this size are restored with huge pages
+	hugeRegion  = 8 << 20        // anonymous regions from this size are restored with huge pages
 	taskSize    = 0x7ffffffff000 // TASK_SIZE of 4-level paging on x86-64
 	// scratchData is where arguments start in the scratch area; its first
 	// bytes hold the syscall instruction we step through.
