@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // binDir holds every command of ./cmd, built once by TestMain.
@@ -27,6 +29,10 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	binDir = dir
+	// Descriptors this test binary inherited (from a shell, a CI runner)
+	// would be inherited by the test programs and make them
+	// uncheckpointable; none of them is ours to pass on.
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

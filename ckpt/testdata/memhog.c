@@ -2,7 +2,9 @@
  * memhog: holds MIB MiB of touched, non-zero anonymous memory and keeps a
  * running checksum of it; used by the benchmarks and the large-memory test.
  *
- * usage: memhog MIB OUTFILE
+ * usage: memhog MIB OUTFILE [sparse]
+ * With "sparse", only one page in 16 is non-zero (the others are written
+ * with zeros: present, but all-zero).
  * Prints "ready" to OUTFILE once the memory is touched, then waits. On
  * SIGUSR1 it writes "sum HEX" of the whole buffer and exits 0.
  */
@@ -24,8 +26,9 @@ int main(int argc, char **argv) {
 	uint64_t *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return 1;
+	int sparse = argc > 3;
 	for (size_t i = 0; i < n / 8; i++)
-		p[i] = i * 0x9e3779b97f4a7c15ULL + 1;
+		p[i] = (sparse && (i / 512) % 16 != 0) ? 0 : i * 0x9e3779b97f4a7c15ULL + 1;
 	signal(SIGUSR1, on_usr1);
 	FILE *out = fopen(argv[2], "w");
 	fprintf(out, "ready\n");
