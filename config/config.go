@@ -1,0 +1,275 @@
+// Package config reads and writes the daemon's configuration file,
+// lazarus.conf in the state directory, and says where the state directory
+// is. The file holds machine-wide settings (slots, memory, default queue,
+// limits, operators); queues themselves live in the store and are managed
+// with qmgr.
+//
+// The format is one "key = value" per line; blank lines and lines starting
+// with '#' are ignored; every key has a default, so a missing file or an
+// empty one is a valid configuration. Set rewrites one key in place and
+// keeps comments, so an administrator's notes survive qmgr "set server".
+//
+// Invariant: a Config returned by this package has passed Validate.
+package config
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"lazarus/jobs"
+)
+
+// FileName is the name of the configuration file in the state directory.
+const FileName = "lazarus.conf"
+
+// DefaultStateDir is the state directory when neither --state-dir nor
+// $LAZARUS_HOME says otherwise.
+const DefaultStateDir = "/var/lib/lazarus"
+
+// EnvHome is the environment variable that names the state directory, for
+// the daemon and for every client command.
+const EnvHome = "LAZARUS_HOME"
+
+// StateDir returns the state directory: flag if set, else $LAZARUS_HOME,
+// else DefaultStateDir.
+func StateDir(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	if env := os.Getenv(EnvHome); env != "" {
+		return env
+	}
+	return DefaultStateDir
+}
+
+// Config is the daemon's configuration.
+type Config struct {
+	Slots           int           // CPUs handed out to jobs (ncpus)
+	Memory          int64         // bytes handed out to jobs (mem); 0: memory is not scheduled
+	DefaultQueue    string        // queue of qsub without -q
+	MaxRunning      int           // jobs running at once on the machine; 0: no limit but slots
+	MaxUserRunning  int           // jobs running at once per user, all queues; 0: no limit
+	DefaultWalltime time.Duration // walltime of jobs that ask for none; 0: none
+	MaxWalltime     time.Duration // largest walltime a job may ask for; 0: no limit
+	KillGrace       time.Duration // between SIGTERM and SIGKILL when a job is killed
+	Operators       []string      // users who manage queues and all jobs, besides root
+	KeepFinished    time.Duration // how long finished and failed jobs stay listed
+	LogLevel        string        // debug, info, warn or error
+}
+
+// Machine is what the defaults are made of.
+type Machine struct {
+	CPUs   int
+	Memory int64 // bytes of physical memory
+}
+
+// DetectMachine reads this machine's CPU count (the CPUs this process may
+// run on) and physical memory (/proc/meminfo MemTotal; 0 if unreadable).
+func DetectMachine() Machine {
+	m := Machine{CPUs: runtime.NumCPU()}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+				m.Memory = kb << 10
+			}
+		}
+	}
+	return m
+}
+
+// Default returns the configuration used when the file sets nothing.
+func Default(m Machine) Config {
+	return Config{
+		Slots:        max(m.CPUs, 1),
+		Memory:       m.Memory,
+		DefaultQueue: "batch",
+		KillGrace:    10 * time.Second,
+		KeepFinished: 7 * 24 * time.Hour,
+		LogLevel:     "info",
+	}
+}
+
+// IsOperator reports whether the named user is an operator.
+func (c Config) IsOperator(name string) bool { return slices.Contains(c.Operators, name) }
+
+// Validate checks values that are fine one by one but not together.
+func (c Config) Validate() error {
+	if c.MaxWalltime > 0 && c.DefaultWalltime > c.MaxWalltime {
+		return fmt.Errorf("default_walltime %s exceeds max_walltime %s",
+			jobs.FormatDuration(c.DefaultWalltime), jobs.FormatDuration(c.MaxWalltime))
+	}
+	return nil
+}
+
+// Load reads the configuration file at path; a missing file gives the
+// defaults.
+func Load(path string, m Machine) (Config, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return Default(m), nil
+	}
+	if err != nil {
+		return Config{}, err
+	}
+	defer f.Close()
+	c, err := Parse(f, m)
+	if err != nil {
+		return Config{}, fmt.Errorf("%s:%w", path, err)
+	}
+	return c, nil
+}
+
+// LineError is a problem on one line of the file.
+type LineError struct {
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("%d: %v", e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// Parse reads a configuration from r, starting from the defaults.
+func Parse(r io.Reader, m Machine) (Config, error) {
+	c := Default(m)
+	sc := bufio.NewScanner(r)
+	seen := map[string]int{}
+	for n := 1; sc.Scan(); n++ {
+		key, val, ok, err := splitLine(sc.Text())
+		if err != nil {
+			return Config{}, &LineError{n, err}
+		}
+		if !ok {
+			continue
+		}
+		if prev, dup := seen[key]; dup {
+			return Config{}, &LineError{n, fmt.Errorf("%s set again (first on line %d)", key, prev)}
+		}
+		seen[key] = n
+		if err := c.set(key, val); err != nil {
+			return Config{}, &LineError{n, err}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return Config{}, err
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// splitLine returns the key and value of a setting line; ok is false for
+// blank and comment lines.
+func splitLine(line string) (key, val string, ok bool, err error) {
+	line = strings.TrimSpace(line)
+	if line == "" || line[0] == '#' {
+		return "", "", false, nil
+	}
+	key, val, found := strings.Cut(line, "=")
+	if !found {
+		return "", "", false, fmt.Errorf("%q: want key = value", line)
+	}
+	return strings.TrimSpace(key), strings.TrimSpace(val), true, nil
+}
+
+func (c *Config) set(key, val string) error {
+	k, ok := lookup(key)
+	if !ok {
+		return fmt.Errorf("unknown setting %q (known: %s)", key, strings.Join(Names(), ", "))
+	}
+	if err := k.parse(c, val); err != nil {
+		return fmt.Errorf("%s = %s: %w", key, val, err)
+	}
+	return nil
+}
+
+// Set validates key = value against the file at path and writes it there:
+// the line that sets key is rewritten, or a line is appended; comments and
+// other lines are kept. The file is replaced atomically (temp file, fsync,
+// rename). It returns the new configuration.
+func Set(path string, m Machine, key, value string) (Config, error) {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Config{}, err
+	}
+	k, ok := lookup(key)
+	if !ok {
+		return Config{}, fmt.Errorf("unknown setting %q (known: %s)", key, strings.Join(Names(), ", "))
+	}
+	value = strings.TrimSpace(value)
+	var out bytes.Buffer
+	replaced := false
+	for _, line := range strings.SplitAfter(string(old), "\n") {
+		if kk, _, ok, _ := splitLine(line); ok && kk == key {
+			if !replaced {
+				fmt.Fprintf(&out, "%s = %s\n", key, value)
+				replaced = true
+			}
+			continue
+		}
+		out.WriteString(line)
+	}
+	if !replaced {
+		if out.Len() > 0 && !bytes.HasSuffix(out.Bytes(), []byte("\n")) {
+			out.WriteByte('\n')
+		}
+		fmt.Fprintf(&out, "# %s\n%s = %s\n", k.doc, key, value)
+	}
+	c, err := Parse(bytes.NewReader(out.Bytes()), m)
+	if err != nil {
+		var le *LineError
+		if errors.As(err, &le) {
+			return Config{}, le.Err
+		}
+		return Config{}, err
+	}
+	if err := writeFileAtomic(path, out.Bytes()); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+func writeFileAtomic(path string, data []byte) (retErr error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if err := f.Chmod(0o644); err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,166 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+var machine = Machine{CPUs: 8, Memory: 16 << 30}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(filepath.Join(t.TempDir(), FileName), machine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Default(machine); !reflect.DeepEqual(c, want) {
+		t.Errorf("missing file: got %+v, want %+v", c, want)
+	}
+	if c.Slots != 8 || c.Memory != 16<<30 || c.DefaultQueue != "batch" || c.KillGrace != 10*time.Second {
+		t.Errorf("defaults = %+v", c)
+	}
+	for _, s := range c.Settings() {
+		if s.Doc == "" || s.Default == "" {
+			t.Errorf("setting %s is undocumented", s.Name)
+		}
+	}
+}
+
+func TestParse(t *testing.T) {
+	in := `# a comment
+slots = 4
+memory=2gb
+   default_queue = long
+max_running = 3
+max_user_running = 2
+default_walltime = 1:00:00
+max_walltime = 48:00:00
+kill_grace = 30s
+operators = alice, bob
+keep_finished = 24h
+log_level = debug
+`
+	c, err := Parse(strings.NewReader(in), machine)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Slots: 4, Memory: 2 << 30, DefaultQueue: "long", MaxRunning: 3, MaxUserRunning: 2,
+		DefaultWalltime: time.Hour, MaxWalltime: 48 * time.Hour, KillGrace: 30 * time.Second,
+		Operators: []string{"alice", "bob"}, KeepFinished: 24 * time.Hour, LogLevel: "debug",
+	}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("got %+v\nwant %+v", c, want)
+	}
+	if !c.IsOperator("bob") || c.IsOperator("carol") {
+		t.Error("IsOperator")
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name, in string
+		line     int
+	}{
+		{"unknown key", "slot = 2", 1},
+		{"no equals", "\nslots 2", 2},
+		{"bad slots", "slots = 0", 1},
+		{"bad memory", "memory = lots", 1},
+		{"duplicate", "slots = 2\nslots = 3", 2},
+		{"bad queue", "default_queue = a b", 1},
+		{"bad grace", "kill_grace = forever", 1},
+		{"bad level", "log_level = loud", 1},
+		{"bad walltime", "max_walltime = 1:99:00", 1},
+		{"inconsistent", "default_walltime = 2:00:00\nmax_walltime = 1:00:00", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(strings.NewReader(tt.in), machine)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var le *LineError
+			if tt.line > 0 && (!errors.As(err, &le) || le.Line != tt.line) {
+				t.Errorf("error %v, want one on line %d", err, tt.line)
+			}
+		})
+	}
+}
+
+func TestSetKeepsComments(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	orig := "# site notes\nslots = 4 \n# end\n"
+	if err := os.WriteFile(path, []byte(orig), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Set(path, machine, "slots", "6")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Slots != 6 {
+		t.Errorf("slots = %d, want 6", c.Slots)
+	}
+	if _, err := Set(path, machine, "operators", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(path)
+	want := "# site notes\nslots = 6\n# end\n# users, besides root, who manage queues, the server and every job (comma separated)\noperators = alice\n"
+	if string(got) != want {
+		t.Errorf("file =\n%s\nwant\n%s", got, want)
+	}
+	for _, bad := range [][2]string{{"slots", "x"}, {"nope", "1"}} {
+		if _, err := Set(path, machine, bad[0], bad[1]); err == nil {
+			t.Errorf("Set(%s, %s) accepted", bad[0], bad[1])
+		}
+	}
+	if err := os.WriteFile(path, []byte("max_walltime = 10:00:00\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Set(path, machine, "default_walltime", "99:00:00"); err == nil {
+		t.Error("default_walltime above max_walltime accepted")
+	}
+	after, _ := os.ReadFile(path)
+	if string(after) != "max_walltime = 10:00:00\n" {
+		t.Errorf("a refused Set changed the file: %q", after)
+	}
+}
+
+func TestSetCreatesFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), FileName)
+	c, err := Set(path, machine, "default_queue", "work")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DefaultQueue != "work" {
+		t.Errorf("default_queue = %q", c.DefaultQueue)
+	}
+	again, err := Load(path, machine)
+	if err != nil || !reflect.DeepEqual(again, c) {
+		t.Errorf("reload = %+v, %v, want %+v", again, err, c)
+	}
+}
+
+func TestStateDir(t *testing.T) {
+	t.Setenv(EnvHome, "/x")
+	if got := StateDir("/flag"); got != "/flag" {
+		t.Errorf("flag: %s", got)
+	}
+	if got := StateDir(""); got != "/x" {
+		t.Errorf("env: %s", got)
+	}
+	t.Setenv(EnvHome, "")
+	if got := StateDir(""); got != DefaultStateDir {
+		t.Errorf("default: %s", got)
+	}
+}
+
+func TestDetectMachine(t *testing.T) {
+	m := DetectMachine()
+	if m.CPUs < 1 || m.Memory <= 0 {
+		t.Errorf("DetectMachine() = %+v", m)
+	}
+}

@@ -1,0 +1,176 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"lazarus/jobs"
+)
+
+// key describes one setting; the table below is the single source for the
+// parser, Set, the listing and the documentation.
+type key struct {
+	name   string
+	doc    string
+	def    string // default, as documented
+	parse  func(c *Config, v string) error
+	format func(c Config) string
+}
+
+var keys = []key{
+	{"slots", "CPUs the scheduler hands out to jobs (their ncpus)", "number of CPUs",
+		func(c *Config, v string) error { return atoiMin(&c.Slots, v, 1) },
+		func(c Config) string { return strconv.Itoa(c.Slots) }},
+	{"memory", "memory the scheduler hands out to jobs (their mem); 0: memory is not scheduled", "physical memory",
+		func(c *Config, v string) error {
+			if v == "0" {
+				c.Memory = 0
+				return nil
+			}
+			n, err := jobs.ParseSize(v)
+			c.Memory = n
+			return err
+		},
+		func(c Config) string {
+			if c.Memory == 0 {
+				return "0"
+			}
+			return jobs.FormatSize(c.Memory)
+		}},
+	{"default_queue", "queue of jobs submitted without qsub -q", "batch",
+		func(c *Config, v string) error {
+			if err := ValidateQueueName(v); err != nil {
+				return err
+			}
+			c.DefaultQueue = v
+			return nil
+		},
+		func(c Config) string { return c.DefaultQueue }},
+	{"max_running", "jobs running at once on this machine; 0: no limit but slots", "0",
+		func(c *Config, v string) error { return atoiMin(&c.MaxRunning, v, 0) },
+		func(c Config) string { return strconv.Itoa(c.MaxRunning) }},
+	{"max_user_running", "jobs running at once per user, all queues; 0: no limit", "0",
+		func(c *Config, v string) error { return atoiMin(&c.MaxUserRunning, v, 0) },
+		func(c Config) string { return strconv.Itoa(c.MaxUserRunning) }},
+	{"default_walltime", "walltime of jobs that ask for none (HH:MM:SS); 0: unlimited", "0",
+		func(c *Config, v string) error { return walltime(&c.DefaultWalltime, v) },
+		func(c Config) string { return formatWalltime(c.DefaultWalltime) }},
+	{"max_walltime", "largest walltime a job may ask for (HH:MM:SS); 0: no limit", "0",
+		func(c *Config, v string) error { return walltime(&c.MaxWalltime, v) },
+		func(c Config) string { return formatWalltime(c.MaxWalltime) }},
+	{"kill_grace", "time between SIGTERM and SIGKILL when a job is killed (qdel, walltime)", "10s",
+		func(c *Config, v string) error { return duration(&c.KillGrace, v, 0, time.Hour) },
+		func(c Config) string { return c.KillGrace.String() }},
+	{"operators", "users, besides root, who manage queues, the server and every job (comma separated)", "none",
+		func(c *Config, v string) error {
+			c.Operators = nil
+			for _, u := range strings.Split(v, ",") {
+				if u = strings.TrimSpace(u); u != "" {
+					c.Operators = append(c.Operators, u)
+				}
+			}
+			return nil
+		},
+		func(c Config) string { return strings.Join(c.Operators, ",") }},
+	{"keep_finished", "how long finished and failed jobs stay in qstat before they are purged", "168h",
+		func(c *Config, v string) error { return duration(&c.KeepFinished, v, time.Minute, 100*365*24*time.Hour) },
+		func(c Config) string { return c.KeepFinished.String() }},
+	{"log_level", "daemon log level: debug, info, warn or error", "info",
+		func(c *Config, v string) error {
+			switch v {
+			case "debug", "info", "warn", "error":
+				c.LogLevel = v
+				return nil
+			}
+			return fmt.Errorf("want debug, info, warn or error")
+		},
+		func(c Config) string { return c.LogLevel }},
+}
+
+func lookup(name string) (key, bool) {
+	for _, k := range keys {
+		if k.name == name {
+			return k, true
+		}
+	}
+	return key{}, false
+}
+
+// Names lists the setting names in documentation order.
+func Names() []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = k.name
+	}
+	return out
+}
+
+// Setting is one setting's current value, for qmgr "list server".
+type Setting struct {
+	Name, Value, Default, Doc string
+}
+
+// Settings lists every setting of c with its documentation.
+func (c Config) Settings() []Setting {
+	out := make([]Setting, len(keys))
+	for i, k := range keys {
+		out[i] = Setting{Name: k.name, Value: k.format(c), Default: k.def, Doc: k.doc}
+	}
+	return out
+}
+
+func atoiMin(dst *int, v string, lo int) error {
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo {
+		return fmt.Errorf("want a whole number of at least %d", lo)
+	}
+	*dst = n
+	return nil
+}
+
+func walltime(dst *time.Duration, v string) error {
+	if v == "0" {
+		*dst = 0
+		return nil
+	}
+	d, err := jobs.ParseWalltime(v)
+	if err != nil {
+		return fmt.Errorf("want HH:MM:SS or 0")
+	}
+	*dst = d
+	return nil
+}
+
+func formatWalltime(d time.Duration) string {
+	if d == 0 {
+		return "0"
+	}
+	return jobs.FormatDuration(d)
+}
+
+func duration(dst *time.Duration, v string, lo, hi time.Duration) error {
+	d, err := time.ParseDuration(v)
+	if err != nil || d < lo || d > hi {
+		return fmt.Errorf("want a duration such as 10s or 2h, from %s to %s", lo, hi)
+	}
+	*dst = d
+	return nil
+}
+
+// ValidateQueueName checks a queue name: 1 to 64 letters, digits, '_', '-'
+// or '.', starting with a letter or digit.
+func ValidateQueueName(name string) error {
+	if name == "" || len(name) > 64 {
+		return fmt.Errorf("queue name %q: want 1 to 64 characters", name)
+	}
+	for i, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			i > 0 && (r == '_' || r == '-' || r == '.')
+		if !ok {
+			return fmt.Errorf("queue name %q: want letters, digits, '_', '-' or '.', starting with a letter or digit", name)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,41 @@
+// Package jobs is the batch job model and its state machine: what a job is
+// (owner, script, queue, resources, checkpoint policy, run segments,
+// checkpoint generations) and which state changes are legal. It does no I/O
+// and depends on the standard library only; the store (package queue)
+// persists jobs and the daemon applies the changes decided here.
+//
+// # States
+//
+//	  qsub                 qsub -h
+//	   │                      │
+//	   ▼         qhold        ▼
+//	queued ─────────────────► held ◄──────────┐
+//	   │   ◄───────────────── │               │ qhold
+//	   │          qrls                        │
+//	   │ started                          requeued ◄────────────────┐
+//	   ▼                                      │ started             │
+//	running ◄─────────────────────────────────┘                     │
+//	 │ │ │ │                                                        │
+//	 │ │ │ └─ checkpoint (part 2) ─► checkpointing ─► running,      │
+//	 │ │ │                                            requeued ─────┤
+//	 │ │ └─ processes gone without exit status, rerunnable ─────────┘
+//	 │ └─ qdel ─► exiting ─► failed (or finished if it exited 0 first)
+//	 ├─ exit status 0 ─► finished
+//	 └─ exit status ≠ 0, signal, walltime, memory, cannot start,
+//	    processes gone and not rerunnable ─► failed
+//
+// The table in state.go is the authority; the diagram is its picture.
+// qdel removes a queued, requeued or held job outright: there is nothing of
+// it to account for. A job that ran keeps its record (and its accounting) in
+// finished or failed until the daemon purges it.
+//
+// # Invariants
+//
+//   - A job has an open run segment exactly when its state is running,
+//     exiting or checkpointing (State.Active).
+//   - Segments are appended and never rewritten once closed, so CPU time adds
+//     up across restarts (the CONVEX accounting rule: a restarted run accounts
+//     only for what it consumed itself).
+//   - Checkpoint generations are newest first.
+//   - Jobs shared through the store are never mutated: Copy, change, store.
+package jobs

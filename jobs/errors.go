@@ -1,0 +1,30 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	ErrBadID       = errors.New("not a job id")
+	ErrBadName     = errors.New("not a valid job name (1-200 characters, no '/', spaces or control characters)")
+	ErrBadJoin     = errors.New("not a join option")
+	ErrBadVar      = errors.New("not a variable (NAME=value)")
+	ErrBadResource = errors.New("bad resource request")
+	ErrBadPolicy   = errors.New("bad checkpoint policy")
+	ErrBadTime     = errors.New("bad time")
+)
+
+// TransitionError is returned when a job cannot go from its state to the
+// requested one.
+type TransitionError struct {
+	ID       ID
+	From, To State
+}
+
+func (e *TransitionError) Error() string {
+	if e.From == e.To {
+		return fmt.Sprintf("job %d is already %s", e.ID, e.From)
+	}
+	return fmt.Sprintf("job %d is %s, cannot become %s", e.ID, e.From, e.To)
+}

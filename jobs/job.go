@@ -1,0 +1,204 @@
+package jobs
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ID identifies a job. IDs are allocated in increasing order, so ordering by
+// ID is ordering by submission.
+type ID uint64
+
+func (id ID) String() string { return strconv.FormatUint(uint64(id), 10) }
+
+// ParseID parses a job id as printed by qsub. A PBS-style ".host" suffix is
+// accepted and ignored, so ids pasted from other tools still work.
+func ParseID(s string) (ID, error) {
+	digits, _, _ := strings.Cut(s, ".")
+	n, err := strconv.ParseUint(digits, 10, 64)
+	if err != nil || n == 0 {
+		return 0, fmt.Errorf("%q: %w", s, ErrBadID)
+	}
+	return ID(n), nil
+}
+
+// Owner is who submitted a job, as the kernel told the daemon
+// (SO_PEERCRED, SO_PEERGROUPS). The job runs with exactly these ids.
+type Owner struct {
+	UID    uint32
+	GID    uint32
+	Groups []uint32
+	Name   string // user name at submission, for display; UID is authoritative
+}
+
+// Join says whether stdout and stderr of a job go to one file (qsub -j).
+type Join string
+
+const (
+	JoinNone         Join = ""   // separate files
+	JoinOutErr       Join = "oe" // stderr into the stdout file
+	JoinErrOut       Join = "eo" // stdout into the stderr file
+	joinNoneExplicit      = "n"
+)
+
+// ParseJoin parses the argument of qsub -j.
+func ParseJoin(s string) (Join, error) {
+	switch s {
+	case string(JoinOutErr):
+		return JoinOutErr, nil
+	case string(JoinErrOut):
+		return JoinErrOut, nil
+	case joinNoneExplicit, "":
+		return JoinNone, nil
+	}
+	return "", fmt.Errorf("-j %q: %w (want oe, eo or n)", s, ErrBadJoin)
+}
+
+// Segment is one run of a job: from a start (or, in part 2, a restart) to
+// the end of its processes. CPU times are those of the whole process tree.
+type Segment struct {
+	Start    time.Time
+	End      time.Time // zero while the segment is open
+	UserCPU  time.Duration
+	SysCPU   time.Duration
+	ExitCode int    // exit status of the job script; -1 when it did not exit
+	Signal   int    // signal that ended the script, 0 if none
+	Reason   string // why the run ended, when not by itself: "walltime exceeded", ...
+	Restart  bool   // part 2: this run was restarted from a checkpoint
+}
+
+// Open reports whether the segment is still running.
+func (s Segment) Open() bool { return s.End.IsZero() }
+
+// CPU is the segment's user plus system CPU time.
+func (s Segment) CPU() time.Duration { return s.UserCPU + s.SysCPU }
+
+// Wall is the segment's elapsed time, up to now when it is still open.
+func (s Segment) Wall(now time.Time) time.Duration {
+	if s.Open() {
+		return now.Sub(s.Start)
+	}
+	return s.End.Sub(s.Start)
+}
+
+// Generation is one checkpoint of a job (part 2 fills these in): a set of
+// image files that became durable at Time.
+type Generation struct {
+	N    int
+	Time time.Time
+	Dir  string
+	Size int64
+}
+
+// Job is a batch job. The store hands out shared values: never change one in
+// place, Copy it first.
+type Job struct {
+	ID    ID
+	Name  string
+	Owner Owner
+	Queue string
+	State State
+	// Reason says why the job is in its state when that is not obvious:
+	// "held by alice", "walltime exceeded", "requeued: processes gone...".
+	Reason string
+
+	Submitted time.Time
+	Changed   time.Time // last state change
+	After     time.Time // qsub -a: not eligible before this time; zero: at once
+
+	Workdir    string // submit directory; the job runs there
+	Script     string // spool copy of the script, absolute path
+	Stdout     string // absolute path of the output file
+	Stderr     string // absolute path of the error file
+	Join       Join
+	Rerunnable bool
+	Resources  Resources
+	Checkpoint Policy
+	Vars       []string // qsub -v, as VAR=value
+	ExportEnv  bool     // qsub -V: the submitter's environment is in the store
+
+	Segments    []Segment
+	Checkpoints []Generation // newest first; part 2
+}
+
+// Copy returns a deep copy that can be changed without touching j.
+func (j *Job) Copy() *Job {
+	c := *j
+	c.Owner.Groups = slices.Clone(j.Owner.Groups)
+	c.Vars = slices.Clone(j.Vars)
+	c.Segments = slices.Clone(j.Segments)
+	c.Checkpoints = slices.Clone(j.Checkpoints)
+	return &c
+}
+
+// Current returns the open segment, if any.
+func (j *Job) Current() (Segment, bool) {
+	if n := len(j.Segments); n > 0 && j.Segments[n-1].Open() {
+		return j.Segments[n-1], true
+	}
+	return Segment{}, false
+}
+
+// Totals sums the job's run segments: CPU (user+system) and elapsed time,
+// counting an open segment up to now.
+func (j *Job) Totals(now time.Time) (cpu, wall time.Duration) {
+	for _, s := range j.Segments {
+		cpu += s.CPU()
+		wall += s.Wall(now)
+	}
+	return cpu, wall
+}
+
+// LastCheckpoint returns the time of the newest checkpoint generation, or
+// the zero time when there is none.
+func (j *Job) LastCheckpoint() time.Time {
+	if len(j.Checkpoints) == 0 {
+		return time.Time{}
+	}
+	return j.Checkpoints[0].Time
+}
+
+// DefaultName is the job name qsub uses when -N is not given: the script's
+// base name, or "STDIN" for a script read from standard input (as PBS does).
+func DefaultName(script string) string {
+	if script == "" || script == "-" {
+		return "STDIN"
+	}
+	base := script[strings.LastIndexByte(script, '/')+1:]
+	if base == "" {
+		return "STDIN"
+	}
+	return base
+}
+
+// ValidateName checks a job name (qsub -N). Names become parts of file
+// names (NAME.oID), so they must be usable as one.
+func ValidateName(name string) error {
+	if name == "" || len(name) > 200 || name == "." || name == ".." {
+		return fmt.Errorf("job name %q: %w", name, ErrBadName)
+	}
+	for _, r := range name {
+		if r == '/' || r <= ' ' || r == 0x7f {
+			return fmt.Errorf("job name %q: %w", name, ErrBadName)
+		}
+	}
+	return nil
+}
+
+// ValidateVar checks one qsub -v entry: NAME=value or NAME (which takes the
+// value from the submitter's environment, resolved by qsub).
+func ValidateVar(kv string) error {
+	name, _, _ := strings.Cut(kv, "=")
+	if name == "" {
+		return fmt.Errorf("-v %q: %w", kv, ErrBadVar)
+	}
+	for i, r := range name {
+		if !(r == '_' || r >= 'A' && r <= 'Z' || r >= 'a' && r <= 'z' || i > 0 && r >= '0' && r <= '9') {
+			return fmt.Errorf("-v %q: %w", kv, ErrBadVar)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,104 @@
+package queue
+
+// The bbolt file (lazarus.db in the state directory) holds:
+//
+//	meta/
+//	    schema_version  → decimal schema version, "1"
+//	jobs/               (bucket sequence: highest job id ever stored)
+//	    <id: uint64 big-endian> → diskJob, JSON
+//	env/
+//	    <id: uint64 big-endian> → the submitter's environment (qsub -V),
+//	                              NUL-separated; read only when the job starts,
+//	                              so it is not kept in memory
+//	queues/
+//	    <name> → diskQueue, JSON
+//
+// Job ids are big-endian so that bbolt's key order is submission order.
+// A job's script is not here: it is a file in the spool directory, written
+// and fsynced before the job record (see the daemon).
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketMeta   = []byte("meta")
+	bucketJobs   = []byte("jobs")
+	bucketEnv    = []byte("env")
+	bucketQueues = []byte("queues")
+
+	keySchemaVersion = []byte("schema_version")
+)
+
+// SchemaVersion is the layout this code reads and writes.
+const SchemaVersion = 1
+
+// migration brings a database from version to-1 to version to. Migrations
+// run in order, all in one transaction, so a crash leaves the old version.
+type migration struct {
+	to   int
+	name string
+	fn   func(tx *bolt.Tx) error
+}
+
+var migrations = []migration{
+	{1, "create the job, environment and queue buckets", func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketJobs, bucketEnv, bucketQueues} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}},
+}
+
+// migrate brings the database to SchemaVersion and returns the version it
+// found (0 for a new file).
+func migrate(db *bolt.DB) (found int, err error) {
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if v := meta.Get(keySchemaVersion); v != nil {
+			found, err = strconv.Atoi(string(v))
+			if err != nil {
+				return fmt.Errorf("schema version %q: %w", v, err)
+			}
+		}
+		if found > SchemaVersion {
+			return fmt.Errorf("schema version %d, this lazarusd knows up to %d: %w", found, SchemaVersion, ErrNewerSchema)
+		}
+		for _, m := range migrations {
+			if m.to <= found {
+				continue
+			}
+			if err := m.fn(tx); err != nil {
+				return fmt.Errorf("migrate to schema %d (%s): %w", m.to, m.name, err)
+			}
+			if err := meta.Put(keySchemaVersion, []byte(strconv.Itoa(m.to))); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return found, err
+}
+
+func idKey(id uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], id)
+	return k[:]
+}
+
+func keyID(k []byte) (uint64, error) {
+	if len(k) != 8 {
+		return 0, errors.New("job key is not 8 bytes")
+	}
+	return binary.BigEndian.Uint64(k), nil
+}

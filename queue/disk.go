@@ -1,0 +1,129 @@
+package queue
+
+import (
+	"time"
+
+	"lazarus/jobs"
+)
+
+// On-disk forms of jobs and queues. They change only with SchemaVersion
+// (and a migration); the in-memory types may change freely.
+
+type diskJob struct {
+	ID         uint64    `json:"id"`
+	Name       string    `json:"name"`
+	UID        uint32    `json:"uid"`
+	GID        uint32    `json:"gid"`
+	Groups     []uint32  `json:"groups,omitempty"`
+	User       string    `json:"user"`
+	Queue      string    `json:"queue"`
+	State      string    `json:"state"`
+	Reason     string    `json:"reason,omitempty"`
+	Submitted  time.Time `json:"submitted"`
+	Changed    time.Time `json:"changed"`
+	After      time.Time `json:"after,omitzero"`
+	Workdir    string    `json:"workdir"`
+	Script     string    `json:"script"`
+	Stdout     string    `json:"stdout"`
+	Stderr     string    `json:"stderr"`
+	Join       string    `json:"join,omitempty"`
+	Rerunnable bool      `json:"rerunnable"`
+	NCPUs      int       `json:"ncpus"`
+	Mem        int64     `json:"mem,omitempty"`
+	WalltimeNS int64     `json:"walltime_ns,omitempty"`
+	Policy     string    `json:"ckpt_policy"`
+	IntervalNS int64     `json:"ckpt_interval_ns,omitempty"`
+	Vars       []string  `json:"vars,omitempty"`
+	ExportEnv  bool      `json:"export_env,omitempty"`
+
+	Segments    []diskSegment    `json:"segments,omitempty"`
+	Checkpoints []diskGeneration `json:"checkpoints,omitempty"`
+}
+
+type diskSegment struct {
+	Start     time.Time `json:"start"`
+	End       time.Time `json:"end,omitzero"`
+	UserCPUNS int64     `json:"user_cpu_ns"`
+	SysCPUNS  int64     `json:"sys_cpu_ns"`
+	ExitCode  int       `json:"exit_code"`
+	Signal    int       `json:"signal,omitempty"`
+	Reason    string    `json:"reason,omitempty"`
+	Restart   bool      `json:"restart,omitempty"`
+}
+
+type diskGeneration struct {
+	N    int       `json:"n"`
+	Time time.Time `json:"time"`
+	Dir  string    `json:"dir"`
+	Size int64     `json:"size"`
+}
+
+type diskQueue struct {
+	Name           string    `json:"name"`
+	Priority       int       `json:"priority"`
+	Enabled        bool      `json:"enabled"`
+	Started        bool      `json:"started"`
+	MaxRunning     int       `json:"max_running"`
+	MaxUserRunning int       `json:"max_user_running"`
+	Created        time.Time `json:"created"`
+}
+
+func toDiskJob(j *jobs.Job) diskJob {
+	d := diskJob{
+		ID: uint64(j.ID), Name: j.Name, UID: j.Owner.UID, GID: j.Owner.GID, Groups: j.Owner.Groups,
+		User: j.Owner.Name, Queue: j.Queue, State: string(j.State), Reason: j.Reason,
+		Submitted: j.Submitted, Changed: j.Changed, After: j.After,
+		Workdir: j.Workdir, Script: j.Script, Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
+		Rerunnable: j.Rerunnable, NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem,
+		WalltimeNS: int64(j.Resources.Walltime), Policy: string(j.Checkpoint.Kind),
+		IntervalNS: int64(j.Checkpoint.Interval), Vars: j.Vars, ExportEnv: j.ExportEnv,
+	}
+	for _, s := range j.Segments {
+		d.Segments = append(d.Segments, diskSegment{
+			Start: s.Start, End: s.End, UserCPUNS: int64(s.UserCPU), SysCPUNS: int64(s.SysCPU),
+			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart,
+		})
+	}
+	for _, g := range j.Checkpoints {
+		d.Checkpoints = append(d.Checkpoints, diskGeneration{N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size})
+	}
+	return d
+}
+
+func (d diskJob) job() (*jobs.Job, error) {
+	st, err := jobs.ParseState(d.State)
+	if err != nil {
+		return nil, err
+	}
+	j := &jobs.Job{
+		ID: jobs.ID(d.ID), Name: d.Name,
+		Owner: jobs.Owner{UID: d.UID, GID: d.GID, Groups: d.Groups, Name: d.User},
+		Queue: d.Queue, State: st, Reason: d.Reason,
+		Submitted: d.Submitted, Changed: d.Changed, After: d.After,
+		Workdir: d.Workdir, Script: d.Script, Stdout: d.Stdout, Stderr: d.Stderr, Join: jobs.Join(d.Join),
+		Rerunnable: d.Rerunnable,
+		Resources:  jobs.Resources{NCPUs: d.NCPUs, Mem: d.Mem, Walltime: time.Duration(d.WalltimeNS)},
+		Checkpoint: jobs.Policy{Kind: jobs.PolicyKind(d.Policy), Interval: time.Duration(d.IntervalNS)},
+		Vars:       d.Vars, ExportEnv: d.ExportEnv,
+	}
+	for _, s := range d.Segments {
+		j.Segments = append(j.Segments, jobs.Segment{
+			Start: s.Start, End: s.End, UserCPU: time.Duration(s.UserCPUNS), SysCPU: time.Duration(s.SysCPUNS),
+			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart,
+		})
+	}
+	for _, g := range d.Checkpoints {
+		j.Checkpoints = append(j.Checkpoints, jobs.Generation{N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size})
+	}
+	return j, nil
+}
+
+func toDiskQueue(q *Queue) diskQueue {
+	return diskQueue{Name: q.Name, Priority: q.Priority, Enabled: q.Enabled, Started: q.Started,
+		MaxRunning: q.MaxRunning, MaxUserRunning: q.MaxUserRunning, Created: q.Created}
+}
+
+func (d diskQueue) queue() *Queue {
+	return &Queue{Name: d.Name, Priority: d.Priority, Enabled: d.Enabled, Started: d.Started,
+		MaxRunning: d.MaxRunning, MaxUserRunning: d.MaxUserRunning, Created: d.Created}
+}

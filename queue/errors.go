@@ -1,0 +1,13 @@
+package queue
+
+import "errors"
+
+var (
+	ErrNoJob       = errors.New("unknown job id")
+	ErrNoQueue     = errors.New("unknown queue")
+	ErrQueueExists = errors.New("queue exists")
+	ErrLocked      = errors.New("state database is locked: is another lazarusd using this state dir?")
+	ErrNewerSchema = errors.New("state database was written by a newer lazarusd")
+	ErrClosed      = errors.New("store is closed")
+	ErrBadQueue    = errors.New("bad queue setting")
+)

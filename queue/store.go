@@ -1,0 +1,449 @@
+package queue
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"lazarus/jobs"
+)
+
+// Options tune Open.
+type Options struct {
+	Logger *slog.Logger // where unreadable records are reported; nil: discarded
+	// LockTimeout is how long Open waits for another process to release the
+	// file; default one second.
+	LockTimeout time.Duration
+}
+
+// Store is the job and queue store. It is safe for concurrent use.
+type Store struct {
+	db  *bolt.DB
+	mem *memdb.MemDB
+	log *slog.Logger
+
+	lastID   atomic.Uint64 // highest job id allocated
+	jobLocks [256]sync.Mutex
+	queueMu  sync.RWMutex // read: submissions; write: queue changes
+
+	closeMu sync.RWMutex // read: a write in flight; write: Close
+	closed  bool
+	writes  chan *write
+	done    chan struct{} // closed when the committer has ended
+
+	unreadable int
+}
+
+// maxBatch bounds how many writes one bbolt transaction carries.
+const maxBatch = 512
+
+// Open opens (creating if needed) the store at path, migrates it to
+// SchemaVersion and loads the view. Records that cannot be read are
+// reported and skipped, not fatal: they stay in the file untouched.
+func Open(path string, opts Options) (s *Store, retErr error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	timeout := opts.LockTimeout
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout})
+	if errors.Is(err, berrors.ErrTimeout) {
+		return nil, fmt.Errorf("open %s: %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	defer func() {
+		if retErr != nil {
+			db.Close()
+		}
+	}()
+	from, err := migrate(db)
+	if err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	if from != SchemaVersion {
+		log.Info("state database migrated", "from", from, "to", SchemaVersion)
+	}
+	mem, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return nil, err
+	}
+	s = &Store{db: db, mem: mem, log: log, writes: make(chan *write), done: make(chan struct{})}
+	if err := s.load(); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	go s.commit()
+	return s, nil
+}
+
+// Unreadable returns how many records Open had to skip.
+func (s *Store) Unreadable() int { return s.unreadable }
+
+func (s *Store) load() error {
+	return s.db.View(func(tx *bolt.Tx) error {
+		txn := s.mem.Txn(true)
+		defer txn.Abort()
+		b := tx.Bucket(bucketJobs)
+		last := b.Sequence()
+		err := b.ForEach(func(k, v []byte) error {
+			id, err := keyID(k)
+			if err != nil {
+				s.unreadable++
+				s.log.Error("unreadable job key, skipped", "key", fmt.Sprintf("%x", k), "error", err)
+				return nil
+			}
+			last = max(last, id)
+			var d diskJob
+			if err := json.Unmarshal(v, &d); err == nil && d.ID != id {
+				err = fmt.Errorf("record of job %d under key %d", d.ID, id)
+			}
+			var j *jobs.Job
+			if err == nil {
+				j, err = d.job()
+			}
+			if err != nil {
+				s.unreadable++
+				s.log.Error("unreadable job record, skipped", "job_id", id, "error", err)
+				return nil
+			}
+			return txn.Insert(tableJobs, j)
+		})
+		if err != nil {
+			return err
+		}
+		s.lastID.Store(last)
+		err = tx.Bucket(bucketQueues).ForEach(func(k, v []byte) error {
+			var d diskQueue
+			if err := json.Unmarshal(v, &d); err != nil || d.Name != string(k) {
+				s.unreadable++
+				s.log.Error("unreadable queue record, skipped", "queue", string(k), "error", err)
+				return nil
+			}
+			return txn.Insert(tableQueues, d.queue())
+		})
+		if err != nil {
+			return err
+		}
+		txn.Commit()
+		return nil
+	})
+}
+
+// Close waits for writes in flight, then closes the file. Later writes
+// fail with ErrClosed; views already taken stay readable.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	if s.closed {
+		s.closeMu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.writes)
+	s.closeMu.Unlock()
+	<-s.done
+	return s.db.Close()
+}
+
+// An op is one change: applied to bbolt first, then to the view.
+type op interface {
+	persist(tx *bolt.Tx) error
+	apply(txn *memdb.Txn) error
+}
+
+type putJob struct {
+	job  *jobs.Job
+	data []byte
+	env  []byte // nil: leave the stored environment alone
+}
+
+func (o putJob) persist(tx *bolt.Tx) error {
+	b := tx.Bucket(bucketJobs)
+	id := uint64(o.job.ID)
+	if id > b.Sequence() {
+		if err := b.SetSequence(id); err != nil {
+			return err
+		}
+	}
+	if o.env != nil {
+		if err := tx.Bucket(bucketEnv).Put(idKey(id), o.env); err != nil {
+			return err
+		}
+	}
+	return b.Put(idKey(id), o.data)
+}
+
+func (o putJob) apply(txn *memdb.Txn) error { return txn.Insert(tableJobs, o.job) }
+
+type deleteJob struct{ job *jobs.Job }
+
+func (o deleteJob) persist(tx *bolt.Tx) error {
+	k := idKey(uint64(o.job.ID))
+	if err := tx.Bucket(bucketEnv).Delete(k); err != nil {
+		return err
+	}
+	return tx.Bucket(bucketJobs).Delete(k)
+}
+
+func (o deleteJob) apply(txn *memdb.Txn) error { return txn.Delete(tableJobs, o.job) }
+
+type putQueue struct {
+	q    *Queue
+	data []byte
+}
+
+func (o putQueue) persist(tx *bolt.Tx) error {
+	return tx.Bucket(bucketQueues).Put([]byte(o.q.Name), o.data)
+}
+
+func (o putQueue) apply(txn *memdb.Txn) error { return txn.Insert(tableQueues, o.q) }
+
+type deleteQueue struct{ q *Queue }
+
+func (o deleteQueue) persist(tx *bolt.Tx) error {
+	return tx.Bucket(bucketQueues).Delete([]byte(o.q.Name))
+}
+
+func (o deleteQueue) apply(txn *memdb.Txn) error { return txn.Delete(tableQueues, o.q) }
+
+type write struct {
+	ops  []op
+	done chan error
+}
+
+// write hands ops to the committer and waits until they are durable and
+// visible.
+func (s *Store) write(ops ...op) error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	w := &write{ops: ops, done: make(chan error, 1)}
+	s.writes <- w
+	return <-w.done
+}
+
+// commit is the committer goroutine, owned by the Store and ended by Close.
+// It takes every write waiting at the moment (group commit: writes that
+// arrive while a transaction is being synced go together into the next),
+// makes them durable in one bbolt transaction, then applies them to the
+// view in the same order.
+func (s *Store) commit() {
+	defer close(s.done)
+	for w := range s.writes {
+		batch := []*write{w}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case more, ok := <-s.writes:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, more)
+			default:
+				break drain
+			}
+		}
+		errs := s.persist(batch)
+		txn := s.mem.Txn(true)
+		for i, w := range batch {
+			if errs[i] != nil {
+				continue
+			}
+			for _, o := range w.ops {
+				if err := o.apply(txn); err != nil {
+					// Only a broken indexer gets here; bbolt has the change,
+					// so the view will have it after the next start.
+					s.log.Error("store view update failed", "error", err)
+					errs[i] = err
+				}
+			}
+		}
+		txn.Commit()
+		for i, w := range batch {
+			w.done <- errs[i]
+		}
+	}
+}
+
+// persist writes a batch in one transaction; if that fails, each write is
+// retried alone so that one bad write does not fail the others.
+func (s *Store) persist(batch []*write) []error {
+	errs := make([]error, len(batch))
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		for _, w := range batch {
+			for _, o := range w.ops {
+				if err := o.persist(tx); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		return errs
+	}
+	if len(batch) == 1 {
+		errs[0] = err
+		return errs
+	}
+	for i, w := range batch {
+		errs[i] = s.db.Update(func(tx *bolt.Tx) error {
+			for _, o := range w.ops {
+				if err := o.persist(tx); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return errs
+}
+
+func encodeJob(j *jobs.Job) ([]byte, error) { return json.Marshal(toDiskJob(j)) }
+
+// NextID allocates a job id. Ids of submissions that fail are not reused
+// while the daemon runs.
+func (s *Store) NextID() jobs.ID { return jobs.ID(s.lastID.Add(1)) }
+
+// Submit stores a new job, with the submitter's environment when env is
+// not nil. check runs first, against a view in which no queue changes until
+// the job is stored; its error aborts the submission.
+func (s *Store) Submit(j *jobs.Job, env []byte, check func(*View) error) error {
+	s.queueMu.RLock()
+	defer s.queueMu.RUnlock()
+	if check != nil {
+		if err := check(s.View()); err != nil {
+			return err
+		}
+	}
+	data, err := encodeJob(j)
+	if err != nil {
+		return err
+	}
+	if env == nil && j.ExportEnv {
+		env = []byte{}
+	}
+	return s.write(putJob{job: j, data: data, env: env})
+}
+
+func (s *Store) lockJob(id jobs.ID) func() {
+	l := &s.jobLocks[uint64(id)%uint64(len(s.jobLocks))]
+	l.Lock()
+	return l.Unlock
+}
+
+// UpdateJob changes a job: fn gets a copy of the current record and changes
+// it; if fn returns an error nothing is stored. Updates of one job are
+// serialised, so fn sees the result of the previous one.
+func (s *Store) UpdateJob(id jobs.ID, fn func(*jobs.Job) error) (*jobs.Job, error) {
+	defer s.lockJob(id)()
+	cur := s.View().Job(id)
+	if cur == nil {
+		return nil, fmt.Errorf("job %d: %w", id, ErrNoJob)
+	}
+	j := cur.Copy()
+	if err := fn(j); err != nil {
+		return nil, err
+	}
+	j.ID = id
+	data, err := encodeJob(j)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.write(putJob{job: j, data: data}); err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+// DeleteJob removes a job once check accepts its current record.
+func (s *Store) DeleteJob(id jobs.ID, check func(*jobs.Job) error) (*jobs.Job, error) {
+	defer s.lockJob(id)()
+	cur := s.View().Job(id)
+	if cur == nil {
+		return nil, fmt.Errorf("job %d: %w", id, ErrNoJob)
+	}
+	if check != nil {
+		if err := check(cur); err != nil {
+			return nil, err
+		}
+	}
+	return cur, s.write(deleteJob{job: cur})
+}
+
+// Env returns the environment stored with a job (qsub -V), or nil.
+func (s *Store) Env(id jobs.ID) ([]byte, error) {
+	var env []byte
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketEnv).Get(idKey(uint64(id))); v != nil {
+			env = append([]byte{}, v...)
+		}
+		return nil
+	})
+	return env, err
+}
+
+// CreateQueue stores a new queue.
+func (s *Store) CreateQueue(q *Queue) error {
+	s.queueMu.Lock()
+	defer s.queueMu.Unlock()
+	if s.View().Queue(q.Name) != nil {
+		return fmt.Errorf("queue %q: %w", q.Name, ErrQueueExists)
+	}
+	return s.putQueue(q)
+}
+
+// UpdateQueue changes a queue through a copy, like UpdateJob.
+func (s *Store) UpdateQueue(name string, fn func(*Queue) error) (*Queue, error) {
+	s.queueMu.Lock()
+	defer s.queueMu.Unlock()
+	cur := s.View().Queue(name)
+	if cur == nil {
+		return nil, fmt.Errorf("queue %q: %w", name, ErrNoQueue)
+	}
+	q := cur.Copy()
+	if err := fn(q); err != nil {
+		return nil, err
+	}
+	q.Name = name
+	return q, s.putQueue(q)
+}
+
+func (s *Store) putQueue(q *Queue) error {
+	data, err := json.Marshal(toDiskQueue(q))
+	if err != nil {
+		return err
+	}
+	return s.write(putQueue{q: q, data: data})
+}
+
+// DeleteQueue removes a queue once check, run against a view in which no
+// job is submitted meanwhile, accepts.
+func (s *Store) DeleteQueue(name string, check func(*View) error) error {
+	s.queueMu.Lock()
+	defer s.queueMu.Unlock()
+	v := s.View()
+	cur := v.Queue(name)
+	if cur == nil {
+		return fmt.Errorf("queue %q: %w", name, ErrNoQueue)
+	}
+	if check != nil {
+		if err := check(v); err != nil {
+			return err
+		}
+	}
+	return s.write(deleteQueue{q: cur})
+}

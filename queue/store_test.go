@@ -1,0 +1,359 @@
+package queue
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+	bolt "go.etcd.io/bbolt"
+
+	"lazarus/jobs"
+)
+
+var t0 = time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)
+
+func openStore(t *testing.T, path string) *Store {
+	t.Helper()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func newJob(s *Store, queue string, uid uint32) *jobs.Job {
+	id := s.NextID()
+	return &jobs.Job{
+		ID: id, Name: fmt.Sprintf("job%d", id), Queue: queue, State: jobs.Queued,
+		Owner:     jobs.Owner{UID: uid, GID: uid, Groups: []uint32{uid, 100}, Name: fmt.Sprintf("u%d", uid)},
+		Submitted: t0, Changed: t0, Workdir: "/tmp", Script: "/spool/x",
+		Stdout: "/tmp/o", Stderr: "/tmp/e", Rerunnable: true,
+		Resources: jobs.Resources{NCPUs: 1}, Checkpoint: jobs.DefaultPolicy,
+	}
+}
+
+func submit(t *testing.T, s *Store, queue string, uid uint32) *jobs.Job {
+	t.Helper()
+	j := newJob(s, queue, uid)
+	if err := s.Submit(j, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// checkConsistent verifies that the view holds exactly what bbolt holds.
+func checkConsistent(t *testing.T, s *Store) {
+	t.Helper()
+	v := s.View()
+	onDisk := map[jobs.ID][]byte{}
+	queues := map[string][]byte{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketJobs).ForEach(func(k, val []byte) error {
+			id, _ := keyID(k)
+			onDisk[jobs.ID(id)] = bytes.Clone(val)
+			return nil
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketQueues).ForEach(func(k, val []byte) error {
+			queues[string(k)] = bytes.Clone(val)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for j := range v.Jobs() {
+		n++
+		want, err := encodeJob(j)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := onDisk[j.ID]; !bytes.Equal(got, want) {
+			t.Errorf("job %d: bbolt has %s, view has %s", j.ID, got, want)
+		}
+	}
+	if n != len(onDisk) {
+		t.Errorf("view has %d jobs, bbolt %d", n, len(onDisk))
+	}
+	qs := v.Queues()
+	if len(qs) != len(queues) {
+		t.Errorf("view has %d queues, bbolt %d", len(qs), len(queues))
+	}
+	for _, q := range v.Queues() {
+		if _, ok := queues[q.Name]; !ok {
+			t.Errorf("queue %s only in the view", q.Name)
+		}
+	}
+}
+
+func ids(seq func(func(*jobs.Job) bool)) []jobs.ID {
+	var out []jobs.ID
+	for j := range seq {
+		out = append(out, j.ID)
+	}
+	return out
+}
+
+func TestSubmitUpdateDeleteSurviveReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lazarus.db")
+	s := openStore(t, path)
+	if err := s.CreateQueue(NewQueue("batch", t0)); err != nil {
+		t.Fatal(err)
+	}
+	a := submit(t, s, "batch", 1000)
+	b := submit(t, s, "batch", 1001)
+	c := submit(t, s, "batch", 1000)
+	if _, err := s.UpdateJob(b.ID, func(j *jobs.Job) error { return j.Start(t0) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateJob(c.ID, func(j *jobs.Job) error { return j.Hold("root", t0) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteJob(a.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	checkConsistent(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Submit(newJob(s, "batch", 1), nil, nil); !errors.Is(err, ErrClosed) {
+		t.Errorf("submit after close: %v", err)
+	}
+
+	s2 := openStore(t, path)
+	checkConsistent(t, s2)
+	v := s2.View()
+	if v.Job(a.ID) != nil {
+		t.Error("deleted job came back")
+	}
+	if got := v.Job(b.ID); got == nil || got.State != jobs.Running || len(got.Segments) != 1 {
+		t.Errorf("job b after reopen: %+v", got)
+	}
+	if got := v.Job(c.ID); got == nil || got.State != jobs.Held || got.Reason != "held by root" {
+		t.Errorf("job c after reopen: %+v", got)
+	}
+	if next := s2.NextID(); next <= c.ID {
+		t.Errorf("NextID after reopen = %d, want > %d", next, c.ID)
+	}
+	if got := ids(v.JobsOf(1000)); !slices.Equal(got, []jobs.ID{c.ID}) {
+		t.Errorf("JobsOf(1000) = %v", got)
+	}
+	if got := ids(v.JobsInState(jobs.Running)); !slices.Equal(got, []jobs.ID{b.ID}) {
+		t.Errorf("JobsInState(running) = %v", got)
+	}
+}
+
+func TestDeletedLastIDNotReused(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lazarus.db")
+	s := openStore(t, path)
+	j := submit(t, s, "batch", 1)
+	if _, err := s.DeleteJob(j.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s2 := openStore(t, path)
+	if next := s2.NextID(); next <= j.ID {
+		t.Errorf("id %d reused after delete and reopen (got %d)", j.ID, next)
+	}
+}
+
+func TestPendingOrder(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "lazarus.db"))
+	var want []jobs.ID
+	for i := range 6 {
+		q := "a"
+		if i%2 == 1 {
+			q = "b"
+		}
+		j := submit(t, s, q, 1)
+		if q == "a" {
+			want = append(want, j.ID)
+		}
+	}
+	// Running and held jobs leave the pending index; requeued ones are in it.
+	if _, err := s.UpdateJob(want[0], func(j *jobs.Job) error { return j.Start(t0) }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateJob(want[1], func(j *jobs.Job) error { return j.Hold("x", t0) }); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(s.View().Pending("a")); !slices.Equal(got, want[2:]) {
+		t.Errorf("Pending(a) = %v, want %v", got, want[2:])
+	}
+	if _, err := s.UpdateJob(want[0], func(j *jobs.Job) error { return j.Lost("crash", t0) }); err != nil {
+		t.Fatal(err)
+	}
+	wantAfter := []jobs.ID{want[0], want[2]}
+	if got := ids(s.View().Pending("a")); !slices.Equal(got, wantAfter) {
+		t.Errorf("Pending(a) after requeue = %v, want %v", got, wantAfter)
+	}
+	if got := len(ids(s.View().JobsInQueue("b"))); got != 3 {
+		t.Errorf("JobsInQueue(b) has %d jobs, want 3", got)
+	}
+}
+
+func TestConcurrentWrites(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lazarus.db")
+	s := openStore(t, path)
+	const workers, each = 8, 50
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				j := newJob(s, "batch", uint32(w))
+				if err := s.Submit(j, []byte("A=1\x00"), nil); err != nil {
+					errs <- err
+					return
+				}
+				// Racing updates of the same job must not lose one.
+				if _, err := s.UpdateJob(j.ID, func(j *jobs.Job) error { j.Vars = append(j.Vars, "X=1"); return nil }); err != nil {
+					errs <- err
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	n := 0
+	for j := range s.View().Jobs() {
+		n++
+		if len(j.Vars) != 1 {
+			t.Errorf("job %d vars = %v", j.ID, j.Vars)
+		}
+	}
+	if n != workers*each {
+		t.Errorf("%d jobs, want %d", n, workers*each)
+	}
+	checkConsistent(t, s)
+	s.Close()
+	checkConsistent(t, openStore(t, path))
+}
+
+func TestEnv(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "lazarus.db"))
+	j := newJob(s, "batch", 1)
+	j.ExportEnv = true
+	if err := s.Submit(j, []byte("HOME=/x\x00"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if env, err := s.Env(j.ID); err != nil || string(env) != "HOME=/x\x00" {
+		t.Errorf("Env = %q, %v", env, err)
+	}
+	if _, err := s.UpdateJob(j.ID, func(j *jobs.Job) error { return j.Start(t0) }); err != nil {
+		t.Fatal(err)
+	}
+	if env, _ := s.Env(j.ID); string(env) != "HOME=/x\x00" {
+		t.Errorf("an update lost the environment: %q", env)
+	}
+	if _, err := s.DeleteJob(j.ID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if env, _ := s.Env(j.ID); env != nil {
+		t.Errorf("environment outlived its job: %q", env)
+	}
+}
+
+func TestUpdateErrorsChangeNothing(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "lazarus.db"))
+	j := submit(t, s, "batch", 1)
+	boom := errors.New("boom")
+	if _, err := s.UpdateJob(j.ID, func(j *jobs.Job) error { j.Name = "changed"; return boom }); !errors.Is(err, boom) {
+		t.Errorf("error = %v", err)
+	}
+	if got := s.View().Job(j.ID).Name; got != j.Name {
+		t.Errorf("failed update changed the name to %q", got)
+	}
+	if _, err := s.UpdateJob(999, func(*jobs.Job) error { return nil }); !errors.Is(err, ErrNoJob) {
+		t.Errorf("update of unknown job: %v", err)
+	}
+	if _, err := s.DeleteJob(j.ID, func(*jobs.Job) error { return boom }); !errors.Is(err, boom) {
+		t.Errorf("delete error = %v", err)
+	}
+	if s.View().Job(j.ID) == nil {
+		t.Error("refused delete removed the job")
+	}
+	checkConsistent(t, s)
+}
+
+func TestQueues(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lazarus.db")
+	s := openStore(t, path)
+	if err := s.CreateQueue(NewQueue("batch", t0)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CreateQueue(NewQueue("batch", t0)); !errors.Is(err, ErrQueueExists) {
+		t.Errorf("second create: %v", err)
+	}
+	if _, err := s.UpdateQueue("batch", func(q *Queue) error { return q.Set("priority", "5") }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateQueue("batch", func(q *Queue) error { return q.Set("priority", "high") }); !errors.Is(err, ErrBadQueue) {
+		t.Errorf("bad priority: %v", err)
+	}
+	if _, err := s.UpdateQueue("nope", func(q *Queue) error { return nil }); !errors.Is(err, ErrNoQueue) {
+		t.Errorf("update of unknown queue: %v", err)
+	}
+	inUse := errors.New("in use")
+	if err := s.DeleteQueue("batch", func(*View) error { return inUse }); !errors.Is(err, inUse) {
+		t.Errorf("refused delete: %v", err)
+	}
+	s.Close()
+	s = openStore(t, path)
+	q := s.View().Queue("batch")
+	if q == nil || q.Priority != 5 || !q.Enabled || !q.Started {
+		t.Fatalf("queue after reopen: %+v", q)
+	}
+	if err := s.DeleteQueue("batch", nil); err != nil {
+		t.Fatal(err)
+	}
+	if s.View().Queue("batch") != nil {
+		t.Error("queue still there")
+	}
+	checkConsistent(t, s)
+}
+
+func TestWatchJob(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "lazarus.db"))
+	j := submit(t, s, "batch", 1)
+	other := submit(t, s, "batch", 1)
+	ws := memdb.NewWatchSet()
+	s.View().WatchJob(ws, j.ID)
+	if _, err := s.UpdateJob(other.ID, func(j *jobs.Job) error { return j.Hold("x", t0) }); err != nil {
+		t.Fatal(err)
+	}
+	if !ws.Watch(time.After(10 * time.Millisecond)) {
+		t.Error("watch fired for a change of another job")
+	}
+	go func() {
+		if _, err := s.UpdateJob(j.ID, func(j *jobs.Job) error { return j.Hold("x", t0) }); err != nil {
+			t.Error(err)
+		}
+	}()
+	if ws.Watch(time.After(30 * time.Second)) {
+		t.Error("watch did not fire when the job changed")
+	}
+}
+
+func TestLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lazarus.db")
+	openStore(t, path)
+	_, err := Open(path, Options{LockTimeout: 50 * time.Millisecond})
+	if !errors.Is(err, ErrLocked) {
+		t.Errorf("second open: %v, want ErrLocked", err)
+	}
+}

@@ -1,0 +1,196 @@
+// Package scheduler decides which waiting jobs start: Schedule takes a
+// snapshot of the machine's limits, the queues, the running jobs and the
+// pending jobs, and returns a Plan. It does no I/O and changes nothing;
+// the daemon carries the plan out (and records each start before acting).
+//
+// The policy (NQS style):
+//
+//   - Queues are served by priority, highest first; jobs of queues with the
+//     same priority, and jobs of one queue, in submission order (job id).
+//   - Only started queues run jobs. Held jobs are not pending at all.
+//   - A job waits while its qsub -a time is in the future; the plan says when
+//     to look again. Such a job does not hold others back.
+//   - A job whose queue or user is at a run limit (queue max_running,
+//     queue max_user_running, server max_user_running) is passed over;
+//     it does not hold others back either, since what stops it is not
+//     shared with them.
+//   - A job that asks for more than the machine has (ncpus > slots,
+//     mem > memory) can never start and is passed over.
+//   - A job that would fit the machine but not the slots and memory free now
+//     stops the pass: nothing behind it starts before it (no backfill), so a
+//     large job is not starved by a stream of small ones.
+//   - The server max_running bounds running jobs overall.
+package scheduler
+
+import (
+	"cmp"
+	"iter"
+	"slices"
+	"time"
+
+	"lazarus/jobs"
+)
+
+// Limits are the machine-wide limits (from the configuration).
+type Limits struct {
+	Slots          int   // CPUs to hand out
+	Memory         int64 // bytes to hand out; 0: memory is not scheduled
+	MaxRunning     int   // 0: no limit
+	MaxUserRunning int   // per user, all queues; 0: no limit
+}
+
+// Queue is what the scheduler needs to know of a queue.
+type Queue struct {
+	Name           string
+	Priority       int
+	Started        bool
+	MaxRunning     int // 0: no limit
+	MaxUserRunning int // 0: no limit
+}
+
+// Snapshot is the state Schedule decides on.
+type Snapshot struct {
+	Now     time.Time
+	Limits  Limits
+	Queues  []Queue
+	Running []*jobs.Job // jobs that hold resources (state Active)
+	// Pending iterates over a queue's jobs that wait to run, in submission
+	// order.
+	Pending func(queue string) iter.Seq[*jobs.Job]
+}
+
+// Plan is what the daemon should do.
+type Plan struct {
+	Start []*jobs.Job // jobs to start, in order
+	Wake  time.Time   // when a deferred (qsub -a) job becomes eligible; zero: none
+}
+
+type userQueue struct {
+	uid   uint32
+	queue string
+}
+
+type usage struct {
+	slots   int
+	mem     int64
+	running int
+	byUser  map[uint32]int
+	byQueue map[string]int
+	byUQ    map[userQueue]int
+}
+
+func (u *usage) add(j *jobs.Job) {
+	u.slots += j.Resources.NCPUs
+	u.mem += j.Resources.Mem
+	u.running++
+	u.byUser[j.Owner.UID]++
+	u.byQueue[j.Queue]++
+	u.byUQ[userQueue{j.Owner.UID, j.Queue}]++
+}
+
+// Schedule returns the jobs to start now.
+func Schedule(s Snapshot) Plan {
+	u := usage{byUser: map[uint32]int{}, byQueue: map[string]int{}, byUQ: map[userQueue]int{}}
+	for _, j := range s.Running {
+		u.add(j)
+	}
+	var plan Plan
+	queues := slices.Clone(s.Queues)
+	slices.SortStableFunc(queues, func(a, b Queue) int {
+		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.Name, b.Name))
+	})
+	byName := map[string]Queue{}
+	for _, q := range queues {
+		byName[q.Name] = q
+	}
+	for group := range samePriority(queues) {
+		for j := range merged(group, s.Pending) {
+			if limitReached(s.Limits.MaxRunning, u.running) {
+				return plan
+			}
+			q := byName[j.Queue]
+			switch {
+			case j.After.After(s.Now):
+				if plan.Wake.IsZero() || j.After.Before(plan.Wake) {
+					plan.Wake = j.After
+				}
+				continue
+			case limitReached(q.MaxRunning, u.byQueue[q.Name]),
+				limitReached(q.MaxUserRunning, u.byUQ[userQueue{j.Owner.UID, q.Name}]),
+				limitReached(s.Limits.MaxUserRunning, u.byUser[j.Owner.UID]):
+				continue
+			case j.Resources.NCPUs > s.Limits.Slots,
+				s.Limits.Memory > 0 && j.Resources.Mem > s.Limits.Memory:
+				continue // can never fit; the daemon refuses such submissions
+			case u.slots+j.Resources.NCPUs > s.Limits.Slots,
+				s.Limits.Memory > 0 && u.mem+j.Resources.Mem > s.Limits.Memory:
+				return plan // no backfill: nothing passes a job that waits for room
+			}
+			plan.Start = append(plan.Start, j)
+			u.add(j)
+		}
+	}
+	return plan
+}
+
+func limitReached(limit, n int) bool { return limit > 0 && n >= limit }
+
+// samePriority yields the started queues in groups of equal priority,
+// highest first (queues must be sorted by priority).
+func samePriority(queues []Queue) iter.Seq[[]Queue] {
+	return func(yield func([]Queue) bool) {
+		var group []Queue
+		for _, q := range queues {
+			if !q.Started {
+				continue
+			}
+			if len(group) > 0 && group[0].Priority != q.Priority {
+				if !yield(group) {
+					return
+				}
+				group = nil
+			}
+			group = append(group, q)
+		}
+		if len(group) > 0 {
+			yield(group)
+		}
+	}
+}
+
+// merged yields the pending jobs of several queues in id order.
+func merged(group []Queue, pending func(string) iter.Seq[*jobs.Job]) iter.Seq[*jobs.Job] {
+	if len(group) == 1 {
+		return pending(group[0].Name)
+	}
+	return func(yield func(*jobs.Job) bool) {
+		type head struct {
+			job  *jobs.Job
+			next func() (*jobs.Job, bool)
+		}
+		var heads []head
+		for _, q := range group {
+			next, stop := iter.Pull(pending(q.Name))
+			defer stop()
+			if j, ok := next(); ok {
+				heads = append(heads, head{j, next})
+			}
+		}
+		for len(heads) > 0 {
+			i := 0
+			for k := range heads {
+				if heads[k].job.ID < heads[i].job.ID {
+					i = k
+				}
+			}
+			if !yield(heads[i].job) {
+				return
+			}
+			if j, ok := heads[i].next(); ok {
+				heads[i].job = j
+			} else {
+				heads = slices.Delete(heads, i, i+1)
+			}
+		}
+	}
+}
