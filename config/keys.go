@@ -75,7 +75,9 @@ var keys = []key{
 		},
 		func(c Config) string { return strings.Join(c.Operators, ",") }},
 	{"keep_finished", "how long finished and failed jobs stay in qstat before they are purged", "168h",
-		func(c *Config, v string) error { return duration(&c.KeepFinished, v, time.Minute, 100*365*24*time.Hour) },
+		func(c *Config, v string) error {
+			return duration(&c.KeepFinished, v, time.Minute, 100*365*24*time.Hour)
+		},
 		func(c Config) string { return c.KeepFinished.String() }},
 	{"log_level", "daemon log level: debug, info, warn or error", "info",
 		func(c *Config, v string) error {
