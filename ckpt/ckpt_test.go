@@ -39,6 +39,7 @@ func TestMain(m *testing.M) {
 		os.Exit(2)
 	}
 	progDir = dir
+	os.Chmod(dir, 0o755) // the programs also run as other users
 	// Descriptors this test binary inherited (from a shell, a CI runner)
 	// would be inherited by the test programs and make them
 	// uncheckpointable; none of them is ours to pass on.
@@ -419,12 +420,13 @@ func TestImageErrors(t *testing.T) {
 		{"truncated", good[:len(good)/2], ErrCorrupt},
 		{"header-only", good[:100], ErrCorrupt},
 		{"other-format", bytes.Replace(good, []byte(`{"format":1,`), []byte(`{"format":9,`), 1), ErrIncompatible},
+		{"missing-cpu-feature", renameFirstCPUFlag(good), ErrIncompatible},
 		{"garbled-metadata", bytes.Replace(good, []byte(`"regions":[`), []byte(`"regions":{`), 1), ErrCorrupt},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			p := write(c.name, c.data)
-			_, err := Restart(context.Background(), p, RestartOptions{Force: true})
+			_, err := Restart(context.Background(), p, RestartOptions{PIDRetry: time.Second})
 			if !errors.Is(err, c.want) {
 				t.Fatalf("restart: %v, want %v", err, c.want)
 			}
@@ -433,4 +435,106 @@ func TestImageErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRestartCredentials: restarted by root, a process gets back the uid
+// and gids it had, not root's.
+func TestRestartCredentials(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	os.Chmod(filepath.Dir(dir), 0o755) // t.TempDir's parent is private
+	data := dataFile(t, dir)
+	out := filepath.Join(dir, "out.txt")
+	cmd := exec.Command(cprog(t, "compute"), out, "150", data)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{65534, 100}}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "progress", func() bool { return lines(out) >= 3 })
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := readStatus(p.PID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.UID != [4]int{65534, 65534, 65534, 65534} || st.GID != [4]int{65534, 65534, 65534, 65534} {
+		t.Errorf("uids %v gids %v, want all 65534", st.UID, st.GID)
+	}
+	if fmt.Sprint(st.Groups) != "[100 65534]" {
+		t.Errorf("groups %v, want [100 65534]", st.Groups)
+	}
+	if ws, _ := p.Wait(); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+}
+
+// TestRestartTerminalWithoutTerminal: a process whose output went to a
+// terminal cannot come back where there is none, unless forced; then its
+// terminal descriptors point to /dev/null.
+func TestRestartTerminalWithoutTerminal(t *testing.T) {
+	needRoot(t)
+	if f, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
+		f.Close()
+		t.Skip("this test needs to run without a control terminal, as on CI")
+	}
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptmx.Close()
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pts.Close()
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := exec.Command(cprog(t, "compute"), out, "150", dataFile(t, dir))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "progress", func() bool { return lines(out) >= 3 })
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	_, err = Restart(context.Background(), img, RestartOptions{})
+	if err == nil || !strings.Contains(err.Error(), "terminal") {
+		t.Fatalf("restart without a terminal: %v, want an error about the terminal", err)
+	}
+	p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/1", p.PID)); l != "/dev/null" {
+		t.Errorf("fd 1 of the forced restart points to %q, want /dev/null", l)
+	}
+	if ws, _ := p.Wait(); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+}
+
+// renameFirstCPUFlag returns a copy of an image whose first recorded CPU
+// feature is one no machine has (same length, so no offset moves).
+func renameFirstCPUFlag(img []byte) []byte {
+	b := append([]byte(nil), img...)
+	key := []byte(`"cpu_flags":["`)
+	if i := bytes.Index(b, key); i >= 0 {
+		b[i+len(key)] = 'Z'
+	}
+	return b
 }
