@@ -1,0 +1,61 @@
+// Package proto is the protocol between the batch commands (qsub, qstat,
+// qdel, qhold, qrls, qmgr) and lazarusd, and the client side of it.
+//
+// # Transport
+//
+// lazarusd listens on a unix stream socket, lazarusd.sock in its state
+// directory ($LAZARUS_HOME, default /var/lib/lazarus). The socket is
+// world-writable: who the caller is comes from the kernel, never from a
+// request. The daemon reads SO_PEERCRED (uid, gid, pid) and SO_PEERGROUPS
+// (supplementary groups) of each connection; a job runs with exactly those
+// ids.
+//
+// # Messages
+//
+// A connection carries any number of requests, one after the other; each
+// request is one JSON object on one line, answered by one JSON object on
+// one line (JSON lines, as written by encoding/json). A request line may be
+// at most MaxLine bytes.
+//
+//	request:  {"version":1,"op":"submit","body":{...}}
+//	success:  {"version":1,"ok":true,"body":{...}}
+//	failure:  {"version":1,"ok":false,"error":{"code":"not_found","message":"job 42: no such job"}}
+//
+// version is the protocol version (Version). A daemon answers a request of
+// a version it does not speak with the error code "bad_version" and its
+// own version in the message; a client refuses a reply of another version.
+// New optional fields may be added to bodies without a version change;
+// removing or changing the meaning of one needs a new version.
+//
+// Error codes: bad_request (malformed or invalid request: unknown queue,
+// bad resource syntax...), bad_version, not_found (unknown job or queue),
+// permission (not the owner, not an operator), conflict (the job or queue
+// is in the wrong state for the request), unavailable (the daemon is
+// shutting down), internal (the daemon failed; see its log). message is
+// one line meant for the user.
+//
+// # Operations
+//
+//	op             body                 reply body        who may
+//	ping           -                    PingReply         anyone
+//	submit         SubmitRequest        SubmitReply       anyone (the job is theirs)
+//	status         StatusRequest        StatusReply       anyone
+//	wait           WaitRequest          WaitReply         anyone
+//	hold           JobRequest           JobReply          owner, operator
+//	release        JobRequest           JobReply          owner, operator
+//	delete         JobRequest           JobReply          owner, operator
+//	queue.create   QueueRequest         QueueReply        operator
+//	queue.delete   QueueRequest         QueueReply        operator
+//	queue.set      QueueRequest         QueueReply        operator
+//	queue.list     QueueRequest         QueuesReply       anyone
+//	server.set     ServerSetRequest     ServerReply       operator
+//	server.list    -                    ServerReply       anyone
+//	shutdown       -                    -                 operator
+//
+// Operators are root, the user the daemon runs as, and the users named by
+// "operators" in lazarus.conf.
+//
+// wait returns when every listed job has left the state the client saw
+// (or is gone), or after TimeoutMS with Done false; clients call it again
+// to wait longer (qstat -w).
+package proto

@@ -1,0 +1,267 @@
+package proto
+
+import (
+	"encoding/json"
+	"path/filepath"
+	"time"
+)
+
+// Version is the protocol version this package speaks.
+const Version = 1
+
+// SocketName is the socket's file name in the state directory.
+const SocketName = "lazarusd.sock"
+
+// MaxLine bounds one request line (a job script travels inside one).
+const MaxLine = 64 << 20
+
+// SocketPath returns the socket path for a state directory.
+func SocketPath(stateDir string) string { return filepath.Join(stateDir, SocketName) }
+
+// Operations.
+const (
+	OpPing        = "ping"
+	OpSubmit      = "submit"
+	OpStatus      = "status"
+	OpWait        = "wait"
+	OpHold        = "hold"
+	OpRelease     = "release"
+	OpDelete      = "delete"
+	OpQueueCreate = "queue.create"
+	OpQueueDelete = "queue.delete"
+	OpQueueSet    = "queue.set"
+	OpQueueList   = "queue.list"
+	OpServerSet   = "server.set"
+	OpServerList  = "server.list"
+	OpShutdown    = "shutdown"
+)
+
+// Error codes.
+const (
+	CodeBadRequest  = "bad_request"
+	CodeBadVersion  = "bad_version"
+	CodeNotFound    = "not_found"
+	CodePermission  = "permission"
+	CodeConflict    = "conflict"
+	CodeUnavailable = "unavailable"
+	CodeInternal    = "internal"
+)
+
+// Request is one request line.
+type Request struct {
+	Version int             `json:"version"`
+	Op      string          `json:"op"`
+	Body    json.RawMessage `json:"body,omitempty"`
+}
+
+// Response is one reply line.
+type Response struct {
+	Version int             `json:"version"`
+	OK      bool            `json:"ok"`
+	Body    json.RawMessage `json:"body,omitempty"`
+	Error   *Error          `json:"error,omitempty"`
+}
+
+// Error is a failed request, as the daemon reports it.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *Error) Error() string { return e.Message }
+
+// PingReply identifies the daemon.
+type PingReply struct {
+	Version  int    `json:"version"`
+	PID      int    `json:"pid"`
+	StateDir string `json:"state_dir"`
+}
+
+// SubmitRequest is a qsub. Options are sent as the user typed them and
+// parsed by the daemon (the one place that validates them), except what
+// only the client can know: the script's contents, the working directory,
+// the environment, and -a resolved in the client's time zone.
+type SubmitRequest struct {
+	Script     []byte    `json:"script"`                // contents
+	ScriptName string    `json:"script_name,omitempty"` // path as given, "" for stdin
+	Name       string    `json:"name,omitempty"`        // -N
+	Queue      string    `json:"queue,omitempty"`       // -q; "": default queue
+	Workdir    string    `json:"workdir"`               // absolute
+	Stdout     string    `json:"stdout,omitempty"`      // -o, absolute; a trailing "/" names a directory
+	Stderr     string    `json:"stderr,omitempty"`      // -e, likewise
+	Join       string    `json:"join,omitempty"`        // -j
+	Rerunnable string    `json:"rerunnable,omitempty"`  // -r y|n; "": y
+	Hold       bool      `json:"hold,omitempty"`        // -h
+	After      time.Time `json:"after,omitzero"`        // -a
+	Resources  []string  `json:"resources,omitempty"`   // each -l
+	Vars       []string  `json:"vars,omitempty"`        // -v, NAME=value
+	ExportEnv  bool      `json:"export_env,omitempty"`  // -V
+	Env        []string  `json:"env,omitempty"`         // the submitter's environment, with -V
+	// Origin holds the submitter's HOME, PATH, SHELL, LOGNAME, LANG, MAIL,
+	// TZ, which the job sees as LAZARUS_O_HOME and so on.
+	Origin     map[string]string `json:"origin,omitempty"`
+	Checkpoint string            `json:"checkpoint,omitempty"` // -c
+}
+
+// SubmitReply names the new job.
+type SubmitReply struct {
+	ID    uint64 `json:"id"`
+	Queue string `json:"queue"`
+}
+
+// StatusRequest selects jobs for qstat. Empty fields select everything.
+type StatusRequest struct {
+	IDs    []uint64 `json:"ids,omitempty"`
+	User   string   `json:"user,omitempty"`
+	States []string `json:"states,omitempty"`
+	Full   bool     `json:"full,omitempty"` // every field, not only the table's
+}
+
+// StatusReply lists jobs in id order; Missing lists requested ids that do
+// not exist.
+type StatusReply struct {
+	Now     time.Time `json:"now"`
+	Jobs    []JobInfo `json:"jobs"`
+	Missing []uint64  `json:"missing,omitempty"`
+}
+
+// JobInfo is a job as qstat shows it (qstat -F json prints these). The
+// fields after LastCheckpoint are filled only for full requests.
+type JobInfo struct {
+	ID             uint64    `json:"id"`
+	Name           string    `json:"name"`
+	User           string    `json:"user"`
+	State          string    `json:"state"`
+	Queue          string    `json:"queue"`
+	ElapsedSec     float64   `json:"elapsed_s"` // wall time of all runs, the current one up to now
+	LastCheckpoint time.Time `json:"last_checkpoint,omitzero"`
+
+	UID         uint32           `json:"uid,omitempty"`
+	GID         uint32           `json:"gid,omitempty"`
+	Reason      string           `json:"reason,omitempty"`
+	Submitted   time.Time        `json:"submitted,omitzero"`
+	Changed     time.Time        `json:"changed,omitzero"`
+	After       time.Time        `json:"after,omitzero"`
+	Workdir     string           `json:"workdir,omitempty"`
+	Script      string           `json:"script,omitempty"`
+	Stdout      string           `json:"stdout,omitempty"`
+	Stderr      string           `json:"stderr,omitempty"`
+	Join        string           `json:"join,omitempty"`
+	Rerunnable  *bool            `json:"rerunnable,omitempty"`
+	Resources   string           `json:"resources,omitempty"`
+	Checkpoint  string           `json:"checkpoint,omitempty"`
+	Vars        []string         `json:"vars,omitempty"`
+	ExportEnv   bool             `json:"export_env,omitempty"`
+	CPUSec      float64          `json:"cpu_s,omitempty"` // user+system CPU of all runs
+	Segments    []SegmentInfo    `json:"segments,omitempty"`
+	Checkpoints []GenerationInfo `json:"checkpoints,omitempty"`
+}
+
+// SegmentInfo is one run of a job.
+type SegmentInfo struct {
+	Start      time.Time `json:"start"`
+	End        time.Time `json:"end,omitzero"`
+	UserCPUSec float64   `json:"user_cpu_s"`
+	SysCPUSec  float64   `json:"sys_cpu_s"`
+	ExitCode   int       `json:"exit_code"` // -1: did not exit by itself
+	Signal     int       `json:"signal,omitempty"`
+	Reason     string    `json:"reason,omitempty"`
+	Restart    bool      `json:"restart,omitempty"`
+}
+
+// GenerationInfo is one checkpoint of a job (part 2).
+type GenerationInfo struct {
+	N    int       `json:"n"`
+	Time time.Time `json:"time"`
+	Dir  string    `json:"dir"`
+	Size int64     `json:"size"`
+}
+
+// WaitJob is a job and the state the client last saw it in.
+type WaitJob struct {
+	ID    uint64 `json:"id"`
+	State string `json:"state"`
+}
+
+// WaitRequest asks the daemon to return when every job has left its state.
+type WaitRequest struct {
+	Jobs      []WaitJob `json:"jobs"`
+	TimeoutMS int64     `json:"timeout_ms"` // at most MaxWait; 0: MaxWait
+}
+
+// MaxWait bounds one wait request; clients repeat it to wait longer.
+const MaxWait = 5 * time.Minute
+
+// WaitReply says whether every job changed state.
+type WaitReply struct {
+	Done bool `json:"done"`
+}
+
+// JobRequest names a job for hold, release and delete.
+type JobRequest struct {
+	ID uint64 `json:"id"`
+}
+
+// JobReply is the job's state after the request: "deleted" when qdel
+// removed it.
+type JobReply struct {
+	ID    uint64 `json:"id"`
+	State string `json:"state"`
+}
+
+// QueueRequest names a queue, with attributes for create and set.
+type QueueRequest struct {
+	Name  string      `json:"name,omitempty"`
+	Attrs []Attribute `json:"attrs,omitempty"`
+}
+
+// Attribute is one name = value pair.
+type Attribute struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// QueueInfo is a queue with its job counts.
+type QueueInfo struct {
+	Name           string         `json:"name"`
+	Priority       int            `json:"priority"`
+	Enabled        bool           `json:"enabled"`
+	Started        bool           `json:"started"`
+	MaxRunning     int            `json:"max_running"`
+	MaxUserRunning int            `json:"max_user_running"`
+	Default        bool           `json:"default"`
+	Counts         map[string]int `json:"counts"` // jobs by state
+}
+
+// QueueReply is the queue after create or set.
+type QueueReply struct {
+	Queue QueueInfo `json:"queue"`
+}
+
+// QueuesReply lists queues by name.
+type QueuesReply struct {
+	Queues []QueueInfo `json:"queues"`
+}
+
+// ServerSetRequest changes one setting of lazarus.conf.
+type ServerSetRequest struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// ServerReply lists the daemon's settings.
+type ServerReply struct {
+	Version    int       `json:"version"`
+	StateDir   string    `json:"state_dir"`
+	ConfigFile string    `json:"config_file"`
+	Started    time.Time `json:"started"`
+	Settings   []Setting `json:"settings"`
+}
+
+// Setting is one setting of lazarus.conf.
+type Setting struct {
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	Default string `json:"default"`
+	Doc     string `json:"doc"`
+}

@@ -1,0 +1,215 @@
+package supervisor
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"lazarus/internal/proc"
+)
+
+// Files of a run directory.
+const (
+	LockFile = "lock"
+	SpecFile = "spec.json"
+	InfoFile = "supervisor.json"
+	ExitFile = "exit.json"
+	LogFile  = "supervisor.log"
+)
+
+// Spec is what a supervisor runs: written by the daemon into spec.json.
+type Spec struct {
+	JobID     uint64        `json:"job_id"`
+	Segment   int           `json:"segment"` // index of the run segment in the job record
+	Start     time.Time     `json:"start"`   // the segment's start, as recorded
+	Name      string        `json:"name"`
+	UID       uint32        `json:"uid"`
+	GID       uint32        `json:"gid"`
+	Groups    []uint32      `json:"groups"`
+	SetIDs    bool          `json:"set_ids"` // switch to UID, GID, Groups (the daemon is root)
+	Workdir   string        `json:"workdir"`
+	Script    string        `json:"script"`
+	Shell     string        `json:"shell"` // runs scripts that have no "#!" line
+	Stdout    string        `json:"stdout"`
+	Stderr    string        `json:"stderr"`
+	Join      string        `json:"join"`
+	Env       []string      `json:"env"`
+	NCPUs     int           `json:"ncpus"`
+	Mem       int64         `json:"mem"`      // bytes; 0: no limit
+	Walltime  time.Duration `json:"walltime"` // 0: no limit
+	KillGrace time.Duration `json:"kill_grace"`
+}
+
+// Info is supervisor.json: who is running.
+type Info struct {
+	Supervisor proc.Identity `json:"supervisor"`
+	Job        proc.Identity `json:"job,omitzero"` // zero until the job is started
+}
+
+// Record is exit.json: how a run ended.
+type Record struct {
+	JobID     uint64    `json:"job_id"`
+	Segment   int       `json:"segment"`
+	End       time.Time `json:"end"`
+	UserCPUNS int64     `json:"user_cpu_ns"`
+	SysCPUNS  int64     `json:"sys_cpu_ns"`
+	ExitCode  int       `json:"exit_code"` // -1: the script did not exit by itself
+	Signal    int       `json:"signal"`
+	Reason    string    `json:"reason,omitempty"`
+}
+
+// Status is what a run directory says about its supervisor.
+type Status struct {
+	Alive bool    // the supervisor holds its lock
+	Info  *Info   // nil if the supervisor never wrote it
+	Exit  *Record // nil if the run has no recorded end
+}
+
+// Start starts a supervisor for spec in runDir, which is created afresh.
+// exe is the lazarusd binary. The supervisor runs in a new session, so it
+// outlives the caller and the caller's process group; it is the caller's
+// child, so the caller should reap it. The caller's copy of the lock is
+// closed before Start returns: from then on the lock is the supervisor's.
+func Start(exe, runDir string, spec *Spec) (pid int, retErr error) {
+	if err := os.RemoveAll(runDir); err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		return 0, err
+	}
+	if err := writeJSON(filepath.Join(runDir, SpecFile), spec); err != nil {
+		return 0, err
+	}
+	lock, err := os.OpenFile(filepath.Join(runDir, LockFile), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer lock.Close()
+	if err := flock(lock, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		return 0, fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
+	logf, err := os.OpenFile(filepath.Join(runDir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer logf.Close()
+	null, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer null.Close()
+	p, err := os.StartProcess(exe, []string{"lazarusd", "supervise", runDir}, &os.ProcAttr{
+		Dir:   "/",
+		Env:   []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
+		Files: []*os.File{null, logf, logf, lock}, // the lock is fd 3
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return 0, fmt.Errorf("start supervisor: %w", err)
+	}
+	pid = p.Pid
+	p.Release()
+	return pid, nil
+}
+
+// Probe reads a run directory. A missing directory is a run whose
+// supervisor never started.
+func Probe(runDir string) (Status, error) {
+	var st Status
+	lock, err := os.OpenFile(filepath.Join(runDir, LockFile), os.O_RDWR, 0)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+	case err != nil:
+		return st, err
+	default:
+		err := flock(lock, unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case errors.Is(err, unix.EWOULDBLOCK):
+			st.Alive = true
+		case err != nil:
+			lock.Close()
+			return st, fmt.Errorf("lock %s: %w", lock.Name(), err)
+		}
+		lock.Close() // releases our lock, if we got it
+	}
+	var info Info
+	if err := readJSON(filepath.Join(runDir, InfoFile), &info); err == nil {
+		st.Info = &info
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return st, err
+	}
+	var rec Record
+	if err := readJSON(filepath.Join(runDir, ExitFile), &rec); err == nil {
+		st.Exit = &rec
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return st, err
+	}
+	return st, nil
+}
+
+func flock(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			if err != nil {
+				return os.NewSyscallError("flock", err)
+			}
+			return nil
+		}
+	}
+}
+
+func readJSON(path string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
+}
+
+// writeJSON writes v to path durably: temp file, fsync, rename, fsync of
+// the directory. A crash leaves the old file or the new one, never half.
+func writeJSON(path string, v any) (retErr error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(append(data, '\n')); err != nil {
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,304 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The test binary doubles as lazarusd: Start runs "<exe> supervise RUNDIR",
+// and the supervisor runs "<exe> exec-job".
+func TestMain(m *testing.M) {
+	if len(os.Args) >= 2 {
+		switch os.Args[1] {
+		case "supervise":
+			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+			if err := Supervise(context.Background(), log, "/proc/self/exe", os.Args[2]); err != nil {
+				log.Error("supervise", "error", err)
+				os.Exit(1)
+			}
+			os.Exit(0)
+		case "exec-job":
+			os.Exit(ExecJob())
+		}
+	}
+	os.Exit(m.Run())
+}
+
+type fixture struct {
+	dir    string // working directory of the job
+	runDir string
+}
+
+func newFixture(t *testing.T) fixture {
+	t.Helper()
+	dir := t.TempDir()
+	// Jobs of other users must reach their scripts and working directories.
+	for d := dir; d != "/" && d != os.TempDir(); d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	return fixture{dir: dir, runDir: filepath.Join(dir, "run")}
+}
+
+func (f fixture) spec(t *testing.T, script string) *Spec {
+	t.Helper()
+	path := filepath.Join(f.dir, "job.sh")
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return &Spec{
+		JobID: 1, Start: time.Now(), Name: "job.sh",
+		UID: uint32(os.Getuid()), GID: uint32(os.Getgid()),
+		Workdir: f.dir, Script: path, Shell: "/bin/sh",
+		Stdout: filepath.Join(f.dir, "out"), Stderr: filepath.Join(f.dir, "err"),
+		Env:       []string{"PATH=/usr/bin:/bin", "GREETING=hello"},
+		KillGrace: 2 * time.Second,
+	}
+}
+
+// run starts a supervisor and waits for its record.
+func (f fixture) run(t *testing.T, spec *Spec, during func(pid int)) Record {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, err := Start(exe, f.runDir, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Kill(pid, unix.SIGKILL) })
+	if during != nil {
+		during(pid)
+	}
+	var ws unix.WaitStatus
+	if _, err := unix.Wait4(pid, &ws, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		log, _ := os.ReadFile(filepath.Join(f.runDir, LogFile))
+		t.Fatalf("supervisor ended with %v; its log:\n%s", describe(ws), log)
+	}
+	st, err := Probe(f.runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Alive || st.Exit == nil || st.Info == nil {
+		t.Fatalf("after the supervisor: %+v", st)
+	}
+	return *st.Exit
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// waitFor polls cond until it holds or a generous deadline passes.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestExitStatusAndOutput(t *testing.T) {
+	f := newFixture(t)
+	spec := f.spec(t, "#!/bin/sh\necho out $GREETING; echo err >&2; pwd; exit 3\n")
+	rec := f.run(t, spec, nil)
+	if rec.ExitCode != 3 || rec.Signal != 0 || rec.Reason != "" {
+		t.Errorf("record = %+v, want exit 3", rec)
+	}
+	if got, want := readFile(t, spec.Stdout), "out hello\n"+f.dir+"\n"; got != want {
+		t.Errorf("stdout = %q, want %q", got, want)
+	}
+	if got := readFile(t, spec.Stderr); got != "err\n" {
+		t.Errorf("stderr = %q", got)
+	}
+}
+
+func TestJoinAndShellFallback(t *testing.T) {
+	f := newFixture(t)
+	// No "#!" line: the user's shell runs it.
+	spec := f.spec(t, "echo one; echo two >&2\n")
+	spec.Join = "oe"
+	rec := f.run(t, spec, nil)
+	if rec.ExitCode != 0 {
+		t.Errorf("record = %+v", rec)
+	}
+	if got := readFile(t, spec.Stdout); got != "one\ntwo\n" {
+		t.Errorf("joined output = %q", got)
+	}
+	if _, err := os.Stat(spec.Stderr); err == nil {
+		t.Error("stderr file created despite -j oe")
+	}
+}
+
+func TestNoControlTerminalOwnSession(t *testing.T) {
+	f := newFixture(t)
+	spec := f.spec(t, "#!/bin/sh\nps -o sid=,pgid=,tty= -p $$; tty; echo sid=$(cut -d' ' -f6 /proc/$$/stat) pid=$$\n")
+	f.run(t, spec, nil)
+	out := readFile(t, spec.Stdout)
+	if !strings.Contains(out, "not a tty") {
+		t.Errorf("job has a terminal: %q", out)
+	}
+	var sid, pid int
+	for _, line := range strings.Split(out, "\n") {
+		if strings.HasPrefix(line, "sid=") {
+			fmt.Sscanf(line, "sid=%d pid=%d", &sid, &pid)
+		}
+	}
+	if sid == 0 || sid != pid {
+		t.Errorf("job is not a session leader: sid %d, pid %d (%q)", sid, pid, out)
+	}
+}
+
+func TestWalltime(t *testing.T) {
+	f := newFixture(t)
+	spec := f.spec(t, "#!/bin/sh\necho started\nsleep 300\necho not reached\n")
+	spec.Walltime = time.Second
+	rec := f.run(t, spec, nil)
+	if !strings.HasPrefix(rec.Reason, "walltime exceeded") || rec.Signal != int(unix.SIGTERM) {
+		t.Errorf("record = %+v, want walltime exceeded by SIGTERM", rec)
+	}
+	if got := readFile(t, spec.Stdout); got != "started\n" {
+		t.Errorf("stdout = %q", got)
+	}
+}
+
+func TestKillTreeWithGrace(t *testing.T) {
+	f := newFixture(t)
+	// The script ignores SIGTERM, and leaves an orphan that does too: both
+	// must be gone (SIGKILL after the grace) when the supervisor ends.
+	spec := f.spec(t, `#!/bin/sh
+trap '' TERM
+( trap '' TERM; sleep 300 ) &
+sh -c 'trap "" TERM; echo $$ > orphan; exec sleep 300' &
+echo ready > ready
+wait
+`)
+	spec.KillGrace = 200 * time.Millisecond
+	var orphan int
+	rec := f.run(t, spec, func(pid int) {
+		waitFor(t, "the job to be ready", func() bool {
+			_, err1 := os.Stat(filepath.Join(f.dir, "ready"))
+			b, err2 := os.ReadFile(filepath.Join(f.dir, "orphan"))
+			orphan, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+			return err1 == nil && err2 == nil && orphan > 0
+		})
+		unix.Kill(pid, unix.SIGTERM)
+	})
+	if rec.Reason != "killed" || rec.Signal != int(unix.SIGKILL) {
+		t.Errorf("record = %+v, want killed by SIGKILL", rec)
+	}
+	if err := unix.Kill(orphan, 0); err != unix.ESRCH {
+		t.Errorf("process %d of the job survived: %v", orphan, err)
+	}
+}
+
+func TestOrphansAccountedAndReaped(t *testing.T) {
+	f := newFixture(t)
+	// The busy process is orphaned (its parent exits at once), so only the
+	// supervisor, as subreaper, waits for it; its CPU time must count.
+	spec := f.spec(t, `#!/bin/sh
+( awk 'BEGIN { for (i = 0; i < 20000000; i++) s += i }'; touch done ) &
+while [ ! -e done ]; do sleep 0.05; done
+`)
+	rec := f.run(t, spec, nil)
+	if rec.ExitCode != 0 {
+		t.Fatalf("record = %+v", rec)
+	}
+	if cpu := time.Duration(rec.UserCPUNS + rec.SysCPUNS); cpu < 100*time.Millisecond {
+		t.Errorf("CPU time %v does not include the orphan's work", cpu)
+	}
+}
+
+func TestCannotStart(t *testing.T) {
+	f := newFixture(t)
+	spec := f.spec(t, "#!/bin/sh\ntrue\n")
+	spec.Workdir = filepath.Join(f.dir, "missing")
+	rec := f.run(t, spec, nil)
+	want := "cannot start: cannot enter working directory " + spec.Workdir + ": no such file or directory"
+	if rec.Reason != want || rec.ExitCode != -1 {
+		t.Errorf("record = %+v, want reason %q", rec, want)
+	}
+}
+
+func TestRunsAsUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("switching to another user needs root")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skip("no user nobody on this machine")
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+	f := newFixture(t)
+	out := filepath.Join(f.dir, "outdir")
+	if err := os.Mkdir(out, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(out, 0o777)
+	spec := f.spec(t, "#!/bin/sh\nid -u; id -g; id -G\n")
+	spec.UID, spec.GID, spec.Groups, spec.SetIDs = uint32(uid), uint32(gid), []uint32{uint32(gid), 4242}, true
+	spec.Stdout, spec.Stderr = filepath.Join(out, "o"), filepath.Join(out, "e")
+	rec := f.run(t, spec, nil)
+	if rec.ExitCode != 0 {
+		t.Fatalf("record = %+v", rec)
+	}
+	want := fmt.Sprintf("%d\n%d\n%d 4242\n", uid, gid, gid)
+	if got := readFile(t, spec.Stdout); got != want {
+		t.Errorf("ids = %q, want %q", got, want)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(spec.Stdout, &st); err != nil || int(st.Uid) != uid {
+		t.Errorf("output file owned by %d, want %d", st.Uid, uid)
+	}
+
+	// The output file is opened as the user: root's rights do not leak.
+	spec.Stdout = filepath.Join(f.dir, "root-only", "o")
+	os.Mkdir(filepath.Dir(spec.Stdout), 0o700)
+	rec = f.run(t, spec, nil)
+	if !strings.Contains(rec.Reason, "cannot open output file "+spec.Stdout+": permission denied") {
+		t.Errorf("reason = %q, want permission denied on the output file", rec.Reason)
+	}
+}
+
+func TestMemoryLimit(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("creating a memory cgroup needs root")
+	}
+	if _, err := newMemCgroup(999999, 1<<30); err != nil {
+		t.Skipf("no memory cgroup here: %v", err)
+	} else {
+		os.Remove(filepath.Join(cgroupV1Mem, cgroupParent, "job-999999"))
+		os.Remove(filepath.Join(cgroupRoot, cgroupParent, "job-999999"))
+	}
+	f := newFixture(t)
+	// awk grows a string past the 32 MiB limit.
+	spec := f.spec(t, "#!/bin/sh\nawk 'BEGIN { s = \"x\"; for (i = 0; i < 30; i++) s = s s; print length(s) }'\n")
+	spec.Mem = 32 << 20
+	rec := f.run(t, spec, nil)
+	if !strings.HasPrefix(rec.Reason, "memory limit exceeded") {
+		t.Errorf("record = %+v, want memory limit exceeded", rec)
+	}
+}
