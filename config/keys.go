@@ -62,7 +62,7 @@ var keys = []key{
 		func(c Config) string { return formatWalltime(c.MaxWalltime) }},
 	{"kill_grace", "time between SIGTERM and SIGKILL when a job is killed (qdel, walltime)", "10s",
 		func(c *Config, v string) error { return duration(&c.KillGrace, v, 0, time.Hour) },
-		func(c Config) string { return c.KillGrace.String() }},
+		func(c Config) string { return formatDuration(c.KillGrace) }},
 	{"operators", "users, besides root, who manage queues, the server and every job (comma separated)", "none",
 		func(c *Config, v string) error {
 			c.Operators = nil
@@ -78,7 +78,7 @@ var keys = []key{
 		func(c *Config, v string) error {
 			return duration(&c.KeepFinished, v, time.Minute, 100*365*24*time.Hour)
 		},
-		func(c Config) string { return c.KeepFinished.String() }},
+		func(c Config) string { return formatDuration(c.KeepFinished) }},
 	{"log_level", "daemon log level: debug, info, warn or error", "info",
 		func(c *Config, v string) error {
 			switch v {
@@ -150,6 +150,18 @@ func formatWalltime(d time.Duration) string {
 		return "0"
 	}
 	return jobs.FormatDuration(d)
+}
+
+// formatDuration writes whole hours and minutes the way they are usually
+// typed ("168h", "90m"), the rest as time.Duration does.
+func formatDuration(d time.Duration) string {
+	switch {
+	case d != 0 && d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d != 0 && d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return d.String()
 }
 
 func duration(dst *time.Duration, v string, lo, hi time.Duration) error {

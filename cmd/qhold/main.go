@@ -1,0 +1,10 @@
+// Command qhold holds queued batch jobs; see internal/qcmd.
+package main
+
+import (
+	"os"
+
+	"lazarus/internal/qcmd"
+)
+
+func main() { os.Exit(qcmd.Main(qcmd.NewQhold(os.Stdout, os.Stderr), os.Args)) }

@@ -1,0 +1,353 @@
+// Package daemon is lazarusd: it wires the store (queue), the scheduler,
+// the configuration and the job supervisors together, serves the protocol
+// (internal/proto) on the state directory's socket, and is the only part of
+// the batch system that acts: the scheduler decides, the daemon records the
+// decision in the store, then carries it out.
+//
+// # State directory
+//
+//	$LAZARUS_HOME/            (--state-dir, default /var/lib/lazarus)
+//	    lazarus.conf          configuration (package config); optional
+//	    lazarus.db            bbolt store (package queue)
+//	    lazarusd.lock         flock held by the running daemon; holds its pid
+//	    lazarusd.sock         protocol socket
+//	    spool/<id>            each job's script, copied at submission
+//	    run/<id>/             each started job's supervisor (package supervisor)
+//
+// # Invariants
+//
+//   - One daemon per state directory (the lock file, and bbolt's own lock).
+//   - Every change is in the store before it is acknowledged or acted on: a
+//     job is recorded as running before its supervisor starts, as exiting
+//     before its supervisor is told to kill it; a submission's script is
+//     durable before its record, and its record before qsub gets its id.
+//   - Jobs never depend on the daemon: supervisors run in sessions of their
+//     own, and the daemon stopping (SIGTERM, or kill -9) leaves them be. On
+//     start, the daemon re-adopts live supervisors and collects the records
+//     of runs that ended meanwhile.
+//   - A bad request gets an error reply; it never stops the daemon.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"golang.org/x/sys/unix"
+
+	"lazarus/config"
+	"lazarus/internal/proto"
+	"lazarus/queue"
+)
+
+// Files and directories in the state directory.
+const (
+	dbFile   = "lazarus.db"
+	lockFile = "lazarusd.lock"
+	spoolDir = "spool"
+	runDir   = "run"
+)
+
+// ErrRunning is returned when another daemon uses the state directory.
+var ErrRunning = errors.New("another lazarusd is using this state directory")
+
+// Options configure Run.
+type Options struct {
+	StateDir string
+	Logger   *slog.Logger
+	// Level is the logger's level, set from lazarus.conf (log_level) unless
+	// LevelFixed; nil: not adjustable.
+	Level      *slog.LevelVar
+	LevelFixed bool
+	// Exe is the lazarusd binary that runs supervisors; default
+	// /proc/self/exe, which stays valid when the file is replaced by an
+	// upgrade.
+	Exe string
+	// Machine overrides the detected CPUs and memory (tests).
+	Machine *config.Machine
+	// Ready, if set, is called once the daemon accepts requests.
+	Ready func()
+}
+
+// Daemon is a running lazarusd.
+type Daemon struct {
+	opts     Options
+	log      *slog.Logger
+	dir      string
+	machine  config.Machine
+	store    *queue.Store
+	started  time.Time
+	uid      int
+	hostname string
+
+	cfgMu sync.RWMutex
+	cfg   config.Config
+
+	kick     chan struct{} // wakes the scheduling loop
+	watch    *watcher
+	shutdown context.CancelFunc // ends Run (qmgr shutdown)
+}
+
+// Run runs the daemon until ctx is done or an operator asks it to shut
+// down. Stopping leaves every job running.
+func Run(ctx context.Context, opts Options) (retErr error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Exe == "" {
+		opts.Exe = "/proc/self/exe"
+	}
+	dir, err := filepath.Abs(opts.StateDir)
+	if err != nil {
+		return err
+	}
+	machine := config.DetectMachine()
+	if opts.Machine != nil {
+		machine = *opts.Machine
+	}
+	host, _ := os.Hostname()
+	d := &Daemon{
+		opts: opts, log: log, dir: dir, machine: machine, started: time.Now().Round(0),
+		uid: os.Getuid(), hostname: host, kick: make(chan struct{}, 1),
+	}
+	if err := d.makeDirs(); err != nil {
+		return err
+	}
+	unlock, err := lockStateDir(dir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+
+	cfg, err := config.Load(d.configPath(), machine)
+	if err != nil {
+		return fmt.Errorf("read configuration: %w", err)
+	}
+	d.setConfig(cfg)
+
+	d.store, err = queue.Open(filepath.Join(dir, dbFile), queue.Options{Logger: log.With("component", "store")})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := d.store.Close(); err != nil && retErr == nil {
+			retErr = err
+		}
+	}()
+	if n := d.store.Unreadable(); n > 0 {
+		log.Error("some records of the store could not be read and are ignored", "count", n)
+	}
+	if err := d.firstStart(); err != nil {
+		return err
+	}
+	d.cleanSpool()
+
+	ctx, cancel := context.WithCancel(ctx)
+	d.shutdown = cancel
+	var (
+		wg     sync.WaitGroup
+		srv    *server
+		timers *cron.Cron
+	)
+	// Everything that writes to the store ends before the store closes
+	// (the store's deferred Close runs after this).
+	defer func() {
+		cancel()
+		if srv != nil {
+			srv.stop()
+		}
+		if timers != nil {
+			<-timers.Stop().Done()
+		}
+		wg.Wait()
+		if d.watch != nil {
+			d.watch.stop()
+		}
+	}()
+
+	d.watch, err = newWatcher(log.With("component", "watcher"), d.collect)
+	if err != nil {
+		return err
+	}
+	d.recover()
+
+	ln, err := d.listen()
+	if err != nil {
+		return err
+	}
+	srv = newServer(d, ln)
+	wg.Go(func() { srv.serve(ctx) })
+	wg.Go(func() { d.scheduleLoop(ctx) })
+
+	timers = cron.New(cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})),
+		cron.WithLogger(cronLogger{log.With("component", "cron")}))
+	if _, err := timers.AddFunc("@every 10m", d.purge); err != nil {
+		return err
+	}
+	timers.Start()
+	d.purge()
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
+	log.Info("lazarusd started", "state_dir", dir, "pid", os.Getpid(), "slots", d.config().Slots)
+	if opts.Ready != nil {
+		opts.Ready()
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("lazarusd stopping; jobs keep running")
+			return nil
+		case <-hup:
+			d.reload()
+		}
+	}
+}
+
+func (d *Daemon) configPath() string { return filepath.Join(d.dir, config.FileName) }
+
+func (d *Daemon) config() config.Config {
+	d.cfgMu.RLock()
+	defer d.cfgMu.RUnlock()
+	return d.cfg
+}
+
+func (d *Daemon) setConfig(c config.Config) {
+	d.cfgMu.Lock()
+	d.cfg = c
+	d.cfgMu.Unlock()
+	if d.opts.Level != nil && !d.opts.LevelFixed {
+		var l slog.Level
+		if err := l.UnmarshalText([]byte(c.LogLevel)); err == nil {
+			d.opts.Level.Set(l)
+		}
+	}
+	d.wake()
+}
+
+// reload rereads lazarus.conf (SIGHUP); a bad file is reported and the
+// running configuration kept.
+func (d *Daemon) reload() {
+	c, err := config.Load(d.configPath(), d.machine)
+	if err != nil {
+		d.log.Error("configuration not reloaded", "error", err)
+		return
+	}
+	d.setConfig(c)
+	d.log.Info("configuration reloaded", "slots", c.Slots, "default_queue", c.DefaultQueue)
+}
+
+// wake asks the scheduling loop for a pass.
+func (d *Daemon) wake() {
+	select {
+	case d.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (d *Daemon) makeDirs() error {
+	for _, sub := range []struct {
+		path string
+		mode os.FileMode
+	}{{"", 0o755}, {spoolDir, 0o711}, {runDir, 0o700}} {
+		p := filepath.Join(d.dir, sub.path)
+		if err := os.MkdirAll(p, sub.mode); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// firstStart creates the default queue in a new store.
+func (d *Daemon) firstStart() error {
+	if len(d.store.View().Queues()) > 0 {
+		return nil
+	}
+	name := d.config().DefaultQueue
+	err := d.store.CreateQueue(queue.NewQueue(name, time.Now().Round(0)))
+	if err != nil && !errors.Is(err, queue.ErrQueueExists) {
+		return fmt.Errorf("create queue %s: %w", name, err)
+	}
+	d.log.Info("created the default queue", "queue", name)
+	return nil
+}
+
+// lockStateDir takes the daemon lock of a state directory, or says which
+// daemon has it.
+func lockStateDir(dir string) (unlock func(), retErr error) {
+	path := filepath.Join(dir, lockFile)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			f.Close()
+		}
+	}()
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err == unix.EWOULDBLOCK {
+		b, _ := os.ReadFile(path)
+		if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+			return nil, fmt.Errorf("%w (%s, pid %d)", ErrRunning, dir, pid)
+		}
+		return nil, fmt.Errorf("%w (%s)", ErrRunning, dir)
+	}
+	if err != nil {
+		return nil, os.NewSyscallError("flock "+path, err)
+	}
+	if err := f.Truncate(0); err != nil {
+		return nil, err
+	}
+	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// listen opens the protocol socket; a socket left by a daemon that died is
+// replaced (we hold the lock, so nobody listens on it).
+func (d *Daemon) listen() (*net.UnixListener, error) {
+	path := proto.SocketPath(d.dir)
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	ln.SetUnlinkOnClose(true)
+	// Anyone may connect; the kernel tells who they are.
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln, nil
+}
+
+// cronLogger adapts slog to cron's logger.
+type cronLogger struct{ log *slog.Logger }
+
+func (c cronLogger) Info(msg string, kv ...any) { c.log.Debug(msg, kv...) }
+func (c cronLogger) Error(err error, msg string, kv ...any) {
+	c.log.Error(msg, append(kv, "error", err)...)
+}

@@ -1,0 +1,513 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+	"golang.org/x/sys/unix"
+
+	"lazarus/internal/proto"
+	"lazarus/jobs"
+	"lazarus/queue"
+)
+
+// submit handles qsub: every option is validated here, the script is
+// spooled, and the job is stored; the id is the acknowledgement.
+func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	var req proto.SubmitRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if d.uid != 0 && int(who.uid) != d.uid {
+		return nil, denied("lazarusd runs as uid %d, not root, so it runs only that user's jobs", d.uid)
+	}
+	j, err := d.newJob(who, &req)
+	if err != nil {
+		return nil, err
+	}
+	// Checked again, atomically, when the job is stored; checking first
+	// spares the usual mistakes an id and a spool file.
+	if err := checkQueue(d.store.View(), j.Queue); err != nil {
+		return nil, err
+	}
+	var env []byte
+	for _, kv := range req.Env {
+		env = append(append(env, kv...), 0)
+	}
+	j.ID = d.store.NextID()
+	j.Stdout = outputPath(req.Stdout, j.Workdir, j.Name, "o", j.ID)
+	j.Stderr = outputPath(req.Stderr, j.Workdir, j.Name, "e", j.ID)
+	j.Script, err = d.spool(j.ID, req.Script, j.Owner)
+	if err != nil {
+		return nil, fmt.Errorf("spool the script: %w", err)
+	}
+	err = d.store.Submit(j, env, func(v *queue.View) error { return checkQueue(v, j.Queue) })
+	if err != nil {
+		os.Remove(j.Script)
+		return nil, err
+	}
+	d.log.Debug("job submitted", "job_id", j.ID, "queue", j.Queue, "user", who.name)
+	d.wake()
+	return proto.SubmitReply{ID: uint64(j.ID), Queue: j.Queue}, nil
+}
+
+// checkQueue says whether a queue takes submissions.
+func checkQueue(v *queue.View, name string) error {
+	q := v.Queue(name)
+	if q == nil {
+		return notFound("unknown queue %q", name)
+	}
+	if !q.Enabled {
+		return conflict("queue %s is disabled: it accepts no jobs", name)
+	}
+	return nil
+}
+
+// newJob validates a submission and builds the job (without id and paths
+// that depend on it).
+func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error) {
+	cfg := d.config()
+	if len(req.Script) == 0 {
+		return nil, badRequest("the script is empty")
+	}
+	if !filepath.IsAbs(req.Workdir) {
+		return nil, badRequest("working directory %q is not an absolute path", req.Workdir)
+	}
+	for _, p := range []string{req.Stdout, req.Stderr} {
+		if p != "" && !filepath.IsAbs(p) {
+			return nil, badRequest("output path %q is not absolute", p)
+		}
+	}
+	name := req.Name
+	if name == "" {
+		name = jobs.DefaultName(req.ScriptName)
+	}
+	if err := jobs.ValidateName(name); err != nil {
+		return nil, err
+	}
+	qname := req.Queue
+	if qname == "" {
+		qname = cfg.DefaultQueue
+	}
+	join, err := jobs.ParseJoin(req.Join)
+	if err != nil {
+		return nil, err
+	}
+	rerun := true
+	switch req.Rerunnable {
+	case "", "y":
+	case "n":
+		rerun = false
+	default:
+		return nil, badRequest("-r %q: want y or n", req.Rerunnable)
+	}
+	res := jobs.Resources{NCPUs: 1, Walltime: cfg.DefaultWalltime}
+	for _, l := range req.Resources {
+		if res, err = jobs.ParseResources(res, l); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case res.NCPUs > cfg.Slots:
+		return nil, badRequest("ncpus=%d is more than this machine's %d slots", res.NCPUs, cfg.Slots)
+	case cfg.Memory > 0 && res.Mem > cfg.Memory:
+		return nil, badRequest("mem=%s is more than this machine's %s", jobs.FormatSize(res.Mem), jobs.FormatSize(cfg.Memory))
+	case cfg.MaxWalltime > 0 && res.Walltime > cfg.MaxWalltime:
+		return nil, badRequest("walltime=%s is more than the limit of %s", jobs.FormatDuration(res.Walltime), jobs.FormatDuration(cfg.MaxWalltime))
+	}
+	policy := jobs.DefaultPolicy
+	if req.Checkpoint != "" {
+		if policy, err = jobs.ParsePolicy(req.Checkpoint); err != nil {
+			return nil, err
+		}
+	}
+	for _, kv := range req.Vars {
+		if err := jobs.ValidateVar(kv); err != nil {
+			return nil, err
+		}
+		if !strings.Contains(kv, "=") {
+			return nil, badRequest("-v %q: want NAME=value", kv)
+		}
+	}
+	now := time.Now().Round(0)
+	j := &jobs.Job{
+		Name: name, Queue: qname, State: jobs.Queued,
+		Owner:     jobs.Owner{UID: who.uid, GID: who.gid, Groups: who.groups, Name: who.name},
+		Submitted: now, Changed: now, After: req.After.Round(0),
+		Workdir: filepath.Clean(req.Workdir), Join: join, Rerunnable: rerun,
+		Resources: res, Checkpoint: policy, Vars: slices.Clone(req.Vars), ExportEnv: req.ExportEnv,
+	}
+	if req.Hold {
+		j.State, j.Reason = jobs.Held, "held by "+who.name+" at submission"
+	}
+	return j, nil
+}
+
+// outputPath resolves -o/-e: the default is NAME.oID in the working
+// directory, and a path ending in "/" is a directory for that name.
+func outputPath(given, workdir, name, kind string, id jobs.ID) string {
+	base := name + "." + kind + id.String()
+	switch {
+	case given == "":
+		return filepath.Join(workdir, base)
+	case strings.HasSuffix(given, "/"):
+		return filepath.Join(given, base)
+	}
+	return filepath.Clean(given)
+}
+
+// spool writes a job's script to spool/<id> durably (temp file, fsync,
+// rename, fsync of the directory) before the job is stored. The file
+// belongs to the job's owner, who runs it.
+func (d *Daemon) spool(id jobs.ID, script []byte, owner jobs.Owner) (path string, retErr error) {
+	dir := filepath.Join(d.dir, spoolDir)
+	path = filepath.Join(dir, id.String())
+	f, err := os.CreateTemp(dir, "."+id.String()+".tmp*")
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if retErr != nil {
+			f.Close()
+			os.Remove(f.Name())
+		}
+	}()
+	if _, err := f.Write(script); err != nil {
+		return "", err
+	}
+	if d.uid == 0 {
+		if err := f.Chown(int(owner.UID), int(owner.GID)); err != nil {
+			return "", err
+		}
+	}
+	if err := f.Chmod(0o500); err != nil {
+		return "", err
+	}
+	if err := f.Sync(); err != nil {
+		return "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return "", err
+	}
+	return path, syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// cleanSpool removes spooled scripts that have no job: submissions that
+// failed, or that a crash interrupted before they were stored.
+func (d *Daemon) cleanSpool() {
+	dir := filepath.Join(d.dir, spoolDir)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		d.log.Error("cannot list the spool", "error", err)
+		return
+	}
+	v := d.store.View()
+	for _, e := range entries {
+		id, err := jobs.ParseID(e.Name())
+		if err != nil || strings.Contains(e.Name(), ".") || v.Job(id) == nil {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// purge removes finished and failed jobs older than keep_finished, with
+// their spooled scripts and run directories.
+func (d *Daemon) purge() {
+	cutoff := time.Now().Add(-d.config().KeepFinished)
+	v := d.store.View()
+	n := 0
+	for _, st := range []jobs.State{jobs.Finished, jobs.Failed} {
+		for j := range v.JobsInState(st) {
+			if j.Changed.After(cutoff) {
+				continue
+			}
+			_, err := d.store.DeleteJob(j.ID, func(cur *jobs.Job) error {
+				if !cur.State.Terminal() {
+					return errNotPending
+				}
+				return nil
+			})
+			if err != nil {
+				continue
+			}
+			d.removeFiles(j)
+			n++
+		}
+	}
+	if n > 0 {
+		d.log.Info("purged old jobs", "count", n)
+	}
+}
+
+func (d *Daemon) removeFiles(j *jobs.Job) {
+	os.Remove(filepath.Join(d.dir, spoolDir, j.ID.String()))
+	os.RemoveAll(d.jobRunDir(j.ID))
+}
+
+// mayManage checks that the caller owns the job or is an operator.
+func (d *Daemon) mayManage(who caller, j *jobs.Job) error {
+	if j.Owner.UID == who.uid || d.operator(who) {
+		return nil
+	}
+	return denied("job %d belongs to %s", j.ID, j.Owner.Name)
+}
+
+func (d *Daemon) jobArg(body json.RawMessage) (jobs.ID, error) {
+	var req proto.JobRequest
+	if err := decode(body, &req); err != nil {
+		return 0, err
+	}
+	if req.ID == 0 {
+		return 0, badRequest("no job id")
+	}
+	return jobs.ID(req.ID), nil
+}
+
+func unknownJob(err error, id jobs.ID) error {
+	if errors.Is(err, queue.ErrNoJob) {
+		return notFound("unknown job id %d", id)
+	}
+	return err
+}
+
+func (d *Daemon) hold(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	id, err := d.jobArg(body)
+	if err != nil {
+		return nil, err
+	}
+	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		if err := d.mayManage(who, j); err != nil {
+			return err
+		}
+		if !j.State.Pending() && j.State != jobs.Held {
+			return conflict("job %d is %s; only queued jobs can be held", id, j.State)
+		}
+		return j.Hold(who.name, time.Now().Round(0))
+	})
+	if err != nil {
+		return nil, unknownJob(err, id)
+	}
+	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+func (d *Daemon) release(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	id, err := d.jobArg(body)
+	if err != nil {
+		return nil, err
+	}
+	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		if err := d.mayManage(who, j); err != nil {
+			return err
+		}
+		if j.State != jobs.Held {
+			return conflict("job %d is %s, not held", id, j.State)
+		}
+		return j.Release(time.Now().Round(0))
+	})
+	if err != nil {
+		return nil, unknownJob(err, id)
+	}
+	d.wake()
+	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+// deleteJob handles qdel: a job that has not run (or waits to run again) is
+// removed; a running one is recorded as exiting, then its supervisor kills
+// its tree (SIGTERM, kill_grace, SIGKILL) and reports the end as usual.
+func (d *Daemon) deleteJob(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	id, err := d.jobArg(body)
+	if err != nil {
+		return nil, err
+	}
+	cur := d.store.View().Job(id)
+	if cur == nil {
+		return nil, notFound("unknown job id %d", id)
+	}
+	if err := d.mayManage(who, cur); err != nil {
+		return nil, err
+	}
+	if cur.State.Removable() {
+		removed, err := d.store.DeleteJob(id, func(j *jobs.Job) error {
+			if !j.State.Removable() {
+				return conflict("job %d has just become %s; try again", id, j.State)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, unknownJob(err, id)
+		}
+		d.removeFiles(removed)
+		d.log.Info("job deleted", "job_id", id, "by", who.name)
+		return proto.JobReply{ID: uint64(id), State: "deleted"}, nil
+	}
+	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		switch {
+		case j.State == jobs.Exiting:
+			return nil // already being deleted; tell the supervisor again
+		case j.State.Terminal():
+			return conflict("job %d has already %s", id, j.State)
+		}
+		return j.Kill(who.name, time.Now().Round(0))
+	})
+	if err != nil {
+		return nil, unknownJob(err, id)
+	}
+	if _, err := d.watch.signal(id, unix.SIGTERM); err != nil {
+		d.log.Error("cannot signal a supervisor", "job_id", id, "error", err)
+	}
+	d.log.Info("job being deleted", "job_id", id, "by", who.name)
+	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+// status handles qstat.
+func (d *Daemon) status(_ context.Context, _ caller, body json.RawMessage) (any, error) {
+	var req proto.StatusRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	var states []jobs.State
+	for _, s := range req.States {
+		st, err := jobs.ParseState(s)
+		if err != nil {
+			return nil, badRequest("%v", err)
+		}
+		states = append(states, st)
+	}
+	var uid *uint32
+	if req.User != "" {
+		u, err := lookupUID(req.User)
+		if err != nil {
+			return nil, err
+		}
+		uid = &u
+	}
+	keep := func(j *jobs.Job) bool {
+		return (uid == nil || j.Owner.UID == *uid) && (len(states) == 0 || slices.Contains(states, j.State))
+	}
+	now := time.Now().Round(0)
+	v := d.store.View()
+	reply := proto.StatusReply{Now: now, Jobs: []proto.JobInfo{}}
+	add := func(j *jobs.Job) {
+		if keep(j) {
+			reply.Jobs = append(reply.Jobs, jobInfo(j, now, req.Full))
+		}
+	}
+	switch {
+	case len(req.IDs) > 0:
+		for _, id := range req.IDs {
+			if j := v.Job(jobs.ID(id)); j != nil {
+				add(j)
+			} else {
+				reply.Missing = append(reply.Missing, id)
+			}
+		}
+	case uid != nil:
+		for j := range v.JobsOf(*uid) {
+			add(j)
+		}
+	case len(states) == 1:
+		for j := range v.JobsInState(states[0]) {
+			add(j)
+		}
+	default:
+		for j := range v.Jobs() {
+			add(j)
+		}
+	}
+	return reply, nil
+}
+
+// lookupUID resolves qstat -u: a user name, or a numeric uid.
+func lookupUID(name string) (uint32, error) {
+	if u, err := lookupUser(name); err == nil {
+		return u, nil
+	}
+	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
+		return uint32(n), nil
+	}
+	return 0, notFound("unknown user %q", name)
+}
+
+func jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
+	cpu, wall := j.Totals(now)
+	info := proto.JobInfo{
+		ID: uint64(j.ID), Name: j.Name, User: j.Owner.Name, State: string(j.State), Queue: j.Queue,
+		ElapsedSec: wall.Seconds(), LastCheckpoint: j.LastCheckpoint(),
+	}
+	if !full {
+		return info
+	}
+	rerun := j.Rerunnable
+	info.UID, info.GID, info.Reason = j.Owner.UID, j.Owner.GID, j.Reason
+	info.Submitted, info.Changed, info.After = j.Submitted, j.Changed, j.After
+	info.Workdir, info.Script, info.Stdout, info.Stderr = j.Workdir, j.Script, j.Stdout, j.Stderr
+	info.Join, info.Rerunnable = string(j.Join), &rerun
+	info.Resources, info.Checkpoint = j.Resources.String(), j.Checkpoint.String()
+	info.Vars, info.ExportEnv, info.CPUSec = j.Vars, j.ExportEnv, cpu.Seconds()
+	for _, s := range j.Segments {
+		info.Segments = append(info.Segments, proto.SegmentInfo{
+			Start: s.Start, End: s.End, UserCPUSec: s.UserCPU.Seconds(), SysCPUSec: s.SysCPU.Seconds(),
+			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart,
+		})
+	}
+	for _, g := range j.Checkpoints {
+		info.Checkpoints = append(info.Checkpoints, proto.GenerationInfo{N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size})
+	}
+	return info
+}
+
+// wait handles qstat -w: it returns when every listed job has left the
+// state the client saw, is gone, or has ended.
+func (d *Daemon) wait(ctx context.Context, _ caller, body json.RawMessage) (any, error) {
+	var req proto.WaitRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	timeout := time.Duration(req.TimeoutMS) * time.Millisecond
+	if timeout <= 0 || timeout > proto.MaxWait {
+		timeout = proto.MaxWait
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		ws := memdb.NewWatchSet()
+		v := d.store.View()
+		done := true
+		for _, w := range req.Jobs {
+			j := v.WatchJob(ws, jobs.ID(w.ID))
+			if j != nil && string(j.State) == w.State && !j.State.Terminal() {
+				done = false
+			}
+		}
+		if done {
+			return proto.WaitReply{Done: true}, nil
+		}
+		if err := ws.WatchCtx(ctx); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return proto.WaitReply{Done: false}, nil
+			}
+			return nil, &proto.Error{Code: proto.CodeUnavailable, Message: "lazarusd is shutting down"}
+		}
+	}
+}

@@ -1,0 +1,380 @@
+package daemon
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"lazarus/internal/supervisor"
+	"lazarus/jobs"
+	"lazarus/queue"
+	"lazarus/scheduler"
+)
+
+// errNotPending aborts a start when the job changed meanwhile (qdel, qhold).
+var errNotPending = errors.New("job no longer waits to run")
+
+// scheduleLoop runs scheduling passes: when woken (submission, release,
+// job end, configuration or queue change) and when a deferred job becomes
+// eligible. It ends with ctx.
+func (d *Daemon) scheduleLoop(ctx context.Context) {
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		plan := d.plan()
+		for _, j := range plan.Start {
+			if ctx.Err() != nil {
+				return
+			}
+			d.start(j.ID)
+		}
+		wait := time.Hour
+		if !plan.Wake.IsZero() {
+			wait = max(time.Until(plan.Wake), 0) + 10*time.Millisecond
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.kick:
+		case <-timer.C:
+		}
+	}
+}
+
+// plan asks the scheduler what to start now.
+func (d *Daemon) plan() scheduler.Plan {
+	cfg := d.config()
+	v := d.store.View()
+	var queues []scheduler.Queue
+	for _, q := range v.Queues() {
+		queues = append(queues, scheduler.Queue{
+			Name: q.Name, Priority: q.Priority, Started: q.Started,
+			MaxRunning: q.MaxRunning, MaxUserRunning: q.MaxUserRunning,
+		})
+	}
+	return scheduler.Schedule(scheduler.Snapshot{
+		Now: time.Now(),
+		Limits: scheduler.Limits{
+			Slots: cfg.Slots, Memory: cfg.Memory,
+			MaxRunning: cfg.MaxRunning, MaxUserRunning: cfg.MaxUserRunning,
+		},
+		Queues:  queues,
+		Running: v.Active(),
+		Pending: v.Pending,
+	})
+}
+
+func (d *Daemon) jobRunDir(id jobs.ID) string {
+	return filepath.Join(d.dir, runDir, id.String())
+}
+
+// start runs one job: the start is recorded (a new run segment), then the
+// supervisor is started.
+func (d *Daemon) start(id jobs.ID) {
+	log := d.log.With("job_id", id)
+	now := time.Now().Round(0)
+	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		if !j.State.Pending() {
+			return errNotPending
+		}
+		return j.Start(now)
+	})
+	if errors.Is(err, errNotPending) || errors.Is(err, queue.ErrNoJob) {
+		return
+	}
+	if err != nil {
+		log.Error("cannot record the start of a job", "error", err)
+		return
+	}
+	spec, err := d.spec(j)
+	var pid int
+	if err == nil {
+		pid, err = supervisor.Start(d.opts.Exe, d.jobRunDir(id), spec)
+	}
+	if err != nil {
+		log.Error("cannot start the job's supervisor", "error", err)
+		d.end(id, jobs.Result{End: time.Now().Round(0), ExitCode: -1, Reason: "cannot start: " + err.Error()})
+		return
+	}
+	log.Info("job started", "pid", pid, "queue", j.Queue, "user", j.Owner.Name)
+	if err := d.watch.add(id, pid); err != nil {
+		log.Error("cannot watch the job's supervisor; waiting for it", "pid", pid, "error", err)
+		go func() { // it is our child: wait4 blocks until it ends
+			var ws unix.WaitStatus
+			for {
+				if _, err := unix.Wait4(pid, &ws, 0, nil); err != unix.EINTR {
+					break
+				}
+			}
+			d.collect(id)
+		}()
+		return
+	}
+	// A qdel between the start record and now found no supervisor to tell.
+	if cur := d.store.View().Job(id); cur != nil && cur.State == jobs.Exiting {
+		d.watch.signal(id, unix.SIGTERM)
+	}
+}
+
+// end closes a job's run with a result and wakes the scheduler.
+func (d *Daemon) end(id jobs.ID, r jobs.Result) {
+	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error { return j.End(r) })
+	if err != nil {
+		d.log.Error("cannot record the end of a job", "job_id", id, "error", err)
+		return
+	}
+	d.log.Info("job ended", "job_id", id, "state", j.State, "reason", j.Reason)
+	d.wake()
+}
+
+// collect handles a supervisor that is gone: its record says how the run
+// ended; without one, the run was lost.
+func (d *Daemon) collect(id jobs.ID) {
+	j := d.store.View().Job(id)
+	if j == nil || !j.State.Active() {
+		return
+	}
+	st, err := supervisor.Probe(d.jobRunDir(id))
+	if err != nil {
+		d.log.Error("cannot read the run directory", "job_id", id, "error", err)
+	}
+	seg := len(j.Segments) - 1
+	switch {
+	case st.Alive:
+		return // not gone after all; the watcher has it again
+	case st.Exit != nil && st.Exit.Segment == seg:
+		d.end(id, result(st.Exit))
+	case st.Info == nil:
+		d.end(id, jobs.Result{End: time.Now().Round(0), ExitCode: -1, Reason: fmt.Sprintf(
+			"cannot start: the supervisor failed (see %s)", filepath.Join(d.jobRunDir(id), supervisor.LogFile))})
+	default:
+		d.lost(j, st.Info, "the supervisor died without recording the end of the job")
+	}
+}
+
+// lost handles a run that has no recorded end: whatever is left of the job
+// is killed (without its supervisor nothing would account for it), and the
+// job is requeued or failed.
+func (d *Daemon) lost(j *jobs.Job, info *supervisor.Info, why string) {
+	if info != nil && info.Job.Alive() {
+		// The job is a session and process group leader: kill the group.
+		unix.Kill(-info.Job.PID, unix.SIGKILL)
+		unix.Kill(info.Job.PID, unix.SIGKILL)
+		why += "; its processes were killed"
+	}
+	now := time.Now().Round(0)
+	nj, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error { return j.Lost(why, now) })
+	if err != nil {
+		d.log.Error("cannot record a lost run", "job_id", j.ID, "error", err)
+		return
+	}
+	d.log.Warn("job run lost", "job_id", j.ID, "state", nj.State, "reason", nj.Reason)
+	d.wake()
+}
+
+func result(r *supervisor.Record) jobs.Result {
+	return jobs.Result{
+		End: r.End, UserCPU: time.Duration(r.UserCPUNS), SysCPU: time.Duration(r.SysCPUNS),
+		ExitCode: r.ExitCode, Signal: r.Signal, Reason: r.Reason,
+	}
+}
+
+// recover runs once at start, before requests are served: every job that
+// was running is re-adopted (supervisor alive), collected (its run ended
+// meanwhile and left a record), requeued (its supervisor never started) or
+// handled as lost (machine crash, supervisor killed).
+func (d *Daemon) recover() {
+	for _, j := range d.store.View().Active() {
+		log := d.log.With("job_id", j.ID)
+		dir := d.jobRunDir(j.ID)
+		st, err := supervisor.Probe(dir)
+		if err != nil {
+			log.Error("cannot read the run directory", "error", err)
+			continue
+		}
+		seg := len(j.Segments) - 1
+		switch {
+		case st.Alive:
+			if err := d.adopt(j, dir); err != nil {
+				log.Error("cannot adopt a running job", "error", err)
+				d.collect(j.ID)
+			}
+		case st.Exit != nil && st.Exit.Segment == seg:
+			log.Info("collecting a job that ended while the daemon was down")
+			d.end(j.ID, result(st.Exit))
+		case st.Info == nil:
+			// The supervisor never ran the job: start it again.
+			now := time.Now().Round(0)
+			if _, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error { return j.NotStarted(now) }); err != nil {
+				log.Error("cannot requeue a job that did not start", "error", err)
+			}
+		default:
+			why := "the job's processes are gone without an exit status (machine crash?)"
+			if boot, err := bootID(); err == nil && st.Info.Supervisor.BootID != boot {
+				why = "the machine restarted while the job ran"
+			}
+			d.lost(j, st.Info, why)
+		}
+	}
+	// Run directories of jobs that no longer exist.
+	entries, _ := os.ReadDir(filepath.Join(d.dir, runDir))
+	v := d.store.View()
+	for _, e := range entries {
+		if id, err := jobs.ParseID(e.Name()); err == nil && v.Job(id) == nil {
+			os.RemoveAll(filepath.Join(d.dir, runDir, e.Name()))
+		}
+	}
+}
+
+// adopt watches the live supervisor of a job started by a previous daemon.
+func (d *Daemon) adopt(j *jobs.Job, dir string) error {
+	// The lock is held, so the supervisor is alive; it writes its info
+	// first thing, so wait for it a little if it was just started.
+	var st supervisor.Status
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		st, err = supervisor.Probe(dir)
+		if err != nil {
+			return err
+		}
+		if st.Info != nil || !st.Alive || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st.Info == nil {
+		return errors.New("the supervisor holds its lock but says nothing of itself")
+	}
+	if err := d.watch.adopt(j.ID, st.Info.Supervisor); err != nil {
+		return err
+	}
+	d.log.Info("re-adopted a running job", "job_id", j.ID, "pid", st.Info.Supervisor.PID)
+	if j.State == jobs.Exiting {
+		// The qdel may not have reached the supervisor before we stopped.
+		d.watch.signal(j.ID, unix.SIGTERM)
+	}
+	return nil
+}
+
+func bootID() (string, error) {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	return strings.TrimSpace(string(b)), err
+}
+
+// spec describes a run for its supervisor.
+func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
+	cfg := d.config()
+	env, err := d.store.Env(j.ID)
+	if err != nil {
+		return nil, fmt.Errorf("read the job's environment: %w", err)
+	}
+	pw := lookupPasswd(j.Owner.UID)
+	return &supervisor.Spec{
+		JobID: uint64(j.ID), Segment: len(j.Segments) - 1, Start: j.Segments[len(j.Segments)-1].Start,
+		Name: j.Name, UID: j.Owner.UID, GID: j.Owner.GID, Groups: j.Owner.Groups,
+		SetIDs:  d.uid == 0,
+		Workdir: j.Workdir, Script: j.Script, Shell: pw.shell,
+		Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
+		Env:   jobEnv(j, splitEnv(env), pw, d.hostname),
+		NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem, Walltime: j.Resources.Walltime,
+		KillGrace: cfg.KillGrace,
+	}, nil
+}
+
+// originVars are the submitter's variables a job sees as LAZARUS_O_*.
+var originVars = []string{"HOME", "LANG", "LOGNAME", "PATH", "MAIL", "SHELL", "TZ"}
+
+// jobEnv builds a job's environment as a PBS user expects it: a login-like
+// base (HOME, USER, LOGNAME, SHELL, PATH), the submitter's environment with
+// qsub -V, the qsub -v variables, and the LAZARUS_* variables, which
+// always win.
+func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, host string) []string {
+	env := map[string]string{
+		"HOME": pw.home, "USER": pw.name, "LOGNAME": pw.name, "SHELL": pw.shell,
+		"PATH": "/usr/local/bin:/usr/bin:/bin",
+	}
+	if j.ExportEnv {
+		for k, v := range submitEnv {
+			env[k] = v
+		}
+	}
+	for _, kv := range j.Vars {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for _, k := range originVars {
+		if v, ok := submitEnv[k]; ok {
+			env["LAZARUS_O_"+k] = v
+		}
+	}
+	for k, v := range map[string]string{
+		"LAZARUS_JOBID":       j.ID.String(),
+		"LAZARUS_JOBNAME":     j.Name,
+		"LAZARUS_QUEUE":       j.Queue,
+		"LAZARUS_O_QUEUE":     j.Queue,
+		"LAZARUS_O_WORKDIR":   j.Workdir,
+		"LAZARUS_O_HOST":      host,
+		"LAZARUS_ENVIRONMENT": "LAZARUS_BATCH",
+		"LAZARUS_NCPUS":       strconv.Itoa(j.Resources.NCPUs),
+	} {
+		env[k] = v
+	}
+	out := make([]string, 0, len(env))
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func splitEnv(b []byte) map[string]string {
+	env := map[string]string{}
+	for _, kv := range bytes.Split(b, []byte{0}) {
+		if k, v, ok := strings.Cut(string(kv), "="); ok && k != "" {
+			env[k] = v
+		}
+	}
+	return env
+}
+
+// passwd is what the job's environment needs of the owner's account.
+type passwd struct{ name, home, shell string }
+
+// lookupPasswd finds a user's name, home and login shell: /etc/passwd
+// first (os/user does not give the shell), then the system's user
+// database, then defaults, so that a job always gets a usable environment.
+func lookupPasswd(uid uint32) passwd {
+	pw := passwd{name: strconv.FormatUint(uint64(uid), 10), home: "/", shell: "/bin/sh"}
+	if f, err := os.Open("/etc/passwd"); err == nil {
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			fields := strings.Split(sc.Text(), ":")
+			if len(fields) >= 7 && fields[2] == pw.name {
+				pw.name, pw.home = fields[0], fields[5]
+				// A script without "#!" runs with this shell; accounts that may
+				// not log in still get a working one.
+				if sh := fields[6]; sh != "" && !strings.HasSuffix(sh, "/nologin") && !strings.HasSuffix(sh, "/false") {
+					pw.shell = sh
+				}
+				return pw
+			}
+		}
+	}
+	if u, err := user.LookupId(pw.name); err == nil {
+		pw.name, pw.home = u.Username, u.HomeDir
+	}
+	return pw
+}

@@ -1,0 +1,302 @@
+package daemon
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os/user"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"lazarus/internal/proto"
+	"lazarus/jobs"
+	"lazarus/queue"
+)
+
+// server accepts protocol connections. Each connection has a goroutine
+// that reads one request line at a time, answers it, and ends when the
+// client hangs up or stop is called.
+type server struct {
+	d  *Daemon
+	ln *net.UnixListener
+
+	mu     sync.Mutex
+	conns  map[*net.UnixConn]struct{}
+	closed bool
+	wg     sync.WaitGroup
+	cancel context.CancelFunc // ends requests in progress (qstat -w)
+}
+
+func newServer(d *Daemon, ln *net.UnixListener) *server {
+	return &server{d: d, ln: ln, conns: map[*net.UnixConn]struct{}{}}
+}
+
+// serve accepts connections until stop.
+func (s *server) serve(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.cancel = cancel
+	s.mu.Unlock()
+	for {
+		conn, err := s.ln.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			s.d.log.Error("accept", "error", err)
+			time.Sleep(100 * time.Millisecond) // EMFILE and the like: do not spin
+			continue
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			conn.Close()
+			return
+		}
+		s.conns[conn] = struct{}{}
+		s.wg.Add(1)
+		s.mu.Unlock()
+		go func() {
+			defer s.wg.Done()
+			s.handleConn(ctx, conn)
+			s.mu.Lock()
+			delete(s.conns, conn)
+			s.mu.Unlock()
+			conn.Close()
+		}()
+	}
+}
+
+// stop closes the listener, ends requests in progress and waits for every
+// connection's goroutine. Requests already answered stay answered.
+func (s *server) stop() {
+	s.mu.Lock()
+	s.closed = true
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.ln.Close()
+	for c := range s.conns {
+		c.SetReadDeadline(time.Unix(1, 0)) // unblocks a connection waiting for its next request
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+}
+
+// caller is who sent a request, as the kernel says.
+type caller struct {
+	uid, gid uint32
+	pid      int32
+	groups   []uint32
+	name     string
+}
+
+func peer(c *net.UnixConn) (caller, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return caller{}, err
+	}
+	var (
+		cred   *unix.Ucred
+		groups []uint32
+		err2   error
+	)
+	err = raw.Control(func(fd uintptr) {
+		cred, err2 = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if err2 == nil {
+			groups, err2 = peerGroups(int(fd))
+		}
+	})
+	if err = errors.Join(err, err2); err != nil {
+		return caller{}, err
+	}
+	return caller{uid: cred.Uid, gid: cred.Gid, pid: cred.Pid, groups: groups, name: userName(cred.Uid)}, nil
+}
+
+// peerGroups reads SO_PEERGROUPS: the peer's supplementary groups, which
+// x/sys/unix has no wrapper for. A buffer too small gets ERANGE and the
+// size needed.
+func peerGroups(fd int) ([]uint32, error) {
+	buf := make([]uint32, 32)
+	for {
+		n := uint32(len(buf) * 4)
+		_, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_PEERGROUPS,
+			uintptr(unsafe.Pointer(&buf[0])), uintptr(unsafe.Pointer(&n)), 0)
+		switch e {
+		case 0:
+			return buf[:n/4], nil
+		case unix.ERANGE:
+			if int(n/4) <= len(buf) {
+				return nil, fmt.Errorf("getsockopt SO_PEERGROUPS: %w", e)
+			}
+			buf = make([]uint32, n/4)
+		case unix.EINTR:
+		default:
+			return nil, fmt.Errorf("getsockopt SO_PEERGROUPS: %w", e)
+		}
+	}
+}
+
+func userName(uid uint32) string {
+	s := strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(s); err == nil {
+		return u.Username
+	}
+	return s
+}
+
+func (s *server) handleConn(ctx context.Context, conn *net.UnixConn) {
+	who, err := peer(conn)
+	if err != nil {
+		s.d.log.Error("cannot identify a client; connection refused", "error", err)
+		return
+	}
+	sc := bufio.NewScanner(conn)
+	sc.Buffer(make([]byte, 0, 64<<10), proto.MaxLine)
+	w := bufio.NewWriterSize(conn, 64<<10)
+	enc := json.NewEncoder(w)
+	for sc.Scan() {
+		resp := s.d.dispatch(ctx, who, sc.Bytes())
+		if err := enc.Encode(resp); err != nil {
+			return
+		}
+		if err := w.Flush(); err != nil {
+			return
+		}
+	}
+	if errors.Is(sc.Err(), bufio.ErrTooLong) {
+		enc.Encode(failure(badRequest("request longer than %d bytes", proto.MaxLine)))
+		w.Flush()
+	}
+}
+
+// dispatch answers one request line. A panic in a handler is a bug: it is
+// logged with its stack and answered as an internal error, and the daemon
+// goes on.
+func (d *Daemon) dispatch(ctx context.Context, who caller, line []byte) (resp proto.Response) {
+	var req proto.Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		return failure(badRequest("malformed request: %v", err))
+	}
+	if req.Version != proto.Version {
+		return failure(&proto.Error{Code: proto.CodeBadVersion, Message: fmt.Sprintf(
+			"protocol version %d is not supported; lazarusd speaks version %d", req.Version, proto.Version)})
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			d.log.Error("request handler panicked", "op", req.Op, "panic", p, "stack", string(debug.Stack()))
+			resp = failure(&proto.Error{Code: proto.CodeInternal, Message: "lazarusd failed on this request (see its log)"})
+		}
+	}()
+	h, ok := handlers[req.Op]
+	if !ok {
+		return failure(badRequest("unknown operation %q", req.Op))
+	}
+	body, err := h(d, ctx, who, req.Body)
+	if err != nil {
+		return failure(err)
+	}
+	out := proto.Response{Version: proto.Version, OK: true}
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return failure(err)
+		}
+		out.Body = b
+	}
+	return out
+}
+
+type handler func(d *Daemon, ctx context.Context, who caller, body json.RawMessage) (any, error)
+
+var handlers map[string]handler
+
+func init() {
+	handlers = map[string]handler{
+		proto.OpPing:        (*Daemon).ping,
+		proto.OpSubmit:      (*Daemon).submit,
+		proto.OpStatus:      (*Daemon).status,
+		proto.OpWait:        (*Daemon).wait,
+		proto.OpHold:        (*Daemon).hold,
+		proto.OpRelease:     (*Daemon).release,
+		proto.OpDelete:      (*Daemon).deleteJob,
+		proto.OpQueueCreate: (*Daemon).queueCreate,
+		proto.OpQueueDelete: (*Daemon).queueDelete,
+		proto.OpQueueSet:    (*Daemon).queueSet,
+		proto.OpQueueList:   (*Daemon).queueList,
+		proto.OpServerSet:   (*Daemon).serverSet,
+		proto.OpServerList:  (*Daemon).serverList,
+		proto.OpShutdown:    (*Daemon).shutdownOp,
+	}
+}
+
+// decode reads a request body; an empty body is the zero value.
+func decode(body json.RawMessage, v any) error {
+	if len(body) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return badRequest("malformed request body: %v", err)
+	}
+	return nil
+}
+
+func failure(err error) proto.Response {
+	var pe *proto.Error
+	if !errors.As(err, &pe) {
+		pe = &proto.Error{Code: codeOf(err), Message: err.Error()}
+	}
+	return proto.Response{Version: proto.Version, Error: pe}
+}
+
+// codeOf maps errors of the packages below to protocol codes.
+func codeOf(err error) string {
+	var te *jobs.TransitionError
+	switch {
+	case errors.Is(err, queue.ErrNoJob), errors.Is(err, queue.ErrNoQueue):
+		return proto.CodeNotFound
+	case errors.As(err, &te), errors.Is(err, queue.ErrQueueExists):
+		return proto.CodeConflict
+	case errors.Is(err, queue.ErrClosed), errors.Is(err, context.Canceled):
+		return proto.CodeUnavailable
+	case errors.Is(err, queue.ErrBadQueue), errors.Is(err, jobs.ErrBadResource), errors.Is(err, jobs.ErrBadPolicy),
+		errors.Is(err, jobs.ErrBadTime), errors.Is(err, jobs.ErrBadName), errors.Is(err, jobs.ErrBadJoin),
+		errors.Is(err, jobs.ErrBadVar), errors.Is(err, jobs.ErrBadID):
+		return proto.CodeBadRequest
+	}
+	return proto.CodeInternal
+}
+
+func badRequest(format string, args ...any) error {
+	return &proto.Error{Code: proto.CodeBadRequest, Message: fmt.Sprintf(format, args...)}
+}
+
+func notFound(format string, args ...any) error {
+	return &proto.Error{Code: proto.CodeNotFound, Message: fmt.Sprintf(format, args...)}
+}
+
+func denied(format string, args ...any) error {
+	return &proto.Error{Code: proto.CodePermission, Message: fmt.Sprintf(format, args...)}
+}
+
+func conflict(format string, args ...any) error {
+	return &proto.Error{Code: proto.CodeConflict, Message: fmt.Sprintf(format, args...)}
+}
+
+// operator reports whether the caller may manage queues, the server and
+// other users' jobs: root, the daemon's own user, and configured operators.
+func (d *Daemon) operator(who caller) bool {
+	return who.uid == 0 || int(who.uid) == d.uid || d.config().IsOperator(who.name)
+}
+
+func (d *Daemon) ping(_ context.Context, _ caller, _ json.RawMessage) (any, error) {
+	return proto.PingReply{Version: proto.Version, PID: unix.Getpid(), StateDir: d.dir}, nil
+}

@@ -1,0 +1,85 @@
+package qcmd
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"lazarus/internal/proto"
+	"lazarus/jobs"
+)
+
+// NewQdel builds qdel.
+func NewQdel(stdout, stderr io.Writer) *cli.App {
+	return jobCommand("qdel", "delete batch jobs", proto.OpDelete,
+		`qdel deletes each job given. A job that is queued or held is removed at once.
+A running job is killed, its whole process tree: SIGTERM, then SIGKILL after
+kill_grace (lazarus.conf, default 10s); qstat shows it exiting meanwhile, and
+failed with "deleted by USER" afterwards, with its runs accounted. A job that
+has ended cannot be deleted (lazarusd purges it after keep_finished).
+
+You may delete your own jobs; root and operators may delete anyone's.
+Exit status: 0, or 1 if any job could not be deleted (each says why).
+
+`+environmentHelp, stdout, stderr)
+}
+
+// NewQhold builds qhold.
+func NewQhold(stdout, stderr io.Writer) *cli.App {
+	return jobCommand("qhold", "hold queued batch jobs", proto.OpHold,
+		`qhold holds each job given: it stays in its queue but does not start until
+qrls releases it. Only jobs that wait to run (queued, requeued) can be held.
+
+You may hold your own jobs; root and operators may hold anyone's.
+Exit status: 0, or 1 if any job could not be held (each says why).
+
+`+environmentHelp, stdout, stderr)
+}
+
+// NewQrls builds qrls.
+func NewQrls(stdout, stderr io.Writer) *cli.App {
+	return jobCommand("qrls", "release held batch jobs", proto.OpRelease,
+		`qrls releases each held job given (qsub -h, qhold): it is queued again and
+starts when the scheduler's turn comes.
+
+You may release your own jobs; root and operators may release anyone's.
+Exit status: 0, or 1 if any job could not be released (each says why).
+
+`+environmentHelp, stdout, stderr)
+}
+
+// jobCommand is the shape of qdel, qhold and qrls: one request per job id.
+func jobCommand(name, usage, op, description string, stdout, stderr io.Writer) *cli.App {
+	app := newApp(name, usage, name+" job-id ...", description, nil, stdout, stderr)
+	app.Action = func(c *cli.Context) error {
+		if c.NArg() == 0 {
+			return fmt.Errorf("no job id given (see %s --help)", name)
+		}
+		var ids []jobs.ID
+		for _, a := range c.Args().Slice() {
+			id, err := jobs.ParseID(a)
+			if err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		client, err := dial(c.Context)
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		failed := false
+		for _, id := range ids {
+			if err := client.Call(c.Context, op, proto.JobRequest{ID: uint64(id)}, nil); err != nil {
+				fmt.Fprintf(c.App.ErrWriter, "%s: %v\n", name, err)
+				failed = true
+			}
+		}
+		if failed {
+			return errReported
+		}
+		return nil
+	}
+	return app
+}

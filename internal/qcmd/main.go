@@ -1,0 +1,87 @@
+// Package qcmd holds the batch user commands (qsub, qstat, qdel, qhold,
+// qrls, qmgr): one function per command builds its *cli.App, which tests
+// can run with their own writers; Main runs one and turns its error into a
+// one-line message and an exit status. The commands talk to lazarusd
+// through package proto; they never touch the state directory otherwise.
+package qcmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"lazarus/config"
+	"lazarus/internal/proto"
+)
+
+func init() {
+	// Help is --help only, for every batch command: qsub's -h means "hold",
+	// as in PBS, and urfave/cli treats any flag named like its help flag as
+	// a request for help.
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
+}
+
+// Main runs app with args and returns the exit status. Every error ends
+// up as one line "NAME: message" on the app's ErrWriter.
+func Main(app *cli.App, args []string) int {
+	app.ExitErrHandler = func(*cli.Context, error) {} // exit codes are decided here
+	if app.OnUsageError == nil {
+		app.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
+			return fmt.Errorf("%w (see %s --help)", err, app.Name)
+		}
+	}
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	var ec cli.ExitCoder
+	if errors.As(err, &ec) {
+		if msg := ec.Error(); msg != "" {
+			fmt.Fprintf(app.ErrWriter, "%s: %s\n", app.Name, msg)
+		}
+		return ec.ExitCode()
+	}
+	fmt.Fprintf(app.ErrWriter, "%s: %s\n", app.Name, err)
+	return 1
+}
+
+// errReported is returned by commands that already printed their errors
+// (one per job, say) and only need a non-zero exit status.
+var errReported = cli.Exit("", 1)
+
+// newApp fills what every command has in common.
+func newApp(name, usage, usageText, description string, stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:                      name,
+		Usage:                     usage,
+		UsageText:                 usageText,
+		Description:               description,
+		Reader:                    stdin,
+		Writer:                    stdout,
+		ErrWriter:                 stderr,
+		HideHelpCommand:           true,
+		DisableSliceFlagSeparator: true,
+	}
+}
+
+// environmentHelp ends every command's description.
+const environmentHelp = `ENVIRONMENT:
+   LAZARUS_HOME   state directory of the lazarusd to talk to (default ` + config.DefaultStateDir + `)`
+
+// dial connects to the daemon of $LAZARUS_HOME.
+func dial(ctx context.Context) (*proto.Client, error) {
+	return proto.Dial(ctx, config.StateDir(""))
+}
+
+// call runs one request on a fresh connection.
+func call(ctx context.Context, op string, req, reply any) error {
+	c, err := dial(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Call(ctx, op, req, reply)
+}
