@@ -1,0 +1,97 @@
+package ckpt
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// BenchmarkCheckpointRestart checkpoints and restarts a process holding
+// 256 MiB, 1 GiB and 4 GiB of touched memory, three times each, and
+// reports medians: wall seconds of the checkpoint (until the image is
+// durable), how long the target was stopped, MiB/s, the restore time
+// (until the process runs again) and the image size, apparent and on disk.
+// Run it with make bench.
+func BenchmarkCheckpointRestart(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	for _, mib := range []int{256, 1024, 4096} {
+		b.Run(fmt.Sprintf("%dMiB", mib), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				benchOne(b, mib)
+			}
+		})
+	}
+}
+
+func benchOne(b *testing.B, mib int) {
+	const reps = 3
+	dir := b.TempDir()
+	t := &testing.T{}
+	prog := cprog(t, "memhog")
+	if t.Failed() {
+		b.Fatal("cannot build memhog")
+	}
+	out := filepath.Join(dir, "out.txt")
+	proc, err := os.StartProcess(prog, []string{"memhog", fmt.Sprint(mib), out}, &os.ProcAttr{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { proc.Kill(); proc.Wait() }()
+	deadline := time.Now().Add(5 * time.Minute)
+	for lines(out) < 1 {
+		if time.Now().After(deadline) {
+			b.Fatal("memhog never got ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	var ckpt, stopped, restore []float64
+	var img string
+	var res *CheckpointResult
+	for r := 0; r < reps; r++ {
+		img = filepath.Join(dir, fmt.Sprintf("img%d", r))
+		res, err = Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ckpt = append(ckpt, res.Duration.Seconds())
+		stopped = append(stopped, res.Frozen.Seconds())
+		if r < reps-1 {
+			os.Remove(img)
+		}
+	}
+	proc.Kill()
+	proc.Wait()
+	for r := 0; r < reps; r++ {
+		start := time.Now()
+		p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		restore = append(restore, time.Since(start).Seconds())
+		unix.Kill(p.PID, unix.SIGKILL)
+		p.Wait()
+	}
+	size := float64(mib)
+	b.ReportMetric(median(ckpt), "ckpt-s")
+	b.ReportMetric(median(stopped), "stopped-s")
+	b.ReportMetric(size/median(ckpt), "ckpt-MiB/s")
+	b.ReportMetric(median(restore), "restore-s")
+	b.ReportMetric(size/median(restore), "restore-MiB/s")
+	b.ReportMetric(float64(res.Apparent)/(1<<20), "image-MiB")
+	b.ReportMetric(float64(res.Disk)/(1<<20), "disk-MiB")
+	b.ReportMetric(0, "ns/op")
+}
+
+func median(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	return s[len(s)/2]
+}
