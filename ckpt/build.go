@@ -483,6 +483,12 @@ func (b *builder) restoreProcessState() error {
 		if it == (itimer{}) {
 			continue
 		}
+		if it.Value == [2]int64{} {
+			// A periodic ITIMER_REAL that just expired is re-armed by the
+			// kernel only when its SIGALRM is dequeued; setting a zero
+			// value would disarm it. Arm it for one more interval.
+			it.Value = it.Interval
+		}
 		buf := make([]byte, 32)
 		for i, v := range []int64{it.Interval[0], it.Interval[1], it.Value[0], it.Value[1]} {
 			le.PutUint64(buf[8*i:], uint64(v))

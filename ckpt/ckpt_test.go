@@ -131,11 +131,34 @@ func restartWait(t *testing.T, image string, opts RestartOptions) unix.WaitStatu
 	if err != nil {
 		t.Fatalf("restart: %v", err)
 	}
-	ws, err := p.Wait()
-	if err != nil {
-		t.Fatal(err)
+	return waitProc(t, p)
+}
+
+// waitProc waits for a restarted process, killing it and failing the test
+// if it does not end within a generous deadline.
+func waitProc(t *testing.T, p *Process) unix.WaitStatus {
+	t.Helper()
+	type result struct {
+		ws  unix.WaitStatus
+		err error
 	}
-	return ws
+	done := make(chan result, 1)
+	go func() {
+		ws, err := p.Wait()
+		done <- result{ws, err}
+	}()
+	select {
+	case r := <-done:
+		if r.err != nil {
+			t.Fatal(r.err)
+		}
+		return r.ws
+	case <-time.After(2 * time.Minute):
+		unix.Kill(p.PID, unix.SIGKILL)
+		<-done
+		t.Fatalf("restarted process %d did not finish", p.PID)
+		return 0
+	}
 }
 
 func sameFiles(t *testing.T, got, want string) {
@@ -249,9 +272,8 @@ func TestRestartKeepsPIDAndHandler(t *testing.T) {
 		t.Errorf("exe %q, want %q", exe, cprog(t, "compute"))
 	}
 	unix.Kill(p.PID, unix.SIGUSR1)
-	ws, err := p.Wait()
-	if err != nil || ws.ExitStatus() != 0 {
-		t.Fatalf("restarted process: %v %v", ws, err)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted process: %v", ws)
 	}
 	b, _ := os.ReadFile(out)
 	if !strings.Contains(tail(b), "usr1=1") {
@@ -326,9 +348,8 @@ func TestRestartSignalState(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(gofile, nil, 0o644)
-	ws, err := p.Wait()
-	if err != nil || ws.ExitStatus() != 0 {
-		t.Fatalf("restarted: %v %v", ws, err)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
 	}
 	b, _ := os.ReadFile(out)
 	for _, want := range []string{"usr2 4242", "usr1 onstack 1", "timer ticking 1", "umask 027", "nofile 100", "nice 3",
@@ -380,7 +401,7 @@ func TestImageIsSparseCore(t *testing.T) {
 		t.Fatal(err)
 	}
 	unix.Kill(p.PID, unix.SIGUSR1)
-	if ws, _ := p.Wait(); ws.ExitStatus() != 0 {
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
 		t.Fatalf("restarted: %v", ws)
 	}
 	got, _ := os.ReadFile(out)
@@ -470,7 +491,7 @@ func TestRestartCredentials(t *testing.T) {
 	if fmt.Sprint(st.Groups) != "[100 65534]" {
 		t.Errorf("groups %v, want [100 65534]", st.Groups)
 	}
-	if ws, _ := p.Wait(); ws.ExitStatus() != 0 {
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
 		t.Fatalf("restarted: %v", ws)
 	}
 }
@@ -523,7 +544,7 @@ func TestRestartTerminalWithoutTerminal(t *testing.T) {
 	if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/1", p.PID)); l != "/dev/null" {
 		t.Errorf("fd 1 of the forced restart points to %q, want /dev/null", l)
 	}
-	if ws, _ := p.Wait(); ws.ExitStatus() != 0 {
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
 		t.Fatalf("restarted: %v", ws)
 	}
 }
