@@ -1,5 +1,7 @@
 # Lazarus — see README.md.
 GO       ?= go
+# sudo resets PATH; the Go toolchain usually lives here.
+export PATH := $(PATH):/usr/local/go/bin
 PREFIX   ?= /usr/local
 BINDIR   := bin
 CMDS     := $(notdir $(wildcard cmd/*))
@@ -26,7 +28,7 @@ bench: build
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin
