@@ -32,14 +32,16 @@ type CheckpointOptions struct {
 	CheckOnly bool           // run every check, write nothing (-n)
 	CopyFiles bool           // copy open regular files beside the image (-C)
 	Signal    syscall.Signal // sent after success, while the target is still frozen (-k); 0: none
+	Tree      bool           // the whole process tree rooted at pid (-r, -j)
+	SignalAll bool           // send Signal to every process of the tree, not just the root (-K)
 	Logger    *slog.Logger   // warnings (Warn), -v details (Info), -X (Debug); nil: silent
 }
 
 // CheckpointResult describes a finished checkpoint.
 type CheckpointResult struct {
-	Images   []string      // image files written
+	Images   []string      // image files written, the root's first
 	Copies   []string      // files copied with CopyFiles
-	Frozen   time.Duration // how long the target was stopped
+	Frozen   time.Duration // how long the target (every process of the tree) was stopped
 	Duration time.Duration // the whole checkpoint, until the image was durable
 	Memory   uint64        // bytes of memory saved (all-zero pages excluded)
 	Apparent int64         // image size as ls -l shows it
@@ -68,10 +70,6 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 	if st.State == 'Z' || st.State == 'X' {
 		return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1, Msg: "process is a zombie"}
 	}
-	if st.Threads > 1 {
-		return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1,
-			Msg: fmt.Sprintf("has %d threads: %v", st.Threads, ErrMultithreaded)}
-	}
 	path, err := imagePath(opts.Dir, opts.File, st.Comm, pid)
 	if err != nil {
 		return nil, err
@@ -81,16 +79,17 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 			return nil, &os.PathError{Op: "create", Path: path, Err: ErrExists}
 		}
 	}
-	d := &dumper{pid: pid, comm: st.Comm, stat: st, opts: opts, log: log, path: path}
+	td := &dumpTree{opts: opts, log: log, rootPID: pid, rootPath: path, rootFile: opts.File}
 	t := newTracer()
 	defer t.stop()
 	res := &CheckpointResult{}
-	err = t.do(func() error { return d.run(ctx, res) })
-	if err != nil {
+	if err := t.do(func() error { return td.run(ctx, res) }); err != nil {
 		return nil, err
 	}
 	if opts.CheckOnly {
-		log.Info(fmt.Sprintf("%s(%d) is checkpointable", st.Comm, pid))
+		for _, d := range td.procs {
+			log.Info(fmt.Sprintf("%s(%d) is checkpointable", d.comm, d.pid))
+		}
 		return res, nil
 	}
 	res.Duration = time.Since(start)
@@ -142,6 +141,14 @@ type dumper struct {
 	copies  []string
 	dataLen uint64
 	buf     []byte // snapshot buffer
+	snap    []byte // the memory copied out (a prefix of buf), nil: read live
+	tmp     string // the image under its temporary name
+
+	tree     *dumpTree
+	parent   *dumper
+	children []*dumper
+	zombie   bool // recorded from /proc only
+	seized   bool // attached with ptrace, to be detached
 }
 
 func (d *dumper) warn(format string, args ...any) {
@@ -155,102 +162,6 @@ func (d *dumper) uncheckpointable(fd int, msg string) error {
 		return e
 	}
 	d.warn("%v (forced: restored closed)", e)
-	return nil
-}
-
-func (d *dumper) run(ctx context.Context, res *CheckpointResult) (retErr error) {
-	if !d.opts.CheckOnly && d.opts.Signal == 0 {
-		// Allocated before the freeze, so the target does not wait for it.
-		d.allocSnapshot(snapshotEstimate(d.pid))
-		defer d.freeSnapshot()
-	}
-	if err := ptraceSeize(d.pid, 0); err != nil {
-		if errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("pid %d: %w", d.pid, ErrNoProcess)
-		}
-		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
-	}
-	frozenAt := time.Now()
-	detached := false
-	defer func() {
-		if !detached {
-			ptraceDetach(d.pid, 0)
-		}
-	}()
-	if err := ptraceInterrupt(d.pid); err != nil {
-		return err
-	}
-	if err := d.waitFrozen(); err != nil {
-		return err
-	}
-	if err := d.collect(); err != nil {
-		return err
-	}
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if d.opts.CheckOnly {
-		return nil
-	}
-	resume := func() error {
-		if d.opts.Signal != 0 {
-			// Sent while the target is still frozen: nothing it does after
-			// the image can be lost (CONVEX -k KILL).
-			if err := unix.Kill(d.pid, d.opts.Signal); err != nil {
-				return fmt.Errorf("%s(%d): kill %d: %w", d.comm, d.pid, d.opts.Signal, err)
-			}
-		}
-		detached = true
-		res.Frozen = time.Since(frozenAt)
-		if err := ptraceDetach(d.pid, 0); err != nil && !errors.Is(err, unix.ESRCH) {
-			return err
-		}
-		return nil
-	}
-	var snap []byte
-	var err error
-	if d.opts.Signal == 0 {
-		// Copy the memory out, let the target go, then write the image.
-		if snap, err = d.snapshot(); err != nil {
-			return err
-		}
-		if snap != nil {
-			if err := resume(); err != nil {
-				return err
-			}
-		}
-	}
-	tmp, err := d.writeImage(ctx, snap)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if retErr != nil {
-			os.Remove(tmp)
-		}
-	}()
-	if !detached && d.opts.Signal == 0 {
-		if err := resume(); err != nil {
-			return err
-		}
-	}
-	if err := publish(tmp, d.path, d.opts.Force); err != nil {
-		return err
-	}
-	if !detached {
-		if err := resume(); err != nil {
-			return err
-		}
-	}
-	res.Images = []string{d.path}
-	res.Copies = d.copies
-	res.Memory = d.dataLen
-	if fi, err := os.Stat(d.path); err == nil {
-		res.Apparent = fi.Size()
-		if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-			res.Disk = sys.Blocks * 512
-		}
-	}
 	return nil
 }
 
@@ -272,7 +183,24 @@ func (d *dumper) waitFrozen() error {
 	}
 }
 
+// collectZombie records a zombie: who it was and its exit status.
+func (d *dumper) collectZombie() {
+	m := &d.meta
+	m.Format, m.Engine, m.Created = FormatVersion, EngineVersion, time.Now().UTC()
+	m.PID, m.PPID, m.PGID, m.SID = d.pid, d.stat.PPID, d.stat.PGID, d.stat.SID
+	m.Comm = d.comm
+	m.Zombie = &zombie{Status: d.stat.ExitCode}
+	m.Fingerprint = localFingerprint(nil)
+	if st, err := readStatus(d.pid); err == nil && len(st.NSpid) > 1 {
+		m.NSPID = st.NSpid[len(st.NSpid)-1]
+	}
+}
+
 func (d *dumper) collect() error {
+	if d.zombie {
+		d.collectZombie()
+		return nil
+	}
 	pid := d.pid
 	m := &d.meta
 	m.Format = FormatVersion
@@ -290,6 +218,11 @@ func (d *dumper) collect() error {
 		return err
 	}
 	m.Creds = creds{UID: status.UID, GID: status.GID, Groups: status.Groups}
+	if len(status.NSpid) > 1 {
+		// In a PID namespace: the pid the process sees is the innermost.
+		m.NSPID = status.NSpid[len(status.NSpid)-1]
+	}
+	m.TTY = d.stat.TTYNr
 	m.Umask = status.Umask
 	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
 	if err != nil {
@@ -529,10 +462,10 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	case strings.HasPrefix(link, "socket:"):
 		return closed("is socket")
 	case strings.HasPrefix(link, "pipe:"):
-		if info.Flags&unix.O_ACCMODE == unix.O_RDONLY {
-			return closed(": pipe source is outside of selected processes")
-		}
-		return closed(": pipe destination is outside of selected processes")
+		// Whether its other end is inside the tree is decided by
+		// dumpTree.linkFiles, which sees every member.
+		f.Kind, f.Ino = fdPipe, info.Ino
+		return f, nil
 	case strings.HasPrefix(link, "anon_inode:"):
 		return closed(fmt.Sprintf(": %s is not checkpointable yet", strings.TrimPrefix(link, "anon_inode:")))
 	}
@@ -542,6 +475,7 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	}
 	ref := statRef(link, fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd))
 	f.File = &ref
+	f.Ino, f.MntID = info.Ino, info.MntID
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		if strings.HasSuffix(link, " (deleted)") {

@@ -60,12 +60,28 @@ type imageMeta struct {
 	VDSO        uint64   `json:"vdso,omitempty"` // start of the [vvar]..[vdso] block; 0: none
 	VDSOSum     string   `json:"vdso_sum,omitempty"`
 
+	NSPID    int        `json:"ns_pid,omitempty"`   // pid inside its PID namespace; 0: not in one
+	TTY      int        `json:"tty,omitempty"`      // control terminal device number; 0: none
+	Children []string   `json:"children,omitempty"` // images of the children, in the same directory
+	Zombie   *zombie    `json:"zombie,omitempty"`   // the process had exited, not yet reaped
+	Pipes    []pipeData `json:"pipes,omitempty"`    // bytes in transit in pipes whose read end this process holds
+
 	Regions []region   `json:"regions"`
 	Files   []fileDesc `json:"files"`
 	Signals sigState   `json:"signals"`
 	Rlimits []rlimit   `json:"rlimits"`
 	Itimers [3]itimer  `json:"itimers"`
 	Threads []thread   `json:"threads"`
+}
+
+type zombie struct {
+	Status int `json:"status"` // wait status
+}
+
+type pipeData struct {
+	Ino  uint64 `json:"ino"`
+	Size int    `json:"size"` // capacity
+	Data []byte `json:"data,omitempty"`
 }
 
 type fingerprint struct {
@@ -126,6 +142,9 @@ type region struct {
 	Offset  uint64   `json:"offset,omitempty"`
 	File    *fileRef `json:"file,omitempty"`
 	Stack   bool     `json:"stack,omitempty"`
+	// Shm names a shared memory object: regions of the tree with the same
+	// Shm map one object; its content is saved with its first mapping.
+	Shm string `json:"shm,omitempty"`
 	Extents []extent `json:"extents,omitempty"`
 }
 
@@ -142,6 +161,7 @@ const (
 	fdDir    = "dir"
 	fdDevice = "device"
 	fdTTY    = "tty"
+	fdPipe   = "pipe"
 	fdClosed = "closed" // not checkpointable; saved with -F, restored closed
 )
 
@@ -155,6 +175,11 @@ type fileDesc struct {
 	File    *fileRef `json:"file,omitempty"`
 	Reason  string   `json:"reason,omitempty"` // why a closed descriptor was not saved
 	Copy    string   `json:"copy,omitempty"`   // -C: name of the copy beside the image
+	// Desc names the open file description: descriptors of the tree with
+	// the same Desc share one (dup, fork), and still do after a restart.
+	Desc  string `json:"desc"`
+	Ino   uint64 `json:"ino,omitempty"` // the pipe's inode, for pipes
+	MntID int    `json:"-"`
 }
 
 type sigAction struct {
@@ -318,7 +343,7 @@ func decodeImage(r io.ReaderAt, size int64) (img *Image, retErr error) {
 	if meta.Format != FormatVersion {
 		return nil, fmt.Errorf("%w: image format %d, this engine reads format %d", ErrIncompatible, meta.Format, FormatVersion)
 	}
-	if len(meta.Threads) == 0 || len(img.regs) != len(meta.Threads) {
+	if (len(meta.Threads) == 0 && meta.Zombie == nil) || len(img.regs) != len(meta.Threads) {
 		return nil, fmt.Errorf("%w: %d threads described, %d register sets", ErrCorrupt, len(meta.Threads), len(img.regs))
 	}
 	for _, rg := range meta.Regions {

@@ -66,7 +66,12 @@ func (d *dumper) planMemory() error {
 			}
 			runs = [][2]uint64{{r.Start, r.End}}
 		case r.Kind == regionVDSO:
-		case full || r.Kind == regionShmem:
+		case r.Kind == regionShmem:
+			r.Shm = fmt.Sprintf("%x:%x:%d", mp.Major, mp.Minor, mp.Inode)
+			if !d.tree.shmSeen(r.Shm) {
+				runs = [][2]uint64{{r.Start, r.End}}
+			}
+		case full:
 			runs = [][2]uint64{{r.Start, r.End}}
 		case r.Kind == regionShared:
 		default:
@@ -325,7 +330,12 @@ func memAvailable() uint64 {
 // snap is nil, from the frozen target. All-zero pages are skipped (holes),
 // so the file is sparse.
 func (d *dumper) writeImage(ctx context.Context, snap []byte) (tmpName string, retErr error) {
-	notes, err := buildNotes(&d.meta, []unix.PtraceRegs{d.regs}, [][]byte{d.xstate})
+	var regs []unix.PtraceRegs
+	var xstate [][]byte
+	if !d.zombie {
+		regs, xstate = []unix.PtraceRegs{d.regs}, [][]byte{d.xstate}
+	}
+	notes, err := buildNotes(&d.meta, regs, xstate)
 	if err != nil {
 		return "", err
 	}

@@ -1,0 +1,475 @@
+package ckpt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// dumpTree checkpoints a process, or with opts.Tree the whole tree rooted at
+// it: every process is frozen (parents first, re-scanning until no new child
+// appears) before the first image is written, and stays frozen until its
+// memory is copied out; the images are published children first, the root
+// last, so a root image on disk means every member's image is there too.
+type dumpTree struct {
+	opts     CheckpointOptions
+	log      *slog.Logger
+	rootPID  int
+	rootPath string
+	rootFile string
+
+	procs    []*dumper // parents before children
+	frozenAt time.Time
+	prealloc map[int][]byte // snapshot buffers allocated before the freeze
+}
+
+func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
+	snapshots := !t.opts.CheckOnly && t.opts.Signal == 0
+	if snapshots {
+		// Buffers are allocated before the freeze, so the tree does not
+		// wait for them.
+		t.prealloc = map[int][]byte{}
+		for _, pid := range t.scanTree() {
+			d := &dumper{pid: pid}
+			d.allocSnapshot(snapshotEstimate(pid))
+			if d.buf != nil {
+				t.prealloc[pid] = d.buf
+			}
+		}
+	}
+	defer func() {
+		for _, b := range t.prealloc {
+			unix.Munmap(b)
+		}
+		for _, d := range t.procs {
+			d.freeSnapshot()
+		}
+	}()
+	t.frozenAt = time.Now()
+	defer t.release(false)
+	if err := t.freeze(); err != nil {
+		return err
+	}
+	for _, d := range t.procs {
+		if d.zombie {
+			continue
+		}
+		if err := d.collect(); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	if err := t.linkFiles(); err != nil {
+		return err
+	}
+	t.name()
+	if t.opts.CheckOnly {
+		return nil
+	}
+	if snapshots {
+		// Copy every member's memory out, then let the whole tree go.
+		all := true
+		for _, d := range t.procs {
+			if d.zombie {
+				continue
+			}
+			snap, err := d.snapshot()
+			if err != nil {
+				return err
+			}
+			d.snap = snap
+			all = all && (snap != nil || d.dataLen == 0)
+		}
+		if all {
+			res.Frozen = time.Since(t.frozenAt)
+			t.release(true)
+		}
+	}
+	var tmps []string
+	defer func() {
+		if retErr != nil {
+			for _, tmp := range tmps {
+				os.Remove(tmp)
+			}
+		}
+	}()
+	for _, d := range t.procs {
+		tmp, err := d.writeImage(ctx, d.snap)
+		if err != nil {
+			return err
+		}
+		d.tmp = tmp
+		tmps = append(tmps, tmp)
+	}
+	for i := len(t.procs) - 1; i >= 0; i-- {
+		d := t.procs[i]
+		if err := publish(d.tmp, d.path, t.opts.Force); err != nil {
+			return err
+		}
+	}
+	if t.opts.Signal != 0 {
+		// Sent while the tree is still frozen: nothing it does after the
+		// images can be lost (CONVEX -k KILL).
+		for _, d := range t.procs {
+			if d.zombie || (!t.opts.SignalAll && d.pid != t.rootPID) {
+				continue
+			}
+			if err := unix.Kill(d.pid, t.opts.Signal); err != nil {
+				return fmt.Errorf("%s(%d): kill %d: %w", d.comm, d.pid, t.opts.Signal, err)
+			}
+		}
+	}
+	if res.Frozen == 0 {
+		res.Frozen = time.Since(t.frozenAt)
+	}
+	t.release(true)
+	for _, d := range t.procs {
+		res.Images = append(res.Images, d.path)
+		res.Copies = append(res.Copies, d.copies...)
+		res.Memory += d.dataLen
+		if fi, err := os.Stat(d.path); err == nil {
+			res.Apparent += fi.Size()
+			if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+				res.Disk += sys.Blocks * 512
+			}
+		}
+	}
+	return nil
+}
+
+// scanTree lists the pids of the tree before it is frozen (a guess: it
+// may change until every member is stopped).
+func (t *dumpTree) scanTree() []int {
+	pids := []int{t.rootPID}
+	if !t.opts.Tree {
+		return pids
+	}
+	for i := 0; i < len(pids) && len(pids) < 4096; i++ {
+		pids = append(pids, childrenOf(pids[i])...)
+	}
+	return pids
+}
+
+// childrenOf lists the children of every thread of pid.
+func childrenOf(pid int) []int {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	var out []int
+	for _, task := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(f); err == nil {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// freeze stops the root, then each frozen process's children, until no new
+// process appears: a frozen parent cannot fork, so its list of children
+// is final once it is stopped.
+func (t *dumpTree) freeze() error {
+	root, err := t.seize(t.rootPID, nil)
+	if err != nil {
+		return err
+	}
+	if root == nil {
+		return fmt.Errorf("pid %d: %w", t.rootPID, ErrNoProcess)
+	}
+	seen := map[int]bool{t.rootPID: true}
+	for i := 0; i < len(t.procs) && t.opts.Tree; i++ {
+		d := t.procs[i]
+		if d.zombie {
+			continue
+		}
+		for _, c := range childrenOf(d.pid) {
+			if seen[c] {
+				continue
+			}
+			seen[c] = true
+			if _, err := t.seize(c, d); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// seize freezes pid (a zombie is recorded as it is) and adds it to the
+// tree; it returns nil if the process is gone.
+func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
+	st, err := readStat(pid)
+	if err != nil {
+		if parent != nil && errors.Is(err, os.ErrNotExist) {
+			return nil, nil // exited and reaped meanwhile
+		}
+		return nil, err
+	}
+	d := &dumper{pid: pid, comm: st.Comm, stat: st, opts: t.opts, log: t.log, parent: parent, tree: t}
+	if st.State == 'Z' || st.State == 'X' {
+		d.zombie = true
+	} else {
+		if err := ptraceSeize(pid, 0); err != nil {
+			if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EPERM) {
+				// It became a zombie between the two looks.
+				if st2, err2 := readStat(pid); err2 == nil && (st2.State == 'Z' || st2.State == 'X') {
+					d.stat, d.zombie = st2, true
+				}
+			}
+			if !d.zombie {
+				if parent != nil && errors.Is(err, unix.ESRCH) {
+					return nil, nil
+				}
+				return nil, fmt.Errorf("%s(%d): %w", st.Comm, pid, err)
+			}
+		} else {
+			d.seized = true
+			if err := ptraceInterrupt(pid); err != nil {
+				return nil, err
+			}
+			if err := d.waitFrozen(); err != nil {
+				return nil, err
+			}
+			// Now it cannot change: read its stat again.
+			if d.stat, err = readStat(pid); err != nil {
+				return nil, err
+			}
+			if d.stat.Threads > 1 {
+				t.procs = append(t.procs, d) // detached by release
+				return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1,
+					Msg: fmt.Sprintf("has %d threads: %v", d.stat.Threads, ErrMultithreaded)}
+			}
+		}
+	}
+	if b, ok := t.prealloc[pid]; ok {
+		d.buf = b
+		delete(t.prealloc, pid)
+	}
+	if parent != nil {
+		parent.children = append(parent.children, d)
+	}
+	t.procs = append(t.procs, d)
+	return d, nil
+}
+
+// release lets every frozen process go, children first. With done false
+// (an error path) it also puts back anything an injection left behind.
+func (t *dumpTree) release(done bool) {
+	for i := len(t.procs) - 1; i >= 0; i-- {
+		d := t.procs[i]
+		if !d.seized {
+			continue
+		}
+		d.seized = false
+		if err := ptraceDetach(d.pid, 0); err != nil && !errors.Is(err, unix.ESRCH) && done {
+			d.warn("%s(%d): detach: %v", d.comm, d.pid, err)
+		}
+	}
+}
+
+// name gives every member its image path: the root's is rootPath; a
+// member's is ROOT.LINEAGE.COMM.PID (CONVEX), where ROOT is the -f name or
+// the root's command name and LINEAGE the command names between the root
+// and the member, abbreviated ROOT...COMM.PID when too long.
+func (t *dumpTree) name() {
+	dir := filepath.Dir(t.rootPath)
+	base := t.rootFile
+	if base == "" {
+		base = t.procs[0].comm
+	}
+	base = filepath.Base(base)
+	for _, d := range t.procs {
+		if d.parent == nil {
+			d.path = t.rootPath
+			continue
+		}
+		var lineage []string
+		for a := d.parent; a != nil && a.parent != nil; a = a.parent {
+			lineage = append([]string{a.comm}, lineage...)
+		}
+		parts := append([]string{base}, lineage...)
+		name := strings.Join(append(parts, d.comm, strconv.Itoa(d.pid)), ".")
+		if len(name) > 200 || len(lineage) > 6 {
+			name = fmt.Sprintf("%s...%s.%d", base, d.comm, d.pid)
+		}
+		d.path = filepath.Join(dir, name)
+	}
+	for _, d := range t.procs {
+		for _, c := range d.children {
+			d.meta.Children = append(d.meta.Children, filepath.Base(c.path))
+		}
+	}
+}
+
+// shmSeen reports whether the shared memory object key was met before in
+// the tree, and records it.
+func (t *dumpTree) shmSeen(key string) bool {
+	for _, d := range t.procs {
+		for _, r := range d.meta.Regions {
+			if r.Shm == key && len(r.Extents) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+type fdRef struct {
+	d *dumper
+	i int // index in d.meta.Files
+}
+
+func (r fdRef) file() *fileDesc { return &r.d.meta.Files[r.i] }
+
+// linkFiles looks at the descriptors of the whole tree: a pipe must have
+// both ends inside it (CONVEX); descriptors that share an open file
+// description get the same Desc; the bytes in transit in each pipe are
+// copied (with tee, so the running tree's data is not disturbed).
+func (t *dumpTree) linkFiles() error {
+	pipes := map[uint64][]fdRef{}
+	groups := map[string][]fdRef{}
+	for _, d := range t.procs {
+		for i := range d.meta.Files {
+			f := &d.meta.Files[i]
+			switch f.Kind {
+			case fdPipe:
+				pipes[f.Ino] = append(pipes[f.Ino], fdRef{d, i})
+				groups[fmt.Sprintf("pipe:%d", f.Ino)] = append(groups[fmt.Sprintf("pipe:%d", f.Ino)], fdRef{d, i})
+			case fdFile, fdDir, fdDevice, fdTTY:
+				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
+				groups[k] = append(groups[k], fdRef{d, i})
+			}
+		}
+	}
+	for ino, refs := range pipes {
+		var readers, writers int
+		for _, r := range refs {
+			if r.file().Flags&unix.O_ACCMODE == unix.O_RDONLY {
+				readers++
+			} else {
+				writers++
+			}
+		}
+		for _, r := range refs {
+			f := r.file()
+			reader := f.Flags&unix.O_ACCMODE == unix.O_RDONLY
+			var msg string
+			switch {
+			case reader && writers == 0:
+				msg = ": pipe source is outside of selected processes"
+			case !reader && readers == 0:
+				msg = ": pipe destination is outside of selected processes"
+			default:
+				continue
+			}
+			if err := r.d.uncheckpointable(f.FD, msg); err != nil {
+				return err
+			}
+			f.Kind, f.Reason = fdClosed, strings.TrimPrefix(msg, ": ")
+		}
+		if readers > 0 && writers > 0 {
+			if err := t.savePipe(ino, refs); err != nil {
+				return err
+			}
+		}
+	}
+	// Descriptors with the same file are the same description only if the
+	// kernel says so (kcmp KCMP_FILE).
+	for _, refs := range groups {
+		var firsts []fdRef
+		for _, r := range refs {
+			f := r.file()
+			if f.Kind == fdClosed {
+				continue
+			}
+			for _, first := range firsts {
+				if sameDescription(first.d.pid, first.file().FD, r.d.pid, f.FD) {
+					f.Desc = first.file().Desc
+					break
+				}
+			}
+			if f.Desc == "" {
+				f.Desc = fmt.Sprintf("%d:%d", r.d.pid, f.FD)
+				firsts = append(firsts, r)
+			}
+		}
+	}
+	return nil
+}
+
+func sameDescription(pid1, fd1, pid2, fd2 int) bool {
+	const kcmpFile = 0
+	r, _, e := unix.Syscall6(unix.SYS_KCMP, uintptr(pid1), uintptr(pid2), kcmpFile, uintptr(fd1), uintptr(fd2), 0)
+	return e == 0 && r == 0
+}
+
+// savePipe copies the bytes buffered in pipe ino, through a read end held
+// by the tree, without consuming them: tee(2) duplicates them into a pipe
+// of ours.
+func (t *dumpTree) savePipe(ino uint64, refs []fdRef) error {
+	var r fdRef
+	for _, x := range refs {
+		if x.file().Flags&unix.O_ACCMODE == unix.O_RDONLY {
+			r = x
+			break
+		}
+	}
+	pidfd, err := unix.PidfdOpen(r.d.pid, 0)
+	if err != nil {
+		return fmt.Errorf("%s(%d): pidfd_open: %w", r.d.comm, r.d.pid, err)
+	}
+	defer unix.Close(pidfd)
+	src, err := unix.PidfdGetfd(pidfd, r.file().FD, 0)
+	if err != nil {
+		return fmt.Errorf("%s(%d) fd %d: failed to reattach pipe: %w", r.d.comm, r.d.pid, r.file().FD, err)
+	}
+	defer unix.Close(src)
+	size, err := unix.FcntlInt(uintptr(src), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		return fmt.Errorf("%s(%d) fd %d pipe drain: %w", r.d.comm, r.d.pid, r.file().FD, err)
+	}
+	pd := pipeData{Ino: ino, Size: size}
+	n, err := unix.IoctlGetInt(src, unix.TIOCINQ)
+	if err != nil {
+		return fmt.Errorf("%s(%d) fd %d pipe drain: %w", r.d.comm, r.d.pid, r.file().FD, err)
+	}
+	if n > 0 {
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+			return err
+		}
+		defer unix.Close(p[0])
+		defer unix.Close(p[1])
+		if _, err := unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, size); err != nil {
+			return fmt.Errorf("pipe drain: %w", err)
+		}
+		got, err := unix.Tee(src, p[1], n, unix.SPLICE_F_NONBLOCK)
+		if err != nil {
+			return fmt.Errorf("%s(%d) fd %d pipe drain: %w", r.d.comm, r.d.pid, r.file().FD, err)
+		}
+		pd.Data = make([]byte, got)
+		for off := 0; off < int(got); {
+			k, err := unix.Read(p[0], pd.Data[off:])
+			if err != nil {
+				return fmt.Errorf("pipe drain: %w", err)
+			}
+			off += k
+		}
+	}
+	r.d.meta.Pipes = append(r.d.meta.Pipes, pd)
+	return nil
+}
