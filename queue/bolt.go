@@ -6,16 +6,19 @@ package queue
 //	    schema_version  → decimal schema version, "1"
 //	jobs/               (bucket sequence: highest job id ever stored)
 //	    <id: uint64 big-endian> → diskJob, JSON
+//	scripts/
+//	    <id: uint64 big-endian> → the job's script, as submitted
 //	env/
-//	    <id: uint64 big-endian> → the submitter's environment (qsub -V),
-//	                              NUL-separated; read only when the job starts,
-//	                              so it is not kept in memory
+//	    <id: uint64 big-endian> → the submitter's environment, NUL-separated
+//	                              (all of it with qsub -V, else the variables
+//	                              the job sees as LAZARUS_O_*)
 //	queues/
 //	    <name> → diskQueue, JSON
 //
 // Job ids are big-endian so that bbolt's key order is submission order.
-// A job's script is not here: it is a file in the spool directory, written
-// and fsynced before the job record (see the daemon).
+// Scripts and environments are stored with the job record, in the same
+// transaction (a submission is all there or not at all), but they are read
+// only when the job starts, so they are not kept in memory.
 
 import (
 	"encoding/binary"
@@ -30,6 +33,7 @@ var (
 	bucketMeta   = []byte("meta")
 	bucketJobs   = []byte("jobs")
 	bucketEnv    = []byte("env")
+	bucketScript = []byte("scripts")
 	bucketQueues = []byte("queues")
 
 	keySchemaVersion = []byte("schema_version")
@@ -47,8 +51,8 @@ type migration struct {
 }
 
 var migrations = []migration{
-	{1, "create the job, environment and queue buckets", func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketJobs, bucketEnv, bucketQueues} {
+	{1, "create the job, script, environment and queue buckets", func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketJobs, bucketScript, bucketEnv, bucketQueues} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -34,7 +34,7 @@ func writeGolden(t *testing.T) {
 	done := newJob(s, "batch", 1000)
 	done.Resources = jobs.Resources{NCPUs: 2, Mem: 1 << 30, Walltime: time.Hour}
 	done.Checkpoint = jobs.Policy{Kind: jobs.CheckpointInterval, Interval: 2 * time.Hour}
-	if err := s.Submit(done, nil, nil); err != nil {
+	if err := s.Submit(done, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.UpdateJob(done.ID, func(j *jobs.Job) error {
@@ -48,13 +48,13 @@ func writeGolden(t *testing.T) {
 	queued := newJob(s, "batch", 1001)
 	queued.ExportEnv = true
 	queued.Vars = []string{"A=1"}
-	if err := s.Submit(queued, []byte("HOME=/home/u\x00"), nil); err != nil {
+	if err := s.Submit(queued, []byte("#!/bin/sh\necho queued\n"), []byte("HOME=/home/u\x00"), nil); err != nil {
 		t.Fatal(err)
 	}
 	held := newJob(s, "batch", 1000)
 	held.State = jobs.Held
 	held.After = t0.Add(24 * time.Hour)
-	if err := s.Submit(held, nil, nil); err != nil {
+	if err := s.Submit(held, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -95,6 +95,9 @@ func TestSchema1Golden(t *testing.T) {
 	}
 	if env, _ := s.Env(2); string(env) != "HOME=/home/u\x00" {
 		t.Errorf("job 2 env = %q", env)
+	}
+	if script, _ := s.Script(2); string(script) != "#!/bin/sh\necho queued\n" {
+		t.Errorf("job 2 script = %q", script)
 	}
 	if h := v.Job(3); h == nil || h.State != jobs.Held || !h.After.Equal(t0.Add(24*time.Hour)) {
 		t.Errorf("job 3 = %+v", h)
@@ -165,7 +168,7 @@ func TestNewDatabaseGetsSchema(t *testing.T) {
 		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != "1" {
 			t.Errorf("schema_version = %q", v)
 		}
-		for _, b := range [][]byte{bucketJobs, bucketEnv, bucketQueues} {
+		for _, b := range [][]byte{bucketJobs, bucketScript, bucketEnv, bucketQueues} {
 			if tx.Bucket(b) == nil {
 				t.Errorf("bucket %s missing", b)
 			}

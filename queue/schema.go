@@ -17,7 +17,6 @@ const (
 	indexID      = "id"      // jobs: by id; queues: by name
 	indexState   = "state"   // jobs: by state, then id
 	indexOwner   = "owner"   // jobs: by owner uid, then id
-	indexQueue   = "queue"   // jobs: by queue, then id
 	indexPending = "pending" // jobs waiting to run (queued, requeued): by queue, then id
 )
 
@@ -29,9 +28,12 @@ func schema() *memdb.DBSchema {
 }
 
 // jobsTableSchema indexes jobs for lookups by id, for qstat (by state,
-// owner, queue) and for the scheduler: the pending index lists only jobs
-// that wait to run, per queue, in submission order (memdb appends the id to
-// non-unique keys), so a scheduling pass never walks finished jobs.
+// owner) and for the scheduler: the pending index lists only jobs that wait
+// to run, per queue, in submission order (memdb appends the id to
+// non-unique keys), so a scheduling pass never walks finished jobs. Every
+// index costs a few hundred bytes per job (radix nodes, each with its watch
+// channel), so there is none for what is rare: counting a queue's jobs
+// walks all of them.
 func jobsTableSchema() *memdb.TableSchema {
 	return &memdb.TableSchema{
 		Name: tableJobs,
@@ -48,10 +50,6 @@ func jobsTableSchema() *memdb.TableSchema {
 			indexOwner: {
 				Name:    indexOwner,
 				Indexer: jobUIDIndex{},
-			},
-			indexQueue: {
-				Name:    indexQueue,
-				Indexer: jobStringIndex(func(j *jobs.Job) (string, bool) { return j.Queue, true }),
 			},
 			indexPending: {
 				Name:         indexPending,

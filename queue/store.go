@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -91,12 +93,25 @@ func Open(path string, opts Options) (s *Store, retErr error) {
 // Unreadable returns how many records Open had to skip.
 func (s *Store) Unreadable() int { return s.unreadable }
 
+// load fills the view from bbolt. Records are decoded in parallel (JSON
+// decoding is most of the start time of a daemon with many jobs), then
+// inserted in id order.
 func (s *Store) load() error {
+	// Most of what is allocated here is kept; collecting less often while
+	// loading saves collections that would find little garbage.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	return s.db.View(func(tx *bolt.Tx) error {
 		txn := s.mem.Txn(true)
 		defer txn.Abort()
 		b := tx.Bucket(bucketJobs)
 		last := b.Sequence()
+		type record struct {
+			id  uint64
+			val []byte // valid until the transaction ends
+			job *jobs.Job
+			err error
+		}
+		var recs []record
 		err := b.ForEach(func(k, v []byte) error {
 			id, err := keyID(k)
 			if err != nil {
@@ -105,23 +120,39 @@ func (s *Store) load() error {
 				return nil
 			}
 			last = max(last, id)
-			var d diskJob
-			if err := json.Unmarshal(v, &d); err == nil && d.ID != id {
-				err = fmt.Errorf("record of job %d under key %d", d.ID, id)
-			}
-			var j *jobs.Job
-			if err == nil {
-				j, err = d.job()
-			}
-			if err != nil {
-				s.unreadable++
-				s.log.Error("unreadable job record, skipped", "job_id", id, "error", err)
-				return nil
-			}
-			return txn.Insert(tableJobs, j)
+			recs = append(recs, record{id: id, val: v})
+			return nil
 		})
 		if err != nil {
 			return err
+		}
+		workers := min(runtime.GOMAXPROCS(0), 1+len(recs)/1000)
+		var wg sync.WaitGroup
+		for w := range workers {
+			wg.Go(func() {
+				for i := w; i < len(recs); i += workers {
+					r := &recs[i]
+					var d diskJob
+					r.err = json.Unmarshal(r.val, &d)
+					if r.err == nil && d.ID != r.id {
+						r.err = fmt.Errorf("record of job %d under key %d", d.ID, r.id)
+					}
+					if r.err == nil {
+						r.job, r.err = d.job()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for _, r := range recs {
+			if r.err != nil {
+				s.unreadable++
+				s.log.Error("unreadable job record, skipped", "job_id", r.id, "error", r.err)
+				continue
+			}
+			if err := txn.Insert(tableJobs, r.job); err != nil {
+				return err
+			}
 		}
 		s.lastID.Store(last)
 		err = tx.Bucket(bucketQueues).ForEach(func(k, v []byte) error {
@@ -163,21 +194,34 @@ type op interface {
 }
 
 type putJob struct {
-	job  *jobs.Job
-	data []byte
-	env  []byte // nil: leave the stored environment alone
+	job    *jobs.Job
+	data   []byte
+	script []byte // nil: leave the stored script alone
+	env    []byte // nil: leave the stored environment alone
 }
+
+// jobsFillPercent packs job pages fuller than bbolt's default (half):
+// records are appended in id order and grow little afterwards.
+const jobsFillPercent = 0.9
 
 func (o putJob) persist(tx *bolt.Tx) error {
 	b := tx.Bucket(bucketJobs)
+	b.FillPercent = jobsFillPercent
 	id := uint64(o.job.ID)
 	if id > b.Sequence() {
 		if err := b.SetSequence(id); err != nil {
 			return err
 		}
 	}
-	if o.env != nil {
-		if err := tx.Bucket(bucketEnv).Put(idKey(id), o.env); err != nil {
+	for _, x := range []struct {
+		bucket, val []byte
+	}{{bucketScript, o.script}, {bucketEnv, o.env}} {
+		if x.val == nil {
+			continue
+		}
+		xb := tx.Bucket(x.bucket)
+		xb.FillPercent = jobsFillPercent
+		if err := xb.Put(idKey(id), x.val); err != nil {
 			return err
 		}
 	}
@@ -190,10 +234,12 @@ type deleteJob struct{ job *jobs.Job }
 
 func (o deleteJob) persist(tx *bolt.Tx) error {
 	k := idKey(uint64(o.job.ID))
-	if err := tx.Bucket(bucketEnv).Delete(k); err != nil {
-		return err
+	for _, b := range [][]byte{bucketScript, bucketEnv, bucketJobs} {
+		if err := tx.Bucket(b).Delete(k); err != nil {
+			return err
+		}
 	}
-	return tx.Bucket(bucketJobs).Delete(k)
+	return nil
 }
 
 func (o deleteJob) apply(txn *memdb.Txn) error { return txn.Delete(tableJobs, o.job) }
@@ -318,10 +364,11 @@ func encodeJob(j *jobs.Job) ([]byte, error) { return json.Marshal(toDiskJob(j)) 
 // while the daemon runs.
 func (s *Store) NextID() jobs.ID { return jobs.ID(s.lastID.Add(1)) }
 
-// Submit stores a new job, with the submitter's environment when env is
-// not nil. check runs first, against a view in which no queue changes until
-// the job is stored; its error aborts the submission.
-func (s *Store) Submit(j *jobs.Job, env []byte, check func(*View) error) error {
+// Submit stores a new job with its script and the submitter's environment
+// (NUL-separated; nil for none), all in one transaction. check runs first,
+// against a view in which no queue changes until the job is stored; its
+// error aborts the submission.
+func (s *Store) Submit(j *jobs.Job, script, env []byte, check func(*View) error) error {
 	s.queueMu.RLock()
 	defer s.queueMu.RUnlock()
 	if check != nil {
@@ -333,10 +380,13 @@ func (s *Store) Submit(j *jobs.Job, env []byte, check func(*View) error) error {
 	if err != nil {
 		return err
 	}
-	if env == nil && j.ExportEnv {
+	if script == nil {
+		script = []byte{}
+	}
+	if env == nil {
 		env = []byte{}
 	}
-	return s.write(putJob{job: j, data: data, env: env})
+	return s.write(putJob{job: j, data: data, script: script, env: env})
 }
 
 func (s *Store) lockJob(id jobs.ID) func() {
@@ -384,16 +434,21 @@ func (s *Store) DeleteJob(id jobs.ID, check func(*jobs.Job) error) (*jobs.Job, e
 	return cur, s.write(deleteJob{job: cur})
 }
 
-// Env returns the environment stored with a job (qsub -V), or nil.
-func (s *Store) Env(id jobs.ID) ([]byte, error) {
-	var env []byte
+// Env returns the environment stored with a job, or nil.
+func (s *Store) Env(id jobs.ID) ([]byte, error) { return s.blob(bucketEnv, id) }
+
+// Script returns a job's script, or nil.
+func (s *Store) Script(id jobs.ID) ([]byte, error) { return s.blob(bucketScript, id) }
+
+func (s *Store) blob(bucket []byte, id jobs.ID) ([]byte, error) {
+	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketEnv).Get(idKey(uint64(id))); v != nil {
-			env = append([]byte{}, v...)
+		if v := tx.Bucket(bucket).Get(idKey(uint64(id))); v != nil {
+			out = append([]byte{}, v...) // v lives only as long as the transaction
 		}
 		return nil
 	})
-	return env, err
+	return out, err
 }
 
 // CreateQueue stores a new queue.

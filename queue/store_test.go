@@ -42,7 +42,7 @@ func newJob(s *Store, queue string, uid uint32) *jobs.Job {
 func submit(t *testing.T, s *Store, queue string, uid uint32) *jobs.Job {
 	t.Helper()
 	j := newJob(s, queue, uid)
-	if err := s.Submit(j, nil, nil); err != nil {
+	if err := s.Submit(j, nil, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	return j
@@ -125,7 +125,7 @@ func TestSubmitUpdateDeleteSurviveReopen(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Submit(newJob(s, "batch", 1), nil, nil); !errors.Is(err, ErrClosed) {
+	if err := s.Submit(newJob(s, "batch", 1), nil, nil, nil); !errors.Is(err, ErrClosed) {
 		t.Errorf("submit after close: %v", err)
 	}
 
@@ -196,8 +196,12 @@ func TestPendingOrder(t *testing.T) {
 	if got := ids(s.View().Pending("a")); !slices.Equal(got, wantAfter) {
 		t.Errorf("Pending(a) after requeue = %v, want %v", got, wantAfter)
 	}
-	if got := len(ids(s.View().JobsInQueue("b"))); got != 3 {
-		t.Errorf("JobsInQueue(b) has %d jobs, want 3", got)
+	counts := s.View().QueueCounts()
+	if got := counts["b"][jobs.Queued]; got != 3 || len(counts["a"]) != 3 {
+		t.Errorf("QueueCounts = %v, want 3 queued in b and three states in a", counts)
+	}
+	if got := len(ids(s.View().Unended())); got != 6 {
+		t.Errorf("Unended has %d jobs, want 6", got)
 	}
 }
 
@@ -213,7 +217,7 @@ func TestConcurrentWrites(t *testing.T) {
 			defer wg.Done()
 			for range each {
 				j := newJob(s, "batch", uint32(w))
-				if err := s.Submit(j, []byte("A=1\x00"), nil); err != nil {
+				if err := s.Submit(j, []byte("#!/bin/sh\n"), []byte("A=1\x00"), nil); err != nil {
 					errs <- err
 					return
 				}
@@ -244,15 +248,18 @@ func TestConcurrentWrites(t *testing.T) {
 	checkConsistent(t, openStore(t, path))
 }
 
-func TestEnv(t *testing.T) {
+func TestScriptAndEnv(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "lazarus.db"))
 	j := newJob(s, "batch", 1)
 	j.ExportEnv = true
-	if err := s.Submit(j, []byte("HOME=/x\x00"), nil); err != nil {
+	if err := s.Submit(j, []byte("echo hi\n"), []byte("HOME=/x\x00"), nil); err != nil {
 		t.Fatal(err)
 	}
 	if env, err := s.Env(j.ID); err != nil || string(env) != "HOME=/x\x00" {
 		t.Errorf("Env = %q, %v", env, err)
+	}
+	if script, err := s.Script(j.ID); err != nil || string(script) != "echo hi\n" {
+		t.Errorf("Script = %q, %v", script, err)
 	}
 	if _, err := s.UpdateJob(j.ID, func(j *jobs.Job) error { return j.Start(t0) }); err != nil {
 		t.Fatal(err)
@@ -265,6 +272,9 @@ func TestEnv(t *testing.T) {
 	}
 	if env, _ := s.Env(j.ID); env != nil {
 		t.Errorf("environment outlived its job: %q", env)
+	}
+	if script, _ := s.Script(j.ID); script != nil {
+		t.Errorf("script outlived its job: %q", script)
 	}
 }
 

@@ -48,8 +48,36 @@ func (v *View) JobsInState(st jobs.State) iter.Seq[*jobs.Job] { return v.jobs(in
 // JobsOf iterates over one user's jobs, in id order.
 func (v *View) JobsOf(uid uint32) iter.Seq[*jobs.Job] { return v.jobs(indexOwner, uid) }
 
-// JobsInQueue iterates over one queue's jobs, in id order.
-func (v *View) JobsInQueue(queue string) iter.Seq[*jobs.Job] { return v.jobs(indexQueue, queue) }
+// QueueCounts counts jobs by queue and state. It walks every job.
+func (v *View) QueueCounts() map[string]map[jobs.State]int {
+	out := map[string]map[jobs.State]int{}
+	for j := range v.Jobs() {
+		m := out[j.Queue]
+		if m == nil {
+			m = map[jobs.State]int{}
+			out[j.Queue] = m
+		}
+		m[j.State]++
+	}
+	return out
+}
+
+// Unended iterates over the jobs that have not ended (any state but
+// finished and failed), state by state.
+func (v *View) Unended() iter.Seq[*jobs.Job] {
+	return func(yield func(*jobs.Job) bool) {
+		for _, st := range jobs.States {
+			if st.Terminal() {
+				continue
+			}
+			for j := range v.JobsInState(st) {
+				if !yield(j) {
+					return
+				}
+			}
+		}
+	}
+}
 
 // Pending iterates over the jobs of a queue that wait to run (queued or
 // requeued), in submission order.

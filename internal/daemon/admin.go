@@ -8,6 +8,7 @@ import (
 
 	"lazarus/config"
 	"lazarus/internal/proto"
+	"lazarus/jobs"
 	"lazarus/queue"
 )
 
@@ -61,7 +62,7 @@ func (d *Daemon) queueCreate(_ context.Context, who caller, body json.RawMessage
 	}
 	d.log.Info("queue created", "queue", q.Name, "by", who.name)
 	d.wake()
-	return proto.QueueReply{Queue: d.queueInfo(d.store.View(), q)}, nil
+	return proto.QueueReply{Queue: d.queueInfo(q, nil)}, nil
 }
 
 func (d *Daemon) queueDelete(_ context.Context, who caller, body json.RawMessage) (any, error) {
@@ -77,8 +78,8 @@ func (d *Daemon) queueDelete(_ context.Context, who caller, body json.RawMessage
 	}
 	err = d.store.DeleteQueue(req.Name, func(v *queue.View) error {
 		n := 0
-		for j := range v.JobsInQueue(req.Name) {
-			if !j.State.Terminal() {
+		for j := range v.Unended() {
+			if j.Queue == req.Name {
 				n++
 			}
 		}
@@ -118,7 +119,7 @@ func (d *Daemon) queueSet(_ context.Context, who caller, body json.RawMessage) (
 	}
 	d.log.Info("queue changed", "queue", q.Name, "by", who.name)
 	d.wake()
-	return proto.QueueReply{Queue: d.queueInfo(d.store.View(), q)}, nil
+	return proto.QueueReply{Queue: d.queueInfo(q, d.store.View().QueueCounts()[q.Name])}, nil
 }
 
 func (d *Daemon) queueList(_ context.Context, _ caller, body json.RawMessage) (any, error) {
@@ -128,24 +129,27 @@ func (d *Daemon) queueList(_ context.Context, _ caller, body json.RawMessage) (a
 	}
 	v := d.store.View()
 	reply := proto.QueuesReply{Queues: []proto.QueueInfo{}}
+	var queues []*queue.Queue
 	if req.Name != "" {
 		q := v.Queue(req.Name)
 		if q == nil {
 			return nil, notFound("unknown queue %q", req.Name)
 		}
-		reply.Queues = append(reply.Queues, d.queueInfo(v, q))
-		return reply, nil
+		queues = append(queues, q)
+	} else {
+		queues = v.Queues()
 	}
-	for _, q := range v.Queues() {
-		reply.Queues = append(reply.Queues, d.queueInfo(v, q))
+	counts := v.QueueCounts()
+	for _, q := range queues {
+		reply.Queues = append(reply.Queues, d.queueInfo(q, counts[q.Name]))
 	}
 	return reply, nil
 }
 
-func (d *Daemon) queueInfo(v *queue.View, q *queue.Queue) proto.QueueInfo {
+func (d *Daemon) queueInfo(q *queue.Queue, byState map[jobs.State]int) proto.QueueInfo {
 	counts := map[string]int{}
-	for j := range v.JobsInQueue(q.Name) {
-		counts[string(j.State)]++
+	for st, n := range byState {
+		counts[string(st)] = n
 	}
 	return proto.QueueInfo{
 		Name: q.Name, Priority: q.Priority, Enabled: q.Enabled, Started: q.Started,

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -46,13 +47,9 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 	j.ID = d.store.NextID()
 	j.Stdout = outputPath(req.Stdout, j.Workdir, j.Name, "o", j.ID)
 	j.Stderr = outputPath(req.Stderr, j.Workdir, j.Name, "e", j.ID)
-	j.Script, err = d.spool(j.ID, req.Script, j.Owner)
+	j.Script = d.spoolPath(j.ID)
+	err = d.store.Submit(j, req.Script, env, func(v *queue.View) error { return checkQueue(v, j.Queue) })
 	if err != nil {
-		return nil, fmt.Errorf("spool the script: %w", err)
-	}
-	err = d.store.Submit(j, env, func(v *queue.View) error { return checkQueue(v, j.Queue) })
-	if err != nil {
-		os.Remove(j.Script)
 		return nil, err
 	}
 	d.log.Debug("job submitted", "job_id", j.ID, "queue", j.Queue, "user", who.name)
@@ -165,15 +162,25 @@ func outputPath(given, workdir, name, kind string, id jobs.ID) string {
 	return filepath.Clean(given)
 }
 
-// spool writes a job's script to spool/<id> durably (temp file, fsync,
-// rename, fsync of the directory) before the job is stored. The file
-// belongs to the job's owner, who runs it.
-func (d *Daemon) spool(id jobs.ID, script []byte, owner jobs.Owner) (path string, retErr error) {
-	dir := filepath.Join(d.dir, spoolDir)
-	path = filepath.Join(dir, id.String())
-	f, err := os.CreateTemp(dir, "."+id.String()+".tmp*")
+func (d *Daemon) spoolPath(id jobs.ID) string {
+	return filepath.Join(d.dir, spoolDir, id.String())
+}
+
+// spool writes a job's script, kept in the store since its submission, to
+// spool/<id> for the job's owner to run. It needs no fsync: after a crash
+// it is written again when the job starts again.
+func (d *Daemon) spool(j *jobs.Job) (retErr error) {
+	script, err := d.store.Script(j.ID)
 	if err != nil {
-		return "", err
+		return err
+	}
+	if len(script) == 0 {
+		return errors.New("the store has no script for this job")
+	}
+	dir := filepath.Join(d.dir, spoolDir)
+	f, err := os.CreateTemp(dir, "."+j.ID.String()+".tmp*")
+	if err != nil {
+		return err
 	}
 	defer func() {
 		if retErr != nil {
@@ -182,39 +189,24 @@ func (d *Daemon) spool(id jobs.ID, script []byte, owner jobs.Owner) (path string
 		}
 	}()
 	if _, err := f.Write(script); err != nil {
-		return "", err
+		return err
 	}
 	if d.uid == 0 {
-		if err := f.Chown(int(owner.UID), int(owner.GID)); err != nil {
-			return "", err
+		if err := f.Chown(int(j.Owner.UID), int(j.Owner.GID)); err != nil {
+			return err
 		}
 	}
 	if err := f.Chmod(0o500); err != nil {
-		return "", err
-	}
-	if err := f.Sync(); err != nil {
-		return "", err
-	}
-	if err := f.Close(); err != nil {
-		return "", err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return "", err
-	}
-	return path, syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
 		return err
 	}
-	defer f.Close()
-	return f.Sync()
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), d.spoolPath(j.ID))
 }
 
-// cleanSpool removes spooled scripts that have no job: submissions that
-// failed, or that a crash interrupted before they were stored.
+// cleanSpool removes spool files that have no job (purged while the
+// daemon was down) and temporary files a crash left.
 func (d *Daemon) cleanSpool() {
 	dir := filepath.Join(d.dir, spoolDir)
 	entries, err := os.ReadDir(dir)
@@ -395,36 +387,57 @@ func (d *Daemon) status(_ context.Context, _ caller, body json.RawMessage) (any,
 		states = append(states, st)
 	}
 	var uid *uint32
+	byName := false
 	if req.User != "" {
-		u, err := lookupUID(req.User)
-		if err != nil {
-			return nil, err
+		if u, err := lookupUID(req.User); err == nil {
+			uid = &u
+		} else {
+			byName = true // a user the system no longer knows: the name recorded at submission
 		}
-		uid = &u
 	}
 	keep := func(j *jobs.Job) bool {
-		return (uid == nil || j.Owner.UID == *uid) && (len(states) == 0 || slices.Contains(states, j.State))
+		return (uid == nil || j.Owner.UID == *uid) && (!byName || j.Owner.Name == req.User) &&
+			(len(states) == 0 || slices.Contains(states, j.State))
 	}
 	now := time.Now().Round(0)
 	v := d.store.View()
-	reply := proto.StatusReply{Now: now, Jobs: []proto.JobInfo{}}
+	// The reply is encoded job by job: a listing of every job is large,
+	// and a slice of them all would be copied as it grows and encoded again.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	fmt.Fprintf(&buf, `{"now":%q,"jobs":[`, now.Format(time.RFC3339Nano))
+	n := 0
 	add := func(j *jobs.Job) {
-		if keep(j) {
-			reply.Jobs = append(reply.Jobs, jobInfo(j, now, req.Full))
+		if !keep(j) {
+			return
 		}
+		if n > 0 {
+			buf.WriteByte(',')
+		}
+		n++
+		enc.Encode(jobInfo(j, now, req.Full))
+		buf.Truncate(buf.Len() - 1) // Encode's newline would end the reply line
 	}
+	var missing []uint64
 	switch {
 	case len(req.IDs) > 0:
 		for _, id := range req.IDs {
 			if j := v.Job(jobs.ID(id)); j != nil {
 				add(j)
 			} else {
-				reply.Missing = append(reply.Missing, id)
+				missing = append(missing, id)
 			}
 		}
 	case uid != nil:
 		for j := range v.JobsOf(*uid) {
 			add(j)
+		}
+	case byName:
+		for j := range v.Jobs() {
+			add(j)
+		}
+		if n == 0 {
+			return nil, notFound("unknown user %q", req.User)
 		}
 	case len(states) == 1:
 		for j := range v.JobsInState(states[0]) {
@@ -435,7 +448,14 @@ func (d *Daemon) status(_ context.Context, _ caller, body json.RawMessage) (any,
 			add(j)
 		}
 	}
-	return reply, nil
+	buf.WriteByte(']')
+	if len(missing) > 0 {
+		m, _ := json.Marshal(missing)
+		buf.WriteString(`,"missing":`)
+		buf.Write(m)
+	}
+	buf.WriteByte('}')
+	return json.RawMessage(buf.Bytes()), nil
 }
 
 // lookupUID resolves qstat -u: a user name, or a numeric uid.
@@ -446,7 +466,7 @@ func lookupUID(name string) (uint32, error) {
 	if n, err := strconv.ParseUint(name, 10, 32); err == nil {
 		return uint32(n), nil
 	}
-	return 0, notFound("unknown user %q", name)
+	return 0, fmt.Errorf("unknown user %q", name)
 }
 
 func jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {

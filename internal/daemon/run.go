@@ -99,6 +99,9 @@ func (d *Daemon) start(id jobs.ID) {
 		return
 	}
 	spec, err := d.spec(j)
+	if err == nil {
+		err = d.spool(j)
+	}
 	var pid int
 	if err == nil {
 		pid, err = supervisor.Start(d.opts.Exe, d.jobRunDir(id), spec)

@@ -162,20 +162,28 @@ func (s *server) handleConn(ctx context.Context, conn *net.UnixConn) {
 	sc := bufio.NewScanner(conn)
 	sc.Buffer(make([]byte, 0, 64<<10), proto.MaxLine)
 	w := bufio.NewWriterSize(conn, 64<<10)
-	enc := json.NewEncoder(w)
 	for sc.Scan() {
-		resp := s.d.dispatch(ctx, who, sc.Bytes())
-		if err := enc.Encode(resp); err != nil {
-			return
-		}
-		if err := w.Flush(); err != nil {
+		if err := writeResponse(w, s.d.dispatch(ctx, who, sc.Bytes())); err != nil {
 			return
 		}
 	}
 	if errors.Is(sc.Err(), bufio.ErrTooLong) {
-		enc.Encode(failure(badRequest("request longer than %d bytes", proto.MaxLine)))
-		w.Flush()
+		writeResponse(w, failure(badRequest("request longer than %d bytes", proto.MaxLine)))
 	}
+}
+
+// writeResponse writes one reply line. A successful reply's body is
+// already JSON: it is written as it is, not re-encoded (encoding/json would
+// scan a RawMessage again, which costs on a reply listing every job).
+func writeResponse(w *bufio.Writer, resp proto.Response) error {
+	if resp.OK && resp.Error == nil && len(resp.Body) > 0 {
+		fmt.Fprintf(w, `{"version":%d,"ok":true,"body":`, resp.Version)
+		w.Write(resp.Body)
+		w.WriteString("}\n")
+	} else if err := json.NewEncoder(w).Encode(resp); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 // dispatch answers one request line. A panic in a handler is a bug: it is
@@ -205,7 +213,9 @@ func (d *Daemon) dispatch(ctx context.Context, who caller, line []byte) (resp pr
 		return failure(err)
 	}
 	out := proto.Response{Version: proto.Version, OK: true}
-	if body != nil {
+	if raw, ok := body.(json.RawMessage); ok {
+		out.Body = raw // already encoded by the handler
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return failure(err)

@@ -121,13 +121,6 @@ func (w *watcher) signal(job jobs.ID, sig unix.Signal) (bool, error) {
 	return true, nil
 }
 
-// count returns how many supervisors are watched.
-func (w *watcher) count() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.byJob)
-}
-
 func (w *watcher) run() {
 	defer close(w.done)
 	events := make([]unix.EpollEvent, 64)

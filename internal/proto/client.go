@@ -67,23 +67,32 @@ func (c *Client) Call(ctx context.Context, op string, body, reply any) error {
 	if err != nil {
 		return c.connErr(ctx, err)
 	}
-	var resp Response
-	if err := json.Unmarshal(data, &resp); err != nil {
+	// The body is decoded straight into reply: a large reply (qstat of
+	// every job) is scanned once, not once as the envelope and once more.
+	var resp struct {
+		Version int    `json:"version"`
+		OK      bool   `json:"ok"`
+		Body    any    `json:"body"`
+		Error   *Error `json:"error"`
+	}
+	if reply != nil {
+		resp.Body = reply
+	}
+	err = json.Unmarshal(data, &resp)
+	if err != nil && resp.Version == 0 {
 		return fmt.Errorf("bad reply from lazarusd: %w", err)
 	}
 	if resp.Version != Version {
 		return fmt.Errorf("lazarusd speaks protocol version %d, this command %d", resp.Version, Version)
+	}
+	if err != nil {
+		return fmt.Errorf("bad reply from lazarusd: %w", err)
 	}
 	if !resp.OK {
 		if resp.Error == nil {
 			return &Error{Code: CodeInternal, Message: "lazarusd failed without saying why"}
 		}
 		return resp.Error
-	}
-	if reply != nil && len(resp.Body) > 0 {
-		if err := json.Unmarshal(resp.Body, reply); err != nil {
-			return fmt.Errorf("bad reply from lazarusd: %w", err)
-		}
 	}
 	return nil
 }
