@@ -239,3 +239,68 @@ func TestBatchRunsAsSubmitter(t *testing.T) {
 		t.Errorf("job with a forbidden output file: %+v", j)
 	}
 }
+
+func TestBatchExportedEnvironmentAndFilters(t *testing.T) {
+	b := newBatch(t, "")
+	id := b.qsubWith(cmdOpts{env: []string{"LAZARUS_TEST_VAR=exported"}}, "-V", "-N", "envjob",
+		b.script("e.sh", "#!/bin/sh\necho \"var=$LAZARUS_TEST_VAR home=$LAZARUS_O_HOME\"\n"))
+	b.waitState(id, "finished")
+	out := b.readFile(filepath.Join(b.work, fmt.Sprintf("envjob.o%d", id)))
+	if want := "var=exported home=" + os.Getenv("HOME") + "\n"; out != want {
+		t.Errorf("job output = %q, want %q", out, want)
+	}
+	// Without -V the variable stays behind.
+	id2 := b.qsubWith(cmdOpts{env: []string{"LAZARUS_TEST_VAR=exported"}}, "-N", "plain",
+		b.script("e.sh", "#!/bin/sh\necho \"var=$LAZARUS_TEST_VAR\"\n"))
+	b.waitState(id2, "finished")
+	if got := b.readFile(filepath.Join(b.work, fmt.Sprintf("plain.o%d", id2))); got != "var=\n" {
+		t.Errorf("without -V: %q", got)
+	}
+
+	held := b.qsub("-h", b.script("h.sh", "#!/bin/sh\ntrue\n"))
+	me := b.mustRun("qstat", "-u", "root")
+	for _, id := range []uint64{id, id2, held} {
+		if !strings.Contains(me, "\n"+strconv.FormatUint(id, 10)+" ") {
+			t.Errorf("qstat -u root lacks job %d:\n%s", id, me)
+		}
+	}
+	if r := b.run("qstat", "-u", "nobody"); r.code != 0 || r.stdout != "" {
+		t.Errorf("qstat -u of a user without jobs: %v", r)
+	}
+	onlyHeld := b.mustRun("qstat", "-s", "held")
+	if strings.Count(onlyHeld, "\n") != 3 || !strings.Contains(onlyHeld, " held ") {
+		t.Errorf("qstat -s held:\n%s", onlyHeld)
+	}
+}
+
+func TestBatchOperators(t *testing.T) {
+	cred := nobody(t)
+	b := newBatch(t, "operators = nobody\n")
+	as := cmdOpts{cred: cred}
+	if r := b.runWith(as, "qmgr", "-c", "create queue ops"); r.code != 0 {
+		t.Errorf("operator creating a queue: %v", r)
+	}
+	b.mustRun("qmgr", "-c", "stop queue batch")
+	id := b.qsub(b.script("r.sh", "#!/bin/sh\ntrue\n"))
+	if r := b.runWith(as, "qdel", strconv.FormatUint(id, 10)); r.code != 0 {
+		t.Errorf("operator deleting root's job: %v", r)
+	}
+}
+
+func TestBatchMemoryLimit(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("memory cgroups need root")
+	}
+	v1 := "/sys/fs/cgroup/memory/memory.limit_in_bytes"
+	ctl, _ := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
+	if _, err := os.Stat(v1); err != nil && !strings.Contains(string(ctl), "memory") {
+		t.Skip("this machine has no memory cgroup controller")
+	}
+	b := newBatch(t, "")
+	// awk doubles a string until it is 1 GiB; the limit stops it at 32 MiB.
+	id := b.qsub("-l", "mem=32mb", b.script("hog.sh", "#!/bin/sh\nawk 'BEGIN { s = \"x\"; for (i = 0; i < 30; i++) s = s s; print length(s) }'\n"))
+	j := b.waitState(id, "failed", "finished")
+	if j.State != "failed" || j.Reason != "memory limit exceeded (mem=32mb)" {
+		t.Errorf("memory hog: %+v", j)
+	}
+}

@@ -1,0 +1,69 @@
+package daemon
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"lazarus/jobs"
+)
+
+func TestJobEnv(t *testing.T) {
+	j := &jobs.Job{ID: 42, Name: "sim", Queue: "long", Workdir: "/w",
+		Resources: jobs.Resources{NCPUs: 4}, Vars: []string{"A=1", "PATH=/opt/bin"}}
+	submit := map[string]string{"HOME": "/home/u", "PATH": "/usr/bin", "SECRET": "x", "LAZARUS_JOBID": "forged"}
+	pw := passwd{name: "u", home: "/home/u", shell: "/bin/bash"}
+	env := jobEnv(j, submit, pw, "host1")
+	for _, want := range []string{
+		"HOME=/home/u", "USER=u", "LOGNAME=u", "SHELL=/bin/bash", "A=1", "PATH=/opt/bin",
+		"LAZARUS_JOBID=42", "LAZARUS_JOBNAME=sim", "LAZARUS_QUEUE=long", "LAZARUS_O_WORKDIR=/w",
+		"LAZARUS_O_HOST=host1", "LAZARUS_O_HOME=/home/u", "LAZARUS_O_PATH=/usr/bin", "LAZARUS_NCPUS=4",
+		"LAZARUS_ENVIRONMENT=LAZARUS_BATCH",
+	} {
+		if !slices.Contains(env, want) {
+			t.Errorf("environment lacks %s: %v", want, env)
+		}
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "SECRET=") {
+			t.Error("submitter's variable exported without -V")
+		}
+	}
+	j.ExportEnv = true
+	env = jobEnv(j, submit, pw, "host1")
+	if !slices.Contains(env, "SECRET=x") || !slices.Contains(env, "LAZARUS_JOBID=42") || !slices.Contains(env, "PATH=/opt/bin") {
+		t.Errorf("with -V (and -v winning, LAZARUS_* last): %v", env)
+	}
+}
+
+func TestOutputPath(t *testing.T) {
+	tests := []struct{ given, want string }{
+		{"", "/w/job.o7"},
+		{"/out/", "/out/job.o7"},
+		{"/out/x.log", "/out/x.log"},
+		{"/out/../y", "/y"},
+	}
+	for _, tt := range tests {
+		if got := outputPath(tt.given, "/w", "job", "o", 7); got != tt.want {
+			t.Errorf("outputPath(%q) = %q, want %q", tt.given, got, tt.want)
+		}
+	}
+}
+
+func TestLookupPasswd(t *testing.T) {
+	root := lookupPasswd(0)
+	if root.name != "root" || root.home == "" || root.shell == "" {
+		t.Errorf("lookupPasswd(0) = %+v", root)
+	}
+	unknown := lookupPasswd(4000000000)
+	if unknown.name != "4000000000" || unknown.shell != "/bin/sh" || unknown.home != "/" {
+		t.Errorf("lookupPasswd(unknown) = %+v", unknown)
+	}
+}
+
+func TestSplitEnv(t *testing.T) {
+	got := splitEnv([]byte("A=1\x00B=x=y\x00\x00junk\x00"))
+	if len(got) != 2 || got["A"] != "1" || got["B"] != "x=y" {
+		t.Errorf("splitEnv = %v", got)
+	}
+}

@@ -1,0 +1,91 @@
+package qcmd
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"lazarus/internal/proto"
+)
+
+func TestSplitVars(t *testing.T) {
+	tests := []struct {
+		in   string
+		want []string
+	}{
+		{"A=1,B=2", []string{"A=1", "B=2"}},
+		{`A=1,B="x,y"`, []string{"A=1", "B=x,y"}},
+		{"A='it''s',C", []string{"A=its", "C"}},
+		{",A=1,,", []string{"A=1"}},
+	}
+	for _, tt := range tests {
+		got, err := splitVars(tt.in)
+		if err != nil || !slices.Equal(got, tt.want) {
+			t.Errorf("splitVars(%q) = %q, %v, want %q", tt.in, got, err, tt.want)
+		}
+	}
+	if _, err := splitVars(`A="open`); err == nil {
+		t.Error("unbalanced quote accepted")
+	}
+}
+
+func TestAssignments(t *testing.T) {
+	got, err := assignments(" priority = 5, max_running=2 ")
+	want := []proto.Attribute{{Name: "priority", Value: "5"}, {Name: "max_running", Value: "2"}}
+	if err != nil || !slices.Equal(got, want) {
+		t.Errorf("assignments = %v, %v", got, err)
+	}
+	for _, bad := range []string{"priority", "= 5", "a b = 1", "x =", "a=1,"} {
+		if _, err := assignments(bad); !errors.Is(err, errSyntax) {
+			t.Errorf("assignments(%q) = %v, want a syntax error", bad, err)
+		}
+	}
+}
+
+// Syntax errors are found before any daemon is asked anything.
+func TestQmgrSyntax(t *testing.T) {
+	m := &qmgr{out: &bytes.Buffer{}}
+	for _, line := range []string{"create", "frobnicate queue x", "set queue", "delete queue a b", "shutdown now",
+		"list server extra", "hold job", "set server x"} {
+		err := m.run(context.Background(), line)
+		if !errors.Is(err, errSyntax) {
+			t.Errorf("%q: %v, want a syntax error", line, err)
+		}
+	}
+	for _, line := range []string{"", "   ", "# comment"} {
+		if err := m.run(context.Background(), line); err != nil {
+			t.Errorf("%q: %v", line, err)
+		}
+	}
+	if err := m.run(context.Background(), "quit"); !errors.Is(err, errQuit) {
+		t.Errorf("quit: %v", err)
+	}
+	var out bytes.Buffer
+	m = &qmgr{out: &out}
+	if err := m.run(context.Background(), "help"); err != nil || !strings.Contains(out.String(), "create queue NAME") {
+		t.Errorf("help: %v, %q", err, out.String())
+	}
+}
+
+// The apps run in-process with their own writers; Main turns errors into
+// one line and an exit status.
+func TestMainOneLineErrors(t *testing.T) {
+	t.Setenv("LAZARUS_HOME", t.TempDir())
+	var out, errb bytes.Buffer
+	code := Main(NewQstat(&out, &errb), []string{"qstat", "-x"})
+	if code != 1 || errb.String() != "qstat: flag provided but not defined: -x (see qstat --help)\n" {
+		t.Errorf("bad flag: %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	code = Main(NewQdel(&out, &errb), []string{"qdel", "1"})
+	if code != 1 || !strings.HasPrefix(errb.String(), "qdel: lazarusd is not running") || strings.Count(errb.String(), "\n") != 1 {
+		t.Errorf("no daemon: %d, %q", code, errb.String())
+	}
+	out.Reset()
+	if code := Main(NewQsub(strings.NewReader(""), &out, &errb), []string{"qsub", "--help"}); code != 0 || !strings.Contains(out.String(), "-h ") {
+		t.Errorf("qsub --help: %d, %q", code, out.String())
+	}
+}
