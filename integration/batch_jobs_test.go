@@ -175,7 +175,7 @@ while [ ! -e done ]; do sleep 0.05; done
 		t.Errorf("CPU accounting: total %.3fs, segments %+v", j.CPUSec, j.Segments)
 	}
 	full := b.mustRun("qstat", "-f", strconv.FormatUint(id, 10))
-	for _, want := range []string{"run 1 = run ", "exit status 0", "total = 1 run, wall "} {
+	for _, want := range []string{"run 1 = ", "exit status 0", "total = 1 run, wall "} {
 		if !strings.Contains(full, want) {
 			t.Errorf("qstat -f lacks %q:\n%s", want, full)
 		}

@@ -328,6 +328,10 @@ func lockStateDir(dir string) (unlock func(), retErr error) {
 // replaced (we hold the lock, so nobody listens on it).
 func (d *Daemon) listen() (*net.UnixListener, error) {
 	path := proto.SocketPath(d.dir)
+	// sockaddr_un holds 108 bytes, with the terminating NUL.
+	if len(path) > 107 {
+		return nil, fmt.Errorf("socket path %s is %d bytes long, more than the 107 a unix socket allows: use a shorter state directory", path, len(path))
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}

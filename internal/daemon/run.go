@@ -217,12 +217,15 @@ func (d *Daemon) recover() {
 		case st.Exit != nil && st.Exit.Segment == seg:
 			log.Info("collecting a job that ended while the daemon was down")
 			d.end(j.ID, result(st.Exit))
-		case st.Info == nil:
+		case st.Info == nil && j.State == jobs.Running:
 			// The supervisor never ran the job: start it again.
 			now := time.Now().Round(0)
 			if _, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error { return j.NotStarted(now) }); err != nil {
 				log.Error("cannot requeue a job that did not start", "error", err)
 			}
+		case st.Info == nil:
+			// Deleted (or being checkpointed) before it ever ran.
+			d.end(j.ID, jobs.Result{End: time.Now().Round(0), ExitCode: -1, Reason: "ended before it started"})
 		default:
 			why := "the job's processes are gone without an exit status (machine crash?)"
 			if boot, err := bootID(); err == nil && st.Info.Supervisor.BootID != boot {

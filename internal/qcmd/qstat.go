@@ -7,6 +7,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -280,7 +281,7 @@ func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 			case s.Reason != "":
 				how = ", " + s.Reason
 			case s.Signal != 0:
-				how = fmt.Sprintf(", killed by signal %d", s.Signal)
+				how = fmt.Sprintf(", killed by signal %d (%s)", s.Signal, syscall.Signal(s.Signal))
 			default:
 				how = ", exit status " + strconv.Itoa(s.ExitCode)
 			}
@@ -289,12 +290,11 @@ func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 		if s.End.IsZero() {
 			wall = now.Sub(s.Start)
 		}
-		kind := "run"
 		if s.Restart {
-			kind = "restart"
+			how += " (restarted from a checkpoint)"
 		}
-		kv(fmt.Sprintf("run %d", i+1), fmt.Sprintf("%s %s to %s, wall %s, cpu %s (user %s, system %s)%s",
-			kind, stamp(s.Start), end, jobs.FormatDuration(wall), cpuTime(s.UserCPUSec+s.SysCPUSec),
+		kv(fmt.Sprintf("run %d", i+1), fmt.Sprintf("%s to %s, wall %s, cpu %s (user %s, system %s)%s",
+			stamp(s.Start), end, jobs.FormatDuration(wall), cpuTime(s.UserCPUSec+s.SysCPUSec),
 			cpuTime(s.UserCPUSec), cpuTime(s.SysCPUSec), how))
 	}
 	runs := "runs"
