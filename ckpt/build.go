@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,51 +29,68 @@ const (
 
 // builder rebuilds one process inside the traced clone pid, by system calls
 // injected into it: unmap everything, map and fill every region, put the
-// vDSO back, set the mm fields, reopen files, restore signals, limits,
-// timers, rseq and credentials, then the registers.
+// vDSO back, set the mm fields, take over its descriptors, restore
+// signals, limits, timers, rseq and credentials, then the registers.
 type builder struct {
 	r       *restorer
+	p       *rproc
 	pid     int
 	mem     *os.File
 	t       *task
 	scratch uint64
+	xstate  []byte
+	pidfd   uint64 // the restorer's pidfd, in the process
+	spareFD int    // the lowest descriptor number the process did not use
+}
+
+// newBuilder prepares the traced process pid for injection: every signal
+// blocked, and a scratch area with a syscall instruction. A process cloned
+// from one already prepared inherits its scratch area at the same address.
+func newBuilder(r *restorer, p *rproc, pid int, inherited uint64) (*builder, error) {
+	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", pid), os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	b := &builder{r: r, p: p, pid: pid, mem: mem}
+	regs, err := ptraceGetRegs(pid)
+	if err != nil {
+		mem.Close()
+		return nil, err
+	}
+	b.t = &task{pid: pid, orig: regs}
+	if inherited != 0 {
+		b.scratch, b.t.sc = inherited, inherited
+	} else {
+		if b.t.sc, err = vdsoSyscall(pid, mem); err != nil {
+			mem.Close()
+			return nil, err
+		}
+		if err := b.setupScratch(); err != nil {
+			mem.Close()
+			return nil, err
+		}
+	}
+	if err := ptraceSetSigMask(pid, ^uint64(0)); err != nil {
+		mem.Close()
+		return nil, err
+	}
+	return b, nil
 }
 
 func (b *builder) build() error {
-	r, m := b.r, b.r.meta
-	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", b.pid), os.O_RDWR, 0)
-	if err != nil {
-		return err
-	}
-	b.mem = mem
-	defer mem.Close()
-	regs, err := ptraceGetRegs(b.pid)
-	if err != nil {
-		return err
-	}
+	r, p, m := b.r, b.p, b.p.meta
 	cur, err := ptraceGetXState(b.pid)
 	if err != nil {
 		return err
 	}
-	xstate := r.img.xstate[0]
-	if fp := localFingerprint(cur); fp.XFeatures != m.Fingerprint.XFeatures || len(cur) != len(xstate) {
+	b.xstate = p.img.xstate[0]
+	if fp := localFingerprint(cur); fp.XFeatures != m.Fingerprint.XFeatures || len(cur) != len(b.xstate) {
 		err := fmt.Errorf("extended FPU state (features %#x, %d bytes) differs from this machine's (%#x, %d bytes): %w",
-			m.Fingerprint.XFeatures, len(xstate), fp.XFeatures, len(cur), ErrIncompatible)
+			m.Fingerprint.XFeatures, len(b.xstate), fp.XFeatures, len(cur), ErrIncompatible)
 		if e := r.forceable(err); e != nil {
 			return e
 		}
-		xstate = nil
-	}
-	sc, err := vdsoSyscall(b.pid, mem)
-	if err != nil {
-		return err
-	}
-	b.t = &task{pid: b.pid, orig: regs, sc: sc}
-	if err := ptraceSetSigMask(b.pid, ^uint64(0)); err != nil {
-		return err
-	}
-	if err := b.setupScratch(); err != nil {
-		return err
+		b.xstate = nil
 	}
 	if _, err := b.call("close_range", unix.SYS_CLOSE_RANGE, 0, 0xffffffff, 0); err != nil {
 		return err
@@ -88,9 +106,22 @@ func (b *builder) build() error {
 			return fmt.Errorf("map vdso at %#x: %w", m.VDSO, err)
 		}
 	}
-	img, err := os.Open(r.img.Path)
+	// Descriptors of our own go above every saved one.
+	for _, f := range m.Files {
+		b.spareFD = max(b.spareFD, f.FD+1)
+	}
+	b.spareFD = max(b.spareFD, 3)
+	pidfd, err := b.call("pidfd_open", unix.SYS_PIDFD_OPEN, uint64(os.Getpid()), 0)
 	if err != nil {
-		return fmt.Errorf("%s: open: %w", r.img.Path, err)
+		return fmt.Errorf("pidfd_open: %w", err)
+	}
+	if b.pidfd, err = b.call("fcntl", unix.SYS_FCNTL, pidfd, unix.F_DUPFD_CLOEXEC, uint64(b.spareFD)); err != nil {
+		return fmt.Errorf("fcntl F_DUPFD: %w", err)
+	}
+	b.call("close", unix.SYS_CLOSE, pidfd)
+	img, err := os.Open(p.img.Path)
+	if err != nil {
+		return fmt.Errorf("%s: open: %w", p.img.Path, err)
 	}
 	defer img.Close()
 	unix.Fadvise(int(img.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
@@ -98,8 +129,8 @@ func (b *builder) build() error {
 	for _, rg := range m.Regions {
 		for _, e := range rg.Extents {
 			// Start reading the image from disk now; it arrives while
-			// the memory it goes to is being mapped and populated.
-			unix.Fadvise(int(img.Fd()), int64(r.img.dataStart+e.Off), int64(e.Len), unix.FADV_WILLNEED)
+			// the memory it goes to is being mapped.
+			unix.Fadvise(int(img.Fd()), int64(p.img.dataStart+e.Off), int64(e.Len), unix.FADV_WILLNEED)
 		}
 	}
 	for _, rg := range sortedRegions(m.Regions) {
@@ -107,25 +138,72 @@ func (b *builder) build() error {
 			return err
 		}
 	}
-	r.log.Debug(fmt.Sprintf("%s(%d): memory restored in %.3fs", r.comm, r.pid, time.Since(start).Seconds()))
+	r.log.Debug(fmt.Sprintf("%s(%d): memory restored in %.3fs", p.comm(), m.PID, time.Since(start).Seconds()))
 	if err := b.setMM(); err != nil {
 		return err
 	}
 	if err := b.openFiles(); err != nil {
 		return err
 	}
+	if _, err := b.call("close", unix.SYS_CLOSE, b.pidfd); err != nil {
+		return fmt.Errorf("close pidfd: %w", err)
+	}
 	if err := b.restoreProcessState(); err != nil {
 		return err
 	}
-	if err := b.restoreCreds(); err != nil {
+	if p == r.root && m.NSPID == 1 {
+		if err := b.mountProc(); err != nil {
+			return err
+		}
+	}
+	return b.restoreCreds()
+}
+
+// mountProc gives the init of a fresh PID namespace its own /proc, in the
+// mount namespace created with it.
+func (b *builder) mountProc() error {
+	root, err := b.putString(scratchData, "/")
+	if err != nil {
 		return err
 	}
-	// The scratch area goes last; the single-step trap after munmap is
-	// reported before the next instruction would be fetched from it.
-	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch, scratchSize); err != nil {
-		return fmt.Errorf("munmap scratch: %w", err)
+	if _, err := b.call("mount", unix.SYS_MOUNT, 0, root, 0, unix.MS_REC|unix.MS_PRIVATE, 0); err != nil {
+		return fmt.Errorf("make / private: %w", err)
 	}
-	return b.finish(xstate)
+	src, _ := b.putString(scratchData, "proc")
+	dst, _ := b.putString(scratchData+64, "/proc")
+	if _, err := b.call("mount", unix.SYS_MOUNT, src, dst, src, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, 0); err != nil {
+		return fmt.Errorf("mount /proc: %w", err)
+	}
+	return nil
+}
+
+// takeFD copies descriptor fd of the restorer into the process, at the
+// number want, and returns want.
+func (b *builder) takeFD(fd int, want int, cloexec bool) error {
+	got, err := b.call("pidfd_getfd", unix.SYS_PIDFD_GETFD, b.pidfd, uint64(fd), 0)
+	if err != nil {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		l2, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", b.pid, b.pidfd))
+		return fmt.Errorf("pidfd_getfd(%d -> %q, our fd %d -> %q): %w", b.pidfd, l2, fd, l, err)
+	}
+	flags := uint64(0)
+	if cloexec {
+		flags = unix.O_CLOEXEC
+	}
+	if int(got) == want {
+		// pidfd_getfd sets close-on-exec.
+		if !cloexec {
+			if _, err := b.call("fcntl", unix.SYS_FCNTL, got, unix.F_SETFD, 0); err != nil {
+				return fmt.Errorf("fcntl %d 0x0 0x0: %w", want, err)
+			}
+		}
+		return nil
+	}
+	if _, err := b.call("dup3", unix.SYS_DUP3, got, uint64(want), flags); err != nil {
+		return fmt.Errorf("dup2 %d %d failed: %w", got, want, err)
+	}
+	_, err = b.call("close", unix.SYS_CLOSE, got)
+	return err
 }
 
 func (b *builder) call(name string, nr uintptr, args ...uint64) (uint64, error) {
@@ -164,8 +242,10 @@ func (b *builder) setupScratch() error {
 	for _, m := range maps {
 		used = append(used, [2]uint64{m.Start, m.End})
 	}
-	for _, rg := range b.r.meta.Regions {
-		used = append(used, [2]uint64{rg.Start, rg.End})
+	for _, p := range b.r.procs {
+		for _, rg := range p.meta.Regions {
+			used = append(used, [2]uint64{rg.Start, rg.End})
+		}
 	}
 	sort.Slice(used, func(i, j int) bool { return used[i][0] < used[j][0] })
 	const guard = 1 << 20
@@ -216,7 +296,22 @@ func (b *builder) mapRegion(img *os.File, rg region) error {
 		}
 		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, flags, ^uint64(0), 0)
 	case regionShmem:
-		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, unix.MAP_SHARED|unix.MAP_ANONYMOUS|unix.MAP_FIXED, ^uint64(0), 0)
+		// One object for every process that maps it: a memfd made and
+		// filled by the restorer.
+		fd, ok := b.r.shm[rg.Shm]
+		if !ok {
+			return fmt.Errorf("%s(%d): internal error: anon region %#x not in region table", b.p.comm(), b.p.meta.PID, rg.Start)
+		}
+		tmp := b.spareFD + 1
+		if err := b.takeFD(fd, tmp, true); err != nil {
+			return err
+		}
+		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, prot, unix.MAP_SHARED|unix.MAP_FIXED, uint64(tmp), rg.Offset)
+		b.call("close", unix.SYS_CLOSE, uint64(tmp))
+		if err != nil {
+			return fmt.Errorf("mmap %#x %#x %#x: %w", rg.Start, length, prot, err)
+		}
+		return nil
 	case regionFile, regionShared:
 		flags := uint64(unix.MAP_PRIVATE | unix.MAP_FIXED)
 		oflags := uint64(unix.O_RDONLY)
@@ -237,7 +332,7 @@ func (b *builder) mapRegion(img *os.File, rg region) error {
 		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, flags, fd, rg.Offset)
 		b.call("close", unix.SYS_CLOSE, fd)
 	default:
-		return fmt.Errorf("%s: invalid region kind %q", b.r.img.Path, rg.Kind)
+		return fmt.Errorf("%s: invalid MAP_TYPE (%q)", b.p.img.Path, rg.Kind)
 	}
 	if err != nil {
 		return fmt.Errorf("mmap %#x %#x %#x: %w", rg.Start, length, prot, err)
@@ -272,7 +367,7 @@ func (b *builder) mapRegion(img *os.File, rg region) error {
 // goroutine keeps the disk busy while this thread writes the process's
 // memory.
 func (b *builder) fill(img *os.File, e extent, all bool) error {
-	base := int64(b.r.img.dataStart + e.Off)
+	base := int64(b.p.img.dataStart + e.Off)
 	end := base + int64(e.Len)
 	type chunk struct {
 		data []byte
@@ -353,7 +448,7 @@ func writeNonZero(mem *os.File, chunk []byte, addr uint64) error {
 // setMM sets the mm fields (code, data, brk, stack, args, env, auxv) with
 // PR_SET_MM_MAP, the one form this kernel accepts without CAP_SYS_RESOURCE.
 func (b *builder) setMM() error {
-	m := b.r.meta
+	m := b.p.meta
 	auxv := make([]byte, 8*len(m.Auxv))
 	for i, v := range m.Auxv {
 		binary.LittleEndian.PutUint64(auxv[8*i:], v)
@@ -380,52 +475,25 @@ func (b *builder) setMM() error {
 	return nil
 }
 
-// openFiles reopens every saved descriptor at its number, flags and offset.
+// openFiles gives the process its descriptors: each is a copy of the open
+// file description the restorer holds for it (see openDescriptions), so
+// descriptors that shared a description (dup, fork) share it again.
 func (b *builder) openFiles() error {
-	r := b.r
-	files := append([]fileDesc(nil), r.meta.Files...)
+	r, p := b.r, b.p
+	files := append([]fileDesc(nil), p.meta.Files...)
 	sort.Slice(files, func(i, j int) bool { return files[i].FD < files[j].FD })
 	for _, f := range files {
-		if f.Kind == fdClosed || r.closed[f.FD] {
+		if f.Kind == fdClosed || p.closed[f.FD] {
 			continue
 		}
-		path := f.Path
-		flags := uint64(f.Flags) &^ (unix.O_CREAT | unix.O_TRUNC | unix.O_EXCL)
-		flags |= unix.O_NOCTTY
-		if f.Kind == fdTTY {
-			path = "/dev/tty"
-			if r.ttyNull {
-				path = "/dev/null"
-			}
+		fd, ok := r.descs[f.Desc]
+		if !ok {
+			return fmt.Errorf("internal error - double fd open %s fd %d", f.Path, f.FD)
 		}
-		p, err := b.putString(scratchData, path)
-		if err != nil {
-			return err
+		if err := b.takeFD(fd, f.FD, f.CloExec); err != nil {
+			return fmt.Errorf("fd %d %s: %w", f.FD, f.Path, err)
 		}
-		fd, err := b.call("open", unix.SYS_OPENAT, atFDCWD, p, flags, 0)
-		if err != nil {
-			return fmt.Errorf("open %s: %w", path, err)
-		}
-		if int(fd) != f.FD {
-			dflags := uint64(0)
-			if f.CloExec {
-				dflags = unix.O_CLOEXEC
-			}
-			if _, err := b.call("dup3", unix.SYS_DUP3, fd, uint64(f.FD), dflags); err != nil {
-				return fmt.Errorf("dup2 %d %d failed: %w", fd, f.FD, err)
-			}
-			b.call("close", unix.SYS_CLOSE, fd)
-		} else if f.CloExec {
-			if _, err := b.call("fcntl", unix.SYS_FCNTL, fd, unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
-				return fmt.Errorf("fcntl %d: %w", fd, err)
-			}
-		}
-		if f.Kind == fdFile || f.Kind == fdDir {
-			if _, err := b.call("lseek", unix.SYS_LSEEK, uint64(f.FD), uint64(f.Pos), unix.SEEK_SET); err != nil {
-				return fmt.Errorf("lseek %s: %w", path, err)
-			}
-		}
-		r.info("%s(%d) fd %d: %s reopened at offset %d", r.comm, r.pid, f.FD, path, f.Pos)
+		r.info("%s(%d) fd %d: %s %s at offset %d", p.comm(), p.meta.PID, f.FD, f.Kind, f.Path, f.Pos)
 	}
 	return nil
 }
@@ -434,7 +502,7 @@ func (b *builder) openFiles() error {
 // signal stack, interval timers, personality, limits, nice value, command
 // name, rseq, robust futex list, tid address and pending signals.
 func (b *builder) restoreProcessState() error {
-	r, m := b.r, b.r.meta
+	r, m := b.r, b.p.meta
 	le := binary.LittleEndian
 	p, err := b.putString(scratchData, m.Cwd)
 	if err != nil {
@@ -518,12 +586,12 @@ func (b *builder) restoreProcessState() error {
 			}
 			if _, err := b.call("prlimit64", unix.SYS_PRLIMIT64, 0, uint64(res), p, 0); err != nil {
 				// Raising a hard limit needs CAP_SYS_RESOURCE.
-				r.warn("%s(%d): cannot restore limit %q (%d/%d): %v", r.comm, r.pid, limitNames[res], l.Cur, l.Max, err)
+				r.warn("%s(%d): cannot restore limit %q (%d/%d): %v", m.Comm, m.PID, limitNames[res], l.Cur, l.Max, err)
 			}
 		}
 	}
 	if _, err := b.call("setpriority", unix.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uint64(int64(m.Nice))); err != nil {
-		r.warn("%s(%d): warning: only superuser may lower priority to %d", r.comm, r.pid, m.Nice)
+		r.warn("%s(%d): warning: only superuser may lower priority to %d", m.Comm, m.PID, m.Nice)
 	}
 	if p, err = b.putString(scratchData, m.Comm); err != nil {
 		return err
@@ -571,7 +639,7 @@ func (b *builder) restoreProcessState() error {
 // restoreCreds gives the process its checkpointed uid, gids and groups when
 // restart runs as root; otherwise it keeps the caller's (CONVEX).
 func (b *builder) restoreCreds() error {
-	r, c := b.r, b.r.meta.Creds
+	r, c := b.r, b.p.meta.Creds
 	if os.Geteuid() != 0 {
 		if uid := os.Getuid(); uid != c.UID[0] {
 			r.warn("current uid %d differs from checkpoint file uid %d", uid, c.UID[0])
@@ -604,10 +672,17 @@ func (b *builder) restoreCreds() error {
 	return nil
 }
 
-// finish puts the registers back and lets the process go.
-func (b *builder) finish(xstate []byte) error {
-	r := b.r
-	regs := arrayToRegs(&r.img.regs[0])
+// finish removes the scratch area, puts the registers back and lets the
+// process go, after sending it sig (0: none).
+func (b *builder) finish(sig syscall.Signal) error {
+	p := b.p
+	defer b.mem.Close()
+	// The single-step trap after munmap is reported before the next
+	// instruction would be fetched from the area.
+	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch, scratchSize); err != nil {
+		return fmt.Errorf("munmap scratch: %w", err)
+	}
+	regs := arrayToRegs(&p.img.regs[0])
 	if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
 		// The kernel's restart block (remaining sleep time...) did not
 		// survive; the call returns EINTR, as after a signal.
@@ -617,22 +692,13 @@ func (b *builder) finish(xstate []byte) error {
 	if err := ptraceSetRegs(b.pid, &regs); err != nil {
 		return err
 	}
-	if xstate != nil {
-		if err := ptraceSetXState(b.pid, xstate); err != nil {
+	if b.xstate != nil {
+		if err := ptraceSetXState(b.pid, b.xstate); err != nil {
 			return err
 		}
 	}
-	if err := ptraceSetSigMask(b.pid, r.meta.Threads[0].SigMask); err != nil {
+	if err := ptraceSetSigMask(b.pid, p.meta.Threads[0].SigMask); err != nil {
 		return err
-	}
-	sig := r.opts.Signal
-	switch {
-	case r.opts.Stopped:
-		sig = unix.SIGSTOP
-	case r.opts.NoSignal:
-		sig = 0
-	case sig == 0:
-		sig = unix.SIGCONT
 	}
 	if sig != 0 {
 		if err := unix.Kill(b.pid, sig); err != nil {
@@ -640,4 +706,13 @@ func (b *builder) finish(xstate []byte) error {
 		}
 	}
 	return ptraceDetach(b.pid, 0)
+}
+
+func (b *builder) hasZombieChild() bool {
+	for _, c := range b.p.children {
+		if c.meta.Zombie != nil {
+			return true
+		}
+	}
+	return false
 }

@@ -60,9 +60,6 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		return err
 	}
 	for _, d := range t.procs {
-		if d.zombie {
-			continue
-		}
 		if err := d.collect(); err != nil {
 			return err
 		}
@@ -315,6 +312,33 @@ func (t *dumpTree) name() {
 	}
 }
 
+// pipesOutside lists the pipes that processes outside the tree hold.
+func (t *dumpTree) pipesOutside() map[uint64]bool {
+	in := map[int]bool{}
+	for _, d := range t.procs {
+		in[d.pid] = true
+	}
+	out := map[uint64]bool{}
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil || in[pid] {
+			continue
+		}
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, fd := range fds {
+			l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+			if err != nil || !strings.HasPrefix(l, "pipe:[") {
+				continue
+			}
+			if ino, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(l, "pipe:["), "]"), 10, 64); err == nil {
+				out[ino] = true
+			}
+		}
+	}
+	return out
+}
+
 // shmSeen reports whether the shared memory object key was met before in
 // the tree, and records it.
 func (t *dumpTree) shmSeen(key string) bool {
@@ -355,6 +379,7 @@ func (t *dumpTree) linkFiles() error {
 			}
 		}
 	}
+	var outside map[uint64]bool // pipes held by processes outside the tree
 	for ino, refs := range pipes {
 		var readers, writers int
 		for _, r := range refs {
@@ -368,20 +393,28 @@ func (t *dumpTree) linkFiles() error {
 			f := r.file()
 			reader := f.Flags&unix.O_ACCMODE == unix.O_RDONLY
 			var msg string
-			switch {
-			case reader && writers == 0:
-				msg = ": pipe source is outside of selected processes"
-			case !reader && readers == 0:
-				msg = ": pipe destination is outside of selected processes"
-			default:
+			if (reader && writers > 0) || (!reader && readers > 0) {
 				continue
+			}
+			if outside == nil {
+				outside = t.pipesOutside()
+			}
+			if !outside[ino] {
+				// Nobody holds the other end: it was closed, and stays
+				// closed after restart (a reader gets the bytes left,
+				// then end of file).
+				continue
+			}
+			msg = ": pipe source is outside of selected processes"
+			if !reader {
+				msg = ": pipe destination is outside of selected processes"
 			}
 			if err := r.d.uncheckpointable(f.FD, msg); err != nil {
 				return err
 			}
 			f.Kind, f.Reason = fdClosed, strings.TrimPrefix(msg, ": ")
 		}
-		if readers > 0 && writers > 0 {
+		if readers > 0 {
 			if err := t.savePipe(ino, refs); err != nil {
 				return err
 			}

@@ -134,17 +134,17 @@ const (
 )
 
 type region struct {
-	Start   uint64   `json:"start"`
-	End     uint64   `json:"end"`
-	Prot    int      `json:"prot"`
-	Kind    string   `json:"kind"`
-	Name    string   `json:"name,omitempty"` // the maps name: a path, [heap], [stack]...
-	Offset  uint64   `json:"offset,omitempty"`
-	File    *fileRef `json:"file,omitempty"`
-	Stack   bool     `json:"stack,omitempty"`
+	Start  uint64   `json:"start"`
+	End    uint64   `json:"end"`
+	Prot   int      `json:"prot"`
+	Kind   string   `json:"kind"`
+	Name   string   `json:"name,omitempty"` // the maps name: a path, [heap], [stack]...
+	Offset uint64   `json:"offset,omitempty"`
+	File   *fileRef `json:"file,omitempty"`
+	Stack  bool     `json:"stack,omitempty"`
 	// Shm names a shared memory object: regions of the tree with the same
 	// Shm map one object; its content is saved with its first mapping.
-	Shm string `json:"shm,omitempty"`
+	Shm     string   `json:"shm,omitempty"`
 	Extents []extent `json:"extents,omitempty"`
 }
 

@@ -6,8 +6,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -405,7 +407,7 @@ var zeroPage [pageSize]byte
 
 // writeNonZeroFile writes b at off, seeking over all-zero pages (the CONVEX
 // "seek over blocks of zeroes").
-func writeNonZeroFile(f *os.File, b []byte, off int64) error {
+func writeNonZeroFile(f io.WriterAt, b []byte, off int64) error {
 	n := len(b)
 	for p := 0; p < n; {
 		if bytes.Equal(b[p:p+pageSize], zeroPage[:]) {
@@ -422,4 +424,16 @@ func writeNonZeroFile(f *os.File, b []byte, off int64) error {
 		p = q
 	}
 	return nil
+}
+
+// fdWriter writes to a raw descriptor that must not be owned (and closed
+// by a finalizer) by an *os.File.
+type fdWriter int
+
+func (w fdWriter) WriteAt(b []byte, off int64) (int, error) {
+	n, err := unix.Pwrite(int(w), b, off)
+	if err != nil {
+		return n, &os.PathError{Op: "pwrite", Path: "fd " + strconv.Itoa(int(w)), Err: err}
+	}
+	return n, nil
 }

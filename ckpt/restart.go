@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"syscall"
 	"time"
 
@@ -29,6 +30,9 @@ type RestartOptions struct {
 	// PIDRetry is how long a taken PID is waited for, once a second;
 	// 0 means the CONVEX 10 seconds.
 	PIDRetry time.Duration
+	// SignalAll sends Signal to every process of the tree, not just the
+	// root (-K).
+	SignalAll bool
 }
 
 // Process is a restarted process. Its parent is the caller of Restart.
@@ -54,59 +58,114 @@ func (p *Process) Wait() (unix.WaitStatus, error) {
 	}
 }
 
-// Restart rebuilds the process saved in the image at path, as a child of
-// the caller, with its old PID. It returns once the process runs (or is
-// stopped, with Stopped). On error no part of the process is left behind.
+// Restart rebuilds the process saved in the image at path, and with it the
+// tree of processes checkpointed under it, as a child of the caller, every
+// process with its old PID. It returns once the tree runs (or is stopped,
+// with Stopped). On error no part of the tree is left behind.
 func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, error) {
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(discardHandler{})
 	}
-	img, err := ReadImage(path)
+	root, procs, err := loadTree(path)
 	if err != nil {
 		return nil, err
 	}
-	r := &restorer{img: img, meta: img.meta, opts: opts, log: log, comm: img.Comm, pid: img.PID}
-	if err := r.check(); err != nil {
-		return nil, err
+	r := &restorer{opts: opts, log: log, root: root, procs: procs}
+	for _, p := range procs {
+		if err := r.check(p); err != nil {
+			return nil, err
+		}
 	}
 	if opts.CopyBack {
-		if err := r.copyBack(); err != nil {
-			return nil, err
+		for _, p := range procs {
+			if err := r.copyBack(p); err != nil {
+				return nil, err
+			}
 		}
 	}
 	t := newTracer()
 	defer t.stop()
-	var p *Process
+	var proc *Process
 	err = t.do(func() error {
 		var err error
-		p, err = r.run(ctx)
+		proc, err = r.run(ctx)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	return p, nil
+	return proc, nil
+}
+
+// rproc is one process of the tree being restored.
+type rproc struct {
+	img      *Image
+	meta     *imageMeta
+	parent   *rproc
+	children []*rproc
+	pid      int          // its pid now, as the restorer sees it
+	closed   map[int]bool // descriptors restored closed
+	ttyNull  bool         // terminal descriptors go to /dev/null (-F without a terminal)
+	b        *builder
+}
+
+func (p *rproc) comm() string { return p.meta.Comm }
+
+// wantPID is the pid the process must get: inside its PID namespace if it
+// was in one.
+func (p *rproc) wantPID() int {
+	if p.meta.NSPID != 0 {
+		return p.meta.NSPID
+	}
+	return p.meta.PID
+}
+
+// loadTree reads the image at path and, recursively, the images of its
+// children, which live in the same directory.
+func loadTree(path string) (*rproc, []*rproc, error) {
+	img, err := ReadImage(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	root := &rproc{img: img, meta: img.meta, closed: map[int]bool{}}
+	procs := []*rproc{root}
+	dir := filepath.Dir(path)
+	for i := 0; i < len(procs); i++ {
+		p := procs[i]
+		for _, name := range p.meta.Children {
+			if strings.Contains(name, "/") {
+				return nil, nil, &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: child image %q", ErrCorrupt, name)}
+			}
+			cimg, err := ReadImage(filepath.Join(dir, name))
+			if err != nil {
+				return nil, nil, fmt.Errorf("member of the tree of %s: %w", path, err)
+			}
+			c := &rproc{img: cimg, meta: cimg.meta, parent: p, closed: map[int]bool{}}
+			p.children = append(p.children, c)
+			procs = append(procs, c)
+		}
+	}
+	return root, procs, nil
 }
 
 type restorer struct {
-	img  *Image
-	meta *imageMeta
-	opts RestartOptions
-	log  *slog.Logger
-	comm string
-	pid  int // the checkpointed PID
+	opts  RestartOptions
+	log   *slog.Logger
+	root  *rproc
+	procs []*rproc // parents before children
 
-	ttyNull bool // terminal descriptors go to /dev/null (-F without a terminal)
-	closed  map[int]bool
-	newPID  int
+	descs   map[string]int    // open file descriptions, opened by the restorer
+	shm     map[string]int    // shared memory objects (memfds)
+	pipes   map[uint64][2]int // pipes by inode
+	created []int             // pids created so far, for the all-or-nothing cleanup
 }
 
 func (r *restorer) warn(format string, args ...any) { r.log.Warn(fmt.Sprintf(format, args...)) }
 func (r *restorer) info(format string, args ...any) { r.log.Info(fmt.Sprintf(format, args...)) }
 
-func (r *restorer) fail(err error) error {
-	return &RestoreError{Comm: r.comm, PID: r.pid, Err: err}
+func (r *restorer) fail(p *rproc, err error) error {
+	return &RestoreError{Comm: p.comm(), PID: p.meta.PID, Err: err}
 }
 
 // forceable is an error that -F turns into a warning.
@@ -119,8 +178,11 @@ func (r *restorer) forceable(err error) error {
 }
 
 // check runs the CONVEX restart checks before anything is started.
-func (r *restorer) check() error {
-	m := r.meta
+func (r *restorer) check(p *rproc) error {
+	m := p.meta
+	if m.Zombie != nil {
+		return nil
+	}
 	fp := localFingerprint(nil)
 	have := map[string]bool{}
 	for _, f := range fp.CPUFlags {
@@ -133,32 +195,32 @@ func (r *restorer) check() error {
 		}
 	}
 	if len(missing) > 0 {
-		err := fmt.Errorf("%s: contains instructions unsupported by this machine's architecture (%v): %w", r.img.Path, missing, ErrIncompatible)
+		err := fmt.Errorf("%s: contains instructions unsupported by this machine's architecture (%v): %w", p.img.Path, missing, ErrIncompatible)
 		if e := r.forceable(err); e != nil {
 			return e
 		}
 	}
 	if m.Fingerprint.Kernel != fp.Kernel {
-		r.info("%s: checkpointed under kernel %s, restarting under %s", r.img.Path, m.Fingerprint.Kernel, fp.Kernel)
+		r.info("%s: checkpointed under kernel %s, restarting under %s", p.img.Path, m.Fingerprint.Kernel, fp.Kernel)
 	}
 	if m.VDSOSum != "" {
 		if sum, err := selfVDSOSum(); err == nil && sum != m.VDSOSum {
 			err := fmt.Errorf("%s: the vDSO of this kernel differs from the checkpointed one (kernel %s, now %s): %w",
-				r.img.Path, m.Fingerprint.Kernel, fp.Kernel, ErrIncompatible)
+				p.img.Path, m.Fingerprint.Kernel, fp.Kernel, ErrIncompatible)
 			if e := r.forceable(err); e != nil {
 				return e
 			}
 		}
 	}
 	if _, err := os.Stat(m.Exe.Path); err != nil {
-		return r.fail(fmt.Errorf("executable: %w", err))
+		return r.fail(p, fmt.Errorf("executable: %w", err))
 	}
 	for _, rg := range m.Regions {
 		if rg.File == nil || (rg.Kind != regionFile && rg.Kind != regionShared) {
 			continue
 		}
 		if err := sameFile(rg.File); err != nil {
-			if e := r.forceable(r.fail(fmt.Errorf("map file %s: %w", rg.File.Path, err))); e != nil {
+			if e := r.forceable(r.fail(p, fmt.Errorf("map file %s: %w", rg.File.Path, err))); e != nil {
 				return e
 			}
 		}
@@ -167,36 +229,35 @@ func (r *restorer) check() error {
 		if err == nil {
 			err = syscall.ENOTDIR
 		}
-		return r.fail(fmt.Errorf("chdir %s: %w", m.Cwd, err))
+		return r.fail(p, fmt.Errorf("chdir %s: %w", m.Cwd, err))
 	}
-	r.closed = map[int]bool{}
 	for _, f := range m.Files {
 		switch f.Kind {
 		case fdClosed:
-			r.warn("%s(%d) fd %d %s: was not checkpointable (%s), restored closed", r.comm, r.pid, f.FD, f.Path, f.Reason)
-			r.closed[f.FD] = true
+			r.warn("%s(%d) fd %d %s: was not checkpointable (%s), restored closed", p.comm(), m.PID, f.FD, f.Path, f.Reason)
+			p.closed[f.FD] = true
 		case fdTTY:
 			if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
 				tty.Close()
 				continue
 			}
-			err := r.fail(fmt.Errorf("fd %d: %s is a terminal and restart has no control terminal (use -F to point it to /dev/null)", f.FD, f.Path))
+			err := r.fail(p, fmt.Errorf("fd %d: %s is a terminal and restart has no control terminal (use -F to point it to /dev/null)", f.FD, f.Path))
 			if e := r.forceable(err); e != nil {
 				return e
 			}
-			r.ttyNull = true
+			p.ttyNull = true
 		case fdFile, fdDir, fdDevice:
 			if _, err := os.Stat(f.Path); err != nil {
-				if e := r.forceable(r.fail(fmt.Errorf("open %s: %w", f.Path, err))); e != nil {
+				if e := r.forceable(r.fail(p, fmt.Errorf("open %s: %w", f.Path, err))); e != nil {
 					return e
 				}
-				r.warn("%s(%d) fd %d %s: missing, restored closed", r.comm, r.pid, f.FD, f.Path)
-				r.closed[f.FD] = true
+				r.warn("%s(%d) fd %d %s: missing, restored closed", p.comm(), m.PID, f.FD, f.Path)
+				p.closed[f.FD] = true
 				continue
 			}
 			if f.Kind == fdFile && f.File != nil {
 				if err := sameFile(f.File); err != nil {
-					r.warn("%s(%d) fd %d %s: %v", r.comm, r.pid, f.FD, f.Path, err)
+					r.warn("%s(%d) fd %d %s: %v", p.comm(), m.PID, f.FD, f.Path, err)
 				}
 			}
 		}
@@ -216,15 +277,15 @@ func sameFile(ref *fileRef) error {
 	return nil
 }
 
-func (r *restorer) copyBack() error {
-	dir := filepath.Dir(r.img.Path)
-	for _, f := range r.meta.Files {
+func (r *restorer) copyBack(p *rproc) error {
+	dir := filepath.Dir(p.img.Path)
+	for _, f := range p.meta.Files {
 		if f.Copy == "" {
 			continue
 		}
 		src, err := os.Open(filepath.Join(dir, f.Copy))
 		if err != nil {
-			return r.fail(fmt.Errorf("file copy from %s to %s failed: %w", f.Copy, f.Path, err))
+			return r.fail(p, fmt.Errorf("file copy from %s to %s failed: %w", f.Copy, f.Path, err))
 		}
 		mode := os.FileMode(0o644)
 		if f.File != nil {
@@ -233,55 +294,128 @@ func (r *restorer) copyBack() error {
 		err = writeFileAtomic(f.Path, src, mode, true)
 		src.Close()
 		if err != nil {
-			return r.fail(fmt.Errorf("file copy from %s to %s failed: %w", f.Copy, f.Path, err))
+			return r.fail(p, fmt.Errorf("file copy from %s to %s failed: %w", f.Copy, f.Path, err))
 		}
 		if f.File != nil {
-			// The copy is the checkpointed content: record its new
-			// identity so the changed-file check does not complain.
+			// The copy is the checkpointed content: give it the old mtime
+			// so the changed-file check does not complain.
 			t := time.Unix(0, f.File.Mtime)
 			os.Chtimes(f.Path, t, t)
 		}
-		r.info("%s(%d) fd %d: copied %s back to %s", r.comm, r.pid, f.FD, f.Copy, f.Path)
+		r.info("%s(%d) fd %d: copied %s back to %s", p.comm(), p.meta.PID, f.FD, f.Copy, f.Path)
 	}
 	return nil
 }
 
-// run does the restore on the tracer thread.
-func (r *restorer) run(ctx context.Context) (p *Process, retErr error) {
-	child, err := r.createProcess(ctx)
-	if err != nil {
-		return nil, err
-	}
+// run does the restore on the tracer thread: create every process (each
+// cloned from its parent, so every parent/child link, session and process
+// group comes back), then rebuild each, then let them all go.
+func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
+	defer r.closeAll()
 	defer func() {
 		if retErr != nil {
-			// All or nothing: the half-built process goes.
-			unix.Kill(child, unix.SIGKILL)
-			for {
-				if _, err := waitStop(child); err != nil {
-					break
+			// All or nothing: every process created so far goes.
+			for _, pid := range r.created {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+			for _, pid := range r.created {
+				for {
+					if _, err := waitStop(pid); err != nil {
+						break
+					}
 				}
 			}
 		}
 	}()
-	b := &builder{r: r, pid: child}
-	if err := b.build(); err != nil {
-		return nil, r.fail(err)
+	if err := r.createRoot(ctx); err != nil {
+		return nil, err
 	}
-	return &Process{PID: child, Comm: r.comm}, nil
+	for _, p := range r.procs {
+		if err := r.createChildren(ctx, p); err != nil {
+			return nil, err
+		}
+	}
+	if err := r.openDescriptions(); err != nil {
+		return nil, err
+	}
+	for _, p := range r.procs {
+		if p.meta.Zombie != nil {
+			continue
+		}
+		if err := p.b.build(); err != nil {
+			return nil, r.fail(p, err)
+		}
+	}
+	if err := r.joinGroups(); err != nil {
+		return nil, err
+	}
+	// Zombies exit now that their parents are built (their SIGCHLD was
+	// flushed from the parents; the parents' own pending signals are
+	// queued after).
+	for _, p := range r.procs {
+		if p.meta.Zombie != nil {
+			if err := r.becomeZombie(p); err != nil {
+				return nil, r.fail(p, err)
+			}
+		}
+	}
+	for _, p := range r.procs {
+		if p.b != nil && p.meta.Zombie == nil && p.b.hasZombieChild() {
+			if err := p.b.flushSIGCHLD(); err != nil {
+				return nil, r.fail(p, err)
+			}
+		}
+	}
+	for i := len(r.procs) - 1; i >= 0; i-- {
+		p := r.procs[i]
+		if p.meta.Zombie != nil {
+			continue
+		}
+		sig := r.opts.Signal
+		switch {
+		case r.opts.Stopped:
+			sig = unix.SIGSTOP
+		case r.opts.NoSignal:
+			sig = 0
+		case sig == 0:
+			sig = unix.SIGCONT
+		case p != r.root && !r.opts.SignalAll:
+			sig = unix.SIGCONT
+		}
+		if err := p.b.finish(sig); err != nil {
+			return nil, r.fail(p, err)
+		}
+	}
+	return &Process{PID: r.root.pid, Comm: r.root.comm()}, nil
 }
 
-// createProcess starts the stub and clones the process to rebuild out of it,
-// with the checkpointed PID. The stub execs the original executable (so
-// /proc/PID/exe is right) and stops at once; the clone uses CLONE_PARENT so
-// its parent is us, the restart process.
-func (r *restorer) createProcess(ctx context.Context) (int, error) {
-	cmd := exec.Command(r.meta.Exe.Path)
-	cmd.Args = []string{r.comm}
+func (r *restorer) closeAll() {
+	for _, fd := range r.descs {
+		unix.Close(fd)
+	}
+	for _, fd := range r.shm {
+		unix.Close(fd)
+	}
+	for _, p := range r.pipes {
+		unix.Close(p[0])
+		unix.Close(p[1])
+	}
+}
+
+// createRoot starts the stub and clones the root out of it, with its
+// checkpointed PID. The stub execs the original executable (so
+// /proc/PID/exe is right) and stops at once; the clone uses CLONE_PARENT
+// so its parent is us, the restart process. A root that was the init of a
+// PID namespace comes back as the init (pid 1) of a fresh one.
+func (r *restorer) createRoot(ctx context.Context) error {
+	root := r.root
+	cmd := exec.Command(root.meta.Exe.Path)
+	cmd.Args = []string{root.comm()}
 	cmd.Env = []string{}
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
 	if err := cmd.Start(); err != nil {
-		return 0, r.fail(fmt.Errorf("fork: %w", err))
+		return r.fail(root, fmt.Errorf("fork: %w", err))
 	}
 	stub := cmd.Process.Pid
 	defer func() {
@@ -294,70 +428,127 @@ func (r *restorer) createProcess(ctx context.Context) (int, error) {
 		cmd.Process.Release()
 	}()
 	if _, err := waitStop(stub); err != nil {
-		return 0, r.fail(fmt.Errorf("fork: %w", err))
+		return r.fail(root, fmt.Errorf("fork: %w", err))
 	}
 	if err := ptraceSetOptions(stub, unix.PTRACE_O_TRACECLONE|unix.PTRACE_O_TRACEFORK|unix.PTRACE_O_EXITKILL); err != nil {
-		return 0, err
+		return err
 	}
-	regs, err := ptraceGetRegs(stub)
+	sb, err := newBuilder(r, &rproc{meta: root.meta, img: root.img}, stub, 0)
 	if err != nil {
-		return 0, err
+		return r.fail(root, err)
 	}
-	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", stub), os.O_RDWR, 0)
+	defer sb.mem.Close()
+	flags := uint64(unix.CLONE_PARENT)
+	if root.meta.NSPID == 1 {
+		flags |= unix.CLONE_NEWPID | unix.CLONE_NEWNS
+	}
+	pid, err := r.clone(ctx, sb, root, flags)
 	if err != nil {
-		return 0, err
+		return err
 	}
-	defer mem.Close()
-	sc, err := vdsoSyscall(stub, mem)
+	root.pid = pid
+	root.b, err = newBuilder(r, root, pid, sb.scratch)
 	if err != nil {
-		return 0, err
+		return r.fail(root, err)
 	}
-	var child int
-	t := &task{pid: stub, orig: regs, sc: sc, onEvent: func(ev int) error {
-		if ev == unix.PTRACE_EVENT_CLONE || ev == unix.PTRACE_EVENT_FORK {
-			msg, err := ptraceGetEventMsg(stub)
-			child = int(msg)
+	return nil
+}
+
+// createChildren sets up p's session and process group, then clones each
+// of its children out of it.
+func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
+	if p.meta.Zombie != nil {
+		return nil
+	}
+	m := p.meta
+	switch {
+	case m.SID == m.PID && (p != r.root || m.TTY == 0):
+		// A session leader (the root keeps restart's session, and its
+		// terminal, if it had a terminal itself).
+		if _, err := p.b.call("setsid", unix.SYS_SETSID); err != nil {
+			return r.fail(p, fmt.Errorf("setsid: %w", err))
+		}
+	case m.PGID == m.PID:
+		if _, err := p.b.call("setpgid", unix.SYS_SETPGID, 0, 0); err != nil {
+			return r.fail(p, fmt.Errorf("setpgrp to %d: %w", m.PGID, err))
+		}
+	}
+	for _, c := range p.children {
+		pid, err := r.clone(ctx, p.b, c, 0)
+		if err != nil {
 			return err
 		}
-		return nil
-	}}
-	scratch, err := t.call("mmap", unix.SYS_MMAP, 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
-	if err != nil {
-		return 0, err
+		c.pid = pid
+		if c.b, err = newBuilder(r, c, pid, p.b.scratch); err != nil {
+			return r.fail(c, err)
+		}
+	}
+	return nil
+}
+
+// clone makes the process traced by b clone a new process that gets c's
+// pid, and returns the new process's pid as we see it. A pid in use is
+// retried once a second (CONVEX), then an error; with Force the process
+// gets a new pid.
+func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64) (int, error) {
+	want := c.wantPID()
+	if flags&unix.CLONE_NEWPID != 0 {
+		want = 1
 	}
 	// struct clone_args (CLONE_ARGS_SIZE_VER2), then the set_tid array.
 	args := make([]byte, 96)
 	le := binary.LittleEndian
-	le.PutUint64(args[0:], unix.CLONE_PARENT)
-	le.PutUint64(args[64:], scratch+88) // set_tid
-	le.PutUint64(args[72:], 1)          // set_tid_size
-	le.PutUint32(args[88:], uint32(r.pid))
+	le.PutUint64(args[0:], flags)
+	if flags&unix.CLONE_PARENT == 0 {
+		le.PutUint64(args[32:], uint64(unix.SIGCHLD)) // exit_signal
+	}
+	setTid := func(on bool) {
+		if on {
+			le.PutUint64(args[64:], b.scratch+scratchData+88)
+			le.PutUint64(args[72:], 1)
+			le.PutUint32(args[88:], uint32(want))
+		} else {
+			le.PutUint64(args[64:], 0)
+			le.PutUint64(args[72:], 0)
+		}
+	}
+	setTid(true)
+	var child int
+	b.t.onEvent = func(ev int) error {
+		if ev == unix.PTRACE_EVENT_CLONE || ev == unix.PTRACE_EVENT_FORK {
+			msg, err := ptraceGetEventMsg(b.pid)
+			child = int(msg)
+			return err
+		}
+		return nil
+	}
+	defer func() { b.t.onEvent = nil }()
 	retry := r.opts.PIDRetry
 	if retry == 0 {
 		retry = 10 * time.Second
 	}
 	deadline := time.Now().Add(retry)
 	for {
-		if _, err := mem.WriteAt(args, int64(scratch)); err != nil {
+		addr, err := b.put(scratchData, args)
+		if err != nil {
 			return 0, err
 		}
 		child = 0
-		_, err := t.call("clone3", unix.SYS_CLONE3, scratch, 88)
+		_, err = b.call("clone3", unix.SYS_CLONE3, addr, 88)
 		if err == nil {
 			break
 		}
 		switch errnoOf(err) {
 		case unix.EEXIST:
 			if r.opts.Force {
-				r.warn("pid %d for %s in use; restarting under a new pid (forced)", r.pid, r.comm)
-				le.PutUint64(args[64:], 0)
-				le.PutUint64(args[72:], 0)
+				r.warn("pid %d for %s in use; restarting under a new pid (forced)", want, c.comm())
+				setTid(false)
 				continue
 			}
 			if time.Now().After(deadline) {
-				return 0, &PIDInUseError{PID: r.pid, Comm: r.comm}
+				return 0, &PIDInUseError{PID: want, Comm: c.comm()}
 			}
-			r.info("pid %d for %s in use, retrying", r.pid, r.comm)
+			r.info("pid %d for %s in use, retrying", want, c.comm())
 			select {
 			case <-ctx.Done():
 				return 0, ctx.Err()
@@ -366,25 +557,24 @@ func (r *restorer) createProcess(ctx context.Context) (int, error) {
 			continue
 		case unix.EPERM:
 			if r.opts.Force {
-				r.warn("not allowed to choose pid %d for %s; restarting under a new pid (forced)", r.pid, r.comm)
-				le.PutUint64(args[64:], 0)
-				le.PutUint64(args[72:], 0)
+				r.warn("not allowed to choose pid %d for %s; restarting under a new pid (forced)", want, c.comm())
+				setTid(false)
 				continue
 			}
-			return 0, r.fail(fmt.Errorf("setpid: only root may restore a process under its old pid %d (use -F for a new pid): %w", r.pid, err))
+			return 0, r.fail(c, fmt.Errorf("setpid: only root may restore a process under its old pid %d (use -F for a new pid): %w", want, err))
 		}
-		return 0, r.fail(fmt.Errorf("fork: %w", err))
+		return 0, r.fail(c, fmt.Errorf("fork: failed for %s(%d): %w", c.comm(), want, err))
 	}
 	if child <= 0 {
-		return 0, r.fail(errors.New("fork: the new process was not reported"))
+		return 0, r.fail(c, errors.New("fork: the new process was not reported"))
 	}
-	// The clone starts traced by us, with a SIGSTOP queued.
+	r.created = append(r.created, child)
+	// The clone starts traced by us, stopped.
 	if _, err := waitStop(child); err != nil {
-		return 0, r.fail(fmt.Errorf("fork: %w", err))
+		return 0, r.fail(c, fmt.Errorf("fork: %w", err))
 	}
-	r.newPID = child
-	if child != r.pid {
-		r.info("%s restarted under pid %d", r.comm, child)
+	if child != want && flags&unix.CLONE_NEWPID == 0 {
+		r.info("%s(%d) restarted under pid %d", c.comm(), c.meta.PID, child)
 	}
 	return child, nil
 }

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -55,13 +56,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "q", Usage: "quiet: no warnings (errors are still printed)"},
 			&cli.BoolFlag{Name: "v", Usage: "verbose: list descriptors and memory regions"},
 			&cli.BoolFlag{Name: "X", Usage: "print debugging output"},
-			&cli.BoolFlag{Name: "r", Usage: "checkpoint the whole process tree rooted at pid (not yet supported)"},
+			&cli.BoolFlag{Name: "r", Usage: "checkpoint the whole process tree rooted at pid: one image per process, ROOT, ROOT.CHILD.PID, ..."},
 			&cli.BoolFlag{Name: "j", Usage: "same as -r"},
 			&cli.BoolFlag{Name: "p", Usage: "checkpoint only pid (the default)"},
 			&cli.StringFlag{Name: "d", Usage: "directory for the image (must exist); default: current directory"},
 			&cli.StringFlag{Name: "f", Usage: "image file name or path; default COMM.PID"},
 			&cli.StringFlag{Name: "k", Usage: "send signal `signo` (name or number) to the process once the image is durable"},
-			&cli.StringFlag{Name: "K", Usage: "like -k, for every process of the tree"},
+			&cli.StringFlag{Name: "K", Usage: "like -k, for every process of the tree (-k signals the root only)"},
 		},
 		Action: run,
 	}
@@ -78,11 +79,9 @@ func run(c *cli.Context) error {
 	if err != nil || pid <= 0 {
 		return cli.Exit(fmt.Sprintf("bad process id %q", c.Args().First()), 2)
 	}
-	if c.Bool("r") || c.Bool("j") {
-		if c.Bool("p") {
-			return cli.Exit("-p cannot be combined with -r or -j", 2)
-		}
-		return cli.Exit("-r/-j: checkpointing a process hierarchy is not supported yet; checkpoint single processes with -p", 2)
+	tree := c.Bool("r") || c.Bool("j")
+	if tree && c.Bool("p") {
+		return cli.Exit("-p cannot be combined with -r or -j", 2)
 	}
 	if c.IsSet("k") && c.IsSet("K") {
 		return cli.Exit("-k and -K cannot be combined", 2)
@@ -93,6 +92,8 @@ func run(c *cli.Context) error {
 		Force:     c.Bool("F"),
 		CheckOnly: c.Bool("n"),
 		CopyFiles: c.Bool("C"),
+		Tree:      tree,
+		SignalAll: c.IsSet("K"),
 	}
 	for _, k := range []string{"k", "K"} {
 		if c.IsSet(k) {
@@ -120,10 +121,8 @@ func run(c *cli.Context) error {
 		return cli.Exit(err.Error(), 1)
 	}
 	if c.Bool("v") && !opts.CheckOnly {
-		for _, img := range res.Images {
-			fmt.Fprintf(c.App.ErrWriter, "chkpnt: %s: %d KiB of memory, %d KiB on disk, process stopped %.3fs, total %.3fs\n",
-				img, res.Memory/1024, res.Disk/1024, res.Frozen.Seconds(), res.Duration.Seconds())
-		}
+		fmt.Fprintf(c.App.ErrWriter, "chkpnt: %s: %d KiB of memory, %d KiB on disk, process stopped %.3fs, total %.3fs\n",
+			strings.Join(res.Images, " "), res.Memory/1024, res.Disk/1024, res.Frozen.Seconds(), res.Duration.Seconds())
 	}
 	return nil
 }

@@ -94,6 +94,7 @@ func run(c *cli.Context) error {
 				return cli.Exit("-"+k+": "+err.Error(), 2)
 			}
 			opts.Signal, opts.NoSignal = sig, sig == 0
+			opts.SignalAll = k == "K"
 		}
 	}
 	level := slog.LevelWarn

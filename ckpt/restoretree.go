@@ -1,0 +1,284 @@
+package ckpt
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// openDescriptions opens, in the restorer, every open file description the
+// tree had: files and directories at their offsets, devices, terminals, and
+// pipes refilled with the bytes that were in transit. Each process then
+// takes copies of the ones it held (builder.openFiles). It also makes and
+// fills one memfd per shared memory object.
+func (r *restorer) openDescriptions() error {
+	r.descs = map[string]int{}
+	r.shm = map[string]int{}
+	r.pipes = map[uint64][2]int{}
+	inTransit := map[uint64]pipeData{}
+	for _, p := range r.procs {
+		for _, pd := range p.meta.Pipes {
+			inTransit[pd.Ino] = pd
+		}
+	}
+	ends := map[int]bool{} // pipe ends already used by a description
+	for _, p := range r.procs {
+		for _, f := range p.meta.Files {
+			if f.Kind == fdClosed || p.closed[f.FD] {
+				continue
+			}
+			if _, ok := r.descs[f.Desc]; ok {
+				continue
+			}
+			fd, err := r.openDescription(p, f, inTransit, ends)
+			if err != nil {
+				return r.fail(p, err)
+			}
+			r.descs[f.Desc] = fd
+		}
+	}
+	for _, p := range r.procs {
+		if err := r.makeShm(p); err != nil {
+			return r.fail(p, err)
+		}
+	}
+	return nil
+}
+
+// descFlags are the open file status flags F_SETFL can restore.
+const descFlags = unix.O_APPEND | unix.O_NONBLOCK | unix.O_ASYNC | unix.O_DIRECT | unix.O_NOATIME
+
+func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pipeData, ends map[int]bool) (int, error) {
+	switch f.Kind {
+	case fdPipe:
+		pp, ok := r.pipes[f.Ino]
+		if !ok {
+			var err error
+			if pp, err = makePipe(inTransit[f.Ino]); err != nil {
+				return -1, fmt.Errorf("pipe create failed: %w", err)
+			}
+			r.pipes[f.Ino] = pp
+		}
+		end := pp[1]
+		if f.Flags&unix.O_ACCMODE == unix.O_RDONLY {
+			end = pp[0]
+		}
+		fd := end
+		if ends[end] {
+			// A second description of the same end (reopened through
+			// /proc/PID/fd): open the pipe anew.
+			var err error
+			fd, err = unix.Open(fmt.Sprintf("/proc/self/fd/%d", end), f.Flags&unix.O_ACCMODE|unix.O_CLOEXEC, 0)
+			if err != nil {
+				return -1, fmt.Errorf("fd %d: reopen pipe: %w", f.FD, err)
+			}
+		} else {
+			ends[end] = true
+			if fd, err := unix.Dup(end); err == nil {
+				unix.CloseOnExec(fd)
+				end = fd
+			} else {
+				return -1, err
+			}
+			fd = end
+		}
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, f.Flags&descFlags); err != nil {
+			return -1, fmt.Errorf("fcntl %d %#x: %w", f.FD, f.Flags&descFlags, err)
+		}
+		return fd, nil
+	case fdTTY:
+		path := "/dev/tty"
+		if p.ttyNull {
+			path = "/dev/null"
+		}
+		fd, err := unix.Open(path, f.Flags&(unix.O_ACCMODE|descFlags)|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, fmt.Errorf("open %s: %w", path, err)
+		}
+		return fd, nil
+	}
+	flags := f.Flags&^(unix.O_CREAT|unix.O_TRUNC|unix.O_EXCL) | unix.O_NOCTTY | unix.O_CLOEXEC
+	fd, err := unix.Open(f.Path, flags, 0)
+	if err != nil {
+		return -1, fmt.Errorf("open %s: %w", f.Path, err)
+	}
+	if f.Kind == fdFile || f.Kind == fdDir {
+		if _, err := unix.Seek(fd, f.Pos, 0); err != nil {
+			unix.Close(fd)
+			return -1, fmt.Errorf("lseek %s: %w", f.Path, err)
+		}
+	}
+	return fd, nil
+}
+
+// makePipe creates a pipe with the checkpointed capacity and the bytes
+// that were in transit (CONVEX: "Any data that is in transit through a
+// pipe will be stored and replaced").
+func makePipe(pd pipeData) ([2]int, error) {
+	var p [2]int
+	if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return p, err
+	}
+	if pd.Size > 0 {
+		if _, err := unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, pd.Size); err != nil && len(pd.Data) > 65536 {
+			unix.Close(p[0])
+			unix.Close(p[1])
+			return p, fmt.Errorf("set pipe size %d: %w", pd.Size, err)
+		}
+	}
+	for off := 0; off < len(pd.Data); {
+		n, err := unix.Write(p[1], pd.Data[off:])
+		if err != nil {
+			unix.Close(p[0])
+			unix.Close(p[1])
+			return p, fmt.Errorf("unable to restore pipe data buffer: %w", err)
+		}
+		off += n
+	}
+	return p, nil
+}
+
+// makeShm creates the memfds of the shared memory objects p maps first,
+// and fills them from p's image.
+func (r *restorer) makeShm(p *rproc) error {
+	size := map[string]int64{}
+	for _, q := range r.procs {
+		for _, rg := range q.meta.Regions {
+			if rg.Kind == regionShmem {
+				size[rg.Shm] = max(size[rg.Shm], int64(rg.Offset+rg.End-rg.Start))
+			}
+		}
+	}
+	for _, rg := range p.meta.Regions {
+		if rg.Kind != regionShmem {
+			continue
+		}
+		fd, ok := r.shm[rg.Shm]
+		if !ok {
+			var err error
+			if fd, err = unix.MemfdCreate("lazarus-shm", unix.MFD_CLOEXEC); err != nil {
+				return fmt.Errorf("shared mem tmp file create failed: %w", err)
+			}
+			r.shm[rg.Shm] = fd
+			if err := unix.Ftruncate(fd, size[rg.Shm]); err != nil {
+				return fmt.Errorf("shared mem tmp file create failed: %w", err)
+			}
+		}
+		if len(rg.Extents) == 0 {
+			continue
+		}
+		img, err := os.Open(p.img.Path)
+		if err != nil {
+			return err
+		}
+		mf := fdWriter(fd)
+		for _, e := range rg.Extents {
+			buf := make([]byte, e.Len)
+			if _, err := img.ReadAt(buf, int64(p.img.dataStart+e.Off)); err != nil {
+				img.Close()
+				return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
+			}
+			if err := writeNonZeroFile(mf, buf, int64(rg.Offset+e.Addr-rg.Start)); err != nil {
+				img.Close()
+				return fmt.Errorf("fill shared memory: %w", err)
+			}
+		}
+		img.Close()
+	}
+	return nil
+}
+
+// joinGroups puts every process into its process group, now that every
+// group leader exists.
+func (r *restorer) joinGroups() error {
+	byPID := map[int]*rproc{}
+	for _, p := range r.procs {
+		byPID[p.meta.PID] = p
+	}
+	for _, p := range r.procs {
+		m := p.meta
+		if m.Zombie != nil || m.PGID == m.PID || m.SID == m.PID {
+			continue
+		}
+		leader, ok := byPID[m.PGID]
+		if !ok || leader.meta.Zombie != nil {
+			continue // a group outside the tree: the inherited one stays
+		}
+		if _, err := p.b.call("setpgid", unix.SYS_SETPGID, 0, uint64(leader.pidInside())); err != nil {
+			return r.fail(p, fmt.Errorf("setpgrp %d: %w", m.PGID, err))
+		}
+	}
+	return nil
+}
+
+// pidInside is the process's pid as the processes of its tree see it.
+func (p *rproc) pidInside() int {
+	if p.meta.NSPID != 0 && p.b != nil {
+		return p.wantPID()
+	}
+	return p.pid
+}
+
+// becomeZombie makes a restored zombie exit as it had: with its exit code,
+// or killed by its signal. It stays a zombie until its parent reaps it.
+func (r *restorer) becomeZombie(p *rproc) error {
+	b := p.b
+	defer b.mem.Close()
+	ws := unix.WaitStatus(p.meta.Zombie.Status)
+	var err error
+	if ws.Exited() {
+		_, err = b.call("exit_group", unix.SYS_EXIT_GROUP, uint64(ws.ExitStatus()))
+	} else {
+		sig := ws.Signal()
+		zero := make([]byte, 32)
+		addr, perr := b.put(scratchData, zero)
+		if perr != nil {
+			return perr
+		}
+		// No core file, default action, unblocked: then deliver it.
+		b.call("prlimit64", unix.SYS_PRLIMIT64, 0, unix.RLIMIT_CORE, addr, 0)
+		if _, err := b.call("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), addr, 0, 8); err != nil {
+			return fmt.Errorf("sigvec (%d): %w", sig, err)
+		}
+		if err := ptraceSetSigMask(b.pid, 0); err != nil {
+			return err
+		}
+		if err := ptraceCont(b.pid, sig); err != nil {
+			return err
+		}
+		for err == nil {
+			_, err = waitStop(b.pid)
+		}
+	}
+	var exited *ExitedError
+	if errors.As(err, &exited) {
+		return nil
+	}
+	if err == nil {
+		return fmt.Errorf("did not exit")
+	}
+	return err
+}
+
+// flushSIGCHLD takes away the SIGCHLD its restored zombie children just
+// sent, unless one was pending at checkpoint time.
+func (b *builder) flushSIGCHLD() error {
+	for _, ps := range b.p.meta.Signals.Pending {
+		if len(ps.Info) >= 4 && binary.LittleEndian.Uint32(ps.Info) == uint32(unix.SIGCHLD) {
+			return nil
+		}
+	}
+	buf := make([]byte, 32)
+	binary.LittleEndian.PutUint64(buf, 1<<(unix.SIGCHLD-1))
+	addr, err := b.put(scratchData, buf) // sigset at +0, zero timeout at +16
+	if err != nil {
+		return err
+	}
+	if _, err := b.call("rt_sigtimedwait", unix.SYS_RT_SIGTIMEDWAIT, addr, 0, addr+16, 8); err != nil && errnoOf(err) != unix.EAGAIN {
+		return fmt.Errorf("flush SIGCHLD: %w", err)
+	}
+	return nil
+}
