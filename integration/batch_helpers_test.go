@@ -30,12 +30,20 @@ const testConf = "kill_grace = 1s\n"
 type batch struct {
 	t    *testing.T
 	home string
-	work string // a directory anyone may write: jobs run there
+	work string              // a directory anyone may write: jobs run there
+	cred *syscall.Credential // the daemon's user; nil: ours
 	cmd  *exec.Cmd
 	done chan error
 }
 
 func newBatch(t *testing.T, conf string) *batch {
+	t.Helper()
+	return newBatchAs(t, conf, nil)
+}
+
+// newBatchAs starts a daemon that runs as the given user (a single-user
+// setup), on a state directory that user owns.
+func newBatchAs(t *testing.T, conf string, cred *syscall.Credential) *batch {
 	t.Helper()
 	home := t.TempDir()
 	// Other users reach the socket and their spooled scripts through it.
@@ -50,7 +58,13 @@ func newBatch(t *testing.T, conf string) *batch {
 	if err := os.WriteFile(filepath.Join(home, "lazarus.conf"), []byte(testConf+conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b := &batch{t: t, home: home, work: work}
+	b := &batch{t: t, home: home, work: work, cred: cred}
+	if cred != nil {
+		for _, p := range []string{home, work, filepath.Join(home, "lazarus.conf")} {
+			os.Chown(p, int(cred.Uid), int(cred.Gid))
+		}
+		os.Chmod(binDir, 0o755)
+	}
 	b.start()
 	t.Cleanup(b.cleanup)
 	return b
@@ -73,7 +87,7 @@ func (b *batch) start() {
 	cmd := exec.Command(bin("lazarusd"), "--log-level", "debug")
 	cmd.Env = b.env()
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: b.cred}
 	if err := cmd.Start(); err != nil {
 		b.t.Fatal(err)
 	}

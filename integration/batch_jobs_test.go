@@ -304,3 +304,23 @@ func TestBatchMemoryLimit(t *testing.T) {
 		t.Errorf("memory hog: %+v", j)
 	}
 }
+
+func TestBatchSingleUserDaemon(t *testing.T) {
+	cred := nobody(t)
+	b := newBatchAs(t, "", cred)
+	as := cmdOpts{cred: cred}
+	script := b.script("me.sh", "#!/bin/sh\nid -u\n")
+	id := b.qsubWith(as, script)
+	if j := b.waitState(id, "finished", "failed"); j.State != "finished" {
+		t.Fatalf("job of the daemon's user: %+v", j)
+	}
+	if got := b.readFile(filepath.Join(b.work, fmt.Sprintf("me.sh.o%d", id))); got != fmt.Sprintf("%d\n", cred.Uid) {
+		t.Errorf("job ran as %q", got)
+	}
+	r := b.run("qsub", script) // root: a daemon that is not root cannot run its jobs
+	oneLine(t, "qsub", r, fmt.Sprintf("lazarusd runs as uid %d, not root, so it runs only that user's jobs", cred.Uid))
+	// The daemon's own user manages it.
+	if r := b.runWith(as, "qmgr", "-c", "create queue mine"); r.code != 0 {
+		t.Errorf("qmgr by the daemon's user: %v", r)
+	}
+}
