@@ -147,8 +147,10 @@ func TestBatchWalltimeAndDeferredStart(t *testing.T) {
 		t.Errorf("walltime job: %+v", j)
 	}
 
+	// A full date: should qsub be slow to start, a time of day already past
+	// would mean tomorrow.
 	after := time.Now().Add(4 * time.Second)
-	id2 := b.qsub("-a", after.Format("1504.05"), b.script("a.sh", "#!/bin/sh\ntrue\n"))
+	id2 := b.qsub("-a", after.Format("200601021504.05"), b.script("a.sh", "#!/bin/sh\ntrue\n"))
 	j2 := b.job(id2)
 	if j2.After.Unix() != after.Unix() {
 		t.Errorf("not before = %v, want %v", j2.After, after)

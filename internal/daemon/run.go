@@ -156,7 +156,10 @@ func (d *Daemon) collect(id jobs.ID) {
 	seg := len(j.Segments) - 1
 	switch {
 	case st.Alive:
-		return // not gone after all; the watcher has it again
+		// Something still holds the lock: watch again rather than guess.
+		if err := d.adopt(j, d.jobRunDir(id)); err != nil {
+			d.log.Error("a run's lock is held, but its supervisor cannot be watched", "job_id", id, "error", err)
+		}
 	case st.Exit != nil && st.Exit.Segment == seg:
 		d.end(id, result(st.Exit))
 	case st.Info == nil:
