@@ -122,6 +122,16 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		opts: opts, log: log, dir: dir, machine: machine, started: time.Now().Round(0),
 		uid: os.Getuid(), hostname: host, kick: make(chan struct{}, 1),
 	}
+	// Caught, not ignored (an ignored signal would stay ignored in the
+	// jobs): SIGHUP reloads the configuration; SIGPIPE, which a log reader
+	// that went away would send, is dropped, so that the daemon goes on.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	pipe := make(chan os.Signal, 1)
+	signal.Notify(pipe, syscall.SIGPIPE)
+	defer signal.Stop(pipe)
+
 	if err := d.makeDirs(); err != nil {
 		return err
 	}
@@ -199,10 +209,6 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	timers.Start()
 	d.purge()
 
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-
 	log.Info("lazarusd started", "state_dir", dir, "pid", os.Getpid(), "slots", d.config().Slots)
 	if opts.Ready != nil {
 		opts.Ready()
@@ -214,6 +220,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 			return nil
 		case <-hup:
 			d.reload()
+		case <-pipe:
 		}
 	}
 }

@@ -21,8 +21,8 @@ import (
 	"lazarus/queue"
 )
 
-// submit handles qsub: every option is validated here, the script is
-// spooled, and the job is stored; the id is the acknowledgement.
+// submit handles qsub: every option is validated here, and the job is
+// stored with its script and environment; the id is the acknowledgement.
 func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (any, error) {
 	var req proto.SubmitRequest
 	if err := decode(body, &req); err != nil {
@@ -36,7 +36,7 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 		return nil, err
 	}
 	// Checked again, atomically, when the job is stored; checking first
-	// spares the usual mistakes an id and a spool file.
+	// spares the usual mistakes a job id.
 	if err := checkQueue(d.store.View(), j.Queue); err != nil {
 		return nil, err
 	}

@@ -85,7 +85,10 @@ func (s *server) stop() {
 	}
 	s.ln.Close()
 	for c := range s.conns {
-		c.SetReadDeadline(time.Unix(1, 0)) // unblocks a connection waiting for its next request
+		// Unblocks a connection waiting for its next request, or writing a
+		// reply to a client that does not read it. A request being handled
+		// is finished first: its change is made, even if its reply is lost.
+		c.SetDeadline(time.Unix(1, 0))
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
