@@ -8,6 +8,7 @@ import (
 	"log/slog"
 
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -39,9 +40,10 @@ next lazarusd on the state directory adopts the jobs that still run and
 records the end of those that ended meanwhile.
 
 Log messages go to standard error.`,
-		Writer:          stdout,
-		ErrWriter:       stderr,
-		HideHelpCommand: true,
+		Writer:                stdout,
+		ErrWriter:             stderr,
+		HideHelpCommand:       true,
+		CustomAppHelpTemplate: strings.ReplaceAll(cli.AppHelpTemplate, "GLOBAL OPTIONS:", "OPTIONS:"),
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "state-dir", Usage: "state directory (default: $LAZARUS_HOME, else " + config.DefaultStateDir + ")"},
 			&cli.StringFlag{Name: "log-level", Usage: "debug, info, warn or error (default: log_level of lazarus.conf, info)"},

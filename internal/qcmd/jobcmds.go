@@ -13,11 +13,12 @@ import (
 // NewQdel builds qdel.
 func NewQdel(stdout, stderr io.Writer) *cli.App {
 	return jobCommand("qdel", "delete batch jobs", proto.OpDelete,
-		`qdel deletes each job given. A job that is queued or held is removed at once.
-A running job is killed, its whole process tree: SIGTERM, then SIGKILL after
-kill_grace (lazarus.conf, default 10s); qstat shows it exiting meanwhile, and
-failed with "deleted by USER" afterwards, with its runs accounted. A job that
-has ended cannot be deleted (lazarusd purges it after keep_finished).
+		`qdel deletes each job given. A job that is queued, requeued or held is
+removed at once. A running job is killed, its whole process tree: SIGTERM,
+then SIGKILL after kill_grace (lazarus.conf, default 10s); qstat shows it
+exiting meanwhile, and failed with "deleted by USER" afterwards, with its runs
+accounted. A job that has ended cannot be deleted (lazarusd purges it after
+keep_finished).
 
 You may delete your own jobs; root and operators may delete anyone's.
 Exit status: 0, or 1 if any job could not be deleted (each says why).

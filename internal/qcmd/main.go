@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -21,7 +22,7 @@ func init() {
 	// Help is --help only, for every batch command: qsub's -h means "hold",
 	// as in PBS, and urfave/cli treats any flag named like its help flag as
 	// a request for help.
-	cli.HelpFlag = &cli.BoolFlag{Name: "help", Usage: "show help"}
+	cli.HelpFlag = &cli.BoolFlag{Name: "help", DisableDefaultText: true, Usage: "show help"}
 }
 
 // Main runs app with args and returns the exit status. Every error ends
@@ -64,8 +65,12 @@ func newApp(name, usage, usageText, description string, stdin io.Reader, stdout,
 		ErrWriter:                 stderr,
 		HideHelpCommand:           true,
 		DisableSliceFlagSeparator: true,
+		CustomAppHelpTemplate:     helpTemplate,
 	}
 }
+
+// helpTemplate is urfave/cli's, for commands that have no subcommands.
+var helpTemplate = strings.ReplaceAll(cli.AppHelpTemplate, "GLOBAL OPTIONS:", "OPTIONS:")
 
 // environmentHelp ends every command's description.
 const environmentHelp = `ENVIRONMENT:

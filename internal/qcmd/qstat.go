@@ -37,12 +37,12 @@ are printed) or lazarusd cannot be reached.
 
 `+environmentHelp, nil, stdout, stderr)
 	app.Flags = []cli.Flag{
-		&cli.BoolFlag{Name: "f", Usage: "full record of each job"},
-		&cli.BoolFlag{Name: "Q", Usage: "list queues"},
+		&cli.BoolFlag{Name: "f", DisableDefaultText: true, Usage: "full record of each job"},
+		&cli.BoolFlag{Name: "Q", DisableDefaultText: true, Usage: "list queues"},
 		&cli.StringFlag{Name: "u", Usage: "only jobs of this user (name or uid)"},
 		&cli.StringFlag{Name: "s", Usage: "only jobs in these states (comma separated)"},
 		&cli.StringFlag{Name: "F", Usage: "output format: json (default: text)"},
-		&cli.BoolFlag{Name: "w", Usage: "wait until the listed jobs change state, then print them"},
+		&cli.BoolFlag{Name: "w", DisableDefaultText: true, Usage: "wait until the listed jobs change state, then print them"},
 	}
 	app.Action = func(c *cli.Context) error {
 		format := c.String("F")

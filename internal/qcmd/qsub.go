@@ -46,11 +46,11 @@ Options go before the script.
 		&cli.StringFlag{Name: "e", Usage: "standard error file, or an existing directory for NAME.eID"},
 		&cli.StringFlag{Name: "j", Usage: "join: oe (stderr into the output file), eo (stdout into the error file), n (no)"},
 		&cli.StringFlag{Name: "r", Usage: "rerunnable y|n: whether a run lost in a machine crash may start again (default y)"},
-		&cli.BoolFlag{Name: "h", Usage: "hold the job at submission (qrls releases it)"},
+		&cli.BoolFlag{Name: "h", DisableDefaultText: true, Usage: "hold the job at submission (qrls releases it)"},
 		&cli.StringFlag{Name: "a", Usage: "do not start before [[YYYY]MMDD]hhmm[.SS], local time (a past hhmm means tomorrow)"},
 		&cli.StringSliceFlag{Name: "l", Usage: "resources: ncpus=N (default 1), mem=SIZE (b, kb, mb, gb, tb), walltime=[[HH:]MM:]SS; repeatable"},
 		&cli.StringSliceFlag{Name: "v", Usage: "variables to export: VAR=value, or VAR for its value here; comma separated, repeatable"},
-		&cli.BoolFlag{Name: "V", Usage: "export all of qsub's environment to the job"},
+		&cli.BoolFlag{Name: "V", DisableDefaultText: true, Usage: "export all of qsub's environment to the job"},
 		&cli.StringFlag{Name: "c", Usage: "checkpoint policy: n (never), s (at shutdown only, the default), or an interval: hours (2, 0.5) or a duration (90m)"},
 	}
 	app.Action = func(c *cli.Context) error {
