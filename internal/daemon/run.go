@@ -48,10 +48,20 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.kick:
+			// Let a burst of submissions or ends wake one pass, not one
+			// each: a pass may walk many waiting jobs.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(passGap):
+			}
 		case <-timer.C:
 		}
 	}
 }
+
+// passGap is how long a wake-up waits for others to join it.
+const passGap = 5 * time.Millisecond
 
 // plan asks the scheduler what to start now.
 func (d *Daemon) plan() scheduler.Plan {
