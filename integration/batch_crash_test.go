@@ -115,26 +115,35 @@ func TestBatchSecondDaemonRefused(t *testing.T) {
 }
 
 // crash kills the daemon, every supervisor and every process of every job
-// of the state directory at once, as a power cut would: all are stopped
-// first, then killed.
+// of the state directory at once, as a power cut would. Everything is
+// stopped first, scanning again until no new process appears (a stopped
+// process cannot fork), then killed.
 func (b *batch) crash() {
 	b.t.Helper()
-	var pids []int
-	for _, s := range b.supervisors() {
-		kids, _ := proc.Descendants(s)
-		pids = append(append(pids, s), kids...)
-	}
 	syscall.Kill(-b.cmd.Process.Pid, syscall.SIGSTOP)
-	for _, p := range pids {
-		syscall.Kill(p, syscall.SIGSTOP)
+	stopped := map[int]bool{}
+	for {
+		found := false
+		for _, s := range b.supervisors() {
+			kids, _ := proc.Descendants(s)
+			for _, p := range append(kids, s) {
+				if !stopped[p] {
+					syscall.Kill(p, syscall.SIGSTOP)
+					stopped[p], found = true, true
+				}
+			}
+		}
+		if !found {
+			break
+		}
 	}
 	syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
-	for _, p := range pids {
+	for p := range stopped {
 		syscall.Kill(p, syscall.SIGKILL)
 	}
 	b.waitExit()
 	b.waitFor("the jobs' processes to be gone", func() bool {
-		for _, p := range pids {
+		for p := range stopped {
 			if alive(p) {
 				return false
 			}
