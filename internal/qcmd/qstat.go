@@ -293,9 +293,13 @@ func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 		if s.Restart {
 			how += " (restarted from a checkpoint)"
 		}
-		kv(fmt.Sprintf("run %d", i+1), fmt.Sprintf("%s to %s, wall %s, cpu %s (user %s, system %s)%s",
-			stamp(s.Start), end, jobs.FormatDuration(wall), cpuTime(s.UserCPUSec+s.SysCPUSec),
-			cpuTime(s.UserCPUSec), cpuTime(s.SysCPUSec), how))
+		cpu := "cpu counted when it ends"
+		if !s.End.IsZero() {
+			cpu = fmt.Sprintf("cpu %s (user %s, system %s)", cpuTime(s.UserCPUSec+s.SysCPUSec),
+				cpuTime(s.UserCPUSec), cpuTime(s.SysCPUSec))
+		}
+		kv(fmt.Sprintf("run %d", i+1), fmt.Sprintf("%s to %s, wall %s, %s%s",
+			stamp(s.Start), end, jobs.FormatDuration(wall), cpu, how))
 	}
 	runs := "runs"
 	if len(j.Segments) == 1 {
