@@ -92,7 +92,13 @@ func (b *builder) build() error {
 		}
 		b.xstate = nil
 	}
-	if _, err := b.call("close_range", unix.SYS_CLOSE_RANGE, 0, 0xffffffff, 0); err != nil {
+	// Close everything inherited from the stub but our pidfd.
+	if r.pidfd > 0 {
+		if _, err := b.call("close_range", unix.SYS_CLOSE_RANGE, 0, r.pidfd-1, 0); err != nil {
+			return err
+		}
+	}
+	if _, err := b.call("close_range", unix.SYS_CLOSE_RANGE, r.pidfd+1, 0xffffffff, 0); err != nil {
 		return err
 	}
 	if _, err := b.call("munmap", unix.SYS_MUNMAP, 0, b.scratch); err != nil {
@@ -111,14 +117,10 @@ func (b *builder) build() error {
 		b.spareFD = max(b.spareFD, f.FD+1)
 	}
 	b.spareFD = max(b.spareFD, 3)
-	pidfd, err := b.call("pidfd_open", unix.SYS_PIDFD_OPEN, uint64(os.Getpid()), 0)
-	if err != nil {
-		return fmt.Errorf("pidfd_open: %w", err)
-	}
-	if b.pidfd, err = b.call("fcntl", unix.SYS_FCNTL, pidfd, unix.F_DUPFD_CLOEXEC, uint64(b.spareFD)); err != nil {
+	if b.pidfd, err = b.call("fcntl", unix.SYS_FCNTL, r.pidfd, unix.F_DUPFD_CLOEXEC, uint64(b.spareFD)); err != nil {
 		return fmt.Errorf("fcntl F_DUPFD: %w", err)
 	}
-	b.call("close", unix.SYS_CLOSE, pidfd)
+	b.call("close", unix.SYS_CLOSE, r.pidfd)
 	img, err := os.Open(p.img.Path)
 	if err != nil {
 		return fmt.Errorf("%s: open: %w", p.img.Path, err)

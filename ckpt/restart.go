@@ -159,6 +159,7 @@ type restorer struct {
 	shm     map[string]int    // shared memory objects (memfds)
 	pipes   map[uint64][2]int // pipes by inode
 	created []int             // pids created so far, for the all-or-nothing cleanup
+	pidfd   uint64            // our pidfd, inherited by the whole tree at this number
 }
 
 func (r *restorer) warn(format string, args ...any) { r.log.Warn(fmt.Sprintf(format, args...)) }
@@ -318,13 +319,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			for _, pid := range r.created {
 				unix.Kill(pid, unix.SIGKILL)
 			}
-			for _, pid := range r.created {
-				for {
-					if _, err := waitStop(pid); err != nil {
-						break
-					}
-				}
-			}
+			reapAll(r.created, 10*time.Second)
 		}
 	}()
 	if err := r.createRoot(ctx); err != nil {
@@ -438,6 +433,15 @@ func (r *restorer) createRoot(ctx context.Context) error {
 		return r.fail(root, err)
 	}
 	defer sb.mem.Close()
+	// A pidfd of ours, opened here in our PID namespace and inherited by
+	// every process of the tree: through it each takes its descriptors
+	// (pidfd_getfd), even from inside a new PID namespace where our pid
+	// means nothing.
+	pidfd, err := sb.call("pidfd_open", unix.SYS_PIDFD_OPEN, uint64(os.Getpid()), 0)
+	if err != nil {
+		return r.fail(root, fmt.Errorf("pidfd_open: %w", err))
+	}
+	r.pidfd = pidfd
 	flags := uint64(unix.CLONE_PARENT)
 	if root.meta.NSPID == 1 {
 		flags |= unix.CLONE_NEWPID | unix.CLONE_NEWNS
@@ -577,6 +581,31 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 		r.info("%s(%d) restarted under pid %d", c.comm(), c.meta.PID, child)
 	}
 	return child, nil
+}
+
+// reapAll collects the exit of every traced pid, giving up after timeout
+// (a zombie whose exit we saw already is its parent's to reap).
+func reapAll(pids []int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	left := append([]int(nil), pids...)
+	for len(left) > 0 && time.Now().Before(deadline) {
+		var still []int
+		for _, pid := range left {
+			var ws unix.WaitStatus
+			got, err := unix.Wait4(pid, &ws, unix.WALL|unix.WNOHANG, nil)
+			switch {
+			case err != nil && err != unix.EINTR:
+				// not ours to wait for (any more)
+			case got == pid && (ws.Exited() || ws.Signaled()):
+			default:
+				still = append(still, pid)
+			}
+		}
+		left = still
+		if len(left) > 0 {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 }
 
 // vdsoSyscall finds a syscall instruction in the vDSO of pid.

@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -157,5 +158,65 @@ func TestTreePipeOutside(t *testing.T) {
 	var ue *UncheckpointableError
 	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "fd 1: pipe destination is outside of selected processes") {
 		t.Fatalf("checkpoint: %v, want the pipe destination error", err)
+	}
+}
+
+// TestTreeNamespace: a tree started in its own PID namespace restarts into
+// a fresh one with the same pids inside, even while the original pids are
+// taken: two copies of the same image run side by side.
+func TestTreeNamespace(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	prog := cprog(t, "family")
+	ref := filepath.Join(dir, "ref.txt")
+	if b, err := exec.Command(prog, ref, "300").CombinedOutput(); err != nil {
+		t.Fatalf("reference run: %v %s", err, b)
+	}
+	out := filepath.Join(dir, "out.txt")
+	cmd := Namespaced(exec.Command(prog, out, "300"))
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "progress", func() bool { return lines(out) >= 5 })
+	st, err := readStatus(cmd.Process.Pid)
+	if err != nil || len(st.NSpid) != 2 || st.NSpid[1] != 1 {
+		t.Fatalf("the namespaced program has NSpid %v (%v), want [outer 1]", st.NSpid, err)
+	}
+	img := filepath.Join(dir, "ns")
+	// No -K KILL: the original keeps its pids while the copies run.
+	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true}); err != nil {
+		t.Fatal(err)
+	}
+	var copies []*Process
+	for i := 0; i < 2; i++ {
+		p, err := Restart(context.Background(), img, RestartOptions{})
+		if err != nil {
+			t.Fatalf("restart %d: %v", i, err)
+		}
+		copies = append(copies, p)
+		st, err := readStatus(p.PID)
+		if err != nil || len(st.NSpid) != 2 || st.NSpid[1] != 1 {
+			t.Errorf("copy %d: NSpid %v (%v), want [outer 1]", i, st.NSpid, err)
+		}
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/root/proc/1/comm", p.PID)); err != nil || strings.TrimSpace(string(b)) != "family" {
+			t.Errorf("copy %d: its /proc shows %q as pid 1 (%v), want family", i, b, err)
+		}
+	}
+	unix.Kill(cmd.Process.Pid, unix.SIGKILL)
+	cmd.Wait()
+	for i, p := range copies {
+		if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+			t.Fatalf("copy %d: %v", i, ws)
+		}
+	}
+	// Both copies wrote the same bytes at the same offsets of the file,
+	// and each background child appended its line at the end.
+	got, _ := os.ReadFile(out)
+	want, _ := os.ReadFile(ref)
+	want = append(want, want[bytes.LastIndexByte(want[:len(want)-1], '\n')+1:]...)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("output of the two copies:\n%s\nwant:\n%s", got, want)
 	}
 }
