@@ -499,6 +499,10 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 			f.Kind = fdDevice // null, zero, random, urandom
 		case maj == 4 || (maj == 5 && min <= 2) || (maj >= 136 && maj <= 143):
 			f.Kind = fdTTY // virtual consoles, serial lines, /dev/tty, console, ptys
+			f.CTTY = d.stat.TTYNr != 0 && (st.Rdev == ttyDev(d.stat.TTYNr) || (maj == 5 && min == 0))
+			if f.CTTY && d.meta.Terminal == nil {
+				d.meta.Terminal = terminalState(d.pid, fd)
+			}
 		default:
 			return closed(fmt.Sprintf(": %s: device does not support checkpoint capability", link))
 		}
@@ -631,3 +635,34 @@ func (discardHandler) Enabled(context.Context, slog.Level) bool  { return false 
 func (discardHandler) Handle(context.Context, slog.Record) error { return nil }
 func (h discardHandler) WithAttrs([]slog.Attr) slog.Handler      { return h }
 func (h discardHandler) WithGroup(string) slog.Handler           { return h }
+
+// ttyDev converts the tty_nr of /proc/PID/stat to a dev_t.
+func ttyDev(nr int) uint64 {
+	major := uint32(nr>>8) & 0xfff
+	minor := uint32(nr&0xff) | uint32(nr>>12)&0xfff00
+	return unix.Mkdev(major, minor)
+}
+
+// terminalState reads the settings and window size of the terminal open
+// as fd in pid, through a copy of the descriptor.
+func terminalState(pid, fd int) *terminal {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(pidfd)
+	tfd, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return nil
+	}
+	defer unix.Close(tfd)
+	tio, err := unix.IoctlGetTermios(tfd, unix.TCGETS)
+	if err != nil {
+		return nil
+	}
+	t := &terminal{Iflag: tio.Iflag, Oflag: tio.Oflag, Cflag: tio.Cflag, Lflag: tio.Lflag, Line: tio.Line, Cc: tio.Cc[:]}
+	if ws, err := unix.IoctlGetWinsize(tfd, unix.TIOCGWINSZ); err == nil {
+		t.Rows, t.Cols = ws.Row, ws.Col
+	}
+	return t
+}

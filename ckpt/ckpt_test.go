@@ -496,8 +496,8 @@ func TestRestartCredentials(t *testing.T) {
 	}
 }
 
-// TestRestartTerminalWithoutTerminal: a process whose output went to a
-// terminal cannot come back where there is none, unless forced; then its
+// TestRestartTerminalWithoutTerminal: a process whose control terminal
+// was a pty cannot come back where there is none, unless forced; then its
 // terminal descriptors point to /dev/null.
 func TestRestartTerminalWithoutTerminal(t *testing.T) {
 	needRoot(t)
@@ -526,6 +526,8 @@ func TestRestartTerminalWithoutTerminal(t *testing.T) {
 	out := filepath.Join(dir, "out.txt")
 	cmd := exec.Command(cprog(t, "compute"), out, "150", dataFile(t, dir))
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
+	// The pty is its control terminal.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -62,6 +62,7 @@ type imageMeta struct {
 
 	NSPID    int        `json:"ns_pid,omitempty"`   // pid inside its PID namespace; 0: not in one
 	TTY      int        `json:"tty,omitempty"`      // control terminal device number; 0: none
+	Terminal *terminal  `json:"terminal,omitempty"` // its settings, if a descriptor of it was open
 	Children []string   `json:"children,omitempty"` // images of the children, in the same directory
 	Zombie   *zombie    `json:"zombie,omitempty"`   // the process had exited, not yet reaped
 	Pipes    []pipeData `json:"pipes,omitempty"`    // bytes in transit in pipes whose read end this process holds
@@ -72,6 +73,19 @@ type imageMeta struct {
 	Rlimits []rlimit   `json:"rlimits"`
 	Itimers [3]itimer  `json:"itimers"`
 	Threads []thread   `json:"threads"`
+}
+
+// terminal holds the settings (termios) and window size of a control
+// terminal.
+type terminal struct {
+	Iflag uint32  `json:"iflag"`
+	Oflag uint32  `json:"oflag"`
+	Cflag uint32  `json:"cflag"`
+	Lflag uint32  `json:"lflag"`
+	Line  uint8   `json:"line"`
+	Cc    []uint8 `json:"cc"`
+	Rows  uint16  `json:"rows"`
+	Cols  uint16  `json:"cols"`
 }
 
 type zombie struct {
@@ -178,6 +192,7 @@ type fileDesc struct {
 	// Desc names the open file description: descriptors of the tree with
 	// the same Desc share one (dup, fork), and still do after a restart.
 	Desc  string `json:"desc"`
+	CTTY  bool   `json:"ctty,omitempty"` // a terminal that is the process's control terminal
 	Ino   uint64 `json:"ino,omitempty"` // the pipe's inode, for pipes
 	MntID int    `json:"-"`
 }

@@ -33,12 +33,19 @@ type RestartOptions struct {
 	// SignalAll sends Signal to every process of the tree, not just the
 	// root (-K).
 	SignalAll bool
+	// Terminal, with Force and no control terminal, replaces the
+	// descriptors that were the control terminal; nil: /dev/null.
+	Terminal *os.File
 }
 
 // Process is a restarted process. Its parent is the caller of Restart.
 type Process struct {
 	PID  int
 	Comm string
+
+	// giveBack, if set, makes the caller's process group the foreground
+	// group of the terminal again once the process has ended (CONVEX).
+	giveBack func()
 }
 
 // Wait waits for the process to end and returns its wait status.
@@ -53,6 +60,9 @@ func (p *Process) Wait() (unix.WaitStatus, error) {
 			return ws, os.NewSyscallError("wait4", err)
 		}
 		if ws.Exited() || ws.Signaled() {
+			if p.giveBack != nil {
+				p.giveBack()
+			}
 			return ws, nil
 		}
 	}
@@ -160,6 +170,7 @@ type restorer struct {
 	pipes   map[uint64][2]int // pipes by inode
 	created []int             // pids created so far, for the all-or-nothing cleanup
 	pidfd   uint64            // our pidfd, inherited by the whole tree at this number
+	winch   bool              // the terminal's window size changed: send SIGWINCH
 }
 
 func (r *restorer) warn(format string, args ...any) { r.log.Warn(fmt.Sprintf(format, args...)) }
@@ -238,11 +249,22 @@ func (r *restorer) check(p *rproc) error {
 			r.warn("%s(%d) fd %d %s: was not checkpointable (%s), restored closed", p.comm(), m.PID, f.FD, f.Path, f.Reason)
 			p.closed[f.FD] = true
 		case fdTTY:
+			if !f.CTTY {
+				// Another terminal than the control terminal: restored
+				// as it was (CONVEX).
+				if _, err := os.Stat(f.Path); err != nil {
+					if e := r.forceable(r.fail(p, fmt.Errorf("open %s: %w", f.Path, err))); e != nil {
+						return e
+					}
+					p.closed[f.FD] = true
+				}
+				continue
+			}
 			if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
 				tty.Close()
 				continue
 			}
-			err := r.fail(p, fmt.Errorf("fd %d: %s is a terminal and restart has no control terminal (use -F to point it to /dev/null)", f.FD, f.Path))
+			err := r.fail(p, fmt.Errorf("fd %d: %s was its control terminal and restart has no control terminal (use -F to point it to /dev/null)", f.FD, f.Path))
 			if e := r.forceable(err); e != nil {
 				return e
 			}
@@ -361,6 +383,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			}
 		}
 	}
+	giveBack := r.takeTerminal()
 	for i := len(r.procs) - 1; i >= 0; i-- {
 		p := r.procs[i]
 		if p.meta.Zombie != nil {
@@ -381,7 +404,10 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, r.fail(p, err)
 		}
 	}
-	return &Process{PID: r.root.pid, Comm: r.root.comm()}, nil
+	if r.winch {
+		unix.Kill(r.root.pid, unix.SIGWINCH)
+	}
+	return &Process{PID: r.root.pid, Comm: r.root.comm(), giveBack: giveBack}, nil
 }
 
 func (r *restorer) closeAll() {

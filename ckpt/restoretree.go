@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 
 	"golang.org/x/sys/unix"
 )
@@ -90,9 +91,19 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		}
 		return fd, nil
 	case fdTTY:
-		path := "/dev/tty"
-		if p.ttyNull {
-			path = "/dev/null"
+		path := f.Path
+		if f.CTTY {
+			path = "/dev/tty"
+			if p.ttyNull && r.opts.Terminal != nil {
+				fd, err := unix.Dup(int(r.opts.Terminal.Fd()))
+				if err == nil {
+					unix.CloseOnExec(fd)
+				}
+				return fd, err
+			}
+			if p.ttyNull {
+				path = "/dev/null"
+			}
 		}
 		fd, err := unix.Open(path, f.Flags&(unix.O_ACCMODE|descFlags)|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 		if err != nil {
@@ -281,4 +292,58 @@ func (b *builder) flushSIGCHLD() error {
 		return fmt.Errorf("flush SIGCHLD: %w", err)
 	}
 	return nil
+}
+
+// takeTerminal hands the control terminal to the restored tree, as CONVEX
+// restart does: the checkpointed terminal settings come back (not the
+// speed, nor the window size: a different size is announced with
+// SIGWINCH), and the root's process group becomes the foreground group.
+// It returns what gives the terminal back to restart's own group once the
+// root has ended, or nil.
+func (r *restorer) takeTerminal() func() {
+	root := r.root
+	t := root.meta.Terminal
+	if t == nil || root.ttyNull || root.meta.TTY == 0 {
+		return nil
+	}
+	tty, err := unix.Open("/dev/tty", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil
+	}
+	if cur, err := unix.IoctlGetTermios(tty, unix.TCGETS); err == nil {
+		speed := uint32(unix.CBAUD | unix.CBAUDEX | unix.CIBAUD)
+		tio := *cur
+		tio.Iflag, tio.Oflag, tio.Lflag, tio.Line = t.Iflag, t.Oflag, t.Lflag, t.Line
+		tio.Cflag = t.Cflag&^speed | cur.Cflag&speed
+		copy(tio.Cc[:], t.Cc)
+		if err := unix.IoctlSetTermios(tty, unix.TCSETS, &tio); err != nil {
+			r.warn("%s(%d): tcsetattr: %v", root.comm(), root.meta.PID, err)
+		}
+	}
+	if ws, err := unix.IoctlGetWinsize(tty, unix.TIOCGWINSZ); err == nil && (ws.Row != t.Rows || ws.Col != t.Cols) {
+		r.info("%s(%d): using current window size: %2d rows %2d cols", root.comm(), root.meta.PID, ws.Row, ws.Col)
+		r.winch = true
+	}
+	if root.meta.PGID != root.meta.PID {
+		unix.Close(tty)
+		return nil
+	}
+	own := unix.Getpgrp()
+	withTTOUIgnored(func() {
+		if err := unix.IoctlSetPointerInt(tty, unix.TIOCSPGRP, root.pid); err != nil {
+			r.warn("tcsetpgrp %s(%d) pgrp %d: %v", root.comm(), root.meta.PID, root.pid, err)
+		}
+	})
+	return func() {
+		withTTOUIgnored(func() { unix.IoctlSetPointerInt(tty, unix.TIOCSPGRP, own) })
+		unix.Close(tty)
+	}
+}
+
+// withTTOUIgnored runs f with SIGTTOU ignored: a background process that
+// changes the foreground group of its terminal gets one.
+func withTTOUIgnored(f func()) {
+	signal.Ignore(unix.SIGTTOU)
+	defer signal.Reset(unix.SIGTTOU)
+	f()
 }
