@@ -193,7 +193,7 @@ type fileDesc struct {
 	// the same Desc share one (dup, fork), and still do after a restart.
 	Desc  string `json:"desc"`
 	CTTY  bool   `json:"ctty,omitempty"` // a terminal that is the process's control terminal
-	Ino   uint64 `json:"ino,omitempty"` // the pipe's inode, for pipes
+	Ino   uint64 `json:"ino,omitempty"`  // the pipe's inode, for pipes
 	MntID int    `json:"-"`
 }
 
