@@ -95,3 +95,69 @@ func median(v []float64) float64 {
 	sort.Float64s(s)
 	return s[len(s)/2]
 }
+
+// BenchmarkTreeCheckpointRestart checkpoints and restarts a tree of 16
+// processes holding 1 GiB in total (64 MiB each), three times, and reports
+// medians: checkpoint wall seconds, how long the tree was stopped, and the
+// restore time of the whole tree.
+func BenchmarkTreeCheckpointRestart(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	const procs, mibEach = 16, 64
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		t := &testing.T{}
+		prog := cprog(t, "forest")
+		out := filepath.Join(dir, "out.txt")
+		proc, err := os.StartProcess(prog, []string{"forest", fmt.Sprint(procs), fmt.Sprint(mibEach), out}, &os.ProcAttr{Dir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		killTree := func(root int) {
+			for _, c := range childrenOf(root) {
+				unix.Kill(c, unix.SIGKILL)
+			}
+			unix.Kill(root, unix.SIGKILL)
+		}
+		deadline := time.Now().Add(5 * time.Minute)
+		for lines(out) < procs {
+			if time.Now().After(deadline) {
+				b.Fatal("forest never got ready")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		var ckpt, stopped, restore []float64
+		var img string
+		var res *CheckpointResult
+		for r := 0; r < 3; r++ {
+			img = filepath.Join(dir, fmt.Sprintf("img%d", r))
+			res, err = Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img, Tree: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ckpt = append(ckpt, res.Duration.Seconds())
+			stopped = append(stopped, res.Frozen.Seconds())
+		}
+		killTree(proc.Pid)
+		proc.Wait()
+		time.Sleep(3 * time.Second) // init reaps the orphaned children
+		for r := 0; r < 3; r++ {
+			start := time.Now()
+			p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			restore = append(restore, time.Since(start).Seconds())
+			killTree(p.PID)
+			p.Wait()
+			time.Sleep(3 * time.Second)
+		}
+		b.ReportMetric(float64(len(res.Images)), "procs")
+		b.ReportMetric(median(ckpt), "ckpt-s")
+		b.ReportMetric(median(stopped), "stopped-s")
+		b.ReportMetric(median(restore), "restore-s")
+		b.ReportMetric(float64(res.Disk)/(1<<20), "disk-MiB")
+		b.ReportMetric(0, "ns/op")
+	}
+}
