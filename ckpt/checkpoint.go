@@ -76,7 +76,7 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 	}
 	if !opts.CheckOnly && !opts.Force {
 		if _, err := os.Lstat(path); err == nil {
-			return nil, &os.PathError{Op: "create", Path: path, Err: ErrExists}
+			return nil, fmt.Errorf("%s: %w", path, ErrExists)
 		}
 	}
 	td := &dumpTree{opts: opts, log: log, rootPID: pid, rootPath: path, rootFile: opts.File}
@@ -519,7 +519,7 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 // descriptor, so it copies what the process sees.
 func (d *dumper) copyFile(f *fileDesc) error {
 	name := fmt.Sprintf("%s.%d.%s.%d", d.comm, d.pid, filepath.Base(f.File.Path), f.FD)
-	dst := filepath.Join(filepath.Dir(d.path), name)
+	dst := filepath.Join(filepath.Dir(d.tree.rootPath), name)
 	src, err := os.Open(fmt.Sprintf("/proc/%d/fd/%d", d.pid, f.FD))
 	if err != nil {
 		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
@@ -576,7 +576,7 @@ func publish(tmp, path string, overwrite bool) error {
 	}
 	if err := unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, path, flags); err != nil {
 		if err == unix.EEXIST {
-			return &os.PathError{Op: "create", Path: path, Err: ErrExists}
+			return fmt.Errorf("%s: %w", path, ErrExists)
 		}
 		return &os.PathError{Op: "rename", Path: path, Err: err}
 	}

@@ -82,16 +82,17 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 		return nil, err
 	}
 	r := &restorer{opts: opts, log: log, root: root, procs: procs}
-	for _, p := range procs {
-		if err := r.check(p); err != nil {
-			return nil, err
-		}
-	}
 	if opts.CopyBack {
+		// The copies go back first: they are what the checks look at.
 		for _, p := range procs {
 			if err := r.copyBack(p); err != nil {
 				return nil, err
 			}
+		}
+	}
+	for _, p := range procs {
+		if err := r.check(p); err != nil {
+			return nil, err
 		}
 	}
 	t := newTracer()
@@ -271,7 +272,7 @@ func (r *restorer) check(p *rproc) error {
 			p.ttyNull = true
 		case fdFile, fdDir, fdDevice:
 			if _, err := os.Stat(f.Path); err != nil {
-				if e := r.forceable(r.fail(p, fmt.Errorf("open %s: %w", f.Path, err))); e != nil {
+				if e := r.forceable(r.fail(p, fmt.Errorf("open %s: %w", f.Path, errors.Unwrap(err)))); e != nil {
 					return e
 				}
 				r.warn("%s(%d) fd %d %s: missing, restored closed", p.comm(), m.PID, f.FD, f.Path)

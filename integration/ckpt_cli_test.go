@@ -1258,3 +1258,71 @@ func TestCkptRestartTwice(t *testing.T) {
 		t.Errorf("second restart: got %q, want what the first gave: %q", outs[1], outs[0])
 	}
 }
+
+// ---- Tests that fail because of bugs in the commands (reported; not
+// committed until they are fixed) ----
+
+// chkpnt -C puts the copies "in the checkpoint directory" (CONVEX), beside
+// the image, where restart -C looks for them: also when -d names another
+// directory than chkpnt's current one.
+func TestCkptCopyFilesBesideImage(t *testing.T) {
+	t.Parallel()
+	c := ckptCheckpointCopy(t, true)
+	if err := os.WriteFile(c.out, []byte("overwritten after the checkpoint\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := ckptRun(t, t.TempDir(), "restart", "-C", c.image)
+	ckptWantCode(t, "restart -C IMAGE", r, ckptExit)
+	ckptSameOutput(t, c.out, c.ref)
+}
+
+// restart -C copies the files back before it checks them: a file deleted
+// since the checkpoint is restored from its copy.
+func TestCkptCopyBackDeleted(t *testing.T) {
+	t.Parallel()
+	c := ckptCheckpointCopy(t, false)
+	if err := os.Remove(c.out); err != nil {
+		t.Fatal(err)
+	}
+	r := ckptRun(t, t.TempDir(), "restart", "-C", c.image)
+	ckptWantCode(t, "restart -C IMAGE (file deleted)", r, ckptExit)
+	ckptSameOutput(t, c.out, c.ref)
+}
+
+// restart -C copies the files back before it checks them: a file it has
+// just put back as it was at the checkpoint is not "changed".
+func TestCkptCopyBackNoWarning(t *testing.T) {
+	t.Parallel()
+	c := ckptCheckpointCopy(t, false)
+	if err := os.WriteFile(c.out, []byte("overwritten after the checkpoint\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := ckptRun(t, t.TempDir(), "restart", "-C", c.image)
+	ckptWantCode(t, "restart -C IMAGE", r, ckptExit)
+	if strings.Contains(r.stderr, "changed since the checkpoint") {
+		t.Errorf("restart -C: got stderr %q; want no \"changed since the checkpoint\" warning for a file it copied back", r.stderr)
+	}
+}
+
+// Both commands print their errors after their name, as main() means to
+// and as the CONVEX utilities do ("chkpnt: checkpoint directory ...").
+func TestCkptMessagePrefix(t *testing.T) {
+	t.Parallel()
+	ckptNeedRoot(t)
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("not a checkpoint\n"), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"chkpnt", nil, "chkpnt: missing process id specification\n"},
+		{"chkpnt", []string{"-d", "/a", "-f", "b/c", "1"}, "chkpnt: checkpoint directory \"/a\" conflicts with checkpoint file path \"b/c\"\n"},
+		{"restart", []string{"notes.txt"}, "restart: notes.txt: not checkpoint file format\n"},
+	} {
+		r := ckptRun(t, dir, tc.name, tc.args...)
+		if r.stderr != tc.want {
+			t.Errorf("%s %s: got stderr %q, want %q", tc.name, strings.Join(tc.args, " "), r.stderr, tc.want)
+		}
+	}
+}
