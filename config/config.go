@@ -65,6 +65,12 @@ type Config struct {
 	Operators       []string      // users who manage queues and all jobs, besides root
 	KeepFinished    time.Duration // how long finished and failed jobs stay listed
 	LogLevel        string        // debug, info, warn or error
+	// CheckpointKeep is how many good checkpoint generations each job
+	// keeps (a queue's ckpt_keep overrides it).
+	CheckpointKeep int
+	// CheckpointHour is how long an hour of a checkpoint interval lasts:
+	// an hour, except for tests and demonstrations, which shorten it.
+	CheckpointHour time.Duration
 }
 
 // Machine is what the defaults are made of.
@@ -97,7 +103,20 @@ func Default(m Machine) Config {
 		KillGrace:    10 * time.Second,
 		KeepFinished: 7 * 24 * time.Hour,
 		LogLevel:     "info",
+
+		CheckpointKeep: 2,
+		CheckpointHour: time.Hour,
 	}
+}
+
+// CheckpointEvery converts a job's checkpoint interval to the time between
+// two checkpoints: the interval itself, unless checkpoint_hour shortens
+// hours (tests, demonstrations).
+func (c Config) CheckpointEvery(interval time.Duration) time.Duration {
+	if c.CheckpointHour <= 0 || c.CheckpointHour == time.Hour {
+		return interval
+	}
+	return time.Duration(float64(interval) * float64(c.CheckpointHour) / float64(time.Hour))
 }
 
 // IsOperator reports whether the named user is an operator.

@@ -43,6 +43,8 @@ kill_grace = 30s
 operators = alice, bob
 keep_finished = 24h
 log_level = debug
+checkpoint_keep = 3
+checkpoint_hour = 1s
 `
 	c, err := Parse(strings.NewReader(in), machine)
 	if err != nil {
@@ -52,9 +54,16 @@ log_level = debug
 		Slots: 4, Memory: 2 << 30, DefaultQueue: "long", MaxRunning: 3, MaxUserRunning: 2,
 		DefaultWalltime: time.Hour, MaxWalltime: 48 * time.Hour, KillGrace: 30 * time.Second,
 		Operators: []string{"alice", "bob"}, KeepFinished: 24 * time.Hour, LogLevel: "debug",
+		CheckpointKeep: 3, CheckpointHour: time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
+	}
+	if got := c.CheckpointEvery(90 * time.Minute); got != 1500*time.Millisecond {
+		t.Errorf("CheckpointEvery(90m) with an hour of 1s = %v, want 1.5s", got)
+	}
+	if got := Default(machine).CheckpointEvery(90 * time.Minute); got != 90*time.Minute {
+		t.Errorf("CheckpointEvery(90m) = %v", got)
 	}
 	if !c.IsOperator("bob") || c.IsOperator("carol") {
 		t.Error("IsOperator")

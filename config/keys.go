@@ -89,6 +89,21 @@ var keys = []key{
 			return fmt.Errorf("want debug, info, warn or error")
 		},
 		func(c Config) string { return c.LogLevel }},
+	{"checkpoint_keep", "checkpoint generations each job keeps (a queue's ckpt_keep overrides it)", "2",
+		func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 1000 {
+				return fmt.Errorf("want a whole number of generations from 1 to 1000")
+			}
+			c.CheckpointKeep = n
+			return nil
+		},
+		func(c Config) string { return strconv.Itoa(c.CheckpointKeep) }},
+	{"checkpoint_hour", "how long an hour of a checkpoint interval (qsub -c) lasts; shorter only for tests and demonstrations", "1h",
+		func(c *Config, v string) error {
+			return duration(&c.CheckpointHour, v, 100*time.Millisecond, time.Hour)
+		},
+		func(c Config) string { return formatDuration(c.CheckpointHour) }},
 }
 
 func lookup(name string) (key, bool) {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"lazarus/internal/proc"
+	"lazarus/internal/supervisor"
 )
 
 // waitGo is a job that waits for the file named by its first line's
@@ -19,15 +21,52 @@ func waitGo(name string, status int) string {
 	return fmt.Sprintf("#!/bin/sh\necho $$ > %s.pid\nwhile [ ! -e %s.go ]; do sleep 0.05; done\necho %s done\nexit %d\n", name, name, name, status)
 }
 
-func (b *batch) pidOf(name string) int {
+// pidOf waits for the job that runs waitGo(name) to write its pid, and
+// returns the pid of the job's script as seen from here: a job run by a
+// root daemon is the init of a PID namespace of its own, where $$ is 1.
+func (b *batch) pidOf(id uint64, name string) int {
 	b.t.Helper()
-	pid := 0
+	nspid := 0
 	b.waitFor(name+".pid", func() bool {
 		data, _ := os.ReadFile(filepath.Join(b.work, name+".pid"))
-		pid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
-		return pid > 0
+		nspid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		return nspid > 0
 	})
-	return pid
+	return b.hostPID(id, nspid)
+}
+
+// jobPID returns the pid of a running job's first process, as its
+// supervisor recorded it.
+func (b *batch) jobPID(id uint64) int {
+	b.t.Helper()
+	var info supervisor.Info
+	b.waitFor(fmt.Sprintf("job %d's pid", id), func() bool {
+		data, err := os.ReadFile(filepath.Join(b.home, "run", strconv.FormatUint(id, 10), supervisor.InfoFile))
+		return err == nil && json.Unmarshal(data, &info) == nil && info.Job.PID > 0
+	})
+	return info.Job.PID
+}
+
+// hostPID returns the pid, as seen from here, of the process of job id
+// whose pid is nspid in the job's PID namespace (the same pid when the job
+// has no namespace of its own).
+func (b *batch) hostPID(id uint64, nspid int) int {
+	b.t.Helper()
+	root := b.jobPID(id)
+	kids, _ := proc.Descendants(root)
+	for _, p := range append([]int{root}, kids...) {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", p))
+		for _, line := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(line, "NSpid:"); ok {
+				f := strings.Fields(v)
+				if len(f) > 0 && f[len(f)-1] == strconv.Itoa(nspid) {
+					return p
+				}
+			}
+		}
+	}
+	b.t.Fatalf("job %d has no process %d in its namespace", id, nspid)
+	return 0
 }
 
 func (b *batch) release(name string) {
@@ -47,7 +86,7 @@ func TestBatchJobsOutliveKill9OfTheDaemon(t *testing.T) {
 	for _, id := range []uint64{a, c, d} {
 		b.waitState(id, "running")
 	}
-	pa, pc := b.pidOf("a"), b.pidOf("c")
+	pa, pc := b.pidOf(a, "a"), b.pidOf(c, "c")
 
 	b.kill9() // the daemon and its whole process group
 	if !alive(pa) || !alive(pc) {
@@ -77,11 +116,12 @@ func TestBatchJobsOutliveKill9OfTheDaemon(t *testing.T) {
 		t.Errorf("re-adopted job c: %+v", j)
 	}
 	// Job d is re-adopted and can be deleted.
+	pd := b.pidOf(d, "d")
 	b.mustRun("qdel", strconv.FormatUint(d, 10))
 	if j := b.waitState(d, "failed"); !strings.HasPrefix(j.Reason, "deleted by") {
 		t.Errorf("deleted re-adopted job: %+v", j)
 	}
-	if alive(b.pidOf("d")) {
+	if alive(pd) {
 		t.Error("job d's process outlived qdel")
 	}
 }
@@ -90,7 +130,7 @@ func TestBatchSIGTERMLeavesJobsRunning(t *testing.T) {
 	b := newBatch(t, "")
 	id := b.qsub(b.script("s.sh", waitGo("s", 0)))
 	b.waitState(id, "running")
-	pid := b.pidOf("s")
+	pid := b.pidOf(id, "s")
 	b.stop()
 	if !alive(pid) {
 		t.Fatal("SIGTERM of lazarusd stopped a job")
@@ -177,7 +217,7 @@ func TestBatchSupervisorKilled(t *testing.T) {
 	id := b.qsub(b.script("k.sh", "#!/bin/sh\nif [ -e k.ran ]; then exit 0; fi\necho $$ > k.pid\ntouch k.ran\nsleep 300\n"))
 	b.waitState(id, "running")
 	b.readFile(filepath.Join(b.work, "k.ran"))
-	first := b.pidOf("k")
+	first := b.pidOf(id, "k")
 	sups := b.supervisors()
 	if len(sups) != 1 {
 		t.Fatalf("%d supervisors", len(sups))

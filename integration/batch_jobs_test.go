@@ -120,6 +120,7 @@ wait
 		child, _ = strconv.Atoi(strings.TrimSpace(string(data)))
 		return child > 0
 	})
+	child = b.hostPID(long, child)
 	if r := b.run("qhold", ids(long)); r.code == 0 || !strings.Contains(r.stderr, "only queued jobs can be held") {
 		t.Errorf("qhold of a running job: %v", r)
 	}

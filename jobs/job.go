@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -67,7 +68,10 @@ type Segment struct {
 	ExitCode int    // exit status of the job script; -1 when it did not exit
 	Signal   int    // signal that ended the script, 0 if none
 	Reason   string // why the run ended, when not by itself: "walltime exceeded", ...
-	Restart  bool   // part 2: this run was restarted from a checkpoint
+	Restart  bool   // this run was restarted from a checkpoint
+	// Generation is the checkpoint generation the run was restarted from;
+	// 0 for a run from the start of the script.
+	Generation int
 }
 
 // Open reports whether the segment is still running.
@@ -84,13 +88,45 @@ func (s Segment) Wall(now time.Time) time.Duration {
 	return s.End.Sub(s.Start)
 }
 
-// Generation is one checkpoint of a job (part 2 fills these in): a set of
-// image files that became durable at Time.
+// Generation is one checkpoint of a job: the image files of every process
+// of the job's tree, in a directory of their own, durable since Time.
 type Generation struct {
-	N    int
+	N         int
+	Time      time.Time     // when it became durable
+	Dir       string        // its directory
+	Root      string        // the root process's image, a file of Dir
+	Size      int64         // bytes on disk
+	Duration  time.Duration // the whole checkpoint, until durable
+	Frozen    time.Duration // how long the job was stopped for it
+	Processes int           // processes of the tree
+	// Bad says why the generation cannot be restarted from (a restart from
+	// it failed, or a restart from an older one superseded it); empty: good.
+	Bad string
+}
+
+// Good reports whether the job can restart from the generation.
+func (g Generation) Good() bool { return g.Bad == "" }
+
+// Image returns the path of the generation's root image.
+func (g Generation) Image() string { return filepath.Join(g.Dir, g.Root) }
+
+// Event is one step of a job's checkpoint and restart history, as qstat -f
+// shows it: a checkpoint that failed, a restart that fell back...
+type Event struct {
 	Time time.Time
-	Dir  string
-	Size int64
+	Text string
+}
+
+// MaxEvents bounds a job's history; older events are dropped.
+const MaxEvents = 30
+
+// CheckpointOp is a checkpoint in progress (state Checkpointing).
+type CheckpointOp struct {
+	Gen     int       // the generation being written
+	Requeue bool      // stop the job and requeue it once the image is durable
+	Hold    bool      // with Requeue: hold it
+	By      string    // who asked: a user, "schedule", "maintenance"
+	Started time.Time //
 }
 
 // Job is a batch job. The store hands out shared values: never change one in
@@ -121,7 +157,20 @@ type Job struct {
 	ExportEnv  bool     // qsub -V: the submitter's environment is in the store
 
 	Segments    []Segment
-	Checkpoints []Generation // newest first; part 2
+	Checkpoints []Generation // newest first
+	// LastGeneration is the highest generation number ever used: numbers
+	// are never reused, so a directory always holds one checkpoint.
+	LastGeneration int
+	// Checkpointing is the checkpoint in progress, in state Checkpointing.
+	Checkpointing *CheckpointOp
+	// CheckpointError is why the last checkpoint failed, at
+	// CheckpointErrorTime; cleared by the next one that succeeds.
+	CheckpointError     string
+	CheckpointErrorTime time.Time
+	// RestartFrom is the generation the next start restores (qrestart -g);
+	// 0: the newest good one.
+	RestartFrom int
+	Events      []Event // oldest first
 }
 
 // Copy returns a deep copy that can be changed without touching j.
@@ -131,6 +180,11 @@ func (j *Job) Copy() *Job {
 	c.Vars = slices.Clone(j.Vars)
 	c.Segments = slices.Clone(j.Segments)
 	c.Checkpoints = slices.Clone(j.Checkpoints)
+	c.Events = slices.Clone(j.Events)
+	if j.Checkpointing != nil {
+		op := *j.Checkpointing
+		c.Checkpointing = &op
+	}
 	return &c
 }
 

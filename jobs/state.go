@@ -18,23 +18,24 @@ const (
 	Exiting       State = "exiting"       // being killed (qdel); the supervisor reports the end
 	Finished      State = "finished"      // the script exited with status 0
 	Failed        State = "failed"        // ended any other way; Reason says how
-	Checkpointing State = "checkpointing" // part 2: a checkpoint is being taken
-	Requeued      State = "requeued"      // back in its queue after a run; part 2 restarts it from its newest checkpoint
+	Checkpointing State = "checkpointing" // a checkpoint is being taken; the job runs on (or stops, with qchkpnt -k)
+	Requeued      State = "requeued"      // back in its queue after a run; it restarts from its newest good checkpoint
 )
 
 // States lists every state, in the order qstat documents them.
 var States = []State{Queued, Held, Running, Exiting, Finished, Failed, Checkpointing, Requeued}
 
 // transitions is the state machine: the states each state may go to.
+// Finished and failed jobs go on only through qrestart, from a checkpoint.
 var transitions = map[State][]State{
 	Queued:        {Held, Running},
 	Requeued:      {Held, Running},
-	Held:          {Queued},
+	Held:          {Queued, Requeued},
 	Running:       {Exiting, Finished, Failed, Requeued, Checkpointing},
-	Checkpointing: {Running, Exiting, Finished, Failed, Requeued},
+	Checkpointing: {Running, Exiting, Finished, Failed, Requeued, Held},
 	Exiting:       {Finished, Failed},
-	Finished:      nil,
-	Failed:        nil,
+	Finished:      {Requeued},
+	Failed:        {Requeued},
 }
 
 // ParseState parses a state name.
@@ -55,7 +56,8 @@ func (s State) Pending() bool { return s == Queued || s == Requeued }
 // run segment.
 func (s State) Active() bool { return s == Running || s == Exiting || s == Checkpointing }
 
-// Terminal reports whether the job has ended for good.
+// Terminal reports whether the job has ended: only qrestart, from one of
+// its checkpoints, runs it again.
 func (s State) Terminal() bool { return s == Finished || s == Failed }
 
 // Removable reports whether qdel removes a job in this state outright
@@ -136,30 +138,55 @@ func (j *Job) End(r Result) error {
 	if err := j.become(to, reason, r.End); err != nil {
 		return err
 	}
+	j.Checkpointing = nil
 	j.Segments[n-1] = closeSegment(j.Segments[n-1], r)
 	return nil
 }
 
 // Lost handles a run whose processes are gone without a recorded exit status
 // (the machine crashed, or the supervisor was killed): the job is requeued
-// if it is rerunnable and was not being deleted, else it fails. Part 2
-// restarts requeued jobs from their newest checkpoint.
+// if it has a good checkpoint to restart from, or is rerunnable, and was not
+// being deleted; else it fails.
 func (j *Job) Lost(reason string, now time.Time) error {
 	n := len(j.Segments)
 	if !j.State.Active() || n == 0 || !j.Segments[n-1].Open() {
 		return &TransitionError{ID: j.ID, From: j.State, To: Requeued}
 	}
 	to, why := Failed, reason+" (not rerunnable)"
+	g, restore := j.RestoreFrom()
 	switch {
 	case j.State == Exiting:
 		why = j.Reason + "; " + reason
+	case restore:
+		to, why = Requeued, fmt.Sprintf("requeued: %s; it restarts from checkpoint %d", reason, g.N)
 	case j.Rerunnable:
 		to, why = Requeued, "requeued: "+reason
 	}
 	if err := j.become(to, why, now); err != nil {
 		return err
 	}
+	j.Checkpointing = nil
 	j.Segments[n-1] = closeSegment(j.Segments[n-1], Result{End: now, ExitCode: -1, Reason: reason})
+	return nil
+}
+
+// Requeue closes the open run with r and puts the job back in its queue
+// (held, with hold): the run was stopped on purpose, after a checkpoint
+// (qchkpnt -k, maintenance) or to start again later.
+func (j *Job) Requeue(r Result, why string, hold bool) error {
+	n := len(j.Segments)
+	to := Requeued
+	if hold {
+		to = Held
+	}
+	if !j.State.Active() || j.State == Exiting || n == 0 || !j.Segments[n-1].Open() {
+		return &TransitionError{ID: j.ID, From: j.State, To: to}
+	}
+	if err := j.become(to, why, r.End); err != nil {
+		return err
+	}
+	j.Checkpointing = nil
+	j.Segments[n-1] = closeSegment(j.Segments[n-1], r)
 	return nil
 }
 

@@ -3,7 +3,7 @@ package queue
 // The bbolt file (lazarus.db in the state directory) holds:
 //
 //	meta/
-//	    schema_version  → decimal schema version, "1"
+//	    schema_version  → decimal schema version, "2"
 //	jobs/               (bucket sequence: highest job id ever stored)
 //	    <id: uint64 big-endian> → diskJob, JSON
 //	scripts/
@@ -14,6 +14,13 @@ package queue
 //	                              the job sees as LAZARUS_O_*)
 //	queues/
 //	    <name> → diskQueue, JSON
+//
+// Schema 2 added checkpoint fields to job records (generations with their
+// statistics, the checkpoint in progress, the history of checkpoints and
+// restarts) and to queue records (ckpt_min, ckpt_default, ckpt_keep). They
+// are optional JSON fields, so schema 1 records read as they are; the
+// version tells a lazarusd of schema 1 not to open (and rewrite without
+// them) a database that has them.
 //
 // Job ids are big-endian so that bbolt's key order is submission order.
 // Scripts and environments are stored with the job record, in the same
@@ -40,7 +47,7 @@ var (
 )
 
 // SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 1
+const SchemaVersion = 2
 
 // migration brings a database from version to-1 to version to. Migrations
 // run in order, all in one transaction, so a crash leaves the old version.
@@ -57,6 +64,9 @@ var migrations = []migration{
 				return err
 			}
 		}
+		return nil
+	}},
+	{2, "checkpoint fields in job and queue records (optional: nothing to rewrite)", func(*bolt.Tx) error {
 		return nil
 	}},
 }

@@ -38,6 +38,26 @@ type diskJob struct {
 
 	Segments    []diskSegment    `json:"segments,omitempty"`
 	Checkpoints []diskGeneration `json:"checkpoints,omitempty"`
+	// Schema 2.
+	LastGeneration      int         `json:"last_generation,omitempty"`
+	Checkpointing       *diskCkptOp `json:"checkpointing,omitempty"`
+	CheckpointError     string      `json:"ckpt_error,omitempty"`
+	CheckpointErrorTime time.Time   `json:"ckpt_error_time,omitzero"`
+	RestartFrom         int         `json:"restart_from,omitempty"`
+	Events              []diskEvent `json:"events,omitempty"`
+}
+
+type diskCkptOp struct {
+	Gen     int       `json:"gen"`
+	Requeue bool      `json:"requeue,omitempty"`
+	Hold    bool      `json:"hold,omitempty"`
+	By      string    `json:"by,omitempty"`
+	Started time.Time `json:"started"`
+}
+
+type diskEvent struct {
+	Time time.Time `json:"time"`
+	Text string    `json:"text"`
 }
 
 type diskSegment struct {
@@ -49,6 +69,7 @@ type diskSegment struct {
 	Signal    int       `json:"signal,omitempty"`
 	Reason    string    `json:"reason,omitempty"`
 	Restart   bool      `json:"restart,omitempty"`
+	Gen       int       `json:"gen,omitempty"` // schema 2
 }
 
 type diskGeneration struct {
@@ -56,6 +77,12 @@ type diskGeneration struct {
 	Time time.Time `json:"time"`
 	Dir  string    `json:"dir"`
 	Size int64     `json:"size"`
+	// Schema 2.
+	Root       string `json:"root,omitempty"`
+	DurationNS int64  `json:"duration_ns,omitempty"`
+	FrozenNS   int64  `json:"frozen_ns,omitempty"`
+	Processes  int    `json:"processes,omitempty"`
+	Bad        string `json:"bad,omitempty"`
 }
 
 type diskQueue struct {
@@ -66,6 +93,10 @@ type diskQueue struct {
 	MaxRunning     int       `json:"max_running"`
 	MaxUserRunning int       `json:"max_user_running"`
 	Created        time.Time `json:"created"`
+	// Schema 2.
+	CkptMinNS   int64  `json:"ckpt_min_ns,omitempty"`
+	CkptDefault string `json:"ckpt_default,omitempty"`
+	CkptKeep    int    `json:"ckpt_keep,omitempty"`
 }
 
 func toDiskJob(j *jobs.Job) diskJob {
@@ -81,11 +112,22 @@ func toDiskJob(j *jobs.Job) diskJob {
 	for _, s := range j.Segments {
 		d.Segments = append(d.Segments, diskSegment{
 			Start: s.Start, End: s.End, UserCPUNS: int64(s.UserCPU), SysCPUNS: int64(s.SysCPU),
-			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart,
+			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Gen: s.Generation,
 		})
 	}
 	for _, g := range j.Checkpoints {
-		d.Checkpoints = append(d.Checkpoints, diskGeneration{N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size})
+		d.Checkpoints = append(d.Checkpoints, diskGeneration{
+			N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size, Root: g.Root,
+			DurationNS: int64(g.Duration), FrozenNS: int64(g.Frozen), Processes: g.Processes, Bad: g.Bad,
+		})
+	}
+	d.LastGeneration, d.RestartFrom = j.LastGeneration, j.RestartFrom
+	d.CheckpointError, d.CheckpointErrorTime = j.CheckpointError, j.CheckpointErrorTime
+	if op := j.Checkpointing; op != nil {
+		d.Checkpointing = &diskCkptOp{Gen: op.Gen, Requeue: op.Requeue, Hold: op.Hold, By: op.By, Started: op.Started}
+	}
+	for _, e := range j.Events {
+		d.Events = append(d.Events, diskEvent{Time: e.Time, Text: e.Text})
 	}
 	return d
 }
@@ -109,21 +151,43 @@ func (d diskJob) job() (*jobs.Job, error) {
 	for _, s := range d.Segments {
 		j.Segments = append(j.Segments, jobs.Segment{
 			Start: s.Start, End: s.End, UserCPU: time.Duration(s.UserCPUNS), SysCPU: time.Duration(s.SysCPUNS),
-			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart,
+			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Generation: s.Gen,
 		})
 	}
 	for _, g := range d.Checkpoints {
-		j.Checkpoints = append(j.Checkpoints, jobs.Generation{N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size})
+		j.Checkpoints = append(j.Checkpoints, jobs.Generation{
+			N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size, Root: g.Root,
+			Duration: time.Duration(g.DurationNS), Frozen: time.Duration(g.FrozenNS), Processes: g.Processes, Bad: g.Bad,
+		})
+	}
+	j.LastGeneration, j.RestartFrom = d.LastGeneration, d.RestartFrom
+	j.CheckpointError, j.CheckpointErrorTime = d.CheckpointError, d.CheckpointErrorTime
+	if op := d.Checkpointing; op != nil {
+		j.Checkpointing = &jobs.CheckpointOp{Gen: op.Gen, Requeue: op.Requeue, Hold: op.Hold, By: op.By, Started: op.Started}
+	}
+	for _, e := range d.Events {
+		j.Events = append(j.Events, jobs.Event{Time: e.Time, Text: e.Text})
 	}
 	return j, nil
 }
 
 func toDiskQueue(q *Queue) diskQueue {
-	return diskQueue{Name: q.Name, Priority: q.Priority, Enabled: q.Enabled, Started: q.Started,
-		MaxRunning: q.MaxRunning, MaxUserRunning: q.MaxUserRunning, Created: q.Created}
+	d := diskQueue{Name: q.Name, Priority: q.Priority, Enabled: q.Enabled, Started: q.Started,
+		MaxRunning: q.MaxRunning, MaxUserRunning: q.MaxUserRunning, Created: q.Created,
+		CkptMinNS: int64(q.CkptMin), CkptKeep: q.CkptKeep}
+	if q.CkptDefault.Kind != "" {
+		d.CkptDefault = q.CkptDefault.String()
+	}
+	return d
 }
 
 func (d diskQueue) queue() *Queue {
-	return &Queue{Name: d.Name, Priority: d.Priority, Enabled: d.Enabled, Started: d.Started,
-		MaxRunning: d.MaxRunning, MaxUserRunning: d.MaxUserRunning, Created: d.Created}
+	q := &Queue{Name: d.Name, Priority: d.Priority, Enabled: d.Enabled, Started: d.Started,
+		MaxRunning: d.MaxRunning, MaxUserRunning: d.MaxUserRunning, Created: d.Created,
+		CkptMin: time.Duration(d.CkptMinNS), CkptKeep: d.CkptKeep}
+	if d.CkptDefault != "" {
+		// Written by Set, which validated it; a bad one means the default.
+		q.CkptDefault, _ = jobs.ParsePolicy(d.CkptDefault)
+	}
+	return q
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -165,7 +166,7 @@ func TestNewDatabaseGetsSchema(t *testing.T) {
 	}
 	defer db.Close()
 	db.View(func(tx *bolt.Tx) error {
-		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != "1" {
+		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != strconv.Itoa(SchemaVersion) {
 			t.Errorf("schema_version = %q", v)
 		}
 		for _, b := range [][]byte{bucketJobs, bucketScript, bucketEnv, bucketQueues} {

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"lazarus/jobs"
 )
 
 // Queue is a batch queue (NQS style): it accepts submissions while enabled
@@ -18,6 +20,15 @@ type Queue struct {
 	MaxRunning     int  // jobs of this queue running at once; 0: no limit
 	MaxUserRunning int  // jobs of one user in this queue running at once; 0: no limit
 	Created        time.Time
+	// CkptMin is the shortest checkpoint interval of the queue's jobs: a
+	// job asking for checkpoints more often gets them this often. 0: none.
+	CkptMin time.Duration
+	// CkptDefault is the checkpoint policy of jobs submitted without qsub
+	// -c; zero: the server's (s).
+	CkptDefault jobs.Policy
+	// CkptKeep is how many good checkpoint generations each job keeps; 0:
+	// the server's checkpoint_keep.
+	CkptKeep int
 }
 
 // NewQueue returns a queue that is enabled and started, with no limits.
@@ -29,7 +40,8 @@ func NewQueue(name string, now time.Time) *Queue {
 func (q *Queue) Copy() *Queue { c := *q; return &c }
 
 // QueueAttributes lists the attributes Set knows, in listing order.
-var QueueAttributes = []string{"priority", "enabled", "started", "max_running", "max_user_running"}
+var QueueAttributes = []string{"priority", "enabled", "started", "max_running", "max_user_running",
+	"ckpt_min", "ckpt_default", "ckpt_keep"}
 
 // Set changes one attribute, as qmgr "set queue NAME attr = value" asks.
 func (q *Queue) Set(attr, value string) error {
@@ -60,6 +72,28 @@ func (q *Queue) Set(attr, value string) error {
 		} else {
 			q.Started = b
 		}
+	case "ckpt_min":
+		if value == "0" {
+			q.CkptMin = 0
+			return nil
+		}
+		p, err := jobs.ParsePolicy(value)
+		if err != nil || p.Kind != jobs.CheckpointInterval {
+			return fmt.Errorf("ckpt_min = %s: %w (want hours such as 1 or 0.5, a duration such as 90m, or 0)", value, ErrBadQueue)
+		}
+		q.CkptMin = p.Interval
+	case "ckpt_default":
+		p, err := jobs.ParsePolicy(value)
+		if err != nil {
+			return fmt.Errorf("ckpt_default = %s: %w (want n, s or an interval)", value, ErrBadQueue)
+		}
+		q.CkptDefault = p
+	case "ckpt_keep":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 0 || n > 1000 {
+			return fmt.Errorf("ckpt_keep = %s: %w (want a whole number of generations, 0 for the server's checkpoint_keep)", value, ErrBadQueue)
+		}
+		q.CkptKeep = n
 	default:
 		return fmt.Errorf("unknown queue attribute %q: %w (known: %s)", attr, ErrBadQueue, strings.Join(QueueAttributes, ", "))
 	}
@@ -79,6 +113,15 @@ func (q *Queue) Get(attr string) string {
 		return strconv.Itoa(q.MaxRunning)
 	case "max_user_running":
 		return strconv.Itoa(q.MaxUserRunning)
+	case "ckpt_min":
+		if q.CkptMin == 0 {
+			return "0"
+		}
+		return jobs.Policy{Kind: jobs.CheckpointInterval, Interval: q.CkptMin}.String()
+	case "ckpt_default":
+		return q.CkptDefault.String()
+	case "ckpt_keep":
+		return strconv.Itoa(q.CkptKeep)
 	}
 	return ""
 }

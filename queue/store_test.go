@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -365,5 +366,52 @@ func TestLocked(t *testing.T) {
 	_, err := Open(path, Options{LockTimeout: 50 * time.Millisecond})
 	if !errors.Is(err, ErrLocked) {
 		t.Errorf("second open: %v, want ErrLocked", err)
+	}
+}
+
+// The checkpoint fields of schema 2 survive a reopen, in jobs and queues.
+func TestCheckpointFieldsSurviveReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lazarus.db")
+	s := openStore(t, path)
+	q := NewQueue("long", t0)
+	for _, a := range [][2]string{{"ckpt_min", "0.5"}, {"ckpt_default", "2"}, {"ckpt_keep", "3"}} {
+		if err := q.Set(a[0], a[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Set("ckpt_min", "x"); !errors.Is(err, ErrBadQueue) {
+		t.Errorf("bad ckpt_min: %v", err)
+	}
+	if err := s.CreateQueue(q); err != nil {
+		t.Fatal(err)
+	}
+	j := submit(t, s, "long", 1000)
+	want := j.Copy()
+	want.State = jobs.Requeued
+	want.Segments = []jobs.Segment{{Start: t0, End: t0.Add(time.Hour), ExitCode: -1, Restart: true, Generation: 2}}
+	want.Checkpoints = []jobs.Generation{
+		{N: 3, Time: t0, Dir: "/spool/1.ckpt/3", Root: "job", Size: 1 << 20, Duration: time.Second,
+			Frozen: time.Millisecond, Processes: 2},
+		{N: 2, Time: t0, Dir: "/spool/1.ckpt/2", Root: "job", Bad: "restart failed: corrupt"},
+	}
+	want.LastGeneration, want.RestartFrom = 4, 2
+	want.CheckpointError, want.CheckpointErrorTime = "no space left on device", t0
+	want.Checkpointing = &jobs.CheckpointOp{Gen: 4, Requeue: true, Hold: true, By: "bob", Started: t0}
+	want.Events = []jobs.Event{{Time: t0, Text: "checkpoint 4 failed"}}
+	if _, err := s.UpdateJob(j.ID, func(c *jobs.Job) error { *c = *want.Copy(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openStore(t, path)
+	got := s.View().Job(j.ID)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("job after reopen:\n%+v\nwant\n%+v", got, want)
+	}
+	gq := s.View().Queue("long")
+	if gq.CkptMin != 30*time.Minute || gq.CkptDefault.Interval != 2*time.Hour || gq.CkptKeep != 3 {
+		t.Errorf("queue after reopen: %+v", gq)
+	}
+	if gq.Get("ckpt_min") != "30m" || gq.Get("ckpt_default") != "2" {
+		t.Errorf("queue attributes: %q %q", gq.Get("ckpt_min"), gq.Get("ckpt_default"))
 	}
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +27,7 @@ func NewApp(stdout, stderr io.Writer) *cli.App {
 		Description: `lazarusd runs in the foreground, one per machine, normally as root. It keeps the
 job queues in its state directory, starts each job under a supervisor process
 of its own, and serves qsub, qstat, qdel, qhold, qrls and qmgr through the
-socket lazarusd.sock in the state directory.
+socket lazarusd.sock in the state directory (and qchkpnt, qrestart).
 
 The state directory is --state-dir, else $LAZARUS_HOME, else /var/lib/lazarus;
 the client commands find the daemon through $LAZARUS_HOME the same way. A
@@ -84,6 +85,26 @@ Log messages go to standard error.`,
 				Action: func(c *cli.Context) error {
 					log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil))
 					return supervisor.Supervise(context.Background(), log, "/proc/self/exe", c.Args().First())
+				},
+			},
+			{
+				// Started by the daemon for each checkpoint; see package
+				// supervisor. Its argument is a CheckpointRequest; it prints
+				// a CheckpointResult.
+				Name:   "checkpoint-job",
+				Hidden: true,
+				Action: func(c *cli.Context) error {
+					var req supervisor.CheckpointRequest
+					if err := json.Unmarshal([]byte(c.Args().First()), &req); err != nil {
+						return fmt.Errorf("checkpoint-job: bad request: %w", err)
+					}
+					log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)).With("job_id", req.JobID, "gen", req.Gen)
+					res := supervisor.Checkpoint(context.Background(), log, req)
+					json.NewEncoder(c.App.Writer).Encode(res)
+					if !res.OK {
+						return cli.Exit("", 1)
+					}
+					return nil
 				},
 			},
 			{

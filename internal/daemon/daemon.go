@@ -12,6 +12,7 @@
 //	    lazarusd.lock         flock held by the running daemon; holds its pid
 //	    lazarusd.sock         protocol socket
 //	    spool/<id>            each job's script, copied at submission
+//	    spool/<id>.ckpt/<n>/  the job's checkpoint generations (root only)
 //	    run/<id>/             each started job's supervisor (package supervisor)
 //
 // # Invariants
@@ -40,6 +41,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,6 +50,7 @@ import (
 
 	"lazarus/config"
 	"lazarus/internal/proto"
+	"lazarus/jobs"
 	"lazarus/queue"
 )
 
@@ -97,6 +100,16 @@ type Daemon struct {
 	kick     chan struct{} // wakes the scheduling loop
 	watch    *watcher
 	shutdown context.CancelFunc // ends Run (qmgr shutdown)
+	ctx      context.Context    // Run's: done when the daemon stops
+
+	ckpts   ckptTable
+	cronMu  sync.Mutex
+	cron    *cron.Cron
+	entries map[jobs.ID]cron.EntryID // periodic checkpoints
+
+	// paused stops the scheduler from starting jobs: requeue all and
+	// shutdown requeue set it, qmgr "start scheduling" clears it.
+	paused atomic.Bool
 }
 
 // Run runs the daemon until ctx is done or an operator asks it to shut
@@ -121,7 +134,13 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	d := &Daemon{
 		opts: opts, log: log, dir: dir, machine: machine, started: time.Now().Round(0),
 		uid: os.Getuid(), hostname: host, kick: make(chan struct{}, 1),
+		ckpts:   ckptTable{ops: map[jobs.ID]*ckptOp{}, tried: map[jobs.ID]time.Time{}},
+		entries: map[jobs.ID]cron.EntryID{},
 	}
+	// Descriptors we inherited (from a shell, a service manager) must not
+	// reach supervisors and jobs: a job holding a pipe or a socket of the
+	// outside world cannot be checkpointed.
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	// Caught, not ignored (an ignored signal would stay ignored in the
 	// jobs): SIGHUP reloads the configuration; SIGPIPE, which a log reader
 	// that went away would send, is dropped, so that the daemon goes on.
@@ -165,7 +184,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	d.cleanSpool()
 
 	ctx, cancel := context.WithCancel(ctx)
-	d.shutdown = cancel
+	d.shutdown, d.ctx = cancel, ctx
 	var (
 		wg     sync.WaitGroup
 		srv    *server
@@ -191,6 +210,11 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	if err != nil {
 		return err
 	}
+	timers = cron.New(cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})),
+		cron.WithLogger(cronLogger{log.With("component", "cron")}))
+	d.cronMu.Lock()
+	d.cron = timers
+	d.cronMu.Unlock()
 	d.recover()
 
 	ln, err := d.listen()
@@ -201,8 +225,6 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	wg.Go(func() { srv.serve(ctx) })
 	wg.Go(func() { d.scheduleLoop(ctx) })
 
-	timers = cron.New(cron.WithChain(cron.Recover(cronLogger{log}), cron.SkipIfStillRunning(cronLogger{log})),
-		cron.WithLogger(cronLogger{log.With("component", "cron")}))
 	if _, err := timers.AddFunc("@every 10m", d.purge); err != nil {
 		return err
 	}
@@ -255,6 +277,7 @@ func (d *Daemon) reload() {
 		return
 	}
 	d.setConfig(c)
+	d.rescheduleAll()
 	d.log.Info("configuration reloaded", "slots", c.Slots, "default_queue", c.DefaultQueue)
 }
 

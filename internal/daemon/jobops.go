@@ -122,6 +122,9 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 		return nil, badRequest("walltime=%s is more than the limit of %s", jobs.FormatDuration(res.Walltime), jobs.FormatDuration(cfg.MaxWalltime))
 	}
 	policy := jobs.DefaultPolicy
+	if q := d.store.View().Queue(qname); q != nil && q.CkptDefault.Kind != "" {
+		policy = q.CkptDefault
+	}
 	if req.Checkpoint != "" {
 		if policy, err = jobs.ParsePolicy(req.Checkpoint); err != nil {
 			return nil, err
@@ -216,10 +219,31 @@ func (d *Daemon) cleanSpool() {
 	}
 	v := d.store.View()
 	for _, e := range entries {
-		id, err := jobs.ParseID(e.Name())
-		if err != nil || strings.Contains(e.Name(), ".") || v.Job(id) == nil {
+		name, isCkpt := strings.CutSuffix(e.Name(), ckptSuffix)
+		id, err := jobs.ParseID(name)
+		switch {
+		case isCkpt && e.IsDir() && err == nil && v.Job(id) != nil:
+			d.cleanGenerations(v.Job(id))
+		case isCkpt && e.IsDir():
+			os.RemoveAll(filepath.Join(dir, e.Name()))
+		case err != nil || strings.Contains(e.Name(), ".") || v.Job(id) == nil:
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
+	}
+}
+
+// cleanGenerations removes the generation directories of a job that its
+// record does not list and no checkpoint in progress may still write:
+// leftovers of checkpoints cut short by a crash, or of deletions that a
+// crash interrupted.
+func (d *Daemon) cleanGenerations(j *jobs.Job) {
+	entries, _ := os.ReadDir(d.ckptDir(j.ID))
+	for _, e := range entries {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil || hasGeneration(j, n) || (j.Checkpointing != nil && j.Checkpointing.Gen == n) {
+			continue
+		}
+		os.RemoveAll(filepath.Join(d.ckptDir(j.ID), e.Name()))
 	}
 }
 
@@ -254,6 +278,7 @@ func (d *Daemon) purge() {
 
 func (d *Daemon) removeFiles(j *jobs.Job) {
 	os.Remove(filepath.Join(d.dir, spoolDir, j.ID.String()))
+	os.RemoveAll(d.ckptDir(j.ID))
 	os.RemoveAll(d.jobRunDir(j.ID))
 }
 
@@ -415,7 +440,7 @@ func (d *Daemon) status(_ context.Context, _ caller, body json.RawMessage) (any,
 			buf.WriteByte(',')
 		}
 		n++
-		enc.Encode(jobInfo(j, now, req.Full))
+		enc.Encode(d.jobInfo(j, now, req.Full))
 		buf.Truncate(buf.Len() - 1) // Encode's newline would end the reply line
 	}
 	var missing []uint64
@@ -469,14 +494,30 @@ func lookupUID(name string) (uint32, error) {
 	return 0, fmt.Errorf("unknown user %q", name)
 }
 
-func jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
+func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	cpu, wall := j.Totals(now)
 	info := proto.JobInfo{
 		ID: uint64(j.ID), Name: j.Name, User: j.Owner.Name, State: string(j.State), Queue: j.Queue,
-		ElapsedSec: wall.Seconds(), LastCheckpoint: j.LastCheckpoint(),
+		ElapsedSec: wall.Seconds(), LastCheckpoint: j.LastCheckpoint(), Generations: len(j.Checkpoints),
+	}
+	if len(j.Checkpoints) > 0 {
+		info.LastCheckpointSize = j.Checkpoints[0].Size
+		info.LastCheckpointDuration = j.Checkpoints[0].Duration.Seconds()
+	}
+	if next, ok := d.nextCheckpoint(j); ok {
+		info.NextCheckpoint = next.Round(time.Second)
 	}
 	if !full {
 		return info
+	}
+	if every, ok := d.every(j); ok {
+		info.CheckpointEvery = every.Seconds()
+	}
+	info.Keep = d.keep(j)
+	info.CheckpointError, info.CheckpointErrorTime = j.CheckpointError, j.CheckpointErrorTime
+	info.RestartFrom = j.RestartFrom
+	for _, e := range j.Events {
+		info.Events = append(info.Events, proto.EventInfo{Time: e.Time, Text: e.Text})
 	}
 	rerun := j.Rerunnable
 	info.UID, info.GID, info.Reason = j.Owner.UID, j.Owner.GID, j.Reason
@@ -488,11 +529,14 @@ func jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	for _, s := range j.Segments {
 		info.Segments = append(info.Segments, proto.SegmentInfo{
 			Start: s.Start, End: s.End, UserCPUSec: s.UserCPU.Seconds(), SysCPUSec: s.SysCPU.Seconds(),
-			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart,
+			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Generation: s.Generation,
 		})
 	}
 	for _, g := range j.Checkpoints {
-		info.Checkpoints = append(info.Checkpoints, proto.GenerationInfo{N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size})
+		info.Checkpoints = append(info.Checkpoints, proto.GenerationInfo{
+			N: g.N, Time: g.Time, Dir: g.Dir, Image: g.Image(), Size: g.Size, Seconds: g.Duration.Seconds(),
+			Frozen: g.Frozen.Seconds(), Processes: g.Processes, Bad: g.Bad,
+		})
 	}
 	return info
 }

@@ -32,7 +32,10 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		plan := d.plan()
+		var plan scheduler.Plan
+		if !d.paused.Load() {
+			plan = d.plan()
+		}
 		for _, j := range plan.Start {
 			if ctx.Err() != nil {
 				return
@@ -90,7 +93,8 @@ func (d *Daemon) jobRunDir(id jobs.ID) string {
 	return filepath.Join(d.dir, runDir, id.String())
 }
 
-// start runs one job: the start is recorded (a new run segment), then the
+// start runs one job: the start is recorded (a new run segment, restarted
+// from the job's newest good checkpoint if it has one), then the
 // supervisor is started.
 func (d *Daemon) start(id jobs.ID) {
 	log := d.log.With("job_id", id)
@@ -98,6 +102,9 @@ func (d *Daemon) start(id jobs.ID) {
 	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if !j.State.Pending() {
 			return errNotPending
+		}
+		if g, ok := j.RestoreFrom(); ok && d.uid == 0 {
+			return j.Restore(g.N, now)
 		}
 		return j.Start(now)
 	})
@@ -108,6 +115,14 @@ func (d *Daemon) start(id jobs.ID) {
 		log.Error("cannot record the start of a job", "error", err)
 		return
 	}
+	d.launch(j)
+}
+
+// launch starts the supervisor of a job's open run: from the beginning of
+// its script, or from the checkpoint the run restarts from.
+func (d *Daemon) launch(j *jobs.Job) {
+	id := j.ID
+	log := d.log.With("job_id", id)
 	spec, err := d.spec(j)
 	if err == nil {
 		err = d.spool(j)
@@ -121,7 +136,12 @@ func (d *Daemon) start(id jobs.ID) {
 		d.end(id, jobs.Result{End: time.Now().Round(0), ExitCode: -1, Reason: "cannot start: " + err.Error()})
 		return
 	}
-	log.Info("job started", "pid", pid, "queue", j.Queue, "user", j.Owner.Name)
+	if spec.Restore != "" {
+		log.Info("job restarting from a checkpoint", "pid", pid, "gen", spec.Generation, "queue", j.Queue, "user", j.Owner.Name)
+	} else {
+		log.Info("job started", "pid", pid, "queue", j.Queue, "user", j.Owner.Name)
+	}
+	d.reschedule(id)
 	if err := d.watch.add(id, pid); err != nil {
 		log.Error("cannot watch the job's supervisor; waiting for it", "pid", pid, "error", err)
 		go func() { // it is our child: wait4 blocks until it ends
@@ -149,7 +169,22 @@ func (d *Daemon) end(id jobs.ID, r jobs.Result) {
 		return
 	}
 	d.log.Info("job ended", "job_id", id, "state", j.State, "reason", j.Reason)
+	d.unschedule(id)
 	d.wake()
+}
+
+// runEnded handles the recorded end of a job's run: a restart from a
+// checkpoint that failed (the run goes on from an older one), a run
+// stopped on purpose to be requeued, or an ordinary end.
+func (d *Daemon) runEnded(j *jobs.Job, rec *supervisor.Record) {
+	if rec.RestoreFailed {
+		d.restoreFailed(j, rec)
+		return
+	}
+	if rq, ok := d.stoppedOnPurpose(j, rec); ok && d.requeueStopped(j, rec, rq) {
+		return
+	}
+	d.end(j.ID, result(rec))
 }
 
 // collect handles a supervisor that is gone: its record says how the run
@@ -171,7 +206,7 @@ func (d *Daemon) collect(id jobs.ID) {
 			d.log.Error("a run's lock is held, but its supervisor cannot be watched", "job_id", id, "error", err)
 		}
 	case st.Exit != nil && st.Exit.Segment == seg:
-		d.end(id, result(st.Exit))
+		d.runEnded(j, st.Exit)
 	case st.Info == nil:
 		d.end(id, jobs.Result{End: time.Now().Round(0), ExitCode: -1, Reason: fmt.Sprintf(
 			"cannot start: the supervisor failed (see %s)", filepath.Join(d.jobRunDir(id), supervisor.LogFile))})
@@ -197,6 +232,7 @@ func (d *Daemon) lost(j *jobs.Job, info *supervisor.Info, why string) {
 		return
 	}
 	d.log.Warn("job run lost", "job_id", j.ID, "state", nj.State, "reason", nj.Reason)
+	d.unschedule(j.ID)
 	d.wake()
 }
 
@@ -213,6 +249,14 @@ func result(r *supervisor.Record) jobs.Result {
 // handled as lost (machine crash, supervisor killed).
 func (d *Daemon) recover() {
 	for _, j := range d.store.View().Active() {
+		if j.Checkpointing != nil {
+			// First, so that a generation made durable meanwhile is
+			// recorded before the run's end is handled.
+			d.recoverCheckpoint(j)
+			if cur := d.store.View().Job(j.ID); cur != nil {
+				j = cur
+			}
+		}
 		log := d.log.With("job_id", j.ID)
 		dir := d.jobRunDir(j.ID)
 		st, err := supervisor.Probe(dir)
@@ -229,7 +273,7 @@ func (d *Daemon) recover() {
 			}
 		case st.Exit != nil && st.Exit.Segment == seg:
 			log.Info("collecting a job that ended while the daemon was down")
-			d.end(j.ID, result(st.Exit))
+			d.runEnded(j, st.Exit)
 		case st.Info == nil && j.State == jobs.Running:
 			// The supervisor never ran the job: start it again.
 			now := time.Now().Round(0)
@@ -280,6 +324,7 @@ func (d *Daemon) adopt(j *jobs.Job, dir string) error {
 		return err
 	}
 	d.log.Info("re-adopted a running job", "job_id", j.ID, "pid", st.Info.Supervisor.PID)
+	d.reschedule(j.ID)
 	if j.State == jobs.Exiting {
 		// The qdel may not have reached the supervisor before we stopped.
 		d.watch.signal(j.ID, unix.SIGTERM)
@@ -300,6 +345,18 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		return nil, fmt.Errorf("read the job's environment: %w", err)
 	}
 	pw := lookupPasswd(j.Owner.UID)
+	seg, _ := j.Current()
+	restore := ""
+	if seg.Generation > 0 {
+		for _, g := range j.Checkpoints {
+			if g.N == seg.Generation {
+				restore = g.Image()
+			}
+		}
+		if restore == "" {
+			return nil, fmt.Errorf("checkpoint %d of the job is gone", seg.Generation)
+		}
+	}
 	return &supervisor.Spec{
 		JobID: uint64(j.ID), Segment: len(j.Segments) - 1, Start: j.Segments[len(j.Segments)-1].Start,
 		Name: j.Name, UID: j.Owner.UID, GID: j.Owner.GID, Groups: j.Owner.Groups,
@@ -309,6 +366,8 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		Env:   jobEnv(j, splitEnv(env), pw, d.hostname),
 		NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem, Walltime: j.Resources.Walltime,
 		KillGrace: cfg.KillGrace,
+		Namespace: d.uid == 0,
+		Restore:   restore, Generation: seg.Generation,
 	}, nil
 }
 

@@ -248,6 +248,9 @@ func init() {
 		proto.OpServerSet:   (*Daemon).serverSet,
 		proto.OpServerList:  (*Daemon).serverList,
 		proto.OpShutdown:    (*Daemon).shutdownOp,
+		proto.OpCheckpoint:  (*Daemon).checkpointJob,
+		proto.OpRestart:     (*Daemon).restartJob,
+		proto.OpScheduling:  (*Daemon).scheduling,
 	}
 }
 

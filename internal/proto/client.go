@@ -2,6 +2,7 @@ package proto
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +20,8 @@ var ErrNotRunning = errors.New("lazarusd is not running")
 type Client struct {
 	conn net.Conn
 	r    *bufio.Reader
+	// Progress, if set, gets the progress lines of long operations.
+	Progress func(string)
 }
 
 // Dial connects to the daemon of a state directory.
@@ -63,9 +66,22 @@ func (c *Client) Call(ctx context.Context, op string, body, reply any) error {
 	if _, err := c.conn.Write(append(line, '\n')); err != nil {
 		return c.connErr(ctx, err)
 	}
-	data, err := c.r.ReadBytes('\n')
-	if err != nil {
-		return c.connErr(ctx, err)
+	var data []byte
+	for {
+		data, err = c.r.ReadBytes('\n')
+		if err != nil {
+			return c.connErr(ctx, err)
+		}
+		var p struct {
+			Progress string `json:"progress"`
+		}
+		// Cheap test first: a reply listing every job is large.
+		if !bytes.Contains(data, []byte(`"progress":`)) || json.Unmarshal(data, &p) != nil || p.Progress == "" {
+			break
+		}
+		if c.Progress != nil {
+			c.Progress(p.Progress)
+		}
 	}
 	// The body is decoded straight into reply: a large reply (qstat of
 	// every job) is scanned once, not once as the envelope and once more.

@@ -34,6 +34,11 @@ const (
 	OpServerSet   = "server.set"
 	OpServerList  = "server.list"
 	OpShutdown    = "shutdown"
+	OpCheckpoint  = "checkpoint" // qchkpnt
+	OpRestart     = "restart"    // qrestart
+	OpAdopt       = "adopt"      // qrestart -f
+	OpMaintain    = "maintain"   // qmgr checkpoint all, requeue all, shutdown requeue
+	OpScheduling  = "scheduling" // qmgr start/stop scheduling
 )
 
 // Error codes.
@@ -45,6 +50,7 @@ const (
 	CodeConflict    = "conflict"
 	CodeUnavailable = "unavailable"
 	CodeInternal    = "internal"
+	CodeFailed      = "failed" // the operation was tried and failed (a checkpoint)
 )
 
 // Request is one request line.
@@ -54,12 +60,14 @@ type Request struct {
 	Body    json.RawMessage `json:"body,omitempty"`
 }
 
-// Response is one reply line.
+// Response is one reply line. A line with Progress set is not the reply:
+// it reports progress of a long operation, and the reply follows.
 type Response struct {
-	Version int             `json:"version"`
-	OK      bool            `json:"ok"`
-	Body    json.RawMessage `json:"body,omitempty"`
-	Error   *Error          `json:"error,omitempty"`
+	Version  int             `json:"version"`
+	OK       bool            `json:"ok"`
+	Body     json.RawMessage `json:"body,omitempty"`
+	Error    *Error          `json:"error,omitempty"`
+	Progress string          `json:"progress,omitempty"`
 }
 
 // Error is a failed request, as the daemon reports it.
@@ -100,7 +108,7 @@ type SubmitRequest struct {
 	// Origin holds the submitter's HOME, PATH, SHELL, LOGNAME, LANG, MAIL,
 	// TZ, which the job sees as LAZARUS_O_HOME and so on.
 	Origin     map[string]string `json:"origin,omitempty"`
-	Checkpoint string            `json:"checkpoint,omitempty"` // -c
+	Checkpoint string            `json:"checkpoint,omitempty"` // -c; "": the queue's ckpt_default
 }
 
 // SubmitReply names the new job.
@@ -135,6 +143,13 @@ type JobInfo struct {
 	Queue          string    `json:"queue"`
 	ElapsedSec     float64   `json:"elapsed_s"` // wall time of all runs, the current one up to now
 	LastCheckpoint time.Time `json:"last_checkpoint,omitzero"`
+	// Of the newest checkpoint generation: its size on disk and how long
+	// it took; and how many generations the job has, and when the next
+	// periodic checkpoint is due.
+	LastCheckpointSize     int64     `json:"last_checkpoint_size,omitempty"`
+	LastCheckpointDuration float64   `json:"last_checkpoint_s,omitempty"`
+	Generations            int       `json:"generations,omitempty"`
+	NextCheckpoint         time.Time `json:"next_checkpoint,omitzero"`
 
 	UID         uint32           `json:"uid,omitempty"`
 	GID         uint32           `json:"gid,omitempty"`
@@ -154,7 +169,21 @@ type JobInfo struct {
 	ExportEnv   bool             `json:"export_env,omitempty"`
 	CPUSec      float64          `json:"cpu_s,omitempty"` // user+system CPU of all runs
 	Segments    []SegmentInfo    `json:"segments,omitempty"`
-	Checkpoints []GenerationInfo `json:"checkpoints,omitempty"`
+	Checkpoints []GenerationInfo `json:"checkpoints,omitempty"` // newest first
+	// CheckpointEvery is the time between periodic checkpoints, after the
+	// queue's ckpt_min; Keep how many good generations are kept.
+	CheckpointEvery     float64     `json:"checkpoint_every_s,omitempty"`
+	Keep                int         `json:"keep,omitempty"`
+	CheckpointError     string      `json:"checkpoint_error,omitempty"`
+	CheckpointErrorTime time.Time   `json:"checkpoint_error_time,omitzero"`
+	RestartFrom         int         `json:"restart_from,omitempty"`
+	Events              []EventInfo `json:"events,omitempty"`
+}
+
+// EventInfo is one step of a job's checkpoint and restart history.
+type EventInfo struct {
+	Time time.Time `json:"time"`
+	Text string    `json:"text"`
 }
 
 // SegmentInfo is one run of a job.
@@ -167,14 +196,20 @@ type SegmentInfo struct {
 	Signal     int       `json:"signal,omitempty"`
 	Reason     string    `json:"reason,omitempty"`
 	Restart    bool      `json:"restart,omitempty"`
+	Generation int       `json:"generation,omitempty"` // restarted from this checkpoint
 }
 
-// GenerationInfo is one checkpoint of a job (part 2).
+// GenerationInfo is one checkpoint of a job.
 type GenerationInfo struct {
-	N    int       `json:"n"`
-	Time time.Time `json:"time"`
-	Dir  string    `json:"dir"`
-	Size int64     `json:"size"`
+	N         int       `json:"n"`
+	Time      time.Time `json:"time"`
+	Dir       string    `json:"dir"`
+	Image     string    `json:"image,omitempty"` // the root process's image
+	Size      int64     `json:"size"`
+	Seconds   float64   `json:"duration_s,omitempty"` // the whole checkpoint
+	Frozen    float64   `json:"frozen_s,omitempty"`   // the job stopped
+	Processes int       `json:"processes,omitempty"`
+	Bad       string    `json:"bad,omitempty"` // why it cannot be restarted from
 }
 
 // WaitJob is a job and the state the client last saw it in.
@@ -195,6 +230,73 @@ const MaxWait = 5 * time.Minute
 // WaitReply says whether every job changed state.
 type WaitReply struct {
 	Done bool `json:"done"`
+}
+
+// CheckpointRequest is a qchkpnt of one job.
+type CheckpointRequest struct {
+	ID       uint64 `json:"id"`
+	Interval string `json:"interval,omitempty"` // -i: the new policy (n, s, hours, duration)
+	Stop     bool   `json:"stop,omitempty"`     // -k: stop and requeue the job once checkpointed
+	Hold     bool   `json:"hold,omitempty"`     // -h: with Stop, hold it
+	NoWait   bool   `json:"no_wait,omitempty"`  // return once the checkpoint has started
+}
+
+// CheckpointReply is the checkpoint taken (Gen 0 when none was, as when
+// only the interval changed), the job's state afterwards and its policy.
+type CheckpointReply struct {
+	ID     uint64  `json:"id"`
+	State  string  `json:"state"`
+	Policy string  `json:"policy"`
+	Gen    int     `json:"gen,omitempty"`
+	Dir    string  `json:"dir,omitempty"`
+	Size   int64   `json:"size,omitempty"`
+	Secs   float64 `json:"duration_s,omitempty"`
+	Frozen float64 `json:"frozen_s,omitempty"`
+}
+
+// RestartRequest is a qrestart of a job, from generation Gen (0: newest
+// good one).
+type RestartRequest struct {
+	ID  uint64 `json:"id"`
+	Gen int    `json:"gen,omitempty"`
+}
+
+// AdoptRequest is qrestart -f: a checkpoint taken by hand becomes a batch
+// job of the caller's, restarted from it.
+type AdoptRequest struct {
+	Image      string `json:"image"`   // root image, absolute
+	Workdir    string `json:"workdir"` // where qrestart ran; default output files go there
+	Name       string `json:"name,omitempty"`
+	Queue      string `json:"queue,omitempty"`
+	Stdout     string `json:"stdout,omitempty"` // absolute; a trailing "/" names a directory
+	Join       string `json:"join,omitempty"`
+	Checkpoint string `json:"checkpoint,omitempty"`
+	Hold       bool   `json:"hold,omitempty"`
+}
+
+// MaintainRequest is a maintenance command of qmgr: checkpoint every
+// running job (checkpoint all), or also stop and requeue them (requeue
+// all), and then stop the daemon (shutdown requeue). Progress lines come
+// before the reply.
+type MaintainRequest struct {
+	Requeue   bool  `json:"requeue,omitempty"`
+	Shutdown  bool  `json:"shutdown,omitempty"`
+	Immediate bool  `json:"immediate,omitempty"`  // kill jobs that would be waited for
+	DeadlineS int64 `json:"deadline_s,omitempty"` // 0: none
+}
+
+// MaintainReply sums up what a maintenance command did.
+type MaintainReply struct {
+	Checkpointed int `json:"checkpointed"`
+	Requeued     int `json:"requeued"`
+	Killed       int `json:"killed"`
+	Failed       int `json:"failed"`  // could not be checkpointed, left running
+	Running      int `json:"running"` // left running (policy n, not rerunnable)
+}
+
+// SchedulingRequest starts or stops the starting of jobs.
+type SchedulingRequest struct {
+	On bool `json:"on"`
 }
 
 // JobRequest names a job for hold, release and delete.

@@ -22,13 +22,16 @@ func NewQstat(stdout, stderr io.Writer) *cli.App {
 		"qstat [-f] [-u user] [-s state,...] [-F json] [-w] [job id ...]\n   qstat -Q [-F json] [queue ...]",
 		`qstat lists jobs: all of them, those given by id, or those of a user (-u).
 The table shows id, name, user, state, queue, elapsed time (all runs, the
-current one up to now) and the time of the last checkpoint (empty until jobs
-are checkpointed). States: queued, held, running, exiting, finished, failed,
+current one up to now), the last checkpoint's time, size and duration, the
+number of checkpoint generations and when the next periodic checkpoint is
+due. States: queued, held, running, exiting, finished, failed,
 checkpointing, requeued. Finished and failed jobs stay listed for
 keep_finished (lazarus.conf, default a week).
 
 -f prints every field of each job, with each run (start, end, CPU time,
-exit status) and the totals. -F json prints the same data as JSON, for
+exit status, the checkpoint it restarted from) and the totals, each
+checkpoint generation, the last checkpoint failure and the history of
+checkpoints and restarts. -F json prints the same data as JSON, for
 scripts. -w waits until every listed job has left the state it is in (or has
 ended), then prints them. -Q lists queues instead of jobs.
 
@@ -163,30 +166,46 @@ func waitChange(c *cli.Context, client *proto.Client, req proto.StatusRequest) e
 
 // row is what the table shows of a job (the first fields of JobInfo).
 type row struct {
-	ID             uint64    `json:"id"`
-	Name           string    `json:"name"`
-	User           string    `json:"user"`
-	State          string    `json:"state"`
-	Queue          string    `json:"queue"`
-	ElapsedSec     float64   `json:"elapsed_s"`
-	LastCheckpoint time.Time `json:"last_checkpoint"`
+	ID                     uint64    `json:"id"`
+	Name                   string    `json:"name"`
+	User                   string    `json:"user"`
+	State                  string    `json:"state"`
+	Queue                  string    `json:"queue"`
+	ElapsedSec             float64   `json:"elapsed_s"`
+	LastCheckpoint         time.Time `json:"last_checkpoint"`
+	LastCheckpointSize     int64     `json:"last_checkpoint_size"`
+	LastCheckpointDuration float64   `json:"last_checkpoint_s"`
+	Generations            int       `json:"generations"`
+	NextCheckpoint         time.Time `json:"next_checkpoint"`
 }
 
 func printTable(w io.Writer, list []row) {
 	cells := make([][]string, 0, len(list)+2)
 	cells = append(cells,
-		[]string{"Job id", "Name", "User", "State", "Queue", "Elapsed", "Last checkpoint"},
-		[]string{"------", "----", "----", "-----", "-----", "-------", "---------------"})
+		[]string{"Job id", "Name", "User", "State", "Queue", "Elapsed", "Last checkpoint", "Size", "Took", "Gens", "Next checkpoint"},
+		[]string{"------", "----", "----", "-----", "-----", "-------", "---------------", "----", "----", "----", "---------------"})
 	for _, j := range list {
-		ckpt := ""
+		ckpt, size, took, gens, next := "", "", "", "", ""
 		if !j.LastCheckpoint.IsZero() {
-			ckpt = j.LastCheckpoint.Local().Format(timeFormat)
+			ckpt = j.LastCheckpoint.Local().Format(shortTime)
+			size = formatBytes(j.LastCheckpointSize)
+			took = fmt.Sprintf("%.1fs", j.LastCheckpointDuration)
+		}
+		if j.Generations > 0 {
+			gens = strconv.Itoa(j.Generations)
+		}
+		if !j.NextCheckpoint.IsZero() {
+			next = j.NextCheckpoint.Local().Format(shortTime)
 		}
 		cells = append(cells, []string{strconv.FormatUint(j.ID, 10), j.Name, j.User, j.State, j.Queue,
-			jobs.FormatDuration(seconds(j.ElapsedSec)), ckpt})
+			jobs.FormatDuration(seconds(j.ElapsedSec)), ckpt, size, took, gens, next})
 	}
 	writeTable(w, cells)
 }
+
+// shortTime is the table's: a checkpoint is recent, its year goes without
+// saying.
+const shortTime = "01-02 15:04:05"
 
 // writeTable aligns columns two spaces apart. It does what text/tabwriter
 // does, without its cost per cell, which shows on a listing of every job.
@@ -291,7 +310,7 @@ func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 			wall = now.Sub(s.Start)
 		}
 		if s.Restart {
-			how += " (restarted from a checkpoint)"
+			how += fmt.Sprintf(" (restarted from checkpoint %d)", s.Generation)
 		}
 		cpu := "cpu counted when it ends"
 		if !s.End.IsZero() {
@@ -307,11 +326,33 @@ func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 	}
 	kv("total", fmt.Sprintf("%d %s, wall %s, cpu %s", len(j.Segments), runs,
 		jobs.FormatDuration(seconds(j.ElapsedSec)), cpuTime(j.CPUSec)))
-	if len(j.Checkpoints) == 0 {
-		kv("checkpoints", "none")
+	if j.CheckpointEvery > 0 {
+		kv("checkpoint every", seconds(j.CheckpointEvery).String())
 	}
+	if !j.NextCheckpoint.IsZero() {
+		kv("next checkpoint", stamp(j.NextCheckpoint))
+	}
+	gens := fmt.Sprintf("%d (keeps %d)", len(j.Checkpoints), j.Keep)
+	if len(j.Checkpoints) == 0 {
+		gens = fmt.Sprintf("none (keeps %d)", j.Keep)
+	}
+	kv("checkpoints", gens)
 	for _, g := range j.Checkpoints {
-		kv(fmt.Sprintf("checkpoint %d", g.N), fmt.Sprintf("%s, %s", stamp(g.Time), g.Dir))
+		line := fmt.Sprintf("%s, %s, took %.2fs, job stopped %.3fs, %d processes, %s",
+			stamp(g.Time), formatBytes(g.Size), g.Seconds, g.Frozen, g.Processes, g.Image)
+		if g.Bad != "" {
+			line += " (not usable: " + g.Bad + ")"
+		}
+		kv(fmt.Sprintf("checkpoint %d", g.N), line)
+	}
+	if j.RestartFrom > 0 {
+		kv("restarts from", fmt.Sprintf("checkpoint %d", j.RestartFrom))
+	}
+	if j.CheckpointError != "" {
+		kv("last checkpoint failure", stamp(j.CheckpointErrorTime)+": "+j.CheckpointError)
+	}
+	for _, e := range j.Events {
+		kv("history", stamp(e.Time)+" "+e.Text)
 	}
 }
 

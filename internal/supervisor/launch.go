@@ -7,25 +7,36 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
+	"os/exec"
 	"syscall"
 
 	"golang.org/x/sys/unix"
+
+	"lazarus/ckpt"
 )
 
 // Launcher starts a job's first process as a child of the calling process
 // (the supervisor). place is called with the new pid before the job runs
 // any of its own code (the supervisor puts it into the job's cgroup there).
 // On error nothing of the job may be left running.
-//
-// Part 2 adds launchers that start the job in a new PID namespace and that
-// restore it from a checkpoint image; launcherFor chooses.
 type Launcher interface {
 	Launch(ctx context.Context, spec *Spec, place func(pid int) error) (pid int, err error)
 }
 
-// launcherFor returns the launcher for a run.
-func launcherFor(exe string, _ *Spec) Launcher { return execLauncher{exe: exe} }
+// launcherFor returns the launcher for a run: a restart from a checkpoint
+// image, or the script started in a PID namespace of its own (the daemon
+// is root), or, for a daemon that is not root, the script started plainly.
+func launcherFor(exe string, spec *Spec, log *slog.Logger) Launcher {
+	switch {
+	case spec.Restore != "":
+		return restoreLauncher{log: log}
+	case spec.Namespace:
+		return execLauncher{exe: exe, namespace: true}
+	}
+	return execLauncher{exe: exe}
+}
 
 // execLauncher runs the job script through "lazarusd exec-job": the helper
 // starts with the job's credentials in a new session (no control
@@ -34,7 +45,19 @@ func launcherFor(exe string, _ *Spec) Launcher { return execLauncher{exe: exe} }
 // so its EOF without data means the script was exec'd. This is the runc
 // init pattern: setup errors reach the supervisor as text, and nothing of
 // the job runs before it is in its cgroup.
-type execLauncher struct{ exe string }
+//
+// With namespace, the helper is started by ckpt.Namespaced as the init
+// (pid 1) of a new PID namespace, with a mount namespace and a /proc of its
+// own, so that the job can be checkpointed and restarted with its pids.
+// Creating namespaces and mounting /proc needs root, so the helper starts
+// as root there and drops to the job's credentials itself before it opens
+// anything of the user's. Either way the script is left with its standard
+// descriptors only: nothing that leads back to the supervisor, which
+// would make the job's tree uncheckpointable.
+type execLauncher struct {
+	exe       string
+	namespace bool
+}
 
 // helperSetup is what the helper reads on fd 3.
 type helperSetup struct {
@@ -45,6 +68,14 @@ type helperSetup struct {
 	Stderr  string   `json:"stderr"`
 	Join    string   `json:"join"`
 	Env     []string `json:"env"`
+	// Drop, when set, are the credentials the helper switches to first.
+	Drop *helperCreds `json:"drop,omitempty"`
+}
+
+type helperCreds struct {
+	UID    uint32   `json:"uid"`
+	GID    uint32   `json:"gid"`
+	Groups []uint32 `json:"groups"`
 }
 
 func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int) error) (_ int, retErr error) {
@@ -65,24 +96,44 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 		errW.Close()
 		return 0, err
 	}
+	var drop *helperCreds
 	sys := &syscall.SysProcAttr{Setsid: true}
 	if spec.SetIDs {
-		sys.Credential = &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: spec.Groups}
+		if l.namespace {
+			drop = &helperCreds{UID: spec.UID, GID: spec.GID, Groups: spec.Groups}
+		} else {
+			sys.Credential = &syscall.Credential{Uid: spec.UID, Gid: spec.GID, Groups: spec.Groups}
+		}
 	}
-	p, err := os.StartProcess(l.exe, []string{"lazarusd", "exec-job"}, &os.ProcAttr{
-		Dir:   "/",
-		Env:   []string{},
-		Files: []*os.File{null, null, null, setupR, errW},
-		Sys:   sys,
-	})
+	exe := l.exe
+	if l.namespace && exe == "/proc/self/exe" {
+		// The namespace's init is a shell that execs the helper: our
+		// /proc/self/exe would be its own.
+		if exe, err = os.Readlink(exe); err != nil {
+			setupR.Close()
+			errW.Close()
+			null.Close()
+			return 0, err
+		}
+	}
+	cmd := exec.Command(exe, "exec-job")
+	cmd.Args[0] = "lazarusd"
+	cmd.Dir, cmd.Env = "/", []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
+	cmd.ExtraFiles = []*os.File{setupR, errW} // fds 3 and 4
+	cmd.SysProcAttr = sys
+	if l.namespace {
+		cmd = ckpt.Namespaced(cmd)
+	}
+	err = cmd.Start()
 	setupR.Close()
 	errW.Close()
 	null.Close()
 	if err != nil {
 		return 0, fmt.Errorf("start job: %w", err)
 	}
-	pid := p.Pid
-	p.Release()
+	pid := cmd.Process.Pid
+	cmd.Process.Release() // the supervisor's reaper waits for it
 	defer func() {
 		if retErr != nil {
 			unix.Kill(pid, unix.SIGKILL)
@@ -99,7 +150,7 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 	}
 	setup, err := json.Marshal(helperSetup{
 		Workdir: spec.Workdir, Script: spec.Script, Shell: spec.Shell,
-		Stdout: spec.Stdout, Stderr: spec.Stderr, Join: spec.Join, Env: spec.Env,
+		Stdout: spec.Stdout, Stderr: spec.Stderr, Join: spec.Join, Env: spec.Env, Drop: drop,
 	})
 	if err != nil {
 		return 0, err
@@ -135,6 +186,23 @@ func ExecJob() int {
 	var s helperSetup
 	if err := json.Unmarshal(data, &s); err != nil {
 		return fail("read job setup: %v", err)
+	}
+	if c := s.Drop; c != nil {
+		// Groups first: setgroups needs the privilege setuid gives up.
+		// Go applies these to every thread of the helper.
+		groups := make([]int, len(c.Groups))
+		for i, g := range c.Groups {
+			groups[i] = int(g)
+		}
+		if err := syscall.Setgroups(groups); err != nil {
+			return fail("setgroups: %v", err)
+		}
+		if err := syscall.Setresgid(int(c.GID), int(c.GID), int(c.GID)); err != nil {
+			return fail("setresgid %d: %v", c.GID, err)
+		}
+		if err := syscall.Setresuid(int(c.UID), int(c.UID), int(c.UID)); err != nil {
+			return fail("setresuid %d: %v", c.UID, err)
+		}
 	}
 	unix.Umask(0o022)
 	if err := os.Chdir(s.Workdir); err != nil {

@@ -44,6 +44,13 @@ type Spec struct {
 	Mem       int64         `json:"mem"`      // bytes; 0: no limit
 	Walltime  time.Duration `json:"walltime"` // 0: no limit
 	KillGrace time.Duration `json:"kill_grace"`
+	// Namespace starts the script as the init of a PID namespace of its
+	// own, so that it can be checkpointed (the daemon is root).
+	Namespace bool `json:"namespace,omitempty"`
+	// Restore, when set, is the root image of the checkpoint generation
+	// Generation the run restarts from, instead of starting the script.
+	Restore    string `json:"restore,omitempty"`
+	Generation int    `json:"generation,omitempty"`
 }
 
 // Info is supervisor.json: who is running.
@@ -62,6 +69,9 @@ type Record struct {
 	ExitCode  int       `json:"exit_code"` // -1: the script did not exit by itself
 	Signal    int       `json:"signal"`
 	Reason    string    `json:"reason,omitempty"`
+	// RestoreFailed says that the restart from the spec's checkpoint
+	// failed (Reason says why) and nothing of the job ran.
+	RestoreFailed bool `json:"restore_failed,omitempty"`
 }
 
 // Status is what a run directory says about its supervisor.
@@ -206,10 +216,5 @@ func writeJSON(path string, v any) (retErr error) {
 	if err := os.Rename(f.Name(), path); err != nil {
 		return err
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return syncDir(dir)
 }

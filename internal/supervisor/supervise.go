@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -29,8 +31,11 @@ type reaped struct {
 // binary, which provides the exec-job helper. It returns when the job's
 // whole process tree is gone.
 func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error {
-	// Keep the lock (fd 3) for our whole life, but out of the job's reach.
+	// Keep the lock (fd 3) for our whole life, but out of the job's reach,
+	// with anything else we may have inherited: a job that holds a pipe or
+	// a socket of ours could not be checkpointed.
 	unix.CloseOnExec(lockFD)
+	unix.CloseRange(lockFD, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	var spec Spec
 	if err := readJSON(filepath.Join(runDir, SpecFile), &spec); err != nil {
 		return err
@@ -69,13 +74,26 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		}
 		return nil
 	}
-	pid, err := launcherFor(exe, &spec).Launch(ctx, &spec, place)
+	pid, err := launcherFor(exe, &spec, log).Launch(ctx, &spec, place)
+	if err != nil && spec.Restore != "" {
+		log.Error("job did not restart", "image", spec.Restore, "error", err)
+		rec.Reason = fmt.Sprintf("cannot restart from checkpoint %d: %v", spec.Generation, err)
+		rec.RestoreFailed = true
+		return finish(log, runDir, &rec, cg)
+	}
 	if err != nil {
 		log.Error("job did not start", "error", err)
 		rec.Reason = "cannot start: " + err.Error()
 		return finish(log, runDir, &rec, cg)
 	}
-	log.Info("job started", "pid", pid)
+	if spec.Restore != "" {
+		log.Info("job restarted", "pid", pid, "image", spec.Restore)
+	} else {
+		log.Info("job started", "pid", pid)
+	}
+	// The init of a PID namespace gets from us only the signals it
+	// catches, SIGKILL and SIGSTOP; see killTree.
+	nsInit := isNamespaceInit(pid)
 	if id, err := proc.IdentityOf(pid); err == nil {
 		info.Job = id
 		if err := writeJSON(filepath.Join(runDir, InfoFile), &info); err != nil {
@@ -91,6 +109,7 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		killing    bool
 		grace      <-chan time.Time
 		walltime   <-chan time.Time
+		initLast   <-chan time.Time // polls for the rest of the tree to be gone
 	)
 	if spec.Walltime > 0 {
 		t := time.NewTimer(spec.Walltime)
@@ -107,6 +126,13 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		killing = true
 		signalTree(cg, unix.SIGTERM)
 		grace = time.After(spec.KillGrace)
+		if nsInit && mainStatus == nil && !catches(pid, unix.SIGTERM) {
+			// A script that is the init of its namespace ignores our
+			// SIGTERM: stop it where it is, so that it runs nothing more
+			// while the rest of the tree ends, then kill it.
+			unix.Kill(pid, unix.SIGSTOP)
+			initLast = time.After(20 * time.Millisecond)
+		}
 	}
 	for done := false; !done; {
 		select {
@@ -132,6 +158,13 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		case <-grace:
 			signalTree(cg, unix.SIGKILL)
 			grace = time.After(500 * time.Millisecond) // until nothing is left
+		case <-initLast:
+			if onlyZombiesUnder(pid) {
+				unix.Kill(pid, unix.SIGKILL)
+				initLast = nil
+			} else {
+				initLast = time.After(20 * time.Millisecond)
+			}
 		}
 	}
 	if mainStatus != nil {
@@ -197,6 +230,48 @@ func signalTree(cg *memCgroup, sig unix.Signal) {
 	for _, p := range pids {
 		unix.Kill(p, sig)
 	}
+}
+
+// isNamespaceInit reports whether pid is the init (pid 1) of a PID
+// namespace below ours.
+func isNamespaceInit(pid int) bool {
+	ids := statusField(pid, "NSpid:")
+	return len(ids) > 1 && ids[len(ids)-1] == "1"
+}
+
+// catches reports whether pid has a handler for sig (SigCgt in
+// /proc/PID/status).
+func catches(pid int, sig unix.Signal) bool {
+	f := statusField(pid, "SigCgt:")
+	if len(f) != 1 {
+		return false
+	}
+	mask, err := strconv.ParseUint(f[0], 16, 64)
+	return err == nil && mask&(1<<(uint(sig)-1)) != 0
+}
+
+func statusField(pid int, name string) []string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return nil
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name); ok {
+			return strings.Fields(v)
+		}
+	}
+	return nil
+}
+
+// onlyZombiesUnder reports whether every descendant of pid has exited.
+func onlyZombiesUnder(pid int) bool {
+	kids, _ := proc.Descendants(pid)
+	for _, k := range kids {
+		if st, err := proc.ReadStat(k); err == nil && st.State != 'Z' && st.State != 'X' {
+			return false
+		}
+	}
+	return true
 }
 
 func describe(ws unix.WaitStatus) string {

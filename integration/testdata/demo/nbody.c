@@ -1,10 +1,13 @@
 /*
  * nbody: a small deterministic gravitational N-body simulation, the demo's
- * "long computation". It advances BODIES bodies with a leapfrog integrator
- * and appends, every REPORT steps, the step number and the total energy to
- * OUTFILE; the last line holds a checksum of every position.
+ * "long computation" (and the batch tests'). It advances BODIES bodies
+ * (default 600) with a leapfrog integrator and appends, every REPORT steps,
+ * the step number and the total energy to OUTFILE; the last line holds a
+ * checksum of every position. The output depends on STEPS and BODIES only:
+ * a run checkpointed, killed and restarted writes the very bytes of an
+ * uninterrupted one.
  *
- * usage: nbody OUTFILE STEPS
+ * usage: nbody OUTFILE STEPS [BODIES]
  */
 #include <math.h>
 #include <stdint.h>
@@ -12,11 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define BODIES 600
+#define MAXBODIES 4000
 #define REPORT 20
 
-static double px[BODIES], py[BODIES], pz[BODIES];
-static double vx[BODIES], vy[BODIES], vz[BODIES], m[BODIES];
+static int BODIES = 600;
+static double px[MAXBODIES], py[MAXBODIES], pz[MAXBODIES];
+static double vx[MAXBODIES], vy[MAXBODIES], vz[MAXBODIES], m[MAXBODIES];
 
 static double energy(void) {
 	double e = 0;
@@ -32,10 +36,16 @@ static double energy(void) {
 
 int main(int argc, char **argv) {
 	if (argc < 3) {
-		fprintf(stderr, "usage: nbody OUTFILE STEPS\n");
+		fprintf(stderr, "usage: nbody OUTFILE STEPS [BODIES]\n");
 		return 2;
 	}
 	long steps = atol(argv[2]);
+	if (argc > 3)
+		BODIES = atoi(argv[3]);
+	if (BODIES < 2 || BODIES > MAXBODIES) {
+		fprintf(stderr, "nbody: BODIES must be from 2 to %d\n", MAXBODIES);
+		return 2;
+	}
 	FILE *out = fopen(argv[1], "w");
 	if (!out) {
 		perror(argv[1]);

@@ -1,0 +1,126 @@
+package integration
+
+// Helpers of the batch checkpoint tests (batch_ckpt_*_test.go): the test
+// programs, compiled once, and the runs they are compared with.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// ckptConf makes an hour of a checkpoint interval last a second: qsub -c 1
+// checkpoints every second.
+const ckptConf = "checkpoint_hour = 1s\n"
+
+var (
+	progsOnce sync.Once
+	progsErr  error
+)
+
+// batchProg returns the path of a test program of testdata (nbody, memjob),
+// compiled once for all tests.
+func batchProg(t testing.TB, name string) string {
+	t.Helper()
+	progsOnce.Do(func() {
+		for _, p := range []struct{ name, src, lib string }{
+			{"nbody", "testdata/demo/nbody.c", "-lm"},
+			{"memjob", "testdata/batch/memjob.c", "-lpthread"},
+		} {
+			out, err := exec.Command("cc", "-O2", "-o", filepath.Join(binDir, p.name), p.src, p.lib).CombinedOutput()
+			if err != nil {
+				progsErr = fmt.Errorf("cc %s: %v\n%s", p.src, err, out)
+				return
+			}
+		}
+	})
+	if progsErr != nil {
+		t.Fatal(progsErr)
+	}
+	return bin(name)
+}
+
+// batchNeedRoot skips a test of checkpoints when not root: jobs are then not
+// run in PID namespaces, and the engine needs root anyway.
+func batchNeedRoot(t testing.TB) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("checkpointing batch jobs needs lazarusd to run as root")
+	}
+}
+
+var (
+	refMu   sync.Mutex
+	refRuns = map[string]string{}
+)
+
+// nbodyReference returns the output of an uninterrupted nbody run.
+func nbodyReference(t *testing.T, steps, bodies int) string {
+	t.Helper()
+	key := fmt.Sprint(steps, bodies)
+	refMu.Lock()
+	defer refMu.Unlock()
+	if out, ok := refRuns[key]; ok {
+		return out
+	}
+	path := filepath.Join(t.TempDir(), "ref.txt")
+	if out, err := exec.Command(batchProg(t, "nbody"), path, strconv.Itoa(steps), strconv.Itoa(bodies)).CombinedOutput(); err != nil {
+		t.Fatalf("reference run: %v %s", err, out)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refRuns[key] = string(data)
+	return string(data)
+}
+
+// nbodyJob submits an nbody simulation writing to name.txt in the work
+// directory, with the given qsub options, and returns its id and output
+// path. Its script is a shell that runs nbody: a tree of two processes.
+func (b *batch) nbodyJob(name string, steps, bodies int, opts ...string) (uint64, string) {
+	b.t.Helper()
+	out := filepath.Join(b.work, name+".txt")
+	script := b.script(name+".sh", fmt.Sprintf("#!/bin/sh\n%s %s %d %d\necho simulated\n", batchProg(b.t, "nbody"), out, steps, bodies))
+	return b.qsub(append(opts, script)...), out
+}
+
+// fileLines counts the lines of a file.
+func fileLines(path string) int {
+	data, _ := os.ReadFile(path)
+	return strings.Count(string(data), "\n")
+}
+
+// jobArg formats one job id as an argument.
+func jobArg(id uint64) string { return strconv.FormatUint(id, 10) }
+
+// waitLines waits until the file has at least n lines.
+func (b *batch) waitLines(path string, n int) {
+	b.t.Helper()
+	b.waitFor(fmt.Sprintf("%d lines in %s", n, path), func() bool { return fileLines(path) >= n })
+}
+
+// checkNbodyOutput compares a job's output file with the reference run's.
+func checkNbodyOutput(t *testing.T, path, want string) {
+	t.Helper()
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("output of the checkpointed job differs from an uninterrupted run:\n%s\nwant:\n%s", tailOf(string(got)), tailOf(want))
+	}
+}
+
+func tailOf(s string) string {
+	l := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(l) > 3 {
+		l = l[len(l)-3:]
+	}
+	return fmt.Sprintf("(%d bytes) ...%s", len(s), strings.Join(l, "\n"))
+}

@@ -1,0 +1,386 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"lazarus/internal/supervisor"
+	"lazarus/jobs"
+	"lazarus/queue"
+)
+
+// Checkpoints. A job's generations live in spool/ID.ckpt/N/, one directory
+// per checkpoint (see package supervisor for its files). A checkpoint is
+// recorded in the store as the job's state (checkpointing, with the
+// generation number it uses) before its helper starts, and the generation
+// becomes the job's newest only once the helper reports it durable; older
+// generations beyond the job's keep are deleted only after that record is
+// durable. At most one checkpoint of a job runs at once: the table below,
+// and the helper's lock in the run directory, which also tells a daemon
+// started afterwards that a helper of its predecessor still works.
+
+const ckptSuffix = ".ckpt"
+
+// ckptDir is the directory of a job's checkpoint generations.
+func (d *Daemon) ckptDir(id jobs.ID) string {
+	return filepath.Join(d.dir, spoolDir, id.String()+ckptSuffix)
+}
+
+func (d *Daemon) genDir(id jobs.ID, n int) string {
+	return filepath.Join(d.ckptDir(id), strconv.Itoa(n))
+}
+
+// ckptOp is a checkpoint in progress; done is closed when res is set.
+type ckptOp struct {
+	gen  int
+	stop bool
+	done chan struct{}
+	res  supervisor.CheckpointResult
+}
+
+// ckptTable holds the checkpoints in progress, one per job at most.
+type ckptTable struct {
+	mu  sync.Mutex
+	ops map[jobs.ID]*ckptOp
+	// tried is when each job's last checkpoint was attempted, so that a
+	// periodic schedule does not try again at once after a failure that
+	// left no record (the job ended, say).
+	tried map[jobs.ID]time.Time
+}
+
+// ckptRequest says what a checkpoint is for.
+type ckptRequest struct {
+	stop, hold bool   // stop the job afterwards and requeue (or hold) it
+	by         string // who asked: a user's name, "schedule", "maintenance"
+}
+
+var errNotRoot = errors.New("checkpoints need lazarusd to run as root (jobs then run in PID namespaces of their own)")
+
+// keep is how many good generations a job keeps: its queue's ckpt_keep,
+// else the server's checkpoint_keep.
+func (d *Daemon) keep(j *jobs.Job) int {
+	if q := d.store.View().Queue(j.Queue); q != nil && q.CkptKeep > 0 {
+		return q.CkptKeep
+	}
+	return d.config().CheckpointKeep
+}
+
+// beginCheckpoint starts a checkpoint of a running job, or returns the one
+// in progress (busy true), which the caller may wait for.
+func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy bool, retErr error) {
+	if d.uid != 0 {
+		return nil, false, conflict("job %d: %v", id, errNotRoot)
+	}
+	d.ckpts.mu.Lock()
+	if cur := d.ckpts.ops[id]; cur != nil {
+		d.ckpts.mu.Unlock()
+		return cur, true, nil
+	}
+	op = &ckptOp{stop: req.stop, done: make(chan struct{})}
+	d.ckpts.ops[id] = op
+	d.ckpts.tried[id] = time.Now()
+	d.ckpts.mu.Unlock()
+	mine := op
+	defer func() {
+		if retErr != nil {
+			d.ckpts.mu.Lock()
+			delete(d.ckpts.ops, id)
+			d.ckpts.mu.Unlock()
+			close(mine.done)
+		}
+	}()
+	now := time.Now().Round(0)
+	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		if !j.Checkpoint.Checkpointable() {
+			return conflict("job %d has checkpoint policy n: it is never checkpointed (qchkpnt -i changes that)", id)
+		}
+		if j.State != jobs.Running {
+			return conflict("job %d is %s; only running jobs can be checkpointed", id, j.State)
+		}
+		o, err := j.BeginCheckpoint(jobs.CheckpointOp{Requeue: req.stop, Hold: req.hold, By: req.by}, now)
+		op.gen = o.Gen
+		return err
+	})
+	if err != nil {
+		return nil, false, unknownJob(err, id)
+	}
+	log := d.log.With("job_id", id, "gen", op.gen)
+	fail := func(err error) (*ckptOp, bool, error) {
+		res := supervisor.CheckpointResult{JobID: uint64(id), Gen: op.gen, Error: err.Error()}
+		d.finishCheckpoint(id, op, res)
+		return op, false, nil
+	}
+	runDir := d.jobRunDir(id)
+	st, err := supervisor.Probe(runDir)
+	if err != nil {
+		return fail(err)
+	}
+	if !st.Alive || st.Info == nil || st.Info.Job.PID <= 0 {
+		return fail(errors.New("the job's processes are not running"))
+	}
+	creq := supervisor.CheckpointRequest{
+		JobID: uint64(id), RunDir: runDir, Job: st.Info.Job, Gen: op.gen, Dir: d.genDir(id, op.gen),
+		Stop: req.stop, Hold: req.hold,
+	}
+	arg, err := json.Marshal(creq)
+	if err != nil {
+		return fail(err)
+	}
+	logf, err := os.OpenFile(filepath.Join(runDir, supervisor.CkptLogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fail(err)
+	}
+	defer logf.Close()
+	var out bytes.Buffer
+	cmd := exec.Command(d.opts.Exe, "checkpoint-job", string(arg))
+	cmd.Args[0] = "lazarusd"
+	cmd.Dir, cmd.Env = "/", []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}
+	cmd.Stdout, cmd.Stderr = &out, logf
+	// A session of its own: stopping or killing the daemon (or its process
+	// group) must not stop a checkpoint in the middle of an injected
+	// system call of the job.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fail(fmt.Errorf("start the checkpoint helper: %w", err))
+	}
+	log.Info("checkpoint started", "by", req.by, "stop", req.stop, "helper", cmd.Process.Pid)
+	go func() {
+		werr := cmd.Wait()
+		var res supervisor.CheckpointResult
+		if err := json.Unmarshal(bytes.TrimSpace(out.Bytes()), &res); err != nil || res.Gen != op.gen {
+			// Its recorded result, or what its directory holds.
+			res = d.helperResult(id, op.gen, werr)
+		}
+		d.finishCheckpoint(id, op, res)
+	}()
+	return op, false, nil
+}
+
+// helperResult finds out how a checkpoint ended whose helper said nothing
+// (it died, or belonged to a daemon that stopped).
+func (d *Daemon) helperResult(id jobs.ID, gen int, werr error) supervisor.CheckpointResult {
+	if r, _, err := supervisor.ReadCheckpointResult(d.jobRunDir(id)); err == nil && r != nil && r.Gen == gen {
+		return *r
+	}
+	if r, ok := supervisor.ReadGeneration(d.genDir(id, gen), gen); ok {
+		r.JobID = uint64(id)
+		return r
+	}
+	why := "the checkpoint was interrupted"
+	if werr != nil {
+		why = "the checkpoint helper failed: " + werr.Error()
+	}
+	os.RemoveAll(d.genDir(id, gen))
+	return supervisor.CheckpointResult{JobID: uint64(id), Gen: gen, Error: why}
+}
+
+// finishCheckpoint records how a checkpoint ended, deletes the generations
+// it made superfluous, and lets waiters go.
+func (d *Daemon) finishCheckpoint(id jobs.ID, op *ckptOp, res supervisor.CheckpointResult) {
+	log := d.log.With("job_id", id, "gen", res.Gen)
+	now := time.Now().Round(0)
+	var dropped []jobs.Generation
+	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		if res.OK {
+			dropped = j.CheckpointDone(res.Generation(), d.keep(j), res.Stopped, now)
+		} else {
+			j.CheckpointFailed(res.Gen, res.Error, now)
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, queue.ErrNoJob):
+		os.RemoveAll(d.genDir(id, res.Gen)) // deleted meanwhile
+	case err != nil:
+		log.Error("cannot record a checkpoint", "error", err)
+	case res.OK:
+		log.Info("checkpoint done", "size", res.Size, "frozen", time.Duration(res.Frozen),
+			"duration", time.Duration(res.Duration), "stopped", res.Stopped)
+		// The record is durable: what it no longer lists can go.
+		for _, g := range dropped {
+			d.removeGeneration(id, g)
+		}
+	default:
+		log.Warn("checkpoint failed; the job runs on", "error", res.Error)
+	}
+	if op != nil {
+		op.res = res
+		d.ckpts.mu.Lock()
+		if d.ckpts.ops[id] == op {
+			delete(d.ckpts.ops, id)
+		}
+		d.ckpts.mu.Unlock()
+		close(op.done)
+	}
+	d.reschedule(id)
+}
+
+// removeGeneration deletes a generation's directory, which must be one of
+// the job's own.
+func (d *Daemon) removeGeneration(id jobs.ID, g jobs.Generation) {
+	if filepath.Dir(g.Dir) != d.ckptDir(id) {
+		d.log.Error("not deleting a generation outside the job's checkpoint directory", "job_id", id, "dir", g.Dir)
+		return
+	}
+	if err := os.RemoveAll(g.Dir); err != nil {
+		d.log.Error("cannot delete an old generation", "job_id", id, "dir", g.Dir, "error", err)
+	}
+}
+
+// recoverCheckpoint settles, at start, the checkpoint a previous daemon
+// left in progress: its helper may still run (we wait for it), may have
+// recorded its result, or may have died.
+func (d *Daemon) recoverCheckpoint(j *jobs.Job) {
+	gen := j.Checkpointing.Gen
+	res, running, err := supervisor.ReadCheckpointResult(d.jobRunDir(j.ID))
+	if err != nil {
+		d.log.Error("cannot read a checkpoint's result", "job_id", j.ID, "error", err)
+	}
+	if !running {
+		if res == nil || res.Gen != gen {
+			r := d.helperResult(j.ID, gen, nil)
+			if !r.OK {
+				r.Error = "interrupted: lazarusd stopped during the checkpoint"
+			}
+			res = &r
+		}
+		d.finishCheckpoint(j.ID, nil, *res)
+		return
+	}
+	// The helper of the previous daemon still works: wait for its lock.
+	op := &ckptOp{gen: gen, stop: j.Checkpointing.Requeue, done: make(chan struct{})}
+	d.ckpts.mu.Lock()
+	d.ckpts.ops[j.ID] = op
+	d.ckpts.mu.Unlock()
+	d.log.Info("a checkpoint started before this daemon is still in progress; waiting for it", "job_id", j.ID, "gen", gen)
+	go func() {
+		for {
+			r, running, _ := supervisor.ReadCheckpointResult(d.jobRunDir(j.ID))
+			if !running {
+				res := d.helperResult(j.ID, gen, nil)
+				if r != nil && r.Gen == gen {
+					res = *r
+				}
+				d.finishCheckpoint(j.ID, op, res)
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+}
+
+// stoppedOnPurpose tells whether a run that ended was stopped by a
+// checkpoint that requeues it (qchkpnt -k, maintenance), or killed to be
+// requeued: its run directory holds the requeue marker, the run did not
+// end by itself, and the checkpoint it names is complete.
+func (d *Daemon) stoppedOnPurpose(j *jobs.Job, rec *supervisor.Record) (*supervisor.Requeue, bool) {
+	rq, err := supervisor.ReadRequeue(d.jobRunDir(j.ID))
+	if err != nil || rq == nil || rec.ExitCode != -1 {
+		return nil, false
+	}
+	if rq.Gen == 0 {
+		return rq, rec.Reason == "killed"
+	}
+	_, ok := supervisor.ReadGeneration(d.genDir(j.ID, rq.Gen), rq.Gen)
+	return rq, ok
+}
+
+// requeueStopped records the end of a run that was stopped on purpose:
+// the generation is recorded (if its helper has not done so yet) and the
+// job goes back to its queue, or is held.
+func (d *Daemon) requeueStopped(j *jobs.Job, rec *supervisor.Record, rq *supervisor.Requeue) bool {
+	now := time.Now().Round(0)
+	var dropped []jobs.Generation
+	nj, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error {
+		r := result(rec)
+		by := rqBy(j)
+		var why string
+		switch g, ok := j.RestoreFrom(); {
+		case rq.Gen > 0:
+			if !hasGeneration(j, rq.Gen) {
+				g, _ := supervisor.ReadGeneration(d.genDir(j.ID, rq.Gen), rq.Gen)
+				dropped = j.CheckpointDone(g.Generation(), d.keep(j), true, now)
+			}
+			r.Reason = fmt.Sprintf("stopped after checkpoint %d", rq.Gen)
+			why = fmt.Sprintf("requeued by %s after checkpoint %d; it restarts from it", by, rq.Gen)
+			if rq.Hold {
+				why = fmt.Sprintf("held by %s after checkpoint %d; qrls or qrestart restarts it", by, rq.Gen)
+			}
+		case ok:
+			r.Reason = "stopped to be requeued"
+			why = fmt.Sprintf("requeued by %s without a new checkpoint; it restarts from checkpoint %d", by, g.N)
+		default:
+			r.Reason = "stopped to be requeued"
+			why = fmt.Sprintf("requeued by %s; it starts again from the beginning", by)
+		}
+		j.Event(now, "%s", why)
+		return j.Requeue(r, why, rq.Hold)
+	})
+	if err != nil {
+		var te *jobs.TransitionError
+		if !errors.As(err, &te) {
+			d.log.Error("cannot requeue a stopped job", "job_id", j.ID, "error", err)
+		}
+		return false // deleted meanwhile, say: an ordinary end
+	}
+	for _, g := range dropped {
+		d.removeGeneration(j.ID, g)
+	}
+	d.log.Info("job stopped and requeued", "job_id", j.ID, "state", nj.State, "reason", nj.Reason)
+	d.unschedule(j.ID)
+	d.wake()
+	return true
+}
+
+func rqBy(j *jobs.Job) string {
+	if j.Checkpointing != nil && j.Checkpointing.By != "" {
+		return j.Checkpointing.By
+	}
+	return "an operator"
+}
+
+func hasGeneration(j *jobs.Job, n int) bool {
+	for _, g := range j.Checkpoints {
+		if g.N == n {
+			return true
+		}
+	}
+	return false
+}
+
+// restoreFailed handles a run whose restart from a checkpoint failed:
+// the run goes on from the previous generation, or from the beginning of
+// the script, or the job fails; each step is in its history.
+func (d *Daemon) restoreFailed(j *jobs.Job, rec *supervisor.Record) {
+	seg, _ := j.Current()
+	gen := seg.Generation
+	why, _ := strings.CutPrefix(rec.Reason, fmt.Sprintf("cannot restart from checkpoint %d: ", gen))
+	now := time.Now().Round(0)
+	var ok bool
+	nj, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error {
+		var err error
+		_, ok, err = j.RestoreFailed(gen, why, now)
+		return err
+	})
+	if err != nil {
+		d.log.Error("cannot record a failed restart", "job_id", j.ID, "error", err)
+		return
+	}
+	d.log.Warn("restart from a checkpoint failed", "job_id", j.ID, "gen", gen, "error", why, "state", nj.State)
+	if !ok {
+		d.unschedule(j.ID)
+		d.wake()
+		return
+	}
+	d.launch(nj)
+}

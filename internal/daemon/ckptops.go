@@ -1,0 +1,186 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	memdb "github.com/hashicorp/go-memdb"
+
+	"lazarus/internal/proto"
+	"lazarus/jobs"
+)
+
+// checkpointJob handles qchkpnt: it changes the job's policy (-i), and
+// checkpoints its whole tree now, waiting until the image is durable (and,
+// with -k, until the job has stopped and is back in its queue).
+func (d *Daemon) checkpointJob(ctx context.Context, who caller, body json.RawMessage) (any, error) {
+	var req proto.CheckpointRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	id := jobs.ID(req.ID)
+	j := d.store.View().Job(id)
+	if j == nil {
+		return nil, notFound("unknown job id %d", req.ID)
+	}
+	if err := d.mayManage(who, j); err != nil {
+		return nil, err
+	}
+	if req.Hold && !req.Stop {
+		return nil, badRequest("-h holds a job that -k stops; give both")
+	}
+	if req.Interval != "" {
+		p, err := jobs.ParsePolicy(req.Interval)
+		if err != nil {
+			return nil, err
+		}
+		now := time.Now().Round(0)
+		j, err = d.store.UpdateJob(id, func(j *jobs.Job) error {
+			if j.State.Terminal() {
+				return conflict("job %d has %s", id, j.State)
+			}
+			if j.Checkpoint != p {
+				j.Checkpoint = p
+				j.Event(now, "checkpoint policy set to %s by %s", p, who.name)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, unknownJob(err, id)
+		}
+		d.reschedule(id)
+		d.log.Info("checkpoint policy changed", "job_id", id, "policy", p.String(), "by", who.name)
+		if !j.State.Active() && !req.Stop {
+			return d.checkpointReply(id, nil), nil
+		}
+	}
+	if j.State != jobs.Running && j.State != jobs.Checkpointing {
+		return nil, conflict("job %d is %s; only running jobs can be checkpointed", id, j.State)
+	}
+	var op *ckptOp
+	for op == nil {
+		cur, busy, err := d.beginCheckpoint(id, ckptRequest{stop: req.Stop, hold: req.Hold, by: who.name})
+		if err != nil {
+			return nil, err
+		}
+		if !busy {
+			op = cur
+			break
+		}
+		// Never two at once: this one waits for the one in progress.
+		if req.NoWait && !req.Stop {
+			return d.checkpointReply(id, nil), nil
+		}
+		if err := waitOp(ctx, cur); err != nil {
+			return nil, err
+		}
+	}
+	if req.NoWait {
+		return d.checkpointReply(id, nil), nil
+	}
+	if err := waitOp(ctx, op); err != nil {
+		return nil, err
+	}
+	if !op.res.OK {
+		return nil, &proto.Error{Code: proto.CodeFailed, Message: fmt.Sprintf(
+			"job %d: checkpoint %d failed: %s; the job runs on", id, op.res.Gen, op.res.Error)}
+	}
+	if req.Stop {
+		// The image is durable and the job killed: its end is on its way
+		// from the supervisor.
+		d.waitInactive(ctx, id, time.Minute)
+	}
+	return d.checkpointReply(id, &op.res), nil
+}
+
+func waitOp(ctx context.Context, op *ckptOp) error {
+	select {
+	case <-op.done:
+		return nil
+	case <-ctx.Done():
+		return &proto.Error{Code: proto.CodeUnavailable, Message: "lazarusd is shutting down; the checkpoint goes on (see qstat -f)"}
+	}
+}
+
+// waitInactive waits until the job has no run in progress.
+func (d *Daemon) waitInactive(ctx context.Context, id jobs.ID, timeout time.Duration) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		ws := memdb.NewWatchSet()
+		j := d.store.View().WatchJob(ws, id)
+		if j == nil || !j.State.Active() {
+			return
+		}
+		if ws.WatchCtx(ctx) != nil {
+			return
+		}
+	}
+}
+
+func (d *Daemon) checkpointReply(id jobs.ID, res interface {
+	Generation() jobs.Generation
+}) proto.CheckpointReply {
+	r := proto.CheckpointReply{ID: uint64(id)}
+	if j := d.store.View().Job(id); j != nil {
+		r.State, r.Policy = string(j.State), j.Checkpoint.String()
+		if j.Checkpointing != nil {
+			r.Gen = j.Checkpointing.Gen
+		}
+	}
+	if res != nil {
+		g := res.Generation()
+		r.Gen, r.Dir, r.Size, r.Secs, r.Frozen = g.N, g.Dir, g.Size, g.Duration.Seconds(), g.Frozen.Seconds()
+	}
+	return r
+}
+
+// restartJob handles qrestart JOBID [-g N]: the job restarts from a
+// checkpoint when the scheduler next runs it, same id, a new run.
+func (d *Daemon) restartJob(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	var req proto.RestartRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	id := jobs.ID(req.ID)
+	cur := d.store.View().Job(id)
+	if cur == nil {
+		return nil, notFound("unknown job id %d", req.ID)
+	}
+	if err := d.mayManage(who, cur); err != nil {
+		return nil, err
+	}
+	if d.uid != 0 {
+		return nil, conflict("job %d: %v", id, errNotRoot)
+	}
+	now := time.Now().Round(0)
+	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		if err := j.Restart(req.Gen, who.name, now); err != nil {
+			return conflict("%v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, unknownJob(err, id)
+	}
+	d.log.Info("restart requested", "job_id", id, "gen", j.RestartFrom, "by", who.name)
+	d.wake()
+	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+// scheduling handles qmgr start/stop scheduling.
+func (d *Daemon) scheduling(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	if err := d.mustOperate(who, "start or stop scheduling"); err != nil {
+		return nil, err
+	}
+	var req proto.SchedulingRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	d.paused.Store(!req.On)
+	d.log.Info("scheduling changed", "on", req.On, "by", who.name)
+	d.wake()
+	return struct{}{}, nil
+}

@@ -1,0 +1,130 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"runtime"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+
+	"lazarus/ckpt"
+	"lazarus/internal/proc"
+)
+
+// restoreLauncher restarts the job from a checkpoint image: ckpt.Restart
+// rebuilds the whole tree as our child (a namespaced job comes back as the
+// init of a fresh PID namespace, with its old pids inside it), then the
+// tree is placed. Batch restarts always force (the CONVEX -F): a job never
+// fails to restart for want of a control terminal; the descriptors that
+// were one (an image taken by hand, qrestart -f) go to the job's output
+// file.
+type restoreLauncher struct {
+	log *slog.Logger
+}
+
+func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int) error) (_ int, retErr error) {
+	term, err := openOutput(spec)
+	if err != nil {
+		return 0, err
+	}
+	defer term.Close()
+	p, err := ckpt.Restart(ctx, spec.Restore, ckpt.RestartOptions{
+		Force:    true,
+		Terminal: term,
+		Logger:   l.log.With("component", "restart", "image", spec.Restore),
+	})
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if retErr != nil {
+			// The tree's root is the init of its PID namespace (or its
+			// session leader): killing it and what it has takes it all.
+			pids, _ := proc.Descendants(p.PID)
+			for _, pid := range append(pids, p.PID) {
+				unix.Kill(pid, unix.SIGKILL)
+			}
+			p.Wait()
+		}
+	}()
+	// The tree runs already: it is placed as soon as it is back (the
+	// restore itself needs the restorer's memory, which a job's limit
+	// must not count).
+	if err := place(p.PID); err != nil {
+		return 0, err
+	}
+	pids, _ := proc.Descendants(p.PID)
+	for _, pid := range pids {
+		if err := place(pid); err != nil {
+			return 0, err
+		}
+	}
+	return p.PID, nil
+}
+
+// openOutput opens the job's output file (its error file with -j eo) as
+// the job's user, for appending, positioned at its end: restored terminal
+// descriptors write after what the job wrote, and read end of file.
+func openOutput(spec *Spec) (*os.File, error) {
+	path := spec.Stdout
+	if spec.Join == "eo" {
+		path = spec.Stderr
+	}
+	flags := os.O_RDWR | os.O_APPEND | os.O_CREATE
+	var f *os.File
+	var err error
+	if spec.SetIDs {
+		f, err = openAsUser(path, flags, 0o644, spec.UID, spec.GID, spec.Groups)
+	} else {
+		f, err = os.OpenFile(path, flags, 0o644)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot open output file %s: %v", path, unwrapPath(err))
+	}
+	if _, err := f.Seek(0, 2); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// openAsUser opens path with the file system identity of a user: on an OS
+// thread of its own, whose fsuid, fsgid and groups are the user's (these
+// are per thread in the kernel, when set by raw system calls), so that the
+// permissions checked are the user's and a symbolic link planted by the
+// user cannot make root open a file the user may not. The thread is never
+// given back to the Go scheduler: it ends with its goroutine.
+func openAsUser(path string, flags int, perm os.FileMode, uid, gid uint32, groups []uint32) (*os.File, error) {
+	type result struct {
+		f   *os.File
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // and never unlocked: see above
+		var gp unsafe.Pointer
+		if len(groups) > 0 {
+			gp = unsafe.Pointer(&groups[0])
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), uintptr(gp), 0); e != 0 {
+			ch <- result{err: os.NewSyscallError("setgroups", e)}
+			return
+		}
+		unix.RawSyscall(unix.SYS_SETFSGID, uintptr(gid), 0, 0)
+		unix.RawSyscall(unix.SYS_SETFSUID, uintptr(uid), 0, 0)
+		// setfs[ug]id report the previous value, not errors: check.
+		cur, _, _ := unix.RawSyscall(unix.SYS_SETFSUID, ^uintptr(0), 0, 0)
+		curg, _, _ := unix.RawSyscall(unix.SYS_SETFSGID, ^uintptr(0), 0, 0)
+		if uint32(cur) != uid || uint32(curg) != gid {
+			ch <- result{err: fmt.Errorf("cannot take the file system identity of uid %d, gid %d", uid, gid)}
+			return
+		}
+		f, err := os.OpenFile(path, flags, perm)
+		ch <- result{f, err}
+	}()
+	r := <-ch
+	return r.f, r.err
+}

@@ -1,0 +1,221 @@
+package jobs
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// ErrNoCheckpoint is returned when a job has no checkpoint to restart from.
+var ErrNoCheckpoint = errors.New("no checkpoint to restart from")
+
+// Checkpointable reports whether the policy lets the job be checkpointed
+// (periodically, on demand and before maintenance).
+func (p Policy) Checkpointable() bool { return p.Kind != CheckpointNever }
+
+// Periodic reports whether the policy asks for checkpoints at an interval.
+func (p Policy) Periodic() bool { return p.Kind == CheckpointInterval && p.Interval > 0 }
+
+// Event records one step of the job's checkpoint and restart history,
+// keeping the newest MaxEvents.
+func (j *Job) Event(now time.Time, format string, args ...any) {
+	j.Events = append(j.Events, Event{Time: now, Text: fmt.Sprintf(format, args...)})
+	if n := len(j.Events); n > MaxEvents {
+		j.Events = slices.Clone(j.Events[n-MaxEvents:])
+	}
+}
+
+// BeginCheckpoint records that a checkpoint of the running job starts: the
+// job becomes checkpointing and op gets the next generation number, which
+// is never used again whatever becomes of this checkpoint.
+func (j *Job) BeginCheckpoint(op CheckpointOp, now time.Time) (CheckpointOp, error) {
+	if j.State != Running {
+		return op, &TransitionError{ID: j.ID, From: j.State, To: Checkpointing}
+	}
+	why := "checkpoint in progress"
+	if op.Requeue {
+		why = "checkpoint in progress; then the job is stopped and requeued"
+	}
+	if err := j.become(Checkpointing, why, now); err != nil {
+		return op, err
+	}
+	j.LastGeneration++
+	op.Gen, op.Started = j.LastGeneration, now
+	j.Checkpointing = &op
+	return op, nil
+}
+
+// endCheckpoint puts a job whose checkpoint ended back to running, unless
+// the checkpoint stops it (the end of its run is reported apart) or it
+// left the checkpointing state meanwhile (ended, deleted).
+func (j *Job) endCheckpoint(gen int, stopping bool, now time.Time) {
+	if j.State != Checkpointing || j.Checkpointing == nil || j.Checkpointing.Gen != gen || stopping {
+		return
+	}
+	j.Checkpointing = nil
+	j.become(Running, "", now)
+}
+
+// CheckpointDone records generation g, now durable, as the job's newest,
+// and drops the oldest so that at most keep good generations remain (and
+// every bad one goes). It returns the dropped generations, whose files the
+// caller deletes once this record is durable. stopping says that the
+// checkpoint also stops the job (qchkpnt -k): it stays checkpointing
+// until its run's end is reported.
+//
+// A generation already recorded (found again by a recovery) is left as it
+// is.
+func (j *Job) CheckpointDone(g Generation, keep int, stopping bool, now time.Time) (dropped []Generation) {
+	keep = max(keep, 1)
+	j.LastGeneration = max(j.LastGeneration, g.N)
+	j.CheckpointError, j.CheckpointErrorTime = "", time.Time{}
+	defer j.endCheckpoint(g.N, stopping, now)
+	for _, x := range j.Checkpoints {
+		if x.N == g.N {
+			return nil
+		}
+	}
+	list := append([]Generation{g}, j.Checkpoints...)
+	slices.SortStableFunc(list, func(a, b Generation) int { return b.N - a.N })
+	var kept []Generation
+	good := 0
+	for _, x := range list {
+		if x.Good() && good < keep {
+			good++
+			kept = append(kept, x)
+			continue
+		}
+		dropped = append(dropped, x)
+	}
+	j.Checkpoints = kept
+	return dropped
+}
+
+// CheckpointFailed records that the checkpoint of generation gen failed:
+// the job runs on, its previous generation stays its newest, and qstat -f
+// shows why.
+func (j *Job) CheckpointFailed(gen int, why string, now time.Time) {
+	j.CheckpointError, j.CheckpointErrorTime = why, now
+	j.Event(now, "checkpoint %d failed: %s", gen, why)
+	j.endCheckpoint(gen, false, now)
+}
+
+// RestoreFrom returns the generation the job's next start restores: the one
+// qrestart -g asked for, else the newest good one; false when the job
+// starts from the beginning of its script.
+func (j *Job) RestoreFrom() (Generation, bool) {
+	if j.RestartFrom > 0 {
+		for _, g := range j.Checkpoints {
+			if g.N == j.RestartFrom && g.Good() {
+				return g, true
+			}
+		}
+	}
+	for _, g := range j.Checkpoints {
+		if g.Good() {
+			return g, true
+		}
+	}
+	return Generation{}, false
+}
+
+// Restore opens a new run segment restarted from generation gen (0: from
+// the beginning of the script). Newer generations are marked bad: they
+// belong to a past the restarted run will not have.
+func (j *Job) Restore(gen int, now time.Time) error {
+	if err := j.Start(now); err != nil {
+		return err
+	}
+	j.RestartFrom = 0
+	if gen == 0 {
+		return nil
+	}
+	s := &j.Segments[len(j.Segments)-1]
+	s.Restart, s.Generation = true, gen
+	for i := range j.Checkpoints {
+		if g := &j.Checkpoints[i]; g.N > gen && g.Good() {
+			g.Bad = fmt.Sprintf("superseded by the restart from checkpoint %d", gen)
+		}
+	}
+	return nil
+}
+
+// RestoreFailed records that the open run could not be restarted from
+// generation gen: the generation is marked bad and the run goes on from
+// the previous good generation (next > 0), else from the beginning of the
+// script if the job is rerunnable (next == 0, ok). Otherwise (ok false)
+// the run ends and the job fails.
+func (j *Job) RestoreFailed(gen int, why string, now time.Time) (next int, ok bool, err error) {
+	n := len(j.Segments)
+	if !j.State.Active() || n == 0 || !j.Segments[n-1].Open() {
+		return 0, false, &TransitionError{ID: j.ID, From: j.State, To: Failed}
+	}
+	for i := range j.Checkpoints {
+		if g := &j.Checkpoints[i]; g.N == gen {
+			g.Bad = "restart failed: " + why
+		}
+	}
+	for _, g := range j.Checkpoints {
+		if g.Good() && g.N < gen {
+			next = g.N
+			break
+		}
+	}
+	s := &j.Segments[n-1]
+	switch {
+	case j.State == Exiting:
+		j.Event(now, "restart from checkpoint %d failed: %s", gen, why)
+		return 0, false, j.End(Result{End: now, ExitCode: -1, Reason: "killed"})
+	case next > 0:
+		j.Event(now, "restart from checkpoint %d failed: %s; falling back to checkpoint %d", gen, why, next)
+		s.Generation = next
+		return next, true, nil
+	case j.Rerunnable:
+		j.Event(now, "restart from checkpoint %d failed: %s; no older checkpoint, starting the script again", gen, why)
+		s.Restart, s.Generation = false, 0
+		return 0, true, nil
+	}
+	j.Event(now, "restart from checkpoint %d failed: %s; no older checkpoint and the job is not rerunnable", gen, why)
+	return 0, false, j.End(Result{End: now, ExitCode: -1, Reason: fmt.Sprintf("cannot restart from checkpoint %d: %s", gen, why)})
+}
+
+// Restart asks for the job to run again from generation gen (0: its newest
+// good one): qrestart. A waiting or held job restarts when the scheduler
+// next runs it; a finished or failed one is requeued.
+func (j *Job) Restart(gen int, by string, now time.Time) error {
+	if j.State.Active() {
+		return fmt.Errorf("job %d is %s; stop it first (qchkpnt -k)", j.ID, j.State)
+	}
+	var g Generation
+	found := false
+	for _, x := range j.Checkpoints {
+		if (gen == 0 && x.Good()) || (gen != 0 && x.N == gen) {
+			g, found = x, true
+			break
+		}
+	}
+	switch {
+	case !found && gen != 0:
+		return fmt.Errorf("job %d has no checkpoint %d: %w", j.ID, gen, ErrNoCheckpoint)
+	case !found:
+		return fmt.Errorf("job %d: %w", j.ID, ErrNoCheckpoint)
+	case !g.Good() && gen != 0:
+		// Asked for by number: the user knows better than our record
+		// (a restart may have failed for a reason since fixed).
+		for i := range j.Checkpoints {
+			if j.Checkpoints[i].N == gen {
+				j.Checkpoints[i].Bad = ""
+			}
+		}
+	}
+	why := fmt.Sprintf("restart from checkpoint %d requested by %s", g.N, by)
+	if j.State != Requeued && j.State != Queued {
+		if err := j.become(Requeued, why, now); err != nil {
+			return err
+		}
+	}
+	j.Reason, j.RestartFrom = why, g.N
+	j.Event(now, "%s", why)
+	return nil
+}
