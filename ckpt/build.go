@@ -41,6 +41,9 @@ type builder struct {
 	xstate  []byte
 	pidfd   uint64 // the restorer's pidfd, in the process
 	spareFD int    // the lowest descriptor number the process did not use
+
+	tasks     []*task     // its threads, the main thread first
+	tidInside map[int]int // checkpointed tid -> tid now, as the process sees it
 }
 
 // newBuilder prepares the traced process pid for injection: every signal
@@ -157,6 +160,17 @@ func (b *builder) build() error {
 		if err := b.mountProc(); err != nil {
 			return err
 		}
+	}
+	if err := b.createThreads(); err != nil {
+		return err
+	}
+	for i, t := range b.tasks {
+		if err := b.restoreThread(t, m.Threads[i]); err != nil {
+			return err
+		}
+	}
+	if err := b.queuePending(); err != nil {
+		return err
 	}
 	return b.restoreCreds()
 }
@@ -497,6 +511,26 @@ func (b *builder) openFiles() error {
 		}
 		r.info("%s(%d) fd %d: %s %s at offset %d", p.comm(), p.meta.PID, f.FD, f.Kind, f.Path, f.Pos)
 	}
+	// Now that every descriptor is in place, epoll instances get their
+	// interest lists back (once per instance, by its first holder).
+	for _, f := range files {
+		if f.Kind != fdAnon || f.Anon == nil || f.Anon.Type != "eventpoll" || p.closed[f.FD] || r.epollFilled[f.Desc] {
+			continue
+		}
+		r.epollFilled[f.Desc] = true
+		for _, w := range f.Anon.Watches {
+			ev := make([]byte, 12) // struct epoll_event is packed on x86-64
+			binary.LittleEndian.PutUint32(ev, w.Events)
+			binary.LittleEndian.PutUint64(ev[4:], w.Data)
+			addr, err := b.put(scratchData, ev)
+			if err != nil {
+				return err
+			}
+			if _, err := b.call("epoll_ctl", unix.SYS_EPOLL_CTL, uint64(f.FD), unix.EPOLL_CTL_ADD, uint64(w.FD), addr); err != nil {
+				return fmt.Errorf("fd %d: epoll_ctl add fd %d: %w", f.FD, w.FD, err)
+			}
+		}
+	}
 	return nil
 }
 
@@ -534,19 +568,6 @@ func (b *builder) restoreProcessState() error {
 		}
 		if _, err := b.call("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), p, 0, 8); err != nil {
 			return fmt.Errorf("sigvec (%d): %w", sig, err)
-		}
-	}
-	if as := m.Signals.AltStack; as.Flags&ssDisable == 0 && as.Size > 0 {
-		buf := make([]byte, 24)
-		le.PutUint64(buf, as.SP)
-		le.PutUint32(buf[8:], uint32(as.Flags&^ssOnStack))
-		le.PutUint64(buf[16:], as.Size)
-		p, err := b.put(scratchData, buf)
-		if err != nil {
-			return err
-		}
-		if _, err := b.call("sigaltstack", unix.SYS_SIGALTSTACK, p, 0); err != nil {
-			return fmt.Errorf("sigstack: %w", err)
 		}
 	}
 	for which, it := range m.Itimers {
@@ -601,23 +622,61 @@ func (b *builder) restoreProcessState() error {
 	if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_NAME, p); err != nil {
 		return fmt.Errorf("set command name: %w", err)
 	}
-	th := m.Threads[0]
-	if th.Rseq.Ptr != 0 {
-		if _, err := b.call("rseq", unix.SYS_RSEQ, th.Rseq.Ptr, uint64(th.Rseq.Len), 0, uint64(th.Rseq.Sig)); err != nil {
-			return fmt.Errorf("rseq: %w", err)
+	return nil
+}
+
+// restoreThread gives the thread t what each thread has of its own: its
+// alternate signal stack, rseq registration, robust futex list, tid address
+// and name.
+func (b *builder) restoreThread(t *task, th thread) error {
+	return b.on(t, func() error {
+		le := binary.LittleEndian
+		if as := th.AltStack; as.Flags&ssDisable == 0 && as.Size > 0 {
+			buf := make([]byte, 24)
+			le.PutUint64(buf, as.SP)
+			le.PutUint32(buf[8:], uint32(as.Flags&^ssOnStack))
+			le.PutUint64(buf[16:], as.Size)
+			p, err := b.put(scratchData, buf)
+			if err != nil {
+				return err
+			}
+			if _, err := b.call("sigaltstack", unix.SYS_SIGALTSTACK, p, 0); err != nil {
+				return fmt.Errorf("sigstack (tid %d): %w", th.TID, err)
+			}
 		}
-	}
-	if th.RobustHead != 0 {
-		if _, err := b.call("set_robust_list", unix.SYS_SET_ROBUST_LIST, th.RobustHead, th.RobustLen); err != nil {
-			return fmt.Errorf("set_robust_list: %w", err)
+		if th.Rseq.Ptr != 0 {
+			if _, err := b.call("rseq", unix.SYS_RSEQ, th.Rseq.Ptr, uint64(th.Rseq.Len), 0, uint64(th.Rseq.Sig)); err != nil {
+				return fmt.Errorf("rseq (tid %d): %w", th.TID, err)
+			}
 		}
-	}
-	if _, err := b.call("set_tid_address", unix.SYS_SET_TID_ADDRESS, th.TidAddr); err != nil {
-		return fmt.Errorf("set_tid_address: %w", err)
-	}
-	// Signals stay blocked until the registers are back, so the ones
-	// queued here wait for the process to run.
-	for _, ps := range m.Signals.Pending {
+		if th.RobustHead != 0 {
+			if _, err := b.call("set_robust_list", unix.SYS_SET_ROBUST_LIST, th.RobustHead, th.RobustLen); err != nil {
+				return fmt.Errorf("set_robust_list (tid %d): %w", th.TID, err)
+			}
+		}
+		if _, err := b.call("set_tid_address", unix.SYS_SET_TID_ADDRESS, th.TidAddr); err != nil {
+			return fmt.Errorf("set_tid_address (tid %d): %w", th.TID, err)
+		}
+		if th.Comm != "" {
+			p, err := b.putString(scratchData, th.Comm)
+			if err != nil {
+				return err
+			}
+			if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_NAME, p); err != nil {
+				return fmt.Errorf("set thread name (tid %d): %w", th.TID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// queuePending queues the signals that were pending again, for the process
+// or for their thread. Signals stay blocked until the registers are back,
+// so they wait for the process to run.
+func (b *builder) queuePending() error {
+	le := binary.LittleEndian
+	tgid := uint64(b.p.pidInside())
+	for _, ps := range b.p.meta.Signals.Pending {
 		if len(ps.Info) != siginfoSize {
 			continue
 		}
@@ -627,9 +686,13 @@ func (b *builder) restoreProcessState() error {
 			return err
 		}
 		if ps.Shared {
-			_, err = b.call("rt_sigqueueinfo", unix.SYS_RT_SIGQUEUEINFO, uint64(b.pid), sig, p)
+			_, err = b.call("rt_sigqueueinfo", unix.SYS_RT_SIGQUEUEINFO, tgid, sig, p)
 		} else {
-			_, err = b.call("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, uint64(b.pid), uint64(b.pid), sig, p)
+			tid, ok := b.tidInside[ps.TID]
+			if !ok {
+				tid = int(tgid)
+			}
+			_, err = b.call("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, tgid, uint64(tid), sig, p)
 		}
 		if err != nil {
 			return fmt.Errorf("can't restore pending signal %d: %w", sig, err)
@@ -638,9 +701,87 @@ func (b *builder) restoreProcessState() error {
 	return nil
 }
 
+// on runs f with injections going to thread t.
+func (b *builder) on(t *task, f func() error) error {
+	saved := b.t
+	b.t = t
+	defer func() { b.t = saved }()
+	return f()
+}
+
+// createThreads clones the process's other threads, each with its old tid
+// (inside its PID namespace if it was in one).
+func (b *builder) createThreads() error {
+	m := b.p.meta
+	b.tidInside = map[int]int{m.Threads[0].TID: b.p.pidInside()}
+	b.tasks = []*task{b.t}
+	const flags = unix.CLONE_VM | unix.CLONE_FS | unix.CLONE_FILES | unix.CLONE_SIGHAND |
+		unix.CLONE_THREAD | unix.CLONE_SYSVSEM
+	for _, th := range m.Threads[1:] {
+		want := th.TID
+		if th.NSTID != 0 {
+			want = th.NSTID
+		}
+		args := make([]byte, 96)
+		le := binary.LittleEndian
+		le.PutUint64(args[0:], flags)
+		useTid := b.p.pid == b.p.meta.PID || b.p.meta.NSPID != 0
+		if useTid {
+			le.PutUint64(args[64:], b.scratch+scratchData+88)
+			le.PutUint64(args[72:], 1)
+			le.PutUint32(args[88:], uint32(want))
+		}
+		addr, err := b.put(scratchData, args)
+		if err != nil {
+			return err
+		}
+		var tid int
+		b.t.onEvent = func(ev int) error {
+			if ev == unix.PTRACE_EVENT_CLONE {
+				msg, err := ptraceGetEventMsg(b.pid)
+				tid = int(msg)
+				return err
+			}
+			return nil
+		}
+		ret, err := b.call("clone3", unix.SYS_CLONE3, addr, 88)
+		b.t.onEvent = nil
+		if err != nil {
+			return fmt.Errorf("clone thread %d: %w", want, err)
+		}
+		if tid <= 0 {
+			return fmt.Errorf("clone thread %d: the new thread was not reported", want)
+		}
+		if _, err := waitStop(tid); err != nil {
+			return fmt.Errorf("clone thread %d: %w", want, err)
+		}
+		regs, err := ptraceGetRegs(tid)
+		if err != nil {
+			return err
+		}
+		if err := ptraceSetSigMask(tid, ^uint64(0)); err != nil {
+			return err
+		}
+		b.tasks = append(b.tasks, &task{pid: tid, orig: regs, sc: b.scratch})
+		b.tidInside[th.TID] = int(ret)
+	}
+	return nil
+}
+
 // restoreCreds gives the process its checkpointed uid, gids and groups when
 // restart runs as root; otherwise it keeps the caller's (CONVEX).
 func (b *builder) restoreCreds() error {
+	for _, t := range b.tasks {
+		if err := b.on(t, b.restoreThreadCreds); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreThreadCreds sets the credentials of the current injection thread:
+// the kernel keeps them per thread.
+func (b *builder) restoreThreadCreds() error {
 	r, c := b.r, b.p.meta.Creds
 	if os.Geteuid() != 0 {
 		if uid := os.Getuid(); uid != c.UID[0] {
@@ -684,30 +825,37 @@ func (b *builder) finish(sig syscall.Signal) error {
 	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch, scratchSize); err != nil {
 		return fmt.Errorf("munmap scratch: %w", err)
 	}
-	regs := arrayToRegs(&p.img.regs[0])
-	if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
-		// The kernel's restart block (remaining sleep time...) did not
-		// survive; the call returns EINTR, as after a signal.
-		regs.Rax = ^uint64(unix.EINTR - 1) // -EINTR
-		regs.Orig_rax = ^uint64(0)
-	}
-	if err := ptraceSetRegs(b.pid, &regs); err != nil {
-		return err
-	}
-	if b.xstate != nil {
-		if err := ptraceSetXState(b.pid, b.xstate); err != nil {
+	for i, t := range b.tasks {
+		regs := arrayToRegs(&p.img.regs[i])
+		if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
+			// The kernel's restart block (remaining sleep time...) did
+			// not survive; the call returns EINTR, as after a signal.
+			regs.Rax = ^uint64(unix.EINTR - 1) // -EINTR
+			regs.Orig_rax = ^uint64(0)
+		}
+		if err := ptraceSetRegs(t.pid, &regs); err != nil {
 			return err
 		}
-	}
-	if err := ptraceSetSigMask(b.pid, p.meta.Threads[0].SigMask); err != nil {
-		return err
+		if b.xstate != nil && i < len(p.img.xstate) {
+			if err := ptraceSetXState(t.pid, p.img.xstate[i]); err != nil {
+				return err
+			}
+		}
+		if err := ptraceSetSigMask(t.pid, p.meta.Threads[i].SigMask); err != nil {
+			return err
+		}
 	}
 	if sig != 0 {
 		if err := unix.Kill(b.pid, sig); err != nil {
 			return fmt.Errorf("kill %d: %w", sig, err)
 		}
 	}
-	return ptraceDetach(b.pid, 0)
+	for i := len(b.tasks) - 1; i >= 0; i-- {
+		if err := ptraceDetach(b.tasks[i].pid, 0); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (b *builder) hasZombieChild() bool {

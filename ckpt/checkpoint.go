@@ -141,6 +141,9 @@ type dumper struct {
 	copies  []string
 	dataLen uint64
 	buf     []byte // snapshot buffer
+	tids    []int  // its threads, the main thread first
+	tregs   []unix.PtraceRegs
+	txstate [][]byte
 	snap    []byte // the memory copied out (a prefix of buf), nil: read live
 	tmp     string // the image under its temporary name
 
@@ -168,16 +171,16 @@ func (d *dumper) uncheckpointable(fd int, msg string) error {
 // waitFrozen waits for the stop PTRACE_INTERRUPT asked for. A signal that
 // arrives first is delivered, not lost: the interrupt is sticky and stops
 // the target right after.
-func (d *dumper) waitFrozen() error {
+func (d *dumper) waitFrozen(tid int) error {
 	for {
-		ws, err := waitStop(d.pid)
+		ws, err := waitStop(tid)
 		if err != nil {
 			return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 		}
 		if ws.TrapCause() == unix.PTRACE_EVENT_STOP {
 			return nil
 		}
-		if err := ptraceCont(d.pid, ws.StopSignal()); err != nil {
+		if err := ptraceCont(tid, ws.StopSignal()); err != nil {
 			return err
 		}
 	}
@@ -249,34 +252,52 @@ func (d *dumper) collect() error {
 		ArgStart: d.stat.ArgStart, ArgEnd: d.stat.ArgEnd,
 		EnvStart: d.stat.EnvStart, EnvEnd: d.stat.EnvEnd,
 	}
-	if d.regs, err = ptraceGetRegs(pid); err != nil {
-		return fmt.Errorf("%s(%d): can't get syscall context (tid %d): %w", d.comm, pid, pid, err)
-	}
-	if d.xstate, err = ptraceGetXState(pid); err != nil {
-		return fmt.Errorf("%s(%d): can't get vector register state (tid %d): %w", d.comm, pid, pid, err)
-	}
-	m.Fingerprint = localFingerprint(d.xstate)
-	th := thread{TID: pid}
-	if th.SigMask, err = ptraceGetSigMask(pid); err != nil {
-		return err
-	}
-	if th.Rseq, err = ptraceGetRseq(pid); err != nil {
-		return err
-	}
-	var head, hlen uint64
-	if _, _, e := unix.Syscall(unix.SYS_GET_ROBUST_LIST, uintptr(pid), uintptr(unsafe.Pointer(&head)), uintptr(unsafe.Pointer(&hlen))); e != 0 {
-		return fmt.Errorf("%s(%d): get_robust_list: %w", d.comm, pid, e)
-	}
-	th.RobustHead, th.RobustLen = head, hlen
-	for _, shared := range []bool{false, true} {
-		infos, err := ptracePeekSigInfo(pid, shared)
+	for i, tid := range d.tids {
+		regs, err := ptraceGetRegs(tid)
 		if err != nil {
+			return fmt.Errorf("%s(%d): can't get syscall context (tid %d): %w", d.comm, pid, tid, err)
+		}
+		xstate, err := ptraceGetXState(tid)
+		if err != nil {
+			return fmt.Errorf("%s(%d): can't get vector register state (tid %d): %w", d.comm, pid, tid, err)
+		}
+		d.tregs = append(d.tregs, regs)
+		d.txstate = append(d.txstate, xstate)
+		th := thread{TID: tid}
+		if th.SigMask, err = ptraceGetSigMask(tid); err != nil {
 			return err
 		}
-		for _, in := range infos {
-			m.Signals.Pending = append(m.Signals.Pending, pendingSig{Shared: shared, Info: in})
+		if th.Rseq, err = ptraceGetRseq(tid); err != nil {
+			return err
 		}
+		var head, hlen uint64
+		if _, _, e := unix.Syscall(unix.SYS_GET_ROBUST_LIST, uintptr(tid), uintptr(unsafe.Pointer(&head)), uintptr(unsafe.Pointer(&hlen))); e != 0 {
+			return fmt.Errorf("%s(%d): get_robust_list (tid %d): %w", d.comm, pid, tid, e)
+		}
+		th.RobustHead, th.RobustLen = head, hlen
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/comm", pid, tid)); err == nil {
+			th.Comm = strings.TrimSuffix(string(b), "\n")
+		}
+		if st, err := readStatus(tid); err == nil && len(st.NSpid) > 1 {
+			th.NSTID = st.NSpid[len(st.NSpid)-1]
+		}
+		shareds := []bool{false}
+		if i == 0 {
+			shareds = append(shareds, true) // the process-wide queue, once
+		}
+		for _, shared := range shareds {
+			infos, err := ptracePeekSigInfo(tid, shared)
+			if err != nil {
+				return err
+			}
+			for _, in := range infos {
+				m.Signals.Pending = append(m.Signals.Pending, pendingSig{Shared: shared, TID: tid, Info: in})
+			}
+		}
+		m.Threads = append(m.Threads, th)
 	}
+	d.regs, d.xstate = d.tregs[0], d.txstate[0]
+	m.Fingerprint = localFingerprint(d.xstate)
 	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", pid), os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("%s(%d): open memory: %w", d.comm, pid, err)
@@ -285,17 +306,16 @@ func (d *dumper) collect() error {
 	if err := d.planMemory(); err != nil {
 		return err
 	}
-	if err := d.inject(&th); err != nil {
+	if err := d.inject(); err != nil {
 		return err
 	}
-	m.Threads = []thread{th}
 	return d.collectFiles()
 }
 
 // inject asks the process itself for what only it can tell: signal
 // actions, the alternate signal stack, interval timers, tid address, brk
 // and personality.
-func (d *dumper) inject(th *thread) error {
+func (d *dumper) inject() error {
 	sc, err := d.findSyscallInsn()
 	if err != nil {
 		return err
@@ -306,7 +326,7 @@ func (d *dumper) inject(th *thread) error {
 	if err := ptraceSetSigMask(d.pid, ^uint64(0)); err != nil {
 		return err
 	}
-	defer ptraceSetSigMask(d.pid, th.SigMask)
+	defer ptraceSetSigMask(d.pid, d.meta.Threads[0].SigMask)
 	defer ptraceSetRegs(d.pid, &d.regs)
 	scratch, err := t.call("mmap", unix.SYS_MMAP, 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
 	if err != nil {
@@ -339,14 +359,26 @@ func (d *dumper) inject(th *thread) error {
 		}
 		m.Signals.Actions[sig-1] = sigAction{Handler: le.Uint64(b), Flags: le.Uint64(b[8:]), Restorer: le.Uint64(b[16:]), Mask: le.Uint64(b[24:])}
 	}
-	if _, err := t.call("sigaltstack", unix.SYS_SIGALTSTACK, 0, scratch); err != nil {
-		return fmt.Errorf("%s(%d): sigstack: %w", d.comm, d.pid, err)
+	// What each thread has of its own: the alternate signal stack and
+	// the tid address, asked of each thread through the same scratch page.
+	for i := range m.Threads {
+		th := &m.Threads[i]
+		tt := t
+		if i > 0 {
+			tt = &task{pid: th.TID, orig: d.tregs[i], sc: sc}
+			if err := ptraceSetSigMask(th.TID, ^uint64(0)); err != nil {
+				return err
+			}
+		}
+		err := d.injectThread(tt, th, scratch, read)
+		if i > 0 {
+			ptraceSetRegs(th.TID, &d.tregs[i])
+			ptraceSetSigMask(th.TID, th.SigMask)
+		}
+		if err != nil {
+			return err
+		}
 	}
-	b, err := read(24)
-	if err != nil {
-		return err
-	}
-	m.Signals.AltStack = altStack{SP: le.Uint64(b), Flags: int32(le.Uint32(b[8:])), Size: le.Uint64(b[16:])}
 	for which := 0; which < 3; which++ {
 		if _, err := t.call("getitimer", unix.SYS_GETITIMER, uint64(which), scratch); err != nil {
 			return fmt.Errorf("%s(%d): getitimer(%d): %w", d.comm, d.pid, which, err)
@@ -360,13 +392,6 @@ func (d *dumper) inject(th *thread) error {
 			Value:    [2]int64{int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))},
 		}
 	}
-	if _, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_GET_TID_ADDRESS, scratch); err != nil {
-		return fmt.Errorf("%s(%d): get tid address: %w", d.comm, d.pid, err)
-	}
-	if b, err = read(8); err != nil {
-		return err
-	}
-	th.TidAddr = le.Uint64(b)
 	brk, err := t.call("brk", unix.SYS_BRK, 0)
 	if err != nil {
 		return fmt.Errorf("%s(%d): brk: %w", d.comm, d.pid, err)
@@ -377,6 +402,28 @@ func (d *dumper) inject(th *thread) error {
 		return fmt.Errorf("%s(%d): personality: %w", d.comm, d.pid, err)
 	}
 	m.Personality = pers
+	return nil
+}
+
+// injectThread asks one thread for its alternate signal stack and tid
+// address.
+func (d *dumper) injectThread(t *task, th *thread, scratch uint64, read func(int) ([]byte, error)) error {
+	le := binary.LittleEndian
+	if _, err := t.call("sigaltstack", unix.SYS_SIGALTSTACK, 0, scratch); err != nil {
+		return fmt.Errorf("%s(%d): sigstack (tid %d): %w", d.comm, d.pid, th.TID, err)
+	}
+	b, err := read(24)
+	if err != nil {
+		return err
+	}
+	th.AltStack = altStack{SP: le.Uint64(b), Flags: int32(le.Uint32(b[8:])), Size: le.Uint64(b[16:])}
+	if _, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_GET_TID_ADDRESS, scratch); err != nil {
+		return fmt.Errorf("%s(%d): get tid address (tid %d): %w", d.comm, d.pid, th.TID, err)
+	}
+	if b, err = read(8); err != nil {
+		return err
+	}
+	th.TidAddr = le.Uint64(b)
 	return nil
 }
 
@@ -467,7 +514,13 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		f.Kind, f.Ino = fdPipe, info.Ino
 		return f, nil
 	case strings.HasPrefix(link, "anon_inode:"):
-		return closed(fmt.Sprintf(": %s is not checkpointable yet", strings.TrimPrefix(link, "anon_inode:")))
+		kind := strings.Trim(strings.TrimPrefix(link, "anon_inode:"), "[]")
+		a, err := readAnonFile(d.pid, fd, kind)
+		if err != nil {
+			return closed(fmt.Sprintf(": %s is not checkpointable yet", kind))
+		}
+		f.Kind, f.Anon, f.Ino = fdAnon, a, info.Ino
+		return f, nil
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd), &st); err != nil {

@@ -125,6 +125,13 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 			if err := unix.Kill(d.pid, t.opts.Signal); err != nil {
 				return fmt.Errorf("%s(%d): kill %d: %w", d.comm, d.pid, t.opts.Signal, err)
 			}
+			if t.opts.Signal == unix.SIGKILL && d.seized {
+				// Its threads die traced: collect the end of each but the
+				// leader as their tracer, so the process's exit reaches
+				// its parent (which may be our own caller) now.
+				reapAll(d.tids[1:], 10*time.Second)
+				d.seized = false
+			}
 		}
 	}
 	if res.Frozen == 0 {
@@ -217,6 +224,7 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 		return nil, err
 	}
 	d := &dumper{pid: pid, comm: st.Comm, stat: st, opts: t.opts, log: t.log, parent: parent, tree: t}
+	added := false
 	if st.State == 'Z' || st.State == 'X' {
 		d.zombie = true
 	} else {
@@ -235,20 +243,21 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 			}
 		} else {
 			d.seized = true
+			d.tids = []int{pid}
 			if err := ptraceInterrupt(pid); err != nil {
 				return nil, err
 			}
-			if err := d.waitFrozen(); err != nil {
+			if err := d.waitFrozen(pid); err != nil {
+				return nil, err
+			}
+			t.procs = append(t.procs, d) // from here on, release detaches it
+			added = true
+			if err := d.seizeThreads(); err != nil {
 				return nil, err
 			}
 			// Now it cannot change: read its stat again.
 			if d.stat, err = readStat(pid); err != nil {
 				return nil, err
-			}
-			if d.stat.Threads > 1 {
-				t.procs = append(t.procs, d) // detached by release
-				return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1,
-					Msg: fmt.Sprintf("has %d threads: %v", d.stat.Threads, ErrMultithreaded)}
 			}
 		}
 	}
@@ -259,8 +268,47 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 	if parent != nil {
 		parent.children = append(parent.children, d)
 	}
-	t.procs = append(t.procs, d)
+	if !added {
+		t.procs = append(t.procs, d)
+	}
 	return d, nil
+}
+
+// seizeThreads freezes every other thread of the process, listing them
+// again until no new one appears: a frozen thread creates no thread.
+func (d *dumper) seizeThreads() error {
+	seen := map[int]bool{d.pid: true}
+	for {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", d.pid))
+		if err != nil {
+			return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+		}
+		added := 0
+		for _, task := range tasks {
+			tid, err := strconv.Atoi(task.Name())
+			if err != nil || seen[tid] {
+				continue
+			}
+			seen[tid] = true
+			if err := ptraceSeize(tid, 0); err != nil {
+				if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EPERM) {
+					continue // exiting
+				}
+				return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
+			}
+			d.tids = append(d.tids, tid)
+			added++
+			if err := ptraceInterrupt(tid); err != nil {
+				return err
+			}
+			if err := d.waitFrozen(tid); err != nil {
+				return err
+			}
+		}
+		if added == 0 {
+			return nil
+		}
+	}
 }
 
 // release lets every frozen process go, children first. With done false
@@ -272,8 +320,10 @@ func (t *dumpTree) release(done bool) {
 			continue
 		}
 		d.seized = false
-		if err := ptraceDetach(d.pid, 0); err != nil && !errors.Is(err, unix.ESRCH) && done {
-			d.warn("%s(%d): detach: %v", d.comm, d.pid, err)
+		for j := len(d.tids) - 1; j >= 0; j-- {
+			if err := ptraceDetach(d.tids[j], 0); err != nil && !errors.Is(err, unix.ESRCH) && done {
+				d.warn("%s(%d): detach tid %d: %v", d.comm, d.pid, d.tids[j], err)
+			}
 		}
 	}
 }
@@ -373,7 +423,7 @@ func (t *dumpTree) linkFiles() error {
 			case fdPipe:
 				pipes[f.Ino] = append(pipes[f.Ino], fdRef{d, i})
 				groups[fmt.Sprintf("pipe:%d", f.Ino)] = append(groups[fmt.Sprintf("pipe:%d", f.Ino)], fdRef{d, i})
-			case fdFile, fdDir, fdDevice, fdTTY:
+			case fdFile, fdDir, fdDevice, fdTTY, fdAnon:
 				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
 			}

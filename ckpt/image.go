@@ -176,6 +176,7 @@ const (
 	fdDevice = "device"
 	fdTTY    = "tty"
 	fdPipe   = "pipe"
+	fdAnon   = "anon"   // eventfd, epoll, timerfd, signalfd: see anonFile
 	fdClosed = "closed" // not checkpointable; saved with -F, restored closed
 )
 
@@ -191,10 +192,11 @@ type fileDesc struct {
 	Copy    string   `json:"copy,omitempty"`   // -C: name of the copy beside the image
 	// Desc names the open file description: descriptors of the tree with
 	// the same Desc share one (dup, fork), and still do after a restart.
-	Desc  string `json:"desc"`
-	CTTY  bool   `json:"ctty,omitempty"` // a terminal that is the process's control terminal
-	Ino   uint64 `json:"ino,omitempty"`  // the pipe's inode, for pipes
-	MntID int    `json:"-"`
+	Desc  string    `json:"desc"`
+	CTTY  bool      `json:"ctty,omitempty"` // a terminal that is the process's control terminal
+	Anon  *anonFile `json:"anon,omitempty"`
+	Ino   uint64    `json:"ino,omitempty"` // the pipe's inode, for pipes
+	MntID int       `json:"-"`
 }
 
 type sigAction struct {
@@ -205,9 +207,8 @@ type sigAction struct {
 }
 
 type sigState struct {
-	Actions  []sigAction  `json:"actions"` // index sig-1
-	AltStack altStack     `json:"altstack"`
-	Pending  []pendingSig `json:"pending,omitempty"`
+	Actions []sigAction  `json:"actions"` // index sig-1
+	Pending []pendingSig `json:"pending,omitempty"`
 }
 
 type altStack struct {
@@ -218,6 +219,7 @@ type altStack struct {
 
 type pendingSig struct {
 	Shared bool   `json:"shared"`
+	TID    int    `json:"tid,omitempty"` // the thread it is queued for (not shared)
 	Info   []byte `json:"info"`
 }
 
@@ -228,6 +230,9 @@ type itimer struct {
 
 type thread struct {
 	TID        int        `json:"tid"`
+	NSTID      int        `json:"ns_tid,omitempty"` // tid inside its PID namespace
+	Comm       string     `json:"comm,omitempty"`
+	AltStack   altStack   `json:"altstack"`
 	SigMask    uint64     `json:"sigmask"`
 	Rseq       rseqConfig `json:"rseq"`
 	RobustHead uint64     `json:"robust_head"`

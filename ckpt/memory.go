@@ -335,7 +335,7 @@ func (d *dumper) writeImage(ctx context.Context, snap []byte) (tmpName string, r
 	var regs []unix.PtraceRegs
 	var xstate [][]byte
 	if !d.zombie {
-		regs, xstate = []unix.PtraceRegs{d.regs}, [][]byte{d.xstate}
+		regs, xstate = d.tregs, d.txstate
 	}
 	notes, err := buildNotes(&d.meta, regs, xstate)
 	if err != nil {

@@ -81,7 +81,7 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 	if err != nil {
 		return nil, err
 	}
-	r := &restorer{opts: opts, log: log, root: root, procs: procs}
+	r := &restorer{opts: opts, log: log, root: root, procs: procs, epollFilled: map[string]bool{}}
 	if opts.CopyBack {
 		// The copies go back first: they are what the checks look at.
 		for _, p := range procs {
@@ -172,6 +172,8 @@ type restorer struct {
 	created []int             // pids created so far, for the all-or-nothing cleanup
 	pidfd   uint64            // our pidfd, inherited by the whole tree at this number
 	winch   bool              // the terminal's window size changed: send SIGWINCH
+
+	epollFilled map[string]bool // epoll descriptions whose interest list is back
 }
 
 func (r *restorer) warn(format string, args ...any) { r.log.Warn(fmt.Sprintf(format, args...)) }

@@ -90,6 +90,21 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 			return -1, fmt.Errorf("fcntl %d %#x: %w", f.FD, f.Flags&descFlags, err)
 		}
 		return fd, nil
+	case fdAnon:
+		if f.Anon == nil {
+			return -1, fmt.Errorf("fd %d: %s: no state saved", f.FD, f.Path)
+		}
+		fd, err := openAnon(f.Anon, f.Flags)
+		if err != nil {
+			return -1, fmt.Errorf("fd %d: %s: %w", f.FD, f.Path, err)
+		}
+		if f.Anon.Type == "eventfd" {
+			if err := fillEventfd(fd, f.Anon.Count); err != nil {
+				unix.Close(fd)
+				return -1, fmt.Errorf("fd %d: eventfd counter: %w", f.FD, err)
+			}
+		}
+		return fd, nil
 	case fdTTY:
 		path := f.Path
 		if f.CTTY {

@@ -791,22 +791,35 @@ func TestCkptChkpntSocket(t *testing.T) {
 	})
 }
 
+// TestCkptChkpntThreads: a multithreaded target (engine part 3) is
+// checkpointed, killed, and restarted with every thread; it finishes with
+// the output of an uninterrupted run.
 func TestCkptChkpntThreads(t *testing.T) {
 	t.Parallel()
 	prog := ckptProg(t)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out")
-	p := ckptStart(t, dir, prog, append([]string{"-t"}, ckptEndless(out)...)...)
-	ckptWaitLines(t, out, 1)
-	r := ckptRun(t, dir, "chkpnt", "-f", "img", strconv.Itoa(p.pid))
-	ckptWantFailure(t, "chkpnt THREADEDPID", r, fmt.Sprintf("ckstep(%d)", p.pid), "thread")
-	ckptNoFile(t, filepath.Join(dir, "img"))
-	// The refused target goes on.
-	n := ckptLines(out)
-	ckptWaitLines(t, out, n+2)
-	if !ckptAlive(p.pid) {
-		t.Errorf("target: got state %q, want it running", ckptState(p.pid))
+	ref := ckptReference(t, prog)
+	p := ckptStart(t, dir, prog, append([]string{"-t"}, ckptFinite(out)...)...)
+	ckptWaitLines(t, out, ckptAt)
+	if n := ckptThreads(p.pid); n != 2 {
+		t.Fatalf("target has %d threads, want 2", n)
 	}
+	r := ckptRun(t, dir, "chkpnt", "-f", "img", "-k", "KILL", strconv.Itoa(p.pid))
+	ckptWantCode(t, "chkpnt -k KILL THREADEDPID", r, 0)
+	p.cmd.Wait()
+	r = ckptRun(t, dir, "restart", "img")
+	ckptWantCode(t, "restart IMAGE-WITH-THREADS", r, ckptExit)
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, ref) {
+		t.Errorf("output after restart: got %q, want %q", got, ref)
+	}
+}
+
+// ckptThreads counts the threads of pid.
+func ckptThreads(pid int) int {
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	return len(ents)
 }
 
 // ckptCopied is a target checkpointed with chkpnt -C -k KILL.

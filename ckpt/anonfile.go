@@ -1,0 +1,147 @@
+package ckpt
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// anonFile is the state of an anonymous-inode descriptor, read from
+// /proc/PID/fdinfo: an eventfd's counter, an epoll instance's interest
+// list, a timerfd's clock and settings, a signalfd's mask.
+type anonFile struct {
+	Type string `json:"type"` // eventfd, eventpoll, timerfd, signalfd
+
+	Count     uint64 `json:"count,omitempty"` // eventfd
+	Semaphore bool   `json:"semaphore,omitempty"`
+
+	Watches []epollWatch `json:"watches,omitempty"` // eventpoll
+
+	Clock    int      `json:"clock,omitempty"` // timerfd
+	Ticks    uint64   `json:"ticks,omitempty"`
+	Value    [2]int64 `json:"value,omitempty"` // remaining: sec, nsec
+	Interval [2]int64 `json:"interval,omitempty"`
+
+	SigMask uint64 `json:"sigmask,omitempty"` // signalfd
+}
+
+type epollWatch struct {
+	FD     int    `json:"fd"`
+	Events uint32 `json:"events"`
+	Data   uint64 `json:"data"`
+}
+
+func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
+	switch kind {
+	case "eventfd", "eventpoll", "timerfd", "signalfd":
+	default:
+		return nil, fmt.Errorf("%s: %w", kind, ErrUnsupported)
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
+	if err != nil {
+		return nil, err
+	}
+	a := &anonFile{Type: kind}
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "eventfd-count":
+			a.Count, _ = strconv.ParseUint(v, 16, 64)
+		case "eventfd-semaphore":
+			a.Semaphore = v == "1"
+		case "tfd":
+			// tfd:        5 events:       19 data:                5  pos:0 ino:... sdev:...
+			f := strings.Fields(v)
+			if len(f) < 5 {
+				return nil, fmt.Errorf("parse epoll fdinfo %q", line)
+			}
+			w := epollWatch{}
+			w.FD, _ = strconv.Atoi(f[0])
+			ev, _ := strconv.ParseUint(f[2], 16, 32)
+			w.Events = uint32(ev)
+			w.Data, _ = strconv.ParseUint(f[4], 16, 64)
+			a.Watches = append(a.Watches, w)
+		case "clockid":
+			a.Clock, _ = strconv.Atoi(v)
+		case "ticks":
+			a.Ticks, _ = strconv.ParseUint(v, 10, 64)
+		case "it_value":
+			a.Value = parsePair(v)
+		case "it_interval":
+			a.Interval = parsePair(v)
+		case "sigmask":
+			a.SigMask, _ = strconv.ParseUint(v, 16, 64)
+		}
+	}
+	return a, nil
+}
+
+// parsePair reads "(SEC, NSEC)".
+func parsePair(v string) [2]int64 {
+	v = strings.Trim(v, "() ")
+	a, b, _ := strings.Cut(v, ",")
+	x, _ := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
+	y, _ := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
+	return [2]int64{x, y}
+}
+
+// openAnon makes, in the restorer, a new anonymous file like a: an eventfd
+// with its counter, a timerfd armed with what was left, a signalfd with its
+// mask, or an empty epoll instance (its interest list is filled in the
+// process, see builder.fillEpoll).
+func openAnon(a *anonFile, flags int) (int, error) {
+	nonblock := flags & unix.O_NONBLOCK
+	switch a.Type {
+	case "eventfd":
+		fl := unix.EFD_CLOEXEC | nonblock
+		if a.Semaphore {
+			fl |= unix.EFD_SEMAPHORE
+		}
+		return unix.Eventfd(0, fl)
+	case "eventpoll":
+		return unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	case "timerfd":
+		fd, err := unix.TimerfdCreate(a.Clock, unix.TFD_CLOEXEC|nonblock)
+		if err != nil {
+			return -1, err
+		}
+		spec := unix.ItimerSpec{
+			Interval: unix.Timespec{Sec: a.Interval[0], Nsec: a.Interval[1]},
+			Value:    unix.Timespec{Sec: a.Value[0], Nsec: a.Value[1]},
+		}
+		if a.Ticks > 0 {
+			// Expirations not read yet: let it expire at once (the
+			// count of expirations itself cannot be set).
+			spec.Value = unix.Timespec{Nsec: 1}
+		}
+		if err := unix.TimerfdSettime(fd, 0, &spec, nil); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		return fd, nil
+	case "signalfd":
+		var set unix.Sigset_t
+		set.Val[0] = a.SigMask
+		return unix.Signalfd(-1, &set, unix.SFD_CLOEXEC|nonblock)
+	}
+	return -1, fmt.Errorf("%s: %w", a.Type, ErrUnsupported)
+}
+
+// fillEventfd puts an eventfd's counter back.
+func fillEventfd(fd int, count uint64) error {
+	if count == 0 {
+		return nil
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], count)
+	_, err := unix.Write(fd, b[:])
+	return err
+}

@@ -1,0 +1,128 @@
+package ckpt
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runToCompare runs prog args... to the end as the reference (out is the
+// last argument's place: the caller puts the output path in args).
+func reference(t *testing.T, name string, args ...string) {
+	t.Helper()
+	if b, err := exec.Command(name, args...).CombinedOutput(); err != nil {
+		t.Fatalf("reference run of %s: %v %s", name, err, b)
+	}
+}
+
+// checkpointMidway starts prog, waits for n lines of out, checkpoints it
+// with -k KILL, restarts it and compares out with ref.
+func checkpointMidway(t *testing.T, dir, out, ref string, n int, prog string, args ...string) {
+	t.Helper()
+	cmd := start(t, dir, prog, args...)
+	waitFor(t, "progress", func() bool { return lines(out) >= n })
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	if lines(out) >= lines(ref) {
+		t.Fatal("it finished before the checkpoint; make it longer")
+	}
+	if ws := restartWait(t, img, RestartOptions{}); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	sameFiles(t, out, ref)
+}
+
+// TestThreadsPthreads: workers on a barrier and a mutex, a thread blocked
+// on a condition variable and one in nanosleep, and thread-local storage;
+// then the same with 200 workers.
+func TestThreadsPthreads(t *testing.T) {
+	needRoot(t)
+	prog := cprog(t, "threads", "-pthread")
+	for _, c := range []struct{ workers, rounds, at int }{{4, 120, 20}, {200, 60, 5}} {
+		t.Run(fmt.Sprintf("%d-workers", c.workers), func(t *testing.T) {
+			dir := t.TempDir()
+			ref, out := filepath.Join(dir, "ref.txt"), filepath.Join(dir, "out.txt")
+			reference(t, prog, ref, fmt.Sprint(c.workers), fmt.Sprint(c.rounds))
+			checkpointMidway(t, dir, out, ref, c.at, prog, out, fmt.Sprint(c.workers), fmt.Sprint(c.rounds))
+		})
+	}
+}
+
+// TestThreadsOpenMP: a gcc -fopenmp reduction loop.
+func TestThreadsOpenMP(t *testing.T) {
+	needRoot(t)
+	prog := cprog(t, "omp", "-fopenmp")
+	dir := t.TempDir()
+	ref, out := filepath.Join(dir, "ref.txt"), filepath.Join(dir, "out.txt")
+	reference(t, prog, ref, "150")
+	checkpointMidway(t, dir, out, ref, 20, prog, out, "150")
+}
+
+// TestThreadsGo: a Go program, whose runtime has many threads, an epoll
+// instance, an eventfd and timers.
+func TestThreadsGo(t *testing.T) {
+	needRoot(t)
+	prog := filepath.Join(progDir, "goprog")
+	if b, err := exec.Command("go", "build", "-o", prog, "./testdata/goprog").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v %s", err, b)
+	}
+	dir := t.TempDir()
+	ref, out := filepath.Join(dir, "ref.txt"), filepath.Join(dir, "out.txt")
+	reference(t, prog, ref)
+	checkpointMidway(t, dir, out, ref, 8, prog, out)
+}
+
+// TestThreadsPython: CPython with threads.
+func TestThreadsPython(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	script := filepath.Join(dir, "threads.py")
+	os.WriteFile(script, []byte(`import sys, threading, time
+out = open(sys.argv[1], "w")
+lock = threading.Lock()
+total = [0]
+def work(k, r):
+    s = sum((i * (k + 1) * (r + 3)) % 7 for i in range(20000))
+    with lock:
+        total[0] += s
+for r in range(60):
+    ts = [threading.Thread(target=work, args=(k, r)) for k in range(4)]
+    for t in ts: t.start()
+    for t in ts: t.join()
+    out.write("round %d total %d\n" % (r, total[0])); out.flush()
+    time.sleep(0.01)
+out.close()
+`), 0o644)
+	ref, out := filepath.Join(dir, "ref.txt"), filepath.Join(dir, "out.txt")
+	reference(t, "python3", script, ref)
+	checkpointMidway(t, dir, out, ref, 10, "python3", script, out)
+}
+
+// TestAnonFiles: an eventfd keeps its counter, a timerfd keeps ticking, a
+// signalfd keeps its mask, and epoll keeps watching all three.
+func TestAnonFiles(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out, gofile := filepath.Join(dir, "out.txt"), filepath.Join(dir, "go")
+	cmd := start(t, dir, cprog(t, "anonfds"), out, gofile)
+	waitFor(t, "ready", func() bool { return lines(out) >= 1 })
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	p, err := Restart(t.Context(), img, RestartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(gofile, nil, 0o644)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	b, _ := os.ReadFile(out)
+	for _, want := range []string{"eventfd 5\n", "timerfd fired\n", "signalfd 12\n"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("output %q lacks %q", b, want)
+		}
+	}
+}
