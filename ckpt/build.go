@@ -511,6 +511,9 @@ func (b *builder) openFiles() error {
 		}
 		r.info("%s(%d) fd %d: %s %s at offset %d", p.comm(), p.meta.PID, f.FD, f.Kind, f.Path, f.Pos)
 	}
+	if err := b.restoreLocks(files); err != nil {
+		return err
+	}
 	// Now that every descriptor is in place, epoll instances get their
 	// interest lists back (once per instance, by its first holder).
 	for _, f := range files {
@@ -865,4 +868,64 @@ func (b *builder) hasZombieChild() bool {
 		}
 	}
 	return false
+}
+
+// restoreLocks takes the file locks back: flock and OFD locks once per
+// open file description, POSIX record locks once per process and file.
+func (b *builder) restoreLocks(files []fileDesc) error {
+	r := b.r
+	posixDone := map[uint64]bool{}
+	for _, f := range files {
+		if len(f.Locks) == 0 || b.p.closed[f.FD] || f.Kind == fdClosed {
+			continue
+		}
+		for _, l := range f.Locks {
+			switch l.Kind {
+			case "FLOCK":
+				if r.locksDone[f.Desc] {
+					continue
+				}
+				op := uint64(unix.LOCK_SH | unix.LOCK_NB)
+				if l.Write {
+					op = unix.LOCK_EX | unix.LOCK_NB
+				}
+				if _, err := b.call("flock", unix.SYS_FLOCK, uint64(f.FD), op); err != nil {
+					return fmt.Errorf("fd %d %s: flock: %w", f.FD, f.Path, err)
+				}
+			case "POSIX", "OFDLCK":
+				if l.Kind == "POSIX" && posixDone[f.Ino] || l.Kind == "OFDLCK" && r.locksDone[f.Desc] {
+					continue
+				}
+				fl := make([]byte, 32) // struct flock
+				typ := uint16(unix.F_RDLCK)
+				if l.Write {
+					typ = unix.F_WRLCK
+				}
+				binary.LittleEndian.PutUint16(fl, typ)
+				binary.LittleEndian.PutUint64(fl[8:], uint64(l.Start))
+				if l.End >= 0 {
+					binary.LittleEndian.PutUint64(fl[16:], uint64(l.End-l.Start+1))
+				}
+				addr, err := b.put(scratchData, fl)
+				if err != nil {
+					return err
+				}
+				cmd := uint64(unix.F_SETLK)
+				if l.Kind == "OFDLCK" {
+					cmd = unix.F_OFD_SETLK
+				}
+				if _, err := b.call("fcntl", unix.SYS_FCNTL, uint64(f.FD), cmd, addr); err != nil {
+					return fmt.Errorf("fd %d %s: %s lock %d-%d: %w", f.FD, f.Path, l.Kind, l.Start, l.End, err)
+				}
+			}
+		}
+		for _, l := range f.Locks {
+			if l.Kind == "POSIX" {
+				posixDone[f.Ino] = true
+			} else {
+				r.locksDone[f.Desc] = true
+			}
+		}
+	}
+	return nil
 }

@@ -529,12 +529,22 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	ref := statRef(link, fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd))
 	f.File = &ref
 	f.Ino, f.MntID = info.Ino, info.MntID
+	f.Locks = info.Locks
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
-		if strings.HasSuffix(link, " (deleted)") {
-			return closed(fmt.Sprintf(": unlinked file %s is not checkpointable yet", ref.Path))
-		}
 		f.Kind = fdFile
+		if strings.HasSuffix(link, " (deleted)") {
+			// An unlinked file (O_TMPFILE, memfd, removed after open):
+			// its content goes beside the image as COMM.PID.-.FD (CONVEX);
+			// it comes back as an unlinked file in /tmp, or a memfd.
+			f.Unlinked = true
+			if !d.opts.CheckOnly {
+				if err := d.copyFile(&f); err != nil {
+					return fileDesc{}, err
+				}
+			}
+			return f, nil
+		}
 		if d.opts.CopyFiles && !d.opts.CheckOnly {
 			if err := d.copyFile(&f); err != nil {
 				return fileDesc{}, err
@@ -571,7 +581,11 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 // COMM.PID.FILENAME.FD (CONVEX -C). It reads through the target's own
 // descriptor, so it copies what the process sees.
 func (d *dumper) copyFile(f *fileDesc) error {
-	name := fmt.Sprintf("%s.%d.%s.%d", d.comm, d.pid, filepath.Base(f.File.Path), f.FD)
+	base := filepath.Base(f.File.Path)
+	if f.Unlinked {
+		base = "-"
+	}
+	name := fmt.Sprintf("%s.%d.%s.%d", d.comm, d.pid, base, f.FD)
 	dst := filepath.Join(filepath.Dir(d.tree.rootPath), name)
 	src, err := os.Open(fmt.Sprintf("/proc/%d/fd/%d", d.pid, f.FD))
 	if err != nil {

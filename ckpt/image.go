@@ -88,6 +88,13 @@ type terminal struct {
 	Cols  uint16  `json:"cols"`
 }
 
+type fileLock struct {
+	Kind  string `json:"kind"` // FLOCK, POSIX, OFDLCK
+	Write bool   `json:"write"`
+	Start int64  `json:"start"`
+	End   int64  `json:"end"` // -1: to the end of the file
+}
+
 type zombie struct {
 	Status int `json:"status"` // wait status
 }
@@ -192,11 +199,16 @@ type fileDesc struct {
 	Copy    string   `json:"copy,omitempty"`   // -C: name of the copy beside the image
 	// Desc names the open file description: descriptors of the tree with
 	// the same Desc share one (dup, fork), and still do after a restart.
-	Desc  string    `json:"desc"`
-	CTTY  bool      `json:"ctty,omitempty"` // a terminal that is the process's control terminal
-	Anon  *anonFile `json:"anon,omitempty"`
-	Ino   uint64    `json:"ino,omitempty"` // the pipe's inode, for pipes
-	MntID int       `json:"-"`
+	Desc string    `json:"desc"`
+	CTTY bool      `json:"ctty,omitempty"` // a terminal that is the process's control terminal
+	Anon *anonFile `json:"anon,omitempty"`
+	// Unlinked: the file had no name any more; its content is in Copy.
+	Unlinked bool `json:"unlinked,omitempty"`
+	// Locks this descriptor's file description (flock, OFD) or, for
+	// POSIX record locks, this process held on the file.
+	Locks []fileLock `json:"locks,omitempty"`
+	Ino   uint64     `json:"ino,omitempty"` // the pipe's inode, for pipes
+	MntID int        `json:"-"`
 }
 
 type sigAction struct {

@@ -299,6 +299,7 @@ type fdInfo struct {
 	Flags int
 	MntID int
 	Ino   uint64
+	Locks []fileLock
 }
 
 func readFdInfo(pid, fd int) (fdInfo, error) {
@@ -323,6 +324,20 @@ func readFdInfo(pid, fd int) (fdInfo, error) {
 			fi.MntID, _ = strconv.Atoi(v)
 		case "ino":
 			fi.Ino, _ = strconv.ParseUint(v, 10, 64)
+		case "lock":
+			// lock:	1: FLOCK  ADVISORY  WRITE 1234 00:2d:5678 0 EOF
+			f := strings.Fields(v)
+			if len(f) < 8 || f[2] != "ADVISORY" {
+				continue
+			}
+			l := fileLock{Kind: f[1], Write: f[3] == "WRITE", End: -1}
+			l.Start, _ = strconv.ParseInt(f[6], 10, 64)
+			if f[7] != "EOF" {
+				l.End, _ = strconv.ParseInt(f[7], 10, 64)
+			}
+			if f[1] == "FLOCK" || f[1] == "POSIX" || f[1] == "OFDLCK" {
+				fi.Locks = append(fi.Locks, l)
+			}
 		}
 	}
 	return fi, nil

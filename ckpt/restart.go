@@ -81,7 +81,7 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 	if err != nil {
 		return nil, err
 	}
-	r := &restorer{opts: opts, log: log, root: root, procs: procs, epollFilled: map[string]bool{}}
+	r := &restorer{opts: opts, log: log, root: root, procs: procs, epollFilled: map[string]bool{}, locksDone: map[string]bool{}}
 	if opts.CopyBack {
 		// The copies go back first: they are what the checks look at.
 		for _, p := range procs {
@@ -174,6 +174,7 @@ type restorer struct {
 	winch   bool              // the terminal's window size changed: send SIGWINCH
 
 	epollFilled map[string]bool // epoll descriptions whose interest list is back
+	locksDone   map[string]bool // descriptions whose flock/OFD locks are back
 }
 
 func (r *restorer) warn(format string, args ...any) { r.log.Warn(fmt.Sprintf(format, args...)) }
@@ -273,6 +274,15 @@ func (r *restorer) check(p *rproc) error {
 			}
 			p.ttyNull = true
 		case fdFile, fdDir, fdDevice:
+			if f.Unlinked {
+				if _, err := os.Stat(filepath.Join(filepath.Dir(p.img.Path), f.Copy)); err != nil {
+					if e := r.forceable(r.fail(p, fmt.Errorf("fd %d: the content of unlinked file %s: %w", f.FD, f.Path, err))); e != nil {
+						return e
+					}
+					p.closed[f.FD] = true
+				}
+				continue
+			}
 			if _, err := os.Stat(f.Path); err != nil {
 				if e := r.forceable(r.fail(p, fmt.Errorf("open %s: %w", f.Path, errors.Unwrap(err)))); e != nil {
 					return e
@@ -306,7 +316,7 @@ func sameFile(ref *fileRef) error {
 func (r *restorer) copyBack(p *rproc) error {
 	dir := filepath.Dir(p.img.Path)
 	for _, f := range p.meta.Files {
-		if f.Copy == "" {
+		if f.Copy == "" || f.Unlinked {
 			continue
 		}
 		src, err := os.Open(filepath.Join(dir, f.Copy))

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // runToCompare runs prog args... to the end as the reference (out is the
@@ -123,6 +125,54 @@ func TestAnonFiles(t *testing.T) {
 	for _, want := range []string{"eventfd 5\n", "timerfd fired\n", "signalfd 12\n"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("output %q lacks %q", b, want)
+		}
+	}
+}
+
+// TestLocksAndUnlinkedFiles: an flock and a POSIX record lock are held
+// again after a restart (another process cannot take them); an unlinked
+// O_TMPFILE file and a memfd come back with their content and offsets.
+func TestLocksAndUnlinkedFiles(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out, gofile := filepath.Join(dir, "out.txt"), filepath.Join(dir, "go")
+	fa, fb := filepath.Join(dir, "flocked"), filepath.Join(dir, "posix")
+	cmd := start(t, dir, cprog(t, "locks"), out, gofile, fa, fb)
+	waitFor(t, "ready", func() bool { return lines(out) >= 1 })
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	if m, _ := filepath.Glob(filepath.Join(dir, "locks.*.-.*")); len(m) != 2 {
+		t.Errorf("copies of the unlinked files beside the image: %v, want 2 named locks.PID.-.FD", m)
+	}
+	p, err := Restart(t.Context(), img, RestartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := os.OpenFile(fa, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := unix.Flock(int(a.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != unix.EWOULDBLOCK {
+		t.Errorf("flock of the file the restarted process locked: %v, want EWOULDBLOCK", err)
+	}
+	b, err := os.OpenFile(fb, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	fl := unix.Flock_t{Type: unix.F_WRLCK, Whence: 0, Start: 12, Len: 1}
+	if err := unix.FcntlFlock(b.Fd(), unix.F_GETLK, &fl); err != nil || fl.Type != unix.F_WRLCK || int(fl.Pid) != p.PID || fl.Start != 10 || fl.Len != 10 {
+		t.Errorf("F_GETLK: %+v %v, want the write lock of bytes 10-19 held by pid %d", fl, err, p.PID)
+	}
+	os.WriteFile(gofile, nil, 0o644)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	got, _ := os.ReadFile(out)
+	for _, want := range []string{"tmpfile tail\n", "memfd content\n"} {
+		if !strings.Contains(string(got), want) {
+			t.Errorf("output %q lacks %q", got, want)
 		}
 	}
 }
