@@ -507,7 +507,14 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	}
 	switch {
 	case strings.HasPrefix(link, "socket:"):
-		return closed("is socket")
+		// A connected unix stream socket can come back if its peer is in
+		// the tree (dumpTree.linkFiles checks); nothing else can.
+		typ, peer, err := unixPeer(info.Ino)
+		if err != nil || typ != unix.SOCK_STREAM || peer == 0 {
+			return closed("is socket")
+		}
+		f.Kind, f.Ino, f.Sock = fdSocket, info.Ino, &unixSock{Type: typ, Peer: peer}
+		return f, nil
 	case strings.HasPrefix(link, "pipe:"):
 		// Whether its other end is inside the tree is decided by
 		// dumpTree.linkFiles, which sees every member.

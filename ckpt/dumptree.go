@@ -415,6 +415,7 @@ func (r fdRef) file() *fileDesc { return &r.d.meta.Files[r.i] }
 // copied (with tee, so the running tree's data is not disturbed).
 func (t *dumpTree) linkFiles() error {
 	pipes := map[uint64][]fdRef{}
+	socks := map[uint64][]fdRef{}
 	groups := map[string][]fdRef{}
 	for _, d := range t.procs {
 		for i := range d.meta.Files {
@@ -423,6 +424,9 @@ func (t *dumpTree) linkFiles() error {
 			case fdPipe:
 				pipes[f.Ino] = append(pipes[f.Ino], fdRef{d, i})
 				groups[fmt.Sprintf("pipe:%d", f.Ino)] = append(groups[fmt.Sprintf("pipe:%d", f.Ino)], fdRef{d, i})
+			case fdSocket:
+				socks[f.Ino] = append(socks[f.Ino], fdRef{d, i})
+				groups[fmt.Sprintf("sock:%d", f.Ino)] = append(groups[fmt.Sprintf("sock:%d", f.Ino)], fdRef{d, i})
 			case fdFile, fdDir, fdDevice, fdTTY, fdAnon:
 				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
@@ -469,6 +473,27 @@ func (t *dumpTree) linkFiles() error {
 				return err
 			}
 		}
+	}
+	for _, refs := range socks {
+		peer := refs[0].file().Sock.Peer
+		if len(socks[peer]) == 0 {
+			for _, r := range refs {
+				f := r.file()
+				if err := r.d.uncheckpointable(f.FD, "is socket (its peer is outside of selected processes)"); err != nil {
+					return err
+				}
+				f.Kind, f.Reason, f.Sock = fdClosed, "socket peer outside of selected processes", nil
+			}
+			continue
+		}
+		// The bytes waiting in this end's receive queue, peeked through a
+		// copy of the descriptor.
+		r := refs[0]
+		q, err := peekSocket(r.d.pid, r.file().FD)
+		if err != nil {
+			return fmt.Errorf("%s(%d) fd %d: socket queue: %w", r.d.comm, r.d.pid, r.file().FD, err)
+		}
+		r.file().Sock.Queued = q
 	}
 	// Descriptors with the same file are the same description only if the
 	// kernel says so (kcmp KCMP_FILE).
@@ -555,4 +580,18 @@ func (t *dumpTree) savePipe(ino uint64, refs []fdRef) error {
 	}
 	r.d.meta.Pipes = append(r.d.meta.Pipes, pd)
 	return nil
+}
+
+func peekSocket(pid, fd int) ([]byte, error) {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(pidfd)
+	s, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(s)
+	return peekQueued(s)
 }

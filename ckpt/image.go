@@ -184,6 +184,7 @@ const (
 	fdTTY    = "tty"
 	fdPipe   = "pipe"
 	fdAnon   = "anon"   // eventfd, epoll, timerfd, signalfd: see anonFile
+	fdSocket = "unix"   // one end of a connected unix stream socket whose peer is in the tree
 	fdClosed = "closed" // not checkpointable; saved with -F, restored closed
 )
 
@@ -202,6 +203,7 @@ type fileDesc struct {
 	Desc string    `json:"desc"`
 	CTTY bool      `json:"ctty,omitempty"` // a terminal that is the process's control terminal
 	Anon *anonFile `json:"anon,omitempty"`
+	Sock *unixSock `json:"sock,omitempty"`
 	// Unlinked: the file had no name any more; its content is in Copy.
 	Unlinked bool `json:"unlinked,omitempty"`
 	// Locks this descriptor's file description (flock, OFD) or, for

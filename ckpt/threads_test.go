@@ -176,3 +176,14 @@ func TestLocksAndUnlinkedFiles(t *testing.T) {
 		}
 	}
 }
+
+// TestPythonAsyncio: asyncio (epoll, its socket pair) and a unix socket
+// pair with bytes waiting in it.
+func TestPythonAsyncio(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	script, _ := filepath.Abs("testdata/aioqueue.py")
+	ref, out := filepath.Join(dir, "ref.txt"), filepath.Join(dir, "out.txt")
+	reference(t, "python3", script, ref)
+	checkpointMidway(t, dir, out, ref, 20, "python3", script, out)
+}
