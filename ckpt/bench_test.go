@@ -161,3 +161,56 @@ func BenchmarkTreeCheckpointRestart(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 	}
 }
+
+// BenchmarkThreadsCheckpointRestart checkpoints and restarts a process of
+// 64 threads holding 1 GiB, three times, and reports medians.
+func BenchmarkThreadsCheckpointRestart(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	for i := 0; i < b.N; i++ {
+		dir := b.TempDir()
+		t := &testing.T{}
+		prog := cprog(t, "threadhog", "-pthread")
+		out := filepath.Join(dir, "out.txt")
+		proc, err := os.StartProcess(prog, []string{"threadhog", "64", "1024", out}, &os.ProcAttr{Dir: dir})
+		if err != nil {
+			b.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Minute)
+		for lines(out) < 1 {
+			if time.Now().After(deadline) {
+				b.Fatal("threadhog never got ready")
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		var ckpt, stopped, restore []float64
+		var img string
+		for r := 0; r < 3; r++ {
+			img = filepath.Join(dir, fmt.Sprintf("img%d", r))
+			res, err := Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ckpt = append(ckpt, res.Duration.Seconds())
+			stopped = append(stopped, res.Frozen.Seconds())
+		}
+		proc.Kill()
+		proc.Wait()
+		for r := 0; r < 3; r++ {
+			start := time.Now()
+			p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			restore = append(restore, time.Since(start).Seconds())
+			unix.Kill(p.PID, unix.SIGKILL)
+			p.Wait()
+		}
+		b.ReportMetric(64, "threads")
+		b.ReportMetric(median(ckpt), "ckpt-s")
+		b.ReportMetric(median(stopped), "stopped-s")
+		b.ReportMetric(median(restore), "restore-s")
+		b.ReportMetric(0, "ns/op")
+	}
+}
