@@ -169,6 +169,9 @@ func (b *builder) build() error {
 			return err
 		}
 	}
+	if err := b.restoreTimers(); err != nil {
+		return err
+	}
 	if err := b.queuePending(); err != nil {
 		return err
 	}
@@ -928,4 +931,65 @@ func (b *builder) restoreLocks(files []fileDesc) error {
 		}
 	}
 	return nil
+}
+
+// restoreTimers recreates the POSIX timers with their ids
+// (PR_TIMER_CREATE_RESTORE_IDS), notification and remaining time.
+func (b *builder) restoreTimers() error {
+	m := b.p.meta
+	if len(m.Timers) == 0 {
+		return nil
+	}
+	const prTimerCreateRestoreIDs = 77
+	if _, err := b.call("prctl", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 1, 0, 0, 0); err != nil {
+		return fmt.Errorf("prctl(PR_TIMER_CREATE_RESTORE_IDS): %w", err)
+	}
+	le := binary.LittleEndian
+	for _, pt := range m.Timers {
+		buf := make([]byte, 64+8+32)
+		le.PutUint64(buf, pt.Value) // struct sigevent
+		le.PutUint32(buf[8:], uint32(pt.Signal))
+		le.PutUint32(buf[12:], uint32(pt.Notify))
+		if pt.Notify == 4 {
+			tid, ok := b.tidInside[pt.TID]
+			if !ok {
+				tid = b.p.pidInside()
+			}
+			le.PutUint32(buf[16:], uint32(tid))
+		}
+		le.PutUint32(buf[64:], uint32(pt.ID)) // the id it must get
+		next := pt.Next
+		if next == [2]int64{} && pt.Interval != [2]int64{} {
+			next = pt.Interval // expired, its signal pending: due again
+		}
+		for i, v := range []int64{pt.Interval[0], pt.Interval[1], next[0], next[1]} {
+			le.PutUint64(buf[72+8*i:], uint64(v))
+		}
+		addr, err := b.put(scratchData, buf)
+		if err != nil {
+			return err
+		}
+		if _, err := b.call("timer_create", unix.SYS_TIMER_CREATE, uint64(pt.Clock), addr, addr+64); err != nil {
+			return fmt.Errorf("timer_create(%d): %w", pt.ID, err)
+		}
+		if got := binary.LittleEndian.Uint32(b.read(addr+64, 4)); int(got) != pt.ID {
+			return fmt.Errorf("timer_create: got id %d, want %d", got, pt.ID)
+		}
+		if next != [2]int64{} {
+			if _, err := b.call("timer_settime", unix.SYS_TIMER_SETTIME, uint64(pt.ID), 0, addr+72, 0); err != nil {
+				return fmt.Errorf("timer_settime(%d): %w", pt.ID, err)
+			}
+		}
+	}
+	_, err := b.call("prctl", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 0, 0, 0, 0)
+	return err
+}
+
+// read returns n bytes of the process's memory at addr (nil on error).
+func (b *builder) read(addr uint64, n int) []byte {
+	buf := make([]byte, n)
+	if _, err := b.mem.ReadAt(buf, int64(addr)); err != nil {
+		return make([]byte, n)
+	}
+	return buf
 }

@@ -392,6 +392,22 @@ func (d *dumper) inject() error {
 			Value:    [2]int64{int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))},
 		}
 	}
+	timers, err := readTimers(d.pid)
+	if err != nil {
+		return fmt.Errorf("%s(%d): timers: %w", d.comm, d.pid, err)
+	}
+	for _, pt := range timers {
+		if _, err := t.call("timer_gettime", unix.SYS_TIMER_GETTIME, uint64(pt.ID), scratch); err != nil {
+			return fmt.Errorf("%s(%d): timer_gettime(%d): %w", d.comm, d.pid, pt.ID, err)
+		}
+		b, err := read(32)
+		if err != nil {
+			return err
+		}
+		pt.Interval = [2]int64{int64(le.Uint64(b)), int64(le.Uint64(b[8:]))}
+		pt.Next = [2]int64{int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))}
+		m.Timers = append(m.Timers, pt)
+	}
 	brk, err := t.call("brk", unix.SYS_BRK, 0)
 	if err != nil {
 		return fmt.Errorf("%s(%d): brk: %w", d.comm, d.pid, err)
@@ -739,4 +755,50 @@ func terminalState(pid, fd int) *terminal {
 		t.Rows, t.Cols = ws.Row, ws.Col
 	}
 	return t
+}
+
+// readTimers lists the POSIX timers of pid from /proc/PID/timers.
+func readTimers(pid int) ([]posixTimer, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/timers", pid))
+	if err != nil {
+		return nil, err
+	}
+	var out []posixTimer
+	for _, line := range strings.Split(string(data), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "ID":
+			id, _ := strconv.Atoi(v)
+			out = append(out, posixTimer{ID: id})
+		case "signal":
+			if len(out) > 0 {
+				sig, val, _ := strings.Cut(v, "/")
+				out[len(out)-1].Signal, _ = strconv.Atoi(sig)
+				out[len(out)-1].Value, _ = strconv.ParseUint(val, 16, 64)
+			}
+		case "notify":
+			if len(out) > 0 {
+				how, who, _ := strings.Cut(v, "/")
+				t := &out[len(out)-1]
+				switch how {
+				case "thread":
+					t.Notify = 4 // SIGEV_THREAD_ID
+				case "none":
+					t.Notify = 1 // SIGEV_NONE
+				}
+				if _, n, ok := strings.Cut(who, "."); ok {
+					t.TID, _ = strconv.Atoi(n)
+				}
+			}
+		case "ClockID":
+			if len(out) > 0 {
+				out[len(out)-1].Clock, _ = strconv.Atoi(v)
+			}
+		}
+	}
+	return out, nil
 }

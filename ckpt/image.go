@@ -72,6 +72,7 @@ type imageMeta struct {
 	Signals sigState   `json:"signals"`
 	Rlimits []rlimit   `json:"rlimits"`
 	Itimers [3]itimer  `json:"itimers"`
+	Timers  []posixTimer `json:"timers,omitempty"`
 	Threads []thread   `json:"threads"`
 }
 
@@ -240,6 +241,19 @@ type pendingSig struct {
 type itimer struct {
 	Interval [2]int64 `json:"interval"` // sec, usec
 	Value    [2]int64 `json:"value"`
+}
+
+// posixTimer is a timer_create(2) timer: its id, clock, notification and
+// what was left of it (timer_gettime).
+type posixTimer struct {
+	ID       int      `json:"id"`
+	Clock    int      `json:"clock"`
+	Signal   int      `json:"signal"`
+	Value    uint64   `json:"value"`  // sigev_value
+	Notify   int      `json:"notify"` // SIGEV_*
+	TID      int      `json:"tid,omitempty"`
+	Interval [2]int64 `json:"interval"` // sec, nsec
+	Next     [2]int64 `json:"next"`
 }
 
 type thread struct {

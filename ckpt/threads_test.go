@@ -187,3 +187,27 @@ func TestPythonAsyncio(t *testing.T) {
 	reference(t, "python3", script, ref)
 	checkpointMidway(t, dir, out, ref, 20, "python3", script, out)
 }
+
+// TestPOSIXTimers: a periodic timer_create timer keeps its id, its signal
+// value and its period.
+func TestPOSIXTimers(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out, gofile := filepath.Join(dir, "out.txt"), filepath.Join(dir, "go")
+	cmd := start(t, dir, cprog(t, "ptimers", "-lrt"), out, gofile)
+	waitFor(t, "ready", func() bool { return lines(out) >= 1 })
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	p, err := Restart(t.Context(), img, RestartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(gofile, nil, 0o644)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	got, _ := os.ReadFile(out)
+	if want := "ready id 1\nticking value 77 id-valid 1\n"; string(got) != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+}
