@@ -67,13 +67,13 @@ type imageMeta struct {
 	Zombie   *zombie    `json:"zombie,omitempty"`   // the process had exited, not yet reaped
 	Pipes    []pipeData `json:"pipes,omitempty"`    // bytes in transit in pipes whose read end this process holds
 
-	Regions []region   `json:"regions"`
-	Files   []fileDesc `json:"files"`
-	Signals sigState   `json:"signals"`
-	Rlimits []rlimit   `json:"rlimits"`
-	Itimers [3]itimer  `json:"itimers"`
+	Regions []region     `json:"regions"`
+	Files   []fileDesc   `json:"files"`
+	Signals sigState     `json:"signals"`
+	Rlimits []rlimit     `json:"rlimits"`
+	Itimers [3]itimer    `json:"itimers"`
 	Timers  []posixTimer `json:"timers,omitempty"`
-	Threads []thread   `json:"threads"`
+	Threads []thread     `json:"threads"`
 }
 
 // terminal holds the settings (termios) and window size of a control
