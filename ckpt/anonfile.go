@@ -2,8 +2,10 @@ package ckpt
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -27,6 +29,14 @@ type anonFile struct {
 	Interval [2]int64 `json:"interval,omitempty"`
 
 	SigMask uint64 `json:"sigmask,omitempty"` // signalfd
+
+	Inotify []inotifyWatch `json:"inotify,omitempty"` // inotify
+}
+
+type inotifyWatch struct {
+	WD   int    `json:"wd"`
+	Mask uint32 `json:"mask"`
+	Path string `json:"path"`
 }
 
 type epollWatch struct {
@@ -37,7 +47,7 @@ type epollWatch struct {
 
 func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 	switch kind {
-	case "eventfd", "eventpoll", "timerfd", "signalfd":
+	case "eventfd", "eventpoll", "timerfd", "signalfd", "inotify":
 	default:
 		return nil, fmt.Errorf("%s: %w", kind, ErrUnsupported)
 	}
@@ -79,6 +89,12 @@ func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 			a.Interval = parsePair(v)
 		case "sigmask":
 			a.SigMask, _ = strconv.ParseUint(v, 16, 64)
+		case "inotify wd":
+			w, err := inotifyFromFdinfo(v)
+			if err != nil {
+				return nil, err
+			}
+			a.Inotify = append(a.Inotify, w)
 		}
 	}
 	return a, nil
@@ -127,6 +143,8 @@ func openAnon(a *anonFile, flags int) (int, error) {
 			return -1, err
 		}
 		return fd, nil
+	case "inotify":
+		return openInotify(a, unix.IN_CLOEXEC|nonblock)
 	case "signalfd":
 		var set unix.Sigset_t
 		set.Val[0] = a.SigMask
@@ -144,4 +162,95 @@ func fillEventfd(fd int, count uint64) error {
 	binary.LittleEndian.PutUint64(b[:], count)
 	_, err := unix.Write(fd, b[:])
 	return err
+}
+
+// inotifyFromFdinfo reads one watch of an inotify fdinfo line
+// ("1 ino:... sdev:... mask:... ignored_mask:0 fhandle-bytes:8
+// fhandle-type:1 f_handle:..."): the watched file is found again from its
+// file handle (open_by_handle_at, which root may do).
+func inotifyFromFdinfo(v string) (inotifyWatch, error) {
+	f := strings.Fields(v)
+	if len(f) < 8 {
+		return inotifyWatch{}, fmt.Errorf("parse inotify fdinfo %q", v)
+	}
+	kv := map[string]string{}
+	for _, x := range f[1:] {
+		if k, val, ok := strings.Cut(x, ":"); ok {
+			kv[k] = val
+		}
+	}
+	wd, _ := strconv.ParseInt(f[0], 16, 32)
+	mask, _ := strconv.ParseUint(kv["mask"], 16, 32)
+	sdev, _ := strconv.ParseUint(kv["sdev"], 16, 32)
+	htype, _ := strconv.ParseInt(kv["fhandle-type"], 16, 32)
+	hb, err := hex.DecodeString(kv["f_handle"])
+	if err != nil {
+		return inotifyWatch{}, err
+	}
+	path, err := pathOfHandle(uint32(sdev), int32(htype), hb)
+	if err != nil {
+		return inotifyWatch{}, fmt.Errorf("inotify watch %d: %w", wd, err)
+	}
+	return inotifyWatch{WD: int(wd), Mask: uint32(mask), Path: path}, nil
+}
+
+// pathOfHandle finds the path of the file with handle h on the filesystem
+// of kernel device sdev (major<<20 | minor).
+func pathOfHandle(sdev uint32, typ int32, h []byte) (string, error) {
+	major, minor := sdev>>20, sdev&0xfffff
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || f[2] != fmt.Sprintf("%d:%d", major, minor) {
+			continue
+		}
+		mfd, err := unix.Open(f[4], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			continue
+		}
+		fd, err := unix.OpenByHandleAt(mfd, unix.NewFileHandle(typ, h), unix.O_PATH|unix.O_CLOEXEC)
+		unix.Close(mfd)
+		if err != nil {
+			continue
+		}
+		p, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
+		unix.Close(fd)
+		if err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("no file for handle on device %d:%d", major, minor)
+}
+
+// openInotify makes an inotify instance with the same watches under the
+// same watch descriptors: they are numbered in order, so gaps are filled
+// with watches removed at once.
+func openInotify(a *anonFile, flags int) (int, error) {
+	fd, err := unix.InotifyInit1(flags)
+	if err != nil {
+		return -1, err
+	}
+	ws := append([]inotifyWatch(nil), a.Inotify...)
+	sort.Slice(ws, func(i, j int) bool { return ws[i].WD < ws[j].WD })
+	for _, w := range ws {
+		for {
+			got, err := unix.InotifyAddWatch(fd, w.Path, w.Mask)
+			if err != nil {
+				unix.Close(fd)
+				return -1, fmt.Errorf("inotify watch %s: %w", w.Path, err)
+			}
+			if got == w.WD {
+				break
+			}
+			if got > w.WD {
+				unix.Close(fd)
+				return -1, fmt.Errorf("inotify watch %s: got descriptor %d, want %d", w.Path, got, w.WD)
+			}
+			unix.InotifyRmWatch(fd, uint32(got))
+		}
+	}
+	return fd, nil
 }

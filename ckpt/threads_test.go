@@ -211,3 +211,33 @@ func TestPOSIXTimers(t *testing.T) {
 		t.Errorf("output %q, want %q", got, want)
 	}
 }
+
+// TestInotify: an inotify instance keeps its watches under the same watch
+// descriptors, a removed one leaving its gap.
+func TestInotify(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out, gofile := filepath.Join(dir, "out.txt"), filepath.Join(dir, "go")
+	watched, file, other := filepath.Join(dir, "watched"), filepath.Join(dir, "file"), filepath.Join(dir, "other")
+	os.Mkdir(watched, 0o755)
+	os.WriteFile(file, nil, 0o644)
+	os.WriteFile(other, nil, 0o644)
+	cmd := start(t, dir, cprog(t, "inotify"), out, gofile, watched, file, other)
+	waitFor(t, "ready", func() bool { return lines(out) >= 1 })
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	p, err := Restart(t.Context(), img, RestartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(gofile, nil, 0o644)
+	os.WriteFile(filepath.Join(watched, "new"), nil, 0o644)
+	os.WriteFile(file, []byte("x"), 0o644)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	got, _ := os.ReadFile(out)
+	if want := "ready 1 3\nevent wd 1\nevent wd 3\n"; string(got) != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+}
