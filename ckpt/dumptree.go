@@ -360,6 +360,24 @@ func (t *dumpTree) name() {
 			d.meta.Children = append(d.meta.Children, filepath.Base(c.path))
 		}
 	}
+	// A shared memory object's content is in its first holder's image;
+	// the others name that image, so a subtree restarts without it too.
+	owners := map[string]string{}
+	for _, d := range t.procs {
+		for _, r := range d.meta.Regions {
+			if r.Shm != "" && len(r.Extents) > 0 {
+				owners[r.Shm] = filepath.Base(d.path)
+			}
+		}
+	}
+	for _, d := range t.procs {
+		for i := range d.meta.Regions {
+			r := &d.meta.Regions[i]
+			if r.Shm != "" && len(r.Extents) == 0 {
+				r.ShmImage = owners[r.Shm]
+			}
+		}
+	}
 }
 
 // pipesOutside lists the pipes that processes outside the tree hold.

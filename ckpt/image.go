@@ -166,8 +166,11 @@ type region struct {
 	Stack  bool     `json:"stack,omitempty"`
 	// Shm names a shared memory object: regions of the tree with the same
 	// Shm map one object; its content is saved with its first mapping.
-	Shm     string   `json:"shm,omitempty"`
-	Extents []extent `json:"extents,omitempty"`
+	Shm string `json:"shm,omitempty"`
+	// ShmImage names the image (same directory) holding Shm's content,
+	// when it is not this one.
+	ShmImage string   `json:"shm_image,omitempty"`
+	Extents  []extent `json:"extents,omitempty"`
 }
 
 // extent is a saved run of pages: Len bytes at Addr, stored at file offset Off.

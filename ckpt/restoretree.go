@@ -216,8 +216,9 @@ func makePipe(pd pipeData) ([2]int, error) {
 	return p, nil
 }
 
-// makeShm creates the memfds of the shared memory objects p maps first,
-// and fills them from p's image.
+// makeShm creates the memfds of the shared memory objects p maps, and
+// fills them from p's image, or from the image of the member that saved
+// the content (restarting a subtree without it).
 func (r *restorer) makeShm(p *rproc) error {
 	size := map[string]int64{}
 	for _, q := range r.procs {
@@ -242,9 +243,28 @@ func (r *restorer) makeShm(p *rproc) error {
 				return fmt.Errorf("shared mem tmp file create failed: %w", err)
 			}
 		}
+		src, srg := p, rg
 		if len(rg.Extents) == 0 {
-			continue
+			if ok || rg.ShmImage == "" || r.shmFilled(rg.Shm) {
+				continue
+			}
+			// Its content is in an image outside the restored subtree.
+			owner, err := ReadImage(filepath.Join(filepath.Dir(p.img.Path), rg.ShmImage))
+			if err != nil {
+				return fmt.Errorf("shared memory %s: %w", rg.Shm, err)
+			}
+			found := false
+			for _, orr := range owner.meta.Regions {
+				if orr.Shm == rg.Shm && len(orr.Extents) > 0 {
+					src, srg, found = &rproc{img: owner, meta: owner.meta}, orr, true
+					break
+				}
+			}
+			if !found {
+				return fmt.Errorf("shared memory %s: not in %s", rg.Shm, rg.ShmImage)
+			}
 		}
+		p, rg := src, srg
 		img, err := os.Open(p.img.Path)
 		if err != nil {
 			return err
@@ -264,6 +284,19 @@ func (r *restorer) makeShm(p *rproc) error {
 		img.Close()
 	}
 	return nil
+}
+
+// shmFilled reports whether a restored process holds the content of the
+// shared memory object key itself.
+func (r *restorer) shmFilled(key string) bool {
+	for _, p := range r.procs {
+		for _, rg := range p.meta.Regions {
+			if rg.Shm == key && len(rg.Extents) > 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // joinGroups puts every process into its process group, now that every

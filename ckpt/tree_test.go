@@ -81,6 +81,21 @@ func TestTreeFamily(t *testing.T) {
 		t.Fatalf("restarted tree: %v", ws)
 	}
 	sameFiles(t, out, ref)
+
+	// A member's image restores its subtree only: the background child,
+	// alone, finds the writing end of its pipe closed (its parent is not
+	// there) and stays in a process group of its own.
+	bg := res.Images[len(res.Images)-1]
+	if m, err := ReadImage(bg); err != nil || m.meta.Zombie != nil {
+		t.Fatalf("last image %s: %v (want the background child)", bg, err)
+	}
+	if ws := restartWait(t, bg, RestartOptions{}); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted subtree: %v", ws)
+	}
+	b, _ := os.ReadFile(out)
+	if !strings.HasSuffix(string(b), "bg got 0 bytes:  pgid-is-self 1\n") {
+		t.Errorf("after restarting the background child alone the output ends %q", tail(b))
+	}
 }
 
 // TestTreePipeline: producer | filter | consumer with data in transit in
