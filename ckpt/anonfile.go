@@ -56,12 +56,7 @@ func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 		return nil, err
 	}
 	a := &anonFile{Type: kind}
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
+	for k, v := range keyValues(data) {
 		switch k {
 		case "eventfd-count":
 			a.Count, _ = strconv.ParseUint(v, 16, 64)
@@ -71,7 +66,7 @@ func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 			// tfd:        5 events:       19 data:                5  pos:0 ino:... sdev:...
 			f := strings.Fields(v)
 			if len(f) < 5 {
-				return nil, fmt.Errorf("parse epoll fdinfo %q", line)
+				return nil, fmt.Errorf("parse epoll fdinfo %q", v)
 			}
 			w := epollWatch{}
 			w.FD, _ = strconv.Atoi(f[0])

@@ -764,12 +764,7 @@ func readTimers(pid int) ([]posixTimer, error) {
 		return nil, err
 	}
 	var out []posixTimer
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
+	for k, v := range keyValues(data) {
 		switch k {
 		case "ID":
 			id, _ := strconv.Atoi(v)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"iter"
 	"os"
 	"strconv"
 	"strings"
@@ -193,11 +194,7 @@ func readStatus(pid int) (procStatus, error) {
 	}
 	var s procStatus
 	s.Umask = -1
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
+	for k, v := range keyValues(data) {
 		f := strings.Fields(v)
 		ints := func() []int {
 			var out []int
@@ -308,12 +305,7 @@ func readFdInfo(pid, fd int) (fdInfo, error) {
 		return fdInfo{}, err
 	}
 	var fi fdInfo
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		v = strings.TrimSpace(v)
+	for k, v := range keyValues(data) {
 		switch k {
 		case "pos":
 			fi.Pos, _ = strconv.ParseInt(v, 10, 64)
@@ -349,11 +341,23 @@ func cpuFlags() []string {
 	if err != nil {
 		return nil
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if ok && strings.TrimSpace(k) == "flags" {
+	for k, v := range keyValues(data) {
+		if strings.TrimSpace(k) == "flags" {
 			return strings.Fields(v)
 		}
 	}
 	return nil
+}
+
+// keyValues yields the "key: value" lines of a /proc file, the value
+// trimmed.
+func keyValues(data []byte) iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		for _, line := range strings.Split(string(data), "\n") {
+			k, v, ok := strings.Cut(line, ":")
+			if ok && !yield(k, strings.TrimSpace(v)) {
+				return
+			}
+		}
+	}
 }
