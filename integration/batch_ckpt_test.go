@@ -6,11 +6,13 @@ package integration
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -216,12 +218,12 @@ func TestBatchCkptDiskFull(t *testing.T) {
 	}
 }
 
-// What the engine cannot checkpoint yet (a second thread) fails the
-// checkpoint, not the job; a job with policy n is never checkpointed.
+// What the engine cannot checkpoint (a TCP socket) fails the checkpoint,
+// not the job; a job with policy n is never checkpointed.
 func TestBatchCkptRefusals(t *testing.T) {
 	batchNeedRoot(t)
 	b := newBatch(t, "")
-	id := b.qsub("-o", filepath.Join(b.work, "t.out"), b.script("t.sh", fmt.Sprintf("#!/bin/sh\n%s -t 1\n", batchProg(t, "memjob"))))
+	id := b.qsub("-o", filepath.Join(b.work, "t.out"), b.script("t.sh", fmt.Sprintf("#!/bin/sh\n%s -s 1\n", batchProg(t, "memjob"))))
 	never := b.qsub("-c", "n", b.script("n.sh", "#!/bin/sh\nwhile [ ! -e stop ]; do sleep 0.05; done\n"))
 	b.waitState(id, "running")
 	b.waitFor("memjob to be ready", func() bool {
@@ -229,10 +231,10 @@ func TestBatchCkptRefusals(t *testing.T) {
 		return strings.Contains(string(data), "ready")
 	})
 	r := b.run("qchkpnt", jobArg(id))
-	if r.code != 1 || !strings.Contains(r.stderr, "threads") {
-		t.Errorf("qchkpnt of a multithreaded job: %v", r)
+	if r.code != 1 || !strings.Contains(r.stderr, "is socket") {
+		t.Errorf("qchkpnt of a job with a TCP socket: %v", r)
 	}
-	if j := b.job(id); j.State != "running" || len(j.Checkpoints) != 0 || !strings.Contains(j.CheckpointError, "threads") {
+	if j := b.job(id); j.State != "running" || len(j.Checkpoints) != 0 || !strings.Contains(j.CheckpointError, "is socket") {
 		t.Errorf("after the refusal: %+v", j)
 	}
 	b.waitState(never, "running")
@@ -254,5 +256,242 @@ func TestBatchCkptRefusals(t *testing.T) {
 	b.waitState(id, "finished")
 	if r := b.run("qchkpnt", strconv.FormatUint(never, 10)); r.code != 1 || !strings.Contains(r.stderr, "only running jobs") {
 		t.Errorf("qchkpnt of a finished job: %v", r)
+	}
+}
+
+// shutdown requeue: every job is checkpointed, stopped and requeued (or,
+// with policy n, requeued to start again, or waited for); the daemon
+// exits; at its next start the jobs restart and end as uninterrupted runs.
+func TestBatchCkptShutdownRequeue(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "slots = 4\n")
+	const steps, bodies = 2400, 600
+	want := nbodyReference(t, steps, bodies)
+	sim, out := b.nbodyJob("sim", steps, bodies)
+	// Rerunnable, never checkpointed: it starts again; it records its starts.
+	again := b.qsub("-c", "n", b.script("again.sh", "#!/bin/sh\necho start >> again.runs\nwhile [ ! -e again.go ]; do sleep 0.05; done\n"))
+	// Neither: the shutdown waits for it.
+	wait := b.qsub("-c", "n", "-r", "n", b.script("wait.sh", "#!/bin/sh\nwhile [ ! -e wait.go ]; do sleep 0.05; done\n"))
+	for _, id := range []uint64{sim, again, wait} {
+		b.waitState(id, "running")
+	}
+	b.waitLines(out, 20)
+	b.readFile(filepath.Join(b.work, "again.runs"))
+
+	done := make(chan result, 1)
+	go func() { done <- b.run("qmgr", "-c", "shutdown requeue") }()
+	b.waitFor("the shutdown to wait for the last job", func() bool {
+		j := b.job(sim)
+		return j.State == "requeued" && b.job(again).State == "requeued"
+	})
+	if j := b.job(wait); j.State != "running" {
+		t.Fatalf("the job the shutdown waits for: %+v", j)
+	}
+	if j := b.job(sim); len(j.Checkpoints) != 1 || len(j.Segments) != 1 || j.Segments[0].Reason != "stopped after checkpoint 1" {
+		t.Errorf("the checkpointed job after the shutdown: %+v", j)
+	}
+	os.WriteFile(filepath.Join(b.work, "wait.go"), nil, 0o644)
+	r := <-done
+	for _, line := range []string{
+		"no job starts from now on", "3 running jobs",
+		fmt.Sprintf("job %d: checkpoint 1, ", sim),
+		fmt.Sprintf("job %d: policy n, rerunnable: killed; it starts again from the beginning", again),
+		fmt.Sprintf("job %d: policy n, not rerunnable: the shutdown waits for it to finish", wait),
+		fmt.Sprintf("job %d: finished", wait),
+		"done: 1 checkpointed, 2 requeued, 0 killed, 0 could not be checkpointed, 0 left running",
+		"lazarusd stops",
+	} {
+		if r.code != 0 || !strings.Contains(r.stdout, line) {
+			t.Errorf("qmgr shutdown requeue: %v; want a line %q", r, line)
+		}
+	}
+	if err := b.waitExit(); err != nil {
+		t.Fatalf("lazarusd after shutdown requeue: %v", err)
+	}
+	if len(b.supervisors()) != 0 {
+		t.Error("supervisors left after shutdown requeue")
+	}
+
+	b.start()
+	os.WriteFile(filepath.Join(b.work, "again.go"), nil, 0o644)
+	j := b.waitState(sim, "finished", "failed")
+	if j.State != "finished" || len(j.Segments) != 2 || j.Segments[1].Generation != 1 {
+		t.Fatalf("after the restart: %+v", j)
+	}
+	checkNbodyOutput(t, out, want)
+	ja := b.waitState(again, "finished", "failed")
+	if ja.State != "finished" || len(ja.Segments) != 2 || ja.Segments[1].Restart {
+		t.Errorf("the rerunnable job: %+v", ja)
+	}
+	if runs := b.readFile(filepath.Join(b.work, "again.runs")); runs != "start\nstart\n" {
+		t.Errorf("the rerunnable job's starts: %q", runs)
+	}
+	if jw := b.job(wait); jw.State != "finished" || len(jw.Segments) != 1 {
+		t.Errorf("the job the shutdown waited for: %+v", jw)
+	}
+}
+
+// A job that cannot be checkpointed (a TCP socket) is tried again until
+// the deadline; then it is requeued to start again if it is rerunnable,
+// else killed, and each outcome is recorded.
+func TestBatchCkptShutdownDeadline(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "slots = 4\n")
+	memjob := batchProg(t, "memjob")
+	rerun := b.qsub("-o", filepath.Join(b.work, "r.out"), b.script("r.sh", fmt.Sprintf("#!/bin/sh\n%s -s 1\n", memjob)))
+	once := b.qsub("-r", "n", "-o", filepath.Join(b.work, "o.out"), b.script("o.sh", fmt.Sprintf("#!/bin/sh\n%s -s 1\n", memjob)))
+	for _, id := range []uint64{rerun, once} {
+		b.waitState(id, "running")
+	}
+	r := b.run("qmgr", "-c", "shutdown requeue deadline=3s")
+	for _, line := range []string{
+		fmt.Sprintf("job %d: checkpoint failed: ", rerun),
+		"trying again until ",
+		fmt.Sprintf("job %d: could not be checkpointed before the deadline (", rerun),
+		"killed; it restarts from the beginning",
+		fmt.Sprintf("job %d: could not be checkpointed before the deadline (", once),
+		"and is not rerunnable: killed",
+		"done: 0 checkpointed, 1 requeued, 1 killed, 2 could not be checkpointed, 0 left running",
+	} {
+		if r.code != 0 || !strings.Contains(r.stdout, line) {
+			t.Errorf("qmgr shutdown requeue deadline=3s: %v; want %q", r, line)
+		}
+	}
+	if err := b.waitExit(); err != nil {
+		t.Fatal(err)
+	}
+	b.start()
+	if j := b.job(once); j.State != "failed" || !strings.Contains(j.Reason, "could not be checkpointed before the deadline") {
+		t.Errorf("the job that was not rerunnable: %+v", j)
+	}
+	j := b.waitState(rerun, "running")
+	if len(j.Segments) != 2 || j.Segments[0].Reason != "stopped to be requeued" || j.Segments[1].Restart {
+		t.Errorf("the rerunnable job: %+v", j)
+	}
+	os.WriteFile(filepath.Join(b.work, "stop"), nil, 0o644)
+	b.waitState(rerun, "finished")
+}
+
+// qchkpnt -k -h stops the job once checkpointed and holds it; qrestart
+// releases it, and it restarts from that checkpoint.
+func TestBatchCkptStopHoldRestart(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	const steps, bodies = 2400, 600
+	want := nbodyReference(t, steps, bodies)
+	id, out := b.nbodyJob("held", steps, bodies)
+	b.waitState(id, "running")
+	b.waitLines(out, 20)
+	r := b.run("qchkpnt", "-k", "-h", jobArg(id))
+	if r.code != 0 || !strings.Contains(r.stdout, "job stopped and held") {
+		t.Fatalf("qchkpnt -k -h: %v", r)
+	}
+	j := b.job(id)
+	if j.State != "held" || !strings.Contains(j.Reason, "held by root after checkpoint 1") {
+		t.Fatalf("after qchkpnt -k -h: %+v", j)
+	}
+	stopped := fileLines(out)
+	if len(b.supervisors()) != 0 {
+		t.Error("the stopped job still has a supervisor")
+	}
+	if r := b.run("qrestart", jobArg(id)); r.code != 0 || !strings.Contains(r.stdout, "requeued") {
+		t.Fatalf("qrestart: %v", r)
+	}
+	j = b.waitState(id, "finished", "failed")
+	if j.State != "finished" || len(j.Segments) != 2 || j.Segments[1].Generation != 1 {
+		t.Fatalf("after qrestart: %+v", j)
+	}
+	if stopped >= fileLines(out) {
+		t.Errorf("the job did not go on: %d lines when stopped, %d at the end", stopped, fileLines(out))
+	}
+	checkNbodyOutput(t, out, want)
+}
+
+// openPTY opens a pseudo-terminal: its master, and the path of its slave.
+func openPTY(t *testing.T) (*os.File, string) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals: %v", err)
+	}
+	t.Cleanup(func() { m.Close() })
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, fmt.Sprintf("/dev/pts/%d", n)
+}
+
+// qrestart -f adopts a checkpoint taken by hand of an interactive program
+// (its terminal on standard input, output and error) into a batch job of
+// its owner's: the job restarts from it, its terminal descriptors writing
+// to the job's output file, and ends as an uninterrupted run would. An
+// image of someone else's processes is refused.
+func TestBatchCkptAdopt(t *testing.T) {
+	batchNeedRoot(t)
+	user := nobody(t)
+	b := newBatch(t, "")
+	const steps, bodies = 2400, 600
+	want := nbodyReference(t, steps, bodies)
+	master, slave := openPTY(t)
+	go io.Copy(io.Discard, master) // what the program writes on its terminal before the checkpoint
+	tty, err := os.OpenFile(slave, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tty.Close()
+	dir := filepath.Join(b.work, "interactive")
+	os.Mkdir(dir, 0o777)
+	os.Chown(dir, int(user.Uid), int(user.Gid))
+	out := filepath.Join(dir, "sim.txt")
+	os.Chmod(binDir, 0o755)
+	sim := exec.Command("/bin/sh", "-c", fmt.Sprintf("%s %s %d %d; echo simulation over", batchProg(t, "nbody"), out, steps, bodies))
+	sim.Dir = dir
+	sim.Stdin, sim.Stdout, sim.Stderr = tty, tty, tty
+	sim.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Credential: user}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Process.Kill(); sim.Wait() })
+	b.waitLines(out, 20)
+	image := filepath.Join(dir, "snap")
+	if r := b.runWith(cmdOpts{dir: dir}, "chkpnt", "-r", "-K", "KILL", "-f", image, strconv.Itoa(sim.Process.Pid)); r.code != 0 {
+		t.Fatalf("chkpnt: %v", r)
+	}
+	sim.Wait()
+	files, _ := filepath.Glob(image + "*")
+	for _, f := range files {
+		os.Chown(f, int(user.Uid), int(user.Gid)) // as if the user had taken it
+	}
+
+	// Root's own processes are not nobody's to adopt.
+	rootImg := filepath.Join(b.work, "root.img")
+	sleeper := exec.Command("sleep", "300")
+	sleeper.Start()
+	t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
+	b.mustRun("chkpnt", "-f", rootImg, strconv.Itoa(sleeper.Process.Pid))
+	os.Chmod(rootImg, 0o644)
+	if r := b.runWith(cmdOpts{cred: user, dir: dir}, "qrestart", "-f", rootImg); r.code != 1 || !strings.Contains(r.stderr, "not as you") {
+		t.Errorf("qrestart -f of root's image by nobody: %v", r)
+	}
+
+	r := b.runWith(cmdOpts{cred: user, dir: dir}, "qrestart", "-f", "snap", "-N", "adopted")
+	if r.code != 0 {
+		t.Fatalf("qrestart -f: %v", r)
+	}
+	id, _ := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64)
+	for _, f := range files {
+		os.Remove(f) // the job has its own copy
+	}
+	j := b.waitState(id, "finished", "failed")
+	if j.State != "finished" || j.User != "nobody" || len(j.Segments) != 1 || j.Segments[0].Generation != 1 || j.Name != "adopted" {
+		t.Fatalf("the adopted job: %+v", j)
+	}
+	checkNbodyOutput(t, out, want)
+	if got := b.readFile(filepath.Join(dir, fmt.Sprintf("adopted.o%d", id))); got != "simulation over\n" {
+		t.Errorf("what the job wrote on its terminal went to %q, want \"simulation over\\n\"", got)
 	}
 }

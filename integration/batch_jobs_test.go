@@ -2,6 +2,7 @@ package integration
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -174,7 +175,7 @@ while [ ! -e done ]; do sleep 0.05; done
 	if j.State != "finished" {
 		t.Fatalf("job: %+v", j)
 	}
-	if j.CPUSec < 0.2 || len(j.Segments) != 1 || j.Segments[0].UserCPUSec+j.Segments[0].SysCPUSec != j.CPUSec {
+	if j.CPUSec < 0.2 || len(j.Segments) != 1 || math.Abs(j.Segments[0].UserCPUSec+j.Segments[0].SysCPUSec-j.CPUSec) > 1e-6 {
 		t.Errorf("CPU accounting: total %.3fs, segments %+v", j.CPUSec, j.Segments)
 	}
 	full := b.mustRun("qstat", "-f", strconv.FormatUint(id, 10))

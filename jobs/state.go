@@ -94,7 +94,13 @@ func (j *Job) Start(now time.Time) error {
 
 // Kill records that the job is being killed (qdel) by the named user.
 func (j *Job) Kill(by string, now time.Time) error {
-	return j.become(Exiting, "deleted by "+by, now)
+	return j.Terminate("deleted by "+by, now)
+}
+
+// Terminate records that the job is being killed for the given reason,
+// which becomes the reason it failed.
+func (j *Job) Terminate(reason string, now time.Time) error {
+	return j.become(Exiting, reason, now)
 }
 
 // Result is how a run ended, as its supervisor recorded it.

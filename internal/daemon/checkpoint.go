@@ -121,9 +121,16 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 		return op, false, nil
 	}
 	runDir := d.jobRunDir(id)
-	st, err := supervisor.Probe(runDir)
-	if err != nil {
-		return fail(err)
+	var st supervisor.Status
+	// A job that has just started: its supervisor records its pid once it
+	// runs (or has been restored).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if st, err = supervisor.Probe(runDir); err != nil {
+			return fail(err)
+		}
+		if !st.Alive || st.Exit != nil || (st.Info != nil && st.Info.Job.PID > 0) || time.Now().After(deadline) {
+			break
+		}
 	}
 	if !st.Alive || st.Info == nil || st.Info.Job.PID <= 0 {
 		return fail(errors.New("the job's processes are not running"))
@@ -285,11 +292,13 @@ func (d *Daemon) recoverCheckpoint(j *jobs.Job) {
 // end by itself, and the checkpoint it names is complete.
 func (d *Daemon) stoppedOnPurpose(j *jobs.Job, rec *supervisor.Record) (*supervisor.Requeue, bool) {
 	rq, err := supervisor.ReadRequeue(d.jobRunDir(j.ID))
-	if err != nil || rq == nil || rec.ExitCode != -1 {
+	switch {
+	case err != nil || rq == nil:
 		return nil, false
-	}
-	if rq.Gen == 0 {
-		return rq, rec.Reason == "killed"
+	case rq.Gen == 0:
+		return rq, rec.Reason == "killed" // by its supervisor, as we asked
+	case rec.ExitCode != -1:
+		return nil, false // it exited by itself before the checkpoint
 	}
 	_, ok := supervisor.ReadGeneration(d.genDir(j.ID, rq.Gen), rq.Gen)
 	return rq, ok

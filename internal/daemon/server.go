@@ -165,8 +165,18 @@ func (s *server) handleConn(ctx context.Context, conn *net.UnixConn) {
 	sc := bufio.NewScanner(conn)
 	sc.Buffer(make([]byte, 0, 64<<10), proto.MaxLine)
 	w := bufio.NewWriterSize(conn, 64<<10)
+	var wmu sync.Mutex // progress lines may come from several goroutines of a handler
+	ctx = context.WithValue(ctx, progressKey{}, func(msg string) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		writeResponse(w, proto.Response{Version: proto.Version, OK: true, Progress: msg})
+	})
 	for sc.Scan() {
-		if err := writeResponse(w, s.d.dispatch(ctx, who, sc.Bytes())); err != nil {
+		resp := s.d.dispatch(ctx, who, sc.Bytes())
+		wmu.Lock()
+		err := writeResponse(w, resp)
+		wmu.Unlock()
+		if err != nil {
 			return
 		}
 	}
@@ -251,6 +261,8 @@ func init() {
 		proto.OpCheckpoint:  (*Daemon).checkpointJob,
 		proto.OpRestart:     (*Daemon).restartJob,
 		proto.OpScheduling:  (*Daemon).scheduling,
+		proto.OpMaintain:    (*Daemon).maintain,
+		proto.OpAdopt:       (*Daemon).adoptImage,
 	}
 }
 
@@ -263,6 +275,18 @@ func decode(body json.RawMessage, v any) error {
 		return badRequest("malformed request body: %v", err)
 	}
 	return nil
+}
+
+type progressKey struct{}
+
+// progress returns the function that sends a progress line to the client
+// of a request (it does nothing outside one). Handlers of long operations
+// call it as they go; the reply follows the last line.
+func progress(ctx context.Context) func(string) {
+	if f, ok := ctx.Value(progressKey{}).(func(string)); ok {
+		return f
+	}
+	return func(string) {}
 }
 
 func failure(err error) proto.Response {

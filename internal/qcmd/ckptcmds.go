@@ -35,8 +35,8 @@ With -h it is held instead, until qrls or qrestart.
 it ended.
 
 A job keeps its newest checkpoint_keep generations (lazarus.conf; a queue's
-ckpt_keep overrides it). A checkpoint that fails (no space left, a socket or
-a thread the engine cannot save yet) changes nothing: the job runs on, its
+ckpt_keep overrides it). A checkpoint that fails (no space left, a network
+socket the engine cannot save) changes nothing: the job runs on, its
 previous generation stays its newest, and qstat -f shows why.
 
 You may checkpoint your own jobs; root and operators anyone's.

@@ -48,7 +48,7 @@ func TestAssignments(t *testing.T) {
 // Syntax errors are found before any daemon is asked anything.
 func TestQmgrSyntax(t *testing.T) {
 	m := &qmgr{out: &bytes.Buffer{}}
-	for _, line := range []string{"create", "frobnicate queue x", "set queue", "delete queue a b", "shutdown now",
+	for _, line := range []string{"create", "frobnicate queue x", "set queue", "delete queue a b", "shutdown now", "shutdown requeue deadline=x", "checkpoint", "requeue some", "shutdown requeue soon",
 		"list server extra", "hold job", "set server x"} {
 		err := m.run(context.Background(), line)
 		if !errors.Is(err, errSyntax) {

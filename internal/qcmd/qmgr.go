@@ -9,6 +9,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -31,6 +32,19 @@ const qmgrCommands = `COMMANDS:
    hold job ID ...                        like qhold
    release job ID ...                     like qrls
    delete job ID ...                      like qdel
+   checkpoint all                         checkpoint every running job (but those of policy n)
+   requeue all                            checkpoint, stop and requeue every running job, in its
+                                          place in its queue; jobs of policy n: requeued if
+                                          rerunnable, else left running. Stops scheduling
+   shutdown requeue [deadline=DURATION] [immediate]
+                                          requeue all, then stop lazarusd. Jobs that cannot be
+                                          checkpointed are tried again until the deadline, then
+                                          requeued (rerunnable) or killed; without one they are
+                                          left running. Jobs of policy n that are not rerunnable
+                                          are waited for (until the deadline), or killed with
+                                          immediate ("shutdown immediate" is the same as
+                                          "shutdown requeue immediate")
+   start scheduling, stop scheduling      let jobs start / start none (running ones go on)
    shutdown                               stop lazarusd; running jobs keep running
    help, quit, exit
 
@@ -178,10 +192,23 @@ func (m *qmgr) run(ctx context.Context, line string) error {
 		fmt.Fprintln(m.out, qmgrCommands)
 		return nil
 	case "shutdown":
-		if len(words) > 1 {
-			return syntax("shutdown takes no argument")
+		if len(words) == 1 {
+			return m.call(ctx, proto.OpShutdown, nil, nil)
 		}
-		return m.call(ctx, proto.OpShutdown, nil, nil)
+		req, err := parseShutdown(words[1:])
+		if err != nil {
+			return err
+		}
+		return m.maintain(ctx, req)
+	case "checkpoint", "requeue":
+		if len(words) != 2 || strings.ToLower(words[1]) != "all" {
+			return syntax("%s all", verb)
+		}
+		return m.maintain(ctx, proto.MaintainRequest{Requeue: verb == "requeue"})
+	case "start", "stop":
+		if len(words) == 2 && strings.ToLower(words[1]) == "scheduling" {
+			return m.call(ctx, proto.OpScheduling, proto.SchedulingRequest{On: verb == "start"}, nil)
+		}
 	}
 	if len(words) < 2 {
 		return syntax("%q needs an object: queue, server or job", words[0])
@@ -284,6 +311,48 @@ func (m *qmgr) run(ctx context.Context, line string) error {
 		return joinErrors(errs)
 	}
 	return syntax("unknown command %q", strings.Join(words[:2], " "))
+}
+
+// parseShutdown parses the words after "shutdown": requeue,
+// deadline=DURATION, immediate.
+func parseShutdown(words []string) (proto.MaintainRequest, error) {
+	req := proto.MaintainRequest{Shutdown: true, Requeue: true}
+	requeue := false
+	for _, w := range words {
+		switch lw := strings.ToLower(w); {
+		case lw == "requeue":
+			requeue = true
+		case lw == "immediate":
+			req.Immediate = true
+		case strings.HasPrefix(lw, "deadline="):
+			d, err := time.ParseDuration(w[len("deadline="):])
+			if err != nil || d <= 0 {
+				return req, syntax("%s: want deadline=DURATION, such as deadline=10m", w)
+			}
+			req.DeadlineS = int64(max(d.Round(time.Second), time.Second) / time.Second)
+		default:
+			return req, syntax("shutdown [requeue [deadline=DURATION] [immediate]]: unknown %q", w)
+		}
+	}
+	if !requeue && !req.Immediate {
+		return req, syntax("shutdown [requeue [deadline=DURATION] [immediate]]")
+	}
+	return req, nil
+}
+
+// maintain runs a maintenance command, printing its progress as it comes.
+func (m *qmgr) maintain(ctx context.Context, req proto.MaintainRequest) error {
+	if m.client == nil {
+		c, err := dial(ctx)
+		if err != nil {
+			return err
+		}
+		m.client = c
+	}
+	m.client.Progress = func(s string) { fmt.Fprintln(m.out, s) }
+	defer func() { m.client.Progress = nil }()
+	var reply proto.MaintainReply
+	return m.client.Call(ctx, proto.OpMaintain, req, &reply)
 }
 
 // joinErrors keeps errors on one line, and keeps a protocol error's type

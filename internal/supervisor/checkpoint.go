@@ -261,6 +261,12 @@ func ReadCheckpointResult(runDir string) (res *CheckpointResult, running bool, e
 	return &r, false, nil
 }
 
+// MarkRequeue writes the run directory's RequeueFile, durably: the run,
+// about to be killed, is to be requeued.
+func MarkRequeue(runDir string, r Requeue) error {
+	return writeJSON(filepath.Join(runDir, RequeueFile), &r)
+}
+
 // ReadRequeue reads the run directory's RequeueFile, if any.
 func ReadRequeue(runDir string) (*Requeue, error) {
 	var r Requeue

@@ -77,7 +77,7 @@ func openOutput(spec *Spec) (*os.File, error) {
 	var f *os.File
 	var err error
 	if spec.SetIDs {
-		f, err = openAsUser(path, flags, 0o644, spec.UID, spec.GID, spec.Groups)
+		f, err = OpenAsUser(path, flags, 0o644, spec.UID, spec.GID, spec.Groups)
 	} else {
 		f, err = os.OpenFile(path, flags, 0o644)
 	}
@@ -91,13 +91,13 @@ func openOutput(spec *Spec) (*os.File, error) {
 	return f, nil
 }
 
-// openAsUser opens path with the file system identity of a user: on an OS
+// OpenAsUser opens path with the file system identity of a user: on an OS
 // thread of its own, whose fsuid, fsgid and groups are the user's (these
 // are per thread in the kernel, when set by raw system calls), so that the
 // permissions checked are the user's and a symbolic link planted by the
 // user cannot make root open a file the user may not. The thread is never
 // given back to the Go scheduler: it ends with its goroutine.
-func openAsUser(path string, flags int, perm os.FileMode, uid, gid uint32, groups []uint32) (*os.File, error) {
+func OpenAsUser(path string, flags int, perm os.FileMode, uid, gid uint32, groups []uint32) (*os.File, error) {
 	type result struct {
 		f   *os.File
 		err error

@@ -2,15 +2,19 @@
  * memjob: a job that holds memory, for the batch system's checkpoint tests
  * and benchmarks.
  *
- * usage: memjob [-t] MIB
+ * usage: memjob [-t] [-s] MIB
  *
  * It fills MIB MiB with pseudo-random bytes (pages of zeros would not be
  * saved), prints "ready", then looks every 20 ms for files in its working
  * directory: "grow" makes it add 8 MiB more (it prints "grown"); "stop"
  * makes it print a checksum of all its memory and exit 0. So the checksum
  * tells whether a restarted memjob got its memory back intact. -t starts a
- * second thread, which the engine cannot checkpoint yet.
+ * second thread; -s keeps a listening TCP socket, which the engine cannot
+ * checkpoint.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -38,13 +42,15 @@ static void *sleeper(void *arg) {
 }
 
 int main(int argc, char **argv) {
-	int thread = 0, a = 1;
-	if (a < argc && strcmp(argv[a], "-t") == 0) {
-		thread = 1;
-		a++;
+	int thread = 0, sock = 0, a = 1;
+	for (; a < argc && argv[a][0] == '-'; a++) {
+		if (strcmp(argv[a], "-t") == 0)
+			thread = 1;
+		else if (strcmp(argv[a], "-s") == 0)
+			sock = 1;
 	}
 	if (a >= argc) {
-		fprintf(stderr, "usage: memjob [-t] MIB\n");
+		fprintf(stderr, "usage: memjob [-t] [-s] MIB\n");
 		return 2;
 	}
 	size_t words = (size_t)atol(argv[a]) << 17; /* MiB of 8-byte words */
@@ -57,6 +63,14 @@ int main(int argc, char **argv) {
 	if (thread) {
 		pthread_t t;
 		pthread_create(&t, NULL, sleeper, NULL);
+	}
+	if (sock) {
+		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(fd, 1) < 0) {
+			perror("socket");
+			return 1;
+		}
 	}
 	printf("ready\n");
 	fflush(stdout);

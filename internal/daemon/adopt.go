@@ -1,0 +1,332 @@
+package daemon
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"lazarus/ckpt"
+	"lazarus/internal/proto"
+	"lazarus/internal/supervisor"
+	"lazarus/jobs"
+	"lazarus/queue"
+)
+
+// adoptImage handles qrestart -f: a checkpoint taken by hand (chkpnt, with a
+// terminal or not) becomes a new batch job of the caller's, whose first
+// run restarts from it. The images are read as the caller (they are the
+// caller's files; root's rights must not reach others'), copied into the
+// job's first generation directory, which only root can write, and checked
+// there, where the caller can no longer change them: every process must
+// have been the caller's (the restart gives each its checkpointed
+// credentials back, so an image of someone else's, or a forged one, must
+// never be restored for the caller).
+func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	var req proto.AdoptRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if d.uid != 0 {
+		return nil, conflict("%v", errNotRoot)
+	}
+	if !filepath.IsAbs(req.Image) || !filepath.IsAbs(req.Workdir) {
+		return nil, badRequest("image %q and working directory %q must be absolute paths", req.Image, req.Workdir)
+	}
+	if req.Stdout != "" && !filepath.IsAbs(req.Stdout) {
+		return nil, badRequest("output path %q is not absolute", req.Stdout)
+	}
+	cfg := d.config()
+	qname := req.Queue
+	if qname == "" {
+		qname = cfg.DefaultQueue
+	}
+	if err := checkQueue(d.store.View(), qname); err != nil {
+		return nil, err
+	}
+	join := jobs.JoinOutErr
+	if req.Join != "" {
+		var err error
+		if join, err = jobs.ParseJoin(req.Join); err != nil {
+			return nil, err
+		}
+	}
+	policy := jobs.DefaultPolicy
+	if q := d.store.View().Queue(qname); q != nil && q.CkptDefault.Kind != "" {
+		policy = q.CkptDefault
+	}
+	if req.Checkpoint != "" {
+		var err error
+		if policy, err = jobs.ParsePolicy(req.Checkpoint); err != nil {
+			return nil, err
+		}
+	}
+
+	id := d.store.NextID()
+	dir := d.genDir(id, 1)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(d.ckptDir(id))
+		}
+	}()
+	root, size, n, err := d.copyTree(who, req.Image, dir)
+	if err != nil {
+		return nil, err
+	}
+	img, err := ckpt.ReadImage(filepath.Join(dir, supervisor.RootImage))
+	if err != nil {
+		return nil, badRequest("%s: %v", req.Image, err)
+	}
+	name := req.Name
+	if name == "" {
+		name = root.Comm
+	}
+	if err := jobs.ValidateName(name); err != nil {
+		name = "restarted"
+	}
+	now := time.Now().Round(0)
+	j := &jobs.Job{
+		ID: id, Name: name, Queue: qname, State: jobs.Queued,
+		Owner:     jobs.Owner{UID: who.uid, GID: who.gid, Groups: who.groups, Name: who.name},
+		Submitted: now, Changed: now, Workdir: filepath.Clean(req.Workdir), Join: join,
+		Resources:  jobs.Resources{NCPUs: 1, Walltime: cfg.DefaultWalltime},
+		Checkpoint: policy, Script: d.spoolPath(id),
+		Checkpoints: []jobs.Generation{{
+			N: 1, Time: img.Created, Dir: dir, Root: supervisor.RootImage, Size: size, Processes: n,
+		}},
+		LastGeneration: 1,
+	}
+	j.Stdout = outputPath(req.Stdout, j.Workdir, name, "o", id)
+	j.Stderr = outputPath("", j.Workdir, name, "e", id)
+	j.Event(now, "adopted by %s from the checkpoint %s (process %d, %s, taken %s)",
+		who.name, req.Image, root.PID, root.Comm, img.Created.Local().Format(time.DateTime))
+	if req.Hold {
+		j.State, j.Reason = jobs.Held, "held by "+who.name+" at qrestart -f"
+	}
+	// The job has no script to start from: it can only restart.
+	script := fmt.Appendf(nil, "#!/bin/sh\necho 'job %d was adopted from the checkpoint %s; it cannot start from the beginning' >&2\nexit 1\n", id, req.Image)
+	err = d.store.Submit(j, script, nil, func(v *queue.View) error { return checkQueue(v, qname) })
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	d.log.Info("checkpoint adopted", "job_id", id, "image", req.Image, "user", who.name, "processes", n)
+	d.wake()
+	return proto.SubmitReply{ID: uint64(id), Queue: qname}, nil
+}
+
+// imageNote is what adopt reads of an image's metadata (the engine's
+// "LAZARUS" ELF note; see package ckpt, image.go).
+type imageNote struct {
+	Format   int    `json:"format"`
+	PID      int    `json:"pid"`
+	Comm     string `json:"comm"`
+	Children []string
+	Creds    struct {
+		UID    [4]int `json:"uid"`
+		GID    [4]int `json:"gid"`
+		Groups []int  `json:"groups"`
+	} `json:"creds"`
+}
+
+const (
+	noteOwner = "LAZARUS"
+	noteMeta  = 0x4c5a0001
+)
+
+// readNote reads the engine's metadata note of an image.
+func readNote(r io.ReaderAt) (*imageNote, error) {
+	f, err := elf.NewFile(r)
+	if err != nil {
+		return nil, ckpt.ErrNotImage
+	}
+	for _, p := range f.Progs {
+		if p.Type != elf.PT_NOTE || p.Filesz > 64<<20 {
+			continue
+		}
+		data := make([]byte, p.Filesz)
+		if _, err := r.ReadAt(data, int64(p.Off)); err != nil {
+			return nil, ckpt.ErrCorrupt
+		}
+		for len(data) >= 12 {
+			namesz := int(binary.LittleEndian.Uint32(data[0:]))
+			descsz := int(binary.LittleEndian.Uint32(data[4:]))
+			typ := binary.LittleEndian.Uint32(data[8:])
+			off := 12 + (namesz+3)&^3
+			end := off + (descsz+3)&^3
+			if namesz < 0 || descsz < 0 || off+descsz > len(data) {
+				return nil, ckpt.ErrCorrupt
+			}
+			name := string(bytes.TrimRight(data[12:12+namesz], "\x00"))
+			if name == noteOwner && typ == noteMeta {
+				var n imageNote
+				if err := json.Unmarshal(data[off:off+descsz], &n); err != nil {
+					return nil, ckpt.ErrCorrupt
+				}
+				return &n, nil
+			}
+			if end > len(data) {
+				break
+			}
+			data = data[end:]
+		}
+	}
+	return nil, ckpt.ErrNotImage
+}
+
+// copyTree copies the image at path, and the images of its tree beside it,
+// into dir (the root's as RootImage), reading them as the caller, and
+// checks that every process was the caller's. It returns the root's
+// metadata, the bytes the copies take and the number of processes.
+func (d *Daemon) copyTree(who caller, path, dir string) (root *imageNote, size int64, n int, err error) {
+	srcDir := filepath.Dir(path)
+	todo := []struct{ src, dst string }{{path, supervisor.RootImage}}
+	for len(todo) > 0 {
+		x := todo[0]
+		todo = todo[1:]
+		note, sz, err := d.copyImage(who, x.src, filepath.Join(dir, x.dst))
+		if err != nil {
+			return nil, 0, 0, err
+		}
+		if root == nil {
+			root = note
+		}
+		if err := mayAdopt(who, note); err != nil {
+			return nil, 0, 0, badRequest("%s: %v", x.src, err)
+		}
+		size += sz
+		n++
+		for _, c := range note.Children {
+			if strings.Contains(c, "/") || c == supervisor.RootImage || c == supervisor.GenInfoFile {
+				return nil, 0, 0, badRequest("%s: %v (child image %q)", x.src, ckpt.ErrCorrupt, c)
+			}
+			todo = append(todo, struct{ src, dst string }{filepath.Join(srcDir, c), c})
+		}
+		if n > 10000 {
+			return nil, 0, 0, badRequest("%s: a tree of more than 10000 processes", path)
+		}
+	}
+	if err := syncPath(dir); err != nil {
+		return nil, 0, 0, err
+	}
+	return root, size, n, syncPath(filepath.Dir(dir))
+}
+
+// copyImage copies one image file, opened as the caller, keeping its holes
+// (all-zero pages are holes in images), and reads its metadata from the
+// copy.
+func (d *Daemon) copyImage(who caller, src, dst string) (*imageNote, int64, error) {
+	in, err := supervisor.OpenAsUser(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0, who.uid, who.gid, who.groups)
+	if err != nil {
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return nil, 0, badRequest("%s: %v", src, err)
+	}
+	defer in.Close()
+	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, 0, badRequest("%s: not a checkpoint image", src)
+	}
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer out.Close()
+	if err := copySparse(out, in); err != nil {
+		return nil, 0, fmt.Errorf("copy %s: %w", src, err)
+	}
+	if err := out.Sync(); err != nil {
+		return nil, 0, err
+	}
+	// Read back from our copy: what is checked is what will be restored.
+	cp, err := os.Open(dst)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer cp.Close()
+	note, err := readNote(cp)
+	if err != nil {
+		return nil, 0, badRequest("%s: %v", src, err)
+	}
+	var st unix.Stat_t
+	unix.Fstat(int(cp.Fd()), &st)
+	return note, st.Blocks * 512, nil
+}
+
+// mayAdopt checks that the caller owned the checkpointed process: every
+// user id of it is the caller's, and every group id one of the caller's
+// groups. Root may adopt anything.
+func mayAdopt(who caller, n *imageNote) error {
+	if n.Format != ckpt.FormatVersion {
+		return fmt.Errorf("%w (format %d, this engine restores %d)", ckpt.ErrIncompatible, n.Format, ckpt.FormatVersion)
+	}
+	if who.uid == 0 {
+		return nil
+	}
+	for _, u := range n.Creds.UID {
+		if u != int(who.uid) {
+			return fmt.Errorf("process %d (%s) ran as uid %v, not as you (uid %d)", n.PID, n.Comm, n.Creds.UID, who.uid)
+		}
+	}
+	groups := append([]uint32{who.gid}, who.groups...)
+	for _, g := range append(n.Creds.GID[:], n.Creds.Groups...) {
+		if g < 0 || !slices.Contains(groups, uint32(g)) {
+			return fmt.Errorf("process %d (%s) had group %d, which is not one of yours", n.PID, n.Comm, g)
+		}
+	}
+	return nil
+}
+
+// copySparse copies in to out, data extents only (SEEK_DATA, SEEK_HOLE).
+func copySparse(out, in *os.File) error {
+	fi, err := in.Stat()
+	if err != nil {
+		return err
+	}
+	end := fi.Size()
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < end; {
+		data, err := unix.Seek(int(in.Fd()), off, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			break // only a hole up to the end
+		}
+		if err != nil {
+			return err
+		}
+		hole, err := unix.Seek(int(in.Fd()), data, unix.SEEK_HOLE)
+		if err != nil {
+			return err
+		}
+		if _, err := io.CopyBuffer(io.NewOffsetWriter(out, data), io.NewSectionReader(in, data, hole-data), buf); err != nil {
+			return err
+		}
+		off = hole
+	}
+	return out.Truncate(end)
+}
+
+func syncPath(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
