@@ -1,6 +1,6 @@
 // Command goprog is a Go program for checkpoint tests: its runtime has
-// many threads, an epoll instance and an eventfd; goroutines meet on a
-// WaitGroup and a mutex every round.
+// many threads, an epoll instance, an eventfd and timers; goroutines meet
+// on a WaitGroup and a mutex every round, and one waits on a channel.
 package main
 
 import (
@@ -14,6 +14,10 @@ func main() {
 	f, _ := os.Create(os.Args[1])
 	var mu sync.Mutex
 	total := 0
+	// A goroutine blocked on a channel for the whole run.
+	done := make(chan int)
+	result := make(chan int)
+	go func() { result <- <-done * 2 }()
 	for r := 0; r < 40; r++ {
 		var wg sync.WaitGroup
 		for g := 0; g < 8; g++ {
@@ -33,6 +37,7 @@ func main() {
 		fmt.Fprintf(f, "round %d total %d\n", r, total)
 		time.Sleep(20 * time.Millisecond)
 	}
-	fmt.Fprintf(f, "done %d\n", total)
+	done <- 21
+	fmt.Fprintf(f, "done %d, blocked goroutine says %d\n", total, <-result)
 	f.Close()
 }
