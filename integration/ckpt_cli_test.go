@@ -761,7 +761,7 @@ func TestCkptChkpntSocket(t *testing.T) {
 		}
 	}
 	if sock < 0 {
-		t.Fatalf("ckstep -s: got no socket descriptor, want a socketpair")
+		t.Fatalf("ckstep -s: got no socket descriptor, want a UDP socket")
 	}
 	image := filepath.Join(dir, "image")
 

@@ -13,8 +13,9 @@
  * exits with status EXIT (default 0).
  *
  * A SIGUSR1 is recorded by a handler and reported as a line "usr1" before
- * the next step. -s keeps a socketpair open (descriptors 3 and 4 when
- * nothing else is open); -t starts a second thread that sleeps forever.
+ * the next step. -s keeps a UDP socket open (a socket the engine cannot
+ * checkpoint: only unix socket pairs inside the tree can be); -t starts a
+ * second thread that sleeps forever.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -80,9 +81,8 @@ int main(int argc, char **argv) {
 		perror(path);
 		return 1;
 	}
-	int sv[2];
-	if (sock && socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
-		perror("socketpair");
+	if (sock && socket(AF_INET, SOCK_DGRAM, 0) < 0) {
+		perror("socket");
 		return 1;
 	}
 	pthread_t th;
