@@ -28,7 +28,7 @@ const testConf = "kill_grace = 1s\n"
 
 // batch is one lazarusd and its state directory.
 type batch struct {
-	t    *testing.T
+	t    testing.TB
 	home string
 	work string              // a directory anyone may write: jobs run there
 	cred *syscall.Credential // the daemon's user; nil: ours
@@ -36,14 +36,14 @@ type batch struct {
 	done chan error
 }
 
-func newBatch(t *testing.T, conf string) *batch {
+func newBatch(t testing.TB, conf string) *batch {
 	t.Helper()
 	return newBatchAs(t, conf, nil)
 }
 
 // newBatchAs starts a daemon that runs as the given user (a single-user
 // setup), on a state directory that user owns.
-func newBatchAs(t *testing.T, conf string, cred *syscall.Credential) *batch {
+func newBatchAs(t testing.TB, conf string, cred *syscall.Credential) *batch {
 	t.Helper()
 	home := t.TempDir()
 	// Other users reach the socket and their spooled scripts through it.

@@ -47,10 +47,11 @@ func (j *Job) BeginCheckpoint(op CheckpointOp, now time.Time) (CheckpointOp, err
 }
 
 // endCheckpoint puts a job whose checkpoint ended back to running, unless
-// the checkpoint stops it (the end of its run is reported apart) or it
-// left the checkpointing state meanwhile (ended, deleted).
-func (j *Job) endCheckpoint(gen int, stopping bool, now time.Time) {
-	if j.State != Checkpointing || j.Checkpointing == nil || j.Checkpointing.Gen != gen || stopping {
+// the checkpoint stopped it (qchkpnt -k: the end of its run is reported
+// apart) or it left the checkpointing state meanwhile (ended, deleted).
+func (j *Job) endCheckpoint(gen int, ok bool, now time.Time) {
+	op := j.Checkpointing
+	if j.State != Checkpointing || op == nil || op.Gen != gen || (ok && op.Requeue) {
 		return
 	}
 	j.Checkpointing = nil
@@ -60,21 +61,24 @@ func (j *Job) endCheckpoint(gen int, stopping bool, now time.Time) {
 // CheckpointDone records generation g, now durable, as the job's newest,
 // and drops the oldest so that at most keep good generations remain (and
 // every bad one goes). It returns the dropped generations, whose files the
-// caller deletes once this record is durable. stopping says that the
-// checkpoint also stops the job (qchkpnt -k): it stays checkpointing
-// until its run's end is reported.
+// caller deletes once this record is durable. A checkpoint that also
+// stopped the job (qchkpnt -k) leaves it checkpointing until its run's end
+// is reported.
 //
 // A generation already recorded (found again by a recovery) is left as it
 // is.
-func (j *Job) CheckpointDone(g Generation, keep int, stopping bool, now time.Time) (dropped []Generation) {
+func (j *Job) CheckpointDone(g Generation, keep int, now time.Time) (dropped []Generation) {
 	keep = max(keep, 1)
 	j.LastGeneration = max(j.LastGeneration, g.N)
 	j.CheckpointError, j.CheckpointErrorTime = "", time.Time{}
-	defer j.endCheckpoint(g.N, stopping, now)
+	defer j.endCheckpoint(g.N, true, now)
 	for _, x := range j.Checkpoints {
 		if x.N == g.N {
 			return nil
 		}
+	}
+	if g.Elapsed == 0 && !g.Time.IsZero() {
+		g.Elapsed = j.elapsedAt(g.Time)
 	}
 	list := append([]Generation{g}, j.Checkpoints...)
 	slices.SortStableFunc(list, func(a, b Generation) int { return b.N - a.N })
@@ -90,6 +94,46 @@ func (j *Job) CheckpointDone(g Generation, keep int, stopping bool, now time.Tim
 	}
 	j.Checkpoints = kept
 	return dropped
+}
+
+// elapsedAt is the job's run time at t, in its last run: the time that run
+// has run, plus, for a run restarted from a checkpoint, the run time the
+// job had at that checkpoint (a run from the beginning starts from zero).
+func (j *Job) elapsedAt(t time.Time) time.Duration {
+	n := len(j.Segments)
+	if n == 0 {
+		return 0
+	}
+	s := j.Segments[n-1]
+	var base time.Duration
+	if s.Generation > 0 {
+		for _, g := range j.Checkpoints {
+			if g.N == s.Generation {
+				base = g.Elapsed
+			}
+		}
+	}
+	if !s.Open() && s.End.Before(t) {
+		t = s.End
+	}
+	return base + max(t.Sub(s.Start), 0)
+}
+
+// Walltime returns the walltime the open run has: the job's, less what it
+// had used at the checkpoint the run restarts from (a run from the
+// beginning has it all). Zero means no limit; it is at least a second.
+func (j *Job) Walltime() time.Duration {
+	w := j.Resources.Walltime
+	seg, open := j.Current()
+	if w == 0 || !open || seg.Generation == 0 {
+		return w
+	}
+	for _, g := range j.Checkpoints {
+		if g.N == seg.Generation {
+			return max(w-g.Elapsed, time.Second)
+		}
+	}
+	return w
 }
 
 // CheckpointFailed records that the checkpoint of generation gen failed:

@@ -20,7 +20,7 @@ func checkpointed(t *testing.T, n, keep int) *Job {
 		if op.Gen != i || j.State != Checkpointing {
 			t.Fatalf("checkpoint %d: gen %d, state %s", i, op.Gen, j.State)
 		}
-		j.CheckpointDone(Generation{N: op.Gen, Root: "job"}, keep, false, t0)
+		j.CheckpointDone(Generation{N: op.Gen, Root: "job"}, keep, t0)
 	}
 	return j
 }
@@ -72,7 +72,7 @@ func TestBadGenerationsDroppedOnlyByAGoodOne(t *testing.T) {
 	if op.Gen != 4 {
 		t.Errorf("generation after a failed one = %d, want 4 (numbers are never reused)", op.Gen)
 	}
-	dropped := j.CheckpointDone(Generation{N: op.Gen}, 2, false, t0)
+	dropped := j.CheckpointDone(Generation{N: op.Gen}, 2, t0)
 	if got := gens(j); !slices.Equal(got, []int{4, 1}) {
 		t.Errorf("generations = %v, want [4 1]", got)
 	}
@@ -87,7 +87,7 @@ func TestCheckpointThatStopsTheJob(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	j.CheckpointDone(Generation{N: op.Gen}, 2, true, t0)
+	j.CheckpointDone(Generation{N: op.Gen}, 2, t0)
 	if j.State != Checkpointing {
 		t.Fatalf("state = %s, want checkpointing until the run's end", j.State)
 	}
@@ -217,5 +217,32 @@ func TestEventsBounded(t *testing.T) {
 	}
 	if len(j.Events) != MaxEvents || j.Events[0].Text != "event 5" {
 		t.Errorf("%d events, first %q", len(j.Events), j.Events[0].Text)
+	}
+}
+
+// A run restarted from a checkpoint has the walltime the job had left at
+// the checkpoint.
+func TestWalltimeAfterRestart(t *testing.T) {
+	j := running(t)
+	j.Resources.Walltime = 10 * time.Hour
+	if got := j.Walltime(); got != 10*time.Hour {
+		t.Errorf("first run: %v", got)
+	}
+	op, _ := j.BeginCheckpoint(CheckpointOp{}, t0.Add(3*time.Hour))
+	j.CheckpointDone(Generation{N: op.Gen, Time: t0.Add(3 * time.Hour)}, 2, t0.Add(3*time.Hour))
+	if g := j.Checkpoints[0]; g.Elapsed != 3*time.Hour {
+		t.Errorf("elapsed at the checkpoint: %v", g.Elapsed)
+	}
+	j.Lost("machine crash", t0.Add(5*time.Hour))
+	j.Restore(1, t0.Add(6*time.Hour))
+	if got := j.Walltime(); got != 7*time.Hour {
+		t.Errorf("restarted run: walltime %v, want 7h", got)
+	}
+	// A checkpoint of the restarted run counts from the one it restarted
+	// from: the 2 hours lost in the crash are not the job's.
+	op, _ = j.BeginCheckpoint(CheckpointOp{}, t0.Add(7*time.Hour))
+	j.CheckpointDone(Generation{N: op.Gen, Time: t0.Add(7 * time.Hour)}, 2, t0.Add(7*time.Hour))
+	if g := j.Checkpoints[0]; g.Elapsed != 4*time.Hour {
+		t.Errorf("elapsed at the second checkpoint: %v, want 3h + 1h", g.Elapsed)
 	}
 }

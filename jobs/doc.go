@@ -10,19 +10,24 @@
 //	   │                      │
 //	   ▼         qhold        ▼
 //	queued ─────────────────► held ◄──────────┐
-//	   │   ◄───────────────── │               │ qhold
-//	   │          qrls                        │
-//	   │ started                          requeued ◄────────────────┐
-//	   ▼                                      │ started             │
-//	running ◄─────────────────────────────────┘                     │
-//	 │ │ │ │                                                        │
-//	 │ │ │ └─ checkpoint (part 2) ─► checkpointing ─► running,      │
-//	 │ │ │                                            requeued ─────┤
-//	 │ │ └─ processes gone without exit status, rerunnable ─────────┘
+//	   │   ◄───────────────── │ │             │ qhold
+//	   │          qrls        │ │ qrestart    │
+//	   │ started                ▼             │
+//	   │                     requeued ◄───────┴─────────────┐
+//	   ▼         started        │                           │
+//	running ◄───────────────────┘                           │
+//	 │ │ │ │                                                │
+//	 │ │ │ └─ checkpoint ─► checkpointing ─► running        │
+//	 │ │ │                        └─ stopped after it ──────┤ (held, with qchkpnt -k -h)
+//	 │ │ └─ processes gone without exit status, and a       │
+//	 │ │    checkpoint or rerunnable; stopped to requeue ───┘
 //	 │ └─ qdel ─► exiting ─► failed (or finished if it exited 0 first)
-//	 ├─ exit status 0 ─► finished
+//	 ├─ exit status 0 ─► finished ──────────┐
 //	 └─ exit status ≠ 0, signal, walltime, memory, cannot start,
-//	    processes gone and not rerunnable ─► failed
+//	    lost and not restartable ─► failed ─┴─ qrestart ─► requeued
+//
+// A job that starts again restarts from its newest good checkpoint (or the
+// one qrestart -g asked for) when it has one.
 //
 // The table in state.go is the authority; the diagram is its picture.
 // qdel removes a queued, requeued or held job outright: there is nothing of
@@ -36,6 +41,13 @@
 //   - Segments are appended and never rewritten once closed, so CPU time adds
 //     up across restarts (the CONVEX accounting rule: a restarted run accounts
 //     only for what it consumed itself).
-//   - Checkpoint generations are newest first.
+//   - Checkpoint generations are newest first; their numbers are never
+//     reused (LastGeneration); a generation is recorded only once durable,
+//     and at most the newest keep good ones stay, never fewer than one.
+//   - A job is checkpointing exactly when it has a CheckpointOp; at most one
+//     checkpoint of a job is in progress.
+//   - A run restarted from a checkpoint records the generation; a failed
+//     restore marks it bad and falls back to an older one, then to the
+//     beginning of the script for a rerunnable job.
 //   - Jobs shared through the store are never mutated: Copy, change, store.
 package jobs

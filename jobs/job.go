@@ -99,6 +99,11 @@ type Generation struct {
 	Duration  time.Duration // the whole checkpoint, until durable
 	Frozen    time.Duration // how long the job was stopped for it
 	Processes int           // processes of the tree
+	// Elapsed is the job's run time when the checkpoint was taken: the
+	// wall time of its run since it started from the beginning, through the
+	// checkpoints it restarted from (lost time not counted). A run
+	// restarted from it has that much less walltime left.
+	Elapsed time.Duration
 	// Bad says why the generation cannot be restarted from (a restart from
 	// it failed, or a restart from an older one superseded it); empty: good.
 	Bad string

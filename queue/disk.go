@@ -83,6 +83,7 @@ type diskGeneration struct {
 	FrozenNS   int64  `json:"frozen_ns,omitempty"`
 	Processes  int    `json:"processes,omitempty"`
 	Bad        string `json:"bad,omitempty"`
+	ElapsedNS  int64  `json:"elapsed_ns,omitempty"`
 }
 
 type diskQueue struct {
@@ -119,6 +120,7 @@ func toDiskJob(j *jobs.Job) diskJob {
 		d.Checkpoints = append(d.Checkpoints, diskGeneration{
 			N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size, Root: g.Root,
 			DurationNS: int64(g.Duration), FrozenNS: int64(g.Frozen), Processes: g.Processes, Bad: g.Bad,
+			ElapsedNS: int64(g.Elapsed),
 		})
 	}
 	d.LastGeneration, d.RestartFrom = j.LastGeneration, j.RestartFrom
@@ -158,6 +160,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 		j.Checkpoints = append(j.Checkpoints, jobs.Generation{
 			N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size, Root: g.Root,
 			Duration: time.Duration(g.DurationNS), Frozen: time.Duration(g.FrozenNS), Processes: g.Processes, Bad: g.Bad,
+			Elapsed: time.Duration(g.ElapsedNS),
 		})
 	}
 	j.LastGeneration, j.RestartFrom = d.LastGeneration, d.RestartFrom

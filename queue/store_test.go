@@ -391,7 +391,7 @@ func TestCheckpointFieldsSurviveReopen(t *testing.T) {
 	want.Segments = []jobs.Segment{{Start: t0, End: t0.Add(time.Hour), ExitCode: -1, Restart: true, Generation: 2}}
 	want.Checkpoints = []jobs.Generation{
 		{N: 3, Time: t0, Dir: "/spool/1.ckpt/3", Root: "job", Size: 1 << 20, Duration: time.Second,
-			Frozen: time.Millisecond, Processes: 2},
+			Frozen: time.Millisecond, Processes: 2, Elapsed: 3 * time.Hour},
 		{N: 2, Time: t0, Dir: "/spool/1.ckpt/2", Root: "job", Bad: "restart failed: corrupt"},
 	}
 	want.LastGeneration, want.RestartFrom = 4, 2

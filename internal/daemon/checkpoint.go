@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"lazarus/internal/supervisor"
 	"lazarus/jobs"
 	"lazarus/queue"
@@ -197,9 +199,11 @@ func (d *Daemon) finishCheckpoint(id jobs.ID, op *ckptOp, res supervisor.Checkpo
 	log := d.log.With("job_id", id, "gen", res.Gen)
 	now := time.Now().Round(0)
 	var dropped []jobs.Generation
+	stopping := false
 	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if res.OK {
-			dropped = j.CheckpointDone(res.Generation(), d.keep(j), res.Stopped, now)
+			stopping = j.Checkpointing != nil && j.Checkpointing.Gen == res.Gen && j.Checkpointing.Requeue
+			dropped = j.CheckpointDone(res.Generation(), d.keep(j), now)
 		} else {
 			j.CheckpointFailed(res.Gen, res.Error, now)
 		}
@@ -217,6 +221,11 @@ func (d *Daemon) finishCheckpoint(id jobs.ID, op *ckptOp, res supervisor.Checkpo
 		for _, g := range dropped {
 			d.removeGeneration(id, g)
 		}
+		if stopping && !res.Stopped {
+			// Durable, but whether the helper stopped the job is unknown
+			// (it died, with a previous daemon): stop it, as asked.
+			d.killJob(id)
+		}
 	default:
 		log.Warn("checkpoint failed; the job runs on", "error", res.Error)
 	}
@@ -230,6 +239,16 @@ func (d *Daemon) finishCheckpoint(id jobs.ID, op *ckptOp, res supervisor.Checkpo
 		close(op.done)
 	}
 	d.reschedule(id)
+}
+
+// killJob kills a job's processes (its tree, from the init of its PID
+// namespace) without its supervisor's grace: they have been checkpointed.
+func (d *Daemon) killJob(id jobs.ID) {
+	st, err := supervisor.Probe(d.jobRunDir(id))
+	if err == nil && st.Alive && st.Info != nil && st.Info.Job.Alive() {
+		d.log.Info("stopping a job checkpointed to be requeued", "job_id", id, "pid", st.Info.Job.PID)
+		unix.Kill(st.Info.Job.PID, unix.SIGKILL)
+	}
 }
 
 // removeGeneration deletes a generation's directory, which must be one of
@@ -318,7 +337,7 @@ func (d *Daemon) requeueStopped(j *jobs.Job, rec *supervisor.Record, rq *supervi
 		case rq.Gen > 0:
 			if !hasGeneration(j, rq.Gen) {
 				g, _ := supervisor.ReadGeneration(d.genDir(j.ID, rq.Gen), rq.Gen)
-				dropped = j.CheckpointDone(g.Generation(), d.keep(j), true, now)
+				dropped = j.CheckpointDone(g.Generation(), d.keep(j), now)
 			}
 			r.Reason = fmt.Sprintf("stopped after checkpoint %d", rq.Gen)
 			why = fmt.Sprintf("requeued by %s after checkpoint %d; it restarts from it", by, rq.Gen)

@@ -26,6 +26,12 @@
 //     own, and the daemon stopping (SIGTERM, or kill -9) leaves them be. On
 //     start, the daemon re-adopts live supervisors and collects the records
 //     of runs that ended meanwhile.
+//   - Checkpoints (checkpoint.go): a checkpoint is recorded (the job
+//     checkpointing, its generation number taken) before its helper starts;
+//     a generation is recorded only once durable, and older ones are deleted
+//     only after that; at most one checkpoint of a job runs at once. Its
+//     helper, in a session of its own, outlives the daemon, and a daemon
+//     that starts settles what a previous one left in progress.
 //   - A bad request gets an error reply; it never stops the daemon.
 package daemon
 

@@ -31,7 +31,7 @@ func (d *Daemon) every(j *jobs.Job) (time.Duration, bool) {
 // nextCheckpoint says when a running job's next periodic checkpoint is
 // due; false when it has none.
 func (d *Daemon) nextCheckpoint(j *jobs.Job) (time.Time, bool) {
-	if j == nil || !j.State.Active() || j.State == jobs.Exiting {
+	if j == nil || !j.State.Active() || j.State == jobs.Exiting || d.uid != 0 {
 		return time.Time{}, false
 	}
 	every, ok := d.every(j)

@@ -364,7 +364,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		Workdir: j.Workdir, Script: j.Script, Shell: pw.shell,
 		Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
 		Env:   jobEnv(j, splitEnv(env), pw, d.hostname),
-		NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem, Walltime: j.Resources.Walltime,
+		NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem, Walltime: j.Walltime(),
 		KillGrace: cfg.KillGrace,
 		Namespace: d.uid == 0,
 		Restore:   restore, Generation: seg.Generation,

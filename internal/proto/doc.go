@@ -1,5 +1,6 @@
 // Package proto is the protocol between the batch commands (qsub, qstat,
-// qdel, qhold, qrls, qmgr) and lazarusd, and the client side of it.
+// qdel, qhold, qrls, qchkpnt, qrestart, qmgr) and lazarusd, and the client
+// side of it.
 //
 // # Transport
 //
@@ -21,6 +22,12 @@
 //	success:  {"version":1,"ok":true,"body":{...}}
 //	failure:  {"version":1,"ok":false,"error":{"code":"not_found","message":"job 42: no such job"}}
 //
+// A long operation (maintain) may send progress lines before its reply:
+// responses with "ok" true and a "progress" text, which clients show as
+// they come and which are not the reply:
+//
+//	progress: {"version":1,"ok":true,"progress":"job 3: checkpoint 2, 1.0 GiB in 2.9s"}
+//
 // version is the protocol version (Version). A daemon answers a request of
 // a version it does not speak with the error code "bad_version" and its
 // own version in the message; a client refuses a reply of another version.
@@ -31,8 +38,9 @@
 // bad resource syntax...), bad_version, not_found (unknown job or queue),
 // permission (not the owner, not an operator), conflict (the job or queue
 // is in the wrong state for the request), unavailable (the daemon is
-// shutting down), internal (the daemon failed; see its log). message is
-// one line meant for the user.
+// shutting down), failed (the operation was tried and failed: a
+// checkpoint), internal (the daemon failed; see its log). message is one
+// line meant for the user.
 //
 // # Operations
 //
@@ -51,6 +59,11 @@
 //	server.set     ServerSetRequest     ServerReply       operator
 //	server.list    -                    ServerReply       anyone
 //	shutdown       -                    -                 operator
+//	checkpoint     CheckpointRequest    CheckpointReply   owner, operator
+//	restart        RestartRequest       JobReply          owner, operator
+//	adopt          AdoptRequest         SubmitReply       anyone (the job is theirs; they must own the image's processes)
+//	maintain       MaintainRequest      MaintainReply     operator (progress lines)
+//	scheduling     SchedulingRequest    -                 operator
 //
 // Operators are root, the user the daemon runs as, and the users named by
 // "operators" in lazarus.conf.

@@ -89,3 +89,27 @@ func TestMainOneLineErrors(t *testing.T) {
 		t.Errorf("qsub --help: %d, %q", code, out.String())
 	}
 }
+
+func TestParseShutdown(t *testing.T) {
+	tests := []struct {
+		in   string
+		want proto.MaintainRequest
+	}{
+		{"requeue", proto.MaintainRequest{Shutdown: true, Requeue: true}},
+		{"requeue deadline=10m", proto.MaintainRequest{Shutdown: true, Requeue: true, DeadlineS: 600}},
+		{"requeue deadline=90s immediate", proto.MaintainRequest{Shutdown: true, Requeue: true, DeadlineS: 90, Immediate: true}},
+		{"immediate", proto.MaintainRequest{Shutdown: true, Requeue: true, Immediate: true}},
+		{"REQUEUE deadline=1h", proto.MaintainRequest{Shutdown: true, Requeue: true, DeadlineS: 3600}},
+	}
+	for _, tt := range tests {
+		got, err := parseShutdown(strings.Fields(tt.in))
+		if err != nil || got != tt.want {
+			t.Errorf("shutdown %s = %+v, %v, want %+v", tt.in, got, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"deadline=10m", "requeue deadline=", "requeue deadline=-1s", "requeue later"} {
+		if _, err := parseShutdown(strings.Fields(bad)); !errors.Is(err, errSyntax) {
+			t.Errorf("shutdown %s: %v, want a syntax error", bad, err)
+		}
+	}
+}

@@ -36,6 +36,10 @@ first line is not "#!" runs with your login shell.
 Standard output and error go to NAME.oID and NAME.eID in the submit directory
 unless -o, -e or -j say otherwise.
 
+With a root lazarusd the job runs as the init of a PID namespace of its own
+(its $$ is 1), so that its whole process tree can be checkpointed (-c,
+qchkpnt) and restarted with its pids after a crash (qrestart).
+
 Options go before the script.
 
 `+environmentHelp, stdin, stdout, stderr)
@@ -51,7 +55,7 @@ Options go before the script.
 		&cli.StringSliceFlag{Name: "l", Usage: "resources: ncpus=N (default 1), mem=SIZE (b, kb, mb, gb, tb), walltime=[[HH:]MM:]SS; repeatable"},
 		&cli.StringSliceFlag{Name: "v", Usage: "variables to export: VAR=value, or VAR for its value here; comma separated, repeatable"},
 		&cli.BoolFlag{Name: "V", DisableDefaultText: true, Usage: "export all of qsub's environment to the job"},
-		&cli.StringFlag{Name: "c", Usage: "checkpoint policy: n (never), s (at shutdown only, the default), or an interval: hours (2, 0.5) or a duration (90m)"},
+		&cli.StringFlag{Name: "c", Usage: "checkpoint policy: n (never), s (before maintenance only; the default, unless the queue's ckpt_default says otherwise), or an interval: hours (2, 0.5) or a duration (90m)"},
 	}
 	app.Action = func(c *cli.Context) error {
 		req, err := submitRequest(c)

@@ -18,6 +18,12 @@
 //	    supervisor.json  pids and start times of the supervisor and the job (Info)
 //	    exit.json        how the run ended (Record); written once, atomically
 //	    supervisor.log   the supervisor's log
+//	    checkpoint.lock  flock held by a checkpoint helper for its whole life
+//	    checkpoint.json  the last checkpoint's result (CheckpointResult)
+//	    checkpoint.log   the checkpoint helpers' log
+//	    requeue.json     written (durably) before a checkpoint that stops the
+//	                     job, or before it is killed to be requeued: a run
+//	                     that then ends killed was stopped on purpose
 //
 // # Process tree
 //
@@ -28,9 +34,22 @@
 // supervisor's RUSAGE_CHILDREN: every process of the tree was waited for by
 // its parent or by the supervisor.
 //
-// The job's first process is started by a Launcher. The default one runs
-// the script through a small helper ("lazarusd exec-job") that switches to
-// the job's user, enters its working directory, opens its output files as
-// that user and execs the script; part 2 adds launchers that start the job
-// in a new PID namespace and that restore it from a checkpoint image.
+// The job's first process is started by a Launcher: the script, through a
+// small helper ("lazarusd exec-job") that switches to the job's user,
+// enters its working directory, opens its output files as that user and
+// execs the script; with a root daemon, the helper is first the init of new
+// PID and mount namespaces (ckpt.Namespaced), so that the script is pid 1
+// there. Or the tree is restored from a checkpoint image (ckpt.Restart),
+// which makes the supervisor its parent. The job never holds a descriptor
+// of the supervisor's.
+//
+// In a namespace, the job's script is the init, which gets only the
+// signals it catches: to kill the job, the supervisor sends SIGTERM to the
+// rest of the tree and stops the script (SIGSTOP, which an init cannot
+// refuse), then kills it once the rest is gone.
+//
+// # Checkpoints
+//
+// Checkpoints are taken by another process, the helper "lazarusd
+// checkpoint-job" (Checkpoint), never by the supervisor: see checkpoint.go.
 package supervisor
