@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make demo: the batch system keeps a long computation alive through a power
 # cut. A lazarusd on a temporary state directory runs an N-body simulation
-# as a batch job, checkpointing it every "hour" (3 seconds here); then
+# as a batch job, checkpointing it every "hour" (2 seconds here); then
 # everything is killed at once, as a power cut would: the daemon, the job's
 # supervisor and the job. The daemon's next start restarts the job from its
 # newest checkpoint, and it finishes with exactly the result of an
@@ -77,15 +77,15 @@ wait_until() { # wait_until SECONDS DESCRIPTION COMMAND...
 	done
 }
 
-steps=6000
+steps=9000
 say "Build the computation: an N-body simulation ($steps steps, 600 bodies)"
 run gcc -O2 -o "$work/nbody" "$src" -lm
 cd "$work"
 
 say "Start lazarusd on a temporary state directory"
 cat >"$LAZARUS_HOME/lazarus.conf" <<'EOF'
-# For the demonstration, an hour of a checkpoint interval lasts 3 seconds.
-checkpoint_hour = 3s
+# For the demonstration, an hour of a checkpoint interval lasts 2 seconds.
+checkpoint_hour = 2s
 EOF
 start_daemon
 echo "LAZARUS_HOME=$LAZARUS_HOME, lazarusd pid $daemon"
@@ -105,7 +105,7 @@ echo "job id: $id"
 wait_until 60 "the job to run" sh -c "qstat $id | grep -q running"
 run qstat
 
-say "Watch it checkpoint: every 3 seconds the whole job (its shell and nbody) is saved, and the newest 2 generations are kept"
+say "Watch it checkpoint: every 2 seconds the whole job (its shell and nbody) is saved, and the newest 2 generations are kept"
 wait_until 90 "two checkpoints" sh -c "qstat -f $id | grep -q '^    checkpoint 2 ='"
 run qstat
 qstat -f "$id" | grep -E '^    (checkpoint policy|checkpoint every|next checkpoint|checkpoints|checkpoint [0-9]+) ='

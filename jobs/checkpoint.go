@@ -65,15 +65,19 @@ func (j *Job) endCheckpoint(gen int, ok bool, now time.Time) {
 // stopped the job (qchkpnt -k) leaves it checkpointing until its run's end
 // is reported.
 //
-// A generation already recorded (found again by a recovery) is left as it
-// is.
+// A generation already recorded (its run's end, reported first, found it
+// on disk) keeps its record, which only gains the statistics the helper
+// measured.
 func (j *Job) CheckpointDone(g Generation, keep int, now time.Time) (dropped []Generation) {
 	keep = max(keep, 1)
 	j.LastGeneration = max(j.LastGeneration, g.N)
 	j.CheckpointError, j.CheckpointErrorTime = "", time.Time{}
 	defer j.endCheckpoint(g.N, true, now)
-	for _, x := range j.Checkpoints {
-		if x.N == g.N {
+	for i := range j.Checkpoints {
+		if x := &j.Checkpoints[i]; x.N == g.N {
+			if x.Duration == 0 && g.Duration > 0 {
+				x.Size, x.Duration, x.Frozen, x.Processes = g.Size, g.Duration, g.Frozen, g.Processes
+			}
 			return nil
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	memdb "github.com/hashicorp/go-memdb"
 
 	"lazarus/internal/proto"
+	"lazarus/internal/supervisor"
 	"lazarus/jobs"
 )
 
@@ -120,9 +121,7 @@ func (d *Daemon) waitInactive(ctx context.Context, id jobs.ID, timeout time.Dura
 	}
 }
 
-func (d *Daemon) checkpointReply(id jobs.ID, res interface {
-	Generation() jobs.Generation
-}) proto.CheckpointReply {
+func (d *Daemon) checkpointReply(id jobs.ID, res *supervisor.CheckpointResult) proto.CheckpointReply {
 	r := proto.CheckpointReply{ID: uint64(id)}
 	if j := d.store.View().Job(id); j != nil {
 		r.State, r.Policy = string(j.State), j.Checkpoint.String()

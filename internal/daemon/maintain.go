@@ -196,7 +196,11 @@ func (m *maintenance) job(ctx context.Context, j *jobs.Job) {
 			return
 		}
 		if cur == nil || !cur.State.Active() || cur.State == jobs.Exiting {
-			m.say("job %d: ended meanwhile", id)
+			state := "gone"
+			if cur != nil {
+				state = string(cur.State)
+			}
+			m.say("job %d: %s meanwhile", id, state)
 			return
 		}
 		if stop && !m.deadline.IsZero() && time.Now().Before(m.deadline) {

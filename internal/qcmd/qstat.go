@@ -189,7 +189,7 @@ func printTable(w io.Writer, list []row) {
 		if !j.LastCheckpoint.IsZero() {
 			ckpt = j.LastCheckpoint.Local().Format(shortTime)
 			size = formatBytes(j.LastCheckpointSize)
-			took = fmt.Sprintf("%.1fs", j.LastCheckpointDuration)
+			took = seconds(j.LastCheckpointDuration).Round(10 * time.Millisecond).String()
 		}
 		if j.Generations > 0 {
 			gens = strconv.Itoa(j.Generations)

@@ -123,6 +123,9 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 	cmd.ExtraFiles = []*os.File{setupR, errW} // fds 3 and 4
 	cmd.SysProcAttr = sys
 	if l.namespace {
+		// What the namespace's init says before the helper runs (mount
+		// failing, say) is the reason the job did not start.
+		cmd.Stderr = errW
 		cmd = ckpt.Namespaced(cmd)
 	}
 	err = cmd.Start()
@@ -155,9 +158,7 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 	if err != nil {
 		return 0, err
 	}
-	if _, err := setupW.Write(setup); err != nil {
-		return 0, fmt.Errorf("send job setup: %w", err)
-	}
+	_, werr := setupW.Write(setup)
 	setupW.Close()
 	msg, err := io.ReadAll(errR)
 	if err != nil {
@@ -165,6 +166,9 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 	}
 	if len(msg) > 0 {
 		return 0, errors.New(string(bytes.TrimSpace(msg)))
+	}
+	if werr != nil {
+		return 0, fmt.Errorf("send job setup: %w", werr)
 	}
 	return pid, nil
 }
