@@ -56,28 +56,44 @@ func batchNeedRoot(t testing.TB) {
 
 var (
 	refMu   sync.Mutex
-	refRuns = map[string]string{}
+	refRuns = map[string]func() (string, error){}
 )
 
-// nbodyReference returns the output of an uninterrupted nbody run.
-func nbodyReference(t *testing.T, steps, bodies int) string {
+// nbodyReference starts (once per size, for all tests) an uninterrupted
+// nbody run beside the test's job, and returns a function that waits for
+// its output.
+func nbodyReference(t *testing.T, steps, bodies int) func() string {
 	t.Helper()
+	exe := batchProg(t, "nbody")
 	key := fmt.Sprint(steps, bodies)
 	refMu.Lock()
-	defer refMu.Unlock()
-	if out, ok := refRuns[key]; ok {
+	get, ok := refRuns[key]
+	if !ok {
+		get = sync.OnceValues(func() (string, error) {
+			dir, err := os.MkdirTemp("", "nbody-ref-")
+			if err != nil {
+				return "", err
+			}
+			defer os.RemoveAll(dir)
+			path := filepath.Join(dir, "ref.txt")
+			if out, err := exec.Command(exe, path, strconv.Itoa(steps), strconv.Itoa(bodies)).CombinedOutput(); err != nil {
+				return "", fmt.Errorf("reference run: %v %s", err, out)
+			}
+			data, err := os.ReadFile(path)
+			return string(data), err
+		})
+		refRuns[key] = get
+		go get()
+	}
+	refMu.Unlock()
+	return func() string {
+		t.Helper()
+		out, err := get()
+		if err != nil {
+			t.Fatal(err)
+		}
 		return out
 	}
-	path := filepath.Join(t.TempDir(), "ref.txt")
-	if out, err := exec.Command(batchProg(t, "nbody"), path, strconv.Itoa(steps), strconv.Itoa(bodies)).CombinedOutput(); err != nil {
-		t.Fatalf("reference run: %v %s", err, out)
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	refRuns[key] = string(data)
-	return string(data)
 }
 
 // nbodyJob submits an nbody simulation writing to name.txt in the work
@@ -106,8 +122,9 @@ func (b *batch) waitLines(path string, n int) {
 }
 
 // checkNbodyOutput compares a job's output file with the reference run's.
-func checkNbodyOutput(t *testing.T, path, want string) {
+func checkNbodyOutput(t *testing.T, path string, reference func() string) {
 	t.Helper()
+	want := reference()
 	got, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ import (
 func TestBatchCkptPeriodic(t *testing.T) {
 	batchNeedRoot(t)
 	b := newBatch(t, ckptConf)
-	const steps, bodies = 2400, 600
+	const steps, bodies = 6000, 600
 	want := nbodyReference(t, steps, bodies)
 	id, out := b.nbodyJob("periodic", steps, bodies, "-c", "1")
 	var j proto.JobInfo
@@ -54,6 +54,17 @@ func TestBatchCkptPeriodic(t *testing.T) {
 	if table := b.mustRun("qstat"); !strings.Contains(table, "Next checkpoint") {
 		t.Errorf("qstat table:\n%s", table)
 	}
+	// The schedule survives a restart of the daemon: it is in the job's record.
+	b.stop()
+	b.start()
+	last := j.Checkpoints[0].N
+	b.waitFor("a periodic checkpoint after the daemon's restart", func() bool {
+		j = b.job(id)
+		if j.State == "finished" || j.State == "failed" {
+			t.Fatalf("the job ended before a checkpoint after the restart: %+v", j)
+		}
+		return j.Checkpoints[0].N > last
+	})
 	j = b.waitState(id, "finished", "failed")
 	if j.State != "finished" || len(j.Segments) != 1 {
 		t.Fatalf("job after its periodic checkpoints: %+v", j)
@@ -251,6 +262,13 @@ func TestBatchCkptRefusals(t *testing.T) {
 	if r := b.runWith(cmdOpts{cred: nobody(t)}, "qchkpnt", jobArg(never)); r.code != 1 || !strings.Contains(r.stderr, "belongs to") {
 		t.Errorf("qchkpnt of another user's job: %v", r)
 	}
+	// A queue's default policy, and its floor.
+	b.mustRun("qmgr", "-c", "create queue sim ckpt_default=2, ckpt_min=3, ckpt_keep=4")
+	q := b.qsub("-q", "sim", "-h", b.script("q.sh", "#!/bin/sh\ntrue\n"))
+	if j := b.job(q); j.Checkpoint != "2" || j.Keep != 4 {
+		t.Errorf("a job of a queue with ckpt_default=2, ckpt_keep=4: policy %q, keep %d", j.Checkpoint, j.Keep)
+	}
+	b.mustRun("qdel", jobArg(q))
 	os.WriteFile(filepath.Join(b.work, "stop"), nil, 0o644)
 	b.waitState(never, "finished")
 	b.waitState(id, "finished")
@@ -382,12 +400,16 @@ func TestBatchCkptStopHoldRestart(t *testing.T) {
 	id, out := b.nbodyJob("held", steps, bodies)
 	b.waitState(id, "running")
 	b.waitLines(out, 20)
+	// Never two at once: the second waits for the first, then is taken.
+	if r := b.run("qchkpnt", "--no-wait", jobArg(id)); r.code != 0 || !strings.Contains(r.stdout, "checkpoint 1 in progress") {
+		t.Errorf("qchkpnt --no-wait: %v", r)
+	}
 	r := b.run("qchkpnt", "-k", "-h", jobArg(id))
-	if r.code != 0 || !strings.Contains(r.stdout, "job stopped and held") {
+	if r.code != 0 || !strings.Contains(r.stdout, "checkpoint 2 durable") || !strings.Contains(r.stdout, "job stopped and held") {
 		t.Fatalf("qchkpnt -k -h: %v", r)
 	}
 	j := b.job(id)
-	if j.State != "held" || !strings.Contains(j.Reason, "held by root after checkpoint 1") {
+	if j.State != "held" || !strings.Contains(j.Reason, "held by root after checkpoint 2") || len(j.Checkpoints) != 2 {
 		t.Fatalf("after qchkpnt -k -h: %+v", j)
 	}
 	stopped := fileLines(out)
@@ -398,7 +420,7 @@ func TestBatchCkptStopHoldRestart(t *testing.T) {
 		t.Fatalf("qrestart: %v", r)
 	}
 	j = b.waitState(id, "finished", "failed")
-	if j.State != "finished" || len(j.Segments) != 2 || j.Segments[1].Generation != 1 {
+	if j.State != "finished" || len(j.Segments) != 2 || j.Segments[1].Generation != 2 {
 		t.Fatalf("after qrestart: %+v", j)
 	}
 	if stopped >= fileLines(out) {
