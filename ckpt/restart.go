@@ -414,12 +414,14 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		case p != r.root && !r.opts.SignalAll:
 			sig = unix.SIGCONT
 		}
+		if p == r.root && r.winch {
+			// Queued while it is still stopped: handled before it runs
+			// on, so it never reads the terminal with the old size.
+			unix.Kill(p.pid, unix.SIGWINCH)
+		}
 		if err := p.b.finish(sig); err != nil {
 			return nil, r.fail(p, err)
 		}
-	}
-	if r.winch {
-		unix.Kill(r.root.pid, unix.SIGWINCH)
 	}
 	return &Process{PID: r.root.pid, Comm: r.root.comm(), giveBack: giveBack}, nil
 }

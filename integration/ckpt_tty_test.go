@@ -121,6 +121,20 @@ func TestCkptTTYRestartOnAnotherTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rs.Process.Kill(); rs.Wait() })
+	// Type only once the program runs again (restored, not traced any
+	// more): the terminal echoes what is typed before its settings are back.
+	pid := cmd.Process.Pid
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if strings.Contains(string(st), "TracerPid:\t0\n") && strings.Contains(string(st), "State:\tS") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted program never ran: %s", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	b.master.WriteString("two\n")
 	b.expect(t, "line=two fg=1 echo=0 winch=1")
 	b.master.WriteString("quit\n")
