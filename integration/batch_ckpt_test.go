@@ -382,8 +382,12 @@ func TestBatchCkptShutdownDeadline(t *testing.T) {
 	if j := b.job(once); j.State != "failed" || !strings.Contains(j.Reason, "could not be checkpointed before the deadline") {
 		t.Errorf("the job that was not rerunnable: %+v", j)
 	}
-	j := b.waitState(rerun, "running")
-	if len(j.Segments) != 2 || j.Segments[0].Reason != "stopped to be requeued" || j.Segments[1].Restart {
+	var j proto.JobInfo
+	b.waitFor("the rerunnable job to run again", func() bool {
+		j = b.job(rerun)
+		return j.State == "running" && len(j.Segments) == 2
+	})
+	if j.Segments[0].Reason != "stopped to be requeued" || j.Segments[1].Restart {
 		t.Errorf("the rerunnable job: %+v", j)
 	}
 	os.WriteFile(filepath.Join(b.work, "stop"), nil, 0o644)

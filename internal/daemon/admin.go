@@ -155,6 +155,7 @@ func (d *Daemon) queueInfo(q *queue.Queue, byState map[jobs.State]int) proto.Que
 		Name: q.Name, Priority: q.Priority, Enabled: q.Enabled, Started: q.Started,
 		MaxRunning: q.MaxRunning, MaxUserRunning: q.MaxUserRunning,
 		Default: q.Name == d.config().DefaultQueue, Counts: counts,
+		CkptMin: q.Get("ckpt_min"), CkptDefault: q.Get("ckpt_default"), CkptKeep: q.CkptKeep,
 	}
 }
 

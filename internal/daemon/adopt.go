@@ -132,7 +132,8 @@ func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage)
 }
 
 // imageNote is what adopt reads of an image's metadata (the engine's
-// "LAZARUS" ELF note; see package ckpt, image.go).
+// "LAZARUS" ELF note; see package ckpt, image.go): ckpt.Image does not say
+// whose the process was, nor which files it had.
 type imageNote struct {
 	Format   int    `json:"format"`
 	PID      int    `json:"pid"`
@@ -143,6 +144,24 @@ type imageNote struct {
 		GID    [4]int `json:"gid"`
 		Groups []int  `json:"groups"`
 	} `json:"creds"`
+	Cwd string `json:"cwd"`
+	Exe struct {
+		Path string `json:"path"`
+	} `json:"exe"`
+	Files []struct {
+		FD    int    `json:"fd"`
+		Kind  string `json:"kind"`
+		Path  string `json:"path"`
+		Flags int    `json:"flags"`
+		CTTY  bool   `json:"ctty"`
+	} `json:"files"`
+	Regions []struct {
+		Kind string `json:"kind"`
+		Prot int    `json:"prot"`
+		File *struct {
+			Path string `json:"path"`
+		} `json:"file"`
+	} `json:"regions"`
 }
 
 const (
@@ -208,6 +227,9 @@ func (d *Daemon) copyTree(who caller, path, dir string) (root *imageNote, size i
 			root = note
 		}
 		if err := mayAdopt(who, note); err != nil {
+			return nil, 0, 0, badRequest("%s: %v", x.src, err)
+		}
+		if err := mayOpen(who, note); err != nil {
 			return nil, 0, 0, badRequest("%s: %v", x.src, err)
 		}
 		size += sz
@@ -289,6 +311,62 @@ func mayAdopt(who caller, n *imageNote) error {
 	for _, g := range append(n.Creds.GID[:], n.Creds.Groups...) {
 		if g < 0 || !slices.Contains(groups, uint32(g)) {
 			return fmt.Errorf("process %d (%s) had group %d, which is not one of yours", n.PID, n.Comm, g)
+		}
+	}
+	return nil
+}
+
+// mayOpen checks that the caller may open, as they are now, every file the
+// checkpointed process had open or mapped, with the access it had: the
+// engine reopens them with the restorer's rights (root's), and an image
+// is the caller's to write. (A file that is missing is restored closed.)
+func mayOpen(who caller, n *imageNote) error {
+	if who.uid == 0 {
+		return nil
+	}
+	try := func(what, path string, flags int) error {
+		f, err := supervisor.OpenAsUser(path, flags|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0, who.uid, who.gid, who.groups)
+		if err == nil {
+			f.Close()
+			return nil
+		}
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		var pe *os.PathError
+		if errors.As(err, &pe) {
+			err = pe.Err
+		}
+		return fmt.Errorf("process %d (%s): %s %s: %v (as you)", n.PID, n.Comm, what, path, err)
+	}
+	if err := try("executable", n.Exe.Path, os.O_RDONLY); err != nil {
+		return err
+	}
+	if err := try("working directory", n.Cwd, unix.O_PATH|unix.O_DIRECTORY); err != nil {
+		return err
+	}
+	for _, f := range n.Files {
+		switch {
+		case f.Kind == "file" || f.Kind == "device" || (f.Kind == "tty" && !f.CTTY):
+			if err := try(fmt.Sprintf("fd %d", f.FD), f.Path, f.Flags&unix.O_ACCMODE); err != nil {
+				return err
+			}
+		case f.Kind == "dir":
+			if err := try(fmt.Sprintf("fd %d", f.FD), f.Path, os.O_RDONLY|unix.O_DIRECTORY); err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range n.Regions {
+		if r.File == nil || (r.Kind != "file" && r.Kind != "shared") {
+			continue
+		}
+		flags := os.O_RDONLY
+		if r.Kind == "shared" && r.Prot&unix.PROT_WRITE != 0 {
+			flags = os.O_RDWR
+		}
+		if err := try("mapped file", r.File.Path, flags); err != nil {
+			return err
 		}
 	}
 	return nil

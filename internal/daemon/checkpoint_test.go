@@ -205,3 +205,72 @@ func TestRecoverCheckpoints(t *testing.T) {
 		t.Errorf("killed to be requeued: %s %q", j.State, j.Reason)
 	}
 }
+
+// An image adopted with qrestart -f is the caller's to write: it may list
+// any file, which the engine would reopen as root. Only what the caller
+// may open, as they are, passes.
+func TestMayOpen(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("opening files as another user needs root")
+	}
+	dir := t.TempDir()
+	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		os.Chmod(d, 0o755)
+	}
+	secret := filepath.Join(dir, "secret")
+	public := filepath.Join(dir, "public")
+	os.WriteFile(secret, nil, 0o600)
+	os.WriteFile(public, nil, 0o644)
+	who := caller{uid: 65534, gid: 65534, groups: []uint32{65534}, name: "nobody"}
+	note := func(path string, flags int) *imageNote {
+		n := &imageNote{PID: 7, Comm: "prog", Cwd: dir}
+		n.Exe.Path = "/bin/sh"
+		n.Files = append(n.Files, struct {
+			FD    int    `json:"fd"`
+			Kind  string `json:"kind"`
+			Path  string `json:"path"`
+			Flags int    `json:"flags"`
+			CTTY  bool   `json:"ctty"`
+		}{FD: 3, Kind: "file", Path: path, Flags: flags})
+		return n
+	}
+	tests := []struct {
+		name  string
+		n     *imageNote
+		who   caller
+		allow bool
+	}{
+		{"readable", note(public, os.O_RDONLY), who, true},
+		{"not writable", note(public, os.O_RDWR), who, false},
+		{"root's", note(secret, os.O_RDONLY), who, false},
+		{"missing: restored closed", note(filepath.Join(dir, "gone"), os.O_RDWR), who, true},
+		{"root may", note(secret, os.O_RDWR), caller{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := mayOpen(tt.who, tt.n)
+			if (err == nil) != tt.allow {
+				t.Errorf("mayOpen = %v, want allowed %v", err, tt.allow)
+			}
+			if err != nil && !strings.Contains(err.Error(), "fd 3 ") {
+				t.Errorf("error %q does not name the descriptor", err)
+			}
+		})
+	}
+	n := note(public, os.O_RDONLY)
+	n.Format = 1
+	n.Creds.UID = [4]int{65534, 65534, 0, 65534} // a saved uid of root
+	if err := mayAdopt(who, n); err == nil {
+		t.Error("an image with a saved uid of root was adopted by nobody")
+	}
+	n.Creds.UID = [4]int{65534, 65534, 65534, 65534}
+	n.Creds.GID = [4]int{65534, 65534, 65534, 65534}
+	n.Creds.Groups = []int{0}
+	if err := mayAdopt(who, n); err == nil {
+		t.Error("an image with root's group was adopted by nobody")
+	}
+	n.Creds.Groups = nil
+	if err := mayAdopt(who, n); err != nil {
+		t.Errorf("nobody's own image: %v", err)
+	}
+}

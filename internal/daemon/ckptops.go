@@ -72,14 +72,18 @@ func (d *Daemon) checkpointJob(ctx context.Context, who caller, body json.RawMes
 		}
 		// Never two at once: this one waits for the one in progress.
 		if req.NoWait && !req.Stop {
-			return d.checkpointReply(id, nil), nil
+			r := d.checkpointReply(id, nil)
+			r.Gen = cur.gen
+			return r, nil
 		}
 		if err := waitOp(ctx, cur); err != nil {
 			return nil, err
 		}
 	}
 	if req.NoWait {
-		return d.checkpointReply(id, nil), nil
+		r := d.checkpointReply(id, nil)
+		r.Gen = op.gen
+		return r, nil
 	}
 	if err := waitOp(ctx, op); err != nil {
 		return nil, err

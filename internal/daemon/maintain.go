@@ -36,6 +36,7 @@ const retryEvery = 2 * time.Second
 
 type maintenance struct {
 	d        *Daemon
+	ctx      context.Context
 	req      proto.MaintainRequest
 	deadline time.Time
 	say      func(format string, args ...any)
@@ -63,7 +64,7 @@ func (d *Daemon) maintain(ctx context.Context, who caller, body json.RawMessage)
 		return nil, conflict("%v", errNotRoot)
 	}
 	send := progress(ctx)
-	m := &maintenance{d: d, req: req, say: func(format string, args ...any) {
+	m := &maintenance{d: d, ctx: ctx, req: req, say: func(format string, args ...any) {
 		send(fmt.Sprintf(format, args...))
 	}}
 	if req.DeadlineS > 0 {
@@ -139,10 +140,12 @@ func (m *maintenance) never(j *jobs.Job) (wait bool) {
 			m.say("job %d: policy n: cannot stop it to requeue it: %v", j.ID, err)
 			return false
 		}
+		m.stopped(j.ID)
 		m.say("job %d: policy n, rerunnable: killed; it starts again from the beginning", j.ID)
 		m.count(func(r *proto.MaintainReply) { r.Requeued++ })
 	case m.req.Shutdown && m.req.Immediate:
 		m.d.terminate(j, "killed by shutdown immediate (checkpoint policy n, not rerunnable)")
+		m.stopped(j.ID)
 		m.say("job %d: policy n, not rerunnable: killed (shutdown immediate)", j.ID)
 		m.count(func(r *proto.MaintainReply) { r.Killed++ })
 	case m.req.Shutdown:
@@ -234,6 +237,7 @@ func (m *maintenance) pastDeadline(j *jobs.Job, why string) {
 			m.say("job %d: cannot stop it to requeue it: %v", j.ID, err)
 			return
 		}
+		m.stopped(j.ID)
 		from := "from the beginning"
 		if g, ok := j.RestoreFrom(); ok {
 			from = fmt.Sprintf("from checkpoint %d", g.N)
@@ -243,6 +247,7 @@ func (m *maintenance) pastDeadline(j *jobs.Job, why string) {
 		return
 	}
 	m.d.terminate(j, "killed at shutdown: could not be checkpointed before the deadline: "+why)
+	m.stopped(j.ID)
 	m.say("job %d: could not be checkpointed before the deadline (%s) and is not rerunnable: killed", j.ID, why)
 	m.count(func(r *proto.MaintainReply) { r.Killed++; r.Failed++ })
 }
@@ -259,13 +264,19 @@ func (m *maintenance) waitFinish(ctx context.Context, list []*jobs.Job) {
 		m.d.waitInactive(ctx, j.ID, timeout)
 		if cur := m.d.store.View().Job(j.ID); cur != nil && cur.State.Active() {
 			m.d.terminate(cur, "killed at shutdown: still running at the deadline (checkpoint policy n, not rerunnable)")
+			m.stopped(j.ID)
 			m.say("job %d: still running at the deadline: killed", j.ID)
 			m.count(func(r *proto.MaintainReply) { r.Killed++ })
-			m.d.waitInactive(ctx, j.ID, time.Minute)
 			continue
 		}
 		m.say("job %d: finished", j.ID)
 	}
+}
+
+// stopped waits until a job being killed has ended (its supervisor grants
+// its processes kill_grace), so that what is reported is done.
+func (m *maintenance) stopped(id jobs.ID) {
+	m.d.waitInactive(m.ctx, id, m.d.config().KillGrace+time.Minute)
 }
 
 // killToRequeue stops a job to requeue it without a new checkpoint: the
