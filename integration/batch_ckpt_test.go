@@ -48,9 +48,11 @@ func TestBatchCkptPeriodic(t *testing.T) {
 			t.Errorf("generation %d: %v", g.N, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(b.home, "spool", jobArg(id)+".ckpt", "1")); err == nil {
-		t.Error("generation 1 was not deleted")
-	}
+	// Deleted once the record that drops it is durable: just after.
+	b.waitFor("generation 1 to be deleted", func() bool {
+		_, err := os.Stat(filepath.Join(b.home, "spool", jobArg(id)+".ckpt", "1"))
+		return os.IsNotExist(err)
+	})
 	if table := b.mustRun("qstat"); !strings.Contains(table, "Next checkpoint") {
 		t.Errorf("qstat table:\n%s", table)
 	}

@@ -163,6 +163,9 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 		return fail(fmt.Errorf("start the checkpoint helper: %w", err))
 	}
 	log.Info("checkpoint started", "by", req.by, "stop", req.stop, "helper", cmd.Process.Pid)
+	// Ends when the helper does. If the daemon stops first, the result
+	// may not be recorded (the store is closed): the next daemon finds it
+	// in the run directory (recoverCheckpoint).
 	go func() {
 		werr := cmd.Wait()
 		var res supervisor.CheckpointResult
