@@ -290,19 +290,9 @@ func TestRestartPython(t *testing.T) {
 	}
 	dir := t.TempDir()
 	script, _ := filepath.Abs("testdata/compute.py")
-	ref := filepath.Join(dir, "ref.txt")
-	if b, err := exec.Command(py, script, ref, "120").CombinedOutput(); err != nil {
-		t.Fatalf("reference run: %v %s", err, b)
-	}
-	out := filepath.Join(dir, "out.txt")
-	cmd := start(t, dir, py, script, out, "120")
-	waitFor(t, "progress", func() bool { return lines(out) >= 30 })
-	img := filepath.Join(dir, "py.img")
-	checkpointKill(t, cmd, img)
-	if ws := restartWait(t, img, RestartOptions{}); ws.ExitStatus() != 0 {
-		t.Fatalf("restarted python: %v", ws)
-	}
-	sameFiles(t, out, ref)
+	ref, out := filepath.Join(dir, "ref.txt"), filepath.Join(dir, "out.txt")
+	reference(t, py, script, ref, "120")
+	checkpointMidway(t, dir, out, ref, 30, py, script, out, "120")
 }
 
 // TestRestartAVX: the extended FPU state (YMM upper halves) survives.
@@ -313,22 +303,9 @@ func TestRestartAVX(t *testing.T) {
 	}
 	dir := t.TempDir()
 	prog := cprog(t, "avx", "-mavx")
-	ref := filepath.Join(dir, "ref.txt")
-	if b, err := exec.Command(prog, ref, "12").CombinedOutput(); err != nil {
-		t.Fatalf("reference run: %v %s", err, b)
-	}
-	out := filepath.Join(dir, "out.txt")
-	cmd := start(t, dir, prog, out, "12")
-	waitFor(t, "progress", func() bool { return lines(out) >= 3 })
-	img := filepath.Join(dir, "avx.img")
-	checkpointKill(t, cmd, img)
-	if lines(out) >= 12 {
-		t.Fatal("finished before the checkpoint")
-	}
-	if ws := restartWait(t, img, RestartOptions{}); ws.ExitStatus() != 0 {
-		t.Fatalf("restarted: %v", ws)
-	}
-	sameFiles(t, out, ref)
+	ref, out := filepath.Join(dir, "ref.txt"), filepath.Join(dir, "out.txt")
+	reference(t, prog, ref, "12")
+	checkpointMidway(t, dir, out, ref, 3, prog, out, "12")
 }
 
 // TestRestartSignalState: a queued signal with its value, an alternate

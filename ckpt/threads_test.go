@@ -11,8 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// runToCompare runs prog args... to the end as the reference (out is the
-// last argument's place: the caller puts the output path in args).
+// reference runs name with args to the end: the uninterrupted run.
 func reference(t *testing.T, name string, args ...string) {
 	t.Helper()
 	if b, err := exec.Command(name, args...).CombinedOutput(); err != nil {
