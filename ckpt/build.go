@@ -138,6 +138,11 @@ func (b *builder) build() error {
 			unix.Fadvise(int(img.Fd()), int64(p.img.dataStart+e.Off), int64(e.Len), unix.FADV_WILLNEED)
 		}
 	}
+	// Mapped files are opened by the process itself, with the rights of
+	// its owner, not root's (see asFileUser).
+	if err := b.fileIdentity(); err != nil {
+		return err
+	}
 	for _, rg := range sortedRegions(m.Regions) {
 		if err := b.mapRegion(img, rg); err != nil {
 			return err
@@ -992,4 +997,31 @@ func (b *builder) read(addr uint64, n int) []byte {
 		return make([]byte, n)
 	}
 	return buf
+}
+
+// fileIdentity gives the process, while it is rebuilt as root, the
+// filesystem identity (fsuid, fsgid, groups) it had; its full
+// credentials come back at the end (restoreCreds).
+func (b *builder) fileIdentity() error {
+	c := b.p.meta.Creds
+	if os.Geteuid() != 0 || (c.UID[3] == 0 && c.GID[3] == 0) {
+		return nil
+	}
+	buf := make([]byte, 4*len(c.Groups))
+	for i, g := range c.Groups {
+		binary.LittleEndian.PutUint32(buf[4*i:], uint32(g))
+	}
+	p := b.scratch + scratchData
+	if len(buf) > 0 {
+		var err error
+		if p, err = b.put(scratchData, buf); err != nil {
+			return err
+		}
+	}
+	if _, err := b.call("setgroups", unix.SYS_SETGROUPS, uint64(len(c.Groups)), p); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	b.call("setfsgid", unix.SYS_SETFSGID, uint64(c.GID[3]))
+	b.call("setfsuid", unix.SYS_SETFSUID, uint64(c.UID[3]))
+	return nil
 }

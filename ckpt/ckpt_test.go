@@ -538,3 +538,43 @@ func renameFirstCPUFlag(img []byte) []byte {
 	}
 	return b
 }
+
+// TestRestartOpensFilesAsTheOwner: restarted by root, a process of
+// another user cannot be made to open, through a symbolic link put in
+// place of one of its files, a file its owner could not read.
+func TestRestartOpensFilesAsTheOwner(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	data := dataFile(t, dir)
+	out := filepath.Join(dir, "out.txt")
+	cmd := exec.Command(cprog(t, "compute"), out, "150", data)
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "progress", func() bool { return lines(out) >= 3 })
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("root only\n"), 0o600)
+	os.Remove(out)
+	if err := os.Symlink(secret, out); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+	if err == nil {
+		unix.Kill(p.PID, unix.SIGKILL)
+		waitProc(t, p)
+		if l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", p.PID)); l == secret {
+			t.Fatal("the restarted process of nobody holds the root-only file open")
+		}
+		t.Fatalf("restart succeeded, want a refusal to open %s", out)
+	}
+	if !strings.Contains(err.Error(), "permission denied") {
+		t.Fatalf("restart: %v, want permission denied", err)
+	}
+}

@@ -46,7 +46,12 @@ func (r *restorer) openDescriptions() error {
 			if _, ok := r.descs[f.Desc]; ok {
 				continue
 			}
-			fd, err := r.openDescription(p, f, inTransit, ends, queued)
+			var fd int
+			err := asFileUser(p, func() error {
+				var err error
+				fd, err = r.openDescription(p, f, inTransit, ends, queued)
+				return err
+			})
 			if err != nil {
 				return r.fail(p, err)
 			}
@@ -487,3 +492,33 @@ func openUnlinked(p *rproc, f fileDesc) (int, error) {
 type fdFileWriter struct{ fd int }
 
 func (w fdFileWriter) Write(b []byte) (int, error) { return unix.Write(w.fd, b) }
+
+// asFileUser runs f (on this, the tracer's, OS thread) with the
+// filesystem identity the process had: its fsuid, fsgid and groups. Files
+// are then opened with its rights, not root's: an image cannot be used to
+// open, through a symbolic link put in place of one of its files, what its
+// owner could not. Root's identity comes back afterwards. As another user
+// than root, restart opens files with its own rights already.
+func asFileUser(p *rproc, f func() error) error {
+	c := p.meta.Creds
+	if os.Geteuid() != 0 || (c.UID[3] == 0 && c.GID[3] == 0) {
+		return f()
+	}
+	groups, err := unix.Getgroups()
+	if err != nil {
+		return err
+	}
+	// Raw system calls: they change this thread only, which is what we
+	// want (the Go runtime's own Setgroups changes every thread).
+	if err := unix.Setgroups(c.Groups); err != nil {
+		return fmt.Errorf("setgroups: %w", err)
+	}
+	unix.Setfsgid(c.GID[3])
+	unix.Setfsuid(c.UID[3])
+	defer func() {
+		unix.Setfsuid(0)
+		unix.Setfsgid(0)
+		unix.Setgroups(groups)
+	}()
+	return f()
+}
