@@ -35,6 +35,9 @@ type CheckpointOptions struct {
 	Tree      bool           // the whole process tree rooted at pid (-r, -j)
 	SignalAll bool           // send Signal to every process of the tree, not just the root (-K)
 	Logger    *slog.Logger   // warnings (Warn), -v details (Info), -X (Debug); nil: silent
+	// Key, if set, makes every image carry an HMAC with it (see
+	// RestartOptions.Key): the checkpointer vouches for the images.
+	Key []byte
 }
 
 // CheckpointResult describes a finished checkpoint.

@@ -36,6 +36,15 @@ type RestartOptions struct {
 	// Terminal, with Force and no control terminal, replaces the
 	// descriptors that were the control terminal; nil: /dev/null.
 	Terminal *os.File
+	// Owner, if set, is the user the restore runs for: the image may not
+	// ask for more than this user has (see Owner). nil: the image's own
+	// credentials, as root restores them (a warning says when they are not
+	// the image file's owner's).
+	Owner *Owner
+	// Key authenticates images: one whose HMAC verifies with Key is
+	// restored as recorded, whatever Owner says; one that does not is
+	// treated as the Owner's own file.
+	Key []byte
 }
 
 // Process is a restarted process. Its parent is the caller of Restart.
