@@ -127,7 +127,10 @@ type rproc struct {
 	pid      int          // its pid now, as the restorer sees it
 	closed   map[int]bool // descriptors restored closed
 	ttyNull  bool         // terminal descriptors go to /dev/null (-F without a terminal)
-	b        *builder
+	// authentic: the image's metadata carries a valid HMAC with
+	// RestartOptions.Key, so it is restored as recorded whatever the Owner.
+	authentic bool
+	b         *builder
 }
 
 func (p *rproc) comm() string { return p.meta.Comm }
