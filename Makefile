@@ -8,7 +8,7 @@ CMDS     := $(notdir $(wildcard cmd/*))
 GOFLAGS  ?=
 export GOFLAGS
 
-.PHONY: all build test bench check install demo clean
+.PHONY: all build test bench fuzz check install demo clean
 
 all: build
 
@@ -24,6 +24,16 @@ test: build
 # Benchmarks print figures; they are not tests.
 bench: build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+# Each fuzz target for FUZZTIME (make test runs their seed corpora only).
+FUZZTIME ?= 30s
+fuzz:
+	@set -e; grep -rH --include='*_test.go' -o '^func Fuzz[A-Za-z0-9_]*' . | \
+	while IFS=: read -r file fn; do \
+		name=$${fn#func }; pkg=./$$(dirname $${file#./}); \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

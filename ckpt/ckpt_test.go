@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"lazarus/internal/testenv"
 )
 
 // The engine is tested on real processes: C programs compiled from
@@ -52,7 +54,7 @@ func TestMain(m *testing.M) {
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: ptrace of the test programs with clone3 set_tid and PR_SET_MM_MAP")
+		testenv.Unavailable(t, "needs root: ptrace of the test programs with clone3 set_tid and PR_SET_MM_MAP")
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"lazarus/internal/testenv"
 )
 
 // ckptConf makes an hour of a checkpoint interval last a second: qsub -c 1
@@ -50,7 +52,7 @@ func batchProg(t testing.TB, name string) string {
 func batchNeedRoot(t testing.TB) {
 	t.Helper()
 	if os.Getuid() != 0 {
-		t.Skip("checkpointing batch jobs needs lazarusd to run as root")
+		testenv.Unavailable(t, "checkpointing batch jobs needs lazarusd to run as root")
 	}
 }
 

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lazarus/internal/proto"
+	"lazarus/internal/testenv"
 )
 
 // Periodic checkpoints fire at the job's interval (an hour lasts a second
@@ -190,7 +191,7 @@ func TestBatchCkptDiskFull(t *testing.T) {
 	spool := filepath.Join(b.home, "spool")
 	os.MkdirAll(spool, 0o711)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=711", "tmpfs", spool).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+		testenv.Unavailable(t, "cannot mount a tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { unix.Unmount(spool, unix.MNT_DETACH) })
 	b.start()
@@ -440,7 +441,7 @@ func openPTY(t *testing.T) (*os.File, string) {
 	t.Helper()
 	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
 	if err != nil {
-		t.Skipf("no pseudo-terminals: %v", err)
+		testenv.Unavailable(t, "no pseudo-terminals: %v", err)
 	}
 	t.Cleanup(func() { m.Close() })
 	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {

@@ -21,6 +21,7 @@ import (
 
 	"lazarus/internal/proc"
 	"lazarus/internal/proto"
+	"lazarus/internal/testenv"
 )
 
 // testConf keeps kills short; tests add their own settings.
@@ -351,11 +352,11 @@ func (b *batch) readFile(path string) string {
 func nobody(t *testing.T) *syscall.Credential {
 	t.Helper()
 	if os.Getuid() != 0 {
-		t.Skip("running commands as another user needs root")
+		testenv.Unavailable(t, "running commands as another user needs root")
 	}
 	u, err := user.Lookup("nobody")
 	if err != nil {
-		t.Skip("this machine has no user nobody")
+		testenv.Unavailable(t, "this machine has no user nobody")
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)

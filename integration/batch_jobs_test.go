@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"lazarus/internal/testenv"
 )
 
 func TestBatchJobRunsAndWritesOutput(t *testing.T) {
@@ -293,12 +295,12 @@ func TestBatchOperators(t *testing.T) {
 
 func TestBatchMemoryLimit(t *testing.T) {
 	if os.Getuid() != 0 {
-		t.Skip("memory cgroups need root")
+		testenv.Unavailable(t, "memory cgroups need root")
 	}
 	v1 := "/sys/fs/cgroup/memory/memory.limit_in_bytes"
 	ctl, _ := os.ReadFile("/sys/fs/cgroup/cgroup.controllers")
 	if _, err := os.Stat(v1); err != nil && !strings.Contains(string(ctl), "memory") {
-		t.Skip("this machine has no memory cgroup controller")
+		testenv.Unavailable(t, "this machine has no memory cgroup controller")
 	}
 	b := newBatch(t, "")
 	// awk doubles a string until it is 1 GiB; the limit stops it at 32 MiB.

@@ -22,6 +22,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"lazarus/internal/testenv"
 )
 
 const (
@@ -35,7 +37,7 @@ const (
 func ckptNeedRoot(t *testing.T) {
 	t.Helper()
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: chkpnt and restart ptrace their targets, and restart gives a process its old pid back (clone3 set_tid)")
+		testenv.Unavailable(t, "needs root: chkpnt and restart ptrace their targets, and restart gives a process its old pid back (clone3 set_tid)")
 	}
 }
 

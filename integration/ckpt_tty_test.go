@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"lazarus/internal/testenv"
 )
 
 // ttyPair is a pty whose master side the test reads and writes.
@@ -90,7 +92,7 @@ func onTTY(cmd *exec.Cmd, p *ttyPair) {
 // where there is no terminal it is refused, unless -F.
 func TestCkptTTYRestartOnAnotherTerminal(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: chkpnt and restart ptrace the program")
+		testenv.Unavailable(t, "needs root: chkpnt and restart ptrace the program")
 	}
 	dir := t.TempDir()
 	prog := filepath.Join(dir, "ttyprog")

@@ -14,6 +14,7 @@ import (
 	"lazarus/config"
 	"lazarus/internal/proc"
 	"lazarus/internal/supervisor"
+	"lazarus/internal/testenv"
 	"lazarus/jobs"
 	"lazarus/queue"
 )
@@ -211,7 +212,7 @@ func TestRecoverCheckpoints(t *testing.T) {
 // may open, as they are, passes.
 func TestMayOpen(t *testing.T) {
 	if os.Getuid() != 0 {
-		t.Skip("opening files as another user needs root")
+		testenv.Unavailable(t, "opening files as another user needs root")
 	}
 	dir := t.TempDir()
 	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {

@@ -16,12 +16,13 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lazarus/internal/proc"
+	"lazarus/internal/testenv"
 )
 
 func needRoot(t *testing.T) {
 	t.Helper()
 	if os.Getuid() != 0 {
-		t.Skip("jobs in PID namespaces, checkpoints and restarts need root")
+		testenv.Unavailable(t, "jobs in PID namespaces, checkpoints and restarts need root")
 	}
 }
 
@@ -168,7 +169,7 @@ func TestCheckpointDiskFull(t *testing.T) {
 	spool := filepath.Join(f.dir, "spool")
 	os.Mkdir(spool, 0o700)
 	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", spool).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+		testenv.Unavailable(t, "cannot mount a tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { unix.Unmount(spool, unix.MNT_DETACH) })
 	// 9 MB of data that is not zero (zero pages are not saved), held by

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"lazarus/internal/testenv"
 )
 
 // The test binary doubles as lazarusd: Start runs "<exe> supervise RUNDIR",
@@ -252,11 +254,11 @@ func TestCannotStart(t *testing.T) {
 
 func TestRunsAsUser(t *testing.T) {
 	if os.Getuid() != 0 {
-		t.Skip("switching to another user needs root")
+		testenv.Unavailable(t, "switching to another user needs root")
 	}
 	nobody, err := user.Lookup("nobody")
 	if err != nil {
-		t.Skip("no user nobody on this machine")
+		testenv.Unavailable(t, "no user nobody on this machine")
 	}
 	uid, _ := strconv.Atoi(nobody.Uid)
 	gid, _ := strconv.Atoi(nobody.Gid)
@@ -293,10 +295,10 @@ func TestRunsAsUser(t *testing.T) {
 
 func TestMemoryLimit(t *testing.T) {
 	if os.Getuid() != 0 {
-		t.Skip("creating a memory cgroup needs root")
+		testenv.Unavailable(t, "creating a memory cgroup needs root")
 	}
 	if _, err := newMemCgroup(999999, 1<<30); err != nil {
-		t.Skipf("no memory cgroup here: %v", err)
+		testenv.Unavailable(t, "no memory cgroup here: %v", err)
 	} else {
 		os.Remove(filepath.Join(cgroupV1Mem, cgroupParent, "job-999999"))
 		os.Remove(filepath.Join(cgroupRoot, cgroupParent, "job-999999"))
