@@ -254,8 +254,14 @@ func (d *Daemon) copyTree(who caller, path, dir string) (root *imageNote, size i
 // (all-zero pages are holes in images), and reads its metadata from the
 // copy.
 func (d *Daemon) copyImage(who caller, src, dst string) (*imageNote, int64, error) {
-	in, err := supervisor.OpenAsUser(src, os.O_RDONLY|syscall.O_NOFOLLOW, 0, who.uid, who.gid, who.groups)
+	// O_NONBLOCK: opening a FIFO (or a device) must never wait for a
+	// writer; O_NOFOLLOW: a symbolic link is not the user's image. Nothing
+	// is read before the file is known to be a regular one.
+	in, err := supervisor.OpenAsUser(src, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0, who.uid, who.gid, who.groups)
 	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, 0, badRequest("%s: is a symbolic link, not a checkpoint image", src)
+		}
 		var pe *os.PathError
 		if errors.As(err, &pe) {
 			err = pe.Err
@@ -263,8 +269,12 @@ func (d *Daemon) copyImage(who caller, src, dst string) (*imageNote, int64, erro
 		return nil, 0, badRequest("%s: %v", src, err)
 	}
 	defer in.Close()
-	if fi, err := in.Stat(); err != nil || !fi.Mode().IsRegular() {
-		return nil, 0, badRequest("%s: not a checkpoint image", src)
+	fi, err := in.Stat()
+	if err != nil {
+		return nil, 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, 0, badRequest("%s: not a checkpoint image (%s, not a regular file)", src, fileType(fi.Mode()))
 	}
 	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 	if err != nil {
@@ -398,6 +408,23 @@ func copySparse(out, in *os.File) error {
 		off = hole
 	}
 	return out.Truncate(end)
+}
+
+// fileType names the type of a file that is not a regular one.
+func fileType(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	}
+	return "a special file"
 }
 
 func syncPath(path string) error {
