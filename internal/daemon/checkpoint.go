@@ -139,7 +139,7 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 	}
 	creq := supervisor.CheckpointRequest{
 		JobID: uint64(id), RunDir: runDir, Job: st.Info.Job, Gen: op.gen, Dir: d.genDir(id, op.gen),
-		Stop: req.stop, Hold: req.hold,
+		Stop: req.stop, Hold: req.hold, KeyFile: d.keyFile,
 	}
 	arg, err := json.Marshal(creq)
 	if err != nil {

@@ -11,6 +11,7 @@
 //	    lazarus.db            bbolt store (package queue)
 //	    lazarusd.lock         flock held by the running daemon; holds its pid
 //	    lazarusd.sock         protocol socket
+//	    host.key              authenticates the checkpoint images (mode 0600)
 //	    spool/<id>            each job's script, copied at submission
 //	    spool/<id>.ckpt/<n>/  the job's checkpoint generations (root only)
 //	    run/<id>/             each started job's supervisor (package supervisor)
@@ -56,6 +57,7 @@ import (
 
 	"lazarus/config"
 	"lazarus/internal/proto"
+	"lazarus/internal/supervisor"
 	"lazarus/jobs"
 	"lazarus/queue"
 )
@@ -99,6 +101,7 @@ type Daemon struct {
 	started  time.Time
 	uid      int
 	hostname string
+	keyFile  string // the host key (supervisor.HostKey)
 
 	cfgMu sync.RWMutex
 	cfg   config.Config
@@ -165,6 +168,9 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		return err
 	}
 	defer unlock()
+	if d.keyFile, err = supervisor.HostKey(dir); err != nil {
+		return err
+	}
 
 	cfg, err := config.Load(d.configPath(), machine)
 	if err != nil {

@@ -368,6 +368,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		KillGrace: cfg.KillGrace,
 		Namespace: d.uid == 0,
 		Restore:   restore, Generation: seg.Generation,
+		KeyFile: d.keyFile,
 	}, nil
 }
 

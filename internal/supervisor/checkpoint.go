@@ -58,6 +58,9 @@ type CheckpointRequest struct {
 	Dir    string        `json:"dir"`  // the generation's directory, created by the helper
 	Stop   bool          `json:"stop"` // kill the job's tree once the images are durable
 	Hold   bool          `json:"hold"` // with Stop: the job is to be held, not requeued
+	// KeyFile is the host key the images are authenticated with
+	// (HostKey); "": none.
+	KeyFile string `json:"key_file,omitempty"`
 
 	skipSpaceCheck bool // tests: reach the engine's own ENOSPC
 }
@@ -187,6 +190,13 @@ func checkpoint(ctx context.Context, log *slog.Logger, req CheckpointRequest, re
 		}()
 	}
 	opts := ckpt.CheckpointOptions{Dir: req.Dir, File: RootImage, Tree: true, Logger: log.With("component", "ckpt")}
+	if req.KeyFile != "" {
+		key, err := ReadKey(req.KeyFile)
+		if err != nil {
+			return err
+		}
+		opts.Key = key
+	}
 	if req.Stop {
 		// Sent while the tree is still frozen, after the images are
 		// durable: the job does nothing after its checkpoint.

@@ -31,11 +31,25 @@ func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid 
 		return 0, err
 	}
 	defer term.Close()
-	p, err := ckpt.Restart(ctx, spec.Restore, ckpt.RestartOptions{
+	opts := ckpt.RestartOptions{
 		Force:    true,
 		Terminal: term,
 		Logger:   l.log.With("component", "restart", "image", spec.Restore),
-	})
+	}
+	if spec.SetIDs {
+		// The restore is for the job's owner: an image that is not
+		// authenticated by the host key gets no more than the owner has.
+		opts.Owner = &ckpt.Owner{UID: int(spec.UID), GID: int(spec.GID)}
+		for _, g := range spec.Groups {
+			opts.Owner.Groups = append(opts.Owner.Groups, int(g))
+		}
+	}
+	if spec.KeyFile != "" {
+		if opts.Key, err = ReadKey(spec.KeyFile); err != nil {
+			return 0, err
+		}
+	}
+	p, err := ckpt.Restart(ctx, spec.Restore, opts)
 	if err != nil {
 		return 0, err
 	}

@@ -51,6 +51,9 @@ type Spec struct {
 	// Generation the run restarts from, instead of starting the script.
 	Restore    string `json:"restore,omitempty"`
 	Generation int    `json:"generation,omitempty"`
+	// KeyFile is the host key (HostKey): a restore trusts what an image
+	// records only if it is authenticated with it; "": none.
+	KeyFile string `json:"key_file,omitempty"`
 }
 
 // Info is supervisor.json: who is running.
