@@ -72,6 +72,11 @@ type Segment struct {
 	// Generation is the checkpoint generation the run was restarted from;
 	// 0 for a run from the start of the script.
 	Generation int
+	// Base is the job's run time when this run began: the Elapsed of the
+	// generation it was restarted from, copied when the run starts, so that
+	// the run's walltime and the elapsed time of its own checkpoints do not
+	// depend on that generation being kept (it may be pruned meanwhile).
+	Base time.Duration
 }
 
 // Open reports whether the segment is still running.

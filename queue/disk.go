@@ -70,6 +70,9 @@ type diskSegment struct {
 	Reason    string    `json:"reason,omitempty"`
 	Restart   bool      `json:"restart,omitempty"`
 	Gen       int       `json:"gen,omitempty"` // schema 2
+	// BaseNS is the job's run time when the run began (jobs.Segment.Base);
+	// absent in older records, which look it up in the generation.
+	BaseNS int64 `json:"base_ns,omitempty"`
 }
 
 type diskGeneration struct {
@@ -114,6 +117,7 @@ func toDiskJob(j *jobs.Job) diskJob {
 		d.Segments = append(d.Segments, diskSegment{
 			Start: s.Start, End: s.End, UserCPUNS: int64(s.UserCPU), SysCPUNS: int64(s.SysCPU),
 			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Gen: s.Generation,
+			BaseNS: int64(s.Base),
 		})
 	}
 	for _, g := range j.Checkpoints {
@@ -154,6 +158,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 		j.Segments = append(j.Segments, jobs.Segment{
 			Start: s.Start, End: s.End, UserCPU: time.Duration(s.UserCPUNS), SysCPU: time.Duration(s.SysCPUNS),
 			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Generation: s.Gen,
+			Base: time.Duration(s.BaseNS),
 		})
 	}
 	for _, g := range d.Checkpoints {
