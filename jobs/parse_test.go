@@ -232,3 +232,36 @@ func TestParseIDAndNames(t *testing.T) {
 		t.Errorf("DefaultName(-) = %q", got)
 	}
 }
+
+func TestParseUmask(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    uint32
+		wantErr bool
+	}{
+		{"022", 0o022, false},
+		{"22", 0o022, false},
+		{"0077", 0o077, false},
+		{"0", 0, false},
+		{"777", 0o777, false},
+		{"", 0, true},
+		{"1000", 0, true},
+		{"8", 0, true},
+		{"-22", 0, true},
+		{"+22", 0, true},
+		{"0o22", 0, true},
+		{"00022", 0, true},
+		{"u=rwx", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseUmask(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("ParseUmask(%q) = %#o, %v, want %#o, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrBadUmask) {
+				t.Errorf("error %v is not ErrBadUmask", err)
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ type diskJob struct {
 	IntervalNS int64     `json:"ckpt_interval_ns,omitempty"`
 	Vars       []string  `json:"vars,omitempty"`
 	ExportEnv  bool      `json:"export_env,omitempty"`
+	Umask      *uint32   `json:"umask,omitempty"` // qsub -W umask; absent: none given
 
 	Segments    []diskSegment    `json:"segments,omitempty"`
 	Checkpoints []diskGeneration `json:"checkpoints,omitempty"`
@@ -111,7 +112,7 @@ func toDiskJob(j *jobs.Job) diskJob {
 		Workdir: j.Workdir, Script: j.Script, Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
 		Rerunnable: j.Rerunnable, NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem,
 		WalltimeNS: int64(j.Resources.Walltime), Policy: string(j.Checkpoint.Kind),
-		IntervalNS: int64(j.Checkpoint.Interval), Vars: j.Vars, ExportEnv: j.ExportEnv,
+		IntervalNS: int64(j.Checkpoint.Interval), Vars: j.Vars, ExportEnv: j.ExportEnv, Umask: j.Umask,
 	}
 	for _, s := range j.Segments {
 		d.Segments = append(d.Segments, diskSegment{
@@ -152,7 +153,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 		Rerunnable: d.Rerunnable,
 		Resources:  jobs.Resources{NCPUs: d.NCPUs, Mem: d.Mem, Walltime: time.Duration(d.WalltimeNS)},
 		Checkpoint: jobs.Policy{Kind: jobs.PolicyKind(d.Policy), Interval: time.Duration(d.IntervalNS)},
-		Vars:       d.Vars, ExportEnv: d.ExportEnv,
+		Vars:       d.Vars, ExportEnv: d.ExportEnv, Umask: d.Umask,
 	}
 	for _, s := range d.Segments {
 		j.Segments = append(j.Segments, jobs.Segment{

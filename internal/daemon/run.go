@@ -363,6 +363,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		SetIDs:  d.uid == 0,
 		Workdir: j.Workdir, Script: j.Script, Shell: pw.shell,
 		Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
+		Umask: j.Umask,
 		Env:   jobEnv(j, splitEnv(env), pw, d.hostname),
 		NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem, Walltime: j.Walltime(),
 		KillGrace: cfg.KillGrace,

@@ -257,6 +257,10 @@ func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 	kv := func(k, v string) { fmt.Fprintf(w, "    %s = %s\n", k, v) }
 	fmt.Fprintf(w, "Job %d\n", j.ID)
 	kv("name", j.Name)
+	if j.SummaryOnly {
+		printSummary(kv, j)
+		return
+	}
 	kv("owner", fmt.Sprintf("%s (uid %d, gid %d)", j.User, j.UID, j.GID))
 	kv("state", j.State)
 	if j.Reason != "" {
@@ -354,6 +358,26 @@ func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 	for _, e := range j.Events {
 		kv("history", stamp(e.Time)+" "+e.Text)
 	}
+}
+
+// printSummary prints what the daemon shows of another user's job: the
+// fields of the table's line.
+func printSummary(kv func(k, v string), j proto.JobInfo) {
+	kv("owner", j.User)
+	kv("state", j.State)
+	kv("queue", j.Queue)
+	kv("elapsed", jobs.FormatDuration(seconds(j.ElapsedSec)))
+	if !j.LastCheckpoint.IsZero() {
+		kv("last checkpoint", fmt.Sprintf("%s, %s, took %.2fs", stamp(j.LastCheckpoint),
+			formatBytes(j.LastCheckpointSize), j.LastCheckpointDuration))
+	}
+	if j.Generations > 0 {
+		kv("checkpoints", strconv.Itoa(j.Generations))
+	}
+	if !j.NextCheckpoint.IsZero() {
+		kv("next checkpoint", stamp(j.NextCheckpoint))
+	}
+	kv("details", "shown to the job's owner, root and operators only (query_other_jobs is false)")
 }
 
 func qstatQueues(c *cli.Context, asJSON bool) error {

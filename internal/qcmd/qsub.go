@@ -55,6 +55,7 @@ Options go before the script.
 		&cli.StringSliceFlag{Name: "l", Usage: "resources: ncpus=N (default 1), mem=SIZE (b, kb, mb, gb, tb), walltime=[[HH:]MM:]SS; repeatable"},
 		&cli.StringSliceFlag{Name: "v", Usage: "variables to export: VAR=value, or VAR for its value here; comma separated, repeatable"},
 		&cli.BoolFlag{Name: "V", DisableDefaultText: true, Usage: "export all of qsub's environment to the job"},
+		&cli.StringSliceFlag{Name: "W", Usage: "attributes: umask=NNN, the octal umask of the job and of its output and error files (default: the files are 0600); repeatable"},
 		&cli.StringFlag{Name: "c", Usage: "checkpoint policy: n (never), s (before maintenance only; the default, unless the queue's ckpt_default says otherwise), or an interval: hours (2, 0.5) or a duration (90m)"},
 	}
 	app.Action = func(c *cli.Context) error {
@@ -147,6 +148,18 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, error) {
 			p = strings.TrimSuffix(p, "/") + "/"
 		}
 		*flag.dst = p
+	}
+	for _, list := range c.StringSlice("W") {
+		for _, attr := range strings.Split(list, ",") {
+			name, val, _ := strings.Cut(attr, "=")
+			if name != "umask" {
+				return nil, fmt.Errorf("-W %q: unknown attribute (known: umask=NNN)", attr)
+			}
+			if _, err := jobs.ParseUmask(val); err != nil {
+				return nil, err
+			}
+			req.Umask = val
+		}
 	}
 	for _, list := range c.StringSlice("v") {
 		vars, err := splitVars(list)

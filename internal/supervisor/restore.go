@@ -77,9 +77,9 @@ func openOutput(spec *Spec) (*os.File, error) {
 	var f *os.File
 	var err error
 	if spec.SetIDs {
-		f, err = OpenAsUser(path, flags, 0o644, spec.UID, spec.GID, spec.Groups)
+		f, err = OpenAsUser(path, flags, os.FileMode(spec.outputMode()), spec.UID, spec.GID, spec.Groups)
 	} else {
-		f, err = os.OpenFile(path, flags, 0o644)
+		f, err = os.OpenFile(path, flags, os.FileMode(spec.outputMode()))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot open output file %s: %v", path, unwrapPath(err))

@@ -372,3 +372,48 @@ func TestMemoryLimit(t *testing.T) {
 		t.Errorf("record = %+v, want memory limit exceeded", rec)
 	}
 }
+
+// Output and error files are the owner's alone unless the job asks for
+// another umask (qsub -W umask), which is also the job's own.
+func TestOutputMode(t *testing.T) {
+	mask := func(m uint32) *uint32 { return &m }
+	tests := []struct {
+		name      string
+		umask     *uint32
+		join      string
+		want      os.FileMode // of the output files
+		wantUmask string      // the job's, as the shell prints it
+	}{
+		{"default", nil, "", 0o600, "0022"},
+		{"default, joined", nil, "oe", 0o600, "0022"},
+		{"umask 022", mask(0o022), "", 0o644, "0022"},
+		{"umask 002", mask(0o002), "", 0o664, "0002"},
+		{"umask 077", mask(0o077), "", 0o600, "0077"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			spec := f.spec(t, "#!/bin/sh\numask\necho oops >&2\n")
+			spec.Umask, spec.Join = tt.umask, tt.join
+			if rec := f.run(t, spec, nil); rec.ExitCode != 0 {
+				t.Fatalf("record = %+v", rec)
+			}
+			files := []string{spec.Stdout, spec.Stderr}
+			if tt.join != "" {
+				files = files[:1]
+			}
+			for _, p := range files {
+				st, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := st.Mode().Perm(); got != tt.want {
+					t.Errorf("%s: mode %#o, want %#o", filepath.Base(p), got, tt.want)
+				}
+			}
+			if got := strings.Fields(readFile(t, spec.Stdout)); len(got) == 0 || got[0] != tt.wantUmask {
+				t.Errorf("the job's umask: %q, want %s", got, tt.wantUmask)
+			}
+		})
+	}
+}
