@@ -6,10 +6,13 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // Another user sees of a job only its summary line (query_other_jobs is
@@ -112,5 +115,107 @@ func TestBatchOutputFileModes(t *testing.T) {
 	}
 	if r := b.run("qsub", "-W", "umask=0999", script); !strings.Contains(r.stderr, fmt.Sprintf("umask=%s", "0999")) {
 		t.Errorf("qsub -W umask=0999: %v, want the value named", r)
+	}
+}
+
+// fill writes a file into dir until its file system is full; it returns
+// the file's path.
+func fill(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "filler")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, chunk := range []int{1 << 20, 4 << 10} {
+		buf := make([]byte, chunk)
+		for {
+			if _, err := f.Write(buf); err != nil {
+				break
+			}
+		}
+	}
+	return path
+}
+
+// A state directory (a 16 MiB tmpfs: the store, the spool and the
+// checkpoints) that fills up during a checkpoint: the failure that cannot
+// be recorded then is recorded once there is space again, so the job
+// leaves the checkpointing state by itself; qstat says the directory is
+// full meanwhile; qchkpnt works again afterwards, and nothing is lost.
+// The second round stops the daemon while the directory is full (whatever
+// waited to be recorded is lost with it, when the store could not take the
+// failure) and frees the space before the next daemon starts: that one
+// settles the checkpoint from the run directory.
+func TestBatchStateDirFull(t *testing.T) {
+	batchNeedRoot(t)
+	home := t.TempDir()
+	os.Chmod(home, 0o755)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m,mode=755", "tmpfs", home).CombinedOutput(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("cannot mount a tmpfs: %v %s", err, out)
+		}
+		t.Skipf("cannot mount a tmpfs: %v %s", err, out)
+	}
+	// Registered first, so that it runs after the daemon's cleanup.
+	t.Cleanup(func() { unix.Unmount(home, unix.MNT_DETACH) })
+	b := newBatchIn(t, home, "", nil)
+	id := b.qsub("-N", "full", b.script("full.sh", "#!/bin/sh\nwhile [ ! -e stop ]; do sleep 0.05; done\necho done\n"))
+	b.waitState(id, "running")
+	if r := b.run("qchkpnt", jobArg(id)); r.code != 0 {
+		t.Fatalf("first qchkpnt: %v", r)
+	}
+	checkFull := func(phase string) {
+		t.Helper()
+		filler := fill(t, home)
+		r := b.run("qchkpnt", jobArg(id))
+		if r.code != 1 || !strings.Contains(r.stderr, "space") {
+			t.Errorf("%s: qchkpnt on a full state directory: %v", phase, r)
+		}
+		if r := b.run("qstat"); !strings.Contains(r.stderr, "qstat: warning: the state directory "+home+" is full") ||
+			!strings.Contains(r.stdout, "full") {
+			t.Errorf("%s: qstat on a full state directory: %v", phase, r)
+		}
+		if r := b.run("qstat", "-f", "-F", "json", jobArg(id)); !strings.Contains(r.stdout, `"state_dir_problem"`) {
+			t.Errorf("%s: qstat -F json on a full state directory: %v", phase, r)
+		}
+		if phase == "daemon restarted" {
+			b.stop() // what waits to be recorded is lost with it
+		}
+		if err := os.Remove(filler); err != nil {
+			t.Fatal(err)
+		}
+		if phase == "daemon restarted" {
+			b.start()
+		}
+		// The job leaves checkpointing: its failed checkpoint is recorded.
+		j := b.waitState(id, "running")
+		if len(j.Checkpoints) == 0 || j.Checkpoints[len(j.Checkpoints)-1].N != 1 {
+			t.Errorf("%s: generations %+v, want the first one kept", phase, j.Checkpoints)
+		}
+		found := false
+		for _, e := range j.Events {
+			found = found || strings.Contains(e.Text, "failed")
+		}
+		if !found || j.CheckpointError == "" {
+			t.Errorf("%s: the failed checkpoint is not in the job's record: error %q, events %+v", phase, j.CheckpointError, j.Events)
+		}
+		if r := b.run("qstat"); strings.Contains(r.stderr, "warning") {
+			t.Errorf("%s: qstat after space was freed: %v", phase, r)
+		}
+		if r := b.run("qchkpnt", jobArg(id)); r.code != 0 {
+			t.Errorf("%s: qchkpnt after space was freed: %v", phase, r)
+		}
+	}
+	checkFull("daemon running")
+	checkFull("daemon restarted")
+	os.WriteFile(filepath.Join(b.work, "stop"), nil, 0o644)
+	j := b.waitState(id, "finished", "failed")
+	if j.State != "finished" || len(j.Segments) != 1 {
+		t.Errorf("the job at the end: %+v", j)
+	}
+	if out := b.readFile(j.Stdout); out != "done\n" {
+		t.Errorf("the job's output: %q", out)
 	}
 }

@@ -110,6 +110,7 @@ type Daemon struct {
 	ctx      context.Context    // Run's: done when the daemon stops
 
 	ckpts   ckptTable
+	records *recorder // changes waiting for the disk (record.go)
 	cronMu  sync.Mutex
 	cron    *cron.Cron
 	entries map[jobs.ID]cron.EntryID // periodic checkpoints
@@ -142,7 +143,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		opts: opts, log: log, dir: dir, machine: machine, started: time.Now().Round(0),
 		uid: os.Getuid(), hostname: host, kick: make(chan struct{}, 1),
 		ckpts:   ckptTable{ops: map[jobs.ID]*ckptOp{}, tried: map[jobs.ID]time.Time{}},
-		entries: map[jobs.ID]cron.EntryID{},
+		entries: map[jobs.ID]cron.EntryID{}, records: newRecorder(),
 	}
 	// Descriptors we inherited (from a shell, a service manager) must not
 	// reach supervisors and jobs: a job holding a pipe or a socket of the
@@ -222,6 +223,8 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	d.cronMu.Lock()
 	d.cron = timers
 	d.cronMu.Unlock()
+	// Before recover, whose records may have to wait for space.
+	wg.Go(func() { d.recordLoop(ctx) })
 	d.recover()
 
 	ln, err := d.listen()

@@ -499,6 +499,11 @@ func (d *Daemon) status(_ context.Context, who caller, body json.RawMessage) (an
 		buf.WriteString(`,"missing":`)
 		buf.Write(m)
 	}
+	if p := d.stateProblem(); p != "" {
+		m, _ := json.Marshal(p)
+		buf.WriteString(`,"state_dir_problem":`)
+		buf.Write(m)
+	}
 	buf.WriteByte('}')
 	return json.RawMessage(buf.Bytes()), nil
 }

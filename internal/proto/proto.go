@@ -132,6 +132,9 @@ type StatusReply struct {
 	Now     time.Time `json:"now"`
 	Jobs    []JobInfo `json:"jobs"`
 	Missing []uint64  `json:"missing,omitempty"`
+	// StateDir says what is wrong with the daemon's state directory (it is
+	// full; state changes wait to be recorded); empty when nothing is.
+	StateDir string `json:"state_dir_problem,omitempty"`
 }
 
 // JobInfo is a job as qstat shows it (qstat -F json prints these). The

@@ -86,6 +86,7 @@ are printed) or lazarusd cannot be reached.
 		}
 		out := bufio.NewWriterSize(c.App.Writer, 64<<10)
 		var missing []uint64
+		var problem string
 		switch {
 		case format == "json":
 			// Passed through as the daemon wrote it.
@@ -96,10 +97,11 @@ are printed) or lazarusd cannot be reached.
 			out.Write(raw)
 			out.WriteByte('\n')
 			var m struct {
-				Missing []uint64 `json:"missing"`
+				Missing  []uint64 `json:"missing"`
+				StateDir string   `json:"state_dir_problem"`
 			}
 			json.Unmarshal(raw, &m)
-			missing = m.Missing
+			missing, problem = m.Missing, m.StateDir
 		case req.Full:
 			var reply proto.StatusReply
 			if err := client.Call(c.Context, proto.OpStatus, req, &reply); err != nil {
@@ -111,13 +113,14 @@ are printed) or lazarusd cannot be reached.
 				}
 				printFull(out, j, reply.Now)
 			}
-			missing = reply.Missing
+			missing, problem = reply.Missing, reply.StateDir
 		default:
 			// Only the table's columns are decoded: a listing of every job
 			// is large.
 			var reply struct {
-				Jobs    []row    `json:"jobs"`
-				Missing []uint64 `json:"missing"`
+				Jobs     []row    `json:"jobs"`
+				Missing  []uint64 `json:"missing"`
+				StateDir string   `json:"state_dir_problem"`
 			}
 			if err := client.Call(c.Context, proto.OpStatus, req, &reply); err != nil {
 				return err
@@ -125,10 +128,14 @@ are printed) or lazarusd cannot be reached.
 			if len(reply.Jobs) > 0 {
 				printTable(out, reply.Jobs)
 			}
-			missing = reply.Missing
+			missing, problem = reply.Missing, reply.StateDir
 		}
 		if err := out.Flush(); err != nil {
 			return err
+		}
+		if problem != "" {
+			// On standard error: the listing stays what scripts read.
+			fmt.Fprintf(c.App.ErrWriter, "qstat: warning: %s\n", problem)
 		}
 		for _, id := range missing {
 			fmt.Fprintf(c.App.ErrWriter, "qstat: unknown job id %d\n", id)
