@@ -28,6 +28,11 @@ due. States: queued, held, running, exiting, finished, failed,
 checkpointing, requeued. Finished and failed jobs stay listed for
 keep_finished (lazarus.conf, default a week).
 
+Of another user's job you see only its summary (its line of the table),
+unless you are root or an operator or lazarus.conf sets query_other_jobs =
+true. A full state directory (or state changes waiting to be recorded) is
+reported on standard error.
+
 -f prints every field of each job, with each run (start, end, CPU time,
 exit status, the checkpoint it restarted from) and the totals, each
 checkpoint generation, the last checkpoint failure and the history of

@@ -20,7 +20,8 @@ func NewQsub(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := newApp("qsub", "submit a batch job",
 		"qsub [-q queue] [-N name] [-o path] [-e path] [-j oe|eo|n] [-r y|n] [-h]\n"+
 			"        [-a [[YYYY]MMDD]hhmm[.SS]] [-l ncpus=N,mem=SIZE,walltime=HH:MM:SS]\n"+
-			"        [-v VAR[=value],...] [-V] [-c n|s|HOURS|DURATION] [script | -]",
+			"        [-v VAR[=value],...] [-V] [-W umask=NNN] [-c n|s|HOURS|DURATION]\n"+
+			"        [script | -]",
 		`qsub submits the script (a file, or standard input when the script is "-" or
 absent) to lazarusd and prints the new job's id. The script is copied at
 submission: changing the file afterwards does not change the job.
@@ -34,7 +35,8 @@ LAZARUS_ENVIRONMENT=LAZARUS_BATCH, plus what -v and -V add. A script whose
 first line is not "#!" runs with your login shell.
 
 Standard output and error go to NAME.oID and NAME.eID in the submit directory
-unless -o, -e or -j say otherwise.
+unless -o, -e or -j say otherwise. They are created 0600 (yours alone) unless
+-W umask=NNN gives the job another umask (022: 0644).
 
 With a root lazarusd the job runs as the init of a PID namespace of its own
 (its $$ is 1), so that its whole process tree can be checkpointed (-c,
