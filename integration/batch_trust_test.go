@@ -180,6 +180,9 @@ func TestBatchStateDirFull(t *testing.T) {
 		if r := b.run("qstat", "-f", "-F", "json", jobArg(id)); !strings.Contains(r.stdout, `"state_dir_problem"`) {
 			t.Errorf("%s: qstat -F json on a full state directory: %v", phase, r)
 		}
+		if r := b.run("qmgr", "-c", "list server"); !strings.Contains(r.stdout, "state_dir_problem = the state directory "+home+" is full") {
+			t.Errorf("%s: qmgr list server on a full state directory: %v", phase, r)
+		}
 		if phase == "daemon restarted" {
 			b.stop() // what waits to be recorded is lost with it
 		}

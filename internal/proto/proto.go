@@ -369,6 +369,9 @@ type ServerReply struct {
 	ConfigFile string    `json:"config_file"`
 	Started    time.Time `json:"started"`
 	Settings   []Setting `json:"settings"`
+	// StateDirProblem is as StatusReply.StateDir: the state directory is
+	// full, or state changes wait to be recorded.
+	StateDirProblem string `json:"state_dir_problem,omitempty"`
 }
 
 // Setting is one setting of lazarus.conf.
