@@ -356,11 +356,11 @@ func (b *batch) readFile(path string) string {
 func nobody(t *testing.T) *syscall.Credential {
 	t.Helper()
 	if os.Getuid() != 0 {
-		t.Skip("running commands as another user needs root")
+		skipOrFail(t, "running commands as another user needs root")
 	}
 	u, err := user.Lookup("nobody")
 	if err != nil {
-		t.Skip("this machine has no user nobody")
+		skipOrFail(t, "this machine has no user nobody")
 	}
 	uid, _ := strconv.Atoi(u.Uid)
 	gid, _ := strconv.Atoi(u.Gid)
