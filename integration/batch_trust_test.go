@@ -170,6 +170,10 @@ func TestBatchStateDirFull(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.stderr, "space") {
 			t.Errorf("%s: qchkpnt on a full state directory: %v", phase, r)
 		}
+		// Whether the store can take the start of the checkpoint depends
+		// on the free pages bbolt has in its file: when it cannot, no
+		// checkpoint starts and there is no failure to record.
+		started := !strings.Contains(r.stderr, "cannot write the state database")
 		if r := b.run("qstat"); !strings.Contains(r.stderr, "qstat: warning: the state directory "+home+" is full") ||
 			!strings.Contains(r.stdout, "full") {
 			t.Errorf("%s: qstat on a full state directory: %v", phase, r)
@@ -198,7 +202,7 @@ func TestBatchStateDirFull(t *testing.T) {
 		for _, e := range j.Events {
 			found = found || strings.Contains(e.Text, "failed")
 		}
-		if !found || j.CheckpointError == "" {
+		if started && (!found || j.CheckpointError == "") {
 			t.Errorf("%s: the failed checkpoint is not in the job's record: error %q, events %+v", phase, j.CheckpointError, j.Events)
 		}
 		if r := b.run("qstat"); strings.Contains(r.stderr, "warning") {
