@@ -63,8 +63,11 @@ type Config struct {
 	MaxWalltime     time.Duration // largest walltime a job may ask for; 0: no limit
 	KillGrace       time.Duration // between SIGTERM and SIGKILL when a job is killed
 	Operators       []string      // users who manage queues and all jobs, besides root
-	KeepFinished    time.Duration // how long finished and failed jobs stay listed
-	LogLevel        string        // debug, info, warn or error
+	// QueryOtherJobs lets every user see every field of every job (qstat
+	// -f); false (PBS's default): of other users' jobs, only the summary.
+	QueryOtherJobs bool
+	KeepFinished   time.Duration // how long finished and failed jobs stay listed
+	LogLevel       string        // debug, info, warn or error
 	// CheckpointKeep is how many good checkpoint generations each job
 	// keeps (a queue's ckpt_keep overrides it).
 	CheckpointKeep int

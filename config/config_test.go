@@ -41,6 +41,7 @@ default_walltime = 1:00:00
 max_walltime = 48:00:00
 kill_grace = 30s
 operators = alice, bob
+query_other_jobs = true
 keep_finished = 24h
 log_level = debug
 checkpoint_keep = 3
@@ -53,7 +54,7 @@ checkpoint_hour = 1s
 	want := Config{
 		Slots: 4, Memory: 2 << 30, DefaultQueue: "long", MaxRunning: 3, MaxUserRunning: 2,
 		DefaultWalltime: time.Hour, MaxWalltime: 48 * time.Hour, KillGrace: 30 * time.Second,
-		Operators: []string{"alice", "bob"}, KeepFinished: 24 * time.Hour, LogLevel: "debug",
+		Operators: []string{"alice", "bob"}, QueryOtherJobs: true, KeepFinished: 24 * time.Hour, LogLevel: "debug",
 		CheckpointKeep: 3, CheckpointHour: time.Second,
 	}
 	if !reflect.DeepEqual(c, want) {

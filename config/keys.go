@@ -74,6 +74,16 @@ var keys = []key{
 			return nil
 		},
 		func(c Config) string { return strings.Join(c.Operators, ",") }},
+	{"query_other_jobs", "whether users see every field of other users' jobs (qstat -f: variables, paths, history); false: only the summary line, as in qstat's table (root and operators see everything)", "false",
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false")
+			}
+			c.QueryOtherJobs = b
+			return nil
+		},
+		func(c Config) string { return strconv.FormatBool(c.QueryOtherJobs) }},
 	{"keep_finished", "how long finished and failed jobs stay in qstat before they are purged", "168h",
 		func(c *Config, v string) error {
 			return duration(&c.KeepFinished, v, time.Minute, 100*365*24*time.Hour)

@@ -145,9 +145,19 @@ func TestBatchSIGTERMLeavesJobsRunning(t *testing.T) {
 func TestBatchSecondDaemonRefused(t *testing.T) {
 	b := newBatch(t, "")
 	r := b.runWith(cmdOpts{}, "lazarusd")
-	want := fmt.Sprintf("lazarusd: another lazarusd is using this state directory (%s, pid %d)\n", b.home, b.cmd.Process.Pid)
+	want := fmt.Sprintf("lazarusd: %s is locked by pid %d: is another lazarusd using this state dir?\n", b.home, b.cmd.Process.Pid)
 	if r.code != 1 || r.stderr != want {
 		t.Errorf("second lazarusd: %v, want stderr %q", r, want)
+	}
+	// The lock file can be unlinked; the lock, on the directory itself,
+	// cannot (a lock on the file alone went with it).
+	if err := os.Remove(filepath.Join(b.home, "lazarusd.lock")); err != nil {
+		t.Fatal(err)
+	}
+	r = b.runWith(cmdOpts{}, "lazarusd")
+	want = fmt.Sprintf("lazarusd: %s is locked: is another lazarusd using this state dir?\n", b.home)
+	if r.code != 1 || r.stderr != want {
+		t.Errorf("second lazarusd after rm lazarusd.lock: %v, want stderr %q", r, want)
 	}
 	if !b.running() {
 		t.Error("the first daemon stopped")

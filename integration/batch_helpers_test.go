@@ -46,7 +46,12 @@ func newBatch(t testing.TB, conf string) *batch {
 // setup), on a state directory that user owns.
 func newBatchAs(t testing.TB, conf string, cred *syscall.Credential) *batch {
 	t.Helper()
-	home := t.TempDir()
+	return newBatchIn(t, t.TempDir(), conf, cred)
+}
+
+// newBatchIn starts a daemon on the given (empty) state directory.
+func newBatchIn(t testing.TB, home, conf string, cred *syscall.Credential) *batch {
+	t.Helper()
 	// Other users reach the socket and their spooled scripts through it.
 	for d := home; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
 		os.Chmod(d, 0o755)

@@ -109,35 +109,48 @@ func (j *Job) elapsedAt(t time.Time) time.Duration {
 		return 0
 	}
 	s := j.Segments[n-1]
-	var base time.Duration
-	if s.Generation > 0 {
-		for _, g := range j.Checkpoints {
-			if g.N == s.Generation {
-				base = g.Elapsed
-			}
-		}
-	}
 	if !s.Open() && s.End.Before(t) {
 		t = s.End
 	}
-	return base + max(t.Sub(s.Start), 0)
+	return j.base(s) + max(t.Sub(s.Start), 0)
+}
+
+// base is the job's run time when run s began. Runs record it when they
+// start (Segment.Base); a run recorded before they did has only the number
+// of the generation it restarted from, looked up while the job still has it.
+func (j *Job) base(s Segment) time.Duration {
+	if s.Generation == 0 || s.Base > 0 {
+		return s.Base
+	}
+	for _, g := range j.Checkpoints {
+		if g.N == s.Generation {
+			return g.Elapsed
+		}
+	}
+	return 0
+}
+
+// generationElapsed is the Elapsed of generation n, if the job has it.
+func (j *Job) generationElapsed(n int) time.Duration {
+	for _, g := range j.Checkpoints {
+		if g.N == n {
+			return g.Elapsed
+		}
+	}
+	return 0
 }
 
 // Walltime returns the walltime the open run has: the job's, less what it
-// had used at the checkpoint the run restarts from (a run from the
-// beginning has it all). Zero means no limit; it is at least a second.
+// had used when the run began, at the checkpoint it restarts from (a run
+// from the beginning has it all). Zero means no limit; it is at least a
+// second.
 func (j *Job) Walltime() time.Duration {
 	w := j.Resources.Walltime
 	seg, open := j.Current()
 	if w == 0 || !open || seg.Generation == 0 {
 		return w
 	}
-	for _, g := range j.Checkpoints {
-		if g.N == seg.Generation {
-			return max(w-g.Elapsed, time.Second)
-		}
-	}
-	return w
+	return max(w-j.base(seg), time.Second)
 }
 
 // CheckpointFailed records that the checkpoint of generation gen failed:
@@ -180,7 +193,7 @@ func (j *Job) Restore(gen int, now time.Time) error {
 		return nil
 	}
 	s := &j.Segments[len(j.Segments)-1]
-	s.Restart, s.Generation = true, gen
+	s.Restart, s.Generation, s.Base = true, gen, j.generationElapsed(gen)
 	for i := range j.Checkpoints {
 		if g := &j.Checkpoints[i]; g.N > gen && g.Good() {
 			g.Bad = fmt.Sprintf("superseded by the restart from checkpoint %d", gen)
@@ -217,11 +230,11 @@ func (j *Job) RestoreFailed(gen int, why string, now time.Time) (next int, ok bo
 		return 0, false, j.End(Result{End: now, ExitCode: -1, Reason: "killed"})
 	case next > 0:
 		j.Event(now, "restart from checkpoint %d failed: %s; falling back to checkpoint %d", gen, why, next)
-		s.Generation = next
+		s.Generation, s.Base = next, j.generationElapsed(next)
 		return next, true, nil
 	case j.Rerunnable:
 		j.Event(now, "restart from checkpoint %d failed: %s; no older checkpoint, starting the script again", gen, why)
-		s.Restart, s.Generation = false, 0
+		s.Restart, s.Generation, s.Base = false, 0, 0
 		return 0, true, nil
 	}
 	j.Event(now, "restart from checkpoint %d failed: %s; no older checkpoint and the job is not rerunnable", gen, why)

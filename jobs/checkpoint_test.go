@@ -246,3 +246,70 @@ func TestWalltimeAfterRestart(t *testing.T) {
 		t.Errorf("elapsed at the second checkpoint: %v, want 3h + 1h", g.Elapsed)
 	}
 }
+
+// The generation a run restarted from may be pruned while the run goes on
+// (keep 1): the run's walltime and the elapsed time of its later
+// checkpoints must not change for that.
+func TestElapsedAfterTheRestartGenerationIsPruned(t *testing.T) {
+	j := running(t)
+	j.Resources.Walltime = 10 * time.Hour
+	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	checkpoint := func(h int) Generation {
+		t.Helper()
+		op, err := j.BeginCheckpoint(CheckpointOp{}, at(h))
+		if err != nil {
+			t.Fatal(err)
+		}
+		j.CheckpointDone(Generation{N: op.Gen, Time: at(h)}, 1, at(h))
+		return j.Checkpoints[0]
+	}
+	checkpoint(3)
+	j.Lost("machine crash", at(5))
+	if err := j.Restore(1, at(6)); err != nil {
+		t.Fatal(err)
+	}
+	if g := checkpoint(7); g.Elapsed != 4*time.Hour {
+		t.Fatalf("elapsed at checkpoint %d: %v, want 3h + 1h", g.N, g.Elapsed)
+	}
+	if len(j.Checkpoints) != 1 || j.Checkpoints[0].N != 2 {
+		t.Fatalf("generations %+v, want only 2 (keep 1)", j.Checkpoints)
+	}
+	// Generation 1, which the run restarted from, is gone now.
+	if got := j.Walltime(); got != 7*time.Hour {
+		t.Errorf("walltime of the run after its generation was pruned: %v, want 7h", got)
+	}
+	if g := checkpoint(8); g.Elapsed != 5*time.Hour {
+		t.Errorf("elapsed at checkpoint %d: %v, want 3h + 2h", g.N, g.Elapsed)
+	}
+	j.Lost("machine crash", at(9))
+	if err := j.Restore(3, at(10)); err != nil {
+		t.Fatal(err)
+	}
+	if got := j.Walltime(); got != 5*time.Hour {
+		t.Errorf("walltime of a restart from checkpoint 3: %v, want 10h - 5h", got)
+	}
+}
+
+// A restart that falls back to an older generation takes that one's run
+// time as its own base.
+func TestElapsedAfterFallback(t *testing.T) {
+	j := running(t)
+	j.Resources.Walltime = 10 * time.Hour
+	for _, h := range []int{2, 4} {
+		op, _ := j.BeginCheckpoint(CheckpointOp{}, t0.Add(time.Duration(h)*time.Hour))
+		j.CheckpointDone(Generation{N: op.Gen, Time: t0.Add(time.Duration(h) * time.Hour)}, 2, t0)
+	}
+	j.Lost("machine crash", t0.Add(5*time.Hour))
+	if err := j.Restore(2, t0.Add(6*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got := j.Walltime(); got != 6*time.Hour {
+		t.Fatalf("walltime from checkpoint 2: %v, want 6h", got)
+	}
+	if next, ok, err := j.RestoreFailed(2, "corrupt", t0.Add(6*time.Hour)); err != nil || !ok || next != 1 {
+		t.Fatalf("RestoreFailed = %d, %v, %v", next, ok, err)
+	}
+	if got := j.Walltime(); got != 8*time.Hour {
+		t.Errorf("walltime from checkpoint 1: %v, want 8h", got)
+	}
+}

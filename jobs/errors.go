@@ -13,6 +13,7 @@ var (
 	ErrBadResource = errors.New("bad resource request")
 	ErrBadPolicy   = errors.New("bad checkpoint policy")
 	ErrBadTime     = errors.New("bad time")
+	ErrBadUmask    = errors.New("not a umask (one to four octal digits, at most 0777)")
 )
 
 // TransitionError is returned when a job cannot go from its state to the

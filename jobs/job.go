@@ -72,6 +72,11 @@ type Segment struct {
 	// Generation is the checkpoint generation the run was restarted from;
 	// 0 for a run from the start of the script.
 	Generation int
+	// Base is the job's run time when this run began: the Elapsed of the
+	// generation it was restarted from, copied when the run starts, so that
+	// the run's walltime and the elapsed time of its own checkpoints do not
+	// depend on that generation being kept (it may be pruned meanwhile).
+	Base time.Duration
 }
 
 // Open reports whether the segment is still running.
@@ -160,6 +165,10 @@ type Job struct {
 	Checkpoint Policy
 	Vars       []string // qsub -v, as VAR=value
 	ExportEnv  bool     // qsub -V: the submitter's environment is in the store
+	// Umask is qsub -W umask: the mask of the job's output and error files
+	// when they are created, and the job's own umask. Nil: the files are
+	// created 0600 (DefaultOutputUmask) and the job runs with umask 022.
+	Umask *uint32
 
 	Segments    []Segment
 	Checkpoints []Generation // newest first
@@ -183,6 +192,10 @@ func (j *Job) Copy() *Job {
 	c := *j
 	c.Owner.Groups = slices.Clone(j.Owner.Groups)
 	c.Vars = slices.Clone(j.Vars)
+	if j.Umask != nil {
+		m := *j.Umask
+		c.Umask = &m
+	}
 	c.Segments = slices.Clone(j.Segments)
 	c.Checkpoints = slices.Clone(j.Checkpoints)
 	c.Events = slices.Clone(j.Events)
@@ -245,6 +258,21 @@ func ValidateName(name string) error {
 		}
 	}
 	return nil
+}
+
+// DefaultOutputUmask masks the output and error files of a job that gives
+// no -W umask: they are created 0600, readable by their owner only (as
+// PBS's default umask of 077 makes them).
+const DefaultOutputUmask = 0o077
+
+// ParseUmask parses qsub -W umask=NNN: one to four octal digits, at most
+// 0777.
+func ParseUmask(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || s == "" || len(s) > 4 || n > 0o777 {
+		return 0, fmt.Errorf("umask=%s: %w", s, ErrBadUmask)
+	}
+	return uint32(n), nil
 }
 
 // ValidateVar checks one qsub -v entry: NAME=value or NAME (which takes the

@@ -26,6 +26,13 @@ func TestParseResources(t *testing.T) {
 		{"zero mem", "mem=0", base, true},
 		{"bad walltime", "walltime=1:75:00", base, true},
 		{"zero walltime", "walltime=0:00:00", base, true},
+		// 3,000,000 hours in nanoseconds is more than an int64 holds: it
+		// wrapped to a negative walltime, which passed max_walltime and
+		// meant no limit at all.
+		{"walltime overflow hours", "walltime=3000000:00:00", base, true},
+		{"walltime overflow seconds", "walltime=18446744073709551615", base, true},
+		{"walltime just over the bound", "walltime=1000000:00:01", base, true},
+		{"walltime at the bound", "walltime=1000000:00:00", Resources{NCPUs: 1, Walltime: MaxWalltime}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,9 +102,15 @@ func TestWalltime(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"", ":", "1:2:3:4", "1:60", "a:00:00", "1:-1:00"} {
+	for _, bad := range []string{"", ":", "1:2:3:4", "1:60", "a:00:00", "1:-1:00",
+		"3000000:00:00", "2562048:00:00", "9223372036:00", "99999999999999999999"} {
 		if _, err := ParseWalltime(bad); err == nil {
 			t.Errorf("ParseWalltime(%q) accepted", bad)
+		}
+	}
+	for _, in := range []string{"1000000:00:00", "60000000:00", "3600000000"} {
+		if got, err := ParseWalltime(in); err != nil || got != MaxWalltime {
+			t.Errorf("ParseWalltime(%q) = %v, %v, want %v", in, got, err, MaxWalltime)
 		}
 	}
 	if got := FormatDuration(100*time.Hour + 61*time.Second); got != "100:01:01" {
@@ -217,5 +230,38 @@ func TestParseIDAndNames(t *testing.T) {
 	}
 	if got := DefaultName("-"); got != "STDIN" {
 		t.Errorf("DefaultName(-) = %q", got)
+	}
+}
+
+func TestParseUmask(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    uint32
+		wantErr bool
+	}{
+		{"022", 0o022, false},
+		{"22", 0o022, false},
+		{"0077", 0o077, false},
+		{"0", 0, false},
+		{"777", 0o777, false},
+		{"", 0, true},
+		{"1000", 0, true},
+		{"8", 0, true},
+		{"-22", 0, true},
+		{"+22", 0, true},
+		{"0o22", 0, true},
+		{"00022", 0, true},
+		{"u=rwx", 0, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := ParseUmask(tt.in)
+			if (err != nil) != tt.wantErr || got != tt.want {
+				t.Fatalf("ParseUmask(%q) = %#o, %v, want %#o, error %v", tt.in, got, err, tt.want, tt.wantErr)
+			}
+			if err != nil && !errors.Is(err, ErrBadUmask) {
+				t.Errorf("error %v is not ErrBadUmask", err)
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package jobs
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -117,22 +118,36 @@ func FormatSize(n int64) string {
 	return strconv.FormatInt(n, 10) + "b"
 }
 
-// ParseWalltime parses [[HH:]MM:]SS (PBS syntax); hours are not bounded,
-// minutes and seconds are below 60 when a larger field is given.
+// MaxWalltime is the largest walltime ParseWalltime accepts: a million
+// hours (about 114 years), well inside what a time.Duration holds, so that
+// no request wraps around to a negative (unlimited) duration.
+const MaxWalltime = 1_000_000 * time.Hour
+
+// ParseWalltime parses [[HH:]MM:]SS (PBS syntax); minutes and seconds are
+// below 60 when a larger field is given, and the whole is at most
+// MaxWalltime.
 func ParseWalltime(s string) (time.Duration, error) {
 	fields := strings.Split(s, ":")
 	if len(fields) > 3 || s == "" {
 		return 0, fmt.Errorf("%q: %w (want HH:MM:SS)", s, ErrBadResource)
 	}
-	var total time.Duration
+	const most = int64(MaxWalltime / time.Second)
+	var total int64 // seconds
 	for i, f := range fields {
-		n, err := strconv.ParseUint(f, 10, 32)
+		n, err := strconv.ParseUint(f, 10, 63)
+		if errors.Is(err, strconv.ErrRange) || err == nil && n > uint64(most) {
+			return 0, fmt.Errorf("%q: %w (at most %s)", s, ErrBadResource, FormatDuration(MaxWalltime))
+		}
 		if err != nil || f == "" || (i > 0 && n >= 60) {
 			return 0, fmt.Errorf("%q: %w (want HH:MM:SS)", s, ErrBadResource)
 		}
-		total = total*60 + time.Duration(n)
+		// total*60 + n stays below most, checked before it is computed.
+		if total > (most-int64(n))/60 {
+			return 0, fmt.Errorf("%q: %w (at most %s)", s, ErrBadResource, FormatDuration(MaxWalltime))
+		}
+		total = total*60 + int64(n)
 	}
-	return total * time.Second, nil
+	return time.Duration(total) * time.Second, nil
 }
 
 // FormatDuration formats d as HH:MM:SS (hours may exceed 99), rounding

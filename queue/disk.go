@@ -35,6 +35,7 @@ type diskJob struct {
 	IntervalNS int64     `json:"ckpt_interval_ns,omitempty"`
 	Vars       []string  `json:"vars,omitempty"`
 	ExportEnv  bool      `json:"export_env,omitempty"`
+	Umask      *uint32   `json:"umask,omitempty"` // qsub -W umask; absent: none given
 
 	Segments    []diskSegment    `json:"segments,omitempty"`
 	Checkpoints []diskGeneration `json:"checkpoints,omitempty"`
@@ -70,6 +71,9 @@ type diskSegment struct {
 	Reason    string    `json:"reason,omitempty"`
 	Restart   bool      `json:"restart,omitempty"`
 	Gen       int       `json:"gen,omitempty"` // schema 2
+	// BaseNS is the job's run time when the run began (jobs.Segment.Base);
+	// absent in older records, which look it up in the generation.
+	BaseNS int64 `json:"base_ns,omitempty"`
 }
 
 type diskGeneration struct {
@@ -108,12 +112,13 @@ func toDiskJob(j *jobs.Job) diskJob {
 		Workdir: j.Workdir, Script: j.Script, Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
 		Rerunnable: j.Rerunnable, NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem,
 		WalltimeNS: int64(j.Resources.Walltime), Policy: string(j.Checkpoint.Kind),
-		IntervalNS: int64(j.Checkpoint.Interval), Vars: j.Vars, ExportEnv: j.ExportEnv,
+		IntervalNS: int64(j.Checkpoint.Interval), Vars: j.Vars, ExportEnv: j.ExportEnv, Umask: j.Umask,
 	}
 	for _, s := range j.Segments {
 		d.Segments = append(d.Segments, diskSegment{
 			Start: s.Start, End: s.End, UserCPUNS: int64(s.UserCPU), SysCPUNS: int64(s.SysCPU),
 			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Gen: s.Generation,
+			BaseNS: int64(s.Base),
 		})
 	}
 	for _, g := range j.Checkpoints {
@@ -148,12 +153,13 @@ func (d diskJob) job() (*jobs.Job, error) {
 		Rerunnable: d.Rerunnable,
 		Resources:  jobs.Resources{NCPUs: d.NCPUs, Mem: d.Mem, Walltime: time.Duration(d.WalltimeNS)},
 		Checkpoint: jobs.Policy{Kind: jobs.PolicyKind(d.Policy), Interval: time.Duration(d.IntervalNS)},
-		Vars:       d.Vars, ExportEnv: d.ExportEnv,
+		Vars:       d.Vars, ExportEnv: d.ExportEnv, Umask: d.Umask,
 	}
 	for _, s := range d.Segments {
 		j.Segments = append(j.Segments, jobs.Segment{
 			Start: s.Start, End: s.End, UserCPU: time.Duration(s.UserCPUNS), SysCPU: time.Duration(s.SysCPUNS),
 			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Generation: s.Gen,
+			Base: time.Duration(s.BaseNS),
 		})
 	}
 	for _, g := range d.Checkpoints {

@@ -10,4 +10,7 @@ var (
 	ErrNewerSchema = errors.New("state database was written by a newer lazarusd")
 	ErrClosed      = errors.New("store is closed")
 	ErrBadQueue    = errors.New("bad queue setting")
+	// ErrWrite wraps a failure to make a change durable (a full or failing
+	// disk): nothing changed, and the same change may be tried again.
+	ErrWrite = errors.New("cannot write the state database")
 )

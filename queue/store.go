@@ -278,7 +278,10 @@ func (s *Store) write(ops ...op) error {
 	}
 	w := &write{ops: ops, done: make(chan error, 1)}
 	s.writes <- w
-	return <-w.done
+	if err := <-w.done; err != nil {
+		return fmt.Errorf("%w: %w", ErrWrite, err)
+	}
+	return nil
 }
 
 // commit is the committer goroutine, owned by the Store and ended by Close.

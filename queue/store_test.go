@@ -388,7 +388,7 @@ func TestCheckpointFieldsSurviveReopen(t *testing.T) {
 	j := submit(t, s, "long", 1000)
 	want := j.Copy()
 	want.State = jobs.Requeued
-	want.Segments = []jobs.Segment{{Start: t0, End: t0.Add(time.Hour), ExitCode: -1, Restart: true, Generation: 2}}
+	want.Segments = []jobs.Segment{{Start: t0, End: t0.Add(time.Hour), ExitCode: -1, Restart: true, Generation: 2, Base: 2 * time.Hour}}
 	want.Checkpoints = []jobs.Generation{
 		{N: 3, Time: t0, Dir: "/spool/1.ckpt/3", Root: "job", Size: 1 << 20, Duration: time.Second,
 			Frozen: time.Millisecond, Processes: 2, Elapsed: 3 * time.Hour},

@@ -184,7 +184,8 @@ func (d *Daemon) serverList(_ context.Context, _ caller, _ json.RawMessage) (any
 }
 
 func (d *Daemon) serverReply() proto.ServerReply {
-	r := proto.ServerReply{Version: proto.Version, StateDir: d.dir, ConfigFile: d.configPath(), Started: d.started}
+	r := proto.ServerReply{Version: proto.Version, StateDir: d.dir, ConfigFile: d.configPath(), Started: d.started,
+		StateDirProblem: d.stateProblem()}
 	for _, s := range d.config().Settings() {
 		r.Settings = append(r.Settings, proto.Setting{Name: s.Name, Value: s.Value, Default: s.Default, Doc: s.Doc})
 	}

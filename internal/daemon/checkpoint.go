@@ -48,6 +48,9 @@ type ckptOp struct {
 	stop bool
 	done chan struct{}
 	res  supervisor.CheckpointResult
+	// unrecorded is why res could not be recorded yet (it waits in the
+	// recorder); nil once recorded.
+	unrecorded error
 }
 
 // ckptTable holds the checkpoints in progress, one per job at most.
@@ -82,6 +85,9 @@ func (d *Daemon) keep(j *jobs.Job) int {
 func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy bool, retErr error) {
 	if d.uid != 0 {
 		return nil, false, conflict("job %d: %v", id, errNotRoot)
+	}
+	if what, err, ok := d.records.waiting(id); ok {
+		return nil, false, conflict("job %d: %s is not recorded yet, the state directory cannot be written (%v); it is recorded once there is space", id, what, err)
 	}
 	d.ckpts.mu.Lock()
 	if cur := d.ckpts.ops[id]; cur != nil {
@@ -197,8 +203,37 @@ func (d *Daemon) helperResult(id jobs.ID, gen int, werr error) supervisor.Checkp
 }
 
 // finishCheckpoint records how a checkpoint ended, deletes the generations
-// it made superfluous, and lets waiters go.
+// it made superfluous, and lets waiters go. A result that cannot be
+// recorded (the state directory is full) waits in the recorder, tried
+// again until it is: the job never stays checkpointing with no checkpoint
+// running.
 func (d *Daemon) finishCheckpoint(id jobs.ID, op *ckptOp, res supervisor.CheckpointResult) {
+	var unrecorded error
+	d.record(id, fmt.Sprintf("the end of checkpoint %d", res.Gen), func() error {
+		err := d.recordCheckpoint(id, res)
+		if unrecorded == nil {
+			unrecorded = err // the first try's, for the waiters
+		} else if err == nil {
+			d.reschedule(id)
+		}
+		return err
+	})
+	if op != nil {
+		op.res, op.unrecorded = res, unrecorded
+		d.ckpts.mu.Lock()
+		if d.ckpts.ops[id] == op {
+			delete(d.ckpts.ops, id)
+		}
+		d.ckpts.mu.Unlock()
+		close(op.done)
+	}
+	d.reschedule(id)
+}
+
+// recordCheckpoint records how a checkpoint ended and does what follows:
+// deletes the generations it made superfluous, stops a job checkpointed to
+// be requeued. Only a failure to write the store is returned.
+func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) error {
 	log := d.log.With("job_id", id, "gen", res.Gen)
 	now := time.Now().Round(0)
 	var dropped []jobs.Generation
@@ -215,6 +250,8 @@ func (d *Daemon) finishCheckpoint(id jobs.ID, op *ckptOp, res supervisor.Checkpo
 	switch {
 	case errors.Is(err, queue.ErrNoJob):
 		os.RemoveAll(d.genDir(id, res.Gen)) // deleted meanwhile
+	case errors.Is(err, queue.ErrWrite):
+		return err
 	case err != nil:
 		log.Error("cannot record a checkpoint", "error", err)
 	case res.OK:
@@ -232,16 +269,7 @@ func (d *Daemon) finishCheckpoint(id jobs.ID, op *ckptOp, res supervisor.Checkpo
 	default:
 		log.Warn("checkpoint failed; the job runs on", "error", res.Error)
 	}
-	if op != nil {
-		op.res = res
-		d.ckpts.mu.Lock()
-		if d.ckpts.ops[id] == op {
-			delete(d.ckpts.ops, id)
-		}
-		d.ckpts.mu.Unlock()
-		close(op.done)
-	}
-	d.reschedule(id)
+	return nil
 }
 
 // killJob kills a job's processes (its tree, from the init of its PID
@@ -331,6 +359,31 @@ func (d *Daemon) stoppedOnPurpose(j *jobs.Job, rec *supervisor.Record) (*supervi
 // job goes back to its queue, or is held.
 func (d *Daemon) requeueStopped(j *jobs.Job, rec *supervisor.Record, rq *supervisor.Requeue) bool {
 	now := time.Now().Round(0)
+	ok, err := d.recordRequeue(j, rec, rq, now)
+	if errors.Is(err, queue.ErrWrite) {
+		// Tried again until recorded: as a requeue, or as the end of the
+		// run if the job can no longer be requeued.
+		first := true
+		d.record(j.ID, "the requeue of a stopped run", func() error {
+			if first {
+				first = false
+				return err
+			}
+			ok, err := d.recordRequeue(j, rec, rq, now)
+			if err == nil && !ok {
+				return d.recordEnd(j.ID, result(rec))
+			}
+			return err
+		})
+		return true
+	}
+	return ok
+}
+
+// recordRequeue is requeueStopped; false when the job is not requeued
+// (deleted meanwhile, say), and only a failure to write the store is
+// returned.
+func (d *Daemon) recordRequeue(j *jobs.Job, rec *supervisor.Record, rq *supervisor.Requeue, now time.Time) (bool, error) {
 	var dropped []jobs.Generation
 	nj, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error {
 		r := result(rec)
@@ -357,12 +410,15 @@ func (d *Daemon) requeueStopped(j *jobs.Job, rec *supervisor.Record, rq *supervi
 		j.Event(now, "%s", why)
 		return j.Requeue(r, why, rq.Hold)
 	})
+	if errors.Is(err, queue.ErrWrite) {
+		return false, err
+	}
 	if err != nil {
 		var te *jobs.TransitionError
 		if !errors.As(err, &te) {
 			d.log.Error("cannot requeue a stopped job", "job_id", j.ID, "error", err)
 		}
-		return false // deleted meanwhile, say: an ordinary end
+		return false, nil // deleted meanwhile, say: an ordinary end
 	}
 	for _, g := range dropped {
 		d.removeGeneration(j.ID, g)
@@ -370,7 +426,7 @@ func (d *Daemon) requeueStopped(j *jobs.Job, rec *supervisor.Record, rq *supervi
 	d.log.Info("job stopped and requeued", "job_id", j.ID, "state", nj.State, "reason", nj.Reason)
 	d.unschedule(j.ID)
 	d.wake()
-	return true
+	return true, nil
 }
 
 func rqBy(j *jobs.Job) string {
@@ -397,21 +453,27 @@ func (d *Daemon) restoreFailed(j *jobs.Job, rec *supervisor.Record) {
 	gen := seg.Generation
 	why, _ := strings.CutPrefix(rec.Reason, fmt.Sprintf("cannot restart from checkpoint %d: ", gen))
 	now := time.Now().Round(0)
-	var ok bool
-	nj, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error {
-		var err error
-		_, ok, err = j.RestoreFailed(gen, why, now)
-		return err
+	d.record(j.ID, "a failed restart", func() error {
+		var ok bool
+		nj, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error {
+			var err error
+			_, ok, err = j.RestoreFailed(gen, why, now)
+			return err
+		})
+		if errors.Is(err, queue.ErrWrite) {
+			return err
+		}
+		if err != nil {
+			d.log.Error("cannot record a failed restart", "job_id", j.ID, "error", err)
+			return nil
+		}
+		d.log.Warn("restart from a checkpoint failed", "job_id", j.ID, "gen", gen, "error", why, "state", nj.State)
+		if !ok {
+			d.unschedule(j.ID)
+			d.wake()
+			return nil
+		}
+		d.launch(nj)
+		return nil
 	})
-	if err != nil {
-		d.log.Error("cannot record a failed restart", "job_id", j.ID, "error", err)
-		return
-	}
-	d.log.Warn("restart from a checkpoint failed", "job_id", j.ID, "gen", gen, "error", why, "state", nj.State)
-	if !ok {
-		d.unschedule(j.ID)
-		d.wake()
-		return
-	}
-	d.launch(nj)
 }

@@ -30,7 +30,8 @@ func testDaemon(t *testing.T) *Daemon {
 	t.Cleanup(func() { store.Close() })
 	d := &Daemon{log: slog.New(slog.DiscardHandler), dir: dir, store: store, kick: make(chan struct{}, 1),
 		cfg:   config.Default(config.Machine{CPUs: 2}),
-		ckpts: ckptTable{ops: map[jobs.ID]*ckptOp{}, tried: map[jobs.ID]time.Time{}}, entries: map[jobs.ID]cron.EntryID{}}
+		ckpts: ckptTable{ops: map[jobs.ID]*ckptOp{}, tried: map[jobs.ID]time.Time{}}, entries: map[jobs.ID]cron.EntryID{},
+		records: newRecorder()}
 	if err := store.CreateQueue(queue.NewQueue("batch", time.Now())); err != nil {
 		t.Fatal(err)
 	}

@@ -88,9 +88,18 @@ func (d *Daemon) checkpointJob(ctx context.Context, who caller, body json.RawMes
 	if err := waitOp(ctx, op); err != nil {
 		return nil, err
 	}
-	if !op.res.OK {
+	switch {
+	case !op.res.OK && op.unrecorded != nil:
+		return nil, &proto.Error{Code: proto.CodeFailed, Message: fmt.Sprintf(
+			"job %d: checkpoint %d failed: %s; the job runs on (this is recorded once the state directory can be written: %v)",
+			id, op.res.Gen, op.res.Error, op.unrecorded)}
+	case !op.res.OK:
 		return nil, &proto.Error{Code: proto.CodeFailed, Message: fmt.Sprintf(
 			"job %d: checkpoint %d failed: %s; the job runs on", id, op.res.Gen, op.res.Error)}
+	case op.unrecorded != nil:
+		return nil, &proto.Error{Code: proto.CodeFailed, Message: fmt.Sprintf(
+			"job %d: checkpoint %d is durable, but it is recorded only once the state directory can be written: %v",
+			id, op.res.Gen, op.unrecorded)}
 	}
 	if req.Stop {
 		// The image is durable and the job killed: its end is on its way

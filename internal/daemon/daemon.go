@@ -9,7 +9,7 @@
 //	$LAZARUS_HOME/            (--state-dir, default /var/lib/lazarus)
 //	    lazarus.conf          configuration (package config); optional
 //	    lazarus.db            bbolt store (package queue)
-//	    lazarusd.lock         flock held by the running daemon; holds its pid
+//	    lazarusd.lock         holds the running daemon's pid (it flocks the directory itself)
 //	    lazarusd.sock         protocol socket
 //	    host.key              authenticates the checkpoint images (mode 0600)
 //	    spool/<id>            each job's script, copied at submission
@@ -18,7 +18,8 @@
 //
 // # Invariants
 //
-//   - One daemon per state directory (the lock file, and bbolt's own lock).
+//   - One daemon per state directory (a flock on the directory, which
+//     cannot be unlinked away, the lock file, and bbolt's own lock).
 //   - Every change is in the store before it is acknowledged or acted on: a
 //     job is recorded as running before its supervisor starts, as exiting
 //     before its supervisor is told to kill it; a submission's script is
@@ -71,7 +72,7 @@ const (
 )
 
 // ErrRunning is returned when another daemon uses the state directory.
-var ErrRunning = errors.New("another lazarusd is using this state directory")
+var ErrRunning = errors.New("is another lazarusd using this state dir?")
 
 // Options configure Run.
 type Options struct {
@@ -112,6 +113,7 @@ type Daemon struct {
 	ctx      context.Context    // Run's: done when the daemon stops
 
 	ckpts   ckptTable
+	records *recorder // changes waiting for the disk (record.go)
 	cronMu  sync.Mutex
 	cron    *cron.Cron
 	entries map[jobs.ID]cron.EntryID // periodic checkpoints
@@ -144,7 +146,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		opts: opts, log: log, dir: dir, machine: machine, started: time.Now().Round(0),
 		uid: os.Getuid(), hostname: host, kick: make(chan struct{}, 1),
 		ckpts:   ckptTable{ops: map[jobs.ID]*ckptOp{}, tried: map[jobs.ID]time.Time{}},
-		entries: map[jobs.ID]cron.EntryID{},
+		entries: map[jobs.ID]cron.EntryID{}, records: newRecorder(),
 	}
 	// Descriptors we inherited (from a shell, a service manager) must not
 	// reach supervisors and jobs: a job holding a pipe or a socket of the
@@ -227,6 +229,8 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	d.cronMu.Lock()
 	d.cron = timers
 	d.cronMu.Unlock()
+	// Before recover, whose records may have to wait for space.
+	wg.Go(func() { d.recordLoop(ctx) })
 	d.recover()
 
 	ln, err := d.listen()
@@ -329,9 +333,25 @@ func (d *Daemon) firstStart() error {
 }
 
 // lockStateDir takes the daemon lock of a state directory, or says which
-// daemon has it.
+// daemon has it. The lock is a flock on the directory itself, which no one
+// can unlink from under the daemon (a lock on a file alone was lost with
+// the file: rm lazarusd.lock let a second daemon start). The lock file
+// still tells which process holds the lock, and is flocked too, so that a
+// daemon of an older version, which knows only that lock, sees it taken.
 func lockStateDir(dir string) (unlock func(), retErr error) {
+	dfd, err := openDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if retErr != nil {
+			unix.Close(dfd)
+		}
+	}()
 	path := filepath.Join(dir, lockFile)
+	if err := flockNB(dfd, dir); err != nil {
+		return nil, lockHeld(err, dir, path)
+	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, err
@@ -341,21 +361,8 @@ func lockStateDir(dir string) (unlock func(), retErr error) {
 			f.Close()
 		}
 	}()
-	for {
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	if err == unix.EWOULDBLOCK {
-		b, _ := os.ReadFile(path)
-		if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
-			return nil, fmt.Errorf("%w (%s, pid %d)", ErrRunning, dir, pid)
-		}
-		return nil, fmt.Errorf("%w (%s)", ErrRunning, dir)
-	}
-	if err != nil {
-		return nil, os.NewSyscallError("flock "+path, err)
+	if err := flockNB(int(f.Fd()), path); err != nil {
+		return nil, lockHeld(err, dir, path)
 	}
 	if err := f.Truncate(0); err != nil {
 		return nil, err
@@ -363,7 +370,57 @@ func lockStateDir(dir string) (unlock func(), retErr error) {
 	if _, err := f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0); err != nil {
 		return nil, err
 	}
-	return func() { f.Close() }, nil
+	return func() {
+		f.Close()
+		unix.Close(dfd)
+	}, nil
+}
+
+// openDir opens a directory for flock; the descriptor is close-on-exec, so
+// that supervisors and checkpoint helpers, which outlive the daemon, never
+// hold its lock.
+func openDir(dir string) (int, error) {
+	for {
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != unix.EINTR {
+			if err != nil {
+				return -1, &os.PathError{Op: "open", Path: dir, Err: err}
+			}
+			return fd, nil
+		}
+	}
+}
+
+// flockNB takes an exclusive flock without waiting; errLockTaken if
+// another open file holds one.
+func flockNB(fd int, path string) error {
+	for {
+		err := unix.Flock(fd, unix.LOCK_EX|unix.LOCK_NB)
+		switch err {
+		case unix.EINTR:
+			continue
+		case nil:
+			return nil
+		case unix.EWOULDBLOCK:
+			return errLockTaken
+		}
+		return os.NewSyscallError("flock "+path, err)
+	}
+}
+
+var errLockTaken = errors.New("lock taken")
+
+// lockHeld turns a failure to take the lock into the error a person reads:
+// which daemon has the state directory, if its lock file still says.
+func lockHeld(err error, dir, path string) error {
+	if !errors.Is(err, errLockTaken) {
+		return err
+	}
+	b, _ := os.ReadFile(path)
+	if pid, perr := strconv.Atoi(strings.TrimSpace(string(b))); perr == nil {
+		return fmt.Errorf("%s is locked by pid %d: %w", dir, pid, ErrRunning)
+	}
+	return fmt.Errorf("%s is locked: %w", dir, ErrRunning)
 }
 
 // listen opens the protocol socket; a socket left by a daemon that died is

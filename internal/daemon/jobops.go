@@ -138,6 +138,14 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 			return nil, badRequest("-v %q: want NAME=value", kv)
 		}
 	}
+	var umask *uint32
+	if req.Umask != "" {
+		m, err := jobs.ParseUmask(req.Umask)
+		if err != nil {
+			return nil, badRequest("-W %v", err)
+		}
+		umask = &m
+	}
 	now := time.Now().Round(0)
 	j := &jobs.Job{
 		Name: name, Queue: qname, State: jobs.Queued,
@@ -145,6 +153,7 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 		Submitted: now, Changed: now, After: req.After.Round(0),
 		Workdir: filepath.Clean(req.Workdir), Join: join, Rerunnable: rerun,
 		Resources: res, Checkpoint: policy, Vars: slices.Clone(req.Vars), ExportEnv: req.ExportEnv,
+		Umask: umask,
 	}
 	if req.Hold {
 		j.State, j.Reason = jobs.Held, "held by "+who.name+" at submission"
@@ -397,8 +406,16 @@ func (d *Daemon) deleteJob(_ context.Context, who caller, body json.RawMessage) 
 	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
 }
 
-// status handles qstat.
-func (d *Daemon) status(_ context.Context, _ caller, body json.RawMessage) (any, error) {
+// mayQuery reports whether the caller may see every field of a job (its
+// variables, paths, script, history), not only its summary: its owner,
+// root and operators, or anyone when query_other_jobs is true.
+func (d *Daemon) mayQuery(who caller, j *jobs.Job) bool {
+	return j.Owner.UID == who.uid || d.operator(who) || d.config().QueryOtherJobs
+}
+
+// status handles qstat. Of another user's job, a caller who may not query
+// it gets the summary only, whatever was asked for.
+func (d *Daemon) status(_ context.Context, who caller, body json.RawMessage) (any, error) {
 	var req proto.StatusRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -440,7 +457,10 @@ func (d *Daemon) status(_ context.Context, _ caller, body json.RawMessage) (any,
 			buf.WriteByte(',')
 		}
 		n++
-		enc.Encode(d.jobInfo(j, now, req.Full))
+		full := req.Full && d.mayQuery(who, j)
+		info := d.jobInfo(j, now, full)
+		info.SummaryOnly = req.Full && !full
+		enc.Encode(info)
 		buf.Truncate(buf.Len() - 1) // Encode's newline would end the reply line
 	}
 	var missing []uint64
@@ -477,6 +497,11 @@ func (d *Daemon) status(_ context.Context, _ caller, body json.RawMessage) (any,
 	if len(missing) > 0 {
 		m, _ := json.Marshal(missing)
 		buf.WriteString(`,"missing":`)
+		buf.Write(m)
+	}
+	if p := d.stateProblem(); p != "" {
+		m, _ := json.Marshal(p)
+		buf.WriteString(`,"state_dir_problem":`)
 		buf.Write(m)
 	}
 	buf.WriteByte('}')

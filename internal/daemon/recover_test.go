@@ -25,7 +25,7 @@ func TestRecoverDecisions(t *testing.T) {
 	}
 	defer store.Close()
 	d := &Daemon{log: slog.New(slog.DiscardHandler), dir: dir, store: store, kick: make(chan struct{}, 1),
-		cfg: config.Default(config.Machine{CPUs: 2})}
+		cfg: config.Default(config.Machine{CPUs: 2}), records: newRecorder()}
 	d.watch, err = newWatcher(d.log, d.collect)
 	if err != nil {
 		t.Fatal(err)

@@ -161,16 +161,26 @@ func (d *Daemon) launch(j *jobs.Job) {
 	}
 }
 
-// end closes a job's run with a result and wakes the scheduler.
+// end closes a job's run with a result and wakes the scheduler; a record
+// that has to wait for space is tried again until it is made.
 func (d *Daemon) end(id jobs.ID, r jobs.Result) {
+	d.record(id, "the end of its run", func() error { return d.recordEnd(id, r) })
+}
+
+// recordEnd is end; only a failure to write the store is returned.
+func (d *Daemon) recordEnd(id jobs.ID, r jobs.Result) error {
 	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error { return j.End(r) })
+	if errors.Is(err, queue.ErrWrite) {
+		return err
+	}
 	if err != nil {
 		d.log.Error("cannot record the end of a job", "job_id", id, "error", err)
-		return
+		return nil
 	}
 	d.log.Info("job ended", "job_id", id, "state", j.State, "reason", j.Reason)
 	d.unschedule(id)
 	d.wake()
+	return nil
 }
 
 // runEnded handles the recorded end of a job's run: a restart from a
@@ -226,14 +236,20 @@ func (d *Daemon) lost(j *jobs.Job, info *supervisor.Info, why string) {
 		why += "; its processes were killed"
 	}
 	now := time.Now().Round(0)
-	nj, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error { return j.Lost(why, now) })
-	if err != nil {
-		d.log.Error("cannot record a lost run", "job_id", j.ID, "error", err)
-		return
-	}
-	d.log.Warn("job run lost", "job_id", j.ID, "state", nj.State, "reason", nj.Reason)
-	d.unschedule(j.ID)
-	d.wake()
+	d.record(j.ID, "a lost run", func() error {
+		nj, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error { return j.Lost(why, now) })
+		if errors.Is(err, queue.ErrWrite) {
+			return err
+		}
+		if err != nil {
+			d.log.Error("cannot record a lost run", "job_id", j.ID, "error", err)
+			return nil
+		}
+		d.log.Warn("job run lost", "job_id", j.ID, "state", nj.State, "reason", nj.Reason)
+		d.unschedule(j.ID)
+		d.wake()
+		return nil
+	})
 }
 
 func result(r *supervisor.Record) jobs.Result {
@@ -363,6 +379,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		SetIDs:  d.uid == 0,
 		Workdir: j.Workdir, Script: j.Script, Shell: pw.shell,
 		Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
+		Umask: j.Umask,
 		Env:   jobEnv(j, splitEnv(env), pw, d.hostname),
 		NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem, Walltime: j.Walltime(),
 		KillGrace: cfg.KillGrace,

@@ -109,6 +109,7 @@ type SubmitRequest struct {
 	// TZ, which the job sees as LAZARUS_O_HOME and so on.
 	Origin     map[string]string `json:"origin,omitempty"`
 	Checkpoint string            `json:"checkpoint,omitempty"` // -c; "": the queue's ckpt_default
+	Umask      string            `json:"umask,omitempty"`      // -W umask=NNN, octal; "": output files 0600
 }
 
 // SubmitReply names the new job.
@@ -131,10 +132,14 @@ type StatusReply struct {
 	Now     time.Time `json:"now"`
 	Jobs    []JobInfo `json:"jobs"`
 	Missing []uint64  `json:"missing,omitempty"`
+	// StateDir says what is wrong with the daemon's state directory (it is
+	// full; state changes wait to be recorded); empty when nothing is.
+	StateDir string `json:"state_dir_problem,omitempty"`
 }
 
 // JobInfo is a job as qstat shows it (qstat -F json prints these). The
-// fields after LastCheckpoint are filled only for full requests.
+// fields after NextCheckpoint are filled only for full requests, and only
+// for a caller who may see them (SummaryOnly says they are withheld).
 type JobInfo struct {
 	ID             uint64    `json:"id"`
 	Name           string    `json:"name"`
@@ -150,6 +155,9 @@ type JobInfo struct {
 	LastCheckpointDuration float64   `json:"last_checkpoint_s,omitempty"`
 	Generations            int       `json:"generations,omitempty"`
 	NextCheckpoint         time.Time `json:"next_checkpoint,omitzero"`
+	// SummaryOnly says that the rest was asked for but is not shown: the
+	// job is another user's (query_other_jobs is false).
+	SummaryOnly bool `json:"summary_only,omitempty"`
 
 	UID         uint32           `json:"uid,omitempty"`
 	GID         uint32           `json:"gid,omitempty"`
@@ -361,6 +369,9 @@ type ServerReply struct {
 	ConfigFile string    `json:"config_file"`
 	Started    time.Time `json:"started"`
 	Settings   []Setting `json:"settings"`
+	// StateDirProblem is as StatusReply.StateDir: the state directory is
+	// full, or state changes wait to be recorded.
+	StateDirProblem string `json:"state_dir_problem,omitempty"`
 }
 
 // Setting is one setting of lazarus.conf.

@@ -419,6 +419,9 @@ func printServer(w io.Writer, s proto.ServerReply) {
 	fmt.Fprintln(w, "Server")
 	fmt.Fprintf(w, "    state_dir = %s\n    config_file = %s\n    started = %s\n    protocol = %d\n",
 		s.StateDir, s.ConfigFile, stamp(s.Started), s.Version)
+	if s.StateDirProblem != "" {
+		fmt.Fprintf(w, "    state_dir_problem = %s\n", s.StateDirProblem)
+	}
 	width := 0
 	for _, st := range s.Settings {
 		width = max(width, len(st.Name)+3+len(st.Value))

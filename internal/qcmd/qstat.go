@@ -28,6 +28,11 @@ due. States: queued, held, running, exiting, finished, failed,
 checkpointing, requeued. Finished and failed jobs stay listed for
 keep_finished (lazarus.conf, default a week).
 
+Of another user's job you see only its summary (its line of the table),
+unless you are root or an operator or lazarus.conf sets query_other_jobs =
+true. A full state directory (or state changes waiting to be recorded) is
+reported on standard error.
+
 -f prints every field of each job, with each run (start, end, CPU time,
 exit status, the checkpoint it restarted from) and the totals, each
 checkpoint generation, the last checkpoint failure and the history of
@@ -86,6 +91,7 @@ are printed) or lazarusd cannot be reached.
 		}
 		out := bufio.NewWriterSize(c.App.Writer, 64<<10)
 		var missing []uint64
+		var problem string
 		switch {
 		case format == "json":
 			// Passed through as the daemon wrote it.
@@ -96,10 +102,11 @@ are printed) or lazarusd cannot be reached.
 			out.Write(raw)
 			out.WriteByte('\n')
 			var m struct {
-				Missing []uint64 `json:"missing"`
+				Missing  []uint64 `json:"missing"`
+				StateDir string   `json:"state_dir_problem"`
 			}
 			json.Unmarshal(raw, &m)
-			missing = m.Missing
+			missing, problem = m.Missing, m.StateDir
 		case req.Full:
 			var reply proto.StatusReply
 			if err := client.Call(c.Context, proto.OpStatus, req, &reply); err != nil {
@@ -111,13 +118,14 @@ are printed) or lazarusd cannot be reached.
 				}
 				printFull(out, j, reply.Now)
 			}
-			missing = reply.Missing
+			missing, problem = reply.Missing, reply.StateDir
 		default:
 			// Only the table's columns are decoded: a listing of every job
 			// is large.
 			var reply struct {
-				Jobs    []row    `json:"jobs"`
-				Missing []uint64 `json:"missing"`
+				Jobs     []row    `json:"jobs"`
+				Missing  []uint64 `json:"missing"`
+				StateDir string   `json:"state_dir_problem"`
 			}
 			if err := client.Call(c.Context, proto.OpStatus, req, &reply); err != nil {
 				return err
@@ -125,10 +133,14 @@ are printed) or lazarusd cannot be reached.
 			if len(reply.Jobs) > 0 {
 				printTable(out, reply.Jobs)
 			}
-			missing = reply.Missing
+			missing, problem = reply.Missing, reply.StateDir
 		}
 		if err := out.Flush(); err != nil {
 			return err
+		}
+		if problem != "" {
+			// On standard error: the listing stays what scripts read.
+			fmt.Fprintf(c.App.ErrWriter, "qstat: warning: %s\n", problem)
 		}
 		for _, id := range missing {
 			fmt.Fprintf(c.App.ErrWriter, "qstat: unknown job id %d\n", id)
@@ -257,6 +269,10 @@ func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 	kv := func(k, v string) { fmt.Fprintf(w, "    %s = %s\n", k, v) }
 	fmt.Fprintf(w, "Job %d\n", j.ID)
 	kv("name", j.Name)
+	if j.SummaryOnly {
+		printSummary(kv, j)
+		return
+	}
 	kv("owner", fmt.Sprintf("%s (uid %d, gid %d)", j.User, j.UID, j.GID))
 	kv("state", j.State)
 	if j.Reason != "" {
@@ -354,6 +370,26 @@ func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 	for _, e := range j.Events {
 		kv("history", stamp(e.Time)+" "+e.Text)
 	}
+}
+
+// printSummary prints what the daemon shows of another user's job: the
+// fields of the table's line.
+func printSummary(kv func(k, v string), j proto.JobInfo) {
+	kv("owner", j.User)
+	kv("state", j.State)
+	kv("queue", j.Queue)
+	kv("elapsed", jobs.FormatDuration(seconds(j.ElapsedSec)))
+	if !j.LastCheckpoint.IsZero() {
+		kv("last checkpoint", fmt.Sprintf("%s, %s, took %.2fs", stamp(j.LastCheckpoint),
+			formatBytes(j.LastCheckpointSize), j.LastCheckpointDuration))
+	}
+	if j.Generations > 0 {
+		kv("checkpoints", strconv.Itoa(j.Generations))
+	}
+	if !j.NextCheckpoint.IsZero() {
+		kv("next checkpoint", stamp(j.NextCheckpoint))
+	}
+	kv("details", "shown to the job's owner, root and operators only (query_other_jobs is false)")
 }
 
 func qstatQueues(c *cli.Context, asJSON bool) error {

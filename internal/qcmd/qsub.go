@@ -20,7 +20,8 @@ func NewQsub(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := newApp("qsub", "submit a batch job",
 		"qsub [-q queue] [-N name] [-o path] [-e path] [-j oe|eo|n] [-r y|n] [-h]\n"+
 			"        [-a [[YYYY]MMDD]hhmm[.SS]] [-l ncpus=N,mem=SIZE,walltime=HH:MM:SS]\n"+
-			"        [-v VAR[=value],...] [-V] [-c n|s|HOURS|DURATION] [script | -]",
+			"        [-v VAR[=value],...] [-V] [-W umask=NNN] [-c n|s|HOURS|DURATION]\n"+
+			"        [script | -]",
 		`qsub submits the script (a file, or standard input when the script is "-" or
 absent) to lazarusd and prints the new job's id. The script is copied at
 submission: changing the file afterwards does not change the job.
@@ -34,7 +35,8 @@ LAZARUS_ENVIRONMENT=LAZARUS_BATCH, plus what -v and -V add. A script whose
 first line is not "#!" runs with your login shell.
 
 Standard output and error go to NAME.oID and NAME.eID in the submit directory
-unless -o, -e or -j say otherwise.
+unless -o, -e or -j say otherwise. They are created 0600 (yours alone) unless
+-W umask=NNN gives the job another umask (022: 0644).
 
 With a root lazarusd the job runs as the init of a PID namespace of its own
 (its $$ is 1), so that its whole process tree can be checkpointed (-c,
@@ -55,6 +57,7 @@ Options go before the script.
 		&cli.StringSliceFlag{Name: "l", Usage: "resources: ncpus=N (default 1), mem=SIZE (b, kb, mb, gb, tb), walltime=[[HH:]MM:]SS; repeatable"},
 		&cli.StringSliceFlag{Name: "v", Usage: "variables to export: VAR=value, or VAR for its value here; comma separated, repeatable"},
 		&cli.BoolFlag{Name: "V", DisableDefaultText: true, Usage: "export all of qsub's environment to the job"},
+		&cli.StringSliceFlag{Name: "W", Usage: "attributes: umask=NNN, the octal umask of the job and of its output and error files (default: the files are 0600); repeatable"},
 		&cli.StringFlag{Name: "c", Usage: "checkpoint policy: n (never), s (before maintenance only; the default, unless the queue's ckpt_default says otherwise), or an interval: hours (2, 0.5) or a duration (90m)"},
 	}
 	app.Action = func(c *cli.Context) error {
@@ -147,6 +150,18 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, error) {
 			p = strings.TrimSuffix(p, "/") + "/"
 		}
 		*flag.dst = p
+	}
+	for _, list := range c.StringSlice("W") {
+		for _, attr := range strings.Split(list, ",") {
+			name, val, _ := strings.Cut(attr, "=")
+			if name != "umask" {
+				return nil, fmt.Errorf("-W %q: unknown attribute (known: umask=NNN)", attr)
+			}
+			if _, err := jobs.ParseUmask(val); err != nil {
+				return nil, err
+			}
+			req.Umask = val
+		}
 	}
 	for _, list := range c.StringSlice("v") {
 		vars, err := splitVars(list)

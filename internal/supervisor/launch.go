@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lazarus/ckpt"
+	"lazarus/jobs"
 )
 
 // Launcher starts a job's first process as a child of the calling process
@@ -68,6 +69,9 @@ type helperSetup struct {
 	Stderr  string   `json:"stderr"`
 	Join    string   `json:"join"`
 	Env     []string `json:"env"`
+	// Mode is the mode of the output files it creates; Umask the job's.
+	Mode  uint32 `json:"mode"`
+	Umask uint32 `json:"umask"`
 	// Drop, when set, are the credentials the helper switches to first.
 	Drop *helperCreds `json:"drop,omitempty"`
 }
@@ -154,6 +158,7 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 	setup, err := json.Marshal(helperSetup{
 		Workdir: spec.Workdir, Script: spec.Script, Shell: spec.Shell,
 		Stdout: spec.Stdout, Stderr: spec.Stderr, Join: spec.Join, Env: spec.Env, Drop: drop,
+		Mode: spec.outputMode(), Umask: spec.umask(),
 	})
 	if err != nil {
 		return 0, err
@@ -208,13 +213,16 @@ func ExecJob() int {
 			return fail("setresuid %d: %v", c.UID, err)
 		}
 	}
-	unix.Umask(0o022)
+	// The files are created with their mode exactly: the umask of the job
+	// is the one it asked for (-W umask), whose mode then is 0666 less it,
+	// or 022, which takes nothing from the default 0600.
+	unix.Umask(int(s.Umask))
 	if err := os.Chdir(s.Workdir); err != nil {
 		return fail("cannot enter working directory %s: %v", s.Workdir, unwrapPath(err))
 	}
 	var out, errf *os.File
 	open := func(path string) (*os.File, error) {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, os.FileMode(s.Mode))
 		if err != nil {
 			return nil, fmt.Errorf("cannot open output file %s: %v", path, unwrapPath(err))
 		}
@@ -248,6 +256,23 @@ func ExecJob() int {
 	// No "#!" line: run it with the user's shell, as PBS does.
 	err = syscall.Exec(s.Shell, []string{s.Shell, s.Script}, s.Env)
 	return fail("cannot run %s with %s: %v", s.Script, s.Shell, err)
+}
+
+// outputMode is the mode of the job's output and error files: 0666 less
+// the umask the job asked for, else 0600.
+func (s *Spec) outputMode() uint32 {
+	if s.Umask != nil {
+		return 0o666 &^ *s.Umask
+	}
+	return 0o666 &^ jobs.DefaultOutputUmask
+}
+
+// umask is the job's umask: the one it asked for, else 022.
+func (s *Spec) umask() uint32 {
+	if s.Umask != nil {
+		return *s.Umask & 0o777
+	}
+	return 0o022
 }
 
 func unwrapPath(err error) error {

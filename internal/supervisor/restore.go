@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -87,15 +88,25 @@ func openOutput(spec *Spec) (*os.File, error) {
 	if spec.Join == "eo" {
 		path = spec.Stderr
 	}
-	flags := os.O_RDWR | os.O_APPEND | os.O_CREATE
-	var f *os.File
-	var err error
-	if spec.SetIDs {
-		f, err = OpenAsUser(path, flags, 0o644, spec.UID, spec.GID, spec.Groups)
-	} else {
-		f, err = os.OpenFile(path, flags, 0o644)
+	mode := os.FileMode(spec.outputMode())
+	open := func(flags int) (*os.File, error) {
+		if spec.SetIDs {
+			return OpenAsUser(path, flags, mode, spec.UID, spec.GID, spec.Groups)
+		}
+		return os.OpenFile(path, flags, mode)
+	}
+	// Created here, it gets the job's mode exactly (the supervisor's umask
+	// is not the job's); one that exists keeps its own.
+	f, err := open(os.O_RDWR | os.O_APPEND | os.O_CREATE | os.O_EXCL)
+	if err == nil {
+		err = f.Chmod(mode)
+	} else if errors.Is(err, os.ErrExist) {
+		f, err = open(os.O_RDWR | os.O_APPEND)
 	}
 	if err != nil {
+		if f != nil {
+			f.Close()
+		}
 		return nil, fmt.Errorf("cannot open output file %s: %v", path, unwrapPath(err))
 	}
 	if _, err := f.Seek(0, 2); err != nil {

@@ -25,20 +25,24 @@ const (
 
 // Spec is what a supervisor runs: written by the daemon into spec.json.
 type Spec struct {
-	JobID     uint64        `json:"job_id"`
-	Segment   int           `json:"segment"` // index of the run segment in the job record
-	Start     time.Time     `json:"start"`   // the segment's start, as recorded
-	Name      string        `json:"name"`
-	UID       uint32        `json:"uid"`
-	GID       uint32        `json:"gid"`
-	Groups    []uint32      `json:"groups"`
-	SetIDs    bool          `json:"set_ids"` // switch to UID, GID, Groups (the daemon is root)
-	Workdir   string        `json:"workdir"`
-	Script    string        `json:"script"`
-	Shell     string        `json:"shell"` // runs scripts that have no "#!" line
-	Stdout    string        `json:"stdout"`
-	Stderr    string        `json:"stderr"`
-	Join      string        `json:"join"`
+	JobID   uint64    `json:"job_id"`
+	Segment int       `json:"segment"` // index of the run segment in the job record
+	Start   time.Time `json:"start"`   // the segment's start, as recorded
+	Name    string    `json:"name"`
+	UID     uint32    `json:"uid"`
+	GID     uint32    `json:"gid"`
+	Groups  []uint32  `json:"groups"`
+	SetIDs  bool      `json:"set_ids"` // switch to UID, GID, Groups (the daemon is root)
+	Workdir string    `json:"workdir"`
+	Script  string    `json:"script"`
+	Shell   string    `json:"shell"` // runs scripts that have no "#!" line
+	Stdout  string    `json:"stdout"`
+	Stderr  string    `json:"stderr"`
+	Join    string    `json:"join"`
+	// Umask, when set, is the job's umask (qsub -W umask), which also masks
+	// its output and error files when they are created (0666 less it);
+	// unset, the files are created 0600 and the job's umask is 022.
+	Umask     *uint32       `json:"umask,omitempty"`
 	Env       []string      `json:"env"`
 	NCPUs     int           `json:"ncpus"`
 	Mem       int64         `json:"mem"`      // bytes; 0: no limit

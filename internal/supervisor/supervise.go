@@ -124,15 +124,17 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 			return
 		}
 		killing = true
-		signalTree(cg, unix.SIGTERM)
-		grace = time.After(spec.KillGrace)
 		if nsInit && mainStatus == nil && !catches(pid, unix.SIGTERM) {
 			// A script that is the init of its namespace ignores our
 			// SIGTERM: stop it where it is, so that it runs nothing more
-			// while the rest of the tree ends, then kill it.
+			// while the rest of the tree ends, then kill it. Stopped
+			// first: a child that dies of the SIGTERM would otherwise let
+			// it run on to its next command before the stop arrives.
 			unix.Kill(pid, unix.SIGSTOP)
 			initLast = time.After(20 * time.Millisecond)
 		}
+		signalTree(cg, unix.SIGTERM)
+		grace = time.After(spec.KillGrace)
 	}
 	for done := false; !done; {
 		select {

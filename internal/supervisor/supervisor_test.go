@@ -206,7 +206,7 @@ echo ready > ready
 wait
 `)
 	spec.KillGrace = 200 * time.Millisecond
-	var orphan int
+	var orphan, pidfd int
 	rec := f.run(t, spec, func(pid int) {
 		waitFor(t, "the job to be ready", func() bool {
 			_, err1 := os.Stat(filepath.Join(f.dir, "ready"))
@@ -214,14 +214,76 @@ wait
 			orphan, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 			return err1 == nil && err2 == nil && orphan > 0
 		})
+		// The orphan wrote its pid as its own PID namespace numbers it (the
+		// job's, when we are root); the process to watch is the one of the
+		// supervisor's tree that has that number there. A pidfd keeps it
+		// from being confused with a later process given the same pid.
+		host := hostPID(t, pid, orphan)
+		var err error
+		if pidfd, err = unix.PidfdOpen(host, 0); err != nil {
+			t.Fatalf("pidfd_open %d: %v", host, err)
+		}
+		t.Cleanup(func() { unix.Close(pidfd) })
 		unix.Kill(pid, unix.SIGTERM)
 	})
 	if rec.Reason != "killed" || rec.Signal != int(unix.SIGKILL) {
 		t.Errorf("record = %+v, want killed by SIGKILL", rec)
 	}
-	if err := unix.Kill(orphan, 0); err != unix.ESRCH {
-		t.Errorf("process %d of the job survived: %v", orphan, err)
+	// A pidfd is readable once its process has ended.
+	fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+	if n, err := unix.Poll(fds, 0); err != nil || n != 1 {
+		t.Errorf("process %d (in the job's namespace) of the job survived: poll %d, %v", orphan, n, err)
 	}
+}
+
+// hostPID finds, among the descendants of process root, the one whose pid
+// in its own PID namespace (the last of the NSpid numbers in
+// /proc/PID/status) is nspid, and returns its pid here.
+func hostPID(t *testing.T, root, nspid int) int {
+	t.Helper()
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type proc struct{ ppid, nspid int }
+	procs := map[int]proc{}
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue // gone meanwhile
+		}
+		var p proc
+		for _, line := range strings.Split(string(b), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			fields := strings.Fields(v)
+			switch {
+			case k == "PPid" && len(fields) == 1:
+				p.ppid, _ = strconv.Atoi(fields[0])
+			case k == "NSpid" && len(fields) > 0:
+				p.nspid, _ = strconv.Atoi(fields[len(fields)-1])
+			}
+		}
+		procs[pid] = p
+	}
+	descends := func(pid int) bool {
+		for seen := 0; pid > 1 && seen < len(procs); seen++ {
+			if pid = procs[pid].ppid; pid == root {
+				return true
+			}
+		}
+		return false
+	}
+	for pid, p := range procs {
+		if p.nspid == nspid && descends(pid) {
+			return pid
+		}
+	}
+	t.Fatalf("no process under %d has pid %d in its namespace", root, nspid)
+	return 0
 }
 
 func TestOrphansAccountedAndReaped(t *testing.T) {
@@ -310,5 +372,50 @@ func TestMemoryLimit(t *testing.T) {
 	rec := f.run(t, spec, nil)
 	if !strings.HasPrefix(rec.Reason, "memory limit exceeded") {
 		t.Errorf("record = %+v, want memory limit exceeded", rec)
+	}
+}
+
+// Output and error files are the owner's alone unless the job asks for
+// another umask (qsub -W umask), which is also the job's own.
+func TestOutputMode(t *testing.T) {
+	mask := func(m uint32) *uint32 { return &m }
+	tests := []struct {
+		name      string
+		umask     *uint32
+		join      string
+		want      os.FileMode // of the output files
+		wantUmask string      // the job's, as the shell prints it
+	}{
+		{"default", nil, "", 0o600, "0022"},
+		{"default, joined", nil, "oe", 0o600, "0022"},
+		{"umask 022", mask(0o022), "", 0o644, "0022"},
+		{"umask 002", mask(0o002), "", 0o664, "0002"},
+		{"umask 077", mask(0o077), "", 0o600, "0077"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t)
+			spec := f.spec(t, "#!/bin/sh\numask\necho oops >&2\n")
+			spec.Umask, spec.Join = tt.umask, tt.join
+			if rec := f.run(t, spec, nil); rec.ExitCode != 0 {
+				t.Fatalf("record = %+v", rec)
+			}
+			files := []string{spec.Stdout, spec.Stderr}
+			if tt.join != "" {
+				files = files[:1]
+			}
+			for _, p := range files {
+				st, err := os.Stat(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := st.Mode().Perm(); got != tt.want {
+					t.Errorf("%s: mode %#o, want %#o", filepath.Base(p), got, tt.want)
+				}
+			}
+			if got := strings.Fields(readFile(t, spec.Stdout)); len(got) == 0 || got[0] != tt.wantUmask {
+				t.Errorf("the job's umask: %q, want %s", got, tt.wantUmask)
+			}
+		})
 	}
 }
