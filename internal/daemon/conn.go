@@ -230,13 +230,13 @@ func (lr *lineReader) next() ([]byte, error) {
 		}
 		if need > cap(line) {
 			grown := min(max(2*cap(line), need, 4*connBuffer), limit)
-			if !lr.budget.acquire(lr.uid, grown) {
+			// Counted as grown; the old buffer, garbage once copied, is not.
+			if !lr.budget.acquire(lr.uid, grown-lr.held) {
 				return nil, errBusy("lazarusd holds too many large requests at the moment (%d MiB in all, %d MiB of one user); try again later",
 					requestBudget>>20, userBudget>>20)
 			}
 			buf := make([]byte, len(line), grown)
 			copy(buf, line)
-			lr.budget.release(lr.uid, lr.held)
 			line, lr.held = buf, grown
 		}
 		line = append(line, frag...)

@@ -292,13 +292,9 @@ func writeResponse(w *bufio.Writer, resp proto.Response) error {
 // logged with its stack and answered as an internal error, and the daemon
 // goes on.
 func (d *Daemon) dispatch(ctx context.Context, who caller, line []byte) (resp proto.Response) {
-	var req proto.Request
-	if err := json.Unmarshal(line, &req); err != nil {
-		return failure(badRequest("malformed request: %v", err))
-	}
-	if req.Version != proto.Version {
-		return failure(&proto.Error{Code: proto.CodeBadVersion, Message: fmt.Sprintf(
-			"protocol version %d is not supported; lazarusd speaks version %d", req.Version, proto.Version)})
+	req, err := parseRequest(line)
+	if err != nil {
+		return failure(err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -306,11 +302,7 @@ func (d *Daemon) dispatch(ctx context.Context, who caller, line []byte) (resp pr
 			resp = failure(&proto.Error{Code: proto.CodeInternal, Message: "lazarusd failed on this request (see its log)"})
 		}
 	}()
-	h, ok := handlers[req.Op]
-	if !ok {
-		return failure(badRequest("unknown operation %q", req.Op))
-	}
-	body, err := h(d, ctx, who, req.Body)
+	body, err := handlers[req.Op](d, ctx, who, req.Body)
 	if err != nil {
 		return failure(err)
 	}
@@ -325,6 +317,24 @@ func (d *Daemon) dispatch(ctx context.Context, who caller, line []byte) (resp pr
 		out.Body = b
 	}
 	return out
+}
+
+// parseRequest decodes a request line's envelope: a request of our
+// version, for an operation that has a handler. The body is left to the
+// handler.
+func parseRequest(line []byte) (proto.Request, error) {
+	var req proto.Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		return req, badRequest("malformed request: %v", err)
+	}
+	if req.Version != proto.Version {
+		return req, &proto.Error{Code: proto.CodeBadVersion, Message: fmt.Sprintf(
+			"protocol version %d is not supported; lazarusd speaks version %d", req.Version, proto.Version)}
+	}
+	if _, ok := handlers[req.Op]; !ok {
+		return req, badRequest("unknown operation %q", req.Op)
+	}
+	return req, nil
 }
 
 type handler func(d *Daemon, ctx context.Context, who caller, body json.RawMessage) (any, error)
