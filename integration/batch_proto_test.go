@@ -266,11 +266,11 @@ func TestProtoOversizedLineRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ids := strings.Repeat("1,", proto.MaxLine)
+	ids := strings.Repeat("1,", 1<<20) // 2 MiB: twice the limit
 	c.Write([]byte(`{"version":1,"op":"status","body":{"ids":[` + ids + `1]}}` + "\n"))
 	resp, err := readReply(c)
 	if err != nil || resp.Error == nil || resp.Error.Code != proto.CodeBadRequest || !strings.Contains(resp.Error.Message, "longer than "+strconv.Itoa(proto.MaxLine)) {
-		t.Fatalf("status request of %d bytes: %+v, %v; want bad_request, longer than %d", 2*proto.MaxLine, resp.Error, err, proto.MaxLine)
+		t.Fatalf("status request of 2 MiB: %+v, %v; want bad_request, longer than %d", resp.Error, err, proto.MaxLine)
 	}
 	c.SetReadDeadline(time.Now().Add(time.Minute))
 	if _, err := c.Read(make([]byte, 1)); err == nil {
