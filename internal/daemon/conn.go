@@ -312,8 +312,11 @@ func watchHangup(conn *net.UnixConn, cancel context.CancelFunc) (stop func()) {
 		raw.Read(func(fd uintptr) bool {
 			var b [1]byte
 			n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+			for errors.Is(err, unix.EINTR) {
+				n, _, err = unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+			}
 			switch {
-			case errors.Is(err, unix.EAGAIN), errors.Is(err, unix.EINTR):
+			case errors.Is(err, unix.EAGAIN):
 				return false // nothing yet: wait for readiness
 			case err != nil, n == 0:
 				gone = true
