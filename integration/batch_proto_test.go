@@ -151,12 +151,11 @@ func readReply(c net.Conn) (proto.Response, error) {
 	return resp, err
 }
 
-// TestProtoFloodFromOneUser: user nobody opens thousands of connections
-// and leaves them idle, then sends a dozen request lines of 60 MiB at
-// once, as fast as the kernel takes them. The daemon must not run out of
-// descriptors (its limit is lowered to 2048, below the flood) or memory,
-// and root's and another user's qstat and qsub must be answered.
-func TestProtoFloodFromOneUser(t *testing.T) {
+// TestProtoIdleFloodFromOneUser: user nobody opens thousands of
+// connections and leaves them idle. The daemon must not run out of
+// descriptors (its limit is lowered to 2048, below the flood), and root's
+// and another user's qstat and qsub must be answered.
+func TestProtoIdleFloodFromOneUser(t *testing.T) {
 	needRoot(t)
 	flooder := nobody(t)
 	victim := &syscall.Credential{Uid: 65533, Gid: 65533, Groups: []uint32{65533}}
@@ -195,6 +194,36 @@ func TestProtoFloodFromOneUser(t *testing.T) {
 		t.Errorf("qstat of the flooding user: %v; want a refusal naming max_user_connections", r)
 	}
 
+	// The flood still open, others are served.
+	script := b.script("victim.sh", "#!/bin/sh\ntrue\n")
+	for _, who := range []struct {
+		name string
+		cred *syscall.Credential
+	}{{"root", nil}, {"uid 65533", victim}} {
+		if r := b.runBounded(cmdOpts{cred: who.cred}, "qstat"); r.code != 0 {
+			t.Errorf("qstat of %s during the flood: %v", who.name, r)
+		}
+		r := b.runBounded(cmdOpts{cred: who.cred}, "qsub", "-h", script)
+		if _, err := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64); r.code != 0 || err != nil {
+			t.Errorf("qsub of %s during the flood: %v", who.name, r)
+		}
+	}
+}
+
+// TestProtoLargeLinesFromOneUser: user nobody sends a dozen submission
+// lines of 60 MiB at once. The daemon refuses them without holding them
+// (its peak RSS stays far below a dozen times 60 MiB), and another user's
+// qstat and qsub are answered afterwards.
+func TestProtoLargeLinesFromOneUser(t *testing.T) {
+	needRoot(t)
+	flooder := nobody(t)
+	victim := &syscall.Credential{Uid: 65533, Gid: 65533, Groups: []uint32{65533}}
+	b := newBatch(t, "")
+	pid := b.cmd.Process.Pid
+	conns, _ := dialAs(t, b, flooder.Uid, flooder.Gid, 12)
+	if len(conns) != 12 {
+		t.Fatalf("%d connections of 12", len(conns))
+	}
 	// A dozen submissions of 60 MiB on the first connections (admitted).
 	line := []byte(`{"version":1,"op":"submit","body":{"workdir":"/tmp","script":"`)
 	line = append(line, bytes.Repeat([]byte("A"), 60<<20)...)
@@ -240,19 +269,12 @@ func TestProtoFloodFromOneUser(t *testing.T) {
 	}
 	t.Logf("lazarusd VmRSS %d kB, VmHWM %d kB", procStatus(t, pid, "VmRSS"), procStatus(t, pid, "VmHWM"))
 
-	// The flood still open, others are served.
-	script := b.script("victim.sh", "#!/bin/sh\ntrue\n")
-	for _, who := range []struct {
-		name string
-		cred *syscall.Credential
-	}{{"root", nil}, {"uid 65533", victim}} {
-		if r := b.runBounded(cmdOpts{cred: who.cred}, "qstat"); r.code != 0 {
-			t.Errorf("qstat of %s during the flood: %v", who.name, r)
-		}
-		r := b.runBounded(cmdOpts{cred: who.cred}, "qsub", "-h", script)
-		if _, err := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64); r.code != 0 || err != nil {
-			t.Errorf("qsub of %s during the flood: %v", who.name, r)
-		}
+	if r := b.runBounded(cmdOpts{cred: victim}, "qstat"); r.code != 0 {
+		t.Errorf("qstat of uid 65533 after the large lines: %v", r)
+	}
+	r := b.runBounded(cmdOpts{cred: victim}, "qsub", "-h", b.script("victim.sh", "#!/bin/sh\ntrue\n"))
+	if _, err := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64); r.code != 0 || err != nil {
+		t.Errorf("qsub of uid 65533 after the large lines: %v", r)
 	}
 }
 
