@@ -50,6 +50,8 @@ const (
 	idleTimeout  = 2 * time.Minute // waiting for the next request
 	readTimeout  = time.Minute     // one request line, from its first byte
 	writeTimeout = time.Minute     // one reply or progress line
+	// stopWriteTimeout is what a reply has once the daemon stops.
+	stopWriteTimeout = time.Second
 	// connBuffer is each connection's read and write buffer: what an
 	// ordinary request needs, taken without the budget.
 	connBuffer = 16 << 10

@@ -116,11 +116,12 @@ func (s *server) stop() {
 	for c := range s.conns {
 		// Ends a connection waiting for its next request (a read of a shut
 		// read side is end of file, whatever deadline the connection sets
-		// next), and one writing a reply to a client that does not read
-		// it. A request being handled is finished first: its change is
-		// made, even if its reply is lost.
+		// next), and, within a second, one writing a reply to a client
+		// that does not read it. A request being handled is finished
+		// first, and its reply has that second too: a qsub whose job was
+		// stored is told its id rather than that the connection closed.
 		c.CloseRead()
-		c.SetWriteDeadline(time.Unix(1, 0))
+		c.SetWriteDeadline(time.Now().Add(stopWriteTimeout))
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -217,7 +218,8 @@ func (s *server) handleConn(ctx context.Context, conn *net.UnixConn, cred *unix.
 		defer wmu.Unlock()
 		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
 		if s.stopping.Load() {
-			conn.SetWriteDeadline(time.Unix(1, 0)) // stop may have set its deadline before ours
+			// stop may have set its deadline before ours.
+			conn.SetWriteDeadline(time.Now().Add(stopWriteTimeout))
 		}
 		return writeResponse(w, resp)
 	}

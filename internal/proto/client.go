@@ -81,10 +81,14 @@ func (c *Client) closedByPeer() bool {
 func CallRetry(ctx context.Context, stateDir, op string, body, reply any) error {
 	var err error
 	for try := 0; try < 2; try++ {
-		var c *Client
-		c, err = Dial(ctx, stateDir)
-		if err != nil {
-			return err
+		c, derr := Dial(ctx, stateDir)
+		if derr != nil && err != nil {
+			// Lost, and the daemon gone (stopping, restarting): whether
+			// the first try was carried out is unknown.
+			return fmt.Errorf("%w, and could not send the request again, so it may or may not have been carried out: %w", err, derr)
+		}
+		if derr != nil {
+			return derr
 		}
 		err = c.Call(ctx, op, body, reply)
 		c.Close()

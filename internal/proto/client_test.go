@@ -175,3 +175,24 @@ func TestIdleConnectionClosedByDaemon(t *testing.T) {
 		t.Errorf("call after the daemon closed an idle connection: %+v, %v", reply, err)
 	}
 }
+
+func TestCallRetryDaemonGone(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("unix", SocketPath(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		conn, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		bufio.NewReader(conn).ReadString('\n')
+		ln.Close() // the daemon stops: the socket goes away with it
+		conn.Close()
+	}()
+	err = CallRetry(context.Background(), dir, OpSubmit, SubmitRequest{Key: NewKey()}, nil)
+	if !errors.Is(err, ErrConnLost) || !errors.Is(err, ErrNotRunning) || !strings.Contains(err.Error(), "may or may not") {
+		t.Errorf("CallRetry with the daemon gone after the request: %v", err)
+	}
+}
