@@ -56,9 +56,13 @@ const (
 	// ordinary request needs, taken without the budget.
 	connBuffer = 16 << 10
 	// requestBudget bounds the bytes of request lines longer than
-	// connBuffer held at once, all connections together; userBudget those
-	// of one uid (two submissions of the largest size).
-	requestBudget = 256 << 20
+	// connBuffer held at once, from the first byte to the reply, all
+	// connections together; userBudget those of one uid (two submissions
+	// of the largest size). Decoding a submission (its body, then its
+	// base64 script) takes about twice its line again while it is
+	// handled, so the memory of requests stays under about three times
+	// requestBudget.
+	requestBudget = 128 << 20
 	userBudget    = 2 * proto.MaxSubmitLine
 	// fdReserve is kept out of the connection limit for the daemon's own
 	// files: the store, logs, supervisors' pipes, checkpoint images.
