@@ -78,26 +78,47 @@ func (c *Client) closedByPeer() bool {
 // CallRetry runs one request on a connection of its own and, when the
 // connection is lost before the reply, once more on a new one. Only
 // requests that are safe to repeat may use it: a submission with a Key.
+// A request refused as busy (the caller's connections at their limit, the
+// daemon's request memory spent) was not carried out: it is sent again a
+// few times, after a growing pause, before the refusal is returned.
 func CallRetry(ctx context.Context, stateDir, op string, body, reply any) error {
-	var err error
-	for try := 0; try < 2; try++ {
-		c, derr := Dial(ctx, stateDir)
-		if derr != nil && err != nil {
+	var lost error // of the try whose connection was lost
+	busy := 0
+	for {
+		c, err := Dial(ctx, stateDir)
+		if err != nil && lost != nil {
 			// Lost, and the daemon gone (stopping, restarting): whether
-			// the first try was carried out is unknown.
-			return fmt.Errorf("%w, and could not send the request again, so it may or may not have been carried out: %w", err, derr)
+			// that try was carried out is unknown.
+			return fmt.Errorf("%w, and could not send the request again, so it may or may not have been carried out: %w", lost, err)
 		}
-		if derr != nil {
-			return derr
+		if err != nil {
+			return err
 		}
 		err = c.Call(ctx, op, body, reply)
 		c.Close()
-		if !errors.Is(err, ErrConnLost) {
+		var pe *Error
+		switch {
+		case errors.Is(err, ErrConnLost) && lost == nil:
+			lost = err
+		case errors.As(err, &pe) && pe.Code == CodeBusy && busy < busyRetries:
+			select {
+			case <-time.After(busyPause << busy):
+			case <-ctx.Done():
+				return err
+			}
+			busy++
+		default:
 			return err
 		}
 	}
-	return err
 }
+
+// A busy refusal is tried again busyRetries times, after busyPause, then
+// twice as long each time (some 4 seconds in all).
+const (
+	busyRetries = 4
+	busyPause   = 250 * time.Millisecond
+)
 
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }

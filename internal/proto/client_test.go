@@ -196,3 +196,18 @@ func TestCallRetryDaemonGone(t *testing.T) {
 		t.Errorf("CallRetry with the daemon gone after the request: %v", err)
 	}
 }
+
+func TestCallRetryBusy(t *testing.T) {
+	dir := t.TempDir()
+	busy := func(c net.Conn, r *bufio.Reader) {
+		c.Write([]byte(`{"version":1,"ok":false,"error":{"code":"busy","message":"too many connections"}}` + "\n"))
+	}
+	serveConns(t, dir, busy, busy, func(c net.Conn, r *bufio.Reader) {
+		r.ReadString('\n')
+		c.Write([]byte(`{"version":1,"ok":true,"body":{"id":9,"queue":"batch"}}` + "\n"))
+	})
+	var reply SubmitReply
+	if err := CallRetry(context.Background(), dir, OpSubmit, SubmitRequest{Key: NewKey()}, &reply); err != nil || reply.ID != 9 {
+		t.Errorf("CallRetry after two busy refusals: %+v, %v", reply, err)
+	}
+}
