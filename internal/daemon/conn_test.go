@@ -1,13 +1,19 @@
 package daemon
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
+	"lazarus/config"
 	"lazarus/internal/proto"
 )
 
@@ -243,4 +249,98 @@ func FuzzRequest(f *testing.F) {
 			t.Fatalf("budget used after release: %d", got)
 		}
 	})
+}
+
+// startServer serves the protocol on a socket of a temporary directory
+// for a daemon with no store: enough for ping.
+func startServer(t *testing.T, conf func(*config.Config), idle time.Duration) *server {
+	t.Helper()
+	d := &Daemon{log: slog.New(slog.DiscardHandler), dir: t.TempDir()}
+	d.cfg = config.Default(config.Machine{CPUs: 1})
+	if conf != nil {
+		conf(&d.cfg)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: proto.SocketPath(d.dir), Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newServer(d, ln)
+	if idle > 0 {
+		s.idle = idle
+	}
+	done := make(chan struct{})
+	go func() { s.serve(context.Background()); close(done) }()
+	t.Cleanup(func() { s.stop(); <-done })
+	return s
+}
+
+func ping(t *testing.T, c net.Conn, r *bufio.Reader) proto.Response {
+	t.Helper()
+	c.SetDeadline(time.Now().Add(time.Minute))
+	c.Write([]byte(`{"version":1,"op":"ping"}` + "\n"))
+	line, err := r.ReadBytes('\n')
+	if err != nil {
+		t.Fatalf("ping: %v", err)
+	}
+	var resp proto.Response
+	if err := json.Unmarshal(line, &resp); err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func TestServerClosesIdleConnection(t *testing.T) {
+	s := startServer(t, nil, 50*time.Millisecond)
+	c, err := net.Dial("unix", proto.SocketPath(s.d.dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r := bufio.NewReader(c)
+	if resp := ping(t, c, r); !resp.OK {
+		t.Fatalf("ping: %+v", resp)
+	}
+	// Nothing more is sent: the daemon ends the connection.
+	c.SetReadDeadline(time.Now().Add(time.Minute))
+	if _, err := r.ReadByte(); !errors.Is(err, io.EOF) {
+		t.Errorf("idle connection: read gives %v, want end of file", err)
+	}
+}
+
+func TestServerRefusesOverUserLimit(t *testing.T) {
+	s := startServer(t, func(c *config.Config) { c.MaxUserConnections = 2 }, 0)
+	var conns []net.Conn
+	for range 3 {
+		c, err := net.Dial("unix", proto.SocketPath(s.d.dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for i, c := range conns[:2] {
+		if resp := ping(t, c, bufio.NewReader(c)); !resp.OK {
+			t.Errorf("connection %d of the limit of 2: %+v", i, resp.Error)
+		}
+	}
+	if resp := ping(t, conns[2], bufio.NewReader(conns[2])); resp.OK || resp.Error.Code != proto.CodeBusy {
+		t.Errorf("third connection, limit 2: %+v", resp)
+	}
+	// A slot given back is taken again.
+	conns[0].Close()
+	var c net.Conn
+	for try := 0; ; try++ {
+		var err error
+		if c, err = net.Dial("unix", proto.SocketPath(s.d.dir)); err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if resp := ping(t, c, bufio.NewReader(c)); resp.OK {
+			break
+		}
+		if try == 1000 {
+			t.Fatal("the slot of a closed connection is not given back")
+		}
+		time.Sleep(10 * time.Millisecond) // the daemon sees the close after we do
+	}
 }

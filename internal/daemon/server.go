@@ -39,11 +39,12 @@ type server struct {
 
 	limits connLimits
 	budget *budget
+	idle   time.Duration // idleTimeout; shorter in tests
 }
 
 func newServer(d *Daemon, ln *net.UnixListener) *server {
 	return &server{d: d, ln: ln, conns: map[*net.UnixConn]struct{}{},
-		limits: connLimits{byUID: map[uint32]int{}}, budget: newBudget(requestBudget, userBudget)}
+		limits: connLimits{byUID: map[uint32]int{}}, budget: newBudget(requestBudget, userBudget), idle: idleTimeout}
 }
 
 // serve accepts connections until stop. Who connects is read here, from
@@ -225,7 +226,7 @@ func (s *server) handleConn(ctx context.Context, conn *net.UnixConn, cred *unix.
 	}
 	for {
 		// Idle: waiting for the first byte of the next request.
-		conn.SetReadDeadline(time.Now().Add(idleTimeout))
+		conn.SetReadDeadline(time.Now().Add(s.idle))
 		if _, err := lr.r.Peek(1); err != nil {
 			return
 		}
