@@ -74,6 +74,10 @@ type Config struct {
 	// CheckpointHour is how long an hour of a checkpoint interval lasts:
 	// an hour, except for tests and demonstrations, which shorten it.
 	CheckpointHour time.Duration
+	// MaxConnections bounds the protocol connections of all users but
+	// root; MaxUserConnections those of one user (root included).
+	MaxConnections     int
+	MaxUserConnections int
 }
 
 // Machine is what the defaults are made of.
@@ -109,6 +113,9 @@ func Default(m Machine) Config {
 
 		CheckpointKeep: 2,
 		CheckpointHour: time.Hour,
+
+		MaxConnections:     1024,
+		MaxUserConnections: 64,
 	}
 }
 

@@ -46,6 +46,8 @@ keep_finished = 24h
 log_level = debug
 checkpoint_keep = 3
 checkpoint_hour = 1s
+max_connections = 500
+max_user_connections = 20
 `
 	c, err := Parse(strings.NewReader(in), machine)
 	if err != nil {
@@ -55,7 +57,7 @@ checkpoint_hour = 1s
 		Slots: 4, Memory: 2 << 30, DefaultQueue: "long", MaxRunning: 3, MaxUserRunning: 2,
 		DefaultWalltime: time.Hour, MaxWalltime: 48 * time.Hour, KillGrace: 30 * time.Second,
 		Operators: []string{"alice", "bob"}, QueryOtherJobs: true, KeepFinished: 24 * time.Hour, LogLevel: "debug",
-		CheckpointKeep: 3, CheckpointHour: time.Second,
+		CheckpointKeep: 3, CheckpointHour: time.Second, MaxConnections: 500, MaxUserConnections: 20,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)

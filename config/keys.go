@@ -114,6 +114,12 @@ var keys = []key{
 			return duration(&c.CheckpointHour, v, 100*time.Millisecond, time.Hour)
 		},
 		func(c Config) string { return formatDuration(c.CheckpointHour) }},
+	{"max_connections", "protocol connections lazarusd takes at once from all users but root; more are refused (busy)", "1024",
+		func(c *Config, v string) error { return atoiMin(&c.MaxConnections, v, 1) },
+		func(c Config) string { return strconv.Itoa(c.MaxConnections) }},
+	{"max_user_connections", "protocol connections lazarusd takes at once from one user; more are refused (busy)", "64",
+		func(c *Config, v string) error { return atoiMin(&c.MaxUserConnections, v, 1) },
+		func(c Config) string { return strconv.Itoa(c.MaxUserConnections) }},
 }
 
 func lookup(name string) (key, bool) {

@@ -3,7 +3,7 @@ package queue
 // The bbolt file (lazarus.db in the state directory) holds:
 //
 //	meta/
-//	    schema_version  → decimal schema version, "2"
+//	    schema_version  → decimal schema version, "3"
 //	jobs/               (bucket sequence: highest job id ever stored)
 //	    <id: uint64 big-endian> → diskJob, JSON
 //	scripts/
@@ -14,6 +14,10 @@ package queue
 //	                              the job sees as LAZARUS_O_*)
 //	queues/
 //	    <name> → diskQueue, JSON
+//	submissions/
+//	    <uid: uint32 big-endian><key> → job id, uint64 big-endian
+//	submission_keys/
+//	    <id: uint64 big-endian> → <uid><key>: the job's entry in submissions
 //
 // Schema 2 added checkpoint fields to job records (generations with their
 // statistics, the checkpoint in progress, the history of checkpoints and
@@ -21,6 +25,14 @@ package queue
 // are optional JSON fields, so schema 1 records read as they are; the
 // version tells a lazarusd of schema 1 not to open (and rewrite without
 // them) a database that has them.
+//
+// Schema 3 added the submission index: the key a client sends with a
+// submission (qsub's random 128-bit key), scoped by the submitter's uid,
+// names the job it created, so that a retried submission gets the same job
+// instead of a second one. An entry is written in the transaction that
+// stores the job and deleted in the one that deletes it (purge, qdel), so
+// keys expire with their jobs. A schema 2 lazarusd would delete jobs and
+// leave their entries; the version keeps it from opening the file.
 //
 // Job ids are big-endian so that bbolt's key order is submission order.
 // Scripts and environments are stored with the job record, in the same
@@ -42,12 +54,15 @@ var (
 	bucketEnv    = []byte("env")
 	bucketScript = []byte("scripts")
 	bucketQueues = []byte("queues")
+	// Schema 3: the submission index and its reverse.
+	bucketSubmissions = []byte("submissions")
+	bucketSubmitKeys  = []byte("submission_keys")
 
 	keySchemaVersion = []byte("schema_version")
 )
 
 // SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
 // migration brings a database from version to-1 to version to. Migrations
 // run in order, all in one transaction, so a crash leaves the old version.
@@ -67,6 +82,14 @@ var migrations = []migration{
 		return nil
 	}},
 	{2, "checkpoint fields in job and queue records (optional: nothing to rewrite)", func(*bolt.Tx) error {
+		return nil
+	}},
+	{3, "the submission key index", func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketSubmissions, bucketSubmitKeys} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
 		return nil
 	}},
 }

@@ -106,6 +106,14 @@ func TestSchema1Golden(t *testing.T) {
 	if id := s.NextID(); id != 4 {
 		t.Errorf("NextID = %d, want 4", id)
 	}
+	// Schema 3: the submission index exists, and purging a job of schema 1
+	// (which has no key) works.
+	if id, dup, err := s.SubmitOnce("k", newJob(s, "batch", 1000), nil, nil, nil); err != nil || dup {
+		t.Errorf("keyed submission on a migrated database: %d, %v, %v", id, dup, err)
+	}
+	if _, err := s.DeleteJob(1, nil); err != nil {
+		t.Errorf("delete a schema 1 job: %v", err)
+	}
 	checkConsistent(t, s)
 }
 
@@ -169,7 +177,7 @@ func TestNewDatabaseGetsSchema(t *testing.T) {
 		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != strconv.Itoa(SchemaVersion) {
 			t.Errorf("schema_version = %q", v)
 		}
-		for _, b := range [][]byte{bucketJobs, bucketScript, bucketEnv, bucketQueues} {
+		for _, b := range [][]byte{bucketJobs, bucketScript, bucketEnv, bucketQueues, bucketSubmissions, bucketSubmitKeys} {
 			if tx.Bucket(b) == nil {
 				t.Errorf("bucket %s missing", b)
 			}

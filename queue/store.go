@@ -1,9 +1,11 @@
 package queue
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"runtime"
 	"runtime/debug"
@@ -34,7 +36,8 @@ type Store struct {
 
 	lastID   atomic.Uint64 // highest job id allocated
 	jobLocks [256]sync.Mutex
-	queueMu  sync.RWMutex // read: submissions; write: queue changes
+	keyLocks [64]sync.Mutex // submissions with a key, by a hash of it
+	queueMu  sync.RWMutex   // read: submissions; write: queue changes
 
 	closeMu sync.RWMutex // read: a write in flight; write: Close
 	closed  bool
@@ -198,6 +201,7 @@ type putJob struct {
 	data   []byte
 	script []byte // nil: leave the stored script alone
 	env    []byte // nil: leave the stored environment alone
+	subKey []byte // submissions index entry (uid, key) to create; nil: none
 }
 
 // jobsFillPercent packs job pages fuller than bbolt's default (half):
@@ -225,6 +229,14 @@ func (o putJob) persist(tx *bolt.Tx) error {
 			return err
 		}
 	}
+	if o.subKey != nil {
+		if err := tx.Bucket(bucketSubmissions).Put(o.subKey, idKey(id)); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketSubmitKeys).Put(idKey(id), o.subKey); err != nil {
+			return err
+		}
+	}
 	return b.Put(idKey(id), o.data)
 }
 
@@ -234,7 +246,13 @@ type deleteJob struct{ job *jobs.Job }
 
 func (o deleteJob) persist(tx *bolt.Tx) error {
 	k := idKey(uint64(o.job.ID))
-	for _, b := range [][]byte{bucketScript, bucketEnv, bucketJobs} {
+	// The job's submission key expires with it.
+	if sk := tx.Bucket(bucketSubmitKeys).Get(k); sk != nil {
+		if err := tx.Bucket(bucketSubmissions).Delete(sk); err != nil {
+			return err
+		}
+	}
+	for _, b := range [][]byte{bucketSubmitKeys, bucketScript, bucketEnv, bucketJobs} {
 		if err := tx.Bucket(b).Delete(k); err != nil {
 			return err
 		}
@@ -372,6 +390,10 @@ func (s *Store) NextID() jobs.ID { return jobs.ID(s.lastID.Add(1)) }
 // against a view in which no queue changes until the job is stored; its
 // error aborts the submission.
 func (s *Store) Submit(j *jobs.Job, script, env []byte, check func(*View) error) error {
+	return s.submit(j, script, env, nil, check)
+}
+
+func (s *Store) submit(j *jobs.Job, script, env, subKey []byte, check func(*View) error) error {
 	s.queueMu.RLock()
 	defer s.queueMu.RUnlock()
 	if check != nil {
@@ -389,7 +411,58 @@ func (s *Store) Submit(j *jobs.Job, script, env []byte, check func(*View) error)
 	if env == nil {
 		env = []byte{}
 	}
-	return s.write(putJob{job: j, data: data, script: script, env: env})
+	return s.write(putJob{job: j, data: data, script: script, env: env, subKey: subKey})
+}
+
+// MaxKeyLen bounds a submission key.
+const MaxKeyLen = 128
+
+// submissionKey is a key's entry in the submissions bucket: keys are
+// scoped by the submitter's uid, so one user's key never names another
+// user's job.
+func submissionKey(uid uint32, key string) []byte {
+	return append(binary.BigEndian.AppendUint32(nil, uid), key...)
+}
+
+// Submitted returns the job that uid submitted with key, or 0 when there
+// is none (never was, or it has been deleted).
+func (s *Store) Submitted(uid uint32, key string) (jobs.ID, error) {
+	var id uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketSubmissions).Get(submissionKey(uid, key))
+		if v == nil {
+			return nil
+		}
+		var err error
+		id, err = keyID(v)
+		return err
+	})
+	return jobs.ID(id), err
+}
+
+// SubmitOnce is Submit for a submission that carries its client's key
+// (1 to MaxKeyLen bytes): the job is stored with the key in the same
+// transaction, unless its owner already submitted a job with that key that
+// still exists, in which case nothing is stored and that job's id is
+// returned with dup true. Submissions with the same key are serialised, so
+// two of them in flight at once make one job.
+func (s *Store) SubmitOnce(key string, j *jobs.Job, script, env []byte, check func(*View) error) (id jobs.ID, dup bool, err error) {
+	if key == "" || len(key) > MaxKeyLen {
+		return 0, false, fmt.Errorf("submission key of %d bytes: want 1 to %d", len(key), MaxKeyLen)
+	}
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	l := &s.keyLocks[h.Sum32()%uint32(len(s.keyLocks))]
+	l.Lock()
+	defer l.Unlock()
+	prev, err := s.Submitted(j.Owner.UID, key)
+	if err != nil || prev != 0 {
+		return prev, prev != 0, err
+	}
+	if err := s.submit(j, script, env, submissionKey(j.Owner.UID, key), check); err != nil {
+		return 0, false, err
+	}
+	return j.ID, false, nil
 }
 
 func (s *Store) lockJob(id jobs.ID) func() {

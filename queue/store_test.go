@@ -415,3 +415,69 @@ func TestCheckpointFieldsSurviveReopen(t *testing.T) {
 		t.Errorf("queue attributes: %q %q", gq.Get("ckpt_min"), gq.Get("ckpt_default"))
 	}
 }
+
+func TestSubmitOnce(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lazarus.db")
+	s := openStore(t, path)
+	once := func(s *Store, key string, uid uint32) (jobs.ID, bool) {
+		t.Helper()
+		id, dup, err := s.SubmitOnce(key, newJob(s, "batch", uid), []byte("#!/bin/sh\n"), nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id, dup
+	}
+	first, dup := once(s, "k1", 1000)
+	if dup {
+		t.Fatal("first submission reported as a duplicate")
+	}
+	if again, dup := once(s, "k1", 1000); again != first || !dup {
+		t.Errorf("same key again: job %d (dup %v), want %d (dup true)", again, dup, first)
+	}
+	if other, dup := once(s, "k1", 1001); other == first || dup {
+		t.Errorf("same key from another uid: job %d (dup %v), want a new job", other, dup)
+	}
+	if got := ids(s.View().Jobs()); len(got) != 2 {
+		t.Errorf("jobs after three submissions, two of them one: %v", got)
+	}
+
+	// Concurrent submissions with one key make one job.
+	var wg sync.WaitGroup
+	got := make([]jobs.ID, 16)
+	for i := range got {
+		wg.Go(func() {
+			id, _, err := s.SubmitOnce("k2", newJob(s, "batch", 1000), nil, nil, nil)
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = id
+		})
+	}
+	wg.Wait()
+	for _, id := range got {
+		if id != got[0] {
+			t.Fatalf("concurrent submissions with one key: jobs %v", got)
+		}
+	}
+
+	// The index is durable: a reopened store answers with the same job.
+	s.Close()
+	s = openStore(t, path)
+	if again, dup := once(s, "k1", 1000); again != first || !dup {
+		t.Errorf("same key after reopening: job %d (dup %v), want %d", again, dup, first)
+	}
+	// A key expires with its job.
+	if _, err := s.DeleteJob(first, nil); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := s.Submitted(1000, "k1"); err != nil || id != 0 {
+		t.Errorf("key of a deleted job: %d, %v", id, err)
+	}
+	if again, dup := once(s, "k1", 1000); again == first || dup {
+		t.Errorf("key of a deleted job: job %d (dup %v), want a new one", again, dup)
+	}
+	if _, _, err := s.SubmitOnce("", newJob(s, "batch", 1), nil, nil, nil); err == nil {
+		t.Error("empty key accepted")
+	}
+	checkConsistent(t, s)
+}

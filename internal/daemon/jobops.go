@@ -23,6 +23,8 @@ import (
 
 // submit handles qsub: every option is validated here, and the job is
 // stored with its script and environment; the id is the acknowledgement.
+// A submission with a key that names one of the caller's jobs is a retry
+// of one whose reply was lost: it gets that job, and stores nothing.
 func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (any, error) {
 	var req proto.SubmitRequest
 	if err := decode(body, &req); err != nil {
@@ -30,6 +32,20 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 	}
 	if d.uid != 0 && int(who.uid) != d.uid {
 		return nil, denied("lazarusd runs as uid %d, not root, so it runs only that user's jobs", d.uid)
+	}
+	if err := validKey(req.Key); err != nil {
+		return nil, err
+	}
+	if req.Key != "" {
+		// Answered before the options are checked again: the first
+		// submission passed, and what changed since (a queue disabled)
+		// does not undo it.
+		if reply, ok, err := d.submitted(who, req.Key); ok || err != nil {
+			return reply, err
+		}
+	}
+	if len(req.Script) > proto.MaxScript {
+		return nil, badRequest("the script is %d bytes, more than the %d a job script may have", len(req.Script), proto.MaxScript)
 	}
 	j, err := d.newJob(who, &req)
 	if err != nil {
@@ -48,13 +64,58 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 	j.Stdout = outputPath(req.Stdout, j.Workdir, j.Name, "o", j.ID)
 	j.Stderr = outputPath(req.Stderr, j.Workdir, j.Name, "e", j.ID)
 	j.Script = d.spoolPath(j.ID)
-	err = d.store.Submit(j, req.Script, env, func(v *queue.View) error { return checkQueue(v, j.Queue) })
+	check := func(v *queue.View) error { return checkQueue(v, j.Queue) }
+	if req.Key == "" {
+		err = d.store.Submit(j, req.Script, env, check)
+	} else {
+		var dup bool
+		var id jobs.ID
+		id, dup, err = d.store.SubmitOnce(req.Key, j, req.Script, env, check)
+		if err == nil && dup {
+			// The same key in flight twice: the other one stored it.
+			reply, _, err := d.submittedID(who, req.Key, id)
+			return reply, err
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	d.log.Debug("job submitted", "job_id", j.ID, "queue", j.Queue, "user", who.name)
 	d.wake()
 	return proto.SubmitReply{ID: uint64(j.ID), Queue: j.Queue}, nil
+}
+
+// validKey checks a submission key: 1 to MaxKey letters, digits, '-' or
+// '_' ("" is no key).
+func validKey(key string) error {
+	if len(key) > proto.MaxKey {
+		return badRequest("submission key of %d bytes: at most %d", len(key), proto.MaxKey)
+	}
+	for _, r := range key {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return badRequest("submission key %q: want letters, digits, '-' and '_'", key)
+		}
+	}
+	return nil
+}
+
+// submitted answers a submission whose key names an existing job of the
+// caller's; ok is false when it names none.
+func (d *Daemon) submitted(who caller, key string) (proto.SubmitReply, bool, error) {
+	id, err := d.store.Submitted(who.uid, key)
+	if err != nil || id == 0 {
+		return proto.SubmitReply{}, false, err
+	}
+	return d.submittedID(who, key, id)
+}
+
+func (d *Daemon) submittedID(who caller, key string, id jobs.ID) (proto.SubmitReply, bool, error) {
+	reply := proto.SubmitReply{ID: uint64(id)}
+	if j := d.store.View().Job(id); j != nil {
+		reply.Queue = j.Queue
+	}
+	d.log.Info("submission repeated with the same key: the job it made is the answer", "job_id", id, "user", who.name)
+	return reply, true, nil
 }
 
 // checkQueue says whether a queue takes submissions.

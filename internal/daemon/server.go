@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -21,25 +22,34 @@ import (
 	"lazarus/queue"
 )
 
-// server accepts protocol connections. Each connection has a goroutine
-// that reads one request line at a time, answers it, and ends when the
-// client hangs up or stop is called.
+// server accepts protocol connections. Each admitted connection has a
+// goroutine that reads one request line at a time, answers it, and ends
+// when the client hangs up, stays idle too long, breaks a limit (conn.go),
+// or stop is called.
 type server struct {
 	d  *Daemon
 	ln *net.UnixListener
 
-	mu     sync.Mutex
-	conns  map[*net.UnixConn]struct{}
-	closed bool
-	wg     sync.WaitGroup
-	cancel context.CancelFunc // ends requests in progress (qstat -w)
+	mu       sync.Mutex
+	conns    map[*net.UnixConn]struct{}
+	closed   bool
+	stopping atomic.Bool // read by writers after they set a deadline
+	wg       sync.WaitGroup
+	cancel   context.CancelFunc // ends requests in progress (qstat -w)
+
+	limits connLimits
+	budget *budget
+	idle   time.Duration // idleTimeout; shorter in tests
 }
 
 func newServer(d *Daemon, ln *net.UnixListener) *server {
-	return &server{d: d, ln: ln, conns: map[*net.UnixConn]struct{}{}}
+	return &server{d: d, ln: ln, conns: map[*net.UnixConn]struct{}{},
+		limits: connLimits{byUID: map[uint32]int{}}, budget: newBudget(requestBudget, userBudget), idle: idleTimeout}
 }
 
-// serve accepts connections until stop.
+// serve accepts connections until stop. Who connects is read here, from
+// SO_PEERCRED, and a connection over its user's or the global limit is
+// refused here, before it costs a goroutine or a buffer.
 func (s *server) serve(ctx context.Context) {
 	ctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
@@ -55,9 +65,27 @@ func (s *server) serve(ctx context.Context) {
 			time.Sleep(100 * time.Millisecond) // EMFILE and the like: do not spin
 			continue
 		}
+		cred, err := peerCred(conn)
+		if err != nil {
+			s.d.log.Error("cannot identify a client; connection refused", "error", err)
+			conn.Close()
+			continue
+		}
+		cfg := s.d.config()
+		if err := s.limits.admit(cred.Uid, cfg.MaxUserConnections, min(cfg.MaxConnections, fdLimit())); err != nil {
+			s.d.log.Debug("connection refused", "uid", cred.Uid, "pid", cred.Pid, "error", err)
+			// A fresh socket's send buffer is empty: this write does not
+			// wait for the client.
+			conn.SetWriteDeadline(time.Now().Add(time.Second))
+			w := bufio.NewWriterSize(conn, 512)
+			writeResponse(w, failure(err))
+			conn.Close()
+			continue
+		}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
+			s.limits.release(cred.Uid)
 			conn.Close()
 			return
 		}
@@ -66,11 +94,12 @@ func (s *server) serve(ctx context.Context) {
 		s.mu.Unlock()
 		go func() {
 			defer s.wg.Done()
-			s.handleConn(ctx, conn)
+			s.handleConn(ctx, conn, cred)
 			s.mu.Lock()
 			delete(s.conns, conn)
 			s.mu.Unlock()
 			conn.Close()
+			s.limits.release(cred.Uid)
 		}()
 	}
 }
@@ -80,15 +109,20 @@ func (s *server) serve(ctx context.Context) {
 func (s *server) stop() {
 	s.mu.Lock()
 	s.closed = true
+	s.stopping.Store(true)
 	if s.cancel != nil {
 		s.cancel()
 	}
 	s.ln.Close()
 	for c := range s.conns {
-		// Unblocks a connection waiting for its next request, or writing a
-		// reply to a client that does not read it. A request being handled
-		// is finished first: its change is made, even if its reply is lost.
-		c.SetDeadline(time.Unix(1, 0))
+		// Ends a connection waiting for its next request (a read of a shut
+		// read side is end of file, whatever deadline the connection sets
+		// next), and, within a second, one writing a reply to a client
+		// that does not read it. A request being handled is finished
+		// first, and its reply has that second too: a qsub whose job was
+		// stored is told its id rather than that the connection closed.
+		c.CloseRead()
+		c.SetWriteDeadline(time.Now().Add(stopWriteTimeout))
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
@@ -102,22 +136,36 @@ type caller struct {
 	name     string
 }
 
-func peer(c *net.UnixConn) (caller, error) {
+func peerCred(c *net.UnixConn) (*unix.Ucred, error) {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		cred *unix.Ucred
+		err2 error
+	)
+	err = raw.Control(func(fd uintptr) {
+		cred, err2 = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+	})
+	if err = errors.Join(err, err2); err != nil {
+		return nil, err
+	}
+	return cred, nil
+}
+
+// peer completes the caller of an admitted connection: its supplementary
+// groups and its user name.
+func peer(c *net.UnixConn, cred *unix.Ucred) (caller, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return caller{}, err
 	}
 	var (
-		cred   *unix.Ucred
 		groups []uint32
 		err2   error
 	)
-	err = raw.Control(func(fd uintptr) {
-		cred, err2 = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-		if err2 == nil {
-			groups, err2 = peerGroups(int(fd))
-		}
-	})
+	err = raw.Control(func(fd uintptr) { groups, err2 = peerGroups(int(fd)) })
 	if err = errors.Join(err, err2); err != nil {
 		return caller{}, err
 	}
@@ -156,33 +204,77 @@ func userName(uid uint32) string {
 	return s
 }
 
-func (s *server) handleConn(ctx context.Context, conn *net.UnixConn) {
-	who, err := peer(conn)
+func (s *server) handleConn(ctx context.Context, conn *net.UnixConn, cred *unix.Ucred) {
+	who, err := peer(conn, cred)
 	if err != nil {
 		s.d.log.Error("cannot identify a client; connection refused", "error", err)
 		return
 	}
-	sc := bufio.NewScanner(conn)
-	sc.Buffer(make([]byte, 0, 64<<10), proto.MaxLine)
-	w := bufio.NewWriterSize(conn, 64<<10)
+	lr := newLineReader(conn, s.budget, who.uid)
+	defer lr.release()
+	w := bufio.NewWriterSize(conn, connBuffer)
 	var wmu sync.Mutex // progress lines may come from several goroutines of a handler
-	ctx = context.WithValue(ctx, progressKey{}, func(msg string) {
+	write := func(resp proto.Response) error {
 		wmu.Lock()
 		defer wmu.Unlock()
-		writeResponse(w, proto.Response{Version: proto.Version, OK: true, Progress: msg})
-	})
-	for sc.Scan() {
-		resp := s.d.dispatch(ctx, who, sc.Bytes())
-		wmu.Lock()
-		err := writeResponse(w, resp)
-		wmu.Unlock()
-		if err != nil {
+		conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if s.stopping.Load() {
+			// stop may have set its deadline before ours.
+			conn.SetWriteDeadline(time.Now().Add(stopWriteTimeout))
+		}
+		return writeResponse(w, resp)
+	}
+	for {
+		// Idle: waiting for the first byte of the next request.
+		conn.SetReadDeadline(time.Now().Add(s.idle))
+		if _, err := lr.r.Peek(1); err != nil {
+			return
+		}
+		conn.SetReadDeadline(time.Now().Add(readTimeout))
+		line, err := lr.next()
+		var tooLong *errLineTooLong
+		var pe *proto.Error
+		switch {
+		case errors.As(err, &tooLong):
+			s.d.log.Warn("request line too long; connection closed", "uid", who.uid, "pid", who.pid, "limit", tooLong.limit)
+			write(failure(badRequest("%v", err)))
+			return
+		case errors.As(err, &pe):
+			s.d.log.Warn("request refused; connection closed", "uid", who.uid, "pid", who.pid, "error", err)
+			write(failure(err))
+			return
+		case err != nil:
+			return // hung up, or too slow
+		}
+		resp := s.handle(ctx, conn, who, line, write)
+		lr.release()
+		if write(resp) != nil {
 			return
 		}
 	}
-	if errors.Is(sc.Err(), bufio.ErrTooLong) {
-		writeResponse(w, failure(badRequest("request longer than %d bytes", proto.MaxLine)))
+}
+
+// handle runs one request under its policy: a deadline, and a context
+// that the client hanging up cancels unless the request is detached.
+func (s *server) handle(ctx context.Context, conn *net.UnixConn, who caller, line []byte, write func(proto.Response) error) proto.Response {
+	p, ok := opPolicies[sniffOp(line[:min(len(line), connBuffer)])]
+	if !ok {
+		p = defaultPolicy
 	}
+	hctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := func() {}
+	if !p.detach {
+		stop = watchHangup(conn, cancel)
+	}
+	hctx, cancelT := context.WithTimeout(hctx, p.timeout)
+	defer cancelT()
+	hctx = context.WithValue(hctx, progressKey{}, func(msg string) {
+		write(proto.Response{Version: proto.Version, OK: true, Progress: msg})
+	})
+	resp := s.d.dispatch(hctx, who, line)
+	stop()
+	return resp
 }
 
 // writeResponse writes one reply line. A successful reply's body is
@@ -203,13 +295,9 @@ func writeResponse(w *bufio.Writer, resp proto.Response) error {
 // logged with its stack and answered as an internal error, and the daemon
 // goes on.
 func (d *Daemon) dispatch(ctx context.Context, who caller, line []byte) (resp proto.Response) {
-	var req proto.Request
-	if err := json.Unmarshal(line, &req); err != nil {
-		return failure(badRequest("malformed request: %v", err))
-	}
-	if req.Version != proto.Version {
-		return failure(&proto.Error{Code: proto.CodeBadVersion, Message: fmt.Sprintf(
-			"protocol version %d is not supported; lazarusd speaks version %d", req.Version, proto.Version)})
+	req, err := parseRequest(line)
+	if err != nil {
+		return failure(err)
 	}
 	defer func() {
 		if p := recover(); p != nil {
@@ -217,11 +305,7 @@ func (d *Daemon) dispatch(ctx context.Context, who caller, line []byte) (resp pr
 			resp = failure(&proto.Error{Code: proto.CodeInternal, Message: "lazarusd failed on this request (see its log)"})
 		}
 	}()
-	h, ok := handlers[req.Op]
-	if !ok {
-		return failure(badRequest("unknown operation %q", req.Op))
-	}
-	body, err := h(d, ctx, who, req.Body)
+	body, err := handlers[req.Op](d, ctx, who, req.Body)
 	if err != nil {
 		return failure(err)
 	}
@@ -236,6 +320,24 @@ func (d *Daemon) dispatch(ctx context.Context, who caller, line []byte) (resp pr
 		out.Body = b
 	}
 	return out
+}
+
+// parseRequest decodes a request line's envelope: a request of our
+// version, for an operation that has a handler. The body is left to the
+// handler.
+func parseRequest(line []byte) (proto.Request, error) {
+	var req proto.Request
+	if err := json.Unmarshal(line, &req); err != nil {
+		return req, badRequest("malformed request: %v", err)
+	}
+	if req.Version != proto.Version {
+		return req, &proto.Error{Code: proto.CodeBadVersion, Message: fmt.Sprintf(
+			"protocol version %d is not supported; lazarusd speaks version %d", req.Version, proto.Version)}
+	}
+	if _, ok := handlers[req.Op]; !ok {
+		return req, badRequest("unknown operation %q", req.Op)
+	}
+	return req, nil
 }
 
 type handler func(d *Daemon, ctx context.Context, who caller, body json.RawMessage) (any, error)

@@ -16,7 +16,17 @@
 // A connection carries any number of requests, one after the other; each
 // request is one JSON object on one line, answered by one JSON object on
 // one line (JSON lines, as written by encoding/json). A request line may be
-// at most MaxLine bytes.
+// at most MaxLine bytes, a submission's MaxSubmitLine (the daemon tells it
+// from "op", which must come before "body", as encoding/json writes it); a
+// longer line gets a bad_request error and the connection is closed.
+//
+// The daemon limits connections per uid and in all (max_user_connections,
+// max_connections in lazarus.conf): a connection over a limit gets a busy
+// error line without having sent anything, and is closed. Clients read a
+// reply even when sending their request failed, to show that error. A
+// connection idle for two minutes is closed; Client reconnects before its
+// next request when it finds its connection closed. A client that hangs up
+// while its request is handled cancels it (wait ends; maintain goes on).
 //
 //	request:  {"version":1,"op":"submit","body":{...}}
 //	success:  {"version":1,"ok":true,"body":{...}}
@@ -38,7 +48,9 @@
 // bad resource syntax...), bad_version, not_found (unknown job or queue),
 // permission (not the owner, not an operator), conflict (the job or queue
 // is in the wrong state for the request), unavailable (the daemon is
-// shutting down), failed (the operation was tried and failed: a
+// shutting down), busy (the caller has too many connections, or the daemon
+// too many large requests in memory: the same request may succeed later),
+// failed (the operation was tried and failed: a
 // checkpoint), internal (the daemon failed; see its log). message is one
 // line meant for the user.
 //
@@ -67,6 +79,13 @@
 //
 // Operators are root, the user the daemon runs as, and the users named by
 // "operators" in lazarus.conf.
+//
+// A submit with a Key is idempotent: the daemon stores the key (scoped by
+// the caller's uid) with the job, in the same transaction, and answers a
+// submission whose key names one of the caller's existing jobs with that
+// job's id, storing nothing. qsub sends a random key (NewKey) and, when
+// the connection is lost before the reply, sends the request once more
+// with the same key (CallRetry).
 //
 // wait returns when every listed job has left the state the client saw
 // (or is gone), or after TimeoutMS with Done false; clients call it again

@@ -12,8 +12,22 @@ const Version = 1
 // SocketName is the socket's file name in the state directory.
 const SocketName = "lazarusd.sock"
 
-// MaxLine bounds one request line (a job script travels inside one).
-const MaxLine = 64 << 20
+// Limits of a request line, newline included. A submission carries the
+// job's script (base64 in the JSON line) and the submitter's environment,
+// so it has a larger limit than the other requests; the daemon knows a
+// line is a submission from its "op", which encoding/json writes before
+// "body". A longer line is refused with bad_request and the connection
+// closed.
+const (
+	MaxLine       = 1 << 20  // every request but submit
+	MaxSubmitLine = 32 << 20 // submit
+	// MaxScript bounds a job script: with base64 and a large environment
+	// it still fits in MaxSubmitLine.
+	MaxScript = 16 << 20
+)
+
+// MaxKey bounds a submission key (SubmitRequest.Key).
+const MaxKey = 64
 
 // SocketPath returns the socket path for a state directory.
 func SocketPath(stateDir string) string { return filepath.Join(stateDir, SocketName) }
@@ -51,6 +65,10 @@ const (
 	CodeUnavailable = "unavailable"
 	CodeInternal    = "internal"
 	CodeFailed      = "failed" // the operation was tried and failed (a checkpoint)
+	// CodeBusy: refused for now, not for what it asks: the caller has too
+	// many connections, or the daemon too many large requests in memory.
+	// The same request may succeed later.
+	CodeBusy = "busy"
 )
 
 // Request is one request line.
@@ -110,6 +128,12 @@ type SubmitRequest struct {
 	Origin     map[string]string `json:"origin,omitempty"`
 	Checkpoint string            `json:"checkpoint,omitempty"` // -c; "": the queue's ckpt_default
 	Umask      string            `json:"umask,omitempty"`      // -W umask=NNN, octal; "": output files 0600
+	// Key, if set, makes the submission idempotent: a submission with the
+	// key of one of the caller's jobs that still exists stores nothing and
+	// gets that job's id. Clients send a random one (NewKey) and send the
+	// request again, with the same key, when the connection is lost
+	// before the reply. 1 to MaxKey characters of [0-9a-zA-Z_-].
+	Key string `json:"key,omitempty"`
 }
 
 // SubmitReply names the new job.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"lazarus/config"
 	"lazarus/internal/proto"
 	"lazarus/jobs"
 )
@@ -65,8 +66,13 @@ Options go before the script.
 		if err != nil {
 			return err
 		}
+		// The key makes a retry safe: when the connection breaks before
+		// the reply, the job may be stored or not; sent again with the
+		// same key, the submission gets the job that was stored, if one
+		// was, instead of a second one.
+		req.Key = proto.NewKey()
 		var reply proto.SubmitReply
-		if err := call(c.Context, proto.OpSubmit, req, &reply); err != nil {
+		if err := proto.CallRetry(c.Context, config.StateDir(""), proto.OpSubmit, req, &reply); err != nil {
 			return err
 		}
 		fmt.Fprintln(c.App.Writer, reply.ID)
@@ -110,6 +116,9 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, error) {
 	}
 	if len(bytes.TrimSpace(req.Script)) == 0 {
 		return nil, fmt.Errorf("the script is empty")
+	}
+	if len(req.Script) > proto.MaxScript {
+		return nil, fmt.Errorf("the script is %d bytes, more than the %d a job script may have", len(req.Script), proto.MaxScript)
 	}
 	// Checked here too, for a message that names the option.
 	if _, err := jobs.ParseJoin(req.Join); err != nil {
