@@ -303,17 +303,17 @@ type thread struct {
 
 // Image describes a checkpoint file.
 type Image struct {
-	Path    string    // the file
-	Format  int       // engine format version
-	Created time.Time // when the checkpoint was taken
-	PID     int       // process ID at checkpoint time
-	Comm    string    // command name
-	Exe     string    // executable
-	Threads int
-	Regions int    // memory regions
-	Memory  uint64 // bytes of saved memory (apparent)
-	Descriptors int // open descriptors (Files lists them)
-	Kernel  string // kernel release at checkpoint time
+	Path        string    // the file
+	Format      int       // engine format version
+	Created     time.Time // when the checkpoint was taken
+	PID         int       // process ID at checkpoint time
+	Comm        string    // command name
+	Exe         string    // executable
+	Threads     int
+	Regions     int    // memory regions
+	Memory      uint64 // bytes of saved memory (apparent)
+	Descriptors int    // open descriptors (Files lists them)
+	Kernel      string // kernel release at checkpoint time
 
 	meta      *imageMeta
 	regs      []threadRegs
