@@ -574,33 +574,12 @@ func decodeImage(r io.ReaderAt, size int64, key []byte) (*Image, error) {
 	if err := checkMeta(&meta, len(img.regs), len(img.xstate)); err != nil {
 		return nil, err
 	}
-	// The data: segments one after the other from offset 0 of the data
-	// area, each a PT_LOAD of exactly what the regions say, in the order
-	// the writer makes them (see planMemory).
-	var dataLen uint64
-	loads := make([]load, 0, phnum-1)
-	for _, rg := range meta.Regions {
-		pos := rg.Start
-		for _, e := range rg.Extents {
-			if e.Off != dataLen {
-				return nil, fmt.Errorf("%w: region %#x-%#x: data at %d, want %d", ErrCorrupt, rg.Start, rg.End, e.Off, dataLen)
-			}
-			if e.Addr > pos {
-				loads = append(loads, load{vaddr: pos, memsz: e.Addr - pos, prot: rg.Prot})
-			}
-			loads = append(loads, load{vaddr: e.Addr, memsz: e.Len, filesz: e.Len, off: e.Off, prot: rg.Prot})
-			img.segOffs = append(img.segOffs, e.Off)
-			img.Memory += e.Len
-			dataLen += e.Len
-			pos = e.Addr + e.Len
-		}
-		if pos < rg.End {
-			loads = append(loads, load{vaddr: pos, memsz: rg.End - pos, prot: rg.Prot})
-		}
-		if len(loads) > int(phnum)-1 {
-			break
-		}
+	loads, segOffs, dataLen, err := planLoads(meta.Regions, int(phnum)-1)
+	if err != nil {
+		return nil, err
 	}
+	img.segOffs = segOffs
+	img.Memory = dataLen
 	if uint64(len(loads)) != phnum-1 {
 		return nil, fmt.Errorf("%w: %d memory segments, the regions make %d", ErrCorrupt, phnum-1, len(loads))
 	}
@@ -626,6 +605,35 @@ func decodeImage(r io.ReaderAt, size int64, key []byte) (*Image, error) {
 	img.Descriptors = len(meta.Files)
 	img.Kernel = meta.Fingerprint.Kernel
 	return img, nil
+}
+
+// planLoads returns the PT_LOAD segments the regions make, in the order
+// the writer makes them (see planMemory): per region, a segment for each
+// saved extent and for each gap between them. The extents' data must follow
+// one another from offset 0 of the data area. It stops past max segments.
+func planLoads(regions []region, max int) (loads []load, segOffs []uint64, dataLen uint64, err error) {
+	for _, rg := range regions {
+		pos := rg.Start
+		for _, e := range rg.Extents {
+			if e.Off != dataLen {
+				return nil, nil, 0, fmt.Errorf("%w: region %#x-%#x: data at %d, want %d", ErrCorrupt, rg.Start, rg.End, e.Off, dataLen)
+			}
+			if e.Addr > pos {
+				loads = append(loads, load{vaddr: pos, memsz: e.Addr - pos, prot: rg.Prot})
+			}
+			loads = append(loads, load{vaddr: e.Addr, memsz: e.Len, filesz: e.Len, off: e.Off, prot: rg.Prot})
+			segOffs = append(segOffs, e.Off)
+			dataLen += e.Len
+			pos = e.Addr + e.Len
+		}
+		if pos < rg.End {
+			loads = append(loads, load{vaddr: pos, memsz: rg.End - pos, prot: rg.Prot})
+		}
+		if len(loads) > max {
+			break
+		}
+	}
+	return loads, segOffs, dataLen, nil
 }
 
 // checkMeta checks what the metadata describes against the bounds and
