@@ -115,7 +115,7 @@ func TestCorruptSegment(t *testing.T) {
 	}{{"random", random}, {"zeros", make([]byte, 65536)}} {
 		t.Run(c.name, func(t *testing.T) {
 			bad := append([]byte(nil), good...)
-			at := off + int64(e.Len/2) &^ (pageSize - 1)
+			at := off + int64(e.Len/2)&^(pageSize-1)
 			if bytes.Equal(bad[at:at+65536], c.data) {
 				t.Fatal("the data written is what was there")
 			}
