@@ -8,7 +8,7 @@ CMDS     := $(notdir $(wildcard cmd/*))
 GOFLAGS  ?=
 export GOFLAGS
 
-.PHONY: all build test bench check install demo clean
+.PHONY: all build test bench fuzz check install demo clean
 
 all: build
 
@@ -24,6 +24,11 @@ test: build
 # Benchmarks print figures; they are not tests.
 bench: build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
+
+# Fuzz targets, each for FUZZTIME (make test runs their seeds).
+FUZZTIME ?= 60s
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeImage$$' -fuzztime $(FUZZTIME) ./ckpt
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt:"; echo "$$out"; exit 1; fi

@@ -61,7 +61,7 @@ func needRoot(t *testing.T) {
 
 // cprog compiles testdata/NAME.c once per test binary and returns the
 // executable.
-func cprog(t *testing.T, name string, flags ...string) string {
+func cprog(t testing.TB, name string, flags ...string) string {
 	t.Helper()
 	v, _ := progOnce.LoadOrStore(name, &progBuild{})
 	pb := v.(*progBuild)
@@ -81,7 +81,7 @@ func cprog(t *testing.T, name string, flags ...string) string {
 
 // start runs a target with stdin and stdout on /dev/null (a pipe to the
 // test would be a descriptor outside the checkpointed process).
-func start(t *testing.T, dir string, name string, args ...string) *exec.Cmd {
+func start(t testing.TB, dir string, name string, args ...string) *exec.Cmd {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir
@@ -97,7 +97,7 @@ func start(t *testing.T, dir string, name string, args ...string) *exec.Cmd {
 
 // waitFor polls until cond holds, failing the test after a generous
 // deadline (the machines are small and shared).
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for !cond() {
@@ -197,7 +197,7 @@ func computeRun(t *testing.T, dir, out, data string, steps int) {
 	}
 }
 
-func dataFile(t *testing.T, dir string) string {
+func dataFile(t testing.TB, dir string) string {
 	t.Helper()
 	p := filepath.Join(dir, "data.bin")
 	b := make([]byte, 300*1024+123)

@@ -472,6 +472,15 @@ func decodeImage(r io.ReaderAt, size int64, key []byte) (*Image, error) {
 		return nil, fmt.Errorf("%w: read notes: %v", ErrCorrupt, err)
 	}
 	dataStart := alignPage(noteOff + noteLen)
+	if dataStart > uint64(size) {
+		return nil, fmt.Errorf("%w: file of %d bytes ends before its data (truncated image?)", ErrCorrupt, size)
+	}
+	// The padding before the data is the only part of the file no
+	// checksum covers: it must be zeros.
+	pad := make([]byte, dataStart-(noteOff+noteLen))
+	if _, err := r.ReadAt(pad, int64(noteOff+noteLen)); err != nil || !bytes.Equal(pad, zeroPage[:len(pad)]) {
+		return nil, fmt.Errorf("%w: padding after the notes", ErrCorrupt)
+	}
 	img := &Image{size: size, dataStart: dataStart}
 
 	var metaJSON, sumsDesc []byte
@@ -533,6 +542,9 @@ func decodeImage(r io.ReaderAt, size int64, key []byte) (*Image, error) {
 	}
 	if metaJSON == nil {
 		return nil, ErrNotImage
+	}
+	if n := seen[[2]uint64{ntFPRegSet, 1}]; n != len(img.xstate) {
+		return nil, fmt.Errorf("%w: %d NT_FPREGSET notes, %d NT_X86_XSTATE", ErrCorrupt, n, len(img.xstate))
 	}
 	// The version first: an image of another format is incompatible, not
 	// corrupt (format 1 had no checksums).
