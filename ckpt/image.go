@@ -651,12 +651,19 @@ func planLoads(regions []region, max int) (loads []load, segOffs []uint64, dataL
 // checkMeta checks what the metadata describes against the bounds and
 // against the notes: nregs register sets and nxstate extended states.
 func checkMeta(m *imageMeta, nregs, nxstate int) error {
-	switch {
-	case len(m.Threads) > maxThreads, len(m.Regions) > maxRegions, len(m.Files) > maxFiles,
-		len(m.Creds.Groups) > maxGroups, len(m.Children) > maxTreeMembers, len(m.Rlimits) > maxRlimits,
-		len(m.Signals.Actions) > maxSignals, len(m.Signals.Pending) > maxPending, len(m.Timers) > maxTimers,
-		len(m.Pipes) > maxImagePipes:
-		return fmt.Errorf("%w: more threads, regions, files, groups, children, limits, signals, timers or pipes than an image may hold", ErrCorrupt)
+	for _, b := range []struct {
+		what   string
+		n, max int
+	}{
+		{"threads", len(m.Threads), maxThreads}, {"regions", len(m.Regions), maxRegions},
+		{"files", len(m.Files), maxFiles}, {"groups", len(m.Creds.Groups), maxGroups},
+		{"children", len(m.Children), maxTreeMembers}, {"limits", len(m.Rlimits), maxRlimits},
+		{"signal actions", len(m.Signals.Actions), maxSignals}, {"pending signals", len(m.Signals.Pending), maxPending},
+		{"timers", len(m.Timers), maxTimers}, {"pipes", len(m.Pipes), maxImagePipes},
+	} {
+		if b.n > b.max {
+			return fmt.Errorf("%w: %d %s, at most %d", ErrCorrupt, b.n, b.what, b.max)
+		}
 	}
 	if m.Checkpoint == "" {
 		return fmt.Errorf("%w: no checkpoint id", ErrCorrupt)
