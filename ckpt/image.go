@@ -677,7 +677,20 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	if m.Nice < -20 || m.Nice > 19 {
 		return fmt.Errorf("%w: nice %d", ErrCorrupt, m.Nice)
 	}
-	for _, name := range m.Children {
+	// Names of files beside the image: children, copies of files (-C),
+	// the image holding a shared memory object.
+	names := m.Children
+	for _, f := range m.Files {
+		if f.Copy != "" {
+			names = append(names[:len(names):len(names)], f.Copy)
+		}
+	}
+	for _, rg := range m.Regions {
+		if rg.ShmImage != "" {
+			names = append(names[:len(names):len(names)], rg.ShmImage)
+		}
+	}
+	for _, name := range names {
 		if err := checkChildName(name); err != nil {
 			return err
 		}
@@ -706,11 +719,11 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	return nil
 }
 
-// checkChildName checks the name of a child's image: a file in the same
-// directory.
+// checkChildName checks the name of a file beside the image (a child's
+// image...): a name in the same directory, nothing else.
 func checkChildName(name string) error {
 	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
-		return fmt.Errorf("%w: child image %q", ErrCorrupt, name)
+		return fmt.Errorf("%w: file %q beside the image", ErrCorrupt, name)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package ckpt
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -82,6 +83,17 @@ func (r *restorer) checkOwner(p *rproc) error {
 		if g != o.GID && !slices.Contains(o.Groups, g) {
 			return refuse("group %d is not one of the owner's (%d %v)", g, o.GID, o.Groups)
 		}
+	}
+	// The restore execs the executable as root (it is replaced by the
+	// image's memory at once, but /proc/PID/exe names it): the owner must
+	// be able to execute it.
+	runtime.LockOSThread()
+	err := asFileUser(r.fileCreds(p), func() error {
+		return unix.Faccessat2(unix.AT_FDCWD, m.Exe.Path, unix.X_OK, unix.AT_EACCESS)
+	})
+	runtime.UnlockOSThread()
+	if err != nil {
+		return refuse("executable %s: %v", m.Exe.Path, err)
 	}
 	// Limits: the restored process gets them after its credentials are
 	// dropped (restoreCreds), so the kernel would refuse a raise anyway;

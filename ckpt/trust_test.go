@@ -219,6 +219,12 @@ func TestOwnerRules(t *testing.T) {
 	edit := func(f func(m *imageMeta)) []byte { return parseRaw(t, good).editMeta(t, f).bytes(true, false, nil) }
 	var hard unix.Rlimit
 	unix.Getrlimit(unix.RLIMIT_NOFILE, &hard)
+	// An executable only root may run.
+	exe, err := os.ReadFile(cprog(t, "compute"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rootOnly := forge(t, dir, "root-only", exe)
 	cases := []struct {
 		name  string
 		image []byte
@@ -235,6 +241,7 @@ func TestOwnerRules(t *testing.T) {
 		}), nobody},
 		{"raised-nofile-infinity", edit(func(m *imageMeta) { m.Rlimits[unix.RLIMIT_NOFILE] = rlimit{Cur: 1024, Max: ^uint64(0)} }), nobody},
 		{"nice-lowered", edit(func(m *imageMeta) { m.Nice = -10 }), nobody},
+		{"exe-root-only", edit(func(m *imageMeta) { m.Exe.Path = rootOnly }), nobody},
 	}
 	if hard.Max == ^uint64(0) {
 		t.Fatal("RLIMIT_NOFILE has no hard limit here: the test cannot raise it")
