@@ -11,6 +11,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -326,6 +327,7 @@ type Image struct {
 	// with; the segments' HMACs are then checked as they are read.
 	authentic bool
 	key       []byte
+	file      [2]uint64 // device and inode of the file read
 }
 
 // Creds are the credentials of an image's process.
@@ -420,6 +422,9 @@ func readImage(path string, key []byte) (*Image, error) {
 		return nil, &ImageError{Path: path, Err: err}
 	}
 	img.Path = path
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		img.file = [2]uint64{sys.Dev, sys.Ino}
+	}
 	return img, nil
 }
 

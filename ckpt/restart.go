@@ -166,10 +166,9 @@ func loadTree(path string, key []byte) (*rproc, []*rproc, error) {
 	}
 	root := &rproc{img: img, meta: img.meta, closed: map[int]bool{}, authentic: img.authentic}
 	procs := []*rproc{root}
-	seen := map[[2]uint64]string{}
-	if err := seenOnce(seen, path); err != nil {
-		return nil, nil, err
-	}
+	// Images by the file they were read from: one read twice is a cycle
+	// or a child named twice.
+	seen := map[[2]uint64]string{img.file: path}
 	dir := filepath.Dir(path)
 	for i := 0; i < len(procs); i++ {
 		p := procs[i]
@@ -181,13 +180,14 @@ func loadTree(path string, key []byte) (*rproc, []*rproc, error) {
 				return nil, nil, &ImageError{Path: path, Err: fmt.Errorf("%w: more than %d processes in the tree", ErrCorrupt, maxTreeMembers)}
 			}
 			cpath := filepath.Join(dir, name)
-			if err := seenOnce(seen, cpath); err != nil {
-				return nil, nil, &ImageError{Path: p.img.Path, Err: err}
-			}
 			cimg, err := readImage(cpath, key)
 			if err != nil {
 				return nil, nil, fmt.Errorf("member of the tree of %s: %w", path, err)
 			}
+			if prev, ok := seen[cimg.file]; ok {
+				return nil, nil, &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: child %s is %s again: the tree has a cycle or names an image twice", ErrCorrupt, name, prev)}
+			}
+			seen[cimg.file] = cpath
 			if cimg.meta.Checkpoint != img.meta.Checkpoint {
 				return nil, nil, &ImageError{Path: cpath, Err: fmt.Errorf("%w: member of another checkpoint (id %s) than its root %s (id %s)",
 					ErrCorrupt, cimg.meta.Checkpoint, path, img.meta.Checkpoint)}
@@ -198,21 +198,6 @@ func loadTree(path string, key []byte) (*rproc, []*rproc, error) {
 		}
 	}
 	return root, procs, nil
-}
-
-// seenOnce records the file at path by device and inode, and fails if it
-// was recorded already: the tree names an image twice.
-func seenOnce(seen map[[2]uint64]string, path string) error {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return &os.PathError{Op: "stat", Path: path, Err: err}
-	}
-	k := [2]uint64{st.Dev, st.Ino}
-	if prev, ok := seen[k]; ok {
-		return fmt.Errorf("%w: %s is %s again: the tree has a cycle or names an image twice", ErrCorrupt, path, prev)
-	}
-	seen[k] = path
-	return nil
 }
 
 type restorer struct {
