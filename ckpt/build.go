@@ -124,7 +124,7 @@ func (b *builder) build() error {
 		return fmt.Errorf("fcntl F_DUPFD: %w", err)
 	}
 	b.call("close", unix.SYS_CLOSE, r.pidfd)
-	img, err := os.Open(p.img.Path)
+	img, err := openImage(p.img.Path)
 	if err != nil {
 		return fmt.Errorf("%s: open: %w", p.img.Path, err)
 	}

@@ -405,7 +405,7 @@ func ReadImage(path string) (*Image, error) {
 // readImage is ReadImage that also authenticates the metadata with key
 // (nil: none).
 func readImage(path string, key []byte) (*Image, error) {
-	f, err := os.Open(path)
+	f, err := openImage(path)
 	if err != nil {
 		return nil, err
 	}
@@ -428,7 +428,14 @@ func readImage(path string, key []byte) (*Image, error) {
 	return img, nil
 }
 
-// elfHeader is what decodeImage takes from the ELF header.
+// openImage opens an image file for reading. O_NONBLOCK: the open of a
+// FIFO put in place of an image returns at once (and the file is then
+// refused as not regular) instead of waiting for a writer.
+func openImage(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
+// Sizes in the ELF header.
 const (
 	ehSize    = 64
 	phentSize = 56

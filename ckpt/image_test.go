@@ -383,3 +383,18 @@ func TestForgedNotes(t *testing.T) {
 		t.Fatalf("unchanged image, rebuilt: %v", err)
 	}
 }
+
+// TestReadImageFIFO: a FIFO in place of an image is refused at once, not
+// waited on.
+func TestReadImageFIFO(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(p, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadImage(p); !errors.Is(err, ErrNotImage) {
+		t.Errorf("ReadImage of a FIFO: %v, want %v", err, ErrNotImage)
+	}
+	if _, err := VerifyImage(p, nil); !errors.Is(err, ErrNotImage) {
+		t.Errorf("VerifyImage of a FIFO: %v, want %v", err, ErrNotImage)
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"hash"
 	"hash/crc32"
 	"io"
-	"os"
 	"sort"
 )
 
@@ -240,7 +239,7 @@ func (c *segCheck) verify() error {
 // An image with no HMAC or another key's is not authentic (no error); one
 // whose metadata authenticates but whose data does not is ErrCorrupt.
 func VerifyImage(path string, key []byte) (authentic bool, err error) {
-	f, err := os.Open(path)
+	f, err := openImage(path)
 	if err != nil {
 		return false, err
 	}

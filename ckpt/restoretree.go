@@ -277,7 +277,7 @@ func (r *restorer) makeShm(p *rproc) error {
 			}
 		}
 		p, rg := src, srg
-		img, err := os.Open(p.img.Path)
+		img, err := openImage(p.img.Path)
 		if err != nil {
 			return err
 		}
