@@ -586,6 +586,9 @@ func decodeImage(r io.ReaderAt, size int64, key []byte) (*Image, error) {
 			img.key = key
 		}
 	}
+	if err := uniqueKeys(metaJSON); err != nil {
+		return nil, err
+	}
 	var meta imageMeta
 	dec := json.NewDecoder(bytes.NewReader(metaJSON))
 	dec.DisallowUnknownFields()
@@ -629,6 +632,62 @@ func decodeImage(r io.ReaderAt, size int64, key []byte) (*Image, error) {
 	img.Descriptors = len(meta.Files)
 	img.Kernel = meta.Fingerprint.Kernel
 	return img, nil
+}
+
+// uniqueKeys fails if an object of the JSON js has a key twice, as
+// encoding/json matches them (ignoring case): it would take the last one,
+// and a reader taking the first would see another process.
+func uniqueKeys(js []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	type object struct {
+		keys  map[string]bool
+		isKey bool // the next token is a key
+	}
+	var stack []*object
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: metadata: %v", ErrCorrupt, err)
+		}
+		var top *object
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.isKey {
+			if k, ok := tok.(string); ok {
+				k = strings.ToLower(k)
+				if top.keys[k] {
+					return fmt.Errorf("%w: metadata: key %q twice", ErrCorrupt, k)
+				}
+				top.keys[k] = true
+				top.isKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			if top != nil {
+				top.isKey = true // after this value
+			}
+			stack = append(stack, &object{keys: map[string]bool{}, isKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &object{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			top = nil
+			if len(stack) > 0 {
+				top = stack[len(stack)-1]
+			}
+		}
+		if top != nil && top.keys != nil {
+			top.isKey = true // a value ended: a key comes next
+		}
+	}
 }
 
 // planLoads returns the PT_LOAD segments the regions make, in the order

@@ -332,6 +332,21 @@ func TestForgedNotes(t *testing.T) {
 			n.desc = append([]byte(`{"uid":0,`), n.desc[1:]...)
 			return r.bytes(true, false, nil)
 		}},
+		{"creds-key-twice-uid-0", func(t *testing.T, r *rawImage) []byte {
+			n := r.note(noteOwner, noteMeta)
+			n.desc = append([]byte(`{"creds":{"uid":[0,0,0,0],"gid":[0,0,0,0],"groups":[0]},`), n.desc[1:]...)
+			return r.bytes(true, false, nil)
+		}},
+		{"Creds-key-in-other-case", func(t *testing.T, r *rawImage) []byte {
+			n := r.note(noteOwner, noteMeta)
+			n.desc = append(bytes.TrimSuffix(n.desc, []byte("}")), []byte(`,"Creds":{"uid":[0,0,0,0],"gid":[0,0,0,0],"groups":[0]}}`)...)
+			return r.bytes(true, false, nil)
+		}},
+		{"nested-key-twice", func(t *testing.T, r *rawImage) []byte {
+			n := r.note(noteOwner, noteMeta)
+			n.desc = bytes.Replace(n.desc, []byte(`"uid":[`), []byte(`"uid":[0,0,0,0],"uid":[`), 1)
+			return r.bytes(true, false, nil)
+		}},
 		{"data-after-meta", func(t *testing.T, r *rawImage) []byte {
 			n := r.note(noteOwner, noteMeta)
 			n.desc = append(n.desc, []byte(` {"format":2}`)...)
