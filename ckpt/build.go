@@ -401,6 +401,7 @@ func (b *builder) fill(img *os.File, e extent, all bool) error {
 		err  error
 	}
 	const chunkSize = 8 << 20
+	const crcPiece = 512 << 10
 	free := make(chan []byte, 3)
 	for i := 0; i < cap(free); i++ {
 		free <- make([]byte, min(e.Len, chunkSize))
@@ -445,12 +446,17 @@ func (b *builder) fill(img *os.File, e extent, all bool) error {
 					return
 				}
 				n := min(int64(len(buf)), holeAt-p)
-				_, err := img.ReadAt(buf[:n], p)
-				if err != nil {
-					send(chunk{err: fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)})
-					return
+				// Read in pieces that stay in the CPU cache for their
+				// checksum: several times faster than a pass over the
+				// whole chunk from memory.
+				for q := int64(0); q < n; q += crcPiece {
+					piece := buf[q:min(q+crcPiece, n)]
+					if _, err := img.ReadAt(piece, p+q); err != nil {
+						send(chunk{err: fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)})
+						return
+					}
+					check.h.write(piece)
 				}
-				check.h.write(buf[:n])
 				if !send(chunk{data: buf[:n], at: p}) {
 					return
 				}

@@ -381,36 +381,57 @@ func (d *dumper) writeImage(ctx context.Context, snap []byte) (tmpName string, r
 		defer df.Close()
 		out = df
 	}
+	var exts []extent
 	for _, r := range d.meta.Regions {
-		for _, e := range r.Extents {
-			if err := ctx.Err(); err != nil {
-				return "", err
+		exts = append(exts, r.Extents...)
+	}
+	// From a snapshot, the checksums are computed by a goroutine of their
+	// own while this one waits on the disk; it only reads snap and is
+	// always waited for (snap is unmapped after us).
+	var sumsDone chan []segSum
+	if snap != nil {
+		sumsDone = make(chan []segSum, 1)
+		go func() { sumsDone <- snapshotSums(snap, exts, key, ss.metaMAC[:]) }()
+		defer func() {
+			if sumsDone != nil {
+				<-sumsDone
 			}
-			h := newSegHash(key, ss.metaMAC[:], len(ss.segs))
-			for done := uint64(0); done < e.Len; {
-				var b []byte
-				if snap != nil {
-					b = snap[e.Off : e.Off+e.Len]
-				} else {
-					b = buf[:min(e.Len-done, uint64(len(buf)))]
-					if err := d.readExtent(b, e.Addr+done); err != nil {
-						return "", err
-					}
-				}
-				h.write(b)
-				err := writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
-				if err != nil && out != f && errors.Is(err, unix.EINVAL) {
-					// This filesystem takes no direct I/O.
-					out = f
-					err = writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
-				}
-				if err != nil {
-					return "", fmt.Errorf("%s: write proc region: %w", d.path, err)
-				}
-				done += uint64(len(b))
-			}
-			ss.segs = append(ss.segs, h.sum())
+		}()
+	}
+	for _, e := range exts {
+		if err := ctx.Err(); err != nil {
+			return "", err
 		}
+		h := newSegHash(key, ss.metaMAC[:], len(ss.segs))
+		for done := uint64(0); done < e.Len; {
+			var b []byte
+			if snap != nil {
+				b = snap[e.Off : e.Off+e.Len]
+			} else {
+				b = buf[:min(e.Len-done, uint64(len(buf)))]
+				if err := d.readExtent(b, e.Addr+done); err != nil {
+					return "", err
+				}
+			}
+			if snap == nil {
+				h.write(b)
+			}
+			err := writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
+			if err != nil && out != f && errors.Is(err, unix.EINVAL) {
+				// This filesystem takes no direct I/O.
+				out = f
+				err = writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
+			}
+			if err != nil {
+				return "", fmt.Errorf("%s: write proc region: %w", d.path, err)
+			}
+			done += uint64(len(b))
+		}
+		ss.segs = append(ss.segs, h.sum())
+	}
+	if sumsDone != nil {
+		ss.segs = <-sumsDone
+		sumsDone = nil
 	}
 	if _, err := f.WriteAt(ss.encode(), int64(sumsAt)); err != nil {
 		return "", fmt.Errorf("%s: write checksums: %w", d.path, err)
@@ -419,6 +440,17 @@ func (d *dumper) writeImage(ctx context.Context, snap []byte) (tmpName string, r
 		return "", fmt.Errorf("%s: seek: %w", d.path, err)
 	}
 	return f.Name(), nil
+}
+
+// snapshotSums returns the checksums of the extents exts of snap.
+func snapshotSums(snap []byte, exts []extent, key, metaMAC []byte) []segSum {
+	out := make([]segSum, len(exts))
+	for i, e := range exts {
+		h := newSegHash(key, metaMAC, i)
+		h.write(snap[e.Off : e.Off+e.Len])
+		out[i] = h.sum()
+	}
+	return out
 }
 
 var zeroPage [pageSize]byte
