@@ -124,7 +124,7 @@ func (b *builder) build() error {
 		return fmt.Errorf("fcntl F_DUPFD: %w", err)
 	}
 	b.call("close", unix.SYS_CLOSE, r.pidfd)
-	img, err := os.Open(p.img.Path)
+	img, err := openImage(p.img.Path)
 	if err != nil {
 		return fmt.Errorf("%s: open: %w", p.img.Path, err)
 	}
@@ -389,7 +389,9 @@ func (b *builder) mapRegion(img *os.File, rg region) error {
 // fill copies one extent from the image into the process. Holes of the
 // sparse image are found with SEEK_DATA/SEEK_HOLE and skipped. A reader
 // goroutine keeps the disk busy while this thread writes the process's
-// memory.
+// memory; it also verifies the segment's checksum (and HMAC) as it reads,
+// holes counting as zeros, and ends with an ErrCorrupt error on a
+// mismatch: the process, not yet run, is then killed with its tree.
 func (b *builder) fill(img *os.File, e extent, all bool) error {
 	base := int64(b.p.img.dataStart + e.Off)
 	end := base + int64(e.Len)
@@ -399,6 +401,7 @@ func (b *builder) fill(img *os.File, e extent, all bool) error {
 		err  error
 	}
 	const chunkSize = 8 << 20
+	const crcPiece = 512 << 10
 	free := make(chan []byte, 3)
 	for i := 0; i < cap(free); i++ {
 		free <- make([]byte, min(e.Len, chunkSize))
@@ -406,14 +409,26 @@ func (b *builder) fill(img *os.File, e extent, all bool) error {
 	full := make(chan chunk, cap(free))
 	stop := make(chan struct{})
 	defer close(stop)
+	check := b.p.img.checkSegment(e)
+	// The goroutine ends when the extent is read, on an error, or when
+	// fill returns (stop).
 	go func() {
 		defer close(full)
-		for pos := base; pos < end; {
+		send := func(c chunk) bool {
+			select {
+			case full <- c:
+				return true
+			case <-stop:
+				return false
+			}
+		}
+		pos := base // verified up to here
+		for pos < end {
 			dataAt, holeAt := pos, end
 			if !all {
 				d, err := unix.Seek(int(img.Fd()), pos, unix.SEEK_DATA)
 				if err == unix.ENXIO || (err == nil && d >= end) {
-					return
+					break
 				}
 				if err == nil {
 					dataAt = d
@@ -422,6 +437,7 @@ func (b *builder) fill(img *os.File, e extent, all bool) error {
 					}
 				}
 			}
+			check.h.zeros(uint64(dataAt - pos))
 			for p := dataAt; p < holeAt; {
 				var buf []byte
 				select {
@@ -430,23 +446,32 @@ func (b *builder) fill(img *os.File, e extent, all bool) error {
 					return
 				}
 				n := min(int64(len(buf)), holeAt-p)
-				_, err := img.ReadAt(buf[:n], p)
-				select {
-				case full <- chunk{data: buf[:n], at: p, err: err}:
-				case <-stop:
-					return
+				// Read in pieces that stay in the CPU cache for their
+				// checksum: several times faster than a pass over the
+				// whole chunk from memory.
+				for q := int64(0); q < n; q += crcPiece {
+					piece := buf[q:min(q+crcPiece, n)]
+					if _, err := img.ReadAt(piece, p+q); err != nil {
+						send(chunk{err: fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)})
+						return
+					}
+					check.h.write(piece)
 				}
-				if err != nil {
+				if !send(chunk{data: buf[:n], at: p}) {
 					return
 				}
 				p += n
 			}
 			pos = holeAt
 		}
+		check.h.zeros(uint64(end - pos))
+		if err := check.verify(); err != nil {
+			send(chunk{err: err})
+		}
 	}()
 	for c := range full {
 		if c.err != nil {
-			return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", c.err)
+			return c.err
 		}
 		addr := e.Addr + uint64(c.at-base)
 		if all {
@@ -546,10 +571,10 @@ func (b *builder) openFiles() error {
 }
 
 // restoreProcessState restores cwd, umask, signal actions, the alternate
-// signal stack, interval timers, personality, limits, nice value, command
+// signal stack, interval timers, personality, command
 // name, rseq, robust futex list, tid address and pending signals.
 func (b *builder) restoreProcessState() error {
-	r, m := b.r, b.p.meta
+	m := b.p.meta
 	le := binary.LittleEndian
 	p, err := b.putString(scratchData, m.Cwd)
 	if err != nil {
@@ -605,27 +630,6 @@ func (b *builder) restoreProcessState() error {
 	}
 	if _, err := b.call("personality", unix.SYS_PERSONALITY, m.Personality); err != nil {
 		return fmt.Errorf("personality: %w", err)
-	}
-	if cur, err := readLimits(b.pid); err == nil && len(m.Rlimits) == len(cur) {
-		for res, l := range m.Rlimits {
-			if l == cur[res] {
-				continue
-			}
-			buf := make([]byte, 16)
-			le.PutUint64(buf, l.Cur)
-			le.PutUint64(buf[8:], l.Max)
-			p, err := b.put(scratchData, buf)
-			if err != nil {
-				return err
-			}
-			if _, err := b.call("prlimit64", unix.SYS_PRLIMIT64, 0, uint64(res), p, 0); err != nil {
-				// Raising a hard limit needs CAP_SYS_RESOURCE.
-				r.warn("%s(%d): cannot restore limit %q (%d/%d): %v", m.Comm, m.PID, limitNames[res], l.Cur, l.Max, err)
-			}
-		}
-	}
-	if _, err := b.call("setpriority", unix.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uint64(int64(m.Nice))); err != nil {
-		r.warn("%s(%d): warning: only superuser may lower priority to %d", m.Comm, m.PID, m.Nice)
 	}
 	if p, err = b.putString(scratchData, m.Comm); err != nil {
 		return err
@@ -780,12 +784,73 @@ func (b *builder) createThreads() error {
 }
 
 // restoreCreds gives the process its checkpointed uid, gids and groups when
-// restart runs as root; otherwise it keeps the caller's (CONVEX).
+// restart runs as root; otherwise it keeps the caller's (CONVEX). Then its
+// limits and nice value: with the credentials dropped, so the kernel
+// refuses what the process's owner could not set (checkOwner refuses it
+// first when an Owner is enforced).
 func (b *builder) restoreCreds() error {
 	for _, t := range b.tasks {
 		if err := b.on(t, b.restoreThreadCreds); err != nil {
 			return err
 		}
+	}
+	if err := b.restoreLimits(); err != nil {
+		return err
+	}
+	for _, t := range b.tasks {
+		// The nice value is per thread (setpriority of PRIO_PROCESS 0).
+		if err := b.on(t, b.restoreNice); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// restoreLimits sets the resource limits that differ from those the
+// process inherited from the restorer.
+func (b *builder) restoreLimits() error {
+	r, m := b.r, b.p.meta
+	cur, err := readLimits(b.pid)
+	if err != nil || len(m.Rlimits) != len(cur) {
+		if len(m.Rlimits) == 0 {
+			return nil
+		}
+		return fmt.Errorf("read limits: %d recorded, %d now: %v", len(m.Rlimits), len(cur), err)
+	}
+	le := binary.LittleEndian
+	for res, l := range m.Rlimits {
+		if l == cur[res] {
+			continue
+		}
+		buf := make([]byte, 16)
+		le.PutUint64(buf, l.Cur)
+		le.PutUint64(buf[8:], l.Max)
+		p, err := b.put(scratchData, buf)
+		if err != nil {
+			return err
+		}
+		if _, err := b.call("prlimit64", unix.SYS_PRLIMIT64, 0, uint64(res), p, 0); err != nil {
+			// Raising a hard limit needs CAP_SYS_RESOURCE.
+			err := fmt.Errorf("cannot restore limit %q (%d/%d): %w", limitNames[res], l.Cur, l.Max, err)
+			if r.enforced(b.p) {
+				if e := r.forceable(err); e != nil {
+					return e
+				}
+				continue
+			}
+			r.warn("%s(%d): %v", m.Comm, m.PID, err)
+		}
+	}
+	return nil
+}
+
+func (b *builder) restoreNice() error {
+	r, m := b.r, b.p.meta
+	if _, err := b.call("setpriority", unix.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uint64(int64(m.Nice))); err != nil {
+		if r.enforced(b.p) {
+			return r.forceable(fmt.Errorf("only superuser may lower priority to %d: %w", m.Nice, err))
+		}
+		r.warn("%s(%d): warning: only superuser may lower priority to %d", m.Comm, m.PID, m.Nice)
 	}
 	return nil
 }
@@ -1000,10 +1065,11 @@ func (b *builder) read(addr uint64, n int) []byte {
 }
 
 // fileIdentity gives the process, while it is rebuilt as root, the
-// filesystem identity (fsuid, fsgid, groups) it had; its full
+// filesystem identity (fsuid, fsgid, groups) of its owner (see
+// restorer.fileCreds); its full
 // credentials come back at the end (restoreCreds).
 func (b *builder) fileIdentity() error {
-	c := b.p.meta.Creds
+	c := b.r.fileCreds(b.p)
 	if os.Geteuid() != 0 || (c.UID[3] == 0 && c.GID[3] == 0) {
 		return nil
 	}

@@ -15,8 +15,9 @@
 // process out of it with its old PID (clone3 set_tid, CLONE_PARENT so the
 // caller is its parent), and rebuilds it by injected system calls: unmap
 // everything, map and fill every region, put the vDSO back, set the mm
-// fields with PR_SET_MM_MAP, reopen files, restore signals, limits,
-// timers, rseq and credentials, then the registers.
+// fields with PR_SET_MM_MAP, reopen files, restore signals, timers, rseq,
+// credentials, then limits and nice (with the credentials dropped), then
+// the registers.
 //
 // Invariants:
 //   - an image is one ELF core file per process (gdb opens it); it is
@@ -24,8 +25,17 @@
 //     leaves a partial image under the real name nor destroys an old one;
 //   - an image of another format version, or needing CPU features this
 //     machine lacks, is refused unless forced;
-//   - a restore is all or nothing: on any error the half-built process is
-//     killed before Restart returns;
+//   - an image is untrusted input with one reader (decodeImage): anything
+//     it would not have written (a second note, unknown fields, headers
+//     that disagree with the metadata, counts beyond bounds) is corrupt;
+//     its checksums (CRC-32C, and HMACs with a key) are verified as it is
+//     read, the memory's while the restore reads it, never in a second pass;
+//   - a restore is all or nothing: on any error (a checksum mismatch
+//     included) every process of the tree created so far is killed before
+//     Restart returns;
+//   - restored for an Owner, an image that is not authentic gets no more
+//     than the owner has: its credentials, limits and priority, files
+//     opened as the owner;
 //   - all ptrace requests for a tracee come from the one OS thread that
 //     attached it (see tracer).
 //

@@ -2,6 +2,7 @@ package ckpt
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -355,7 +356,13 @@ func (t *dumpTree) name() {
 		}
 		d.path = filepath.Join(dir, name)
 	}
+	// One id for every image of this checkpoint: a restart refuses a
+	// tree whose members carry different ones (a crash between the
+	// publication of new members and of the root leaves an old root
+	// naming new members).
+	id := rand.Text()
 	for _, d := range t.procs {
+		d.meta.Checkpoint = id
 		for _, c := range d.children {
 			d.meta.Children = append(d.meta.Children, filepath.Base(c.path))
 		}

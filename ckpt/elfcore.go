@@ -58,8 +58,10 @@ func arrayToRegs(a *threadRegs) unix.PtraceRegs {
 }
 
 // buildNotes returns the PT_NOTE contents: the notes gdb understands, in
-// the order the kernel writes them, then the engine's metadata.
-func buildNotes(meta *imageMeta, regs []unix.PtraceRegs, xstate [][]byte) ([]byte, error) {
+// the order the kernel writes them, then the engine's metadata, then room
+// for the checksums of nseg segments (filled in by the writer once the
+// data is written, see sums), HMACs included if keyed.
+func buildNotes(meta *imageMeta, regs []unix.PtraceRegs, xstate [][]byte, nseg int, keyed bool) ([]byte, error) {
 	var n noteBuf
 	for i := range regs {
 		pr := make([]byte, prstatusSize)
@@ -93,6 +95,7 @@ func buildNotes(meta *imageMeta, regs []unix.PtraceRegs, xstate [][]byte) ([]byt
 		return nil, err
 	}
 	n.add(noteOwner, noteMeta, js)
+	n.add(noteOwner, noteSums, make([]byte, sumsLen(nseg, keyed)))
 	return n.Bytes(), nil
 }
 
@@ -167,36 +170,49 @@ func imageHeader(notes []byte, loads []load) ([]byte, uint64) {
 	binary.Write(&b, le, uint16(64)) // shentsize
 	binary.Write(&b, le, uint16(0))  // shnum
 	binary.Write(&b, le, uint16(0))  // shstrndx
-	ph := func(typ elf.ProgType, flags elf.ProgFlag, off, vaddr, filesz, memsz, align uint64) {
-		binary.Write(&b, le, uint32(typ))
-		binary.Write(&b, le, uint32(flags))
-		binary.Write(&b, le, off)
-		binary.Write(&b, le, vaddr)
-		binary.Write(&b, le, uint64(0)) // paddr
-		binary.Write(&b, le, filesz)
-		binary.Write(&b, le, memsz)
-		binary.Write(&b, le, align)
-	}
-	ph(elf.PT_NOTE, 0, noteOff, 0, uint64(len(notes)), 0, 4)
+	var note [phentSize]byte
+	putPhdr(note[:], elf.PT_NOTE, 0, noteOff, 0, uint64(len(notes)), 0, 4)
+	b.Write(note[:])
 	for _, l := range loads {
-		var fl elf.ProgFlag
-		if l.prot&protRead != 0 {
-			fl |= elf.PF_R
-		}
-		if l.prot&protWrite != 0 {
-			fl |= elf.PF_W
-		}
-		if l.prot&protExec != 0 {
-			fl |= elf.PF_X
-		}
-		off := uint64(0)
-		if l.filesz > 0 {
-			off = dataStart + l.off
-		}
-		ph(elf.PT_LOAD, fl, off, l.vaddr, l.filesz, l.memsz, pageSize)
+		h := loadHeader(l, dataStart)
+		b.Write(h[:])
 	}
 	b.Write(notes)
 	return b.Bytes(), dataStart
+}
+
+// loadHeader returns the program header of l, in an image whose data
+// starts at dataStart.
+func loadHeader(l load, dataStart uint64) [phentSize]byte {
+	var fl elf.ProgFlag
+	if l.prot&protRead != 0 {
+		fl |= elf.PF_R
+	}
+	if l.prot&protWrite != 0 {
+		fl |= elf.PF_W
+	}
+	if l.prot&protExec != 0 {
+		fl |= elf.PF_X
+	}
+	off := uint64(0)
+	if l.filesz > 0 {
+		off = dataStart + l.off
+	}
+	var h [phentSize]byte
+	putPhdr(h[:], elf.PT_LOAD, fl, off, l.vaddr, l.filesz, l.memsz, pageSize)
+	return h
+}
+
+func putPhdr(b []byte, typ elf.ProgType, flags elf.ProgFlag, off, vaddr, filesz, memsz, align uint64) {
+	le := binary.LittleEndian
+	le.PutUint32(b[0:], uint32(typ))
+	le.PutUint32(b[4:], uint32(flags))
+	le.PutUint64(b[8:], off)
+	le.PutUint64(b[16:], vaddr)
+	le.PutUint64(b[24:], 0) // paddr
+	le.PutUint64(b[32:], filesz)
+	le.PutUint64(b[40:], memsz)
+	le.PutUint64(b[48:], align)
 }
 
 func alignPage(n uint64) uint64 { return (n + pageSize - 1) &^ (pageSize - 1) }

@@ -67,3 +67,21 @@ type RestoreError struct {
 
 func (e *RestoreError) Error() string { return fmt.Sprintf("%s(%d): %v", e.Comm, e.PID, e.Err) }
 func (e *RestoreError) Unwrap() error { return e.Err }
+
+// ErrNotOwner: the image asks for more than the restore's Owner has.
+var ErrNotOwner = errors.New("not the owner's")
+
+// OwnerError reports what of an image the owner rules refuse (see Owner).
+// It matches ErrNotOwner.
+type OwnerError struct {
+	Path string
+	Comm string
+	PID  int
+	UID  int // the owner's
+	Msg  string
+}
+
+func (e *OwnerError) Error() string {
+	return fmt.Sprintf("%s: %s(%d): not restored for uid %d: %s", e.Path, e.Comm, e.PID, e.UID, e.Msg)
+}
+func (e *OwnerError) Unwrap() error { return ErrNotOwner }

@@ -2,6 +2,7 @@ package ckpt
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"debug/elf"
 	"encoding/binary"
 	"encoding/json"
@@ -9,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
+	"syscall"
 	"time"
 )
 
@@ -17,28 +20,56 @@ import (
 //	ELF header
 //	program headers: PT_NOTE, then one PT_LOAD per run of a memory region
 //	notes: NT_PRSTATUS, NT_PRPSINFO, NT_AUXV, NT_FILE, NT_FPREGSET,
-//	       NT_X86_XSTATE (what gdb reads), then the engine's own note
+//	       NT_X86_XSTATE (what gdb reads), then the engine's own notes:
 //	       "LAZARUS"/noteMeta: JSON metadata (imageMeta), versioned by Format
+//	       "LAZARUS"/noteSums, last: checksums and HMACs (see sums)
 //	page data: PT_LOAD segments at page-aligned offsets; all-zero and
 //	       never-touched pages are holes in a sparse file
 //
 // gdb opens it like a core dump (gdb PROGRAM IMAGE). Data of a run that
 // was not saved (clean file pages, vvar) has p_filesz 0: gdb reads those
 // from the mapped files, as for a kernel core dump.
+//
+// The image is untrusted input: decodeImage is its one reader (callers use
+// the accessors of Image, never their own parser) and refuses anything it
+// did not write itself: a second PT_NOTE, a second note of a kind it reads,
+// unknown notes or metadata fields, program headers that are not exactly
+// those the metadata implies, counts beyond the bounds below.
 
 // FormatVersion is the image format this engine writes. Images of any other
 // format are refused: a version we do not know is never restored "best effort".
-const FormatVersion = 1
+// Format 2 added the checksums, HMACs and checkpoint id.
+const FormatVersion = 2
 
 const (
 	noteOwner = "LAZARUS"
 	noteMeta  = 0x4c5a0001
+	noteSums  = 0x4c5a0002
 	pageSize  = 4096
+)
+
+// Bounds of what one image may describe. An image beyond them is corrupt:
+// they keep what a hostile image can make the reader allocate bounded.
+const (
+	maxNoteBytes  = 64 << 20 // the PT_NOTE segment, the metadata included
+	maxThreads    = 1 << 15
+	maxRegions    = 1 << 16 // vm.max_map_count is 65530 by default
+	maxFiles      = 1 << 20 // NR_OPEN
+	maxGroups     = 65536   // NGROUPS_MAX
+	maxRlimits    = 16      // RLIM_NLIMITS
+	maxSignals    = 64
+	maxTimers     = 1 << 16
+	maxPending    = 1 << 16
+	maxImagePipes = 1 << 20
 )
 
 // imageMeta is the on-disk metadata of one process.
 type imageMeta struct {
-	Format      int         `json:"format"`
+	Format int `json:"format"`
+	// Checkpoint is the random id of the checkpoint: every image of one
+	// tree carries the same, so a tree mixing images of two checkpoints
+	// is refused.
+	Checkpoint  string      `json:"checkpoint"`
 	Engine      string      `json:"engine"`
 	Created     time.Time   `json:"created"`
 	Fingerprint fingerprint `json:"fingerprint"`
@@ -273,33 +304,108 @@ type thread struct {
 
 // Image describes a checkpoint file.
 type Image struct {
-	Path    string    // the file
-	Format  int       // engine format version
-	Created time.Time // when the checkpoint was taken
-	PID     int       // process ID at checkpoint time
-	Comm    string    // command name
-	Exe     string    // executable
-	Threads int
-	Regions int    // memory regions
-	Memory  uint64 // bytes of saved memory (apparent)
-	Files   int    // open descriptors
-	Kernel  string // kernel release at checkpoint time
+	Path        string    // the file
+	Format      int       // engine format version
+	Created     time.Time // when the checkpoint was taken
+	PID         int       // process ID at checkpoint time
+	Comm        string    // command name
+	Exe         string    // executable
+	Threads     int
+	Regions     int    // memory regions
+	Memory      uint64 // bytes of saved memory (apparent)
+	Descriptors int    // open descriptors (Files lists them)
+	Kernel      string // kernel release at checkpoint time
 
 	meta      *imageMeta
 	regs      []threadRegs
 	xstate    [][]byte
 	size      int64
 	dataStart uint64 // file offset of the page data
+	sums      sums
+	segOffs   []uint64 // data offset of each segment (extent), in segment order
+	// authentic: the metadata's HMAC verified with the key it was read
+	// with; the segments' HMACs are then checked as they are read.
+	authentic bool
+	key       []byte
+	file      [2]uint64 // device and inode of the file read
+}
+
+// Creds are the credentials of an image's process.
+type Creds struct {
+	UID    [4]int // real, effective, saved, filesystem
+	GID    [4]int
+	Groups []int // supplementary groups
+}
+
+// OpenFile is a descriptor an image's process had open.
+type OpenFile struct {
+	FD    int
+	Kind  string // file, dir, device, tty, pipe, anon, unix, closed
+	Path  string
+	Flags int  // open flags
+	CTTY  bool // its control terminal
+}
+
+// MappedFile is a file an image's process had mapped.
+type MappedFile struct {
+	Path     string
+	Kind     string // "file" (private) or "shared"
+	Writable bool   // a shared mapping with PROT_WRITE: the restore opens it read-write
+}
+
+// Creds returns the credentials the process had.
+func (img *Image) Creds() Creds {
+	c := img.meta.Creds
+	return Creds{UID: c.UID, GID: c.GID, Groups: append([]int(nil), c.Groups...)}
+}
+
+// Children returns the names of the images of the process's children, in
+// the same directory.
+func (img *Image) Children() []string { return append([]string(nil), img.meta.Children...) }
+
+// Cwd returns the process's working directory.
+func (img *Image) Cwd() string { return img.meta.Cwd }
+
+// ID returns the checkpoint's id: the same in every image of one tree.
+func (img *Image) ID() string { return img.meta.Checkpoint }
+
+// Files returns the descriptors the process had open.
+func (img *Image) Files() []OpenFile {
+	out := make([]OpenFile, 0, len(img.meta.Files))
+	for _, f := range img.meta.Files {
+		out = append(out, OpenFile{FD: f.FD, Kind: f.Kind, Path: f.Path, Flags: f.Flags, CTTY: f.CTTY})
+	}
+	return out
+}
+
+// Mapped returns the files the process had mapped (the restore opens them
+// again).
+func (img *Image) Mapped() []MappedFile {
+	var out []MappedFile
+	for _, r := range img.meta.Regions {
+		if r.File == nil || (r.Kind != regionFile && r.Kind != regionShared) {
+			continue
+		}
+		out = append(out, MappedFile{Path: r.File.Path, Kind: r.Kind, Writable: r.Kind == regionShared && r.Prot&protWrite != 0})
+	}
+	return out
 }
 
 // threadRegs is a thread's general registers as in NT_PRSTATUS.
 type threadRegs = [27]uint64
 
 // ReadImage reads and checks the metadata of a checkpoint file, without its
-// memory. A file that is not an image gives ErrNotImage; a damaged one
-// ErrCorrupt.
+// memory: the checksum of its headers and notes is verified, not the
+// memory's (see VerifyImage). A file that is not an image gives
+// ErrNotImage; a damaged one ErrCorrupt.
 func ReadImage(path string) (*Image, error) {
-	f, err := os.Open(path)
+	return readImage(path, nil)
+}
+
+// readImage is ReadImage that also authenticates the metadata with key
+// (nil: none).
+func readImage(path string, key []byte) (*Image, error) {
+	f, err := openImage(path)
 	if err != nil {
 		return nil, err
 	}
@@ -311,73 +417,135 @@ func ReadImage(path string) (*Image, error) {
 	if !st.Mode().IsRegular() {
 		return nil, &ImageError{Path: path, Err: ErrNotImage}
 	}
-	img, err := decodeImage(f, st.Size())
+	img, err := decodeImage(f, st.Size(), key)
 	if err != nil {
 		return nil, &ImageError{Path: path, Err: err}
 	}
 	img.Path = path
+	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+		img.file = [2]uint64{sys.Dev, sys.Ino}
+	}
 	return img, nil
 }
 
-func decodeImage(r io.ReaderAt, size int64) (img *Image, retErr error) {
-	var hdr [64]byte
+// openImage opens an image file for reading. O_NONBLOCK: the open of a
+// FIFO put in place of an image returns at once (and the file is then
+// refused as not regular) instead of waiting for a writer.
+func openImage(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
+// Sizes in the ELF header.
+const (
+	ehSize    = 64
+	phentSize = 56
+)
+
+func decodeImage(r io.ReaderAt, size int64, key []byte) (*Image, error) {
+	var hdr [ehSize]byte
 	if _, err := r.ReadAt(hdr[:], 0); err != nil {
 		return nil, ErrNotImage
 	}
-	if !bytes.Equal(hdr[:4], []byte(elf.ELFMAG)) || elf.Type(binary.LittleEndian.Uint16(hdr[16:])) != elf.ET_CORE {
+	le := binary.LittleEndian
+	if !bytes.Equal(hdr[:4], []byte(elf.ELFMAG)) || elf.Type(le.Uint16(hdr[16:])) != elf.ET_CORE {
 		return nil, ErrNotImage
 	}
-	if elf.Machine(binary.LittleEndian.Uint16(hdr[18:])) != elf.EM_X86_64 || hdr[4] != byte(elf.ELFCLASS64) {
+	if elf.Machine(le.Uint16(hdr[18:])) != elf.EM_X86_64 || hdr[4] != byte(elf.ELFCLASS64) || hdr[5] != byte(elf.ELFDATA2LSB) {
 		return nil, fmt.Errorf("%w: not an x86-64 image", ErrIncompatible)
 	}
-	phoff := binary.LittleEndian.Uint64(hdr[32:])
-	phnum := int(binary.LittleEndian.Uint16(hdr[56:]))
-	if phoff > uint64(size) || uint64(phnum)*56 > uint64(size)-phoff {
+	phoff := le.Uint64(hdr[32:])
+	phnum := uint64(le.Uint16(hdr[56:]))
+	if phoff != ehSize || le.Uint16(hdr[54:]) != phentSize || phnum == 0 || phnum > maxLoads+1 {
+		return nil, fmt.Errorf("%w: program headers: %d at %d", ErrCorrupt, phnum, phoff)
+	}
+	if uint64(size) < phoff+phnum*phentSize {
 		return nil, fmt.Errorf("%w: program headers beyond end of file", ErrCorrupt)
 	}
-	ph := make([]byte, phnum*56)
+	ph := make([]byte, phnum*phentSize)
 	if _, err := r.ReadAt(ph, int64(phoff)); err != nil {
 		return nil, fmt.Errorf("%w: read program headers: %v", ErrCorrupt, err)
 	}
-	var notes []byte
-	var dataStart uint64
-	for i := 0; i < phnum; i++ {
-		p := ph[i*56:]
-		typ := elf.ProgType(binary.LittleEndian.Uint32(p))
-		off := binary.LittleEndian.Uint64(p[8:])
-		filesz := binary.LittleEndian.Uint64(p[32:])
-		if off > uint64(size) || filesz > uint64(size)-off {
-			return nil, fmt.Errorf("%w: segment %d ends beyond end of file (truncated image?)", ErrCorrupt, i)
-		}
-		switch typ {
-		case elf.PT_NOTE:
-			if filesz > 64<<20 {
-				return nil, fmt.Errorf("%w: note segment of %d bytes", ErrCorrupt, filesz)
-			}
-			notes = make([]byte, filesz)
-			dataStart = alignPage(off + filesz)
-			if _, err := r.ReadAt(notes, int64(off)); err != nil {
-				return nil, fmt.Errorf("%w: read notes: %v", ErrCorrupt, err)
-			}
+	// Exactly one PT_NOTE, first, right after the program headers; every
+	// other segment a PT_LOAD (checked against the metadata below).
+	if elf.ProgType(le.Uint32(ph)) != elf.PT_NOTE {
+		return nil, fmt.Errorf("%w: first segment is not the notes", ErrCorrupt)
+	}
+	for i := uint64(1); i < phnum; i++ {
+		if typ := elf.ProgType(le.Uint32(ph[i*phentSize:])); typ != elf.PT_LOAD {
+			return nil, fmt.Errorf("%w: segment %d: type %v (one PT_NOTE, then PT_LOADs)", ErrCorrupt, i, typ)
 		}
 	}
-	img = &Image{size: size, dataStart: dataStart}
-	var metaJSON []byte
-	err := walkNotes(notes, func(owner string, typ uint32, desc []byte) error {
+	noteOff, noteLen := le.Uint64(ph[8:]), le.Uint64(ph[32:])
+	if noteOff != phoff+phnum*phentSize || noteLen > maxNoteBytes || noteLen > uint64(size)-noteOff {
+		return nil, fmt.Errorf("%w: note segment of %d bytes at %d in %d (truncated image?)", ErrCorrupt, noteLen, noteOff, size)
+	}
+	notes := make([]byte, noteLen)
+	if _, err := r.ReadAt(notes, int64(noteOff)); err != nil {
+		return nil, fmt.Errorf("%w: read notes: %v", ErrCorrupt, err)
+	}
+	dataStart := alignPage(noteOff + noteLen)
+	if dataStart > uint64(size) {
+		return nil, fmt.Errorf("%w: file of %d bytes ends before its data (truncated image?)", ErrCorrupt, size)
+	}
+	// The padding before the data is the only part of the file no
+	// checksum covers: it must be zeros.
+	pad := make([]byte, dataStart-(noteOff+noteLen))
+	if _, err := r.ReadAt(pad, int64(noteOff+noteLen)); err != nil || !bytes.Equal(pad, zeroPage[:len(pad)]) {
+		return nil, fmt.Errorf("%w: padding after the notes", ErrCorrupt)
+	}
+	img := &Image{size: size, dataStart: dataStart}
+
+	var metaJSON, sumsDesc []byte
+	sumsAt := -1 // offset of the sums note's descriptor in notes
+	seen := map[[2]uint64]int{}
+	err := walkNotes(notes, func(owner string, typ uint32, desc []byte, descAt int) error {
+		if sumsDesc != nil {
+			return fmt.Errorf("%w: a note after the checksums", ErrCorrupt)
+		}
+		k := [2]uint64{uint64(typ), 0}
+		switch owner {
+		case "CORE":
+			k[1] = 1
+		case "LINUX":
+			k[1] = 2
+		case noteOwner:
+			k[1] = 3
+		default:
+			return fmt.Errorf("%w: unknown note %q %#x", ErrCorrupt, owner, typ)
+		}
+		seen[k]++
 		switch {
 		case owner == noteOwner && typ == noteMeta:
 			metaJSON = desc
-		case owner == "CORE" && typ == uint32(elf.NT_PRSTATUS):
-			if len(desc) < prstatusSize {
-				return fmt.Errorf("%w: short NT_PRSTATUS", ErrCorrupt)
+		case owner == noteOwner && typ == noteSums:
+			sumsDesc, sumsAt = desc, descAt
+		case owner == "CORE" && typ == ntPRStatus:
+			if len(img.regs) >= maxThreads {
+				return fmt.Errorf("%w: more than %d threads", ErrCorrupt, maxThreads)
+			}
+			if len(desc) != prstatusSize {
+				return fmt.Errorf("%w: NT_PRSTATUS of %d bytes", ErrCorrupt, len(desc))
 			}
 			var regs threadRegs
 			for i := range regs {
-				regs[i] = binary.LittleEndian.Uint64(desc[prstatusRegOff+8*i:])
+				regs[i] = le.Uint64(desc[prstatusRegOff+8*i:])
 			}
 			img.regs = append(img.regs, regs)
 		case owner == "LINUX" && typ == ntX86XState:
+			if len(desc) < 576 || len(desc) > 1<<16 {
+				return fmt.Errorf("%w: NT_X86_XSTATE of %d bytes", ErrCorrupt, len(desc))
+			}
 			img.xstate = append(img.xstate, append([]byte(nil), desc...))
+		case owner == "CORE" && typ == ntFPRegSet:
+		case owner == "CORE" && (typ == ntPRPSInfo || typ == ntAuxv || typ == ntFile):
+			if seen[k] > 1 {
+				return fmt.Errorf("%w: two notes %q %#x", ErrCorrupt, owner, typ)
+			}
+		default:
+			return fmt.Errorf("%w: unknown note %q %#x", ErrCorrupt, owner, typ)
+		}
+		if owner == noteOwner && seen[k] > 1 {
+			return fmt.Errorf("%w: two %s notes %#x", ErrCorrupt, noteOwner, typ)
 		}
 		return nil
 	})
@@ -387,25 +555,71 @@ func decodeImage(r io.ReaderAt, size int64) (img *Image, retErr error) {
 	if metaJSON == nil {
 		return nil, ErrNotImage
 	}
-	var meta imageMeta
-	if err := json.Unmarshal(metaJSON, &meta); err != nil {
+	if n := seen[[2]uint64{ntFPRegSet, 1}]; n != len(img.xstate) {
+		return nil, fmt.Errorf("%w: %d NT_FPREGSET notes, %d NT_X86_XSTATE", ErrCorrupt, n, len(img.xstate))
+	}
+	// The version first: an image of another format is incompatible, not
+	// corrupt (format 1 had no checksums).
+	var version struct {
+		Format int `json:"format"`
+	}
+	if err := json.Unmarshal(metaJSON, &version); err != nil {
 		return nil, fmt.Errorf("%w: metadata: %v", ErrCorrupt, err)
 	}
-	if meta.Format != FormatVersion {
-		return nil, fmt.Errorf("%w: image format %d, this engine reads format %d", ErrIncompatible, meta.Format, FormatVersion)
+	if version.Format != FormatVersion {
+		return nil, fmt.Errorf("%w: image format %d, this engine reads format %d", ErrIncompatible, version.Format, FormatVersion)
 	}
-	if (len(meta.Threads) == 0 && meta.Zombie == nil) || len(img.regs) != len(meta.Threads) {
-		return nil, fmt.Errorf("%w: %d threads described, %d register sets", ErrCorrupt, len(meta.Threads), len(img.regs))
+	if sumsDesc == nil {
+		return nil, fmt.Errorf("%w: no checksums", ErrCorrupt)
 	}
-	for _, rg := range meta.Regions {
-		if rg.End <= rg.Start || rg.Start%pageSize != 0 || rg.End%pageSize != 0 {
-			return nil, fmt.Errorf("%w: bad region %#x-%#x", ErrCorrupt, rg.Start, rg.End)
+	if img.sums, err = parseSums(sumsDesc); err != nil {
+		return nil, err
+	}
+	// Headers and notes up to the checksums' own descriptor.
+	covered := [][]byte{hdr[:], ph, notes[:sumsAt]}
+	if crcOf(covered...) != img.sums.head {
+		return nil, fmt.Errorf("%w: checksum of the headers and notes", ErrCorrupt)
+	}
+	if key != nil && img.sums.keyed {
+		img.authentic = hmac.Equal(metaMAC(key, covered...), img.sums.metaMAC[:])
+		if img.authentic {
+			img.key = key
 		}
-		for _, e := range rg.Extents {
-			if e.Addr < rg.Start || e.Addr+e.Len > rg.End || dataStart+e.Off+e.Len > uint64(size) || e.Off+e.Len < e.Off {
-				return nil, fmt.Errorf("%w: region %#x-%#x: data beyond end of file (truncated image?)", ErrCorrupt, rg.Start, rg.End)
-			}
+	}
+	if err := uniqueKeys(metaJSON); err != nil {
+		return nil, err
+	}
+	var meta imageMeta
+	dec := json.NewDecoder(bytes.NewReader(metaJSON))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&meta); err != nil {
+		return nil, fmt.Errorf("%w: metadata: %v", ErrCorrupt, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, fmt.Errorf("%w: metadata: data after the object", ErrCorrupt)
+	}
+	if err := checkMeta(&meta, len(img.regs), len(img.xstate)); err != nil {
+		return nil, err
+	}
+	loads, segOffs, dataLen, err := planLoads(meta.Regions, int(phnum)-1)
+	if err != nil {
+		return nil, err
+	}
+	img.segOffs = segOffs
+	img.Memory = dataLen
+	if uint64(len(loads)) != phnum-1 {
+		return nil, fmt.Errorf("%w: %d memory segments, the regions make %d", ErrCorrupt, phnum-1, len(loads))
+	}
+	for i, l := range loads {
+		if want := loadHeader(l, dataStart); !bytes.Equal(ph[(i+1)*phentSize:(i+2)*phentSize], want[:]) {
+			return nil, fmt.Errorf("%w: segment %d (%#x) does not match the metadata", ErrCorrupt, i+1, l.vaddr)
 		}
+	}
+	if uint64(len(img.segOffs)) != uint64(len(img.sums.segs)) {
+		return nil, fmt.Errorf("%w: %d checksums for %d segments", ErrCorrupt, len(img.sums.segs), len(img.segOffs))
+	}
+	if dataStart+dataLen != uint64(size) || dataStart+dataLen < dataStart {
+		return nil, fmt.Errorf("%w: file of %d bytes, %d expected (truncated image?)", ErrCorrupt, size, dataStart+dataLen)
 	}
 	img.meta = &meta
 	img.Format = meta.Format
@@ -415,17 +629,178 @@ func decodeImage(r io.ReaderAt, size int64) (img *Image, retErr error) {
 	img.Exe = meta.Exe.Path
 	img.Threads = len(meta.Threads)
 	img.Regions = len(meta.Regions)
-	img.Files = len(meta.Files)
+	img.Descriptors = len(meta.Files)
 	img.Kernel = meta.Fingerprint.Kernel
-	for _, rg := range meta.Regions {
-		for _, e := range rg.Extents {
-			img.Memory += e.Len
-		}
-	}
 	return img, nil
 }
 
-func walkNotes(b []byte, f func(owner string, typ uint32, desc []byte) error) error {
+// uniqueKeys fails if an object of the JSON js has a key twice, as
+// encoding/json matches them (ignoring case): it would take the last one,
+// and a reader taking the first would see another process.
+func uniqueKeys(js []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(js))
+	type object struct {
+		keys  map[string]bool
+		isKey bool // the next token is a key
+	}
+	var stack []*object
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: metadata: %v", ErrCorrupt, err)
+		}
+		var top *object
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.isKey {
+			if k, ok := tok.(string); ok {
+				k = strings.ToLower(k)
+				if top.keys[k] {
+					return fmt.Errorf("%w: metadata: key %q twice", ErrCorrupt, k)
+				}
+				top.keys[k] = true
+				top.isKey = false
+				continue
+			}
+		}
+		switch tok {
+		case json.Delim('{'):
+			if top != nil {
+				top.isKey = true // after this value
+			}
+			stack = append(stack, &object{keys: map[string]bool{}, isKey: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &object{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+			top = nil
+			if len(stack) > 0 {
+				top = stack[len(stack)-1]
+			}
+		}
+		if top != nil && top.keys != nil {
+			top.isKey = true // a value ended: a key comes next
+		}
+	}
+}
+
+// planLoads returns the PT_LOAD segments the regions make, in the order
+// the writer makes them (see planMemory): per region, a segment for each
+// saved extent and for each gap between them. The extents' data must follow
+// one another from offset 0 of the data area. It stops past max segments.
+func planLoads(regions []region, max int) (loads []load, segOffs []uint64, dataLen uint64, err error) {
+	for _, rg := range regions {
+		pos := rg.Start
+		for _, e := range rg.Extents {
+			if e.Off != dataLen {
+				return nil, nil, 0, fmt.Errorf("%w: region %#x-%#x: data at %d, want %d", ErrCorrupt, rg.Start, rg.End, e.Off, dataLen)
+			}
+			if e.Addr > pos {
+				loads = append(loads, load{vaddr: pos, memsz: e.Addr - pos, prot: rg.Prot})
+			}
+			loads = append(loads, load{vaddr: e.Addr, memsz: e.Len, filesz: e.Len, off: e.Off, prot: rg.Prot})
+			segOffs = append(segOffs, e.Off)
+			dataLen += e.Len
+			pos = e.Addr + e.Len
+		}
+		if pos < rg.End {
+			loads = append(loads, load{vaddr: pos, memsz: rg.End - pos, prot: rg.Prot})
+		}
+		if len(loads) > max {
+			break
+		}
+	}
+	return loads, segOffs, dataLen, nil
+}
+
+// checkMeta checks what the metadata describes against the bounds and
+// against the notes: nregs register sets and nxstate extended states.
+func checkMeta(m *imageMeta, nregs, nxstate int) error {
+	for _, b := range []struct {
+		what   string
+		n, max int
+	}{
+		{"threads", len(m.Threads), maxThreads}, {"regions", len(m.Regions), maxRegions},
+		{"files", len(m.Files), maxFiles}, {"groups", len(m.Creds.Groups), maxGroups},
+		{"children", len(m.Children), maxTreeMembers}, {"limits", len(m.Rlimits), maxRlimits},
+		{"signal actions", len(m.Signals.Actions), maxSignals}, {"pending signals", len(m.Signals.Pending), maxPending},
+		{"timers", len(m.Timers), maxTimers}, {"pipes", len(m.Pipes), maxImagePipes},
+	} {
+		if b.n > b.max {
+			return fmt.Errorf("%w: %d %s, at most %d", ErrCorrupt, b.n, b.what, b.max)
+		}
+	}
+	if m.Checkpoint == "" {
+		return fmt.Errorf("%w: no checkpoint id", ErrCorrupt)
+	}
+	if (len(m.Threads) == 0 && m.Zombie == nil) || nregs != len(m.Threads) {
+		return fmt.Errorf("%w: %d threads described, %d register sets", ErrCorrupt, len(m.Threads), nregs)
+	}
+	if nxstate != nregs {
+		return fmt.Errorf("%w: %d threads, %d extended states", ErrCorrupt, nregs, nxstate)
+	}
+	if m.Nice < -20 || m.Nice > 19 {
+		return fmt.Errorf("%w: nice %d", ErrCorrupt, m.Nice)
+	}
+	// Names of files beside the image: children, copies of files (-C),
+	// the image holding a shared memory object.
+	names := m.Children
+	for _, f := range m.Files {
+		if f.Copy != "" {
+			names = append(names[:len(names):len(names)], f.Copy)
+		}
+	}
+	for _, rg := range m.Regions {
+		if rg.ShmImage != "" {
+			names = append(names[:len(names):len(names)], rg.ShmImage)
+		}
+	}
+	for _, name := range names {
+		if err := checkChildName(name); err != nil {
+			return err
+		}
+	}
+	var prevEnd uint64
+	nseg := 0
+	for i, rg := range m.Regions {
+		if rg.End <= rg.Start || rg.Start%pageSize != 0 || rg.End%pageSize != 0 || rg.End > taskSize || (i > 0 && rg.Start < prevEnd) {
+			return fmt.Errorf("%w: bad region %#x-%#x", ErrCorrupt, rg.Start, rg.End)
+		}
+		prevEnd = rg.End
+		if (rg.Kind == regionFile || rg.Kind == regionShared) && rg.File == nil {
+			return fmt.Errorf("%w: region %#x-%#x: %s mapping without its file", ErrCorrupt, rg.Start, rg.End, rg.Kind)
+		}
+		pos := rg.Start
+		for _, e := range rg.Extents {
+			if nseg++; nseg > maxLoads {
+				return fmt.Errorf("%w: more than %d memory segments", ErrCorrupt, maxLoads)
+			}
+			if e.Len == 0 || e.Addr < pos || e.Addr%pageSize != 0 || e.Len%pageSize != 0 || e.Len > rg.End-e.Addr || e.Off%pageSize != 0 {
+				return fmt.Errorf("%w: region %#x-%#x: bad segment %#x+%#x", ErrCorrupt, rg.Start, rg.End, e.Addr, e.Len)
+			}
+			pos = e.Addr + e.Len
+		}
+	}
+	return nil
+}
+
+// checkChildName checks the name of a file beside the image (a child's
+// image...): a name in the same directory, nothing else.
+func checkChildName(name string) error {
+	if name == "" || name == "." || name == ".." || strings.ContainsAny(name, "/\x00") {
+		return fmt.Errorf("%w: file %q beside the image", ErrCorrupt, name)
+	}
+	return nil
+}
+
+func walkNotes(b []byte, f func(owner string, typ uint32, desc []byte, descAt int) error) error {
+	at := 0
 	for len(b) > 0 {
 		if len(b) < 12 {
 			return fmt.Errorf("%w: short note header", ErrCorrupt)
@@ -434,15 +809,18 @@ func walkNotes(b []byte, f func(owner string, typ uint32, desc []byte) error) er
 		descsz := uint64(binary.LittleEndian.Uint32(b[4:]))
 		typ := binary.LittleEndian.Uint32(b[8:])
 		b = b[12:]
+		at += 12
 		nameEnd := align4(namesz)
 		if nameEnd > uint64(len(b)) || align4(descsz) > uint64(len(b))-nameEnd {
 			return fmt.Errorf("%w: note beyond its segment", ErrCorrupt)
 		}
 		name := string(bytes.TrimRight(b[:namesz], "\x00"))
-		if err := f(name, typ, b[nameEnd:nameEnd+descsz]); err != nil {
+		if err := f(name, typ, b[nameEnd:nameEnd+descsz], at+int(nameEnd)); err != nil {
 			return err
 		}
-		b = b[nameEnd+align4(descsz):]
+		n := nameEnd + align4(descsz)
+		b = b[n:]
+		at += int(n)
 	}
 	return nil
 }

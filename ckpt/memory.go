@@ -330,18 +330,30 @@ func memAvailable() uint64 {
 // writeImage writes the image under a temporary name beside its final one
 // and returns that name. Memory comes from snap (see snapshot) or, when
 // snap is nil, from the frozen target. All-zero pages are skipped (holes),
-// so the file is sparse.
+// so the file is sparse. The checksums (and with a key the HMACs) of the
+// segments are computed as they are written and go into the checksum note,
+// written last (see sums).
 func (d *dumper) writeImage(ctx context.Context, snap []byte) (tmpName string, retErr error) {
 	var regs []unix.PtraceRegs
 	var xstate [][]byte
 	if !d.zombie {
 		regs, xstate = d.tregs, d.txstate
 	}
-	notes, err := buildNotes(&d.meta, regs, xstate)
+	nseg := 0
+	for _, r := range d.meta.Regions {
+		nseg += len(r.Extents)
+	}
+	key := d.opts.Key
+	notes, err := buildNotes(&d.meta, regs, xstate, nseg, key != nil)
 	if err != nil {
 		return "", err
 	}
 	hdr, dataStart := imageHeader(notes, d.loads)
+	sumsAt := len(hdr) - sumsLen(nseg, key != nil)
+	ss := sums{keyed: key != nil, head: crcOf(hdr[:sumsAt]), segs: make([]segSum, 0, nseg)}
+	if key != nil {
+		copy(ss.metaMAC[:], metaMAC(key, hdr[:sumsAt]))
+	}
 	f, err := os.CreateTemp(filepath.Dir(d.path), "."+filepath.Base(d.path)+".tmp*")
 	if err != nil {
 		return "", err
@@ -369,38 +381,76 @@ func (d *dumper) writeImage(ctx context.Context, snap []byte) (tmpName string, r
 		defer df.Close()
 		out = df
 	}
+	var exts []extent
 	for _, r := range d.meta.Regions {
-		for _, e := range r.Extents {
-			if err := ctx.Err(); err != nil {
-				return "", err
+		exts = append(exts, r.Extents...)
+	}
+	// From a snapshot, the checksums are computed by a goroutine of their
+	// own while this one waits on the disk; it only reads snap and is
+	// always waited for (snap is unmapped after us).
+	var sumsDone chan []segSum
+	if snap != nil {
+		sumsDone = make(chan []segSum, 1)
+		go func() { sumsDone <- snapshotSums(snap, exts, key, ss.metaMAC[:]) }()
+		defer func() {
+			if sumsDone != nil {
+				<-sumsDone
 			}
-			for done := uint64(0); done < e.Len; {
-				var b []byte
-				if snap != nil {
-					b = snap[e.Off : e.Off+e.Len]
-				} else {
-					b = buf[:min(e.Len-done, uint64(len(buf)))]
-					if err := d.readExtent(b, e.Addr+done); err != nil {
-						return "", err
-					}
-				}
-				err := writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
-				if err != nil && out != f && errors.Is(err, unix.EINVAL) {
-					// This filesystem takes no direct I/O.
-					out = f
-					err = writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
-				}
-				if err != nil {
-					return "", fmt.Errorf("%s: write proc region: %w", d.path, err)
-				}
-				done += uint64(len(b))
-			}
+		}()
+	}
+	for _, e := range exts {
+		if err := ctx.Err(); err != nil {
+			return "", err
 		}
+		h := newSegHash(key, ss.metaMAC[:], len(ss.segs))
+		for done := uint64(0); done < e.Len; {
+			var b []byte
+			if snap != nil {
+				b = snap[e.Off : e.Off+e.Len]
+			} else {
+				b = buf[:min(e.Len-done, uint64(len(buf)))]
+				if err := d.readExtent(b, e.Addr+done); err != nil {
+					return "", err
+				}
+			}
+			if snap == nil {
+				h.write(b)
+			}
+			err := writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
+			if err != nil && out != f && errors.Is(err, unix.EINVAL) {
+				// This filesystem takes no direct I/O.
+				out = f
+				err = writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
+			}
+			if err != nil {
+				return "", fmt.Errorf("%s: write proc region: %w", d.path, err)
+			}
+			done += uint64(len(b))
+		}
+		ss.segs = append(ss.segs, h.sum())
+	}
+	if sumsDone != nil {
+		ss.segs = <-sumsDone
+		sumsDone = nil
+	}
+	if _, err := f.WriteAt(ss.encode(), int64(sumsAt)); err != nil {
+		return "", fmt.Errorf("%s: write checksums: %w", d.path, err)
 	}
 	if err := f.Truncate(int64(dataStart + d.dataLen)); err != nil {
 		return "", fmt.Errorf("%s: seek: %w", d.path, err)
 	}
 	return f.Name(), nil
+}
+
+// snapshotSums returns the checksums of the extents exts of snap.
+func snapshotSums(snap []byte, exts []extent, key, metaMAC []byte) []segSum {
+	out := make([]segSum, len(exts))
+	for i, e := range exts {
+		h := newSegHash(key, metaMAC, i)
+		h.write(snap[e.Off : e.Off+e.Len])
+		out[i] = h.sum()
+	}
+	return out
 }
 
 var zeroPage [pageSize]byte

@@ -10,8 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
-	"strings"
 	"syscall"
 	"time"
 
@@ -86,11 +86,16 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 	if log == nil {
 		log = slog.New(discardHandler{})
 	}
-	root, procs, err := loadTree(path)
+	root, procs, err := loadTree(path, opts.Key)
 	if err != nil {
 		return nil, err
 	}
 	r := &restorer{opts: opts, log: log, root: root, procs: procs, epollFilled: map[string]bool{}, locksDone: map[string]bool{}}
+	for _, p := range procs {
+		if err := r.checkOwner(p); err != nil {
+			return nil, err
+		}
+	}
 	if opts.CopyBack {
 		// The copies go back first: they are what the checks look at.
 		for _, p := range procs {
@@ -144,27 +149,50 @@ func (p *rproc) wantPID() int {
 	return p.meta.PID
 }
 
+// maxTreeMembers bounds the processes of one restored tree: a batch job's
+// tree is a few processes to a few hundred; 4096 leaves room for large
+// ones while a hostile image cannot make the restorer read without end.
+const maxTreeMembers = 4096
+
 // loadTree reads the image at path and, recursively, the images of its
-// children, which live in the same directory.
-func loadTree(path string) (*rproc, []*rproc, error) {
-	img, err := ReadImage(path)
+// children, which live in the same directory. With key, each image's
+// metadata is authenticated (rproc.authentic). The tree must be one: no
+// image twice (a cycle or a repeated child, compared by device and inode),
+// at most maxTreeMembers, every member of the root's checkpoint.
+func loadTree(path string, key []byte) (*rproc, []*rproc, error) {
+	img, err := readImage(path, key)
 	if err != nil {
 		return nil, nil, err
 	}
-	root := &rproc{img: img, meta: img.meta, closed: map[int]bool{}}
+	root := &rproc{img: img, meta: img.meta, closed: map[int]bool{}, authentic: img.authentic}
 	procs := []*rproc{root}
+	// Images by the file they were read from: one read twice is a cycle
+	// or a child named twice.
+	seen := map[[2]uint64]string{img.file: path}
 	dir := filepath.Dir(path)
 	for i := 0; i < len(procs); i++ {
 		p := procs[i]
 		for _, name := range p.meta.Children {
-			if strings.Contains(name, "/") {
-				return nil, nil, &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: child image %q", ErrCorrupt, name)}
+			if err := checkChildName(name); err != nil {
+				return nil, nil, &ImageError{Path: p.img.Path, Err: err}
 			}
-			cimg, err := ReadImage(filepath.Join(dir, name))
+			if len(procs) >= maxTreeMembers {
+				return nil, nil, &ImageError{Path: path, Err: fmt.Errorf("%w: more than %d processes in the tree", ErrCorrupt, maxTreeMembers)}
+			}
+			cpath := filepath.Join(dir, name)
+			cimg, err := readImage(cpath, key)
 			if err != nil {
 				return nil, nil, fmt.Errorf("member of the tree of %s: %w", path, err)
 			}
-			c := &rproc{img: cimg, meta: cimg.meta, parent: p, closed: map[int]bool{}}
+			if prev, ok := seen[cimg.file]; ok {
+				return nil, nil, &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: child %s is %s again: the tree has a cycle or names an image twice", ErrCorrupt, name, prev)}
+			}
+			seen[cimg.file] = cpath
+			if cimg.meta.Checkpoint != img.meta.Checkpoint {
+				return nil, nil, &ImageError{Path: cpath, Err: fmt.Errorf("%w: member of another checkpoint (id %s) than its root %s (id %s)",
+					ErrCorrupt, cimg.meta.Checkpoint, path, img.meta.Checkpoint)}
+			}
+			c := &rproc{img: cimg, meta: cimg.meta, parent: p, closed: map[int]bool{}, authentic: cimg.authentic}
 			p.children = append(p.children, c)
 			procs = append(procs, c)
 		}
@@ -326,7 +354,15 @@ func sameFile(ref *fileRef) error {
 	return nil
 }
 
+// copyBack writes the copies of p's files back, as the owner of p's files
+// (see restorer.fileCreds).
 func (r *restorer) copyBack(p *rproc) error {
+	runtime.LockOSThread() // asFileUser changes this thread's identity only
+	defer runtime.UnlockOSThread()
+	return asFileUser(r.fileCreds(p), func() error { return r.copyBackFiles(p) })
+}
+
+func (r *restorer) copyBackFiles(p *rproc) error {
 	dir := filepath.Dir(p.img.Path)
 	for _, f := range p.meta.Files {
 		if f.Copy == "" || f.Unlinked {

@@ -47,7 +47,7 @@ func (r *restorer) openDescriptions() error {
 				continue
 			}
 			var fd int
-			err := asFileUser(p, func() error {
+			err := asFileUser(r.fileCreds(p), func() error {
 				var err error
 				fd, err = r.openDescription(p, f, inTransit, ends, queued)
 				return err
@@ -254,9 +254,16 @@ func (r *restorer) makeShm(p *rproc) error {
 				continue
 			}
 			// Its content is in an image outside the restored subtree.
-			owner, err := ReadImage(filepath.Join(filepath.Dir(p.img.Path), rg.ShmImage))
+			owner, err := readImage(filepath.Join(filepath.Dir(p.img.Path), rg.ShmImage), r.opts.Key)
 			if err != nil {
 				return fmt.Errorf("shared memory %s: %w", rg.Shm, err)
+			}
+			if owner.meta.Checkpoint != p.meta.Checkpoint {
+				return &ImageError{Path: owner.Path, Err: fmt.Errorf("%w: shared memory %s: image of another checkpoint (id %s) than %s (id %s)",
+					ErrCorrupt, rg.Shm, owner.meta.Checkpoint, p.img.Path, p.meta.Checkpoint)}
+			}
+			if p.authentic && !owner.authentic {
+				return &ImageError{Path: owner.Path, Err: fmt.Errorf("%w: shared memory %s of authentic %s: the image is not authentic", ErrCorrupt, rg.Shm, p.img.Path)}
 			}
 			found := false
 			for _, orr := range owner.meta.Regions {
@@ -270,7 +277,7 @@ func (r *restorer) makeShm(p *rproc) error {
 			}
 		}
 		p, rg := src, srg
-		img, err := os.Open(p.img.Path)
+		img, err := openImage(p.img.Path)
 		if err != nil {
 			return err
 		}
@@ -280,6 +287,12 @@ func (r *restorer) makeShm(p *rproc) error {
 			if _, err := img.ReadAt(buf, int64(p.img.dataStart+e.Off)); err != nil {
 				img.Close()
 				return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
+			}
+			check := p.img.checkSegment(e)
+			check.h.write(buf)
+			if err := check.verify(); err != nil {
+				img.Close()
+				return err
 			}
 			if err := writeNonZeroFile(mf, buf, int64(rg.Offset+e.Addr-rg.Start)); err != nil {
 				img.Close()
@@ -494,13 +507,13 @@ type fdFileWriter struct{ fd int }
 func (w fdFileWriter) Write(b []byte) (int, error) { return unix.Write(w.fd, b) }
 
 // asFileUser runs f (on this, the tracer's, OS thread) with the
-// filesystem identity the process had: its fsuid, fsgid and groups. Files
+// filesystem identity c (fsuid, fsgid and groups): the process's owner's,
+// see restorer.fileCreds. Files
 // are then opened with its rights, not root's: an image cannot be used to
 // open, through a symbolic link put in place of one of its files, what its
 // owner could not. Root's identity comes back afterwards. As another user
 // than root, restart opens files with its own rights already.
-func asFileUser(p *rproc, f func() error) error {
-	c := p.meta.Creds
+func asFileUser(c creds, f func() error) error {
 	if os.Geteuid() != 0 || (c.UID[3] == 0 && c.GID[3] == 0) {
 		return f()
 	}

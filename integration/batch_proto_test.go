@@ -25,19 +25,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lazarus/internal/proto"
+	"lazarus/internal/testenv"
 )
-
-// needRoot skips a test that needs root, except under CI, where it fails.
-func needRoot(t *testing.T) {
-	t.Helper()
-	if os.Getuid() == 0 {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("this test needs root (CI=true: not skipped)")
-	}
-	t.Skip("this test needs root")
-}
 
 // dialAs opens up to n connections to the daemon with the credentials of
 // uid and gid: SO_PEERCRED records those of the thread that connects, so
@@ -156,7 +145,7 @@ func readReply(c net.Conn) (proto.Response, error) {
 // descriptors (its limit is lowered to 2048, below the flood), and root's
 // and another user's qstat and qsub must be answered.
 func TestProtoIdleFloodFromOneUser(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "connections as other users, a daemon of root")
 	flooder := nobody(t)
 	victim := &syscall.Credential{Uid: 65533, Gid: 65533, Groups: []uint32{65533}}
 	b := newBatch(t, "")
@@ -215,7 +204,7 @@ func TestProtoIdleFloodFromOneUser(t *testing.T) {
 // (its peak RSS stays far below a dozen times 60 MiB), and another user's
 // qstat and qsub are answered afterwards.
 func TestProtoLargeLinesFromOneUser(t *testing.T) {
-	needRoot(t)
+	testenv.NeedRoot(t, "connections as other users, a daemon of root")
 	flooder := nobody(t)
 	victim := &syscall.Credential{Uid: 65533, Gid: 65533, Groups: []uint32{65533}}
 	b := newBatch(t, "")

@@ -1,0 +1,282 @@
+package ckpt
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"hash"
+	"hash/crc32"
+	"io"
+	"sort"
+)
+
+// Integrity of an image. The last note ("LAZARUS"/noteSums) holds:
+//
+//	count   uint32  number of segments (saved extents, one PT_LOAD each)
+//	flags   uint32  sumsKeyed: HMACs present
+//	head    uint32  CRC-32C of the file from offset 0 up to this descriptor:
+//	                ELF header, program headers, every other note
+//	_       uint32
+//	metaMAC [32]    HMAC-SHA256(key, "lazarus meta\0" + the same bytes)
+//	count × { crc uint32: CRC-32C of the segment's bytes (holes read as zeros)
+//	          mac [32]  (keyed only): HMAC-SHA256(key, "lazarus data\0" +
+//	                    metaMAC + index + the segment's bytes) }
+//	self    uint32  CRC-32C of the descriptor before it
+//
+// Its size follows from the segment count, so the writer reserves it with
+// the notes and fills it in (pwrite, before the fsync) once the data is
+// written: the checksums are computed in the writer's one pass over the
+// data, and verified in the restore's one pass (builder.fill), never in a
+// second one. A segment's HMAC binds it to its image (metaMAC) and to its
+// place (index), so segments cannot be swapped between or within images.
+
+const (
+	sumsKeyed    = 1
+	sumsHeadLen  = 16 + sha256.Size
+	sumsEntryLen = 4 // + sha256.Size when keyed
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// sums is the decoded checksum note.
+type sums struct {
+	keyed   bool
+	head    uint32
+	metaMAC [sha256.Size]byte
+	segs    []segSum
+}
+
+type segSum struct {
+	crc uint32
+	mac [sha256.Size]byte
+}
+
+// sumsLen is the size of the checksum note's descriptor for n segments.
+func sumsLen(n int, keyed bool) int {
+	e := sumsEntryLen
+	if keyed {
+		e += sha256.Size
+	}
+	return sumsHeadLen + n*e + 4
+}
+
+func (s *sums) encode() []byte {
+	b := make([]byte, sumsLen(len(s.segs), s.keyed))
+	le := binary.LittleEndian
+	le.PutUint32(b, uint32(len(s.segs)))
+	if s.keyed {
+		le.PutUint32(b[4:], sumsKeyed)
+	}
+	le.PutUint32(b[8:], s.head)
+	copy(b[16:], s.metaMAC[:])
+	p := sumsHeadLen
+	for _, sg := range s.segs {
+		le.PutUint32(b[p:], sg.crc)
+		p += 4
+		if s.keyed {
+			copy(b[p:], sg.mac[:])
+			p += sha256.Size
+		}
+	}
+	le.PutUint32(b[p:], crcOf(b[:p]))
+	return b
+}
+
+func parseSums(b []byte) (sums, error) {
+	var s sums
+	le := binary.LittleEndian
+	if len(b) < sumsHeadLen+4 {
+		return s, fmt.Errorf("%w: short checksums", ErrCorrupt)
+	}
+	n := le.Uint32(b)
+	flags := le.Uint32(b[4:])
+	if flags&^sumsKeyed != 0 || n > maxLoads {
+		return s, fmt.Errorf("%w: checksums: flags %#x, %d segments", ErrCorrupt, flags, n)
+	}
+	s.keyed = flags&sumsKeyed != 0
+	if len(b) != sumsLen(int(n), s.keyed) {
+		return s, fmt.Errorf("%w: checksums of %d bytes for %d segments", ErrCorrupt, len(b), n)
+	}
+	if crcOf(b[:len(b)-4]) != le.Uint32(b[len(b)-4:]) {
+		return s, fmt.Errorf("%w: checksum of the checksums", ErrCorrupt)
+	}
+	s.head = le.Uint32(b[8:])
+	copy(s.metaMAC[:], b[16:])
+	s.segs = make([]segSum, n)
+	p := sumsHeadLen
+	for i := range s.segs {
+		s.segs[i].crc = le.Uint32(b[p:])
+		p += 4
+		if s.keyed {
+			copy(s.segs[i].mac[:], b[p:])
+			p += sha256.Size
+		}
+	}
+	return s, nil
+}
+
+func crcOf(parts ...[]byte) uint32 {
+	var c uint32
+	for _, p := range parts {
+		c = crc32.Update(c, castagnoli, p)
+	}
+	return c
+}
+
+func metaMAC(key []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("lazarus meta\x00"))
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
+func newDataMAC(key []byte, meta []byte, index int) hash.Hash {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("lazarus data\x00"))
+	m.Write(meta)
+	var ix [4]byte
+	binary.LittleEndian.PutUint32(ix[:], uint32(index))
+	m.Write(ix[:])
+	return m
+}
+
+// segHash computes a segment's checksum, and its HMAC with a key, as its
+// bytes go by.
+type segHash struct {
+	crc uint32
+	mac hash.Hash // nil: no key
+	n   uint64
+}
+
+func newSegHash(key, meta []byte, index int) *segHash {
+	h := &segHash{}
+	if key != nil {
+		h.mac = newDataMAC(key, meta, index)
+	}
+	return h
+}
+
+func (h *segHash) write(b []byte) {
+	h.crc = crc32.Update(h.crc, castagnoli, b)
+	if h.mac != nil {
+		h.mac.Write(b)
+	}
+	h.n += uint64(len(b))
+}
+
+var zeroChunk [64 << 10]byte
+
+// zeros accounts for n bytes of a hole.
+func (h *segHash) zeros(n uint64) {
+	for n > 0 {
+		k := min(n, uint64(len(zeroChunk)))
+		h.write(zeroChunk[:k])
+		n -= k
+	}
+}
+
+func (h *segHash) sum() segSum {
+	s := segSum{crc: h.crc}
+	if h.mac != nil {
+		copy(s.mac[:], h.mac.Sum(nil))
+	}
+	return s
+}
+
+// segment returns the index of the segment of extent e.
+func (img *Image) segment(e extent) int {
+	i := sort.Search(len(img.segOffs), func(i int) bool { return img.segOffs[i] >= e.Off })
+	if i == len(img.segOffs) || img.segOffs[i] != e.Off {
+		return -1
+	}
+	return i
+}
+
+// segCheck verifies one segment of img as the restore reads it: its CRC,
+// and its HMAC when the image is authentic.
+type segCheck struct {
+	img   *Image
+	index int
+	e     extent
+	h     *segHash
+}
+
+func (img *Image) checkSegment(e extent) *segCheck {
+	i := img.segment(e)
+	c := &segCheck{img: img, index: i, e: e, h: &segHash{}}
+	if i >= 0 && img.authentic {
+		c.h = newSegHash(img.key, img.sums.metaMAC[:], i)
+	}
+	return c
+}
+
+// verify reports whether what went through c is the segment recorded.
+func (c *segCheck) verify() error {
+	fail := func(what string) error {
+		return &ImageError{Path: c.img.Path, Err: fmt.Errorf("%w: segment %d (%#x-%#x, %d bytes at %d): %s mismatch",
+			ErrCorrupt, c.index, c.e.Addr, c.e.Addr+c.e.Len, c.e.Len, c.img.dataStart+c.e.Off, what)}
+	}
+	if c.index < 0 || c.h.n != c.e.Len {
+		return fail("length")
+	}
+	got, want := c.h.sum(), c.img.sums.segs[c.index]
+	if got.crc != want.crc {
+		return fail("CRC-32C")
+	}
+	if c.h.mac != nil && !hmac.Equal(got.mac[:], want.mac[:]) {
+		return fail("HMAC")
+	}
+	return nil
+}
+
+// VerifyImage checks the image at path without restoring it: the checksum
+// of its headers and notes and of every memory segment, in one pass over
+// the file with a bounded buffer. With a key it also checks the HMACs:
+// authentic reports that the metadata and every segment verify with it.
+// An image with no HMAC or another key's is not authentic (no error); one
+// whose metadata authenticates but whose data does not is ErrCorrupt.
+func VerifyImage(path string, key []byte) (authentic bool, err error) {
+	f, err := openImage(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if !st.Mode().IsRegular() {
+		return false, &ImageError{Path: path, Err: ErrNotImage}
+	}
+	return verifyImage(f, st.Size(), key, path)
+}
+
+// verifyImage is VerifyImage of an image read from r; errors name path.
+func verifyImage(r io.ReaderAt, size int64, key []byte, path string) (bool, error) {
+	img, err := decodeImage(r, size, key)
+	if err != nil {
+		return false, &ImageError{Path: path, Err: err}
+	}
+	img.Path = path
+	buf := make([]byte, 1<<20)
+	for _, rg := range img.meta.Regions {
+		for _, e := range rg.Extents {
+			c := img.checkSegment(e)
+			for done := uint64(0); done < e.Len; {
+				b := buf[:min(e.Len-done, uint64(len(buf)))]
+				if _, err := r.ReadAt(b, int64(img.dataStart+e.Off+done)); err != nil {
+					return false, &ImageError{Path: path, Err: fmt.Errorf("%w: read segment %d: %v", ErrCorrupt, c.index, err)}
+				}
+				c.h.write(b)
+				done += uint64(len(b))
+			}
+			if err := c.verify(); err != nil {
+				return false, err
+			}
+		}
+	}
+	return img.authentic, nil
+}
