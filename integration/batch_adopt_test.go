@@ -3,9 +3,15 @@ package integration
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -68,4 +74,194 @@ func TestBatchAdoptRefusesSpecialFiles(t *testing.T) {
 		t.Errorf("%d jobs were created", n)
 	}
 	b.stop() // fails the test if SIGTERM does not end it
+}
+
+// Damage in the middle of the newest generation, the file's size kept: 64
+// KiB of random bytes, or of zeros over pages that held data. The damaged
+// generation is refused (its checksums) and the job restarts from the
+// previous one, with the answer of an uninterrupted run; qstat -f says which
+// generation was refused and why.
+func TestBatchCkptDamagedMiddleFallsBack(t *testing.T) {
+	batchNeedRoot(t)
+	for _, c := range []struct {
+		name   string
+		damage func(t *testing.T, f *os.File, off int64)
+	}{
+		{"random", func(t *testing.T, f *os.File, off int64) {
+			buf := make([]byte, 64<<10)
+			rand.Read(buf)
+			if _, err := f.WriteAt(buf, off); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"zeros", func(t *testing.T, f *os.File, off int64) {
+			if _, err := f.WriteAt(make([]byte, 64<<10), off); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := newBatch(t, "")
+			const steps, bodies = 2400, 600
+			want := nbodyReference(t, steps, bodies)
+			id, out := b.nbodyJob("damaged", steps, bodies)
+			b.waitState(id, "running")
+			b.waitLines(out, 15)
+			b.mustRun("qchkpnt", jobArg(id))
+			b.waitLines(out, fileLines(out)+10)
+			b.mustRun("qchkpnt", jobArg(id))
+			j := b.job(id)
+			if len(j.Checkpoints) != 2 || j.Checkpoints[0].N != 2 {
+				t.Fatalf("generations %+v", j.Checkpoints)
+			}
+			f, err := os.OpenFile(j.Checkpoints[0].Image, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, _ := f.Stat()
+			off := min(dataPageFrom(t, f, fi.Size()/2), (fi.Size()-64<<10)&^4095)
+			c.damage(t, f, off)
+			f.Close()
+			if st, _ := os.Stat(j.Checkpoints[0].Image); st.Size() != fi.Size() {
+				t.Fatalf("the damage changed the image's size")
+			}
+			b.crash()
+			b.start()
+			j = b.waitState(id, "finished", "failed")
+			if j.State != "finished" || len(j.Segments) != 2 || j.Segments[1].Generation != 1 {
+				t.Fatalf("job after the damaged generation: %+v", j)
+			}
+			checkNbodyOutput(t, out, want)
+			if g := j.Checkpoints[0]; g.N != 2 || !strings.Contains(g.Bad, "corrupt") {
+				t.Errorf("the damaged generation: %+v, want it refused as corrupt", g)
+			}
+			if full := b.mustRun("qstat", "-f", jobArg(id)); !strings.Contains(full, "falling back to checkpoint 1") {
+				t.Errorf("qstat -f does not say which generation was refused:\n%s", full)
+			}
+		})
+	}
+}
+
+// dataPageFrom returns the offset of the first page at or after off (page
+// aligned, within the file) that holds a non-zero byte.
+func dataPageFrom(t *testing.T, f *os.File, off int64) int64 {
+	t.Helper()
+	off &^= 4095
+	page := make([]byte, 4096)
+	for ; ; off += 4096 {
+		n, err := f.ReadAt(page, off)
+		if n == 0 && err == io.EOF {
+			t.Fatal("no data page in the second half of the image")
+		}
+		if !bytes.Equal(page[:n], make([]byte, n)) {
+			return off
+		}
+	}
+}
+
+// An ordinary user edits the credentials in their own image to root's, in
+// place or as a second metadata note (the daemon once read the first note,
+// the engine the last), and gives it to qrestart -f: refused, no job, and
+// no process of root's.
+func TestBatchAdoptForgedCredentials(t *testing.T) {
+	batchNeedRoot(t)
+	user := nobody(t)
+	b := newBatch(t, "")
+	dir := filepath.Join(b.work, "forge")
+	os.Mkdir(dir, 0o755)
+	os.Chown(dir, int(user.Uid), int(user.Gid))
+	os.Chmod(binDir, 0o755)
+	sleeper := exec.Command("sleep", "300")
+	sleeper.SysProcAttr = &syscall.SysProcAttr{Credential: user, Setsid: true}
+	if err := sleeper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sleeper.Process.Kill(); sleeper.Wait() })
+	image := filepath.Join(dir, "sleep.img")
+	b.mustRun("chkpnt", "-f", image, strconv.Itoa(sleeper.Process.Pid))
+	orig, err := os.ReadFile(image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid := fmt.Sprintf(`"uid":[%d,%d,%d,%d]`, user.Uid, user.Uid, user.Uid, user.Uid)
+	if !bytes.Contains(orig, []byte(uid)) {
+		t.Fatalf("the image does not hold %s", uid)
+	}
+	root := `"uid":[0,0,0,0]`
+	for _, c := range []struct {
+		name  string
+		forge func([]byte) []byte
+	}{
+		{"edited in place", func(b []byte) []byte {
+			// Same length: the JSON is padded with spaces.
+			return bytes.Replace(b, []byte(uid), []byte(root+strings.Repeat(" ", len(uid)-len(root))), 1)
+		}},
+		{"second note", func(b []byte) []byte { return appendMetaNote(t, b, uid, root) }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			forged := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-"))
+			os.WriteFile(forged, c.forge(append([]byte(nil), orig...)), 0o644)
+			os.Chown(forged, int(user.Uid), int(user.Gid))
+			r := b.runWith(cmdOpts{cred: user, dir: dir}, "qrestart", "-f", forged)
+			if r.code == 0 || !strings.Contains(r.stderr, "corrupt") {
+				t.Errorf("qrestart -f of a forged image: %v; want it refused as corrupt", r)
+			}
+		})
+	}
+	if n := len(b.jobs()); n != 0 {
+		t.Errorf("%d jobs were created from forged images", n)
+	}
+}
+
+// appendMetaNote appends to an ELF core file a copy of its PT_NOTE segment
+// followed by a second LAZARUS metadata note in which old is replaced by
+// new, and points the PT_NOTE program header at the copy.
+func appendMetaNote(t *testing.T, img []byte, old, new string) []byte {
+	t.Helper()
+	phoff := binary.LittleEndian.Uint64(img[32:])
+	phnum := int(binary.LittleEndian.Uint16(img[56:]))
+	for i := 0; i < phnum; i++ {
+		ph := img[phoff+uint64(i)*56:]
+		if elf.ProgType(binary.LittleEndian.Uint32(ph)) != elf.PT_NOTE {
+			continue
+		}
+		off := binary.LittleEndian.Uint64(ph[8:])
+		size := binary.LittleEndian.Uint64(ph[32:])
+		notes := append([]byte(nil), img[off:off+size]...)
+		var meta []byte
+		for b := notes; len(b) >= 12; {
+			namesz := int(binary.LittleEndian.Uint32(b))
+			descsz := int(binary.LittleEndian.Uint32(b[4:]))
+			typ := binary.LittleEndian.Uint32(b[8:])
+			name := string(bytes.TrimRight(b[12:12+namesz], "\x00"))
+			desc := b[12+(namesz+3)&^3:]
+			if name == "LAZARUS" && typ == 0x4c5a0001 {
+				meta = []byte(strings.Replace(string(desc[:descsz]), old, new, 1))
+			}
+			b = desc[(descsz+3)&^3:]
+		}
+		if meta == nil {
+			t.Fatal("no metadata note in the image")
+		}
+		var note []byte
+		note = binary.LittleEndian.AppendUint32(note, 8)
+		note = binary.LittleEndian.AppendUint32(note, uint32(len(meta)))
+		note = binary.LittleEndian.AppendUint32(note, 0x4c5a0001)
+		note = append(note, "LAZARUS\x00"...)
+		note = append(note, meta...)
+		for len(note)%4 != 0 {
+			note = append(note, 0)
+		}
+		for len(img)%4 != 0 {
+			img = append(img, 0)
+		}
+		at := uint64(len(img))
+		img = append(append(img, notes...), note...)
+		ph = img[phoff+uint64(i)*56:]
+		binary.LittleEndian.PutUint64(ph[8:], at)
+		binary.LittleEndian.PutUint64(ph[32:], uint64(len(notes)+len(note)))
+		return img
+	}
+	t.Fatal("no PT_NOTE in the image")
+	return nil
 }

@@ -1,10 +1,7 @@
 package daemon
 
 import (
-	"bytes"
 	"context"
-	"debug/elf"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +38,15 @@ func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage)
 	}
 	if d.uid != 0 {
 		return nil, conflict("%v", errNotRoot)
+	}
+	if err := validKey(req.Key); err != nil {
+		return nil, err
+	}
+	if req.Key != "" {
+		// A retry of an adoption whose reply was lost.
+		if reply, ok, err := d.submitted(who, req.Key); ok || err != nil {
+			return reply, err
+		}
 	}
 	if !filepath.IsAbs(req.Image) || !filepath.IsAbs(req.Workdir) {
 		return nil, badRequest("image %q and working directory %q must be absolute paths", req.Image, req.Workdir)
@@ -121,7 +127,17 @@ func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage)
 	}
 	// The job has no script to start from: it can only restart.
 	script := fmt.Appendf(nil, "#!/bin/sh\necho 'job %d was adopted from the checkpoint %s; it cannot start from the beginning' >&2\nexit 1\n", id, req.Image)
-	err = d.store.Submit(j, script, nil, func(v *queue.View) error { return checkQueue(v, qname) })
+	check := func(v *queue.View) error { return checkQueue(v, qname) }
+	if req.Key == "" {
+		err = d.store.Submit(j, script, nil, check)
+	} else {
+		var dup bool
+		var other jobs.ID
+		if other, dup, err = d.store.SubmitOnce(req.Key, j, script, nil, check); err == nil && dup {
+			reply, _, err := d.submittedID(who, req.Key, other)
+			return reply, err
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -131,95 +147,42 @@ func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage)
 	return proto.SubmitReply{ID: uint64(id), Queue: qname}, nil
 }
 
-// imageNote is what adopt reads of an image's metadata (the engine's
-// "LAZARUS" ELF note; see package ckpt, image.go): ckpt.Image does not say
-// whose the process was, nor which files it had.
-type imageNote struct {
-	Format   int    `json:"format"`
-	PID      int    `json:"pid"`
-	Comm     string `json:"comm"`
-	Children []string
-	Creds    struct {
-		UID    [4]int `json:"uid"`
-		GID    [4]int `json:"gid"`
-		Groups []int  `json:"groups"`
-	} `json:"creds"`
-	Cwd string `json:"cwd"`
-	Exe struct {
-		Path string `json:"path"`
-	} `json:"exe"`
-	Files []struct {
-		FD    int    `json:"fd"`
-		Kind  string `json:"kind"`
-		Path  string `json:"path"`
-		Flags int    `json:"flags"`
-		CTTY  bool   `json:"ctty"`
-	} `json:"files"`
-	Regions []struct {
-		Kind string `json:"kind"`
-		Prot int    `json:"prot"`
-		File *struct {
-			Path string `json:"path"`
-		} `json:"file"`
-	} `json:"regions"`
+// adoptee is what adoption checks of one image of the tree, as the engine
+// reads it (ckpt is the one reader of the format).
+type adoptee struct {
+	PID       int
+	Comm      string
+	Exe       string
+	Cwd       string
+	Creds     ckpt.Creds
+	Files     []ckpt.OpenFile
+	Mapped    []ckpt.MappedFile
+	Children  []string
+	Authentic bool // its HMAC verifies with this host's key
 }
 
-const (
-	noteOwner = "LAZARUS"
-	noteMeta  = 0x4c5a0001
-)
-
-// readNote reads the engine's metadata note of an image.
-func readNote(r io.ReaderAt) (*imageNote, error) {
-	f, err := elf.NewFile(r)
-	if err != nil {
-		return nil, ckpt.ErrNotImage
+func adopteeOf(img *ckpt.Image, authentic bool) *adoptee {
+	return &adoptee{
+		PID: img.PID, Comm: img.Comm, Exe: img.Exe, Cwd: img.Cwd(), Creds: img.Creds(),
+		Files: img.Files(), Mapped: img.Mapped(), Children: img.Children(), Authentic: authentic,
 	}
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_NOTE || p.Filesz > 64<<20 {
-			continue
-		}
-		data := make([]byte, p.Filesz)
-		if _, err := r.ReadAt(data, int64(p.Off)); err != nil {
-			return nil, ckpt.ErrCorrupt
-		}
-		for len(data) >= 12 {
-			namesz := int(binary.LittleEndian.Uint32(data[0:]))
-			descsz := int(binary.LittleEndian.Uint32(data[4:]))
-			typ := binary.LittleEndian.Uint32(data[8:])
-			off := 12 + (namesz+3)&^3
-			end := off + (descsz+3)&^3
-			if namesz < 0 || descsz < 0 || off+descsz > len(data) {
-				return nil, ckpt.ErrCorrupt
-			}
-			name := string(bytes.TrimRight(data[12:12+namesz], "\x00"))
-			if name == noteOwner && typ == noteMeta {
-				var n imageNote
-				if err := json.Unmarshal(data[off:off+descsz], &n); err != nil {
-					return nil, ckpt.ErrCorrupt
-				}
-				return &n, nil
-			}
-			if end > len(data) {
-				break
-			}
-			data = data[end:]
-		}
-	}
-	return nil, ckpt.ErrNotImage
 }
 
 // copyTree copies the image at path, and the images of its tree beside it,
 // into dir (the root's as RootImage), reading them as the caller, and
 // checks that every process was the caller's. It returns the root's
 // metadata, the bytes the copies take and the number of processes.
-func (d *Daemon) copyTree(who caller, path, dir string) (root *imageNote, size int64, n int, err error) {
+func (d *Daemon) copyTree(who caller, path, dir string) (root *adoptee, size int64, n int, err error) {
+	key, err := supervisor.ReadKey(d.keyFile)
+	if err != nil {
+		return nil, 0, 0, err
+	}
 	srcDir := filepath.Dir(path)
 	todo := []struct{ src, dst string }{{path, supervisor.RootImage}}
 	for len(todo) > 0 {
 		x := todo[0]
 		todo = todo[1:]
-		note, sz, err := d.copyImage(who, x.src, filepath.Join(dir, x.dst))
+		note, sz, err := d.copyImage(who, x.src, filepath.Join(dir, x.dst), key)
 		if err != nil {
 			return nil, 0, 0, err
 		}
@@ -240,8 +203,8 @@ func (d *Daemon) copyTree(who caller, path, dir string) (root *imageNote, size i
 			}
 			todo = append(todo, struct{ src, dst string }{filepath.Join(srcDir, c), c})
 		}
-		if n > 10000 {
-			return nil, 0, 0, badRequest("%s: a tree of more than 10000 processes", path)
+		if n > maxAdoptTree {
+			return nil, 0, 0, badRequest("%s: a tree of more than %d processes", path, maxAdoptTree)
 		}
 	}
 	if err := syncPath(dir); err != nil {
@@ -250,10 +213,14 @@ func (d *Daemon) copyTree(who caller, path, dir string) (root *imageNote, size i
 	return root, size, n, syncPath(filepath.Dir(dir))
 }
 
+// maxAdoptTree bounds the members of an adopted tree (the engine has its
+// own bound too).
+const maxAdoptTree = 4096
+
 // copyImage copies one image file, opened as the caller, keeping its holes
-// (all-zero pages are holes in images), and reads its metadata from the
-// copy.
-func (d *Daemon) copyImage(who caller, src, dst string) (*imageNote, int64, error) {
+// (all-zero pages are holes in images), and reads and verifies the copy
+// (every checksum; with the host key, its HMAC).
+func (d *Daemon) copyImage(who caller, src, dst string, key []byte) (*adoptee, int64, error) {
 	// O_NONBLOCK: opening a FIFO (or a device) must never wait for a
 	// writer; O_NOFOLLOW: a symbolic link is not the user's image. Nothing
 	// is read before the file is known to be a regular one.
@@ -288,28 +255,47 @@ func (d *Daemon) copyImage(who caller, src, dst string) (*imageNote, int64, erro
 		return nil, 0, err
 	}
 	// Read back from our copy: what is checked is what will be restored.
-	cp, err := os.Open(dst)
+	img, err := ckpt.ReadImage(dst)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, badRequest("%s: %v", src, imageErr(err))
 	}
-	defer cp.Close()
-	note, err := readNote(cp)
+	authentic, err := ckpt.VerifyImage(dst, key)
 	if err != nil {
-		return nil, 0, badRequest("%s: %v", src, err)
+		return nil, 0, badRequest("%s: %v", src, imageErr(err))
 	}
 	var st unix.Stat_t
-	unix.Fstat(int(cp.Fd()), &st)
-	return note, st.Blocks * 512, nil
+	if err := unix.Stat(dst, &st); err != nil {
+		return nil, 0, err
+	}
+	return adopteeOf(img, authentic), st.Blocks * 512, nil
 }
 
-// mayAdopt checks that the caller owned the checkpointed process: every
-// user id of it is the caller's, and every group id one of the caller's
-// groups. Root may adopt anything.
-func mayAdopt(who caller, n *imageNote) error {
-	if n.Format != ckpt.FormatVersion {
-		return fmt.Errorf("%w (format %d, this engine restores %d)", ckpt.ErrIncompatible, n.Format, ckpt.FormatVersion)
+// imageErr is an image error without the path of our copy, which means
+// nothing to the caller.
+func imageErr(err error) error {
+	var ie *ckpt.ImageError
+	if errors.As(err, &ie) {
+		return ie.Err
 	}
+	return err
+}
+
+// mayAdopt checks that the caller owned the checkpointed process. An
+// image that this host's batch system wrote (its HMAC verifies) records
+// what the process really was: its real uid must be the caller's (a
+// setuid program's other ids may differ). Any other image is the caller's
+// own file, which they could have written: every id of it must be the
+// caller's, every group one of the caller's. Root may adopt anything. (The
+// engine applies the same rules again at the restore, with the job's
+// owner.)
+func mayAdopt(who caller, n *adoptee) error {
 	if who.uid == 0 {
+		return nil
+	}
+	if n.Authentic {
+		if n.Creds.UID[0] != int(who.uid) {
+			return fmt.Errorf("process %d (%s) ran as uid %d, not as you (uid %d)", n.PID, n.Comm, n.Creds.UID[0], who.uid)
+		}
 		return nil
 	}
 	for _, u := range n.Creds.UID {
@@ -330,7 +316,7 @@ func mayAdopt(who caller, n *imageNote) error {
 // checkpointed process had open or mapped, with the access it had: the
 // engine reopens them with the restorer's rights (root's), and an image
 // is the caller's to write. (A file that is missing is restored closed.)
-func mayOpen(who caller, n *imageNote) error {
+func mayOpen(who caller, n *adoptee) error {
 	if who.uid == 0 {
 		return nil
 	}
@@ -349,7 +335,7 @@ func mayOpen(who caller, n *imageNote) error {
 		}
 		return fmt.Errorf("process %d (%s): %s %s: %v (as you)", n.PID, n.Comm, what, path, err)
 	}
-	if err := try("executable", n.Exe.Path, os.O_RDONLY); err != nil {
+	if err := try("executable", n.Exe, os.O_RDONLY); err != nil {
 		return err
 	}
 	if err := try("working directory", n.Cwd, unix.O_PATH|unix.O_DIRECTORY); err != nil {
@@ -367,15 +353,12 @@ func mayOpen(who caller, n *imageNote) error {
 			}
 		}
 	}
-	for _, r := range n.Regions {
-		if r.File == nil || (r.Kind != "file" && r.Kind != "shared") {
-			continue
-		}
+	for _, m := range n.Mapped {
 		flags := os.O_RDONLY
-		if r.Kind == "shared" && r.Prot&unix.PROT_WRITE != 0 {
+		if m.Writable {
 			flags = os.O_RDWR
 		}
-		if err := try("mapped file", r.File.Path, flags); err != nil {
+		if err := try("mapped file", m.Path, flags); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"lazarus/ckpt"
 	"lazarus/config"
 	"lazarus/internal/proc"
 	"lazarus/internal/supervisor"
@@ -224,21 +225,13 @@ func TestMayOpen(t *testing.T) {
 	os.WriteFile(secret, nil, 0o600)
 	os.WriteFile(public, nil, 0o644)
 	who := caller{uid: 65534, gid: 65534, groups: []uint32{65534}, name: "nobody"}
-	note := func(path string, flags int) *imageNote {
-		n := &imageNote{PID: 7, Comm: "prog", Cwd: dir}
-		n.Exe.Path = "/bin/sh"
-		n.Files = append(n.Files, struct {
-			FD    int    `json:"fd"`
-			Kind  string `json:"kind"`
-			Path  string `json:"path"`
-			Flags int    `json:"flags"`
-			CTTY  bool   `json:"ctty"`
-		}{FD: 3, Kind: "file", Path: path, Flags: flags})
-		return n
+	note := func(path string, flags int) *adoptee {
+		return &adoptee{PID: 7, Comm: "prog", Cwd: dir, Exe: "/bin/sh",
+			Files: []ckpt.OpenFile{{FD: 3, Kind: "file", Path: path, Flags: flags}}}
 	}
 	tests := []struct {
 		name  string
-		n     *imageNote
+		n     *adoptee
 		who   caller
 		allow bool
 	}{
@@ -260,7 +253,6 @@ func TestMayOpen(t *testing.T) {
 		})
 	}
 	n := note(public, os.O_RDONLY)
-	n.Format = 1
 	n.Creds.UID = [4]int{65534, 65534, 0, 65534} // a saved uid of root
 	if err := mayAdopt(who, n); err == nil {
 		t.Error("an image with a saved uid of root was adopted by nobody")
@@ -274,5 +266,26 @@ func TestMayOpen(t *testing.T) {
 	n.Creds.Groups = nil
 	if err := mayAdopt(who, n); err != nil {
 		t.Errorf("nobody's own image: %v", err)
+	}
+	// An image this host's batch system wrote records what the process
+	// was: a setuid program's effective uid passes, another real uid not.
+	n.Authentic = true
+	n.Creds.UID = [4]int{65534, 0, 0, 0}
+	if err := mayAdopt(who, n); err != nil {
+		t.Errorf("nobody's authentic image of a setuid program: %v", err)
+	}
+	n.Creds.UID = [4]int{0, 0, 0, 0}
+	if err := mayAdopt(who, n); err == nil {
+		t.Error("root's authentic image was adopted by nobody")
+	}
+	n.Authentic = false
+	n.Creds.UID = [4]int{65534, 0, 0, 0}
+	if err := mayAdopt(who, n); err == nil {
+		t.Error("an unauthenticated image of a setuid program was adopted by nobody")
+	}
+	n.Mapped = []ckpt.MappedFile{{Path: public, Kind: "shared", Writable: true}}
+	n.Creds.UID = [4]int{65534, 65534, 65534, 65534}
+	if err := mayOpen(who, n); err == nil || !strings.Contains(err.Error(), "mapped file") {
+		t.Errorf("a writable shared mapping of a file nobody may not write: %v", err)
 	}
 }

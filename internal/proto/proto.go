@@ -304,6 +304,8 @@ type AdoptRequest struct {
 	Join       string `json:"join,omitempty"`
 	Checkpoint string `json:"checkpoint,omitempty"`
 	Hold       bool   `json:"hold,omitempty"`
+	// Key makes the adoption idempotent, as SubmitRequest.Key does.
+	Key string `json:"key,omitempty"`
 }
 
 // MaintainRequest is a maintenance command of qmgr: checkpoint every

@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"lazarus/config"
 	"lazarus/internal/proto"
 	"lazarus/jobs"
 )
@@ -250,9 +251,10 @@ func adopt(c *cli.Context, image string) error {
 	req := proto.AdoptRequest{
 		Image: abs(image), Workdir: wd, Name: c.String("N"), Queue: c.String("q"), Stdout: out,
 		Join: c.String("j"), Checkpoint: c.String("c"), Hold: c.Bool("h"),
+		Key: proto.NewKey(),
 	}
 	var reply proto.SubmitReply
-	if err := call(c.Context, proto.OpAdopt, req, &reply); err != nil {
+	if err := proto.CallRetry(c.Context, config.StateDir(""), proto.OpAdopt, req, &reply); err != nil {
 		return err
 	}
 	fmt.Fprintln(c.App.Writer, reply.ID)
