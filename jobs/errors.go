@@ -6,13 +6,14 @@ import (
 )
 
 var (
-	ErrBadID       = errors.New("not a job id")
-	ErrBadName     = errors.New("not a valid job name (1-200 characters, no '/', spaces or control characters)")
-	ErrBadJoin     = errors.New("not a join option")
-	ErrBadVar      = errors.New("not a variable (NAME=value)")
-	ErrBadResource = errors.New("bad resource request")
-	ErrBadPolicy   = errors.New("bad checkpoint policy")
-	ErrBadTime     = errors.New("bad time")
+	ErrBadID        = errors.New("not a job id")
+	ErrBadName      = errors.New("not a valid job name (1-200 characters, no '/', spaces or control characters)")
+	ErrBadJoin      = errors.New("not a join option")
+	ErrBadVar       = errors.New("not a variable (NAME=value)")
+	ErrBadResource  = errors.New("bad resource request")
+	ErrBadPolicy    = errors.New("bad checkpoint policy")
+	ErrBadTime      = errors.New("bad time")
+	ErrBadAttribute = errors.New("bad job attribute")
 )
 
 // TransitionError is returned when a job cannot go from its state to the

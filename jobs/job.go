@@ -160,6 +160,7 @@ type Job struct {
 	Checkpoint Policy
 	Vars       []string // qsub -v, as VAR=value
 	ExportEnv  bool     // qsub -V: the submitter's environment is in the store
+	Attrs      Attributes
 
 	Segments    []Segment
 	Checkpoints []Generation // newest first
