@@ -288,6 +288,7 @@ func (d *Daemon) removeFiles(j *jobs.Job) {
 	os.Remove(filepath.Join(d.dir, spoolDir, j.ID.String()))
 	os.RemoveAll(d.ckptDir(j.ID))
 	os.RemoveAll(d.jobRunDir(j.ID))
+	d.dropJobFiles(j.ID)
 }
 
 // mayManage checks that the caller owns the job or is an operator.

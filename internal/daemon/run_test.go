@@ -13,7 +13,7 @@ func TestJobEnv(t *testing.T) {
 		Resources: jobs.Resources{NCPUs: 4}, Vars: []string{"A=1", "PATH=/opt/bin"}}
 	submit := map[string]string{"HOME": "/home/u", "PATH": "/usr/bin", "SECRET": "x", "LAZARUS_JOBID": "forged"}
 	pw := passwd{name: "u", home: "/home/u", shell: "/bin/bash"}
-	env := jobEnv(j, submit, pw, "host1")
+	env := jobEnv(j, submit, pw, jobPlace{host: "host1", tmp: "/s/tmp/42", nodeFile: "/s/aux/42"})
 	for _, want := range []string{
 		"HOME=/home/u", "USER=u", "LOGNAME=u", "SHELL=/bin/bash", "A=1", "PATH=/opt/bin",
 		"LAZARUS_JOBID=42", "LAZARUS_JOBNAME=sim", "LAZARUS_QUEUE=long", "LAZARUS_O_WORKDIR=/w",
@@ -30,7 +30,7 @@ func TestJobEnv(t *testing.T) {
 		}
 	}
 	j.ExportEnv = true
-	env = jobEnv(j, submit, pw, "host1")
+	env = jobEnv(j, submit, pw, jobPlace{host: "host1", tmp: "/s/tmp/42", nodeFile: "/s/aux/42"})
 	if !slices.Contains(env, "SECRET=x") || !slices.Contains(env, "LAZARUS_JOBID=42") || !slices.Contains(env, "PATH=/opt/bin") {
 		t.Errorf("with -V (and -v winning, LAZARUS_* last): %v", env)
 	}

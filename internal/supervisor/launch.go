@@ -70,6 +70,9 @@ type helperSetup struct {
 	Env     []string `json:"env"`
 	// Drop, when set, are the credentials the helper switches to first.
 	Drop *helperCreds `json:"drop,omitempty"`
+
+	// ForceShell: run the script with Shell, whatever its first line.
+	ForceShell bool `json:"force_shell,omitempty"`
 }
 
 type helperCreds struct {
@@ -154,6 +157,7 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 	setup, err := json.Marshal(helperSetup{
 		Workdir: spec.Workdir, Script: spec.Script, Shell: spec.Shell,
 		Stdout: spec.Stdout, Stderr: spec.Stderr, Join: spec.Join, Env: spec.Env, Drop: drop,
+		ForceShell: spec.ForceShell,
 	})
 	if err != nil {
 		return 0, err
@@ -242,8 +246,10 @@ func ExecJob() int {
 	}
 	// syscall.Exec, not unix.Exec: it puts back the RLIMIT_NOFILE soft limit
 	// that the Go runtime raised at start.
-	if err := syscall.Exec(s.Script, []string{s.Script}, s.Env); err != syscall.ENOEXEC {
-		return fail("cannot run %s: %v", s.Script, err)
+	if !s.ForceShell {
+		if err := syscall.Exec(s.Script, []string{s.Script}, s.Env); err != syscall.ENOEXEC {
+			return fail("cannot run %s: %v", s.Script, err)
+		}
 	}
 	// No "#!" line: run it with the user's shell, as PBS does.
 	err = syscall.Exec(s.Shell, []string{s.Shell, s.Script}, s.Env)
