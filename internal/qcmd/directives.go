@@ -115,7 +115,7 @@ func lineError(d jobs.Directive, err error) error {
 // directive: what can be checked without the daemon.
 func checkOption(opt, arg string, now time.Time) error {
 	if err := jobs.RefusedOption(opt, arg); err != nil {
-		return err
+		return fmt.Errorf("-%s: %w", opt, err)
 	}
 	var err error
 	switch opt {
