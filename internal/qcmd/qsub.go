@@ -38,7 +38,7 @@ Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
 queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE (a Slurm
 job gets the submitter's environment by default) and --mail-type=NONE; its
 output goes to slurm-%j.out, with standard error, by default. Everything
-else is refused, as is an option of this system does not honour: the
+else is refused, as is any option this system does not honour: the
 error names the line and the option. Refused too: a script with CRLF line
 ends, a directive after the first command or indented (PBS would ignore
 it), -J and --array, -W depend and --dependency (issue 16), -I, -X, -G,
