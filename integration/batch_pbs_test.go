@@ -7,10 +7,14 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+
+	"lazarus/internal/testenv"
 )
 
 // envLines parses the KEY=value lines a job printed.
@@ -326,5 +330,48 @@ echo "scratch=$(tr '\n' ' ' < "$TMPDIR/scratch")"
 	}
 	if _, err := os.Stat(tmp); !os.IsNotExist(err) {
 		t.Errorf("TMPDIR %s left after the job: %v", tmp, err)
+	}
+}
+
+// -W group_list runs the job with another of the submitter's groups, and
+// refuses one the submitter is not in; -k o keeps the output in the home
+// directory under its default name.
+func TestBatchGroupListAndKeep(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	grp, err := user.LookupGroupId("100")
+	if err != nil {
+		testenv.Unavailable(t, "no group 100 on this machine")
+	}
+	script := b.script("grp.sh", "#!/bin/sh\n#PBS -W group_list="+grp.Name+"\n#PBS -j oe\nid -g\n")
+	// Submitted by root with group 100 among its groups.
+	cred := &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{0, 100}}
+	id := b.qsubWith(cmdOpts{cred: cred}, script)
+	j := b.waitState(id, "finished", "failed")
+	if j.State != "finished" || j.GID != 100 || j.Group != grp.Name {
+		t.Errorf("job = %+v", j)
+	}
+	if out := b.readFile(j.Stdout); out != "100\n" {
+		t.Errorf("id -g printed %q, want 100", out)
+	}
+	// Without the group: refused, naming the line.
+	r := b.runWith(cmdOpts{cred: &syscall.Credential{Uid: 0, Gid: 0, Groups: []uint32{0}}}, "qsub", script)
+	if r.code == 0 || !strings.Contains(r.stderr, "line 2: #PBS -W group_list="+grp.Name) || !strings.Contains(r.stderr, "not a member") {
+		t.Errorf("group_list of a group not ours: %v", r)
+	}
+
+	home, err := os.UserHomeDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id = b.qsub("-N", "kept", "-k", "o", "-o", filepath.Join(b.work, "ignored.out"), b.script("k.sh", "#!/bin/sh\necho kept\n"))
+	kept := filepath.Join(home, fmt.Sprintf("kept.o%d", id))
+	t.Cleanup(func() { os.Remove(kept) })
+	j = b.waitState(id, "finished", "failed")
+	if j.Stdout != kept || j.KeepFiles != "o" {
+		t.Errorf("job = %+v, want its output in %s", j, kept)
+	}
+	if out := b.readFile(kept); out != "kept\n" {
+		t.Errorf("kept output %q", out)
 	}
 }

@@ -270,9 +270,18 @@ var slurmOptions = []slurmOption{
 		}
 		return one("l", "mem="+FormatSize(n)), nil
 	}},
+	{"mem-per-cpu", "", true, func(a string) ([]Directive, error) {
+		n, err := ParseSlurmMem(a)
+		if err != nil {
+			return nil, err
+		}
+		return one(SlurmMemPerCPU, strconv.FormatInt(n, 10)), nil
+	}},
 	{"cpus-per-task", "c", true, func(a string) ([]Directive, error) { return one("l", "ncpus="+a), nil }},
 	{"ntasks", "n", true, onlyOne("tasks", "one task per job: use --cpus-per-task for more CPUs")},
 	{"ntasks-per-node", "", true, onlyOne("tasks per node", "one task per job: use --cpus-per-task for more CPUs")},
+	{"tasks-per-node", "", true, onlyOne("tasks per node", "one task per job: use --cpus-per-task for more CPUs")},
+	{"exclusive", "", false, refuse("jobs share this host: ask for its CPUs and memory instead")},
 	{"nodes", "N", true, onlyOne("nodes", "this system has one host")},
 	{"output", "o", true, func(a string) ([]Directive, error) { return one("o", a), nil }},
 	{"error", "e", true, func(a string) ([]Directive, error) { return one("e", a), nil }},
@@ -299,6 +308,10 @@ var slurmOptions = []slurmOption{
 	{"array", "a", true, refuse("job arrays are not supported yet (issue 16)")},
 	{"dependency", "d", true, refuse("job dependencies are not supported yet (issue 16)")},
 }
+
+// SlurmMemPerCPU is the pseudo-option --mem-per-cpu translates to (its
+// argument in bytes): qsub asks for that much memory per CPU of the job.
+const SlurmMemPerCPU = "slurm-mem-per-cpu"
 
 // SlurmExportNone is the pseudo-option --export=NONE translates to: the
 // job does not get the submitter's environment (a Slurm job gets it by

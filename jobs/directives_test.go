@@ -82,6 +82,11 @@ func TestParseDirectives(t *testing.T) {
 			},
 		},
 		{
+			name:   "slurm memory per cpu",
+			script: "#SBATCH --mem-per-cpu=2G\n#SBATCH --tasks-per-node=1\n",
+			want:   []Directive{{Line: 1, Opt: SlurmMemPerCPU, Arg: "2147483648", Slurm: "--mem-per-cpu=2G"}},
+		},
+		{
 			name:   "mail none accepted",
 			script: "#PBS -m n\ntrue\n",
 			want:   []Directive{{Line: 1, Opt: "m", Arg: "n"}},
@@ -138,6 +143,7 @@ func TestParseDirectivesRefused(t *testing.T) {
 		{"slurm many tasks", "#SBATCH --ntasks=4\n", 1, "#SBATCH --ntasks", "one task"},
 		{"slurm many nodes", "#SBATCH -N 2\n", 1, "#SBATCH --nodes", "one host"},
 		{"slurm unknown", "#SBATCH --gres=gpu:1\n", 1, "#SBATCH --gres", "not translated"},
+		{"slurm exclusive", "#SBATCH --exclusive\n", 1, "#SBATCH --exclusive", "share this host"},
 		{"slurm unknown short", "#SBATCH -w node1\n", 1, "#SBATCH -w", "not translated"},
 		{"slurm export list", "#SBATCH --export=A=1\n", 1, "#SBATCH --export", "ALL"},
 		{"slurm bad time", "#SBATCH --time=abc\n", 1, "#SBATCH --time", "want MM"},

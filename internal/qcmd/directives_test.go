@@ -206,6 +206,14 @@ echo hi
 		!slices.Equal(req.Resources, []string{"walltime=00:05:00", "ncpus=2", "mem=512mb"}) {
 		t.Errorf("got %+v", req)
 	}
+	// --mem-per-cpu is memory for the job's CPUs.
+	script = writeScript(t, dir, "run3.slurm", "#!/bin/bash\n#SBATCH --mem-per-cpu=1G\n#SBATCH -c 4\necho\n")
+	if req, err = parseQsub(t, dir, script); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(req.Resources, []string{"ncpus=4", "mem=4gb"}) {
+		t.Errorf("--mem-per-cpu: resources %q", req.Resources)
+	}
 	// Without --output: slurm-%j.out; with --error: separate files;
 	// --export=NONE: no environment.
 	script = writeScript(t, dir, "run2.slurm", "#!/bin/bash\n#SBATCH -e err-%j.txt\n#SBATCH --export=NONE\necho\n")

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -208,6 +210,18 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 	req.UserList, _ = o.str("u")
 	req.Hold = o.flag("h")
 	req.Resources = o.list("l")
+	if perCPU, d := o.str(jobs.SlurmMemPerCPU); d != nil {
+		// --mem-per-cpu: memory for the job's CPUs, as they end up.
+		res := jobs.Resources{NCPUs: 1}
+		for _, l := range req.Resources {
+			res, _ = jobs.ParseResources(res, l)
+		}
+		n, _ := strconv.ParseInt(perCPU, 10, 64)
+		if n > math.MaxInt64/int64(res.NCPUs) {
+			return nil, nil, lineError(*d, fmt.Errorf("%d CPUs of %s: too much memory", res.NCPUs, jobs.FormatSize(n)))
+		}
+		req.Resources = append(req.Resources, "mem="+jobs.FormatSize(n*int64(res.NCPUs)))
+	}
 	req.Slurm = o.slurm()
 	// A Slurm job gets the submitter's environment unless it says
 	// --export=NONE, as sbatch does.
