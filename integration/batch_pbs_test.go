@@ -251,6 +251,9 @@ func TestBatchQsubOptionsAndCommand(t *testing.T) {
 	if r := b.run("qsub", "-z", "-N", "quiet", script); r.code != 0 || r.stdout != "" {
 		t.Errorf("qsub -z: %v", r)
 	}
+	if r := b.run("qsub", b.script("z.sh", "#!/bin/sh\n#PBS -z\ntrue\n")); r.code != 0 || r.stdout != "" {
+		t.Errorf("#PBS -z: %v", r)
+	}
 	r := b.run("qsub", "-N", "cmd", "--", "/bin/sh", "-c", `echo "args:$0:$1"`, "a b")
 	if r.code != 0 {
 		t.Fatalf("qsub --: %v", r)
@@ -373,5 +376,30 @@ func TestBatchGroupListAndKeep(t *testing.T) {
 	}
 	if out := b.readFile(kept); out != "kept\n" {
 		t.Errorf("kept output %q", out)
+	}
+}
+
+// PBS's -c forms: minutes, and the queue's interval.
+func TestBatchCheckpointPBSForms(t *testing.T) {
+	b := newBatch(t, "")
+	script := b.script("c.sh", "#!/bin/sh\n#PBS -c w=30\ntrue\n")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{nil, "30m"},                 // the directive: 30 minutes
+		{[]string{"-c", "30"}, "30"}, // the command line wins, in hours
+		{[]string{"-c", "c"}, "n"},   // the queue has no interval: never
+	}
+	for _, tt := range tests {
+		id := b.qsub(append(append([]string{"-h"}, tt.args...), script)...)
+		if j := b.job(id); j.Checkpoint != tt.want {
+			t.Errorf("qsub %q: checkpoint %q, want %q", tt.args, j.Checkpoint, tt.want)
+		}
+	}
+	b.mustRun("qmgr", "-c", "set queue batch ckpt_default = 2")
+	id := b.qsub("-h", "-c", "w", script)
+	if j := b.job(id); j.Checkpoint != "2" {
+		t.Errorf("qsub -c w: checkpoint %q, want the queue's 2 (hours)", j.Checkpoint)
 	}
 }

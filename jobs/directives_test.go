@@ -215,8 +215,8 @@ func TestParsePBSResources(t *testing.T) {
 		{"place group", "place=group=switch", base, "grouping"},
 		{"cput", "cput=00:05:00", Resources{NCPUs: 1, CPUTime: 5 * time.Minute}, ""},
 		{"cput zero", "cput=0", base, "more than 0"},
-		{"pmem", "pmem=1gb", base, "not scheduled"},
-		{"unknown", "software=x", base, "not scheduled"},
+		{"pmem", "pmem=1gb", base, `unknown resource "pmem"`},
+		{"gpus", "gpus=1", base, "known: ncpus, mem, walltime, cput, select, nodes, procs, place"},
 		{"really unknown", "frobs=2", base, "unknown resource"},
 	}
 	for _, tt := range tests {
@@ -266,6 +266,10 @@ func TestParsePBSPolicy(t *testing.T) {
 		{"c=30", Policy{Kind: CheckpointInterval, Interval: 30 * time.Minute}, false},
 		{"w=90", Policy{Kind: CheckpointInterval, Interval: 90 * time.Minute}, false},
 		{"30", Policy{Kind: CheckpointInterval, Interval: 30 * time.Hour}, false}, // hours, the guide's unit
+		{"none", Policy{Kind: CheckpointNever}, false},
+		{"shutdown", Policy{Kind: CheckpointAtShutdown}, false},
+		{"periodic", Policy{Kind: CheckpointQueue}, false},
+		{"interval=45", Policy{Kind: CheckpointInterval, Interval: 45 * time.Minute}, false},
 		{"c=0", Policy{}, true},
 		{"w=x", Policy{}, true},
 		{"c=1.5", Policy{}, true},

@@ -35,8 +35,6 @@ func parsePBSResource(r Resources, name, val string) (Resources, error) {
 		}
 		r.CPUTime = d
 		return r, nil
-	case "pmem", "vmem", "pvmem", "pcput", "mppwidth", "ngpus", "gpus", "naccelerators", "host", "vnode", "arch", "software", "file":
-		return r, fmt.Errorf("resource %q: %w (not scheduled on this system; known: %s)", name, ErrBadResource, strings.Join(AllResourceNames, ", "))
 	}
 	return r, fmt.Errorf("unknown resource %q: %w (known: %s)", name, ErrBadResource, strings.Join(AllResourceNames, ", "))
 }

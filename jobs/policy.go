@@ -37,18 +37,20 @@ var DefaultPolicy = Policy{Kind: CheckpointAtShutdown}
 // ("90m", "1h30m"). PBS's forms are taken too: "u" (unset: as s), "c" and
 // "w" (the queue's interval), and "c=MINUTES" and "w=MINUTES" (an
 // interval in minutes; both count wall time here, where PBS counts CPU
-// time for c=). A bare number stays hours, the CONVEX guide's unit.
+// time for c=). Torque's none, shutdown, enabled, periodic and
+// interval=MINUTES are read likewise. A bare number stays hours, the
+// CONVEX guide's unit.
 func ParsePolicy(s string) (Policy, error) {
 	switch s {
-	case string(CheckpointNever):
+	case string(CheckpointNever), "none": // "none", "shutdown"...: Torque's words
 		return Policy{Kind: CheckpointNever}, nil
-	case string(CheckpointAtShutdown), "u":
+	case string(CheckpointAtShutdown), "u", "shutdown":
 		return Policy{Kind: CheckpointAtShutdown}, nil
-	case "c", "w":
+	case "c", "w", "enabled", "periodic":
 		return Policy{Kind: CheckpointQueue}, nil
 	}
 	var d time.Duration
-	if kind, mins, ok := strings.Cut(s, "="); ok && (kind == "c" || kind == "w") {
+	if kind, mins, ok := strings.Cut(s, "="); ok && (kind == "c" || kind == "w" || kind == "interval") {
 		n, err := strconv.ParseUint(mins, 10, 32)
 		if err != nil || n == 0 || n > 365*24*60 {
 			return Policy{}, fmt.Errorf("-c %s: %w (want a whole number of minutes, more than 0)", s, ErrBadPolicy)

@@ -20,7 +20,8 @@ type Resources struct {
 	OMPThreads int           // ompthreads of the select chunk; 0: not given
 }
 
-// ResourceNames lists the resources qsub -l knows.
+// ResourceNames lists the resources the scheduler counts (AllResourceNames:
+// every one qsub -l takes).
 var ResourceNames = []string{"ncpus", "mem", "walltime"}
 
 // ParseResources applies a qsub -l list ("ncpus=2,mem=4gb,walltime=1:00:00")

@@ -122,7 +122,7 @@ Options go before the script.
 		if err := call(c.Context, proto.OpSubmit, req, &reply); err != nil {
 			return blame(err, ds)
 		}
-		if !c.Bool("z") {
+		if !(options{c: c, ds: ds}).flag("z") {
 			fmt.Fprintln(c.App.Writer, reply.ID)
 		}
 		return nil
