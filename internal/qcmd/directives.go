@@ -37,12 +37,6 @@ func (o options) str(name string) (string, *jobs.Directive) {
 	return "", nil
 }
 
-// given reports whether a single-valued option was given at all.
-func (o options) given(name string) bool {
-	_, d := o.str(name)
-	return o.c.IsSet(name) || d != nil
-}
-
 // flag returns a flag given on the command line or in a directive.
 func (o options) flag(name string) bool {
 	return o.c.Bool(name) || o.has(name)
