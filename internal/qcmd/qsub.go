@@ -35,7 +35,8 @@ DIRECTIVES. Lines of the script that start with #PBS (the prefix of -C, else
 of $PBS_DPREFIX; -C "" reads none), before its first command, give options
 as on the command line, which wins over them: "#PBS -l walltime=1:00:00".
 Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
---time (-t), --mem, --cpus-per-task (-c), --ntasks=1 (-n), --nodes=1 (-N),
+--time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks=1 (-n),
+--nodes=1 (-N),
 --output (-o) and --error (-e) with %j %x %A %a, --partition (-p, the
 queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE (a Slurm
 job gets the submitter's environment by default) and --mail-type=NONE; its
