@@ -403,3 +403,18 @@ func TestBatchCheckpointPBSForms(t *testing.T) {
 		t.Errorf("qsub -c w: checkpoint %q, want the queue's 2 (hours)", j.Checkpoint)
 	}
 }
+
+// An ordinary user's job: TMPDIR is that user's (mode 0700), the node file
+// readable, and PBS_O_LOGNAME that of qsub's environment.
+func TestBatchTmpdirOwnedByUser(t *testing.T) {
+	cred := nobody(t)
+	b := newBatch(t, "")
+	script := b.script("u.sh", "#!/bin/sh\n#PBS -j oe\necho \"tmp=$(stat -c %a:%u \"$TMPDIR\") nodes=$(wc -l < \"$PBS_NODEFILE\") login=$PBS_O_LOGNAME\"\ntouch \"$TMPDIR/x\" && echo write=ok\n")
+	id := b.qsubWith(cmdOpts{cred: cred, env: []string{"LOGNAME=nobody"}}, script)
+	j := b.waitState(id, "finished", "failed")
+	out := b.readFile(j.Stdout)
+	want := fmt.Sprintf("tmp=700:%d nodes=1 login=nobody\nwrite=ok\n", cred.Uid)
+	if j.State != "finished" || out != want {
+		t.Errorf("job %+v printed %q, want %q", j, out, want)
+	}
+}
