@@ -2,7 +2,10 @@
 // (owner, script, queue, resources, checkpoint policy, run segments,
 // checkpoint generations) and which state changes are legal. It does no I/O
 // and depends on the standard library only; the store (package queue)
-// persists jobs and the daemon applies the changes decided here.
+// persists jobs and the daemon applies the changes decided here. It also
+// reads what a job script asks for: its #PBS directives, and its #SBATCH
+// directives translated into qsub options (ParseDirectives), each refusal
+// naming its line.
 //
 // # States
 //

@@ -6,14 +6,15 @@ import (
 )
 
 var (
-	ErrBadID       = errors.New("not a job id")
-	ErrBadName     = errors.New("not a valid job name (1-200 characters, no '/', spaces or control characters)")
-	ErrBadJoin     = errors.New("not a join option")
-	ErrBadVar      = errors.New("not a variable (NAME=value)")
-	ErrBadResource = errors.New("bad resource request")
-	ErrBadPolicy   = errors.New("bad checkpoint policy")
-	ErrBadTime     = errors.New("bad time")
-	ErrBadUmask    = errors.New("not a umask (one to four octal digits, at most 0777)")
+	ErrBadID        = errors.New("not a job id")
+	ErrBadName      = errors.New("not a valid job name (1-200 characters, no '/', spaces or control characters)")
+	ErrBadJoin      = errors.New("not a join option")
+	ErrBadVar       = errors.New("not a variable (NAME=value)")
+	ErrBadResource  = errors.New("bad resource request")
+	ErrBadPolicy    = errors.New("bad checkpoint policy")
+	ErrBadTime      = errors.New("bad time")
+	ErrBadAttribute = errors.New("bad job attribute")
+	ErrBadUmask     = errors.New("not a umask (one to four octal digits, at most 0777)")
 )
 
 // TransitionError is returned when a job cannot go from its state to the

@@ -169,6 +169,7 @@ type Job struct {
 	// when they are created, and the job's own umask. Nil: the files are
 	// created 0600 (DefaultOutputUmask) and the job runs with umask 022.
 	Umask *uint32
+	Attrs Attributes
 
 	Segments    []Segment
 	Checkpoints []Generation // newest first

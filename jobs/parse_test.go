@@ -14,7 +14,7 @@ func TestParseResources(t *testing.T) {
 		wantErr  bool
 	}{
 		{"empty", "", base, false},
-		{"all", "ncpus=4,mem=2gb,walltime=01:30:00", Resources{4, 2 << 30, 90 * time.Minute}, false},
+		{"all", "ncpus=4,mem=2gb,walltime=01:30:00", Resources{NCPUs: 4, Mem: 2 << 30, Walltime: 90 * time.Minute}, false},
 		{"later wins", "ncpus=2,ncpus=3", Resources{NCPUs: 3}, false},
 		{"mem units", "mem=512MB", Resources{NCPUs: 1, Mem: 512 << 20}, false},
 		{"walltime seconds", "walltime=90", Resources{NCPUs: 1, Walltime: 90 * time.Second}, false},

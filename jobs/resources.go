@@ -15,9 +15,14 @@ type Resources struct {
 	NCPUs    int
 	Mem      int64 // bytes
 	Walltime time.Duration
+	// Beyond what the scheduler counts (pbsresources.go):
+	CPUTime    time.Duration // cput: CPU time of the whole tree; 0: no limit
+	MPIProcs   int           // mpiprocs of the select chunk; 0: not given
+	OMPThreads int           // ompthreads of the select chunk; 0: not given
 }
 
-// ResourceNames lists the resources qsub -l knows.
+// ResourceNames lists the resources the scheduler counts (AllResourceNames:
+// every one qsub -l takes).
 var ResourceNames = []string{"ncpus", "mem", "walltime"}
 
 // ParseResources applies a qsub -l list ("ncpus=2,mem=4gb,walltime=1:00:00")
@@ -57,7 +62,10 @@ func ParseResources(r Resources, list string) (Resources, error) {
 			}
 			r.Walltime = d
 		default:
-			return r, fmt.Errorf("unknown resource %q: %w (known: %s)", name, ErrBadResource, strings.Join(ResourceNames, ", "))
+			var err error
+			if r, err = parsePBSResource(r, name, val); err != nil {
+				return r, err
+			}
 		}
 	}
 	return r, nil
@@ -72,6 +80,7 @@ func (r Resources) String() string {
 	if r.Walltime > 0 {
 		parts = append(parts, "walltime="+FormatDuration(r.Walltime))
 	}
+	parts = append(parts, r.pbsStrings()...)
 	return strings.Join(parts, ",")
 }
 

@@ -46,6 +46,7 @@ type diskJob struct {
 	CheckpointErrorTime time.Time   `json:"ckpt_error_time,omitzero"`
 	RestartFrom         int         `json:"restart_from,omitempty"`
 	Events              []diskEvent `json:"events,omitempty"`
+	Attrs               *diskAttrs  `json:"attrs,omitempty"`
 }
 
 type diskCkptOp struct {
@@ -113,6 +114,7 @@ func toDiskJob(j *jobs.Job) diskJob {
 		Rerunnable: j.Rerunnable, NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem,
 		WalltimeNS: int64(j.Resources.Walltime), Policy: string(j.Checkpoint.Kind),
 		IntervalNS: int64(j.Checkpoint.Interval), Vars: j.Vars, ExportEnv: j.ExportEnv, Umask: j.Umask,
+		Attrs: toDiskAttrs(j),
 	}
 	for _, s := range j.Segments {
 		d.Segments = append(d.Segments, diskSegment{
@@ -155,6 +157,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 		Checkpoint: jobs.Policy{Kind: jobs.PolicyKind(d.Policy), Interval: time.Duration(d.IntervalNS)},
 		Vars:       d.Vars, ExportEnv: d.ExportEnv, Umask: d.Umask,
 	}
+	d.Attrs.apply(j)
 	for _, s := range d.Segments {
 		j.Segments = append(j.Segments, jobs.Segment{
 			Start: s.Start, End: s.End, UserCPU: time.Duration(s.UserCPUNS), SysCPU: time.Duration(s.SysCPUNS),

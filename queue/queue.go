@@ -84,7 +84,7 @@ func (q *Queue) Set(attr, value string) error {
 		q.CkptMin = p.Interval
 	case "ckpt_default":
 		p, err := jobs.ParsePolicy(value)
-		if err != nil {
+		if err != nil || p.Kind == jobs.CheckpointQueue { // "the queue's interval" cannot be the queue's
 			return fmt.Errorf("ckpt_default = %s: %w (want n, s or an interval)", value, ErrBadQueue)
 		}
 		q.CkptDefault = p

@@ -481,3 +481,21 @@ func TestSubmitOnce(t *testing.T) {
 	}
 	checkConsistent(t, s)
 }
+
+func TestPBSAttributesSurviveReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lazarus.db")
+	s := openStore(t, path)
+	j := submit(t, s, "batch", 1000)
+	want := j.Copy()
+	want.Attrs = jobs.Attributes{Account: "acct", Project: "proj", Priority: -7, Keep: "oe",
+		Shell: "/bin/bash", Group: "users", Slurm: true}
+	want.Resources.CPUTime, want.Resources.MPIProcs, want.Resources.OMPThreads = 90*time.Second, 2, 3
+	if _, err := s.UpdateJob(j.ID, func(c *jobs.Job) error { *c = *want.Copy(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s = openStore(t, path)
+	if got := s.View().Job(j.ID); !reflect.DeepEqual(got, want) {
+		t.Errorf("job after reopen:\n%+v\nwant\n%+v", got, want)
+	}
+}

@@ -6,7 +6,8 @@
 // The policy (NQS style):
 //
 //   - Queues are served by priority, highest first; jobs of queues with the
-//     same priority, and jobs of one queue, in submission order (job id).
+//     same priority, and jobs of one queue, by job priority (qsub -p),
+//     highest first, then in submission order (job id).
 //   - Only started queues run jobs. Held jobs are not pending at all.
 //   - A job waits while its qsub -a time is in the future; the plan says when
 //     to look again. Such a job does not hold others back.
@@ -104,7 +105,7 @@ func Schedule(s Snapshot) Plan {
 		byName[q.Name] = q
 	}
 	for group := range samePriority(queues) {
-		for j := range merged(group, s.Pending) {
+		for _, j := range byPriority(merged(group, s.Pending)) {
 			if limitReached(s.Limits.MaxRunning, u.running) {
 				return plan
 			}
@@ -131,6 +132,14 @@ func Schedule(s Snapshot) Plan {
 		}
 	}
 	return plan
+}
+
+// byPriority orders jobs (given in id order) by job priority, highest
+// first, keeping id order among equals.
+func byPriority(seq iter.Seq[*jobs.Job]) []*jobs.Job {
+	js := slices.Collect(seq)
+	slices.SortStableFunc(js, func(a, b *jobs.Job) int { return cmp.Compare(b.Attrs.Priority, a.Attrs.Priority) })
+	return js
 }
 
 func limitReached(limit, n int) bool { return limit > 0 && n >= limit }

@@ -18,6 +18,7 @@ type job struct {
 	ncpus int
 	mem   int64
 	after time.Duration
+	prio  int // qsub -p
 }
 
 func (j job) build(st jobs.State) *jobs.Job {
@@ -26,7 +27,7 @@ func (j job) build(st jobs.State) *jobs.Job {
 		n = 1
 	}
 	out := &jobs.Job{ID: j.id, Queue: j.queue, State: st, Owner: jobs.Owner{UID: j.uid},
-		Resources: jobs.Resources{NCPUs: n, Mem: j.mem}}
+		Resources: jobs.Resources{NCPUs: n, Mem: j.mem}, Attrs: jobs.Attributes{Priority: j.prio}}
 	if j.after != 0 {
 		out.After = now.Add(j.after)
 	}
@@ -88,6 +89,35 @@ func TestSchedule(t *testing.T) {
 			queues:  []Queue{other, batch},
 			pending: []job{{id: 4, queue: "other"}, {id: 1, queue: "batch"}, {id: 2, queue: "other"}, {id: 3, queue: "batch"}},
 			want:    []jobs.ID{1, 2, 3, 4},
+		},
+		{
+			name:    "job priority first within a queue, then submission",
+			limits:  Limits{Slots: 3},
+			queues:  []Queue{batch},
+			pending: []job{{id: 1, queue: "batch"}, {id: 2, queue: "batch", prio: 5}, {id: 3, queue: "batch", prio: -3}, {id: 4, queue: "batch", prio: 5}},
+			want:    []jobs.ID{2, 4, 1},
+		},
+		{
+			name:    "job priority orders merged queues of one priority",
+			limits:  Limits{Slots: 2},
+			queues:  []Queue{other, batch},
+			pending: []job{{id: 1, queue: "batch"}, {id: 2, queue: "other", prio: 1023}, {id: 3, queue: "batch", prio: -1024}},
+			want:    []jobs.ID{2, 1},
+		},
+		{
+			name:    "queue priority beats job priority",
+			limits:  Limits{Slots: 1},
+			queues:  []Queue{batch, express},
+			pending: []job{{id: 1, queue: "batch", prio: 1023}, {id: 2, queue: "express"}},
+			want:    []jobs.ID{2},
+		},
+		{
+			name:    "a high priority job waiting for room stops the pass",
+			limits:  Limits{Slots: 3},
+			queues:  []Queue{batch},
+			running: []job{{id: 9, queue: "batch"}},
+			pending: []job{{id: 1, queue: "batch"}, {id: 2, queue: "batch", prio: 9, ncpus: 3}},
+			want:    nil,
 		},
 		{
 			name:    "stopped queue runs nothing",

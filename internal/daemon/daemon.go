@@ -309,7 +309,7 @@ func (d *Daemon) makeDirs() error {
 	for _, sub := range []struct {
 		path string
 		mode os.FileMode
-	}{{"", 0o755}, {spoolDir, 0o711}, {runDir, 0o700}} {
+	}{{"", 0o755}, {spoolDir, 0o711}, {runDir, 0o700}, {tmpDir, 0o711}, {auxDir, 0o711}} {
 		p := filepath.Join(d.dir, sub.path)
 		if err := os.MkdirAll(p, sub.mode); err != nil {
 			return err

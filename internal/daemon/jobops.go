@@ -61,8 +61,7 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 		env = append(append(env, kv...), 0)
 	}
 	j.ID = d.store.NextID()
-	j.Stdout = outputPath(req.Stdout, j.Workdir, j.Name, "o", j.ID)
-	j.Stderr = outputPath(req.Stderr, j.Workdir, j.Name, "e", j.ID)
+	d.jobPaths(j, &req)
 	j.Script = d.spoolPath(j.ID)
 	check := func(v *queue.View) error { return checkQueue(v, j.Queue) }
 	if req.Key == "" {
@@ -191,6 +190,12 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 			return nil, err
 		}
 	}
+	if policy.Kind == jobs.CheckpointQueue { // PBS's -c c, -c w
+		policy = jobs.Policy{Kind: jobs.CheckpointNever}
+		if q := d.store.View().Queue(qname); q != nil && q.CkptDefault.Kind == jobs.CheckpointInterval {
+			policy = q.CkptDefault
+		}
+	}
 	for _, kv := range req.Vars {
 		if err := jobs.ValidateVar(kv); err != nil {
 			return nil, err
@@ -218,6 +223,9 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 	}
 	if req.Hold {
 		j.State, j.Reason = jobs.Held, "held by "+who.name+" at submission"
+	}
+	if err := d.pbsAttrs(who, req, j); err != nil {
+		return nil, err
 	}
 	return j, nil
 }
@@ -350,6 +358,7 @@ func (d *Daemon) removeFiles(j *jobs.Job) {
 	os.Remove(filepath.Join(d.dir, spoolDir, j.ID.String()))
 	os.RemoveAll(d.ckptDir(j.ID))
 	os.RemoveAll(d.jobRunDir(j.ID))
+	d.dropJobFiles(j.ID)
 }
 
 // mayManage checks that the caller owns the job or is an operator.
@@ -612,6 +621,9 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	info.Join, info.Rerunnable = string(j.Join), &rerun
 	info.Resources, info.Checkpoint = j.Resources.String(), j.Checkpoint.String()
 	info.Vars, info.ExportEnv, info.CPUSec = j.Vars, j.ExportEnv, cpu.Seconds()
+	a := j.Attrs
+	info.Account, info.Project, info.Priority, info.KeepFiles = a.Account, a.Project, a.Priority, a.Keep
+	info.Shell, info.Group, info.Slurm = a.Shell, a.Group, a.Slurm
 	for _, s := range j.Segments {
 		info.Segments = append(info.Segments, proto.SegmentInfo{
 			Start: s.Start, End: s.End, UserCPUSec: s.UserCPU.Seconds(), SysCPUSec: s.SysCPU.Seconds(),

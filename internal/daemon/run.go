@@ -123,7 +123,11 @@ func (d *Daemon) start(id jobs.ID) {
 func (d *Daemon) launch(j *jobs.Job) {
 	id := j.ID
 	log := d.log.With("job_id", id)
-	spec, err := d.spec(j)
+	err := d.prepareJobFiles(j)
+	var spec *supervisor.Spec
+	if err == nil {
+		spec, err = d.spec(j)
+	}
 	if err == nil {
 		err = d.spool(j)
 	}
@@ -178,6 +182,9 @@ func (d *Daemon) recordEnd(id jobs.ID, r jobs.Result) error {
 		return nil
 	}
 	d.log.Info("job ended", "job_id", id, "state", j.State, "reason", j.Reason)
+	if j.State.Terminal() {
+		d.dropJobFiles(id)
+	}
 	d.unschedule(id)
 	d.wake()
 	return nil
@@ -246,6 +253,9 @@ func (d *Daemon) lost(j *jobs.Job, info *supervisor.Info, why string) {
 			return nil
 		}
 		d.log.Warn("job run lost", "job_id", j.ID, "state", nj.State, "reason", nj.Reason)
+		if nj.State.Terminal() {
+			d.dropJobFiles(j.ID)
+		}
 		d.unschedule(j.ID)
 		d.wake()
 		return nil
@@ -307,6 +317,7 @@ func (d *Daemon) recover() {
 			d.lost(j, st.Info, why)
 		}
 	}
+	d.sweepJobFiles()
 	// Run directories of jobs that no longer exist.
 	entries, _ := os.ReadDir(filepath.Join(d.dir, runDir))
 	v := d.store.View()
@@ -373,15 +384,19 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 			return nil, fmt.Errorf("checkpoint %d of the job is gone", seg.Generation)
 		}
 	}
+	shell, force := pw.shell, false
+	if j.Attrs.Shell != "" {
+		shell, force = j.Attrs.Shell, true
+	}
 	return &supervisor.Spec{
 		JobID: uint64(j.ID), Segment: len(j.Segments) - 1, Start: j.Segments[len(j.Segments)-1].Start,
 		Name: j.Name, UID: j.Owner.UID, GID: j.Owner.GID, Groups: j.Owner.Groups,
 		SetIDs:  d.uid == 0,
-		Workdir: j.Workdir, Script: j.Script, Shell: pw.shell,
+		Workdir: j.Workdir, Script: j.Script, Shell: shell, ForceShell: force,
 		Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
 		Umask: j.Umask,
-		Env:   jobEnv(j, splitEnv(env), pw, d.hostname),
-		NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem, Walltime: j.Walltime(),
+		Env:   jobEnv(j, splitEnv(env), pw, jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID)}),
+		NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem, Walltime: j.Walltime(), CPUTime: j.CPUTimeLeft(),
 		KillGrace: cfg.KillGrace,
 		Namespace: d.uid == 0,
 		Restore:   restore, Generation: seg.Generation,
@@ -392,11 +407,16 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 // originVars are the submitter's variables a job sees as LAZARUS_O_*.
 var originVars = []string{"HOME", "LANG", "LOGNAME", "PATH", "MAIL", "SHELL", "TZ"}
 
+// jobPlace is where a job runs: the host, its TMPDIR and PBS_NODEFILE.
+type jobPlace struct{ host, tmp, nodeFile string }
+
 // jobEnv builds a job's environment as a PBS user expects it: a login-like
 // base (HOME, USER, LOGNAME, SHELL, PATH), the submitter's environment with
-// qsub -V, the qsub -v variables, and the LAZARUS_* variables, which
-// always win.
-func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, host string) []string {
+// qsub -V, the qsub -v variables, then the variables PBS sets (PBS_*,
+// NCPUS, OMP_NUM_THREADS unless -v gives it, TMPDIR; SLURM_* for a job
+// translated from #SBATCH lines) and the LAZARUS_* variables, which win
+// over what the submitter's environment had.
+func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []string {
 	env := map[string]string{
 		"HOME": pw.home, "USER": pw.name, "LOGNAME": pw.name, "SHELL": pw.shell,
 		"PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -406,25 +426,65 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, host string) []
 			env[k] = v
 		}
 	}
+	userOMP := ""
 	for _, kv := range j.Vars {
 		k, v, _ := strings.Cut(kv, "=")
 		env[k] = v
+		if k == "OMP_NUM_THREADS" {
+			userOMP = v
+		}
 	}
 	for _, k := range originVars {
 		if v, ok := submitEnv[k]; ok {
 			env["LAZARUS_O_"+k] = v
+			env["PBS_O_"+k] = v
 		}
 	}
-	for k, v := range map[string]string{
-		"LAZARUS_JOBID":       j.ID.String(),
+	id, ncpus := j.ID.String(), strconv.Itoa(j.Resources.NCPUs)
+	set := map[string]string{
+		"LAZARUS_JOBID":       id,
 		"LAZARUS_JOBNAME":     j.Name,
 		"LAZARUS_QUEUE":       j.Queue,
 		"LAZARUS_O_QUEUE":     j.Queue,
 		"LAZARUS_O_WORKDIR":   j.Workdir,
-		"LAZARUS_O_HOST":      host,
+		"LAZARUS_O_HOST":      at.host,
 		"LAZARUS_ENVIRONMENT": "LAZARUS_BATCH",
-		"LAZARUS_NCPUS":       strconv.Itoa(j.Resources.NCPUs),
-	} {
+		"LAZARUS_NCPUS":       ncpus,
+
+		"PBS_JOBID":       id,
+		"PBS_JOBNAME":     j.Name,
+		"PBS_QUEUE":       j.Queue,
+		"PBS_O_QUEUE":     j.Queue,
+		"PBS_O_WORKDIR":   j.Workdir,
+		"PBS_O_HOST":      at.host,
+		"PBS_ENVIRONMENT": "PBS_BATCH",
+		"PBS_NODEFILE":    at.nodeFile,
+		"PBS_JOBDIR":      pw.home,
+		"NCPUS":           ncpus,
+		"OMP_NUM_THREADS": strconv.Itoa(j.Resources.Threads()),
+		"TMPDIR":          at.tmp,
+	}
+	if userOMP != "" {
+		set["OMP_NUM_THREADS"] = userOMP
+	}
+	if j.Attrs.Slurm {
+		for k, v := range map[string]string{
+			"SLURM_JOB_ID":        id,
+			"SLURM_JOBID":         id,
+			"SLURM_JOB_NAME":      j.Name,
+			"SLURM_SUBMIT_DIR":    j.Workdir,
+			"SLURM_SUBMIT_HOST":   at.host,
+			"SLURM_CPUS_PER_TASK": ncpus,
+			"SLURM_CPUS_ON_NODE":  ncpus,
+			"SLURM_NTASKS":        "1",
+			"SLURM_JOB_NUM_NODES": "1",
+			"SLURM_JOB_NODELIST":  at.host,
+			"SLURM_JOB_PARTITION": j.Queue,
+		} {
+			set[k] = v
+		}
+	}
+	for k, v := range set {
 		env[k] = v
 	}
 	out := make([]string, 0, len(env))

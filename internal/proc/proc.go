@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Stat is the part of /proc/PID/stat we use.
@@ -19,7 +20,13 @@ type Stat struct {
 	PPID      int
 	State     byte
 	StartTime uint64 // clock ticks after boot; with the boot id, unique per process
+	// CPUTicks is the process's user and system time with that of the
+	// children it waited for (utime+stime+cutime+cstime), in clock ticks.
+	CPUTicks uint64
 }
+
+// ClockTick is the unit of /proc/PID/stat times: USER_HZ, 100 on Linux.
+const ClockTick = 10 * time.Millisecond
 
 // ReadStat reads /proc/PID/stat.
 func ReadStat(pid int) (Stat, error) {
@@ -47,7 +54,12 @@ func parseStat(pid int, b []byte) (Stat, error) {
 	if err := errors.Join(err1, err2); err != nil || len(f[0]) != 1 {
 		return Stat{}, fmt.Errorf("/proc/%d/stat: malformed: %v", pid, err)
 	}
-	return Stat{PID: pid, PPID: ppid, State: f[0][0], StartTime: start}, nil
+	var ticks uint64
+	for _, k := range []int{11, 12, 13, 14} { // fields 14-17
+		n, _ := strconv.ParseInt(f[k], 10, 64)
+		ticks += uint64(max(n, 0))
+	}
+	return Stat{PID: pid, PPID: ppid, State: f[0][0], StartTime: start, CPUTicks: ticks}, nil
 }
 
 // BootID returns this boot's random id (/proc/sys/kernel/random/boot_id).

@@ -127,7 +127,18 @@ type SubmitRequest struct {
 	// TZ, which the job sees as LAZARUS_O_HOME and so on.
 	Origin     map[string]string `json:"origin,omitempty"`
 	Checkpoint string            `json:"checkpoint,omitempty"` // -c; "": the queue's ckpt_default
-	Umask      string            `json:"umask,omitempty"`      // -W umask=NNN, octal; "": output files 0600
+	// PBS attributes (qsub options or script directives).
+	Account   string `json:"account,omitempty"`    // -A
+	Project   string `json:"project,omitempty"`    // -P
+	Priority  string `json:"priority,omitempty"`   // -p
+	Keep      string `json:"keep,omitempty"`       // -k
+	Shell     string `json:"shell,omitempty"`      // -S, a path list
+	UserList  string `json:"user_list,omitempty"`  // -u: only the submitter may be named
+	GroupList string `json:"group_list,omitempty"` // -W group_list
+	Umask     string `json:"umask,omitempty"`      // -W umask, octal
+	// Slurm says the script's #SBATCH directives were translated: output
+	// paths may hold %j %x %A %a, and the job gets SLURM_* variables.
+	Slurm bool `json:"slurm,omitempty"`
 	// Key, if set, makes the submission idempotent: a submission with the
 	// key of one of the caller's jobs that still exists stores nothing and
 	// gets that job's id. Clients send a random one (NewKey) and send the
@@ -199,6 +210,13 @@ type JobInfo struct {
 	Checkpoint  string           `json:"checkpoint,omitempty"`
 	Vars        []string         `json:"vars,omitempty"`
 	ExportEnv   bool             `json:"export_env,omitempty"`
+	Account     string           `json:"account,omitempty"`
+	Project     string           `json:"project,omitempty"`
+	Priority    int              `json:"priority,omitempty"`
+	KeepFiles   string           `json:"keep_files,omitempty"` // -k
+	Shell       string           `json:"shell,omitempty"`
+	Group       string           `json:"group,omitempty"`
+	Slurm       bool             `json:"slurm,omitempty"`
 	CPUSec      float64          `json:"cpu_s,omitempty"` // user+system CPU of all runs
 	Segments    []SegmentInfo    `json:"segments,omitempty"`
 	Checkpoints []GenerationInfo `json:"checkpoints,omitempty"` // newest first

@@ -34,6 +34,10 @@ func Main(app *cli.App, args []string) int {
 			return fmt.Errorf("%w (see %s --help)", err, app.Name)
 		}
 	}
+	if app.Metadata == nil {
+		app.Metadata = map[string]any{}
+	}
+	app.Metadata[rawArgsKey] = args
 	err := app.Run(args)
 	if err == nil {
 		return 0
@@ -48,6 +52,10 @@ func Main(app *cli.App, args []string) int {
 	fmt.Fprintf(app.ErrWriter, "%s: %s\n", app.Name, err)
 	return 1
 }
+
+// rawArgsKey keeps, in the app's Metadata, the arguments Main ran it
+// with (qsub tells a command after "--" from a script with them).
+const rawArgsKey = "args"
 
 // errReported is returned by commands that already printed their errors
 // (one per job, say) and only need a non-zero exit status.

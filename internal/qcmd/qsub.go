@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,25 +22,61 @@ import (
 // NewQsub builds qsub.
 func NewQsub(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	app := newApp("qsub", "submit a batch job",
-		"qsub [-q queue] [-N name] [-o path] [-e path] [-j oe|eo|n] [-r y|n] [-h]\n"+
-			"        [-a [[YYYY]MMDD]hhmm[.SS]] [-l ncpus=N,mem=SIZE,walltime=HH:MM:SS]\n"+
-			"        [-v VAR[=value],...] [-V] [-W umask=NNN] [-c n|s|HOURS|DURATION]\n"+
-			"        [script | -]",
+		"qsub [-q queue] [-N name] [-o path] [-e path] [-j oe|eo|n] [-k keep] [-r y|n] [-h]\n"+
+			"        [-a [[[[CC]YY]MM]DD]hhmm[.SS]] [-l resources] [-v VAR[=value],...] [-V]\n"+
+			"        [-c checkpoint] [-A account] [-P project] [-p priority] [-S shell]\n"+
+			"        [-u user] [-W umask=NNN,group_list=GROUP] [-C prefix] [-z]\n"+
+			"        [script | - | -- command [args...]]",
 		`qsub submits the script (a file, or standard input when the script is "-" or
 absent) to lazarusd and prints the new job's id. The script is copied at
-submission: changing the file afterwards does not change the job.
+submission: changing the file afterwards does not change the job. After
+"--", qsub submits a job that runs the command with its arguments instead.
 
-The job runs as you (uid, gid and groups), in the directory qsub ran in,
-without a terminal, with HOME, USER, LOGNAME, SHELL and PATH set as at login
-and LAZARUS_JOBID, LAZARUS_JOBNAME, LAZARUS_QUEUE, LAZARUS_NCPUS,
-LAZARUS_O_WORKDIR, LAZARUS_O_HOST, LAZARUS_O_HOME, LAZARUS_O_PATH (and the
-other LAZARUS_O_* of your HOME, LANG, LOGNAME, MAIL, PATH, SHELL, TZ),
-LAZARUS_ENVIRONMENT=LAZARUS_BATCH, plus what -v and -V add. A script whose
-first line is not "#!" runs with your login shell.
+DIRECTIVES. Lines of the script that start with #PBS (the prefix of -C, else
+of $PBS_DPREFIX; -C "" reads none), before its first command, give options
+as on the command line, which wins over them: "#PBS -l walltime=1:00:00".
+Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
+--time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks=1 (-n),
+--nodes=1 (-N),
+--output (-o) and --error (-e) with %j %x %A %a, --partition (-p, the
+queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE (a Slurm
+job gets the submitter's environment by default) and --mail-type=NONE; its
+output goes to slurm-%j.out, with standard error, by default. Everything
+else is refused, as is any option this system does not honour: the
+error names the line and the option. Refused too: a script with CRLF line
+ends, a directive after the first command or indented (PBS would ignore
+it), -J and --array, -W depend and --dependency (issue 16), -I, -X, -G,
+-R, -m other than n, -M and --mail-user (no mail), and a request for more
+than one host or chunk.
+
+The job runs as you (uid, gid and groups; -W group_list picks another of
+your groups), in the directory qsub ran in, without a terminal, with HOME,
+USER, LOGNAME, SHELL and PATH set as at login, plus what -v and -V add, and
+PBS's variables: PBS_JOBID, PBS_JOBNAME, PBS_QUEUE, PBS_O_QUEUE,
+PBS_O_WORKDIR, PBS_O_HOST, PBS_O_HOME, PBS_O_PATH, PBS_O_SHELL, PBS_O_LOGNAME
+(and PBS_O_LANG, PBS_O_MAIL, PBS_O_TZ), PBS_ENVIRONMENT=PBS_BATCH,
+PBS_NODEFILE (this host, once per CPU or per mpiprocs), NCPUS,
+OMP_NUM_THREADS (ompthreads, else ncpus), and TMPDIR, a directory of the
+job's own (mode 0700) that lives as long as the job, across checkpoints and
+restarts. A job from #SBATCH lines also gets SLURM_JOB_ID, SLURM_JOB_NAME,
+SLURM_SUBMIT_DIR, SLURM_SUBMIT_HOST, SLURM_CPUS_PER_TASK, SLURM_NTASKS,
+SLURM_JOB_NUM_NODES, SLURM_JOB_NODELIST and SLURM_JOB_PARTITION. The same
+values are also in LAZARUS_JOBID, LAZARUS_JOBNAME, LAZARUS_QUEUE,
+LAZARUS_NCPUS, LAZARUS_O_WORKDIR, LAZARUS_O_HOST, LAZARUS_O_* and
+LAZARUS_ENVIRONMENT=LAZARUS_BATCH. A script whose first line is not "#!"
+runs with your login shell (with -S, always with that shell).
 
 Standard output and error go to NAME.oID and NAME.eID in the submit directory
-unless -o, -e or -j say otherwise. They are created 0600 (yours alone) unless
--W umask=NNN gives the job another umask (022: 0644).
+unless -o, -e, -j or -k say otherwise. They are created 0600 (yours alone)
+unless -W umask=NNN gives the job another umask (022: 0644).
+
+-c takes this system's forms, n (never), s (before maintenance only) or an
+interval: a bare number is HOURS (the CONVEX guide's unit: -c 2 is every two
+hours), or a duration (90m). It also takes PBS's forms, where the numbers
+are MINUTES: c=30 and w=30 (every 30 minutes of wall time: this system
+counts wall time for both), c and w (the queue's ckpt_default interval; if
+it has none, never), u (as s). So "qsub -c 30" checkpoints every 30 hours,
+"qsub -c w=30" every 30 minutes.
 
 With a root lazarusd the job runs as the init of a PID namespace of its own
 (its $$ is 1), so that its whole process tree can be checkpointed (-c,
@@ -48,21 +87,37 @@ Options go before the script.
 `+environmentHelp, stdin, stdout, stderr)
 	app.Flags = []cli.Flag{
 		&cli.StringFlag{Name: "q", Usage: "queue to submit to (default: default_queue of lazarusd, \"batch\")"},
-		&cli.StringFlag{Name: "N", Usage: "job name (default: the script's file name, or STDIN)"},
-		&cli.StringFlag{Name: "o", Usage: "standard output file, or an existing directory for NAME.oID"},
-		&cli.StringFlag{Name: "e", Usage: "standard error file, or an existing directory for NAME.eID"},
+		&cli.StringFlag{Name: "N", Usage: "job name (default: the script's file name, the command's, or STDIN)"},
+		&cli.StringFlag{Name: "o", Usage: "standard output file, or an existing directory for NAME.oID; [host:]path, host this one"},
+		&cli.StringFlag{Name: "e", Usage: "standard error file, or an existing directory for NAME.eID; [host:]path, host this one"},
 		&cli.StringFlag{Name: "j", Usage: "join: oe (stderr into the output file), eo (stdout into the error file), n (no)"},
+		&cli.StringFlag{Name: "k", Usage: "keep: o, e (the stream goes to NAME.oID, NAME.eID in your home directory, as PBS keeps it), d (written directly to its path: what this system always does), n (no)"},
 		&cli.StringFlag{Name: "r", Usage: "rerunnable y|n: whether a run lost in a machine crash may start again (default y)"},
 		&cli.BoolFlag{Name: "h", DisableDefaultText: true, Usage: "hold the job at submission (qrls releases it)"},
-		&cli.StringFlag{Name: "a", Usage: "do not start before [[YYYY]MMDD]hhmm[.SS], local time (a past hhmm means tomorrow)"},
-		&cli.StringSliceFlag{Name: "l", Usage: "resources: ncpus=N (default 1), mem=SIZE (b, kb, mb, gb, tb), walltime=[[HH:]MM:]SS; repeatable"},
+		&cli.StringFlag{Name: "a", Usage: "do not start before [[[[CC]YY]MM]DD]hhmm[.SS], local time (a past hhmm means tomorrow)"},
+		&cli.StringSliceFlag{Name: "l", Usage: "resources: ncpus=N (default 1), mem=SIZE (b, kb, mb, gb, tb), walltime=[[HH:]MM:]SS, cput=[[HH:]MM:]SS (CPU time of the whole job), select=1:ncpus=N:mem=SIZE[:mpiprocs=N][:ompthreads=N], nodes=1:ppn=N, procs=N, place=free|pack|scatter|vscatter|shared; repeatable"},
 		&cli.StringSliceFlag{Name: "v", Usage: "variables to export: VAR=value, or VAR for its value here; comma separated, repeatable"},
 		&cli.BoolFlag{Name: "V", DisableDefaultText: true, Usage: "export all of qsub's environment to the job"},
-		&cli.StringSliceFlag{Name: "W", Usage: "attributes: umask=NNN, the octal umask of the job and of its output and error files (default: the files are 0600); repeatable"},
-		&cli.StringFlag{Name: "c", Usage: "checkpoint policy: n (never), s (before maintenance only; the default, unless the queue's ckpt_default says otherwise), or an interval: hours (2, 0.5) or a duration (90m)"},
+		&cli.StringFlag{Name: "c", Usage: "checkpoint policy: n, s, HOURS (2, 0.5), a duration (90m), or PBS's c, w, c=MINUTES, w=MINUTES, u (see above)"},
+		&cli.StringFlag{Name: "A", Usage: "account string, recorded with the job (Account_Name)"},
+		&cli.StringFlag{Name: "P", Usage: "project, recorded with the job"},
+		&cli.StringFlag{Name: "p", Usage: "priority, -1024 to 1023 (default 0): higher starts first among its queue's waiting jobs"},
+		&cli.StringFlag{Name: "S", Usage: "shell that runs the script, path[@host][,path@host...] (default: its #! line, else your login shell)"},
+		&cli.StringFlag{Name: "u", Usage: "user to run as, user[@host][,...]: only you"},
+		&cli.StringSliceFlag{Name: "W", Usage: "attributes: umask=NNN (of the job and its output files; default: the files are 0600), group_list=GROUP[@host][,...] (one of your groups); repeatable"},
+		&cli.StringFlag{Name: "C", Usage: "directive prefix (default $PBS_DPREFIX, else #PBS); \"\" reads no directives"},
+		&cli.BoolFlag{Name: "z", DisableDefaultText: true, Usage: "do not print the job id"},
+		&cli.BoolFlag{Name: "f", DisableDefaultText: true, Usage: "accepted for PBS: qsub never runs in the background"},
+		&cli.StringFlag{Name: "m", Usage: "mail events: only n (no mail) is accepted, this system sends no mail"},
+		&cli.StringFlag{Name: "M", Usage: "refused: this system sends no mail"},
+		&cli.StringFlag{Name: "J", Usage: "refused: job arrays are not supported yet"},
+		&cli.StringFlag{Name: "R", Usage: "refused: output files are always kept"},
+		&cli.BoolFlag{Name: "I", DisableDefaultText: true, Usage: "refused: no interactive jobs"},
+		&cli.BoolFlag{Name: "X", DisableDefaultText: true, Usage: "refused: no interactive jobs"},
+		&cli.BoolFlag{Name: "G", DisableDefaultText: true, Usage: "refused: no interactive jobs"},
 	}
 	app.Action = func(c *cli.Context) error {
-		req, err := submitRequest(c)
+		req, ds, err := submitRequest(c)
 		if err != nil {
 			return err
 		}
@@ -73,9 +128,11 @@ Options go before the script.
 		req.Key = proto.NewKey()
 		var reply proto.SubmitReply
 		if err := proto.CallRetry(c.Context, config.StateDir(""), proto.OpSubmit, req, &reply); err != nil {
-			return err
+			return blame(err, ds)
 		}
-		fmt.Fprintln(c.App.Writer, reply.ID)
+		if !(options{c: c, ds: ds}).flag("z") {
+			fmt.Fprintln(c.App.Writer, reply.ID)
+		}
 		return nil
 	}
 	return app
@@ -84,112 +141,144 @@ Options go before the script.
 // originVars are sent even without -V: the job sees them as LAZARUS_O_*.
 var originVars = []string{"HOME", "LANG", "LOGNAME", "PATH", "MAIL", "SHELL", "TZ"}
 
-func submitRequest(c *cli.Context) (*proto.SubmitRequest, error) {
+func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, error) {
+	now := time.Now()
 	args := c.Args().Slice()
-	if len(args) > 1 {
-		return nil, fmt.Errorf("unexpected argument %q after the script (options go before the script)", args[1])
-	}
-	script := ""
-	if len(args) == 1 {
-		script = args[0]
+	command := dashDash(c)
+	if len(args) > 1 && !command {
+		return nil, nil, fmt.Errorf("unexpected argument %q after the script (options go before the script; a command and its arguments go after --)", args[1])
 	}
 	cwd, err := os.Getwd()
 	if err != nil {
-		return nil, fmt.Errorf("cannot find the current directory: %w", err)
+		return nil, nil, fmt.Errorf("cannot find the current directory: %w", err)
 	}
-	req := &proto.SubmitRequest{
-		Name: c.String("N"), Queue: c.String("q"), Workdir: cwd,
-		Join: c.String("j"), Rerunnable: c.String("r"), Hold: c.Bool("h"),
-		Resources: c.StringSlice("l"), ExportEnv: c.Bool("V"), Checkpoint: c.String("c"),
-	}
-	if script == "" || script == "-" {
+	req := &proto.SubmitRequest{Workdir: cwd}
+	switch {
+	case command && len(args) == 0:
+		return nil, nil, fmt.Errorf("no command after --")
+	case command:
+		// qsub -- cmd args: the job runs the command with its arguments.
+		req.ScriptName = args[0]
+		req.Script = commandScript(args)
+	case len(args) == 0 || args[0] == "-":
 		req.Script, err = io.ReadAll(c.App.Reader)
 		if err != nil {
-			return nil, fmt.Errorf("read the script from standard input: %w", err)
+			return nil, nil, fmt.Errorf("read the script from standard input: %w", err)
 		}
-	} else {
-		req.ScriptName = script
-		req.Script, err = os.ReadFile(script)
+	default:
+		req.ScriptName = args[0]
+		req.Script, err = os.ReadFile(args[0])
 		if err != nil {
-			return nil, fmt.Errorf("cannot read script %s: %w", script, unwrapPath(err))
+			return nil, nil, fmt.Errorf("cannot read script %s: %w", args[0], unwrapPath(err))
 		}
 	}
 	if len(bytes.TrimSpace(req.Script)) == 0 {
-		return nil, fmt.Errorf("the script is empty")
+		return nil, nil, fmt.Errorf("the script is empty")
 	}
 	if len(req.Script) > proto.MaxScript {
-		return nil, fmt.Errorf("the script is %d bytes, more than the %d a job script may have", len(req.Script), proto.MaxScript)
+		return nil, nil, fmt.Errorf("the script is %d bytes, more than the %d a job script may have", len(req.Script), proto.MaxScript)
 	}
-	// Checked here too, for a message that names the option.
-	if _, err := jobs.ParseJoin(req.Join); err != nil {
-		return nil, err
-	}
-	if r := req.Rerunnable; r != "" && r != "y" && r != "n" {
-		return nil, fmt.Errorf("-r %q: want y or n", r)
-	}
-	if req.Checkpoint != "" {
-		if _, err := jobs.ParsePolicy(req.Checkpoint); err != nil {
-			return nil, err
+	// The command line's own options are checked first, by name.
+	for _, name := range singleOptions {
+		if c.IsSet(name) {
+			if err := checkOption(name, c.String(name), now); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
-	res := jobs.Resources{NCPUs: 1}
-	for _, l := range req.Resources {
-		if res, err = jobs.ParseResources(res, l); err != nil {
-			return nil, err
+	for _, name := range []string{"l", "v", "W"} {
+		for _, v := range c.StringSlice(name) {
+			if err := checkOption(name, v, now); err != nil {
+				return nil, nil, err
+			}
 		}
 	}
-	if a := c.String("a"); a != "" {
-		req.After, err = jobs.ParseAfter(a, time.Now())
-		if err != nil {
-			return nil, err
+	for _, name := range []string{"I", "X", "G"} {
+		if c.Bool(name) {
+			return nil, nil, fmt.Errorf("-%s: %w", name, jobs.RefusedOption(name, ""))
+		}
+	}
+	var ds []jobs.Directive
+	if !command {
+		if ds, err = readDirectives(c, req.Script, now); err != nil {
+			if name := req.ScriptName; name != "" {
+				return nil, nil, fmt.Errorf("%s: %w", name, err)
+			}
+			return nil, nil, err
+		}
+	}
+	o := options{c: c, ds: ds}
+	req.Name, _ = o.str("N")
+	req.Queue, _ = o.str("q")
+	req.Join, _ = o.str("j")
+	req.Rerunnable, _ = o.str("r")
+	req.Checkpoint, _ = o.str("c")
+	req.Account, _ = o.str("A")
+	req.Project, _ = o.str("P")
+	req.Priority, _ = o.str("p")
+	req.Keep, _ = o.str("k")
+	req.Shell, _ = o.str("S")
+	req.UserList, _ = o.str("u")
+	req.Hold = o.flag("h")
+	req.Resources = o.list("l")
+	if perCPU, d := o.str(jobs.SlurmMemPerCPU); d != nil {
+		// --mem-per-cpu: memory for the job's CPUs, as they end up.
+		res := jobs.Resources{NCPUs: 1}
+		for _, l := range req.Resources {
+			res, _ = jobs.ParseResources(res, l)
+		}
+		n, _ := strconv.ParseInt(perCPU, 10, 64)
+		if n > math.MaxInt64/int64(res.NCPUs) {
+			return nil, nil, lineError(*d, fmt.Errorf("%d CPUs of %s: too much memory", res.NCPUs, jobs.FormatSize(n)))
+		}
+		req.Resources = append(req.Resources, "mem="+jobs.FormatSize(n*int64(res.NCPUs)))
+	}
+	req.Slurm = o.slurm()
+	// A Slurm job gets the submitter's environment unless it says
+	// --export=NONE, as sbatch does.
+	req.ExportEnv = o.flag("V") || req.Slurm && !o.has(jobs.SlurmExportNone)
+	w, err := o.wAttrs()
+	if err != nil {
+		return nil, nil, err
+	}
+	req.Umask, req.GroupList = w["umask"], w["group_list"]
+	if a, _ := o.str("a"); a != "" {
+		if req.After, err = jobs.ParseAfter(a, now); err != nil {
+			return nil, nil, err
 		}
 	}
 	for _, flag := range []struct {
 		name string
 		dst  *string
 	}{{"o", &req.Stdout}, {"e", &req.Stderr}} {
-		p := c.String(flag.name)
+		p, _ := o.str(flag.name)
 		if p == "" {
 			continue
 		}
-		if !filepath.IsAbs(p) {
-			p = filepath.Join(cwd, p)
+		if p, err = outputArg(flag.name, p, cwd); err != nil {
+			return nil, nil, err
 		}
 		if st, err := os.Stat(p); err == nil && st.IsDir() {
 			p = strings.TrimSuffix(p, "/") + "/"
 		}
 		*flag.dst = p
 	}
-	for _, list := range c.StringSlice("W") {
-		for _, attr := range strings.Split(list, ",") {
-			name, val, _ := strings.Cut(attr, "=")
-			if name != "umask" {
-				return nil, fmt.Errorf("-W %q: unknown attribute (known: umask=NNN)", attr)
-			}
-			if _, err := jobs.ParseUmask(val); err != nil {
-				return nil, err
-			}
-			req.Umask = val
+	if req.Slurm {
+		// sbatch's defaults: slurm-%j.out in the submit directory, and
+		// standard error with standard output unless --error names a file.
+		if req.Stdout == "" && req.Join != "eo" {
+			req.Stdout = filepath.Join(cwd, "slurm-%j.out")
+		}
+		if req.Stderr == "" && req.Join == "" {
+			req.Join = "oe"
 		}
 	}
-	for _, list := range c.StringSlice("v") {
-		vars, err := splitVars(list)
+	for _, list := range o.list("v") {
+		vars, err := resolveVars(list)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		for _, kv := range vars {
-			if err := jobs.ValidateVar(kv); err != nil {
-				return nil, err
-			}
-			if !strings.Contains(kv, "=") {
-				val, ok := os.LookupEnv(kv)
-				if !ok {
-					return nil, fmt.Errorf("-v %s: the variable is not set here", kv)
-				}
-				kv += "=" + val
-			}
-			req.Vars = append(req.Vars, kv)
-		}
+		req.Vars = append(req.Vars, vars...)
 	}
 	if req.ExportEnv {
 		req.Env = os.Environ()
@@ -200,7 +289,37 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, error) {
 			}
 		}
 	}
-	return req, nil
+	return req, ds, nil
+}
+
+// singleOptions are qsub's options that take one value.
+var singleOptions = []string{"N", "q", "j", "r", "c", "a", "o", "e", "A", "P", "p", "k", "S", "u", "m", "M", "J", "R"}
+
+// dashDash reports whether qsub's operands came after "--": a command and
+// its arguments rather than a script. urfave/cli drops the "--", so the
+// raw arguments (kept by Main) say.
+func dashDash(c *cli.Context) bool {
+	raw, _ := c.App.Metadata[rawArgsKey].([]string)
+	rest := c.Args().Slice()
+	for i, a := range raw {
+		if a == "--" && slices.Equal(raw[i+1:], rest) {
+			return true
+		}
+	}
+	return false
+}
+
+// commandScript is the script of qsub -- cmd args: it execs the command
+// (found in the job's PATH when it has no "/"), so that the job's process
+// is the command itself.
+func commandScript(args []string) []byte {
+	var b strings.Builder
+	b.WriteString("#!/bin/sh\nexec")
+	for _, a := range args {
+		b.WriteString(" '" + strings.ReplaceAll(a, "'", `'\''`) + "'")
+	}
+	b.WriteString("\n")
+	return []byte(b.String())
 }
 
 // splitVars splits a -v list on commas outside quotes, and removes the

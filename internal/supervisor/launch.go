@@ -74,6 +74,9 @@ type helperSetup struct {
 	Umask uint32 `json:"umask"`
 	// Drop, when set, are the credentials the helper switches to first.
 	Drop *helperCreds `json:"drop,omitempty"`
+
+	// ForceShell: run the script with Shell, whatever its first line.
+	ForceShell bool `json:"force_shell,omitempty"`
 }
 
 type helperCreds struct {
@@ -159,6 +162,7 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 		Workdir: spec.Workdir, Script: spec.Script, Shell: spec.Shell,
 		Stdout: spec.Stdout, Stderr: spec.Stderr, Join: spec.Join, Env: spec.Env, Drop: drop,
 		Mode: spec.outputMode(), Umask: spec.umask(),
+		ForceShell: spec.ForceShell,
 	})
 	if err != nil {
 		return 0, err
@@ -250,8 +254,10 @@ func ExecJob() int {
 	}
 	// syscall.Exec, not unix.Exec: it puts back the RLIMIT_NOFILE soft limit
 	// that the Go runtime raised at start.
-	if err := syscall.Exec(s.Script, []string{s.Script}, s.Env); err != syscall.ENOEXEC {
-		return fail("cannot run %s: %v", s.Script, err)
+	if !s.ForceShell {
+		if err := syscall.Exec(s.Script, []string{s.Script}, s.Env); err != syscall.ENOEXEC {
+			return fail("cannot run %s: %v", s.Script, err)
+		}
 	}
 	// No "#!" line: run it with the user's shell, as PBS does.
 	err = syscall.Exec(s.Shell, []string{s.Shell, s.Script}, s.Env)

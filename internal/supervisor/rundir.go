@@ -58,6 +58,13 @@ type Spec struct {
 	// KeyFile is the host key (HostKey): a restore trusts what an image
 	// records only if it is authenticated with it; "": none.
 	KeyFile string `json:"key_file,omitempty"`
+
+	// ForceShell runs the script with Shell even if it has a "#!" line
+	// (qsub -S).
+	ForceShell bool `json:"force_shell,omitempty"`
+	// CPUTime is the CPU time the job's whole tree may use (qsub -l
+	// cput); 0: no limit.
+	CPUTime time.Duration `json:"cput,omitempty"`
 }
 
 // Info is supervisor.json: who is running.

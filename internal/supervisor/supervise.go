@@ -110,11 +110,17 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		grace      <-chan time.Time
 		walltime   <-chan time.Time
 		initLast   <-chan time.Time // polls for the rest of the tree to be gone
+		cput       <-chan time.Time // polls the tree's CPU time (qsub -l cput)
 	)
 	if spec.Walltime > 0 {
 		t := time.NewTimer(spec.Walltime)
 		defer t.Stop()
 		walltime = t.C
+	}
+	if spec.CPUTime > 0 {
+		t := time.NewTicker(cputPoll)
+		defer t.Stop()
+		cput = t.C
 	}
 	killTree := func(why string) {
 		if mainStatus == nil && rec.Reason == "" {
@@ -157,6 +163,11 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		case <-walltime:
 			log.Info("walltime exceeded, killing the job")
 			killTree(fmt.Sprintf("walltime exceeded (limit %s)", jobs.FormatDuration(spec.Walltime)))
+		case <-cput:
+			if used := treeCPU(); used > spec.CPUTime && !killing {
+				log.Info("cput exceeded, killing the job", "used", used)
+				killTree(fmt.Sprintf("cput exceeded (limit %s)", jobs.FormatDuration(spec.CPUTime)))
+			}
 		case <-grace:
 			signalTree(cg, unix.SIGKILL)
 			grace = time.After(500 * time.Millisecond) // until nothing is left

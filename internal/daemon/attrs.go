@@ -1,0 +1,121 @@
+package daemon
+
+import (
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"lazarus/internal/proto"
+	"lazarus/jobs"
+)
+
+// pbsAttrs validates a submission's PBS attributes (-A -P -p -k -S -u -W
+// group_list -W umask) into j: the ones this system acts on change the
+// job (its group, its shell), the others are recorded.
+func (d *Daemon) pbsAttrs(who caller, req *proto.SubmitRequest, j *jobs.Job) error {
+	for _, s := range []struct{ opt, val string }{{"-A", req.Account}, {"-P", req.Project}} {
+		if len(s.val) > 256 || strings.ContainsFunc(s.val, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+			return badRequest("%s %q: want at most 256 printable characters", s.opt, s.val)
+		}
+	}
+	a := jobs.Attributes{Account: req.Account, Project: req.Project, Slurm: req.Slurm}
+	var err error
+	if req.Priority != "" {
+		if a.Priority, err = jobs.ParsePriority(req.Priority); err != nil {
+			return err
+		}
+	}
+	if req.Keep != "" {
+		if a.Keep, err = jobs.ParseKeep(req.Keep); err != nil {
+			return err
+		}
+	}
+	if req.Shell != "" {
+		if a.Shell, err = jobs.PickForHost(req.Shell, d.hostname); err != nil {
+			return badRequest("-S %v", err)
+		}
+		if !filepath.IsAbs(a.Shell) {
+			return badRequest("-S %s: want the absolute path of the shell", a.Shell)
+		}
+	}
+	if req.UserList != "" {
+		u, err := jobs.PickForHost(req.UserList, d.hostname)
+		if err != nil {
+			return badRequest("-u %v", err)
+		}
+		if u != who.name && u != strconv.FormatUint(uint64(who.uid), 10) {
+			return denied("-u %s: a job runs only as the user who submits it (%s)", u, who.name)
+		}
+	}
+	if req.Umask != "" {
+		if _, err := jobs.ParseUmask(req.Umask); err != nil {
+			return err
+		}
+	}
+	if req.GroupList != "" {
+		g, err := jobs.PickForHost(req.GroupList, d.hostname)
+		if err != nil {
+			return badRequest("-W group_list=%v", err)
+		}
+		grp, err := user.LookupGroup(g)
+		if err != nil {
+			if grp, err = user.LookupGroupId(g); err != nil {
+				return badRequest("-W group_list=%s: no such group", g)
+			}
+		}
+		n, err := strconv.ParseUint(grp.Gid, 10, 32)
+		if err != nil {
+			return badRequest("-W group_list=%s: group id %q", g, grp.Gid)
+		}
+		gid := uint32(n)
+		switch {
+		case gid != who.gid && !slices.Contains(who.groups, gid):
+			return denied("-W group_list=%s: %s is not a member of group %s", g, who.name, grp.Name)
+		case gid != who.gid && d.uid != 0:
+			return denied("-W group_list=%s: lazarusd is not root, so a job runs with the daemon's own group", g)
+		}
+		if !slices.Contains(j.Owner.Groups, j.Owner.GID) {
+			j.Owner.Groups = append(slices.Clone(j.Owner.Groups), j.Owner.GID)
+		}
+		j.Owner.GID, a.Group = gid, grp.Name
+	}
+	j.Attrs = a
+	return nil
+}
+
+// jobPaths sets the output paths that depend on the job's id: the
+// defaults, -k (a kept stream goes to the owner's home under its default
+// name, as PBS keeps it on the execution host), and the %j %x %A %a of a
+// translated #SBATCH --output or --error.
+func (d *Daemon) jobPaths(j *jobs.Job, req *proto.SubmitRequest) {
+	j.Stdout = outputPath(req.Stdout, j.Workdir, j.Name, "o", j.ID)
+	j.Stderr = outputPath(req.Stderr, j.Workdir, j.Name, "e", j.ID)
+	if k := j.Attrs.Keep; k != "" {
+		home := lookupPasswd(j.Owner.UID).home
+		if jobs.KeepsInHome(k, "o") {
+			j.Stdout = outputPath("", home, j.Name, "o", j.ID)
+		}
+		if jobs.KeepsInHome(k, "e") {
+			j.Stderr = outputPath("", home, j.Name, "e", j.ID)
+		}
+	}
+	if j.Attrs.Slurm {
+		j.Stdout, j.Stderr = slurmPattern(j.Stdout, j), slurmPattern(j.Stderr, j)
+	}
+}
+
+// slurmPattern expands sbatch's filename patterns: %j and %A (the job id;
+// %A is an array's id, which a job that is not an array shares), %x (the
+// name), %a (the array index: 4294967294 for a job that is not an array,
+// as Slurm writes it), %u (the user), %% (a %).
+func slurmPattern(p string, j *jobs.Job) string {
+	if !strings.Contains(p, "%") {
+		return p
+	}
+	return strings.NewReplacer(
+		"%%", "%", "%j", j.ID.String(), "%A", j.ID.String(), "%x", j.Name,
+		"%a", "4294967294", "%u", j.Owner.Name,
+	).Replace(p)
+}

@@ -1,0 +1,456 @@
+package jobs
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// DefaultDirectivePrefix starts the PBS directives of a job script (qsub
+// -C and PBS_DPREFIX change it).
+const DefaultDirectivePrefix = "#PBS"
+
+// SlurmPrefix starts the Slurm directives of a job script; they are
+// translated into qsub options.
+const SlurmPrefix = "#SBATCH"
+
+// Directive is one qsub option given in a job script. Slurm directives
+// are translated: Opt and Arg are the qsub option they stand for, and
+// Slurm holds the Slurm option as written.
+type Directive struct {
+	Line  int    // 1-based line number in the script
+	Opt   string // qsub option letter without "-": "l", "N", "V"...
+	Arg   string // its argument; "" for a flag
+	Slurm string // "--time=10" for a translated #SBATCH option; "" for #PBS
+}
+
+// Name is the option as the script gave it, for messages: "#PBS -l" or
+// "#SBATCH --time".
+func (d Directive) Name() string {
+	if d.Slurm != "" {
+		name, _, _ := strings.Cut(d.Slurm, "=")
+		return SlurmPrefix + " " + name
+	}
+	return DefaultDirectivePrefix + " -" + d.Opt
+}
+
+// DirectiveError is a job script directive that is refused: its line, the
+// option as written, and why.
+type DirectiveError struct {
+	Line   int
+	Option string // "#PBS -J", "#SBATCH --array", or the line's text
+	Err    error
+}
+
+func (e *DirectiveError) Error() string {
+	return fmt.Sprintf("line %d: %s: %v", e.Line, e.Option, e.Err)
+}
+
+func (e *DirectiveError) Unwrap() error { return e.Err }
+
+// pbsOptions are qsub's options: true for those that take an argument.
+// Those refused in a script are refused by RefusedOption, with a reason.
+var pbsOptions = map[byte]bool{
+	'a': true, 'A': true, 'c': true, 'C': true, 'e': true, 'j': true, 'J': true,
+	'k': true, 'l': true, 'm': true, 'M': true, 'N': true, 'o': true, 'p': true,
+	'P': true, 'q': true, 'r': true, 'R': true, 'S': true, 'u': true, 'v': true,
+	'W': true,
+	'h': false, 'V': false, 'z': false, 'I': false, 'X': false, 'f': false, 'G': false,
+}
+
+// RefusedOption says why a qsub option that PBS has is not honoured here
+// ("" when it is). It is the same answer on the command line and in a
+// script.
+func RefusedOption(opt, arg string) error {
+	switch opt {
+	case "J":
+		return fmt.Errorf("job arrays are not supported yet (issue 16)")
+	case "I", "G", "X":
+		return fmt.Errorf("interactive jobs are not supported: a batch job has no terminal")
+	case "m":
+		if arg == "n" {
+			return nil
+		}
+		return fmt.Errorf("this system sends no mail (only -m n is accepted)")
+	case "M":
+		return fmt.Errorf("this system sends no mail")
+	case "R":
+		return fmt.Errorf("removing output files of a successful job (-R) is not supported")
+	}
+	return nil
+}
+
+// ParseDirectives reads the directives of a job script: the lines that
+// start with prefix (#PBS; "" reads none) or with #SBATCH, up to the first
+// line that is neither blank nor a comment, as PBS and Slurm do. A "#PBS"
+// line is parsed like qsub's command line (quotes group words; a word
+// starting with "#" begins a comment); a "#SBATCH" line is translated
+// into qsub options. Refused: a script with CRLF line ends (as PBS does:
+// the shell would not run it), an unknown or unsupported option, a
+// directive after the first command or indented (PBS would ignore it,
+// and a silently ignored directive is worse than an error). Errors are
+// *DirectiveError.
+func ParseDirectives(script []byte, prefix string) ([]Directive, error) {
+	if i := bytes.Index(script, []byte("\r\n")); i >= 0 {
+		line := bytes.Count(script[:i], []byte("\n")) + 1
+		return nil, &DirectiveError{Line: line, Option: "CRLF line end", Err: fmt.Errorf(
+			"the script is written in DOS/Windows text format (convert it with dos2unix)")}
+	}
+	var out []Directive
+	firstCommand := 0
+	for n, raw := range strings.Split(string(script), "\n") {
+		line := n + 1
+		trimmed := strings.TrimLeft(raw, " \t")
+		isPBS := prefix != "" && hasDirective(trimmed, prefix)
+		isSlurm := hasDirective(trimmed, SlurmPrefix)
+		switch {
+		case isPBS || isSlurm:
+			name := prefix
+			if !isPBS {
+				name = SlurmPrefix
+			}
+			if firstCommand > 0 {
+				return nil, &DirectiveError{Line: line, Option: name, Err: fmt.Errorf(
+					"directive after the first command (line %d), which PBS and Slurm ignore: move it above that line",
+					firstCommand)}
+			}
+			if trimmed != raw {
+				return nil, &DirectiveError{Line: line, Option: name, Err: fmt.Errorf(
+					"indented directive, which PBS and Slurm ignore: start the line with %s", name)}
+			}
+			words, err := splitWords(trimmed[len(name):])
+			if err != nil {
+				return nil, &DirectiveError{Line: line, Option: name, Err: err}
+			}
+			var ds []Directive
+			if isPBS {
+				ds, err = pbsDirectives(line, words)
+			} else {
+				ds, err = slurmDirectives(line, words)
+			}
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ds...)
+		case trimmed == "" || trimmed[0] == '#':
+		default:
+			if firstCommand == 0 {
+				firstCommand = line
+			}
+		}
+	}
+	return out, nil
+}
+
+// hasDirective reports whether line starts with the directive prefix,
+// followed by a blank or the end of the line.
+func hasDirective(line, prefix string) bool {
+	if !strings.HasPrefix(line, prefix) {
+		return false
+	}
+	rest := line[len(prefix):]
+	return rest == "" || rest[0] == ' ' || rest[0] == '\t'
+}
+
+// splitWords splits a directive into words as a shell would: blanks
+// separate words, single and double quotes group them (and are removed),
+// and a word that starts with "#" begins a comment.
+func splitWords(s string) ([]string, error) {
+	var words []string
+	var cur strings.Builder
+	inWord := false
+	var quote rune
+	for _, r := range s {
+		switch {
+		case quote != 0 && r == quote:
+			quote = 0
+		case quote != 0:
+			cur.WriteRune(r)
+		case r == '"' || r == '\'':
+			quote, inWord = r, true
+		case r == ' ' || r == '\t':
+			if inWord {
+				words = append(words, cur.String())
+				cur.Reset()
+				inWord = false
+			}
+		case r == '#' && !inWord:
+			return words, nil
+		default:
+			cur.WriteRune(r)
+			inWord = true
+		}
+	}
+	if quote != 0 {
+		return nil, fmt.Errorf("unbalanced quote")
+	}
+	if inWord {
+		words = append(words, cur.String())
+	}
+	return words, nil
+}
+
+// pbsDirectives parses the words of one #PBS line as getopt would:
+// "-N name", "-Nname", "-hV".
+func pbsDirectives(line int, words []string) ([]Directive, error) {
+	var out []Directive
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if len(w) < 2 || w[0] != '-' || w == "--" {
+			return nil, &DirectiveError{Line: line, Option: DefaultDirectivePrefix + " " + w, Err: fmt.Errorf(
+				"not an option (a script or command cannot be given in a directive)")}
+		}
+		for k := 1; k < len(w); k++ {
+			opt := w[k]
+			takesArg, known := pbsOptions[opt]
+			name := DefaultDirectivePrefix + " -" + string(opt)
+			if !known {
+				return nil, &DirectiveError{Line: line, Option: name, Err: fmt.Errorf("unknown option")}
+			}
+			if opt == 'C' {
+				return nil, &DirectiveError{Line: line, Option: name, Err: fmt.Errorf(
+					"-C cannot be a directive (give it to qsub)")}
+			}
+			if !takesArg {
+				out = append(out, Directive{Line: line, Opt: string(opt)})
+				continue
+			}
+			arg := w[k+1:]
+			if arg == "" {
+				if i+1 >= len(words) {
+					return nil, &DirectiveError{Line: line, Option: name, Err: fmt.Errorf("missing argument")}
+				}
+				i++
+				arg = words[i]
+			}
+			out = append(out, Directive{Line: line, Opt: string(opt), Arg: arg})
+			break
+		}
+	}
+	for _, d := range out {
+		if err := RefusedOption(d.Opt, d.Arg); err != nil {
+			return nil, &DirectiveError{Line: line, Option: d.Name(), Err: err}
+		}
+	}
+	return out, nil
+}
+
+// slurmOption is how one sbatch option is translated.
+type slurmOption struct {
+	long, short string
+	arg         bool
+	// translate returns the qsub options the Slurm option stands for.
+	translate func(arg string) ([]Directive, error)
+}
+
+func one(opt, arg string) []Directive { return []Directive{{Opt: opt, Arg: arg}} }
+
+func refuse(format string, args ...any) func(string) ([]Directive, error) {
+	return func(string) ([]Directive, error) {
+		return nil, fmt.Errorf(format, args...)
+	}
+}
+
+// slurmOptions are the sbatch options translated; any other is refused.
+var slurmOptions = []slurmOption{
+	{"job-name", "J", true, func(a string) ([]Directive, error) { return one("N", a), nil }},
+	{"time", "t", true, func(a string) ([]Directive, error) {
+		d, err := ParseSlurmTime(a)
+		if err != nil {
+			return nil, err
+		}
+		return one("l", "walltime="+FormatDuration(d)), nil
+	}},
+	{"mem", "", true, func(a string) ([]Directive, error) {
+		n, err := ParseSlurmMem(a)
+		if err != nil {
+			return nil, err
+		}
+		return one("l", "mem="+FormatSize(n)), nil
+	}},
+	{"mem-per-cpu", "", true, func(a string) ([]Directive, error) {
+		n, err := ParseSlurmMem(a)
+		if err != nil {
+			return nil, err
+		}
+		return one(SlurmMemPerCPU, strconv.FormatInt(n, 10)), nil
+	}},
+	{"cpus-per-task", "c", true, func(a string) ([]Directive, error) { return one("l", "ncpus="+a), nil }},
+	{"ntasks", "n", true, onlyOne("tasks", "one task per job: use --cpus-per-task for more CPUs")},
+	{"ntasks-per-node", "", true, onlyOne("tasks per node", "one task per job: use --cpus-per-task for more CPUs")},
+	{"tasks-per-node", "", true, onlyOne("tasks per node", "one task per job: use --cpus-per-task for more CPUs")},
+	{"exclusive", "", false, refuse("jobs share this host: ask for its CPUs and memory instead")},
+	{"nodes", "N", true, onlyOne("nodes", "this system has one host")},
+	{"output", "o", true, func(a string) ([]Directive, error) { return one("o", a), nil }},
+	{"error", "e", true, func(a string) ([]Directive, error) { return one("e", a), nil }},
+	{"partition", "p", true, func(a string) ([]Directive, error) { return one("q", a), nil }},
+	{"account", "A", true, func(a string) ([]Directive, error) { return one("A", a), nil }},
+	{"requeue", "", false, func(string) ([]Directive, error) { return one("r", "y"), nil }},
+	{"no-requeue", "", false, func(string) ([]Directive, error) { return one("r", "n"), nil }},
+	{"export", "", true, func(a string) ([]Directive, error) {
+		switch a {
+		case "ALL":
+			return one("V", ""), nil
+		case "NONE":
+			return one(SlurmExportNone, ""), nil
+		}
+		return nil, fmt.Errorf("only --export=ALL and --export=NONE are translated (use qsub -v)")
+	}},
+	{"mail-type", "", true, func(a string) ([]Directive, error) {
+		if strings.EqualFold(a, "NONE") {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("this system sends no mail")
+	}},
+	{"mail-user", "", true, refuse("this system sends no mail")},
+	{"array", "a", true, refuse("job arrays are not supported yet (issue 16)")},
+	{"dependency", "d", true, refuse("job dependencies are not supported yet (issue 16)")},
+}
+
+// SlurmMemPerCPU is the pseudo-option --mem-per-cpu translates to (its
+// argument in bytes): qsub asks for that much memory per CPU of the job.
+const SlurmMemPerCPU = "slurm-mem-per-cpu"
+
+// SlurmExportNone is the pseudo-option --export=NONE translates to: the
+// job does not get the submitter's environment (a Slurm job gets it by
+// default, as if with qsub -V).
+const SlurmExportNone = "slurm-export-none"
+
+func onlyOne(what, why string) func(string) ([]Directive, error) {
+	return func(a string) ([]Directive, error) {
+		if a == "1" || a == "1-1" {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("%s=%s: %s", what, a, why)
+	}
+}
+
+// slurmDirectives translates the words of one #SBATCH line.
+func slurmDirectives(line int, words []string) ([]Directive, error) {
+	var out []Directive
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		var opt *slurmOption
+		var arg string
+		hasArg := false
+		switch {
+		case strings.HasPrefix(w, "--") && len(w) > 2:
+			name, val, ok := strings.Cut(w[2:], "=")
+			for k := range slurmOptions {
+				if slurmOptions[k].long == name {
+					opt = &slurmOptions[k]
+				}
+			}
+			arg, hasArg = val, ok
+		case len(w) >= 2 && w[0] == '-' && w[1] != '-':
+			for k := range slurmOptions {
+				if slurmOptions[k].short == w[1:2] {
+					opt = &slurmOptions[k]
+				}
+			}
+			if len(w) > 2 {
+				arg, hasArg = strings.TrimPrefix(w[2:], "="), true
+			}
+		}
+		if opt == nil {
+			name, _, _ := strings.Cut(w, "=")
+			return nil, &DirectiveError{Line: line, Option: SlurmPrefix + " " + name, Err: fmt.Errorf(
+				"this sbatch option is not translated")}
+		}
+		name := SlurmPrefix + " --" + opt.long
+		switch {
+		case opt.arg && !hasArg:
+			if i+1 >= len(words) {
+				return nil, &DirectiveError{Line: line, Option: name, Err: fmt.Errorf("missing argument")}
+			}
+			i++
+			arg = words[i]
+		case !opt.arg && hasArg:
+			return nil, &DirectiveError{Line: line, Option: name, Err: fmt.Errorf("takes no argument")}
+		}
+		ds, err := opt.translate(arg)
+		if err != nil {
+			return nil, &DirectiveError{Line: line, Option: name, Err: err}
+		}
+		for _, d := range ds {
+			d.Line = line
+			d.Slurm = "--" + opt.long
+			if opt.arg {
+				d.Slurm += "=" + arg
+			}
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// ParseSlurmTime parses sbatch --time: minutes, minutes:seconds,
+// hours:minutes:seconds, days-hours, days-hours:minutes or
+// days-hours:minutes:seconds.
+func ParseSlurmTime(s string) (time.Duration, error) {
+	bad := fmt.Errorf("--time=%s: %w (want MM, MM:SS, HH:MM:SS or D-HH[:MM[:SS]])", s, ErrBadResource)
+	if s == "" || s == "UNLIMITED" || s == "INFINITE" || s == "-1" {
+		return 0, bad
+	}
+	days := uint64(0)
+	rest := s
+	hasDays := false
+	if ds, r, ok := strings.Cut(s, "-"); ok {
+		n, err := strconv.ParseUint(ds, 10, 16)
+		if err != nil {
+			return 0, bad
+		}
+		days, rest, hasDays = n, r, true
+	}
+	fields := strings.Split(rest, ":")
+	nums := make([]uint64, len(fields))
+	for i, f := range fields {
+		n, err := strconv.ParseUint(f, 10, 32)
+		if err != nil {
+			return 0, bad
+		}
+		nums[i] = n
+	}
+	var h, m, sec uint64
+	switch {
+	case hasDays && len(nums) == 1:
+		h = nums[0]
+	case hasDays && len(nums) == 2:
+		h, m = nums[0], nums[1]
+	case len(nums) == 3:
+		h, m, sec = nums[0], nums[1], nums[2]
+	case !hasDays && len(nums) == 1:
+		m = nums[0]
+	case !hasDays && len(nums) == 2:
+		m, sec = nums[0], nums[1]
+	default:
+		return 0, bad
+	}
+	total := ((days*24+h)*60+m)*60 + sec
+	if total == 0 || total > 100*365*24*3600 {
+		return 0, bad
+	}
+	return time.Duration(total) * time.Second, nil
+}
+
+// ParseSlurmMem parses sbatch --mem: a whole number with an optional unit
+// K, M, G or T (powers of 1024); without one, megabytes.
+func ParseSlurmMem(s string) (int64, error) {
+	if s == "" {
+		return 0, fmt.Errorf("--mem=: %w (want a size such as 4G)", ErrBadResource)
+	}
+	if strings.Trim(s, "0") == "" {
+		return 0, fmt.Errorf("--mem=%s: all of the host's memory is not a request this system takes: give a size", s)
+	}
+	last := s[len(s)-1]
+	if last >= '0' && last <= '9' {
+		s += "mb"
+	}
+	n, err := ParseSize(s)
+	if err != nil {
+		return 0, fmt.Errorf("--mem=%s: %w (want a size such as 4G)", s, ErrBadResource)
+	}
+	return n, nil
+}

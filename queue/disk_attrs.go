@@ -1,0 +1,47 @@
+package queue
+
+import (
+	"time"
+
+	"lazarus/jobs"
+)
+
+// diskAttrs are a job's PBS attributes and the resources beyond ncpus,
+// mem and walltime (schema 2, optional: absent in older records).
+type diskAttrs struct {
+	Account    string `json:"account,omitempty"`
+	Project    string `json:"project,omitempty"`
+	Priority   int    `json:"priority,omitempty"`
+	Keep       string `json:"keep,omitempty"`
+	Shell      string `json:"shell,omitempty"`
+	Group      string `json:"group,omitempty"`
+	Slurm      bool   `json:"slurm,omitempty"`
+	CPUTimeNS  int64  `json:"cput_ns,omitempty"`
+	MPIProcs   int    `json:"mpiprocs,omitempty"`
+	OMPThreads int    `json:"ompthreads,omitempty"`
+}
+
+func toDiskAttrs(j *jobs.Job) *diskAttrs {
+	a, r := j.Attrs, j.Resources
+	d := diskAttrs{
+		Account: a.Account, Project: a.Project, Priority: a.Priority, Keep: a.Keep,
+		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm,
+		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads,
+	}
+	if d == (diskAttrs{}) {
+		return nil
+	}
+	return &d
+}
+
+func (d *diskAttrs) apply(j *jobs.Job) {
+	if d == nil {
+		return
+	}
+	j.Attrs = jobs.Attributes{
+		Account: d.Account, Project: d.Project, Priority: d.Priority, Keep: d.Keep,
+		Shell: d.Shell, Group: d.Group, Slurm: d.Slurm,
+	}
+	j.Resources.CPUTime = time.Duration(d.CPUTimeNS)
+	j.Resources.MPIProcs, j.Resources.OMPThreads = d.MPIProcs, d.OMPThreads
+}
