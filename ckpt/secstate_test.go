@@ -1,0 +1,362 @@
+package ckpt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// lastLine returns the last complete line of path.
+func lastLine(path string) string {
+	b, _ := os.ReadFile(path)
+	s := strings.TrimSuffix(string(b), "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// statusField returns field key of /proc/PID/status.
+func statusField(t *testing.T, pid int, key string) string {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range keyValues(b) {
+		if k == key {
+			return v
+		}
+	}
+	t.Fatalf("/proc/%d/status has no %s", pid, key)
+	return ""
+}
+
+// stillRunning checks that the checkpointed (not killed) process goes on
+// with its work after the checkpoint.
+func stillRunning(t *testing.T, cmd *exec.Cmd, out string) {
+	t.Helper()
+	n := lines(out)
+	waitFor(t, "progress after the checkpoint", func() bool { return lines(out) >= n+3 })
+	if err := unix.Kill(cmd.Process.Pid, 0); err != nil {
+		t.Fatalf("target after the checkpoint: %v", err)
+	}
+}
+
+// TestSeccompFilter: a program under two seccomp filters, one making
+// mkdir fail with EPERM, one killing it on the system calls the engine
+// injects (rt_sigaction, prctl, mmap...), is checkpointed without being
+// killed and goes on; restarted, its filters are in force again (mkdir
+// still EPERM, /proc says Seccomp 2 with 2 filters, and the forbidden
+// call it makes at the end kills it with SIGSYS).
+func TestSeccompFilter(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := start(t, dir, cprog(t, "seccompfilter"), out)
+	waitFor(t, "progress", func() bool { return lines(out) >= 3 })
+	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "live")}); err != nil {
+		t.Fatalf("checkpoint of a filtered process: %v", err)
+	}
+	stillRunning(t, cmd, out)
+	want := "mkdir=EPERM seccomp=2 filters=2"
+	if l := lastLine(out); !strings.HasSuffix(l, want) {
+		t.Fatalf("after the checkpoint the program says %q, want %q", l, want)
+	}
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	n := lines(out)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	waitFor(t, "progress after restart", func() bool { return lines(out) >= n+3 })
+	if got := statusField(t, p.PID, "Seccomp"); got != "2" {
+		t.Errorf("restarted: Seccomp %s, want 2", got)
+	}
+	if got := statusField(t, p.PID, "Seccomp_filters"); got != "2" {
+		t.Errorf("restarted: Seccomp_filters %s, want 2", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws := waitProc(t, p)
+	b, _ := os.ReadFile(out)
+	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !strings.HasSuffix(l, want) {
+			t.Errorf("line %d: %q, want %q", i+1, l, want)
+		}
+	}
+	if !ws.Signaled() || ws.Signal() != unix.SIGSYS {
+		t.Fatalf("restarted program at its forbidden call: %v, want killed by SIGSYS (its second filter)", ws)
+	}
+}
+
+// TestSeccompStrict: a child in seccomp strict mode (it only reads and
+// writes pipes to its parent) is not killed by a checkpoint of the tree,
+// and after a restart is still in strict mode, answers its parent and
+// leaves with _exit(0).
+func TestSeccompStrict(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := start(t, dir, cprog(t, "strict"), out)
+	waitFor(t, "progress", func() bool { return lines(out) >= 3 })
+	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "live"), Tree: true}); err != nil {
+		t.Fatalf("checkpoint of a strict-mode process: %v", err)
+	}
+	stillRunning(t, cmd, out)
+	want := "answer=ok child-seccomp=1"
+	if l := lastLine(out); !strings.HasSuffix(l, want) {
+		t.Fatalf("after the checkpoint the parent says %q, want %q", l, want)
+	}
+	img := filepath.Join(dir, "img")
+	res := checkpointTreeKill(t, cmd, img)
+	if len(res.Images) != 2 {
+		t.Fatalf("images %v, want the parent's and the child's", res.Images)
+	}
+	child, err := ReadImage(res.Images[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := lines(out)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	waitFor(t, "progress after restart", func() bool { return lines(out) >= n+3 })
+	if got := statusField(t, child.PID, "Seccomp"); got != "1" {
+		t.Errorf("restarted child: Seccomp %s, want 1", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted parent: %v", ws)
+	}
+	b, _ := os.ReadFile(out)
+	ls := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i, l := range ls[:len(ls)-1] {
+		if !strings.HasSuffix(l, want) {
+			t.Errorf("line %d: %q, want %q", i+1, l, want)
+		}
+	}
+	if got := ls[len(ls)-1]; got != "child exited 0" {
+		t.Errorf("last line %q, want %q", got, "child exited 0")
+	}
+}
+
+// TestCapabilityState: no_new_privs, a reduced bounding set, capabilities
+// kept by a non-root process (permitted, effective, inheritable, ambient),
+// securebits and dumpable 0 are the same after a restart as before, as
+// the program itself reads them. A restart for a non-root owner of the
+// same image is refused: the process had capabilities, the owner has none.
+func TestCapabilityState(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	os.Chmod(filepath.Dir(dir), 0o755)
+	out := filepath.Join(dir, "out.txt")
+	// Opened by the program as root; reopened at restart as its owner.
+	if err := os.WriteFile(out, nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(out, 0o666)
+	cmd := start(t, dir, cprog(t, "capstate"), out)
+	waitFor(t, "progress", func() bool { return lines(out) >= 2 })
+	before := lastLine(out)
+	if !strings.Contains(before, "amb=0000000000000400") || !strings.Contains(before, "dumpable=0") || !strings.Contains(before, "nnp=1") {
+		t.Fatalf("the program did not set up its state: %q", before)
+	}
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+
+	t.Run("owner", func(t *testing.T) {
+		p, err := Restart(context.Background(), img, RestartOptions{Owner: &Owner{UID: 65534, GID: 65534}})
+		if err == nil {
+			unix.Kill(p.PID, unix.SIGKILL)
+			waitProc(t, p)
+			t.Fatal("restart for user 65534 of an image with capabilities succeeded, want a refusal")
+		}
+		if !strings.Contains(err.Error(), "capabilities") {
+			t.Fatalf("restart for user 65534: %v, want a refusal about capabilities", err)
+		}
+	})
+
+	n := lines(out)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	waitFor(t, "progress after restart", func() bool { return lines(out) >= n+2 })
+	if got := statusField(t, p.PID, "CapAmb"); got != "0000000000000400" {
+		t.Errorf("restarted: CapAmb %s, want 0000000000000400", got)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	b, _ := os.ReadFile(out)
+	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if l != before {
+			t.Errorf("line %d: %q\nwant %q", i+1, l, before)
+		}
+	}
+}
+
+// openPTY opens a new pseudo terminal: its master and its slave.
+func openPTY(t *testing.T) (master, slave *os.File, path string) {
+	t.Helper()
+	ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ptmx.Close() })
+	if err := unix.IoctlSetPointerInt(int(ptmx.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	n, err := unix.IoctlGetInt(int(ptmx.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = fmt.Sprintf("/dev/pts/%d", n)
+	pts, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pts.Close() })
+	return ptmx, pts, path
+}
+
+// TestPTYSlave: a process holding a pty slave (not its control terminal)
+// whose master is held by another process cannot be checkpointed; with -F
+// the descriptor is saved closed. An image that names the pty slave
+// (written by an older engine, or edited) is refused at restart once that
+// /dev/pts/N is the terminal of another session, and with -F the
+// descriptor is restored closed: the process never gets a stranger's
+// terminal.
+func TestPTYSlave(t *testing.T) {
+	needRoot(t)
+	_, pts, ptsPath := openPTY(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := exec.Command(cprog(t, "compute"), out, "400", dataFile(t, dir))
+	cmd.Dir = dir
+	cmd.ExtraFiles = []*os.File{pts} // fd 3
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "progress", func() bool { return lines(out) >= 3 })
+
+	img := filepath.Join(dir, "img")
+	_, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img})
+	var ue *UncheckpointableError
+	if !errors.As(err, &ue) || ue.FD != 3 || !strings.Contains(err.Error(), "master is outside") {
+		t.Fatalf("checkpoint of a pty slave whose master is elsewhere: %v, want fd 3 refused", err)
+	}
+	if _, err := os.Stat(img); err == nil {
+		t.Fatal("a refused checkpoint left an image")
+	}
+	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Force: true, Signal: unix.SIGKILL}); err != nil {
+		t.Fatalf("forced checkpoint: %v", err)
+	}
+	cmd.Wait()
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", p.PID)); err == nil {
+		t.Errorf("restarted fd 3 -> %s, want it closed", l)
+	}
+	unix.Kill(p.PID, unix.SIGKILL)
+	waitProc(t, p)
+
+	// The same image as an engine that saved the slave writes it: fd 3 a
+	// terminal at /dev/pts/N (same length, so no offset moves).
+	b, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := fmt.Sprintf(`{"fd":3,"kind":"closed","path":%q`, ptsPath)
+	i := bytes.Index(b, []byte(closed))
+	if i < 0 {
+		t.Fatalf("the image does not hold %s", closed)
+	}
+	copy(b[i:], fmt.Sprintf(`{"fd":3,"kind":"tty"   ,"path":%q`, ptsPath))
+	forged := filepath.Join(dir, "forged")
+	if err := os.WriteFile(forged, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Now /dev/pts/N is the control terminal of someone else's session.
+	stranger := exec.Command("sleep", "1000")
+	stranger.Stdin, stranger.Stdout, stranger.Stderr = pts, pts, pts
+	stranger.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stranger.Process.Kill(); stranger.Wait() })
+
+	p, err = Restart(context.Background(), forged, RestartOptions{})
+	if err == nil {
+		l, _ := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", p.PID))
+		unix.Kill(p.PID, unix.SIGKILL)
+		waitProc(t, p)
+		t.Fatalf("restart of an image naming %s succeeded (fd 3 -> %q), want a refusal", ptsPath, l)
+	}
+	if !errors.Is(err, errForeignTerminal) {
+		t.Fatalf("restart: %v, want %v", err, errForeignTerminal)
+	}
+	p, err = Restart(context.Background(), forged, RestartOptions{Force: true})
+	if err != nil {
+		t.Fatalf("forced restart: %v", err)
+	}
+	l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/3", p.PID))
+	unix.Kill(p.PID, unix.SIGKILL)
+	waitProc(t, p)
+	if err == nil {
+		t.Fatalf("forced restart: fd 3 -> %s, want it closed", l)
+	}
+}
+
+// TestOpenRefusesPTYSlave: whatever kind an image gives a descriptor, and
+// through whatever link, the restorer never opens a pty slave for it by
+// path.
+func TestOpenRefusesPTYSlave(t *testing.T) {
+	needRoot(t)
+	_, _, ptsPath := openPTY(t)
+	link := filepath.Join(t.TempDir(), "innocent")
+	if err := os.Symlink(ptsPath, link); err != nil {
+		t.Fatal(err)
+	}
+	r := &restorer{}
+	p := &rproc{meta: &imageMeta{}, closed: map[int]bool{}}
+	for _, f := range []fileDesc{
+		{FD: 3, Kind: fdTTY, Path: ptsPath, Flags: unix.O_RDWR},
+		{FD: 4, Kind: fdDevice, Path: ptsPath, Flags: unix.O_RDWR},
+		{FD: 5, Kind: fdFile, Path: link, Flags: unix.O_RDWR},
+	} {
+		t.Run(f.Kind, func(t *testing.T) {
+			fd, err := r.openDescription(p, f, nil, map[int]bool{}, nil)
+			if err == nil {
+				unix.Close(fd)
+				t.Fatalf("%s %s opened as fd %d, want a refusal", f.Kind, f.Path, fd)
+			}
+			if !errors.Is(err, errForeignTerminal) {
+				t.Fatalf("%s %s: %v, want %v", f.Kind, f.Path, err, errForeignTerminal)
+			}
+		})
+	}
+}
