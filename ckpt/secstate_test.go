@@ -56,48 +56,81 @@ func stillRunning(t *testing.T, cmd *exec.Cmd, out string) {
 // mkdir fail with EPERM, one killing it on the system calls the engine
 // injects (rt_sigaction, prctl, mmap...), is checkpointed without being
 // killed and goes on; restarted, its filters are in force again (mkdir
-// still EPERM, /proc says Seccomp 2 with 2 filters, and the forbidden
-// call it makes at the end kills it with SIGSYS).
+// still EPERM, /proc says Seccomp 2 with 2 filters for every thread, and
+// the forbidden call it makes at the end kills it with SIGSYS). With two
+// threads that got the filters at once (TSYNC), they share them again
+// after the restart: a third filter installed with TSYNC succeeds.
 func TestSeccompFilter(t *testing.T) {
 	needRoot(t)
-	dir := t.TempDir()
-	out := filepath.Join(dir, "out.txt")
-	cmd := start(t, dir, cprog(t, "seccompfilter"), out)
-	waitFor(t, "progress", func() bool { return lines(out) >= 3 })
-	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "live")}); err != nil {
-		t.Fatalf("checkpoint of a filtered process: %v", err)
-	}
-	stillRunning(t, cmd, out)
-	want := "mkdir=EPERM seccomp=2 filters=2"
-	if l := lastLine(out); !strings.HasSuffix(l, want) {
-		t.Fatalf("after the checkpoint the program says %q, want %q", l, want)
-	}
-	img := filepath.Join(dir, "img")
-	checkpointKill(t, cmd, img)
-	n := lines(out)
-	p, err := Restart(context.Background(), img, RestartOptions{})
-	if err != nil {
-		t.Fatalf("restart: %v", err)
-	}
-	waitFor(t, "progress after restart", func() bool { return lines(out) >= n+3 })
-	if got := statusField(t, p.PID, "Seccomp"); got != "2" {
-		t.Errorf("restarted: Seccomp %s, want 2", got)
-	}
-	if got := statusField(t, p.PID, "Seccomp_filters"); got != "2" {
-		t.Errorf("restarted: Seccomp_filters %s, want 2", got)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ws := waitProc(t, p)
-	b, _ := os.ReadFile(out)
-	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if !strings.HasSuffix(l, want) {
-			t.Errorf("line %d: %q, want %q", i+1, l, want)
-		}
-	}
-	if !ws.Signaled() || ws.Signal() != unix.SIGSYS {
-		t.Fatalf("restarted program at its forbidden call: %v, want killed by SIGSYS (its second filter)", ws)
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"single", nil, "mkdir=EPERM seccomp=2 filters=2"},
+		{"tsync", []string{"threads"}, "mkdir=EPERM seccomp=2 filters=2 thread-mkdir=EPERM"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out := filepath.Join(dir, "out.txt")
+			cmd := start(t, dir, cprog(t, "seccompfilter", "-pthread"), append([]string{out}, tc.args...)...)
+			waitFor(t, "progress", func() bool { return lines(out) >= 3 })
+			if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "live")}); err != nil {
+				t.Fatalf("checkpoint of a filtered process: %v", err)
+			}
+			stillRunning(t, cmd, out)
+			if l := lastLine(out); !strings.HasSuffix(l, tc.want) {
+				t.Fatalf("after the checkpoint the program says %q, want %q", l, tc.want)
+			}
+			img := filepath.Join(dir, "img")
+			checkpointKill(t, cmd, img)
+			n := lines(out)
+			p, err := Restart(context.Background(), img, RestartOptions{})
+			if err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			waitFor(t, "progress after restart", func() bool { return lines(out) >= n+3 })
+			tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", p.PID))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := 1 + len(tc.args); len(tasks) != want {
+				t.Errorf("restarted: %d threads, want %d", len(tasks), want)
+			}
+			for _, task := range tasks {
+				b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", p.PID, task.Name()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := map[string]string{}
+				for k, v := range keyValues(b) {
+					got[k] = v
+				}
+				if got["Seccomp"] != "2" || got["Seccomp_filters"] != "2" {
+					t.Errorf("restarted thread %s: Seccomp %s with %s filters, want 2 with 2", task.Name(), got["Seccomp"], got["Seccomp_filters"])
+				}
+			}
+			if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ws := waitProc(t, p)
+			b, _ := os.ReadFile(out)
+			ls := strings.Split(strings.TrimSpace(string(b)), "\n")
+			if len(tc.args) > 0 {
+				if got := ls[len(ls)-1]; got != "tsync=ok" {
+					t.Errorf("last line %q, want tsync=ok (the threads share their filters)", got)
+				}
+				ls = ls[:len(ls)-1]
+			}
+			for i, l := range ls {
+				if !strings.HasSuffix(l, tc.want) {
+					t.Errorf("line %d: %q, want %q", i+1, l, tc.want)
+				}
+			}
+			if !ws.Signaled() || ws.Signal() != unix.SIGSYS {
+				t.Fatalf("restarted program at its forbidden call: %v, want killed by SIGSYS (its second filter)", ws)
+			}
+		})
 	}
 }
 

@@ -1,7 +1,13 @@
 /*
  * seccompfilter: a sandboxed program for checkpoint/restart tests.
  *
- * usage: seccompfilter OUTFILE
+ * usage: seccompfilter OUTFILE [threads]
+ *
+ * With "threads" a second thread is started first and the filters are
+ * installed for both threads at once (SECCOMP_FILTER_FLAG_TSYNC); the
+ * second thread tries mkdir too and its result goes into each line, and
+ * before the end a third, permissive filter is installed with TSYNC again,
+ * which works only if both threads still share one filter list.
  *
  * It installs two seccomp filters: the first makes mkdir and mkdirat fail
  * with EPERM, the second kills the process on system calls the
@@ -19,6 +25,7 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +42,33 @@
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS)
 #define LOAD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
 
+static unsigned flags;
+
 static int install(struct sock_filter *f, unsigned short n) {
 	struct sock_fprog prog = {.len = n, .filter = f};
-	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog);
+	return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+}
+
+static const char *volatile thread_what = "none";
+static volatile int filtered; /* the filters are installed */
+
+static void *worker(void *arg) {
+	(void)arg;
+	struct timespec pause = {0, 20 * 1000 * 1000};
+	for (;;) {
+		if (!filtered) {
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		if (mkdir("probe-thread", 0755) != 0)
+			thread_what = errno == EPERM ? "EPERM" : "other";
+		else {
+			rmdir("probe-thread");
+			thread_what = "ok";
+		}
+		nanosleep(&pause, NULL);
+	}
+	return NULL;
 }
 
 /* status returns the value of field key in /proc/self/status. */
@@ -70,7 +101,7 @@ static void status(const char *key, char *out, size_t n) {
 
 int main(int argc, char **argv) {
 	if (argc < 2) {
-		fprintf(stderr, "usage: seccompfilter OUTFILE\n");
+		fprintf(stderr, "usage: seccompfilter OUTFILE [threads]\n");
 		return 2;
 	}
 	int out = open(argv[1], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -83,6 +114,13 @@ int main(int argc, char **argv) {
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {
 		perror("no_new_privs");
 		return 2;
+	}
+	int threads = argc > 2 && strcmp(argv[2], "threads") == 0;
+	if (threads) {
+		pthread_t th;
+		if (pthread_create(&th, NULL, worker, NULL) != 0)
+			return 2;
+		flags = SECCOMP_FILTER_FLAG_TSYNC;
 	}
 	struct sock_filter eperm[] = {
 		LOAD_ARCH, CHECK_ARCH, LOAD_NR,
@@ -108,7 +146,10 @@ int main(int argc, char **argv) {
 		perror("seccomp");
 		return 2;
 	}
+	filtered = 1;
 	struct timespec pause = {0, 50 * 1000 * 1000};
+	while (threads && strcmp(thread_what, "none") == 0)
+		nanosleep(&pause, NULL);
 	for (int step = 0;; step++) {
 		const char *what = "ok";
 		if (mkdir("probe", 0755) != 0)
@@ -118,10 +159,19 @@ int main(int argc, char **argv) {
 		char mode[32], filters[32], line[160];
 		status("Seccomp", mode, sizeof mode);
 		status("Seccomp_filters", filters, sizeof filters);
-		int n = snprintf(line, sizeof line, "step %d mkdir=%s seccomp=%s filters=%s\n", step, what, mode, filters);
+		int n = snprintf(line, sizeof line, "step %d mkdir=%s seccomp=%s filters=%s", step, what, mode, filters);
+		if (threads)
+			n += snprintf(line + n, sizeof line - n, " thread-mkdir=%s", thread_what);
+		line[n++] = '\n';
 		if (write(out, line, n) != n)
 			return 2;
 		if (access("stop", F_OK) == 0) {
+			if (threads) {
+				struct sock_filter allow[] = {BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)};
+				long r = install(allow, 1);
+				n = snprintf(line, sizeof line, "tsync=%s\n", r == 0 ? "ok" : "failed");
+				write(out, line, n);
+			}
 			syscall(SYS_personality, 0xffffffff);
 			return 3;
 		}
