@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -392,4 +393,53 @@ func TestOpenRefusesPTYSlave(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSeccompWithoutSuspend: where the kernel refuses to suspend a
+// target's seccomp (here because the checkpointer itself is under seccomp,
+// which makes PTRACE_O_SUSPEND_SECCOMP fail with EPERM), a process under
+// seccomp is refused with a message, and not killed by the injections the
+// checkpoint would have made.
+func TestSeccompWithoutSuspend(t *testing.T) {
+	if pid := os.Getenv("LAZARUS_TEST_TRACER_UNDER_SECCOMP"); pid != "" {
+		tracerUnderSeccomp(pid)
+		return
+	}
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := start(t, dir, cprog(t, "seccompfilter", "-pthread"), out)
+	waitFor(t, "progress", func() bool { return lines(out) >= 3 })
+	tracer := exec.Command(os.Args[0], "-test.run=^TestSeccompWithoutSuspend$", "-test.count=1")
+	tracer.Env = append(os.Environ(), fmt.Sprintf("LAZARUS_TEST_TRACER_UNDER_SECCOMP=%d", cmd.Process.Pid))
+	b, err := tracer.CombinedOutput()
+	if err != nil {
+		t.Fatalf("checkpointer under seccomp: %v\n%s", err, b)
+	}
+	if !bytes.Contains(b, []byte("checkpoint: ")) || !bytes.Contains(b, []byte("PTRACE_O_SUSPEND_SECCOMP")) {
+		t.Fatalf("checkpointer under seccomp says:\n%s\nwant a refusal naming PTRACE_O_SUSPEND_SECCOMP", b)
+	}
+	stillRunning(t, cmd, out)
+	if l := lastLine(out); !strings.HasSuffix(l, "mkdir=EPERM seccomp=2 filters=2") {
+		t.Fatalf("after the refused checkpoint the program says %q", l)
+	}
+}
+
+// tracerUnderSeccomp puts this process under a seccomp filter that allows
+// everything, then checkpoints pid and prints the outcome.
+func tracerUnderSeccomp(pid string) {
+	allow := []unix.SockFilter{{Code: unix.BPF_RET | unix.BPF_K, K: unix.SECCOMP_RET_ALLOW}}
+	prog := unix.SockFprog{Len: 1, Filter: &allow[0]}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		fmt.Println("no_new_privs:", err)
+		os.Exit(1)
+	}
+	if _, _, e := unix.Syscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER, unix.SECCOMP_FILTER_FLAG_TSYNC, uintptr(unsafe.Pointer(&prog))); e != 0 {
+		fmt.Println("seccomp:", e)
+		os.Exit(1)
+	}
+	var n int
+	fmt.Sscan(pid, &n)
+	_, err := Checkpoint(context.Background(), n, CheckpointOptions{File: filepath.Join(os.TempDir(), "never-written"), CheckOnly: true})
+	fmt.Printf("checkpoint: %v\n", err)
 }
