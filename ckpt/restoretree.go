@@ -176,7 +176,7 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 			return -1, fmt.Errorf("open %s: %w", path, err)
 		}
 		if !f.CTTY {
-			if err := checkOpened(fd, f); err != nil {
+			if err := checkOpened(fd, f, p.meta.Creds.UID[0]); err != nil {
 				return -1, err
 			}
 		}
@@ -190,7 +190,7 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 	if err != nil {
 		return -1, fmt.Errorf("open %s: %w", f.Path, err)
 	}
-	if err := checkOpened(fd, f); err != nil {
+	if err := checkOpened(fd, f, p.meta.Creds.UID[0]); err != nil {
 		return -1, err
 	}
 	if f.Kind == fdFile || f.Kind == fdDir {

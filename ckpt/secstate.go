@@ -363,6 +363,7 @@ func (b *builder) restoreSecurity() error {
 			return fmt.Errorf("tid %d: %w", th.TID, err)
 		}
 	}
+	known := uint64(1)<<(last+1) - 1
 	if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, uint64(s.Dumpable)); err != nil {
 		return fmt.Errorf("set dumpable %d: %w", s.Dumpable, err)
 	}
@@ -373,7 +374,7 @@ func (b *builder) restoreSecurity() error {
 			return err
 		}
 		want := taskSec{seccomp: th.Seccomp, filters: len(th.Filters), nnp: th.NoNewPrivs,
-			inh: th.CapInh, prm: th.CapPrm, eff: th.CapEff, bnd: th.CapBnd, amb: th.CapAmb}
+			inh: th.CapInh, prm: th.CapPrm, eff: th.CapEff, bnd: th.CapBnd & known, amb: th.CapAmb}
 		if !got.hasFilterCount {
 			got.filters = want.filters
 		}
@@ -571,7 +572,7 @@ func holdsPTYMaster(pid, index int) bool {
 
 // errForeignTerminal: a descriptor of an image that would be a pty slave
 // reopened by its number.
-var errForeignTerminal = errors.New("a pseudo terminal slave is not reopened by its number: it may belong to another session now")
+var errForeignTerminal = errors.New("a terminal that is not the control terminal is not reopened if it may belong to someone else (a pseudo terminal slave is only a number)")
 
 // refuseTerminal refuses, at the check before anything starts, a
 // descriptor of the image that is not the control terminal and names a
@@ -592,17 +593,26 @@ func refuseTerminal(f fileDesc) error {
 
 // checkOpened refuses a descriptor the restorer just opened by path for a
 // description that is not the control terminal, if it turns out to be a
-// pty slave: whatever kind the image claims, and through whatever
-// symbolic link. It closes fd then.
-func checkOpened(fd int, f fileDesc) error {
+// pty slave (whatever kind the image claims, and through whatever symbolic
+// link), or a terminal of another user than the process's (a virtual
+// console or serial line someone is logged in on: its device belongs to
+// them). It closes fd then.
+func checkOpened(fd int, f fileDesc, uid int) error {
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		unix.Close(fd)
 		return fmt.Errorf("fd %d %s: fstat: %w", f.FD, f.Path, err)
 	}
-	if st.Mode&unix.S_IFMT == unix.S_IFCHR && isPTYSlave(st.Rdev) {
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return nil
+	}
+	if isPTYSlave(st.Rdev) {
 		unix.Close(fd)
 		return fmt.Errorf("fd %d %s: %w", f.FD, f.Path, errForeignTerminal)
+	}
+	if maj := unix.Major(st.Rdev); (maj == 4 || maj == 5) && st.Uid != 0 && int(st.Uid) != uid {
+		unix.Close(fd)
+		return fmt.Errorf("fd %d %s: the terminal belongs to uid %d, not to the process's uid %d: %w", f.FD, f.Path, st.Uid, uid, errForeignTerminal)
 	}
 	return nil
 }

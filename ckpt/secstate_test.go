@@ -365,14 +365,24 @@ func TestPTYSlave(t *testing.T) {
 	}
 }
 
-// TestOpenRefusesPTYSlave: whatever kind an image gives a descriptor, and
-// through whatever link, the restorer never opens a pty slave for it by
-// path.
-func TestOpenRefusesPTYSlave(t *testing.T) {
+// TestOpenRefusesForeignTerminal: whatever kind an image gives a
+// descriptor, and through whatever link, the restorer never opens a pty
+// slave for it by path, nor a terminal whose device belongs to another
+// user than the process's (here a virtual console of uid 12345 for a
+// process of root's).
+func TestOpenRefusesForeignTerminal(t *testing.T) {
 	needRoot(t)
 	_, _, ptsPath := openPTY(t)
-	link := filepath.Join(t.TempDir(), "innocent")
+	dir := t.TempDir()
+	link := filepath.Join(dir, "innocent")
 	if err := os.Symlink(ptsPath, link); err != nil {
+		t.Fatal(err)
+	}
+	vt := filepath.Join(dir, "tty9")
+	if err := unix.Mknod(vt, unix.S_IFCHR|0o600, int(unix.Mkdev(4, 9))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(vt, 12345, 5); err != nil {
 		t.Fatal(err)
 	}
 	r := &restorer{}
@@ -381,8 +391,9 @@ func TestOpenRefusesPTYSlave(t *testing.T) {
 		{FD: 3, Kind: fdTTY, Path: ptsPath, Flags: unix.O_RDWR},
 		{FD: 4, Kind: fdDevice, Path: ptsPath, Flags: unix.O_RDWR},
 		{FD: 5, Kind: fdFile, Path: link, Flags: unix.O_RDWR},
+		{FD: 6, Kind: fdTTY, Path: vt, Flags: unix.O_RDWR | unix.O_NONBLOCK},
 	} {
-		t.Run(f.Kind, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s %s", f.Kind, filepath.Base(f.Path)), func(t *testing.T) {
 			fd, err := r.openDescription(p, f, nil, map[int]bool{}, nil)
 			if err == nil {
 				unix.Close(fd)
