@@ -367,6 +367,9 @@ func (b *builder) restoreSecurity() error {
 	if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, uint64(s.Dumpable)); err != nil {
 		return fmt.Errorf("set dumpable %d: %w", s.Dumpable, err)
 	}
+	if d, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_GET_DUMPABLE); err != nil || int(d) != s.Dumpable {
+		return fmt.Errorf("dumpable after restore %d, want %d (%v)", d, s.Dumpable, err)
+	}
 	for i, t := range b.tasks {
 		th := s.Threads[i]
 		got, err := readTaskSec(b.pid, t.pid)
@@ -454,7 +457,13 @@ func (b *builder) restoreThreadSec(tid int, th threadSec, last int, filters, tsy
 			}
 		}
 	}
-	return b.capset(th.CapPrm, th.CapEff, th.CapInh)
+	if err := b.capset(th.CapPrm, th.CapEff, th.CapInh); err != nil {
+		return err
+	}
+	if bits, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_GET_SECUREBITS); err != nil || bits != th.Securebits {
+		return fmt.Errorf("securebits after restore %#x, want %#x (%v)", bits, th.Securebits, err)
+	}
+	return nil
 }
 
 // capset sets the calling thread's capability sets (version 3: 64 bits,
