@@ -192,60 +192,67 @@ func TestSeccompStrict(t *testing.T) {
 // TestCapabilityState: no_new_privs, a reduced bounding set, capabilities
 // kept by a non-root process (permitted, effective, inheritable, ambient),
 // securebits and dumpable 0 are the same after a restart as before, as
-// the program itself reads them. A restart for a non-root owner of the
-// same image is refused: the process had capabilities, the owner has none.
+// the program itself reads them, for a process of nobody's and one of
+// root's. A restart for a non-root owner of either image is refused: the
+// process had capabilities, the owner has none.
 func TestCapabilityState(t *testing.T) {
 	needRoot(t)
-	dir := t.TempDir()
-	os.Chmod(dir, 0o777)
-	os.Chmod(filepath.Dir(dir), 0o755)
-	out := filepath.Join(dir, "out.txt")
-	// Opened by the program as root; reopened at restart as its owner.
-	if err := os.WriteFile(out, nil, 0o666); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(out, 0o666)
-	cmd := start(t, dir, cprog(t, "capstate"), out)
-	waitFor(t, "progress", func() bool { return lines(out) >= 2 })
-	before := lastLine(out)
-	if !strings.Contains(before, "amb=0000000000000400") || !strings.Contains(before, "dumpable=0") || !strings.Contains(before, "nnp=1") {
-		t.Fatalf("the program did not set up its state: %q", before)
-	}
-	img := filepath.Join(dir, "img")
-	checkpointKill(t, cmd, img)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		setup string // what the program's first line must hold
+	}{
+		{"nobody", nil, "amb=0000000000000400"},
+		{"root", []string{"root"}, "securebits=0x5 dumpable=0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			os.Chmod(dir, 0o777)
+			os.Chmod(filepath.Dir(dir), 0o755)
+			out := filepath.Join(dir, "out.txt")
+			// Opened by the program as root; reopened at restart as its owner.
+			if err := os.WriteFile(out, nil, 0o666); err != nil {
+				t.Fatal(err)
+			}
+			os.Chmod(out, 0o666)
+			cmd := start(t, dir, cprog(t, "capstate"), append([]string{out}, tc.args...)...)
+			waitFor(t, "progress", func() bool { return lines(out) >= 2 })
+			before := lastLine(out)
+			if !strings.Contains(before, tc.setup) || !strings.Contains(before, "dumpable=0") || !strings.Contains(before, "nnp=1") {
+				t.Fatalf("the program did not set up its state: %q", before)
+			}
+			img := filepath.Join(dir, "img")
+			checkpointKill(t, cmd, img)
 
-	t.Run("owner", func(t *testing.T) {
-		p, err := Restart(context.Background(), img, RestartOptions{Owner: &Owner{UID: 65534, GID: 65534}})
-		if err == nil {
-			unix.Kill(p.PID, unix.SIGKILL)
-			waitProc(t, p)
-			t.Fatal("restart for user 65534 of an image with capabilities succeeded, want a refusal")
-		}
-		if !strings.Contains(err.Error(), "capabilities") {
-			t.Fatalf("restart for user 65534: %v, want a refusal about capabilities", err)
-		}
-	})
+			p, err := Restart(context.Background(), img, RestartOptions{Owner: &Owner{UID: 65534, GID: 65534}})
+			if err == nil {
+				unix.Kill(p.PID, unix.SIGKILL)
+				waitProc(t, p)
+				t.Fatal("restart for user 65534 of an image with capabilities succeeded, want a refusal")
+			}
+			if !strings.Contains(err.Error(), "capabilities") {
+				t.Fatalf("restart for user 65534: %v, want a refusal about capabilities", err)
+			}
 
-	n := lines(out)
-	p, err := Restart(context.Background(), img, RestartOptions{})
-	if err != nil {
-		t.Fatalf("restart: %v", err)
-	}
-	waitFor(t, "progress after restart", func() bool { return lines(out) >= n+2 })
-	if got := statusField(t, p.PID, "CapAmb"); got != "0000000000000400" {
-		t.Errorf("restarted: CapAmb %s, want 0000000000000400", got)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
-		t.Fatalf("restarted: %v", ws)
-	}
-	b, _ := os.ReadFile(out)
-	for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		if l != before {
-			t.Errorf("line %d: %q\nwant %q", i+1, l, before)
-		}
+			n := lines(out)
+			p, err = Restart(context.Background(), img, RestartOptions{})
+			if err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			waitFor(t, "progress after restart", func() bool { return lines(out) >= n+2 })
+			if err := os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+				t.Fatalf("restarted: %v", ws)
+			}
+			b, _ := os.ReadFile(out)
+			for i, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+				if l != before {
+					t.Errorf("line %d: %q\nwant %q", i+1, l, before)
+				}
+			}
+		})
 	}
 }
 

@@ -7,7 +7,10 @@
  * sets securebits (NOROOT, locked, and NO_CAP_AMBIENT_RAISE), no_new_privs
  * and dumpable 0.
  *
- * usage: capstate OUTFILE
+ * usage: capstate OUTFILE [root]
+ *
+ * With "root" it stays root with all its capabilities and only drops from
+ * its bounding set and sets securebits, no_new_privs and dumpable 0.
  *
  * Every 50 ms it appends one line with what /proc/self/status and prctl
  * say of that state to OUTFILE, until the file "stop" appears in its
@@ -64,6 +67,10 @@ int main(int argc, char **argv) {
 	CHECK(prctl(PR_CAPBSET_DROP, CAP_NET_RAW, 0, 0, 0));
 	CHECK(prctl(PR_CAPBSET_DROP, CAP_SYS_BOOT, 0, 0, 0));
 	CHECK(prctl(PR_CAPBSET_DROP, CAP_MKNOD, 0, 0, 0));
+	if (argc > 2 && strcmp(argv[2], "root") == 0) {
+		CHECK(prctl(PR_SET_SECUREBITS, SECBIT_NO_SETUID_FIXUP | SECBIT_NOROOT, 0, 0, 0));
+		goto rest;
+	}
 	CHECK(prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0));
 	CHECK(setgroups(0, NULL));
 	CHECK(setresgid(65534, 65534, 65534));
@@ -72,6 +79,7 @@ int main(int argc, char **argv) {
 	CHECK(prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_BIND_SERVICE, 0, 0));
 	CHECK(prctl(PR_SET_SECUREBITS, SECBIT_KEEP_CAPS | SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE, 0, 0, 0));
 	CHECK(capset3(bind, bind, bind));
+rest:
 	CHECK(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0));
 	CHECK(prctl(PR_SET_DUMPABLE, 0, 0, 0, 0));
 	struct timespec pause = {0, 50 * 1000 * 1000};
