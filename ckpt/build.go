@@ -180,7 +180,13 @@ func (b *builder) build() error {
 	if err := b.queuePending(); err != nil {
 		return err
 	}
-	return b.restoreCreds()
+	if err := b.keepCapsAcrossCreds(); err != nil {
+		return err
+	}
+	if err := b.restoreCreds(); err != nil {
+		return err
+	}
+	return b.restoreSecurity()
 }
 
 // mountProc gives the init of a fresh PID namespace its own /proc, in the

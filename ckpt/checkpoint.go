@@ -155,6 +155,9 @@ type dumper struct {
 	children []*dumper
 	zombie   bool // recorded from /proc only
 	seized   bool // attached with ptrace, to be detached
+	// noSuspend: the kernel refused to suspend its seccomp while traced
+	// (see seizeTask).
+	noSuspend bool
 }
 
 func (d *dumper) warn(format string, args ...any) {
@@ -309,6 +312,9 @@ func (d *dumper) collect() error {
 	if err := d.planMemory(); err != nil {
 		return err
 	}
+	if err := d.collectSecurity(); err != nil {
+		return err
+	}
 	if err := d.inject(); err != nil {
 		return err
 	}
@@ -443,7 +449,7 @@ func (d *dumper) injectThread(t *task, th *thread, scratch uint64, read func(int
 		return err
 	}
 	th.TidAddr = le.Uint64(b)
-	return nil
+	return d.injectSecurity(t, th.TID)
 }
 
 // findSyscallInsn returns the address of a syscall instruction the engine
@@ -591,6 +597,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 			f.CTTY = d.stat.TTYNr != 0 && (st.Rdev == ttyDev(d.stat.TTYNr) || (maj == 5 && min == 0))
 			if f.CTTY && d.meta.Terminal == nil {
 				d.meta.Terminal = terminalState(d.pid, fd)
+			}
+			if !f.CTTY && isPTYSlave(st.Rdev) {
+				return closed(d.ptySlaveMsg(ref.Path, st.Rdev))
 			}
 		default:
 			return closed(fmt.Sprintf(": %s: device does not support checkpoint capability", link))

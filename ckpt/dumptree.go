@@ -229,7 +229,7 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 	if st.State == 'Z' || st.State == 'X' {
 		d.zombie = true
 	} else {
-		if err := ptraceSeize(pid, 0); err != nil {
+		if err := d.seizeTask(pid); err != nil {
 			if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EPERM) {
 				// It became a zombie between the two looks.
 				if st2, err2 := readStat(pid); err2 == nil && (st2.State == 'Z' || st2.State == 'X') {
@@ -291,7 +291,7 @@ func (d *dumper) seizeThreads() error {
 				continue
 			}
 			seen[tid] = true
-			if err := ptraceSeize(tid, 0); err != nil {
+			if err := d.seizeTask(tid); err != nil {
 				if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EPERM) {
 					continue // exiting
 				}

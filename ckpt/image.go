@@ -105,6 +105,9 @@ type imageMeta struct {
 	Itimers [3]itimer    `json:"itimers"`
 	Timers  []posixTimer `json:"timers,omitempty"`
 	Threads []thread     `json:"threads"`
+	// Security: seccomp, no_new_privs, capabilities, securebits,
+	// dumpable (secstate.go); nil in images of engines that did not save it.
+	Security *secState `json:"security,omitempty"`
 }
 
 // terminal holds the settings (termios) and window size of a control

@@ -240,6 +240,9 @@ func (r *restorer) check(p *rproc) error {
 	if m.Zombie != nil {
 		return nil
 	}
+	if err := r.checkSecurity(p); err != nil {
+		return err
+	}
 	fp := localFingerprint(nil)
 	have := map[string]bool{}
 	for _, f := range fp.CPUFlags {
@@ -296,7 +299,14 @@ func (r *restorer) check(p *rproc) error {
 		case fdTTY:
 			if !f.CTTY {
 				// Another terminal than the control terminal: restored
-				// as it was (CONVEX).
+				// as it was (CONVEX), but never a pty slave by its number.
+				if err := refuseTerminal(f); err != nil {
+					if e := r.forceable(r.fail(p, err)); e != nil {
+						return e
+					}
+					p.closed[f.FD] = true
+					continue
+				}
 				if _, err := os.Stat(f.Path); err != nil {
 					if e := r.forceable(r.fail(p, fmt.Errorf("open %s: %w", f.Path, err))); e != nil {
 						return e

@@ -175,6 +175,11 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		if err != nil {
 			return -1, fmt.Errorf("open %s: %w", path, err)
 		}
+		if !f.CTTY {
+			if err := checkOpened(fd, f, p.meta.Creds.UID[0]); err != nil {
+				return -1, err
+			}
+		}
 		return fd, nil
 	}
 	if f.Unlinked {
@@ -184,6 +189,9 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 	fd, err := unix.Open(f.Path, flags, 0)
 	if err != nil {
 		return -1, fmt.Errorf("open %s: %w", f.Path, err)
+	}
+	if err := checkOpened(fd, f, p.meta.Creds.UID[0]); err != nil {
+		return -1, err
 	}
 	if f.Kind == fdFile || f.Kind == fdDir {
 		if _, err := unix.Seek(fd, f.Pos, 0); err != nil {
