@@ -528,7 +528,7 @@ func (r *restorer) createRoot(ctx context.Context) error {
 	if _, err := waitStop(stub); err != nil {
 		return r.fail(root, fmt.Errorf("fork: %w", err))
 	}
-	if err := ptraceSetOptions(stub, unix.PTRACE_O_TRACECLONE|unix.PTRACE_O_TRACEFORK|unix.PTRACE_O_EXITKILL); err != nil {
+	if err := ptraceSetOptions(stub, restoreTraceOptions); err != nil {
 		return err
 	}
 	sb, err := newBuilder(r, &rproc{meta: root.meta, img: root.img}, stub, 0)

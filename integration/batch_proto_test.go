@@ -312,7 +312,15 @@ func TestProtoHangupCancelsWait(t *testing.T) {
 	b := newBatch(t, "")
 	id := b.qsub("-h", b.script("w.sh", "#!/bin/sh\ntrue\n"))
 	pid := b.cmd.Process.Pid
-	idle := sockets(pid)
+	// The daemon lets go of qsub's connection a moment after qsub exits:
+	// idle is the count once it no longer changes.
+	idle := -1
+	b.waitFor("lazarusd's sockets to settle", func() bool {
+		n := sockets(pid)
+		time.Sleep(300 * time.Millisecond)
+		idle = sockets(pid)
+		return n == idle
+	})
 	c, err := net.Dial("unix", proto.SocketPath(b.home))
 	if err != nil {
 		t.Fatal(err)
