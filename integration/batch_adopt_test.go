@@ -102,18 +102,8 @@ func TestBatchCkptDamagedMiddleFallsBack(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			b := newBatch(t, "")
-			const steps, bodies = 2400, 600
-			want := nbodyReference(t, steps, bodies)
-			id, out := b.nbodyJob("damaged", steps, bodies)
-			b.waitState(id, "running")
-			b.waitLines(out, 15)
-			b.mustRun("qchkpnt", jobArg(id))
-			b.waitLines(out, fileLines(out)+10)
-			b.mustRun("qchkpnt", jobArg(id))
+			id, out, want := b.nbodyTwoGenerations("damaged")
 			j := b.job(id)
-			if len(j.Checkpoints) != 2 || j.Checkpoints[0].N != 2 {
-				t.Fatalf("generations %+v", j.Checkpoints)
-			}
 			f, err := os.OpenFile(j.Checkpoints[0].Image, os.O_RDWR, 0)
 			if err != nil {
 				t.Fatal(err)

@@ -64,7 +64,7 @@ var (
 // nbodyReference starts (once per size, for all tests) an uninterrupted
 // nbody run beside the test's job, and returns a function that waits for
 // its output.
-func nbodyReference(t *testing.T, steps, bodies int) func() string {
+func nbodyReference(t testing.TB, steps, bodies int) func() string {
 	t.Helper()
 	exe := batchProg(t, "nbody")
 	key := fmt.Sprint(steps, bodies)
@@ -106,6 +106,25 @@ func (b *batch) nbodyJob(name string, steps, bodies int, opts ...string) (uint64
 	out := filepath.Join(b.work, name+".txt")
 	script := b.script(name+".sh", fmt.Sprintf("#!/bin/sh\n%s %s %d %d\necho simulated\n", batchProg(b.t, "nbody"), out, steps, bodies))
 	return b.qsub(append(opts, script)...), out
+}
+
+// nbodyTwoGenerations runs an n-body job with two checkpoints taken by
+// qchkpnt, and returns it still running, its output file and the reference
+// run's output.
+func (b *batch) nbodyTwoGenerations(name string) (uint64, string, func() string) {
+	b.t.Helper()
+	const steps, bodies = 2400, 600
+	want := nbodyReference(b.t, steps, bodies)
+	id, out := b.nbodyJob(name, steps, bodies)
+	b.waitState(id, "running")
+	b.waitLines(out, 15)
+	b.mustRun("qchkpnt", jobArg(id))
+	b.waitLines(out, fileLines(out)+10)
+	b.mustRun("qchkpnt", jobArg(id))
+	if j := b.job(id); len(j.Checkpoints) != 2 || j.Checkpoints[0].N != 2 {
+		b.t.Fatalf("generations %+v", j.Checkpoints)
+	}
+	return id, out, want
 }
 
 // fileLines counts the lines of a file.
