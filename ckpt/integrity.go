@@ -1,6 +1,8 @@
 package ckpt
 
 import (
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
@@ -21,7 +23,8 @@ import (
 //	metaMAC [32]    HMAC-SHA256(key, "lazarus meta\0" + the same bytes)
 //	count × { crc uint32: CRC-32C of the segment's bytes (holes read as zeros)
 //	          mac [32]  (keyed only): HMAC-SHA256(key, "lazarus data\0" +
-//	                    metaMAC + index + the segment's bytes) }
+//	                    metaMAC + index + the GMAC tag of each MiB of the
+//	                    segment's bytes + its length): see dataMAC }
 //	self    uint32  CRC-32C of the descriptor before it
 //
 // Its size follows from the segment count, so the writer reserves it with
@@ -133,15 +136,100 @@ func metaMAC(key []byte, parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
+// newDataMAC returns the MAC of segment index of the image whose metadata
+// MAC is meta (see dataMAC).
 func newDataMAC(key []byte, meta []byte, index int) hash.Hash {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte("lazarus data\x00"))
-	m.Write(meta)
-	var ix [4]byte
-	binary.LittleEndian.PutUint32(ix[:], uint32(index))
-	m.Write(ix[:])
+	k := hmac.New(sha256.New, key)
+	k.Write([]byte("lazarus gmac key\x00"))
+	k.Write(meta)
+	block, err := aes.NewCipher(k.Sum(nil))
+	if err != nil {
+		panic(err) // a 32-byte key is always an AES-256 key
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err) // AES has GCM's block size
+	}
+	m := &dataMAC{aead: aead, outer: hmac.New(sha256.New, key)}
+	binary.LittleEndian.PutUint32(m.nonce[:4], uint32(index))
+	m.prefix = append(append([]byte("lazarus data\x00"), meta...), m.nonce[:4]...)
+	m.outer.Write(m.prefix)
 	return m
 }
+
+// macChunk is the length of the chunks of a segment that dataMAC
+// authenticates one by one.
+const macChunk = 1 << 20
+
+// dataMAC is a segment's MAC, computed as its bytes go by: the segment is
+// cut into chunks of macChunk bytes, each chunk is authenticated with GMAC
+// (AES-256-GCM with the chunk as additional data and nothing to encrypt),
+// and the segment's MAC is an HMAC-SHA256 of the chunks' tags and its
+// length. GMAC runs at several GB/s on this hardware (AES-NI, PCLMULQDQ)
+// where HMAC-SHA256 of the bytes themselves ran at 1.7: the MAC of a GiB
+// costs a tenth of a second, not half a second, in the checkpoint and in
+// the restore. GCM needs a nonce never used twice with one key: the GMAC
+// key is the image's own (HMAC(key, "lazarus gmac key" + meta), and meta
+// covers the checkpoint's random id and the pid), the nonce the segment's
+// index and the chunk's number.
+type dataMAC struct {
+	aead   cipher.AEAD
+	outer  hash.Hash
+	prefix []byte   // what outer starts with
+	nonce  [12]byte // segment index, chunk number
+	chunk  uint64
+	n      uint64
+	buf    []byte // the chunk being filled
+	tag    []byte
+}
+
+func (m *dataMAC) Write(b []byte) (int, error) {
+	n := len(b)
+	m.n += uint64(n)
+	for len(b) > 0 {
+		if len(m.buf) == 0 && len(b) >= macChunk {
+			m.seal(b[:macChunk])
+			b = b[macChunk:]
+			continue
+		}
+		k := min(len(b), macChunk-len(m.buf))
+		m.buf = append(m.buf, b[:k]...)
+		b = b[k:]
+		if len(m.buf) == macChunk {
+			m.seal(m.buf)
+			m.buf = m.buf[:0]
+		}
+	}
+	return n, nil
+}
+
+func (m *dataMAC) seal(chunk []byte) {
+	binary.LittleEndian.PutUint64(m.nonce[4:], m.chunk)
+	m.chunk++
+	m.tag = m.aead.Seal(m.tag[:0], m.nonce[:], nil, chunk)
+	m.outer.Write(m.tag)
+}
+
+// Sum appends the segment's MAC to b. It is called once, at the end.
+func (m *dataMAC) Sum(b []byte) []byte {
+	if len(m.buf) > 0 {
+		m.seal(m.buf)
+		m.buf = m.buf[:0]
+	}
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], m.n)
+	m.outer.Write(n[:])
+	return m.outer.Sum(b)
+}
+
+func (m *dataMAC) Reset() {
+	m.outer.Reset()
+	m.outer.Write(m.prefix)
+	m.chunk, m.n, m.buf = 0, 0, m.buf[:0]
+}
+
+func (m *dataMAC) Size() int      { return sha256.Size }
+func (m *dataMAC) BlockSize() int { return macChunk }
 
 // segHash computes a segment's checksum, and its HMAC with a key, as its
 // bytes go by.
