@@ -499,26 +499,8 @@ func (t *dumpTree) linkFiles() error {
 			}
 		}
 	}
-	for _, refs := range socks {
-		peer := refs[0].file().Sock.Peer
-		if len(socks[peer]) == 0 {
-			for _, r := range refs {
-				f := r.file()
-				if err := r.d.uncheckpointable(f.FD, "is socket (its peer is outside of selected processes)"); err != nil {
-					return err
-				}
-				f.Kind, f.Reason, f.Sock = fdClosed, "socket peer outside of selected processes", nil
-			}
-			continue
-		}
-		// The bytes waiting in this end's receive queue, peeked through a
-		// copy of the descriptor.
-		r := refs[0]
-		q, err := peekSocket(r.d.pid, r.file().FD)
-		if err != nil {
-			return fmt.Errorf("%s(%d) fd %d: socket queue: %w", r.d.comm, r.d.pid, r.file().FD, err)
-		}
-		r.file().Sock.Queued = q
+	if err := t.linkUnix(socks); err != nil {
+		return err
 	}
 	// Descriptors with the same file are the same description only if the
 	// kernel says so (kcmp KCMP_FILE).
@@ -541,7 +523,7 @@ func (t *dumpTree) linkFiles() error {
 			}
 		}
 	}
-	return nil
+	return t.unixQueues(socks)
 }
 
 func sameDescription(pid1, fd1, pid2, fd2 int) bool {
@@ -605,18 +587,4 @@ func (t *dumpTree) savePipe(ino uint64, refs []fdRef) error {
 	}
 	r.d.meta.Pipes = append(r.d.meta.Pipes, pd)
 	return nil
-}
-
-func peekSocket(pid, fd int) ([]byte, error) {
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(pidfd)
-	s, err := unix.PidfdGetfd(pidfd, fd, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(s)
-	return peekQueued(s)
 }

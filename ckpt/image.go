@@ -222,7 +222,7 @@ const (
 	fdTTY    = "tty"
 	fdPipe   = "pipe"
 	fdAnon   = "anon"   // eventfd, epoll, timerfd, signalfd: see anonFile
-	fdSocket = "unix"   // one end of a connected unix stream socket whose peer is in the tree
+	fdSocket = "unix"   // a unix socket: see unixSock
 	fdClosed = "closed" // not checkpointable; saved with -F, restored closed
 )
 

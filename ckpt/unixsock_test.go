@@ -1,0 +1,144 @@
+package ckpt
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestUnixSockets: each program sets up unix sockets, is checkpointed
+// (-k KILL) and restarted, and then checks from the inside that every
+// object is as it was: the datagrams of two clients with their boundaries
+// and sender addresses, a listener with an established connection (bytes
+// queued both ways) and one waiting to be accepted, descriptors in flight
+// (a file only the queue holds, a pipe end), a seqpacket pair with records
+// and a shut-down half, an abstract name and an unlinked path.
+func TestUnixSockets(t *testing.T) {
+	needRoot(t)
+	prog := cprog(t, "unixsocks")
+	for _, mode := range []string{"dgram", "listen", "rights", "seqpacket", "names"} {
+		t.Run(mode, func(t *testing.T) {
+			dir := t.TempDir()
+			out, gofile := filepath.Join(dir, "out"), filepath.Join(dir, "go")
+			cmd := start(t, dir, prog, mode, out, gofile)
+			waitFor(t, mode+" set up", func() bool { return lines(out) >= 1 })
+			img := filepath.Join(dir, mode+".img")
+			checkpointKill(t, cmd, img)
+			if err := os.WriteFile(gofile, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ws := restartWait(t, img, RestartOptions{})
+			b, _ := os.ReadFile(out)
+			if ws.ExitStatus() != 0 || string(b) != "ready\nok\n" {
+				t.Fatalf("restarted %s: %v, output %q, want ok", mode, ws, b)
+			}
+		})
+	}
+}
+
+// TestUnixPeerOutside: a socket whose peer is outside the tree is the
+// CONVEX error naming the peer.
+func TestUnixPeerOutside(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out, gofile := filepath.Join(dir, "out"), filepath.Join(dir, "go")
+	cmd, closeOutside := startForced(t, "outside", dir, out, gofile)
+	defer closeOutside()
+	waitFor(t, "set up", func() bool { return lines(out) >= 1 })
+	_, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "img"), CheckOnly: true})
+	var ue *UncheckpointableError
+	if err == nil || !asUncheckpointable(err, &ue) {
+		t.Fatalf("checkpoint: %v, want fd 3 is socket", err)
+	}
+	if ue.FD != 3 || !strings.Contains(err.Error(), " fd 3 is socket (its peer ") || !strings.Contains(err.Error(), ".test(") {
+		t.Errorf("got %q, want the CONVEX message naming the test process holding the peer", err)
+	}
+}
+
+func asUncheckpointable(err error, ue **UncheckpointableError) bool { return errors.As(err, ue) }
+
+// startForced starts unixsocks forced with fd 3 a unix socket whose peer
+// the test holds, fd 4 a pty slave whose master the test holds, fd 5 a TCP
+// connection to a listener of the test.
+func startForced(t *testing.T, mode, dir, out, gofile string) (*exec.Cmd, func()) {
+	t.Helper()
+	sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine, theirs := os.NewFile(uintptr(sp[0]), "mine"), os.NewFile(uintptr(sp[1]), "theirs")
+	_, slave, _ := openPTY(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tcp, err := conn.(*net.TCPConn).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cprog(t, "unixsocks"), mode, out, gofile)
+	cmd.Dir = dir
+	cmd.ExtraFiles = []*os.File{theirs, slave, tcp}
+	if mode == "outside" {
+		cmd.ExtraFiles = cmd.ExtraFiles[:1]
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	theirs.Close()
+	tcp.Close()
+	conn.Close()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
+	return cmd, func() {
+		mine.Close()
+		accepted.Close()
+		ln.Close()
+	}
+}
+
+// TestForcedImageRestarts: every kind of descriptor that cannot be saved
+// (a unix socket to the outside, also in flight in a socket of the
+// process; a pty slave of an outside master; a TCP connection to the
+// outside) is in an epoll set with an eventfd. chkpnt -F succeeds, and
+// restart -F brings the process back with all of them closed everywhere:
+// the epoll set holds the eventfd alone, the message in flight arrives
+// without the descriptor.
+func TestForcedImageRestarts(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out, gofile := filepath.Join(dir, "out"), filepath.Join(dir, "go")
+	cmd, closeOutside := startForced(t, "forced", dir, out, gofile)
+	defer closeOutside()
+	waitFor(t, "set up", func() bool { return lines(out) >= 1 })
+	img := filepath.Join(dir, "forced.img")
+	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Force: true, Signal: unix.SIGKILL}); err != nil {
+		t.Fatalf("chkpnt -F: %v", err)
+	}
+	cmd.Wait()
+	if err := os.WriteFile(gofile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws := restartWait(t, img, RestartOptions{Force: true})
+	b, _ := os.ReadFile(out)
+	if ws.ExitStatus() != 0 || string(b) != "ready\nok\n" {
+		t.Fatalf("restart -F: %v, output %q, want ok", ws, b)
+	}
+}
