@@ -607,7 +607,8 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 			return closed(fmt.Sprintf(": %s: device does not support checkpoint capability", link))
 		}
 	case unix.S_IFIFO:
-		return closed(fmt.Sprintf(": fifo %s is not checkpointable yet", link))
+		// Its other end and its bytes in transit: dumpTree.linkFifos.
+		f.Kind, f.Unlinked = fdFifo, strings.HasSuffix(link, " (deleted)")
 	default:
 		return closed(fmt.Sprintf(": unknown file type %#x", st.Mode&unix.S_IFMT))
 	}

@@ -452,7 +452,7 @@ func (t *dumpTree) linkFiles() error {
 			case fdSocket:
 				socks[f.Ino] = append(socks[f.Ino], fdRef{d, i})
 				groups[fmt.Sprintf("sock:%d", f.Ino)] = append(groups[fmt.Sprintf("sock:%d", f.Ino)], fdRef{d, i})
-			case fdFile, fdDir, fdDevice, fdTTY, fdAnon:
+			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo:
 				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
 			}
@@ -500,6 +500,9 @@ func (t *dumpTree) linkFiles() error {
 		}
 	}
 	if err := t.linkUnix(socks); err != nil {
+		return err
+	}
+	if err := t.linkFifos(); err != nil {
 		return err
 	}
 	// Descriptors with the same file are the same description only if the

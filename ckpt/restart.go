@@ -213,8 +213,9 @@ type restorer struct {
 	pidfd   uint64            // our pidfd, inherited by the whole tree at this number
 	winch   bool              // the terminal's window size changed: send SIGWINCH
 
-	epollFilled map[string]bool // epoll descriptions whose interest list is back
-	locksDone   map[string]bool // descriptions whose flock/OFD locks are back
+	fifos       map[string]*fifoHold // named pipes being opened, by file
+	epollFilled map[string]bool      // epoll descriptions whose interest list is back
+	locksDone   map[string]bool      // descriptions whose flock/OFD locks are back
 }
 
 func (r *restorer) warn(format string, args ...any) { r.log.Warn(fmt.Sprintf(format, args...)) }

@@ -49,6 +49,9 @@ func (r *restorer) openDescriptions() error {
 			r.descs[f.Desc] = fd
 		}
 	}
+	if err := r.fifosOpen(); err != nil {
+		return r.fail(r.root, err)
+	}
 	if err := r.restoreUnix(); err != nil {
 		return r.fail(r.root, err)
 	}
@@ -65,6 +68,8 @@ const descFlags = unix.O_APPEND | unix.O_NONBLOCK | unix.O_ASYNC | unix.O_DIRECT
 
 func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pipeData, ends map[int]bool) (int, error) {
 	switch f.Kind {
+	case fdFifo:
+		return r.openFifo(p, f)
 	case fdPipe:
 		pp, ok := r.pipes[f.Ino]
 		if !ok {

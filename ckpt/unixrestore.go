@@ -110,7 +110,7 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 	// one nobody listens on (connect is refused) is removed.
 	for _, ino := range inos {
 		if n := ents[ino].f.Sock.Name; n != "" && n[0] != 0 && cwdOf(ents[ino].p) == nil {
-			removeStaleSocket(n)
+			asFileUser(r.fileCreds(ents[ino].p), func() error { removeStaleSocket(n); return nil })
 		}
 	}
 	// Clients of connections waiting to be accepted, by the inode of their
@@ -229,9 +229,8 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 	// 2. The temporary listeners go, and their names with them.
 	for name, fd := range tempListeners {
 		unix.Close(fd)
-		if name[0] != 0 {
-			cwdOf(tempOwner[name])
-			os.Remove(name)
+		if name[0] != 0 && cwdOf(tempOwner[name]) == nil {
+			removeSocketFile(r.fileCreds(tempOwner[name]), name)
 		}
 	}
 	temps = temps[:0]
@@ -329,7 +328,7 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 			if err := cwdOf(e.p); err != nil {
 				return err
 			}
-			if err := os.Remove(s.Name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := removeSocketFile(r.fileCreds(e.p), s.Name); err != nil {
 				return fmt.Errorf("fd %d: unlink %s: %w", e.f.FD, s.Name, err)
 			}
 		}
@@ -412,10 +411,11 @@ func (r *restorer) refillUnix(e *uent, ents map[uint64]*uent, temps *[]int) erro
 				}
 				*temps = append(*temps, fd)
 				if m.From != "" {
-					if err := unix.Bind(fd, sockaddr(m.From)); err != nil {
+					c := r.fileCreds(e.p)
+					if err := asFileUser(c, func() error { return unix.Bind(fd, sockaddr(m.From)) }); err != nil {
 						r.warn("%s(%d) fd %d: a queued datagram from %s comes from an unnamed socket: bind: %v", e.p.comm(), e.p.meta.PID, e.f.FD, printName(m.From), err)
 					} else if m.From[0] != 0 {
-						defer os.Remove(m.From)
+						defer removeSocketFile(c, m.From)
 					}
 				}
 				from = fd
@@ -502,4 +502,23 @@ func removeStaleSocket(path string) {
 		}
 		return
 	}
+}
+
+// removeSocketFile removes path, with the rights of the image's owner, if
+// it is a socket: an image names paths, and restart must not remove
+// anything else with root's rights.
+func removeSocketFile(c creds, path string) error {
+	return asFileUser(c, func() error {
+		var st unix.Stat_t
+		if err := unix.Lstat(path, &st); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				return nil
+			}
+			return err
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+			return fmt.Errorf("not a socket")
+		}
+		return unix.Unlink(path)
+	})
 }

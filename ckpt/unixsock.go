@@ -571,3 +571,41 @@ func (t *dumpTree) hasPipe(ino uint64) bool {
 	}
 	return false
 }
+
+// checkFileKinds checks the socket and FIFO parts of a descriptor read from
+// an image (untrusted input).
+func checkFileKinds(f fileDesc) error {
+	if s := f.Sock; s != nil {
+		switch {
+		case f.Kind != fdSocket:
+			return fmt.Errorf("%w: fd %d: socket state on a %s", ErrCorrupt, f.FD, f.Kind)
+		case s.Type != unix.SOCK_STREAM && s.Type != unix.SOCK_DGRAM && s.Type != unix.SOCK_SEQPACKET:
+			return fmt.Errorf("%w: fd %d: socket type %d", ErrCorrupt, f.FD, s.Type)
+		case len(s.Name) > 107 || (s.Name != "" && s.Name[0] != 0 && strings.IndexByte(s.Name, 0) >= 0):
+			return fmt.Errorf("%w: fd %d: socket name %q", ErrCorrupt, f.FD, s.Name)
+		case s.State == stateListen && s.Name == "":
+			return fmt.Errorf("%w: fd %d: a listener without a name", ErrCorrupt, f.FD)
+		case s.Backlog < 0 || s.Backlog > 1<<20 || len(s.Pending) > 1<<20 || len(s.Queue) > maxSockQueue:
+			return fmt.Errorf("%w: fd %d: socket queues out of bounds", ErrCorrupt, f.FD)
+		}
+		for _, m := range s.Queue {
+			if len(m.Rights) > 253 || len(m.From) > 107 || len(m.Files) > len(m.Rights) {
+				return fmt.Errorf("%w: fd %d: a queued message out of bounds", ErrCorrupt, f.FD)
+			}
+			for _, g := range m.Files {
+				if (g.Kind != fdFile && g.Kind != fdPipe) || g.Sock != nil || g.Fifo != nil {
+					return fmt.Errorf("%w: fd %d: a %s in flight", ErrCorrupt, f.FD, g.Kind)
+				}
+			}
+		}
+	} else if f.Kind == fdSocket {
+		return fmt.Errorf("%w: fd %d: a socket without its state", ErrCorrupt, f.FD)
+	}
+	if f.Fifo != nil && f.Kind != fdFifo {
+		return fmt.Errorf("%w: fd %d: fifo data on a %s", ErrCorrupt, f.FD, f.Kind)
+	}
+	if f.Kind == fdFifo && f.File == nil {
+		return fmt.Errorf("%w: fd %d: a fifo without its file", ErrCorrupt, f.FD)
+	}
+	return nil
+}

@@ -324,6 +324,50 @@ static void forced(const char *go) {
 		fail("the socket to the outside is still in flight");
 }
 
+static void expectRead(int fd, const char *want, const char *what) {
+	char buf[64];
+	ssize_t n = read(fd, buf, sizeof buf);
+	if (n != (ssize_t)strlen(want) || memcmp(buf, want, n) != 0)
+		fail("%s: read %zd bytes %.*s, want %s", what, n, n > 0 ? (int)n : 0, buf, want);
+}
+
+/* fifos: f1 with both ends and bytes in transit (its reader blocking), f2
+ * opened for reading only, f4 for writing only with bytes in it, f3 open
+ * for reading and writing with bytes in it and unlinked. */
+static void fifos(const char *go) {
+	mkfifo("f1", 0640);
+	mkfifo("f2", 0600);
+	mkfifo("f3", 0600);
+	mkfifo("f4", 0600);
+	int r1 = open("f1", O_RDONLY | O_NONBLOCK), w1 = open("f1", O_WRONLY);
+	fcntl(r1, F_SETFL, 0);
+	write(w1, "in transit", 10);
+	int r2 = open("f2", O_RDONLY | O_NONBLOCK);
+	int tmp = open("f4", O_RDONLY | O_NONBLOCK), w4 = open("f4", O_WRONLY);
+	write(w4, "writer only", 11);
+	close(tmp);
+	int rw3 = open("f3", O_RDWR);
+	write(rw3, "unlinked data", 13);
+	unlink("f3");
+	if (r1 < 0 || w1 < 0 || r2 < 0 || w4 < 0 || rw3 < 0)
+		fail("fifo set up");
+	waitGo(go);
+	if (fcntl(r1, F_GETFL) & O_NONBLOCK)
+		fail("f1's reader became non-blocking");
+	expectRead(r1, "in transit", "f1");
+	write(w1, "more", 4);
+	expectRead(r1, "more", "f1 after restart");
+	expectRead(r2, "", "f2 (no writer: end of file)");
+	int r4 = open("f4", O_RDONLY | O_NONBLOCK);
+	expectRead(r4, "writer only", "f4");
+	struct stat st;
+	if (stat("f3", &st) == 0)
+		fail("unlinked fifo f3 is back");
+	expectRead(rw3, "unlinked data", "f3");
+	write(rw3, "x", 1);
+	expectRead(rw3, "x", "f3 after restart");
+}
+
 int main(int argc, char **argv) {
 	if (argc != 4)
 		return 2;
@@ -342,6 +386,8 @@ int main(int argc, char **argv) {
 		names(argv[3]);
 	else if (!strcmp(argv[1], "forced"))
 		forced(argv[3]);
+	else if (!strcmp(argv[1], "fifos"))
+		fifos(argv[3]);
 	else if (!strcmp(argv[1], "outside")) /* FD 3: a socket to the test */
 		waitGo(argv[3]);
 	else
