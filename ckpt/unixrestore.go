@@ -378,7 +378,18 @@ func (r *restorer) refillUnix(e *uent, ents map[uint64]*uent, temps *[]int) erro
 			oob = unix.UnixRights(rights...)
 		}
 		send := func(from int, to unix.Sockaddr) error {
-			err := unix.Sendmsg(from, m.Data, oob, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			var err error
+			if c := m.Creds; c != nil {
+				// The sender's credentials again (root may name any
+				// that exist; the tree's pids are back already).
+				withCreds := append(append([]byte(nil), oob...), unix.UnixCredentials(&unix.Ucred{Pid: c.PID, Uid: c.UID, Gid: c.GID})...)
+				if err = unix.Sendmsg(from, m.Data, withCreds, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL); err == unix.ESRCH || err == unix.EPERM {
+					r.warn("%s(%d) fd %d: a queued message from pid %d comes with the restorer's credentials: %v", e.p.comm(), e.p.meta.PID, e.f.FD, c.PID, err)
+					err = unix.Sendmsg(from, m.Data, oob, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+				}
+			} else {
+				err = unix.Sendmsg(from, m.Data, oob, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			}
 			for _, fd := range closeAfter {
 				unix.Close(fd)
 			}

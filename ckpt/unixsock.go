@@ -52,6 +52,15 @@ type sockMsg struct {
 	// tree (Desc), or files held by nobody else (Files).
 	Rights []string   `json:"rights,omitempty"`
 	Files  []fileDesc `json:"files,omitempty"`
+	// Creds are the sender's credentials the kernel attached to it
+	// (SCM_CREDENTIALS, shown to a receiver with SO_PASSCRED).
+	Creds *sockCreds `json:"creds,omitempty"`
+}
+
+type sockCreds struct {
+	PID int32  `json:"pid"`
+	UID uint32 `json:"uid"`
+	GID uint32 `json:"gid"`
 }
 
 // sockOpts are the socket options a program can observe.
@@ -449,12 +458,20 @@ func (t *dumpTree) peekUnix(r fdRef) ([]sockMsg, error) {
 		return nil, fmt.Errorf("SO_PEEK_OFF: %w", err)
 	}
 	defer unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_PEEK_OFF, f.Sock.Opts.PeekOff)
+	// The kernel keeps each message's sender credentials; SO_PASSCRED
+	// shows them (and keeps stream reads from merging different senders).
+	if !f.Sock.Opts.PassCred {
+		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
+			return nil, fmt.Errorf("SO_PASSCRED: %w", err)
+		}
+		defer unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_PASSCRED, 0)
+	}
 	size := 2 * f.Sock.Opts.RcvBuf
 	if size < 1<<16 {
 		size = 1 << 16
 	}
 	buf := make([]byte, size)
-	oob := make([]byte, unix.CmsgSpace(253*4))
+	oob := make([]byte, unix.CmsgSpace(253*4)+unix.CmsgSpace(unix.SizeofUcred))
 	var q []sockMsg
 	for {
 		n, oobn, flags, from, err := unix.Recvmsg(s, buf, oob, unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
@@ -507,6 +524,9 @@ func (t *dumpTree) inFlight(r fdRef, m *sockMsg, oob []byte) error {
 	for _, cm := range cms {
 		if rights, err := unix.ParseUnixRights(&cm); err == nil {
 			fds = append(fds, rights...)
+		}
+		if uc, err := unix.ParseUnixCredentials(&cm); err == nil {
+			m.Creds = &sockCreds{PID: uc.Pid, UID: uc.Uid, GID: uc.Gid}
 		}
 	}
 	defer func() {

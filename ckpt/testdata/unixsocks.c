@@ -91,8 +91,9 @@ static void waitGo(const char *go) {
 
 static void dgram(const char *go) {
 	int srv = bound(SOCK_DGRAM, "srv.sock", 0);
-	int rcv = 65536;
+	int rcv = 65536, one = 1;
 	setsockopt(srv, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof rcv);
+	setsockopt(srv, SOL_SOCKET, SO_PASSCRED, &one, sizeof one);
 	int c1 = bound(SOCK_DGRAM, "c1.sock", 0);
 	char abs[64];
 	snprintf(abs, sizeof abs, "lazarus-c2-%d", getpid());
@@ -116,11 +117,21 @@ static void dgram(const char *go) {
 		char buf[64];
 		struct sockaddr_un f, w;
 		socklen_t fl = sizeof f, wl = addr(&w, want[i].from, want[i].abstract);
-		ssize_t n = recvfrom(srv, buf, sizeof buf, MSG_DONTWAIT, (struct sockaddr *)&f, &fl);
+		char cb[CMSG_SPACE(sizeof(struct ucred))];
+		struct iovec iov = {buf, sizeof buf};
+		struct msghdr m = {.msg_name = &f, .msg_namelen = fl, .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb, .msg_controllen = sizeof cb};
+		ssize_t n = recvmsg(srv, &m, MSG_DONTWAIT);
+		fl = m.msg_namelen;
+		struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+		struct ucred uc = {0};
+		if (c && c->cmsg_type == SCM_CREDENTIALS)
+			memcpy(&uc, CMSG_DATA(c), sizeof uc);
 		if (n != (ssize_t)strlen(want[i].data) || memcmp(buf, want[i].data, n) != 0)
 			fail("datagram %d: %zd bytes, want %s", i, n, want[i].data);
 		else if (fl != wl || memcmp(&f, &w, fl) != 0)
 			fail("datagram %d: sender %s, want %s", i, f.sun_path[0] ? f.sun_path : f.sun_path + 1, want[i].from);
+		else if (uc.pid != getpid() || uc.uid != getuid())
+			fail("datagram %d: SCM_CREDENTIALS pid %d uid %d, want %d %d", i, uc.pid, uc.uid, getpid(), getuid());
 	}
 	char buf[8];
 	if (recv(srv, buf, sizeof buf, MSG_DONTWAIT) != -1 || errno != EAGAIN)
