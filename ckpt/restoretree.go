@@ -110,7 +110,23 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		if f.Anon == nil {
 			return -1, fmt.Errorf("fd %d: %s: no state saved", f.FD, f.Path)
 		}
-		fd, err := openAnon(f.Anon, f.Flags)
+		a := f.Anon
+		if a.Type == "inotify" && r.opts.Force {
+			// -F: a watched file that is gone loses its watch (as
+			// the kernel drops a watch when its file is removed),
+			// not the whole instance.
+			b := *a
+			b.Inotify = nil
+			for _, w := range a.Inotify {
+				if _, err := os.Stat(w.Path); err != nil {
+					r.warn("%s(%d) fd %d: inotify watch %d on %s dropped: %v (forced)", p.comm(), p.meta.PID, f.FD, w.WD, w.Path, err)
+					continue
+				}
+				b.Inotify = append(b.Inotify, w)
+			}
+			a = &b
+		}
+		fd, err := openAnon(a, f.Flags)
 		if err != nil {
 			return -1, fmt.Errorf("fd %d: %s: %w", f.FD, f.Path, err)
 		}

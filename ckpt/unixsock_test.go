@@ -142,3 +142,40 @@ func TestForcedImageRestarts(t *testing.T) {
 		t.Fatalf("restart -F: %v, output %q, want ok", ws, b)
 	}
 }
+
+// TestForcedInotifyWatchGone: a watched file removed between checkpoint
+// and restart costs restart -F that one watch, not the inotify instance:
+// the other watch still reports under its descriptor.
+func TestForcedInotifyWatchGone(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out, gofile := filepath.Join(dir, "out.txt"), filepath.Join(dir, "go")
+	watched, file, other := filepath.Join(dir, "watched"), filepath.Join(dir, "file"), filepath.Join(dir, "other")
+	os.Mkdir(watched, 0o755)
+	os.WriteFile(file, nil, 0o644)
+	os.WriteFile(other, nil, 0o644)
+	cmd := start(t, dir, cprog(t, "inotify"), out, gofile, watched, file, other)
+	waitFor(t, "ready", func() bool { return lines(out) >= 1 })
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	if err := os.Remove(file); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Restart(t.Context(), img, RestartOptions{NoSignal: true}); err == nil {
+		t.Fatal("restart without -F of an inotify watching a removed file succeeded")
+	}
+	p, err := Restart(t.Context(), img, RestartOptions{Force: true})
+	if err != nil {
+		t.Fatalf("restart -F: %v", err)
+	}
+	os.WriteFile(gofile, nil, 0o644)
+	os.WriteFile(filepath.Join(watched, "new"), nil, 0o644)
+	os.WriteFile(filepath.Join(watched, "newer"), nil, 0o644)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	got, _ := os.ReadFile(out)
+	if want := "ready 1 3\nevent wd 1\nevent wd 1\n"; string(got) != want {
+		t.Errorf("output %q, want %q", got, want)
+	}
+}
