@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -72,6 +73,33 @@ type sockOpts struct {
 	PeekOff   int      `json:"peekoff"` // -1: off
 	RcvTimeo  [2]int64 `json:"rcvtimeo,omitempty"`
 	SndTimeo  [2]int64 `json:"sndtimeo,omitempty"`
+	// Filter is an attached classic BPF filter (SO_GET_FILTER); an eBPF
+	// one (SO_ATTACH_BPF) cannot be read back and makes the socket
+	// uncheckpointable.
+	Filter       []unix.SockFilter `json:"filter,omitempty"`
+	FilterLocked bool              `json:"filter_locked,omitempty"`
+}
+
+// maxFilter is BPF_MAXINSNS.
+const maxFilter = 4096
+
+// getFilter reads the classic BPF filter attached to s.
+func getFilter(s int) ([]unix.SockFilter, error) {
+	n := uint32(0)
+	if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(s), unix.SOL_SOCKET, unix.SO_GET_FILTER, 0, uintptr(unsafe.Pointer(&n)), 0); e != 0 {
+		return nil, e
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	if n > maxFilter {
+		return nil, fmt.Errorf("a filter of %d instructions", n)
+	}
+	prog := make([]unix.SockFilter, n)
+	if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(s), unix.SOL_SOCKET, unix.SO_GET_FILTER, uintptr(unsafe.Pointer(&prog[0])), uintptr(unsafe.Pointer(&n)), 0); e != 0 {
+		return nil, e
+	}
+	return prog[:n], nil
 }
 
 // unix_diag constants (linux/unix_diag.h).
@@ -261,6 +289,14 @@ func readSockOpts(s int) (sockOpts, error) {
 	o.SndBuf, o.RcvBuf = get(unix.SO_SNDBUF), get(unix.SO_RCVBUF)
 	o.ReuseAddr, o.PassCred = get(unix.SO_REUSEADDR) != 0, get(unix.SO_PASSCRED) != 0
 	o.PeekOff = get(unix.SO_PEEK_OFF)
+	o.FilterLocked = get(unix.SO_LOCK_FILTER) != 0
+	if f, e := getFilter(s); e != nil {
+		if err == nil {
+			err = fmt.Errorf("SO_GET_FILTER: %w", e)
+		}
+	} else {
+		o.Filter = f
+	}
 	for _, x := range []struct {
 		opt int
 		to  *[2]int64
@@ -277,6 +313,15 @@ func readSockOpts(s int) (sockOpts, error) {
 }
 
 func applySockOpts(s int, o sockOpts) error {
+	if len(o.Filter) > 0 {
+		prog := unix.SockFprog{Len: uint16(len(o.Filter)), Filter: &o.Filter[0]}
+		if err := unix.SetsockoptSockFprog(s, unix.SOL_SOCKET, unix.SO_ATTACH_FILTER, &prog); err != nil {
+			return fmt.Errorf("SO_ATTACH_FILTER: %w", err)
+		}
+	}
+	if o.FilterLocked {
+		defer unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_LOCK_FILTER, 1)
+	}
 	// The kernel doubles what is set (socket(7)); FORCE passes rmem_max.
 	if o.SndBuf > 0 {
 		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, o.SndBuf/2); err != nil {
@@ -605,7 +650,7 @@ func checkFileKinds(f fileDesc) error {
 			return fmt.Errorf("%w: fd %d: socket name %q", ErrCorrupt, f.FD, s.Name)
 		case s.State == stateListen && s.Name == "":
 			return fmt.Errorf("%w: fd %d: a listener without a name", ErrCorrupt, f.FD)
-		case s.Backlog < 0 || s.Backlog > 1<<20 || len(s.Pending) > 1<<20 || len(s.Queue) > maxSockQueue:
+		case s.Backlog < 0 || s.Backlog > 1<<20 || len(s.Pending) > 1<<20 || len(s.Queue) > maxSockQueue || len(s.Opts.Filter) > maxFilter:
 			return fmt.Errorf("%w: fd %d: socket queues out of bounds", ErrCorrupt, f.FD)
 		}
 		for _, m := range s.Queue {

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <netinet/in.h>
+#include <linux/filter.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -244,6 +245,12 @@ static void seqpacket(const char *go) {
 	shutdown(sp[0], SHUT_WR);
 	int off = 0;
 	setsockopt(sp[0], SOL_SOCKET, SO_PEEK_OFF, &off, sizeof off);
+	/* A filter on the receiving end that keeps 2 bytes of each record,
+	 * attached after the records were queued. */
+	struct sock_filter keep2[] = {BPF_STMT(BPF_RET | BPF_K, 2)};
+	struct sock_fprog prog = {1, keep2};
+	if (setsockopt(sp[1], SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) < 0)
+		fail("SO_ATTACH_FILTER");
 	waitGo(go);
 	expectRecv(sp[1], "a", "record 1");
 	expectRecv(sp[1], "bb", "record 2");
@@ -256,6 +263,12 @@ static void seqpacket(const char *go) {
 		fail("the shut-down half sends again");
 	if (send(sp[1], "y", 1, 0) != 1)
 		fail("the open half cannot send");
+	/* The filter is attached again (after the queue was refilled: "ccc"
+	 * came back whole). */
+	struct sock_filter got[4];
+	socklen_t gl = 4;
+	if (getsockopt(sp[1], SOL_SOCKET, SO_GET_FILTER, got, &gl) < 0 || gl != 1 || got[0].code != (BPF_RET | BPF_K) || got[0].k != 2)
+		fail("SO_GET_FILTER after restart: %d instructions", (int)gl);
 	int v = -1;
 	socklen_t l = sizeof v;
 	getsockopt(sp[0], SOL_SOCKET, SO_PEEK_OFF, &v, &l);
