@@ -272,6 +272,9 @@ func (d *dumper) describeUnix(s int, f *fileDesc, ino uint64) (string, error) {
 	if us.Opts, err = readSockOpts(s); err != nil {
 		return "", fmt.Errorf("%s(%d) fd %d: socket options: %w", d.comm, d.pid, f.FD, err)
 	}
+	if us.Opts.Filter, err = getFilter(s); err != nil {
+		return fmt.Sprintf("is socket (its filter cannot be read back: %v)", err), nil
+	}
 	f.Kind, f.Ino, f.Sock = fdSocket, ino, us
 	return "", nil
 }
@@ -290,13 +293,6 @@ func readSockOpts(s int) (sockOpts, error) {
 	o.ReuseAddr, o.PassCred = get(unix.SO_REUSEADDR) != 0, get(unix.SO_PASSCRED) != 0
 	o.PeekOff = get(unix.SO_PEEK_OFF)
 	o.FilterLocked = get(unix.SO_LOCK_FILTER) != 0
-	if f, e := getFilter(s); e != nil {
-		if err == nil {
-			err = fmt.Errorf("SO_GET_FILTER: %w", e)
-		}
-	} else {
-		o.Filter = f
-	}
 	for _, x := range []struct {
 		opt int
 		to  *[2]int64
