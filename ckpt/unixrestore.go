@@ -381,8 +381,15 @@ func (r *restorer) refillUnix(e *uent, ents map[uint64]*uent, temps *[]int) erro
 			var err error
 			if c := m.Creds; c != nil {
 				// The sender's credentials again (root may name any
-				// that exist; the tree's pids are back already).
-				withCreds := append(append([]byte(nil), oob...), unix.UnixCredentials(&unix.Ucred{Pid: c.PID, Uid: c.UID, Gid: c.GID})...)
+				// that exist; the tree's pids are back already, under
+				// other numbers in a new PID namespace).
+				pid := c.PID
+				for _, q := range r.procs {
+					if int32(q.meta.PID) == c.PID && q.pid > 0 {
+						pid = int32(q.pid)
+					}
+				}
+				withCreds := append(append([]byte(nil), oob...), unix.UnixCredentials(&unix.Ucred{Pid: pid, Uid: c.UID, Gid: c.GID})...)
 				if err = unix.Sendmsg(from, m.Data, withCreds, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL); err == unix.ESRCH || err == unix.EPERM {
 					r.warn("%s(%d) fd %d: a queued message from pid %d comes with the restorer's credentials: %v", e.p.comm(), e.p.meta.PID, e.f.FD, c.PID, err)
 					err = unix.Sendmsg(from, m.Data, oob, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)

@@ -179,3 +179,30 @@ func TestForcedInotifyWatchGone(t *testing.T) {
 		t.Errorf("output %q, want %q", got, want)
 	}
 }
+
+// TestUnixSocketsNamespaced: in a PID namespace of its own (as the batch
+// system runs jobs) the datagrams come back with their sender's
+// credentials as the receiver sees them: its own pid inside (1), though
+// the restarted tree has other pids outside.
+func TestUnixSocketsNamespaced(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out, gofile := filepath.Join(dir, "out"), filepath.Join(dir, "go")
+	cmd := Namespaced(exec.Command(cprog(t, "unixsocks"), "dgram", out, gofile))
+	cmd.Dir = dir
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitFor(t, "set up", func() bool { return lines(out) >= 1 })
+	img := filepath.Join(dir, "ns.img")
+	checkpointTreeKill(t, cmd, img)
+	if err := os.WriteFile(gofile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws := restartWait(t, img, RestartOptions{})
+	b, _ := os.ReadFile(out)
+	if ws.ExitStatus() != 0 || string(b) != "ready\nok\n" {
+		t.Fatalf("restarted: %v, output %q, want ok", ws, b)
+	}
+}
