@@ -206,3 +206,24 @@ func TestUnixSocketsNamespaced(t *testing.T) {
 		t.Fatalf("restarted: %v, output %q, want ok", ws, b)
 	}
 }
+
+// TestUnixSocketsTree: a listener shared by a parent and its child, the
+// child connected to it with bytes queued both ways, a datagram pair
+// shared by both: checkpointed as a tree, each process finds its end.
+func TestUnixSocketsTree(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out, gofile := filepath.Join(dir, "out"), filepath.Join(dir, "go")
+	cmd := start(t, dir, cprog(t, "unixsocks"), "tree", out, gofile)
+	waitFor(t, "set up", func() bool { return lines(out) >= 2 })
+	img := filepath.Join(dir, "tree.img")
+	checkpointTreeKill(t, cmd, img)
+	if err := os.WriteFile(gofile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws := restartWait(t, img, RestartOptions{})
+	b, _ := os.ReadFile(out)
+	if ws.ExitStatus() != 0 || string(b) != "ready\nready\nok\n" {
+		t.Fatalf("restarted: %v, output %q, want ok", ws, b)
+	}
+}

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <linux/filter.h>
 #include <time.h>
@@ -392,6 +393,39 @@ static void fifos(const char *go) {
 	expectRead(rw3, "x", "f3 after restart");
 }
 
+/* tree: a parent with a listener and a child (which inherited it too)
+ * connected to it, bytes queued both ways, and a datagram pair shared by
+ * both. */
+static void tree(const char *go) {
+	int l = bound(SOCK_STREAM, "srv.sock", 0);
+	listen(l, 4);
+	int dp[2];
+	socketpair(AF_UNIX, SOCK_DGRAM, 0, dp);
+	pid_t child = fork();
+	if (child == 0) {
+		int c = socket(AF_UNIX, SOCK_STREAM, 0);
+		connectTo(c, "srv.sock", 0);
+		send(c, "from child", 10, 0);
+		send(dp[0], "dgram from child", 16, 0);
+		waitGo(go);
+		expectRecv(c, "from parent", "child");
+		expectName(c, 1, "srv.sock", 0, "child's peer");
+		exit(failed);
+	}
+	int a = accept(l, NULL, NULL);
+	send(a, "from parent", 11, 0);
+	char b[32];
+	/* wait for the child's datagram, then leave one of ours queued */
+	recv(dp[1], b, sizeof b, 0);
+	send(dp[1], "dgram from parent", 17, 0);
+	waitGo(go);
+	expectRecv(a, "from child", "parent");
+	expectRecv(dp[0], "dgram from parent", "shared datagram pair");
+	int st;
+	if (waitpid(child, &st, 0) != child || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail("child failed: status %#x", st);
+}
+
 int main(int argc, char **argv) {
 	if (argc != 4)
 		return 2;
@@ -410,6 +444,8 @@ int main(int argc, char **argv) {
 		names(argv[3]);
 	else if (!strcmp(argv[1], "forced"))
 		forced(argv[3]);
+	else if (!strcmp(argv[1], "tree"))
+		tree(argv[3]);
 	else if (!strcmp(argv[1], "fifos"))
 		fifos(argv[3]);
 	else if (!strcmp(argv[1], "outside")) /* FD 3: a socket to the test */
