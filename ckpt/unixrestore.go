@@ -288,6 +288,9 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 			e.fd = fd
 		}
 		r.descs[e.f.Desc] = e.fd
+		if err := applySockBufs(e.fd, e.f.Sock.Opts); err != nil {
+			return fmt.Errorf("fd %d: %w", e.f.FD, err)
+		}
 	}
 	// 4. The queues, each message sent again by its sender, before the
 	// datagram sockets connect (a connected one takes only its peer's).
@@ -378,25 +381,7 @@ func (r *restorer) refillUnix(e *uent, ents map[uint64]*uent, temps *[]int) erro
 			oob = unix.UnixRights(rights...)
 		}
 		send := func(from int, to unix.Sockaddr) error {
-			var err error
-			if c := m.Creds; c != nil {
-				// The sender's credentials again (root may name any
-				// that exist; the tree's pids are back already, under
-				// other numbers in a new PID namespace).
-				pid := c.PID
-				for _, q := range r.procs {
-					if int32(q.meta.PID) == c.PID && q.pid > 0 {
-						pid = int32(q.pid)
-					}
-				}
-				withCreds := append(append([]byte(nil), oob...), unix.UnixCredentials(&unix.Ucred{Pid: pid, Uid: c.UID, Gid: c.GID})...)
-				if err = unix.Sendmsg(from, m.Data, withCreds, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL); err == unix.ESRCH || err == unix.EPERM {
-					r.warn("%s(%d) fd %d: a queued message from pid %d comes with the restorer's credentials: %v", e.p.comm(), e.p.meta.PID, e.f.FD, c.PID, err)
-					err = unix.Sendmsg(from, m.Data, oob, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
-				}
-			} else {
-				err = unix.Sendmsg(from, m.Data, oob, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
-			}
+			err := r.sendAgain(e, from, to, m, oob)
 			for _, fd := range closeAfter {
 				unix.Close(fd)
 			}
@@ -539,4 +524,50 @@ func removeSocketFile(c creds, path string) error {
 		}
 		return unix.Unlink(path)
 	})
+}
+
+// sendAgain sends queued message m from socket from (to address to, or its
+// peer), with its descriptors (oob) and its sender's credentials. A
+// stream may take the bytes in several sends; the control data goes with
+// the first.
+func (r *restorer) sendAgain(e *uent, from int, to unix.Sockaddr, m sockMsg, oob []byte) error {
+	const flags = unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL
+	if c := m.Creds; c != nil {
+		// The sender's credentials again (root may name any that exist;
+		// the tree's pids are back already, under other numbers in a new
+		// PID namespace).
+		pid := c.PID
+		for _, q := range r.procs {
+			if int32(q.meta.PID) == c.PID && q.pid > 0 {
+				pid = int32(q.pid)
+			}
+		}
+		withCreds := append(append([]byte(nil), oob...), unix.UnixCredentials(&unix.Ucred{Pid: pid, Uid: c.UID, Gid: c.GID})...)
+		n, err := unix.SendmsgN(from, m.Data, withCreds, to, flags)
+		if err == unix.ESRCH || err == unix.EPERM {
+			r.warn("%s(%d) fd %d: a queued message from pid %d comes with the restorer's credentials: %v", e.p.comm(), e.p.meta.PID, e.f.FD, c.PID, err)
+			n, err = unix.SendmsgN(from, m.Data, oob, to, flags)
+		}
+		if err != nil {
+			return err
+		}
+		return r.sendRest(from, to, m.Data[n:])
+	}
+	n, err := unix.SendmsgN(from, m.Data, oob, to, flags)
+	if err != nil {
+		return err
+	}
+	return r.sendRest(from, to, m.Data[n:])
+}
+
+// sendRest sends what a stream did not take at once.
+func (r *restorer) sendRest(from int, to unix.Sockaddr, rest []byte) error {
+	for len(rest) > 0 {
+		n, err := unix.SendmsgN(from, rest, nil, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		if err != nil {
+			return err
+		}
+		rest = rest[n:]
+	}
+	return nil
 }

@@ -318,17 +318,6 @@ func applySockOpts(s int, o sockOpts) error {
 	if o.FilterLocked {
 		defer unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_LOCK_FILTER, 1)
 	}
-	// The kernel doubles what is set (socket(7)); FORCE passes rmem_max.
-	if o.SndBuf > 0 {
-		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, o.SndBuf/2); err != nil {
-			return fmt.Errorf("SO_SNDBUF: %w", err)
-		}
-	}
-	if o.RcvBuf > 0 {
-		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, o.RcvBuf/2); err != nil {
-			return fmt.Errorf("SO_RCVBUF: %w", err)
-		}
-	}
 	b := func(v bool) int {
 		if v {
 			return 1
@@ -351,6 +340,23 @@ func applySockOpts(s int, o sockOpts) error {
 	}{{"SO_RCVTIMEO", unix.SO_RCVTIMEO, o.RcvTimeo}, {"SO_SNDTIMEO", unix.SO_SNDTIMEO, o.SndTimeo}} {
 		if err := unix.SetsockoptTimeval(s, unix.SOL_SOCKET, x.opt, &unix.Timeval{Sec: x.to[0], Usec: x.to[1]}); err != nil {
 			return fmt.Errorf("%s: %w", x.name, err)
+		}
+	}
+	return nil
+}
+
+// applySockBufs sets the buffer sizes, before the queues are refilled: a
+// queue fitted in them.
+func applySockBufs(s int, o sockOpts) error {
+	// The kernel doubles what is set (socket(7)); FORCE passes rmem_max.
+	if o.SndBuf > 0 {
+		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, o.SndBuf/2); err != nil {
+			return fmt.Errorf("SO_SNDBUF: %w", err)
+		}
+	}
+	if o.RcvBuf > 0 {
+		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, o.RcvBuf/2); err != nil {
+			return fmt.Errorf("SO_RCVBUF: %w", err)
 		}
 	}
 	return nil

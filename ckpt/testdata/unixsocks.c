@@ -159,12 +159,38 @@ static void listening(const char *go) {
 	int acc = accept(l, NULL, NULL);
 	send(est, "abc", 3, 0);
 	send(acc, "xyz", 3, 0);
+	/* A third connection with more bytes queued than a default buffer
+	 * holds (its sender's SO_SNDBUF raised). */
+	int c3 = socket(AF_UNIX, SOCK_STREAM, 0), big = 1 << 20;
+	setsockopt(c3, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big);
+	connectTo(c3, "lst.sock", 0);
+	int a3 = accept(l, NULL, NULL);
+	static char block[400000], back[400001];
+	for (size_t i = 0; i < sizeof block; i++)
+		block[i] = (char)(i * 7 + i / 1000);
+	for (size_t off = 0; off < sizeof block;) {
+		ssize_t n = send(c3, block + off, sizeof block - off, MSG_DONTWAIT);
+		if (n <= 0) {
+			fail("queue %zu bytes", sizeof block);
+			break;
+		}
+		off += n;
+	}
 	int pend = socket(AF_UNIX, SOCK_STREAM, 0);
 	connectTo(pend, "lst.sock", 0);
 	struct timeval tv = {7, 500000};
 	setsockopt(acc, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
 	waitGo(go);
 	expectRecv(acc, "abc", "accepted end");
+	size_t got3 = 0;
+	for (;;) {
+		ssize_t n = recv(a3, back + got3, sizeof back - got3, MSG_DONTWAIT);
+		if (n <= 0)
+			break;
+		got3 += n;
+	}
+	if (got3 != sizeof block || memcmp(back, block, sizeof block) != 0)
+		fail("big queue: %zu bytes back, want %zu", got3, sizeof block);
 	expectRecv(est, "xyz", "client end");
 	expectName(est, 1, "lst.sock", 0, "client's peer");
 	expectName(acc, 0, "lst.sock", 0, "accepted end's name");
