@@ -440,6 +440,23 @@ func (t *dumpTree) linkUnix(socks map[uint64][]fdRef) error {
 			}
 			continue
 		}
+		if s.Peer == 0 && s.State == stateEstablished && s.Type != unix.SOCK_DGRAM && s.Shutdown != 3 && !pending[refs[0].file().Ino] {
+			// Connected, to no socket, and not shut down as a closed peer
+			// leaves it: its connection waits in a listener outside.
+			to := "a listener"
+			if c, err := fdCopy(refs[0].d.pid, refs[0].file().FD); err == nil {
+				if sa, err := unix.Getpeername(c); err == nil {
+					if u, ok := sa.(*unix.SockaddrUnix); ok {
+						to = u.Name
+					}
+				}
+				unix.Close(c)
+			}
+			if err := refuse(refs, "its connection to "+to+" waits to be accepted outside of selected processes"); err != nil {
+				return err
+			}
+			continue
+		}
 		// Connections waiting to be accepted: their client must be in the
 		// tree, and the data it sent (in the connection nobody holds) cannot
 		// be read.

@@ -44,25 +44,65 @@ func TestUnixSockets(t *testing.T) {
 }
 
 // TestUnixPeerOutside: a socket whose peer is outside the tree is the
-// CONVEX error naming the peer.
+// CONVEX error naming the peer: the process holding it, or the address of
+// the listener outside where its connection waits to be accepted.
 func TestUnixPeerOutside(t *testing.T) {
 	needRoot(t)
-	dir := t.TempDir()
-	out, gofile := filepath.Join(dir, "out"), filepath.Join(dir, "go")
-	cmd, closeOutside := startForced(t, "outside", dir, out, gofile)
-	defer closeOutside()
-	waitFor(t, "set up", func() bool { return lines(out) >= 1 })
-	_, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "img"), CheckOnly: true})
-	var ue *UncheckpointableError
-	if err == nil || !asUncheckpointable(err, &ue) {
-		t.Fatalf("checkpoint: %v, want fd 3 is socket", err)
-	}
-	if ue.FD != 3 || !strings.Contains(err.Error(), " fd 3 is socket (its peer ") || !strings.Contains(err.Error(), ".test(") {
-		t.Errorf("got %q, want the CONVEX message naming the test process holding the peer", err)
+	for _, tc := range []struct {
+		name string
+		sock func(t *testing.T, dir string) *os.File
+		want string
+	}{
+		{"peer held by the test", func(t *testing.T, dir string) *os.File {
+			sp, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mine := os.NewFile(uintptr(sp[0]), "mine")
+			t.Cleanup(func() { mine.Close() })
+			return os.NewFile(uintptr(sp[1]), "theirs")
+		}, " fd 3 is socket (its peer ckpt.test("},
+		{"waiting in a listener of the test", func(t *testing.T, dir string) *os.File {
+			path := filepath.Join(dir, "outside.sock")
+			ln, err := net.Listen("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ln.Close() })
+			c, err := net.Dial("unix", path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := c.(*net.UnixConn).File()
+			c.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return f
+		}, " fd 3 is socket (its connection to "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out, gofile := filepath.Join(dir, "out"), filepath.Join(dir, "go")
+			f := tc.sock(t, dir)
+			cmd := exec.Command(cprog(t, "unixsocks"), "outside", out, gofile)
+			cmd.Dir = dir
+			cmd.ExtraFiles = []*os.File{f}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			waitFor(t, "set up", func() bool { return lines(out) >= 1 })
+			_, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "img"), CheckOnly: true})
+			var ue *UncheckpointableError
+			if !errors.As(err, &ue) || ue.FD != 3 || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("checkpoint: %v, want %q", err, tc.want)
+			}
+			t.Log(err)
+		})
 	}
 }
-
-func asUncheckpointable(err error, ue **UncheckpointableError) bool { return errors.As(err, ue) }
 
 // startForced starts unixsocks forced with fd 3 a unix socket whose peer
 // the test holds, fd 4 a pty slave whose master the test holds, fd 5 a TCP
@@ -94,9 +134,6 @@ func startForced(t *testing.T, mode, dir, out, gofile string) (*exec.Cmd, func()
 	cmd := exec.Command(cprog(t, "unixsocks"), mode, out, gofile)
 	cmd.Dir = dir
 	cmd.ExtraFiles = []*os.File{theirs, slave, tcp}
-	if mode == "outside" {
-		cmd.ExtraFiles = cmd.ExtraFiles[:1]
-	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
