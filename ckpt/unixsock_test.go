@@ -131,15 +131,33 @@ func startForced(t *testing.T, mode, dir, out, gofile string) (*exec.Cmd, func()
 	if err != nil {
 		t.Fatal(err)
 	}
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifo := filepath.Join(dir, "outside.fifo")
+	if err := unix.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fifoMine, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fifoTheirs, err := os.OpenFile(fifo, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cmd := exec.Command(cprog(t, "unixsocks"), mode, out, gofile)
 	cmd.Dir = dir
-	cmd.ExtraFiles = []*os.File{theirs, slave, tcp}
+	cmd.ExtraFiles = []*os.File{theirs, slave, tcp, pw, fifoTheirs}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	theirs.Close()
 	tcp.Close()
 	conn.Close()
+	pw.Close()
+	fifoTheirs.Close()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -148,13 +166,16 @@ func startForced(t *testing.T, mode, dir, out, gofile string) (*exec.Cmd, func()
 		mine.Close()
 		accepted.Close()
 		ln.Close()
+		pr.Close()
+		fifoMine.Close()
 	}
 }
 
 // TestForcedImageRestarts: every kind of descriptor that cannot be saved
 // (a unix socket to the outside, also in flight in a socket of the
 // process; a pty slave of an outside master; a TCP connection to the
-// outside) is in an epoll set with an eventfd. chkpnt -F succeeds, and
+// outside; a pipe to the outside; a FIFO also open outside) is in an epoll
+// set with an eventfd. chkpnt -F succeeds, and
 // restart -F brings the process back with all of them closed everywhere:
 // the epoll set holds the eventfd alone, the message in flight arrives
 // without the descriptor.
@@ -170,6 +191,21 @@ func TestForcedImageRestarts(t *testing.T) {
 		t.Fatalf("chkpnt -F: %v", err)
 	}
 	cmd.Wait()
+	m, err := ReadImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := map[int]string{}
+	for _, f := range m.meta.Files {
+		if f.Kind == fdClosed {
+			closed[f.FD] = f.Reason
+		}
+	}
+	for fd := 3; fd <= 7; fd++ {
+		if _, ok := closed[fd]; !ok {
+			t.Errorf("fd %d was saved, want it saved closed (closed: %v)", fd, closed)
+		}
+	}
 	if err := os.WriteFile(gofile, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -333,14 +333,15 @@ static void names(const char *go) {
 }
 
 /* forced: FD 3 is a unix socket whose peer is the test, FD 4 a pty slave
- * whose master the test holds, FD 5 a TCP socket connected to the test. All
- * are in an epoll set with an eventfd, and FD 3 is in flight in a
+ * whose master the test holds, FD 5 a TCP socket connected to the test, FD 6
+ * the write end of a pipe the test reads, FD 7 a FIFO the test holds open
+ * too. All are in an epoll set with an eventfd, and FD 3 is in flight in a
  * socketpair of the process. */
 static void forced(const char *go) {
 	int ep = epoll_create1(0);
 	int ev = eventfd(1, 0);
-	for (int fd = 3; fd <= 5; fd++) {
-		struct epoll_event e = {.events = EPOLLIN, .data.u32 = fd};
+	for (int fd = 3; fd <= 7; fd++) {
+		struct epoll_event e = {.events = fd == 6 ? EPOLLOUT : EPOLLIN, .data.u32 = fd};
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e) < 0)
 			fail("epoll_ctl %d", fd);
 	}
@@ -359,7 +360,7 @@ static void forced(const char *go) {
 	memcpy(CMSG_DATA(c), &three, sizeof three);
 	sendmsg(sp[0], &m, 0);
 	waitGo(go);
-	for (int fd = 3; fd <= 5; fd++)
+	for (int fd = 3; fd <= 7; fd++)
 		if (fcntl(fd, F_GETFD) != -1 || errno != EBADF)
 			fail("fd %d is open after a forced restart", fd);
 	struct epoll_event got[8];
