@@ -31,6 +31,12 @@ type dumpTree struct {
 	procs    []*dumper // parents before children
 	frozenAt time.Time
 	prealloc map[int][]byte // snapshot buffers allocated before the freeze
+
+	// The unix sockets of the tree by inode, and those in flight in
+	// their queues held by nothing else (linkUnix).
+	unixSocks  map[uint64][]fdRef
+	unixFlight map[uint64]bool
+	unixRaw    map[uint64][]rawMsg
 }
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
@@ -439,6 +445,7 @@ func (r fdRef) file() *fileDesc { return &r.d.meta.Files[r.i] }
 // description get the same Desc; the bytes in transit in each pipe are
 // copied (with tee, so the running tree's data is not disturbed).
 func (t *dumpTree) linkFiles() error {
+	defer t.closeFlight() // the copies of descriptors in flight (unixflight.go)
 	pipes := map[uint64][]fdRef{}
 	socks := map[uint64][]fdRef{}
 	groups := map[string][]fdRef{}

@@ -59,13 +59,26 @@ func cwdOf(p *rproc) error {
 func (r *restorer) restoreUnixSockets() (retErr error) {
 	ents := map[uint64]*uent{}
 	var inos []uint64
+	// Sockets in flight that only a queue held come back too: the
+	// restorer holds them until they are sent (and closes them after).
+	var add func(p *rproc, f fileDesc)
+	add = func(p *rproc, f fileDesc) {
+		if f.Kind != fdSocket || f.Sock == nil || ents[f.Ino] != nil {
+			return
+		}
+		ents[f.Ino] = &uent{p: p, f: f, fd: -1, other: -1}
+		inos = append(inos, f.Ino)
+		for _, m := range f.Sock.Queue {
+			for _, g := range m.Files {
+				add(p, g)
+			}
+		}
+	}
 	for _, p := range r.procs {
 		for _, f := range p.meta.Files {
-			if f.Kind != fdSocket || f.Sock == nil || p.closed[f.FD] || ents[f.Ino] != nil {
-				continue
+			if !p.closed[f.FD] {
+				add(p, f)
 			}
-			ents[f.Ino] = &uent{p: p, f: f, fd: -1, other: -1}
-			inos = append(inos, f.Ino)
 		}
 	}
 	if len(ents) == 0 {
@@ -447,6 +460,10 @@ func (r *restorer) rightsOf(e *uent, m sockMsg) (rights, closeAfter []int, err e
 		}
 		if f == nil {
 			r.warn("%s(%d) fd %d: a descriptor in flight in it is restored closed, and left out", e.p.comm(), e.p.meta.PID, e.f.FD)
+			continue
+		}
+		if f.Kind == fdSocket {
+			r.warn("%s(%d) fd %d: a socket in flight in it could not be made again, and is left out", e.p.comm(), e.p.meta.PID, e.f.FD)
 			continue
 		}
 		if f.Kind == fdPipe {

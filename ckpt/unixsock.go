@@ -20,7 +20,7 @@ import (
 // of the descriptor (pidfd_getfd) with MSG_PEEK and SO_PEEK_OFF, one
 // message at a time, with the sender's address and the descriptors in
 // flight (SCM_RIGHTS: a peek installs copies of them, which kcmp matches
-// to descriptions of the tree). At restart (restoreUnix) the sockets are
+// to descriptions of the tree; see unixflight.go). At restart (restoreUnix) the sockets are
 // made again in the restorer, bound, connected (through a temporary
 // listener on the same name, so both ends report the same addresses),
 // refilled by sending each message again from its sender, and then shut
@@ -395,6 +395,10 @@ func printName(name string) string {
 // is in the tree too (CONVEX: a socket to the outside is not
 // checkpointable; -F closes it), naming the peer.
 func (t *dumpTree) linkUnix(socks map[uint64][]fdRef) error {
+	t.unixSocks = socks
+	if err := t.peekQueues(socks); err != nil {
+		return err
+	}
 	in := map[int]bool{}
 	for _, d := range t.procs {
 		in[d.pid] = true
@@ -423,7 +427,7 @@ func (t *dumpTree) linkUnix(socks map[uint64][]fdRef) error {
 		if s == nil {
 			continue
 		}
-		if s.Peer != 0 && len(socks[s.Peer]) == 0 {
+		if s.Peer != 0 && len(socks[s.Peer]) == 0 && !t.unixFlight[s.Peer] {
 			peer := socketHolder(s.Peer, in)
 			if peer == "" {
 				if u, err := diagUnix(s.Peer); err == nil && u.name != "" {
@@ -490,160 +494,6 @@ func (t *dumpTree) linkUnix(socks map[uint64][]fdRef) error {
 	return nil
 }
 
-// unixQueues saves the receive queue of every unix socket of the tree.
-// Descriptions (Desc) must be known: descriptors in flight refer to them.
-func (t *dumpTree) unixQueues(socks map[uint64][]fdRef) error {
-	for _, refs := range socks {
-		r := refs[0]
-		f := r.file()
-		if f.Kind != fdSocket || f.Sock == nil || f.Sock.State == stateListen {
-			continue
-		}
-		q, err := t.peekUnix(r)
-		if err != nil {
-			return fmt.Errorf("%s(%d) fd %d: socket queue: %w", r.d.comm, r.d.pid, f.FD, err)
-		}
-		f.Sock.Queue = q
-	}
-	return nil
-}
-
-// peekUnix reads the receive queue of a socket without consuming it: the
-// socket's peek offset (SO_PEEK_OFF) walks the queue one message at a time,
-// and is put back as it was.
-func (t *dumpTree) peekUnix(r fdRef) ([]sockMsg, error) {
-	f := r.file()
-	s, err := fdCopy(r.d.pid, f.FD)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(s)
-	if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_PEEK_OFF, 0); err != nil {
-		return nil, fmt.Errorf("SO_PEEK_OFF: %w", err)
-	}
-	defer unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_PEEK_OFF, f.Sock.Opts.PeekOff)
-	// The kernel keeps each message's sender credentials; SO_PASSCRED
-	// shows them (and keeps stream reads from merging different senders).
-	if !f.Sock.Opts.PassCred {
-		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_PASSCRED, 1); err != nil {
-			return nil, fmt.Errorf("SO_PASSCRED: %w", err)
-		}
-		defer unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_PASSCRED, 0)
-	}
-	size := 2 * f.Sock.Opts.RcvBuf
-	if size < 1<<16 {
-		size = 1 << 16
-	}
-	buf := make([]byte, size)
-	oob := make([]byte, unix.CmsgSpace(253*4)+unix.CmsgSpace(unix.SizeofUcred))
-	var q []sockMsg
-	for {
-		n, oobn, flags, from, err := unix.Recvmsg(s, buf, oob, unix.MSG_PEEK|unix.MSG_DONTWAIT|unix.MSG_CMSG_CLOEXEC)
-		if err == unix.EAGAIN {
-			return q, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if flags&unix.MSG_TRUNC != 0 {
-			return nil, fmt.Errorf("a message longer than %d bytes", len(buf))
-		}
-		if n == 0 && oobn == 0 && (f.Sock.Type == unix.SOCK_STREAM || (f.Sock.Type == unix.SOCK_SEQPACKET && f.Sock.Shutdown&1 != 0)) {
-			// End of file: the peer shut down. (A record of zero bytes
-			// before it is taken for it.)
-			return q, nil
-		}
-		m := sockMsg{Data: append([]byte(nil), buf[:n]...)}
-		if sa, ok := from.(*unix.SockaddrUnix); ok && f.Sock.Type == unix.SOCK_DGRAM {
-			m.From = sa.Name
-			if strings.HasPrefix(m.From, "@") {
-				m.From = "\x00" + m.From[1:]
-			}
-		}
-		if err := t.inFlight(r, &m, oob[:oobn]); err != nil {
-			return nil, err
-		}
-		q = append(q, m)
-		if len(q) > maxSockQueue {
-			return nil, fmt.Errorf("more than %d messages queued", maxSockQueue)
-		}
-	}
-}
-
-// maxSockQueue bounds the messages saved per socket (net.unix.max_dgram_qlen
-// is far lower by default).
-const maxSockQueue = 1 << 16
-
-// inFlight records the descriptors a peeked message carries (SCM_RIGHTS):
-// the kernel installed copies of them in this process.
-func (t *dumpTree) inFlight(r fdRef, m *sockMsg, oob []byte) error {
-	if len(oob) == 0 {
-		return nil
-	}
-	cms, err := unix.ParseSocketControlMessage(oob)
-	if err != nil {
-		return err
-	}
-	var fds []int
-	for _, cm := range cms {
-		if rights, err := unix.ParseUnixRights(&cm); err == nil {
-			fds = append(fds, rights...)
-		}
-		if uc, err := unix.ParseUnixCredentials(&cm); err == nil {
-			m.Creds = &sockCreds{PID: uc.Pid, UID: uc.Uid, GID: uc.Gid}
-		}
-	}
-	defer func() {
-		for _, fd := range fds {
-			unix.Close(fd)
-		}
-	}()
-	self := os.Getpid()
-	for _, fd := range fds {
-		desc := ""
-	search:
-		for _, d := range t.procs {
-			for _, g := range d.meta.Files {
-				if g.Kind != fdClosed && sameDescription(self, fd, d.pid, g.FD) {
-					desc = g.Desc
-					break search
-				}
-			}
-		}
-		if desc != "" {
-			m.Rights = append(m.Rights, desc)
-			continue
-		}
-		// Held by nobody but the queue: a regular file can be opened again,
-		// an end of a pipe of the tree taken from it.
-		link, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
-		if ino, ok := strings.CutPrefix(link, "pipe:["); ok {
-			n, _ := strconv.ParseUint(strings.TrimSuffix(ino, "]"), 10, 64)
-			if t.hasPipe(n) {
-				fl, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
-				m.Files = append(m.Files, fileDesc{FD: -1, Kind: fdPipe, Path: link, Ino: n, Flags: fl &^ unix.O_CLOEXEC, Desc: fmt.Sprintf("flight:%d", len(m.Files))})
-				m.Rights = append(m.Rights, m.Files[len(m.Files)-1].Desc)
-				continue
-			}
-		}
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && !strings.HasSuffix(link, " (deleted)") {
-			info, err := readFdInfo(self, fd)
-			if err == nil {
-				ref := statRef(link, fmt.Sprintf("/proc/self/fd/%d", fd))
-				m.Files = append(m.Files, fileDesc{FD: -1, Kind: fdFile, Path: link, Flags: info.Flags &^ unix.O_CLOEXEC, Pos: info.Pos, File: &ref, Desc: fmt.Sprintf("flight:%d", len(m.Files))})
-				m.Rights = append(m.Rights, m.Files[len(m.Files)-1].Desc)
-				continue
-			}
-		}
-		f := r.file()
-		if err := r.d.uncheckpointable(f.FD, fmt.Sprintf("is socket (descriptor %s in flight in it is held by no process of the tree)", link)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
 // hasPipe reports whether a member holds an end of pipe ino.
 func (t *dumpTree) hasPipe(ino uint64) bool {
 	for _, d := range t.procs {
@@ -677,7 +527,12 @@ func checkFileKinds(f fileDesc) error {
 				return fmt.Errorf("%w: fd %d: a queued message out of bounds", ErrCorrupt, f.FD)
 			}
 			for _, g := range m.Files {
-				if (g.Kind != fdFile && g.Kind != fdPipe) || g.Sock != nil || g.Fifo != nil {
+				switch {
+				case g.Kind == fdSocket && g.Fifo == nil:
+					if err := checkFileKinds(g); err != nil {
+						return err
+					}
+				case (g.Kind != fdFile && g.Kind != fdPipe) || g.Sock != nil || g.Fifo != nil:
 					return fmt.Errorf("%w: fd %d: a %s in flight", ErrCorrupt, f.FD, g.Kind)
 				}
 			}

@@ -23,7 +23,7 @@ import (
 func TestUnixSockets(t *testing.T) {
 	needRoot(t)
 	prog := cprog(t, "unixsocks")
-	for _, mode := range []string{"dgram", "listen", "rights", "seqpacket", "names", "fifos"} {
+	for _, mode := range []string{"dgram", "listen", "rights", "passsock", "seqpacket", "names", "fifos"} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
 			out, gofile := filepath.Join(dir, "out"), filepath.Join(dir, "go")

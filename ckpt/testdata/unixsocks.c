@@ -262,6 +262,42 @@ static void rights(const char *go) {
 	expectRecv(sp[1], "after", "bytes after the rights");
 }
 
+/* passsock: one end of a socketpair, with bytes queued in it, is in flight
+ * in another socketpair and closed: only the queue holds it. Its other end
+ * stays with the process. */
+static void passsock(const char *go) {
+	int x[2], c[2];
+	socketpair(AF_UNIX, SOCK_STREAM, 0, x);
+	socketpair(AF_UNIX, SOCK_DGRAM, 0, c);
+	send(x[0], "queued in x1", 12, 0);
+	char cbuf[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = {"S", 1};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof cbuf};
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &x[1], sizeof(int));
+	if (sendmsg(c[0], &m, 0) != 1)
+		fail("sendmsg");
+	close(x[1]);
+	send(x[0], " and more", 9, 0);
+	waitGo(go);
+	char buf[4], rb[CMSG_SPACE(sizeof(int))];
+	struct iovec riov = {buf, sizeof buf};
+	struct msghdr r = {.msg_iov = &riov, .msg_iovlen = 1, .msg_control = rb, .msg_controllen = sizeof rb};
+	cm = CMSG_FIRSTHDR(&r);
+	if (recvmsg(c[1], &r, MSG_DONTWAIT) != 1 || buf[0] != 'S' || (cm = CMSG_FIRSTHDR(&r)) == NULL || cm->cmsg_type != SCM_RIGHTS) {
+		fail("the message carrying the socket");
+		return;
+	}
+	int y;
+	memcpy(&y, CMSG_DATA(cm), sizeof y);
+	expectRecv(y, "queued in x1 and more", "the socket in flight");
+	send(y, "back", 4, 0);
+	expectRecv(x[0], "back", "its peer");
+}
+
 static void seqpacket(const char *go) {
 	int sp[2];
 	socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp);
@@ -465,6 +501,8 @@ int main(int argc, char **argv) {
 		listening(argv[3]);
 	else if (!strcmp(argv[1], "rights"))
 		rights(argv[3]);
+	else if (!strcmp(argv[1], "passsock"))
+		passsock(argv[3]);
 	else if (!strcmp(argv[1], "seqpacket"))
 		seqpacket(argv[3]);
 	else if (!strcmp(argv[1], "names"))
