@@ -14,7 +14,7 @@ import (
 )
 
 // TestUnixSockets: each program sets up unix sockets, is checkpointed
-// (-k KILL) and restarted, and then checks from the inside that every
+// (-k KILL), restarted, checkpointed and restarted again, and then checks from the inside that every
 // object is as it was: the datagrams of two clients with their boundaries
 // and sender addresses, a listener with an established connection (bytes
 // queued both ways) and one waiting to be accepted, descriptors in flight
@@ -31,10 +31,25 @@ func TestUnixSockets(t *testing.T) {
 			waitFor(t, mode+" set up", func() bool { return lines(out) >= 1 })
 			img := filepath.Join(dir, mode+".img")
 			checkpointKill(t, cmd, img)
+			// A chain: the restarted process is checkpointed again
+			// before it looks at anything.
+			p, err := Restart(context.Background(), img, RestartOptions{})
+			if err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			img2 := filepath.Join(dir, mode+".2.img")
+			if _, err := Checkpoint(context.Background(), p.PID, CheckpointOptions{File: img2, Signal: unix.SIGKILL}); err != nil {
+				unix.Kill(p.PID, unix.SIGKILL)
+				waitProc(t, p)
+				t.Fatalf("checkpoint of the restarted process: %v", err)
+			}
+			if ws := waitProc(t, p); ws.Signal() != unix.SIGKILL {
+				t.Fatalf("restarted process after chkpnt -k KILL: %v", ws)
+			}
 			if err := os.WriteFile(gofile, nil, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			ws := restartWait(t, img, RestartOptions{})
+			ws := restartWait(t, img2, RestartOptions{})
 			b, _ := os.ReadFile(out)
 			if ws.ExitStatus() != 0 || string(b) != "ready\nok\n" {
 				t.Fatalf("restarted %s: %v, output %q, want ok", mode, ws, b)
