@@ -561,6 +561,13 @@ func (b *builder) openFiles() error {
 		}
 		r.epollFilled[f.Desc] = true
 		for _, w := range f.Anon.Watches {
+			// A target that was not checkpointable (-F) or could not be
+			// reopened (restart -F) is closed: it leaves the interest list
+			// as the kernel drops a watch whose file is closed.
+			if !openIn(p, w.FD) {
+				r.warn("%s(%d) fd %d: epoll watch on fd %d dropped: that descriptor is restored closed", p.comm(), p.meta.PID, f.FD, w.FD)
+				continue
+			}
 			ev := make([]byte, 12) // struct epoll_event is packed on x86-64
 			binary.LittleEndian.PutUint32(ev, w.Events)
 			binary.LittleEndian.PutUint64(ev[4:], w.Data)
@@ -574,6 +581,16 @@ func (b *builder) openFiles() error {
 		}
 	}
 	return nil
+}
+
+// openIn reports whether descriptor fd of p is restored open.
+func openIn(p *rproc, fd int) bool {
+	for _, f := range p.meta.Files {
+		if f.FD == fd {
+			return f.Kind != fdClosed && !p.closed[fd]
+		}
+	}
+	return false
 }
 
 // restoreProcessState restores cwd, umask, signal actions, the alternate

@@ -532,13 +532,15 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	}
 	switch {
 	case strings.HasPrefix(link, "socket:"):
-		// A connected unix stream socket can come back if its peer is in
-		// the tree (dumpTree.linkFiles checks); nothing else can.
-		typ, peer, err := unixPeer(info.Ino)
-		if err != nil || typ != unix.SOCK_STREAM || peer == 0 {
-			return closed("is socket")
+		// describeSocket dispatches on the family; a peer must be in the
+		// tree (dumpTree.linkFiles checks).
+		why, err := d.describeSocket(fd, &f, info.Ino)
+		if err != nil {
+			return fileDesc{}, err
 		}
-		f.Kind, f.Ino, f.Sock = fdSocket, info.Ino, &unixSock{Type: typ, Peer: peer}
+		if why != "" {
+			return closed(why)
+		}
 		return f, nil
 	case strings.HasPrefix(link, "pipe:"):
 		// Whether its other end is inside the tree is decided by
@@ -605,7 +607,8 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 			return closed(fmt.Sprintf(": %s: device does not support checkpoint capability", link))
 		}
 	case unix.S_IFIFO:
-		return closed(fmt.Sprintf(": fifo %s is not checkpointable yet", link))
+		// Its other end and its bytes in transit: dumpTree.linkFifos.
+		f.Kind, f.Unlinked = fdFifo, strings.HasSuffix(link, " (deleted)")
 	default:
 		return closed(fmt.Sprintf(": unknown file type %#x", st.Mode&unix.S_IFMT))
 	}

@@ -31,6 +31,12 @@ type dumpTree struct {
 	procs    []*dumper // parents before children
 	frozenAt time.Time
 	prealloc map[int][]byte // snapshot buffers allocated before the freeze
+
+	// The unix sockets of the tree by inode, and those in flight in
+	// their queues held by nothing else (linkUnix).
+	unixSocks  map[uint64][]fdRef
+	unixFlight map[uint64]bool
+	unixRaw    map[uint64][]rawMsg
 }
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
@@ -439,6 +445,7 @@ func (r fdRef) file() *fileDesc { return &r.d.meta.Files[r.i] }
 // description get the same Desc; the bytes in transit in each pipe are
 // copied (with tee, so the running tree's data is not disturbed).
 func (t *dumpTree) linkFiles() error {
+	defer t.closeFlight() // the copies of descriptors in flight (unixflight.go)
 	pipes := map[uint64][]fdRef{}
 	socks := map[uint64][]fdRef{}
 	groups := map[string][]fdRef{}
@@ -452,7 +459,7 @@ func (t *dumpTree) linkFiles() error {
 			case fdSocket:
 				socks[f.Ino] = append(socks[f.Ino], fdRef{d, i})
 				groups[fmt.Sprintf("sock:%d", f.Ino)] = append(groups[fmt.Sprintf("sock:%d", f.Ino)], fdRef{d, i})
-			case fdFile, fdDir, fdDevice, fdTTY, fdAnon:
+			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo:
 				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
 			}
@@ -499,26 +506,11 @@ func (t *dumpTree) linkFiles() error {
 			}
 		}
 	}
-	for _, refs := range socks {
-		peer := refs[0].file().Sock.Peer
-		if len(socks[peer]) == 0 {
-			for _, r := range refs {
-				f := r.file()
-				if err := r.d.uncheckpointable(f.FD, "is socket (its peer is outside of selected processes)"); err != nil {
-					return err
-				}
-				f.Kind, f.Reason, f.Sock = fdClosed, "socket peer outside of selected processes", nil
-			}
-			continue
-		}
-		// The bytes waiting in this end's receive queue, peeked through a
-		// copy of the descriptor.
-		r := refs[0]
-		q, err := peekSocket(r.d.pid, r.file().FD)
-		if err != nil {
-			return fmt.Errorf("%s(%d) fd %d: socket queue: %w", r.d.comm, r.d.pid, r.file().FD, err)
-		}
-		r.file().Sock.Queued = q
+	if err := t.linkUnix(socks); err != nil {
+		return err
+	}
+	if err := t.linkFifos(); err != nil {
+		return err
 	}
 	// Descriptors with the same file are the same description only if the
 	// kernel says so (kcmp KCMP_FILE).
@@ -541,7 +533,7 @@ func (t *dumpTree) linkFiles() error {
 			}
 		}
 	}
-	return nil
+	return t.unixQueues(socks)
 }
 
 func sameDescription(pid1, fd1, pid2, fd2 int) bool {
@@ -605,18 +597,4 @@ func (t *dumpTree) savePipe(ino uint64, refs []fdRef) error {
 	}
 	r.d.meta.Pipes = append(r.d.meta.Pipes, pd)
 	return nil
-}
-
-func peekSocket(pid, fd int) ([]byte, error) {
-	pidfd, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(pidfd)
-	s, err := unix.PidfdGetfd(pidfd, fd, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(s)
-	return peekQueued(s)
 }

@@ -222,7 +222,8 @@ const (
 	fdTTY    = "tty"
 	fdPipe   = "pipe"
 	fdAnon   = "anon"   // eventfd, epoll, timerfd, signalfd: see anonFile
-	fdSocket = "unix"   // one end of a connected unix stream socket whose peer is in the tree
+	fdSocket = "unix"   // a unix socket: see unixSock
+	fdFifo   = "fifo"   // a named pipe: see fifo.go
 	fdClosed = "closed" // not checkpointable; saved with -F, restored closed
 )
 
@@ -242,6 +243,9 @@ type fileDesc struct {
 	CTTY bool      `json:"ctty,omitempty"` // a terminal that is the process's control terminal
 	Anon *anonFile `json:"anon,omitempty"`
 	Sock *unixSock `json:"sock,omitempty"`
+	// Fifo holds the bytes in transit in a named pipe, on one descriptor
+	// of the tree that has it open.
+	Fifo *pipeData `json:"fifo,omitempty"`
 	// Unlinked: the file had no name any more; its content is in Copy.
 	Unlinked bool `json:"unlinked,omitempty"`
 	// Locks this descriptor's file description (flock, OFD) or, for
@@ -766,6 +770,11 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	}
 	for _, name := range names {
 		if err := checkChildName(name); err != nil {
+			return err
+		}
+	}
+	for _, f := range m.Files {
+		if err := checkFileKinds(f); err != nil {
 			return err
 		}
 	}

@@ -209,13 +209,13 @@ type restorer struct {
 	descs   map[string]int    // open file descriptions, opened by the restorer
 	shm     map[string]int    // shared memory objects (memfds)
 	pipes   map[uint64][2]int // pipes by inode
-	socks   map[uint64]int    // ends of unix socket pairs by inode
 	created []int             // pids created so far, for the all-or-nothing cleanup
 	pidfd   uint64            // our pidfd, inherited by the whole tree at this number
 	winch   bool              // the terminal's window size changed: send SIGWINCH
 
-	epollFilled map[string]bool // epoll descriptions whose interest list is back
-	locksDone   map[string]bool // descriptions whose flock/OFD locks are back
+	fifos       map[string]*fifoHold // named pipes being opened, by file
+	epollFilled map[string]bool      // epoll descriptions whose interest list is back
+	locksDone   map[string]bool      // descriptions whose flock/OFD locks are back
 }
 
 func (r *restorer) warn(format string, args ...any) { r.log.Warn(fmt.Sprintf(format, args...)) }
@@ -494,9 +494,6 @@ func (r *restorer) closeAll() {
 	for _, p := range r.pipes {
 		unix.Close(p[0])
 		unix.Close(p[1])
-	}
-	for _, fd := range r.socks {
-		unix.Close(fd)
 	}
 }
 

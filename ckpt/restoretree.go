@@ -29,19 +29,10 @@ func (r *restorer) openDescriptions() error {
 		}
 	}
 	ends := map[int]bool{} // pipe ends already used by a description
-	r.socks = map[uint64]int{}
-	queued := map[uint64][]byte{}
 	for _, p := range r.procs {
 		for _, f := range p.meta.Files {
-			if f.Kind == fdSocket && f.Sock != nil && f.Sock.Queued != nil {
-				queued[f.Ino] = f.Sock.Queued
-			}
-		}
-	}
-	for _, p := range r.procs {
-		for _, f := range p.meta.Files {
-			if f.Kind == fdClosed || p.closed[f.FD] {
-				continue
+			if f.Kind == fdClosed || f.Kind == fdSocket || p.closed[f.FD] {
+				continue // sockets: restoreUnix, once the rest is open
 			}
 			if _, ok := r.descs[f.Desc]; ok {
 				continue
@@ -49,7 +40,7 @@ func (r *restorer) openDescriptions() error {
 			var fd int
 			err := asFileUser(r.fileCreds(p), func() error {
 				var err error
-				fd, err = r.openDescription(p, f, inTransit, ends, queued)
+				fd, err = r.openDescription(p, f, inTransit, ends)
 				return err
 			})
 			if err != nil {
@@ -57,6 +48,12 @@ func (r *restorer) openDescriptions() error {
 			}
 			r.descs[f.Desc] = fd
 		}
+	}
+	if err := r.fifosOpen(); err != nil {
+		return r.fail(r.root, err)
+	}
+	if err := r.restoreUnix(); err != nil {
+		return r.fail(r.root, err)
 	}
 	for _, p := range r.procs {
 		if err := r.makeShm(p); err != nil {
@@ -69,42 +66,10 @@ func (r *restorer) openDescriptions() error {
 // descFlags are the open file status flags F_SETFL can restore.
 const descFlags = unix.O_APPEND | unix.O_NONBLOCK | unix.O_ASYNC | unix.O_DIRECT | unix.O_NOATIME
 
-func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pipeData, ends map[int]bool, queued map[uint64][]byte) (int, error) {
+func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pipeData, ends map[int]bool) (int, error) {
 	switch f.Kind {
-	case fdSocket:
-		end, ok := r.socks[f.Ino]
-		if !ok {
-			sp, err := unix.Socketpair(unix.AF_UNIX, f.Sock.Type|unix.SOCK_CLOEXEC, 0)
-			if err != nil {
-				return -1, fmt.Errorf("fd %d: socketpair: %w", f.FD, err)
-			}
-			r.socks[f.Ino], r.socks[f.Sock.Peer] = sp[0], sp[1]
-			// What waited in each end's receive queue is sent again by
-			// the other end.
-			for _, x := range []struct {
-				from int
-				data []byte
-			}{{sp[1], queued[f.Ino]}, {sp[0], queued[f.Sock.Peer]}} {
-				for off := 0; off < len(x.data); {
-					n, err := unix.Write(x.from, x.data[off:])
-					if err != nil {
-						return -1, fmt.Errorf("fd %d: refill socket queue: %w", f.FD, err)
-					}
-					off += n
-				}
-			}
-			end = sp[0]
-		}
-		fd, err := unix.Dup(end)
-		if err != nil {
-			return -1, err
-		}
-		unix.CloseOnExec(fd)
-		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, f.Flags&descFlags); err != nil {
-			unix.Close(fd)
-			return -1, err
-		}
-		return fd, nil
+	case fdFifo:
+		return r.openFifo(p, f)
 	case fdPipe:
 		pp, ok := r.pipes[f.Ino]
 		if !ok {
@@ -145,7 +110,23 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		if f.Anon == nil {
 			return -1, fmt.Errorf("fd %d: %s: no state saved", f.FD, f.Path)
 		}
-		fd, err := openAnon(f.Anon, f.Flags)
+		a := f.Anon
+		if a.Type == "inotify" && r.opts.Force {
+			// -F: a watched file that is gone loses its watch (as
+			// the kernel drops a watch when its file is removed),
+			// not the whole instance.
+			b := *a
+			b.Inotify = nil
+			for _, w := range a.Inotify {
+				if _, err := os.Stat(w.Path); err != nil {
+					r.warn("%s(%d) fd %d: inotify watch %d on %s dropped: %v (forced)", p.comm(), p.meta.PID, f.FD, w.WD, w.Path, err)
+					continue
+				}
+				b.Inotify = append(b.Inotify, w)
+			}
+			a = &b
+		}
+		fd, err := openAnon(a, f.Flags)
 		if err != nil {
 			return -1, fmt.Errorf("fd %d: %s: %w", f.FD, f.Path, err)
 		}

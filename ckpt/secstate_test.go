@@ -408,7 +408,7 @@ func TestOpenRefusesForeignTerminal(t *testing.T) {
 		{FD: 6, Kind: fdTTY, Path: vt, Flags: unix.O_RDWR | unix.O_NONBLOCK},
 	} {
 		t.Run(fmt.Sprintf("%s %s", f.Kind, filepath.Base(f.Path)), func(t *testing.T) {
-			fd, err := r.openDescription(p, f, nil, map[int]bool{}, nil)
+			fd, err := r.openDescription(p, f, nil, map[int]bool{})
 			if err == nil {
 				unix.Close(fd)
 				t.Fatalf("%s %s opened as fd %d, want a refusal", f.Kind, f.Path, fd)
