@@ -31,7 +31,7 @@ exit 3
 	if r.code != 0 {
 		t.Fatalf("qsub: %v", r)
 	}
-	id, _ := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64)
+	id, _ := parseJobID(r.stdout)
 	j := b.waitState(id, "failed")
 	if j.Reason != "exit status 3" || len(j.Segments) != 1 || j.Segments[0].ExitCode != 3 {
 		t.Errorf("job = %+v, want failed with exit status 3", j)
@@ -105,7 +105,7 @@ func TestBatchHoldReleaseDelete(t *testing.T) {
 	q := b.qsub(b.script("b.sh", "#!/bin/sh\ntrue\n"))
 	b.mustRun("qhold", ids(q))
 	b.mustRun("qdel", ids(q))
-	if r := b.run("qstat", ids(q)); r.code != 1 || r.stderr != fmt.Sprintf("qstat: unknown job id %d\n", q) {
+	if r := b.run("qstat", "-c", ids(q)); r.code != 1 || r.stderr != fmt.Sprintf("qstat: unknown job id %d\n", q) {
 		t.Errorf("qstat of a deleted job: %v", r)
 	}
 	b.mustRun("qmgr", "-c", "start queue batch")
@@ -180,7 +180,7 @@ while [ ! -e done ]; do sleep 0.05; done
 	if j.CPUSec < 0.2 || len(j.Segments) != 1 || math.Abs(j.Segments[0].UserCPUSec+j.Segments[0].SysCPUSec-j.CPUSec) > 1e-6 {
 		t.Errorf("CPU accounting: total %.3fs, segments %+v", j.CPUSec, j.Segments)
 	}
-	full := b.mustRun("qstat", "-f", strconv.FormatUint(id, 10))
+	full := b.mustRun("qstat", "-c", "-f", strconv.FormatUint(id, 10))
 	for _, want := range []string{"run 1 = ", "exit status 0", "total = 1 run, wall "} {
 		if !strings.Contains(full, want) {
 			t.Errorf("qstat -f lacks %q:\n%s", want, full)
@@ -264,7 +264,7 @@ func TestBatchExportedEnvironmentAndFilters(t *testing.T) {
 	}
 
 	held := b.qsub("-h", b.script("h.sh", "#!/bin/sh\ntrue\n"))
-	me := b.mustRun("qstat", "-u", "root")
+	me := b.mustRun("qstat", "-c", "-u", "root")
 	for _, id := range []uint64{id, id2, held} {
 		if !strings.Contains(me, "\n"+strconv.FormatUint(id, 10)+" ") {
 			t.Errorf("qstat -u root lacks job %d:\n%s", id, me)
@@ -273,7 +273,7 @@ func TestBatchExportedEnvironmentAndFilters(t *testing.T) {
 	if r := b.run("qstat", "-u", "nobody"); r.code != 0 || r.stdout != "" {
 		t.Errorf("qstat -u of a user without jobs: %v", r)
 	}
-	onlyHeld := b.mustRun("qstat", "-s", "held")
+	onlyHeld := b.mustRun("qstat", "-c", "--state", "held")
 	if strings.Count(onlyHeld, "\n") != 3 || !strings.Contains(onlyHeld, " held ") {
 		t.Errorf("qstat -s held:\n%s", onlyHeld)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -97,4 +98,13 @@ func call(ctx context.Context, op string, req, reply any) error {
 	}
 	defer c.Close()
 	return c.Call(ctx, op, req, reply)
+}
+
+// fullID is a job id as PBS prints it: N.SERVER (N when the daemon names
+// no server).
+func fullID(id uint64, server string) string {
+	if server == "" {
+		return strconv.FormatUint(id, 10)
+	}
+	return strconv.FormatUint(id, 10) + "." + server
 }
