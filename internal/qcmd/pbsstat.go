@@ -131,7 +131,7 @@ func printPBSTable(w io.Writer, list []proto.JobInfo, o pbsOpts) {
 
 // printPBSAlt prints PBS's alternative table (qstat -a, -n, -s, -u).
 func printPBSAlt(w io.Writer, list []proto.JobInfo, o pbsOpts) {
-	fmt.Fprintf(w, "\n%s: \n", o.host)
+	fmt.Fprintf(w, "\n%s: \n", o.server)
 	if o.wide {
 		sp := strings.Repeat(" ", 30+1+15+1+15+1+15+1+8+1+4+1+5+1)
 		fmt.Fprintf(w, "%sReq'd  Req'd   Elap\n", sp)
