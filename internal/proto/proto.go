@@ -56,7 +56,6 @@ const (
 	OpSignal      = "signal"     // qsig
 	OpRerun       = "rerun"      // qrerun
 	OpMove        = "move"       // qmove
-	OpOrder       = "order"      // qorder
 	OpAlter       = "alter"      // qalter
 	OpRun         = "run"        // qrun
 	OpNodes       = "nodes"      // pbsnodes
@@ -390,12 +389,6 @@ type RerunRequest struct {
 type MoveRequest struct {
 	ID    uint64 `json:"id"`
 	Queue string `json:"queue"`
-}
-
-// OrderRequest is a qorder: the two jobs swap their places.
-type OrderRequest struct {
-	A uint64 `json:"a"`
-	B uint64 `json:"b"`
 }
 
 // AlterRequest is a qalter: the fields set are changed, as with qsub's
