@@ -110,8 +110,9 @@ func TestBatchHoldReleaseDelete(t *testing.T) {
 	}
 	b.mustRun("qmgr", "-c", "start queue batch")
 
-	// A running job: its whole tree goes, even what ignores SIGTERM.
-	long := b.qsub(b.script("long.sh", `#!/bin/sh
+	// A running job: its whole tree goes, even what ignores SIGTERM. Its
+	// policy n keeps qhold from checkpointing and holding it.
+	long := b.qsub("-c", "n", b.script("long.sh", `#!/bin/sh
 trap '' TERM
 sh -c 'trap "" TERM; echo $$ > child.pid; exec sleep 300' &
 wait
@@ -124,7 +125,7 @@ wait
 		return child > 0
 	})
 	child = b.hostPID(long, child)
-	if r := b.run("qhold", ids(long)); r.code == 0 || !strings.Contains(r.stderr, "only queued jobs can be held") {
+	if r := b.run("qhold", ids(long)); r.code == 0 || !strings.Contains(r.stderr, "its checkpoint policy is n: it cannot be held") {
 		t.Errorf("qhold of a running job: %v", r)
 	}
 	b.mustRun("qdel", ids(long))
