@@ -178,6 +178,7 @@ func TestBatchHelp(t *testing.T) {
 		"qmove":    {"destination", "LAZARUS_HOME"},
 		"qselect":  {"-s", "-u", "-q", "-N", "-A", "-h", "-p", "-r", "-l", "-x", "-H", "LAZARUS_HOME"},
 		"qrun":     {"-H", "LAZARUS_HOME"},
+		"qorder":   {"places", "LAZARUS_HOME"},
 		"qterm":    {"-t", "quick", "delay", "immediate", "LAZARUS_HOME"},
 		"pbsnodes": {"-a", "-l", "-o", "-r", "-C", "-F", "LAZARUS_HOME"},
 		"qdel":     {"SIGTERM", "LAZARUS_HOME"},

@@ -479,3 +479,25 @@ func TestBatchPBSQholdRunning(t *testing.T) {
 		t.Errorf("the held run's Exit_status is not -12 (JOB_EXEC_CHKP):\n%s", full)
 	}
 }
+
+// qorder exchanges two waiting jobs' places: with one job running at a
+// time, the later one runs first; a running job cannot be ordered.
+func TestBatchPBSQorder(t *testing.T) {
+	b := newBatch(t, pbsConf+"max_running = 1\n")
+	b.mustRun("qmgr", "-c", "stop scheduling")
+	first := b.qsub("-N", "first", b.script("o1.sh", "#!/bin/sh\necho first >> order\n"))
+	second := b.qsub("-N", "second", b.script("o2.sh", "#!/bin/sh\necho second >> order\n"))
+	b.mustRun("qorder", pbsID(first), jobArg(second))
+	b.mustRun("qmgr", "-c", "start scheduling")
+	b.waitState(first, "finished")
+	b.waitState(second, "finished")
+	if got := b.readFile(filepath.Join(b.work, "order")); got != "second\nfirst\n" {
+		t.Errorf("after qorder, the jobs ran in the order %q, want second then first", got)
+	}
+	if r := b.run("qorder", jobArg(first), jobArg(second)); r.code != 1 || !strings.Contains(r.stderr, "only jobs that wait to run") {
+		t.Errorf("qorder of finished jobs: %v", r)
+	}
+	if r := b.run("qorder", jobArg(first)); r.code != 1 || !strings.Contains(r.stderr, "want two job ids") {
+		t.Errorf("qorder of one job: %v", r)
+	}
+}

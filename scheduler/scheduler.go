@@ -135,10 +135,12 @@ func Schedule(s Snapshot) Plan {
 }
 
 // byPriority orders jobs (given in id order) by job priority, highest
-// first, keeping id order among equals.
+// first, then by place (submission order, unless qorder swapped them).
 func byPriority(seq iter.Seq[*jobs.Job]) []*jobs.Job {
 	js := slices.Collect(seq)
-	slices.SortStableFunc(js, func(a, b *jobs.Job) int { return cmp.Compare(b.Attrs.Priority, a.Attrs.Priority) })
+	slices.SortStableFunc(js, func(a, b *jobs.Job) int {
+		return cmp.Or(cmp.Compare(b.Attrs.Priority, a.Attrs.Priority), cmp.Compare(a.Place(), b.Place()))
+	})
 	return js
 }
 

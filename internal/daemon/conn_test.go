@@ -184,6 +184,7 @@ var requestBodies = map[string]func() any{
 	proto.OpAlter:       func() any { return new(proto.AlterRequest) },
 	proto.OpRun:         func() any { return new(proto.JobRequest) },
 	proto.OpNodes:       func() any { return new(proto.NodesRequest) },
+	proto.OpOrder:       func() any { return new(proto.OrderRequest) },
 }
 
 func TestRequestBodiesComplete(t *testing.T) {

@@ -145,6 +145,59 @@ func (d *Daemon) moveJob(_ context.Context, who caller, body json.RawMessage) (a
 	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
 }
 
+// orderJobs handles qorder: two jobs that wait to run exchange their
+// places, as in PBS: their queues, their priorities and their places among
+// jobs of equal priority, so that each starts when the other would have.
+// The caller must be allowed to manage both. The two records are updated
+// one after the other: a crash in between leaves the first one changed.
+func (d *Daemon) orderJobs(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	var req proto.OrderRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	a, b := jobs.ID(req.A), jobs.ID(req.B)
+	if a == b {
+		return nil, badRequest("qorder needs two different jobs")
+	}
+	v := d.store.View()
+	ja, jb := v.Job(a), v.Job(b)
+	for _, p := range []struct {
+		id jobs.ID
+		j  *jobs.Job
+	}{{a, ja}, {b, jb}} {
+		if p.j == nil {
+			return nil, notFound("unknown job id %d", p.id)
+		}
+		if err := d.mayManage(who, p.j); err != nil {
+			return nil, err
+		}
+		if !p.j.State.Pending() && p.j.State != jobs.Held {
+			return nil, conflict("job %d is %s; only jobs that wait to run can be ordered", p.id, p.j.State)
+		}
+	}
+	now := time.Now().Round(0)
+	swap := func(id jobs.ID, other *jobs.Job) error {
+		_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+			if !j.State.Pending() && j.State != jobs.Held {
+				return conflict("job %d has just become %s", id, j.State)
+			}
+			j.Queue, j.Attrs.Priority, j.Attrs.Rank = other.Queue, other.Attrs.Priority, other.Place()
+			j.Event(now, "exchanged places with job %d by %s (qorder)", other.ID, who.name)
+			return nil
+		})
+		return unknownJob(err, id)
+	}
+	if err := swap(a, jb); err != nil {
+		return nil, err
+	}
+	if err := swap(b, ja); err != nil {
+		return nil, err
+	}
+	d.log.Info("jobs reordered", "job_id", a, "other", b, "by", who.name)
+	d.wake()
+	return struct{}{}, nil
+}
+
 // runJob handles qrun: an operator starts a queued job now, whatever the
 // limits and the order of the queues say.
 func (d *Daemon) runJob(_ context.Context, who caller, body json.RawMessage) (any, error) {

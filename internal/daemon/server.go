@@ -371,6 +371,7 @@ func init() {
 		proto.OpAlter:       (*Daemon).alterJob,
 		proto.OpRun:         (*Daemon).runJob,
 		proto.OpNodes:       (*Daemon).nodes,
+		proto.OpOrder:       (*Daemon).orderJobs,
 	}
 }
 

@@ -59,6 +59,7 @@ const (
 	OpAlter       = "alter"      // qalter
 	OpRun         = "run"        // qrun
 	OpNodes       = "nodes"      // pbsnodes
+	OpOrder       = "order"      // qorder
 )
 
 // Error codes.
@@ -389,6 +390,13 @@ type RerunRequest struct {
 type MoveRequest struct {
 	ID    uint64 `json:"id"`
 	Queue string `json:"queue"`
+}
+
+// OrderRequest is a qorder: the two jobs exchange their places (queue,
+// priority and place among equals).
+type OrderRequest struct {
+	A uint64 `json:"a"`
+	B uint64 `json:"b"`
 }
 
 // AlterRequest is a qalter: the fields set are changed, as with qsub's

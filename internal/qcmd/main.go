@@ -1,6 +1,6 @@
 // Package qcmd holds the batch user commands (qsub, qstat, qdel, qhold,
 // qrls, qchkpnt, qrestart, qmgr, and PBS's qalter, qsig, qrerun, qmove,
-// qselect, qrun, qterm, pbsnodes): one function per command builds its *cli.App, which tests
+// qselect, qorder, qrun, qterm, pbsnodes): one function per command builds its *cli.App, which tests
 // can run with their own writers; Main runs one and turns its error into a
 // one-line message and an exit status. The commands talk to lazarusd
 // through package proto; they never touch the state directory otherwise.

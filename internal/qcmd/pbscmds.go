@@ -629,3 +629,27 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// NewQorder builds qorder.
+func NewQorder(stdout, stderr io.Writer) *cli.App {
+	app := newApp("qorder", "exchange the places of two batch jobs", "qorder job-id job-id",
+		`qorder exchanges the places of two jobs that wait to run (queued, held), as
+PBS's qorder does: each takes the other's queue, priority and place among
+jobs of equal priority, so that each starts when the other would have.
+
+You must be allowed to manage both jobs (your own; root and operators
+anyone's). Exit status: 0, or 1 if the jobs could not be exchanged.
+
+`+environmentHelp, nil, stdout, stderr)
+	app.Action = func(c *cli.Context) error {
+		if c.NArg() != 2 {
+			return fmt.Errorf("want two job ids (see qorder --help)")
+		}
+		ids, err := parseIDs(c.Args().Slice())
+		if err != nil {
+			return err
+		}
+		return call(c.Context, proto.OpOrder, proto.OrderRequest{A: uint64(ids[0]), B: uint64(ids[1])}, nil)
+	}
+	return app
+}
