@@ -7,7 +7,8 @@
 //
 //   - Queues are served by priority, highest first; jobs of queues with the
 //     same priority, and jobs of one queue, by job priority (qsub -p),
-//     highest first, then in submission order (job id).
+//     highest first, then by place: submission order (job id), unless
+//     qorder exchanged two jobs' places (Job.Place).
 //   - Only started queues run jobs. Held jobs are not pending at all.
 //   - A job waits while its qsub -a time is in the future; the plan says when
 //     to look again. Such a job does not hold others back.
