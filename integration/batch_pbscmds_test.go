@@ -501,3 +501,33 @@ func TestBatchPBSQorder(t *testing.T) {
 		t.Errorf("qorder of one job: %v", r)
 	}
 }
+
+// qterm -t delay requeues the running jobs before lazarusd stops (here a
+// rerunnable job without checkpoints, stopped and requeued); the next
+// lazarusd runs it again.
+func TestBatchPBSQtermDelay(t *testing.T) {
+	b := newBatch(t, pbsConf)
+	script := b.script("d.sh", "#!/bin/sh\necho run >> runs\n[ $(wc -l < runs) -ge 2 ] && exit 0\nsleep 600\n")
+	id := b.qsub("-c", "n", script)
+	b.waitFor("the first run", func() bool { return fileLines(filepath.Join(b.work, "runs")) == 1 })
+	if r := b.run("qterm", "-t", "quick", "--deadline", "1m"); r.code != 1 || !strings.Contains(r.stderr, "--deadline goes with -t delay") {
+		t.Errorf("qterm -t quick --deadline: %v", r)
+	}
+	out := b.mustRun("qterm", "-t", "delay")
+	if !strings.Contains(out, "lazarusd stops") {
+		t.Errorf("qterm -t delay printed %q", out)
+	}
+	select {
+	case <-b.done:
+	case <-time.After(90 * time.Second):
+		t.Fatal("lazarusd still runs after qterm -t delay")
+	}
+	b.start()
+	j := b.waitState(id, "finished", "failed")
+	if j.State != "finished" || len(j.Segments) != 2 {
+		t.Fatalf("after qterm -t delay and a new lazarusd: %+v", j)
+	}
+	if full := b.mustRun("qstat", "-x", "-f", jobArg(id)); !strings.Contains(full, "Exit_status -11") {
+		t.Errorf("the requeued run's Exit_status is not -11:\n%s", full)
+	}
+}

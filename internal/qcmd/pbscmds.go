@@ -180,7 +180,7 @@ Exit status: 0, or 1 if any job could not be started (each says why).
 
 // NewQterm builds qterm.
 func NewQterm(stdout, stderr io.Writer) *cli.App {
-	app := newApp("qterm", "stop the batch server", "qterm [-t quick|delay|immediate] [server]",
+	app := newApp("qterm", "stop the batch server", "qterm [-t quick|delay|immediate] [--deadline DURATION] [server]",
 		`qterm stops lazarusd, as PBS's qterm stops its server:
 
    -t quick       (the default) lazarusd stops; running jobs keep running and
@@ -192,12 +192,22 @@ func NewQterm(stdout, stderr io.Writer) *cli.App {
    -t immediate   as delay, but the jobs that would be waited for are killed
                   (qmgr -c "shutdown requeue immediate").
 
+--deadline DURATION (Lazarus's, with -t delay): the jobs still running at the
+deadline are killed (qmgr -c "shutdown requeue deadline=DURATION").
+
 The progress of delay and immediate is printed as it goes. A server name, if
 given, must be this server's. Only root and operators may stop the server.
 
 `+environmentHelp, nil, stdout, stderr)
-	app.Flags = []cli.Flag{&cli.StringFlag{Name: "t", Value: "quick", Usage: "quick, delay or immediate"}}
+	app.Flags = []cli.Flag{
+		&cli.StringFlag{Name: "t", Value: "quick", Usage: "quick, delay or immediate"},
+		&cli.DurationFlag{Name: "deadline", Usage: "with -t delay: kill the jobs still running after this long"},
+	}
 	app.Action = func(c *cli.Context) error {
+		deadline := c.Duration("deadline")
+		if deadline < 0 || deadline > 0 && c.String("t") != "delay" {
+			return fmt.Errorf("--deadline goes with -t delay, and is positive")
+		}
 		client, err := dial(c.Context)
 		if err != nil {
 			return err
@@ -219,7 +229,8 @@ given, must be this server's. Only root and operators may stop the server.
 			client.Progress = func(s string) { fmt.Fprintln(c.App.Writer, s) }
 			var reply proto.MaintainReply
 			return client.Call(c.Context, proto.OpMaintain,
-				proto.MaintainRequest{Shutdown: true, Requeue: true, Immediate: c.String("t") == "immediate"}, &reply)
+				proto.MaintainRequest{Shutdown: true, Requeue: true, Immediate: c.String("t") == "immediate",
+					DeadlineS: int64((deadline + time.Second - 1) / time.Second)}, &reply)
 		}
 		return fmt.Errorf("-t %q: want quick, delay or immediate", c.String("t"))
 	}
