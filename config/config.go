@@ -57,6 +57,7 @@ type Config struct {
 	Slots           int           // CPUs handed out to jobs (ncpus)
 	Memory          int64         // bytes handed out to jobs (mem); 0: memory is not scheduled
 	DefaultQueue    string        // queue of qsub without -q
+	ServerName      string        // server part of job ids; "": the host's short name (Server)
 	MaxRunning      int           // jobs running at once on the machine; 0: no limit but slots
 	MaxUserRunning  int           // jobs running at once per user, all queues; 0: no limit
 	DefaultWalltime time.Duration // walltime of jobs that ask for none; 0: none
@@ -117,6 +118,19 @@ func Default(m Machine) Config {
 		MaxConnections:     1024,
 		MaxUserConnections: 64,
 	}
+}
+
+// Server is the server name of job ids (N.SERVER): server_name, or this
+// host's short name (up to its first dot), or "localhost".
+func (c Config) Server() string {
+	if c.ServerName != "" {
+		return c.ServerName
+	}
+	h, err := os.Hostname()
+	if h, _, _ = strings.Cut(h, "."); err != nil || h == "" {
+		return "localhost"
+	}
+	return h
 }
 
 // CheckpointEvery converts a job's checkpoint interval to the time between

@@ -176,3 +176,23 @@ func TestDetectMachine(t *testing.T) {
 		t.Errorf("DetectMachine() = %+v", m)
 	}
 }
+
+// server_name names the server of job ids; without it, the host's short
+// name; a name that could not be part of an id is refused.
+func TestServerName(t *testing.T) {
+	m := Machine{CPUs: 2, Memory: 1 << 30}
+	c, err := Parse(strings.NewReader("server_name = head-1\n"), m)
+	if err != nil || c.Server() != "head-1" {
+		t.Errorf("server_name = head-1: %q, %v", c.Server(), err)
+	}
+	host, _ := os.Hostname()
+	short, _, _ := strings.Cut(host, ".")
+	if c := Default(m); c.Server() != short || strings.Contains(c.Server(), ".") {
+		t.Errorf("default server %q, want the host's short name %q", c.Server(), short)
+	}
+	for _, bad := range []string{"a.b", "a b", "x/y", strings.Repeat("n", 65)} {
+		if _, err := Parse(strings.NewReader("server_name = "+bad+"\n"), m); err == nil {
+			t.Errorf("server_name = %q accepted", bad)
+		}
+	}
+}

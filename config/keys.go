@@ -48,6 +48,20 @@ var keys = []key{
 			return nil
 		},
 		func(c Config) string { return c.DefaultQueue }},
+	{"server_name", "the server name of job ids (N.SERVER, as PBS prints them); empty: this host's short name", "host name",
+		func(c *Config, v string) error {
+			for _, r := range v {
+				if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+					return fmt.Errorf("want letters, digits, '-' and '_'")
+				}
+			}
+			if len(v) > 64 {
+				return fmt.Errorf("want at most 64 characters")
+			}
+			c.ServerName = v
+			return nil
+		},
+		func(c Config) string { return c.ServerName }},
 	{"max_running", "jobs running at once on this machine; 0: no limit but slots", "0",
 		func(c *Config, v string) error { return atoiMin(&c.MaxRunning, v, 0) },
 		func(c Config) string { return strconv.Itoa(c.MaxRunning) }},

@@ -125,7 +125,7 @@ func TestBatchCkptDamagedMiddleFallsBack(t *testing.T) {
 			if g := j.Checkpoints[0]; g.N != 2 || !strings.Contains(g.Bad, "corrupt") {
 				t.Errorf("the damaged generation: %+v, want it refused as corrupt", g)
 			}
-			if full := b.mustRun("qstat", "-f", jobArg(id)); !strings.Contains(full, "falling back to checkpoint 1") {
+			if full := b.mustRun("qstat", "-c", "-f", jobArg(id)); !strings.Contains(full, "falling back to checkpoint 1") {
 				t.Errorf("qstat -f does not say which generation was refused:\n%s", full)
 			}
 		})

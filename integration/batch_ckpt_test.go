@@ -54,7 +54,7 @@ func TestBatchCkptPeriodic(t *testing.T) {
 		_, err := os.Stat(filepath.Join(b.home, "spool", jobArg(id)+".ckpt", "1"))
 		return os.IsNotExist(err)
 	})
-	if table := b.mustRun("qstat"); !strings.Contains(table, "Next checkpoint") {
+	if table := b.mustRun("qstat", "-c"); !strings.Contains(table, "Next checkpoint") {
 		t.Errorf("qstat table:\n%s", table)
 	}
 	// The schedule survives a restart of the daemon: it is in the job's record.
@@ -166,7 +166,7 @@ func TestBatchCkptCorruptFallsBack(t *testing.T) {
 	if !found {
 		t.Errorf("history %+v: the fallback is not recorded", j.Events)
 	}
-	if full := b.mustRun("qstat", "-f", jobArg(id)); !strings.Contains(full, "falling back to checkpoint 1") ||
+	if full := b.mustRun("qstat", "-c", "-f", jobArg(id)); !strings.Contains(full, "falling back to checkpoint 1") ||
 		!strings.Contains(full, "(restarted from checkpoint 1)") {
 		t.Errorf("qstat -f:\n%s", full)
 	}
@@ -213,7 +213,7 @@ func TestBatchCkptDiskFull(t *testing.T) {
 	if len(entries) != 1 || entries[0].Name() != "1" {
 		t.Errorf("generation directories: %v", entries)
 	}
-	if full := b.mustRun("qstat", "-f", jobArg(id)); !strings.Contains(full, "last checkpoint failure") {
+	if full := b.mustRun("qstat", "-c", "-f", jobArg(id)); !strings.Contains(full, "last checkpoint failure") {
 		t.Errorf("qstat -f does not show the failure:\n%s", full)
 	}
 	os.WriteFile(filepath.Join(b.work, "stop"), nil, 0o644)
@@ -501,7 +501,7 @@ func TestBatchCkptAdopt(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("qrestart -f: %v", r)
 	}
-	id, _ := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64)
+	id, _ := parseJobID(r.stdout)
 	for _, f := range files {
 		os.Remove(f) // the job has its own copy
 	}

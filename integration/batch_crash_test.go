@@ -263,7 +263,7 @@ func TestBatchPowerCutDuringSubmissions(t *testing.T) {
 				if r.code != 0 {
 					continue // the daemon is down: not acknowledged
 				}
-				id, err := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64)
+				id, err := parseJobID(r.stdout)
 				if err != nil {
 					t.Errorf("qsub printed %q", r.stdout)
 					return

@@ -64,7 +64,8 @@ func TestBatchBadInput(t *testing.T) {
 		{"qrls unknown", "qrls", []string{"999"}, "unknown job id 999"},
 		{"qdel not an id", "qdel", []string{"abc"}, `"abc": not a job id`},
 		{"qdel no id", "qdel", nil, "no job id given"},
-		{"qstat unknown", "qstat", []string{"999"}, "unknown job id 999"},
+		{"qstat unknown", "qstat", []string{"999"}, "Unknown Job Id 999."},
+		{"qstat -c unknown", "qstat", []string{"-c", "999"}, "unknown job id 999"},
 		{"qstat format", "qstat", []string{"-F", "xml"}, `-F "xml"`},
 		{"qstat user", "qstat", []string{"-u", "no-such-user-here"}, `unknown user "no-such-user-here"`},
 		{"qstat queue", "qstat", []string{"-Q", "nope"}, `unknown queue "nope"`},
@@ -151,6 +152,9 @@ func TestBatchDaemonNotRunning(t *testing.T) {
 	}{
 		{"qsub", []string{"-"}}, {"qstat", nil}, {"qstat", []string{"-Q"}}, {"qdel", []string{"1"}},
 		{"qhold", []string{"1"}}, {"qrls", []string{"1"}}, {"qmgr", []string{"-c", "list server"}},
+		{"qalter", []string{"-N", "x", "1"}}, {"qsig", []string{"1"}}, {"qrerun", []string{"1"}},
+		{"qmove", []string{"batch", "1"}}, {"qselect", nil}, {"qrun", []string{"1"}}, {"qterm", nil},
+		{"pbsnodes", nil},
 	} {
 		b := &batch{t: t, home: home, work: home}
 		r := b.runWith(cmdOpts{stdin: "echo hi\n"}, c.cmd, c.args...)
@@ -167,7 +171,16 @@ func TestBatchHelp(t *testing.T) {
 	for cmd, flags := range map[string][]string{
 		"lazarusd": {"--state-dir", "--log-level", "SIGHUP", "LAZARUS_HOME"},
 		"qsub":     {"-q", "-N", "-o", "-e", "-j", "-r", "-h", "-a", "-l", "-v", "-V", "-c", "LAZARUS_HOME", "LAZARUS_JOBID"},
-		"qstat":    {"-f", "-Q", "-u", "-F", "-w", "-s", "LAZARUS_HOME"},
+		"qstat":    {"-f", "-a", "-n", "-s", "-x", "-H", "-t", "-w", "-Q", "-q", "-B", "-u", "-F", "-c", "--state", "--wait", "Exit_status", "LAZARUS_HOME"},
+		"qalter":   {"-l", "-N", "-o", "-e", "-j", "-h", "-c", "-p", "-a", "-r", "-A", "LAZARUS_HOME"},
+		"qsig":     {"-s", "SIGTERM", "LAZARUS_HOME"},
+		"qrerun":   {"-W force", "-f", "LAZARUS_HOME"},
+		"qmove":    {"destination", "LAZARUS_HOME"},
+		"qselect":  {"-s", "-u", "-q", "-N", "-A", "-h", "-p", "-r", "-l", "-x", "-H", "LAZARUS_HOME"},
+		"qrun":     {"-H", "LAZARUS_HOME"},
+		"qorder":   {"places", "LAZARUS_HOME"},
+		"qterm":    {"-t", "quick", "delay", "immediate", "LAZARUS_HOME"},
+		"pbsnodes": {"-a", "-l", "-o", "-r", "-C", "-F", "LAZARUS_HOME"},
 		"qdel":     {"SIGTERM", "LAZARUS_HOME"},
 		"qhold":    {"qrls", "LAZARUS_HOME"},
 		"qrls":     {"held", "LAZARUS_HOME"},

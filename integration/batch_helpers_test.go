@@ -284,17 +284,27 @@ func (b *batch) qsubWith(o cmdOpts, args ...string) uint64 {
 	if r.code != 0 || r.stderr != "" {
 		b.t.Fatalf("qsub %s: %v", strings.Join(args, " "), r)
 	}
-	id, err := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64)
+	id, err := parseJobID(r.stdout)
 	if err != nil {
 		b.t.Fatalf("qsub printed %q, not a job id", r.stdout)
 	}
 	return id
 }
 
+// parseJobID reads a job id as qsub prints it: N.SERVER.
+func parseJobID(out string) (uint64, error) {
+	s := strings.TrimSpace(out)
+	n, server, ok := strings.Cut(s, ".")
+	if !ok || server == "" || strings.Contains(server, ".") {
+		return 0, fmt.Errorf("%q is not N.SERVER", s)
+	}
+	return strconv.ParseUint(n, 10, 64)
+}
+
 // jobs returns the full records of the given jobs (all jobs if none).
 func (b *batch) jobs(ids ...uint64) []proto.JobInfo {
 	b.t.Helper()
-	args := []string{"-f", "-F", "json"}
+	args := []string{"-c", "-f", "-F", "json"}
 	for _, id := range ids {
 		args = append(args, strconv.FormatUint(id, 10))
 	}

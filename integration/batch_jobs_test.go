@@ -31,7 +31,7 @@ exit 3
 	if r.code != 0 {
 		t.Fatalf("qsub: %v", r)
 	}
-	id, _ := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64)
+	id, _ := parseJobID(r.stdout)
 	j := b.waitState(id, "failed")
 	if j.Reason != "exit status 3" || len(j.Segments) != 1 || j.Segments[0].ExitCode != 3 {
 		t.Errorf("job = %+v, want failed with exit status 3", j)
@@ -105,13 +105,14 @@ func TestBatchHoldReleaseDelete(t *testing.T) {
 	q := b.qsub(b.script("b.sh", "#!/bin/sh\ntrue\n"))
 	b.mustRun("qhold", ids(q))
 	b.mustRun("qdel", ids(q))
-	if r := b.run("qstat", ids(q)); r.code != 1 || r.stderr != fmt.Sprintf("qstat: unknown job id %d\n", q) {
+	if r := b.run("qstat", "-c", ids(q)); r.code != 1 || r.stderr != fmt.Sprintf("qstat: unknown job id %d\n", q) {
 		t.Errorf("qstat of a deleted job: %v", r)
 	}
 	b.mustRun("qmgr", "-c", "start queue batch")
 
-	// A running job: its whole tree goes, even what ignores SIGTERM.
-	long := b.qsub(b.script("long.sh", `#!/bin/sh
+	// A running job: its whole tree goes, even what ignores SIGTERM. Its
+	// policy n keeps qhold from checkpointing and holding it.
+	long := b.qsub("-c", "n", b.script("long.sh", `#!/bin/sh
 trap '' TERM
 sh -c 'trap "" TERM; echo $$ > child.pid; exec sleep 300' &
 wait
@@ -124,7 +125,7 @@ wait
 		return child > 0
 	})
 	child = b.hostPID(long, child)
-	if r := b.run("qhold", ids(long)); r.code == 0 || !strings.Contains(r.stderr, "only queued jobs can be held") {
+	if r := b.run("qhold", ids(long)); r.code == 0 || !strings.Contains(r.stderr, "its checkpoint policy is n: it cannot be held") {
 		t.Errorf("qhold of a running job: %v", r)
 	}
 	b.mustRun("qdel", ids(long))
@@ -180,7 +181,7 @@ while [ ! -e done ]; do sleep 0.05; done
 	if j.CPUSec < 0.2 || len(j.Segments) != 1 || math.Abs(j.Segments[0].UserCPUSec+j.Segments[0].SysCPUSec-j.CPUSec) > 1e-6 {
 		t.Errorf("CPU accounting: total %.3fs, segments %+v", j.CPUSec, j.Segments)
 	}
-	full := b.mustRun("qstat", "-f", strconv.FormatUint(id, 10))
+	full := b.mustRun("qstat", "-c", "-f", strconv.FormatUint(id, 10))
 	for _, want := range []string{"run 1 = ", "exit status 0", "total = 1 run, wall "} {
 		if !strings.Contains(full, want) {
 			t.Errorf("qstat -f lacks %q:\n%s", want, full)
@@ -264,7 +265,7 @@ func TestBatchExportedEnvironmentAndFilters(t *testing.T) {
 	}
 
 	held := b.qsub("-h", b.script("h.sh", "#!/bin/sh\ntrue\n"))
-	me := b.mustRun("qstat", "-u", "root")
+	me := b.mustRun("qstat", "-c", "-u", "root")
 	for _, id := range []uint64{id, id2, held} {
 		if !strings.Contains(me, "\n"+strconv.FormatUint(id, 10)+" ") {
 			t.Errorf("qstat -u root lacks job %d:\n%s", id, me)
@@ -273,7 +274,7 @@ func TestBatchExportedEnvironmentAndFilters(t *testing.T) {
 	if r := b.run("qstat", "-u", "nobody"); r.code != 0 || r.stdout != "" {
 		t.Errorf("qstat -u of a user without jobs: %v", r)
 	}
-	onlyHeld := b.mustRun("qstat", "-s", "held")
+	onlyHeld := b.mustRun("qstat", "-c", "--state", "held")
 	if strings.Count(onlyHeld, "\n") != 3 || !strings.Contains(onlyHeld, " held ") {
 		t.Errorf("qstat -s held:\n%s", onlyHeld)
 	}

@@ -70,7 +70,7 @@ echo "to stderr" >&2
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("qsub: %v", r)
 	}
-	id, _ := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64)
+	id, _ := parseJobID(r.stdout)
 	j := b.waitState(id, "finished", "failed")
 	if j.State != "finished" {
 		t.Fatalf("job = %+v", j)
@@ -258,7 +258,7 @@ func TestBatchQsubOptionsAndCommand(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("qsub --: %v", r)
 	}
-	id, _ = strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64)
+	id, _ = parseJobID(r.stdout)
 	b.waitState(id, "finished", "failed")
 	if out := b.readFile(filepath.Join(b.work, fmt.Sprintf("cmd.o%d", id))); out != "args:/bin/sh:a b\n" && out != "args:a b:\n" {
 		t.Errorf("qsub -- output %q", out)

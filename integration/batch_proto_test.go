@@ -193,7 +193,7 @@ func TestProtoIdleFloodFromOneUser(t *testing.T) {
 			t.Errorf("qstat of %s during the flood: %v", who.name, r)
 		}
 		r := b.runBounded(cmdOpts{cred: who.cred}, "qsub", "-h", script)
-		if _, err := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64); r.code != 0 || err != nil {
+		if _, err := parseJobID(r.stdout); r.code != 0 || err != nil {
 			t.Errorf("qsub of %s during the flood: %v", who.name, r)
 		}
 	}
@@ -262,7 +262,7 @@ func TestProtoLargeLinesFromOneUser(t *testing.T) {
 		t.Errorf("qstat of uid 65533 after the large lines: %v", r)
 	}
 	r := b.runBounded(cmdOpts{cred: victim}, "qsub", "-h", b.script("victim.sh", "#!/bin/sh\ntrue\n"))
-	if _, err := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64); r.code != 0 || err != nil {
+	if _, err := parseJobID(r.stdout); r.code != 0 || err != nil {
 		t.Errorf("qsub of uid 65533 after the large lines: %v", r)
 	}
 }

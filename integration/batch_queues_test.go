@@ -197,7 +197,7 @@ func TestBatchSIGHUPReloadsConfig(t *testing.T) {
 		var id uint64
 		r := b.run("qsub", "-h", script)
 		if r.code == 0 {
-			id, _ = strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64)
+			id, _ = parseJobID(r.stdout)
 		}
 		return id > 0 && b.job(id).Queue == "other"
 	})
@@ -218,7 +218,7 @@ func TestBatchSIGHUPReloadsConfig(t *testing.T) {
 func TestBatchQstatWait(t *testing.T) {
 	b := newBatch(t, "")
 	id := b.qsub("-h", b.script("t.sh", "#!/bin/sh\ntrue\n"))
-	cmd := exec.Command(bin("qstat"), "-w", strconv.FormatUint(id, 10))
+	cmd := exec.Command(bin("qstat"), "-c", "--wait", strconv.FormatUint(id, 10))
 	cmd.Env = b.env()
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -239,7 +239,7 @@ func TestBatchQstatWait(t *testing.T) {
 	if !strings.Contains(out.String(), strconv.FormatUint(id, 10)+" ") {
 		t.Errorf("qstat -w printed %q", out.String())
 	}
-	if r := b.run("qstat", "-w"); r.code == 0 || r.stderr != "qstat: -w needs the ids of the jobs to wait for\n" {
-		t.Errorf("qstat -w without ids: %v", r)
+	if r := b.run("qstat", "--wait"); r.code == 0 || r.stderr != "qstat: --wait needs the ids of the jobs to wait for\n" {
+		t.Errorf("qstat --wait without ids: %v", r)
 	}
 }

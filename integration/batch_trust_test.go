@@ -34,14 +34,21 @@ func TestBatchOtherUsersSeeOnlyTheSummary(t *testing.T) {
 			strings.Contains(r.stdout, "DB_PASSWORD") || strings.Contains(r.stderr, secret)
 	}
 	views := [][]string{
-		{"-f", arg},
-		{"-f", "-F", "json", arg},
-		{"-f", "-F", "json"},
-		{"-f", "-u", "root"},
-		{"-f", "-s", "finished"},
-		{"-w", "-f", arg},
-		{"-F", "json"},
-		{arg},
+		{"-x", "-f", arg},
+		{"-c", "-f", arg},
+		{"-c", "-f", "-F", "json", arg},
+		{"-x", "-f", "-F", "json", arg},
+		{"-x", "-f", "-F", "json"},
+		{"-x", "-f", "-u", "root"},
+		{"-H", "-f"},
+		{"-x", "-w", "-f", arg},
+		{"-x", "-F", "json"},
+		{"-x", arg},
+		{"-c", "-f", "-F", "json"},
+		{"-c", "-f", "-u", "root"},
+		{"-c", "-f", "--state", "finished"},
+		{"-c", "-F", "json"},
+		{"-c", arg},
 	}
 	for _, args := range views {
 		r := b.runWith(as, "qstat", args...)
@@ -52,23 +59,23 @@ func TestBatchOtherUsersSeeOnlyTheSummary(t *testing.T) {
 			t.Errorf("qstat %s by nobody: %v, want the job's summary", strings.Join(args, " "), r)
 		}
 	}
-	if r := b.runWith(as, "qstat", "-f", arg); !strings.Contains(r.stdout, "state = finished") ||
+	if r := b.runWith(as, "qstat", "-c", "-f", arg); !strings.Contains(r.stdout, "state = finished") ||
 		!strings.Contains(r.stdout, "shown to the job's owner, root and operators only") {
 		t.Errorf("qstat -f of root's job by nobody: %v", r)
 	}
-	if r := b.run("qstat", "-f", arg); !strings.Contains(r.stdout, "DB_PASSWORD="+secret) {
+	if r := b.run("qstat", "-x", "-f", arg); !strings.Contains(r.stdout, "DB_PASSWORD="+secret) {
 		t.Errorf("qstat -f by the owner: %v, want its variables", r)
 	}
 	// Nobody's own job: nobody sees it whole.
 	own := b.qsubWith(as, "-v", "MINE=yes", b.script("n.sh", "#!/bin/sh\ntrue\n"))
 	b.waitState(own, "finished", "failed")
-	if r := b.runWith(as, "qstat", "-f", strconv.FormatUint(own, 10)); !strings.Contains(r.stdout, "MINE=yes") {
+	if r := b.runWith(as, "qstat", "-x", "-f", strconv.FormatUint(own, 10)); !strings.Contains(r.stdout, "MINE=yes") {
 		t.Errorf("qstat -f of nobody's own job: %v", r)
 	}
 
 	for _, set := range []string{"operators = nobody", "query_other_jobs = true"} {
 		b.mustRun("qmgr", "-c", "set server "+set)
-		for _, args := range views[:2] {
+		for _, args := range views[:3] {
 			if r := b.runWith(as, "qstat", args...); !strings.Contains(r.stdout, "DB_PASSWORD="+secret) {
 				t.Errorf("with %s, qstat %s by nobody: %v, want every field", set, strings.Join(args, " "), r)
 			}
@@ -176,11 +183,11 @@ func TestBatchStateDirFull(t *testing.T) {
 		// on the free pages bbolt has in its file: when it cannot, no
 		// checkpoint starts and there is no failure to record.
 		started := !strings.Contains(r.stderr, "cannot write the state database")
-		if r := b.run("qstat"); !strings.Contains(r.stderr, "qstat: warning: the state directory "+home+" is full") ||
+		if r := b.run("qstat", "-c"); !strings.Contains(r.stderr, "qstat: warning: the state directory "+home+" is full") ||
 			!strings.Contains(r.stdout, "full") {
 			t.Errorf("%s: qstat on a full state directory: %v", phase, r)
 		}
-		if r := b.run("qstat", "-f", "-F", "json", jobArg(id)); !strings.Contains(r.stdout, `"state_dir_problem"`) {
+		if r := b.run("qstat", "-c", "-f", "-F", "json", jobArg(id)); !strings.Contains(r.stdout, `"state_dir_problem"`) {
 			t.Errorf("%s: qstat -F json on a full state directory: %v", phase, r)
 		}
 		if r := b.run("qmgr", "-c", "list server"); !strings.Contains(r.stdout, "state_dir_problem = the state directory "+home+" is full") {

@@ -55,7 +55,7 @@ trap cleanup EXIT
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '\033[2m$ %s\033[0m\n' "$*" >&2; "$@"; }
 # state prints a job's state and, with a key, one line of qstat -f.
-field() { qstat -f "$1" | sed -n "s/^    $2 = //p" | head -n 1; }
+field() { qstat -c -f "$1" | sed -n "s/^    $2 = //p" | head -n 1; }
 start_daemon() {
 	setsid lazarusd >>"$demo/lazarusd.log" 2>&1 &
 	daemon=$!
@@ -101,14 +101,16 @@ chmod +x nbody.sh
 ./nbody reference.txt $steps </dev/null >/dev/null 2>&1 &
 ref=$!
 id=$(run qsub -c 1 -j oe nbody.sh)
+num=${id%%.*} # qsub prints N.SERVER; files are named with N
 echo "job id: $id"
-wait_until 60 "the job to run" sh -c "qstat $id | grep -q running"
+wait_until 60 "the job to run" sh -c "qstat -c $id | grep -q running"
 run qstat
+run qstat -c
 
 say "Watch it checkpoint: every 2 seconds the whole job (its shell and nbody) is saved, and the newest 2 generations are kept"
-wait_until 90 "two checkpoints" sh -c "qstat -f $id | grep -q '^    checkpoint 2 ='"
-run qstat
-qstat -f "$id" | grep -E '^    (checkpoint policy|checkpoint every|next checkpoint|checkpoints|checkpoint [0-9]+) ='
+wait_until 90 "two checkpoints" sh -c "qstat -c -f $id | grep -q '^    checkpoint 2 ='"
+run qstat -c
+qstat -c -f "$id" | grep -E '^    (checkpoint policy|checkpoint every|next checkpoint|checkpoints|checkpoint [0-9]+) ='
 echo "the simulation is at: $(tail -n 1 result.txt)"
 
 say "Power cut: every process of lazarusd, the job's supervisor and the job is killed at once (kill -9)"
@@ -119,22 +121,22 @@ kill -9 $pids 2>/dev/null || true    # ...then all die together
 daemon=
 sleep 0.5
 echo "result.txt stops at: $(tail -n 1 result.txt)"
-echo "checkpoint generations on disk: $(ls "$LAZARUS_HOME/spool/$id.ckpt" | tr '\n' ' ')"
+echo "checkpoint generations on disk: $(ls "$LAZARUS_HOME/spool/$num.ckpt" | tr '\n' ' ')"
 
 say "Start lazarusd again: the job's run was lost, and it restarts from its newest checkpoint"
 start_daemon
 wait_until 60 "the restart" sh -c "grep -q 'job restarting from a checkpoint' '$demo/lazarusd.log'"
 grep -E 'job run lost|job restarting from a checkpoint' "$demo/lazarusd.log" | sed 's/^time=[^ ]* //'
-run qstat
-qstat -f "$id" | grep -E '^    (state|run [0-9]+) ='
+run qstat -c
+qstat -c -f "$id" | grep -E '^    (state|run [0-9]+) ='
 
 say "Let it finish"
-wait_until 300 "the job to finish" sh -c "qstat $id | grep -Eq 'finished|failed'"
+wait_until 300 "the job to finish" sh -c "qstat -c $id | grep -Eq 'finished|failed'"
 wait "$ref" || true
 ref=
-qstat -f "$id" | grep -E '^    (state|reason|run [0-9]+|total) ='
+qstat -c -f "$id" | grep -E '^    (state|reason|run [0-9]+|total) ='
 echo "its output:"
-sed 's/^/    /' "nbody.sh.o$id"
+sed 's/^/    /' "nbody.sh.o$num"
 
 say "Compare with the uninterrupted run"
 echo "reference: $(tail -n 1 reference.txt)"

@@ -13,10 +13,13 @@ type Attributes struct {
 	Account  string // -A: Account_Name, recorded for accounting
 	Project  string // -P: project, recorded
 	Priority int    // -p: -1024..1023; higher starts first within its queue
-	Keep     string // -k: normalised keep list ("oe", "d", "n"...); "" when not given
-	Shell    string // -S: the interpreter that runs the script; "": by its #! line
-	Group    string // -W group_list: the group the job runs as (Owner.GID); "": the login group
-	Slurm    bool   // the script's #SBATCH directives were translated: the job gets SLURM_* too
+	// Rank is the job's place among jobs of equal priority (qorder swaps
+	// two jobs' places); 0: its id.
+	Rank  uint64
+	Keep  string // -k: normalised keep list ("oe", "d", "n"...); "" when not given
+	Shell string // -S: the interpreter that runs the script; "": by its #! line
+	Group string // -W group_list: the group the job runs as (Owner.GID); "": the login group
+	Slurm bool   // the script's #SBATCH directives were translated: the job gets SLURM_* too
 }
 
 // PBS's bounds of qsub -p.

@@ -188,6 +188,15 @@ type Job struct {
 	Events      []Event // oldest first
 }
 
+// Place is the job's place among the jobs of its priority: its Rank, or
+// its id (submission order).
+func (j *Job) Place() uint64 {
+	if j.Attrs.Rank != 0 {
+		return j.Attrs.Rank
+	}
+	return uint64(j.ID)
+}
+
 // Copy returns a deep copy that can be changed without touching j.
 func (j *Job) Copy() *Job {
 	c := *j

@@ -12,6 +12,7 @@ type diskAttrs struct {
 	Account    string `json:"account,omitempty"`
 	Project    string `json:"project,omitempty"`
 	Priority   int    `json:"priority,omitempty"`
+	Rank       uint64 `json:"rank,omitempty"` // qorder
 	Keep       string `json:"keep,omitempty"`
 	Shell      string `json:"shell,omitempty"`
 	Group      string `json:"group,omitempty"`
@@ -24,7 +25,7 @@ type diskAttrs struct {
 func toDiskAttrs(j *jobs.Job) *diskAttrs {
 	a, r := j.Attrs, j.Resources
 	d := diskAttrs{
-		Account: a.Account, Project: a.Project, Priority: a.Priority, Keep: a.Keep,
+		Account: a.Account, Project: a.Project, Priority: a.Priority, Rank: a.Rank, Keep: a.Keep,
 		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm,
 		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads,
 	}
@@ -39,7 +40,7 @@ func (d *diskAttrs) apply(j *jobs.Job) {
 		return
 	}
 	j.Attrs = jobs.Attributes{
-		Account: d.Account, Project: d.Project, Priority: d.Priority, Keep: d.Keep,
+		Account: d.Account, Project: d.Project, Priority: d.Priority, Rank: d.Rank, Keep: d.Keep,
 		Shell: d.Shell, Group: d.Group, Slurm: d.Slurm,
 	}
 	j.Resources.CPUTime = time.Duration(d.CPUTimeNS)

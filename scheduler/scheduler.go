@@ -7,7 +7,8 @@
 //
 //   - Queues are served by priority, highest first; jobs of queues with the
 //     same priority, and jobs of one queue, by job priority (qsub -p),
-//     highest first, then in submission order (job id).
+//     highest first, then by place: submission order (job id), unless
+//     qorder exchanged two jobs' places (Job.Place).
 //   - Only started queues run jobs. Held jobs are not pending at all.
 //   - A job waits while its qsub -a time is in the future; the plan says when
 //     to look again. Such a job does not hold others back.
@@ -135,10 +136,12 @@ func Schedule(s Snapshot) Plan {
 }
 
 // byPriority orders jobs (given in id order) by job priority, highest
-// first, keeping id order among equals.
+// first, then by place (submission order, unless qorder swapped them).
 func byPriority(seq iter.Seq[*jobs.Job]) []*jobs.Job {
 	js := slices.Collect(seq)
-	slices.SortStableFunc(js, func(a, b *jobs.Job) int { return cmp.Compare(b.Attrs.Priority, a.Attrs.Priority) })
+	slices.SortStableFunc(js, func(a, b *jobs.Job) int {
+		return cmp.Or(cmp.Compare(b.Attrs.Priority, a.Attrs.Priority), cmp.Compare(a.Place(), b.Place()))
+	})
 	return js
 }
 

@@ -144,7 +144,7 @@ func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage)
 	ok = true
 	d.log.Info("checkpoint adopted", "job_id", id, "image", req.Image, "user", who.name, "processes", n)
 	d.wake()
-	return proto.SubmitReply{ID: uint64(id), Queue: qname}, nil
+	return proto.SubmitReply{ID: uint64(id), Queue: qname, Server: d.config().Server()}, nil
 }
 
 // adoptee is what adoption checks of one image of the tree, as the engine

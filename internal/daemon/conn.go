@@ -86,7 +86,9 @@ var opPolicies = map[string]opPolicy{
 	proto.OpWait: {timeout: proto.MaxWait + time.Minute},
 	// qchkpnt waits for the checkpoint, which goes on if the wait ends.
 	proto.OpCheckpoint: {timeout: 24 * time.Hour},
-	proto.OpAdopt:      {timeout: time.Hour}, // copies an image
+	// qhold of a running job checkpoints it first.
+	proto.OpHold:  {timeout: 24 * time.Hour},
+	proto.OpAdopt: {timeout: time.Hour}, // copies an image
 	// Maintenance checkpoints every job and may stop the daemon: stopping
 	// half-way because qmgr's terminal closed would leave the machine
 	// half-drained. It has its own deadline (DeadlineS).

@@ -178,6 +178,13 @@ var requestBodies = map[string]func() any{
 	proto.OpScheduling:  func() any { return new(proto.SchedulingRequest) },
 	proto.OpMaintain:    func() any { return new(proto.MaintainRequest) },
 	proto.OpAdopt:       func() any { return new(proto.AdoptRequest) },
+	proto.OpSignal:      func() any { return new(proto.SignalRequest) },
+	proto.OpRerun:       func() any { return new(proto.RerunRequest) },
+	proto.OpMove:        func() any { return new(proto.MoveRequest) },
+	proto.OpAlter:       func() any { return new(proto.AlterRequest) },
+	proto.OpRun:         func() any { return new(proto.JobRequest) },
+	proto.OpNodes:       func() any { return new(proto.NodesRequest) },
+	proto.OpOrder:       func() any { return new(proto.OrderRequest) },
 }
 
 func TestRequestBodiesComplete(t *testing.T) {

@@ -121,6 +121,8 @@ type Daemon struct {
 	// paused stops the scheduler from starting jobs: requeue all and
 	// shutdown requeue set it, qmgr "start scheduling" clears it.
 	paused atomic.Bool
+	// nodeComment is the comment of the last pbsnodes -o or -r.
+	nodeComment atomic.Pointer[string]
 }
 
 // Run runs the daemon until ctx is done or an operator asks it to shut

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lazarus/internal/proto"
+	"lazarus/internal/supervisor"
 	"lazarus/jobs"
 	"lazarus/queue"
 )
@@ -81,7 +82,7 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 	}
 	d.log.Debug("job submitted", "job_id", j.ID, "queue", j.Queue, "user", who.name)
 	d.wake()
-	return proto.SubmitReply{ID: uint64(j.ID), Queue: j.Queue}, nil
+	return proto.SubmitReply{ID: uint64(j.ID), Queue: j.Queue, Server: d.config().Server()}, nil
 }
 
 // validKey checks a submission key: 1 to MaxKey letters, digits, '-' or
@@ -109,7 +110,7 @@ func (d *Daemon) submitted(who caller, key string) (proto.SubmitReply, bool, err
 }
 
 func (d *Daemon) submittedID(who caller, key string, id jobs.ID) (proto.SubmitReply, bool, error) {
-	reply := proto.SubmitReply{ID: uint64(id)}
+	reply := proto.SubmitReply{ID: uint64(id), Server: d.config().Server()}
 	if j := d.store.View().Job(id); j != nil {
 		reply.Queue = j.Queue
 	}
@@ -387,10 +388,30 @@ func unknownJob(err error, id jobs.ID) error {
 	return err
 }
 
-func (d *Daemon) hold(_ context.Context, who caller, body json.RawMessage) (any, error) {
+// hold handles qhold. A job that waits to run is held; a running one is
+// checkpointed, stopped and held, as PBS does (qchkpnt -k -h): qrls then
+// restarts it from that checkpoint.
+func (d *Daemon) hold(ctx context.Context, who caller, body json.RawMessage) (any, error) {
 	id, err := d.jobArg(body)
 	if err != nil {
 		return nil, err
+	}
+	if cur := d.store.View().Job(id); cur != nil && (cur.State == jobs.Running || cur.State == jobs.Checkpointing) {
+		if err := d.mayManage(who, cur); err != nil {
+			return nil, err
+		}
+		if !cur.Checkpoint.Checkpointable() {
+			return nil, conflict("job %d is running and its checkpoint policy is %s: it cannot be held", id, cur.Checkpoint)
+		}
+		req, _ := json.Marshal(proto.CheckpointRequest{ID: uint64(id), Stop: true, Hold: true})
+		r, err := d.checkpointJob(ctx, who, req)
+		if err != nil {
+			return nil, err
+		}
+		if cr, ok := r.(proto.CheckpointReply); ok {
+			return proto.JobReply{ID: uint64(id), State: cr.State}, nil
+		}
+		return r, nil
 	}
 	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if err := d.mayManage(who, j); err != nil {
@@ -517,7 +538,7 @@ func (d *Daemon) status(_ context.Context, who caller, body json.RawMessage) (an
 	// and a slice of them all would be copied as it grows and encoded again.
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	fmt.Fprintf(&buf, `{"now":%q,"jobs":[`, now.Format(time.RFC3339Nano))
+	fmt.Fprintf(&buf, `{"now":%q,"server":%q,"jobs":[`, now.Format(time.RFC3339Nano), d.config().Server())
 	n := 0
 	add := func(j *jobs.Job) {
 		if !keep(j) {
@@ -602,6 +623,18 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	if next, ok := d.nextCheckpoint(j); ok {
 		info.NextCheckpoint = next.Round(time.Second)
 	}
+	info.After = j.After
+	r := j.Resources
+	info.NCPUs, info.MemBytes, info.WalltimeSec, info.CPUTimeSec = r.NCPUs, r.Mem, r.Walltime.Seconds(), r.CPUTime.Seconds()
+	info.CPUSec, info.RunCount, info.Hold = cpu.Seconds(), len(j.Segments), j.State == jobs.Held
+	if st, ok := j.ExitStatus(); ok {
+		info.ExitStatus = &st
+	}
+	if j.State.Active() {
+		if st, err := supervisor.Probe(d.jobRunDir(j.ID)); err == nil && st.Info != nil {
+			info.Session = st.Info.Job.PID
+		}
+	}
 	if !full {
 		return info
 	}
@@ -620,7 +653,7 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	info.Workdir, info.Script, info.Stdout, info.Stderr = j.Workdir, j.Script, j.Stdout, j.Stderr
 	info.Join, info.Rerunnable = string(j.Join), &rerun
 	info.Resources, info.Checkpoint = j.Resources.String(), j.Checkpoint.String()
-	info.Vars, info.ExportEnv, info.CPUSec = j.Vars, j.ExportEnv, cpu.Seconds()
+	info.Vars, info.ExportEnv = j.Vars, j.ExportEnv
 	a := j.Attrs
 	info.Account, info.Project, info.Priority, info.KeepFiles = a.Account, a.Project, a.Priority, a.Keep
 	info.Shell, info.Group, info.Slurm = a.Shell, a.Group, a.Slurm

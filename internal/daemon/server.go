@@ -365,6 +365,13 @@ func init() {
 		proto.OpScheduling:  (*Daemon).scheduling,
 		proto.OpMaintain:    (*Daemon).maintain,
 		proto.OpAdopt:       (*Daemon).adoptImage,
+		proto.OpSignal:      (*Daemon).signalJob,
+		proto.OpRerun:       (*Daemon).rerunJob,
+		proto.OpMove:        (*Daemon).moveJob,
+		proto.OpAlter:       (*Daemon).alterJob,
+		proto.OpRun:         (*Daemon).runJob,
+		proto.OpNodes:       (*Daemon).nodes,
+		proto.OpOrder:       (*Daemon).orderJobs,
 	}
 }
 
@@ -440,5 +447,5 @@ func (d *Daemon) operator(who caller) bool {
 }
 
 func (d *Daemon) ping(_ context.Context, _ caller, _ json.RawMessage) (any, error) {
-	return proto.PingReply{Version: proto.Version, PID: unix.Getpid(), StateDir: d.dir}, nil
+	return proto.PingReply{Version: proto.Version, PID: unix.Getpid(), StateDir: d.dir, Server: d.config().Server()}, nil
 }

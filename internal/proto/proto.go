@@ -53,6 +53,13 @@ const (
 	OpAdopt       = "adopt"      // qrestart -f
 	OpMaintain    = "maintain"   // qmgr checkpoint all, requeue all, shutdown requeue
 	OpScheduling  = "scheduling" // qmgr start/stop scheduling
+	OpSignal      = "signal"     // qsig
+	OpRerun       = "rerun"      // qrerun
+	OpMove        = "move"       // qmove
+	OpAlter       = "alter"      // qalter
+	OpRun         = "run"        // qrun
+	OpNodes       = "nodes"      // pbsnodes
+	OpOrder       = "order"      // qorder
 )
 
 // Error codes.
@@ -101,6 +108,7 @@ type PingReply struct {
 	Version  int    `json:"version"`
 	PID      int    `json:"pid"`
 	StateDir string `json:"state_dir"`
+	Server   string `json:"server,omitempty"` // the server part of job ids
 }
 
 // SubmitRequest is a qsub. Options are sent as the user typed them and
@@ -151,6 +159,8 @@ type SubmitRequest struct {
 type SubmitReply struct {
 	ID    uint64 `json:"id"`
 	Queue string `json:"queue"`
+	// Server is the server part of job ids: qsub prints ID.Server.
+	Server string `json:"server,omitempty"`
 }
 
 // StatusRequest selects jobs for qstat. Empty fields select everything.
@@ -165,6 +175,7 @@ type StatusRequest struct {
 // not exist.
 type StatusReply struct {
 	Now     time.Time `json:"now"`
+	Server  string    `json:"server,omitempty"` // the server part of job ids (N.SERVER)
 	Jobs    []JobInfo `json:"jobs"`
 	Missing []uint64  `json:"missing,omitempty"`
 	// StateDir says what is wrong with the daemon's state directory (it is
@@ -190,6 +201,18 @@ type JobInfo struct {
 	LastCheckpointDuration float64   `json:"last_checkpoint_s,omitempty"`
 	Generations            int       `json:"generations,omitempty"`
 	NextCheckpoint         time.Time `json:"next_checkpoint,omitzero"`
+	// What PBS's qstat tables show of every job (Time Use, Req'd Memory,
+	// Req'd Time, Elap Time, TSK, SessID): the request, the CPU time of
+	// all runs, the session of the running script, the exit status of the
+	// last run once it ended, and the number of runs.
+	NCPUs       int     `json:"ncpus,omitempty"`
+	MemBytes    int64   `json:"mem,omitempty"`
+	WalltimeSec float64 `json:"walltime_s,omitempty"`
+	CPUTimeSec  float64 `json:"cput_s,omitempty"` // the cput limit
+	CPUSec      float64 `json:"cpu_s,omitempty"`  // user+system CPU of all runs
+	Session     int     `json:"session,omitempty"`
+	ExitStatus  *int    `json:"exit_status,omitempty"` // as PBS records it (256+N: signal N)
+	RunCount    int     `json:"run_count,omitempty"`
 	// SummaryOnly says that the rest was asked for but is not shown: the
 	// job is another user's (query_other_jobs is false).
 	SummaryOnly bool `json:"summary_only,omitempty"`
@@ -217,7 +240,7 @@ type JobInfo struct {
 	Shell       string           `json:"shell,omitempty"`
 	Group       string           `json:"group,omitempty"`
 	Slurm       bool             `json:"slurm,omitempty"`
-	CPUSec      float64          `json:"cpu_s,omitempty"` // user+system CPU of all runs
+	Hold        bool             `json:"hold,omitempty"` // held: Hold_Types u
 	Segments    []SegmentInfo    `json:"segments,omitempty"`
 	Checkpoints []GenerationInfo `json:"checkpoints,omitempty"` // newest first
 	// CheckpointEvery is the time between periodic checkpoints, after the
@@ -349,6 +372,68 @@ type MaintainReply struct {
 // SchedulingRequest starts or stops the starting of jobs.
 type SchedulingRequest struct {
 	On bool `json:"on"`
+}
+
+// SignalRequest is a qsig: Signal by name (TERM, SIGTERM) or number.
+type SignalRequest struct {
+	ID     uint64 `json:"id"`
+	Signal string `json:"signal"`
+}
+
+// RerunRequest is a qrerun; Force reruns a job that is not rerunnable.
+type RerunRequest struct {
+	ID    uint64 `json:"id"`
+	Force bool   `json:"force,omitempty"`
+}
+
+// MoveRequest is a qmove of a job to Queue.
+type MoveRequest struct {
+	ID    uint64 `json:"id"`
+	Queue string `json:"queue"`
+}
+
+// OrderRequest is a qorder: the two jobs exchange their places (queue,
+// priority and place among equals).
+type OrderRequest struct {
+	A uint64 `json:"a"`
+	B uint64 `json:"b"`
+}
+
+// AlterRequest is a qalter: the fields set are changed, as with qsub's
+// options of the same letters.
+type AlterRequest struct {
+	ID         uint64    `json:"id"`
+	Resources  []string  `json:"resources,omitempty"` // each -l
+	Name       string    `json:"name,omitempty"`      // -N
+	Stdout     string    `json:"stdout,omitempty"`    // -o, absolute
+	Stderr     string    `json:"stderr,omitempty"`    // -e, absolute
+	Join       string    `json:"join,omitempty"`      // -j
+	Hold       string    `json:"hold,omitempty"`      // -h: u, o, s (hold) or n (release)
+	Checkpoint string    `json:"checkpoint,omitempty"`
+	Priority   string    `json:"priority,omitempty"` // -p
+	Rerunnable string    `json:"rerunnable,omitempty"`
+	After      time.Time `json:"after,omitzero"` // -a
+	Account    string    `json:"account,omitempty"`
+}
+
+// NodesRequest is pbsnodes: Offline/Online change the host's state.
+type NodesRequest struct {
+	Offline bool   `json:"offline,omitempty"`
+	Online  bool   `json:"online,omitempty"`
+	Comment string `json:"comment,omitempty"`
+}
+
+// NodeInfo is this host as pbsnodes shows it.
+type NodeInfo struct {
+	Name        string   `json:"name"`
+	State       string   `json:"state"` // free, job-busy, offline
+	Slots       int      `json:"slots"`
+	Assigned    int      `json:"assigned"` // slots of running jobs
+	MemBytes    int64    `json:"mem"`
+	AssignedMem int64    `json:"assigned_mem"`
+	Jobs        []uint64 `json:"jobs,omitempty"`
+	Comment     string   `json:"comment,omitempty"`
+	Server      string   `json:"server"`
 }
 
 // JobRequest names a job for hold, release and delete.

@@ -257,6 +257,6 @@ func adopt(c *cli.Context, image string) error {
 	if err := proto.CallRetry(c.Context, config.StateDir(""), proto.OpAdopt, req, &reply); err != nil {
 		return err
 	}
-	fmt.Fprintln(c.App.Writer, reply.ID)
+	fmt.Fprintln(c.App.Writer, fullID(reply.ID, reply.Server))
 	return nil
 }

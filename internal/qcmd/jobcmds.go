@@ -28,9 +28,12 @@ Exit status: 0, or 1 if any job could not be deleted (each says why).
 
 // NewQhold builds qhold.
 func NewQhold(stdout, stderr io.Writer) *cli.App {
-	return jobCommand("qhold", "hold queued batch jobs", proto.OpHold,
+	return jobCommand("qhold", "hold batch jobs", proto.OpHold,
 		`qhold holds each job given: it stays in its queue but does not start until
-qrls releases it. Only jobs that wait to run (queued, requeued) can be held.
+qrls releases it. A running job is checkpointed, stopped and held, as PBS
+does (qchkpnt -k -h): qhold returns once the checkpoint is durable, and qrls
+restarts the job from it. A running job whose checkpoint policy is n cannot
+be held.
 
 You may hold your own jobs; root and operators may hold anyone's.
 Exit status: 0, or 1 if any job could not be held (each says why).
@@ -42,7 +45,8 @@ Exit status: 0, or 1 if any job could not be held (each says why).
 func NewQrls(stdout, stderr io.Writer) *cli.App {
 	return jobCommand("qrls", "release held batch jobs", proto.OpRelease,
 		`qrls releases each held job given (qsub -h, qhold): it is queued again and
-starts when the scheduler's turn comes.
+starts when the scheduler's turn comes, from the checkpoint qhold took if it
+was held while it ran.
 
 You may release your own jobs; root and operators may release anyone's.
 Exit status: 0, or 1 if any job could not be released (each says why).

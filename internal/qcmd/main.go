@@ -1,5 +1,6 @@
 // Package qcmd holds the batch user commands (qsub, qstat, qdel, qhold,
-// qrls, qchkpnt, qrestart, qmgr): one function per command builds its *cli.App, which tests
+// qrls, qchkpnt, qrestart, qmgr, and PBS's qalter, qsig, qrerun, qmove,
+// qselect, qorder, qrun, qterm, pbsnodes): one function per command builds its *cli.App, which tests
 // can run with their own writers; Main runs one and turns its error into a
 // one-line message and an exit status. The commands talk to lazarusd
 // through package proto; they never touch the state directory otherwise.
@@ -10,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -97,4 +99,13 @@ func call(ctx context.Context, op string, req, reply any) error {
 	}
 	defer c.Close()
 	return c.Call(ctx, op, req, reply)
+}
+
+// fullID is a job id as PBS prints it: N.SERVER (N when the daemon names
+// no server).
+func fullID(id uint64, server string) string {
+	if server == "" {
+		return strconv.FormatUint(id, 10)
+	}
+	return strconv.FormatUint(id, 10) + "." + server
 }

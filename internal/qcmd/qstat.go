@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,49 +21,104 @@ import (
 // NewQstat builds qstat.
 func NewQstat(stdout, stderr io.Writer) *cli.App {
 	app := newApp("qstat", "show batch jobs and queues",
-		"qstat [-f] [-u user] [-s state,...] [-F json] [-w] [job id ...]\n   qstat -Q [-F json] [queue ...]",
-		`qstat lists jobs: all of them, those given by id, or those of a user (-u).
-The table shows id, name, user, state, queue, elapsed time (all runs, the
-current one up to now), the last checkpoint's time, size and duration, the
-number of checkpoint generations and when the next periodic checkpoint is
-due. States: queued, held, running, exiting, finished, failed,
-checkpointing, requeued. Finished and failed jobs stay listed for
+		`qstat [-a|-f] [-n] [-s] [-x|-H] [-i] [-r] [-t] [-w] [-u user,...] [-F json] [job id ...]
+   qstat -Q | -q | -B [-F json] [queue ...]
+   qstat -c [-f] [-F json] [-u user] [--state state,...] [--wait] [job id ...]   (Lazarus's checkpoint view)`,
+		`qstat shows jobs as PBS does (OpenPBS qstat.1B), so that scripts that read
+PBS's qstat read this one. Job ids are N.SERVER (qsub prints them so; N alone
+is accepted too). SERVER is the server_name setting of lazarus.conf, or this
+host's short name.
+
+The default table is PBS's: Job id, Name, User, Time Use (CPU time of all
+runs), S (state), Queue, with PBS's widths; longer values are cut and end in
+'*'. States: Q queued (also a job requeued after a run), W waiting for its
+qsub -a time, H held, R running (also while it is being checkpointed: qstat -f
+says checkpoint_state = in progress, substate 43), E exiting (being killed),
+F finished (ended in any way: Exit_status says how). Finished jobs are listed
+only with -x (with the others) or -H (only them), as in PBS; they stay for
 keep_finished (lazarus.conf, default a week).
 
-Of another user's job you see only its summary (its line of the table),
-unless you are root or an operator or lazarus.conf sets query_other_jobs =
-true. A full state directory (or state changes waiting to be recorded) is
-reported on standard error.
+-a, -n, -s, -u, -i and -r print PBS's other table (Job ID, Username, Queue,
+Jobname, SessID, NDS, TSK, Req'd Memory, Req'd Time, S, Elap Time); -n adds
+the host each running job runs on, -s the job's comment. -i lists only
+queued, waiting and held jobs, -r only running ones. -t is the default (there
+are no array jobs). -w prints wider columns (and -f does not wrap lines).
 
--f prints every field of each job, with each run (start, end, CPU time,
-exit status, the checkpoint it restarted from) and the totals, each
-checkpoint generation, the last checkpoint failure and the history of
-checkpoints and restarts. -F json prints the same data as JSON, for
-scripts. -w waits until every listed job has left the state it is in (or has
-ended), then prints them. -Q lists queues instead of jobs.
+-f prints every attribute of each job, as PBS does: Job Id: N.SERVER, then
+"    name = value" lines (Job_Name, Job_Owner, resources_used.*, job_state,
+queue, server, Checkpoint, ctime, Error_Path, exec_host, Hold_Types,
+Join_Path, Keep_Files, mtime, Output_Path, Priority, qtime, Rerunable,
+Resource_List.*, stime, session_id, substate, Variable_List, comment,
+run_count, Exit_status, Account_Name, project...), then Lazarus's own:
+lazarus_state, checkpoint_policy, checkpoint_every, checkpoint_keep,
+checkpoint_generations, checkpoint_next, checkpoint.N (each generation),
+checkpoint_failure, run.N (each run) and history.N. -F json prints the same
+attributes in PBS's JSON shape ({"Jobs": {"N.SERVER": {...}}}).
 
-Exit status: 0, or 1 if a job or queue asked for does not exist (the others
-are printed) or lazarusd cannot be reached.
+Exit_status is PBS's: the script's exit status, 256+N for a script killed by
+signal N (271: SIGTERM, as after qdel; 265: SIGKILL), -29 for a job killed at
+its walltime, -28 at its cput, -27 at its mem, -7 when a restart from a
+checkpoint failed, -1 when the job could not start, -4 when its run was lost
+(machine or daemon gone), -11 for a run stopped to be requeued, -12 for one
+stopped after a checkpoint.
+
+Of another user's job you see only the attributes of the tables (no paths,
+variables, comment or history), unless you are root or an operator or
+lazarus.conf sets query_other_jobs = true.
+
+-Q lists queues as PBS does, -q in PBS's other queue table, -B the server.
+
+-c shows Lazarus's own view instead, which tells the checkpoint story: the
+table with id, name, user, state (queued, held, running, exiting, finished,
+failed, checkpointing, requeued), queue, elapsed time, the last
+checkpoint's time, size and duration, the number of generations and the next
+periodic checkpoint, of every job, finished ones too; -c -f every field with
+each run, each generation and the history; -c -F json the same as JSON;
+-c -Q Lazarus's queue table. --state selects jobs by state and --wait waits
+until every listed job has left the state it is in (or has ended), then
+prints them (both with or without -c).
+
+Exit status: 0, or 1 if a job or queue asked for does not exist or has
+finished (without -x) (the others are printed) or lazarusd cannot be reached.
 
 `+environmentHelp, nil, stdout, stderr)
 	app.Flags = []cli.Flag{
-		&cli.BoolFlag{Name: "f", DisableDefaultText: true, Usage: "full record of each job"},
-		&cli.BoolFlag{Name: "Q", DisableDefaultText: true, Usage: "list queues"},
-		&cli.StringFlag{Name: "u", Usage: "only jobs of this user (name or uid)"},
-		&cli.StringFlag{Name: "s", Usage: "only jobs in these states (comma separated)"},
+		&cli.BoolFlag{Name: "f", DisableDefaultText: true, Usage: "every attribute of each job"},
+		&cli.BoolFlag{Name: "a", DisableDefaultText: true, Usage: "PBS's other table"},
+		&cli.BoolFlag{Name: "n", DisableDefaultText: true, Usage: "with the host of each running job (other table)"},
+		&cli.BoolFlag{Name: "s", DisableDefaultText: true, Usage: "with each job's comment (other table)"},
+		&cli.BoolFlag{Name: "x", DisableDefaultText: true, Usage: "finished jobs too"},
+		&cli.BoolFlag{Name: "H", DisableDefaultText: true, Usage: "finished jobs only"},
+		&cli.BoolFlag{Name: "i", DisableDefaultText: true, Usage: "queued, waiting and held jobs only (other table)"},
+		&cli.BoolFlag{Name: "r", DisableDefaultText: true, Usage: "running jobs only (other table)"},
+		&cli.BoolFlag{Name: "t", DisableDefaultText: true, Usage: "subjobs too (there are no array jobs: the default)"},
+		&cli.BoolFlag{Name: "w", DisableDefaultText: true, Usage: "wide columns; -f does not wrap"},
+		&cli.StringFlag{Name: "u", Usage: "only jobs of these users (names or uids, comma separated)"},
 		&cli.StringFlag{Name: "F", Usage: "output format: json (default: text)"},
-		&cli.BoolFlag{Name: "w", DisableDefaultText: true, Usage: "wait until the listed jobs change state, then print them"},
+		&cli.BoolFlag{Name: "Q", DisableDefaultText: true, Usage: "list queues"},
+		&cli.BoolFlag{Name: "q", DisableDefaultText: true, Usage: "list queues in PBS's other table"},
+		&cli.BoolFlag{Name: "B", DisableDefaultText: true, Usage: "show the server"},
+		&cli.BoolFlag{Name: "c", DisableDefaultText: true, Usage: "Lazarus's checkpoint view (table, -f, -F json, -Q)"},
+		&cli.StringFlag{Name: "state", Usage: "only jobs in these Lazarus states (comma separated)"},
+		&cli.BoolFlag{Name: "wait", DisableDefaultText: true, Usage: "wait until the listed jobs change state, then print them"},
 	}
 	app.Action = func(c *cli.Context) error {
 		format := c.String("F")
 		if format != "" && format != "json" {
 			return fmt.Errorf("-F %q: the only format is json", format)
 		}
-		if c.Bool("Q") {
+		switch {
+		case c.Bool("Q") && c.Bool("c"):
 			return qstatQueues(c, format == "json")
+		case c.Bool("Q"), c.Bool("q"), c.Bool("B"):
+			return pbsQueues(c, format == "json")
 		}
-		req := proto.StatusRequest{User: c.String("u"), Full: c.Bool("f")}
-		if s := c.String("s"); s != "" {
+		req := proto.StatusRequest{Full: c.Bool("f")}
+		users := splitList(c.String("u"))
+		if len(users) == 1 {
+			req.User = users[0]
+		}
+		if s := c.String("state"); s != "" {
 			for _, st := range strings.Split(s, ",") {
 				if _, err := jobs.ParseState(st); err != nil {
 					return err
@@ -76,18 +133,21 @@ are printed) or lazarusd cannot be reached.
 			}
 			req.IDs = append(req.IDs, uint64(id))
 		}
-		if c.Bool("w") && len(req.IDs) == 0 {
-			return fmt.Errorf("-w needs the ids of the jobs to wait for")
+		if c.Bool("wait") && len(req.IDs) == 0 {
+			return fmt.Errorf("--wait needs the ids of the jobs to wait for")
 		}
 		client, err := dial(c.Context)
 		if err != nil {
 			return err
 		}
 		defer client.Close()
-		if c.Bool("w") {
+		if c.Bool("wait") {
 			if err := waitChange(c, client, req); err != nil {
 				return err
 			}
+		}
+		if !c.Bool("c") {
+			return pbsJobs(c, client, req, users, format == "json")
 		}
 		out := bufio.NewWriterSize(c.App.Writer, 64<<10)
 		var missing []uint64
@@ -151,6 +211,125 @@ are printed) or lazarusd cannot be reached.
 		return nil
 	}
 	return app
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// pbsJobs is qstat without -c: PBS's tables, -f and -F json.
+func pbsJobs(c *cli.Context, client *proto.Client, req proto.StatusRequest, users []string, asJSON bool) error {
+	var reply proto.StatusReply
+	if err := client.Call(c.Context, proto.OpStatus, req, &reply); err != nil {
+		return err
+	}
+	host, _ := os.Hostname()
+	if host == "" {
+		host = reply.Server
+	}
+	o := pbsOpts{wide: c.Bool("w"), nodes: c.Bool("n"), notes: c.Bool("s"), server: reply.Server, host: host, now: reply.Now}
+	byID := len(req.IDs) > 0
+	var list []proto.JobInfo
+	failed := false
+	for _, j := range reply.Jobs {
+		terminal := jobs.State(j.State).Terminal()
+		switch {
+		case len(users) > 1 && !slices.Contains(users, j.User) && !slices.Contains(users, strconv.FormatUint(uint64(j.UID), 10)):
+			continue
+		case c.Bool("H") && !terminal, !c.Bool("x") && !c.Bool("H") && terminal && !byID:
+			continue
+		case !c.Bool("x") && !c.Bool("H") && terminal:
+			fmt.Fprintf(c.App.ErrWriter, "qstat: %s Job has finished, use -x or -H to obtain historical job information\n", o.id(j.ID))
+			failed = true
+			continue
+		case c.Bool("i") && !(jobs.State(j.State).Pending() || jobs.State(j.State) == jobs.Held):
+			continue
+		case c.Bool("r") && !jobs.State(j.State).Active():
+			continue
+		}
+		list = append(list, j)
+	}
+	out := bufio.NewWriterSize(c.App.Writer, 64<<10)
+	alt := c.Bool("a") || c.Bool("n") || c.Bool("s") || c.Bool("i") || c.Bool("r") || c.String("u") != ""
+	switch {
+	case asJSON:
+		b, err := pbsJSON(list, o)
+		if err != nil {
+			return err
+		}
+		out.Write(b)
+		out.WriteByte('\n')
+	case req.Full:
+		for _, j := range list {
+			printPBSFull(out, j, o)
+		}
+	case len(list) == 0:
+	case alt:
+		printPBSAlt(out, list, o)
+	default:
+		printPBSTable(out, list, o)
+	}
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	if reply.StateDir != "" {
+		fmt.Fprintf(c.App.ErrWriter, "qstat: warning: %s\n", reply.StateDir)
+	}
+	for _, id := range reply.Missing {
+		fmt.Fprintf(c.App.ErrWriter, "qstat: Unknown Job Id %s\n", o.id(id))
+	}
+	if failed || len(reply.Missing) > 0 {
+		return errReported
+	}
+	return nil
+}
+
+// pbsQueues is qstat -Q, -q and -B as PBS prints them.
+func pbsQueues(c *cli.Context, asJSON bool) error {
+	var reply proto.QueuesReply
+	if err := call(c.Context, proto.OpQueueList, proto.QueueRequest{}, &reply); err != nil {
+		return err
+	}
+	var st proto.PingReply
+	if err := call(c.Context, proto.OpPing, nil, &st); err != nil {
+		return err
+	}
+	qs := reply.Queues
+	failed := false
+	if names := c.Args().Slice(); len(names) > 0 && !c.Bool("B") {
+		qs = nil
+		for _, n := range names {
+			i := slices.IndexFunc(reply.Queues, func(q proto.QueueInfo) bool { return q.Name == n })
+			if i < 0 {
+				fmt.Fprintf(c.App.ErrWriter, "qstat: unknown queue %q\n", n)
+				failed = true
+				continue
+			}
+			qs = append(qs, reply.Queues[i])
+		}
+	}
+	switch {
+	case asJSON:
+		if err := json.NewEncoder(c.App.Writer).Encode(proto.QueuesReply{Queues: qs}); err != nil {
+			return err
+		}
+	case c.Bool("B"):
+		printPBSServer(c.App.Writer, st.Server, qs)
+	case c.Bool("q"):
+		printPBSQueuesAlt(c.App.Writer, qs, st.Server)
+	case len(qs) > 0:
+		printPBSQueues(c.App.Writer, qs)
+	}
+	if failed {
+		return errReported
+	}
+	return nil
 }
 
 // waitChange returns when every job of req has left the state it is in now.

@@ -131,7 +131,7 @@ Options go before the script.
 			return blame(err, ds)
 		}
 		if !(options{c: c, ds: ds}).flag("z") {
-			fmt.Fprintln(c.App.Writer, reply.ID)
+			fmt.Fprintln(c.App.Writer, fullID(reply.ID, reply.Server))
 		}
 		return nil
 	}

@@ -1,0 +1,10 @@
+// Command qrerun deletes batch jobs; see internal/qcmd.
+package main
+
+import (
+	"os"
+
+	"lazarus/internal/qcmd"
+)
+
+func main() { os.Exit(qcmd.Main(qcmd.NewQrerun(os.Stdout, os.Stderr), os.Args)) }

@@ -1,0 +1,10 @@
+// Command qselect deletes batch jobs; see internal/qcmd.
+package main
+
+import (
+	"os"
+
+	"lazarus/internal/qcmd"
+)
+
+func main() { os.Exit(qcmd.Main(qcmd.NewQselect(os.Stdout, os.Stderr), os.Args)) }

@@ -1,0 +1,426 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"lazarus/internal/proc"
+	"lazarus/internal/proto"
+	"lazarus/internal/supervisor"
+	"lazarus/jobs"
+)
+
+// The PBS everyday commands: qsig, qrerun, qmove, qorder, qalter, qrun and
+// pbsnodes. qhold of a running job is in hold (jobops.go): a checkpoint
+// that stops and holds it.
+
+// parseSignal reads qsig -s: a name with or without SIG (TERM, SIGTERM,
+// any case) or a number.
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, badRequest("signal %d: want 1 to 64", n)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, badRequest("unknown signal %q", s)
+}
+
+// signalJob handles qsig: the signal goes to the job script and every
+// process of its tree (the job's PID namespace when lazarusd is root).
+func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	var req proto.SignalRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	id := jobs.ID(req.ID)
+	sig, err := parseSignal(req.Signal)
+	if err != nil {
+		return nil, err
+	}
+	j := d.store.View().Job(id)
+	if j == nil {
+		return nil, notFound("unknown job id %d", id)
+	}
+	if err := d.mayManage(who, j); err != nil {
+		return nil, err
+	}
+	switch j.State {
+	case jobs.Running, jobs.Exiting:
+	case jobs.Checkpointing:
+		return nil, conflict("job %d is being checkpointed; signal it when the checkpoint is done", id)
+	default:
+		return nil, conflict("job %d is %s; only running jobs can be signalled", id, j.State)
+	}
+	st, err := supervisor.Probe(d.jobRunDir(id))
+	if err != nil || !st.Alive || st.Info == nil || !st.Info.Job.Alive() {
+		return nil, conflict("job %d has no processes to signal", id)
+	}
+	pid := st.Info.Job.PID
+	kids, _ := proc.Descendants(pid)
+	var errs []error
+	for _, p := range append([]int{pid}, kids...) {
+		if err := unix.Kill(p, sig); err != nil && err != unix.ESRCH {
+			errs = append(errs, fmt.Errorf("pid %d: %w", p, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("signal %s to job %d: %w", sig, id, err)
+	}
+	d.log.Info("job signalled", "job_id", id, "signal", sig.String(), "processes", len(kids)+1, "by", who.name)
+	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+// rerunJob handles qrerun: a running job is killed and requeued; it starts
+// again from its newest good checkpoint if it has one, else from the
+// beginning. A job that is not rerunnable (qsub -r n) is refused unless
+// forced (qrerun -f).
+func (d *Daemon) rerunJob(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	var req proto.RerunRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	id := jobs.ID(req.ID)
+	j := d.store.View().Job(id)
+	if j == nil {
+		return nil, notFound("unknown job id %d", id)
+	}
+	if err := d.mustOperate(who, "rerun jobs"); err != nil {
+		return nil, err
+	}
+	if j.State != jobs.Running {
+		return nil, conflict("job %d is %s; only running jobs can be rerun", id, j.State)
+	}
+	if !j.Rerunnable && !req.Force {
+		return nil, conflict("job %d is not rerunnable (qsub -r n); qrerun -f reruns it anyway", id)
+	}
+	if err := d.killToRequeue(j); err != nil {
+		return nil, fmt.Errorf("job %d: %w", id, err)
+	}
+	d.log.Info("job being rerun", "job_id", id, "by", who.name)
+	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+// moveJob handles qmove: a job that waits to run goes to another queue.
+func (d *Daemon) moveJob(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	var req proto.MoveRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	id := jobs.ID(req.ID)
+	if err := checkQueue(d.store.View(), req.Queue); err != nil {
+		return nil, err
+	}
+	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		if err := d.mayManage(who, j); err != nil {
+			return err
+		}
+		if !j.State.Pending() && j.State != jobs.Held {
+			return conflict("job %d is %s; only jobs that wait to run can be moved", id, j.State)
+		}
+		j.Queue = req.Queue
+		j.Event(time.Now().Round(0), "moved to queue %s by %s", req.Queue, who.name)
+		return nil
+	})
+	if err != nil {
+		return nil, unknownJob(err, id)
+	}
+	d.wake()
+	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+// orderJobs handles qorder: two jobs that wait to run exchange their
+// places, as in PBS: their queues, their priorities and their places among
+// jobs of equal priority, so that each starts when the other would have.
+// The caller must be allowed to manage both. The two records are updated
+// one after the other: a crash in between leaves the first one changed.
+func (d *Daemon) orderJobs(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	var req proto.OrderRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	a, b := jobs.ID(req.A), jobs.ID(req.B)
+	if a == b {
+		return nil, badRequest("qorder needs two different jobs")
+	}
+	v := d.store.View()
+	ja, jb := v.Job(a), v.Job(b)
+	for _, p := range []struct {
+		id jobs.ID
+		j  *jobs.Job
+	}{{a, ja}, {b, jb}} {
+		if p.j == nil {
+			return nil, notFound("unknown job id %d", p.id)
+		}
+		if err := d.mayManage(who, p.j); err != nil {
+			return nil, err
+		}
+		if !p.j.State.Pending() && p.j.State != jobs.Held {
+			return nil, conflict("job %d is %s; only jobs that wait to run can be ordered", p.id, p.j.State)
+		}
+	}
+	now := time.Now().Round(0)
+	swap := func(id jobs.ID, other *jobs.Job) error {
+		_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+			if !j.State.Pending() && j.State != jobs.Held {
+				return conflict("job %d has just become %s", id, j.State)
+			}
+			j.Queue, j.Attrs.Priority, j.Attrs.Rank = other.Queue, other.Attrs.Priority, other.Place()
+			j.Event(now, "exchanged places with job %d by %s (qorder)", other.ID, who.name)
+			return nil
+		})
+		return unknownJob(err, id)
+	}
+	if err := swap(a, jb); err != nil {
+		return nil, err
+	}
+	if err := swap(b, ja); err != nil {
+		return nil, err
+	}
+	d.log.Info("jobs reordered", "job_id", a, "other", b, "by", who.name)
+	d.wake()
+	return struct{}{}, nil
+}
+
+// runJob handles qrun: an operator starts a queued job now, whatever the
+// limits and the order of the queues say.
+func (d *Daemon) runJob(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	id, err := d.jobArg(body)
+	if err != nil {
+		return nil, err
+	}
+	if err := d.mustOperate(who, "run jobs (qrun)"); err != nil {
+		return nil, err
+	}
+	j := d.store.View().Job(id)
+	if j == nil {
+		return nil, notFound("unknown job id %d", id)
+	}
+	if !j.State.Pending() {
+		return nil, conflict("job %d is %s; only queued jobs can be run", id, j.State)
+	}
+	d.log.Info("job run by an operator", "job_id", id, "by", who.name)
+	d.start(id)
+	j = d.store.View().Job(id)
+	if j == nil {
+		return nil, notFound("unknown job id %d", id)
+	}
+	if j.State.Pending() {
+		return nil, conflict("job %d could not be started", id)
+	}
+	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+// alterJob handles qalter. A job that waits to run (queued, held) may
+// change what qsub set; a running one only its name, priority, account,
+// rerun flag and checkpoint policy (PBS refuses the rest of a running
+// job, and so does this).
+func (d *Daemon) alterJob(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	var req proto.AlterRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	id := jobs.ID(req.ID)
+	cfg := d.config()
+	now := time.Now().Round(0)
+	var changed []string
+	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		changed = changed[:0]
+		if err := d.mayManage(who, j); err != nil {
+			return err
+		}
+		waiting := j.State.Pending() || j.State == jobs.Held
+		if j.State.Terminal() {
+			return conflict("job %d has %s", id, j.State)
+		}
+		onlyWaiting := func(opt string) error {
+			if !waiting {
+				return conflict("job %d is %s: %s cannot change while it runs", id, j.State, opt)
+			}
+			changed = append(changed, opt)
+			return nil
+		}
+		if len(req.Resources) > 0 {
+			if err := onlyWaiting("-l"); err != nil {
+				return err
+			}
+			res := j.Resources
+			var err error
+			for _, l := range req.Resources {
+				if res, err = jobs.ParseResources(res, l); err != nil {
+					return err
+				}
+			}
+			switch {
+			case res.NCPUs > cfg.Slots:
+				return badRequest("ncpus=%d is more than this machine's %d slots", res.NCPUs, cfg.Slots)
+			case cfg.Memory > 0 && res.Mem > cfg.Memory:
+				return badRequest("mem=%s is more than this machine's %s", jobs.FormatSize(res.Mem), jobs.FormatSize(cfg.Memory))
+			case cfg.MaxWalltime > 0 && res.Walltime > cfg.MaxWalltime:
+				return badRequest("walltime=%s is more than the limit of %s", jobs.FormatDuration(res.Walltime), jobs.FormatDuration(cfg.MaxWalltime))
+			}
+			j.Resources = res
+		}
+		if req.Name != "" {
+			if err := jobs.ValidateName(req.Name); err != nil {
+				return err
+			}
+			j.Name = req.Name
+			changed = append(changed, "-N")
+		}
+		for _, p := range []struct {
+			opt, path string
+			dst       *string
+			kind      string
+		}{{"-o", req.Stdout, &j.Stdout, "o"}, {"-e", req.Stderr, &j.Stderr, "e"}} {
+			if p.path == "" {
+				continue
+			}
+			if err := onlyWaiting(p.opt); err != nil {
+				return err
+			}
+			if !filepath.IsAbs(p.path) {
+				return badRequest("output path %q is not absolute", p.path)
+			}
+			*p.dst = outputPath(p.path, j.Workdir, j.Name, p.kind, j.ID)
+		}
+		if req.Join != "" {
+			if err := onlyWaiting("-j"); err != nil {
+				return err
+			}
+			join, err := jobs.ParseJoin(req.Join)
+			if err != nil {
+				return err
+			}
+			j.Join = join
+		}
+		if !req.After.IsZero() {
+			if err := onlyWaiting("-a"); err != nil {
+				return err
+			}
+			j.After = req.After.Round(0)
+		}
+		if req.Priority != "" {
+			p, err := jobs.ParsePriority(req.Priority)
+			if err != nil {
+				return err
+			}
+			j.Attrs.Priority = p
+			changed = append(changed, "-p")
+		}
+		if req.Account != "" {
+			j.Attrs.Account = req.Account
+			changed = append(changed, "-A")
+		}
+		switch req.Rerunnable {
+		case "":
+		case "y", "n":
+			j.Rerunnable = req.Rerunnable == "y"
+			changed = append(changed, "-r")
+		default:
+			return badRequest("-r %q: want y or n", req.Rerunnable)
+		}
+		if req.Checkpoint != "" {
+			p, err := jobs.ParsePolicy(req.Checkpoint)
+			if err != nil {
+				return err
+			}
+			if p.Kind == jobs.CheckpointQueue {
+				p = jobs.Policy{Kind: jobs.CheckpointNever}
+				if q := d.store.View().Queue(j.Queue); q != nil && q.CkptDefault.Kind == jobs.CheckpointInterval {
+					p = q.CkptDefault
+				}
+			}
+			j.Checkpoint = p
+			changed = append(changed, "-c")
+		}
+		switch req.Hold {
+		case "":
+		case "u", "o", "s":
+			if err := onlyWaiting("-h"); err != nil {
+				return err
+			}
+			if j.State != jobs.Held {
+				if err := j.Hold(who.name, now); err != nil {
+					return err
+				}
+			}
+		case "n":
+			if err := onlyWaiting("-h"); err != nil {
+				return err
+			}
+			if j.State == jobs.Held {
+				if err := j.Release(now); err != nil {
+					return err
+				}
+			}
+		default:
+			return badRequest("-h %q: want u, o, s or n", req.Hold)
+		}
+		if len(changed) == 0 {
+			return badRequest("nothing to alter")
+		}
+		j.Event(now, "altered by %s: %s", who.name, strings.Join(changed, " "))
+		return nil
+	})
+	if err != nil {
+		return nil, unknownJob(err, id)
+	}
+	d.reschedule(id)
+	d.wake()
+	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+// nodes handles pbsnodes: this host, and -o / -r (offline, online), which
+// stop and start the starting of jobs, as qmgr stop/start scheduling does.
+func (d *Daemon) nodes(_ context.Context, who caller, body json.RawMessage) (any, error) {
+	var req proto.NodesRequest
+	if err := decode(body, &req); err != nil {
+		return nil, err
+	}
+	if req.Offline || req.Online {
+		if err := d.mustOperate(who, "mark the node offline or online"); err != nil {
+			return nil, err
+		}
+		d.paused.Store(req.Offline)
+		d.nodeComment.Store(&req.Comment)
+		d.log.Info("node state changed", "offline", req.Offline, "by", who.name, "comment", req.Comment)
+		d.wake()
+	}
+	cfg := d.config()
+	info := proto.NodeInfo{Name: cfg.Server(), Server: cfg.Server(), Slots: cfg.Slots, MemBytes: cfg.Memory}
+	for _, j := range d.store.View().Active() {
+		info.Assigned += j.Resources.NCPUs
+		info.AssignedMem += j.Resources.Mem
+		info.Jobs = append(info.Jobs, uint64(j.ID))
+	}
+	slices.Sort(info.Jobs)
+	if c := d.nodeComment.Load(); c != nil {
+		info.Comment = *c
+	}
+	switch {
+	case d.paused.Load():
+		info.State = "offline"
+	case info.Assigned >= info.Slots:
+		info.State = "job-busy"
+	default:
+		info.State = "free"
+	}
+	return info, nil
+}
