@@ -532,6 +532,18 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	}
 	switch {
 	case strings.HasPrefix(link, "socket:"):
+		// Dispatched by family: TCP and UDP over IP (inetsock.go).
+		if ok, refuse, err := d.describeInet(fd, &f); ok || err != nil {
+			if err != nil {
+				return fileDesc{}, err
+			}
+			if refuse != "" {
+				f.Inet = nil
+				return closed(refuse)
+			}
+			f.Ino = info.Ino
+			return f, nil
+		}
 		// A connected unix stream socket can come back if its peer is in
 		// the tree (dumpTree.linkFiles checks); nothing else can.
 		typ, peer, err := unixPeer(info.Ino)

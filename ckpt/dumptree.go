@@ -31,6 +31,7 @@ type dumpTree struct {
 	procs    []*dumper // parents before children
 	frozenAt time.Time
 	prealloc map[int][]byte // snapshot buffers allocated before the freeze
+	repair   []int          // our copies of TCP connections in repair mode (linkInet)
 }
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
@@ -57,6 +58,8 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	}()
 	t.frozenAt = time.Now()
 	defer t.release(false)
+	killed := false
+	defer func() { t.endRepair(killed && retErr == nil) }()
 	if err := t.freeze(); err != nil {
 		return err
 	}
@@ -70,6 +73,12 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	}
 	if err := t.linkFiles(); err != nil {
 		return err
+	}
+	// Connections read in repair mode stay in it only if the whole tree
+	// is killed after the images are written (endRepair).
+	killed = !t.opts.CheckOnly && t.opts.Signal == unix.SIGKILL && (t.opts.SignalAll || len(t.procs) == 1)
+	if !killed {
+		t.endRepair(false)
 	}
 	t.name()
 	if t.opts.CheckOnly {
@@ -439,6 +448,9 @@ func (r fdRef) file() *fileDesc { return &r.d.meta.Files[r.i] }
 // description get the same Desc; the bytes in transit in each pipe are
 // copied (with tee, so the running tree's data is not disturbed).
 func (t *dumpTree) linkFiles() error {
+	if err := t.linkInet(); err != nil {
+		return err
+	}
 	pipes := map[uint64][]fdRef{}
 	socks := map[uint64][]fdRef{}
 	groups := map[string][]fdRef{}
@@ -452,6 +464,9 @@ func (t *dumpTree) linkFiles() error {
 			case fdSocket:
 				socks[f.Ino] = append(socks[f.Ino], fdRef{d, i})
 				groups[fmt.Sprintf("sock:%d", f.Ino)] = append(groups[fmt.Sprintf("sock:%d", f.Ino)], fdRef{d, i})
+			case fdInet:
+				k := fmt.Sprintf("inet:%d", f.Ino)
+				groups[k] = append(groups[k], fdRef{d, i})
 			case fdFile, fdDir, fdDevice, fdTTY, fdAnon:
 				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})

@@ -223,6 +223,7 @@ const (
 	fdPipe   = "pipe"
 	fdAnon   = "anon"   // eventfd, epoll, timerfd, signalfd: see anonFile
 	fdSocket = "unix"   // one end of a connected unix stream socket whose peer is in the tree
+	fdInet   = "inet"   // a TCP or UDP socket: see inetSock
 	fdClosed = "closed" // not checkpointable; saved with -F, restored closed
 )
 
@@ -242,6 +243,7 @@ type fileDesc struct {
 	CTTY bool      `json:"ctty,omitempty"` // a terminal that is the process's control terminal
 	Anon *anonFile `json:"anon,omitempty"`
 	Sock *unixSock `json:"sock,omitempty"`
+	Inet *inetSock `json:"inet,omitempty"`
 	// Unlinked: the file had no name any more; its content is in Copy.
 	Unlinked bool `json:"unlinked,omitempty"`
 	// Locks this descriptor's file description (flock, OFD) or, for

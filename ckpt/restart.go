@@ -210,6 +210,7 @@ type restorer struct {
 	shm     map[string]int    // shared memory objects (memfds)
 	pipes   map[uint64][2]int // pipes by inode
 	socks   map[uint64]int    // ends of unix socket pairs by inode
+	inet    *inetRestore      // TCP and UDP sockets (inetsock.go)
 	created []int             // pids created so far, for the all-or-nothing cleanup
 	pidfd   uint64            // our pidfd, inherited by the whole tree at this number
 	winch   bool              // the terminal's window size changed: send SIGWINCH

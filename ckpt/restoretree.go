@@ -58,6 +58,9 @@ func (r *restorer) openDescriptions() error {
 			r.descs[f.Desc] = fd
 		}
 	}
+	if err := r.finishInet(); err != nil {
+		return r.fail(r.root, err)
+	}
 	for _, p := range r.procs {
 		if err := r.makeShm(p); err != nil {
 			return r.fail(p, err)
@@ -71,6 +74,8 @@ const descFlags = unix.O_APPEND | unix.O_NONBLOCK | unix.O_ASYNC | unix.O_DIRECT
 
 func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pipeData, ends map[int]bool, queued map[uint64][]byte) (int, error) {
 	switch f.Kind {
+	case fdInet:
+		return r.openInet(p, f)
 	case fdSocket:
 		end, ok := r.socks[f.Ino]
 		if !ok {

@@ -1,0 +1,208 @@
+package ckpt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"syscall"
+	"time"
+)
+
+// TestTCPPairInTree: a server and its client, one tree, with bytes queued
+// in both directions of their loopback connection (send queues full,
+// receive queues unread) at the checkpoint. Restarted, each end gets every
+// byte, in order, none twice, and sees the same addresses: the programs
+// check it themselves and the output is that of an uninterrupted run.
+func TestTCPPairInTree(t *testing.T) {
+	needRoot(t)
+	prog := cprog(t, "tcppair")
+	for _, fam := range []string{"4", "6"} {
+		t.Run("ipv"+fam, func(t *testing.T) {
+			dir := t.TempDir()
+			ref := filepath.Join(dir, "ref.txt")
+			if b, err := exec.Command(prog, ref, fam).CombinedOutput(); err != nil {
+				t.Fatalf("reference run: %v %s", err, b)
+			}
+			out := filepath.Join(dir, "out.txt")
+			cmd := start(t, dir, prog, out, fam)
+			waitFor(t, "progress", func() bool { return lines(out) >= 2 })
+			img := filepath.Join(dir, "pair")
+			res := checkpointTreeKill(t, cmd, img)
+			queued := map[string]int{}
+			for _, p := range res.Images {
+				m, err := ReadImage(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, f := range m.meta.Files {
+					if f.Kind == fdInet && f.Inet.TCP != nil {
+						queued["send"] += len(f.Inet.TCP.SendQ)
+						queued["receive"] += len(f.Inet.TCP.RecvQ)
+						queued["ends"]++
+					}
+				}
+			}
+			if queued["ends"] != 2 || queued["send"] == 0 || queued["receive"] == 0 {
+				t.Fatalf("saved connection ends %v, want 2 ends with bytes in send and receive queues", queued)
+			}
+			if ws := restartWait(t, img, RestartOptions{}); ws.ExitStatus() != 0 {
+				b, _ := os.ReadFile(out)
+				t.Fatalf("restarted pair: %v; output ends %q", ws, tail(b))
+			}
+			sameFiles(t, out, ref)
+		})
+	}
+}
+
+// TestTCPListeners: IPv4, IPv6-only and v4-mapped listening sockets come
+// back on their addresses with their options and accept a new connection
+// after the restart.
+func TestTCPListeners(t *testing.T) {
+	needRoot(t)
+	prog := cprog(t, "listener")
+	for _, tc := range []struct{ name, mode, network, host string }{
+		{"ipv4", "4", "tcp4", "127.0.0.1"},
+		{"ipv6", "6", "tcp6", "::1"},
+		{"v4-mapped", "m", "tcp4", "127.0.0.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			out, portFile := filepath.Join(dir, "out.txt"), filepath.Join(dir, "port")
+			cmd := start(t, dir, prog, out, portFile, tc.mode)
+			waitFor(t, "the port", func() bool { return lines(portFile) == 1 })
+			b, _ := os.ReadFile(portFile)
+			port := strings.TrimSpace(string(b))
+			img := filepath.Join(dir, "listener")
+			checkpointKill(t, cmd, img)
+			p, err := Restart(context.Background(), img, RestartOptions{})
+			if err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			c, err := net.Dial(tc.network, net.JoinHostPort(tc.host, port))
+			if err != nil {
+				waitProc(t, p)
+				t.Fatalf("connect to the restarted listener: %v", err)
+			}
+			fmt.Fprint(c, "ping")
+			reply := make([]byte, 64)
+			n, _ := c.Read(reply)
+			c.Close()
+			if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+				b, _ := os.ReadFile(out)
+				t.Fatalf("restarted listener: %v, output %q", ws, b)
+			}
+			if got := string(reply[:n]); got != "pong ping" {
+				t.Errorf("reply %q, want %q", got, "pong ping")
+			}
+			if got, _ := os.ReadFile(out); string(got) != "accepted, options same\n" {
+				t.Errorf("output %q, want the options unchanged", got)
+			}
+		})
+	}
+}
+
+// TestUDPQueued: connected and bound UDP sockets with datagrams waiting;
+// after the restart each gets them in order, whole, from the same senders.
+func TestUDPQueued(t *testing.T) {
+	needRoot(t)
+	prog := cprog(t, "udppair")
+	dir := t.TempDir()
+	out, goFile := filepath.Join(dir, "out.txt"), filepath.Join(dir, "go")
+	cmd := start(t, dir, prog, out, goFile)
+	waitFor(t, "datagrams queued", func() bool { return lines(out) == 1 })
+	img := filepath.Join(dir, "udp")
+	res := checkpointKill(t, cmd, img)
+	m, err := ReadImage(res.Images[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, f := range m.meta.Files {
+		if f.Kind == fdInet {
+			n += len(f.Inet.Dgrams)
+		}
+	}
+	if n != 12 {
+		t.Fatalf("%d datagrams saved, want 12", n)
+	}
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws := waitProc(t, p)
+	b, _ := os.ReadFile(out)
+	if want := "queued\nb: 5 datagrams\na: 3 datagrams\nc: 4 datagrams\n"; ws.ExitStatus() != 0 || string(b) != want {
+		t.Fatalf("restarted: %v, output %q, want %q", ws, b, want)
+	}
+}
+
+// TestTCPOutside: a connection to a process outside the tree is refused,
+// naming both addresses; with -F it is saved closed and the restarted
+// process (restart -F) no longer has it.
+func TestTCPOutside(t *testing.T) {
+	needRoot(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	dir := t.TempDir()
+	port := ln.Addr().(*net.TCPAddr).Port
+	cmd := start(t, dir, "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d; exec sleep 600", port))
+	var conn net.Conn
+	select {
+	case conn = <-accepted:
+	case <-time.After(time.Minute):
+		t.Fatal("no connection from the target")
+	}
+	defer conn.Close()
+	waitFor(t, "sleep", func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+		return string(b) == "sleep\n"
+	})
+	local := conn.RemoteAddr().String()
+	want := fmt.Sprintf("sleep(%d) fd 3 is socket (TCP %s -> 127.0.0.1:%d, peer outside the tree)", cmd.Process.Pid, local, port)
+	_, err = Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{CheckOnly: true})
+	var ue *UncheckpointableError
+	if !errors.As(err, &ue) || err.Error() != want {
+		t.Fatalf("checkpoint: %v, want %q", err, want)
+	}
+	img := filepath.Join(dir, "outside")
+	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Force: true, Signal: syscall.SIGKILL})
+	if err != nil {
+		t.Fatalf("checkpoint -F: %v", err)
+	}
+	cmd.Wait()
+	_ = res
+	p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+	if err != nil {
+		t.Fatalf("restart -F: %v", err)
+	}
+	defer func() {
+		syscall.Kill(p.PID, syscall.SIGKILL)
+		p.Wait()
+	}()
+	if _, err := os.Readlink("/proc/" + strconv.Itoa(p.PID) + "/fd/3"); err == nil {
+		t.Errorf("restarted process has fd 3; want it closed")
+	}
+	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.PID)); string(b) != "sleep\n" {
+		t.Errorf("restarted process is %q, want sleep", b)
+	}
+}
