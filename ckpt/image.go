@@ -198,6 +198,9 @@ type region struct {
 	Offset uint64   `json:"offset,omitempty"`
 	File   *fileRef `json:"file,omitempty"`
 	Stack  bool     `json:"stack,omitempty"`
+	// Tmpfs: a shared mapping of File, a file on tmpfs; its content is
+	// saved as for Shm, and the file made again if it is gone (tmpfsmap.go).
+	Tmpfs bool `json:"tmpfs,omitempty"`
 	// Shm names a shared memory object: regions of the tree with the same
 	// Shm map one object; its content is saved with its first mapping.
 	Shm string `json:"shm,omitempty"`
@@ -778,7 +781,7 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 			return fmt.Errorf("%w: bad region %#x-%#x", ErrCorrupt, rg.Start, rg.End)
 		}
 		prevEnd = rg.End
-		if (rg.Kind == regionFile || rg.Kind == regionShared) && rg.File == nil {
+		if (rg.Kind == regionFile || rg.Kind == regionShared || rg.Tmpfs) && rg.File == nil {
 			return fmt.Errorf("%w: region %#x-%#x: %s mapping without its file", ErrCorrupt, rg.Start, rg.End, rg.Kind)
 		}
 		pos := rg.Start

@@ -59,6 +59,26 @@ func TestTCPPairInTree(t *testing.T) {
 			sameFiles(t, out, ref)
 		})
 	}
+	// A checkpoint that lets the pair run on leaves the connection
+	// working (out of repair mode): the run ends as an uninterrupted one.
+	t.Run("continue", func(t *testing.T) {
+		dir := t.TempDir()
+		ref := filepath.Join(dir, "ref.txt")
+		if b, err := exec.Command(prog, ref, "4").CombinedOutput(); err != nil {
+			t.Fatalf("reference run: %v %s", err, b)
+		}
+		out := filepath.Join(dir, "out.txt")
+		cmd := start(t, dir, prog, out, "4")
+		waitFor(t, "progress", func() bool { return lines(out) >= 2 })
+		if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "pair"), Tree: true}); err != nil {
+			t.Fatalf("checkpoint: %v", err)
+		}
+		if err := cmd.Wait(); err != nil {
+			b, _ := os.ReadFile(out)
+			t.Fatalf("pair after a checkpoint: %v; output ends %q", err, tail(b))
+		}
+		sameFiles(t, out, ref)
+	})
 }
 
 // TestTCPListeners: IPv4, IPv6-only and v4-mapped listening sockets come
@@ -204,5 +224,37 @@ func TestTCPOutside(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", p.PID)); string(b) != "sleep\n" {
 		t.Errorf("restarted process is %q, want sleep", b)
+	}
+}
+
+// TestTmpfsSharedMapping: a shared mapping of a file in /dev/shm whose
+// file was deleted after the checkpoint (as a reboot or the program itself
+// would): the restarted process finds its bytes, and the file is back at
+// its path, mapped (what it stores shows in the file).
+func TestTmpfsSharedMapping(t *testing.T) {
+	needRoot(t)
+	prog := cprog(t, "shmfile")
+	dir := t.TempDir()
+	out, goFile := filepath.Join(dir, "out.txt"), filepath.Join(dir, "go")
+	shm := fmt.Sprintf("/dev/shm/lazarus-test-%d", os.Getpid())
+	t.Cleanup(func() { os.Remove(shm) })
+	cmd := start(t, dir, prog, out, goFile, shm)
+	waitFor(t, "the mapping filled", func() bool { return lines(out) == 1 })
+	img := filepath.Join(dir, "shm")
+	checkpointKill(t, cmd, img)
+	if err := os.Remove(shm); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ws := waitProc(t, p)
+	b, _ := os.ReadFile(out)
+	if want := "filled\nmemory same, file mapped\n"; ws.ExitStatus() != 0 || string(b) != want {
+		t.Fatalf("restarted: %v, output %q, want %q", ws, b, want)
 	}
 }

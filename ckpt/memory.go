@@ -160,7 +160,13 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 			r.Kind = regionShmem
 			return r, false, nil
 		}
-		ref := statRef(name, fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, mp.Start, mp.End))
+		mf := fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, mp.Start, mp.End)
+		ref := statRef(name, mf)
+		if onTmpfs(mf) {
+			// Would not survive a reboot: saved (tmpfsmap.go).
+			r.Kind, r.File, r.Tmpfs = regionShmem, &ref, true
+			return r, false, nil
+		}
 		r.Kind, r.File = regionShared, &ref
 		return r, false, nil
 	}
