@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"lazarus/internal/testenv"
 )
 
 // TestTCPPairInTree: a server and its client, one tree, with bytes queued
@@ -257,4 +259,42 @@ func TestTmpfsSharedMapping(t *testing.T) {
 	if want := "filled\nmemory same, file mapped\n"; ws.ExitStatus() != 0 || string(b) != want {
 		t.Fatalf("restarted: %v, output %q, want %q", ws, b, want)
 	}
+}
+
+// TestJavaHsperfdata: a Java program restarted after its performance data
+// file (/tmp/hsperfdata_USER/PID, mapped shared by the JVM) was deleted
+// ends as an uninterrupted run.
+func TestJavaHsperfdata(t *testing.T) {
+	needRoot(t)
+	java, err1 := exec.LookPath("java")
+	javac, err2 := exec.LookPath("javac")
+	if err1 != nil || err2 != nil {
+		testenv.Unavailable(t, "needs java and javac")
+	}
+	dir := t.TempDir()
+	if b, err := exec.Command(javac, "-d", dir, "testdata/Compute.java").CombinedOutput(); err != nil {
+		t.Fatalf("javac: %v %s", err, b)
+	}
+	args := func(out string) []string {
+		return []string{"-Xint", "-Xmx64m", "-XX:+UseSerialGC", "-cp", dir, "Compute", out, "150"}
+	}
+	ref, out := filepath.Join(dir, "ref.txt"), filepath.Join(dir, "out.txt")
+	reference(t, java, args(ref)...)
+	cmd := start(t, dir, java, args(out)...)
+	waitFor(t, "progress", func() bool { return lines(out) >= 20 })
+	perf := fmt.Sprintf("/tmp/hsperfdata_root/%d", cmd.Process.Pid)
+	if _, err := os.Stat(perf); err != nil {
+		t.Fatalf("the JVM has no performance data file: %v", err)
+	}
+	img := filepath.Join(dir, "java")
+	checkpointKill(t, cmd, img)
+	os.Remove(perf)
+	t.Cleanup(func() { os.Remove(perf) })
+	if lines(out) >= lines(ref) {
+		t.Fatal("it finished before the checkpoint; make it longer")
+	}
+	if ws := restartWait(t, img, RestartOptions{}); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	sameFiles(t, out, ref)
 }

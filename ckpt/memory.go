@@ -162,8 +162,9 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 		}
 		mf := fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, mp.Start, mp.End)
 		ref := statRef(name, mf)
-		if onTmpfs(mf) {
-			// Would not survive a reboot: saved (tmpfsmap.go).
+		if onTmpfs(mf) || strings.HasPrefix(ref.Path, "/tmp/") {
+			// Would not survive a reboot (/tmp is emptied at boot even
+			// when it is not tmpfs): saved (tmpfsmap.go).
 			r.Kind, r.File, r.Tmpfs = regionShmem, &ref, true
 			return r, false, nil
 		}
