@@ -140,6 +140,14 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 				// leader as their tracer, so the process's exit reaches
 				// its parent (which may be our own caller) now.
 				reapAll(d.tids[1:], 10*time.Second)
+				if d.stat.PPID != os.Getpid() {
+					// Nor is its parent ours: collect its end as its
+					// tracer too, which hands it to its parent. A tracee
+					// left to the end of our tracer thread stays a zombie
+					// nobody can reap if that thread never ends (the Go
+					// runtime keeps a main thread that exits locked).
+					reapAll(d.tids[:1], 10*time.Second)
+				}
 				d.seized = false
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -329,108 +330,168 @@ func (t *dumpTree) linkInet() error {
 			}
 		}
 	}
-	done := map[uint64]bool{}
+	// First every connection of the tree goes into repair mode, so that
+	// its end sends nothing more; then each is read.
+	repairing := map[uint64]int{}
 	for _, d := range t.procs {
 		for i := range d.meta.Files {
 			f := &d.meta.Files[i]
-			if f.Kind != fdInet {
+			if f.Kind != fdInet || f.Inet.State != inetEstablished {
 				continue
 			}
 			is := f.Inet
-			if is.State == inetEstablished && !ends[is.Peer+" "+is.Local] {
+			if !ends[is.Peer+" "+is.Local] {
 				msg := fmt.Sprintf("is socket (TCP %s -> %s, peer outside the tree)", is.Local, is.Peer)
 				if err := d.uncheckpointable(f.FD, msg); err != nil {
 					return err
 				}
-				f.Kind, f.Reason, f.Inet = fdClosed, strings.TrimPrefix(msg, "is socket ("), nil
-				f.Reason = strings.TrimSuffix(f.Reason, ")")
+				f.Kind, f.Reason, f.Inet = fdClosed, fmt.Sprintf("TCP %s -> %s, peer outside the tree", is.Local, is.Peer), nil
 				continue
 			}
-			if t.opts.CheckOnly || done[f.Ino] {
+			if _, ok := repairing[f.Ino]; ok || t.opts.CheckOnly {
+				continue
+			}
+			s, err := t.repairOn(d, f)
+			if err != nil {
+				return fmt.Errorf("%s(%d) fd %d: socket %s: %w", d.comm, d.pid, f.FD, is.Local, err)
+			}
+			repairing[f.Ino] = s
+		}
+	}
+	if t.opts.CheckOnly {
+		return nil
+	}
+	done := map[uint64]bool{}
+	for _, d := range t.procs {
+		for i := range d.meta.Files {
+			f := &d.meta.Files[i]
+			if f.Kind != fdInet || done[f.Ino] {
 				continue
 			}
 			done[f.Ino] = true
 			var err error
 			switch {
-			case is.State == inetEstablished:
-				err = t.readConnection(d, f)
-			case is.Type == unix.SOCK_DGRAM:
-				is.Dgrams, err = peekDatagrams(d.pid, f.FD)
+			case f.Inet.State == inetEstablished:
+				err = readConnection(repairing[f.Ino], f)
+			case f.Inet.Type == unix.SOCK_DGRAM:
+				f.Inet.Dgrams, err = peekDatagrams(d.pid, f.FD)
 			}
 			if err != nil {
-				return fmt.Errorf("%s(%d) fd %d: socket %s: %w", d.comm, d.pid, f.FD, is.Local, err)
+				return fmt.Errorf("%s(%d) fd %d: socket %s: %w", d.comm, d.pid, f.FD, f.Inet.Local, err)
 			}
 		}
 	}
 	return nil
 }
 
-// readConnection puts the connection of f in repair mode and reads it.
-func (t *dumpTree) readConnection(d *dumper, f *fileDesc) error {
+// repairOn puts the connection of f in repair mode, through a copy of its
+// descriptor that t.repair keeps.
+func (t *dumpTree) repairOn(d *dumper, f *fileDesc) (int, error) {
 	s, err := grabFD(d.pid, f.FD)
 	if err != nil {
-		return err
+		return -1, err
 	}
 	if err := unix.SetsockoptInt(s, unix.IPPROTO_TCP, tcpRepair_, 1); err != nil {
 		unix.Close(s)
-		return fmt.Errorf("TCP_REPAIR (needs CAP_NET_ADMIN): %w", err)
+		return -1, fmt.Errorf("TCP_REPAIR (needs CAP_NET_ADMIN): %w", err)
 	}
 	t.repair = append(t.repair, s)
-	tr := &tcpRepair{}
+	return s, nil
+}
+
+// tcpMarks are the numbers of a connection in repair mode that incoming
+// segments move: read before and after its queues, they tell whether the
+// queues and window read belong together.
+type tcpMarks struct {
+	sendSeq, recvSeq uint32
+	outq, inq        int
+	window           [5]uint32
+}
+
+func readMarks(s int) (m tcpMarks, err error) {
 	for _, q := range []int{tcpSendQueue, tcpRecvQueue} {
 		if err := unix.SetsockoptInt(s, unix.IPPROTO_TCP, tcpRepairQueue, q); err != nil {
-			return fmt.Errorf("TCP_REPAIR_QUEUE: %w", err)
+			return m, fmt.Errorf("TCP_REPAIR_QUEUE: %w", err)
 		}
 		seq, err := unix.GetsockoptInt(s, unix.IPPROTO_TCP, tcpQueueSeq)
 		if err != nil {
-			return fmt.Errorf("TCP_QUEUE_SEQ: %w", err)
+			return m, fmt.Errorf("TCP_QUEUE_SEQ: %w", err)
 		}
-		req := uint(unix.SIOCINQ)
 		if q == tcpSendQueue {
-			req = unix.SIOCOUTQ
+			m.sendSeq = uint32(seq)
+		} else {
+			m.recvSeq = uint32(seq)
 		}
-		n, err := unix.IoctlGetInt(s, req)
+	}
+	if m.outq, err = unix.IoctlGetInt(s, unix.SIOCOUTQ); err != nil {
+		return m, err
+	}
+	if m.inq, err = unix.IoctlGetInt(s, unix.SIOCINQ); err != nil {
+		return m, err
+	}
+	l := uint32(unsafe.Sizeof(m.window))
+	if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(s), unix.IPPROTO_TCP, tcpRepairWindow, uintptr(unsafe.Pointer(&m.window[0])), uintptr(unsafe.Pointer(&l)), 0); e != 0 {
+		return m, fmt.Errorf("TCP_REPAIR_WINDOW: %w", e)
+	}
+	return m, nil
+}
+
+// readConnection reads the connection s (in repair mode) into f. Its
+// process is frozen but its kernel still takes the segments the other end
+// had in flight (acknowledgments, data, window updates), so it reads until
+// nothing moved while it read.
+func readConnection(s int, f *fileDesc) error {
+	for try := 0; ; try++ {
+		before, err := readMarks(s)
 		if err != nil {
 			return err
 		}
-		var data []byte
-		if n > 0 {
+		tr := &tcpRepair{SendSeq: before.sendSeq, RecvSeq: before.recvSeq, Window: before.window}
+		for _, q := range []struct {
+			queue int
+			n     int
+			data  *[]byte
+		}{{tcpSendQueue, before.outq, &tr.SendQ}, {tcpRecvQueue, before.inq, &tr.RecvQ}} {
+			if q.n == 0 {
+				continue
+			}
+			if err := unix.SetsockoptInt(s, unix.IPPROTO_TCP, tcpRepairQueue, q.queue); err != nil {
+				return fmt.Errorf("TCP_REPAIR_QUEUE: %w", err)
+			}
 			// In repair mode a peek of the selected queue returns all of
 			// it, the send queue included.
-			buf := make([]byte, n)
+			buf := make([]byte, q.n)
 			got, _, err := unix.Recvfrom(s, buf, unix.MSG_PEEK|unix.MSG_DONTWAIT)
 			if err != nil {
 				return fmt.Errorf("read queue: %w", err)
 			}
-			if got != n {
-				return fmt.Errorf("read queue: %d of %d bytes", got, n)
-			}
-			data = buf
+			*q.data = buf[:got]
 		}
-		if q == tcpSendQueue {
-			tr.SendSeq, tr.SendQ = uint32(seq), data
-		} else {
-			tr.RecvSeq, tr.RecvQ = uint32(seq), data
+		if tr.MSS, err = unix.GetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_MAXSEG); err != nil {
+			return fmt.Errorf("TCP_MAXSEG: %w", err)
 		}
+		if _, tr.Options, tr.WScale, _, _, err = tcpInfoHead(s); err != nil {
+			return fmt.Errorf("tcp_info: %w", err)
+		}
+		ts, err := unix.GetsockoptInt(s, unix.IPPROTO_TCP, tcpTimestamp)
+		if err != nil {
+			return fmt.Errorf("TCP_TIMESTAMP: %w", err)
+		}
+		tr.Timestamp = uint32(ts)
+		after, err := readMarks(s)
+		if err != nil {
+			return err
+		}
+		unix.SetsockoptInt(s, unix.IPPROTO_TCP, tcpRepairQueue, tcpNoQueue)
+		if after == before && len(tr.SendQ) == before.outq && len(tr.RecvQ) == before.inq {
+			f.Inet.TCP = tr
+			return nil
+		}
+		if try == 1000 {
+			return errors.New("the connection does not settle: segments keep arriving")
+		}
+		time.Sleep(time.Millisecond)
 	}
-	unix.SetsockoptInt(s, unix.IPPROTO_TCP, tcpRepairQueue, tcpNoQueue)
-	l := uint32(unsafe.Sizeof(tr.Window))
-	if _, _, e := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(s), unix.IPPROTO_TCP, tcpRepairWindow, uintptr(unsafe.Pointer(&tr.Window[0])), uintptr(unsafe.Pointer(&l)), 0); e != 0 {
-		return fmt.Errorf("TCP_REPAIR_WINDOW: %w", e)
-	}
-	if tr.MSS, err = unix.GetsockoptInt(s, unix.IPPROTO_TCP, unix.TCP_MAXSEG); err != nil {
-		return fmt.Errorf("TCP_MAXSEG: %w", err)
-	}
-	if _, tr.Options, tr.WScale, _, _, err = tcpInfoHead(s); err != nil {
-		return fmt.Errorf("tcp_info: %w", err)
-	}
-	ts, err := unix.GetsockoptInt(s, unix.IPPROTO_TCP, tcpTimestamp)
-	if err != nil {
-		return fmt.Errorf("TCP_TIMESTAMP: %w", err)
-	}
-	tr.Timestamp = uint32(ts)
-	f.Inet.TCP = tr
-	return nil
 }
 
 // endRepair lets the connections read by linkInet leave repair mode,
