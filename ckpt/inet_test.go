@@ -298,3 +298,32 @@ func TestJavaHsperfdata(t *testing.T) {
 	}
 	sameFiles(t, out, ref)
 }
+
+// TestTCPOtherStates: a connection whose peer closed (CLOSE_WAIT) is
+// refused with its state named.
+func TestTCPOtherStates(t *testing.T) {
+	needRoot(t)
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	cmd := start(t, t.TempDir(), "bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d; exec sleep 600", port))
+	c, err := ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := c.RemoteAddr().String()
+	c.Close() // the target's end goes to CLOSE_WAIT
+	waitFor(t, "sleep", func() bool {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", cmd.Process.Pid))
+		return string(b) == "sleep\n"
+	})
+	want := fmt.Sprintf("sleep(%d) fd 3 is socket (TCP %s -> 127.0.0.1:%d in state CLOSE_WAIT: not checkpointable)", cmd.Process.Pid, local, port)
+	var got error
+	waitFor(t, "CLOSE_WAIT", func() bool {
+		_, got = Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{CheckOnly: true})
+		return got != nil && got.Error() == want
+	})
+}
