@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
 )
 
 // TestTCPPairInTree: a server and its client, one tree, with bytes queued
