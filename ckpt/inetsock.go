@@ -800,9 +800,20 @@ func dgramTarget(is *inetSock) (unix.Sockaddr, error) {
 }
 
 func (r *restorer) resend(family int, dg datagram, to unix.Sockaddr) error {
-	if s, ok := r.inet.bound[dg.From]; ok {
-		if typ, _ := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_TYPE); typ == unix.SOCK_DGRAM {
-			return unix.Sendto(s, dg.Data, 0, to)
+	// The sender restored at its address, or bound to every address with
+	// its port.
+	keys := []string{dg.From}
+	if ap, err := netip.ParseAddrPort(dg.From); err == nil {
+		keys = append(keys, netip.AddrPortFrom(netip.IPv4Unspecified(), ap.Port()).String(),
+			netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port()).String())
+	}
+	for _, k := range keys {
+		if s, ok := r.inet.bound[k]; ok {
+			if typ, _ := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_TYPE); typ == unix.SOCK_DGRAM {
+				if err := unix.Sendto(s, dg.Data, 0, to); err == nil {
+					return nil
+				}
+			}
 		}
 	}
 	from, err := parseSockaddr(family, dg.From)
