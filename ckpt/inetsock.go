@@ -633,8 +633,12 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 	case inetEstablished:
 		// Only a connection whose both ends are restored: repair mode
 		// must not make one to an address outside (no handshake).
-		if is.Type != unix.SOCK_STREAM || is.TCP == nil || peer == nil || !r.inet.ends[is.Peer+" "+is.Local] {
-			return -1, errorf("connection to "+is.Peer, fmt.Errorf("%w: its other end is not in the images", ErrCorrupt))
+		if is.Type != unix.SOCK_STREAM || is.TCP == nil || peer == nil {
+			return -1, errorf("connection to "+is.Peer, fmt.Errorf("%w: no connection state saved", ErrCorrupt))
+		}
+		if !r.inet.ends[is.Peer+" "+is.Local] {
+			// A subtree restarted without the other end.
+			return -1, errorf("connection to "+is.Peer, errors.New("its other end is not restarted with it"))
 		}
 		if err := r.repairConnect(s, is, local, peer, reuse); err != nil {
 			return -1, errorf("restore connection to "+is.Peer, err)
