@@ -52,6 +52,12 @@ func TestTCPPairInTree(t *testing.T) {
 			if queued["ends"] != 2 || queued["send"] == 0 || queued["receive"] == 0 {
 				t.Fatalf("saved connection ends %v, want 2 ends with bytes in send and receive queues", queued)
 			}
+			// The client alone cannot have its connection back (repair
+			// mode would make one to an address nobody holds), and the
+			// failed restart leaves nothing behind.
+			if _, err := Restart(context.Background(), res.Images[1], RestartOptions{}); err == nil || !strings.Contains(err.Error(), "its other end is not restarted with it") {
+				t.Fatalf("restart of the client alone: %v, want its connection refused", err)
+			}
 			if ws := restartWait(t, img, RestartOptions{}); ws.ExitStatus() != 0 {
 				b, _ := os.ReadFile(out)
 				t.Fatalf("restarted pair: %v; output ends %q", ws, tail(b))
