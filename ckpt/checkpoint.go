@@ -532,8 +532,20 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	}
 	switch {
 	case strings.HasPrefix(link, "socket:"):
-		// describeSocket dispatches on the family; a peer must be in the
-		// tree (dumpTree.linkFiles checks).
+		// Dispatched by family: TCP and UDP over IP (inetsock.go), unix
+		// sockets (unixsock.go), whose peer must be in the tree
+		// (dumpTree.linkFiles checks).
+		if ok, refuse, err := d.describeInet(fd, &f); ok || err != nil {
+			if err != nil {
+				return fileDesc{}, err
+			}
+			if refuse != "" {
+				f.Inet = nil
+				return closed(refuse)
+			}
+			f.Ino = info.Ino
+			return f, nil
+		}
 		why, err := d.describeSocket(fd, &f, info.Ino)
 		if err != nil {
 			return fileDesc{}, err

@@ -37,6 +37,7 @@ type dumpTree struct {
 	unixSocks  map[uint64][]fdRef
 	unixFlight map[uint64]bool
 	unixRaw    map[uint64][]rawMsg
+	repair     []int // our copies of TCP connections in repair mode (linkInet)
 }
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
@@ -63,6 +64,8 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	}()
 	t.frozenAt = time.Now()
 	defer t.release(false)
+	killed := false
+	defer func() { t.endRepair(killed && retErr == nil) }()
 	if err := t.freeze(); err != nil {
 		return err
 	}
@@ -76,6 +79,12 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	}
 	if err := t.linkFiles(); err != nil {
 		return err
+	}
+	// Connections read in repair mode stay in it only if the whole tree
+	// is killed after the images are written (endRepair).
+	killed = !t.opts.CheckOnly && t.opts.Signal == unix.SIGKILL && (t.opts.SignalAll || len(t.procs) == 1)
+	if !killed {
+		t.endRepair(false)
 	}
 	t.name()
 	if t.opts.CheckOnly {
@@ -137,6 +146,14 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 				// leader as their tracer, so the process's exit reaches
 				// its parent (which may be our own caller) now.
 				reapAll(d.tids[1:], 10*time.Second)
+				if d.stat.PPID != os.Getpid() {
+					// Nor is its parent ours: collect its end as its
+					// tracer too, which hands it to its parent. A tracee
+					// left to the end of our tracer thread stays a zombie
+					// nobody can reap if that thread never ends (the Go
+					// runtime keeps a main thread that exits locked).
+					reapAll(d.tids[:1], 10*time.Second)
+				}
 				d.seized = false
 			}
 		}
@@ -446,6 +463,9 @@ func (r fdRef) file() *fileDesc { return &r.d.meta.Files[r.i] }
 // copied (with tee, so the running tree's data is not disturbed).
 func (t *dumpTree) linkFiles() error {
 	defer t.closeFlight() // the copies of descriptors in flight (unixflight.go)
+	if err := t.linkInet(); err != nil {
+		return err
+	}
 	pipes := map[uint64][]fdRef{}
 	socks := map[uint64][]fdRef{}
 	groups := map[string][]fdRef{}
@@ -459,6 +479,9 @@ func (t *dumpTree) linkFiles() error {
 			case fdSocket:
 				socks[f.Ino] = append(socks[f.Ino], fdRef{d, i})
 				groups[fmt.Sprintf("sock:%d", f.Ino)] = append(groups[fmt.Sprintf("sock:%d", f.Ino)], fdRef{d, i})
+			case fdInet:
+				k := fmt.Sprintf("inet:%d", f.Ino)
+				groups[k] = append(groups[k], fdRef{d, i})
 			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo:
 				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})

@@ -198,6 +198,9 @@ type region struct {
 	Offset uint64   `json:"offset,omitempty"`
 	File   *fileRef `json:"file,omitempty"`
 	Stack  bool     `json:"stack,omitempty"`
+	// Tmpfs: a shared mapping of File, a file on tmpfs; its content is
+	// saved as for Shm, and the file made again if it is gone (tmpfsmap.go).
+	Tmpfs bool `json:"tmpfs,omitempty"`
 	// Shm names a shared memory object: regions of the tree with the same
 	// Shm map one object; its content is saved with its first mapping.
 	Shm string `json:"shm,omitempty"`
@@ -224,6 +227,7 @@ const (
 	fdAnon   = "anon"   // eventfd, epoll, timerfd, signalfd: see anonFile
 	fdSocket = "unix"   // a unix socket: see unixSock
 	fdFifo   = "fifo"   // a named pipe: see fifo.go
+	fdInet   = "inet"   // a TCP or UDP socket: see inetSock
 	fdClosed = "closed" // not checkpointable; saved with -F, restored closed
 )
 
@@ -246,6 +250,7 @@ type fileDesc struct {
 	// Fifo holds the bytes in transit in a named pipe, on one descriptor
 	// of the tree that has it open.
 	Fifo *pipeData `json:"fifo,omitempty"`
+	Inet *inetSock `json:"inet,omitempty"`
 	// Unlinked: the file had no name any more; its content is in Copy.
 	Unlinked bool `json:"unlinked,omitempty"`
 	// Locks this descriptor's file description (flock, OFD) or, for
@@ -785,7 +790,7 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 			return fmt.Errorf("%w: bad region %#x-%#x", ErrCorrupt, rg.Start, rg.End)
 		}
 		prevEnd = rg.End
-		if (rg.Kind == regionFile || rg.Kind == regionShared) && rg.File == nil {
+		if (rg.Kind == regionFile || rg.Kind == regionShared || rg.Tmpfs) && rg.File == nil {
 			return fmt.Errorf("%w: region %#x-%#x: %s mapping without its file", ErrCorrupt, rg.Start, rg.End, rg.Kind)
 		}
 		pos := rg.Start

@@ -160,7 +160,14 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 			r.Kind = regionShmem
 			return r, false, nil
 		}
-		ref := statRef(name, fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, mp.Start, mp.End))
+		mf := fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, mp.Start, mp.End)
+		ref := statRef(name, mf)
+		if onTmpfs(mf) || strings.HasPrefix(ref.Path, "/tmp/") {
+			// Would not survive a reboot (/tmp is emptied at boot even
+			// when it is not tmpfs): saved (tmpfsmap.go).
+			r.Kind, r.File, r.Tmpfs = regionShmem, &ref, true
+			return r, false, nil
+		}
 		r.Kind, r.File = regionShared, &ref
 		return r, false, nil
 	}

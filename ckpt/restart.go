@@ -206,12 +206,16 @@ type restorer struct {
 	root  *rproc
 	procs []*rproc // parents before children
 
-	descs   map[string]int    // open file descriptions, opened by the restorer
-	shm     map[string]int    // shared memory objects (memfds)
-	pipes   map[uint64][2]int // pipes by inode
-	created []int             // pids created so far, for the all-or-nothing cleanup
-	pidfd   uint64            // our pidfd, inherited by the whole tree at this number
-	winch   bool              // the terminal's window size changed: send SIGWINCH
+	descs map[string]int    // open file descriptions, opened by the restorer
+	shm   map[string]int    // shared memory objects (memfds)
+	pipes map[uint64][2]int // pipes by inode
+	inet  *inetRestore      // TCP and UDP sockets (inetsock.go)
+	// tmpfsKept: shared memory objects whose tmpfs file was still there
+	// (tmpfsmap.go): mapped as they are, not refilled.
+	tmpfsKept map[string]bool
+	created   []int  // pids created so far, for the all-or-nothing cleanup
+	pidfd     uint64 // our pidfd, inherited by the whole tree at this number
+	winch     bool   // the terminal's window size changed: send SIGWINCH
 
 	fifos       map[string]*fifoHold // named pipes being opened, by file
 	epollFilled map[string]bool      // epoll descriptions whose interest list is back

@@ -21,6 +21,7 @@ import (
 func (r *restorer) openDescriptions() error {
 	r.descs = map[string]int{}
 	r.shm = map[string]int{}
+	r.tmpfsKept = map[string]bool{}
 	r.pipes = map[uint64][2]int{}
 	inTransit := map[uint64]pipeData{}
 	for _, p := range r.procs {
@@ -52,6 +53,9 @@ func (r *restorer) openDescriptions() error {
 	if err := r.fifosOpen(); err != nil {
 		return r.fail(r.root, err)
 	}
+	if err := r.finishInet(); err != nil {
+		return r.fail(r.root, err)
+	}
 	if err := r.restoreUnix(); err != nil {
 		return r.fail(r.root, err)
 	}
@@ -70,6 +74,8 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 	switch f.Kind {
 	case fdFifo:
 		return r.openFifo(p, f)
+	case fdInet:
+		return r.openInet(p, f)
 	case fdPipe:
 		pp, ok := r.pipes[f.Ino]
 		if !ok {
@@ -227,7 +233,17 @@ func (r *restorer) makeShm(p *rproc) error {
 			continue
 		}
 		fd, ok := r.shm[rg.Shm]
-		if !ok {
+		if !ok && rg.Tmpfs && rg.File != nil {
+			var err error
+			var kept bool
+			if fd, kept, err = r.openTmpfsFile(p, rg, size[rg.Shm]); err != nil {
+				return err
+			}
+			r.shm[rg.Shm] = fd
+			if kept {
+				r.tmpfsKept[rg.Shm] = true
+			}
+		} else if !ok {
 			var err error
 			if fd, err = unix.MemfdCreate("lazarus-shm", unix.MFD_CLOEXEC); err != nil {
 				return fmt.Errorf("shared mem tmp file create failed: %w", err)
@@ -236,6 +252,9 @@ func (r *restorer) makeShm(p *rproc) error {
 			if err := unix.Ftruncate(fd, size[rg.Shm]); err != nil {
 				return fmt.Errorf("shared mem tmp file create failed: %w", err)
 			}
+		}
+		if r.tmpfsKept[rg.Shm] {
+			continue
 		}
 		src, srg := p, rg
 		if len(rg.Extents) == 0 {

@@ -222,7 +222,7 @@ func TestBatchCkptDiskFull(t *testing.T) {
 	}
 }
 
-// What the engine cannot checkpoint (a TCP socket) fails the checkpoint,
+// What the engine cannot checkpoint (a netlink socket) fails the checkpoint,
 // not the job; a job with policy n is never checkpointed.
 func TestBatchCkptRefusals(t *testing.T) {
 	batchNeedRoot(t)
@@ -236,7 +236,7 @@ func TestBatchCkptRefusals(t *testing.T) {
 	})
 	r := b.run("qchkpnt", jobArg(id))
 	if r.code != 1 || !strings.Contains(r.stderr, "is socket") {
-		t.Errorf("qchkpnt of a job with a TCP socket: %v", r)
+		t.Errorf("qchkpnt of a job with a netlink socket: %v", r)
 	}
 	if j := b.job(id); j.State != "running" || len(j.Checkpoints) != 0 || !strings.Contains(j.CheckpointError, "is socket") {
 		t.Errorf("after the refusal: %+v", j)

@@ -763,7 +763,7 @@ func TestCkptChkpntSocket(t *testing.T) {
 		}
 	}
 	if sock < 0 {
-		t.Fatalf("ckstep -s: got no socket descriptor, want a UDP socket")
+		t.Fatalf("ckstep -s: got no socket descriptor, want a netlink socket")
 	}
 	image := filepath.Join(dir, "image")
 

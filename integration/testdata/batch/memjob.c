@@ -9,11 +9,11 @@
  * directory: "grow" makes it add 8 MiB more (it prints "grown"); "stop"
  * makes it print a checksum of all its memory and exit 0. So the checksum
  * tells whether a restarted memjob got its memory back intact. -t starts a
- * second thread; -s keeps a listening TCP socket, which the engine cannot
+ * second thread; -s keeps a netlink socket open, which the engine cannot
  * checkpoint.
  */
 #include <arpa/inet.h>
-#include <netinet/in.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -65,9 +65,10 @@ int main(int argc, char **argv) {
 		pthread_create(&t, NULL, sleeper, NULL);
 	}
 	if (sock) {
-		struct sockaddr_in sin = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-		int fd = socket(AF_INET, SOCK_STREAM, 0);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof sin) < 0 || listen(fd, 1) < 0) {
+		/* A netlink socket: one the engine cannot checkpoint (TCP, UDP
+		 * and unix sockets it can). */
+		int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE);
+		if (fd < 0) {
 			perror("socket");
 			return 1;
 		}

@@ -13,8 +13,8 @@
  * exits with status EXIT (default 0).
  *
  * A SIGUSR1 is recorded by a handler and reported as a line "usr1" before
- * the next step. -s keeps a UDP socket open (a socket the engine cannot
- * checkpoint: only unix socket pairs inside the tree can be); -t starts a
+ * the next step. -s keeps a netlink socket open (a socket the engine cannot
+ * checkpoint: TCP, UDP and unix sockets inside the tree it can); -t starts a
  * second thread that sleeps forever.
  */
 #define _GNU_SOURCE
@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netlink.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,7 +82,7 @@ int main(int argc, char **argv) {
 		perror(path);
 		return 1;
 	}
-	if (sock && socket(AF_INET, SOCK_DGRAM, 0) < 0) {
+	if (sock && socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE) < 0) {
 		perror("socket");
 		return 1;
 	}
