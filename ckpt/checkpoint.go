@@ -178,12 +178,24 @@ func (d *dumper) uncheckpointable(fd int, msg string) error {
 // arrives first is delivered, not lost: the interrupt is sticky and stops
 // the target right after.
 func (d *dumper) waitFrozen(tid int) error {
+	ctx := context.Background()
+	if d.tree != nil && d.tree.ctx != nil {
+		ctx = d.tree.ctx
+	}
+	deadline := time.Now().Add(stopWaitLimit)
 	for {
-		ws, err := waitStop(tid)
+		ws, err := waitStopUntil(ctx, tid, deadline)
 		if err != nil {
 			return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 		}
 		if ws.TrapCause() == unix.PTRACE_EVENT_STOP {
+			return nil
+		}
+		if sig, ok := groupStopSignal(ws); ok {
+			// Stopped by job control (see jobctl.go): frozen as it is.
+			if tid == d.pid {
+				d.meta.JobStop = &jobStop{Signal: int(sig)}
+			}
 			return nil
 		}
 		if err := ptraceCont(tid, ws.StopSignal()); err != nil {
@@ -427,7 +439,7 @@ func (d *dumper) inject() error {
 		return fmt.Errorf("%s(%d): personality: %w", d.comm, d.pid, err)
 	}
 	m.Personality = pers
-	return nil
+	return d.injectJobStops(t, scratch)
 }
 
 // injectThread asks one thread for its alternate signal stack and tid

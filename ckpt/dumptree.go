@@ -30,10 +30,12 @@ type dumpTree struct {
 
 	procs    []*dumper // parents before children
 	frozenAt time.Time
-	prealloc map[int][]byte // snapshot buffers allocated before the freeze
+	prealloc map[int][]byte  // snapshot buffers allocated before the freeze
+	ctx      context.Context // bounds the waits of the freeze
 }
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
+	t.ctx = ctx
 	snapshots := !t.opts.CheckOnly && t.opts.Signal == 0
 	if snapshots {
 		// Buffers are allocated before the freeze, so the tree does not
@@ -245,14 +247,17 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 		} else {
 			d.seized = true
 			d.tids = []int{pid}
-			if err := ptraceInterrupt(pid); err != nil {
+			t.procs = append(t.procs, d) // from here on, release detaches it
+			added = true
+			// A task in group-stop traps by itself when seized; an
+			// interrupt on top would trap it again at the first
+			// injected step (see jobctl.go).
+			if err := interruptUnlessStopped(pid, st); err != nil {
 				return nil, err
 			}
 			if err := d.waitFrozen(pid); err != nil {
 				return nil, err
 			}
-			t.procs = append(t.procs, d) // from here on, release detaches it
-			added = true
 			if err := d.seizeThreads(); err != nil {
 				return nil, err
 			}
@@ -299,7 +304,8 @@ func (d *dumper) seizeThreads() error {
 			}
 			d.tids = append(d.tids, tid)
 			added++
-			if err := ptraceInterrupt(tid); err != nil {
+			tst, _ := readStat(tid)
+			if err := interruptUnlessStopped(tid, tst); err != nil {
 				return err
 			}
 			if err := d.waitFrozen(tid); err != nil {
@@ -322,7 +328,12 @@ func (t *dumpTree) release(done bool) {
 		}
 		d.seized = false
 		for j := len(d.tids) - 1; j >= 0; j-- {
-			if err := ptraceDetach(d.tids[j], 0); err != nil && !errors.Is(err, unix.ESRCH) && done {
+			err := ptraceDetach(d.tids[j], 0)
+			if errors.Is(err, unix.ESRCH) {
+				// Not in a ptrace-stop (an error path met it running).
+				err = detachRunning(d.tids[j])
+			}
+			if err != nil && !errors.Is(err, unix.ESRCH) && done {
 				d.warn("%s(%d): detach tid %d: %v", d.comm, d.pid, d.tids[j], err)
 			}
 		}

@@ -85,3 +85,14 @@ func (e *OwnerError) Error() string {
 	return fmt.Sprintf("%s: %s(%d): not restored for uid %d: %s", e.Path, e.Comm, e.PID, e.UID, e.Msg)
 }
 func (e *OwnerError) Unwrap() error { return ErrNotOwner }
+
+// StopTimeoutError reports a traced task that neither stopped nor ended
+// within the engine's bound on every wait. The engine lets the tree go
+// before it returns it.
+type StopTimeoutError struct {
+	PID int
+}
+
+func (e *StopTimeoutError) Error() string {
+	return fmt.Sprintf("pid %d did not stop within %v", e.PID, stopWaitLimit)
+}

@@ -477,7 +477,10 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			// on, so it never reads the terminal with the old size.
 			unix.Kill(p.pid, unix.SIGWINCH)
 		}
-		if err := p.b.finish(sig); err != nil {
+		if err := p.b.collectStops(); err != nil {
+			return nil, r.fail(p, err)
+		}
+		if err := p.b.finish(p.finishSignal(sig)); err != nil {
 			return nil, r.fail(p, err)
 		}
 	}
