@@ -254,7 +254,9 @@ func (d *dumper) collect() error {
 	if err != nil {
 		return fmt.Errorf("%s(%d): cwd: %w", d.comm, pid, err)
 	}
-	m.Cwd = cwd
+	if m.Cwd, err = d.checkCwd(cwd); err != nil {
+		return err
+	}
 	if m.Rlimits, err = readLimits(pid); err != nil {
 		return err
 	}
@@ -566,6 +568,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		f.Kind, f.Anon, f.Ino = fdAnon, a, info.Ino
 		return f, nil
 	}
+	if msg := unreopenable(link); msg != "" {
+		return closed(msg)
+	}
 	var st unix.Stat_t
 	if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd), &st); err != nil {
 		return fileDesc{}, fmt.Errorf("%s(%d) fd %d fstat: %w", d.comm, d.pid, fd, err)
@@ -600,6 +605,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		}
 		f.Kind = fdDir
 	case unix.S_IFCHR:
+		if msg := deletedDevice(link); msg != "" {
+			return closed(msg)
+		}
 		maj, min := unix.Major(st.Rdev), unix.Minor(st.Rdev)
 		switch {
 		case maj == 1 && (min == 3 || min == 5 || min == 8 || min == 9):
@@ -618,6 +626,13 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		}
 	case unix.S_IFIFO:
 		return closed(fmt.Sprintf(": fifo %s is not checkpointable yet", link))
+	case unix.S_IFLNK:
+		if f.Flags&unix.O_PATH == 0 {
+			return closed(fmt.Sprintf(": unknown file type %#x", st.Mode&unix.S_IFMT))
+		}
+		// open(O_PATH|O_NOFOLLOW) of a symlink; the kernel keeps no
+		// O_NOFOLLOW in the description's flags, so it is recorded.
+		f.Kind, f.Flags = fdFile, f.Flags|unix.O_NOFOLLOW
 	default:
 		return closed(fmt.Sprintf(": unknown file type %#x", st.Mode&unix.S_IFMT))
 	}

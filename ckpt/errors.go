@@ -42,9 +42,15 @@ func (e *UncheckpointableError) Error() string {
 type PIDInUseError struct {
 	PID  int
 	Comm string
+	// Holder says what holds it ("by sleep(123)", "as the process group
+	// of sleep(123)", "as the session of bash(99)"), "" if not found.
+	Holder string
 }
 
 func (e *PIDInUseError) Error() string {
+	if e.Holder != "" {
+		return fmt.Sprintf("setpid: pid %d for %s in use %s", e.PID, e.Comm, e.Holder)
+	}
 	return fmt.Sprintf("setpid: pid %d for %s in use", e.PID, e.Comm)
 }
 
