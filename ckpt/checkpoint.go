@@ -346,7 +346,7 @@ func (d *dumper) inject() error {
 	t := &task{pid: d.pid, orig: d.regs, sc: sc}
 	// Block every signal while we inject so none is delivered, or lost,
 	// in between; the thread's mask is put back below.
-	if err := ptraceSetSigMask(d.pid, ^uint64(0)); err != nil {
+	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
 		return err
 	}
 	defer ptraceSetSigMask(d.pid, d.meta.Threads[0].SigMask)
@@ -389,7 +389,7 @@ func (d *dumper) inject() error {
 		tt := t
 		if i > 0 {
 			tt = &task{pid: th.TID, orig: d.tregs[i], sc: sc}
-			if err := ptraceSetSigMask(th.TID, ^uint64(0)); err != nil {
+			if err := ptraceSetSigMask(th.TID, injectMask(d.pid, th.TID)); err != nil {
 				return err
 			}
 		}
@@ -818,12 +818,11 @@ func readTimers(pid int) ([]posixTimer, error) {
 			if len(out) > 0 {
 				how, who, _ := strings.Cut(v, "/")
 				t := &out[len(out)-1]
-				switch how {
-				case "thread":
-					t.Notify = 4 // SIGEV_THREAD_ID
-				case "none":
-					t.Notify = 1 // SIGEV_NONE
-				}
+				// "signal/tid.N": SIGEV_SIGNAL|SIGEV_THREAD_ID to thread N,
+				// how glibc's SIGEV_THREAD timers look to the kernel (its
+				// helper thread waits for signal 32); "signal/pid.N": the
+				// process.
+				t.Notify = timerNotify(how, who)
 				if _, n, ok := strings.Cut(who, "."); ok {
 					t.TID, _ = strconv.Atoi(n)
 				}
