@@ -255,7 +255,7 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 			// A task in group-stop traps by itself when seized; an
 			// interrupt on top would trap it again at the first
 			// injected step (see jobctl.go).
-			if err := interruptUnlessStopped(pid, st); err != nil {
+			if err := interruptUnlessStopped(pid); err != nil {
 				return nil, err
 			}
 			if err := d.waitFrozen(pid); err != nil {
@@ -307,8 +307,7 @@ func (d *dumper) seizeThreads() error {
 			}
 			d.tids = append(d.tids, tid)
 			added++
-			tst, _ := readStat(tid)
-			if err := interruptUnlessStopped(tid, tst); err != nil {
+			if err := interruptUnlessStopped(tid); err != nil {
 				return err
 			}
 			if err := d.waitFrozen(tid); err != nil {

@@ -83,6 +83,12 @@ func (d *dumper) injectJobStops(t *task, scratch uint64) error {
 // SIGCONT would resume it).
 func (p *rproc) finishSignal(sig unix.Signal) unix.Signal {
 	if js := p.meta.JobStop; js != nil && sig != unix.SIGKILL {
+		if js.Waited {
+			// Nobody sees the number (collectStops takes the report):
+			// SIGSTOP, which the kernel never discards, unlike the
+			// others in an orphaned process group.
+			return unix.SIGSTOP
+		}
 		return unix.Signal(js.Signal)
 	}
 	return sig
@@ -150,11 +156,14 @@ func detachRunning(tid int) error {
 	return ptraceDetach(tid, ws.StopSignal())
 }
 
-// interruptUnlessStopped asks a just seized task to stop, unless /proc
-// showed it in group-stop: PTRACE_SEIZE traps such a task at once, and the
-// trap of an interrupt would come on top, at the first injected step.
-func interruptUnlessStopped(tid int, st procStat) error {
-	if st.State == 'T' {
+// interruptUnlessStopped asks a just seized task to stop, unless it is in
+// group-stop: PTRACE_SEIZE of such a task returns only once the task has
+// moved into a ptrace-stop (ptrace_attach waits for JOBCTL_TRAPPING to
+// clear), and the trap of an interrupt on top would come at the first
+// injected step. So the state is read after the seize: 't' (or 'T') is that
+// trap; a task continued just before the seize is running, and interrupted.
+func interruptUnlessStopped(tid int) error {
+	if st, err := readStat(tid); err == nil && (st.State == 't' || st.State == 'T') {
 		return nil
 	}
 	return ptraceInterrupt(tid)

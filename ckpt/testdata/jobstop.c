@@ -27,8 +27,12 @@ int main(int argc, char **argv) {
 	if (argc != 2)
 		return 2;
 	const char *dir = argv[1];
+	// The child leads a process group of its own, as a shell's job does:
+	// its parent, outside the group but in the session, keeps the group
+	// from being orphaned, where the kernel would discard SIGTSTP.
 	pid_t c = fork();
 	if (c == 0) {
+		setpgid(0, 0);
 		char path[4096];
 		snprintf(path, sizeof path, "%s/beat", dir);
 		for (long n = 0;; n++) {
@@ -40,6 +44,7 @@ int main(int argc, char **argv) {
 			usleep(20000);
 		}
 	}
+	setpgid(c, c);
 	kill(c, SIGTSTP);
 	int st;
 	char buf[64];
