@@ -2,10 +2,13 @@ package ckpt
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -95,4 +98,40 @@ func TestStoppedChild(t *testing.T) {
 		t.Fatalf("parent's first wait report after the restart %q, want \"cont\" (no second stop)", got)
 	}
 	waitFor(t, "the child to run on", func() bool { return beat() != stopped })
+}
+
+// TestWaitIsBounded: a wait for a traced task that never stops ends at its
+// deadline, or when its context is canceled, with an error instead of
+// hanging; and the task is then let go as it was (untraced, running).
+func TestWaitIsBounded(t *testing.T) {
+	needRoot(t)
+	cmd := start(t, t.TempDir(), "sleep", "600")
+	pid := cmd.Process.Pid
+	waitFor(t, "sleep to sleep", func() bool { return procState(pid) == 'S' })
+	runtime.LockOSThread() // ptrace requests come from the seizing thread
+	defer runtime.UnlockOSThread()
+	if err := ptraceSeize(pid, 0); err != nil {
+		t.Fatal(err)
+	}
+	// Seized, not interrupted: it does not stop.
+	_, err := waitStopUntil(context.Background(), pid, time.Now().Add(100*time.Millisecond))
+	var te *StopTimeoutError
+	if !errors.As(err, &te) || te.PID != pid {
+		t.Fatalf("wait with a deadline: got %v, want a StopTimeoutError for pid %d", err, pid)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := waitStopUntil(ctx, pid, time.Now().Add(time.Hour)); !errors.Is(err, context.Canceled) {
+		t.Fatalf("wait with a canceled context: got %v, want context.Canceled", err)
+	}
+	if err := ptraceDetach(pid, 0); !errors.Is(err, unix.ESRCH) {
+		t.Fatalf("detach of a running tracee: got %v, want ESRCH (what release meets)", err)
+	}
+	if err := detachRunning(pid); err != nil {
+		t.Fatalf("detachRunning: %v", err)
+	}
+	if got := tracerPID(t, pid); got != "0" {
+		t.Fatalf("TracerPid after detachRunning %s, want 0", got)
+	}
+	waitFor(t, "sleep to sleep again", func() bool { return procState(pid) == 'S' })
 }
