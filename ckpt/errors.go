@@ -42,8 +42,9 @@ func (e *UncheckpointableError) Error() string {
 type PIDInUseError struct {
 	PID  int
 	Comm string
-	// Holder says what holds it ("by sleep(123)", "as the process group
-	// of sleep(123)", "as the session of bash(99)"), "" if not found.
+	// Holder says what holds it when no process has that pid: "as the
+	// process group of sleep(123)", "as the session of bash(99)"; "" if a
+	// process has it, or nothing was found.
 	Holder string
 }
 

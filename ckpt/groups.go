@@ -47,11 +47,13 @@ func (t *dumpTree) checkGroups() error {
 	return nil
 }
 
-// pidHolder names what holds pid on this machine: a process, or the
-// process group or session of one; "" if nothing is found.
+// pidHolder says what holds pid on this machine when no process has it:
+// the process group or the session of one; "" if a process has it (the
+// CONVEX message "pid N for COMM in use" says that already) or nothing is
+// found.
 func pidHolder(pid int) string {
-	if st, err := readStat(pid); err == nil {
-		return fmt.Sprintf("by %s(%d)", st.Comm, pid)
+	if _, err := readStat(pid); err == nil {
+		return ""
 	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
