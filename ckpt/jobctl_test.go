@@ -36,13 +36,14 @@ func TestStoppedChild(t *testing.T) {
 	dir := t.TempDir()
 	events := filepath.Join(dir, "events")
 	cmd := start(t, dir, cprog(t, "jobstop"), dir)
-	waitFor(t, "the child stopped", func() bool { return lines(events) >= 1 })
-	kids := childrenOf(cmd.Process.Pid)
+	var kids []int
+	waitFor(t, "the child", func() bool { kids = childrenOf(cmd.Process.Pid); return len(kids) > 0 })
 	if len(kids) != 1 {
 		t.Fatalf("children %v, want 1", kids)
 	}
 	child := kids[0]
 	t.Cleanup(func() { unix.Kill(child, unix.SIGKILL) })
+	waitFor(t, "the child stopped", func() bool { return lines(events) >= 1 })
 	beat := func() string { b, _ := os.ReadFile(filepath.Join(dir, "beat")); return string(b) }
 	before := beat()
 
