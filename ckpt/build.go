@@ -73,7 +73,7 @@ func newBuilder(r *restorer, p *rproc, pid int, inherited uint64) (*builder, err
 			return nil, err
 		}
 	}
-	if err := ptraceSetSigMask(pid, ^uint64(0)); err != nil {
+	if err := ptraceSetSigMask(pid, injectMask(pid, pid)); err != nil {
 		mem.Close()
 		return nil, err
 	}
@@ -797,7 +797,7 @@ func (b *builder) createThreads() error {
 		if err != nil {
 			return err
 		}
-		if err := ptraceSetSigMask(tid, ^uint64(0)); err != nil {
+		if err := ptraceSetSigMask(tid, injectMask(b.pid, tid)); err != nil {
 			return err
 		}
 		b.tasks = append(b.tasks, &task{pid: tid, orig: regs, sc: b.scratch})
@@ -1043,7 +1043,7 @@ func (b *builder) restoreTimers() error {
 		le.PutUint64(buf, pt.Value) // struct sigevent
 		le.PutUint32(buf[8:], uint32(pt.Signal))
 		le.PutUint32(buf[12:], uint32(pt.Notify))
-		if pt.Notify == 4 {
+		if pt.Notify&sigevThreadID != 0 {
 			tid, ok := b.tidInside[pt.TID]
 			if !ok {
 				tid = b.p.pidInside()

@@ -178,12 +178,24 @@ func (d *dumper) uncheckpointable(fd int, msg string) error {
 // arrives first is delivered, not lost: the interrupt is sticky and stops
 // the target right after.
 func (d *dumper) waitFrozen(tid int) error {
+	ctx := context.Background()
+	if d.tree != nil && d.tree.ctx != nil {
+		ctx = d.tree.ctx
+	}
+	deadline := time.Now().Add(stopWaitLimit)
 	for {
-		ws, err := waitStop(tid)
+		ws, err := waitStopUntil(ctx, tid, deadline)
 		if err != nil {
 			return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 		}
 		if ws.TrapCause() == unix.PTRACE_EVENT_STOP {
+			return nil
+		}
+		if sig, ok := groupStopSignal(ws); ok {
+			// Stopped by job control (see jobctl.go): frozen as it is.
+			if tid == d.pid {
+				d.meta.JobStop = &jobStop{Signal: int(sig)}
+			}
 			return nil
 		}
 		if err := ptraceCont(tid, ws.StopSignal()); err != nil {
@@ -242,7 +254,9 @@ func (d *dumper) collect() error {
 	if err != nil {
 		return fmt.Errorf("%s(%d): cwd: %w", d.comm, pid, err)
 	}
-	m.Cwd = cwd
+	if m.Cwd, err = d.checkCwd(cwd); err != nil {
+		return err
+	}
 	if m.Rlimits, err = readLimits(pid); err != nil {
 		return err
 	}
@@ -332,7 +346,7 @@ func (d *dumper) inject() error {
 	t := &task{pid: d.pid, orig: d.regs, sc: sc}
 	// Block every signal while we inject so none is delivered, or lost,
 	// in between; the thread's mask is put back below.
-	if err := ptraceSetSigMask(d.pid, ^uint64(0)); err != nil {
+	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
 		return err
 	}
 	defer ptraceSetSigMask(d.pid, d.meta.Threads[0].SigMask)
@@ -375,7 +389,7 @@ func (d *dumper) inject() error {
 		tt := t
 		if i > 0 {
 			tt = &task{pid: th.TID, orig: d.tregs[i], sc: sc}
-			if err := ptraceSetSigMask(th.TID, ^uint64(0)); err != nil {
+			if err := ptraceSetSigMask(th.TID, injectMask(d.pid, th.TID)); err != nil {
 				return err
 			}
 		}
@@ -427,7 +441,7 @@ func (d *dumper) inject() error {
 		return fmt.Errorf("%s(%d): personality: %w", d.comm, d.pid, err)
 	}
 	m.Personality = pers
-	return nil
+	return d.injectJobStops(t, scratch)
 }
 
 // injectThread asks one thread for its alternate signal stack and tid
@@ -568,6 +582,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		f.Kind, f.Anon, f.Ino = fdAnon, a, info.Ino
 		return f, nil
 	}
+	if msg := unreopenable(link); msg != "" {
+		return closed(msg)
+	}
 	var st unix.Stat_t
 	if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd), &st); err != nil {
 		return fileDesc{}, fmt.Errorf("%s(%d) fd %d fstat: %w", d.comm, d.pid, fd, err)
@@ -602,6 +619,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		}
 		f.Kind = fdDir
 	case unix.S_IFCHR:
+		if msg := deletedDevice(link); msg != "" {
+			return closed(msg)
+		}
 		maj, min := unix.Major(st.Rdev), unix.Minor(st.Rdev)
 		switch {
 		case maj == 1 && (min == 3 || min == 5 || min == 8 || min == 9):
@@ -621,6 +641,13 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	case unix.S_IFIFO:
 		// Its other end and its bytes in transit: dumpTree.linkFifos.
 		f.Kind, f.Unlinked = fdFifo, strings.HasSuffix(link, " (deleted)")
+	case unix.S_IFLNK:
+		if f.Flags&unix.O_PATH == 0 {
+			return closed(fmt.Sprintf(": unknown file type %#x", st.Mode&unix.S_IFMT))
+		}
+		// open(O_PATH|O_NOFOLLOW) of a symlink; the kernel keeps no
+		// O_NOFOLLOW in the description's flags, so it is recorded.
+		f.Kind, f.Flags = fdFile, f.Flags|unix.O_NOFOLLOW
 	default:
 		return closed(fmt.Sprintf(": unknown file type %#x", st.Mode&unix.S_IFMT))
 	}
@@ -806,12 +833,11 @@ func readTimers(pid int) ([]posixTimer, error) {
 			if len(out) > 0 {
 				how, who, _ := strings.Cut(v, "/")
 				t := &out[len(out)-1]
-				switch how {
-				case "thread":
-					t.Notify = 4 // SIGEV_THREAD_ID
-				case "none":
-					t.Notify = 1 // SIGEV_NONE
-				}
+				// "signal/tid.N": SIGEV_SIGNAL|SIGEV_THREAD_ID to thread N,
+				// how glibc's SIGEV_THREAD timers look to the kernel (its
+				// helper thread waits for signal 32); "signal/pid.N": the
+				// process.
+				t.Notify = timerNotify(how, who)
 				if _, n, ok := strings.Cut(who, "."); ok {
 					t.TID, _ = strconv.Atoi(n)
 				}

@@ -30,7 +30,8 @@ type dumpTree struct {
 
 	procs    []*dumper // parents before children
 	frozenAt time.Time
-	prealloc map[int][]byte // snapshot buffers allocated before the freeze
+	prealloc map[int][]byte  // snapshot buffers allocated before the freeze
+	ctx      context.Context // bounds the waits of the freeze
 
 	// The unix sockets of the tree by inode, and those in flight in
 	// their queues held by nothing else (linkUnix).
@@ -41,6 +42,7 @@ type dumpTree struct {
 }
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
+	t.ctx = ctx
 	snapshots := !t.opts.CheckOnly && t.opts.Signal == 0
 	if snapshots {
 		// Buffers are allocated before the freeze, so the tree does not
@@ -67,6 +69,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	killed := false
 	defer func() { t.endRepair(killed && retErr == nil) }()
 	if err := t.freeze(); err != nil {
+		return err
+	}
+	if err := t.checkGroups(); err != nil {
 		return err
 	}
 	for _, d := range t.procs {
@@ -268,14 +273,17 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 		} else {
 			d.seized = true
 			d.tids = []int{pid}
-			if err := ptraceInterrupt(pid); err != nil {
+			t.procs = append(t.procs, d) // from here on, release detaches it
+			added = true
+			// A task in group-stop traps by itself when seized; an
+			// interrupt on top would trap it again at the first
+			// injected step (see jobctl.go).
+			if err := interruptUnlessStopped(pid); err != nil {
 				return nil, err
 			}
 			if err := d.waitFrozen(pid); err != nil {
 				return nil, err
 			}
-			t.procs = append(t.procs, d) // from here on, release detaches it
-			added = true
 			if err := d.seizeThreads(); err != nil {
 				return nil, err
 			}
@@ -322,7 +330,7 @@ func (d *dumper) seizeThreads() error {
 			}
 			d.tids = append(d.tids, tid)
 			added++
-			if err := ptraceInterrupt(tid); err != nil {
+			if err := interruptUnlessStopped(tid); err != nil {
 				return err
 			}
 			if err := d.waitFrozen(tid); err != nil {
@@ -345,7 +353,12 @@ func (t *dumpTree) release(done bool) {
 		}
 		d.seized = false
 		for j := len(d.tids) - 1; j >= 0; j-- {
-			if err := ptraceDetach(d.tids[j], 0); err != nil && !errors.Is(err, unix.ESRCH) && done {
+			err := ptraceDetach(d.tids[j], 0)
+			if errors.Is(err, unix.ESRCH) {
+				// Not in a ptrace-stop (an error path met it running).
+				err = detachRunning(d.tids[j])
+			}
+			if err != nil && !errors.Is(err, unix.ESRCH) && done {
 				d.warn("%s(%d): detach tid %d: %v", d.comm, d.pid, d.tids[j], err)
 			}
 		}

@@ -42,9 +42,16 @@ func (e *UncheckpointableError) Error() string {
 type PIDInUseError struct {
 	PID  int
 	Comm string
+	// Holder says what holds it when no process has that pid: "as the
+	// process group of sleep(123)", "as the session of bash(99)"; "" if a
+	// process has it, or nothing was found.
+	Holder string
 }
 
 func (e *PIDInUseError) Error() string {
+	if e.Holder != "" {
+		return fmt.Sprintf("setpid: pid %d for %s in use %s", e.PID, e.Comm, e.Holder)
+	}
 	return fmt.Sprintf("setpid: pid %d for %s in use", e.PID, e.Comm)
 }
 
@@ -85,3 +92,14 @@ func (e *OwnerError) Error() string {
 	return fmt.Sprintf("%s: %s(%d): not restored for uid %d: %s", e.Path, e.Comm, e.PID, e.UID, e.Msg)
 }
 func (e *OwnerError) Unwrap() error { return ErrNotOwner }
+
+// StopTimeoutError reports a traced task that neither stopped nor ended
+// within the engine's bound on every wait. The engine lets the tree go
+// before it returns it.
+type StopTimeoutError struct {
+	PID int
+}
+
+func (e *StopTimeoutError) Error() string {
+	return fmt.Sprintf("pid %d did not stop within %v", e.PID, stopWaitLimit)
+}

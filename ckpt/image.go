@@ -96,6 +96,7 @@ type imageMeta struct {
 	Terminal *terminal  `json:"terminal,omitempty"` // its settings, if a descriptor of it was open
 	Children []string   `json:"children,omitempty"` // images of the children, in the same directory
 	Zombie   *zombie    `json:"zombie,omitempty"`   // the process had exited, not yet reaped
+	JobStop  *jobStop   `json:"job_stop,omitempty"` // stopped by job control (jobctl.go)
 	Pipes    []pipeData `json:"pipes,omitempty"`    // bytes in transit in pipes whose read end this process holds
 
 	Regions []region     `json:"regions"`

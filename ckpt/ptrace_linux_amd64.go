@@ -1,11 +1,13 @@
 package ckpt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -188,22 +190,53 @@ func wrapPtrace(op string, pid int, err error) error {
 	return fmt.Errorf("ptrace %s pid %d: %w", op, pid, err)
 }
 
-// waitStop waits for pid to enter a ptrace-stop and returns its status. It
-// returns an *ExitedError if the process ended instead.
+// waitStop waits, within stopWaitLimit, for pid to enter a ptrace-stop and
+// returns its status. It returns an *ExitedError if the process ended
+// instead, and a *StopTimeoutError if it did neither in time.
 func waitStop(pid int) (unix.WaitStatus, error) {
-	for {
+	return waitStopUntil(context.Background(), pid, time.Now().Add(stopWaitLimit))
+}
+
+// stopWaitLimit bounds every wait for a tracee to stop: a task that never
+// stops (one the engine misjudged, a kernel that lost the trap) must not
+// hang chkpnt or restart forever with the tree traced.
+const stopWaitLimit = 60 * time.Second
+
+// waitStopUntil is waitStop with its own deadline and a context. wait4
+// cannot time out, so it polls with WNOHANG: first yielding (an injected
+// system call stops again within microseconds), then sleeping a little
+// longer each round.
+func waitStopUntil(ctx context.Context, pid int, deadline time.Time) (unix.WaitStatus, error) {
+	pause := time.Duration(0)
+	for round := 0; ; round++ {
 		var ws unix.WaitStatus
-		_, err := unix.Wait4(pid, &ws, unix.WALL, nil)
+		got, err := unix.Wait4(pid, &ws, unix.WALL|unix.WNOHANG, nil)
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
 			return ws, os.NewSyscallError("wait4", err)
 		}
-		if ws.Exited() || ws.Signaled() {
-			return ws, &ExitedError{PID: pid, Status: ws}
+		if got == pid {
+			if ws.Exited() || ws.Signaled() {
+				return ws, &ExitedError{PID: pid, Status: ws}
+			}
+			return ws, nil
 		}
-		return ws, nil
+		if err := ctx.Err(); err != nil {
+			return ws, fmt.Errorf("wait for pid %d to stop: %w", pid, err)
+		}
+		if time.Now().After(deadline) {
+			return ws, &StopTimeoutError{PID: pid}
+		}
+		switch {
+		case round < 64:
+			runtime.Gosched()
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+		default:
+			pause = min(max(2*pause, 10*time.Microsecond), 2*time.Millisecond)
+			time.Sleep(pause)
+		}
 	}
 }
 

@@ -338,7 +338,11 @@ func (r *restorer) check(p *rproc) error {
 				}
 				continue
 			}
-			if _, err := os.Stat(f.Path); err != nil {
+			stat := os.Stat
+			if f.Flags&unix.O_NOFOLLOW != 0 {
+				stat = os.Lstat // the symlink itself (O_PATH|O_NOFOLLOW)
+			}
+			if _, err := stat(f.Path); err != nil {
 				if e := r.forceable(r.fail(p, fmt.Errorf("open %s: %w", f.Path, errors.Unwrap(err)))); e != nil {
 					return e
 				}
@@ -346,7 +350,7 @@ func (r *restorer) check(p *rproc) error {
 				p.closed[f.FD] = true
 				continue
 			}
-			if f.Kind == fdFile && f.File != nil {
+			if f.Kind == fdFile && f.File != nil && f.Flags&unix.O_NOFOLLOW == 0 {
 				if err := sameFile(f.File); err != nil {
 					r.warn("%s(%d) fd %d %s: %v", p.comm(), m.PID, f.FD, f.Path, err)
 				}
@@ -481,7 +485,10 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			// on, so it never reads the terminal with the old size.
 			unix.Kill(p.pid, unix.SIGWINCH)
 		}
-		if err := p.b.finish(sig); err != nil {
+		if err := p.b.collectStops(); err != nil {
+			return nil, r.fail(p, err)
+		}
+		if err := p.b.finish(p.finishSignal(sig)); err != nil {
 			return nil, r.fail(p, err)
 		}
 	}
@@ -654,7 +661,11 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 				continue
 			}
 			if time.Now().After(deadline) {
-				return 0, &PIDInUseError{PID: want, Comm: c.comm()}
+				e := &PIDInUseError{PID: want, Comm: c.comm()}
+				if c.meta.NSPID == 0 {
+					e.Holder = pidHolder(want)
+				}
+				return 0, e
 			}
 			r.info("pid %d for %s in use, retrying", want, c.comm())
 			select {

@@ -180,7 +180,8 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 	if err := checkOpened(fd, f, p.meta.Creds.UID[0]); err != nil {
 		return -1, err
 	}
-	if f.Kind == fdFile || f.Kind == fdDir {
+	if (f.Kind == fdFile || f.Kind == fdDir) && f.Flags&unix.O_PATH == 0 {
+		// (An O_PATH descriptor has no offset: lseek fails with EBADF.)
 		if _, err := unix.Seek(fd, f.Pos, 0); err != nil {
 			unix.Close(fd)
 			return -1, fmt.Errorf("lseek %s: %w", f.Path, err)
@@ -374,8 +375,11 @@ func (r *restorer) becomeZombie(p *rproc) error {
 		}
 		// No core file, default action, unblocked: then deliver it.
 		b.call("prlimit64", unix.SYS_PRLIMIT64, 0, unix.RLIMIT_CORE, addr, 0)
-		if _, err := b.call("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), addr, 0, 8); err != nil {
-			return fmt.Errorf("sigvec (%d): %w", sig, err)
+		// SIGKILL and SIGSTOP have no action to set (EINVAL).
+		if sig != unix.SIGKILL && sig != unix.SIGSTOP {
+			if _, err := b.call("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), addr, 0, 8); err != nil {
+				return fmt.Errorf("sigvec (%d): %w", sig, err)
+			}
 		}
 		if err := ptraceSetSigMask(b.pid, 0); err != nil {
 			return err

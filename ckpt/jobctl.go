@@ -1,0 +1,170 @@
+package ckpt
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Job control: a member of the tree may be stopped by SIGSTOP, SIGTSTP,
+// SIGTTIN or SIGTTOU (a group-stop, /proc/PID/stat state T). The
+// checkpoint keeps it stopped and records it; the restart brings it back
+// stopped, so a later SIGCONT resumes it, and its parent's wait sees what
+// it would have seen.
+//
+// Kernel behaviour relied on (kernel/ptrace.c, kernel/signal.c):
+//   - PTRACE_SEIZE of a task in group-stop moves it into a ptrace
+//     group-stop at once; wait4 reports it as PTRACE_EVENT_STOP with the
+//     stop signal (not SIGTRAP, which is what PTRACE_INTERRUPT's own stop
+//     carries). Resuming that stop with the signal would deliver it again
+//     and let the task run: it must be taken as frozen.
+//   - Injected calls resume the task, but its group's SIGNAL_STOP_STOPPED
+//     stays; PTRACE_DETACH then puts it back into group-stop
+//     (__ptrace_unlink), so the running job is left as it was.
+//   - The parent's wait reports a group-stop once (signal->group_exit_code
+//     is cleared by a WUNTRACED wait without WNOWAIT). Whether it was
+//     reported is asked of the parent with WNOWAIT, which consumes nothing.
+
+// jobStop records a group-stop.
+type jobStop struct {
+	Signal int `json:"signal"` // the signal that stopped it
+	// Waited: its parent (in the tree) had already collected the stop
+	// with wait; the restart collects the new one for it.
+	Waited bool `json:"waited,omitempty"`
+}
+
+// groupStopSignal tells whether ws is a ptrace group-stop and with which
+// signal.
+func groupStopSignal(ws unix.WaitStatus) (unix.Signal, bool) {
+	if !ws.Stopped() || int(ws)>>16 != unix.PTRACE_EVENT_STOP {
+		return 0, false
+	}
+	switch sig := ws.StopSignal(); sig {
+	case unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		return sig, true
+	}
+	return 0, false
+}
+
+const (
+	pPID    = 1 // idtype P_PID of waitid
+	wNoWait = 0x01000000
+)
+
+// injectJobStops asks the parent, for each of its stopped children,
+// whether it has collected the stop yet.
+func (d *dumper) injectJobStops(t *task, scratch uint64) error {
+	for _, c := range d.children {
+		if c.meta.JobStop == nil {
+			continue
+		}
+		// siginfo at scratch: si_pid (offset 16) is 0 when nothing is
+		// there to report (WNOHANG).
+		zero := make([]byte, 128)
+		if _, err := d.mem.WriteAt(zero, int64(scratch)); err != nil {
+			return fmt.Errorf("%s(%d): write scratch: %w", d.comm, d.pid, err)
+		}
+		if _, err := t.call("waitid", unix.SYS_WAITID, pPID, uint64(c.pid), scratch, unix.WSTOPPED|unix.WNOHANG|wNoWait, 0); err != nil {
+			return fmt.Errorf("%s(%d): waitid %d: %w", d.comm, d.pid, c.pid, err)
+		}
+		b := make([]byte, 20)
+		if _, err := d.mem.ReadAt(b, int64(scratch)); err != nil {
+			return fmt.Errorf("%s(%d): read scratch: %w", d.comm, d.pid, err)
+		}
+		pending := int32(b[16])|int32(b[17])<<8|int32(b[18])<<16|int32(b[19])<<24 == int32(c.pid)
+		c.meta.JobStop.Waited = !pending
+	}
+	return nil
+}
+
+// finishSignal is the signal finish sends a restored process: its own stop
+// signal if it was stopped, whatever restart would send otherwise (a
+// SIGCONT would resume it).
+func (p *rproc) finishSignal(sig unix.Signal) unix.Signal {
+	if js := p.meta.JobStop; js != nil && sig != unix.SIGKILL {
+		if js.Waited {
+			// Nobody sees the number (collectStops takes the report):
+			// SIGSTOP, which the kernel never discards, unlike the
+			// others in an orphaned process group.
+			return unix.SIGSTOP
+		}
+		return unix.Signal(js.Signal)
+	}
+	return sig
+}
+
+// collectStops collects, for a restored parent whose stopped child's stop
+// was already collected at checkpoint time, the new stop the restart
+// caused, so the parent's next wait(WUNTRACED) does not see it twice. The
+// children are finished (and stopping) before their parent.
+func (b *builder) collectStops() error {
+	collected := false
+	for _, c := range b.p.children {
+		js := c.meta.JobStop
+		if js == nil || !js.Waited || c.pid <= 0 {
+			continue
+		}
+		if err := waitGroupStop(c.pid); err != nil {
+			return fmt.Errorf("%s(%d): %w", c.comm(), c.meta.PID, err)
+		}
+		pid := uint64(c.pidInside())
+		if _, err := b.call("waitid", unix.SYS_WAITID, pPID, pid, b.scratch+scratchData, unix.WSTOPPED|unix.WNOHANG, 0); err != nil {
+			return fmt.Errorf("collect the stop of %s(%d): %w", c.comm(), c.meta.PID, err)
+		}
+		collected = true
+	}
+	if collected {
+		return b.flushSIGCHLD()
+	}
+	return nil
+}
+
+// waitGroupStop waits, within stopWaitLimit, until pid is in group-stop.
+func waitGroupStop(pid int) error {
+	deadline := time.Now().Add(stopWaitLimit)
+	for {
+		st, err := readStat(pid)
+		if err != nil {
+			return err
+		}
+		if st.State == 'T' {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return &StopTimeoutError{PID: pid}
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// detachRunning lets go of a tracee that is not in a ptrace-stop (it was
+// seized, but never stopped, or was resumed): PTRACE_DETACH needs a
+// stopped tracee, so it is interrupted first, within the bound.
+func detachRunning(tid int) error {
+	if err := ptraceInterrupt(tid); err != nil {
+		return err
+	}
+	ws, err := waitStop(tid)
+	if err != nil {
+		return err
+	}
+	if int(ws)>>16 == unix.PTRACE_EVENT_STOP {
+		return ptraceDetach(tid, 0)
+	}
+	// A signal-delivery stop: the signal goes back to it as we detach.
+	return ptraceDetach(tid, ws.StopSignal())
+}
+
+// interruptUnlessStopped asks a just seized task to stop, unless it is in
+// group-stop: PTRACE_SEIZE of such a task returns only once the task has
+// moved into a ptrace-stop (ptrace_attach waits for JOBCTL_TRAPPING to
+// clear), and the trap of an interrupt on top would come at the first
+// injected step. So the state is read after the seize: 't' (or 'T') is that
+// trap; a task continued just before the seize is running, and interrupted.
+func interruptUnlessStopped(tid int) error {
+	if st, err := readStat(tid); err == nil && (st.State == 't' || st.State == 'T') {
+		return nil
+	}
+	return ptraceInterrupt(tid)
+}

@@ -1,0 +1,61 @@
+package ckpt
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Descriptors and directories a restart could not open again by their
+// path are refused here, at checkpoint time, with what is wrong (with
+// Force: restored closed), never first at restart.
+
+// nsLink matches the /proc/PID/fd link of a descriptor on an object of a
+// pseudo filesystem that has no path: a namespace (net:[4026531833]), a
+// cgroup namespace... Sockets, pipes and anonymous inodes are told apart
+// before.
+var nsLink = regexp.MustCompile(`^[a-z_]+:\[[0-9]+\]$`)
+
+// procPID matches a path under /proc of one process.
+var procPID = regexp.MustCompile(`^/proc/([0-9]+)(/|$)`)
+
+// unreopenable says why the descriptor whose link is link could not be
+// opened again by its path, or "".
+func unreopenable(link string) string {
+	if nsLink.MatchString(link) {
+		return fmt.Sprintf(": %s has no path to open again (a namespace descriptor is not checkpointable yet)", link)
+	}
+	if m := procPID.FindStringSubmatch(link); m != nil {
+		pid, _ := strconv.Atoi(m[1])
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			return fmt.Sprintf(": %s belongs to process %d, which has ended", link, pid)
+		}
+	}
+	return ""
+}
+
+// deletedDevice says why a device descriptor could not be opened again:
+// its node was removed.
+func deletedDevice(link string) string {
+	if strings.HasSuffix(link, " (deleted)") {
+		return fmt.Sprintf(": device node %s was removed", strings.TrimSuffix(link, " (deleted)"))
+	}
+	return ""
+}
+
+// checkCwd refuses a working directory that was removed (restart could
+// not chdir into it); with Force the process comes back in /.
+func (d *dumper) checkCwd(cwd string) (string, error) {
+	if !strings.HasSuffix(cwd, " (deleted)") {
+		return cwd, nil
+	}
+	e := &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1,
+		Msg: fmt.Sprintf("working directory %s was removed", strings.TrimSuffix(cwd, " (deleted)"))}
+	if !d.opts.Force {
+		return "", e
+	}
+	d.warn("%v (forced: restored in /)", e)
+	return "/", nil
+}
