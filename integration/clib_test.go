@@ -55,8 +55,9 @@ func clibInstall(t *testing.T) string {
 }
 
 // clibProg compiles testdata/clib/SRC (C, or Fortran for .f) against the
-// installed library and returns the executable.
-func clibProg(t *testing.T, src string) string {
+// installed library, with extra compiler flags, and returns the
+// executable.
+func clibProg(t *testing.T, src string, extra ...string) string {
 	t.Helper()
 	prefix := clibInstall(t)
 	abs, err := filepath.Abs(filepath.Join("testdata", "clib", src))
@@ -72,6 +73,7 @@ func clibProg(t *testing.T, src string) string {
 			testenv.Unavailable(t, "needs gfortran (the guide's Fortran example)")
 		}
 	}
+	flags = append(flags, extra...)
 	args := append(flags, "-I", filepath.Join(prefix, "include"), "-o", exe, abs,
 		"-L", filepath.Join(prefix, "lib"), "-llazarus", "-Wl,-rpath,"+filepath.Join(prefix, "lib"))
 	if out, err := exec.Command(compiler, args...).CombinedOutput(); err != nil {
@@ -319,5 +321,20 @@ func TestClibErrno(t *testing.T) {
 			t.Errorf("%s: got %s returns %d errno %d (%v), want returns %d errno %d (%v)",
 				w.name, name, ret, e, syscall.Errno(e), w.ret, int(w.err), w.err)
 		}
+	}
+}
+
+// The guide's caution, enforced: no chkpnt() from within a multithreaded
+// (OpenMP parallel) region; outside it the library works.
+func TestClibParallelRegion(t *testing.T) {
+	prog := clibProg(t, "omp.c", "-fopenmp")
+	dir := t.TempDir()
+	clibWant(t, "omp", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
+	want := fmt.Sprintf("parallel -1 %d\nserial -1 %d\n", int(syscall.EINVAL), int(syscall.ENOENT))
+	if got := clibRead(t, filepath.Join(dir, "out")); got != want {
+		t.Fatalf("output: got %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "omp.img")); err == nil {
+		t.Fatalf("omp.img written from within a parallel region")
 	}
 }
