@@ -338,3 +338,22 @@ func TestClibParallelRegion(t *testing.T) {
 		t.Fatalf("omp.img written from within a parallel region")
 	}
 }
+
+// A program checkpoints itself with its child (CHKPNT_FAMILY, pid 0,
+// CHKPNT_KILL): the chkpnt process, the program's child too, is not part
+// of the tree; restarted, the program sees 1 and its child, restored with
+// it, still reads the pipe between them.
+func TestClibSelfCheckpointFamily(t *testing.T) {
+	prog := clibProg(t, "famself.c")
+	dir := t.TempDir()
+	res := filepath.Join(dir, "res")
+	clibWant(t, "famself", clibRun(t, clibCmd(t, dir, prog, res)), false, int(syscall.SIGKILL), dir)
+	imgs, _ := filepath.Glob(filepath.Join(dir, "fam.img*"))
+	if len(imgs) != 2 {
+		t.Fatalf("images: got %q, want fam.img and its child's", imgs)
+	}
+	clibWant(t, "restart fam.img", clibRun(t, clibCmd(t, dir, bin("restart"), "fam.img")), true, 0, dir)
+	if got, want := clibRead(t, res), "parent restarted\nchild got 42\nchild exit 0\n"; got != want {
+		t.Fatalf("output: got %q, want %q", got, want)
+	}
+}
