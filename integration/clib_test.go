@@ -54,7 +54,7 @@ func clibInstall(t *testing.T) string {
 	return clibPrefix
 }
 
-// clibProg compiles testdata/clib/SRC (C, or Fortran for .f) against the
+// clibProg compiles testdata/clib/SRC (C, or Fortran for .f, .f90) against the
 // installed library, with extra compiler flags, and returns the
 // executable.
 func clibProg(t *testing.T, src string, extra ...string) string {
@@ -64,9 +64,9 @@ func clibProg(t *testing.T, src string, extra ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exe := filepath.Join(t.TempDir(), strings.TrimSuffix(strings.TrimSuffix(src, ".c"), ".f"))
+	exe := filepath.Join(t.TempDir(), strings.TrimSuffix(src, filepath.Ext(src)))
 	compiler, flags := "gcc", []string{"-Wall", "-Werror", "-O2"}
-	if strings.HasSuffix(src, ".f") {
+	if ext := filepath.Ext(src); ext == ".f" || ext == ".f90" {
 		// The guide's '0001'x constants are a DEC extension.
 		compiler, flags = "gfortran", []string{"-fallow-invalid-boz", "-O2"}
 		if _, err := exec.LookPath(compiler); err != nil {
@@ -355,5 +355,21 @@ func TestClibSelfCheckpointFamily(t *testing.T) {
 	clibWant(t, "restart fam.img", clibRun(t, clibCmd(t, dir, bin("restart"), "fam.img")), true, 0, dir)
 	if got, want := clibRead(t, res), "parent restarted\nchild got 42\nchild exit 0\n"; got != want {
 		t.Fatalf("output: got %q, want %q", got, want)
+	}
+}
+
+// The Fortran interface with chkpnt.inc's constants: errno of a failed
+// restart and of exclusive options, and a self-checkpoint whose name's
+// trailing blanks are not part of the file name.
+func TestClibFortranInclude(t *testing.T) {
+	prog := clibProg(t, "finc.f90")
+	dir := t.TempDir()
+	clibWant(t, "finc", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
+	want := fmt.Sprintf("restart -1 %d\nchkpnt -1 %d\nself 0\n", int(syscall.ENOENT), int(syscall.EINVAL))
+	if got := clibRead(t, filepath.Join(dir, "out")); got != want {
+		t.Fatalf("output: got %q, want %q", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "self.img")); err != nil {
+		t.Fatalf("self.img: %v", err)
 	}
 }
