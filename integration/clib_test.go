@@ -373,3 +373,30 @@ func TestClibFortranInclude(t *testing.T) {
 		t.Fatalf("self.img: %v", err)
 	}
 }
+
+// ENOSPC and EROFS from chkpnt(3): an image into a file system too small
+// for it, and into a read-only one (tmpfs mounts of the test).
+func TestClibErrnoFilesystems(t *testing.T) {
+	prog := clibProg(t, "errfs.c")
+	dir := t.TempDir()
+	var mnts []string
+	for _, m := range []struct{ name, opts string }{{"full", "size=64k"}, {"ro", "ro,size=64k"}} {
+		mnt := filepath.Join(dir, m.name)
+		if err := os.Mkdir(mnt, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("mount", "-t", "tmpfs", "-o", m.opts, "tmpfs", mnt).CombinedOutput(); err != nil {
+			testenv.Unavailable(t, "needs tmpfs mounts: %v: %s", err, out)
+		}
+		t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+		mnts = append(mnts, mnt)
+	}
+	clibWant(t, "errfs", clibRun(t, clibCmd(t, dir, prog, mnts...)), true, 0, dir)
+	want := fmt.Sprintf("enospc -1 %d\nerofs -1 %d\n", int(syscall.ENOSPC), int(syscall.EROFS))
+	if got := clibRead(t, filepath.Join(dir, "out")); got != want {
+		t.Fatalf("output: got %q, want %q\nstderr: %q", got, want, clibRead(t, filepath.Join(dir, "err")))
+	}
+	if names, _ := filepath.Glob(filepath.Join(mnts[0], "*")); len(names) != 0 {
+		t.Fatalf("a failed checkpoint left %q", names)
+	}
+}
