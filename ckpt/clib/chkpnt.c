@@ -106,11 +106,13 @@ static pid_t spawn(const char *path, char *const argv[], int w, int stop_first)
 	_exit(127);
 }
 
-/* read_status reads the utility's line (to end of file) from fd. */
+/* read_status reads the utility's line from fd: up to its newline (a
+ * process another thread forks meanwhile may hold the write end open),
+ * or end of file. */
 static ssize_t read_status(int fd, char *buf, size_t size)
 {
 	size_t n = 0;
-	while (n < size - 1) {
+	while (n < size - 1 && (n == 0 || buf[n - 1] != '\n')) {
 		ssize_t k = read(fd, buf + n, size - 1 - n);
 		if (k < 0 && errno == EINTR)
 			continue;
