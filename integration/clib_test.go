@@ -400,3 +400,18 @@ func TestClibErrnoFilesystems(t *testing.T) {
 		t.Fatalf("a failed checkpoint left %q", names)
 	}
 }
+
+// The options reach the utilities: CHKPNT_FAMILY with CHKPNT_SIGFAMILY
+// SIGKILL checkpoints and kills a tree of two; RESTART_SUSPEND leaves the
+// restored root stopped; RESTART_SIGFAMILY SIGTERM ends both with SIGTERM.
+func TestClibOptions(t *testing.T) {
+	prog := clibProg(t, "flags.c")
+	dir := t.TempDir()
+	clibWant(t, "flags", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
+	want := "chkpnt 0 0\nroot signal 9\ngrandchild signal 9\n" +
+		"suspend same pid state T\nsuspended root signal 9\nsuspended grandchild signal 9\n" +
+		"sigfamily same pid\nsigfamily root signal 15\nsigfamily grandchild signal 15\n"
+	if got := clibRead(t, filepath.Join(dir, "out")); got != want {
+		t.Fatalf("output: got %q, want %q\nstderr: %q", got, want, clibRead(t, filepath.Join(dir, "err")))
+	}
+}
