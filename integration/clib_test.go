@@ -415,3 +415,19 @@ func TestClibOptions(t *testing.T) {
 		t.Fatalf("output: got %q, want %q\nstderr: %q", got, want, clibRead(t, filepath.Join(dir, "err")))
 	}
 }
+
+// A program that closed its standard input and output checkpoints itself:
+// the library's pipe, which then gets descriptors 0 and 1, must not be
+// lost under chkpnt's /dev/null; restarted, the program sees 1.
+func TestClibSelfCheckpointClosedStdio(t *testing.T) {
+	prog := clibProg(t, "closed.c")
+	dir := t.TempDir()
+	clibWant(t, "closed", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
+	if got, want := clibRead(t, filepath.Join(dir, "err")), "closed 0 0\n"; got != want {
+		t.Fatalf("stderr: got %q, want %q", got, want)
+	}
+	clibWant(t, "restart closed.img", clibRun(t, clibCmd(t, dir, bin("restart"), "-q", "closed.img")), true, 0, dir)
+	if got, want := clibRead(t, filepath.Join(dir, "err")), "closed 0 0\nclosed 1 0\n"; got != want {
+		t.Fatalf("stderr after restart: got %q, want %q", got, want)
+	}
+}

@@ -155,6 +155,32 @@ static int outcome(const char *line, long *value)
 	return -1;
 }
 
+/*
+ * status_pipe makes the pipe of the utility's status line, both ends
+ * above 2 even when the caller closed its standard descriptors (the child
+ * puts /dev/null there; the self-checkpoint channel is never 0, 1 or 2).
+ */
+static int status_pipe(int p[2])
+{
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		if (p[i] > 2)
+			continue;
+		int fd = fcntl(p[i], F_DUPFD_CLOEXEC, STATUS_FD);
+		int saved = errno;
+		close(p[i]);
+		p[i] = fd;
+		if (fd < 0) {
+			if (p[1 - i] >= 0)
+				close(p[1 - i]);
+			errno = saved;
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int check_path(const char *s)
 {
 	if (s == NULL || *s == '\0') {
@@ -186,18 +212,8 @@ int chkpnt(int class, pid_t pid, const char *dir, const char *name, int options,
 		pid = getpid();
 
 	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (status_pipe(p) < 0)
 		return -1;
-	if (p[0] <= 2) {
-		/* The self-checkpoint channel is never 0, 1 or 2. */
-		int fd = fcntl(p[0], F_DUPFD_CLOEXEC, STATUS_FD);
-		close(p[0]);
-		if (fd < 0) {
-			close(p[1]);
-			return -1;
-		}
-		p[0] = fd;
-	}
 
 	char path[PATH_MAX], pidbuf[24], sigbuf[24], chanbuf[24], statusbuf[24];
 	snprintf(path, sizeof path, "%s/chkpnt", LAZARUS_BINDIR);
@@ -287,7 +303,7 @@ pid_t restart(const char *path, int flags, int signo)
 		return -1;
 
 	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
+	if (status_pipe(p) < 0)
 		return -1;
 	char exe[PATH_MAX], sigbuf[24], statusbuf[24];
 	snprintf(exe, sizeof exe, "%s/restart", LAZARUS_BINDIR);
