@@ -1,6 +1,10 @@
 package ckpt
 
-import "golang.org/x/sys/unix"
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
 
 // A self-checkpoint (liblazarus's chkpnt with pid 0) has the program wait,
 // blocked reading a pipe, while a chkpnt it started checkpoints it; chkpnt
@@ -38,7 +42,8 @@ func (t *dumpTree) holdsSelfChannel(refs []fdRef) bool {
 
 // saveSelfChannel records the channel's content as SelfRestarted. The
 // pipe is empty while the checkpoint runs (chkpnt writes only once it is
-// done); anything else in it is refused, as it would be lost.
+// done); bytes in it, which would be lost, and another descriptor of it
+// are refused.
 func (t *dumpTree) saveSelfChannel(ino uint64, refs []fdRef) error {
 	for _, r := range refs {
 		if !t.isSelfChannel(r) {
@@ -47,6 +52,28 @@ func (t *dumpTree) saveSelfChannel(ino uint64, refs []fdRef) error {
 		}
 	}
 	r := refs[0]
+	if n, err := queuedInPipe(r.d.pid, r.file().FD); err != nil {
+		return fmt.Errorf("%s(%d) fd %d: self-checkpoint channel: %w", r.d.comm, r.d.pid, r.file().FD, err)
+	} else if n > 0 {
+		return &UncheckpointableError{Comm: r.d.comm, PID: r.d.pid, FD: r.file().FD,
+			Msg: fmt.Sprintf("is a self-checkpoint channel with %d bytes in it", n)}
+	}
 	r.d.meta.Pipes = append(r.d.meta.Pipes, pipeData{Ino: ino, Data: []byte(SelfRestarted)})
 	return nil
+}
+
+// queuedInPipe is the number of bytes waiting in the pipe descriptor fd
+// of process pid.
+func queuedInPipe(pid, fd int) (int, error) {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return 0, fmt.Errorf("pidfd_open: %w", err)
+	}
+	defer unix.Close(pidfd)
+	c, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return 0, fmt.Errorf("pidfd_getfd: %w", err)
+	}
+	defer unix.Close(c)
+	return unix.IoctlGetInt(c, unix.TIOCINQ)
 }
