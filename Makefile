@@ -8,9 +8,27 @@ CMDS     := $(notdir $(wildcard cmd/*))
 GOFLAGS  ?=
 export GOFLAGS
 
-.PHONY: all build test bench fuzz check install demo clean
+.PHONY: all build lib test bench fuzz check install install-lib demo clean
 
-all: build
+all: build lib
+
+# liblazarus (ckpt/clib): chkpnt(3), restart(3) and their Fortran forms.
+# The library runs the utilities at LAZARUS_BINDIR, fixed here (the
+# integration tests build it with their own bin directory).
+CC             ?= cc
+CFLAGS         ?= -O2 -Wall -Wextra
+LAZARUS_BINDIR ?= $(PREFIX)/bin
+LIBOUT         ?= $(BINDIR)/lib
+VERSION        ?= 0.1
+MANPAGES       := $(wildcard docs/man/*.[0-9]*)
+
+lib:
+	@mkdir -p $(LIBOUT)
+	$(CC) $(CFLAGS) -fPIC -DLAZARUS_BINDIR='"$(LAZARUS_BINDIR)"' -c ckpt/clib/chkpnt.c -o $(LIBOUT)/chkpnt.o
+	$(CC) -shared -Wl,-soname,liblazarus.so.1 -o $(LIBOUT)/liblazarus.so.1 $(LIBOUT)/chkpnt.o
+	ln -sf liblazarus.so.1 $(LIBOUT)/liblazarus.so
+	rm -f $(LIBOUT)/liblazarus.a && ar rcs $(LIBOUT)/liblazarus.a $(LIBOUT)/chkpnt.o
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' ckpt/clib/lazarus.pc.in > $(LIBOUT)/lazarus.pc
 
 build:
 	@mkdir -p $(BINDIR)
@@ -40,9 +58,22 @@ check:
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
-install: build
+install: build install-lib
 	install -d $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(addprefix $(BINDIR)/,$(CMDS)) $(DESTDIR)$(PREFIX)/bin/
+
+# The library, its header, Fortran include file, pkg-config file and the
+# man pages.
+install-lib: lib
+	install -d $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man3
+	install -m 0755 $(LIBOUT)/liblazarus.so.1 $(DESTDIR)$(PREFIX)/lib/
+	ln -sf liblazarus.so.1 $(DESTDIR)$(PREFIX)/lib/liblazarus.so
+	install -m 0644 $(LIBOUT)/liblazarus.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0644 $(LIBOUT)/lazarus.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 0644 ckpt/clib/chkpnt.h ckpt/clib/chkpnt.inc $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(filter %.1,$(MANPAGES)) $(DESTDIR)$(PREFIX)/share/man/man1/
+	install -m 0644 $(filter-out %.1,$(MANPAGES)) $(DESTDIR)$(PREFIX)/share/man/man3/
 
 demo: build
 	./integration/demo.sh

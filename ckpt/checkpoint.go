@@ -38,6 +38,9 @@ type CheckpointOptions struct {
 	// Key, if set, makes every image carry an HMAC with it (see
 	// RestartOptions.Key): the checkpointer vouches for the images.
 	Key []byte
+	// SelfChannel, if not 0, is the descriptor of the root on which it
+	// waits for this checkpoint of itself (see SelfRestarted); 0: none.
+	SelfChannel int
 }
 
 // CheckpointResult describes a finished checkpoint.

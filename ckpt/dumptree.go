@@ -223,7 +223,9 @@ func (t *dumpTree) freeze() error {
 	if root == nil {
 		return fmt.Errorf("pid %d: %w", t.rootPID, ErrNoProcess)
 	}
-	seen := map[int]bool{t.rootPID: true}
+	// Never ourselves: a program checkpointing its own tree is chkpnt's
+	// parent (see SelfChannel).
+	seen := map[int]bool{t.rootPID: true, os.Getpid(): true}
 	for i := 0; i < len(t.procs) && t.opts.Tree; i++ {
 		d := t.procs[i]
 		if d.zombie {
@@ -503,6 +505,12 @@ func (t *dumpTree) linkFiles() error {
 	}
 	var outside map[uint64]bool // pipes held by processes outside the tree
 	for ino, refs := range pipes {
+		if t.holdsSelfChannel(refs) {
+			if err := t.saveSelfChannel(ino, refs); err != nil {
+				return err
+			}
+			continue
+		}
 		var readers, writers int
 		for _, r := range refs {
 			if r.file().Flags&unix.O_ACCMODE == unix.O_RDONLY {

@@ -21,7 +21,9 @@ import (
 
 func main() {
 	app := newApp(os.Stdout, os.Stderr)
-	if err := app.Run(os.Args); err != nil {
+	err := app.Run(os.Args)
+	writeStatus(err)
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "chkpnt:", err)
 		os.Exit(exitCode(err))
 	}
@@ -51,7 +53,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		ErrWriter:              stderr,
 		// main prints errors, with the command's name, and exits.
 		ExitErrHandler: func(*cli.Context, error) {},
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "C", Usage: "copy every open regular file beside the image as COMM.PID.FILE.FD"},
 			&cli.BoolFlag{Name: "F", Usage: "force: overwrite an existing image; save despite uncheckpointable descriptors (restored closed)"},
 			&cli.BoolFlag{Name: "n", Usage: "run every checkpointability test, write no file"},
@@ -65,12 +67,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "f", Usage: "image file name or path; default COMM.PID"},
 			&cli.StringFlag{Name: "k", Usage: "send signal `signo` (name or number) to the process once the image is durable"},
 			&cli.StringFlag{Name: "K", Usage: "like -k, for every process of the tree (-k signals the root only)"},
-		},
+		}, statusFlags...),
 		Action: run,
 	}
 }
 
 func run(c *cli.Context) error {
+	openStatus(c)
 	if c.NArg() == 0 {
 		return cli.Exit("missing process id specification", 2)
 	}
@@ -89,13 +92,14 @@ func run(c *cli.Context) error {
 		return cli.Exit("-k and -K cannot be combined", 2)
 	}
 	opts := ckpt.CheckpointOptions{
-		Dir:       c.String("d"),
-		File:      c.String("f"),
-		Force:     c.Bool("F"),
-		CheckOnly: c.Bool("n"),
-		CopyFiles: c.Bool("C"),
-		Tree:      tree,
-		SignalAll: c.IsSet("K"),
+		Dir:         c.String("d"),
+		File:        c.String("f"),
+		Force:       c.Bool("F"),
+		CheckOnly:   c.Bool("n"),
+		CopyFiles:   c.Bool("C"),
+		Tree:        tree,
+		SignalAll:   c.IsSet("K"),
+		SelfChannel: c.Int("self-channel"),
 	}
 	for _, k := range []string{"k", "K"} {
 		if c.IsSet(k) {
@@ -120,6 +124,7 @@ func run(c *cli.Context) error {
 	defer stop()
 	res, err := ckpt.Checkpoint(ctx, pid, opts)
 	if err != nil {
+		engineErr = err
 		return cli.Exit(err.Error(), 1)
 	}
 	if c.Bool("v") && !opts.CheckOnly {

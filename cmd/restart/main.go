@@ -20,7 +20,11 @@ import (
 
 func main() {
 	app := newApp(os.Stdout, os.Stderr)
-	if err := app.Run(os.Args); err != nil {
+	err := app.Run(os.Args)
+	if err != nil {
+		writeStatus(err, 0)
+	}
+	if err != nil {
 		var ec cli.ExitCoder
 		if errors.As(err, &ec) {
 			if msg := err.Error(); msg != "" {
@@ -66,12 +70,14 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "z", Usage: "leave the process stopped (same as -k STOP; not with -k/-K)"},
 			&cli.StringFlag{Name: "k", Usage: "send signal `signo` instead of SIGCONT when the restore is complete; 0: none"},
 			&cli.StringFlag{Name: "K", Usage: "like -k, for every process of the tree"},
+			statusFlag,
 		},
 		Action: run,
 	}
 }
 
 func run(c *cli.Context) error {
+	openStatus(c)
 	if c.NArg() != 1 {
 		return cli.Exit("one checkpoint_file expected (restart --help)", 2)
 	}
@@ -119,8 +125,10 @@ func run(c *cli.Context) error {
 	}
 	p, err := ckpt.Restart(context.Background(), c.Args().First(), opts)
 	if err != nil {
+		engineErr = err
 		return cli.Exit(err.Error(), 1)
 	}
+	writeStatus(nil, p.PID)
 	if c.Bool("W") {
 		fmt.Fprintln(c.App.Writer, p.PID)
 		return nil
