@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -493,6 +494,53 @@ func (s *Store) UpdateJob(id jobs.ID, fn func(*jobs.Job) error) (*jobs.Job, erro
 		return nil, err
 	}
 	return j, nil
+}
+
+// UpdateJobs changes several jobs in one transaction: fn gets copies of
+// their current records, in the order of ids, and changes them; if fn
+// returns an error nothing is stored. Either every change is durable or
+// none is.
+func (s *Store) UpdateJobs(ids []jobs.ID, fn func([]*jobs.Job) error) ([]*jobs.Job, error) {
+	// Each lock stripe once, in order: two callers never wait on each
+	// other in a cycle.
+	stripes := map[uint64]bool{}
+	for _, id := range ids {
+		stripes[uint64(id)%uint64(len(s.jobLocks))] = true
+	}
+	order := make([]uint64, 0, len(stripes))
+	for k := range stripes {
+		order = append(order, k)
+	}
+	slices.Sort(order)
+	for _, k := range order {
+		s.jobLocks[k].Lock()
+		defer s.jobLocks[k].Unlock()
+	}
+	v := s.View()
+	js := make([]*jobs.Job, len(ids))
+	for i, id := range ids {
+		cur := v.Job(id)
+		if cur == nil {
+			return nil, fmt.Errorf("job %d: %w", id, ErrNoJob)
+		}
+		js[i] = cur.Copy()
+	}
+	if err := fn(js); err != nil {
+		return nil, err
+	}
+	ops := make([]op, len(js))
+	for i, j := range js {
+		j.ID = ids[i]
+		data, err := encodeJob(j)
+		if err != nil {
+			return nil, err
+		}
+		ops[i] = putJob{job: j, data: data}
+	}
+	if err := s.write(ops...); err != nil {
+		return nil, err
+	}
+	return js, nil
 }
 
 // DeleteJob removes a job once check accepts its current record.

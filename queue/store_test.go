@@ -499,3 +499,42 @@ func TestPBSAttributesSurviveReopen(t *testing.T) {
 		t.Errorf("job after reopen:\n%+v\nwant\n%+v", got, want)
 	}
 }
+
+// UpdateJobs changes several jobs at once or not at all, and ids that
+// share a lock stripe do not deadlock.
+func TestUpdateJobs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lazarus.db")
+	s := openStore(t, path)
+	a, b := submit(t, s, "batch", 1000), submit(t, s, "batch", 1000)
+	js, err := s.UpdateJobs([]jobs.ID{a.ID, b.ID}, func(js []*jobs.Job) error {
+		js[0].Name, js[1].Name = "first", "second"
+		return nil
+	})
+	if err != nil || js[0].Name != "first" || js[1].Name != "second" {
+		t.Fatalf("UpdateJobs: %v, %v", js, err)
+	}
+	_, err = s.UpdateJobs([]jobs.ID{a.ID, b.ID}, func(js []*jobs.Job) error {
+		js[0].Name = "changed"
+		return errors.New("no")
+	})
+	if err == nil || s.View().Job(a.ID).Name != "first" {
+		t.Errorf("a failed update changed a job: %v, %q", err, s.View().Job(a.ID).Name)
+	}
+	if _, err := s.UpdateJobs([]jobs.ID{a.ID, 999999}, func([]*jobs.Job) error { return nil }); !errors.Is(err, ErrNoJob) {
+		t.Errorf("unknown job: %v", err)
+	}
+	// Same stripe: a and a job whose id is a's plus the number of stripes.
+	for s.View().Job(a.ID+jobs.ID(len(s.jobLocks))) == nil {
+		submit(t, s, "batch", 1000)
+	}
+	same := a.ID + jobs.ID(len(s.jobLocks))
+	if _, err := s.UpdateJobs([]jobs.ID{a.ID, same}, func([]*jobs.Job) error { return nil }); err != nil {
+		t.Errorf("ids on one lock stripe: %v", err)
+	}
+	s.Close()
+	s = openStore(t, path)
+	if got := s.View().Job(b.ID).Name; got != "second" {
+		t.Errorf("after reopen: %q", got)
+	}
+	checkConsistent(t, s)
+}

@@ -17,6 +17,7 @@ import (
 	"lazarus/internal/proto"
 	"lazarus/internal/supervisor"
 	"lazarus/jobs"
+	"lazarus/queue"
 )
 
 // The PBS everyday commands: qsig, qrerun, qmove, qorder, qalter, qrun and
@@ -148,8 +149,7 @@ func (d *Daemon) moveJob(_ context.Context, who caller, body json.RawMessage) (a
 // orderJobs handles qorder: two jobs that wait to run exchange their
 // places, as in PBS: their queues, their priorities and their places among
 // jobs of equal priority, so that each starts when the other would have.
-// The caller must be allowed to manage both. The two records are updated
-// one after the other: a crash in between leaves the first one changed.
+// The caller must be allowed to manage both.
 func (d *Daemon) orderJobs(_ context.Context, who caller, body json.RawMessage) (any, error) {
 	var req proto.OrderRequest
 	if err := decode(body, &req); err != nil {
@@ -176,21 +176,26 @@ func (d *Daemon) orderJobs(_ context.Context, who caller, body json.RawMessage) 
 		}
 	}
 	now := time.Now().Round(0)
-	swap := func(id jobs.ID, other *jobs.Job) error {
-		_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+	// Both records change in one transaction: a crash never leaves one
+	// job moved and the other not.
+	_, err := d.store.UpdateJobs([]jobs.ID{a, b}, func(js []*jobs.Job) error {
+		for _, j := range js {
 			if !j.State.Pending() && j.State != jobs.Held {
-				return conflict("job %d has just become %s", id, j.State)
+				return conflict("job %d has just become %s", j.ID, j.State)
 			}
-			j.Queue, j.Attrs.Priority, j.Attrs.Rank = other.Queue, other.Attrs.Priority, other.Place()
-			j.Event(now, "exchanged places with job %d by %s (qorder)", other.ID, who.name)
-			return nil
-		})
-		return unknownJob(err, id)
+		}
+		x, y := js[0], js[1]
+		xq, xp, xr := x.Queue, x.Attrs.Priority, x.Place()
+		x.Queue, x.Attrs.Priority, x.Attrs.Rank = y.Queue, y.Attrs.Priority, y.Place()
+		y.Queue, y.Attrs.Priority, y.Attrs.Rank = xq, xp, xr
+		x.Event(now, "exchanged places with job %d by %s (qorder)", b, who.name)
+		y.Event(now, "exchanged places with job %d by %s (qorder)", a, who.name)
+		return nil
+	})
+	if errors.Is(err, queue.ErrNoJob) {
+		return nil, notFound("%v", err) // deleted meanwhile; the error names it
 	}
-	if err := swap(a, jb); err != nil {
-		return nil, err
-	}
-	if err := swap(b, ja); err != nil {
+	if err != nil {
 		return nil, err
 	}
 	d.log.Info("jobs reordered", "job_id", a, "other", b, "by", who.name)
