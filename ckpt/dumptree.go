@@ -427,11 +427,26 @@ func (t *dumpTree) name() {
 
 // pipesOutside lists the pipes that processes outside the tree hold.
 func (t *dumpTree) pipesOutside() map[uint64]bool {
+	out := map[uint64]bool{}
+	t.outsideFDs(func(pid int, fd string) {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd))
+		if err != nil || !strings.HasPrefix(l, "pipe:[") {
+			return
+		}
+		if ino, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(l, "pipe:["), "]"), 10, 64); err == nil {
+			out[ino] = true
+		}
+	})
+	return out
+}
+
+// outsideFDs calls f for each descriptor (its number, as in /proc) of each
+// process outside the tree.
+func (t *dumpTree) outsideFDs(f func(pid int, fd string)) {
 	in := map[int]bool{}
 	for _, d := range t.procs {
 		in[d.pid] = true
 	}
-	out := map[uint64]bool{}
 	procs, _ := os.ReadDir("/proc")
 	for _, p := range procs {
 		pid, err := strconv.Atoi(p.Name())
@@ -439,17 +454,10 @@ func (t *dumpTree) pipesOutside() map[uint64]bool {
 			continue
 		}
 		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-		for _, fd := range fds {
-			l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-			if err != nil || !strings.HasPrefix(l, "pipe:[") {
-				continue
-			}
-			if ino, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(l, "pipe:["), "]"), 10, 64); err == nil {
-				out[ino] = true
-			}
+		for _, e := range fds {
+			f(pid, e.Name())
 		}
 	}
-	return out
 }
 
 // shmSeen reports whether the shared memory object key was met before in

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -67,30 +66,18 @@ func (t *dumpTree) linkFifos() error {
 // fifosOutside names, for each FIFO, a process outside the tree that holds
 // it open ("comm(pid) fd N").
 func (t *dumpTree) fifosOutside(fifos map[string][]fdRef) map[string]string {
-	in := map[int]bool{}
-	for _, d := range t.procs {
-		in[d.pid] = true
-	}
 	out := map[string]string{}
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil || in[pid] {
-			continue
+	t.outsideFDs(func(pid int, fd string) {
+		var st unix.Stat_t
+		if unix.Stat(fmt.Sprintf("/proc/%d/fd/%s", pid, fd), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+			return
 		}
-		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-		for _, e := range fds {
-			var st unix.Stat_t
-			if unix.Stat(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name()), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
-				continue
-			}
-			k := fmt.Sprintf("%d:%d", st.Dev, st.Ino)
-			if fifos[k] != nil && out[k] == "" {
-				comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-				out[k] = fmt.Sprintf("%s(%d) fd %s", strings.TrimSpace(string(comm)), pid, e.Name())
-			}
+		k := fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+		if fifos[k] != nil && out[k] == "" {
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
+			out[k] = fmt.Sprintf("%s(%d) fd %s", strings.TrimSpace(string(comm)), pid, fd)
 		}
-	}
+	})
 	return out
 }
 
