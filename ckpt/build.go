@@ -143,7 +143,15 @@ func (b *builder) build() error {
 	if err := b.fileIdentity(); err != nil {
 		return err
 	}
-	for _, rg := range sortedRegions(m.Regions) {
+	regions := sortedRegions(m.Regions)
+	attached := map[uint64]bool{}
+	for i, rg := range regions {
+		if rg.Kind == regionSysV {
+			if err := b.attachSysV(rg, regions[i+1:], attached); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := b.mapRegion(img, rg); err != nil {
 			return err
 		}

@@ -38,7 +38,8 @@ type dumpTree struct {
 	unixSocks  map[uint64][]fdRef
 	unixFlight map[uint64]bool
 	unixRaw    map[uint64][]rawMsg
-	repair     []int // our copies of TCP connections in repair mode (linkInet)
+	repair     []int    // our copies of TCP connections in repair mode (linkInet)
+	ipcFiles   []string // the files of SysV segments written (sysvipc.go)
 }
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
@@ -83,6 +84,14 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		}
 	}
 	if err := t.linkFiles(); err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			t.removeIPCFiles()
+		}
+	}()
+	if err := t.collectIPC(); err != nil {
 		return err
 	}
 	// Connections read in repair mode stay in it only if the whole tree

@@ -55,6 +55,22 @@ func (e *PIDInUseError) Error() string {
 	return fmt.Sprintf("setpid: pid %d for %s in use", e.PID, e.Comm)
 }
 
+// IPCInUseError reports that the id a SysV object must get back is taken
+// (the CONVEX "pid %d for %s in use", for IPC ids).
+type IPCInUseError struct {
+	Kind string // shmid, semid, msqid
+	ID   int
+	Comm string // the root of the tree
+	Key  bool   // the key, not the id, is taken
+}
+
+func (e *IPCInUseError) Error() string {
+	if e.Key {
+		return fmt.Sprintf("%s %d for %s: its key is in use by another object", e.Kind, e.ID, e.Comm)
+	}
+	return fmt.Sprintf("%s %d for %s in use", e.Kind, e.ID, e.Comm)
+}
+
 // ConflictError: -d and -f name different directories.
 type ConflictError struct {
 	Dir, File string

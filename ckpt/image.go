@@ -109,6 +109,8 @@ type imageMeta struct {
 	// Security: seccomp, no_new_privs, capabilities, securebits,
 	// dumpable (secstate.go); nil in images of engines that did not save it.
 	Security *secState `json:"security,omitempty"`
+	// IPC: the SysV objects of the tree, in the root's image (sysvipc.go).
+	IPC *sysvIPC `json:"ipc,omitempty"`
 }
 
 // terminal holds the settings (termios) and window size of a control
@@ -188,6 +190,7 @@ const (
 	regionShmem    = "shmem"    // shared anonymous memory; content saved
 	regionVDSO     = "vdso"     // [vvar] [vvar_vclock] [vdso]: mapped by the kernel
 	regionVsyscall = "vsyscall" // fixed, never restored
+	regionSysV     = "sysvshm"  // a SysV shared memory segment: Shmid, attached again (sysvipc.go)
 )
 
 type region struct {
@@ -207,8 +210,10 @@ type region struct {
 	Shm string `json:"shm,omitempty"`
 	// ShmImage names the image (same directory) holding Shm's content,
 	// when it is not this one.
-	ShmImage string   `json:"shm_image,omitempty"`
-	Extents  []extent `json:"extents,omitempty"`
+	ShmImage string `json:"shm_image,omitempty"`
+	// Shmid: the SysV segment a regionSysV attaches.
+	Shmid   int      `json:"shmid,omitempty"`
+	Extents []extent `json:"extents,omitempty"`
 }
 
 // extent is a saved run of pages: Len bytes at Addr, stored at file offset Off.
@@ -783,6 +788,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 		if err := checkFileKinds(f); err != nil {
 			return err
 		}
+	}
+	if err := checkIPC(m.IPC); err != nil {
+		return err
 	}
 	var prevEnd uint64
 	nseg := 0

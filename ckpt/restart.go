@@ -109,6 +109,9 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 			return nil, err
 		}
 	}
+	if err := r.checkIPC(); err != nil {
+		return nil, err
+	}
 	t := newTracer()
 	defer t.stop()
 	var proc *Process
@@ -210,6 +213,7 @@ type restorer struct {
 	shm   map[string]int    // shared memory objects (memfds)
 	pipes map[uint64][2]int // pipes by inode
 	inet  *inetRestore      // TCP and UDP sockets (inetsock.go)
+	ipc   *ipcRestore       // SysV IPC objects (sysvrestore.go)
 	// tmpfsKept: shared memory objects whose tmpfs file was still there
 	// (tmpfsmap.go): mapped as they are, not refilled.
 	tmpfsKept map[string]bool
@@ -422,6 +426,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 				unix.Kill(pid, unix.SIGKILL)
 			}
 			reapAll(r.created, 10*time.Second)
+			r.undoIPC()
 		}
 	}()
 	if err := r.createRoot(ctx); err != nil {
@@ -431,6 +436,9 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		if err := r.createChildren(ctx, p); err != nil {
 			return nil, err
 		}
+	}
+	if err := r.createIPC(); err != nil {
+		return nil, err
 	}
 	if err := r.openDescriptions(); err != nil {
 		return nil, err
@@ -445,6 +453,9 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 	}
 	if err := r.joinGroups(); err != nil {
 		return nil, err
+	}
+	if err := r.finishIPC(); err != nil {
+		return nil, r.fail(r.root, err)
 	}
 	// Zombies exit now that their parents are built (their SIGCHLD was
 	// flushed from the parents; the parents' own pending signals are
@@ -556,6 +567,11 @@ func (r *restorer) createRoot(ctx context.Context) error {
 	flags := uint64(unix.CLONE_PARENT)
 	if root.meta.NSPID == 1 {
 		flags |= unix.CLONE_NEWPID | unix.CLONE_NEWNS
+	}
+	if root.meta.IPC != nil && root.meta.IPC.OwnNS {
+		// Its SysV objects come back in a namespace of their own,
+		// where their ids are free (sysvrestore.go).
+		flags |= unix.CLONE_NEWIPC
 	}
 	pid, err := r.clone(ctx, sb, root, flags)
 	if err != nil {
