@@ -71,6 +71,20 @@ func (e *IPCInUseError) Error() string {
 	return fmt.Sprintf("%s %d for %s in use", e.Kind, e.ID, e.Comm)
 }
 
+// FileChangedError reports a file that is not what was checkpointed: another
+// file under its name (Replaced), or the same one changed.
+type FileChangedError struct {
+	Path     string
+	Replaced bool
+}
+
+func (e *FileChangedError) Error() string {
+	if e.Replaced {
+		return e.Path + " was replaced since the checkpoint"
+	}
+	return e.Path + ": changed since the checkpoint"
+}
+
 // ConflictError: -d and -f name different directories.
 type ConflictError struct {
 	Dir, File string

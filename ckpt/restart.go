@@ -288,7 +288,11 @@ func (r *restorer) check(p *rproc) error {
 			continue
 		}
 		if err := sameFile(rg.File); err != nil {
-			if e := r.forceable(r.fail(p, fmt.Errorf("map file %s: %w", rg.File.Path, err))); e != nil {
+			var fc *FileChangedError
+			if !errors.As(err, &fc) {
+				err = fmt.Errorf("%s: %w", rg.File.Path, err)
+			}
+			if e := r.forceable(r.fail(p, fmt.Errorf("map file %w", err))); e != nil {
 				return e
 			}
 		}
@@ -354,9 +358,18 @@ func (r *restorer) check(p *rproc) error {
 				p.closed[f.FD] = true
 				continue
 			}
+			if err := r.checkOpenable(p, f); err != nil {
+				if e := r.forceable(err); e != nil {
+					return e
+				}
+				p.closed[f.FD] = true
+				continue
+			}
 			if f.Kind == fdFile && f.File != nil && f.Flags&unix.O_NOFOLLOW == 0 {
 				if err := sameFile(f.File); err != nil {
-					r.warn("%s(%d) fd %d %s: %v", p.comm(), m.PID, f.FD, f.Path, err)
+					// A warning, as CONVEX gives for a file changed since
+					// the checkpoint; the restart goes on.
+					r.warn("%s(%d) fd %d: %v", p.comm(), m.PID, f.FD, err)
 				}
 			}
 		}
@@ -364,14 +377,20 @@ func (r *restorer) check(p *rproc) error {
 	return nil
 }
 
-// sameFile tells whether the file at ref.Path still is what was checkpointed.
+// sameFile tells whether the file at ref.Path still is what was
+// checkpointed: the same file (device and inode: a file restored from a
+// backup, or copied over by a rename, is another, which a program such as
+// SQLite notices), and unchanged (size and modification time).
 func sameFile(ref *fileRef) error {
 	var st unix.Stat_t
 	if err := unix.Stat(ref.Path, &st); err != nil {
 		return err
 	}
+	if ref.Ino != 0 && (st.Ino != ref.Ino || st.Dev != ref.Dev) {
+		return &FileChangedError{Path: ref.Path, Replaced: true}
+	}
 	if st.Size != ref.Size || st.Mtim.Nano() != ref.Mtime {
-		return errors.New("changed since the checkpoint")
+		return &FileChangedError{Path: ref.Path}
 	}
 	return nil
 }

@@ -39,7 +39,8 @@ func (r *restorer) openDescriptions() error {
 				continue
 			}
 			var fd int
-			err := asFileUser(r.fileCreds(p), func() error {
+			// As whoever restarts it, not as the process (privdrop.go).
+			err := asFileUser(r.openCreds(p), func() error {
 				var err error
 				fd, err = r.openDescription(p, f, inTransit, ends)
 				return err
