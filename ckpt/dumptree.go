@@ -75,6 +75,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if err := t.checkGroups(); err != nil {
 		return err
 	}
+	if err := t.checkSharedTables(); err != nil {
+		return err
+	}
 	for _, d := range t.procs {
 		if err := d.collect(); err != nil {
 			return err
