@@ -601,13 +601,10 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		f.Kind = fdFile
 		if strings.HasSuffix(link, " (deleted)") {
 			// An unlinked file (O_TMPFILE, memfd, removed after open):
-			// its content goes beside the image as COMM.PID.-.FD (CONVEX);
-			// it comes back as an unlinked file in /tmp, or a memfd.
-			f.Unlinked = true
-			if !d.opts.CheckOnly {
-				if err := d.copyFile(&f); err != nil {
-					return fileDesc{}, err
-				}
+			// its content goes beside the image as COMM.PID.-.FD (CONVEX),
+			// once per file (unlinked.go).
+			if err := d.describeUnlinked(&f, &st); err != nil {
+				return fileDesc{}, err
 			}
 			return f, nil
 		}

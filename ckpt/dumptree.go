@@ -40,6 +40,8 @@ type dumpTree struct {
 	unixRaw    map[uint64][]rawMsg
 	repair     []int    // our copies of TCP connections in repair mode (linkInet)
 	ipcFiles   []string // the files of SysV segments written (sysvipc.go)
+	// unlinkedCopies: the copy of each unlinked file, by inode (unlinked.go).
+	unlinkedCopies map[string]string
 }
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {

@@ -259,6 +259,8 @@ type fileDesc struct {
 	Inet *inetSock `json:"inet,omitempty"`
 	// Unlinked: the file had no name any more; its content is in Copy.
 	Unlinked bool `json:"unlinked,omitempty"`
+	// Unl: which file it is, its owner, seals (unlinked.go).
+	Unl *unlinkedFile `json:"unlinked_file,omitempty"`
 	// Locks this descriptor's file description (flock, OFD) or, for
 	// POSIX record locks, this process held on the file.
 	Locks []fileLock `json:"locks,omitempty"`

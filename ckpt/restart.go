@@ -214,6 +214,8 @@ type restorer struct {
 	pipes map[uint64][2]int // pipes by inode
 	inet  *inetRestore      // TCP and UDP sockets (inetsock.go)
 	ipc   *ipcRestore       // SysV IPC objects (sysvrestore.go)
+	// unlinked: the unlinked files made again, by inode (unlinked.go).
+	unlinked map[string]int
 	// tmpfsKept: shared memory objects whose tmpfs file was still there
 	// (tmpfsmap.go): mapped as they are, not refilled.
 	tmpfsKept map[string]bool
@@ -530,6 +532,9 @@ func (r *restorer) closeAll() {
 		unix.Close(fd)
 	}
 	for _, fd := range r.shm {
+		unix.Close(fd)
+	}
+	for _, fd := range r.unlinked {
 		unix.Close(fd)
 	}
 	for _, p := range r.pipes {

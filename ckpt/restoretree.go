@@ -4,11 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -171,7 +169,7 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		return fd, nil
 	}
 	if f.Unlinked {
-		return openUnlinked(p, f)
+		return r.openUnlinked(p, f)
 	}
 	flags := f.Flags&^(unix.O_CREAT|unix.O_TRUNC|unix.O_EXCL) | unix.O_NOCTTY | unix.O_CLOEXEC
 	fd, err := unix.Open(f.Path, flags, 0)
@@ -233,6 +231,13 @@ func (r *restorer) makeShm(p *rproc) error {
 	for _, rg := range p.meta.Regions {
 		if rg.Kind != regionShmem {
 			continue
+		}
+		if _, ok := r.shm[rg.Shm]; !ok {
+			if fd, ok := r.unlinkedShm(rg.Shm); ok {
+				// The mapped file is an unlinked file the tree has open:
+				// mapped as it is (unlinked.go).
+				r.shm[rg.Shm], r.tmpfsKept[rg.Shm] = fd, true
+			}
 		}
 		fd, ok := r.shm[rg.Shm]
 		if !ok && rg.Tmpfs && rg.File != nil {
@@ -476,48 +481,6 @@ func withTTOUIgnored(f func()) {
 	f()
 }
 
-// openUnlinked recreates an unlinked file from the copy saved beside the
-// image: a memfd for a memfd, else an unlinked file in /tmp (CONVEX).
-func openUnlinked(p *rproc, f fileDesc) (int, error) {
-	var fd int
-	var err error
-	if name, ok := strings.CutPrefix(f.Path, "/memfd:"); ok {
-		fd, err = unix.MemfdCreate(name, unix.MFD_CLOEXEC)
-	} else {
-		mode := uint32(0o600)
-		if f.File != nil {
-			mode = f.File.Mode & 0o7777
-		}
-		fd, err = unix.Open(os.TempDir(), unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, mode)
-	}
-	if err != nil {
-		return -1, fmt.Errorf("fd %d: recreate unlinked file %s: %w", f.FD, f.Path, err)
-	}
-	src, err := os.Open(filepath.Join(filepath.Dir(p.img.Path), f.Copy))
-	if err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("fd %d: %w", f.FD, err)
-	}
-	defer src.Close()
-	if _, err := io.Copy(fdFileWriter{fd}, src); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("fd %d: fill unlinked file: %w", f.FD, err)
-	}
-	if _, err := unix.Seek(fd, f.Pos, 0); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, f.Flags&descFlags); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
-}
-
-// fdFileWriter writes sequentially to a raw descriptor.
-type fdFileWriter struct{ fd int }
-
-func (w fdFileWriter) Write(b []byte) (int, error) { return unix.Write(w.fd, b) }
 
 // asFileUser runs f (on this, the tracer's, OS thread) with the
 // filesystem identity c (fsuid, fsgid and groups): the process's owner's,
