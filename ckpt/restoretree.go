@@ -481,7 +481,6 @@ func withTTOUIgnored(f func()) {
 	f()
 }
 
-
 // asFileUser runs f (on this, the tracer's, OS thread) with the
 // filesystem identity c (fsuid, fsgid and groups): the process's owner's,
 // see restorer.fileCreds. Files
