@@ -163,6 +163,9 @@ func (b *builder) build() error {
 	if err := b.openFiles(); err != nil {
 		return err
 	}
+	if err := b.restoreSemUndo(); err != nil {
+		return err
+	}
 	if _, err := b.call("close", unix.SYS_CLOSE, b.pidfd); err != nil {
 		return fmt.Errorf("close pidfd: %w", err)
 	}

@@ -111,6 +111,8 @@ type imageMeta struct {
 	Security *secState `json:"security,omitempty"`
 	// IPC: the SysV objects of the tree, in the root's image (sysvipc.go).
 	IPC *sysvIPC `json:"ipc,omitempty"`
+	// SemUndo: the process's SEM_UNDO adjustments (semundo.go).
+	SemUndo []semUndo `json:"sem_undo,omitempty"`
 }
 
 // terminal holds the settings (termios) and window size of a control
@@ -793,6 +795,14 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	}
 	if err := checkIPC(m.IPC); err != nil {
 		return err
+	}
+	if len(m.SemUndo) > maxIPCObjects {
+		return fmt.Errorf("%w: %d SEM_UNDO lists", ErrCorrupt, len(m.SemUndo))
+	}
+	for _, u := range m.SemUndo {
+		if len(u.Adj) > maxSemaphores {
+			return fmt.Errorf("%w: %d SEM_UNDO adjustments", ErrCorrupt, len(u.Adj))
+		}
 	}
 	var prevEnd uint64
 	nseg := 0

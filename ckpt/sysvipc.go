@@ -40,9 +40,8 @@ import (
 // SHA-256 the metadata carries, so the file is covered by the image's
 // checksums and HMAC. Messages and semaphore values are in the metadata.
 //
-// Semaphore undo lists (SEM_UNDO adjustments) have no interface that reads
-// them without applying them: a set on which the tree used SEM_UNDO is not
-// told apart, and its adjustments are not restored (the values are).
+// Semaphore undo lists (SEM_UNDO adjustments) are measured and restored in
+// a namespace of the tree's own (semundo.go).
 
 // sysvIPC is the SysV IPC state of a tree, in its root's image.
 type sysvIPC struct {
@@ -292,6 +291,9 @@ func (t *dumpTree) collectIPC() error {
 		return nil
 	})
 	if err != nil {
+		return err
+	}
+	if err := t.measureUndo(st, nsPath); err != nil {
 		return err
 	}
 	if st.OwnNS || len(st.Shm)+len(st.Sem)+len(st.Msg) > 0 {

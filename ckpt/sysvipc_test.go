@@ -73,8 +73,11 @@ func TestSysVIPC(t *testing.T) {
 		t.Fatal(err)
 	}
 	ipc := root.meta.IPC
-	if ipc == nil || !ipc.OwnNS || len(ipc.Shm) != 4 || len(ipc.Sem) != 1 || len(ipc.Msg) != 1 || len(ipc.Msg[0].Messages) != 3 {
-		t.Fatalf("image IPC state %+v, want its own namespace, 4 segments, 1 semaphore set, 1 queue of 3", ipc)
+	if ipc == nil || !ipc.OwnNS || len(ipc.Shm) != 4 || len(ipc.Sem) != 2 || len(ipc.Msg) != 1 || len(ipc.Msg[0].Messages) != 3 {
+		t.Fatalf("image IPC state %+v, want its own namespace, 4 segments, 2 semaphore sets, 1 queue of 3", ipc)
+	}
+	if u := root.meta.SemUndo; len(u) != 1 || len(u[0].Adj) != 1 || u[0].Adj[0] != -1 {
+		t.Errorf("the root's SEM_UNDO adjustments %+v, want -1 to one set", u)
 	}
 	for _, s := range ipc.Shm {
 		if s.Data == "" {

@@ -20,6 +20,7 @@ type ipcRestore struct {
 	st     *sysvIPC
 	nsPath string      // the namespace the objects are made in; "": ours
 	shmids map[int]int // segment id at checkpoint -> id now
+	semids map[int]int // semaphore set id at checkpoint -> id now
 	made   [][2]int    // (kind, id) of objects made, removed if the restart fails
 }
 
@@ -93,7 +94,7 @@ func (r *restorer) createIPC() error {
 	if st == nil {
 		return nil
 	}
-	r.ipc = &ipcRestore{st: st, shmids: map[int]int{}}
+	r.ipc = &ipcRestore{st: st, shmids: map[int]int{}, semids: map[int]int{}}
 	if st.OwnNS {
 		r.ipc.nsPath = fmt.Sprintf("/proc/%d/ns/ipc", r.root.pid)
 	}
@@ -132,7 +133,12 @@ func (r *restorer) createIPC() error {
 			if err != nil {
 				return err
 			}
-			if _, err := semctl(id, 0, semSetAll, uintptr(unsafe.Pointer(&s.Values[0]))); err != nil {
+			r.ipc.semids[s.ID] = id
+			start, err := r.semStartValues(s)
+			if err != nil {
+				return err
+			}
+			if _, err := semctl(id, 0, semSetAll, uintptr(unsafe.Pointer(&start[0]))); err != nil {
 				return fmt.Errorf("semaphore set %d: SETALL: %w", s.ID, err)
 			}
 			if err := setPerm(unix.SYS_SEMCTL, id, semidDsSz, s.ipcPerm, nil); err != nil {

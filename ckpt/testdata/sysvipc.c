@@ -23,6 +23,7 @@
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -142,7 +143,18 @@ int main(int argc, char **argv) {
 		fill(m.text, lens[i], 20 + i);
 		if (msgsnd(q, &m, lens[i], 0) != 0) return 4;
 	}
-	if (id2 < 0 || id3 < 0 || id4 < 0 || sem < 0 || q < 0) return 3;
+	// SEM_UNDO: the parent's adjustment -1, a child's +4.
+	int sem2 = semget(IPC_PRIVATE, 1, IPC_CREAT | 0600);
+	semctl(sem2, 0, SETVAL, 10);
+	struct sembuf up = {0, 1, SEM_UNDO}, down = {0, -4, SEM_UNDO};
+	if (semop(sem2, &up, 1) != 0) return 5;
+	pid_t undoer = fork();
+	if (undoer == 0) {
+		if (semop(sem2, &down, 1) != 0) _exit(1);
+		for (;;) pause();
+	}
+	while (semctl(sem2, 0, GETVAL) != 7) usleep(1000);
+	if (id2 < 0 || id3 < 0 || id4 < 0 || sem < 0 || q < 0 || sem2 < 0) return 3;
 	// A child shares the first segment (attached by fork).
 	pid_t child = fork();
 	if (child == 0) {
@@ -162,7 +174,17 @@ int main(int argc, char **argv) {
 	int st;
 	CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %#x", st);
 	CHECK(strcmp(a1 + 2 * PG, "child wrote") == 0, "the child's write is not seen: %.12s", a1 + 2 * PG);
-	CHECK(shmctl(id1, IPC_STAT, &ds) == 0 && ds.shm_nattch == 2, "keyed segment: %lu attached after the child, want 2", (unsigned long)ds.shm_nattch);
+	// The adjustments are applied as each process ends: the child's +4,
+	// then the parent's -1 (unshare CLONE_SYSVSEM applies them as exit).
+	CHECK(semctl(sem2, 0, GETVAL) == 7, "SEM_UNDO set: value %d, want 7", semctl(sem2, 0, GETVAL));
+	kill(undoer, SIGKILL);
+	CHECK(waitpid(undoer, &st, 0) == undoer, "undoer: %s", strerror(errno));
+	CHECK(semctl(sem2, 0, GETVAL) == 11, "SEM_UNDO: after the child's end the value is %d, want 11", semctl(sem2, 0, GETVAL));
+	CHECK(unshare(CLONE_SYSVSEM) == 0, "unshare: %s", strerror(errno));
+	CHECK(semctl(sem2, 0, GETVAL) == 10, "SEM_UNDO: after the parent's undo the value is %d, want 10", semctl(sem2, 0, GETVAL));
+
+	CHECK(shmctl(id1, IPC_STAT, &ds) == 0 && ds.shm_nattch == pre1.shm_nattch - 4, "keyed segment: %lu attached after the children, want %lu",
+	      (unsigned long)ds.shm_nattch, (unsigned long)pre1.shm_nattch - 4);
 
 	struct shmid_ds d2;
 	CHECK(shmctl(id2, IPC_STAT, &d2) == 0, "removed segment: IPC_STAT: %s", strerror(errno));
