@@ -37,7 +37,7 @@ const semUndoFlag = 0x1000 // SEM_UNDO
 // measureUndo measures the SEM_UNDO adjustments of every single-threaded
 // member (see above) and records them in its image.
 func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
-	if !st.OwnNS || len(st.Sem) == 0 {
+	if !st.OwnNS || len(st.Sem) == 0 || t.opts.CheckOnly {
 		return nil
 	}
 	values := func() ([][]uint16, error) {

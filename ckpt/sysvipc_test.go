@@ -109,6 +109,22 @@ func TestSysVIPCCorruptSegment(t *testing.T) {
 	}
 	cmd.Wait()
 	root, _ := ReadImage(img)
+	// Hostile metadata, checksums made right: refused by the reader.
+	good, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(m *imageMeta){
+		"data-outside":  func(m *imageMeta) { m.IPC.Shm[0].Data = "../../etc/passwd" },
+		"no-size":       func(m *imageMeta) { m.IPC.Shm[0].Size = 0 },
+		"message-type0": func(m *imageMeta) { m.IPC.Msg[0].Messages[0].Type = 0 },
+		"no-semaphores": func(m *imageMeta) { m.IPC.Sem[0].Values = nil },
+	} {
+		p := forge(t, dir, name, parseRaw(t, good).editMeta(t, edit).bytes(true, false, nil))
+		if _, err := ReadImage(p); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: ReadImage: %v, want ErrCorrupt", name, err)
+		}
+	}
 	seg := filepath.Join(dir, root.meta.IPC.Shm[0].Data)
 	f, err := os.OpenFile(seg, os.O_WRONLY, 0)
 	if err != nil {
