@@ -172,7 +172,7 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		return r.openUnlinked(p, f)
 	}
 	flags := f.Flags&^(unix.O_CREAT|unix.O_TRUNC|unix.O_EXCL) | unix.O_NOCTTY | unix.O_CLOEXEC
-	fd, err := unix.Open(f.Path, flags, 0)
+	fd, err := r.openFile(p, f, flags)
 	if err != nil {
 		return -1, fmt.Errorf("open %s: %w", f.Path, err)
 	}
