@@ -237,6 +237,8 @@ func (r *restorer) makeShm(p *rproc) error {
 				// The mapped file is an unlinked file the tree has open:
 				// mapped as it is (unlinked.go).
 				r.shm[rg.Shm], r.tmpfsKept[rg.Shm] = fd, true
+			} else if fd, ok := r.mappedUnlinked(p, rg, size[rg.Shm]); ok {
+				r.shm[rg.Shm] = fd // filled below, from the image
 			}
 		}
 		fd, ok := r.shm[rg.Shm]

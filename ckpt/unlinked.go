@@ -19,7 +19,9 @@ import (
 // still write to one file; it is made in the file's own directory
 // (O_TMPFILE, so it has no name there either), with its size, holes,
 // mode and owner; a memfd is a memfd of the same name, with its seals. A
-// shared mapping of the file is a mapping of that same file again.
+// shared mapping of the file is a mapping of that same file again; one
+// of a file no descriptor holds any more is made the same way, from the
+// mapping's saved bytes.
 //
 // A file removed under one name that another name still links (st_nlink
 // above 0) is not copied: it is the file under that other name, found at
@@ -396,4 +398,32 @@ func (r *restorer) unlinkedShm(key string) (int, bool) {
 	}
 	fd, err := unix.FcntlInt(uintptr(ino), unix.F_DUPFD_CLOEXEC, 0)
 	return fd, err == nil
+}
+
+// mappedUnlinked makes the file of a shared mapping of an unlinked file
+// that no descriptor of the tree has open ("PATH (deleted)" in the maps,
+// not a memfd, SysV or /dev/zero): a file with no name in PATH's
+// directory, showing its old name, of size bytes, owned by the process's
+// user; its bytes are the region's, from the image. false: not such a
+// mapping, or the file could not be made there (a memfd then).
+func (r *restorer) mappedUnlinked(p *rproc, rg region, size int64) (int, bool) {
+	path, ok := strings.CutSuffix(rg.Name, " (deleted)")
+	if !ok || !strings.HasPrefix(path, "/") || strings.HasPrefix(path, "/memfd:") || strings.HasPrefix(path, "/SYSV") ||
+		path == "/dev/zero" || rg.Tmpfs {
+		return -1, false
+	}
+	var fd int
+	err := asFileUser(r.fileCreds(p), func() error {
+		var err error
+		fd, err = unix.Open(filepath.Dir(path), unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, 0o600)
+		return err
+	})
+	if err != nil {
+		return -1, false
+	}
+	if err := unix.Ftruncate(fd, size); err != nil {
+		unix.Close(fd)
+		return -1, false
+	}
+	return renameUnlinked(fd, path), true
 }

@@ -84,6 +84,16 @@ int main(int argc, char **argv) {
 	int fd5 = memfd_create("my memfd", MFD_ALLOW_SEALING);
 	write(fd5, "memfd data", 10);
 	fcntl(fd5, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW);
+	// Mapped, its descriptor closed, removed: only the mapping holds it.
+	char mapped[512];
+	snprintf(mapped, sizeof mapped, "%s/mapped", dir);
+	int fm = open(mapped, O_RDWR | O_CREAT | O_EXCL, 0600);
+	ftruncate(fm, 8192);
+	char *only = mmap(NULL, 8192, PROT_READ | PROT_WRITE, MAP_SHARED, fm, 0);
+	close(fm);
+	unlink(mapped);
+	if (only == MAP_FAILED) return 3;
+	strcpy(only + 4096, "mapped only");
 	if (fd2 < 0 || map == MAP_FAILED || fd3 < 0 || fd4 < 0 || fd5 < 0) return 3;
 	char want1[1024], want3p[1024];
 	snprintf(want1, sizeof want1, "%s (deleted)", data);
@@ -127,6 +137,15 @@ int main(int argc, char **argv) {
 	int seals = fcntl(fd5, F_GET_SEALS);
 	CHECK(seals == (F_SEAL_SHRINK | F_SEAL_GROW), "memfd seals %#x, want %#x", seals, F_SEAL_SHRINK | F_SEAL_GROW);
 	CHECK(pread(fd5, buf, 10, 0) == 10 && memcmp(buf, "memfd data", 10) == 0, "memfd reads %.10s", buf);
+	CHECK(strcmp(only + 4096, "mapped only") == 0, "the mapping only reads %.11s", only + 4096);
+	char line[2048], wantm[1024];
+	snprintf(wantm, sizeof wantm, " %s (deleted)\n", mapped);
+	int shown = 0;
+	FILE *maps = fopen("/proc/self/maps", "r");
+	while (fgets(line, sizeof line, maps))
+		if (strtoul(line, NULL, 16) == (unsigned long)only && strstr(line, wantm)) shown = 1;
+	fclose(maps);
+	CHECK(shown, "the mapping of the removed file is not shown as %s", wantm);
 	kill(child, SIGUSR1);
 	int st;
 	CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %#x", st);
