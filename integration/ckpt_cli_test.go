@@ -946,25 +946,6 @@ func TestCkptRestartKilledBySignal(t *testing.T) {
 	ckptWantCode(t, "restart IMAGE, process killed by SIGKILL", r, 128+int(syscall.SIGKILL))
 }
 
-func TestCkptRestartNoWait(t *testing.T) {
-	t.Parallel()
-	prog := ckptProg(t)
-	dir := t.TempDir()
-	ref := ckptReference(t, prog)
-	s := ckptKilled(t, prog, dir)
-	ckptKillLater(t, s.pid)
-	r := ckptRun(t, dir, "restart", "-W", s.image)
-	ckptWantCode(t, "restart -W IMAGE", r, 0)
-	if got, want := strings.TrimSpace(r.stdout), strconv.Itoa(s.pid); got != want {
-		t.Errorf("restart -W: got stdout %q, want the pid %s", r.stdout, want)
-	}
-	if !ckptAlive(s.pid) {
-		t.Fatalf("after restart -W returned: got state %q for pid %d, want it running", ckptState(s.pid), s.pid)
-	}
-	ckptWaitDone(t, s.out)
-	ckptSameOutput(t, s.out, ref)
-}
-
 func TestCkptRestartStopped(t *testing.T) {
 	t.Parallel()
 	prog := ckptProg(t)

@@ -22,7 +22,7 @@ func main() {
 	app := newApp(os.Stdout, os.Stderr)
 	err := app.Run(os.Args)
 	if err != nil {
-		writeStatus(err, 0)
+		writeStatus(err, 0, 0)
 	}
 	if err != nil {
 		var ec cli.ExitCoder
@@ -46,13 +46,14 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:      "restart",
 		Usage:     "restart a process from a checkpoint image",
-		UsageText: "restart [-CFqvwWXz] [-k signo|-K signo] checkpoint_file",
+		UsageText: "restart [-CFqtvwWXz] [-k signo|-K signo] checkpoint_file",
 		Description: "Rebuilds the process saved in CHECKPOINT_FILE (written by chkpnt) with its old pid,\n" +
 			"memory, registers, open files and signal state, as a child of restart, and by default\n" +
 			"waits for it and exits with its exit status (128+N if it was killed by signal N).\n" +
 			"SIGINT, SIGQUIT, SIGTSTP, SIGHUP, SIGTERM, SIGWINCH, SIGUSR1 and SIGUSR2 sent to\n" +
 			"restart are passed through to the process. The same image can be restarted as often\n" +
-			"as wanted.",
+			"as wanted. With -W restart does not stay: the restored process takes its place as\n" +
+			"the child of restart's parent, which can wait for it (restart prints its pid).",
 		HideHelpCommand:        true,
 		UseShortOptionHandling: true,
 		Writer:                 stdout,
@@ -65,7 +66,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "q", Usage: "quiet: no warnings"},
 			&cli.BoolFlag{Name: "v", Usage: "verbose: list descriptors; report pid retries"},
 			&cli.BoolFlag{Name: "w", Usage: "wait for the process to end (the default)"},
-			&cli.BoolFlag{Name: "W", Usage: "do not wait: print the pid and exit; the process keeps running"},
+			&cli.BoolFlag{Name: "W", Usage: "do not wait: the process becomes the child of restart's parent in restart's place; print its pid and exit"},
+			&cli.BoolFlag{Name: "t", Usage: "traced state, for debuggers (with -W): the root is left stopped, ready for gdb -p PID"},
 			&cli.BoolFlag{Name: "X", Usage: "print debugging output"},
 			&cli.BoolFlag{Name: "z", Usage: "leave the process stopped (same as -k STOP; not with -k/-K)"},
 			&cli.StringFlag{Name: "k", Usage: "send signal `signo` instead of SIGCONT when the restore is complete; 0: none"},
@@ -84,6 +86,14 @@ func run(c *cli.Context) error {
 	if c.Bool("w") && c.Bool("W") {
 		return cli.Exit("-w and -W cannot be combined", 2)
 	}
+	if c.Bool("t") && !c.Bool("W") {
+		// CONVEX: without -W restart would be the parent of a traced
+		// child it does not trace.
+		return cli.Exit("invalid option combination: -t option specified without -W", 2)
+	}
+	if c.Bool("t") && (c.Bool("z") || c.IsSet("k") || c.IsSet("K")) {
+		return cli.Exit("-t cannot be combined with -z, -k or -K", 2)
+	}
 	if c.Bool("z") && (c.IsSet("k") || c.IsSet("K")) {
 		return cli.Exit("-z cannot be combined with -k or -K", 2)
 	}
@@ -94,6 +104,11 @@ func run(c *cli.Context) error {
 		Force:    c.Bool("F"),
 		CopyBack: c.Bool("C"),
 		Stopped:  c.Bool("z"),
+		Detach:   c.Bool("W"),
+	}
+	if c.Bool("t") {
+		// The root only: a debugger attaches to it and continues it.
+		opts.Signal = unix.SIGSTOP
 	}
 	for _, k := range []string{"k", "K"} {
 		if c.IsSet(k) {
@@ -128,9 +143,12 @@ func run(c *cli.Context) error {
 		engineErr = err
 		return cli.Exit(err.Error(), 1)
 	}
-	writeStatus(nil, p.PID)
+	writeStatus(nil, p.PID, p.Stub)
 	if c.Bool("W") {
 		fmt.Fprintln(c.App.Writer, p.PID)
+		if c.Bool("t") {
+			opts.Logger.Warn(fmt.Sprintf("%s(%d) is stopped for a debugger: gdb -p %d (then continue it, or kill -CONT %d)", p.Comm, p.PID, p.PID, p.PID))
+		}
 		return nil
 	}
 	done := make(chan struct{})
