@@ -44,6 +44,11 @@ type RestartOptions struct {
 	// restored as recorded, whatever Owner says; one that does not is
 	// treated as the Owner's own file.
 	Key []byte
+	// Choices, if set, are the decisions of an interactive restart (-i),
+	// by the pids and descriptors of the images: processes not restarted
+	// (their restarted children become children of their nearest restarted
+	// ancestor), descriptors left closed or opened on another path.
+	Choices *Choices
 	// Detach makes the root a child of the caller's parent instead of the
 	// caller's (CONVEX restart -W: the restored process takes restart's
 	// place), so whoever started the caller can wait for it. The caller
@@ -103,6 +108,11 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 	root, procs, err := loadTree(path, opts.Key)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Choices != nil {
+		if procs, err = applyChoices(root, procs, opts.Choices); err != nil {
+			return nil, err
+		}
 	}
 	r := &restorer{opts: opts, log: log, root: root, procs: procs, epollFilled: map[string]bool{}, locksDone: map[string]bool{}}
 	for _, p := range procs {
@@ -313,7 +323,11 @@ func (r *restorer) check(p *rproc) error {
 	for _, f := range m.Files {
 		switch f.Kind {
 		case fdClosed:
-			r.warn("%s(%d) fd %d %s: was not checkpointable (%s), restored closed", p.comm(), m.PID, f.FD, f.Path, f.Reason)
+			if f.Reason == reasonIgnored {
+				r.info("%s(%d) fd %d %s: %s, restored closed", p.comm(), m.PID, f.FD, f.Path, f.Reason)
+			} else {
+				r.warn("%s(%d) fd %d %s: was not checkpointable (%s), restored closed", p.comm(), m.PID, f.FD, f.Path, f.Reason)
+			}
 			p.closed[f.FD] = true
 		case fdTTY:
 			if !f.CTTY {

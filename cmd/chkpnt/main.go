@@ -20,7 +20,7 @@ import (
 )
 
 func main() {
-	app := newApp(os.Stdout, os.Stderr)
+	app := newApp(os.Stdin, os.Stdout, os.Stderr)
 	err := app.Run(os.Args)
 	writeStatus(err)
 	if err != nil {
@@ -37,16 +37,18 @@ func exitCode(err error) int {
 	return 1
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
+		Reader:    stdin,
 		Name:      "chkpnt",
 		Usage:     "checkpoint a running process into an image file",
-		UsageText: "chkpnt [-CFnqvX] [-r|-j|-p] [-d dir] [-f file] [-k signo|-K signo] pid",
+		UsageText: "chkpnt [-CFinqvX] [-r|-j|-p] [-d dir] [-f file] [-I logfile] [-L logfile] [-k signo|-K signo] pid",
 		Description: "Saves the state of process PID (registers, memory, open files, signals, limits,\n" +
 			"credentials) into an ELF core file named COMM.PID in the current directory, which\n" +
 			"`restart FILE` brings back to life and `gdb PROGRAM FILE` opens like a core dump.\n" +
 			"The process keeps running unless -k/-K sends it a signal. Exit status 0 only when\n" +
-			"the image is complete and on disk.",
+			"the image is complete and on disk. -i asks, process by process and descriptor by\n" +
+			"descriptor, what to save (the guide's interactive mode; '?' lists the commands).",
 		HideHelpCommand:        true,
 		UseShortOptionHandling: true,
 		Writer:                 stdout,
@@ -57,6 +59,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "C", Usage: "copy every open regular file beside the image as COMM.PID.FILE.FD"},
 			&cli.BoolFlag{Name: "F", Usage: "force: overwrite an existing image; save despite uncheckpointable descriptors (restored closed)"},
 			&cli.BoolFlag{Name: "n", Usage: "run every checkpointability test, write no file"},
+			&cli.BoolFlag{Name: "i", Usage: "interactive: choose which processes are saved, and which descriptors are saved, copied or ignored"},
+			&cli.StringFlag{Name: "L", Usage: "interactive (-i), recording the session in `logfile` (relative: in the image's directory)"},
+			&cli.StringFlag{Name: "I", Usage: "replay the session recorded in `logfile` by -L, printing its actions; no input is read"},
 			&cli.BoolFlag{Name: "q", Usage: "quiet: no warnings (errors are still printed)"},
 			&cli.BoolFlag{Name: "v", Usage: "verbose: list descriptors and memory regions"},
 			&cli.BoolFlag{Name: "X", Usage: "print debugging output"},
@@ -110,6 +115,11 @@ func run(c *cli.Context) error {
 			opts.Signal = sig
 		}
 	}
+	choices, err := interactive(c, pid, &opts)
+	if err != nil {
+		return err
+	}
+	opts.Choices = choices
 	level := slog.LevelWarn
 	switch {
 	case c.Bool("X"):

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,10 +17,11 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lazarus/ckpt"
+	"lazarus/internal/ckptui"
 )
 
 func main() {
-	app := newApp(os.Stdout, os.Stderr)
+	app := newApp(os.Stdin, os.Stdout, os.Stderr)
 	err := app.Run(os.Args)
 	if err != nil {
 		writeStatus(err, 0, 0)
@@ -42,11 +44,12 @@ func main() {
 var passThrough = []os.Signal{unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGHUP, unix.SIGTERM,
 	unix.SIGWINCH, unix.SIGUSR1, unix.SIGUSR2, unix.SIGCONT}
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
+		Reader:    stdin,
 		Name:      "restart",
 		Usage:     "restart a process from a checkpoint image",
-		UsageText: "restart [-CFqtvwWXz] [-k signo|-K signo] checkpoint_file",
+		UsageText: "restart [-CFiqtvwWXz] [-k signo|-K signo] checkpoint_file",
 		Description: "Rebuilds the process saved in CHECKPOINT_FILE (written by chkpnt) with its old pid,\n" +
 			"memory, registers, open files and signal state, as a child of restart, and by default\n" +
 			"waits for it and exits with its exit status (128+N if it was killed by signal N).\n" +
@@ -63,6 +66,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "C", Usage: "copy files saved by chkpnt -C back to their original paths first (overwrites them)"},
 			&cli.BoolFlag{Name: "F", Usage: "force: new pid if the old one is taken; missing files and terminals restored closed or to /dev/null; restore despite CPU or kernel differences"},
+			&cli.BoolFlag{Name: "i", Usage: "interactive: choose which processes of the tree are restarted, and which descriptors are used, ignored or opened on another path"},
 			&cli.BoolFlag{Name: "q", Usage: "quiet: no warnings"},
 			&cli.BoolFlag{Name: "v", Usage: "verbose: list descriptors; report pid retries"},
 			&cli.BoolFlag{Name: "w", Usage: "wait for the process to end (the default)"},
@@ -131,6 +135,22 @@ func run(c *cli.Context) error {
 	}
 	opts.Logger = slog.New(ckpt.NewMessageHandler(c.App.ErrWriter, "restart: ", level))
 
+	if c.Bool("i") {
+		procs, err := ckpt.SurveyImage(c.Args().First())
+		if err != nil {
+			engineErr = err
+			return cli.Exit(err.Error(), 1)
+		}
+		s := &ckptui.Session{Mode: ckptui.Restart, In: bufio.NewReader(c.App.Reader), Out: c.App.Writer, Procs: procs}
+		ch, err := s.Run()
+		if errors.Is(err, ckptui.ErrQuit) {
+			return cli.Exit("quit: nothing restarted", 1)
+		}
+		if err != nil {
+			return err
+		}
+		opts.Choices = ch
+	}
 	// Catch the pass-through signals before the process exists, so none is
 	// lost in between; they are handed on once it runs.
 	sigs := make(chan os.Signal, 16)
