@@ -29,6 +29,7 @@ type CheckpointOptions struct {
 	Dir       string         // directory of the image (-d); default "."
 	File      string         // image name or path (-f); default COMM.PID
 	Force     bool           // overwrite, and save what can be saved despite errors (-F)
+	Replace   bool           // overwrite an existing image (atomically), without Force's leniency
 	CheckOnly bool           // run every check, write nothing (-n)
 	CopyFiles bool           // copy open regular files beside the image (-C)
 	Signal    syscall.Signal // sent after success, while the target is still frozen (-k); 0: none
@@ -84,7 +85,7 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 	if err != nil {
 		return nil, err
 	}
-	if !opts.CheckOnly && !opts.Force {
+	if !opts.CheckOnly && !opts.Force && !opts.Replace {
 		if _, err := os.Lstat(path); err == nil {
 			return nil, fmt.Errorf("%s: %w", path, ErrExists)
 		}
@@ -693,7 +694,7 @@ func (d *dumper) copyFile(f *fileDesc) error {
 		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
 	}
 	defer src.Close()
-	if err := writeFileAtomic(dst, src, os.FileMode(f.File.Mode&0o7777), d.opts.Force); err != nil {
+	if err := writeFileAtomic(dst, src, os.FileMode(f.File.Mode&0o7777), d.opts.Force || d.opts.Replace); err != nil {
 		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
 	}
 	f.Copy = name

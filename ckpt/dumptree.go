@@ -132,7 +132,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	}
 	for i := len(t.procs) - 1; i >= 0; i-- {
 		d := t.procs[i]
-		if err := publish(d.tmp, d.path, t.opts.Force); err != nil {
+		if err := publish(d.tmp, d.path, t.opts.Force || t.opts.Replace); err != nil {
 			return err
 		}
 	}
