@@ -41,9 +41,9 @@ func exitCode(err error) int {
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
-		Reader:    stdin,
-		Name:      "chkpnt",
-		Usage:     "checkpoint a running process into an image file",
+		Reader: stdin,
+		Name:   "chkpnt",
+		Usage:  "checkpoint a running process into an image file",
 		UsageText: "chkpnt [-CFinqvX] [-r|-j|-p] [-d dir] [-f file] [-I logfile] [-L logfile] [-k signo|-K signo] pid\n" +
 			"chkpnt -S signo [-CFqvX] [-d dir] [-f file] [-k signo|-K signo] -- command [args ...]",
 		Description: "Saves the state of process PID (registers, memory, open files, signals, limits,\n" +
