@@ -146,7 +146,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	}
 	for i := len(t.procs) - 1; i >= 0; i-- {
 		d := t.procs[i]
-		if err := publish(d.tmp, d.path, t.opts.Force); err != nil {
+		if err := publish(d.tmp, d.path, t.opts.Force || t.opts.Replace); err != nil {
 			return err
 		}
 	}
@@ -245,17 +245,32 @@ func (t *dumpTree) freeze() error {
 		if d.zombie {
 			continue
 		}
-		for _, c := range childrenOf(d.pid) {
-			if seen[c] {
-				continue
-			}
-			seen[c] = true
+		for _, c := range t.keptChildren(d.pid, seen) {
 			if _, err := t.seize(c, d); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// keptChildren lists the children of pid not seen yet, a child left out
+// by Choices replaced by its own kept children (they are saved as children
+// of pid, the nearest kept ancestor), and marks them seen.
+func (t *dumpTree) keptChildren(pid int, seen map[int]bool) []int {
+	var out []int
+	for _, c := range childrenOf(pid) {
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		if t.opts.Choices.skip(c) {
+			out = append(out, t.keptChildren(c, seen)...)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // seize freezes pid (a zombie is recorded as it is) and adds it to the

@@ -15,6 +15,9 @@ var (
 	ErrNoProcess = errors.New("no such process")
 	// ErrUnsupported: a request the engine does not support yet.
 	ErrUnsupported = errors.New("not supported")
+	// ErrDetached: the restarted process is not the caller's child
+	// (RestartOptions.Detach).
+	ErrDetached = errors.New("process was restarted detached: not our child")
 )
 
 // UncheckpointableError reports state of a process the engine cannot save,

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -45,12 +44,29 @@ type RestartOptions struct {
 	// restored as recorded, whatever Owner says; one that does not is
 	// treated as the Owner's own file.
 	Key []byte
+	// Choices, if set, are the decisions of an interactive restart (-i),
+	// by the pids and descriptors of the images: processes not restarted
+	// (their restarted children become children of their nearest restarted
+	// ancestor), descriptors left closed or opened on another path.
+	Choices *Choices
+	// Detach makes the root a child of the caller's parent instead of the
+	// caller's (CONVEX restart -W: the restored process takes restart's
+	// place), so whoever started the caller can wait for it. The caller
+	// cannot Wait for it then. The caller's parent also sees one short-
+	// lived extra child end, killed: the stub the root was cloned from.
+	Detach bool
 }
 
-// Process is a restarted process. Its parent is the caller of Restart.
+// Process is a restarted process. Its parent is the caller of Restart, or
+// with RestartOptions.Detach the caller's parent.
 type Process struct {
 	PID  int
 	Comm string
+	// Detached: the process is not the caller's child (Detach); Wait
+	// fails. Stub is then the pid of the process it was cloned from, also
+	// a child of the caller's parent, already ended: that parent reaps it.
+	Detached bool
+	Stub     int
 
 	// giveBack, if set, makes the caller's process group the foreground
 	// group of the terminal again once the process has ended (CONVEX).
@@ -59,6 +75,9 @@ type Process struct {
 
 // Wait waits for the process to end and returns its wait status.
 func (p *Process) Wait() (unix.WaitStatus, error) {
+	if p.Detached {
+		return 0, fmt.Errorf("wait for pid %d: %w", p.PID, ErrDetached)
+	}
 	for {
 		var ws unix.WaitStatus
 		_, err := unix.Wait4(p.PID, &ws, 0, nil)
@@ -89,6 +108,11 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 	root, procs, err := loadTree(path, opts.Key)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Choices != nil {
+		if procs, err = applyChoices(root, procs, opts.Choices); err != nil {
+			return nil, err
+		}
 	}
 	r := &restorer{opts: opts, log: log, root: root, procs: procs, epollFilled: map[string]bool{}, locksDone: map[string]bool{}}
 	for _, p := range procs {
@@ -208,6 +232,7 @@ type restorer struct {
 	log   *slog.Logger
 	root  *rproc
 	procs []*rproc // parents before children
+	stub  int      // the process the root was cloned from (startStub)
 
 	descs map[string]int    // open file descriptions, opened by the restorer
 	shm   map[string]int    // shared memory objects (memfds)
@@ -308,7 +333,11 @@ func (r *restorer) check(p *rproc) error {
 	for _, f := range m.Files {
 		switch f.Kind {
 		case fdClosed:
-			r.warn("%s(%d) fd %d %s: was not checkpointable (%s), restored closed", p.comm(), m.PID, f.FD, f.Path, f.Reason)
+			if f.Reason == reasonIgnored {
+				r.info("%s(%d) fd %d %s: %s, restored closed", p.comm(), m.PID, f.FD, f.Path, f.Reason)
+			} else {
+				r.warn("%s(%d) fd %d %s: was not checkpointable (%s), restored closed", p.comm(), m.PID, f.FD, f.Path, f.Reason)
+			}
 			p.closed[f.FD] = true
 		case fdTTY:
 			if !f.CTTY {
@@ -524,7 +553,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, r.fail(p, err)
 		}
 	}
-	return &Process{PID: r.root.pid, Comm: r.root.comm(), giveBack: giveBack}, nil
+	return &Process{PID: r.root.pid, Comm: r.root.comm(), Detached: r.opts.Detach, Stub: r.stub, giveBack: giveBack}, nil
 }
 
 func (r *restorer) closeAll() {
@@ -544,21 +573,18 @@ func (r *restorer) closeAll() {
 }
 
 // createRoot starts the stub and clones the root out of it, with its
-// checkpointed PID. The stub execs the original executable (so
-// /proc/PID/exe is right) and stops at once; the clone uses CLONE_PARENT
-// so its parent is us, the restart process. A root that was the init of a
+// checkpointed PID (see startStub). The clone uses CLONE_PARENT so its
+// parent is the stub's: us, the restart process, or with Detach our own
+// parent. A root that was the init of a
 // PID namespace comes back as the init (pid 1) of a fresh one.
 func (r *restorer) createRoot(ctx context.Context) error {
 	root := r.root
-	cmd := exec.Command(root.meta.Exe.Path)
-	cmd.Args = []string{root.comm()}
-	cmd.Env = []string{}
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
-	if err := cmd.Start(); err != nil {
+	cmd, err := startStub(root.meta.Exe.Path, root.comm(), r.opts.Detach)
+	if cmd == nil {
 		return r.fail(root, fmt.Errorf("fork: %w", err))
 	}
 	stub := cmd.Process.Pid
+	r.stub = stub
 	defer func() {
 		unix.Kill(stub, unix.SIGKILL)
 		for {
@@ -568,7 +594,7 @@ func (r *restorer) createRoot(ctx context.Context) error {
 		}
 		cmd.Process.Release()
 	}()
-	if _, err := waitStop(stub); err != nil {
+	if err != nil {
 		return r.fail(root, fmt.Errorf("fork: %w", err))
 	}
 	if err := ptraceSetOptions(stub, restoreTraceOptions); err != nil {
