@@ -22,6 +22,9 @@ func (d *Daemon) checkpointJob(ctx context.Context, who caller, body json.RawMes
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	j := d.store.View().Job(id)
 	if j == nil {
 		return nil, notFound("unknown job id %d", req.ID)
@@ -157,6 +160,9 @@ func (d *Daemon) restartJob(_ context.Context, who caller, body json.RawMessage)
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	cur := d.store.View().Job(id)
 	if cur == nil {
 		return nil, notFound("unknown job id %d", req.ID)

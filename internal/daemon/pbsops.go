@@ -51,6 +51,9 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	sig, err := parseSignal(req.Signal)
 	if err != nil {
 		return nil, err
@@ -98,6 +101,9 @@ func (d *Daemon) rerunJob(_ context.Context, who caller, body json.RawMessage) (
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	j := d.store.View().Job(id)
 	if j == nil {
 		return nil, notFound("unknown job id %d", id)
@@ -125,6 +131,9 @@ func (d *Daemon) moveJob(_ context.Context, who caller, body json.RawMessage) (a
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	if err := checkQueue(d.store.View(), req.Queue); err != nil {
 		return nil, err
 	}
@@ -210,6 +219,9 @@ func (d *Daemon) runJob(_ context.Context, who caller, body json.RawMessage) (an
 	if err != nil {
 		return nil, err
 	}
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	if err := d.mustOperate(who, "run jobs (qrun)"); err != nil {
 		return nil, err
 	}
@@ -242,6 +254,12 @@ func (d *Daemon) alterJob(_ context.Context, who caller, body json.RawMessage) (
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
+	if id.IsSubjob() {
+		return nil, badRequest("job %s is a subjob: qalter alters an array job as a whole (%s), as PBS does", id, jobs.ArrayForm(id.Base()))
+	}
+	if arr := arrayOf(d.store.View(), id); arr != nil {
+		id = arr.ID // what changes is what its subjobs that have not started get
+	}
 	cfg := d.config()
 	now := time.Now().Round(0)
 	var changed []string
@@ -250,7 +268,7 @@ func (d *Daemon) alterJob(_ context.Context, who caller, body json.RawMessage) (
 		if err := d.mayManage(who, j); err != nil {
 			return err
 		}
-		waiting := j.State.Pending() || j.State == jobs.Held
+		waiting := j.State.Pending() || j.State == jobs.Held || j.State == jobs.Begun
 		if j.State.Terminal() {
 			return conflict("job %d has %s", id, j.State)
 		}
@@ -370,8 +388,14 @@ func (d *Daemon) alterJob(_ context.Context, who caller, body json.RawMessage) (
 			if err := onlyWaiting("-h"); err != nil {
 				return err
 			}
+			if j.State == jobs.Held && j.Depend != nil && j.Depend.Waiting {
+				return dependHeld(j)
+			}
 			if j.State == jobs.Held {
 				if err := j.Release(now); err != nil {
+					return err
+				}
+				if err := j.Settle(now); err != nil {
 					return err
 				}
 			}
@@ -389,7 +413,7 @@ func (d *Daemon) alterJob(_ context.Context, who caller, body json.RawMessage) (
 	}
 	d.reschedule(id)
 	d.wake()
-	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+	return proto.JobReply{ID: uint64(req.ID), State: string(j.State)}, nil
 }
 
 // nodes handles pbsnodes: this host, and -o / -r (offline, online), which

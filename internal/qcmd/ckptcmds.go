@@ -133,11 +133,11 @@ func formatBytes(n int64) string {
 func parseIDs(args []string) ([]jobs.ID, error) {
 	var ids []jobs.ID
 	for _, a := range args {
-		id, err := jobs.ParseID(a)
+		more, err := jobs.ParseIDs(a) // N[1-5]: each subjob of the range
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		ids = append(ids, more...)
 	}
 	return ids, nil
 }

@@ -63,11 +63,11 @@ func jobCommand(name, usage, op, description string, stdout, stderr io.Writer) *
 		}
 		var ids []jobs.ID
 		for _, a := range c.Args().Slice() {
-			id, err := jobs.ParseID(a)
+			more, err := jobs.ParseIDs(a) // N[1-5]: each subjob of the range
 			if err != nil {
 				return err
 			}
-			ids = append(ids, id)
+			ids = append(ids, more...)
 		}
 		client, err := dial(c.Context)
 		if err != nil {

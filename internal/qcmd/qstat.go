@@ -91,7 +91,8 @@ finished (without -x) (the others are printed) or lazarusd cannot be reached.
 		&cli.BoolFlag{Name: "H", DisableDefaultText: true, Usage: "finished jobs only"},
 		&cli.BoolFlag{Name: "i", DisableDefaultText: true, Usage: "queued, waiting and held jobs only (other table)"},
 		&cli.BoolFlag{Name: "r", DisableDefaultText: true, Usage: "running jobs only (other table)"},
-		&cli.BoolFlag{Name: "t", DisableDefaultText: true, Usage: "subjobs too (there are no array jobs: the default)"},
+		&cli.BoolFlag{Name: "t", DisableDefaultText: true, Usage: "each array job's subjobs too, after it"},
+		&cli.BoolFlag{Name: "J", DisableDefaultText: true, Usage: "array jobs only (with -t, and their subjobs)"},
 		&cli.BoolFlag{Name: "w", DisableDefaultText: true, Usage: "wide columns; -f does not wrap"},
 		&cli.StringFlag{Name: "u", Usage: "only jobs of these users (names or uids, comma separated)"},
 		&cli.StringFlag{Name: "F", Usage: "output format: json (default: text)"},
@@ -113,7 +114,7 @@ finished (without -x) (the others are printed) or lazarusd cannot be reached.
 		case c.Bool("Q"), c.Bool("q"), c.Bool("B"):
 			return pbsQueues(c, format == "json")
 		}
-		req := proto.StatusRequest{Full: c.Bool("f")}
+		req := proto.StatusRequest{Full: c.Bool("f"), Subjobs: c.Bool("t")}
 		users := splitList(c.String("u"))
 		if len(users) == 1 {
 			req.User = users[0]
@@ -127,11 +128,13 @@ finished (without -x) (the others are printed) or lazarusd cannot be reached.
 			}
 		}
 		for _, a := range c.Args().Slice() {
-			id, err := jobs.ParseID(a)
+			ids, err := jobs.ParseIDs(a)
 			if err != nil {
 				return fmt.Errorf("%v", err)
 			}
-			req.IDs = append(req.IDs, uint64(id))
+			for _, id := range ids {
+				req.IDs = append(req.IDs, uint64(id))
+			}
 		}
 		if c.Bool("wait") && len(req.IDs) == 0 {
 			return fmt.Errorf("--wait needs the ids of the jobs to wait for")
@@ -238,8 +241,12 @@ func pbsJobs(c *cli.Context, client *proto.Client, req proto.StatusRequest, user
 	var list []proto.JobInfo
 	failed := false
 	for _, j := range reply.Jobs {
-		terminal := jobs.State(j.State).Terminal()
+		id := jobs.ID(j.ID)
+		// A subjob that ended is shown (X), as PBS's qstat -t shows it.
+		terminal := jobs.State(j.State).Terminal() && !id.IsSubjob()
 		switch {
+		case c.Bool("J") && !id.IsArrayForm() && !id.IsSubjob():
+			continue
 		case len(users) > 1 && !slices.Contains(users, j.User) && !slices.Contains(users, strconv.FormatUint(uint64(j.UID), 10)):
 			continue
 		case c.Bool("H") && !terminal, !c.Bool("x") && !c.Bool("H") && terminal && !byID:

@@ -104,13 +104,13 @@ Options go before the script.
 		&cli.StringFlag{Name: "p", Usage: "priority, -1024 to 1023 (default 0): higher starts first among its queue's waiting jobs"},
 		&cli.StringFlag{Name: "S", Usage: "shell that runs the script, path[@host][,path@host...] (default: its #! line, else your login shell)"},
 		&cli.StringFlag{Name: "u", Usage: "user to run as, user[@host][,...]: only you"},
-		&cli.StringSliceFlag{Name: "W", Usage: "attributes: umask=NNN (of the job and its output files; default: the files are 0600), group_list=GROUP[@host][,...] (one of your groups); repeatable"},
+		&cli.StringSliceFlag{Name: "W", Usage: "attributes: umask=NNN (of the job and its output files; default: the files are 0600), group_list=GROUP[@host][,...] (one of your groups), depend=TYPE:ID[:ID...][,...] (see DEPENDENCIES); repeatable"},
 		&cli.StringFlag{Name: "C", Usage: "directive prefix (default $PBS_DPREFIX, else #PBS); \"\" reads no directives"},
 		&cli.BoolFlag{Name: "z", DisableDefaultText: true, Usage: "do not print the job id"},
 		&cli.BoolFlag{Name: "f", DisableDefaultText: true, Usage: "accepted for PBS: qsub never runs in the background"},
 		&cli.StringFlag{Name: "m", Usage: "mail events: only n (no mail) is accepted, this system sends no mail"},
 		&cli.StringFlag{Name: "M", Usage: "refused: this system sends no mail"},
-		&cli.StringFlag{Name: "J", Usage: "refused: job arrays are not supported yet"},
+		&cli.StringFlag{Name: "J", Usage: "array job: subjobs start-end[:step][%max running at once] (see JOB ARRAYS)"},
 		&cli.StringFlag{Name: "R", Usage: "refused: output files are always kept"},
 		&cli.BoolFlag{Name: "I", DisableDefaultText: true, Usage: "refused: no interactive jobs"},
 		&cli.BoolFlag{Name: "X", DisableDefaultText: true, Usage: "refused: no interactive jobs"},
@@ -241,7 +241,27 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Umask, req.GroupList = w["umask"], w["group_list"]
+	req.Umask, req.GroupList, req.Depend = w["umask"], w["group_list"], w["depend"]
+	if dep, d := o.str(jobs.SlurmDependency); d != nil {
+		if req.Depend != "" {
+			return nil, nil, lineError(*d, fmt.Errorf("-W depend is given too: give one of them"))
+		}
+		req.Depend, req.DependSlurm = dep, true
+	}
+	// The command line's -J wins over the script's --array.
+	if list, _ := o.str("J"); list != "" {
+		a, err := jobs.ParsePBSArray(list)
+		if err != nil {
+			return nil, nil, err
+		}
+		req.Array = a.Spec()
+	} else if list, d := o.str(jobs.SlurmArray); d != nil {
+		a, err := jobs.ParseArray(list)
+		if err != nil {
+			return nil, nil, lineError(*d, err)
+		}
+		req.Array = a.Spec()
+	}
 	if a, _ := o.str("a"); a != "" {
 		if req.After, err = jobs.ParseAfter(a, now); err != nil {
 			return nil, nil, err
@@ -268,6 +288,9 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		// standard error with standard output unless --error names a file.
 		if req.Stdout == "" && req.Join != "eo" {
 			req.Stdout = filepath.Join(cwd, "slurm-%j.out")
+			if req.Array != "" {
+				req.Stdout = filepath.Join(cwd, "slurm-%A_%a.out")
+			}
 		}
 		if req.Stderr == "" && req.Join == "" {
 			req.Join = "oe"
