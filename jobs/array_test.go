@@ -121,7 +121,7 @@ func TestSubjobIDs(t *testing.T) {
 func TestSubjobRecord(t *testing.T) {
 	a, _ := ParseArray("1-3")
 	arr := &Job{ID: 9, Name: "sweep", State: Begun, Array: a, Stdout: "/w/sweep.o9.^array_index^",
-		Depend: &Depend{Conds: []Cond{{Kind: DepAfterOK, ID: 2, Done: true}}},
+		Depend:   &Depend{Conds: []Cond{{Kind: DepAfterOK, ID: 2, Done: true}}},
 		Segments: []Segment{{Start: time.Unix(1, 0)}}, Events: []Event{{Text: "x"}}}
 	s := arr.Subjob(2)
 	if s.ID != SubjobID(9, 2) || s.Array != nil || s.Depend != nil || s.State != Queued || len(s.Segments) != 0 || len(s.Events) != 0 {

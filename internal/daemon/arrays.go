@@ -63,6 +63,7 @@ func (d *Daemon) startSubjob(id jobs.ID) {
 			return errNotPending
 		}
 		subjobPaths(s)
+		s.Script = d.spoolPath(s.ID)
 		if err := s.Start(now); err != nil {
 			return err
 		}
@@ -87,6 +88,10 @@ func (d *Daemon) syncArray(id jobs.ID) {
 		return
 	}
 	_, err := d.store.UpdateJob(id, func(a *jobs.Job) error {
+		// A view taken under the array's lock: a subjob's record and its
+		// byte are written together under it (queue.StartSubjob), so
+		// every SubRecord byte has its record here.
+		v := d.store.View()
 		for pos, st := range a.Array.States {
 			if st != jobs.SubRecord {
 				continue

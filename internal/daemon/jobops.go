@@ -398,7 +398,7 @@ func (d *Daemon) mayManage(who caller, j *jobs.Job) error {
 	if j.Owner.UID == who.uid || d.operator(who) {
 		return nil
 	}
-	return denied("job %d belongs to %s", j.ID, j.Owner.Name)
+	return denied("job %s belongs to %s", j.ID, j.Owner.Name)
 }
 
 func (d *Daemon) jobArg(body json.RawMessage) (jobs.ID, error) {
@@ -414,7 +414,7 @@ func (d *Daemon) jobArg(body json.RawMessage) (jobs.ID, error) {
 
 func unknownJob(err error, id jobs.ID) error {
 	if errors.Is(err, queue.ErrNoJob) {
-		return notFound("unknown job id %d", id)
+		return notFound("unknown job id %s", id)
 	}
 	return err
 }
@@ -441,7 +441,7 @@ func (d *Daemon) hold(ctx context.Context, who caller, body json.RawMessage) (an
 			return nil, err
 		}
 		if !cur.Checkpoint.Checkpointable() {
-			return nil, conflict("job %d is running and its checkpoint policy is %s: it cannot be held", id, cur.Checkpoint)
+			return nil, conflict("job %s is running and its checkpoint policy is %s: it cannot be held", id, cur.Checkpoint)
 		}
 		req, _ := json.Marshal(proto.CheckpointRequest{ID: uint64(id), Stop: true, Hold: true})
 		r, err := d.checkpointJob(ctx, who, req)
@@ -531,7 +531,7 @@ func (d *Daemon) deleteJob(_ context.Context, who caller, body json.RawMessage) 
 	if cur.State.Removable() {
 		removed, err := d.store.DeleteJob(id, func(j *jobs.Job) error {
 			if !j.State.Removable() {
-				return conflict("job %d has just become %s; try again", id, j.State)
+				return conflict("job %s has just become %s; try again", id, j.State)
 			}
 			return nil
 		})
@@ -548,7 +548,7 @@ func (d *Daemon) deleteJob(_ context.Context, who caller, body json.RawMessage) 
 		case j.State == jobs.Exiting:
 			return nil // already being deleted; tell the supervisor again
 		case j.State.Terminal():
-			return conflict("job %d has already %s", id, j.State)
+			return conflict("job %s has already %s", id, j.State)
 		}
 		return j.Kill(who.name, time.Now().Round(0))
 	})

@@ -60,7 +60,7 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 	}
 	j := d.store.View().Job(id)
 	if j == nil {
-		return nil, notFound("unknown job id %d", id)
+		return nil, notFound("unknown job id %s", id)
 	}
 	if err := d.mayManage(who, j); err != nil {
 		return nil, err
@@ -68,13 +68,13 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 	switch j.State {
 	case jobs.Running, jobs.Exiting:
 	case jobs.Checkpointing:
-		return nil, conflict("job %d is being checkpointed; signal it when the checkpoint is done", id)
+		return nil, conflict("job %s is being checkpointed; signal it when the checkpoint is done", id)
 	default:
-		return nil, conflict("job %d is %s; only running jobs can be signalled", id, j.State)
+		return nil, conflict("job %s is %s; only running jobs can be signalled", id, j.State)
 	}
 	st, err := supervisor.Probe(d.jobRunDir(id))
 	if err != nil || !st.Alive || st.Info == nil || !st.Info.Job.Alive() {
-		return nil, conflict("job %d has no processes to signal", id)
+		return nil, conflict("job %s has no processes to signal", id)
 	}
 	pid := st.Info.Job.PID
 	kids, _ := proc.Descendants(pid)
@@ -85,7 +85,7 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("signal %s to job %d: %w", sig, id, err)
+		return nil, fmt.Errorf("signal %s to job %s: %w", sig, id, err)
 	}
 	d.log.Info("job signalled", "job_id", id, "signal", sig.String(), "processes", len(kids)+1, "by", who.name)
 	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
@@ -106,19 +106,19 @@ func (d *Daemon) rerunJob(_ context.Context, who caller, body json.RawMessage) (
 	}
 	j := d.store.View().Job(id)
 	if j == nil {
-		return nil, notFound("unknown job id %d", id)
+		return nil, notFound("unknown job id %s", id)
 	}
 	if err := d.mustOperate(who, "rerun jobs"); err != nil {
 		return nil, err
 	}
 	if j.State != jobs.Running {
-		return nil, conflict("job %d is %s; only running jobs can be rerun", id, j.State)
+		return nil, conflict("job %s is %s; only running jobs can be rerun", id, j.State)
 	}
 	if !j.Rerunnable && !req.Force {
-		return nil, conflict("job %d is not rerunnable (qsub -r n); qrerun -f reruns it anyway", id)
+		return nil, conflict("job %s is not rerunnable (qsub -r n); qrerun -f reruns it anyway", id)
 	}
 	if err := d.killToRequeue(j); err != nil {
-		return nil, fmt.Errorf("job %d: %w", id, err)
+		return nil, fmt.Errorf("job %s: %w", id, err)
 	}
 	d.log.Info("job being rerun", "job_id", id, "by", who.name)
 	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
@@ -142,7 +142,7 @@ func (d *Daemon) moveJob(_ context.Context, who caller, body json.RawMessage) (a
 			return err
 		}
 		if !j.State.Pending() && j.State != jobs.Held {
-			return conflict("job %d is %s; only jobs that wait to run can be moved", id, j.State)
+			return conflict("job %s is %s; only jobs that wait to run can be moved", id, j.State)
 		}
 		j.Queue = req.Queue
 		j.Event(time.Now().Round(0), "moved to queue %s by %s", req.Queue, who.name)
@@ -175,13 +175,13 @@ func (d *Daemon) orderJobs(_ context.Context, who caller, body json.RawMessage) 
 		j  *jobs.Job
 	}{{a, ja}, {b, jb}} {
 		if p.j == nil {
-			return nil, notFound("unknown job id %d", p.id)
+			return nil, notFound("unknown job id %s", p.id)
 		}
 		if err := d.mayManage(who, p.j); err != nil {
 			return nil, err
 		}
 		if !p.j.State.Pending() && p.j.State != jobs.Held {
-			return nil, conflict("job %d is %s; only jobs that wait to run can be ordered", p.id, p.j.State)
+			return nil, conflict("job %s is %s; only jobs that wait to run can be ordered", p.id, p.j.State)
 		}
 	}
 	now := time.Now().Round(0)
@@ -190,15 +190,15 @@ func (d *Daemon) orderJobs(_ context.Context, who caller, body json.RawMessage) 
 	_, err := d.store.UpdateJobs([]jobs.ID{a, b}, func(js []*jobs.Job) error {
 		for _, j := range js {
 			if !j.State.Pending() && j.State != jobs.Held {
-				return conflict("job %d has just become %s", j.ID, j.State)
+				return conflict("job %s has just become %s", j.ID, j.State)
 			}
 		}
 		x, y := js[0], js[1]
 		xq, xp, xr := x.Queue, x.Attrs.Priority, x.Place()
 		x.Queue, x.Attrs.Priority, x.Attrs.Rank = y.Queue, y.Attrs.Priority, y.Place()
 		y.Queue, y.Attrs.Priority, y.Attrs.Rank = xq, xp, xr
-		x.Event(now, "exchanged places with job %d by %s (qorder)", b, who.name)
-		y.Event(now, "exchanged places with job %d by %s (qorder)", a, who.name)
+		x.Event(now, "exchanged places with job %s by %s (qorder)", b, who.name)
+		y.Event(now, "exchanged places with job %s by %s (qorder)", a, who.name)
 		return nil
 	})
 	if errors.Is(err, queue.ErrNoJob) {
@@ -227,19 +227,19 @@ func (d *Daemon) runJob(_ context.Context, who caller, body json.RawMessage) (an
 	}
 	j := d.store.View().Job(id)
 	if j == nil {
-		return nil, notFound("unknown job id %d", id)
+		return nil, notFound("unknown job id %s", id)
 	}
 	if !j.State.Pending() {
-		return nil, conflict("job %d is %s; only queued jobs can be run", id, j.State)
+		return nil, conflict("job %s is %s; only queued jobs can be run", id, j.State)
 	}
 	d.log.Info("job run by an operator", "job_id", id, "by", who.name)
 	d.start(id)
 	j = d.store.View().Job(id)
 	if j == nil {
-		return nil, notFound("unknown job id %d", id)
+		return nil, notFound("unknown job id %s", id)
 	}
 	if j.State.Pending() {
-		return nil, conflict("job %d could not be started", id)
+		return nil, conflict("job %s could not be started", id)
 	}
 	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
 }
@@ -270,11 +270,11 @@ func (d *Daemon) alterJob(_ context.Context, who caller, body json.RawMessage) (
 		}
 		waiting := j.State.Pending() || j.State == jobs.Held || j.State == jobs.Begun
 		if j.State.Terminal() {
-			return conflict("job %d has %s", id, j.State)
+			return conflict("job %s has %s", id, j.State)
 		}
 		onlyWaiting := func(opt string) error {
 			if !waiting {
-				return conflict("job %d is %s: %s cannot change while it runs", id, j.State, opt)
+				return conflict("job %s is %s: %s cannot change while it runs", id, j.State, opt)
 			}
 			changed = append(changed, opt)
 			return nil

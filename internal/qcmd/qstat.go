@@ -206,7 +206,7 @@ finished (without -x) (the others are printed) or lazarusd cannot be reached.
 			fmt.Fprintf(c.App.ErrWriter, "qstat: warning: %s\n", problem)
 		}
 		for _, id := range missing {
-			fmt.Fprintf(c.App.ErrWriter, "qstat: unknown job id %d\n", id)
+			fmt.Fprintf(c.App.ErrWriter, "qstat: unknown job id %s\n", jobs.ID(id))
 		}
 		if len(missing) > 0 {
 			return errReported
@@ -395,7 +395,7 @@ func printTable(w io.Writer, list []row) {
 		if !j.NextCheckpoint.IsZero() {
 			next = j.NextCheckpoint.Local().Format(shortTime)
 		}
-		cells = append(cells, []string{strconv.FormatUint(j.ID, 10), j.Name, j.User, j.State, j.Queue,
+		cells = append(cells, []string{jobs.ID(j.ID).String(), j.Name, j.User, j.State, j.Queue,
 			jobs.FormatDuration(seconds(j.ElapsedSec)), ckpt, size, took, gens, next})
 	}
 	writeTable(w, cells)
@@ -453,7 +453,7 @@ func cpuTime(s float64) string {
 
 func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 	kv := func(k, v string) { fmt.Fprintf(w, "    %s = %s\n", k, v) }
-	fmt.Fprintf(w, "Job %d\n", j.ID)
+	fmt.Fprintf(w, "Job %s\n", jobs.ID(j.ID))
 	kv("name", j.Name)
 	if j.SummaryOnly {
 		printSummary(kv, j)
