@@ -291,3 +291,140 @@ func TestBatchArraySubjobCheckpoint(t *testing.T) {
 	}
 	checkNbodyOutput(t, filepath.Join(b.work, "nb.2.txt"), want)
 }
+
+// Chains of afterok, afternotok and afterany on a job that succeeds and
+// on one that fails: the dependents wait held (hold type s, with a
+// comment), run when they may, and are deleted with a clear record, never
+// started, when they never can. A dependency on an unknown job refuses
+// the submission. The waits survive a restart of the daemon.
+func TestBatchDependChains(t *testing.T) {
+	b := newBatch(t, "")
+	mark := func(name string) string {
+		return b.script(name+".sh", fmt.Sprintf("#!/bin/sh\necho %s >> %s/ran.log\n", name, b.work))
+	}
+	ok := b.qsubID("-h", "-N", "ok", mark("ok"))
+	bad := b.qsubID("-h", "-N", "bad", "--", "/bin/sh", "-c", "echo bad >> "+b.work+"/ran.log; exit 3")
+	dep := func(name, spec string) jobs.ID { return b.qsubID("-N", name, "-W", "depend="+spec, mark(name)) }
+	okThen := dep("okThen", "afterok:"+ok.String())
+	okElse := dep("okElse", "afternotok:"+ok.String())
+	badThen := dep("badThen", "afterok:"+bad.String())
+	badElse := dep("badElse", "afternotok:"+bad.String())
+	anyway := dep("anyway", fmt.Sprintf("afterany:%s:%s", ok, bad))
+	chained := dep("chained", "afterok:"+okThen.String())
+	// Slurm's "?": one of them is enough.
+	either := b.script("either.sh", fmt.Sprintf("#!/bin/sh\n#SBATCH --dependency=afterok:%s?afterok:%s\necho either >> %s/ran.log\n", bad, ok, b.work))
+	eitherID := b.qsubID(either)
+
+	j := b.one(okThen)
+	if j.State != "held" || !j.DependHold || j.Depend != "afterok:"+ok.String() || !strings.Contains(j.Reason, "waiting for dependencies: afterok:") {
+		t.Fatalf("dependent before its target ran: %+v", j)
+	}
+	full := b.mustRun("qstat", "-f", okThen.String())
+	for _, s := range []string{"Hold_Types = s", "depend = afterok:" + ok.String(), "job_state = H", "comment = waiting for dependencies"} {
+		if !strings.Contains(full, s) {
+			t.Errorf("qstat -f lacks %q:\n%s", s, full)
+		}
+	}
+	if r := b.run("qrls", okThen.String()); r.code == 0 || !strings.Contains(r.stderr, "held for its dependencies") {
+		t.Errorf("qrls of a job held for its dependencies: %v", r)
+	}
+	if r := b.run("qsub", "-W", "depend=afterok:999", mark("never")); r.code == 0 || !strings.Contains(r.stderr, "unknown job id 999") {
+		t.Errorf("qsub with a dependency on an unknown job: %v", r)
+	}
+
+	// Held state is persisted: a restarted daemon still holds them.
+	b.stop()
+	b.start()
+	if j := b.one(badElse); j.State != "held" || !j.DependHold {
+		t.Fatalf("after a daemon restart: %+v", j)
+	}
+	b.mustRun("qrls", ok.String(), bad.String())
+
+	for _, id := range []jobs.ID{okThen, badElse, anyway, chained, eitherID} {
+		if j := b.waitEnded(id); j.State != "finished" || j.RunCount != 1 {
+			t.Errorf("job %s (%s) should have run: %s %q", id, j.Name, j.State, j.Reason)
+		}
+	}
+	for _, c := range []struct {
+		id  jobs.ID
+		why string
+	}{
+		{okElse, fmt.Sprintf("deleted: dependency afternotok:%s can never be satisfied: job %s", ok, ok)},
+		{badThen, fmt.Sprintf("deleted: dependency afterok:%s can never be satisfied: job %s failed (exit status 3)", bad, bad)},
+	} {
+		j := b.waitEnded(c.id)
+		if j.State != "failed" || j.RunCount != 0 || !strings.Contains(j.Reason, c.why) {
+			t.Errorf("job %s (%s): %s, %d runs, %q; want failed, never run, %q", c.id, j.Name, j.State, j.RunCount, j.Reason, c.why)
+		}
+	}
+	ran := b.readFile(filepath.Join(b.work, "ran.log"))
+	for _, name := range []string{"okElse", "badThen"} {
+		if strings.Contains(ran, name) {
+			t.Errorf("%s ran:\n%s", name, ran)
+		}
+	}
+	// chained ran after okThen, which ran after ok.
+	if i, k, m := strings.Index(ran, "ok\n"), strings.Index(ran, "okThen"), strings.Index(ran, "chained"); !(i >= 0 && i < k && k < m) {
+		t.Errorf("order of the chain in the log:\n%s", ran)
+	}
+	if !strings.Contains(b.log(), "job deleted: its dependencies can never be satisfied") {
+		t.Error("the daemon's log does not record the deletion")
+	}
+}
+
+// Dependencies on arrays (afterok on N[] means every subjob ended with 0)
+// and on one subjob; before and on:count; and a target that is requeued
+// (qrerun) after it started does not start its after dependent again.
+func TestBatchDependArraysBeforeRequeue(t *testing.T) {
+	b := newBatch(t, "")
+	mark := func(name string) string {
+		return b.script(name+".sh", fmt.Sprintf("#!/bin/sh\necho %s >> %s/ran.log\n", name, b.work))
+	}
+	arr := b.qsubID("-h", "-J", "1-3", "--", "/bin/sh", "-c", `test "$PBS_ARRAY_INDEX" != 2`)
+	n := arr.Base()
+	allOK := b.qsubID("-N", "allOK", "-W", "depend=afterok:"+arr.String(), mark("allOK"))
+	notAll := b.qsubID("-N", "notAll", "-W", "depend=afternotok:"+arr.String(), mark("notAll"))
+	first := b.qsubID("-N", "first", "-W", fmt.Sprintf("depend=afterok:%d[1]", n), mark("first"))
+	second := b.qsubID("-N", "second", "-W", fmt.Sprintf("depend=afterok:%d[2]", n), mark("second"))
+	// on:1 waits for a before dependency to be given to it.
+	later := b.qsubID("-N", "later", "-W", "depend=on:1", mark("later"))
+	if j := b.one(later); j.State != "held" || !j.DependHold {
+		t.Fatalf("on:1 job: %+v", j)
+	}
+	sooner := b.qsubID("-N", "sooner", "-W", "depend=beforeok:"+later.String(), mark("sooner"))
+	if j := b.one(later); j.Depend != "afterok:"+sooner.String() {
+		t.Errorf("before did not give its dependency: %q", j.Depend)
+	}
+	b.mustRun("qrls", arr.String())
+	for _, id := range []jobs.ID{notAll, first, later, sooner} {
+		if j := b.waitEnded(id); j.State != "finished" || j.RunCount != 1 {
+			t.Errorf("job %s (%s) should have run: %s %q", id, j.Name, j.State, j.Reason)
+		}
+	}
+	for _, id := range []jobs.ID{allOK, second} {
+		if j := b.waitEnded(id); j.State != "failed" || j.RunCount != 0 || !strings.Contains(j.Reason, "can never be satisfied") {
+			t.Errorf("job %s (%s) should be deleted: %s %q", id, j.Name, j.State, j.Reason)
+		}
+	}
+	ran := b.readFile(filepath.Join(b.work, "ran.log"))
+	if s, l := strings.Index(ran, "sooner"), strings.Index(ran, "later"); s < 0 || l < s {
+		t.Errorf("later ran before sooner:\n%s", ran)
+	}
+
+	// after: the dependent starts once its target has; a requeue of the
+	// target starts the target again, not the dependent.
+	gate := filepath.Join(b.work, "gate")
+	target := b.qsubID("-N", "target", "--", "/bin/sh", "-c", fmt.Sprintf("echo run >> %s/target.log; while [ ! -e %s ]; do sleep 0.1; done", b.work, gate))
+	follower := b.qsubID("-N", "follower", "-W", "depend=after:"+target.String(), mark("follower"))
+	b.readFile(filepath.Join(b.work, "target.log"))
+	b.waitEnded(follower)
+	b.mustRun("qrerun", target.String())
+	b.waitFor("the target to run again", func() bool {
+		return strings.Count(b.readFile(filepath.Join(b.work, "target.log")), "run") == 2
+	})
+	os.WriteFile(gate, nil, 0o644)
+	b.waitEnded(target)
+	if j := b.one(follower); j.RunCount != 1 || strings.Count(b.readFile(filepath.Join(b.work, "ran.log")), "follower") != 1 {
+		t.Errorf("the follower ran again after its target was requeued: %+v", j)
+	}
+}
