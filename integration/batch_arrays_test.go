@@ -428,3 +428,42 @@ func TestBatchDependArraysBeforeRequeue(t *testing.T) {
 		t.Errorf("the follower ran again after its target was requeued: %+v", j)
 	}
 }
+
+// A power cut while two subjobs run, one of them checkpointed: after the
+// restart, that one restarts from its checkpoint, the other (rerunnable,
+// no checkpoint) from the beginning, each on its own, and the array ends
+// once both have, with the results of uninterrupted runs.
+func TestBatchArrayPowerCut(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	const steps, bodies = 2400, 600
+	want := nbodyReference(t, steps, bodies)
+	script := b.script("nb.sh", fmt.Sprintf("#!/bin/sh\n%s %s/cut.$PBS_ARRAY_INDEX.txt %d %d\n",
+		batchProg(t, "nbody"), b.work, steps, bodies))
+	id := b.qsubID("-J", "1-2", script)
+	one, two := jobs.SubjobID(id.Base(), 1), jobs.SubjobID(id.Base(), 2)
+	out1, out2 := filepath.Join(b.work, "cut.1.txt"), filepath.Join(b.work, "cut.2.txt")
+	b.waitFor("both subjobs to run", func() bool {
+		return b.one(one).State == "running" && b.one(two).State == "running"
+	})
+	b.waitLines(out1, 20)
+	if r := b.run("qchkpnt", one.String()); r.code != 0 || !strings.Contains(r.stdout, fmt.Sprintf("job %s: checkpoint 1 durable", one)) {
+		t.Fatalf("qchkpnt %s: %v", one, r)
+	}
+	b.waitLines(out1, fileLines(out1)+5)
+	b.crash()
+	b.start()
+	arr := b.waitEnded(id)
+	if arr.State != "finished" {
+		t.Fatalf("array after the power cut: %s %q", arr.State, arr.Reason)
+	}
+	j1, j2 := b.one(one), b.one(two)
+	if len(j1.Segments) != 2 || !j1.Segments[1].Restart || j1.Segments[1].Generation != 1 {
+		t.Errorf("subjob 1: %+v, want a restart from its checkpoint 1", j1.Segments)
+	}
+	if len(j2.Segments) != 2 || j2.Segments[1].Restart || len(j2.Checkpoints) != 0 {
+		t.Errorf("subjob 2: %+v, want a second run from the beginning", j2.Segments)
+	}
+	checkNbodyOutput(t, out1, want)
+	checkNbodyOutput(t, out2, want)
+}
