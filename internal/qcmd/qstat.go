@@ -41,8 +41,10 @@ keep_finished (lazarus.conf, default a week).
 -a, -n, -s, -u, -i and -r print PBS's other table (Job ID, Username, Queue,
 Jobname, SessID, NDS, TSK, Req'd Memory, Req'd Time, S, Elap Time); -n adds
 the host each running job runs on, -s the job's comment. -i lists only
-queued, waiting and held jobs, -r only running ones. -t is the default (there
-are no array jobs). -w prints wider columns (and -f does not wrap lines).
+queued, waiting and held jobs, -r only running ones. An array job is listed
+as N[].SERVER (state Q, B once a subjob began, H, F); -t lists each array's
+subjobs after it, N[i].SERVER (X once ended), and -J only arrays. -w prints
+wider columns (and -f does not wrap lines).
 
 -f prints every attribute of each job, as PBS does: Job Id: N.SERVER, then
 "    name = value" lines (Job_Name, Job_Owner, resources_used.*, job_state,

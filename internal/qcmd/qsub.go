@@ -25,7 +25,7 @@ func NewQsub(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		"qsub [-q queue] [-N name] [-o path] [-e path] [-j oe|eo|n] [-k keep] [-r y|n] [-h]\n"+
 			"        [-a [[[[CC]YY]MM]DD]hhmm[.SS]] [-l resources] [-v VAR[=value],...] [-V]\n"+
 			"        [-c checkpoint] [-A account] [-P project] [-p priority] [-S shell]\n"+
-			"        [-u user] [-W umask=NNN,group_list=GROUP] [-C prefix] [-z]\n"+
+			"        [-u user] [-W umask=NNN,group_list=GROUP,depend=LIST] [-J range] [-C prefix] [-z]\n"+
 			"        [script | - | -- command [args...]]",
 		`qsub submits the script (a file, or standard input when the script is "-" or
 absent) to lazarusd and prints the new job's id. The script is copied at
@@ -37,7 +37,8 @@ of $PBS_DPREFIX; -C "" reads none), before its first command, give options
 as on the command line, which wins over them: "#PBS -l walltime=1:00:00".
 Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
 --time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks=1 (-n),
---nodes=1 (-N),
+--nodes=1 (-N), --array (-a: a list, 1,6-7,12%2), --dependency (-d: after,
+afterok, afternotok, afterany; "," all, "?" one of them),
 --output (-o) and --error (-e) with %j %x %A %a, --partition (-p, the
 queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE (a Slurm
 job gets the submitter's environment by default) and --mail-type=NONE; its
@@ -45,7 +46,7 @@ output goes to slurm-%j.out, with standard error, by default. Everything
 else is refused, as is any option this system does not honour: the
 error names the line and the option. Refused too: a script with CRLF line
 ends, a directive after the first command or indented (PBS would ignore
-it), -J and --array, -W depend and --dependency (issue 16), -I, -X, -G,
+it), -I, -X, -G,
 -R, -m other than n, -M and --mail-user (no mail), and a request for more
 than one host or chunk.
 
@@ -81,6 +82,25 @@ it has none, never), u (as s). So "qsub -c 30" checkpoints every 30 hours,
 With a root lazarusd the job runs as the init of a PID namespace of its own
 (its $$ is 1), so that its whole process tree can be checkpointed (-c,
 qchkpnt) and restarted with its pids after a crash (qrestart).
+
+JOB ARRAYS. -J start-end[:step][%max] (#PBS -J, #SBATCH --array) submits one
+array job, N[].SERVER, of subjobs N[i] that share its script: each runs it
+once, as a job of its own (checkpointed, held, requeued, restarted on its
+own), with PBS_ARRAY_INDEX, PBS_ARRAY_ID (N[]) and PBS_JOBID (N[i]); from
+#SBATCH, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_COUNT,
+_MIN, _MAX. Output goes to NAME.oN.i (^array_index^ in a -o path is the
+index; %A and %a in Slurm's). %max bounds the subjobs running at once.
+qstat shows the array (Q, B once begun, F), qstat -t its subjobs (X once
+ended); qdel, qhold and qrls take N[], N[i] or a range N[1-5].
+
+DEPENDENCIES. -W depend=TYPE:ID[:ID...][,TYPE:ID...] with TYPE after (once
+ID started), afterok (ended with status 0), afternotok (ended otherwise),
+afterany (ended), before, beforeok, beforenotok, beforeany (the jobs named
+wait for this one), on:COUNT (wait for COUNT before-dependencies); ID may be
+an array N[] (afterok: every subjob ended with 0) or a subjob N[i]. The job
+waits held (Hold_Types s, with a comment); when a dependency can never be
+met it is deleted without running (failed, its comment says why). A
+dependency on an unknown job is refused.
 
 Options go before the script.
 
