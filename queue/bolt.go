@@ -4,8 +4,9 @@ package queue
 //
 //	meta/
 //	    schema_version  → decimal schema version, "4"
-//	jobs/               (bucket sequence: highest job id ever stored)
-//	    <id: uint64 big-endian> → diskJob, JSON
+//	jobs/               (bucket sequence: highest job id ever allocated)
+//	    <id: uint64 big-endian> → diskJob, JSON (a subjob's record under
+//	                              its subjob id, bit 63 set: jobs.SubjobID)
 //	scripts/
 //	    <id: uint64 big-endian> → the job's script, as submitted
 //	env/

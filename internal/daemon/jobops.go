@@ -636,14 +636,16 @@ func (d *Daemon) status(_ context.Context, who caller, body json.RawMessage) (an
 			}
 		}
 	}
+	// Selected by state, subjobs that started are listed as jobs (an
+	// array is never running); else after their array, with -t.
 	add := func(j *jobs.Job) {
-		if j.ID.IsSubjob() {
-			return // listed after its array, with -t
+		if j.ID.IsSubjob() && len(states) == 0 {
+			return
 		}
 		if keep(j) {
 			one(j)
 		}
-		if j.Array != nil && req.Subjobs && (uid == nil || j.Owner.UID == *uid) {
+		if j.Array != nil && req.Subjobs && len(states) == 0 && (uid == nil || j.Owner.UID == *uid) {
 			subjobs(j)
 		}
 	}
