@@ -467,3 +467,48 @@ func TestBatchArrayPowerCut(t *testing.T) {
 	checkNbodyOutput(t, out1, want)
 	checkNbodyOutput(t, out2, want)
 }
+
+// qrun starts one subjob of an array in a stopped queue, leaving its
+// siblings queued; qsig of the array signals every running subjob; the
+// array's Exit_status is PBS's (0: no subjob that ran failed).
+func TestBatchArrayRunSignal(t *testing.T) {
+	b := newBatch(t, "")
+	b.mustRun("qmgr", "-c", "stop queue batch")
+	script := b.script("trap.sh", fmt.Sprintf(`#!/bin/sh
+trap 'echo got $PBS_ARRAY_INDEX >> %s/sig.log; exit 0' USR1
+echo up >> %s/up.$PBS_ARRAY_INDEX
+while :; do sleep 0.1; done
+`, b.work, b.work))
+	id := b.qsubID("-J", "1-3", script)
+	n := id.Base()
+	for _, i := range []int{2, 3} {
+		if r := b.run("qrun", fmt.Sprintf("%d[%d]", n, i)); r.code != 0 {
+			t.Fatalf("qrun %d[%d]: %v", n, i, r)
+		}
+		b.readFile(filepath.Join(b.work, fmt.Sprintf("up.%d", i)))
+	}
+	if j := b.one(jobs.SubjobID(n, 1)); j.State != "queued" {
+		t.Errorf("subjob 1 in the stopped queue: %s", j.State)
+	}
+	if j := b.one(id); j.State != "begun" {
+		t.Errorf("array: %s, want begun", j.State)
+	}
+	if out := b.mustRun("qstat", id.String()); !strings.Contains(out, " B ") {
+		t.Errorf("qstat of a begun array:\n%s", out)
+	}
+	b.mustRun("qsig", "-s", "USR1", id.String())
+	for _, i := range []int{2, 3} {
+		if j := b.waitEnded(jobs.SubjobID(n, i)); j.State != "finished" {
+			t.Errorf("subjob %d after USR1: %s %q", i, j.State, j.Reason)
+		}
+	}
+	if log := b.readFile(filepath.Join(b.work, "sig.log")); !strings.Contains(log, "got 2") || !strings.Contains(log, "got 3") {
+		t.Errorf("signal log %q", log)
+	}
+	b.mustRun("qdel", fmt.Sprintf("%d[1]", n))
+	arr := b.waitEnded(id)
+	full := b.mustRun("qstat", "-x", "-f", id.String())
+	if arr.State != "failed" || !strings.Contains(full, "Exit_status = 0") {
+		t.Errorf("array with one subjob deleted: %s %q\n%s", arr.State, arr.Reason, full)
+	}
+}

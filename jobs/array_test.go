@@ -179,6 +179,7 @@ func TestParseDepend(t *testing.T) {
 		{"beforeok:7:8", false, "", 2, false},
 		{"afterok:1?afternotok:2", true, "afterok:1?afternotok:2", 0, true},
 		{"afterok:1:2,afterany:3", true, "afterok:1:2,afterany:3", 0, false},
+		{"afterok:7_3", true, "afterok:7[3]", 0, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

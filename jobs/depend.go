@@ -132,7 +132,7 @@ func parseDepKind(s string) (DepKind, bool) {
 // ParseDepend parses PBS's depend list (qsub -W depend=...):
 // type:id[:id...][,type:id...] with the after*, before* kinds and on:count.
 func ParseDepend(s string) (*DependRequest, error) {
-	return parseDepend(s, ",", "depend="+s)
+	return parseDepend(s, ",", "depend="+s, false)
 }
 
 // ParseSlurmDepend parses sbatch --dependency: type:id[:id...] items
@@ -148,7 +148,7 @@ func ParseSlurmDepend(s string) (*DependRequest, error) {
 	if strings.Contains(s, "?") {
 		sep = "?"
 	}
-	r, err := parseDepend(s, sep, name)
+	r, err := parseDepend(s, sep, name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -159,7 +159,15 @@ func ParseSlurmDepend(s string) (*DependRequest, error) {
 	return r, nil
 }
 
-func parseDepend(s, sep, name string) (*DependRequest, error) {
+// slurmTask turns Slurm's id of an array task, N_I, into N[I].
+func slurmTask(t string) string {
+	if n, i, ok := strings.Cut(t, "_"); ok {
+		return n + "[" + i + "]"
+	}
+	return t
+}
+
+func parseDepend(s, sep, name string, slurm bool) (*DependRequest, error) {
 	r := &DependRequest{}
 	if s == "" {
 		return nil, fmt.Errorf("%s: %w (empty)", name, ErrBadDepend)
@@ -188,6 +196,9 @@ func parseDepend(s, sep, name string) (*DependRequest, error) {
 		for _, t := range strings.Split(rest, ":") {
 			if strings.Contains(t, "+") {
 				return nil, fmt.Errorf("%s: %w (a delay after a job, %q, is not supported)", name, ErrBadDepend, t)
+			}
+			if slurm {
+				t = slurmTask(t)
 			}
 			id, err := ParseID(t)
 			if err != nil {

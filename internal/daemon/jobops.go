@@ -740,6 +740,15 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	if j.Array != nil {
 		info.ID, info.Array = uint64(jobs.ArrayForm(j.ID)), j.Array.Spec()
 		info.ArrayCount = arrayCount(d.store.View(), j)
+		if j.State.Terminal() {
+			// PBS's: 0 when no subjob that ran failed (deleted ones do not
+			// count), else 1.
+			st := 0
+			if j.Array.Count()[jobs.SubFailed] > 0 {
+				st = 1
+			}
+			info.ExitStatus = &st
+		}
 	}
 	if j.Depend != nil {
 		info.Depend, info.DependHold = j.Depend.String(), j.Depend.Waiting

@@ -51,11 +51,14 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
-	if err := d.wholeArray(id); err != nil {
-		return nil, err
-	}
 	sig, err := parseSignal(req.Signal)
 	if err != nil {
+		return nil, err
+	}
+	if arr := arrayOf(d.store.View(), id); arr != nil {
+		return d.signalArray(who, arr, sig)
+	}
+	if err := d.wholeArray(id); err != nil {
 		return nil, err
 	}
 	j := d.store.View().Job(id)
@@ -72,9 +75,17 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 	default:
 		return nil, conflict("job %s is %s; only running jobs can be signalled", id, j.State)
 	}
+	if err := d.signalTree(who, id, sig); err != nil {
+		return nil, err
+	}
+	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+// signalTree sends sig to every process of a running job's tree.
+func (d *Daemon) signalTree(who caller, id jobs.ID, sig unix.Signal) error {
 	st, err := supervisor.Probe(d.jobRunDir(id))
 	if err != nil || !st.Alive || st.Info == nil || !st.Info.Job.Alive() {
-		return nil, conflict("job %s has no processes to signal", id)
+		return conflict("job %s has no processes to signal", id)
 	}
 	pid := st.Info.Job.PID
 	kids, _ := proc.Descendants(pid)
@@ -85,10 +96,37 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("signal %s to job %s: %w", sig, id, err)
+		return fmt.Errorf("signal %s to job %s: %w", sig, id, err)
 	}
 	d.log.Info("job signalled", "job_id", id, "signal", sig.String(), "processes", len(kids)+1, "by", who.name)
-	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+	return nil
+}
+
+// signalArray handles qsig of an array job: every running subjob gets the
+// signal, as PBS sends it.
+func (d *Daemon) signalArray(who caller, arr *jobs.Job, sig unix.Signal) (any, error) {
+	if err := d.mayManage(who, arr); err != nil {
+		return nil, err
+	}
+	n := 0
+	var errs []error
+	for sub := range d.store.View().Subjobs(arr.ID) {
+		if sub.State != jobs.Running && sub.State != jobs.Exiting {
+			continue
+		}
+		if err := d.signalTree(who, sub.ID, sig); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, conflict("job %s has no running subjobs to signal", jobs.ArrayForm(arr.ID))
+	}
+	return proto.JobReply{ID: uint64(jobs.ArrayForm(arr.ID)), State: string(arr.State)}, nil
 }
 
 // rerunJob handles qrerun: a running job is killed and requeued; it starts
@@ -219,10 +257,24 @@ func (d *Daemon) runJob(_ context.Context, who caller, body json.RawMessage) (an
 	if err != nil {
 		return nil, err
 	}
-	if err := d.wholeArray(id); err != nil {
+	if err := d.mustOperate(who, "run jobs (qrun)"); err != nil {
 		return nil, err
 	}
-	if err := d.mustOperate(who, "run jobs (qrun)"); err != nil {
+	if _, st, ok, err := unstarted(d.store.View(), id); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		if st != jobs.SubQueued {
+			return nil, conflict("job %s is %s; only queued subjobs can be run", id, subStateName(st))
+		}
+		d.log.Info("subjob run by an operator", "job_id", id, "by", who.name)
+		d.startSubjob(id)
+		if j := d.store.View().Job(id); j != nil {
+			return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+		}
+		return nil, conflict("job %s could not be started (is its array held?)", id)
+	}
+	if err := d.wholeArray(id); err != nil {
 		return nil, err
 	}
 	j := d.store.View().Job(id)
