@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -79,4 +80,51 @@ func copyFile(t *testing.T, src string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// StartSubjob writes the subjob's record and its array's byte together,
+// once: a second start of the same subjob, or of one that is held, is
+// refused and changes nothing.
+func TestStartSubjob(t *testing.T) {
+	s := openStore(t, filepath.Join(t.TempDir(), "lazarus.db"))
+	if err := s.CreateQueue(NewQueue("batch", t0)); err != nil {
+		t.Fatal(err)
+	}
+	arr := newJob(s, "batch", 1000)
+	arr.Array, _ = jobs.ParseArray("0-4")
+	arr.Array.States[3] = jobs.SubHeld
+	if err := s.Submit(arr, []byte("#!/bin/sh\necho sub\n"), []byte("A=1\x00"), nil); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := s.StartSubjob(arr.ID, 2, func(a, sub *jobs.Job) error {
+		if st, _ := a.Array.State(2); st != jobs.SubRecord {
+			t.Errorf("array's byte given to fn: %q", st)
+		}
+		return sub.Start(t0)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := s.View()
+	if got := v.Job(jobs.SubjobID(arr.ID, 2)); got == nil || got.State != jobs.Running || got != sub {
+		t.Errorf("subjob record %+v", got)
+	}
+	if st, _ := v.Job(arr.ID).Array.State(2); st != jobs.SubRecord {
+		t.Errorf("array's byte %q after the start", st)
+	}
+	if script, _ := s.Script(sub.ID); string(script) != "#!/bin/sh\necho sub\n" {
+		t.Errorf("subjob's script %q: want its array's", script)
+	}
+	for _, index := range []int{2, 3, 9} {
+		if _, err := s.StartSubjob(arr.ID, index, func(_, sub *jobs.Job) error { return sub.Start(t0) }); !errors.Is(err, ErrNotQueued) {
+			t.Errorf("start of subjob %d: %v, want ErrNotQueued", index, err)
+		}
+	}
+	var got []int
+	for r := range s.View().Subjobs(arr.ID) {
+		got = append(got, r.ID.Index())
+	}
+	if len(got) != 1 || got[0] != 2 {
+		t.Errorf("Subjobs = %v, want [2]", got)
+	}
 }

@@ -174,12 +174,33 @@ func (d *Daemon) restartJob(_ context.Context, who caller, body json.RawMessage)
 		return nil, conflict("job %s: %v", id, errNotRoot)
 	}
 	now := time.Now().Round(0)
-	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+	restart := func(j *jobs.Job) error {
 		if err := j.Restart(req.Gen, who.name, now); err != nil {
 			return conflict("%v", err)
 		}
 		return nil
-	})
+	}
+	var j *jobs.Job
+	var err error
+	if id.IsSubjob() {
+		// In one transaction with its array's byte, which says it runs
+		// again (unless the array has ended: it stays as it ended).
+		var js []*jobs.Job
+		js, err = d.store.UpdateJobs([]jobs.ID{id.Base(), id}, func(js []*jobs.Job) error {
+			if err := restart(js[1]); err != nil {
+				return err
+			}
+			if a := js[0]; a.Array != nil && !a.State.Terminal() {
+				return a.SetSubjob(id.Index(), jobs.SubRecord)
+			}
+			return nil
+		})
+		if err == nil {
+			j = js[1]
+		}
+	} else {
+		j, err = d.store.UpdateJob(id, restart)
+	}
 	if err != nil {
 		return nil, unknownJob(err, id)
 	}
