@@ -311,6 +311,8 @@ func TestBatchDependChains(t *testing.T) {
 	badElse := dep("badElse", "afternotok:"+bad.String())
 	anyway := dep("anyway", fmt.Sprintf("afterany:%s:%s", ok, bad))
 	chained := dep("chained", "afterok:"+okThen.String())
+	// Held by its owner too: it stays held once its dependency is met.
+	heldToo := b.qsubID("-h", "-N", "heldToo", "-W", "depend=afterok:"+ok.String(), mark("heldToo"))
 	// Slurm's "?": one of them is enough.
 	either := b.script("either.sh", fmt.Sprintf("#!/bin/sh\n#SBATCH --dependency=afterok:%s?afterok:%s\necho either >> %s/ran.log\n", bad, ok, b.work))
 	eitherID := b.qsubID(either)
@@ -356,6 +358,15 @@ func TestBatchDependChains(t *testing.T) {
 		if j.State != "failed" || j.RunCount != 0 || !strings.Contains(j.Reason, c.why) {
 			t.Errorf("job %s (%s): %s, %d runs, %q; want failed, never run, %q", c.id, j.Name, j.State, j.RunCount, j.Reason, c.why)
 		}
+	}
+	var h proto.JobInfo
+	b.waitFor("heldToo to lose its dependency hold", func() bool { h = b.one(heldToo); return !h.DependHold })
+	if h.State != "held" || !h.Hold || !strings.Contains(h.Reason, "held by") {
+		t.Errorf("a job held by its owner and for a dependency, once it is met: %+v", h)
+	}
+	b.mustRun("qrls", heldToo.String())
+	if j := b.waitEnded(heldToo); j.State != "finished" {
+		t.Errorf("heldToo after qrls: %s %q", j.State, j.Reason)
 	}
 	ran := b.readFile(filepath.Join(b.work, "ran.log"))
 	for _, name := range []string{"okElse", "badThen"} {

@@ -275,6 +275,9 @@ func (d *Daemon) holdArray(who caller, arr *jobs.Job) (any, error) {
 		if err := d.mayManage(who, a); err != nil {
 			return err
 		}
+		if a.State == jobs.Held && a.Depend != nil && a.Depend.Waiting {
+			return holdDepend(a, who.name)
+		}
 		if a.State != jobs.Queued && a.State != jobs.Begun {
 			return conflict("job %s is %s; only queued or begun arrays can be held", jobs.ArrayForm(a.ID), a.State)
 		}
@@ -295,7 +298,7 @@ func (d *Daemon) releaseArray(who caller, arr *jobs.Job) (any, error) {
 			return conflict("job %s is %s, not held", jobs.ArrayForm(a.ID), a.State)
 		}
 		if a.Depend != nil && a.Depend.Waiting {
-			return dependHeld(a)
+			return releaseDepend(a)
 		}
 		now := time.Now().Round(0)
 		if err := a.Release(now); err != nil {
