@@ -590,7 +590,7 @@ func parseSelect(c *cli.Context) (selectFilter, error) {
 }
 
 func (f selectFilter) match(j proto.JobInfo, now time.Time) bool {
-	st := pbsState(j.State, j.After, now)
+	st := pbsJobState(j, now)
 	terminal := jobs.State(j.State).Terminal()
 	switch {
 	case terminal && !f.x && !f.h, !terminal && f.h:
