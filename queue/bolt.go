@@ -3,9 +3,10 @@ package queue
 // The bbolt file (lazarus.db in the state directory) holds:
 //
 //	meta/
-//	    schema_version  → decimal schema version, "3"
-//	jobs/               (bucket sequence: highest job id ever stored)
-//	    <id: uint64 big-endian> → diskJob, JSON
+//	    schema_version  → decimal schema version, "4"
+//	jobs/               (bucket sequence: highest job id ever allocated)
+//	    <id: uint64 big-endian> → diskJob, JSON (a subjob's record under
+//	                              its subjob id, bit 63 set: jobs.SubjobID)
 //	scripts/
 //	    <id: uint64 big-endian> → the job's script, as submitted
 //	env/
@@ -33,6 +34,13 @@ package queue
 // stores the job and deleted in the one that deletes it (purge, qdel), so
 // keys expire with their jobs. A schema 2 lazarusd would delete jobs and
 // leave their entries; the version keeps it from opening the file.
+//
+// Schema 4 added job arrays and dependencies to job records: an array
+// job's indices and the state letters of its subjobs (a subjob has a
+// record of its own, under its subjob id, from when it starts), and what
+// a job waits for. Optional fields again, but a schema 3 lazarusd would
+// run an array job's script once, as a plain job, and start a job that
+// waits for others: the version keeps it from opening the file.
 //
 // Job ids are big-endian so that bbolt's key order is submission order.
 // Scripts and environments are stored with the job record, in the same
@@ -62,7 +70,7 @@ var (
 )
 
 // SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migration brings a database from version to-1 to version to. Migrations
 // run in order, all in one transaction, so a crash leaves the old version.
@@ -90,6 +98,9 @@ var migrations = []migration{
 				return err
 			}
 		}
+		return nil
+	}},
+	{4, "job arrays and dependencies in job records (optional: nothing to rewrite)", func(*bolt.Tx) error {
 		return nil
 	}},
 }

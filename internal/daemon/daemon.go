@@ -234,6 +234,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	// Before recover, whose records may have to wait for space.
 	wg.Go(func() { d.recordLoop(ctx) })
 	d.recover()
+	d.syncArrays() // subjob ends recorded before a crash that their arrays missed
 
 	ln, err := d.listen()
 	if err != nil {
