@@ -76,6 +76,8 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		return r.openFifo(p, f)
 	case fdInet:
 		return r.openInet(p, f)
+	case fdPTY:
+		return r.ptyDescription(p, f)
 	case fdPipe:
 		pp, ok := r.pipes[f.Ino]
 		if !ok {
