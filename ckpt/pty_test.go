@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"lazarus/internal/testenv"
 )
 
 // ptyRun runs testdata/ptyscript in dir (as uid, if not 0) until it has
@@ -170,5 +172,59 @@ func ptyCheck(t *testing.T, shell, job, uid int) {
 	// FIONREAD in canonical mode).
 	if n, err := unix.IoctlGetInt(s, unix.TIOCINQ); err != nil || n != len("line1\n") {
 		t.Errorf("slave input queue %d (%v), want the %d bytes of the complete line", n, err, len("line1\n"))
+	}
+}
+
+// TestPTYPrograms: installed programs that run a command on a pty of their
+// own and relay its output (util-linux script -q -c, Python's pty.spawn),
+// checkpointed midway and restarted, write what an uninterrupted run
+// writes. script ends if its poll fails with EINTR: the poll the
+// checkpoint interrupted is made again (restartsAsIs).
+func TestPTYPrograms(t *testing.T) {
+	needRoot(t)
+	const loop = `i=0; while [ $i -lt 25 ]; do echo "line $i"; i=$((i+1)); sleep 0.1; done; stty size; stty -a | grep -o -- '-echoe'`
+	for _, tc := range []struct {
+		name string
+		argv []string
+	}{
+		{"script", []string{"script", "-q", "-c", "stty rows 21 cols 77 -echoe; " + loop, "/dev/null"}},
+		{"python pty.spawn", []string{"python3", "-c", "import pty, sys; pty.spawn(['sh', '-c', sys.argv[1]])", "stty rows 21 cols 77 -echoe; " + loop}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path, err := exec.LookPath(tc.argv[0])
+			if err != nil {
+				testenv.Unavailable(t, "%s is not installed", tc.argv[0])
+			}
+			run := func(dir string) (*exec.Cmd, string) {
+				out := filepath.Join(dir, "out")
+				f, err := os.Create(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				cmd := exec.Command(path, tc.argv[1:]...)
+				cmd.Dir, cmd.Stdout, cmd.Stderr = dir, f, f
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+				return cmd, out
+			}
+			cmd, out := run(t.TempDir())
+			cmd.Wait()
+			want, _ := os.ReadFile(out)
+			if !strings.Contains(string(want), "line 24") || !strings.Contains(string(want), "21 77") {
+				t.Fatalf("uninterrupted run: %q", want)
+			}
+			dir := t.TempDir()
+			cmd, out = run(dir)
+			waitFor(t, "5 lines", func() bool { return lines(out) >= 5 })
+			img := filepath.Join(dir, "img")
+			checkpointTreeKill(t, cmd, img)
+			ws := restartWait(t, img, RestartOptions{})
+			if got, _ := os.ReadFile(out); string(got) != string(want) || ws.ExitStatus() != 0 {
+				t.Fatalf("restarted %s: %v, wrote\n%q\nwant\n%q", tc.name, ws, got, want)
+			}
+		})
 	}
 }
