@@ -228,3 +228,29 @@ func TestPTYPrograms(t *testing.T) {
 		})
 	}
 }
+
+// TestPTYHeldOutside: a pair whose slave a process outside the tree holds
+// is refused, naming the holder, and the refused tree goes on unharmed.
+func TestPTYHeldOutside(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	cmd := ptyRun(t, dir, 0)
+	kids := childrenOf(cmd.Process.Pid)
+	if len(kids) != 1 || len(childrenOf(kids[0])) != 1 {
+		t.Fatalf("ptyscript's children: %v", kids)
+	}
+	job := childrenOf(kids[0])[0]
+	s, err := os.OpenFile(fmt.Sprintf("/proc/%d/fd/0", job), os.O_RDONLY|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "img"), Tree: true})
+	s.Close()
+	if err == nil || !strings.Contains(err.Error(), "is pseudo terminal /dev/pts/") || !strings.Contains(err.Error(), fmt.Sprintf("is held by ckpt.test(%d)", os.Getpid())) {
+		t.Fatalf("checkpoint: %v, want the pseudo terminal refused as held by the test", err)
+	}
+	got := ptyGo(t, dir, func() { cmd.Wait() })
+	if !strings.Contains(got, "[line2 partial done]") || !strings.HasSuffix(got, "exit 0\n") {
+		t.Fatalf("after the refused checkpoint: %q", got)
+	}
+}
