@@ -14,7 +14,7 @@ import (
 )
 
 // TestRestoredSocketsBelongToTheOwner: a user's process with a unix
-// listener, an accepted connection, a socket pair and a FIFO, restored by
+// listener, an accepted connection, a socket pair, a FIFO and a TCP listener, restored by
 // root for that user (RestartOptions.Owner, as the batch system does),
 // finds every socket, its peer credentials, the socket file and the FIFO
 // its own again; the test checks the socket inodes from outside too.
@@ -52,8 +52,8 @@ func TestRestoredSocketsBelongToTheOwner(t *testing.T) {
 			t.Errorf("fd %s %s: owner %d:%d (%v), want %d:%d", e.Name(), l, st.Uid, st.Gid, err, uid, uid)
 		}
 	}
-	if socks != 5 {
-		t.Errorf("%d sockets restored, want 5", socks)
+	if socks != 6 {
+		t.Errorf("%d sockets restored, want 6", socks)
 	}
 	if err := os.WriteFile(gofile, nil, 0o644); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,6 @@
 /* sockowner OUT GO: as whatever user it runs, sets up a unix listener
  * bound to own.sock with an accepted connection, a socket pair and a FIFO
- * own.fifo, writes "ready", waits until GO exists, then checks that every
+ * own.fifo and a TCP listener on the loopback, writes "ready", waits until GO exists, then checks that every
  * socket (fstat: the socket inode's owner), the peer credentials of each
  * connected end (SO_PEERCRED), the socket file and the FIFO belong to its
  * uid and gid, and writes "ok" or the first failure. */
@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -52,6 +53,10 @@ int main(int argc, char **argv) {
 	int s = accept(l, NULL, NULL);
 	int sp[2];
 	socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sp);
+	int t = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in in = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	if (bind(t, (struct sockaddr *)&in, sizeof in) || listen(t, 4))
+		return 5;
 	unlink("own.fifo");
 	mkfifo("own.fifo", 0600);
 	int f = open("own.fifo", O_RDWR);
@@ -65,6 +70,7 @@ int main(int argc, char **argv) {
 	owned(s, "accepted socket's owner");
 	owned(sp[0], "pair's owner");
 	owned(f, "fifo's owner");
+	owned(t, "TCP listener's owner");
 	peer(c, "client's peer credentials");
 	peer(s, "accepted socket's peer credentials");
 	peer(sp[1], "pair's peer credentials");
