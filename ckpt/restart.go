@@ -217,6 +217,7 @@ type restorer struct {
 	pidfd     uint64           // our pidfd, inherited by the whole tree at this number
 	winch     bool             // the terminal's window size changed: send SIGWINCH
 	ptys      map[int]*ptyOpen // pty pairs of the tree by old number (ptyrestore.go)
+	tcpWait   []pendingConn    // clients of connections waiting in a listener (tcppending.go)
 
 	fifos       map[string]*fifoHold // named pipes being opened, by file
 	epollFilled map[string]bool      // epoll descriptions whose interest list is back
