@@ -293,6 +293,9 @@ func (t *dumpTree) savePTY(index int, refs []fdRef) (string, error) {
 	if err != nil {
 		return fail(fmt.Errorf("TIOCGPTLCK: %w", err))
 	}
+	if !canTIOCSTI() {
+		return "giving back the bytes buffered in a pseudo terminal (TIOCSTI on a terminal that is not the checkpointer's own) needs CAP_SYS_ADMIN", nil
+	}
 	if tio.Lflag&unix.EXTPROC != 0 {
 		return "external line processing (EXTPROC) is not checkpointable", nil
 	}
@@ -355,6 +358,23 @@ func (t *dumpTree) savePTY(index int, refs []fdRef) (string, error) {
 	}
 	mref.file().Pty.Pair = pair
 	return "", nil
+}
+
+// canTIOCSTI tells whether this process may inject input into a terminal
+// that is not its control terminal: TIOCSTI then needs CAP_SYS_ADMIN
+// (tiocsti), which is what gives the buffered bytes back.
+func canTIOCSTI() bool {
+	b, err := os.ReadFile("/proc/thread-self/status")
+	if err != nil {
+		return false
+	}
+	for k, v := range keyValues(b) {
+		if k == "CapEff" {
+			eff, err := strconv.ParseUint(v, 16, 64)
+			return err == nil && eff&(1<<unix.CAP_SYS_ADMIN) != 0
+		}
+	}
+	return false
 }
 
 func terminalOf(tio *unix.Termios, ws *unix.Winsize) terminal {
