@@ -310,3 +310,37 @@ func TestPTYImageChecks(t *testing.T) {
 		})
 	}
 }
+
+// TestPTYSlaveClosed: a master whose slaves were all closed with output
+// left unread reads that output, then EIO, after a checkpoint that lets it
+// run and after a restart.
+func TestPTYSlaveClosed(t *testing.T) {
+	needRoot(t)
+	const want = "bye\r\npartial|Input/output error\n"
+	for _, kill := range []bool{false, true} {
+		t.Run(fmt.Sprintf("killed %v", kill), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(cprog(t, "ptyclosed"), dir)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			waitFor(t, "set up", func() bool { _, err := os.Stat(filepath.Join(dir, "ready")); return err == nil })
+			img := filepath.Join(dir, "img")
+			wait := func() { cmd.Wait() }
+			if kill {
+				checkpointKill(t, cmd, img)
+				p, err := Restart(context.Background(), img, RestartOptions{})
+				if err != nil {
+					t.Fatalf("restart: %v", err)
+				}
+				wait = func() { waitProc(t, p) }
+			} else if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img}); err != nil {
+				t.Fatalf("checkpoint: %v", err)
+			}
+			if got := ptyGo(t, dir, wait); got != want {
+				t.Fatalf("read %q, want %q", got, want)
+			}
+		})
+	}
+}
