@@ -313,14 +313,23 @@ func TestPTYImageChecks(t *testing.T) {
 
 // TestPTYSlaveClosed: a master whose slaves were all closed with output
 // left unread reads that output, then EIO, after a checkpoint that lets it
-// run and after a restart.
+// run and after a restart; in packet mode and locked, it still is.
 func TestPTYSlaveClosed(t *testing.T) {
 	needRoot(t)
-	const want = "bye\r\npartial|Input/output error\n"
-	for _, kill := range []bool{false, true} {
-		t.Run(fmt.Sprintf("killed %v", kill), func(t *testing.T) {
+	for _, tc := range []struct {
+		kill bool
+		mode string
+		want string
+	}{
+		{false, "", "bye\r\npartial|Input/output error\n"},
+		{true, "", "bye\r\npartial|Input/output error\n"},
+		{false, "pkt", "packet 1 locked 1|.bye\r\npartial|Input/output error\n"},
+		{true, "pkt", "packet 1 locked 1|.bye\r\npartial|Input/output error\n"},
+	} {
+		kill, want := tc.kill, tc.want
+		t.Run(fmt.Sprintf("killed %v %s", kill, tc.mode), func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := exec.Command(cprog(t, "ptyclosed"), dir)
+			cmd := exec.Command(cprog(t, "ptyclosed"), dir, tc.mode)
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
