@@ -45,9 +45,13 @@ type CheckpointOptions struct {
 
 // CheckpointResult describes a finished checkpoint.
 type CheckpointResult struct {
-	Images   []string      // image files written, the root's first
-	Copies   []string      // files copied with CopyFiles
-	Frozen   time.Duration // how long the target (every process of the tree) was stopped
+	Images []string      // image files written, the root's first
+	Copies []string      // files copied with CopyFiles
+	Frozen time.Duration // how long the target (every process of the tree) was stopped
+	// Paused is how long the target was stopped again after Frozen: one
+	// thread per process while it reaped its copy-on-write twin, the tree
+	// when memory ran short while the twins were written (dumpwrite.go).
+	Paused   time.Duration
 	Duration time.Duration // the whole checkpoint, until the image was durable
 	Memory   uint64        // bytes of memory saved (all-zero pages excluded)
 	Apparent int64         // image size as ls -l shows it
@@ -146,11 +150,10 @@ type dumper struct {
 	mem     *os.File
 	copies  []string
 	dataLen uint64
-	buf     []byte // snapshot buffer
-	tids    []int  // its threads, the main thread first
+	tids    []int // its threads, the main thread first
 	tregs   []unix.PtraceRegs
 	txstate [][]byte
-	snap    []byte // the memory copied out (a prefix of buf), nil: read live
+	twin    *twin  // its copy-on-write twin while the image is written (twin.go)
 	tmp     string // the image under its temporary name
 
 	tree     *dumpTree

@@ -30,7 +30,6 @@ type dumpTree struct {
 
 	procs    []*dumper // parents before children
 	frozenAt time.Time
-	prealloc map[int][]byte  // snapshot buffers allocated before the freeze
 	ctx      context.Context // bounds the waits of the freeze
 
 	// The unix sockets of the tree by inode, and those in flight in
@@ -43,27 +42,6 @@ type dumpTree struct {
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
 	t.ctx = ctx
-	snapshots := !t.opts.CheckOnly && t.opts.Signal == 0
-	if snapshots {
-		// Buffers are allocated before the freeze, so the tree does not
-		// wait for them.
-		t.prealloc = map[int][]byte{}
-		for _, pid := range t.scanTree() {
-			d := &dumper{pid: pid}
-			d.allocSnapshot(snapshotEstimate(pid))
-			if d.buf != nil {
-				t.prealloc[pid] = d.buf
-			}
-		}
-	}
-	defer func() {
-		for _, b := range t.prealloc {
-			unix.Munmap(b)
-		}
-		for _, d := range t.procs {
-			d.freeSnapshot()
-		}
-	}()
 	t.frozenAt = time.Now()
 	defer t.release(false)
 	killed := false
@@ -95,41 +73,20 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if t.opts.CheckOnly {
 		return nil
 	}
-	if snapshots {
-		// Copy every member's memory out, then let the whole tree go.
-		all := true
-		for _, d := range t.procs {
-			if d.zombie {
-				continue
-			}
-			snap, err := d.snapshot()
-			if err != nil {
-				return err
-			}
-			d.snap = snap
-			all = all && (snap != nil || d.dataLen == 0)
-		}
-		if all {
-			res.Frozen = time.Since(t.frozenAt)
-			t.release(true)
-		}
+	// The images are written (copy-on-write twins let the tree go
+	// before, see writeImages); on error no temporary file is left.
+	if err := t.writeImages(ctx, res); err != nil {
+		return err
 	}
-	var tmps []string
 	defer func() {
 		if retErr != nil {
-			for _, tmp := range tmps {
-				os.Remove(tmp)
+			for _, d := range t.procs {
+				if d.tmp != "" {
+					os.Remove(d.tmp)
+				}
 			}
 		}
 	}()
-	for _, d := range t.procs {
-		tmp, err := d.writeImage(ctx, d.snap)
-		if err != nil {
-			return err
-		}
-		d.tmp = tmp
-		tmps = append(tmps, tmp)
-	}
 	for i := len(t.procs) - 1; i >= 0; i-- {
 		d := t.procs[i]
 		if err := publish(d.tmp, d.path, t.opts.Force); err != nil {
@@ -294,10 +251,6 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 				return nil, err
 			}
 		}
-	}
-	if b, ok := t.prealloc[pid]; ok {
-		d.buf = b
-		delete(t.prealloc, pid)
 	}
 	if parent != nil {
 		parent.children = append(parent.children, d)

@@ -2,13 +2,10 @@ package ckpt
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -223,82 +220,6 @@ func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 	return runs, nil
 }
 
-// snapshot copies every saved extent of the frozen target into one buffer
-// of our own, so the target can run again before the image is written:
-// reading memory runs at several GB/s, writing a new file into the page
-// cache at a fraction of that. The buffer is d.buf when that is large
-// enough (allocated before the freeze, see allocSnapshot). It returns nil
-// (and the image is written from the live, frozen target) when the buffer
-// would not fit in memory.
-func (d *dumper) snapshot() ([]byte, error) {
-	if d.dataLen == 0 {
-		return nil, nil
-	}
-	if uint64(len(d.buf)) < d.dataLen {
-		d.freeSnapshot()
-		if d.allocSnapshot(d.dataLen); d.buf == nil {
-			return nil, nil
-		}
-	}
-	buf := d.buf[:d.dataLen]
-	for _, r := range d.meta.Regions {
-		for _, e := range r.Extents {
-			if err := d.readExtent(buf[e.Off:e.Off+e.Len], e.Addr); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return buf, nil
-}
-
-// allocSnapshot maps a buffer of n bytes for snapshot, unless that would
-// take more than half of the available memory. Huge pages and one bulk
-// populate make it far cheaper than faulting pages in one by one on
-// these VMs.
-func (d *dumper) allocSnapshot(n uint64) {
-	if n == 0 || n > memAvailable()/2 {
-		return
-	}
-	buf, err := unix.Mmap(-1, 0, int(n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		return
-	}
-	unix.Madvise(buf, unix.MADV_HUGEPAGE)
-	if err := unix.Madvise(buf, unix.MADV_POPULATE_WRITE); err != nil {
-		unix.Munmap(buf)
-		return
-	}
-	d.buf = buf
-}
-
-func (d *dumper) freeSnapshot() {
-	if d.buf != nil {
-		unix.Munmap(d.buf)
-		d.buf = nil
-	}
-}
-
-// snapshotEstimate guesses, before the freeze, how many bytes snapshot
-// will need: the process's anonymous and shared resident memory, plus room
-// for pages copied on write in file mappings.
-func snapshotEstimate(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	var kb uint64
-	for _, line := range strings.Split(string(data), "\n") {
-		for _, k := range []string{"RssAnon:", "RssShmem:", "VmPTE:"} {
-			if v, ok := strings.CutPrefix(line, k); ok {
-				var n uint64
-				fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &n)
-				kb += n
-			}
-		}
-	}
-	return kb*1024 + kb*1024/16 + 8<<20
-}
-
 // readExtent reads target memory at addr into b: process_vm_readv where it
 // can, /proc/PID/mem (which also reads unreadable pages) where it cannot.
 func (d *dumper) readExtent(b []byte, addr uint64) error {
@@ -332,132 +253,6 @@ func memAvailable() uint64 {
 		}
 	}
 	return 0
-}
-
-// writeImage writes the image under a temporary name beside its final one
-// and returns that name. Memory comes from snap (see snapshot) or, when
-// snap is nil, from the frozen target. All-zero pages are skipped (holes),
-// so the file is sparse. The checksums (and with a key the HMACs) of the
-// segments are computed as they are written and go into the checksum note,
-// written last (see sums).
-func (d *dumper) writeImage(ctx context.Context, snap []byte) (tmpName string, retErr error) {
-	var regs []unix.PtraceRegs
-	var xstate [][]byte
-	if !d.zombie {
-		regs, xstate = d.tregs, d.txstate
-	}
-	nseg := 0
-	for _, r := range d.meta.Regions {
-		nseg += len(r.Extents)
-	}
-	key := d.opts.Key
-	notes, err := buildNotes(&d.meta, regs, xstate, nseg, key != nil)
-	if err != nil {
-		return "", err
-	}
-	hdr, dataStart := imageHeader(notes, d.loads)
-	sumsAt := len(hdr) - sumsLen(nseg, key != nil)
-	ss := sums{keyed: key != nil, head: crcOf(hdr[:sumsAt]), segs: make([]segSum, 0, nseg)}
-	if key != nil {
-		copy(ss.metaMAC[:], metaMAC(key, hdr[:sumsAt]))
-	}
-	f, err := os.CreateTemp(filepath.Dir(d.path), "."+filepath.Base(d.path)+".tmp*")
-	if err != nil {
-		return "", err
-	}
-	defer func() {
-		f.Close()
-		if retErr != nil {
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return "", err
-	}
-	if _, err := f.WriteAt(hdr, 0); err != nil {
-		return "", fmt.Errorf("%s: write header: %w", d.path, err)
-	}
-	var buf []byte
-	out := f
-	if snap == nil {
-		buf = make([]byte, 4<<20)
-	} else if df, err := os.OpenFile(f.Name(), os.O_WRONLY|unix.O_DIRECT, 0); err == nil {
-		// The snapshot is page aligned and so are the runs written from
-		// it: write them around the page cache, which on these VMs costs
-		// more than the disk.
-		defer df.Close()
-		out = df
-	}
-	var exts []extent
-	for _, r := range d.meta.Regions {
-		exts = append(exts, r.Extents...)
-	}
-	// From a snapshot, the checksums are computed by a goroutine of their
-	// own while this one waits on the disk; it only reads snap and is
-	// always waited for (snap is unmapped after us).
-	var sumsDone chan []segSum
-	if snap != nil {
-		sumsDone = make(chan []segSum, 1)
-		go func() { sumsDone <- snapshotSums(snap, exts, key, ss.metaMAC[:]) }()
-		defer func() {
-			if sumsDone != nil {
-				<-sumsDone
-			}
-		}()
-	}
-	for _, e := range exts {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		h := newSegHash(key, ss.metaMAC[:], len(ss.segs))
-		for done := uint64(0); done < e.Len; {
-			var b []byte
-			if snap != nil {
-				b = snap[e.Off : e.Off+e.Len]
-			} else {
-				b = buf[:min(e.Len-done, uint64(len(buf)))]
-				if err := d.readExtent(b, e.Addr+done); err != nil {
-					return "", err
-				}
-			}
-			if snap == nil {
-				h.write(b)
-			}
-			err := writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
-			if err != nil && out != f && errors.Is(err, unix.EINVAL) {
-				// This filesystem takes no direct I/O.
-				out = f
-				err = writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
-			}
-			if err != nil {
-				return "", fmt.Errorf("%s: write proc region: %w", d.path, err)
-			}
-			done += uint64(len(b))
-		}
-		ss.segs = append(ss.segs, h.sum())
-	}
-	if sumsDone != nil {
-		ss.segs = <-sumsDone
-		sumsDone = nil
-	}
-	if _, err := f.WriteAt(ss.encode(), int64(sumsAt)); err != nil {
-		return "", fmt.Errorf("%s: write checksums: %w", d.path, err)
-	}
-	if err := f.Truncate(int64(dataStart + d.dataLen)); err != nil {
-		return "", fmt.Errorf("%s: seek: %w", d.path, err)
-	}
-	return f.Name(), nil
-}
-
-// snapshotSums returns the checksums of the extents exts of snap.
-func snapshotSums(snap []byte, exts []extent, key, metaMAC []byte) []segSum {
-	out := make([]segSum, len(exts))
-	for i, e := range exts {
-		h := newSegHash(key, metaMAC, i)
-		h.write(snap[e.Off : e.Off+e.Len])
-		out[i] = h.sum()
-	}
-	return out
 }
 
 var zeroPage [pageSize]byte
