@@ -153,8 +153,14 @@ type dumper struct {
 	tids    []int // its threads, the main thread first
 	tregs   []unix.PtraceRegs
 	txstate [][]byte
-	twin    *twin  // its copy-on-write twin while the image is written (twin.go)
-	tmp     string // the image under its temporary name
+	twin    *twin // its copy-on-write twin while the image is written (twin.go)
+	// plan: per region, the pages to save (memory.go); deferPlan: the
+	// pages of the regions read from the twin are found in the twin, once
+	// the process runs again (planDeferred).
+	plan      []regionPlan
+	deferPlan bool
+	copied    map[uint64][]byte // what copyFrozen copied, by address of extent
+	tmp       string            // the image under its temporary name
 
 	tree     *dumpTree
 	parent   *dumper
@@ -329,9 +335,11 @@ func (d *dumper) collect() error {
 		return fmt.Errorf("%s(%d): open memory: %w", d.comm, pid, err)
 	}
 	d.mem = mem
+	t0 := time.Now()
 	if err := d.planMemory(); err != nil {
 		return err
 	}
+	d.log.Debug(fmt.Sprintf("%s(%d): memory planned in %.1f ms", d.comm, pid, time.Since(t0).Seconds()*1e3))
 	if err := d.collectSecurity(); err != nil {
 		return err
 	}

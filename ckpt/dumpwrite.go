@@ -13,18 +13,17 @@ import (
 // (d.tmp). Unless a signal is to be sent after the checkpoint (which needs
 // the tree frozen to the end), each process is cloned, frozen, into a
 // copy-on-write twin (twin.go); what a twin does not hold as it was
-// (shared memory, MADV_DONTFORK and MADV_WIPEONFORK regions) is written
-// from the frozen process; then the tree is let go and the rest is written
-// from the twins. Without twins (a signal to send, a clone refused: the
-// job's pids limit, RLIMIT_NPROC, strict overcommit) the tree stays frozen
-// until every image is written; the memory taken is the same (writeBufs
-// buffers), only the stop is longer.
+// (shared memory, MADV_DONTFORK and MADV_WIPEONFORK regions) is copied
+// from the frozen process into a buffer allocated before the freeze; then
+// the tree is let go, the pages to save are found in the twins (their
+// pagemap: a page-table walk, 20 ms a GiB here, out of the freeze) and the
+// images are written from the twins and the buffer. When that memory does
+// not fit the buffer it is written from the frozen process, and the pages
+// are found in the freeze. Without twins (a signal to send, a clone
+// refused: the job's pids limit, RLIMIT_NPROC, strict overcommit) the tree
+// stays frozen until every image is written; the memory taken is the same
+// (the buffers), only the stop is longer.
 func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retErr error) {
-	pool, err := newBufPool()
-	if err != nil {
-		return err
-	}
-	defer pool.close()
 	writers := make([]*imageWriter, len(t.procs))
 	defer func() {
 		if retErr != nil {
@@ -36,39 +35,69 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 		}
 	}()
 	defer t.endTwins(res)
-	cow := make([][]int, len(t.procs)) // segments written from the twin
-	twins := t.opts.Signal == 0
+	twins := t.vmas != nil
+	var twinsAt time.Duration
 	if twins {
-		if err := t.makeTwins(cow); err != nil {
+		t.log.Debug(fmt.Sprintf("state collected %.1f ms after the freeze began", time.Since(t.frozenAt).Seconds()*1e3))
+		err := t.makeTwins()
+		twinsAt = time.Since(t.frozenAt)
+		if err != nil {
 			t.log.Info(fmt.Sprintf("copy-on-write twins: %v; the tree stays stopped while its images are written", err))
 			t.endTwins(res)
 			twins = false
-			cow = make([][]int, len(t.procs))
 		}
 	}
+	// In the freeze: copy what the twins do not hold into the buffer, or
+	// write it (after finding the pages) if it does not fit.
+	copied := twins && t.copyFrozen()
 	for i, d := range t.procs {
-		w, err := d.newImageWriter(pool)
+		if copied && d.twin != nil {
+			continue // after the freeze
+		}
+		if d.deferPlan {
+			src := d.pid
+			if d.twin != nil {
+				src = d.twin.pid
+			}
+			if err := d.planDeferred(src); err != nil {
+				return err
+			}
+		}
+		w, err := d.newImageWriter(t.pool)
 		if err != nil {
 			return err
 		}
 		writers[i] = w
-		frozen := allSegments(len(w.exts))
-		if len(cow[i]) > 0 {
-			frozen = without(frozen, cow[i])
-		}
-		if err := w.write(ctx, frozen, liveSource{d}, nil, nil); err != nil {
+		if err := w.write(ctx, d.segments(false), liveSource{d}, nil, nil); err != nil {
 			return err
 		}
 	}
 	if twins {
 		res.Frozen = time.Since(t.frozenAt)
+		t.log.Debug(fmt.Sprintf("stopped %.1f ms (twins made %.1f ms after the freeze began)", res.Frozen.Seconds()*1e3, twinsAt.Seconds()*1e3))
 		t.release(true)
 		th := t.newThrottle()
 		for i, d := range t.procs {
 			if d.twin == nil {
 				continue
 			}
-			if err := writers[i].write(ctx, cow[i], twinSource{d.twin}, d.twin.drop, th.check); err != nil {
+			if err := d.checkTwin(); err != nil {
+				return err
+			}
+			if writers[i] == nil {
+				if err := d.planDeferred(d.twin.pid); err != nil {
+					return err
+				}
+				w, err := d.newImageWriter(t.pool)
+				if err != nil {
+					return err
+				}
+				writers[i] = w
+				if err := w.write(ctx, d.segments(false), copySource(d.copied), nil, nil); err != nil {
+					return err
+				}
+			}
+			if err := writers[i].write(ctx, d.segments(true), twinSource{d.twin}, d.twin.drop, th.check); err != nil {
 				return err
 			}
 			d.twin.kill() // its memory goes back at once
@@ -87,35 +116,90 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 	return nil
 }
 
-// makeTwins makes the twin of every process that has private memory to
-// save, and lists in cow[i] the segments of t.procs[i] to write from it.
-// On error the twins made so far are left for endTwins.
-func (t *dumpTree) makeTwins(cow [][]int) error {
-	for i, d := range t.procs {
-		if d.zombie || d.dataLen == 0 {
-			continue
-		}
-		noFork, err := noForkRegions(d.pid)
-		if err != nil {
-			return fmt.Errorf("%s(%d): smaps: %w", d.comm, d.pid, err)
-		}
-		seg := 0
-		for _, r := range d.meta.Regions {
-			for range r.Extents {
-				if r.Kind != regionShmem && !noFork[r.Start] {
-					cow[i] = append(cow[i], seg)
-				}
-				seg++
+// segments lists the segments of d's image read from its twin (fromTwin)
+// or not; without a twin, every segment is not.
+func (d *dumper) segments(fromTwin bool) []int {
+	var out []int
+	seg := 0
+	for _, r := range d.meta.Regions {
+		for range r.Extents {
+			if (d.twin != nil && d.twinBound(r)) == fromTwin {
+				out = append(out, seg)
 			}
+			seg++
 		}
-		if len(cow[i]) == 0 {
+	}
+	return out
+}
+
+// makeTwins makes the twin of every process that has private memory to
+// save. On error the twins made so far are left for endTwins.
+func (t *dumpTree) makeTwins() error {
+	for i, d := range t.procs {
+		if _, ok := t.vmas[d.pid]; !ok || d.zombie {
 			continue
 		}
-		if d.twin, err = d.makeTwin(); err != nil {
+		need := false
+		for j, r := range d.meta.Regions {
+			need = need || d.twinBound(r) && (d.plan[j].deferred || len(d.plan[j].runs) > 0)
+		}
+		if !need {
+			continue
+		}
+		var err error
+		if t.procs[i].twin, err = d.makeTwin(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// copyFrozen copies, in the freeze, the saved pages of the processes with
+// a twin that the twin does not hold as they are, into the buffer
+// allocated for them before the freeze. It reports false, having copied
+// nothing, when they do not fit.
+func (t *dumpTree) copyFrozen() bool {
+	var need uint64
+	for _, d := range t.procs {
+		if d.twin == nil {
+			continue
+		}
+		for j, r := range d.meta.Regions {
+			if !d.twinBound(r) {
+				for _, run := range d.plan[j].runs {
+					need += run[1] - run[0]
+				}
+			}
+		}
+	}
+	if need > uint64(len(t.pool.arena)) {
+		return false
+	}
+	arena := t.pool.arena
+	for _, d := range t.procs {
+		if d.twin == nil {
+			continue
+		}
+		d.copied = map[uint64][]byte{}
+		for j, r := range d.meta.Regions {
+			if d.twinBound(r) {
+				continue
+			}
+			for _, run := range d.plan[j].runs {
+				n := run[1] - run[0]
+				b := arena[:n:n]
+				arena = arena[n:]
+				if err := d.readExtent(b, run[0]); err != nil {
+					for _, d := range t.procs {
+						d.copied = nil
+					}
+					return false
+				}
+				d.copied[run[0]] = b
+			}
+		}
+	}
+	return true
 }
 
 // endTwins kills the twins left and has their parents reap them.

@@ -57,6 +57,18 @@ func (s twinSource) read(b []byte, e extent, off uint64) error {
 	return s.tw.read(b, e.Addr+off)
 }
 
+// copySource reads the copies copyFrozen made, by address of extent.
+type copySource map[uint64][]byte
+
+func (s copySource) read(b []byte, e extent, off uint64) error {
+	c, ok := s[e.Addr]
+	if !ok || uint64(len(c)) != e.Len {
+		return fmt.Errorf("internal error: no copy of %#x", e.Addr)
+	}
+	copy(b, c[off:])
+	return nil
+}
+
 // snapSource reads a copy of the data area (tests).
 type snapSource []byte
 
@@ -79,25 +91,50 @@ type imageWriter struct {
 	pool      *bufPool
 }
 
-// bufPool is the writer's buffers, shared by the images of one checkpoint.
+// bufPool is the writer's buffers, shared by the images of one checkpoint,
+// and the arena into which copyFrozen copies what the twins do not hold.
+// They are allocated and populated before the freeze: the first touch of
+// a page costs ~15 us on these VMs (1 ms for 64 pages in the freeze).
 type bufPool struct {
-	free chan []byte
-	all  [][]byte
+	free  chan []byte
+	all   [][]byte
+	arena []byte
 }
 
-func newBufPool() (*bufPool, error) {
+// frozenCopyMax bounds the arena.
+const frozenCopyMax = 64 << 20
+
+func newBufPool(frozen uint64) (*bufPool, error) {
 	p := &bufPool{free: make(chan []byte, writeBufs)}
 	for i := 0; i < writeBufs; i++ {
-		// mmap: page-aligned, as O_DIRECT wants.
-		b, err := unix.Mmap(-1, 0, writeChunk, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+		b, err := populated(writeChunk)
 		if err != nil {
 			p.close()
-			return nil, os.NewSyscallError("mmap", err)
+			return nil, err
 		}
 		p.all = append(p.all, b)
 		p.free <- b
 	}
+	if frozen > 0 {
+		b, err := populated(int(alignPage(min(frozen+frozen/8+pageSize, frozenCopyMax))))
+		if err != nil {
+			p.close()
+			return nil, err
+		}
+		p.arena = b
+		p.all = append(p.all, b)
+	}
 	return p, nil
+}
+
+// populated maps n bytes (page-aligned, as O_DIRECT wants) and faults them in.
+func populated(n int) ([]byte, error) {
+	b, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, os.NewSyscallError("mmap", err)
+	}
+	unix.Madvise(b, unix.MADV_POPULATE_WRITE)
+	return b, nil
 }
 
 func (p *bufPool) close() {
@@ -416,7 +453,7 @@ func writeRuns(b []byte, off int64, put func(p []byte, at int64) error) error {
 // writeImage writes d's image from snap (a copy of its data area), or from
 // the frozen process when snap is nil, and returns its temporary name.
 func (d *dumper) writeImage(ctx context.Context, snap []byte) (string, error) {
-	pool, err := newBufPool()
+	pool, err := newBufPool(0)
 	if err != nil {
 		return "", err
 	}

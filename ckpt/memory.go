@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -47,7 +48,6 @@ func (d *dumper) planMemory() error {
 		return fmt.Errorf("%s(%d): pagemap: %w", d.comm, d.pid, err)
 	}
 	defer pm.Close()
-	var off uint64
 	for _, mp := range maps {
 		r, full, err := d.classify(mp)
 		if err != nil {
@@ -57,6 +57,7 @@ func (d *dumper) planMemory() error {
 			continue
 		}
 		var runs [][2]uint64 // [start, end) addresses of saved pages
+		deferred := false
 		switch {
 		case r.Kind == regionVDSO && r.Name == "[vdso]":
 			b := make([]byte, r.End-r.Start)
@@ -73,15 +74,77 @@ func (d *dumper) planMemory() error {
 		case full:
 			runs = [][2]uint64{{r.Start, r.End}}
 		case r.Kind == regionShared:
+		case d.deferPlan && d.twinBound(*r):
+			// Its pages are found in the twin, after the freeze
+			// (planDeferred): the twin's pagemap is the process's of
+			// the instant of the freeze.
+			deferred = true
 		default:
-			runs, err = d.savedRuns(pm, r)
-			if err != nil {
+			if runs, err = d.savedRuns(pm, r); err != nil {
 				return err
 			}
-			if r.Kind == regionFile && len(runs) > fileRunsMax {
-				runs = [][2]uint64{{r.Start, r.End}}
-			}
 		}
+		d.plan = append(d.plan, regionPlan{runs: runs, deferred: deferred, perms: mp.Perms})
+		for _, run := range runs {
+			// Offsets come with the layout; the tree looks at which
+			// shared memory this image holds before (shmSeen, name).
+			r.Extents = append(r.Extents, extent{Addr: run[0], Len: run[1] - run[0]})
+		}
+		d.meta.Regions = append(d.meta.Regions, *r)
+	}
+	if !d.deferPlan {
+		return d.layout()
+	}
+	return nil
+}
+
+// regionPlan is what planMemory found of one region: the runs of pages
+// to save, or that they are to be found later (deferred).
+type regionPlan struct {
+	runs     [][2]uint64
+	deferred bool
+	perms    string
+}
+
+// planDeferred finds the pages of the deferred regions in the memory of
+// pid (the twin, or the frozen process itself), then lays the image out.
+func (d *dumper) planDeferred(pid int) error {
+	pm, err := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
+	if err != nil {
+		return fmt.Errorf("%s(%d): pagemap: %w", d.comm, d.pid, err)
+	}
+	defer pm.Close()
+	for i := range d.plan {
+		p := &d.plan[i]
+		if !p.deferred {
+			continue
+		}
+		r := &d.meta.Regions[i]
+		t0 := time.Now()
+		if p.runs, err = d.savedRuns(pm, r); err != nil {
+			return err
+		}
+		if dt := time.Since(t0); dt > time.Millisecond {
+			d.log.Debug(fmt.Sprintf("%s(%d) region %#x-%#x: pages found in %.1f ms", d.comm, d.pid, r.Start, r.End, dt.Seconds()*1e3))
+		}
+		p.deferred = false
+	}
+	d.deferPlan = false
+	return d.layout()
+}
+
+// layout turns the runs of every region into its extents and the image's
+// PT_LOAD segments.
+func (d *dumper) layout() error {
+	var off uint64
+	d.loads = d.loads[:0]
+	for i := range d.meta.Regions {
+		r := &d.meta.Regions[i]
+		runs := d.plan[i].runs
+		if r.Kind == regionFile && len(runs) > fileRunsMax {
+			runs = [][2]uint64{{r.Start, r.End}}
+		}
+		r.Extents = nil
 		// One PT_LOAD per run of saved pages and per gap between them, so
 		// gdb sees every address of the region.
 		pos := r.Start
@@ -98,8 +161,7 @@ func (d *dumper) planMemory() error {
 		if pos < r.End {
 			d.loads = append(d.loads, load{vaddr: pos, memsz: r.End - pos, prot: r.Prot})
 		}
-		d.log.Info(fmt.Sprintf("%s(%d) region %#x-%#x %s %s %s: %d KiB saved", d.comm, d.pid, r.Start, r.End, mp.Perms, r.Kind, r.Name, extLen(r.Extents)/1024))
-		d.meta.Regions = append(d.meta.Regions, *r)
+		d.log.Info(fmt.Sprintf("%s(%d) region %#x-%#x %s %s %s: %d KiB saved", d.comm, d.pid, r.Start, r.End, d.plan[i].perms, r.Kind, r.Name, extLen(r.Extents)/1024))
 	}
 	if len(d.loads) > maxLoads {
 		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1,
@@ -180,10 +242,26 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 	return r, false, nil
 }
 
+// usePagemapScan: savedRuns asks PAGEMAP_SCAN (tests compare both ways).
+var usePagemapScan = true
+
 // savedRuns returns the runs of pages of r that the image must hold: the
 // present or swapped pages of anonymous memory, and of a private file
 // mapping the pages that were copied on write.
 func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
+	gap := uint64(anonGapMerge)
+	if r.Kind == regionFile {
+		gap = 1
+	}
+	if usePagemapScan {
+		runs, err := scanSaved(pm, r.Start, r.End, r.Kind == regionFile, gap)
+		if err != errNoScan {
+			if err != nil {
+				return nil, fmt.Errorf("%s(%d): read pagemap: %w", d.comm, d.pid, err)
+			}
+			return runs, nil
+		}
+	}
 	n := (r.End - r.Start) / pageSize
 	buf := make([]byte, 8*min(n, 1<<16))
 	var runs [][2]uint64
