@@ -42,6 +42,7 @@ type builder struct {
 	pidfd   uint64 // the restorer's pidfd, in the process
 	spareFD int    // the lowest descriptor number the process did not use
 
+	lazy      []region    // regions restored lazily (lazy.go)
 	tasks     []*task     // its threads, the main thread first
 	tidInside map[int]int // checkpointed tid -> tid now, as the process sees it
 }
@@ -154,6 +155,9 @@ func (b *builder) build() error {
 		}
 	}
 	if err := fill.finish(); err != nil {
+		return err
+	}
+	if err := b.registerLazy(); err != nil {
 		return err
 	}
 	r.log.Debug(fmt.Sprintf("%s(%d): memory restored in %.3fs", p.comm(), m.PID, time.Since(start).Seconds()))
@@ -384,7 +388,9 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		// a restore fast on these VMs.
 		b.call("madvise", unix.SYS_MADVISE, rg.Start, length, unix.MADV_HUGEPAGE)
 	}
-	if err := fill.fillRegion(rg); err != nil {
+	if b.lazyRegion(rg) {
+		b.lazy = append(b.lazy, rg) // lazy.go: registered once all are mapped
+	} else if err := fill.fillRegion(rg); err != nil {
 		return err
 	}
 	if mapProt != prot {

@@ -45,6 +45,11 @@ type RestartOptions struct {
 	// restored as recorded, whatever Owner says; one that does not is
 	// treated as the Owner's own file.
 	Key []byte
+	// Lazy runs the tree as soon as its state is back and loads its
+	// private anonymous memory as it touches it, verified segment by
+	// segment (lazy.go); Process.Loaded tells when the image is not
+	// needed any more. The caller must live until then.
+	Lazy bool
 }
 
 // Process is a restarted process. Its parent is the caller of Restart.
@@ -55,9 +60,12 @@ type Process struct {
 	// giveBack, if set, makes the caller's process group the foreground
 	// group of the terminal again once the process has ended (CONVEX).
 	giveBack func()
+	lazy     *lazyLoader // Lazy: loads the pages still missing
 }
 
-// Wait waits for the process to end and returns its wait status.
+// Wait waits for the process to end and returns its wait status. After a
+// lazy restore it also waits for the loader, and returns its error when a
+// segment failed its check (the tree was killed for it).
 func (p *Process) Wait() (unix.WaitStatus, error) {
 	for {
 		var ws unix.WaitStatus
@@ -72,7 +80,7 @@ func (p *Process) Wait() (unix.WaitStatus, error) {
 			if p.giveBack != nil {
 				p.giveBack()
 			}
-			return ws, nil
+			return ws, p.LoadErr()
 		}
 	}
 }
@@ -210,6 +218,7 @@ type restorer struct {
 	shm   map[string]int    // shared memory objects (memfds)
 	pipes map[uint64][2]int // pipes by inode
 	inet  *inetRestore      // TCP and UDP sockets (inetsock.go)
+	lazy  *lazyLoader       // RestartOptions.Lazy: serves the tree's faults
 	// tmpfsKept: shared memory objects whose tmpfs file was still there
 	// (tmpfsmap.go): mapped as they are, not refilled.
 	tmpfsKept map[string]bool
@@ -418,8 +427,13 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 	defer func() {
 		if retErr != nil {
 			// All or nothing: every process created so far goes.
-			for _, pid := range r.created {
-				unix.Kill(pid, unix.SIGKILL)
+			r.killAll()
+			if r.lazy != nil {
+				r.lazy.stop()
+				if r.lazy.err != nil {
+					// A segment failed its check while the restore went on.
+					retErr = r.lazy.err
+				}
 			}
 			reapAll(r.created, 10*time.Second)
 		}
@@ -492,7 +506,10 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, r.fail(p, err)
 		}
 	}
-	return &Process{PID: r.root.pid, Comm: r.root.comm(), giveBack: giveBack}, nil
+	if r.lazy != nil {
+		r.lazy.seal()
+	}
+	return &Process{PID: r.root.pid, Comm: r.root.comm(), giveBack: giveBack, lazy: r.lazy}, nil
 }
 
 func (r *restorer) closeAll() {
