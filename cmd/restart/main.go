@@ -46,7 +46,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:      "restart",
 		Usage:     "restart a process from a checkpoint image",
-		UsageText: "restart [-CFqvwWXz] [-k signo|-K signo] checkpoint_file",
+		UsageText: "restart [-CFqvwWXz] [-k signo|-K signo] [--lazy] checkpoint_file",
 		Description: "Rebuilds the process saved in CHECKPOINT_FILE (written by chkpnt) with its old pid,\n" +
 			"memory, registers, open files and signal state, as a child of restart, and by default\n" +
 			"waits for it and exits with its exit status (128+N if it was killed by signal N).\n" +
@@ -70,6 +70,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "z", Usage: "leave the process stopped (same as -k STOP; not with -k/-K)"},
 			&cli.StringFlag{Name: "k", Usage: "send signal `signo` instead of SIGCONT when the restore is complete; 0: none"},
 			&cli.StringFlag{Name: "K", Usage: "like -k, for every process of the tree"},
+			&cli.BoolFlag{Name: "lazy", Usage: "run at once and load memory from the image as the process touches it, each segment verified first; restart (also with -W) stays until every page is in: the image must stay until then"},
 			statusFlag,
 		},
 		Action: run,
@@ -94,6 +95,7 @@ func run(c *cli.Context) error {
 		Force:    c.Bool("F"),
 		CopyBack: c.Bool("C"),
 		Stopped:  c.Bool("z"),
+		Lazy:     c.Bool("lazy"),
 	}
 	for _, k := range []string{"k", "K"} {
 		if c.IsSet(k) {
@@ -131,6 +133,12 @@ func run(c *cli.Context) error {
 	writeStatus(nil, p.PID)
 	if c.Bool("W") {
 		fmt.Fprintln(c.App.Writer, p.PID)
+		// A lazy restore serves the process's pages from here: leave
+		// only once they are all in.
+		<-p.Loaded()
+		if err := p.LoadErr(); err != nil {
+			return cli.Exit(err.Error(), 1)
+		}
 		return nil
 	}
 	done := make(chan struct{})
