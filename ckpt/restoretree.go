@@ -246,12 +246,13 @@ func (r *restorer) makeShm(p *rproc) error {
 			}
 		} else if !ok {
 			var err error
-			if fd, err = unix.MemfdCreate("lazarus-shm", unix.MFD_CLOEXEC); err != nil {
-				return fmt.Errorf("shared mem tmp file create failed: %w", err)
+			var filled bool
+			if fd, filled, err = r.newShmObject(rg, size[rg.Shm]); err != nil {
+				return err
 			}
 			r.shm[rg.Shm] = fd
-			if err := unix.Ftruncate(fd, size[rg.Shm]); err != nil {
-				return fmt.Errorf("shared mem tmp file create failed: %w", err)
+			if filled {
+				r.tmpfsKept[rg.Shm] = true // content there: not refilled
 			}
 		}
 		if r.tmpfsKept[rg.Shm] {
@@ -480,7 +481,7 @@ func withTTOUIgnored(f func()) {
 func openUnlinked(p *rproc, f fileDesc) (int, error) {
 	var fd int
 	var err error
-	if name, ok := strings.CutPrefix(f.Path, "/memfd:"); ok {
+	if name, ok := strings.CutPrefix(strings.TrimSuffix(f.Path, " (deleted)"), "/memfd:"); ok {
 		fd, err = unix.MemfdCreate(name, unix.MFD_CLOEXEC)
 	} else {
 		mode := uint32(0o600)
