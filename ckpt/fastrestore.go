@@ -73,13 +73,20 @@ func (img *Image) readSegment(f *os.File, e extent, at uint64, dst []byte) error
 // Its goroutine (check) is started by startFill and always ended by
 // finish, which the builder defers.
 type memFill struct {
-	b    *builder
-	img  *os.File // the restorer's descriptor of the image
-	tfd  uint64   // the same open file description in the process
-	work chan checkItem
+	b   *builder
+	img *os.File // the restorer's descriptor of the image
+	tfd uint64   // the same open file description in the process
+	// work: one queue per checker; segment k goes to checker k mod
+	// checkers (segments are independent: each has its own checksum).
+	work []chan checkItem
+	next int
 	done chan error
 	over bool
 }
+
+// checkers is the number of checker goroutines of one process: the
+// checksum, HMAC above all, costs more than the read it checks.
+const checkers = 2
 
 // checkItem is one piece of a segment for the checker, in segment order:
 // n bytes now in the process at addr, or a hole of n zero bytes, or (end)
@@ -95,13 +102,17 @@ type checkItem struct {
 // startFill gives the process a descriptor of img (above every saved one
 // and the pidfd) and starts the checker.
 func (b *builder) startFill(img *os.File) (*memFill, error) {
-	f := &memFill{b: b, img: img, work: make(chan checkItem, 256), done: make(chan error, 1)}
+	f := &memFill{b: b, img: img, done: make(chan error, checkers)}
 	want := b.spareFD + 2
 	if err := b.takeFD(int(img.Fd()), want, true); err != nil {
 		return nil, fmt.Errorf("image descriptor: %w", err)
 	}
 	f.tfd = uint64(want)
-	go f.check()
+	for i := 0; i < checkers; i++ {
+		w := make(chan checkItem, 256)
+		f.work = append(f.work, w)
+		go f.check(w)
+	}
 	return f, nil
 }
 
@@ -112,20 +123,27 @@ func (f *memFill) finish() error {
 		return nil
 	}
 	f.over = true
-	close(f.work)
-	err := <-f.done
+	var err error
+	for _, w := range f.work {
+		close(w)
+	}
+	for range f.work {
+		if e := <-f.done; e != nil && err == nil {
+			err = e
+		}
+	}
 	if _, cerr := f.b.call("close", unix.SYS_CLOSE, f.tfd); cerr != nil && err == nil {
 		err = fmt.Errorf("close image descriptor: %w", cerr)
 	}
 	return err
 }
 
-// check verifies the pieces as they come. After a failure it only drains
-// the queue: the restore fails as a whole.
-func (f *memFill) check() {
+// check verifies the pieces queued on work as they come. After a failure
+// it only drains the queue: the restore fails as a whole.
+func (f *memFill) check(work <-chan checkItem) {
 	var first error
 	buf := make([]byte, checkPiece)
-	for it := range f.work {
+	for it := range work {
 		if first != nil {
 			continue
 		}
@@ -190,6 +208,8 @@ func (f *memFill) fillRegion(rg region) error {
 // data run (SEEK_DATA/SEEK_HOLE), and queues each piece for its check.
 func (f *memFill) fillRaw(e extent, base int64, all bool) error {
 	c := f.b.p.img.checkSegment(e)
+	work := f.work[f.next%len(f.work)]
+	f.next++
 	fd := int(f.img.Fd())
 	end := base + int64(e.Len)
 	pos := base
@@ -208,7 +228,7 @@ func (f *memFill) fillRaw(e extent, base int64, all bool) error {
 			}
 		}
 		if dataAt > pos {
-			f.work <- checkItem{c: c, n: uint64(dataAt - pos), hole: true}
+			work <- checkItem{c: c, n: uint64(dataAt - pos), hole: true}
 		}
 		for p := dataAt; p < holeAt; {
 			n := min(int64(fillPiece), holeAt-p)
@@ -220,15 +240,15 @@ func (f *memFill) fillRaw(e extent, base int64, all bool) error {
 			if got == 0 || int64(got) > n {
 				return &ImageError{Path: f.b.p.img.Path, Err: fmt.Errorf("%w: segment %#x-%#x: file ends at %d", ErrCorrupt, e.Addr, e.Addr+e.Len, p)}
 			}
-			f.work <- checkItem{c: c, addr: addr, n: got}
+			work <- checkItem{c: c, addr: addr, n: got}
 			p += int64(got)
 		}
 		pos = holeAt
 	}
 	if pos < end {
-		f.work <- checkItem{c: c, n: uint64(end - pos), hole: true}
+		work <- checkItem{c: c, n: uint64(end - pos), hole: true}
 	}
-	f.work <- checkItem{c: c, end: true}
+	work <- checkItem{c: c, end: true}
 	return nil
 }
 
