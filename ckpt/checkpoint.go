@@ -45,9 +45,13 @@ type CheckpointOptions struct {
 
 // CheckpointResult describes a finished checkpoint.
 type CheckpointResult struct {
-	Images   []string      // image files written, the root's first
-	Copies   []string      // files copied with CopyFiles
-	Frozen   time.Duration // how long the target (every process of the tree) was stopped
+	Images []string      // image files written, the root's first
+	Copies []string      // files copied with CopyFiles
+	Frozen time.Duration // how long the target (every process of the tree) was stopped
+	// Paused is how long the target was stopped again after Frozen: one
+	// thread per process while it reaped its copy-on-write twin, the tree
+	// when memory ran short while the twins were written (dumpwrite.go).
+	Paused   time.Duration
 	Duration time.Duration // the whole checkpoint, until the image was durable
 	Memory   uint64        // bytes of memory saved (all-zero pages excluded)
 	Apparent int64         // image size as ls -l shows it
@@ -146,12 +150,17 @@ type dumper struct {
 	mem     *os.File
 	copies  []string
 	dataLen uint64
-	buf     []byte // snapshot buffer
-	tids    []int  // its threads, the main thread first
+	tids    []int // its threads, the main thread first
 	tregs   []unix.PtraceRegs
 	txstate [][]byte
-	snap    []byte // the memory copied out (a prefix of buf), nil: read live
-	tmp     string // the image under its temporary name
+	twin    *twin // its copy-on-write twin while the image is written (twin.go)
+	// plan: per region, the pages to save (memory.go); deferPlan: the
+	// pages of the regions read from the twin are found in the twin, once
+	// the process runs again (planDeferred).
+	plan      []regionPlan
+	deferPlan bool
+	copied    map[uint64][]byte // what copyFrozen copied, by address of extent
+	tmp       string            // the image under its temporary name
 
 	tree     *dumpTree
 	parent   *dumper
@@ -326,9 +335,11 @@ func (d *dumper) collect() error {
 		return fmt.Errorf("%s(%d): open memory: %w", d.comm, pid, err)
 	}
 	d.mem = mem
+	t0 := time.Now()
 	if err := d.planMemory(); err != nil {
 		return err
 	}
+	d.log.Debug(fmt.Sprintf("%s(%d): memory planned in %.1f ms", d.comm, pid, time.Since(t0).Seconds()*1e3))
 	if err := d.collectSecurity(); err != nil {
 		return err
 	}
