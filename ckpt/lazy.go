@@ -225,12 +225,11 @@ type lazyLoader struct {
 	stopped bool
 	sealed  bool // every process of the tree is added
 
-	mms    []*lazyMM // the goroutine's own
-	kill   func()
-	err    error // set before done is closed
-	done   chan struct{}
-	buf    []byte
-	bufFor *lazyPiece
+	mms  []*lazyMM // the goroutine's own
+	kill func()
+	err  error // set before done is closed
+	done chan struct{}
+	buf  []byte
 }
 
 func newLazyLoader(kill func()) (*lazyLoader, error) {
