@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"lazarus/internal/testenv"
 )
 
 // cowRace is a running cowrace (testdata/cowrace.c).
@@ -184,4 +186,95 @@ func TestCopyOnWriteCheckpointFails(t *testing.T) {
 	if errs != 0 || sigchld != 0 || reaped != 0 {
 		t.Fatalf("after a failed checkpoint the program saw errors %d, SIGCHLD %d, children reaped %d; want 0 0 0", errs, sigchld, reaped)
 	}
+}
+
+// TestCopyOnWriteThrottled: a job whose memory cgroup has little room left
+// for the copies its writes make while the twin is written is stopped
+// again until its image is written, instead of being pushed into its
+// limit; the image is still the memory of the freeze.
+func TestCopyOnWriteThrottled(t *testing.T) {
+	needRoot(t)
+	cg := testMemCgroup(t, 1<<40)
+	dir := t.TempDir()
+	c := &cowRace{dir: dir, out: filepath.Join(dir, "out"), status: filepath.Join(dir, "status")}
+	// Started in the cgroup, so that its memory is charged there.
+	c.cmd = start(t, dir, "/bin/sh", "-c", `echo $$ > "$1/cgroup.procs" && exec "$2" 64 "$3" "$4"`, "sh", cg, cprog(t, "cowrace"), c.out, c.status)
+	waitFor(t, "cowrace ready", func() bool { return lines(c.out) >= 2 })
+	b, _ := os.ReadFile(c.out)
+	if _, err := fmt.Sscanf(string(b), "addr %v child %d", &c.addr, &c.child); err != nil {
+		t.Fatalf("cowrace said %q: %v", b, err)
+	}
+	waitFor(t, "three sweeps", func() bool { return c.gen() >= 3 })
+	// Room for 80 of the 64+3 MiB it could copy: enough to be let go,
+	// not enough to be left running.
+	room, _ := cgroupRoom(cg)
+	setMemLimit(t, cg, (1<<40)-room+80<<20)
+	pid := c.cmd.Process.Pid
+	img := filepath.Join(dir, "cowrace.img")
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	if _, err := Checkpoint(context.Background(), pid, CheckpointOptions{File: img, Logger: log}); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	if !strings.Contains(logged.String(), "stopped again") {
+		t.Fatalf("the job was not stopped again:\n%s", logged.String())
+	}
+	saved := imageWord(t, img, c.addr)
+	waitFor(t, "the program to go on", func() bool { return c.gen() >= saved })
+	if errs, sigchld, reaped, _ := c.report(t, pid); errs != 0 || sigchld != 0 || reaped != 0 {
+		t.Fatalf("the checkpointed program saw errors %d, SIGCHLD %d, children reaped %d; want 0 0 0", errs, sigchld, reaped)
+	}
+	c.cmd.Wait()
+	b, _ = os.ReadFile(c.out)
+	if err := os.Truncate(c.out, int64(bytes.Index(b, []byte("errors ")))); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	waitFor(t, "two sweeps after restart", func() bool { return c.gen() >= saved+2 })
+	errs, _, _, _ := c.report(t, p.PID)
+	waitProc(t, p)
+	if errs != 0 {
+		t.Fatalf("restarted program found %d pages that were not of the instant of the freeze", errs)
+	}
+}
+
+func setMemLimit(t *testing.T, cg string, limit uint64) {
+	t.Helper()
+	file := "memory.max"
+	if _, err := os.Stat(filepath.Join(cg, file)); err != nil {
+		file = "memory.limit_in_bytes"
+	}
+	if err := os.WriteFile(filepath.Join(cg, file), []byte(fmt.Sprint(limit)), 0); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testMemCgroup makes a memory cgroup limited to limit bytes (v2, or the
+// v1 memory hierarchy) and returns its directory.
+func testMemCgroup(t *testing.T, limit int) string {
+	t.Helper()
+	name := fmt.Sprintf("ckpt-test-%d", os.Getpid())
+	var dir, file string
+	if ctl, err := os.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil && strings.Contains(" "+strings.TrimSpace(string(ctl))+" ", " memory ") {
+		dir, file = filepath.Join("/sys/fs/cgroup", name), "memory.max"
+	} else if _, err := os.Stat("/sys/fs/cgroup/memory/memory.limit_in_bytes"); err == nil {
+		dir, file = filepath.Join("/sys/fs/cgroup/memory", name), "memory.limit_in_bytes"
+	} else {
+		testenv.Unavailable(t, "no memory cgroup controller")
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Its processes are gone (start's cleanup ran first): then it
+		// can be removed; wait for the kernel to let it go.
+		waitFor(t, "the cgroup to empty", func() bool { return os.Remove(dir) == nil || os.IsNotExist(os.Remove(dir)) })
+	})
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(fmt.Sprint(limit)), 0); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }

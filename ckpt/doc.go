@@ -8,8 +8,10 @@
 // which pages exist; only present pages are saved, all-zero ones become
 // holes), its descriptors, and asks the process itself, by injected system
 // calls, for what only it can tell (signal actions, timers, tid address,
-// brk). The memory is copied into a buffer so the target runs again before
-// the image is written.
+// brk). Then each process is cloned, still frozen, into a copy-on-write
+// twin (twin.go): the target runs again after a stop that costs what its
+// page tables take to copy, and its image is written from the twin, with
+// bounded buffers and direct I/O (imagewrite.go, dumpwrite.go).
 //
 // Restart execs the original executable as a stopped stub, clones the
 // process out of it with its old PID (clone3 set_tid, CLONE_PARENT so the

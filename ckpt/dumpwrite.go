@@ -73,10 +73,19 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 		}
 	}
 	if twins {
-		res.Frozen = time.Since(t.frozenAt)
-		t.log.Debug(fmt.Sprintf("stopped %.1f ms (twins made %.1f ms after the freeze began)", res.Frozen.Seconds()*1e3, twinsAt.Seconds()*1e3))
-		t.release(true)
 		th := t.newThrottle()
+		if why := th.short(); why != "" {
+			// Its copies would push the job into its limit at once.
+			t.log.Info(fmt.Sprintf("%s: the tree stays stopped while its images are written", why))
+			th.since = time.Now()
+		} else {
+			res.Frozen = time.Since(t.frozenAt)
+			t.log.Debug(fmt.Sprintf("stopped %.1f ms (twins made %.1f ms after the freeze began)", res.Frozen.Seconds()*1e3, twinsAt.Seconds()*1e3))
+			t.release(true)
+			if err := th.check(); err != nil {
+				return err
+			}
+		}
 		for i, d := range t.procs {
 			if d.twin == nil {
 				continue
@@ -102,7 +111,9 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 			}
 			d.twin.kill() // its memory goes back at once
 		}
-		res.Paused += th.paused()
+		if res.Frozen != 0 {
+			res.Paused += th.paused()
+		}
 	}
 	for i, d := range t.procs {
 		tmp, err := writers[i].finish()
@@ -218,22 +229,6 @@ func (t *dumpTree) endTwins(res *CheckpointResult) {
 	}
 }
 
-// without returns the elements of all not in some (both sorted).
-func without(all, some []int) []int {
-	var out []int
-	j := 0
-	for _, x := range all {
-		for j < len(some) && some[j] < x {
-			j++
-		}
-		if j < len(some) && some[j] == x {
-			continue
-		}
-		out = append(out, x)
-	}
-	return out
-}
-
 // throttle stops the tree again while its twins are written when memory
 // runs short: every page the tree writes meanwhile is a copy (the twin
 // keeps the old one), and a job that writes faster than the disk would
@@ -247,8 +242,9 @@ type throttle struct {
 	since   time.Time // stopped again at; zero: running
 }
 
-// throttleEvery: the memory is looked at every this many chunks.
-const throttleEvery = 8
+// throttleEvery: the memory is looked at every this many chunks (reading
+// memory.stat costs tens of microseconds; a chunk, milliseconds).
+const throttleEvery = 1
 
 func (t *dumpTree) newThrottle() *throttle {
 	th := &throttle{t: t, reserve: max(memTotal()/16, 256<<20)}
@@ -266,9 +262,22 @@ func (th *throttle) check() error {
 	if !th.since.IsZero() {
 		return nil
 	}
-	if th.n++; th.n%throttleEvery != 0 {
+	// From the first chunk on: a job can copy tens of MiB in the time a
+	// few chunks take to write.
+	if th.n++; (th.n-1)%throttleEvery != 0 {
 		return nil
 	}
+	why := th.short()
+	if why == "" {
+		return nil
+	}
+	th.t.log.Info(fmt.Sprintf("%s: the tree is stopped again until its images are written", why))
+	th.since = time.Now()
+	return th.t.refreeze()
+}
+
+// short says why memory is short, "" if it is not.
+func (th *throttle) short() string {
 	why := ""
 	if avail := memAvailable(); avail < th.reserve {
 		why = fmt.Sprintf("%d MiB of memory available", avail>>20)
@@ -278,12 +287,7 @@ func (th *throttle) check() error {
 			why = fmt.Sprintf("%d MiB left in memory cgroup %s", room>>20, cg)
 		}
 	}
-	if why == "" {
-		return nil
-	}
-	th.t.log.Info(fmt.Sprintf("%s: the tree is stopped again until its images are written", why))
-	th.since = time.Now()
-	return th.t.refreeze()
+	return why
 }
 
 func (th *throttle) paused() time.Duration {
@@ -320,41 +324,58 @@ func (t *dumpTree) refreeze() error {
 	return nil
 }
 
-// memCgroup returns the cgroup v2 directory of pid, "" if unknown.
+// memCgroup returns the memory cgroup directory of pid, cgroup v2 or v1
+// (the v1 memory hierarchy where the machine has it), "" if unknown.
 func memCgroup(pid int) string {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
 	if err != nil {
 		return ""
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if p, ok := strings.CutPrefix(line, "0::"); ok {
-			return "/sys/fs/cgroup" + p
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		if f[0] == "0" && f[1] == "" {
+			if _, err := os.Stat("/sys/fs/cgroup" + f[2] + "/memory.max"); err == nil {
+				return "/sys/fs/cgroup" + f[2]
+			}
+		}
+		for _, c := range strings.Split(f[1], ",") {
+			if c == "memory" {
+				return "/sys/fs/cgroup/memory" + f[2]
+			}
 		}
 	}
 	return ""
 }
 
 // cgroupRoom returns how much anonymous memory the cgroup cg may still
-// take: memory.max less what it holds that cannot be reclaimed without
-// swap (anon) and the kernel's own. ok is false without a limit.
+// take: its limit less what it holds that cannot be reclaimed without
+// swap (anonymous and shared memory, and on v2 the kernel's own). ok is
+// false without a limit.
 func cgroupRoom(cg string) (room uint64, ok bool) {
+	v2 := true
 	b, err := os.ReadFile(cg + "/memory.max")
 	if err != nil {
-		return 0, false
+		v2 = false
+		if b, err = os.ReadFile(cg + "/memory.limit_in_bytes"); err != nil {
+			return 0, false
+		}
 	}
 	limit, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return 0, false // "max"
+	if err != nil || limit >= 1<<62 {
+		return 0, false // "max", or v1's unlimited
 	}
 	st, err := os.ReadFile(cg + "/memory.stat")
 	if err != nil {
 		return 0, false
 	}
+	keys := map[string]bool{"anon": v2, "kernel": v2, "shmem": v2, "total_rss": !v2, "total_shmem": !v2}
 	var used uint64
 	for _, line := range strings.Split(string(st), "\n") {
 		k, v, _ := strings.Cut(line, " ")
-		switch k {
-		case "anon", "kernel", "shmem":
+		if keys[k] {
 			n, _ := strconv.ParseUint(v, 10, 64)
 			used += n
 		}

@@ -1,7 +1,6 @@
 package ckpt
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -52,7 +51,6 @@ type twin struct {
 	// dropped counts the bytes given back (see drop).
 	dropped uint64
 	dead    bool
-	pagemap *os.File // its /proc/PID/pagemap, once opened (holds)
 }
 
 // twinDropChunk: written ranges are dropped from the twin in batches of at
@@ -124,23 +122,6 @@ func (d *dumper) makeTwin() (tw *twin, retErr error) {
 	return tw, nil
 }
 
-// holds reports whether the twin has the page at addr (present or
-// swapped, /proc/PID/pagemap).
-func (tw *twin) holds(addr uint64) (bool, error) {
-	if tw.pagemap == nil {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/pagemap", tw.pid))
-		if err != nil {
-			return false, err
-		}
-		tw.pagemap = f
-	}
-	var b [8]byte
-	if _, err := tw.pagemap.ReadAt(b[:], int64(addr/pageSize*8)); err != nil {
-		return false, fmt.Errorf("copy-on-write twin %d: pagemap: %w", tw.pid, err)
-	}
-	return binary.LittleEndian.Uint64(b[:])&(pmPresent|pmSwapped) != 0, nil
-}
-
 // read copies twin memory at addr into b.
 func (tw *twin) read(b []byte, addr uint64) error {
 	return readMemory(tw.pid, b, addr)
@@ -164,9 +145,6 @@ func (tw *twin) kill() {
 		return
 	}
 	tw.dead = true
-	if tw.pagemap != nil {
-		tw.pagemap.Close()
-	}
 	unix.Kill(tw.pid, unix.SIGKILL)
 	reapAll([]int{tw.pid}, 10*time.Second)
 }
