@@ -37,7 +37,7 @@ import (
 const (
 	// fillPiece bounds one injected pread: the check of a piece runs
 	// while the process reads the next.
-	fillPiece = 32 << 20
+	fillPiece = 8 << 20
 	// checkPiece: memory read back for a check in pieces that stay in
 	// the CPU cache for their checksum.
 	checkPiece = 256 << 10
