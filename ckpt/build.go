@@ -42,6 +42,7 @@ type builder struct {
 	pidfd   uint64 // the restorer's pidfd, in the process
 	spareFD int    // the lowest descriptor number the process did not use
 
+	lazy      []region    // regions restored lazily (lazy.go)
 	tasks     []*task     // its threads, the main thread first
 	tidInside map[int]int // checkpointed tid -> tid now, as the process sees it
 }
@@ -143,6 +144,11 @@ func (b *builder) build() error {
 	if err := b.fileIdentity(); err != nil {
 		return err
 	}
+	fill, err := b.startFill(img)
+	if err != nil {
+		return err
+	}
+	defer fill.finish()
 	regions := sortedRegions(m.Regions)
 	attached := map[uint64]bool{}
 	for i, rg := range regions {
@@ -152,9 +158,15 @@ func (b *builder) build() error {
 			}
 			continue
 		}
-		if err := b.mapRegion(img, rg); err != nil {
+		if err := b.mapRegion(fill, rg); err != nil {
 			return err
 		}
+	}
+	if err := fill.finish(); err != nil {
+		return err
+	}
+	if err := b.registerLazy(); err != nil {
+		return err
 	}
 	r.log.Debug(fmt.Sprintf("%s(%d): memory restored in %.3fs", p.comm(), m.PID, time.Since(start).Seconds()))
 	if err := b.setMM(); err != nil {
@@ -317,13 +329,13 @@ func (b *builder) setupScratch() error {
 }
 
 // mapRegion maps one region at its address and fills in its saved pages.
-func (b *builder) mapRegion(img *os.File, rg region) error {
+func (b *builder) mapRegion(fill *memFill, rg region) error {
 	length := rg.End - rg.Start
 	prot := uint64(rg.Prot)
 	mapProt := prot
 	if len(rg.Extents) > 0 {
-		// Filled through /proc/PID/mem; made writable meanwhile so the
-		// pages are plain anonymous copies, then protected as they were.
+		// Filled by the process's own reads (fastrestore.go): made
+		// writable meanwhile, then protected as they were.
 		mapProt |= unix.PROT_READ | unix.PROT_WRITE
 	}
 	var err error
@@ -387,126 +399,15 @@ func (b *builder) mapRegion(img *os.File, rg region) error {
 		// a restore fast on these VMs.
 		b.call("madvise", unix.SYS_MADVISE, rg.Start, length, unix.MADV_HUGEPAGE)
 	}
-	// A private file mapping's saved pages replace the file's, zero or
-	// not; in anonymous memory a zero page is simply left untouched.
-	all := rg.Kind == regionFile
-	for _, e := range rg.Extents {
-		if err := b.fill(img, e, all); err != nil {
-			return err
-		}
+	if b.lazyRegion(rg) {
+		b.lazy = append(b.lazy, rg) // lazy.go: registered once all are mapped
+	} else if err := fill.fillRegion(rg); err != nil {
+		return err
 	}
 	if mapProt != prot {
 		if _, err := b.call("mprotect", unix.SYS_MPROTECT, rg.Start, length, prot); err != nil {
 			return fmt.Errorf("mprotect %#x: %w", rg.Start, err)
 		}
-	}
-	return nil
-}
-
-// fill copies one extent from the image into the process. Holes of the
-// sparse image are found with SEEK_DATA/SEEK_HOLE and skipped. A reader
-// goroutine keeps the disk busy while this thread writes the process's
-// memory; it also verifies the segment's checksum (and HMAC) as it reads,
-// holes counting as zeros, and ends with an ErrCorrupt error on a
-// mismatch: the process, not yet run, is then killed with its tree.
-func (b *builder) fill(img *os.File, e extent, all bool) error {
-	base := int64(b.p.img.dataStart + e.Off)
-	end := base + int64(e.Len)
-	type chunk struct {
-		data []byte
-		at   int64 // file offset
-		err  error
-	}
-	const chunkSize = 8 << 20
-	const crcPiece = 512 << 10
-	free := make(chan []byte, 3)
-	for i := 0; i < cap(free); i++ {
-		free <- make([]byte, min(e.Len, chunkSize))
-	}
-	full := make(chan chunk, cap(free))
-	stop := make(chan struct{})
-	defer close(stop)
-	check := b.p.img.checkSegment(e)
-	// The goroutine ends when the extent is read, on an error, or when
-	// fill returns (stop).
-	go func() {
-		defer close(full)
-		send := func(c chunk) bool {
-			select {
-			case full <- c:
-				return true
-			case <-stop:
-				return false
-			}
-		}
-		pos := base // verified up to here
-		for pos < end {
-			dataAt, holeAt := pos, end
-			if !all {
-				d, err := unix.Seek(int(img.Fd()), pos, unix.SEEK_DATA)
-				if err == unix.ENXIO || (err == nil && d >= end) {
-					break
-				}
-				if err == nil {
-					dataAt = d
-					if h, err := unix.Seek(int(img.Fd()), d, unix.SEEK_HOLE); err == nil && h < end {
-						holeAt = h
-					}
-				}
-			}
-			check.h.zeros(uint64(dataAt - pos))
-			for p := dataAt; p < holeAt; {
-				var buf []byte
-				select {
-				case buf = <-free:
-				case <-stop:
-					return
-				}
-				n := min(int64(len(buf)), holeAt-p)
-				// Read in pieces that stay in the CPU cache for their
-				// checksum: several times faster than a pass over the
-				// whole chunk from memory.
-				for q := int64(0); q < n; q += crcPiece {
-					piece := buf[q:min(q+crcPiece, n)]
-					if _, err := img.ReadAt(piece, p+q); err != nil {
-						send(chunk{err: fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)})
-						return
-					}
-					check.h.write(piece)
-				}
-				if !send(chunk{data: buf[:n], at: p}) {
-					return
-				}
-				p += n
-			}
-			pos = holeAt
-		}
-		check.h.zeros(uint64(end - pos))
-		if err := check.verify(); err != nil {
-			send(chunk{err: err})
-		}
-	}()
-	for c := range full {
-		if c.err != nil {
-			return c.err
-		}
-		addr := e.Addr + uint64(c.at-base)
-		if all {
-			if _, err := b.mem.WriteAt(c.data, int64(addr)); err != nil {
-				return fmt.Errorf("write va %#x: %w", addr, err)
-			}
-		} else if err := writeNonZero(b.mem, c.data, addr); err != nil {
-			return err
-		}
-		free <- c.data[:cap(c.data)]
-	}
-	return nil
-}
-
-// writeNonZero writes the pages of chunk that are not all zero.
-func writeNonZero(mem *os.File, chunk []byte, addr uint64) error {
-	if err := writeNonZeroFile(mem, chunk, int64(addr)); err != nil {
-		return fmt.Errorf("write va %#x: %w", addr, err)
 	}
 	return nil
 }

@@ -144,6 +144,7 @@ func (d *dumper) layout() error {
 		if r.Kind == regionFile && len(runs) > fileRunsMax {
 			runs = [][2]uint64{{r.Start, r.End}}
 		}
+		runs = splitRuns(runs, segMax)
 		r.Extents = nil
 		// One PT_LOAD per run of saved pages and per gap between them, so
 		// gdb sees every address of the region.
@@ -169,6 +170,23 @@ func (d *dumper) layout() error {
 	}
 	d.dataLen = off
 	return nil
+}
+
+// segMax bounds a saved run (one segment, checked as a whole): a lazy
+// restore reads and verifies a whole segment at its first fault.
+const segMax = lazySegMax
+
+// splitRuns cuts the runs longer than max.
+func splitRuns(runs [][2]uint64, max uint64) [][2]uint64 {
+	var out [][2]uint64
+	for _, r := range runs {
+		for r[1]-r[0] > max {
+			out = append(out, [2]uint64{r[0], r[0] + max})
+			r[0] += max
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func extLen(es []extent) uint64 {

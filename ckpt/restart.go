@@ -55,6 +55,11 @@ type RestartOptions struct {
 	// cannot Wait for it then. The caller's parent also sees one short-
 	// lived extra child end, killed: the stub the root was cloned from.
 	Detach bool
+	// Lazy runs the tree as soon as its state is back and loads its
+	// private anonymous memory as it touches it, verified segment by
+	// segment (lazy.go); Process.Loaded tells when the image is not
+	// needed any more. The caller must live until then.
+	Lazy bool
 }
 
 // Process is a restarted process. Its parent is the caller of Restart, or
@@ -71,9 +76,12 @@ type Process struct {
 	// giveBack, if set, makes the caller's process group the foreground
 	// group of the terminal again once the process has ended (CONVEX).
 	giveBack func()
+	lazy     *lazyLoader // Lazy: loads the pages still missing
 }
 
-// Wait waits for the process to end and returns its wait status.
+// Wait waits for the process to end and returns its wait status. After a
+// lazy restore it also waits for the loader, and returns its error when a
+// segment failed its check (the tree was killed for it).
 func (p *Process) Wait() (unix.WaitStatus, error) {
 	if p.Detached {
 		return 0, fmt.Errorf("wait for pid %d: %w", p.PID, ErrDetached)
@@ -91,7 +99,7 @@ func (p *Process) Wait() (unix.WaitStatus, error) {
 			if p.giveBack != nil {
 				p.giveBack()
 			}
-			return ws, nil
+			return ws, p.LoadErr()
 		}
 	}
 }
@@ -241,6 +249,7 @@ type restorer struct {
 	ipc   *ipcRestore       // SysV IPC objects (sysvrestore.go)
 	// unlinked: the unlinked files made again, by inode (unlinked.go).
 	unlinked map[string]int
+	lazy     *lazyLoader // RestartOptions.Lazy: serves the tree's faults
 	// tmpfsKept: shared memory objects whose tmpfs file was still there
 	// (tmpfsmap.go): mapped as they are, not refilled.
 	tmpfsKept map[string]bool
@@ -474,8 +483,13 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 	defer func() {
 		if retErr != nil {
 			// All or nothing: every process created so far goes.
-			for _, pid := range r.created {
-				unix.Kill(pid, unix.SIGKILL)
+			r.killAll()
+			if r.lazy != nil {
+				r.lazy.stop()
+				if r.lazy.err != nil {
+					// A segment failed its check while the restore went on.
+					retErr = r.lazy.err
+				}
 			}
 			reapAll(r.created, 10*time.Second)
 			r.undoIPC()
@@ -562,7 +576,10 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, r.fail(p, err)
 		}
 	}
-	return &Process{PID: r.root.pid, Comm: r.root.comm(), Detached: r.opts.Detach, Stub: r.stub, giveBack: giveBack}, nil
+	if r.lazy != nil {
+		r.lazy.seal()
+	}
+	return &Process{PID: r.root.pid, Comm: r.root.comm(), Detached: r.opts.Detach, Stub: r.stub, giveBack: giveBack, lazy: r.lazy}, nil
 }
 
 func (r *restorer) closeAll() {

@@ -262,12 +262,13 @@ func (r *restorer) makeShm(p *rproc) error {
 			}
 		} else if !ok {
 			var err error
-			if fd, err = unix.MemfdCreate("lazarus-shm", unix.MFD_CLOEXEC); err != nil {
-				return fmt.Errorf("shared mem tmp file create failed: %w", err)
+			var filled bool
+			if fd, filled, err = r.newShmObject(rg, size[rg.Shm]); err != nil {
+				return err
 			}
 			r.shm[rg.Shm] = fd
-			if err := unix.Ftruncate(fd, size[rg.Shm]); err != nil {
-				return fmt.Errorf("shared mem tmp file create failed: %w", err)
+			if filled {
+				r.tmpfsKept[rg.Shm] = true // content there: not refilled
 			}
 		}
 		if r.tmpfsKept[rg.Shm] {
