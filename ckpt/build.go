@@ -155,6 +155,9 @@ func (b *builder) build() error {
 	if err := b.openFiles(); err != nil {
 		return err
 	}
+	if err := b.restoreLoginUID(); err != nil {
+		return err
+	}
 	if _, err := b.call("close", unix.SYS_CLOSE, b.pidfd); err != nil {
 		return fmt.Errorf("close pidfd: %w", err)
 	}
@@ -186,7 +189,10 @@ func (b *builder) build() error {
 	if err := b.restoreCreds(); err != nil {
 		return err
 	}
-	return b.restoreSecurity()
+	if err := b.restoreSecurity(); err != nil {
+		return err
+	}
+	return b.restoreAttrs()
 }
 
 // mountProc gives the init of a fresh PID namespace its own /proc, in the
@@ -911,7 +917,7 @@ func (b *builder) restoreThreadCreds() error {
 	if _, err := b.call("setresuid", unix.SYS_SETRESUID, uint64(c.UID[0]), uint64(c.UID[1]), uint64(c.UID[2])); err != nil {
 		return fmt.Errorf("setreuid(%d, %d): %w", c.UID[0], c.UID[1], err)
 	}
-	return nil
+	return b.restoreFSIDs(c)
 }
 
 // finish removes the scratch area, puts the registers back and lets the

@@ -332,6 +332,9 @@ func (d *dumper) collect() error {
 	if err := d.collectSecurity(); err != nil {
 		return err
 	}
+	if err := d.collectAttrs(); err != nil {
+		return err
+	}
 	if err := d.inject(); err != nil {
 		return err
 	}
@@ -466,7 +469,10 @@ func (d *dumper) injectThread(t *task, th *thread, scratch uint64, read func(int
 		return err
 	}
 	th.TidAddr = le.Uint64(b)
-	return d.injectSecurity(t, th.TID)
+	if err := d.injectSecurity(t, th.TID); err != nil {
+		return err
+	}
+	return d.injectAttrs(t, th.TID, scratch, read)
 }
 
 // findSyscallInsn returns the address of a syscall instruction the engine

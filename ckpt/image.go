@@ -109,6 +109,9 @@ type imageMeta struct {
 	// Security: seccomp, no_new_privs, capabilities, securebits,
 	// dumpable (secstate.go); nil in images of engines that did not save it.
 	Security *secState `json:"security,omitempty"`
+	// Attrs: loginuid, oom_score_adj, scheduling, parent-death signal...
+	// (attrs.go); nil in images of engines that did not save them.
+	Attrs *procAttrs `json:"attrs,omitempty"`
 }
 
 // terminal holds the settings (termios) and window size of a control

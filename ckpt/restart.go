@@ -247,6 +247,9 @@ func (r *restorer) check(p *rproc) error {
 	if err := r.checkSecurity(p); err != nil {
 		return err
 	}
+	if err := r.checkAttrs(p); err != nil {
+		return err
+	}
 	fp := localFingerprint(nil)
 	have := map[string]bool{}
 	for _, f := range fp.CPUFlags {

@@ -1,0 +1,124 @@
+package ckpt
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// reports returns the last line of out written under each name ("NAME:
+// what").
+func reports(path string) map[string]string {
+	b, _ := os.ReadFile(path)
+	got := map[string]string{}
+	for _, l := range strings.Split(string(b), "\n") {
+		if name, what, ok := strings.Cut(l, ": "); ok {
+			got[name] = what
+		}
+	}
+	return got
+}
+
+// schedOf reads thread tid's scheduling from outside (sched_getattr).
+func schedOf(t *testing.T, tid int) schedAttr {
+	t.Helper()
+	a, err := getSchedAttr(tid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestProcessAttributes: fsuid/fsgid, loginuid, oom_score_adj, child
+// subreaper, THP disable, the scheduling policy, priority, nice and
+// reset-on-fork flag of each of five threads, and the parent-death signal
+// of each thread of a child, are what they were after a restart of the
+// tree: the program reads each of them itself and says so, and the test
+// reads them from /proc and sched_getattr.
+func TestProcessAttributes(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755) // searched with fsuid 4321
+	os.Chmod(filepath.Dir(dir), 0o755)
+	out := filepath.Join(dir, "out.txt")
+	// Reopened at restart with the process's filesystem ids (4321).
+	os.WriteFile(out, nil, 0o666)
+	os.Chmod(out, 0o666)
+	cmd := start(t, dir, cprog(t, "attrs", "-pthread"), out)
+	names := []string{"process", "main", "idle", "fifo", "rr", "other", "child-main", "child-second"}
+	waitFor(t, "every thread ready", func() bool { return len(reports(out)) == len(names) })
+	before := reports(out)
+	want := map[string]string{
+		"process":      "uid=0 euid=0 fsuid=4321 fsgid=1234 loginuid=4242 oom=345 subreaper=1 thp_disable=1",
+		"main":         "policy=3 prio=0 nice=7 reset_on_fork=0 pdeath=0",
+		"idle":         "policy=5 prio=0 nice=7 reset_on_fork=0 pdeath=0",
+		"fifo":         "policy=1 prio=5 nice=0 reset_on_fork=1 pdeath=0",
+		"rr":           "policy=2 prio=3 nice=0 reset_on_fork=0 pdeath=0",
+		"other":        "policy=0 prio=0 nice=3 reset_on_fork=0 pdeath=0",
+		"child-main":   "policy=0 prio=0 nice=0 reset_on_fork=0 pdeath=10",
+		"child-second": "policy=0 prio=0 nice=0 reset_on_fork=0 pdeath=12",
+	}
+	for _, n := range names {
+		if before[n] != want[n] {
+			t.Fatalf("before the checkpoint %s says %q, want %q", n, before[n], want[n])
+		}
+	}
+	root := cmd.Process.Pid
+	wantSched := map[int]schedAttr{}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", root))
+	for _, e := range tasks {
+		var tid int
+		fmt.Sscan(e.Name(), &tid)
+		wantSched[tid] = schedOf(t, tid)
+	}
+	img := filepath.Join(dir, "img")
+	checkpointTreeKill(t, cmd, img)
+	os.Truncate(out, 0)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every thread reporting after the restart", func() bool { return len(reports(out)) == len(names) })
+	after := reports(out)
+	for _, n := range names {
+		if after[n] != want[n] {
+			t.Errorf("after the restart %s says %q, want %q", n, after[n], want[n])
+		}
+	}
+	if got := statusField(t, p.PID, "Uid"); strings.Join(strings.Fields(got), " ") != "0 0 0 4321" {
+		t.Errorf("restarted /proc status Uid: %q, want 0 0 0 4321", got)
+	}
+	if got := statusField(t, p.PID, "Gid"); strings.Join(strings.Fields(got), " ") != "0 0 0 1234" {
+		t.Errorf("restarted /proc status Gid: %q, want 0 0 0 1234", got)
+	}
+	for file, w := range map[string]string{"loginuid": "4242", "oom_score_adj": "345"} {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/%s", p.PID, file))
+		if got := strings.TrimSpace(string(b)); got != w {
+			t.Errorf("restarted /proc/PID/%s: %q, want %q", file, got, w)
+		}
+	}
+	if got := statusField(t, p.PID, "THP_enabled"); got != "0" {
+		t.Errorf("restarted /proc status THP_enabled: %q, want 0", got)
+	}
+	for tid, w := range wantSched {
+		if got := schedOf(t, tid); got != w {
+			t.Errorf("restarted thread %d: sched_getattr %+v, want %+v", tid, got, w)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644)
+	if ws := waitProc(t, p); !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("restarted program: %v, want exit 0", ws)
+	}
+}
+
+var _ = unsafe.Sizeof(0)
