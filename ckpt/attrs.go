@@ -189,6 +189,9 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 // checkAttrs refuses, before anything is started, attributes that do not
 // belong to this image.
 func (r *restorer) checkAttrs(p *rproc) error {
+	if err := checkAdvice(p); err != nil {
+		return err
+	}
 	a := p.meta.Attrs
 	if a == nil {
 		return nil

@@ -122,3 +122,85 @@ func TestProcessAttributes(t *testing.T) {
 }
 
 var _ = unsafe.Sizeof(0)
+
+// restartReports runs a program that reports "NAME: what" lines (once
+// ready, then again after "go" appears, until "stop"), checks the first
+// reports against want, checkpoints it (with its tree) and kills it,
+// restarts it and returns the restarted process and its reports after
+// the restart, checked against want too.
+func restartReports(t *testing.T, dir, prog string, args []string, want map[string]string) *Process {
+	t.Helper()
+	out := args[0]
+	cmd := start(t, dir, prog, args...)
+	waitFor(t, "every report", func() bool { return len(reports(out)) >= len(want) })
+	before := reports(out)
+	for n, w := range want {
+		if before[n] != w {
+			t.Fatalf("before the checkpoint %s says %q, want %q", n, before[n], w)
+		}
+	}
+	img := filepath.Join(dir, "img")
+	checkpointTreeKill(t, cmd, img)
+	os.Truncate(out, 0)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every report after the restart", func() bool { return len(reports(out)) >= len(want) })
+	after := reports(out)
+	for n, w := range want {
+		if after[n] != w {
+			t.Errorf("after the restart %s says %q, want %q", n, after[n], w)
+		}
+	}
+	return p
+}
+
+// stopReports ends a program of restartReports and checks it exits 0.
+func stopReports(t *testing.T, dir string, p *Process) {
+	t.Helper()
+	os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644)
+	if ws := waitProc(t, p); !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("restarted program: %v, want exit 0", ws)
+	}
+}
+
+// TestMadviseFlags: regions with MADV_DONTFORK, MADV_WIPEONFORK,
+// MADV_DONTDUMP, MADV_NOHUGEPAGE, mlock and (where the kernel has it)
+// MAP_DROPPABLE, and a private mapping of a file opened read-only then
+// made writable with mprotect and written to, come back with the same
+// VmFlags and content; the program's own fork after the restart sees the
+// dontfork region gone and the wipeonfork region zero.
+func TestMadviseFlags(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	data := filepath.Join(dir, "data")
+	os.WriteFile(data, []byte(strings.Repeat("d", 4096)), 0o444)
+	want := map[string]string{
+		"dontfork":   "dc,wr, d",
+		"wipeonfork": "wf,wr, w",
+		"dontdump":   "dd,wr, d",
+		"nohugepage": "nh,wr, n",
+		"locked":     "lo,wr, l",
+		"file":       "wr, X",
+		"fork":       "dontfork-gone=1 wipeonfork=0",
+	}
+	args := []string{out, data}
+	var u unix.Utsname
+	unix.Uname(&u)
+	if m, _ := unix.Mmap(-1, 0, pageSize, unix.PROT_READ, unix.MAP_ANONYMOUS|0x08); m != nil {
+		unix.Munmap(m)
+		want["droppable"] = "wf,dd,dp,wr, d" // droppable memory is never forked nor dumped
+		args = append(args, "droppable")
+	}
+	p := restartReports(t, dir, cprog(t, "madv"), args, want)
+	if b, _ := os.ReadFile(data); string(b) != strings.Repeat("d", 4096) {
+		t.Errorf("the read-only file was changed")
+	}
+	stopReports(t, dir, p)
+}

@@ -148,6 +148,9 @@ func (b *builder) build() error {
 			return err
 		}
 	}
+	if err := b.restoreVMFlags(); err != nil {
+		return err
+	}
 	r.log.Debug(fmt.Sprintf("%s(%d): memory restored in %.3fs", p.comm(), m.PID, time.Since(start).Seconds()))
 	if err := b.setMM(); err != nil {
 		return err
@@ -327,6 +330,9 @@ func (b *builder) mapRegion(img *os.File, rg region) error {
 		return nil
 	case regionAnon:
 		flags := uint64(unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_FIXED)
+		if rg.droppable() {
+			flags = mapDroppable | unix.MAP_ANONYMOUS | unix.MAP_FIXED
+		}
 		if rg.Stack {
 			flags |= unix.MAP_GROWSDOWN
 		}

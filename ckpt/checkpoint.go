@@ -329,6 +329,9 @@ func (d *dumper) collect() error {
 	if err := d.planMemory(); err != nil {
 		return err
 	}
+	if err := d.collectVMFlags(); err != nil {
+		return err
+	}
 	if err := d.collectSecurity(); err != nil {
 		return err
 	}

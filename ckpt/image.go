@@ -212,6 +212,9 @@ type region struct {
 	// when it is not this one.
 	ShmImage string   `json:"shm_image,omitempty"`
 	Extents  []extent `json:"extents,omitempty"`
+	// Advice: its VmFlags set by madvise, mlock or MAP_DROPPABLE
+	// (memflags.go).
+	Advice []string `json:"advice,omitempty"`
 }
 
 // extent is a saved run of pages: Len bytes at Addr, stored at file offset Off.
