@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -128,12 +129,11 @@ func openAnon(a *anonFile, flags int) (int, error) {
 			Interval: unix.Timespec{Sec: a.Interval[0], Nsec: a.Interval[1]},
 			Value:    unix.Timespec{Sec: a.Value[0], Nsec: a.Value[1]},
 		}
-		if a.Ticks > 0 {
-			// Expirations not read yet: let it expire at once (the
-			// count of expirations itself cannot be set).
-			spec.Value = unix.Timespec{Nsec: 1}
-		}
 		if err := unix.TimerfdSettime(fd, 0, &spec, nil); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		if err := setTimerfdTicks(fd, a.Ticks); err != nil {
 			unix.Close(fd)
 			return -1, err
 		}
@@ -248,4 +248,20 @@ func openInotify(a *anonFile, flags int) (int, error) {
 		}
 	}
 	return fd, nil
+}
+
+// tfdIocSetTicks is TFD_IOC_SET_TICKS, _IOW('T', 0, __u64): the count of
+// expirations not read yet, which the kernel has for checkpoint/restart
+// (CONFIG_CHECKPOINT_RESTORE). Settime resets the count, so it comes
+// after.
+const tfdIocSetTicks = 0x40085400
+
+func setTimerfdTicks(fd int, ticks uint64) error {
+	if ticks == 0 {
+		return nil
+	}
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), tfdIocSetTicks, uintptr(unsafe.Pointer(&ticks))); e != 0 {
+		return fmt.Errorf("timerfd: %d unread expirations cannot be restored (TFD_IOC_SET_TICKS): %w", ticks, e)
+	}
+	return nil
 }

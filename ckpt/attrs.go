@@ -31,8 +31,22 @@ type procAttrs struct {
 	// THPDisable is what PR_GET_THP_DISABLE answers: bit 0 disabled,
 	// the flags of PR_SET_THP_DISABLE above it.
 	THPDisable uint64 `json:"thp_disable,omitempty"`
+	// Membarrier holds the membarrier registrations of the process (the
+	// MEMBARRIER_CMD_REGISTER_* commands to give again).
+	Membarrier []int `json:"membarrier,omitempty"`
 	// Threads are in the order of imageMeta.Threads.
 	Threads []threadAttrs `json:"threads"`
+}
+
+// membarrierCmds pairs each private expedited membarrier command with the
+// registration it needs: the command answers EPERM without it, which is
+// how the registration is found (the kernel reports it nowhere). The
+// global expedited registration cannot be found that way (the global
+// command works for everyone) and is not saved.
+var membarrierCmds = []struct{ register, cmd int }{
+	{16, 8},    // REGISTER_PRIVATE_EXPEDITED, PRIVATE_EXPEDITED
+	{64, 32},   // ..._SYNC_CORE
+	{256, 128}, // ..._RSEQ
 }
 
 // threadAttrs is what the kernel keeps per thread.
@@ -183,6 +197,22 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 		return fmt.Errorf("%s(%d): get THP disable: %w", d.comm, d.pid, err)
 	}
 	a.THPDisable = thp
+	supported, err := t.call("membarrier", unix.SYS_MEMBARRIER, 0, 0, 0) // MEMBARRIER_CMD_QUERY
+	if err != nil {
+		return nil // no membarrier in this kernel
+	}
+	for _, c := range membarrierCmds {
+		if supported&uint64(c.register) == 0 {
+			continue
+		}
+		_, err := t.call("membarrier", unix.SYS_MEMBARRIER, uint64(c.cmd), 0, 0)
+		switch {
+		case err == nil:
+			a.Membarrier = append(a.Membarrier, c.register)
+		case errnoOf(err) != unix.EPERM:
+			return fmt.Errorf("%s(%d): membarrier(%d): %w", d.comm, d.pid, c.cmd, err)
+		}
+	}
 	return nil
 }
 
@@ -201,6 +231,11 @@ func (r *restorer) checkAttrs(p *rproc) error {
 	}
 	if a.OOMScoreAdj < -1000 || a.OOMScoreAdj > 1000 {
 		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: oom_score_adj %d", ErrCorrupt, a.OOMScoreAdj)}
+	}
+	for _, reg := range a.Membarrier {
+		if reg != 16 && reg != 64 && reg != 256 {
+			return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: membarrier registration %d", ErrCorrupt, reg)}
+		}
 	}
 	for _, th := range a.Threads {
 		if th.PdeathSig < 0 || th.PdeathSig > 64 {
@@ -289,6 +324,11 @@ func (b *builder) restoreAttrs() error {
 	if a.THPDisable&1 != 0 {
 		if _, err := b.call("prctl", unix.SYS_PRCTL, prSetThpDisable, 1, a.THPDisable>>1, 0, 0); err != nil {
 			return fmt.Errorf("set THP disable %#x: %w", a.THPDisable, err)
+		}
+	}
+	for _, reg := range a.Membarrier {
+		if _, err := b.call("membarrier", unix.SYS_MEMBARRIER, uint64(reg), 0, 0); err != nil {
+			return b.r.forceable(fmt.Errorf("membarrier registration %d cannot be restored: %w", reg, err))
 		}
 	}
 	for i, t := range b.tasks {

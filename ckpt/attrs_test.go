@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -121,8 +120,6 @@ func TestProcessAttributes(t *testing.T) {
 	}
 }
 
-var _ = unsafe.Sizeof(0)
-
 // restartReports runs a program that reports "NAME: what" lines (once
 // ready, then again after "go" appears, until "stop"), checks the first
 // reports against want, checkpoints it (with its tree) and kills it,
@@ -202,5 +199,53 @@ func TestMadviseFlags(t *testing.T) {
 	if b, _ := os.ReadFile(data); string(b) != strings.Repeat("d", 4096) {
 		t.Errorf("the read-only file was changed")
 	}
+	stopReports(t, dir, p)
+}
+
+// TestKernelState: a program whose SIGTRAP is ignored, whose two threads
+// have glibc's rseq registration, which is registered for the private
+// expedited membarrier commands, and which holds a timerfd with five
+// expirations unread: after a checkpoint that leaves it running, and
+// after a restart, SIGTRAP is still ignored, each thread's rseq area is
+// still registered (registering it again is EBUSY), every membarrier
+// command still succeeds (not EPERM), and the timerfd still has five
+// expirations and is armed with its interval.
+func TestKernelState(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	want := map[string]string{
+		"trap":        "ign",
+		"rseq-main":   "EBUSY",
+		"rseq-second": "EBUSY",
+		"timerfd":     "ticks=5 armed=1 interval=3600s",
+	}
+	prog := cprog(t, "kstate", "-pthread")
+	probe := start(t, dir, prog, filepath.Join(dir, "probe.txt"))
+	waitFor(t, "probe", func() bool { return reports(filepath.Join(dir, "probe.txt"))["membarrier"] != "" })
+	want["membarrier"] = reports(filepath.Join(dir, "probe.txt"))["membarrier"]
+	probe.Process.Kill()
+	if !strings.Contains(want["membarrier"], "8=0") {
+		t.Fatalf("membarrier private expedited not available: %q", want["membarrier"])
+	}
+	cmd := start(t, dir, prog, out)
+	waitFor(t, "every report", func() bool { return len(reports(out)) >= len(want) })
+	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "live")}); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
+	os.Truncate(out, 0)
+	waitFor(t, "reports after the checkpoint", func() bool { return len(reports(out)) >= len(want) })
+	for n, w := range want {
+		if got := reports(out)[n]; got != w {
+			t.Errorf("after a checkpoint, still running, %s says %q, want %q", n, got, w)
+		}
+	}
+	os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644)
+	cmd.Wait()
+	os.Remove(filepath.Join(dir, "stop"))
+	os.Remove(filepath.Join(dir, "go"))
+	os.Truncate(out, 0)
+	p := restartReports(t, dir, prog, []string{out}, want)
 	stopReports(t, dir, p)
 }

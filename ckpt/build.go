@@ -60,7 +60,7 @@ func newBuilder(r *restorer, p *rproc, pid int, inherited uint64) (*builder, err
 		mem.Close()
 		return nil, err
 	}
-	b.t = &task{pid: pid, orig: regs}
+	b.t = &task{pid: pid, orig: regs, sysStops: p.meta.trapIgnored()}
 	if inherited != 0 {
 		b.scratch, b.t.sc = inherited, inherited
 	} else {
@@ -695,7 +695,7 @@ func (b *builder) restoreThread(t *task, th thread) error {
 			}
 		}
 		if th.Rseq.Ptr != 0 {
-			if _, err := b.call("rseq", unix.SYS_RSEQ, th.Rseq.Ptr, uint64(th.Rseq.Len), 0, uint64(th.Rseq.Sig)); err != nil {
+			if _, err := b.call("rseq", unix.SYS_RSEQ, th.Rseq.Ptr, uint64(th.Rseq.Len), 0, uint64(th.Rseq.signature())); err != nil {
 				return fmt.Errorf("rseq (tid %d): %w", th.TID, err)
 			}
 		}
@@ -812,7 +812,7 @@ func (b *builder) createThreads() error {
 		if err := ptraceSetSigMask(tid, injectMask(b.pid, tid)); err != nil {
 			return err
 		}
-		b.tasks = append(b.tasks, &task{pid: tid, orig: regs, sc: b.scratch})
+		b.tasks = append(b.tasks, &task{pid: tid, orig: regs, sc: b.scratch, sysStops: b.t.sysStops})
 		b.tidInside[th.TID] = int(ret)
 	}
 	return nil

@@ -352,7 +352,7 @@ func (d *dumper) inject() error {
 	if err != nil {
 		return err
 	}
-	t := &task{pid: d.pid, orig: d.regs, sc: sc}
+	t := &task{pid: d.pid, orig: d.regs, sc: sc, sysStops: trapIgnored(d.pid)}
 	// Block every signal while we inject so none is delivered, or lost,
 	// in between; the thread's mask is put back below.
 	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
@@ -397,7 +397,7 @@ func (d *dumper) inject() error {
 		th := &m.Threads[i]
 		tt := t
 		if i > 0 {
-			tt = &task{pid: th.TID, orig: d.tregs[i], sc: sc}
+			tt = &task{pid: th.TID, orig: d.tregs[i], sc: sc, sysStops: t.sysStops}
 			if err := ptraceSetSigMask(th.TID, injectMask(d.pid, th.TID)); err != nil {
 				return err
 			}

@@ -60,3 +60,28 @@ func injectMask(pid, tid int) uint64 {
 	}
 	return ^trapBit
 }
+
+// trapIgnored reports whether process pid ignores SIGTRAP (/proc SigIgn,
+// read before anything is injected): its calls are then injected between
+// syscall stops (task.sysStops), which leave the disposition alone.
+func trapIgnored(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	for k, v := range keyValues(b) {
+		if k == "SigIgn" {
+			set, err := strconv.ParseUint(v, 16, 64)
+			return err == nil && set&trapBit != 0
+		}
+	}
+	return false
+}
+
+// trapIgnored reports whether the image's process ignored SIGTRAP: the
+// restore injects between syscall stops from the start, so the
+// disposition it restores stays (see task.sysStops).
+func (m *imageMeta) trapIgnored() bool {
+	a := m.Signals.Actions
+	return len(a) >= int(unix.SIGTRAP) && a[unix.SIGTRAP-1].Handler == 1 // SIG_IGN
+}
