@@ -222,6 +222,9 @@ func (r *restorer) checkAttrs(p *rproc) error {
 	if err := checkAdvice(p); err != nil {
 		return err
 	}
+	if err := checkSignals(p); err != nil {
+		return err
+	}
 	a := p.meta.Attrs
 	if a == nil {
 		return nil
@@ -309,6 +312,9 @@ func (b *builder) restoreLoginUID() error {
 // state are: the kernel clears the parent-death signal when the
 // credentials change (commit_creds), so it comes last.
 func (b *builder) restoreAttrs() error {
+	if err := b.restoreAsyncAndLeases(); err != nil {
+		return err
+	}
 	a := b.p.meta.Attrs
 	if a == nil {
 		return nil

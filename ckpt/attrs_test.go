@@ -249,3 +249,36 @@ func TestKernelState(t *testing.T) {
 	p := restartReports(t, dir, prog, []string{out}, want)
 	stopReports(t, dir, p)
 }
+
+// TestFileSignals: a pipe owned by a thread (F_SETOWN_EX F_OWNER_TID)
+// with F_SETSIG SIGRTMIN+1 and O_ASYNC, a socket owned by the process
+// (F_SETOWN) and a file with a read lease keep them after a restart:
+// the program reads owner, signal and lease back, its write to the pipe
+// signals the owning thread with SIGRTMIN+1 for the pipe's descriptor, and
+// /proc/locks shows the restarted process's lease.
+func TestFileSignals(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	lease := filepath.Join(dir, "lease")
+	os.WriteFile(lease, []byte("leased\n"), 0o644)
+	want := map[string]string{
+		"pipe":  "type=0 second=1 sig=1",
+		"sock":  "owner-is-me=1",
+		"lease": "0",
+		"sigio": "second=1 fd-is-pipe=1",
+	}
+	p := restartReports(t, dir, cprog(t, "fdsig", "-pthread"), []string{out, lease}, want)
+	b, _ := os.ReadFile("/proc/locks")
+	found := false
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 4 && f[1] == "LEASE" && f[4] == fmt.Sprint(p.PID) {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no lease of the restarted process %d in /proc/locks:\n%s", p.PID, b)
+	}
+	stopReports(t, dir, p)
+}

@@ -265,6 +265,9 @@ type fileDesc struct {
 	Locks []fileLock `json:"locks,omitempty"`
 	Ino   uint64     `json:"ino,omitempty"` // the pipe's inode, for pipes
 	MntID int        `json:"-"`
+	// Signals: owner (F_SETOWN), F_SETSIG signal and lease of the
+	// description (fdowner.go).
+	Signals *fileSignals `json:"signals,omitempty"`
 }
 
 type sigAction struct {

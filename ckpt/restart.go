@@ -201,10 +201,12 @@ func loadTree(path string, key []byte) (*rproc, []*rproc, error) {
 }
 
 type restorer struct {
-	opts  RestartOptions
-	log   *slog.Logger
-	root  *rproc
-	procs []*rproc // parents before children
+	// firstFD: the first holder of each description (fdowner.go).
+	firstFD map[string]firstHolder
+	opts    RestartOptions
+	log     *slog.Logger
+	root    *rproc
+	procs   []*rproc // parents before children
 
 	descs map[string]int    // open file descriptions, opened by the restorer
 	shm   map[string]int    // shared memory objects (memfds)
@@ -447,6 +449,9 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		}
 	}
 	if err := r.joinGroups(); err != nil {
+		return nil, err
+	}
+	if err := r.restoreSignals(); err != nil {
 		return nil, err
 	}
 	// Zombies exit now that their parents are built (their SIGCHLD was
