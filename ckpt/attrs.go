@@ -31,6 +31,9 @@ type procAttrs struct {
 	// THPDisable is what PR_GET_THP_DISABLE answers: bit 0 disabled,
 	// the flags of PR_SET_THP_DISABLE above it.
 	THPDisable uint64 `json:"thp_disable,omitempty"`
+	// Root is the root directory (chroot), as the checkpoint saw it;
+	// empty: the checkpoint's own.
+	Root string `json:"root,omitempty"`
 	// Membarrier holds the membarrier registrations of the process (the
 	// MEMBARRIER_CMD_REGISTER_* commands to give again).
 	Membarrier []int `json:"membarrier,omitempty"`
@@ -138,6 +141,16 @@ func (d *dumper) collectAttrs() error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		// Without CONFIG_AUDIT there is no loginuid to lose.
 		return fmt.Errorf("%s(%d): loginuid: %w", d.comm, d.pid, err)
+	}
+	root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", d.pid))
+	if err != nil {
+		return fmt.Errorf("%s(%d): root directory: %w", d.comm, d.pid, err)
+	}
+	if own, _ := os.Readlink("/proc/self/root"); root != own {
+		if strings.HasSuffix(root, " (deleted)") {
+			return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("root directory %s was removed: it cannot be restored", strings.TrimSuffix(root, " (deleted)"))}
+		}
+		a.Root = root
 	}
 	v, err := readInt("oom_score_adj")
 	if err != nil {
@@ -441,6 +454,31 @@ func (b *builder) restoreFSIDs(c creds) error {
 	}
 	if st.UID[3] != c.UID[3] || st.GID[3] != c.GID[3] {
 		return fmt.Errorf("filesystem ids after restore %d/%d, want %d/%d", st.UID[3], st.GID[3], c.UID[3], c.GID[3])
+	}
+	return nil
+}
+
+// restoreRoot makes the process chroot to its root directory, once its
+// working directory (a path from the restart's root) is set and /proc is
+// mounted: threads cloned after share it (CLONE_FS). It runs before the
+// credentials and capabilities are restored, as the process may have
+// dropped CAP_SYS_CHROOT since. An enforced Owner may not choose a root:
+// chroot with set-user-id programs inside is a way to root.
+func (b *builder) restoreRoot() error {
+	a := b.p.meta.Attrs
+	if a == nil || a.Root == "" {
+		return nil
+	}
+	if b.r.enforced(b.p) {
+		return b.r.forceable(fmt.Errorf("root directory %s: user %d may not chroot", a.Root, b.r.opts.Owner.UID))
+	}
+	p, err := b.putString(scratchData, a.Root)
+	if err != nil {
+		return err
+	}
+	if _, err := b.call("chroot", unix.SYS_CHROOT, p); err != nil {
+		// Never a warning: the program would see another filesystem.
+		return b.r.forceable(fmt.Errorf("root directory %s cannot be restored: chroot: %w", a.Root, err))
 	}
 	return nil
 }

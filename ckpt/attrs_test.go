@@ -282,3 +282,18 @@ func TestFileSignals(t *testing.T) {
 	}
 	stopReports(t, dir, p)
 }
+
+// TestChroot: a process chrooted to a directory has the same root after a
+// restart: it sees the files of its root and nothing above it, and
+// /proc/PID/root is that directory.
+func TestChroot(t *testing.T) {
+	needRoot(t)
+	jail := t.TempDir()
+	os.WriteFile(filepath.Join(jail, "marker"), nil, 0o644)
+	out := filepath.Join(jail, "out.txt")
+	p := restartReports(t, jail, cprog(t, "chroot"), []string{out}, map[string]string{"root": "marker=1 parent-escape=0"})
+	if got, err := os.Readlink(fmt.Sprintf("/proc/%d/root", p.PID)); err != nil || got != jail {
+		t.Errorf("restarted /proc/PID/root: %q (%v), want %q", got, err, jail)
+	}
+	stopReports(t, jail, p)
+}

@@ -172,6 +172,9 @@ func (b *builder) build() error {
 			return err
 		}
 	}
+	if err := b.restoreRoot(); err != nil {
+		return err
+	}
 	if err := b.createThreads(); err != nil {
 		return err
 	}
