@@ -32,6 +32,10 @@ type anonFile struct {
 	SigMask uint64 `json:"sigmask,omitempty"` // signalfd
 
 	Inotify []inotifyWatch `json:"inotify,omitempty"` // inotify
+
+	// PidfdPID is the pid a pidfd refers to, as the checkpoint saw it
+	// (a member of the tree); -1: a process that was gone (pidfd.go).
+	PidfdPID int `json:"pidfd_pid,omitempty"`
 }
 
 type inotifyWatch struct {
@@ -48,7 +52,7 @@ type epollWatch struct {
 
 func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 	switch kind {
-	case "eventfd", "eventpoll", "timerfd", "signalfd", "inotify":
+	case "eventfd", "eventpoll", "timerfd", "signalfd", "inotify", "pidfd":
 	default:
 		return nil, fmt.Errorf("%s: %w", kind, ErrUnsupported)
 	}
@@ -83,6 +87,8 @@ func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 			a.Value = parsePair(v)
 		case "it_interval":
 			a.Interval = parsePair(v)
+		case "Pid":
+			a.PidfdPID, _ = strconv.Atoi(v)
 		case "sigmask":
 			a.SigMask, _ = strconv.ParseUint(v, 16, 64)
 		case "inotify wd":

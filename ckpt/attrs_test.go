@@ -297,3 +297,18 @@ func TestChroot(t *testing.T) {
 	}
 	stopReports(t, jail, p)
 }
+
+// TestPidfds: a pidfd of a child (a member of the tree) names that child
+// again after a restart (signal 0 succeeds, fdinfo shows its pid), and a
+// pidfd of a child that had exited and been reaped still says it is gone
+// (ESRCH, readable, pid -1).
+func TestPidfds(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	p := restartReports(t, dir, cprog(t, "pidfds"), []string{out}, map[string]string{
+		"member": "signal0=0 pid=same",
+		"dead":   "signal0=ESRCH poll=readable pid=-1",
+	})
+	stopReports(t, dir, p)
+}

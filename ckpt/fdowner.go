@@ -72,6 +72,9 @@ func (d *dumper) collectOwners(members map[int]bool) error {
 		if f.Kind == fdClosed {
 			continue
 		}
+		if err := d.checkPidfd(f, members); err != nil {
+			return err
+		}
 		fd, err := unix.PidfdGetfd(pidfd, f.FD, 0)
 		if err != nil {
 			return fmt.Errorf("%s(%d) fd %d: pidfd_getfd: %w", d.comm, d.pid, f.FD, err)
