@@ -33,6 +33,10 @@ type anonFile struct {
 
 	Inotify []inotifyWatch `json:"inotify,omitempty"` // inotify
 
+	// Queued is how many bytes of events an inotify instance held unread
+	// (fdowner.go): the IN_IGNORED events of its removed watches.
+	Queued int `json:"queued,omitempty"`
+
 	// PidfdPID is the pid a pidfd refers to, as the checkpoint saw it
 	// (a member of the tree); -1: a process that was gone (pidfd.go).
 	PidfdPID int `json:"pidfd_pid,omitempty"`
@@ -190,7 +194,9 @@ func inotifyFromFdinfo(v string) (inotifyWatch, error) {
 	}
 	path, err := pathOfHandle(uint32(sdev), int32(htype), hb)
 	if err != nil {
-		return inotifyWatch{}, fmt.Errorf("inotify watch %d: %w", wd, err)
+		// The kernel keeps a watch on a removed file that is still open
+		// somewhere; its handle then opens nothing.
+		return inotifyWatch{}, fmt.Errorf("watch %d is on a file that was removed or cannot be found (%v): it cannot be restored", wd, err)
 	}
 	return inotifyWatch{WD: int(wd), Mask: uint32(mask), Path: path}, nil
 }
@@ -253,6 +259,14 @@ func openInotify(a *anonFile, flags int) (int, error) {
 			unix.InotifyRmWatch(fd, uint32(got))
 		}
 	}
+	if a.Queued == 0 {
+		// The program had read the IN_IGNORED events of the removed
+		// watches: those just queued by filling the gaps go.
+		if err := drainInotify(fd); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+	}
 	return fd, nil
 }
 
@@ -270,4 +284,15 @@ func setTimerfdTicks(fd int, ticks uint64) error {
 		return fmt.Errorf("timerfd: %d unread expirations cannot be restored (TFD_IOC_SET_TICKS): %w", ticks, e)
 	}
 	return nil
+}
+
+// drainInotify reads and drops the events queued in inotify instance fd.
+func drainInotify(fd int) error {
+	n, err := unix.IoctlGetInt(fd, unix.TIOCINQ) // FIONREAD
+	if err != nil || n == 0 {
+		return err
+	}
+	buf := make([]byte, n)
+	_, err = unix.Read(fd, buf)
+	return err
 }

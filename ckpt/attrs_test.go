@@ -2,6 +2,7 @@ package ckpt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -311,4 +312,52 @@ func TestPidfds(t *testing.T) {
 		"dead":   "signal0=ESRCH poll=readable pid=-1",
 	})
 	stopReports(t, dir, p)
+}
+
+// TestAIORefused: a process with an io_setup context is refused at
+// checkpoint time with a message naming it, and goes on running.
+func TestAIORefused(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := start(t, dir, cprog(t, "aioctx"), out)
+	waitFor(t, "progress", func() bool { return lines(out) >= 3 })
+	_, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "img")})
+	var ue *UncheckpointableError
+	if !errors.As(err, &ue) || !strings.Contains(err.Error(), "AIO context") {
+		t.Fatalf("checkpoint of a process with an AIO context: %v, want it refused naming the AIO context", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "img")); err == nil {
+		t.Errorf("an image was written")
+	}
+	stillRunning(t, cmd, out)
+}
+
+// TestInotifyQueuedRefused: an inotify instance holding an event the
+// program has not read yet is refused at checkpoint time (the event
+// cannot be saved without taking it from the program), and the program
+// then reads its events as if nothing had happened.
+func TestInotifyQueuedRefused(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out, gofile := filepath.Join(dir, "out.txt"), filepath.Join(dir, "go")
+	watched, file, other := filepath.Join(dir, "watched"), filepath.Join(dir, "file"), filepath.Join(dir, "other")
+	os.Mkdir(watched, 0o755)
+	os.WriteFile(file, nil, 0o644)
+	os.WriteFile(other, nil, 0o644)
+	cmd := start(t, dir, cprog(t, "inotify"), out, gofile, watched, file, other)
+	waitFor(t, "ready", func() bool { return lines(out) >= 1 })
+	os.WriteFile(filepath.Join(watched, "new"), nil, 0o644)
+	_, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "img")})
+	if err == nil || !strings.Contains(err.Error(), "events not read yet") {
+		t.Fatalf("checkpoint with an inotify event queued: %v, want it refused", err)
+	}
+	os.WriteFile(gofile, nil, 0o644)
+	os.WriteFile(file, []byte("x"), 0o644)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("program after the refused checkpoint: %v", err)
+	}
+	if got, _ := os.ReadFile(out); string(got) != "ready 1 3\nevent wd 1\nevent wd 3\n" {
+		t.Errorf("program's output %q: its events were disturbed", got)
+	}
 }

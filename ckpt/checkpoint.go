@@ -588,8 +588,11 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	case strings.HasPrefix(link, "anon_inode:"):
 		kind := strings.Trim(strings.TrimPrefix(link, "anon_inode:"), "[]")
 		a, err := readAnonFile(d.pid, fd, kind)
-		if err != nil {
+		if errors.Is(err, ErrUnsupported) {
 			return closed(fmt.Sprintf(": %s is not checkpointable yet", kind))
+		}
+		if err != nil {
+			return closed(fmt.Sprintf(": %s: %v", kind, err))
 		}
 		f.Kind, f.Anon, f.Ino = fdAnon, a, info.Ino
 		return f, nil

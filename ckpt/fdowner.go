@@ -79,8 +79,23 @@ func (d *dumper) collectOwners(members map[int]bool) error {
 		if err != nil {
 			return fmt.Errorf("%s(%d) fd %d: pidfd_getfd: %w", d.comm, d.pid, f.FD, err)
 		}
+		queued, qerr := queuedEvents(f, fd)
 		s, err := descSignals(fd)
 		unix.Close(fd)
+		if qerr != nil {
+			return fmt.Errorf("%s(%d) fd %d: %w", d.comm, d.pid, f.FD, qerr)
+		}
+		if queued > 0 {
+			// The IN_IGNORED events of removed watches, one for each gap
+			// in the watch descriptors, are queued again by the restore
+			// as it fills the gaps (openInotify); any other event is not.
+			if queued != inotifyEventSize*inotifyGaps(f.Anon.Inotify) {
+				if err := d.uncheckpointable(f.FD, fmt.Sprintf(": inotify has %d bytes of events not read yet: they cannot be saved without taking them from the program", queued)); err != nil {
+					return err
+				}
+			}
+			f.Anon.Queued = queued
+		}
 		if err != nil {
 			return fmt.Errorf("%s(%d) fd %d: %w", d.comm, d.pid, f.FD, err)
 		}
@@ -245,4 +260,31 @@ func (b *builder) restoreAsyncAndLeases() error {
 type firstHolder struct {
 	p  *rproc
 	fd int
+}
+
+// queuedEvents is the number of bytes of events an inotify instance holds
+// unread (FIONREAD); 0 for other descriptors. Reading them would take
+// them from the running program, and nothing puts events back in a
+// queue.
+func queuedEvents(f *fileDesc, fd int) (int, error) {
+	if f.Kind != fdAnon || f.Anon == nil || f.Anon.Type != "inotify" {
+		return 0, nil
+	}
+	n, err := unix.IoctlGetInt(fd, unix.TIOCINQ) // FIONREAD
+	if err != nil {
+		return 0, fmt.Errorf("inotify FIONREAD: %w", err)
+	}
+	return n, nil
+}
+
+const inotifyEventSize = 16 // struct inotify_event without a name
+
+// inotifyGaps counts the watch descriptors below the highest one that
+// have no watch (removed ones).
+func inotifyGaps(ws []inotifyWatch) int {
+	top := 0
+	for _, w := range ws {
+		top = max(top, w.WD)
+	}
+	return top - len(ws)
 }

@@ -73,6 +73,15 @@ func (d *dumper) collectVMFlags() error {
 	}
 	for i := range d.meta.Regions {
 		r := &d.meta.Regions[i]
+		if r.Name == "/[aio] (deleted)" {
+			// The ring of an io_setup context: the kernel keeps its
+			// requests in flight, and even whether there are any, out of
+			// sight; a ring restored as plain shared memory would be a
+			// look-alike that io_submit refuses.
+			if err := d.uncheckpointable(-1, fmt.Sprintf(": AIO context (io_setup) %#x is not checkpointable: its requests in flight can be neither seen nor restored", r.Start)); err != nil {
+				return err
+			}
+		}
 		if r.Kind != regionVDSO {
 			r.Advice = flags[r.Start]
 		}
