@@ -57,6 +57,9 @@ type threadAttrs struct {
 	TID       int       `json:"tid"`
 	Sched     schedAttr `json:"sched"`
 	PdeathSig int       `json:"pdeath_signal,omitempty"`
+	// Sleep: the thread was in a sleep the kernel restarts with its
+	// restart block (sleep_linux_amd64.go).
+	Sleep *restartSleep `json:"sleep,omitempty"`
 }
 
 // schedAttr is struct sched_attr (SCHED_ATTR_SIZE_VER1, 56 bytes).
@@ -157,12 +160,12 @@ func (d *dumper) collectAttrs() error {
 		return fmt.Errorf("%s(%d): oom_score_adj: %w", d.comm, d.pid, err)
 	}
 	a.OOMScoreAdj = int(v)
-	for _, tid := range d.tids {
+	for i, tid := range d.tids {
 		s, err := getSchedAttr(tid)
 		if err != nil {
 			return fmt.Errorf("%s(%d): scheduling (tid %d): %w", d.comm, d.pid, tid, err)
 		}
-		a.Threads = append(a.Threads, threadAttrs{TID: tid, Sched: s})
+		a.Threads = append(a.Threads, threadAttrs{TID: tid, Sched: s, Sleep: d.interruptedSleep(&d.tregs[i])})
 	}
 	d.meta.Attrs = a
 	return nil

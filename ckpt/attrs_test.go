@@ -361,3 +361,46 @@ func TestInotifyQueuedRefused(t *testing.T) {
 		t.Errorf("program's output %q: its events were disturbed", got)
 	}
 }
+
+// TestInterruptedSleeps: threads checkpointed in clock_nanosleep (with a
+// remainder pointer), nanosleep (without) and poll with no timeout go on
+// sleeping after the restart, as the kernel's restart_syscall would have
+// them: each sleep returns 0 having lasted at least what was asked, not
+// EINTR, and poll returns when its pipe has data.
+func TestInterruptedSleeps(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := start(t, dir, cprog(t, "sleeper", "-pthread"), out)
+	waitFor(t, "started", func() bool { return reports(out)["main"] == "started" })
+	// Every thread in its call: /proc/TID/syscall names it.
+	want := map[string]bool{fmt.Sprint(unix.SYS_CLOCK_NANOSLEEP): true, fmt.Sprint(unix.SYS_NANOSLEEP): true, fmt.Sprint(unix.SYS_POLL): true}
+	waitFor(t, "threads asleep", func() bool {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", cmd.Process.Pid))
+		n := 0
+		for _, e := range tasks {
+			b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/syscall", cmd.Process.Pid, e.Name()))
+			if f := strings.Fields(string(b)); len(f) > 0 && want[f[0]] {
+				n++
+			}
+		}
+		return n == 4 // the main thread naps in nanosleep too
+	})
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	os.Truncate(out, 0)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
+	if ws := waitProc(t, p); !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	got := reports(out)
+	for n, w := range map[string]string{"nanosleep": "0 enough=1", "usleep": "0 enough=1", "poll": "1"} {
+		if got[n] != w {
+			t.Errorf("after the restart %s says %q, want %q", n, got[n], w)
+		}
+	}
+}

@@ -44,6 +44,9 @@ type builder struct {
 
 	tasks     []*task     // its threads, the main thread first
 	tidInside map[int]int // checkpointed tid -> tid now, as the process sees it
+	// sleepDone: threads whose interrupted sleep ended at once when
+	// resumed, and the call's result (sleep_linux_amd64.go).
+	sleepDone map[int]uint64
 }
 
 // newBuilder prepares the traced process pid for injection: every signal
@@ -934,6 +937,9 @@ func (b *builder) restoreThreadCreds() error {
 func (b *builder) finish(sig syscall.Signal) error {
 	p := b.p
 	defer b.mem.Close()
+	if err := b.resumeSleeps(); err != nil {
+		return err
+	}
 	// The single-step trap after munmap is reported before the next
 	// instruction would be fetched from the area.
 	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch, scratchSize); err != nil {
@@ -941,7 +947,13 @@ func (b *builder) finish(sig syscall.Signal) error {
 	}
 	for i, t := range b.tasks {
 		regs := arrayToRegs(&p.img.regs[i])
-		if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
+		if ret, ok := b.sleepDone[i]; ok {
+			// Its sleep ended while it was rebuilt: the call returns.
+			regs.Rax, regs.Orig_rax = ret, ^uint64(0)
+		} else if b.resumed(i) {
+			// Its restart block is rebuilt (resumeSleeps): the kernel
+			// restarts the call from it (restart_syscall).
+		} else if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
 			// The kernel's restart block (remaining sleep time...) did
 			// not survive; the call returns EINTR, as after a signal.
 			regs.Rax = ^uint64(unix.EINTR - 1) // -EINTR
