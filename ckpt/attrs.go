@@ -192,10 +192,6 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 			return err
 		}
 		a.Threads[i].PdeathSig = int(int32(le.Uint32(b)))
-		if a.Threads[i].PdeathSig != 0 && d.parent == nil {
-			return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(
-				"tid %d has parent-death signal %d (PR_SET_PDEATHSIG) and is the root of the checkpoint: after a restart its parent is the restart process, not the one it asked to follow", tid, a.Threads[i].PdeathSig)}
-		}
 	}
 	if tid != d.pid {
 		return nil
@@ -484,4 +480,22 @@ func (b *builder) restoreRoot() error {
 		return b.r.forceable(fmt.Errorf("root directory %s cannot be restored: chroot: %w", a.Root, err))
 	}
 	return nil
+}
+
+// keepsParentThread reports whether the restored root has a parent-death
+// signal. Its parent is the restart process (CONVEX), and precisely the
+// thread it was cloned from (CLONE_PARENT from the stub that thread
+// started): the kernel sends the signal when that thread ends, even while
+// the process lives on (forget_original_parent), so the thread must stay
+// as long as the root does (Process.Wait ends it).
+func (p *rproc) keepsParentThread() bool {
+	if p.meta.Attrs == nil {
+		return false
+	}
+	for _, th := range p.meta.Attrs.Threads {
+		if th.PdeathSig != 0 {
+			return true
+		}
+	}
+	return false
 }

@@ -38,8 +38,9 @@ func schedOf(t *testing.T, tid int) schedAttr {
 // TestProcessAttributes: fsuid/fsgid, loginuid, oom_score_adj, child
 // subreaper, THP disable, the scheduling policy, priority, nice and
 // reset-on-fork flag of each of five threads, and the parent-death signal
-// of each thread of a child, are what they were after a restart of the
-// tree: the program reads each of them itself and says so, and the test
+// of a thread of the root and of each thread of a child, are what they
+// were after a restart of the tree (and the root's does not come while
+// its parent, the restart, lives): the program reads each of them itself and says so, and the test
 // reads them from /proc and sched_getattr.
 func TestProcessAttributes(t *testing.T) {
 	needRoot(t)
@@ -60,7 +61,7 @@ func TestProcessAttributes(t *testing.T) {
 		"idle":         "policy=5 prio=0 nice=7 reset_on_fork=0 pdeath=0",
 		"fifo":         "policy=1 prio=5 nice=0 reset_on_fork=1 pdeath=0",
 		"rr":           "policy=2 prio=3 nice=0 reset_on_fork=0 pdeath=0",
-		"other":        "policy=0 prio=0 nice=3 reset_on_fork=0 pdeath=0",
+		"other":        "policy=0 prio=0 nice=3 reset_on_fork=0 pdeath=12",
 		"child-main":   "policy=0 prio=0 nice=0 reset_on_fork=0 pdeath=10",
 		"child-second": "policy=0 prio=0 nice=0 reset_on_fork=0 pdeath=12",
 	}

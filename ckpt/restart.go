@@ -55,6 +55,10 @@ type Process struct {
 	// giveBack, if set, makes the caller's process group the foreground
 	// group of the terminal again once the process has ended (CONVEX).
 	giveBack func()
+	// tracer, if set, is the thread the process was cloned from, kept
+	// until Wait sees it end: the process has a parent-death signal,
+	// which the kernel sends when that thread ends (attrs.go).
+	tracer *tracer
 }
 
 // Wait waits for the process to end and returns its wait status.
@@ -71,6 +75,10 @@ func (p *Process) Wait() (unix.WaitStatus, error) {
 		if ws.Exited() || ws.Signaled() {
 			if p.giveBack != nil {
 				p.giveBack()
+			}
+			if p.tracer != nil {
+				p.tracer.stop()
+				p.tracer = nil
 			}
 			return ws, nil
 		}
@@ -110,7 +118,6 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 		}
 	}
 	t := newTracer()
-	defer t.stop()
 	var proc *Process
 	err = t.do(func() error {
 		var err error
@@ -118,7 +125,13 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 		return err
 	})
 	if err != nil {
+		t.stop()
 		return nil, err
+	}
+	if !root.keepsParentThread() {
+		t.stop()
+	} else {
+		proc.tracer = t
 	}
 	return proc, nil
 }

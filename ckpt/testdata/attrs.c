@@ -9,7 +9,9 @@
  * oom_score_adj (345), PR_SET_CHILD_SUBREAPER and PR_SET_THP_DISABLE, and
  * runs five threads with their own scheduling: the main thread SCHED_BATCH
  * at nice 7, then SCHED_IDLE, SCHED_FIFO 5 with SCHED_RESET_ON_FORK,
- * SCHED_RR 3, SCHED_OTHER at nice 3. A child process sets its parent-death
+ * SCHED_RR 3, SCHED_OTHER at nice 3 (this one with the parent-death signal
+ * SIGUSR2, which must not come: the restarted root's parent lives on).
+ * A child process sets its parent-death
  * signal (SIGUSR1) and its own thread-level one on a second thread
  * (SIGUSR2), and waits.
  *
@@ -124,7 +126,7 @@ static void *thread(void *arg) {
 	struct th *t = arg;
 	if (t->pdeath)
 		prctl(PR_SET_PDEATHSIG, t->pdeath);
-	else if (setsched(t->policy, t->prio, t->nice, t->reset) != 0) {
+	if (setsched(t->policy, t->prio, t->nice, t->reset) != 0) {
 		char buf[64];
 		snprintf(buf, sizeof buf, "sched_setattr: %m");
 		say(t->name, buf);
@@ -197,7 +199,7 @@ int main(int argc, char **argv) {
 		{"idle", SCHED_IDLE, 0, 0, 0},
 		{"fifo", SCHED_FIFO, 5, 0, 1},
 		{"rr", SCHED_RR, 3, 0, 0},
-		{"other", SCHED_OTHER, 0, 3, 0},
+		{"other", SCHED_OTHER, 0, 3, 0, SIGUSR2},
 	};
 	struct th main_th = {"main", SCHED_BATCH, 0, 7, 0};
 	if (setsched(main_th.policy, main_th.prio, main_th.nice, main_th.reset) != 0) {
