@@ -69,7 +69,9 @@ func (d *dumper) collectOwners(members map[int]bool) error {
 	defer unix.Close(pidfd)
 	for i := range d.meta.Files {
 		f := &d.meta.Files[i]
-		if f.Kind == fdClosed {
+		if f.Kind == fdClosed || f.Flags&unix.O_PATH != 0 {
+			// An O_PATH description has no owner, signal or lease
+			// (fcntl refuses it with EBADF).
 			continue
 		}
 		if err := d.checkPidfd(f, members); err != nil {
