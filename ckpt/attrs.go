@@ -276,7 +276,8 @@ func (b *builder) attrRefused(err error) error {
 // restorer opens the file and the process writes to it through a copy of
 // the descriptor (pidfd_getfd: b.pidfd is still open). Setting it needs
 // no privilege while the restart's own (inherited) loginuid is unset,
-// CAP_AUDIT_CONTROL otherwise. An enforced Owner may not choose one.
+// CAP_AUDIT_CONTROL otherwise. For an enforced Owner only his own uid is
+// taken; another is not restored, with a warning.
 func (b *builder) restoreLoginUID() error {
 	a := b.p.meta.Attrs
 	if a == nil {
@@ -297,8 +298,11 @@ func (b *builder) restoreLoginUID() error {
 	if uint32(now) == a.LoginUID {
 		return nil
 	}
-	if b.r.enforced(b.p) {
-		return b.r.forceable(fmt.Errorf("loginuid %d is not this restart's (%d): user %d may not choose it", a.LoginUID, now, b.r.opts.Owner.UID))
+	if o := b.r.opts.Owner; b.r.enforced(b.p) && int(a.LoginUID) != o.UID {
+		// An audit identity is never chosen by the image: the owner may
+		// be logged in as himself, else the restart's stays.
+		b.r.warn("%s(%d): warning: loginuid %d not restored (user %d may not choose it): restart's %d kept", b.p.comm(), b.p.meta.PID, a.LoginUID, o.UID, now)
+		return nil
 	}
 	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
