@@ -405,3 +405,24 @@ func TestInterruptedSleeps(t *testing.T) {
 		}
 	}
 }
+
+// TestPidfdOutsideRefused: a pidfd of a process outside the tree is
+// refused at checkpoint time, naming that pid, and the tree runs on.
+func TestPidfdOutsideRefused(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := start(t, dir, cprog(t, "pidfds"), out, "parent")
+	waitFor(t, "ready", func() bool { return reports(out)["dead"] != "" })
+	_, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "img"), Tree: true})
+	if want := fmt.Sprintf("pidfd of pid %d, outside the checkpointed tree", os.Getpid()); err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("checkpoint: %v, want it refused with %q", err, want)
+	}
+	os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
+	os.Truncate(out, 0)
+	waitFor(t, "reports after the refused checkpoint", func() bool { return reports(out)["member"] == "signal0=0 pid=same" })
+	os.WriteFile(filepath.Join(dir, "stop"), nil, 0o644)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("program after the refused checkpoint: %v", err)
+	}
+}

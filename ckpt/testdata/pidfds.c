@@ -2,7 +2,10 @@
  * pidfds: pidfds of a child that runs and of a child that has exited and
  * been reaped, for checkpoint/restart tests.
  *
- * usage: pidfds OUTFILE
+ * usage: pidfds OUTFILE [parent]
+ *
+ * With "parent" it also holds a pidfd of its parent (outside any tree
+ * rooted at it).
  *
  * Once ready, and every 50 ms after "go" appears in its working
  * directory until "stop" appears, writes:
@@ -49,6 +52,10 @@ int main(int argc, char **argv) {
 	if (argc < 2)
 		return 2;
 	FILE *out = fopen(argv[1], "a");
+	if (argc > 2 && syscall(SYS_pidfd_open, getppid(), 0) < 0) {
+		perror("pidfd_open parent");
+		return 2;
+	}
 	pid_t a = fork();
 	if (a == 0) {
 		while (!exists("stop"))
