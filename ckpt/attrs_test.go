@@ -426,3 +426,45 @@ func TestPidfdOutsideRefused(t *testing.T) {
 		t.Fatalf("program after the refused checkpoint: %v", err)
 	}
 }
+
+// TestTrapPending: a program whose SIGTRAP is blocked and pending keeps
+// its SIGTRAP handler through a checkpoint and a restart (the engine's
+// calls are then injected between syscall stops: a forced single-step
+// SIGTRAP while SIGTRAP is blocked would reset the handler to SIG_DFL),
+// and the pending SIGTRAP runs it once unblocked.
+func TestTrapPending(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	want := map[string]string{"trap": "handler=1 pending=1"}
+	cmd := start(t, dir, cprog(t, "trappending"), out)
+	waitFor(t, "ready", func() bool { return reports(out)["trap"] != "" })
+	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "live")}); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("program after a checkpoint: %v", err)
+	}
+	if got := reports(out); got["trap"] != want["trap"] || got["ran"] != "1" {
+		t.Errorf("after a checkpoint, running on, the program says %v, want trap %q and ran 1", got, want["trap"])
+	}
+	os.Remove(filepath.Join(dir, "go"))
+	os.Truncate(out, 0)
+	cmd = start(t, dir, cprog(t, "trappending"), out)
+	waitFor(t, "ready", func() bool { return reports(out)["trap"] != "" })
+	img := filepath.Join(dir, "img")
+	checkpointKill(t, cmd, img)
+	os.Truncate(out, 0)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, "go"), nil, 0o644)
+	if ws := waitProc(t, p); !ws.Exited() || ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	if got := reports(out); got["trap"] != want["trap"] || got["ran"] != "1" {
+		t.Errorf("after the restart the program says %v, want trap %q and ran 1", got, want["trap"])
+	}
+}

@@ -732,6 +732,15 @@ func (b *builder) restoreThread(t *task, th thread) error {
 func (b *builder) queuePending() error {
 	le := binary.LittleEndian
 	tgid := uint64(b.p.pidInside())
+	if b.p.meta.trapPending() {
+		// Injected between syscall stops (sysStops), so SIGTRAP may be
+		// blocked too: the one queued here must wait for the program.
+		for _, t := range b.tasks {
+			if err := ptraceSetSigMask(t.pid, ^uint64(0)); err != nil {
+				return err
+			}
+		}
+	}
 	for _, ps := range b.p.meta.Signals.Pending {
 		if len(ps.Info) != siginfoSize {
 			continue
