@@ -45,6 +45,9 @@ type builder struct {
 	lazy      []region    // regions restored lazily (lazy.go)
 	tasks     []*task     // its threads, the main thread first
 	tidInside map[int]int // checkpointed tid -> tid now, as the process sees it
+	// sleepDone: threads whose interrupted sleep ended at once when
+	// resumed, and the call's result (sleep_linux_amd64.go).
+	sleepDone map[int]uint64
 }
 
 // newBuilder prepares the traced process pid for injection: every signal
@@ -61,7 +64,7 @@ func newBuilder(r *restorer, p *rproc, pid int, inherited uint64) (*builder, err
 		mem.Close()
 		return nil, err
 	}
-	b.t = &task{pid: pid, orig: regs}
+	b.t = &task{pid: pid, orig: regs, sysStops: p.meta.trapIgnored()}
 	if inherited != 0 {
 		b.scratch, b.t.sc = inherited, inherited
 	} else {
@@ -165,6 +168,11 @@ func (b *builder) build() error {
 	if err := fill.finish(); err != nil {
 		return err
 	}
+	// Before the lazy regions are registered: a locked region is never
+	// lazy (lazyRegion), so mlock faults no page through the loader.
+	if err := b.restoreVMFlags(); err != nil {
+		return err
+	}
 	if err := b.registerLazy(); err != nil {
 		return err
 	}
@@ -178,6 +186,9 @@ func (b *builder) build() error {
 	if err := b.restoreSemUndo(); err != nil {
 		return err
 	}
+	if err := b.restoreLoginUID(); err != nil {
+		return err
+	}
 	if _, err := b.call("close", unix.SYS_CLOSE, b.pidfd); err != nil {
 		return fmt.Errorf("close pidfd: %w", err)
 	}
@@ -188,6 +199,9 @@ func (b *builder) build() error {
 		if err := b.mountProc(); err != nil {
 			return err
 		}
+	}
+	if err := b.restoreRoot(); err != nil {
+		return err
 	}
 	if err := b.createThreads(); err != nil {
 		return err
@@ -209,7 +223,10 @@ func (b *builder) build() error {
 	if err := b.restoreCreds(); err != nil {
 		return err
 	}
-	return b.restoreSecurity()
+	if err := b.restoreSecurity(); err != nil {
+		return err
+	}
+	return b.restoreAttrs()
 }
 
 // mountProc gives the init of a fresh PID namespace its own /proc, in the
@@ -344,6 +361,9 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		return nil
 	case regionAnon:
 		flags := uint64(unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_FIXED)
+		if rg.droppable() {
+			flags = mapDroppable | unix.MAP_ANONYMOUS | unix.MAP_FIXED
+		}
 		if rg.Stack {
 			flags |= unix.MAP_GROWSDOWN
 		}
@@ -595,7 +615,7 @@ func (b *builder) restoreThread(t *task, th thread) error {
 			}
 		}
 		if th.Rseq.Ptr != 0 {
-			if _, err := b.call("rseq", unix.SYS_RSEQ, th.Rseq.Ptr, uint64(th.Rseq.Len), 0, uint64(th.Rseq.Sig)); err != nil {
+			if _, err := b.call("rseq", unix.SYS_RSEQ, th.Rseq.Ptr, uint64(th.Rseq.Len), 0, uint64(th.Rseq.signature())); err != nil {
 				return fmt.Errorf("rseq (tid %d): %w", th.TID, err)
 			}
 		}
@@ -626,6 +646,15 @@ func (b *builder) restoreThread(t *task, th thread) error {
 func (b *builder) queuePending() error {
 	le := binary.LittleEndian
 	tgid := uint64(b.p.pidInside())
+	if b.p.meta.trapPending() {
+		// Injected between syscall stops (sysStops), so SIGTRAP may be
+		// blocked too: the one queued here must wait for the program.
+		for _, t := range b.tasks {
+			if err := ptraceSetSigMask(t.pid, ^uint64(0)); err != nil {
+				return err
+			}
+		}
+	}
 	for _, ps := range b.p.meta.Signals.Pending {
 		if len(ps.Info) != siginfoSize {
 			continue
@@ -712,7 +741,7 @@ func (b *builder) createThreads() error {
 		if err := ptraceSetSigMask(tid, injectMask(b.pid, tid)); err != nil {
 			return err
 		}
-		b.tasks = append(b.tasks, &task{pid: tid, orig: regs, sc: b.scratch})
+		b.tasks = append(b.tasks, &task{pid: tid, orig: regs, sc: b.scratch, sysStops: b.t.sysStops})
 		b.tidInside[th.TID] = int(ret)
 	}
 	return nil
@@ -823,7 +852,7 @@ func (b *builder) restoreThreadCreds() error {
 	if _, err := b.call("setresuid", unix.SYS_SETRESUID, uint64(c.UID[0]), uint64(c.UID[1]), uint64(c.UID[2])); err != nil {
 		return fmt.Errorf("setreuid(%d, %d): %w", c.UID[0], c.UID[1], err)
 	}
-	return nil
+	return b.restoreFSIDs(c)
 }
 
 // finish removes the scratch area, puts the registers back and lets the
@@ -831,6 +860,9 @@ func (b *builder) restoreThreadCreds() error {
 func (b *builder) finish(sig syscall.Signal) error {
 	p := b.p
 	defer b.mem.Close()
+	if err := b.resumeSleeps(); err != nil {
+		return err
+	}
 	// The single-step trap after munmap is reported before the next
 	// instruction would be fetched from the area.
 	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch, scratchSize); err != nil {
@@ -838,7 +870,13 @@ func (b *builder) finish(sig syscall.Signal) error {
 	}
 	for i, t := range b.tasks {
 		regs := arrayToRegs(&p.img.regs[i])
-		if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk && restartsAsIs(&regs) {
+		if ret, ok := b.sleepDone[i]; ok {
+			// Its sleep ended while it was rebuilt: the call returns.
+			regs.Rax, regs.Orig_rax = ret, ^uint64(0)
+		} else if b.resumed(i) {
+			// Its restart block is rebuilt (resumeSleeps): the kernel
+			// restarts the call from it (restart_syscall).
+		} else if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk && restartsAsIs(&regs) {
 			// Its arguments are still in the registers and nothing of the
 			// restart block is needed: the call is made again.
 			regs.Rax = regs.Orig_rax

@@ -348,7 +348,13 @@ func (d *dumper) collect() error {
 		return err
 	}
 	d.log.Debug(fmt.Sprintf("%s(%d): memory planned in %.1f ms", d.comm, pid, time.Since(t0).Seconds()*1e3))
+	if err := d.collectVMFlags(); err != nil {
+		return err
+	}
 	if err := d.collectSecurity(); err != nil {
+		return err
+	}
+	if err := d.collectAttrs(); err != nil {
 		return err
 	}
 	if err := d.inject(); err != nil {
@@ -365,7 +371,7 @@ func (d *dumper) inject() error {
 	if err != nil {
 		return err
 	}
-	t := &task{pid: d.pid, orig: d.regs, sc: sc}
+	t := &task{pid: d.pid, orig: d.regs, sc: sc, sysStops: trapIgnored(d.pid)}
 	// Block every signal while we inject so none is delivered, or lost,
 	// in between; the thread's mask is put back below.
 	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
@@ -410,7 +416,7 @@ func (d *dumper) inject() error {
 		th := &m.Threads[i]
 		tt := t
 		if i > 0 {
-			tt = &task{pid: th.TID, orig: d.tregs[i], sc: sc}
+			tt = &task{pid: th.TID, orig: d.tregs[i], sc: sc, sysStops: t.sysStops}
 			if err := ptraceSetSigMask(th.TID, injectMask(d.pid, th.TID)); err != nil {
 				return err
 			}
@@ -485,7 +491,10 @@ func (d *dumper) injectThread(t *task, th *thread, scratch uint64, read func(int
 		return err
 	}
 	th.TidAddr = le.Uint64(b)
-	return d.injectSecurity(t, th.TID)
+	if err := d.injectSecurity(t, th.TID); err != nil {
+		return err
+	}
+	return d.injectAttrs(t, th.TID, scratch, read)
 }
 
 // findSyscallInsn returns the address of a syscall instruction the engine
@@ -612,8 +621,11 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	case strings.HasPrefix(link, "anon_inode:"):
 		kind := strings.Trim(strings.TrimPrefix(link, "anon_inode:"), "[]")
 		a, err := readAnonFile(d.pid, fd, kind)
-		if err != nil {
+		if errors.Is(err, ErrUnsupported) {
 			return closed(fmt.Sprintf(": %s is not checkpointable yet", kind))
+		}
+		if err != nil {
+			return closed(fmt.Sprintf(": %s: %v", kind, err))
 		}
 		f.Kind, f.Anon, f.Ino = fdAnon, a, info.Ino
 		return f, nil

@@ -105,6 +105,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if err := t.collectIPC(); err != nil {
 		return err
 	}
+	if err := t.collectOwners(); err != nil {
+		return err
+	}
 	// Connections read in repair mode stay in it only if the whole tree
 	// is killed after the images are written (endRepair).
 	killed = !t.opts.CheckOnly && t.opts.Signal == unix.SIGKILL && (t.opts.SignalAll || len(t.procs) == 1)

@@ -113,6 +113,9 @@ type imageMeta struct {
 	IPC *sysvIPC `json:"ipc,omitempty"`
 	// SemUndo: the process's SEM_UNDO adjustments (semundo.go).
 	SemUndo []semUndo `json:"sem_undo,omitempty"`
+	// Attrs: loginuid, oom_score_adj, scheduling, parent-death signal...
+	// (attrs.go); nil in images of engines that did not save them.
+	Attrs *procAttrs `json:"attrs,omitempty"`
 }
 
 // terminal holds the settings (termios) and window size of a control
@@ -216,6 +219,9 @@ type region struct {
 	// Shmid: the SysV segment a regionSysV attaches.
 	Shmid   int      `json:"shmid,omitempty"`
 	Extents []extent `json:"extents,omitempty"`
+	// Advice: its VmFlags set by madvise, mlock or MAP_DROPPABLE
+	// (memflags.go).
+	Advice []string `json:"advice,omitempty"`
 }
 
 // extent is a saved run of pages: Len bytes at Addr, stored at file offset Off.
@@ -270,6 +276,9 @@ type fileDesc struct {
 	Locks []fileLock `json:"locks,omitempty"`
 	Ino   uint64     `json:"ino,omitempty"` // the pipe's inode, for pipes
 	MntID int        `json:"-"`
+	// Signals: owner (F_SETOWN), F_SETSIG signal and lease of the
+	// description (fdowner.go).
+	Signals *fileSignals `json:"signals,omitempty"`
 }
 
 type sigAction struct {

@@ -68,6 +68,11 @@ func (b *builder) lazyRegion(rg region) bool {
 	if !b.r.opts.Lazy || rg.Kind != regionAnon || len(rg.Extents) == 0 {
 		return false
 	}
+	for _, a := range rg.Advice {
+		if a == "lo" || a == "lf" {
+			return false // mlock'ed: its pages must all be there (restoreVMFlags)
+		}
+	}
 	for _, e := range rg.Extents {
 		if e.Len > lazySegMax {
 			return false

@@ -77,6 +77,10 @@ type Process struct {
 	// group of the terminal again once the process has ended (CONVEX).
 	giveBack func()
 	lazy     *lazyLoader // Lazy: loads the pages still missing
+	// tracer, if set, is the thread the process was cloned from, kept
+	// until Wait sees it end: the process has a parent-death signal,
+	// which the kernel sends when that thread ends (attrs.go).
+	tracer *tracer
 }
 
 // Wait waits for the process to end and returns its wait status. After a
@@ -98,6 +102,10 @@ func (p *Process) Wait() (unix.WaitStatus, error) {
 		if ws.Exited() || ws.Signaled() {
 			if p.giveBack != nil {
 				p.giveBack()
+			}
+			if p.tracer != nil {
+				p.tracer.stop()
+				p.tracer = nil
 			}
 			return ws, p.LoadErr()
 		}
@@ -145,7 +153,6 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 		return nil, err
 	}
 	t := newTracer()
-	defer t.stop()
 	var proc *Process
 	err = t.do(func() error {
 		var err error
@@ -153,7 +160,13 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 		return err
 	})
 	if err != nil {
+		t.stop()
 		return nil, err
+	}
+	if !root.keepsParentThread() {
+		t.stop()
+	} else {
+		proc.tracer = t
 	}
 	return proc, nil
 }
@@ -236,11 +249,13 @@ func loadTree(path string, key []byte) (*rproc, []*rproc, error) {
 }
 
 type restorer struct {
-	opts  RestartOptions
-	log   *slog.Logger
-	root  *rproc
-	procs []*rproc // parents before children
-	stub  int      // the process the root was cloned from (startStub)
+	// firstFD: the first holder of each description (fdowner.go).
+	firstFD map[string]firstHolder
+	opts    RestartOptions
+	log     *slog.Logger
+	root    *rproc
+	procs   []*rproc // parents before children
+	stub    int      // the process the root was cloned from (startStub)
 
 	descs map[string]int    // open file descriptions, opened by the restorer
 	shm   map[string]int    // shared memory objects (memfds)
@@ -287,6 +302,9 @@ func (r *restorer) check(p *rproc) error {
 		return nil
 	}
 	if err := r.checkSecurity(p); err != nil {
+		return err
+	}
+	if err := r.checkAttrs(p); err != nil {
 		return err
 	}
 	fp := localFingerprint(nil)
@@ -528,6 +546,9 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		return nil, r.fail(r.root, err)
 	}
 	if err := r.ptyForeground(); err != nil {
+		return nil, err
+	}
+	if err := r.restoreSignals(); err != nil {
 		return nil, err
 	}
 	// Zombies exit now that their parents are built (their SIGCHLD was

@@ -124,6 +124,9 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 			return -1, fmt.Errorf("fd %d: %s: no state saved", f.FD, f.Path)
 		}
 		a := f.Anon
+		if a.Type == "pidfd" {
+			return r.openPidfd(f)
+		}
 		if a.Type == "inotify" && r.opts.Force {
 			// -F: a watched file that is gone loses its watch (as
 			// the kernel drops a watch when its file is removed),
