@@ -189,6 +189,9 @@ func Changes(c AcctContext, old, cur *Job, by string, now time.Time) []AcctRecor
 	// qdel of a run: the D record now, the E record when it has ended.
 	if cur.State == Exiting && old.State != Exiting {
 		if who, ok := strings.CutPrefix(cur.Reason, "deleted by "); ok {
+			if !strings.Contains(who, "@") && c.Server != "" {
+				who += "@" + c.Server
+			}
 			rec(cur.Changed, AcctDeleted, []AcctField{{"requestor", who}})
 		}
 	}

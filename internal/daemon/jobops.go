@@ -465,7 +465,7 @@ func (d *Daemon) deleteJob(_ context.Context, who caller, body json.RawMessage) 
 		return nil, err
 	}
 	if cur.State.Removable() {
-		removed, err := d.store.DeleteJob(id, func(j *jobs.Job) error {
+		removed, err := d.store.DeleteJobBy(id, who.name+"@"+d.config().Server(), func(j *jobs.Job) error {
 			if !j.State.Removable() {
 				return conflict("job %d has just become %s; try again", id, j.State)
 			}
@@ -583,6 +583,28 @@ func (d *Daemon) status(_ context.Context, who caller, body json.RawMessage) (an
 		for j := range v.Jobs() {
 			add(j)
 		}
+	}
+	if req.History && (len(req.IDs) == 0 || len(missing) > 0) {
+		// Ended jobs the store has purged, from the accounting log.
+		found := map[uint64]bool{}
+		for _, info := range d.purgedJobs(missing) {
+			if req.User != "" && info.User != req.User ||
+				len(states) > 0 && !slices.Contains(states, jobs.State(info.State)) {
+				continue
+			}
+			if !d.operator(who) && !d.config().QueryOtherJobs && info.User != who.name && req.Full {
+				info = proto.JobInfo{ID: info.ID, Name: info.Name, User: info.User, State: info.State,
+					Queue: info.Queue, ElapsedSec: info.ElapsedSec, SummaryOnly: true}
+			}
+			found[info.ID] = true
+			if n > 0 {
+				buf.WriteByte(',')
+			}
+			n++
+			enc.Encode(info)
+			buf.Truncate(buf.Len() - 1)
+		}
+		missing = slices.DeleteFunc(missing, func(id uint64) bool { return found[id] })
 	}
 	buf.WriteByte(']')
 	if len(missing) > 0 {

@@ -266,6 +266,7 @@ func result(r *supervisor.Record) jobs.Result {
 	return jobs.Result{
 		End: r.End, UserCPU: time.Duration(r.UserCPUNS), SysCPU: time.Duration(r.SysCPUNS),
 		ExitCode: r.ExitCode, Signal: r.Signal, Reason: r.Reason,
+		Mem: r.Mem, VMem: r.VMem, Session: r.Session,
 	}
 }
 

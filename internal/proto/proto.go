@@ -60,6 +60,7 @@ const (
 	OpRun         = "run"        // qrun
 	OpNodes       = "nodes"      // pbsnodes
 	OpOrder       = "order"      // qorder
+	OpTrace       = "trace"      // tracejob
 )
 
 // Error codes.
@@ -169,6 +170,31 @@ type StatusRequest struct {
 	User   string   `json:"user,omitempty"`
 	States []string `json:"states,omitempty"`
 	Full   bool     `json:"full,omitempty"` // every field, not only the table's
+	// History adds the ended jobs the store has purged, from the
+	// accounting log (qstat -x, -H).
+	History bool `json:"history,omitempty"`
+}
+
+// TraceRequest asks for a job's story (tracejob): its accounting records
+// and the daemon's log lines about it, of the last Days days (0: all).
+type TraceRequest struct {
+	ID   uint64 `json:"id"`
+	Days int    `json:"days,omitempty"`
+}
+
+// TraceLine is one line of a job's story: from the accounting log ("A")
+// or the daemon's log ("S", PBS's letter of the server log), in time order.
+type TraceLine struct {
+	Time   time.Time `json:"time"`
+	Source string    `json:"source"`
+	Text   string    `json:"text"`
+}
+
+// TraceReply is a job's story, oldest first. LogMissing says why the
+// daemon's log is not in it (the daemon logs to no file), if it is not.
+type TraceReply struct {
+	Lines      []TraceLine `json:"lines"`
+	LogMissing string      `json:"log_missing,omitempty"`
 }
 
 // StatusReply lists jobs in id order; Missing lists requested ids that do

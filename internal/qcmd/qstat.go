@@ -113,7 +113,7 @@ finished (without -x) (the others are printed) or lazarusd cannot be reached.
 		case c.Bool("Q"), c.Bool("q"), c.Bool("B"):
 			return pbsQueues(c, format == "json")
 		}
-		req := proto.StatusRequest{Full: c.Bool("f")}
+		req := proto.StatusRequest{Full: c.Bool("f"), History: c.Bool("x") || c.Bool("H")}
 		users := splitList(c.String("u"))
 		if len(users) == 1 {
 			req.User = users[0]

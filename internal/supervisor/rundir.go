@@ -86,6 +86,11 @@ type Record struct {
 	// RestoreFailed says that the restart from the spec's checkpoint
 	// failed (Reason says why) and nothing of the job ran.
 	RestoreFailed bool `json:"restore_failed,omitempty"`
+	// Mem and VMem are the tree's peak resident and virtual sizes
+	// (bytes); Session is the script's session id (its pid).
+	Mem     int64 `json:"mem,omitempty"`
+	VMem    int64 `json:"vmem,omitempty"`
+	Session int   `json:"session,omitempty"`
 }
 
 // Status is what a run directory says about its supervisor.
