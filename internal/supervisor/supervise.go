@@ -78,17 +78,21 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		}
 		return nil
 	}
+	if !prologue(ctx, log, &spec, &rec) {
+		log.Error("job not started", "reason", rec.Reason)
+		return finish(ctx, log, runDir, &rec, cg, meter, nil)
+	}
 	pid, err := launcherFor(exe, &spec, log).Launch(ctx, &spec, place)
 	if err != nil && spec.Restore != "" {
 		log.Error("job did not restart", "image", spec.Restore, "error", err)
 		rec.Reason = fmt.Sprintf("cannot restart from checkpoint %d: %v", spec.Generation, err)
 		rec.RestoreFailed = true
-		return finish(log, runDir, &rec, cg, meter)
+		return finish(ctx, log, runDir, &rec, cg, meter, nil)
 	}
 	if err != nil {
 		log.Error("job did not start", "error", err)
 		rec.Reason = "cannot start: " + err.Error()
-		return finish(log, runDir, &rec, cg, meter)
+		return finish(ctx, log, runDir, &rec, cg, meter, nil)
 	}
 	rec.Session = pid
 	if spec.Restore != "" {
@@ -201,18 +205,24 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 	if cg != nil && rec.Reason == "" && rec.ExitCode != 0 && cg.oomKills() > 0 {
 		rec.Reason = "memory limit exceeded (mem=" + jobs.FormatSize(spec.Mem) + ")"
 	}
-	return finish(log, runDir, &rec, cg, meter)
+	return finish(ctx, log, runDir, &rec, cg, meter, &spec)
 }
 
 // finish records the end of the run, with the CPU time and peak memory of
-// every process the tree had (usageMeter), and removes the cgroups.
-func finish(log *slog.Logger, runDir string, rec *Record, cg *memCgroup, meter *usageMeter) error {
+// every process the tree had (usageMeter), and removes the cgroups; with
+// the spec of a run that ran, after the epilogue.
+func finish(ctx context.Context, log *slog.Logger, runDir string, rec *Record, cg *memCgroup, meter *usageMeter, ran *Spec) error {
 	var ru unix.Rusage
 	unix.Getrusage(unix.RUSAGE_CHILDREN, &ru)
 	user, sys, rss, vsz := meter.finish(&ru)
 	rec.UserCPUNS, rec.SysCPUNS = user.Nanoseconds(), sys.Nanoseconds()
 	rec.Mem, rec.VMem = rss, vsz
 	rec.End = time.Now().Round(0)
+	if ran != nil {
+		// A context of its own: the epilogue runs even when the
+		// supervisor was asked to stop (it bounds itself).
+		epilogue(context.WithoutCancel(ctx), log, ran, rec)
+	}
 	if err := writeJSON(filepath.Join(runDir, ExitFile), rec); err != nil {
 		return fmt.Errorf("record the end of job %d: %w", rec.JobID, err)
 	}
