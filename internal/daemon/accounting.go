@@ -157,6 +157,7 @@ func (d *Daemon) copyAccounting(entries []queue.AcctEntry) error {
 		if err := d.store.AccountingDone(entries[n-1].N); err != nil {
 			return err
 		}
+		d.mailRecords(lines)
 		entries = entries[n:]
 	}
 	return nil

@@ -116,6 +116,7 @@ type Daemon struct {
 	ckpts   ckptTable
 	records *recorder   // changes waiting for the disk (record.go)
 	acct    *acctWriter // the accounting log (accounting.go)
+	mail    *mailer     // job mail (mail.go)
 	cronMu  sync.Mutex
 	cron    *cron.Cron
 	entries map[jobs.ID]cron.EntryID // periodic checkpoints
@@ -150,7 +151,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		opts: opts, log: log, dir: dir, machine: machine, started: time.Now().Round(0),
 		uid: os.Getuid(), hostname: host, kick: make(chan struct{}, 1),
 		ckpts:   ckptTable{ops: map[jobs.ID]*ckptOp{}, tried: map[jobs.ID]time.Time{}},
-		entries: map[jobs.ID]cron.EntryID{}, records: newRecorder(), acct: newAcctWriter(),
+		entries: map[jobs.ID]cron.EntryID{}, records: newRecorder(), acct: newAcctWriter(), mail: newMailer(),
 	}
 	// Descriptors we inherited (from a shell, a service manager) must not
 	// reach supervisors and jobs: a job holding a pipe or a socket of the
@@ -183,6 +184,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		return fmt.Errorf("read configuration: %w", err)
 	}
 	d.setConfig(cfg)
+	d.checkMTA()
 
 	d.store, err = queue.Open(filepath.Join(dir, dbFile), queue.Options{
 		Logger: log.With("component", "store"), Account: d.accountLines, Accounted: d.acct.accounted,
@@ -241,6 +243,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	// Records a previous daemon left in the outbox, before anything new.
 	d.flushAccounting()
 	wg.Go(func() { d.accountLoop(ctx) })
+	wg.Go(func() { d.mailLoop(ctx) })
 	d.recover()
 
 	ln, err := d.listen()

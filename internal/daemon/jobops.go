@@ -678,6 +678,10 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	info.Vars, info.ExportEnv = j.Vars, j.ExportEnv
 	a := j.Attrs
 	info.Account, info.Project, info.Priority, info.KeepFiles = a.Account, a.Project, a.Priority, a.Keep
+	info.MailPoints, info.MailUsers = a.MailPoints, a.MailUsers
+	if info.MailPoints == "" {
+		info.MailPoints = jobs.DefaultMailPoints
+	}
 	info.Shell, info.Group, info.Slurm = a.Shell, a.Group, a.Slurm
 	for _, s := range j.Segments {
 		info.Segments = append(info.Segments, proto.SegmentInfo{

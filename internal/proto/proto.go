@@ -138,6 +138,9 @@ type SubmitRequest struct {
 	Checkpoint string            `json:"checkpoint,omitempty"` // -c; "": the queue's ckpt_default
 	// PBS attributes (qsub options or script directives).
 	Account   string `json:"account,omitempty"`    // -A
+	// MailPoints and MailUsers are -m and -M.
+	MailPoints string `json:"mail_points,omitempty"`
+	MailUsers  string `json:"mail_users,omitempty"`
 	Project   string `json:"project,omitempty"`    // -P
 	Priority  string `json:"priority,omitempty"`   // -p
 	Keep      string `json:"keep,omitempty"`       // -k
@@ -260,6 +263,8 @@ type JobInfo struct {
 	Vars        []string         `json:"vars,omitempty"`
 	ExportEnv   bool             `json:"export_env,omitempty"`
 	Account     string           `json:"account,omitempty"`
+	MailPoints  string           `json:"mail_points,omitempty"`
+	MailUsers   string           `json:"mail_users,omitempty"`
 	Project     string           `json:"project,omitempty"`
 	Priority    int              `json:"priority,omitempty"`
 	KeepFiles   string           `json:"keep_files,omitempty"` // -k

@@ -162,11 +162,10 @@ func TestQsubRefusals(t *testing.T) {
 		{"bad keep", "#!/bin/sh\n#PBS -k x\ntrue\n", nil, []string{"line 2: #PBS -k x"}},
 		{"unknown W", "#!/bin/sh\n#PBS -W sandbox=PRIVATE\ntrue\n", nil, []string{"line 2", "sandbox"}},
 		{"output on another host", "#!/bin/sh\n#PBS -o elsewhere.example:/x\ntrue\n", nil, []string{"line 2", "another host"}},
-		{"slurm mail", "#!/bin/bash\n#SBATCH --mail-user=a@b.c\ntrue\n", nil, []string{"line 2: #SBATCH --mail-user", "no mail"}},
+		{"slurm mail type", "#!/bin/bash\n#SBATCH --mail-type=TIME_LIMIT\ntrue\n", nil, []string{"line 2: #SBATCH --mail-type", "only NONE"}},
 		{"slurm bad cpus", "#!/bin/bash\n#SBATCH --cpus-per-task=zero\ntrue\n", nil, []string{"line 2: #SBATCH --cpus-per-task=zero"}},
 		{"crlf", "#!/bin/sh\r\n#PBS -N a\r\ntrue\r\n", nil, []string{"line 1", "DOS/Windows"}},
 		{"array on the command line", "#!/bin/sh\ntrue\n", []string{"-J", "1-3"}, []string{"-J", "arrays"}},
-		{"mail on the command line", "#!/bin/sh\ntrue\n", []string{"-m", "abe"}, []string{"no mail"}},
 		{"interactive on the command line", "#!/bin/sh\ntrue\n", []string{"-I"}, []string{"-I", "interactive"}},
 		{"W depend on the command line", "#!/bin/sh\ntrue\n", []string{"-W", "depend=afterok:1"}, []string{"depend", "issue 16"}},
 	}
