@@ -137,17 +137,17 @@ type SubmitRequest struct {
 	Origin     map[string]string `json:"origin,omitempty"`
 	Checkpoint string            `json:"checkpoint,omitempty"` // -c; "": the queue's ckpt_default
 	// PBS attributes (qsub options or script directives).
-	Account   string `json:"account,omitempty"`    // -A
+	Account string `json:"account,omitempty"` // -A
 	// MailPoints and MailUsers are -m and -M.
 	MailPoints string `json:"mail_points,omitempty"`
 	MailUsers  string `json:"mail_users,omitempty"`
-	Project   string `json:"project,omitempty"`    // -P
-	Priority  string `json:"priority,omitempty"`   // -p
-	Keep      string `json:"keep,omitempty"`       // -k
-	Shell     string `json:"shell,omitempty"`      // -S, a path list
-	UserList  string `json:"user_list,omitempty"`  // -u: only the submitter may be named
-	GroupList string `json:"group_list,omitempty"` // -W group_list
-	Umask     string `json:"umask,omitempty"`      // -W umask, octal
+	Project    string `json:"project,omitempty"`    // -P
+	Priority   string `json:"priority,omitempty"`   // -p
+	Keep       string `json:"keep,omitempty"`       // -k
+	Shell      string `json:"shell,omitempty"`      // -S, a path list
+	UserList   string `json:"user_list,omitempty"`  // -u: only the submitter may be named
+	GroupList  string `json:"group_list,omitempty"` // -W group_list
+	Umask      string `json:"umask,omitempty"`      // -W umask, octal
 	// Slurm says the script's #SBATCH directives were translated: output
 	// paths may hold %j %x %A %a, and the job gets SLURM_* variables.
 	Slurm bool `json:"slurm,omitempty"`
