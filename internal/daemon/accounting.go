@@ -116,6 +116,9 @@ func (d *Daemon) accountLoop(ctx context.Context) {
 // write fails.
 func (d *Daemon) flushAccounting() {
 	a := d.acct
+	if a == nil {
+		return // a daemon built by a test without its accounting
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	for {
@@ -322,6 +325,9 @@ func (d *Daemon) jobRecords(ids map[jobs.ID]bool, days int) []jobs.AcctRecord {
 // acctProblem says, for qstat, that accounting records wait because they
 // cannot be written.
 func (d *Daemon) acctProblem() string {
+	if d.acct == nil {
+		return ""
+	}
 	d.acct.errMu.Lock()
 	defer d.acct.errMu.Unlock()
 	if d.acct.failed == nil {

@@ -74,6 +74,9 @@ func mtaUsable(path string) error {
 // mailRecords queues the mails the records call for.
 func (d *Daemon) mailRecords(lines []string) {
 	m := d.mail
+	if m == nil {
+		return
+	}
 	for _, l := range lines {
 		r, err := jobs.ParseAcctRecord(l)
 		if err != nil {

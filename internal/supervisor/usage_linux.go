@@ -36,9 +36,8 @@ type usageMeter struct {
 	v2      bool
 	created bool // ours to remove
 
-	cpu       time.Duration // largest sampled tree CPU time
-	rss, vsz  int64
-	lastCheck time.Time
+	cpu      time.Duration // largest sampled tree CPU time
+	rss, vsz int64
 }
 
 // usagePoll is how often the tree's memory is sampled.
