@@ -107,10 +107,21 @@ func (d *Daemon) accountLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.acct.kick:
+			// Let records gather: one append, one fsync and one outbox
+			// commit for all the changes of a moment, not each (the
+			// records are durable in the store meanwhile).
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(acctGather):
+			}
 		case <-t.C:
 		}
 	}
 }
+
+// acctGather is how long the writer lets records gather once woken.
+const acctGather = 200 * time.Millisecond
 
 // flushAccounting copies the outbox to the files until it is empty or a
 // write fails.
