@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -64,7 +65,7 @@ func (d *Daemon) purgedJobs(ids []uint64) []proto.JobInfo {
 			out = append(out, *info)
 		}
 	}
-	slices.SortFunc(out, func(a, b proto.JobInfo) int { return int(a.ID) - int(b.ID) })
+	slices.SortFunc(out, func(a, b proto.JobInfo) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
 
