@@ -143,7 +143,15 @@ func (b *builder) build() error {
 	if err := b.fileIdentity(); err != nil {
 		return err
 	}
-	for _, rg := range sortedRegions(m.Regions) {
+	regions := sortedRegions(m.Regions)
+	attached := map[uint64]bool{}
+	for i, rg := range regions {
+		if rg.Kind == regionSysV {
+			if err := b.attachSysV(rg, regions[i+1:], attached); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := b.mapRegion(img, rg); err != nil {
 			return err
 		}
@@ -153,6 +161,9 @@ func (b *builder) build() error {
 		return err
 	}
 	if err := b.openFiles(); err != nil {
+		return err
+	}
+	if err := b.restoreSemUndo(); err != nil {
 		return err
 	}
 	if _, err := b.call("close", unix.SYS_CLOSE, b.pidfd); err != nil {
@@ -926,7 +937,12 @@ func (b *builder) finish(sig syscall.Signal) error {
 	}
 	for i, t := range b.tasks {
 		regs := arrayToRegs(&p.img.regs[i])
-		if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
+		if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk && restartsAsIs(&regs) {
+			// Its arguments are still in the registers and nothing of the
+			// restart block is needed: the call is made again.
+			regs.Rax = regs.Orig_rax
+			regs.Rip -= 2
+		} else if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
 			// The kernel's restart block (remaining sleep time...) did
 			// not survive; the call returns EINTR, as after a signal.
 			regs.Rax = ^uint64(unix.EINTR - 1) // -EINTR

@@ -29,6 +29,7 @@ type CheckpointOptions struct {
 	Dir       string         // directory of the image (-d); default "."
 	File      string         // image name or path (-f); default COMM.PID
 	Force     bool           // overwrite, and save what can be saved despite errors (-F)
+	Replace   bool           // overwrite an existing image (atomically), without Force's leniency
 	CheckOnly bool           // run every check, write nothing (-n)
 	CopyFiles bool           // copy open regular files beside the image (-C)
 	Signal    syscall.Signal // sent after success, while the target is still frozen (-k); 0: none
@@ -41,6 +42,10 @@ type CheckpointOptions struct {
 	// SelfChannel, if not 0, is the descriptor of the root on which it
 	// waits for this checkpoint of itself (see SelfRestarted); 0: none.
 	SelfChannel int
+	// Choices, if set, are the decisions of an interactive chkpnt (-i):
+	// processes left out of the tree, descriptors ignored (restored
+	// closed, as -F closes what it cannot save), saved, or copied.
+	Choices *Choices
 }
 
 // CheckpointResult describes a finished checkpoint.
@@ -80,10 +85,13 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 	if err != nil {
 		return nil, err
 	}
-	if !opts.CheckOnly && !opts.Force {
+	if !opts.CheckOnly && !opts.Force && !opts.Replace {
 		if _, err := os.Lstat(path); err == nil {
 			return nil, fmt.Errorf("%s: %w", path, ErrExists)
 		}
+	}
+	if opts.Choices.skip(pid) {
+		return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1, Msg: "the root of the tree is always checkpointed (chkpnt -i)"}
 	}
 	td := &dumpTree{opts: opts, log: log, rootPID: pid, rootPath: path, rootFile: opts.File}
 	t := newTracer()
@@ -523,9 +531,23 @@ func (d *dumper) collectFiles() error {
 		if err != nil {
 			continue
 		}
+		choice := d.opts.Choices.fd(d.pid, fd)
+		if choice.Action == FDIgnore {
+			// Left out by the user: not even looked at (it may be
+			// what is not checkpointable); restored closed.
+			link, _ := os.Readlink(fmt.Sprintf("%s/%d", dir, fd))
+			d.log.Info(fmt.Sprintf("%s(%d) fd %d %s ignored", d.comm, d.pid, fd, link))
+			d.meta.Files = append(d.meta.Files, fileDesc{FD: fd, Kind: fdClosed, Path: link, Reason: reasonIgnored})
+			continue
+		}
 		f, err := d.describeFD(fd)
 		if err != nil {
 			return err
+		}
+		if choice.Action == FDCopy && f.Kind == fdFile && !f.Unlinked && f.Copy == "" && !d.opts.CheckOnly {
+			if err := d.copyFile(&f); err != nil {
+				return err
+			}
 		}
 		d.log.Info(fmt.Sprintf("%s(%d) fd %d %s %s flags %#o pos %d", d.comm, d.pid, fd, f.Kind, f.Path, f.Flags, f.Pos))
 		d.meta.Files = append(d.meta.Files, f)
@@ -601,17 +623,14 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		f.Kind = fdFile
 		if strings.HasSuffix(link, " (deleted)") {
 			// An unlinked file (O_TMPFILE, memfd, removed after open):
-			// its content goes beside the image as COMM.PID.-.FD (CONVEX);
-			// it comes back as an unlinked file in /tmp, or a memfd.
-			f.Unlinked = true
-			if !d.opts.CheckOnly {
-				if err := d.copyFile(&f); err != nil {
-					return fileDesc{}, err
-				}
+			// its content goes beside the image as COMM.PID.-.FD (CONVEX),
+			// once per file (unlinked.go).
+			if err := d.describeUnlinked(&f, &st); err != nil {
+				return fileDesc{}, err
 			}
 			return f, nil
 		}
-		if d.opts.CopyFiles && !d.opts.CheckOnly {
+		if d.opts.CopyFiles && !d.opts.CheckOnly && d.opts.Choices.fd(d.pid, fd).Action != FDSave {
 			if err := d.copyFile(&f); err != nil {
 				return fileDesc{}, err
 			}
@@ -624,6 +643,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	case unix.S_IFCHR:
 		if msg := deletedDevice(link); msg != "" {
 			return closed(msg)
+		}
+		if d.describePTY(fd, &f, st.Rdev) {
+			return f, nil // a pty of the tree (pty.go)
 		}
 		maj, min := unix.Major(st.Rdev), unix.Minor(st.Rdev)
 		switch {
@@ -672,7 +694,7 @@ func (d *dumper) copyFile(f *fileDesc) error {
 		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
 	}
 	defer src.Close()
-	if err := writeFileAtomic(dst, src, os.FileMode(f.File.Mode&0o7777), d.opts.Force); err != nil {
+	if err := writeFileAtomic(dst, src, os.FileMode(f.File.Mode&0o7777), d.opts.Force || d.opts.Replace); err != nil {
 		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
 	}
 	f.Copy = name

@@ -38,7 +38,10 @@ type dumpTree struct {
 	unixSocks  map[uint64][]fdRef
 	unixFlight map[uint64]bool
 	unixRaw    map[uint64][]rawMsg
-	repair     []int // our copies of TCP connections in repair mode (linkInet)
+	repair     []int    // our copies of TCP connections in repair mode (linkInet)
+	ipcFiles   []string // the files of SysV segments written (sysvipc.go)
+	// unlinkedCopies: the copy of each unlinked file, by inode (unlinked.go).
+	unlinkedCopies map[string]string
 }
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
@@ -74,6 +77,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if err := t.checkGroups(); err != nil {
 		return err
 	}
+	if err := t.checkSharedTables(); err != nil {
+		return err
+	}
 	for _, d := range t.procs {
 		if err := d.collect(); err != nil {
 			return err
@@ -83,6 +89,14 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		}
 	}
 	if err := t.linkFiles(); err != nil {
+		return err
+	}
+	defer func() {
+		if retErr != nil {
+			t.removeIPCFiles()
+		}
+	}()
+	if err := t.collectIPC(); err != nil {
 		return err
 	}
 	// Connections read in repair mode stay in it only if the whole tree
@@ -132,7 +146,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	}
 	for i := len(t.procs) - 1; i >= 0; i-- {
 		d := t.procs[i]
-		if err := publish(d.tmp, d.path, t.opts.Force); err != nil {
+		if err := publish(d.tmp, d.path, t.opts.Force || t.opts.Replace); err != nil {
 			return err
 		}
 	}
@@ -231,17 +245,32 @@ func (t *dumpTree) freeze() error {
 		if d.zombie {
 			continue
 		}
-		for _, c := range childrenOf(d.pid) {
-			if seen[c] {
-				continue
-			}
-			seen[c] = true
+		for _, c := range t.keptChildren(d.pid, seen) {
 			if _, err := t.seize(c, d); err != nil {
 				return err
 			}
 		}
 	}
 	return nil
+}
+
+// keptChildren lists the children of pid not seen yet, a child left out
+// by Choices replaced by its own kept children (they are saved as children
+// of pid, the nearest kept ancestor), and marks them seen.
+func (t *dumpTree) keptChildren(pid int, seen map[int]bool) []int {
+	var out []int
+	for _, c := range childrenOf(pid) {
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
+		if t.opts.Choices.skip(c) {
+			out = append(out, t.keptChildren(c, seen)...)
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // seize freezes pid (a zombie is recorded as it is) and adds it to the
@@ -505,7 +534,7 @@ func (t *dumpTree) linkFiles() error {
 			case fdInet:
 				k := fmt.Sprintf("inet:%d", f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
-			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo:
+			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo, fdPTY:
 				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
 			}
@@ -562,6 +591,9 @@ func (t *dumpTree) linkFiles() error {
 		return err
 	}
 	if err := t.linkFifos(); err != nil {
+		return err
+	}
+	if err := t.linkPTYs(); err != nil {
 		return err
 	}
 	// Descriptors with the same file are the same description only if the

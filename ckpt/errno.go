@@ -13,7 +13,8 @@ import (
 
 // Errno is the errno value that stands for err (liblazarus's chkpnt(3) and
 // restart(3) set errno to it; the CONVEX guide's tables): EEXIST for an
-// existing image, ESRCH for a missing process, EAGAIN for a pid in use,
+// existing image, ESRCH for a missing process, EAGAIN for a pid (or SysV
+// IPC id) in use,
 // EPIPE for a pipe to a process outside the tree, EPERM for what the owner
 // rules refuse, EINTR for an interrupted operation, the system call's own
 // errno (EACCES, ENOENT, ENOSPC, EFBIG, EROFS, ENAMETOOLONG, EPERM...) for
@@ -23,6 +24,7 @@ import (
 func Errno(err error) syscall.Errno {
 	var (
 		pidInUse *PIDInUseError
+		ipcInUse *IPCInUseError
 		conflict *ConflictError
 		unckpt   *UncheckpointableError
 		errno    syscall.Errno
@@ -36,7 +38,7 @@ func Errno(err error) syscall.Errno {
 		return syscall.EEXIST
 	case errors.Is(err, ErrNoProcess):
 		return syscall.ESRCH
-	case errors.As(err, &pidInUse):
+	case errors.As(err, &pidInUse), errors.As(err, &ipcInUse):
 		return syscall.EAGAIN
 	case errors.As(err, &conflict):
 		return syscall.EINVAL

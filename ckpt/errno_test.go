@@ -21,6 +21,7 @@ func TestErrno(t *testing.T) {
 		{"no process", fmt.Errorf("pid 5: %w", ErrNoProcess), syscall.ESRCH},
 		{"pid in use", &PIDInUseError{PID: 5, Comm: "x"}, syscall.EAGAIN},
 		{"pid in use wrapped", &RestoreError{Comm: "x", PID: 5, Err: &PIDInUseError{PID: 5}}, syscall.EAGAIN},
+		{"ipc id in use", &IPCInUseError{Kind: "shmid", ID: 5, Comm: "x"}, syscall.EAGAIN},
 		{"conflict", &ConflictError{Dir: "a", File: "b/c"}, syscall.EINVAL},
 		{"owner", &OwnerError{Path: "x", Msg: "uid"}, syscall.EPERM},
 		{"pipe outside", &UncheckpointableError{Comm: "x", PID: 5, FD: 3, Msg: ": pipe source is outside of selected processes"}, syscall.EPIPE},

@@ -15,6 +15,9 @@ var (
 	ErrNoProcess = errors.New("no such process")
 	// ErrUnsupported: a request the engine does not support yet.
 	ErrUnsupported = errors.New("not supported")
+	// ErrDetached: the restarted process is not the caller's child
+	// (RestartOptions.Detach).
+	ErrDetached = errors.New("process was restarted detached: not our child")
 )
 
 // UncheckpointableError reports state of a process the engine cannot save,
@@ -53,6 +56,36 @@ func (e *PIDInUseError) Error() string {
 		return fmt.Sprintf("setpid: pid %d for %s in use %s", e.PID, e.Comm, e.Holder)
 	}
 	return fmt.Sprintf("setpid: pid %d for %s in use", e.PID, e.Comm)
+}
+
+// IPCInUseError reports that the id a SysV object must get back is taken
+// (the CONVEX "pid %d for %s in use", for IPC ids).
+type IPCInUseError struct {
+	Kind string // shmid, semid, msqid
+	ID   int
+	Comm string // the root of the tree
+	Key  bool   // the key, not the id, is taken
+}
+
+func (e *IPCInUseError) Error() string {
+	if e.Key {
+		return fmt.Sprintf("%s %d for %s: its key is in use by another object", e.Kind, e.ID, e.Comm)
+	}
+	return fmt.Sprintf("%s %d for %s in use", e.Kind, e.ID, e.Comm)
+}
+
+// FileChangedError reports a file that is not what was checkpointed: another
+// file under its name (Replaced), or the same one changed.
+type FileChangedError struct {
+	Path     string
+	Replaced bool
+}
+
+func (e *FileChangedError) Error() string {
+	if e.Replaced {
+		return e.Path + " was replaced since the checkpoint"
+	}
+	return e.Path + ": changed since the checkpoint"
 }
 
 // ConflictError: -d and -f name different directories.

@@ -38,6 +38,13 @@ func (t *dumpTree) checkGroups() error {
 			what string
 		}{{st.PGID, "process group"}, {st.SID, "session"}} {
 			if d := in[g.id]; d != nil {
+				if t.opts.Choices.skip(pid) {
+					// Left out by the user (chkpnt -i): the guide's
+					// caution, made precise.
+					t.log.Warn(fmt.Sprintf("%s(%d): its %s %d keeps %s(%d), left out of the checkpoint: the image cannot be restarted while that process lives",
+						d.comm, d.pid, g.what, g.id, st.Comm, pid))
+					continue
+				}
 				return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(
 					"its %s %d has a member outside the tree: %s(%d) (its pid could not be given back while that process lives)",
 					g.what, g.id, st.Comm, pid)}

@@ -109,6 +109,10 @@ type imageMeta struct {
 	// Security: seccomp, no_new_privs, capabilities, securebits,
 	// dumpable (secstate.go); nil in images of engines that did not save it.
 	Security *secState `json:"security,omitempty"`
+	// IPC: the SysV objects of the tree, in the root's image (sysvipc.go).
+	IPC *sysvIPC `json:"ipc,omitempty"`
+	// SemUndo: the process's SEM_UNDO adjustments (semundo.go).
+	SemUndo []semUndo `json:"sem_undo,omitempty"`
 }
 
 // terminal holds the settings (termios) and window size of a control
@@ -188,6 +192,7 @@ const (
 	regionShmem    = "shmem"    // shared anonymous memory; content saved
 	regionVDSO     = "vdso"     // [vvar] [vvar_vclock] [vdso]: mapped by the kernel
 	regionVsyscall = "vsyscall" // fixed, never restored
+	regionSysV     = "sysvshm"  // a SysV shared memory segment: Shmid, attached again (sysvipc.go)
 )
 
 type region struct {
@@ -207,8 +212,10 @@ type region struct {
 	Shm string `json:"shm,omitempty"`
 	// ShmImage names the image (same directory) holding Shm's content,
 	// when it is not this one.
-	ShmImage string   `json:"shm_image,omitempty"`
-	Extents  []extent `json:"extents,omitempty"`
+	ShmImage string `json:"shm_image,omitempty"`
+	// Shmid: the SysV segment a regionSysV attaches.
+	Shmid   int      `json:"shmid,omitempty"`
+	Extents []extent `json:"extents,omitempty"`
 }
 
 // extent is a saved run of pages: Len bytes at Addr, stored at file offset Off.
@@ -229,6 +236,7 @@ const (
 	fdSocket = "unix"   // a unix socket: see unixSock
 	fdFifo   = "fifo"   // a named pipe: see fifo.go
 	fdInet   = "inet"   // a TCP or UDP socket: see inetSock
+	fdPTY    = "pty"    // a pseudo terminal of the tree, master or slave: see pty.go
 	fdClosed = "closed" // not checkpointable; saved with -F, restored closed
 )
 
@@ -252,8 +260,11 @@ type fileDesc struct {
 	// of the tree that has it open.
 	Fifo *pipeData `json:"fifo,omitempty"`
 	Inet *inetSock `json:"inet,omitempty"`
+	Pty  *ptyState `json:"pty,omitempty"`
 	// Unlinked: the file had no name any more; its content is in Copy.
 	Unlinked bool `json:"unlinked,omitempty"`
+	// Unl: which file it is, its owner, seals (unlinked.go).
+	Unl *unlinkedFile `json:"unlinked_file,omitempty"`
 	// Locks this descriptor's file description (flock, OFD) or, for
 	// POSIX record locks, this process held on the file.
 	Locks []fileLock `json:"locks,omitempty"`
@@ -782,6 +793,20 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	for _, f := range m.Files {
 		if err := checkFileKinds(f); err != nil {
 			return err
+		}
+		if err := checkPTY(f); err != nil {
+			return err
+		}
+	}
+	if err := checkIPC(m.IPC); err != nil {
+		return err
+	}
+	if len(m.SemUndo) > maxIPCObjects {
+		return fmt.Errorf("%w: %d SEM_UNDO lists", ErrCorrupt, len(m.SemUndo))
+	}
+	for _, u := range m.SemUndo {
+		if len(u.Adj) > maxSemaphores {
+			return fmt.Errorf("%w: %d SEM_UNDO adjustments", ErrCorrupt, len(u.Adj))
 		}
 	}
 	var prevEnd uint64

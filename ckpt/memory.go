@@ -67,7 +67,7 @@ func (d *dumper) planMemory() error {
 				d.meta.VDSOSum = vdsoSum(b)
 			}
 			runs = [][2]uint64{{r.Start, r.End}}
-		case r.Kind == regionVDSO:
+		case r.Kind == regionVDSO, r.Kind == regionSysV:
 		case r.Kind == regionShmem:
 			r.Shm = fmt.Sprintf("%x:%x:%d", mp.Major, mp.Minor, mp.Inode)
 			if !d.tree.shmSeen(r.Shm) {
@@ -153,6 +153,12 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 		return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("region %#x-%#x %s cannot be checkpointed", mp.Start, mp.End, name)}
 	}
 	deleted := strings.HasSuffix(name, " (deleted)")
+	if mp.shared() && deleted && strings.HasPrefix(name, "/SYSV") {
+		// A SysV segment: its inode number is its id (newseg), its
+		// bytes are saved once with the tree's IPC objects.
+		r.Kind, r.Shmid = regionSysV, int(mp.Inode)
+		return r, false, nil
+	}
 	if mp.shared() {
 		if deleted || mp.Major == 0 && mp.Minor == 1 {
 			// /dev/zero, SysV and memfd shared memory, or a shared file

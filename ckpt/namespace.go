@@ -11,7 +11,8 @@ const nsInitScript = `mount --make-rprivate / && mount -t proc -o nosuid,nodev,n
 
 // Namespaced returns a copy of cmd that starts its program as the init
 // (pid 1) of a new PID namespace, in a mount namespace of its own where
-// /proc shows that PID namespace. A checkpoint of such a tree (Tree: true,
+// /proc shows that PID namespace, and in an IPC namespace of its own: its
+// SysV objects are the job's, and come back with their ids (sysvipc.go). A checkpoint of such a tree (Tree: true,
 // from the init) restarts into a fresh PID namespace with the same pids
 // inside it, so its restart never collides with another process's pid,
 // and the same image can run twice at once. Starting it needs root.
@@ -28,7 +29,7 @@ func Namespaced(cmd *exec.Cmd) *exec.Cmd {
 	if cmd.SysProcAttr != nil {
 		attr = *cmd.SysProcAttr
 	}
-	attr.Cloneflags |= syscall.CLONE_NEWPID | syscall.CLONE_NEWNS
+	attr.Cloneflags |= syscall.CLONE_NEWPID | syscall.CLONE_NEWNS | syscall.CLONE_NEWIPC
 	c.SysProcAttr = &attr
 	return c
 }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -45,12 +44,29 @@ type RestartOptions struct {
 	// restored as recorded, whatever Owner says; one that does not is
 	// treated as the Owner's own file.
 	Key []byte
+	// Choices, if set, are the decisions of an interactive restart (-i),
+	// by the pids and descriptors of the images: processes not restarted
+	// (their restarted children become children of their nearest restarted
+	// ancestor), descriptors left closed or opened on another path.
+	Choices *Choices
+	// Detach makes the root a child of the caller's parent instead of the
+	// caller's (CONVEX restart -W: the restored process takes restart's
+	// place), so whoever started the caller can wait for it. The caller
+	// cannot Wait for it then. The caller's parent also sees one short-
+	// lived extra child end, killed: the stub the root was cloned from.
+	Detach bool
 }
 
-// Process is a restarted process. Its parent is the caller of Restart.
+// Process is a restarted process. Its parent is the caller of Restart, or
+// with RestartOptions.Detach the caller's parent.
 type Process struct {
 	PID  int
 	Comm string
+	// Detached: the process is not the caller's child (Detach); Wait
+	// fails. Stub is then the pid of the process it was cloned from, also
+	// a child of the caller's parent, already ended: that parent reaps it.
+	Detached bool
+	Stub     int
 
 	// giveBack, if set, makes the caller's process group the foreground
 	// group of the terminal again once the process has ended (CONVEX).
@@ -59,6 +75,9 @@ type Process struct {
 
 // Wait waits for the process to end and returns its wait status.
 func (p *Process) Wait() (unix.WaitStatus, error) {
+	if p.Detached {
+		return 0, fmt.Errorf("wait for pid %d: %w", p.PID, ErrDetached)
+	}
 	for {
 		var ws unix.WaitStatus
 		_, err := unix.Wait4(p.PID, &ws, 0, nil)
@@ -90,6 +109,11 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 	if err != nil {
 		return nil, err
 	}
+	if opts.Choices != nil {
+		if procs, err = applyChoices(root, procs, opts.Choices); err != nil {
+			return nil, err
+		}
+	}
 	r := &restorer{opts: opts, log: log, root: root, procs: procs, epollFilled: map[string]bool{}, locksDone: map[string]bool{}}
 	for _, p := range procs {
 		if err := r.checkOwner(p); err != nil {
@@ -108,6 +132,9 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 		if err := r.check(p); err != nil {
 			return nil, err
 		}
+	}
+	if err := r.checkIPC(); err != nil {
+		return nil, err
 	}
 	t := newTracer()
 	defer t.stop()
@@ -205,17 +232,23 @@ type restorer struct {
 	log   *slog.Logger
 	root  *rproc
 	procs []*rproc // parents before children
+	stub  int      // the process the root was cloned from (startStub)
 
 	descs map[string]int    // open file descriptions, opened by the restorer
 	shm   map[string]int    // shared memory objects (memfds)
 	pipes map[uint64][2]int // pipes by inode
 	inet  *inetRestore      // TCP and UDP sockets (inetsock.go)
+	ipc   *ipcRestore       // SysV IPC objects (sysvrestore.go)
+	// unlinked: the unlinked files made again, by inode (unlinked.go).
+	unlinked map[string]int
 	// tmpfsKept: shared memory objects whose tmpfs file was still there
 	// (tmpfsmap.go): mapped as they are, not refilled.
 	tmpfsKept map[string]bool
-	created   []int  // pids created so far, for the all-or-nothing cleanup
-	pidfd     uint64 // our pidfd, inherited by the whole tree at this number
-	winch     bool   // the terminal's window size changed: send SIGWINCH
+	created   []int            // pids created so far, for the all-or-nothing cleanup
+	pidfd     uint64           // our pidfd, inherited by the whole tree at this number
+	winch     bool             // the terminal's window size changed: send SIGWINCH
+	ptys      map[int]*ptyOpen // pty pairs of the tree by old number (ptyrestore.go)
+	tcpWait   []pendingConn    // clients of connections waiting in a listener (tcppending.go)
 
 	fifos       map[string]*fifoHold // named pipes being opened, by file
 	epollFilled map[string]bool      // epoll descriptions whose interest list is back
@@ -284,7 +317,11 @@ func (r *restorer) check(p *rproc) error {
 			continue
 		}
 		if err := sameFile(rg.File); err != nil {
-			if e := r.forceable(r.fail(p, fmt.Errorf("map file %s: %w", rg.File.Path, err))); e != nil {
+			var fc *FileChangedError
+			if !errors.As(err, &fc) {
+				err = fmt.Errorf("%s: %w", rg.File.Path, err)
+			}
+			if e := r.forceable(r.fail(p, fmt.Errorf("map file %w", err))); e != nil {
 				return e
 			}
 		}
@@ -298,7 +335,11 @@ func (r *restorer) check(p *rproc) error {
 	for _, f := range m.Files {
 		switch f.Kind {
 		case fdClosed:
-			r.warn("%s(%d) fd %d %s: was not checkpointable (%s), restored closed", p.comm(), m.PID, f.FD, f.Path, f.Reason)
+			if f.Reason == reasonIgnored {
+				r.info("%s(%d) fd %d %s: %s, restored closed", p.comm(), m.PID, f.FD, f.Path, f.Reason)
+			} else {
+				r.warn("%s(%d) fd %d %s: was not checkpointable (%s), restored closed", p.comm(), m.PID, f.FD, f.Path, f.Reason)
+			}
 			p.closed[f.FD] = true
 		case fdTTY:
 			if !f.CTTY {
@@ -350,9 +391,18 @@ func (r *restorer) check(p *rproc) error {
 				p.closed[f.FD] = true
 				continue
 			}
+			if err := r.checkOpenable(p, f); err != nil {
+				if e := r.forceable(err); e != nil {
+					return e
+				}
+				p.closed[f.FD] = true
+				continue
+			}
 			if f.Kind == fdFile && f.File != nil && f.Flags&unix.O_NOFOLLOW == 0 {
 				if err := sameFile(f.File); err != nil {
-					r.warn("%s(%d) fd %d %s: %v", p.comm(), m.PID, f.FD, f.Path, err)
+					// A warning, as CONVEX gives for a file changed since
+					// the checkpoint; the restart goes on.
+					r.warn("%s(%d) fd %d: %v", p.comm(), m.PID, f.FD, err)
 				}
 			}
 		}
@@ -360,14 +410,20 @@ func (r *restorer) check(p *rproc) error {
 	return nil
 }
 
-// sameFile tells whether the file at ref.Path still is what was checkpointed.
+// sameFile tells whether the file at ref.Path still is what was
+// checkpointed: the same file (device and inode: a file restored from a
+// backup, or copied over by a rename, is another, which a program such as
+// SQLite notices), and unchanged (size and modification time).
 func sameFile(ref *fileRef) error {
 	var st unix.Stat_t
 	if err := unix.Stat(ref.Path, &st); err != nil {
 		return err
 	}
+	if ref.Ino != 0 && (st.Ino != ref.Ino || st.Dev != ref.Dev) {
+		return &FileChangedError{Path: ref.Path, Replaced: true}
+	}
 	if st.Size != ref.Size || st.Mtim.Nano() != ref.Mtime {
-		return errors.New("changed since the checkpoint")
+		return &FileChangedError{Path: ref.Path}
 	}
 	return nil
 }
@@ -422,8 +478,12 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 				unix.Kill(pid, unix.SIGKILL)
 			}
 			reapAll(r.created, 10*time.Second)
+			r.undoIPC()
 		}
 	}()
+	if err := r.openPTYs(); err != nil {
+		return nil, err
+	}
 	if err := r.createRoot(ctx); err != nil {
 		return nil, err
 	}
@@ -432,9 +492,13 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, err
 		}
 	}
+	if err := r.createIPC(); err != nil {
+		return nil, err
+	}
 	if err := r.openDescriptions(); err != nil {
 		return nil, err
 	}
+	r.closePTYControl()
 	for _, p := range r.procs {
 		if p.meta.Zombie != nil {
 			continue
@@ -444,6 +508,12 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		}
 	}
 	if err := r.joinGroups(); err != nil {
+		return nil, err
+	}
+	if err := r.finishIPC(); err != nil {
+		return nil, r.fail(r.root, err)
+	}
+	if err := r.ptyForeground(); err != nil {
 		return nil, err
 	}
 	// Zombies exit now that their parents are built (their SIGCHLD was
@@ -492,7 +562,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, r.fail(p, err)
 		}
 	}
-	return &Process{PID: r.root.pid, Comm: r.root.comm(), giveBack: giveBack}, nil
+	return &Process{PID: r.root.pid, Comm: r.root.comm(), Detached: r.opts.Detach, Stub: r.stub, giveBack: giveBack}, nil
 }
 
 func (r *restorer) closeAll() {
@@ -502,28 +572,29 @@ func (r *restorer) closeAll() {
 	for _, fd := range r.shm {
 		unix.Close(fd)
 	}
+	for _, fd := range r.unlinked {
+		unix.Close(fd)
+	}
 	for _, p := range r.pipes {
 		unix.Close(p[0])
 		unix.Close(p[1])
 	}
+	r.closePTYs()
 }
 
 // createRoot starts the stub and clones the root out of it, with its
-// checkpointed PID. The stub execs the original executable (so
-// /proc/PID/exe is right) and stops at once; the clone uses CLONE_PARENT
-// so its parent is us, the restart process. A root that was the init of a
+// checkpointed PID (see startStub). The clone uses CLONE_PARENT so its
+// parent is the stub's: us, the restart process, or with Detach our own
+// parent. A root that was the init of a
 // PID namespace comes back as the init (pid 1) of a fresh one.
 func (r *restorer) createRoot(ctx context.Context) error {
 	root := r.root
-	cmd := exec.Command(root.meta.Exe.Path)
-	cmd.Args = []string{root.comm()}
-	cmd.Env = []string{}
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
-	if err := cmd.Start(); err != nil {
+	cmd, err := startStub(root.meta.Exe.Path, root.comm(), r.opts.Detach)
+	if cmd == nil {
 		return r.fail(root, fmt.Errorf("fork: %w", err))
 	}
 	stub := cmd.Process.Pid
+	r.stub = stub
 	defer func() {
 		unix.Kill(stub, unix.SIGKILL)
 		for {
@@ -533,7 +604,7 @@ func (r *restorer) createRoot(ctx context.Context) error {
 		}
 		cmd.Process.Release()
 	}()
-	if _, err := waitStop(stub); err != nil {
+	if err != nil {
 		return r.fail(root, fmt.Errorf("fork: %w", err))
 	}
 	if err := ptraceSetOptions(stub, restoreTraceOptions); err != nil {
@@ -557,6 +628,11 @@ func (r *restorer) createRoot(ctx context.Context) error {
 	if root.meta.NSPID == 1 {
 		flags |= unix.CLONE_NEWPID | unix.CLONE_NEWNS
 	}
+	if root.meta.IPC != nil && root.meta.IPC.OwnNS {
+		// Its SysV objects come back in a namespace of their own,
+		// where their ids are free (sysvrestore.go).
+		flags |= unix.CLONE_NEWIPC
+	}
 	pid, err := r.clone(ctx, sb, root, flags)
 	if err != nil {
 		return err
@@ -577,11 +653,14 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 	}
 	m := p.meta
 	switch {
-	case m.SID == m.PID && (p != r.root || m.TTY == 0):
+	case m.SID == m.PID && (p != r.root || m.TTY == 0 || r.ptyCTTY(p)):
 		// A session leader (the root keeps restart's session, and its
-		// terminal, if it had a terminal itself).
+		// terminal, if it had a terminal itself, not a pty of the tree).
 		if _, err := p.b.call("setsid", unix.SYS_SETSID); err != nil {
 			return r.fail(p, fmt.Errorf("setsid: %w", err))
+		}
+		if err := r.takePTYControl(p); err != nil {
+			return err
 		}
 	case m.PGID == m.PID:
 		if _, err := p.b.call("setpgid", unix.SYS_SETPGID, 0, 0); err != nil {

@@ -4,11 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,7 +37,8 @@ func (r *restorer) openDescriptions() error {
 				continue
 			}
 			var fd int
-			err := asFileUser(r.fileCreds(p), func() error {
+			// As whoever restarts it, not as the process (privdrop.go).
+			err := asFileUser(r.openCreds(p), func() error {
 				var err error
 				fd, err = r.openDescription(p, f, inTransit, ends)
 				return err
@@ -54,6 +53,9 @@ func (r *restorer) openDescriptions() error {
 		return r.fail(r.root, err)
 	}
 	if err := r.finishInet(); err != nil {
+		return r.fail(r.root, err)
+	}
+	if err := r.connectPendingTCP(); err != nil {
 		return r.fail(r.root, err)
 	}
 	if err := r.restoreUnix(); err != nil {
@@ -75,7 +77,12 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 	case fdFifo:
 		return r.openFifo(p, f)
 	case fdInet:
+		if f.Inet != nil && f.Inet.State == inetPending {
+			return r.openPendingTCP(p, f)
+		}
 		return r.openInet(p, f)
+	case fdPTY:
+		return r.ptyDescription(p, f)
 	case fdPipe:
 		pp, ok := r.pipes[f.Ino]
 		if !ok {
@@ -170,10 +177,10 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		return fd, nil
 	}
 	if f.Unlinked {
-		return openUnlinked(p, f)
+		return r.openUnlinked(p, f)
 	}
 	flags := f.Flags&^(unix.O_CREAT|unix.O_TRUNC|unix.O_EXCL) | unix.O_NOCTTY | unix.O_CLOEXEC
-	fd, err := unix.Open(f.Path, flags, 0)
+	fd, err := r.openFile(p, f, flags)
 	if err != nil {
 		return -1, fmt.Errorf("open %s: %w", f.Path, err)
 	}
@@ -232,6 +239,15 @@ func (r *restorer) makeShm(p *rproc) error {
 	for _, rg := range p.meta.Regions {
 		if rg.Kind != regionShmem {
 			continue
+		}
+		if _, ok := r.shm[rg.Shm]; !ok {
+			if fd, ok := r.unlinkedShm(rg.Shm); ok {
+				// The mapped file is an unlinked file the tree has open:
+				// mapped as it is (unlinked.go).
+				r.shm[rg.Shm], r.tmpfsKept[rg.Shm] = fd, true
+			} else if fd, ok := r.mappedUnlinked(p, rg, size[rg.Shm]); ok {
+				r.shm[rg.Shm] = fd // filled below, from the image
+			}
 		}
 		fd, ok := r.shm[rg.Shm]
 		if !ok && rg.Tmpfs && rg.File != nil {
@@ -474,49 +490,6 @@ func withTTOUIgnored(f func()) {
 	defer signal.Reset(unix.SIGTTOU)
 	f()
 }
-
-// openUnlinked recreates an unlinked file from the copy saved beside the
-// image: a memfd for a memfd, else an unlinked file in /tmp (CONVEX).
-func openUnlinked(p *rproc, f fileDesc) (int, error) {
-	var fd int
-	var err error
-	if name, ok := strings.CutPrefix(f.Path, "/memfd:"); ok {
-		fd, err = unix.MemfdCreate(name, unix.MFD_CLOEXEC)
-	} else {
-		mode := uint32(0o600)
-		if f.File != nil {
-			mode = f.File.Mode & 0o7777
-		}
-		fd, err = unix.Open(os.TempDir(), unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, mode)
-	}
-	if err != nil {
-		return -1, fmt.Errorf("fd %d: recreate unlinked file %s: %w", f.FD, f.Path, err)
-	}
-	src, err := os.Open(filepath.Join(filepath.Dir(p.img.Path), f.Copy))
-	if err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("fd %d: %w", f.FD, err)
-	}
-	defer src.Close()
-	if _, err := io.Copy(fdFileWriter{fd}, src); err != nil {
-		unix.Close(fd)
-		return -1, fmt.Errorf("fd %d: fill unlinked file: %w", f.FD, err)
-	}
-	if _, err := unix.Seek(fd, f.Pos, 0); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFL, f.Flags&descFlags); err != nil {
-		unix.Close(fd)
-		return -1, err
-	}
-	return fd, nil
-}
-
-// fdFileWriter writes sequentially to a raw descriptor.
-type fdFileWriter struct{ fd int }
-
-func (w fdFileWriter) Write(b []byte) (int, error) { return unix.Write(w.fd, b) }
 
 // asFileUser runs f (on this, the tracer's, OS thread) with the
 // filesystem identity c (fsuid, fsgid and groups): the process's owner's,

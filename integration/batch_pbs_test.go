@@ -203,15 +203,15 @@ func TestBatchDirectivesRefused(t *testing.T) {
 		args         []string
 		inErr        string
 	}{
-		{"array", "#!/bin/bash\n#PBS -N arr\n#PBS -J 1-10\necho $PBS_ARRAY_INDEX\n", nil, "line 3: #PBS -J"},
-		{"dependency", "#!/bin/bash\n#PBS -W depend=afterok:4242\ntrue\n", nil, "line 2: #PBS -W depend=afterok:4242"},
+		{"array list", "#!/bin/bash\n#PBS -N arr\n#PBS -J 1,3\necho $PBS_ARRAY_INDEX\n", nil, "line 3: #PBS -J 1,3"},
+		{"dependency on an unknown job", "#!/bin/bash\n#PBS -W depend=afterok:4242\ntrue\n", nil, "line 2: #PBS -W depend=afterok:4242"},
 		{"interactive", "#!/bin/bash\n#PBS -I\ntrue\n", nil, "line 2: #PBS -I"},
 		{"two nodes", "#!/bin/bash\n#PBS -l nodes=2:ppn=8\ntrue\n", nil, "line 2: #PBS -l nodes=2:ppn=8"},
 		{"more cpus than the host", "#!/bin/bash\n#PBS -l select=1:ncpus=100000\ntrue\n", nil, "line 2: #PBS -l select=1:ncpus=100000"},
 		{"unknown queue", "#!/bin/bash\n#PBS -q workq\ntrue\n", nil, "line 2: #PBS -q workq"},
 		{"another user", "#!/bin/bash\n#PBS -u nobody\ntrue\n", nil, "line 2: #PBS -u nobody"},
-		{"slurm array", "#!/bin/bash\n#SBATCH --array=1-4\ntrue\n", nil, "line 2: #SBATCH --array"},
-		{"slurm dependency", "#!/bin/bash\n#SBATCH -d afterok:12\ntrue\n", nil, "line 2: #SBATCH --dependency"},
+		{"slurm array backwards", "#!/bin/bash\n#SBATCH --array=4-1\ntrue\n", nil, "line 2: #SBATCH --array"},
+		{"slurm dependency on an unknown job", "#!/bin/bash\n#SBATCH -d afterok:12\ntrue\n", nil, "line 2: #SBATCH --dependency"},
 		{"slurm gres", "#!/bin/bash\n#SBATCH --gres=gpu:1\ntrue\n", nil, "line 2: #SBATCH --gres"},
 		{"crlf", "#!/bin/bash\r\n#PBS -N x\r\ntrue\r\n", nil, "line 1: CRLF line end"},
 		{"late directive", "#!/bin/bash\nmodule load foo\n#PBS -l walltime=1:00:00\n", nil, "line 3: #PBS"},

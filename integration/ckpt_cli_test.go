@@ -224,22 +224,6 @@ func ckptWaitLines(t *testing.T, path string, n int) {
 	}
 }
 
-// ckptWaitDone waits until the target writing path has written its last line.
-func ckptWaitDone(t *testing.T, path string) {
-	t.Helper()
-	deadline := time.Now().Add(ckptDeadline)
-	for {
-		b, _ := os.ReadFile(path)
-		if bytes.Contains(b, []byte("\ndone ")) && bytes.HasSuffix(b, []byte("\n")) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: got %d lines and no final \"done\" line after %v", path, ckptLines(path), ckptDeadline)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // ckptState returns the state letter of /proc/PID/stat, 0 if there is no
 // such process.
 func ckptState(pid int) byte {
@@ -289,17 +273,6 @@ func ckptWaitGone(t *testing.T, pid int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// ckptKillLater kills pid, a process that is not the test's child (a
-// process restarted with restart -W), at the end of the test if it is
-// still running.
-func ckptKillLater(t *testing.T, pid int) {
-	t.Cleanup(func() {
-		if ckptAlive(pid) {
-			syscall.Kill(pid, syscall.SIGKILL)
-		}
-	})
 }
 
 // ckptReference returns the output of an uninterrupted run of the finite
@@ -944,25 +917,6 @@ func TestCkptRestartKilledBySignal(t *testing.T) {
 	}
 	r := rc.wait(t)
 	ckptWantCode(t, "restart IMAGE, process killed by SIGKILL", r, 128+int(syscall.SIGKILL))
-}
-
-func TestCkptRestartNoWait(t *testing.T) {
-	t.Parallel()
-	prog := ckptProg(t)
-	dir := t.TempDir()
-	ref := ckptReference(t, prog)
-	s := ckptKilled(t, prog, dir)
-	ckptKillLater(t, s.pid)
-	r := ckptRun(t, dir, "restart", "-W", s.image)
-	ckptWantCode(t, "restart -W IMAGE", r, 0)
-	if got, want := strings.TrimSpace(r.stdout), strconv.Itoa(s.pid); got != want {
-		t.Errorf("restart -W: got stdout %q, want the pid %s", r.stdout, want)
-	}
-	if !ckptAlive(s.pid) {
-		t.Fatalf("after restart -W returned: got state %q for pid %d, want it running", ckptState(s.pid), s.pid)
-	}
-	ckptWaitDone(t, s.out)
-	ckptSameOutput(t, s.out, ref)
 }
 
 func TestCkptRestartStopped(t *testing.T) {

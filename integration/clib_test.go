@@ -431,3 +431,18 @@ func TestClibSelfCheckpointClosedStdio(t *testing.T) {
 		t.Fatalf("stderr after restart: got %q, want %q", got, want)
 	}
 }
+
+// restart(3) returns a child of the caller (restart -W puts the restored
+// root in restart's place): with RESTART_DEBUG it is stopped for a
+// debugger until the caller continues it; the process it was cloned from
+// never reaches the caller's wait.
+func TestClibRestartDebug(t *testing.T) {
+	prog := clibProg(t, "debug.c")
+	dir := t.TempDir()
+	clibWant(t, "debug", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
+	want := "debug same pid, parent us\ndebug stopped by 19\ndebug exit 7\ndebug other children: none\n" +
+		"plain same pid, parent us\nplain exit 7\nplain other children: none\n"
+	if got := clibRead(t, filepath.Join(dir, "out")); got != want {
+		t.Fatalf("output: got %q, want %q\nstderr: %q", got, want, clibRead(t, filepath.Join(dir, "err")))
+	}
+}

@@ -65,8 +65,6 @@ var pbsOptions = map[byte]bool{
 // script.
 func RefusedOption(opt, arg string) error {
 	switch opt {
-	case "J":
-		return fmt.Errorf("job arrays are not supported yet (issue 16)")
 	case "I", "G", "X":
 		return fmt.Errorf("interactive jobs are not supported: a batch job has no terminal")
 	case "R":
@@ -315,9 +313,27 @@ var slurmOptions = []slurmOption{
 		return one("m", points), nil
 	}},
 	{"mail-user", "", true, func(a string) ([]Directive, error) { return one("M", a), nil }},
-	{"array", "a", true, refuse("job arrays are not supported yet (issue 16)")},
-	{"dependency", "d", true, refuse("job dependencies are not supported yet (issue 16)")},
+	{"array", "a", true, func(a string) ([]Directive, error) {
+		if _, err := ParseArray(a); err != nil {
+			return nil, err
+		}
+		return one(SlurmArray, a), nil
+	}},
+	{"dependency", "d", true, func(a string) ([]Directive, error) {
+		if _, err := ParseSlurmDepend(a); err != nil {
+			return nil, err
+		}
+		return one(SlurmDependency, a), nil
+	}},
 }
+
+// SlurmArray is the pseudo-option --array translates to: its list of
+// indices (which PBS's -J, a single range, cannot hold).
+const SlurmArray = "slurm-array"
+
+// SlurmDependency is the pseudo-option --dependency translates to, in
+// Slurm's form (ParseSlurmDepend).
+const SlurmDependency = "slurm-dependency"
 
 // SlurmMemPerCPU is the pseudo-option --mem-per-cpu translates to (its
 // argument in bytes): qsub asks for that much memory per CPU of the job.

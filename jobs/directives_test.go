@@ -127,7 +127,6 @@ func TestParseDirectivesRefused(t *testing.T) {
 		option   string // DirectiveError.Option
 		inReason string
 	}{
-		{"array", "#!/bin/sh\n#PBS -N a\n#PBS -J 1-10\ntrue\n", 3, "#PBS -J", "arrays"},
 		{"interactive", "#PBS -I\n", 1, "#PBS -I", "interactive"},
 		{"X11", "#PBS -X\n", 1, "#PBS -X", "interactive"},
 		{"remove files", "#PBS -R oe\n", 1, "#PBS -R", "-R"},
@@ -140,9 +139,10 @@ func TestParseDirectivesRefused(t *testing.T) {
 		{"indented", "#!/bin/sh\n  #PBS -N a\n", 2, "#PBS", "indented"},
 		{"crlf", "#!/bin/sh\r\n#PBS -N a\r\n", 1, "CRLF line end", "DOS"},
 		{"crlf later", "#!/bin/sh\n#PBS -N a\necho\r\n", 3, "CRLF line end", "dos2unix"},
-		{"slurm array", "#SBATCH --array=1-10\n", 1, "#SBATCH --array", "issue 16"},
-		{"slurm array short", "#SBATCH -a 1-3\n", 1, "#SBATCH --array", "arrays"},
-		{"slurm dependency", "#SBATCH --dependency=afterok:12\n", 1, "#SBATCH --dependency", "issue 16"},
+		{"slurm array backwards", "#SBATCH --array=10-1\n", 1, "#SBATCH --array", "ends before it starts"},
+		{"slurm array short bad max", "#SBATCH -a 1-3%0\n", 1, "#SBATCH --array", "above 0"},
+		{"slurm dependency singleton", "#SBATCH --dependency=singleton\n", 1, "#SBATCH --dependency", "singleton"},
+		{"slurm dependency mixed", "#SBATCH --dependency=afterok:1,afterok:2?afterany:3\n", 1, "#SBATCH --dependency", "mixed"},
 		{"slurm mail type", "#SBATCH --mail-type=REQUEUE\n", 1, "#SBATCH --mail-type", "only NONE, BEGIN"},
 		{"slurm many tasks", "#SBATCH --ntasks=4\n", 1, "#SBATCH --ntasks", "one task"},
 		{"slurm many nodes", "#SBATCH -N 2\n", 1, "#SBATCH --nodes", "one host"},

@@ -32,6 +32,14 @@
 // A job that starts again restarts from its newest good checkpoint (or the
 // one qrestart -g asked for) when it has one.
 //
+// An array job (Array set) never runs itself: it is queued, begun once one
+// of its subjobs has started, held while held, and finished or failed once
+// every subjob has ended or was deleted (Settle). Its subjobs have no
+// record until they start (array.go); from then on each is a job of its
+// own, through the states above. A job held for its dependencies
+// (Depend.Waiting) is released, or fails without a run when they can
+// never be met (Cancel).
+//
 // The table in state.go is the authority; the diagram is its picture.
 // qdel removes a queued, requeued or held job outright (its accounting
 // record is a D). A job that ran keeps its record in finished or failed
@@ -55,4 +63,7 @@
 //     restore marks it bad and falls back to an older one, then to the
 //     beginning of the script for a rerunnable job.
 //   - Jobs shared through the store are never mutated: Copy, change, store.
+//   - A subjob has a record exactly when its array's state byte for it is
+//     not SubQueued, SubHeld or SubDeleted; a satisfied dependency stays
+//     satisfied (Cond.Done).
 package jobs

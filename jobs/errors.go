@@ -15,6 +15,9 @@ var (
 	ErrBadTime      = errors.New("bad time")
 	ErrBadAttribute = errors.New("bad job attribute")
 	ErrBadUmask     = errors.New("not a umask (one to four octal digits, at most 0777)")
+	ErrBadDepend    = errors.New("bad dependency")
+	ErrNotArray     = errors.New("not an array job")
+	ErrNoSubjob     = errors.New("no such subjob")
 )
 
 // TransitionError is returned when a job cannot go from its state to the

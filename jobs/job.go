@@ -10,21 +10,9 @@ import (
 )
 
 // ID identifies a job. IDs are allocated in increasing order, so ordering by
-// ID is ordering by submission.
+// ID is ordering by submission; the ids of subjobs (array.go) come after
+// every job's, in the order of their arrays and indices.
 type ID uint64
-
-func (id ID) String() string { return strconv.FormatUint(uint64(id), 10) }
-
-// ParseID parses a job id as printed by qsub. A PBS-style ".host" suffix is
-// accepted and ignored, so ids pasted from other tools still work.
-func ParseID(s string) (ID, error) {
-	digits, _, _ := strings.Cut(s, ".")
-	n, err := strconv.ParseUint(digits, 10, 64)
-	if err != nil || n == 0 {
-		return 0, fmt.Errorf("%q: %w", s, ErrBadID)
-	}
-	return ID(n), nil
-}
 
 // Owner is who submitted a job, as the kernel told the daemon
 // (SO_PEERCRED, SO_PEERGROUPS). The job runs with exactly these ids.
@@ -190,6 +178,11 @@ type Job struct {
 	// 0: the newest good one.
 	RestartFrom int
 	Events      []Event // oldest first
+
+	// Array makes the job an array job (qsub -J); nil for a job or subjob.
+	Array *Array
+	// Depend is what the job waits for (qsub -W depend); nil: nothing.
+	Depend *Depend
 }
 
 // Place is the job's place among the jobs of its priority: its Rank, or
@@ -198,7 +191,7 @@ func (j *Job) Place() uint64 {
 	if j.Attrs.Rank != 0 {
 		return j.Attrs.Rank
 	}
-	return uint64(j.ID)
+	return uint64(j.ID.Base()) // a subjob waits in its array's place
 }
 
 // Copy returns a deep copy that can be changed without touching j.
@@ -217,6 +210,7 @@ func (j *Job) Copy() *Job {
 		op := *j.Checkpointing
 		c.Checkpointing = &op
 	}
+	c.Array, c.Depend = j.Array.Copy(), j.Depend.Copy()
 	return &c
 }
 

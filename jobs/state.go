@@ -20,17 +20,24 @@ const (
 	Failed        State = "failed"        // ended any other way; Reason says how
 	Checkpointing State = "checkpointing" // a checkpoint is being taken; the job runs on (or stops, with qchkpnt -k)
 	Requeued      State = "requeued"      // back in its queue after a run; it restarts from its newest good checkpoint
+	Begun         State = "begun"         // an array job some of whose subjobs have started (PBS's B)
 )
 
 // States lists every state, in the order qstat documents them.
-var States = []State{Queued, Held, Running, Exiting, Finished, Failed, Checkpointing, Requeued}
+var States = []State{Queued, Held, Running, Exiting, Finished, Failed, Checkpointing, Requeued, Begun}
 
 // transitions is the state machine: the states each state may go to.
 // Finished and failed jobs go on only through qrestart, from a checkpoint.
+//
+// An array job goes queued → begun once a subjob starts, and ends
+// (finished, or failed when a subjob did) once every subjob has ended or
+// been deleted; held while it is held (qhold N[]). A held job whose
+// dependencies can never be satisfied fails without a run (Cancel).
 var transitions = map[State][]State{
-	Queued:        {Held, Running},
+	Queued:        {Held, Running, Begun},
 	Requeued:      {Held, Running},
-	Held:          {Queued, Requeued},
+	Held:          {Queued, Requeued, Begun, Failed, Finished},
+	Begun:         {Held, Finished, Failed},
 	Running:       {Exiting, Finished, Failed, Requeued, Checkpointing},
 	Checkpointing: {Running, Exiting, Finished, Failed, Requeued, Held},
 	Exiting:       {Finished, Failed},
@@ -70,6 +77,15 @@ func (j *Job) become(to State, reason string, now time.Time) error {
 	}
 	j.State, j.Reason, j.Changed = to, reason, now
 	return nil
+}
+
+// Cancel ends a job that never ran (held for its dependencies) with the
+// reason: it is failed, with no run.
+func (j *Job) Cancel(reason string, now time.Time) error {
+	if j.State != Held || len(j.Segments) > 0 {
+		return &TransitionError{ID: j.ID, From: j.State, To: Failed}
+	}
+	return j.become(Failed, reason, now)
 }
 
 // Hold makes a pending job ineligible to run until Release.

@@ -3,9 +3,10 @@ package queue
 // The bbolt file (lazarus.db in the state directory) holds:
 //
 //	meta/
-//	    schema_version  → decimal schema version, "4"
-//	jobs/               (bucket sequence: highest job id ever stored)
-//	    <id: uint64 big-endian> → diskJob, JSON
+//	    schema_version  → decimal schema version, "5"
+//	jobs/               (bucket sequence: highest job id ever allocated)
+//	    <id: uint64 big-endian> → diskJob, JSON (a subjob's record under
+//	                              its subjob id, bit 63 set: jobs.SubjobID)
 //	scripts/
 //	    <id: uint64 big-endian> → the job's script, as submitted
 //	env/
@@ -36,12 +37,19 @@ package queue
 // keys expire with their jobs. A schema 2 lazarusd would delete jobs and
 // leave their entries; the version keeps it from opening the file.
 //
-// Schema 4 added the accounting outbox: the accounting records of a change
+// Schema 4 added job arrays and dependencies to job records: an array
+// job's indices and the state letters of its subjobs (a subjob has a
+// record of its own, under its subjob id, from when it starts), and what
+// a job waits for. Optional fields again, but a schema 3 lazarusd would
+// run an array job's script once, as a plain job, and start a job that
+// waits for others: the version keeps it from opening the file.
+//
+// Schema 5 added the accounting outbox: the accounting records of a change
 // (Options.Account) are written in the transaction of the change itself,
 // numbered in commit order, so that a record is durable exactly when its
 // change is; the daemon copies them to the day's accounting file, fsyncs
 // it, then deletes them here (AccountingDone). Job records gained the peak
-// memory and session of each run (optional fields). A schema 3 lazarusd
+// memory and session of each run (optional fields). A schema 4 lazarusd
 // would leave records in the outbox forever; the version keeps it out.
 //
 // Job ids are big-endian so that bbolt's key order is submission order.
@@ -67,14 +75,14 @@ var (
 	// Schema 3: the submission index and its reverse.
 	bucketSubmissions = []byte("submissions")
 	bucketSubmitKeys  = []byte("submission_keys")
-	// Schema 4: accounting records not yet copied to the accounting files.
+	// Schema 5: accounting records not yet copied to the accounting files.
 	bucketAccounting = []byte("accounting")
 
 	keySchemaVersion = []byte("schema_version")
 )
 
 // SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migration brings a database from version to-1 to version to. Migrations
 // run in order, all in one transaction, so a crash leaves the old version.
@@ -104,7 +112,10 @@ var migrations = []migration{
 		}
 		return nil
 	}},
-	{4, "the accounting outbox", func(tx *bolt.Tx) error {
+	{4, "job arrays and dependencies in job records (optional: nothing to rewrite)", func(*bolt.Tx) error {
+		return nil
+	}},
+	{5, "the accounting outbox", func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketAccounting)
 		return err
 	}},

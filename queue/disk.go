@@ -47,6 +47,9 @@ type diskJob struct {
 	RestartFrom         int         `json:"restart_from,omitempty"`
 	Events              []diskEvent `json:"events,omitempty"`
 	Attrs               *diskAttrs  `json:"attrs,omitempty"`
+	// Schema 4.
+	Array  *diskArray  `json:"array,omitempty"`
+	Depend *diskDepend `json:"depend,omitempty"`
 }
 
 type diskCkptOp struct {
@@ -75,7 +78,7 @@ type diskSegment struct {
 	// BaseNS is the job's run time when the run began (jobs.Segment.Base);
 	// absent in older records, which look it up in the generation.
 	BaseNS int64 `json:"base_ns,omitempty"`
-	// Schema 4: the run's peak memory and its session.
+	// Schema 5: the run's peak memory and its session.
 	Mem     int64 `json:"mem,omitempty"`
 	VMem    int64 `json:"vmem,omitempty"`
 	Session int   `json:"session,omitempty"`
@@ -118,7 +121,7 @@ func toDiskJob(j *jobs.Job) diskJob {
 		Rerunnable: j.Rerunnable, NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem,
 		WalltimeNS: int64(j.Resources.Walltime), Policy: string(j.Checkpoint.Kind),
 		IntervalNS: int64(j.Checkpoint.Interval), Vars: j.Vars, ExportEnv: j.ExportEnv, Umask: j.Umask,
-		Attrs: toDiskAttrs(j),
+		Attrs: toDiskAttrs(j), Array: toDiskArray(j.Array), Depend: toDiskDepend(j.Depend),
 	}
 	for _, s := range j.Segments {
 		d.Segments = append(d.Segments, diskSegment{
@@ -162,6 +165,10 @@ func (d diskJob) job() (*jobs.Job, error) {
 		Vars:       d.Vars, ExportEnv: d.ExportEnv, Umask: d.Umask,
 	}
 	d.Attrs.apply(j)
+	if j.Array, err = d.Array.array(); err != nil {
+		return nil, err
+	}
+	j.Depend = d.Depend.depend()
 	for _, s := range d.Segments {
 		j.Segments = append(j.Segments, jobs.Segment{
 			Start: s.Start, End: s.End, UserCPU: time.Duration(s.UserCPUNS), SysCPU: time.Duration(s.SysCPUNS),

@@ -20,7 +20,7 @@ type diskAttrs struct {
 	CPUTimeNS  int64  `json:"cput_ns,omitempty"`
 	MPIProcs   int    `json:"mpiprocs,omitempty"`
 	OMPThreads int    `json:"ompthreads,omitempty"`
-	// Schema 4.
+	// Schema 5.
 	MailPoints string `json:"mail_points,omitempty"`
 	MailUsers  string `json:"mail_users,omitempty"`
 }

@@ -4,6 +4,7 @@ import "errors"
 
 var (
 	ErrNoJob       = errors.New("unknown job id")
+	ErrNotQueued   = errors.New("the subjob does not wait to start")
 	ErrNoQueue     = errors.New("unknown queue")
 	ErrQueueExists = errors.New("queue exists")
 	ErrLocked      = errors.New("state database is locked: is another lazarusd using this state dir?")

@@ -114,7 +114,7 @@ func TestSchema1Golden(t *testing.T) {
 	if _, err := s.DeleteJob(1, nil); err != nil {
 		t.Errorf("delete a schema 1 job: %v", err)
 	}
-	// Schema 4: the accounting outbox exists (and is empty).
+	// Schema 5: the accounting outbox exists (and is empty).
 	if recs, err := s.Accounting(10); err != nil || len(recs) != 0 {
 		t.Errorf("accounting outbox of a migrated database: %v, %v", recs, err)
 	}

@@ -54,7 +54,7 @@ func jobsTableSchema() *memdb.TableSchema {
 			indexPending: {
 				Name:         indexPending,
 				AllowMissing: true,
-				Indexer:      jobStringIndex(func(j *jobs.Job) (string, bool) { return j.Queue, j.State.Pending() }),
+				Indexer:      jobStringIndex(func(j *jobs.Job) (string, bool) { return j.Queue, waitsToRun(j) }),
 			},
 		},
 	}
@@ -71,6 +71,12 @@ func queuesTableSchema() *memdb.TableSchema {
 			},
 		},
 	}
+}
+
+// waitsToRun says whether a job is in the pending index: queued or
+// requeued, or an array job that has begun and still has subjobs to start.
+func waitsToRun(j *jobs.Job) bool {
+	return j.State.Pending() || j.State == jobs.Begun && j.Array != nil && j.Array.Waiting()
 }
 
 // jobIDIndex keys a job by its id, big-endian, without reflection.

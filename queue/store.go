@@ -134,7 +134,9 @@ func (s *Store) load() error {
 				s.log.Error("unreadable job key, skipped", "key", fmt.Sprintf("%x", k), "error", err)
 				return nil
 			}
-			last = max(last, id)
+			if !jobs.ID(id).IsSubjob() {
+				last = max(last, id)
+			}
 			recs = append(recs, record{id: id, val: v})
 			return nil
 		})
@@ -225,7 +227,7 @@ func (o putJob) persist(tx *bolt.Tx) error {
 	b := tx.Bucket(bucketJobs)
 	b.FillPercent = jobsFillPercent
 	id := uint64(o.job.ID)
-	if id > b.Sequence() {
+	if id > b.Sequence() && !o.job.ID.IsSubjob() { // subjob ids are not allocated
 		if err := b.SetSequence(id); err != nil {
 			return err
 		}
@@ -627,6 +629,7 @@ func (s *Store) Env(id jobs.ID) ([]byte, error) { return s.blob(bucketEnv, id) }
 func (s *Store) Script(id jobs.ID) ([]byte, error) { return s.blob(bucketScript, id) }
 
 func (s *Store) blob(bucket []byte, id jobs.ID) ([]byte, error) {
+	id = id.Base() // a subjob's script and environment are its array's
 	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if v := tx.Bucket(bucket).Get(idKey(uint64(id))); v != nil {

@@ -22,6 +22,11 @@
 //     stops the pass: nothing behind it starts before it (no backfill), so a
 //     large job is not starved by a stream of small ones.
 //   - The server max_running bounds running jobs overall.
+//   - An array job stands for its subjobs that wait to start, in index
+//     order, in the array's place: each is a job of the array's resources,
+//     passed over once the array has %max subjobs started and not ended.
+//   - Jobs held for their dependencies are held: Dependencies decides when
+//     they are released, or deleted because they never can be.
 package scheduler
 
 import (
@@ -107,32 +112,70 @@ func Schedule(s Snapshot) Plan {
 	}
 	for group := range samePriority(queues) {
 		for _, j := range byPriority(merged(group, s.Pending)) {
-			if limitReached(s.Limits.MaxRunning, u.running) {
-				return plan
-			}
-			q := byName[j.Queue]
-			switch {
-			case j.After.After(s.Now):
-				if plan.Wake.IsZero() || j.After.Before(plan.Wake) {
-					plan.Wake = j.After
+			if j.Array == nil {
+				if consider(&s, &plan, &u, byName[j.Queue], j) == stop {
+					return plan
 				}
 				continue
-			case limitReached(q.MaxRunning, u.byQueue[q.Name]),
-				limitReached(q.MaxUserRunning, u.byUQ[userQueue{j.Owner.UID, q.Name}]),
-				limitReached(s.Limits.MaxUserRunning, u.byUser[j.Owner.UID]):
-				continue
-			case j.Resources.NCPUs > s.Limits.Slots,
-				s.Limits.Memory > 0 && j.Resources.Mem > s.Limits.Memory:
-				continue // can never fit; the daemon refuses such submissions
-			case u.slots+j.Resources.NCPUs > s.Limits.Slots,
-				s.Limits.Memory > 0 && u.mem+j.Resources.Mem > s.Limits.Memory:
-				return plan // no backfill: nothing passes a job that waits for room
 			}
-			plan.Start = append(plan.Start, j)
-			u.add(j)
+			if j.State == jobs.Held {
+				continue
+			}
+			active := j.Array.Count()[jobs.SubRecord]
+			for pos, st := range j.Array.States {
+				if st != jobs.SubQueued {
+					continue
+				}
+				if limitReached(j.Array.Max, active) {
+					break
+				}
+				v := consider(&s, &plan, &u, byName[j.Queue], j.SubjobShell(j.Array.IndexAt(pos)))
+				if v == stop {
+					return plan
+				}
+				if v == pass {
+					break // what holds this subjob back holds its array's others
+				}
+				active++
+			}
 		}
 	}
 	return plan
+}
+
+type verdict int
+
+const (
+	started verdict = iota // added to the plan
+	pass                   // not now, but jobs behind it may start
+	stop                   // nothing behind it starts
+)
+
+// consider decides on one job (or subjob) of the pass.
+func consider(s *Snapshot, plan *Plan, u *usage, q Queue, j *jobs.Job) verdict {
+	if limitReached(s.Limits.MaxRunning, u.running) {
+		return stop
+	}
+	switch {
+	case j.After.After(s.Now):
+		if plan.Wake.IsZero() || j.After.Before(plan.Wake) {
+			plan.Wake = j.After
+		}
+		return pass
+	case limitReached(q.MaxRunning, u.byQueue[q.Name]),
+		limitReached(q.MaxUserRunning, u.byUQ[userQueue{j.Owner.UID, q.Name}]),
+		limitReached(s.Limits.MaxUserRunning, u.byUser[j.Owner.UID]):
+		return pass
+	case j.Resources.NCPUs > s.Limits.Slots,
+		s.Limits.Memory > 0 && j.Resources.Mem > s.Limits.Memory:
+		return pass // can never fit; the daemon refuses such submissions
+	case u.slots+j.Resources.NCPUs > s.Limits.Slots,
+		s.Limits.Memory > 0 && u.mem+j.Resources.Mem > s.Limits.Memory:
+		return stop // no backfill: nothing passes a job that waits for room
+	}
+	plan.Start = append(plan.Start, j)
+	u.add(j)
+	return started
 }
 
 // byPriority orders jobs (given in id order) by job priority, highest

@@ -293,9 +293,10 @@ pid_t restart(const char *path, int flags, int signo)
 {
 	const int known = RESTART_SIGFAMILY | RESTART_SIGROOT | RESTART_FORCE | RESTART_DEBUG | RESTART_SUSPEND;
 	const int sigs = flags & (RESTART_SIGFAMILY | RESTART_SIGROOT);
-	if ((flags & ~known) || (flags & RESTART_DEBUG) || sigs == (RESTART_SIGFAMILY | RESTART_SIGROOT) ||
+	if ((flags & ~known) || sigs == (RESTART_SIGFAMILY | RESTART_SIGROOT) ||
 	    (sigs && !valid_signal(signo)) || (!sigs && signo != 0 && !valid_signal(signo)) ||
-	    ((flags & RESTART_SUSPEND) && (sigs || signo != 0)) || in_parallel_region()) {
+	    ((flags & RESTART_SUSPEND) && (sigs || signo != 0)) ||
+	    ((flags & RESTART_DEBUG) && (flags & RESTART_SUSPEND || sigs || signo != 0)) || in_parallel_region()) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -318,6 +319,8 @@ pid_t restart(const char *path, int flags, int signo)
 		argv[n++] = "-F";
 	if (flags & RESTART_SUSPEND)
 		argv[n++] = "-z";
+	if (flags & RESTART_DEBUG)
+		argv[n++] = "-t";
 	if (flags & RESTART_SIGFAMILY) {
 		argv[n++] = "-K";
 		argv[n++] = sigbuf;
@@ -332,19 +335,14 @@ pid_t restart(const char *path, int flags, int signo)
 	argv[n++] = (char *)path;
 	argv[n] = NULL;
 
-	/* The restored processes are restart's children; restart -W exits
-	 * at once and they become ours: the caller waits for them, as for a
-	 * child it forked. */
-	int was = 0;
-	prctl(PR_GET_CHILD_SUBREAPER, (unsigned long)&was, 0, 0, 0);
-	if (!was)
-		prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	/* restart -W makes the restored root our child in restart's place:
+	 * the caller waits for it, as for a child it forked. The process it
+	 * was cloned from (STUB in "ok PID STUB") was our child too and has
+	 * ended: reap it here, so the caller never sees it. */
 	pid_t kid = spawn(exe, argv, p[1], 0);
 	int saved = errno;
 	close(p[1]);
 	if (kid < 0) {
-		if (!was)
-			prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
 		close(p[0]);
 		errno = saved;
 		return -1;
@@ -353,8 +351,14 @@ pid_t restart(const char *path, int flags, int signo)
 	read_status(p[0], line, sizeof line);
 	close(p[0]);
 	int ws = reap(kid);
-	if (!was)
-		prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
+	if (strncmp(line, "ok ", 3) == 0) {
+		char *end;
+		strtol(line + 3, &end, 10);
+		long stub = strtol(end, NULL, 10);
+		if (stub > 0)
+			while (waitpid((pid_t)stub, NULL, 0) < 0 && errno == EINTR)
+				;
+	}
 	long v;
 	if (line[0] == '\0') {
 		errno = (ws >= 0 && WIFEXITED(ws) && WEXITSTATUS(ws) == 2) ? EINVAL : EIO;

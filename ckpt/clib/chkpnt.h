@@ -32,7 +32,7 @@ extern "C" {
 #define RESTART_SIGFAMILY 0x0001 /* send signo to every restarted process */
 #define RESTART_SIGROOT   0x0002 /* send signo to the root process only */
 #define RESTART_FORCE     0x0004 /* proceed despite error conditions (new pid if taken) */
-#define RESTART_DEBUG     0x0008 /* restart in debug state: not available yet (EINVAL) */
+#define RESTART_DEBUG     0x0008 /* restart in debug state: the root left stopped for a debugger (restart -t) */
 #define RESTART_SUSPEND   0x0010 /* leave the processes stopped, as by SIGSTOP */
 
 /*

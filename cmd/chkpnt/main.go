@@ -20,11 +20,13 @@ import (
 )
 
 func main() {
-	app := newApp(os.Stdout, os.Stderr)
+	app := newApp(os.Stdin, os.Stdout, os.Stderr)
 	err := app.Run(os.Args)
 	writeStatus(err)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "chkpnt:", err)
+		if msg := err.Error(); msg != "" {
+			fmt.Fprintln(os.Stderr, "chkpnt:", msg)
+		}
 		os.Exit(exitCode(err))
 	}
 }
@@ -37,16 +39,19 @@ func exitCode(err error) int {
 	return 1
 }
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
-		Name:      "chkpnt",
-		Usage:     "checkpoint a running process into an image file",
-		UsageText: "chkpnt [-CFnqvX] [-r|-j|-p] [-d dir] [-f file] [-k signo|-K signo] pid",
+		Reader: stdin,
+		Name:   "chkpnt",
+		Usage:  "checkpoint a running process into an image file",
+		UsageText: "chkpnt [-CFinqvX] [-r|-j|-p] [-d dir] [-f file] [-I logfile] [-L logfile] [-k signo|-K signo] pid\n" +
+			"chkpnt -S signo [-CFqvX] [-d dir] [-f file] [-k signo|-K signo] -- command [args ...]",
 		Description: "Saves the state of process PID (registers, memory, open files, signals, limits,\n" +
 			"credentials) into an ELF core file named COMM.PID in the current directory, which\n" +
 			"`restart FILE` brings back to life and `gdb PROGRAM FILE` opens like a core dump.\n" +
 			"The process keeps running unless -k/-K sends it a signal. Exit status 0 only when\n" +
-			"the image is complete and on disk.",
+			"the image is complete and on disk. -i asks, process by process and descriptor by\n" +
+			"descriptor, what to save (the guide's interactive mode; '?' lists the commands).",
 		HideHelpCommand:        true,
 		UseShortOptionHandling: true,
 		Writer:                 stdout,
@@ -57,6 +62,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "C", Usage: "copy every open regular file beside the image as COMM.PID.FILE.FD"},
 			&cli.BoolFlag{Name: "F", Usage: "force: overwrite an existing image; save despite uncheckpointable descriptors (restored closed)"},
 			&cli.BoolFlag{Name: "n", Usage: "run every checkpointability test, write no file"},
+			&cli.BoolFlag{Name: "i", Usage: "interactive: choose which processes are saved, and which descriptors are saved, copied or ignored"},
+			&cli.StringFlag{Name: "L", Usage: "interactive (-i), recording the session in `logfile` (relative: in the image's directory)"},
+			&cli.StringFlag{Name: "I", Usage: "replay the session recorded in `logfile` by -L, printing its actions; no input is read"},
 			&cli.BoolFlag{Name: "q", Usage: "quiet: no warnings (errors are still printed)"},
 			&cli.BoolFlag{Name: "v", Usage: "verbose: list descriptors and memory regions"},
 			&cli.BoolFlag{Name: "X", Usage: "print debugging output"},
@@ -67,6 +75,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "f", Usage: "image file name or path; default COMM.PID"},
 			&cli.StringFlag{Name: "k", Usage: "send signal `signo` (name or number) to the process once the image is durable"},
 			&cli.StringFlag{Name: "K", Usage: "like -k, for every process of the tree (-k signals the root only)"},
+			&cli.StringFlag{Name: "S", Usage: "supervise: run the command given instead of a pid (after --) and checkpoint its whole tree into the image, replaced each time, whenever chkpnt receives signal `signo` (DragonFly's SIGCKPT)"},
 		}, statusFlags...),
 		Action: run,
 	}
@@ -74,6 +83,9 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 
 func run(c *cli.Context) error {
 	openStatus(c)
+	if c.IsSet("S") {
+		return runSupervised(c)
+	}
 	if c.NArg() == 0 {
 		return cli.Exit("missing process id specification", 2)
 	}
@@ -91,6 +103,56 @@ func run(c *cli.Context) error {
 	if c.IsSet("k") && c.IsSet("K") {
 		return cli.Exit("-k and -K cannot be combined", 2)
 	}
+	opts, err := options(c, tree)
+	if err != nil {
+		return err
+	}
+	choices, err := interactive(c, pid, &opts)
+	if err != nil {
+		return err
+	}
+	opts.Choices = choices
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := ckpt.Checkpoint(ctx, pid, opts)
+	if err != nil {
+		engineErr = err
+		return cli.Exit(err.Error(), 1)
+	}
+	if c.Bool("v") && !opts.CheckOnly {
+		fmt.Fprintf(c.App.ErrWriter, "chkpnt: %s: %d KiB of memory, %d KiB on disk, process stopped %.3fs, total %.3fs\n",
+			strings.Join(res.Images, " "), res.Memory/1024, res.Disk/1024, res.Frozen.Seconds(), res.Duration.Seconds())
+	}
+	return nil
+}
+
+// runSupervised is chkpnt -S (see supervise).
+func runSupervised(c *cli.Context) error {
+	for _, f := range []string{"i", "L", "I", "n", "r", "j", "p", "self-channel"} {
+		if c.IsSet(f) {
+			return cli.Exit("-S cannot be combined with -"+f+" (it checkpoints the whole tree of the command it runs)", 2)
+		}
+	}
+	sig, err := ckpt.ParseSignal(c.String("S"))
+	if err != nil || sig == 0 {
+		return cli.Exit(fmt.Sprintf("-S %s: a signal to checkpoint on is expected", c.String("S")), 2)
+	}
+	switch sig {
+	case syscall.SIGKILL, syscall.SIGSTOP, syscall.SIGCHLD, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGINT, syscall.SIGQUIT:
+		return cli.Exit(fmt.Sprintf("-S %s: this signal cannot be the checkpoint signal", c.String("S")), 2)
+	}
+	if c.IsSet("k") && c.IsSet("K") {
+		return cli.Exit("-k and -K cannot be combined", 2)
+	}
+	opts, err := options(c, true)
+	if err != nil {
+		return err
+	}
+	return supervise(c, sig, opts)
+}
+
+// options are the CheckpointOptions the command line asks for.
+func options(c *cli.Context, tree bool) (ckpt.CheckpointOptions, error) {
 	opts := ckpt.CheckpointOptions{
 		Dir:         c.String("d"),
 		File:        c.String("f"),
@@ -105,7 +167,7 @@ func run(c *cli.Context) error {
 		if c.IsSet(k) {
 			sig, err := ckpt.ParseSignal(c.String(k))
 			if err != nil {
-				return cli.Exit("-"+k+": "+err.Error(), 2)
+				return opts, cli.Exit("-"+k+": "+err.Error(), 2)
 			}
 			opts.Signal = sig
 		}
@@ -120,16 +182,5 @@ func run(c *cli.Context) error {
 		level = slog.LevelError
 	}
 	opts.Logger = slog.New(ckpt.NewMessageHandler(c.App.ErrWriter, "chkpnt: ", level))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	res, err := ckpt.Checkpoint(ctx, pid, opts)
-	if err != nil {
-		engineErr = err
-		return cli.Exit(err.Error(), 1)
-	}
-	if c.Bool("v") && !opts.CheckOnly {
-		fmt.Fprintf(c.App.ErrWriter, "chkpnt: %s: %d KiB of memory, %d KiB on disk, process stopped %.3fs, total %.3fs\n",
-			strings.Join(res.Images, " "), res.Memory/1024, res.Disk/1024, res.Frozen.Seconds(), res.Duration.Seconds())
-	}
-	return nil
+	return opts, nil
 }

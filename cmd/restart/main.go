@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,13 +17,14 @@ import (
 	"golang.org/x/sys/unix"
 
 	"lazarus/ckpt"
+	"lazarus/internal/ckptui"
 )
 
 func main() {
-	app := newApp(os.Stdout, os.Stderr)
+	app := newApp(os.Stdin, os.Stdout, os.Stderr)
 	err := app.Run(os.Args)
 	if err != nil {
-		writeStatus(err, 0)
+		writeStatus(err, 0, 0)
 	}
 	if err != nil {
 		var ec cli.ExitCoder
@@ -42,17 +44,19 @@ func main() {
 var passThrough = []os.Signal{unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGHUP, unix.SIGTERM,
 	unix.SIGWINCH, unix.SIGUSR1, unix.SIGUSR2, unix.SIGCONT}
 
-func newApp(stdout, stderr io.Writer) *cli.App {
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
+		Reader:    stdin,
 		Name:      "restart",
 		Usage:     "restart a process from a checkpoint image",
-		UsageText: "restart [-CFqvwWXz] [-k signo|-K signo] checkpoint_file",
+		UsageText: "restart [-CFiqtvwWXz] [-k signo|-K signo] checkpoint_file",
 		Description: "Rebuilds the process saved in CHECKPOINT_FILE (written by chkpnt) with its old pid,\n" +
 			"memory, registers, open files and signal state, as a child of restart, and by default\n" +
 			"waits for it and exits with its exit status (128+N if it was killed by signal N).\n" +
 			"SIGINT, SIGQUIT, SIGTSTP, SIGHUP, SIGTERM, SIGWINCH, SIGUSR1 and SIGUSR2 sent to\n" +
 			"restart are passed through to the process. The same image can be restarted as often\n" +
-			"as wanted.",
+			"as wanted. With -W restart does not stay: the restored process takes its place as\n" +
+			"the child of restart's parent, which can wait for it (restart prints its pid).",
 		HideHelpCommand:        true,
 		UseShortOptionHandling: true,
 		Writer:                 stdout,
@@ -62,10 +66,12 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "C", Usage: "copy files saved by chkpnt -C back to their original paths first (overwrites them)"},
 			&cli.BoolFlag{Name: "F", Usage: "force: new pid if the old one is taken; missing files and terminals restored closed or to /dev/null; restore despite CPU or kernel differences"},
+			&cli.BoolFlag{Name: "i", Usage: "interactive: choose which processes of the tree are restarted, and which descriptors are used, ignored or opened on another path"},
 			&cli.BoolFlag{Name: "q", Usage: "quiet: no warnings"},
 			&cli.BoolFlag{Name: "v", Usage: "verbose: list descriptors; report pid retries"},
 			&cli.BoolFlag{Name: "w", Usage: "wait for the process to end (the default)"},
-			&cli.BoolFlag{Name: "W", Usage: "do not wait: print the pid and exit; the process keeps running"},
+			&cli.BoolFlag{Name: "W", Usage: "do not wait: the process becomes the child of restart's parent in restart's place; print its pid and exit"},
+			&cli.BoolFlag{Name: "t", Usage: "traced state, for debuggers (with -W): the root is left stopped, ready for gdb -p PID"},
 			&cli.BoolFlag{Name: "X", Usage: "print debugging output"},
 			&cli.BoolFlag{Name: "z", Usage: "leave the process stopped (same as -k STOP; not with -k/-K)"},
 			&cli.StringFlag{Name: "k", Usage: "send signal `signo` instead of SIGCONT when the restore is complete; 0: none"},
@@ -84,6 +90,14 @@ func run(c *cli.Context) error {
 	if c.Bool("w") && c.Bool("W") {
 		return cli.Exit("-w and -W cannot be combined", 2)
 	}
+	if c.Bool("t") && !c.Bool("W") {
+		// CONVEX: without -W restart would be the parent of a traced
+		// child it does not trace.
+		return cli.Exit("invalid option combination: -t option specified without -W", 2)
+	}
+	if c.Bool("t") && (c.Bool("z") || c.IsSet("k") || c.IsSet("K")) {
+		return cli.Exit("-t cannot be combined with -z, -k or -K", 2)
+	}
 	if c.Bool("z") && (c.IsSet("k") || c.IsSet("K")) {
 		return cli.Exit("-z cannot be combined with -k or -K", 2)
 	}
@@ -94,6 +108,11 @@ func run(c *cli.Context) error {
 		Force:    c.Bool("F"),
 		CopyBack: c.Bool("C"),
 		Stopped:  c.Bool("z"),
+		Detach:   c.Bool("W"),
+	}
+	if c.Bool("t") {
+		// The root only: a debugger attaches to it and continues it.
+		opts.Signal = unix.SIGSTOP
 	}
 	for _, k := range []string{"k", "K"} {
 		if c.IsSet(k) {
@@ -116,6 +135,22 @@ func run(c *cli.Context) error {
 	}
 	opts.Logger = slog.New(ckpt.NewMessageHandler(c.App.ErrWriter, "restart: ", level))
 
+	if c.Bool("i") {
+		procs, err := ckpt.SurveyImage(c.Args().First())
+		if err != nil {
+			engineErr = err
+			return cli.Exit(err.Error(), 1)
+		}
+		s := &ckptui.Session{Mode: ckptui.Restart, In: bufio.NewReader(c.App.Reader), Out: c.App.Writer, Procs: procs}
+		ch, err := s.Run()
+		if errors.Is(err, ckptui.ErrQuit) {
+			return cli.Exit("quit: nothing restarted", 1)
+		}
+		if err != nil {
+			return err
+		}
+		opts.Choices = ch
+	}
 	// Catch the pass-through signals before the process exists, so none is
 	// lost in between; they are handed on once it runs.
 	sigs := make(chan os.Signal, 16)
@@ -128,9 +163,12 @@ func run(c *cli.Context) error {
 		engineErr = err
 		return cli.Exit(err.Error(), 1)
 	}
-	writeStatus(nil, p.PID)
+	writeStatus(nil, p.PID, p.Stub)
 	if c.Bool("W") {
 		fmt.Fprintln(c.App.Writer, p.PID)
+		if c.Bool("t") {
+			opts.Logger.Warn(fmt.Sprintf("%s(%d) is stopped for a debugger: gdb -p %d (then continue it, or kill -CONT %d)", p.Comm, p.PID, p.PID, p.PID))
+		}
 		return nil
 	}
 	done := make(chan struct{})

@@ -13,8 +13,10 @@ import (
 
 // The status descriptor (--status-fd N) is how liblazarus's restart(3)
 // learns the outcome: restart writes one line to it, "ok PID" as soon as
-// the process is restored, or "errno N NAME MESSAGE" (ckpt.StatusLine;
-// usage errors are EINVAL).
+// the process is restored ("ok PID STUB" with -W: STUB is the ended
+// process the root was cloned from, also the caller's child, which the
+// library reaps), or "errno N NAME MESSAGE" (ckpt.StatusLine; usage
+// errors are EINVAL).
 
 var (
 	statusFile *os.File // nil: no --status-fd, or the line is written
@@ -30,14 +32,17 @@ func openStatus(c *cli.Context) {
 }
 
 // writeStatus writes the line once: err is the restore's outcome, or what
-// the command ends with; pid the restored root's.
-func writeStatus(err error, pid int) {
+// the command ends with; pid the restored root's, stub the stub's (0: none).
+func writeStatus(err error, pid, stub int) {
 	if statusFile == nil {
 		return
 	}
 	extra := ""
 	if err == nil {
 		extra = strconv.Itoa(pid)
+		if stub > 0 {
+			extra += " " + strconv.Itoa(stub)
+		}
 	} else if engineErr != nil {
 		err = engineErr
 	} else {

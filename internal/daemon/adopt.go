@@ -126,7 +126,7 @@ func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage)
 		j.State, j.Reason = jobs.Held, "held by "+who.name+" at qrestart -f"
 	}
 	// The job has no script to start from: it can only restart.
-	script := fmt.Appendf(nil, "#!/bin/sh\necho 'job %d was adopted from the checkpoint %s; it cannot start from the beginning' >&2\nexit 1\n", id, req.Image)
+	script := fmt.Appendf(nil, "#!/bin/sh\necho 'job %s was adopted from the checkpoint %s; it cannot start from the beginning' >&2\nexit 1\n", id, req.Image)
 	check := func(v *queue.View) error { return checkQueue(v, qname) }
 	if req.Key == "" {
 		err = d.store.Submit(j, script, nil, check)

@@ -84,10 +84,10 @@ func (d *Daemon) keep(j *jobs.Job) int {
 // in progress (busy true), which the caller may wait for.
 func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy bool, retErr error) {
 	if d.uid != 0 {
-		return nil, false, conflict("job %d: %v", id, errNotRoot)
+		return nil, false, conflict("job %s: %v", id, errNotRoot)
 	}
 	if what, err, ok := d.records.waiting(id); ok {
-		return nil, false, conflict("job %d: %s is not recorded yet, the state directory cannot be written (%v); it is recorded once there is space", id, what, err)
+		return nil, false, conflict("job %s: %s is not recorded yet, the state directory cannot be written (%v); it is recorded once there is space", id, what, err)
 	}
 	d.ckpts.mu.Lock()
 	if cur := d.ckpts.ops[id]; cur != nil {
@@ -110,10 +110,10 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 	now := time.Now().Round(0)
 	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if !j.Checkpoint.Checkpointable() {
-			return conflict("job %d has checkpoint policy n: it is never checkpointed (qchkpnt -i changes that)", id)
+			return conflict("job %s has checkpoint policy n: it is never checkpointed (qchkpnt -i changes that)", id)
 		}
 		if j.State != jobs.Running {
-			return conflict("job %d is %s; only running jobs can be checkpointed", id, j.State)
+			return conflict("job %s is %s; only running jobs can be checkpointed", id, j.State)
 		}
 		o, err := j.BeginCheckpoint(jobs.CheckpointOp{Requeue: req.stop, Hold: req.hold, By: req.by}, now)
 		op.gen = o.Gen

@@ -22,9 +22,12 @@ func (d *Daemon) checkpointJob(ctx context.Context, who caller, body json.RawMes
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	j := d.store.View().Job(id)
 	if j == nil {
-		return nil, notFound("unknown job id %d", req.ID)
+		return nil, notFound("unknown job id %s", id)
 	}
 	if err := d.mayManage(who, j); err != nil {
 		return nil, err
@@ -40,7 +43,7 @@ func (d *Daemon) checkpointJob(ctx context.Context, who caller, body json.RawMes
 		now := time.Now().Round(0)
 		j, err = d.store.UpdateJob(id, func(j *jobs.Job) error {
 			if j.State.Terminal() {
-				return conflict("job %d has %s", id, j.State)
+				return conflict("job %s has %s", id, j.State)
 			}
 			if j.Checkpoint != p {
 				j.Checkpoint = p
@@ -58,7 +61,7 @@ func (d *Daemon) checkpointJob(ctx context.Context, who caller, body json.RawMes
 		}
 	}
 	if j.State != jobs.Running && j.State != jobs.Checkpointing {
-		return nil, conflict("job %d is %s; only running jobs can be checkpointed", id, j.State)
+		return nil, conflict("job %s is %s; only running jobs can be checkpointed", id, j.State)
 	}
 	var op *ckptOp
 	for op == nil {
@@ -91,14 +94,14 @@ func (d *Daemon) checkpointJob(ctx context.Context, who caller, body json.RawMes
 	switch {
 	case !op.res.OK && op.unrecorded != nil:
 		return nil, &proto.Error{Code: proto.CodeFailed, Message: fmt.Sprintf(
-			"job %d: checkpoint %d failed: %s; the job runs on (this is recorded once the state directory can be written: %v)",
+			"job %s: checkpoint %d failed: %s; the job runs on (this is recorded once the state directory can be written: %v)",
 			id, op.res.Gen, op.res.Error, op.unrecorded)}
 	case !op.res.OK:
 		return nil, &proto.Error{Code: proto.CodeFailed, Message: fmt.Sprintf(
-			"job %d: checkpoint %d failed: %s; the job runs on", id, op.res.Gen, op.res.Error)}
+			"job %s: checkpoint %d failed: %s; the job runs on", id, op.res.Gen, op.res.Error)}
 	case op.unrecorded != nil:
 		return nil, &proto.Error{Code: proto.CodeFailed, Message: fmt.Sprintf(
-			"job %d: checkpoint %d is durable, but it is recorded only once the state directory can be written: %v",
+			"job %s: checkpoint %d is durable, but it is recorded only once the state directory can be written: %v",
 			id, op.res.Gen, op.unrecorded)}
 	}
 	if req.Stop {
@@ -157,23 +160,47 @@ func (d *Daemon) restartJob(_ context.Context, who caller, body json.RawMessage)
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	cur := d.store.View().Job(id)
 	if cur == nil {
-		return nil, notFound("unknown job id %d", req.ID)
+		return nil, notFound("unknown job id %s", id)
 	}
 	if err := d.mayManage(who, cur); err != nil {
 		return nil, err
 	}
 	if d.uid != 0 {
-		return nil, conflict("job %d: %v", id, errNotRoot)
+		return nil, conflict("job %s: %v", id, errNotRoot)
 	}
 	now := time.Now().Round(0)
-	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+	restart := func(j *jobs.Job) error {
 		if err := j.Restart(req.Gen, who.name, now); err != nil {
 			return conflict("%v", err)
 		}
 		return nil
-	})
+	}
+	var j *jobs.Job
+	var err error
+	if id.IsSubjob() {
+		// In one transaction with its array's byte, which says it runs
+		// again (unless the array has ended: it stays as it ended).
+		var js []*jobs.Job
+		js, err = d.store.UpdateJobs([]jobs.ID{id.Base(), id}, func(js []*jobs.Job) error {
+			if err := restart(js[1]); err != nil {
+				return err
+			}
+			if a := js[0]; a.Array != nil && !a.State.Terminal() {
+				return a.SetSubjob(id.Index(), jobs.SubRecord)
+			}
+			return nil
+		})
+		if err == nil {
+			j = js[1]
+		}
+	} else {
+		j, err = d.store.UpdateJob(id, restart)
+	}
 	if err != nil {
 		return nil, unknownJob(err, id)
 	}

@@ -245,6 +245,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	wg.Go(func() { d.accountLoop(ctx) })
 	wg.Go(func() { d.mailLoop(ctx) })
 	d.recover()
+	d.syncArrays() // subjob ends recorded before a crash that their arrays missed
 
 	ln, err := d.listen()
 	if err != nil {

@@ -52,6 +52,15 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 	if err != nil {
 		return nil, err
 	}
+	if req.Array != "" {
+		if j.Array, err = jobs.ParseArray(req.Array); err != nil {
+			return nil, badRequest("%v", err)
+		}
+	}
+	before, err := d.submitDepend(who, &req, j)
+	if err != nil {
+		return nil, err
+	}
 	// Checked again, atomically, when the job is stored; checking first
 	// spares the usual mistakes a job id.
 	if err := checkQueue(d.store.View(), j.Queue); err != nil {
@@ -62,7 +71,14 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 		env = append(append(env, kv...), 0)
 	}
 	j.ID = d.store.NextID()
-	d.jobPaths(j, &req)
+	if j.Array != nil && j.ID > jobs.MaxArrayID {
+		return nil, conflict("job id %d is past the highest an array job may have (%d)", j.ID, jobs.MaxArrayID)
+	}
+	if j.Array != nil {
+		arrayPaths(j, &req)
+	} else {
+		d.jobPaths(j, &req)
+	}
 	j.Script = d.spoolPath(j.ID)
 	check := func(v *queue.View) error { return checkQueue(v, j.Queue) }
 	if req.Key == "" {
@@ -80,9 +96,14 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 	if err != nil {
 		return nil, err
 	}
-	d.log.Debug("job submitted", "job_id", j.ID, "queue", j.Queue, "user", who.name)
+	d.addBefore(j, before)
+	d.log.Debug("job submitted", "job_id", displayID(j), "queue", j.Queue, "user", who.name)
 	d.wake()
-	return proto.SubmitReply{ID: uint64(j.ID), Queue: j.Queue, Server: d.config().Server()}, nil
+	id := j.ID
+	if j.Array != nil {
+		id = jobs.ArrayForm(j.ID)
+	}
+	return proto.SubmitReply{ID: uint64(id), Queue: j.Queue, Server: d.config().Server()}, nil
 }
 
 // validKey checks a submission key: 1 to MaxKey letters, digits, '-' or
@@ -113,6 +134,9 @@ func (d *Daemon) submittedID(who caller, key string, id jobs.ID) (proto.SubmitRe
 	reply := proto.SubmitReply{ID: uint64(id), Server: d.config().Server()}
 	if j := d.store.View().Job(id); j != nil {
 		reply.Queue = j.Queue
+		if j.Array != nil {
+			reply.ID = uint64(jobs.ArrayForm(id))
+		}
 	}
 	d.log.Info("submission repeated with the same key: the job it made is the answer", "job_id", id, "user", who.name)
 	return reply, true, nil
@@ -334,8 +358,8 @@ func (d *Daemon) purge() {
 	n := 0
 	for _, st := range []jobs.State{jobs.Finished, jobs.Failed} {
 		for j := range v.JobsInState(st) {
-			if j.Changed.After(cutoff) {
-				continue
+			if j.Changed.After(cutoff) || j.ID.IsSubjob() && v.Job(j.ID.Base()) != nil {
+				continue // a subjob's record goes with its array's
 			}
 			_, err := d.store.DeleteJob(j.ID, func(cur *jobs.Job) error {
 				if !cur.State.Terminal() {
@@ -348,6 +372,13 @@ func (d *Daemon) purge() {
 			}
 			d.removeFiles(j)
 			n++
+			if j.Array != nil {
+				for sub := range v.Subjobs(j.ID) {
+					if _, err := d.store.DeleteJob(sub.ID, nil); err == nil {
+						d.removeFiles(sub)
+					}
+				}
+			}
 		}
 	}
 	if n > 0 {
@@ -367,7 +398,7 @@ func (d *Daemon) mayManage(who caller, j *jobs.Job) error {
 	if j.Owner.UID == who.uid || d.operator(who) {
 		return nil
 	}
-	return denied("job %d belongs to %s", j.ID, j.Owner.Name)
+	return denied("job %s belongs to %s", j.ID, j.Owner.Name)
 }
 
 func (d *Daemon) jobArg(body json.RawMessage) (jobs.ID, error) {
@@ -383,7 +414,7 @@ func (d *Daemon) jobArg(body json.RawMessage) (jobs.ID, error) {
 
 func unknownJob(err error, id jobs.ID) error {
 	if errors.Is(err, queue.ErrNoJob) {
-		return notFound("unknown job id %d", id)
+		return notFound("unknown job id %s", id)
 	}
 	return err
 }
@@ -396,12 +427,21 @@ func (d *Daemon) hold(ctx context.Context, who caller, body json.RawMessage) (an
 	if err != nil {
 		return nil, err
 	}
+	if arr := arrayOf(d.store.View(), id); arr != nil {
+		return d.holdArray(who, arr)
+	}
+	if _, _, ok, err := unstarted(d.store.View(), id); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return d.subjobOp(who, id, proto.OpHold)
+	}
 	if cur := d.store.View().Job(id); cur != nil && (cur.State == jobs.Running || cur.State == jobs.Checkpointing) {
 		if err := d.mayManage(who, cur); err != nil {
 			return nil, err
 		}
 		if !cur.Checkpoint.Checkpointable() {
-			return nil, conflict("job %d is running and its checkpoint policy is %s: it cannot be held", id, cur.Checkpoint)
+			return nil, conflict("job %s is running and its checkpoint policy is %s: it cannot be held", id, cur.Checkpoint)
 		}
 		req, _ := json.Marshal(proto.CheckpointRequest{ID: uint64(id), Stop: true, Hold: true})
 		r, err := d.checkpointJob(ctx, who, req)
@@ -418,7 +458,10 @@ func (d *Daemon) hold(ctx context.Context, who caller, body json.RawMessage) (an
 			return err
 		}
 		if !j.State.Pending() && j.State != jobs.Held {
-			return conflict("job %d is %s; only queued jobs can be held", id, j.State)
+			return conflict("job %s is %s; only queued jobs can be held", id, j.State)
+		}
+		if j.State == jobs.Held && j.Depend != nil && j.Depend.Waiting {
+			return holdDepend(j, who.name)
 		}
 		return j.Hold(who.name, time.Now().Round(0))
 	})
@@ -433,12 +476,24 @@ func (d *Daemon) release(_ context.Context, who caller, body json.RawMessage) (a
 	if err != nil {
 		return nil, err
 	}
+	if arr := arrayOf(d.store.View(), id); arr != nil {
+		return d.releaseArray(who, arr)
+	}
+	if _, _, ok, err := unstarted(d.store.View(), id); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return d.subjobOp(who, id, proto.OpRelease)
+	}
 	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if err := d.mayManage(who, j); err != nil {
 			return err
 		}
 		if j.State != jobs.Held {
-			return conflict("job %d is %s, not held", id, j.State)
+			return conflict("job %s is %s, not held", id, j.State)
+		}
+		if j.Depend != nil && j.Depend.Waiting {
+			return releaseDepend(j)
 		}
 		return j.Release(time.Now().Round(0))
 	})
@@ -457,9 +512,18 @@ func (d *Daemon) deleteJob(_ context.Context, who caller, body json.RawMessage) 
 	if err != nil {
 		return nil, err
 	}
+	if arr := arrayOf(d.store.View(), id); arr != nil {
+		return d.deleteArray(who, arr)
+	}
+	if _, _, ok, err := unstarted(d.store.View(), id); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return d.subjobOp(who, id, proto.OpDelete)
+	}
 	cur := d.store.View().Job(id)
 	if cur == nil {
-		return nil, notFound("unknown job id %d", id)
+		return nil, notFound("unknown job id %s", id)
 	}
 	if err := d.mayManage(who, cur); err != nil {
 		return nil, err
@@ -467,7 +531,7 @@ func (d *Daemon) deleteJob(_ context.Context, who caller, body json.RawMessage) 
 	if cur.State.Removable() {
 		removed, err := d.store.DeleteJobBy(id, who.name+"@"+d.config().Server(), func(j *jobs.Job) error {
 			if !j.State.Removable() {
-				return conflict("job %d has just become %s; try again", id, j.State)
+				return conflict("job %s has just become %s; try again", id, j.State)
 			}
 			return nil
 		})
@@ -475,6 +539,7 @@ func (d *Daemon) deleteJob(_ context.Context, who caller, body json.RawMessage) 
 			return nil, unknownJob(err, id)
 		}
 		d.removeFiles(removed)
+		d.subjobEnded(id)
 		d.log.Info("job deleted", "job_id", id, "by", who.name)
 		return proto.JobReply{ID: uint64(id), State: "deleted"}, nil
 	}
@@ -483,7 +548,7 @@ func (d *Daemon) deleteJob(_ context.Context, who caller, body json.RawMessage) 
 		case j.State == jobs.Exiting:
 			return nil // already being deleted; tell the supervisor again
 		case j.State.Terminal():
-			return conflict("job %d has already %s", id, j.State)
+			return conflict("job %s has already %s", id, j.State)
 		}
 		return j.Kill(who.name, time.Now().Round(0))
 	})
@@ -540,28 +605,76 @@ func (d *Daemon) status(_ context.Context, who caller, body json.RawMessage) (an
 	enc := json.NewEncoder(&buf)
 	fmt.Fprintf(&buf, `{"now":%q,"server":%q,"jobs":[`, now.Format(time.RFC3339Nano), d.config().Server())
 	n := 0
-	add := func(j *jobs.Job) {
-		if !keep(j) {
-			return
-		}
+	put := func(info proto.JobInfo) {
 		if n > 0 {
 			buf.WriteByte(',')
 		}
 		n++
+		enc.Encode(info)
+		buf.Truncate(buf.Len() - 1) // Encode's newline would end the reply line
+	}
+	one := func(j *jobs.Job) {
 		full := req.Full && d.mayQuery(who, j)
 		info := d.jobInfo(j, now, full)
 		info.SummaryOnly = req.Full && !full
-		enc.Encode(info)
-		buf.Truncate(buf.Len() - 1) // Encode's newline would end the reply line
+		put(info)
+	}
+	// An array's subjobs, in index order: their records once started,
+	// their array's bytes before.
+	subjobs := func(arr *jobs.Job) {
+		for pos, st := range arr.Array.States {
+			index := arr.Array.IndexAt(pos)
+			if r := v.Job(jobs.SubjobID(arr.ID, index)); r != nil {
+				if keep(r) {
+					one(r)
+				}
+				continue
+			}
+			info := subjobInfo(arr, index, st)
+			if len(states) == 0 || slices.Contains(states, jobs.State(info.State)) {
+				put(info)
+			}
+		}
+	}
+	// Selected by state, subjobs that started are listed as jobs (an
+	// array is never running); else after their array, with -t.
+	add := func(j *jobs.Job) {
+		if j.ID.IsSubjob() && len(states) == 0 {
+			return
+		}
+		if keep(j) {
+			one(j)
+		}
+		if j.Array != nil && req.Subjobs && len(states) == 0 && (uid == nil || j.Owner.UID == *uid) {
+			subjobs(j)
+		}
 	}
 	var missing []uint64
 	switch {
 	case len(req.IDs) > 0:
 		for _, id := range req.IDs {
-			if j := v.Job(jobs.ID(id)); j != nil {
-				add(j)
-			} else {
-				missing = append(missing, id)
+			id := jobs.ID(id)
+			j := v.Job(id)
+			if j == nil && !id.IsSubjob() {
+				j = v.Job(id.Base())
+			}
+			switch {
+			case j != nil && j.Array != nil:
+				one(j)
+				if req.Subjobs {
+					subjobs(j)
+				}
+			case j != nil:
+				one(j)
+			case id.IsSubjob():
+				arr, st, ok, _ := unstarted(v, id)
+				if !ok {
+					missing = append(missing, uint64(id))
+					continue
+				}
+				put(subjobInfo(arr, id.Index(), st))
+			default:
+				missing = append(missing, uint64(id))
 			}
 		}
 	case uid != nil:
@@ -646,9 +759,26 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 		info.NextCheckpoint = next.Round(time.Second)
 	}
 	info.After = j.After
+	if j.Array != nil {
+		info.ID, info.Array = uint64(jobs.ArrayForm(j.ID)), j.Array.Spec()
+		info.ArrayCount = arrayCount(d.store.View(), j)
+		if j.State.Terminal() {
+			// PBS's: 0 when no subjob that ran failed (deleted ones do not
+			// count), else 1.
+			st := 0
+			if j.Array.Count()[jobs.SubFailed] > 0 {
+				st = 1
+			}
+			info.ExitStatus = &st
+		}
+	}
+	if j.Depend != nil {
+		info.Depend, info.DependHold = j.Depend.String(), j.Depend.Waiting
+	}
 	r := j.Resources
 	info.NCPUs, info.MemBytes, info.WalltimeSec, info.CPUTimeSec = r.NCPUs, r.Mem, r.Walltime.Seconds(), r.CPUTime.Seconds()
-	info.CPUSec, info.RunCount, info.Hold = cpu.Seconds(), len(j.Segments), j.State == jobs.Held
+	info.CPUSec, info.RunCount = cpu.Seconds(), len(j.Segments)
+	info.Hold = j.State == jobs.Held && (j.Depend == nil || !j.Depend.Waiting || j.Depend.Hold != "")
 	if st, ok := j.ExitStatus(); ok {
 		info.ExitStatus = &st
 	}
@@ -716,7 +846,11 @@ func (d *Daemon) wait(ctx context.Context, _ caller, body json.RawMessage) (any,
 		v := d.store.View()
 		done := true
 		for _, w := range req.Jobs {
-			j := v.WatchJob(ws, jobs.ID(w.ID))
+			id := jobs.ID(w.ID)
+			if id.IsArrayForm() {
+				id = id.Base()
+			}
+			j := v.WatchJob(ws, id)
 			if j != nil && string(j.State) == w.State && !j.State.Terminal() {
 				done = false
 			}

@@ -133,26 +133,26 @@ func (m *maintenance) count(f func(r *proto.MaintainReply)) {
 func (m *maintenance) never(j *jobs.Job) (wait bool) {
 	switch {
 	case !m.req.Requeue && !m.req.Shutdown:
-		m.say("job %d: policy n, not checkpointed", j.ID)
+		m.say("job %s: policy n, not checkpointed", j.ID)
 		m.count(func(r *proto.MaintainReply) { r.Running++ })
 	case j.Rerunnable:
 		if err := m.d.killToRequeue(j); err != nil {
-			m.say("job %d: policy n: cannot stop it to requeue it: %v", j.ID, err)
+			m.say("job %s: policy n: cannot stop it to requeue it: %v", j.ID, err)
 			return false
 		}
 		m.stopped(j.ID)
-		m.say("job %d: policy n, rerunnable: killed; it starts again from the beginning", j.ID)
+		m.say("job %s: policy n, rerunnable: killed; it starts again from the beginning", j.ID)
 		m.count(func(r *proto.MaintainReply) { r.Requeued++ })
 	case m.req.Shutdown && m.req.Immediate:
 		m.d.terminate(j, "killed by shutdown immediate (checkpoint policy n, not rerunnable)")
 		m.stopped(j.ID)
-		m.say("job %d: policy n, not rerunnable: killed (shutdown immediate)", j.ID)
+		m.say("job %s: policy n, not rerunnable: killed (shutdown immediate)", j.ID)
 		m.count(func(r *proto.MaintainReply) { r.Killed++ })
 	case m.req.Shutdown:
-		m.say("job %d: policy n, not rerunnable: the shutdown waits for it to finish", j.ID)
+		m.say("job %s: policy n, not rerunnable: the shutdown waits for it to finish", j.ID)
 		return true
 	default:
-		m.say("job %d: policy n, not rerunnable: left running", j.ID)
+		m.say("job %s: policy n, not rerunnable: left running", j.ID)
 		m.count(func(r *proto.MaintainReply) { r.Running++ })
 	}
 	return false
@@ -185,7 +185,7 @@ func (m *maintenance) job(ctx context.Context, j *jobs.Job) {
 		cur := d.store.View().Job(id)
 		if res.OK {
 			g := res.Generation()
-			msg := fmt.Sprintf("job %d: checkpoint %d, %s in %.1fs (stopped %.2fs)", id, g.N, sizeText(g.Size),
+			msg := fmt.Sprintf("job %s: checkpoint %d, %s in %.1fs (stopped %.2fs)", id, g.N, sizeText(g.Size),
 				g.Duration.Seconds(), g.Frozen.Seconds())
 			if stop {
 				d.waitInactive(ctx, id, time.Minute)
@@ -203,12 +203,12 @@ func (m *maintenance) job(ctx context.Context, j *jobs.Job) {
 			if cur != nil {
 				state = string(cur.State)
 			}
-			m.say("job %d: %s meanwhile", id, state)
+			m.say("job %s: %s meanwhile", id, state)
 			return
 		}
 		if stop && !m.deadline.IsZero() && time.Now().Before(m.deadline) {
 			if !told {
-				m.say("job %d: checkpoint failed: %s; trying again until %s", id, res.Error, m.deadline.Format("15:04:05"))
+				m.say("job %s: checkpoint failed: %s; trying again until %s", id, res.Error, m.deadline.Format("15:04:05"))
 				told = true
 			}
 			select {
@@ -219,7 +219,7 @@ func (m *maintenance) job(ctx context.Context, j *jobs.Job) {
 			}
 		}
 		if m.deadline.IsZero() || !stop {
-			m.say("job %d: checkpoint failed: %s; left running", id, res.Error)
+			m.say("job %s: checkpoint failed: %s; left running", id, res.Error)
 			m.count(func(r *proto.MaintainReply) { r.Failed++ })
 			return
 		}
@@ -234,7 +234,7 @@ func (m *maintenance) pastDeadline(j *jobs.Job, why string) {
 	_, restore := j.RestoreFrom()
 	if j.Rerunnable || restore {
 		if err := m.d.killToRequeue(j); err != nil {
-			m.say("job %d: cannot stop it to requeue it: %v", j.ID, err)
+			m.say("job %s: cannot stop it to requeue it: %v", j.ID, err)
 			return
 		}
 		m.stopped(j.ID)
@@ -242,13 +242,13 @@ func (m *maintenance) pastDeadline(j *jobs.Job, why string) {
 		if g, ok := j.RestoreFrom(); ok {
 			from = fmt.Sprintf("from checkpoint %d", g.N)
 		}
-		m.say("job %d: could not be checkpointed before the deadline (%s): killed; it restarts %s", j.ID, why, from)
+		m.say("job %s: could not be checkpointed before the deadline (%s): killed; it restarts %s", j.ID, why, from)
 		m.count(func(r *proto.MaintainReply) { r.Requeued++; r.Failed++ })
 		return
 	}
 	m.d.terminate(j, "killed at shutdown: could not be checkpointed before the deadline: "+why)
 	m.stopped(j.ID)
-	m.say("job %d: could not be checkpointed before the deadline (%s) and is not rerunnable: killed", j.ID, why)
+	m.say("job %s: could not be checkpointed before the deadline (%s) and is not rerunnable: killed", j.ID, why)
 	m.count(func(r *proto.MaintainReply) { r.Killed++; r.Failed++ })
 }
 
@@ -260,16 +260,16 @@ func (m *maintenance) waitFinish(ctx context.Context, list []*jobs.Job) {
 		if !m.deadline.IsZero() {
 			timeout = max(time.Until(m.deadline), 0)
 		}
-		m.say("waiting for job %d to finish", j.ID)
+		m.say("waiting for job %s to finish", j.ID)
 		m.d.waitInactive(ctx, j.ID, timeout)
 		if cur := m.d.store.View().Job(j.ID); cur != nil && cur.State.Active() {
 			m.d.terminate(cur, "killed at shutdown: still running at the deadline (checkpoint policy n, not rerunnable)")
 			m.stopped(j.ID)
-			m.say("job %d: still running at the deadline: killed", j.ID)
+			m.say("job %s: still running at the deadline: killed", j.ID)
 			m.count(func(r *proto.MaintainReply) { r.Killed++ })
 			continue
 		}
-		m.say("job %d: finished", j.ID)
+		m.say("job %s: finished", j.ID)
 	}
 }
 

@@ -55,9 +55,15 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 	if err != nil {
 		return nil, err
 	}
+	if arr := arrayOf(d.store.View(), id); arr != nil {
+		return d.signalArray(who, arr, sig)
+	}
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	j := d.store.View().Job(id)
 	if j == nil {
-		return nil, notFound("unknown job id %d", id)
+		return nil, notFound("unknown job id %s", id)
 	}
 	if err := d.mayManage(who, j); err != nil {
 		return nil, err
@@ -65,13 +71,21 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 	switch j.State {
 	case jobs.Running, jobs.Exiting:
 	case jobs.Checkpointing:
-		return nil, conflict("job %d is being checkpointed; signal it when the checkpoint is done", id)
+		return nil, conflict("job %s is being checkpointed; signal it when the checkpoint is done", id)
 	default:
-		return nil, conflict("job %d is %s; only running jobs can be signalled", id, j.State)
+		return nil, conflict("job %s is %s; only running jobs can be signalled", id, j.State)
 	}
+	if err := d.signalTree(who, id, sig); err != nil {
+		return nil, err
+	}
+	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+// signalTree sends sig to every process of a running job's tree.
+func (d *Daemon) signalTree(who caller, id jobs.ID, sig unix.Signal) error {
 	st, err := supervisor.Probe(d.jobRunDir(id))
 	if err != nil || !st.Alive || st.Info == nil || !st.Info.Job.Alive() {
-		return nil, conflict("job %d has no processes to signal", id)
+		return conflict("job %s has no processes to signal", id)
 	}
 	pid := st.Info.Job.PID
 	kids, _ := proc.Descendants(pid)
@@ -82,10 +96,37 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		return nil, fmt.Errorf("signal %s to job %d: %w", sig, id, err)
+		return fmt.Errorf("signal %s to job %s: %w", sig, id, err)
 	}
 	d.log.Info("job signalled", "job_id", id, "signal", sig.String(), "processes", len(kids)+1, "by", who.name)
-	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+	return nil
+}
+
+// signalArray handles qsig of an array job: every running subjob gets the
+// signal, as PBS sends it.
+func (d *Daemon) signalArray(who caller, arr *jobs.Job, sig unix.Signal) (any, error) {
+	if err := d.mayManage(who, arr); err != nil {
+		return nil, err
+	}
+	n := 0
+	var errs []error
+	for sub := range d.store.View().Subjobs(arr.ID) {
+		if sub.State != jobs.Running && sub.State != jobs.Exiting {
+			continue
+		}
+		if err := d.signalTree(who, sub.ID, sig); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, conflict("job %s has no running subjobs to signal", jobs.ArrayForm(arr.ID))
+	}
+	return proto.JobReply{ID: uint64(jobs.ArrayForm(arr.ID)), State: string(arr.State)}, nil
 }
 
 // rerunJob handles qrerun: a running job is killed and requeued; it starts
@@ -98,21 +139,24 @@ func (d *Daemon) rerunJob(_ context.Context, who caller, body json.RawMessage) (
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	j := d.store.View().Job(id)
 	if j == nil {
-		return nil, notFound("unknown job id %d", id)
+		return nil, notFound("unknown job id %s", id)
 	}
 	if err := d.mustOperate(who, "rerun jobs"); err != nil {
 		return nil, err
 	}
 	if j.State != jobs.Running {
-		return nil, conflict("job %d is %s; only running jobs can be rerun", id, j.State)
+		return nil, conflict("job %s is %s; only running jobs can be rerun", id, j.State)
 	}
 	if !j.Rerunnable && !req.Force {
-		return nil, conflict("job %d is not rerunnable (qsub -r n); qrerun -f reruns it anyway", id)
+		return nil, conflict("job %s is not rerunnable (qsub -r n); qrerun -f reruns it anyway", id)
 	}
 	if err := d.killToRequeue(j); err != nil {
-		return nil, fmt.Errorf("job %d: %w", id, err)
+		return nil, fmt.Errorf("job %s: %w", id, err)
 	}
 	d.log.Info("job being rerun", "job_id", id, "by", who.name)
 	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
@@ -125,6 +169,9 @@ func (d *Daemon) moveJob(_ context.Context, who caller, body json.RawMessage) (a
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	if err := checkQueue(d.store.View(), req.Queue); err != nil {
 		return nil, err
 	}
@@ -133,7 +180,7 @@ func (d *Daemon) moveJob(_ context.Context, who caller, body json.RawMessage) (a
 			return err
 		}
 		if !j.State.Pending() && j.State != jobs.Held {
-			return conflict("job %d is %s; only jobs that wait to run can be moved", id, j.State)
+			return conflict("job %s is %s; only jobs that wait to run can be moved", id, j.State)
 		}
 		j.Queue = req.Queue
 		j.Event(time.Now().Round(0), "moved to queue %s by %s", req.Queue, who.name)
@@ -166,13 +213,13 @@ func (d *Daemon) orderJobs(_ context.Context, who caller, body json.RawMessage) 
 		j  *jobs.Job
 	}{{a, ja}, {b, jb}} {
 		if p.j == nil {
-			return nil, notFound("unknown job id %d", p.id)
+			return nil, notFound("unknown job id %s", p.id)
 		}
 		if err := d.mayManage(who, p.j); err != nil {
 			return nil, err
 		}
 		if !p.j.State.Pending() && p.j.State != jobs.Held {
-			return nil, conflict("job %d is %s; only jobs that wait to run can be ordered", p.id, p.j.State)
+			return nil, conflict("job %s is %s; only jobs that wait to run can be ordered", p.id, p.j.State)
 		}
 	}
 	now := time.Now().Round(0)
@@ -181,15 +228,15 @@ func (d *Daemon) orderJobs(_ context.Context, who caller, body json.RawMessage) 
 	_, err := d.store.UpdateJobs([]jobs.ID{a, b}, func(js []*jobs.Job) error {
 		for _, j := range js {
 			if !j.State.Pending() && j.State != jobs.Held {
-				return conflict("job %d has just become %s", j.ID, j.State)
+				return conflict("job %s has just become %s", j.ID, j.State)
 			}
 		}
 		x, y := js[0], js[1]
 		xq, xp, xr := x.Queue, x.Attrs.Priority, x.Place()
 		x.Queue, x.Attrs.Priority, x.Attrs.Rank = y.Queue, y.Attrs.Priority, y.Place()
 		y.Queue, y.Attrs.Priority, y.Attrs.Rank = xq, xp, xr
-		x.Event(now, "exchanged places with job %d by %s (qorder)", b, who.name)
-		y.Event(now, "exchanged places with job %d by %s (qorder)", a, who.name)
+		x.Event(now, "exchanged places with job %s by %s (qorder)", b, who.name)
+		y.Event(now, "exchanged places with job %s by %s (qorder)", a, who.name)
 		return nil
 	})
 	if errors.Is(err, queue.ErrNoJob) {
@@ -213,21 +260,38 @@ func (d *Daemon) runJob(_ context.Context, who caller, body json.RawMessage) (an
 	if err := d.mustOperate(who, "run jobs (qrun)"); err != nil {
 		return nil, err
 	}
+	if _, st, ok, err := unstarted(d.store.View(), id); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		if st != jobs.SubQueued {
+			return nil, conflict("job %s is %s; only queued subjobs can be run", id, subStateName(st))
+		}
+		d.log.Info("subjob run by an operator", "job_id", id, "by", who.name)
+		d.startSubjob(id)
+		if j := d.store.View().Job(id); j != nil {
+			return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+		}
+		return nil, conflict("job %s could not be started (is its array held?)", id)
+	}
+	if err := d.wholeArray(id); err != nil {
+		return nil, err
+	}
 	j := d.store.View().Job(id)
 	if j == nil {
-		return nil, notFound("unknown job id %d", id)
+		return nil, notFound("unknown job id %s", id)
 	}
 	if !j.State.Pending() {
-		return nil, conflict("job %d is %s; only queued jobs can be run", id, j.State)
+		return nil, conflict("job %s is %s; only queued jobs can be run", id, j.State)
 	}
 	d.log.Info("job run by an operator", "job_id", id, "by", who.name)
 	d.start(id)
 	j = d.store.View().Job(id)
 	if j == nil {
-		return nil, notFound("unknown job id %d", id)
+		return nil, notFound("unknown job id %s", id)
 	}
 	if j.State.Pending() {
-		return nil, conflict("job %d could not be started", id)
+		return nil, conflict("job %s could not be started", id)
 	}
 	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
 }
@@ -242,6 +306,12 @@ func (d *Daemon) alterJob(_ context.Context, who caller, body json.RawMessage) (
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
+	if id.IsSubjob() {
+		return nil, badRequest("job %s is a subjob: qalter alters an array job as a whole (%s), as PBS does", id, jobs.ArrayForm(id.Base()))
+	}
+	if arr := arrayOf(d.store.View(), id); arr != nil {
+		id = arr.ID // what changes is what its subjobs that have not started get
+	}
 	cfg := d.config()
 	now := time.Now().Round(0)
 	var changed []string
@@ -250,13 +320,13 @@ func (d *Daemon) alterJob(_ context.Context, who caller, body json.RawMessage) (
 		if err := d.mayManage(who, j); err != nil {
 			return err
 		}
-		waiting := j.State.Pending() || j.State == jobs.Held
+		waiting := j.State.Pending() || j.State == jobs.Held || j.State == jobs.Begun
 		if j.State.Terminal() {
-			return conflict("job %d has %s", id, j.State)
+			return conflict("job %s has %s", id, j.State)
 		}
 		onlyWaiting := func(opt string) error {
 			if !waiting {
-				return conflict("job %d is %s: %s cannot change while it runs", id, j.State, opt)
+				return conflict("job %s is %s: %s cannot change while it runs", id, j.State, opt)
 			}
 			changed = append(changed, opt)
 			return nil
@@ -370,8 +440,14 @@ func (d *Daemon) alterJob(_ context.Context, who caller, body json.RawMessage) (
 			if err := onlyWaiting("-h"); err != nil {
 				return err
 			}
+			if j.State == jobs.Held && j.Depend != nil && j.Depend.Waiting {
+				return dependHeld(j)
+			}
 			if j.State == jobs.Held {
 				if err := j.Release(now); err != nil {
+					return err
+				}
+				if err := j.Settle(now); err != nil {
 					return err
 				}
 			}
@@ -389,7 +465,7 @@ func (d *Daemon) alterJob(_ context.Context, who caller, body json.RawMessage) (
 	}
 	d.reschedule(id)
 	d.wake()
-	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+	return proto.JobReply{ID: uint64(req.ID), State: string(j.State)}, nil
 }
 
 // nodes handles pbsnodes: this host, and -o / -r (offline, online), which

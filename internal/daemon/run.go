@@ -34,6 +34,7 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 	for {
 		var plan scheduler.Plan
 		if !d.paused.Load() {
+			d.resolveDepends()
 			plan = d.plan()
 		}
 		for _, j := range plan.Start {
@@ -41,6 +42,9 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 				return
 			}
 			d.start(j.ID)
+		}
+		if len(plan.Start) > 0 {
+			d.resolveDepends() // after: the jobs just started
 		}
 		wait := time.Hour
 		if !plan.Wake.IsZero() {
@@ -97,10 +101,14 @@ func (d *Daemon) jobRunDir(id jobs.ID) string {
 // from the job's newest good checkpoint if it has one), then the
 // supervisor is started.
 func (d *Daemon) start(id jobs.ID) {
+	if id.IsSubjob() && d.store.View().Job(id) == nil {
+		d.startSubjob(id)
+		return
+	}
 	log := d.log.With("job_id", id)
 	now := time.Now().Round(0)
 	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
-		if !j.State.Pending() {
+		if !j.State.Pending() || j.Array != nil { // an array's subjobs start, not the array
 			return errNotPending
 		}
 		if g, ok := j.RestoreFrom(); ok && d.uid == 0 {
@@ -184,6 +192,7 @@ func (d *Daemon) recordEnd(id jobs.ID, r jobs.Result) error {
 	d.log.Info("job ended", "job_id", id, "state", j.State, "reason", j.Reason)
 	if j.State.Terminal() {
 		d.dropJobFiles(id)
+		d.subjobEnded(id)
 	}
 	d.unschedule(id)
 	d.wake()
@@ -310,6 +319,7 @@ func (d *Daemon) lost(j *jobs.Job, info *supervisor.Info, why string) {
 		d.log.Warn("job run lost", "job_id", j.ID, "state", nj.State, "reason", nj.Reason)
 		if nj.State.Terminal() {
 			d.dropJobFiles(j.ID)
+			d.subjobEnded(j.ID)
 		}
 		d.unschedule(j.ID)
 		d.wake()
@@ -451,7 +461,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		Workdir: j.Workdir, Script: j.Script, Shell: shell, ForceShell: force,
 		Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
 		Umask: j.Umask,
-		Env:   jobEnv(j, splitEnv(env), pw, jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID)}),
+		Env:   jobEnv(j, splitEnv(env), pw, d.jobPlace(j)),
 		NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem, Walltime: j.Walltime(), CPUTime: j.CPUTimeLeft(),
 		KillGrace: cfg.KillGrace,
 		Namespace: d.uid == 0,
@@ -489,11 +499,27 @@ func groupOf(gid uint32) string {
 	return strconv.FormatUint(uint64(gid), 10)
 }
 
+// jobPlace is where a job runs: the host, its TMPDIR and PBS_NODEFILE, and
+// a subjob's array.
+func (d *Daemon) jobPlace(j *jobs.Job) jobPlace {
+	at := jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID)}
+	if j.ID.IsSubjob() {
+		if arr := d.store.View().Job(j.ID.Base()); arr != nil {
+			at.array = arr.Array
+		}
+	}
+	return at
+}
+
 // originVars are the submitter's variables a job sees as LAZARUS_O_*.
 var originVars = []string{"HOME", "LANG", "LOGNAME", "PATH", "MAIL", "SHELL", "TZ"}
 
-// jobPlace is where a job runs: the host, its TMPDIR and PBS_NODEFILE.
-type jobPlace struct{ host, tmp, nodeFile string }
+// jobPlace is where a job runs: the host, its TMPDIR and PBS_NODEFILE; and
+// for a subjob, its array's indices.
+type jobPlace struct {
+	host, tmp, nodeFile string
+	array               *jobs.Array
+}
 
 // jobEnv builds a job's environment as a PBS user expects it: a login-like
 // base (HOME, USER, LOGNAME, SHELL, PATH), the submitter's environment with
@@ -551,6 +577,22 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 	}
 	if userOMP != "" {
 		set["OMP_NUM_THREADS"] = userOMP
+	}
+	if j.ID.IsSubjob() {
+		index, array := strconv.Itoa(j.ID.Index()), jobs.ArrayForm(j.ID.Base()).String()
+		set["PBS_ARRAY_INDEX"], set["PBS_ARRAY_ID"] = index, array
+		set["LAZARUS_ARRAY_INDEX"], set["LAZARUS_ARRAY_ID"] = index, array
+		if j.Attrs.Slurm {
+			set["SLURM_ARRAY_JOB_ID"], set["SLURM_ARRAY_TASK_ID"] = j.ID.Base().String(), index
+			if a := at.array; a != nil && a.Len() > 0 {
+				set["SLURM_ARRAY_TASK_COUNT"] = strconv.Itoa(a.Len())
+				set["SLURM_ARRAY_TASK_MIN"] = strconv.Itoa(a.IndexAt(0))
+				set["SLURM_ARRAY_TASK_MAX"] = strconv.Itoa(a.IndexAt(a.Len() - 1))
+				if len(a.Ranges) == 1 {
+					set["SLURM_ARRAY_TASK_STEP"] = strconv.Itoa(a.Ranges[0].Step)
+				}
+			}
+		}
 	}
 	if j.Attrs.Slurm {
 		for k, v := range map[string]string{

@@ -95,7 +95,7 @@ func (w *watcher) register(x *watched) error {
 	defer w.mu.Unlock()
 	if old, ok := w.byJob[x.job]; ok {
 		unix.Close(x.pidfd)
-		return fmt.Errorf("job %d already has supervisor %d", x.job, old.pid)
+		return fmt.Errorf("job %s already has supervisor %d", x.job, old.pid)
 	}
 	ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(x.pidfd)}
 	if err := unix.EpollCtl(w.epfd, unix.EPOLL_CTL_ADD, x.pidfd, &ev); err != nil {

@@ -151,6 +151,13 @@ type SubmitRequest struct {
 	// Slurm says the script's #SBATCH directives were translated: output
 	// paths may hold %j %x %A %a, and the job gets SLURM_* variables.
 	Slurm bool `json:"slurm,omitempty"`
+	// Array makes the job an array job: its indices, in the list form of
+	// jobs.ParseArray (qsub -J, #SBATCH --array).
+	Array string `json:"array,omitempty"`
+	// Depend is -W depend=LIST (PBS's form), or with DependSlurm the
+	// argument of #SBATCH --dependency.
+	Depend      string `json:"depend,omitempty"`
+	DependSlurm bool   `json:"depend_slurm,omitempty"`
 	// Key, if set, makes the submission idempotent: a submission with the
 	// key of one of the caller's jobs that still exists stores nothing and
 	// gets that job's id. Clients send a random one (NewKey) and send the
@@ -173,6 +180,8 @@ type StatusRequest struct {
 	User   string   `json:"user,omitempty"`
 	States []string `json:"states,omitempty"`
 	Full   bool     `json:"full,omitempty"` // every field, not only the table's
+	// Subjobs lists each array job's subjobs after it (qstat -t).
+	Subjobs bool `json:"subjobs,omitempty"`
 	// History adds the ended jobs the store has purged, from the
 	// accounting log (qstat -x, -H).
 	History bool `json:"history,omitempty"`
@@ -282,6 +291,14 @@ type JobInfo struct {
 	CheckpointErrorTime time.Time   `json:"checkpoint_error_time,omitzero"`
 	RestartFrom         int         `json:"restart_from,omitempty"`
 	Events              []EventInfo `json:"events,omitempty"`
+	// An array job's (ID is its N[] form): its indices (array_indices_submitted)
+	// and how many subjobs are in each PBS state (Q, R, X...: array_state_count).
+	Array      string         `json:"array,omitempty"`
+	ArrayCount map[string]int `json:"array_count,omitempty"`
+	// Depend is what the job waits for (PBS's depend attribute); DependHold
+	// says it is held for it (hold type s).
+	Depend     string `json:"depend,omitempty"`
+	DependHold bool   `json:"depend_hold,omitempty"`
 }
 
 // EventInfo is one step of a job's checkpoint and restart history.

@@ -94,7 +94,7 @@ started), else 1 (each failure says why).
 
 func describeCheckpoint(r proto.CheckpointReply, req proto.CheckpointRequest) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "job %d: ", r.ID)
+	fmt.Fprintf(&b, "job %s: ", jobs.ID(r.ID))
 	switch {
 	case r.Size > 0:
 		fmt.Fprintf(&b, "checkpoint %d durable in %s (%s, %.2fs, job stopped %.3fs)",
@@ -133,11 +133,11 @@ func formatBytes(n int64) string {
 func parseIDs(args []string) ([]jobs.ID, error) {
 	var ids []jobs.ID
 	for _, a := range args {
-		id, err := jobs.ParseID(a)
+		more, err := jobs.ParseIDs(a) // N[1-5]: each subjob of the range
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		ids = append(ids, more...)
 	}
 	return ids, nil
 }
@@ -212,7 +212,7 @@ Exit status: 0, or 1 if any job could not be restarted (each says why).
 				failed = true
 				continue
 			}
-			fmt.Fprintf(c.App.Writer, "job %d: %s; it restarts when the scheduler next runs it\n", r.ID, r.State)
+			fmt.Fprintf(c.App.Writer, "job %s: %s; it restarts when the scheduler next runs it\n", jobs.ID(r.ID), r.State)
 		}
 		if failed {
 			return errReported

@@ -137,6 +137,8 @@ func checkOption(opt, arg string, now time.Time) error {
 		_, err = resolveVars(arg)
 	case "o", "e":
 		_, err = outputArg(opt, arg, "/")
+	case "J":
+		_, err = jobs.ParsePBSArray(arg)
 	case "q", "S", "u", "A", "P":
 		if arg == "" {
 			err = fmt.Errorf("-%s: empty argument", opt)
@@ -167,7 +169,9 @@ func parseW(arg string) (map[string]string, error) {
 			}
 		case "group_list":
 		case "depend":
-			return nil, fmt.Errorf("-W depend: job dependencies are not supported yet (issue 16)")
+			if _, err := jobs.ParseDepend(val); err != nil {
+				return nil, fmt.Errorf("-W %w", err)
+			}
 		case "block":
 			return nil, fmt.Errorf("-W block: qsub does not wait for the job (use qstat or qwait)")
 		case "stagein", "stageout", "sandbox":
@@ -175,7 +179,7 @@ func parseW(arg string) (map[string]string, error) {
 		case "interactive", "x11":
 			return nil, fmt.Errorf("-W %s: interactive jobs are not supported: a batch job has no terminal", name)
 		default:
-			return nil, fmt.Errorf("-W %s: attribute not supported (supported: umask, group_list)", name)
+			return nil, fmt.Errorf("-W %s: attribute not supported (supported: umask, group_list, depend)", name)
 		}
 		out[name] = val
 	}

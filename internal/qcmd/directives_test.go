@@ -154,8 +154,8 @@ func TestQsubRefusals(t *testing.T) {
 		args         []string
 		inErr        []string
 	}{
-		{"array directive", "#!/bin/sh\n#PBS -N a\n#PBS -J 1-10\ntrue\n", nil, []string{"job.sh: line 3: #PBS -J", "arrays"}},
-		{"depend directive", "#!/bin/sh\n#PBS -W depend=afterok:12\ntrue\n", nil, []string{"line 2: #PBS -W depend=afterok:12", "issue 16"}},
+		{"array list directive", "#!/bin/sh\n#PBS -N a\n#PBS -J 1,3\ntrue\n", nil, []string{"job.sh: line 3: #PBS -J 1,3", "start-end"}},
+		{"depend directive", "#!/bin/sh\n#PBS -W depend=afterwards:12\ntrue\n", nil, []string{"line 2: #PBS -W depend=afterwards:12", "unknown type"}},
 		{"bad walltime directive", "#!/bin/sh\n\n#PBS -l walltime=1:99:00\ntrue\n", nil, []string{"line 3: #PBS -l walltime=1:99:00"}},
 		{"two hosts", "#!/bin/sh\n#PBS -l nodes=2:ppn=4\ntrue\n", nil, []string{"line 2: #PBS -l nodes=2:ppn=4", "one host"}},
 		{"bad priority", "#!/bin/sh\n#PBS -p 5000\ntrue\n", nil, []string{"line 2: #PBS -p 5000", "-1024"}},
@@ -165,9 +165,10 @@ func TestQsubRefusals(t *testing.T) {
 		{"slurm mail type", "#!/bin/bash\n#SBATCH --mail-type=TIME_LIMIT\ntrue\n", nil, []string{"line 2: #SBATCH --mail-type", "only NONE"}},
 		{"slurm bad cpus", "#!/bin/bash\n#SBATCH --cpus-per-task=zero\ntrue\n", nil, []string{"line 2: #SBATCH --cpus-per-task=zero"}},
 		{"crlf", "#!/bin/sh\r\n#PBS -N a\r\ntrue\r\n", nil, []string{"line 1", "DOS/Windows"}},
-		{"array on the command line", "#!/bin/sh\ntrue\n", []string{"-J", "1-3"}, []string{"-J", "arrays"}},
+		{"one-subjob array on the command line", "#!/bin/sh\ntrue\n", []string{"-J", "3-3"}, []string{"-J", "at least two"}},
 		{"interactive on the command line", "#!/bin/sh\ntrue\n", []string{"-I"}, []string{"-I", "interactive"}},
-		{"W depend on the command line", "#!/bin/sh\ntrue\n", []string{"-W", "depend=afterok:1"}, []string{"depend", "issue 16"}},
+		{"W depend on the command line", "#!/bin/sh\ntrue\n", []string{"-W", "depend=afterok:x"}, []string{"depend", "not a job id"}},
+		{"W depend before on an array", "#!/bin/sh\ntrue\n", []string{"-W", "depend=beforeok:4[]"}, []string{"depend", "array"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -20,6 +20,10 @@ exiting meanwhile, and failed with "deleted by USER" afterwards, with its runs
 accounted. A job that has ended cannot be deleted (lazarusd purges it after
 keep_finished).
 
+An array job N[] is deleted whole: its subjobs that have not started are
+deleted, running ones killed. One subjob N[i], or a range N[1-5], is deleted
+alone. A job held for its dependencies is removed like a held one.
+
 You may delete your own jobs; root and operators may delete anyone's.
 Exit status: 0, or 1 if any job could not be deleted (each says why).
 
@@ -35,6 +39,9 @@ does (qchkpnt -k -h): qhold returns once the checkpoint is durable, and qrls
 restarts the job from it. A running job whose checkpoint policy is n cannot
 be held.
 
+qhold N[] holds an array: its subjobs that have not started wait (those
+running go on); qhold N[i] or N[1-5] holds those subjobs alone.
+
 You may hold your own jobs; root and operators may hold anyone's.
 Exit status: 0, or 1 if any job could not be held (each says why).
 
@@ -47,6 +54,10 @@ func NewQrls(stdout, stderr io.Writer) *cli.App {
 		`qrls releases each held job given (qsub -h, qhold): it is queued again and
 starts when the scheduler's turn comes, from the checkpoint qhold took if it
 was held while it ran.
+
+It takes arrays (N[]), subjobs (N[i]) and ranges (N[1-5]) as qhold does. A
+job held for its dependencies (Hold_Types s) is released by the system once
+they are met, not by qrls.
 
 You may release your own jobs; root and operators may release anyone's.
 Exit status: 0, or 1 if any job could not be released (each says why).
@@ -63,11 +74,11 @@ func jobCommand(name, usage, op, description string, stdout, stderr io.Writer) *
 		}
 		var ids []jobs.ID
 		for _, a := range c.Args().Slice() {
-			id, err := jobs.ParseID(a)
+			more, err := jobs.ParseIDs(a) // N[1-5]: each subjob of the range
 			if err != nil {
 				return err
 			}
-			ids = append(ids, id)
+			ids = append(ids, more...)
 		}
 		client, err := dial(c.Context)
 		if err != nil {

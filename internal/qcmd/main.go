@@ -11,13 +11,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"lazarus/config"
 	"lazarus/internal/proto"
+	"lazarus/jobs"
 )
 
 func init() {
@@ -105,7 +105,7 @@ func call(ctx context.Context, op string, req, reply any) error {
 // no server).
 func fullID(id uint64, server string) string {
 	if server == "" {
-		return strconv.FormatUint(id, 10)
+		return jobs.ID(id).String()
 	}
-	return strconv.FormatUint(id, 10) + "." + server
+	return jobs.ID(id).String() + "." + server
 }

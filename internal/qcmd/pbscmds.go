@@ -246,7 +246,9 @@ running job only the name (-N), priority (-p), account (-A), rerun flag (-r)
 and checkpoint policy (-c) may change: PBS's own rule for a running job's
 resources and paths, which are in use, is followed by refusing them. -h sets
 a hold (u, o, s: the job is held) or removes it (n: it is released). -l is
-checked against this machine as qsub's is.
+checked against this machine as qsub's is. An array job (N[]) is altered as a
+whole, for its subjobs that have not started; a subjob is refused, as PBS
+refuses it.
 
 You may alter your own jobs; root and operators anyone's.
 Exit status: 0, or 1 if any job could not be altered (each says why).
@@ -588,7 +590,7 @@ func parseSelect(c *cli.Context) (selectFilter, error) {
 }
 
 func (f selectFilter) match(j proto.JobInfo, now time.Time) bool {
-	st := pbsState(j.State, j.After, now)
+	st := pbsJobState(j, now)
 	terminal := jobs.State(j.State).Terminal()
 	switch {
 	case terminal && !f.x && !f.h, !terminal && f.h:

@@ -39,6 +39,18 @@ func pbsState(state string, after time.Time, now time.Time) string {
 	return "?"
 }
 
+// pbsJobState is pbsState for a job as qstat got it: B for an array job
+// some of whose subjobs have started, X for a subjob that has ended.
+func pbsJobState(j proto.JobInfo, now time.Time) string {
+	switch st := jobs.State(j.State); {
+	case st == jobs.Begun:
+		return "B"
+	case st.Terminal() && jobs.ID(j.ID).IsSubjob():
+		return "X"
+	}
+	return pbsState(j.State, j.After, now)
+}
+
 // pbsSubstate is PBS's substate number of a state: 10 queued, 20 held,
 // 42 running, 51 exiting, 92 finished, 93 failed; checkpointing is PBS's
 // JOB_SUBSTATE_CHKPT... absent from OpenPBS, so Lazarus uses 43.
@@ -112,7 +124,7 @@ func printPBSTable(w io.Writer, list []proto.JobInfo, o pbsOpts) {
 		if j.RunCount > 0 {
 			timeUse = truncLast(hms(seconds(j.CPUSec)), 8)
 		}
-		st := pbsState(j.State, j.After, o.now)
+		st := pbsJobState(j, o.now)
 		if o.wide {
 			id, user, queue = truncLast(id, 30), truncLast(user, 15), truncLast(queue, 15)
 			if len(name) >= 15 {
@@ -168,7 +180,7 @@ func printPBSAlt(w io.Writer, list []proto.JobInfo, o pbsOpts) {
 				elap = hms(seconds(j.ElapsedSec))
 			}
 		}
-		st := pbsState(j.State, j.After, o.now)
+		st := pbsJobState(j, o.now)
 		tasks := strconv.Itoa(max(j.NCPUs, 1))
 		if o.wide {
 			fmt.Fprintf(w, "%-30.30s %-15.15s %-15.15s %-15.15s %8.8s %4.4s %5.5s %6.6s %5.5s %1s %5.5s\n",
@@ -221,7 +233,7 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 		res("resources_used", "ncpus", strconv.Itoa(max(j.NCPUs, 1)), true)
 		res("resources_used", "walltime", hms(seconds(j.ElapsedSec)), false)
 	}
-	add("job_state", pbsState(j.State, j.After, o.now))
+	add("job_state", pbsJobState(j, o.now))
 	add("queue", j.Queue)
 	add("server", o.server)
 	full := !j.SummaryOnly
@@ -234,9 +246,15 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 		add("exec_host", fmt.Sprintf("%s/0*%d", o.host, max(j.NCPUs, 1)))
 		add("exec_vnode", fmt.Sprintf("(%s:ncpus=%d)", o.host, max(j.NCPUs, 1)))
 	}
-	hold := "n"
+	hold := ""
 	if j.Hold {
 		hold = "u"
+	}
+	if j.DependHold {
+		hold += "s"
+	}
+	if hold == "" {
+		hold = "n"
 	}
 	add("Hold_Types", hold)
 	if full {
@@ -293,6 +311,19 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 		add("jobdir", j.Workdir)
 	}
 	num("substate", int64(pbsSubstate(j.State)))
+	if j.Array != "" {
+		add("array", "True")
+		add("array_indices_submitted", j.Array)
+		c := j.ArrayCount
+		add("array_state_count", fmt.Sprintf("Queued:%d Running:%d Exiting:%d Expired:%d", c["Queued"], c["Running"], c["Exiting"], c["Expired"]))
+	}
+	if id := jobs.ID(j.ID); id.IsSubjob() {
+		add("array_id", o.id(uint64(jobs.ArrayForm(id.Base()))))
+		num("array_index", int64(id.Index()))
+	}
+	if j.Depend != "" {
+		add("depend", j.Depend)
+	}
 	if full {
 		vars := []string{"PBS_O_WORKDIR=" + j.Workdir, "PBS_O_QUEUE=" + j.Queue, "PBS_O_HOST=" + o.host}
 		vars = append(vars, j.Vars...)

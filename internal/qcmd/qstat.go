@@ -43,8 +43,10 @@ show them from the accounting log: by id from any day, listed from the last
 -a, -n, -s, -u, -i and -r print PBS's other table (Job ID, Username, Queue,
 Jobname, SessID, NDS, TSK, Req'd Memory, Req'd Time, S, Elap Time); -n adds
 the host each running job runs on, -s the job's comment. -i lists only
-queued, waiting and held jobs, -r only running ones. -t is the default (there
-are no array jobs). -w prints wider columns (and -f does not wrap lines).
+queued, waiting and held jobs, -r only running ones. An array job is listed
+as N[].SERVER (state Q, B once a subjob began, H, F); -t lists each array's
+subjobs after it, N[i].SERVER (X once ended), and -J only arrays. -w prints
+wider columns (and -f does not wrap lines).
 
 -f prints every attribute of each job, as PBS does: Job Id: N.SERVER, then
 "    name = value" lines (Job_Name, Job_Owner, resources_used.*, job_state,
@@ -93,7 +95,8 @@ finished (without -x) (the others are printed) or lazarusd cannot be reached.
 		&cli.BoolFlag{Name: "H", DisableDefaultText: true, Usage: "finished jobs only"},
 		&cli.BoolFlag{Name: "i", DisableDefaultText: true, Usage: "queued, waiting and held jobs only (other table)"},
 		&cli.BoolFlag{Name: "r", DisableDefaultText: true, Usage: "running jobs only (other table)"},
-		&cli.BoolFlag{Name: "t", DisableDefaultText: true, Usage: "subjobs too (there are no array jobs: the default)"},
+		&cli.BoolFlag{Name: "t", DisableDefaultText: true, Usage: "each array job's subjobs too, after it"},
+		&cli.BoolFlag{Name: "J", DisableDefaultText: true, Usage: "array jobs only (with -t, and their subjobs)"},
 		&cli.BoolFlag{Name: "w", DisableDefaultText: true, Usage: "wide columns; -f does not wrap"},
 		&cli.StringFlag{Name: "u", Usage: "only jobs of these users (names or uids, comma separated)"},
 		&cli.StringFlag{Name: "F", Usage: "output format: json (default: text)"},
@@ -115,7 +118,7 @@ finished (without -x) (the others are printed) or lazarusd cannot be reached.
 		case c.Bool("Q"), c.Bool("q"), c.Bool("B"):
 			return pbsQueues(c, format == "json")
 		}
-		req := proto.StatusRequest{Full: c.Bool("f"), History: c.Bool("x") || c.Bool("H")}
+		req := proto.StatusRequest{Full: c.Bool("f"), Subjobs: c.Bool("t"), History: c.Bool("x") || c.Bool("H")}
 		users := splitList(c.String("u"))
 		if len(users) == 1 {
 			req.User = users[0]
@@ -129,11 +132,13 @@ finished (without -x) (the others are printed) or lazarusd cannot be reached.
 			}
 		}
 		for _, a := range c.Args().Slice() {
-			id, err := jobs.ParseID(a)
+			ids, err := jobs.ParseIDs(a)
 			if err != nil {
 				return fmt.Errorf("%v", err)
 			}
-			req.IDs = append(req.IDs, uint64(id))
+			for _, id := range ids {
+				req.IDs = append(req.IDs, uint64(id))
+			}
 		}
 		if c.Bool("wait") && len(req.IDs) == 0 {
 			return fmt.Errorf("--wait needs the ids of the jobs to wait for")
@@ -205,7 +210,7 @@ finished (without -x) (the others are printed) or lazarusd cannot be reached.
 			fmt.Fprintf(c.App.ErrWriter, "qstat: warning: %s\n", problem)
 		}
 		for _, id := range missing {
-			fmt.Fprintf(c.App.ErrWriter, "qstat: unknown job id %d\n", id)
+			fmt.Fprintf(c.App.ErrWriter, "qstat: unknown job id %s\n", jobs.ID(id))
 		}
 		if len(missing) > 0 {
 			return errReported
@@ -240,8 +245,12 @@ func pbsJobs(c *cli.Context, client *proto.Client, req proto.StatusRequest, user
 	var list []proto.JobInfo
 	failed := false
 	for _, j := range reply.Jobs {
-		terminal := jobs.State(j.State).Terminal()
+		id := jobs.ID(j.ID)
+		// A subjob that ended is shown (X), as PBS's qstat -t shows it.
+		terminal := jobs.State(j.State).Terminal() && !id.IsSubjob()
 		switch {
+		case c.Bool("J") && !id.IsArrayForm() && !id.IsSubjob():
+			continue
 		case len(users) > 1 && !slices.Contains(users, j.User) && !slices.Contains(users, strconv.FormatUint(uint64(j.UID), 10)):
 			continue
 		case c.Bool("H") && !terminal, !c.Bool("x") && !c.Bool("H") && terminal && !byID:
@@ -390,7 +399,7 @@ func printTable(w io.Writer, list []row) {
 		if !j.NextCheckpoint.IsZero() {
 			next = j.NextCheckpoint.Local().Format(shortTime)
 		}
-		cells = append(cells, []string{strconv.FormatUint(j.ID, 10), j.Name, j.User, j.State, j.Queue,
+		cells = append(cells, []string{jobs.ID(j.ID).String(), j.Name, j.User, j.State, j.Queue,
 			jobs.FormatDuration(seconds(j.ElapsedSec)), ckpt, size, took, gens, next})
 	}
 	writeTable(w, cells)
@@ -448,7 +457,7 @@ func cpuTime(s float64) string {
 
 func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 	kv := func(k, v string) { fmt.Fprintf(w, "    %s = %s\n", k, v) }
-	fmt.Fprintf(w, "Job %d\n", j.ID)
+	fmt.Fprintf(w, "Job %s\n", jobs.ID(j.ID))
 	kv("name", j.Name)
 	if j.SummaryOnly {
 		printSummary(kv, j)

@@ -25,7 +25,7 @@ func NewQsub(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		"qsub [-q queue] [-N name] [-o path] [-e path] [-j oe|eo|n] [-k keep] [-r y|n] [-h]\n"+
 			"        [-a [[[[CC]YY]MM]DD]hhmm[.SS]] [-l resources] [-v VAR[=value],...] [-V]\n"+
 			"        [-c checkpoint] [-A account] [-P project] [-p priority] [-S shell]\n"+
-			"        [-u user] [-W umask=NNN,group_list=GROUP] [-C prefix] [-z]\n"+
+			"        [-u user] [-W umask=NNN,group_list=GROUP,depend=LIST] [-J range] [-C prefix] [-z]\n"+
 			"        [script | - | -- command [args...]]",
 		`qsub submits the script (a file, or standard input when the script is "-" or
 absent) to lazarusd and prints the new job's id. The script is copied at
@@ -37,7 +37,8 @@ of $PBS_DPREFIX; -C "" reads none), before its first command, give options
 as on the command line, which wins over them: "#PBS -l walltime=1:00:00".
 Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
 --time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks=1 (-n),
---nodes=1 (-N),
+--nodes=1 (-N), --array (-a: a list, 1,6-7,12%2), --dependency (-d: after,
+afterok, afternotok, afterany; "," all, "?" one of them),
 --output (-o) and --error (-e) with %j %x %A %a, --partition (-p, the
 queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE (a Slurm
 job gets the submitter's environment by default), --mail-type (NONE, BEGIN,
@@ -46,8 +47,7 @@ output goes to slurm-%j.out, with standard error, by default. Everything
 else is refused, as is any option this system does not honour: the
 error names the line and the option. Refused too: a script with CRLF line
 ends, a directive after the first command or indented (PBS would ignore
-it), -J and --array, -W depend and --dependency (issue 16), -I, -X, -G,
--R, and a request for more than one host or chunk.
+it), -I, -X, -G, -R, and a request for more than one host or chunk.
 
 Mail (-m, -M): PBS's messages, sent through lazarusd's sendmail (lazarus.conf
 sendmail, mail_from) to the -M list, or to you: a when the system ends the
@@ -89,6 +89,25 @@ With a root lazarusd the job runs as the init of a PID namespace of its own
 (its $$ is 1), so that its whole process tree can be checkpointed (-c,
 qchkpnt) and restarted with its pids after a crash (qrestart).
 
+JOB ARRAYS. -J start-end[:step][%max] (#PBS -J, #SBATCH --array) submits one
+array job, N[].SERVER, of subjobs N[i] that share its script: each runs it
+once, as a job of its own (checkpointed, held, requeued, restarted on its
+own), with PBS_ARRAY_INDEX, PBS_ARRAY_ID (N[]) and PBS_JOBID (N[i]); from
+#SBATCH, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_COUNT,
+_MIN, _MAX. Output goes to NAME.oN.i (^array_index^ in a -o path is the
+index; %A and %a in Slurm's). %max bounds the subjobs running at once.
+qstat shows the array (Q, B once begun, F), qstat -t its subjobs (X once
+ended); qdel, qhold and qrls take N[], N[i] or a range N[1-5].
+
+DEPENDENCIES. -W depend=TYPE:ID[:ID...][,TYPE:ID...] with TYPE after (once
+ID started), afterok (ended with status 0), afternotok (ended otherwise),
+afterany (ended), before, beforeok, beforenotok, beforeany (the jobs named
+wait for this one), on:COUNT (wait for COUNT before-dependencies); ID may be
+an array N[] (afterok: every subjob ended with 0) or a subjob N[i]. The job
+waits held (Hold_Types s, with a comment); when a dependency can never be
+met it is deleted without running (failed, its comment says why). A
+dependency on an unknown job is refused.
+
 Options go before the script.
 
 `+environmentHelp, stdin, stdout, stderr)
@@ -111,13 +130,13 @@ Options go before the script.
 		&cli.StringFlag{Name: "p", Usage: "priority, -1024 to 1023 (default 0): higher starts first among its queue's waiting jobs"},
 		&cli.StringFlag{Name: "S", Usage: "shell that runs the script, path[@host][,path@host...] (default: its #! line, else your login shell)"},
 		&cli.StringFlag{Name: "u", Usage: "user to run as, user[@host][,...]: only you"},
-		&cli.StringSliceFlag{Name: "W", Usage: "attributes: umask=NNN (of the job and its output files; default: the files are 0600), group_list=GROUP[@host][,...] (one of your groups); repeatable"},
+		&cli.StringSliceFlag{Name: "W", Usage: "attributes: umask=NNN (of the job and its output files; default: the files are 0600), group_list=GROUP[@host][,...] (one of your groups), depend=TYPE:ID[:ID...][,...] (see DEPENDENCIES); repeatable"},
 		&cli.StringFlag{Name: "C", Usage: "directive prefix (default $PBS_DPREFIX, else #PBS); \"\" reads no directives"},
 		&cli.BoolFlag{Name: "z", DisableDefaultText: true, Usage: "do not print the job id"},
 		&cli.BoolFlag{Name: "f", DisableDefaultText: true, Usage: "accepted for PBS: qsub never runs in the background"},
 		&cli.StringFlag{Name: "m", Usage: "mail when the job is aborted (a), begins (b), ends (e), or n for none; default a"},
 		&cli.StringFlag{Name: "M", Usage: "who gets the job's mail: user[@host],... (default: you)"},
-		&cli.StringFlag{Name: "J", Usage: "refused: job arrays are not supported yet"},
+		&cli.StringFlag{Name: "J", Usage: "array job: subjobs start-end[:step][%max running at once] (see JOB ARRAYS)"},
 		&cli.StringFlag{Name: "R", Usage: "refused: output files are always kept"},
 		&cli.BoolFlag{Name: "I", DisableDefaultText: true, Usage: "refused: no interactive jobs"},
 		&cli.BoolFlag{Name: "X", DisableDefaultText: true, Usage: "refused: no interactive jobs"},
@@ -250,7 +269,27 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	req.Umask, req.GroupList = w["umask"], w["group_list"]
+	req.Umask, req.GroupList, req.Depend = w["umask"], w["group_list"], w["depend"]
+	if dep, d := o.str(jobs.SlurmDependency); d != nil {
+		if req.Depend != "" {
+			return nil, nil, lineError(*d, fmt.Errorf("-W depend is given too: give one of them"))
+		}
+		req.Depend, req.DependSlurm = dep, true
+	}
+	// The command line's -J wins over the script's --array.
+	if list, _ := o.str("J"); list != "" {
+		a, err := jobs.ParsePBSArray(list)
+		if err != nil {
+			return nil, nil, err
+		}
+		req.Array = a.Spec()
+	} else if list, d := o.str(jobs.SlurmArray); d != nil {
+		a, err := jobs.ParseArray(list)
+		if err != nil {
+			return nil, nil, lineError(*d, err)
+		}
+		req.Array = a.Spec()
+	}
 	if a, _ := o.str("a"); a != "" {
 		if req.After, err = jobs.ParseAfter(a, now); err != nil {
 			return nil, nil, err
@@ -277,6 +316,9 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		// standard error with standard output unless --error names a file.
 		if req.Stdout == "" && req.Join != "eo" {
 			req.Stdout = filepath.Join(cwd, "slurm-%j.out")
+			if req.Array != "" {
+				req.Stdout = filepath.Join(cwd, "slurm-%A_%a.out")
+			}
 		}
 		if req.Stderr == "" && req.Join == "" {
 			req.Join = "oe"

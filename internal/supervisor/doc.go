@@ -38,8 +38,8 @@
 // small helper ("lazarusd exec-job") that switches to the job's user,
 // enters its working directory, opens its output files as that user and
 // execs the script; with a root daemon, the helper is first the init of new
-// PID and mount namespaces (ckpt.Namespaced), so that the script is pid 1
-// there. Or the tree is restored from a checkpoint image (ckpt.Restart),
+// PID, mount and IPC namespaces (ckpt.Namespaced), so that the script is
+// pid 1 there and its SysV IPC ids are its own (a restart gets them back). Or the tree is restored from a checkpoint image (ckpt.Restart),
 // which makes the supervisor its parent. The job never holds a descriptor
 // of the supervisor's.
 //

@@ -1,0 +1,239 @@
+package ckpt
+
+import (
+	"encoding/binary"
+	"fmt"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// SEM_UNDO adjustments. The kernel keeps, per process (shared by its
+// threads, CLONE_SYSVSEM), the adjustment each semaphore gets when the
+// process exits; no interface reads it. It is measured: a process that
+// unshares CLONE_SYSVSEM has its undo list applied as at exit, so the
+// change of every value is its adjustment; the process then makes the
+// same adjustment again with semop(-adj, SEM_UNDO), which also puts the
+// value back. The measure is taken only where no one can see the values
+// move: the whole tree is frozen, in an IPC namespace of its own, and no
+// task waits on any semaphore (a waiter's operation would be done by the
+// kernel on its behalf). A process with several threads shares its list
+// with them, so unsharing in one would not apply it: its adjustments are
+// not measured (nor restored). The exit applies an adjustment clamped to
+// 0..SEMVMX: a clamped one is measured as what it did.
+//
+// At restart each set is made with its value plus the adjustments of
+// every process, and each process, before it has threads, makes its own
+// adjustments (semop SEM_UNDO), which brings every value back.
+
+// semUndo is the adjustment of one process to one semaphore set.
+type semUndo struct {
+	Semid int     `json:"semid"`
+	Adj   []int16 `json:"adj"` // per semaphore
+}
+
+const semUndoFlag = 0x1000 // SEM_UNDO
+
+// measureUndo measures the SEM_UNDO adjustments of every single-threaded
+// member (see above) and records them in its image.
+func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
+	if !st.OwnNS || len(st.Sem) == 0 || t.opts.CheckOnly {
+		return nil
+	}
+	values := func() ([][]uint16, error) {
+		out := make([][]uint16, len(st.Sem))
+		err := inIPCNS(nsPath, func() error {
+			for i, s := range st.Sem {
+				out[i] = make([]uint16, len(s.Values))
+				if _, err := semctl(s.ID, 0, semGetAll, uintptr(unsafe.Pointer(&out[i][0]))); err != nil {
+					return fmt.Errorf("semaphore set %d: GETALL: %w", s.ID, err)
+				}
+			}
+			return nil
+		})
+		return out, err
+	}
+	waiting := false
+	err := inIPCNS(nsPath, func() error {
+		for _, s := range st.Sem {
+			for i := range s.Values {
+				for _, cmd := range []int{14, 15} { // GETNCNT, GETZCNT
+					if n, err := semctl(s.ID, i, cmd, 0); err != nil || n > 0 {
+						waiting = true
+					}
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if waiting {
+		t.log.Warn("a task waits on a semaphore: the SEM_UNDO adjustments of the tree are not saved")
+		return nil
+	}
+	for _, d := range t.procs {
+		if d.zombie {
+			continue
+		}
+		if d.noSuspend {
+			continue // its seccomp filter applies to injected calls
+		}
+		if len(d.tids) > 1 {
+			d.log.Info(fmt.Sprintf("%s(%d): several threads share its SEM_UNDO list: not measured", d.comm, d.pid))
+			continue
+		}
+		before, err := values()
+		if err != nil {
+			return err
+		}
+		if err := d.applyUndo(); err != nil {
+			return err
+		}
+		after, err := values()
+		if err != nil {
+			return err
+		}
+		for i, s := range st.Sem {
+			u := semUndo{Semid: s.ID, Adj: make([]int16, len(s.Values))}
+			any := false
+			for j := range s.Values {
+				u.Adj[j] = int16(int(after[i][j]) - int(before[i][j]))
+				any = any || u.Adj[j] != 0
+			}
+			if !any {
+				continue
+			}
+			// Its adjustment again, and the values as they were.
+			if err := d.injectSemop(u); err != nil {
+				return err
+			}
+			d.meta.SemUndo = append(d.meta.SemUndo, u)
+			d.log.Info(fmt.Sprintf("%s(%d) semaphore set %d: SEM_UNDO adjustments %v", d.comm, d.pid, s.ID, u.Adj))
+		}
+	}
+	return nil
+}
+
+// withInjection runs f with d's main thread ready for injected calls and
+// a scratch page mapped in it, then puts everything back.
+func (d *dumper) withInjection(f func(t *task, scratch uint64) error) error {
+	sc, err := d.findSyscallInsn()
+	if err != nil {
+		return err
+	}
+	t := &task{pid: d.pid, orig: d.regs, sc: sc}
+	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
+		return err
+	}
+	defer ptraceSetSigMask(d.pid, d.meta.Threads[0].SigMask)
+	defer ptraceSetRegs(d.pid, &d.regs)
+	scratch, err := t.call("mmap", unix.SYS_MMAP, 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
+	if err != nil {
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+	}
+	defer t.call("munmap", unix.SYS_MUNMAP, scratch, pageSize)
+	return f(t, scratch)
+}
+
+// applyUndo makes d apply its undo list, as at exit (unshare CLONE_SYSVSEM).
+func (d *dumper) applyUndo() error {
+	return d.withInjection(func(t *task, _ uint64) error {
+		if _, err := t.call("unshare", unix.SYS_UNSHARE, unix.CLONE_SYSVSEM); err != nil {
+			return fmt.Errorf("%s(%d): unshare CLONE_SYSVSEM: %w", d.comm, d.pid, err)
+		}
+		return nil
+	})
+}
+
+// semopBuf is the struct sembuf array making the adjustments u with
+// SEM_UNDO: semop(-adj) leaves adj in the undo list.
+func semopBuf(u semUndo) []byte {
+	var buf []byte
+	for i, a := range u.Adj {
+		if a == 0 {
+			continue
+		}
+		b := make([]byte, 6)
+		binary.LittleEndian.PutUint16(b, uint16(i))
+		binary.LittleEndian.PutUint16(b[2:], uint16(-a))
+		binary.LittleEndian.PutUint16(b[4:], semUndoFlag|ipcNowait)
+		buf = append(buf, b...)
+	}
+	return buf
+}
+
+// injectSemop makes d take the adjustments u again.
+func (d *dumper) injectSemop(u semUndo) error {
+	buf := semopBuf(u)
+	if len(buf) > pageSize {
+		return fmt.Errorf("%s(%d): semaphore set %d: %d adjustments", d.comm, d.pid, u.Semid, len(buf)/6)
+	}
+	return d.withInjection(func(t *task, scratch uint64) error {
+		if _, err := d.mem.WriteAt(buf, int64(scratch)); err != nil {
+			return err
+		}
+		if _, err := t.call("semop", unix.SYS_SEMOP, uint64(u.Semid), scratch, uint64(len(buf)/6)); err != nil {
+			return fmt.Errorf("%s(%d): semaphore set %d: semop SEM_UNDO: %w", d.comm, d.pid, u.Semid, err)
+		}
+		return nil
+	})
+}
+
+// restoreSemUndo gives the process its SEM_UNDO adjustments back (before
+// its threads exist, which then share them).
+func (b *builder) restoreSemUndo() error {
+	for _, u := range b.p.meta.SemUndo {
+		id, ok := 0, false
+		if b.r.ipc != nil {
+			id, ok = b.r.ipc.semids[u.Semid]
+		}
+		if !ok {
+			return fmt.Errorf("SEM_UNDO adjustments of semaphore set %d: %w", u.Semid, errIPCNotSaved)
+		}
+		buf := semopBuf(u)
+		if len(buf) == 0 {
+			continue
+		}
+		addr, err := b.put(scratchData, buf)
+		if err != nil {
+			return err
+		}
+		if _, err := b.call("semop", unix.SYS_SEMOP, uint64(id), addr, uint64(len(buf)/6)); err != nil {
+			return fmt.Errorf("semaphore set %d: semop SEM_UNDO: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// semStartValues returns the values set s is made with at restart: its
+// values plus every restored process's adjustments, which their semops
+// then take away.
+func (r *restorer) semStartValues(s sysvSem) ([]uint16, error) {
+	v := make([]int, len(s.Values))
+	for i, x := range s.Values {
+		v[i] = int(x)
+	}
+	for _, p := range r.procs {
+		for _, u := range p.meta.SemUndo {
+			if u.Semid != s.ID {
+				continue
+			}
+			if len(u.Adj) != len(v) {
+				return nil, fmt.Errorf("%w: %s: %d adjustments to set %d of %d", ErrCorrupt, p.img.Path, len(u.Adj), s.ID, len(v))
+			}
+			for i, a := range u.Adj {
+				v[i] += int(a)
+			}
+		}
+	}
+	out := make([]uint16, len(v))
+	for i, x := range v {
+		if x < 0 || x > 32767 { // SEMVMX
+			return nil, fmt.Errorf("semaphore set %d: semaphore %d would start at %d to give back the SEM_UNDO adjustments", s.ID, i, x)
+		}
+		out[i] = uint16(x)
+	}
+	return out, nil
+}

@@ -1,0 +1,63 @@
+package ckpt
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestUnlinkedFiles: unlinked files come back as the same files, checked
+// from the inside by the program after the restart: size, holes, mode
+// and owner; two descriptions (and a child's own) of one file are one
+// file again, its shared mapping too; in its own directory; a file still
+// linked under another name is that file; a memfd has its name and seals.
+func TestUnlinkedFiles(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	if err := os.Mkdir(files, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	result := filepath.Join(dir, "result")
+	cmd := start(t, dir, cprog(t, "unlinked"), files, result)
+	waitFor(t, "ready", func() bool { _, err := os.Stat(result + ".ready"); return err == nil })
+	img := filepath.Join(dir, "img")
+	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true, Signal: unix.SIGKILL, SignalAll: true})
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	cmd.Wait()
+	// One copy per unlinked file (the sparse file, the O_TMPFILE file,
+	// the memfd), not per descriptor; sparse.
+	var copies []string
+	for _, c := range res.Copies {
+		copies = append(copies, filepath.Base(c))
+		var st unix.Stat_t
+		if err := unix.Stat(c, &st); err == nil && st.Size == 1<<20 && st.Blocks >= 64 {
+			t.Errorf("copy %s of the sparse file has %d blocks: its holes were filled", c, st.Blocks)
+		}
+	}
+	if len(copies) != 3 {
+		t.Errorf("copies %v, want 3 (one per unlinked file)", copies)
+	}
+	for _, m := range res.Images[1:] {
+		im, _ := ReadImage(m)
+		waitFor(t, "old member reaped", func() bool { return procState(im.PID) == 0 })
+	}
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	unix.Kill(p.PID, unix.SIGUSR1)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted program: status %#x", ws)
+	}
+	b, _ := os.ReadFile(result)
+	if got := strings.TrimSpace(string(b)); got != "ok" {
+		t.Fatalf("after the restart the program says %q", got)
+	}
+}
