@@ -243,3 +243,30 @@ func TestBatchAccountingPurgedJob(t *testing.T) {
 		t.Errorf("qstat -x does not list the purged job:\n%s", list)
 	}
 }
+
+// An array job is queued once, as N[]; each subjob has its own start and
+// end records.
+func TestBatchAccountingArray(t *testing.T) {
+	b := newBatch(t, "")
+	out := b.mustRun("qsub", "-J", "1-2", b.script("true.sh", "#!/bin/sh\ntrue\n"))
+	n, _, _ := strings.Cut(strings.TrimSpace(out), "[")
+	all := func() string { // every day's file: the test may run over midnight
+		files, _ := filepath.Glob(filepath.Join(b.home, "accounting", "[0-9]*"))
+		slices.Sort(files)
+		var s strings.Builder
+		for _, f := range files {
+			s.WriteString(b.readFile(f))
+		}
+		return s.String()
+	}
+	b.waitFor("both subjobs' E records", func() bool { return strings.Count(all(), ";E;") >= 2 })
+	data := all()
+	for _, want := range []string{";Q;" + n + "[].", ";S;" + n + "[1].", ";E;" + n + "[1].", ";S;" + n + "[2].", ";E;" + n + "[2]."} {
+		if strings.Count(data, want) != 1 {
+			t.Errorf("accounting log has %d of %q, want 1:\n%s", strings.Count(data, want), want, data)
+		}
+	}
+	if trace := b.mustRun("tracejob", "-n", "0", n+"[1]"); !strings.Contains(trace, "E;"+n+"[1].") {
+		t.Errorf("tracejob of a subjob:\n%s", trace)
+	}
+}

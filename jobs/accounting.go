@@ -142,7 +142,12 @@ type AcctContext struct {
 	GroupName func(gid uint32) string
 }
 
-func (c AcctContext) id(id ID) string {
+// id is a job's id in its records: N[] for an array job, as PBS writes it.
+func (c AcctContext) id(j *Job) string {
+	id := j.ID
+	if j.Array != nil && !id.IsSubjob() && !id.IsArrayForm() {
+		id = ArrayForm(id)
+	}
 	if c.Server == "" {
 		return id.String()
 	}
@@ -167,13 +172,13 @@ func Changes(c AcctContext, old, cur *Job, by string, now time.Time) []AcctRecor
 	case old == nil && cur == nil:
 		return nil
 	case old == nil:
-		return []AcctRecord{{Time: cur.Submitted, Type: AcctQueued, ID: c.id(cur.ID),
+		return []AcctRecord{{Time: cur.Submitted, Type: AcctQueued, ID: c.id(cur),
 			Fields: []AcctField{{"queue", cur.Queue}}}}
 	case cur == nil:
 		if old.State.Terminal() || by == "" {
 			return nil
 		}
-		return []AcctRecord{{Time: now, Type: AcctDeleted, ID: c.id(old.ID),
+		return []AcctRecord{{Time: now, Type: AcctDeleted, ID: c.id(old),
 			Fields: []AcctField{{"requestor", by}}}}
 	}
 	var out []AcctRecord
@@ -181,7 +186,7 @@ func Changes(c AcctContext, old, cur *Job, by string, now time.Time) []AcctRecor
 		if t.IsZero() {
 			t = now
 		}
-		out = append(out, AcctRecord{Time: t, Type: typ, ID: c.id(cur.ID), Fields: fields})
+		out = append(out, AcctRecord{Time: t, Type: typ, ID: c.id(cur), Fields: fields})
 	}
 	if cur.Queue != old.Queue && !cur.State.Terminal() {
 		rec(cur.Changed, AcctQueued, []AcctField{{"queue", cur.Queue}})

@@ -120,6 +120,9 @@ func (d *Daemon) trace(_ context.Context, who caller, body json.RawMessage) (any
 	id := jobs.ID(req.ID)
 	recs := d.jobRecords(map[jobs.ID]bool{id: true}, req.Days)
 	j := d.store.View().Job(id)
+	if id.IsArrayForm() {
+		j = d.store.View().Job(id.Base())
+	}
 	if j == nil && len(recs) == 0 {
 		return nil, notFound("unknown job id %d", id)
 	}
