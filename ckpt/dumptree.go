@@ -141,6 +141,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if t.opts.Signal != 0 {
 		// Sent while the tree is still frozen: nothing it does after the
 		// images can be lost (CONVEX -k KILL).
+		var reap []int
 		for _, d := range t.procs {
 			if d.zombie || (!t.opts.SignalAll && d.pid != t.rootPID) {
 				continue
@@ -152,18 +153,26 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 				// Its threads die traced: collect the end of each but the
 				// leader as their tracer, so the process's exit reaches
 				// its parent (which may be our own caller) now.
-				reapAll(d.tids[1:], 10*time.Second)
+				reap = append(reap, d.tids[1:]...)
 				if d.stat.PPID != os.Getpid() {
 					// Nor is its parent ours: collect its end as its
 					// tracer too, which hands it to its parent. A tracee
 					// left to the end of our tracer thread stays a zombie
 					// nobody can reap if that thread never ends (the Go
 					// runtime keeps a main thread that exits locked).
-					reapAll(d.tids[:1], 10*time.Second)
+					reap = append(reap, d.tids[0])
 				}
 				d.seized = false
 			}
 		}
+		if res.Frozen == 0 {
+			res.Frozen = time.Since(t.frozenAt)
+		}
+		// All in one wait, not process by process: the init of a PID
+		// namespace ends only once every other process of it has been
+		// collected, by us first as their tracer (zap_pid_ns_processes);
+		// waiting for it first cost the whole timeout.
+		reapAll(reap, 10*time.Second)
 	}
 	if res.Frozen == 0 {
 		res.Frozen = time.Since(t.frozenAt)
