@@ -123,7 +123,7 @@ func (d *Daemon) signalTree(ctx context.Context, who caller, id jobs.ID, sig uni
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return fmt.Errorf("signal job %s: %w", id, ctx.Err())
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
