@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +32,14 @@ type anonFile struct {
 	SigMask uint64 `json:"sigmask,omitempty"` // signalfd
 
 	Inotify []inotifyWatch `json:"inotify,omitempty"` // inotify
+
+	// Queued is how many bytes of events an inotify instance held unread
+	// (fdowner.go): the IN_IGNORED events of its removed watches.
+	Queued int `json:"queued,omitempty"`
+
+	// PidfdPID is the pid a pidfd refers to, as the checkpoint saw it
+	// (a member of the tree); -1: a process that was gone (pidfd.go).
+	PidfdPID int `json:"pidfd_pid,omitempty"`
 }
 
 type inotifyWatch struct {
@@ -47,7 +56,7 @@ type epollWatch struct {
 
 func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 	switch kind {
-	case "eventfd", "eventpoll", "timerfd", "signalfd", "inotify":
+	case "eventfd", "eventpoll", "timerfd", "signalfd", "inotify", "pidfd":
 	default:
 		return nil, fmt.Errorf("%s: %w", kind, ErrUnsupported)
 	}
@@ -82,6 +91,8 @@ func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 			a.Value = parsePair(v)
 		case "it_interval":
 			a.Interval = parsePair(v)
+		case "Pid":
+			a.PidfdPID, _ = strconv.Atoi(v)
 		case "sigmask":
 			a.SigMask, _ = strconv.ParseUint(v, 16, 64)
 		case "inotify wd":
@@ -128,12 +139,11 @@ func openAnon(a *anonFile, flags int) (int, error) {
 			Interval: unix.Timespec{Sec: a.Interval[0], Nsec: a.Interval[1]},
 			Value:    unix.Timespec{Sec: a.Value[0], Nsec: a.Value[1]},
 		}
-		if a.Ticks > 0 {
-			// Expirations not read yet: let it expire at once (the
-			// count of expirations itself cannot be set).
-			spec.Value = unix.Timespec{Nsec: 1}
-		}
 		if err := unix.TimerfdSettime(fd, 0, &spec, nil); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		if err := setTimerfdTicks(fd, a.Ticks); err != nil {
 			unix.Close(fd)
 			return -1, err
 		}
@@ -184,7 +194,9 @@ func inotifyFromFdinfo(v string) (inotifyWatch, error) {
 	}
 	path, err := pathOfHandle(uint32(sdev), int32(htype), hb)
 	if err != nil {
-		return inotifyWatch{}, fmt.Errorf("inotify watch %d: %w", wd, err)
+		// The kernel keeps a watch on a removed file that is still open
+		// somewhere; its handle then opens nothing.
+		return inotifyWatch{}, fmt.Errorf("watch %d is on a file that was removed or cannot be found (%v): it cannot be restored", wd, err)
 	}
 	return inotifyWatch{WD: int(wd), Mask: uint32(mask), Path: path}, nil
 }
@@ -247,5 +259,40 @@ func openInotify(a *anonFile, flags int) (int, error) {
 			unix.InotifyRmWatch(fd, uint32(got))
 		}
 	}
+	if a.Queued == 0 {
+		// The program had read the IN_IGNORED events of the removed
+		// watches: those just queued by filling the gaps go.
+		if err := drainInotify(fd); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+	}
 	return fd, nil
+}
+
+// tfdIocSetTicks is TFD_IOC_SET_TICKS, _IOW('T', 0, __u64): the count of
+// expirations not read yet, which the kernel has for checkpoint/restart
+// (CONFIG_CHECKPOINT_RESTORE). Settime resets the count, so it comes
+// after.
+const tfdIocSetTicks = 0x40085400
+
+func setTimerfdTicks(fd int, ticks uint64) error {
+	if ticks == 0 {
+		return nil
+	}
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), tfdIocSetTicks, uintptr(unsafe.Pointer(&ticks))); e != 0 {
+		return fmt.Errorf("timerfd: %d unread expirations cannot be restored (TFD_IOC_SET_TICKS): %w", ticks, e)
+	}
+	return nil
+}
+
+// drainInotify reads and drops the events queued in inotify instance fd.
+func drainInotify(fd int) error {
+	n, err := unix.IoctlGetInt(fd, unix.TIOCINQ) // FIONREAD
+	if err != nil || n == 0 {
+		return err
+	}
+	buf := make([]byte, n)
+	_, err = unix.Read(fd, buf)
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -220,4 +221,136 @@ func BenchmarkThreadsCheckpointRestart(b *testing.B) {
 		b.ReportMetric(median(restore), "restore-s")
 		b.ReportMetric(0, "ns/op")
 	}
+}
+
+// BenchmarkCheckpointStop checkpoints a process that writes into its
+// memory without pause (testdata/heartbeat.c) at 256 MiB and 1 GiB (4 GiB
+// with LAZARUS_BENCH_4G=1), three times each, and reports medians: how long
+// the process was stopped as it saw it (the longest gap between two turns
+// of its loop, gap-ms), as the engine measured it (stopped-ms, and
+// paused-ms: the short stop of one thread that reaps the twin), the
+// checkpoint until the image is durable (ckpt-s), the checkpointer's peak
+// resident memory above what it held before (rss-MiB: VmHWM, reset with
+// clear_refs), the image size and the restore time.
+func BenchmarkCheckpointStop(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("needs root")
+	}
+	sizes := []int{256, 1024}
+	if os.Getenv("LAZARUS_BENCH_4G") == "1" {
+		sizes = append(sizes, 4096)
+	}
+	for _, mib := range sizes {
+		b.Run(fmt.Sprintf("%dMiB", mib), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				benchStop(b, mib)
+			}
+		})
+	}
+}
+
+func benchStop(b *testing.B, mib int) {
+	const reps = 3
+	dir := b.TempDir()
+	t := &testing.T{}
+	prog := cprog(t, "heartbeat")
+	if t.Failed() {
+		b.Fatal("cannot build heartbeat")
+	}
+	out := filepath.Join(dir, "out.txt")
+	proc, err := os.StartProcess(prog, []string{"heartbeat", fmt.Sprint(mib), out}, &os.ProcAttr{Dir: dir})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer func() { proc.Kill(); proc.Wait() }()
+	deadline := time.Now().Add(5 * time.Minute)
+	for lines(out) < 1 {
+		if time.Now().After(deadline) {
+			b.Fatal("heartbeat never got ready")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	gapOf := func() float64 {
+		n := lines(out)
+		proc.Signal(unix.SIGUSR1)
+		for lines(out) <= n {
+			time.Sleep(5 * time.Millisecond)
+		}
+		data, _ := os.ReadFile(out)
+		var us float64
+		fmt.Sscanf(tailLine(data), "gap %g", &us)
+		return us / 1e3
+	}
+	var ckpt, stopped, paused, gap, rss, restore []float64
+	var img string
+	var res *CheckpointResult
+	for r := 0; r < reps; r++ {
+		img = filepath.Join(dir, fmt.Sprintf("img%d", r))
+		time.Sleep(200 * time.Millisecond)
+		gapOf() // start measuring now
+		base := resetPeakRSS()
+		res, err = Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rss = append(rss, float64(peakRSS()-base)/(1<<20))
+		time.Sleep(100 * time.Millisecond)
+		gap = append(gap, gapOf())
+		ckpt = append(ckpt, res.Duration.Seconds())
+		stopped = append(stopped, res.Frozen.Seconds()*1e3)
+		paused = append(paused, res.Paused.Seconds()*1e3)
+		if r < reps-1 {
+			os.Remove(img)
+		}
+	}
+	proc.Signal(unix.SIGUSR2)
+	proc.Wait()
+	for r := 0; r < reps; r++ {
+		start := time.Now()
+		p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		restore = append(restore, time.Since(start).Seconds())
+		unix.Kill(p.PID, unix.SIGKILL)
+		p.Wait()
+	}
+	b.ReportMetric(median(gap), "gap-ms")
+	b.ReportMetric(median(stopped), "stopped-ms")
+	b.ReportMetric(median(paused), "paused-ms")
+	b.ReportMetric(median(ckpt), "ckpt-s")
+	b.ReportMetric(float64(mib)/median(ckpt), "ckpt-MiB/s")
+	b.ReportMetric(median(rss), "rss-MiB")
+	b.ReportMetric(median(restore), "restore-s")
+	b.ReportMetric(float64(res.Disk)/(1<<20), "disk-MiB")
+	b.ReportMetric(0, "ns/op")
+}
+
+func tailLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// resetPeakRSS resets this process's VmHWM to its VmRSS (clear_refs 5)
+// and returns that.
+func resetPeakRSS() uint64 {
+	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+	return statusKB("VmRSS:")
+}
+
+func peakRSS() uint64 { return statusKB("VmHWM:") }
+
+func statusKB(key string) uint64 {
+	data, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, key); ok {
+			var kb uint64
+			fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &kb)
+			return kb * 1024
+		}
+	}
+	return 0
 }

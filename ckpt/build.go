@@ -42,8 +42,12 @@ type builder struct {
 	pidfd   uint64 // the restorer's pidfd, in the process
 	spareFD int    // the lowest descriptor number the process did not use
 
+	lazy      []region    // regions restored lazily (lazy.go)
 	tasks     []*task     // its threads, the main thread first
 	tidInside map[int]int // checkpointed tid -> tid now, as the process sees it
+	// sleepDone: threads whose interrupted sleep ended at once when
+	// resumed, and the call's result (sleep_linux_amd64.go).
+	sleepDone map[int]uint64
 }
 
 // newBuilder prepares the traced process pid for injection: every signal
@@ -60,7 +64,7 @@ func newBuilder(r *restorer, p *rproc, pid int, inherited uint64) (*builder, err
 		mem.Close()
 		return nil, err
 	}
-	b.t = &task{pid: pid, orig: regs}
+	b.t = &task{pid: pid, orig: regs, sysStops: p.meta.trapIgnored()}
 	if inherited != 0 {
 		b.scratch, b.t.sc = inherited, inherited
 	} else {
@@ -143,6 +147,11 @@ func (b *builder) build() error {
 	if err := b.fileIdentity(); err != nil {
 		return err
 	}
+	fill, err := b.startFill(img)
+	if err != nil {
+		return err
+	}
+	defer fill.finish()
 	regions := sortedRegions(m.Regions)
 	attached := map[uint64]bool{}
 	for i, rg := range regions {
@@ -152,9 +161,20 @@ func (b *builder) build() error {
 			}
 			continue
 		}
-		if err := b.mapRegion(img, rg); err != nil {
+		if err := b.mapRegion(fill, rg); err != nil {
 			return err
 		}
+	}
+	if err := fill.finish(); err != nil {
+		return err
+	}
+	// Before the lazy regions are registered: a locked region is never
+	// lazy (lazyRegion), so mlock faults no page through the loader.
+	if err := b.restoreVMFlags(); err != nil {
+		return err
+	}
+	if err := b.registerLazy(); err != nil {
+		return err
 	}
 	r.log.Debug(fmt.Sprintf("%s(%d): memory restored in %.3fs", p.comm(), m.PID, time.Since(start).Seconds()))
 	if err := b.setMM(); err != nil {
@@ -164,6 +184,9 @@ func (b *builder) build() error {
 		return err
 	}
 	if err := b.restoreSemUndo(); err != nil {
+		return err
+	}
+	if err := b.restoreLoginUID(); err != nil {
 		return err
 	}
 	if _, err := b.call("close", unix.SYS_CLOSE, b.pidfd); err != nil {
@@ -176,6 +199,9 @@ func (b *builder) build() error {
 		if err := b.mountProc(); err != nil {
 			return err
 		}
+	}
+	if err := b.restoreRoot(); err != nil {
+		return err
 	}
 	if err := b.createThreads(); err != nil {
 		return err
@@ -197,7 +223,10 @@ func (b *builder) build() error {
 	if err := b.restoreCreds(); err != nil {
 		return err
 	}
-	return b.restoreSecurity()
+	if err := b.restoreSecurity(); err != nil {
+		return err
+	}
+	return b.restoreAttrs()
 }
 
 // mountProc gives the init of a fresh PID namespace its own /proc, in the
@@ -317,13 +346,13 @@ func (b *builder) setupScratch() error {
 }
 
 // mapRegion maps one region at its address and fills in its saved pages.
-func (b *builder) mapRegion(img *os.File, rg region) error {
+func (b *builder) mapRegion(fill *memFill, rg region) error {
 	length := rg.End - rg.Start
 	prot := uint64(rg.Prot)
 	mapProt := prot
 	if len(rg.Extents) > 0 {
-		// Filled through /proc/PID/mem; made writable meanwhile so the
-		// pages are plain anonymous copies, then protected as they were.
+		// Filled by the process's own reads (fastrestore.go): made
+		// writable meanwhile, then protected as they were.
 		mapProt |= unix.PROT_READ | unix.PROT_WRITE
 	}
 	var err error
@@ -332,6 +361,9 @@ func (b *builder) mapRegion(img *os.File, rg region) error {
 		return nil
 	case regionAnon:
 		flags := uint64(unix.MAP_PRIVATE | unix.MAP_ANONYMOUS | unix.MAP_FIXED)
+		if rg.droppable() {
+			flags = mapDroppable | unix.MAP_ANONYMOUS | unix.MAP_FIXED
+		}
 		if rg.Stack {
 			flags |= unix.MAP_GROWSDOWN
 		}
@@ -387,126 +419,15 @@ func (b *builder) mapRegion(img *os.File, rg region) error {
 		// a restore fast on these VMs.
 		b.call("madvise", unix.SYS_MADVISE, rg.Start, length, unix.MADV_HUGEPAGE)
 	}
-	// A private file mapping's saved pages replace the file's, zero or
-	// not; in anonymous memory a zero page is simply left untouched.
-	all := rg.Kind == regionFile
-	for _, e := range rg.Extents {
-		if err := b.fill(img, e, all); err != nil {
-			return err
-		}
+	if b.lazyRegion(rg) {
+		b.lazy = append(b.lazy, rg) // lazy.go: registered once all are mapped
+	} else if err := fill.fillRegion(rg); err != nil {
+		return err
 	}
 	if mapProt != prot {
 		if _, err := b.call("mprotect", unix.SYS_MPROTECT, rg.Start, length, prot); err != nil {
 			return fmt.Errorf("mprotect %#x: %w", rg.Start, err)
 		}
-	}
-	return nil
-}
-
-// fill copies one extent from the image into the process. Holes of the
-// sparse image are found with SEEK_DATA/SEEK_HOLE and skipped. A reader
-// goroutine keeps the disk busy while this thread writes the process's
-// memory; it also verifies the segment's checksum (and HMAC) as it reads,
-// holes counting as zeros, and ends with an ErrCorrupt error on a
-// mismatch: the process, not yet run, is then killed with its tree.
-func (b *builder) fill(img *os.File, e extent, all bool) error {
-	base := int64(b.p.img.dataStart + e.Off)
-	end := base + int64(e.Len)
-	type chunk struct {
-		data []byte
-		at   int64 // file offset
-		err  error
-	}
-	const chunkSize = 8 << 20
-	const crcPiece = 512 << 10
-	free := make(chan []byte, 3)
-	for i := 0; i < cap(free); i++ {
-		free <- make([]byte, min(e.Len, chunkSize))
-	}
-	full := make(chan chunk, cap(free))
-	stop := make(chan struct{})
-	defer close(stop)
-	check := b.p.img.checkSegment(e)
-	// The goroutine ends when the extent is read, on an error, or when
-	// fill returns (stop).
-	go func() {
-		defer close(full)
-		send := func(c chunk) bool {
-			select {
-			case full <- c:
-				return true
-			case <-stop:
-				return false
-			}
-		}
-		pos := base // verified up to here
-		for pos < end {
-			dataAt, holeAt := pos, end
-			if !all {
-				d, err := unix.Seek(int(img.Fd()), pos, unix.SEEK_DATA)
-				if err == unix.ENXIO || (err == nil && d >= end) {
-					break
-				}
-				if err == nil {
-					dataAt = d
-					if h, err := unix.Seek(int(img.Fd()), d, unix.SEEK_HOLE); err == nil && h < end {
-						holeAt = h
-					}
-				}
-			}
-			check.h.zeros(uint64(dataAt - pos))
-			for p := dataAt; p < holeAt; {
-				var buf []byte
-				select {
-				case buf = <-free:
-				case <-stop:
-					return
-				}
-				n := min(int64(len(buf)), holeAt-p)
-				// Read in pieces that stay in the CPU cache for their
-				// checksum: several times faster than a pass over the
-				// whole chunk from memory.
-				for q := int64(0); q < n; q += crcPiece {
-					piece := buf[q:min(q+crcPiece, n)]
-					if _, err := img.ReadAt(piece, p+q); err != nil {
-						send(chunk{err: fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)})
-						return
-					}
-					check.h.write(piece)
-				}
-				if !send(chunk{data: buf[:n], at: p}) {
-					return
-				}
-				p += n
-			}
-			pos = holeAt
-		}
-		check.h.zeros(uint64(end - pos))
-		if err := check.verify(); err != nil {
-			send(chunk{err: err})
-		}
-	}()
-	for c := range full {
-		if c.err != nil {
-			return c.err
-		}
-		addr := e.Addr + uint64(c.at-base)
-		if all {
-			if _, err := b.mem.WriteAt(c.data, int64(addr)); err != nil {
-				return fmt.Errorf("write va %#x: %w", addr, err)
-			}
-		} else if err := writeNonZero(b.mem, c.data, addr); err != nil {
-			return err
-		}
-		free <- c.data[:cap(c.data)]
-	}
-	return nil
-}
-
-// writeNonZero writes the pages of chunk that are not all zero.
-func writeNonZero(mem *os.File, chunk []byte, addr uint64) error {
-	if err := writeNonZeroFile(mem, chunk, int64(addr)); err != nil {
-		return fmt.Errorf("write va %#x: %w", addr, err)
 	}
 	return nil
 }
@@ -694,7 +615,7 @@ func (b *builder) restoreThread(t *task, th thread) error {
 			}
 		}
 		if th.Rseq.Ptr != 0 {
-			if _, err := b.call("rseq", unix.SYS_RSEQ, th.Rseq.Ptr, uint64(th.Rseq.Len), 0, uint64(th.Rseq.Sig)); err != nil {
+			if _, err := b.call("rseq", unix.SYS_RSEQ, th.Rseq.Ptr, uint64(th.Rseq.Len), 0, uint64(th.Rseq.signature())); err != nil {
 				return fmt.Errorf("rseq (tid %d): %w", th.TID, err)
 			}
 		}
@@ -725,6 +646,15 @@ func (b *builder) restoreThread(t *task, th thread) error {
 func (b *builder) queuePending() error {
 	le := binary.LittleEndian
 	tgid := uint64(b.p.pidInside())
+	if b.p.meta.trapPending() {
+		// Injected between syscall stops (sysStops), so SIGTRAP may be
+		// blocked too: the one queued here must wait for the program.
+		for _, t := range b.tasks {
+			if err := ptraceSetSigMask(t.pid, ^uint64(0)); err != nil {
+				return err
+			}
+		}
+	}
 	for _, ps := range b.p.meta.Signals.Pending {
 		if len(ps.Info) != siginfoSize {
 			continue
@@ -811,7 +741,7 @@ func (b *builder) createThreads() error {
 		if err := ptraceSetSigMask(tid, injectMask(b.pid, tid)); err != nil {
 			return err
 		}
-		b.tasks = append(b.tasks, &task{pid: tid, orig: regs, sc: b.scratch})
+		b.tasks = append(b.tasks, &task{pid: tid, orig: regs, sc: b.scratch, sysStops: b.t.sysStops})
 		b.tidInside[th.TID] = int(ret)
 	}
 	return nil
@@ -922,7 +852,7 @@ func (b *builder) restoreThreadCreds() error {
 	if _, err := b.call("setresuid", unix.SYS_SETRESUID, uint64(c.UID[0]), uint64(c.UID[1]), uint64(c.UID[2])); err != nil {
 		return fmt.Errorf("setreuid(%d, %d): %w", c.UID[0], c.UID[1], err)
 	}
-	return nil
+	return b.restoreFSIDs(c)
 }
 
 // finish removes the scratch area, puts the registers back and lets the
@@ -930,6 +860,9 @@ func (b *builder) restoreThreadCreds() error {
 func (b *builder) finish(sig syscall.Signal) error {
 	p := b.p
 	defer b.mem.Close()
+	if err := b.resumeSleeps(); err != nil {
+		return err
+	}
 	// The single-step trap after munmap is reported before the next
 	// instruction would be fetched from the area.
 	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch, scratchSize); err != nil {
@@ -937,7 +870,18 @@ func (b *builder) finish(sig syscall.Signal) error {
 	}
 	for i, t := range b.tasks {
 		regs := arrayToRegs(&p.img.regs[i])
-		if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
+		if ret, ok := b.sleepDone[i]; ok {
+			// Its sleep ended while it was rebuilt: the call returns.
+			regs.Rax, regs.Orig_rax = ret, ^uint64(0)
+		} else if b.resumed(i) {
+			// Its restart block is rebuilt (resumeSleeps): the kernel
+			// restarts the call from it (restart_syscall).
+		} else if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk && restartsAsIs(&regs) {
+			// Its arguments are still in the registers and nothing of the
+			// restart block is needed: the call is made again.
+			regs.Rax = regs.Orig_rax
+			regs.Rip -= 2
+		} else if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
 			// The kernel's restart block (remaining sleep time...) did
 			// not survive; the call returns EINTR, as after a signal.
 			regs.Rax = ^uint64(unix.EINTR - 1) // -EINTR

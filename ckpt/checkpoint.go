@@ -50,9 +50,13 @@ type CheckpointOptions struct {
 
 // CheckpointResult describes a finished checkpoint.
 type CheckpointResult struct {
-	Images   []string      // image files written, the root's first
-	Copies   []string      // files copied with CopyFiles
-	Frozen   time.Duration // how long the target (every process of the tree) was stopped
+	Images []string      // image files written, the root's first
+	Copies []string      // files copied with CopyFiles
+	Frozen time.Duration // how long the target (every process of the tree) was stopped
+	// Paused is how long the target was stopped again after Frozen: one
+	// thread per process while it reaped its copy-on-write twin, the tree
+	// when memory ran short while the twins were written (dumpwrite.go).
+	Paused   time.Duration
 	Duration time.Duration // the whole checkpoint, until the image was durable
 	Memory   uint64        // bytes of memory saved (all-zero pages excluded)
 	Apparent int64         // image size as ls -l shows it
@@ -154,12 +158,17 @@ type dumper struct {
 	mem     *os.File
 	copies  []string
 	dataLen uint64
-	buf     []byte // snapshot buffer
-	tids    []int  // its threads, the main thread first
+	tids    []int // its threads, the main thread first
 	tregs   []unix.PtraceRegs
 	txstate [][]byte
-	snap    []byte // the memory copied out (a prefix of buf), nil: read live
-	tmp     string // the image under its temporary name
+	twin    *twin // its copy-on-write twin while the image is written (twin.go)
+	// plan: per region, the pages to save (memory.go); deferPlan: the
+	// pages of the regions read from the twin are found in the twin, once
+	// the process runs again (planDeferred).
+	plan      []regionPlan
+	deferPlan bool
+	copied    map[uint64][]byte // what copyFrozen copied, by address of extent
+	tmp       string            // the image under its temporary name
 
 	tree     *dumpTree
 	parent   *dumper
@@ -334,10 +343,18 @@ func (d *dumper) collect() error {
 		return fmt.Errorf("%s(%d): open memory: %w", d.comm, pid, err)
 	}
 	d.mem = mem
+	t0 := time.Now()
 	if err := d.planMemory(); err != nil {
 		return err
 	}
+	d.log.Debug(fmt.Sprintf("%s(%d): memory planned in %.1f ms", d.comm, pid, time.Since(t0).Seconds()*1e3))
+	if err := d.collectVMFlags(); err != nil {
+		return err
+	}
 	if err := d.collectSecurity(); err != nil {
+		return err
+	}
+	if err := d.collectAttrs(); err != nil {
 		return err
 	}
 	if err := d.inject(); err != nil {
@@ -354,7 +371,7 @@ func (d *dumper) inject() error {
 	if err != nil {
 		return err
 	}
-	t := &task{pid: d.pid, orig: d.regs, sc: sc}
+	t := &task{pid: d.pid, orig: d.regs, sc: sc, sysStops: trapIgnored(d.pid)}
 	// Block every signal while we inject so none is delivered, or lost,
 	// in between; the thread's mask is put back below.
 	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
@@ -399,7 +416,7 @@ func (d *dumper) inject() error {
 		th := &m.Threads[i]
 		tt := t
 		if i > 0 {
-			tt = &task{pid: th.TID, orig: d.tregs[i], sc: sc}
+			tt = &task{pid: th.TID, orig: d.tregs[i], sc: sc, sysStops: t.sysStops}
 			if err := ptraceSetSigMask(th.TID, injectMask(d.pid, th.TID)); err != nil {
 				return err
 			}
@@ -474,7 +491,10 @@ func (d *dumper) injectThread(t *task, th *thread, scratch uint64, read func(int
 		return err
 	}
 	th.TidAddr = le.Uint64(b)
-	return d.injectSecurity(t, th.TID)
+	if err := d.injectSecurity(t, th.TID); err != nil {
+		return err
+	}
+	return d.injectAttrs(t, th.TID, scratch, read)
 }
 
 // findSyscallInsn returns the address of a syscall instruction the engine
@@ -601,8 +621,11 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	case strings.HasPrefix(link, "anon_inode:"):
 		kind := strings.Trim(strings.TrimPrefix(link, "anon_inode:"), "[]")
 		a, err := readAnonFile(d.pid, fd, kind)
-		if err != nil {
+		if errors.Is(err, ErrUnsupported) {
 			return closed(fmt.Sprintf(": %s is not checkpointable yet", kind))
+		}
+		if err != nil {
+			return closed(fmt.Sprintf(": %s: %v", kind, err))
 		}
 		f.Kind, f.Anon, f.Ino = fdAnon, a, info.Ino
 		return f, nil
@@ -643,6 +666,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	case unix.S_IFCHR:
 		if msg := deletedDevice(link); msg != "" {
 			return closed(msg)
+		}
+		if d.describePTY(fd, &f, st.Rdev) {
+			return f, nil // a pty of the tree (pty.go)
 		}
 		maj, min := unix.Major(st.Rdev), unix.Minor(st.Rdev)
 		switch {

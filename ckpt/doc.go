@@ -8,16 +8,22 @@
 // which pages exist; only present pages are saved, all-zero ones become
 // holes), its descriptors, and asks the process itself, by injected system
 // calls, for what only it can tell (signal actions, timers, tid address,
-// brk). The memory is copied into a buffer so the target runs again before
-// the image is written.
+// brk). Then each process is cloned, still frozen, into a copy-on-write
+// twin (twin.go): the target runs again after a stop that costs what its
+// page tables take to copy, and its image is written from the twin, with
+// bounded buffers and direct I/O (imagewrite.go, dumpwrite.go).
 //
 // Restart execs the original executable as a stopped stub, clones the
 // process out of it with its old PID (clone3 set_tid, CLONE_PARENT so the
 // caller is its parent), and rebuilds it by injected system calls: unmap
-// everything, map and fill every region, put the vDSO back, set the mm
+// everything, map every region and have the process pread its saved pages
+// into place from the image (fastrestore.go; each segment verified from
+// the process's memory before it runs), put the vDSO back, set the mm
 // fields with PR_SET_MM_MAP, reopen files, restore signals, timers, rseq,
 // credentials, then limits and nice (with the credentials dropped), then
-// the registers.
+// the registers. A lazy restore (RestartOptions.Lazy, lazy.go) runs the
+// process first and serves its anonymous pages through a userfaultfd,
+// each segment verified before any of its pages is copied in.
 //
 // Invariants:
 //   - an image is one ELF core file per process (gdb opens it); it is
@@ -29,7 +35,9 @@
 //     it would not have written (a second note, unknown fields, headers
 //     that disagree with the metadata, counts beyond bounds) is corrupt;
 //     its checksums (CRC-32C, and HMACs with a key) are verified as it is
-//     read, the memory's while the restore reads it, never in a second pass;
+//     read, the memory's from the bytes that went into the process (or,
+//     lazily, from the buffer copied in), so a file changed meanwhile is
+//     refused, never restored torn;
 //   - a restore is all or nothing: on any error (a checksum mismatch
 //     included) every process of the tree created so far is killed before
 //     Restart returns;

@@ -30,7 +30,6 @@ type dumpTree struct {
 
 	procs    []*dumper // parents before children
 	frozenAt time.Time
-	prealloc map[int][]byte  // snapshot buffers allocated before the freeze
 	ctx      context.Context // bounds the waits of the freeze
 
 	// The unix sockets of the tree by inode, and those in flight in
@@ -42,31 +41,34 @@ type dumpTree struct {
 	ipcFiles   []string // the files of SysV segments written (sysvipc.go)
 	// unlinkedCopies: the copy of each unlinked file, by inode (unlinked.go).
 	unlinkedCopies map[string]string
+	// vmas: per pid, what smaps said before the freeze (twin.go); nil:
+	// no copy-on-write twins.
+	vmas map[int]vmaFlags
+	pool *bufPool // the image writer's buffers
 }
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
 	t.ctx = ctx
-	snapshots := !t.opts.CheckOnly && t.opts.Signal == 0
-	if snapshots {
-		// Buffers are allocated before the freeze, so the tree does not
-		// wait for them.
-		t.prealloc = map[int][]byte{}
-		for _, pid := range t.scanTree() {
-			d := &dumper{pid: pid}
-			d.allocSnapshot(snapshotEstimate(pid))
-			if d.buf != nil {
-				t.prealloc[pid] = d.buf
+	if !t.opts.CheckOnly {
+		// Before the freeze: what costs memory the first time it is
+		// touched (~15 us a page here), and smaps, which walks every page
+		// table (see twin.go).
+		var frozen uint64
+		if t.opts.Signal == 0 {
+			t.vmas = map[int]vmaFlags{}
+			for _, pid := range t.scanTree() {
+				if v, err := readVMAFlags(pid); err == nil {
+					t.vmas[pid] = v
+					frozen += v.frozen
+				}
 			}
 		}
+		var err error
+		if t.pool, err = newBufPool(frozen); err != nil {
+			return err
+		}
+		defer t.pool.close()
 	}
-	defer func() {
-		for _, b := range t.prealloc {
-			unix.Munmap(b)
-		}
-		for _, d := range t.procs {
-			d.freeSnapshot()
-		}
-	}()
 	t.frozenAt = time.Now()
 	defer t.release(false)
 	killed := false
@@ -80,7 +82,10 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if err := t.checkSharedTables(); err != nil {
 		return err
 	}
+	t.log.Debug(fmt.Sprintf("frozen %.1f ms after the freeze began", time.Since(t.frozenAt).Seconds()*1e3))
 	for _, d := range t.procs {
+		_, twins := t.vmas[d.pid]
+		d.deferPlan = twins && !d.zombie
 		if err := d.collect(); err != nil {
 			return err
 		}
@@ -88,6 +93,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 			return err
 		}
 	}
+	t.log.Debug(fmt.Sprintf("processes described %.1f ms after the freeze began", time.Since(t.frozenAt).Seconds()*1e3))
 	if err := t.linkFiles(); err != nil {
 		return err
 	}
@@ -97,6 +103,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		}
 	}()
 	if err := t.collectIPC(); err != nil {
+		return err
+	}
+	if err := t.collectOwners(); err != nil {
 		return err
 	}
 	// Connections read in repair mode stay in it only if the whole tree
@@ -109,41 +118,20 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if t.opts.CheckOnly {
 		return nil
 	}
-	if snapshots {
-		// Copy every member's memory out, then let the whole tree go.
-		all := true
-		for _, d := range t.procs {
-			if d.zombie {
-				continue
-			}
-			snap, err := d.snapshot()
-			if err != nil {
-				return err
-			}
-			d.snap = snap
-			all = all && (snap != nil || d.dataLen == 0)
-		}
-		if all {
-			res.Frozen = time.Since(t.frozenAt)
-			t.release(true)
-		}
+	// The images are written (copy-on-write twins let the tree go
+	// before, see writeImages); on error no temporary file is left.
+	if err := t.writeImages(ctx, res); err != nil {
+		return err
 	}
-	var tmps []string
 	defer func() {
 		if retErr != nil {
-			for _, tmp := range tmps {
-				os.Remove(tmp)
+			for _, d := range t.procs {
+				if d.tmp != "" {
+					os.Remove(d.tmp)
+				}
 			}
 		}
 	}()
-	for _, d := range t.procs {
-		tmp, err := d.writeImage(ctx, d.snap)
-		if err != nil {
-			return err
-		}
-		d.tmp = tmp
-		tmps = append(tmps, tmp)
-	}
 	for i := len(t.procs) - 1; i >= 0; i-- {
 		d := t.procs[i]
 		if err := publish(d.tmp, d.path, t.opts.Force || t.opts.Replace); err != nil {
@@ -323,10 +311,6 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 				return nil, err
 			}
 		}
-	}
-	if b, ok := t.prealloc[pid]; ok {
-		d.buf = b
-		delete(t.prealloc, pid)
 	}
 	if parent != nil {
 		parent.children = append(parent.children, d)
@@ -534,7 +518,7 @@ func (t *dumpTree) linkFiles() error {
 			case fdInet:
 				k := fmt.Sprintf("inet:%d", f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
-			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo:
+			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo, fdPTY:
 				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
 			}
@@ -591,6 +575,9 @@ func (t *dumpTree) linkFiles() error {
 		return err
 	}
 	if err := t.linkFifos(); err != nil {
+		return err
+	}
+	if err := t.linkPTYs(); err != nil {
 		return err
 	}
 	// Descriptors with the same file are the same description only if the

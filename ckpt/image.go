@@ -113,6 +113,9 @@ type imageMeta struct {
 	IPC *sysvIPC `json:"ipc,omitempty"`
 	// SemUndo: the process's SEM_UNDO adjustments (semundo.go).
 	SemUndo []semUndo `json:"sem_undo,omitempty"`
+	// Attrs: loginuid, oom_score_adj, scheduling, parent-death signal...
+	// (attrs.go); nil in images of engines that did not save them.
+	Attrs *procAttrs `json:"attrs,omitempty"`
 }
 
 // terminal holds the settings (termios) and window size of a control
@@ -216,6 +219,9 @@ type region struct {
 	// Shmid: the SysV segment a regionSysV attaches.
 	Shmid   int      `json:"shmid,omitempty"`
 	Extents []extent `json:"extents,omitempty"`
+	// Advice: its VmFlags set by madvise, mlock or MAP_DROPPABLE
+	// (memflags.go).
+	Advice []string `json:"advice,omitempty"`
 }
 
 // extent is a saved run of pages: Len bytes at Addr, stored at file offset Off.
@@ -236,6 +242,7 @@ const (
 	fdSocket = "unix"   // a unix socket: see unixSock
 	fdFifo   = "fifo"   // a named pipe: see fifo.go
 	fdInet   = "inet"   // a TCP or UDP socket: see inetSock
+	fdPTY    = "pty"    // a pseudo terminal of the tree, master or slave: see pty.go
 	fdClosed = "closed" // not checkpointable; saved with -F, restored closed
 )
 
@@ -259,6 +266,7 @@ type fileDesc struct {
 	// of the tree that has it open.
 	Fifo *pipeData `json:"fifo,omitempty"`
 	Inet *inetSock `json:"inet,omitempty"`
+	Pty  *ptyState `json:"pty,omitempty"`
 	// Unlinked: the file had no name any more; its content is in Copy.
 	Unlinked bool `json:"unlinked,omitempty"`
 	// Unl: which file it is, its owner, seals (unlinked.go).
@@ -268,6 +276,9 @@ type fileDesc struct {
 	Locks []fileLock `json:"locks,omitempty"`
 	Ino   uint64     `json:"ino,omitempty"` // the pipe's inode, for pipes
 	MntID int        `json:"-"`
+	// Signals: owner (F_SETOWN), F_SETSIG signal and lease of the
+	// description (fdowner.go).
+	Signals *fileSignals `json:"signals,omitempty"`
 }
 
 type sigAction struct {
@@ -790,6 +801,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	}
 	for _, f := range m.Files {
 		if err := checkFileKinds(f); err != nil {
+			return err
+		}
+		if err := checkPTY(f); err != nil {
 			return err
 		}
 	}

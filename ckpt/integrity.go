@@ -30,7 +30,7 @@ import (
 // Its size follows from the segment count, so the writer reserves it with
 // the notes and fills it in (pwrite, before the fsync) once the data is
 // written: the checksums are computed in the writer's one pass over the
-// data, and verified in the restore's one pass (builder.fill), never in a
+// data, and verified in the restore's one pass (memFill, fastrestore.go), never in a
 // second one. A segment's HMAC binds it to its image (metaMAC) and to its
 // place (index), so segments cannot be swapped between or within images.
 

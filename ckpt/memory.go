@@ -2,15 +2,13 @@ package ckpt
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -50,7 +48,6 @@ func (d *dumper) planMemory() error {
 		return fmt.Errorf("%s(%d): pagemap: %w", d.comm, d.pid, err)
 	}
 	defer pm.Close()
-	var off uint64
 	for _, mp := range maps {
 		r, full, err := d.classify(mp)
 		if err != nil {
@@ -60,6 +57,7 @@ func (d *dumper) planMemory() error {
 			continue
 		}
 		var runs [][2]uint64 // [start, end) addresses of saved pages
+		deferred := false
 		switch {
 		case r.Kind == regionVDSO && r.Name == "[vdso]":
 			b := make([]byte, r.End-r.Start)
@@ -76,15 +74,78 @@ func (d *dumper) planMemory() error {
 		case full:
 			runs = [][2]uint64{{r.Start, r.End}}
 		case r.Kind == regionShared:
+		case d.deferPlan && d.twinBound(*r):
+			// Its pages are found in the twin, after the freeze
+			// (planDeferred): the twin's pagemap is the process's of
+			// the instant of the freeze.
+			deferred = true
 		default:
-			runs, err = d.savedRuns(pm, r)
-			if err != nil {
+			if runs, err = d.savedRuns(pm, r); err != nil {
 				return err
 			}
-			if r.Kind == regionFile && len(runs) > fileRunsMax {
-				runs = [][2]uint64{{r.Start, r.End}}
-			}
 		}
+		d.plan = append(d.plan, regionPlan{runs: runs, deferred: deferred, perms: mp.Perms})
+		for _, run := range runs {
+			// Offsets come with the layout; the tree looks at which
+			// shared memory this image holds before (shmSeen, name).
+			r.Extents = append(r.Extents, extent{Addr: run[0], Len: run[1] - run[0]})
+		}
+		d.meta.Regions = append(d.meta.Regions, *r)
+	}
+	if !d.deferPlan {
+		return d.layout()
+	}
+	return nil
+}
+
+// regionPlan is what planMemory found of one region: the runs of pages
+// to save, or that they are to be found later (deferred).
+type regionPlan struct {
+	runs     [][2]uint64
+	deferred bool
+	perms    string
+}
+
+// planDeferred finds the pages of the deferred regions in the memory of
+// pid (the twin, or the frozen process itself), then lays the image out.
+func (d *dumper) planDeferred(pid int) error {
+	pm, err := os.Open(fmt.Sprintf("/proc/%d/pagemap", pid))
+	if err != nil {
+		return fmt.Errorf("%s(%d): pagemap: %w", d.comm, d.pid, err)
+	}
+	defer pm.Close()
+	for i := range d.plan {
+		p := &d.plan[i]
+		if !p.deferred {
+			continue
+		}
+		r := &d.meta.Regions[i]
+		t0 := time.Now()
+		if p.runs, err = d.savedRuns(pm, r); err != nil {
+			return err
+		}
+		if dt := time.Since(t0); dt > time.Millisecond {
+			d.log.Debug(fmt.Sprintf("%s(%d) region %#x-%#x: pages found in %.1f ms", d.comm, d.pid, r.Start, r.End, dt.Seconds()*1e3))
+		}
+		p.deferred = false
+	}
+	d.deferPlan = false
+	return d.layout()
+}
+
+// layout turns the runs of every region into its extents and the image's
+// PT_LOAD segments.
+func (d *dumper) layout() error {
+	var off uint64
+	d.loads = d.loads[:0]
+	for i := range d.meta.Regions {
+		r := &d.meta.Regions[i]
+		runs := d.plan[i].runs
+		if r.Kind == regionFile && len(runs) > fileRunsMax {
+			runs = [][2]uint64{{r.Start, r.End}}
+		}
+		runs = splitRuns(runs, segMax)
+		r.Extents = nil
 		// One PT_LOAD per run of saved pages and per gap between them, so
 		// gdb sees every address of the region.
 		pos := r.Start
@@ -101,8 +162,7 @@ func (d *dumper) planMemory() error {
 		if pos < r.End {
 			d.loads = append(d.loads, load{vaddr: pos, memsz: r.End - pos, prot: r.Prot})
 		}
-		d.log.Info(fmt.Sprintf("%s(%d) region %#x-%#x %s %s %s: %d KiB saved", d.comm, d.pid, r.Start, r.End, mp.Perms, r.Kind, r.Name, extLen(r.Extents)/1024))
-		d.meta.Regions = append(d.meta.Regions, *r)
+		d.log.Info(fmt.Sprintf("%s(%d) region %#x-%#x %s %s %s: %d KiB saved", d.comm, d.pid, r.Start, r.End, d.plan[i].perms, r.Kind, r.Name, extLen(r.Extents)/1024))
 	}
 	if len(d.loads) > maxLoads {
 		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1,
@@ -110,6 +170,23 @@ func (d *dumper) planMemory() error {
 	}
 	d.dataLen = off
 	return nil
+}
+
+// segMax bounds a saved run (one segment, checked as a whole): a lazy
+// restore reads and verifies a whole segment at its first fault.
+const segMax = lazySegMax
+
+// splitRuns cuts the runs longer than max.
+func splitRuns(runs [][2]uint64, max uint64) [][2]uint64 {
+	var out [][2]uint64
+	for _, r := range runs {
+		for r[1]-r[0] > max {
+			out = append(out, [2]uint64{r[0], r[0] + max})
+			r[0] += max
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func extLen(es []extent) uint64 {
@@ -189,10 +266,26 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 	return r, false, nil
 }
 
+// usePagemapScan: savedRuns asks PAGEMAP_SCAN (tests compare both ways).
+var usePagemapScan = true
+
 // savedRuns returns the runs of pages of r that the image must hold: the
 // present or swapped pages of anonymous memory, and of a private file
 // mapping the pages that were copied on write.
 func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
+	gap := uint64(anonGapMerge)
+	if r.Kind == regionFile {
+		gap = 1
+	}
+	if usePagemapScan {
+		runs, err := scanSaved(pm, r.Start, r.End, r.Kind == regionFile, gap)
+		if err != errNoScan {
+			if err != nil {
+				return nil, fmt.Errorf("%s(%d): read pagemap: %w", d.comm, d.pid, err)
+			}
+			return runs, nil
+		}
+	}
 	n := (r.End - r.Start) / pageSize
 	buf := make([]byte, 8*min(n, 1<<16))
 	var runs [][2]uint64
@@ -229,82 +322,6 @@ func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 	return runs, nil
 }
 
-// snapshot copies every saved extent of the frozen target into one buffer
-// of our own, so the target can run again before the image is written:
-// reading memory runs at several GB/s, writing a new file into the page
-// cache at a fraction of that. The buffer is d.buf when that is large
-// enough (allocated before the freeze, see allocSnapshot). It returns nil
-// (and the image is written from the live, frozen target) when the buffer
-// would not fit in memory.
-func (d *dumper) snapshot() ([]byte, error) {
-	if d.dataLen == 0 {
-		return nil, nil
-	}
-	if uint64(len(d.buf)) < d.dataLen {
-		d.freeSnapshot()
-		if d.allocSnapshot(d.dataLen); d.buf == nil {
-			return nil, nil
-		}
-	}
-	buf := d.buf[:d.dataLen]
-	for _, r := range d.meta.Regions {
-		for _, e := range r.Extents {
-			if err := d.readExtent(buf[e.Off:e.Off+e.Len], e.Addr); err != nil {
-				return nil, err
-			}
-		}
-	}
-	return buf, nil
-}
-
-// allocSnapshot maps a buffer of n bytes for snapshot, unless that would
-// take more than half of the available memory. Huge pages and one bulk
-// populate make it far cheaper than faulting pages in one by one on
-// these VMs.
-func (d *dumper) allocSnapshot(n uint64) {
-	if n == 0 || n > memAvailable()/2 {
-		return
-	}
-	buf, err := unix.Mmap(-1, 0, int(n), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		return
-	}
-	unix.Madvise(buf, unix.MADV_HUGEPAGE)
-	if err := unix.Madvise(buf, unix.MADV_POPULATE_WRITE); err != nil {
-		unix.Munmap(buf)
-		return
-	}
-	d.buf = buf
-}
-
-func (d *dumper) freeSnapshot() {
-	if d.buf != nil {
-		unix.Munmap(d.buf)
-		d.buf = nil
-	}
-}
-
-// snapshotEstimate guesses, before the freeze, how many bytes snapshot
-// will need: the process's anonymous and shared resident memory, plus room
-// for pages copied on write in file mappings.
-func snapshotEstimate(pid int) uint64 {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	var kb uint64
-	for _, line := range strings.Split(string(data), "\n") {
-		for _, k := range []string{"RssAnon:", "RssShmem:", "VmPTE:"} {
-			if v, ok := strings.CutPrefix(line, k); ok {
-				var n uint64
-				fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), &n)
-				kb += n
-			}
-		}
-	}
-	return kb*1024 + kb*1024/16 + 8<<20
-}
-
 // readExtent reads target memory at addr into b: process_vm_readv where it
 // can, /proc/PID/mem (which also reads unreadable pages) where it cannot.
 func (d *dumper) readExtent(b []byte, addr uint64) error {
@@ -338,132 +355,6 @@ func memAvailable() uint64 {
 		}
 	}
 	return 0
-}
-
-// writeImage writes the image under a temporary name beside its final one
-// and returns that name. Memory comes from snap (see snapshot) or, when
-// snap is nil, from the frozen target. All-zero pages are skipped (holes),
-// so the file is sparse. The checksums (and with a key the HMACs) of the
-// segments are computed as they are written and go into the checksum note,
-// written last (see sums).
-func (d *dumper) writeImage(ctx context.Context, snap []byte) (tmpName string, retErr error) {
-	var regs []unix.PtraceRegs
-	var xstate [][]byte
-	if !d.zombie {
-		regs, xstate = d.tregs, d.txstate
-	}
-	nseg := 0
-	for _, r := range d.meta.Regions {
-		nseg += len(r.Extents)
-	}
-	key := d.opts.Key
-	notes, err := buildNotes(&d.meta, regs, xstate, nseg, key != nil)
-	if err != nil {
-		return "", err
-	}
-	hdr, dataStart := imageHeader(notes, d.loads)
-	sumsAt := len(hdr) - sumsLen(nseg, key != nil)
-	ss := sums{keyed: key != nil, head: crcOf(hdr[:sumsAt]), segs: make([]segSum, 0, nseg)}
-	if key != nil {
-		copy(ss.metaMAC[:], metaMAC(key, hdr[:sumsAt]))
-	}
-	f, err := os.CreateTemp(filepath.Dir(d.path), "."+filepath.Base(d.path)+".tmp*")
-	if err != nil {
-		return "", err
-	}
-	defer func() {
-		f.Close()
-		if retErr != nil {
-			os.Remove(f.Name())
-		}
-	}()
-	if err := f.Chmod(0o600); err != nil {
-		return "", err
-	}
-	if _, err := f.WriteAt(hdr, 0); err != nil {
-		return "", fmt.Errorf("%s: write header: %w", d.path, err)
-	}
-	var buf []byte
-	out := f
-	if snap == nil {
-		buf = make([]byte, 4<<20)
-	} else if df, err := os.OpenFile(f.Name(), os.O_WRONLY|unix.O_DIRECT, 0); err == nil {
-		// The snapshot is page aligned and so are the runs written from
-		// it: write them around the page cache, which on these VMs costs
-		// more than the disk.
-		defer df.Close()
-		out = df
-	}
-	var exts []extent
-	for _, r := range d.meta.Regions {
-		exts = append(exts, r.Extents...)
-	}
-	// From a snapshot, the checksums are computed by a goroutine of their
-	// own while this one waits on the disk; it only reads snap and is
-	// always waited for (snap is unmapped after us).
-	var sumsDone chan []segSum
-	if snap != nil {
-		sumsDone = make(chan []segSum, 1)
-		go func() { sumsDone <- snapshotSums(snap, exts, key, ss.metaMAC[:]) }()
-		defer func() {
-			if sumsDone != nil {
-				<-sumsDone
-			}
-		}()
-	}
-	for _, e := range exts {
-		if err := ctx.Err(); err != nil {
-			return "", err
-		}
-		h := newSegHash(key, ss.metaMAC[:], len(ss.segs))
-		for done := uint64(0); done < e.Len; {
-			var b []byte
-			if snap != nil {
-				b = snap[e.Off : e.Off+e.Len]
-			} else {
-				b = buf[:min(e.Len-done, uint64(len(buf)))]
-				if err := d.readExtent(b, e.Addr+done); err != nil {
-					return "", err
-				}
-			}
-			if snap == nil {
-				h.write(b)
-			}
-			err := writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
-			if err != nil && out != f && errors.Is(err, unix.EINVAL) {
-				// This filesystem takes no direct I/O.
-				out = f
-				err = writeNonZeroFile(out, b, int64(dataStart+e.Off+done))
-			}
-			if err != nil {
-				return "", fmt.Errorf("%s: write proc region: %w", d.path, err)
-			}
-			done += uint64(len(b))
-		}
-		ss.segs = append(ss.segs, h.sum())
-	}
-	if sumsDone != nil {
-		ss.segs = <-sumsDone
-		sumsDone = nil
-	}
-	if _, err := f.WriteAt(ss.encode(), int64(sumsAt)); err != nil {
-		return "", fmt.Errorf("%s: write checksums: %w", d.path, err)
-	}
-	if err := f.Truncate(int64(dataStart + d.dataLen)); err != nil {
-		return "", fmt.Errorf("%s: seek: %w", d.path, err)
-	}
-	return f.Name(), nil
-}
-
-// snapshotSums returns the checksums of the extents exts of snap.
-func snapshotSums(snap []byte, exts []extent, key, metaMAC []byte) []segSum {
-	out := make([]segSum, len(exts))
-	for i, e := range exts {
-		h := newSegHash(key, metaMAC, i)
-		h.write(snap[e.Off : e.Off+e.Len])
-		out[i] = h.sum()
-	}
-	return out
 }
 
 var zeroPage [pageSize]byte

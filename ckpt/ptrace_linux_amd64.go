@@ -172,9 +172,20 @@ func ptracePeekSigInfo(pid int, shared bool) ([][]byte, error) {
 type rseqConfig struct {
 	Ptr   uint64 `json:"ptr"`
 	Len   uint32 `json:"len"`
-	Flags uint32 `json:"flags"`
 	Sig   uint32 `json:"sig"`
+	Flags uint32 `json:"flags"`
 	Pad   uint32 `json:"-"`
+}
+
+// signature is the rseq signature to register with. The engine once read
+// struct ptrace_rseq_configuration with flags and signature swapped; its
+// images say flags = the signature, sig = 0 (the kernel's flags are
+// always 0), and are read as they meant.
+func (c rseqConfig) signature() uint32 {
+	if c.Sig == 0 && c.Flags != 0 {
+		return c.Flags
+	}
+	return c.Sig
 }
 
 func ptraceGetRseq(pid int) (rseqConfig, error) {
@@ -264,6 +275,12 @@ type task struct {
 	// onEvent, if set, sees every ptrace event stop (fork, clone...) met
 	// while a syscall runs.
 	onEvent func(event int) error
+	// sysStops: run the call between its syscall-entry and -exit stops
+	// (PTRACE_SYSCALL) instead of single-stepping it, for a program whose
+	// SIGTRAP is ignored: the kernel reports a step with a forced
+	// SIGTRAP, and forcing an ignored signal resets it to SIG_DFL
+	// (force_sig_info_to_task); syscall stops send no signal.
+	sysStops bool
 }
 
 // syscallError is the errno an injected system call returned.
@@ -290,7 +307,13 @@ func (t *task) call(name string, nr uintptr, args ...uint64) (uint64, error) {
 	if err := ptraceSetRegs(t.pid, &r); err != nil {
 		return 0, err
 	}
-	if err := ptraceSingleStep(t.pid); err != nil {
+	step := func() error { return ptraceSingleStep(t.pid) }
+	stops := 1 // the trap after the step
+	if t.sysStops {
+		step = func() error { return ptrace(unix.PTRACE_SYSCALL, t.pid, 0, 0) }
+		stops = 2 // syscall entry and exit
+	}
+	if err := step(); err != nil {
 		return 0, err
 	}
 	for {
@@ -304,7 +327,7 @@ func (t *task) call(name string, nr uintptr, args ...uint64) (uint64, error) {
 					return 0, err
 				}
 			}
-			if err := ptraceSingleStep(t.pid); err != nil {
+			if err := step(); err != nil {
 				return 0, err
 			}
 			continue
@@ -313,6 +336,12 @@ func (t *task) call(name string, nr uintptr, args ...uint64) (uint64, error) {
 			// Every signal is blocked while we inject, so this is a
 			// synchronous fault caused by the call itself.
 			return 0, fmt.Errorf("inject %s: tracee stopped by signal %d", name, ws.StopSignal())
+		}
+		if stops--; stops > 0 {
+			if err := step(); err != nil {
+				return 0, err
+			}
+			continue
 		}
 		break
 	}
@@ -336,4 +365,15 @@ func errnoOf(err error) unix.Errno {
 		return se.errno
 	}
 	return 0
+}
+
+// restartsAsIs tells whether a system call interrupted with
+// ERESTART_RESTARTBLOCK can simply be made again: poll(2) without a
+// timeout (the kernel always gives poll a restart block, do_restart_poll,
+// even when it has nothing to count down; its arguments are still in rdi,
+// rsi and rdx, which the syscall instruction preserves). Made again, it
+// waits as it did; returning EINTR instead ends programs that do not
+// expect it there (util-linux script(1)).
+func restartsAsIs(regs *unix.PtraceRegs) bool {
+	return regs.Orig_rax == unix.SYS_POLL && int32(regs.Rdx) < 0
 }

@@ -55,6 +55,11 @@ type RestartOptions struct {
 	// cannot Wait for it then. The caller's parent also sees one short-
 	// lived extra child end, killed: the stub the root was cloned from.
 	Detach bool
+	// Lazy runs the tree as soon as its state is back and loads its
+	// private anonymous memory as it touches it, verified segment by
+	// segment (lazy.go); Process.Loaded tells when the image is not
+	// needed any more. The caller must live until then.
+	Lazy bool
 }
 
 // Process is a restarted process. Its parent is the caller of Restart, or
@@ -71,9 +76,16 @@ type Process struct {
 	// giveBack, if set, makes the caller's process group the foreground
 	// group of the terminal again once the process has ended (CONVEX).
 	giveBack func()
+	lazy     *lazyLoader // Lazy: loads the pages still missing
+	// tracer, if set, is the thread the process was cloned from, kept
+	// until Wait sees it end: the process has a parent-death signal,
+	// which the kernel sends when that thread ends (attrs.go).
+	tracer *tracer
 }
 
-// Wait waits for the process to end and returns its wait status.
+// Wait waits for the process to end and returns its wait status. After a
+// lazy restore it also waits for the loader, and returns its error when a
+// segment failed its check (the tree was killed for it).
 func (p *Process) Wait() (unix.WaitStatus, error) {
 	if p.Detached {
 		return 0, fmt.Errorf("wait for pid %d: %w", p.PID, ErrDetached)
@@ -91,7 +103,11 @@ func (p *Process) Wait() (unix.WaitStatus, error) {
 			if p.giveBack != nil {
 				p.giveBack()
 			}
-			return ws, nil
+			if p.tracer != nil {
+				p.tracer.stop()
+				p.tracer = nil
+			}
+			return ws, p.LoadErr()
 		}
 	}
 }
@@ -137,7 +153,6 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 		return nil, err
 	}
 	t := newTracer()
-	defer t.stop()
 	var proc *Process
 	err = t.do(func() error {
 		var err error
@@ -145,7 +160,13 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 		return err
 	})
 	if err != nil {
+		t.stop()
 		return nil, err
+	}
+	if !root.keepsParentThread() {
+		t.stop()
+	} else {
+		proc.tracer = t
 	}
 	return proc, nil
 }
@@ -228,11 +249,13 @@ func loadTree(path string, key []byte) (*rproc, []*rproc, error) {
 }
 
 type restorer struct {
-	opts  RestartOptions
-	log   *slog.Logger
-	root  *rproc
-	procs []*rproc // parents before children
-	stub  int      // the process the root was cloned from (startStub)
+	// firstFD: the first holder of each description (fdowner.go).
+	firstFD map[string]firstHolder
+	opts    RestartOptions
+	log     *slog.Logger
+	root    *rproc
+	procs   []*rproc // parents before children
+	stub    int      // the process the root was cloned from (startStub)
 
 	descs map[string]int    // open file descriptions, opened by the restorer
 	shm   map[string]int    // shared memory objects (memfds)
@@ -241,12 +264,15 @@ type restorer struct {
 	ipc   *ipcRestore       // SysV IPC objects (sysvrestore.go)
 	// unlinked: the unlinked files made again, by inode (unlinked.go).
 	unlinked map[string]int
+	lazy     *lazyLoader // RestartOptions.Lazy: serves the tree's faults
 	// tmpfsKept: shared memory objects whose tmpfs file was still there
 	// (tmpfsmap.go): mapped as they are, not refilled.
 	tmpfsKept map[string]bool
-	created   []int  // pids created so far, for the all-or-nothing cleanup
-	pidfd     uint64 // our pidfd, inherited by the whole tree at this number
-	winch     bool   // the terminal's window size changed: send SIGWINCH
+	created   []int            // pids created so far, for the all-or-nothing cleanup
+	pidfd     uint64           // our pidfd, inherited by the whole tree at this number
+	winch     bool             // the terminal's window size changed: send SIGWINCH
+	ptys      map[int]*ptyOpen // pty pairs of the tree by old number (ptyrestore.go)
+	tcpWait   []pendingConn    // clients of connections waiting in a listener (tcppending.go)
 
 	fifos       map[string]*fifoHold // named pipes being opened, by file
 	epollFilled map[string]bool      // epoll descriptions whose interest list is back
@@ -276,6 +302,9 @@ func (r *restorer) check(p *rproc) error {
 		return nil
 	}
 	if err := r.checkSecurity(p); err != nil {
+		return err
+	}
+	if err := r.checkAttrs(p); err != nil {
 		return err
 	}
 	fp := localFingerprint(nil)
@@ -472,13 +501,21 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 	defer func() {
 		if retErr != nil {
 			// All or nothing: every process created so far goes.
-			for _, pid := range r.created {
-				unix.Kill(pid, unix.SIGKILL)
+			r.killAll()
+			if r.lazy != nil {
+				r.lazy.stop()
+				if r.lazy.err != nil {
+					// A segment failed its check while the restore went on.
+					retErr = r.lazy.err
+				}
 			}
 			reapAll(r.created, 10*time.Second)
 			r.undoIPC()
 		}
 	}()
+	if err := r.openPTYs(); err != nil {
+		return nil, err
+	}
 	if err := r.createRoot(ctx); err != nil {
 		return nil, err
 	}
@@ -493,6 +530,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 	if err := r.openDescriptions(); err != nil {
 		return nil, err
 	}
+	r.closePTYControl()
 	for _, p := range r.procs {
 		if p.meta.Zombie != nil {
 			continue
@@ -506,6 +544,12 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 	}
 	if err := r.finishIPC(); err != nil {
 		return nil, r.fail(r.root, err)
+	}
+	if err := r.ptyForeground(); err != nil {
+		return nil, err
+	}
+	if err := r.restoreSignals(); err != nil {
+		return nil, err
 	}
 	// Zombies exit now that their parents are built (their SIGCHLD was
 	// flushed from the parents; the parents' own pending signals are
@@ -553,7 +597,10 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, r.fail(p, err)
 		}
 	}
-	return &Process{PID: r.root.pid, Comm: r.root.comm(), Detached: r.opts.Detach, Stub: r.stub, giveBack: giveBack}, nil
+	if r.lazy != nil {
+		r.lazy.seal()
+	}
+	return &Process{PID: r.root.pid, Comm: r.root.comm(), Detached: r.opts.Detach, Stub: r.stub, giveBack: giveBack, lazy: r.lazy}, nil
 }
 
 func (r *restorer) closeAll() {
@@ -570,6 +617,7 @@ func (r *restorer) closeAll() {
 		unix.Close(p[0])
 		unix.Close(p[1])
 	}
+	r.closePTYs()
 }
 
 // createRoot starts the stub and clones the root out of it, with its
@@ -643,11 +691,14 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 	}
 	m := p.meta
 	switch {
-	case m.SID == m.PID && (p != r.root || m.TTY == 0):
+	case m.SID == m.PID && (p != r.root || m.TTY == 0 || r.ptyCTTY(p)):
 		// A session leader (the root keeps restart's session, and its
-		// terminal, if it had a terminal itself).
+		// terminal, if it had a terminal itself, not a pty of the tree).
 		if _, err := p.b.call("setsid", unix.SYS_SETSID); err != nil {
 			return r.fail(p, fmt.Errorf("setsid: %w", err))
+		}
+		if err := r.takePTYControl(p); err != nil {
+			return err
 		}
 	case m.PGID == m.PID:
 		if _, err := p.b.call("setpgid", unix.SYS_SETPGID, 0, 0); err != nil {

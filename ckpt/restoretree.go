@@ -55,6 +55,9 @@ func (r *restorer) openDescriptions() error {
 	if err := r.finishInet(); err != nil {
 		return r.fail(r.root, err)
 	}
+	if err := r.connectPendingTCP(); err != nil {
+		return r.fail(r.root, err)
+	}
 	if err := r.restoreUnix(); err != nil {
 		return r.fail(r.root, err)
 	}
@@ -74,7 +77,12 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 	case fdFifo:
 		return r.openFifo(p, f)
 	case fdInet:
+		if f.Inet != nil && f.Inet.State == inetPending {
+			return r.openPendingTCP(p, f)
+		}
 		return r.openInet(p, f)
+	case fdPTY:
+		return r.ptyDescription(p, f)
 	case fdPipe:
 		pp, ok := r.pipes[f.Ino]
 		if !ok {
@@ -116,6 +124,9 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 			return -1, fmt.Errorf("fd %d: %s: no state saved", f.FD, f.Path)
 		}
 		a := f.Anon
+		if a.Type == "pidfd" {
+			return r.openPidfd(f)
+		}
 		if a.Type == "inotify" && r.opts.Force {
 			// -F: a watched file that is gone loses its watch (as
 			// the kernel drops a watch when its file is removed),
@@ -254,12 +265,13 @@ func (r *restorer) makeShm(p *rproc) error {
 			}
 		} else if !ok {
 			var err error
-			if fd, err = unix.MemfdCreate("lazarus-shm", unix.MFD_CLOEXEC); err != nil {
-				return fmt.Errorf("shared mem tmp file create failed: %w", err)
+			var filled bool
+			if fd, filled, err = r.newShmObject(rg, size[rg.Shm]); err != nil {
+				return err
 			}
 			r.shm[rg.Shm] = fd
-			if err := unix.Ftruncate(fd, size[rg.Shm]); err != nil {
-				return fmt.Errorf("shared mem tmp file create failed: %w", err)
+			if filled {
+				r.tmpfsKept[rg.Shm] = true // content there: not refilled
 			}
 		}
 		if r.tmpfsKept[rg.Shm] {

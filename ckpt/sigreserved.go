@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"strconv"
@@ -59,4 +60,47 @@ func injectMask(pid, tid int) uint64 {
 		}
 	}
 	return ^trapBit
+}
+
+// trapIgnored reports whether process pid ignores SIGTRAP, or has one
+// pending for any thread (/proc status SigIgn, ShdPnd, SigPnd, read
+// before anything is injected). Its calls are then injected between
+// syscall stops (task.sysStops): a forced step SIGTRAP would reset an
+// ignored SIGTRAP to SIG_DFL, and with one pending (so blocked while
+// injecting, see injectMask) reset the handler and merge with the
+// pending one, which the tracer would swallow.
+func trapIgnored(pid int) bool {
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, e := range tasks {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/status", pid, e.Name()))
+		if err != nil {
+			continue
+		}
+		for k, v := range keyValues(b) {
+			if k == "SigIgn" || k == "SigPnd" || k == "ShdPnd" {
+				if set, err := strconv.ParseUint(v, 16, 64); err == nil && set&trapBit != 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// trapIgnored reports whether the image's process ignored SIGTRAP or had
+// one pending: the restore injects between syscall stops from the start,
+// so the disposition it restores stays (see task.sysStops).
+func (m *imageMeta) trapIgnored() bool {
+	a := m.Signals.Actions
+	return len(a) >= int(unix.SIGTRAP) && a[unix.SIGTRAP-1].Handler == 1 || m.trapPending() // SIG_IGN
+}
+
+// trapPending reports whether a SIGTRAP was pending in the image.
+func (m *imageMeta) trapPending() bool {
+	for _, ps := range m.Signals.Pending {
+		if len(ps.Info) >= 4 && binary.LittleEndian.Uint32(ps.Info) == uint32(unix.SIGTRAP) {
+			return true
+		}
+	}
+	return false
 }

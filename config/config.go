@@ -79,6 +79,16 @@ type Config struct {
 	// root; MaxUserConnections those of one user (root included).
 	MaxConnections     int
 	MaxUserConnections int
+	// Prologue and Epilogue are the site's scripts ("": the state
+	// directory's prologue and epilogue, when they exist); PelogTimeout
+	// bounds each run of them.
+	Prologue, Epilogue string
+	PelogTimeout       time.Duration
+	// Sendmail is the MTA of job mail ("": none), MailFrom its sender,
+	// MailPerMinute the most mails sent in a minute.
+	Sendmail      string
+	MailFrom      string
+	MailPerMinute int
 }
 
 // Machine is what the defaults are made of.
@@ -117,6 +127,11 @@ func Default(m Machine) Config {
 
 		MaxConnections:     1024,
 		MaxUserConnections: 64,
+
+		PelogTimeout:  30 * time.Second,
+		Sendmail:      "/usr/sbin/sendmail",
+		MailFrom:      "adm",
+		MailPerMinute: 30,
 	}
 }
 

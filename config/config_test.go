@@ -48,6 +48,12 @@ checkpoint_keep = 3
 checkpoint_hour = 1s
 max_connections = 500
 max_user_connections = 20
+prologue = /etc/lazarus/prologue
+epilogue = /etc/lazarus/epilogue
+pelog_timeout = 10s
+sendmail = /usr/lib/sendmail
+mail_from = batch@example.org
+mail_per_minute = 5
 `
 	c, err := Parse(strings.NewReader(in), machine)
 	if err != nil {
@@ -58,6 +64,8 @@ max_user_connections = 20
 		DefaultWalltime: time.Hour, MaxWalltime: 48 * time.Hour, KillGrace: 30 * time.Second,
 		Operators: []string{"alice", "bob"}, QueryOtherJobs: true, KeepFinished: 24 * time.Hour, LogLevel: "debug",
 		CheckpointKeep: 3, CheckpointHour: time.Second, MaxConnections: 500, MaxUserConnections: 20,
+		Prologue: "/etc/lazarus/prologue", Epilogue: "/etc/lazarus/epilogue", PelogTimeout: 10 * time.Second,
+		Sendmail: "/usr/lib/sendmail", MailFrom: "batch@example.org", MailPerMinute: 5,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)

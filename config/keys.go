@@ -134,6 +134,38 @@ var keys = []key{
 	{"max_user_connections", "protocol connections lazarusd takes at once from one user; more are refused (busy)", "64",
 		func(c *Config, v string) error { return atoiMin(&c.MaxUserConnections, v, 1) },
 		func(c Config) string { return strconv.Itoa(c.MaxUserConnections) }},
+	{"prologue", "program run as root before a job's run from the start of its script (PBS's mom_priv/prologue); must be owned and writable by root only", "prologue in the state directory, if there",
+		func(c *Config, v string) error { return absPath(&c.Prologue, v) },
+		func(c Config) string { return c.Prologue }},
+	{"epilogue", "program run as root after each run of a job (PBS's mom_priv/epilogue); must be owned and writable by root only", "epilogue in the state directory, if there",
+		func(c *Config, v string) error { return absPath(&c.Epilogue, v) },
+		func(c Config) string { return c.Epilogue }},
+	{"pelog_timeout", "time the prologue or the epilogue may take before it is killed (PBS: 30s)", "30s",
+		func(c *Config, v string) error { return duration(&c.PelogTimeout, v, time.Second, time.Hour) },
+		func(c Config) string { return formatDuration(c.PelogTimeout) }},
+	{"sendmail", "the mail transfer agent job mail (qsub -m, -M) goes through, run as sendmail -t; empty: no mail", "/usr/sbin/sendmail",
+		func(c *Config, v string) error { return absPath(&c.Sendmail, v) },
+		func(c Config) string { return c.Sendmail }},
+	{"mail_from", "the sender of job mail (PBS's mail_from)", "adm",
+		func(c *Config, v string) error {
+			if v == "" || strings.ContainsAny(v, " \t\r\n<>,;") {
+				return fmt.Errorf("want one address, without spaces")
+			}
+			c.MailFrom = v
+			return nil
+		},
+		func(c Config) string { return c.MailFrom }},
+	{"mail_per_minute", "job mails sent at most per minute; more are dropped (and said so in the job's history)", "30",
+		func(c *Config, v string) error { return atoiMin(&c.MailPerMinute, v, 1) },
+		func(c Config) string { return strconv.Itoa(c.MailPerMinute) }},
+}
+
+func absPath(dst *string, v string) error {
+	if v != "" && !strings.HasPrefix(v, "/") {
+		return fmt.Errorf("want an absolute path, or nothing")
+	}
+	*dst = v
+	return nil
 }
 
 func lookup(name string) (key, bool) {

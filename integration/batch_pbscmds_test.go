@@ -154,6 +154,7 @@ func TestBatchPBSQstatFull(t *testing.T) {
 		"    Hold_Types = u\n" +
 		"    Join_Path = oe\n" +
 		"    Keep_Files = n\n" +
+		"    Mail_Points = a\n" +
 		"    mtime = <time>\n" +
 		"    Output_Path = <host>:<work>/fulljob.o" + jobArg(id) + "\n" +
 		"    Priority = 5\n" +

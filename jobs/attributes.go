@@ -20,6 +20,10 @@ type Attributes struct {
 	Shell string // -S: the interpreter that runs the script; "": by its #! line
 	Group string // -W group_list: the group the job runs as (Owner.GID); "": the login group
 	Slurm bool   // the script's #SBATCH directives were translated: the job gets SLURM_* too
+	// MailPoints is qsub -m (ParseMailPoints; "": DefaultMailPoints);
+	// MailUsers qsub -M, comma separated ("": the owner).
+	MailPoints string
+	MailUsers  string
 }
 
 // PBS's bounds of qsub -p.

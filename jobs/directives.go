@@ -67,13 +67,6 @@ func RefusedOption(opt, arg string) error {
 	switch opt {
 	case "I", "G", "X":
 		return fmt.Errorf("interactive jobs are not supported: a batch job has no terminal")
-	case "m":
-		if arg == "n" {
-			return nil
-		}
-		return fmt.Errorf("this system sends no mail (only -m n is accepted)")
-	case "M":
-		return fmt.Errorf("this system sends no mail")
 	case "R":
 		return fmt.Errorf("removing output files of a successful job (-R) is not supported")
 	}
@@ -297,12 +290,29 @@ var slurmOptions = []slurmOption{
 		return nil, fmt.Errorf("only --export=ALL and --export=NONE are translated (use qsub -v)")
 	}},
 	{"mail-type", "", true, func(a string) ([]Directive, error) {
-		if strings.EqualFold(a, "NONE") {
-			return nil, nil
+		points := ""
+		for _, t := range strings.Split(strings.ToUpper(a), ",") {
+			switch t {
+			case "NONE":
+				points = "n"
+			case "BEGIN":
+				points += "b"
+			case "END":
+				points += "e"
+			case "FAIL":
+				points += "a"
+			case "ALL":
+				points += "abe"
+			default:
+				return nil, fmt.Errorf("--mail-type=%s: only NONE, BEGIN, END, FAIL and ALL are translated", t)
+			}
 		}
-		return nil, fmt.Errorf("this system sends no mail")
+		if strings.Contains(points, "n") && points != "n" {
+			return nil, fmt.Errorf("--mail-type=%s: NONE with other types", a)
+		}
+		return one("m", points), nil
 	}},
-	{"mail-user", "", true, refuse("this system sends no mail")},
+	{"mail-user", "", true, func(a string) ([]Directive, error) { return one("M", a), nil }},
 	{"array", "a", true, func(a string) ([]Directive, error) {
 		if _, err := ParseArray(a); err != nil {
 			return nil, err

@@ -69,6 +69,7 @@ func TestParseDirectives(t *testing.T) {
 				{Line: 9, Opt: "q", Arg: "short", Slurm: "--partition=short"},
 				{Line: 10, Opt: "r", Arg: "y", Slurm: "--requeue"},
 				{Line: 11, Opt: SlurmExportNone, Slurm: "--export=NONE"},
+				{Line: 12, Opt: "m", Arg: "n", Slurm: "--mail-type=NONE"},
 				{Line: 13, Opt: "N", Arg: "other", Slurm: "--job-name=other"},
 			},
 		},
@@ -90,6 +91,12 @@ func TestParseDirectives(t *testing.T) {
 			name:   "mail none accepted",
 			script: "#PBS -m n\ntrue\n",
 			want:   []Directive{{Line: 1, Opt: "m", Arg: "n"}},
+		},
+		{
+			name:   "mail",
+			script: "#PBS -m abe\n#PBS -M a@b.c\n#SBATCH --mail-type=BEGIN,FAIL\n#SBATCH --mail-user=x@y\n",
+			want: []Directive{{Line: 1, Opt: "m", Arg: "abe"}, {Line: 2, Opt: "M", Arg: "a@b.c"},
+				{Line: 3, Opt: "m", Arg: "ba", Slurm: "--mail-type=BEGIN,FAIL"}, {Line: 4, Opt: "M", Arg: "x@y", Slurm: "--mail-user=x@y"}},
 		},
 	}
 	for _, tt := range tests {
@@ -122,8 +129,6 @@ func TestParseDirectivesRefused(t *testing.T) {
 	}{
 		{"interactive", "#PBS -I\n", 1, "#PBS -I", "interactive"},
 		{"X11", "#PBS -X\n", 1, "#PBS -X", "interactive"},
-		{"mail events", "#PBS -m abe\n", 1, "#PBS -m", "no mail"},
-		{"mail list", "#PBS -M a@b.c\n", 1, "#PBS -M", "no mail"},
 		{"remove files", "#PBS -R oe\n", 1, "#PBS -R", "-R"},
 		{"unknown option", "\n#PBS -d /tmp\n", 2, "#PBS -d", "unknown option"},
 		{"prefix option in a script", "#PBS -C #X\n", 1, "#PBS -C", "cannot be a directive"},
@@ -138,8 +143,7 @@ func TestParseDirectivesRefused(t *testing.T) {
 		{"slurm array short bad max", "#SBATCH -a 1-3%0\n", 1, "#SBATCH --array", "above 0"},
 		{"slurm dependency singleton", "#SBATCH --dependency=singleton\n", 1, "#SBATCH --dependency", "singleton"},
 		{"slurm dependency mixed", "#SBATCH --dependency=afterok:1,afterok:2?afterany:3\n", 1, "#SBATCH --dependency", "mixed"},
-		{"slurm mail type", "#SBATCH --mail-type=END\n", 1, "#SBATCH --mail-type", "no mail"},
-		{"slurm mail user", "#SBATCH --mail-user=a@b\n", 1, "#SBATCH --mail-user", "no mail"},
+		{"slurm mail type", "#SBATCH --mail-type=REQUEUE\n", 1, "#SBATCH --mail-type", "only NONE, BEGIN"},
 		{"slurm many tasks", "#SBATCH --ntasks=4\n", 1, "#SBATCH --ntasks", "one task"},
 		{"slurm many nodes", "#SBATCH -N 2\n", 1, "#SBATCH --nodes", "one host"},
 		{"slurm unknown", "#SBATCH --gres=gpu:1\n", 1, "#SBATCH --gres", "not translated"},

@@ -41,9 +41,11 @@
 // never be met (Cancel).
 //
 // The table in state.go is the authority; the diagram is its picture.
-// qdel removes a queued, requeued or held job outright: there is nothing of
-// it to account for. A job that ran keeps its record (and its accounting) in
-// finished or failed until the daemon purges it.
+// qdel removes a queued, requeued or held job outright (its accounting
+// record is a D). A job that ran keeps its record in finished or failed
+// until the daemon purges it; its accounting records (accounting.go:
+// Changes decides them from each change of the record) stay in the
+// accounting log.
 //
 // # Invariants
 //

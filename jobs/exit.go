@@ -8,6 +8,7 @@ import "strings"
 const (
 	ExecFail1        = -1  // JOB_EXEC_FAIL1: the job could not be started
 	ExecInitAbort    = -4  // JOB_EXEC_INITABT: the run was lost (machine or daemon gone)
+	ExecRetry        = -3  // JOB_EXEC_RETRY: not run, to be tried again (the prologue failed)
 	ExecBadRestart   = -7  // JOB_EXEC_BADRESRT: the restart from a checkpoint failed
 	ExecRerun        = -11 // JOB_EXEC_RERUN: stopped to run again (qrerun, requeue)
 	ExecCheckpoint   = -12 // JOB_EXEC_CHKP: checkpointed and stopped (qchkpnt -k, qhold)
@@ -36,6 +37,8 @@ func (s Segment) ExitStatus() (status int, ok bool) {
 		return ExecKillMem, true
 	case strings.HasPrefix(r, "cannot restart"):
 		return ExecBadRestart, true
+	case strings.HasPrefix(r, "prologue failed"):
+		return ExecRetry, true
 	case strings.HasPrefix(r, "cannot start"):
 		return ExecFail1, true
 	case strings.HasPrefix(r, "stopped after checkpoint"):

@@ -65,6 +65,10 @@ type Segment struct {
 	// the run's walltime and the elapsed time of its own checkpoints do not
 	// depend on that generation being kept (it may be pruned meanwhile).
 	Base time.Duration
+	// Mem and VMem are the largest resident and virtual sizes of the run's
+	// process tree (bytes); Session is the session (the pid) of its script.
+	Mem, VMem int64
+	Session   int
 }
 
 // Open reports whether the segment is still running.

@@ -127,6 +127,9 @@ type Result struct {
 	ExitCode int    // -1 when the script did not exit by itself
 	Signal   int    // signal that ended the script, 0 if none
 	Reason   string // set when the supervisor ended the run: "walltime exceeded", "killed", ...
+	// Mem and VMem are the largest resident and virtual sizes of the tree.
+	Mem, VMem int64
+	Session   int // the script's session id (its pid)
 }
 
 // Describe says in a few words how a run ended.
@@ -234,5 +237,9 @@ func closeSegment(s Segment, r Result) Segment {
 	}
 	s.UserCPU, s.SysCPU = r.UserCPU, r.SysCPU
 	s.ExitCode, s.Signal, s.Reason = r.ExitCode, r.Signal, r.Reason
+	s.Mem, s.VMem = max(s.Mem, r.Mem), max(s.VMem, r.VMem)
+	if r.Session != 0 {
+		s.Session = r.Session
+	}
 	return s
 }

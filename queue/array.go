@@ -49,7 +49,8 @@ func (s *Store) StartSubjob(id jobs.ID, index int, fn func(arr, sub *jobs.Job) e
 	if err != nil {
 		return nil, err
 	}
-	if err := s.write(putJob{job: arr, data: ad}, putJob{job: sub, data: sd}); err != nil {
+	acctArr, acctSub := s.records(cur, arr, ""), s.records(cur.Subjob(index), sub, "")
+	if err := s.write(putJob{job: arr, data: ad, acct: acctArr}, putJob{job: sub, data: sd, acct: acctSub}); err != nil {
 		return nil, err
 	}
 	return sub, nil

@@ -3,7 +3,7 @@ package queue
 // The bbolt file (lazarus.db in the state directory) holds:
 //
 //	meta/
-//	    schema_version  → decimal schema version, "4"
+//	    schema_version  → decimal schema version, "5"
 //	jobs/               (bucket sequence: highest job id ever allocated)
 //	    <id: uint64 big-endian> → diskJob, JSON (a subjob's record under
 //	                              its subjob id, bit 63 set: jobs.SubjobID)
@@ -19,6 +19,8 @@ package queue
 //	    <uid: uint32 big-endian><key> → job id, uint64 big-endian
 //	submission_keys/
 //	    <id: uint64 big-endian> → <uid><key>: the job's entry in submissions
+//	accounting/         (bucket sequence: the last record's number)
+//	    <n: uint64 big-endian> → one accounting record, a line of text
 //
 // Schema 2 added checkpoint fields to job records (generations with their
 // statistics, the checkpoint in progress, the history of checkpoints and
@@ -41,6 +43,14 @@ package queue
 // a job waits for. Optional fields again, but a schema 3 lazarusd would
 // run an array job's script once, as a plain job, and start a job that
 // waits for others: the version keeps it from opening the file.
+//
+// Schema 5 added the accounting outbox: the accounting records of a change
+// (Options.Account) are written in the transaction of the change itself,
+// numbered in commit order, so that a record is durable exactly when its
+// change is; the daemon copies them to the day's accounting file, fsyncs
+// it, then deletes them here (AccountingDone). Job records gained the peak
+// memory and session of each run (optional fields). A schema 4 lazarusd
+// would leave records in the outbox forever; the version keeps it out.
 //
 // Job ids are big-endian so that bbolt's key order is submission order.
 // Scripts and environments are stored with the job record, in the same
@@ -65,12 +75,14 @@ var (
 	// Schema 3: the submission index and its reverse.
 	bucketSubmissions = []byte("submissions")
 	bucketSubmitKeys  = []byte("submission_keys")
+	// Schema 5: accounting records not yet copied to the accounting files.
+	bucketAccounting = []byte("accounting")
 
 	keySchemaVersion = []byte("schema_version")
 )
 
 // SchemaVersion is the layout this code reads and writes.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migration brings a database from version to-1 to version to. Migrations
 // run in order, all in one transaction, so a crash leaves the old version.
@@ -102,6 +114,10 @@ var migrations = []migration{
 	}},
 	{4, "job arrays and dependencies in job records (optional: nothing to rewrite)", func(*bolt.Tx) error {
 		return nil
+	}},
+	{5, "the accounting outbox", func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(bucketAccounting)
+		return err
 	}},
 }
 

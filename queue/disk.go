@@ -78,6 +78,10 @@ type diskSegment struct {
 	// BaseNS is the job's run time when the run began (jobs.Segment.Base);
 	// absent in older records, which look it up in the generation.
 	BaseNS int64 `json:"base_ns,omitempty"`
+	// Schema 5: the run's peak memory and its session.
+	Mem     int64 `json:"mem,omitempty"`
+	VMem    int64 `json:"vmem,omitempty"`
+	Session int   `json:"session,omitempty"`
 }
 
 type diskGeneration struct {
@@ -123,7 +127,7 @@ func toDiskJob(j *jobs.Job) diskJob {
 		d.Segments = append(d.Segments, diskSegment{
 			Start: s.Start, End: s.End, UserCPUNS: int64(s.UserCPU), SysCPUNS: int64(s.SysCPU),
 			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Gen: s.Generation,
-			BaseNS: int64(s.Base),
+			BaseNS: int64(s.Base), Mem: s.Mem, VMem: s.VMem, Session: s.Session,
 		})
 	}
 	for _, g := range j.Checkpoints {
@@ -169,7 +173,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 		j.Segments = append(j.Segments, jobs.Segment{
 			Start: s.Start, End: s.End, UserCPU: time.Duration(s.UserCPUNS), SysCPU: time.Duration(s.SysCPUNS),
 			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Generation: s.Gen,
-			Base: time.Duration(s.BaseNS),
+			Base: time.Duration(s.BaseNS), Mem: s.Mem, VMem: s.VMem, Session: s.Session,
 		})
 	}
 	for _, g := range d.Checkpoints {

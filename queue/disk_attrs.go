@@ -20,13 +20,16 @@ type diskAttrs struct {
 	CPUTimeNS  int64  `json:"cput_ns,omitempty"`
 	MPIProcs   int    `json:"mpiprocs,omitempty"`
 	OMPThreads int    `json:"ompthreads,omitempty"`
+	// Schema 5.
+	MailPoints string `json:"mail_points,omitempty"`
+	MailUsers  string `json:"mail_users,omitempty"`
 }
 
 func toDiskAttrs(j *jobs.Job) *diskAttrs {
 	a, r := j.Attrs, j.Resources
 	d := diskAttrs{
 		Account: a.Account, Project: a.Project, Priority: a.Priority, Rank: a.Rank, Keep: a.Keep,
-		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm,
+		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm, MailPoints: a.MailPoints, MailUsers: a.MailUsers,
 		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads,
 	}
 	if d == (diskAttrs{}) {
@@ -41,7 +44,7 @@ func (d *diskAttrs) apply(j *jobs.Job) {
 	}
 	j.Attrs = jobs.Attributes{
 		Account: d.Account, Project: d.Project, Priority: d.Priority, Rank: d.Rank, Keep: d.Keep,
-		Shell: d.Shell, Group: d.Group, Slurm: d.Slurm,
+		Shell: d.Shell, Group: d.Group, Slurm: d.Slurm, MailPoints: d.MailPoints, MailUsers: d.MailUsers,
 	}
 	j.Resources.CPUTime = time.Duration(d.CPUTimeNS)
 	j.Resources.MPIProcs, j.Resources.OMPThreads = d.MPIProcs, d.OMPThreads

@@ -16,4 +16,7 @@
 //     changes exclude submissions, so a check and the write it guards see
 //     the same state.
 //   - Values handed out by a View are shared and never mutated; writers copy.
+//   - The accounting records of a change (Options.Account) are stored in
+//     the change's own transaction, in commit order, and leave the outbox
+//     only through AccountingDone.
 package queue

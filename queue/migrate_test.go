@@ -114,6 +114,13 @@ func TestSchema1Golden(t *testing.T) {
 	if _, err := s.DeleteJob(1, nil); err != nil {
 		t.Errorf("delete a schema 1 job: %v", err)
 	}
+	// Schema 5: the accounting outbox exists (and is empty).
+	if recs, err := s.Accounting(10); err != nil || len(recs) != 0 {
+		t.Errorf("accounting outbox of a migrated database: %v, %v", recs, err)
+	}
+	if err := s.AccountingDone(1); err != nil {
+		t.Errorf("AccountingDone on a migrated database: %v", err)
+	}
 	checkConsistent(t, s)
 }
 
@@ -177,7 +184,7 @@ func TestNewDatabaseGetsSchema(t *testing.T) {
 		if v := string(tx.Bucket(bucketMeta).Get(keySchemaVersion)); v != strconv.Itoa(SchemaVersion) {
 			t.Errorf("schema_version = %q", v)
 		}
-		for _, b := range [][]byte{bucketJobs, bucketScript, bucketEnv, bucketQueues, bucketSubmissions, bucketSubmitKeys} {
+		for _, b := range [][]byte{bucketJobs, bucketScript, bucketEnv, bucketQueues, bucketSubmissions, bucketSubmitKeys, bucketAccounting} {
 			if tx.Bucket(b) == nil {
 				t.Errorf("bucket %s missing", b)
 			}

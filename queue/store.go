@@ -27,6 +27,14 @@ type Options struct {
 	// LockTimeout is how long Open waits for another process to release the
 	// file; default one second.
 	LockTimeout time.Duration
+	// Account returns the accounting records (lines, each with its
+	// newline) of a change of a job: old nil for a submission, cur nil for
+	// a removal, by who asked for a removal. They are stored in the
+	// change's transaction (the outbox, read by Accounting). Nil: none.
+	Account func(old, cur *jobs.Job, by string) []string
+	// Accounted, if set, is called after a transaction that stored
+	// accounting records has committed.
+	Accounted func()
 }
 
 // Store is the job and queue store. It is safe for concurrent use.
@@ -46,6 +54,8 @@ type Store struct {
 	done    chan struct{} // closed when the committer has ended
 
 	unreadable int
+	account    func(old, cur *jobs.Job, by string) []string
+	accounted  func()
 }
 
 // maxBatch bounds how many writes one bbolt transaction carries.
@@ -86,7 +96,8 @@ func Open(path string, opts Options) (s *Store, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &Store{db: db, mem: mem, log: log, writes: make(chan *write), done: make(chan struct{})}
+	s = &Store{db: db, mem: mem, log: log, writes: make(chan *write), done: make(chan struct{}),
+		account: opts.Account, accounted: opts.Accounted}
 	if err := s.load(); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -205,6 +216,7 @@ type putJob struct {
 	script []byte // nil: leave the stored script alone
 	env    []byte // nil: leave the stored environment alone
 	subKey []byte // submissions index entry (uid, key) to create; nil: none
+	acct   []string
 }
 
 // jobsFillPercent packs job pages fuller than bbolt's default (half):
@@ -240,14 +252,42 @@ func (o putJob) persist(tx *bolt.Tx) error {
 			return err
 		}
 	}
+	if err := putAccounting(tx, o.acct); err != nil {
+		return err
+	}
 	return b.Put(idKey(id), o.data)
+}
+
+// putAccounting appends records to the outbox, numbered in commit order.
+func putAccounting(tx *bolt.Tx, lines []string) error {
+	if len(lines) == 0 {
+		return nil
+	}
+	b := tx.Bucket(bucketAccounting)
+	b.FillPercent = jobsFillPercent
+	for _, l := range lines {
+		n, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		if err := b.Put(idKey(n), []byte(l)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (o putJob) apply(txn *memdb.Txn) error { return txn.Insert(tableJobs, o.job) }
 
-type deleteJob struct{ job *jobs.Job }
+type deleteJob struct {
+	job  *jobs.Job
+	acct []string
+}
 
 func (o deleteJob) persist(tx *bolt.Tx) error {
+	if err := putAccounting(tx, o.acct); err != nil {
+		return err
+	}
 	k := idKey(uint64(o.job.ID))
 	// The job's submission key expires with it.
 	if sk := tx.Bucket(bucketSubmitKeys).Get(k); sk != nil {
@@ -342,8 +382,15 @@ func (s *Store) commit() {
 			}
 		}
 		txn.Commit()
+		accounted := false
 		for i, w := range batch {
+			if errs[i] == nil && hasAccounting(w.ops) {
+				accounted = true
+			}
 			w.done <- errs[i]
+		}
+		if accounted && s.accounted != nil {
+			s.accounted()
 		}
 	}
 }
@@ -414,7 +461,7 @@ func (s *Store) submit(j *jobs.Job, script, env, subKey []byte, check func(*View
 	if env == nil {
 		env = []byte{}
 	}
-	return s.write(putJob{job: j, data: data, script: script, env: env, subKey: subKey})
+	return s.write(putJob{job: j, data: data, script: script, env: env, subKey: subKey, acct: s.records(nil, j, "")})
 }
 
 // MaxKeyLen bounds a submission key.
@@ -492,10 +539,18 @@ func (s *Store) UpdateJob(id jobs.ID, fn func(*jobs.Job) error) (*jobs.Job, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := s.write(putJob{job: j, data: data}); err != nil {
+	if err := s.write(putJob{job: j, data: data, acct: s.records(cur, j, "")}); err != nil {
 		return nil, err
 	}
 	return j, nil
+}
+
+// records are the accounting records of a change, if the store keeps any.
+func (s *Store) records(old, cur *jobs.Job, by string) []string {
+	if s.account == nil {
+		return nil
+	}
+	return s.account(old, cur, by)
 }
 
 // UpdateJobs changes several jobs in one transaction: fn gets copies of
@@ -520,12 +575,13 @@ func (s *Store) UpdateJobs(ids []jobs.ID, fn func([]*jobs.Job) error) ([]*jobs.J
 	}
 	v := s.View()
 	js := make([]*jobs.Job, len(ids))
+	olds := make([]*jobs.Job, len(ids))
 	for i, id := range ids {
 		cur := v.Job(id)
 		if cur == nil {
 			return nil, fmt.Errorf("job %d: %w", id, ErrNoJob)
 		}
-		js[i] = cur.Copy()
+		olds[i], js[i] = cur, cur.Copy()
 	}
 	if err := fn(js); err != nil {
 		return nil, err
@@ -537,7 +593,7 @@ func (s *Store) UpdateJobs(ids []jobs.ID, fn func([]*jobs.Job) error) ([]*jobs.J
 		if err != nil {
 			return nil, err
 		}
-		ops[i] = putJob{job: j, data: data}
+		ops[i] = putJob{job: j, data: data, acct: s.records(olds[i], j, "")}
 	}
 	if err := s.write(ops...); err != nil {
 		return nil, err
@@ -547,6 +603,12 @@ func (s *Store) UpdateJobs(ids []jobs.ID, fn func([]*jobs.Job) error) ([]*jobs.J
 
 // DeleteJob removes a job once check accepts its current record.
 func (s *Store) DeleteJob(id jobs.ID, check func(*jobs.Job) error) (*jobs.Job, error) {
+	return s.DeleteJobBy(id, "", check)
+}
+
+// DeleteJobBy is DeleteJob on the request of by (a user, "user@host"),
+// whom the accounting record of the removal names.
+func (s *Store) DeleteJobBy(id jobs.ID, by string, check func(*jobs.Job) error) (*jobs.Job, error) {
 	defer s.lockJob(id)()
 	cur := s.View().Job(id)
 	if cur == nil {
@@ -557,7 +619,7 @@ func (s *Store) DeleteJob(id jobs.ID, check func(*jobs.Job) error) (*jobs.Job, e
 			return nil, err
 		}
 	}
-	return cur, s.write(deleteJob{job: cur})
+	return cur, s.write(deleteJob{job: cur, acct: s.records(cur, nil, by)})
 }
 
 // Env returns the environment stored with a job, or nil.
@@ -629,3 +691,64 @@ func (s *Store) DeleteQueue(name string, check func(*View) error) error {
 	}
 	return s.write(deleteQueue{q: cur})
 }
+
+func hasAccounting(ops []op) bool {
+	for _, o := range ops {
+		switch o := o.(type) {
+		case putJob:
+			if len(o.acct) > 0 {
+				return true
+			}
+		case deleteJob:
+			if len(o.acct) > 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// AcctEntry is one record of the accounting outbox.
+type AcctEntry struct {
+	N    uint64 // its number: records are numbered in commit order
+	Line string
+}
+
+// Accounting returns up to limit records of the outbox, oldest first: the
+// records of committed changes not yet copied to the accounting files.
+func (s *Store) Accounting(limit int) ([]AcctEntry, error) {
+	var out []AcctEntry
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAccounting).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			n, err := keyID(k)
+			if err != nil {
+				continue
+			}
+			out = append(out, AcctEntry{N: n, Line: string(v)}) // string copies v
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AccountingDone removes the outbox's records up to number upTo: they are
+// durable in the accounting files.
+func (s *Store) AccountingDone(upTo uint64) error { return s.write(acctDone{upTo}) }
+
+type acctDone struct{ upTo uint64 }
+
+func (o acctDone) persist(tx *bolt.Tx) error {
+	c := tx.Bucket(bucketAccounting).Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.First() {
+		if n, err := keyID(k); err == nil && n > o.upTo {
+			return nil
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (acctDone) apply(*memdb.Txn) error { return nil }

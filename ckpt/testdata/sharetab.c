@@ -7,10 +7,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 static int child(void *arg) {
 	(void)arg;
+	/* Gone with the parent the test kills, never left behind. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1) _exit(0);
 	for (;;) pause();
 	return 0;
 }

@@ -49,7 +49,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Reader:    stdin,
 		Name:      "restart",
 		Usage:     "restart a process from a checkpoint image",
-		UsageText: "restart [-CFiqtvwWXz] [-k signo|-K signo] checkpoint_file",
+		UsageText: "restart [-CFiqtvwWXz] [-k signo|-K signo] [--lazy] checkpoint_file",
 		Description: "Rebuilds the process saved in CHECKPOINT_FILE (written by chkpnt) with its old pid,\n" +
 			"memory, registers, open files and signal state, as a child of restart, and by default\n" +
 			"waits for it and exits with its exit status (128+N if it was killed by signal N).\n" +
@@ -76,6 +76,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "z", Usage: "leave the process stopped (same as -k STOP; not with -k/-K)"},
 			&cli.StringFlag{Name: "k", Usage: "send signal `signo` instead of SIGCONT when the restore is complete; 0: none"},
 			&cli.StringFlag{Name: "K", Usage: "like -k, for every process of the tree"},
+			&cli.BoolFlag{Name: "lazy", Usage: "run at once and load memory from the image as the process touches it, each segment verified first; restart (also with -W) stays until every page is in: the image must stay until then"},
 			statusFlag,
 		},
 		Action: run,
@@ -109,6 +110,7 @@ func run(c *cli.Context) error {
 		CopyBack: c.Bool("C"),
 		Stopped:  c.Bool("z"),
 		Detach:   c.Bool("W"),
+		Lazy:     c.Bool("lazy"),
 	}
 	if c.Bool("t") {
 		// The root only: a debugger attaches to it and continues it.
@@ -168,6 +170,12 @@ func run(c *cli.Context) error {
 		fmt.Fprintln(c.App.Writer, p.PID)
 		if c.Bool("t") {
 			opts.Logger.Warn(fmt.Sprintf("%s(%d) is stopped for a debugger: gdb -p %d (then continue it, or kill -CONT %d)", p.Comm, p.PID, p.PID, p.PID))
+		}
+		// A lazy restore serves the process's pages from here: leave
+		// only once they are all in.
+		<-p.Loaded()
+		if err := p.LoadErr(); err != nil {
+			return cli.Exit(err.Error(), 1)
 		}
 		return nil
 	}

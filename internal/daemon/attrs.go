@@ -27,6 +27,16 @@ func (d *Daemon) pbsAttrs(who caller, req *proto.SubmitRequest, j *jobs.Job) err
 			return err
 		}
 	}
+	if req.MailPoints != "" {
+		if a.MailPoints, err = jobs.ParseMailPoints(req.MailPoints); err != nil {
+			return err
+		}
+	}
+	if req.MailUsers != "" {
+		if a.MailUsers, err = jobs.ParseMailUsers(req.MailUsers); err != nil {
+			return err
+		}
+	}
 	if req.Keep != "" {
 		if a.Keep, err = jobs.ParseKeep(req.Keep); err != nil {
 			return err

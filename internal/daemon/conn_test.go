@@ -185,6 +185,7 @@ var requestBodies = map[string]func() any{
 	proto.OpRun:         func() any { return new(proto.JobRequest) },
 	proto.OpNodes:       func() any { return new(proto.NodesRequest) },
 	proto.OpOrder:       func() any { return new(proto.OrderRequest) },
+	proto.OpTrace:       func() any { return new(proto.TraceRequest) },
 }
 
 func TestRequestBodiesComplete(t *testing.T) {

@@ -15,6 +15,7 @@
 //	    spool/<id>            each job's script, copied at submission
 //	    spool/<id>.ckpt/<n>/  the job's checkpoint generations (root only)
 //	    run/<id>/             each started job's supervisor (package supervisor)
+//	    accounting/YYYYMMDD   the accounting log, one file a day (accounting.go)
 //
 // # Invariants
 //
@@ -113,7 +114,9 @@ type Daemon struct {
 	ctx      context.Context    // Run's: done when the daemon stops
 
 	ckpts   ckptTable
-	records *recorder // changes waiting for the disk (record.go)
+	records *recorder   // changes waiting for the disk (record.go)
+	acct    *acctWriter // the accounting log (accounting.go)
+	mail    *mailer     // job mail (mail.go)
 	cronMu  sync.Mutex
 	cron    *cron.Cron
 	entries map[jobs.ID]cron.EntryID // periodic checkpoints
@@ -148,7 +151,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		opts: opts, log: log, dir: dir, machine: machine, started: time.Now().Round(0),
 		uid: os.Getuid(), hostname: host, kick: make(chan struct{}, 1),
 		ckpts:   ckptTable{ops: map[jobs.ID]*ckptOp{}, tried: map[jobs.ID]time.Time{}},
-		entries: map[jobs.ID]cron.EntryID{}, records: newRecorder(),
+		entries: map[jobs.ID]cron.EntryID{}, records: newRecorder(), acct: newAcctWriter(), mail: newMailer(),
 	}
 	// Descriptors we inherited (from a shell, a service manager) must not
 	// reach supervisors and jobs: a job holding a pipe or a socket of the
@@ -181,8 +184,11 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		return fmt.Errorf("read configuration: %w", err)
 	}
 	d.setConfig(cfg)
+	d.checkMTA()
 
-	d.store, err = queue.Open(filepath.Join(dir, dbFile), queue.Options{Logger: log.With("component", "store")})
+	d.store, err = queue.Open(filepath.Join(dir, dbFile), queue.Options{
+		Logger: log.With("component", "store"), Account: d.accountLines, Accounted: d.acct.accounted,
+	})
 	if err != nil {
 		return err
 	}
@@ -220,6 +226,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		if d.watch != nil {
 			d.watch.stop()
 		}
+		d.flushAccounting()
 	}()
 
 	d.watch, err = newWatcher(log.With("component", "watcher"), d.collect)
@@ -233,6 +240,10 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	d.cronMu.Unlock()
 	// Before recover, whose records may have to wait for space.
 	wg.Go(func() { d.recordLoop(ctx) })
+	// Records a previous daemon left in the outbox, before anything new.
+	d.flushAccounting()
+	wg.Go(func() { d.accountLoop(ctx) })
+	wg.Go(func() { d.mailLoop(ctx) })
 	d.recover()
 	d.syncArrays() // subjob ends recorded before a crash that their arrays missed
 
@@ -312,7 +323,7 @@ func (d *Daemon) makeDirs() error {
 	for _, sub := range []struct {
 		path string
 		mode os.FileMode
-	}{{"", 0o755}, {spoolDir, 0o711}, {runDir, 0o700}, {tmpDir, 0o711}, {auxDir, 0o711}} {
+	}{{"", 0o755}, {spoolDir, 0o711}, {runDir, 0o700}, {tmpDir, 0o711}, {auxDir, 0o711}, {acctDir, 0o750}} {
 		p := filepath.Join(d.dir, sub.path)
 		if err := os.MkdirAll(p, sub.mode); err != nil {
 			return err

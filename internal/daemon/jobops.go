@@ -529,7 +529,7 @@ func (d *Daemon) deleteJob(_ context.Context, who caller, body json.RawMessage) 
 		return nil, err
 	}
 	if cur.State.Removable() {
-		removed, err := d.store.DeleteJob(id, func(j *jobs.Job) error {
+		removed, err := d.store.DeleteJobBy(id, who.name+"@"+d.config().Server(), func(j *jobs.Job) error {
 			if !j.State.Removable() {
 				return conflict("job %s has just become %s; try again", id, j.State)
 			}
@@ -697,6 +697,28 @@ func (d *Daemon) status(_ context.Context, who caller, body json.RawMessage) (an
 			add(j)
 		}
 	}
+	if req.History && (len(req.IDs) == 0 || len(missing) > 0) {
+		// Ended jobs the store has purged, from the accounting log.
+		found := map[uint64]bool{}
+		for _, info := range d.purgedJobs(missing) {
+			if req.User != "" && info.User != req.User ||
+				len(states) > 0 && !slices.Contains(states, jobs.State(info.State)) {
+				continue
+			}
+			if !d.operator(who) && !d.config().QueryOtherJobs && info.User != who.name && req.Full {
+				info = proto.JobInfo{ID: info.ID, Name: info.Name, User: info.User, State: info.State,
+					Queue: info.Queue, ElapsedSec: info.ElapsedSec, SummaryOnly: true}
+			}
+			found[info.ID] = true
+			if n > 0 {
+				buf.WriteByte(',')
+			}
+			n++
+			enc.Encode(info)
+			buf.Truncate(buf.Len() - 1)
+		}
+		missing = slices.DeleteFunc(missing, func(id uint64) bool { return found[id] })
+	}
 	buf.WriteByte(']')
 	if len(missing) > 0 {
 		m, _ := json.Marshal(missing)
@@ -786,6 +808,10 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	info.Vars, info.ExportEnv = j.Vars, j.ExportEnv
 	a := j.Attrs
 	info.Account, info.Project, info.Priority, info.KeepFiles = a.Account, a.Project, a.Priority, a.Keep
+	info.MailPoints, info.MailUsers = a.MailPoints, a.MailUsers
+	if info.MailPoints == "" {
+		info.MailPoints = jobs.DefaultMailPoints
+	}
 	info.Shell, info.Group, info.Slurm = a.Shell, a.Group, a.Slurm
 	for _, s := range j.Segments {
 		info.Segments = append(info.Segments, proto.SegmentInfo{

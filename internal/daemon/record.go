@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -159,6 +160,9 @@ func (d *Daemon) stateProblem() string {
 		if free := int64(st.Bavail) * st.Bsize; free < minFree {
 			msg = fmt.Sprintf("the state directory %s is full (%s free)", d.dir, sizeText(free))
 		}
+	}
+	if p := d.acctProblem(); p != "" {
+		msg = strings.TrimPrefix(msg+"; "+p, "; ")
 	}
 	r := d.records
 	r.mu.Lock()

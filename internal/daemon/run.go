@@ -210,7 +210,62 @@ func (d *Daemon) runEnded(j *jobs.Job, rec *supervisor.Record) {
 	if rq, ok := d.stoppedOnPurpose(j, rec); ok && d.requeueStopped(j, rec, rq) {
 		return
 	}
+	if rec.Prologue != nil && !strings.HasPrefix(rec.Reason, "cannot start") && d.requeuePrologue(j, rec) {
+		return
+	}
+	if rec.Epilogue != "" {
+		d.store.UpdateJob(j.ID, func(j *jobs.Job) error {
+			j.Event(rec.End, "the epilogue failed: %s", rec.Epilogue)
+			return nil
+		})
+	}
 	d.end(j.ID, result(rec))
+}
+
+// prologueTries is how many runs in a row a failing prologue requeues
+// before the job is held (a prologue that always fails would otherwise
+// requeue it for ever).
+const prologueTries = 3
+
+// requeuePrologue requeues a job whose prologue failed with a code other
+// than 1 (PBS: the job is requeued; exit 1 aborts it), held after
+// prologueTries such runs in a row; false if it cannot be (deleted
+// meanwhile).
+func (d *Daemon) requeuePrologue(j *jobs.Job, rec *supervisor.Record) bool {
+	nj, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error {
+		n := 1
+		for i := len(j.Segments) - 2; i >= 0 && strings.HasPrefix(j.Segments[i].Reason, "prologue failed"); i-- {
+			n++
+		}
+		hold := n >= prologueTries
+		why := "requeued: " + rec.Reason
+		if hold {
+			why = fmt.Sprintf("held: %s, %d runs in a row", rec.Reason, n)
+		}
+		j.Event(rec.End, "%s", why)
+		if err := j.Requeue(result(rec), why, false); err != nil || !hold {
+			return err
+		}
+		// Held through requeued: a run goes to held only after a checkpoint.
+		if err := j.Hold("the system", rec.End); err != nil {
+			return err
+		}
+		j.Reason = why
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, queue.ErrNoJob) {
+			var te *jobs.TransitionError
+			if !errors.As(err, &te) {
+				d.log.Error("cannot requeue a job whose prologue failed", "job_id", j.ID, "error", err)
+			}
+		}
+		return false
+	}
+	d.log.Warn("the prologue failed; job requeued", "job_id", j.ID, "state", nj.State, "reason", nj.Reason)
+	d.unschedule(j.ID)
+	d.wake()
+	return true
 }
 
 // collect handles a supervisor that is gone: its record says how the run
@@ -284,6 +339,7 @@ func result(r *supervisor.Record) jobs.Result {
 	return jobs.Result{
 		End: r.End, UserCPU: time.Duration(r.UserCPUNS), SysCPU: time.Duration(r.SysCPUNS),
 		ExitCode: r.ExitCode, Signal: r.Signal, Reason: r.Reason,
+		Mem: r.Mem, VMem: r.VMem, Session: r.Session,
 	}
 }
 
@@ -420,9 +476,40 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		Namespace: d.uid == 0,
 		Restore:   restore, Generation: seg.Generation,
 		KeyFile: d.keyFile,
+
+		Prologue: d.pelogPath(cfg.Prologue, "prologue"), Epilogue: d.pelogPath(cfg.Epilogue, "epilogue"),
+		PelogTimeout: cfg.PelogTimeout,
+		User:         j.Owner.Name, Group: groupOf(j.Owner.GID), Queue: j.Queue, Account: j.Attrs.Account,
+		ResourceList: j.Resources.String(),
 	}, nil
 }
 
+// pelogPath is the prologue or epilogue a run gets: the configured path,
+// or the state directory's file of that name; "" when there is no such
+// file (as in PBS, no prologue is no prologue).
+func (d *Daemon) pelogPath(configured, name string) string {
+	p := configured
+	if p == "" {
+		p = filepath.Join(d.dir, name)
+	}
+	if _, err := os.Lstat(p); err != nil {
+		if configured != "" {
+			d.log.Warn("the configured "+name+" does not exist; jobs run without it", "path", p, "error", err)
+		}
+		return ""
+	}
+	return p
+}
+
+func groupOf(gid uint32) string {
+	if n := groupName(gid); n != "" {
+		return n
+	}
+	return strconv.FormatUint(uint64(gid), 10)
+}
+
+// jobPlace is where a job runs: the host, its TMPDIR and PBS_NODEFILE, and
+// a subjob's array.
 func (d *Daemon) jobPlace(j *jobs.Job) jobPlace {
 	at := jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID)}
 	if j.ID.IsSubjob() {

@@ -372,6 +372,7 @@ func init() {
 		proto.OpRun:         (*Daemon).runJob,
 		proto.OpNodes:       (*Daemon).nodes,
 		proto.OpOrder:       (*Daemon).orderJobs,
+		proto.OpTrace:       (*Daemon).trace,
 	}
 }
 

@@ -60,6 +60,7 @@ const (
 	OpRun         = "run"        // qrun
 	OpNodes       = "nodes"      // pbsnodes
 	OpOrder       = "order"      // qorder
+	OpTrace       = "trace"      // tracejob
 )
 
 // Error codes.
@@ -136,14 +137,17 @@ type SubmitRequest struct {
 	Origin     map[string]string `json:"origin,omitempty"`
 	Checkpoint string            `json:"checkpoint,omitempty"` // -c; "": the queue's ckpt_default
 	// PBS attributes (qsub options or script directives).
-	Account   string `json:"account,omitempty"`    // -A
-	Project   string `json:"project,omitempty"`    // -P
-	Priority  string `json:"priority,omitempty"`   // -p
-	Keep      string `json:"keep,omitempty"`       // -k
-	Shell     string `json:"shell,omitempty"`      // -S, a path list
-	UserList  string `json:"user_list,omitempty"`  // -u: only the submitter may be named
-	GroupList string `json:"group_list,omitempty"` // -W group_list
-	Umask     string `json:"umask,omitempty"`      // -W umask, octal
+	Account string `json:"account,omitempty"` // -A
+	// MailPoints and MailUsers are -m and -M.
+	MailPoints string `json:"mail_points,omitempty"`
+	MailUsers  string `json:"mail_users,omitempty"`
+	Project    string `json:"project,omitempty"`    // -P
+	Priority   string `json:"priority,omitempty"`   // -p
+	Keep       string `json:"keep,omitempty"`       // -k
+	Shell      string `json:"shell,omitempty"`      // -S, a path list
+	UserList   string `json:"user_list,omitempty"`  // -u: only the submitter may be named
+	GroupList  string `json:"group_list,omitempty"` // -W group_list
+	Umask      string `json:"umask,omitempty"`      // -W umask, octal
 	// Slurm says the script's #SBATCH directives were translated: output
 	// paths may hold %j %x %A %a, and the job gets SLURM_* variables.
 	Slurm bool `json:"slurm,omitempty"`
@@ -178,6 +182,31 @@ type StatusRequest struct {
 	Full   bool     `json:"full,omitempty"` // every field, not only the table's
 	// Subjobs lists each array job's subjobs after it (qstat -t).
 	Subjobs bool `json:"subjobs,omitempty"`
+	// History adds the ended jobs the store has purged, from the
+	// accounting log (qstat -x, -H).
+	History bool `json:"history,omitempty"`
+}
+
+// TraceRequest asks for a job's story (tracejob): its accounting records
+// and the daemon's log lines about it, of the last Days days (0: all).
+type TraceRequest struct {
+	ID   uint64 `json:"id"`
+	Days int    `json:"days,omitempty"`
+}
+
+// TraceLine is one line of a job's story: from the accounting log ("A")
+// or the daemon's log ("S", PBS's letter of the server log), in time order.
+type TraceLine struct {
+	Time   time.Time `json:"time"`
+	Source string    `json:"source"`
+	Text   string    `json:"text"`
+}
+
+// TraceReply is a job's story, oldest first. LogMissing says why the
+// daemon's log is not in it (the daemon logs to no file), if it is not.
+type TraceReply struct {
+	Lines      []TraceLine `json:"lines"`
+	LogMissing string      `json:"log_missing,omitempty"`
 }
 
 // StatusReply lists jobs in id order; Missing lists requested ids that do
@@ -243,6 +272,8 @@ type JobInfo struct {
 	Vars        []string         `json:"vars,omitempty"`
 	ExportEnv   bool             `json:"export_env,omitempty"`
 	Account     string           `json:"account,omitempty"`
+	MailPoints  string           `json:"mail_points,omitempty"`
+	MailUsers   string           `json:"mail_users,omitempty"`
 	Project     string           `json:"project,omitempty"`
 	Priority    int              `json:"priority,omitempty"`
 	KeepFiles   string           `json:"keep_files,omitempty"` // -k

@@ -268,6 +268,12 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 			keep = "n"
 		}
 		add("Keep_Files", keep)
+		if j.MailPoints != "" {
+			add("Mail_Points", j.MailPoints)
+		}
+		if j.MailUsers != "" {
+			add("Mail_Users", j.MailUsers)
+		}
 		add("mtime", ctime(j.Changed))
 		add("Output_Path", o.host+":"+j.Stdout)
 		num("Priority", int64(j.Priority))

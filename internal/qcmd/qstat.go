@@ -36,7 +36,9 @@ qsub -a time, H held, R running (also while it is being checkpointed: qstat -f
 says checkpoint_state = in progress, substate 43), E exiting (being killed),
 F finished (ended in any way: Exit_status says how). Finished jobs are listed
 only with -x (with the others) or -H (only them), as in PBS; they stay for
-keep_finished (lazarus.conf, default a week).
+keep_finished (lazarus.conf, default a week). After that, -x and -H still
+show them from the accounting log: by id from any day, listed from the last
+14 days (what the job's E record says; tracejob tells its whole story).
 
 -a, -n, -s, -u, -i and -r print PBS's other table (Job ID, Username, Queue,
 Jobname, SessID, NDS, TSK, Req'd Memory, Req'd Time, S, Elap Time); -n adds
@@ -116,7 +118,7 @@ finished (without -x) (the others are printed) or lazarusd cannot be reached.
 		case c.Bool("Q"), c.Bool("q"), c.Bool("B"):
 			return pbsQueues(c, format == "json")
 		}
-		req := proto.StatusRequest{Full: c.Bool("f"), Subjobs: c.Bool("t")}
+		req := proto.StatusRequest{Full: c.Bool("f"), Subjobs: c.Bool("t"), History: c.Bool("x") || c.Bool("H")}
 		users := splitList(c.String("u"))
 		if len(users) == 1 {
 			req.User = users[0]

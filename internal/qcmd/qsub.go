@@ -41,14 +41,20 @@ Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
 afterok, afternotok, afterany; "," all, "?" one of them),
 --output (-o) and --error (-e) with %j %x %A %a, --partition (-p, the
 queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE (a Slurm
-job gets the submitter's environment by default) and --mail-type=NONE; its
+job gets the submitter's environment by default), --mail-type (NONE, BEGIN,
+END, FAIL, ALL: -m n, b, e, a, abe) and --mail-user (-M); its
 output goes to slurm-%j.out, with standard error, by default. Everything
 else is refused, as is any option this system does not honour: the
 error names the line and the option. Refused too: a script with CRLF line
 ends, a directive after the first command or indented (PBS would ignore
-it), -I, -X, -G,
--R, -m other than n, -M and --mail-user (no mail), and a request for more
-than one host or chunk.
+it), -I, -X, -G, -R, and a request for more than one host or chunk.
+
+Mail (-m, -M): PBS's messages, sent through lazarusd's sendmail (lazarus.conf
+sendmail, mail_from) to the -M list, or to you: a when the system ends the
+job (it could not start, was lost, deleted, over its walltime, cput or mem),
+b when a run begins (also a restart from a checkpoint), e when it ends by
+itself; -m n sends none. The default is a, as in PBS. Mail never changes
+what happens to the job.
 
 The job runs as you (uid, gid and groups; -W group_list picks another of
 your groups), in the directory qsub ran in, without a terminal, with HOME,
@@ -128,8 +134,8 @@ Options go before the script.
 		&cli.StringFlag{Name: "C", Usage: "directive prefix (default $PBS_DPREFIX, else #PBS); \"\" reads no directives"},
 		&cli.BoolFlag{Name: "z", DisableDefaultText: true, Usage: "do not print the job id"},
 		&cli.BoolFlag{Name: "f", DisableDefaultText: true, Usage: "accepted for PBS: qsub never runs in the background"},
-		&cli.StringFlag{Name: "m", Usage: "mail events: only n (no mail) is accepted, this system sends no mail"},
-		&cli.StringFlag{Name: "M", Usage: "refused: this system sends no mail"},
+		&cli.StringFlag{Name: "m", Usage: "mail when the job is aborted (a), begins (b), ends (e), or n for none; default a"},
+		&cli.StringFlag{Name: "M", Usage: "who gets the job's mail: user[@host],... (default: you)"},
 		&cli.StringFlag{Name: "J", Usage: "array job: subjobs start-end[:step][%max running at once] (see JOB ARRAYS)"},
 		&cli.StringFlag{Name: "R", Usage: "refused: output files are always kept"},
 		&cli.BoolFlag{Name: "I", DisableDefaultText: true, Usage: "refused: no interactive jobs"},
@@ -234,6 +240,8 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 	req.Rerunnable, _ = o.str("r")
 	req.Checkpoint, _ = o.str("c")
 	req.Account, _ = o.str("A")
+	req.MailPoints, _ = o.str("m")
+	req.MailUsers, _ = o.str("M")
 	req.Project, _ = o.str("P")
 	req.Priority, _ = o.str("p")
 	req.Keep, _ = o.str("k")

@@ -65,6 +65,17 @@ type Spec struct {
 	// CPUTime is the CPU time the job's whole tree may use (qsub -l
 	// cput); 0: no limit.
 	CPUTime time.Duration `json:"cput,omitempty"`
+
+	// The site's prologue and epilogue (pelog.go), "" for none, and the
+	// time each may take; with what their arguments tell of the job.
+	Prologue     string        `json:"prologue,omitempty"`
+	Epilogue     string        `json:"epilogue,omitempty"`
+	PelogTimeout time.Duration `json:"pelog_timeout,omitempty"`
+	User         string        `json:"user,omitempty"`
+	Group        string        `json:"group,omitempty"`
+	Queue        string        `json:"queue,omitempty"`
+	Account      string        `json:"account,omitempty"`
+	ResourceList string        `json:"resource_list,omitempty"` // "ncpus=2,mem=1gb,walltime=01:00:00"
 }
 
 // Info is supervisor.json: who is running.
@@ -99,6 +110,15 @@ type Record struct {
 	// RestoreFailed says that the restart from the spec's checkpoint
 	// failed (Reason says why) and nothing of the job ran.
 	RestoreFailed bool `json:"restore_failed,omitempty"`
+	// Mem and VMem are the tree's peak resident and virtual sizes
+	// (bytes); Session is the script's session id (its pid).
+	Mem     int64 `json:"mem,omitempty"`
+	VMem    int64 `json:"vmem,omitempty"`
+	Session int   `json:"session,omitempty"`
+	// Prologue is set when the prologue failed and the job did not run;
+	// Epilogue says how the epilogue failed, if it did.
+	Prologue *PelogResult `json:"prologue,omitempty"`
+	Epilogue string       `json:"epilogue,omitempty"`
 }
 
 // Status is what a run directory says about its supervisor.

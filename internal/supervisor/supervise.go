@@ -65,6 +65,7 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 			cg = nil
 		}
 	}
+	meter := newUsageMeter(spec.JobID, cg)
 	place := func(pid int) error {
 		// Recorded before the job can run anything: a run directory
 		// without it is one whose job never ran. A job that could not
@@ -79,6 +80,9 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 				return fmt.Errorf("record the job's pid: %w", err)
 			}
 		}
+		if err := meter.add(pid); err != nil {
+			return fmt.Errorf("put the job into its accounting cgroup: %w", err)
+		}
 		if cg == nil {
 			return nil
 		}
@@ -87,18 +91,23 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		}
 		return nil
 	}
+	if !prologue(ctx, log, &spec, &rec) {
+		log.Error("job not started", "reason", rec.Reason)
+		return finish(ctx, log, runDir, &rec, cg, meter, nil)
+	}
 	pid, err := launcherFor(exe, &spec, log).Launch(ctx, &spec, place)
 	if err != nil && spec.Restore != "" {
 		log.Error("job did not restart", "image", spec.Restore, "error", err)
 		rec.Reason = fmt.Sprintf("cannot restart from checkpoint %d: %v", spec.Generation, err)
 		rec.RestoreFailed = true
-		return finish(log, runDir, &rec, cg)
+		return finish(ctx, log, runDir, &rec, cg, meter, nil)
 	}
 	if err != nil {
 		log.Error("job did not start", "error", err)
 		rec.Reason = "cannot start: " + err.Error()
-		return finish(log, runDir, &rec, cg)
+		return finish(ctx, log, runDir, &rec, cg, meter, nil)
 	}
+	rec.Session = pid
 	if spec.Restore != "" {
 		log.Info("job restarted", "pid", pid, "image", spec.Restore)
 	} else {
@@ -125,6 +134,9 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		initLast   <-chan time.Time // polls for the rest of the tree to be gone
 		cput       <-chan time.Time // polls the tree's CPU time (qsub -l cput)
 	)
+	usage := time.NewTicker(usagePoll)
+	defer usage.Stop()
+	meter.sample()
 	if spec.Walltime > 0 {
 		t := time.NewTimer(spec.Walltime)
 		defer t.Stop()
@@ -181,6 +193,8 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 				log.Info("cput exceeded, killing the job", "used", used)
 				killTree(fmt.Sprintf("cput exceeded (limit %s)", jobs.FormatDuration(spec.CPUTime)))
 			}
+		case <-usage.C:
+			meter.sample()
 		case <-grace:
 			signalTree(cg, unix.SIGKILL)
 			grace = time.After(500 * time.Millisecond) // until nothing is left
@@ -204,23 +218,29 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 	if cg != nil && rec.Reason == "" && rec.ExitCode != 0 && cg.oomKills() > 0 {
 		rec.Reason = "memory limit exceeded (mem=" + jobs.FormatSize(spec.Mem) + ")"
 	}
-	return finish(log, runDir, &rec, cg)
+	return finish(ctx, log, runDir, &rec, cg, meter, &spec)
 }
 
-// finish records the end of the run, with the CPU time of every process
-// the tree had (all of them were waited for), and removes the cgroup.
-func finish(log *slog.Logger, runDir string, rec *Record, cg *memCgroup) error {
+// finish records the end of the run, with the CPU time and peak memory of
+// every process the tree had (usageMeter), and removes the cgroups; with
+// the spec of a run that ran, after the epilogue.
+func finish(ctx context.Context, log *slog.Logger, runDir string, rec *Record, cg *memCgroup, meter *usageMeter, ran *Spec) error {
 	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_CHILDREN, &ru); err == nil {
-		rec.UserCPUNS = ru.Utime.Nano()
-		rec.SysCPUNS = ru.Stime.Nano()
-	}
+	unix.Getrusage(unix.RUSAGE_CHILDREN, &ru)
+	user, sys, rss, vsz := meter.finish(&ru)
+	rec.UserCPUNS, rec.SysCPUNS = user.Nanoseconds(), sys.Nanoseconds()
+	rec.Mem, rec.VMem = rss, vsz
 	rec.End = time.Now().Round(0)
+	if ran != nil {
+		// A context of its own: the epilogue runs even when the
+		// supervisor was asked to stop (it bounds itself).
+		epilogue(context.WithoutCancel(ctx), log, ran, rec)
+	}
 	if err := writeJSON(filepath.Join(runDir, ExitFile), rec); err != nil {
 		return fmt.Errorf("record the end of job %d: %w", rec.JobID, err)
 	}
 	log.Info("run recorded", "exit_code", rec.ExitCode, "signal", rec.Signal, "reason", rec.Reason,
-		"user_cpu", time.Duration(rec.UserCPUNS), "sys_cpu", time.Duration(rec.SysCPUNS))
+		"user_cpu", time.Duration(rec.UserCPUNS), "sys_cpu", time.Duration(rec.SysCPUNS), "mem", rec.Mem, "vmem", rec.VMem)
 	if cg != nil {
 		if err := cg.remove(); err != nil {
 			log.Warn("remove memory cgroup", "error", err)

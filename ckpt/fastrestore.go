@@ -1,0 +1,300 @@
+package ckpt
+
+import (
+	"fmt"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// Memory restore. The process reads its saved pages into place itself: a
+// pread64 injected into it, from a descriptor of the very open file
+// description the restorer holds on the image (taken with pidfd_getfd),
+// straight into the mapped region. That is one copy from the page cache,
+// page faults taken in the process's own context (huge pages where the
+// region has them), where writing through /proc/PID/mem, as the restore
+// did first, walked the page tables and kmapped every 4 KiB page on its
+// own and ran at a fifth of the speed.
+//
+// Integrity. What must be verified is what went into memory, not the
+// file: a writer could change or replace the image between a check of the
+// file and the process's read of it (the descriptor pins the inode, not
+// its content, and the job's owner may well have write access to the
+// image). So every segment is checked from the process's memory, after
+// the pread put it there: the restorer reads it back (process_vm_readv,
+// /proc/PID/mem for pages the process may not read) on a goroutine of its
+// own, so that checking one piece overlaps the reading of the next, and
+// the process does not run before every check passed. The pages are
+// private anonymous copies by then (the pread copied them, nothing maps
+// the image), so nothing can change them between the check and the run:
+// a torn or forged segment kills the tree before it ever runs.
+//
+// Segments whose bytes are not stored raw in the image file (see
+// segmentFile) are read by the restorer, decoded (readSegment), hashed
+// from its own buffer and written into the process with
+// process_vm_writev.
+
+const (
+	// fillPiece bounds one injected pread: the check of a piece runs
+	// while the process reads the next.
+	fillPiece = 8 << 20
+	// checkPiece: memory read back for a check in pieces that stay in
+	// the CPU cache for their checksum.
+	checkPiece = 256 << 10
+	// decodePiece: the buffer of the decoding path.
+	decodePiece = 4 << 20
+)
+
+// segmentFile tells where the bytes of extent e of img lie as they are:
+// at file offset off of the image file itself, holes reading as zeros.
+// ok false means they must be decoded (readSegment): the one place where
+// a compressed segment, or one held by an older generation, plugs in.
+func (img *Image) segmentFile(e extent) (off int64, ok bool) {
+	return int64(img.dataStart + e.Off), true
+}
+
+// readSegment reads len(dst) bytes of the content of extent e, from byte
+// at of the extent on, into dst, from the image file f.
+func (img *Image) readSegment(f *os.File, e extent, at uint64, dst []byte) error {
+	if at+uint64(len(dst)) > e.Len {
+		return fmt.Errorf("%w: read past segment %#x-%#x", ErrCorrupt, e.Addr, e.Addr+e.Len)
+	}
+	off, ok := img.segmentFile(e)
+	if !ok {
+		return fmt.Errorf("%w: segment %#x-%#x has no stored form", ErrCorrupt, e.Addr, e.Addr+e.Len)
+	}
+	if _, err := f.ReadAt(dst, off+int64(at)); err != nil {
+		return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
+	}
+	return nil
+}
+
+// memFill fills the memory of one process being rebuilt and checks it.
+// Its goroutine (check) is started by startFill and always ended by
+// finish, which the builder defers.
+type memFill struct {
+	b   *builder
+	img *os.File // the restorer's descriptor of the image
+	tfd uint64   // the same open file description in the process
+	// work: one queue per checker; segment k goes to checker k mod
+	// checkers (segments are independent: each has its own checksum).
+	work []chan checkItem
+	next int
+	done chan error
+	over bool
+}
+
+// checkers is the number of checker goroutines of one process: the
+// checksum, HMAC above all, costs more than the read it checks.
+const checkers = 2
+
+// checkItem is one piece of a segment for the checker, in segment order:
+// n bytes now in the process at addr, or a hole of n zero bytes, or (end)
+// the segment is complete.
+type checkItem struct {
+	c    *segCheck
+	addr uint64
+	n    uint64
+	hole bool
+	end  bool
+}
+
+// startFill gives the process a descriptor of img (above every saved one
+// and the pidfd) and starts the checker.
+func (b *builder) startFill(img *os.File) (*memFill, error) {
+	f := &memFill{b: b, img: img, done: make(chan error, checkers)}
+	want := b.spareFD + 2
+	if err := b.takeFD(int(img.Fd()), want, true); err != nil {
+		return nil, fmt.Errorf("image descriptor: %w", err)
+	}
+	f.tfd = uint64(want)
+	for i := 0; i < checkers; i++ {
+		w := make(chan checkItem, 256)
+		f.work = append(f.work, w)
+		go f.check(w)
+	}
+	return f, nil
+}
+
+// finish waits for the checker and closes the process's image descriptor;
+// it returns the first failed check.
+func (f *memFill) finish() error {
+	if f.over {
+		return nil
+	}
+	f.over = true
+	var err error
+	for _, w := range f.work {
+		close(w)
+	}
+	for range f.work {
+		if e := <-f.done; e != nil && err == nil {
+			err = e
+		}
+	}
+	if _, cerr := f.b.call("close", unix.SYS_CLOSE, f.tfd); cerr != nil && err == nil {
+		err = fmt.Errorf("close image descriptor: %w", cerr)
+	}
+	return err
+}
+
+// check verifies the pieces queued on work as they come. After a failure
+// it only drains the queue: the restore fails as a whole.
+func (f *memFill) check(work <-chan checkItem) {
+	var first error
+	buf := make([]byte, checkPiece)
+	for it := range work {
+		if first != nil {
+			continue
+		}
+		switch {
+		case it.end:
+			first = it.c.verify()
+		case it.hole:
+			it.c.h.zeros(it.n)
+		default:
+			for done := uint64(0); done < it.n; {
+				k := min(it.n-done, checkPiece)
+				if err := f.b.readMem(buf[:k], it.addr+done); err != nil {
+					first = err
+					break
+				}
+				it.c.h.write(buf[:k])
+				done += k
+			}
+		}
+	}
+	f.done <- first
+}
+
+// readMem reads the process's memory at addr into b: process_vm_readv, or
+// /proc/PID/mem for what the process may not read itself.
+func (b *builder) readMem(buf []byte, addr uint64) error {
+	for done := 0; done < len(buf); {
+		local := []unix.Iovec{{Base: &buf[done], Len: uint64(len(buf) - done)}}
+		remote := []unix.RemoteIovec{{Base: uintptr(addr) + uintptr(done), Len: len(buf) - done}}
+		got, err := unix.ProcessVMReadv(b.pid, local, remote, 0)
+		if err != nil || got <= 0 {
+			got, err = b.mem.ReadAt(buf[done:], int64(addr)+int64(done))
+			if err != nil {
+				return fmt.Errorf("check va %#x: %w", addr+uint64(done), err)
+			}
+		}
+		done += got
+	}
+	return nil
+}
+
+// fillRegion fills every saved extent of rg. A private file mapping's
+// saved pages replace the file's, zero or not; in anonymous memory a zero
+// page (a hole of the image) is left untouched.
+func (f *memFill) fillRegion(rg region) error {
+	all := rg.Kind == regionFile
+	for _, e := range rg.Extents {
+		var err error
+		if off, ok := f.b.p.img.segmentFile(e); ok {
+			err = f.fillRaw(e, off, all)
+		} else {
+			err = f.fillDecoded(e, all)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fillRaw has the process pread extent e from the image file, data run by
+// data run (SEEK_DATA/SEEK_HOLE), and queues each piece for its check.
+func (f *memFill) fillRaw(e extent, base int64, all bool) error {
+	c := f.b.p.img.checkSegment(e)
+	work := f.work[f.next%len(f.work)]
+	f.next++
+	fd := int(f.img.Fd())
+	end := base + int64(e.Len)
+	pos := base
+	for pos < end {
+		dataAt, holeAt := pos, end
+		if !all {
+			d, err := unix.Seek(fd, pos, unix.SEEK_DATA)
+			if err == unix.ENXIO || (err == nil && d >= end) {
+				break
+			}
+			if err == nil {
+				dataAt = d
+				if h, err := unix.Seek(fd, d, unix.SEEK_HOLE); err == nil && h < end {
+					holeAt = h
+				}
+			}
+		}
+		if dataAt > pos {
+			work <- checkItem{c: c, n: uint64(dataAt - pos), hole: true}
+		}
+		for p := dataAt; p < holeAt; {
+			n := min(int64(fillPiece), holeAt-p)
+			addr := e.Addr + uint64(p-base)
+			got, err := f.b.call("pread64", unix.SYS_PREAD64, f.tfd, addr, uint64(n), uint64(p))
+			if err != nil {
+				return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
+			}
+			if got == 0 || int64(got) > n {
+				return &ImageError{Path: f.b.p.img.Path, Err: fmt.Errorf("%w: segment %#x-%#x: file ends at %d", ErrCorrupt, e.Addr, e.Addr+e.Len, p)}
+			}
+			work <- checkItem{c: c, addr: addr, n: got}
+			p += int64(got)
+		}
+		pos = holeAt
+	}
+	if pos < end {
+		work <- checkItem{c: c, n: uint64(end - pos), hole: true}
+	}
+	work <- checkItem{c: c, end: true}
+	return nil
+}
+
+// fillDecoded reads extent e through readSegment into a buffer of ours,
+// checks it there and writes it into the process (process_vm_writev):
+// what is checked is what is written.
+func (f *memFill) fillDecoded(e extent, all bool) error {
+	img := f.b.p.img
+	c := img.checkSegment(e)
+	buf := make([]byte, min(e.Len, decodePiece))
+	for at := uint64(0); at < e.Len; {
+		b := buf[:min(e.Len-at, uint64(len(buf)))]
+		if err := img.readSegment(f.img, e, at, b); err != nil {
+			return err
+		}
+		c.h.write(b)
+		w := memWriter{b: f.b}
+		var err error
+		if all {
+			_, err = w.WriteAt(b, int64(e.Addr+at))
+		} else {
+			err = writeNonZeroFile(w, b, int64(e.Addr+at))
+		}
+		if err != nil {
+			return err
+		}
+		at += uint64(len(b))
+	}
+	return c.verify()
+}
+
+// memWriter writes into the process's memory with process_vm_writev, and
+// through /proc/PID/mem what it may not write itself.
+type memWriter struct{ b *builder }
+
+func (w memWriter) WriteAt(buf []byte, off int64) (int, error) {
+	for done := 0; done < len(buf); {
+		local := []unix.Iovec{{Base: &buf[done], Len: uint64(len(buf) - done)}}
+		remote := []unix.RemoteIovec{{Base: uintptr(off) + uintptr(done), Len: len(buf) - done}}
+		got, err := unix.ProcessVMWritev(w.b.pid, local, remote, 0)
+		if err != nil || got <= 0 {
+			if got, err = w.b.mem.WriteAt(buf[done:], off+int64(done)); err != nil {
+				return done, fmt.Errorf("write va %#x: %w", uint64(off)+uint64(done), err)
+			}
+		}
+		done += got
+	}
+	return len(buf), nil
+}

@@ -1,0 +1,533 @@
+package ckpt
+
+import (
+	"encoding/binary"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// Lazy restore (RestartOptions.Lazy): the process runs as soon as its
+// state is back, before its private anonymous memory is, and the pages
+// come in from the image as it touches them. Each such region is
+// registered with a userfaultfd (missing mode) made by the process itself
+// (an injected userfaultfd(2): the context belongs to the mm of its
+// creator), taken by the restorer with pidfd_getfd; the restorer's loader
+// goroutine answers every fault with UFFDIO_COPY and meanwhile copies the
+// rest in the background, so the image is needed only until everything is
+// in (Process.Loaded).
+//
+// Integrity: the unit is the image's segment (saved extent). On the first
+// fault in a segment, or when the background load reaches it, the loader
+// reads the whole segment into a buffer of its own, verifies its CRC-32C
+// (and HMAC) there, and only then copies it in: a page is never seen by the
+// process before its segment verified, and what is copied is the buffer
+// that was checked. A segment that fails kills the tree (the faulting
+// thread never returns to user space) and Process.Wait reports it.
+// Segments beyond lazySegMax (images of engines that did not cut them, see
+// segMax) are restored eagerly, as without Lazy.
+//
+// The process's memory may change shape while pages are missing: the
+// non-cooperative events (fork, mremap, madvise(MADV_DONTNEED), munmap)
+// are followed, so a forked child gets the pages its parent had, moved
+// pages come in at their new address, and dropped ones read as zeros,
+// exactly as they would have with the memory present.
+
+// lazySegMax bounds the segment loaded at a fault: reading and verifying
+// it is the latency of that first fault.
+const lazySegMax = 64 << 20
+
+// userfaultfd ABI (linux/userfaultfd.h).
+const (
+	uffdAPI          = 0xaa
+	uffdioAPI        = 0xc018aa3f
+	uffdioRegister   = 0xc020aa00
+	uffdioWake       = 0x8010aa02
+	uffdioCopy       = 0xc028aa03
+	uffdioZeropage   = 0xc020aa04
+	uffdRegMissing   = 1
+	uffdEventFault   = 0x12
+	uffdEventFork    = 0x13
+	uffdEventRemap   = 0x14
+	uffdEventRemove  = 0x15
+	uffdEventUnmap   = 0x16
+	uffdFeatFork     = 1 << 1
+	uffdFeatRemap    = 1 << 2
+	uffdFeatRemove   = 1 << 3
+	uffdFeatUnmap    = 1 << 6
+	uffdMsgSize      = 32
+	uffdLazyFeatures = uffdFeatFork | uffdFeatRemap | uffdFeatRemove | uffdFeatUnmap
+)
+
+// lazyRegion reports whether rg is restored lazily.
+func (b *builder) lazyRegion(rg region) bool {
+	if !b.r.opts.Lazy || rg.Kind != regionAnon || len(rg.Extents) == 0 {
+		return false
+	}
+	for _, a := range rg.Advice {
+		if a == "lo" || a == "lf" {
+			return false // mlock'ed: its pages must all be there (restoreVMFlags)
+		}
+	}
+	for _, e := range rg.Extents {
+		if e.Len > lazySegMax {
+			return false
+		}
+		if _, ok := b.p.img.segmentFile(e); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// registerLazy registers the lazy regions of the process (b.lazy) with a
+// userfaultfd of its own and hands it to the loader.
+func (b *builder) registerLazy() error {
+	if len(b.lazy) == 0 {
+		return nil
+	}
+	fd, err := b.call("userfaultfd", unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK)
+	if err != nil {
+		return fmt.Errorf("lazy restore: userfaultfd: %w", err)
+	}
+	defer b.call("close", unix.SYS_CLOSE, fd)
+	le := binary.LittleEndian
+	api := make([]byte, 24)
+	le.PutUint64(api, uffdAPI)
+	le.PutUint64(api[8:], uffdLazyFeatures)
+	addr, err := b.put(scratchData, api)
+	if err != nil {
+		return err
+	}
+	if _, err := b.call("ioctl", unix.SYS_IOCTL, fd, uffdioAPI, addr); err != nil {
+		return fmt.Errorf("lazy restore: UFFDIO_API: %w", err)
+	}
+	m := &lazyMM{}
+	src := &lazySource{img: b.p.img}
+	for _, rg := range b.lazy {
+		reg := make([]byte, 32)
+		le.PutUint64(reg, rg.Start)
+		le.PutUint64(reg[8:], rg.End-rg.Start)
+		le.PutUint64(reg[16:], uffdRegMissing)
+		if addr, err = b.put(scratchData, reg); err != nil {
+			return err
+		}
+		if _, err := b.call("ioctl", unix.SYS_IOCTL, fd, uffdioRegister, addr); err != nil {
+			return fmt.Errorf("lazy restore: register %#x-%#x: %w", rg.Start, rg.End, err)
+		}
+		for _, e := range rg.Extents {
+			src.segs = append(src.segs, e)
+			m.pieces = append(m.pieces, lazyPiece{addr: e.Addr, len: e.Len, src: src, seg: len(src.segs) - 1})
+		}
+	}
+	pidfd, err := unix.PidfdOpen(b.pid, 0)
+	if err != nil {
+		return fmt.Errorf("lazy restore: pidfd_open: %w", err)
+	}
+	ufd, err := unix.PidfdGetfd(pidfd, int(fd), 0)
+	unix.Close(pidfd)
+	if err != nil {
+		return fmt.Errorf("lazy restore: pidfd_getfd: %w", err)
+	}
+	if src.f, err = openImage(b.p.img.Path); err != nil {
+		unix.Close(ufd)
+		return err
+	}
+	m.fd = ufd
+	sort.Slice(m.pieces, func(i, j int) bool { return m.pieces[i].addr < m.pieces[j].addr })
+	if b.r.lazy == nil {
+		if b.r.lazy, err = newLazyLoader(b.r.killAll); err != nil {
+			m.close()
+			src.f.Close()
+			return err
+		}
+	}
+	b.r.lazy.add(m, src)
+	return nil
+}
+
+// killAll kills every process the restore created.
+func (r *restorer) killAll() {
+	for _, pid := range r.created {
+		unix.Kill(pid, unix.SIGKILL)
+	}
+}
+
+// lazySource is one image whose segments are loaded lazily.
+type lazySource struct {
+	img  *Image
+	f    *os.File
+	segs []extent
+}
+
+// lazyPiece is a part of a segment not yet in memory: len bytes at addr
+// are bytes off.. of segment seg of src.
+type lazyPiece struct {
+	addr, len uint64
+	off       uint64
+	src       *lazySource
+	seg       int
+}
+
+// lazyMM is one address space with pages missing, and its userfaultfd.
+type lazyMM struct {
+	fd     int
+	pieces []lazyPiece // sorted by addr, disjoint
+}
+
+func (m *lazyMM) close() {
+	if m.fd >= 0 {
+		unix.Close(m.fd)
+		m.fd = -1
+	}
+	m.pieces = nil
+}
+
+// find returns the index of the piece holding addr, or -1.
+func (m *lazyMM) find(addr uint64) int {
+	i := sort.Search(len(m.pieces), func(i int) bool { return m.pieces[i].addr+m.pieces[i].len > addr })
+	if i < len(m.pieces) && m.pieces[i].addr <= addr {
+		return i
+	}
+	return -1
+}
+
+// cut takes [start, end) out of the pieces and returns what it took.
+func (m *lazyMM) cut(start, end uint64) []lazyPiece {
+	var kept, taken []lazyPiece
+	for _, p := range m.pieces {
+		pe := p.addr + p.len
+		if pe <= start || p.addr >= end {
+			kept = append(kept, p)
+			continue
+		}
+		if p.addr < start {
+			kept = append(kept, lazyPiece{addr: p.addr, len: start - p.addr, off: p.off, src: p.src, seg: p.seg})
+		}
+		if pe > end {
+			kept = append(kept, lazyPiece{addr: end, len: pe - end, off: p.off + (end - p.addr), src: p.src, seg: p.seg})
+		}
+		lo, hi := max(p.addr, start), min(pe, end)
+		taken = append(taken, lazyPiece{addr: lo, len: hi - lo, off: p.off + (lo - p.addr), src: p.src, seg: p.seg})
+	}
+	m.pieces = kept
+	return taken
+}
+
+// lazyLoader serves the faults of every lazily restored process of a
+// tree and loads the rest in the background. Its goroutine is started by
+// newLazyLoader and ends when every page is in, when a segment fails its
+// check (the tree is killed), or on stop; done is closed then.
+type lazyLoader struct {
+	mu      sync.Mutex
+	pending []*lazyMM
+	srcs    []*lazySource
+	wake    [2]int // add, seal and stop wake the poll
+	stopped bool
+	sealed  bool // every process of the tree is added
+
+	mms  []*lazyMM // the goroutine's own
+	kill func()
+	err  error // set before done is closed
+	done chan struct{}
+	buf  []byte
+}
+
+func newLazyLoader(kill func()) (*lazyLoader, error) {
+	l := &lazyLoader{kill: kill, done: make(chan struct{})}
+	if err := unix.Pipe2(l.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
+		return nil, fmt.Errorf("lazy restore: %w", err)
+	}
+	go l.run()
+	return l, nil
+}
+
+func (l *lazyLoader) add(m *lazyMM, src *lazySource) {
+	l.mu.Lock()
+	l.pending = append(l.pending, m)
+	l.srcs = append(l.srcs, src)
+	l.mu.Unlock()
+	unix.Write(l.wake[1], []byte{0})
+}
+
+// seal tells the loader that every process is added: it ends once all
+// their pages are in.
+func (l *lazyLoader) seal() {
+	l.mu.Lock()
+	l.sealed = true
+	l.mu.Unlock()
+	unix.Write(l.wake[1], []byte{0})
+}
+
+// stop ends the loader (the restore failed) and waits for it.
+func (l *lazyLoader) stop() {
+	l.mu.Lock()
+	l.stopped = true
+	l.mu.Unlock()
+	unix.Write(l.wake[1], []byte{0})
+	<-l.done
+}
+
+func (l *lazyLoader) run() {
+	defer func() {
+		for _, m := range l.mms {
+			m.close()
+		}
+		l.mu.Lock()
+		for _, m := range l.pending {
+			m.close()
+		}
+		for _, s := range l.srcs {
+			s.f.Close()
+		}
+		l.mu.Unlock()
+		unix.Close(l.wake[0])
+		unix.Close(l.wake[1])
+		close(l.done)
+	}()
+	for {
+		l.mu.Lock()
+		if l.stopped {
+			l.mu.Unlock()
+			return
+		}
+		l.mms = append(l.mms, l.pending...)
+		l.pending = nil
+		sealed := l.sealed
+		l.mu.Unlock()
+		var live []*lazyMM
+		for _, m := range l.mms {
+			if m.fd >= 0 && len(m.pieces) > 0 {
+				live = append(live, m)
+			} else {
+				m.close()
+			}
+		}
+		l.mms = live
+		if sealed && len(live) == 0 {
+			return // every page is in
+		}
+		fds := []unix.PollFd{{Fd: int32(l.wake[0]), Events: unix.POLLIN}}
+		for _, m := range live {
+			fds = append(fds, unix.PollFd{Fd: int32(m.fd), Events: unix.POLLIN})
+		}
+		// The background load starts once the tree runs: until then only
+		// faults are served, so the restore itself does not wait for it.
+		timeout := 0
+		if len(live) == 0 || !sealed {
+			timeout = -1
+		}
+		n, err := unix.Poll(fds, timeout)
+		if err != nil && err != unix.EINTR {
+			l.fail(fmt.Errorf("lazy restore: poll: %w", err))
+			return
+		}
+		if n > 0 && fds[0].Revents != 0 {
+			var b [64]byte
+			unix.Read(l.wake[0], b[:])
+		}
+		busy := false
+		for i, m := range live {
+			if fds[i+1].Revents == 0 {
+				continue
+			}
+			busy = true
+			if err := l.events(m); err != nil {
+				l.fail(err)
+				return
+			}
+		}
+		if !busy && sealed && len(live) > 0 {
+			// Nothing faulting: load the next segment in the background.
+			p := live[0].pieces[0]
+			if err := l.load(p.src, p.seg); err != nil {
+				l.fail(err)
+				return
+			}
+		}
+	}
+}
+
+func (l *lazyLoader) fail(err error) {
+	l.kill()
+	l.err = err
+}
+
+// events reads and handles the messages queued on m's userfaultfd.
+func (l *lazyLoader) events(m *lazyMM) error {
+	var msg [16 * uffdMsgSize]byte
+	for m.fd >= 0 {
+		n, err := unix.Read(m.fd, msg[:])
+		if err == unix.EAGAIN || err == unix.EINTR {
+			return nil
+		}
+		if err != nil || n <= 0 {
+			m.close() // the address space is gone
+			return nil
+		}
+		le := binary.LittleEndian
+		for o := 0; o+uffdMsgSize <= n; o += uffdMsgSize {
+			b := msg[o : o+uffdMsgSize]
+			switch b[0] {
+			case uffdEventFault:
+				addr := le.Uint64(b[16:]) &^ (pageSize - 1)
+				if i := m.find(addr); i >= 0 {
+					p := m.pieces[i]
+					if err := l.load(p.src, p.seg); err != nil {
+						return err
+					}
+					continue
+				}
+				// Not saved (never touched), or dropped since: a zero page,
+				// as it would have been.
+				m.zero(addr)
+			case uffdEventFork:
+				c := &lazyMM{fd: int(le.Uint32(b[8:])), pieces: append([]lazyPiece(nil), m.pieces...)}
+				unix.CloseOnExec(c.fd)
+				l.mms = append(l.mms, c)
+			case uffdEventRemap:
+				from, to, n := le.Uint64(b[8:]), le.Uint64(b[16:]), le.Uint64(b[24:])
+				moved := m.cut(from, from+n)
+				m.cut(to, to+n)
+				for _, p := range moved {
+					p.addr = p.addr - from + to
+					m.pieces = append(m.pieces, p)
+				}
+				sort.Slice(m.pieces, func(i, j int) bool { return m.pieces[i].addr < m.pieces[j].addr })
+			case uffdEventRemove, uffdEventUnmap:
+				m.cut(le.Uint64(b[8:]), le.Uint64(b[16:]))
+			}
+		}
+	}
+	return nil
+}
+
+// zero answers a fault at addr with a zero page (or just wakes the thread
+// when the page came in meanwhile).
+func (m *lazyMM) zero(addr uint64) {
+	arg := [4]uint64{addr, pageSize, 0, 0}
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(m.fd), uffdioZeropage, uintptr(unsafe.Pointer(&arg))); e == unix.EEXIST {
+		unix.Syscall(unix.SYS_IOCTL, uintptr(m.fd), uffdioWake, uintptr(unsafe.Pointer(&arg)))
+	}
+}
+
+// wake wakes the threads waiting on a fault in [addr, addr+n).
+func (m *lazyMM) wake(addr, n uint64) {
+	arg := [2]uint64{addr, n}
+	unix.Syscall(unix.SYS_IOCTL, uintptr(m.fd), uffdioWake, uintptr(unsafe.Pointer(&arg)))
+}
+
+// load reads segment seg of src, verifies it, and copies it into every
+// address space that still misses a part of it.
+func (l *lazyLoader) load(src *lazySource, seg int) error {
+	e := src.segs[seg]
+	if uint64(cap(l.buf)) < e.Len {
+		l.buf = make([]byte, e.Len)
+	}
+	buf := l.buf[:e.Len]
+	c := src.img.checkSegment(e)
+	for at := uint64(0); at < e.Len; {
+		k := min(e.Len-at, checkPiece)
+		if err := src.img.readSegment(src.f, e, at, buf[at:at+k]); err != nil {
+			return &ImageError{Path: src.img.Path, Err: err}
+		}
+		c.h.write(buf[at : at+k])
+		at += k
+	}
+	if err := c.verify(); err != nil {
+		return fmt.Errorf("lazy restore: %w: the job is killed, it never ran on it", err)
+	}
+	for _, m := range l.mms {
+		for m.fd >= 0 {
+			var mine []lazyPiece
+			rest := m.pieces[:0:0]
+			for _, p := range m.pieces {
+				if p.src == src && p.seg == seg {
+					mine = append(mine, p)
+				} else {
+					rest = append(rest, p)
+				}
+			}
+			if len(mine) == 0 {
+				break
+			}
+			again := false
+			for i, p := range mine {
+				switch err := m.copy(p.addr, buf[p.off:p.off+p.len]); err {
+				case nil:
+					m.wake(p.addr, p.len)
+				case unix.EAGAIN:
+					// The address space is changing (an event is queued):
+					// take the events first, then copy what is left.
+					rest = append(rest, mine[i:]...)
+					again = true
+				default:
+					m.close() // gone (ESRCH) or no longer registered
+				}
+				if again || m.fd < 0 {
+					break
+				}
+			}
+			if m.fd < 0 {
+				break
+			}
+			sort.Slice(rest, func(i, j int) bool { return rest[i].addr < rest[j].addr })
+			m.pieces = rest
+			if !again {
+				break
+			}
+			if err := l.events(m); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// copy puts b at addr with UFFDIO_COPY, page by page past pages that are
+// there already (EEXIST).
+func (m *lazyMM) copy(addr uint64, b []byte) error {
+	for done := uint64(0); done < uint64(len(b)); {
+		arg := [5]uint64{addr + done, uint64(uintptr(unsafe.Pointer(&b[done]))), uint64(len(b)) - done, 0, 0}
+		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(m.fd), uffdioCopy, uintptr(unsafe.Pointer(&arg)))
+		n := int64(arg[4])
+		switch {
+		case e == 0:
+			return nil
+		case e == unix.EAGAIN && n > 0:
+			done += uint64(n) // a part, up to a page that is there
+		case e == unix.EEXIST:
+			done += pageSize
+		case e == unix.EINTR:
+		default:
+			return e
+		}
+	}
+	return nil
+}
+
+// Loaded returns a channel closed once every page of a lazily restored
+// tree is in memory: from then on the image is not needed any more (the
+// batch system keeps it until then). Without Lazy it is closed already.
+func (p *Process) Loaded() <-chan struct{} {
+	if p.lazy == nil {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return p.lazy.done
+}
+
+// LoadErr returns why loading a lazily restored tree failed (the tree was
+// killed), once Loaded is closed; nil if it did not.
+func (p *Process) LoadErr() error {
+	if p.lazy == nil {
+		return nil
+	}
+	<-p.lazy.done
+	return p.lazy.err
+}

@@ -1,0 +1,147 @@
+package ckpt
+
+// The madvise and mlock state of memory regions: what /proc/PID/smaps
+// shows as VmFlags and madvise(2) or mlock(2) set. The kernel keeps it in
+// the VMA, not in the pages, so a region mapped again at restore has none
+// of it unless it is set again.
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+const (
+	mapDroppable   = 0x08 // MAP_DROPPABLE (Linux 6.11): a mapping type of its own
+	mlockOnFault   = 0x01 // MLOCK_ONFAULT
+	madvWipeOnFork = 18   // MADV_WIPEONFORK
+	madvDontDump   = 16   // MADV_DONTDUMP
+)
+
+// vmAdvice maps the VmFlags names the engine restores to the madvise
+// advice that sets each; lo, lf (mlock) and dp (MAP_DROPPABLE) are not
+// advice and are set apart.
+var vmAdvice = map[string]int{
+	"dc": unix.MADV_DONTFORK,
+	"wf": madvWipeOnFork,
+	"dd": madvDontDump,
+	"hg": unix.MADV_HUGEPAGE,
+	"nh": unix.MADV_NOHUGEPAGE,
+	"mg": unix.MADV_MERGEABLE,
+	"rr": unix.MADV_RANDOM,
+	"sr": unix.MADV_SEQUENTIAL,
+	"lo": -1,
+	"lf": -1,
+	"dp": -1,
+}
+
+// collectVMFlags records, for every region planMemory found, the VmFlags
+// of /proc/PID/smaps that the restore sets again (region.Advice).
+func (d *dumper) collectVMFlags() error {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", d.pid))
+	if err != nil {
+		return fmt.Errorf("%s(%d): smaps: %w", d.comm, d.pid, err)
+	}
+	defer f.Close()
+	flags := map[uint64][]string{}
+	var start uint64
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, ok := strings.CutPrefix(line, "VmFlags:"); ok {
+			for _, fl := range strings.Fields(v) {
+				if _, ok := vmAdvice[fl]; ok {
+					flags[start] = append(flags[start], fl)
+				}
+			}
+			continue
+		}
+		// A region's first line: "start-end perms offset dev inode path".
+		if a, _, ok := strings.Cut(line, "-"); ok && !strings.Contains(a, " ") && !strings.Contains(a, ":") {
+			if n, err := strconv.ParseUint(a, 16, 64); err == nil {
+				start = n
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("%s(%d): smaps: %w", d.comm, d.pid, err)
+	}
+	for i := range d.meta.Regions {
+		r := &d.meta.Regions[i]
+		if r.Name == "/[aio] (deleted)" {
+			// The ring of an io_setup context: the kernel keeps its
+			// requests in flight, and even whether there are any, out of
+			// sight; a ring restored as plain shared memory would be a
+			// look-alike that io_submit refuses.
+			if err := d.uncheckpointable(-1, fmt.Sprintf(": AIO context (io_setup) %#x is not checkpointable: its requests in flight can be neither seen nor restored", r.Start)); err != nil {
+				return err
+			}
+		}
+		if r.Kind != regionVDSO {
+			r.Advice = flags[r.Start]
+		}
+	}
+	return nil
+}
+
+// checkAdvice refuses VmFlags the engine did not write.
+func checkAdvice(p *rproc) error {
+	for _, r := range p.meta.Regions {
+		for _, a := range r.Advice {
+			if _, ok := vmAdvice[a]; !ok {
+				return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: region %#x: advice %q", ErrCorrupt, r.Start, a)}
+			}
+		}
+	}
+	return nil
+}
+
+// droppable reports whether the region was mapped MAP_DROPPABLE.
+func (r region) droppable() bool {
+	for _, a := range r.Advice {
+		if a == "dp" {
+			return true
+		}
+	}
+	return false
+}
+
+// restoreVMFlags sets the advice and locks of every region once all of
+// them are mapped and filled (a lock faults every page in; a region
+// advised DONTFORK or WIPEONFORK is filled like any other).
+func (b *builder) restoreVMFlags() error {
+	for _, r := range b.p.meta.Regions {
+		length := r.End - r.Start
+		lock, onFault := false, false
+		for _, a := range r.Advice {
+			switch a {
+			case "lo":
+				lock = true
+			case "lf":
+				onFault = true
+			case "dp":
+			default:
+				if _, err := b.call("madvise", unix.SYS_MADVISE, r.Start, length, uint64(vmAdvice[a])); err != nil {
+					return fmt.Errorf("region %#x-%#x: madvise %s: %w", r.Start, r.End, a, err)
+				}
+			}
+		}
+		switch {
+		case onFault:
+			_, err := b.call("mlock2", unix.SYS_MLOCK2, r.Start, length, mlockOnFault)
+			if err != nil {
+				return fmt.Errorf("region %#x-%#x: mlock2(MLOCK_ONFAULT): %w", r.Start, r.End, err)
+			}
+		case lock:
+			if _, err := b.call("mlock", unix.SYS_MLOCK, r.Start, length); err != nil {
+				return fmt.Errorf("region %#x-%#x: mlock: %w", r.Start, r.End, err)
+			}
+		}
+	}
+	return nil
+}
