@@ -206,10 +206,11 @@ func TestBatchRunLostInACrash(t *testing.T) {
 	b := newBatch(t, "slots = 4\n")
 	// The rerunnable job waits forever on its first run, and ends on its second.
 	rerun := b.qsub(b.script("r.sh", "#!/bin/sh\nif [ -e r.ran ]; then exit 0; fi\ntouch r.ran\nsleep 300\n"))
-	once := b.qsub("-r", "n", b.script("n.sh", "#!/bin/sh\nsleep 300\n"))
-	b.waitState(rerun, "running")
-	b.waitState(once, "running")
+	once := b.qsub("-r", "n", b.script("n.sh", "#!/bin/sh\ntouch n.ran\nsleep 300\n"))
+	// Both scripts have run (recorded as running is not enough: a job cut
+	// off before its script ran is started again, rerunnable or not).
 	b.readFile(filepath.Join(b.work, "r.ran"))
+	b.readFile(filepath.Join(b.work, "n.ran"))
 	b.crash()
 	b.start()
 	j := b.waitState(rerun, "finished")

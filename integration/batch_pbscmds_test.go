@@ -216,12 +216,14 @@ func TestBatchPBSExitStatus(t *testing.T) {
 	exit3 := b.qsub(b.script("e3.sh", "#!/bin/sh\nexit 3\n"))
 	// Killed from outside: a script that is the init of its PID namespace
 	// cannot be killed from inside it.
-	killed := b.qsub(b.script("k.sh", "#!/bin/sh\ntouch killme\nsleep 600\n"))
+	killed := b.qsub(b.script("k.sh", "#!/bin/sh\nsleep 600\n"))
 	wall := b.qsub("-l", "walltime=1", b.script("w.sh", "#!/bin/sh\nsleep 600\n"))
 	del := b.qsub(b.script("d.sh", "#!/bin/sh\ntouch started\nsleep 600\n"))
 	b.waitFor("the job to start", func() bool { _, err := os.Stat(filepath.Join(b.work, "started")); return err == nil })
 	b.mustRun("qdel", pbsID(del))
-	b.waitFor("the job to start", func() bool { _, err := os.Stat(filepath.Join(b.work, "killme")); return err == nil })
+	// Signalled as soon as it is recorded as running, which is before its
+	// script runs: the signal waits for the script.
+	b.waitState(killed, "running")
 	b.mustRun("qsig", "-s", "KILL", pbsID(killed))
 	exitOf := func(id uint64) string {
 		b.waitState(id, "finished", "failed")
@@ -252,8 +254,8 @@ func TestBatchPBSExitStatus(t *testing.T) {
 	}
 	// Deleted while running: the signal that ended it (SIGTERM, or SIGKILL
 	// when the script was the init of its PID namespace).
-	j := b.job(del)
-	if got := exitOf(del); len(j.Segments) != 1 || got != strconv.Itoa(256+j.Segments[0].Signal) || j.Segments[0].Signal == 0 {
+	got := exitOf(del)
+	if j := b.job(del); len(j.Segments) != 1 || got != strconv.Itoa(256+j.Segments[0].Signal) || j.Segments[0].Signal == 0 {
 		t.Errorf("deleted: Exit_status %s, run %+v", got, j.Segments)
 	}
 }

@@ -45,7 +45,7 @@ func parseSignal(s string) (unix.Signal, error) {
 
 // signalJob handles qsig: the signal goes to the job script and every
 // process of its tree (the job's PID namespace when lazarusd is root).
-func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) (any, error) {
+func (d *Daemon) signalJob(ctx context.Context, who caller, body json.RawMessage) (any, error) {
 	var req proto.SignalRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -56,7 +56,7 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 		return nil, err
 	}
 	if arr := arrayOf(d.store.View(), id); arr != nil {
-		return d.signalArray(who, arr, sig)
+		return d.signalArray(ctx, who, arr, sig)
 	}
 	if err := d.wholeArray(id); err != nil {
 		return nil, err
@@ -68,26 +68,65 @@ func (d *Daemon) signalJob(_ context.Context, who caller, body json.RawMessage) 
 	if err := d.mayManage(who, j); err != nil {
 		return nil, err
 	}
-	switch j.State {
-	case jobs.Running, jobs.Exiting:
-	case jobs.Checkpointing:
-		return nil, conflict("job %s is being checkpointed; signal it when the checkpoint is done", id)
-	default:
-		return nil, conflict("job %s is %s; only running jobs can be signalled", id, j.State)
+	if err := signallable(j); err != nil {
+		return nil, err
 	}
-	if err := d.signalTree(who, id, sig); err != nil {
+	if err := d.signalTree(ctx, who, id, sig); err != nil {
 		return nil, err
 	}
 	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
 }
 
-// signalTree sends sig to every process of a running job's tree.
-func (d *Daemon) signalTree(who caller, id jobs.ID, sig unix.Signal) error {
-	st, err := supervisor.Probe(d.jobRunDir(id))
-	if err != nil || !st.Alive || st.Info == nil || !st.Info.Job.Alive() {
-		return conflict("job %s has no processes to signal", id)
+// signallable refuses a job that is not running.
+func signallable(j *jobs.Job) error {
+	switch j.State {
+	case jobs.Running, jobs.Exiting:
+		return nil
+	case jobs.Checkpointing:
+		return conflict("job %s is being checkpointed; signal it when the checkpoint is done", j.ID)
 	}
-	pid := st.Info.Job.PID
+	return conflict("job %s is %s; only running jobs can be signalled", j.ID, j.State)
+}
+
+// startWait bounds how long a signal waits for a job that is recorded as
+// running to have its script running.
+const startWait = 30 * time.Second
+
+// signalTree sends sig to every process of a running job's tree. A job is
+// recorded as running before its supervisor has started its script, and
+// the supervisor records the script's pid once it has exec'd it: a signal
+// in between waits for that (delivered once the script exists, not lost
+// to the helper that becomes it), as long as the job stays running, and
+// is refused if it does not come.
+func (d *Daemon) signalTree(ctx context.Context, who caller, id jobs.ID, sig unix.Signal) error {
+	pid := 0
+	for deadline := time.Now().Add(startWait); pid == 0; {
+		j := d.store.View().Job(id)
+		if j == nil {
+			return notFound("unknown job id %s", id)
+		}
+		if err := signallable(j); err != nil {
+			return err
+		}
+		st, err := supervisor.Probe(d.jobRunDir(id))
+		switch {
+		case err != nil:
+			return fmt.Errorf("signal job %s: %w", id, err)
+		case st.Alive && st.Info != nil && st.Info.Job.Alive():
+			pid = st.Info.Job.PID
+			continue
+		case st.Alive && st.Info != nil && st.Info.Job.PID > 0,
+			st.Exit != nil && st.Exit.Segment == len(j.Segments)-1:
+			return conflict("job %s has no processes to signal: its script has ended", id)
+		case time.Now().After(deadline):
+			return conflict("job %s has not started its script yet; signal it once it runs", id)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("signal job %s: %w", id, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 	kids, _ := proc.Descendants(pid)
 	var errs []error
 	for _, p := range append([]int{pid}, kids...) {
@@ -104,7 +143,7 @@ func (d *Daemon) signalTree(who caller, id jobs.ID, sig unix.Signal) error {
 
 // signalArray handles qsig of an array job: every running subjob gets the
 // signal, as PBS sends it.
-func (d *Daemon) signalArray(who caller, arr *jobs.Job, sig unix.Signal) (any, error) {
+func (d *Daemon) signalArray(ctx context.Context, who caller, arr *jobs.Job, sig unix.Signal) (any, error) {
 	if err := d.mayManage(who, arr); err != nil {
 		return nil, err
 	}
@@ -114,7 +153,7 @@ func (d *Daemon) signalArray(who caller, arr *jobs.Job, sig unix.Signal) (any, e
 		if sub.State != jobs.Running && sub.State != jobs.Exiting {
 			continue
 		}
-		if err := d.signalTree(who, sub.ID, sig); err != nil {
+		if err := d.signalTree(ctx, who, sub.ID, sig); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -300,11 +300,19 @@ func (d *Daemon) collect(id jobs.ID) {
 // is killed (without its supervisor nothing would account for it), and the
 // job is requeued or failed.
 func (d *Daemon) lost(j *jobs.Job, info *supervisor.Info, why string) {
-	if info != nil && info.Job.Alive() {
-		// The job is a session and process group leader: kill the group.
-		unix.Kill(-info.Job.PID, unix.SIGKILL)
-		unix.Kill(info.Job.PID, unix.SIGKILL)
-		why += "; its processes were killed"
+	if info != nil {
+		// Launched: the script may run though its supervisor died before
+		// recording it as Job (the same process, if both are set).
+		id := info.Job
+		if !id.Alive() {
+			id = info.Launched
+		}
+		if id.Alive() {
+			// The job is a session and process group leader: kill the group.
+			unix.Kill(-id.PID, unix.SIGKILL)
+			unix.Kill(id.PID, unix.SIGKILL)
+			why += "; its processes were killed"
+		}
 	}
 	now := time.Now().Round(0)
 	d.record(j.ID, "a lost run", func() error {
@@ -366,13 +374,14 @@ func (d *Daemon) recover() {
 		case st.Exit != nil && st.Exit.Segment == seg:
 			log.Info("collecting a job that ended while the daemon was down")
 			d.runEnded(j, st.Exit)
-		case st.Info == nil && j.State == jobs.Running:
-			// The supervisor never ran the job: start it again.
+		case !st.Info.Started() && j.State == jobs.Running:
+			// The supervisor never ran the job (it records the job's
+			// first process before that runs anything): start it again.
 			now := time.Now().Round(0)
 			if _, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error { return j.NotStarted(now) }); err != nil {
 				log.Error("cannot requeue a job that did not start", "error", err)
 			}
-		case st.Info == nil:
+		case !st.Info.Started():
 			// Deleted (or being checkpointed) before it ever ran.
 			d.end(j.ID, jobs.Result{End: time.Now().Round(0), ExitCode: -1, Reason: "ended before it started"})
 		default:

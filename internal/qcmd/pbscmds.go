@@ -54,8 +54,10 @@ func NewQsig(stdout, stderr io.Writer) *cli.App {
 		`qsig sends a signal (default SIGTERM) to each running job given: to its
 script and every process of its tree (the job's PID namespace when lazarusd
 runs as root). The signal is a name, with or without SIG (TERM, SIGUSR1,
-usr1), or a number. PBS's suspend and resume are not supported. A job that is
-being checkpointed is refused: signal it when the checkpoint is done.
+usr1), or a number. PBS's suspend and resume are not supported. A job that has
+just started gets the signal once its script runs (qsig waits up to 30 seconds
+for that, then refuses). A job that is being checkpointed is refused: signal it
+when the checkpoint is done.
 
 You may signal your own jobs; root and operators anyone's.
 Exit status: 0, or 1 if any job could not be signalled (each says why).

@@ -81,7 +81,20 @@ type Spec struct {
 // Info is supervisor.json: who is running.
 type Info struct {
 	Supervisor proc.Identity `json:"supervisor"`
-	Job        proc.Identity `json:"job,omitzero"` // zero until the job is started
+	// Launched is the job's first process, recorded as soon as it exists
+	// and before it runs any of the job's code (the exec-job helper keeps
+	// its pid and start time when it execs the script). Zero: nothing of
+	// the job has run, which a crash recovery relies on to start the job
+	// again whatever its rerun flag says.
+	Launched proc.Identity `json:"launched,omitzero"`
+	// Job is the same process once the script runs (or the tree is
+	// restored): what is signalled, checkpointed and shown as session_id.
+	Job proc.Identity `json:"job,omitzero"`
+}
+
+// Started reports whether any of the job's code may have run.
+func (i *Info) Started() bool {
+	return i != nil && (i.Launched.PID > 0 || i.Job.PID > 0)
 }
 
 // Record is exit.json: how a run ended.

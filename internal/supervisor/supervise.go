@@ -67,6 +67,19 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 	}
 	meter := newUsageMeter(spec.JobID, cg)
 	place := func(pid int) error {
+		// Recorded before the job can run anything: a run directory
+		// without it is one whose job never ran. A job that could not
+		// be recorded does not run.
+		id, err := proc.IdentityOf(pid)
+		if err != nil {
+			return fmt.Errorf("record the job's pid: %w", err)
+		}
+		if info.Launched.PID == 0 { // a restored tree is placed process by process
+			info.Launched = id
+			if err := writeJSON(filepath.Join(runDir, InfoFile), &info); err != nil {
+				return fmt.Errorf("record the job's pid: %w", err)
+			}
+		}
 		if err := meter.add(pid); err != nil {
 			return fmt.Errorf("put the job into its accounting cgroup: %w", err)
 		}

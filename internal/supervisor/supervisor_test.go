@@ -139,6 +139,28 @@ func TestExitStatusAndOutput(t *testing.T) {
 	}
 }
 
+// The job's first process is recorded before the script runs its first
+// command (a crash recovery reads a run directory without it as a job that
+// never ran), and it is the process the script runs as.
+func TestLaunchedRecordedBeforeTheScriptRuns(t *testing.T) {
+	f := newFixture(t)
+	spec := f.spec(t, fmt.Sprintf("#!/bin/sh\ncp %s seen.json\n", filepath.Join(f.runDir, InfoFile)))
+	if rec := f.run(t, spec, nil); rec.ExitCode != 0 {
+		t.Fatalf("record = %+v; stderr %q", rec, readFile(t, spec.Stderr))
+	}
+	var seen Info
+	if err := readJSON(filepath.Join(f.dir, "seen.json"), &seen); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Probe(f.runDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !seen.Started() || seen.Launched != st.Info.Job || st.Info.Launched != st.Info.Job {
+		t.Errorf("as the script saw it: %+v; at the end: %+v", seen, st.Info)
+	}
+}
+
 func TestJoinAndShellFallback(t *testing.T) {
 	f := newFixture(t)
 	// No "#!" line: the user's shell runs it.
