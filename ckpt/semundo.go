@@ -123,7 +123,7 @@ func (d *dumper) withInjection(f func(t *task, scratch uint64) error) error {
 	if err != nil {
 		return err
 	}
-	t := &task{pid: d.pid, orig: d.regs, sc: sc}
+	t := &task{pid: d.pid, orig: d.regs, sc: sc, sysStops: trapIgnored(d.pid)}
 	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
 		return err
 	}

@@ -72,7 +72,11 @@ func (d *dumper) interruptedSleep(r *unix.PtraceRegs) *restartSleep {
 // returns instead.
 func (b *builder) resumeSleeps() error {
 	a := b.p.meta.Attrs
-	if a == nil {
+	if a == nil || b.p.meta.trapIgnored() {
+		// The sleep is interrupted with a SIGTRAP of ours: a process
+		// whose own SIGTRAP is ignored or pending would lose it (the
+		// pending one taken for ours, an ignored one reset by the
+		// kernel). Its sleeps return EINTR, as after any signal.
 		return nil
 	}
 	for i, t := range b.tasks {

@@ -79,7 +79,7 @@ func (d *dumper) makeTwin() (tw *twin, retErr error) {
 	}
 	defer ptraceSetSigMask(d.pid, d.meta.Threads[0].SigMask)
 	defer ptraceSetRegs(d.pid, &d.regs)
-	t := &task{pid: d.pid, orig: d.regs, sc: sc}
+	t := &task{pid: d.pid, orig: d.regs, sc: sc, sysStops: trapIgnored(d.pid)}
 	child := 0
 	t.onEvent = func(ev int) error {
 		if ev == unix.PTRACE_EVENT_CLONE || ev == unix.PTRACE_EVENT_FORK {
@@ -192,7 +192,7 @@ func (d *dumper) reapTwin(tw *twin) error {
 	}
 	defer ptraceSetSigMask(d.pid, mask)
 	defer ptraceSetRegs(d.pid, &regs)
-	t := &task{pid: d.pid, orig: regs, sc: tw.sc}
+	t := &task{pid: d.pid, orig: regs, sc: tw.sc, sysStops: trapIgnored(d.pid)}
 	for i := 0; ; i++ {
 		got, err := t.call("wait4", unix.SYS_WAIT4, tw.nspid, 0, unix.WNOHANG|unix.WALL, 0)
 		if err != nil {
