@@ -200,8 +200,10 @@ func TestTreeNamespace(t *testing.T) {
 		t.Fatalf("the namespaced program has NSpid %v (%v), want [outer 1]", st.NSpid, err)
 	}
 	img := filepath.Join(dir, "ns")
-	// No -K KILL: the original keeps its pids while the copies run.
-	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true}); err != nil {
+	// No -K KILL: the original keeps its pids while the copies run. It is
+	// stopped (-K STOP), so that however slow the restarts it cannot run
+	// on and write more than the checkpoint holds.
+	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true, Signal: unix.SIGSTOP, SignalAll: true}); err != nil {
 		t.Fatal(err)
 	}
 	var copies []*Process
