@@ -938,7 +938,12 @@ func (b *builder) finish(sig syscall.Signal) error {
 	}
 	for i, t := range b.tasks {
 		regs := arrayToRegs(&p.img.regs[i])
-		if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
+		if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk && restartsAsIs(&regs) {
+			// Its arguments are still in the registers and nothing of the
+			// restart block is needed: the call is made again.
+			regs.Rax = regs.Orig_rax
+			regs.Rip -= 2
+		} else if int64(regs.Orig_rax) >= 0 && int64(regs.Rax) == -erestartRestartBlk {
 			// The kernel's restart block (remaining sleep time...) did
 			// not survive; the call returns EINTR, as after a signal.
 			regs.Rax = ^uint64(unix.EINTR - 1) // -EINTR

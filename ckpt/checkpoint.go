@@ -625,6 +625,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		if msg := deletedDevice(link); msg != "" {
 			return closed(msg)
 		}
+		if d.describePTY(fd, &f, st.Rdev) {
+			return f, nil // a pty of the tree (pty.go)
+		}
 		maj, min := unix.Major(st.Rdev), unix.Minor(st.Rdev)
 		switch {
 		case maj == 1 && (min == 3 || min == 5 || min == 8 || min == 9):

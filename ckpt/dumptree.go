@@ -506,7 +506,7 @@ func (t *dumpTree) linkFiles() error {
 			case fdInet:
 				k := fmt.Sprintf("inet:%d", f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
-			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo:
+			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo, fdPTY:
 				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
 			}
@@ -563,6 +563,9 @@ func (t *dumpTree) linkFiles() error {
 		return err
 	}
 	if err := t.linkFifos(); err != nil {
+		return err
+	}
+	if err := t.linkPTYs(); err != nil {
 		return err
 	}
 	// Descriptors with the same file are the same description only if the

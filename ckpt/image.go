@@ -229,6 +229,7 @@ const (
 	fdSocket = "unix"   // a unix socket: see unixSock
 	fdFifo   = "fifo"   // a named pipe: see fifo.go
 	fdInet   = "inet"   // a TCP or UDP socket: see inetSock
+	fdPTY    = "pty"    // a pseudo terminal of the tree, master or slave: see pty.go
 	fdClosed = "closed" // not checkpointable; saved with -F, restored closed
 )
 
@@ -252,6 +253,7 @@ type fileDesc struct {
 	// of the tree that has it open.
 	Fifo *pipeData `json:"fifo,omitempty"`
 	Inet *inetSock `json:"inet,omitempty"`
+	Pty  *ptyState `json:"pty,omitempty"`
 	// Unlinked: the file had no name any more; its content is in Copy.
 	Unlinked bool `json:"unlinked,omitempty"`
 	// Locks this descriptor's file description (flock, OFD) or, for
@@ -781,6 +783,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	}
 	for _, f := range m.Files {
 		if err := checkFileKinds(f); err != nil {
+			return err
+		}
+		if err := checkPTY(f); err != nil {
 			return err
 		}
 	}

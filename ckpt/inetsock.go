@@ -45,6 +45,9 @@ type inetSock struct {
 	Opts    []sockOpt  `json:"opts,omitempty"`
 	TCP     *tcpRepair `json:"tcp,omitempty"`
 	Dgrams  []datagram `json:"dgrams,omitempty"`
+	// Pending: a listener's connections waiting to be accepted, each
+	// from a socket of the tree (State inetPending; tcppending.go).
+	Pending int `json:"pending,omitempty"`
 }
 
 // Socket states the engine restores.
@@ -54,6 +57,7 @@ const (
 	inetListen      = "listen"      // TCP listening socket
 	inetEstablished = "established" // TCP connection, both ends in the tree
 	inetConnected   = "connected"   // UDP socket with a default peer
+	inetPending     = "pending"     // TCP client whose connection waits in a listener of the tree
 )
 
 type sockOpt struct {
@@ -267,10 +271,9 @@ func (d *dumper) describeInet(fd int, f *fileDesc) (ok bool, refuse string, err 
 	}
 	switch {
 	case state == unix.BPF_TCP_LISTEN:
-		if unacked > 0 {
-			return true, fmt.Sprintf("is socket (%s listening, %d connections waiting to be accepted: not checkpointable yet)", desc(), unacked), nil
-		}
-		is.State, is.Backlog = inetListen, int(backlog)
+		// Connections waiting to be accepted: dumpTree.linkPendingTCP
+		// keeps them if their clients are members, or refuses.
+		is.State, is.Backlog, is.Pending = inetListen, int(backlog), int(unacked)
 	case state == unix.BPF_TCP_ESTABLISHED:
 		is.State = inetEstablished
 	case state == unix.BPF_TCP_CLOSE && is.Peer == "" && bound:
@@ -322,6 +325,9 @@ func defaultBuf(typ, name int) int {
 // connections stay in repair mode while t.repair holds them, so that a
 // tree killed after the checkpoint closes them without a reset or a FIN.
 func (t *dumpTree) linkInet() error {
+	if err := t.linkPendingTCP(); err != nil {
+		return err
+	}
 	ends := map[string]bool{}
 	for _, d := range t.procs {
 		for _, f := range d.meta.Files {

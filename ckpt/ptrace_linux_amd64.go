@@ -337,3 +337,14 @@ func errnoOf(err error) unix.Errno {
 	}
 	return 0
 }
+
+// restartsAsIs tells whether a system call interrupted with
+// ERESTART_RESTARTBLOCK can simply be made again: poll(2) without a
+// timeout (the kernel always gives poll a restart block, do_restart_poll,
+// even when it has nothing to count down; its arguments are still in rdi,
+// rsi and rdx, which the syscall instruction preserves). Made again, it
+// waits as it did; returning EINTR instead ends programs that do not
+// expect it there (util-linux script(1)).
+func restartsAsIs(regs *unix.PtraceRegs) bool {
+	return regs.Orig_rax == unix.SYS_POLL && int32(regs.Rdx) < 0
+}

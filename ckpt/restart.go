@@ -213,9 +213,11 @@ type restorer struct {
 	// tmpfsKept: shared memory objects whose tmpfs file was still there
 	// (tmpfsmap.go): mapped as they are, not refilled.
 	tmpfsKept map[string]bool
-	created   []int  // pids created so far, for the all-or-nothing cleanup
-	pidfd     uint64 // our pidfd, inherited by the whole tree at this number
-	winch     bool   // the terminal's window size changed: send SIGWINCH
+	created   []int            // pids created so far, for the all-or-nothing cleanup
+	pidfd     uint64           // our pidfd, inherited by the whole tree at this number
+	winch     bool             // the terminal's window size changed: send SIGWINCH
+	ptys      map[int]*ptyOpen // pty pairs of the tree by old number (ptyrestore.go)
+	tcpWait   []pendingConn    // clients of connections waiting in a listener (tcppending.go)
 
 	fifos       map[string]*fifoHold // named pipes being opened, by file
 	epollFilled map[string]bool      // epoll descriptions whose interest list is back
@@ -424,6 +426,9 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			reapAll(r.created, 10*time.Second)
 		}
 	}()
+	if err := r.openPTYs(); err != nil {
+		return nil, err
+	}
 	if err := r.createRoot(ctx); err != nil {
 		return nil, err
 	}
@@ -435,6 +440,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 	if err := r.openDescriptions(); err != nil {
 		return nil, err
 	}
+	r.closePTYControl()
 	for _, p := range r.procs {
 		if p.meta.Zombie != nil {
 			continue
@@ -444,6 +450,9 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		}
 	}
 	if err := r.joinGroups(); err != nil {
+		return nil, err
+	}
+	if err := r.ptyForeground(); err != nil {
 		return nil, err
 	}
 	// Zombies exit now that their parents are built (their SIGCHLD was
@@ -506,6 +515,7 @@ func (r *restorer) closeAll() {
 		unix.Close(p[0])
 		unix.Close(p[1])
 	}
+	r.closePTYs()
 }
 
 // createRoot starts the stub and clones the root out of it, with its
@@ -577,11 +587,14 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 	}
 	m := p.meta
 	switch {
-	case m.SID == m.PID && (p != r.root || m.TTY == 0):
+	case m.SID == m.PID && (p != r.root || m.TTY == 0 || r.ptyCTTY(p)):
 		// A session leader (the root keeps restart's session, and its
-		// terminal, if it had a terminal itself).
+		// terminal, if it had a terminal itself, not a pty of the tree).
 		if _, err := p.b.call("setsid", unix.SYS_SETSID); err != nil {
 			return r.fail(p, fmt.Errorf("setsid: %w", err))
+		}
+		if err := r.takePTYControl(p); err != nil {
+			return err
 		}
 	case m.PGID == m.PID:
 		if _, err := p.b.call("setpgid", unix.SYS_SETPGID, 0, 0); err != nil {

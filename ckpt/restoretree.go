@@ -56,6 +56,9 @@ func (r *restorer) openDescriptions() error {
 	if err := r.finishInet(); err != nil {
 		return r.fail(r.root, err)
 	}
+	if err := r.connectPendingTCP(); err != nil {
+		return r.fail(r.root, err)
+	}
 	if err := r.restoreUnix(); err != nil {
 		return r.fail(r.root, err)
 	}
@@ -75,7 +78,12 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 	case fdFifo:
 		return r.openFifo(p, f)
 	case fdInet:
+		if f.Inet != nil && f.Inet.State == inetPending {
+			return r.openPendingTCP(p, f)
+		}
 		return r.openInet(p, f)
+	case fdPTY:
+		return r.ptyDescription(p, f)
 	case fdPipe:
 		pp, ok := r.pipes[f.Ino]
 		if !ok {

@@ -102,7 +102,11 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 		}
 	}()
 	newSock := func(e *uent) (int, error) {
-		fd, err := unix.Socket(unix.AF_UNIX, e.f.Sock.Type|unix.SOCK_CLOEXEC, 0)
+		var fd int
+		err := r.sockAs(e.p, func() (err error) {
+			fd, err = unix.Socket(unix.AF_UNIX, e.f.Sock.Type|unix.SOCK_CLOEXEC, 0)
+			return err
+		})
 		if err != nil {
 			return -1, fmt.Errorf("fd %d: socket: %w", e.f.FD, err)
 		}
@@ -112,7 +116,7 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 		if err := cwdOf(e.p); err != nil {
 			return err
 		}
-		return asFileUser(r.fileCreds(e.p), func() error {
+		return r.sockAs(e.p, func() error {
 			if err := unix.Bind(fd, sockaddr(name)); err != nil {
 				return fmt.Errorf("fd %d: bind %s: %w", e.f.FD, printName(name), err)
 			}
@@ -153,7 +157,8 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 		switch {
 		case peer != nil && peer.fd < 0 && (s.Type == unix.SOCK_DGRAM || (s.Name == "" && peer.f.Sock.Name == "")):
 			if s.Name == "" && peer.f.Sock.Name == "" {
-				sp, err := unix.Socketpair(unix.AF_UNIX, s.Type|unix.SOCK_CLOEXEC, 0)
+				var sp [2]int
+				err := r.sockAs(e.p, func() (err error) { sp, err = unix.Socketpair(unix.AF_UNIX, s.Type|unix.SOCK_CLOEXEC, 0); return err })
 				if err != nil {
 					return fmt.Errorf("fd %d: socketpair: %w", e.f.FD, err)
 				}
@@ -192,7 +197,7 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 				if err := bind(server, fd, name); err != nil {
 					return err
 				}
-				if err := unix.Listen(fd, 128); err != nil {
+				if err := r.sockAs(server.p, func() error { return unix.Listen(fd, 128) }); err != nil {
 					return fmt.Errorf("fd %d: listen: %w", server.f.FD, err)
 				}
 				tl, tempListeners[name], tempOwner[name] = fd, fd, server.p
@@ -210,10 +215,11 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 			if err := cwdOf(server.p); err != nil {
 				return err
 			}
-			if err := unix.Connect(cfd, sockaddr(name)); err != nil {
+			if err := r.sockAs(client.p, func() error { return unix.Connect(cfd, sockaddr(name)) }); err != nil {
 				return fmt.Errorf("fd %d: connect %s: %w", client.f.FD, printName(name), err)
 			}
-			sfd, _, err := unix.Accept4(tl, unix.SOCK_CLOEXEC)
+			var sfd int
+			err = r.sockAs(server.p, func() (err error) { sfd, _, err = unix.Accept4(tl, unix.SOCK_CLOEXEC); return err })
 			if err != nil {
 				return fmt.Errorf("fd %d: accept: %w", server.f.FD, err)
 			}
@@ -221,7 +227,8 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 		case peer == nil && s.State == stateEstablished && s.Type != unix.SOCK_DGRAM:
 			// Its peer was closed: a pair whose other end sends the
 			// queue, then is closed.
-			sp, err := unix.Socketpair(unix.AF_UNIX, s.Type|unix.SOCK_CLOEXEC, 0)
+			var sp [2]int
+			err := r.sockAs(e.p, func() (err error) { sp, err = unix.Socketpair(unix.AF_UNIX, s.Type|unix.SOCK_CLOEXEC, 0); return err })
 			if err != nil {
 				return fmt.Errorf("fd %d: socketpair: %w", e.f.FD, err)
 			}
@@ -262,7 +269,7 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 		if err := bind(e, fd, s.Name); err != nil {
 			return err
 		}
-		if err := unix.Listen(fd, s.Backlog); err != nil {
+		if err := r.sockAs(e.p, func() error { return unix.Listen(fd, s.Backlog) }); err != nil {
 			return fmt.Errorf("fd %d: listen: %w", e.f.FD, err)
 		}
 		for _, pe := range s.Pending {
@@ -283,7 +290,7 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 			if err := cwdOf(e.p); err != nil {
 				return err
 			}
-			if err := unix.Connect(cfd, sockaddr(s.Name)); err != nil {
+			if err := r.sockAs(c.p, func() error { return unix.Connect(cfd, sockaddr(s.Name)) }); err != nil {
 				return fmt.Errorf("fd %d: connect %s: %w", c.f.FD, printName(s.Name), err)
 			}
 		}

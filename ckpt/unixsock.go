@@ -463,7 +463,11 @@ func (t *dumpTree) linkUnix(socks map[uint64][]fdRef) error {
 		var keep []uint64
 		for _, c := range s.Pending {
 			why := ""
-			if len(socks[c]) == 0 {
+			if c == 0 {
+				// The client closed: unix_diag shows inode 0 for it, and
+				// what it sent waits in the connection nobody holds.
+				why = "a connection waiting to be accepted on " + printName(s.Name) + " comes from a socket already closed: what it sent cannot be read before it is accepted"
+			} else if len(socks[c]) == 0 {
 				who := socketHolder(c, in)
 				if who == "" {
 					who = fmt.Sprintf("socket %d", c)
@@ -473,7 +477,12 @@ func (t *dumpTree) linkUnix(socks map[uint64][]fdRef) error {
 				return fmt.Errorf("sock_diag %d: %w", c, err)
 			} else if u.wqueue > 0 {
 				// What the client sent is charged to it until read.
-				why = fmt.Sprintf("a connection waiting to be accepted has %d bytes queued, which cannot be read before it is accepted", u.wqueue)
+				// The kernel has no way to read them (sock_diag gives no
+				// queue, MSG_PEEK needs the accepted socket, and accepting
+				// would take the connection from the program).
+				cl := socks[c][0]
+				why = fmt.Sprintf("a connection waiting to be accepted on %s from %s(%d) fd %d has %d bytes queued, which cannot be read before it is accepted",
+					printName(s.Name), cl.d.comm, cl.d.pid, cl.file().FD, u.wqueue)
 			}
 			if why == "" {
 				keep = append(keep, c)
