@@ -28,6 +28,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -245,9 +246,7 @@ func TestMPICheckpointRestart(t *testing.T) {
 			rs := ckptBackground(t, dir, "restart", "-W", img)
 			r := rs.wait(t)
 			ckptWantCode(t, "restart -W", r, 0)
-			if r.stderr != "" {
-				t.Errorf("restart said %q, want nothing", r.stderr)
-			}
+			mpiQuiet(t, r)
 			t.Cleanup(func() { mpiKillTree(p.pid) })
 			got := mpiRanksOf(t, p.pid, exe)
 			if fmt.Sprint(got) != fmt.Sprint(ranks) {
@@ -296,9 +295,7 @@ func TestMPICheckpointChain(t *testing.T) {
 			}
 			r = ckptRun(t, dir, "restart", img2)
 			ckptWantCode(t, "second restart", r, 0)
-			if r.stderr != "" {
-				t.Errorf("restart said %q, want nothing", r.stderr)
-			}
+			mpiQuiet(t, r)
 			mpiWaitOutput(t, out, want)
 		})
 	}
@@ -329,9 +326,7 @@ func TestMPISingleton(t *testing.T) {
 	mpiWaitGone(t, tree)
 	r := ckptRun(t, dir, "restart", img)
 	ckptWantCode(t, "restart", r, 0)
-	if r.stderr != "" {
-		t.Errorf("restart said %q, want nothing", r.stderr)
-	}
+	mpiQuiet(t, r)
 	mpiWaitOutput(t, out, want)
 }
 
@@ -371,3 +366,17 @@ func pidExists(pid int) bool {
 	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
 	return err == nil
 }
+
+// mpiQuiet fails the test if restart warned of anything but the new names
+// of the pseudo-terminals Open MPI forwards each rank's output through
+// (the CONVEX ttyname caution: nothing in the tree kept the old names).
+func mpiQuiet(t *testing.T, r ckptResult) {
+	t.Helper()
+	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		if l != "" && !ptyRenamed.MatchString(l) {
+			t.Errorf("restart said %q, want nothing but new pty names", l)
+		}
+	}
+}
+
+var ptyRenamed = regexp.MustCompile(`^restart: warning: \S+\(\d+\) fd \d+: pseudo terminal /dev/pts/\d+ is now /dev/pts/\d+ `)
