@@ -20,6 +20,7 @@ type diskAttrs struct {
 	CPUTimeNS  int64  `json:"cput_ns,omitempty"`
 	MPIProcs   int    `json:"mpiprocs,omitempty"`
 	OMPThreads int    `json:"ompthreads,omitempty"`
+	Net        string `json:"net,omitempty"` // qsub -l net=private
 }
 
 func toDiskAttrs(j *jobs.Job) *diskAttrs {
@@ -27,7 +28,7 @@ func toDiskAttrs(j *jobs.Job) *diskAttrs {
 	d := diskAttrs{
 		Account: a.Account, Project: a.Project, Priority: a.Priority, Rank: a.Rank, Keep: a.Keep,
 		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm,
-		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads,
+		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
 	}
 	if d == (diskAttrs{}) {
 		return nil
@@ -45,4 +46,5 @@ func (d *diskAttrs) apply(j *jobs.Job) {
 	}
 	j.Resources.CPUTime = time.Duration(d.CPUTimeNS)
 	j.Resources.MPIProcs, j.Resources.OMPThreads = d.MPIProcs, d.OMPThreads
+	j.Resources.Net = d.Net
 }

@@ -397,9 +397,10 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		Umask: j.Umask,
 		Env:   jobEnv(j, splitEnv(env), pw, jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID)}),
 		NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem, Walltime: j.Walltime(), CPUTime: j.CPUTimeLeft(),
-		KillGrace: cfg.KillGrace,
-		Namespace: d.uid == 0,
-		Restore:   restore, Generation: seg.Generation,
+		KillGrace:  cfg.KillGrace,
+		Namespace:  d.uid == 0,
+		PrivateNet: d.uid == 0 && j.Resources.Net == jobs.NetPrivate,
+		Restore:    restore, Generation: seg.Generation,
 		KeyFile: d.keyFile,
 	}, nil
 }
