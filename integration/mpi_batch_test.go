@@ -9,7 +9,9 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -17,8 +19,11 @@ import (
 // TestBatchMPIPowerCut: mpirun -np 4 as a batch job checkpointed every
 // second (checkpoint_hour = 1s, -c 1); after a power cut the daemon
 // restarts it from its newest generation and it ends as an uninterrupted
-// run. MPICH's hydra talks TCP over loopback: its job runs in a network
-// namespace of its own (-l net=private).
+// run. The job runs in a network namespace of its own (-l net=private):
+// a power cut closes the tree's connections the ordinary way, and the
+// accepted ends left in TIME_WAIT on a listener's port (Open MPI's
+// daemons, MPICH's hydra) would keep the restarted listener from binding
+// it in the host's namespace; in a fresh one there is none.
 func TestBatchMPIPowerCut(t *testing.T) {
 	for _, f := range mpiFlavours {
 		t.Run(f.name, func(t *testing.T) {
@@ -31,11 +36,7 @@ func TestBatchMPIPowerCut(t *testing.T) {
 			out := filepath.Join(b.work, f.name+".txt")
 			args := f.command(exe, out, steps, mpiDelay)
 			script := b.script(f.name+".sh", fmt.Sprintf("#!/bin/sh\nexport TMPDIR=%s\n%s\necho mpi over\n", b.work, strings.Join(args, " ")))
-			opts := []string{"-c", "1"}
-			if f.name == "mpich" {
-				opts = append(opts, "-l", "net=private")
-			}
-			id := b.qsub(append(opts, script)...)
+			id := b.qsub("-c", "1", "-l", "net=private", script)
 			b.waitFor("a second periodic checkpoint", func() bool {
 				j := b.job(id)
 				if j.State == "finished" || j.State == "failed" {
@@ -140,5 +141,67 @@ func TestBatchNetPrivate(t *testing.T) {
 				t.Errorf("qstat -f of job %d: %s there is %v, want %v", id, want, !tc.private, tc.private)
 			}
 		})
+	}
+}
+
+// TestBatchNetPrivateTwoRestarts: a job of a TCP server and its client on
+// a fixed port, in a network namespace of its own, checkpointed and
+// stopped (qchkpnt -k -h); its image is then restarted twice at once, as
+// two new jobs (qrestart -f) of a queue whose jobs get net=private: each
+// restart rebinds the same port in a fresh namespace, both end as an
+// uninterrupted run (the two write the same bytes at the same offsets of
+// one output file). In one namespace the second listener could not bind.
+func TestBatchNetPrivateTwoRestarts(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	exe := filepath.Join(b.work, "tcpjob")
+	if out, err := exec.Command("gcc", "-O2", "-o", exe, filepath.Join("testdata", "mpi", "tcpjob.c")).CombinedOutput(); err != nil {
+		t.Fatalf("gcc tcpjob: %v\n%s", err, out)
+	}
+	const steps, port = 120, "47123"
+	ref := filepath.Join(b.work, "ref.txt")
+	refCmd := exec.Command("unshare", "-n", "sh", "-c", "ip link set lo up && exec \"$@\"", "sh", exe, ref, strconv.Itoa(steps), "0", port)
+	if out, err := refCmd.CombinedOutput(); err != nil {
+		t.Fatalf("reference run: %v\n%s", err, out)
+	}
+	want, _ := os.ReadFile(ref)
+	out := filepath.Join(b.work, "tcp.txt")
+	id := b.qsub("-l", "net=private", b.script("tcp.sh", fmt.Sprintf("#!/bin/sh\n%s %s %d 50 %s\n", exe, out, steps, port)))
+	b.waitState(id, "running")
+	b.waitLines(out, 10)
+	if r := b.run("qchkpnt", "-k", "-h", jobArg(id)); r.code != 0 {
+		t.Fatalf("qchkpnt -k -h: %v", r)
+	}
+	j := b.waitState(id, "held")
+	if len(j.Checkpoints) == 0 || j.Checkpoints[0].Image == "" {
+		t.Fatalf("the held job has no image: %+v", j)
+	}
+	if fileLines(out) >= steps {
+		t.Fatal("the job was over before its checkpoint")
+	}
+	b.mustRun("qmgr", "-c", "create queue private")
+	b.mustRun("qmgr", "-c", "set queue private net_default = private")
+	var ids []uint64
+	for _, name := range []string{"one", "two"} {
+		r := b.run("qrestart", "-f", j.Checkpoints[0].Image, "-q", "private", "-N", name, "-h")
+		if r.code != 0 {
+			t.Fatalf("qrestart -f: %v", r)
+		}
+		n, err := parseJobID(r.stdout)
+		if err != nil {
+			t.Fatalf("qrestart -f printed %q", r.stdout)
+		}
+		ids = append(ids, n)
+	}
+	// Released together: both restart at once.
+	b.mustRun("qrls", jobArg(ids[0]), jobArg(ids[1]))
+	for _, n := range ids {
+		j := b.waitState(n, "finished", "failed")
+		if j.State != "finished" || len(j.Segments) != 1 || !j.Segments[0].Restart {
+			t.Errorf("restarted job %d: %+v", n, j)
+		}
+	}
+	if got, _ := os.ReadFile(out); string(got) != string(want) {
+		t.Errorf("output after the two restarts %q, want %q", tailOf(string(got)), tailOf(string(want)))
 	}
 }
