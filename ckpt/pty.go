@@ -293,6 +293,9 @@ func (t *dumpTree) savePTY(index int, refs []fdRef) (string, error) {
 	if err != nil {
 		return fail(fmt.Errorf("TIOCGPTLCK: %w", err))
 	}
+	if !canTIOCSTI() {
+		return "giving back the bytes buffered in a pseudo terminal (TIOCSTI on a terminal that is not the checkpointer's own) needs CAP_SYS_ADMIN", nil
+	}
 	if tio.Lflag&unix.EXTPROC != 0 {
 		return "external line processing (EXTPROC) is not checkpointable", nil
 	}
@@ -311,19 +314,17 @@ func (t *dumpTree) savePTY(index int, refs []fdRef) (string, error) {
 		Termios: terminalOf(tio, ws), XPixel: ws.Xpixel, YPixel: ws.Ypixel,
 		Packet: pkt != 0, Locked: lck != 0,
 	}
-	if pair.Output, pair.SlaveClosed, err = drainMaster(m, pair.Packet); err != nil {
-		return fail(err)
+	// Every slave closed: the master polls POLLHUP (TTY_OTHER_CLOSED).
+	// Never opened: no slave held and no hang-up.
+	pfd := []unix.PollFd{{Fd: int32(m), Events: unix.POLLIN}}
+	if n, _ := unix.Poll(pfd, 0); n > 0 && pfd[0].Revents&unix.POLLHUP != 0 {
+		pair.SlaveClosed = true
 	}
 	if !slaveHeld && !pair.SlaveClosed {
-		// Never opened: give the output back and refuse.
-		if err := giveOutput(m, -1, pair.Output); err != nil {
-			return fail(err)
-		}
-		return "its slave was never opened, and what waits for it cannot be read without opening it", nil
+		return "its slave was never opened, and what waits for it cannot be read without opening it (closing it again would hang up the master)", nil
 	}
 	s, err := openSlave(m, pair.Locked, unix.O_RDWR|unix.O_NONBLOCK)
 	if err != nil {
-		giveOutput(m, -1, pair.Output)
 		return fail(fmt.Errorf("open the slave: %w", err))
 	}
 	defer unix.Close(s)
@@ -331,14 +332,25 @@ func (t *dumpTree) savePTY(index int, refs []fdRef) (string, error) {
 	if err := unix.Fstat(s, &st); err == nil {
 		pair.UID, pair.GID, pair.Mode = int(st.Uid), int(st.Gid), st.Mode&0o7777
 	}
+	// The slave's input first: reading it has the line discipline process
+	// what the master wrote last, whose echo then goes to the master,
+	// which is read after, so the output keeps its order.
 	lines, partial, derr := drainSlave(s, tio)
 	pair.Input, pair.Partial = lines, partial
+	// (Our slave is open: the master reads EAGAIN once empty, never EIO.)
+	var merr error
+	if derr == nil {
+		pair.Output, _, merr = drainMaster(m, pair.Packet)
+	}
 	// Given back whatever happened: the running tree must find its bytes.
 	if err := refillPTY(m, s, pair, tio); err != nil {
 		return fail(fmt.Errorf("give the buffered bytes back: %w", err))
 	}
 	if derr != nil {
 		return fail(derr)
+	}
+	if merr != nil {
+		return fail(merr)
 	}
 	if sid, err := unix.IoctlGetInt(m, unix.TIOCGSID); err == nil && sid > 0 {
 		pair.Session = sid
@@ -355,6 +367,23 @@ func (t *dumpTree) savePTY(index int, refs []fdRef) (string, error) {
 	}
 	mref.file().Pty.Pair = pair
 	return "", nil
+}
+
+// canTIOCSTI tells whether this process may inject input into a terminal
+// that is not its control terminal: TIOCSTI then needs CAP_SYS_ADMIN
+// (tiocsti), which is what gives the buffered bytes back.
+func canTIOCSTI() bool {
+	b, err := os.ReadFile("/proc/thread-self/status")
+	if err != nil {
+		return false
+	}
+	for k, v := range keyValues(b) {
+		if k == "CapEff" {
+			eff, err := strconv.ParseUint(v, 16, 64)
+			return err == nil && eff&(1<<unix.CAP_SYS_ADMIN) != 0
+		}
+	}
+	return false
 }
 
 func terminalOf(tio *unix.Termios, ws *unix.Winsize) terminal {

@@ -2,6 +2,7 @@ package ckpt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -252,5 +253,103 @@ func TestPTYHeldOutside(t *testing.T) {
 	got := ptyGo(t, dir, func() { cmd.Wait() })
 	if !strings.Contains(got, "[line2 partial done]") || !strings.HasSuffix(got, "exit 0\n") {
 		t.Fatalf("after the refused checkpoint: %q", got)
+	}
+}
+
+// TestPTYImageChecks: pty state out of bounds or in the wrong place in an
+// image (re-sealed, so only the checks can catch it) is refused as
+// corrupt by the image reader.
+func TestPTYImageChecks(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	cmd := ptyRun(t, dir, 0)
+	img := filepath.Join(dir, "img")
+	checkpointTreeKill(t, cmd, img)
+	orig, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := func(m *imageMeta) *fileDesc {
+		for i := range m.Files {
+			if f := &m.Files[i]; f.Pty != nil && f.Pty.Pair != nil {
+				return f
+			}
+		}
+		t.Fatal("no pty pair in the root's image")
+		return nil
+	}
+	// Re-sealed unchanged, it reads.
+	b := parseRaw(t, orig).editMeta(t, func(*imageMeta) {}).bytes(true, false, nil)
+	path := filepath.Join(t.TempDir(), "img")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadImage(path); err != nil {
+		t.Fatalf("the image re-sealed unchanged: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(m *imageMeta)
+	}{
+		{"output too long", func(m *imageMeta) { master(m).Pty.Pair.Output = make([]byte, maxPTYOutput+1) }},
+		{"input too long", func(m *imageMeta) { master(m).Pty.Pair.Partial = make([]byte, nTTYBufSize+1) }},
+		{"control characters", func(m *imageMeta) { master(m).Pty.Pair.Termios.Cc = make([]uint8, termiosCC+1) }},
+		{"pair on a slave", func(m *imageMeta) { master(m).Pty.Master = false }},
+		{"pty state on a file", func(m *imageMeta) { master(m).Kind = fdFile }},
+		{"negative number", func(m *imageMeta) { master(m).Pty.Index = -1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := parseRaw(t, orig).editMeta(t, tc.edit).bytes(true, false, nil)
+			path := filepath.Join(t.TempDir(), "img")
+			if err := os.WriteFile(path, b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ReadImage(path); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("read: %v, want %v", err, ErrCorrupt)
+			}
+		})
+	}
+}
+
+// TestPTYSlaveClosed: a master whose slaves were all closed with output
+// left unread reads that output, then EIO, after a checkpoint that lets it
+// run and after a restart; in packet mode and locked, it still is.
+func TestPTYSlaveClosed(t *testing.T) {
+	needRoot(t)
+	for _, tc := range []struct {
+		kill bool
+		mode string
+		want string
+	}{
+		{false, "", "bye\r\npartial|Input/output error\n"},
+		{true, "", "bye\r\npartial|Input/output error\n"},
+		{false, "pkt", "packet 1 locked 1|.bye\r\npartial|Input/output error\n"},
+		{true, "pkt", "packet 1 locked 1|.bye\r\npartial|Input/output error\n"},
+	} {
+		kill, want := tc.kill, tc.want
+		t.Run(fmt.Sprintf("killed %v %s", kill, tc.mode), func(t *testing.T) {
+			dir := t.TempDir()
+			cmd := exec.Command(cprog(t, "ptyclosed"), dir, tc.mode)
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+			waitFor(t, "set up", func() bool { _, err := os.Stat(filepath.Join(dir, "ready")); return err == nil })
+			img := filepath.Join(dir, "img")
+			wait := func() { cmd.Wait() }
+			if kill {
+				checkpointKill(t, cmd, img)
+				p, err := Restart(context.Background(), img, RestartOptions{})
+				if err != nil {
+					t.Fatalf("restart: %v", err)
+				}
+				wait = func() { waitProc(t, p) }
+			} else if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img}); err != nil {
+				t.Fatalf("checkpoint: %v", err)
+			}
+			if got := ptyGo(t, dir, wait); got != want {
+				t.Fatalf("read %q, want %q", got, want)
+			}
+		})
 	}
 }

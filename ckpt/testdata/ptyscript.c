@@ -17,6 +17,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,8 +99,13 @@ static int shell(int m) {
 	tcsetattr(0, TCSANOW, &t);
 	pid_t j = fork();
 	if (j == 0) {
+		/* As a shell's child does: a background group that calls
+		 * tcsetpgrp before the shell made it the foreground would be
+		 * stopped by SIGTTOU. */
 		setpgid(0, 0);
+		signal(SIGTTOU, SIG_IGN);
 		tcsetpgrp(0, getpid());
+		signal(SIGTTOU, SIG_DFL);
 		_exit(job());
 	}
 	setpgid(j, j);
