@@ -451,13 +451,25 @@ func (b *builder) setMM() error {
 		le.PutUint64(st[8*i:], v)
 	}
 	le.PutUint32(st[96:], uint32(len(auxv)))
-	le.PutUint32(st[100:], 0xffffffff) // exe_fd: keep; the stub exec'd the right file
+	exe, closeExe := b.exeFD() // exefile.go
+	defer closeExe()
+	le.PutUint32(st[100:], exe)
 	addr, err := b.put(scratchData, st)
 	if err != nil {
 		return err
 	}
 	if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, addr, prSetMMMapStructLen, 0); err != nil {
-		return fmt.Errorf("prctl(PR_SET_MM_MAP): %w", err)
+		if exe == ^uint32(0) {
+			return fmt.Errorf("prctl(PR_SET_MM_MAP): %w", err)
+		}
+		// Refused for the executable: the fields without it.
+		le.PutUint32(st[100:], ^uint32(0))
+		if addr, err = b.put(scratchData, st); err != nil {
+			return err
+		}
+		if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, addr, prSetMMMapStructLen, 0); err != nil {
+			return fmt.Errorf("prctl(PR_SET_MM_MAP): %w", err)
+		}
 	}
 	return nil
 }

@@ -76,6 +76,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if err := t.freeze(); err != nil {
 		return err
 	}
+	defer diagNamespaces(t.pids())()
 	if err := t.checkGroups(); err != nil {
 		return err
 	}

@@ -670,15 +670,19 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 // the receive sequence the queue moved).
 func (r *restorer) repairConnect(s int, is *inetSock, local, peer unix.Sockaddr, reuse bool) error {
 	tr := is.TCP
+	// The address may still be taken: by the old connection's socket
+	// lingering, or by the listener an accepted end shares its port with.
+	// Entering repair mode sets sk_reuse to SK_FORCE_REUSE, which
+	// inet_csk_get_port lets bind over any owner of the port; a later
+	// SO_REUSEADDR would lower it to SK_CAN_REUSE (which a listener
+	// without SO_REUSEADDR refuses), so it comes first, then repair mode.
+	if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+		return err
+	}
 	if err := unix.SetsockoptInt(s, unix.IPPROTO_TCP, tcpRepair_, 1); err != nil {
 		return fmt.Errorf("TCP_REPAIR (needs CAP_NET_ADMIN): %w", err)
 	}
 	r.inet.repair = append(r.inet.repair, s)
-	// The address may still be taken by the old connection's socket
-	// lingering; in repair mode the kernel lets the new one reuse it.
-	if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
-		return err
-	}
 	for _, q := range []struct {
 		queue int
 		seq   uint32

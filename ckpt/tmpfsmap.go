@@ -29,7 +29,9 @@ func onTmpfs(path string) bool {
 // the file still at its path (kept: its content is the live one and is
 // not overwritten), or a new one made there, as large as it was (only its
 // mapped parts are saved: the rest comes back as zeros), for the saved
-// content. It runs as the file user, so that the kernel's permission
+// content. A file still there that no process maps is left over by the
+// checkpointed run and gets the saved content (tmpfsstale.go). It runs as
+// the file user, so that the kernel's permission
 // checks and the new file's owner are the process's.
 func (r *restorer) openTmpfsFile(p *rproc, rg region, size int64) (fd int, kept bool, err error) {
 	path := rg.File.Path
@@ -44,6 +46,10 @@ func (r *restorer) openTmpfsFile(p *rproc, rg region, size int64) (fd int, kept 
 			if err := unix.Fstat(fd, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
 				unix.Close(fd)
 				return fmt.Errorf("%s: not a regular file", path)
+			}
+			if !mappedByAnyone(&st) { // tmpfsstale.go
+				// Left over by the killed run: the checkpoint's content.
+				return unix.Ftruncate(fd, max(size, rg.File.Size, st.Size))
 			}
 			kept = true
 			return nil
@@ -72,7 +78,7 @@ func (r *restorer) openTmpfsFile(p *rproc, rg region, size int64) (fd int, kept 
 	if kept {
 		r.info("%s(%d): shared mapping of %s: the file is still there, mapped as it is", p.comm(), p.meta.PID, path)
 	} else {
-		r.info("%s(%d): shared mapping of %s: the file was gone, made again with its checkpointed content", p.comm(), p.meta.PID, path)
+		r.info("%s(%d): shared mapping of %s: the file was gone or unused, given its checkpointed content", p.comm(), p.meta.PID, path)
 	}
 	return fd, kept, nil
 }

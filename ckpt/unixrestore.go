@@ -556,7 +556,12 @@ func removeSocketFile(c creds, path string) error {
 // the first.
 func (r *restorer) sendAgain(e *uent, from int, to unix.Sockaddr, m sockMsg, oob []byte) error {
 	const flags = unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL
-	if c := m.Creds; c != nil {
+	// Pid 0: the message came with no credentials of its sender (neither
+	// socket had SO_PASSCRED when it was sent; the receiver set it later),
+	// which the kernel reports as pid 0, and which no sender can name again
+	// (SCM_CREDENTIALS with pid 0 is ESRCH): it goes without, and a
+	// receiver asking gets the restorer's.
+	if c := m.Creds; c != nil && c.PID != 0 {
 		// The sender's credentials again (root may name any that exist;
 		// the tree's pids are back already, under other numbers in a new
 		// PID namespace).

@@ -133,13 +133,9 @@ type unixDiag struct {
 	shutdown   int
 }
 
-// diagUnix asks the kernel (sock_diag) about the unix socket with inode ino.
-func diagUnix(ino uint64) (*unixDiag, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-	if err != nil {
-		return nil, err
-	}
-	defer unix.Close(fd)
+// diagUnixOn asks the kernel (sock_diag, on netlink socket fd) about the
+// unix socket with inode ino (diagUnix: in which network namespace).
+func diagUnixOn(fd int, ino uint64) (*unixDiag, error) {
 	// nlmsghdr + struct unix_diag_req
 	req := make([]byte, 16+24)
 	le := binary.LittleEndian

@@ -25,6 +25,16 @@ func parsePBSResource(r Resources, name, val string) (Resources, error) {
 		return ParseResources(r, "ncpus="+val)
 	case "place":
 		return r, checkPlace(val)
+	case "net":
+		switch val {
+		case NetPrivate:
+			r.Net = NetPrivate
+		case NetHost:
+			r.Net = NetHost
+		default:
+			return r, fmt.Errorf("net=%s: %w (want private or host)", val, ErrBadResource)
+		}
+		return r, nil
 	case "cput":
 		d, err := ParseWalltime(val)
 		if err != nil {
@@ -40,7 +50,7 @@ func parsePBSResource(r Resources, name, val string) (Resources, error) {
 }
 
 // AllResourceNames lists every resource qsub -l takes.
-var AllResourceNames = []string{"ncpus", "mem", "walltime", "cput", "select", "nodes", "procs", "place"}
+var AllResourceNames = []string{"ncpus", "mem", "walltime", "cput", "select", "nodes", "procs", "place", "net"}
 
 func count(what, s string) (int, error) {
 	n, err := strconv.Atoi(s)
@@ -177,6 +187,9 @@ func (r Resources) pbsStrings() []string {
 	}
 	if r.OMPThreads > 0 {
 		parts = append(parts, "ompthreads="+strconv.Itoa(r.OMPThreads))
+	}
+	if r.Net != "" {
+		parts = append(parts, "net="+r.Net)
 	}
 	return parts
 }

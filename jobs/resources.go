@@ -19,7 +19,18 @@ type Resources struct {
 	CPUTime    time.Duration // cput: CPU time of the whole tree; 0: no limit
 	MPIProcs   int           // mpiprocs of the select chunk; 0: not given
 	OMPThreads int           // ompthreads of the select chunk; 0: not given
+	// Net is the job's network: NetPrivate (a network namespace of its
+	// own with loopback only, made again at each restart), NetHost (the
+	// host's, asked for), or "" (the queue's net_default, else the host's).
+	Net string
 }
+
+// NetHost is the net resource of a job that asked for the host's network.
+const NetHost = "host"
+
+// NetPrivate is the net resource of a job in a network namespace of its
+// own (qsub -l net=private).
+const NetPrivate = "private"
 
 // ResourceNames lists the resources the scheduler counts (AllResourceNames:
 // every one qsub -l takes).

@@ -110,6 +110,7 @@ type diskQueue struct {
 	CkptMinNS   int64  `json:"ckpt_min_ns,omitempty"`
 	CkptDefault string `json:"ckpt_default,omitempty"`
 	CkptKeep    int    `json:"ckpt_keep,omitempty"`
+	NetDefault  string `json:"net_default,omitempty"`
 }
 
 func toDiskJob(j *jobs.Job) diskJob {
@@ -197,7 +198,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 func toDiskQueue(q *Queue) diskQueue {
 	d := diskQueue{Name: q.Name, Priority: q.Priority, Enabled: q.Enabled, Started: q.Started,
 		MaxRunning: q.MaxRunning, MaxUserRunning: q.MaxUserRunning, Created: q.Created,
-		CkptMinNS: int64(q.CkptMin), CkptKeep: q.CkptKeep}
+		CkptMinNS: int64(q.CkptMin), CkptKeep: q.CkptKeep, NetDefault: q.NetDefault}
 	if q.CkptDefault.Kind != "" {
 		d.CkptDefault = q.CkptDefault.String()
 	}
@@ -207,7 +208,7 @@ func toDiskQueue(q *Queue) diskQueue {
 func (d diskQueue) queue() *Queue {
 	q := &Queue{Name: d.Name, Priority: d.Priority, Enabled: d.Enabled, Started: d.Started,
 		MaxRunning: d.MaxRunning, MaxUserRunning: d.MaxUserRunning, Created: d.Created,
-		CkptMin: time.Duration(d.CkptMinNS), CkptKeep: d.CkptKeep}
+		CkptMin: time.Duration(d.CkptMinNS), CkptKeep: d.CkptKeep, NetDefault: d.NetDefault}
 	if d.CkptDefault != "" {
 		// Written by Set, which validated it; a bad one means the default.
 		q.CkptDefault, _ = jobs.ParsePolicy(d.CkptDefault)

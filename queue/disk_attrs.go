@@ -23,6 +23,7 @@ type diskAttrs struct {
 	// Schema 5.
 	MailPoints string `json:"mail_points,omitempty"`
 	MailUsers  string `json:"mail_users,omitempty"`
+	Net        string `json:"net,omitempty"` // qsub -l net=private
 }
 
 func toDiskAttrs(j *jobs.Job) *diskAttrs {
@@ -30,7 +31,7 @@ func toDiskAttrs(j *jobs.Job) *diskAttrs {
 	d := diskAttrs{
 		Account: a.Account, Project: a.Project, Priority: a.Priority, Rank: a.Rank, Keep: a.Keep,
 		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm, MailPoints: a.MailPoints, MailUsers: a.MailUsers,
-		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads,
+		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
 	}
 	if d == (diskAttrs{}) {
 		return nil
@@ -48,4 +49,5 @@ func (d *diskAttrs) apply(j *jobs.Job) {
 	}
 	j.Resources.CPUTime = time.Duration(d.CPUTimeNS)
 	j.Resources.MPIProcs, j.Resources.OMPThreads = d.MPIProcs, d.OMPThreads
+	j.Resources.Net = d.Net
 }

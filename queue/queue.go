@@ -29,6 +29,9 @@ type Queue struct {
 	// CkptKeep is how many good checkpoint generations each job keeps; 0:
 	// the server's checkpoint_keep.
 	CkptKeep int
+	// NetDefault is the net resource of the queue's jobs that ask for
+	// none: jobs.NetPrivate, or "" (the host's network).
+	NetDefault string
 }
 
 // NewQueue returns a queue that is enabled and started, with no limits.
@@ -41,7 +44,7 @@ func (q *Queue) Copy() *Queue { c := *q; return &c }
 
 // QueueAttributes lists the attributes Set knows, in listing order.
 var QueueAttributes = []string{"priority", "enabled", "started", "max_running", "max_user_running",
-	"ckpt_min", "ckpt_default", "ckpt_keep"}
+	"ckpt_min", "ckpt_default", "ckpt_keep", "net_default"}
 
 // Set changes one attribute, as qmgr "set queue NAME attr = value" asks.
 func (q *Queue) Set(attr, value string) error {
@@ -94,6 +97,15 @@ func (q *Queue) Set(attr, value string) error {
 			return fmt.Errorf("ckpt_keep = %s: %w (want a whole number of generations, 0 for the server's checkpoint_keep)", value, ErrBadQueue)
 		}
 		q.CkptKeep = n
+	case "net_default":
+		switch value {
+		case jobs.NetPrivate:
+			q.NetDefault = jobs.NetPrivate
+		case "host":
+			q.NetDefault = ""
+		default:
+			return fmt.Errorf("net_default = %s: %w (want private or host)", value, ErrBadQueue)
+		}
 	default:
 		return fmt.Errorf("unknown queue attribute %q: %w (known: %s)", attr, ErrBadQueue, strings.Join(QueueAttributes, ", "))
 	}
@@ -122,6 +134,11 @@ func (q *Queue) Get(attr string) string {
 		return q.CkptDefault.String()
 	case "ckpt_keep":
 		return strconv.Itoa(q.CkptKeep)
+	case "net_default":
+		if q.NetDefault == "" {
+			return "host"
+		}
+		return q.NetDefault
 	}
 	return ""
 }

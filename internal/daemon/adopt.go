@@ -80,6 +80,11 @@ func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage)
 		}
 	}
 
+	res := jobs.Resources{NCPUs: 1, Walltime: cfg.DefaultWalltime}
+	if err := d.netResource(&res, qname); err != nil {
+		return nil, err
+	}
+
 	id := d.store.NextID()
 	dir := d.genDir(id, 1)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -111,7 +116,7 @@ func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage)
 		ID: id, Name: name, Queue: qname, State: jobs.Queued,
 		Owner:     jobs.Owner{UID: who.uid, GID: who.gid, Groups: who.groups, Name: who.name},
 		Submitted: now, Changed: now, Workdir: filepath.Clean(req.Workdir), Join: join,
-		Resources:  jobs.Resources{NCPUs: 1, Walltime: cfg.DefaultWalltime},
+		Resources:  res,
 		Checkpoint: policy, Script: d.spoolPath(id),
 		Checkpoints: []jobs.Generation{{
 			N: 1, Time: img.Created, Dir: dir, Root: supervisor.RootImage, Size: size, Processes: n,

@@ -198,6 +198,9 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 			return nil, err
 		}
 	}
+	if err := d.netResource(&res, qname); err != nil {
+		return nil, err
+	}
 	switch {
 	case res.NCPUs > cfg.Slots:
 		return nil, badRequest("ncpus=%d is more than this machine's %d slots", res.NCPUs, cfg.Slots)
@@ -777,6 +780,7 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	}
 	r := j.Resources
 	info.NCPUs, info.MemBytes, info.WalltimeSec, info.CPUTimeSec = r.NCPUs, r.Mem, r.Walltime.Seconds(), r.CPUTime.Seconds()
+	info.Net = r.Net
 	info.CPUSec, info.RunCount = cpu.Seconds(), len(j.Segments)
 	info.Hold = j.State == jobs.Held && (j.Depend == nil || !j.Depend.Waiting || j.Depend.Hold != "")
 	if st, ok := j.ExitStatus(); ok {
@@ -865,4 +869,19 @@ func (d *Daemon) wait(ctx context.Context, _ caller, body json.RawMessage) (any,
 			return nil, &proto.Error{Code: proto.CodeUnavailable, Message: "lazarusd is shutting down"}
 		}
 	}
+}
+
+// netResource gives res its queue's net_default when the job asked for no
+// net, and refuses net=private where it cannot be had: a network namespace
+// needs a root daemon.
+func (d *Daemon) netResource(res *jobs.Resources, qname string) error {
+	if res.Net == "" {
+		if q := d.store.View().Queue(qname); q != nil {
+			res.Net = q.NetDefault
+		}
+	}
+	if res.Net == jobs.NetPrivate && d.uid != 0 {
+		return badRequest("net=private: a network namespace of its own needs lazarusd running as root")
+	}
+	return nil
 }

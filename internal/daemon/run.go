@@ -472,9 +472,10 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		Umask: j.Umask,
 		Env:   jobEnv(j, splitEnv(env), pw, d.jobPlace(j)),
 		NCPUs: j.Resources.NCPUs, Mem: j.Resources.Mem, Walltime: j.Walltime(), CPUTime: j.CPUTimeLeft(),
-		KillGrace: cfg.KillGrace,
-		Namespace: d.uid == 0,
-		Restore:   restore, Generation: seg.Generation,
+		KillGrace:  cfg.KillGrace,
+		Namespace:  d.uid == 0,
+		PrivateNet: d.uid == 0 && j.Resources.Net == jobs.NetPrivate,
+		Restore:    restore, Generation: seg.Generation,
 		KeyFile: d.keyFile,
 
 		Prologue: d.pelogPath(cfg.Prologue, "prologue"), Epilogue: d.pelogPath(cfg.Epilogue, "epilogue"),

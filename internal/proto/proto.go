@@ -247,6 +247,7 @@ type JobInfo struct {
 	MemBytes    int64   `json:"mem,omitempty"`
 	WalltimeSec float64 `json:"walltime_s,omitempty"`
 	CPUTimeSec  float64 `json:"cput_s,omitempty"` // the cput limit
+	Net         string  `json:"net,omitempty"`    // "private": a network namespace of its own
 	CPUSec      float64 `json:"cpu_s,omitempty"`  // user+system CPU of all runs
 	Session     int     `json:"session,omitempty"`
 	ExitStatus  *int    `json:"exit_status,omitempty"` // as PBS records it (256+N: signal N)
@@ -517,10 +518,11 @@ type QueueInfo struct {
 	MaxRunning     int            `json:"max_running"`
 	MaxUserRunning int            `json:"max_user_running"`
 	Default        bool           `json:"default"`
-	Counts         map[string]int `json:"counts"`       // jobs by state
-	CkptMin        string         `json:"ckpt_min"`     // as qmgr takes it: "0", hours, a duration
-	CkptDefault    string         `json:"ckpt_default"` // n, s or an interval
-	CkptKeep       int            `json:"ckpt_keep"`    // 0: the server's checkpoint_keep
+	Counts         map[string]int `json:"counts"`                // jobs by state
+	CkptMin        string         `json:"ckpt_min"`              // as qmgr takes it: "0", hours, a duration
+	CkptDefault    string         `json:"ckpt_default"`          // n, s or an interval
+	CkptKeep       int            `json:"ckpt_keep"`             // 0: the server's checkpoint_keep
+	NetDefault     string         `json:"net_default,omitempty"` // host or private
 }
 
 // QueueReply is the queue after create or set.

@@ -301,6 +301,9 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 	if j.WalltimeSec > 0 {
 		res("Resource_List", "walltime", hms(seconds(j.WalltimeSec)), false)
 	}
+	if j.Net != "" {
+		res("Resource_List", "net", j.Net, false)
+	}
 	if full {
 		if n := len(j.Segments); n > 0 {
 			add("stime", ctime(j.Segments[n-1].Start))

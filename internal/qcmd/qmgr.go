@@ -400,6 +400,9 @@ func printQueue(w io.Writer, q proto.QueueInfo) {
 	fmt.Fprintf(w, "    priority = %d\n    enabled = %t\n    started = %t\n    max_running = %d\n    max_user_running = %d\n",
 		q.Priority, q.Enabled, q.Started, q.MaxRunning, q.MaxUserRunning)
 	fmt.Fprintf(w, "    ckpt_min = %s\n    ckpt_default = %s\n    ckpt_keep = %d\n", q.CkptMin, q.CkptDefault, q.CkptKeep)
+	if q.NetDefault != "" {
+		fmt.Fprintf(w, "    net_default = %s\n", q.NetDefault)
+	}
 	var states []string
 	for s := range q.Counts {
 		states = append(states, s)

@@ -121,7 +121,7 @@ Options go before the script.
 		&cli.StringFlag{Name: "r", Usage: "rerunnable y|n: whether a run lost in a machine crash may start again (default y)"},
 		&cli.BoolFlag{Name: "h", DisableDefaultText: true, Usage: "hold the job at submission (qrls releases it)"},
 		&cli.StringFlag{Name: "a", Usage: "do not start before [[[[CC]YY]MM]DD]hhmm[.SS], local time (a past hhmm means tomorrow)"},
-		&cli.StringSliceFlag{Name: "l", Usage: "resources: ncpus=N (default 1), mem=SIZE (b, kb, mb, gb, tb), walltime=[[HH:]MM:]SS, cput=[[HH:]MM:]SS (CPU time of the whole job), select=1:ncpus=N:mem=SIZE[:mpiprocs=N][:ompthreads=N], nodes=1:ppn=N, procs=N, place=free|pack|scatter|vscatter|shared; repeatable"},
+		&cli.StringSliceFlag{Name: "l", Usage: "resources: ncpus=N (default 1), mem=SIZE (b, kb, mb, gb, tb), walltime=[[HH:]MM:]SS, cput=[[HH:]MM:]SS (CPU time of the whole job), select=1:ncpus=N:mem=SIZE[:mpiprocs=N][:ompthreads=N], nodes=1:ppn=N, procs=N, place=free|pack|scatter|vscatter|shared, net=private|host (private: a network namespace of its own with loopback only, fresh at each restart; no network outside the job); repeatable"},
 		&cli.StringSliceFlag{Name: "v", Usage: "variables to export: VAR=value, or VAR for its value here; comma separated, repeatable"},
 		&cli.BoolFlag{Name: "V", DisableDefaultText: true, Usage: "export all of qsub's environment to the job"},
 		&cli.StringFlag{Name: "c", Usage: "checkpoint policy: n, s, HOURS (2, 0.5), a duration (90m), or PBS's c, w, c=MINUTES, w=MINUTES, u (see above)"},

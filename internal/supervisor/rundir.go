@@ -51,6 +51,9 @@ type Spec struct {
 	// Namespace starts the script as the init of a PID namespace of its
 	// own, so that it can be checkpointed (the daemon is root).
 	Namespace bool `json:"namespace,omitempty"`
+	// PrivateNet runs the supervisor, and so the job and every restart of
+	// it, in a network namespace of its own (qsub -l net=private; netns.go).
+	PrivateNet bool `json:"private_net,omitempty"`
 	// Restore, when set, is the root image of the checkpoint generation
 	// Generation the run restarts from, instead of starting the script.
 	Restore    string `json:"restore,omitempty"`
@@ -165,7 +168,7 @@ func Start(exe, runDir string, spec *Spec) (pid int, retErr error) {
 		Dir:   "/",
 		Env:   []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"},
 		Files: []*os.File{null, logf, logf, lock}, // the lock is fd 3
-		Sys:   &syscall.SysProcAttr{Setsid: true},
+		Sys:   &syscall.SysProcAttr{Setsid: true, Cloneflags: netFlags(spec)},
 	})
 	if err != nil {
 		return 0, fmt.Errorf("start supervisor: %w", err)

@@ -41,6 +41,11 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		return err
 	}
 	log = log.With("job_id", spec.JobID)
+	if spec.PrivateNet {
+		if err := loopbackUp(); err != nil {
+			return err
+		}
+	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		return os.NewSyscallError("prctl PR_SET_CHILD_SUBREAPER", err)
 	}
