@@ -200,7 +200,7 @@ func (b *batch) cleanup() {
 			syscall.Kill(k, syscall.SIGKILL)
 		}
 	}
-	if b.t.Failed() {
+	if b.t.Failed() || os.Getenv("LAZARUS_TEST_LOG") != "" {
 		b.t.Logf("lazarusd log:\n%s", b.log())
 	}
 }

@@ -285,6 +285,9 @@ func TestMPICheckpointChain(t *testing.T) {
 			second := filepath.Join(dir, "second")
 			os.Mkdir(second, 0o755)
 			img2 := mpiCheckpoint(t, second, p.pid)
+			// restart -W made the restored mpirun our child (it took
+			// restart's place): its end is ours to collect.
+			ckptWaitChild(t, p.pid)
 			mpiWaitGone(t, append(ranks, p.pid))
 			if lines := fileLines(out); lines >= mpiSteps {
 				t.Fatalf("the run was over (%d lines) before the second checkpoint", lines)

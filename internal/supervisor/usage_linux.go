@@ -38,6 +38,10 @@ type usageMeter struct {
 
 	cpu      time.Duration // largest sampled tree CPU time
 	rss, vsz int64
+	// before: CPU time the placed processes had used before they were
+	// moved into the cgroup, which charged it elsewhere (a restored tree
+	// runs already when it is placed).
+	before time.Duration
 }
 
 // usagePoll is how often the tree's memory is sampled.
@@ -50,7 +54,10 @@ const cgroupV1CPU = "/sys/fs/cgroup/cpuacct"
 // of its own. Without a usable cgroup (not root, none mounted) it samples.
 func newUsageMeter(jobID uint64, mem *memCgroup) *usageMeter {
 	m := &usageMeter{}
-	name := "job-" + strconv.FormatUint(jobID, 10)
+	// One cgroup per run, not per job: the next run of a job (a restart
+	// from the checkpoint that stopped this one) may begin before this
+	// run's supervisor has read its CPU time, and must not reset it.
+	name := "job-" + strconv.FormatUint(jobID, 10) + "-" + strconv.Itoa(os.Getpid())
 	switch {
 	case mem != nil && mem.v2:
 		m.cpuDir, m.v2 = mem.dir, true
@@ -80,7 +87,15 @@ func (m *usageMeter) add(pid int) error {
 	if m.cpuDir == "" || (m.v2 && !m.created) {
 		return nil // no cgroup, or the memory cgroup, which place fills
 	}
-	return os.WriteFile(filepath.Join(m.cpuDir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0)
+	var used time.Duration
+	if st, err := proc.ReadStat(pid); err == nil {
+		used = time.Duration(st.CPUTicks) * proc.ClockTick
+	}
+	if err := os.WriteFile(filepath.Join(m.cpuDir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+		return err
+	}
+	m.before += used
+	return nil
 }
 
 // sample measures the live tree below the supervisor.
@@ -126,7 +141,8 @@ func procMem(pid int) (rss, vsz int64) {
 // the cgroup it created.
 func (m *usageMeter) finish(ru *unix.Rusage) (user, sys time.Duration, rss, vsz int64) {
 	user, sys = time.Duration(ru.Utime.Nano()), time.Duration(ru.Stime.Nano())
-	if u, s, ok := m.cgroupCPU(); ok && u+s > user+sys {
+	if u, s, ok := m.cgroupCPU(); ok && u+s+m.before > user+sys {
+		u += m.before // counted as user time, as the samples are
 		user, sys = u, s
 	} else if m.cpu > user+sys {
 		// Sampled: what wait4 missed is counted as user time.
