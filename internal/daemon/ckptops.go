@@ -63,6 +63,7 @@ func (d *Daemon) checkpointJob(ctx context.Context, who caller, body json.RawMes
 	if j.State != jobs.Running && j.State != jobs.Checkpointing {
 		return nil, conflict("job %s is %s; only running jobs can be checkpointed", id, j.State)
 	}
+	runs := len(j.Segments) // the run a stop ends is the last of these
 	var op *ckptOp
 	for op == nil {
 		cur, busy, err := d.beginCheckpoint(id, ckptRequest{stop: req.Stop, hold: req.Hold, by: who.name})
@@ -107,7 +108,7 @@ func (d *Daemon) checkpointJob(ctx context.Context, who caller, body json.RawMes
 	if req.Stop {
 		// The image is durable and the job killed: its end is on its way
 		// from the supervisor.
-		d.waitInactive(ctx, id, time.Minute)
+		d.waitInactive(ctx, id, runs, time.Minute)
 	}
 	return d.checkpointReply(id, &op.res), nil
 }
@@ -121,14 +122,24 @@ func waitOp(ctx context.Context, op *ckptOp) error {
 	}
 }
 
-// waitInactive waits until the job has no run in progress.
-func (d *Daemon) waitInactive(ctx context.Context, id jobs.ID, timeout time.Duration) {
+// waitInactive waits until the run the job has in progress now has ended.
+// The job itself may be running again by then: a job stopped by a
+// checkpoint is requeued and restarted at once, often before this wait
+// looks, so a new run counts as the end of the old one.
+// runs is the job's number of runs when that run was in progress (-1: now).
+func (d *Daemon) waitInactive(ctx context.Context, id jobs.ID, runs int, timeout time.Duration) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
 		ws := memdb.NewWatchSet()
 		j := d.store.View().WatchJob(ws, id)
 		if j == nil || !j.State.Active() {
+			return
+		}
+		if runs < 0 {
+			runs = len(j.Segments)
+		}
+		if len(j.Segments) > runs || (runs > 0 && !j.Segments[runs-1].End.IsZero()) {
 			return
 		}
 		if ws.WatchCtx(ctx) != nil {

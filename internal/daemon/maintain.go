@@ -188,7 +188,7 @@ func (m *maintenance) job(ctx context.Context, j *jobs.Job) {
 			msg := fmt.Sprintf("job %s: checkpoint %d, %s in %.1fs (stopped %.2fs)", id, g.N, sizeText(g.Size),
 				g.Duration.Seconds(), g.Frozen.Seconds())
 			if stop {
-				d.waitInactive(ctx, id, time.Minute)
+				d.waitInactive(ctx, id, -1, time.Minute)
 				if cur = d.store.View().Job(id); cur != nil {
 					msg += "; " + string(cur.State)
 				}
@@ -261,7 +261,7 @@ func (m *maintenance) waitFinish(ctx context.Context, list []*jobs.Job) {
 			timeout = max(time.Until(m.deadline), 0)
 		}
 		m.say("waiting for job %s to finish", j.ID)
-		m.d.waitInactive(ctx, j.ID, timeout)
+		m.d.waitInactive(ctx, j.ID, -1, timeout)
 		if cur := m.d.store.View().Job(j.ID); cur != nil && cur.State.Active() {
 			m.d.terminate(cur, "killed at shutdown: still running at the deadline (checkpoint policy n, not rerunnable)")
 			m.stopped(j.ID)
@@ -276,7 +276,7 @@ func (m *maintenance) waitFinish(ctx context.Context, list []*jobs.Job) {
 // stopped waits until a job being killed has ended (its supervisor grants
 // its processes kill_grace), so that what is reported is done.
 func (m *maintenance) stopped(id jobs.ID) {
-	m.d.waitInactive(m.ctx, id, m.d.config().KillGrace+time.Minute)
+	m.d.waitInactive(m.ctx, id, -1, m.d.config().KillGrace+time.Minute)
 }
 
 // killToRequeue stops a job to requeue it without a new checkpoint: the
