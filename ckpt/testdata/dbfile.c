@@ -14,10 +14,17 @@ int main(int argc, char **argv) {
 	int fd = open(argv[1], O_RDWR);
 	if (fd < 0) return 3;
 	signal(SIGUSR1, onusr1);
+	/* Blocked but inside sigsuspend: a SIGUSR1 between the test of go
+	 * and the wait is never lost (with pause it would be, and a restored
+	 * wait returns once, as after a signal, and goes round the loop). */
+	sigset_t usr1, old;
+	sigemptyset(&usr1);
+	sigaddset(&usr1, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &usr1, &old);
 	char p[512];
 	snprintf(p, sizeof p, "%s.ready", argv[2]);
 	close(open(p, O_CREAT | O_WRONLY, 0644));
-	while (!go) pause();
+	while (!go) sigsuspend(&old);
 	char buf[16] = {0};
 	pread(fd, buf, 15, 0);
 	FILE *f = fopen(argv[2], "w");
