@@ -363,17 +363,14 @@ func (d *dumper) collect() error {
 	return d.collectFiles()
 }
 
-// inject asks the process itself for what only it can tell: signal
-// actions, the alternate signal stack, interval timers, tid address, brk
-// and personality.
-func (d *dumper) inject() error {
+// withInjection runs f with d's main thread ready for injected calls and
+// a scratch page mapped in it, then puts everything back.
+func (d *dumper) withInjection(f func(t *task, scratch uint64) error) error {
 	sc, err := d.findSyscallInsn()
 	if err != nil {
 		return err
 	}
 	t := &task{pid: d.pid, orig: d.regs, sc: sc, sysStops: trapIgnored(d.pid)}
-	// Block every signal while we inject so none is delivered, or lost,
-	// in between; the thread's mask is put back below.
 	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
 		return err
 	}
@@ -384,6 +381,19 @@ func (d *dumper) inject() error {
 		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 	}
 	defer t.call("munmap", unix.SYS_MUNMAP, scratch, pageSize)
+	return f(t, scratch)
+}
+
+// inject asks the process itself for what only it can tell: signal
+// actions, the alternate signal stack, interval timers, tid address, brk
+// and personality.
+func (d *dumper) inject() error {
+	// Every signal is blocked while we inject so none is delivered, or
+	// lost, in between (withInjection puts the thread's mask back).
+	return d.withInjection(d.injectCalls)
+}
+
+func (d *dumper) injectCalls(t *task, scratch uint64) error {
 	buf := make([]byte, 64)
 	read := func(n int) ([]byte, error) {
 		if _, err := d.mem.ReadAt(buf[:n], int64(scratch)); err != nil {
@@ -416,7 +426,7 @@ func (d *dumper) inject() error {
 		th := &m.Threads[i]
 		tt := t
 		if i > 0 {
-			tt = &task{pid: th.TID, orig: d.tregs[i], sc: sc, sysStops: t.sysStops}
+			tt = &task{pid: th.TID, orig: d.tregs[i], sc: t.sc, sysStops: t.sysStops}
 			if err := ptraceSetSigMask(th.TID, injectMask(d.pid, th.TID)); err != nil {
 				return err
 			}

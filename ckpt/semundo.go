@@ -116,27 +116,6 @@ func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
 	return nil
 }
 
-// withInjection runs f with d's main thread ready for injected calls and
-// a scratch page mapped in it, then puts everything back.
-func (d *dumper) withInjection(f func(t *task, scratch uint64) error) error {
-	sc, err := d.findSyscallInsn()
-	if err != nil {
-		return err
-	}
-	t := &task{pid: d.pid, orig: d.regs, sc: sc, sysStops: trapIgnored(d.pid)}
-	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
-		return err
-	}
-	defer ptraceSetSigMask(d.pid, d.meta.Threads[0].SigMask)
-	defer ptraceSetRegs(d.pid, &d.regs)
-	scratch, err := t.call("mmap", unix.SYS_MMAP, 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
-	if err != nil {
-		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
-	}
-	defer t.call("munmap", unix.SYS_MUNMAP, scratch, pageSize)
-	return f(t, scratch)
-}
-
 // applyUndo makes d apply its undo list, as at exit (unshare CLONE_SYSVSEM).
 func (d *dumper) applyUndo() error {
 	return d.withInjection(func(t *task, _ uint64) error {
