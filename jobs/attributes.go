@@ -24,6 +24,9 @@ type Attributes struct {
 	// MailUsers qsub -M, comma separated ("": the owner).
 	MailPoints string
 	MailUsers  string
+	// Interactive is qsub -I: the job runs the owner's login shell on a
+	// pseudo terminal that qsub (or qrestart --attach) relays.
+	Interactive bool
 }
 
 // PBS's bounds of qsub -p.

@@ -65,8 +65,10 @@ var pbsOptions = map[byte]bool{
 // script.
 func RefusedOption(opt, arg string) error {
 	switch opt {
-	case "I", "G", "X":
-		return fmt.Errorf("interactive jobs are not supported: a batch job has no terminal")
+	case "X":
+		return fmt.Errorf("X11 forwarding is not supported: this system forwards no X display to jobs")
+	case "G":
+		return fmt.Errorf("a GUI job (-G) is a Windows feature of PBS and is not supported")
 	case "R":
 		return fmt.Errorf("removing output files of a successful job (-R) is not supported")
 	}

@@ -127,8 +127,8 @@ func TestParseDirectivesRefused(t *testing.T) {
 		option   string // DirectiveError.Option
 		inReason string
 	}{
-		{"interactive", "#PBS -I\n", 1, "#PBS -I", "interactive"},
-		{"X11", "#PBS -X\n", 1, "#PBS -X", "interactive"},
+		{"X11", "#PBS -X\n", 1, "#PBS -X", "X11"},
+		{"GUI", "#PBS -G\n", 1, "#PBS -G", "Windows"},
 		{"remove files", "#PBS -R oe\n", 1, "#PBS -R", "-R"},
 		{"unknown option", "\n#PBS -d /tmp\n", 2, "#PBS -d", "unknown option"},
 		{"prefix option in a script", "#PBS -C #X\n", 1, "#PBS -C", "cannot be a directive"},

@@ -24,6 +24,8 @@ type diskAttrs struct {
 	MailPoints string `json:"mail_points,omitempty"`
 	MailUsers  string `json:"mail_users,omitempty"`
 	Net        string `json:"net,omitempty"` // qsub -l net=private
+	// Added without a schema change: an older daemon ignores it.
+	Interactive bool `json:"interactive,omitempty"` // qsub -I
 }
 
 func toDiskAttrs(j *jobs.Job) *diskAttrs {
@@ -31,7 +33,8 @@ func toDiskAttrs(j *jobs.Job) *diskAttrs {
 	d := diskAttrs{
 		Account: a.Account, Project: a.Project, Priority: a.Priority, Rank: a.Rank, Keep: a.Keep,
 		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm, MailPoints: a.MailPoints, MailUsers: a.MailUsers,
-		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
+		Interactive: a.Interactive,
+		CPUTimeNS:   int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
 	}
 	if d == (diskAttrs{}) {
 		return nil
@@ -46,6 +49,7 @@ func (d *diskAttrs) apply(j *jobs.Job) {
 	j.Attrs = jobs.Attributes{
 		Account: d.Account, Project: d.Project, Priority: d.Priority, Rank: d.Rank, Keep: d.Keep,
 		Shell: d.Shell, Group: d.Group, Slurm: d.Slurm, MailPoints: d.MailPoints, MailUsers: d.MailUsers,
+		Interactive: d.Interactive,
 	}
 	j.Resources.CPUTime = time.Duration(d.CPUTimeNS)
 	j.Resources.MPIProcs, j.Resources.OMPThreads = d.MPIProcs, d.OMPThreads

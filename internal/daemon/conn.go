@@ -89,6 +89,8 @@ var opPolicies = map[string]opPolicy{
 	// qhold of a running job checkpoints it first.
 	proto.OpHold:  {timeout: 24 * time.Hour},
 	proto.OpAdopt: {timeout: time.Hour}, // copies an image
+	// qsub -I waits for its job to start, as long as that takes.
+	proto.OpAttach: {timeout: 365 * 24 * time.Hour},
 	// Maintenance checkpoints every job and may stop the daemon: stopping
 	// half-way because qmgr's terminal closed would leave the machine
 	// half-drained. It has its own deadline (DeadlineS).

@@ -255,6 +255,9 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 	if err := d.pbsAttrs(who, req, j); err != nil {
 		return nil, err
 	}
+	if err := interactiveAttrs(req, j); err != nil {
+		return nil, err
+	}
 	return j, nil
 }
 
@@ -780,7 +783,7 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	}
 	r := j.Resources
 	info.NCPUs, info.MemBytes, info.WalltimeSec, info.CPUTimeSec = r.NCPUs, r.Mem, r.Walltime.Seconds(), r.CPUTime.Seconds()
-	info.Net = r.Net
+	info.Net, info.Interactive = r.Net, j.Attrs.Interactive
 	info.CPUSec, info.RunCount = cpu.Seconds(), len(j.Segments)
 	info.Hold = j.State == jobs.Held && (j.Depend == nil || !j.Depend.Waiting || j.Depend.Hold != "")
 	if st, ok := j.ExitStatus(); ok {

@@ -463,11 +463,18 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 	if j.Attrs.Shell != "" {
 		shell, force = j.Attrs.Shell, true
 	}
+	workdir := j.Workdir
+	if j.Attrs.Interactive {
+		// PBS starts an interactive job's login shell at home;
+		// PBS_O_WORKDIR says where qsub ran.
+		workdir = pw.home
+	}
 	return &supervisor.Spec{
+		Interactive: j.Attrs.Interactive, Terminal: d.runTerminal(j, restore),
 		JobID: uint64(j.ID), Segment: len(j.Segments) - 1, Start: j.Segments[len(j.Segments)-1].Start,
 		Name: j.Name, UID: j.Owner.UID, GID: j.Owner.GID, Groups: j.Owner.Groups,
 		SetIDs:  d.uid == 0,
-		Workdir: j.Workdir, Script: j.Script, Shell: shell, ForceShell: force,
+		Workdir: workdir, Script: j.Script, Shell: shell, ForceShell: force,
 		Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
 		Umask: j.Umask,
 		Env:   jobEnv(j, splitEnv(env), pw, d.jobPlace(j)),
@@ -587,6 +594,14 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 	}
 	if userOMP != "" {
 		set["OMP_NUM_THREADS"] = userOMP
+	}
+	if j.Attrs.Interactive {
+		set["PBS_ENVIRONMENT"], set["LAZARUS_ENVIRONMENT"] = "PBS_INTERACTIVE", "LAZARUS_INTERACTIVE"
+		if term, ok := submitEnv["TERM"]; ok {
+			if _, given := env["TERM"]; !given {
+				env["TERM"] = term // the terminal qsub relays to is that type
+			}
+		}
 	}
 	if j.ID.IsSubjob() {
 		index, array := strconv.Itoa(j.ID.Index()), jobs.ArrayForm(j.ID.Base()).String()

@@ -246,8 +246,11 @@ func (s *server) handleConn(ctx context.Context, conn *net.UnixConn, cred *unix.
 		case err != nil:
 			return // hung up, or too slow
 		}
-		resp := s.handle(ctx, conn, who, line, write)
+		resp, taken := s.handle(ctx, conn, who, line, write)
 		lr.release()
+		if taken {
+			return // handed over (attach): the socket is the supervisor's now
+		}
 		if write(resp) != nil {
 			return
 		}
@@ -256,7 +259,7 @@ func (s *server) handleConn(ctx context.Context, conn *net.UnixConn, cred *unix.
 
 // handle runs one request under its policy: a deadline, and a context
 // that the client hanging up cancels unless the request is detached.
-func (s *server) handle(ctx context.Context, conn *net.UnixConn, who caller, line []byte, write func(proto.Response) error) proto.Response {
+func (s *server) handle(ctx context.Context, conn *net.UnixConn, who caller, line []byte, write func(proto.Response) error) (proto.Response, bool) {
 	p, ok := opPolicies[sniffOp(line[:min(len(line), connBuffer)])]
 	if !ok {
 		p = defaultPolicy
@@ -272,9 +275,11 @@ func (s *server) handle(ctx context.Context, conn *net.UnixConn, who caller, lin
 	hctx = context.WithValue(hctx, progressKey{}, func(msg string) {
 		write(proto.Response{Version: proto.Version, OK: true, Progress: msg})
 	})
+	h := &hijacker{conn: conn, write: write}
+	hctx = context.WithValue(hctx, hijackKey{}, h)
 	resp := s.d.dispatch(hctx, who, line)
 	stop()
-	return resp
+	return resp, h.taken
 }
 
 // writeResponse writes one reply line. A successful reply's body is
@@ -373,6 +378,7 @@ func init() {
 		proto.OpNodes:       (*Daemon).nodes,
 		proto.OpOrder:       (*Daemon).orderJobs,
 		proto.OpTrace:       (*Daemon).trace,
+		proto.OpAttach:      (*Daemon).attach,
 	}
 }
 

@@ -120,6 +120,9 @@ const (
 	busyPause   = 250 * time.Millisecond
 )
 
+// noDeadline clears a connection's deadline.
+var noDeadline time.Time
+
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 

@@ -61,6 +61,7 @@ const (
 	OpNodes       = "nodes"      // pbsnodes
 	OpOrder       = "order"      // qorder
 	OpTrace       = "trace"      // tracejob
+	OpAttach      = "attach"     // qsub -I, qrestart --attach: the job's terminal (term.go)
 )
 
 // Error codes.
@@ -158,6 +159,9 @@ type SubmitRequest struct {
 	// argument of #SBATCH --dependency.
 	Depend      string `json:"depend,omitempty"`
 	DependSlurm bool   `json:"depend_slurm,omitempty"`
+	// Interactive is qsub -I: the job runs the owner's login shell on a
+	// terminal that qsub then attaches to (OpAttach).
+	Interactive bool `json:"interactive,omitempty"`
 	// Key, if set, makes the submission idempotent: a submission with the
 	// key of one of the caller's jobs that still exists stores nothing and
 	// gets that job's id. Clients send a random one (NewKey) and send the
@@ -300,6 +304,8 @@ type JobInfo struct {
 	// says it is held for it (hold type s).
 	Depend     string `json:"depend,omitempty"`
 	DependHold bool   `json:"depend_hold,omitempty"`
+	// Interactive: a qsub -I job (PBS's interactive attribute).
+	Interactive bool `json:"interactive,omitempty"`
 }
 
 // EventInfo is one step of a job's checkpoint and restart history.

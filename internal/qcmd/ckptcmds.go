@@ -67,6 +67,12 @@ started), else 1 (each failure says why).
 		if err != nil {
 			return err
 		}
+		if c.Bool("attach") {
+			if len(ids) != 1 {
+				return fmt.Errorf("--attach: give one job id (one terminal, one job)")
+			}
+			return attachRestart(c, uint64(ids[0]), c.Int("g"))
+		}
 		client, err := dial(c.Context)
 		if err != nil {
 			return err
@@ -145,7 +151,7 @@ func parseIDs(args []string) ([]jobs.ID, error) {
 // NewQrestart builds qrestart.
 func NewQrestart(stdout, stderr io.Writer) *cli.App {
 	app := newApp("qrestart", "restart batch jobs from their checkpoints",
-		"qrestart [-g GENERATION] job-id ...\n   qrestart -f IMAGE [-N name] [-q queue] [-o path] [-j oe|eo|n] [-c policy] [-h]",
+		"qrestart [-g GENERATION] job-id ...\n   qrestart --attach [-g GENERATION] job-id\n   qrestart -f IMAGE [-N name] [-q queue] [-o path] [-j oe|eo|n] [-c policy] [-h]",
 		`qrestart asks for each job given to restart from a checkpoint: its newest good
 generation, or generation -g (see qstat -f). The job keeps its id and its
 accounting; the restart is a new run. A requeued or held job restarts when
@@ -166,6 +172,14 @@ afterwards. Descriptors that were the control terminal are pointed to the
 job's output file (the CONVEX -F rule): batch jobs have no terminal.
 -N, -q, -o, -j, -c and -h are as for qsub; the job is not rerunnable.
 
+--attach restarts one interactive job (qsub -I) from its checkpoint on a
+new terminal: this one, put in raw mode and relayed as qsub -I relays it.
+The job must be stopped (qhold, qchkpnt -k, a requeue, a crash); without
+--attach an interactive job restarts in batch, the descriptors that were
+its terminal pointed to its output file (reads from them find end of
+file). The shell's state (its variables, a program it runs) comes back;
+qrestart exits with the shell's exit status. Run from a terminal.
+
 You may restart your own jobs; root and operators anyone's.
 Exit status: 0, or 1 if any job could not be restarted (each says why).
 
@@ -179,9 +193,13 @@ Exit status: 0, or 1 if any job could not be restarted (each says why).
 		&cli.StringFlag{Name: "j", Usage: "with -f: oe (the default) or n: whether standard error goes to the output file too"},
 		&cli.StringFlag{Name: "c", Usage: "with -f: checkpoint policy (as qsub -c)"},
 		&cli.BoolFlag{Name: "h", DisableDefaultText: true, Usage: "with -f: hold the job"},
+		&cli.BoolFlag{Name: "attach", DisableDefaultText: true, Usage: "restart an interactive job on this terminal (see above)"},
 	}
 	app.Action = func(c *cli.Context) error {
 		if image := c.String("f"); image != "" {
+			if c.Bool("attach") {
+				return fmt.Errorf("--attach: a job adopted with -f is a batch job")
+			}
 			return adopt(c, image)
 		}
 		for _, f := range []string{"N", "q", "o", "j", "c", "h"} {
@@ -198,6 +216,12 @@ Exit status: 0, or 1 if any job could not be restarted (each says why).
 		ids, err := parseIDs(c.Args().Slice())
 		if err != nil {
 			return err
+		}
+		if c.Bool("attach") {
+			if len(ids) != 1 {
+				return fmt.Errorf("--attach: give one job id (one terminal, one job)")
+			}
+			return attachRestart(c, uint64(ids[0]), c.Int("g"))
 		}
 		client, err := dial(c.Context)
 		if err != nil {

@@ -166,7 +166,9 @@ func TestQsubRefusals(t *testing.T) {
 		{"slurm bad cpus", "#!/bin/bash\n#SBATCH --cpus-per-task=zero\ntrue\n", nil, []string{"line 2: #SBATCH --cpus-per-task=zero"}},
 		{"crlf", "#!/bin/sh\r\n#PBS -N a\r\ntrue\r\n", nil, []string{"line 1", "DOS/Windows"}},
 		{"one-subjob array on the command line", "#!/bin/sh\ntrue\n", []string{"-J", "3-3"}, []string{"-J", "at least two"}},
-		{"interactive on the command line", "#!/bin/sh\ntrue\n", []string{"-I"}, []string{"-I", "interactive"}},
+		{"interactive without a terminal", "#!/bin/sh\ntrue\n", []string{"-I"}, []string{"-I", "standard input is not a terminal"}},
+		{"interactive directive without a terminal", "#!/bin/sh\n#PBS -I\ntrue\n", nil, []string{"-I", "standard input is not a terminal"}},
+		{"X11 on the command line", "#!/bin/sh\ntrue\n", []string{"-I", "-X"}, []string{"-X", "DISPLAY"}},
 		{"W depend on the command line", "#!/bin/sh\ntrue\n", []string{"-W", "depend=afterok:x"}, []string{"depend", "not a job id"}},
 		{"W depend before on an array", "#!/bin/sh\ntrue\n", []string{"-W", "depend=beforeok:4[]"}, []string{"depend", "array"}},
 	}

@@ -314,6 +314,9 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 		add("jobdir", j.Workdir)
 	}
 	num("substate", int64(pbsSubstate(j.State)))
+	if j.Interactive {
+		add("interactive", "True")
+	}
 	if j.Array != "" {
 		add("array", "True")
 		add("array_indices_submitted", j.Array)

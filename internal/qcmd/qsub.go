@@ -138,9 +138,9 @@ Options go before the script.
 		&cli.StringFlag{Name: "M", Usage: "who gets the job's mail: user[@host],... (default: you)"},
 		&cli.StringFlag{Name: "J", Usage: "array job: subjobs start-end[:step][%max running at once] (see JOB ARRAYS)"},
 		&cli.StringFlag{Name: "R", Usage: "refused: output files are always kept"},
-		&cli.BoolFlag{Name: "I", DisableDefaultText: true, Usage: "refused: no interactive jobs"},
-		&cli.BoolFlag{Name: "X", DisableDefaultText: true, Usage: "refused: no interactive jobs"},
-		&cli.BoolFlag{Name: "G", DisableDefaultText: true, Usage: "refused: no interactive jobs"},
+		&cli.BoolFlag{Name: "I", DisableDefaultText: true, Usage: "interactive job: once it starts, your login shell runs on a terminal relayed to this one (see INTERACTIVE JOBS)"},
+		&cli.BoolFlag{Name: "X", DisableDefaultText: true, Usage: "refused: no X11 forwarding"},
+		&cli.BoolFlag{Name: "G", DisableDefaultText: true, Usage: "refused: a PBS feature of Windows"},
 	}
 	app.Action = func(c *cli.Context) error {
 		req, ds, err := submitRequest(c)
@@ -155,6 +155,9 @@ Options go before the script.
 		var reply proto.SubmitReply
 		if err := proto.CallRetry(c.Context, config.StateDir(""), proto.OpSubmit, req, &reply); err != nil {
 			return blame(err, ds)
+		}
+		if req.Interactive {
+			return interactiveQsub(c, reply)
 		}
 		if !(options{c: c, ds: ds}).flag("z") {
 			fmt.Fprintln(c.App.Writer, fullID(reply.ID, reply.Server))
@@ -186,6 +189,11 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		// qsub -- cmd args: the job runs the command with its arguments.
 		req.ScriptName = args[0]
 		req.Script = commandScript(args)
+	case c.Bool("I") && len(args) == 0:
+		// Standard input is the job's terminal, not a script.
+		req.Script = []byte(interactiveScript)
+	case c.Bool("I") && args[0] == "-":
+		return nil, nil, fmt.Errorf("-I: the script cannot come from standard input, which is the job's terminal (name a file)")
 	case len(args) == 0 || args[0] == "-":
 		req.Script, err = io.ReadAll(c.App.Reader)
 		if err != nil {
@@ -219,10 +227,11 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 			}
 		}
 	}
-	for _, name := range []string{"I", "X", "G"} {
-		if c.Bool(name) {
-			return nil, nil, fmt.Errorf("-%s: %w", name, jobs.RefusedOption(name, ""))
-		}
+	if c.Bool("X") {
+		return nil, nil, checkX11()
+	}
+	if c.Bool("G") {
+		return nil, nil, fmt.Errorf("-G: %w", jobs.RefusedOption("G", ""))
 	}
 	var ds []jobs.Directive
 	if !command {
@@ -234,6 +243,17 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		}
 	}
 	o := options{c: c, ds: ds}
+	if req.Interactive = o.flag("I"); req.Interactive {
+		switch {
+		case command:
+			return nil, nil, fmt.Errorf("-I: an interactive job runs your login shell; it takes no command")
+		case c.IsSet("J") || o.has("J") || o.has(jobs.SlurmArray):
+			return nil, nil, fmt.Errorf("-I: an array job (-J) cannot be interactive")
+		}
+		if _, err := terminalOf(c.App.Reader, "-I"); err != nil {
+			return nil, nil, err
+		}
+	}
 	req.Name, _ = o.str("N")
 	req.Queue, _ = o.str("q")
 	req.Join, _ = o.str("j")
@@ -338,6 +358,9 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 			if v, ok := os.LookupEnv(k); ok {
 				req.Env = append(req.Env, k+"="+v)
 			}
+		}
+		if v, ok := os.LookupEnv("TERM"); ok && req.Interactive {
+			req.Env = append(req.Env, "TERM="+v) // the type of the terminal relayed
 		}
 	}
 	return req, ds, nil

@@ -29,14 +29,14 @@ type Launcher interface {
 // launcherFor returns the launcher for a run: a restart from a checkpoint
 // image, or the script started in a PID namespace of its own (the daemon
 // is root), or, for a daemon that is not root, the script started plainly.
-func launcherFor(exe string, spec *Spec, log *slog.Logger) Launcher {
+func launcherFor(exe string, spec *Spec, log *slog.Logger, term *ptyRelay) Launcher {
 	switch {
 	case spec.Restore != "":
-		return restoreLauncher{log: log}
+		return restoreLauncher{log: log, term: term}
 	case spec.Namespace:
-		return execLauncher{exe: exe, namespace: true}
+		return execLauncher{exe: exe, namespace: true, term: term}
 	}
-	return execLauncher{exe: exe}
+	return execLauncher{exe: exe, term: term}
 }
 
 // execLauncher runs the job script through "lazarusd exec-job": the helper
@@ -55,9 +55,14 @@ func launcherFor(exe string, spec *Spec, log *slog.Logger) Launcher {
 // anything of the user's. Either way the script is left with its standard
 // descriptors only: nothing that leads back to the supervisor, which
 // would make the job's tree uncheckpointable.
+//
+// With a terminal (an interactive run), the helper's standard descriptors
+// are the pty's slave, which is its control terminal in a session of its
+// own, and it execs the login shell there (interactive.go).
 type execLauncher struct {
 	exe       string
 	namespace bool
+	term      *ptyRelay
 }
 
 // helperSetup is what the helper reads on fd 3.
@@ -77,6 +82,9 @@ type helperSetup struct {
 
 	// ForceShell: run the script with Shell, whatever its first line.
 	ForceShell bool `json:"force_shell,omitempty"`
+	// Interactive: exec Shell as a login shell on the terminal that is
+	// the helper's standard input, instead of the script.
+	Interactive bool `json:"interactive,omitempty"`
 }
 
 type helperCreds struct {
@@ -129,6 +137,11 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = null, null, null
 	cmd.ExtraFiles = []*os.File{setupR, errW} // fds 3 and 4
 	cmd.SysProcAttr = sys
+	if l.term != nil {
+		tty := l.term.slave
+		cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+		sys.Setctty, sys.Ctty = true, 0
+	}
 	if l.namespace {
 		// What the namespace's init says before the helper runs (mount
 		// failing, say) is the reason the job did not start.
@@ -162,7 +175,7 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 		Workdir: spec.Workdir, Script: spec.Script, Shell: spec.Shell,
 		Stdout: spec.Stdout, Stderr: spec.Stderr, Join: spec.Join, Env: spec.Env, Drop: drop,
 		Mode: spec.outputMode(), Umask: spec.umask(),
-		ForceShell: spec.ForceShell,
+		ForceShell: spec.ForceShell, Interactive: l.term != nil && spec.Interactive,
 	})
 	if err != nil {
 		return 0, err
@@ -223,6 +236,9 @@ func ExecJob() int {
 	unix.Umask(int(s.Umask))
 	if err := os.Chdir(s.Workdir); err != nil {
 		return fail("cannot enter working directory %s: %v", s.Workdir, unwrapPath(err))
+	}
+	if s.Interactive {
+		return execLoginShell(&s, fail)
 	}
 	var out, errf *os.File
 	open := func(path string) (*os.File, error) {

@@ -22,21 +22,33 @@ import (
 // fails to restart for want of a control terminal; the descriptors that
 // were one (an image taken by hand, qrestart -f) go to the job's output
 // file.
+//
+// With a terminal (qrestart --attach of an interactive job), the new pty's
+// slave is first made the supervisor's control terminal: the descriptors
+// that were the job's terminal are re-pointed to it instead.
 type restoreLauncher struct {
-	log *slog.Logger
+	log  *slog.Logger
+	term *ptyRelay
 }
 
 func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int) error) (_ int, retErr error) {
-	term, err := openOutput(spec)
-	if err != nil {
-		return 0, err
-	}
-	defer term.Close()
 	opts := ckpt.RestartOptions{
-		Force:    true,
-		Terminal: term,
-		Logger:   l.log.With("component", "restart", "image", spec.Restore),
+		Force:  true,
+		Logger: l.log.With("component", "restart", "image", spec.Restore),
 	}
+	if l.term != nil {
+		if err := l.term.takeTerminal(); err != nil {
+			return 0, err
+		}
+	} else {
+		term, err := openOutput(spec)
+		if err != nil {
+			return 0, err
+		}
+		defer term.Close()
+		opts.Terminal = term
+	}
+	var err error
 	if spec.SetIDs {
 		// The restore is for the job's owner: an image that is not
 		// authenticated by the host key gets no more than the owner has.

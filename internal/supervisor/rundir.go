@@ -79,6 +79,15 @@ type Spec struct {
 	Queue        string        `json:"queue,omitempty"`
 	Account      string        `json:"account,omitempty"`
 	ResourceList string        `json:"resource_list,omitempty"` // "ncpus=2,mem=1gb,walltime=01:00:00"
+
+	// Interactive is a qsub -I job: it runs Shell as a login shell, not
+	// the script. Terminal gives the run a pseudo terminal that a client
+	// attaches to (interactive.go): always at the job's first start, and
+	// on a restart asked for by qrestart --attach; an interactive job
+	// restarted without it runs in batch, its terminal re-pointed to its
+	// output file.
+	Interactive bool `json:"interactive,omitempty"`
+	Terminal    bool `json:"terminal,omitempty"`
 }
 
 // Info is supervisor.json: who is running.

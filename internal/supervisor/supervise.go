@@ -100,7 +100,15 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		log.Error("job not started", "reason", rec.Reason)
 		return finish(ctx, log, runDir, &rec, cg, meter, nil)
 	}
-	pid, err := launcherFor(exe, &spec, log).Launch(ctx, &spec, place)
+	var term *ptyRelay // the job's terminal, for an interactive run
+	if spec.Terminal {
+		if term, err = openTerminal(log, runDir, &spec); err != nil {
+			rec.Reason = "cannot start: " + err.Error()
+			return finish(ctx, log, runDir, &rec, cg, meter, nil)
+		}
+		defer term.close(&rec) // after finish: the record is durable first
+	}
+	pid, err := launcherFor(exe, &spec, log, term).Launch(ctx, &spec, place)
 	if err != nil && spec.Restore != "" {
 		log.Error("job did not restart", "image", spec.Restore, "error", err)
 		rec.Reason = fmt.Sprintf("cannot restart from checkpoint %d: %v", spec.Generation, err)
@@ -113,6 +121,7 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		return finish(ctx, log, runDir, &rec, cg, meter, nil)
 	}
 	rec.Session = pid
+	term.started()
 	if spec.Restore != "" {
 		log.Info("job restarted", "pid", pid, "image", spec.Restore)
 	} else {
@@ -190,6 +199,12 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 				log.Info("killing the job, as asked")
 				killTree("killed")
 			}
+		case why := <-term.goneC():
+			log.Info("the job's terminal session ended, killing the job")
+			killTree(why)
+		case <-term.noAttachC():
+			log.Info("no terminal attached, killing the job")
+			killTree(fmt.Sprintf(reasonNoAttach, jobs.FormatDuration(attachWait)))
 		case <-walltime:
 			log.Info("walltime exceeded, killing the job")
 			killTree(fmt.Sprintf("walltime exceeded (limit %s)", jobs.FormatDuration(spec.Walltime)))
