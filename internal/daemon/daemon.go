@@ -114,7 +114,7 @@ type Daemon struct {
 	ctx      context.Context    // Run's: done when the daemon stops
 
 	ckpts   ckptTable
-	terms   termWaits // runs to start with a terminal (interactive.go)
+	terms   termWaits   // runs to start with a terminal (interactive.go)
 	records *recorder   // changes waiting for the disk (record.go)
 	acct    *acctWriter // the accounting log (accounting.go)
 	mail    *mailer     // job mail (mail.go)
