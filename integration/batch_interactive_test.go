@@ -1,0 +1,263 @@
+package integration
+
+// Interactive jobs (qsub -I, qrestart --attach), driven through real
+// ptys: the test is the user at the terminal, qsub runs on the slave of a
+// pty whose master the test reads and writes, and the job's shell runs on
+// the pty of its supervisor, in its namespaces.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// interactive is a qsub -I or qrestart --attach running on a terminal.
+type interactive struct {
+	t    *testing.T
+	tty  *ttyPair
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// startOnTTY runs a batch command on a new pty of rows x cols.
+func (b *batch) startOnTTY(t *testing.T, rows, cols uint16, name string, args ...string) *interactive {
+	t.Helper()
+	p := newTTY(t, rows, cols)
+	cmd := exec.Command(bin(name), args...)
+	cmd.Dir = b.work
+	cmd.Env = append(b.env(), "TERM=dumb", "PS1=$ ")
+	onTTY(cmd, p)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &interactive{t: t, tty: p, cmd: cmd, done: make(chan error, 1)}
+	go func() { s.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-s.done
+		s.done <- nil
+	})
+	return s
+}
+
+// qsubI submits an interactive job from a new terminal and waits until
+// it is ready; it returns the session and the job's id.
+func (b *batch) qsubI(t *testing.T, args ...string) (*interactive, uint64) {
+	t.Helper()
+	s := b.startOnTTY(t, 24, 80, "qsub", append([]string{"-I"}, args...)...)
+	s.tty.expect(t, "qsub: waiting for job ")
+	m := regexp.MustCompile(`waiting for job (\d+)`).FindStringSubmatch(s.output())
+	id, _ := strconv.ParseUint(m[1], 10, 64)
+	s.tty.expect(t, fmt.Sprintf("qsub: job %d", id))
+	s.tty.expect(t, "ready")
+	return s, id
+}
+
+func (s *interactive) output() string {
+	s.tty.mu.Lock()
+	defer s.tty.mu.Unlock()
+	return s.tty.out.String()
+}
+
+// typeLine types a command line at the terminal.
+func (s *interactive) typeLine(line string) {
+	s.t.Helper()
+	if _, err := s.tty.master.WriteString(line + "\r"); err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// exitCode waits for the command to end and returns its exit status.
+func (s *interactive) exitCode() int {
+	s.t.Helper()
+	select {
+	case err := <-s.done:
+		s.done <- err
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		return 0
+	case <-time.After(90 * time.Second):
+		s.t.Fatalf("%s did not end; its terminal shows %q", s.cmd.Path, s.output())
+		return -1
+	}
+}
+
+// TestBatchInteractiveSession: qsub -I waits for its job, which runs the
+// login shell in its namespaces on a terminal relayed to qsub's: commands
+// typed run there, with PBS's interactive environment; a window size
+// change reaches the job (stty size); qsub's terminal is raw meanwhile and
+// restored at the end; qsub exits with the shell's status.
+func TestBatchInteractiveSession(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	s, id := b.qsubI(t, "-N", "inter", "-S", "/bin/sh")
+	s.typeLine(`echo "M=$((6*7)) $PBS_ENVIRONMENT job=$PBS_JOBID pid=$$ wd=$PBS_O_WORKDIR"`)
+	s.tty.expect(t, fmt.Sprintf("M=42 PBS_INTERACTIVE job=%d pid=1 wd=%s", id, b.work))
+	// The user's terminal is raw while the session runs: no echo, no
+	// line editing on this side (the job's pty does those).
+	tio, err := unix.IoctlGetTermios(int(s.tty.slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tio.Lflag&(unix.ICANON|unix.ECHO) != 0 {
+		t.Errorf("qsub's terminal has lflag %#x during the session, want ICANON and ECHO off", tio.Lflag)
+	}
+	s.typeLine(`stty size; tty`)
+	s.tty.expect(t, "24 80")
+	s.tty.expect(t, "/dev/pts/")
+	if got := b.job(id).State; got != "running" {
+		t.Errorf("job state %q during the session, want running", got)
+	}
+	// The window grows: the kernel sends qsub SIGWINCH, qsub tells the
+	// job's pty.
+	if err := unix.IoctlSetWinsize(int(s.tty.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 31, Col: 101}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(s.output(), "31 101") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the job never saw the new window size; terminal: %q", s.output())
+		}
+		s.typeLine(`stty size`)
+		time.Sleep(200 * time.Millisecond)
+	}
+	s.typeLine("exit 7")
+	if code := s.exitCode(); code != 7 {
+		t.Errorf("qsub exited %d, want 7 (the shell's); terminal: %q", code, s.output())
+	}
+	s.tty.expect(t, fmt.Sprintf("qsub: job %d", id))
+	s.tty.expect(t, "completed")
+	tio, err = unix.IoctlGetTermios(int(s.tty.slave.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tio.Lflag&unix.ICANON == 0 || tio.Lflag&unix.ECHO == 0 {
+		t.Errorf("qsub's terminal has lflag %#x after the session, want its settings back (ICANON, ECHO)", tio.Lflag)
+	}
+	j := b.waitState(id, "finished", "failed")
+	if j.ExitStatus == nil || *j.ExitStatus != 7 {
+		t.Errorf("job exit status %v, want 7", j.ExitStatus)
+	}
+	if out := b.mustRun("qstat", "-f", "-x", jobArg(id)); !strings.Contains(out, "interactive = True") {
+		t.Errorf("qstat -f does not say interactive = True:\n%s", out)
+	}
+}
+
+// TestBatchInteractiveRefused: qsub -I without a terminal, -X without a
+// display, and -I with an array are refused, each with its reason, and
+// nothing is submitted.
+func TestBatchInteractiveRefused(t *testing.T) {
+	b := newBatch(t, "")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-I"}, "standard input is not a terminal"},
+		{[]string{"-I", "-X"}, "DISPLAY is not set"},
+		{[]string{"-I", "-J", "1-3"}, "array"},
+	} {
+		r := b.runWith(cmdOpts{env: []string{"DISPLAY="}}, "qsub", tt.args...)
+		if r.code == 0 || !strings.Contains(r.stderr, tt.want) || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("qsub %v: %v, want one line of refusal with %q", tt.args, r, tt.want)
+		}
+	}
+	if jobs := b.jobs(); len(jobs) != 0 {
+		t.Errorf("refused submissions left jobs: %+v", jobs)
+	}
+	r := b.run("qrestart", "--attach", "1")
+	if r.code == 0 || !strings.Contains(r.stderr, "standard input is not a terminal") {
+		t.Errorf("qrestart --attach without a terminal: %v, want a refusal", r)
+	}
+}
+
+// TestBatchInteractiveQsubKilled: when qsub goes away, its job is killed,
+// as PBS ends an interactive job whose qsub has gone, and the reason is in
+// the job's history.
+func TestBatchInteractiveQsubKilled(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	s, id := b.qsubI(t, "-S", "/bin/sh")
+	s.typeLine(`echo alive$((1+1))`)
+	s.tty.expect(t, "alive2")
+	s.cmd.Process.Kill()
+	s.exitCode()
+	j := b.waitState(id, "finished", "failed")
+	last := j.Segments[len(j.Segments)-1]
+	if !strings.Contains(last.Reason, "interactive session ended") {
+		t.Errorf("the run ended with reason %q, want the interactive session's end", last.Reason)
+	}
+	if out := b.mustRun("qstat", "-f", "-x", jobArg(id)); !strings.Contains(out, "interactive session ended") {
+		t.Errorf("qstat -f -x does not tell why the job ended:\n%s", out)
+	}
+}
+
+// TestBatchInteractiveCheckpointRestart: an interactive job's tree is
+// checkpointable with its terminal held outside it. Held (checkpointed and
+// stopped), it comes back with qrestart --attach on a new terminal with
+// the shell's variables; checkpointed again and cut by a power cut, it
+// restarts in batch, its terminal re-pointed to its output file, where the
+// command it was running finishes with the same shell state.
+func TestBatchInteractiveCheckpointRestart(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	s, id := b.qsubI(t, "-S", "/bin/sh", "-N", "ickpt")
+	s.typeLine(`X=4$((1+1)); echo "set=$X"`)
+	s.tty.expect(t, "set=42")
+
+	b.mustRun("qhold", jobArg(id))
+	if code := s.exitCode(); code == 0 {
+		t.Errorf("qsub exited 0 when its job was held; terminal: %q", s.output())
+	}
+	s.tty.expect(t, "qrestart --attach")
+	b.waitState(id, "held")
+
+	a := b.startOnTTY(t, 40, 120, "qrestart", "--attach", jobArg(id))
+	a.tty.expect(t, fmt.Sprintf("qrestart: job %d ready", id))
+	a.typeLine(`echo "again=$X"; stty size`)
+	a.tty.expect(t, "again=42")
+	a.tty.expect(t, "40 120")
+
+	// A command that waits for a file, then prints the variable.
+	gate := filepath.Join(b.work, "gate")
+	a.typeLine(fmt.Sprintf(`echo waiting; while [ ! -e %s ]; do sleep 0.1; done; echo "after=$X"`, gate))
+	a.tty.expect(t, "waiting")
+	before := len(b.job(id).Checkpoints)
+	b.mustRun("qchkpnt", jobArg(id))
+	if n := len(b.job(id).Checkpoints); n <= before {
+		t.Fatalf("qchkpnt made no new generation (%d, was %d)", n, before)
+	}
+	b.crash()
+	if code := a.exitCode(); code == 0 {
+		t.Errorf("qrestart --attach exited 0 when its job's supervisor died; terminal: %q", a.output())
+	}
+	b.start()
+	b.waitFor("the job to restart in batch", func() bool {
+		j := b.job(id)
+		return j.State == "running" && len(j.Segments) >= 3
+	})
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j := b.waitState(id, "finished", "failed")
+	out := b.readFile(filepath.Join(b.work, fmt.Sprintf("ickpt.o%d", id)))
+	if !strings.Contains(out, "after=42") {
+		t.Errorf("the output file has %q, want the running command's end, after=42", out)
+	}
+	if n := len(j.Segments); n < 3 || !j.Segments[n-1].Restart {
+		t.Errorf("segments %+v, want the last one a restart", j.Segments)
+	}
+}
