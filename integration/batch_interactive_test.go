@@ -214,7 +214,7 @@ func TestBatchInteractiveQsubKilled(t *testing.T) {
 func TestBatchInteractiveCheckpointRestart(t *testing.T) {
 	batchNeedRoot(t)
 	b := newBatch(t, "")
-	s, id := b.qsubI(t, "-S", "/bin/sh", "-N", "ickpt")
+	s, id := b.qsubI(t, "-S", "/bin/bash", "-N", "ickpt")
 	s.typeLine(`X=4$((1+1)); echo "set=$X"`)
 	s.tty.expect(t, "set=42")
 

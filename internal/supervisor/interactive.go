@@ -96,11 +96,16 @@ func openTerminal(log *slog.Logger, runDir string, spec *Spec) (_ *ptyRelay, ret
 		return nil, os.NewSyscallError("ioctl TIOCGPTN", err)
 	}
 	// Through the master (TIOCGPTPEER), not by name: the slave is ours
-	// for sure, whatever /dev/pts holds.
-	sfd, _, e := unix.Syscall(unix.SYS_IOCTL, m.Fd(), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC))
+	// for sure, whatever /dev/pts holds. Without O_CLOEXEC in the open
+	// flags: TIOCGPTPEER keeps them in the description's f_flags, which
+	// /proc/PID/fdinfo shows, and a checkpoint would then take every
+	// descriptor of the job's terminal for close-on-exec; the flag is set
+	// on our descriptor alone.
+	sfd, _, e := unix.Syscall(unix.SYS_IOCTL, m.Fd(), unix.TIOCGPTPEER, uintptr(unix.O_RDWR|unix.O_NOCTTY))
 	if e != 0 {
 		return nil, os.NewSyscallError("ioctl TIOCGPTPEER", e)
 	}
+	unix.CloseOnExec(int(sfd))
 	name := fmt.Sprintf("/dev/pts/%d", n)
 	s := os.NewFile(sfd, name)
 	defer func() {
