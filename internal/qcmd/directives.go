@@ -176,8 +176,12 @@ func parseW(arg string) (map[string]string, error) {
 			return nil, fmt.Errorf("-W block: qsub does not wait for the job (use qstat or qwait)")
 		case "stagein", "stageout", "sandbox":
 			return nil, fmt.Errorf("-W %s: file staging is meaningless with one host and is not supported", name)
-		case "interactive", "x11":
-			return nil, fmt.Errorf("-W %s: interactive jobs are not supported: a batch job has no terminal", name)
+		case "interactive": // PBS's attribute behind -I
+			if !strings.EqualFold(val, "true") && !strings.EqualFold(val, "false") {
+				return nil, fmt.Errorf("-W interactive=%s: want true or false", val)
+			}
+		case "x11":
+			return nil, fmt.Errorf("-W x11: X11 forwarding is not supported: this system forwards no X display to jobs")
 		default:
 			return nil, fmt.Errorf("-W %s: attribute not supported (supported: umask, group_list, depend)", name)
 		}

@@ -243,17 +243,6 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		}
 	}
 	o := options{c: c, ds: ds}
-	if req.Interactive = o.flag("I"); req.Interactive {
-		switch {
-		case command:
-			return nil, nil, fmt.Errorf("-I: an interactive job runs your login shell; it takes no command")
-		case c.IsSet("J") || o.has("J") || o.has(jobs.SlurmArray):
-			return nil, nil, fmt.Errorf("-I: an array job (-J) cannot be interactive")
-		}
-		if _, err := terminalOf(c.App.Reader, "-I"); err != nil {
-			return nil, nil, err
-		}
-	}
 	req.Name, _ = o.str("N")
 	req.Queue, _ = o.str("q")
 	req.Join, _ = o.str("j")
@@ -290,6 +279,19 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		return nil, nil, err
 	}
 	req.Umask, req.GroupList, req.Depend = w["umask"], w["group_list"], w["depend"]
+	if req.Interactive = o.flag("I") || strings.EqualFold(w["interactive"], "true"); req.Interactive {
+		switch {
+		case command:
+			return nil, nil, fmt.Errorf("-I: an interactive job runs your login shell; it takes no command")
+		case c.IsSet("J") || o.has("J") || o.has(jobs.SlurmArray):
+			return nil, nil, fmt.Errorf("-I: an array job (-J) cannot be interactive")
+		case len(args) > 0 && args[0] == "-":
+			return nil, nil, fmt.Errorf("-I: the script cannot come from standard input, which is the job's terminal (name a file)")
+		}
+		if _, err := terminalOf(c.App.Reader, "-I"); err != nil {
+			return nil, nil, err
+		}
+	}
 	if dep, d := o.str(jobs.SlurmDependency); d != nil {
 		if req.Depend != "" {
 			return nil, nil, lineError(*d, fmt.Errorf("-W depend is given too: give one of them"))
