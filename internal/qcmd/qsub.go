@@ -182,6 +182,12 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		return nil, nil, fmt.Errorf("cannot find the current directory: %w", err)
 	}
 	req := &proto.SubmitRequest{Workdir: cwd}
+	interactive := c.Bool("I")
+	for _, arg := range c.StringSlice("W") {
+		if m, err := parseW(arg); err == nil && strings.EqualFold(m["interactive"], "true") {
+			interactive = true
+		}
+	}
 	switch {
 	case command && len(args) == 0:
 		return nil, nil, fmt.Errorf("no command after --")
@@ -189,10 +195,10 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		// qsub -- cmd args: the job runs the command with its arguments.
 		req.ScriptName = args[0]
 		req.Script = commandScript(args)
-	case c.Bool("I") && len(args) == 0:
+	case interactive && len(args) == 0:
 		// Standard input is the job's terminal, not a script.
 		req.Script = []byte(interactiveScript)
-	case c.Bool("I") && args[0] == "-":
+	case interactive && args[0] == "-":
 		return nil, nil, fmt.Errorf("-I: the script cannot come from standard input, which is the job's terminal (name a file)")
 	case len(args) == 0 || args[0] == "-":
 		req.Script, err = io.ReadAll(c.App.Reader)
