@@ -261,3 +261,46 @@ func TestBatchInteractiveCheckpointRestart(t *testing.T) {
 		t.Errorf("segments %+v, want the last one a restart", j.Segments)
 	}
 }
+
+// TestBatchInteractiveInterruptedWhileWaiting: ^C while qsub -I waits for
+// its job to start deletes the job, as PBS aborts it, and qsub says so.
+func TestBatchInteractiveInterruptedWhileWaiting(t *testing.T) {
+	b := newBatch(t, "")
+	s := b.startOnTTY(t, 24, 80, "qsub", "-I", "-h")
+	s.tty.expect(t, "qsub: waiting for job ")
+	m := regexp.MustCompile(`waiting for job (\d+)`).FindStringSubmatch(s.output())
+	id, _ := strconv.ParseUint(m[1], 10, 64)
+	if got := b.job(id).State; got != "held" {
+		t.Fatalf("job state %q, want held", got)
+	}
+	s.tty.master.WriteString("\x03") // ^C: SIGINT to qsub, the foreground group
+	if code := s.exitCode(); code == 0 {
+		t.Errorf("qsub exited 0 when interrupted")
+	}
+	s.tty.expect(t, "the job is deleted")
+	r := b.run("qstat", jobArg(id))
+	if r.code == 0 {
+		t.Errorf("qstat %d: %v, want the job gone", id, r)
+	}
+}
+
+// TestBatchInteractiveDaemonRestart: the session does not go through the
+// daemon once the job runs: lazarusd stopped and started again, the shell
+// still answers, and its end is recorded by the new daemon.
+func TestBatchInteractiveDaemonRestart(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	s, id := b.qsubI(t, "-S", "/bin/sh")
+	b.stop()
+	s.typeLine(`echo "still=$((40+2))"`)
+	s.tty.expect(t, "still=42")
+	b.start()
+	s.typeLine("exit 3")
+	if code := s.exitCode(); code != 3 {
+		t.Errorf("qsub exited %d, want 3", code)
+	}
+	j := b.waitState(id, "finished", "failed")
+	if j.ExitStatus == nil || *j.ExitStatus != 3 {
+		t.Errorf("job exit status %v, want 3", j.ExitStatus)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -285,7 +286,9 @@ func interactiveQsub(c *cli.Context, reply proto.SubmitReply) error {
 		interrupted: func(ctx context.Context) string {
 			// The daemon deletes it too when this connection ends; asked
 			// here, the answer is known.
-			if err := call(ctx, proto.OpDelete, proto.JobRequest{ID: reply.ID}, nil); err != nil {
+			err := call(ctx, proto.OpDelete, proto.JobRequest{ID: reply.ID}, nil)
+			var pe *proto.Error
+			if err != nil && !(errors.As(err, &pe) && pe.Code == proto.CodeNotFound) {
 				return fmt.Sprintf("; could not delete it: %v", err)
 			}
 			return "; the job is deleted"
