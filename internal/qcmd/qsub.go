@@ -26,7 +26,8 @@ func NewQsub(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			"        [-a [[[[CC]YY]MM]DD]hhmm[.SS]] [-l resources] [-v VAR[=value],...] [-V]\n"+
 			"        [-c checkpoint] [-A account] [-P project] [-p priority] [-S shell]\n"+
 			"        [-u user] [-W umask=NNN,group_list=GROUP,depend=LIST] [-J range] [-C prefix] [-z]\n"+
-			"        [script | - | -- command [args...]]",
+			"        [script | - | -- command [args...]]\n"+
+			"qsub -I [options] [script]",
 		`qsub submits the script (a file, or standard input when the script is "-" or
 absent) to lazarusd and prints the new job's id. The script is copied at
 submission: changing the file afterwards does not change the job. After
@@ -47,7 +48,7 @@ output goes to slurm-%j.out, with standard error, by default. Everything
 else is refused, as is any option this system does not honour: the
 error names the line and the option. Refused too: a script with CRLF line
 ends, a directive after the first command or indented (PBS would ignore
-it), -I, -X, -G, -R, and a request for more than one host or chunk.
+it), -X, -G, -R, and a request for more than one host or chunk.
 
 Mail (-m, -M): PBS's messages, sent through lazarusd's sendmail (lazarus.conf
 sendmail, mail_from) to the -M list, or to you: a when the system ends the
@@ -57,7 +58,8 @@ itself; -m n sends none. The default is a, as in PBS. Mail never changes
 what happens to the job.
 
 The job runs as you (uid, gid and groups; -W group_list picks another of
-your groups), in the directory qsub ran in, without a terminal, with HOME,
+your groups), in the directory qsub ran in, without a terminal (but see
+INTERACTIVE JOBS), with HOME,
 USER, LOGNAME, SHELL and PATH set as at login, plus what -v and -V add, and
 PBS's variables: PBS_JOBID, PBS_JOBNAME, PBS_QUEUE, PBS_O_QUEUE,
 PBS_O_WORKDIR, PBS_O_HOST, PBS_O_HOME, PBS_O_PATH, PBS_O_SHELL, PBS_O_LOGNAME
@@ -107,6 +109,22 @@ an array N[] (afterok: every subjob ended with 0) or a subjob N[i]. The job
 waits held (Hold_Types s, with a comment); when a dependency can never be
 met it is deleted without running (failed, its comment says why). A
 dependency on an unknown job is refused.
+
+INTERACTIVE JOBS. -I (#PBS -I, -W interactive=true) submits a job that is
+queued and scheduled as any other; qsub prints "qsub: waiting for job N to
+start", then "qsub: job N ready" once it runs. The job runs your login
+shell (-S: that shell) as a login shell, in your home directory, in the
+job's namespaces, with PBS_ENVIRONMENT=PBS_INTERACTIVE and qsub's TERM, on
+a pseudo terminal whose other side is this terminal: qsub puts it in raw
+mode, relays both ways, passes window size changes on (SIGWINCH), puts
+your terminal's settings back however it ends, and exits with the shell's
+exit status. A script's directives are read, its commands not run. "~." at
+the start of a line ends the session. Standard input must be a terminal.
+qsub ending while the job waits deletes the job; while it runs, the job is
+killed ("interactive session ended" in qstat -f -x). The job is
+checkpointable; stopped by a checkpoint (qhold, qchkpnt -k), it resumes on
+a terminal with qrestart --attach, else restarts in batch with its
+terminal pointed to its output file. -X is refused: no X11 forwarding.
 
 Options go before the script.
 
