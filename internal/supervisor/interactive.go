@@ -338,12 +338,11 @@ func (t *ptyRelay) close(rec *Record) {
 			ex.Status = 128 + rec.Signal
 		}
 		if rq, err := ReadRequeue(t.runDir); err == nil && rq != nil && !strings.HasPrefix(rec.Reason, "interactive session") {
-			ex.Stopped = true
-			how := "requeued"
+			ex.Stopped, ex.Status = true, 1
+			ex.Reason = fmt.Sprintf("job %d was checkpointed (checkpoint %d) and requeued: it restarts in batch, its terminal pointed to its output file", t.jobID, rq.Gen)
 			if rq.Hold {
-				how = "held"
+				ex.Reason = fmt.Sprintf("job %d was checkpointed (checkpoint %d) and held; qrestart --attach %d resumes it on a terminal", t.jobID, rq.Gen, t.jobID)
 			}
-			ex.Reason = fmt.Sprintf("job %d was checkpointed (checkpoint %d) and %s; qrestart --attach %d resumes it on a terminal", t.jobID, rq.Gen, how, t.jobID)
 		}
 		if ex.Status < 0 {
 			ex.Status = 1
