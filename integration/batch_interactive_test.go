@@ -304,3 +304,28 @@ func TestBatchInteractiveDaemonRestart(t *testing.T) {
 		t.Errorf("job exit status %v, want 3", j.ExitStatus)
 	}
 }
+
+// TestBatchInteractiveWaitAcrossDaemonRestart: lazarusd restarted while
+// qsub -I waits for its job: qsub waits for it to come back, and the job,
+// kept, gets its terminal when it starts.
+func TestBatchInteractiveWaitAcrossDaemonRestart(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	s := b.startOnTTY(t, 24, 80, "qsub", "-I", "-h", "-S", "/bin/sh")
+	s.tty.expect(t, "qsub: waiting for job ")
+	m := regexp.MustCompile(`waiting for job (\d+)`).FindStringSubmatch(s.output())
+	id, _ := strconv.ParseUint(m[1], 10, 64)
+	b.waitFor("the attach request to wait in lazarusd", func() bool {
+		return strings.Contains(b.log(), "job submitted")
+	})
+	b.stop()
+	s.tty.expect(t, "lazarusd went away")
+	b.start()
+	b.mustRun("qrls", jobArg(id))
+	s.tty.expect(t, "ready")
+	s.typeLine(`echo "back=$((40+2))"; exit 5`)
+	s.tty.expect(t, "back=42")
+	if code := s.exitCode(); code != 5 {
+		t.Errorf("qsub exited %d, want 5", code)
+	}
+}

@@ -127,6 +127,9 @@ func (d *Daemon) attach(ctx context.Context, who caller, body json.RawMessage) (
 	}
 	runs := len(cur.Segments)
 	if req.Restart {
+		if cur.State.Active() {
+			return nil, conflict("job %s is %s: stop it first with qhold (which checkpoints it), then qrestart --attach %s", id, cur.State, id)
+		}
 		d.terms.add(id, 1)
 		defer d.terms.add(id, -1) // the run took it, or it never came
 		rb, _ := json.Marshal(proto.RestartRequest{ID: req.ID, Gen: req.Gen})
@@ -162,7 +165,11 @@ func (d *Daemon) attach(ctx context.Context, who caller, body json.RawMessage) (
 		}
 		select {
 		case <-ctx.Done():
-			if d.ctx.Err() == nil && !req.Restart {
+			if d.ctx.Err() != nil {
+				// Stopping: the job stays; qsub waits for the next daemon.
+				return nil, &proto.Error{Code: proto.CodeUnavailable, Message: "lazarusd is stopping; the job stays queued"}
+			}
+			if !req.Restart {
 				// qsub -I went away before its job had a terminal:
 				// the job goes too (PBS aborts it).
 				db, _ := json.Marshal(proto.JobRequest{ID: req.ID})

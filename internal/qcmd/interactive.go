@@ -36,6 +36,10 @@ const interactiveScript = "#!/bin/sh\n# qsub -I: an interactive job; it runs you
 // handed the connection over.
 const readyWait = time.Minute
 
+// reconnectWait is how long qsub -I waits for a lazarusd that went away
+// while the job waited to start.
+const reconnectWait = 10 * time.Minute
+
 // terminalOf returns the reader as a file that is a terminal, or says why
 // an interactive session cannot run on it.
 func terminalOf(r io.Reader, opt string) (*os.File, error) {
@@ -84,8 +88,31 @@ func (s *session) run(ctx context.Context) error {
 	defer cancel()
 	done := make(chan attached, 1)
 	go func() {
-		conn, r, err := proto.Attach(actx, config.StateDir(""), s.req, nil)
-		done <- attached{conn, r, err}
+		var lost time.Time
+		for {
+			conn, r, err := proto.Attach(actx, config.StateDir(""), s.req, nil)
+			// lazarusd stopped while the job waits (an upgrade, a
+			// restart): wait for it to come back, for reconnectWait. A
+			// restart request is not repeated: it may have been made.
+			var pe *proto.Error
+			if err != nil && actx.Err() == nil && !s.req.Restart &&
+				(errors.Is(err, proto.ErrConnLost) || errors.Is(err, proto.ErrNotRunning) ||
+					errors.As(err, &pe) && pe.Code == proto.CodeUnavailable) {
+				if lost.IsZero() {
+					lost = time.Now()
+					fmt.Fprintf(s.err, "%s: lazarusd went away; waiting for it to come back\n", s.prog)
+				}
+				if time.Since(lost) < reconnectWait {
+					select {
+					case <-actx.Done():
+					case <-time.After(time.Second):
+					}
+					continue
+				}
+			}
+			done <- attached{conn, r, err}
+			return
+		}
 	}()
 	var a attached
 	select {
