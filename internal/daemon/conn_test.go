@@ -186,6 +186,7 @@ var requestBodies = map[string]func() any{
 	proto.OpNodes:       func() any { return new(proto.NodesRequest) },
 	proto.OpOrder:       func() any { return new(proto.OrderRequest) },
 	proto.OpTrace:       func() any { return new(proto.TraceRequest) },
+	proto.OpAttach:      func() any { return new(proto.AttachRequest) },
 }
 
 func TestRequestBodiesComplete(t *testing.T) {

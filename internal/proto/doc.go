@@ -76,6 +76,7 @@
 //	adopt          AdoptRequest         SubmitReply       anyone (the job is theirs; they must own the image's processes)
 //	maintain       MaintainRequest      MaintainReply     operator (progress lines)
 //	scheduling     SchedulingRequest    -                 operator
+//	attach         AttachRequest        AttachReply       the job's owner, root (then frames: term.go)
 //
 // Operators are root, the user the daemon runs as, and the users named by
 // "operators" in lazarus.conf.
@@ -86,6 +87,10 @@
 // job's id, storing nothing. qsub sends a random key (NewKey) and, when
 // the connection is lost before the reply, sends the request once more
 // with the same key (CallRetry).
+//
+// attach (qsub -I, qrestart --attach) waits until the job's run has a
+// terminal and answers once; the connection is then handed to the job's
+// supervisor and carries terminal frames, not JSON lines (term.go).
 //
 // wait returns when every listed job has left the state the client saw
 // (or is gone), or after TimeoutMS with Done false; clients call it again
