@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,11 +32,18 @@ type interactive struct {
 // startOnTTY runs a batch command on a new pty of rows x cols.
 func (b *batch) startOnTTY(t *testing.T, rows, cols uint16, name string, args ...string) *interactive {
 	t.Helper()
+	return b.startOnTTYAs(t, nil, rows, cols, name, args...)
+}
+
+// startOnTTYAs is startOnTTY as another user (nil: as ourselves).
+func (b *batch) startOnTTYAs(t *testing.T, cred *syscall.Credential, rows, cols uint16, name string, args ...string) *interactive {
+	t.Helper()
 	p := newTTY(t, rows, cols)
 	cmd := exec.Command(bin(name), args...)
 	cmd.Dir = b.work
 	cmd.Env = append(b.env(), "TERM=dumb", "PS1=$ ")
 	onTTY(cmd, p)
+	cmd.SysProcAttr.Credential = cred
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -327,5 +335,31 @@ func TestBatchInteractiveWaitAcrossDaemonRestart(t *testing.T) {
 	s.tty.expect(t, "back=42")
 	if code := s.exitCode(); code != 5 {
 		t.Errorf("qsub exited %d, want 5", code)
+	}
+}
+
+// TestBatchInteractiveAsUser: another user's interactive job runs as that
+// user, on a terminal that user owns.
+func TestBatchInteractiveAsUser(t *testing.T) {
+	batchNeedRoot(t)
+	cred := nobody(t)
+	b := newBatch(t, "")
+	os.Chmod(binDir, 0o755) // the commands run as that user
+	s := b.startOnTTYAs(t, cred, 24, 80, "qsub", "-I")
+	s.tty.expect(t, "ready")
+	s.typeLine(`echo "who=$(id -u):$(stat -c %u $(tty)) env=$PBS_ENVIRONMENT"`)
+	s.tty.expect(t, fmt.Sprintf("who=%d:%d env=PBS_INTERACTIVE", cred.Uid, cred.Uid))
+	m := regexp.MustCompile(`job (\d+)`).FindStringSubmatch(s.output())
+	id, _ := strconv.ParseUint(m[1], 10, 64)
+	// The running job's terminal is taken: qrestart --attach says how
+	// to move the job to another terminal.
+	again := b.startOnTTYAs(t, cred, 24, 80, "qrestart", "--attach", jobArg(id))
+	if code := again.exitCode(); code == 0 {
+		t.Errorf("qrestart --attach of a running job exited 0: %q", again.output())
+	}
+	again.tty.expect(t, "qhold")
+	s.typeLine("exit 0")
+	if code := s.exitCode(); code != 0 {
+		t.Errorf("qsub exited %d, want 0", code)
 	}
 }

@@ -464,9 +464,9 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		shell, force = j.Attrs.Shell, true
 	}
 	workdir := j.Workdir
-	if j.Attrs.Interactive {
-		// PBS starts an interactive job's login shell at home;
-		// PBS_O_WORKDIR says where qsub ran.
+	if st, err := os.Stat(pw.home); j.Attrs.Interactive && err == nil && st.IsDir() {
+		// PBS starts an interactive job's login shell at home (if the
+		// account has one); PBS_O_WORKDIR says where qsub ran.
 		workdir = pw.home
 	}
 	return &supervisor.Spec{
