@@ -220,8 +220,11 @@ func (s *session) run(ctx context.Context) error {
 			if err := json.Unmarshal(b, &ex); err != nil {
 				return fmt.Errorf("job %s: bad exit frame: %w", s.id, err)
 			}
-			if ex.Stopped || ex.Reason != "" {
+			switch {
+			case ex.Stopped:
 				fmt.Fprintf(s.err, "\n%s: %s\n", s.prog, ex.Reason)
+			case ex.Reason != "":
+				fmt.Fprintf(s.err, "\n%s: job %s: %s\n", s.prog, s.id, ex.Reason)
 			}
 			if !ex.Stopped {
 				fmt.Fprintf(s.out, "\n%s: job %s completed\n", s.prog, s.id)

@@ -45,6 +45,10 @@ import (
 // supervisor of a run with a terminal the client's connection.
 const TTYSocket = "tty.sock"
 
+// hangupGrace is what the job has, after its terminal hung up, before
+// it is killed.
+const hangupGrace = time.Second
+
 // attachWait bounds the wait for the first client of a run with a
 // terminal (the daemon hands it over as soon as the run has started).
 const attachWait = 2 * time.Minute
@@ -121,6 +125,9 @@ func openTerminal(log *slog.Logger, runDir string, spec *Spec) (_ *ptyRelay, ret
 	if err := s.Chmod(0o620); err != nil {
 		return nil, err
 	}
+	// A size until the client sends its own: programs started before
+	// it do not see 0 x 0.
+	unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
 	sock := filepath.Join(runDir, TTYSocket)
 	os.Remove(sock)
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
@@ -381,4 +388,20 @@ func execLoginShell(s *helperSetup, fail func(string, ...any) int) int {
 	// syscall.Exec puts back the RLIMIT_NOFILE soft limit (see ExecJob).
 	err := syscall.Exec(s.Shell, []string{argv0}, s.Env)
 	return fail("cannot run the login shell %s: %v", s.Shell, err)
+}
+
+// hangup does what the kernel does when a terminal hangs up: SIGHUP and
+// SIGCONT to the terminal's foreground process group and to the session
+// leader (the ids are the kernel's, in our PID namespace). The master
+// stays open: the rest of the output is still read.
+func (t *ptyRelay) hangup() {
+	fd := int(t.master.Fd())
+	if pg, err := unix.IoctlGetInt(fd, unix.TIOCGPGRP); err == nil && pg > 0 {
+		unix.Kill(-pg, unix.SIGHUP)
+		unix.Kill(-pg, unix.SIGCONT)
+	}
+	if sid, err := unix.IoctlGetInt(fd, unix.TIOCGSID); err == nil && sid > 0 {
+		unix.Kill(sid, unix.SIGHUP)
+		unix.Kill(sid, unix.SIGCONT)
+	}
 }

@@ -147,6 +147,7 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		walltime   <-chan time.Time
 		initLast   <-chan time.Time // polls for the rest of the tree to be gone
 		cput       <-chan time.Time // polls the tree's CPU time (qsub -l cput)
+		hungUp     <-chan time.Time // the job's terminal hung up (interactive.go)
 	)
 	usage := time.NewTicker(usagePoll)
 	defer usage.Stop()
@@ -200,8 +201,17 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 				killTree("killed")
 			}
 		case why := <-term.goneC():
-			log.Info("the job's terminal session ended, killing the job")
-			killTree(why)
+			// As a terminal that hangs up: SIGHUP to the session, which
+			// a shell takes to end (saving its history); what is left
+			// is killed after hangupGrace.
+			log.Info("the job's terminal session ended: hanging up, then killing the job")
+			if rec.Reason == "" {
+				rec.Reason = why
+			}
+			term.hangup()
+			hungUp = time.After(hangupGrace)
+		case <-hungUp:
+			killTree(rec.Reason)
 		case <-term.noAttachC():
 			log.Info("no terminal attached, killing the job")
 			killTree(fmt.Sprintf(reasonNoAttach, jobs.FormatDuration(attachWait)))
