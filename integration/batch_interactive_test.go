@@ -190,6 +190,13 @@ func TestBatchInteractiveRefused(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "standard input is not a terminal") {
 		t.Errorf("qrestart --attach without a terminal: %v, want a refusal", r)
 	}
+	// A batch job has no terminal to attach to.
+	id := b.qsub("-h", b.script("batch.sh", "#!/bin/sh\ntrue\n"))
+	a := b.startOnTTY(t, 24, 80, "qrestart", "--attach", jobArg(id))
+	if code := a.exitCode(); code == 0 {
+		t.Errorf("qrestart --attach of a batch job exited 0")
+	}
+	a.tty.expect(t, "not an interactive job")
 }
 
 // TestBatchInteractiveQsubKilled: when qsub goes away, its job is killed,

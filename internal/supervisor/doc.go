@@ -21,6 +21,8 @@
 //	    checkpoint.lock  flock held by a checkpoint helper for its whole life
 //	    checkpoint.json  the last checkpoint's result (CheckpointResult)
 //	    checkpoint.log   the checkpoint helpers' log
+//	    tty.sock         an interactive run's socket: the daemon hands the
+//	                     client's connection over on it (interactive.go)
 //	    requeue.json     written (durably) before a checkpoint that stops the
 //	                     job, or before it is killed to be requeued: a run
 //	                     that then ends killed was stopped on purpose
