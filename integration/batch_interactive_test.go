@@ -370,3 +370,17 @@ func TestBatchInteractiveAsUser(t *testing.T) {
 		t.Errorf("qsub exited %d, want 0", code)
 	}
 }
+
+// TestBatchInteractiveUnprivilegedDaemon: a lazarusd that is not root runs
+// its user's interactive jobs too (without namespaces: no checkpoints).
+func TestBatchInteractiveUnprivilegedDaemon(t *testing.T) {
+	cred := nobody(t)
+	b := newBatchAs(t, "", cred)
+	s := b.startOnTTYAs(t, cred, 24, 80, "qsub", "-I", "-S", "/bin/sh")
+	s.tty.expect(t, "ready")
+	s.typeLine(`echo "uid=$(id -u) $PBS_ENVIRONMENT"; exit 4`)
+	s.tty.expect(t, fmt.Sprintf("uid=%d PBS_INTERACTIVE", cred.Uid))
+	if code := s.exitCode(); code != 4 {
+		t.Errorf("qsub exited %d, want 4; terminal: %q", code, s.output())
+	}
+}
