@@ -205,7 +205,8 @@ func TestBatchDirectivesRefused(t *testing.T) {
 	}{
 		{"array list", "#!/bin/bash\n#PBS -N arr\n#PBS -J 1,3\necho $PBS_ARRAY_INDEX\n", nil, "line 3: #PBS -J 1,3"},
 		{"dependency on an unknown job", "#!/bin/bash\n#PBS -W depend=afterok:4242\ntrue\n", nil, "line 2: #PBS -W depend=afterok:4242"},
-		{"interactive", "#!/bin/bash\n#PBS -I\ntrue\n", nil, "line 2: #PBS -I"},
+		{"X11", "#!/bin/bash\n#PBS -X\ntrue\n", nil, "line 2: #PBS -X"},
+		{"interactive without a terminal", "#!/bin/bash\n#PBS -I\ntrue\n", nil, "-I: standard input is not a terminal"},
 		{"two nodes", "#!/bin/bash\n#PBS -l nodes=2:ppn=8\ntrue\n", nil, "line 2: #PBS -l nodes=2:ppn=8"},
 		{"more cpus than the host", "#!/bin/bash\n#PBS -l select=1:ncpus=100000\ntrue\n", nil, "line 2: #PBS -l select=1:ncpus=100000"},
 		{"unknown queue", "#!/bin/bash\n#PBS -q workq\ntrue\n", nil, "line 2: #PBS -q workq"},
