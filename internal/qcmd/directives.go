@@ -183,7 +183,7 @@ func parseW(arg string) (map[string]string, error) {
 		case "x11":
 			return nil, fmt.Errorf("-W x11: X11 forwarding is not supported: this system forwards no X display to jobs")
 		default:
-			return nil, fmt.Errorf("-W %s: attribute not supported (supported: umask, group_list, depend)", name)
+			return nil, fmt.Errorf("-W %s: attribute not supported (supported: umask, group_list, depend, interactive)", name)
 		}
 		out[name] = val
 	}

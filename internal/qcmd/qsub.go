@@ -148,7 +148,7 @@ Options go before the script.
 		&cli.StringFlag{Name: "p", Usage: "priority, -1024 to 1023 (default 0): higher starts first among its queue's waiting jobs"},
 		&cli.StringFlag{Name: "S", Usage: "shell that runs the script, path[@host][,path@host...] (default: its #! line, else your login shell)"},
 		&cli.StringFlag{Name: "u", Usage: "user to run as, user[@host][,...]: only you"},
-		&cli.StringSliceFlag{Name: "W", Usage: "attributes: umask=NNN (of the job and its output files; default: the files are 0600), group_list=GROUP[@host][,...] (one of your groups), depend=TYPE:ID[:ID...][,...] (see DEPENDENCIES); repeatable"},
+		&cli.StringSliceFlag{Name: "W", Usage: "attributes: umask=NNN (of the job and its output files; default: the files are 0600), group_list=GROUP[@host][,...] (one of your groups), depend=TYPE:ID[:ID...][,...] (see DEPENDENCIES), interactive=true (as -I); repeatable"},
 		&cli.StringFlag{Name: "C", Usage: "directive prefix (default $PBS_DPREFIX, else #PBS); \"\" reads no directives"},
 		&cli.BoolFlag{Name: "z", DisableDefaultText: true, Usage: "do not print the job id"},
 		&cli.BoolFlag{Name: "f", DisableDefaultText: true, Usage: "accepted for PBS: qsub never runs in the background"},
