@@ -37,9 +37,11 @@ import (
 // master's output to it in frames and writes its input frames to the
 // master, and sets the window size it reports. Nothing is read from the
 // master before a client attaches, so what the job writes first waits in
-// the pty. The end of the connection ends the session: the job is killed,
-// with the reason recorded, as PBS ends an interactive job whose qsub has
-// gone. A run nobody attaches to within attachWait is killed too.
+// the pty. The end of the connection ends the session: the job's terminal
+// hangs up (hangup) and, hangupGrace later, the job is killed, with the
+// reason recorded, as PBS ends an interactive job whose qsub has gone. A
+// run nobody attaches to within attachWait is killed too. One client per
+// run: a second is refused with a FrameExit.
 
 // TTYSocket is the run directory's socket on which the daemon hands the
 // supervisor of a run with a terminal the client's connection.
