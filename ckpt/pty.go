@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -407,11 +408,19 @@ func openSlave(m int, locked bool, flags int) (int, error) {
 		}
 		defer unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 1)
 	}
-	// TIOCGPTPEER takes the open flags as its argument.
-	r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(m), unix.TIOCGPTPEER, uintptr(flags|unix.O_NOCTTY|unix.O_CLOEXEC))
+	// TIOCGPTPEER takes the open flags as its argument and, unlike open,
+	// keeps O_CLOEXEC in the description's flags, where fdinfo shows it
+	// whatever the descriptor's own flag: a later checkpoint would read
+	// every descriptor of this description as close-on-exec. So the flag
+	// is set on the descriptor afterwards, under ForkLock so that no fork
+	// of this process inherits it in between.
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
+	r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(m), unix.TIOCGPTPEER, uintptr(flags&^unix.O_CLOEXEC|unix.O_NOCTTY))
 	if e != 0 {
 		return -1, fmt.Errorf("TIOCGPTPEER: %w", e)
 	}
+	unix.CloseOnExec(int(r))
 	return int(r), nil
 }
 

@@ -353,3 +353,50 @@ func TestPTYSlaveClosed(t *testing.T) {
 		})
 	}
 }
+
+// TestOpenSlaveFlags: a slave opened by the engine must not carry O_CLOEXEC
+// in its description's flags (TIOCGPTPEER keeps it there, unlike open), or
+// a checkpoint of a restored tree reads it from fdinfo as close-on-exec
+// and the next restore loses the descriptor across the program's exec.
+func TestOpenSlaveFlags(t *testing.T) {
+	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		testenv.Unavailable(t, "no /dev/ptmx: %v", err)
+	}
+	defer unix.Close(m)
+	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
+		t.Fatal(err)
+	}
+	s, err := openSlave(m, false, unix.O_RDWR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(s)
+	fd, err := unix.FcntlInt(uintptr(s), unix.F_GETFD, 0)
+	if err != nil || fd&unix.FD_CLOEXEC == 0 {
+		t.Fatalf("F_GETFD = %#x, %v; want FD_CLOEXEC on the engine's own descriptor", fd, err)
+	}
+	// With the descriptor's flag cleared, fdinfo must say not close-on-exec.
+	if _, err := unix.FcntlInt(uintptr(s), unix.F_SETFD, 0); err != nil {
+		t.Fatal(err)
+	}
+	info, err := os.ReadFile(fmt.Sprintf("/proc/self/fdinfo/%d", s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(info), "\n") {
+		v, ok := strings.CutPrefix(line, "flags:")
+		if !ok {
+			continue
+		}
+		flags, err := strconv.ParseUint(strings.TrimSpace(v), 8, 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flags&unix.O_CLOEXEC != 0 {
+			t.Fatalf("fdinfo flags %#o carry O_CLOEXEC, the descriptor's flag is clear", flags)
+		}
+		return
+	}
+	t.Fatalf("no flags line in fdinfo: %q", info)
+}
