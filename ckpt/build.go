@@ -108,10 +108,13 @@ func (b *builder) build() error {
 	if _, err := b.call("close_range", unix.SYS_CLOSE_RANGE, r.pidfd+1, 0xffffffff, 0); err != nil {
 		return err
 	}
-	if _, err := b.call("munmap", unix.SYS_MUNMAP, 0, b.scratch); err != nil {
+	if p.cow.heir {
+		if err := b.unmapKeeping(); err != nil { // cowshare.go
+			return err
+		}
+	} else if _, err := b.call("munmap", unix.SYS_MUNMAP, 0, b.scratch); err != nil {
 		return fmt.Errorf("munmap: %w", err)
-	}
-	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch+scratchSize, taskSize-(b.scratch+scratchSize)); err != nil {
+	} else if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch+scratchSize, taskSize-(b.scratch+scratchSize)); err != nil {
 		return fmt.Errorf("munmap: %w", err)
 	}
 	if m.VDSO != 0 {
@@ -161,11 +164,25 @@ func (b *builder) build() error {
 			}
 			continue
 		}
+		if p.cow.keep[rg.Start] {
+			if err := b.refillKept(fill, rg); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := b.mapRegion(fill, rg); err != nil {
 			return err
 		}
 	}
+	if err := b.copyInherited(); err != nil {
+		return err
+	}
 	if err := fill.finish(); err != nil {
+		return err
+	}
+	// Its memory is built and verified: the children that share it
+	// (cowshare.go).
+	if err := b.cloneHeirs(); err != nil {
 		return err
 	}
 	// Before the lazy regions are registered: a locked region is never

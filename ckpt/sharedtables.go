@@ -80,3 +80,9 @@ func kcmp(pid1, pid2, typ int) (int, error) {
 	}
 	return int(r), nil
 }
+
+// sharedTables: the kernel tables a process shares with its parent.
+type sharedTables struct {
+	Files bool `json:"files,omitempty"` // descriptor table (CLONE_FILES)
+	FS    bool `json:"fs,omitempty"`    // cwd, root and umask (CLONE_FS)
+}
