@@ -288,7 +288,7 @@ func (r *restorer) planCow(ctx context.Context) {
 		p := c.parent
 		if p == nil || c.meta.Zombie != nil || p.meta.Zombie != nil || c.meta.CowParent == "" ||
 			filepath.Base(p.img.Path) != c.meta.CowParent || p.meta.PID != c.meta.PPID ||
-			c.meta.Tables != nil || p.meta.Tables != nil || blocked(c) {
+			c.tables.files || c.tables.fs || p.tables.files || blocked(c) {
 			continue
 		}
 		keep := map[uint64]bool{}

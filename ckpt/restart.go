@@ -184,7 +184,8 @@ type rproc struct {
 	// RestartOptions.Key, so it is restored as recorded whatever the Owner.
 	authentic bool
 	b         *builder
-	cow       cowState // memory shared with its parent (cowshare.go)
+	cow       cowState   // memory shared with its parent (cowshare.go)
+	tables    tableState // tables shared with its parent (sharedtables.go)
 }
 
 func (p *rproc) comm() string { return p.meta.Comm }
@@ -518,6 +519,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 	if err := r.openPTYs(); err != nil {
 		return nil, err
 	}
+	r.planTables()
 	r.planCow(ctx)
 	if err := r.createRoot(ctx); err != nil {
 		return nil, err
@@ -715,7 +717,7 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 		if c.cow.heir {
 			continue // cloned once p's memory is built (cloneHeirs)
 		}
-		pid, err := r.clone(ctx, p.b, c, 0)
+		pid, err := r.clone(ctx, p.b, c, c.tableFlags())
 		if err != nil {
 			return err
 		}
