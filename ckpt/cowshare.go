@@ -256,7 +256,9 @@ type cowRestore struct {
 	images map[string]*Image // ancestors' images read for copyInherited
 }
 
-// planCow decides which processes are heirs (see the top of this file).
+// planCow decides which processes are heirs (see the top of this file):
+// an heir and its parent are both authentic or both not (else its pages
+// come from the parent's image, under cowImage's rules).
 func (r *restorer) planCow(ctx context.Context) {
 	r.cow.ctx = ctx
 	// Processes set up before the heirs exist: pidfd targets, and session
@@ -288,7 +290,7 @@ func (r *restorer) planCow(ctx context.Context) {
 		p := c.parent
 		if p == nil || c.meta.Zombie != nil || p.meta.Zombie != nil || c.meta.CowParent == "" ||
 			filepath.Base(p.img.Path) != c.meta.CowParent || p.meta.PID != c.meta.PPID ||
-			c.tables.files || c.tables.fs || p.tables.files || blocked(c) {
+			c.authentic != p.authentic || c.tables.files || c.tables.fs || p.tables.files || blocked(c) {
 			continue
 		}
 		keep := map[uint64]bool{}
@@ -530,6 +532,11 @@ func (r *restorer) cowImage(img *Image) (*Image, error) {
 	}
 	if img.authentic && !parent.authentic {
 		return nil, &ImageError{Path: parent.Path, Err: fmt.Errorf("%w: parent image of authentic %s is not authentic", ErrCorrupt, img.Path)}
+	}
+	if !img.authentic && parent.authentic && r.opts.Owner != nil && r.opts.Owner.UID != 0 {
+		// Restored for its owner, it could name any page of an image
+		// restored as recorded (another user's process, say).
+		return nil, &ImageError{Path: img.Path, Err: fmt.Errorf("%w: not authentic, it inherits pages from authentic %s", ErrCorrupt, parent.Path)}
 	}
 	return parent, nil
 }

@@ -2,6 +2,7 @@ package ckpt
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -129,4 +130,72 @@ func treePSS(t *testing.T, root, want int) uint64 {
 		}
 	}
 	return total
+}
+
+// TestForkSharedForged: inherited runs are checked like segments: only in
+// private anonymous memory, page-aligned, in order, inside their region,
+// apart from its saved segments, with a parent image named by a plain
+// name. Each forgery is corrupt with every checksum made right.
+func TestForkSharedForged(t *testing.T) {
+	good := syntheticImage(t, t.TempDir(), nil)
+	base := parseRaw(t, good).meta(t).Regions[0].Start
+	inherit := func(ss ...span) func(m *imageMeta) {
+		return func(m *imageMeta) {
+			m.CowParent = "synthetic"
+			m.Regions[0].Inherit = ss
+		}
+	}
+	forge := func(t *testing.T, edit func(m *imageMeta)) error {
+		_, err := decodeBytes(parseRaw(t, good).editMeta(t, edit).bytes(true, false, nil), nil)
+		return err
+	}
+	// A valid one: the pages around and between the saved segments.
+	if err := forge(t, inherit(span{base, pageSize}, span{base + 3*pageSize, 5 * pageSize}, span{base + 11*pageSize, 5 * pageSize})); err != nil {
+		t.Fatalf("valid inherited runs: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		edit func(m *imageMeta)
+	}{
+		{"overlaps-segment", inherit(span{base, 2 * pageSize})},
+		{"unaligned", inherit(span{base + 3*pageSize + 1, pageSize})},
+		{"empty", inherit(span{base + 3*pageSize, 0})},
+		{"past-region", inherit(span{base + 11*pageSize, 6 * pageSize})},
+		{"out-of-order", inherit(span{base + 4*pageSize, pageSize}, span{base + 3*pageSize, pageSize})},
+		{"wraps", inherit(span{base + 12*pageSize, ^uint64(0) &^ (pageSize - 1)})},
+		{"no-parent", func(m *imageMeta) { m.Regions[0].Inherit = []span{{base, pageSize}} }},
+		{"parent-dotdot", func(m *imageMeta) { inherit(span{base, pageSize})(m); m.CowParent = "../x" }},
+		{"shared-region", func(m *imageMeta) {
+			m.CowParent = "synthetic"
+			m.Regions[1].Inherit = []span{{m.Regions[1].Start, pageSize}}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if err := forge(t, c.edit); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("decode: %v, want %v", err, ErrCorrupt)
+			}
+		})
+	}
+}
+
+// TestWithoutSpans: the runs of pages a child saves are its runs less the
+// ones it inherits.
+func TestWithoutSpans(t *testing.T) {
+	for _, c := range []struct {
+		runs [][2]uint64
+		ss   []span
+		want [][2]uint64
+	}{
+		{[][2]uint64{{0, 10}}, nil, [][2]uint64{{0, 10}}},
+		{[][2]uint64{{0, 10}}, []span{{0, 10}}, nil},
+		{[][2]uint64{{0, 10}}, []span{{2, 3}}, [][2]uint64{{0, 2}, {5, 10}}},
+		{[][2]uint64{{0, 10}, {20, 30}}, []span{{5, 20}}, [][2]uint64{{0, 5}, {25, 30}}},
+		{[][2]uint64{{10, 20}}, []span{{0, 5}, {12, 1}, {18, 10}}, [][2]uint64{{10, 12}, {13, 18}}},
+		{[][2]uint64{{0, 4}, {6, 8}}, []span{{4, 2}}, [][2]uint64{{0, 4}, {6, 8}}},
+	} {
+		got := withoutSpans(c.runs, c.ss)
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("withoutSpans(%v, %v) = %v, want %v", c.runs, c.ss, got, c.want)
+		}
+	}
 }
