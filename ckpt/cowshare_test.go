@@ -19,8 +19,9 @@ import (
 // shared memory once; the restarted tree shares it again (its total PSS
 // is near one copy, not nine), and every process finds every word of its
 // memory as it was. Also with threads in every process inside a PID
-// namespace, with a lazy restore, and for a child restarted alone (its
-// pages then come from its parent's image).
+// namespace, with a lazy restore, with a grandchild (sharing through its
+// parent), and for a child restarted alone (its pages then come from its
+// parent's image).
 func TestForkShared(t *testing.T) {
 	needRoot(t)
 	prog := cprog(t, "cowfork", "-pthread")
@@ -31,10 +32,12 @@ func TestForkShared(t *testing.T) {
 		threads bool
 		ns      bool
 		lazy    bool
+		deep    bool // child 0 forks a grandchild
 	}{
 		{name: "fork"},
 		{name: "threads-pidns", threads: true, ns: true},
 		{name: "lazy", lazy: true},
+		{name: "grandchild", deep: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -42,7 +45,11 @@ func TestForkShared(t *testing.T) {
 			if tt.threads {
 				th = "1"
 			}
-			cmd := exec.Command(prog, strconv.Itoa(mib), strconv.Itoa(kids), th, dir)
+			deep, members := "0", kids+1
+			if tt.deep {
+				deep, members = "1", kids+2
+			}
+			cmd := exec.Command(prog, strconv.Itoa(mib), strconv.Itoa(kids), th, dir, deep)
 			if tt.ns {
 				cmd = Namespaced(cmd)
 			}
@@ -52,7 +59,7 @@ func TestForkShared(t *testing.T) {
 			}
 			t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 			waitFor(t, "ready", func() bool { _, err := os.Stat(filepath.Join(dir, "ready")); return err == nil })
-			before := treePSS(t, cmd.Process.Pid, kids+1)
+			before := treePSS(t, cmd.Process.Pid, members)
 			img := filepath.Join(dir, "cow")
 			res := checkpointTreeKill(t, cmd, img)
 			t.Logf("tree PSS before checkpoint %d MiB; images hold %d MiB of memory for %d processes", before>>20, res.Memory>>20, len(res.Images))
@@ -63,8 +70,8 @@ func TestForkShared(t *testing.T) {
 			if err != nil {
 				t.Fatalf("restart: %v", err)
 			}
-			after := treePSS(t, p.PID, kids+1)
-			t.Logf("tree PSS after restart %d MiB (one copy: %d MiB, one per process: %d MiB)", after>>20, mib, (kids+1)*mib)
+			after := treePSS(t, p.PID, members)
+			t.Logf("tree PSS after restart %d MiB (one copy: %d MiB, one per process: %d MiB)", after>>20, mib, members*mib)
 			if after > 3*one {
 				t.Errorf("restarted tree's PSS is %d MiB, want under %d MiB: its memory is not shared", after>>20, 3*mib)
 			}
@@ -72,34 +79,46 @@ func TestForkShared(t *testing.T) {
 			if ws := waitProc(t, p); ws.ExitStatus() != 0 {
 				t.Errorf("restarted tree: %v, want exit 0 (every process's memory as it was)", ws)
 			}
-			for k := 0; k < kids; k++ {
+			for k := 0; k < members-1; k++ {
 				b, _ := os.ReadFile(filepath.Join(dir, fmt.Sprintf("child.%d", k)))
 				if string(b) != "ok\n" {
 					t.Errorf("child %d says %q, want ok", k, b)
 				}
 			}
-			if tt.name != "fork" {
+			if tt.name != "fork" && !tt.deep {
 				return
 			}
-			// A child alone: its shared pages come from its parent's image.
-			for k := 0; k < kids; k++ {
+			// A child alone (with the grandchild: child 0 and its child):
+			// its shared pages come from its parent's image, and the
+			// grandchild shares them with it again.
+			for k := 0; k < members-1; k++ {
 				os.Remove(filepath.Join(dir, fmt.Sprintf("child.%d", k)))
 			}
-			child := res.Images[len(res.Images)-1]
+			child, want := res.Images[len(res.Images)-1], 1
+			for _, path := range res.Images[1:] {
+				if img, err := ReadImage(path); err == nil && len(img.Children()) > 0 {
+					child, want = path, 2
+				}
+			}
 			cp, err := Restart(context.Background(), child, RestartOptions{})
 			if err != nil {
 				t.Fatalf("restart %s alone: %v", child, err)
 			}
+			if pss := treePSS(t, cp.PID, want); pss > 3*one {
+				t.Errorf("%s restarted alone: PSS %d MiB, want under %d MiB", child, pss>>20, 3*mib)
+			}
 			unix.Kill(cp.PID, unix.SIGUSR1)
 			if ws := waitProc(t, cp); ws.ExitStatus() != 0 {
-				t.Errorf("child %s restarted alone: %v, want exit 0", child, ws)
+				t.Errorf("%s restarted alone: %v, want exit 0", child, ws)
 			}
 			got, _ := filepath.Glob(filepath.Join(dir, "child.*"))
-			if len(got) != 1 {
-				t.Fatalf("the child restarted alone left %v, want one child.K", got)
+			if len(got) != want {
+				t.Fatalf("%s restarted alone left %v, want %d child.K", child, got, want)
 			}
-			if b, _ := os.ReadFile(got[0]); string(b) != "ok\n" {
-				t.Errorf("the child restarted alone says %q, want ok", b)
+			for _, g := range got {
+				if b, _ := os.ReadFile(g); string(b) != "ok\n" {
+					t.Errorf("%s says %q, want ok", g, b)
+				}
 			}
 		})
 	}
