@@ -33,8 +33,10 @@ func TestForkShared(t *testing.T) {
 		ns      bool
 		lazy    bool
 		deep    bool // child 0 forks a grandchild
+		live    bool // checkpointed running (copy-on-write twins), then killed
 	}{
 		{name: "fork"},
+		{name: "twins", live: true},
 		{name: "threads-pidns", threads: true, ns: true},
 		{name: "lazy", lazy: true},
 		{name: "grandchild", deep: true},
@@ -61,7 +63,19 @@ func TestForkShared(t *testing.T) {
 			waitFor(t, "ready", func() bool { _, err := os.Stat(filepath.Join(dir, "ready")); return err == nil })
 			before := treePSS(t, cmd.Process.Pid, members)
 			img := filepath.Join(dir, "cow")
-			res := checkpointTreeKill(t, cmd, img)
+			var res *CheckpointResult
+			if tt.live {
+				var err error
+				if res, err = Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true}); err != nil {
+					t.Fatalf("checkpoint: %v", err)
+				}
+				// Its children go with it (PR_SET_PDEATHSIG).
+				cmd.Process.Kill()
+				cmd.Wait()
+				waitReaped(t, res)
+			} else {
+				res = checkpointTreeKill(t, cmd, img)
+			}
 			t.Logf("tree PSS before checkpoint %d MiB; images hold %d MiB of memory for %d processes", before>>20, res.Memory>>20, len(res.Images))
 			if res.Memory > 2*one {
 				t.Errorf("images hold %d MiB of memory, want under %d MiB (the shared %d MiB once)", res.Memory>>20, 2*mib, mib)
@@ -216,5 +230,25 @@ func TestWithoutSpans(t *testing.T) {
 		if fmt.Sprint(got) != fmt.Sprint(c.want) {
 			t.Errorf("withoutSpans(%v, %v) = %v, want %v", c.runs, c.ss, got, c.want)
 		}
+	}
+}
+
+// waitReaped waits until the pid of every member of the checkpointed tree
+// is free again.
+func waitReaped(t *testing.T, res *CheckpointResult) {
+	t.Helper()
+	for _, img := range res.Images {
+		m, err := ReadImage(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, fmt.Sprintf("old member %s(%d) to be reaped", m.Comm, m.PID), func() bool {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", m.PID))
+			if err != nil {
+				return true
+			}
+			st, err := parseStat(b)
+			return err != nil || st.Comm != m.Comm
+		})
 	}
 }
