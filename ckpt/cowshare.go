@@ -41,8 +41,11 @@ import (
 // (Choices, or the child's image restarted alone), of a child whose parent
 // region differs (an image not written by us), of a member of a process
 // group of pseudo terminal sessions or the target of a pidfd (those are
-// set up before the heirs exist), and of processes sharing descriptor or
-// fs tables (sharedtables.go). In a lazy restore the regions an heir
+// set up before the heirs exist), and of the children of a process that
+// shares its parent's descriptor table (that table is filled already: the
+// restorer's pidfd cannot be put back in it for the clone). An heir that
+// shares its parent's tables too is cloned with CLONE_FILES or CLONE_FS
+// (sharedtables.go). In a lazy restore the regions an heir
 // inherits are loaded before it is cloned, not lazily.
 
 // span is a run of pages: Len bytes at Addr.
@@ -290,7 +293,7 @@ func (r *restorer) planCow(ctx context.Context) {
 		p := c.parent
 		if p == nil || c.meta.Zombie != nil || p.meta.Zombie != nil || c.meta.CowParent == "" ||
 			filepath.Base(p.img.Path) != c.meta.CowParent || p.meta.PID != c.meta.PPID ||
-			c.authentic != p.authentic || c.tables.files || c.tables.fs || p.tables.files || blocked(c) {
+			c.authentic != p.authentic || p.tables.files || blocked(c) {
 			continue
 		}
 		keep := map[uint64]bool{}
@@ -362,7 +365,7 @@ func (b *builder) cloneHeirs() error {
 	}
 	defer b.call("close", unix.SYS_CLOSE, r.pidfd)
 	for _, c := range p.cow.heirs {
-		pid, err := r.clone(r.cow.ctx, b, c, 0)
+		pid, err := r.clone(r.cow.ctx, b, c, c.tableFlags())
 		if err != nil {
 			return err
 		}
