@@ -469,7 +469,7 @@ func (b *builder) restoreFSIDs(c creds) error {
 // chroot with set-user-id programs inside is a way to root.
 func (b *builder) restoreRoot() error {
 	a := b.p.meta.Attrs
-	if a == nil || a.Root == "" {
+	if a == nil || a.Root == "" || b.p.tables.fs {
 		return nil
 	}
 	if b.r.enforced(b.p) {

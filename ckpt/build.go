@@ -99,19 +99,25 @@ func (b *builder) build() error {
 		}
 		b.xstate = nil
 	}
-	// Close everything inherited from the stub but our pidfd.
-	if r.pidfd > 0 {
-		if _, err := b.call("close_range", unix.SYS_CLOSE_RANGE, 0, r.pidfd-1, 0); err != nil {
+	// Close everything inherited from the stub but our pidfd; a table
+	// shared with a process built before keeps its own (sharedtables.go).
+	if !p.tables.files {
+		if r.pidfd > 0 {
+			if _, err := b.call("close_range", unix.SYS_CLOSE_RANGE, 0, r.pidfd-1, 0); err != nil {
+				return err
+			}
+		}
+		if _, err := b.call("close_range", unix.SYS_CLOSE_RANGE, r.pidfd+1, 0xffffffff, 0); err != nil {
 			return err
 		}
 	}
-	if _, err := b.call("close_range", unix.SYS_CLOSE_RANGE, r.pidfd+1, 0xffffffff, 0); err != nil {
-		return err
-	}
-	if _, err := b.call("munmap", unix.SYS_MUNMAP, 0, b.scratch); err != nil {
+	if p.cow.heir {
+		if err := b.unmapKeeping(); err != nil { // cowshare.go
+			return err
+		}
+	} else if _, err := b.call("munmap", unix.SYS_MUNMAP, 0, b.scratch); err != nil {
 		return fmt.Errorf("munmap: %w", err)
-	}
-	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch+scratchSize, taskSize-(b.scratch+scratchSize)); err != nil {
+	} else if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch+scratchSize, taskSize-(b.scratch+scratchSize)); err != nil {
 		return fmt.Errorf("munmap: %w", err)
 	}
 	if m.VDSO != 0 {
@@ -124,10 +130,14 @@ func (b *builder) build() error {
 		b.spareFD = max(b.spareFD, f.FD+1)
 	}
 	b.spareFD = max(b.spareFD, 3)
-	if b.pidfd, err = b.call("fcntl", unix.SYS_FCNTL, r.pidfd, unix.F_DUPFD_CLOEXEC, uint64(b.spareFD)); err != nil {
-		return fmt.Errorf("fcntl F_DUPFD: %w", err)
+	if p.tables.files {
+		b.tableMember()
+	} else {
+		if b.pidfd, err = b.call("fcntl", unix.SYS_FCNTL, r.pidfd, unix.F_DUPFD_CLOEXEC, uint64(b.spareFD)); err != nil {
+			return fmt.Errorf("fcntl F_DUPFD: %w", err)
+		}
+		b.call("close", unix.SYS_CLOSE, r.pidfd)
 	}
-	b.call("close", unix.SYS_CLOSE, r.pidfd)
 	img, err := openImage(p.img.Path)
 	if err != nil {
 		return fmt.Errorf("%s: open: %w", p.img.Path, err)
@@ -161,11 +171,25 @@ func (b *builder) build() error {
 			}
 			continue
 		}
+		if p.cow.keep[rg.Start] {
+			if err := b.refillKept(fill, rg); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := b.mapRegion(fill, rg); err != nil {
 			return err
 		}
 	}
+	if err := b.copyInherited(); err != nil {
+		return err
+	}
 	if err := fill.finish(); err != nil {
+		return err
+	}
+	// Its memory is built and verified: the children that share it
+	// (cowshare.go).
+	if err := b.cloneHeirs(); err != nil {
 		return err
 	}
 	// Before the lazy regions are registered: a locked region is never
@@ -180,7 +204,10 @@ func (b *builder) build() error {
 	if err := b.setMM(); err != nil {
 		return err
 	}
-	if err := b.openFiles(); err != nil {
+	if p.tables.files {
+		// The table is filled: its first member restored every
+		// descriptor, lock and epoll interest list (sharedtables.go).
+	} else if err := b.openFiles(); err != nil {
 		return err
 	}
 	if err := b.restoreSemUndo(); err != nil {
@@ -189,8 +216,8 @@ func (b *builder) build() error {
 	if err := b.restoreLoginUID(); err != nil {
 		return err
 	}
-	if _, err := b.call("close", unix.SYS_CLOSE, b.pidfd); err != nil {
-		return fmt.Errorf("close pidfd: %w", err)
+	if err := b.closePidfd(); err != nil {
+		return err
 	}
 	if err := b.restoreProcessState(); err != nil {
 		return err
@@ -543,14 +570,15 @@ func openIn(p *rproc, fd int) bool {
 func (b *builder) restoreProcessState() error {
 	m := b.p.meta
 	le := binary.LittleEndian
-	p, err := b.putString(scratchData, m.Cwd)
-	if err != nil {
+	if b.p.tables.fs {
+		// Its working directory and umask are its parent's, set once
+		// (sharedtables.go).
+	} else if p, err := b.putString(scratchData, m.Cwd); err != nil {
 		return err
-	}
-	if _, err := b.call("chdir", unix.SYS_CHDIR, p); err != nil {
+	} else if _, err := b.call("chdir", unix.SYS_CHDIR, p); err != nil {
 		return fmt.Errorf("chdir %s: %w", m.Cwd, err)
 	}
-	if m.Umask >= 0 {
+	if m.Umask >= 0 && !b.p.tables.fs {
 		if _, err := b.call("umask", unix.SYS_UMASK, uint64(m.Umask)); err != nil {
 			return fmt.Errorf("umask: %w", err)
 		}
@@ -598,10 +626,11 @@ func (b *builder) restoreProcessState() error {
 	if _, err := b.call("personality", unix.SYS_PERSONALITY, m.Personality); err != nil {
 		return fmt.Errorf("personality: %w", err)
 	}
-	if p, err = b.putString(scratchData, m.Comm); err != nil {
+	name, err := b.putString(scratchData, m.Comm)
+	if err != nil {
 		return err
 	}
-	if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_NAME, p); err != nil {
+	if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_NAME, name); err != nil {
 		return fmt.Errorf("set command name: %w", err)
 	}
 	return nil

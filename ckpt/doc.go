@@ -21,7 +21,11 @@
 // the process's memory before it runs), put the vDSO back, set the mm
 // fields with PR_SET_MM_MAP, reopen files, restore signals, timers, rseq,
 // credentials, then limits and nice (with the credentials dropped), then
-// the registers. A lazy restore (RestartOptions.Lazy, lazy.go) runs the
+// the registers. A child that still shared private pages copy-on-write
+// with its parent at checkpoint time is cloned from the parent once the
+// parent's memory is back, and shares them again (cowshare.go); one that
+// shared its descriptor table or fs struct is cloned with CLONE_FILES or
+// CLONE_FS (sharedtables.go). A lazy restore (RestartOptions.Lazy, lazy.go) runs the
 // process first and serves its anonymous pages through a userfaultfd,
 // each segment verified before any of its pages is copied in.
 //

@@ -95,6 +95,11 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		}
 	}
 	t.log.Debug(fmt.Sprintf("processes described %.1f ms after the freeze began", time.Since(t.frozenAt).Seconds()*1e3))
+	if !t.opts.CheckOnly {
+		if err := t.findCowShared(); err != nil {
+			return err
+		}
+	}
 	if err := t.linkFiles(); err != nil {
 		return err
 	}
@@ -116,6 +121,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		t.endRepair(false)
 	}
 	t.name()
+	t.nameCowParents()
 	if t.opts.CheckOnly {
 		return nil
 	}

@@ -116,6 +116,11 @@ type imageMeta struct {
 	// Attrs: loginuid, oom_score_adj, scheduling, parent-death signal...
 	// (attrs.go); nil in images of engines that did not save them.
 	Attrs *procAttrs `json:"attrs,omitempty"`
+	// CowParent names the parent's image (same directory), which holds the
+	// pages of the regions' Inherit runs (cowshare.go).
+	CowParent string `json:"cow_parent,omitempty"`
+	// Tables: the kernel tables shared with the parent (sharedtables.go).
+	Tables *sharedTables `json:"tables,omitempty"`
 }
 
 // terminal holds the settings (termios) and window size of a control
@@ -219,6 +224,9 @@ type region struct {
 	// Shmid: the SysV segment a regionSysV attaches.
 	Shmid   int      `json:"shmid,omitempty"`
 	Extents []extent `json:"extents,omitempty"`
+	// Inherit: runs of pages that were the parent's very pages (copy on
+	// write since a fork), left out of this image (cowshare.go).
+	Inherit []span `json:"inherit,omitempty"`
 	// Advice: its VmFlags set by madvise, mlock or MAP_DROPPABLE
 	// (memflags.go).
 	Advice []string `json:"advice,omitempty"`
@@ -808,6 +816,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 		}
 	}
 	if err := checkIPC(m.IPC); err != nil {
+		return err
+	}
+	if err := checkInherit(m); err != nil {
 		return err
 	}
 	if len(m.SemUndo) > maxIPCObjects {

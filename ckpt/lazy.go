@@ -68,6 +68,9 @@ func (b *builder) lazyRegion(rg region) bool {
 	if !b.r.opts.Lazy || rg.Kind != regionAnon || len(rg.Extents) == 0 {
 		return false
 	}
+	if len(rg.Inherit) > 0 || b.p.cow.kept[rg.Start] {
+		return false // shared with a parent or an heir (cowshare.go)
+	}
 	for _, a := range rg.Advice {
 		if a == "lo" || a == "lf" {
 			return false // mlock'ed: its pages must all be there (restoreVMFlags)

@@ -140,7 +140,7 @@ func (d *dumper) layout() error {
 	d.loads = d.loads[:0]
 	for i := range d.meta.Regions {
 		r := &d.meta.Regions[i]
-		runs := d.plan[i].runs
+		runs := withoutSpans(d.plan[i].runs, r.Inherit) // cowshare.go
 		if r.Kind == regionFile && len(runs) > fileRunsMax {
 			runs = [][2]uint64{{r.Start, r.End}}
 		}

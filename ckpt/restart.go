@@ -184,6 +184,8 @@ type rproc struct {
 	// RestartOptions.Key, so it is restored as recorded whatever the Owner.
 	authentic bool
 	b         *builder
+	cow       cowState   // memory shared with its parent (cowshare.go)
+	tables    tableState // tables shared with its parent (sharedtables.go)
 }
 
 func (p *rproc) comm() string { return p.meta.Comm }
@@ -277,6 +279,7 @@ type restorer struct {
 	fifos       map[string]*fifoHold // named pipes being opened, by file
 	epollFilled map[string]bool      // epoll descriptions whose interest list is back
 	locksDone   map[string]bool      // descriptions whose flock/OFD locks are back
+	cow         cowRestore           // cowshare.go
 }
 
 func (r *restorer) warn(format string, args ...any) { r.log.Warn(fmt.Sprintf(format, args...)) }
@@ -516,10 +519,15 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 	if err := r.openPTYs(); err != nil {
 		return nil, err
 	}
+	r.planTables()
+	r.planCow(ctx)
 	if err := r.createRoot(ctx); err != nil {
 		return nil, err
 	}
 	for _, p := range r.procs {
+		if p.cow.late {
+			continue // created from its parent's build (cloneHeirs)
+		}
 		if err := r.createChildren(ctx, p); err != nil {
 			return nil, err
 		}
@@ -706,7 +714,10 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 		}
 	}
 	for _, c := range p.children {
-		pid, err := r.clone(ctx, p.b, c, 0)
+		if c.cow.heir {
+			continue // cloned once p's memory is built (cloneHeirs)
+		}
+		pid, err := r.clone(ctx, p.b, c, c.tableFlags())
 		if err != nil {
 			return err
 		}
