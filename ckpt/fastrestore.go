@@ -50,6 +50,9 @@ const (
 // ok false means they must be decoded (readSegment): the one place where
 // a compressed segment, or one held by an older generation, plugs in.
 func (img *Image) segmentFile(e extent) (off int64, ok bool) {
+	if img.comp != nil {
+		return 0, false // streamSegment decodes it
+	}
 	return int64(img.dataStart + e.Off), true
 }
 
@@ -258,24 +261,16 @@ func (f *memFill) fillRaw(e extent, base int64, all bool) error {
 func (f *memFill) fillDecoded(e extent, all bool) error {
 	img := f.b.p.img
 	c := img.checkSegment(e)
-	buf := make([]byte, min(e.Len, decodePiece))
-	for at := uint64(0); at < e.Len; {
-		b := buf[:min(e.Len-at, uint64(len(buf)))]
-		if err := img.readSegment(f.img, e, at, b); err != nil {
-			return err
-		}
-		c.h.write(b)
-		w := memWriter{b: f.b}
-		var err error
+	w := memWriter{b: f.b}
+	err := img.streamSegment(f.img, e, c, func(at uint64, b []byte) error {
 		if all {
-			_, err = w.WriteAt(b, int64(e.Addr+at))
-		} else {
-			err = writeNonZeroFile(w, b, int64(e.Addr+at))
-		}
-		if err != nil {
+			_, err := w.WriteAt(b, int64(e.Addr+at))
 			return err
 		}
-		at += uint64(len(b))
+		return writeNonZeroFile(w, b, int64(e.Addr+at))
+	})
+	if err != nil {
+		return err
 	}
 	return c.verify()
 }
