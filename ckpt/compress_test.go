@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
@@ -253,7 +252,7 @@ func TestCompressCorrupt(t *testing.T) {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("restart: %v, want %v", err, ErrCorrupt)
 			}
-			time.Sleep(100 * time.Millisecond)
+			t.Logf("restart: %v", err)
 			if got := textmemLine(out); got != "" {
 				t.Fatalf("the process ran on a forged image: %q", got)
 			}
