@@ -193,9 +193,11 @@ func (img *Image) streamLen(seg int, e extent) uint64 {
 // streamSegment reads extent e of img from the image file f: its stored
 // bytes go through c (the segment's check) in order as they are read, its
 // content is passed to fn piece by piece (at: offset in the extent; each
-// piece once, not necessarily in order, b valid until fn returns). fn nil:
-// the stored bytes are checked, nothing is decoded. The caller verifies c
-// once it returns, before anything runs on the content.
+// piece once, b valid until fn returns). For a compressed segment the
+// pieces are chunks, decoded and passed to fn on goroutines of their own:
+// fn is called concurrently, for pieces in any order. fn nil: the stored
+// bytes are checked, nothing is decoded. The caller verifies c once it
+// returns, before anything runs on the content.
 func (img *Image) streamSegment(f io.ReaderAt, e extent, c *segCheck, fn func(at uint64, b []byte) error) error {
 	if img.comp == nil {
 		buf := make([]byte, min(e.Len, decodePiece))
@@ -229,11 +231,10 @@ func (img *Image) streamSegment(f io.ReaderAt, e extent, c *segCheck, fn func(at
 	chunk := img.comp.Chunk
 	k := chunkCount(e.Len, chunk)
 	table := img.sums.chunks[img.chunkBase[seg] : img.chunkBase[seg]+k]
-	// A ring of slots: up to depth chunks are decoded at once, and handed
-	// to fn in order.
+	// A ring of slots: up to depth chunks are being decoded and passed to
+	// fn at once.
 	type slot struct {
 		in, out []byte
-		at      uint64
 		done    chan error
 		busy    bool
 	}
@@ -251,10 +252,7 @@ func (img *Image) streamSegment(f io.ReaderAt, e extent, c *segCheck, fn func(at
 			return nil
 		}
 		s.busy = false
-		if err := <-s.done; err != nil {
-			return &ImageError{Path: img.Path, Err: err}
-		}
-		return fn(s.at, s.out)
+		return <-s.done
 	}
 	defer func() {
 		// Every decoding goroutine is waited for: they use the slots.
@@ -306,15 +304,15 @@ func (img *Image) streamSegment(f io.ReaderAt, e extent, c *segCheck, fn func(at
 		if cap(s.out) < int(chunk) {
 			s.out = make([]byte, chunk)
 		}
-		s.at, s.busy = at, true
-		go func(s *slot, in []byte, raw uint64, j int) {
+		s.busy = true
+		go func(s *slot, in []byte, at, raw uint64, j int) {
 			out, err := decodeChunk(dec, in, s.out[:0:raw])
 			if err != nil {
-				err = fmt.Errorf("%w: segment %d (%#x) chunk %d: %v", ErrCorrupt, seg, e.Addr, j, err)
+				s.done <- &ImageError{Path: img.Path, Err: fmt.Errorf("%w: segment %d (%#x) chunk %d: %v", ErrCorrupt, seg, e.Addr, j, err)}
+				return
 			}
-			s.out = out
-			s.done <- err
-		}(s, in, raw, j)
+			s.done <- fn(at, out)
+		}(s, in, at, raw, j)
 	}
 	for j := k; j < k+len(ring); j++ {
 		if err := flush(ring[j%len(ring)]); err != nil {
