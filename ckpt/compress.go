@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
 )
 
 // Compressed images (CheckpointOptions.Compress). The layout of the file
@@ -273,10 +274,19 @@ func (img *Image) streamSegment(f io.ReaderAt, e extent, c *segCheck, fn func(at
 		var entry [4]byte
 		binary.LittleEndian.PutUint32(entry[:], table[j])
 		c.h.write(entry[:])
+		place := int64(img.dataStart + e.Off + at)
+		if fn == nil {
+			// Verifying: the rest of the chunk's place, which no
+			// checksum covers, must be zeros (a hole, or the padding
+			// of the frame to its page).
+			if err := zeroRange(f, place+int64(stored), int64(raw-stored)); err != nil {
+				return &ImageError{Path: img.Path, Err: fmt.Errorf("%w: segment %d chunk %d: %v", ErrCorrupt, seg, j, err)}
+			}
+		}
 		if stored == 0 {
 			if fn != nil {
-				if zeros == nil {
-					zeros = make([]byte, chunk)
+				if len(zeros) < int(raw) {
+					zeros = make([]byte, raw)
 				}
 				if err := fn(at, zeros[:raw]); err != nil {
 					return err
@@ -284,11 +294,11 @@ func (img *Image) streamSegment(f io.ReaderAt, e extent, c *segCheck, fn func(at
 			}
 			continue
 		}
-		if cap(s.in) < int(chunk) {
-			s.in = make([]byte, chunk)
+		if cap(s.in) < int(stored) {
+			s.in = make([]byte, raw)
 		}
 		in := s.in[:stored]
-		if _, err := f.ReadAt(in, int64(img.dataStart+e.Off+at)); err != nil {
+		if _, err := f.ReadAt(in, place); err != nil {
 			return &ImageError{Path: img.Path, Err: fmt.Errorf("%w: segment %d chunk %d: read: %v", ErrCorrupt, seg, j, err)}
 		}
 		c.h.write(in)
@@ -301,8 +311,8 @@ func (img *Image) streamSegment(f io.ReaderAt, e extent, c *segCheck, fn func(at
 			}
 			continue
 		}
-		if cap(s.out) < int(chunk) {
-			s.out = make([]byte, chunk)
+		if cap(s.out) < int(raw) {
+			s.out = make([]byte, raw)
 		}
 		s.busy = true
 		go func(s *slot, in []byte, at, raw uint64, j int) {
@@ -318,6 +328,43 @@ func (img *Image) streamSegment(f io.ReaderAt, e extent, c *segCheck, fn func(at
 		if err := flush(ring[j%len(ring)]); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// zeroRange checks that the n bytes at off of r read as zeros: the holes
+// of a file are skipped (SEEK_DATA), its data read and compared.
+func zeroRange(r io.ReaderAt, off, n int64) error {
+	end := off + n
+	var buf []byte
+	for off < end {
+		dataAt, holeAt := off, end
+		if f, ok := r.(*os.File); ok {
+			d, err := unix.Seek(int(f.Fd()), off, unix.SEEK_DATA)
+			if err == unix.ENXIO || (err == nil && d >= end) {
+				return nil
+			}
+			if err == nil {
+				dataAt = d
+				if h, err := unix.Seek(int(f.Fd()), d, unix.SEEK_HOLE); err == nil && h < end {
+					holeAt = h
+				}
+			}
+		}
+		for p := dataAt; p < holeAt; {
+			if buf == nil {
+				buf = make([]byte, min(holeAt-p, 256<<10))
+			}
+			b := buf[:min(int64(len(buf)), holeAt-p)]
+			if _, err := r.ReadAt(b, p); err != nil {
+				return fmt.Errorf("read: %v", err)
+			}
+			if !allZero(b) {
+				return fmt.Errorf("data after the stored bytes at %d", p)
+			}
+			p += int64(len(b))
+		}
+		off = holeAt
 	}
 	return nil
 }
