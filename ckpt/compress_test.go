@@ -7,8 +7,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
@@ -512,5 +514,47 @@ func TestCompressSyntheticRoundTrip(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestCompressSharedMemory: a parent and child sharing anonymous shared
+// memory and a memfd, checkpointed as a tree with compression: the shared
+// objects are filled from the compressed segments (the child checks every
+// word) and stay one object for both.
+func TestCompressSharedMemory(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out.txt")
+	cmd := start(t, dir, cprog(t, "shmobj"), out)
+	waitFor(t, "ready", func() bool { return lines(out) >= 1 })
+	img := filepath.Join(dir, "shmobj.img")
+	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true, Signal: unix.SIGKILL, SignalAll: true, Compress: 1})
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	cmd.Wait()
+	for _, path := range res.Images {
+		ri, err := ReadImage(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ri.Compressed() != "zstd" {
+			t.Fatalf("%s: compression %q", path, ri.Compressed())
+		}
+		waitFor(t, "old members to be reaped", func() bool {
+			_, err := os.Stat(filepath.Join("/proc", strconv.Itoa(ri.PID)))
+			return err != nil
+		})
+	}
+	p, err := Restart(context.Background(), img, RestartOptions{PIDRetry: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Kill(p.PID, unix.SIGUSR1)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "anon 1 memfd 1 child 1") {
+		t.Fatalf("after the restart: %q", b)
 	}
 }
