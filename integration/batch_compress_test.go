@@ -1,7 +1,13 @@
 package integration
 
 import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"lazarus/ckpt"
@@ -59,6 +65,45 @@ func TestBatchCkptCompress(t *testing.T) {
 	j = b.waitState(id, "finished", "failed")
 	if j.State != "finished" || len(j.Segments) != 2 || j.Segments[1].Generation != 1 {
 		t.Fatalf("after qrestart: %+v", j)
+	}
+	checkNbodyOutput(t, out, want)
+}
+
+// TestBatchCkptCompressAdopt: a tree checkpointed by hand with chkpnt -z
+// is handed to the batch system (qrestart -f): its compressed images are
+// copied, verified and restored, and the job ends as an uninterrupted run.
+func TestBatchCkptCompressAdopt(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	const steps, bodies = 2400, 600
+	want := nbodyReference(t, steps, bodies)
+	dir := filepath.Join(b.work, "byhand")
+	os.Mkdir(dir, 0o755)
+	out := filepath.Join(dir, "sim.txt")
+	sim := exec.Command("/bin/sh", "-c", fmt.Sprintf("%s %s %d %d; echo simulation over", batchProg(t, "nbody"), out, steps, bodies))
+	sim.Dir = dir
+	sim.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sim.Process.Kill(); sim.Wait() })
+	b.waitLines(out, 20)
+	image := filepath.Join(dir, "snap")
+	if r := b.runWith(cmdOpts{dir: dir}, "chkpnt", "-z", "-r", "-K", "KILL", "-f", image, strconv.Itoa(sim.Process.Pid)); r.code != 0 {
+		t.Fatalf("chkpnt -z: %v", r)
+	}
+	sim.Wait()
+	if img, err := ckpt.ReadImage(image); err != nil || img.Compressed() != "zstd" {
+		t.Fatalf("chkpnt -z image: %v", err)
+	}
+	r := b.runWith(cmdOpts{dir: dir}, "qrestart", "-f", "snap", "-N", "zadopted")
+	if r.code != 0 {
+		t.Fatalf("qrestart -f: %v", r)
+	}
+	id, _ := parseJobID(r.stdout)
+	j := b.waitState(id, "finished", "failed")
+	if j.State != "finished" || len(j.Segments) != 1 {
+		t.Fatalf("the adopted job: %+v", j)
 	}
 	checkNbodyOutput(t, out, want)
 }
