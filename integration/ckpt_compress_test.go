@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -52,4 +53,23 @@ func TestCkptChkpntCompress(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestClibCompress: chkpnt(3) with CHKPNT_COMPRESS checkpoints the program
+// into a compressed image, which restart brings back with its memory.
+func TestClibCompress(t *testing.T) {
+	prog := clibProg(t, "compress.c")
+	dir := t.TempDir()
+	clibWant(t, "compress", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
+	img, err := ckpt.ReadImage(filepath.Join(dir, "z.ckpt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Compressed() != "zstd" {
+		t.Fatalf("CHKPNT_COMPRESS: image compression %q, want zstd", img.Compressed())
+	}
+	clibWant(t, "restart z.ckpt", clibRun(t, clibCmd(t, dir, bin("restart"), "z.ckpt")), true, 0, dir)
+	if got := clibRead(t, filepath.Join(dir, "out")); got != "checkpointed\nresumed, memory intact\n" {
+		t.Fatalf("output: got %q, want checkpointed, resumed", got)
+	}
 }
