@@ -30,9 +30,11 @@ import (
 // a torn or forged segment kills the tree before it ever runs.
 //
 // Segments whose bytes are not stored raw in the image file (see
-// segmentFile) are read by the restorer, decoded (readSegment), hashed
-// from its own buffer and written into the process with
-// process_vm_writev.
+// segmentFile) are read by the restorer into its own buffers, hashed there
+// and decoded from there (streamSegment: the chunks of a compressed image
+// on every CPU), and written into the process with process_vm_writev: what
+// is verified is what is decoded, and nothing but the restorer can change
+// its buffers, so the property holds without reading the memory back.
 
 const (
 	// fillPiece bounds one injected pread: the check of a piece runs
