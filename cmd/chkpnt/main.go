@@ -44,8 +44,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Reader: stdin,
 		Name:   "chkpnt",
 		Usage:  "checkpoint a running process into an image file",
-		UsageText: "chkpnt [-CFinqvX] [-r|-j|-p] [-d dir] [-f file] [-I logfile] [-L logfile] [-k signo|-K signo] pid\n" +
-			"chkpnt -S signo [-CFqvX] [-d dir] [-f file] [-k signo|-K signo] -- command [args ...]",
+		UsageText: "chkpnt [-CFinqvXz] [--compress-level N] [-r|-j|-p] [-d dir] [-f file] [-I logfile] [-L logfile] [-k signo|-K signo] pid\n" +
+			"chkpnt -S signo [-CFqvXz] [-d dir] [-f file] [-k signo|-K signo] -- command [args ...]",
 		Description: "Saves the state of process PID (registers, memory, open files, signals, limits,\n" +
 			"credentials) into an ELF core file named COMM.PID in the current directory, which\n" +
 			"`restart FILE` brings back to life and `gdb PROGRAM FILE` opens like a core dump.\n" +
