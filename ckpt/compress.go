@@ -81,8 +81,12 @@ func zstdLevel(level int) (zstd.EncoderLevel, error) {
 	return 0, fmt.Errorf("compression level %d: %w (1 to %d)", level, ErrBadCompress, MaxCompress)
 }
 
-// compressWorkers is the number of goroutines compressing or decoding.
-func compressWorkers() int { return max(1, runtime.GOMAXPROCS(0)) }
+// compressWorkers is the number of goroutines compressing or decoding:
+// GOMAXPROCS, at most maxCompressWorkers (each holds a chunk or two and an
+// encoder's state: the memory stays bounded on a large machine).
+func compressWorkers() int { return min(max(1, runtime.GOMAXPROCS(0)), maxCompressWorkers) }
+
+const maxCompressWorkers = 8
 
 // newEncoder returns the encoder of a checkpoint at level.
 func newEncoder(level int) (*zstd.Encoder, error) {
