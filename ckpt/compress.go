@@ -40,7 +40,7 @@ import (
 // corrupt. The decoder never allocates more than a chunk for a frame.
 //
 // Chunks are independent: the writer compresses them on GOMAXPROCS
-// goroutines while the buffers stream to the disk (the memory taken is
+// goroutines (compressWorkers) while the buffers stream to the disk (the memory taken is
 // still the writer's buffers, compressed in place, and one chunk per
 // compressing goroutine), and a reader decodes any chunk on its own
 // (streamSegment, in parallel too). gdb cannot read the memory of a
