@@ -46,6 +46,10 @@ type CheckpointOptions struct {
 	// processes left out of the tree, descriptors ignored (restored
 	// closed, as -F closes what it cannot save), saved, or copied.
 	Choices *Choices
+	// Compress, if not 0, stores the memory compressed with zstd at this
+	// level, 1 (fastest) to MaxCompress (-z): chunk by chunk, in parallel,
+	// incompressible chunks as they are (compress.go).
+	Compress int
 }
 
 // CheckpointResult describes a finished checkpoint.
@@ -71,6 +75,11 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(discardHandler{})
+	}
+	if opts.Compress != 0 {
+		if _, err := zstdLevel(opts.Compress); err != nil {
+			return nil, err
+		}
 	}
 	st, err := readStat(pid)
 	if err != nil {

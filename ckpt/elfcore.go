@@ -95,7 +95,7 @@ func buildNotes(meta *imageMeta, regs []unix.PtraceRegs, xstate [][]byte, nseg i
 		return nil, err
 	}
 	n.add(noteOwner, noteMeta, js)
-	n.add(noteOwner, noteSums, make([]byte, sumsLen(nseg, keyed)))
+	n.add(noteOwner, noteSums, make([]byte, sumsLen(nseg, keyed)+chunkTableLen(meta)))
 	return n.Bytes(), nil
 }
 

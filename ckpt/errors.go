@@ -18,6 +18,9 @@ var (
 	// ErrDetached: the restarted process is not the caller's child
 	// (RestartOptions.Detach).
 	ErrDetached = errors.New("process was restarted detached: not our child")
+	// ErrBadCompress: a compression level the engine does not have
+	// (CheckpointOptions.Compress).
+	ErrBadCompress = errors.New("no such compression level")
 )
 
 // UncheckpointableError reports state of a process the engine cannot save,

@@ -30,9 +30,11 @@ import (
 // a torn or forged segment kills the tree before it ever runs.
 //
 // Segments whose bytes are not stored raw in the image file (see
-// segmentFile) are read by the restorer, decoded (readSegment), hashed
-// from its own buffer and written into the process with
-// process_vm_writev.
+// segmentFile) are read by the restorer into its own buffers, hashed there
+// and decoded from there (streamSegment: the chunks of a compressed image
+// on every CPU), and written into the process with process_vm_writev: what
+// is verified is what is decoded, and nothing but the restorer can change
+// its buffers, so the property holds without reading the memory back.
 
 const (
 	// fillPiece bounds one injected pread: the check of a piece runs
@@ -50,6 +52,9 @@ const (
 // ok false means they must be decoded (readSegment): the one place where
 // a compressed segment, or one held by an older generation, plugs in.
 func (img *Image) segmentFile(e extent) (off int64, ok bool) {
+	if img.comp != nil {
+		return 0, false // streamSegment decodes it
+	}
 	return int64(img.dataStart + e.Off), true
 }
 
@@ -258,24 +263,16 @@ func (f *memFill) fillRaw(e extent, base int64, all bool) error {
 func (f *memFill) fillDecoded(e extent, all bool) error {
 	img := f.b.p.img
 	c := img.checkSegment(e)
-	buf := make([]byte, min(e.Len, decodePiece))
-	for at := uint64(0); at < e.Len; {
-		b := buf[:min(e.Len-at, uint64(len(buf)))]
-		if err := img.readSegment(f.img, e, at, b); err != nil {
-			return err
-		}
-		c.h.write(b)
-		w := memWriter{b: f.b}
-		var err error
+	w := memWriter{b: f.b}
+	err := img.streamSegment(f.img, e, c, func(at uint64, b []byte) error {
 		if all {
-			_, err = w.WriteAt(b, int64(e.Addr+at))
-		} else {
-			err = writeNonZeroFile(w, b, int64(e.Addr+at))
-		}
-		if err != nil {
+			_, err := w.WriteAt(b, int64(e.Addr+at))
 			return err
 		}
-		at += uint64(len(b))
+		return writeNonZeroFile(w, b, int64(e.Addr+at))
+	})
+	if err != nil {
+		return err
 	}
 	return c.verify()
 }

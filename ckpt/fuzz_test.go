@@ -39,7 +39,7 @@ func realImage(t testing.TB) []byte {
 // seeds are the images the fuzz target and the mutation test start from:
 // synthetic ones, and as root a real one.
 func seeds(t testing.TB) [][]byte {
-	out := [][]byte{syntheticImage(t, t.TempDir(), nil), syntheticImage(t, t.TempDir(), fuzzKey)}
+	out := [][]byte{syntheticImage(t, t.TempDir(), nil), syntheticImage(t, t.TempDir(), fuzzKey), syntheticCompressed(t, t.TempDir())}
 	if os.Geteuid() == 0 {
 		out = append(out, realImage(t))
 	}

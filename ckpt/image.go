@@ -121,6 +121,9 @@ type imageMeta struct {
 	CowParent string `json:"cow_parent,omitempty"`
 	// Tables: the kernel tables shared with the parent (sharedtables.go).
 	Tables *sharedTables `json:"tables,omitempty"`
+	// Compression: the memory is stored compressed, chunk by chunk
+	// (compress.go); nil: as it was.
+	Compression *compression `json:"compression,omitempty"`
 }
 
 // terminal holds the settings (termios) and window size of a control
@@ -369,6 +372,12 @@ type Image struct {
 	authentic bool
 	key       []byte
 	file      [2]uint64 // device and inode of the file read
+	// Compressed images (compress.go): the compression, the index of
+	// each segment's first chunk in sums.chunks, and the bytes each
+	// segment's checksums cover.
+	comp      *compression
+	chunkBase []int
+	stored    []uint64
 }
 
 // Creds are the credentials of an image's process.
@@ -658,6 +667,9 @@ func decodeImage(r io.ReaderAt, size int64, key []byte) (*Image, error) {
 	}
 	if uint64(len(img.segOffs)) != uint64(len(img.sums.segs)) {
 		return nil, fmt.Errorf("%w: %d checksums for %d segments", ErrCorrupt, len(img.sums.segs), len(img.segOffs))
+	}
+	if err := img.checkChunks(&meta); err != nil {
+		return nil, err
 	}
 	if dataStart+dataLen != uint64(size) || dataStart+dataLen < dataStart {
 		return nil, fmt.Errorf("%w: file of %d bytes, %d expected (truncated image?)", ErrCorrupt, size, dataStart+dataLen)

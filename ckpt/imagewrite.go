@@ -93,6 +93,9 @@ type imageWriter struct {
 	exts      []extent // every segment, in segment order
 	written   []bool
 	pool      *bufPool
+	// comp compresses the chunks (compress.go); nil: stored as they are.
+	comp      *compressor
+	chunkBase []int // index in the chunk table of each segment's first chunk
 }
 
 // bufPool is the writer's buffers, shared by the images of one checkpoint,
@@ -103,6 +106,7 @@ type bufPool struct {
 	free  chan []byte
 	all   [][]byte
 	arena []byte
+	comp  *compressor // made by the first compressed image
 }
 
 // frozenCopyMax bounds the arena.
@@ -142,6 +146,11 @@ func populated(n int) ([]byte, error) {
 }
 
 func (p *bufPool) close() {
+	if p.comp != nil {
+		p.comp.stop()
+		p.comp.enc.Close()
+		p.comp = nil
+	}
 	for _, b := range p.all {
 		unix.Munmap(b)
 	}
@@ -162,14 +171,20 @@ func (d *dumper) newImageWriter(pool *bufPool) (w *imageWriter, retErr error) {
 		exts = append(exts, r.Extents...)
 	}
 	key := d.opts.Key
+	if d.opts.Compress > 0 {
+		d.meta.Compression = &compression{Algorithm: compressZstd, Chunk: compressChunk, Level: d.opts.Compress}
+	}
 	notes, err := buildNotes(&d.meta, regs, xstate, len(exts), key != nil)
 	if err != nil {
 		return nil, err
 	}
 	hdr, dataStart := imageHeader(notes, d.loads)
 	w = &imageWriter{path: d.path, dataStart: dataStart, key: key, exts: exts, pool: pool,
-		sumsAt: len(hdr) - sumsLen(len(exts), key != nil), written: make([]bool, len(exts))}
+		sumsAt: len(hdr) - sumsLen(len(exts), key != nil) - chunkTableLen(&d.meta), written: make([]bool, len(exts))}
 	w.ss = sums{keyed: key != nil, head: crcOf(hdr[:w.sumsAt]), segs: make([]segSum, len(exts))}
+	if err := w.startCompress(d.opts.Compress); err != nil {
+		return nil, err
+	}
 	if key != nil {
 		copy(w.ss.metaMAC[:], metaMAC(key, hdr[:w.sumsAt]))
 	}
@@ -236,7 +251,9 @@ type wchunk struct {
 	data []byte // the bytes, a prefix of buf
 	at   int64  // file offset
 	addr uint64 // where it was in memory
+	off  uint64 // offset in the segment
 	last bool   // the segment's last chunk
+	job  *chunkJob
 }
 
 // write writes the segments segs (indices into the image's segments) read
@@ -279,7 +296,12 @@ func (w *imageWriter) write(ctx context.Context, segs []int, src memSource, done
 			if h == nil {
 				h = newSegHash(w.key, w.ss.metaMAC[:], c.seg)
 			}
-			h.write(c.data)
+			if c.job != nil {
+				c.job.wg.Wait()
+				w.hashStored(h, c)
+			} else {
+				h.write(c.data)
+			}
 			if c.last {
 				w.ss.segs[c.seg] = h.sum()
 				h = nil
@@ -293,7 +315,13 @@ func (w *imageWriter) write(ctx context.Context, segs []int, src memSource, done
 			defer wg.Done()
 			for c := range writeq {
 				if failed() == nil {
-					if err := w.put(c.data, c.at); err != nil {
+					var err error
+					if c.job != nil {
+						err = w.putStored(c)
+					} else {
+						err = w.put(c.data, c.at)
+					}
+					if err != nil {
 						fail(fmt.Errorf("%s: write proc region: %w", w.path, err))
 					} else {
 						mu.Lock()
@@ -349,10 +377,13 @@ func (w *imageWriter) write(ctx context.Context, segs []int, src memSource, done
 			}
 			buf := <-w.pool.free
 			n := min(e.Len-off, uint64(len(buf)))
-			c := wchunk{seg: s, buf: buf, data: buf[:n], at: int64(w.dataStart + e.Off + off), addr: e.Addr + off, last: off+n == e.Len}
+			c := wchunk{seg: s, buf: buf, data: buf[:n], at: int64(w.dataStart + e.Off + off), addr: e.Addr + off, off: off, last: off+n == e.Len}
 			if err := src.read(c.data, e, off); err != nil {
 				w.pool.free <- buf
 				return err
+			}
+			if w.comp != nil {
+				c.job = w.comp.start(c.data)
 			}
 			hashq <- c
 			off += n

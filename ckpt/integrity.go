@@ -25,6 +25,9 @@ import (
 //	          mac [32]  (keyed only): HMAC-SHA256(key, "lazarus data\0" +
 //	                    metaMAC + index + the GMAC tag of each MiB of the
 //	                    segment's bytes + its length): see dataMAC }
+//	(sumsChunked only: the chunk table of a compressed image, compress.go)
+//	nchunks uint32
+//	nchunks × { stored uint32: stored length of the chunk }
 //	self    uint32  CRC-32C of the descriptor before it
 //
 // Its size follows from the segment count, so the writer reserves it with
@@ -36,6 +39,7 @@ import (
 
 const (
 	sumsKeyed    = 1
+	sumsChunked  = 2
 	sumsHeadLen  = 16 + sha256.Size
 	sumsEntryLen = 4 // + sha256.Size when keyed
 )
@@ -48,6 +52,8 @@ type sums struct {
 	head    uint32
 	metaMAC [sha256.Size]byte
 	segs    []segSum
+	chunked bool
+	chunks  []uint32 // the chunk table (compress.go)
 }
 
 type segSum struct {
@@ -65,12 +71,21 @@ func sumsLen(n int, keyed bool) int {
 }
 
 func (s *sums) encode() []byte {
-	b := make([]byte, sumsLen(len(s.segs), s.keyed))
+	n := sumsLen(len(s.segs), s.keyed)
+	if s.chunked {
+		n += 4 + 4*len(s.chunks)
+	}
+	b := make([]byte, n)
 	le := binary.LittleEndian
 	le.PutUint32(b, uint32(len(s.segs)))
+	var flags uint32
 	if s.keyed {
-		le.PutUint32(b[4:], sumsKeyed)
+		flags |= sumsKeyed
 	}
+	if s.chunked {
+		flags |= sumsChunked
+	}
+	le.PutUint32(b[4:], flags)
 	le.PutUint32(b[8:], s.head)
 	copy(b[16:], s.metaMAC[:])
 	p := sumsHeadLen
@@ -80,6 +95,14 @@ func (s *sums) encode() []byte {
 		if s.keyed {
 			copy(b[p:], sg.mac[:])
 			p += sha256.Size
+		}
+	}
+	if s.chunked {
+		le.PutUint32(b[p:], uint32(len(s.chunks)))
+		p += 4
+		for _, c := range s.chunks {
+			le.PutUint32(b[p:], c)
+			p += 4
 		}
 	}
 	le.PutUint32(b[p:], crcOf(b[:p]))
@@ -94,11 +117,21 @@ func parseSums(b []byte) (sums, error) {
 	}
 	n := le.Uint32(b)
 	flags := le.Uint32(b[4:])
-	if flags&^sumsKeyed != 0 || n > maxLoads {
+	if flags&^(sumsKeyed|sumsChunked) != 0 || n > maxLoads {
 		return s, fmt.Errorf("%w: checksums: flags %#x, %d segments", ErrCorrupt, flags, n)
 	}
 	s.keyed = flags&sumsKeyed != 0
-	if len(b) != sumsLen(int(n), s.keyed) {
+	s.chunked = flags&sumsChunked != 0
+	want := sumsLen(int(n), s.keyed)
+	var nchunks uint64
+	if s.chunked {
+		if len(b) < want+4 {
+			return s, fmt.Errorf("%w: checksums of %d bytes for %d segments", ErrCorrupt, len(b), n)
+		}
+		nchunks = uint64(le.Uint32(b[want-4:]))
+		want += 4 + 4*int(nchunks)
+	}
+	if len(b) != want {
 		return s, fmt.Errorf("%w: checksums of %d bytes for %d segments", ErrCorrupt, len(b), n)
 	}
 	if crcOf(b[:len(b)-4]) != le.Uint32(b[len(b)-4:]) {
@@ -114,6 +147,14 @@ func parseSums(b []byte) (sums, error) {
 		if s.keyed {
 			copy(s.segs[i].mac[:], b[p:])
 			p += sha256.Size
+		}
+	}
+	if s.chunked {
+		p += 4
+		s.chunks = make([]uint32, nchunks)
+		for i := range s.chunks {
+			s.chunks[i] = le.Uint32(b[p:])
+			p += 4
 		}
 	}
 	return s, nil
@@ -307,7 +348,7 @@ func (c *segCheck) verify() error {
 		return &ImageError{Path: c.img.Path, Err: fmt.Errorf("%w: segment %d (%#x-%#x, %d bytes at %d): %s mismatch",
 			ErrCorrupt, c.index, c.e.Addr, c.e.Addr+c.e.Len, c.e.Len, c.img.dataStart+c.e.Off, what)}
 	}
-	if c.index < 0 || c.h.n != c.e.Len {
+	if c.index < 0 || c.h.n != c.img.streamLen(c.index, c.e) {
 		return fail("length")
 	}
 	got, want := c.h.sum(), c.img.sums.segs[c.index]
@@ -353,7 +394,13 @@ func verifyImage(r io.ReaderAt, size int64, key []byte, path string) (bool, erro
 	for _, rg := range img.meta.Regions {
 		for _, e := range rg.Extents {
 			c := img.checkSegment(e)
-			for done := uint64(0); done < e.Len; {
+			if img.comp != nil {
+				// What is stored is checked, not decoded (compress.go).
+				if err := img.streamSegment(r, e, c, nil); err != nil {
+					return false, err
+				}
+			}
+			for done := uint64(0); done < e.Len && img.comp == nil; {
 				b := buf[:min(e.Len-done, uint64(len(buf)))]
 				if _, err := r.ReadAt(b, int64(img.dataStart+e.Off+done)); err != nil {
 					return false, &ImageError{Path: path, Err: fmt.Errorf("%w: read segment %d: %v", ErrCorrupt, c.index, err)}

@@ -80,7 +80,7 @@ func (b *builder) lazyRegion(rg region) bool {
 		if e.Len > lazySegMax {
 			return false
 		}
-		if _, ok := b.p.img.segmentFile(e); !ok {
+		if _, ok := b.p.img.segmentFile(e); !ok && b.p.img.comp == nil {
 			return false
 		}
 	}
@@ -433,7 +433,17 @@ func (l *lazyLoader) load(src *lazySource, seg int) error {
 	}
 	buf := l.buf[:e.Len]
 	c := src.img.checkSegment(e)
-	for at := uint64(0); at < e.Len; {
+	if src.img.comp != nil {
+		// The chunks of a compressed segment, decoded (compress.go).
+		err := src.img.streamSegment(src.f, e, c, func(at uint64, b []byte) error {
+			copy(buf[at:], b)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	for at := uint64(0); at < e.Len && src.img.comp == nil; {
 		k := min(e.Len-at, checkPiece)
 		if err := src.img.readSegment(src.f, e, at, buf[at:at+k]); err != nil {
 			return &ImageError{Path: src.img.Path, Err: err}

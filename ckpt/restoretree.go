@@ -313,12 +313,21 @@ func (r *restorer) makeShm(p *rproc) error {
 		mf := fdWriter(fd)
 		for _, e := range rg.Extents {
 			buf := make([]byte, e.Len)
-			if _, err := img.ReadAt(buf, int64(p.img.dataStart+e.Off)); err != nil {
-				img.Close()
-				return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
-			}
 			check := p.img.checkSegment(e)
-			check.h.write(buf)
+			if p.img.comp != nil {
+				err = p.img.streamSegment(img, e, check, func(at uint64, b []byte) error {
+					copy(buf[at:], b)
+					return nil
+				})
+			} else if _, err = img.ReadAt(buf, int64(p.img.dataStart+e.Off)); err == nil {
+				check.h.write(buf)
+			} else {
+				err = fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
+			}
+			if err != nil {
+				img.Close()
+				return err
+			}
 			if err := check.verify(); err != nil {
 				img.Close()
 				return err

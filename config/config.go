@@ -72,6 +72,9 @@ type Config struct {
 	// CheckpointKeep is how many good checkpoint generations each job
 	// keeps (a queue's ckpt_keep overrides it).
 	CheckpointKeep int
+	// CheckpointCompress is the zstd level of the jobs' images (0: not
+	// compressed); a queue's ckpt_compress overrides it.
+	CheckpointCompress int
 	// CheckpointHour is how long an hour of a checkpoint interval lasts:
 	// an hour, except for tests and demonstrations, which shorten it.
 	CheckpointHour time.Duration

@@ -123,6 +123,16 @@ var keys = []key{
 			return nil
 		},
 		func(c Config) string { return strconv.Itoa(c.CheckpointKeep) }},
+	{"checkpoint_compress", "compress the memory in the jobs' images: 0 (no), or the zstd level from 1 (fastest) to 4 (a queue's ckpt_compress overrides it)", "0",
+		func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 || n > 4 {
+				return fmt.Errorf("want 0 (no compression) or a level from 1 to 4")
+			}
+			c.CheckpointCompress = n
+			return nil
+		},
+		func(c Config) string { return strconv.Itoa(c.CheckpointCompress) }},
 	{"checkpoint_hour", "how long an hour of a checkpoint interval (qsub -c) lasts; shorter only for tests and demonstrations", "1h",
 		func(c *Config, v string) error {
 			return duration(&c.CheckpointHour, v, 100*time.Millisecond, time.Hour)

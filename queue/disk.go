@@ -111,6 +111,8 @@ type diskQueue struct {
 	CkptDefault string `json:"ckpt_default,omitempty"`
 	CkptKeep    int    `json:"ckpt_keep,omitempty"`
 	NetDefault  string `json:"net_default,omitempty"`
+	// 1: compressed images, -1: not, 0: the server's.
+	CkptCompress int `json:"ckpt_compress,omitempty"`
 }
 
 func toDiskJob(j *jobs.Job) diskJob {
@@ -198,7 +200,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 func toDiskQueue(q *Queue) diskQueue {
 	d := diskQueue{Name: q.Name, Priority: q.Priority, Enabled: q.Enabled, Started: q.Started,
 		MaxRunning: q.MaxRunning, MaxUserRunning: q.MaxUserRunning, Created: q.Created,
-		CkptMinNS: int64(q.CkptMin), CkptKeep: q.CkptKeep, NetDefault: q.NetDefault}
+		CkptMinNS: int64(q.CkptMin), CkptKeep: q.CkptKeep, NetDefault: q.NetDefault, CkptCompress: q.CkptCompress}
 	if q.CkptDefault.Kind != "" {
 		d.CkptDefault = q.CkptDefault.String()
 	}
@@ -209,6 +211,9 @@ func (d diskQueue) queue() *Queue {
 	q := &Queue{Name: d.Name, Priority: d.Priority, Enabled: d.Enabled, Started: d.Started,
 		MaxRunning: d.MaxRunning, MaxUserRunning: d.MaxUserRunning, Created: d.Created,
 		CkptMin: time.Duration(d.CkptMinNS), CkptKeep: d.CkptKeep, NetDefault: d.NetDefault}
+	if d.CkptCompress == 1 || d.CkptCompress == -1 {
+		q.CkptCompress = d.CkptCompress
+	}
 	if d.CkptDefault != "" {
 		// Written by Set, which validated it; a bad one means the default.
 		q.CkptDefault, _ = jobs.ParsePolicy(d.CkptDefault)

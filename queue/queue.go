@@ -32,6 +32,9 @@ type Queue struct {
 	// NetDefault is the net resource of the queue's jobs that ask for
 	// none: jobs.NetPrivate, or "" (the host's network).
 	NetDefault string
+	// CkptCompress: the queue's jobs' images are compressed (1), not
+	// (-1), or as the server's checkpoint_compress says (0).
+	CkptCompress int
 }
 
 // NewQueue returns a queue that is enabled and started, with no limits.
@@ -44,7 +47,7 @@ func (q *Queue) Copy() *Queue { c := *q; return &c }
 
 // QueueAttributes lists the attributes Set knows, in listing order.
 var QueueAttributes = []string{"priority", "enabled", "started", "max_running", "max_user_running",
-	"ckpt_min", "ckpt_default", "ckpt_keep", "net_default"}
+	"ckpt_min", "ckpt_default", "ckpt_keep", "ckpt_compress", "net_default"}
 
 // Set changes one attribute, as qmgr "set queue NAME attr = value" asks.
 func (q *Queue) Set(attr, value string) error {
@@ -97,6 +100,19 @@ func (q *Queue) Set(attr, value string) error {
 			return fmt.Errorf("ckpt_keep = %s: %w (want a whole number of generations, 0 for the server's checkpoint_keep)", value, ErrBadQueue)
 		}
 		q.CkptKeep = n
+	case "ckpt_compress", "checkpoint_compress":
+		if value == "default" {
+			q.CkptCompress = 0
+			return nil
+		}
+		b, err := parseBool(value)
+		if err != nil {
+			return fmt.Errorf("%s = %s: %w (want true, false or default: the server's checkpoint_compress)", attr, value, ErrBadQueue)
+		}
+		q.CkptCompress = -1
+		if b {
+			q.CkptCompress = 1
+		}
 	case "net_default":
 		switch value {
 		case jobs.NetPrivate:
@@ -134,6 +150,14 @@ func (q *Queue) Get(attr string) string {
 		return q.CkptDefault.String()
 	case "ckpt_keep":
 		return strconv.Itoa(q.CkptKeep)
+	case "ckpt_compress", "checkpoint_compress":
+		switch q.CkptCompress {
+		case 1:
+			return "true"
+		case -1:
+			return "false"
+		}
+		return "default"
 	case "net_default":
 		if q.NetDefault == "" {
 			return "host"

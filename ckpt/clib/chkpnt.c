@@ -196,7 +196,7 @@ static int check_path(const char *s)
 
 int chkpnt(int class, pid_t pid, const char *dir, const char *name, int options, int signo)
 {
-	const int known = CHKPNT_FORCE | CHKPNT_PFD | CHKPNT_KILL | CHKPNT_SIGFAMILY | CHKPNT_SIGROOT;
+	const int known = CHKPNT_FORCE | CHKPNT_PFD | CHKPNT_KILL | CHKPNT_SIGFAMILY | CHKPNT_SIGROOT | CHKPNT_COMPRESS;
 	const int sigs = options & (CHKPNT_SIGFAMILY | CHKPNT_SIGROOT);
 	if ((class != 0 && class != CHKPNT_PROC && class != CHKPNT_FAMILY) || (options & ~known) ||
 	    (options & CHKPNT_PFD) || sigs == (CHKPNT_SIGFAMILY | CHKPNT_SIGROOT) ||
@@ -228,6 +228,8 @@ int chkpnt(int class, pid_t pid, const char *dir, const char *name, int options,
 	argv[n++] = class == CHKPNT_FAMILY ? "-r" : "-p";
 	if (options & CHKPNT_FORCE)
 		argv[n++] = "-F";
+	if (options & CHKPNT_COMPRESS)
+		argv[n++] = "-z";
 	if (options & (CHKPNT_KILL | CHKPNT_SIGFAMILY)) {
 		argv[n++] = "-K";
 		argv[n++] = sigbuf;

@@ -26,6 +26,7 @@ extern "C" {
 #define CHKPNT_KILL      0x0010 /* kill the checkpointed processes once the images are durable */
 #define CHKPNT_SIGFAMILY 0x0020 /* send signo to every checkpointed process */
 #define CHKPNT_SIGROOT   0x0040 /* send signo to the root process only */
+#define CHKPNT_COMPRESS  0x0080 /* compress the memory in the images (chkpnt -z) */
 
 /* restart() flags; RESTART_SIGFAMILY and RESTART_SIGROOT are mutually
  * exclusive */

@@ -44,8 +44,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Reader: stdin,
 		Name:   "chkpnt",
 		Usage:  "checkpoint a running process into an image file",
-		UsageText: "chkpnt [-CFinqvX] [-r|-j|-p] [-d dir] [-f file] [-I logfile] [-L logfile] [-k signo|-K signo] pid\n" +
-			"chkpnt -S signo [-CFqvX] [-d dir] [-f file] [-k signo|-K signo] -- command [args ...]",
+		UsageText: "chkpnt [-CFinqvXz] [--compress-level N] [-r|-j|-p] [-d dir] [-f file] [-I logfile] [-L logfile] [-k signo|-K signo] pid\n" +
+			"chkpnt -S signo [-CFqvXz] [-d dir] [-f file] [-k signo|-K signo] -- command [args ...]",
 		Description: "Saves the state of process PID (registers, memory, open files, signals, limits,\n" +
 			"credentials) into an ELF core file named COMM.PID in the current directory, which\n" +
 			"`restart FILE` brings back to life and `gdb PROGRAM FILE` opens like a core dump.\n" +
@@ -68,6 +68,8 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "q", Usage: "quiet: no warnings (errors are still printed)"},
 			&cli.BoolFlag{Name: "v", Usage: "verbose: list descriptors and memory regions"},
 			&cli.BoolFlag{Name: "X", Usage: "print debugging output"},
+			&cli.BoolFlag{Name: "z", Aliases: []string{"compress"}, Usage: "compress the memory in the image (zstd, chunk by chunk; restart reads it as it is)"},
+			&cli.IntFlag{Name: "compress-level", Usage: "compression level `N`, 1 (fastest, the default of -z) to 4 (smallest); implies -z"},
 			&cli.BoolFlag{Name: "r", Usage: "checkpoint the whole process tree rooted at pid: one image per process, ROOT, ROOT.CHILD.PID, ..."},
 			&cli.BoolFlag{Name: "j", Usage: "same as -r"},
 			&cli.BoolFlag{Name: "p", Usage: "checkpoint only pid (the default)"},
@@ -162,6 +164,15 @@ func options(c *cli.Context, tree bool) (ckpt.CheckpointOptions, error) {
 		Tree:        tree,
 		SignalAll:   c.IsSet("K"),
 		SelfChannel: c.Int("self-channel"),
+	}
+	if c.Bool("z") || c.IsSet("compress-level") {
+		opts.Compress = 1
+		if c.IsSet("compress-level") {
+			opts.Compress = c.Int("compress-level")
+			if opts.Compress < 1 || opts.Compress > ckpt.MaxCompress {
+				return opts, cli.Exit(fmt.Sprintf("--compress-level %d: from 1 to %d", opts.Compress, ckpt.MaxCompress), 2)
+			}
+		}
 	}
 	for _, k := range []string{"k", "K"} {
 		if c.IsSet(k) {

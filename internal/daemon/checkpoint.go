@@ -80,6 +80,22 @@ func (d *Daemon) keep(j *jobs.Job) int {
 	return d.config().CheckpointKeep
 }
 
+// compress is the compression level of the images of a job of queue: its
+// ckpt_compress (true: the server's level, or 1), else the server's
+// checkpoint_compress.
+func (d *Daemon) compress(queue string) int {
+	level := d.config().CheckpointCompress
+	if q := d.store.View().Queue(queue); q != nil {
+		switch q.CkptCompress {
+		case 1:
+			return max(level, 1)
+		case -1:
+			return 0
+		}
+	}
+	return level
+}
+
 // beginCheckpoint starts a checkpoint of a running job, or returns the one
 // in progress (busy true), which the caller may wait for.
 func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy bool, retErr error) {
@@ -108,6 +124,7 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 		}
 	}()
 	now := time.Now().Round(0)
+	var queue string
 	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if !j.Checkpoint.Checkpointable() {
 			return conflict("job %s has checkpoint policy n: it is never checkpointed (qchkpnt -i changes that)", id)
@@ -116,7 +133,7 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 			return conflict("job %s is %s; only running jobs can be checkpointed", id, j.State)
 		}
 		o, err := j.BeginCheckpoint(jobs.CheckpointOp{Requeue: req.stop, Hold: req.hold, By: req.by}, now)
-		op.gen = o.Gen
+		op.gen, queue = o.Gen, j.Queue
 		return err
 	})
 	if err != nil {
@@ -145,7 +162,7 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 	}
 	creq := supervisor.CheckpointRequest{
 		JobID: uint64(id), RunDir: runDir, Job: st.Info.Job, Gen: op.gen, Dir: d.genDir(id, op.gen),
-		Stop: req.stop, Hold: req.hold, KeyFile: d.keyFile,
+		Stop: req.stop, Hold: req.hold, KeyFile: d.keyFile, Compress: d.compress(queue),
 	}
 	arg, err := json.Marshal(creq)
 	if err != nil {

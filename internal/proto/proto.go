@@ -524,11 +524,12 @@ type QueueInfo struct {
 	MaxRunning     int            `json:"max_running"`
 	MaxUserRunning int            `json:"max_user_running"`
 	Default        bool           `json:"default"`
-	Counts         map[string]int `json:"counts"`                // jobs by state
-	CkptMin        string         `json:"ckpt_min"`              // as qmgr takes it: "0", hours, a duration
-	CkptDefault    string         `json:"ckpt_default"`          // n, s or an interval
-	CkptKeep       int            `json:"ckpt_keep"`             // 0: the server's checkpoint_keep
-	NetDefault     string         `json:"net_default,omitempty"` // host or private
+	Counts         map[string]int `json:"counts"`                  // jobs by state
+	CkptMin        string         `json:"ckpt_min"`                // as qmgr takes it: "0", hours, a duration
+	CkptDefault    string         `json:"ckpt_default"`            // n, s or an interval
+	CkptKeep       int            `json:"ckpt_keep"`               // 0: the server's checkpoint_keep
+	NetDefault     string         `json:"net_default,omitempty"`   // host or private
+	CkptCompress   string         `json:"ckpt_compress,omitempty"` // true, false or default (the server's checkpoint_compress)
 }
 
 // QueueReply is the queue after create or set.

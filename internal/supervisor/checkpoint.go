@@ -61,6 +61,8 @@ type CheckpointRequest struct {
 	// KeyFile is the host key the images are authenticated with
 	// (HostKey); "": none.
 	KeyFile string `json:"key_file,omitempty"`
+	// Compress is the compression level of the images (0: none).
+	Compress int `json:"compress,omitempty"`
 
 	skipSpaceCheck bool // tests: reach the engine's own ENOSPC
 }
@@ -189,7 +191,7 @@ func checkpoint(ctx context.Context, log *slog.Logger, req CheckpointRequest, re
 			}
 		}()
 	}
-	opts := ckpt.CheckpointOptions{Dir: req.Dir, File: RootImage, Tree: true, Logger: log.With("component", "ckpt")}
+	opts := ckpt.CheckpointOptions{Dir: req.Dir, File: RootImage, Tree: true, Compress: req.Compress, Logger: log.With("component", "ckpt")}
 	if req.KeyFile != "" {
 		key, err := ReadKey(req.KeyFile)
 		if err != nil {
