@@ -76,6 +76,9 @@ func (d *Daemon) startSubjob(id jobs.ID) {
 		d.log.Error("cannot record the start of a subjob", "job_id", id, "error", err)
 		return
 	}
+	if n := d.store.View().Job(id.Base()); n != nil && n.Array != nil && n.Array.Began.Equal(now) {
+		d.log.Info("array job begun", "job_id", jobs.ArrayForm(id.Base()), "subjob", id)
+	}
 	d.launch(sub)
 }
 
@@ -104,6 +107,11 @@ func (d *Daemon) syncArray(id jobs.ID) {
 				a.Array.States[pos] = jobs.SubOK
 			case r.State == jobs.Failed:
 				a.Array.States[pos] = jobs.SubFailed
+				st, ok := r.ExitStatus()
+				if !ok || st == 0 {
+					st = 1 // failed all the same
+				}
+				a.Array.Ended(st)
 			}
 		}
 		return a.Settle(time.Now().Round(0))
@@ -113,7 +121,7 @@ func (d *Daemon) syncArray(id jobs.ID) {
 		return
 	}
 	if a := d.store.View().Job(id); a != nil && a.State.Terminal() {
-		d.log.Info("array job ended", "job_id", jobs.ArrayForm(id), "state", a.State, "reason", a.Reason)
+		d.log.Info("array job ended", "job_id", jobs.ArrayForm(id), "state", a.State, "exit_status", a.Array.ExitStatus(), "reason", a.Reason)
 	}
 	d.wake()
 }
@@ -333,7 +341,7 @@ func (d *Daemon) subjobOp(who caller, id jobs.ID, op string) (any, error) {
 	if op == proto.OpDelete {
 		d.log.Info("subjob deleted", "job_id", id, "by", who.name)
 		if a.State.Terminal() {
-			d.log.Info("array job ended", "job_id", jobs.ArrayForm(a.ID), "state", a.State, "reason", a.Reason)
+			d.log.Info("array job ended", "job_id", jobs.ArrayForm(a.ID), "state", a.State, "exit_status", a.Array.ExitStatus(), "reason", a.Reason)
 		}
 	}
 	d.wake()

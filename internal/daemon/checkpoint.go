@@ -108,7 +108,7 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 		}
 	}()
 	now := time.Now().Round(0)
-	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if !j.Checkpoint.Checkpointable() {
 			return conflict("job %s has checkpoint policy n: it is never checkpointed (qchkpnt -i changes that)", id)
 		}
@@ -143,9 +143,14 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 	if !st.Alive || st.Info == nil || st.Info.Job.PID <= 0 {
 		return fail(errors.New("the job's processes are not running"))
 	}
+	cfg := d.config()
 	creq := supervisor.CheckpointRequest{
 		JobID: uint64(id), RunDir: runDir, Job: st.Info.Job, Gen: op.gen, Dir: d.genDir(id, op.gen),
 		Stop: req.stop, Hold: req.hold, KeyFile: d.keyFile,
+		Prologue:    d.pelogPath(cfg.CheckpointPrologue, "checkpoint_prologue"),
+		Epilogue:    d.pelogPath(cfg.CheckpointEpilogue, "checkpoint_epilogue"),
+		HookTimeout: cfg.PelogTimeout,
+		User:        j.Owner.Name, Group: groupOf(j.Owner.GID), By: req.by,
 	}
 	arg, err := json.Marshal(creq)
 	if err != nil {
@@ -245,8 +250,14 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 		} else {
 			j.CheckpointFailed(res.Gen, res.Error, now)
 		}
+		if res.EpilogueError != "" {
+			j.Event(now, "after checkpoint %d: %s", res.Gen, res.EpilogueError)
+		}
 		return nil
 	})
+	if err == nil && res.EpilogueError != "" {
+		log.Warn("the checkpoint_epilogue failed", "error", res.EpilogueError)
+	}
 	switch {
 	case errors.Is(err, queue.ErrNoJob):
 		os.RemoveAll(d.genDir(id, res.Gen)) // deleted meanwhile

@@ -776,12 +776,10 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 		info.ID, info.Array = uint64(jobs.ArrayForm(j.ID)), j.Array.Spec()
 		info.ArrayCount = arrayCount(d.store.View(), j)
 		if j.State.Terminal() {
-			// PBS's: 0 when no subjob that ran failed (deleted ones do not
-			// count), else 1.
-			st := 0
-			if j.Array.Count()[jobs.SubFailed] > 0 {
-				st = 1
-			}
+			// PBS's: 0 when every subjob that ran exited 0 (deleted ones
+			// do not count), 1 when one did not, 2 when one was ended by
+			// the batch system.
+			st := j.Array.ExitStatus()
 			info.ExitStatus = &st
 		}
 	}

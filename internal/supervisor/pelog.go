@@ -140,7 +140,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 // the job's PBS_JOBID, nothing of the job's own environment.
 func pelogEnv(spec *Spec) []string {
 	return []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"PBS_JOBID=" + strconv.FormatUint(spec.JobID, 10), "LAZARUS_JOBID=" + strconv.FormatUint(spec.JobID, 10)}
+		"PBS_JOBID=" + jobs.ID(spec.JobID).String(), "LAZARUS_JOBID=" + jobs.ID(spec.JobID).String()}
 }
 
 // prologue runs the site's prologue before a run from the start of the
@@ -150,7 +150,7 @@ func prologue(ctx context.Context, log *slog.Logger, spec *Spec, rec *Record) bo
 		return true
 	}
 	res := runPelog(ctx, log, "prologue", spec.Prologue, spec.PelogTimeout,
-		[]string{strconv.FormatUint(spec.JobID, 10), spec.User, spec.Group}, pelogEnv(spec))
+		[]string{jobs.ID(spec.JobID).String(), spec.User, spec.Group}, pelogEnv(spec))
 	if res.Code == 0 {
 		return true
 	}
@@ -195,7 +195,7 @@ func epilogue(ctx context.Context, log *slog.Logger, spec *Spec, rec *Record) {
 	used := fmt.Sprintf("cput=%s,mem=%dkb,vmem=%dkb,walltime=%s", jobs.FormatDuration(cpu),
 		rec.Mem>>10, rec.VMem>>10, jobs.FormatDuration(seg.Wall(seg.End)))
 	res := runPelog(ctx, log, "epilogue", spec.Epilogue, spec.PelogTimeout, []string{
-		strconv.FormatUint(spec.JobID, 10), spec.User, spec.Group, spec.Name, strconv.Itoa(rec.Session),
+		jobs.ID(spec.JobID).String(), spec.User, spec.Group, spec.Name, strconv.Itoa(rec.Session),
 		spec.ResourceList, used, spec.Queue, spec.Account, strconv.Itoa(status),
 	}, pelogEnv(spec))
 	if res.Code != 0 {
