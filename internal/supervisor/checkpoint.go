@@ -78,6 +78,9 @@ type CheckpointRequest struct {
 type Requeue struct {
 	Gen  int  `json:"gen"`
 	Hold bool `json:"hold"`
+	// Dir is the generation's directory (absent in older markers), where
+	// the epilogue looks whether the checkpoint completed.
+	Dir string `json:"dir,omitempty"`
 }
 
 // CheckpointResult is how a checkpoint ended.
@@ -190,7 +193,7 @@ func checkpoint(ctx context.Context, log *slog.Logger, req CheckpointRequest, re
 	}
 	if req.Stop {
 		marker := filepath.Join(req.RunDir, RequeueFile)
-		if err := writeJSON(marker, &Requeue{Gen: req.Gen, Hold: req.Hold}); err != nil {
+		if err := writeJSON(marker, &Requeue{Gen: req.Gen, Hold: req.Hold, Dir: req.Dir}); err != nil {
 			return err
 		}
 		defer func() {

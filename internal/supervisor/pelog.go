@@ -168,6 +168,27 @@ func prologue(ctx context.Context, log *slog.Logger, spec *Spec, rec *Record) bo
 	return false
 }
 
+// stoppedWhy says, as the daemon will record it, why a run that was
+// killed was stopped on purpose, to be requeued: after a checkpoint that
+// stops it (qchkpnt -k, qhold, maintenance), or without one; "" when it
+// was not. The daemon decides the same from the same marker.
+func stoppedWhy(runDir string, rec *Record) string {
+	rq, err := ReadRequeue(runDir)
+	switch {
+	case err != nil || rq == nil:
+		return ""
+	case rq.Gen == 0 && rec.Reason == "killed":
+		return "stopped to be requeued"
+	case rq.Gen == 0 || rec.ExitCode != -1:
+		return ""
+	case rq.Dir != "":
+		if _, ok := ReadGeneration(rq.Dir, rq.Gen); !ok {
+			return "" // the checkpoint did not complete
+		}
+	}
+	return fmt.Sprintf("stopped after checkpoint %d", rq.Gen)
+}
+
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
@@ -182,13 +203,16 @@ func lastLine(s string) string {
 // epilogue runs the site's epilogue after a run, with what the run used,
 // and appends its output to the job's output file, as PBS does (opened as
 // the job's owner: the path is the user's to choose).
-func epilogue(ctx context.Context, log *slog.Logger, spec *Spec, rec *Record) {
+func epilogue(ctx context.Context, log *slog.Logger, runDir string, spec *Spec, rec *Record) {
 	if spec.Epilogue == "" {
 		return
 	}
 	seg := jobs.Segment{Start: spec.Start, End: rec.End, ExitCode: rec.ExitCode, Signal: rec.Signal, Reason: rec.Reason}
 	if seg.End.IsZero() {
 		seg.End = time.Now()
+	}
+	if why := stoppedWhy(runDir, rec); why != "" {
+		seg.Reason = why // its Exit_status is PBS's for a stop, not SIGKILL's
 	}
 	status, _ := seg.ExitStatus()
 	cpu := time.Duration(rec.UserCPUNS + rec.SysCPUNS)
