@@ -187,3 +187,51 @@ func TestBatchArrayMaxRunning(t *testing.T) {
 		t.Errorf("subjob 1: runs %+v, want a restart from its checkpoint", j.Segments)
 	}
 }
+
+// A job that ends while its periodic checkpoint is being written (after
+// the freeze, from its copy-on-write twins): the checkpoint ends at once,
+// and so does the job. The init of the job's PID namespace, exiting,
+// waits in the kernel until every process of the namespace is reaped,
+// the twins included; the engine used to wait for that init to stop,
+// twin by twin, for a minute each, before it collected the next twin, so
+// the checkpoint and the job's end hung for minutes.
+func TestBatchJobEndsDuringCheckpoint(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, ckptConf)
+	gen := filepath.Join(b.home, "spool", "1.ckpt", "1")
+	// The job touches 400 MiB (so writing its images takes a while), then
+	// ends as soon as the first image file of its first checkpoint
+	// appears: the engine creates it once the tree runs again.
+	script := b.script("end.sh", `#!/bin/sh
+python3 - <<'PY'
+import os, time
+x = bytearray(b'\x01') * (400 << 20)
+while True:
+    try:
+        if os.listdir("`+gen+`"):
+            break
+    except FileNotFoundError:
+        pass
+    time.sleep(0.005)
+PY
+echo done
+`)
+	id := b.qsub("-c", "1", script)
+	if id != 1 {
+		t.Fatalf("job id %d, want 1", id)
+	}
+	j := b.waitState(id, "finished", "failed")
+	if j.State != "finished" || len(j.Segments) != 1 {
+		t.Fatalf("job: %s %q, runs %+v", j.State, j.Reason, j.Segments)
+	}
+	if out := b.readFile(j.Stdout); out != "done\n" {
+		t.Errorf("job output %q", out)
+	}
+	// Its checkpoint has ended too, taken or not: nothing waits for it.
+	b.waitFor("the checkpoint to end", func() bool {
+		return strings.Contains(b.log(), "checkpoint done") || strings.Contains(b.log(), "checkpoint failed")
+	})
+	if j := b.job(id); j.State != "finished" {
+		t.Errorf("job after its checkpoint ended: %s", j.State)
+	}
+}

@@ -243,7 +243,7 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 	now := time.Now().Round(0)
 	var dropped []jobs.Generation
 	stopping := false
-	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+	nj, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if res.OK {
 			stopping = j.Checkpointing != nil && j.Checkpointing.Gen == res.Gen && j.Checkpointing.Requeue
 			dropped = j.CheckpointDone(res.Generation(), d.keep(j), now)
@@ -277,6 +277,8 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 			// (it died, with a previous daemon): stop it, as asked.
 			d.killJob(id)
 		}
+	case !nj.State.Active():
+		log.Warn("checkpoint failed; the job ended meanwhile", "state", nj.State, "error", res.Error)
 	default:
 		log.Warn("checkpoint failed; the job runs on", "error", res.Error)
 	}
