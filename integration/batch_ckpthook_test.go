@@ -159,3 +159,27 @@ func TestBatchEpilogueAfterMaintenance(t *testing.T) {
 		t.Errorf("epilogue of the last run: %q", last)
 	}
 }
+
+// A periodic checkpoint has its hooks too, "schedule" asking; a subjob's
+// id is N[i].
+func TestBatchCheckpointHookPeriodic(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, ckptConf)
+	proArgs := b.pelog("checkpoint_prologue", "exit 0\n", 0o700)
+	epiArgs := b.pelog("checkpoint_epilogue", "exit 0\n", 0o700)
+	script := b.script("loop.sh", "#!/bin/sh\nwhile [ ! -e "+b.work+"/go ]; do sleep 0.2; done\n")
+	id := b.qsubID("-J", "1-2", "-c", "1", script)
+	b.waitFor("a periodic checkpoint's epilogue", func() bool { return fileLines(epiArgs) > 0 })
+	pro := strings.Fields(strings.Split(b.readFile(proArgs), "\n")[0])
+	if len(pro) != 8 || !strings.HasPrefix(pro[0], jobArg(uint64(id.Base()))+"[") || pro[6] != "schedule" || pro[7] != "continue" {
+		t.Errorf("checkpoint_prologue of a periodic checkpoint of a subjob: %q", pro)
+	}
+	epi := strings.Fields(strings.Split(b.readFile(epiArgs), "\n")[0])
+	if len(epi) != 9 || epi[6] != "schedule" || epi[8] != "0" {
+		t.Errorf("checkpoint_epilogue of a periodic checkpoint: %q", epi)
+	}
+	os.WriteFile(filepath.Join(b.work, "go"), nil, 0o644)
+	if arr := b.waitEnded(id); arr.State != "finished" {
+		t.Errorf("array: %s %q", arr.State, arr.Reason)
+	}
+}
