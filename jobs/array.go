@@ -433,9 +433,6 @@ func (j *Job) Settle(now time.Time) error {
 		return nil
 	}
 	n := j.Array.Count()
-	if n[SubRecord]+n[SubOK]+n[SubFailed] > 0 && j.Array.Began.IsZero() {
-		j.Array.Began = now
-	}
 	if n[SubQueued]+n[SubHeld]+n[SubRecord] == 0 {
 		if n[SubOK] == j.Array.Len() {
 			return j.become(Finished, "", now)
@@ -444,6 +441,9 @@ func (j *Job) Settle(now time.Time) error {
 			n[SubOK], j.Array.Len(), n[SubFailed], n[SubDeleted]), now)
 	}
 	if j.State == Queued && n[SubRecord]+n[SubOK]+n[SubFailed] > 0 {
+		if j.Array.Began.IsZero() {
+			j.Array.Began = now // its first subjob started
+		}
 		return j.become(Begun, "", now)
 	}
 	return nil

@@ -58,6 +58,7 @@ func subjobPaths(s *jobs.Job) {
 // it, in one transaction with its array's byte.
 func (d *Daemon) startSubjob(id jobs.ID) {
 	now := time.Now().Round(0)
+	began := false
 	sub, err := d.store.StartSubjob(id.Base(), id.Index(), func(arr, s *jobs.Job) error {
 		if arr.State != jobs.Queued && arr.State != jobs.Begun {
 			return errNotPending
@@ -67,6 +68,7 @@ func (d *Daemon) startSubjob(id jobs.ID) {
 		if err := s.Start(now); err != nil {
 			return err
 		}
+		began = arr.State == jobs.Queued
 		return arr.Settle(now)
 	})
 	switch {
@@ -76,7 +78,7 @@ func (d *Daemon) startSubjob(id jobs.ID) {
 		d.log.Error("cannot record the start of a subjob", "job_id", id, "error", err)
 		return
 	}
-	if n := d.store.View().Job(id.Base()); n != nil && n.Array != nil && n.Array.Began.Equal(now) {
+	if began {
 		d.log.Info("array job begun", "job_id", jobs.ArrayForm(id.Base()), "subjob", id)
 	}
 	d.launch(sub)
