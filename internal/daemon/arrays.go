@@ -110,8 +110,10 @@ func (d *Daemon) syncArray(id jobs.ID) {
 			case r.State == jobs.Failed:
 				a.Array.States[pos] = jobs.SubFailed
 				st, ok := r.ExitStatus()
-				if !ok || st == 0 {
-					st = 1 // failed all the same
+				if !ok || st == 0 || st < 0 && strings.HasPrefix(r.Reason, "deleted by ") {
+					// Failed all the same; deleted by a user (killed,
+					// even before its script ran), not by the system.
+					st = 1
 				}
 				a.Array.Ended(st)
 			}
