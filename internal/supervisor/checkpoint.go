@@ -148,11 +148,11 @@ func Checkpoint(ctx context.Context, log *slog.Logger, req CheckpointRequest) (r
 	if err := checkpoint(ctx, log, req, &res); err != nil {
 		res.Error = err.Error()
 		res.NoSpace = errors.Is(err, syscall.ENOSPC)
-		log.Warn("checkpoint failed", "job_id", req.JobID, "gen", req.Gen, "error", err)
+		log.Warn("checkpoint failed", "job_id", jobs.ID(req.JobID), "gen", req.Gen, "error", err)
 		return res
 	}
 	res.OK = true
-	log.Info("checkpoint done", "job_id", req.JobID, "gen", req.Gen, "size", res.Size,
+	log.Info("checkpoint done", "job_id", jobs.ID(req.JobID), "gen", req.Gen, "size", res.Size,
 		"frozen", time.Duration(res.Frozen), "duration", time.Duration(res.Duration))
 	return res
 }
