@@ -214,12 +214,24 @@ func (t *dumpTree) copyFrozen() bool {
 }
 
 // endTwins kills the twins left and has their parents reap them.
+//
+// Every twin is killed and collected first, then each process reaps its
+// own: a process of the tree may be exiting by now (the job ended while
+// its images were written), and the init of a PID namespace that exits
+// waits in the kernel until every process of the namespace has been
+// reaped, the other processes' twins included, which it cannot reap while
+// we trace them. Reaping twin by twin, a process at a time, waited on
+// that init for the whole of stopWaitLimit, twice (its stop, then its
+// detach), before the next twin was collected: the checkpoint, and the
+// end of the job, hung for minutes.
 func (t *dumpTree) endTwins(res *CheckpointResult) {
+	for _, d := range t.procs {
+		d.twin.kill()
+	}
 	for _, d := range t.procs {
 		if d.twin == nil {
 			continue
 		}
-		d.twin.kill()
 		start := time.Now()
 		if err := d.reapTwin(d.twin); err != nil {
 			d.warn("%v", err)

@@ -97,6 +97,7 @@ func parseMaps(data []byte) ([]mapping, error) {
 type procStat struct {
 	Comm       string
 	State      byte
+	Flags      uint64 // the kernel's PF_* flags of the task
 	PPID       int
 	PGID       int
 	SID        int
@@ -156,6 +157,7 @@ func parseStat(data []byte) (procStat, error) {
 		return s, fmt.Errorf("parse stat: %d fields", len(f)+2)
 	}
 	s.State = f[0][0]
+	s.Flags = field(9)
 	s.PPID = ifield(4)
 	s.PGID = ifield(5)
 	s.SID = ifield(6)

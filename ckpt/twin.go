@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -158,9 +159,15 @@ func (d *dumper) reapTwin(tw *twin) error {
 		return nil
 	}
 	if !d.seized {
-		// Running: one thread is stopped for the injection.
+		// Running: one thread is stopped for the injection. A process
+		// that is exiting never stops (it stays in the kernel until it
+		// dies): its dead twin goes, with its other children, to the
+		// reaper of its namespace, which reaps it.
+		if exiting(d.pid) {
+			return nil
+		}
 		if err := d.seizeTask(d.pid); err != nil {
-			if errors.Is(err, unix.ESRCH) {
+			if errors.Is(err, unix.ESRCH) || exiting(d.pid) {
 				return nil
 			}
 			return fmt.Errorf("%s(%d): reap copy-on-write twin: %w", d.comm, d.pid, err)
@@ -170,13 +177,16 @@ func (d *dumper) reapTwin(tw *twin) error {
 		if err := interruptUnlessStopped(d.pid); err != nil {
 			return err
 		}
-		if err := d.waitFrozen(d.pid); err != nil {
-			var ee *ExitedError
-			if errors.As(err, &ee) {
-				d.seized = false
-				return nil
-			}
+		gone, err := d.waitFrozenUnlessExiting(d.pid)
+		var ee *ExitedError
+		switch {
+		case errors.As(err, &ee):
+			d.seized = false
+			return nil
+		case err != nil:
 			return err
+		case gone:
+			return nil // released (detached) on the way out
 		}
 	}
 	regs, err := ptraceGetRegs(d.pid)
@@ -202,6 +212,61 @@ func (d *dumper) reapTwin(tw *twin) error {
 			return nil
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// pfExiting is the kernel's PF_EXITING task flag (include/linux/sched.h):
+// the task is in do_exit.
+const pfExiting = 0x4
+
+// exiting reports whether process pid is exiting or dead (or gone).
+func exiting(pid int) bool {
+	st, err := readStat(pid)
+	return err != nil || st.State == 'Z' || st.State == 'X' || st.Flags&pfExiting != 0
+}
+
+// exitPoll is how often waitFrozenUnlessExiting looks whether the process
+// it waits for has begun to exit.
+const exitPoll = 20 * time.Millisecond
+
+// waitFrozenUnlessExiting is waitFrozen for a process that may begin to
+// exit at any moment (it runs on, outside the freeze): gone is true, with
+// no error, as soon as it is exiting, which it does without ever
+// stopping.
+func (d *dumper) waitFrozenUnlessExiting(tid int) (gone bool, err error) {
+	ctx := context.Background()
+	if d.tree != nil && d.tree.ctx != nil {
+		ctx = d.tree.ctx
+	}
+	deadline := time.Now().Add(stopWaitLimit)
+	for {
+		slice := time.Now().Add(exitPoll)
+		if slice.After(deadline) {
+			slice = deadline
+		}
+		ws, err := waitStopUntil(ctx, tid, slice)
+		var te *StopTimeoutError
+		switch {
+		case errors.As(err, &te):
+			if exiting(tid) {
+				return true, nil
+			}
+			if time.Now().After(deadline) {
+				return false, fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+			}
+			continue
+		case err != nil:
+			return false, fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+		}
+		if ws.TrapCause() == unix.PTRACE_EVENT_STOP {
+			return false, nil
+		}
+		if _, ok := groupStopSignal(ws); ok {
+			return false, nil
+		}
+		if err := ptraceCont(tid, ws.StopSignal()); err != nil {
+			return false, err
+		}
 	}
 }
 

@@ -87,6 +87,11 @@ type Config struct {
 	// bounds each run of them.
 	Prologue, Epilogue string
 	PelogTimeout       time.Duration
+	// CheckpointPrologue and CheckpointEpilogue are the site's hooks run
+	// before and after each checkpoint of a job ("": the state
+	// directory's checkpoint_prologue and checkpoint_epilogue, when they
+	// exist), each bounded by PelogTimeout too.
+	CheckpointPrologue, CheckpointEpilogue string
 	// Sendmail is the MTA of job mail ("": none), MailFrom its sender,
 	// MailPerMinute the most mails sent in a minute.
 	Sendmail      string

@@ -202,6 +202,14 @@ func (b *batch) cleanup() {
 	}
 	if b.t.Failed() || os.Getenv("LAZARUS_TEST_LOG") != "" {
 		b.t.Logf("lazarusd log:\n%s", b.log())
+		// The checkpoint helpers' own logs, for a checkpoint that failed
+		// or did not end.
+		logs, _ := filepath.Glob(filepath.Join(b.home, "run", "*", "checkpoint.log"))
+		for _, l := range logs {
+			if data, err := os.ReadFile(l); err == nil && len(data) > 0 {
+				b.t.Logf("%s:\n%s", l, data)
+			}
+		}
 	}
 }
 

@@ -200,6 +200,23 @@ func Changes(c AcctContext, old, cur *Job, by string, now time.Time) []AcctRecor
 			rec(cur.Changed, AcctDeleted, []AcctField{{"requestor", who}})
 		}
 	}
+	// qdel of an array that has begun: the D record now, its E record
+	// when its last subjob has ended.
+	if cur.Array != nil && cur.Reason != old.Reason && !cur.State.Terminal() {
+		if who, ok := strings.CutPrefix(cur.Reason, "deleted by "); ok {
+			if !strings.Contains(who, "@") && c.Server != "" {
+				who += "@" + c.Server
+			}
+			rec(cur.Changed, AcctDeleted, []AcctField{{"requestor", who}})
+		}
+	}
+	// An array that ended, once it had begun (PBS's chk_array_doneness:
+	// an array none of whose subjobs ran has no E record).
+	if cur.Array != nil && cur.State.Terminal() && !old.State.Terminal() {
+		if n := cur.Array.Count(); n[SubOK]+n[SubFailed] > 0 {
+			rec(cur.Changed, AcctEnded, arrayEndFields(c, cur))
+		}
+	}
 	// Checkpoints that became durable, oldest first: numbers only grow,
 	// so a generation above every one the old record had is new.
 	newest := 0
@@ -291,6 +308,31 @@ func startFields(c AcctContext, j *Job, s Segment) []AcctField {
 		f = append(f, AcctField{"Resource_List.walltime", FormatDuration(j.Resources.Walltime)})
 	}
 	return f
+}
+
+// arrayEndFields are the keys of an array job's E record, as PBS writes
+// them: those of S without the execution host (each subjob ran on its
+// own), its indices, then its end and Exit_status (0, 1 or 2: see
+// Array.Exit). Its subjobs' usage is in their own E records.
+func arrayEndFields(c AcctContext, j *Job) []AcctField {
+	began := j.Array.Began
+	if began.IsZero() {
+		began = j.Submitted // an array that began before Began was kept
+	}
+	var f []AcctField
+	for _, x := range startFields(c, j, Segment{Start: began}) {
+		switch x.Key {
+		case "exec_host", "exec_vnode":
+			continue
+		}
+		f = append(f, x)
+		if x.Key == "start" {
+			f = append(f, AcctField{"array_indices", j.Array.Indices()})
+		}
+	}
+	return append(f,
+		AcctField{"session", "0"}, AcctField{"end", unix(j.Changed)},
+		AcctField{"Exit_status", strconv.Itoa(j.Array.ExitStatus())}, AcctField{"run_count", "0"})
 }
 
 func eligible(j *Job) time.Time {

@@ -121,3 +121,79 @@ func TestChanges(t *testing.T) {
 		})
 	}
 }
+
+// An array job's records: Q at submission, D at qdel, E (PBS's) once its
+// last subjob has ended, if one ran.
+func TestArrayChanges(t *testing.T) {
+	c := AcctContext{Server: "h", GroupName: func(uint32) string { return "staff" }}
+	t0 := time.Date(2026, 1, 1, 10, 0, 0, 0, time.Local)
+	a, err := ParseArray("1-3%2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	queued := &Job{ID: 7, Name: "sweep", Queue: "batch", State: Queued, Owner: Owner{UID: 1, GID: 2, Name: "alice"},
+		Submitted: t0, Resources: Resources{NCPUs: 1, Walltime: time.Hour}, Array: a}
+	set := func(j *Job, at time.Duration, states string, exit int) *Job {
+		t.Helper()
+		n := j.Copy()
+		copy(n.Array.States, states)
+		n.Array.Ended(exit)
+		if err := n.Settle(t0.Add(at)); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	begun := set(queued, time.Minute, "RQQ", 0)
+	ok := set(begun, time.Hour, "XXX", 0)
+	oneFailed := set(begun, time.Hour, "XFD", 3)
+	aborted := set(begun, time.Hour, "FXX", ExecInitAbort)
+	neverRan := set(queued, time.Hour, "DDD", 0)
+	deleting := begun.Copy()
+	deleting.Reason = "deleted by bob"
+	types := func(rs []AcctRecord) string {
+		var b strings.Builder
+		for _, r := range rs {
+			b.WriteByte(r.Type)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		name     string
+		old, cur *Job
+		want     string
+		exit     string
+	}{
+		{"submitted", nil, queued, "Q", ""},
+		{"begun", queued, begun, "", ""},
+		{"all ok", begun, ok, "E", "0"},
+		{"one failed, one deleted", begun, oneFailed, "E", "1"},
+		{"one ended by the system", begun, aborted, "E", "2"},
+		{"none ran", queued, neverRan, "", ""},
+		{"qdel", begun, deleting, "D", ""},
+		{"qdel again", deleting, deleting.Copy(), "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs := Changes(c, tc.old, tc.cur, "", t0.Add(2*time.Hour))
+			if got := types(rs); got != tc.want {
+				t.Fatalf("records %q, want %q", got, tc.want)
+			}
+			for _, r := range rs {
+				if r.ID != "7[].h" {
+					t.Errorf("id %q, want 7[].h", r.ID)
+				}
+			}
+			if tc.want == "D" && rs[0].Get("requestor") != "bob@h" {
+				t.Errorf("requestor %q, want bob@h", rs[0].Get("requestor"))
+			}
+			if tc.want != "E" {
+				return
+			}
+			e := rs[0]
+			if e.Get("Exit_status") != tc.exit || e.Get("array_indices") != "1-3" || e.Get("exec_host") != "" ||
+				e.Get("start") != unix(t0.Add(time.Minute)) || e.Get("end") != unix(t0.Add(time.Hour)) ||
+				e.Get("user") != "alice" || e.Get("Resource_List.walltime") != "01:00:00" || !e.Time.Equal(t0.Add(time.Hour)) {
+				t.Errorf("E record %s", strings.TrimSpace(e.Line()))
+			}
+		})
+	}
+}

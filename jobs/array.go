@@ -203,6 +203,47 @@ type Array struct {
 	Ranges []Range // ascending, disjoint: the canonical form of the indices
 	Max    int     // most subjobs running at once (%max); 0: no limit
 	States []byte  // one per subjob, in index order (Sub*)
+	// Began is when the array began (its first subjob started): the start
+	// of its E record.
+	Began time.Time
+	// Exit is the worst end of its subjobs so far, PBS's way: 0 all exited
+	// 0, 1 one exited otherwise (or was killed), 2 one was ended by the
+	// batch system (a negative Exit_status). Deleted subjobs do not count.
+	Exit int
+}
+
+// PBS's array exit statuses (its chk_array_doneness).
+const (
+	ArrayExitOK     = 0 // every subjob that ended exited 0
+	ArrayExitFailed = 1 // a subjob ended with a status other than 0
+	ArrayExitError  = 2 // a subjob was ended by the batch system (Exit_status < 0)
+)
+
+// Ended folds the Exit_status of a subjob that ended into the array's.
+func (a *Array) Ended(status int) {
+	switch {
+	case status < 0:
+		a.Exit = ArrayExitError
+	case status > 0:
+		a.Exit = max(a.Exit, ArrayExitFailed)
+	}
+}
+
+// ExitStatus is the array's Exit_status (meaningful once it has ended).
+func (a *Array) ExitStatus() int {
+	if a.Exit == ArrayExitOK && a.Count()[SubFailed] > 0 {
+		return ArrayExitFailed // a subjob failed before Exit was kept
+	}
+	return a.Exit
+}
+
+// Indices prints the indices without %max: PBS's array_indices_submitted.
+func (a *Array) Indices() string {
+	parts := make([]string, len(a.Ranges))
+	for i, r := range a.Ranges {
+		parts[i] = r.String()
+	}
+	return strings.Join(parts, ",")
 }
 
 // ParseArray parses an array request in Slurm's list form, which holds
@@ -283,11 +324,7 @@ func compress(idx []int) []Range {
 
 // Spec prints the indices (and %max) in the form ParseArray reads.
 func (a *Array) Spec() string {
-	parts := make([]string, len(a.Ranges))
-	for i, r := range a.Ranges {
-		parts[i] = r.String()
-	}
-	s := strings.Join(parts, ",")
+	s := a.Indices()
 	if a.Max > 0 {
 		s += "%" + strconv.Itoa(a.Max)
 	}
@@ -404,6 +441,9 @@ func (j *Job) Settle(now time.Time) error {
 			n[SubOK], j.Array.Len(), n[SubFailed], n[SubDeleted]), now)
 	}
 	if j.State == Queued && n[SubRecord]+n[SubOK]+n[SubFailed] > 0 {
+		if j.Array.Began.IsZero() {
+			j.Array.Began = now // its first subjob started
+		}
 		return j.become(Begun, "", now)
 	}
 	return nil

@@ -31,10 +31,11 @@ var States = []State{Queued, Held, Running, Exiting, Finished, Failed, Checkpoin
 //
 // An array job goes queued → begun once a subjob starts, and ends
 // (finished, or failed when a subjob did) once every subjob has ended or
-// been deleted; held while it is held (qhold N[]). A held job whose
+// been deleted; held while it is held (qhold N[]); a queued array fails
+// when its subjobs are all deleted before one starts. A held job whose
 // dependencies can never be satisfied fails without a run (Cancel).
 var transitions = map[State][]State{
-	Queued:        {Held, Running, Begun},
+	Queued:        {Held, Running, Begun, Failed},
 	Requeued:      {Held, Running},
 	Held:          {Queued, Requeued, Begun, Failed, Finished},
 	Begun:         {Held, Finished, Failed},

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"fmt"
+	"time"
 
 	"lazarus/jobs"
 )
@@ -13,6 +14,10 @@ import (
 type diskArray struct {
 	Spec   string `json:"spec"`
 	States string `json:"states"`
+	// When it began, and the worst end of its subjobs (jobs.Array);
+	// absent in older records.
+	Began time.Time `json:"began,omitzero"`
+	Exit  int       `json:"exit,omitempty"`
 }
 
 // diskDepend is what a job waits for (schema 4).
@@ -34,7 +39,7 @@ func toDiskArray(a *jobs.Array) *diskArray {
 	if a == nil {
 		return nil
 	}
-	return &diskArray{Spec: a.Spec(), States: string(a.States)}
+	return &diskArray{Spec: a.Spec(), States: string(a.States), Began: a.Began, Exit: a.Exit}
 }
 
 func (d *diskArray) array() (*jobs.Array, error) {
@@ -49,6 +54,7 @@ func (d *diskArray) array() (*jobs.Array, error) {
 		return nil, fmt.Errorf("array %s: %d subjob states for %d subjobs", d.Spec, len(d.States), a.Len())
 	}
 	a.States = []byte(d.States)
+	a.Began, a.Exit = d.Began, d.Exit
 	return a, nil
 }
 

@@ -443,7 +443,8 @@ func (s *Store) Submit(j *jobs.Job, script, env []byte, check func(*View) error)
 	return s.submit(j, script, env, nil, check)
 }
 
-func (s *Store) submit(j *jobs.Job, script, env, subKey []byte, check func(*View) error) error {
+// submit stores j, and with it, in its transaction, the changes more.
+func (s *Store) submit(j *jobs.Job, script, env, subKey []byte, check func(*View) error, more ...op) error {
 	s.queueMu.RLock()
 	defer s.queueMu.RUnlock()
 	if check != nil {
@@ -461,7 +462,7 @@ func (s *Store) submit(j *jobs.Job, script, env, subKey []byte, check func(*View
 	if env == nil {
 		env = []byte{}
 	}
-	return s.write(putJob{job: j, data: data, script: script, env: env, subKey: subKey, acct: s.records(nil, j, "")})
+	return s.write(append([]op{putJob{job: j, data: data, script: script, env: env, subKey: subKey, acct: s.records(nil, j, "")}}, more...)...)
 }
 
 // MaxKeyLen bounds a submission key.

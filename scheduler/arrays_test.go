@@ -9,8 +9,10 @@ import (
 )
 
 // arraySnapshot has one array job (id 5, in queue batch) with the given
-// subjob states, a plain job 9 behind it, and slots CPUs.
-func arraySnapshot(t *testing.T, spec, states string, arrState jobs.State, slots int) Snapshot {
+// subjob states, a plain job 9 behind it, and slots CPUs. recs has a
+// letter for each started subjob (each R of states), the state of its
+// record: r running, q requeued (it waits to run again), h held.
+func arraySnapshot(t *testing.T, spec, states, recs string, arrState jobs.State, slots int) Snapshot {
 	t.Helper()
 	a, err := jobs.ParseArray(spec)
 	if err != nil {
@@ -19,36 +21,70 @@ func arraySnapshot(t *testing.T, spec, states string, arrState jobs.State, slots
 	a.States = []byte(states)
 	arr := &jobs.Job{ID: 5, Queue: "batch", State: arrState, Array: a, Resources: jobs.Resources{NCPUs: 1}}
 	plain := &jobs.Job{ID: 9, Queue: "batch", State: jobs.Queued, Resources: jobs.Resources{NCPUs: 1}}
+	var running, waiting []*jobs.Job
+	for pos, st := range a.States {
+		if st != jobs.SubRecord {
+			continue
+		}
+		if len(recs) == 0 {
+			t.Fatalf("states %q: a letter of recs for each R", states)
+		}
+		sub := arr.Subjob(a.IndexAt(pos))
+		switch recs[0] {
+		case 'r':
+			sub.State = jobs.Running
+			running = append(running, sub)
+		case 'q':
+			sub.State = jobs.Requeued
+			waiting = append(waiting, sub) // subjob ids come after every job's
+		case 'h':
+			sub.State = jobs.Held
+		}
+		recs = recs[1:]
+	}
 	return Snapshot{
 		Now: now, Limits: Limits{Slots: slots}, Queues: []Queue{{Name: "batch", Started: true}},
+		Running: running,
 		Pending: func(string) iter.Seq[*jobs.Job] {
 			return func(yield func(*jobs.Job) bool) {
-				if yield(arr) {
-					yield(plain)
+				for _, j := range append([]*jobs.Job{arr, plain}, waiting...) {
+					if !yield(j) {
+						return
+					}
 				}
 			}
+		},
+		Job: func(id jobs.ID) *jobs.Job {
+			if id == arr.ID {
+				return arr
+			}
+			return nil
 		},
 	}
 }
 
 func TestScheduleArrays(t *testing.T) {
 	tests := []struct {
-		name, spec, states string
-		st                 jobs.State
-		slots              int
-		want               string
+		name, spec, states, recs string
+		st                       jobs.State
+		slots                    int
+		want                     string
 	}{
-		{"subjobs in index order, then the job behind", "1-3", "QQQ", jobs.Queued, 4, "5[1] 5[2] 5[3] 9"},
-		{"no room for all: nothing passes", "1-3", "QQQ", jobs.Queued, 2, "5[1] 5[2]"},
-		{"started and ended ones skipped", "1,6-7,12", "XRQQ", jobs.Begun, 8, "5[7] 5[12] 9"},
-		{"held and deleted ones skipped", "1-4", "HDQH", jobs.Queued, 8, "5[3] 9"},
-		{"%max counts started subjobs", "1-6%2", "RQQQQQ", jobs.Begun, 8, "5[2] 9"},
-		{"%max reached: the job behind goes", "1-6%2", "RRQQQQ", jobs.Begun, 8, "9"},
-		{"held array", "1-3", "QQQ", jobs.Held, 8, "9"},
+		{"subjobs in index order, then the job behind", "1-3", "QQQ", "", jobs.Queued, 4, "5[1] 5[2] 5[3] 9"},
+		{"no room for all: nothing passes", "1-3", "QQQ", "", jobs.Queued, 2, "5[1] 5[2]"},
+		{"started and ended ones skipped", "1,6-7,12", "XRQQ", "r", jobs.Begun, 8, "5[7] 5[12] 9"},
+		{"held and deleted ones skipped", "1-4", "HDQH", "", jobs.Queued, 8, "5[3] 9"},
+		{"%max counts running subjobs", "1-6%2", "RQQQQQ", "r", jobs.Begun, 8, "5[2] 9"},
+		{"%max reached: the job behind goes", "1-6%2", "RRQQQQ", "rr", jobs.Begun, 8, "9"},
+		{"%max: a held subjob does not count", "1-6%2", "RRQQQQ", "rh", jobs.Begun, 8, "5[3] 9"},
+		{"%max: a requeued subjob does not count, and waits its turn", "1-6%2", "RRQQQQ", "rq", jobs.Begun, 8, "5[3] 9"},
+		{"%max: a requeued subjob runs again when there is room", "1-3%2", "RRX", "rq", jobs.Begun, 8, "5[2] 9"},
+		{"%max: requeued subjobs wait while %max run", "1-3%1", "RRR", "rqq", jobs.Begun, 8, "9"},
+		{"held array", "1-3", "QQQ", "", jobs.Held, 8, "9"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			plan := Schedule(arraySnapshot(t, tt.spec, tt.states, tt.st, tt.slots))
+			plan := Schedule(arraySnapshot(t, tt.spec, tt.states, tt.recs, tt.st, tt.slots))
 			var got []string
 			for _, j := range plan.Start {
 				got = append(got, j.ID.String())

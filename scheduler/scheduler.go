@@ -24,7 +24,10 @@
 //   - The server max_running bounds running jobs overall.
 //   - An array job stands for its subjobs that wait to start, in index
 //     order, in the array's place: each is a job of the array's resources,
-//     passed over once the array has %max subjobs started and not ended.
+//     passed over once %max of the array's subjobs run. Only subjobs that
+//     run (hold resources) count: one that was requeued, or held after a
+//     checkpoint, waits like a subjob that has not started, and is itself
+//     passed over while %max others run.
 //   - Jobs held for their dependencies are held: Dependencies decides when
 //     they are released, or deleted because they never can be.
 package scheduler
@@ -64,6 +67,9 @@ type Snapshot struct {
 	// Pending iterates over a queue's jobs that wait to run, in submission
 	// order.
 	Pending func(queue string) iter.Seq[*jobs.Job]
+	// Job looks a job up: the array of a subjob that waits to run again,
+	// for its %max. Nil: no subjob record is held to a %max.
+	Job func(jobs.ID) *jobs.Job
 }
 
 // Plan is what the daemon should do.
@@ -84,6 +90,7 @@ type usage struct {
 	byUser  map[uint32]int
 	byQueue map[string]int
 	byUQ    map[userQueue]int
+	byArray map[jobs.ID]int // running subjobs of each array
 }
 
 func (u *usage) add(j *jobs.Job) {
@@ -93,11 +100,14 @@ func (u *usage) add(j *jobs.Job) {
 	u.byUser[j.Owner.UID]++
 	u.byQueue[j.Queue]++
 	u.byUQ[userQueue{j.Owner.UID, j.Queue}]++
+	if j.ID.IsSubjob() {
+		u.byArray[j.ID.Base()]++
+	}
 }
 
 // Schedule returns the jobs to start now.
 func Schedule(s Snapshot) Plan {
-	u := usage{byUser: map[uint32]int{}, byQueue: map[string]int{}, byUQ: map[userQueue]int{}}
+	u := usage{byUser: map[uint32]int{}, byQueue: map[string]int{}, byUQ: map[userQueue]int{}, byArray: map[jobs.ID]int{}}
 	for _, j := range s.Running {
 		u.add(j)
 	}
@@ -113,6 +123,11 @@ func Schedule(s Snapshot) Plan {
 	for group := range samePriority(queues) {
 		for _, j := range byPriority(merged(group, s.Pending)) {
 			if j.Array == nil {
+				if j.ID.IsSubjob() && s.Job != nil {
+					if a := s.Job(j.ID.Base()); a != nil && a.Array != nil && limitReached(a.Array.Max, u.byArray[a.ID]) {
+						continue // %max of its array run: it waits, and holds back no one
+					}
+				}
 				if consider(&s, &plan, &u, byName[j.Queue], j) == stop {
 					return plan
 				}
@@ -121,12 +136,11 @@ func Schedule(s Snapshot) Plan {
 			if j.State == jobs.Held {
 				continue
 			}
-			active := j.Array.Count()[jobs.SubRecord]
 			for pos, st := range j.Array.States {
 				if st != jobs.SubQueued {
 					continue
 				}
-				if limitReached(j.Array.Max, active) {
+				if limitReached(j.Array.Max, u.byArray[j.ID]) {
 					break
 				}
 				v := consider(&s, &plan, &u, byName[j.Queue], j.SubjobShell(j.Array.IndexAt(pos)))
@@ -136,7 +150,6 @@ func Schedule(s Snapshot) Plan {
 				if v == pass {
 					break // what holds this subjob back holds its array's others
 				}
-				active++
 			}
 		}
 	}

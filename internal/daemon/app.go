@@ -16,6 +16,7 @@ import (
 
 	"lazarus/config"
 	"lazarus/internal/supervisor"
+	"lazarus/jobs"
 )
 
 // NewApp builds the lazarusd command.
@@ -98,7 +99,7 @@ Log messages go to standard error.`,
 					if err := json.Unmarshal([]byte(c.Args().First()), &req); err != nil {
 						return fmt.Errorf("checkpoint-job: bad request: %w", err)
 					}
-					log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)).With("job_id", req.JobID, "gen", req.Gen)
+					log := slog.New(slog.NewTextHandler(c.App.ErrWriter, nil)).With("job_id", jobs.ID(req.JobID), "gen", req.Gen)
 					res := supervisor.Checkpoint(context.Background(), log, req)
 					json.NewEncoder(c.App.Writer).Encode(res)
 					if !res.OK {

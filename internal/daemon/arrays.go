@@ -58,6 +58,7 @@ func subjobPaths(s *jobs.Job) {
 // it, in one transaction with its array's byte.
 func (d *Daemon) startSubjob(id jobs.ID) {
 	now := time.Now().Round(0)
+	began := false
 	sub, err := d.store.StartSubjob(id.Base(), id.Index(), func(arr, s *jobs.Job) error {
 		if arr.State != jobs.Queued && arr.State != jobs.Begun {
 			return errNotPending
@@ -67,6 +68,7 @@ func (d *Daemon) startSubjob(id jobs.ID) {
 		if err := s.Start(now); err != nil {
 			return err
 		}
+		began = arr.State == jobs.Queued
 		return arr.Settle(now)
 	})
 	switch {
@@ -75,6 +77,9 @@ func (d *Daemon) startSubjob(id jobs.ID) {
 	case err != nil:
 		d.log.Error("cannot record the start of a subjob", "job_id", id, "error", err)
 		return
+	}
+	if began {
+		d.log.Info("array job begun", "job_id", jobs.ArrayForm(id.Base()), "subjob", id)
 	}
 	d.launch(sub)
 }
@@ -104,6 +109,13 @@ func (d *Daemon) syncArray(id jobs.ID) {
 				a.Array.States[pos] = jobs.SubOK
 			case r.State == jobs.Failed:
 				a.Array.States[pos] = jobs.SubFailed
+				st, ok := r.ExitStatus()
+				if !ok || st == 0 || st < 0 && strings.HasPrefix(r.Reason, "deleted by ") {
+					// Failed all the same; deleted by a user (killed,
+					// even before its script ran), not by the system.
+					st = 1
+				}
+				a.Array.Ended(st)
 			}
 		}
 		return a.Settle(time.Now().Round(0))
@@ -113,7 +125,7 @@ func (d *Daemon) syncArray(id jobs.ID) {
 		return
 	}
 	if a := d.store.View().Job(id); a != nil && a.State.Terminal() {
-		d.log.Info("array job ended", "job_id", jobs.ArrayForm(id), "state", a.State, "reason", a.Reason)
+		d.log.Info("array job ended", "job_id", jobs.ArrayForm(id), "state", a.State, "exit_status", a.Array.ExitStatus(), "reason", a.Reason)
 	}
 	d.wake()
 }
@@ -333,7 +345,7 @@ func (d *Daemon) subjobOp(who caller, id jobs.ID, op string) (any, error) {
 	if op == proto.OpDelete {
 		d.log.Info("subjob deleted", "job_id", id, "by", who.name)
 		if a.State.Terminal() {
-			d.log.Info("array job ended", "job_id", jobs.ArrayForm(a.ID), "state", a.State, "reason", a.Reason)
+			d.log.Info("array job ended", "job_id", jobs.ArrayForm(a.ID), "state", a.State, "exit_status", a.Array.ExitStatus(), "reason", a.Reason)
 		}
 	}
 	d.wake()

@@ -124,8 +124,7 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 		}
 	}()
 	now := time.Now().Round(0)
-	var queue string
-	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if !j.Checkpoint.Checkpointable() {
 			return conflict("job %s has checkpoint policy n: it is never checkpointed (qchkpnt -i changes that)", id)
 		}
@@ -133,7 +132,7 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 			return conflict("job %s is %s; only running jobs can be checkpointed", id, j.State)
 		}
 		o, err := j.BeginCheckpoint(jobs.CheckpointOp{Requeue: req.stop, Hold: req.hold, By: req.by}, now)
-		op.gen, queue = o.Gen, j.Queue
+		op.gen = o.Gen
 		return err
 	})
 	if err != nil {
@@ -160,9 +159,14 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 	if !st.Alive || st.Info == nil || st.Info.Job.PID <= 0 {
 		return fail(errors.New("the job's processes are not running"))
 	}
+	cfg := d.config()
 	creq := supervisor.CheckpointRequest{
 		JobID: uint64(id), RunDir: runDir, Job: st.Info.Job, Gen: op.gen, Dir: d.genDir(id, op.gen),
-		Stop: req.stop, Hold: req.hold, KeyFile: d.keyFile, Compress: d.compress(queue),
+		Stop: req.stop, Hold: req.hold, KeyFile: d.keyFile, Compress: d.compress(j.Queue),
+		Prologue:    d.pelogPath(cfg.CheckpointPrologue, "checkpoint_prologue"),
+		Epilogue:    d.pelogPath(cfg.CheckpointEpilogue, "checkpoint_epilogue"),
+		HookTimeout: cfg.PelogTimeout,
+		User:        j.Owner.Name, Group: groupOf(j.Owner.GID), By: req.by,
 	}
 	arg, err := json.Marshal(creq)
 	if err != nil {
@@ -255,15 +259,21 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 	now := time.Now().Round(0)
 	var dropped []jobs.Generation
 	stopping := false
-	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+	nj, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if res.OK {
 			stopping = j.Checkpointing != nil && j.Checkpointing.Gen == res.Gen && j.Checkpointing.Requeue
 			dropped = j.CheckpointDone(res.Generation(), d.keep(j), now)
 		} else {
 			j.CheckpointFailed(res.Gen, res.Error, now)
 		}
+		if res.EpilogueError != "" {
+			j.Event(now, "after checkpoint %d: %s", res.Gen, res.EpilogueError)
+		}
 		return nil
 	})
+	if err == nil && res.EpilogueError != "" {
+		log.Warn("the checkpoint_epilogue failed", "error", res.EpilogueError)
+	}
 	switch {
 	case errors.Is(err, queue.ErrNoJob):
 		os.RemoveAll(d.genDir(id, res.Gen)) // deleted meanwhile
@@ -283,6 +293,8 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 			// (it died, with a previous daemon): stop it, as asked.
 			d.killJob(id)
 		}
+	case !nj.State.Active():
+		log.Warn("checkpoint failed; the job ended meanwhile", "state", nj.State, "error", res.Error)
 	default:
 		log.Warn("checkpoint failed; the job runs on", "error", res.Error)
 	}

@@ -3,6 +3,7 @@ package daemon
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"lazarus/internal/proto"
@@ -77,7 +78,7 @@ func recordTarget(j *jobs.Job) scheduler.Target {
 // is stored: the conditions it waits for (checked against the jobs they
 // name: an unknown job, or one whose end already makes a condition
 // impossible, refuses the submission), and the before conditions it puts
-// on other jobs, returned for addBefore once the job is stored.
+// on other jobs, returned for beforeLinks: they are stored with the job.
 func (d *Daemon) submitDepend(who caller, req *proto.SubmitRequest, j *jobs.Job) ([]jobs.Cond, error) {
 	if req.Depend == "" {
 		return nil, nil
@@ -130,16 +131,27 @@ func (d *Daemon) submitDepend(who caller, req *proto.SubmitRequest, j *jobs.Job)
 	return r.Before, nil
 }
 
-// addBefore puts the after condition of each before condition of job a on
-// the job it names, which then waits for a (it counts against its
-// on:count).
-func (d *Daemon) addBefore(a *jobs.Job, before []jobs.Cond) {
+// beforeLinks returns the jobs that the before conditions of job a name,
+// each once, and the change that puts on each the after conditions it
+// gets (it then waits for a, which counts against its on:count): the
+// store makes those changes in the transaction that stores a
+// (queue.Store.SubmitLinked), so that neither is ever durable without the
+// other. A job that can no longer wait (it started meanwhile) refuses the
+// submission.
+func beforeLinks(a *jobs.Job, before []jobs.Cond) ([]jobs.ID, func([]*jobs.Job) error) {
+	var ids []jobs.ID
 	for _, c := range before {
-		kind, _ := c.Kind.After()
-		_, err := d.store.UpdateJob(c.ID, func(b *jobs.Job) error {
+		if !slices.Contains(ids, c.ID) {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids, func(bs []*jobs.Job) error {
+		for _, c := range before {
+			b := bs[slices.Index(ids, c.ID)]
 			if b.State != jobs.Held && !b.State.Pending() {
-				return conflict("job %s is %s", b.ID, b.State)
+				return conflict("dependency %s: job %s is %s: it can no longer wait for this one", c, displayID(b), b.State)
 			}
+			kind, _ := c.Kind.After()
 			if b.Depend == nil {
 				b.Depend = &jobs.Depend{}
 			}
@@ -155,11 +167,8 @@ func (d *Daemon) addBefore(a *jobs.Job, before []jobs.Cond) {
 				b.State = jobs.Held
 			}
 			b.Reason = "waiting for dependencies: " + b.Depend.String()
-			return nil
-		})
-		if err != nil {
-			d.log.Error("cannot add a dependency to a job", "job_id", c.ID, "on", a.ID, "error", err)
 		}
+		return nil
 	}
 }
 

@@ -99,6 +99,7 @@ func endedInfo(r jobs.AcctRecord) proto.JobInfo {
 	if m, err := jobs.ParseSize(r.Get("Resource_List.mem")); err == nil {
 		info.MemBytes = m
 	}
+	info.Array = r.Get("array_indices") // an array job's
 	return info
 }
 

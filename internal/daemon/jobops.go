@@ -81,25 +81,35 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 	}
 	j.Script = d.spoolPath(j.ID)
 	check := func(v *queue.View) error { return checkQueue(v, j.Queue) }
-	if req.Key == "" {
+	var dup bool
+	var id jobs.ID
+	if len(before) == 0 && req.Key == "" {
 		err = d.store.Submit(j, req.Script, env, check)
-	} else {
-		var dup bool
-		var id jobs.ID
+	} else if len(before) == 0 {
 		id, dup, err = d.store.SubmitOnce(req.Key, j, req.Script, env, check)
-		if err == nil && dup {
-			// The same key in flight twice: the other one stored it.
-			reply, _, err := d.submittedID(who, req.Key, id)
-			return reply, err
-		}
+	} else {
+		// The conditions it puts on the jobs it names are stored with
+		// it, in its transaction.
+		ids, fn := beforeLinks(j, before)
+		id, dup, err = d.store.SubmitLinked(req.Key, j, req.Script, env, check, ids, fn)
+	}
+	if err == nil && dup {
+		// The same key in flight twice: the other one stored it.
+		reply, _, err := d.submittedID(who, req.Key, id)
+		return reply, err
+	}
+	if errors.Is(err, queue.ErrNoJob) {
+		return nil, notFound("dependency: %v", err) // deleted since it was looked at
 	}
 	if err != nil {
 		return nil, err
 	}
-	d.addBefore(j, before)
+	for _, c := range before {
+		d.log.Info("dependency added", "job_id", c.ID, "on", displayID(j), "kind", c.Kind)
+	}
 	d.log.Debug("job submitted", "job_id", displayID(j), "queue", j.Queue, "user", who.name)
 	d.wake()
-	id := j.ID
+	id = j.ID
 	if j.Array != nil {
 		id = jobs.ArrayForm(j.ID)
 	}
@@ -769,12 +779,10 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 		info.ID, info.Array = uint64(jobs.ArrayForm(j.ID)), j.Array.Spec()
 		info.ArrayCount = arrayCount(d.store.View(), j)
 		if j.State.Terminal() {
-			// PBS's: 0 when no subjob that ran failed (deleted ones do not
-			// count), else 1.
-			st := 0
-			if j.Array.Count()[jobs.SubFailed] > 0 {
-				st = 1
-			}
+			// PBS's: 0 when every subjob that ran exited 0 (deleted ones
+			// do not count), 1 when one did not, 2 when one was ended by
+			// the batch system.
+			st := j.Array.ExitStatus()
 			info.ExitStatus = &st
 		}
 	}

@@ -99,6 +99,9 @@ func (d *Daemon) mailRecords(lines []string) {
 		if err != nil {
 			continue
 		}
+		if id.IsArrayForm() {
+			id = id.Base() // an array job's record ("12[]")
+		}
 		j := d.store.View().Job(id)
 		if j == nil {
 			continue

@@ -90,6 +90,7 @@ func (d *Daemon) plan() scheduler.Plan {
 		Queues:  queues,
 		Running: v.Active(),
 		Pending: v.Pending,
+		Job:     v.Job,
 	})
 }
 

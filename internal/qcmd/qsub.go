@@ -97,9 +97,10 @@ once, as a job of its own (checkpointed, held, requeued, restarted on its
 own), with PBS_ARRAY_INDEX, PBS_ARRAY_ID (N[]) and PBS_JOBID (N[i]); from
 #SBATCH, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_COUNT,
 _MIN, _MAX. Output goes to NAME.oN.i (^array_index^ in a -o path is the
-index; %A and %a in Slurm's). %max bounds the subjobs running at once.
-qstat shows the array (Q, B once begun, F), qstat -t its subjobs (X once
-ended); qdel, qhold and qrls take N[], N[i] or a range N[1-5].
+index; %A and %a in Slurm's). %max bounds the subjobs running at once (one
+held or requeued does not count). qstat shows the array (Q, B once begun,
+F), qstat -t its subjobs (X once ended); qdel, qhold and qrls take N[], N[i]
+or a range N[1-5]. The array has its own Q, D and E accounting records.
 
 DEPENDENCIES. -W depend=TYPE:ID[:ID...][,TYPE:ID...] with TYPE after (once
 ID started), afterok (ended with status 0), afternotok (ended otherwise),

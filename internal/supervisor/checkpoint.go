@@ -63,6 +63,15 @@ type CheckpointRequest struct {
 	KeyFile string `json:"key_file,omitempty"`
 	// Compress is the compression level of the images (0: none).
 	Compress int `json:"compress,omitempty"`
+	// The site's checkpoint hooks (ckpthook.go), "" for none, the time
+	// each may take, and what their arguments tell: the job's owner and
+	// group names, and who asked for the checkpoint.
+	Prologue    string        `json:"prologue,omitempty"`
+	Epilogue    string        `json:"epilogue,omitempty"`
+	HookTimeout time.Duration `json:"hook_timeout,omitempty"`
+	User        string        `json:"user,omitempty"`
+	Group       string        `json:"group,omitempty"`
+	By          string        `json:"by,omitempty"`
 
 	skipSpaceCheck bool // tests: reach the engine's own ENOSPC
 }
@@ -71,6 +80,9 @@ type CheckpointRequest struct {
 type Requeue struct {
 	Gen  int  `json:"gen"`
 	Hold bool `json:"hold"`
+	// Dir is the generation's directory (absent in older markers), where
+	// the epilogue looks whether the checkpoint completed.
+	Dir string `json:"dir,omitempty"`
 }
 
 // CheckpointResult is how a checkpoint ended.
@@ -89,6 +101,8 @@ type CheckpointResult struct {
 	Frozen    int64     `json:"frozen_ns,omitempty"`
 	Processes int       `json:"processes,omitempty"`
 	Stopped   bool      `json:"stopped,omitempty"` // the job was killed after the checkpoint
+	// EpilogueError says how the checkpoint_epilogue failed, if it did.
+	EpilogueError string `json:"epilogue_error,omitempty"`
 }
 
 // Generation returns the job model's record of a successful checkpoint.
@@ -136,11 +150,11 @@ func Checkpoint(ctx context.Context, log *slog.Logger, req CheckpointRequest) (r
 	if err := checkpoint(ctx, log, req, &res); err != nil {
 		res.Error = err.Error()
 		res.NoSpace = errors.Is(err, syscall.ENOSPC)
-		log.Warn("checkpoint failed", "job_id", req.JobID, "gen", req.Gen, "error", err)
+		log.Warn("checkpoint failed", "job_id", jobs.ID(req.JobID), "gen", req.Gen, "error", err)
 		return res
 	}
 	res.OK = true
-	log.Info("checkpoint done", "job_id", req.JobID, "gen", req.Gen, "size", res.Size,
+	log.Info("checkpoint done", "job_id", jobs.ID(req.JobID), "gen", req.Gen, "size", res.Size,
 		"frozen", time.Duration(res.Frozen), "duration", time.Duration(res.Duration))
 	return res
 }
@@ -181,7 +195,7 @@ func checkpoint(ctx context.Context, log *slog.Logger, req CheckpointRequest, re
 	}
 	if req.Stop {
 		marker := filepath.Join(req.RunDir, RequeueFile)
-		if err := writeJSON(marker, &Requeue{Gen: req.Gen, Hold: req.Hold}); err != nil {
+		if err := writeJSON(marker, &Requeue{Gen: req.Gen, Hold: req.Hold, Dir: req.Dir}); err != nil {
 			return err
 		}
 		defer func() {
@@ -204,15 +218,32 @@ func checkpoint(ctx context.Context, log *slog.Logger, req CheckpointRequest, re
 		// durable: the job does nothing after its checkpoint.
 		opts.Signal, opts.SignalAll = unix.SIGKILL, true
 	}
-	r, err := ckpt.Checkpoint(ctx, req.Job.PID, opts)
+	// The site's hooks around the engine's part: nothing the engine does
+	// runs before the prologue has said the job may be checkpointed, and
+	// the epilogue follows whatever the engine did.
+	ran, err := checkpointPrologue(ctx, log, req)
 	if err != nil {
+		if ran {
+			res.EpilogueError = checkpointEpilogue(ctx, log, req, false)
+		}
 		return err
 	}
-	*res = CheckpointResult{
-		JobID: req.JobID, Gen: req.Gen, OK: true, Dir: req.Dir, Root: RootImage, Time: time.Now().Round(0),
-		Size: r.Disk, Memory: r.Memory, Duration: int64(r.Duration), Frozen: int64(r.Frozen),
-		Processes: len(r.Images), Stopped: req.Stop,
+	r, err := ckpt.Checkpoint(ctx, req.Job.PID, opts)
+	if err == nil {
+		*res = CheckpointResult{
+			JobID: req.JobID, Gen: req.Gen, OK: true, Dir: req.Dir, Root: RootImage, Time: time.Now().Round(0),
+			Size: r.Disk, Memory: r.Memory, Duration: int64(r.Duration), Frozen: int64(r.Frozen),
+			Processes: len(r.Images), Stopped: req.Stop,
+		}
+		err = recordGeneration(log, req, res)
 	}
+	res.EpilogueError = checkpointEpilogue(ctx, log, req, err == nil)
+	return err
+}
+
+// recordGeneration writes a durable generation's statistics into its
+// directory.
+func recordGeneration(log *slog.Logger, req CheckpointRequest, res *CheckpointResult) error {
 	if err := writeJSON(filepath.Join(req.Dir, GenInfoFile), res); err != nil {
 		if req.Stop {
 			// The job is gone already; the images are complete and
@@ -222,7 +253,7 @@ func checkpoint(ctx context.Context, log *slog.Logger, req CheckpointRequest, re
 		}
 		return err
 	}
-	return syncDir(parent)
+	return syncDir(filepath.Dir(req.Dir))
 }
 
 // ReadGeneration reads what a generation directory says of itself:

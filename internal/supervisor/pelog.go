@@ -140,7 +140,7 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 // the job's PBS_JOBID, nothing of the job's own environment.
 func pelogEnv(spec *Spec) []string {
 	return []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"PBS_JOBID=" + strconv.FormatUint(spec.JobID, 10), "LAZARUS_JOBID=" + strconv.FormatUint(spec.JobID, 10)}
+		"PBS_JOBID=" + jobs.ID(spec.JobID).String(), "LAZARUS_JOBID=" + jobs.ID(spec.JobID).String()}
 }
 
 // prologue runs the site's prologue before a run from the start of the
@@ -150,7 +150,7 @@ func prologue(ctx context.Context, log *slog.Logger, spec *Spec, rec *Record) bo
 		return true
 	}
 	res := runPelog(ctx, log, "prologue", spec.Prologue, spec.PelogTimeout,
-		[]string{strconv.FormatUint(spec.JobID, 10), spec.User, spec.Group}, pelogEnv(spec))
+		[]string{jobs.ID(spec.JobID).String(), spec.User, spec.Group}, pelogEnv(spec))
 	if res.Code == 0 {
 		return true
 	}
@@ -168,6 +168,27 @@ func prologue(ctx context.Context, log *slog.Logger, spec *Spec, rec *Record) bo
 	return false
 }
 
+// stoppedWhy says, as the daemon will record it, why a run that was
+// killed was stopped on purpose, to be requeued: after a checkpoint that
+// stops it (qchkpnt -k, qhold, maintenance), or without one; "" when it
+// was not. The daemon decides the same from the same marker.
+func stoppedWhy(runDir string, rec *Record) string {
+	rq, err := ReadRequeue(runDir)
+	switch {
+	case err != nil || rq == nil:
+		return ""
+	case rq.Gen == 0 && rec.Reason == "killed":
+		return "stopped to be requeued"
+	case rq.Gen == 0 || rec.ExitCode != -1:
+		return ""
+	case rq.Dir != "":
+		if _, ok := ReadGeneration(rq.Dir, rq.Gen); !ok {
+			return "" // the checkpoint did not complete
+		}
+	}
+	return fmt.Sprintf("stopped after checkpoint %d", rq.Gen)
+}
+
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
@@ -182,7 +203,7 @@ func lastLine(s string) string {
 // epilogue runs the site's epilogue after a run, with what the run used,
 // and appends its output to the job's output file, as PBS does (opened as
 // the job's owner: the path is the user's to choose).
-func epilogue(ctx context.Context, log *slog.Logger, spec *Spec, rec *Record) {
+func epilogue(ctx context.Context, log *slog.Logger, runDir string, spec *Spec, rec *Record) {
 	if spec.Epilogue == "" {
 		return
 	}
@@ -190,12 +211,15 @@ func epilogue(ctx context.Context, log *slog.Logger, spec *Spec, rec *Record) {
 	if seg.End.IsZero() {
 		seg.End = time.Now()
 	}
+	if why := stoppedWhy(runDir, rec); why != "" {
+		seg.Reason = why // its Exit_status is PBS's for a stop, not SIGKILL's
+	}
 	status, _ := seg.ExitStatus()
 	cpu := time.Duration(rec.UserCPUNS + rec.SysCPUNS)
 	used := fmt.Sprintf("cput=%s,mem=%dkb,vmem=%dkb,walltime=%s", jobs.FormatDuration(cpu),
 		rec.Mem>>10, rec.VMem>>10, jobs.FormatDuration(seg.Wall(seg.End)))
 	res := runPelog(ctx, log, "epilogue", spec.Epilogue, spec.PelogTimeout, []string{
-		strconv.FormatUint(spec.JobID, 10), spec.User, spec.Group, spec.Name, strconv.Itoa(rec.Session),
+		jobs.ID(spec.JobID).String(), spec.User, spec.Group, spec.Name, strconv.Itoa(rec.Session),
 		spec.ResourceList, used, spec.Queue, spec.Account, strconv.Itoa(status),
 	}, pelogEnv(spec))
 	if res.Code != 0 {

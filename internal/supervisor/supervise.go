@@ -264,7 +264,7 @@ func finish(ctx context.Context, log *slog.Logger, runDir string, rec *Record, c
 	if ran != nil {
 		// A context of its own: the epilogue runs even when the
 		// supervisor was asked to stop (it bounds itself).
-		epilogue(context.WithoutCancel(ctx), log, ran, rec)
+		epilogue(context.WithoutCancel(ctx), log, runDir, ran, rec)
 	}
 	if err := writeJSON(filepath.Join(runDir, ExitFile), rec); err != nil {
 		return fmt.Errorf("record the end of job %d: %w", rec.JobID, err)
