@@ -28,6 +28,11 @@ type anonFile struct {
 	Ticks    uint64   `json:"ticks,omitempty"`
 	Value    [2]int64 `json:"value,omitempty"` // remaining: sec, nsec
 	Interval [2]int64 `json:"interval,omitempty"`
+	// TimerFlags are the flags of its timerfd_settime (TFD_TIMER_ABSTIME,
+	// TFD_TIMER_CANCEL_ON_SET); an absolute timer expires at Expires on
+	// its clock, as it would have without the checkpoint (timerabs.go).
+	TimerFlags int      `json:"timer_flags,omitempty"`
+	Expires    [2]int64 `json:"expires,omitempty"`
 
 	SigMask uint64 `json:"sigmask,omitempty"` // signalfd
 
@@ -65,6 +70,7 @@ func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 		return nil, err
 	}
 	a := &anonFile{Type: kind}
+	defer a.timerExpiry()
 	for k, v := range keyValues(data) {
 		switch k {
 		case "eventfd-count":
@@ -91,6 +97,9 @@ func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 			a.Value = parsePair(v)
 		case "it_interval":
 			a.Interval = parsePair(v)
+		case "settime flags":
+			fl, _ := strconv.ParseInt(strings.TrimSpace(v), 8, 32)
+			a.TimerFlags = int(fl)
 		case "Pid":
 			a.PidfdPID, _ = strconv.Atoi(v)
 		case "sigmask":
@@ -139,7 +148,10 @@ func openAnon(a *anonFile, flags int) (int, error) {
 			Interval: unix.Timespec{Sec: a.Interval[0], Nsec: a.Interval[1]},
 			Value:    unix.Timespec{Sec: a.Value[0], Nsec: a.Value[1]},
 		}
-		if err := unix.TimerfdSettime(fd, 0, &spec, nil); err != nil {
+		if a.absolute() {
+			spec.Value = unix.Timespec{Sec: a.Expires[0], Nsec: a.Expires[1]}
+		}
+		if err := unix.TimerfdSettime(fd, a.TimerFlags&timerfdSettable, &spec, nil); err != nil {
 			unix.Close(fd)
 			return -1, err
 		}

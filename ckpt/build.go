@@ -128,6 +128,9 @@ func (b *builder) build() error {
 		return fmt.Errorf("fcntl F_DUPFD: %w", err)
 	}
 	b.call("close", unix.SYS_CLOSE, r.pidfd)
+	// The pidfd may have landed above spareFD (when r.pidfd was spareFD
+	// itself): the numbers used after it (spareFD+1, +2) must not be its.
+	b.spareFD = int(b.pidfd)
 	img, err := openImage(p.img.Path)
 	if err != nil {
 		return fmt.Errorf("%s: open: %w", p.img.Path, err)
@@ -350,9 +353,11 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 	length := rg.End - rg.Start
 	prot := uint64(rg.Prot)
 	mapProt := prot
-	if len(rg.Extents) > 0 {
+	if len(rg.Extents) > 0 || rg.accounted() && (rg.Kind == regionAnon || rg.Kind == regionFile) {
 		// Filled by the process's own reads (fastrestore.go): made
-		// writable meanwhile, then protected as they were.
+		// writable meanwhile, then protected as they were. A region
+		// that was writable once keeps its charge (VM_ACCOUNT) when it
+		// is protected again, as it did.
 		mapProt |= unix.PROT_READ | unix.PROT_WRITE
 	}
 	var err error
@@ -366,6 +371,9 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		}
 		if rg.Stack {
 			flags |= unix.MAP_GROWSDOWN
+		}
+		if rg.noReserve() {
+			flags |= unix.MAP_NORESERVE
 		}
 		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, flags, ^uint64(0), 0)
 	case regionShmem:
@@ -411,6 +419,11 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		return fmt.Errorf("mmap %#x %#x %#x: %w", rg.Start, length, prot, err)
 	}
 	if len(rg.Extents) == 0 {
+		if mapProt != prot {
+			if _, err := b.call("mprotect", unix.SYS_MPROTECT, rg.Start, length, prot); err != nil {
+				return fmt.Errorf("mprotect %#x: %w", rg.Start, err)
+			}
+		}
 		return nil
 	}
 	if rg.Kind == regionAnon && length >= hugeRegion {
@@ -683,7 +696,19 @@ func (b *builder) queuePending() error {
 			if !ok {
 				tid = int(tgid)
 			}
-			_, err = b.call("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, tgid, uint64(tid), sig, p)
+			// Queued by the thread itself: the kernel lets no other
+			// task queue a siginfo of kill() or tgkill() (si_code >= 0,
+			// SI_TKILL) for a thread.
+			t := b.t
+			for i, th := range b.p.meta.Threads {
+				if th.TID == ps.TID && i < len(b.tasks) {
+					t = b.tasks[i]
+				}
+			}
+			err = b.on(t, func() error {
+				_, err := b.call("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, tgid, uint64(tid), sig, p)
+				return err
+			})
 		}
 		if err != nil {
 			return fmt.Errorf("can't restore pending signal %d: %w", sig, err)

@@ -1,0 +1,142 @@
+package ckpt
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// kobjCase is one program of testdata/kobj_NAME.c: it sets up one kernel
+// object, says it is ready, waits for SIGUSR1 and checks the object
+// exactly (kobj.h).
+type kobjCase struct {
+	name  string
+	flags []string
+	args  []string
+	// refuse: the checkpoint must fail naming this; the program, left
+	// running, must still find its object as it was.
+	refuse string
+}
+
+var kobjCases = []kobjCase{
+	{name: "mqueue", flags: []string{"-lrt"}},
+	{name: "eventfd"},
+	{name: "signalfd"},
+	{name: "epoll"},
+	{name: "timerfd"},
+	{name: "itimer"},
+	{name: "ptimer", flags: []string{"-pthread", "-lrt"}},
+	{name: "sigaction"},
+	{name: "sigmask", flags: []string{"-pthread"}},
+	{name: "rlimit"},
+	{name: "personality"},
+	{name: "prctl", flags: []string{"-pthread"}},
+	{name: "tsc"},
+	{name: "cwd"},
+	{name: "locks"},
+	{name: "fileflags"},
+	{name: "pipe"},
+	{name: "memfd"},
+	{name: "maps"},
+	{name: "uffd", refuse: "userfaultfd"},
+	{name: "iouring", refuse: "io_uring"},
+	{name: "iouring", args: []string{"keep"}, refuse: "io_uring"},
+	{name: "affinity", flags: []string{"-pthread"}},
+	{name: "argv"},
+	{name: "tls", flags: []string{"-pthread"}},
+	{name: "fpu", flags: []string{"-mavx"}},
+	{name: "membarrier"},
+	{name: "aio"},
+	{name: "fanotify"},
+	{name: "semundo", flags: []string{"-pthread"}},
+	{name: "ids"},
+}
+
+// TestKobj runs every kobj program through a checkpoint that leaves it
+// running (it must then find its object untouched), and a restart from
+// that image (it must find it again, exactly).
+func TestKobj(t *testing.T) {
+	needRoot(t)
+	for _, c := range kobjCases {
+		name := c.name
+		if len(c.args) > 0 {
+			name += "-" + strings.Join(c.args, "-")
+		}
+		t.Run(name, func(t *testing.T) { runKobj(t, c) })
+	}
+}
+
+func runKobj(t *testing.T, c kobjCase) {
+	prog := cprog(t, "kobj_"+c.name, c.flags...)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "result")
+	cmd := start(t, dir, prog, append([]string{out}, c.args...)...)
+	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
+	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
+		t.Fatalf("set-up failed: %s", b)
+	}
+	img := filepath.Join(dir, "img")
+	res0, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true})
+	switch {
+	case c.refuse != "":
+		var ue *UncheckpointableError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.refuse) {
+			t.Errorf("checkpoint: %v, want it refused naming %s", err, c.refuse)
+		}
+	case err != nil:
+		t.Errorf("checkpoint: %v", err)
+	}
+	// The checkpoint changed nothing of the running program.
+	kobjSignal(t, cmd.Process.Pid)
+	werr := cmd.Wait()
+	res, _ := os.ReadFile(out)
+	if werr != nil || string(res) != "ok" {
+		t.Fatalf("after the checkpoint, still running: %v: %s", werr, res)
+	}
+	if c.refuse != "" || err != nil {
+		return
+	}
+	os.Remove(out)
+	waitReaped(t, res0.Images)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
+	kobjSignal(t, p.PID)
+	ws := waitProc(t, p)
+	res, _ = os.ReadFile(out)
+	if !ws.Exited() || ws.ExitStatus() != 0 || string(res) != "ok" {
+		t.Fatalf("after the restart: %v: %s", ws, res)
+	}
+}
+
+// kobjSignal sends SIGUSR1 once pid waits for it (blocked, in sigsuspend:
+// a signal sent earlier would only be pending, never lost).
+func kobjSignal(t *testing.T, pid int) {
+	t.Helper()
+	if err := unix.Kill(pid, unix.SIGUSR1); err != nil {
+		t.Fatalf("SIGUSR1 to %d: %v", pid, err)
+	}
+}
+
+// waitReaped waits until the members of a checkpointed tree, which ended
+// after the checkpoint, have their pids free again.
+func waitReaped(t *testing.T, images []string) {
+	t.Helper()
+	for _, path := range images {
+		m, err := ReadImage(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the pid of the ended process to be free", func() bool {
+			return errors.Is(unix.Kill(m.PID, 0), syscall.ESRCH)
+		})
+	}
+}
