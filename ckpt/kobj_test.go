@@ -25,7 +25,7 @@ type kobjCase struct {
 }
 
 var kobjCases = []kobjCase{
-	{name: "mqueue", flags: []string{"-lrt"}},
+	{name: "mqueue", flags: []string{"-lrt"}, refuse: "message queue"},
 	{name: "eventfd"},
 	{name: "signalfd"},
 	{name: "epoll"},
@@ -54,7 +54,7 @@ var kobjCases = []kobjCase{
 	{name: "membarrier"},
 	{name: "aio"},
 	{name: "fanotify"},
-	{name: "semundo", flags: []string{"-pthread"}},
+	{name: "semundo", flags: []string{"-pthread"}, refuse: "SEM_UNDO"},
 	{name: "ids"},
 }
 
