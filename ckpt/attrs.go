@@ -58,8 +58,8 @@ type threadAttrs struct {
 	PdeathSig int       `json:"pdeath_signal,omitempty"`
 	// Sleep: the thread was in a sleep the kernel restarts with its
 	// restart block (sleep_linux_amd64.go).
-	Sleep *restartSleep `json:"sleep,omitempty"`
-	threadExtras        // threadattrs.go
+	Sleep        *restartSleep `json:"sleep,omitempty"`
+	threadExtras               // threadattrs.go
 }
 
 // schedAttr is struct sched_attr (SCHED_ATTR_SIZE_VER1, 56 bytes).
