@@ -227,6 +227,9 @@ func (r *restorer) checkAttrs(p *rproc) error {
 	if err := checkAdvice(p); err != nil {
 		return err
 	}
+	if err := checkAIO(p); err != nil {
+		return err
+	}
 	if err := checkSignals(p); err != nil {
 		return err
 	}

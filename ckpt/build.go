@@ -157,7 +157,12 @@ func (b *builder) build() error {
 	defer fill.finish()
 	regions := sortedRegions(m.Regions)
 	attached := map[uint64]bool{}
+	var rings []region
 	for i, rg := range regions {
+		if rg.Kind == regionAIO {
+			rings = append(rings, rg) // once every region is mapped
+			continue
+		}
 		if rg.Kind == regionSysV {
 			if err := b.attachSysV(rg, regions[i+1:], attached); err != nil {
 				return err
@@ -168,7 +173,14 @@ func (b *builder) build() error {
 			return err
 		}
 	}
+	checkRings, err := b.restoreAIO(fill, rings)
+	if err != nil {
+		return err
+	}
 	if err := fill.finish(); err != nil {
+		return err
+	}
+	if err := checkRings(); err != nil {
 		return err
 	}
 	// Before the lazy regions are registered: a locked region is never

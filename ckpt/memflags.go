@@ -80,12 +80,8 @@ func (d *dumper) collectVMFlags() error {
 	}
 	for i := range d.meta.Regions {
 		r := &d.meta.Regions[i]
-		if r.Name == "/[aio] (deleted)" {
-			// The ring of an io_setup context: the kernel keeps its
-			// requests in flight, and even whether there are any, out of
-			// sight; a ring restored as plain shared memory would be a
-			// look-alike that io_submit refuses.
-			if err := d.uncheckpointable(-1, fmt.Sprintf(": AIO context (io_setup) %#x is not checkpointable: its requests in flight can be neither seen nor restored", r.Start)); err != nil {
+		if r.Kind == regionAIO {
+			if err := d.describeAIO(r); err != nil {
 				return err
 			}
 		}

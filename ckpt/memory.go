@@ -240,6 +240,10 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 		return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("region %#x-%#x %s cannot be checkpointed", mp.Start, mp.End, name)}
 	}
 	deleted := strings.HasSuffix(name, " (deleted)")
+	if mp.shared() && name == aioRingName {
+		r.Kind = regionAIO // saved whole, described by describeAIO (aio.go)
+		return r, true, nil
+	}
 	if mp.shared() && deleted && strings.HasPrefix(name, "/SYSV") {
 		// A SysV segment: its inode number is its id (newseg), its
 		// bytes are saved once with the tree's IPC objects.
