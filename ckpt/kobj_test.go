@@ -53,6 +53,7 @@ var kobjCases = []kobjCase{
 	{name: "fpu", flags: []string{"-mavx"}},
 	{name: "membarrier"},
 	{name: "aio"},
+	{name: "aio", args: []string{"inflight"}, refuse: "in flight"},
 	{name: "fanotify"},
 	{name: "semundo", flags: []string{"-pthread"}, refuse: "SEM_UNDO"},
 	{name: "ids"},

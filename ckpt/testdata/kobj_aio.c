@@ -1,6 +1,11 @@
 /* An AIO context (io_setup) with a completed request not yet reaped and
  * a second context: after the restart the contexts have the same ids, the
- * completion is there to reap, and new requests work. */
+ * completion is there to reap, and new requests work.
+ * With "inflight": 900 poll requests on timerfds that expire one every
+ * 10 ms are in flight: completions arrive while the process is frozen. */
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/timerfd.h>
 #include "kobj.h"
 #include <linux/aio_abi.h>
 #include <sys/syscall.h>
@@ -14,6 +19,20 @@ static long io_getevents(aio_context_t c, long mn, long n, struct io_event *e, s
 int main(int argc, char **argv) {
 	kobj_init(argc, argv);
 	aio_context_t a = 0, b = 0;
+	if (argc > 2) {
+		if (io_setup(1024, &a)) DIE("io_setup: %s", strerror(errno));
+		static struct iocb cbs[900];
+		for (int i = 0; i < 900; i++) {
+			int t = timerfd_create(CLOCK_MONOTONIC, 0);
+			struct itimerspec in = {.it_value = {(i + 1) / 100, ((i + 1) % 100) * 10000000L}};
+			if (t < 0 || timerfd_settime(t, 0, &in, NULL)) DIE("timerfd %d: %s", i, strerror(errno));
+			cbs[i] = (struct iocb){.aio_lio_opcode = IOCB_CMD_POLL, .aio_fildes = t, .aio_buf = POLLIN, .aio_data = i};
+			struct iocb *l[] = {&cbs[i]};
+			if (io_submit(a, 1, l) != 1) DIE("poll request %d: %s", i, strerror(errno));
+		}
+		kobj_wait();
+		return kobj_done();
+	}
 	if (io_setup(128, &a) || io_setup(16, &b)) DIE("io_setup: %s", strerror(errno));
 	int fd = open("aiofile", O_RDWR | O_CREAT | O_TRUNC, 0644);
 	write(fd, "hello, asynchronous world", 25);
