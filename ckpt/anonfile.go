@@ -42,6 +42,9 @@ type anonFile struct {
 	// (fdowner.go): the IN_IGNORED events of its removed watches.
 	Queued int `json:"queued,omitempty"`
 
+	// Fanotify: the group and its marks (fanotify.go).
+	Fanotify *fanotifyGroup `json:"fanotify,omitempty"`
+
 	// PidfdPID is the pid a pidfd refers to, as the checkpoint saw it
 	// (a member of the tree); -1: a process that was gone (pidfd.go).
 	PidfdPID int `json:"pidfd_pid,omitempty"`
@@ -61,7 +64,7 @@ type epollWatch struct {
 
 func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 	switch kind {
-	case "eventfd", "eventpoll", "timerfd", "signalfd", "inotify", "pidfd":
+	case "eventfd", "eventpoll", "timerfd", "signalfd", "inotify", "pidfd", "fanotify":
 	default:
 		return nil, fmt.Errorf("%s: %w", kind, ErrUnsupported)
 	}
@@ -104,6 +107,13 @@ func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 			a.PidfdPID, _ = strconv.Atoi(v)
 		case "sigmask":
 			a.SigMask, _ = strconv.ParseUint(v, 16, 64)
+		case "fanotify flags", "fanotify ino", "fanotify mnt_id", "fanotify sdev":
+			if a.Fanotify == nil {
+				a.Fanotify = &fanotifyGroup{}
+			}
+			if err := parseFanotify(pid, a.Fanotify, k, v); err != nil {
+				return nil, err
+			}
 		case "inotify wd":
 			w, err := inotifyFromFdinfo(v)
 			if err != nil {
@@ -162,6 +172,8 @@ func openAnon(a *anonFile, flags int) (int, error) {
 		return fd, nil
 	case "inotify":
 		return openInotify(a, unix.IN_CLOEXEC|nonblock)
+	case "fanotify":
+		return openFanotify(a.Fanotify, nonblock)
 	case "signalfd":
 		var set unix.Sigset_t
 		set.Val[0] = a.SigMask

@@ -230,6 +230,9 @@ func (r *restorer) checkAttrs(p *rproc) error {
 	if err := checkAIO(p); err != nil {
 		return err
 	}
+	if err := r.checkFanotify(p); err != nil {
+		return err
+	}
 	if err := checkSignals(p); err != nil {
 		return err
 	}

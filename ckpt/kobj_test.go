@@ -55,6 +55,8 @@ var kobjCases = []kobjCase{
 	{name: "aio"},
 	{name: "aio", args: []string{"inflight"}, refuse: "in flight"},
 	{name: "fanotify"},
+	{name: "fanotify", args: []string{"queued"}, refuse: "events not read yet"},
+	{name: "fanotify", args: []string{"perm"}, refuse: "permission events"},
 	{name: "semundo", flags: []string{"-pthread"}, refuse: "SEM_UNDO"},
 	{name: "ids"},
 }
