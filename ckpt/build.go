@@ -529,6 +529,7 @@ func (b *builder) openFiles() error {
 			continue
 		}
 		r.epollFilled[f.Desc] = true
+		var watches []epollWatch
 		for _, w := range f.Anon.Watches {
 			// A target that was not checkpointable (-F) or could not be
 			// reopened (restart -F) is closed: it leaves the interest list
@@ -537,16 +538,10 @@ func (b *builder) openFiles() error {
 				r.warn("%s(%d) fd %d: epoll watch on fd %d dropped: that descriptor is restored closed", p.comm(), p.meta.PID, f.FD, w.FD)
 				continue
 			}
-			ev := make([]byte, 12) // struct epoll_event is packed on x86-64
-			binary.LittleEndian.PutUint32(ev, w.Events)
-			binary.LittleEndian.PutUint64(ev[4:], w.Data)
-			addr, err := b.put(scratchData, ev)
-			if err != nil {
-				return err
-			}
-			if _, err := b.call("epoll_ctl", unix.SYS_EPOLL_CTL, uint64(f.FD), unix.EPOLL_CTL_ADD, uint64(w.FD), addr); err != nil {
-				return fmt.Errorf("fd %d: epoll_ctl add fd %d: %w", f.FD, w.FD, err)
-			}
+			watches = append(watches, w)
+		}
+		if err := b.fillEpoll(f.FD, watches); err != nil { // epollstate.go
+			return err
 		}
 	}
 	return nil
