@@ -724,6 +724,28 @@ func (b *builder) queuePending() error {
 	return nil
 }
 
+// cloneThread makes a thread with the clone_args at addr, retrying while
+// its tid want is in use (EEXIST): a tid freed a moment ago can stay
+// taken for a while, as a pid does (see the retry of cloneProcess).
+func (b *builder) cloneThread(addr uint64, want int) (uint64, error) {
+	retry := b.r.opts.PIDRetry
+	if retry == 0 {
+		retry = 10 * time.Second
+	}
+	deadline := time.Now().Add(retry)
+	for {
+		ret, err := b.call("clone3", unix.SYS_CLONE3, addr, 88)
+		if err == nil || errnoOf(err) != unix.EEXIST {
+			return ret, err
+		}
+		if time.Now().After(deadline) {
+			return 0, &PIDInUseError{PID: want, Comm: b.p.comm(), Holder: pidHolder(want)}
+		}
+		b.r.info("tid %d for %s in use, retrying", want, b.p.comm())
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // on runs f with injections going to thread t.
 func (b *builder) on(t *task, f func() error) error {
 	saved := b.t
@@ -767,7 +789,7 @@ func (b *builder) createThreads() error {
 			}
 			return nil
 		}
-		ret, err := b.call("clone3", unix.SYS_CLONE3, addr, 88)
+		ret, err := b.cloneThread(addr, want)
 		b.t.onEvent = nil
 		if err != nil {
 			return fmt.Errorf("clone thread %d: %w", want, err)

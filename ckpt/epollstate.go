@@ -100,4 +100,3 @@ func (b *builder) fillEpoll(epfd int, watches []epollWatch) error {
 	}
 	return nil
 }
-

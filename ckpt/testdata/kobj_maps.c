@@ -9,22 +9,32 @@
 
 static char maps[65536], flags[65536];
 
-/* mask_inodes blanks the inode of shared memory objects (deleted):
- * the kernel numbers a new one anew. */
+/* mask_inodes blanks the inode of shared memory objects (deleted), and
+ * the padding after it: the kernel numbers a new one anew. */
 static void mask_inodes(char *m) {
-	for (char *l = m; *l; ) {
+	static char out[65536];
+	size_t o = 0;
+	for (char *l = m; *l;) {
 		char *e = strchr(l, '\n');
-		if (!e) break;
-		*e = 0;
-		if (strstr(l, " (deleted)")) {
-			char *p = l;
-			for (int f = 0; f < 4 && p; f++) p = strchr(p + 1, ' ');
-			while (p && *p == ' ') p++;
-			while (p && *p >= '0' && *p <= '9') *p++ = 'N';
-		}
-		*e = '\n';
+		size_t n = e ? (size_t)(e - l) : strlen(l);
+		char line[1024];
+		snprintf(line, sizeof line, "%.*s", (int)n, l);
+		if (strstr(line, " (deleted)") && strchr(line, '-') < strchr(line, ' ')) {
+			char a[5][128], *path = line;
+			for (int f = 0; f < 5; f++) {
+				while (*path == ' ') path++;
+				int k = 0;
+				while (*path && *path != ' ' && k < 127) a[f][k++] = *path++;
+				a[f][k] = 0;
+			}
+			while (*path == ' ') path++;
+			o += snprintf(out + o, sizeof out - o, "%s %s %s %s N %s\n", a[0], a[1], a[2], a[3], path);
+		} else
+			o += snprintf(out + o, sizeof out - o, "%s\n", line);
+		if (!e || o >= sizeof out) break;
 		l = e + 1;
 	}
+	snprintf(m, 65536, "%s", out);
 }
 
 static void snap(char *m, char *f) {
