@@ -37,6 +37,8 @@ type procAttrs struct {
 	// Membarrier holds the membarrier registrations of the process (the
 	// MEMBARRIER_CMD_REGISTER_* commands to give again).
 	Membarrier []int `json:"membarrier,omitempty"`
+	// UTS: its UTS namespace when not the checkpointer's (utsns.go).
+	UTS *utsState `json:"uts,omitempty"`
 	// Threads are in the order of imageMeta.Threads.
 	Threads []threadAttrs `json:"threads"`
 }
@@ -160,6 +162,9 @@ func (d *dumper) collectAttrs() error {
 		return fmt.Errorf("%s(%d): oom_score_adj: %w", d.comm, d.pid, err)
 	}
 	a.OOMScoreAdj = int(v)
+	if a.UTS, err = readUTS(d.pid); err != nil {
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+	}
 	for i, tid := range d.tids {
 		s, err := getSchedAttr(tid)
 		if err != nil {
@@ -242,6 +247,9 @@ func (r *restorer) checkAttrs(p *rproc) error {
 	}
 	if len(a.Threads) != len(p.meta.Threads) {
 		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: attributes of %d threads for %d threads", ErrCorrupt, len(a.Threads), len(p.meta.Threads))}
+	}
+	if err := checkUTS(a.UTS); err != nil {
+		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
 	}
 	if a.OOMScoreAdj < -1000 || a.OOMScoreAdj > 1000 {
 		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: oom_score_adj %d", ErrCorrupt, a.OOMScoreAdj)}

@@ -204,6 +204,9 @@ func (b *builder) build() error {
 	if err := b.restoreLoginUID(); err != nil {
 		return err
 	}
+	if err := b.restoreUTS(); err != nil { // utsns.go
+		return err
+	}
 	if _, err := b.call("close", unix.SYS_CLOSE, b.pidfd); err != nil {
 		return fmt.Errorf("close pidfd: %w", err)
 	}

@@ -59,6 +59,9 @@ var kobjCases = []kobjCase{
 	{name: "fanotify", args: []string{"perm"}, refuse: "permission events"},
 	{name: "semundo", flags: []string{"-pthread"}, refuse: "SEM_UNDO"},
 	{name: "ids"},
+	{name: "utsns"},
+	{name: "sockopt"},
+	{name: "highfd"},
 }
 
 // TestKobj runs every kobj program through a checkpoint that leaves it
