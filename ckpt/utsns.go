@@ -111,4 +111,3 @@ func (b *builder) restoreUTS() error {
 	}
 	return nil
 }
-
