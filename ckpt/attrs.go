@@ -162,6 +162,9 @@ func (d *dumper) collectAttrs() error {
 		return fmt.Errorf("%s(%d): oom_score_adj: %w", d.comm, d.pid, err)
 	}
 	a.OOMScoreAdj = int(v)
+	if err := d.checkNamespaces(); err != nil { // nsother.go
+		return err
+	}
 	if a.UTS, err = readUTS(d.pid); err != nil {
 		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 	}

@@ -60,6 +60,8 @@ var kobjCases = []kobjCase{
 	{name: "semundo", flags: []string{"-pthread"}, refuse: "SEM_UNDO"},
 	{name: "ids"},
 	{name: "utsns"},
+	{name: "timens", refuse: "time namespace"},
+	{name: "userns", refuse: "user namespace"},
 	{name: "sockopt"},
 	{name: "highfd"},
 }
