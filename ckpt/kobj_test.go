@@ -3,8 +3,10 @@ package ckpt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -64,6 +66,9 @@ var kobjCases = []kobjCase{
 	{name: "userns", refuse: "user namespace"},
 	{name: "sockopt"},
 	{name: "highfd"},
+	{name: "inhandler"},
+	{name: "traced", refuse: "trace"},
+	{name: "vfork", refuse: "vfork"},
 }
 
 // TestKobj runs every kobj program through a checkpoint that leaves it
@@ -100,6 +105,9 @@ func runKobj(t *testing.T, c kobjCase) {
 	case err != nil:
 		t.Errorf("checkpoint: %v", err)
 	}
+	if tr := tracerOf(cmd.Process.Pid, cmd.Process.Pid); tr != 0 {
+		t.Errorf("after the checkpoint returned, the program is still traced by %d", tr)
+	}
 	// The checkpoint changed nothing of the running program.
 	kobjSignal(t, cmd.Process.Pid)
 	werr := cmd.Wait()
@@ -125,12 +133,21 @@ func runKobj(t *testing.T, c kobjCase) {
 	}
 }
 
-// kobjSignal sends SIGUSR1 once pid waits for it (blocked, in sigsuspend:
-// a signal sent earlier would only be pending, never lost).
+// kobjSignal sends SIGUSR1 to pid and its descendants (blocked until they
+// wait in sigsuspend: a signal sent early is pending, never lost).
 func kobjSignal(t *testing.T, pid int) {
 	t.Helper()
 	if err := unix.Kill(pid, unix.SIGUSR1); err != nil {
 		t.Fatalf("SIGUSR1 to %d: %v", pid, err)
+	}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, c := range strings.Fields(string(b)) {
+			if child, err := strconv.Atoi(c); err == nil {
+				kobjSignal(t, child)
+			}
+		}
 	}
 }
 
