@@ -62,6 +62,7 @@ var kobjCases = []kobjCase{
 	{name: "semundo", flags: []string{"-pthread"}, refuse: "SEM_UNDO"},
 	{name: "ids"},
 	{name: "utsns"},
+	{name: "utsns", args: []string{"child"}},
 	{name: "timens", refuse: "time namespace"},
 	{name: "userns", refuse: "user namespace"},
 	{name: "sockopt"},
