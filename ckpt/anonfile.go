@@ -28,6 +28,11 @@ type anonFile struct {
 	Ticks    uint64   `json:"ticks,omitempty"`
 	Value    [2]int64 `json:"value,omitempty"` // remaining: sec, nsec
 	Interval [2]int64 `json:"interval,omitempty"`
+	// TimerFlags are the flags of its timerfd_settime (TFD_TIMER_ABSTIME,
+	// TFD_TIMER_CANCEL_ON_SET); an absolute timer expires at Expires on
+	// its clock, as it would have without the checkpoint (timerabs.go).
+	TimerFlags int      `json:"timer_flags,omitempty"`
+	Expires    [2]int64 `json:"expires,omitempty"`
 
 	SigMask uint64 `json:"sigmask,omitempty"` // signalfd
 
@@ -36,6 +41,9 @@ type anonFile struct {
 	// Queued is how many bytes of events an inotify instance held unread
 	// (fdowner.go): the IN_IGNORED events of its removed watches.
 	Queued int `json:"queued,omitempty"`
+
+	// Fanotify: the group and its marks (fanotify.go).
+	Fanotify *fanotifyGroup `json:"fanotify,omitempty"`
 
 	// PidfdPID is the pid a pidfd refers to, as the checkpoint saw it
 	// (a member of the tree); -1: a process that was gone (pidfd.go).
@@ -56,7 +64,7 @@ type epollWatch struct {
 
 func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 	switch kind {
-	case "eventfd", "eventpoll", "timerfd", "signalfd", "inotify", "pidfd":
+	case "eventfd", "eventpoll", "timerfd", "signalfd", "inotify", "pidfd", "fanotify":
 	default:
 		return nil, fmt.Errorf("%s: %w", kind, ErrUnsupported)
 	}
@@ -65,6 +73,7 @@ func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 		return nil, err
 	}
 	a := &anonFile{Type: kind}
+	defer a.timerExpiry()
 	for k, v := range keyValues(data) {
 		switch k {
 		case "eventfd-count":
@@ -91,10 +100,20 @@ func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 			a.Value = parsePair(v)
 		case "it_interval":
 			a.Interval = parsePair(v)
+		case "settime flags":
+			fl, _ := strconv.ParseInt(strings.TrimSpace(v), 8, 32)
+			a.TimerFlags = int(fl)
 		case "Pid":
 			a.PidfdPID, _ = strconv.Atoi(v)
 		case "sigmask":
 			a.SigMask, _ = strconv.ParseUint(v, 16, 64)
+		case "fanotify flags", "fanotify ino", "fanotify mnt_id", "fanotify sdev":
+			if a.Fanotify == nil {
+				a.Fanotify = &fanotifyGroup{}
+			}
+			if err := parseFanotify(pid, a.Fanotify, k, v); err != nil {
+				return nil, err
+			}
 		case "inotify wd":
 			w, err := inotifyFromFdinfo(v)
 			if err != nil {
@@ -139,7 +158,10 @@ func openAnon(a *anonFile, flags int) (int, error) {
 			Interval: unix.Timespec{Sec: a.Interval[0], Nsec: a.Interval[1]},
 			Value:    unix.Timespec{Sec: a.Value[0], Nsec: a.Value[1]},
 		}
-		if err := unix.TimerfdSettime(fd, 0, &spec, nil); err != nil {
+		if a.absolute() {
+			spec.Value = unix.Timespec{Sec: a.Expires[0], Nsec: a.Expires[1]}
+		}
+		if err := unix.TimerfdSettime(fd, a.TimerFlags&timerfdSettable, &spec, nil); err != nil {
 			unix.Close(fd)
 			return -1, err
 		}
@@ -150,6 +172,8 @@ func openAnon(a *anonFile, flags int) (int, error) {
 		return fd, nil
 	case "inotify":
 		return openInotify(a, unix.IN_CLOEXEC|nonblock)
+	case "fanotify":
+		return openFanotify(a.Fanotify, nonblock)
 	case "signalfd":
 		var set unix.Sigset_t
 		set.Val[0] = a.SigMask

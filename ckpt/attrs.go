@@ -37,15 +37,16 @@ type procAttrs struct {
 	// Membarrier holds the membarrier registrations of the process (the
 	// MEMBARRIER_CMD_REGISTER_* commands to give again).
 	Membarrier []int `json:"membarrier,omitempty"`
+	// UTS: its UTS namespace when not the checkpointer's (utsns.go).
+	UTS *utsState `json:"uts,omitempty"`
 	// Threads are in the order of imageMeta.Threads.
 	Threads []threadAttrs `json:"threads"`
 }
 
 // membarrierCmds pairs each private expedited membarrier command with the
 // registration it needs: the command answers EPERM without it, which is
-// how the registration is found (the kernel reports it nowhere). The
-// global expedited registration cannot be found that way (the global
-// command works for everyone) and is not saved.
+// how the registration is found on kernels without
+// MEMBARRIER_CMD_GET_REGISTRATIONS (membarrier.go).
 var membarrierCmds = []struct{ register, cmd int }{
 	{16, 8},    // REGISTER_PRIVATE_EXPEDITED, PRIVATE_EXPEDITED
 	{64, 32},   // ..._SYNC_CORE
@@ -59,7 +60,8 @@ type threadAttrs struct {
 	PdeathSig int       `json:"pdeath_signal,omitempty"`
 	// Sleep: the thread was in a sleep the kernel restarts with its
 	// restart block (sleep_linux_amd64.go).
-	Sleep *restartSleep `json:"sleep,omitempty"`
+	Sleep        *restartSleep `json:"sleep,omitempty"`
+	threadExtras               // threadattrs.go
 }
 
 // schedAttr is struct sched_attr (SCHED_ATTR_SIZE_VER1, 56 bytes).
@@ -160,12 +162,21 @@ func (d *dumper) collectAttrs() error {
 		return fmt.Errorf("%s(%d): oom_score_adj: %w", d.comm, d.pid, err)
 	}
 	a.OOMScoreAdj = int(v)
+	if err := d.checkNamespaces(); err != nil { // nsother.go
+		return err
+	}
+	if a.UTS, err = readUTS(d.pid); err != nil {
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+	}
 	for i, tid := range d.tids {
 		s, err := getSchedAttr(tid)
 		if err != nil {
 			return fmt.Errorf("%s(%d): scheduling (tid %d): %w", d.comm, d.pid, tid, err)
 		}
 		a.Threads = append(a.Threads, threadAttrs{TID: tid, Sched: s, Sleep: d.interruptedSleep(&d.tregs[i])})
+		if err := collectThreadExtras(tid, &a.Threads[i].threadExtras); err != nil {
+			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
+		}
 	}
 	d.meta.Attrs = a
 	return nil
@@ -192,6 +203,9 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 			return err
 		}
 		a.Threads[i].PdeathSig = int(int32(le.Uint32(b)))
+		if err := injectThreadExtras(t, &a.Threads[i].threadExtras, scratch, read); err != nil {
+			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
+		}
 	}
 	if tid != d.pid {
 		return nil
@@ -209,21 +223,8 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 		return fmt.Errorf("%s(%d): get THP disable: %w", d.comm, d.pid, err)
 	}
 	a.THPDisable = thp
-	supported, err := t.call("membarrier", unix.SYS_MEMBARRIER, 0, 0, 0) // MEMBARRIER_CMD_QUERY
-	if err != nil {
-		return nil // no membarrier in this kernel
-	}
-	for _, c := range membarrierCmds {
-		if supported&uint64(c.register) == 0 {
-			continue
-		}
-		_, err := t.call("membarrier", unix.SYS_MEMBARRIER, uint64(c.cmd), 0, 0)
-		switch {
-		case err == nil:
-			a.Membarrier = append(a.Membarrier, c.register)
-		case errnoOf(err) != unix.EPERM:
-			return fmt.Errorf("%s(%d): membarrier(%d): %w", d.comm, d.pid, c.cmd, err)
-		}
+	if a.Membarrier, err = membarrierRegistrations(t); err != nil {
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 	}
 	return nil
 }
@@ -232,6 +233,12 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 // belong to this image.
 func (r *restorer) checkAttrs(p *rproc) error {
 	if err := checkAdvice(p); err != nil {
+		return err
+	}
+	if err := checkAIO(p); err != nil {
+		return err
+	}
+	if err := r.checkFanotify(p); err != nil {
 		return err
 	}
 	if err := checkSignals(p); err != nil {
@@ -244,17 +251,23 @@ func (r *restorer) checkAttrs(p *rproc) error {
 	if len(a.Threads) != len(p.meta.Threads) {
 		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: attributes of %d threads for %d threads", ErrCorrupt, len(a.Threads), len(p.meta.Threads))}
 	}
+	if err := checkUTS(a.UTS); err != nil {
+		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
+	}
 	if a.OOMScoreAdj < -1000 || a.OOMScoreAdj > 1000 {
 		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: oom_score_adj %d", ErrCorrupt, a.OOMScoreAdj)}
 	}
 	for _, reg := range a.Membarrier {
-		if reg != 16 && reg != 64 && reg != 256 {
+		if !validMembarrier(reg) {
 			return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: membarrier registration %d", ErrCorrupt, reg)}
 		}
 	}
 	for _, th := range a.Threads {
 		if th.PdeathSig < 0 || th.PdeathSig > 64 {
 			return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: parent-death signal %d", ErrCorrupt, th.PdeathSig)}
+		}
+		if err := checkThreadExtras(th.threadExtras); err != nil {
+			return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: tid %d: %v", ErrCorrupt, th.TID, err)}
 		}
 	}
 	return nil
@@ -356,6 +369,9 @@ func (b *builder) restoreAttrs() error {
 	for i, t := range b.tasks {
 		th := a.Threads[i]
 		if err := b.restoreSched(t, th); err != nil {
+			return err
+		}
+		if err := b.restoreThreadExtras(t, th); err != nil {
 			return err
 		}
 		if th.PdeathSig != 0 {

@@ -137,6 +137,9 @@ func (b *builder) build() error {
 			return fmt.Errorf("fcntl F_DUPFD: %w", err)
 		}
 		b.call("close", unix.SYS_CLOSE, r.pidfd)
+		// The pidfd may have landed above spareFD (when r.pidfd was spareFD
+		// itself): the numbers used after it (spareFD+1, +2) must not be its.
+		b.spareFD = int(b.pidfd)
 	}
 	img, err := openImage(p.img.Path)
 	if err != nil {
@@ -164,7 +167,12 @@ func (b *builder) build() error {
 	defer fill.finish()
 	regions := sortedRegions(m.Regions)
 	attached := map[uint64]bool{}
+	var rings []region
 	for i, rg := range regions {
+		if rg.Kind == regionAIO {
+			rings = append(rings, rg) // once every region is mapped
+			continue
+		}
 		if rg.Kind == regionSysV {
 			if err := b.attachSysV(rg, regions[i+1:], attached); err != nil {
 				return err
@@ -184,7 +192,14 @@ func (b *builder) build() error {
 	if err := b.copyInherited(); err != nil {
 		return err
 	}
+	checkRings, err := b.restoreAIO(fill, rings)
+	if err != nil {
+		return err
+	}
 	if err := fill.finish(); err != nil {
+		return err
+	}
+	if err := checkRings(); err != nil {
 		return err
 	}
 	// Its memory is built and verified: the children that share it
@@ -214,6 +229,9 @@ func (b *builder) build() error {
 		return err
 	}
 	if err := b.restoreLoginUID(); err != nil {
+		return err
+	}
+	if err := b.restoreUTS(); err != nil { // utsns.go
 		return err
 	}
 	if err := b.closePidfd(); err != nil {
@@ -377,9 +395,11 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 	length := rg.End - rg.Start
 	prot := uint64(rg.Prot)
 	mapProt := prot
-	if len(rg.Extents) > 0 {
+	if len(rg.Extents) > 0 || rg.accounted() && (rg.Kind == regionAnon || rg.Kind == regionFile) {
 		// Filled by the process's own reads (fastrestore.go): made
-		// writable meanwhile, then protected as they were.
+		// writable meanwhile, then protected as they were. A region
+		// that was writable once keeps its charge (VM_ACCOUNT) when it
+		// is protected again, as it did.
 		mapProt |= unix.PROT_READ | unix.PROT_WRITE
 	}
 	var err error
@@ -393,6 +413,9 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		}
 		if rg.Stack {
 			flags |= unix.MAP_GROWSDOWN
+		}
+		if rg.noReserve() {
+			flags |= unix.MAP_NORESERVE
 		}
 		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, flags, ^uint64(0), 0)
 	case regionShmem:
@@ -438,6 +461,11 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		return fmt.Errorf("mmap %#x %#x %#x: %w", rg.Start, length, prot, err)
 	}
 	if len(rg.Extents) == 0 {
+		if mapProt != prot {
+			if _, err := b.call("mprotect", unix.SYS_MPROTECT, rg.Start, length, prot); err != nil {
+				return fmt.Errorf("mprotect %#x: %w", rg.Start, err)
+			}
+		}
 		return nil
 	}
 	if rg.Kind == regionAnon && length >= hugeRegion {
@@ -531,6 +559,7 @@ func (b *builder) openFiles() error {
 			continue
 		}
 		r.epollFilled[f.Desc] = true
+		var watches []epollWatch
 		for _, w := range f.Anon.Watches {
 			// A target that was not checkpointable (-F) or could not be
 			// reopened (restart -F) is closed: it leaves the interest list
@@ -539,16 +568,10 @@ func (b *builder) openFiles() error {
 				r.warn("%s(%d) fd %d: epoll watch on fd %d dropped: that descriptor is restored closed", p.comm(), p.meta.PID, f.FD, w.FD)
 				continue
 			}
-			ev := make([]byte, 12) // struct epoll_event is packed on x86-64
-			binary.LittleEndian.PutUint32(ev, w.Events)
-			binary.LittleEndian.PutUint64(ev[4:], w.Data)
-			addr, err := b.put(scratchData, ev)
-			if err != nil {
-				return err
-			}
-			if _, err := b.call("epoll_ctl", unix.SYS_EPOLL_CTL, uint64(f.FD), unix.EPOLL_CTL_ADD, uint64(w.FD), addr); err != nil {
-				return fmt.Errorf("fd %d: epoll_ctl add fd %d: %w", f.FD, w.FD, err)
-			}
+			watches = append(watches, w)
+		}
+		if err := b.fillEpoll(f.FD, watches); err != nil { // epollstate.go
+			return err
 		}
 	}
 	return nil
@@ -712,13 +735,47 @@ func (b *builder) queuePending() error {
 			if !ok {
 				tid = int(tgid)
 			}
-			_, err = b.call("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, tgid, uint64(tid), sig, p)
+			// Queued by the thread itself: the kernel lets no other
+			// task queue a siginfo of kill() or tgkill() (si_code >= 0,
+			// SI_TKILL) for a thread.
+			t := b.t
+			for i, th := range b.p.meta.Threads {
+				if th.TID == ps.TID && i < len(b.tasks) {
+					t = b.tasks[i]
+				}
+			}
+			err = b.on(t, func() error {
+				_, err := b.call("rt_tgsigqueueinfo", unix.SYS_RT_TGSIGQUEUEINFO, tgid, uint64(tid), sig, p)
+				return err
+			})
 		}
 		if err != nil {
 			return fmt.Errorf("can't restore pending signal %d: %w", sig, err)
 		}
 	}
 	return nil
+}
+
+// cloneThread makes a thread with the clone_args at addr, retrying while
+// its tid want is in use (EEXIST): a tid freed a moment ago can stay
+// taken for a while, as a pid does (see the retry of cloneProcess).
+func (b *builder) cloneThread(addr uint64, want int) (uint64, error) {
+	retry := b.r.opts.PIDRetry
+	if retry == 0 {
+		retry = 10 * time.Second
+	}
+	deadline := time.Now().Add(retry)
+	for {
+		ret, err := b.call("clone3", unix.SYS_CLONE3, addr, 88)
+		if err == nil || errnoOf(err) != unix.EEXIST {
+			return ret, err
+		}
+		if time.Now().After(deadline) {
+			return 0, &PIDInUseError{PID: want, Comm: b.p.comm(), Holder: pidHolder(want)}
+		}
+		b.r.info("tid %d for %s in use, retrying", want, b.p.comm())
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // on runs f with injections going to thread t.
@@ -764,7 +821,7 @@ func (b *builder) createThreads() error {
 			}
 			return nil
 		}
-		ret, err := b.call("clone3", unix.SYS_CLONE3, addr, 88)
+		ret, err := b.cloneThread(addr, want)
 		b.t.onEvent = nil
 		if err != nil {
 			return fmt.Errorf("clone thread %d: %w", want, err)

@@ -652,6 +652,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	if msg := unreopenable(link); msg != "" {
 		return closed(msg)
 	}
+	if msg := mqueueRefusal(d.pid, fd, link); msg != "" {
+		return closed(msg) // mqueue.go
+	}
 	var st unix.Stat_t
 	if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd), &st); err != nil {
 		return fileDesc{}, fmt.Errorf("%s(%d) fd %d fstat: %w", d.comm, d.pid, fd, err)

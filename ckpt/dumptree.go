@@ -292,6 +292,9 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 	if st.State == 'Z' || st.State == 'X' {
 		d.zombie = true
 	} else {
+		if err := d.checkSeizable(pid); err != nil { // seizecheck.go
+			return nil, err
+		}
 		if err := d.seizeTask(pid); err != nil {
 			if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EPERM) {
 				// It became a zombie between the two looks.
@@ -353,6 +356,9 @@ func (d *dumper) seizeThreads() error {
 				continue
 			}
 			seen[tid] = true
+			if err := d.checkSeizable(tid); err != nil {
+				return err
+			}
 			if err := d.seizeTask(tid); err != nil {
 				if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EPERM) {
 					continue // exiting

@@ -41,6 +41,9 @@ func (e *UncheckpointableError) Error() string {
 		}
 		return fmt.Sprintf("%s(%d) fd %d %s", e.Comm, e.PID, e.FD, e.Msg)
 	}
+	if len(e.Msg) > 0 && e.Msg[0] == ':' {
+		return fmt.Sprintf("%s(%d)%s", e.Comm, e.PID, e.Msg)
+	}
 	return fmt.Sprintf("%s(%d): %s", e.Comm, e.PID, e.Msg)
 }
 

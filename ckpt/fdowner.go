@@ -92,7 +92,7 @@ func (d *dumper) collectOwners(members map[int]bool) error {
 			// in the watch descriptors, are queued again by the restore
 			// as it fills the gaps (openInotify); any other event is not.
 			if queued != inotifyEventSize*inotifyGaps(f.Anon.Inotify) {
-				if err := d.uncheckpointable(f.FD, fmt.Sprintf(": inotify has %d bytes of events not read yet: they cannot be saved without taking them from the program", queued)); err != nil {
+				if err := d.uncheckpointable(f.FD, fmt.Sprintf(": %s has %d bytes of events not read yet: they cannot be saved without taking them from the program", f.Anon.Type, queued)); err != nil {
 					return err
 				}
 			}
@@ -269,12 +269,12 @@ type firstHolder struct {
 // them from the running program, and nothing puts events back in a
 // queue.
 func queuedEvents(f *fileDesc, fd int) (int, error) {
-	if f.Kind != fdAnon || f.Anon == nil || f.Anon.Type != "inotify" {
+	if f.Kind != fdAnon || f.Anon == nil || f.Anon.Type != "inotify" && f.Anon.Type != "fanotify" {
 		return 0, nil
 	}
 	n, err := unix.IoctlGetInt(fd, unix.TIOCINQ) // FIONREAD
 	if err != nil {
-		return 0, fmt.Errorf("inotify FIONREAD: %w", err)
+		return 0, fmt.Errorf("%s FIONREAD: %w", f.Anon.Type, err)
 	}
 	return n, nil
 }

@@ -233,6 +233,8 @@ type region struct {
 	// Advice: its VmFlags set by madvise, mlock or MAP_DROPPABLE
 	// (memflags.go).
 	Advice []string `json:"advice,omitempty"`
+	// AIO: the AIO context whose ring a regionAIO is (aio.go).
+	AIO *aioRing `json:"aio,omitempty"`
 }
 
 // extent is a saved run of pages: Len bytes at Addr, stored at file offset Off.

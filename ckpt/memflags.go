@@ -37,6 +37,11 @@ var vmAdvice = map[string]int{
 	"lo": -1,
 	"lf": -1,
 	"dp": -1,
+	"nr": -1, // MAP_NORESERVE of an anonymous region (build.go)
+	// ac: VM_ACCOUNT, charged as writable private memory: a region made
+	// read-only or PROT_NONE after it was writable keeps it, so it is
+	// mapped writable first (build.go).
+	"ac": -1,
 }
 
 // collectVMFlags records, for every region planMemory found, the VmFlags
@@ -48,6 +53,7 @@ func (d *dumper) collectVMFlags() error {
 	}
 	defer f.Close()
 	flags := map[uint64][]string{}
+	growsDown := map[uint64]bool{} // VmFlags gd: mapped MAP_GROWSDOWN, [stack] or not
 	var start uint64
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1<<20)
@@ -55,6 +61,7 @@ func (d *dumper) collectVMFlags() error {
 		line := sc.Text()
 		if v, ok := strings.CutPrefix(line, "VmFlags:"); ok {
 			for _, fl := range strings.Fields(v) {
+				growsDown[start] = growsDown[start] || fl == "gd"
 				if _, ok := vmAdvice[fl]; ok {
 					flags[start] = append(flags[start], fl)
 				}
@@ -73,17 +80,16 @@ func (d *dumper) collectVMFlags() error {
 	}
 	for i := range d.meta.Regions {
 		r := &d.meta.Regions[i]
-		if r.Name == "/[aio] (deleted)" {
-			// The ring of an io_setup context: the kernel keeps its
-			// requests in flight, and even whether there are any, out of
-			// sight; a ring restored as plain shared memory would be a
-			// look-alike that io_submit refuses.
-			if err := d.uncheckpointable(-1, fmt.Sprintf(": AIO context (io_setup) %#x is not checkpointable: its requests in flight can be neither seen nor restored", r.Start)); err != nil {
+		if r.Kind == regionAIO {
+			if err := d.describeAIO(r); err != nil {
 				return err
 			}
 		}
 		if r.Kind != regionVDSO {
 			r.Advice = flags[r.Start]
+		}
+		if r.Kind == regionAnon && growsDown[r.Start] {
+			r.Stack = true // mapped again MAP_GROWSDOWN (build.go)
 		}
 	}
 	return nil
@@ -99,6 +105,22 @@ func checkAdvice(p *rproc) error {
 		}
 	}
 	return nil
+}
+
+// noReserve reports whether the region was mapped MAP_NORESERVE.
+func (r region) noReserve() bool { return r.hasFlag("nr") }
+
+// accounted reports whether the region was charged as writable private
+// memory (VM_ACCOUNT).
+func (r region) accounted() bool { return r.hasFlag("ac") }
+
+func (r region) hasFlag(f string) bool {
+	for _, a := range r.Advice {
+		if a == f {
+			return true
+		}
+	}
+	return false
 }
 
 // droppable reports whether the region was mapped MAP_DROPPABLE.
@@ -124,7 +146,7 @@ func (b *builder) restoreVMFlags() error {
 				lock = true
 			case "lf":
 				onFault = true
-			case "dp":
+			case "dp", "nr", "ac":
 			default:
 				if _, err := b.call("madvise", unix.SYS_MADVISE, r.Start, length, uint64(vmAdvice[a])); err != nil {
 					return fmt.Errorf("region %#x-%#x: madvise %s: %w", r.Start, r.End, a, err)

@@ -222,6 +222,16 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 	case strings.HasPrefix(name, "[anon_shmem:"):
 		r.Kind = regionShmem
 		return r, false, nil
+	case strings.HasPrefix(name, "anon_inode:"):
+		// The memory of a kernel object (io_uring rings, a perf
+		// buffer, a BPF map...), mapped even after its descriptor is
+		// closed: not a file that can be opened again.
+		kind := strings.Trim(strings.TrimPrefix(name, "anon_inode:"), "[]")
+		if d.opts.Force {
+			d.warn("%s(%d): region %#x-%#x %s not saved (forced)", d.comm, d.pid, mp.Start, mp.End, name)
+			return nil, false, nil
+		}
+		return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("region %#x-%#x: memory of %s is not checkpointable", mp.Start, mp.End, kind)}
 	case strings.HasPrefix(name, "["):
 		if d.opts.Force {
 			d.warn("%s(%d): region %#x-%#x %s not saved (forced)", d.comm, d.pid, mp.Start, mp.End, name)
@@ -230,6 +240,10 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 		return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("region %#x-%#x %s cannot be checkpointed", mp.Start, mp.End, name)}
 	}
 	deleted := strings.HasSuffix(name, " (deleted)")
+	if mp.shared() && name == aioRingName {
+		r.Kind = regionAIO // saved whole, described by describeAIO (aio.go)
+		return r, true, nil
+	}
 	if mp.shared() && deleted && strings.HasPrefix(name, "/SYSV") {
 		// A SysV segment: its inode number is its id (newseg), its
 		// bytes are saved once with the tree's IPC objects.

@@ -3,6 +3,7 @@ package ckpt
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -18,8 +19,9 @@ import (
 // move: the whole tree is frozen, in an IPC namespace of its own, and no
 // task waits on any semaphore (a waiter's operation would be done by the
 // kernel on its behalf). A process with several threads shares its list
-// with them, so unsharing in one would not apply it: its adjustments are
-// not measured (nor restored). The exit applies an adjustment clamped to
+// with them, so unsharing in one would not apply it: one that has a list
+// (kcmp KCMP_SYSVSEM tells) is refused, as is any member with a list
+// while a task waits on a semaphore. The exit applies an adjustment clamped to
 // 0..SEMVMX: a clamped one is measured as what it did.
 //
 // At restart each set is made with its value plus the adjustments of
@@ -70,7 +72,18 @@ func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
 		return err
 	}
 	if waiting {
-		t.log.Warn("a task waits on a semaphore: the SEM_UNDO adjustments of the tree are not saved")
+		// The adjustments cannot be measured; a member that has any is
+		// refused (restored without them, it would be a look-alike).
+		for _, d := range t.procs {
+			if d.zombie {
+				continue
+			}
+			if has, err := hasUndoList(d.pid); err != nil || has {
+				if err := d.uncheckpointable(-1, ": SEM_UNDO adjustments cannot be measured while a task waits on a semaphore of the tree"); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	}
 	for _, d := range t.procs {
@@ -81,7 +94,13 @@ func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
 			continue // its seccomp filter applies to injected calls
 		}
 		if len(d.tids) > 1 {
-			d.log.Info(fmt.Sprintf("%s(%d): several threads share its SEM_UNDO list: not measured", d.comm, d.pid))
+			has, err := hasUndoList(d.pid)
+			if err == nil && !has {
+				continue // no list: nothing to measure
+			}
+			if err := d.uncheckpointable(-1, fmt.Sprintf(": SEM_UNDO adjustments shared by its %d threads cannot be measured (only the last of them to let go of the list would apply it)", len(d.tids))); err != nil {
+				return err
+			}
 			continue
 		}
 		before, err := values()
@@ -114,6 +133,18 @@ func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
 		}
 	}
 	return nil
+}
+
+// hasUndoList reports whether task tid has a SEM_UNDO list: kcmp
+// KCMP_SYSVSEM compares its list with ours, and the engine never has one
+// (it makes no semop). No kcmp (CONFIG_KCMP): an error.
+func hasUndoList(tid int) (bool, error) {
+	const kcmpSysvsem = 6 // KCMP_SYSVSEM
+	r, _, e := unix.Syscall6(unix.SYS_KCMP, uintptr(tid), uintptr(unix.Getpid()), kcmpSysvsem, 0, 0, 0)
+	if e != 0 {
+		return false, os.NewSyscallError("kcmp", e)
+	}
+	return r != 0, nil
 }
 
 // applyUndo makes d apply its undo list, as at exit (unshare CLONE_SYSVSEM).

@@ -351,7 +351,7 @@ func (d *dumper) checkTwin() error {
 
 // twinBound reports whether r's saved pages are read from the twin.
 func (d *dumper) twinBound(r region) bool {
-	return r.Kind != regionShmem && !d.tree.vmas[d.pid].noFork[r.Start]
+	return r.Kind != regionShmem && r.Kind != regionAIO && !d.tree.vmas[d.pid].noFork[r.Start]
 }
 
 // readMemory reads memory of pid at addr into b: process_vm_readv where it

@@ -1,0 +1,153 @@
+package ckpt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// kobjCase is one program of testdata/kobj_NAME.c: it sets up one kernel
+// object, says it is ready, waits for SIGUSR1 and checks the object
+// exactly (kobj.h).
+type kobjCase struct {
+	name  string
+	flags []string
+	args  []string
+	// refuse: the checkpoint must fail naming this; the program, left
+	// running, must still find its object as it was.
+	refuse string
+}
+
+var kobjCases = []kobjCase{
+	{name: "mqueue", flags: []string{"-lrt"}, refuse: "message queue"},
+	{name: "eventfd"},
+	{name: "signalfd"},
+	{name: "epoll"},
+	{name: "timerfd"},
+	{name: "itimer"},
+	{name: "ptimer", flags: []string{"-pthread", "-lrt"}},
+	{name: "sigaction"},
+	{name: "sigmask", flags: []string{"-pthread"}},
+	{name: "rlimit"},
+	{name: "personality"},
+	{name: "prctl", flags: []string{"-pthread"}},
+	{name: "tsc"},
+	{name: "cwd"},
+	{name: "locks"},
+	{name: "fileflags"},
+	{name: "pipe"},
+	{name: "memfd"},
+	{name: "maps"},
+	{name: "uffd", refuse: "userfaultfd"},
+	{name: "iouring", refuse: "io_uring"},
+	{name: "iouring", args: []string{"keep"}, refuse: "io_uring"},
+	{name: "affinity", flags: []string{"-pthread"}},
+	{name: "argv"},
+	{name: "tls", flags: []string{"-pthread"}},
+	{name: "fpu", flags: []string{"-mavx"}},
+	{name: "membarrier"},
+	{name: "aio"},
+	{name: "aio", args: []string{"inflight"}, refuse: "in flight"},
+	{name: "fanotify"},
+	{name: "fanotify", args: []string{"queued"}, refuse: "events not read yet"},
+	{name: "fanotify", args: []string{"perm"}, refuse: "permission events"},
+	{name: "semundo", flags: []string{"-pthread"}, refuse: "SEM_UNDO"},
+	{name: "ids"},
+	{name: "utsns"},
+	{name: "utsns", args: []string{"child"}},
+	{name: "timens", refuse: "time namespace"},
+	{name: "userns", refuse: "user namespace"},
+	{name: "sockopt"},
+	{name: "highfd"},
+	{name: "inhandler"},
+	{name: "traced", refuse: "trace"},
+	{name: "vfork", refuse: "vfork"},
+}
+
+// TestKobj runs every kobj program through a checkpoint that leaves it
+// running (it must then find its object untouched), and a restart from
+// that image (it must find it again, exactly).
+func TestKobj(t *testing.T) {
+	needRoot(t)
+	for _, c := range kobjCases {
+		name := c.name
+		if len(c.args) > 0 {
+			name += "-" + strings.Join(c.args, "-")
+		}
+		t.Run(name, func(t *testing.T) { runKobj(t, c) })
+	}
+}
+
+func runKobj(t *testing.T, c kobjCase) {
+	prog := cprog(t, "kobj_"+c.name, c.flags...)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "result")
+	cmd := start(t, dir, prog, append([]string{out}, c.args...)...)
+	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
+	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
+		t.Fatalf("set-up failed: %s", b)
+	}
+	img := filepath.Join(dir, "img")
+	res0, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true})
+	switch {
+	case c.refuse != "":
+		var ue *UncheckpointableError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), c.refuse) {
+			t.Errorf("checkpoint: %v, want it refused naming %s", err, c.refuse)
+		}
+	case err != nil:
+		t.Errorf("checkpoint: %v", err)
+	}
+	if tr := tracerOf(cmd.Process.Pid, cmd.Process.Pid); tr != 0 {
+		t.Errorf("after the checkpoint returned, the program is still traced by %d", tr)
+	}
+	// The checkpoint changed nothing of the running program.
+	kobjSignal(t, cmd.Process.Pid)
+	werr := cmd.Wait()
+	res, _ := os.ReadFile(out)
+	if werr != nil || string(res) != "ok" {
+		t.Fatalf("after the checkpoint, still running: %v: %s", werr, res)
+	}
+	if c.refuse != "" || err != nil {
+		return
+	}
+	os.Remove(out)
+	waitReaped(t, res0)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
+	kobjSignal(t, p.PID)
+	ws := waitProc(t, p)
+	res, _ = os.ReadFile(out)
+	if !ws.Exited() || ws.ExitStatus() != 0 || string(res) != "ok" {
+		t.Fatalf("after the restart: %v: %s", ws, res)
+	}
+}
+
+// kobjSignal sends SIGUSR1 to pid and its descendants (blocked until they
+// wait in sigsuspend: a signal sent early is pending, never lost).
+func kobjSignal(t *testing.T, pid int) {
+	t.Helper()
+	if err := unix.Kill(pid, unix.SIGUSR1); err != nil {
+		t.Fatalf("SIGUSR1 to %d: %v", pid, err)
+	}
+	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	for _, task := range tasks {
+		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
+		for _, c := range strings.Fields(string(b)) {
+			if child, err := strconv.Atoi(c); err == nil {
+				kobjSignal(t, child)
+			}
+		}
+	}
+}
+
