@@ -24,6 +24,9 @@ type diskAttrs struct {
 	MailPoints string `json:"mail_points,omitempty"`
 	MailUsers  string `json:"mail_users,omitempty"`
 	Net        string `json:"net,omitempty"` // qsub -l net=private
+	// Cluster placement (select's N, place=).
+	Chunks int    `json:"chunks,omitempty"`
+	Place  string `json:"place,omitempty"`
 }
 
 func toDiskAttrs(j *jobs.Job) *diskAttrs {
@@ -32,6 +35,7 @@ func toDiskAttrs(j *jobs.Job) *diskAttrs {
 		Account: a.Account, Project: a.Project, Priority: a.Priority, Rank: a.Rank, Keep: a.Keep,
 		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm, MailPoints: a.MailPoints, MailUsers: a.MailUsers,
 		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
+		Chunks: r.Chunks, Place: r.Place,
 	}
 	if d == (diskAttrs{}) {
 		return nil
@@ -50,4 +54,5 @@ func (d *diskAttrs) apply(j *jobs.Job) {
 	j.Resources.CPUTime = time.Duration(d.CPUTimeNS)
 	j.Resources.MPIProcs, j.Resources.OMPThreads = d.MPIProcs, d.OMPThreads
 	j.Resources.Net = d.Net
+	j.Resources.Chunks, j.Resources.Place = d.Chunks, d.Place
 }
