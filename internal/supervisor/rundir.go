@@ -79,6 +79,10 @@ type Spec struct {
 	Queue        string        `json:"queue,omitempty"`
 	Account      string        `json:"account,omitempty"`
 	ResourceList string        `json:"resource_list,omitempty"` // "ncpus=2,mem=1gb,walltime=01:00:00"
+
+	// Fence is the node's fence file in cluster mode (fence.go): the job
+	// is killed once the deadline it holds has passed; "": no fencing.
+	Fence string `json:"fence,omitempty"`
 }
 
 // Info is supervisor.json: who is running.
