@@ -32,7 +32,6 @@ type Options struct {
 	Accounted func()
 }
 
-
 // Store is the job and queue store. It is safe for concurrent use.
 type Store struct {
 	be  backend
