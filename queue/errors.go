@@ -15,3 +15,8 @@ var (
 	// disk): nothing changed, and the same change may be tried again.
 	ErrWrite = errors.New("cannot write the state database")
 )
+
+// errConflict means a write was computed from a record that another node
+// has changed since: the view has the newer record, and the change can be
+// computed again (retry does).
+var errConflict = errors.New("changed by another node meanwhile")

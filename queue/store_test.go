@@ -55,7 +55,7 @@ func checkConsistent(t *testing.T, s *Store) {
 	v := s.View()
 	onDisk := map[jobs.ID][]byte{}
 	queues := map[string][]byte{}
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.be.(*boltStore).db.View(func(tx *bolt.Tx) error {
 		if err := tx.Bucket(bucketJobs).ForEach(func(k, val []byte) error {
 			id, _ := keyID(k)
 			onDisk[jobs.ID(id)] = bytes.Clone(val)
