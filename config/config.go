@@ -89,6 +89,10 @@ type Config struct {
 	Sendmail      string
 	MailFrom      string
 	MailPerMinute int
+	// Cluster mode (clusterkeys.go): this node's name ("": the host
+	// name) and the TTL of its lease (0: 10s).
+	NodeName string
+	NodeTTL  time.Duration
 }
 
 // Machine is what the defaults are made of.

@@ -80,6 +80,9 @@ type Chunk struct {
 	Host  string
 	NCPUs int
 	Mem   int64 // bytes; 0: not asked for
+	// Lease is the node's lease when the chunk was placed: a node that
+	// lost that lease (and registered again) no longer runs it.
+	Lease int64
 }
 
 // Open reports whether the segment is still running.

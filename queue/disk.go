@@ -90,6 +90,7 @@ type diskChunk struct {
 	Host  string `json:"host"`
 	NCPUs int    `json:"ncpus"`
 	Mem   int64  `json:"mem,omitempty"`
+	Lease int64  `json:"lease,omitempty"`
 }
 
 type diskGeneration struct {
@@ -228,7 +229,7 @@ func (d diskQueue) queue() *Queue {
 func toDiskChunks(cs []jobs.Chunk) []diskChunk {
 	var out []diskChunk
 	for _, c := range cs {
-		out = append(out, diskChunk{Host: c.Host, NCPUs: c.NCPUs, Mem: c.Mem})
+		out = append(out, diskChunk{Host: c.Host, NCPUs: c.NCPUs, Mem: c.Mem, Lease: c.Lease})
 	}
 	return out
 }
@@ -236,7 +237,7 @@ func toDiskChunks(cs []jobs.Chunk) []diskChunk {
 func chunks(ds []diskChunk) []jobs.Chunk {
 	var out []jobs.Chunk
 	for _, d := range ds {
-		out = append(out, jobs.Chunk{Host: d.Host, NCPUs: d.NCPUs, Mem: d.Mem})
+		out = append(out, jobs.Chunk{Host: d.Host, NCPUs: d.NCPUs, Mem: d.Mem, Lease: d.Lease})
 	}
 	return out
 }
