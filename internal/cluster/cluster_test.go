@@ -102,7 +102,7 @@ func TestLeaseLost(t *testing.T) {
 	var renewals atomic.Int32
 	a := join(t, ec.NewClient(t), "a", func(o *Options) {
 		o.Lost = func(old int64) { lost.Store(old) }
-		o.Renewed = func(time.Duration) { renewals.Add(1) }
+		o.Renewed = func(int64, time.Duration) { renewals.Add(1) }
 	})
 	old := a.Lease()
 	// The lease goes away as if it had expired while the node was cut off.
@@ -123,7 +123,7 @@ func TestDeadlinePassesWithoutRenewal(t *testing.T) {
 	ec := etcdtest.New(t, 1)
 	var deadline atomic.Int64
 	a := join(t, ec.NewClient(t), "a", func(o *Options) {
-		o.Renewed = func(d time.Duration) { deadline.Store(int64(d)) }
+		o.Renewed = func(_ int64, d time.Duration) { deadline.Store(int64(d)) }
 	})
 	a.Close() // no more renewals: as a stopped daemon
 	d := time.Duration(deadline.Load())

@@ -67,7 +67,7 @@ type Options struct {
 	Logger    *slog.Logger
 	// Renewed is called after each renewal with the new deadline
 	// (Boottime) before which the node's jobs may run; it must not block.
-	Renewed func(deadline time.Duration)
+	Renewed func(lease int64, deadline time.Duration)
 	// Lost is called, once per lease, when the node learns that its lease
 	// is gone (expired while it was cut off or stopped). The node then
 	// registers again under a new lease.
@@ -191,7 +191,7 @@ func (n *Node) renewed(sent, ttl time.Duration) {
 	d := sent + ttl - Margin(n.o.TTL)
 	n.deadline.Store(int64(d))
 	if n.o.Renewed != nil {
-		n.o.Renewed(d)
+		n.o.Renewed(n.lease.Load(), d)
 	}
 }
 

@@ -56,7 +56,10 @@ func subjobPaths(s *jobs.Job) {
 
 // startSubjob makes the record of a subjob the scheduler picked and starts
 // it, in one transaction with its array's byte.
-func (d *Daemon) startSubjob(id jobs.ID) {
+func (d *Daemon) startSubjob(id jobs.ID) { d.startSubjobOn(id, nil) }
+
+// startSubjobOn is startSubjob with a placement on cluster nodes.
+func (d *Daemon) startSubjobOn(id jobs.ID, exec []jobs.Chunk) {
 	now := time.Now().Round(0)
 	sub, err := d.store.StartSubjob(id.Base(), id.Index(), func(arr, s *jobs.Job) error {
 		if arr.State != jobs.Queued && arr.State != jobs.Begun {
@@ -67,6 +70,11 @@ func (d *Daemon) startSubjob(id jobs.ID) {
 		if err := s.Start(now); err != nil {
 			return err
 		}
+		if d.cl != nil {
+			if err := s.SetExec(d.placed(exec)); err != nil {
+				return err
+			}
+		}
 		return arr.Settle(now)
 	})
 	switch {
@@ -74,6 +82,12 @@ func (d *Daemon) startSubjob(id jobs.ID) {
 		return
 	case err != nil:
 		d.log.Error("cannot record the start of a subjob", "job_id", id, "error", err)
+		return
+	}
+	if d.cl != nil {
+		if d.mine(sub) {
+			d.kickNode()
+		}
 		return
 	}
 	d.launch(sub)

@@ -35,6 +35,9 @@ const ckptSuffix = ".ckpt"
 
 // ckptDir is the directory of a job's checkpoint generations.
 func (d *Daemon) ckptDir(id jobs.ID) string {
+	if d.cl != nil { // every node reads them
+		return filepath.Join(d.cl.shared, ckptSharedDir, id.String()+ckptSuffix)
+	}
 	return filepath.Join(d.dir, spoolDir, id.String()+ckptSuffix)
 }
 

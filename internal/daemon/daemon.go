@@ -126,6 +126,8 @@ type Daemon struct {
 	paused atomic.Bool
 	// nodeComment is the comment of the last pbsnodes -o or -r.
 	nodeComment atomic.Pointer[string]
+	// cl is the daemon's part in a cluster (cluster.go); nil on a single host.
+	cl *clusterMode
 }
 
 // Run runs the daemon until ctx is done or an operator asks it to shut
