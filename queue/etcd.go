@@ -537,7 +537,9 @@ func (e *etcdStore) queueRev(name string, obj *Queue) (int64, bool) {
 	return r.rev, ok && r.obj == obj
 }
 
-func (e *etcdStore) jobKey(id jobs.ID) string { return fmt.Sprintf("%s%s%016x", e.prefix, etcdJobs, uint64(id)) }
+func (e *etcdStore) jobKey(id jobs.ID) string {
+	return fmt.Sprintf("%s%s%016x", e.prefix, etcdJobs, uint64(id))
+}
 
 func (e *etcdStore) submitKeysKey(id jobs.ID) string {
 	return fmt.Sprintf("%s%s%016x", e.prefix, etcdSubmitKeys, uint64(id))

@@ -55,7 +55,9 @@ func ids(seq func(func(*jobs.Job) bool)) []jobs.ID {
 	return out
 }
 
-func TestSubmitUpdateDeleteSurviveReopen(t *testing.T) { forBackends(t, testSubmitUpdateDeleteSurviveReopen) }
+func TestSubmitUpdateDeleteSurviveReopen(t *testing.T) {
+	forBackends(t, testSubmitUpdateDeleteSurviveReopen)
+}
 
 func testSubmitUpdateDeleteSurviveReopen(t *testing.T, f *fixture) {
 	s := f.open(t)
@@ -333,7 +335,9 @@ func TestLocked(t *testing.T) {
 }
 
 // The checkpoint fields of schema 2 survive a reopen, in jobs and queues.
-func TestCheckpointFieldsSurviveReopen(t *testing.T) { forBackends(t, testCheckpointFieldsSurviveReopen) }
+func TestCheckpointFieldsSurviveReopen(t *testing.T) {
+	forBackends(t, testCheckpointFieldsSurviveReopen)
+}
 
 func testCheckpointFieldsSurviveReopen(t *testing.T, f *fixture) {
 	s := f.open(t)
