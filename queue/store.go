@@ -176,6 +176,16 @@ func retry[T any](fn func() (T, error)) (T, error) {
 	return v, err
 }
 
+// noID is the error of a submission without a job id (NextID failed).
+func (s *Store) noID() error {
+	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
+	if s.closed {
+		return ErrClosed
+	}
+	return fmt.Errorf("%w: no job id could be allocated", ErrWrite)
+}
+
 func encodeJob(j *jobs.Job) ([]byte, error) { return json.Marshal(toDiskJob(j)) }
 
 // NextID allocates a job id, unique in every store on the same records
@@ -202,7 +212,7 @@ func (s *Store) Submit(j *jobs.Job, script, env []byte, check func(*View) error)
 
 func (s *Store) submit(j *jobs.Job, script, env, subKey []byte, check func(*View) error) error {
 	if j.ID == 0 {
-		return fmt.Errorf("%w: no job id could be allocated", ErrWrite)
+		return s.noID()
 	}
 	s.queueMu.RLock()
 	defer s.queueMu.RUnlock()
