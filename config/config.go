@@ -93,6 +93,12 @@ type Config struct {
 	// name) and the TTL of its lease (0: 10s).
 	NodeName string
 	NodeTTL  time.Duration
+	// The cluster's etcd (none: a single host on bbolt), the prefix of
+	// its keys, and the directory every node shares (scripts, checkpoints,
+	// the cluster key).
+	EtcdEndpoints []string
+	EtcdPrefix    string
+	SharedDir     string
 }
 
 // Machine is what the defaults are made of.

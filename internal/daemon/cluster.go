@@ -450,5 +450,8 @@ func (d *Daemon) runFence() string {
 	return d.fenceFile(d.cl.lease())
 }
 
+// clusterPass is the longest a server waits between scheduling passes.
+const clusterPass = 500 * time.Millisecond
+
 // ckptSharedDir holds the checkpoint generations in shared_dir.
 const ckptSharedDir = "checkpoints"

@@ -188,9 +188,34 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	d.setConfig(cfg)
 	d.checkMTA()
 
-	d.store, err = queue.Open(filepath.Join(dir, dbFile), queue.Options{
+	storeOpts := queue.Options{
 		Logger: log.With("component", "store"), Account: d.accountLines, Accounted: d.acct.accounted,
-	})
+	}
+	if len(cfg.EtcdEndpoints) > 0 {
+		// Cluster mode (cluster.go): the node joins first, so that the
+		// fence file exists before any supervisor is started.
+		if cfg.SharedDir == "" {
+			return errors.New("etcd_endpoints is set but shared_dir is not: the nodes of a cluster need a shared directory")
+		}
+		prefix := cfg.EtcdPrefix
+		if prefix == "" {
+			prefix = "/lazarus"
+		}
+		if err := d.joinCluster(ctx, cfg.EtcdEndpoints, strings.TrimRight(prefix, "/")+"/cluster/", cfg.SharedDir); err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+		defer func() { d.cl.node.Close(); d.cl.client.Close() }()
+		if d.keyFile, err = supervisor.HostKey(cfg.SharedDir); err != nil {
+			return fmt.Errorf("the cluster key: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Join(cfg.SharedDir, ckptSharedDir), 0o711); err != nil {
+			return err
+		}
+		d.store, err = queue.OpenEtcd(ctx, d.cl.client, prefix, queue.EtcdOptions{
+			Options: storeOpts, SpoolDir: filepath.Join(cfg.SharedDir, spoolDir)})
+	} else {
+		d.store, err = queue.Open(filepath.Join(dir, dbFile), storeOpts)
+	}
 	if err != nil {
 		return err
 	}
@@ -255,7 +280,13 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	}
 	srv = newServer(d, ln)
 	wg.Go(func() { srv.serve(ctx) })
-	wg.Go(func() { d.scheduleLoop(ctx) })
+	if d.cl != nil {
+		wg.Go(func() { d.nodeLoop(ctx) })
+		wg.Go(func() { d.cl.node.Serve(ctx, d.handleForwarded) })
+		wg.Go(func() { d.cl.node.Lead(ctx, d.serve) })
+	} else {
+		wg.Go(func() { d.scheduleLoop(ctx) })
+	}
 
 	if _, err := timers.AddFunc("@every 10m", d.purge); err != nil {
 		return err

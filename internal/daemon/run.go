@@ -54,6 +54,11 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 		if !plan.Wake.IsZero() {
 			wait = max(time.Until(plan.Wake), 0) + 10*time.Millisecond
 		}
+		if d.cl != nil {
+			// Submissions, releases and ends recorded by other nodes do
+			// not wake this loop: the server looks again often.
+			wait = min(wait, clusterPass)
+		}
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():

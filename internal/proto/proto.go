@@ -252,6 +252,9 @@ type JobInfo struct {
 	Session     int     `json:"session,omitempty"`
 	ExitStatus  *int    `json:"exit_status,omitempty"` // as PBS records it (256+N: signal N)
 	RunCount    int     `json:"run_count,omitempty"`
+	// ExecHost is where the open (or last) run was placed in a cluster,
+	// as PBS prints exec_host ("n1/0*2+n2/0*2"); "": a single host.
+	ExecHost string `json:"exec_host,omitempty"`
 	// SummaryOnly says that the rest was asked for but is not shown: the
 	// job is another user's (query_other_jobs is false).
 	SummaryOnly bool `json:"summary_only,omitempty"`

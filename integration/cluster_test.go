@@ -1,0 +1,177 @@
+package integration
+
+// Cluster mode: three node daemons on this machine (state directories and
+// node names of their own, one shared directory) over an embedded etcd of
+// three members run by the test process.
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"lazarus/internal/etcdtest"
+	"lazarus/internal/proc"
+	"lazarus/internal/proto"
+)
+
+// nodeTTL is the node lease of the tests: a lost node is seen within it.
+const nodeTTL = 5 * time.Second
+
+type testCluster struct {
+	t      *testing.T
+	etcd   *etcdtest.Cluster
+	shared string
+	work   string // where the jobs write, the same for every node
+	nodes  []*batch
+	names  []string
+}
+
+// newCluster starts an etcd of three members and n node daemons.
+func newCluster(t *testing.T, n int, conf string) *testCluster {
+	t.Helper()
+	batchNeedRoot(t)
+	c := &testCluster{t: t, etcd: etcdtest.New(t, 3), shared: t.TempDir()}
+	c.work = filepath.Join(c.shared, "work")
+	if err := os.Mkdir(c.work, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(c.work, 0o1777)
+	for i := range n {
+		name := fmt.Sprintf("node%d", i+1)
+		cfg := fmt.Sprintf("%setcd_endpoints = %s\netcd_prefix = /lz\nshared_dir = %s\nnode_name = %s\nnode_ttl = %s\nslots = 2\n",
+			conf, strings.Join(c.etcd.Endpoints(), ","), c.shared, name, nodeTTL)
+		b := newBatchIn(t, t.TempDir(), cfg, nil)
+		b.work = c.work
+		c.nodes = append(c.nodes, b)
+		c.names = append(c.names, name)
+	}
+	return c
+}
+
+// node returns the daemon of a node by name.
+func (c *testCluster) node(name string) *batch {
+	for i, n := range c.names {
+		if n == name {
+			return c.nodes[i]
+		}
+	}
+	c.t.Fatalf("no node %s", name)
+	return nil
+}
+
+// any returns a daemon that is up, other than those named.
+func (c *testCluster) other(not ...string) *batch {
+	for i, b := range c.nodes {
+		if b.running() && !contains(not, c.names[i]) {
+			return b
+		}
+	}
+	c.t.Fatal("no node left")
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// host is the node whose exec_host a running job has.
+func host(j proto.JobInfo) string {
+	h, _, _ := strings.Cut(j.ExecHost, "/")
+	return h
+}
+
+// powerCut kills everything of a node at once: its daemon, its
+// supervisors and their jobs' trees, as a host losing power.
+func (c *testCluster) powerCut(b *batch) {
+	c.t.Helper()
+	sups := b.supervisors()
+	var all []int
+	for _, pid := range sups {
+		kids, _ := proc.Descendants(pid)
+		all = append(all, append(kids, pid)...)
+	}
+	for _, pid := range sups {
+		syscall.Kill(pid, syscall.SIGSTOP) // no one of them acts on the others' death
+	}
+	syscall.Kill(-b.cmd.Process.Pid, syscall.SIGKILL)
+	for _, pid := range all {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
+	b.waitExit()
+}
+
+// Jobs are spread over the nodes; qstat -f from any node shows where each
+// runs and PBS_NODEFILE names that host.
+func TestClusterJobsSpread(t *testing.T) {
+	c := newCluster(t, 3, "")
+	b := c.nodes[0]
+	var ids []uint64
+	for i := range 6 {
+		s := b.script(fmt.Sprintf("spread%d.sh", i), "#!/bin/sh\ncat \"$PBS_NODEFILE\" > "+c.work+fmt.Sprintf("/spread%d.nodes", i)+"\nsleep 600\n")
+		ids = append(ids, c.nodes[i%3].qsub(s))
+	}
+	hosts := map[string]int{}
+	for i, id := range ids {
+		j := c.nodes[(i+1)%3].waitState(id, "running")
+		hosts[host(j)]++
+		var nodes string
+		b.waitFor("the job's node file copy", func() bool {
+			data, _ := os.ReadFile(filepath.Join(c.work, fmt.Sprintf("spread%d.nodes", i)))
+			nodes = strings.TrimSpace(string(data))
+			return nodes != ""
+		})
+		if nodes != host(j) {
+			t.Errorf("job %d runs on %q (exec_host %s), its PBS_NODEFILE says %q", id, host(j), j.ExecHost, nodes)
+		}
+	}
+	if len(hosts) != 3 || hosts["node1"] != 2 || hosts["node2"] != 2 || hosts["node3"] != 2 {
+		t.Errorf("jobs per node %v, want 2 on each of the 3 nodes", hosts)
+	}
+	if out := c.nodes[2].mustRun("qstat", "-f", jobArg(ids[0])); !strings.Contains(out, "exec_host = node") {
+		t.Errorf("qstat -f:\n%s", out)
+	}
+	// qdel from a node that does not run the job.
+	j := b.job(ids[1])
+	c.other(host(j)).mustRun("qdel", jobArg(ids[1]))
+	b.waitState(ids[1], "finished", "failed", "deleted")
+}
+
+// A power cut of a node: its checkpointed job restarts on another node
+// from its newest generation and finishes with the result of an
+// uninterrupted run, under the same id.
+func TestClusterPowerCutOfANode(t *testing.T) {
+	c := newCluster(t, 3, ckptConf)
+	const steps, bodies = 2400, 600
+	want := nbodyReference(t, steps, bodies)
+	b := c.nodes[0]
+	id, out := b.nbodyJob("powercut", steps, bodies)
+	j := b.waitState(id, "running")
+	victim := host(j)
+	b.waitLines(out, 15)
+	// qchkpnt from a node that does not run it: forwarded.
+	c.other(victim).mustRun("qchkpnt", jobArg(id))
+	j = b.job(id)
+	if len(j.Checkpoints) != 1 || !strings.HasPrefix(j.Checkpoints[0].Dir, c.shared) {
+		t.Fatalf("generations %+v, want one in the shared directory", j.Checkpoints)
+	}
+	c.powerCut(c.node(victim))
+	survivor := c.other(victim)
+	survivor.waitFor("the job to restart on another node", func() bool {
+		j = survivor.job(id)
+		return j.State == "running" && host(j) != "" && host(j) != victim
+	})
+	j = survivor.waitState(id, "finished", "failed")
+	if j.State != "finished" || len(j.Segments) != 2 || !j.Segments[1].Restart {
+		t.Fatalf("job after the power cut: %+v", j)
+	}
+	checkNbodyOutput(t, out, want)
+}
