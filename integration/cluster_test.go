@@ -175,3 +175,145 @@ func TestClusterPowerCutOfANode(t *testing.T) {
 	}
 	checkNbodyOutput(t, out, want)
 }
+
+// server returns the node that is the server now (the one whose log
+// says so last), waiting for one.
+func (c *testCluster) server(not ...string) *batch {
+	c.t.Helper()
+	var found *batch
+	c.nodes[0].waitFor("a server", func() bool {
+		for i, b := range c.nodes {
+			if b.running() && !contains(not, c.names[i]) && strings.Count(b.log(), "this node is the server") > strings.Count(b.log(), "this node lost the server role") {
+				found = b
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// The server daemon is killed (kill -9, and it stays down): another node
+// takes over; every job runs to its end once, none is lost.
+func TestClusterServerFailover(t *testing.T) {
+	c := newCluster(t, 3, "")
+	srv := c.server()
+	done := filepath.Join(c.work, "done")
+	job := func(b *batch, i int) uint64 {
+		s := b.script(fmt.Sprintf("fo%d.sh", i), fmt.Sprintf("#!/bin/sh\nsleep 15\necho %d >> %s\n", i, done))
+		return b.qsub(s)
+	}
+	ids := map[uint64]int{}
+	for i := range 4 {
+		ids[job(c.nodes[i%3], i)] = i
+	}
+	for id := range ids {
+		srv.waitState(id, "running")
+	}
+	name := ""
+	for i, b := range c.nodes {
+		if b == srv {
+			name = c.names[i]
+		}
+	}
+	syscall.Kill(-srv.cmd.Process.Pid, syscall.SIGKILL) // the daemon alone: its jobs run on
+	srv.waitExit()
+	other := c.other(name)
+	for i := 4; i < 6; i++ {
+		ids[job(other, i)] = i
+	}
+	next := c.server(name)
+	if next == srv {
+		t.Fatal("the killed daemon is still the server")
+	}
+	for id := range ids {
+		j := next.waitState(id, "finished", "failed")
+		if j.State != "finished" {
+			t.Errorf("job %d: %+v", id, j)
+		}
+	}
+	data, _ := os.ReadFile(done)
+	for id, i := range ids {
+		if n := strings.Count("\n"+string(data), fmt.Sprintf("\n%d\n", i)); n != 1 {
+			t.Errorf("job %d (script %d) ran to its end %d times; done file:\n%s", id, i, n, data)
+		}
+	}
+}
+
+// One etcd member dies: the cluster goes on (submissions, starts, ends).
+func TestClusterEtcdMemberLost(t *testing.T) {
+	c := newCluster(t, 3, "")
+	c.etcd.Kill(1)
+	b := c.nodes[2]
+	s := b.script("member.sh", "#!/bin/sh\necho ran on $PBS_NODEFILE\n")
+	var ids []uint64
+	for range 3 {
+		ids = append(ids, b.qsub(s))
+	}
+	for _, id := range ids {
+		if j := c.nodes[0].waitState(id, "finished", "failed"); j.State != "finished" {
+			t.Errorf("job %d: %+v", id, j)
+		}
+	}
+}
+
+// A node cut off (its daemon stopped past its lease's TTL) fences its job
+// before the server restarts it elsewhere from its checkpoint; when the
+// daemon comes back it runs no second copy, and the job's result is that
+// of an uninterrupted run.
+func TestClusterCutOffNodeIsFenced(t *testing.T) {
+	c := newCluster(t, 3, ckptConf)
+	const steps, bodies = 2400, 600
+	want := nbodyReference(t, steps, bodies)
+	srv := c.server()
+	// The job must run on a node that is not the server.
+	var id uint64
+	var out, victim string
+	for try := 0; ; try++ {
+		id, out = srv.nbodyJob(fmt.Sprintf("cutoff%d", try), steps, bodies)
+		j := srv.waitState(id, "running")
+		if c.node(host(j)) != srv {
+			victim = host(j)
+			break
+		}
+		srv.mustRun("qdel", jobArg(id))
+		srv.waitState(id, "finished", "failed", "deleted")
+	}
+	srv.waitLines(out, 15)
+	srv.mustRun("qchkpnt", jobArg(id))
+	v := c.node(victim)
+	sups := v.supervisors()
+	if len(sups) != 1 {
+		t.Fatalf("node %s has supervisors %v, want the job's", victim, sups)
+	}
+	syscall.Kill(v.cmd.Process.Pid, syscall.SIGSTOP)
+	stopped := true
+	defer func() {
+		if stopped {
+			syscall.Kill(v.cmd.Process.Pid, syscall.SIGCONT)
+		}
+	}()
+	var j proto.JobInfo
+	srv.waitFor("the job to restart on another node", func() bool {
+		j = srv.job(id)
+		return j.State == "running" && host(j) != victim && len(j.Segments) == 2
+	})
+	// The cut-off node's copy was gone before the restart.
+	if left := v.supervisors(); len(left) != 0 {
+		t.Fatalf("the cut-off node still runs supervisors %v of the job", left)
+	}
+	if !strings.Contains(v.readFile(filepath.Join(v.home, "run", jobArg(id), "exit.json")), "fenced") {
+		t.Errorf("the cut-off node's run did not end fenced")
+	}
+	syscall.Kill(v.cmd.Process.Pid, syscall.SIGCONT)
+	stopped = false
+	v.waitFor("the node to register again", func() bool { return strings.Contains(v.log(), "node registered") && strings.Count(v.log(), "node registered") >= 2 })
+	j = srv.waitState(id, "finished", "failed")
+	if j.State != "finished" || len(j.Segments) != 2 || !j.Segments[1].Restart {
+		t.Fatalf("job after the cut-off: %+v", j)
+	}
+	checkNbodyOutput(t, out, want)
+	if strings.Contains(v.log(), "job ended\" node="+victim+" job_id="+jobArg(id)) {
+		t.Errorf("the cut-off node recorded the end of the job it lost:\n%s", v.log())
+	}
+}

@@ -56,8 +56,8 @@ type clusterMode struct {
 	kick chan struct{} // wakes the node loop
 
 	mu       sync.Mutex
-	launched map[jobs.ID]int // segment launched or adopted here
-	signaled map[jobs.ID]int // segment told to end (qdel)
+	launched map[jobs.ID]int  // segment launched or adopted here
+	signaled map[jobs.ID]int  // segment told to end (qdel)
 	leases   map[string]int64 // of the nodes up at the last scheduling pass
 }
 
