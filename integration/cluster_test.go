@@ -257,7 +257,8 @@ func TestClusterEtcdMemberLost(t *testing.T) {
 	}
 }
 
-// A node cut off (its daemon stopped past its lease's TTL) fences its job
+// A node cut off (its daemon stopped past its lease's TTL; it may be the
+// server) fences its job
 // before the server restarts it elsewhere from its checkpoint; when the
 // daemon comes back it runs no second copy, and the job's result is that
 // of an uninterrupted run.
@@ -265,20 +266,9 @@ func TestClusterCutOffNodeIsFenced(t *testing.T) {
 	c := newCluster(t, 3, ckptConf)
 	const steps, bodies = 2400, 600
 	want := nbodyReference(t, steps, bodies)
-	srv := c.server()
-	// The job must run on a node that is not the server.
-	var id uint64
-	var out, victim string
-	for try := 0; ; try++ {
-		id, out = srv.nbodyJob(fmt.Sprintf("cutoff%d", try), steps, bodies)
-		j := srv.waitState(id, "running")
-		if c.node(host(j)) != srv {
-			victim = host(j)
-			break
-		}
-		srv.mustRun("qdel", jobArg(id))
-		srv.waitState(id, "finished", "failed", "deleted")
-	}
+	id, out := c.nodes[0].nbodyJob("cutoff", steps, bodies)
+	victim := host(c.nodes[0].waitState(id, "running"))
+	srv := c.other(victim) // asks, from now on (the victim may be the server)
 	srv.waitLines(out, 15)
 	srv.mustRun("qchkpnt", jobArg(id))
 	v := c.node(victim)

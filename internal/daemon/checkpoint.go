@@ -242,6 +242,11 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 	var dropped []jobs.Generation
 	stopping := false
 	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		if !d.mine(j) {
+			// A cluster node that lost the run (its lease): the job was
+			// restarted elsewhere, from an older generation.
+			return errNotMine
+		}
 		if res.OK {
 			stopping = j.Checkpointing != nil && j.Checkpointing.Gen == res.Gen && j.Checkpointing.Requeue
 			dropped = j.CheckpointDone(res.Generation(), d.keep(j), now)
@@ -253,6 +258,9 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 	switch {
 	case errors.Is(err, queue.ErrNoJob):
 		os.RemoveAll(d.genDir(id, res.Gen)) // deleted meanwhile
+	case errors.Is(err, errNotMine):
+		log.Warn("a checkpoint of a run this node no longer holds is dropped")
+		os.RemoveAll(d.genDir(id, res.Gen))
 	case errors.Is(err, queue.ErrWrite):
 		return err
 	case err != nil:
