@@ -297,7 +297,9 @@ func TestClusterCutOffNodeIsFenced(t *testing.T) {
 	}
 	syscall.Kill(v.cmd.Process.Pid, syscall.SIGCONT)
 	stopped = false
-	v.waitFor("the node to register again", func() bool { return strings.Contains(v.log(), "node registered") && strings.Count(v.log(), "node registered") >= 2 })
+	v.waitFor("the node to register again", func() bool {
+		return strings.Contains(v.log(), "node registered") && strings.Count(v.log(), "node registered") >= 2
+	})
 	j = srv.waitState(id, "finished", "failed")
 	if j.State != "finished" || len(j.Segments) != 2 || !j.Segments[1].Restart {
 		t.Fatalf("job after the cut-off: %+v", j)
