@@ -309,3 +309,50 @@ func TestClusterCutOffNodeIsFenced(t *testing.T) {
 		t.Errorf("the cut-off node recorded the end of the job it lost:\n%s", v.log())
 	}
 }
+
+// A host offlined (pbsnodes -o HOST, from another host): its checkpointable
+// job migrates (checkpointed, stopped, restarted on another node from that
+// checkpoint) and finishes with the result of an uninterrupted run; a job
+// that cannot be checkpointed runs on there; nothing new is placed there.
+func TestClusterOfflineNodeDrains(t *testing.T) {
+	c := newCluster(t, 3, ckptConf)
+	const steps, bodies = 2400, 600
+	want := nbodyReference(t, steps, bodies)
+	b := c.nodes[0]
+	id, out := b.nbodyJob("drain", steps, bodies)
+	victim := host(b.waitState(id, "running"))
+	keep := b.qsub("-c", "n", b.script("stay.sh", "#!/bin/sh\nsleep 20\n"))
+	b.waitState(keep, "running")
+	b.waitLines(out, 15)
+	other := c.other(victim)
+	other.mustRun("pbsnodes", "-o", victim, "-C", "disk swap")
+	var j proto.JobInfo
+	other.waitFor("the job to migrate", func() bool {
+		j = other.job(id)
+		return j.State == "running" && host(j) != victim && len(j.Segments) == 2
+	})
+	if !j.Segments[1].Restart {
+		t.Errorf("the migrated run did not restart from a checkpoint: %+v", j.Segments)
+	}
+	list := other.mustRun("pbsnodes", "-a")
+	if !strings.Contains(list, victim+"\n     Mom = "+victim+"\n     ntype = PBS\n     state = offline") || !strings.Contains(list, "comment = disk swap") {
+		t.Errorf("pbsnodes -a:\n%s", list)
+	}
+	if l := other.mustRun("pbsnodes", "-l"); !strings.Contains(l, victim) {
+		t.Errorf("pbsnodes -l:\n%s", l)
+	}
+	// Nothing new goes to the offline node.
+	more := other.qsub(other.script("more.sh", "#!/bin/sh\ntrue\n"))
+	if h := host(other.waitState(more, "running", "finished")); h == victim {
+		t.Errorf("a job was placed on the offline node")
+	}
+	j = other.waitState(id, "finished", "failed")
+	if j.State != "finished" {
+		t.Fatalf("migrated job: %+v", j)
+	}
+	checkNbodyOutput(t, out, want)
+	if k := other.waitState(keep, "finished", "failed"); k.State != "finished" || len(k.Segments) != 1 || host(k) != "" && host(k) != victim {
+		t.Errorf("the job that cannot be checkpointed: %+v", k)
+	}
+	other.mustRun("pbsnodes", "-r", victim)
+}

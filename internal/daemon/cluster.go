@@ -236,8 +236,10 @@ func (d *Daemon) serve(ctx context.Context) {
 		changes := d.cl.node.Changes(ctx)
 		tick := time.NewTicker(2 * time.Second)
 		defer tick.Stop()
+		asked := map[jobs.ID]int{}
 		for {
 			d.reconcile(ctx)
+			d.drain(ctx, asked)
 			select {
 			case <-ctx.Done():
 				return
@@ -455,3 +457,133 @@ const clusterPass = 500 * time.Millisecond
 
 // ckptSharedDir holds the checkpoint generations in shared_dir.
 const ckptSharedDir = "checkpoints"
+
+// clusterNodes is pbsnodes in a cluster: -o and -r mark a node offline or
+// online (its admin record in etcd: the server places nothing on an
+// offline node and migrates its checkpointable jobs away, see drain); the
+// reply lists every node known, with its state and jobs.
+func (d *Daemon) clusterNodes(who caller, req proto.NodesRequest) (any, error) {
+	ctx, cancel := context.WithTimeout(d.ctx, 15*time.Second)
+	defer cancel()
+	node := d.cl.node
+	name := req.Node
+	if name == "" {
+		name = node.Name()
+	}
+	known, err := node.Known(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the nodes: %w", err)
+	}
+	if req.Offline || req.Online {
+		if err := d.mustOperate(who, "mark a node offline or online"); err != nil {
+			return nil, err
+		}
+		if _, ok := known[name]; !ok {
+			return nil, notFound("%s: unknown node", name)
+		}
+		a := cluster.Admin{Offline: req.Offline, Comment: req.Comment, Changed: time.Now().Round(0)}
+		if err := node.SetAdmin(ctx, name, a); err != nil {
+			return nil, fmt.Errorf("mark node %s: %w", name, err)
+		}
+		d.log.Info("node state changed", "target", name, "offline", req.Offline, "by", who.name, "comment", req.Comment)
+	}
+	up, err := node.Members(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the nodes: %w", err)
+	}
+	admin, err := node.Admins(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the nodes: %w", err)
+	}
+	server := d.config().Server()
+	byName := map[string]*proto.NodeInfo{}
+	var names []string
+	for n, in := range known {
+		if u, ok := up[n]; ok {
+			in = u
+		}
+		byName[n] = &proto.NodeInfo{Name: n, Slots: in.Slots, MemBytes: in.Memory, Server: server, Comment: admin[n].Comment}
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, j := range d.store.View().Active() {
+		seg, ok := j.Current()
+		if !ok {
+			continue
+		}
+		for _, c := range seg.Exec {
+			if ni := byName[c.Host]; ni != nil {
+				ni.Assigned += c.NCPUs
+				ni.AssignedMem += c.Mem
+				if !slices.Contains(ni.Jobs, uint64(j.ID)) {
+					ni.Jobs = append(ni.Jobs, uint64(j.ID))
+				}
+			}
+		}
+	}
+	out := proto.NodeInfo{}
+	for _, n := range names {
+		ni := byName[n]
+		slices.Sort(ni.Jobs)
+		_, isUp := up[n]
+		switch {
+		case !isUp:
+			ni.State = "down"
+		case admin[n].Offline:
+			ni.State = "offline"
+		case ni.Assigned >= ni.Slots:
+			ni.State = "job-busy"
+		default:
+			ni.State = "free"
+		}
+		if n == node.Name() {
+			nodes := out.Nodes
+			out = *ni
+			out.Nodes = nodes
+		}
+		out.Nodes = append(out.Nodes, *ni)
+	}
+	return out, nil
+}
+
+// drain migrates the checkpointable jobs of offline nodes (server only):
+// each is checkpointed, stopped and requeued by its node (as qchkpnt -k),
+// then placed on another node from that checkpoint. Jobs that cannot be
+// checkpointed run on to their end. Each run is asked once.
+func (d *Daemon) drain(ctx context.Context, asked map[jobs.ID]int) {
+	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	admin, err := d.cl.node.Admins(actx)
+	cancel()
+	if err != nil {
+		return
+	}
+	for _, j := range d.store.View().Active() {
+		seg, ok := j.Current()
+		if !ok || len(seg.Exec) == 0 || !admin[seg.Exec[0].Host].Offline || j.State != jobs.Running {
+			continue
+		}
+		if j.Checkpoint.Kind == jobs.CheckpointNever || asked[j.ID] == len(j.Segments) {
+			continue
+		}
+		asked[j.ID] = len(j.Segments)
+		id, host := j.ID, seg.Exec[0].Host
+		d.log.Info("migrating a job away from an offline node", "job_id", id, "from", host)
+		body, _ := json.Marshal(proto.CheckpointRequest{ID: uint64(id), Stop: true, NoWait: true})
+		line, _ := json.Marshal(proto.Request{Version: proto.Version, Op: proto.OpCheckpoint, Body: body})
+		func() { // the node answers once the checkpoint has started
+			fctx, cancel := context.WithTimeout(ctx, time.Minute)
+			defer cancel()
+			b, err := d.cl.node.Forward(fctx, host, cluster.Request{UID: 0, GID: 0, User: "root", Line: line})
+			var resp proto.Response
+			if err == nil {
+				err = json.Unmarshal(b, &resp)
+			}
+			if err == nil && resp.Error != nil {
+				err = resp.Error
+			}
+			if err != nil {
+				d.log.Warn("cannot migrate a job away from an offline node", "job_id", id, "from", host, "error", err)
+			}
+		}()
+	}
+}

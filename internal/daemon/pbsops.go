@@ -514,6 +514,9 @@ func (d *Daemon) nodes(_ context.Context, who caller, body json.RawMessage) (any
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
+	if d.cl != nil {
+		return d.clusterNodes(who, req)
+	}
 	if req.Offline || req.Online {
 		if err := d.mustOperate(who, "mark the node offline or online"); err != nil {
 			return nil, err

@@ -473,6 +473,8 @@ type NodesRequest struct {
 	Offline bool   `json:"offline,omitempty"`
 	Online  bool   `json:"online,omitempty"`
 	Comment string `json:"comment,omitempty"`
+	// Node is the node -o or -r is for, in a cluster; "": the daemon's own.
+	Node string `json:"node,omitempty"`
 }
 
 // NodeInfo is this host as pbsnodes shows it.
@@ -486,6 +488,9 @@ type NodeInfo struct {
 	Jobs        []uint64 `json:"jobs,omitempty"`
 	Comment     string   `json:"comment,omitempty"`
 	Server      string   `json:"server"`
+	// Nodes lists every node of a cluster (state down: its lease expired),
+	// this one among them; empty on a single host.
+	Nodes []NodeInfo `json:"nodes,omitempty"`
 }
 
 // JobRequest names a job for hold, release and delete.
