@@ -22,7 +22,7 @@ import (
 const nodeTTL = 5 * time.Second
 
 type testCluster struct {
-	t      *testing.T
+	t      testing.TB
 	etcd   *etcdtest.Cluster
 	shared string
 	work   string // where the jobs write, the same for every node
@@ -31,7 +31,7 @@ type testCluster struct {
 }
 
 // newCluster starts an etcd of three members and n node daemons.
-func newCluster(t *testing.T, n int, conf string) *testCluster {
+func newCluster(t testing.TB, n int, conf string) *testCluster {
 	t.Helper()
 	batchNeedRoot(t)
 	c := &testCluster{t: t, etcd: etcdtest.New(t, 3), shared: t.TempDir()}
