@@ -131,6 +131,7 @@ type etcdStore struct {
 	cancel   context.CancelFunc
 	watchCtx context.Context // the watch's (RequestProgress finds its stream by it)
 	done     chan struct{}   // closed when the watcher has ended
+	reloads  atomic.Int32    // of the view after a compaction
 }
 
 type pendingPut struct {
@@ -371,6 +372,7 @@ func (e *etcdStore) watch() {
 		for reload && e.ctx.Err() == nil {
 			err := e.load(e.ctx, false)
 			if err == nil {
+				e.reloads.Add(1)
 				break
 			}
 			log.Error("reload of the view failed", "error", err)
