@@ -186,14 +186,15 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	d.setConfig(cfg)
 	d.checkMTA()
 
-	d.store, err = queue.Open(filepath.Join(dir, dbFile), queue.Options{
+	store, closeStore, err := openStore(ctx, cfg, dir, queue.Options{
 		Logger: log.With("component", "store"), Account: d.accountLines, Accounted: d.acct.accounted,
 	})
 	if err != nil {
 		return err
 	}
+	d.store = store
 	defer func() {
-		if err := d.store.Close(); err != nil && retErr == nil {
+		if err := closeStore(); err != nil && retErr == nil {
 			retErr = err
 		}
 	}()
