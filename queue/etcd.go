@@ -18,9 +18,9 @@ package queue
 //
 // Scripts and environments are not in etcd (its requests are small, and
 // its history keeps every version until compaction): they are files in
-// the spool directory every node shares, <id>.script and <id>.env, written
-// and fsynced (file and directory) before the job's record is committed,
-// and removed after the record is deleted.
+// the spool directory every node shares, one file per job (spool.go),
+// written and fsynced (file and directory) before the job's record is
+// committed, and removed after the record is deleted.
 //
 // Every write is one etcd transaction, committed before the call returns,
 // that compares the mod revision of every record it changes with the one
@@ -48,13 +48,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -751,11 +749,8 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 		}
 		t.put(k, o.data)
 		t.objs = append(t.objs, keyedPut{k, o.data, o.job})
-		if o.script != nil {
-			t.files = append(t.files, spoolFile{spoolPath(e.spool, id, spoolScript), o.script})
-		}
-		if o.env != nil {
-			t.files = append(t.files, spoolFile{spoolPath(e.spool, id, spoolEnv), o.env})
+		if o.script != nil || o.env != nil { // both, in one file (only submissions have them)
+			t.files = append(t.files, spoolFile{spoolPath(e.spool, id), encodeSpool(o.script, o.env)})
 		}
 		if o.subKey != nil {
 			sk := e.submissionKey(o.subKey)
@@ -821,15 +816,11 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 }
 
 func (e *etcdStore) blob(bucket []byte, id jobs.ID) ([]byte, error) {
-	kind := spoolScript
+	script, env, err := readSpool(e.spool, id)
 	if string(bucket) == string(bucketEnv) {
-		kind = spoolEnv
+		return env, err
 	}
-	b, err := os.ReadFile(spoolPath(e.spool, id, kind))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	return b, err
+	return script, err
 }
 
 func (e *etcdStore) accounting(limit int) ([]AcctEntry, error) {
@@ -898,76 +889,4 @@ func (e *etcdStore) accountingDone(upTo uint64) error {
 		}
 	}
 	return flush()
-}
-
-// The spool: scripts and environments, one file each.
-type spoolFile struct {
-	path string
-	data []byte
-}
-
-const (
-	spoolScript = ".script"
-	spoolEnv    = ".env"
-)
-
-func spoolPath(dir string, id jobs.ID, kind string) string {
-	return filepath.Join(dir, strconv.FormatUint(uint64(id), 10)+kind)
-}
-
-// writeSpool writes files durably: each under a temporary name, fsynced,
-// renamed, then the directory fsynced, so that a committed record never
-// names a file a crash could lose.
-func writeSpool(dir string, files []spoolFile) (retErr error) {
-	if len(files) == 0 {
-		return nil
-	}
-	for _, f := range files {
-		if err := writeSynced(f.path, f.data); err != nil {
-			return fmt.Errorf("%w: spool: %w", ErrWrite, err)
-		}
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("%w: spool: %w", ErrWrite, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("%w: spool: %w", ErrWrite, err)
-	}
-	return nil
-}
-
-func writeSynced(path string, data []byte) (retErr error) {
-	var suffix [8]byte
-	binary.LittleEndian.PutUint64(suffix[:], uint64(time.Now().UnixNano()))
-	tmp := path + ".tmp" + hex.EncodeToString(suffix[:])
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if retErr != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func removeSpool(log interface{ Warn(string, ...any) }, dir string, id jobs.ID) {
-	for _, kind := range []string{spoolScript, spoolEnv} {
-		if err := os.Remove(spoolPath(dir, id, kind)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			log.Warn("cannot remove a spool file", "job_id", id, "error", err)
-		}
-	}
 }

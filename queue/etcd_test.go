@@ -206,7 +206,7 @@ func TestEtcdSpool(t *testing.T) {
 	if err := s.Submit(arr, script, []byte("E=1\x00"), nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{fmt.Sprintf("%d.script", arr.ID), fmt.Sprintf("%d.env", arr.ID)} {
+	for _, name := range []string{fmt.Sprintf("%d.job", arr.ID)} {
 		if _, err := os.Stat(filepath.Join(f.spool, name)); err != nil {
 			t.Errorf("spool file: %v", err)
 		}
