@@ -124,6 +124,7 @@ type etcdStore struct {
 	idMu          sync.Mutex
 	idNext, idEnd uint64 // reserved and not yet handed out: idNext..idEnd
 	idBlock       uint64
+	idWaiting     atomic.Int64 // callers of nextID waiting for idMu
 
 	ctx      context.Context // ends with the store
 	cancel   context.CancelFunc
@@ -560,10 +561,14 @@ func (e *etcdStore) reqCtx() (context.Context, context.CancelFunc) {
 }
 
 // nextID hands out a reserved id, reserving a block when none is left by
-// a compare-and-swap of the counter.
+// a compare-and-swap of the counter: IDBlock ids, or as many as there are
+// callers waiting (they take them in turn: one transaction for a burst of
+// submissions, and ids still in the order they were asked for).
 func (e *etcdStore) nextID() (jobs.ID, error) {
+	e.idWaiting.Add(1)
 	e.idMu.Lock()
 	defer e.idMu.Unlock()
+	e.idWaiting.Add(-1)
 	if e.ctx.Err() != nil {
 		return 0, ErrClosed
 	}
@@ -588,7 +593,7 @@ func (e *etcdStore) nextID() (jobs.ID, error) {
 			}
 			rev = r.Kvs[0].ModRevision
 		}
-		end := last + e.idBlock
+		end := last + max(e.idBlock, uint64(1+e.idWaiting.Load()))
 		if jobs.ID(end).IsSubjob() {
 			return 0, errors.New("job ids exhausted")
 		}
