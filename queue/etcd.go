@@ -203,7 +203,7 @@ func (e *etcdStore) checkSchema(ctx context.Context) error {
 	r, err := e.cl.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
 		Then(clientv3.OpPut(k, strconv.Itoa(SchemaVersion))).Else(clientv3.OpGet(k)).Commit()
 	if err != nil {
-		return fmt.Errorf("etcd: %w", err)
+		return e.etcdErr(err)
 	}
 	if r.Succeeded {
 		return nil
@@ -239,7 +239,7 @@ func (e *etcdStore) load(ctx context.Context, first bool) error {
 		}
 		r, err := e.cl.Get(ctx, from, opts...)
 		if err != nil {
-			return fmt.Errorf("etcd: %w", err)
+			return e.etcdErr(err)
 		}
 		if rev == 0 {
 			rev = r.Header.Revision
@@ -263,7 +263,7 @@ func (e *etcdStore) load(ctx context.Context, first bool) error {
 	decodeRecords(recs)
 	qr, err := e.cl.Get(ctx, e.prefix+etcdQueues, clientv3.WithPrefix(), clientv3.WithRev(rev))
 	if err != nil {
-		return fmt.Errorf("etcd: %w", err)
+		return e.etcdErr(err)
 	}
 
 	e.mu.Lock()
@@ -583,7 +583,7 @@ func (e *etcdStore) nextID() (jobs.ID, error) {
 	for {
 		r, err := e.cl.Get(ctx, k)
 		if err != nil {
-			return 0, fmt.Errorf("etcd: %w", err)
+			return 0, e.etcdErr(err)
 		}
 		var last uint64
 		var rev int64
@@ -600,7 +600,7 @@ func (e *etcdStore) nextID() (jobs.ID, error) {
 		t, err := e.cl.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(k), "=", rev)).
 			Then(clientv3.OpPut(k, strconv.FormatUint(end, 10))).Commit()
 		if err != nil {
-			return 0, fmt.Errorf("etcd: %w", err)
+			return 0, e.etcdErr(err)
 		}
 		if t.Succeeded {
 			e.idNext, e.idEnd = last+2, end
@@ -614,7 +614,7 @@ func (e *etcdStore) submitted(subKey []byte) (jobs.ID, error) {
 	defer cancel()
 	r, err := e.cl.Get(ctx, e.submissionKey(subKey))
 	if err != nil {
-		return 0, fmt.Errorf("etcd: %w", err)
+		return 0, e.etcdErr(err)
 	}
 	if len(r.Kvs) == 0 {
 		return 0, nil
@@ -693,7 +693,7 @@ func (e *etcdStore) write(ops []op) error {
 	if err != nil {
 		// Not acknowledged; the spool files stay, for the change may
 		// still commit (see the top of this file).
-		return fmt.Errorf("etcd: %w", err)
+		return e.etcdErr(err)
 	}
 	if !r.Succeeded {
 		// A job whose key exists already keeps its files; the others'
@@ -776,7 +776,7 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 		rk := e.submitKeysKey(id)
 		r, err := e.cl.Get(ctx, rk)
 		if err != nil {
-			return fmt.Errorf("etcd: %w", err)
+			return e.etcdErr(err)
 		}
 		if len(r.Kvs) == 1 {
 			t.cmp(modRev(rk, r.Kvs[0].ModRevision))
@@ -834,7 +834,7 @@ func (e *etcdStore) accounting(limit int) ([]AcctEntry, error) {
 	r, err := e.cl.Get(ctx, e.prefix+etcdAccounting, clientv3.WithPrefix(),
 		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend), clientv3.WithLimit(int64(limit)))
 	if err != nil {
-		return nil, fmt.Errorf("etcd: %w", err)
+		return nil, e.etcdErr(err)
 	}
 	var out []AcctEntry
 	for _, kv := range r.Kvs {
@@ -859,7 +859,7 @@ func (e *etcdStore) accountingDone(upTo uint64) error {
 	r, err := e.cl.Get(ctx, e.prefix+etcdAccounting, clientv3.WithPrefix(),
 		clientv3.WithMaxCreateRev(int64(upTo>>acctShift)))
 	if err != nil {
-		return fmt.Errorf("%w: etcd: %w", ErrWrite, err)
+		return fmt.Errorf("%w: %w", ErrWrite, e.etcdErr(err))
 	}
 	var t etcdTxn
 	flush := func() error {
@@ -867,7 +867,7 @@ func (e *etcdStore) accountingDone(upTo uint64) error {
 			return nil
 		}
 		if _, err := e.cl.Txn(ctx).If(t.cmps...).Then(t.ops...).Commit(); err != nil {
-			return fmt.Errorf("%w: etcd: %w", ErrWrite, err)
+			return fmt.Errorf("%w: %w", ErrWrite, e.etcdErr(err))
 		}
 		t = etcdTxn{}
 		return nil
@@ -894,4 +894,12 @@ func (e *etcdStore) accountingDone(upTo uint64) error {
 		}
 	}
 	return flush()
+}
+
+// etcdErr says what an error of an etcd request means.
+func (e *etcdStore) etcdErr(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("etcd: no answer in %v (unreachable, or no quorum): %w", e.timeout, err)
+	}
+	return fmt.Errorf("etcd: %w", err)
 }
