@@ -60,7 +60,10 @@ import (
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"lazarus/jobs"
 )
@@ -583,6 +586,9 @@ func (e *etcdStore) nextID() (jobs.ID, error) {
 	for {
 		r, err := e.cl.Get(ctx, k)
 		if err != nil {
+			if e.pause(ctx, err) {
+				continue
+			}
 			return 0, e.etcdErr(err)
 		}
 		var last uint64
@@ -600,6 +606,9 @@ func (e *etcdStore) nextID() (jobs.ID, error) {
 		t, err := e.cl.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(k), "=", rev)).
 			Then(clientv3.OpPut(k, strconv.FormatUint(end, 10))).Commit()
 		if err != nil {
+			if e.pause(ctx, err) {
+				continue // if it committed, the compare fails and ids are skipped
+			}
 			return 0, e.etcdErr(err)
 		}
 		if t.Succeeded {
@@ -627,13 +636,22 @@ func (e *etcdStore) submitted(subKey []byte) (jobs.ID, error) {
 type etcdTxn struct {
 	cmps    []clientv3.Cmp
 	ops     []clientv3.Op
-	elses   []clientv3.Op // reads of the new jobs' keys, after a failed compare
-	newJobs []jobs.ID     // whose keys elses reads, in order
-	files   []spoolFile   // written before the commit
+	witness []witness   // the records it changes, as it leaves them
+	files   []spoolFile // written before the commit
 	removed []jobs.ID     // whose spool files go after it
 	acct    []string
 	size    int
 	objs    []keyedPut // the view's objects of the puts of records
+}
+
+// witness is a record as a transaction leaves it: read back after its
+// compares failed, it tells whether an earlier attempt committed (or a
+// new job's id is taken).
+type witness struct {
+	key     string
+	data    []byte
+	deleted bool
+	newJob  jobs.ID // a new job's record: its id
 }
 
 type keyedPut struct {
@@ -689,43 +707,109 @@ func (e *etcdStore) write(ops []op) error {
 		e.setPending(p.key, p.data, p.obj)
 		defer e.setPending(p.key, nil, nil)
 	}
-	r, err := e.cl.Txn(ctx).If(t.cmps...).Then(t.ops...).Else(t.elses...).Commit()
-	if err != nil {
-		// Not acknowledged; the spool files stay, for the change may
-		// still commit (see the top of this file).
-		return e.etcdErr(err)
+	elses := make([]clientv3.Op, len(t.witness))
+	for i, w := range t.witness {
+		elses[i] = clientv3.OpGet(w.key)
 	}
-	if !r.Succeeded {
-		// A job whose key exists already keeps its files; the others'
-		// files were never referenced.
-		var exists error
-		for i, id := range t.newJobs {
-			if len(r.Responses[i].GetResponseRange().Kvs) > 0 {
-				exists = fmt.Errorf("job %d: %w", id, ErrJobExists)
+	backoff := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		r, err := e.cl.Txn(ctx).If(t.cmps...).Then(t.ops...).Else(elses...).Commit()
+		if err != nil {
+			if transient(err) && ctx.Err() == nil {
+				// A leader lost meanwhile: whether the attempt committed
+				// is unknown, which the next one tells (its compares fail
+				// on its own records, as the witnesses show).
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+				}
+				backoff = min(2*backoff, time.Second)
 				continue
 			}
-			removeSpool(e.s.log, e.spool, id)
+			// Not acknowledged; the spool files stay, for the change may
+			// still commit (see the top of this file).
+			return e.etcdErr(err)
 		}
-		if exists != nil {
-			return exists
+		if !r.Succeeded && attempt > 0 && t.committed(r) {
+			r.Succeeded = true
+		}
+		if !r.Succeeded {
+			return e.failed(&t, r)
 		}
 		if err := e.waitView(r.Header.Revision); err != nil {
-			return err
+			// Committed: not an error of the change, which the view
+			// shows as soon as its watch catches up.
+			e.s.log.Warn("change committed, view behind", "error", err)
 		}
-		return errConflict
+		for _, id := range t.removed {
+			removeSpool(e.s.log, e.spool, id)
+		}
+		if len(t.acct) > 0 && e.s.accounted != nil {
+			e.s.accounted()
+		}
+		return nil
+	}
+}
+
+// pause waits a moment after a transient error and says whether to try
+// again.
+func (e *etcdStore) pause(ctx context.Context, err error) bool {
+	if !transient(err) {
+		return false
+	}
+	select {
+	case <-time.After(100 * time.Millisecond):
+	case <-ctx.Done():
+	}
+	return ctx.Err() == nil
+}
+
+// transient says whether an etcd error may go away by itself (a leader
+// election, a lost connection): the write is tried again.
+func transient(err error) bool {
+	for _, e := range []error{rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrLeaderChanged, rpctypes.ErrNoLeader,
+		rpctypes.ErrTimeoutDueToConnectionLost, rpctypes.ErrStopped, rpctypes.ErrTimeout, rpctypes.ErrTooManyRequests} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return status.Code(err) == codes.Unavailable
+}
+
+// committed says whether a transaction whose compares failed finds every
+// record as it would have left it: an earlier attempt of it committed.
+func (t *etcdTxn) committed(r *clientv3.TxnResponse) bool {
+	for i, w := range t.witness {
+		kvs := r.Responses[i].GetResponseRange().Kvs
+		if w.deleted != (len(kvs) == 0) || !w.deleted && !bytes.Equal(kvs[0].Value, w.data) {
+			return false
+		}
+	}
+	return len(t.witness) > 0
+}
+
+// failed is the error of a transaction whose compares failed.
+func (e *etcdStore) failed(t *etcdTxn, r *clientv3.TxnResponse) error {
+	// A new job whose key exists already keeps its files; the others'
+	// files were never referenced.
+	var exists error
+	for i, w := range t.witness {
+		if w.newJob == 0 {
+			continue
+		}
+		if len(r.Responses[i].GetResponseRange().Kvs) > 0 {
+			exists = fmt.Errorf("job %d: %w", w.newJob, ErrJobExists)
+			continue
+		}
+		removeSpool(e.s.log, e.spool, w.newJob)
+	}
+	if exists != nil {
+		return exists
 	}
 	if err := e.waitView(r.Header.Revision); err != nil {
-		// Committed: not an error of the change, which the view shows
-		// as soon as its watch catches up.
-		e.s.log.Warn("change committed, view behind", "error", err)
+		return err
 	}
-	for _, id := range t.removed {
-		removeSpool(e.s.log, e.spool, id)
-	}
-	if len(t.acct) > 0 && e.s.accounted != nil {
-		e.s.accounted()
-	}
-	return nil
+	return errConflict
 }
 
 // build adds one op to a transaction.
@@ -734,10 +818,10 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 	case putJob:
 		id := o.job.ID
 		k := e.jobKey(id)
+		w := witness{key: k, data: o.data}
 		if o.old == nil {
 			t.cmp(absent(k))
-			t.elses = append(t.elses, clientv3.OpGet(k, clientv3.WithKeysOnly()))
-			t.newJobs = append(t.newJobs, id)
+			w.newJob = id
 		} else {
 			rev, ok := e.jobRev(id, o.old)
 			if !ok {
@@ -753,6 +837,7 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 			t.cmp(modRev(e.prefix+etcdQueues+o.queue.Name, rev))
 		}
 		t.put(k, o.data)
+		t.witness = append(t.witness, w)
 		t.objs = append(t.objs, keyedPut{k, o.data, o.job})
 		if o.script != nil || o.env != nil { // both, in one file (only submissions have them)
 			t.files = append(t.files, spoolFile{spoolPath(e.spool, id), encodeSpool(o.script, o.env)})
@@ -786,6 +871,7 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 			t.cmp(absent(rk))
 		}
 		t.del(k)
+		t.witness = append(t.witness, witness{key: k, deleted: true})
 		if !id.IsSubjob() {
 			t.removed = append(t.removed, id)
 		}
@@ -802,6 +888,7 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 			t.cmp(modRev(k, rev))
 		}
 		t.put(k, o.data)
+		t.witness = append(t.witness, witness{key: k, data: o.data})
 		t.objs = append(t.objs, keyedPut{k, o.data, o.q})
 	case deleteQueue:
 		k := e.prefix + etcdQueues + o.q.Name
@@ -814,6 +901,7 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 			t.cmp(clientv3.Compare(clientv3.CreateRevision(e.prefix+etcdJobs), "<", o.rev+1).WithPrefix())
 		}
 		t.del(k)
+		t.witness = append(t.witness, witness{key: k, deleted: true})
 	default:
 		return fmt.Errorf("etcd store: %T is not an etcd change", o)
 	}

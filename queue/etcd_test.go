@@ -14,6 +14,8 @@ import (
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
+	"go.etcd.io/etcd/api/v3/etcdserverpb"
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"lazarus/internal/etcdtest"
@@ -426,5 +428,57 @@ func TestEtcdQueuesTwoNodes(t *testing.T) {
 	})
 	if err == nil {
 		t.Error("deletion of a queue with a job another node submitted")
+	}
+}
+
+// A write retried after an attempt whose outcome is unknown (a leader
+// lost) takes failed compares for its own commit only when every record
+// is as it would have left it.
+func TestEtcdWitness(t *testing.T) {
+	rng := func(kvs ...*mvccpb.KeyValue) *etcdserverpb.ResponseOp {
+		return &etcdserverpb.ResponseOp{Response: &etcdserverpb.ResponseOp_ResponseRange{
+			ResponseRange: &etcdserverpb.RangeResponse{Kvs: kvs}}}
+	}
+	kv := func(v string) *mvccpb.KeyValue { return &mvccpb.KeyValue{Key: []byte("k"), Value: []byte(v)} }
+	txn := etcdTxn{witness: []witness{{key: "a", data: []byte("new")}, {key: "b", deleted: true}}}
+	tests := []struct {
+		name string
+		resp []*etcdserverpb.ResponseOp
+		want bool
+	}{
+		{"ours", []*etcdserverpb.ResponseOp{rng(kv("new")), rng()}, true},
+		{"another value", []*etcdserverpb.ResponseOp{rng(kv("other")), rng()}, false},
+		{"not deleted", []*etcdserverpb.ResponseOp{rng(kv("new")), rng(kv("x"))}, false},
+		{"absent", []*etcdserverpb.ResponseOp{rng(), rng()}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &clientv3.TxnResponse{Responses: tt.resp}
+			if got := txn.committed(r); got != tt.want {
+				t.Errorf("committed = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// A spool file that is not one, or is cut short, is an error, not a
+// script.
+func TestSpoolFileChecked(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeSpool(dir, []spoolFile{{spoolPath(dir, 7), encodeSpool([]byte("echo x\n"), []byte("A=1\x00"))}}); err != nil {
+		t.Fatal(err)
+	}
+	if script, env, err := readSpool(dir, 7); err != nil || string(script) != "echo x\n" || string(env) != "A=1\x00" {
+		t.Errorf("readSpool = %q, %q, %v", script, env, err)
+	}
+	if script, env, err := readSpool(dir, 8); script != nil || env != nil || err != nil {
+		t.Errorf("readSpool of no file = %q, %q, %v", script, env, err)
+	}
+	full, _ := os.ReadFile(spoolPath(dir, 7))
+	for name, data := range map[string][]byte{"truncated": full[:len(spoolMagic)+9], "not spool": []byte("#!/bin/sh\n")} {
+		os.WriteFile(spoolPath(dir, 9), data, 0o600)
+		if _, _, err := readSpool(dir, 9); err == nil {
+			t.Errorf("%s: read without an error", name)
+		}
 	}
 }
