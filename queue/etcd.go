@@ -638,7 +638,7 @@ type etcdTxn struct {
 	ops     []clientv3.Op
 	witness []witness   // the records it changes, as it leaves them
 	files   []spoolFile // written before the commit
-	removed []jobs.ID     // whose spool files go after it
+	removed []jobs.ID   // whose spool files go after it
 	acct    []string
 	size    int
 	objs    []keyedPut // the view's objects of the puts of records
