@@ -119,6 +119,11 @@ func populate(path string, n int) error {
 		return err
 	}
 	defer s.Close()
+	return fillStore(s, n)
+}
+
+// fillStore stores n jobs in s (see bigStore).
+func fillStore(s *queue.Store, n int) error {
 	now := time.Now().Round(0)
 	q := queue.NewQueue("batch", now)
 	q.Started = false
@@ -192,6 +197,10 @@ func BenchmarkBatchDaemon100k(b *testing.B) {
 func BenchmarkBatchQstat100k(b *testing.B) {
 	home := bigStore(b)
 	startBenchDaemon(b, home)
+	benchQstat(b, home)
+}
+
+func benchQstat(b *testing.B, home string) {
 	env := append(os.Environ(), "LAZARUS_HOME="+home)
 	time1 := func(args ...string) time.Duration {
 		var ds []time.Duration
@@ -268,6 +277,10 @@ func BenchmarkBatchQsubCommand(b *testing.B) {
 func BenchmarkBatchQsubAPI(b *testing.B) {
 	home := benchHome(b)
 	startBenchDaemon(b, home)
+	benchQsubAPI(b, home)
+}
+
+func benchQsubAPI(b *testing.B, home string) {
 	ctx := context.Background()
 	setup, err := proto.Dial(ctx, home)
 	if err != nil {
