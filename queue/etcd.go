@@ -794,7 +794,9 @@ func (e *etcdStore) failed(t *etcdTxn, r *clientv3.TxnResponse) error {
 	// files were never referenced.
 	var exists error
 	for i, w := range t.witness {
-		if w.newJob == 0 {
+		if w.newJob == 0 || w.newJob.IsSubjob() {
+			// A subjob started elsewhere meanwhile is a conflict: the
+			// retry finds it started (ErrNotQueued).
 			continue
 		}
 		if len(r.Responses[i].GetResponseRange().Kvs) > 0 {
