@@ -482,3 +482,35 @@ func TestSpoolFileChecked(t *testing.T) {
 		}
 	}
 }
+
+// Two nodes starting the same subjobs at once: each starts once.
+func TestEtcdSubjobStartsOnce(t *testing.T) {
+	_, a, b := twoNodes(t, 1)
+	arr := newJob(a, "batch", 1)
+	arr.Array, _ = jobs.ParseArray("0-9")
+	if err := a.Submit(arr, []byte("#!/bin/sh\n"), nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	waitView(t, b, "the array", func(v *View) bool { return v.Job(arr.ID) != nil })
+	var started [2]atomic.Int32
+	var wg sync.WaitGroup
+	for n, s := range []*Store{a, b} {
+		wg.Go(func() {
+			for i := range 10 {
+				_, err := s.StartSubjob(arr.ID, i, func(_, sub *jobs.Job) error { return sub.Start(t0) })
+				switch {
+				case err == nil:
+					started[n].Add(1)
+				case !errors.Is(err, ErrNotQueued):
+					t.Errorf("node %d, subjob %d: %v", n, i, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if got := started[0].Load() + started[1].Load(); got != 10 {
+		t.Errorf("%d starts of 10 subjobs (node A %d, node B %d)", got, started[0].Load(), started[1].Load())
+	}
+	waitView(t, a, "every subjob", func(v *View) bool { return len(slices.Collect(v.Subjobs(arr.ID))) == 10 })
+	checkConsistent(t, a)
+}
