@@ -53,6 +53,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -229,6 +230,8 @@ func (e *etcdStore) checkSchema(ctx context.Context) error {
 // read in pages of one snapshot (WithRev).
 func (e *etcdStore) load(ctx context.Context, first bool) error {
 	s := e.s
+	// As bbolt's load: most of what is allocated here is kept.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	ctx, cancel := context.WithTimeout(ctx, 10*e.timeout)
 	defer cancel()
 	var recs []record
