@@ -632,7 +632,15 @@ func (e *etcdStore) submitted(subKey []byte) (jobs.ID, error) {
 		return 0, nil
 	}
 	id, err := strconv.ParseUint(string(r.Kvs[0].Value), 10, 64)
-	return jobs.ID(id), err
+	if err != nil {
+		return 0, fmt.Errorf("submission key %s: %w", r.Kvs[0].Key, err)
+	}
+	// The job may be another node's, just submitted: the caller finds it
+	// in the view.
+	if err := e.waitView(r.Kvs[0].ModRevision); err != nil {
+		e.s.log.Warn("submitted job not yet in the view", "job_id", id, "error", err)
+	}
+	return jobs.ID(id), nil
 }
 
 // etcdTxn is a write being built.
