@@ -2,49 +2,14 @@ package config
 
 import (
 	"fmt"
-	"path/filepath"
 	"strings"
 	"time"
 )
 
 // The keys of a node in cluster mode (internal/cluster); the etcd
-// endpoints and the shared directory are in keys.go.
+// endpoints, the TLS files and the shared directory are in keys.go.
 func init() {
 	keys = append(keys,
-		key{"etcd_endpoints", "client URLs of the cluster's etcd members (comma separated); empty: a single host, on its own store", "none",
-			func(c *Config, v string) error {
-				c.EtcdEndpoints = nil
-				for e := range strings.SplitSeq(v, ",") {
-					if e = strings.TrimSpace(e); e != "" {
-						c.EtcdEndpoints = append(c.EtcdEndpoints, e)
-					}
-				}
-				return nil
-			},
-			func(c Config) string { return strings.Join(c.EtcdEndpoints, ",") }},
-		key{"etcd_prefix", "the cluster's key prefix in etcd (several clusters may share an etcd)", "/lazarus",
-			func(c *Config, v string) error {
-				if !strings.HasPrefix(v, "/") {
-					return fmt.Errorf("want an absolute key path such as /lazarus")
-				}
-				c.EtcdPrefix = v
-				return nil
-			},
-			func(c Config) string {
-				if c.EtcdPrefix == "" {
-					return "/lazarus"
-				}
-				return c.EtcdPrefix
-			}},
-		key{"shared_dir", "a directory every node of the cluster reads and writes (scripts, checkpoints, the cluster key); required with etcd_endpoints", "none",
-			func(c *Config, v string) error {
-				if !filepath.IsAbs(v) {
-					return fmt.Errorf("want an absolute path")
-				}
-				c.SharedDir = v
-				return nil
-			},
-			func(c Config) string { return c.SharedDir }},
 		key{"node_name", "this host's node name in a cluster (letters, digits, '.', '-', '_'); empty: the host name", "host name",
 			func(c *Config, v string) error {
 				for _, r := range v {

@@ -18,9 +18,9 @@ package queue
 //
 // Scripts and environments are not in etcd (its requests are small, and
 // its history keeps every version until compaction): they are files in
-// the spool directory every node shares, <id>.script and <id>.env, written
-// and fsynced (file and directory) before the job's record is committed,
-// and removed after the record is deleted.
+// the spool directory every node shares, one file per job (spool.go),
+// written and fsynced (file and directory) before the job's record is
+// committed, and removed after the record is deleted.
 //
 // Every write is one etcd transaction, committed before the call returns,
 // that compares the mod revision of every record it changes with the one
@@ -48,13 +48,12 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,7 +61,10 @@ import (
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"lazarus/jobs"
 )
@@ -126,11 +128,13 @@ type etcdStore struct {
 	idMu          sync.Mutex
 	idNext, idEnd uint64 // reserved and not yet handed out: idNext..idEnd
 	idBlock       uint64
+	idWaiting     atomic.Int64 // callers of nextID waiting for idMu
 
 	ctx      context.Context // ends with the store
 	cancel   context.CancelFunc
 	watchCtx context.Context // the watch's (RequestProgress finds its stream by it)
 	done     chan struct{}   // closed when the watcher has ended
+	reloads  atomic.Int32    // of the view after a compaction
 }
 
 type pendingPut struct {
@@ -203,7 +207,7 @@ func (e *etcdStore) checkSchema(ctx context.Context) error {
 	r, err := e.cl.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
 		Then(clientv3.OpPut(k, strconv.Itoa(SchemaVersion))).Else(clientv3.OpGet(k)).Commit()
 	if err != nil {
-		return fmt.Errorf("etcd: %w", err)
+		return e.etcdErr(err)
 	}
 	if r.Succeeded {
 		return nil
@@ -226,6 +230,8 @@ func (e *etcdStore) checkSchema(ctx context.Context) error {
 // read in pages of one snapshot (WithRev).
 func (e *etcdStore) load(ctx context.Context, first bool) error {
 	s := e.s
+	// As bbolt's load: most of what is allocated here is kept.
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
 	ctx, cancel := context.WithTimeout(ctx, 10*e.timeout)
 	defer cancel()
 	var recs []record
@@ -239,7 +245,7 @@ func (e *etcdStore) load(ctx context.Context, first bool) error {
 		}
 		r, err := e.cl.Get(ctx, from, opts...)
 		if err != nil {
-			return fmt.Errorf("etcd: %w", err)
+			return e.etcdErr(err)
 		}
 		if rev == 0 {
 			rev = r.Header.Revision
@@ -263,7 +269,7 @@ func (e *etcdStore) load(ctx context.Context, first bool) error {
 	decodeRecords(recs)
 	qr, err := e.cl.Get(ctx, e.prefix+etcdQueues, clientv3.WithPrefix(), clientv3.WithRev(rev))
 	if err != nil {
-		return fmt.Errorf("etcd: %w", err)
+		return e.etcdErr(err)
 	}
 
 	e.mu.Lock()
@@ -371,6 +377,7 @@ func (e *etcdStore) watch() {
 		for reload && e.ctx.Err() == nil {
 			err := e.load(e.ctx, false)
 			if err == nil {
+				e.reloads.Add(1)
 				break
 			}
 			log.Error("reload of the view failed", "error", err)
@@ -560,10 +567,14 @@ func (e *etcdStore) reqCtx() (context.Context, context.CancelFunc) {
 }
 
 // nextID hands out a reserved id, reserving a block when none is left by
-// a compare-and-swap of the counter.
+// a compare-and-swap of the counter: IDBlock ids, or as many as there are
+// callers waiting (they take them in turn: one transaction for a burst of
+// submissions, and ids still in the order they were asked for).
 func (e *etcdStore) nextID() (jobs.ID, error) {
+	e.idWaiting.Add(1)
 	e.idMu.Lock()
 	defer e.idMu.Unlock()
+	e.idWaiting.Add(-1)
 	if e.ctx.Err() != nil {
 		return 0, ErrClosed
 	}
@@ -578,7 +589,10 @@ func (e *etcdStore) nextID() (jobs.ID, error) {
 	for {
 		r, err := e.cl.Get(ctx, k)
 		if err != nil {
-			return 0, fmt.Errorf("etcd: %w", err)
+			if e.pause(ctx, err) {
+				continue
+			}
+			return 0, e.etcdErr(err)
 		}
 		var last uint64
 		var rev int64
@@ -588,14 +602,17 @@ func (e *etcdStore) nextID() (jobs.ID, error) {
 			}
 			rev = r.Kvs[0].ModRevision
 		}
-		end := last + e.idBlock
+		end := last + max(e.idBlock, uint64(1+e.idWaiting.Load()))
 		if jobs.ID(end).IsSubjob() {
 			return 0, errors.New("job ids exhausted")
 		}
 		t, err := e.cl.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(k), "=", rev)).
 			Then(clientv3.OpPut(k, strconv.FormatUint(end, 10))).Commit()
 		if err != nil {
-			return 0, fmt.Errorf("etcd: %w", err)
+			if e.pause(ctx, err) {
+				continue // if it committed, the compare fails and ids are skipped
+			}
+			return 0, e.etcdErr(err)
 		}
 		if t.Succeeded {
 			e.idNext, e.idEnd = last+2, end
@@ -609,26 +626,43 @@ func (e *etcdStore) submitted(subKey []byte) (jobs.ID, error) {
 	defer cancel()
 	r, err := e.cl.Get(ctx, e.submissionKey(subKey))
 	if err != nil {
-		return 0, fmt.Errorf("etcd: %w", err)
+		return 0, e.etcdErr(err)
 	}
 	if len(r.Kvs) == 0 {
 		return 0, nil
 	}
 	id, err := strconv.ParseUint(string(r.Kvs[0].Value), 10, 64)
-	return jobs.ID(id), err
+	if err != nil {
+		return 0, fmt.Errorf("submission key %s: %w", r.Kvs[0].Key, err)
+	}
+	// The job may be another node's, just submitted: the caller finds it
+	// in the view.
+	if err := e.waitView(r.Kvs[0].ModRevision); err != nil {
+		e.s.log.Warn("submitted job not yet in the view", "job_id", id, "error", err)
+	}
+	return jobs.ID(id), nil
 }
 
 // etcdTxn is a write being built.
 type etcdTxn struct {
 	cmps    []clientv3.Cmp
 	ops     []clientv3.Op
-	elses   []clientv3.Op // reads of the new jobs' keys, after a failed compare
-	newJobs []jobs.ID     // whose keys elses reads, in order
-	files   []spoolFile   // written before the commit
-	removed []jobs.ID     // whose spool files go after it
+	witness []witness   // the records it changes, as it leaves them
+	files   []spoolFile // written before the commit
+	removed []jobs.ID   // whose spool files go after it
 	acct    []string
 	size    int
 	objs    []keyedPut // the view's objects of the puts of records
+}
+
+// witness is a record as a transaction leaves it: read back after its
+// compares failed, it tells whether an earlier attempt committed (or a
+// new job's id is taken).
+type witness struct {
+	key     string
+	data    []byte
+	deleted bool
+	newJob  jobs.ID // a new job's record: its id
 }
 
 type keyedPut struct {
@@ -684,43 +718,111 @@ func (e *etcdStore) write(ops []op) error {
 		e.setPending(p.key, p.data, p.obj)
 		defer e.setPending(p.key, nil, nil)
 	}
-	r, err := e.cl.Txn(ctx).If(t.cmps...).Then(t.ops...).Else(t.elses...).Commit()
-	if err != nil {
-		// Not acknowledged; the spool files stay, for the change may
-		// still commit (see the top of this file).
-		return fmt.Errorf("etcd: %w", err)
+	elses := make([]clientv3.Op, len(t.witness))
+	for i, w := range t.witness {
+		elses[i] = clientv3.OpGet(w.key)
 	}
-	if !r.Succeeded {
-		// A job whose key exists already keeps its files; the others'
-		// files were never referenced.
-		var exists error
-		for i, id := range t.newJobs {
-			if len(r.Responses[i].GetResponseRange().Kvs) > 0 {
-				exists = fmt.Errorf("job %d: %w", id, ErrJobExists)
+	backoff := 50 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		r, err := e.cl.Txn(ctx).If(t.cmps...).Then(t.ops...).Else(elses...).Commit()
+		if err != nil {
+			if transient(err) && ctx.Err() == nil {
+				// A leader lost meanwhile: whether the attempt committed
+				// is unknown, which the next one tells (its compares fail
+				// on its own records, as the witnesses show).
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+				}
+				backoff = min(2*backoff, time.Second)
 				continue
 			}
-			removeSpool(e.s.log, e.spool, id)
+			// Not acknowledged; the spool files stay, for the change may
+			// still commit (see the top of this file).
+			return e.etcdErr(err)
 		}
-		if exists != nil {
-			return exists
+		if !r.Succeeded && attempt > 0 && t.committed(r) {
+			r.Succeeded = true
+		}
+		if !r.Succeeded {
+			return e.failed(&t, r)
 		}
 		if err := e.waitView(r.Header.Revision); err != nil {
-			return err
+			// Committed: not an error of the change, which the view
+			// shows as soon as its watch catches up.
+			e.s.log.Warn("change committed, view behind", "error", err)
 		}
-		return errConflict
+		for _, id := range t.removed {
+			removeSpool(e.s.log, e.spool, id)
+		}
+		if len(t.acct) > 0 && e.s.accounted != nil {
+			e.s.accounted()
+		}
+		return nil
+	}
+}
+
+// pause waits a moment after a transient error and says whether to try
+// again.
+func (e *etcdStore) pause(ctx context.Context, err error) bool {
+	if !transient(err) {
+		return false
+	}
+	select {
+	case <-time.After(100 * time.Millisecond):
+	case <-ctx.Done():
+	}
+	return ctx.Err() == nil
+}
+
+// transient says whether an etcd error may go away by itself (a leader
+// election, a lost connection): the write is tried again.
+func transient(err error) bool {
+	for _, e := range []error{rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrLeaderChanged, rpctypes.ErrNoLeader,
+		rpctypes.ErrTimeoutDueToConnectionLost, rpctypes.ErrStopped, rpctypes.ErrTimeout, rpctypes.ErrTooManyRequests} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return status.Code(err) == codes.Unavailable
+}
+
+// committed says whether a transaction whose compares failed finds every
+// record as it would have left it: an earlier attempt of it committed.
+func (t *etcdTxn) committed(r *clientv3.TxnResponse) bool {
+	for i, w := range t.witness {
+		kvs := r.Responses[i].GetResponseRange().Kvs
+		if w.deleted != (len(kvs) == 0) || !w.deleted && !bytes.Equal(kvs[0].Value, w.data) {
+			return false
+		}
+	}
+	return len(t.witness) > 0
+}
+
+// failed is the error of a transaction whose compares failed.
+func (e *etcdStore) failed(t *etcdTxn, r *clientv3.TxnResponse) error {
+	// A new job whose key exists already keeps its files; the others'
+	// files were never referenced.
+	var exists error
+	for i, w := range t.witness {
+		if w.newJob == 0 || w.newJob.IsSubjob() {
+			// A subjob started elsewhere meanwhile is a conflict: the
+			// retry finds it started (ErrNotQueued).
+			continue
+		}
+		if len(r.Responses[i].GetResponseRange().Kvs) > 0 {
+			exists = fmt.Errorf("job %d: %w", w.newJob, ErrJobExists)
+			continue
+		}
+		removeSpool(e.s.log, e.spool, w.newJob)
+	}
+	if exists != nil {
+		return exists
 	}
 	if err := e.waitView(r.Header.Revision); err != nil {
-		// Committed: not an error of the change, which the view shows
-		// as soon as its watch catches up.
-		e.s.log.Warn("change committed, view behind", "error", err)
+		return err
 	}
-	for _, id := range t.removed {
-		removeSpool(e.s.log, e.spool, id)
-	}
-	if len(t.acct) > 0 && e.s.accounted != nil {
-		e.s.accounted()
-	}
-	return nil
+	return errConflict
 }
 
 // build adds one op to a transaction.
@@ -729,10 +831,10 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 	case putJob:
 		id := o.job.ID
 		k := e.jobKey(id)
+		w := witness{key: k, data: o.data}
 		if o.old == nil {
 			t.cmp(absent(k))
-			t.elses = append(t.elses, clientv3.OpGet(k, clientv3.WithKeysOnly()))
-			t.newJobs = append(t.newJobs, id)
+			w.newJob = id
 		} else {
 			rev, ok := e.jobRev(id, o.old)
 			if !ok {
@@ -748,12 +850,10 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 			t.cmp(modRev(e.prefix+etcdQueues+o.queue.Name, rev))
 		}
 		t.put(k, o.data)
+		t.witness = append(t.witness, w)
 		t.objs = append(t.objs, keyedPut{k, o.data, o.job})
-		if o.script != nil {
-			t.files = append(t.files, spoolFile{spoolPath(e.spool, id, spoolScript), o.script})
-		}
-		if o.env != nil {
-			t.files = append(t.files, spoolFile{spoolPath(e.spool, id, spoolEnv), o.env})
+		if o.script != nil || o.env != nil { // both, in one file (only submissions have them)
+			t.files = append(t.files, spoolFile{spoolPath(e.spool, id), encodeSpool(o.script, o.env)})
 		}
 		if o.subKey != nil {
 			sk := e.submissionKey(o.subKey)
@@ -774,7 +874,7 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 		rk := e.submitKeysKey(id)
 		r, err := e.cl.Get(ctx, rk)
 		if err != nil {
-			return fmt.Errorf("etcd: %w", err)
+			return e.etcdErr(err)
 		}
 		if len(r.Kvs) == 1 {
 			t.cmp(modRev(rk, r.Kvs[0].ModRevision))
@@ -784,6 +884,7 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 			t.cmp(absent(rk))
 		}
 		t.del(k)
+		t.witness = append(t.witness, witness{key: k, deleted: true})
 		if !id.IsSubjob() {
 			t.removed = append(t.removed, id)
 		}
@@ -800,6 +901,7 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 			t.cmp(modRev(k, rev))
 		}
 		t.put(k, o.data)
+		t.witness = append(t.witness, witness{key: k, data: o.data})
 		t.objs = append(t.objs, keyedPut{k, o.data, o.q})
 	case deleteQueue:
 		k := e.prefix + etcdQueues + o.q.Name
@@ -812,6 +914,7 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 			t.cmp(clientv3.Compare(clientv3.CreateRevision(e.prefix+etcdJobs), "<", o.rev+1).WithPrefix())
 		}
 		t.del(k)
+		t.witness = append(t.witness, witness{key: k, deleted: true})
 	default:
 		return fmt.Errorf("etcd store: %T is not an etcd change", o)
 	}
@@ -819,15 +922,11 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 }
 
 func (e *etcdStore) blob(bucket []byte, id jobs.ID) ([]byte, error) {
-	kind := spoolScript
+	script, env, err := readSpool(e.spool, id)
 	if string(bucket) == string(bucketEnv) {
-		kind = spoolEnv
+		return env, err
 	}
-	b, err := os.ReadFile(spoolPath(e.spool, id, kind))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	return b, err
+	return script, err
 }
 
 func (e *etcdStore) accounting(limit int) ([]AcctEntry, error) {
@@ -836,7 +935,7 @@ func (e *etcdStore) accounting(limit int) ([]AcctEntry, error) {
 	r, err := e.cl.Get(ctx, e.prefix+etcdAccounting, clientv3.WithPrefix(),
 		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend), clientv3.WithLimit(int64(limit)))
 	if err != nil {
-		return nil, fmt.Errorf("etcd: %w", err)
+		return nil, e.etcdErr(err)
 	}
 	var out []AcctEntry
 	for _, kv := range r.Kvs {
@@ -861,7 +960,7 @@ func (e *etcdStore) accountingDone(upTo uint64) error {
 	r, err := e.cl.Get(ctx, e.prefix+etcdAccounting, clientv3.WithPrefix(),
 		clientv3.WithMaxCreateRev(int64(upTo>>acctShift)))
 	if err != nil {
-		return fmt.Errorf("%w: etcd: %w", ErrWrite, err)
+		return fmt.Errorf("%w: %w", ErrWrite, e.etcdErr(err))
 	}
 	var t etcdTxn
 	flush := func() error {
@@ -869,7 +968,7 @@ func (e *etcdStore) accountingDone(upTo uint64) error {
 			return nil
 		}
 		if _, err := e.cl.Txn(ctx).If(t.cmps...).Then(t.ops...).Commit(); err != nil {
-			return fmt.Errorf("%w: etcd: %w", ErrWrite, err)
+			return fmt.Errorf("%w: %w", ErrWrite, e.etcdErr(err))
 		}
 		t = etcdTxn{}
 		return nil
@@ -898,74 +997,10 @@ func (e *etcdStore) accountingDone(upTo uint64) error {
 	return flush()
 }
 
-// The spool: scripts and environments, one file each.
-type spoolFile struct {
-	path string
-	data []byte
-}
-
-const (
-	spoolScript = ".script"
-	spoolEnv    = ".env"
-)
-
-func spoolPath(dir string, id jobs.ID, kind string) string {
-	return filepath.Join(dir, strconv.FormatUint(uint64(id), 10)+kind)
-}
-
-// writeSpool writes files durably: each under a temporary name, fsynced,
-// renamed, then the directory fsynced, so that a committed record never
-// names a file a crash could lose.
-func writeSpool(dir string, files []spoolFile) (retErr error) {
-	if len(files) == 0 {
-		return nil
+// etcdErr says what an error of an etcd request means.
+func (e *etcdStore) etcdErr(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("etcd: no answer in %v (unreachable, or no quorum): %w", e.timeout, err)
 	}
-	for _, f := range files {
-		if err := writeSynced(f.path, f.data); err != nil {
-			return fmt.Errorf("%w: spool: %w", ErrWrite, err)
-		}
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("%w: spool: %w", ErrWrite, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("%w: spool: %w", ErrWrite, err)
-	}
-	return nil
-}
-
-func writeSynced(path string, data []byte) (retErr error) {
-	var suffix [8]byte
-	binary.LittleEndian.PutUint64(suffix[:], uint64(time.Now().UnixNano()))
-	tmp := path + ".tmp" + hex.EncodeToString(suffix[:])
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if retErr != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
-func removeSpool(log interface{ Warn(string, ...any) }, dir string, id jobs.ID) {
-	for _, kind := range []string{spoolScript, spoolEnv} {
-		if err := os.Remove(spoolPath(dir, id, kind)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			log.Warn("cannot remove a spool file", "job_id", id, "error", err)
-		}
-	}
+	return fmt.Errorf("etcd: %w", err)
 }

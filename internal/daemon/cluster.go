@@ -8,14 +8,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.uber.org/zap"
 	"golang.org/x/sys/unix"
 
 	"lazarus/ckpt"
+	"lazarus/config"
 	"lazarus/internal/cluster"
 	"lazarus/internal/proto"
 	"lazarus/internal/supervisor"
@@ -68,22 +69,24 @@ func (d *Daemon) fenceFile(lease int64) string {
 	return filepath.Join(d.dir, runDir, fmt.Sprintf("fence.%x", lease))
 }
 
-// joinCluster connects to etcd and registers this daemon as a node.
-func (d *Daemon) joinCluster(ctx context.Context, endpoints []string, prefix, shared string) (retErr error) {
-	cfg := d.config()
+// joinCluster connects to etcd and registers this daemon as a node; the
+// cluster's keys are under etcd_prefix/cluster/.
+func (d *Daemon) joinCluster(ctx context.Context, cfg config.Config) (retErr error) {
 	name := cfg.NodeName
 	if name == "" {
 		name = d.hostname
 	}
-	client, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
+	prefix := strings.TrimRight(cfg.EtcdPrefix, "/") + "/cluster/"
+	client, err := etcdClient(cfg)
 	if err != nil {
-		return fmt.Errorf("connect to etcd: %w", err)
+		return err
 	}
 	defer func() {
 		if retErr != nil {
 			client.Close()
 		}
 	}()
+	shared := cfg.SharedDir
 	fp := ckpt.LocalFingerprint()
 	c := &clusterMode{client: client, shared: shared, kick: make(chan struct{}, 1),
 		launched: map[jobs.ID]int{}, signaled: map[jobs.ID]int{}}

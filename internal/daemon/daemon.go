@@ -194,14 +194,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	if len(cfg.EtcdEndpoints) > 0 {
 		// Cluster mode (cluster.go): the node joins first, so that the
 		// fence file exists before any supervisor is started.
-		if cfg.SharedDir == "" {
-			return errors.New("etcd_endpoints is set but shared_dir is not: the nodes of a cluster need a shared directory")
-		}
-		prefix := cfg.EtcdPrefix
-		if prefix == "" {
-			prefix = "/lazarus"
-		}
-		if err := d.joinCluster(ctx, cfg.EtcdEndpoints, strings.TrimRight(prefix, "/")+"/cluster/", cfg.SharedDir); err != nil {
+		if err := d.joinCluster(ctx, cfg); err != nil {
 			return fmt.Errorf("join the cluster: %w", err)
 		}
 		defer func() { d.cl.node.Close(); d.cl.client.Close() }()
@@ -211,16 +204,14 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		if err := os.MkdirAll(filepath.Join(cfg.SharedDir, ckptSharedDir), 0o711); err != nil {
 			return err
 		}
-		d.store, err = queue.OpenEtcd(ctx, d.cl.client, prefix, queue.EtcdOptions{
-			Options: storeOpts, SpoolDir: filepath.Join(cfg.SharedDir, spoolDir)})
-	} else {
-		d.store, err = queue.Open(filepath.Join(dir, dbFile), storeOpts)
 	}
+	store, closeStore, err := openStore(ctx, cfg, dir, storeOpts)
 	if err != nil {
 		return err
 	}
+	d.store = store
 	defer func() {
-		if err := d.store.Close(); err != nil && retErr == nil {
+		if err := closeStore(); err != nil && retErr == nil {
 			retErr = err
 		}
 	}()

@@ -8,10 +8,20 @@ import (
 
 func put(t *testing.T, c *Cluster, k, v string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if _, err := c.Client().Put(ctx, k, v); err != nil {
-		t.Fatalf("put %s: %v", k, err)
+	// A put in flight when a leader dies fails ("request timed out,
+	// possibly due to previous leader failure"): clients try again.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := c.Client().Put(ctx, k, v)
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("put %s: %v", k, err)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
