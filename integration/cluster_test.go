@@ -293,7 +293,7 @@ func TestClusterCutOffNodeIsFenced(t *testing.T) {
 		t.Fatalf("the cut-off node still runs supervisors %v of the job", left)
 	}
 	if !strings.Contains(v.readFile(filepath.Join(v.home, "run", jobArg(id), "exit.json")), "fenced") {
-		t.Errorf("the cut-off node's run did not end fenced")
+		t.Errorf("the cut-off node's run did not end fenced: %s", v.readFile(filepath.Join(v.home, "run", jobArg(id), "exit.json")))
 	}
 	syscall.Kill(v.cmd.Process.Pid, syscall.SIGCONT)
 	stopped = false
