@@ -97,6 +97,17 @@ type Config struct {
 	Sendmail      string
 	MailFrom      string
 	MailPerMinute int
+	// Cluster mode (etcd_endpoints set): the etcd members, the prefix of
+	// the cluster's keys, the directory every node shares, and the TLS
+	// files of the etcd connection (all optional).
+	EtcdEndpoints             []string
+	EtcdPrefix                string
+	SharedDir                 string
+	EtcdCA, EtcdCert, EtcdKey string
+	// This node's name in a cluster ("": the host name) and the TTL of
+	// its lease (0: 10s); clusterkeys.go.
+	NodeName string
+	NodeTTL  time.Duration
 }
 
 // Machine is what the defaults are made of.
@@ -140,6 +151,8 @@ func Default(m Machine) Config {
 		Sendmail:      "/usr/sbin/sendmail",
 		MailFrom:      "adm",
 		MailPerMinute: 30,
+
+		EtcdPrefix: "/lazarus",
 	}
 }
 
@@ -174,6 +187,12 @@ func (c Config) Validate() error {
 	if c.MaxWalltime > 0 && c.DefaultWalltime > c.MaxWalltime {
 		return fmt.Errorf("default_walltime %s exceeds max_walltime %s",
 			jobs.FormatDuration(c.DefaultWalltime), jobs.FormatDuration(c.MaxWalltime))
+	}
+	if len(c.EtcdEndpoints) > 0 && c.SharedDir == "" {
+		return errors.New("etcd_endpoints is set but shared_dir is not: the nodes of a cluster need a directory they all share")
+	}
+	if (c.EtcdCert == "") != (c.EtcdKey == "") {
+		return errors.New("etcd_cert and etcd_key go together")
 	}
 	return nil
 }

@@ -54,6 +54,12 @@ pelog_timeout = 10s
 sendmail = /usr/lib/sendmail
 mail_from = batch@example.org
 mail_per_minute = 5
+etcd_endpoints = http://10.0.0.1:2379, https://etcd2:2379
+etcd_prefix = /site/lazarus
+shared_dir = /shared/lazarus
+etcd_ca = /etc/lazarus/ca.pem
+etcd_cert = /etc/lazarus/node.pem
+etcd_key = /etc/lazarus/node.key
 `
 	c, err := Parse(strings.NewReader(in), machine)
 	if err != nil {
@@ -66,6 +72,8 @@ mail_per_minute = 5
 		CheckpointKeep: 3, CheckpointHour: time.Second, MaxConnections: 500, MaxUserConnections: 20,
 		Prologue: "/etc/lazarus/prologue", Epilogue: "/etc/lazarus/epilogue", PelogTimeout: 10 * time.Second,
 		Sendmail: "/usr/lib/sendmail", MailFrom: "batch@example.org", MailPerMinute: 5,
+		EtcdEndpoints: []string{"http://10.0.0.1:2379", "https://etcd2:2379"}, EtcdPrefix: "/site/lazarus",
+		SharedDir: "/shared/lazarus", EtcdCA: "/etc/lazarus/ca.pem", EtcdCert: "/etc/lazarus/node.pem", EtcdKey: "/etc/lazarus/node.key",
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
@@ -96,6 +104,11 @@ func TestParseErrors(t *testing.T) {
 		{"bad level", "log_level = loud", 1},
 		{"bad walltime", "max_walltime = 1:99:00", 1},
 		{"inconsistent", "default_walltime = 2:00:00\nmax_walltime = 1:00:00", 0},
+		{"bad endpoint", "etcd_endpoints = 10.0.0.1:2379", 1},
+		{"bad prefix", "etcd_prefix = lazarus", 1},
+		{"relative shared dir", "shared_dir = shared", 1},
+		{"etcd without shared dir", "etcd_endpoints = http://127.0.0.1:2379", 0},
+		{"cert without key", "etcd_cert = /etc/c.pem", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -174,6 +175,44 @@ var keys = []key{
 	{"mail_per_minute", "job mails sent at most per minute; more are dropped (and said so in the job's history)", "30",
 		func(c *Config, v string) error { return atoiMin(&c.MailPerMinute, v, 1) },
 		func(c Config) string { return strconv.Itoa(c.MailPerMinute) }},
+	// Cluster mode: the store in etcd (queue.OpenEtcd) instead of bbolt.
+	{"etcd_endpoints", "client URLs of the cluster's etcd members (comma separated); empty: a single host, on its own store", "none",
+		func(c *Config, v string) error {
+			c.EtcdEndpoints = nil
+			for e := range strings.SplitSeq(v, ",") {
+				if e = strings.TrimSpace(e); e == "" {
+					continue
+				}
+				u, err := url.Parse(e)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return fmt.Errorf("%q: want URLs such as http://10.0.0.1:2379", e)
+				}
+				c.EtcdEndpoints = append(c.EtcdEndpoints, e)
+			}
+			return nil
+		},
+		func(c Config) string { return strings.Join(c.EtcdEndpoints, ",") }},
+	{"etcd_prefix", "the key prefix of the cluster's records in etcd (several clusters may share one etcd)", "/lazarus",
+		func(c *Config, v string) error {
+			if !strings.HasPrefix(v, "/") || strings.TrimRight(v, "/") == "" || strings.ContainsAny(v, " \t\x00") {
+				return fmt.Errorf("want an absolute key path such as /lazarus")
+			}
+			c.EtcdPrefix = v
+			return nil
+		},
+		func(c Config) string { return c.EtcdPrefix }},
+	{"shared_dir", "a directory every node of the cluster reads and writes (job scripts, checkpoint images); required with etcd_endpoints", "none",
+		func(c *Config, v string) error { return absPath(&c.SharedDir, v) },
+		func(c Config) string { return c.SharedDir }},
+	{"etcd_ca", "CA certificate (PEM) that etcd's server certificates are checked against; empty: the system's, when the endpoints are https", "none",
+		func(c *Config, v string) error { return absPath(&c.EtcdCA, v) },
+		func(c Config) string { return c.EtcdCA }},
+	{"etcd_cert", "client certificate (PEM) lazarusd shows etcd (with etcd_key)", "none",
+		func(c *Config, v string) error { return absPath(&c.EtcdCert, v) },
+		func(c Config) string { return c.EtcdCert }},
+	{"etcd_key", "private key (PEM) of etcd_cert", "none",
+		func(c *Config, v string) error { return absPath(&c.EtcdKey, v) },
+		func(c Config) string { return c.EtcdKey }},
 }
 
 func absPath(dst *string, v string) error {

@@ -119,6 +119,11 @@ func populate(path string, n int) error {
 		return err
 	}
 	defer s.Close()
+	return fillStore(s, n)
+}
+
+// fillStore stores n jobs in s (see bigStore).
+func fillStore(s *queue.Store, n int) error {
 	now := time.Now().Round(0)
 	q := queue.NewQueue("batch", now)
 	q.Started = false
@@ -192,6 +197,11 @@ func BenchmarkBatchDaemon100k(b *testing.B) {
 func BenchmarkBatchQstat100k(b *testing.B) {
 	home := bigStore(b)
 	startBenchDaemon(b, home)
+	benchQstat(b, home, "50000")
+}
+
+// benchQstat measures qstat; one is the id of a job that has not ended.
+func benchQstat(b *testing.B, home, one string) {
 	env := append(os.Environ(), "LAZARUS_HOME="+home)
 	time1 := func(args ...string) time.Duration {
 		var ds []time.Duration
@@ -207,21 +217,21 @@ func BenchmarkBatchQstat100k(b *testing.B) {
 		return median(ds)
 	}
 	b.ResetTimer()
-	one := time1("50000")
-	oneFull := time1("-f", "50000")
+	oneJob := time1(one)
+	oneFull := time1("-f", one)
 	user := time1("-u", "user7")
 	queues := time1("-Q")
 	all := time1()
 	allJSON := time1("-F", "json")
 	b.StopTimer()
-	b.ReportMetric(float64(one.Microseconds())/1000, "one-job-ms")
+	b.ReportMetric(float64(oneJob.Microseconds())/1000, "one-job-ms")
 	b.ReportMetric(float64(oneFull.Microseconds())/1000, "one-job-f-ms")
 	b.ReportMetric(float64(user.Microseconds())/1000, "user-2000-jobs-ms")
 	b.ReportMetric(float64(queues.Microseconds())/1000, "Q-ms")
 	b.ReportMetric(float64(all.Microseconds())/1000, "all-100k-ms")
 	b.ReportMetric(float64(allJSON.Microseconds())/1000, "all-100k-json-ms")
 	b.Logf("qstat with %d jobs (median of 5, command start included): one job %v, -f one job %v, -u (2,000 jobs) %v, -Q %v, all jobs %v, all as JSON %v",
-		benchJobs, one, oneFull, user, queues, all, allJSON)
+		benchJobs, oneJob, oneFull, user, queues, all, allJSON)
 }
 
 // BenchmarkBatchQsubCommand: submissions per second through the qsub
@@ -268,6 +278,10 @@ func BenchmarkBatchQsubCommand(b *testing.B) {
 func BenchmarkBatchQsubAPI(b *testing.B) {
 	home := benchHome(b)
 	startBenchDaemon(b, home)
+	benchQsubAPI(b, home)
+}
+
+func benchQsubAPI(b *testing.B, home string) {
 	ctx := context.Background()
 	setup, err := proto.Dial(ctx, home)
 	if err != nil {

@@ -71,6 +71,9 @@ func (j *Job) endCheckpoint(gen int, ok bool, now time.Time) {
 func (j *Job) CheckpointDone(g Generation, keep int, now time.Time) (dropped []Generation) {
 	keep = max(keep, 1)
 	j.LastGeneration = max(j.LastGeneration, g.N)
+	if g.Host == "" {
+		g.Host = j.ExecHost() // cluster mode: the node whose fingerprint the image has
+	}
 	j.CheckpointError, j.CheckpointErrorTime = "", time.Time{}
 	defer j.endCheckpoint(g.N, true, now)
 	for i := range j.Checkpoints {

@@ -69,6 +69,20 @@ type Segment struct {
 	// process tree (bytes); Session is the session (the pid) of its script.
 	Mem, VMem int64
 	Session   int
+	// Exec is where the run was placed in a cluster (qstat's exec_host):
+	// one chunk per select chunk, the first the host that runs the
+	// script; empty on a single host.
+	Exec []Chunk
+}
+
+// Chunk is one select chunk of a run placed on a cluster node.
+type Chunk struct {
+	Host  string
+	NCPUs int
+	Mem   int64 // bytes; 0: not asked for
+	// Lease is the node's lease when the chunk was placed: a node that
+	// lost that lease (and registered again) no longer runs it.
+	Lease int64
 }
 
 // Open reports whether the segment is still running.
@@ -104,6 +118,9 @@ type Generation struct {
 	// Bad says why the generation cannot be restarted from (a restart from
 	// it failed, or a restart from an older one superseded it); empty: good.
 	Bad string
+	// Host is the cluster node that wrote it (its fingerprint decides
+	// where the job may restart); empty on a single host.
+	Host string
 }
 
 // Good reports whether the job can restart from the generation.

@@ -23,6 +23,10 @@ type Resources struct {
 	// own with loopback only, made again at each restart), NetHost (the
 	// host's, asked for), or "" (the queue's net_default, else the host's).
 	Net string
+	// Cluster placement: Chunks is select's N (NCPUs and Mem are then per
+	// chunk; 0 is one chunk), Place its place= ("": free).
+	Chunks int
+	Place  string
 }
 
 // NetHost is the net resource of a job that asked for the host's network.

@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -12,8 +11,9 @@ import (
 
 // The accounting outbox: the records of a change are stored with it, in
 // commit order, survive a reopen, and go only when AccountingDone says.
-func TestAccountingOutbox(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lazarus.db")
+func TestAccountingOutbox(t *testing.T) { forBackends(t, testAccountingOutbox) }
+
+func testAccountingOutbox(t *testing.T, f *fixture) {
 	var notified atomic.Int32
 	opts := Options{
 		Account: func(old, cur *jobs.Job, by string) []string {
@@ -25,7 +25,7 @@ func TestAccountingOutbox(t *testing.T) {
 		},
 		Accounted: func() { notified.Add(1) },
 	}
-	s, err := Open(path, opts)
+	s, err := f.openErr(t, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +58,7 @@ func TestAccountingOutbox(t *testing.T) {
 		t.Error("Accounted was never called")
 	}
 
-	s = openStore(t, path)
+	s = f.open(t)
 	got, err := s.Accounting(100)
 	if err != nil {
 		t.Fatal(err)

@@ -16,9 +16,13 @@ import (
 // new record (a copy of the array's, from jobs.Job.Subjob) and changes it
 // (starts it); fn also gets the array's copy, whose subjob state is
 // already SubRecord. Nothing is stored if fn fails, or if the subjob is
-// not queued (ErrNotQueued).
+// not queued (ErrNotQueued). On etcd fn may run again after a conflict.
 func (s *Store) StartSubjob(id jobs.ID, index int, fn func(arr, sub *jobs.Job) error) (*jobs.Job, error) {
 	defer s.lockJob(id)()
+	return retry(func() (*jobs.Job, error) { return s.startSubjob(id, index, fn) })
+}
+
+func (s *Store) startSubjob(id jobs.ID, index int, fn func(arr, sub *jobs.Job) error) (*jobs.Job, error) {
 	cur := s.View().Job(id)
 	if cur == nil {
 		return nil, fmt.Errorf("job %d: %w", id, ErrNoJob)
@@ -50,7 +54,7 @@ func (s *Store) StartSubjob(id jobs.ID, index int, fn func(arr, sub *jobs.Job) e
 		return nil, err
 	}
 	acctArr, acctSub := s.records(cur, arr, ""), s.records(cur.Subjob(index), sub, "")
-	if err := s.write(putJob{job: arr, data: ad, acct: acctArr}, putJob{job: sub, data: sd, acct: acctSub}); err != nil {
+	if err := s.write(putJob{job: arr, old: cur, data: ad, acct: acctArr}, putJob{job: sub, data: sd, acct: acctSub}); err != nil {
 		return nil, err
 	}
 	return sub, nil

@@ -85,8 +85,10 @@ func copyFile(t *testing.T, src string) string {
 // StartSubjob writes the subjob's record and its array's byte together,
 // once: a second start of the same subjob, or of one that is held, is
 // refused and changes nothing.
-func TestStartSubjob(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "lazarus.db"))
+func TestStartSubjob(t *testing.T) { forBackends(t, testStartSubjob) }
+
+func testStartSubjob(t *testing.T, f *fixture) {
+	s := f.open(t)
 	if err := s.CreateQueue(NewQueue("batch", t0)); err != nil {
 		t.Fatal(err)
 	}

@@ -82,6 +82,15 @@ type diskSegment struct {
 	Mem     int64 `json:"mem,omitempty"`
 	VMem    int64 `json:"vmem,omitempty"`
 	Session int   `json:"session,omitempty"`
+	// Cluster mode: where the run was placed (jobs.Segment.Exec).
+	Exec []diskChunk `json:"exec,omitempty"`
+}
+
+type diskChunk struct {
+	Host  string `json:"host"`
+	NCPUs int    `json:"ncpus"`
+	Mem   int64  `json:"mem,omitempty"`
+	Lease int64  `json:"lease,omitempty"`
 }
 
 type diskGeneration struct {
@@ -96,6 +105,7 @@ type diskGeneration struct {
 	Processes  int    `json:"processes,omitempty"`
 	Bad        string `json:"bad,omitempty"`
 	ElapsedNS  int64  `json:"elapsed_ns,omitempty"`
+	Host       string `json:"host,omitempty"` // cluster mode: the node that wrote it
 }
 
 type diskQueue struct {
@@ -130,14 +140,14 @@ func toDiskJob(j *jobs.Job) diskJob {
 		d.Segments = append(d.Segments, diskSegment{
 			Start: s.Start, End: s.End, UserCPUNS: int64(s.UserCPU), SysCPUNS: int64(s.SysCPU),
 			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Gen: s.Generation,
-			BaseNS: int64(s.Base), Mem: s.Mem, VMem: s.VMem, Session: s.Session,
+			BaseNS: int64(s.Base), Mem: s.Mem, VMem: s.VMem, Session: s.Session, Exec: toDiskChunks(s.Exec),
 		})
 	}
 	for _, g := range j.Checkpoints {
 		d.Checkpoints = append(d.Checkpoints, diskGeneration{
 			N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size, Root: g.Root,
 			DurationNS: int64(g.Duration), FrozenNS: int64(g.Frozen), Processes: g.Processes, Bad: g.Bad,
-			ElapsedNS: int64(g.Elapsed),
+			ElapsedNS: int64(g.Elapsed), Host: g.Host,
 		})
 	}
 	d.LastGeneration, d.RestartFrom = j.LastGeneration, j.RestartFrom
@@ -176,14 +186,14 @@ func (d diskJob) job() (*jobs.Job, error) {
 		j.Segments = append(j.Segments, jobs.Segment{
 			Start: s.Start, End: s.End, UserCPU: time.Duration(s.UserCPUNS), SysCPU: time.Duration(s.SysCPUNS),
 			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Generation: s.Gen,
-			Base: time.Duration(s.BaseNS), Mem: s.Mem, VMem: s.VMem, Session: s.Session,
+			Base: time.Duration(s.BaseNS), Mem: s.Mem, VMem: s.VMem, Session: s.Session, Exec: chunks(s.Exec),
 		})
 	}
 	for _, g := range d.Checkpoints {
 		j.Checkpoints = append(j.Checkpoints, jobs.Generation{
 			N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size, Root: g.Root,
 			Duration: time.Duration(g.DurationNS), Frozen: time.Duration(g.FrozenNS), Processes: g.Processes, Bad: g.Bad,
-			Elapsed: time.Duration(g.ElapsedNS),
+			Elapsed: time.Duration(g.ElapsedNS), Host: g.Host,
 		})
 	}
 	j.LastGeneration, j.RestartFrom = d.LastGeneration, d.RestartFrom
@@ -219,4 +229,20 @@ func (d diskQueue) queue() *Queue {
 		q.CkptDefault, _ = jobs.ParsePolicy(d.CkptDefault)
 	}
 	return q
+}
+
+func toDiskChunks(cs []jobs.Chunk) []diskChunk {
+	var out []diskChunk
+	for _, c := range cs {
+		out = append(out, diskChunk{Host: c.Host, NCPUs: c.NCPUs, Mem: c.Mem, Lease: c.Lease})
+	}
+	return out
+}
+
+func chunks(ds []diskChunk) []jobs.Chunk {
+	var out []jobs.Chunk
+	for _, d := range ds {
+		out = append(out, jobs.Chunk{Host: d.Host, NCPUs: d.NCPUs, Mem: d.Mem, Lease: d.Lease})
+	}
+	return out
 }

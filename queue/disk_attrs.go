@@ -26,6 +26,9 @@ type diskAttrs struct {
 	Net        string `json:"net,omitempty"` // qsub -l net=private
 	// Added without a schema change: an older daemon ignores it.
 	Interactive bool `json:"interactive,omitempty"` // qsub -I
+	// Cluster placement (select's N, place=).
+	Chunks int    `json:"chunks,omitempty"`
+	Place  string `json:"place,omitempty"`
 }
 
 func toDiskAttrs(j *jobs.Job) *diskAttrs {
@@ -35,6 +38,7 @@ func toDiskAttrs(j *jobs.Job) *diskAttrs {
 		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm, MailPoints: a.MailPoints, MailUsers: a.MailUsers,
 		Interactive: a.Interactive,
 		CPUTimeNS:   int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
+		Chunks: r.Chunks, Place: r.Place,
 	}
 	if d == (diskAttrs{}) {
 		return nil
@@ -54,4 +58,5 @@ func (d *diskAttrs) apply(j *jobs.Job) {
 	j.Resources.CPUTime = time.Duration(d.CPUTimeNS)
 	j.Resources.MPIProcs, j.Resources.OMPThreads = d.MPIProcs, d.OMPThreads
 	j.Resources.Net = d.Net
+	j.Resources.Chunks, j.Resources.Place = d.Chunks, d.Place
 }

@@ -40,22 +40,34 @@ func (s *Store) SubmitLinked(key string, j *jobs.Job, script, env []byte, check 
 		subKey = submissionKey(j.Owner.UID, key)
 	}
 	defer s.lockJobs(ids)()
+	// On etcd another node may change a named job meanwhile: the records
+	// are read again and fn run again on them (retry).
+	_, err = retry(func() (struct{}, error) { return struct{}{}, s.submitLinked(j, script, env, subKey, check, ids, fn) })
+	if err != nil {
+		return 0, false, err
+	}
+	return j.ID, false, nil
+}
+
+// submitLinked is one attempt of SubmitLinked, under the jobs' locks.
+func (s *Store) submitLinked(j *jobs.Job, script, env, subKey []byte, check func(*View) error,
+	ids []jobs.ID, fn func([]*jobs.Job) error) error {
 	v := s.View()
 	olds := make([]*jobs.Job, len(ids))
 	js := make([]*jobs.Job, len(ids))
 	for i, oid := range ids {
 		if oid == j.ID || slices.Contains(ids[:i], oid) {
-			return 0, false, fmt.Errorf("job %s: named twice, or the job submitted itself", oid)
+			return fmt.Errorf("job %s: named twice, or the job submitted itself", oid)
 		}
 		cur := v.Job(oid)
 		if cur == nil {
-			return 0, false, fmt.Errorf("job %s: %w", oid, ErrNoJob)
+			return fmt.Errorf("job %s: %w", oid, ErrNoJob)
 		}
 		olds[i], js[i] = cur, cur.Copy()
 	}
 	if fn != nil {
 		if err := fn(js); err != nil {
-			return 0, false, err
+			return err
 		}
 	}
 	ops := make([]op, len(js))
@@ -63,14 +75,11 @@ func (s *Store) SubmitLinked(key string, j *jobs.Job, script, env []byte, check 
 		o.ID = ids[i]
 		data, err := encodeJob(o)
 		if err != nil {
-			return 0, false, err
+			return err
 		}
-		ops[i] = putJob{job: o, data: data, acct: s.records(olds[i], o, "")}
+		ops[i] = putJob{job: o, old: olds[i], data: data, acct: s.records(olds[i], o, "")}
 	}
-	if err := s.submit(j, script, env, subKey, check, ops...); err != nil {
-		return 0, false, err
-	}
-	return j.ID, false, nil
+	return s.submit(j, script, env, subKey, check, ops...)
 }
 
 // lockJobs takes the locks of several jobs, each lock stripe once and in

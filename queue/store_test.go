@@ -1,7 +1,6 @@
 package queue
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
-	bolt "go.etcd.io/bbolt"
 
 	"lazarus/jobs"
 )
@@ -49,53 +47,6 @@ func submit(t *testing.T, s *Store, queue string, uid uint32) *jobs.Job {
 	return j
 }
 
-// checkConsistent verifies that the view holds exactly what bbolt holds.
-func checkConsistent(t *testing.T, s *Store) {
-	t.Helper()
-	v := s.View()
-	onDisk := map[jobs.ID][]byte{}
-	queues := map[string][]byte{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketJobs).ForEach(func(k, val []byte) error {
-			id, _ := keyID(k)
-			onDisk[jobs.ID(id)] = bytes.Clone(val)
-			return nil
-		}); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketQueues).ForEach(func(k, val []byte) error {
-			queues[string(k)] = bytes.Clone(val)
-			return nil
-		})
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for j := range v.Jobs() {
-		n++
-		want, err := encodeJob(j)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := onDisk[j.ID]; !bytes.Equal(got, want) {
-			t.Errorf("job %d: bbolt has %s, view has %s", j.ID, got, want)
-		}
-	}
-	if n != len(onDisk) {
-		t.Errorf("view has %d jobs, bbolt %d", n, len(onDisk))
-	}
-	qs := v.Queues()
-	if len(qs) != len(queues) {
-		t.Errorf("view has %d queues, bbolt %d", len(qs), len(queues))
-	}
-	for _, q := range v.Queues() {
-		if _, ok := queues[q.Name]; !ok {
-			t.Errorf("queue %s only in the view", q.Name)
-		}
-	}
-}
-
 func ids(seq func(func(*jobs.Job) bool)) []jobs.ID {
 	var out []jobs.ID
 	for j := range seq {
@@ -105,8 +56,11 @@ func ids(seq func(func(*jobs.Job) bool)) []jobs.ID {
 }
 
 func TestSubmitUpdateDeleteSurviveReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lazarus.db")
-	s := openStore(t, path)
+	forBackends(t, testSubmitUpdateDeleteSurviveReopen)
+}
+
+func testSubmitUpdateDeleteSurviveReopen(t *testing.T, f *fixture) {
+	s := f.open(t)
 	if err := s.CreateQueue(NewQueue("batch", t0)); err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +84,7 @@ func TestSubmitUpdateDeleteSurviveReopen(t *testing.T) {
 		t.Errorf("submit after close: %v", err)
 	}
 
-	s2 := openStore(t, path)
+	s2 := f.open(t)
 	checkConsistent(t, s2)
 	v := s2.View()
 	if v.Job(a.ID) != nil {
@@ -153,22 +107,25 @@ func TestSubmitUpdateDeleteSurviveReopen(t *testing.T) {
 	}
 }
 
-func TestDeletedLastIDNotReused(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lazarus.db")
-	s := openStore(t, path)
+func TestDeletedLastIDNotReused(t *testing.T) { forBackends(t, testDeletedLastIDNotReused) }
+
+func testDeletedLastIDNotReused(t *testing.T, f *fixture) {
+	s := f.open(t)
 	j := submit(t, s, "batch", 1)
 	if _, err := s.DeleteJob(j.ID, nil); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	s2 := openStore(t, path)
+	s2 := f.open(t)
 	if next := s2.NextID(); next <= j.ID {
 		t.Errorf("id %d reused after delete and reopen (got %d)", j.ID, next)
 	}
 }
 
-func TestPendingOrder(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "lazarus.db"))
+func TestPendingOrder(t *testing.T) { forBackends(t, testPendingOrder) }
+
+func testPendingOrder(t *testing.T, f *fixture) {
+	s := f.open(t)
 	var want []jobs.ID
 	for i := range 6 {
 		q := "a"
@@ -206,9 +163,10 @@ func TestPendingOrder(t *testing.T) {
 	}
 }
 
-func TestConcurrentWrites(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lazarus.db")
-	s := openStore(t, path)
+func TestConcurrentWrites(t *testing.T) { forBackends(t, testConcurrentWrites) }
+
+func testConcurrentWrites(t *testing.T, f *fixture) {
+	s := f.open(t)
 	const workers, each = 8, 50
 	var wg sync.WaitGroup
 	errs := make(chan error, workers*each)
@@ -246,11 +204,13 @@ func TestConcurrentWrites(t *testing.T) {
 	}
 	checkConsistent(t, s)
 	s.Close()
-	checkConsistent(t, openStore(t, path))
+	checkConsistent(t, f.open(t))
 }
 
-func TestScriptAndEnv(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "lazarus.db"))
+func TestScriptAndEnv(t *testing.T) { forBackends(t, testScriptAndEnv) }
+
+func testScriptAndEnv(t *testing.T, f *fixture) {
+	s := f.open(t)
 	j := newJob(s, "batch", 1)
 	j.ExportEnv = true
 	if err := s.Submit(j, []byte("echo hi\n"), []byte("HOME=/x\x00"), nil); err != nil {
@@ -279,8 +239,10 @@ func TestScriptAndEnv(t *testing.T) {
 	}
 }
 
-func TestUpdateErrorsChangeNothing(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "lazarus.db"))
+func TestUpdateErrorsChangeNothing(t *testing.T) { forBackends(t, testUpdateErrorsChangeNothing) }
+
+func testUpdateErrorsChangeNothing(t *testing.T, f *fixture) {
+	s := f.open(t)
 	j := submit(t, s, "batch", 1)
 	boom := errors.New("boom")
 	if _, err := s.UpdateJob(j.ID, func(j *jobs.Job) error { j.Name = "changed"; return boom }); !errors.Is(err, boom) {
@@ -301,9 +263,10 @@ func TestUpdateErrorsChangeNothing(t *testing.T) {
 	checkConsistent(t, s)
 }
 
-func TestQueues(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lazarus.db")
-	s := openStore(t, path)
+func TestQueues(t *testing.T) { forBackends(t, testQueues) }
+
+func testQueues(t *testing.T, f *fixture) {
+	s := f.open(t)
 	if err := s.CreateQueue(NewQueue("batch", t0)); err != nil {
 		t.Fatal(err)
 	}
@@ -324,7 +287,7 @@ func TestQueues(t *testing.T) {
 		t.Errorf("refused delete: %v", err)
 	}
 	s.Close()
-	s = openStore(t, path)
+	s = f.open(t)
 	q := s.View().Queue("batch")
 	if q == nil || q.Priority != 5 || !q.Enabled || !q.Started {
 		t.Fatalf("queue after reopen: %+v", q)
@@ -338,8 +301,10 @@ func TestQueues(t *testing.T) {
 	checkConsistent(t, s)
 }
 
-func TestWatchJob(t *testing.T) {
-	s := openStore(t, filepath.Join(t.TempDir(), "lazarus.db"))
+func TestWatchJob(t *testing.T) { forBackends(t, testWatchJob) }
+
+func testWatchJob(t *testing.T, f *fixture) {
+	s := f.open(t)
 	j := submit(t, s, "batch", 1)
 	other := submit(t, s, "batch", 1)
 	ws := memdb.NewWatchSet()
@@ -371,8 +336,11 @@ func TestLocked(t *testing.T) {
 
 // The checkpoint fields of schema 2 survive a reopen, in jobs and queues.
 func TestCheckpointFieldsSurviveReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lazarus.db")
-	s := openStore(t, path)
+	forBackends(t, testCheckpointFieldsSurviveReopen)
+}
+
+func testCheckpointFieldsSurviveReopen(t *testing.T, f *fixture) {
+	s := f.open(t)
 	q := NewQueue("long", t0)
 	for _, a := range [][2]string{{"ckpt_min", "0.5"}, {"ckpt_default", "2"}, {"ckpt_keep", "3"}} {
 		if err := q.Set(a[0], a[1]); err != nil {
@@ -402,7 +370,7 @@ func TestCheckpointFieldsSurviveReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s = openStore(t, path)
+	s = f.open(t)
 	got := s.View().Job(j.ID)
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("job after reopen:\n%+v\nwant\n%+v", got, want)
@@ -416,9 +384,10 @@ func TestCheckpointFieldsSurviveReopen(t *testing.T) {
 	}
 }
 
-func TestSubmitOnce(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lazarus.db")
-	s := openStore(t, path)
+func TestSubmitOnce(t *testing.T) { forBackends(t, testSubmitOnce) }
+
+func testSubmitOnce(t *testing.T, f *fixture) {
+	s := f.open(t)
 	once := func(s *Store, key string, uid uint32) (jobs.ID, bool) {
 		t.Helper()
 		id, dup, err := s.SubmitOnce(key, newJob(s, "batch", uid), []byte("#!/bin/sh\n"), nil, nil)
@@ -462,7 +431,7 @@ func TestSubmitOnce(t *testing.T) {
 
 	// The index is durable: a reopened store answers with the same job.
 	s.Close()
-	s = openStore(t, path)
+	s = f.open(t)
 	if again, dup := once(s, "k1", 1000); again != first || !dup {
 		t.Errorf("same key after reopening: job %d (dup %v), want %d", again, dup, first)
 	}
@@ -482,9 +451,10 @@ func TestSubmitOnce(t *testing.T) {
 	checkConsistent(t, s)
 }
 
-func TestPBSAttributesSurviveReopen(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lazarus.db")
-	s := openStore(t, path)
+func TestPBSAttributesSurviveReopen(t *testing.T) { forBackends(t, testPBSAttributesSurviveReopen) }
+
+func testPBSAttributesSurviveReopen(t *testing.T, f *fixture) {
+	s := f.open(t)
 	j := submit(t, s, "batch", 1000)
 	want := j.Copy()
 	want.Attrs = jobs.Attributes{Account: "acct", Project: "proj", Priority: -7, Keep: "oe",
@@ -494,7 +464,7 @@ func TestPBSAttributesSurviveReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	s = openStore(t, path)
+	s = f.open(t)
 	if got := s.View().Job(j.ID); !reflect.DeepEqual(got, want) {
 		t.Errorf("job after reopen:\n%+v\nwant\n%+v", got, want)
 	}
@@ -502,9 +472,10 @@ func TestPBSAttributesSurviveReopen(t *testing.T) {
 
 // UpdateJobs changes several jobs at once or not at all, and ids that
 // share a lock stripe do not deadlock.
-func TestUpdateJobs(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "lazarus.db")
-	s := openStore(t, path)
+func TestUpdateJobs(t *testing.T) { forBackends(t, testUpdateJobs) }
+
+func testUpdateJobs(t *testing.T, f *fixture) {
+	s := f.open(t)
 	a, b := submit(t, s, "batch", 1000), submit(t, s, "batch", 1000)
 	js, err := s.UpdateJobs([]jobs.ID{a.ID, b.ID}, func(js []*jobs.Job) error {
 		js[0].Name, js[1].Name = "first", "second"
@@ -532,7 +503,7 @@ func TestUpdateJobs(t *testing.T) {
 		t.Errorf("ids on one lock stripe: %v", err)
 	}
 	s.Close()
-	s = openStore(t, path)
+	s = f.open(t)
 	if got := s.View().Job(b.ID).Name; got != "second" {
 		t.Errorf("after reopen: %q", got)
 	}

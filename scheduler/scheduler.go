@@ -70,12 +70,21 @@ type Snapshot struct {
 	// Job looks a job up: the array of a subjob that waits to run again,
 	// for its %max. Nil: no subjob record is held to a %max.
 	Job func(jobs.ID) *jobs.Job
+	// Cluster mode (place.go): the nodes that are up, and the fingerprints
+	// of every node known (up or gone) by name. With Nodes nil, the
+	// machine is one host of Limits.Slots and Limits.Memory; with Nodes
+	// set, jobs are placed on them and Limits' slots and memory are not
+	// used.
+	Nodes []Node
+	Known map[string]Fingerprint
 }
 
 // Plan is what the daemon should do.
 type Plan struct {
 	Start []*jobs.Job // jobs to start, in order
 	Wake  time.Time   // when a deferred (qsub -a) job becomes eligible; zero: none
+	// Exec is where each job of Start runs (cluster mode only).
+	Exec map[jobs.ID][]jobs.Chunk
 }
 
 type userQueue struct {
@@ -91,6 +100,7 @@ type usage struct {
 	byQueue map[string]int
 	byUQ    map[userQueue]int
 	byArray map[jobs.ID]int // running subjobs of each array
+	load    Load            // cluster mode: per node
 }
 
 func (u *usage) add(j *jobs.Job) {
@@ -103,11 +113,17 @@ func (u *usage) add(j *jobs.Job) {
 	if j.ID.IsSubjob() {
 		u.byArray[j.ID.Base()]++
 	}
+	if u.load != nil {
+		u.load.add(j)
+	}
 }
 
 // Schedule returns the jobs to start now.
 func Schedule(s Snapshot) Plan {
 	u := usage{byUser: map[uint32]int{}, byQueue: map[string]int{}, byUQ: map[userQueue]int{}, byArray: map[jobs.ID]int{}}
+	if s.Nodes != nil {
+		u.load = Load{}
+	}
 	for _, j := range s.Running {
 		u.add(j)
 	}
@@ -179,6 +195,8 @@ func consider(s *Snapshot, plan *Plan, u *usage, q Queue, j *jobs.Job) verdict {
 		limitReached(q.MaxUserRunning, u.byUQ[userQueue{j.Owner.UID, q.Name}]),
 		limitReached(s.Limits.MaxUserRunning, u.byUser[j.Owner.UID]):
 		return pass
+	case s.Nodes != nil:
+		return placeOnNodes(s, plan, u, j)
 	case j.Resources.NCPUs > s.Limits.Slots,
 		s.Limits.Memory > 0 && j.Resources.Mem > s.Limits.Memory:
 		return pass // can never fit; the daemon refuses such submissions
@@ -188,6 +206,27 @@ func consider(s *Snapshot, plan *Plan, u *usage, q Queue, j *jobs.Job) verdict {
 	}
 	plan.Start = append(plan.Start, j)
 	u.add(j)
+	return started
+}
+
+// placeOnNodes is consider's end in cluster mode: the job is placed on
+// nodes now, waits for room (stopping the pass), or is passed over when no
+// node that is up could ever take it.
+func placeOnNodes(s *Snapshot, plan *Plan, u *usage, j *jobs.Job) verdict {
+	cs, fit := Place(s.Nodes, u.load, RequestOf(j, s.Known))
+	switch fit {
+	case Wait:
+		return stop
+	case Never:
+		return pass
+	}
+	if plan.Exec == nil {
+		plan.Exec = map[jobs.ID][]jobs.Chunk{}
+	}
+	plan.Start = append(plan.Start, j)
+	plan.Exec[j.ID] = cs
+	u.add(j)
+	u.load.hold(cs, RequestOf(j, nil).Place.Excl)
 	return started
 }
 

@@ -56,7 +56,10 @@ func subjobPaths(s *jobs.Job) {
 
 // startSubjob makes the record of a subjob the scheduler picked and starts
 // it, in one transaction with its array's byte.
-func (d *Daemon) startSubjob(id jobs.ID) {
+func (d *Daemon) startSubjob(id jobs.ID) { d.startSubjobOn(id, nil) }
+
+// startSubjobOn is startSubjob with a placement on cluster nodes.
+func (d *Daemon) startSubjobOn(id jobs.ID, exec []jobs.Chunk) {
 	now := time.Now().Round(0)
 	began := false
 	sub, err := d.store.StartSubjob(id.Base(), id.Index(), func(arr, s *jobs.Job) error {
@@ -69,6 +72,11 @@ func (d *Daemon) startSubjob(id jobs.ID) {
 			return err
 		}
 		began = arr.State == jobs.Queued
+		if d.cl != nil {
+			if err := s.SetExec(d.placed(exec)); err != nil {
+				return err
+			}
+		}
 		return arr.Settle(now)
 	})
 	switch {
@@ -80,6 +88,12 @@ func (d *Daemon) startSubjob(id jobs.ID) {
 	}
 	if began {
 		d.log.Info("array job begun", "job_id", jobs.ArrayForm(id.Base()), "subjob", id)
+	}
+	if d.cl != nil {
+		if d.mine(sub) {
+			d.kickNode()
+		}
+		return
 	}
 	d.launch(sub)
 }

@@ -35,6 +35,9 @@ const ckptSuffix = ".ckpt"
 
 // ckptDir is the directory of a job's checkpoint generations.
 func (d *Daemon) ckptDir(id jobs.ID) string {
+	if d.cl != nil { // every node reads them
+		return filepath.Join(d.cl.shared, ckptSharedDir, id.String()+ckptSuffix)
+	}
 	return filepath.Join(d.dir, spoolDir, id.String()+ckptSuffix)
 }
 
@@ -260,6 +263,11 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 	var dropped []jobs.Generation
 	stopping := false
 	nj, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		if !d.mine(j) {
+			// A cluster node that lost the run (its lease): the job was
+			// restarted elsewhere, from an older generation.
+			return errNotMine
+		}
 		if res.OK {
 			stopping = j.Checkpointing != nil && j.Checkpointing.Gen == res.Gen && j.Checkpointing.Requeue
 			dropped = j.CheckpointDone(res.Generation(), d.keep(j), now)
@@ -277,6 +285,9 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 	switch {
 	case errors.Is(err, queue.ErrNoJob):
 		os.RemoveAll(d.genDir(id, res.Gen)) // deleted meanwhile
+	case errors.Is(err, errNotMine):
+		log.Warn("a checkpoint of a run this node no longer holds is dropped")
+		os.RemoveAll(d.genDir(id, res.Gen))
 	case errors.Is(err, queue.ErrWrite):
 		return err
 	case err != nil:

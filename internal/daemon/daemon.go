@@ -127,6 +127,8 @@ type Daemon struct {
 	paused atomic.Bool
 	// nodeComment is the comment of the last pbsnodes -o or -r.
 	nodeComment atomic.Pointer[string]
+	// cl is the daemon's part in a cluster (cluster.go); nil on a single host.
+	cl *clusterMode
 }
 
 // Run runs the daemon until ctx is done or an operator asks it to shut
@@ -187,14 +189,30 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	d.setConfig(cfg)
 	d.checkMTA()
 
-	d.store, err = queue.Open(filepath.Join(dir, dbFile), queue.Options{
+	storeOpts := queue.Options{
 		Logger: log.With("component", "store"), Account: d.accountLines, Accounted: d.acct.accounted,
-	})
+	}
+	if len(cfg.EtcdEndpoints) > 0 {
+		// Cluster mode (cluster.go): the node joins first, so that the
+		// fence file exists before any supervisor is started.
+		if err := d.joinCluster(ctx, cfg); err != nil {
+			return fmt.Errorf("join the cluster: %w", err)
+		}
+		defer func() { d.cl.node.Close(); d.cl.client.Close() }()
+		if d.keyFile, err = supervisor.HostKey(cfg.SharedDir); err != nil {
+			return fmt.Errorf("the cluster key: %w", err)
+		}
+		if err := os.MkdirAll(filepath.Join(cfg.SharedDir, ckptSharedDir), 0o711); err != nil {
+			return err
+		}
+	}
+	store, closeStore, err := openStore(ctx, cfg, dir, storeOpts)
 	if err != nil {
 		return err
 	}
+	d.store = store
 	defer func() {
-		if err := d.store.Close(); err != nil && retErr == nil {
+		if err := closeStore(); err != nil && retErr == nil {
 			retErr = err
 		}
 	}()
@@ -254,7 +272,13 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	}
 	srv = newServer(d, ln)
 	wg.Go(func() { srv.serve(ctx) })
-	wg.Go(func() { d.scheduleLoop(ctx) })
+	if d.cl != nil {
+		wg.Go(func() { d.nodeLoop(ctx) })
+		wg.Go(func() { d.cl.node.Serve(ctx, d.handleForwarded) })
+		wg.Go(func() { d.cl.node.Lead(ctx, d.serve) })
+	} else {
+		wg.Go(func() { d.scheduleLoop(ctx) })
+	}
 
 	if _, err := timers.AddFunc("@every 10m", d.purge); err != nil {
 		return err

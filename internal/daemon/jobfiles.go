@@ -52,6 +52,9 @@ func (d *Daemon) prepareJobFiles(j *jobs.Job) error {
 	}
 	host := d.hostname
 	nodes := strings.Repeat(host+"\n", max(j.Resources.NodeLines(), 1))
+	if seg, ok := j.Current(); ok && len(seg.Exec) > 0 {
+		nodes = strings.Join(clusterNodeLines(j, seg.Exec), "\n") + "\n"
+	}
 	f, err := os.CreateTemp(filepath.Join(d.dir, auxDir), "."+j.ID.String()+".tmp*")
 	if err != nil {
 		return err

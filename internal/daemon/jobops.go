@@ -793,6 +793,9 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	info.NCPUs, info.MemBytes, info.WalltimeSec, info.CPUTimeSec = r.NCPUs, r.Mem, r.Walltime.Seconds(), r.CPUTime.Seconds()
 	info.Net, info.Interactive = r.Net, j.Attrs.Interactive
 	info.CPUSec, info.RunCount = cpu.Seconds(), len(j.Segments)
+	if n := len(j.Segments); n > 0 && len(j.Segments[n-1].Exec) > 0 {
+		info.ExecHost = jobs.FormatExec(j.Segments[n-1].Exec)
+	}
 	info.Hold = j.State == jobs.Held && (j.Depend == nil || !j.Depend.Waiting || j.Depend.Hold != "")
 	if st, ok := j.ExitStatus(); ok {
 		info.ExitStatus = &st

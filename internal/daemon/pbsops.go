@@ -514,6 +514,12 @@ func (d *Daemon) nodes(_ context.Context, who caller, body json.RawMessage) (any
 	if err := decode(body, &req); err != nil {
 		return nil, err
 	}
+	if d.cl != nil {
+		return d.clusterNodes(who, req)
+	}
+	if name := d.config().Server(); req.Node != "" && req.Node != name {
+		return nil, notFound("%s: unknown node (this system has one: %s)", req.Node, name)
+	}
 	if req.Offline || req.Online {
 		if err := d.mustOperate(who, "mark the node offline or online"); err != nil {
 			return nil, err

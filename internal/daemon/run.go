@@ -25,6 +25,10 @@ import (
 // errNotPending aborts a start when the job changed meanwhile (qdel, qhold).
 var errNotPending = errors.New("job no longer waits to run")
 
+// errNotMine aborts the record of a run's end on a node that no longer
+// holds the run (cluster mode).
+var errNotMine = errors.New("the run is not this node's")
+
 // scheduleLoop runs scheduling passes: when woken (submission, release,
 // job end, configuration or queue change) and when a deferred job becomes
 // eligible. It ends with ctx.
@@ -38,10 +42,10 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 			plan = d.plan()
 		}
 		for _, j := range plan.Start {
-			if ctx.Err() != nil {
+			if ctx.Err() != nil || (d.cl != nil && !d.cl.node.Valid()) {
 				return
 			}
-			d.start(j.ID)
+			d.startOn(j.ID, plan.Exec[j.ID])
 		}
 		if len(plan.Start) > 0 {
 			d.resolveDepends() // after: the jobs just started
@@ -49,6 +53,11 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 		wait := time.Hour
 		if !plan.Wake.IsZero() {
 			wait = max(time.Until(plan.Wake), 0) + 10*time.Millisecond
+		}
+		if d.cl != nil {
+			// Submissions, releases and ends recorded by other nodes do
+			// not wake this loop: the server looks again often.
+			wait = min(wait, clusterPass)
 		}
 		timer.Reset(wait)
 		select {
@@ -81,7 +90,7 @@ func (d *Daemon) plan() scheduler.Plan {
 			MaxRunning: q.MaxRunning, MaxUserRunning: q.MaxUserRunning,
 		})
 	}
-	return scheduler.Schedule(scheduler.Snapshot{
+	s := scheduler.Snapshot{
 		Now: time.Now(),
 		Limits: scheduler.Limits{
 			Slots: cfg.Slots, Memory: cfg.Memory,
@@ -91,7 +100,14 @@ func (d *Daemon) plan() scheduler.Plan {
 		Running: v.Active(),
 		Pending: v.Pending,
 		Job:     v.Job,
-	})
+	}
+	if d.cl != nil {
+		if err := d.clusterSnapshot(&s); err != nil {
+			d.log.Warn("cannot read the nodes; nothing is started in this pass", "error", err)
+			return scheduler.Plan{Wake: time.Now().Add(time.Second)}
+		}
+	}
+	return scheduler.Schedule(s)
 }
 
 func (d *Daemon) jobRunDir(id jobs.ID) string {
@@ -101,9 +117,18 @@ func (d *Daemon) jobRunDir(id jobs.ID) string {
 // start runs one job: the start is recorded (a new run segment, restarted
 // from the job's newest good checkpoint if it has one), then the
 // supervisor is started.
-func (d *Daemon) start(id jobs.ID) {
+func (d *Daemon) start(id jobs.ID) { d.startOn(id, nil) }
+
+// startOn is start with a placement on cluster nodes (exec): the start is
+// recorded with it, and the node of its first chunk launches the run
+// (nodeLoop).
+func (d *Daemon) startOn(id jobs.ID, exec []jobs.Chunk) {
+	if d.cl != nil && len(exec) == 0 {
+		d.log.Error("a job was to start without a placement", "job_id", id)
+		return
+	}
 	if id.IsSubjob() && d.store.View().Job(id) == nil {
-		d.startSubjob(id)
+		d.startSubjobOn(id, exec)
 		return
 	}
 	log := d.log.With("job_id", id)
@@ -112,16 +137,29 @@ func (d *Daemon) start(id jobs.ID) {
 		if !j.State.Pending() || j.Array != nil { // an array's subjobs start, not the array
 			return errNotPending
 		}
+		var err error
 		if g, ok := j.RestoreFrom(); ok && d.uid == 0 {
-			return j.Restore(g.N, now)
+			err = j.Restore(g.N, now)
+		} else {
+			err = j.Start(now)
 		}
-		return j.Start(now)
+		if err == nil && d.cl != nil {
+			err = j.SetExec(d.placed(exec))
+		}
+		return err
 	})
 	if errors.Is(err, errNotPending) || errors.Is(err, queue.ErrNoJob) {
 		return
 	}
 	if err != nil {
 		log.Error("cannot record the start of a job", "error", err)
+		return
+	}
+	if d.cl != nil {
+		log.Info("job placed", "exec_host", jobs.FormatExec(exec))
+		if d.mine(j) {
+			d.kickNode()
+		}
 		return
 	}
 	d.launch(j)
@@ -182,9 +220,19 @@ func (d *Daemon) end(id jobs.ID, r jobs.Result) {
 
 // recordEnd is end; only a failure to write the store is returned.
 func (d *Daemon) recordEnd(id jobs.ID, r jobs.Result) error {
-	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error { return j.End(r) })
+	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		if !d.mine(j) {
+			return errNotMine
+		}
+		return j.End(r)
+	})
+	d.forgetRun(id)
 	if errors.Is(err, queue.ErrWrite) {
 		return err
+	}
+	if errors.Is(err, errNotMine) {
+		d.log.Warn("a run ended that this node no longer holds; its end is not recorded", "job_id", id)
+		return nil
 	}
 	if err != nil {
 		d.log.Error("cannot record the end of a job", "job_id", id, "error", err)
@@ -206,6 +254,12 @@ func (d *Daemon) recordEnd(id jobs.ID, r jobs.Result) error {
 func (d *Daemon) runEnded(j *jobs.Job, rec *supervisor.Record) {
 	if rec.RestoreFailed {
 		d.restoreFailed(j, rec)
+		return
+	}
+	if rec.Reason == supervisor.FenceReason {
+		// Fenced while the lease lived on (renewals too slow): restarted
+		// as a lost run, from its newest checkpoint.
+		d.lost(j, nil, "the node's lease could not be renewed in time")
 		return
 	}
 	if rq, ok := d.stoppedOnPurpose(j, rec); ok && d.requeueStopped(j, rec, rq) {
@@ -273,7 +327,8 @@ func (d *Daemon) requeuePrologue(j *jobs.Job, rec *supervisor.Record) bool {
 // ended; without one, the run was lost.
 func (d *Daemon) collect(id jobs.ID) {
 	j := d.store.View().Job(id)
-	if j == nil || !j.State.Active() {
+	if j == nil || !j.State.Active() || !d.mine(j) {
+		d.forgetRun(id)
 		return
 	}
 	st, err := supervisor.Probe(d.jobRunDir(id))
@@ -317,9 +372,18 @@ func (d *Daemon) lost(j *jobs.Job, info *supervisor.Info, why string) {
 	}
 	now := time.Now().Round(0)
 	d.record(j.ID, "a lost run", func() error {
-		nj, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error { return j.Lost(why, now) })
+		nj, err := d.store.UpdateJob(j.ID, func(j *jobs.Job) error {
+			if !d.mine(j) {
+				return errNotMine
+			}
+			return j.Lost(why, now)
+		})
+		d.forgetRun(j.ID)
 		if errors.Is(err, queue.ErrWrite) {
 			return err
+		}
+		if errors.Is(err, errNotMine) {
+			return nil
 		}
 		if err != nil {
 			d.log.Error("cannot record a lost run", "job_id", j.ID, "error", err)
@@ -350,6 +414,10 @@ func result(r *supervisor.Record) jobs.Result {
 // handled as lost (machine crash, supervisor killed).
 func (d *Daemon) recover() {
 	for _, j := range d.store.View().Active() {
+		if !d.mine(j) {
+			continue // another node's, or placed under a lease this node lost
+		}
+		d.adopted(j)
 		if j.Checkpointing != nil {
 			// First, so that a generation made durable meanwhile is
 			// recorded before the run's end is handled.
@@ -475,7 +543,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		JobID: uint64(j.ID), Segment: len(j.Segments) - 1, Start: j.Segments[len(j.Segments)-1].Start,
 		Name: j.Name, UID: j.Owner.UID, GID: j.Owner.GID, Groups: j.Owner.Groups,
 		SetIDs:  d.uid == 0,
-		Workdir: workdir, Script: j.Script, Shell: shell, ForceShell: force,
+		Workdir: workdir, Script: d.spoolPath(j.ID), Shell: shell, ForceShell: force,
 		Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
 		Umask: j.Umask,
 		Env:   jobEnv(j, splitEnv(env), pw, d.jobPlace(j)),
@@ -485,6 +553,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		PrivateNet: d.uid == 0 && j.Resources.Net == jobs.NetPrivate,
 		Restore:    restore, Generation: seg.Generation,
 		KeyFile: d.keyFile,
+		Fence:   d.runFence(),
 
 		Prologue: d.pelogPath(cfg.Prologue, "prologue"), Epilogue: d.pelogPath(cfg.Epilogue, "epilogue"),
 		PelogTimeout: cfg.PelogTimeout,
@@ -521,6 +590,9 @@ func groupOf(gid uint32) string {
 // a subjob's array.
 func (d *Daemon) jobPlace(j *jobs.Job) jobPlace {
 	at := jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID)}
+	if n := d.nodeName(); n != "" {
+		at.host = n
+	}
 	if j.ID.IsSubjob() {
 		if arr := d.store.View().Job(j.ID.Base()); arr != nil {
 			at.array = arr.Array

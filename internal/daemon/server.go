@@ -304,6 +304,9 @@ func (d *Daemon) dispatch(ctx context.Context, who caller, line []byte) (resp pr
 	if err != nil {
 		return failure(err)
 	}
+	if resp, ok := d.forward(ctx, who, req, line); ok {
+		return resp
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			d.log.Error("request handler panicked", "op", req.Op, "panic", p, "stack", string(debug.Stack()))

@@ -256,6 +256,9 @@ type JobInfo struct {
 	Session     int     `json:"session,omitempty"`
 	ExitStatus  *int    `json:"exit_status,omitempty"` // as PBS records it (256+N: signal N)
 	RunCount    int     `json:"run_count,omitempty"`
+	// ExecHost is where the open (or last) run was placed in a cluster,
+	// as PBS prints exec_host ("n1/0*2+n2/0*2"); "": a single host.
+	ExecHost string `json:"exec_host,omitempty"`
 	// SummaryOnly says that the rest was asked for but is not shown: the
 	// job is another user's (query_other_jobs is false).
 	SummaryOnly bool `json:"summary_only,omitempty"`
@@ -476,6 +479,8 @@ type NodesRequest struct {
 	Offline bool   `json:"offline,omitempty"`
 	Online  bool   `json:"online,omitempty"`
 	Comment string `json:"comment,omitempty"`
+	// Node is the node -o or -r is for, in a cluster; "": the daemon's own.
+	Node string `json:"node,omitempty"`
 }
 
 // NodeInfo is this host as pbsnodes shows it.
@@ -489,6 +494,9 @@ type NodeInfo struct {
 	Jobs        []uint64 `json:"jobs,omitempty"`
 	Comment     string   `json:"comment,omitempty"`
 	Server      string   `json:"server"`
+	// Nodes lists every node of a cluster (state down: its lease expired),
+	// this one among them; empty on a single host.
+	Nodes []NodeInfo `json:"nodes,omitempty"`
 }
 
 // JobRequest names a job for hold, release and delete.

@@ -326,9 +326,16 @@ offline. -F json prints the same in PBS's JSON shape.
 -c "stop scheduling" does; -r marks it online again. -C gives the comment
 shown with it. Only root and operators may use -o and -r.
 
+In a cluster (etcd_endpoints), pbsnodes shows every node (HOST: that one),
+down when its lease expired; -l lists the offline and down ones. -o HOST
+marks node HOST offline (default: this one): the server starts nothing more
+on it and migrates its checkpointable jobs away (each is checkpointed,
+stopped and restarted on another node from that checkpoint); jobs that are
+not checkpointable run on to their end. -r HOST puts it back online.
+
 `+environmentHelp, nil, stdout, stderr)
 	app.Flags = []cli.Flag{
-		&cli.BoolFlag{Name: "a", DisableDefaultText: true, Usage: "every node (this one)"},
+		&cli.BoolFlag{Name: "a", DisableDefaultText: true, Usage: "every node"},
 		&cli.BoolFlag{Name: "l", DisableDefaultText: true, Usage: "list the node if it is offline"},
 		&cli.BoolFlag{Name: "o", DisableDefaultText: true, Usage: "mark offline"},
 		&cli.BoolFlag{Name: "r", DisableDefaultText: true, Usage: "mark online"},
@@ -344,61 +351,79 @@ shown with it. Only root and operators may use -o and -r.
 		}
 		var n proto.NodeInfo
 		req := proto.NodesRequest{Offline: c.Bool("o"), Online: c.Bool("r"), Comment: c.String("C")}
+		host := c.Args().First()
+		short, _, _ := strings.Cut(host, ".")
+		if req.Offline || req.Online {
+			req.Node = short
+		}
 		if err := call(c.Context, proto.OpNodes, req, &n); err != nil {
 			return err
 		}
-		if h := c.Args().First(); h != "" {
-			if s, _, _ := strings.Cut(h, "."); s != n.Name {
-				return fmt.Errorf("%s: unknown node (this system has one: %s)", h, n.Name)
+		list := n.Nodes // a cluster's nodes
+		if len(list) == 0 {
+			list = []proto.NodeInfo{n}
+		}
+		if host != "" {
+			var found []proto.NodeInfo
+			var names []string
+			for _, x := range list {
+				names = append(names, x.Name)
+				if x.Name == short {
+					found = append(found, x)
+				}
 			}
+			if len(found) == 0 {
+				if len(n.Nodes) == 0 {
+					return fmt.Errorf("%s: unknown node (this system has one: %s)", host, n.Name)
+				}
+				return fmt.Errorf("%s: unknown node (the nodes are %s)", host, strings.Join(names, ", "))
+			}
+			list = found
 		}
 		if req.Offline || req.Online {
 			return nil
 		}
 		if c.Bool("l") {
-			if n.State == "offline" {
-				fmt.Fprintf(c.App.Writer, "%-20s %-15s %s\n", n.Name, n.State, n.Comment)
+			for _, x := range list {
+				if x.State == "offline" || x.State == "down" {
+					fmt.Fprintf(c.App.Writer, "%-20s %-15s %s\n", x.Name, x.State, x.Comment)
+				}
 			}
 			return nil
 		}
-		var jl []string
-		for _, id := range n.Jobs {
-			jl = append(jl, fullID(id, n.Server)+"/0")
-		}
-		attrs := []attr{
-			{name: "Mom", value: n.Name}, {name: "ntype", value: "PBS"}, {name: "state", value: n.State},
-			{name: "pcpus", value: strconv.Itoa(n.Slots), number: true},
-		}
-		if len(jl) > 0 {
-			attrs = append(attrs, attr{name: "jobs", value: strings.Join(jl, ", ")})
-		}
-		attrs = append(attrs,
-			attr{name: "resources_available", resource: "host", value: n.Name},
-			attr{name: "resources_available", resource: "mem", value: pbsSize(n.MemBytes)},
-			attr{name: "resources_available", resource: "ncpus", value: strconv.Itoa(n.Slots), number: true},
-			attr{name: "resources_available", resource: "vnode", value: n.Name},
-			attr{name: "resources_assigned", resource: "mem", value: pbsSize(n.AssignedMem)},
-			attr{name: "resources_assigned", resource: "ncpus", value: strconv.Itoa(n.Assigned), number: true},
-		)
-		if n.Comment != "" {
-			attrs = append(attrs, attr{name: "comment", value: n.Comment})
+		nodes := newObject()
+		for i, x := range list {
+			attrs := nodeAttrs(x)
+			if c.String("F") == "json" {
+				obj := newObject()
+				for _, a := range attrs {
+					if a.resource != "" {
+						sub, _ := obj.vals[a.name].(*jsonObject)
+						if sub == nil {
+							sub = newObject()
+							obj.set(a.name, sub)
+						}
+						sub.set(a.resource, jsonValue(a))
+						continue
+					}
+					obj.set(a.name, jsonValue(a))
+				}
+				nodes.set(x.Name, obj)
+				continue
+			}
+			if i > 0 {
+				fmt.Fprintln(c.App.Writer)
+			}
+			fmt.Fprintln(c.App.Writer, x.Name)
+			for _, a := range attrs {
+				name := a.name
+				if a.resource != "" {
+					name += "." + a.resource
+				}
+				fmt.Fprintf(c.App.Writer, "     %s = %s\n", name, a.value)
+			}
 		}
 		if c.String("F") == "json" {
-			obj := newObject()
-			for _, a := range attrs {
-				if a.resource != "" {
-					sub, _ := obj.vals[a.name].(*jsonObject)
-					if sub == nil {
-						sub = newObject()
-						obj.set(a.name, sub)
-					}
-					sub.set(a.resource, jsonValue(a))
-					continue
-				}
-				obj.set(a.name, jsonValue(a))
-			}
-			nodes := newObject()
-			nodes.set(n.Name, obj)
 			root := newObject()
 			root.set("timestamp", time.Now().Unix())
 			root.set("pbs_version", "lazarus")
@@ -410,14 +435,6 @@ shown with it. Only root and operators may use -o and -r.
 			}
 			fmt.Fprintf(c.App.Writer, "%s\n", b)
 			return nil
-		}
-		fmt.Fprintln(c.App.Writer, n.Name)
-		for _, a := range attrs {
-			name := a.name
-			if a.resource != "" {
-				name += "." + a.resource
-			}
-			fmt.Fprintf(c.App.Writer, "     %s = %s\n", name, a.value)
 		}
 		fmt.Fprintln(c.App.Writer)
 		return nil
@@ -667,4 +684,31 @@ anyone's). Exit status: 0, or 1 if the jobs could not be exchanged.
 		return call(c.Context, proto.OpOrder, proto.OrderRequest{A: uint64(ids[0]), B: uint64(ids[1])}, nil)
 	}
 	return app
+}
+
+// nodeAttrs are the attributes pbsnodes shows of a node.
+func nodeAttrs(n proto.NodeInfo) []attr {
+	var jl []string
+	for _, id := range n.Jobs {
+		jl = append(jl, fullID(id, n.Server)+"/0")
+	}
+	attrs := []attr{
+		{name: "Mom", value: n.Name}, {name: "ntype", value: "PBS"}, {name: "state", value: n.State},
+		{name: "pcpus", value: strconv.Itoa(n.Slots), number: true},
+	}
+	if len(jl) > 0 {
+		attrs = append(attrs, attr{name: "jobs", value: strings.Join(jl, ", ")})
+	}
+	attrs = append(attrs,
+		attr{name: "resources_available", resource: "host", value: n.Name},
+		attr{name: "resources_available", resource: "mem", value: pbsSize(n.MemBytes)},
+		attr{name: "resources_available", resource: "ncpus", value: strconv.Itoa(n.Slots), number: true},
+		attr{name: "resources_available", resource: "vnode", value: n.Name},
+		attr{name: "resources_assigned", resource: "mem", value: pbsSize(n.AssignedMem)},
+		attr{name: "resources_assigned", resource: "ncpus", value: strconv.Itoa(n.Assigned), number: true},
+	)
+	if n.Comment != "" {
+		attrs = append(attrs, attr{name: "comment", value: n.Comment})
+	}
+	return attrs
 }

@@ -192,7 +192,11 @@ func printPBSAlt(w io.Writer, list []proto.JobInfo, o pbsOpts) {
 				truncLast(sess, 6), "1", truncLast(tasks, 3), mem, req, st, elap)
 		}
 		if o.nodes && j.RunCount > 0 && jobs.State(j.State).Active() {
-			fmt.Fprintf(w, "   %s/0*%d\n", o.host, max(j.NCPUs, 1))
+			if j.ExecHost != "" {
+				fmt.Fprintf(w, "   %s\n", j.ExecHost)
+			} else {
+				fmt.Fprintf(w, "   %s/0*%d\n", o.host, max(j.NCPUs, 1))
+			}
 		}
 		if o.notes && j.Reason != "" {
 			c := j.Reason
@@ -243,8 +247,13 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 		add("Error_Path", o.host+":"+j.Stderr)
 	}
 	if j.RunCount > 0 && (jobs.State(j.State).Active() || full) {
-		add("exec_host", fmt.Sprintf("%s/0*%d", o.host, max(j.NCPUs, 1)))
-		add("exec_vnode", fmt.Sprintf("(%s:ncpus=%d)", o.host, max(j.NCPUs, 1)))
+		if j.ExecHost != "" {
+			add("exec_host", j.ExecHost)
+			add("exec_vnode", execVnode(j.ExecHost))
+		} else {
+			add("exec_host", fmt.Sprintf("%s/0*%d", o.host, max(j.NCPUs, 1)))
+			add("exec_vnode", fmt.Sprintf("(%s:ncpus=%d)", o.host, max(j.NCPUs, 1)))
+		}
 	}
 	hold := ""
 	if j.Hold {
@@ -676,4 +685,16 @@ func printPBSServer(w io.Writer, server string, qs []proto.QueueInfo) {
 		ext += n["exiting"]
 	}
 	fmt.Fprintf(w, "%-16s %5d %5d %5d %5d %5d %5d %5d %5d %-10s\n", truncLast(server, 16), 0, tot, que, run, hld, 0, 0, ext, "Active")
+}
+
+// execVnode turns a cluster exec_host ("n1/0*2+n2/0*1") into PBS's
+// exec_vnode ("(n1:ncpus=2)+(n2:ncpus=1)").
+func execVnode(execHost string) string {
+	var parts []string
+	for c := range strings.SplitSeq(execHost, "+") {
+		host, rest, _ := strings.Cut(c, "/")
+		_, n, _ := strings.Cut(rest, "*")
+		parts = append(parts, "("+host+":ncpus="+n+")")
+	}
+	return strings.Join(parts, "+")
 }

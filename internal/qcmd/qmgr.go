@@ -45,6 +45,8 @@ const qmgrCommands = `COMMANDS:
                                           immediate ("shutdown immediate" is the same as
                                           "shutdown requeue immediate")
    start scheduling, stop scheduling      let jobs start / start none (running ones go on)
+   offline node HOST, online node HOST    as pbsnodes -o HOST / -r HOST (in a cluster, offline
+                                          drains the node: its checkpointable jobs migrate)
    shutdown                               stop lazarusd; running jobs keep running
    help, quit, exit
 
@@ -213,6 +215,20 @@ func (m *qmgr) run(ctx context.Context, line string) error {
 		if len(words) == 2 && strings.ToLower(words[1]) == "scheduling" {
 			return m.call(ctx, proto.OpScheduling, proto.SchedulingRequest{On: verb == "start"}, nil)
 		}
+	case "offline", "online":
+		// As pbsnodes -o / -r HOST: in a cluster, offline drains the node.
+		if len(words) != 3 || strings.ToLower(words[1]) != "node" {
+			return syntax("%s node HOST", verb)
+		}
+		host, _, _ := strings.Cut(words[2], ".")
+		var n proto.NodeInfo
+		if err := m.call(ctx, proto.OpNodes, proto.NodesRequest{Offline: verb == "offline", Online: verb == "online", Node: host}, &n); err != nil {
+			return err
+		}
+		if len(n.Nodes) == 0 && host != n.Name {
+			return fmt.Errorf("%s: unknown node (this system has one: %s)", words[2], n.Name)
+		}
+		return nil
 	}
 	if len(words) < 2 {
 		return syntax("%q needs an object: queue, server or job", words[0])

@@ -88,6 +88,9 @@ type Spec struct {
 	// output file.
 	Interactive bool `json:"interactive,omitempty"`
 	Terminal    bool `json:"terminal,omitempty"`
+	// Fence is the node's fence file in cluster mode (fence.go): the job
+	// is killed once the deadline it holds has passed; "": no fencing.
+	Fence string `json:"fence,omitempty"`
 }
 
 // Info is supervisor.json: who is running.

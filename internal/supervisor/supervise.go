@@ -148,6 +148,7 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		initLast   <-chan time.Time // polls for the rest of the tree to be gone
 		cput       <-chan time.Time // polls the tree's CPU time (qsub -l cput)
 		hungUp     <-chan time.Time // the job's terminal hung up (interactive.go)
+		fence      <-chan time.Time // polls the node's fence (cluster mode)
 	)
 	usage := time.NewTicker(usagePoll)
 	defer usage.Stop()
@@ -161,6 +162,11 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		t := time.NewTicker(cputPoll)
 		defer t.Stop()
 		cput = t.C
+	}
+	if spec.Fence != "" {
+		t := time.NewTicker(FencePoll)
+		defer t.Stop()
+		fence = t.C
 	}
 	killTree := func(why string) {
 		if mainStatus == nil && rec.Reason == "" {
@@ -222,6 +228,18 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 			if used := treeCPU(); used > spec.CPUTime && !killing {
 				log.Info("cput exceeded, killing the job", "used", used)
 				killTree(fmt.Sprintf("cput exceeded (limit %s)", jobs.FormatDuration(spec.CPUTime)))
+			}
+		case <-fence:
+			if gone, err := fenced(spec.Fence); gone && !killing {
+				// No grace: the server may restart the job elsewhere
+				// once the lease expires, a Margin from now.
+				log.Error("the node lost its cluster lease: killing the job", "error", err)
+				killTree(FenceReason)
+				signalTree(cg, unix.SIGKILL)
+				if nsInit && mainStatus == nil {
+					unix.Kill(pid, unix.SIGKILL)
+				}
+				grace = time.After(200 * time.Millisecond)
 			}
 		case <-usage.C:
 			meter.sample()
