@@ -8,7 +8,7 @@ CMDS     := $(notdir $(wildcard cmd/*))
 GOFLAGS  ?=
 export GOFLAGS
 
-.PHONY: all build lib test bench fuzz check install install-lib demo clean
+.PHONY: all build lib test bench fuzz check install install-lib demo demo-cluster clean
 
 all: build lib
 
@@ -77,6 +77,10 @@ install-lib: lib
 
 demo: build
 	./integration/demo.sh
+
+# Three nodes over one etcd on this machine, and a job migrating between them.
+demo-cluster: build
+	./integration/demo-cluster.sh
 
 clean:
 	rm -rf $(BINDIR)

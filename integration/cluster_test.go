@@ -345,6 +345,18 @@ func TestClusterOfflineNodeDrains(t *testing.T) {
 	if !j.Segments[1].Restart {
 		t.Errorf("the migrated run did not restart from a checkpoint: %+v", j.Segments)
 	}
+	// From the checkpoint the migration took, the newest: its directory
+	// must not have been removed by the node it left.
+	newest := 0
+	for _, g := range j.Checkpoints {
+		if g.Bad != "" {
+			t.Errorf("generation %d marked bad: %s", g.N, g.Bad)
+		}
+		newest = max(newest, g.N)
+	}
+	if j.Segments[1].Generation != newest {
+		t.Errorf("the migrated run restarted from generation %d, the newest is %d", j.Segments[1].Generation, newest)
+	}
 	list := other.mustRun("pbsnodes", "-a")
 	if !strings.Contains(list, victim+"\n     Mom = "+victim+"\n     ntype = PBS\n     state = offline") || !strings.Contains(list, "comment = disk swap") {
 		t.Errorf("pbsnodes -a:\n%s", list)

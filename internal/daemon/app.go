@@ -79,6 +79,7 @@ Log messages go to standard error.`,
 			})
 		},
 		Commands: []*cli.Command{
+			etcdCommand(),
 			{
 				// Started by the daemon for each job; see package supervisor.
 				Name:   "supervise",

@@ -261,11 +261,15 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 	log := d.log.With("job_id", id, "gen", res.Gen)
 	now := time.Now().Round(0)
 	var dropped []jobs.Generation
-	stopping := false
+	stopping, recorded := false, false
 	nj, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if !d.mine(j) {
 			// A cluster node that lost the run (its lease): the job was
-			// restarted elsewhere, from an older generation.
+			// restarted elsewhere, from an older generation. Or the run
+			// ended stopped by this very checkpoint, whose generation its
+			// requeue recorded (recordRequeue), and the job has moved on:
+			// that generation is the job's and stays.
+			recorded = res.OK && hasGeneration(j, res.Gen)
 			return errNotMine
 		}
 		if res.OK {
@@ -285,6 +289,8 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 	switch {
 	case errors.Is(err, queue.ErrNoJob):
 		os.RemoveAll(d.genDir(id, res.Gen)) // deleted meanwhile
+	case errors.Is(err, errNotMine) && recorded:
+		log.Debug("checkpoint recorded already, by the requeue of the run it stopped")
 	case errors.Is(err, errNotMine):
 		log.Warn("a checkpoint of a run this node no longer holds is dropped")
 		os.RemoveAll(d.genDir(id, res.Gen))

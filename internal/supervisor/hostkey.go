@@ -32,12 +32,14 @@ func HostKey(stateDir string) (string, error) {
 	if _, err := rand.Read(key); err != nil {
 		return "", err
 	}
-	tmp := path + ".new"
-	os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	// A temporary name of this process's own (mode 0600): in cluster mode
+	// the nodes starting together create the shared key at once, and one
+	// must not remove the file another is about to link.
+	f, err := os.CreateTemp(stateDir, KeyFile+".new.*")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("create the host key: %w", err)
 	}
+	tmp := f.Name()
 	_, err = f.Write(key)
 	if err == nil {
 		err = f.Sync()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -44,5 +45,39 @@ func TestHostKey(t *testing.T) {
 	os.WriteFile(path, []byte("short"), 0o600)
 	if _, err := ReadKey(path); err == nil {
 		t.Error("a short key was accepted")
+	}
+}
+
+// Nodes of a cluster create the shared key at once (one shared directory):
+// every one of them gets the same key, none fails.
+func TestHostKeyCreatedTogether(t *testing.T) {
+	for range 20 {
+		dir := t.TempDir()
+		const n = 8
+		keys := make([][]byte, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				var path string
+				if path, errs[i] = HostKey(dir); errs[i] == nil {
+					keys[i], errs[i] = ReadKey(path)
+				}
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("creator %d: %v", i, errs[i])
+			}
+			if !bytes.Equal(keys[i], keys[0]) {
+				t.Fatalf("creator %d got another key", i)
+			}
+		}
+		if left, _ := filepath.Glob(filepath.Join(dir, KeyFile+".new*")); len(left) != 0 {
+			t.Fatalf("temporary files left: %v", left)
+		}
 	}
 }
