@@ -350,7 +350,10 @@ func (e *etcdStore) watch() {
 		e.mu.Lock()
 		from := e.applied + 1
 		e.mu.Unlock()
-		wch := e.cl.Watch(e.watchCtx, e.prefix+"/", clientv3.WithPrefix(), clientv3.WithRev(from),
+		// A context of its own ends this watch when the loop leaves it
+		// (it stays on the stream RequestProgress finds by watchCtx).
+		wctx, wcancel := context.WithCancel(e.watchCtx)
+		wch := e.cl.Watch(wctx, e.prefix+"/", clientv3.WithPrefix(), clientv3.WithRev(from),
 			clientv3.WithProgressNotify())
 		reload := false
 		for resp := range wch {
@@ -374,6 +377,7 @@ func (e *etcdStore) watch() {
 			}
 			e.apply(resp.Events)
 		}
+		wcancel()
 		for reload && e.ctx.Err() == nil {
 			err := e.load(e.ctx, false)
 			if err == nil {
