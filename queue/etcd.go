@@ -431,8 +431,8 @@ func (e *etcdStore) apply(evs []*clientv3.Event) {
 			if del {
 				continue
 			}
-			j, err := e.pendingJob(key, ev.Kv.Value)
-			if j == nil && err == nil {
+			j, ok := e.pendingObj(key, ev.Kv.Value).(*jobs.Job)
+			if !ok {
 				j, err = decodeJob(id, ev.Kv.Value)
 			}
 			if err != nil {
@@ -483,11 +483,6 @@ func (e *etcdStore) pendingObj(key string, val []byte) any {
 		return nil
 	}
 	return p.obj
-}
-
-func (e *etcdStore) pendingJob(key string, val []byte) (*jobs.Job, error) { // nil, nil: none
-	j, _ := e.pendingObj(key, val).(*jobs.Job)
-	return j, nil
 }
 
 // setPending registers (or with obj nil, forgets) the object of a write.
