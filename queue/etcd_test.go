@@ -517,3 +517,35 @@ func TestEtcdSubjobStartsOnce(t *testing.T) {
 	waitView(t, a, "every subjob", func(v *View) bool { return len(slices.Collect(v.Subjobs(arr.ID))) == 10 })
 	checkConsistent(t, a)
 }
+
+// On etcd as in bbolt: a record that cannot be read is reported and
+// skipped, and a prefix written by a newer schema is refused.
+func TestEtcdUnreadableAndNewerSchema(t *testing.T) {
+	f := newFixture(t, "etcd")
+	s := f.open(t)
+	j := submit(t, s, "batch", 1)
+	s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl := f.etcd.Client()
+	for k, v := range map[string]string{"/lazarus/jobs/00000000000003e8": "{not json", "/lazarus/jobs/zz": "{}",
+		"/lazarus/queues/q": `{"name":"other"}`} {
+		if _, err := cl.Put(ctx, k, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s = f.open(t)
+	if got := s.Unreadable(); got != 3 {
+		t.Errorf("Unreadable = %d, want 3", got)
+	}
+	if s.View().Job(j.ID) == nil {
+		t.Error("the readable job was not loaded")
+	}
+	s.Close()
+	if _, err := cl.Put(ctx, "/lazarus/meta/schema_version", "99"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.openErr(t, Options{}); !errors.Is(err, ErrNewerSchema) {
+		t.Errorf("open of a newer schema: %v, want ErrNewerSchema", err)
+	}
+}
