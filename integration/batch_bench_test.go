@@ -122,6 +122,18 @@ func populate(path string, n int) error {
 	return fillStore(s, n)
 }
 
+// queuedJob returns a job of s that waits (qstat shows it without -x),
+// near the middle of the ids.
+func queuedJob(s *queue.Store) string {
+	var one jobs.ID
+	for j := range s.View().JobsInState(jobs.Queued) {
+		if one = j.ID; one >= benchJobs/2 {
+			break
+		}
+	}
+	return one.String()
+}
+
 // fillStore stores n jobs in s (see bigStore).
 func fillStore(s *queue.Store, n int) error {
 	now := time.Now().Round(0)
@@ -196,8 +208,14 @@ func BenchmarkBatchDaemon100k(b *testing.B) {
 // BenchmarkBatchQstat100k: qstat latency with 100,000 jobs in the store.
 func BenchmarkBatchQstat100k(b *testing.B) {
 	home := bigStore(b)
+	s, err := queue.Open(filepath.Join(home, "lazarus.db"), queue.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	one := queuedJob(s)
+	s.Close()
 	startBenchDaemon(b, home)
-	benchQstat(b, home, "50000")
+	benchQstat(b, home, one)
 }
 
 // benchQstat measures qstat; one is the id of a job that has not ended.

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"lazarus/internal/etcdtest"
-	"lazarus/jobs"
 	"lazarus/queue"
 )
 
@@ -43,18 +42,13 @@ func BenchmarkBatchEtcdQstat100k(b *testing.B) {
 	if err := fillStore(s, benchJobs); err != nil {
 		b.Fatal(err)
 	}
-	var one jobs.ID // a queued job near the middle
-	for j := range s.View().JobsInState(jobs.Queued) {
-		if one = j.ID; one >= benchJobs/2 {
-			break
-		}
-	}
+	one := queuedJob(s)
 	s.Close()
 	b.Logf("stored %d jobs in etcd in %v", benchJobs, time.Since(t0).Round(time.Millisecond))
 	d := startBenchDaemon(b, home)
 	b.Logf("lazarusd on etcd with %d jobs: ready in %v", benchJobs, d.startup.Round(time.Millisecond))
 	b.ReportMetric(d.startup.Seconds()*1000, "start-ms")
-	benchQstat(b, home, one.String())
+	benchQstat(b, home, one)
 }
 
 // BenchmarkBatchEtcdQsubAPI: submissions per second through the protocol

@@ -350,7 +350,10 @@ func (e *etcdStore) watch() {
 		e.mu.Lock()
 		from := e.applied + 1
 		e.mu.Unlock()
-		wch := e.cl.Watch(e.watchCtx, e.prefix+"/", clientv3.WithPrefix(), clientv3.WithRev(from),
+		// A context of its own ends this watch when the loop leaves it
+		// (it stays on the stream RequestProgress finds by watchCtx).
+		wctx, wcancel := context.WithCancel(e.watchCtx)
+		wch := e.cl.Watch(wctx, e.prefix+"/", clientv3.WithPrefix(), clientv3.WithRev(from),
 			clientv3.WithProgressNotify())
 		reload := false
 		for resp := range wch {
@@ -374,6 +377,7 @@ func (e *etcdStore) watch() {
 			}
 			e.apply(resp.Events)
 		}
+		wcancel()
 		for reload && e.ctx.Err() == nil {
 			err := e.load(e.ctx, false)
 			if err == nil {
@@ -427,8 +431,8 @@ func (e *etcdStore) apply(evs []*clientv3.Event) {
 			if del {
 				continue
 			}
-			j, err := e.pendingJob(key, ev.Kv.Value)
-			if j == nil && err == nil {
+			j, ok := e.pendingObj(key, ev.Kv.Value).(*jobs.Job)
+			if !ok {
 				j, err = decodeJob(id, ev.Kv.Value)
 			}
 			if err != nil {
@@ -479,11 +483,6 @@ func (e *etcdStore) pendingObj(key string, val []byte) any {
 		return nil
 	}
 	return p.obj
-}
-
-func (e *etcdStore) pendingJob(key string, val []byte) (*jobs.Job, error) { // nil, nil: none
-	j, _ := e.pendingObj(key, val).(*jobs.Job)
-	return j, nil
 }
 
 // setPending registers (or with obj nil, forgets) the object of a write.

@@ -52,38 +52,60 @@ func Start(tb testing.TB, o Options) *Cluster {
 		tb.Fatalf("etcdtest: %d members, want 1 or 3", n)
 	}
 	dir := tb.TempDir()
-	c := &Cluster{tb: tb, members: make([]*etcdembed.Member, n), cfgs: make([]etcdembed.Config, n)}
+	c := &Cluster{tb: tb}
+	tb.Cleanup(c.close)
+	// Free ports are free when looked at: another process may take one
+	// before the member binds it. Such a start is tried again, on new ports
+	// and a new data directory.
+	var err error
+	for attempt := range 3 {
+		if err = c.start(filepath.Join(dir, fmt.Sprint(attempt)), n, o); err == nil {
+			break
+		}
+		c.close()
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.client = c.NewClient(tb)
+	return c
+}
+
+// start starts the members of a new cluster in dir and waits until they
+// serve.
+func (c *Cluster) start(dir string, n int, o Options) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.members, c.cfgs = make([]*etcdembed.Member, n), make([]etcdembed.Config, n)
 	var initial []string
 	for i := range n {
 		cu, err := etcdembed.FreeURL()
 		if err != nil {
-			tb.Fatal(err)
+			return err
 		}
 		pu, err := etcdembed.FreeURL()
 		if err != nil {
-			tb.Fatal(err)
+			return err
 		}
 		name := fmt.Sprintf("m%d", i)
 		c.cfgs[i] = etcdembed.Config{Name: name, Dir: filepath.Join(dir, name), ClientURL: cu, PeerURL: pu,
 			NoFsync: !o.Fsync, Logger: logger(), ReadyTimeout: 2 * time.Minute, NoWait: true}
 		initial = append(initial, name+"="+pu)
 	}
-	tb.Cleanup(c.close)
 	for i := range c.cfgs {
 		c.cfgs[i].InitialCluster = strings.Join(initial, ",")
 		m, err := etcdembed.Start(context.Background(), c.cfgs[i])
 		if err != nil {
-			tb.Fatal(err)
+			return err
 		}
 		c.members[i] = m
 	}
 	for _, m := range c.members {
 		if err := m.Wait(context.Background()); err != nil {
-			tb.Fatal(err)
+			return err
 		}
 	}
-	c.client = c.NewClient(tb)
-	return c
+	return nil
 }
 
 // logger is etcd's: none, unless LAZARUS_TEST_LOG is set.
@@ -190,6 +212,7 @@ func (c *Cluster) close() {
 	defer c.mu.Unlock()
 	if c.client != nil {
 		c.client.Close()
+		c.client = nil
 	}
 	for i, m := range c.members {
 		if m != nil {
