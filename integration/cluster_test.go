@@ -264,7 +264,10 @@ func TestClusterEtcdMemberLost(t *testing.T) {
 // of an uninterrupted run.
 func TestClusterCutOffNodeIsFenced(t *testing.T) {
 	c := newCluster(t, 3, ckptConf)
-	const steps, bodies = 2400, 600
+	// Long enough that the job cannot end on its own within the node TTL
+	// of the cut-off (an end before the fence is a run that ended, not a
+	// fenced one).
+	const steps, bodies = 12000, 600
 	want := nbodyReference(t, steps, bodies)
 	id, out := c.nodes[0].nbodyJob("cutoff", steps, bodies)
 	victim := host(c.nodes[0].waitState(id, "running"))
