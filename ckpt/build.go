@@ -350,7 +350,7 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 	length := rg.End - rg.Start
 	prot := uint64(rg.Prot)
 	mapProt := prot
-	if len(rg.Extents) > 0 {
+	if rg.hasData() {
 		// Filled by the process's own reads (fastrestore.go): made
 		// writable meanwhile, then protected as they were.
 		mapProt |= unix.PROT_READ | unix.PROT_WRITE
@@ -410,7 +410,7 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 	if err != nil {
 		return fmt.Errorf("mmap %#x %#x %#x: %w", rg.Start, length, prot, err)
 	}
-	if len(rg.Extents) == 0 {
+	if !rg.hasData() {
 		return nil
 	}
 	if rg.Kind == regionAnon && length >= hugeRegion {

@@ -18,6 +18,9 @@ var (
 	// ErrDetached: the restarted process is not the caller's child
 	// (RestartOptions.Detach).
 	ErrDetached = errors.New("process was restarted detached: not our child")
+	// ErrParent: an incremental image's parent is missing, damaged, or not
+	// the image it was made against (incremental.go).
+	ErrParent = errors.New("parent checkpoint unusable")
 )
 
 // UncheckpointableError reports state of a process the engine cannot save,

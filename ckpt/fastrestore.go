@@ -82,6 +82,17 @@ type memFill struct {
 	next int
 	done chan error
 	over bool
+	// chain: the images of the chain below the process's own, opened
+	// when a region first needs them (incremental.go).
+	chain map[*Image]*fillSource
+}
+
+// fillSource is one image file the process reads pages from: the
+// restorer's descriptor and the process's.
+type fillSource struct {
+	img *Image
+	f   *os.File
+	tfd uint64
 }
 
 // checkers is the number of checker goroutines of one process: the
@@ -97,6 +108,7 @@ type checkItem struct {
 	n    uint64
 	hole bool
 	end  bool
+	sync chan error // a barrier: answered once every piece before it is checked
 }
 
 // startFill gives the process a descriptor of img (above every saved one
@@ -124,6 +136,12 @@ func (f *memFill) finish() error {
 	}
 	f.over = true
 	var err error
+	for _, s := range f.chain {
+		if _, cerr := f.b.call("close", unix.SYS_CLOSE, s.tfd); cerr != nil && err == nil {
+			err = fmt.Errorf("close image descriptor: %w", cerr)
+		}
+		s.f.Close()
+	}
 	for _, w := range f.work {
 		close(w)
 	}
@@ -145,6 +163,10 @@ func (f *memFill) check(work <-chan checkItem) {
 	buf := make([]byte, checkPiece)
 	for it := range work {
 		if first != nil {
+			continue
+		}
+		if it.sync != nil {
+			it.sync <- first
 			continue
 		}
 		switch {
@@ -189,13 +211,20 @@ func (b *builder) readMem(buf []byte, addr uint64) error {
 // saved pages replace the file's, zero or not; in anonymous memory a zero
 // page (a hole of the image) is left untouched.
 func (f *memFill) fillRegion(rg region) error {
-	all := rg.Kind == regionFile
-	for _, e := range rg.Extents {
+	if rg.Inherit {
+		return f.fillLayers(rg)
+	}
+	return f.fillExtents(&fillSource{img: f.b.p.img, f: f.img, tfd: f.tfd}, rg.Extents, rg.Kind == regionFile)
+}
+
+// fillExtents fills the extents es of src's image.
+func (f *memFill) fillExtents(src *fillSource, es []extent, all bool) error {
+	for _, e := range es {
 		var err error
-		if off, ok := f.b.p.img.segmentFile(e); ok {
-			err = f.fillRaw(e, off, all)
+		if off, ok := src.img.segmentFile(e); ok {
+			err = f.fillRaw(src, e, off, all)
 		} else {
-			err = f.fillDecoded(e, all)
+			err = f.fillDecoded(src, e, all)
 		}
 		if err != nil {
 			return err
@@ -204,13 +233,85 @@ func (f *memFill) fillRegion(rg region) error {
 	return nil
 }
 
+// fillLayers fills a region an incremental image inherits: from the
+// oldest image of its chain up, each image's pages verified before the
+// next one's go over them, the pages gone since dropped in between
+// (MADV_DONTNEED: zero, or the file's page again). The pages of an image
+// above the oldest are written whole, zeros included: they replace pages.
+func (f *memFill) fillLayers(rg region) error {
+	ls, err := f.b.p.img.layers(rg)
+	if err != nil {
+		return err
+	}
+	for i, l := range ls {
+		if i > 0 {
+			if err := f.sync(); err != nil {
+				return err
+			}
+			for _, c := range l.rg.Clear {
+				if _, err := f.b.call("madvise", unix.SYS_MADVISE, c[0], c[1]-c[0], unix.MADV_DONTNEED); err != nil {
+					return fmt.Errorf("region %#x-%#x: drop %#x-%#x: %w", rg.Start, rg.End, c[0], c[1], err)
+				}
+			}
+		}
+		src, err := f.source(l.img)
+		if err != nil {
+			return err
+		}
+		if err := f.fillExtents(src, l.rg.Extents, rg.Kind == regionFile || i > 0); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// sync waits until every piece queued so far is checked; it returns the
+// first failed check.
+func (f *memFill) sync() error {
+	var first error
+	for _, w := range f.work {
+		c := make(chan error, 1)
+		w <- checkItem{sync: c}
+		if err := <-c; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// source returns the file of img to fill from: the process's own image,
+// or one of its chain, given to the process on first use.
+func (f *memFill) source(img *Image) (*fillSource, error) {
+	if img == f.b.p.img {
+		return &fillSource{img: img, f: f.img, tfd: f.tfd}, nil
+	}
+	if s, ok := f.chain[img]; ok {
+		return s, nil
+	}
+	file, err := openImage(img.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open: %w", img.Path, err)
+	}
+	want := f.b.spareFD + 3 + len(f.chain)
+	if err := f.b.takeFD(int(file.Fd()), want, true); err != nil {
+		file.Close()
+		return nil, fmt.Errorf("image descriptor: %w", err)
+	}
+	if f.chain == nil {
+		f.chain = map[*Image]*fillSource{}
+	}
+	s := &fillSource{img: img, f: file, tfd: uint64(want)}
+	f.chain[img] = s
+	return s, nil
+}
+
 // fillRaw has the process pread extent e from the image file, data run by
 // data run (SEEK_DATA/SEEK_HOLE), and queues each piece for its check.
-func (f *memFill) fillRaw(e extent, base int64, all bool) error {
-	c := f.b.p.img.checkSegment(e)
+func (f *memFill) fillRaw(src *fillSource, e extent, base int64, all bool) error {
+	c := src.img.checkSegment(e)
 	work := f.work[f.next%len(f.work)]
 	f.next++
-	fd := int(f.img.Fd())
+	fd := int(src.f.Fd())
 	end := base + int64(e.Len)
 	pos := base
 	for pos < end {
@@ -233,12 +334,12 @@ func (f *memFill) fillRaw(e extent, base int64, all bool) error {
 		for p := dataAt; p < holeAt; {
 			n := min(int64(fillPiece), holeAt-p)
 			addr := e.Addr + uint64(p-base)
-			got, err := f.b.call("pread64", unix.SYS_PREAD64, f.tfd, addr, uint64(n), uint64(p))
+			got, err := f.b.call("pread64", unix.SYS_PREAD64, src.tfd, addr, uint64(n), uint64(p))
 			if err != nil {
 				return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
 			}
 			if got == 0 || int64(got) > n {
-				return &ImageError{Path: f.b.p.img.Path, Err: fmt.Errorf("%w: segment %#x-%#x: file ends at %d", ErrCorrupt, e.Addr, e.Addr+e.Len, p)}
+				return &ImageError{Path: src.img.Path, Err: fmt.Errorf("%w: segment %#x-%#x: file ends at %d", ErrCorrupt, e.Addr, e.Addr+e.Len, p)}
 			}
 			work <- checkItem{c: c, addr: addr, n: got}
 			p += int64(got)
@@ -255,13 +356,13 @@ func (f *memFill) fillRaw(e extent, base int64, all bool) error {
 // fillDecoded reads extent e through readSegment into a buffer of ours,
 // checks it there and writes it into the process (process_vm_writev):
 // what is checked is what is written.
-func (f *memFill) fillDecoded(e extent, all bool) error {
-	img := f.b.p.img
+func (f *memFill) fillDecoded(src *fillSource, e extent, all bool) error {
+	img := src.img
 	c := img.checkSegment(e)
 	buf := make([]byte, min(e.Len, decodePiece))
 	for at := uint64(0); at < e.Len; {
 		b := buf[:min(e.Len-at, uint64(len(buf)))]
-		if err := img.readSegment(f.img, e, at, b); err != nil {
+		if err := img.readSegment(src.f, e, at, b); err != nil {
 			return err
 		}
 		c.h.write(b)

@@ -3,6 +3,7 @@ package ckpt
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
 	"encoding/json"
@@ -116,6 +117,16 @@ type imageMeta struct {
 	// Attrs: loginuid, oom_score_adj, scheduling, parent-death signal...
 	// (attrs.go); nil in images of engines that did not save them.
 	Attrs *procAttrs `json:"attrs,omitempty"`
+	// Parent: this image holds only the pages changed since the image
+	// it names (incremental.go); nil: self-contained.
+	Parent *parentRef `json:"parent,omitempty"`
+	// Track: the dirty-page tracker left in the process at this
+	// checkpoint (dirty_linux_amd64.go); nil: none.
+	Track *trackRecord `json:"track,omitempty"`
+	// State: a merged image's stand-in for the digest of the image it
+	// replaces, so that images naming that one as parent still accept
+	// it (merge.go); "": the image's own digest.
+	State string `json:"state,omitempty"`
 }
 
 // terminal holds the settings (termios) and window size of a control
@@ -222,6 +233,15 @@ type region struct {
 	// Advice: its VmFlags set by madvise, mlock or MAP_DROPPABLE
 	// (memflags.go).
 	Advice []string `json:"advice,omitempty"`
+	// Inherit: the pages of the region not in Extents are those of the
+	// same region in the parent image, but for Clear (incremental.go).
+	Inherit bool `json:"inherit,omitempty"`
+	// Clear: runs [start, end) of pages the parent holds that are gone
+	// since (zero, or the file's again).
+	Clear [][2]uint64 `json:"clear,omitempty"`
+	// Tracked: the region was registered with the dirty-page tracker at
+	// this checkpoint.
+	Tracked bool `json:"tracked,omitempty"`
 }
 
 // extent is a saved run of pages: Len bytes at Addr, stored at file offset Off.
@@ -361,6 +381,10 @@ type Image struct {
 	authentic bool
 	key       []byte
 	file      [2]uint64 // device and inode of the file read
+	digest    [32]byte  // SHA-256 of the headers and notes (incremental.go)
+	// parent: the image Parent names, once loaded (loadChain); nil:
+	// none, or not loaded.
+	parent *Image
 }
 
 // Creds are the credentials of an image's process.
@@ -526,7 +550,7 @@ func decodeImage(r io.ReaderAt, size int64, key []byte) (*Image, error) {
 	if _, err := r.ReadAt(pad, int64(noteOff+noteLen)); err != nil || !bytes.Equal(pad, zeroPage[:len(pad)]) {
 		return nil, fmt.Errorf("%w: padding after the notes", ErrCorrupt)
 	}
-	img := &Image{size: size, dataStart: dataStart}
+	img := &Image{size: size, dataStart: dataStart, digest: sha256.Sum256(append(append(hdr[:len(hdr):len(hdr)], ph...), notes...))}
 
 	var metaJSON, sumsDesc []byte
 	sumsAt := -1 // offset of the sums note's descriptor in notes
@@ -806,6 +830,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 		if err := checkPTY(f); err != nil {
 			return err
 		}
+	}
+	if err := checkIncremental(m); err != nil {
+		return err
 	}
 	if err := checkIPC(m.IPC); err != nil {
 		return err

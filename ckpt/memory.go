@@ -84,13 +84,18 @@ func (d *dumper) planMemory() error {
 				return err
 			}
 		}
-		d.plan = append(d.plan, regionPlan{runs: runs, deferred: deferred, perms: mp.Perms})
+		d.plan = append(d.plan, regionPlan{runs: runs, deferred: deferred, perms: mp.Perms, full: full})
 		for _, run := range runs {
 			// Offsets come with the layout; the tree looks at which
 			// shared memory this image holds before (shmSeen, name).
 			r.Extents = append(r.Extents, extent{Addr: run[0], Len: run[1] - run[0]})
 		}
 		d.meta.Regions = append(d.meta.Regions, *r)
+	}
+	// Writes since the parent checkpoint, and the tracker for the next
+	// (dirty_linux_amd64.go).
+	if err := d.trackDirty(pm); err != nil {
+		return err
 	}
 	if !d.deferPlan {
 		return d.layout()
@@ -104,6 +109,8 @@ type regionPlan struct {
 	runs     [][2]uint64
 	deferred bool
 	perms    string
+	full     bool        // every page saved (classify)
+	incr     *regionIncr // inherited from the parent image (incremental.go)
 }
 
 // planDeferred finds the pages of the deferred regions in the memory of
@@ -141,6 +148,10 @@ func (d *dumper) layout() error {
 	for i := range d.meta.Regions {
 		r := &d.meta.Regions[i]
 		runs := d.plan[i].runs
+		if inc := d.plan[i].incr; inc != nil {
+			runs = inc.saved
+			r.Inherit, r.Clear = true, inc.clear
+		}
 		if r.Kind == regionFile && len(runs) > fileRunsMax {
 			runs = [][2]uint64{{r.Start, r.End}}
 		}
