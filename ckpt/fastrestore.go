@@ -162,11 +162,11 @@ func (f *memFill) check(work <-chan checkItem) {
 	var first error
 	buf := make([]byte, checkPiece)
 	for it := range work {
-		if first != nil {
-			continue
-		}
 		if it.sync != nil {
 			it.sync <- first
+			continue
+		}
+		if first != nil {
 			continue
 		}
 		switch {

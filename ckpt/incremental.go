@@ -162,6 +162,29 @@ func loadChain(img *Image, key []byte) error {
 	return nil
 }
 
+// verifyChain verifies every image below the image at path, whose own
+// segments verified (authentic: with the key); the chain is authentic if
+// every image of it is.
+func verifyChain(path string, key []byte, authentic bool) (bool, error) {
+	img, err := readImageChain(path, key)
+	if err != nil {
+		return false, err
+	}
+	for p := img.parent; p != nil; p = p.parent {
+		f, err := openImage(p.Path)
+		if err != nil {
+			return false, &ImageError{Path: img.Path, Err: fmt.Errorf("%w: %w", ErrParent, err)}
+		}
+		a, err := verifyImage(f, p.size, key, p.Path)
+		f.Close()
+		if err != nil {
+			return false, err
+		}
+		authentic = authentic && a
+	}
+	return authentic, nil
+}
+
 // chainAuthentic reports whether every image of img's chain is authentic:
 // a forged parent would put its pages into an authentic image's process.
 func (img *Image) chainAuthentic() bool {
