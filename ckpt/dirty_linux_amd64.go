@@ -214,7 +214,9 @@ func (d *dumper) trackDirty(pm *os.File) error {
 			saved = mergeGaps(saved, gap)
 		}
 		d.plan[i].incr = &regionIncr{saved: saved, clear: subtractRuns(cov, pres)}
-		d.plan[i].runs, d.plan[i].deferred = nil, false
+		// runs too: what the twin does not hold is copied by them
+		// (copyFrozen).
+		d.plan[i].runs, d.plan[i].deferred = saved, false
 	}
 	return nil
 }

@@ -151,8 +151,9 @@ func loadChain(img *Image, key []byte) error {
 			err = fmt.Errorf("is not the image this one was made against (digest %.16s..., want %.16s...)", p.stateDigest(), ref.Digest)
 		case p.meta.PID != cur.meta.PID:
 			err = fmt.Errorf("is of pid %d, not %d", p.meta.PID, cur.meta.PID)
-		case p.depth() != ref.Depth-1:
-			err = fmt.Errorf("has %d images below it, %d expected", p.depth(), ref.Depth-1)
+		case p.depth() >= ref.Depth:
+			// Fewer is a merge's doing; never as many: the chain ends.
+			err = fmt.Errorf("has %d images below it, fewer than %d expected", p.depth(), ref.Depth)
 		}
 		if err != nil {
 			return &ImageError{Path: cur.Path, Err: fmt.Errorf("%w: %w: parent %s %w", ErrParent, ErrCorrupt, ref.Path, err)}

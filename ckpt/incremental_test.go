@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -96,6 +97,14 @@ func (p *incrProg) restoredSum(image string, opts RestartOptions) string {
 		unix.Kill(rp.PID, unix.SIGKILL)
 		rp.Wait()
 	}()
+	if opts.Lazy {
+		// incr sums pages not in memory as zeros (mincore): all in first.
+		select {
+		case <-rp.Loaded():
+		case <-time.After(2 * time.Minute):
+			p.t.Fatal("lazy restore: pages still missing after 2 minutes")
+		}
+	}
 	return p.ask(rp.PID, unix.SIGUSR2, "sum ")
 }
 
@@ -308,5 +317,97 @@ func TestIncrementalParentRefused(t *testing.T) {
 	}
 	if got := p.restoredSum(g1, RestartOptions{}); !strings.HasPrefix(got, "sum 1 ") {
 		t.Errorf("restored with its parent back: %q", got)
+	}
+}
+
+// TestIncrementalMerge: a chain merged is self-contained: it restores with
+// the images below it gone, and the image made against a merged one still
+// takes it as its parent.
+func TestIncrementalMerge(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	p := startIncr(t, dir, 16, "dontneed")
+	p.checkpoint(dir, "g0", "", false)
+	var sums []string
+	for k := 1; k <= 3; k++ {
+		p.ask(p.pid, unix.SIGUSR1, "step ")
+		if k == 2 {
+			p.ask(p.pid, unix.SIGHUP, "event ")
+		}
+		sums = append(sums, p.ask(p.pid, unix.SIGUSR2, "sum "))
+		p.checkpoint(dir, fmt.Sprintf("g%d", k), fmt.Sprintf("g%d", k-1), false)
+	}
+	p.kill()
+	merged, err := Merge(context.Background(), filepath.Join(dir, "g2"), MergeOptions{})
+	if err != nil || len(merged) != 1 {
+		t.Fatalf("merge g2: %v %v", merged, err)
+	}
+	img, err := ReadImage(filepath.Join(dir, "g2"))
+	if err != nil || img.Incremental() {
+		t.Fatalf("merged g2: %v, incremental %v", err, img != nil && img.Incremental())
+	}
+	os.Remove(filepath.Join(dir, "g0"))
+	os.Remove(filepath.Join(dir, "g1"))
+	if got := p.restoredSum(filepath.Join(dir, "g2"), RestartOptions{}); got != sums[1] {
+		t.Errorf("merged g2 restored: %q, want %q", got, sums[1])
+	}
+	if got := p.restoredSum(filepath.Join(dir, "g3"), RestartOptions{}); got != sums[2] {
+		t.Errorf("g3 on the merged g2 restored: %q, want %q", got, sums[2])
+	}
+	if _, err := Merge(context.Background(), filepath.Join(dir, "g3"), MergeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "g2"))
+	if got := p.restoredSum(filepath.Join(dir, "g3"), RestartOptions{}); got != sums[2] {
+		t.Errorf("merged g3 restored: %q, want %q", got, sums[2])
+	}
+	if got := p.restoredSum(filepath.Join(dir, "g3"), RestartOptions{Lazy: true}); got != sums[2] {
+		t.Errorf("merged g3 restored lazily: %q, want %q", got, sums[2])
+	}
+}
+
+// TestIncrementalRacingWriter: incremental checkpoints of a program that
+// rewrites its memory as fast as it can restore the memory of one instant;
+// a checkpoint that fails after the tracker was renewed leaves none that
+// an image records: the next one is whole.
+func TestIncrementalRacingWriter(t *testing.T) {
+	needRoot(t)
+	c := startCowRace(t, 64)
+	pid := c.cmd.Process.Pid
+	g0, g1, g2 := filepath.Join(c.dir, "g0"), filepath.Join(c.dir, "g1"), filepath.Join(c.dir, "g2")
+	if _, err := Checkpoint(context.Background(), pid, CheckpointOptions{File: g0, Track: true}); err != nil {
+		t.Fatal(err)
+	}
+	g := c.gen()
+	waitFor(t, "a sweep", func() bool { return c.gen() > g })
+	res, err := Checkpoint(context.Background(), pid, CheckpointOptions{File: g1, Parent: g0})
+	if err != nil || !res.Incremental {
+		t.Fatalf("incremental checkpoint: %v (incremental %v)", err, res != nil && res.Incremental)
+	}
+	small := t.TempDir()
+	if err := unix.Mount("tmpfs", small, "tmpfs", 0, "size=8m"); err != nil {
+		t.Fatalf("mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() { unix.Unmount(small, unix.MNT_DETACH) })
+	if _, err := Checkpoint(context.Background(), pid, CheckpointOptions{File: filepath.Join(small, "img"), Parent: g1}); err == nil {
+		t.Fatal("checkpoint onto a full disk succeeded")
+	}
+	if res, err := Checkpoint(context.Background(), pid, CheckpointOptions{File: g2, Parent: g1}); err != nil || res.Incremental {
+		t.Fatalf("checkpoint after a failed one: %v, incremental %v (want whole)", err, res != nil && res.Incremental)
+	}
+	saved := imageWord(t, g1, c.addr)
+	c.cmd.Process.Kill()
+	c.cmd.Wait()
+	rp, err := Restart(context.Background(), g1, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	waitFor(t, "two sweeps after restart", func() bool { return c.gen() >= saved+2 })
+	errs, _, _, gen := c.report(t, rp.PID)
+	if ws := waitProc(t, rp); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted program: %v", ws)
+	}
+	if errs != 0 {
+		t.Fatalf("restarted program found %d pages not of the instant of the freeze (sweep %d saved, at %d)", errs, saved, gen)
 	}
 }
