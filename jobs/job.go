@@ -104,6 +104,10 @@ type Generation struct {
 	// Bad says why the generation cannot be restarted from (a restart from
 	// it failed, or a restart from an older one superseded it); empty: good.
 	Bad string
+	// Parent is the generation this one holds the changes since
+	// (an incremental checkpoint: it needs Parent to be restarted from);
+	// 0: self-contained.
+	Parent int
 }
 
 // Good reports whether the job can restart from the generation.

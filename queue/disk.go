@@ -96,6 +96,7 @@ type diskGeneration struct {
 	Processes  int    `json:"processes,omitempty"`
 	Bad        string `json:"bad,omitempty"`
 	ElapsedNS  int64  `json:"elapsed_ns,omitempty"`
+	Parent     int    `json:"parent,omitempty"`
 }
 
 type diskQueue struct {
@@ -111,6 +112,7 @@ type diskQueue struct {
 	CkptDefault string `json:"ckpt_default,omitempty"`
 	CkptKeep    int    `json:"ckpt_keep,omitempty"`
 	NetDefault  string `json:"net_default,omitempty"`
+	FullEvery   int    `json:"ckpt_full_every,omitempty"`
 }
 
 func toDiskJob(j *jobs.Job) diskJob {
@@ -135,7 +137,7 @@ func toDiskJob(j *jobs.Job) diskJob {
 		d.Checkpoints = append(d.Checkpoints, diskGeneration{
 			N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size, Root: g.Root,
 			DurationNS: int64(g.Duration), FrozenNS: int64(g.Frozen), Processes: g.Processes, Bad: g.Bad,
-			ElapsedNS: int64(g.Elapsed),
+			ElapsedNS: int64(g.Elapsed), Parent: g.Parent,
 		})
 	}
 	d.LastGeneration, d.RestartFrom = j.LastGeneration, j.RestartFrom
@@ -181,7 +183,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 		j.Checkpoints = append(j.Checkpoints, jobs.Generation{
 			N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size, Root: g.Root,
 			Duration: time.Duration(g.DurationNS), Frozen: time.Duration(g.FrozenNS), Processes: g.Processes, Bad: g.Bad,
-			Elapsed: time.Duration(g.ElapsedNS),
+			Elapsed: time.Duration(g.ElapsedNS), Parent: g.Parent,
 		})
 	}
 	j.LastGeneration, j.RestartFrom = d.LastGeneration, d.RestartFrom
@@ -198,7 +200,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 func toDiskQueue(q *Queue) diskQueue {
 	d := diskQueue{Name: q.Name, Priority: q.Priority, Enabled: q.Enabled, Started: q.Started,
 		MaxRunning: q.MaxRunning, MaxUserRunning: q.MaxUserRunning, Created: q.Created,
-		CkptMinNS: int64(q.CkptMin), CkptKeep: q.CkptKeep, NetDefault: q.NetDefault}
+		CkptMinNS: int64(q.CkptMin), CkptKeep: q.CkptKeep, NetDefault: q.NetDefault, FullEvery: q.CkptFullEvery}
 	if q.CkptDefault.Kind != "" {
 		d.CkptDefault = q.CkptDefault.String()
 	}
@@ -208,7 +210,7 @@ func toDiskQueue(q *Queue) diskQueue {
 func (d diskQueue) queue() *Queue {
 	q := &Queue{Name: d.Name, Priority: d.Priority, Enabled: d.Enabled, Started: d.Started,
 		MaxRunning: d.MaxRunning, MaxUserRunning: d.MaxUserRunning, Created: d.Created,
-		CkptMin: time.Duration(d.CkptMinNS), CkptKeep: d.CkptKeep, NetDefault: d.NetDefault}
+		CkptMin: time.Duration(d.CkptMinNS), CkptKeep: d.CkptKeep, NetDefault: d.NetDefault, CkptFullEvery: d.FullEvery}
 	if d.CkptDefault != "" {
 		// Written by Set, which validated it; a bad one means the default.
 		q.CkptDefault, _ = jobs.ParsePolicy(d.CkptDefault)

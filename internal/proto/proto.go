@@ -332,6 +332,7 @@ type GenerationInfo struct {
 	Frozen    float64   `json:"frozen_s,omitempty"`   // the job stopped
 	Processes int       `json:"processes,omitempty"`
 	Bad       string    `json:"bad,omitempty"` // why it cannot be restarted from
+	Parent    int       `json:"parent,omitempty"` // incremental against generation Parent; 0: full
 }
 
 // WaitJob is a job and the state the client last saw it in.
@@ -518,11 +519,12 @@ type QueueInfo struct {
 	MaxRunning     int            `json:"max_running"`
 	MaxUserRunning int            `json:"max_user_running"`
 	Default        bool           `json:"default"`
-	Counts         map[string]int `json:"counts"`                // jobs by state
-	CkptMin        string         `json:"ckpt_min"`              // as qmgr takes it: "0", hours, a duration
-	CkptDefault    string         `json:"ckpt_default"`          // n, s or an interval
-	CkptKeep       int            `json:"ckpt_keep"`             // 0: the server's checkpoint_keep
-	NetDefault     string         `json:"net_default,omitempty"` // host or private
+	Counts         map[string]int `json:"counts"`                    // jobs by state
+	CkptMin        string         `json:"ckpt_min"`                  // as qmgr takes it: "0", hours, a duration
+	CkptDefault    string         `json:"ckpt_default"`              // n, s or an interval
+	CkptKeep       int            `json:"ckpt_keep"`                 // 0: the server's checkpoint_keep
+	CkptFullEvery  int            `json:"ckpt_full_every,omitempty"` // 0: the server's checkpoint_full_every
+	NetDefault     string         `json:"net_default,omitempty"`     // host or private
 }
 
 // QueueReply is the queue after create or set.

@@ -59,7 +59,9 @@ QUEUE ATTRIBUTES:
    max_user_running  jobs of one user in the queue running at once (0: no limit)
    ckpt_min          shortest checkpoint interval of its jobs, hours or a duration (0: none)
    ckpt_default      checkpoint policy of jobs submitted without qsub -c (n, s or an interval)
-   ckpt_keep         checkpoint generations each job keeps (0: checkpoint_keep of the server)`
+   ckpt_keep         checkpoint generations each job keeps (0: checkpoint_keep of the server)
+   ckpt_full_every   one generation in this many is self-contained, the others incremental
+                     (1: all; 0: checkpoint_full_every of the server)`
 
 // NewQmgr builds qmgr.
 func NewQmgr(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
@@ -400,6 +402,9 @@ func printQueue(w io.Writer, q proto.QueueInfo) {
 	fmt.Fprintf(w, "    priority = %d\n    enabled = %t\n    started = %t\n    max_running = %d\n    max_user_running = %d\n",
 		q.Priority, q.Enabled, q.Started, q.MaxRunning, q.MaxUserRunning)
 	fmt.Fprintf(w, "    ckpt_min = %s\n    ckpt_default = %s\n    ckpt_keep = %d\n", q.CkptMin, q.CkptDefault, q.CkptKeep)
+	if q.CkptFullEvery != 0 {
+		fmt.Fprintf(w, "    ckpt_full_every = %d\n", q.CkptFullEvery)
+	}
 	if q.NetDefault != "" {
 		fmt.Fprintf(w, "    net_default = %s\n", q.NetDefault)
 	}
