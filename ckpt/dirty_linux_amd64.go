@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -73,9 +74,9 @@ const (
 	// here (below the usual RLIMIT_NOFILE of 1024), where a program's own
 	// descriptors rarely are.
 	trackFDBase = 1000
-	// incrRunsMax bounds the runs of written pages of one region in an
-	// incremental image (two program headers each, see maxLoads).
-	incrRunsMax = 8192
+	// incrRunsMax bounds the runs of written pages of an incremental
+	// image (two program headers each, see maxLoads).
+	incrRunsMax = 25000
 )
 
 // bootID identifies this boot of the machine.
@@ -141,12 +142,16 @@ func (d *dumper) isTracker(fd int) bool {
 // tracker and, with Track or Parent, makes the one for the next
 // checkpoint.
 func (d *dumper) trackDirty(pm *os.File) error {
-	if d.opts.CheckOnly || d.zombie {
+	if d.zombie {
 		return nil
 	}
+	t0 := time.Now()
 	found := d.findTrackers()
 	for _, t := range found {
-		d.trackerFDs = append(d.trackerFDs, t.fd)
+		d.trackerFDs = append(d.trackerFDs, t.fd) // never in an image
+	}
+	if d.opts.CheckOnly {
+		return nil
 	}
 	want := d.opts.Track || d.opts.Parent != ""
 	if !want && len(found) == 0 {
@@ -194,6 +199,8 @@ func (d *dumper) trackDirty(pm *os.File) error {
 			d.log.Info(fmt.Sprintf("%s(%d): no dirty-page tracker: %v", d.comm, d.pid, err))
 		}
 	}
+	incr := map[int]*regionIncr{}
+	total := 0
 	for i, w := range written {
 		r := d.meta.Regions[i]
 		pres, ok := present[i]
@@ -207,17 +214,35 @@ func (d *dumper) trackDirty(pm *os.File) error {
 		if err != nil {
 			return err
 		}
-		// Pages apart stay apart (each run is a segment), unless that
-		// makes too many: what changed is often scattered.
-		saved := intersectRuns(w, pres)
-		for gap := uint64(2); len(saved) > incrRunsMax && r.Kind != regionFile; gap *= 2 {
-			saved = mergeGaps(saved, gap)
+		incr[i] = &regionIncr{saved: intersectRuns(w, pres), clear: subtractRuns(cov, pres)}
+		total += len(incr[i].saved)
+	}
+	// Pages apart stay apart (each run is a segment, two program
+	// headers), unless that makes too many for one image: then the
+	// region with the most runs has its closest ones joined, again.
+	gaps := map[int]uint64{}
+	for total > incrRunsMax {
+		most := -1
+		for i, inc := range incr {
+			if d.meta.Regions[i].Kind != regionFile && (most < 0 || len(inc.saved) > len(incr[most].saved)) {
+				most = i
+			}
 		}
-		d.plan[i].incr = &regionIncr{saved: saved, clear: subtractRuns(cov, pres)}
+		if most < 0 || len(incr[most].saved) <= 1 {
+			break
+		}
+		gaps[most] = max(gaps[most]*2, 2)
+		n := len(incr[most].saved)
+		incr[most].saved = mergeGaps(incr[most].saved, gaps[most])
+		total -= n - len(incr[most].saved)
+	}
+	for i, inc := range incr {
+		d.plan[i].incr = inc
 		// runs too: what the twin does not hold is copied by them
 		// (copyFrozen).
-		d.plan[i].runs, d.plan[i].deferred = saved, false
+		d.plan[i].runs, d.plan[i].deferred = inc.saved, false
 	}
+	d.log.Debug(fmt.Sprintf("%s(%d): writes tracked in %.1f ms, %d regions inherit", d.comm, d.pid, time.Since(t0).Seconds()*1e3, len(incr)))
 	return nil
 }
 
