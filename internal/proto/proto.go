@@ -331,7 +331,7 @@ type GenerationInfo struct {
 	Seconds   float64   `json:"duration_s,omitempty"` // the whole checkpoint
 	Frozen    float64   `json:"frozen_s,omitempty"`   // the job stopped
 	Processes int       `json:"processes,omitempty"`
-	Bad       string    `json:"bad,omitempty"` // why it cannot be restarted from
+	Bad       string    `json:"bad,omitempty"`    // why it cannot be restarted from
 	Parent    int       `json:"parent,omitempty"` // incremental against generation Parent; 0: full
 }
 
