@@ -407,3 +407,43 @@ func (t *dumpTree) linkParents(res *CheckpointResult) error {
 	}
 	return nil
 }
+
+// twinDropper returns what the image writer tells of the ranges written
+// from d's twin (twin.drop): ranges of one region closer than
+// dropGapMax are dropped together, by twinDropChunk or more, so that the
+// scattered pages of an incremental image cost one injected madvise per
+// chunk, not one per page. A gap dropped with them holds nothing still to
+// be read: the twin is read in address order, and what is told is read.
+func (d *dumper) twinDropper() func(addr, n uint64) error {
+	var start, end uint64
+	region := -1
+	regionOf := func(a uint64) int {
+		rs := d.meta.Regions
+		i := sort.Search(len(rs), func(i int) bool { return rs[i].End > a })
+		if i < len(rs) && rs[i].Start <= a {
+			return i
+		}
+		return -1
+	}
+	return func(addr, n uint64) error {
+		r := regionOf(addr)
+		if region >= 0 && r == region && addr >= end && addr-end <= dropGapMax {
+			end = addr + n
+		} else {
+			if region >= 0 {
+				if err := d.twin.drop(start, end-start); err != nil {
+					return err
+				}
+			}
+			start, end, region = addr, addr+n, r
+		}
+		if end-start >= twinDropChunk || r < 0 {
+			region = -1
+			return d.twin.drop(start, end-start)
+		}
+		return nil
+	}
+}
+
+// dropGapMax: ranges further apart are dropped apart.
+const dropGapMax = 1 << 20
