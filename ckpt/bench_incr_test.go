@@ -13,8 +13,8 @@ import (
 // BenchmarkIncrementalCheckpoint: a 1 GiB job (testdata/incr.c) is
 // checkpointed whole with the dirty-page tracker, rewrites 5% of its pages
 // (one in 20, spread out), and is checkpointed again against the first:
-// size and time of each, and of the restore through the chain. Run by
-// make bench.
+// size and time of each, and of the restore through the chain and of a
+// self-contained image. Run by make bench.
 func BenchmarkIncrementalCheckpoint(b *testing.B) {
 	for _, mib := range []int{1024} {
 		b.Run(fmt.Sprintf("%dMiB", mib), func(b *testing.B) {
@@ -65,6 +65,13 @@ func BenchmarkIncrementalCheckpoint(b *testing.B) {
 					b.Fatal(err)
 				}
 				b.ReportMetric(time.Since(t0).Seconds(), "restore-chain-s")
+				unix.Kill(p.PID, unix.SIGKILL)
+				p.Wait()
+				t0 = time.Now()
+				if p, err = Restart(context.Background(), filepath.Join(dir, "full2"), RestartOptions{}); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(time.Since(t0).Seconds(), "restore-full-s")
 				unix.Kill(p.PID, unix.SIGKILL)
 				p.Wait()
 				b.ReportMetric(0, "ns/op")

@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 
@@ -258,12 +259,71 @@ func (f *memFill) fillLayers(rg region) error {
 		if err != nil {
 			return err
 		}
-		if err := f.fillExtents(src, l.rg.Extents, rg.Kind == regionFile || i > 0); err != nil {
+		if i > 0 {
+			err = f.fillScattered(src, l.rg.Extents)
+		} else {
+			err = f.fillExtents(src, l.rg.Extents, rg.Kind == regionFile)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// fillScattered fills extents es of src's image whole, zeros included:
+// the runs of pages a newer image of a chain holds. They are scattered in
+// memory and follow one another in the file, so one injected preadv reads
+// up to iovMax of them (a pread each cost a round trip per page).
+func (f *memFill) fillScattered(src *fillSource, es []extent) error {
+	for len(es) > 0 {
+		n, total := 0, uint64(0)
+		base, ok := src.img.segmentFile(es[0])
+		for n < len(es) && n < iovMax && total+es[n].Len <= fillPiece {
+			off, raw := src.img.segmentFile(es[n])
+			if !ok || !raw || off != base+int64(total) {
+				break
+			}
+			total += es[n].Len
+			n++
+		}
+		if n <= 1 {
+			if err := f.fillExtents(src, es[:1], true); err != nil {
+				return err
+			}
+			es = es[1:]
+			continue
+		}
+		iov := make([]byte, 16*n)
+		for k, e := range es[:n] {
+			binary.LittleEndian.PutUint64(iov[16*k:], e.Addr)
+			binary.LittleEndian.PutUint64(iov[16*k+8:], e.Len)
+		}
+		addr, err := f.b.put(scratchData, iov)
+		if err != nil {
+			return err
+		}
+		got, err := f.b.call("preadv", unix.SYS_PREADV, src.tfd, addr, uint64(n), uint64(base), 0)
+		if err != nil {
+			return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
+		}
+		if got != total {
+			return &ImageError{Path: src.img.Path, Err: fmt.Errorf("%w: segments %#x...: %d bytes of %d read", ErrCorrupt, es[0].Addr, got, total)}
+		}
+		for _, e := range es[:n] {
+			c := src.img.checkSegment(e)
+			work := f.work[f.next%len(f.work)]
+			f.next++
+			work <- checkItem{c: c, addr: e.Addr, n: e.Len}
+			work <- checkItem{c: c, end: true}
+		}
+		es = es[n:]
+	}
+	return nil
+}
+
+// iovMax is IOV_MAX; 16 bytes each, they fit the scratch area.
+const iovMax = 1024
 
 // sync waits until every piece queued so far is checked; it returns the
 // first failed check.
