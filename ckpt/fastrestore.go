@@ -352,6 +352,10 @@ func (f *memFill) source(img *Image) (*fillSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: open: %w", img.Path, err)
 	}
+	// Its pages are read next, few or many: from the disk now (the
+	// process's own image was asked for before the regions were mapped).
+	unix.Fadvise(int(file.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
+	unix.Fadvise(int(file.Fd()), int64(img.dataStart), 0, unix.FADV_WILLNEED)
 	want := f.b.spareFD + 3 + len(f.chain)
 	if err := f.b.takeFD(int(file.Fd()), want, true); err != nil {
 		file.Close()
