@@ -208,18 +208,21 @@ func TestIncrementalTrackingLost(t *testing.T) {
 				}
 			}
 			p.kill()
-			if tree {
-				// The child waits for its end in pause(); it is ours to
-				// kill (our tree) before its pid is needed again.
+			// The child of "fork" waits for its end in pause(): it is
+			// killed before its pid is needed again, and so is the
+			// restored one.
+			killChildren := func() {
 				for _, c := range img.Children() {
-					cimg, err := ReadImage(filepath.Join(dir, c))
-					if err == nil {
+					if cimg, err := ReadImage(filepath.Join(dir, c)); err == nil {
 						unix.Kill(cimg.PID, unix.SIGKILL)
 						waitFor(t, "the child's end", func() bool { return unix.Kill(cimg.PID, 0) != nil })
 					}
 				}
 			}
-			if got := p.restoredSum(filepath.Join(dir, "g1"), RestartOptions{}); got != want {
+			killChildren()
+			got := p.restoredSum(filepath.Join(dir, "g1"), RestartOptions{})
+			killChildren()
+			if got != want {
 				t.Errorf("restored after %s: %q, want %q", tc.event, got, want)
 			}
 		})
