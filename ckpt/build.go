@@ -395,7 +395,7 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 	length := rg.End - rg.Start
 	prot := uint64(rg.Prot)
 	mapProt := prot
-	if len(rg.Extents) > 0 || rg.accounted() && (rg.Kind == regionAnon || rg.Kind == regionFile) {
+	if rg.hasData() || rg.accounted() && (rg.Kind == regionAnon || rg.Kind == regionFile) {
 		// Filled by the process's own reads (fastrestore.go): made
 		// writable meanwhile, then protected as they were. A region
 		// that was writable once keeps its charge (VM_ACCOUNT) when it
@@ -460,7 +460,7 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 	if err != nil {
 		return fmt.Errorf("mmap %#x %#x %#x: %w", rg.Start, length, prot, err)
 	}
-	if len(rg.Extents) == 0 {
+	if !rg.hasData() {
 		if mapProt != prot {
 			if _, err := b.call("mprotect", unix.SYS_MPROTECT, rg.Start, length, prot); err != nil {
 				return fmt.Errorf("mprotect %#x: %w", rg.Start, err)

@@ -50,6 +50,15 @@ type CheckpointOptions struct {
 	// level, 1 (fastest) to MaxCompress (-z): chunk by chunk, in parallel,
 	// incompressible chunks as they are (compress.go).
 	Compress int
+	// Track leaves a dirty-page tracker in every process (a userfaultfd
+	// in write-protect async mode, dirty_linux_amd64.go), so that a later
+	// checkpoint can be incremental against this one.
+	Track bool
+	// Parent, if set, is the root image of an earlier checkpoint of the
+	// same tree: each image holds only the pages written since, of the
+	// regions whose writes were tracked without a gap (the rest whole),
+	// and names its parent (incremental.go). Implies Track.
+	Parent string
 }
 
 // CheckpointResult describes a finished checkpoint.
@@ -65,6 +74,9 @@ type CheckpointResult struct {
 	Memory   uint64        // bytes of memory saved (all-zero pages excluded)
 	Apparent int64         // image size as ls -l shows it
 	Disk     int64         // image size on disk (holes excluded)
+	// Incremental: some image holds only what changed since its parent
+	// (CheckpointOptions.Parent).
+	Incremental bool
 }
 
 // Checkpoint saves the state of process pid into an image file. The target
@@ -187,6 +199,10 @@ type dumper struct {
 	// noSuspend: the kernel refused to suspend its seccomp while traced
 	// (see seizeTask).
 	noSuspend bool
+	// parentImg: its image in the parent checkpoint (incremental.go);
+	// trackerFDs: the descriptors of its trackers, left out of the image.
+	parentImg  *Image
+	trackerFDs []int
 }
 
 func (d *dumper) warn(format string, args ...any) {
@@ -578,6 +594,9 @@ func (d *dumper) collectFiles() error {
 			d.log.Info(fmt.Sprintf("%s(%d) fd %d %s ignored", d.comm, d.pid, fd, link))
 			d.meta.Files = append(d.meta.Files, fileDesc{FD: fd, Kind: fdClosed, Path: link, Reason: reasonIgnored})
 			continue
+		}
+		if d.isTracker(fd) {
+			continue // ours, never restored (dirty_linux_amd64.go)
 		}
 		f, err := d.describeFD(fd)
 		if err != nil {

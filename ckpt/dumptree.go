@@ -45,10 +45,18 @@ type dumpTree struct {
 	// no copy-on-write twins.
 	vmas map[int]vmaFlags
 	pool *bufPool // the image writer's buffers
+	// parents: the parent checkpoint's images by pid (opts.Parent).
+	parents map[int]*Image
 }
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
 	t.ctx = ctx
+	if t.opts.Parent != "" && !t.opts.CheckOnly {
+		var err error
+		if t.parents, err = parentTree(t.opts.Parent, t.opts.Key); err != nil {
+			return err
+		}
+	}
 	if !t.opts.CheckOnly {
 		// Before the freeze: what costs memory the first time it is
 		// touched (~15 us a page here), and smaps, which walks every page
@@ -87,6 +95,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	for _, d := range t.procs {
 		_, twins := t.vmas[d.pid]
 		d.deferPlan = twins && !d.zombie
+		if p := t.parents[d.pid]; p != nil && p.meta.Comm == d.comm {
+			d.parentImg = p
+		}
 		if err := d.collect(); err != nil {
 			return err
 		}
@@ -124,6 +135,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	t.nameCowParents()
 	if t.opts.CheckOnly {
 		return nil
+	}
+	if err := t.linkParents(res); err != nil {
+		return err
 	}
 	// The images are written (copy-on-write twins let the tree go
 	// before, see writeImages); on error no temporary file is left.

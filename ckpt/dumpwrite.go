@@ -106,7 +106,7 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 					return err
 				}
 			}
-			if err := writers[i].write(ctx, d.segments(true), twinSource{d.twin}, d.twin.drop, th.check); err != nil {
+			if err := writers[i].write(ctx, d.segments(true), twinSource{d.twin}, d.twinDropper(), th.check); err != nil {
 				return err
 			}
 			d.twin.kill() // its memory goes back at once

@@ -21,6 +21,9 @@ var (
 	// ErrBadCompress: a compression level the engine does not have
 	// (CheckpointOptions.Compress).
 	ErrBadCompress = errors.New("no such compression level")
+	// ErrParent: an incremental image's parent is missing, damaged, or not
+	// the image it was made against (incremental.go).
+	ErrParent = errors.New("parent checkpoint unusable")
 )
 
 // UncheckpointableError reports state of a process the engine cannot save,

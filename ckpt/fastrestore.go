@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 
@@ -87,6 +88,17 @@ type memFill struct {
 	next int
 	done chan error
 	over bool
+	// chain: the images of the chain below the process's own, opened
+	// when a region first needs them (incremental.go).
+	chain map[*Image]*fillSource
+}
+
+// fillSource is one image file the process reads pages from: the
+// restorer's descriptor and the process's.
+type fillSource struct {
+	img *Image
+	f   *os.File
+	tfd uint64
 }
 
 // checkers is the number of checker goroutines of one process: the
@@ -102,6 +114,7 @@ type checkItem struct {
 	n    uint64
 	hole bool
 	end  bool
+	sync chan error // a barrier: answered once every piece before it is checked
 }
 
 // startFill gives the process a descriptor of img (above every saved one
@@ -129,6 +142,12 @@ func (f *memFill) finish() error {
 	}
 	f.over = true
 	var err error
+	for _, s := range f.chain {
+		if _, cerr := f.b.call("close", unix.SYS_CLOSE, s.tfd); cerr != nil && err == nil {
+			err = fmt.Errorf("close image descriptor: %w", cerr)
+		}
+		s.f.Close()
+	}
 	for _, w := range f.work {
 		close(w)
 	}
@@ -149,6 +168,10 @@ func (f *memFill) check(work <-chan checkItem) {
 	var first error
 	buf := make([]byte, checkPiece)
 	for it := range work {
+		if it.sync != nil {
+			it.sync <- first
+			continue
+		}
 		if first != nil {
 			continue
 		}
@@ -194,13 +217,20 @@ func (b *builder) readMem(buf []byte, addr uint64) error {
 // saved pages replace the file's, zero or not; in anonymous memory a zero
 // page (a hole of the image) is left untouched.
 func (f *memFill) fillRegion(rg region) error {
-	all := rg.Kind == regionFile
-	for _, e := range rg.Extents {
+	if rg.FromParent {
+		return f.fillLayers(rg)
+	}
+	return f.fillExtents(&fillSource{img: f.b.p.img, f: f.img, tfd: f.tfd}, rg.Extents, rg.Kind == regionFile)
+}
+
+// fillExtents fills the extents es of src's image.
+func (f *memFill) fillExtents(src *fillSource, es []extent, all bool) error {
+	for _, e := range es {
 		var err error
-		if off, ok := f.b.p.img.segmentFile(e); ok {
-			err = f.fillRaw(e, off, all)
+		if off, ok := src.img.segmentFile(e); ok {
+			err = f.fillRaw(src, e, off, all)
 		} else {
-			err = f.fillDecoded(e, all)
+			err = f.fillDecoded(src, e, all)
 		}
 		if err != nil {
 			return err
@@ -209,13 +239,148 @@ func (f *memFill) fillRegion(rg region) error {
 	return nil
 }
 
+// fillLayers fills a region an incremental image inherits: from the
+// oldest image of its chain up, each image's pages verified before the
+// next one's go over them, the pages gone since dropped in between
+// (MADV_DONTNEED: zero, or the file's page again). The pages of an image
+// above the oldest are written whole, zeros included: they replace pages.
+func (f *memFill) fillLayers(rg region) error {
+	ls, err := f.b.p.img.layers(rg)
+	if err != nil {
+		return err
+	}
+	for i, l := range ls {
+		if i > 0 {
+			if err := f.sync(); err != nil {
+				return err
+			}
+			for _, c := range l.rg.Clear {
+				if _, err := f.b.call("madvise", unix.SYS_MADVISE, c[0], c[1]-c[0], unix.MADV_DONTNEED); err != nil {
+					return fmt.Errorf("region %#x-%#x: drop %#x-%#x: %w", rg.Start, rg.End, c[0], c[1], err)
+				}
+			}
+		}
+		src, err := f.source(l.img)
+		if err != nil {
+			return err
+		}
+		if i > 0 {
+			err = f.fillScattered(src, l.rg.Extents)
+		} else {
+			err = f.fillExtents(src, l.rg.Extents, rg.Kind == regionFile)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fillScattered fills extents es of src's image whole, zeros included:
+// the runs of pages a newer image of a chain holds. They are scattered in
+// memory and follow one another in the file, so one injected preadv reads
+// up to iovMax of them (a pread each cost a round trip per page).
+func (f *memFill) fillScattered(src *fillSource, es []extent) error {
+	for len(es) > 0 {
+		n, total := 0, uint64(0)
+		base, ok := src.img.segmentFile(es[0])
+		for n < len(es) && n < iovMax && total+es[n].Len <= fillPiece {
+			off, raw := src.img.segmentFile(es[n])
+			if !ok || !raw || off != base+int64(total) {
+				break
+			}
+			total += es[n].Len
+			n++
+		}
+		if n <= 1 {
+			if err := f.fillExtents(src, es[:1], true); err != nil {
+				return err
+			}
+			es = es[1:]
+			continue
+		}
+		iov := make([]byte, 16*n)
+		for k, e := range es[:n] {
+			binary.LittleEndian.PutUint64(iov[16*k:], e.Addr)
+			binary.LittleEndian.PutUint64(iov[16*k+8:], e.Len)
+		}
+		addr, err := f.b.put(scratchData, iov)
+		if err != nil {
+			return err
+		}
+		got, err := f.b.call("preadv", unix.SYS_PREADV, src.tfd, addr, uint64(n), uint64(base), 0)
+		if err != nil {
+			return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
+		}
+		if got != total {
+			return &ImageError{Path: src.img.Path, Err: fmt.Errorf("%w: segments %#x...: %d bytes of %d read", ErrCorrupt, es[0].Addr, got, total)}
+		}
+		for _, e := range es[:n] {
+			c := src.img.checkSegment(e)
+			work := f.work[f.next%len(f.work)]
+			f.next++
+			work <- checkItem{c: c, addr: e.Addr, n: e.Len}
+			work <- checkItem{c: c, end: true}
+		}
+		es = es[n:]
+	}
+	return nil
+}
+
+// iovMax is IOV_MAX; 16 bytes each, they fit the scratch area.
+const iovMax = 1024
+
+// sync waits until every piece queued so far is checked; it returns the
+// first failed check.
+func (f *memFill) sync() error {
+	var first error
+	for _, w := range f.work {
+		c := make(chan error, 1)
+		w <- checkItem{sync: c}
+		if err := <-c; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// source returns the file of img to fill from: the process's own image,
+// or one of its chain, given to the process on first use.
+func (f *memFill) source(img *Image) (*fillSource, error) {
+	if img == f.b.p.img {
+		return &fillSource{img: img, f: f.img, tfd: f.tfd}, nil
+	}
+	if s, ok := f.chain[img]; ok {
+		return s, nil
+	}
+	file, err := openImage(img.Path)
+	if err != nil {
+		return nil, fmt.Errorf("%s: open: %w", img.Path, err)
+	}
+	// Its pages are read next, few or many: from the disk now (the
+	// process's own image was asked for before the regions were mapped).
+	unix.Fadvise(int(file.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
+	unix.Fadvise(int(file.Fd()), int64(img.dataStart), 0, unix.FADV_WILLNEED)
+	want := f.b.spareFD + 3 + len(f.chain)
+	if err := f.b.takeFD(int(file.Fd()), want, true); err != nil {
+		file.Close()
+		return nil, fmt.Errorf("image descriptor: %w", err)
+	}
+	if f.chain == nil {
+		f.chain = map[*Image]*fillSource{}
+	}
+	s := &fillSource{img: img, f: file, tfd: uint64(want)}
+	f.chain[img] = s
+	return s, nil
+}
+
 // fillRaw has the process pread extent e from the image file, data run by
 // data run (SEEK_DATA/SEEK_HOLE), and queues each piece for its check.
-func (f *memFill) fillRaw(e extent, base int64, all bool) error {
-	c := f.b.p.img.checkSegment(e)
+func (f *memFill) fillRaw(src *fillSource, e extent, base int64, all bool) error {
+	c := src.img.checkSegment(e)
 	work := f.work[f.next%len(f.work)]
 	f.next++
-	fd := int(f.img.Fd())
+	fd := int(src.f.Fd())
 	end := base + int64(e.Len)
 	pos := base
 	for pos < end {
@@ -238,12 +403,12 @@ func (f *memFill) fillRaw(e extent, base int64, all bool) error {
 		for p := dataAt; p < holeAt; {
 			n := min(int64(fillPiece), holeAt-p)
 			addr := e.Addr + uint64(p-base)
-			got, err := f.b.call("pread64", unix.SYS_PREAD64, f.tfd, addr, uint64(n), uint64(p))
+			got, err := f.b.call("pread64", unix.SYS_PREAD64, src.tfd, addr, uint64(n), uint64(p))
 			if err != nil {
 				return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
 			}
 			if got == 0 || int64(got) > n {
-				return &ImageError{Path: f.b.p.img.Path, Err: fmt.Errorf("%w: segment %#x-%#x: file ends at %d", ErrCorrupt, e.Addr, e.Addr+e.Len, p)}
+				return &ImageError{Path: src.img.Path, Err: fmt.Errorf("%w: segment %#x-%#x: file ends at %d", ErrCorrupt, e.Addr, e.Addr+e.Len, p)}
 			}
 			work <- checkItem{c: c, addr: addr, n: got}
 			p += int64(got)
@@ -260,11 +425,11 @@ func (f *memFill) fillRaw(e extent, base int64, all bool) error {
 // fillDecoded reads extent e through readSegment into a buffer of ours,
 // checks it there and writes it into the process (process_vm_writev):
 // what is checked is what is written.
-func (f *memFill) fillDecoded(e extent, all bool) error {
-	img := f.b.p.img
+func (f *memFill) fillDecoded(src *fillSource, e extent, all bool) error {
+	img := src.img
 	c := img.checkSegment(e)
 	w := memWriter{b: f.b}
-	err := img.streamSegment(f.img, e, c, func(at uint64, b []byte) error {
+	err := img.streamSegment(src.f, e, c, func(at uint64, b []byte) error {
 		if all {
 			_, err := w.WriteAt(b, int64(e.Addr+at))
 			return err

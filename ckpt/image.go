@@ -3,6 +3,7 @@ package ckpt
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/sha256"
 	"debug/elf"
 	"encoding/binary"
 	"encoding/json"
@@ -124,6 +125,16 @@ type imageMeta struct {
 	// Compression: the memory is stored compressed, chunk by chunk
 	// (compress.go); nil: as it was.
 	Compression *compression `json:"compression,omitempty"`
+	// Parent: this image holds only the pages changed since the image
+	// it names (incremental.go); nil: self-contained.
+	Parent *parentRef `json:"parent,omitempty"`
+	// Track: the dirty-page tracker left in the process at this
+	// checkpoint (dirty_linux_amd64.go); nil: none.
+	Track *trackRecord `json:"track,omitempty"`
+	// State: a merged image's stand-in for the digest of the image it
+	// replaces, so that images naming that one as parent still accept
+	// it (merge.go); "": the image's own digest.
+	State string `json:"state,omitempty"`
 }
 
 // terminal holds the settings (termios) and window size of a control
@@ -235,6 +246,15 @@ type region struct {
 	Advice []string `json:"advice,omitempty"`
 	// AIO: the AIO context whose ring a regionAIO is (aio.go).
 	AIO *aioRing `json:"aio,omitempty"`
+	// FromParent: the pages of the region not in Extents are those of
+	// the same region in the parent image, but for Clear (incremental.go).
+	FromParent bool `json:"from_parent,omitempty"`
+	// Clear: runs [start, end) of pages the parent holds that are gone
+	// since (zero, or the file's again).
+	Clear [][2]uint64 `json:"clear,omitempty"`
+	// Tracked: the region was registered with the dirty-page tracker at
+	// this checkpoint.
+	Tracked bool `json:"tracked,omitempty"`
 }
 
 // extent is a saved run of pages: Len bytes at Addr, stored at file offset Off.
@@ -380,6 +400,10 @@ type Image struct {
 	comp      *compression
 	chunkBase []int
 	stored    []uint64
+	digest    [32]byte  // SHA-256 of the headers and notes (incremental.go)
+	// parent: the image Parent names, once loaded (loadChain); nil:
+	// none, or not loaded.
+	parent *Image
 }
 
 // Creds are the credentials of an image's process.
@@ -545,7 +569,7 @@ func decodeImage(r io.ReaderAt, size int64, key []byte) (*Image, error) {
 	if _, err := r.ReadAt(pad, int64(noteOff+noteLen)); err != nil || !bytes.Equal(pad, zeroPage[:len(pad)]) {
 		return nil, fmt.Errorf("%w: padding after the notes", ErrCorrupt)
 	}
-	img := &Image{size: size, dataStart: dataStart}
+	img := &Image{size: size, dataStart: dataStart, digest: sha256.Sum256(append(append(hdr[:len(hdr):len(hdr)], ph...), notes...))}
 
 	var metaJSON, sumsDesc []byte
 	sumsAt := -1 // offset of the sums note's descriptor in notes
@@ -828,6 +852,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 		if err := checkPTY(f); err != nil {
 			return err
 		}
+	}
+	if err := checkIncremental(m); err != nil {
+		return err
 	}
 	if err := checkIPC(m.IPC); err != nil {
 		return err

@@ -39,6 +39,8 @@ const (
 	// costs about what 64 KiB take on the disk) and leaving the file in
 	// fragments.
 	holeMin = 32 << 10
+	// directMin: shorter writes are not direct (see put).
+	directMin = 64 << 10
 )
 
 // memSource is where a segment's bytes are read from: b gets the bytes of
@@ -432,7 +434,10 @@ func sortRanges(rs [][2]uint64) {
 // left as holes; directly where the file takes it.
 func (w *imageWriter) put(b []byte, off int64) error {
 	return writeRuns(b, off, func(p []byte, at int64) error {
-		if w.direct != nil {
+		// Short writes (the scattered pages of an incremental image) go
+		// through the page cache: a direct write costs about what one of
+		// 64 KiB does, whatever its size; publish fsyncs both.
+		if w.direct != nil && len(p) >= directMin {
 			_, err := w.direct.WriteAt(p, at)
 			if err == nil || !errors.Is(err, unix.EINVAL) {
 				return err

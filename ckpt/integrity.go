@@ -380,7 +380,12 @@ func VerifyImage(path string, key []byte) (authentic bool, err error) {
 	if !st.Mode().IsRegular() {
 		return false, &ImageError{Path: path, Err: ErrNotImage}
 	}
-	return verifyImage(f, st.Size(), key, path)
+	authentic, err = verifyImage(f, st.Size(), key, path)
+	if err != nil {
+		return false, err
+	}
+	// An incremental image is verified with its chain (incremental.go).
+	return verifyChain(path, key, authentic)
 }
 
 // verifyImage is VerifyImage of an image read from r; errors name path.

@@ -65,7 +65,8 @@ const (
 
 // lazyRegion reports whether rg is restored lazily.
 func (b *builder) lazyRegion(rg region) bool {
-	if !b.r.opts.Lazy || rg.Kind != regionAnon || len(rg.Extents) == 0 {
+	if !b.r.opts.Lazy || rg.Kind != regionAnon || len(rg.Extents) == 0 || rg.FromParent {
+		// FromParent: filled through its chain (fillLayers), before it runs.
 		return false
 	}
 	if len(rg.Inherit) > 0 || b.p.cow.kept[rg.Start] {

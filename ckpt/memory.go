@@ -84,13 +84,18 @@ func (d *dumper) planMemory() error {
 				return err
 			}
 		}
-		d.plan = append(d.plan, regionPlan{runs: runs, deferred: deferred, perms: mp.Perms})
+		d.plan = append(d.plan, regionPlan{runs: runs, deferred: deferred, perms: mp.Perms, full: full})
 		for _, run := range runs {
 			// Offsets come with the layout; the tree looks at which
 			// shared memory this image holds before (shmSeen, name).
 			r.Extents = append(r.Extents, extent{Addr: run[0], Len: run[1] - run[0]})
 		}
 		d.meta.Regions = append(d.meta.Regions, *r)
+	}
+	// Writes since the parent checkpoint, and the tracker for the next
+	// (dirty_linux_amd64.go).
+	if err := d.trackDirty(pm); err != nil {
+		return err
 	}
 	if !d.deferPlan {
 		return d.layout()
@@ -104,6 +109,8 @@ type regionPlan struct {
 	runs     [][2]uint64
 	deferred bool
 	perms    string
+	full     bool        // every page saved (classify)
+	incr     *regionIncr // inherited from the parent image (incremental.go)
 }
 
 // planDeferred finds the pages of the deferred regions in the memory of
@@ -140,7 +147,20 @@ func (d *dumper) layout() error {
 	d.loads = d.loads[:0]
 	for i := range d.meta.Regions {
 		r := &d.meta.Regions[i]
-		runs := withoutSpans(d.plan[i].runs, r.Inherit) // cowshare.go
+		runs := d.plan[i].runs
+		switch inc := d.plan[i].incr; {
+		case len(r.Inherit) > 0:
+			// Pages still shared with the parent process (cowshare.go) are
+			// in the parent's image: the rest of the region is saved
+			// whole, and the next generation takes it whole too (the
+			// pages of a parent process's image are no layer of this
+			// process's chain).
+			runs = withoutSpans(runs, r.Inherit)
+			r.Tracked = false
+		case inc != nil:
+			runs = inc.saved
+			r.FromParent, r.Clear = true, inc.clear
+		}
 		if r.Kind == regionFile && len(runs) > fileRunsMax {
 			runs = [][2]uint64{{r.Start, r.End}}
 		}

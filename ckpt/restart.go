@@ -210,11 +210,11 @@ const maxTreeMembers = 4096
 // image twice (a cycle or a repeated child, compared by device and inode),
 // at most maxTreeMembers, every member of the root's checkpoint.
 func loadTree(path string, key []byte) (*rproc, []*rproc, error) {
-	img, err := readImage(path, key)
+	img, err := readImageChain(path, key)
 	if err != nil {
 		return nil, nil, err
 	}
-	root := &rproc{img: img, meta: img.meta, closed: map[int]bool{}, authentic: img.authentic}
+	root := &rproc{img: img, meta: img.meta, closed: map[int]bool{}, authentic: img.chainAuthentic()}
 	procs := []*rproc{root}
 	// Images by the file they were read from: one read twice is a cycle
 	// or a child named twice.
@@ -230,7 +230,7 @@ func loadTree(path string, key []byte) (*rproc, []*rproc, error) {
 				return nil, nil, &ImageError{Path: path, Err: fmt.Errorf("%w: more than %d processes in the tree", ErrCorrupt, maxTreeMembers)}
 			}
 			cpath := filepath.Join(dir, name)
-			cimg, err := readImage(cpath, key)
+			cimg, err := readImageChain(cpath, key)
 			if err != nil {
 				return nil, nil, fmt.Errorf("member of the tree of %s: %w", path, err)
 			}
@@ -242,7 +242,7 @@ func loadTree(path string, key []byte) (*rproc, []*rproc, error) {
 				return nil, nil, &ImageError{Path: cpath, Err: fmt.Errorf("%w: member of another checkpoint (id %s) than its root %s (id %s)",
 					ErrCorrupt, cimg.meta.Checkpoint, path, img.meta.Checkpoint)}
 			}
-			c := &rproc{img: cimg, meta: cimg.meta, parent: p, closed: map[int]bool{}, authentic: cimg.authentic}
+			c := &rproc{img: cimg, meta: cimg.meta, parent: p, closed: map[int]bool{}, authentic: cimg.chainAuthentic()}
 			p.children = append(p.children, c)
 			procs = append(procs, c)
 		}

@@ -75,6 +75,10 @@ type Config struct {
 	// CheckpointCompress is the zstd level of the jobs' images (0: not
 	// compressed); a queue's ckpt_compress overrides it.
 	CheckpointCompress int
+	// CheckpointFullEvery: one generation in this many is
+	// self-contained, the others incremental (a queue's ckpt_full_every
+	// overrides it); 1: every one.
+	CheckpointFullEvery int
 	// CheckpointHour is how long an hour of a checkpoint interval lasts:
 	// an hour, except for tests and demonstrations, which shorten it.
 	CheckpointHour time.Duration
@@ -141,8 +145,9 @@ func Default(m Machine) Config {
 		KeepFinished: 7 * 24 * time.Hour,
 		LogLevel:     "info",
 
-		CheckpointKeep: 2,
-		CheckpointHour: time.Hour,
+		CheckpointKeep:      2,
+		CheckpointFullEvery: 8,
+		CheckpointHour:      time.Hour,
 
 		MaxConnections:     1024,
 		MaxUserConnections: 64,

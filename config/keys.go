@@ -134,6 +134,16 @@ var keys = []key{
 			return nil
 		},
 		func(c Config) string { return strconv.Itoa(c.CheckpointCompress) }},
+	{"checkpoint_full_every", "one checkpoint generation in this many is self-contained, the others hold only what changed since the one before (1: all self-contained; a queue's ckpt_full_every overrides it)", "8",
+		func(c *Config, v string) error {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 || n > 32 {
+				return fmt.Errorf("want a whole number of generations from 1 to 32")
+			}
+			c.CheckpointFullEvery = n
+			return nil
+		},
+		func(c Config) string { return strconv.Itoa(c.CheckpointFullEvery) }},
 	{"checkpoint_hour", "how long an hour of a checkpoint interval (qsub -c) lasts; shorter only for tests and demonstrations", "1h",
 		func(c *Config, v string) error {
 			return duration(&c.CheckpointHour, v, 100*time.Millisecond, time.Hour)

@@ -26,7 +26,9 @@ import (
 // that of an uninterrupted run.
 func TestBatchCkptPeriodic(t *testing.T) {
 	batchNeedRoot(t)
-	b := newBatch(t, ckptConf)
+	// Self-contained generations only: each one stands alone (see
+	// batch_incr_test.go for incremental ones).
+	b := newBatch(t, ckptConf+"checkpoint_full_every = 1\n")
 	const steps, bodies = 6000, 600
 	want := nbodyReference(t, steps, bodies)
 	id, out := b.nbodyJob("periodic", steps, bodies, "-c", "1")

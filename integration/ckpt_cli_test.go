@@ -875,7 +875,7 @@ func TestCkptCopyFiles(t *testing.T) {
 func TestCkptHelp(t *testing.T) {
 	t.Parallel()
 	ckptNeedRoot(t)
-	for name, letters := range map[string]string{"chkpnt": "CFnqvXrjpdfkK", "restart": "CFqvwWXzkK"} {
+	for name, letters := range map[string]string{"chkpnt": "CFnqvXrjpdfkKTb", "restart": "CFqvwWXzkK"} {
 		t.Run(name, func(t *testing.T) {
 			r := ckptRun(t, t.TempDir(), name, "--help")
 			ckptWantCode(t, name+" --help", r, 0)

@@ -60,7 +60,8 @@ func (j *Job) endCheckpoint(gen int, ok bool, now time.Time) {
 
 // CheckpointDone records generation g, now durable, as the job's newest,
 // and drops the oldest so that at most keep good generations remain (and
-// every bad one goes). It returns the dropped generations, whose files the
+// every bad one goes), but for those a kept incremental generation needs
+// (its parent, theirs...): those are kept. It returns the dropped generations, whose files the
 // caller deletes once this record is durable. A checkpoint that also
 // stopped the job (qchkpnt -k) leaves it checkpointing until its run's end
 // is reported.
@@ -91,16 +92,42 @@ func (j *Job) CheckpointDone(g Generation, keep int, now time.Time) (dropped []G
 	slices.SortStableFunc(list, func(a, b Generation) int { return b.N - a.N })
 	var kept []Generation
 	good := 0
+	// An incremental generation needs the one it was made against, and
+	// that one its own: those a kept one needs are kept too (newest
+	// first, so a parent is met after its children).
+	need := map[int]bool{}
 	for _, x := range list {
-		if x.Good() && good < keep {
-			good++
+		if (x.Good() && good < keep) || need[x.N] {
+			if x.Good() && good < keep {
+				good++
+			}
 			kept = append(kept, x)
+			if x.Parent > 0 {
+				need[x.Parent] = true
+			}
 			continue
 		}
 		dropped = append(dropped, x)
 	}
 	j.Checkpoints = kept
 	return dropped
+}
+
+// ChainLength is how many generations restarting from generation n reads:
+// 1 for a self-contained one, 1 more for each parent.
+func (j *Job) ChainLength(n int) int {
+	length := 0
+	for n > 0 && length <= len(j.Checkpoints) {
+		length++
+		next := 0
+		for _, g := range j.Checkpoints {
+			if g.N == n {
+				next = g.Parent
+			}
+		}
+		n = next
+	}
+	return length
 }
 
 // elapsedAt is the job's run time at t, in its last run: the time that run

@@ -121,6 +121,10 @@ type Generation struct {
 	// Host is the cluster node that wrote it (its fingerprint decides
 	// where the job may restart); empty on a single host.
 	Host string
+	// Parent is the generation this one holds the changes since
+	// (an incremental checkpoint: it needs Parent to be restarted from);
+	// 0: self-contained.
+	Parent int
 }
 
 // Good reports whether the job can restart from the generation.

@@ -106,6 +106,7 @@ type diskGeneration struct {
 	Bad        string `json:"bad,omitempty"`
 	ElapsedNS  int64  `json:"elapsed_ns,omitempty"`
 	Host       string `json:"host,omitempty"` // cluster mode: the node that wrote it
+	Parent     int    `json:"parent,omitempty"`
 }
 
 type diskQueue struct {
@@ -123,6 +124,7 @@ type diskQueue struct {
 	NetDefault  string `json:"net_default,omitempty"`
 	// 1: compressed images, -1: not, 0: the server's.
 	CkptCompress int `json:"ckpt_compress,omitempty"`
+	FullEvery    int `json:"ckpt_full_every,omitempty"`
 }
 
 func toDiskJob(j *jobs.Job) diskJob {
@@ -147,7 +149,7 @@ func toDiskJob(j *jobs.Job) diskJob {
 		d.Checkpoints = append(d.Checkpoints, diskGeneration{
 			N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size, Root: g.Root,
 			DurationNS: int64(g.Duration), FrozenNS: int64(g.Frozen), Processes: g.Processes, Bad: g.Bad,
-			ElapsedNS: int64(g.Elapsed), Host: g.Host,
+			ElapsedNS: int64(g.Elapsed), Host: g.Host, Parent: g.Parent,
 		})
 	}
 	d.LastGeneration, d.RestartFrom = j.LastGeneration, j.RestartFrom
@@ -193,7 +195,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 		j.Checkpoints = append(j.Checkpoints, jobs.Generation{
 			N: g.N, Time: g.Time, Dir: g.Dir, Size: g.Size, Root: g.Root,
 			Duration: time.Duration(g.DurationNS), Frozen: time.Duration(g.FrozenNS), Processes: g.Processes, Bad: g.Bad,
-			Elapsed: time.Duration(g.ElapsedNS), Host: g.Host,
+			Elapsed: time.Duration(g.ElapsedNS), Host: g.Host, Parent: g.Parent,
 		})
 	}
 	j.LastGeneration, j.RestartFrom = d.LastGeneration, d.RestartFrom
@@ -210,7 +212,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 func toDiskQueue(q *Queue) diskQueue {
 	d := diskQueue{Name: q.Name, Priority: q.Priority, Enabled: q.Enabled, Started: q.Started,
 		MaxRunning: q.MaxRunning, MaxUserRunning: q.MaxUserRunning, Created: q.Created,
-		CkptMinNS: int64(q.CkptMin), CkptKeep: q.CkptKeep, NetDefault: q.NetDefault, CkptCompress: q.CkptCompress}
+		CkptMinNS: int64(q.CkptMin), CkptKeep: q.CkptKeep, NetDefault: q.NetDefault, CkptCompress: q.CkptCompress, FullEvery: q.CkptFullEvery}
 	if q.CkptDefault.Kind != "" {
 		d.CkptDefault = q.CkptDefault.String()
 	}
@@ -220,7 +222,7 @@ func toDiskQueue(q *Queue) diskQueue {
 func (d diskQueue) queue() *Queue {
 	q := &Queue{Name: d.Name, Priority: d.Priority, Enabled: d.Enabled, Started: d.Started,
 		MaxRunning: d.MaxRunning, MaxUserRunning: d.MaxUserRunning, Created: d.Created,
-		CkptMin: time.Duration(d.CkptMinNS), CkptKeep: d.CkptKeep, NetDefault: d.NetDefault}
+		CkptMin: time.Duration(d.CkptMinNS), CkptKeep: d.CkptKeep, NetDefault: d.NetDefault, CkptFullEvery: d.FullEvery}
 	if d.CkptCompress == 1 || d.CkptCompress == -1 {
 		q.CkptCompress = d.CkptCompress
 	}

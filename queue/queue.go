@@ -29,6 +29,10 @@ type Queue struct {
 	// CkptKeep is how many good checkpoint generations each job keeps; 0:
 	// the server's checkpoint_keep.
 	CkptKeep int
+	// CkptFullEvery: one checkpoint generation in this many is
+	// self-contained, the others incremental; 0: the server's
+	// checkpoint_full_every.
+	CkptFullEvery int
 	// NetDefault is the net resource of the queue's jobs that ask for
 	// none: jobs.NetPrivate, or "" (the host's network).
 	NetDefault string
@@ -47,7 +51,7 @@ func (q *Queue) Copy() *Queue { c := *q; return &c }
 
 // QueueAttributes lists the attributes Set knows, in listing order.
 var QueueAttributes = []string{"priority", "enabled", "started", "max_running", "max_user_running",
-	"ckpt_min", "ckpt_default", "ckpt_keep", "ckpt_compress", "net_default"}
+	"ckpt_min", "ckpt_default", "ckpt_keep", "ckpt_compress", "ckpt_full_every", "net_default"}
 
 // Set changes one attribute, as qmgr "set queue NAME attr = value" asks.
 func (q *Queue) Set(attr, value string) error {
@@ -113,6 +117,12 @@ func (q *Queue) Set(attr, value string) error {
 		if b {
 			q.CkptCompress = 1
 		}
+	case "ckpt_full_every":
+		n, err := strconv.Atoi(value)
+		if err != nil || n < 0 || n > 32 {
+			return fmt.Errorf("ckpt_full_every = %s: %w (want 1 to 32 generations, 0 for the server's checkpoint_full_every)", value, ErrBadQueue)
+		}
+		q.CkptFullEvery = n
 	case "net_default":
 		switch value {
 		case jobs.NetPrivate:
@@ -158,6 +168,8 @@ func (q *Queue) Get(attr string) string {
 			return "false"
 		}
 		return "default"
+	case "ckpt_full_every":
+		return strconv.Itoa(q.CkptFullEvery)
 	case "net_default":
 		if q.NetDefault == "" {
 			return "host"

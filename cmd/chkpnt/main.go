@@ -44,8 +44,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Reader: stdin,
 		Name:   "chkpnt",
 		Usage:  "checkpoint a running process into an image file",
-		UsageText: "chkpnt [-CFinqvXz] [--compress-level N] [-r|-j|-p] [-d dir] [-f file] [-I logfile] [-L logfile] [-k signo|-K signo] pid\n" +
-			"chkpnt -S signo [-CFqvXz] [-d dir] [-f file] [-k signo|-K signo] -- command [args ...]",
+		UsageText: "chkpnt [-CFinqTvXz] [--compress-level N] [-r|-j|-p] [-b parent] [-d dir] [-f file] [-I logfile] [-L logfile] [-k signo|-K signo] pid\n" +
+			"chkpnt -S signo [-CFqvXz] [-d dir] [-f file] [-k signo|-K signo] -- command [args ...]\n" +
+			"chkpnt --merge image",
 		Description: "Saves the state of process PID (registers, memory, open files, signals, limits,\n" +
 			"credentials) into an ELF core file named COMM.PID in the current directory, which\n" +
 			"`restart FILE` brings back to life and `gdb PROGRAM FILE` opens like a core dump.\n" +
@@ -77,6 +78,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "f", Usage: "image file name or path; default COMM.PID"},
 			&cli.StringFlag{Name: "k", Usage: "send signal `signo` (name or number) to the process once the image is durable"},
 			&cli.StringFlag{Name: "K", Usage: "like -k, for every process of the tree (-k signals the root only)"},
+			&cli.BoolFlag{Name: "T", Aliases: []string{"track"}, Usage: "leave a dirty-page tracker in every process (a userfaultfd at fd 1000 or above), so that a later chkpnt -b against this image saves only what changed"},
+			&cli.StringFlag{Name: "b", Aliases: []string{"parent"}, Usage: "incremental: save only the pages written since the checkpoint whose root image is `image` (taken with -T or -b; the new image names it and needs it to restart); implies -T"},
+			&cli.StringFlag{Name: "merge", Usage: "make the images of the tree whose root is `image` self-contained (merged with the images they were made against), in place, durably; no pid"},
 			&cli.StringFlag{Name: "S", Usage: "supervise: run the command given instead of a pid (after --) and checkpoint its whole tree into the image, replaced each time, whenever chkpnt receives signal `signo` (DragonFly's SIGCKPT)"},
 		}, statusFlags...),
 		Action: run,
@@ -85,6 +89,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 
 func run(c *cli.Context) error {
 	openStatus(c)
+	if c.IsSet("merge") {
+		return runMerge(c)
+	}
 	if c.IsSet("S") {
 		return runSupervised(c)
 	}
@@ -122,8 +129,37 @@ func run(c *cli.Context) error {
 		return cli.Exit(err.Error(), 1)
 	}
 	if c.Bool("v") && !opts.CheckOnly {
-		fmt.Fprintf(c.App.ErrWriter, "chkpnt: %s: %d KiB of memory, %d KiB on disk, process stopped %.3fs, total %.3fs\n",
-			strings.Join(res.Images, " "), res.Memory/1024, res.Disk/1024, res.Frozen.Seconds(), res.Duration.Seconds())
+		kind := ""
+		if res.Incremental {
+			kind = " (incremental)"
+		}
+		fmt.Fprintf(c.App.ErrWriter, "chkpnt: %s%s: %d KiB of memory, %d KiB on disk, process stopped %.3fs, total %.3fs\n",
+			strings.Join(res.Images, " "), kind, res.Memory/1024, res.Disk/1024, res.Frozen.Seconds(), res.Duration.Seconds())
+	}
+	return nil
+}
+
+// runMerge is chkpnt --merge.
+func runMerge(c *cli.Context) error {
+	if c.NArg() > 0 {
+		return cli.Exit(fmt.Sprintf("--merge takes no pid, got %q", c.Args().Slice()), 2)
+	}
+	for _, f := range []string{"S", "b", "T", "i", "L", "I", "n", "r", "j", "p", "k", "K", "C", "d", "f"} {
+		if c.IsSet(f) {
+			return cli.Exit("--merge cannot be combined with -"+f, 2)
+		}
+	}
+	level := slog.LevelWarn
+	if c.Bool("v") {
+		level = slog.LevelInfo
+	}
+	merged, err := ckpt.Merge(context.Background(), c.String("merge"), ckpt.MergeOptions{Logger: slog.New(ckpt.NewMessageHandler(c.App.ErrWriter, "chkpnt: ", level))})
+	if err != nil {
+		engineErr = err
+		return cli.Exit(err.Error(), 1)
+	}
+	if c.Bool("v") {
+		fmt.Fprintf(c.App.ErrWriter, "chkpnt: %d images merged\n", len(merged))
 	}
 	return nil
 }
@@ -164,6 +200,8 @@ func options(c *cli.Context, tree bool) (ckpt.CheckpointOptions, error) {
 		Tree:        tree,
 		SignalAll:   c.IsSet("K"),
 		SelfChannel: c.Int("self-channel"),
+		Track:       c.Bool("T"),
+		Parent:      c.String("b"),
 	}
 	if c.Bool("z") || c.IsSet("compress-level") {
 		opts.Compress = 1

@@ -156,7 +156,7 @@ func (d *Daemon) queueInfo(q *queue.Queue, byState map[jobs.State]int) proto.Que
 		MaxRunning: q.MaxRunning, MaxUserRunning: q.MaxUserRunning,
 		Default: q.Name == d.config().DefaultQueue, Counts: counts,
 		CkptMin: q.Get("ckpt_min"), CkptDefault: q.Get("ckpt_default"), CkptKeep: q.CkptKeep,
-		NetDefault: q.Get("net_default"), CkptCompress: q.Get("ckpt_compress"),
+		NetDefault: q.Get("net_default"), CkptCompress: q.Get("ckpt_compress"), CkptFullEvery: q.CkptFullEvery,
 	}
 }
 

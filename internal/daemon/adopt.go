@@ -104,6 +104,13 @@ func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage)
 	if err != nil {
 		return nil, badRequest("%s: %v", req.Image, err)
 	}
+	// Its parent images were not copied (nor could a job's generation
+	// refer to files outside the spool).
+	for _, name := range append([]string{supervisor.RootImage}, img.Children()...) {
+		if m, err := ckpt.ReadImage(filepath.Join(dir, name)); err == nil && m.Incremental() {
+			return nil, badRequest("%s: an incremental checkpoint (of %s): make it self-contained first (chkpnt --merge %s)", req.Image, m.Parent(), req.Image)
+		}
+	}
 	name := req.Name
 	if name == "" {
 		name = root.Comm

@@ -74,6 +74,30 @@ type ckptRequest struct {
 
 var errNotRoot = errors.New("checkpoints need lazarusd to run as root (jobs then run in PID namespaces of their own)")
 
+// fullEvery is how often a job's generation is self-contained: its
+// queue's ckpt_full_every, else the server's checkpoint_full_every.
+func (d *Daemon) fullEvery(j *jobs.Job) int {
+	if q := d.store.View().Queue(j.Queue); q != nil && q.CkptFullEvery > 0 {
+		return q.CkptFullEvery
+	}
+	return max(d.config().CheckpointFullEvery, 1)
+}
+
+// incrementalParent returns the generation the next checkpoint of j is
+// incremental against: its newest, if good and its chain is shorter than
+// fullEvery; 0: a self-contained one.
+func (d *Daemon) incrementalParent(j *jobs.Job) int {
+	n := d.fullEvery(j)
+	if n <= 1 || len(j.Checkpoints) == 0 {
+		return 0
+	}
+	g := j.Checkpoints[0]
+	if !g.Good() || j.ChainLength(g.N) >= n {
+		return 0
+	}
+	return g.N
+}
+
 // keep is how many good generations a job keeps: its queue's ckpt_keep,
 // else the server's checkpoint_keep.
 func (d *Daemon) keep(j *jobs.Job) int {
@@ -127,6 +151,8 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 		}
 	}()
 	now := time.Now().Round(0)
+	var parent jobs.Generation
+	track := false
 	j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 		if !j.Checkpoint.Checkpointable() {
 			return conflict("job %s has checkpoint policy n: it is never checkpointed (qchkpnt -i changes that)", id)
@@ -134,6 +160,10 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 		if j.State != jobs.Running {
 			return conflict("job %s is %s; only running jobs can be checkpointed", id, j.State)
 		}
+		if n := d.incrementalParent(j); n > 0 {
+			parent = j.Checkpoints[0]
+		}
+		track = d.fullEvery(j) > 1
 		o, err := j.BeginCheckpoint(jobs.CheckpointOp{Requeue: req.stop, Hold: req.hold, By: req.by}, now)
 		op.gen = o.Gen
 		return err
@@ -165,11 +195,14 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 	cfg := d.config()
 	creq := supervisor.CheckpointRequest{
 		JobID: uint64(id), RunDir: runDir, Job: st.Info.Job, Gen: op.gen, Dir: d.genDir(id, op.gen),
-		Stop: req.stop, Hold: req.hold, KeyFile: d.keyFile, Compress: d.compress(j.Queue),
+		Stop: req.stop, Hold: req.hold, KeyFile: d.keyFile, Compress: d.compress(j.Queue), Track: track,
 		Prologue:    d.pelogPath(cfg.CheckpointPrologue, "checkpoint_prologue"),
 		Epilogue:    d.pelogPath(cfg.CheckpointEpilogue, "checkpoint_epilogue"),
 		HookTimeout: cfg.PelogTimeout,
 		User:        j.Owner.Name, Group: groupOf(j.Owner.GID), By: req.by,
+	}
+	if parent.N > 0 {
+		creq.Parent, creq.ParentGen = parent.Image(), parent.N
 	}
 	arg, err := json.Marshal(creq)
 	if err != nil {

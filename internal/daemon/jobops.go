@@ -840,7 +840,7 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	for _, g := range j.Checkpoints {
 		info.Checkpoints = append(info.Checkpoints, proto.GenerationInfo{
 			N: g.N, Time: g.Time, Dir: g.Dir, Image: g.Image(), Size: g.Size, Seconds: g.Duration.Seconds(),
-			Frozen: g.Frozen.Seconds(), Processes: g.Processes, Bad: g.Bad,
+			Frozen: g.Frozen.Seconds(), Processes: g.Processes, Bad: g.Bad, Parent: g.Parent,
 		})
 	}
 	return info

@@ -340,7 +340,8 @@ type GenerationInfo struct {
 	Seconds   float64   `json:"duration_s,omitempty"` // the whole checkpoint
 	Frozen    float64   `json:"frozen_s,omitempty"`   // the job stopped
 	Processes int       `json:"processes,omitempty"`
-	Bad       string    `json:"bad,omitempty"` // why it cannot be restarted from
+	Bad       string    `json:"bad,omitempty"`    // why it cannot be restarted from
+	Parent    int       `json:"parent,omitempty"` // incremental against generation Parent; 0: full
 }
 
 // WaitJob is a job and the state the client last saw it in.
@@ -532,12 +533,13 @@ type QueueInfo struct {
 	MaxRunning     int            `json:"max_running"`
 	MaxUserRunning int            `json:"max_user_running"`
 	Default        bool           `json:"default"`
-	Counts         map[string]int `json:"counts"`                  // jobs by state
-	CkptMin        string         `json:"ckpt_min"`                // as qmgr takes it: "0", hours, a duration
-	CkptDefault    string         `json:"ckpt_default"`            // n, s or an interval
-	CkptKeep       int            `json:"ckpt_keep"`               // 0: the server's checkpoint_keep
-	NetDefault     string         `json:"net_default,omitempty"`   // host or private
-	CkptCompress   string         `json:"ckpt_compress,omitempty"` // true, false or default (the server's checkpoint_compress)
+	Counts         map[string]int `json:"counts"`                    // jobs by state
+	CkptMin        string         `json:"ckpt_min"`                  // as qmgr takes it: "0", hours, a duration
+	CkptDefault    string         `json:"ckpt_default"`              // n, s or an interval
+	CkptKeep       int            `json:"ckpt_keep"`                 // 0: the server's checkpoint_keep
+	CkptFullEvery  int            `json:"ckpt_full_every,omitempty"` // 0: the server's checkpoint_full_every
+	NetDefault     string         `json:"net_default,omitempty"`     // host or private
+	CkptCompress   string         `json:"ckpt_compress,omitempty"`   // true, false or default (the server's checkpoint_compress)
 }
 
 // QueueReply is the queue after create or set.

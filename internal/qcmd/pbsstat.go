@@ -404,6 +404,7 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 	for _, g := range j.Checkpoints {
 		v := fmt.Sprintf("%s, %s, took %.2fs, job stopped %.3fs, %d processes, %s",
 			ctime(g.Time), formatBytes(g.Size), g.Seconds, g.Frozen, g.Processes, g.Image)
+		v += genKind(g)
 		if g.Bad != "" {
 			v += " (not usable: " + g.Bad + ")"
 		}

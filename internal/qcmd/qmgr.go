@@ -62,7 +62,9 @@ QUEUE ATTRIBUTES:
    ckpt_min          shortest checkpoint interval of its jobs, hours or a duration (0: none)
    ckpt_default      checkpoint policy of jobs submitted without qsub -c (n, s or an interval)
    ckpt_keep         checkpoint generations each job keeps (0: checkpoint_keep of the server)
-   ckpt_compress     true, false or default: its jobs' images are compressed (default: checkpoint_compress of the server)`
+   ckpt_compress     true, false or default: its jobs' images are compressed (default: checkpoint_compress of the server)
+   ckpt_full_every   one generation in this many is self-contained, the others incremental
+                     (1: all; 0: checkpoint_full_every of the server)`
 
 // NewQmgr builds qmgr.
 func NewQmgr(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
@@ -419,6 +421,9 @@ func printQueue(w io.Writer, q proto.QueueInfo) {
 	fmt.Fprintf(w, "    ckpt_min = %s\n    ckpt_default = %s\n    ckpt_keep = %d\n", q.CkptMin, q.CkptDefault, q.CkptKeep)
 	if q.CkptCompress != "" {
 		fmt.Fprintf(w, "    ckpt_compress = %s\n", q.CkptCompress)
+	}
+	if q.CkptFullEvery != 0 {
+		fmt.Fprintf(w, "    ckpt_full_every = %d\n", q.CkptFullEvery)
 	}
 	if q.NetDefault != "" {
 		fmt.Fprintf(w, "    net_default = %s\n", q.NetDefault)

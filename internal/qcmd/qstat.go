@@ -546,6 +546,7 @@ func printFull(w io.Writer, j proto.JobInfo, now time.Time) {
 	for _, g := range j.Checkpoints {
 		line := fmt.Sprintf("%s, %s, took %.2fs, job stopped %.3fs, %d processes, %s",
 			stamp(g.Time), formatBytes(g.Size), g.Seconds, g.Frozen, g.Processes, g.Image)
+		line += genKind(g)
 		if g.Bad != "" {
 			line += " (not usable: " + g.Bad + ")"
 		}
@@ -647,4 +648,12 @@ func limit(n int) string {
 		return "-"
 	}
 	return strconv.Itoa(n)
+}
+
+// genKind says whether a generation is self-contained or incremental.
+func genKind(g proto.GenerationInfo) string {
+	if g.Parent > 0 {
+		return fmt.Sprintf(", incremental on generation %d", g.Parent)
+	}
+	return ", full"
 }

@@ -72,6 +72,14 @@ type CheckpointRequest struct {
 	User        string        `json:"user,omitempty"`
 	Group       string        `json:"group,omitempty"`
 	By          string        `json:"by,omitempty"`
+	// Track leaves the engine's dirty-page tracker in the job's processes
+	// (ckpt.CheckpointOptions.Track); Parent, if set, is the root image
+	// of generation ParentGen: the checkpoint is incremental against it
+	// where the tracker allows (ckpt.CheckpointOptions.Parent), else, or
+	// if that image cannot be used, self-contained.
+	Track     bool   `json:"track,omitempty"`
+	Parent    string `json:"parent,omitempty"`
+	ParentGen int    `json:"parent_gen,omitempty"`
 
 	skipSpaceCheck bool // tests: reach the engine's own ENOSPC
 }
@@ -103,6 +111,8 @@ type CheckpointResult struct {
 	Stopped   bool      `json:"stopped,omitempty"` // the job was killed after the checkpoint
 	// EpilogueError says how the checkpoint_epilogue failed, if it did.
 	EpilogueError string `json:"epilogue_error,omitempty"`
+	// Parent: the generation this one is incremental against; 0: full.
+	Parent int `json:"parent,omitempty"`
 }
 
 // Generation returns the job model's record of a successful checkpoint.
@@ -110,6 +120,7 @@ func (r *CheckpointResult) Generation() jobs.Generation {
 	return jobs.Generation{
 		N: r.Gen, Time: r.Time, Dir: r.Dir, Root: r.Root, Size: r.Size,
 		Duration: time.Duration(r.Duration), Frozen: time.Duration(r.Frozen), Processes: r.Processes,
+		Parent: r.Parent,
 	}
 }
 
@@ -218,6 +229,7 @@ func checkpoint(ctx context.Context, log *slog.Logger, req CheckpointRequest, re
 		// durable: the job does nothing after its checkpoint.
 		opts.Signal, opts.SignalAll = unix.SIGKILL, true
 	}
+	opts.Track, opts.Parent = req.Track || req.Parent != "", req.Parent
 	// The site's hooks around the engine's part: nothing the engine does
 	// runs before the prologue has said the job may be checkpointed, and
 	// the epilogue follows whatever the engine did.
@@ -229,11 +241,19 @@ func checkpoint(ctx context.Context, log *slog.Logger, req CheckpointRequest, re
 		return err
 	}
 	r, err := ckpt.Checkpoint(ctx, req.Job.PID, opts)
+	if err != nil && opts.Parent != "" && errors.Is(err, ckpt.ErrParent) {
+		log.Warn("the parent generation cannot be used: the checkpoint is self-contained", "gen", req.ParentGen, "error", err)
+		opts.Parent = ""
+		r, err = ckpt.Checkpoint(ctx, req.Job.PID, opts)
+	}
 	if err == nil {
 		*res = CheckpointResult{
 			JobID: req.JobID, Gen: req.Gen, OK: true, Dir: req.Dir, Root: RootImage, Time: time.Now().Round(0),
 			Size: r.Disk, Memory: r.Memory, Duration: int64(r.Duration), Frozen: int64(r.Frozen),
 			Processes: len(r.Images), Stopped: req.Stop,
+		}
+		if r.Incremental {
+			res.Parent = req.ParentGen
 		}
 		err = recordGeneration(log, req, res)
 	}
@@ -267,7 +287,7 @@ func ReadGeneration(dir string, gen int) (res CheckpointResult, ok bool) {
 	if err := readJSON(filepath.Join(dir, GenInfoFile), &res); err == nil && res.OK && res.Gen == gen {
 		return res, true
 	}
-	res = CheckpointResult{Gen: gen, OK: true, Dir: dir, Root: RootImage}
+	res = CheckpointResult{Gen: gen, OK: true, Dir: dir, Root: RootImage, Parent: parentGen(dir)}
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if info, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), RootImage) {
@@ -365,4 +385,20 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// parentGen reads which generation the root image of the generation
+// directory dir is incremental against (a sibling directory named by its
+// number, see the daemon's genDir); 0: self-contained, or unknown.
+func parentGen(dir string) int {
+	img, err := ckpt.ReadImage(filepath.Join(dir, RootImage))
+	if err != nil || !img.Incremental() {
+		return 0
+	}
+	rel := filepath.Clean(img.Parent())
+	if filepath.Base(rel) != RootImage || filepath.Dir(filepath.Dir(rel)) != ".." {
+		return 0
+	}
+	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(rel)))
+	return n
 }
