@@ -203,6 +203,9 @@ type dumper struct {
 	// trackerFDs: the descriptors of its trackers, left out of the image.
 	parentImg  *Image
 	trackerFDs []int
+	// madeTracker: the descriptor of the tracker this checkpoint gave the
+	// process, closed again if the checkpoint fails (dropTracker); 0: none.
+	madeTracker int
 }
 
 func (d *dumper) warn(format string, args ...any) {

@@ -193,7 +193,8 @@ func (d *dumper) trackDirty(pm *os.File) error {
 		newFD = -1
 	}
 	present := map[int][][2]uint64{}
-	if newFD >= 0 {
+	if newFD > 0 {
+		d.madeTracker = newFD
 		d.trackerFDs = append(d.trackerFDs, newFD)
 		if err := d.protect(newFD, pm, present); err != nil {
 			d.log.Info(fmt.Sprintf("%s(%d): no dirty-page tracker: %v", d.comm, d.pid, err))
@@ -442,4 +443,24 @@ func appendRun(runs [][2]uint64, start, end uint64) [][2]uint64 {
 		return runs
 	}
 	return append(runs, [2]uint64{start, end})
+}
+
+// dropTracker closes, in a process still frozen, the tracker this
+// checkpoint gave it: a checkpoint that fails leaves the program with no
+// descriptor of ours (closing the userfaultfd ends its registrations and
+// write protections). The tracker of an earlier checkpoint was closed
+// already: the next checkpoint is whole.
+func (d *dumper) dropTracker() {
+	fd := d.madeTracker
+	if fd <= 0 || d.zombie || !d.seized {
+		return
+	}
+	d.madeTracker = 0
+	err := d.withInjection(func(t *task, _ uint64) error {
+		_, err := t.call("close", unix.SYS_CLOSE, uint64(fd))
+		return err
+	})
+	if err != nil {
+		d.warn("%s(%d): cannot close the dirty-page tracker at fd %d the failed checkpoint left: %v", d.comm, d.pid, fd, err)
+	}
 }

@@ -85,6 +85,13 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		return err
 	}
 	defer diagNamespaces(t.pids())()
+	defer func() {
+		if retErr != nil {
+			for _, d := range t.procs {
+				d.dropTracker() // dirty_linux_amd64.go
+			}
+		}
+	}()
 	if err := t.checkGroups(); err != nil {
 		return err
 	}
