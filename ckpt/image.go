@@ -400,7 +400,7 @@ type Image struct {
 	comp      *compression
 	chunkBase []int
 	stored    []uint64
-	digest    [32]byte  // SHA-256 of the headers and notes (incremental.go)
+	digest    [32]byte // SHA-256 of the headers and notes (incremental.go)
 	// parent: the image Parent names, once loaded (loadChain); nil:
 	// none, or not loaded.
 	parent *Image

@@ -150,4 +150,3 @@ func kobjSignal(t *testing.T, pid int) {
 		}
 	}
 }
-
