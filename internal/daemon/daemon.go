@@ -196,9 +196,14 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		// Cluster mode (cluster.go): the node joins first, so that the
 		// fence file exists before any supervisor is started.
 		if err := d.joinCluster(ctx, cfg); err != nil {
-			return fmt.Errorf("join the cluster: %w", err)
+			return fmt.Errorf("join the cluster (etcd at %s): %w", strings.Join(cfg.EtcdEndpoints, ","), err)
 		}
 		defer func() { d.cl.node.Close(); d.cl.client.Close() }()
+		// The shared directory is the site's (a shared file system); made
+		// here if missing, as the state directory is.
+		if err := os.MkdirAll(cfg.SharedDir, 0o755); err != nil {
+			return fmt.Errorf("shared_dir: %w", err)
+		}
 		if d.keyFile, err = supervisor.HostKey(cfg.SharedDir); err != nil {
 			return fmt.Errorf("the cluster key: %w", err)
 		}
