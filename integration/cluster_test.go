@@ -238,6 +238,38 @@ func TestClusterServerFailover(t *testing.T) {
 			t.Errorf("job %d (script %d) ran to its end %d times; done file:\n%s", id, i, n, data)
 		}
 	}
+	// The cluster's one accounting log (shared_dir/accounting), copied by
+	// the server of the moment: each job queued, started and ended once,
+	// across the fail-over; tracejob of any node reads it.
+	acct := func() string {
+		var all strings.Builder
+		files, _ := filepath.Glob(filepath.Join(c.shared, "accounting", "*"))
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			all.Write(data)
+		}
+		return all.String()
+	}
+	var log string
+	next.waitFor("the E records in the accounting log", func() bool {
+		log = acct()
+		for id := range ids {
+			if !strings.Contains(log, fmt.Sprintf(";E;%s.", jobArg(id))) {
+				return false
+			}
+		}
+		return true
+	})
+	for id := range ids {
+		for _, typ := range []string{"Q", "S", "E"} {
+			if n := strings.Count(log, fmt.Sprintf(";%s;%s.", typ, jobArg(id))); n != 1 {
+				t.Errorf("job %d has %d %s records in the cluster's accounting log:\n%s", id, n, typ, log)
+			}
+		}
+		if out := other.mustRun("tracejob", "-n", "0", jobArg(id)); !strings.Contains(out, "E;"+jobArg(id)+".") {
+			t.Errorf("tracejob %d on another node:\n%s", id, out)
+		}
+	}
 }
 
 // One etcd member dies: the cluster goes on (submissions, starts, ends).

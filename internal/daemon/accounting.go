@@ -96,6 +96,16 @@ func groupName(gid uint32) string {
 	return g.Name
 }
 
+// acctRoot is the directory of the accounting log: the state directory's
+// accounting/, or in cluster mode shared_dir/accounting, the cluster's one
+// log (copied by the server, read by every node's tracejob and qstat -x).
+func (d *Daemon) acctRoot() string {
+	if d.cl != nil {
+		return filepath.Join(d.cl.shared, acctDir)
+	}
+	return filepath.Join(d.dir, acctDir)
+}
+
 // accountLoop copies the outbox whenever the store has stored records,
 // and every acctRetry; it ends with ctx (Run flushes once more after).
 func (d *Daemon) accountLoop(ctx context.Context) {
@@ -129,6 +139,12 @@ func (d *Daemon) flushAccounting() {
 	a := d.acct
 	if a == nil {
 		return // a daemon built by a test without its accounting
+	}
+	if d.cl != nil && !d.cl.serving.Load() {
+		// Cluster mode: one outbox for every node, copied by the server
+		// alone into the one shared log (two copiers would write each
+		// record twice).
+		return
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -165,7 +181,7 @@ func (d *Daemon) copyAccounting(entries []queue.AcctEntry) error {
 		for i, e := range entries[:n] {
 			lines[i] = e.Line
 		}
-		if err := appendRecords(filepath.Join(d.dir, acctDir, day), lines); err != nil {
+		if err := appendRecords(filepath.Join(d.acctRoot(), day), lines); err != nil {
 			return err
 		}
 		if err := d.store.AccountingDone(entries[n-1].N); err != nil {
@@ -285,7 +301,7 @@ func syncDir(dir string) error {
 // acctFiles lists the accounting files of the last days days (all of
 // them when days <= 0), oldest first.
 func (d *Daemon) acctFiles(days int, now time.Time) []string {
-	entries, _ := os.ReadDir(filepath.Join(d.dir, acctDir))
+	entries, _ := os.ReadDir(d.acctRoot())
 	first := ""
 	if days > 0 {
 		first = now.AddDate(0, 0, -(days - 1)).Format("20060102")
@@ -296,7 +312,7 @@ func (d *Daemon) acctFiles(days int, now time.Time) []string {
 		if len(n) != 8 || strings.Trim(n, "0123456789") != "" || n < first {
 			continue
 		}
-		out = append(out, filepath.Join(d.dir, acctDir, n))
+		out = append(out, filepath.Join(d.acctRoot(), n))
 	}
 	slices.Sort(out)
 	return out

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -55,6 +56,9 @@ type clusterMode struct {
 	shared string
 
 	kick chan struct{} // wakes the node loop
+	// serving: this node holds the server role (serve runs); only the
+	// server copies the accounting outbox, into shared_dir/accounting.
+	serving atomic.Bool
 
 	mu       sync.Mutex
 	launched map[jobs.ID]int  // segment launched or adopted here
@@ -233,6 +237,11 @@ func (d *Daemon) adopted(j *jobs.Job) {
 // scheduling loop and the reconciliation of runs with the nodes that are
 // up. Both end with ctx (the role lost).
 func (d *Daemon) serve(ctx context.Context) {
+	d.cl.serving.Store(true)
+	defer d.cl.serving.Store(false)
+	if d.acct != nil {
+		d.acct.accounted() // copy what earlier servers left in the outbox
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { d.scheduleLoop(ctx) })
 	wg.Go(func() {

@@ -210,6 +210,9 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		if err := os.MkdirAll(filepath.Join(cfg.SharedDir, ckptSharedDir), 0o711); err != nil {
 			return err
 		}
+		if err := os.MkdirAll(filepath.Join(cfg.SharedDir, acctDir), 0o750); err != nil {
+			return err
+		}
 	}
 	store, closeStore, err := openStore(ctx, cfg, dir, storeOpts)
 	if err != nil {
