@@ -261,9 +261,15 @@ func TestClusterServerFailover(t *testing.T) {
 		return true
 	})
 	for id := range ids {
-		for _, typ := range []string{"Q", "S", "E"} {
-			if n := strings.Count(log, fmt.Sprintf(";%s;%s.", typ, jobArg(id))); n != 1 {
-				t.Errorf("job %d has %d %s records in the cluster's accounting log:\n%s", id, n, typ, log)
+		count := func(typ string) int { return strings.Count(log, fmt.Sprintf(";%s;%s.", typ, jobArg(id))) }
+		// A job of the killed server's node was fenced after the node
+		// TTL and rerun: one more start for each rerun (R) record.
+		if q, s, r, e := count("Q"), count("S"), count("R"), count("E"); q != 1 || e != 1 || s != 1+r {
+			t.Errorf("job %d has %d Q, %d S, %d R and %d E records in the cluster's accounting log:\n%s", id, q, s, r, e, log)
+		}
+		for _, line := range strings.Split(log, "\n") {
+			if strings.Contains(line, ";S;"+jobArg(id)+".") && !strings.Contains(line, " exec_host=node") {
+				t.Errorf("the start record of job %d does not name its node: %s", id, line)
 			}
 		}
 		if out := other.mustRun("tracejob", "-n", "0", jobArg(id)); !strings.Contains(out, "E;"+jobArg(id)+".") {

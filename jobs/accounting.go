@@ -290,12 +290,24 @@ func startFields(c AcctContext, j *Job, s Segment) []AcctField {
 	}
 	ncpus := max(j.Resources.NCPUs, 1)
 	host := strings.TrimSuffix(c.Server, ".")
+	execHost := fmt.Sprintf("%s/0*%d", host, ncpus)
+	execVnode := fmt.Sprintf("(%s:ncpus=%d)", host, ncpus)
+	if len(s.Exec) > 0 {
+		// Cluster mode: the nodes the run was placed on, PBS's form.
+		var hosts, vnodes []string
+		for _, ch := range s.Exec {
+			n := max(ch.NCPUs, 1)
+			hosts = append(hosts, fmt.Sprintf("%s/0*%d", ch.Host, n))
+			vnodes = append(vnodes, fmt.Sprintf("(%s:ncpus=%d)", ch.Host, n))
+		}
+		execHost, execVnode = strings.Join(hosts, "+"), strings.Join(vnodes, "+")
+	}
 	f = append(f,
 		AcctField{"jobname", j.Name}, AcctField{"queue", j.Queue},
 		AcctField{"ctime", unix(j.Submitted)}, AcctField{"qtime", unix(j.Submitted)},
 		AcctField{"etime", unix(eligible(j))}, AcctField{"start", unix(s.Start)},
-		AcctField{"exec_host", fmt.Sprintf("%s/0*%d", host, ncpus)},
-		AcctField{"exec_vnode", fmt.Sprintf("(%s:ncpus=%d)", host, ncpus)},
+		AcctField{"exec_host", execHost},
+		AcctField{"exec_vnode", execVnode},
 	)
 	if j.Resources.CPUTime > 0 {
 		f = append(f, AcctField{"Resource_List.cput", FormatDuration(j.Resources.CPUTime)})
