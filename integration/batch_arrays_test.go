@@ -358,6 +358,16 @@ func TestBatchDependChains(t *testing.T) {
 		if j.State != "failed" || j.RunCount != 0 || !strings.Contains(j.Reason, c.why) {
 			t.Errorf("job %s (%s): %s, %d runs, %q; want failed, never run, %q", c.id, j.Name, j.State, j.RunCount, j.Reason, c.why)
 		}
+		// Deleted by the server, as PBS records it: a D record, no start.
+		recs := b.waitRecords(uint64(c.id), jobs.AcctDeleted)
+		for _, r := range recs {
+			if r.Type == jobs.AcctDeleted && !strings.HasPrefix(r.Get("requestor"), "Server") {
+				t.Errorf("job %s: D record %+v, want requestor Server@...", c.id, r)
+			}
+			if r.Type == jobs.AcctStarted || r.Type == jobs.AcctEnded {
+				t.Errorf("job %s never ran, yet has the record %+v", c.id, r)
+			}
+		}
 	}
 	var h proto.JobInfo
 	b.waitFor("heldToo to lose its dependency hold", func() bool { h = b.one(heldToo); return !h.DependHold })

@@ -210,6 +210,15 @@ func Changes(c AcctContext, old, cur *Job, by string, now time.Time) []AcctRecor
 			rec(cur.Changed, AcctDeleted, []AcctField{{"requestor", who}})
 		}
 	}
+	// A job deleted by the batch system before it ever ran (Cancel: its
+	// dependencies can never be satisfied), as PBS's server deletes it.
+	if old.State == Held && cur.State == Failed && len(cur.Segments) == 0 {
+		who := "Server"
+		if c.Server != "" {
+			who += "@" + c.Server
+		}
+		rec(cur.Changed, AcctDeleted, []AcctField{{"requestor", who}})
+	}
 	// An array that ended, once it had begun (PBS's chk_array_doneness:
 	// an array none of whose subjobs ran has no E record).
 	if cur.Array != nil && cur.State.Terminal() && !old.State.Terminal() {
