@@ -101,7 +101,9 @@ func TestBatchCkptDamagedMiddleFallsBack(t *testing.T) {
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			b := newBatch(t, "")
+			// Self-contained generations: the damage goes into the middle
+			// of the memory of the newest (an incremental one holds little).
+			b := newBatch(t, "checkpoint_full_every = 1\n")
 			id, out, want := b.nbodyTwoGenerations("damaged")
 			j := b.job(id)
 			f, err := os.OpenFile(j.Checkpoints[0].Image, os.O_RDWR, 0)

@@ -146,7 +146,7 @@ func TestBatchQmgr(t *testing.T) {
 	// Commands from standard input: a failure is reported with its line
 	// and the others still run.
 	r := b.runWith(cmdOpts{stdin: "# setup\ncreate queue a\nset queue a colour = blue\ncreate queue b\nfrobnicate\n"}, "qmgr")
-	if r.code != 1 || r.stderr != "qmgr: line 3: unknown queue attribute \"colour\": bad queue setting (known: priority, enabled, started, max_running, max_user_running, ckpt_min, ckpt_default, ckpt_keep, ckpt_compress, net_default)\n"+
+	if r.code != 1 || r.stderr != "qmgr: line 3: unknown queue attribute \"colour\": bad queue setting (known: priority, enabled, started, max_running, max_user_running, ckpt_min, ckpt_default, ckpt_keep, ckpt_compress, ckpt_full_every, net_default)\n"+
 		"qmgr: line 5: syntax error: \"frobnicate\" needs an object: queue, server or job (try help)\n" {
 		t.Errorf("qmgr from stdin: %v", r)
 	}
