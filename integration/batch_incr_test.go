@@ -32,7 +32,7 @@ func TestBatchCkptIncrementalPowerCut(t *testing.T) {
 	if got := gens(j); got != "3<2 2<1 1" {
 		t.Fatalf("generations %s (N<parent), want 3<2 2<1 1: %+v", got, j.Checkpoints)
 	}
-	if f := b.mustRun("qstat", "-f", jobArg(id)); !strings.Contains(f, "incremental on generation 2") || !strings.Contains(f, ", full") {
+	if f := b.mustRun("qstat", "-c", "-f", jobArg(id)); !strings.Contains(f, "incremental on generation 2") || !strings.Contains(f, ", full") {
 		t.Errorf("qstat -f does not say which generations are incremental:\n%s", f)
 	}
 	b.waitLines(out, fileLines(out)+10)
