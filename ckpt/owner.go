@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 
 	"golang.org/x/sys/unix"
 )
@@ -58,7 +59,7 @@ func (r *restorer) checkOwner(p *rproc) error {
 			c := m.Creds
 			for i := range c.UID {
 				if c.UID[i] != int(st.Uid) || c.GID[i] != int(st.Gid) {
-					r.warn("%s: caution: %s(%d) runs as uid %v gid %v, the checkpoint file belongs to uid %d gid %d", p.img.Path, p.comm(), m.PID, c.UID, c.GID, st.Uid, st.Gid)
+					r.warn("%s: caution: %s(%d) runs as uid %s gid %s, the checkpoint file belongs to uid %d gid %d", p.img.Path, p.comm(), m.PID, idList(c.UID), idList(c.GID), st.Uid, st.Gid)
 					break
 				}
 			}
@@ -132,4 +133,13 @@ func (r *restorer) checkOwner(p *rproc) error {
 		m.Nice = floor
 	}
 	return nil
+}
+
+// idList prints a real/effective/saved/fs id set as one number when the
+// four agree, else as real/effective/saved/fs.
+func idList(ids [4]int) string {
+	if ids[0] == ids[1] && ids[1] == ids[2] && ids[2] == ids[3] {
+		return strconv.Itoa(ids[0])
+	}
+	return fmt.Sprintf("%d/%d/%d/%d", ids[0], ids[1], ids[2], ids[3])
 }
