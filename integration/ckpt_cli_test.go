@@ -585,6 +585,11 @@ func TestCkptChkpntBadArguments(t *testing.T) {
 		r := ckptRun(t, dir, "chkpnt", strconv.Itoa(p.pid), strconv.Itoa(p.pid))
 		ckptWantFailure(t, "chkpnt PID PID", r, "one pid expected")
 	})
+	t.Run("OptionAfterPID", func(t *testing.T) {
+		r := ckptRun(t, dir, "chkpnt", strconv.Itoa(p.pid), "-f", "img")
+		ckptWantFailure(t, "chkpnt PID -f img", r, "options go before the pid")
+		ckptNoFile(t, filepath.Join(dir, "img"))
+	})
 }
 
 func TestCkptChkpntKill(t *testing.T) {

@@ -99,6 +99,11 @@ func run(c *cli.Context) error {
 		return cli.Exit("missing process id specification", 2)
 	}
 	if c.NArg() > 1 {
+		for _, a := range c.Args().Tail() {
+			if strings.HasPrefix(a, "-") {
+				return cli.Exit(fmt.Sprintf("one pid expected, got %q: options go before the pid", c.Args().Slice()), 2)
+			}
+		}
 		return cli.Exit(fmt.Sprintf("one pid expected, got %q", c.Args().Slice()), 2)
 	}
 	pid, err := strconv.Atoi(c.Args().First())
