@@ -3,10 +3,14 @@ package queue
 // The etcd backend: the records of a cluster, shared by every node's
 // Store. Under the prefix (EtcdOptions, "/lazarus" by default):
 //
-//	<prefix>/meta/schema_version       → decimal schema version, "5"
+//	<prefix>/meta/schema_version       → decimal layout version, "6"
+//	                                     (etcdSchemaVersion)
 //	<prefix>/meta/last_id              → decimal, the highest job id reserved
 //	<prefix>/jobs/<id: 16 hex digits>  → diskJob, JSON, as in bbolt (subjob
 //	                                     ids have bit 63 set: they sort last)
+//	<prefix>/array_starts/<array id: 16 hex digits>
+//	                                   → decimal index of the subjob
+//	                                     started last (etcd_array.go)
 //	<prefix>/queues/<name>             → diskQueue, JSON
 //	<prefix>/submissions/<hex of uid (4 bytes, big-endian) and key>
 //	                                   → decimal job id
@@ -54,6 +58,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -116,6 +121,10 @@ type etcdStore struct {
 	advanced  chan struct{}
 	jobRevs   map[jobs.ID]etcdRev
 	queueRevs map[string]etcdRev
+	// Arrays (etcd_array.go): the mod revision of each one's starts key,
+	// and the state bytes its record has (the view's add the overlay).
+	startRevs    map[jobs.ID]int64
+	storedStates map[jobs.ID]string
 	// pending are the objects of this store's writes in flight, by key:
 	// the watcher puts them in the view instead of decoding their event
 	// (when its value is theirs), so that a write's caller and the view
@@ -202,32 +211,54 @@ func OpenEtcd(ctx context.Context, cl *clientv3.Client, prefix string, opts Etcd
 	return s, nil
 }
 
-// checkSchema writes the schema version of a new prefix, and refuses one
-// written by a newer lazarusd.
+// checkSchema writes the layout version of a new prefix, migrates an
+// older one (etcdMigrations, in order), and refuses one written by a newer
+// lazarusd.
 func (e *etcdStore) checkSchema(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	k := e.prefix + etcdSchemaKey
-	r, err := e.cl.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, strconv.Itoa(SchemaVersion))).Else(clientv3.OpGet(k)).Commit()
-	if err != nil {
-		return e.etcdErr(err)
+	for {
+		r, err := e.cl.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+			Then(clientv3.OpPut(k, strconv.Itoa(etcdSchemaVersion))).Else(clientv3.OpGet(k)).Commit()
+		if err != nil {
+			return e.etcdErr(err)
+		}
+		if r.Succeeded {
+			return nil
+		}
+		kvs := r.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 {
+			return errors.New("schema version vanished")
+		}
+		found, err := strconv.Atoi(string(kvs[0].Value))
+		if err != nil {
+			return fmt.Errorf("schema version %q: %w", kvs[0].Value, err)
+		}
+		if found > etcdSchemaVersion {
+			return fmt.Errorf("schema version %d, this lazarusd knows up to %d: %w", found, etcdSchemaVersion, ErrNewerSchema)
+		}
+		if found == etcdSchemaVersion {
+			return nil
+		}
+		i := slices.IndexFunc(etcdMigrations, func(m struct {
+			from, to int
+			ops      func(*etcdStore) []clientv3.Op
+		}) bool {
+			return m.from == found
+		})
+		if i < 0 {
+			return fmt.Errorf("schema version %d: no migration from it", found)
+		}
+		m := etcdMigrations[i]
+		ops := append(m.ops(e), clientv3.OpPut(k, strconv.Itoa(m.to)))
+		if _, err := e.cl.Txn(ctx).If(clientv3.Compare(clientv3.Value(k), "=", strconv.Itoa(found))).
+			Then(ops...).Commit(); err != nil {
+			return fmt.Errorf("migrate schema %d to %d: %w", m.from, m.to, e.etcdErr(err))
+		}
+		// Migrated, or another store did meanwhile: read it again.
+		e.s.log.Info("etcd store migrated", "from", m.from, "to", m.to)
 	}
-	if r.Succeeded {
-		return nil
-	}
-	kvs := r.Responses[0].GetResponseRange().Kvs
-	if len(kvs) == 0 {
-		return errors.New("schema version vanished")
-	}
-	found, err := strconv.Atoi(string(kvs[0].Value))
-	if err != nil {
-		return fmt.Errorf("schema version %q: %w", kvs[0].Value, err)
-	}
-	if found > SchemaVersion {
-		return fmt.Errorf("schema version %d, this lazarusd knows up to %d: %w", found, SchemaVersion, ErrNewerSchema)
-	}
-	return nil
 }
 
 // load replaces the view with the records at etcd's current revision,
@@ -275,6 +306,39 @@ func (e *etcdStore) load(ctx context.Context, first bool) error {
 	if err != nil {
 		return e.etcdErr(err)
 	}
+	sr, err := e.cl.Get(ctx, e.prefix+etcdStarts, clientv3.WithPrefix(), clientv3.WithRev(rev))
+	if err != nil {
+		return e.etcdErr(err)
+	}
+	startRevs := map[jobs.ID]int64{}
+	for _, kv := range sr.Kvs {
+		id, err := strconv.ParseUint(strings.TrimPrefix(string(kv.Key), e.prefix+etcdStarts), 16, 64)
+		if err != nil {
+			s.log.Error("unreadable starts key, skipped", "key", string(kv.Key), "error", err)
+			continue
+		}
+		startRevs[jobs.ID(id)] = kv.ModRevision
+	}
+	// The overlay (etcd_array.go): arrays sort before subjobs, whose
+	// records show as SubRecord in their array's fresh objects.
+	storedStates := map[jobs.ID]string{}
+	arrays := map[jobs.ID]*jobs.Job{}
+	for _, r := range recs {
+		switch {
+		case r.err != nil:
+		case r.job.Array != nil && !r.job.ID.IsSubjob():
+			storedStates[r.job.ID] = string(r.job.Array.States)
+			arrays[r.job.ID] = r.job
+		case r.job.ID.IsSubjob():
+			a := arrays[r.job.ID.Base()]
+			if a == nil {
+				continue
+			}
+			if pos, ok := a.Array.Pos(r.job.ID.Index()); ok && a.Array.States[pos] == jobs.SubQueued {
+				a.Array.States[pos] = jobs.SubRecord
+			}
+		}
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -317,6 +381,7 @@ func (e *etcdStore) load(ctx context.Context, first bool) error {
 	}
 	txn.Commit()
 	e.jobRevs, e.queueRevs = jobRevs, queueRevs
+	e.startRevs, e.storedStates = startRevs, storedStates
 	e.advance(rev)
 	return nil
 }
@@ -412,7 +477,7 @@ func (e *etcdStore) apply(evs []*clientv3.Event) {
 		return
 	}
 	s := e.s
-	jobsKey, queuesKey := e.prefix+etcdJobs, e.prefix+etcdQueues
+	jobsKey, queuesKey, startsKey := e.prefix+etcdJobs, e.prefix+etcdQueues, e.prefix+etcdStarts
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	txn := s.mem.Txn(true)
@@ -433,11 +498,15 @@ func (e *etcdStore) apply(evs []*clientv3.Event) {
 				delete(e.jobRevs, jobs.ID(id))
 			}
 			if del {
+				delete(e.storedStates, jobs.ID(id))
 				continue
 			}
 			j, ok := e.pendingObj(key, ev.Kv.Value).(*jobs.Job)
 			if !ok {
 				j, err = decodeJob(id, ev.Kv.Value)
+			}
+			if err == nil {
+				j, err = e.noteArray(txn, j)
 			}
 			if err != nil {
 				s.log.Error("unreadable job record, skipped", "job_id", id, "error", err)
@@ -448,6 +517,13 @@ func (e *etcdStore) apply(evs []*clientv3.Event) {
 				continue
 			}
 			e.jobRevs[j.ID] = etcdRev{j, ev.Kv.ModRevision}
+			if j.ID.IsSubjob() {
+				if err := e.overlayStart(txn, j.ID); err != nil {
+					s.log.Error("store view update failed", "job_id", id, "error", err)
+				}
+			}
+		case strings.HasPrefix(key, startsKey):
+			e.applyStarts(ev)
 		case strings.HasPrefix(key, queuesKey):
 			name := strings.TrimPrefix(key, queuesKey)
 			if old, ok := e.queueRevs[name]; ok {

@@ -216,7 +216,15 @@ func (e *etcdStore) failed(t *etcdTxn, r txnOutcome) error {
 func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 	switch o := o.(type) {
 	case putJob:
+		if o.started != 0 {
+			return e.buildArrayStart(t, o)
+		}
 		id := o.job.ID
+		if o.job.Array != nil && !id.IsSubjob() {
+			if err := e.buildArrayGuard(t, id, o.old); err != nil {
+				return err
+			}
+		}
 		k := e.jobKey(id)
 		w := witness{key: k, data: o.data}
 		if o.old == nil {
@@ -251,6 +259,17 @@ func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
 		t.acct = append(t.acct, o.acct...)
 	case deleteJob:
 		id := o.job.ID
+		switch {
+		case id.IsSubjob():
+			if err := e.buildSubjobRemoval(t, id); err != nil {
+				return err
+			}
+		case o.job.Array != nil:
+			if err := e.buildArrayGuard(t, id, o.job); err != nil {
+				return err
+			}
+			t.del(e.startsKey(id))
+		}
 		k := e.jobKey(id)
 		rev, ok := e.jobRev(id, o.job)
 		if !ok {
