@@ -137,6 +137,8 @@ type etcdStore struct {
 	batchQueue []*etcdTxn
 	batchBusy  bool
 	leadHook   func() // tests: run by a leader before it commits what it took
+	// Writes committed by commit, and the transactions they took.
+	writes, groups atomic.Int64
 
 	idMu          sync.Mutex
 	idNext, idEnd uint64 // reserved and not yet handed out: idNext..idEnd
