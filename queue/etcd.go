@@ -26,8 +26,9 @@ package queue
 // written and fsynced (file and directory) before the job's record is
 // committed, and removed after the record is deleted.
 //
-// Every write is one etcd transaction, committed before the call returns,
-// that compares the mod revision of every record it changes with the one
+// Every write is one etcd transaction (alone, or nested in the one of a
+// group of concurrent writes: etcd_batch.go), committed before the call
+// returns, that compares the mod revision of every record it changes with the one
 // the change was computed from (the view's): a change computed from a
 // record another node has changed since fails as a conflict, and the
 // Store computes it again from the newer record (retry). New records
