@@ -164,6 +164,8 @@ func (e *etcdStore) commitGroup(group []*etcdTxn, retried bool) {
 			}
 			return
 		}
+		e.writes.Add(int64(len(group)))
+		e.groups.Add(1)
 		for i, t := range group {
 			out := txnOutcome{ok: r.Succeeded, elses: r.Responses, rev: r.Header.Revision}
 			if len(group) > 1 {
