@@ -13,6 +13,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"lazarus/internal/etcdtest"
+	"lazarus/jobs"
 )
 
 // A daemon with etcd_endpoints keeps its jobs in etcd (and their scripts
@@ -97,5 +98,44 @@ func TestBatchEtcdUnreachable(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "etcd at http://127.0.0.1:1") {
 		t.Errorf("lazarusd's message does not name its etcd:\n%s", out)
+	}
+}
+
+// An array job on etcd: its subjobs' starts write their own records, not
+// the array's (queue's layout 6), and the array runs to its end as on
+// bbolt, its subjobs' outputs all there, also after a restart.
+func TestBatchEtcdArray(t *testing.T) {
+	c := etcdtest.New(t, 1)
+	shared := filepath.Join(t.TempDir(), "shared")
+	b := newBatch(t, fmt.Sprintf("etcd_endpoints = %s\nshared_dir = %s\n", strings.Join(c.Endpoints(), ","), shared))
+	script := b.script("sweep.sh", "#!/bin/sh\n#PBS -J 0-7\necho \"index=$PBS_ARRAY_INDEX\"\n")
+	r := b.runWith(cmdOpts{dir: b.work}, "qsub", script)
+	if r.code != 0 {
+		t.Fatalf("qsub: %v", r)
+	}
+	id, err := jobs.ParseID(strings.TrimSpace(r.stdout))
+	if err != nil || !id.IsArrayForm() {
+		t.Fatalf("qsub printed %q", r.stdout)
+	}
+	n := id.Base()
+	if arr := b.waitEnded(id); arr.State != "finished" || arr.ArrayCount["Expired"] != 8 {
+		t.Fatalf("array after its end: %+v", arr)
+	}
+	for i := range 8 {
+		if got := b.readFile(filepath.Join(b.work, fmt.Sprintf("sweep.sh.o%d.%d", n, i))); got != fmt.Sprintf("index=%d\n", i) {
+			t.Errorf("subjob %d output %q", i, got)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	// Seven starts after the first (which begins the array, and writes
+	// its record): seven versions of its starts key.
+	if r, err := c.Client().Get(ctx, fmt.Sprintf("/lazarus/array_starts/%016x", uint64(n))); err != nil || len(r.Kvs) != 1 || r.Kvs[0].Version != 7 {
+		t.Errorf("the array's starts key: %v, %v", r, err)
+	}
+	b.stop()
+	b.start()
+	if l := b.status(false, id); len(l) != 1 || l[0].State != "finished" {
+		t.Errorf("after a restart: array %+v", l)
 	}
 }

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"bytes"
 	"fmt"
 	"iter"
 
@@ -53,8 +54,17 @@ func (s *Store) startSubjob(id jobs.ID, index int, fn func(arr, sub *jobs.Job) e
 	if err != nil {
 		return nil, err
 	}
+	// Only its byte changed (not its first start, which begins it)?
+	marked := cur.Copy()
+	if err := marked.SetSubjob(index, jobs.SubRecord); err != nil {
+		return nil, err
+	}
+	var started jobs.ID
+	if md, err := encodeJob(marked); err == nil && bytes.Equal(md, ad) {
+		started = sub.ID
+	}
 	acctArr, acctSub := s.records(cur, arr, ""), s.records(cur.Subjob(index), sub, "")
-	if err := s.write(putJob{job: arr, old: cur, data: ad, acct: acctArr}, putJob{job: sub, data: sd, acct: acctSub}); err != nil {
+	if err := s.write(putJob{job: arr, old: cur, data: ad, acct: acctArr, started: started}, putJob{job: sub, data: sd, acct: acctSub}); err != nil {
 		return nil, err
 	}
 	return sub, nil

@@ -3,10 +3,14 @@ package queue
 // The etcd backend: the records of a cluster, shared by every node's
 // Store. Under the prefix (EtcdOptions, "/lazarus" by default):
 //
-//	<prefix>/meta/schema_version       → decimal schema version, "5"
+//	<prefix>/meta/schema_version       → decimal layout version, "6"
+//	                                     (etcdSchemaVersion)
 //	<prefix>/meta/last_id              → decimal, the highest job id reserved
 //	<prefix>/jobs/<id: 16 hex digits>  → diskJob, JSON, as in bbolt (subjob
 //	                                     ids have bit 63 set: they sort last)
+//	<prefix>/array_starts/<array id: 16 hex digits>
+//	                                   → decimal index of the subjob
+//	                                     started last (etcd_array.go)
 //	<prefix>/queues/<name>             → diskQueue, JSON
 //	<prefix>/submissions/<hex of uid (4 bytes, big-endian) and key>
 //	                                   → decimal job id
@@ -22,8 +26,9 @@ package queue
 // written and fsynced (file and directory) before the job's record is
 // committed, and removed after the record is deleted.
 //
-// Every write is one etcd transaction, committed before the call returns,
-// that compares the mod revision of every record it changes with the one
+// Every write is one etcd transaction (alone, or nested in the one of a
+// group of concurrent writes: etcd_batch.go), committed before the call
+// returns, that compares the mod revision of every record it changes with the one
 // the change was computed from (the view's): a change computed from a
 // record another node has changed since fails as a conflict, and the
 // Store computes it again from the newer record (retry). New records
@@ -54,6 +59,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,10 +67,7 @@ import (
 	"time"
 
 	memdb "github.com/hashicorp/go-memdb"
-	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
 
 	"lazarus/jobs"
 )
@@ -119,11 +122,24 @@ type etcdStore struct {
 	advanced  chan struct{}
 	jobRevs   map[jobs.ID]etcdRev
 	queueRevs map[string]etcdRev
+	// Arrays (etcd_array.go): the mod revision of each one's starts key,
+	// and the state bytes its record has (the view's add the overlay).
+	startRevs    map[jobs.ID]int64
+	storedStates map[jobs.ID]string
 	// pending are the objects of this store's writes in flight, by key:
 	// the watcher puts them in the view instead of decoding their event
 	// (when its value is theirs), so that a write's caller and the view
 	// share one object, as on bbolt.
 	pending map[string]pendingPut
+
+	// Group commit (etcd_batch.go): the writes waiting, and whether a
+	// leader is committing.
+	batchMu    sync.Mutex
+	batchQueue []*etcdTxn
+	batchBusy  bool
+	leadHook   func() // tests: run by a leader before it commits what it took
+	// Writes committed by commit, and the transactions they took.
+	writes, groups atomic.Int64
 
 	idMu          sync.Mutex
 	idNext, idEnd uint64 // reserved and not yet handed out: idNext..idEnd
@@ -198,32 +214,54 @@ func OpenEtcd(ctx context.Context, cl *clientv3.Client, prefix string, opts Etcd
 	return s, nil
 }
 
-// checkSchema writes the schema version of a new prefix, and refuses one
-// written by a newer lazarusd.
+// checkSchema writes the layout version of a new prefix, migrates an
+// older one (etcdMigrations, in order), and refuses one written by a newer
+// lazarusd.
 func (e *etcdStore) checkSchema(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, e.timeout)
 	defer cancel()
 	k := e.prefix + etcdSchemaKey
-	r, err := e.cl.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
-		Then(clientv3.OpPut(k, strconv.Itoa(SchemaVersion))).Else(clientv3.OpGet(k)).Commit()
-	if err != nil {
-		return e.etcdErr(err)
+	for {
+		r, err := e.cl.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(k), "=", 0)).
+			Then(clientv3.OpPut(k, strconv.Itoa(etcdSchemaVersion))).Else(clientv3.OpGet(k)).Commit()
+		if err != nil {
+			return e.etcdErr(err)
+		}
+		if r.Succeeded {
+			return nil
+		}
+		kvs := r.Responses[0].GetResponseRange().Kvs
+		if len(kvs) == 0 {
+			return errors.New("schema version vanished")
+		}
+		found, err := strconv.Atoi(string(kvs[0].Value))
+		if err != nil {
+			return fmt.Errorf("schema version %q: %w", kvs[0].Value, err)
+		}
+		if found > etcdSchemaVersion {
+			return fmt.Errorf("schema version %d, this lazarusd knows up to %d: %w", found, etcdSchemaVersion, ErrNewerSchema)
+		}
+		if found == etcdSchemaVersion {
+			return nil
+		}
+		i := slices.IndexFunc(etcdMigrations, func(m struct {
+			from, to int
+			ops      func(*etcdStore) []clientv3.Op
+		}) bool {
+			return m.from == found
+		})
+		if i < 0 {
+			return fmt.Errorf("schema version %d: no migration from it", found)
+		}
+		m := etcdMigrations[i]
+		ops := append(m.ops(e), clientv3.OpPut(k, strconv.Itoa(m.to)))
+		if _, err := e.cl.Txn(ctx).If(clientv3.Compare(clientv3.Value(k), "=", strconv.Itoa(found))).
+			Then(ops...).Commit(); err != nil {
+			return fmt.Errorf("migrate schema %d to %d: %w", m.from, m.to, e.etcdErr(err))
+		}
+		// Migrated, or another store did meanwhile: read it again.
+		e.s.log.Info("etcd store migrated", "from", m.from, "to", m.to)
 	}
-	if r.Succeeded {
-		return nil
-	}
-	kvs := r.Responses[0].GetResponseRange().Kvs
-	if len(kvs) == 0 {
-		return errors.New("schema version vanished")
-	}
-	found, err := strconv.Atoi(string(kvs[0].Value))
-	if err != nil {
-		return fmt.Errorf("schema version %q: %w", kvs[0].Value, err)
-	}
-	if found > SchemaVersion {
-		return fmt.Errorf("schema version %d, this lazarusd knows up to %d: %w", found, SchemaVersion, ErrNewerSchema)
-	}
-	return nil
 }
 
 // load replaces the view with the records at etcd's current revision,
@@ -271,6 +309,39 @@ func (e *etcdStore) load(ctx context.Context, first bool) error {
 	if err != nil {
 		return e.etcdErr(err)
 	}
+	sr, err := e.cl.Get(ctx, e.prefix+etcdStarts, clientv3.WithPrefix(), clientv3.WithRev(rev))
+	if err != nil {
+		return e.etcdErr(err)
+	}
+	startRevs := map[jobs.ID]int64{}
+	for _, kv := range sr.Kvs {
+		id, err := strconv.ParseUint(strings.TrimPrefix(string(kv.Key), e.prefix+etcdStarts), 16, 64)
+		if err != nil {
+			s.log.Error("unreadable starts key, skipped", "key", string(kv.Key), "error", err)
+			continue
+		}
+		startRevs[jobs.ID(id)] = kv.ModRevision
+	}
+	// The overlay (etcd_array.go): arrays sort before subjobs, whose
+	// records show as SubRecord in their array's fresh objects.
+	storedStates := map[jobs.ID]string{}
+	arrays := map[jobs.ID]*jobs.Job{}
+	for _, r := range recs {
+		switch {
+		case r.err != nil:
+		case r.job.Array != nil && !r.job.ID.IsSubjob():
+			storedStates[r.job.ID] = string(r.job.Array.States)
+			arrays[r.job.ID] = r.job
+		case r.job.ID.IsSubjob():
+			a := arrays[r.job.ID.Base()]
+			if a == nil {
+				continue
+			}
+			if pos, ok := a.Array.Pos(r.job.ID.Index()); ok && a.Array.States[pos] == jobs.SubQueued {
+				a.Array.States[pos] = jobs.SubRecord
+			}
+		}
+	}
 
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -313,6 +384,7 @@ func (e *etcdStore) load(ctx context.Context, first bool) error {
 	}
 	txn.Commit()
 	e.jobRevs, e.queueRevs = jobRevs, queueRevs
+	e.startRevs, e.storedStates = startRevs, storedStates
 	e.advance(rev)
 	return nil
 }
@@ -408,7 +480,7 @@ func (e *etcdStore) apply(evs []*clientv3.Event) {
 		return
 	}
 	s := e.s
-	jobsKey, queuesKey := e.prefix+etcdJobs, e.prefix+etcdQueues
+	jobsKey, queuesKey, startsKey := e.prefix+etcdJobs, e.prefix+etcdQueues, e.prefix+etcdStarts
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	txn := s.mem.Txn(true)
@@ -429,11 +501,15 @@ func (e *etcdStore) apply(evs []*clientv3.Event) {
 				delete(e.jobRevs, jobs.ID(id))
 			}
 			if del {
+				delete(e.storedStates, jobs.ID(id))
 				continue
 			}
 			j, ok := e.pendingObj(key, ev.Kv.Value).(*jobs.Job)
 			if !ok {
 				j, err = decodeJob(id, ev.Kv.Value)
+			}
+			if err == nil {
+				j, err = e.noteArray(txn, j)
 			}
 			if err != nil {
 				s.log.Error("unreadable job record, skipped", "job_id", id, "error", err)
@@ -444,6 +520,13 @@ func (e *etcdStore) apply(evs []*clientv3.Event) {
 				continue
 			}
 			e.jobRevs[j.ID] = etcdRev{j, ev.Kv.ModRevision}
+			if j.ID.IsSubjob() {
+				if err := e.overlayStart(txn, j.ID); err != nil {
+					s.log.Error("store view update failed", "job_id", id, "error", err)
+				}
+			}
+		case strings.HasPrefix(key, startsKey):
+			e.applyStarts(ev)
 		case strings.HasPrefix(key, queuesKey):
 			name := strings.TrimPrefix(key, queuesKey)
 			if old, ok := e.queueRevs[name]; ok {
@@ -642,358 +725,12 @@ func (e *etcdStore) submitted(subKey []byte) (jobs.ID, error) {
 	return jobs.ID(id), nil
 }
 
-// etcdTxn is a write being built.
-type etcdTxn struct {
-	cmps    []clientv3.Cmp
-	ops     []clientv3.Op
-	witness []witness   // the records it changes, as it leaves them
-	files   []spoolFile // written before the commit
-	removed []jobs.ID   // whose spool files go after it
-	acct    []string
-	size    int
-	objs    []keyedPut // the view's objects of the puts of records
-}
-
-// witness is a record as a transaction leaves it: read back after its
-// compares failed, it tells whether an earlier attempt committed (or a
-// new job's id is taken).
-type witness struct {
-	key     string
-	data    []byte
-	deleted bool
-	newJob  jobs.ID // a new job's record: its id
-}
-
-type keyedPut struct {
-	key  string
-	data []byte
-	obj  any
-}
-
-func (t *etcdTxn) put(k string, v []byte) {
-	t.ops = append(t.ops, clientv3.OpPut(k, string(v)))
-	t.size += len(k) + len(v)
-}
-
-func (t *etcdTxn) del(k string) {
-	t.ops = append(t.ops, clientv3.OpDelete(k))
-	t.size += len(k)
-}
-
-func (t *etcdTxn) cmp(c clientv3.Cmp) {
-	t.cmps = append(t.cmps, c)
-	t.size += len(c.KeyBytes()) + 16
-}
-
-func modRev(k string, rev int64) clientv3.Cmp {
-	return clientv3.Compare(clientv3.ModRevision(k), "=", rev)
-}
-
-func absent(k string) clientv3.Cmp { return clientv3.Compare(clientv3.CreateRevision(k), "=", 0) }
-
-func (e *etcdStore) write(ops []op) error {
-	ctx, cancel := e.reqCtx()
-	defer cancel()
-	var t etcdTxn
-	for _, o := range ops {
-		if err := e.build(ctx, &t, o); err != nil {
-			return err
-		}
-	}
-	if len(t.acct) > 0 {
-		data, err := json.Marshal(etcdAcct{Lines: t.acct})
-		if err != nil {
-			return err
-		}
-		t.put(fmt.Sprintf("%s%s%s/%016x", e.prefix, etcdAccounting, e.inst, e.acctN.Add(1)), data)
-	}
-	if len(t.ops) > etcdMaxTxnOps || len(t.cmps) > etcdMaxTxnOps || t.size > etcdMaxBytes {
-		return fmt.Errorf("%d operations, %d bytes: %w", len(t.ops), t.size, ErrTooLarge)
-	}
-	if err := writeSpool(e.spool, t.files); err != nil {
-		return err
-	}
-	for _, p := range t.objs {
-		e.setPending(p.key, p.data, p.obj)
-		defer e.setPending(p.key, nil, nil)
-	}
-	elses := make([]clientv3.Op, len(t.witness))
-	for i, w := range t.witness {
-		elses[i] = clientv3.OpGet(w.key)
-	}
-	backoff := 50 * time.Millisecond
-	for attempt := 0; ; attempt++ {
-		r, err := e.cl.Txn(ctx).If(t.cmps...).Then(t.ops...).Else(elses...).Commit()
-		if err != nil {
-			if transient(err) && ctx.Err() == nil {
-				// A leader lost meanwhile: whether the attempt committed
-				// is unknown, which the next one tells (its compares fail
-				// on its own records, as the witnesses show).
-				select {
-				case <-time.After(backoff):
-				case <-ctx.Done():
-				}
-				backoff = min(2*backoff, time.Second)
-				continue
-			}
-			// Not acknowledged; the spool files stay, for the change may
-			// still commit (see the top of this file).
-			return e.etcdErr(err)
-		}
-		if !r.Succeeded && attempt > 0 && t.committed(r) {
-			r.Succeeded = true
-		}
-		if !r.Succeeded {
-			return e.failed(&t, r)
-		}
-		if err := e.waitView(r.Header.Revision); err != nil {
-			// Committed: not an error of the change, which the view
-			// shows as soon as its watch catches up.
-			e.s.log.Warn("change committed, view behind", "error", err)
-		}
-		for _, id := range t.removed {
-			removeSpool(e.s.log, e.spool, id)
-		}
-		if len(t.acct) > 0 && e.s.accounted != nil {
-			e.s.accounted()
-		}
-		return nil
-	}
-}
-
-// pause waits a moment after a transient error and says whether to try
-// again.
-func (e *etcdStore) pause(ctx context.Context, err error) bool {
-	if !transient(err) {
-		return false
-	}
-	select {
-	case <-time.After(100 * time.Millisecond):
-	case <-ctx.Done():
-	}
-	return ctx.Err() == nil
-}
-
-// transient says whether an etcd error may go away by itself (a leader
-// election, a lost connection): the write is tried again.
-func transient(err error) bool {
-	for _, e := range []error{rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrLeaderChanged, rpctypes.ErrNoLeader,
-		rpctypes.ErrTimeoutDueToConnectionLost, rpctypes.ErrStopped, rpctypes.ErrTimeout, rpctypes.ErrTooManyRequests} {
-		if errors.Is(err, e) {
-			return true
-		}
-	}
-	return status.Code(err) == codes.Unavailable
-}
-
-// committed says whether a transaction whose compares failed finds every
-// record as it would have left it: an earlier attempt of it committed.
-func (t *etcdTxn) committed(r *clientv3.TxnResponse) bool {
-	for i, w := range t.witness {
-		kvs := r.Responses[i].GetResponseRange().Kvs
-		if w.deleted != (len(kvs) == 0) || !w.deleted && !bytes.Equal(kvs[0].Value, w.data) {
-			return false
-		}
-	}
-	return len(t.witness) > 0
-}
-
-// failed is the error of a transaction whose compares failed.
-func (e *etcdStore) failed(t *etcdTxn, r *clientv3.TxnResponse) error {
-	// A new job whose key exists already keeps its files; the others'
-	// files were never referenced.
-	var exists error
-	for i, w := range t.witness {
-		if w.newJob == 0 || w.newJob.IsSubjob() {
-			// A subjob started elsewhere meanwhile is a conflict: the
-			// retry finds it started (ErrNotQueued).
-			continue
-		}
-		if len(r.Responses[i].GetResponseRange().Kvs) > 0 {
-			exists = fmt.Errorf("job %d: %w", w.newJob, ErrJobExists)
-			continue
-		}
-		removeSpool(e.s.log, e.spool, w.newJob)
-	}
-	if exists != nil {
-		return exists
-	}
-	if err := e.waitView(r.Header.Revision); err != nil {
-		return err
-	}
-	return errConflict
-}
-
-// build adds one op to a transaction.
-func (e *etcdStore) build(ctx context.Context, t *etcdTxn, o op) error {
-	switch o := o.(type) {
-	case putJob:
-		id := o.job.ID
-		k := e.jobKey(id)
-		w := witness{key: k, data: o.data}
-		if o.old == nil {
-			t.cmp(absent(k))
-			w.newJob = id
-		} else {
-			rev, ok := e.jobRev(id, o.old)
-			if !ok {
-				return errConflict // the view has a newer record already
-			}
-			t.cmp(modRev(k, rev))
-		}
-		if o.queue != nil {
-			rev, ok := e.queueRev(o.queue.Name, o.queue)
-			if !ok {
-				return errConflict
-			}
-			t.cmp(modRev(e.prefix+etcdQueues+o.queue.Name, rev))
-		}
-		t.put(k, o.data)
-		t.witness = append(t.witness, w)
-		t.objs = append(t.objs, keyedPut{k, o.data, o.job})
-		if o.script != nil || o.env != nil { // both, in one file (only submissions have them)
-			t.files = append(t.files, spoolFile{spoolPath(e.spool, id), encodeSpool(o.script, o.env)})
-		}
-		if o.subKey != nil {
-			sk := e.submissionKey(o.subKey)
-			t.cmp(absent(sk))
-			t.put(sk, []byte(strconv.FormatUint(uint64(id), 10)))
-			t.put(e.submitKeysKey(id), []byte(sk))
-		}
-		t.acct = append(t.acct, o.acct...)
-	case deleteJob:
-		id := o.job.ID
-		k := e.jobKey(id)
-		rev, ok := e.jobRev(id, o.job)
-		if !ok {
-			return errConflict
-		}
-		t.cmp(modRev(k, rev))
-		// The job's submission key expires with it.
-		rk := e.submitKeysKey(id)
-		r, err := e.cl.Get(ctx, rk)
-		if err != nil {
-			return e.etcdErr(err)
-		}
-		if len(r.Kvs) == 1 {
-			t.cmp(modRev(rk, r.Kvs[0].ModRevision))
-			t.del(string(r.Kvs[0].Value))
-			t.del(rk)
-		} else {
-			t.cmp(absent(rk))
-		}
-		t.del(k)
-		t.witness = append(t.witness, witness{key: k, deleted: true})
-		if !id.IsSubjob() {
-			t.removed = append(t.removed, id)
-		}
-		t.acct = append(t.acct, o.acct...)
-	case putQueue:
-		k := e.prefix + etcdQueues + o.q.Name
-		if o.old == nil {
-			t.cmp(absent(k))
-		} else {
-			rev, ok := e.queueRev(o.q.Name, o.old)
-			if !ok {
-				return errConflict
-			}
-			t.cmp(modRev(k, rev))
-		}
-		t.put(k, o.data)
-		t.witness = append(t.witness, witness{key: k, data: o.data})
-		t.objs = append(t.objs, keyedPut{k, o.data, o.q})
-	case deleteQueue:
-		k := e.prefix + etcdQueues + o.q.Name
-		rev, ok := e.queueRev(o.q.Name, o.q)
-		if !ok {
-			return errConflict
-		}
-		t.cmp(modRev(k, rev))
-		if o.rev > 0 {
-			t.cmp(clientv3.Compare(clientv3.CreateRevision(e.prefix+etcdJobs), "<", o.rev+1).WithPrefix())
-		}
-		t.del(k)
-		t.witness = append(t.witness, witness{key: k, deleted: true})
-	default:
-		return fmt.Errorf("etcd store: %T is not an etcd change", o)
-	}
-	return nil
-}
-
 func (e *etcdStore) blob(bucket []byte, id jobs.ID) ([]byte, error) {
 	script, env, err := readSpool(e.spool, id)
 	if string(bucket) == string(bucketEnv) {
 		return env, err
 	}
 	return script, err
-}
-
-func (e *etcdStore) accounting(limit int) ([]AcctEntry, error) {
-	ctx, cancel := e.reqCtx()
-	defer cancel()
-	r, err := e.cl.Get(ctx, e.prefix+etcdAccounting, clientv3.WithPrefix(),
-		clientv3.WithSort(clientv3.SortByCreateRevision, clientv3.SortAscend), clientv3.WithLimit(int64(limit)))
-	if err != nil {
-		return nil, e.etcdErr(err)
-	}
-	var out []AcctEntry
-	for _, kv := range r.Kvs {
-		var a etcdAcct
-		if err := json.Unmarshal(kv.Value, &a); err != nil {
-			e.s.log.Error("unreadable accounting records, skipped", "key", string(kv.Key), "error", err)
-			continue
-		}
-		for i, l := range a.Lines {
-			if len(out) == limit {
-				return out, nil
-			}
-			out = append(out, AcctEntry{N: uint64(kv.CreateRevision)<<acctShift | uint64(a.First+i), Line: l})
-		}
-	}
-	return out, nil
-}
-
-func (e *etcdStore) accountingDone(upTo uint64) error {
-	ctx, cancel := e.reqCtx()
-	defer cancel()
-	r, err := e.cl.Get(ctx, e.prefix+etcdAccounting, clientv3.WithPrefix(),
-		clientv3.WithMaxCreateRev(int64(upTo>>acctShift)))
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrWrite, e.etcdErr(err))
-	}
-	var t etcdTxn
-	flush := func() error {
-		if len(t.ops) == 0 {
-			return nil
-		}
-		if _, err := e.cl.Txn(ctx).If(t.cmps...).Then(t.ops...).Commit(); err != nil {
-			return fmt.Errorf("%w: %w", ErrWrite, e.etcdErr(err))
-		}
-		t = etcdTxn{}
-		return nil
-	}
-	for _, kv := range r.Kvs {
-		k := string(kv.Key)
-		base := uint64(kv.CreateRevision) << acctShift
-		var a etcdAcct
-		if err := json.Unmarshal(kv.Value, &a); err != nil || base+uint64(a.First+len(a.Lines)-1) <= upTo {
-			t.del(k)
-		} else if n := int(upTo - base + 1 - uint64(a.First)); base+uint64(a.First) <= upTo {
-			// Part of one change's records were copied: keep the rest.
-			data, err := json.Marshal(etcdAcct{First: a.First + n, Lines: a.Lines[n:]})
-			if err != nil {
-				return err
-			}
-			t.cmp(modRev(k, kv.ModRevision))
-			t.put(k, data)
-		}
-		if len(t.ops) >= etcdMaxTxnOps/2 {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return flush()
 }
 
 // etcdErr says what an error of an etcd request means.

@@ -458,8 +458,7 @@ func TestEtcdWitness(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := &clientv3.TxnResponse{Responses: tt.resp}
-			if got := txn.committed(r); got != tt.want {
+			if got := txn.committed(tt.resp); got != tt.want {
 				t.Errorf("committed = %v, want %v", got, tt.want)
 			}
 		})

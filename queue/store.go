@@ -112,6 +112,10 @@ type putJob struct {
 	env    []byte // nil: leave the stored environment alone
 	subKey []byte // submissions index entry (uid, key) to create; nil: none
 	acct   []string
+	// started: this is an array's change at the start of its subjob
+	// started that only marks it SubRecord (etcd stores no more than the
+	// subjob's record then; etcd_array.go); 0: a change of the record.
+	started jobs.ID
 }
 
 func (o putJob) apply(txn *memdb.Txn) error { return txn.Insert(tableJobs, o.job) }

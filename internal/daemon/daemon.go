@@ -291,6 +291,9 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 	if _, err := timers.AddFunc("@every 10m", d.purge); err != nil {
 		return err
 	}
+	if _, err := timers.AddFunc("@every 1h", d.sweepSpool); err != nil {
+		return err
+	}
 	timers.Start()
 	d.purge()
 
