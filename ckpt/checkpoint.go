@@ -60,7 +60,7 @@ type CheckpointOptions struct {
 	// and names its parent (incremental.go). Implies Track.
 	Parent string
 	// noSnap: copy-on-write twins, no userfaultfd snapshots (a second
-	// attempt after ErrSnapshotLost).
+	// attempt after errSnapshotLost).
 	noSnap bool
 }
 
@@ -126,7 +126,7 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 	defer t.stop()
 	res := &CheckpointResult{}
 	err = t.do(func() error { return td.run(ctx, res) })
-	if errors.Is(err, ErrSnapshotLost) && !opts.noSnap {
+	if errors.Is(err, errSnapshotLost) && !opts.noSnap {
 		// The program dropped memory before its image had it: again,
 		// with twins, which hold it whatever it does.
 		log.Info(fmt.Sprintf("%v; checkpointing again with copy-on-write twins", err))

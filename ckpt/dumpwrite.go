@@ -136,6 +136,9 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 // writeSnap writes the image of d, which has a userfaultfd snapshot,
 // once the tree runs again (what a twin does below).
 func (t *dumpTree) writeSnap(ctx context.Context, d *dumper, w **imageWriter) error {
+	if err := d.snap.checkVMFlags(); err != nil {
+		return err
+	}
 	if *w == nil {
 		nw, err := d.newImageWriter(t.pool)
 		if err != nil {

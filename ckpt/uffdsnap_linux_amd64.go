@@ -58,7 +58,7 @@ import (
 //     moves (mremap) before its pages are in the image: those pages are
 //     lost (the kernel reports it, UFFD_EVENT_UNMAP, REMOVE, REMAP, after
 //     or while it drops them): the checkpoint is taken again, with twins
-//     (ErrSnapshotLost);
+//     (errSnapshotLost);
 //   - an exec: the image is read through /proc/PID/mem opened in the
 //     freeze, which holds the old memory; reading it after the exec fails.
 
@@ -83,10 +83,6 @@ const (
 	// it walks the page tables: 30 ms a GiB).
 	snapUnregChunk = 256 << 20
 )
-
-// ErrSnapshotLost: memory of a userfaultfd snapshot was unmapped or
-// discarded by the program before the image had it.
-var ErrSnapshotLost = errors.New("memory was unmapped while its image was written")
 
 type uffdSnap struct {
 	d  *dumper
@@ -120,11 +116,13 @@ func (d *dumper) makeSnap() (s *uffdSnap, retErr error) {
 	if !uffdSnapshots || d.opts.noSnap || d.opts.Track || d.opts.Parent != "" {
 		return nil, errors.New("not with a dirty-page tracker")
 	}
+	t0 := time.Now()
 	if d.deferPlan {
 		if err := d.planDeferred(d.pid); err != nil {
 			return nil, err
 		}
 	}
+	t1 := time.Now()
 	fd, err := d.newUffd()
 	if err != nil {
 		return nil, err
@@ -179,15 +177,18 @@ func (d *dumper) makeSnap() (s *uffdSnap, retErr error) {
 		}
 	}
 	sort.Slice(s.runs, func(i, j int) bool { return s.runs[i][0] < s.runs[j][0] })
+	t2 := time.Now()
 	if err := s.protect(); err != nil {
 		return nil, err
 	}
+	t3 := time.Now()
 	if s.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		return nil, os.NewSyscallError("eventfd", err)
 	}
 	s.wg.Add(1)
 	go s.handle()
 	d.log.Info(fmt.Sprintf("%s(%d): userfaultfd snapshot of %d regions", d.comm, d.pid, len(s.regions)))
+	d.log.Debug(fmt.Sprintf("%s(%d): pages planned in %.1f ms, userfaultfd made and registered in %.1f ms, write-protected in %.1f ms", d.comm, d.pid, t1.Sub(t0).Seconds()*1e3, t2.Sub(t1).Seconds()*1e3, t3.Sub(t2).Seconds()*1e3))
 	return s, nil
 }
 
@@ -421,7 +422,7 @@ func (s *uffdSnap) lost(start, end uint64) {
 		for p := lo; p < hi; p += pageSize {
 			if !s.isDone(p) && s.saved[p] == nil {
 				if s.err == nil {
-					s.err = fmt.Errorf("%w (%#x-%#x)", ErrSnapshotLost, start, end)
+					s.err = fmt.Errorf("%w (%#x-%#x)", errSnapshotLost, start, end)
 				}
 				s.cond.Broadcast()
 				return
@@ -484,6 +485,25 @@ func (s *uffdSnap) read(b []byte, e extent, off uint64) error {
 	lo, hi := addr&^(pageSize-1), alignPage(end)
 	if err := uffdWPRetry(s.fd, lo, hi-lo, 0); err != nil && !errors.Is(err, unix.ENOENT) {
 		return fmt.Errorf("%s(%d): unprotect %#x-%#x: %w", s.d.comm, s.d.pid, lo, hi, err)
+	}
+	return nil
+}
+
+// checkVMFlags compares, once the process runs again, its VmFlags with
+// those recorded from the smaps read before the freeze (collectVMFlags):
+// the same now, they were the same at the freeze (but for a change undone
+// in between). A change takes the checkpoint again, with twins, whose
+// smaps are those of the freeze.
+func (s *uffdSnap) checkVMFlags() error {
+	if v, ok := s.d.tree.vmas[s.d.pid]; !ok || v.advice == nil {
+		return nil // read in the freeze
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", s.d.pid))
+	if err != nil {
+		return fmt.Errorf("%s(%d): smaps: %w", s.d.comm, s.d.pid, err)
+	}
+	if err := s.d.checkVMFlags(data, func(region) bool { return false }); err != nil {
+		return fmt.Errorf("%w: %v", errSnapshotLost, err)
 	}
 	return nil
 }
