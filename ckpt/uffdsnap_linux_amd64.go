@@ -27,7 +27,7 @@ import (
 // 13): write-protecting 1 GiB of touched memory costs 28 ms on one thread
 // (20 ms on two), a fork 37 ms; 14 GiB 297 ms on two threads against 528
 // ms for the fork. It costs nothing in the job's memory cgroup (the
-// copies are ours) and its memory is bounded: when snapCopyMax bytes of
+// copies are ours) and its memory is bounded: when copyLimit bytes of
 // copies are waiting for the writer, a thread that writes a protected
 // page waits until the writer has taken some (the job is throttled, not
 // stopped).
@@ -73,8 +73,9 @@ const (
 	uffdPFFlagWP       = 1 << 1
 
 	snapFeatures = uffdFeatWPUnpopulated | uffdFeatRemap | uffdFeatRemove | uffdFeatUnmap
-	// snapCopyMax bounds the copies waiting for the writer.
-	snapCopyMax = 32 << 20
+	// snapCopyMin: the copies waiting for the writer may always take
+	// this much (see copyLimit).
+	snapCopyMin = 32 << 20
 	// snapFrozenMax bounds what is copied in the freeze, of the memory a
 	// userfaultfd cannot protect.
 	snapFrozenMax = 16 << 20
@@ -96,6 +97,8 @@ type uffdSnap struct {
 	frozen  map[uint64][]byte
 	runs    [][2]uint64 // every protected run, in address order
 
+	limit uint64 // bytes of copies at most (copyLimit)
+
 	mu     sync.Mutex
 	cond   *sync.Cond
 	saved  map[uint64][]byte // page copies the handler made, by address
@@ -104,6 +107,7 @@ type uffdSnap struct {
 	err    error
 	ending bool
 	faults int
+	waited time.Duration // that the job's writes waited for the writer
 	wg     sync.WaitGroup
 	// unprotect: pages the handler has saved, to unprotect (its own).
 	unprotect []uint64
@@ -127,7 +131,7 @@ func (d *dumper) makeSnap() (s *uffdSnap, retErr error) {
 	if err != nil {
 		return nil, err
 	}
-	s = &uffdSnap{d: d, fd: fd, wake: -1, regions: map[int]bool{}, frozen: map[uint64][]byte{}, saved: map[uint64][]byte{}}
+	s = &uffdSnap{d: d, fd: fd, wake: -1, regions: map[int]bool{}, frozen: map[uint64][]byte{}, saved: map[uint64][]byte{}, limit: copyLimit(len(d.tree.procs))}
 	s.cond = sync.NewCond(&s.mu)
 	defer func() {
 		if retErr != nil {
@@ -190,6 +194,26 @@ func (d *dumper) makeSnap() (s *uffdSnap, retErr error) {
 	d.log.Info(fmt.Sprintf("%s(%d): userfaultfd snapshot of %d regions", d.comm, d.pid, len(s.regions)))
 	d.log.Debug(fmt.Sprintf("%s(%d): pages planned in %.1f ms, userfaultfd made and registered in %.1f ms, write-protected in %.1f ms", d.comm, d.pid, t1.Sub(t0).Seconds()*1e3, t2.Sub(t1).Seconds()*1e3, t3.Sub(t2).Seconds()*1e3))
 	return s, nil
+}
+
+// copyLimit is how much the copies of one of n snapshots may take: what
+// a twin's copies would (the pages the job writes while its image is
+// written), as long as the machine, and our memory cgroup, keep the
+// reserve the throttle keeps for twins; at least snapCopyMin. Past it
+// the job's writes wait for the image to catch up.
+func copyLimit(n int) uint64 {
+	reserve := max(memTotal()/16, 256<<20)
+	room := memAvailable()
+	if cg := memCgroup(os.Getpid()); cg != "" {
+		if r, ok := cgroupRoom(cg); ok {
+			room = min(room, r)
+			reserve = max(reserve, cgroupReserve)
+		}
+	}
+	if room < reserve {
+		return snapCopyMin
+	}
+	return max(snapCopyMin, (room-reserve)/uint64(max(n, 1))/2)
 }
 
 // protect write-protects every run to save, on two threads (the page
@@ -387,8 +411,12 @@ func (s *uffdSnap) event(m []byte) {
 		}
 		page := le.Uint64(m[16:]) &^ (pageSize - 1)
 		s.mu.Lock()
-		for s.used+pageSize > snapCopyMax && !s.isDone(page) && s.err == nil && !s.ending {
-			s.cond.Wait() // the job waits for the writer (see the top)
+		if s.used+pageSize > s.limit {
+			t0 := time.Now()
+			for s.used+pageSize > s.limit && !s.isDone(page) && s.err == nil && !s.ending {
+				s.cond.Wait() // the job waits for the writer (see the top)
+			}
+			s.waited += time.Since(t0)
 		}
 		if !s.isDone(page) && s.saved[page] == nil && s.err == nil {
 			b := make([]byte, pageSize)
@@ -545,7 +573,7 @@ func (s *uffdSnap) close() {
 		}
 		unix.Close(s.fd)
 		s.fd = -1
-		s.d.log.Debug(fmt.Sprintf("%s(%d): userfaultfd snapshot ended (%d pages copied before a write) in %.1f ms", s.d.comm, s.d.pid, s.faults, time.Since(t0).Seconds()*1e3))
+		s.d.log.Debug(fmt.Sprintf("%s(%d): userfaultfd snapshot ended in %.1f ms: %d pages copied before a write, writes held %.1f ms for the image to catch up", s.d.comm, s.d.pid, time.Since(t0).Seconds()*1e3, s.faults, s.waited.Seconds()*1e3))
 	}
 	s.saved, s.frozen = nil, nil
 }
