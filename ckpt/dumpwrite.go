@@ -149,6 +149,7 @@ func (t *dumpTree) writeSnap(ctx context.Context, d *dumper, w **imageWriter) er
 			return err
 		}
 	}
+	d.log.Debug(fmt.Sprintf("%s(%d): image written from the userfaultfd snapshot", d.comm, d.pid))
 	if err := (*w).write(ctx, d.segments(true), d.snap, nil, nil); err != nil {
 		return err
 	}

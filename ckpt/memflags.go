@@ -54,6 +54,8 @@ func (d *dumper) collectVMFlags() error {
 	var growsDown map[uint64]bool
 	if v, ok := d.tree.vmas[d.pid]; ok && v.advice != nil && d.sameMaps(v.data) {
 		flags, growsDown = v.advice, v.growsDown
+		v.early = true
+		d.tree.vmas[d.pid] = v
 	} else {
 		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", d.pid))
 		if err != nil {
@@ -80,7 +82,10 @@ func (d *dumper) collectVMFlags() error {
 
 // sameMaps reports whether the mappings of d (its maps, read now: no
 // page-table walk) are those of smaps (data, read before the freeze):
-// same addresses, permissions, offsets and files.
+// same start addresses, permissions, offsets and files. An end that moved
+// (brk, a neighbour merged, which takes the same flags) keeps the flags of
+// the mapping; a part advised apart is a mapping of its own, at a start
+// of its own.
 func (d *dumper) sameMaps(smaps []byte) bool {
 	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", d.pid))
 	if err != nil {
@@ -100,8 +105,8 @@ func (d *dumper) sameMaps(smaps []byte) bool {
 	return true
 }
 
-// mapsHead returns "start-end perms offset dev inode" of a mapping's
-// first line in maps or smaps.
+// mapsHead returns "start perms offset dev inode" of a mapping's first
+// line in maps or smaps.
 func mapsHead(line string) (string, bool) {
 	a, _, ok := strings.Cut(line, "-")
 	if !ok || strings.Contains(a, " ") || strings.Contains(a, ":") {
@@ -111,7 +116,7 @@ func mapsHead(line string) (string, bool) {
 	if len(f) < 5 {
 		return "", false
 	}
-	return strings.Join(f[:5], " "), true
+	return a + " " + strings.Join(f[1:5], " "), true
 }
 
 // parseVMFlags reads smaps: the VmFlags the restore sets again (every

@@ -297,6 +297,9 @@ type vmaFlags struct {
 	advice    map[uint64][]string
 	growsDown map[uint64]bool
 	data      []byte // smaps
+	// early: collectVMFlags took advice from this read, not from one in
+	// the freeze.
+	early bool
 }
 
 // readVMAFlags reads /proc/PID/smaps. It walks every page table of the

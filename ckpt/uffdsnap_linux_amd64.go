@@ -523,7 +523,7 @@ func (s *uffdSnap) read(b []byte, e extent, off uint64) error {
 // in between). A change takes the checkpoint again, with twins, whose
 // smaps are those of the freeze.
 func (s *uffdSnap) checkVMFlags() error {
-	if v, ok := s.d.tree.vmas[s.d.pid]; !ok || v.advice == nil {
+	if v, ok := s.d.tree.vmas[s.d.pid]; !ok || !v.early {
 		return nil // read in the freeze
 	}
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", s.d.pid))

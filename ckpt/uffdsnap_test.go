@@ -1,11 +1,13 @@
 package ckpt
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -283,5 +285,68 @@ func testUffdThreads(t *testing.T, churn bool) {
 	}
 	if errs != 0 {
 		t.Fatalf("restarted program counted %d errors (pages not of the freeze, or reads that failed; at sweep %d)", errs, g)
+	}
+}
+
+// blockingHandler is a log handler that, at the message saying the image
+// is being written from a userfaultfd snapshot, says so on stdout and
+// blocks for good: the checkpointer is stuck, the job running, its memory
+// protected.
+type blockingHandler struct{ slog.Handler }
+
+func (h blockingHandler) Handle(ctx context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "written from the userfaultfd snapshot") {
+		fmt.Println("writing")
+		select {}
+	}
+	return nil
+}
+
+// TestUffdSnapshotCheckpointerDies: a checkpointer killed (SIGKILL) while
+// it writes an image from a userfaultfd snapshot leaves the job running,
+// with nothing registered and no descriptor more: the kernel releases the
+// userfaultfd with the checkpointer's descriptors and wakes any thread
+// that waited on a fault.
+func TestUffdSnapshotCheckpointerDies(t *testing.T) {
+	if pid := os.Getenv("LAZARUS_UFFD_VICTIM"); pid != "" {
+		n, _ := strconv.Atoi(pid)
+		log := slog.New(blockingHandler{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})})
+		_, err := Checkpoint(context.Background(), n, CheckpointOptions{File: os.Getenv("LAZARUS_UFFD_IMAGE"), Logger: log})
+		fmt.Println("checkpoint:", err)
+		return
+	}
+	needRoot(t)
+	c := startCowRace(t, 256)
+	pid := c.cmd.Process.Pid
+	fds := fdsOf(pid)
+	helper := exec.Command(os.Args[0], "-test.run=^TestUffdSnapshotCheckpointerDies$")
+	helper.Env = append(os.Environ(), fmt.Sprintf("LAZARUS_UFFD_VICTIM=%d", pid), "LAZARUS_UFFD_IMAGE="+filepath.Join(c.dir, "img"))
+	out, err := helper.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { helper.Process.Kill(); helper.Wait() })
+	line, _ := bufio.NewReader(out).ReadString('\n')
+	if line != "writing\n" {
+		t.Fatalf("the checkpointer said %q, want writing", line)
+	}
+	if got := uffdRegistered(pid); len(got) == 0 {
+		t.Fatal("the job's memory is not registered while its image is written")
+	}
+	helper.Process.Kill()
+	helper.Wait()
+	g := c.gen()
+	waitFor(t, "the job to go on", func() bool { return c.gen() > g+2 })
+	if got := uffdRegistered(pid); len(got) != 0 {
+		t.Fatalf("mappings still registered with a userfaultfd after the checkpointer died: %v", got)
+	}
+	if got := fdsOf(pid); !slices.Equal(got, fds) {
+		t.Fatalf("descriptors after the checkpointer died: %v, want %v", got, fds)
+	}
+	if errs, sigchld, reaped, _ := c.report(t, pid); errs != 0 || sigchld != 0 || reaped != 0 {
+		t.Fatalf("after the checkpointer died the job saw errors %d, SIGCHLD %d, children reaped %d; want 0 0 0", errs, sigchld, reaped)
 	}
 }
