@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -285,6 +286,16 @@ func (d *dumper) newUffd() (int, error) {
 	err = d.withInjection(func(t *task, scratch uint64) error {
 		var opened []uint64
 		defer func() {
+			// One injected call where they are one range (new
+			// descriptors take the lowest free numbers, so they
+			// usually are): each injection is a ptrace round trip,
+			// milliseconds on a loaded machine.
+			lo, hi := slices.Min(append(opened, ^uint64(0))), slices.Max(append(opened, 0))
+			if len(opened) > 1 && hi-lo+1 == uint64(len(opened)) {
+				if _, err := t.call("close_range", unix.SYS_CLOSE_RANGE, lo, hi, 0); err == nil {
+					return
+				}
+			}
 			for _, fd := range opened {
 				t.call("close", unix.SYS_CLOSE, fd)
 			}
