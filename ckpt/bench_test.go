@@ -225,13 +225,16 @@ func BenchmarkThreadsCheckpointRestart(b *testing.B) {
 
 // BenchmarkCheckpointStop checkpoints a process that writes into its
 // memory without pause (testdata/heartbeat.c) at 256 MiB and 1 GiB (4 GiB
-// with LAZARUS_BENCH_4G=1), three times each, and reports medians: how long
-// the process was stopped as it saw it (the longest gap between two turns
-// of its loop, gap-ms), as the engine measured it (stopped-ms, and
-// paused-ms: the short stop of one thread that reaps the twin), the
-// checkpoint until the image is durable (ckpt-s), the checkpointer's peak
-// resident memory above what it held before (rss-MiB: VmHWM, reset with
-// clear_refs), the image size and the restore time.
+// with LAZARUS_BENCH_4G=1, 14 GiB with LAZARUS_BENCH_14G=1 where the
+// memory available allows), three times each (once at 14 GiB), through
+// userfaultfd snapshots (uffd) and copy-on-write twins (twin), and reports
+// medians: how long the process was stopped as it saw it (the longest gap
+// between two turns of its loop, gap-ms), as the engine measured it
+// (stopped-ms, and paused-ms: the short stop of one thread that reaps the
+// twin), the checkpoint until the image is durable (ckpt-s), the
+// checkpointer's peak resident memory above what it held before (rss-MiB:
+// VmHWM, reset with clear_refs), the image size and the restore time.
+// LAZARUS_BENCH_WAY=uffd or twin runs one way only.
 func BenchmarkCheckpointStop(b *testing.B) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
@@ -240,17 +243,35 @@ func BenchmarkCheckpointStop(b *testing.B) {
 	if os.Getenv("LAZARUS_BENCH_4G") == "1" {
 		sizes = append(sizes, 4096)
 	}
-	for _, mib := range sizes {
-		b.Run(fmt.Sprintf("%dMiB", mib), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				benchStop(b, mib)
-			}
-		})
+	if os.Getenv("LAZARUS_BENCH_14G") == "1" {
+		// The job, and its restore after it is gone, with room to spare.
+		if avail := memAvailable(); avail >= (14<<30)+(3<<30) {
+			sizes = append(sizes, 14336)
+		} else {
+			b.Logf("14 GiB left out: %d MiB of memory available", avail>>20)
+		}
+	}
+	for _, way := range []string{"uffd", "twin"} {
+		if w := os.Getenv("LAZARUS_BENCH_WAY"); w != "" && w != way {
+			continue
+		}
+		for _, mib := range sizes {
+			b.Run(fmt.Sprintf("%s/%dMiB", way, mib), func(b *testing.B) {
+				uffdSnapshots = way == "uffd"
+				defer func() { uffdSnapshots = true }()
+				for i := 0; i < b.N; i++ {
+					benchStop(b, mib)
+				}
+			})
+		}
 	}
 }
 
 func benchStop(b *testing.B, mib int) {
-	const reps = 3
+	reps := 3
+	if mib > 8192 {
+		reps = 1
+	}
 	dir := b.TempDir()
 	t := &testing.T{}
 	prog := cprog(t, "heartbeat")

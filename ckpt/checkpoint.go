@@ -59,6 +59,9 @@ type CheckpointOptions struct {
 	// regions whose writes were tracked without a gap (the rest whole),
 	// and names its parent (incremental.go). Implies Track.
 	Parent string
+	// noSnap: copy-on-write twins, no userfaultfd snapshots (a second
+	// attempt after errSnapshotLost).
+	noSnap bool
 }
 
 // CheckpointResult describes a finished checkpoint.
@@ -122,7 +125,17 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 	t := newTracer()
 	defer t.stop()
 	res := &CheckpointResult{}
-	if err := t.do(func() error { return td.run(ctx, res) }); err != nil {
+	err = t.do(func() error { return td.run(ctx, res) })
+	if errors.Is(err, errSnapshotLost) && !opts.noSnap {
+		// The program dropped memory before its image had it: again,
+		// with twins, which hold it whatever it does.
+		log.Info(fmt.Sprintf("%v; checkpointing again with copy-on-write twins", err))
+		opts.noSnap = true
+		td = &dumpTree{opts: opts, log: log, rootPID: pid, rootPath: path, rootFile: opts.File}
+		res = &CheckpointResult{}
+		err = t.do(func() error { return td.run(ctx, res) })
+	}
+	if err != nil {
 		return nil, err
 	}
 	if opts.CheckOnly {
@@ -182,7 +195,8 @@ type dumper struct {
 	tids    []int // its threads, the main thread first
 	tregs   []unix.PtraceRegs
 	txstate [][]byte
-	twin    *twin // its copy-on-write twin while the image is written (twin.go)
+	twin    *twin     // its copy-on-write twin while the image is written (twin.go)
+	snap    *uffdSnap // or its userfaultfd snapshot (uffdsnap_linux_amd64.go)
 	// plan: per region, the pages to save (memory.go); deferPlan: the
 	// pages of the regions read from the twin are found in the twin, once
 	// the process runs again (planDeferred).

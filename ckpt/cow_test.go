@@ -115,6 +115,7 @@ func childrenNow(pid int) []int {
 // (no SIGCHLD, nothing reaped by wait, no child left behind).
 func TestCopyOnWriteCheckpoint(t *testing.T) {
 	needRoot(t)
+	useTwins(t)
 	c := startCowRace(t, 128)
 	pid := c.cmd.Process.Pid
 	img := filepath.Join(c.dir, "cowrace.img")
@@ -163,6 +164,7 @@ func TestCopyOnWriteCheckpoint(t *testing.T) {
 // gone, no child left, no SIGCHLD, nothing for wait, no file written.
 func TestCopyOnWriteCheckpointFails(t *testing.T) {
 	needRoot(t)
+	useTwins(t)
 	c := startCowRace(t, 64)
 	pid := c.cmd.Process.Pid
 	small := t.TempDir()
@@ -194,6 +196,7 @@ func TestCopyOnWriteCheckpointFails(t *testing.T) {
 // limit; the image is still the memory of the freeze.
 func TestCopyOnWriteThrottled(t *testing.T) {
 	needRoot(t)
+	useTwins(t)
 	cg := testMemCgroup(t, 1<<40)
 	dir := t.TempDir()
 	c := &cowRace{dir: dir, out: filepath.Join(dir, "out"), status: filepath.Join(dir, "status")}

@@ -8,10 +8,15 @@
 // which pages exist; only present pages are saved, all-zero ones become
 // holes), its descriptors, and asks the process itself, by injected system
 // calls, for what only it can tell (signal actions, timers, tid address,
-// brk). Then each process is cloned, still frozen, into a copy-on-write
-// twin (twin.go): the target runs again after a stop that costs what its
-// page tables take to copy, and its image is written from the twin, with
-// bounded buffers and direct I/O (imagewrite.go, dumpwrite.go).
+// brk). Then the private memory of each process is write-protected
+// through a userfaultfd, and a handler copies a page out before the
+// process writes it (uffdsnap_linux_amd64.go); where that cannot be (a
+// dirty-page tracker to keep, memory registered with another userfaultfd,
+// memory unmapped while the image is written) the process is cloned,
+// still frozen, into a copy-on-write twin (twin.go). Either way the target
+// runs again after a stop that costs what its page tables take to walk,
+// and its image is written, as of the freeze, while it runs, with bounded
+// buffers and direct I/O (imagewrite.go, dumpwrite.go).
 //
 // Restart execs the original executable as a stopped stub, clones the
 // process out of it with its old PID (clone3 set_tid, CLONE_PARENT so the

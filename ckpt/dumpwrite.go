@@ -51,7 +51,7 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 	// write it (after finding the pages) if it does not fit.
 	copied := twins && t.copyFrozen()
 	for i, d := range t.procs {
-		if copied && d.twin != nil {
+		if copied && (d.twin != nil || d.snap != nil) {
 			continue // after the freeze
 		}
 		if d.deferPlan {
@@ -87,6 +87,12 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 			}
 		}
 		for i, d := range t.procs {
+			if d.snap != nil {
+				if err := t.writeSnap(ctx, d, &writers[i]); err != nil {
+					return err
+				}
+				continue
+			}
 			if d.twin == nil {
 				continue
 			}
@@ -127,6 +133,33 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 	return nil
 }
 
+// writeSnap writes the image of d, which has a userfaultfd snapshot,
+// once the tree runs again (what a twin does below).
+func (t *dumpTree) writeSnap(ctx context.Context, d *dumper, w **imageWriter) error {
+	if err := d.snap.checkVMFlags(); err != nil {
+		return err
+	}
+	if *w == nil {
+		nw, err := d.newImageWriter(t.pool)
+		if err != nil {
+			return err
+		}
+		*w = nw
+		if err := nw.write(ctx, d.segments(false), copySource(d.copied), nil, nil); err != nil {
+			return err
+		}
+	}
+	d.log.Debug(fmt.Sprintf("%s(%d): image written from the userfaultfd snapshot", d.comm, d.pid))
+	if err := (*w).write(ctx, d.segments(true), d.snap, nil, nil); err != nil {
+		return err
+	}
+	if err := d.snap.check(); err != nil {
+		return err
+	}
+	d.snap.close()
+	return nil
+}
+
 // segments lists the segments of d's image read from its twin (fromTwin)
 // or not; without a twin, every segment is not.
 func (d *dumper) segments(fromTwin bool) []int {
@@ -134,7 +167,7 @@ func (d *dumper) segments(fromTwin bool) []int {
 	seg := 0
 	for _, r := range d.meta.Regions {
 		for range r.Extents {
-			if (d.twin != nil && d.twinBound(r)) == fromTwin {
+			if ((d.twin != nil || d.snap != nil) && d.twinBound(r)) == fromTwin {
 				out = append(out, seg)
 			}
 			seg++
@@ -158,6 +191,10 @@ func (t *dumpTree) makeTwins() error {
 			continue
 		}
 		var err error
+		if d.snap, err = d.makeSnap(); err == nil {
+			continue
+		}
+		d.log.Debug(fmt.Sprintf("%s(%d): no userfaultfd snapshot: %v", d.comm, d.pid, err))
 		if t.procs[i].twin, err = d.makeTwin(); err != nil {
 			return err
 		}
@@ -172,7 +209,7 @@ func (t *dumpTree) makeTwins() error {
 func (t *dumpTree) copyFrozen() bool {
 	var need uint64
 	for _, d := range t.procs {
-		if d.twin == nil {
+		if d.twin == nil && d.snap == nil {
 			continue
 		}
 		for j, r := range d.meta.Regions {
@@ -188,7 +225,7 @@ func (t *dumpTree) copyFrozen() bool {
 	}
 	arena := t.pool.arena
 	for _, d := range t.procs {
-		if d.twin == nil {
+		if d.twin == nil && d.snap == nil {
 			continue
 		}
 		d.copied = map[uint64][]byte{}
@@ -227,6 +264,8 @@ func (t *dumpTree) copyFrozen() bool {
 func (t *dumpTree) endTwins(res *CheckpointResult) {
 	for _, d := range t.procs {
 		d.twin.kill()
+		d.snap.close()
+		d.snap = nil
 	}
 	for _, d := range t.procs {
 		if d.twin == nil {

@@ -24,6 +24,12 @@ var (
 	// ErrParent: an incremental image's parent is missing, damaged, or not
 	// the image it was made against (incremental.go).
 	ErrParent = errors.New("parent checkpoint unusable")
+
+	// errSnapshotLost: the program unmapped, discarded or moved memory of
+	// a userfaultfd snapshot before its image had it, or changed its
+	// flags as the checkpoint began (uffdsnap_linux_amd64.go); Checkpoint
+	// takes it again with copy-on-write twins.
+	errSnapshotLost = errors.New("memory was unmapped while its image was written")
 )
 
 // UncheckpointableError reports state of a process the engine cannot save,

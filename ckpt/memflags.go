@@ -6,9 +6,9 @@ package ckpt
 // of it unless it is set again.
 
 import (
-	"bufio"
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -45,20 +45,87 @@ var vmAdvice = map[string]int{
 }
 
 // collectVMFlags records, for every region planMemory found, the VmFlags
-// of /proc/PID/smaps that the restore sets again (region.Advice).
+// of /proc/PID/smaps that the restore sets again (region.Advice). Reading
+// smaps walks every page table of the process (25 ms for a GiB here):
+// when the tree runs on while its images are written, the smaps read just
+// before the freeze is used, and checked again after it (checkVMFlags).
 func (d *dumper) collectVMFlags() error {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", d.pid))
-	if err != nil {
-		return fmt.Errorf("%s(%d): smaps: %w", d.comm, d.pid, err)
+	var flags map[uint64][]string
+	var growsDown map[uint64]bool
+	if v, ok := d.tree.vmas[d.pid]; ok && v.advice != nil && d.sameMaps(v.data) {
+		flags, growsDown = v.advice, v.growsDown
+		v.early = true
+		d.tree.vmas[d.pid] = v
+	} else {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", d.pid))
+		if err != nil {
+			return fmt.Errorf("%s(%d): smaps: %w", d.comm, d.pid, err)
+		}
+		flags, growsDown = parseVMFlags(data)
 	}
-	defer f.Close()
-	flags := map[uint64][]string{}
-	growsDown := map[uint64]bool{} // VmFlags gd: mapped MAP_GROWSDOWN, [stack] or not
+	for i := range d.meta.Regions {
+		r := &d.meta.Regions[i]
+		if r.Kind == regionAIO {
+			if err := d.describeAIO(r); err != nil {
+				return err
+			}
+		}
+		if r.Kind != regionVDSO && len(flags[r.Start]) > 0 {
+			r.Advice = flags[r.Start]
+		}
+		if r.Kind == regionAnon && growsDown[r.Start] {
+			r.Stack = true // mapped again MAP_GROWSDOWN (build.go)
+		}
+	}
+	return nil
+}
+
+// sameMaps reports whether the mappings of d (its maps, read now: no
+// page-table walk) are those of smaps (data, read before the freeze):
+// same start addresses, permissions, offsets and files. An end that moved
+// (brk, a neighbour merged, which takes the same flags) keeps the flags of
+// the mapping; a part advised apart is a mapping of its own, at a start
+// of its own.
+func (d *dumper) sameMaps(smaps []byte) bool {
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", d.pid))
+	if err != nil {
+		return false
+	}
+	before := map[string]bool{}
+	for _, line := range strings.Split(string(smaps), "\n") {
+		if h, ok := mapsHead(line); ok {
+			before[h] = true
+		}
+	}
+	for _, line := range strings.Split(string(maps), "\n") {
+		if h, ok := mapsHead(line); ok && !before[h] {
+			return false
+		}
+	}
+	return true
+}
+
+// mapsHead returns "start perms offset dev inode" of a mapping's first
+// line in maps or smaps.
+func mapsHead(line string) (string, bool) {
+	a, _, ok := strings.Cut(line, "-")
+	if !ok || strings.Contains(a, " ") || strings.Contains(a, ":") {
+		return "", false
+	}
+	f := strings.Fields(line)
+	if len(f) < 5 {
+		return "", false
+	}
+	return a + " " + strings.Join(f[1:5], " "), true
+}
+
+// parseVMFlags reads smaps: the VmFlags the restore sets again (every
+// mapping has an entry, empty if none), and which mappings grow down
+// (VmFlags gd: mapped MAP_GROWSDOWN, [stack] or not), by start address.
+func parseVMFlags(data []byte) (flags map[uint64][]string, growsDown map[uint64]bool) {
+	flags, growsDown = map[uint64][]string{}, map[uint64]bool{}
 	var start uint64
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmFlags:"); ok {
 			for _, fl := range strings.Fields(v) {
 				growsDown[start] = growsDown[start] || fl == "gd"
@@ -72,24 +139,36 @@ func (d *dumper) collectVMFlags() error {
 		if a, _, ok := strings.Cut(line, "-"); ok && !strings.Contains(a, " ") && !strings.Contains(a, ":") {
 			if n, err := strconv.ParseUint(a, 16, 64); err == nil {
 				start = n
+				flags[start] = []string{}
 			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("%s(%d): smaps: %w", d.comm, d.pid, err)
-	}
-	for i := range d.meta.Regions {
-		r := &d.meta.Regions[i]
-		if r.Kind == regionAIO {
-			if err := d.describeAIO(r); err != nil {
-				return err
+	return flags, growsDown
+}
+
+// checkVMFlags compares the VmFlags recorded for d's regions with those
+// of smaps now (data, of pid): the recorded ones were read before the
+// freeze, and a program that changed them in between would be restored
+// with the old ones. ignore lists flags not compared (those a fork does
+// not copy, for a twin's smaps).
+func (d *dumper) checkVMFlags(data []byte, skip func(region) bool, ignore ...string) error {
+	now, _ := parseVMFlags(data)
+	keep := func(fl []string) []string {
+		var out []string
+		for _, f := range fl {
+			if !slices.Contains(ignore, f) {
+				out = append(out, f)
 			}
 		}
-		if r.Kind != regionVDSO {
-			r.Advice = flags[r.Start]
+		slices.Sort(out)
+		return out
+	}
+	for _, r := range d.meta.Regions {
+		if _, ok := now[r.Start]; !ok || r.Kind == regionVDSO || skip(r) {
+			continue // gone since (unmapped: see the callers)
 		}
-		if r.Kind == regionAnon && growsDown[r.Start] {
-			r.Stack = true // mapped again MAP_GROWSDOWN (build.go)
+		if !slices.Equal(keep(r.Advice), keep(now[r.Start])) {
+			return fmt.Errorf("%w: %s(%d): memory at %#x changed its flags (%v, now %v) as the checkpoint began; checkpoint again", ErrUnsupported, d.comm, d.pid, r.Start, r.Advice, now[r.Start])
 		}
 	}
 	return nil

@@ -34,10 +34,17 @@ var errNoScan = errors.New("no PAGEMAP_SCAN")
 func scanSaved(pm *os.File, start, end uint64, file bool, gap uint64) ([][2]uint64, error) {
 	vec := make([]pageRegion, 1024)
 	var runs [][2]uint64
+	// PAGE_IS_FILE only where it matters: asking for it makes the kernel
+	// look at the page of every present entry (vm_normal_page, PageAnon),
+	// 22 ms for a GiB here against 1 without.
+	ret := uint64(pageIsPresent | pageIsSwapped)
+	if file {
+		ret |= pageIsFile
+	}
 	for start < end {
 		a := pmScanArg{size: uint64(unsafe.Sizeof(pmScanArg{})), start: start, end: end,
 			vec: uint64(uintptr(unsafe.Pointer(&vec[0]))), vecLen: uint64(len(vec)),
-			categoryAnyofMask: pageIsPresent | pageIsSwapped, returnMask: pageIsPresent | pageIsSwapped | pageIsFile}
+			categoryAnyofMask: pageIsPresent | pageIsSwapped, returnMask: ret}
 		n, _, e := unix.Syscall(unix.SYS_IOCTL, pm.Fd(), pagemapScan, uintptr(unsafe.Pointer(&a)))
 		if e == unix.EINTR {
 			continue

@@ -293,6 +293,13 @@ type vmaFlags struct {
 	// frozen is the size of the mappings whose saved pages are copied in
 	// the freeze: shared ones and noFork ones.
 	frozen uint64
+	// advice, growsDown: what collectVMFlags records (parseVMFlags).
+	advice    map[uint64][]string
+	growsDown map[uint64]bool
+	data      []byte // smaps
+	// early: collectVMFlags took advice from this read, not from one in
+	// the freeze.
+	early bool
 }
 
 // readVMAFlags reads /proc/PID/smaps. It walks every page table of the
@@ -304,6 +311,8 @@ func readVMAFlags(pid int) (vmaFlags, error) {
 	if err != nil {
 		return v, err
 	}
+	v.advice, v.growsDown = parseVMFlags(data)
+	v.data = data
 	var start, end uint64
 	shared := false
 	for _, line := range strings.Split(string(data), "\n") {
@@ -346,7 +355,9 @@ func (d *dumper) checkTwin() error {
 			return fmt.Errorf("%w: %s(%d): memory at %#x changed how a fork copies it as the checkpoint began; checkpoint again", ErrUnsupported, d.comm, d.pid, r.Start)
 		}
 	}
-	return nil
+	// The twin's flags are the process's of the freeze, but for the
+	// locks (a fork does not inherit them) and the regions it lacks.
+	return d.checkVMFlags(v.data, func(r region) bool { return !d.twinBound(r) }, "lo", "lf")
 }
 
 // twinBound reports whether r's saved pages are read from the twin.
