@@ -56,7 +56,7 @@ var pbsOptions = map[byte]bool{
 	'a': true, 'A': true, 'c': true, 'C': true, 'e': true, 'j': true, 'J': true,
 	'k': true, 'l': true, 'm': true, 'M': true, 'N': true, 'o': true, 'p': true,
 	'P': true, 'q': true, 'r': true, 'R': true, 'S': true, 'u': true, 'v': true,
-	'W': true,
+	'W': true, 't': true,
 	'h': false, 'V': false, 'z': false, 'I': false, 'X': false, 'f': false, 'G': false,
 }
 

@@ -679,6 +679,7 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 	if j.ID.IsSubjob() {
 		index, array := strconv.Itoa(j.ID.Index()), jobs.ArrayForm(j.ID.Base()).String()
 		set["PBS_ARRAY_INDEX"], set["PBS_ARRAY_ID"] = index, array
+		set["PBS_ARRAYID"] = index // Torque's name (qsub -t)
 		set["LAZARUS_ARRAY_INDEX"], set["LAZARUS_ARRAY_ID"] = index, array
 		if j.Attrs.Slurm {
 			set["SLURM_ARRAY_JOB_ID"], set["SLURM_ARRAY_TASK_ID"] = j.ID.Base().String(), index

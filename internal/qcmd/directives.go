@@ -139,6 +139,8 @@ func checkOption(opt, arg string, now time.Time) error {
 		_, err = outputArg(opt, arg, "/")
 	case "J":
 		_, err = jobs.ParsePBSArray(arg)
+	case "t":
+		_, err = jobs.ParseArray(arg)
 	case "q", "S", "u", "A", "P":
 		if arg == "" {
 			err = fmt.Errorf("-%s: empty argument", opt)

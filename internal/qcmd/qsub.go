@@ -91,10 +91,12 @@ With a root lazarusd the job runs as the init of a PID namespace of its own
 (its $$ is 1), so that its whole process tree can be checkpointed (-c,
 qchkpnt) and restarted with its pids after a crash (qrestart).
 
-JOB ARRAYS. -J start-end[:step][%max] (#PBS -J, #SBATCH --array) submits one
+JOB ARRAYS. -J start-end[:step][%max] (#PBS -J, #SBATCH --array; Torque's
+-t, which also takes a list, 1-4,10[%max]) submits one
 array job, N[].SERVER, of subjobs N[i] that share its script: each runs it
 once, as a job of its own (checkpointed, held, requeued, restarted on its
-own), with PBS_ARRAY_INDEX, PBS_ARRAY_ID (N[]) and PBS_JOBID (N[i]); from
+own), with PBS_ARRAY_INDEX (and Torque's PBS_ARRAYID), PBS_ARRAY_ID (N[])
+and PBS_JOBID (N[i]); from
 #SBATCH, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_COUNT,
 _MIN, _MAX. Output goes to NAME.oN.i (^array_index^ in a -o path is the
 index; %A and %a in Slurm's). %max bounds the subjobs running at once (one
@@ -156,6 +158,7 @@ Options go before the script.
 		&cli.StringFlag{Name: "m", Usage: "mail when the job is aborted (a), begins (b), ends (e), or n for none; default a"},
 		&cli.StringFlag{Name: "M", Usage: "who gets the job's mail: user[@host],... (default: you)"},
 		&cli.StringFlag{Name: "J", Usage: "array job: subjobs start-end[:step][%max running at once] (see JOB ARRAYS)"},
+		&cli.StringFlag{Name: "t", Usage: "Torque's array option: subjobs as indices and ranges, 1-10,15[%max running at once]; PBS_ARRAYID is the index (see JOB ARRAYS)"},
 		&cli.StringFlag{Name: "R", Usage: "refused: output files are always kept"},
 		&cli.BoolFlag{Name: "I", DisableDefaultText: true, Usage: "interactive job: once it starts, your login shell runs on a terminal relayed to this one (see INTERACTIVE JOBS)"},
 		&cli.BoolFlag{Name: "X", DisableDefaultText: true, Usage: "refused: no X11 forwarding"},
@@ -308,7 +311,7 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		switch {
 		case command:
 			return nil, nil, fmt.Errorf("-I: an interactive job runs your login shell; it takes no command")
-		case c.IsSet("J") || o.has("J") || o.has(jobs.SlurmArray):
+		case c.IsSet("J") || o.has("J") || c.IsSet("t") || o.has("t") || o.has(jobs.SlurmArray):
 			return nil, nil, fmt.Errorf("-I: an array job (-J) cannot be interactive")
 		case len(args) > 0 && args[0] == "-":
 			return nil, nil, fmt.Errorf("-I: the script cannot come from standard input, which is the job's terminal (name a file)")
@@ -328,6 +331,19 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		a, err := jobs.ParsePBSArray(list)
 		if err != nil {
 			return nil, nil, err
+		}
+		req.Array = a.Spec()
+	} else if list, d := o.str("t"); list != "" {
+		// Torque's -t takes a list, as #SBATCH --array does.
+		a, err := jobs.ParseArray(list)
+		if err == nil && a.Len() < 2 {
+			err = fmt.Errorf("an array has at least two subjobs")
+		}
+		if err != nil {
+			if d != nil {
+				return nil, nil, lineError(*d, err)
+			}
+			return nil, nil, fmt.Errorf("-t %s: %w", list, err)
 		}
 		req.Array = a.Spec()
 	} else if list, d := o.str(jobs.SlurmArray); d != nil {
@@ -394,7 +410,7 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 }
 
 // singleOptions are qsub's options that take one value.
-var singleOptions = []string{"N", "q", "j", "r", "c", "a", "o", "e", "A", "P", "p", "k", "S", "u", "m", "M", "J", "R"}
+var singleOptions = []string{"N", "q", "j", "r", "c", "a", "o", "e", "A", "P", "p", "k", "S", "u", "m", "M", "J", "t", "R"}
 
 // dashDash reports whether qsub's operands came after "--": a command and
 // its arguments rather than a script. urfave/cli drops the "--", so the
