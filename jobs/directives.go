@@ -289,7 +289,27 @@ var slurmOptions = []slurmOption{
 		case "NONE":
 			return one(SlurmExportNone, ""), nil
 		}
-		return nil, fmt.Errorf("only --export=ALL and --export=NONE are translated (use qsub -v)")
+		// [ALL,]NAME[=value],...: the variables named (qsub -v); with
+		// ALL, the whole environment too, else only those (as sbatch).
+		var vars []string
+		all := false
+		for _, item := range strings.Split(a, ",") {
+			switch {
+			case item == "ALL":
+				all = true
+			case item == "NONE" || item == "NIL":
+				return nil, fmt.Errorf("--export=%s: %s with variables", a, item)
+			case item == "":
+				return nil, fmt.Errorf("--export=%s: empty variable", a)
+			default:
+				vars = append(vars, item)
+			}
+		}
+		out := []Directive{{Opt: "v", Arg: strings.Join(vars, ",")}}
+		if all {
+			return append(out, Directive{Opt: "V"}), nil
+		}
+		return append(out, Directive{Opt: SlurmExportNone}), nil
 	}},
 	{"mail-type", "", true, func(a string) ([]Directive, error) {
 		points := ""

@@ -88,6 +88,16 @@ func TestParseDirectives(t *testing.T) {
 			want:   []Directive{{Line: 1, Opt: SlurmMemPerCPU, Arg: "2147483648", Slurm: "--mem-per-cpu=2G"}},
 		},
 		{
+			name:   "slurm export of variables: only those, or with ALL the whole environment too",
+			script: "#SBATCH --export=STHOST=abc,HOME\n#SBATCH --export=ALL,X=1\n",
+			want: []Directive{
+				{Line: 1, Opt: "v", Arg: "STHOST=abc,HOME", Slurm: "--export=STHOST=abc,HOME"},
+				{Line: 1, Opt: SlurmExportNone, Slurm: "--export=STHOST=abc,HOME"},
+				{Line: 2, Opt: "v", Arg: "X=1", Slurm: "--export=ALL,X=1"},
+				{Line: 2, Opt: "V", Slurm: "--export=ALL,X=1"},
+			},
+		},
+		{
 			name:   "mail none accepted",
 			script: "#PBS -m n\ntrue\n",
 			want:   []Directive{{Line: 1, Opt: "m", Arg: "n"}},
@@ -149,7 +159,7 @@ func TestParseDirectivesRefused(t *testing.T) {
 		{"slurm unknown", "#SBATCH --gres=gpu:1\n", 1, "#SBATCH --gres", "not translated"},
 		{"slurm exclusive", "#SBATCH --exclusive\n", 1, "#SBATCH --exclusive", "share this host"},
 		{"slurm unknown short", "#SBATCH -w node1\n", 1, "#SBATCH -w", "not translated"},
-		{"slurm export list", "#SBATCH --export=A=1\n", 1, "#SBATCH --export", "ALL"},
+		{"slurm export NONE with variables", "#SBATCH --export=NONE,A=1\n", 1, "#SBATCH --export", "NONE with variables"},
 		{"slurm bad time", "#SBATCH --time=abc\n", 1, "#SBATCH --time", "want MM"},
 		{"slurm mem zero", "#SBATCH --mem=0\n", 1, "#SBATCH --mem", "give a size"},
 		{"slurm flag with argument", "#SBATCH --requeue=yes\n", 1, "#SBATCH --requeue", "no argument"},

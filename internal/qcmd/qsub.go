@@ -40,8 +40,9 @@ Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
 --time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks=1 (-n),
 --nodes=1 (-N), --array (-a: a list, 1,6-7,12%2), --dependency (-d: after,
 afterok, afternotok, afterany; "," all, "?" one of them),
---output (-o) and --error (-e) with %j %x %A %a, --partition (-p, the
-queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE (a Slurm
+--output (-o) and --error (-e) with %j %J %x %A %a, --partition (-p, the
+queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE|
+[ALL,]NAME[=value],... (only the variables named, as -v, unless ALL; a Slurm
 job gets the submitter's environment by default), --mail-type (NONE, BEGIN,
 END, FAIL, ALL: -m n, b, e, a, abe) and --mail-user (-M); its
 output goes to slurm-%j.out, with standard error, by default. Everything
