@@ -271,8 +271,11 @@ func thisHost(h string) bool {
 }
 
 // blame names the directives a refusal of the daemon is about: those
-// whose argument (or one of its items) the message quotes.
-func blame(err error, ds []jobs.Directive) error {
+// whose argument (or one of its items) the message quotes. A refusal of
+// the total CPUs or memory (ncpus=16 from nodes=1:ppn=16) is the last
+// resource directive that asks for them, unless the command line has -l
+// (cmdRes), which may be the one.
+func blame(err error, ds []jobs.Directive, cmdRes bool) error {
 	var pe *proto.Error
 	if !errors.As(err, &pe) || pe.Code == proto.CodeUnavailable || pe.Code == proto.CodeInternal {
 		return err
@@ -286,6 +289,24 @@ func blame(err error, ds []jobs.Directive) error {
 		for _, it := range items {
 			if len(it) >= 2 && strings.Contains(msg, strings.ToLower(it)) {
 				return lineError(d, err)
+			}
+		}
+	}
+	if name, _, ok := strings.Cut(msg, "="); ok && !cmdRes && pe.Code == proto.CodeBadRequest {
+		asks := map[string][]string{
+			"ncpus": {"ncpus", "ppn", "nodes", "procs", "select", "--cpus-per-task"},
+			"mem":   {"mem"},
+		}[name]
+		for i := len(ds) - 1; i >= 0; i-- {
+			d := ds[i]
+			if d.Opt != "l" && d.Opt != jobs.SlurmMemPerCPU {
+				continue
+			}
+			for _, a := range asks {
+				if strings.Contains(strings.ToLower(d.Arg), a) || strings.HasPrefix(d.Slurm, a) ||
+					name == "mem" && d.Opt == jobs.SlurmMemPerCPU {
+					return lineError(d, err)
+				}
 			}
 		}
 	}

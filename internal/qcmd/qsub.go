@@ -177,7 +177,7 @@ Options go before the script.
 		req.Key = proto.NewKey()
 		var reply proto.SubmitReply
 		if err := proto.CallRetry(c.Context, config.StateDir(""), proto.OpSubmit, req, &reply); err != nil {
-			return blame(err, ds)
+			return blame(err, ds, len(c.StringSlice("l")) > 0)
 		}
 		if req.Interactive {
 			return interactiveQsub(c, reply)
