@@ -98,6 +98,14 @@ func TestParseDirectives(t *testing.T) {
 			},
 		},
 		{
+			name:   "slurm tasks: MPI processes",
+			script: "#SBATCH --ntasks 4\n#SBATCH -n 1\n#SBATCH --ntasks-per-node=2\n",
+			want: []Directive{
+				{Line: 1, Opt: SlurmNTasks, Arg: "4", Slurm: "--ntasks=4"},
+				{Line: 3, Opt: SlurmNTasks, Arg: "2", Slurm: "--ntasks-per-node=2"},
+			},
+		},
+		{
 			name:   "mail none accepted",
 			script: "#PBS -m n\ntrue\n",
 			want:   []Directive{{Line: 1, Opt: "m", Arg: "n"}},
@@ -154,7 +162,7 @@ func TestParseDirectivesRefused(t *testing.T) {
 		{"slurm dependency singleton", "#SBATCH --dependency=singleton\n", 1, "#SBATCH --dependency", "singleton"},
 		{"slurm dependency mixed", "#SBATCH --dependency=afterok:1,afterok:2?afterany:3\n", 1, "#SBATCH --dependency", "mixed"},
 		{"slurm mail type", "#SBATCH --mail-type=REQUEUE\n", 1, "#SBATCH --mail-type", "only NONE, BEGIN"},
-		{"slurm many tasks", "#SBATCH --ntasks=4\n", 1, "#SBATCH --ntasks", "one task"},
+		{"slurm no tasks", "#SBATCH --ntasks=0\n", 1, "#SBATCH --ntasks", "above 0"},
 		{"slurm many nodes", "#SBATCH -N 2\n", 1, "#SBATCH --nodes", "one host"},
 		{"slurm unknown", "#SBATCH --gres=gpu:1\n", 1, "#SBATCH --gres", "not translated"},
 		{"slurm exclusive", "#SBATCH --exclusive\n", 1, "#SBATCH --exclusive", "share this host"},

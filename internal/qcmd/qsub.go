@@ -37,7 +37,8 @@ DIRECTIVES. Lines of the script that start with #PBS (the prefix of -C, else
 of $PBS_DPREFIX; -C "" reads none), before its first command, give options
 as on the command line, which wins over them: "#PBS -l walltime=1:00:00".
 Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
---time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks=1 (-n),
+--time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks (-n) and
+--ntasks-per-node (mpiprocs of cpus-per-task CPUs each; no srun: use mpirun),
 --nodes=1 (-N), --array (-a: a list, 1,6-7,12%2), --dependency (-d: after,
 afterok, afternotok, afterany; "," all, "?" one of them),
 --output (-o) and --error (-e) with %j %J %x %A %a, --partition (-p, the
@@ -287,6 +288,18 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 	req.UserList, _ = o.str("u")
 	req.Hold = o.flag("h")
 	req.Resources = o.list("l")
+	if ntasks, d := o.str(jobs.SlurmNTasks); d != nil {
+		// --ntasks=N: N MPI processes of --cpus-per-task CPUs each.
+		res := jobs.Resources{NCPUs: 1}
+		for _, l := range req.Resources {
+			res, _ = jobs.ParseResources(res, l)
+		}
+		n, _ := strconv.Atoi(ntasks)
+		if n > 1<<20 || res.NCPUs > 1<<20 {
+			return nil, nil, lineError(*d, fmt.Errorf("%d tasks of %d CPUs: too many", n, res.NCPUs))
+		}
+		req.Resources = append(req.Resources, fmt.Sprintf("select=1:ncpus=%d:mpiprocs=%d:ompthreads=%d", n*res.NCPUs, n, res.NCPUs))
+	}
 	if perCPU, d := o.str(jobs.SlurmMemPerCPU); d != nil {
 		// --mem-per-cpu: memory for the job's CPUs, as they end up.
 		res := jobs.Resources{NCPUs: 1}
