@@ -246,14 +246,22 @@ func outputArg(opt, p, cwd string) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("-%s %s: %w", opt, p, err)
 			}
+			dir := strings.HasSuffix(p, "/")
 			p = filepath.Join(home, p)
+			if dir {
+				p += "/" // a directory: the default name goes in it
+			}
 		}
 	}
 	if p == "" {
 		return "", fmt.Errorf("-%s: empty path", opt)
 	}
 	if !filepath.IsAbs(p) {
+		dir := strings.HasSuffix(p, "/")
 		p = filepath.Join(cwd, p)
+		if dir {
+			p += "/" // a directory: the default name goes in it
+		}
 	}
 	return p, nil
 }

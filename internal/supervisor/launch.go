@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -256,8 +257,14 @@ func ExecJob() int {
 		errf, err = open(s.Stderr)
 		out = errf
 	default:
+		// The same path for both (sbatch -o F -e F, qsub -o F -e F) is
+		// one file: opened twice, each descriptor with its own offset
+		// and O_TRUNC, the two streams would overwrite each other.
 		if out, err = open(s.Stdout); err == nil {
-			errf, err = open(s.Stderr)
+			errf = out
+			if filepath.Clean(s.Stderr) != filepath.Clean(s.Stdout) {
+				errf, err = open(s.Stderr)
+			}
 		}
 	}
 	if err != nil {
