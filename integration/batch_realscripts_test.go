@@ -89,7 +89,7 @@ func TestBatchRealScripts(t *testing.T) {
 		{
 			name: "QCJob_3.sh", from: "biocore/mg-scripts tests/data/qcjob_output/QCJob_3.sh (ppn=16 made 1, paths under the work directory)",
 			body: "#!/bin/bash\n#PBS -N qc_Gerwick_6123\n#PBS -q batch\n#PBS -l nodes=1:ppn=1\n#PBS -V\n#PBS -l walltime=24:00:00\n#PBS -l mem=8mb\n" +
-				"#PBS -o localhost:"+filepath.Join(b.work, "logs")+"/\n#PBS -e localhost:"+filepath.Join(b.work, "logs")+"/\n#PBS -t 1-3%30\nset -x\ndate\necho ${PBS_JOBID} ${PBS_ARRAYID}\noffset=${PBS_ARRAYID}\nstep=$(( $offset - 0 ))\necho step=$step\n",
+				"#PBS -o localhost:" + filepath.Join(b.work, "logs") + "/\n#PBS -e localhost:" + filepath.Join(b.work, "logs") + "/\n#PBS -t 1-3%30\nset -x\ndate\necho ${PBS_JOBID} ${PBS_ARRAYID}\noffset=${PBS_ARRAYID}\nstep=$(( $offset - 0 ))\necho step=$step\n",
 			check: func(t *testing.T, b *batch, j proto.JobInfo, subs []proto.JobInfo) {
 				if len(subs) != 3 {
 					t.Fatalf("-t 1-3: %d subjobs", len(subs))
