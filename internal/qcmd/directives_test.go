@@ -273,3 +273,22 @@ func TestBlame(t *testing.T) {
 		}
 	}
 }
+
+// A directory given as -o DIR/ (or host:DIR/) keeps its slash once made
+// absolute: the daemon puts the default name in it.
+func TestOutputArgKeepsDirectorySlash(t *testing.T) {
+	home := "/home/someone" // a relative path after host: is under it
+	t.Setenv("HOME", home)
+	for _, tt := range []struct{ arg, want string }{
+		{"logs/", "/work/logs/"},
+		{"logs", "/work/logs"},
+		{"/abs/dir/", "/abs/dir/"},
+		{"localhost:logs/", filepath.Join(home, "logs") + "/"},
+		{"localhost:/abs/f.out", "/abs/f.out"},
+	} {
+		got, err := outputArg("o", tt.arg, "/work")
+		if err != nil || got != tt.want {
+			t.Errorf("outputArg(%q) = %q, %v; want %q", tt.arg, got, err, tt.want)
+		}
+	}
+}
