@@ -170,10 +170,24 @@ func TestBatchSecondDaemonRefused(t *testing.T) {
 // process cannot fork), then killed.
 func (b *batch) crash() {
 	b.t.Helper()
-	syscall.Kill(-b.cmd.Process.Pid, syscall.SIGSTOP)
 	stopped := map[int]bool{}
+	// The checkpoint helpers first (each in a session of its own): one
+	// left running would see the job's processes stop (SIGSTOP, which no
+	// power cut sends) and could record them stopped in a checkpoint that
+	// it then completes.
+	for _, h := range b.checkpointHelpers() {
+		syscall.Kill(h, syscall.SIGSTOP)
+		stopped[h] = true
+	}
+	syscall.Kill(-b.cmd.Process.Pid, syscall.SIGSTOP)
 	for {
 		found := false
+		for _, h := range b.checkpointHelpers() {
+			if !stopped[h] {
+				syscall.Kill(h, syscall.SIGSTOP)
+				stopped[h], found = true, true
+			}
+		}
 		for _, s := range b.supervisors() {
 			kids, _ := proc.Descendants(s)
 			for _, p := range append(kids, s) {

@@ -176,6 +176,25 @@ func (b *batch) supervisors() []int {
 	return out
 }
 
+// checkpointHelpers returns the pids of the checkpoint helpers
+// ("lazarusd checkpoint-job") working for this state directory.
+func (b *batch) checkpointHelpers() []int {
+	var out []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, _ := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		args := strings.Split(string(cmdline), "\x00")
+		if len(args) >= 3 && args[1] == "checkpoint-job" && strings.Contains(args[2], b.home+"/") {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
 // cleanup stops the daemon and whatever jobs a test left running.
 func (b *batch) cleanup() {
 	if b.running() {

@@ -56,7 +56,7 @@ var pbsOptions = map[byte]bool{
 	'a': true, 'A': true, 'c': true, 'C': true, 'e': true, 'j': true, 'J': true,
 	'k': true, 'l': true, 'm': true, 'M': true, 'N': true, 'o': true, 'p': true,
 	'P': true, 'q': true, 'r': true, 'R': true, 'S': true, 'u': true, 'v': true,
-	'W': true,
+	'W': true, 't': true,
 	'h': false, 'V': false, 'z': false, 'I': false, 'X': false, 'f': false, 'G': false,
 }
 
@@ -271,9 +271,9 @@ var slurmOptions = []slurmOption{
 		return one(SlurmMemPerCPU, strconv.FormatInt(n, 10)), nil
 	}},
 	{"cpus-per-task", "c", true, func(a string) ([]Directive, error) { return one("l", "ncpus="+a), nil }},
-	{"ntasks", "n", true, onlyOne("tasks", "one task per job: use --cpus-per-task for more CPUs")},
-	{"ntasks-per-node", "", true, onlyOne("tasks per node", "one task per job: use --cpus-per-task for more CPUs")},
-	{"tasks-per-node", "", true, onlyOne("tasks per node", "one task per job: use --cpus-per-task for more CPUs")},
+	{"ntasks", "n", true, tasks},
+	{"ntasks-per-node", "", true, tasks},
+	{"tasks-per-node", "", true, tasks},
 	{"exclusive", "", false, refuse("jobs share this host: ask for its CPUs and memory instead")},
 	{"nodes", "N", true, onlyOne("nodes", "this system has one host")},
 	{"output", "o", true, func(a string) ([]Directive, error) { return one("o", a), nil }},
@@ -289,7 +289,27 @@ var slurmOptions = []slurmOption{
 		case "NONE":
 			return one(SlurmExportNone, ""), nil
 		}
-		return nil, fmt.Errorf("only --export=ALL and --export=NONE are translated (use qsub -v)")
+		// [ALL,]NAME[=value],...: the variables named (qsub -v); with
+		// ALL, the whole environment too, else only those (as sbatch).
+		var vars []string
+		all := false
+		for _, item := range strings.Split(a, ",") {
+			switch {
+			case item == "ALL":
+				all = true
+			case item == "NONE" || item == "NIL":
+				return nil, fmt.Errorf("--export=%s: %s with variables", a, item)
+			case item == "":
+				return nil, fmt.Errorf("--export=%s: empty variable", a)
+			default:
+				vars = append(vars, item)
+			}
+		}
+		out := []Directive{{Opt: "v", Arg: strings.Join(vars, ",")}}
+		if all {
+			return append(out, Directive{Opt: "V"}), nil
+		}
+		return append(out, Directive{Opt: SlurmExportNone}), nil
 	}},
 	{"mail-type", "", true, func(a string) ([]Directive, error) {
 		points := ""
@@ -345,6 +365,23 @@ const SlurmMemPerCPU = "slurm-mem-per-cpu"
 // job does not get the submitter's environment (a Slurm job gets it by
 // default, as if with qsub -V).
 const SlurmExportNone = "slurm-export-none"
+
+// SlurmNTasks is the pseudo-option --ntasks (and, on this one host,
+// --ntasks-per-node) translates to: qsub asks for select=1 with that many
+// mpiprocs, each of --cpus-per-task CPUs (ompthreads), as an MPI program
+// started by mpirun on $PBS_NODEFILE expects.
+const SlurmNTasks = "slurm-ntasks"
+
+func tasks(a string) ([]Directive, error) {
+	n, err := strconv.Atoi(a)
+	if err != nil || n < 1 {
+		return nil, fmt.Errorf("tasks=%s: want a whole number of tasks above 0", a)
+	}
+	if n == 1 {
+		return nil, nil
+	}
+	return one(SlurmNTasks, a), nil
+}
 
 func onlyOne(what, why string) func(string) ([]Directive, error) {
 	return func(a string) ([]Directive, error) {

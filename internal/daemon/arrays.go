@@ -47,7 +47,7 @@ func subjobPaths(s *jobs.Job) {
 		*p = strings.ReplaceAll(*p, arrayIndexPattern, idx)
 		if s.Attrs.Slurm && strings.Contains(*p, "%") {
 			*p = strings.NewReplacer(
-				"%%", "%", "%j", s.ID.String(), "%A", s.ID.Base().String(), "%a", idx,
+				"%%", "%", "%j", s.ID.String(), "%J", s.ID.String(), "%A", s.ID.Base().String(), "%a", idx,
 				"%x", s.Name, "%u", s.Owner.Name,
 			).Replace(*p)
 		}

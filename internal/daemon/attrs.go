@@ -116,7 +116,8 @@ func (d *Daemon) jobPaths(j *jobs.Job, req *proto.SubmitRequest) {
 	}
 }
 
-// slurmPattern expands sbatch's filename patterns: %j and %A (the job id;
+// slurmPattern expands sbatch's filename patterns: %j, %J (jobid.stepid,
+// which for the batch script Slurm writes as the job id alone) and %A (the job id;
 // %A is an array's id, which a job that is not an array shares), %x (the
 // name), %a (the array index: 4294967294 for a job that is not an array,
 // as Slurm writes it), %u (the user), %% (a %).
@@ -125,7 +126,7 @@ func slurmPattern(p string, j *jobs.Job) string {
 		return p
 	}
 	return strings.NewReplacer(
-		"%%", "%", "%j", j.ID.String(), "%A", j.ID.String(), "%x", j.Name,
+		"%%", "%", "%j", j.ID.String(), "%J", j.ID.String(), "%A", j.ID.String(), "%x", j.Name,
 		"%a", "4294967294", "%u", j.Owner.Name,
 	).Replace(p)
 }

@@ -186,7 +186,16 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 	if err := jobs.ValidateName(name); err != nil {
 		return nil, err
 	}
+	// PBS's destination: queue, queue@server or @server. Scripts written
+	// for a site name its server; this one's name is accepted, another's
+	// refused (there is no other server to route the job to).
 	qname := req.Queue
+	if q, server, ok := strings.Cut(qname, "@"); ok {
+		if server != cfg.Server() {
+			return nil, badRequest("-q %s: %q is not this server (%s): jobs cannot be routed to another server", req.Queue, server, cfg.Server())
+		}
+		qname = q
+	}
 	if qname == "" {
 		qname = cfg.DefaultQueue
 	}

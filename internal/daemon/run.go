@@ -679,6 +679,7 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 	if j.ID.IsSubjob() {
 		index, array := strconv.Itoa(j.ID.Index()), jobs.ArrayForm(j.ID.Base()).String()
 		set["PBS_ARRAY_INDEX"], set["PBS_ARRAY_ID"] = index, array
+		set["PBS_ARRAYID"] = index // Torque's name (qsub -t)
 		set["LAZARUS_ARRAY_INDEX"], set["LAZARUS_ARRAY_ID"] = index, array
 		if j.Attrs.Slurm {
 			set["SLURM_ARRAY_JOB_ID"], set["SLURM_ARRAY_TASK_ID"] = j.ID.Base().String(), index
@@ -693,15 +694,21 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 		}
 	}
 	if j.Attrs.Slurm {
+		// --ntasks=N asked for N mpiprocs of --cpus-per-task each.
+		ntasks, perTask := "1", ncpus
+		if j.Resources.MPIProcs > 0 {
+			ntasks, perTask = strconv.Itoa(j.Resources.MPIProcs), strconv.Itoa(j.Resources.Threads())
+		}
 		for k, v := range map[string]string{
 			"SLURM_JOB_ID":        id,
 			"SLURM_JOBID":         id,
 			"SLURM_JOB_NAME":      j.Name,
 			"SLURM_SUBMIT_DIR":    j.Workdir,
 			"SLURM_SUBMIT_HOST":   at.host,
-			"SLURM_CPUS_PER_TASK": ncpus,
+			"SLURM_CPUS_PER_TASK": perTask,
 			"SLURM_CPUS_ON_NODE":  ncpus,
-			"SLURM_NTASKS":        "1",
+			"SLURM_NTASKS":        ntasks,
+			"SLURM_NPROCS":        ntasks,
 			"SLURM_JOB_NUM_NODES": "1",
 			"SLURM_JOB_NODELIST":  at.host,
 			"SLURM_JOB_PARTITION": j.Queue,

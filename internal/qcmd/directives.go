@@ -139,6 +139,8 @@ func checkOption(opt, arg string, now time.Time) error {
 		_, err = outputArg(opt, arg, "/")
 	case "J":
 		_, err = jobs.ParsePBSArray(arg)
+	case "t":
+		_, err = jobs.ParseArray(arg)
 	case "q", "S", "u", "A", "P":
 		if arg == "" {
 			err = fmt.Errorf("-%s: empty argument", opt)
@@ -244,14 +246,22 @@ func outputArg(opt, p, cwd string) (string, error) {
 			if err != nil {
 				return "", fmt.Errorf("-%s %s: %w", opt, p, err)
 			}
+			dir := strings.HasSuffix(p, "/")
 			p = filepath.Join(home, p)
+			if dir {
+				p += "/" // a directory: the default name goes in it
+			}
 		}
 	}
 	if p == "" {
 		return "", fmt.Errorf("-%s: empty path", opt)
 	}
 	if !filepath.IsAbs(p) {
+		dir := strings.HasSuffix(p, "/")
 		p = filepath.Join(cwd, p)
+		if dir {
+			p += "/" // a directory: the default name goes in it
+		}
 	}
 	return p, nil
 }
@@ -269,8 +279,11 @@ func thisHost(h string) bool {
 }
 
 // blame names the directives a refusal of the daemon is about: those
-// whose argument (or one of its items) the message quotes.
-func blame(err error, ds []jobs.Directive) error {
+// whose argument (or one of its items) the message quotes. A refusal of
+// the total CPUs or memory (ncpus=16 from nodes=1:ppn=16) is the last
+// resource directive that asks for them, unless the command line has -l
+// (cmdRes), which may be the one.
+func blame(err error, ds []jobs.Directive, cmdRes bool) error {
 	var pe *proto.Error
 	if !errors.As(err, &pe) || pe.Code == proto.CodeUnavailable || pe.Code == proto.CodeInternal {
 		return err
@@ -284,6 +297,24 @@ func blame(err error, ds []jobs.Directive) error {
 		for _, it := range items {
 			if len(it) >= 2 && strings.Contains(msg, strings.ToLower(it)) {
 				return lineError(d, err)
+			}
+		}
+	}
+	if name, _, ok := strings.Cut(msg, "="); ok && !cmdRes && pe.Code == proto.CodeBadRequest {
+		asks := map[string][]string{
+			"ncpus": {"ncpus", "ppn", "nodes", "procs", "select", "--cpus-per-task"},
+			"mem":   {"mem"},
+		}[name]
+		for i := len(ds) - 1; i >= 0; i-- {
+			d := ds[i]
+			if d.Opt != "l" && d.Opt != jobs.SlurmMemPerCPU {
+				continue
+			}
+			for _, a := range asks {
+				if strings.Contains(strings.ToLower(d.Arg), a) || strings.HasPrefix(d.Slurm, a) ||
+					name == "mem" && d.Opt == jobs.SlurmMemPerCPU {
+					return lineError(d, err)
+				}
 			}
 		}
 	}

@@ -248,20 +248,47 @@ func TestQsubCommand(t *testing.T) {
 
 func TestBlame(t *testing.T) {
 	ds := []jobs.Directive{{Line: 2, Opt: "N", Arg: "x"}, {Line: 3, Opt: "l", Arg: "select=1:ncpus=64"}, {Line: 4, Opt: "q", Arg: "workq"}}
+	torque := []jobs.Directive{{Line: 2, Opt: "l", Arg: "nodes=1:ppn=16"}, {Line: 3, Opt: "l", Arg: "walltime=1:00:00,mem=64gb"}}
 	for _, tt := range []struct {
 		msg, want string
+		ds        []jobs.Directive
+		cmdRes    bool
 	}{
-		{"ncpus=64 is more than this machine's 2 slots", "line 3: #PBS -l select=1:ncpus=64: ncpus=64"},
-		{`unknown queue "workq"`, `line 4: #PBS -q workq: unknown queue`},
-		{"something else", "something else"},
+		{"ncpus=64 is more than this machine's 2 slots", "line 3: #PBS -l select=1:ncpus=64: ncpus=64", ds, false},
+		{`unknown queue "workq"`, `line 4: #PBS -q workq: unknown queue`, ds, false},
+		{"something else", "something else", ds, false},
+		// The total the daemon refuses, not the words of the directive.
+		{"ncpus=16 is more than this machine's 2 slots", "line 2: #PBS -l nodes=1:ppn=16: ncpus=16", torque, false},
+		{"mem=64gb is more than this machine's 1024kb", "line 3: #PBS -l walltime=1:00:00,mem=64gb: mem=64gb", torque, false},
+		// The command line's -l may be the one: no line is named.
+		{"ncpus=16 is more than this machine's 2 slots", "ncpus=16 is more", torque, true},
 	} {
-		got := blame(&proto.Error{Code: proto.CodeBadRequest, Message: tt.msg}, ds)
+		got := blame(&proto.Error{Code: proto.CodeBadRequest, Message: tt.msg}, tt.ds, tt.cmdRes)
 		if got.Error() != tt.want && !strings.HasPrefix(got.Error(), tt.want) {
 			t.Errorf("blame(%q) = %q, want %q", tt.msg, got, tt.want)
 		}
 		var pe *proto.Error
 		if !errors.As(got, &pe) {
 			t.Errorf("blame(%q) lost the daemon's error", tt.msg)
+		}
+	}
+}
+
+// A directory given as -o DIR/ (or host:DIR/) keeps its slash once made
+// absolute: the daemon puts the default name in it.
+func TestOutputArgKeepsDirectorySlash(t *testing.T) {
+	home := "/home/someone" // a relative path after host: is under it
+	t.Setenv("HOME", home)
+	for _, tt := range []struct{ arg, want string }{
+		{"logs/", "/work/logs/"},
+		{"logs", "/work/logs"},
+		{"/abs/dir/", "/abs/dir/"},
+		{"localhost:logs/", filepath.Join(home, "logs") + "/"},
+		{"localhost:/abs/f.out", "/abs/f.out"},
+	} {
+		got, err := outputArg("o", tt.arg, "/work")
+		if err != nil || got != tt.want {
+			t.Errorf("outputArg(%q) = %q, %v; want %q", tt.arg, got, err, tt.want)
 		}
 	}
 }

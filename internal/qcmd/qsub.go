@@ -37,11 +37,13 @@ DIRECTIVES. Lines of the script that start with #PBS (the prefix of -C, else
 of $PBS_DPREFIX; -C "" reads none), before its first command, give options
 as on the command line, which wins over them: "#PBS -l walltime=1:00:00".
 Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
---time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks=1 (-n),
+--time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks (-n) and
+--ntasks-per-node (mpiprocs of cpus-per-task CPUs each; no srun: use mpirun),
 --nodes=1 (-N), --array (-a: a list, 1,6-7,12%2), --dependency (-d: after,
 afterok, afternotok, afterany; "," all, "?" one of them),
---output (-o) and --error (-e) with %j %x %A %a, --partition (-p, the
-queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE (a Slurm
+--output (-o) and --error (-e) with %j %J %x %A %a, --partition (-p, the
+queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE|
+[ALL,]NAME[=value],... (only the variables named, as -v, unless ALL; a Slurm
 job gets the submitter's environment by default), --mail-type (NONE, BEGIN,
 END, FAIL, ALL: -m n, b, e, a, abe) and --mail-user (-M); its
 output goes to slurm-%j.out, with standard error, by default. Everything
@@ -91,10 +93,12 @@ With a root lazarusd the job runs as the init of a PID namespace of its own
 (its $$ is 1), so that its whole process tree can be checkpointed (-c,
 qchkpnt) and restarted with its pids after a crash (qrestart).
 
-JOB ARRAYS. -J start-end[:step][%max] (#PBS -J, #SBATCH --array) submits one
+JOB ARRAYS. -J start-end[:step][%max] (#PBS -J, #SBATCH --array; Torque's
+-t, which also takes a list, 1-4,10[%max]) submits one
 array job, N[].SERVER, of subjobs N[i] that share its script: each runs it
 once, as a job of its own (checkpointed, held, requeued, restarted on its
-own), with PBS_ARRAY_INDEX, PBS_ARRAY_ID (N[]) and PBS_JOBID (N[i]); from
+own), with PBS_ARRAY_INDEX (and Torque's PBS_ARRAYID), PBS_ARRAY_ID (N[])
+and PBS_JOBID (N[i]); from
 #SBATCH, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_COUNT,
 _MIN, _MAX. Output goes to NAME.oN.i (^array_index^ in a -o path is the
 index; %A and %a in Slurm's). %max bounds the subjobs running at once (one
@@ -156,6 +160,7 @@ Options go before the script.
 		&cli.StringFlag{Name: "m", Usage: "mail when the job is aborted (a), begins (b), ends (e), or n for none; default a"},
 		&cli.StringFlag{Name: "M", Usage: "who gets the job's mail: user[@host],... (default: you)"},
 		&cli.StringFlag{Name: "J", Usage: "array job: subjobs start-end[:step][%max running at once] (see JOB ARRAYS)"},
+		&cli.StringFlag{Name: "t", Usage: "Torque's array option: subjobs as indices and ranges, 1-10,15[%max running at once]; PBS_ARRAYID is the index (see JOB ARRAYS)"},
 		&cli.StringFlag{Name: "R", Usage: "refused: output files are always kept"},
 		&cli.BoolFlag{Name: "I", DisableDefaultText: true, Usage: "interactive job: once it starts, your login shell runs on a terminal relayed to this one (see INTERACTIVE JOBS)"},
 		&cli.BoolFlag{Name: "X", DisableDefaultText: true, Usage: "refused: no X11 forwarding"},
@@ -173,7 +178,7 @@ Options go before the script.
 		req.Key = proto.NewKey()
 		var reply proto.SubmitReply
 		if err := proto.CallRetry(c.Context, config.StateDir(""), proto.OpSubmit, req, &reply); err != nil {
-			return blame(err, ds)
+			return blame(err, ds, len(c.StringSlice("l")) > 0)
 		}
 		if req.Interactive {
 			return interactiveQsub(c, reply)
@@ -283,6 +288,18 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 	req.UserList, _ = o.str("u")
 	req.Hold = o.flag("h")
 	req.Resources = o.list("l")
+	if ntasks, d := o.str(jobs.SlurmNTasks); d != nil {
+		// --ntasks=N: N MPI processes of --cpus-per-task CPUs each.
+		res := jobs.Resources{NCPUs: 1}
+		for _, l := range req.Resources {
+			res, _ = jobs.ParseResources(res, l)
+		}
+		n, _ := strconv.Atoi(ntasks)
+		if n > 1<<20 || res.NCPUs > 1<<20 {
+			return nil, nil, lineError(*d, fmt.Errorf("%d tasks of %d CPUs: too many", n, res.NCPUs))
+		}
+		req.Resources = append(req.Resources, fmt.Sprintf("select=1:ncpus=%d:mpiprocs=%d:ompthreads=%d", n*res.NCPUs, n, res.NCPUs))
+	}
 	if perCPU, d := o.str(jobs.SlurmMemPerCPU); d != nil {
 		// --mem-per-cpu: memory for the job's CPUs, as they end up.
 		res := jobs.Resources{NCPUs: 1}
@@ -308,7 +325,7 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		switch {
 		case command:
 			return nil, nil, fmt.Errorf("-I: an interactive job runs your login shell; it takes no command")
-		case c.IsSet("J") || o.has("J") || o.has(jobs.SlurmArray):
+		case c.IsSet("J") || o.has("J") || c.IsSet("t") || o.has("t") || o.has(jobs.SlurmArray):
 			return nil, nil, fmt.Errorf("-I: an array job (-J) cannot be interactive")
 		case len(args) > 0 && args[0] == "-":
 			return nil, nil, fmt.Errorf("-I: the script cannot come from standard input, which is the job's terminal (name a file)")
@@ -328,6 +345,19 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		a, err := jobs.ParsePBSArray(list)
 		if err != nil {
 			return nil, nil, err
+		}
+		req.Array = a.Spec()
+	} else if list, d := o.str("t"); list != "" {
+		// Torque's -t takes a list, as #SBATCH --array does.
+		a, err := jobs.ParseArray(list)
+		if err == nil && a.Len() < 2 {
+			err = fmt.Errorf("an array has at least two subjobs")
+		}
+		if err != nil {
+			if d != nil {
+				return nil, nil, lineError(*d, err)
+			}
+			return nil, nil, fmt.Errorf("-t %s: %w", list, err)
 		}
 		req.Array = a.Spec()
 	} else if list, d := o.str(jobs.SlurmArray); d != nil {
@@ -394,7 +424,7 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 }
 
 // singleOptions are qsub's options that take one value.
-var singleOptions = []string{"N", "q", "j", "r", "c", "a", "o", "e", "A", "P", "p", "k", "S", "u", "m", "M", "J", "R"}
+var singleOptions = []string{"N", "q", "j", "r", "c", "a", "o", "e", "A", "P", "p", "k", "S", "u", "m", "M", "J", "t", "R"}
 
 // dashDash reports whether qsub's operands came after "--": a command and
 // its arguments rather than a script. urfave/cli drops the "--", so the

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -242,9 +243,9 @@ func ExecJob() int {
 	}
 	var out, errf *os.File
 	open := func(path string) (*os.File, error) {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, os.FileMode(s.Mode))
+		f, err := openNewOutput(path, os.FileMode(s.Mode))
 		if err != nil {
-			return nil, fmt.Errorf("cannot open output file %s: %v", path, unwrapPath(err))
+			return nil, fmt.Errorf("cannot open output file %s: %v", path, err)
 		}
 		return f, nil
 	}
@@ -256,8 +257,14 @@ func ExecJob() int {
 		errf, err = open(s.Stderr)
 		out = errf
 	default:
+		// The same path for both (sbatch -o F -e F, qsub -o F -e F) is
+		// one file: opened twice, each descriptor with its own offset
+		// and O_TRUNC, the two streams would overwrite each other.
 		if out, err = open(s.Stdout); err == nil {
-			errf, err = open(s.Stderr)
+			errf = out
+			if filepath.Clean(s.Stderr) != filepath.Clean(s.Stdout) {
+				errf, err = open(s.Stderr)
+			}
 		}
 	}
 	if err != nil {
@@ -278,6 +285,39 @@ func ExecJob() int {
 	// No "#!" line: run it with the user's shell, as PBS does.
 	err = syscall.Exec(s.Shell, []string{s.Shell, s.Script}, s.Env)
 	return fail("cannot run %s with %s: %v", s.Script, s.Shell, err)
+}
+
+// openNewOutput opens (creating or truncating) a job's output file. It opens
+// without blocking: opening a FIFO for writing waits for a reader, and a
+// FIFO that nobody reads (planted as -o or -e) would keep the helper in
+// open(2) forever, its job never started nor deletable (qdel kills the
+// job's tree, which does not exist yet). A FIFO with no reader is refused;
+// one with a reader, a device or a regular file is used, in blocking mode.
+func openNewOutput(path string, mode os.FileMode) (*os.File, error) {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(mode.Perm()))
+	for err == unix.EINTR {
+		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(mode.Perm()))
+	}
+	if err == unix.ENXIO {
+		var st unix.Stat_t
+		if unix.Stat(path, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO {
+			return nil, errors.New("a FIFO that no process reads")
+		}
+		return nil, errors.New("not a file that can be written (a socket?)")
+	}
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), path)
+	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	if err == nil {
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags&^unix.O_NONBLOCK)
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // outputMode is the mode of the job's output and error files: 0666 less
