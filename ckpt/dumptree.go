@@ -561,7 +561,7 @@ func (t *dumpTree) linkFiles() error {
 			case fdInet:
 				k := fmt.Sprintf("inet:%d", f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
-			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo, fdPTY:
+			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo, fdPTY, fdMqueue:
 				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
 			}

@@ -83,6 +83,8 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		return r.openInet(p, f)
 	case fdPTY:
 		return r.ptyDescription(p, f)
+	case fdMqueue:
+		return r.openMqueue(f) // mqueue.go
 	case fdPipe:
 		pp, ok := r.pipes[f.Ino]
 		if !ok {

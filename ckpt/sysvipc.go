@@ -51,6 +51,8 @@ type sysvIPC struct {
 	Shm   []sysvShm `json:"shm,omitempty"`
 	Sem   []sysvSem `json:"sem,omitempty"`
 	Msg   []sysvMsg `json:"msg,omitempty"`
+	// Mqueue: the POSIX message queues members have open (mqueue.go).
+	Mqueue []posixMq `json:"mqueue,omitempty"`
 }
 
 // ipcPerm is what struct ipc_perm holds of an object.
@@ -296,7 +298,10 @@ func (t *dumpTree) collectIPC() error {
 	if err := t.measureUndo(st, nsPath); err != nil {
 		return err
 	}
-	if st.OwnNS || len(st.Shm)+len(st.Sem)+len(st.Msg) > 0 {
+	if err := t.collectMqueues(st); err != nil {
+		return err
+	}
+	if st.OwnNS || len(st.Shm)+len(st.Sem)+len(st.Msg)+len(st.Mqueue) > 0 {
 		root.meta.IPC = st
 	}
 	for _, s := range st.Shm {
@@ -385,7 +390,7 @@ func checkIPC(st *sysvIPC) error {
 	if st == nil {
 		return nil
 	}
-	if n := len(st.Shm) + len(st.Sem) + len(st.Msg); n > maxIPCObjects {
+	if n := len(st.Shm) + len(st.Sem) + len(st.Msg) + len(st.Mqueue); n > maxIPCObjects {
 		return fmt.Errorf("%w: %d IPC objects, at most %d", ErrCorrupt, n, maxIPCObjects)
 	}
 	for _, s := range st.Shm {
@@ -397,6 +402,9 @@ func checkIPC(st *sysvIPC) error {
 		if s.ID < 0 || len(s.Values) == 0 || len(s.Values) > maxSemaphores {
 			return fmt.Errorf("%w: semaphore set %d of %d", ErrCorrupt, s.ID, len(s.Values))
 		}
+	}
+	if err := checkMqueues(st); err != nil {
+		return err
 	}
 	for _, q := range st.Msg {
 		if q.ID < 0 || len(q.Messages) > maxQueueLength {
