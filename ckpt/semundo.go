@@ -39,7 +39,25 @@ const semUndoFlag = 0x1000 // SEM_UNDO
 // measureUndo measures the SEM_UNDO adjustments of every single-threaded
 // member (see above) and records them in its image.
 func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
-	if !st.OwnNS || len(st.Sem) == 0 || t.opts.CheckOnly {
+	if t.opts.CheckOnly {
+		return nil
+	}
+	if !st.OwnNS {
+		// Applying a list moves values processes outside the tree can
+		// see and change meanwhile: the adjustments cannot be measured.
+		for _, d := range t.procs {
+			if d.zombie {
+				continue
+			}
+			if has, err := hasUndoList(d.pid); err == nil && has {
+				if err := d.uncheckpointable(-1, ": SEM_UNDO adjustments in an IPC namespace shared with processes outside the tree cannot be measured (run it in an IPC namespace of its own, as a batch job is)"); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if len(st.Sem) == 0 {
 		return nil
 	}
 	values := func() ([][]uint16, error) {
@@ -98,7 +116,7 @@ func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
 			if err == nil && !has {
 				continue // no list: nothing to measure
 			}
-			if err := d.uncheckpointable(-1, fmt.Sprintf(": SEM_UNDO adjustments shared by its %d threads cannot be measured (only the last of them to let go of the list would apply it)", len(d.tids))); err != nil {
+			if err := d.uncheckpointable(-1, fmt.Sprintf(": SEM_UNDO adjustments shared by its %d threads cannot be measured (only the last of them to let go of the list would apply it, and its threads could not share a list made again)", len(d.tids))); err != nil {
 				return err
 			}
 			continue
