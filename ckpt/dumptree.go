@@ -121,6 +121,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if err := t.linkFiles(); err != nil {
 		return err
 	}
+	if err := t.linkRemovedWatches(); err != nil { // inotifywatch.go
+		return err
+	}
 	defer func() {
 		if retErr != nil {
 			t.removeIPCFiles()

@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -45,12 +47,24 @@ func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
 	if !st.OwnNS {
 		// Applying a list moves values processes outside the tree can
 		// see and change meanwhile: the adjustments cannot be measured.
+		// A member that used a semaphore set of the tree and has a list
+		// (empty perhaps: one made by a thread's creation is) is refused.
+		if len(st.Sem) == 0 {
+			return nil
+		}
+		var pids []int
 		for _, d := range t.procs {
-			if d.zombie {
-				continue
+			if !d.zombie {
+				pids = append(pids, d.pid)
 			}
-			if has, err := hasUndoList(d.pid); err == nil && has {
-				if err := d.uncheckpointable(-1, ": SEM_UNDO adjustments in an IPC namespace shared with processes outside the tree cannot be measured (run it in an IPC namespace of its own, as a batch job is)"); err != nil {
+		}
+		has, err := undoLists(pids)
+		if err != nil {
+			return err
+		}
+		for _, d := range t.procs {
+			if has[d.pid] {
+				if err := d.uncheckpointable(-1, ": SEM_UNDO adjustments (it has a list of them) in an IPC namespace shared with processes outside the tree cannot be measured (run it in an IPC namespace of its own, as a batch job is)"); err != nil {
 					return err
 				}
 			}
@@ -153,16 +167,56 @@ func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
 	return nil
 }
 
-// hasUndoList reports whether task tid has a SEM_UNDO list: kcmp
-// KCMP_SYSVSEM compares its list with ours, and the engine never has one
-// (it makes no semop). No kcmp (CONFIG_KCMP): an error.
-func hasUndoList(tid int) (bool, error) {
-	const kcmpSysvsem = 6 // KCMP_SYSVSEM
-	r, _, e := unix.Syscall6(unix.SYS_KCMP, uintptr(tid), uintptr(unix.Getpid()), kcmpSysvsem, 0, 0, 0)
-	if e != 0 {
-		return false, os.NewSyscallError("kcmp", e)
+// undoLists tells which of pids have a SEM_UNDO list. kcmp KCMP_SYSVSEM
+// compares the lists of two tasks, so each is compared with the list of a
+// process known to have none: a child of ours stopped at its exec, before
+// it runs an instruction (a fork gets no list, and a thread created with
+// CLONE_SYSVSEM, as the Go runtime and glibc create theirs, makes its
+// process one: the engine has one). No kcmp (CONFIG_KCMP): an error.
+func undoLists(pids []int) (map[int]bool, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = "/proc/self/exe"
 	}
-	return r != 0, nil
+	out := map[int]bool{}
+	err = onLockedThread(func() error {
+		p, err := os.StartProcess(exe, []string{"lazarus-undo-reference"}, &os.ProcAttr{
+			Env: []string{}, Sys: &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL}})
+		if err != nil {
+			return fmt.Errorf("SEM_UNDO lists: reference process: %w", err)
+		}
+		defer func() {
+			p.Kill()
+			p.Wait()
+		}()
+		const kcmpSysvsem = 6 // KCMP_SYSVSEM
+		for _, pid := range pids {
+			r, _, e := unix.Syscall6(unix.SYS_KCMP, uintptr(pid), uintptr(p.Pid), kcmpSysvsem, 0, 0, 0)
+			if e != 0 {
+				return os.NewSyscallError("kcmp", e)
+			}
+			out[pid] = r != 0
+		}
+		return nil
+	})
+	return out, err
+}
+
+// onLockedThread runs f on an OS thread of its own (a child started
+// traced has that thread as its tracer); the thread ends with f.
+func onLockedThread(f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // not unlocked: the thread ends with us
+		done <- f()
+	}()
+	return <-done
+}
+
+// hasUndoList reports whether task tid has a SEM_UNDO list (undoLists).
+func hasUndoList(tid int) (bool, error) {
+	m, err := undoLists([]int{tid})
+	return m[tid], err
 }
 
 // applyUndo makes d apply its undo list, as at exit (unshare CLONE_SYSVSEM).
