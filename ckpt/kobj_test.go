@@ -75,6 +75,7 @@ var kobjCases = []kobjCase{
 	{name: "inhandler"},
 	{name: "traced", refuse: "trace"},
 	{name: "vfork", refuse: "vfork"},
+	{name: "clonevm", refuse: "its memory (clone CLONE_VM"},
 }
 
 // TestKobj runs every kobj program through a checkpoint that leaves it
