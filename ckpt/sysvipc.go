@@ -51,6 +51,9 @@ type sysvIPC struct {
 	Shm   []sysvShm `json:"shm,omitempty"`
 	Sem   []sysvSem `json:"sem,omitempty"`
 	Msg   []sysvMsg `json:"msg,omitempty"`
+	// Limits: the ipc sysctls of a namespace of the tree's own
+	// (ipclimits.go).
+	Limits map[string]string `json:"limits,omitempty"`
 	// Mqueue: the POSIX message queues members have open (mqueue.go).
 	Mqueue []posixMq `json:"mqueue,omitempty"`
 }
@@ -227,6 +230,9 @@ func (t *dumpTree) collectIPC() error {
 	}
 	dir, base := filepath.Dir(t.rootPath), filepath.Base(t.rootPath)
 	err = inIPCNS(nsPath, func() error {
+		if st.OwnNS {
+			st.Limits = readIPCLimits() // ipclimits.go
+		}
 		shms, err := sysvTable("shm")
 		if err != nil {
 			return err
@@ -402,6 +408,9 @@ func checkIPC(st *sysvIPC) error {
 		if s.ID < 0 || len(s.Values) == 0 || len(s.Values) > maxSemaphores {
 			return fmt.Errorf("%w: semaphore set %d of %d", ErrCorrupt, s.ID, len(s.Values))
 		}
+	}
+	if err := checkIPCLimits(st.Limits); err != nil {
+		return err
 	}
 	if err := checkMqueues(st); err != nil {
 		return err

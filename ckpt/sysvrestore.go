@@ -106,6 +106,9 @@ func (r *restorer) createIPC() error {
 	}
 	dir := filepath.Dir(r.root.img.Path)
 	err := inIPCNS(r.ipc.nsPath, func() error {
+		if st.OwnNS {
+			r.setIPCLimits(st.Limits) // ipclimits.go
+		}
 		for _, s := range st.Shm {
 			id, err := r.makeIPC(ipcShm, s.ipcPerm, func() (int, error) {
 				return unix.SysvShmGet(int(s.Key), int(s.Size), unix.IPC_CREAT|unix.IPC_EXCL|int(s.Mode&0o777))

@@ -35,7 +35,19 @@ static int busy_elsewhere(const char *name) {
 int main(int argc, char **argv) {
 	kobj_init(argc, argv);
 	const char *mode = argc > 2 ? argv[2] : "";
-	if (strcmp(mode, "ns") == 0 && unshare(CLONE_NEWIPC) < 0) DIE("unshare ipc: %s", strerror(errno));
+	int ns = strcmp(mode, "ns") == 0;
+	if (ns && unshare(CLONE_NEWIPC) < 0) DIE("unshare ipc: %s", strerror(errno));
+	/* In its own namespace: limits of its own, and a queue above the
+	 * default msg_max (10). */
+	mqd_t big = -1;
+	if (ns) {
+		FILE *f = fopen("/proc/sys/fs/mqueue/msg_max", "w");
+		if (!f || fprintf(f, "64\n") < 0 || fclose(f)) DIE("msg_max: %s", strerror(errno));
+		struct mq_attr bat = {.mq_maxmsg = 50, .mq_msgsize = 32};
+		big = mq_open("/kobj-mq-big", O_RDWR | O_CREAT, 0600, &bat);
+		if (big < 0) DIE("mq_open big: %s", strerror(errno));
+		for (int i = 0; i < 20; i++) mq_send(big, (char *)&i, sizeof i, i % 3);
+	}
 	char name[64], name2[64], name3[64], name4[64];
 	snprintf(name, sizeof name, "/kobj-mq-%d", getpid());
 	snprintf(name2, sizeof name2, "/kobj-mq2-%d", getpid());
@@ -98,6 +110,20 @@ int main(int argc, char **argv) {
 		}
 		errno = 0;
 		CHECK(mq_receive(q, (char[64]){0}, 64, NULL) < 0 && errno == EAGAIN, "empty nonblocking queue: %s", strerror(errno));
+	}
+	if (ns) {
+		CHECK(atoi(read_file("/proc/sys/fs/mqueue/msg_max")) == 64, "msg_max %s", read_file("/proc/sys/fs/mqueue/msg_max"));
+		mq_getattr(big, &got);
+		CHECK(got.mq_maxmsg == 50 && got.mq_curmsgs == 20, "big queue: maxmsg %ld curmsgs %ld", got.mq_maxmsg, got.mq_curmsgs);
+		for (int i = 0; i < 20; i++) {
+			int want = i < 6 ? 2 + 3 * i : i < 13 ? 1 + 3 * (i - 6) : 3 * (i - 13), v = -1;
+			unsigned p2;
+			mq_receive(big, (char *)&v, 32, &p2);
+			if (v != want) {
+				kobj_fail("big queue message %d: %d, want %d", i, v, want);
+				break;
+			}
+		}
 	}
 	char b[64] = {0};
 	unsigned pr = 0;
