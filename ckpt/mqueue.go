@@ -305,6 +305,16 @@ func (r *restorer) makeMqueues() error {
 			name = fmt.Sprintf("/.lazarus-restart-%d-%d", os.Getpid(), q.Ino)
 		}
 		fd, err := r.mqCreate(name, q)
+		if errors.Is(err, unix.EEXIST) && r.opts.Force {
+			// -F: the queue of that name now (the one the tree left,
+			// killed after its checkpoint, or another) is unlinked and
+			// the saved one made in its place; whoever has the old one
+			// open keeps it.
+			r.warn("%s(%d): POSIX message queue %s: file exists; replaced by the saved queue (forced)", r.root.comm(), r.root.meta.PID, name)
+			if err = mqUnlink(name); err == nil {
+				fd, err = r.mqCreate(name, q)
+			}
+		}
 		if errors.Is(err, unix.EEXIST) {
 			return fmt.Errorf("POSIX message queue %s: file exists", name)
 		}
