@@ -30,6 +30,7 @@ var kobjCases = []kobjCase{
 	{name: "mqueue", flags: []string{"-lrt"}, args: []string{"ns"}},
 	{name: "mqfork", flags: []string{"-lrt"}},
 	{name: "pollwait", flags: []string{"-pthread"}},
+	{name: "unlinkmode"},
 	{name: "mqueue", flags: []string{"-lrt"}, args: []string{"busy"}, refuse: "mq_notify registration: its messages"},
 	{name: "mqueue", flags: []string{"-lrt", "-pthread"}, args: []string{"thread"}, refuse: "SIGEV_THREAD"},
 	{name: "eventfd"},
