@@ -2,6 +2,7 @@ package ckpt
 
 import (
 	"bytes"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -30,9 +31,9 @@ import (
 // is as it was. No member waits in mq_timedreceive or mq_timedsend
 // meanwhile (the freeze interrupted those waits; they are restarted when
 // the tree goes on). A registration fires, and is removed, when a message
-// arrives in the empty queue (__do_notify: mq_curmsgs becomes 1), so
-// giving messages back to a queue with a registration would fire it:
-// such a queue is refused; an empty queue with one is not read at all.
+// arrives in the empty queue (__do_notify: mq_curmsgs becomes 1), so a
+// queue with a registration is read without ever being left empty
+// (mqReadKeeping), and refused when it is full (that needs a free slot).
 //
 // What the kernel shows of a registration (reading the queue file:
 // "QSIZE: NOTIFY: SIGNO: NOTIFY_PID:") is its kind, signal and owner, not
@@ -226,8 +227,10 @@ func (d *dumper) readMqueue(f *fileDesc, members map[int]bool, checkOnly bool) (
 			return q, fmt.Sprintf(": POSIX message queue %s has an mq_notify registration of kind %d: not checkpointable", name, n.Kind), nil
 		case !members[n.Owner]:
 			return q, fmt.Sprintf(": POSIX message queue %s has an mq_notify registration of process %d, outside the checkpointed tree", name, n.Owner), nil
-		case a.CurMsgs > 0:
-			return q, fmt.Sprintf(": POSIX message queue %s holds %d messages and an mq_notify registration: its messages cannot be read and given back without firing it", name, a.CurMsgs), nil
+		case a.CurMsgs > 0 && a.CurMsgs >= a.MaxMsg:
+			return q, fmt.Sprintf(": POSIX message queue %s is full (%d messages) and has an mq_notify registration: its messages cannot be read and given back without firing it", name, a.CurMsgs), nil
+		case a.CurMsgs > 0 && a.MsgSize < mqMarkMin:
+			return q, fmt.Sprintf(": POSIX message queue %s has messages of at most %d bytes and an mq_notify registration: its messages cannot be read and given back without firing it", name, a.MsgSize), nil
 		}
 		if n.Kind == sigevNone {
 			n.Signo = 0
@@ -235,6 +238,14 @@ func (d *dumper) readMqueue(f *fileDesc, members map[int]bool, checkOnly bool) (
 		q.Notify = &n
 	}
 	if a.CurMsgs == 0 || checkOnly {
+		return q, "", nil
+	}
+	if q.Notify != nil {
+		msgs, err := mqReadKeeping(fd, a)
+		if err != nil {
+			return fail(err)
+		}
+		q.Messages = msgs
 		return q, "", nil
 	}
 	buf := make([]byte, a.MsgSize)
@@ -265,6 +276,97 @@ func (d *dumper) readMqueue(f *fileDesc, members map[int]bool, checkOnly bool) (
 		return q, fmt.Sprintf(": POSIX message queue %s holds %d bytes of messages, more than %d", name, total, mqBytesMax), nil
 	}
 	return q, "", nil
+}
+
+// mqMarkMin: the marker messages mqReadKeeping sends are told from the
+// queue's by their random bytes, at least this many.
+const mqMarkMin = 8
+
+// mqReadKeeping reads the messages of a queue that has an mq_notify
+// registration without ever leaving it empty (a message arriving in an
+// empty queue fires the registration), and leaves them as they were. A
+// message goes after those of its priority; the one at the tail, Mn, can
+// only be read once everything before it is taken, so something must be
+// behind it then: a marker M of its very priority pn, which can later be
+// taken off the head with original messages behind it. pn is found by
+// sending markers of decreasing priority from the lowest priority of the
+// messages before Mn: one of a priority above pn goes ahead of Mn and is
+// the next taken; the first that goes behind has pn. Then, with the queue
+// holding only M, every message is sent back: those of a priority above
+// pn (H) go ahead of M, the rest (pn) behind it; H and M are taken and H
+// sent back. The queue holds at most one message more than before: a
+// full queue is refused by the caller.
+func mqReadKeeping(fd int, a mqAttr) ([]mqMessage, error) {
+	n := int(a.CurMsgs)
+	buf := make([]byte, a.MsgSize)
+	recv := func() (mqMessage, error) {
+		var prio uint32
+		k, _, e := unix.Syscall6(unix.SYS_MQ_TIMEDRECEIVE, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(unsafe.Pointer(&prio)), 0, 0)
+		if e != 0 {
+			return mqMessage{}, fmt.Errorf("mq_timedreceive: %w", e)
+		}
+		return mqMessage{Prio: prio, Data: bytes.Clone(buf[:k])}, nil
+	}
+	mark := mqMessage{Data: make([]byte, min(a.MsgSize, 32))}
+	if _, err := rand.Read(mark.Data); err != nil {
+		return nil, err
+	}
+	isMark := func(m mqMessage) bool { return m.Prio == mark.Prio && bytes.Equal(m.Data, mark.Data) }
+	var msgs []mqMessage
+	for range n - 1 {
+		m, err := recv()
+		if err != nil {
+			return nil, err
+		}
+		msgs = append(msgs, m)
+	}
+	// The queue holds Mn alone.
+	p := uint32(mqPrioMax - 1)
+	if len(msgs) > 0 {
+		p = msgs[len(msgs)-1].Prio
+	}
+	for {
+		mark.Prio = p
+		if err := mqSend(fd, mark); err != nil {
+			return nil, err
+		}
+		m, err := recv()
+		if err != nil {
+			return nil, err
+		}
+		if !isMark(m) {
+			msgs = append(msgs, m) // Mn; the marker, of its priority, stays
+			break
+		}
+		if p == 0 {
+			return nil, fmt.Errorf("the last message's priority was not found")
+		}
+		p--
+	}
+	h := 0
+	for _, m := range msgs {
+		if m.Prio > mark.Prio {
+			h++
+		}
+		if err := mqSend(fd, m); err != nil {
+			return nil, err
+		}
+	}
+	for i := range h + 1 {
+		m, err := recv()
+		if err != nil {
+			return nil, err
+		}
+		if (i < h) != !isMark(m) {
+			return nil, fmt.Errorf("the queue changed while it was read (message %d)", i)
+		}
+	}
+	for _, m := range msgs[:h] {
+		if err := mqSend(fd, m); err != nil {
+			return nil, err
+		}
+	}
+	return msgs, nil
 }
 
 // checkMqueues checks the queues of an image against the bounds.

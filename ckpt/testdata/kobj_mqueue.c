@@ -3,9 +3,10 @@
  * (two of one priority, in their order), an unlinked queue still open with
  * a message, an mq_notify SIGEV_SIGNAL registration on an empty queue and
  * a SIGEV_NONE one on another. Argument "ns": all in an IPC namespace of
- * the program's own. "busy": a registration on a queue holding messages
- * (refused: giving them back would fire it). "thread": a SIGEV_THREAD
- * registration (refused). */
+ * the program's own. "busy": a registration also on the queue holding
+ * messages (the checkpoint must read them without firing it). "full": the
+ * same on a full queue (refused). "thread": a SIGEV_THREAD registration
+ * (refused). */
 #include "kobj.h"
 #include <mqueue.h>
 #include <sched.h>
@@ -81,9 +82,9 @@ int main(int argc, char **argv) {
 	mq_unlink(name4);
 	mqd_t u2 = mq_open(name4, O_RDWR | O_CREAT, 0600, &at);
 	if (u2 < 0 || mq_send(u2, "new", 3, 2) < 0) DIE("queue of the same name: %s", strerror(errno));
-	if (strcmp(mode, "busy") == 0) {
-		if (mq_notify(q, &ev) < 0) DIE("mq_notify busy: %s", strerror(errno));
-	}
+	int busy = strcmp(mode, "busy") == 0 || strcmp(mode, "full") == 0;
+	if (strcmp(mode, "full") == 0) mq_send(q, "fill", 4, 1);
+	if (busy && mq_notify(q, &ev) < 0) DIE("mq_notify busy: %s", strerror(errno));
 	if (strcmp(mode, "thread") == 0) {
 		struct sigevent th = {.sigev_notify = SIGEV_THREAD, .sigev_notify_function = onthread};
 		if (mq_notify(u2, &th) < 0) DIE("mq_notify thread: %s", strerror(errno));
@@ -93,16 +94,17 @@ int main(int argc, char **argv) {
 	if (mq_getattr(q, &got) < 0) kobj_fail("mq_getattr: %s", strerror(errno));
 	CHECK(got.mq_flags == O_NONBLOCK, "flags %ld", got.mq_flags);
 	CHECK(got.mq_maxmsg == 5 && got.mq_msgsize == 64, "maxmsg %ld msgsize %ld", got.mq_maxmsg, got.mq_msgsize);
-	CHECK(got.mq_curmsgs == 4, "curmsgs %ld", got.mq_curmsgs);
+	CHECK(got.mq_curmsgs == 4 + (strcmp(mode, "full") == 0), "curmsgs %ld", got.mq_curmsgs);
 	struct stat st;
 	fstat(q, &st);
 	CHECK((st.st_mode & 07777) == 0640 && st.st_uid == 1234 && st.st_gid == 4321, "mode %o owner %d:%d", st.st_mode & 07777, st.st_uid, st.st_gid);
 	mq_getattr(n, &got);
 	CHECK(got.mq_flags == 0, "second descriptor flags %ld", got.mq_flags);
-	if (strcmp(mode, "busy") != 0) {
-		const char *want[] = {"high", "mid", "mid2", "low"};
-		unsigned wantp[] = {9, 5, 5, 1};
-		for (int i = 0; i < 4; i++) {
+	CHECK(!notified, "SIGUSR2 from mq_notify before any message");
+	{
+		const char *want[] = {"high", "mid", "mid2", "low", "fill"};
+		unsigned wantp[] = {9, 5, 5, 1, 1};
+		for (int i = 0; i < 4 + (strcmp(mode, "full") == 0); i++) {
 			char b[64] = {0};
 			unsigned pr = 0;
 			ssize_t k = mq_receive(q, b, sizeof b, &pr);
@@ -110,6 +112,17 @@ int main(int argc, char **argv) {
 		}
 		errno = 0;
 		CHECK(mq_receive(q, (char[64]){0}, 64, NULL) < 0 && errno == EAGAIN, "empty nonblocking queue: %s", strerror(errno));
+	}
+	if (busy) {
+		/* The registration on the queue that held messages is there,
+		 * unfired: a message in the now empty queue fires it. */
+		CHECK(busy_elsewhere(name), "the registration of the queue with messages is gone");
+		CHECK(!notified, "SIGUSR2 from the registration of the queue with messages, early");
+		mq_send(q, "z", 1, 0);
+		for (int i = 0; i < 500 && !notified; i++) usleep(10000);
+		CHECK(notified, "no SIGUSR2 from the registration of the queue with messages");
+		notified = 0;
+		mq_receive(q, (char[64]){0}, 64, NULL);
 	}
 	if (ns) {
 		CHECK(atoi(read_file("/proc/sys/fs/mqueue/msg_max")) == 64, "msg_max %s", read_file("/proc/sys/fs/mqueue/msg_max"));
