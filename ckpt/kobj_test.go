@@ -29,6 +29,7 @@ var kobjCases = []kobjCase{
 	{name: "mqueue", flags: []string{"-lrt"}},
 	{name: "mqueue", flags: []string{"-lrt"}, args: []string{"ns"}},
 	{name: "mqfork", flags: []string{"-lrt"}},
+	{name: "mqnotify", flags: []string{"-lrt"}},
 	{name: "pollwait", flags: []string{"-pthread"}},
 	{name: "unlinkmode"},
 	{name: "mqueue", flags: []string{"-lrt"}, args: []string{"busy"}},
