@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"syscall"
 	"unsafe"
 
@@ -130,8 +131,31 @@ func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
 			if err == nil && !has {
 				continue // no list: nothing to measure
 			}
-			if err := d.uncheckpointable(-1, fmt.Sprintf(": SEM_UNDO adjustments shared by its %d threads cannot be measured (only the last of them to let go of the list would apply it, and its threads could not share a list made again)", len(d.tids))); err != nil {
+			// Its threads share the list: asked about, not applied
+			// (semprobe.go).
+			now, err := values()
+			if err != nil {
 				return err
+			}
+			for i, s := range st.Sem {
+				s.Values = now[i]
+				u, err := d.probeUndo(s)
+				if err != nil {
+					return err
+				}
+				if slices.ContainsFunc(u.Adj, func(a int16) bool { return a != 0 }) {
+					d.meta.SemUndo = append(d.meta.SemUndo, u)
+					d.log.Info(fmt.Sprintf("%s(%d) semaphore set %d: SEM_UNDO adjustments %v (of its %d threads)", d.comm, d.pid, s.ID, u.Adj, len(d.tids)))
+				}
+			}
+			after, err := values()
+			if err != nil {
+				return err
+			}
+			for i := range now {
+				if !slices.Equal(now[i], after[i]) {
+					return fmt.Errorf("%s(%d): semaphore set %d: values %v after measuring its SEM_UNDO adjustments, were %v", d.comm, d.pid, st.Sem[i].ID, after[i], now[i])
+				}
 			}
 			continue
 		}
