@@ -22,9 +22,9 @@ import (
 // move: the whole tree is frozen, in an IPC namespace of its own, and no
 // task waits on any semaphore (a waiter's operation would be done by the
 // kernel on its behalf). A process with several threads shares its list
-// with them, so unsharing in one would not apply it: one that has a list
-// (kcmp KCMP_SYSVSEM tells) is refused, as is any member with a list
-// while a task waits on a semaphore. The exit applies an adjustment clamped to
+// with them, so unsharing in one would not apply it: its adjustments are
+// asked about instead (semprobe.go). Any member with a list (kcmp
+// KCMP_SYSVSEM tells) while a task waits on a semaphore is refused. The exit applies an adjustment clamped to
 // 0..SEMVMX: a clamped one is measured as what it did.
 //
 // At restart each set is made with its value plus the adjustments of
