@@ -11,9 +11,10 @@ package ckpt
 // Checkpoint: the ring is saved whole, as memory, while the process is
 // frozen. A request still in flight cannot be seen: no interface counts
 // them. What can be seen is a completion arriving while the process is
-// frozen (ptrace stops the program, not its I/O): the tail is read twice,
-// aioSettle apart, and a ring whose tail moved is refused, naming the
-// process and the context. Completions already in the ring, not reaped
+// frozen (ptrace stops the program, not its I/O): the tail is read
+// aioSettle apart until it stays still, and the completions that arrived
+// meanwhile are saved in the ring; a ring whose tail still moves after
+// aioWaitLimit is refused, naming the process and the context. Completions already in the ring, not reaped
 // yet, are saved with it.
 //
 // Restart (as CRIU does it): io_setup with a count that gives a ring of
@@ -45,6 +46,7 @@ const (
 	aioHeaderLen    = 32 // sizeof(struct aio_ring)
 	aioEventLen     = 32 // sizeof(struct io_event)
 	aioSettle       = 20 * time.Millisecond
+	aioWaitLimit    = 2 * time.Second // how long completions are waited for
 	aioMaxID        = 1 << 16
 	iocbLen         = 64
 	aioBatch        = 128
@@ -85,12 +87,22 @@ func (d *dumper) describeAIO(r *region) error {
 		uint64(h.NR) != (r.End-r.Start-aioHeaderLen)/aioEventLen || h.Head >= h.NR || h.Tail >= h.NR {
 		return refuse(fmt.Sprintf("has a ring this engine does not know (magic %#x, nr %d, header %d bytes)", h.Magic, h.NR, h.HeaderLen))
 	}
-	time.Sleep(aioSettle)
-	if err := d.readExtent(b, r.Start); err != nil {
-		return fmt.Errorf("%s(%d): AIO context %#x: %w", d.comm, d.pid, r.Start, err)
-	}
-	if h2 := parseAIOHeader(b); h2.Tail != h.Tail {
-		return refuse("has requests in flight (they completed while the process was frozen): they could not be restored")
+	// Completions arriving while the process is frozen are waited for,
+	// a bounded time, until the tail stays still for aioSettle: they are
+	// then in the ring, saved with it.
+	for start := time.Now(); ; {
+		time.Sleep(aioSettle)
+		if err := d.readExtent(b, r.Start); err != nil {
+			return fmt.Errorf("%s(%d): AIO context %#x: %w", d.comm, d.pid, r.Start, err)
+		}
+		h2 := parseAIOHeader(b)
+		if h2.Tail == h.Tail {
+			break
+		}
+		if time.Since(start) > aioWaitLimit {
+			return refuse(fmt.Sprintf("has requests in flight that went on completing for %v while the process was frozen: they could not be restored", aioWaitLimit))
+		}
+		h.Tail = h2.Tail
 	}
 	r.AIO = &aioRing{ID: h.ID, NR: h.NR}
 	return nil

@@ -54,6 +54,14 @@ type inotifyWatch struct {
 	WD   int    `json:"wd"`
 	Mask uint32 `json:"mask"`
 	Path string `json:"path"`
+	// Inode: a watch on a removed file, one of the tree's unlinked files
+	// (unlinkedFile.Inode); Path is then "" (inotifywatch.go).
+	Inode string `json:"inode,omitempty"`
+	// Handle: a watch on a file still linked under a name its handle
+	// does not give: its file handle (type, hex) on device Sdev.
+	Handle     string `json:"handle,omitempty"`
+	HandleType int32  `json:"handle_type,omitempty"`
+	Sdev       uint32 `json:"sdev,omitempty"`
 }
 
 type epollWatch struct {
@@ -216,11 +224,12 @@ func inotifyFromFdinfo(v string) (inotifyWatch, error) {
 	if err != nil {
 		return inotifyWatch{}, err
 	}
+	ino, _ := strconv.ParseUint(kv["ino"], 16, 64)
 	path, err := pathOfHandle(uint32(sdev), int32(htype), hb)
-	if err != nil {
-		// The kernel keeps a watch on a removed file that is still open
-		// somewhere; its handle then opens nothing.
-		return inotifyWatch{}, fmt.Errorf("watch %d is on a file that was removed or cannot be found (%v): it cannot be restored", wd, err)
+	if err != nil || !isInode(path, uint32(sdev), ino) {
+		// A removed file, or one whose name the handle does not
+		// give (inotifywatch.go).
+		return removedWatch(int(wd), uint32(mask), uint32(sdev), ino, int32(htype), hb), nil
 	}
 	return inotifyWatch{WD: int(wd), Mask: uint32(mask), Path: path}, nil
 }

@@ -344,6 +344,9 @@ func (b *builder) restoreAttrs() error {
 	if err := b.restoreAsyncAndLeases(); err != nil {
 		return err
 	}
+	if err := b.restoreMqNotify(); err != nil { // mqueue.go
+		return err
+	}
 	a := b.p.meta.Attrs
 	if a == nil {
 		return nil

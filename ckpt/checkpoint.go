@@ -688,8 +688,13 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	if msg := unreopenable(link); msg != "" {
 		return closed(msg)
 	}
-	if msg := mqueueRefusal(d.pid, fd, link); msg != "" {
-		return closed(msg) // mqueue.go
+	if isMqueue(d.pid, fd) {
+		// Its queue is saved once for the tree (mqueue.go).
+		f.Kind, f.Ino, f.MntID = fdMqueue, info.Ino, info.MntID
+		if msg := mqueueEarlyRefusal(d.pid, fd, link); msg != "" {
+			return closed(msg)
+		}
+		return f, nil
 	}
 	var st unix.Stat_t
 	if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd), &st); err != nil {

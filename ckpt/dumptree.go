@@ -121,6 +121,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if err := t.linkFiles(); err != nil {
 		return err
 	}
+	if err := t.linkRemovedWatches(); err != nil { // inotifywatch.go
+		return err
+	}
 	defer func() {
 		if retErr != nil {
 			t.removeIPCFiles()
@@ -561,7 +564,7 @@ func (t *dumpTree) linkFiles() error {
 			case fdInet:
 				k := fmt.Sprintf("inet:%d", f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
-			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo, fdPTY:
+			case fdFile, fdDir, fdDevice, fdTTY, fdAnon, fdFifo, fdPTY, fdMqueue:
 				k := fmt.Sprintf("%s:%d:%d", f.Kind, f.MntID, f.Ino)
 				groups[k] = append(groups[k], fdRef{d, i})
 			}

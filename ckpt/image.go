@@ -276,6 +276,7 @@ const (
 	fdFifo   = "fifo"   // a named pipe: see fifo.go
 	fdInet   = "inet"   // a TCP or UDP socket: see inetSock
 	fdPTY    = "pty"    // a pseudo terminal of the tree, master or slave: see pty.go
+	fdMqueue = "mqueue" // a POSIX message queue: see mqueue.go
 	fdClosed = "closed" // not checkpointable; saved with -F, restored closed
 )
 

@@ -26,8 +26,18 @@ type kobjCase struct {
 }
 
 var kobjCases = []kobjCase{
-	{name: "mqueue", flags: []string{"-lrt"}, refuse: "message queue"},
+	{name: "mqueue", flags: []string{"-lrt"}},
+	{name: "mqueue", flags: []string{"-lrt"}, args: []string{"ns"}},
+	{name: "mqfork", flags: []string{"-lrt"}},
+	{name: "mqnotify", flags: []string{"-lrt"}},
+	{name: "pollwait", flags: []string{"-pthread"}},
+	{name: "unlinkmode"},
+	{name: "mqueue", flags: []string{"-lrt"}, args: []string{"busy"}},
+	{name: "mqueue", flags: []string{"-lrt"}, args: []string{"full"}, refuse: "is full (5 messages) and has an mq_notify registration"},
+	{name: "mqueue", flags: []string{"-lrt", "-pthread"}, args: []string{"thread"}, refuse: "SIGEV_THREAD"},
 	{name: "eventfd"},
+	{name: "inotify"},
+	{name: "inotify", args: []string{"mapped"}, refuse: "no process of the tree has open"},
 	{name: "signalfd"},
 	{name: "epoll"},
 	{name: "timerfd"},
@@ -58,7 +68,8 @@ var kobjCases = []kobjCase{
 	{name: "fanotify"},
 	{name: "fanotify", args: []string{"queued"}, refuse: "events not read yet"},
 	{name: "fanotify", args: []string{"perm"}, refuse: "permission events"},
-	{name: "semundo", flags: []string{"-pthread"}, refuse: "SEM_UNDO"},
+	{name: "semundo", flags: []string{"-pthread"}},
+	{name: "semundo", flags: []string{"-pthread"}, args: []string{"shared"}, refuse: "in an IPC namespace shared"},
 	{name: "ids"},
 	{name: "utsns"},
 	{name: "utsns", args: []string{"child"}},
@@ -69,6 +80,7 @@ var kobjCases = []kobjCase{
 	{name: "inhandler"},
 	{name: "traced", refuse: "trace"},
 	{name: "vfork", refuse: "vfork"},
+	{name: "clonevm", refuse: "its memory (clone CLONE_VM"},
 }
 
 // TestKobj runs every kobj program through a checkpoint that leaves it

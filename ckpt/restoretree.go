@@ -28,25 +28,29 @@ func (r *restorer) openDescriptions() error {
 		}
 	}
 	ends := map[int]bool{} // pipe ends already used by a description
-	for _, p := range r.procs {
-		for _, f := range p.meta.Files {
-			if f.Kind == fdClosed || f.Kind == fdSocket || p.closed[f.FD] {
-				continue // sockets: restoreUnix, once the rest is open
+	// Inotify instances watching removed files come second: they watch
+	// the files the first pass made again (inotifywatch.go).
+	for pass := range 2 {
+		for _, p := range r.procs {
+			for _, f := range p.meta.Files {
+				if f.Kind == fdClosed || f.Kind == fdSocket || p.closed[f.FD] {
+					continue // sockets: restoreUnix, once the rest is open
+				}
+				if _, ok := r.descs[f.Desc]; ok || watchesRemoved(f) != (pass == 1) {
+					continue
+				}
+				var fd int
+				// As whoever restarts it, not as the process (privdrop.go).
+				err := asFileUser(r.openCreds(p), func() error {
+					var err error
+					fd, err = r.openDescription(p, f, inTransit, ends)
+					return err
+				})
+				if err != nil {
+					return r.fail(p, err)
+				}
+				r.descs[f.Desc] = fd
 			}
-			if _, ok := r.descs[f.Desc]; ok {
-				continue
-			}
-			var fd int
-			// As whoever restarts it, not as the process (privdrop.go).
-			err := asFileUser(r.openCreds(p), func() error {
-				var err error
-				fd, err = r.openDescription(p, f, inTransit, ends)
-				return err
-			})
-			if err != nil {
-				return r.fail(p, err)
-			}
-			r.descs[f.Desc] = fd
 		}
 	}
 	if err := r.fifosOpen(); err != nil {
@@ -83,6 +87,8 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		return r.openInet(p, f)
 	case fdPTY:
 		return r.ptyDescription(p, f)
+	case fdMqueue:
+		return r.openMqueue(f) // mqueue.go
 	case fdPipe:
 		pp, ok := r.pipes[f.Ino]
 		if !ok {
@@ -134,6 +140,10 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 			b := *a
 			b.Inotify = nil
 			for _, w := range a.Inotify {
+				if w.Inode != "" {
+					b.Inotify = append(b.Inotify, w)
+					continue
+				}
 				if _, err := os.Stat(w.Path); err != nil {
 					r.warn("%s(%d) fd %d: inotify watch %d on %s dropped: %v (forced)", p.comm(), p.meta.PID, f.FD, w.WD, w.Path, err)
 					continue
@@ -141,6 +151,14 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 				b.Inotify = append(b.Inotify, w)
 			}
 			a = &b
+		}
+		if a.Type == "inotify" {
+			var err error
+			var done func()
+			if a, done, err = r.removedWatchPaths(a); err != nil {
+				return -1, fmt.Errorf("fd %d: %s: %w", f.FD, f.Path, err)
+			}
+			defer done()
 		}
 		fd, err := openAnon(a, f.Flags)
 		if err != nil {

@@ -4,6 +4,9 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
+	"slices"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -19,9 +22,9 @@ import (
 // move: the whole tree is frozen, in an IPC namespace of its own, and no
 // task waits on any semaphore (a waiter's operation would be done by the
 // kernel on its behalf). A process with several threads shares its list
-// with them, so unsharing in one would not apply it: one that has a list
-// (kcmp KCMP_SYSVSEM tells) is refused, as is any member with a list
-// while a task waits on a semaphore. The exit applies an adjustment clamped to
+// with them, so unsharing in one would not apply it: its adjustments are
+// asked about instead (semprobe.go). Any member with a list (kcmp
+// KCMP_SYSVSEM tells) while a task waits on a semaphore is refused. The exit applies an adjustment clamped to
 // 0..SEMVMX: a clamped one is measured as what it did.
 //
 // At restart each set is made with its value plus the adjustments of
@@ -39,7 +42,37 @@ const semUndoFlag = 0x1000 // SEM_UNDO
 // measureUndo measures the SEM_UNDO adjustments of every single-threaded
 // member (see above) and records them in its image.
 func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
-	if !st.OwnNS || len(st.Sem) == 0 || t.opts.CheckOnly {
+	if t.opts.CheckOnly {
+		return nil
+	}
+	if !st.OwnNS {
+		// Applying a list moves values processes outside the tree can
+		// see and change meanwhile: the adjustments cannot be measured.
+		// A member that used a semaphore set of the tree and has a list
+		// (empty perhaps: one made by a thread's creation is) is refused.
+		if len(st.Sem) == 0 {
+			return nil
+		}
+		var pids []int
+		for _, d := range t.procs {
+			if !d.zombie {
+				pids = append(pids, d.pid)
+			}
+		}
+		has, err := undoLists(pids)
+		if err != nil {
+			return err
+		}
+		for _, d := range t.procs {
+			if has[d.pid] {
+				if err := d.uncheckpointable(-1, ": SEM_UNDO adjustments (it has a list of them) in an IPC namespace shared with processes outside the tree cannot be measured (run it in an IPC namespace of its own, as a batch job is)"); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if len(st.Sem) == 0 {
 		return nil
 	}
 	values := func() ([][]uint16, error) {
@@ -98,8 +131,31 @@ func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
 			if err == nil && !has {
 				continue // no list: nothing to measure
 			}
-			if err := d.uncheckpointable(-1, fmt.Sprintf(": SEM_UNDO adjustments shared by its %d threads cannot be measured (only the last of them to let go of the list would apply it)", len(d.tids))); err != nil {
+			// Its threads share the list: asked about, not applied
+			// (semprobe.go).
+			now, err := values()
+			if err != nil {
 				return err
+			}
+			for i, s := range st.Sem {
+				s.Values = now[i]
+				u, err := d.probeUndo(s)
+				if err != nil {
+					return err
+				}
+				if slices.ContainsFunc(u.Adj, func(a int16) bool { return a != 0 }) {
+					d.meta.SemUndo = append(d.meta.SemUndo, u)
+					d.log.Info(fmt.Sprintf("%s(%d) semaphore set %d: SEM_UNDO adjustments %v (of its %d threads)", d.comm, d.pid, s.ID, u.Adj, len(d.tids)))
+				}
+			}
+			after, err := values()
+			if err != nil {
+				return err
+			}
+			for i := range now {
+				if !slices.Equal(now[i], after[i]) {
+					return fmt.Errorf("%s(%d): semaphore set %d: values %v after measuring its SEM_UNDO adjustments, were %v", d.comm, d.pid, st.Sem[i].ID, after[i], now[i])
+				}
 			}
 			continue
 		}
@@ -135,16 +191,56 @@ func (t *dumpTree) measureUndo(st *sysvIPC, nsPath string) error {
 	return nil
 }
 
-// hasUndoList reports whether task tid has a SEM_UNDO list: kcmp
-// KCMP_SYSVSEM compares its list with ours, and the engine never has one
-// (it makes no semop). No kcmp (CONFIG_KCMP): an error.
-func hasUndoList(tid int) (bool, error) {
-	const kcmpSysvsem = 6 // KCMP_SYSVSEM
-	r, _, e := unix.Syscall6(unix.SYS_KCMP, uintptr(tid), uintptr(unix.Getpid()), kcmpSysvsem, 0, 0, 0)
-	if e != 0 {
-		return false, os.NewSyscallError("kcmp", e)
+// undoLists tells which of pids have a SEM_UNDO list. kcmp KCMP_SYSVSEM
+// compares the lists of two tasks, so each is compared with the list of a
+// process known to have none: a child of ours stopped at its exec, before
+// it runs an instruction (a fork gets no list, and a thread created with
+// CLONE_SYSVSEM, as the Go runtime and glibc create theirs, makes its
+// process one: the engine has one). No kcmp (CONFIG_KCMP): an error.
+func undoLists(pids []int) (map[int]bool, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		exe = "/proc/self/exe"
 	}
-	return r != 0, nil
+	out := map[int]bool{}
+	err = onLockedThread(func() error {
+		p, err := os.StartProcess(exe, []string{"lazarus-undo-reference"}, &os.ProcAttr{
+			Env: []string{}, Sys: &syscall.SysProcAttr{Ptrace: true, Pdeathsig: syscall.SIGKILL}})
+		if err != nil {
+			return fmt.Errorf("SEM_UNDO lists: reference process: %w", err)
+		}
+		defer func() {
+			p.Kill()
+			p.Wait()
+		}()
+		const kcmpSysvsem = 6 // KCMP_SYSVSEM
+		for _, pid := range pids {
+			r, _, e := unix.Syscall6(unix.SYS_KCMP, uintptr(pid), uintptr(p.Pid), kcmpSysvsem, 0, 0, 0)
+			if e != 0 {
+				return os.NewSyscallError("kcmp", e)
+			}
+			out[pid] = r != 0
+		}
+		return nil
+	})
+	return out, err
+}
+
+// onLockedThread runs f on an OS thread of its own (a child started
+// traced has that thread as its tracer); the thread ends with f.
+func onLockedThread(f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread() // not unlocked: the thread ends with us
+		done <- f()
+	}()
+	return <-done
+}
+
+// hasUndoList reports whether task tid has a SEM_UNDO list (undoLists).
+func hasUndoList(tid int) (bool, error) {
+	m, err := undoLists([]int{tid})
+	return m[tid], err
 }
 
 // applyUndo makes d apply its undo list, as at exit (unshare CLONE_SYSVSEM).

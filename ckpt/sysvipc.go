@@ -51,6 +51,11 @@ type sysvIPC struct {
 	Shm   []sysvShm `json:"shm,omitempty"`
 	Sem   []sysvSem `json:"sem,omitempty"`
 	Msg   []sysvMsg `json:"msg,omitempty"`
+	// Limits: the ipc sysctls of a namespace of the tree's own
+	// (ipclimits.go).
+	Limits map[string]string `json:"limits,omitempty"`
+	// Mqueue: the POSIX message queues members have open (mqueue.go).
+	Mqueue []posixMq `json:"mqueue,omitempty"`
 }
 
 // ipcPerm is what struct ipc_perm holds of an object.
@@ -225,6 +230,9 @@ func (t *dumpTree) collectIPC() error {
 	}
 	dir, base := filepath.Dir(t.rootPath), filepath.Base(t.rootPath)
 	err = inIPCNS(nsPath, func() error {
+		if st.OwnNS {
+			st.Limits = readIPCLimits() // ipclimits.go
+		}
 		shms, err := sysvTable("shm")
 		if err != nil {
 			return err
@@ -296,7 +304,10 @@ func (t *dumpTree) collectIPC() error {
 	if err := t.measureUndo(st, nsPath); err != nil {
 		return err
 	}
-	if st.OwnNS || len(st.Shm)+len(st.Sem)+len(st.Msg) > 0 {
+	if err := t.collectMqueues(st); err != nil {
+		return err
+	}
+	if st.OwnNS || len(st.Shm)+len(st.Sem)+len(st.Msg)+len(st.Mqueue) > 0 {
 		root.meta.IPC = st
 	}
 	for _, s := range st.Shm {
@@ -385,7 +396,7 @@ func checkIPC(st *sysvIPC) error {
 	if st == nil {
 		return nil
 	}
-	if n := len(st.Shm) + len(st.Sem) + len(st.Msg); n > maxIPCObjects {
+	if n := len(st.Shm) + len(st.Sem) + len(st.Msg) + len(st.Mqueue); n > maxIPCObjects {
 		return fmt.Errorf("%w: %d IPC objects, at most %d", ErrCorrupt, n, maxIPCObjects)
 	}
 	for _, s := range st.Shm {
@@ -397,6 +408,12 @@ func checkIPC(st *sysvIPC) error {
 		if s.ID < 0 || len(s.Values) == 0 || len(s.Values) > maxSemaphores {
 			return fmt.Errorf("%w: semaphore set %d of %d", ErrCorrupt, s.ID, len(s.Values))
 		}
+	}
+	if err := checkIPCLimits(st.Limits); err != nil {
+		return err
+	}
+	if err := checkMqueues(st); err != nil {
+		return err
 	}
 	for _, q := range st.Msg {
 		if q.ID < 0 || len(q.Messages) > maxQueueLength {

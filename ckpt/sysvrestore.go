@@ -18,10 +18,13 @@ import (
 // ipcRestore is the SysV IPC state being restored (see sysvipc.go).
 type ipcRestore struct {
 	st     *sysvIPC
-	nsPath string      // the namespace the objects are made in; "": ours
-	shmids map[int]int // segment id at checkpoint -> id now
-	semids map[int]int // semaphore set id at checkpoint -> id now
-	made   [][2]int    // (kind, id) of objects made, removed if the restart fails
+	nsPath string         // the namespace the objects are made in; "": ours
+	shmids map[int]int    // segment id at checkpoint -> id now
+	semids map[int]int    // semaphore set id at checkpoint -> id now
+	made   [][2]int       // (kind, id) of objects made, removed if the restart fails
+	mq     map[uint64]int // POSIX message queue inode at checkpoint -> our descriptor of it now
+	mqMade []string       // queues made, unlinked if the restart fails
+	mqTemp []string       // queues made for unlinked ones, unlinked once opened
 }
 
 const (
@@ -71,6 +74,9 @@ func (r *restorer) checkIPC() error {
 	for _, q := range st.Msg {
 		perms = append(perms, q.ipcPerm)
 	}
+	for _, q := range st.Mqueue {
+		perms = append(perms, ipcPerm{ID: -1, UID: q.UID, GID: q.GID, CUID: q.UID, CGID: q.GID})
+	}
 	if !r.enforced(r.root) {
 		return nil
 	}
@@ -94,12 +100,15 @@ func (r *restorer) createIPC() error {
 	if st == nil {
 		return nil
 	}
-	r.ipc = &ipcRestore{st: st, shmids: map[int]int{}, semids: map[int]int{}}
+	r.ipc = &ipcRestore{st: st, shmids: map[int]int{}, semids: map[int]int{}, mq: map[uint64]int{}}
 	if st.OwnNS {
 		r.ipc.nsPath = fmt.Sprintf("/proc/%d/ns/ipc", r.root.pid)
 	}
 	dir := filepath.Dir(r.root.img.Path)
 	err := inIPCNS(r.ipc.nsPath, func() error {
+		if st.OwnNS {
+			r.setIPCLimits(st.Limits) // ipclimits.go
+		}
 		for _, s := range st.Shm {
 			id, err := r.makeIPC(ipcShm, s.ipcPerm, func() (int, error) {
 				return unix.SysvShmGet(int(s.Key), int(s.Size), unix.IPC_CREAT|unix.IPC_EXCL|int(s.Mode&0o777))
@@ -168,7 +177,7 @@ func (r *restorer) createIPC() error {
 				}
 			}
 		}
-		return nil
+		return r.makeMqueues() // mqueue.go
 	})
 	if err != nil {
 		return r.fail(r.root, err)
@@ -314,6 +323,9 @@ func (r *restorer) finishIPC() error {
 		return nil
 	}
 	return inIPCNS(r.ipc.nsPath, func() error {
+		if err := r.finishMqueues(); err != nil {
+			return err
+		}
 		for _, s := range r.ipc.st.Shm {
 			if s.Mode&shmDest == 0 {
 				continue
@@ -329,10 +341,19 @@ func (r *restorer) finishIPC() error {
 // undoIPC removes the objects a failed restart made (in a namespace of
 // the tree's own they go with it).
 func (r *restorer) undoIPC() {
-	if r.ipc == nil || r.ipc.nsPath != "" {
+	if r.ipc == nil {
+		return
+	}
+	for _, fd := range r.ipc.mq {
+		unix.Close(fd)
+	}
+	if r.ipc.nsPath != "" {
 		return
 	}
 	inIPCNS("", func() error {
+		for _, name := range r.ipc.mqMade {
+			mqUnlink(name)
+		}
 		for _, m := range r.ipc.made {
 			switch m[0] {
 			case ipcShm:

@@ -16,7 +16,7 @@ var (
 )
 
 // TestBatchCkptSysVIPC: a job using a SysV segment, semaphore set and
-// message queue is checkpointed, stopped and restarted: in the IPC
+// message queue, and a POSIX message queue, is checkpointed, stopped and restarted: in the IPC
 // namespace of its own it finds each object again by its key under the
 // same id, in the state it left (the program checks every step), and ends.
 // Two such jobs run side by side: their keys and ids do not collide.
@@ -24,7 +24,7 @@ func TestBatchCkptSysVIPC(t *testing.T) {
 	batchNeedRoot(t)
 	exe := filepath.Join(binDir, "ipcjob")
 	ipcJobOnce.Do(func() {
-		if out, err := exec.Command("cc", "-O2", "-o", exe, "testdata/batch/ipcjob.c").CombinedOutput(); err != nil {
+		if out, err := exec.Command("cc", "-O2", "-o", exe, "testdata/batch/ipcjob.c", "-lrt").CombinedOutput(); err != nil {
 			ipcJobErr = fmt.Errorf("cc ipcjob: %v\n%s", err, out)
 		}
 	})

@@ -1,6 +1,9 @@
 /* SEM_UNDO in a process of two threads (in an IPC namespace of its own):
- * after the restart, once the second thread has ended, unsharing
- * CLONE_SYSVSEM applies the adjustment of the semop made before. */
+ * adjustments of -3, +5, 0, -1, +1 and -30000 on six semaphores. After the
+ * restart, once the second thread has ended, unsharing CLONE_SYSVSEM
+ * applies them: the values before the semop come back. "shared": one
+ * thread, in the caller's IPC namespace (refused: the adjustments cannot
+ * be measured where others see the values). */
 #include "kobj.h"
 #include <pthread.h>
 #include <sched.h>
@@ -9,22 +12,32 @@
 static volatile int stop;
 static void *second(void *a) { (void)a; while (!stop) usleep(1000); return NULL; }
 
+#define N 6
+static const int start[N] = {10, 20, 7, 0, 1, 100};
+static const short op[N] = {3, -5, 0, 1, -1, 30000};
+
 int main(int argc, char **argv) {
 	kobj_init(argc, argv);
-	if (unshare(CLONE_NEWIPC)) DIE("unshare: %s", strerror(errno));
-	int id = semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);
+	int shared = argc > 2 && strcmp(argv[2], "shared") == 0;
+	if (!shared && unshare(CLONE_NEWIPC)) DIE("unshare: %s", strerror(errno));
+	int id = semget(IPC_PRIVATE, N, IPC_CREAT | 0600);
 	if (id < 0) DIE("semget: %s", strerror(errno));
-	semctl(id, 0, SETVAL, 10);
-	semctl(id, 1, SETVAL, 20);
+	for (int i = 0; i < N; i++) semctl(id, i, SETVAL, start[i]);
 	pthread_t th;
-	pthread_create(&th, NULL, second, NULL);
-	struct sembuf op[] = {{0, 3, SEM_UNDO}, {1, -5, SEM_UNDO}};
-	if (semop(id, op, 2)) DIE("semop: %s", strerror(errno));
+	if (!shared) pthread_create(&th, NULL, second, NULL);
+	struct sembuf ops[N];
+	int n = 0;
+	for (int i = 0; i < N; i++)
+		if (op[i]) ops[n++] = (struct sembuf){i, op[i], SEM_UNDO};
+	if (semop(id, ops, n)) DIE("semop: %s", strerror(errno));
 	kobj_wait();
-	CHECK(semctl(id, 0, GETVAL) == 13 && semctl(id, 1, GETVAL) == 15, "values %d %d", semctl(id, 0, GETVAL), semctl(id, 1, GETVAL));
+	for (int i = 0; i < N; i++)
+		CHECK(semctl(id, i, GETVAL) == start[i] + op[i], "value %d: %d, want %d", i, semctl(id, i, GETVAL), start[i] + op[i]);
 	stop = 1;
-	pthread_join(th, NULL);
+	if (!shared) pthread_join(th, NULL);
 	unshare(CLONE_SYSVSEM);
-	CHECK(semctl(id, 0, GETVAL) == 10 && semctl(id, 1, GETVAL) == 20, "after the undo: values %d %d, want 10 20", semctl(id, 0, GETVAL), semctl(id, 1, GETVAL));
+	for (int i = 0; i < N; i++)
+		CHECK(semctl(id, i, GETVAL) == start[i], "after the undo: value %d: %d, want %d", i, semctl(id, i, GETVAL), start[i]);
+	if (shared) semctl(id, 0, IPC_RMID);
 	return kobj_done();
 }

@@ -5,6 +5,8 @@
 // semaphore's value, the message queued), moves the state on, and writes
 // one line per step to OUT; "done" at the end, "FAIL ..." and exit 1 on a
 // difference. Checkpointed and restarted, it must see its own objects.
+// A POSIX message queue of a fixed name, made with O_EXCL (each job has an
+// IPC namespace, so two jobs both make it), carries the step too.
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,8 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <time.h>
+#include <fcntl.h>
+#include <mqueue.h>
 
 static FILE *out;
 #define FAIL(...) do { fprintf(out, "FAIL " __VA_ARGS__); fprintf(out, "\n"); fflush(out); exit(1); } while (0)
@@ -25,7 +29,11 @@ int main(int argc, char **argv) {
 	int sem = semget(0x1a2a0002, 1, IPC_CREAT | IPC_EXCL | 0600);
 	int q = msgget(0x1a2a0003, IPC_CREAT | IPC_EXCL | 0600);
 	long *counter = shmat(shm, NULL, 0);
-	if (shm < 0 || sem < 0 || q < 0 || counter == (void *)-1) FAIL("setup");
+	struct mq_attr at = {.mq_maxmsg = 2, .mq_msgsize = sizeof(long)};
+	mqd_t pq = mq_open("/ipcjob", O_RDWR | O_CREAT | O_EXCL | O_NONBLOCK, 0600, &at);
+	if (shm < 0 || sem < 0 || q < 0 || counter == (void *)-1 || pq < 0) FAIL("setup");
+	long zero = 0;
+	mq_send(pq, (char *)&zero, sizeof zero, 3);
 	struct { long type; long step; } m = {1, 0};
 	msgsnd(q, &m, sizeof m.step, 0);
 	fprintf(out, "ids shm %d sem %d msg %d\n", shm, sem, q);
@@ -38,6 +46,12 @@ int main(int argc, char **argv) {
 		if (*counter != i) FAIL("step %d: counter %ld", i, *counter);
 		if (semctl(sem, 0, GETVAL) != i) FAIL("step %d: semaphore %d", i, semctl(sem, 0, GETVAL));
 		if (msgrcv(q, &m, sizeof m.step, 0, IPC_NOWAIT) != sizeof m.step || m.step != i) FAIL("step %d: message %ld", i, m.step);
+		long got = -1;
+		unsigned prio = 0;
+		if (mq_receive(pq, (char *)&got, sizeof got, &prio) != sizeof got || got != i || prio != 3)
+			FAIL("step %d: POSIX message %ld prio %u", i, got, prio);
+		got = i + 1;
+		mq_send(pq, (char *)&got, sizeof got, 3);
 		(*counter)++;
 		struct sembuf up = {0, 1, 0};
 		semop(sem, &up, 1);
