@@ -249,9 +249,14 @@ func (d *Daemon) serve(ctx context.Context) {
 		tick := time.NewTicker(2 * time.Second)
 		defer tick.Stop()
 		asked := map[jobs.ID]int{}
+		var swept time.Time
 		for {
 			d.reconcile(ctx)
 			d.drain(ctx, asked)
+			if time.Since(swept) >= sweepEvery && d.cl.node.Valid() {
+				d.sweepLost()
+				swept = time.Now()
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -302,9 +307,13 @@ func (d *Daemon) reconcile(ctx context.Context) {
 		}
 		id, segN := j.ID, len(j.Segments)-1
 		now := time.Now().Round(0)
+		ended := d.lostRunEnd(j) // its end, if its supervisor left it
 		nj, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 			if len(j.Segments)-1 != segN || !j.State.Active() {
 				return errNotPending // changed meanwhile
+			}
+			if ended != nil {
+				return endLostRun(j, ended, why)
 			}
 			return j.Lost(why, now)
 		})
@@ -314,7 +323,12 @@ func (d *Daemon) reconcile(ctx context.Context) {
 			}
 			continue
 		}
-		d.log.Warn("run of a lost node requeued", "job_id", id, "state", nj.State, "reason", nj.Reason)
+		d.sweepGenerations(nj)
+		if ended != nil {
+			d.log.Info("a lost node's run had ended: its end is recorded", "job_id", id, "state", nj.State, "exit_code", ended.ExitCode)
+		} else {
+			d.log.Warn("run of a lost node requeued", "job_id", id, "state", nj.State, "reason", nj.Reason)
+		}
 		if nj.State.Terminal() {
 			d.subjobEnded(id)
 		}

@@ -554,6 +554,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		Restore:    restore, Generation: seg.Generation,
 		KeyFile: d.keyFile,
 		Fence:   d.runFence(),
+		EndCopy: d.runEndCopy(j),
 
 		Prologue: d.pelogPath(cfg.Prologue, "prologue"), Epilogue: d.pelogPath(cfg.Epilogue, "epilogue"),
 		PelogTimeout: cfg.PelogTimeout,
