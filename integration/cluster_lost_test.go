@@ -60,3 +60,56 @@ func TestClusterRunEndOutlivesItsDaemon(t *testing.T) {
 		return len(e) == 0
 	})
 }
+
+// A checkpoint helper working on a node that is cut off is not fenced: the
+// generation it writes is never recorded, and what it leaves in
+// shared_dir/checkpoints is removed by the server, never used.
+func TestClusterCutOffCheckpointIsSwept(t *testing.T) {
+	hooks := t.TempDir() // root's, writable by root only: a valid hook
+	gate := filepath.Join(hooks, "gate")
+	prologue := filepath.Join(hooks, "checkpoint_prologue")
+	if err := os.WriteFile(prologue, []byte("#!/bin/sh\nwhile [ ! -e "+gate+" ]; do sleep 0.05; done\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	c := newCluster(t, 3, "checkpoint_prologue = "+prologue+"\n")
+	b := c.nodes[0]
+	s := b.script("swept.sh", "#!/bin/sh\nsleep 600\n")
+	id := b.qsub("-c", "s", "-r", "y", s)
+	victim := host(b.waitState(id, "running"))
+	srv := c.other(victim)
+	v := c.node(victim)
+	done := make(chan result, 1)
+	go func() { done <- srv.run("qchkpnt", jobArg(id)) }()
+	// The checkpoint of generation 1 waits in its prologue.
+	j := srv.waitState(id, "checkpointing")
+	syscall.Kill(v.cmd.Process.Pid, syscall.SIGSTOP)
+	defer syscall.Kill(v.cmd.Process.Pid, syscall.SIGCONT)
+	srv.waitFor("the job to restart on another node", func() bool {
+		j = srv.job(id)
+		return j.State == "running" && host(j) != victim && len(j.Segments) == 2
+	})
+	// What the helper writes after the server requeued the job.
+	left := filepath.Join(c.shared, "checkpoints", jobArg(id)+".ckpt", "1")
+	if err := os.MkdirAll(left, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(left, "core.1"), []byte("half an image"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(gate, nil, 0o644)
+	srv.waitFor("the unrecorded generation to be removed", func() bool {
+		_, err := os.Stat(left)
+		return os.IsNotExist(err)
+	})
+	<-done
+	if j = srv.job(id); len(j.Checkpoints) != 0 || j.Segments[1].Restart {
+		t.Errorf("the lost checkpoint was recorded or used: %+v", j)
+	}
+	// The next checkpoint has a number of its own.
+	srv.mustRun("qchkpnt", jobArg(id))
+	if j = srv.job(id); len(j.Checkpoints) != 1 || j.Checkpoints[0].N != 2 {
+		t.Errorf("generations after the lost one: %+v", j.Checkpoints)
+	}
+	srv.mustRun("qdel", jobArg(id))
+	srv.waitState(id, "finished", "failed", "deleted")
+}

@@ -482,6 +482,9 @@ type NodesRequest struct {
 	Comment string `json:"comment,omitempty"`
 	// Node is the node -o or -r is for, in a cluster; "": the daemon's own.
 	Node string `json:"node,omitempty"`
+	// DrainTimeoutSec is the drain deadline of -o, from now (pbsnodes
+	// --drain-timeout); 0: the server's drain_timeout.
+	DrainTimeoutSec float64 `json:"drain_timeout_s,omitempty"`
 }
 
 // NodeInfo is this host as pbsnodes shows it.
@@ -495,6 +498,8 @@ type NodeInfo struct {
 	Jobs        []uint64 `json:"jobs,omitempty"`
 	Comment     string   `json:"comment,omitempty"`
 	Server      string   `json:"server"`
+	// DrainBy is the deadline of an offline node's drain (zero: none).
+	DrainBy time.Time `json:"drain_by,omitzero"`
 	// Nodes lists every node of a cluster (state down: its lease expired),
 	// this one among them; empty on a single host.
 	Nodes []NodeInfo `json:"nodes,omitempty"`
