@@ -47,10 +47,15 @@ func drainDeadline(now time.Time, reqSec float64, server time.Duration) time.Tim
 func (d *Daemon) drain(ctx context.Context, dr *drainer) {
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	admin, err := d.cl.node.Admins(actx)
+	var up map[string]cluster.Info
+	if err == nil {
+		up, err = d.cl.node.Members(actx)
+	}
 	cancel()
 	if err != nil {
 		return
 	}
+	d.clearMoves(up, admin)
 	now := time.Now()
 	for _, j := range d.store.View().Active() {
 		seg, ok := j.Current()

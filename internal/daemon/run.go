@@ -145,6 +145,7 @@ func (d *Daemon) startOn(id jobs.ID, exec []jobs.Chunk) {
 		}
 		if err == nil && d.cl != nil {
 			err = j.SetExec(d.placed(exec))
+			j.MoveTo = "" // placed where qmove -n asked
 		}
 		return err
 	})

@@ -449,6 +449,9 @@ type RerunRequest struct {
 type MoveRequest struct {
 	ID    uint64 `json:"id"`
 	Queue string `json:"queue"`
+	// Node, instead of Queue, moves a running job to that node of the
+	// cluster (qmove -n HOST): checkpointed, stopped, restarted there.
+	Node string `json:"node,omitempty"`
 }
 
 // OrderRequest is a qorder: the two jobs exchange their places (queue,

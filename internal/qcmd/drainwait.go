@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/urfave/cli/v2"
+
 	"lazarus/internal/proto"
 )
 
@@ -206,4 +208,59 @@ func findNode(n proto.NodeInfo, host string) (proto.NodeInfo, bool) {
 		return n, true
 	}
 	return proto.NodeInfo{}, false
+}
+
+// moveToNode is qmove -n HOST JOB: the request returns once the job's
+// checkpoint has ended; the lines follow the job until it runs on HOST.
+func moveToNode(c *cli.Context) error {
+	target, _, _ := strings.Cut(c.String("n"), ".")
+	if target == "" {
+		return fmt.Errorf("-n: want a node name")
+	}
+	if c.NArg() != 1 {
+		return fmt.Errorf("qmove -n HOST: want one job id")
+	}
+	ids, err := needIDs(c, 0)
+	if err != nil {
+		return err
+	}
+	id := uint64(ids[0])
+	var before proto.StatusReply
+	if err := call(c.Context, proto.OpStatus, proto.StatusRequest{IDs: []uint64{id}, Full: true}, &before); err != nil {
+		return err
+	}
+	if len(before.Jobs) != 1 {
+		return fmt.Errorf("unknown job id %s", c.Args().First())
+	}
+	j := before.Jobs[0]
+	from, _, _ := strings.Cut(j.ExecHost, "/")
+	name := fullID(id, before.Server)
+	w := c.App.Writer
+	fmt.Fprintf(w, "%s: moving from %s to %s: checkpointing\n", name, from, target)
+	d := &drained{id: id, run: len(j.Segments) - 1, gen: newestGen(j), said: map[string]bool{name + ": checkpointing": true}}
+	var reply proto.JobReply
+	if err := call(c.Context, proto.OpMove, proto.MoveRequest{ID: id, Node: target}, &reply); err != nil {
+		return err
+	}
+	for {
+		var st proto.StatusReply
+		if err := call(c.Context, proto.OpStatus, proto.StatusRequest{IDs: []uint64{id}, Full: true}, &st); err != nil {
+			return err
+		}
+		if len(st.Jobs) != 1 {
+			return fmt.Errorf("%s: gone (deleted) before it restarted on %s", name, target)
+		}
+		d.progress(w, st.Jobs[0], from, name)
+		switch d.outcome {
+		case "migrated":
+			return nil
+		case "finished", "rerun":
+			return fmt.Errorf("%s: did not restart on %s", name, target)
+		}
+		select {
+		case <-c.Context.Done():
+			return c.Context.Err()
+		case <-time.After(drainPoll):
+		}
+	}
 }

@@ -115,16 +115,30 @@ Exit status: 0, or 1 if any job could not be rerun (each says why).
 
 // NewQmove builds qmove.
 func NewQmove(stdout, stderr io.Writer) *cli.App {
-	app := newApp("qmove", "move batch jobs to another queue", "qmove destination job-id ...",
+	app := newApp("qmove", "move batch jobs to another queue, or a running job to another node", "qmove destination job-id ...\n   qmove -n host job-id",
 		`qmove moves each job given to the destination queue (a queue name, or
 QUEUE@SERVER with this server's name). Only jobs that wait to run (queued,
 held) can be moved; the queue must exist and be enabled.
+
+qmove -n HOST JOB (in a cluster) moves one running job to node HOST: the
+job is checkpointed, stopped, and restarted on HOST from that checkpoint,
+under the same id. One line is printed as each step is done. It is refused
+for a job that is not running or cannot be checkpointed (qsub -c n), and
+for a node that is unknown, down, offline, the job's own, or without room
+for the job now (slots, memory). If the checkpoint fails the job runs on
+where it was.
 
 You may move your own jobs; root and operators anyone's.
 Exit status: 0, or 1 if any job could not be moved (each says why).
 
 `+environmentHelp, nil, stdout, stderr)
+	app.Flags = []cli.Flag{
+		&cli.StringFlag{Name: "n", Usage: "move the running job to this node (cluster)"},
+	}
 	app.Action = func(c *cli.Context) error {
+		if c.IsSet("n") {
+			return moveToNode(c)
+		}
 		if c.NArg() < 2 {
 			return fmt.Errorf("want a destination and job ids (see qmove --help)")
 		}
