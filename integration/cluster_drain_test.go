@@ -5,8 +5,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // pbsnodes -o --wait follows a drain: the checkpointable job is
@@ -23,7 +25,8 @@ func TestClusterDrainWaitAndDeadline(t *testing.T) {
 	b.mustRun("pbsnodes", "-o", "node3")
 	count := filepath.Join(c.work, "count.out")
 	gate := filepath.Join(c.work, "drain.gate")
-	ck := b.qsub("-o", count, b.script("count.sh", "#!/bin/sh\ni=0\nwhile [ $i -lt 60 ]; do echo $i; i=$((i+1)); sleep 0.2; done\n"))
+	counted := filepath.Join(c.work, "count.gate")
+	ck := b.qsub("-o", count, b.script("count.sh", "#!/bin/sh\ni=0\nwhile [ ! -e "+counted+" ]; do echo $i; i=$((i+1)); sleep 0.2; done\n"))
 	rerun := b.qsub("-c", "n", "-r", "y", b.script("rerun.sh", "#!/bin/sh\necho run >> "+c.work+"/rerun.runs\nsleep 600\n"))
 	stay := b.qsub("-c", "n", "-r", "n", b.script("stay.sh", "#!/bin/sh\nwhile [ ! -e "+gate+" ]; do sleep 0.05; done\n"))
 	for _, id := range []uint64{ck, rerun, stay} {
@@ -46,6 +49,10 @@ func TestClusterDrainWaitAndDeadline(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	// Not a timed assertion: a drain that never shows the line fails the
+	// test instead of hanging it.
+	guard := time.AfterFunc(5*time.Minute, func() { cmd.Process.Kill() })
+	defer guard.Stop()
 	var lines []string
 	sc := bufio.NewScanner(pipe)
 	for sc.Scan() {
@@ -95,15 +102,31 @@ func TestClusterDrainWaitAndDeadline(t *testing.T) {
 	if err := os.WriteFile(gate, nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.WriteFile(counted, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if j := srv.waitState(stay, "finished", "failed"); j.State != "finished" || len(j.Segments) != 1 || host(j) != "node1" {
 		t.Errorf("the job left to finish: %+v", j)
 	}
 	if j := srv.waitState(ck, "finished", "failed"); j.State != "finished" {
 		t.Errorf("the migrated job: %+v", j)
 	}
+	checkCount(t, srv.readFile(count))
 	srv.waitFor("node1 to be drained", func() bool {
 		return strings.Contains(srv.mustRun("pbsnodes", "-a"), "node1\n     Mom = node1\n     ntype = PBS\n     state = offline\n")
 	})
 	srv.mustRun("qdel", jobArg(rerun))
 	srv.mustRun("pbsnodes", "-r", "node1")
+}
+
+// checkCount checks the output of a counting job that was moved: each
+// number once, in order, from 0.
+func checkCount(t *testing.T, out string) {
+	t.Helper()
+	for i, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if l != strconv.Itoa(i) {
+			t.Errorf("line %d of the counting job's output is %q, want %d", i+1, l, i)
+			return
+		}
+	}
 }
