@@ -40,5 +40,13 @@ func init() {
 				}
 				return formatDuration(c.NodeTTL)
 			}},
+		key{"drain_timeout", "deadline of a node's drain (pbsnodes -o HOST): past it, the rerunnable jobs still on the node are requeued and the others left to finish there; 0: none", "0",
+			func(c *Config, v string) error { return duration(&c.DrainTimeout, v, 0, 30*24*time.Hour) },
+			func(c Config) string {
+				if c.DrainTimeout == 0 {
+					return "0"
+				}
+				return formatDuration(c.DrainTimeout)
+			}},
 	)
 }

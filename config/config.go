@@ -112,6 +112,9 @@ type Config struct {
 	// its lease (0: 10s); clusterkeys.go.
 	NodeName string
 	NodeTTL  time.Duration
+	// DrainTimeout is how long a drain (pbsnodes -o) may take before the
+	// rerunnable jobs still on the node are requeued; 0: no deadline.
+	DrainTimeout time.Duration
 }
 
 // Machine is what the defaults are made of.

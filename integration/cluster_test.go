@@ -42,8 +42,11 @@ func newCluster(t testing.TB, n int, conf string) *testCluster {
 	os.Chmod(c.work, 0o1777)
 	for i := range n {
 		name := fmt.Sprintf("node%d", i+1)
-		cfg := fmt.Sprintf("%setcd_endpoints = %s\netcd_prefix = /lz\nshared_dir = %s\nnode_name = %s\nnode_ttl = %s\nslots = 2\n",
+		cfg := fmt.Sprintf("%setcd_endpoints = %s\netcd_prefix = /lz\nshared_dir = %s\nnode_name = %s\nnode_ttl = %s\n",
 			conf, strings.Join(c.etcd.Endpoints(), ","), c.shared, name, nodeTTL)
+		if !strings.Contains(conf, "slots =") {
+			cfg += "slots = 2\n"
+		}
 		b := newBatchIn(t, t.TempDir(), cfg, nil)
 		b.work = c.work
 		c.nodes = append(c.nodes, b)

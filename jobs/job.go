@@ -198,7 +198,11 @@ type Job struct {
 	// RestartFrom is the generation the next start restores (qrestart -g);
 	// 0: the newest good one.
 	RestartFrom int
-	Events      []Event // oldest first
+	// MoveTo is the node the job's next start must be placed on (qmove
+	// -n: its run there is being checkpointed and stopped); cleared when
+	// that start is recorded.
+	MoveTo string
+	Events []Event // oldest first
 
 	// Array makes the job an array job (qsub -J); nil for a job or subjob.
 	Array *Array

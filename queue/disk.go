@@ -45,6 +45,7 @@ type diskJob struct {
 	CheckpointError     string      `json:"ckpt_error,omitempty"`
 	CheckpointErrorTime time.Time   `json:"ckpt_error_time,omitzero"`
 	RestartFrom         int         `json:"restart_from,omitempty"`
+	MoveTo              string      `json:"move_to,omitempty"`
 	Events              []diskEvent `json:"events,omitempty"`
 	Attrs               *diskAttrs  `json:"attrs,omitempty"`
 	// Schema 4.
@@ -153,6 +154,7 @@ func toDiskJob(j *jobs.Job) diskJob {
 		})
 	}
 	d.LastGeneration, d.RestartFrom = j.LastGeneration, j.RestartFrom
+	d.MoveTo = j.MoveTo
 	d.CheckpointError, d.CheckpointErrorTime = j.CheckpointError, j.CheckpointErrorTime
 	if op := j.Checkpointing; op != nil {
 		d.Checkpointing = &diskCkptOp{Gen: op.Gen, Requeue: op.Requeue, Hold: op.Hold, By: op.By, Started: op.Started}
@@ -199,6 +201,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 		})
 	}
 	j.LastGeneration, j.RestartFrom = d.LastGeneration, d.RestartFrom
+	j.MoveTo = d.MoveTo
 	j.CheckpointError, j.CheckpointErrorTime = d.CheckpointError, d.CheckpointErrorTime
 	if op := d.Checkpointing; op != nil {
 		j.Checkpointing = &jobs.CheckpointOp{Gen: op.Gen, Requeue: op.Requeue, Hold: op.Hold, By: op.By, Started: op.Started}

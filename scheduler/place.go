@@ -124,6 +124,8 @@ type Request struct {
 	// job restarts from; nil: a fresh start (or one whose writer is not
 	// known: the engine still checks the image when it restores).
 	From *Fingerprint
+	// Host, when set, is the one node the request may use (qmove -n).
+	Host string
 }
 
 // use is what runs on a node.
@@ -183,7 +185,7 @@ const (
 func Place(nodes []Node, load Load, r Request) ([]jobs.Chunk, Fit) {
 	var ok []Node
 	for _, n := range nodes {
-		if n.Offline || (r.From != nil && n.Fingerprint.CanRestore(*r.From) != nil) {
+		if n.Offline || (r.From != nil && n.Fingerprint.CanRestore(*r.From) != nil) || (r.Host != "" && n.Name != r.Host) {
 			continue
 		}
 		ok = append(ok, n)
@@ -299,6 +301,7 @@ func RequestOf(j *jobs.Job, known map[string]Fingerprint) Request {
 		r.Chunks[i] = jobs.Chunk{NCPUs: max(j.Resources.NCPUs, 1), Mem: j.Resources.Mem}
 	}
 	r.Place, _ = ParsePlace(j.Resources.Place)
+	r.Host = j.MoveTo
 	if g, ok := j.RestoreFrom(); ok && g.Host != "" {
 		if fp, ok := known[g.Host]; ok {
 			r.From = &fp

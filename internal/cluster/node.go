@@ -53,6 +53,9 @@ type Admin struct {
 	Offline bool      `json:"offline,omitempty"`
 	Comment string    `json:"comment,omitempty"`
 	Changed time.Time `json:"changed"`
+	// DrainBy is the deadline of an offline node's drain (zero: none):
+	// past it, the server requeues the rerunnable jobs still there.
+	DrainBy time.Time `json:"drain_by,omitzero"`
 }
 
 // Options configure Join.

@@ -248,10 +248,15 @@ func (d *Daemon) serve(ctx context.Context) {
 		changes := d.cl.node.Changes(ctx)
 		tick := time.NewTicker(2 * time.Second)
 		defer tick.Stop()
-		asked := map[jobs.ID]int{}
+		dr := newDrainer()
+		var swept time.Time
 		for {
 			d.reconcile(ctx)
-			d.drain(ctx, asked)
+			d.drain(ctx, dr)
+			if time.Since(swept) >= sweepEvery && d.cl.node.Valid() {
+				d.sweepLost()
+				swept = time.Now()
+			}
 			select {
 			case <-ctx.Done():
 				return
@@ -302,9 +307,13 @@ func (d *Daemon) reconcile(ctx context.Context) {
 		}
 		id, segN := j.ID, len(j.Segments)-1
 		now := time.Now().Round(0)
+		ended := d.lostRunEnd(j) // its end, if its supervisor left it
 		nj, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
 			if len(j.Segments)-1 != segN || !j.State.Active() {
 				return errNotPending // changed meanwhile
+			}
+			if ended != nil {
+				return endLostRun(j, ended, why)
 			}
 			return j.Lost(why, now)
 		})
@@ -314,7 +323,12 @@ func (d *Daemon) reconcile(ctx context.Context) {
 			}
 			continue
 		}
-		d.log.Warn("run of a lost node requeued", "job_id", id, "state", nj.State, "reason", nj.Reason)
+		d.sweepGenerations(nj)
+		if ended != nil {
+			d.log.Info("a lost node's run had ended: its end is recorded", "job_id", id, "state", nj.State, "exit_code", ended.ExitCode)
+		} else {
+			d.log.Warn("run of a lost node requeued", "job_id", id, "state", nj.State, "reason", nj.Reason)
+		}
 		if nj.State.Terminal() {
 			d.subjobEnded(id)
 		}
@@ -494,6 +508,9 @@ func (d *Daemon) clusterNodes(who caller, req proto.NodesRequest) (any, error) {
 			return nil, notFound("%s: unknown node", name)
 		}
 		a := cluster.Admin{Offline: req.Offline, Comment: req.Comment, Changed: time.Now().Round(0)}
+		if req.Offline {
+			a.DrainBy = drainDeadline(a.Changed, req.DrainTimeoutSec, d.config().DrainTimeout)
+		}
 		if err := node.SetAdmin(ctx, name, a); err != nil {
 			return nil, fmt.Errorf("mark node %s: %w", name, err)
 		}
@@ -515,6 +532,9 @@ func (d *Daemon) clusterNodes(who caller, req proto.NodesRequest) (any, error) {
 			in = u
 		}
 		byName[n] = &proto.NodeInfo{Name: n, Slots: in.Slots, MemBytes: in.Memory, Server: server, Comment: admin[n].Comment}
+		if admin[n].Offline {
+			byName[n].DrainBy = admin[n].DrainBy
+		}
 		names = append(names, n)
 	}
 	slices.Sort(names)
@@ -541,6 +561,8 @@ func (d *Daemon) clusterNodes(who caller, req proto.NodesRequest) (any, error) {
 		switch {
 		case !isUp:
 			ni.State = "down"
+		case admin[n].Offline && len(ni.Jobs) > 0:
+			ni.State = "offline,draining" // jobs are left on it
 		case admin[n].Offline:
 			ni.State = "offline"
 		case ni.Assigned >= ni.Slots:
@@ -556,46 +578,4 @@ func (d *Daemon) clusterNodes(who caller, req proto.NodesRequest) (any, error) {
 		out.Nodes = append(out.Nodes, *ni)
 	}
 	return out, nil
-}
-
-// drain migrates the checkpointable jobs of offline nodes (server only):
-// each is checkpointed, stopped and requeued by its node (as qchkpnt -k),
-// then placed on another node from that checkpoint. Jobs that cannot be
-// checkpointed run on to their end. Each run is asked once.
-func (d *Daemon) drain(ctx context.Context, asked map[jobs.ID]int) {
-	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	admin, err := d.cl.node.Admins(actx)
-	cancel()
-	if err != nil {
-		return
-	}
-	for _, j := range d.store.View().Active() {
-		seg, ok := j.Current()
-		if !ok || len(seg.Exec) == 0 || !admin[seg.Exec[0].Host].Offline || j.State != jobs.Running {
-			continue
-		}
-		if j.Checkpoint.Kind == jobs.CheckpointNever || asked[j.ID] == len(j.Segments) {
-			continue
-		}
-		asked[j.ID] = len(j.Segments)
-		id, host := j.ID, seg.Exec[0].Host
-		d.log.Info("migrating a job away from an offline node", "job_id", id, "from", host)
-		body, _ := json.Marshal(proto.CheckpointRequest{ID: uint64(id), Stop: true, NoWait: true})
-		line, _ := json.Marshal(proto.Request{Version: proto.Version, Op: proto.OpCheckpoint, Body: body})
-		func() { // the node answers once the checkpoint has started
-			fctx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			b, err := d.cl.node.Forward(fctx, host, cluster.Request{UID: 0, GID: 0, User: "root", Line: line})
-			var resp proto.Response
-			if err == nil {
-				err = json.Unmarshal(b, &resp)
-			}
-			if err == nil && resp.Error != nil {
-				err = resp.Error
-			}
-			if err != nil {
-				d.log.Warn("cannot migrate a job away from an offline node", "job_id", id, "from", host, "error", err)
-			}
-		}()
-	}
 }

@@ -213,6 +213,9 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		if err := os.MkdirAll(filepath.Join(cfg.SharedDir, acctDir), 0o750); err != nil {
 			return err
 		}
+		if err := os.MkdirAll(filepath.Join(cfg.SharedDir, endsSharedDir), 0o700); err != nil {
+			return err
+		}
 	}
 	store, closeStore, err := openStore(ctx, cfg, dir, storeOpts)
 	if err != nil {

@@ -202,7 +202,7 @@ func (d *Daemon) rerunJob(_ context.Context, who caller, body json.RawMessage) (
 }
 
 // moveJob handles qmove: a job that waits to run goes to another queue.
-func (d *Daemon) moveJob(_ context.Context, who caller, body json.RawMessage) (any, error) {
+func (d *Daemon) moveJob(ctx context.Context, who caller, body json.RawMessage) (any, error) {
 	var req proto.MoveRequest
 	if err := decode(body, &req); err != nil {
 		return nil, err
@@ -210,6 +210,9 @@ func (d *Daemon) moveJob(_ context.Context, who caller, body json.RawMessage) (a
 	id := jobs.ID(req.ID)
 	if err := d.wholeArray(id); err != nil {
 		return nil, err
+	}
+	if req.Node != "" {
+		return d.moveToNode(ctx, who, req)
 	}
 	if err := checkQueue(d.store.View(), req.Queue); err != nil {
 		return nil, err

@@ -145,6 +145,7 @@ func (d *Daemon) startOn(id jobs.ID, exec []jobs.Chunk) {
 		}
 		if err == nil && d.cl != nil {
 			err = j.SetExec(d.placed(exec))
+			j.MoveTo = "" // placed where qmove -n asked
 		}
 		return err
 	})
@@ -554,6 +555,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		Restore:    restore, Generation: seg.Generation,
 		KeyFile: d.keyFile,
 		Fence:   d.runFence(),
+		EndCopy: d.runEndCopy(j),
 
 		Prologue: d.pelogPath(cfg.Prologue, "prologue"), Epilogue: d.pelogPath(cfg.Epilogue, "epilogue"),
 		PelogTimeout: cfg.PelogTimeout,

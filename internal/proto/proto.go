@@ -449,6 +449,9 @@ type RerunRequest struct {
 type MoveRequest struct {
 	ID    uint64 `json:"id"`
 	Queue string `json:"queue"`
+	// Node, instead of Queue, moves a running job to that node of the
+	// cluster (qmove -n HOST): checkpointed, stopped, restarted there.
+	Node string `json:"node,omitempty"`
 }
 
 // OrderRequest is a qorder: the two jobs exchange their places (queue,
@@ -482,6 +485,9 @@ type NodesRequest struct {
 	Comment string `json:"comment,omitempty"`
 	// Node is the node -o or -r is for, in a cluster; "": the daemon's own.
 	Node string `json:"node,omitempty"`
+	// DrainTimeoutSec is the drain deadline of -o, from now (pbsnodes
+	// --drain-timeout); 0: the server's drain_timeout.
+	DrainTimeoutSec float64 `json:"drain_timeout_s,omitempty"`
 }
 
 // NodeInfo is this host as pbsnodes shows it.
@@ -495,6 +501,8 @@ type NodeInfo struct {
 	Jobs        []uint64 `json:"jobs,omitempty"`
 	Comment     string   `json:"comment,omitempty"`
 	Server      string   `json:"server"`
+	// DrainBy is the deadline of an offline node's drain (zero: none).
+	DrainBy time.Time `json:"drain_by,omitzero"`
 	// Nodes lists every node of a cluster (state down: its lease expired),
 	// this one among them; empty on a single host.
 	Nodes []NodeInfo `json:"nodes,omitempty"`

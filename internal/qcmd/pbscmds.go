@@ -115,16 +115,30 @@ Exit status: 0, or 1 if any job could not be rerun (each says why).
 
 // NewQmove builds qmove.
 func NewQmove(stdout, stderr io.Writer) *cli.App {
-	app := newApp("qmove", "move batch jobs to another queue", "qmove destination job-id ...",
+	app := newApp("qmove", "move batch jobs to another queue, or a running job to another node", "qmove destination job-id ...\n   qmove -n host job-id",
 		`qmove moves each job given to the destination queue (a queue name, or
 QUEUE@SERVER with this server's name). Only jobs that wait to run (queued,
 held) can be moved; the queue must exist and be enabled.
+
+qmove -n HOST JOB (in a cluster) moves one running job to node HOST: the
+job is checkpointed, stopped, and restarted on HOST from that checkpoint,
+under the same id. One line is printed as each step is done. It is refused
+for a job that is not running or cannot be checkpointed (qsub -c n), and
+for a node that is unknown, down, offline, the job's own, or without room
+for the job now (slots, memory). If the checkpoint fails the job runs on
+where it was.
 
 You may move your own jobs; root and operators anyone's.
 Exit status: 0, or 1 if any job could not be moved (each says why).
 
 `+environmentHelp, nil, stdout, stderr)
+	app.Flags = []cli.Flag{
+		&cli.StringFlag{Name: "n", Usage: "move the running job to this node (cluster)"},
+	}
 	app.Action = func(c *cli.Context) error {
+		if c.IsSet("n") {
+			return moveToNode(c)
+		}
 		if c.NArg() < 2 {
 			return fmt.Errorf("want a destination and job ids (see qmove --help)")
 		}
@@ -315,7 +329,7 @@ Exit status: 0, or 1 if any job could not be altered (each says why).
 
 // NewPbsnodes builds pbsnodes.
 func NewPbsnodes(stdout, stderr io.Writer) *cli.App {
-	app := newApp("pbsnodes", "show this host, mark it offline or online", "pbsnodes [-a] [-l] [-F json] [host]\n   pbsnodes -o|-r [-C comment] [host]",
+	app := newApp("pbsnodes", "show this host, mark it offline or online", "pbsnodes [-a] [-l] [-F json] [host]\n   pbsnodes -o [--wait] [--drain-timeout DURATION] [-C comment] [host]\n   pbsnodes -r [-C comment] [host]",
 		`pbsnodes shows this host, the one node of the system, as PBS does: its
 state (free, job-busy when every slot is assigned, offline), its slots
 (resources_available.ncpus, from lazarus.conf slots) and memory, what running
@@ -333,6 +347,20 @@ on it and migrates its checkpointable jobs away (each is checkpointed,
 stopped and restarted on another node from that checkpoint); jobs that are
 not checkpointable run on to their end. -r HOST puts it back online.
 
+A drain has a deadline when --drain-timeout DURATION (such as 30m) is given
+with -o, or the server's drain_timeout is set (qmgr -c "set server
+drain_timeout = 1h"; default 0, none): once it has passed, the jobs still
+running on the node (not checkpointable, or whose checkpoint failed) are
+requeued if they are rerunnable (killed and run again on another node) and
+left to finish there if not. pbsnodes -a shows the node offline,draining
+while jobs are left on it, with their ids and the deadline (drain_by).
+
+--wait (with -o) follows the drain: one line per job of the node as it is
+checkpointed, stopped, restarted on another node, requeued or ends there,
+then a summary. It returns once no job is left on the node (exit status
+0), or, past the deadline, once only jobs left to finish remain, which it
+names (exit status 1).
+
 `+environmentHelp, nil, stdout, stderr)
 	app.Flags = []cli.Flag{
 		&cli.BoolFlag{Name: "a", DisableDefaultText: true, Usage: "every node"},
@@ -341,16 +369,29 @@ not checkpointable run on to their end. -r HOST puts it back online.
 		&cli.BoolFlag{Name: "r", DisableDefaultText: true, Usage: "mark online"},
 		&cli.StringFlag{Name: "C", Usage: "comment"},
 		&cli.StringFlag{Name: "F", Usage: "output format: json"},
+		&cli.BoolFlag{Name: "wait", DisableDefaultText: true, Usage: "with -o: follow the drain, one line per job, until the node has none left"},
+		&cli.StringFlag{Name: "drain-timeout", Usage: "with -o: the drain's deadline from now (such as 30m); default: the server's drain_timeout"},
 	}
 	app.Action = func(c *cli.Context) error {
 		if c.Bool("o") && c.Bool("r") {
 			return fmt.Errorf("-o and -r exclude each other")
 		}
+		if (c.Bool("wait") || c.IsSet("drain-timeout")) && !c.Bool("o") {
+			return fmt.Errorf("--wait and --drain-timeout go with -o")
+		}
+		var drainTimeout time.Duration
+		if c.IsSet("drain-timeout") {
+			t, err := time.ParseDuration(c.String("drain-timeout"))
+			if err != nil || t <= 0 {
+				return fmt.Errorf("--drain-timeout %q: want a duration such as 30m or 2h", c.String("drain-timeout"))
+			}
+			drainTimeout = t
+		}
 		if f := c.String("F"); f != "" && f != "json" {
 			return fmt.Errorf("-F %q: the only format is json", f)
 		}
 		var n proto.NodeInfo
-		req := proto.NodesRequest{Offline: c.Bool("o"), Online: c.Bool("r"), Comment: c.String("C")}
+		req := proto.NodesRequest{Offline: c.Bool("o"), Online: c.Bool("r"), Comment: c.String("C"), DrainTimeoutSec: drainTimeout.Seconds()}
 		host := c.Args().First()
 		short, _, _ := strings.Cut(host, ".")
 		if req.Offline || req.Online {
@@ -380,12 +421,19 @@ not checkpointable run on to their end. -r HOST puts it back online.
 			}
 			list = found
 		}
+		if req.Offline && c.Bool("wait") {
+			target := short
+			if target == "" {
+				target = n.Name
+			}
+			return waitDrain(c.Context, c.App.Writer, target, n)
+		}
 		if req.Offline || req.Online {
 			return nil
 		}
 		if c.Bool("l") {
 			for _, x := range list {
-				if x.State == "offline" || x.State == "down" {
+				if strings.HasPrefix(x.State, "offline") || x.State == "down" {
 					fmt.Fprintf(c.App.Writer, "%-20s %-15s %s\n", x.Name, x.State, x.Comment)
 				}
 			}
@@ -709,6 +757,9 @@ func nodeAttrs(n proto.NodeInfo) []attr {
 	)
 	if n.Comment != "" {
 		attrs = append(attrs, attr{name: "comment", value: n.Comment})
+	}
+	if !n.DrainBy.IsZero() {
+		attrs = append(attrs, attr{name: "drain_by", value: n.DrainBy.Local().Format("Mon Jan _2 15:04:05 2006")})
 	}
 	return attrs
 }

@@ -46,7 +46,9 @@ const qmgrCommands = `COMMANDS:
                                           "shutdown requeue immediate")
    start scheduling, stop scheduling      let jobs start / start none (running ones go on)
    offline node HOST, online node HOST    as pbsnodes -o HOST / -r HOST (in a cluster, offline
-                                          drains the node: its checkpointable jobs migrate)
+                                          drains the node: its checkpointable jobs migrate;
+                                          past the server's drain_timeout the rerunnable jobs
+                                          left are requeued; pbsnodes -o --wait follows it)
    shutdown                               stop lazarusd; running jobs keep running
    help, quit, exit
 

@@ -91,6 +91,11 @@ type Spec struct {
 	// Fence is the node's fence file in cluster mode (fence.go): the job
 	// is killed once the deadline it holds has passed; "": no fencing.
 	Fence string `json:"fence,omitempty"`
+	// EndCopy, in cluster mode, is where the supervisor also writes the
+	// end record of a run that ran, in shared_dir: the server reads it when
+	// the node is lost with its daemon, so that a run that ended by itself
+	// is recorded as ended, not rerun; "": none.
+	EndCopy string `json:"end_copy,omitempty"`
 }
 
 // Info is supervisor.json: who is running.
@@ -134,6 +139,27 @@ type Record struct {
 	// Epilogue says how the epilogue failed, if it did.
 	Prologue *PelogResult `json:"prologue,omitempty"`
 	Epilogue string       `json:"epilogue,omitempty"`
+}
+
+// ReadEndCopy reads the end record a supervisor left at path (Spec.EndCopy);
+// nil, nil when there is none. The record is checked to be the one of job
+// id's run segment seg.
+func ReadEndCopy(path string, id uint64, seg int) (*Record, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var rec Record
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("end record %s: %w", path, err)
+	}
+	if rec.JobID != id || rec.Segment != seg {
+		return nil, fmt.Errorf("end record %s: of job %d run %d, not of job %d run %d", path, rec.JobID, rec.Segment, id, seg)
+	}
+	return &rec, nil
 }
 
 // Status is what a run directory says about its supervisor.

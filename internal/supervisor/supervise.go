@@ -287,6 +287,13 @@ func finish(ctx context.Context, log *slog.Logger, runDir string, rec *Record, c
 	if err := writeJSON(filepath.Join(runDir, ExitFile), rec); err != nil {
 		return fmt.Errorf("record the end of job %d: %w", rec.JobID, err)
 	}
+	if ran != nil && ran.EndCopy != "" {
+		// Durable before the daemon can learn of the end: if the daemon
+		// is dead, the server finds the end here when the node is lost.
+		if err := writeJSON(ran.EndCopy, rec); err != nil {
+			log.Warn("cannot copy the end record to the shared directory", "error", err)
+		}
+	}
 	log.Info("run recorded", "exit_code", rec.ExitCode, "signal", rec.Signal, "reason", rec.Reason,
 		"user_cpu", time.Duration(rec.UserCPUNS), "sys_cpu", time.Duration(rec.SysCPUNS), "mem", rec.Mem, "vmem", rec.VMem)
 	if cg != nil {
