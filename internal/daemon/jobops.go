@@ -211,11 +211,10 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 	if err := d.netResource(&res, qname); err != nil {
 		return nil, err
 	}
+	if err := d.checkChunks(res, cfg); err != nil {
+		return nil, err
+	}
 	switch {
-	case res.NCPUs > cfg.Slots:
-		return nil, badRequest("ncpus=%d is more than this machine's %d slots", res.NCPUs, cfg.Slots)
-	case cfg.Memory > 0 && res.Mem > cfg.Memory:
-		return nil, badRequest("mem=%s is more than this machine's %s", jobs.FormatSize(res.Mem), jobs.FormatSize(cfg.Memory))
 	case cfg.MaxWalltime > 0 && res.Walltime > cfg.MaxWalltime:
 		return nil, badRequest("walltime=%s is more than the limit of %s", jobs.FormatDuration(res.Walltime), jobs.FormatDuration(cfg.MaxWalltime))
 	}
