@@ -575,6 +575,9 @@ func (d *Daemon) drain(ctx context.Context, asked map[jobs.ID]int) {
 		return
 	}
 	for _, j := range d.store.View().Active() {
+		if d.drainSpanning(ctx, j, admin, asked) { // multichunk.go
+			continue
+		}
 		seg, ok := j.Current()
 		if !ok || len(seg.Exec) == 0 || !admin[seg.Exec[0].Host].Offline || j.State != jobs.Running {
 			continue

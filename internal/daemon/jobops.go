@@ -795,6 +795,8 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	if n := len(j.Segments); n > 0 && len(j.Segments[n-1].Exec) > 0 {
 		info.ExecHost = jobs.FormatExec(j.Segments[n-1].Exec)
 	}
+	info.Select, info.Place, info.Nodect = r.SelectString(), r.Place, r.NChunks()
+	info.NotCheckpointable = j.NotCheckpointable()
 	info.Hold = j.State == jobs.Held && (j.Depend == nil || !j.Depend.Waiting || j.Depend.Hold != "")
 	if st, ok := j.ExitStatus(); ok {
 		info.ExitStatus = &st

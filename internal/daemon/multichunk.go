@@ -1,11 +1,15 @@
 package daemon
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"time"
 
 	"lazarus/config"
+	"lazarus/internal/cluster"
+	"lazarus/internal/proto"
 	"lazarus/jobs"
 	"lazarus/queue"
 	"lazarus/scheduler"
@@ -100,6 +104,64 @@ func (d *Daemon) skipSpanning(j *jobs.Job) bool {
 		return nil
 	}); err != nil && !errors.Is(err, queue.ErrNoJob) {
 		d.log.Warn("cannot record a skipped checkpoint", "job_id", j.ID, "error", err)
+	}
+	return true
+}
+
+// drainSpanning is drain's part for a run spanning several hosts, which
+// cannot be migrated (no checkpoint of it): once one of its nodes is
+// offline, it is rerun (requeued from the start, as qrerun) when it is
+// rerunnable, else it runs on to its end; either is noted in its history.
+// Each run is acted on once. False: j is not such a run.
+func (d *Daemon) drainSpanning(ctx context.Context, j *jobs.Job, admin map[string]cluster.Admin, asked map[jobs.ID]int) bool {
+	why := j.NotCheckpointable()
+	if why == "" {
+		return false
+	}
+	seg, _ := j.Current()
+	off := ""
+	for _, c := range seg.Exec {
+		if admin[c.Host].Offline {
+			off = c.Host
+			break
+		}
+	}
+	if off == "" || j.State != jobs.Running || asked[j.ID] == len(j.Segments) {
+		return true
+	}
+	asked[j.ID] = len(j.Segments)
+	id, host := j.ID, seg.Exec[0].Host
+	text := "node " + off + " drained: " + why + ", so it is not migrated; "
+	if j.Rerunnable {
+		text += "rerun"
+	} else {
+		text += "not rerunnable (qsub -r n): it runs on to its end"
+	}
+	now := time.Now().Round(0)
+	if _, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		j.Event(now, "%s", text)
+		return nil
+	}); err != nil {
+		d.log.Warn("cannot record a drain", "job_id", id, "error", err)
+	}
+	if !j.Rerunnable {
+		return true
+	}
+	d.log.Info("rerunning a job spanning an offline node", "job_id", id, "offline", off)
+	body, _ := json.Marshal(proto.RerunRequest{ID: uint64(id)})
+	line, _ := json.Marshal(proto.Request{Version: proto.Version, Op: proto.OpRerun, Body: body})
+	fctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	b, err := d.cl.node.Forward(fctx, host, cluster.Request{UID: 0, GID: 0, User: "root", Line: line})
+	var resp proto.Response
+	if err == nil {
+		err = json.Unmarshal(b, &resp)
+	}
+	if err == nil && resp.Error != nil {
+		err = resp.Error
+	}
+	if err != nil {
+		d.log.Warn("cannot rerun a job spanning an offline node", "job_id", id, "error", err)
 	}
 	return true
 }

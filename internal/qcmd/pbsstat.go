@@ -297,11 +297,18 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 		res("Resource_List", "mem", pbsSize(j.MemBytes), false)
 	}
 	res("Resource_List", "ncpus", strconv.Itoa(max(j.NCPUs, 1)), true)
-	res("Resource_List", "nodect", "1", true)
-	res("Resource_List", "place", "pack", false)
-	sel := "1:ncpus=" + strconv.Itoa(max(j.NCPUs, 1))
-	if j.MemBytes > 0 {
-		sel += ":mem=" + pbsSize(j.MemBytes)
+	res("Resource_List", "nodect", strconv.Itoa(max(j.Nodect, 1)), true)
+	place := j.Place
+	if place == "" {
+		place = "free"
+	}
+	res("Resource_List", "place", place, false)
+	sel := j.Select
+	if sel == "" {
+		sel = "1:ncpus=" + strconv.Itoa(max(j.NCPUs, 1))
+		if j.MemBytes > 0 {
+			sel += ":mem=" + pbsSize(j.MemBytes)
+		}
 	}
 	res("Resource_List", "select", sel, false)
 	if j.CPUTimeSec > 0 {
@@ -346,8 +353,13 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 			vars[i] = strings.ReplaceAll(v, ",", `\,`)
 		}
 		add("Variable_List", strings.Join(vars, ","))
-		if j.Reason != "" {
+		switch {
+		case j.Reason != "" && j.NotCheckpointable != "":
+			add("comment", j.Reason+"; "+j.NotCheckpointable)
+		case j.Reason != "":
 			add("comment", j.Reason)
+		case j.NotCheckpointable != "":
+			add("comment", j.NotCheckpointable)
 		}
 		if !j.After.IsZero() {
 			add("Execution_Time", ctime(j.After))
