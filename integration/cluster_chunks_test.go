@@ -4,6 +4,7 @@ package integration
 // on a single host.
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -47,7 +48,7 @@ func TestClusterScatterJob(t *testing.T) {
 	nodes := filepath.Join(c.work, "scatter.nodes")
 	script := b.script("scatter.sh", "#!/bin/sh\ncat \"$PBS_NODEFILE\" > "+nodes+".tmp && mv "+nodes+".tmp "+nodes+
 		"\nwhile [ ! -e "+filepath.Join(c.work, "scatter.go")+" ]; do sleep 0.05; done\n")
-	id := b.qsub("-l", "select=2:ncpus=1:mpiprocs=2", "-l", "place=scatter:excl", script)
+	id := b.qsub("-c", "1", "-l", "select=2:ncpus=1:mpiprocs=2", "-l", "place=scatter:excl", script)
 	j := b.waitState(id, "running")
 	hosts := execHosts(j.ExecHost)
 	if len(hosts) != 2 || hosts[0] == hosts[1] {
@@ -97,10 +98,13 @@ func TestClusterScatterJob(t *testing.T) {
 	}
 	for nid, want := range never {
 		b.waitFor("the comment of job "+jobArg(nid), func() bool {
-			return strings.Contains(b.mustRun("qstat", "-f", jobArg(nid)), "comment = "+want)
+			return strings.HasPrefix(b.job(nid).Reason, want)
 		})
 		if j := b.job(nid); j.State != "queued" {
 			t.Errorf("job %d that can never run is %s", nid, j.State)
+		}
+		if f := b.mustRun("qstat", "-f", jobArg(nid)); !strings.Contains(f, "comment = Can Never Run: ") {
+			t.Errorf("qstat -f of job %d has no comment:\n%s", nid, f)
 		}
 	}
 	// excl: the third node takes two small jobs; a third waits, although
@@ -126,7 +130,9 @@ func TestClusterScatterJob(t *testing.T) {
 	if h := host(b.waitState(s3, "running")); h != third {
 		t.Errorf("the third small job was placed on %s, beside an excl job (want %s)", h, third)
 	}
-	b.mustRun("touch", filepath.Join(c.work, "scatter.go"))
+	if err := os.WriteFile(filepath.Join(c.work, "scatter.go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if j := b.waitState(id, "finished", "failed"); j.State != "finished" {
 		t.Errorf("scatter job: %+v", j)
 	}
