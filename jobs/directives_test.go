@@ -144,7 +144,7 @@ func TestParseDirectivesRefused(t *testing.T) {
 		{"slurm dependency singleton", "#SBATCH --dependency=singleton\n", 1, "#SBATCH --dependency", "singleton"},
 		{"slurm dependency mixed", "#SBATCH --dependency=afterok:1,afterok:2?afterany:3\n", 1, "#SBATCH --dependency", "mixed"},
 		{"slurm mail type", "#SBATCH --mail-type=REQUEUE\n", 1, "#SBATCH --mail-type", "only NONE, BEGIN"},
-		{"slurm many tasks", "#SBATCH --ntasks=4\n", 1, "#SBATCH --ntasks", "one task"},
+		{"slurm many tasks", "#SBATCH --ntasks=4\n", 1, "#SBATCH --ntasks", "#PBS -l select=N:ncpus=C:mpiprocs=P"},
 		{"slurm many nodes", "#SBATCH -N 2\n", 1, "#SBATCH --nodes", "select=N:ncpus=C with -l place=scatter"},
 		{"slurm unknown", "#SBATCH --gres=gpu:1\n", 1, "#SBATCH --gres", "not translated"},
 		{"slurm exclusive", "#SBATCH --exclusive\n", 1, "#SBATCH --exclusive", "share this host"},

@@ -21,7 +21,8 @@ const (
 	auxDir = "aux"
 )
 
-func (d *Daemon) jobTmpDir(id jobs.ID) string   { return filepath.Join(d.dir, tmpDir, id.String()) }
+func (d *Daemon) jobTmpDir(id jobs.ID) string { return filepath.Join(d.dir, tmpDir, id.String()) }
+
 // jobNodeFile is the job's PBS_NODEFILE: in a cluster, in shared_dir
 // (aux/<id>, as PBS's PBS_HOME/aux), so that its path is the same on
 // every node and a run restored on another node, whose environment is
