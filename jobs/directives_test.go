@@ -3,6 +3,7 @@ package jobs
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -336,5 +337,46 @@ func TestAttributes(t *testing.T) {
 		if got != tt.want || (err != nil) != (tt.want == "") {
 			t.Errorf("PickForHost(%q) = %q, %v; want %q", tt.list, got, err, tt.want)
 		}
+	}
+}
+
+// The chunks of a job as placement and PBS_NODEFILE see them.
+func TestChunkList(t *testing.T) {
+	tests := []struct {
+		in      string
+		chunks  []ChunkSpec
+		lines   []int
+		sel     string
+		nodect  int
+		ncpus   int
+		threads int
+	}{
+		{"ncpus=4", []ChunkSpec{{N: 1, NCPUs: 4}}, []int{4}, "1:ncpus=4", 1, 4, 4},
+		{"select=1:ncpus=4:mpiprocs=2", []ChunkSpec{{N: 1, NCPUs: 4, MPIProcs: 2}}, []int{2}, "1:ncpus=4:mpiprocs=2", 1, 4, 2},
+		{"select=1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", []ChunkSpec{{N: 1, NCPUs: 4, Mem: 1 << 30, MPIProcs: 1}, {N: 1, NCPUs: 2, MPIProcs: 2}, {N: 1, NCPUs: 2, MPIProcs: 2}},
+			[]int{1, 2, 2}, "1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", 3, 4, 4},
+		{"nodes=2:ppn=3", []ChunkSpec{{N: 1, NCPUs: 3, MPIProcs: 3}, {N: 1, NCPUs: 3, MPIProcs: 3}}, []int{3, 3}, "2:ncpus=3:mpiprocs=3", 2, 3, 1},
+		// A later one-chunk select replaces an earlier one of several.
+		{"select=3:ncpus=1,select=1:ncpus=2", []ChunkSpec{{N: 1, NCPUs: 2}}, []int{2}, "1:ncpus=2", 1, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			r, err := ParseResources(Resources{NCPUs: 1}, tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.ChunkList(); !slices.Equal(got, tt.chunks) {
+				t.Errorf("ChunkList = %+v, want %+v", got, tt.chunks)
+			}
+			if got := r.ChunkLines(); !slices.Equal(got, tt.lines) {
+				t.Errorf("ChunkLines = %v, want %v", got, tt.lines)
+			}
+			if got := r.SelectString(); got != tt.sel {
+				t.Errorf("SelectString = %q, want %q", got, tt.sel)
+			}
+			if r.NChunks() != tt.nodect || r.FirstNCPUs() != tt.ncpus || r.Threads() != tt.threads {
+				t.Errorf("NChunks, FirstNCPUs, Threads = %d, %d, %d; want %d, %d, %d", r.NChunks(), r.FirstNCPUs(), r.Threads(), tt.nodect, tt.ncpus, tt.threads)
+			}
+		})
 	}
 }
