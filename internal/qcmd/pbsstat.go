@@ -251,8 +251,19 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 			add("exec_host", j.ExecHost)
 			add("exec_vnode", execVnode(j.ExecHost))
 		} else {
-			add("exec_host", fmt.Sprintf("%s/0*%d", o.host, max(j.NCPUs, 1)))
-			add("exec_vnode", fmt.Sprintf("(%s:ncpus=%d)", o.host, max(j.NCPUs, 1)))
+			// One host: every chunk on it, numbered on the host as PBS does.
+			exec := fmt.Sprintf("%s/0*%d", o.host, max(j.NCPUs, 1))
+			if cs, err := jobs.ParseSelect(j.Select); j.Select != "" && err == nil {
+				var parts []string
+				for _, c := range cs {
+					for range c.N {
+						parts = append(parts, fmt.Sprintf("%s/%d*%d", o.host, len(parts), c.NCPUs))
+					}
+				}
+				exec = strings.Join(parts, "+")
+			}
+			add("exec_host", exec)
+			add("exec_vnode", execVnode(exec))
 		}
 	}
 	hold := ""
