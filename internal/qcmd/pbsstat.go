@@ -310,8 +310,11 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 	res("Resource_List", "ncpus", strconv.Itoa(max(j.NCPUs, 1)), true)
 	res("Resource_List", "nodect", strconv.Itoa(max(j.Nodect, 1)), true)
 	place := j.Place
-	if place == "" {
-		place = "free"
+	switch {
+	case place == "" && j.Nodect > 1:
+		place = "free" // the default arrangement of several chunks
+	case place == "":
+		place = "pack" // one chunk: on one host
 	}
 	res("Resource_List", "place", place, false)
 	sel := j.Select
