@@ -192,7 +192,7 @@ func TestBatchChunksOneHost(t *testing.T) {
 	if len(lines) != 4 || lines[0] != lines[1] || lines[1] != lines[2] || lines[3] != "ncpus=1" {
 		t.Errorf("node file and NCPUS %q: want one host three times (1 + 2 mpiprocs), NCPUS of the first chunk", lines)
 	}
-	full := b.mustRun("qstat", "-f", jobArg(id))
+	full := b.mustRun("qstat", "-x", "-f", jobArg(id))
 	for _, want := range []string{"/0*1+", "/1*1\n", "Resource_List.nodect = 2", "Resource_List.select = 1:ncpus=1+1:ncpus=1:mpiprocs=2", "Resource_List.ncpus = 2"} {
 		if !strings.Contains(full, want) {
 			t.Errorf("qstat -f lacks %q:\n%s", want, full)
