@@ -52,3 +52,24 @@ func FormatExec(cs []Chunk) string {
 	}
 	return strings.Join(parts, "+")
 }
+
+// SpannedHosts is the number of distinct hosts the open run holds (0:
+// the job does not run, or runs on a single host without a placement).
+func (j *Job) SpannedHosts() int {
+	seg, ok := j.Current()
+	if !ok {
+		return 0
+	}
+	return len(Hosts(seg.Exec))
+}
+
+// NotCheckpointable says why the open run cannot be checkpointed because
+// of where it runs: one spanning several hosts would need all its ranks
+// frozen together, which the engine does not do; "" otherwise (a job of
+// several chunks all on one host is checkpointable).
+func (j *Job) NotCheckpointable() string {
+	if n := j.SpannedHosts(); n > 1 {
+		return "not checkpointable: spans " + strconv.Itoa(n) + " hosts (the ranks on several hosts cannot be frozen together)"
+	}
+	return ""
+}

@@ -275,7 +275,7 @@ var slurmOptions = []slurmOption{
 	{"ntasks-per-node", "", true, tasks},
 	{"tasks-per-node", "", true, tasks},
 	{"exclusive", "", false, refuse("jobs share this host: ask for its CPUs and memory instead")},
-	{"nodes", "N", true, onlyOne("nodes", "this system has one host")},
+	{"nodes", "N", true, onlyOne("nodes", "not translated: use #PBS -l select=N:ncpus=C with -l place=scatter for N hosts")},
 	{"output", "o", true, func(a string) ([]Directive, error) { return one("o", a), nil }},
 	{"error", "e", true, func(a string) ([]Directive, error) { return one("e", a), nil }},
 	{"partition", "p", true, func(a string) ([]Directive, error) { return one("q", a), nil }},

@@ -3,6 +3,7 @@ package jobs
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -163,7 +164,7 @@ func TestParseDirectivesRefused(t *testing.T) {
 		{"slurm dependency mixed", "#SBATCH --dependency=afterok:1,afterok:2?afterany:3\n", 1, "#SBATCH --dependency", "mixed"},
 		{"slurm mail type", "#SBATCH --mail-type=REQUEUE\n", 1, "#SBATCH --mail-type", "only NONE, BEGIN"},
 		{"slurm no tasks", "#SBATCH --ntasks=0\n", 1, "#SBATCH --ntasks", "above 0"},
-		{"slurm many nodes", "#SBATCH -N 2\n", 1, "#SBATCH --nodes", "one host"},
+		{"slurm many nodes", "#SBATCH -N 2\n", 1, "#SBATCH --nodes", "select=N:ncpus=C with -l place=scatter"},
 		{"slurm unknown", "#SBATCH --gres=gpu:1\n", 1, "#SBATCH --gres", "not translated"},
 		{"slurm exclusive", "#SBATCH --exclusive\n", 1, "#SBATCH --exclusive", "share this host"},
 		{"slurm unknown short", "#SBATCH -w node1\n", 1, "#SBATCH -w", "not translated"},
@@ -221,19 +222,28 @@ func TestParsePBSResources(t *testing.T) {
 		{"select one chunk", "select=1:ncpus=8:mem=16gb", Resources{NCPUs: 8, Mem: 16 << 30}, ""},
 		{"select without count", "select=ncpus=2:mpiprocs=2:ompthreads=1", Resources{NCPUs: 2, MPIProcs: 2, OMPThreads: 1}, ""},
 		{"select and walltime", "select=1:ncpus=2,walltime=00:10:00", Resources{NCPUs: 2, Walltime: 10 * time.Minute}, ""},
-		{"select two chunks", "select=2:ncpus=4", base, "one host"},
-		{"select plus", "select=1:ncpus=2+1:ncpus=4", base, "one host"},
+		{"select two chunks", "select=2:ncpus=4", Resources{NCPUs: 8, Select: "2:ncpus=4", Chunks: 2}, ""},
+		{"select plus", "select=1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", Resources{NCPUs: 8, Mem: 1 << 30, Select: "1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", Chunks: 3}, ""},
+		{"select plus first mpiprocs", "select=2:ncpus=4:mpiprocs=4:ompthreads=1+1:ncpus=1", Resources{NCPUs: 9, MPIProcs: 4, OMPThreads: 1, Select: "2:ncpus=4:mpiprocs=4:ompthreads=1+1:ncpus=1", Chunks: 3}, ""},
+		{"select mem per chunk", "select=3:mem=2gb", Resources{NCPUs: 3, Mem: 6 << 30, Select: "3:ncpus=1:mem=2gb", Chunks: 3}, ""},
+		{"select zero chunks", "select=0:ncpus=1", base, "want 1 to 4096"},
+		{"select too many", "select=4000:ncpus=1+100:ncpus=1", base, "at most 4096"},
+		{"select empty kind", "select=1:ncpus=2+", base, "NAME=VALUE"},
+		{"select bad ncpus", "select=2:ncpus=0", base, "ncpus=0"},
 		{"select gpu", "select=1:ngpus=1", base, "chunk resource"},
 		{"nodes ppn", "nodes=1:ppn=12", Resources{NCPUs: 12}, ""},
 		{"nodes only", "nodes=1", base, ""},
-		{"nodes two", "nodes=2:ppn=4", base, "one host"},
+		{"nodes two", "nodes=2:ppn=4", Resources{NCPUs: 8, MPIProcs: 4, Select: "2:ncpus=4:mpiprocs=4", Chunks: 2, Place: "scatter"}, ""},
+		{"nodes plus", "nodes=1+1", base, "use select="},
 		{"nodes property", "nodes=1:ppn=4:ib", base, "only ppn"},
 		{"nodes by name", "nodes=node01:ppn=2", base, "host name"},
 		{"procs", "procs=3", Resources{NCPUs: 3}, ""},
-		{"place pack", "place=pack", base, ""},
-		{"place scatter shared", "place=scatter:shared", base, ""},
-		{"place excl", "place=excl", base, "excl"},
-		{"place exclhost", "place=free:exclhost", base, "exclhost"},
+		{"place pack", "place=pack", Resources{NCPUs: 1, Place: "pack"}, ""},
+		{"place scatter shared", "place=scatter:shared", Resources{NCPUs: 1, Place: "scatter:shared"}, ""},
+		{"place excl", "place=excl", Resources{NCPUs: 1, Place: "excl"}, ""},
+		{"place scatter excl", "place=scatter:excl", Resources{NCPUs: 1, Place: "scatter:excl"}, ""},
+		{"place two arrangements", "place=pack:scatter", base, "at most one arrangement"},
+		{"place unknown", "place=spread", base, "want free, pack"},
 		{"place group", "place=group=switch", base, "grouping"},
 		{"cput", "cput=00:05:00", Resources{NCPUs: 1, CPUTime: 5 * time.Minute}, ""},
 		{"cput zero", "cput=0", base, "more than 0"},
@@ -265,6 +275,9 @@ func TestThreadsAndNodeLines(t *testing.T) {
 		{Resources{NCPUs: 4}, 4, 4},
 		{Resources{NCPUs: 4, MPIProcs: 2}, 2, 2},
 		{Resources{NCPUs: 4, MPIProcs: 4, OMPThreads: 3}, 3, 4},
+		// Several chunks: mpiprocs 1 each when not given (PBS), threads of the first.
+		{Resources{NCPUs: 8, Select: "1:ncpus=4+2:ncpus=2", Chunks: 3}, 4, 3},
+		{Resources{NCPUs: 8, Select: "2:ncpus=4:mpiprocs=2+1:ncpus=1", Chunks: 3}, 2, 5},
 	}
 	for _, tt := range tests {
 		if got := tt.r.Threads(); got != tt.threads {
@@ -342,5 +355,46 @@ func TestAttributes(t *testing.T) {
 		if got != tt.want || (err != nil) != (tt.want == "") {
 			t.Errorf("PickForHost(%q) = %q, %v; want %q", tt.list, got, err, tt.want)
 		}
+	}
+}
+
+// The chunks of a job as placement and PBS_NODEFILE see them.
+func TestChunkList(t *testing.T) {
+	tests := []struct {
+		in      string
+		chunks  []ChunkSpec
+		lines   []int
+		sel     string
+		nodect  int
+		ncpus   int
+		threads int
+	}{
+		{"ncpus=4", []ChunkSpec{{N: 1, NCPUs: 4}}, []int{4}, "1:ncpus=4", 1, 4, 4},
+		{"select=1:ncpus=4:mpiprocs=2", []ChunkSpec{{N: 1, NCPUs: 4, MPIProcs: 2}}, []int{2}, "1:ncpus=4:mpiprocs=2", 1, 4, 2},
+		{"select=1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", []ChunkSpec{{N: 1, NCPUs: 4, Mem: 1 << 30, MPIProcs: 1}, {N: 1, NCPUs: 2, MPIProcs: 2}, {N: 1, NCPUs: 2, MPIProcs: 2}},
+			[]int{1, 2, 2}, "1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", 3, 4, 4},
+		{"nodes=2:ppn=3", []ChunkSpec{{N: 1, NCPUs: 3, MPIProcs: 3}, {N: 1, NCPUs: 3, MPIProcs: 3}}, []int{3, 3}, "2:ncpus=3:mpiprocs=3", 2, 3, 1},
+		// A later one-chunk select replaces an earlier one of several.
+		{"select=3:ncpus=1,select=1:ncpus=2", []ChunkSpec{{N: 1, NCPUs: 2}}, []int{2}, "1:ncpus=2", 1, 2, 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			r, err := ParseResources(Resources{NCPUs: 1}, tt.in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := r.ChunkList(); !slices.Equal(got, tt.chunks) {
+				t.Errorf("ChunkList = %+v, want %+v", got, tt.chunks)
+			}
+			if got := r.ChunkLines(); !slices.Equal(got, tt.lines) {
+				t.Errorf("ChunkLines = %v, want %v", got, tt.lines)
+			}
+			if got := r.SelectString(); got != tt.sel {
+				t.Errorf("SelectString = %q, want %q", got, tt.sel)
+			}
+			if r.NChunks() != tt.nodect || r.FirstNCPUs() != tt.ncpus || r.Threads() != tt.threads {
+				t.Errorf("NChunks, FirstNCPUs, Threads = %d, %d, %d; want %d, %d, %d", r.NChunks(), r.FirstNCPUs(), r.Threads(), tt.nodect, tt.ncpus, tt.threads)
+			}
+		})
 	}
 }

@@ -23,8 +23,12 @@ type Resources struct {
 	// own with loopback only, made again at each restart), NetHost (the
 	// host's, asked for), or "" (the queue's net_default, else the host's).
 	Net string
-	// Cluster placement: Chunks is select's N (NCPUs and Mem are then per
-	// chunk; 0 is one chunk), Place its place= ("": free).
+	// Chunks: Select is the select of a job of several chunks (canonical,
+	// ChunkSpec.String joined by "+"; "": one chunk, of NCPUs and Mem),
+	// NCPUs and Mem are then the totals of its chunks, MPIProcs and
+	// OMPThreads those of its first; Chunks is their number (0: one).
+	// Place is place= ("": free).
+	Select string
 	Chunks int
 	Place  string
 }

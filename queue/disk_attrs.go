@@ -26,9 +26,11 @@ type diskAttrs struct {
 	Net        string `json:"net,omitempty"` // qsub -l net=private
 	// Added without a schema change: an older daemon ignores it.
 	Interactive bool `json:"interactive,omitempty"` // qsub -I
-	// Cluster placement (select's N, place=).
+	// Cluster placement (the number of chunks, place=, the select of a
+	// job of several chunks).
 	Chunks int    `json:"chunks,omitempty"`
 	Place  string `json:"place,omitempty"`
+	Select string `json:"select,omitempty"`
 }
 
 func toDiskAttrs(j *jobs.Job) *diskAttrs {
@@ -38,7 +40,7 @@ func toDiskAttrs(j *jobs.Job) *diskAttrs {
 		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm, MailPoints: a.MailPoints, MailUsers: a.MailUsers,
 		Interactive: a.Interactive,
 		CPUTimeNS:   int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
-		Chunks: r.Chunks, Place: r.Place,
+		Chunks: r.Chunks, Place: r.Place, Select: r.Select,
 	}
 	if d == (diskAttrs{}) {
 		return nil
@@ -58,5 +60,5 @@ func (d *diskAttrs) apply(j *jobs.Job) {
 	j.Resources.CPUTime = time.Duration(d.CPUTimeNS)
 	j.Resources.MPIProcs, j.Resources.OMPThreads = d.MPIProcs, d.OMPThreads
 	j.Resources.Net = d.Net
-	j.Resources.Chunks, j.Resources.Place = d.Chunks, d.Place
+	j.Resources.Chunks, j.Resources.Place, j.Resources.Select = d.Chunks, d.Place, d.Select
 }

@@ -460,6 +460,7 @@ func testPBSAttributesSurviveReopen(t *testing.T, f *fixture) {
 	want.Attrs = jobs.Attributes{Account: "acct", Project: "proj", Priority: -7, Keep: "oe",
 		Shell: "/bin/bash", Group: "users", Slurm: true}
 	want.Resources.CPUTime, want.Resources.MPIProcs, want.Resources.OMPThreads = 90*time.Second, 2, 3
+	want.Resources.Select, want.Resources.Chunks, want.Resources.Place = "2:ncpus=1", 2, "scatter:excl"
 	if _, err := s.UpdateJob(j.ID, func(c *jobs.Job) error { *c = *want.Copy(); return nil }); err != nil {
 		t.Fatal(err)
 	}

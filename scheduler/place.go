@@ -32,7 +32,10 @@ import (
 //   - place=…:excl: the nodes chosen run nothing else, before or after.
 //   - A job that would fit the cluster's nodes if they were idle but not
 //     now waits (Schedule: it stops the pass, no backfill); a job that
-//     could not fit even then is passed over.
+//     could not fit even then is passed over, with a reason (NeverWhy)
+//     that qstat shows as its comment, PBS's "Can Never Run".
+//   - The script runs on the first chunk's node; the other chunks are
+//     held (their slots and memory counted taken) as long as the run.
 
 // Fingerprint is what a restored process may rely on of the machine it
 // was checkpointed on.
@@ -199,6 +202,71 @@ func Place(nodes []Node, load Load, r Request) ([]jobs.Chunk, Fit) {
 	return nil, Never
 }
 
+// NeverPrefix starts the reasons of NeverWhy, as PBS's comment does.
+const NeverPrefix = "Can Never Run: "
+
+// NeverWhy says why no set of the nodes (those up) could ever take the
+// request, even idle: the comment qstat shows of a job Place says Never
+// of.
+func NeverWhy(nodes []Node, r Request) string {
+	var ok []Node
+	for _, n := range nodes {
+		if n.Offline || (r.From != nil && n.Fingerprint.CanRestore(*r.From) != nil) {
+			continue
+		}
+		ok = append(ok, n)
+	}
+	if len(ok) == 0 {
+		if r.From != nil && len(nodes) > 0 {
+			return NeverPrefix + "no node that is up and online can restart its checkpoint (" + r.From.Machine + ", image format " + fmt.Sprint(r.From.Format) + ", its CPU features)"
+		}
+		return NeverPrefix + "no node is up and online"
+	}
+	biggest := ok[0]
+	for _, n := range ok[1:] {
+		if n.Slots > biggest.Slots || n.Slots == biggest.Slots && n.Memory > biggest.Memory {
+			biggest = n
+		}
+	}
+	fitsIdle := func(n Node, c jobs.Chunk) bool {
+		return c.NCPUs <= n.Slots && (n.Memory == 0 || c.Mem <= n.Memory)
+	}
+	largest := func() string {
+		s := fmt.Sprintf("the largest node has %d slots", biggest.Slots)
+		if biggest.Memory > 0 {
+			s += " and mem=" + jobs.FormatSize(biggest.Memory)
+		}
+		return s
+	}
+	chunkText := func(c jobs.Chunk) string {
+		s := fmt.Sprintf("ncpus=%d", c.NCPUs)
+		if c.Mem > 0 {
+			s += ":mem=" + jobs.FormatSize(c.Mem)
+		}
+		return s
+	}
+	for _, c := range r.Chunks {
+		if !slices.ContainsFunc(ok, func(n Node) bool { return fitsIdle(n, c) }) {
+			return NeverPrefix + "a chunk of " + chunkText(c) + " is bigger than every node (" + largest() + ")"
+		}
+	}
+	switch r.Place.Arrangement {
+	case Pack:
+		var total jobs.Chunk
+		for _, c := range r.Chunks {
+			total.NCPUs += c.NCPUs
+			total.Mem += c.Mem
+		}
+		return NeverPrefix + "place=pack needs " + chunkText(total) + " on one node (" + largest() + ")"
+	case Scatter:
+		if len(r.Chunks) > len(ok) {
+			return NeverPrefix + fmt.Sprintf("place=scatter needs %d nodes, the cluster has %d up and online", len(r.Chunks), len(ok))
+		}
+		return NeverPrefix + fmt.Sprintf("place=scatter needs %d nodes that can each take a chunk", len(r.Chunks))
+	}
+	return NeverPrefix + fmt.Sprintf("its %d chunks do not fit the nodes up and online even when idle", len(r.Chunks))
+}
+
 // place is Place on usable nodes; nil when the chunks do not fit.
 func place(nodes []Node, load Load, r Request) []jobs.Chunk {
 	if len(r.Chunks) == 0 {
@@ -295,10 +363,9 @@ func place(nodes []Node, load Load, r Request) []jobs.Chunk {
 // place=, and the fingerprint of the node that wrote the generation it
 // would restart from, looked up in known (nodes up or gone).
 func RequestOf(j *jobs.Job, known map[string]Fingerprint) Request {
-	n := max(j.Resources.Chunks, 1)
-	r := Request{Chunks: make([]jobs.Chunk, n)}
-	for i := range r.Chunks {
-		r.Chunks[i] = jobs.Chunk{NCPUs: max(j.Resources.NCPUs, 1), Mem: j.Resources.Mem}
+	var r Request
+	for _, c := range j.Resources.ChunkList() {
+		r.Chunks = append(r.Chunks, jobs.Chunk{NCPUs: max(c.NCPUs, 1), Mem: c.Mem})
 	}
 	r.Place, _ = ParsePlace(j.Resources.Place)
 	r.Host = j.MoveTo

@@ -221,3 +221,73 @@ func TestScheduleNodes(t *testing.T) {
 		})
 	}
 }
+
+// Jobs of several chunks, from their select and place=, as the daemon
+// asks: RequestOf, then Place, and NeverWhy for those that never fit.
+func TestPlaceSelect(t *testing.T) {
+	busy := func(host string, ncpus int, place string) *jobs.Job {
+		return &jobs.Job{ID: 99, State: jobs.Running, Resources: jobs.Resources{NCPUs: ncpus, Place: place},
+			Segments: []jobs.Segment{{Exec: []jobs.Chunk{{Host: host, NCPUs: ncpus}}}}}
+	}
+	for _, tc := range []struct {
+		name, sel, place string
+		nodes            []Node
+		running          []*jobs.Job
+		want             []string // hosts of the chunks, in order
+		fit              Fit
+		why              string // with Never: in NeverWhy
+	}{
+		{"two kinds, free", "1:ncpus=4+2:ncpus=2", "", threeUp, nil, []string{"n1", "n2", "n2"}, Fits, ""},
+		{"two kinds, pack", "1:ncpus=2+2:ncpus=1", "pack", threeUp, nil, []string{"n1", "n1", "n1"}, Fits, ""},
+		{"two kinds, pack too big", "1:ncpus=4+1:ncpus=1", "pack", threeUp, nil, nil, Never, "place=pack needs ncpus=5 on one node (the largest node has 4 slots and mem=8gb)"},
+		{"scatter two", "2:ncpus=1", "scatter", threeUp, nil, []string{"n1", "n2"}, Fits, ""},
+		{"scatter more chunks than nodes", "4:ncpus=1", "scatter", threeUp, nil, nil, Never, "place=scatter needs 4 nodes, the cluster has 3 up and online"},
+		{"scatter of an offline node's cluster", "3:ncpus=1", "scatter", []Node{{Name: "n1", Slots: 4}, {Name: "n2", Slots: 4, Offline: true}, {Name: "n3", Slots: 4}}, nil, nil, Never, "needs 3 nodes, the cluster has 2"},
+		{"chunk bigger than every node", "1:ncpus=1+1:ncpus=8", "", threeUp, nil, nil, Never, "a chunk of ncpus=8 is bigger than every node (the largest node has 4 slots and mem=8gb)"},
+		{"chunk memory bigger than every node", "2:ncpus=1:mem=9gb", "", threeUp, nil, nil, Never, "a chunk of ncpus=1:mem=9gb is bigger than every node"},
+		{"scatter:excl passes busy nodes", "2:ncpus=1", "scatter:excl", threeUp, []*jobs.Job{busy("n1", 1, "")}, []string{"n2", "n3"}, Fits, ""},
+		{"scatter:excl waits", "2:ncpus=1", "scatter:excl", threeUp, []*jobs.Job{busy("n1", 1, ""), busy("n2", 1, "")}, nil, Wait, ""},
+		{"free chunks beside an excl job", "2:ncpus=2", "", threeUp, []*jobs.Job{busy("n1", 1, "excl")}, []string{"n2", "n2"}, Fits, ""},
+		{"a held slot: the second chunk waits", "2:ncpus=4", "", threeUp, []*jobs.Job{busy("n1", 1, "")}, nil, Wait, ""},
+		{"no nodes", "2:ncpus=1", "", nil, nil, nil, Never, "no node is up and online"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := jobs.ParseResources(jobs.Resources{NCPUs: 1}, "select="+tc.sel)
+			if err == nil && tc.place != "" {
+				r, err = jobs.ParseResources(r, "place="+tc.place)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := RequestOf(&jobs.Job{ID: 1, Resources: r}, nil)
+			cs, fit := Place(tc.nodes, NewLoad(tc.running), req)
+			if fit != tc.fit || !slices.Equal(hostsOf(cs), tc.want) {
+				t.Fatalf("Place = %v, %v; want %v, %v", hostsOf(cs), fit, tc.want, tc.fit)
+			}
+			if fit == Never {
+				why := NeverWhy(tc.nodes, req)
+				if !strings.HasPrefix(why, NeverPrefix) || !strings.Contains(why, tc.why) {
+					t.Errorf("NeverWhy = %q, want %q in it", why, tc.why)
+				}
+			}
+		})
+	}
+}
+
+// A pass reaching a job no node could ever take says why, and goes on.
+func TestScheduleNever(t *testing.T) {
+	nodes := []Node{{Name: "a", Slots: 2}, {Name: "b", Slots: 2}}
+	big := &jobs.Job{ID: 1, Queue: "batch", State: jobs.Queued, Resources: jobs.Resources{NCPUs: 3, Select: "3:ncpus=1", Chunks: 3, Place: "scatter"}}
+	small := &jobs.Job{ID: 2, Queue: "batch", State: jobs.Queued, Resources: jobs.Resources{NCPUs: 1}}
+	plan := Schedule(Snapshot{Queues: []Queue{{Name: "batch", Started: true}}, Nodes: nodes,
+		Pending: func(string) iter.Seq[*jobs.Job] { return slices.Values([]*jobs.Job{big, small}) }})
+	if len(plan.Start) != 1 || plan.Start[0].ID != 2 {
+		t.Fatalf("started %v, want job 2 only", plan.Start)
+	}
+	if why := plan.Never[1]; !strings.Contains(why, "place=scatter needs 3 nodes, the cluster has 2") {
+		t.Errorf("Never[1] = %q", why)
+	}
+	if !slices.Contains(plan.Placeable, 2) || slices.Contains(plan.Placeable, 1) {
+		t.Errorf("Placeable = %v, want 2 and not 1", plan.Placeable)
+	}
+}

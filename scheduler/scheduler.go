@@ -85,6 +85,12 @@ type Plan struct {
 	Wake  time.Time   // when a deferred (qsub -a) job becomes eligible; zero: none
 	// Exec is where each job of Start runs (cluster mode only).
 	Exec map[jobs.ID][]jobs.Chunk
+	// Never says, of each job reached by the pass that no node up could
+	// ever take, why (NeverWhy: qstat's comment); Placeable lists those
+	// reached that could (cluster mode only): a comment of an earlier pass
+	// is then out of date.
+	Never     map[jobs.ID]string
+	Placeable []jobs.ID
 }
 
 type userQueue struct {
@@ -213,13 +219,20 @@ func consider(s *Snapshot, plan *Plan, u *usage, q Queue, j *jobs.Job) verdict {
 // nodes now, waits for room (stopping the pass), or is passed over when no
 // node that is up could ever take it.
 func placeOnNodes(s *Snapshot, plan *Plan, u *usage, j *jobs.Job) verdict {
-	cs, fit := Place(s.Nodes, u.load, RequestOf(j, s.Known))
+	req := RequestOf(j, s.Known)
+	cs, fit := Place(s.Nodes, u.load, req)
 	switch fit {
 	case Wait:
+		plan.Placeable = append(plan.Placeable, j.ID)
 		return stop
 	case Never:
+		if plan.Never == nil {
+			plan.Never = map[jobs.ID]string{}
+		}
+		plan.Never[j.ID] = NeverWhy(s.Nodes, req)
 		return pass
 	}
+	plan.Placeable = append(plan.Placeable, j.ID)
 	if plan.Exec == nil {
 		plan.Exec = map[jobs.ID][]jobs.Chunk{}
 	}

@@ -157,6 +157,9 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 		if !j.Checkpoint.Checkpointable() {
 			return conflict("job %s has checkpoint policy n: it is never checkpointed (qchkpnt -i changes that)", id)
 		}
+		if why := j.NotCheckpointable(); why != "" {
+			return conflict("job %s: %s", id, why)
+		}
 		if j.State != jobs.Running {
 			return conflict("job %s is %s; only running jobs can be checkpointed", id, j.State)
 		}

@@ -458,11 +458,16 @@ func (d *Daemon) handleForwarded(ctx context.Context, r cluster.Request) []byte 
 }
 
 // clusterNodeLines is PBS_NODEFILE's content for a placed run: each
-// chunk's host, once per MPI process (or CPU) of the chunk.
+// chunk's host, once per MPI process of the chunk (jobs.Resources.
+// ChunkLines: its mpiprocs, or CPUs for the one chunk of a job without).
 func clusterNodeLines(j *jobs.Job, cs []jobs.Chunk) []string {
 	var out []string
-	per := max(j.Resources.NodeLines(), 1)
-	for _, c := range cs {
+	lines := j.Resources.ChunkLines()
+	for i, c := range cs {
+		per := 1
+		if i < len(lines) {
+			per = max(lines[i], 1)
+		}
 		for range per {
 			out = append(out, c.Host)
 		}

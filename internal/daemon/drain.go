@@ -58,6 +58,9 @@ func (d *Daemon) drain(ctx context.Context, dr *drainer) {
 	d.clearMoves(up, admin)
 	now := time.Now()
 	for _, j := range d.store.View().Active() {
+		if d.drainSpanning(ctx, j, admin, dr.asked) { // multichunk.go
+			continue
+		}
 		seg, ok := j.Current()
 		if !ok || len(seg.Exec) == 0 || j.State != jobs.Running {
 			continue

@@ -21,8 +21,21 @@ const (
 	auxDir = "aux"
 )
 
-func (d *Daemon) jobTmpDir(id jobs.ID) string   { return filepath.Join(d.dir, tmpDir, id.String()) }
-func (d *Daemon) jobNodeFile(id jobs.ID) string { return filepath.Join(d.dir, auxDir, id.String()) }
+func (d *Daemon) jobTmpDir(id jobs.ID) string { return filepath.Join(d.dir, tmpDir, id.String()) }
+
+// jobNodeFile is the job's PBS_NODEFILE: in a cluster, in shared_dir
+// (aux/<id>, as PBS's PBS_HOME/aux), so that its path is the same on
+// every node and a run restored on another node, whose environment is
+// the one it started with, reads the hosts of its current placement
+// (prepareJobFiles rewrites it before every start and restart).
+func (d *Daemon) jobNodeFile(id jobs.ID) string { return filepath.Join(d.auxDir(), id.String()) }
+
+func (d *Daemon) auxDir() string {
+	if d.cl != nil && d.cl.shared != "" {
+		return filepath.Join(d.cl.shared, auxDir)
+	}
+	return filepath.Join(d.dir, auxDir)
+}
 
 // prepareJobFiles makes the job's TMPDIR (owned by the job's user, mode
 // 0700; kept if the job already has it) and writes its node file: this
@@ -55,7 +68,10 @@ func (d *Daemon) prepareJobFiles(j *jobs.Job) error {
 	if seg, ok := j.Current(); ok && len(seg.Exec) > 0 {
 		nodes = strings.Join(clusterNodeLines(j, seg.Exec), "\n") + "\n"
 	}
-	f, err := os.CreateTemp(filepath.Join(d.dir, auxDir), "."+j.ID.String()+".tmp*")
+	if err := os.MkdirAll(d.auxDir(), 0o711); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(d.auxDir(), "."+j.ID.String()+".tmp*")
 	if err != nil {
 		return err
 	}
@@ -80,8 +96,8 @@ func (d *Daemon) dropJobFiles(id jobs.ID) {
 // exist or have ended (left by a daemon that stopped at the wrong time).
 func (d *Daemon) sweepJobFiles() {
 	v := d.store.View()
-	for _, sub := range []string{tmpDir, auxDir} {
-		entries, _ := os.ReadDir(filepath.Join(d.dir, sub))
+	for _, dir := range []string{filepath.Join(d.dir, tmpDir), d.auxDir()} {
+		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			id, err := jobs.ParseID(e.Name())
 			if err != nil {

@@ -220,11 +220,10 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 	if err := d.netResource(&res, qname); err != nil {
 		return nil, err
 	}
+	if err := d.checkChunks(res, cfg); err != nil {
+		return nil, err
+	}
 	switch {
-	case res.NCPUs > cfg.Slots:
-		return nil, badRequest("ncpus=%d is more than this machine's %d slots", res.NCPUs, cfg.Slots)
-	case cfg.Memory > 0 && res.Mem > cfg.Memory:
-		return nil, badRequest("mem=%s is more than this machine's %s", jobs.FormatSize(res.Mem), jobs.FormatSize(cfg.Memory))
 	case cfg.MaxWalltime > 0 && res.Walltime > cfg.MaxWalltime:
 		return nil, badRequest("walltime=%s is more than the limit of %s", jobs.FormatDuration(res.Walltime), jobs.FormatDuration(cfg.MaxWalltime))
 	}
@@ -805,6 +804,8 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	if n := len(j.Segments); n > 0 && len(j.Segments[n-1].Exec) > 0 {
 		info.ExecHost = jobs.FormatExec(j.Segments[n-1].Exec)
 	}
+	info.Select, info.Place, info.Nodect = r.SelectString(), r.Place, r.NChunks()
+	info.NotCheckpointable = j.NotCheckpointable()
 	info.Hold = j.State == jobs.Held && (j.Depend == nil || !j.Depend.Waiting || j.Depend.Hold != "")
 	if st, ok := j.ExitStatus(); ok {
 		info.ExitStatus = &st

@@ -384,11 +384,10 @@ func (d *Daemon) alterJob(_ context.Context, who caller, body json.RawMessage) (
 					return err
 				}
 			}
+			if err := d.checkChunks(res, cfg); err != nil {
+				return err
+			}
 			switch {
-			case res.NCPUs > cfg.Slots:
-				return badRequest("ncpus=%d is more than this machine's %d slots", res.NCPUs, cfg.Slots)
-			case cfg.Memory > 0 && res.Mem > cfg.Memory:
-				return badRequest("mem=%s is more than this machine's %s", jobs.FormatSize(res.Mem), jobs.FormatSize(cfg.Memory))
 			case cfg.MaxWalltime > 0 && res.Walltime > cfg.MaxWalltime:
 				return badRequest("walltime=%s is more than the limit of %s", jobs.FormatDuration(res.Walltime), jobs.FormatDuration(cfg.MaxWalltime))
 			}

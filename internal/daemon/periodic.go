@@ -98,6 +98,9 @@ func (d *Daemon) runPeriodic(id jobs.ID) {
 	if j.State != jobs.Running {
 		return // checkpointing already
 	}
+	if d.skipSpanning(j) {
+		return
+	}
 	op, busy, err := d.beginCheckpoint(id, ckptRequest{by: "schedule"})
 	if err != nil {
 		d.log.Debug("periodic checkpoint not taken", "job_id", id, "error", err)

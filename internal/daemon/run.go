@@ -41,6 +41,9 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 			d.resolveDepends()
 			plan = d.plan()
 		}
+		if d.cl != nil {
+			d.noteNever(plan)
+		}
 		for _, j := range plan.Start {
 			if ctx.Err() != nil || (d.cl != nil && !d.cl.node.Valid()) {
 				return
@@ -643,7 +646,7 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 			env["PBS_O_"+k] = v
 		}
 	}
-	id, ncpus := j.ID.String(), strconv.Itoa(j.Resources.NCPUs)
+	id, ncpus := j.ID.String(), strconv.Itoa(j.Resources.FirstNCPUs())
 	set := map[string]string{
 		"LAZARUS_JOBID":       id,
 		"LAZARUS_JOBNAME":     j.Name,

@@ -259,6 +259,14 @@ type JobInfo struct {
 	// ExecHost is where the open (or last) run was placed in a cluster,
 	// as PBS prints exec_host ("n1/0*2+n2/0*2"); "": a single host.
 	ExecHost string `json:"exec_host,omitempty"`
+	// Select, Place and Nodect are the job's chunks as PBS shows
+	// Resource_List.select, place and nodect ("": one chunk, place free).
+	Select string `json:"select,omitempty"`
+	Place  string `json:"place,omitempty"`
+	Nodect int    `json:"nodect,omitempty"`
+	// NotCheckpointable says why the open run cannot be checkpointed
+	// where it runs (it spans several hosts); "": nothing of that.
+	NotCheckpointable string `json:"not_checkpointable,omitempty"`
 	// SummaryOnly says that the rest was asked for but is not shown: the
 	// job is another user's (query_other_jobs is false).
 	SummaryOnly bool `json:"summary_only,omitempty"`

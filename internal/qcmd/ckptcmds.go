@@ -35,6 +35,11 @@ With -h it is held instead, until qrls or qrestart.
 --no-wait returns as soon as the checkpoint has started; qstat -f shows how
 it ended.
 
+A job whose chunks (qsub -l select) run on several hosts of a cluster is
+refused ("not checkpointable: spans N hosts"): its ranks would have to be
+frozen together. Its periodic checkpoints are skipped, and qstat -f says
+so in its comment.
+
 A job keeps its newest checkpoint_keep generations (lazarus.conf; a queue's
 ckpt_keep overrides it). A checkpoint that fails (no space left, a network
 socket the engine cannot save) changes nothing: the job runs on, its

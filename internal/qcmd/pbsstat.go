@@ -251,8 +251,19 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 			add("exec_host", j.ExecHost)
 			add("exec_vnode", execVnode(j.ExecHost))
 		} else {
-			add("exec_host", fmt.Sprintf("%s/0*%d", o.host, max(j.NCPUs, 1)))
-			add("exec_vnode", fmt.Sprintf("(%s:ncpus=%d)", o.host, max(j.NCPUs, 1)))
+			// One host: every chunk on it, numbered on the host as PBS does.
+			exec := fmt.Sprintf("%s/0*%d", o.host, max(j.NCPUs, 1))
+			if cs, err := jobs.ParseSelect(j.Select); j.Select != "" && err == nil {
+				var parts []string
+				for _, c := range cs {
+					for range c.N {
+						parts = append(parts, fmt.Sprintf("%s/%d*%d", o.host, len(parts), c.NCPUs))
+					}
+				}
+				exec = strings.Join(parts, "+")
+			}
+			add("exec_host", exec)
+			add("exec_vnode", execVnode(exec))
 		}
 	}
 	hold := ""
@@ -297,11 +308,21 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 		res("Resource_List", "mem", pbsSize(j.MemBytes), false)
 	}
 	res("Resource_List", "ncpus", strconv.Itoa(max(j.NCPUs, 1)), true)
-	res("Resource_List", "nodect", "1", true)
-	res("Resource_List", "place", "pack", false)
-	sel := "1:ncpus=" + strconv.Itoa(max(j.NCPUs, 1))
-	if j.MemBytes > 0 {
-		sel += ":mem=" + pbsSize(j.MemBytes)
+	res("Resource_List", "nodect", strconv.Itoa(max(j.Nodect, 1)), true)
+	place := j.Place
+	switch {
+	case place == "" && j.Nodect > 1:
+		place = "free" // the default arrangement of several chunks
+	case place == "":
+		place = "pack" // one chunk: on one host
+	}
+	res("Resource_List", "place", place, false)
+	sel := j.Select
+	if sel == "" {
+		sel = "1:ncpus=" + strconv.Itoa(max(j.NCPUs, 1))
+		if j.MemBytes > 0 {
+			sel += ":mem=" + pbsSize(j.MemBytes)
+		}
 	}
 	res("Resource_List", "select", sel, false)
 	if j.CPUTimeSec > 0 {
@@ -346,8 +367,13 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 			vars[i] = strings.ReplaceAll(v, ",", `\,`)
 		}
 		add("Variable_List", strings.Join(vars, ","))
-		if j.Reason != "" {
+		switch {
+		case j.Reason != "" && j.NotCheckpointable != "":
+			add("comment", j.Reason+"; "+j.NotCheckpointable)
+		case j.Reason != "":
 			add("comment", j.Reason)
+		case j.NotCheckpointable != "":
+			add("comment", j.NotCheckpointable)
 		}
 		if !j.After.IsZero() {
 			add("Execution_Time", ctime(j.After))

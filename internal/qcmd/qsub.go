@@ -50,7 +50,19 @@ output goes to slurm-%j.out, with standard error, by default. Everything
 else is refused, as is any option this system does not honour: the
 error names the line and the option. Refused too: a script with CRLF line
 ends, a directive after the first command or indented (PBS would ignore
-it), -X, -G, -R, and a request for more than one host or chunk.
+it), -X, -G, -R, and --nodes or --ntasks above 1 (use -l select=N).
+
+CHUNKS. -l select=N:ncpus=..:mem=..:mpiprocs=..:ompthreads=.. asks for N
+chunks, each on one host; kinds join with "+" (select=1:ncpus=4+2:ncpus=1);
+nodes=N:ppn=M is select=N:ncpus=M:mpiprocs=M with place=scatter. -l
+place=free|pack|scatter[:excl|:shared]: each chunk where it fits, all on
+one node, each on a node of its own; excl: nothing else on the nodes
+while the job runs. In a cluster the script starts on the first chunk's
+node, the others are held for the run; a job that never fits the nodes
+gets a "Can Never Run" comment (qstat -f). On a single host every chunk
+goes on the host; scatter of several chunks and excl are refused. A run
+on several hosts cannot be checkpointed (qchkpnt refuses it; a drain
+reruns it).
 
 Mail (-m, -M): PBS's messages, sent through lazarusd's sendmail (lazarus.conf
 sendmail, mail_from) to the -M list, or to you: a when the system ends the
@@ -66,8 +78,10 @@ USER, LOGNAME, SHELL and PATH set as at login, plus what -v and -V add, and
 PBS's variables: PBS_JOBID, PBS_JOBNAME, PBS_QUEUE, PBS_O_QUEUE,
 PBS_O_WORKDIR, PBS_O_HOST, PBS_O_HOME, PBS_O_PATH, PBS_O_SHELL, PBS_O_LOGNAME
 (and PBS_O_LANG, PBS_O_MAIL, PBS_O_TZ), PBS_ENVIRONMENT=PBS_BATCH,
-PBS_NODEFILE (this host, once per CPU or per mpiprocs), NCPUS,
-OMP_NUM_THREADS (ompthreads, else ncpus), and TMPDIR, a directory of the
+PBS_NODEFILE (each chunk's host once per mpiprocs; the one chunk of a job
+without mpiprocs once per CPU; rewritten, at the same path, at every start
+and restart), NCPUS and OMP_NUM_THREADS (of the first chunk: ompthreads,
+else ncpus), and TMPDIR, a directory of the
 job's own (mode 0700) that lives as long as the job, across checkpoints and
 restarts. A job from #SBATCH lines also gets SLURM_JOB_ID, SLURM_JOB_NAME,
 SLURM_SUBMIT_DIR, SLURM_SUBMIT_HOST, SLURM_CPUS_PER_TASK, SLURM_NTASKS,
@@ -144,7 +158,7 @@ Options go before the script.
 		&cli.StringFlag{Name: "r", Usage: "rerunnable y|n: whether a run lost in a machine crash may start again (default y)"},
 		&cli.BoolFlag{Name: "h", DisableDefaultText: true, Usage: "hold the job at submission (qrls releases it)"},
 		&cli.StringFlag{Name: "a", Usage: "do not start before [[[[CC]YY]MM]DD]hhmm[.SS], local time (a past hhmm means tomorrow)"},
-		&cli.StringSliceFlag{Name: "l", Usage: "resources: ncpus=N (default 1), mem=SIZE (b, kb, mb, gb, tb), walltime=[[HH:]MM:]SS, cput=[[HH:]MM:]SS (CPU time of the whole job), select=1:ncpus=N:mem=SIZE[:mpiprocs=N][:ompthreads=N], nodes=1:ppn=N, procs=N, place=free|pack|scatter|vscatter|shared, net=private|host (private: a network namespace of its own with loopback only, fresh at each restart; no network outside the job); repeatable"},
+		&cli.StringSliceFlag{Name: "l", Usage: "resources: ncpus=N (default 1), mem=SIZE (b, kb, mb, gb, tb), walltime=[[HH:]MM:]SS, cput=[[HH:]MM:]SS (CPU time of the whole job), select=[N:]ncpus=N:mem=SIZE[:mpiprocs=N][:ompthreads=N][+...] (chunks), nodes=N[:ppn=M], procs=N, place=free|pack|scatter|vscatter[:shared|excl|exclhost], net=private|host (private: a network namespace of its own with loopback only, fresh at each restart; no network outside the job); repeatable"},
 		&cli.StringSliceFlag{Name: "v", Usage: "variables to export: VAR=value, or VAR for its value here; comma separated, repeatable"},
 		&cli.BoolFlag{Name: "V", DisableDefaultText: true, Usage: "export all of qsub's environment to the job"},
 		&cli.StringFlag{Name: "c", Usage: "checkpoint policy: n, s, HOURS (2, 0.5), a duration (90m), or PBS's c, w, c=MINUTES, w=MINUTES, u (see above)"},
