@@ -50,7 +50,7 @@ output goes to slurm-%j.out, with standard error, by default. Everything
 else is refused, as is any option this system does not honour: the
 error names the line and the option. Refused too: a script with CRLF line
 ends, a directive after the first command or indented (PBS would ignore
-it), -X, -G, -R, and --nodes or --ntasks above 1 (use -l select=N).
+it), -X, -G, -R, and --nodes above 1 (use -l select=N:...:place=scatter).
 
 CHUNKS. -l select=N:ncpus=..:mem=..:mpiprocs=..:ompthreads=.. asks for N
 chunks, each on one host; kinds join with "+" (select=1:ncpus=4+2:ncpus=1);
