@@ -132,8 +132,8 @@ func (b *builder) registerLazy() error {
 	if err != nil {
 		return fmt.Errorf("lazy restore: pidfd_open: %w", err)
 	}
+	defer unix.Close(pidfd)
 	ufd, err := unix.PidfdGetfd(pidfd, int(fd), 0)
-	unix.Close(pidfd)
 	if err != nil {
 		return fmt.Errorf("lazy restore: pidfd_getfd: %w", err)
 	}
@@ -144,13 +144,13 @@ func (b *builder) registerLazy() error {
 	m.fd = ufd
 	sort.Slice(m.pieces, func(i, j int) bool { return m.pieces[i].addr < m.pieces[j].addr })
 	if b.r.lazy == nil {
-		if b.r.lazy, err = newLazyLoader(b.r.killAll); err != nil {
+		if b.r.lazy, err = newLazyLoader(b.r.killAll, b.r.root.img.Path); err != nil {
 			m.close()
 			src.f.Close()
 			return err
 		}
 	}
-	b.r.lazy.add(m, src)
+	b.r.lazy.add(m, src, pidfd)
 	return nil
 }
 
@@ -181,12 +181,16 @@ type lazyPiece struct {
 type lazyMM struct {
 	fd     int
 	pieces []lazyPiece // sorted by addr, disjoint
+	// The keeper holds a duplicate of fd as id (lazykeep.go).
+	keep *keeper
+	id   uint32
 }
 
 func (m *lazyMM) close() {
 	if m.fd >= 0 {
 		unix.Close(m.fd)
 		m.fd = -1
+		m.keep.send(keepClose, m.id)
 	}
 	m.pieces = nil
 }
@@ -235,22 +239,39 @@ type lazyLoader struct {
 	sealed  bool // every process of the tree is added
 
 	mms  []*lazyMM // the goroutine's own
+	keep *keeper   // holds every userfaultfd too (lazykeep.go)
 	kill func()
 	err  error // set before done is closed
 	done chan struct{}
 	buf  []byte
 }
 
-func newLazyLoader(kill func()) (*lazyLoader, error) {
+// lazyBackground: the loader copies in the pages not faulted, while
+// nothing faults. Tests turn it off to have pages missing for as long as
+// they need.
+var lazyBackground = true
+
+func newLazyLoader(kill func(), image string) (*lazyLoader, error) {
 	l := &lazyLoader{kill: kill, done: make(chan struct{})}
 	if err := unix.Pipe2(l.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return nil, fmt.Errorf("lazy restore: %w", err)
 	}
+	k, err := startKeeper(image)
+	if err != nil {
+		unix.Close(l.wake[0])
+		unix.Close(l.wake[1])
+		return nil, err
+	}
+	l.keep = k
 	go l.run()
 	return l, nil
 }
 
-func (l *lazyLoader) add(m *lazyMM, src *lazySource) {
+// add hands the loader the address space of the process of pidfd, and the
+// keeper a duplicate of its userfaultfd.
+func (l *lazyLoader) add(m *lazyMM, src *lazySource, pidfd int) {
+	m.keep, m.id = l.keep, l.keep.ids.Add(1)
+	l.keep.send(keepMM, m.id, m.fd, pidfd)
 	l.mu.Lock()
 	l.pending = append(l.pending, m)
 	l.srcs = append(l.srcs, src)
@@ -258,9 +279,11 @@ func (l *lazyLoader) add(m *lazyMM, src *lazySource) {
 	unix.Write(l.wake[1], []byte{0})
 }
 
-// seal tells the loader that every process is added: it ends once all
-// their pages are in.
-func (l *lazyLoader) seal() {
+// seal tells the loader that every process is added (pids, the whole
+// tree, killed by the keeper if we end first): it ends once all their
+// pages are in.
+func (l *lazyLoader) seal(pids []int) {
+	l.keep.procs(pids)
 	l.mu.Lock()
 	l.sealed = true
 	l.mu.Unlock()
@@ -291,6 +314,9 @@ func (l *lazyLoader) run() {
 		l.mu.Unlock()
 		unix.Close(l.wake[0])
 		unix.Close(l.wake[1])
+		// Every page is in, or the tree was killed: the keeper can let
+		// the userfaultfds go.
+		l.keep.done()
 		close(l.done)
 	}()
 	for {
@@ -322,7 +348,7 @@ func (l *lazyLoader) run() {
 		// The background load starts once the tree runs: until then only
 		// faults are served, so the restore itself does not wait for it.
 		timeout := 0
-		if len(live) == 0 || !sealed {
+		if len(live) == 0 || !sealed || !lazyBackground {
 			timeout = -1
 		}
 		n, err := unix.Poll(fds, timeout)
@@ -345,7 +371,7 @@ func (l *lazyLoader) run() {
 				return
 			}
 		}
-		if !busy && sealed && len(live) > 0 {
+		if !busy && sealed && len(live) > 0 && lazyBackground {
 			// Nothing faulting: load the next segment in the background.
 			p := live[0].pieces[0]
 			if err := l.load(p.src, p.seg); err != nil {
@@ -390,8 +416,9 @@ func (l *lazyLoader) events(m *lazyMM) error {
 				// as it would have been.
 				m.zero(addr)
 			case uffdEventFork:
-				c := &lazyMM{fd: int(le.Uint32(b[8:])), pieces: append([]lazyPiece(nil), m.pieces...)}
+				c := &lazyMM{fd: int(le.Uint32(b[8:])), pieces: append([]lazyPiece(nil), m.pieces...), keep: l.keep, id: l.keep.ids.Add(1)}
 				unix.CloseOnExec(c.fd)
+				l.keep.send(keepFork, c.id, c.fd)
 				l.mms = append(l.mms, c)
 			case uffdEventRemap:
 				from, to, n := le.Uint64(b[8:]), le.Uint64(b[16:]), le.Uint64(b[24:])
