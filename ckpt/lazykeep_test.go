@@ -20,7 +20,7 @@ const lazyServeEnv = "CKPT_TEST_LAZY_SERVE"
 
 // TestLazyServeHelper is the restart process of TestLazyServerKilled (a
 // test process of its own, so that it can be SIGKILLed): it restarts the
-// image lazily without the background load (pages come in only as they
+// image lazily with the background load held (pages come in only as they
 // are touched, so many are still missing when it is killed), prints the
 // job's and the keeper's pids, and serves until killed.
 func TestLazyServeHelper(t *testing.T) {
@@ -28,7 +28,7 @@ func TestLazyServeHelper(t *testing.T) {
 	if img == "" {
 		return
 	}
-	lazyBackground = false
+	lazyHold = make(chan struct{}) // never let go: the server is killed
 	p, err := Restart(context.Background(), img, RestartOptions{Lazy: true})
 	if err != nil {
 		fmt.Println("error", err)
