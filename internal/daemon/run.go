@@ -552,8 +552,9 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		Namespace:  d.uid == 0,
 		PrivateNet: d.uid == 0 && j.Resources.Net == jobs.NetPrivate,
 		Restore:    restore, Generation: seg.Generation,
-		KeyFile: d.keyFile,
-		Fence:   d.runFence(),
+		RestoreLazy: restore != "" && cfg.RestartLazy,
+		KeyFile:     d.keyFile,
+		Fence:       d.runFence(),
 
 		Prologue: d.pelogPath(cfg.Prologue, "prologue"), Epilogue: d.pelogPath(cfg.Epilogue, "epilogue"),
 		PelogTimeout: cfg.PelogTimeout,
