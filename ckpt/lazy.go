@@ -65,8 +65,7 @@ const (
 
 // lazyRegion reports whether rg is restored lazily.
 func (b *builder) lazyRegion(rg region) bool {
-	if !b.r.opts.Lazy || rg.Kind != regionAnon || len(rg.Extents) == 0 || rg.FromParent {
-		// FromParent: filled through its chain (fillLayers), before it runs.
+	if !b.r.opts.Lazy || rg.Kind != regionAnon || (len(rg.Extents) == 0 && !rg.FromParent) {
 		return false
 	}
 	if len(rg.Inherit) > 0 || b.p.cow.kept[rg.Start] {
@@ -77,15 +76,52 @@ func (b *builder) lazyRegion(rg region) bool {
 			return false // mlock'ed: its pages must all be there (restoreVMFlags)
 		}
 	}
-	for _, e := range rg.Extents {
-		if e.Len > lazySegMax {
-			return false
+	ls := []layer{{b.p.img, rg}}
+	if rg.FromParent {
+		// An incremental image's region: its pages come from the images
+		// of its chain (lazyLayers), as fillLayers would place them.
+		var err error
+		if ls, err = b.p.img.layers(rg); err != nil {
+			return false // the eager fill reports it
 		}
-		if _, ok := b.p.img.segmentFile(e); !ok && b.p.img.comp == nil {
-			return false
+	}
+	for _, l := range ls {
+		for _, e := range l.rg.Extents {
+			if e.Len > lazySegMax || l.img.segment(e) < 0 {
+				return false
+			}
 		}
 	}
 	return true
+}
+
+// lazyLayers returns the pieces of region rg of img, each from the image
+// of its chain that holds the page last: the oldest image's extents, then
+// for each newer one, the ranges it dropped (Clear: zero pages, as
+// MADV_DONTNEED leaves them) and its extents over what was there.
+func lazyLayers(img *Image, rg region, source func(*Image) *lazySource) ([]lazyPiece, error) {
+	ls := []layer{{img, rg}}
+	if rg.FromParent {
+		var err error
+		if ls, err = img.layers(rg); err != nil {
+			return nil, err
+		}
+	}
+	var acc lazyMM
+	for i, l := range ls {
+		if i > 0 {
+			for _, c := range l.rg.Clear {
+				acc.cut(c[0], c[1])
+			}
+		}
+		src := source(l.img)
+		for _, e := range l.rg.Extents {
+			acc.cut(e.Addr, e.Addr+e.Len)
+			src.segs = append(src.segs, e)
+			acc.pieces = append(acc.pieces, lazyPiece{addr: e.Addr, len: e.Len, src: src, seg: len(src.segs) - 1})
+		}
+	}
+	return acc.pieces, nil
 }
 
 // registerLazy registers the lazy regions of the process (b.lazy) with a
@@ -111,7 +147,25 @@ func (b *builder) registerLazy() error {
 		return fmt.Errorf("lazy restore: UFFDIO_API: %w", err)
 	}
 	m := &lazyMM{}
-	src := &lazySource{img: b.p.img}
+	var srcs []*lazySource
+	handed := false // to the loader, which closes them
+	defer func() {
+		for _, s := range srcs {
+			if s.f != nil && !handed {
+				s.f.Close()
+			}
+		}
+	}()
+	source := func(img *Image) *lazySource {
+		for _, s := range srcs {
+			if s.img == img {
+				return s
+			}
+		}
+		s := &lazySource{img: img}
+		srcs = append(srcs, s)
+		return s
+	}
 	for _, rg := range b.lazy {
 		reg := make([]byte, 32)
 		le.PutUint64(reg, rg.Start)
@@ -123,34 +177,37 @@ func (b *builder) registerLazy() error {
 		if _, err := b.call("ioctl", unix.SYS_IOCTL, fd, uffdioRegister, addr); err != nil {
 			return fmt.Errorf("lazy restore: register %#x-%#x: %w", rg.Start, rg.End, err)
 		}
-		for _, e := range rg.Extents {
-			src.segs = append(src.segs, e)
-			m.pieces = append(m.pieces, lazyPiece{addr: e.Addr, len: e.Len, src: src, seg: len(src.segs) - 1})
+		ps, err := lazyLayers(b.p.img, rg, source)
+		if err != nil {
+			return err
 		}
+		m.pieces = append(m.pieces, ps...)
 	}
 	pidfd, err := unix.PidfdOpen(b.pid, 0)
 	if err != nil {
 		return fmt.Errorf("lazy restore: pidfd_open: %w", err)
 	}
+	defer unix.Close(pidfd)
 	ufd, err := unix.PidfdGetfd(pidfd, int(fd), 0)
-	unix.Close(pidfd)
 	if err != nil {
 		return fmt.Errorf("lazy restore: pidfd_getfd: %w", err)
 	}
-	if src.f, err = openImage(b.p.img.Path); err != nil {
-		unix.Close(ufd)
-		return err
+	for _, s := range srcs {
+		if s.f, err = openImage(s.img.Path); err != nil {
+			unix.Close(ufd)
+			return err
+		}
 	}
 	m.fd = ufd
 	sort.Slice(m.pieces, func(i, j int) bool { return m.pieces[i].addr < m.pieces[j].addr })
 	if b.r.lazy == nil {
-		if b.r.lazy, err = newLazyLoader(b.r.killAll); err != nil {
+		if b.r.lazy, err = newLazyLoader(b.r.killAll, b.r.root.img.Path); err != nil {
 			m.close()
-			src.f.Close()
 			return err
 		}
 	}
-	b.r.lazy.add(m, src)
+	b.r.lazy.add(m, srcs, pidfd)
+	handed = true
 	return nil
 }
 
@@ -181,12 +238,16 @@ type lazyPiece struct {
 type lazyMM struct {
 	fd     int
 	pieces []lazyPiece // sorted by addr, disjoint
+	// The keeper holds a duplicate of fd as id (lazykeep.go).
+	keep *keeper
+	id   uint32
 }
 
 func (m *lazyMM) close() {
 	if m.fd >= 0 {
 		unix.Close(m.fd)
 		m.fd = -1
+		m.keep.send(keepClose, m.id)
 	}
 	m.pieces = nil
 }
@@ -235,32 +296,66 @@ type lazyLoader struct {
 	sealed  bool // every process of the tree is added
 
 	mms  []*lazyMM // the goroutine's own
+	keep *keeper   // holds every userfaultfd too (lazykeep.go)
 	kill func()
 	err  error // set before done is closed
 	done chan struct{}
 	buf  []byte
+	// vsegs: compressed segments verified, stored form (load).
+	vsegs []*verifiedSeg
 }
 
-func newLazyLoader(kill func()) (*lazyLoader, error) {
+// lazyHold, if set, holds the background load (the pages not faulted,
+// copied in while nothing faults) until it is closed: tests set it to have
+// pages missing for as long as they need.
+var lazyHold chan struct{}
+
+// lazyHeld reports whether lazyHold holds the background load.
+func lazyHeld() bool {
+	if lazyHold == nil {
+		return false
+	}
+	select {
+	case <-lazyHold:
+		return false
+	default:
+		return true
+	}
+}
+
+func newLazyLoader(kill func(), image string) (*lazyLoader, error) {
 	l := &lazyLoader{kill: kill, done: make(chan struct{})}
 	if err := unix.Pipe2(l.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		return nil, fmt.Errorf("lazy restore: %w", err)
 	}
+	k, err := startKeeper(image)
+	if err != nil {
+		unix.Close(l.wake[0])
+		unix.Close(l.wake[1])
+		return nil, err
+	}
+	l.keep = k
 	go l.run()
 	return l, nil
 }
 
-func (l *lazyLoader) add(m *lazyMM, src *lazySource) {
+// add hands the loader the address space of the process of pidfd, and the
+// keeper a duplicate of its userfaultfd.
+func (l *lazyLoader) add(m *lazyMM, srcs []*lazySource, pidfd int) {
+	m.keep, m.id = l.keep, l.keep.ids.Add(1)
+	l.keep.send(keepMM, m.id, m.fd, pidfd)
 	l.mu.Lock()
 	l.pending = append(l.pending, m)
-	l.srcs = append(l.srcs, src)
+	l.srcs = append(l.srcs, srcs...)
 	l.mu.Unlock()
 	unix.Write(l.wake[1], []byte{0})
 }
 
-// seal tells the loader that every process is added: it ends once all
-// their pages are in.
-func (l *lazyLoader) seal() {
+// seal tells the loader that every process is added (pids, the whole
+// tree, killed by the keeper if we end first): it ends once all their
+// pages are in.
+func (l *lazyLoader) seal(pids []int) {
+	l.keep.procs(pids)
 	l.mu.Lock()
 	l.sealed = true
 	l.mu.Unlock()
@@ -291,6 +386,9 @@ func (l *lazyLoader) run() {
 		l.mu.Unlock()
 		unix.Close(l.wake[0])
 		unix.Close(l.wake[1])
+		// Every page is in, or the tree was killed: the keeper can let
+		// the userfaultfds go.
+		l.keep.done()
 		close(l.done)
 	}()
 	for {
@@ -322,8 +420,11 @@ func (l *lazyLoader) run() {
 		// The background load starts once the tree runs: until then only
 		// faults are served, so the restore itself does not wait for it.
 		timeout := 0
+		held := lazyHeld()
 		if len(live) == 0 || !sealed {
 			timeout = -1
+		} else if held {
+			timeout = 50 // ms: look at lazyHold again
 		}
 		n, err := unix.Poll(fds, timeout)
 		if err != nil && err != unix.EINTR {
@@ -345,10 +446,10 @@ func (l *lazyLoader) run() {
 				return
 			}
 		}
-		if !busy && sealed && len(live) > 0 {
+		if !busy && sealed && len(live) > 0 && !held {
 			// Nothing faulting: load the next segment in the background.
 			p := live[0].pieces[0]
-			if err := l.load(p.src, p.seg); err != nil {
+			if err := l.load(p.src, p.seg, p.off); err != nil {
 				l.fail(err)
 				return
 			}
@@ -381,7 +482,7 @@ func (l *lazyLoader) events(m *lazyMM) error {
 				addr := le.Uint64(b[16:]) &^ (pageSize - 1)
 				if i := m.find(addr); i >= 0 {
 					p := m.pieces[i]
-					if err := l.load(p.src, p.seg); err != nil {
+					if err := l.load(p.src, p.seg, p.off+(addr-p.addr)); err != nil {
 						return err
 					}
 					continue
@@ -390,8 +491,9 @@ func (l *lazyLoader) events(m *lazyMM) error {
 				// as it would have been.
 				m.zero(addr)
 			case uffdEventFork:
-				c := &lazyMM{fd: int(le.Uint32(b[8:])), pieces: append([]lazyPiece(nil), m.pieces...)}
+				c := &lazyMM{fd: int(le.Uint32(b[8:])), pieces: append([]lazyPiece(nil), m.pieces...), keep: l.keep, id: l.keep.ids.Add(1)}
 				unix.CloseOnExec(c.fd)
+				l.keep.send(keepFork, c.id, c.fd)
 				l.mms = append(l.mms, c)
 			case uffdEventRemap:
 				from, to, n := le.Uint64(b[8:]), le.Uint64(b[16:]), le.Uint64(b[24:])
@@ -425,53 +527,183 @@ func (m *lazyMM) wake(addr, n uint64) {
 	unix.Syscall(unix.SYS_IOCTL, uintptr(m.fd), uffdioWake, uintptr(unsafe.Pointer(&arg)))
 }
 
-// load reads segment seg of src, verifies it, and copies it into every
-// address space that still misses a part of it.
-func (l *lazyLoader) load(src *lazySource, seg int) error {
+// load brings in the part of segment seg of src that holds byte at of it:
+// the whole segment when it is stored as it is (its check covers it all),
+// the chunk of at when it is compressed (compressed segments are read and
+// verified whole, stored form only, then each chunk is decoded when a page
+// of it is wanted). What it copies is what was verified: the bytes read
+// into the loader's own buffer and checked there, or decoded from such.
+func (l *lazyLoader) load(src *lazySource, seg int, at uint64) error {
 	e := src.segs[seg]
-	if uint64(cap(l.buf)) < e.Len {
-		l.buf = make([]byte, e.Len)
+	if src.img.comp == nil {
+		if uint64(cap(l.buf)) < e.Len {
+			l.buf = make([]byte, e.Len)
+		}
+		buf := l.buf[:e.Len]
+		c := src.img.checkSegment(e)
+		for at := uint64(0); at < e.Len; {
+			k := min(e.Len-at, checkPiece)
+			if err := src.img.readSegment(src.f, e, at, buf[at:at+k]); err != nil {
+				return &ImageError{Path: src.img.Path, Err: err}
+			}
+			c.h.write(buf[at : at+k])
+			at += k
+		}
+		if err := c.verify(); err != nil {
+			return fmt.Errorf("lazy restore: %w: the job is killed, it never ran on it", err)
+		}
+		return l.place(src, seg, 0, buf)
 	}
-	buf := l.buf[:e.Len]
-	c := src.img.checkSegment(e)
-	if src.img.comp != nil {
-		// The chunks of a compressed segment, decoded (compress.go).
-		err := src.img.streamSegment(src.f, e, c, func(at uint64, b []byte) error {
-			copy(buf[at:], b)
-			return nil
-		})
+	v, err := l.verified(src, seg)
+	if err != nil {
+		return err
+	}
+	chunk := src.img.comp.Chunk
+	j := int(at / chunk)
+	lo := uint64(j) * chunk
+	raw := min(chunk, e.Len-lo)
+	if uint64(cap(l.buf)) < raw {
+		l.buf = make([]byte, raw)
+	}
+	buf := l.buf[:raw]
+	switch in := v.chunks[j]; {
+	case len(in) == 0:
+		clear(buf)
+	case uint64(len(in)) == raw:
+		copy(buf, in)
+	default:
+		dec, err := decoder()
 		if err != nil {
 			return err
 		}
-	}
-	for at := uint64(0); at < e.Len && src.img.comp == nil; {
-		k := min(e.Len-at, checkPiece)
-		if err := src.img.readSegment(src.f, e, at, buf[at:at+k]); err != nil {
-			return &ImageError{Path: src.img.Path, Err: err}
+		if buf, err = decodeChunk(dec, in, buf[:0:raw]); err != nil {
+			return fmt.Errorf("lazy restore: %w: the job is killed, it never ran on it",
+				&ImageError{Path: src.img.Path, Err: fmt.Errorf("%w: segment %d (%#x) chunk %d: %v", ErrCorrupt, src.img.segment(e), e.Addr, j, err)})
 		}
-		c.h.write(buf[at : at+k])
-		at += k
+	}
+	err = l.place(src, seg, lo, buf)
+	if !l.missing(src, seg) {
+		l.forget(src, seg)
+	}
+	return err
+}
+
+// verifiedSeg is the stored form of a compressed segment, verified: its
+// chunks' stored bytes (a frame, the raw chunk, or none: zeros).
+type verifiedSeg struct {
+	src    *lazySource
+	seg    int
+	chunks [][]byte
+}
+
+// lazyVerifiedMax bounds the compressed segments kept verified at once
+// (each at most lazySegMax, usually much less); a segment dropped is read
+// and verified again if a page of it is wanted later.
+const lazyVerifiedMax = 8
+
+// verified returns segment seg of src in its stored form, read and
+// verified whole (its CRC-32C and HMAC cover the stored form, chunk table
+// entries included: streamSegment's order).
+func (l *lazyLoader) verified(src *lazySource, seg int) (*verifiedSeg, error) {
+	for i, v := range l.vsegs {
+		if v.src == src && v.seg == seg {
+			l.vsegs = append(append(l.vsegs[:i:i], l.vsegs[i+1:]...), v) // most recent last
+			return v, nil
+		}
+	}
+	e := src.segs[seg]
+	img := src.img
+	index := img.segment(e)
+	if index < 0 {
+		return nil, &ImageError{Path: img.Path, Err: fmt.Errorf("%w: no segment at %#x", ErrCorrupt, e.Addr)}
+	}
+	chunk := img.comp.Chunk
+	k := chunkCount(e.Len, chunk)
+	table := img.sums.chunks[img.chunkBase[index] : img.chunkBase[index]+k]
+	var total uint64
+	for _, n := range table {
+		total += uint64(n)
+	}
+	c := img.checkSegment(e)
+	all := make([]byte, total)
+	v := &verifiedSeg{src: src, seg: seg, chunks: make([][]byte, k)}
+	var pos uint64
+	for j, n := range table {
+		var entry [4]byte
+		binary.LittleEndian.PutUint32(entry[:], n)
+		c.h.write(entry[:])
+		in := all[pos : pos+uint64(n)]
+		if n > 0 {
+			if _, err := src.f.ReadAt(in, int64(img.dataStart+e.Off+uint64(j)*chunk)); err != nil {
+				return nil, &ImageError{Path: img.Path, Err: fmt.Errorf("%w: segment %d chunk %d: read: %v", ErrCorrupt, index, j, err)}
+			}
+			c.h.write(in)
+		}
+		v.chunks[j] = in
+		pos += uint64(n)
 	}
 	if err := c.verify(); err != nil {
-		return fmt.Errorf("lazy restore: %w: the job is killed, it never ran on it", err)
+		return nil, fmt.Errorf("lazy restore: %w: the job is killed, it never ran on it", err)
 	}
+	if len(l.vsegs) >= lazyVerifiedMax {
+		l.vsegs = l.vsegs[1:]
+	}
+	l.vsegs = append(l.vsegs, v)
+	return v, nil
+}
+
+// forget drops the verified stored form of segment seg of src.
+func (l *lazyLoader) forget(src *lazySource, seg int) {
+	for i, v := range l.vsegs {
+		if v.src == src && v.seg == seg {
+			l.vsegs = append(l.vsegs[:i:i], l.vsegs[i+1:]...)
+			return
+		}
+	}
+}
+
+// missing reports whether an address space still misses a part of segment
+// seg of src.
+func (l *lazyLoader) missing(src *lazySource, seg int) bool {
+	for _, m := range l.mms {
+		for _, p := range m.pieces {
+			if p.src == src && p.seg == seg {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// place copies buf, bytes lo.. of segment seg of src, into every address
+// space that still misses a part of them.
+func (l *lazyLoader) place(src *lazySource, seg int, lo uint64, buf []byte) error {
+	hi := lo + uint64(len(buf))
 	for _, m := range l.mms {
 		for m.fd >= 0 {
 			var mine []lazyPiece
 			rest := m.pieces[:0:0]
 			for _, p := range m.pieces {
-				if p.src == src && p.seg == seg {
-					mine = append(mine, p)
-				} else {
+				if p.src != src || p.seg != seg || p.off+p.len <= lo || p.off >= hi {
 					rest = append(rest, p)
+					continue
 				}
+				// The part of p in [lo, hi) is placed; the rest stays.
+				if p.off < lo {
+					rest = append(rest, lazyPiece{addr: p.addr, len: lo - p.off, off: p.off, src: src, seg: seg})
+				}
+				if p.off+p.len > hi {
+					rest = append(rest, lazyPiece{addr: p.addr + (hi - p.off), len: p.off + p.len - hi, off: hi, src: src, seg: seg})
+				}
+				a, b := max(p.off, lo), min(p.off+p.len, hi)
+				mine = append(mine, lazyPiece{addr: p.addr + (a - p.off), len: b - a, off: a, src: src, seg: seg})
 			}
 			if len(mine) == 0 {
 				break
 			}
 			again := false
 			for i, p := range mine {
-				switch err := m.copy(p.addr, buf[p.off:p.off+p.len]); err {
+				switch err := m.copy(p.addr, buf[p.off-lo:p.off-lo+p.len]); err {
 				case nil:
 					m.wake(p.addr, p.len)
 				case unix.EAGAIN:

@@ -606,7 +606,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		}
 	}
 	if r.lazy != nil {
-		r.lazy.seal()
+		r.lazy.seal(r.created)
 	}
 	return &Process{PID: r.root.pid, Comm: r.root.comm(), Detached: r.opts.Detach, Stub: r.stub, giveBack: giveBack, lazy: r.lazy}, nil
 }

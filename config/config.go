@@ -79,6 +79,10 @@ type Config struct {
 	// self-contained, the others incremental (a queue's ckpt_full_every
 	// overrides it); 1: every one.
 	CheckpointFullEvery int
+	// RestartLazy: jobs restart from their checkpoints lazily (the
+	// job runs at once, its memory comes in as it touches it; ckpt's
+	// RestartOptions.Lazy).
+	RestartLazy bool
 	// CheckpointHour is how long an hour of a checkpoint interval lasts:
 	// an hour, except for tests and demonstrations, which shorten it.
 	CheckpointHour time.Duration

@@ -144,6 +144,16 @@ var keys = []key{
 			return nil
 		},
 		func(c Config) string { return strconv.Itoa(c.CheckpointFullEvery) }},
+	{"restart_lazy", "restart jobs from their checkpoints lazily: the job runs at once and its memory comes in from the image as it touches it (and in the background), each segment verified first; false: all of it before the job runs", "false",
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false")
+			}
+			c.RestartLazy = b
+			return nil
+		},
+		func(c Config) string { return strconv.FormatBool(c.RestartLazy) }},
 	{"checkpoint_hour", "how long an hour of a checkpoint interval (qsub -c) lasts; shorter only for tests and demonstrations", "1h",
 		func(c *Config, v string) error {
 			return duration(&c.CheckpointHour, v, 100*time.Millisecond, time.Hour)

@@ -76,7 +76,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "z", Usage: "leave the process stopped (same as -k STOP; not with -k/-K)"},
 			&cli.StringFlag{Name: "k", Usage: "send signal `signo` instead of SIGCONT when the restore is complete; 0: none"},
 			&cli.StringFlag{Name: "K", Usage: "like -k, for every process of the tree"},
-			&cli.BoolFlag{Name: "lazy", Usage: "run at once and load memory from the image as the process touches it, each segment verified first; restart (also with -W) stays until every page is in: the image must stay until then"},
+			&cli.BoolFlag{Name: "lazy", Usage: "run at once and load memory from the image as the process touches it, each segment verified first; restart (also with -W) stays until every page is in: the image must stay until then; if restart is killed before, a keeper process kills the job rather than let missing pages read as zeros"},
 			statusFlag,
 		},
 		Action: run,

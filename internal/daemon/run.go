@@ -556,9 +556,10 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		Namespace:  d.uid == 0,
 		PrivateNet: d.uid == 0 && j.Resources.Net == jobs.NetPrivate,
 		Restore:    restore, Generation: seg.Generation,
-		KeyFile: d.keyFile,
-		Fence:   d.runFence(),
-		EndCopy: d.runEndCopy(j),
+		RestoreLazy: restore != "" && cfg.RestartLazy,
+		KeyFile:     d.keyFile,
+		Fence:       d.runFence(),
+		EndCopy:     d.runEndCopy(j),
 
 		Prologue: d.pelogPath(cfg.Prologue, "prologue"), Epilogue: d.pelogPath(cfg.Epilogue, "epilogue"),
 		PelogTimeout: cfg.PelogTimeout,

@@ -35,6 +35,9 @@ func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid 
 	opts := ckpt.RestartOptions{
 		Force:  true,
 		Logger: l.log.With("component", "restart", "image", spec.Restore),
+		// Lazy: the supervisor serves the pages; it lives as long as the
+		// job, and a keeper kills the job if it dies first (ckpt).
+		Lazy: spec.RestoreLazy,
 	}
 	if l.term != nil {
 		if err := l.term.takeTerminal(); err != nil {
@@ -65,6 +68,18 @@ func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid 
 	p, err := ckpt.Restart(ctx, spec.Restore, opts)
 	if err != nil {
 		return 0, err
+	}
+	if spec.RestoreLazy {
+		// Ends with the loader: every page in, or a segment that failed
+		// its check (the loader killed the tree: say why).
+		go func() {
+			<-p.Loaded()
+			if err := p.LoadErr(); err != nil {
+				l.log.Error("lazy restore failed: the job was killed", "image", spec.Restore, "error", err)
+			} else {
+				l.log.Info("lazy restore: every page is in", "image", spec.Restore)
+			}
+		}()
 	}
 	defer func() {
 		if retErr != nil {

@@ -58,6 +58,9 @@ type Spec struct {
 	// Generation the run restarts from, instead of starting the script.
 	Restore    string `json:"restore,omitempty"`
 	Generation int    `json:"generation,omitempty"`
+	// RestoreLazy: the restore is lazy (ckpt.RestartOptions.Lazy): the
+	// supervisor serves the job's pages until every one is in.
+	RestoreLazy bool `json:"restore_lazy,omitempty"`
 	// KeyFile is the host key (HostKey): a restore trusts what an image
 	// records only if it is authenticated with it; "": none.
 	KeyFile string `json:"key_file,omitempty"`

@@ -1,0 +1,39 @@
+package integration
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// restart_lazy: a job restarted after a power cut comes back lazily (its
+// supervisor serves its pages, the log says when every one is in) and
+// ends as an uninterrupted run would.
+func TestBatchRestartLazy(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "restart_lazy = true\ncheckpoint_keep = 1\n")
+	const steps, bodies = 6000, 600
+	want := nbodyReference(t, steps, bodies)
+	id, out := b.nbodyJob("lazy", steps, bodies)
+	b.waitState(id, "running")
+	b.waitLines(out, 15)
+	b.mustRun("qchkpnt", jobArg(id))
+	b.waitLines(out, fileLines(out)+10)
+	b.crash()
+	b.start()
+	// The supervisor's log (in the job's run directory, while it runs).
+	b.waitFor("the lazy restore's pages all in", func() bool {
+		logs, _ := filepath.Glob(filepath.Join(b.home, "run", "*", "supervisor.log"))
+		for _, l := range logs {
+			if strings.Contains(b.readFile(l), "lazy restore: every page is in") {
+				return true
+			}
+		}
+		return false
+	})
+	j := b.waitState(id, "finished", "failed")
+	if j.State != "finished" || len(j.Segments) != 2 || !j.Segments[1].Restart {
+		t.Fatalf("job after the power cut: %+v", j)
+	}
+	checkNbodyOutput(t, out, want)
+}
