@@ -275,6 +275,11 @@ func (d *Daemon) finishCheckpoint(id jobs.ID, op *ckptOp, res supervisor.Checkpo
 		}
 		return err
 	})
+	if res.OK && unrecorded == nil {
+		// Before the next checkpoint of the job can start: it reads the
+		// chain of the newest generation.
+		d.mergeGenerations(id)
+	}
 	if op != nil {
 		op.res, op.unrecorded = res, unrecorded
 		d.ckpts.mu.Lock()
@@ -349,6 +354,64 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 		log.Warn("checkpoint failed; the job runs on", "error", res.Error)
 	}
 	return nil
+}
+
+// mergeGenerations merges the images of the job's kept generations that
+// were made against generations beyond its keep (jobs.ToMerge), and
+// records each merged one as self-contained: the generations only it
+// needed are then deleted. The order makes a crash at any point harmless:
+// a generation's images are merged durably (each under a temporary name,
+// renamed over the old one) while the record still lists the generations
+// below it, which are deleted only once the record of the merge is
+// durable. A merge that fails leaves the chain as it was, kept whole.
+// Jobs that are not running (a checkpoint stopped this one: it may be
+// restarting from the chain already) are merged at their next checkpoint.
+func (d *Daemon) mergeGenerations(id jobs.ID) {
+	j := d.store.View().Job(id)
+	if j == nil || j.State != jobs.Running || !d.mine(j) {
+		return
+	}
+	keep := d.keep(j)
+	for _, n := range j.ToMerge(keep) {
+		var g jobs.Generation
+		for _, x := range j.Checkpoints {
+			if x.N == n {
+				g = x
+			}
+		}
+		log := d.log.With("job_id", id, "gen", n)
+		if filepath.Dir(g.Dir) != d.ckptDir(id) {
+			log.Error("not merging a generation outside the job's checkpoint directory", "dir", g.Dir)
+			return
+		}
+		start := time.Now()
+		size, err := supervisor.MergeGeneration(d.ctx, log, g.Dir, d.keyFile)
+		if err != nil {
+			log.Warn("cannot merge a generation; the ones it needs are kept", "error", err)
+			return
+		}
+		var dropped []jobs.Generation
+		_, err = d.store.UpdateJob(id, func(j *jobs.Job) error {
+			if !d.mine(j) {
+				return errNotMine
+			}
+			var ok bool
+			if dropped, ok = j.Merged(n, size, d.keep(j)); !ok {
+				return errNotMine // pruned meanwhile
+			}
+			return nil
+		})
+		if err != nil {
+			// The images are self-contained and durable; the record still
+			// lists their old parents, kept until a later merge records it.
+			log.Warn("cannot record a merged generation", "error", err)
+			return
+		}
+		log.Info("generation merged", "size", size, "duration", time.Since(start).Round(time.Millisecond), "dropped", len(dropped))
+		for _, x := range dropped {
+			d.removeGeneration(id, x)
+		}
+	}
 }
 
 // killJob kills a job's processes (its tree, from the init of its PID
