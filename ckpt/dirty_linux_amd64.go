@@ -159,7 +159,10 @@ func (d *dumper) trackDirty(pm *os.File) error {
 	}
 	written := map[int][][2]uint64{}
 	if p := d.parentImg; p != nil {
-		why := d.trackerIntact(p, found)
+		why := restoredTracker(p, d.opts.Key, d.stat.StartTime) // retrack_linux_amd64.go
+		if why == "" {
+			why = d.trackerIntact(p, found)
+		}
 		if why == "" {
 			why = d.scanWrites(p, pm, written)
 		}
