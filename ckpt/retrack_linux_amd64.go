@@ -213,3 +213,30 @@ func restoredTracker(p *Image, key []byte, start uint64) string {
 	}
 	return ""
 }
+
+// parentOf returns the image of the parent tree that d's process was
+// checkpointed as: the same pid, or, restored into a new PID namespace
+// (its pid outside is another), the same pid inside it.
+func (t *dumpTree) parentOf(d *dumper) *Image {
+	if p := t.parents[d.pid]; p != nil {
+		return p
+	}
+	st, err := readStatus(d.pid)
+	if err != nil || len(st.NSpid) < 2 {
+		return nil
+	}
+	ns := st.NSpid[len(st.NSpid)-1]
+	for _, p := range t.parents {
+		if p.meta.NSPID == ns {
+			return p
+		}
+	}
+	return nil
+}
+
+// sameProcess reports whether images a and b can be of one process: the
+// same pid, or the same pid inside a PID namespace (a tree restored into
+// a new one has other pids outside).
+func sameProcess(a, b *imageMeta) bool {
+	return a.PID == b.PID || (a.NSPID > 0 && a.NSPID == b.NSPID)
+}

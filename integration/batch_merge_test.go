@@ -181,3 +181,40 @@ func TestBatchCkptMergePowerCut(t *testing.T) {
 	}
 	b.stopMemJob(id, out, mib+16)
 }
+
+// A job restarted from a generation is tracked again: the first
+// checkpoint of the restarted run is incremental against the generation
+// it restarted from (small), and a restart from that one, through the
+// chain, gets the memory back intact.
+func TestBatchCkptRestoredIncremental(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "checkpoint_full_every = 8\ncheckpoint_keep = 8\n")
+	const mib = 128
+	id, out := b.memJob("rt", mib)
+	b.mustRun("qchkpnt", jobArg(id))
+	b.crash()
+	b.start()
+	b.waitFor("the job to restart", func() bool {
+		j := b.job(id)
+		return j.State == "running" && len(j.Segments) == 2
+	})
+	b.memGrow(out, 1)
+	b.mustRun("qchkpnt", jobArg(id))
+	j := b.job(id)
+	if got := gens(j); got != "2<1 1" {
+		t.Fatalf("generations %s (N<parent), want 2<1 1", got)
+	}
+	if full, incr := j.Checkpoints[1].Size, j.Checkpoints[0].Size; incr > full/4 {
+		t.Errorf("the restarted run's checkpoint: %d bytes, the full one %d", incr, full)
+	}
+	b.crash()
+	b.start()
+	b.waitFor("the job to restart again", func() bool {
+		j := b.job(id)
+		return j.State == "running" && len(j.Segments) == 3
+	})
+	if j := b.job(id); j.Segments[2].Generation != 2 {
+		t.Fatalf("restarted from %d, want 2", j.Segments[2].Generation)
+	}
+	b.stopMemJob(id, out, mib+8)
+}

@@ -84,18 +84,28 @@ func (d *Daemon) fullEvery(j *jobs.Job) int {
 }
 
 // incrementalParent returns the generation the next checkpoint of j is
-// incremental against: its newest, if good and its chain is shorter than
-// fullEvery; 0: a self-contained one.
-func (d *Daemon) incrementalParent(j *jobs.Job) int {
+// incremental against: its newest, or, before the first checkpoint of a
+// run restarted from a generation, that one (its processes' trackers are
+// armed against it, supervisor.Spec.Track), if good and its chain is
+// shorter than fullEvery; 0: a self-contained one.
+func (d *Daemon) incrementalParent(j *jobs.Job) jobs.Generation {
 	n := d.fullEvery(j)
 	if n <= 1 || len(j.Checkpoints) == 0 {
-		return 0
+		return jobs.Generation{}
 	}
 	g := j.Checkpoints[0]
-	if !g.Good() || j.ChainLength(g.N) >= n {
-		return 0
+	if seg, open := j.Current(); open && seg.Restart && seg.Generation > 0 && !g.Time.After(seg.Start) {
+		g = jobs.Generation{}
+		for _, x := range j.Checkpoints {
+			if x.N == seg.Generation {
+				g = x
+			}
+		}
 	}
-	return g.N
+	if g.N == 0 || !g.Good() || j.ChainLength(g.N) >= n {
+		return jobs.Generation{}
+	}
+	return g
 }
 
 // keep is how many good generations a job keeps: its queue's ckpt_keep,
@@ -160,9 +170,7 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 		if j.State != jobs.Running {
 			return conflict("job %s is %s; only running jobs can be checkpointed", id, j.State)
 		}
-		if n := d.incrementalParent(j); n > 0 {
-			parent = j.Checkpoints[0]
-		}
+		parent = d.incrementalParent(j)
 		track = d.fullEvery(j) > 1
 		o, err := j.BeginCheckpoint(jobs.CheckpointOp{Requeue: req.stop, Hold: req.hold, By: req.by}, now)
 		op.gen = o.Gen

@@ -551,7 +551,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		KillGrace:  cfg.KillGrace,
 		Namespace:  d.uid == 0,
 		PrivateNet: d.uid == 0 && j.Resources.Net == jobs.NetPrivate,
-		Restore:    restore, Generation: seg.Generation,
+		Restore:    restore, Generation: seg.Generation, Track: restore != "" && d.fullEvery(j) > 1,
 		KeyFile: d.keyFile,
 		Fence:   d.runFence(),
 

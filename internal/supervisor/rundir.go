@@ -58,6 +58,10 @@ type Spec struct {
 	// Generation the run restarts from, instead of starting the script.
 	Restore    string `json:"restore,omitempty"`
 	Generation int    `json:"generation,omitempty"`
+	// Track arms the engine's dirty-page tracker in the restored
+	// processes (ckpt.RestartOptions.Track): the run's first checkpoint
+	// is incremental against Generation.
+	Track bool `json:"track,omitempty"`
 	// KeyFile is the host key (HostKey): a restore trusts what an image
 	// records only if it is authenticated with it; "": none.
 	KeyFile string `json:"key_file,omitempty"`
