@@ -218,3 +218,51 @@ func TestBatchCkptRestoredIncremental(t *testing.T) {
 	}
 	b.stopMemJob(id, out, mib+8)
 }
+
+// A generation whose parent is damaged cannot be restarted from: the
+// restart says so, naming the parent, and the job falls back to the
+// generation before, and before that, down to a good self-contained one.
+func TestBatchCkptDamagedParent(t *testing.T) {
+	batchNeedRoot(t)
+	b := newBatch(t, "checkpoint_full_every = 3\ncheckpoint_keep = 3\n")
+	const mib = 32
+	id, out := b.memJob("dp", mib)
+	for k := 1; k <= 3; k++ {
+		if k > 1 {
+			b.memGrow(out, k-1)
+		}
+		b.mustRun("qchkpnt", jobArg(id))
+	}
+	j := b.job(id)
+	if got := gens(j); got != "3<2 2<1 1" {
+		t.Fatalf("generations %s (N<parent), want 3<2 2<1 1", got)
+	}
+	// A byte of generation 2's memory (its segments are at the end).
+	img := j.Checkpoints[1].Image
+	data, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)-4096*2+100] ^= 0x10
+	if err := os.WriteFile(img, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.crash()
+	b.start()
+	b.waitFor("the job to restart from generation 1", func() bool {
+		j := b.job(id)
+		n := len(j.Segments)
+		return j.State == "running" && n >= 2 && j.Segments[n-1].Generation == 1
+	})
+	j = b.job(id)
+	var bad3 string
+	for _, g := range j.Checkpoints {
+		if g.N == 3 {
+			bad3 = g.Bad
+		}
+	}
+	if !strings.Contains(bad3, "parent") || !strings.Contains(bad3, "2/job") {
+		t.Errorf("generation 3 bad for %q, want its parent 2/job named", bad3)
+	}
+	b.stopMemJob(id, out, mib)
+}
