@@ -237,13 +237,18 @@ func TestBatchCkptDamagedParent(t *testing.T) {
 	if got := gens(j); got != "3<2 2<1 1" {
 		t.Fatalf("generations %s (N<parent), want 3<2 2<1 1", got)
 	}
-	// A byte of generation 2's memory (its segments are at the end).
-	img := j.Checkpoints[1].Image
+	// A byte of the memory memjob grew by before generation 2, which 3
+	// inherits: the middle of memjob's image.
+	imgs, _ := filepath.Glob(filepath.Join(j.Checkpoints[1].Dir, "job.memjob.*"))
+	if len(imgs) != 1 {
+		t.Fatalf("memjob's images in generation 2: %v", imgs)
+	}
+	img := imgs[0]
 	data, err := os.ReadFile(img)
 	if err != nil {
 		t.Fatal(err)
 	}
-	data[len(data)-4096*2+100] ^= 0x10
+	data[len(data)/2] ^= 0x10
 	if err := os.WriteFile(img, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -261,8 +266,8 @@ func TestBatchCkptDamagedParent(t *testing.T) {
 			bad3 = g.Bad
 		}
 	}
-	if !strings.Contains(bad3, "parent") || !strings.Contains(bad3, "2/job") {
-		t.Errorf("generation 3 bad for %q, want its parent 2/job named", bad3)
+	if !strings.Contains(bad3, "2/"+filepath.Base(img)) {
+		t.Errorf("generation 3 bad for %q, want its parent 2/%s named", bad3, filepath.Base(img))
 	}
 	b.stopMemJob(id, out, mib)
 }
