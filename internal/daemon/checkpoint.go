@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -379,6 +380,10 @@ func (d *Daemon) mergeGenerations(id jobs.ID) {
 	if j == nil || j.State != jobs.Running || !d.mine(j) {
 		return
 	}
+	ctx := d.ctx
+	if ctx == nil { // not started by Run (tests)
+		ctx = context.Background()
+	}
 	keep := d.keep(j)
 	for _, n := range j.ToMerge(keep) {
 		var g jobs.Generation
@@ -393,7 +398,7 @@ func (d *Daemon) mergeGenerations(id jobs.ID) {
 			return
 		}
 		start := time.Now()
-		size, err := supervisor.MergeGeneration(d.ctx, log, g.Dir, d.keyFile)
+		size, err := supervisor.MergeGeneration(ctx, log, g.Dir, d.keyFile)
 		if err != nil {
 			log.Warn("cannot merge a generation; the ones it needs are kept", "error", err)
 			return
