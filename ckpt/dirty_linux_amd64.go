@@ -42,7 +42,8 @@ import (
 // it is still registered; anything else (the descriptor closed, an exec,
 // a region unmapped and mapped again, mremap, which drops the
 // registration without UFFD_FEATURE_EVENT_REMAP, a fork's child, a
-// restored process) saves the region whole. Pages unmapped or dropped
+// restored process but one restored with Track, retrack_linux_amd64.go)
+// saves the region whole. Pages unmapped or dropped
 // since are not "written": they are found as the parent's pages that are
 // not present any more (region.Clear).
 //
@@ -159,7 +160,10 @@ func (d *dumper) trackDirty(pm *os.File) error {
 	}
 	written := map[int][][2]uint64{}
 	if p := d.parentImg; p != nil {
-		why := d.trackerIntact(p, found)
+		why := restoredTracker(p, d.opts.Key, d.stat.StartTime) // retrack_linux_amd64.go
+		if why == "" {
+			why = d.trackerIntact(p, found)
+		}
 		if why == "" {
 			why = d.scanWrites(p, pm, written)
 		}

@@ -102,7 +102,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	for _, d := range t.procs {
 		_, twins := t.vmas[d.pid]
 		d.deferPlan = twins && !d.zombie
-		if p := t.parents[d.pid]; p != nil && p.meta.Comm == d.comm {
+		if p := t.parentOf(d); p != nil && p.meta.Comm == d.comm {
 			d.parentImg = p
 		}
 		if err := d.collect(); err != nil {

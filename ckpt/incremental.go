@@ -149,7 +149,7 @@ func loadChain(img *Image, key []byte) error {
 			err = fmt.Errorf("is of checkpoint %s, not %s", p.meta.Checkpoint, ref.Checkpoint)
 		case p.stateDigest() != ref.Digest:
 			err = fmt.Errorf("is not the image this one was made against (digest %.16s..., want %.16s...)", p.stateDigest(), ref.Digest)
-		case p.meta.PID != cur.meta.PID:
+		case !sameProcess(p.meta, cur.meta):
 			err = fmt.Errorf("is of pid %d, not %d", p.meta.PID, cur.meta.PID)
 		case p.depth() >= ref.Depth:
 			// Fewer is a merge's doing; never as many: the chain ends.

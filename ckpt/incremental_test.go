@@ -313,6 +313,10 @@ func TestIncrementalParentRefused(t *testing.T) {
 			if !errors.Is(err, tc.want) {
 				t.Errorf("restart: %v, want %v", err, tc.want)
 			}
+			// One line that names the parent.
+			if msg := err.Error(); !strings.Contains(msg, "g0") || strings.Contains(msg, "\n") {
+				t.Errorf("restart: %q does not name the parent g0 on one line", msg)
+			}
 			if _, err := VerifyImage(g1, nil); err == nil {
 				t.Error("verify succeeded")
 			}

@@ -182,8 +182,9 @@ type cachedSeg struct {
 	data []byte
 }
 
-// mergeCache: segments kept verified (a segment is cut by the pages of
-// newer images, and met again after them).
+// mergeCache: segments kept verified, the least recently used dropped
+// first (a segment is cut by the pages of newer images, and met again
+// after them).
 const mergeCache = 4
 
 func (s *mergeSource) close() {
@@ -210,8 +211,11 @@ func (s *mergeSource) read(b []byte, e extent, off uint64) error {
 
 // segment returns the bytes of extent e of img, verified.
 func (s *mergeSource) segment(img *Image, e extent) ([]byte, error) {
-	for _, c := range s.cache {
+	for i, c := range s.cache {
 		if c.img == img && c.e == e {
+			// Least recently used goes first: a parent's big segment is
+			// met again after each of the newer images' small ones.
+			s.cache = append(append(s.cache[:i:i], s.cache[i+1:]...), c)
 			return c.data, nil
 		}
 	}

@@ -60,6 +60,11 @@ type RestartOptions struct {
 	// segment (lazy.go); Process.Loaded tells when the image is not
 	// needed any more. The caller must live until then.
 	Lazy bool
+	// Track leaves a dirty-page tracker in every restored process (not
+	// with Lazy), as CheckpointOptions.Track does, noted beside each
+	// image: the next checkpoint against the image is incremental
+	// (retrack_linux_amd64.go).
+	Track bool
 }
 
 // Process is a restarted process. Its parent is the caller of Restart, or
@@ -573,6 +578,17 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		if p.b != nil && p.meta.Zombie == nil && p.b.hasZombieChild() {
 			if err := p.b.flushSIGCHLD(); err != nil {
 				return nil, r.fail(p, err)
+			}
+		}
+	}
+	if r.opts.Track && r.lazy == nil {
+		// Last: the memory is the image's (retrack_linux_amd64.go).
+		for _, p := range r.procs {
+			if p.b == nil || p.meta.Zombie != nil {
+				continue
+			}
+			if err := p.b.armTracker(r.opts.Key); err != nil {
+				r.log.Info(fmt.Sprintf("%s(%d): no dirty-page tracker: %v", p.comm(), p.pid, err))
 			}
 		}
 	}

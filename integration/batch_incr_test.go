@@ -10,14 +10,15 @@ import (
 	"lazarus/internal/proto"
 )
 
-// Incremental generations: with checkpoint_full_every = 3, qchkpnt takes
+// Incremental generations: with checkpoint_full_every = 3 (and
+// checkpoint_keep = 3: no merge, batch_merge_test.go), qchkpnt takes
 // a self-contained generation, then two that hold what changed since the
 // one before; qstat -f says which is which. A power cut while the newest
 // is incremental: the job restarts from it, through its chain, and ends
 // as an uninterrupted run would.
 func TestBatchCkptIncrementalPowerCut(t *testing.T) {
 	batchNeedRoot(t)
-	b := newBatch(t, "checkpoint_full_every = 3\ncheckpoint_keep = 1\n")
+	b := newBatch(t, "checkpoint_full_every = 3\ncheckpoint_keep = 3\n")
 	const steps, bodies = 2400, 600
 	want := nbodyReference(t, steps, bodies)
 	id, out := b.nbodyJob("incr", steps, bodies)
@@ -28,7 +29,7 @@ func TestBatchCkptIncrementalPowerCut(t *testing.T) {
 		b.waitLines(out, fileLines(out)+5)
 	}
 	j := b.job(id)
-	// keep 1, but generation 3 needs 2, which needs 1.
+	// Generation 3 needs 2, which needs 1.
 	if got := gens(j); got != "3<2 2<1 1" {
 		t.Fatalf("generations %s (N<parent), want 3<2 2<1 1: %+v", got, j.Checkpoints)
 	}
@@ -47,7 +48,7 @@ func TestBatchCkptIncrementalPowerCut(t *testing.T) {
 
 // Periodic checkpoints are incremental between self-contained ones every
 // checkpoint_full_every; pruning deletes a generation only once no kept
-// one needs it.
+// one needs it, or the kept one is merged (batch_merge_test.go).
 func TestBatchCkptIncrementalPeriodic(t *testing.T) {
 	batchNeedRoot(t)
 	b := newBatch(t, ckptConf+"checkpoint_full_every = 2\ncheckpoint_keep = 1\n")
@@ -90,6 +91,8 @@ func TestBatchCkptIncrementalPeriodic(t *testing.T) {
 	for _, g := range j.Checkpoints {
 		incremental = incremental || g.Parent != 0
 	}
+	// keep 1: an incremental generation is merged once recorded.
+	incremental = incremental || strings.Contains(b.log(), "generation merged")
 	if !incremental {
 		t.Errorf("no periodic generation was incremental")
 	}

@@ -61,7 +61,8 @@ func (j *Job) endCheckpoint(gen int, ok bool, now time.Time) {
 // CheckpointDone records generation g, now durable, as the job's newest,
 // and drops the oldest so that at most keep good generations remain (and
 // every bad one goes), but for those a kept incremental generation needs
-// (its parent, theirs...): those are kept. It returns the dropped generations, whose files the
+// (its parent, theirs...): those are kept until the kept ones are merged
+// (ToMerge, Merged). It returns the dropped generations, whose files the
 // caller deletes once this record is durable. A checkpoint that also
 // stopped the job (qchkpnt -k) leaves it checkpointing until its run's end
 // is reported.
@@ -88,15 +89,23 @@ func (j *Job) CheckpointDone(g Generation, keep int, now time.Time) (dropped []G
 	if g.Elapsed == 0 && !g.Time.IsZero() {
 		g.Elapsed = j.elapsedAt(g.Time)
 	}
-	list := append([]Generation{g}, j.Checkpoints...)
-	slices.SortStableFunc(list, func(a, b Generation) int { return b.N - a.N })
+	j.Checkpoints = append([]Generation{g}, j.Checkpoints...)
+	slices.SortStableFunc(j.Checkpoints, func(a, b Generation) int { return b.N - a.N })
+	return j.prune(keep)
+}
+
+// prune drops the oldest generations so that at most keep good ones
+// remain, and every bad one goes, but for those a kept incremental
+// generation needs (its parent, theirs...), and returns them. Checkpoints
+// is newest first.
+func (j *Job) prune(keep int) (dropped []Generation) {
 	var kept []Generation
 	good := 0
 	// An incremental generation needs the one it was made against, and
 	// that one its own: those a kept one needs are kept too (newest
 	// first, so a parent is met after its children).
 	need := map[int]bool{}
-	for _, x := range list {
+	for _, x := range j.Checkpoints {
 		if (x.Good() && good < keep) || need[x.N] {
 			if x.Good() && good < keep {
 				good++
@@ -111,6 +120,47 @@ func (j *Job) CheckpointDone(g Generation, keep int, now time.Time) (dropped []G
 	}
 	j.Checkpoints = kept
 	return dropped
+}
+
+// ToMerge returns the generations, oldest first, whose images must be
+// merged (made self-contained) for the newest keep good generations to
+// need no other: those of them made against one that is not among them.
+// Pruning keeps the generations they need until Merged says they are
+// merged.
+func (j *Job) ToMerge(keep int) []int {
+	keep = max(keep, 1)
+	newest := map[int]bool{}
+	var good []Generation
+	for _, g := range j.Checkpoints {
+		if g.Good() && len(good) < keep {
+			good = append(good, g)
+			newest[g.N] = true
+		}
+	}
+	var merge []int
+	for i := len(good) - 1; i >= 0; i-- {
+		if g := good[i]; g.Parent > 0 && !newest[g.Parent] {
+			merge = append(merge, g.N)
+		}
+	}
+	return merge
+}
+
+// Merged records that generation n is self-contained now (its images were
+// merged; size: its bytes on disk), and prunes again: it returns the
+// generations no kept one needs any more, whose files the caller deletes
+// once this record is durable. False: the job has no generation n.
+func (j *Job) Merged(n int, size int64, keep int) ([]Generation, bool) {
+	for i := range j.Checkpoints {
+		if g := &j.Checkpoints[i]; g.N == n {
+			g.Parent = 0
+			if size > 0 {
+				g.Size = size
+			}
+			return j.prune(max(keep, 1)), true
+		}
+	}
+	return nil, false
 }
 
 // ChainLength is how many generations restarting from generation n reads:

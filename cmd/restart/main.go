@@ -49,7 +49,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		Reader:    stdin,
 		Name:      "restart",
 		Usage:     "restart a process from a checkpoint image",
-		UsageText: "restart [-CFiqtvwWXz] [-k signo|-K signo] [--lazy] checkpoint_file",
+		UsageText: "restart [-CFiqtTvwWXz] [-k signo|-K signo] [--lazy] checkpoint_file",
 		Description: "Rebuilds the process saved in CHECKPOINT_FILE (written by chkpnt) with its old pid,\n" +
 			"memory, registers, open files and signal state, as a child of restart, and by default\n" +
 			"waits for it and exits with its exit status (128+N if it was killed by signal N).\n" +
@@ -72,6 +72,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			&cli.BoolFlag{Name: "w", Usage: "wait for the process to end (the default)"},
 			&cli.BoolFlag{Name: "W", Usage: "do not wait: the process becomes the child of restart's parent in restart's place; print its pid and exit"},
 			&cli.BoolFlag{Name: "t", Usage: "traced state, for debuggers (with -W): the root is left stopped, ready for gdb -p PID"},
+			&cli.BoolFlag{Name: "T", Aliases: []string{"track"}, Usage: "leave a dirty-page tracker in every restored process (a userfaultfd at fd 1000 or above, noted in .IMAGE.track beside each image), so that a chkpnt -b against checkpoint_file saves only what changed since; not with --lazy"},
 			&cli.BoolFlag{Name: "X", Usage: "print debugging output"},
 			&cli.BoolFlag{Name: "z", Usage: "leave the process stopped (same as -k STOP; not with -k/-K)"},
 			&cli.StringFlag{Name: "k", Usage: "send signal `signo` instead of SIGCONT when the restore is complete; 0: none"},
@@ -111,6 +112,10 @@ func run(c *cli.Context) error {
 		Stopped:  c.Bool("z"),
 		Detach:   c.Bool("W"),
 		Lazy:     c.Bool("lazy"),
+		Track:    c.Bool("T"),
+	}
+	if c.Bool("T") && c.Bool("lazy") {
+		return cli.Exit("-T cannot be combined with --lazy", 2)
 	}
 	if c.Bool("t") {
 		// The root only: a debugger attaches to it and continues it.

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,18 +85,28 @@ func (d *Daemon) fullEvery(j *jobs.Job) int {
 }
 
 // incrementalParent returns the generation the next checkpoint of j is
-// incremental against: its newest, if good and its chain is shorter than
-// fullEvery; 0: a self-contained one.
-func (d *Daemon) incrementalParent(j *jobs.Job) int {
+// incremental against: its newest, or, before the first checkpoint of a
+// run restarted from a generation, that one (its processes' trackers are
+// armed against it, supervisor.Spec.Track), if good and its chain is
+// shorter than fullEvery; 0: a self-contained one.
+func (d *Daemon) incrementalParent(j *jobs.Job) jobs.Generation {
 	n := d.fullEvery(j)
 	if n <= 1 || len(j.Checkpoints) == 0 {
-		return 0
+		return jobs.Generation{}
 	}
 	g := j.Checkpoints[0]
-	if !g.Good() || j.ChainLength(g.N) >= n {
-		return 0
+	if seg, open := j.Current(); open && seg.Restart && seg.Generation > 0 && !g.Time.After(seg.Start) {
+		g = jobs.Generation{}
+		for _, x := range j.Checkpoints {
+			if x.N == seg.Generation {
+				g = x
+			}
+		}
 	}
-	return g.N
+	if g.N == 0 || !g.Good() || j.ChainLength(g.N) >= n {
+		return jobs.Generation{}
+	}
+	return g
 }
 
 // keep is how many good generations a job keeps: its queue's ckpt_keep,
@@ -163,9 +174,7 @@ func (d *Daemon) beginCheckpoint(id jobs.ID, req ckptRequest) (op *ckptOp, busy 
 		if j.State != jobs.Running {
 			return conflict("job %s is %s; only running jobs can be checkpointed", id, j.State)
 		}
-		if n := d.incrementalParent(j); n > 0 {
-			parent = j.Checkpoints[0]
-		}
+		parent = d.incrementalParent(j)
 		track = d.fullEvery(j) > 1
 		o, err := j.BeginCheckpoint(jobs.CheckpointOp{Requeue: req.stop, Hold: req.hold, By: req.by}, now)
 		op.gen = o.Gen
@@ -278,6 +287,11 @@ func (d *Daemon) finishCheckpoint(id jobs.ID, op *ckptOp, res supervisor.Checkpo
 		}
 		return err
 	})
+	if res.OK && unrecorded == nil {
+		// Before the next checkpoint of the job can start: it reads the
+		// chain of the newest generation.
+		d.mergeGenerations(id)
+	}
 	if op != nil {
 		op.res, op.unrecorded = res, unrecorded
 		d.ckpts.mu.Lock()
@@ -352,6 +366,68 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 		log.Warn("checkpoint failed; the job runs on", "error", res.Error)
 	}
 	return nil
+}
+
+// mergeGenerations merges the images of the job's kept generations that
+// were made against generations beyond its keep (jobs.ToMerge), and
+// records each merged one as self-contained: the generations only it
+// needed are then deleted. The order makes a crash at any point harmless:
+// a generation's images are merged durably (each under a temporary name,
+// renamed over the old one) while the record still lists the generations
+// below it, which are deleted only once the record of the merge is
+// durable. A merge that fails leaves the chain as it was, kept whole.
+// Jobs that are not running (a checkpoint stopped this one: it may be
+// restarting from the chain already) are merged at their next checkpoint.
+func (d *Daemon) mergeGenerations(id jobs.ID) {
+	j := d.store.View().Job(id)
+	if j == nil || j.State != jobs.Running || !d.mine(j) {
+		return
+	}
+	ctx := d.ctx
+	if ctx == nil { // not started by Run (tests)
+		ctx = context.Background()
+	}
+	keep := d.keep(j)
+	for _, n := range j.ToMerge(keep) {
+		var g jobs.Generation
+		for _, x := range j.Checkpoints {
+			if x.N == n {
+				g = x
+			}
+		}
+		log := d.log.With("job_id", id, "gen", n)
+		if filepath.Dir(g.Dir) != d.ckptDir(id) {
+			log.Error("not merging a generation outside the job's checkpoint directory", "dir", g.Dir)
+			return
+		}
+		start := time.Now()
+		size, err := supervisor.MergeGeneration(ctx, log, g.Dir, d.keyFile)
+		if err != nil {
+			log.Warn("cannot merge a generation; the ones it needs are kept", "error", err)
+			return
+		}
+		var dropped []jobs.Generation
+		_, err = d.store.UpdateJob(id, func(j *jobs.Job) error {
+			if !d.mine(j) {
+				return errNotMine
+			}
+			var ok bool
+			if dropped, ok = j.Merged(n, size, d.keep(j)); !ok {
+				return errNotMine // pruned meanwhile
+			}
+			return nil
+		})
+		if err != nil {
+			// The images are self-contained and durable; the record still
+			// lists their old parents, kept until a later merge records it.
+			log.Warn("cannot record a merged generation", "error", err)
+			return
+		}
+		log.Info("generation merged", "size", size, "duration", time.Since(start).Round(time.Millisecond), "dropped", len(dropped))
+		for _, x := range dropped {
+			d.removeGeneration(id, x)
+		}
+	}
 }
 
 // killJob kills a job's processes (its tree, from the init of its PID

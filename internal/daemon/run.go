@@ -557,6 +557,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		PrivateNet: d.uid == 0 && j.Resources.Net == jobs.NetPrivate,
 		Restore:    restore, Generation: seg.Generation,
 		RestoreLazy: restore != "" && cfg.RestartLazy,
+		Track:       restore != "" && !cfg.RestartLazy && d.fullEvery(j) > 1,
 		KeyFile:     d.keyFile,
 		Fence:       d.runFence(),
 		EndCopy:     d.runEndCopy(j),

@@ -402,3 +402,49 @@ func parentGen(dir string) int {
 	n, _ := strconv.Atoi(filepath.Base(filepath.Dir(rel)))
 	return n
 }
+
+// MergeGeneration makes the images of the generation in dir
+// self-contained (ckpt.Merge: each written under a temporary name,
+// fsynced, renamed over the image, re-sealed with the host key), so that
+// the generations below it can be deleted, and records it in the
+// generation's statistics. It returns the generation's bytes on disk. A
+// crash at any point leaves every image either as it was (its parents are
+// still there) or merged.
+func MergeGeneration(ctx context.Context, log *slog.Logger, dir, keyFile string) (int64, error) {
+	opts := ckpt.MergeOptions{Logger: log.With("component", "ckpt")}
+	if keyFile != "" {
+		key, err := ReadKey(keyFile)
+		if err != nil {
+			return 0, err
+		}
+		opts.Key = key
+	}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		// A merge cut off before it renamed an image left its temporary
+		// (ckpt writes ".IMAGE.tmp*").
+		if strings.HasPrefix(e.Name(), "."+RootImage) && strings.Contains(e.Name(), ".tmp") {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+	if _, err := ckpt.Merge(ctx, filepath.Join(dir, RootImage), opts); err != nil {
+		return 0, err
+	}
+	var size int64
+	entries, _ = os.ReadDir(dir)
+	for _, e := range entries {
+		if info, err := e.Info(); err == nil && strings.HasPrefix(e.Name(), RootImage) {
+			if st, ok := info.Sys().(*syscall.Stat_t); ok {
+				size += st.Blocks * 512
+			}
+		}
+	}
+	var res CheckpointResult
+	if err := readJSON(filepath.Join(dir, GenInfoFile), &res); err == nil && res.OK {
+		res.Parent, res.Size = 0, size
+		if err := writeJSON(filepath.Join(dir, GenInfoFile), res); err != nil {
+			return size, err
+		}
+	}
+	return size, nil
+}

@@ -34,6 +34,7 @@ type restoreLauncher struct {
 func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int) error) (_ int, retErr error) {
 	opts := ckpt.RestartOptions{
 		Force:  true,
+		Track:  spec.Track,
 		Logger: l.log.With("component", "restart", "image", spec.Restore),
 		// Lazy: the supervisor serves the pages; it lives as long as the
 		// job, and a keeper kills the job if it dies first (ckpt).

@@ -61,6 +61,10 @@ type Spec struct {
 	// RestoreLazy: the restore is lazy (ckpt.RestartOptions.Lazy): the
 	// supervisor serves the job's pages until every one is in.
 	RestoreLazy bool `json:"restore_lazy,omitempty"`
+	// Track arms the engine's dirty-page tracker in the restored
+	// processes (ckpt.RestartOptions.Track): the run's first checkpoint
+	// is incremental against Generation. Not with RestoreLazy.
+	Track bool `json:"track,omitempty"`
 	// KeyFile is the host key (HostKey): a restore trusts what an image
 	// records only if it is authenticated with it; "": none.
 	KeyFile string `json:"key_file,omitempty"`
