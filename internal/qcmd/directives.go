@@ -281,7 +281,8 @@ func thisHost(h string) bool {
 // blame names the directives a refusal of the daemon is about: those
 // whose argument (or one of its items) the message quotes. A refusal of
 // the total CPUs or memory (ncpus=16 from nodes=1:ppn=16) is the last
-// resource directive that asks for them, unless the command line has -l
+// resource directive that asks for them (a refused place=, the one that
+// asks for the chunks: nodes=2:ppn=8 is place=scatter), unless the command line has -l
 // (cmdRes), which may be the one.
 func blame(err error, ds []jobs.Directive, cmdRes bool) error {
 	var pe *proto.Error
@@ -304,6 +305,7 @@ func blame(err error, ds []jobs.Directive, cmdRes bool) error {
 		asks := map[string][]string{
 			"ncpus": {"ncpus", "ppn", "nodes", "procs", "select", "--cpus-per-task"},
 			"mem":   {"mem"},
+			"place": {"place", "nodes", "select"},
 		}[name]
 		for i := len(ds) - 1; i >= 0; i-- {
 			d := ds[i]

@@ -261,6 +261,8 @@ func TestBlame(t *testing.T) {
 		// The total the daemon refuses, not the words of the directive.
 		{"ncpus=16 is more than this machine's 2 slots", "line 2: #PBS -l nodes=1:ppn=16: ncpus=16", torque, false},
 		{"mem=64gb is more than this machine's 1024kb", "line 3: #PBS -l walltime=1:00:00,mem=64gb: mem=64gb", torque, false},
+		// place=scatter of Torque's nodes=2: the directive asking for the chunks.
+		{"place=scatter with 2 chunks: each chunk on a host of its own, but this system has one host", "line 2: #PBS -l nodes=2:ppn=8: place=scatter", []jobs.Directive{{Line: 2, Opt: "l", Arg: "nodes=2:ppn=8"}}, false},
 		// The command line's -l may be the one: no line is named.
 		{"ncpus=16 is more than this machine's 2 slots", "ncpus=16 is more", torque, true},
 	} {
