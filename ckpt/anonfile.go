@@ -237,32 +237,12 @@ func inotifyFromFdinfo(v string) (inotifyWatch, error) {
 // pathOfHandle finds the path of the file with handle h on the filesystem
 // of kernel device sdev (major<<20 | minor).
 func pathOfHandle(sdev uint32, typ int32, h []byte) (string, error) {
-	major, minor := sdev>>20, sdev&0xfffff
-	data, err := os.ReadFile("/proc/self/mountinfo")
+	fd, err := openHandle(sdev, typ, h)
 	if err != nil {
 		return "", err
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 || f[2] != fmt.Sprintf("%d:%d", major, minor) {
-			continue
-		}
-		mfd, err := unix.Open(f[4], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			continue
-		}
-		fd, err := unix.OpenByHandleAt(mfd, unix.NewFileHandle(typ, h), unix.O_PATH|unix.O_CLOEXEC)
-		unix.Close(mfd)
-		if err != nil {
-			continue
-		}
-		p, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
-		unix.Close(fd)
-		if err == nil {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("no file for handle on device %d:%d", major, minor)
+	defer unix.Close(fd)
+	return os.Readlink(fmt.Sprintf("/proc/self/fd/%d", fd))
 }
 
 // openInotify makes an inotify instance with the same watches under the
