@@ -88,10 +88,14 @@ int main(int argc, char **argv) {
 		}
 		if (access("touch", F_OK) == 0 && unlink("touch") == 0) {
 			static size_t touches;
-			volatile uint64_t *v = mem;
-			for (size_t pg = touches++ % 20; pg < words / 512; pg += 20)
+			/* Whole pages: from the first page boundary in mem. */
+			uintptr_t base = ((uintptr_t)mem + 4095) & ~(uintptr_t)4095;
+			size_t pages = (words * 8 - (base - (uintptr_t)mem)) / 4096;
+			for (size_t pg = touches++ % 20; pg < pages; pg += 20) {
+				volatile uint64_t *v = (volatile uint64_t *)(base + pg * 4096);
 				for (size_t w = 0; w < 512; w++)
-					v[pg * 512 + w] = v[pg * 512 + w];
+					v[w] = v[w];
+			}
 			printf("touched\n");
 			fflush(stdout);
 		}
