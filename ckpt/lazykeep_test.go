@@ -3,6 +3,7 @@ package ckpt
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -141,5 +142,88 @@ func waitChild(t *testing.T, pid int) unix.WaitStatus {
 			t.Fatalf("pid %d still running after 2 minutes", pid)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestLazyCheckpointWaitsForPages: a checkpoint of a tree whose lazy
+// restore still has pages to bring in is refused, naming the memory (its
+// missing pages would be saved as holes); once every page is in, the
+// checkpoint is whole (an eager restart of it computes the sum an
+// uninterrupted run does) and arms a tracker, so the next one is
+// incremental.
+func TestLazyCheckpointWaitsForPages(t *testing.T) {
+	needRoot(t)
+	const mib = 64
+	prog := cprog(t, "slowsum")
+	dir := t.TempDir()
+	ref := filepath.Join(dir, "ref.txt")
+	rc := start(t, dir, prog, fmt.Sprint(mib), ref)
+	waitFor(t, "ready", func() bool { return lines(ref) >= 1 })
+	rc.Process.Signal(unix.SIGUSR2)
+	waitFor(t, "step", func() bool { return lines(ref) >= 2 })
+	rc.Process.Signal(unix.SIGUSR1)
+	rc.Wait()
+	want := lazySum(ref)
+	if want == "" {
+		t.Fatal("reference run printed no sum")
+	}
+	out := filepath.Join(dir, "out.txt")
+	cmd := start(t, dir, prog, fmt.Sprint(mib), out)
+	waitFor(t, "ready", func() bool { return lines(out) >= 1 })
+	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{Dir: dir, File: "g0", Signal: unix.SIGKILL}); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	hold := make(chan struct{})
+	lazyHold = hold
+	defer func() { lazyHold = nil }()
+	p, err := Restart(context.Background(), filepath.Join(dir, "g0"), RestartOptions{Lazy: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
+	_, err = Checkpoint(context.Background(), p.PID, CheckpointOptions{Dir: dir, File: "g1", Track: true})
+	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), "restored lazily") {
+		t.Fatalf("checkpoint while pages are missing: %v, want it refused", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "g1")); err == nil {
+		t.Fatal("the refused checkpoint left an image")
+	}
+	close(hold)
+	select {
+	case <-p.Loaded():
+	case <-time.After(5 * time.Minute):
+		t.Fatal("the lazy load never ended")
+	}
+	if err := p.LoadErr(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Checkpoint(context.Background(), p.PID, CheckpointOptions{Dir: dir, File: "g1", Track: true})
+	if err != nil {
+		t.Fatalf("checkpoint once every page is in: %v", err)
+	}
+	if res.Incremental || res.Memory < mib<<20 {
+		t.Fatalf("checkpoint after the lazy restore: incremental %v, %d bytes of memory, want it whole", res.Incremental, res.Memory)
+	}
+	unix.Kill(p.PID, unix.SIGUSR2) // one page in 20 changes
+	waitFor(t, "step", func() bool { return lines(out) >= 2 })
+	res, err = Checkpoint(context.Background(), p.PID, CheckpointOptions{Dir: dir, File: "g2", Track: true, Parent: filepath.Join(dir, "g1"), Signal: unix.SIGKILL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Incremental || res.Memory > mib<<20/4 {
+		t.Errorf("the next checkpoint: incremental %v, %d bytes of memory, want about 5%% of %d MiB", res.Incremental, res.Memory, mib)
+	}
+	waitProc(t, p)
+	q, err := Restart(context.Background(), filepath.Join(dir, "g2"), RestartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unix.Kill(q.PID, unix.SIGUSR1)
+	if ws := waitProc(t, q); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted: %v", ws)
+	}
+	if got := lazySum(out); got != want {
+		t.Fatalf("after the lazy restart and two checkpoints %q, want %q", got, want)
 	}
 }

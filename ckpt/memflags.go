@@ -52,8 +52,9 @@ var vmAdvice = map[string]int{
 func (d *dumper) collectVMFlags() error {
 	var flags map[uint64][]string
 	var growsDown map[uint64]bool
+	var smaps []byte
 	if v, ok := d.tree.vmas[d.pid]; ok && v.advice != nil && d.sameMaps(v.data) {
-		flags, growsDown = v.advice, v.growsDown
+		flags, growsDown, smaps = v.advice, v.growsDown, v.data
 		v.early = true
 		d.tree.vmas[d.pid] = v
 	} else {
@@ -62,6 +63,13 @@ func (d *dumper) collectVMFlags() error {
 			return fmt.Errorf("%s(%d): smaps: %w", d.comm, d.pid, err)
 		}
 		flags, growsDown = parseVMFlags(data)
+		smaps = data
+	}
+	// A userfaultfd of the program's own is refused as a descriptor,
+	// which says more.
+	if start, end, ok := missingRegistered(smaps); ok && !d.ownsUserfaultfd() {
+		return fmt.Errorf("%s(%d): memory %#x-%#x is still being restored lazily (registered with a userfaultfd in missing mode): its missing pages are in the image being served, not in the process; checkpoint it once every page is in: %w",
+			d.comm, d.pid, start, end, ErrUnsupported)
 	}
 	for i := range d.meta.Regions {
 		r := &d.meta.Regions[i]
@@ -117,6 +125,46 @@ func mapsHead(line string) (string, bool) {
 		return "", false
 	}
 	return a + " " + strings.Join(f[1:5], " "), true
+}
+
+// missingRegistered returns the first mapping of smaps registered with a
+// userfaultfd in missing mode (VmFlags um): its pages that are not present
+// are served by whoever holds that userfaultfd (a lazy restore's loader,
+// lazy.go), and pagemap cannot tell them from pages never touched, so a
+// checkpoint would save them as holes.
+func missingRegistered(smaps []byte) (start, end uint64, ok bool) {
+	for _, line := range strings.Split(string(smaps), "\n") {
+		if v, found := strings.CutPrefix(line, "VmFlags:"); found {
+			if ok && slices.Contains(strings.Fields(v), "um") {
+				return start, end, true
+			}
+			continue
+		}
+		if a, rest, found := strings.Cut(line, "-"); found && !strings.Contains(a, " ") && !strings.Contains(a, ":") {
+			s, err1 := strconv.ParseUint(a, 16, 64)
+			e, err2 := strconv.ParseUint(strings.Fields(rest + " ")[0], 16, 64)
+			start, end, ok = s, e, err1 == nil && err2 == nil
+		}
+	}
+	return 0, 0, false
+}
+
+// ownsUserfaultfd reports whether d's process has a userfaultfd
+// descriptor that is not a tracker of ours.
+func (d *dumper) ownsUserfaultfd() bool {
+	dir := fmt.Sprintf("/proc/%d/fd", d.pid)
+	ents, _ := os.ReadDir(dir)
+	trackers := map[int]bool{}
+	for _, t := range d.findTrackers() {
+		trackers[t.fd] = true
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if l, _ := os.Readlink(dir + "/" + e.Name()); err == nil && l == "anon_inode:[userfaultfd]" && !trackers[fd] {
+			return true
+		}
+	}
+	return false
 }
 
 // parseVMFlags reads smaps: the VmFlags the restore sets again (every

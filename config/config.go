@@ -70,7 +70,8 @@ type Config struct {
 	KeepFinished   time.Duration // how long finished and failed jobs stay listed
 	LogLevel       string        // debug, info, warn or error
 	// CheckpointKeep is how many good checkpoint generations each job
-	// keeps (a queue's ckpt_keep overrides it).
+	// keeps to restart from (a queue's ckpt_keep overrides it); the
+	// generations they need are kept with them (jobs.ToMerge).
 	CheckpointKeep int
 	// CheckpointCompress is the zstd level of the jobs' images (0: not
 	// compressed); a queue's ckpt_compress overrides it.

@@ -114,7 +114,7 @@ var keys = []key{
 			return fmt.Errorf("want debug, info, warn or error")
 		},
 		func(c Config) string { return c.LogLevel }},
-	{"checkpoint_keep", "checkpoint generations each job keeps (a queue's ckpt_keep overrides it)", "2",
+	{"checkpoint_keep", "checkpoint generations each job keeps to restart from, with the generations they need (a queue's ckpt_keep overrides it)", "2",
 		func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 1000 {
@@ -134,7 +134,7 @@ var keys = []key{
 			return nil
 		},
 		func(c Config) string { return strconv.Itoa(c.CheckpointCompress) }},
-	{"checkpoint_full_every", "one checkpoint generation in this many is self-contained, the others hold only what changed since the one before (1: all self-contained; a queue's ckpt_full_every overrides it)", "8",
+	{"checkpoint_full_every", "one checkpoint generation in this many is self-contained, the others hold only what changed since the one before; a kept generation whose chain is longer is merged (1: all self-contained; a queue's ckpt_full_every overrides it)", "8",
 		func(c *Config, v string) error {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > 32 {

@@ -70,68 +70,88 @@ func (b *batch) stopMemJob(id uint64, out string, mib int) {
 	}
 }
 
-// Merge on prune: with checkpoint_keep = 2 and checkpoint_full_every
+// The chain policy: with checkpoint_keep = 2 and checkpoint_full_every
 // large, every generation is incremental against the one before, and the
-// daemon merges the older of the two it keeps (self-contained) instead of
-// keeping the whole chain: only the kept generations are on disk. A power
-// cut after six of them: the job restarts from the newest, through the
-// merged one, with its memory intact.
-func TestBatchCkptMergeOnPrune(t *testing.T) {
+// whole chain is kept as it is (no merge: the keep counts the points a
+// restart can go back to, not files), each generation a few MiB. Then
+// checkpoint_full_every is lowered to 2: the next checkpoint is
+// self-contained, and the older point, whose chain is now too long, is
+// merged, so that only the two kept points are on disk. A power cut: the
+// job restarts from the newest with its memory intact.
+func TestBatchCkptChainKept(t *testing.T) {
 	batchNeedRoot(t)
 	b := newBatch(t, "checkpoint_full_every = 32\ncheckpoint_keep = 2\n")
 	const mib = 64
-	id, out := b.memJob("merge", mib)
-	for k := 1; k <= 6; k++ {
+	id, out := b.memJob("chain", mib)
+	var want []string
+	for k := 1; k <= 4; k++ {
 		b.memGrow(out, k)
 		b.mustRun("qchkpnt", jobArg(id))
-		j := b.job(id)
-		want, dirs := "1", []string{"1"}
 		if k > 1 {
-			want, dirs = fmt.Sprintf("%d<%d %d", k, k-1, k-1), []string{fmt.Sprint(k - 1), fmt.Sprint(k)}
-			slices.Sort(dirs)
+			want = append([]string{fmt.Sprintf("%d<%d", k, k-1)}, want...)
+		} else {
+			want = []string{"1"}
 		}
-		if got := gens(j); got != want {
-			t.Fatalf("after checkpoint %d: generations %s (N<parent), want %s", k, got, want)
+		if got := gens(b.job(id)); got != strings.Join(want, " ") {
+			t.Fatalf("after checkpoint %d: generations %s (N<parent), want %s", k, got, strings.Join(want, " "))
 		}
-		if got := b.genDirs(id); !slices.Equal(got, dirs) {
-			t.Errorf("after checkpoint %d: generation directories %v, want %v", k, got, dirs)
-		}
+	}
+	if got := b.genDirs(id); !slices.Equal(got, []string{"1", "2", "3", "4"}) {
+		t.Errorf("generation directories %v, want the whole chain", got)
+	}
+	if strings.Contains(b.log(), "generation merged") {
+		t.Error("a generation was merged while the chain was within its bounds")
 	}
 	j := b.job(id)
-	// The merged one is whole, the newest holds 8 MiB and a little.
-	if full, incr := j.Checkpoints[1].Size, j.Checkpoints[0].Size; full < (mib+40)<<20 || incr > full/4 {
-		t.Errorf("sizes: merged generation %d, newest %d", full, incr)
+	if full, incr := j.Checkpoints[3].Size, j.Checkpoints[0].Size; full < (mib+8)<<20 || incr > full/4 {
+		t.Errorf("sizes: full generation %d, newest %d", full, incr)
 	}
+	b.mustRun("qmgr", "-c", "set server checkpoint_full_every = 2")
+	b.memGrow(out, 5)
+	b.mustRun("qchkpnt", jobArg(id))
+	b.waitFor("generation 4 merged and its chain deleted", func() bool {
+		return gens(b.job(id)) == "5 4" && slices.Equal(b.genDirs(id), []string{"4", "5"})
+	})
 	b.crash()
 	b.start()
 	b.waitFor("the job to restart", func() bool {
 		j := b.job(id)
 		return j.State == "running" && len(j.Segments) == 2
 	})
-	if j := b.job(id); !j.Segments[1].Restart || j.Segments[1].Generation != 6 {
+	if j := b.job(id); !j.Segments[1].Restart || j.Segments[1].Generation != 5 {
 		t.Fatalf("job after the power cut: %+v", j)
 	}
-	b.stopMemJob(id, out, mib+6*8)
+	b.stopMemJob(id, out, mib+5*8)
 }
 
 // A power cut while the daemon merges a generation (its images half
-// written under a temporary name, or renamed already): the job restarts
-// from the newest generation through whichever image is there, and the
-// next checkpoint merges again and deletes what is no longer needed.
+// written under a temporary name, or renamed already): checkpoint_keep =
+// 2 and a chain 1<2<3; checkpoint_full_every lowered to 2, so checkpoint
+// 4 is self-contained and 3, the older point, is merged. The power goes
+// during that merge; the job restarts from the newest generation, every
+// generation the record lists is on disk with what it needs, and the next
+// checkpoint merges what is left to merge and deletes what is no longer
+// needed.
 func TestBatchCkptMergePowerCut(t *testing.T) {
 	batchNeedRoot(t)
-	b := newBatch(t, "checkpoint_full_every = 32\ncheckpoint_keep = 1\n")
+	b := newBatch(t, "checkpoint_full_every = 32\ncheckpoint_keep = 2\n")
 	const mib = 512
 	id, out := b.memJob("cut", mib)
-	b.mustRun("qchkpnt", jobArg(id))
-	b.memGrow(out, 1)
-	// Generation 2 is incremental; keep 1: it is merged as soon as it is
-	// recorded. The power goes while a temporary image is in its
-	// directory (if the merge is not over before it is seen).
+	for k := 1; k <= 3; k++ {
+		if k > 1 {
+			b.memGrow(out, k-1)
+		}
+		b.mustRun("qchkpnt", jobArg(id))
+	}
+	if got := gens(b.job(id)); got != "3<2 2<1 1" {
+		t.Fatalf("generations %s, want 3<2 2<1 1", got)
+	}
+	b.mustRun("qmgr", "-c", "set server checkpoint_full_every = 2")
+	b.memGrow(out, 3)
 	done := make(chan result, 1)
 	go func() { done <- b.run("qchkpnt", jobArg(id)) }()
-	gen2 := filepath.Join(b.home, "spool", jobArg(id)+".ckpt", "2")
-	recorded, caught := false, false
+	gen3 := filepath.Join(b.home, "spool", jobArg(id)+".ckpt", "3")
+	begun, caught := false, false
 	for !caught {
 		select {
 		case r := <-done:
@@ -143,43 +163,44 @@ func TestBatchCkptMergePowerCut(t *testing.T) {
 			continue
 		default:
 		}
-		if !recorded {
-			// The checkpoint writes temporary images too.
+		if !begun {
 			j := b.job(id)
-			recorded = len(j.Checkpoints) > 0 && j.Checkpoints[0].N == 2
+			begun = len(j.Checkpoints) > 0 && j.Checkpoints[0].N == 4
 			continue
 		}
-		entries, _ := os.ReadDir(gen2)
+		entries, _ := os.ReadDir(gen3)
 		for _, e := range entries {
 			if strings.HasPrefix(e.Name(), ".job") && strings.Contains(e.Name(), ".tmp") {
-				t.Logf("power cut with %s in generation 2", e.Name())
+				t.Logf("power cut with %s in generation 3", e.Name())
 				caught = true
 			}
 		}
 	}
 	b.crash()
-	if len(b.genDirs(id)) == 0 {
-		t.Fatal("no generation left on disk")
-	}
 	b.start()
 	b.waitFor("the job to restart", func() bool {
 		j := b.job(id)
 		return j.State == "running" && len(j.Segments) == 2
 	})
 	j := b.job(id)
-	if !j.Segments[1].Restart || j.Segments[1].Generation != 2 {
+	if !j.Segments[1].Restart || j.Segments[1].Generation != 4 {
 		t.Fatalf("job after the power cut: %+v", j)
 	}
-	b.memGrow(out, 2)
+	// Every recorded generation and what it needs is there.
+	for _, g := range j.Checkpoints {
+		if _, err := os.Stat(g.Image); err != nil {
+			t.Errorf("generation %d recorded, its image: %v", g.N, err)
+		}
+		if g.Parent != 0 && !recorded(j, g.Parent) {
+			t.Errorf("generation %d needs %d, not recorded: %s", g.N, g.Parent, gens(j))
+		}
+	}
+	b.memGrow(out, 4)
 	b.mustRun("qchkpnt", jobArg(id))
-	j = b.job(id)
-	if got := gens(j); got != "3" {
-		t.Errorf("generations %s, want 3 (merged, alone)", got)
-	}
-	if got := b.genDirs(id); !slices.Equal(got, []string{"3"}) {
-		t.Errorf("generation directories %v, want [3]", got)
-	}
-	b.stopMemJob(id, out, mib+16)
+	b.waitFor("only the two newest kept, and on disk", func() bool {
+		return gens(b.job(id)) == "5<4 4" && slices.Equal(b.genDirs(id), []string{"4", "5"})
+	})
+	b.stopMemJob(id, out, mib+32)
 }
 
 // A job restarted from a generation is tracked again: the first

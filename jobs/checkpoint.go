@@ -61,8 +61,9 @@ func (j *Job) endCheckpoint(gen int, ok bool, now time.Time) {
 // CheckpointDone records generation g, now durable, as the job's newest,
 // and drops the oldest so that at most keep good generations remain (and
 // every bad one goes), but for those a kept incremental generation needs
-// (its parent, theirs...): those are kept until the kept ones are merged
-// (ToMerge, Merged). It returns the dropped generations, whose files the
+// (its parent, theirs...), kept until a new self-contained one or a merge
+// (ToMerge, Merged) frees them, and those a lazily served run reads
+// (Serving). It returns the dropped generations, whose files the
 // caller deletes once this record is durable. A checkpoint that also
 // stopped the job (qchkpnt -k) leaves it checkpointing until its run's end
 // is reported.
@@ -95,55 +96,152 @@ func (j *Job) CheckpointDone(g Generation, keep int, now time.Time) (dropped []G
 }
 
 // prune drops the oldest generations so that at most keep good ones
-// remain, and every bad one goes, but for those a kept incremental
-// generation needs (its parent, theirs...), and returns them. Checkpoints
-// is newest first.
+// remain, and every bad one goes, but for those a kept generation needs
+// and those a lazily served run reads (Serving), and returns them.
 func (j *Job) prune(keep int) (dropped []Generation) {
-	var kept []Generation
-	good := 0
-	// An incremental generation needs the one it was made against, and
-	// that one its own: those a kept one needs are kept too (newest
-	// first, so a parent is met after its children).
-	need := map[int]bool{}
-	for _, x := range j.Checkpoints {
-		if (x.Good() && good < keep) || need[x.N] {
-			if x.Good() && good < keep {
-				good++
-			}
-			kept = append(kept, x)
-			if x.Parent > 0 {
-				need[x.Parent] = true
-			}
-			continue
-		}
-		dropped = append(dropped, x)
-	}
-	j.Checkpoints = kept
+	j.Checkpoints, dropped = keptGenerations(j.Checkpoints, keep, j.Serving())
 	return dropped
 }
 
-// ToMerge returns the generations, oldest first, whose images must be
-// merged (made self-contained) for the newest keep good generations to
-// need no other: those of them made against one that is not among them.
-// Pruning keeps the generations they need until Merged says they are
-// merged.
-func (j *Job) ToMerge(keep int) []int {
-	keep = max(keep, 1)
-	newest := map[int]bool{}
-	var good []Generation
+// keptGenerations splits gs (newest first) into the generations kept and
+// those dropped: the newest keep good ones (the points a restart can go
+// back to), the one a lazily served run reads (serving, 0: none), and
+// every one they need: an incremental generation needs the one it was
+// made against, and that one its own (newest first, so a parent is met
+// after its children).
+func keptGenerations(gs []Generation, keep, serving int) (kept, dropped []Generation) {
+	good := 0
+	need := map[int]bool{serving: serving > 0}
+	for _, x := range gs {
+		point := x.Good() && good < keep
+		if point {
+			good++
+		}
+		if !point && !need[x.N] {
+			dropped = append(dropped, x)
+			continue
+		}
+		kept = append(kept, x)
+		if x.Parent > 0 {
+			need[x.Parent] = true
+		}
+	}
+	return kept, dropped
+}
+
+// Serving is the generation a run restarted lazily reads its memory from
+// while it runs (Segment.Lazy): the open run's, until a generation of
+// that run is recorded. The engine refuses to checkpoint memory that is
+// still being served, so such a generation holds every page, or names as
+// its parent the ones that do. Until then the generation and its chain
+// are neither pruned nor merged. 0: none.
+func (j *Job) Serving() int {
+	seg, open := j.Current()
+	if !open || !seg.Lazy || seg.Generation == 0 {
+		return 0
+	}
 	for _, g := range j.Checkpoints {
-		if g.Good() && len(good) < keep {
-			good = append(good, g)
-			newest[g.N] = true
+		if g.N > seg.Generation && g.Good() && !g.Time.Before(seg.Start) {
+			return 0
+		}
+	}
+	return seg.Generation
+}
+
+// The merge policy. A job keeps its newest keep good generations as the
+// points it can restart from, and with them the chains they need, as
+// they are: an incremental generation costs what changed, and the chain
+// ends at the next self-contained one (one in fullEvery, see the
+// daemon's incrementalParent), after which the generations below it go as
+// soon as no kept point needs them. Rewriting a generation self-contained
+// (a merge) writes a whole image: it is done only when
+//   - a kept generation's chain is longer than fullEvery (the setting was
+//     lowered since it was taken): a restart would read more images than
+//     the setting allows; or
+//   - the kept generations hold more bytes than keep+1 self-contained
+//     generations of the job (the newest self-contained one's size) would:
+//     more than keeping only full images, plus one, would take.
+// Then the oldest kept point whose chain is too long, or, for the bytes,
+// the oldest made against a generation that is not a point (merging it
+// frees that one's chain), is merged, and the next, until neither holds. A generation a
+// lazily served run reads, or one of its chain, is not merged: nothing
+// could be freed.
+
+// ToMerge returns the generations, oldest first, whose images are to be
+// merged (made self-contained) under the merge policy above. Pruning keeps
+// the generations they need until Merged says they are merged.
+func (j *Job) ToMerge(keep, fullEvery int) []int {
+	keep, fullEvery = max(keep, 1), max(fullEvery, 1)
+	gs := slices.Clone(j.Checkpoints)
+	serving := j.Serving()
+	pinned := map[int]bool{}
+	for n := serving; n > 0 && !pinned[n]; n = parentIn(gs, n) {
+		pinned[n] = true
+	}
+	var full int64
+	for _, g := range gs {
+		if g.Parent == 0 && g.Size > 0 {
+			full = g.Size
+			break
 		}
 	}
 	var merge []int
-	for i := len(good) - 1; i >= 0; i-- {
-		if g := good[i]; g.Parent > 0 && !newest[g.Parent] {
-			merge = append(merge, g.N)
+	for {
+		kept, _ := keptGenerations(gs, keep, serving)
+		var held int64
+		for _, g := range kept {
+			held += g.Size
+		}
+		over := full > 0 && held > int64(keep+1)*full
+		var points []int // newest first
+		point := map[int]bool{}
+		for _, g := range gs {
+			if g.Good() && len(points) < keep {
+				points = append(points, g.N)
+				point[g.N] = true
+			}
+		}
+		found := -1
+		for i := len(points) - 1; i >= 0 && found < 0; i-- {
+			n := points[i]
+			// Too deep: merged whatever its parent. Over the bound: only
+			// a point whose parent is not one frees anything.
+			if p := parentIn(gs, n); p > 0 && !pinned[n] && (chainIn(gs, n) > fullEvery || (over && !point[p])) {
+				found = n
+			}
+		}
+		if found < 0 {
+			return merge
+		}
+		merge = append(merge, found)
+		for i := range gs {
+			if gs[i].N == found {
+				gs[i].Parent = 0
+				gs[i].Size = max(full, gs[i].Size)
+			}
 		}
 	}
-	return merge
+}
+
+// parentIn is the parent of generation n in gs; 0: none (or no such
+// generation).
+func parentIn(gs []Generation, n int) int {
+	for _, g := range gs {
+		if g.N == n {
+			return g.Parent
+		}
+	}
+	return 0
+}
+
+// chainIn is the ChainLength of generation n in gs.
+func chainIn(gs []Generation, n int) int {
+	length := 0
+	for n > 0 && length <= len(gs) {
+		length++
+		n = parentIn(gs, n)
+	}
+	return length
 }
 
 // Merged records that generation n is self-contained now (its images were
@@ -165,20 +263,7 @@ func (j *Job) Merged(n int, size int64, keep int) ([]Generation, bool) {
 
 // ChainLength is how many generations restarting from generation n reads:
 // 1 for a self-contained one, 1 more for each parent.
-func (j *Job) ChainLength(n int) int {
-	length := 0
-	for n > 0 && length <= len(j.Checkpoints) {
-		length++
-		next := 0
-		for _, g := range j.Checkpoints {
-			if g.N == n {
-				next = g.Parent
-			}
-		}
-		n = next
-	}
-	return length
-}
+func (j *Job) ChainLength(n int) int { return chainIn(j.Checkpoints, n) }
 
 // elapsedAt is the job's run time at t, in its last run: the time that run
 // has run, plus, for a run restarted from a checkpoint, the run time the
@@ -278,6 +363,18 @@ func (j *Job) Restore(gen int, now time.Time) error {
 		if g := &j.Checkpoints[i]; g.N > gen && g.Good() {
 			g.Bad = fmt.Sprintf("superseded by the restart from checkpoint %d", gen)
 		}
+	}
+	return nil
+}
+
+// RestoreLazy is Restore for a run restarted lazily (restart_lazy): its
+// memory is served from generation gen while it runs (Serving).
+func (j *Job) RestoreLazy(gen int, now time.Time) error {
+	if err := j.Restore(gen, now); err != nil {
+		return err
+	}
+	if gen > 0 {
+		j.Segments[len(j.Segments)-1].Lazy = true
 	}
 	return nil
 }

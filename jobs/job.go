@@ -60,6 +60,10 @@ type Segment struct {
 	// Generation is the checkpoint generation the run was restarted from;
 	// 0 for a run from the start of the script.
 	Generation int
+	// Lazy: the run was restarted lazily from Generation (restart_lazy):
+	// its memory is served from that generation's images, and those of
+	// its chain, while it runs (Job.Serving).
+	Lazy bool
 	// Base is the job's run time when this run began: the Elapsed of the
 	// generation it was restarted from, copied when the run starts, so that
 	// the run's walltime and the elapsed time of its own checkpoints do not

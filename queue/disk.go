@@ -76,6 +76,9 @@ type diskSegment struct {
 	Reason    string    `json:"reason,omitempty"`
 	Restart   bool      `json:"restart,omitempty"`
 	Gen       int       `json:"gen,omitempty"` // schema 2
+	// Lazy: restarted lazily from Gen (jobs.Segment.Lazy); absent in
+	// older records: false.
+	Lazy bool `json:"lazy,omitempty"`
 	// BaseNS is the job's run time when the run began (jobs.Segment.Base);
 	// absent in older records, which look it up in the generation.
 	BaseNS int64 `json:"base_ns,omitempty"`
@@ -142,7 +145,7 @@ func toDiskJob(j *jobs.Job) diskJob {
 	for _, s := range j.Segments {
 		d.Segments = append(d.Segments, diskSegment{
 			Start: s.Start, End: s.End, UserCPUNS: int64(s.UserCPU), SysCPUNS: int64(s.SysCPU),
-			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Gen: s.Generation,
+			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Gen: s.Generation, Lazy: s.Lazy,
 			BaseNS: int64(s.Base), Mem: s.Mem, VMem: s.VMem, Session: s.Session, Exec: toDiskChunks(s.Exec),
 		})
 	}
@@ -189,7 +192,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 	for _, s := range d.Segments {
 		j.Segments = append(j.Segments, jobs.Segment{
 			Start: s.Start, End: s.End, UserCPU: time.Duration(s.UserCPUNS), SysCPU: time.Duration(s.SysCPUNS),
-			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Generation: s.Gen,
+			ExitCode: s.ExitCode, Signal: s.Signal, Reason: s.Reason, Restart: s.Restart, Generation: s.Gen, Lazy: s.Lazy,
 			Base: time.Duration(s.BaseNS), Mem: s.Mem, VMem: s.VMem, Session: s.Session, Exec: chunks(s.Exec),
 		})
 	}

@@ -88,7 +88,8 @@ func (d *Daemon) fullEvery(j *jobs.Job) int {
 // incremental against: its newest, or, before the first checkpoint of a
 // run restarted from a generation, that one (its processes' trackers are
 // armed against it, supervisor.Spec.Track), if good and its chain is
-// shorter than fullEvery; 0: a self-contained one.
+// shorter than fullEvery; 0: a self-contained one, which the first
+// checkpoint of a run restarted lazily always is.
 func (d *Daemon) incrementalParent(j *jobs.Job) jobs.Generation {
 	n := d.fullEvery(j)
 	if n <= 1 || len(j.Checkpoints) == 0 {
@@ -96,6 +97,12 @@ func (d *Daemon) incrementalParent(j *jobs.Job) jobs.Generation {
 	}
 	g := j.Checkpoints[0]
 	if seg, open := j.Current(); open && seg.Restart && seg.Generation > 0 && !g.Time.After(seg.Start) {
+		if seg.Lazy {
+			// Restored lazily: no tracker (the pages came in through
+			// the loader's userfaultfd, which holds the regions). This
+			// checkpoint is self-contained and arms one.
+			return jobs.Generation{}
+		}
 		g = jobs.Generation{}
 		for _, x := range j.Checkpoints {
 			if x.N == seg.Generation {
@@ -369,10 +376,11 @@ func (d *Daemon) recordCheckpoint(id jobs.ID, res supervisor.CheckpointResult) e
 }
 
 // mergeGenerations merges the images of the job's kept generations that
-// were made against generations beyond its keep (jobs.ToMerge), and
-// records each merged one as self-contained: the generations only it
-// needed are then deleted. The order makes a crash at any point harmless:
-// a generation's images are merged durably (each under a temporary name,
+// the merge policy says to (jobs.ToMerge: a chain longer than the job's
+// fullEvery, or more bytes held than keep+1 full images), and records
+// each merged one as self-contained: the generations only it needed are
+// then deleted. The order makes a crash at any point harmless: a
+// generation's images are merged durably (each under a temporary name,
 // renamed over the old one) while the record still lists the generations
 // below it, which are deleted only once the record of the merge is
 // durable. A merge that fails leaves the chain as it was, kept whole.
@@ -388,7 +396,7 @@ func (d *Daemon) mergeGenerations(id jobs.ID) {
 		ctx = context.Background()
 	}
 	keep := d.keep(j)
-	for _, n := range j.ToMerge(keep) {
+	for _, n := range j.ToMerge(keep, d.fullEvery(j)) {
 		var g jobs.Generation
 		for _, x := range j.Checkpoints {
 			if x.N == n {

@@ -141,7 +141,9 @@ func (d *Daemon) startOn(id jobs.ID, exec []jobs.Chunk) {
 			return errNotPending
 		}
 		var err error
-		if g, ok := j.RestoreFrom(); ok && d.uid == 0 {
+		if g, ok := j.RestoreFrom(); ok && d.uid == 0 && d.config().RestartLazy {
+			err = j.RestoreLazy(g.N, now)
+		} else if ok && d.uid == 0 {
 			err = j.Restore(g.N, now)
 		} else {
 			err = j.Start(now)
@@ -556,8 +558,8 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		Namespace:  d.uid == 0,
 		PrivateNet: d.uid == 0 && j.Resources.Net == jobs.NetPrivate,
 		Restore:    restore, Generation: seg.Generation,
-		RestoreLazy: restore != "" && cfg.RestartLazy,
-		Track:       restore != "" && !cfg.RestartLazy && d.fullEvery(j) > 1,
+		RestoreLazy: restore != "" && seg.Lazy,
+		Track:       restore != "" && !seg.Lazy && d.fullEvery(j) > 1,
 		KeyFile:     d.keyFile,
 		Fence:       d.runFence(),
 		EndCopy:     d.runEndCopy(j),

@@ -128,6 +128,10 @@ func (r *CheckpointResult) Generation() jobs.Generation {
 // same job is in progress.
 var ErrBusy = errors.New("a checkpoint of this job is already in progress")
 
+// lazyWaitMax bounds how long a checkpoint waits for a lazy restore's
+// pages (WaitLazy); past it the engine refuses, and says why.
+const lazyWaitMax = 30 * time.Minute
+
 // spaceMargin is free space left over after the estimated image size:
 // metadata, and what the job's memory grows by while we look.
 const spaceMargin = 256 << 10
@@ -174,6 +178,13 @@ func checkpoint(ctx context.Context, log *slog.Logger, req CheckpointRequest, re
 	if !req.Job.Alive() {
 		return errors.New("the job is not running")
 	}
+	// A run restarted lazily is checkpointed once its pages are all in:
+	// the background load takes about what an eager restore would.
+	wctx, cancel := context.WithTimeout(ctx, lazyWaitMax)
+	if WaitLazy(wctx, req.RunDir) {
+		log.Info("waited for the lazy restore to bring every page in", "job_id", jobs.ID(req.JobID), "gen", req.Gen)
+	}
+	cancel()
 	parent := filepath.Dir(req.Dir)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -216,5 +217,44 @@ echo ${#x}
 	syscall.Statfs(spool, &st)
 	if st.Blocks != st.Bfree {
 		t.Errorf("the tmpfs holds %d blocks after the failures", st.Blocks-st.Bfree)
+	}
+}
+
+// TestWaitLazy: a checkpoint of a run restarted lazily waits while its
+// supervisor says pages are still coming in, and goes on once it says
+// every one is in, or once that supervisor is gone; a run not restarted
+// lazily is not waited for.
+func TestWaitLazy(t *testing.T) {
+	dir := t.TempDir()
+	if WaitLazy(context.Background(), dir) {
+		t.Error("waited for a run not restarted lazily")
+	}
+	path := filepath.Join(dir, LazyFile)
+	if err := writeJSON(path, &LazyState{Gen: 3, Supervisor: os.Getpid()}); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bool, 1)
+	go func() { done <- WaitLazy(context.Background(), dir) }()
+	select {
+	case <-done:
+		t.Fatal("did not wait while the pages were coming in")
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := writeJSON(path, &LazyState{Gen: 3, Supervisor: os.Getpid(), Done: true}); err != nil {
+		t.Fatal(err)
+	}
+	if waited := <-done; !waited {
+		t.Error("WaitLazy says it did not wait")
+	}
+	// A supervisor that is gone (its keeper kills the job): no wait.
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeJSON(path, &LazyState{Gen: 3, Supervisor: gone.Process.Pid}); err != nil {
+		t.Fatal(err)
+	}
+	if WaitLazy(context.Background(), dir) {
+		t.Error("waited for a supervisor that is gone")
 	}
 }

@@ -30,10 +30,10 @@ type Launcher interface {
 // launcherFor returns the launcher for a run: a restart from a checkpoint
 // image, or the script started in a PID namespace of its own (the daemon
 // is root), or, for a daemon that is not root, the script started plainly.
-func launcherFor(exe string, spec *Spec, log *slog.Logger, term *ptyRelay) Launcher {
+func launcherFor(exe, runDir string, spec *Spec, log *slog.Logger, term *ptyRelay) Launcher {
 	switch {
 	case spec.Restore != "":
-		return restoreLauncher{log: log, term: term}
+		return restoreLauncher{log: log, term: term, runDir: runDir}
 	case spec.Namespace:
 		return execLauncher{exe: exe, namespace: true, term: term}
 	}

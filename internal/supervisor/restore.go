@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -27,8 +29,23 @@ import (
 // slave is first made the supervisor's control terminal: the descriptors
 // that were the job's terminal are re-pointed to it instead.
 type restoreLauncher struct {
-	log  *slog.Logger
-	term *ptyRelay
+	log    *slog.Logger
+	term   *ptyRelay
+	runDir string // where a lazy restore's LazyFile goes
+}
+
+// LazyFile, in the run directory of a run restarted lazily, says whether
+// its pages are all in (LazyState). A checkpoint waits until they are
+// (WaitLazy): the engine refuses memory that is still served.
+const LazyFile = "lazy.json"
+
+// LazyState is the content of LazyFile.
+type LazyState struct {
+	Gen        int    `json:"gen"`
+	Image      string `json:"image"`
+	Supervisor int    `json:"supervisor"` // the pid serving the pages
+	Done       bool   `json:"done"`       // every page is in, or the load failed
+	Error      string `json:"error,omitempty"`
 }
 
 func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int) error) (_ int, retErr error) {
@@ -66,8 +83,18 @@ func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid 
 			return 0, err
 		}
 	}
+	lazyFile := filepath.Join(l.runDir, LazyFile)
+	if spec.RestoreLazy {
+		// Before the job runs, so before its pid is published: a
+		// checkpoint finds it.
+		st := LazyState{Gen: spec.Generation, Image: spec.Restore, Supervisor: os.Getpid()}
+		if err := writeJSON(lazyFile, &st); err != nil {
+			return 0, err
+		}
+	}
 	p, err := ckpt.Restart(ctx, spec.Restore, opts)
 	if err != nil {
+		os.Remove(lazyFile)
 		return 0, err
 	}
 	if spec.RestoreLazy {
@@ -75,10 +102,15 @@ func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid 
 		// its check (the loader killed the tree: say why).
 		go func() {
 			<-p.Loaded()
+			st := LazyState{Gen: spec.Generation, Image: spec.Restore, Supervisor: os.Getpid(), Done: true}
 			if err := p.LoadErr(); err != nil {
+				st.Error = err.Error()
 				l.log.Error("lazy restore failed: the job was killed", "image", spec.Restore, "error", err)
 			} else {
 				l.log.Info("lazy restore: every page is in", "image", spec.Restore)
+			}
+			if err := writeJSON(lazyFile, &st); err != nil {
+				l.log.Error("cannot record the end of the lazy restore", "error", err)
 			}
 		}()
 	}
@@ -180,4 +212,28 @@ func OpenAsUser(path string, flags int, perm os.FileMode, uid, gid uint32, group
 	}()
 	r := <-ch
 	return r.f, r.err
+}
+
+// WaitLazy waits, for a checkpoint of the run in runDir, until its lazy
+// restore has every page in (the engine refuses memory still served: its
+// missing pages would be holes). It returns at once for a run not
+// restarted lazily, when the supervisor serving the pages is gone (its
+// keeper kills the job), or when ctx ends; waited tells whether it had
+// to wait.
+func WaitLazy(ctx context.Context, runDir string) (waited bool) {
+	for {
+		var st LazyState
+		if err := readJSON(filepath.Join(runDir, LazyFile), &st); err != nil || st.Done || st.Supervisor <= 0 {
+			return waited
+		}
+		if err := unix.Kill(st.Supervisor, 0); errors.Is(err, unix.ESRCH) {
+			return waited
+		}
+		waited = true
+		select {
+		case <-ctx.Done():
+			return waited
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -108,7 +108,7 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		}
 		defer term.close(&rec) // after finish: the record is durable first
 	}
-	pid, err := launcherFor(exe, &spec, log, term).Launch(ctx, &spec, place)
+	pid, err := launcherFor(exe, runDir, &spec, log, term).Launch(ctx, &spec, place)
 	if err != nil && spec.Restore != "" {
 		log.Error("job did not restart", "image", spec.Restore, "error", err)
 		rec.Reason = fmt.Sprintf("cannot restart from checkpoint %d: %v", spec.Generation, err)

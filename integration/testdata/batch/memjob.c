@@ -6,7 +6,10 @@
  *
  * It fills MIB MiB with pseudo-random bytes (pages of zeros would not be
  * saved), prints "ready", then looks every 20 ms for files in its working
- * directory: "grow" makes it add 8 MiB more (it prints "grown"); "stop"
+ * directory: "grow" makes it add 8 MiB more (it prints "grown"); "touch"
+ * makes it write one page in 20 again, with the values it holds (a
+ * different twentieth each time: the pages are written, the checksum
+ * does not change; it prints "touched"); "stop"
  * makes it print a checksum of all its memory and exit 0. So the checksum
  * tells whether a restarted memjob got its memory back intact. -t starts a
  * second thread; -s keeps a netlink socket open, which the engine cannot
@@ -81,6 +84,19 @@ int main(int argc, char **argv) {
 			fill(mem + words, 8u << 17);
 			words += 8u << 17;
 			printf("grown\n");
+			fflush(stdout);
+		}
+		if (access("touch", F_OK) == 0 && unlink("touch") == 0) {
+			static size_t touches;
+			/* Whole pages: from the first page boundary in mem. */
+			uintptr_t base = ((uintptr_t)mem + 4095) & ~(uintptr_t)4095;
+			size_t pages = (words * 8 - (base - (uintptr_t)mem)) / 4096;
+			for (size_t pg = touches++ % 20; pg < pages; pg += 20) {
+				volatile uint64_t *v = (volatile uint64_t *)(base + pg * 4096);
+				for (size_t w = 0; w < 512; w++)
+					v[w] = v[w];
+			}
+			printf("touched\n");
 			fflush(stdout);
 		}
 		if (access("stop", F_OK) == 0) {
