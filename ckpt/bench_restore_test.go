@@ -34,7 +34,9 @@ var (
 //   - touch-s: how long this process takes to fault in as much fresh
 //     memory, with huge pages, once the memory freed has had time to go
 //     back to the host (free page reporting): the floor of a cold
-//     restore that day (it moves with the host's load);
+//     restore that day (it moves with the host's load); vs-touch is
+//     touch-s over restore-s: near 1, the restore costs what its memory
+//     does and nothing else;
 //   - of the lazy restore (warm): the time until the process runs and
 //     until every page is in (Process.Loaded).
 func BenchmarkRestore(b *testing.B) {
@@ -118,7 +120,9 @@ func benchRestore(b *testing.B, mib int, key []byte) {
 	}
 	time.Sleep(3 * time.Second) // the memory freed goes back to the host
 	b.ReportMetric(cold, "cold-s")
-	b.ReportMetric(touchFresh(b, mib), "touch-s")
+	touch := touchFresh(b, mib)
+	b.ReportMetric(touch, "touch-s")
+	b.ReportMetric(touch/median(warm), "vs-touch")
 	b.ReportMetric(median(uncached), "uncached-s")
 	b.ReportMetric(median(warm), "restore-s")
 	b.ReportMetric(float64(mib)/median(warm), "restore-MiB/s")

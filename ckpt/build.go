@@ -311,6 +311,7 @@ func (b *builder) takeFD(fd int, want int, cloexec bool) error {
 		return nil
 	}
 	if _, err := b.call("dup3", unix.SYS_DUP3, got, uint64(want), flags); err != nil {
+		b.call("close", unix.SYS_CLOSE, got) // not left to the process
 		return fmt.Errorf("dup2 %d %d failed: %w", got, want, err)
 	}
 	_, err = b.call("close", unix.SYS_CLOSE, got)

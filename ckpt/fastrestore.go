@@ -52,8 +52,10 @@ const (
 	// while the process reads the next.
 	fillPiece = 8 << 20
 	// checkPiece: memory read back for a check in pieces that stay in
-	// the CPU cache for their checksum.
-	checkPiece = 256 << 10
+	// the CPU cache for their checksum; one MAC chunk (macChunk), which
+	// dataMAC then seals where it lies instead of copying it to a buffer
+	// of its own first.
+	checkPiece = macChunk
 	// decodePiece: the buffer of the decoding path.
 	decodePiece = 4 << 20
 	// directPiece bounds one O_DIRECT read: the disk is given whole
