@@ -148,23 +148,19 @@ func (b *builder) build() error {
 	defer img.Close()
 	unix.Fadvise(int(img.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 	start := time.Now()
-	for _, rg := range m.Regions {
-		for _, e := range rg.Extents {
-			// Start reading the image from disk now; it arrives while
-			// the memory it goes to is being mapped.
-			unix.Fadvise(int(img.Fd()), int64(p.img.dataStart+e.Off), int64(e.Len), unix.FADV_WILLNEED)
-		}
-	}
-	// Mapped files are opened by the process itself, with the rights of
-	// its owner, not root's (see asFileUser).
-	if err := b.fileIdentity(); err != nil {
-		return err
-	}
 	fill, err := b.startFill(img)
 	if err != nil {
 		return err
 	}
 	defer fill.finish()
+	// Start reading the image from disk now; it arrives while the
+	// memory it goes to is being mapped (unless it is read O_DIRECT).
+	fill.readAhead(m.Regions)
+	// Mapped files are opened by the process itself, with the rights of
+	// its owner, not root's (see asFileUser).
+	if err := b.fileIdentity(); err != nil {
+		return err
+	}
 	regions := sortedRegions(m.Regions)
 	attached := map[uint64]bool{}
 	var rings []region
@@ -215,7 +211,7 @@ func (b *builder) build() error {
 	if err := b.registerLazy(); err != nil {
 		return err
 	}
-	r.log.Debug(fmt.Sprintf("%s(%d): memory restored in %.3fs", p.comm(), m.PID, time.Since(start).Seconds()))
+	r.log.Debug(fmt.Sprintf("%s(%d): memory restored in %.3fs (%d MiB read O_DIRECT)", p.comm(), m.PID, time.Since(start).Seconds(), fill.directBytes>>20))
 	if err := b.setMM(); err != nil {
 		return err
 	}
@@ -315,6 +311,7 @@ func (b *builder) takeFD(fd int, want int, cloexec bool) error {
 		return nil
 	}
 	if _, err := b.call("dup3", unix.SYS_DUP3, got, uint64(want), flags); err != nil {
+		b.call("close", unix.SYS_CLOSE, got) // not left to the process
 		return fmt.Errorf("dup2 %d %d failed: %w", got, want, err)
 	}
 	_, err = b.call("close", unix.SYS_CLOSE, got)

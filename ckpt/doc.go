@@ -22,8 +22,9 @@
 // process out of it with its old PID (clone3 set_tid, CLONE_PARENT so the
 // caller is its parent), and rebuilds it by injected system calls: unmap
 // everything, map every region and have the process pread its saved pages
-// into place from the image (fastrestore.go; each segment verified from
-// the process's memory before it runs), put the vDSO back, set the mm
+// into place from the image (fastrestore.go: O_DIRECT what the page cache
+// does not hold; each segment verified from the process's memory before it
+// runs), put the vDSO back, set the mm
 // fields with PR_SET_MM_MAP, reopen files, restore signals, timers, rseq,
 // credentials, then limits and nice (with the credentials dropped), then
 // the registers. A child that still shared private pages copy-on-write

@@ -36,16 +36,31 @@ import (
 // on every CPU), and written into the process with process_vm_writev: what
 // is verified is what is decoded, and nothing but the restorer can change
 // its buffers, so the property holds without reading the memory back.
+//
+// Cold images. Images are written around the page cache (imagewrite.go),
+// so the first restore after a checkpoint finds little of one there. A
+// buffered read of it would fill the page cache first (a page allocated
+// and read per 4 KiB, then copied): the piece the page cache does not
+// hold whole (cachestat(2)) is read instead through a second, O_DIRECT,
+// open file description of the same inode, the disk writing straight into
+// the process's pages, in larger pieces that keep the disk busy. Pieces
+// the page cache holds are read buffered, one copy. Either way what is
+// checked is the memory the read wrote.
 
 const (
 	// fillPiece bounds one injected pread: the check of a piece runs
 	// while the process reads the next.
 	fillPiece = 8 << 20
 	// checkPiece: memory read back for a check in pieces that stay in
-	// the CPU cache for their checksum.
-	checkPiece = 256 << 10
+	// the CPU cache for their checksum; one MAC chunk (macChunk), which
+	// dataMAC then seals where it lies instead of copying it to a buffer
+	// of its own first.
+	checkPiece = macChunk
 	// decodePiece: the buffer of the decoding path.
 	decodePiece = 4 << 20
+	// directPiece bounds one O_DIRECT read: the disk is given whole
+	// requests (max_sectors_kb, 4 MiB on virtio) several at a time.
+	directPiece = 32 << 20
 )
 
 // segmentFile tells where the bytes of extent e of img lie as they are:
@@ -80,8 +95,7 @@ func (img *Image) readSegment(f *os.File, e extent, at uint64, dst []byte) error
 // finish, which the builder defers.
 type memFill struct {
 	b   *builder
-	img *os.File // the restorer's descriptor of the image
-	tfd uint64   // the same open file description in the process
+	own *fillSource // the process's own image
 	// work: one queue per checker; segment k goes to checker k mod
 	// checkers (segments are independent: each has its own checksum).
 	work []chan checkItem
@@ -91,6 +105,8 @@ type memFill struct {
 	// chain: the images of the chain below the process's own, opened
 	// when a region first needs them (incremental.go).
 	chain map[*Image]*fillSource
+	// directBytes counts what was read O_DIRECT (the -X log says).
+	directBytes uint64
 }
 
 // fillSource is one image file the process reads pages from: the
@@ -99,6 +115,82 @@ type fillSource struct {
 	img *Image
 	f   *os.File
 	tfd uint64
+	// direct is the same inode opened O_DIRECT, at dtfd in the process
+	// (see Cold images above); nil where the file system refuses it.
+	direct *os.File
+	dtfd   uint64
+}
+
+// openDirect gives src an O_DIRECT description of its file, at fd want of
+// the process. It is opened through /proc/self/fd: the inode already
+// open, whatever the path names now. Where that cannot be done, src
+// reads buffered only.
+func (f *memFill) openDirect(src *fillSource, want int) {
+	if !directReads {
+		return
+	}
+	d, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", src.f.Fd()), os.O_RDONLY|unix.O_DIRECT|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return
+	}
+	if err := f.b.takeFD(int(d.Fd()), want, true); err != nil {
+		d.Close()
+		return
+	}
+	src.direct, src.dtfd = d, uint64(want)
+}
+
+// directReads: false reads every piece buffered (the benchmarks compare).
+var directReads = true
+
+// close closes src's direct description, in the process and ours.
+func (f *memFill) closeDirect(src *fillSource) error {
+	if src.direct == nil {
+		return nil
+	}
+	src.direct.Close()
+	src.direct = nil
+	if _, err := f.b.call("close", unix.SYS_CLOSE, src.dtfd); err != nil {
+		return fmt.Errorf("close image descriptor: %w", err)
+	}
+	return nil
+}
+
+// cached tells whether the page cache holds every page of bytes off to
+// off+n of file. Without cachestat(2) (before Linux 6.5) it says yes:
+// buffered reads, as before.
+func cached(file *os.File, off, n int64) bool {
+	var st unix.Cachestat_t
+	rng := unix.CachestatRange{Off: uint64(off), Len: uint64(n)}
+	if err := unix.Cachestat(uint(file.Fd()), &rng, &st, 0); err != nil {
+		return true
+	}
+	pages := (n + int64(os.Getpagesize()) - 1) / int64(os.Getpagesize())
+	return int64(st.Cache) >= pages
+}
+
+// uncached tells whether the raw extents es of src are mostly not in
+// the page cache and will be read O_DIRECT: then they are not read ahead
+// (readAhead), the disk would be read twice.
+func (src *fillSource) uncached(es []extent) bool {
+	if src.direct == nil {
+		return false
+	}
+	var want, have uint64
+	for _, e := range es {
+		off, ok := src.img.segmentFile(e)
+		if !ok {
+			continue
+		}
+		var st unix.Cachestat_t
+		rng := unix.CachestatRange{Off: uint64(off), Len: e.Len}
+		if err := unix.Cachestat(uint(src.f.Fd()), &rng, &st, 0); err != nil {
+			return false
+		}
+		want += e.Len
+		have += st.Cache * uint64(os.Getpagesize())
+	}
+	return have < want/2
 }
 
 // checkers is the number of checker goroutines of one process: the
@@ -120,12 +212,13 @@ type checkItem struct {
 // startFill gives the process a descriptor of img (above every saved one
 // and the pidfd) and starts the checker.
 func (b *builder) startFill(img *os.File) (*memFill, error) {
-	f := &memFill{b: b, img: img, done: make(chan error, checkers)}
+	f := &memFill{b: b, done: make(chan error, checkers)}
 	want := b.spareFD + 2
 	if err := b.takeFD(int(img.Fd()), want, true); err != nil {
 		return nil, fmt.Errorf("image descriptor: %w", err)
 	}
-	f.tfd = uint64(want)
+	f.own = &fillSource{img: b.p.img, f: img, tfd: uint64(want)}
+	f.openDirect(f.own, want+1)
 	for i := 0; i < checkers; i++ {
 		w := make(chan checkItem, 256)
 		f.work = append(f.work, w)
@@ -143,6 +236,9 @@ func (f *memFill) finish() error {
 	f.over = true
 	var err error
 	for _, s := range f.chain {
+		if cerr := f.closeDirect(s); cerr != nil && err == nil {
+			err = cerr
+		}
 		if _, cerr := f.b.call("close", unix.SYS_CLOSE, s.tfd); cerr != nil && err == nil {
 			err = fmt.Errorf("close image descriptor: %w", cerr)
 		}
@@ -156,10 +252,30 @@ func (f *memFill) finish() error {
 			err = e
 		}
 	}
-	if _, cerr := f.b.call("close", unix.SYS_CLOSE, f.tfd); cerr != nil && err == nil {
+	if cerr := f.closeDirect(f.own); cerr != nil && err == nil {
+		err = cerr
+	}
+	if _, cerr := f.b.call("close", unix.SYS_CLOSE, f.own.tfd); cerr != nil && err == nil {
 		err = fmt.Errorf("close image descriptor: %w", cerr)
 	}
 	return err
+}
+
+// readAhead asks the page cache for the raw extents of the regions rs of
+// the process's own image, unless they will be read O_DIRECT.
+func (f *memFill) readAhead(rs []region) {
+	var es []extent
+	for _, rg := range rs {
+		es = append(es, rg.Extents...)
+	}
+	if f.own.uncached(es) {
+		return
+	}
+	for _, e := range es {
+		if off, ok := f.own.img.segmentFile(e); ok {
+			unix.Fadvise(int(f.own.f.Fd()), off, int64(e.Len), unix.FADV_WILLNEED)
+		}
+	}
 }
 
 // check verifies the pieces queued on work as they come. After a failure
@@ -220,7 +336,7 @@ func (f *memFill) fillRegion(rg region) error {
 	if rg.FromParent {
 		return f.fillLayers(rg)
 	}
-	return f.fillExtents(&fillSource{img: f.b.p.img, f: f.img, tfd: f.tfd}, rg.Extents, rg.Kind == regionFile)
+	return f.fillExtents(f.own, rg.Extents, rg.Kind == regionFile)
 }
 
 // fillExtents fills the extents es of src's image.
@@ -348,7 +464,7 @@ func (f *memFill) sync() error {
 // or one of its chain, given to the process on first use.
 func (f *memFill) source(img *Image) (*fillSource, error) {
 	if img == f.b.p.img {
-		return &fillSource{img: img, f: f.img, tfd: f.tfd}, nil
+		return f.own, nil
 	}
 	if s, ok := f.chain[img]; ok {
 		return s, nil
@@ -357,11 +473,8 @@ func (f *memFill) source(img *Image) (*fillSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: open: %w", img.Path, err)
 	}
-	// Its pages are read next, few or many: from the disk now (the
-	// process's own image was asked for before the regions were mapped).
-	unix.Fadvise(int(file.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
-	unix.Fadvise(int(file.Fd()), int64(img.dataStart), 0, unix.FADV_WILLNEED)
-	want := f.b.spareFD + 3 + len(f.chain)
+	// Two descriptors each: the image's and its O_DIRECT one.
+	want := f.b.spareFD + 4 + 2*len(f.chain)
 	if err := f.b.takeFD(int(file.Fd()), want, true); err != nil {
 		file.Close()
 		return nil, fmt.Errorf("image descriptor: %w", err)
@@ -371,6 +484,14 @@ func (f *memFill) source(img *Image) (*fillSource, error) {
 	}
 	s := &fillSource{img: img, f: file, tfd: uint64(want)}
 	f.chain[img] = s
+	f.openDirect(s, want+1)
+	// Its pages are read next, few or many: from the disk now, unless
+	// they are read O_DIRECT (the process's own image was asked for
+	// before the regions were mapped).
+	unix.Fadvise(int(file.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
+	if st, err := file.Stat(); s.direct == nil || err == nil && cached(file, int64(img.dataStart), st.Size()-int64(img.dataStart)) {
+		unix.Fadvise(int(file.Fd()), int64(img.dataStart), 0, unix.FADV_WILLNEED)
+	}
 	return s, nil
 }
 
@@ -401,9 +522,8 @@ func (f *memFill) fillRaw(src *fillSource, e extent, base int64, all bool) error
 			work <- checkItem{c: c, n: uint64(dataAt - pos), hole: true}
 		}
 		for p := dataAt; p < holeAt; {
-			n := min(int64(fillPiece), holeAt-p)
 			addr := e.Addr + uint64(p-base)
-			got, err := f.b.call("pread64", unix.SYS_PREAD64, src.tfd, addr, uint64(n), uint64(p))
+			n, got, err := f.readPiece(src, addr, p, holeAt-p)
 			if err != nil {
 				return fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
 			}
@@ -420,6 +540,30 @@ func (f *memFill) fillRaw(src *fillSource, e extent, base int64, all bool) error
 	}
 	work <- checkItem{c: c, end: true}
 	return nil
+}
+
+// readPiece has the process read up to rest bytes at file offset off of
+// src into addr, in one call: O_DIRECT what the page cache does not hold
+// (see Cold images), buffered the rest. n is what it asked for.
+func (f *memFill) readPiece(src *fillSource, addr uint64, off, rest int64) (n int64, got uint64, err error) {
+	if src.direct != nil {
+		n = min(int64(directPiece), rest)
+		if !cached(src.f, off, n) {
+			got, err = f.b.call("pread64", unix.SYS_PREAD64, src.dtfd, addr, uint64(n), uint64(off))
+			if errnoOf(err) != unix.EINVAL {
+				f.directBytes += got
+				return n, got, err
+			}
+			// Alignment the file system does not take: buffered
+			// from now on.
+			if err := f.closeDirect(src); err != nil {
+				return 0, 0, err
+			}
+		}
+	}
+	n = min(int64(fillPiece), rest)
+	got, err = f.b.call("pread64", unix.SYS_PREAD64, src.tfd, addr, uint64(n), uint64(off))
+	return n, got, err
 }
 
 // fillDecoded reads extent e through readSegment into a buffer of ours,

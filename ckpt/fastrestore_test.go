@@ -1,11 +1,15 @@
 package ckpt
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -103,4 +107,136 @@ func TestRestoreImageRewritten(t *testing.T) {
 		}
 	}
 	t.Logf("%d restores refused, %d right", refused, restored)
+}
+
+// TestRestoreColdImage restarts memhog from an image the page cache holds
+// none of (the first restore after a checkpoint: images are written
+// O_DIRECT), half of, and all of: the pieces not cached are read O_DIRECT
+// into the process (the -X log counts them), the others buffered, and the
+// job computes the sum of an uninterrupted run each time. A page of the
+// image damaged on the disk, read O_DIRECT, is refused as corrupt.
+func TestRestoreColdImage(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	ref := filepath.Join(dir, "ref.txt")
+	rc := start(t, dir, cprog(t, "memhog"), "96", ref)
+	waitFor(t, "ready", func() bool { return lines(ref) >= 1 })
+	rc.Process.Signal(unix.SIGUSR1)
+	rc.Wait()
+	want := sumLine(ref)
+
+	out := filepath.Join(dir, "out.txt")
+	cmd := start(t, dir, cprog(t, "memhog"), "96", out)
+	waitFor(t, "ready", func() bool { return lines(out) >= 1 })
+	img := filepath.Join(dir, "memhog.img")
+	checkpointKill(t, cmd, img)
+	e, off := largestSegment(t, img)
+	f, err := os.OpenFile(img, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	evict := func() {
+		f.Sync()
+		if err := unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restore := func() (direct bool, err error) {
+		var log lockedBuffer
+		os.WriteFile(out, []byte("ready\n"), 0o644)
+		p, err := Restart(context.Background(), img, RestartOptions{
+			Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		})
+		if err != nil {
+			return false, err
+		}
+		unix.Kill(p.PID, unix.SIGUSR1)
+		if _, err := p.Wait(); err != nil {
+			return false, err
+		}
+		if got := sumLine(out); got != want {
+			t.Fatalf("restored job computed %q, want %q", got, want)
+		}
+		m := regexp.MustCompile(`\((\d+) MiB read O_DIRECT\)`).FindStringSubmatch(log.String())
+		if m == nil {
+			t.Fatalf("no memory line in the log:\n%s", log.String())
+		}
+		return m[1] != "0", nil
+	}
+	for _, c := range []struct {
+		name   string
+		cached int64 // bytes of the largest segment read into the cache first
+		direct bool
+	}{
+		{"cold", 0, true},
+		{"half", int64(e.Len / 2), true},
+		{"warm", -1, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			evict()
+			switch {
+			case c.cached < 0:
+				io.Copy(io.Discard, io.NewSectionReader(f, 0, 1<<40))
+			case c.cached > 0:
+				io.Copy(io.Discard, io.NewSectionReader(f, off, c.cached))
+			}
+			direct, err := restore()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if direct != c.direct {
+				t.Errorf("read O_DIRECT: %v, want %v", direct, c.direct)
+			}
+		})
+	}
+	t.Run("damaged", func(t *testing.T) {
+		at := off + int64(e.Len/2)&^(pageSize-1)
+		good := make([]byte, pageSize)
+		if _, err := f.ReadAt(good, at); err != nil {
+			t.Fatal(err)
+		}
+		bad := append([]byte(nil), good...)
+		bad[100] ^= 0x40
+		if _, err := f.WriteAt(bad, at); err != nil {
+			t.Fatal(err)
+		}
+		evict()
+		if _, err := restore(); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("restore of a damaged cold image: %v, want %v", err, ErrCorrupt)
+		}
+		f.WriteAt(good, at)
+		evict()
+		if _, err := restore(); err != nil {
+			t.Errorf("restore of the image mended: %v", err)
+		}
+	})
+}
+
+func sumLine(path string) string {
+	b, _ := os.ReadFile(path)
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "sum ") {
+			return l
+		}
+	}
+	return ""
+}
+
+// lockedBuffer is a bytes.Buffer a log handler writes to from any goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
