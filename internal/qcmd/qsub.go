@@ -287,6 +287,18 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		}
 	}
 	o := options{c: c, ds: ds}
+	if dir, d := o.str(jobs.SlurmChdir); d != nil {
+		// sbatch --chdir: the job runs there, and relative paths of its
+		// output are relative to it (so is PBS_O_WORKDIR, SLURM_SUBMIT_DIR).
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(cwd, dir)
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			return nil, nil, fmt.Errorf("%s: %w", req.ScriptName, lineError(*d, fmt.Errorf("%s is not a directory", dir)))
+		}
+		cwd = filepath.Clean(dir)
+		req.Workdir = cwd
+	}
 	req.Name, _ = o.str("N")
 	req.Queue, _ = o.str("q")
 	req.Join, _ = o.str("j")
