@@ -36,12 +36,14 @@ submission: changing the file afterwards does not change the job. After
 DIRECTIVES. Lines of the script that start with #PBS (the prefix of -C, else
 of $PBS_DPREFIX; -C "" reads none), before its first command, give options
 as on the command line, which wins over them: "#PBS -l walltime=1:00:00".
+No variable is expanded in a directive (#PBS -e out.$PBS_JOBID is that name).
 Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
 --time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks (-n) and
 --ntasks-per-node (mpiprocs of cpus-per-task CPUs each; no srun: use mpirun),
 --nodes=1 (-N), --array (-a: a list, 1,6-7,12%2), --dependency (-d: after,
 afterok, afternotok, afterany; "," all, "?" one of them),
---output (-o) and --error (-e) with %j %J %x %A %a, --partition (-p, the
+--output (-o) and --error (-e) with %j %J %x %A %a %u %N %n %t %s %% (and
+zero padding, %4j), --chdir (-D: where the job runs), --partition (-p, the
 queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE|
 [ALL,]NAME[=value],... (only the variables named, as -v, unless ALL; a Slurm
 job gets the submitter's environment by default), --mail-type (NONE, BEGIN,
