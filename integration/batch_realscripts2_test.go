@@ -38,7 +38,7 @@ func hasAll(t *testing.T, what, got string, want ...string) {
 
 func TestBatchRealScriptsMore(t *testing.T) {
 	b := newBatch(t, "")
-	for _, q := range []string{"workq", "savio3_htc", "lcilab", "short"} {
+	for _, q := range []string{"workq", "savio3_htc", "lcilab", "short", "short_cpuQ"} {
 		b.mustRun("qmgr", "-c", "create queue "+q)
 		b.mustRun("qmgr", "-c", "set queue "+q+" enabled = true")
 		b.mustRun("qmgr", "-c", "set queue "+q+" started = true")
@@ -315,6 +315,42 @@ func TestBatchRealScriptsMore(t *testing.T) {
 			},
 		},
 	}
+	example := "#!/bin/bash\n\n\n  # \"name\" of the job (optional)\n#PBS -N my_serial_job         \n\n\n  # requested running time (required!)\n#PBS -l walltime=01:00:00\n\n" +
+		"  # specification (required!)\n  #   nodes=   number of nodes; 1 for serial; 1 or more for parallel\n#PBS -l nodes=1:ppn=1\n\n" +
+		"  # if you want to be sure to get your private node, simply claim all memory ;-)\n#  #PBS -l pvmem=16000m\n\n\n  # send mail notification (optional)\n#PBS -m e\n\n" +
+		"# #PBS -M my.other.address@mail.com\n\n\n  # redirect standard output (-o) and error (-e) (optional)\n#PBS -o stdout\n#PBS -e stderr\n%s\n\n" +
+		"  # go to the (current) working directory (optional)\ncd $PBS_O_WORKDIR  \n\n\n  # the program itself\necho Start Job\npwd\nhostname\necho End Job\n"
+	scripts = append(scripts,
+		realScript{
+			name: "example.sh", from: "hpcugent/vsc_user_docs intro-HPC/examples/example.sh: indented comments, #  #PBS commented out",
+			body: fmt.Sprintf(example, ""),
+			check: func(t *testing.T, b *batch, j proto.JobInfo, _ []proto.JobInfo) {
+				if j.Name != "my_serial_job" || j.MailPoints != "e" || j.Stdout != filepath.Join(b.work, "stdout") || j.Stderr != filepath.Join(b.work, "stderr") {
+					t.Errorf("job record %+v", j)
+				}
+				hasAll(t, "output", jobFile(t, j.Stdout), "Start Job\n"+b.work+"\n"+host+"\nEnd Job\n")
+			},
+		},
+		realScript{
+			name: "example-d.sh", from: "the same with Torque's #PBS -d sub: it runs there, its output goes there",
+			body: fmt.Sprintf(example, "#PBS -d sub"),
+			check: func(t *testing.T, b *batch, j proto.JobInfo, _ []proto.JobInfo) {
+				sub := filepath.Join(b.work, "sub")
+				if j.Stdout != filepath.Join(sub, "stdout") || j.Workdir != sub {
+					t.Errorf("job record %+v", j)
+				}
+				hasAll(t, "output", jobFile(t, j.Stdout), "Start Job\n"+sub+"\n")
+			},
+		},
+		realScript{
+			name: "test1.sh", from: "ivandona/hpc-exercises test1.sh (mem=2gb made 20mb): 'ls –lrt' with an en dash",
+			body: "#!/bin/bash\n#PBS -l select=1:ncpus=1:mem=20mb\n# set max execution time\n#PBS -l walltime=0:05:00\n# set the queue\n#PBS -q short_cpuQ\nls –lrt\necho \"hostname: \" && hostname\n",
+			check: func(t *testing.T, b *batch, j proto.JobInfo, _ []proto.JobInfo) {
+				hasAll(t, "output", jobFile(t, j.Stdout), "hostname: \n"+host+"\n")
+				hasAll(t, "error file", jobFile(t, j.Stderr), "ls: cannot access")
+			},
+		},
+	)
 	runRealScripts(t, b, scripts)
 }
 

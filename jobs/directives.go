@@ -56,7 +56,7 @@ var pbsOptions = map[byte]bool{
 	'a': true, 'A': true, 'c': true, 'C': true, 'e': true, 'j': true, 'J': true,
 	'k': true, 'l': true, 'm': true, 'M': true, 'N': true, 'o': true, 'p': true,
 	'P': true, 'q': true, 'r': true, 'R': true, 'S': true, 'u': true, 'v': true,
-	'W': true, 't': true,
+	'W': true, 't': true, 'd': true,
 	'h': false, 'V': false, 'z': false, 'I': false, 'X': false, 'f': false, 'G': false,
 }
 
@@ -284,7 +284,7 @@ var slurmOptions = []slurmOption{
 		if a == "" {
 			return nil, fmt.Errorf("--chdir=: want a directory")
 		}
-		return one(SlurmChdir, a), nil
+		return one(Chdir, a), nil
 	}},
 	{"requeue", "", false, func(string) ([]Directive, error) { return one("r", "y"), nil }},
 	{"no-requeue", "", false, func(string) ([]Directive, error) { return one("r", "n"), nil }},
@@ -526,9 +526,9 @@ func ParseSlurmMem(s string) (int64, error) {
 	return n, nil
 }
 
-// SlurmChdir is the pseudo-option --chdir (-D) translates to: the
+// Chdir is Torque's qsub -d, which sbatch --chdir (-D) translates to: the
 // directory the job runs in (absolute, or relative to qsub's).
-const SlurmChdir = "slurm-chdir"
+const Chdir = "d"
 
 // ExpandSlurmFilename expands sbatch's filename patterns in p: %% is a %,
 // and %X, with an optional zero-padding width between % and the letter

@@ -146,7 +146,7 @@ func checkOption(opt, arg string, now time.Time) error {
 		_, err = jobs.ParsePBSArray(arg)
 	case "t":
 		_, err = jobs.ParseArray(arg)
-	case "q", "S", "u", "A", "P":
+	case "q", "S", "u", "A", "P", "d":
 		if arg == "" {
 			err = fmt.Errorf("-%s: empty argument", opt)
 		}
