@@ -65,17 +65,36 @@ func (d *dumper) injectJobStops(t *task, scratch uint64) error {
 		if _, err := d.mem.WriteAt(zero, int64(scratch)); err != nil {
 			return fmt.Errorf("%s(%d): write scratch: %w", d.comm, d.pid, err)
 		}
-		if _, err := t.call("waitid", unix.SYS_WAITID, pPID, uint64(c.pid), scratch, unix.WSTOPPED|unix.WNOHANG|wNoWait, 0); err != nil {
-			return fmt.Errorf("%s(%d): waitid %d: %w", d.comm, d.pid, c.pid, err)
+		// The parent names the child by its pid in the parent's PID
+		// namespace (a batch job's tree is in one of its own), not ours.
+		pid := childPIDInParent(d.pid, c.pid)
+		if _, err := t.call("waitid", unix.SYS_WAITID, pPID, uint64(pid), scratch, unix.WSTOPPED|unix.WNOHANG|wNoWait, 0); err != nil {
+			return fmt.Errorf("%s(%d): waitid %d: %w", d.comm, d.pid, pid, err)
 		}
 		b := make([]byte, 20)
 		if _, err := d.mem.ReadAt(b, int64(scratch)); err != nil {
 			return fmt.Errorf("%s(%d): read scratch: %w", d.comm, d.pid, err)
 		}
-		pending := int32(b[16])|int32(b[17])<<8|int32(b[18])<<16|int32(b[19])<<24 == int32(c.pid)
+		pending := int32(b[16])|int32(b[17])<<8|int32(b[18])<<16|int32(b[19])<<24 == int32(pid)
 		c.meta.JobStop.Waited = !pending
 	}
 	return nil
+}
+
+// childPIDInParent is child's pid as its parent sees it: in the parent's
+// PID namespace (/proc/PID/status NSpid lists a task's pid in each
+// namespace from ours inwards; the child is in the parent's or one nested
+// in it). Without that information, the pid we see.
+func childPIDInParent(parent, child int) int {
+	ps, err := readStatus(parent)
+	if err != nil || len(ps.NSpid) == 0 {
+		return child
+	}
+	cs, err := readStatus(child)
+	if err != nil || len(cs.NSpid) < len(ps.NSpid) {
+		return child
+	}
+	return cs.NSpid[len(ps.NSpid)-1]
 }
 
 // finishSignal is the signal finish sends a restored process: its own stop

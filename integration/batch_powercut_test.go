@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,8 +27,12 @@ import (
 // job is there twice, every job's output is complete (a quick job's two
 // lines, a checkpointed simulation's output equal to an uninterrupted
 // run's: a torn or wrong image would not give it), and the accounting log
-// has exactly one E record per job. The seed is logged; LAZARUS_CUT_SEED
-// repeats a run.
+// has exactly one E record per job. Arrays (-J 1-3) and jobs that depend
+// on a quick job (afterok) are submitted too, and running simulations are
+// suspended and resumed (qsig -s suspend / resume): each array's subjobs
+// all end with their output, each dependent starts after its job ended,
+// and a simulation suspended across a cut gives the same result. The seed
+// is logged; LAZARUS_CUT_SEED repeats a run.
 func TestBatchPowerCutStorm(t *testing.T) {
 	batchNeedRoot(t)
 	seed := uint64(time.Now().UnixNano())
@@ -52,7 +57,9 @@ func TestBatchPowerCutStorm(t *testing.T) {
 
 	var (
 		mu       sync.Mutex
-		acked    = map[uint64]string{} // id: "sim" or "quick"
+		acked    = map[uint64]string{} // id: "sim", "quick" or "dep"
+		arrays   = map[jobs.ID]bool{}
+		parents  = map[uint64]uint64{} // a dependent's job
 		attempts int
 		stop     = make(chan struct{})
 		wg       sync.WaitGroup
@@ -80,6 +87,18 @@ func TestBatchPowerCutStorm(t *testing.T) {
 	for range 2 {
 		submit("sim", "-c", "1", "-j", "oe", sim)
 	}
+	quickIDs := func(kind string) []uint64 {
+		mu.Lock()
+		defer mu.Unlock()
+		var ids []uint64
+		for id, k := range acked {
+			if k == kind {
+				ids = append(ids, id)
+			}
+		}
+		slices.Sort(ids)
+		return ids
+	}
 	// Submitters of quick jobs, one of simulations, and a requester of
 	// checkpoints (qchkpnt, qchkpnt -k: a requeue) of running simulations.
 	worker := func(k uint64, every time.Duration, do func(r *rand.Rand)) {
@@ -101,6 +120,67 @@ func TestBatchPowerCutStorm(t *testing.T) {
 		worker(uint64(10+k), 300*time.Millisecond, func(*rand.Rand) { submit("quick", "-c", "n", "-j", "oe", quick) })
 	}
 	worker(20, 4*time.Second, func(*rand.Rand) { submit("sim", "-c", "1", "-j", "oe", sim) })
+	// Arrays of quick subjobs.
+	worker(40, 2*time.Second, func(*rand.Rand) {
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		r := b.run("qsub", "-J", "1-3", "-c", "n", "-j", "oe", quick)
+		if r.code != 0 {
+			return
+		}
+		id, err := jobs.ParseID(strings.TrimSpace(r.stdout))
+		if err != nil || !id.IsArrayForm() {
+			t.Errorf("qsub -J printed %q", r.stdout)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if arrays[id] {
+			t.Errorf("array %s acknowledged twice", id)
+		}
+		arrays[id] = true
+	})
+	// Jobs that wait for a quick job (afterok).
+	worker(50, 1500*time.Millisecond, func(r *rand.Rand) {
+		qs := quickIDs("quick")
+		if len(qs) == 0 {
+			return
+		}
+		parent := qs[r.IntN(len(qs))]
+		mu.Lock()
+		attempts++
+		mu.Unlock()
+		res := b.run("qsub", "-W", "depend=afterok:"+jobArg(parent), "-c", "n", "-j", "oe", quick)
+		if res.code != 0 {
+			return
+		}
+		id, err := parseJobID(res.stdout)
+		if err != nil {
+			t.Errorf("qsub printed %q", res.stdout)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if _, dup := acked[id]; dup {
+			t.Errorf("job id %d acknowledged twice", id)
+		}
+		acked[id], parents[id] = "dep", parent
+	})
+	// Suspends a running simulation, and resumes it a moment later (a cut
+	// in between leaves it suspended: it is resumed at the end).
+	worker(60, 1500*time.Millisecond, func(r *rand.Rand) {
+		sims := quickIDs("sim")
+		if len(sims) == 0 {
+			return
+		}
+		id := jobArg(sims[r.IntN(len(sims))])
+		if b.run("qsig", "-s", "suspend", id).code != 0 {
+			return
+		}
+		time.Sleep(time.Duration(r.Int64N(int64(time.Second))))
+		b.run("qsig", "-s", "resume", id)
+	})
 	worker(30, time.Second, func(r *rand.Rand) {
 		mu.Lock()
 		var sims []uint64
@@ -136,6 +216,9 @@ func TestBatchPowerCutStorm(t *testing.T) {
 	for {
 		pending := 0
 		for _, j := range b.jobs() {
+			if j.Suspended { // left so by a cut between suspend and resume
+				b.run("qsig", "-s", "resume", jobArg(j.ID))
+			}
 			switch j.State {
 			case "finished":
 			case "failed":
@@ -176,6 +259,14 @@ func TestBatchPowerCutStorm(t *testing.T) {
 			if got, want := b.readFile(j.Stdout), fmt.Sprintf("begin %d\nend %d\n", id, id); got != want {
 				t.Errorf("quick job %d output %q, want %q (runs %+v)", id, got, want, j.Segments)
 			}
+		case "dep":
+			if got, want := b.readFile(j.Stdout), fmt.Sprintf("begin %d\nend %d\n", id, id); got != want {
+				t.Errorf("dependent job %d output %q, want %q (runs %+v)", id, got, want, j.Segments)
+			}
+			p := b.job(parents[id])
+			if len(j.Segments) == 0 || len(p.Segments) == 0 || j.Segments[0].Start.Before(p.Segments[len(p.Segments)-1].End) {
+				t.Errorf("job %d (afterok:%d) started before its job ended: %+v, %+v", id, parents[id], j.Segments, p.Segments)
+			}
 		case "sim":
 			sims++
 			checkNbodyOutput(t, filepath.Join(b.work, fmt.Sprintf("sim.%d.txt", id)), want)
@@ -187,6 +278,25 @@ func TestBatchPowerCutStorm(t *testing.T) {
 		}
 		if recs := b.acctRecords(id); strings.Count(acctTypes(recs), "E") != 1 {
 			t.Errorf("job %d (%s): accounting records %s, want one E", id, jobs.ID(id), acctTypes(recs))
+		}
+	}
+	for arr := range arrays {
+		subs := 0
+		for _, s := range b.status(true, arr) {
+			sid := jobs.ID(s.ID)
+			if !sid.IsSubjob() {
+				if s.State != "finished" {
+					t.Errorf("array %s: %s (%s)", arr, s.State, s.Reason)
+				}
+				continue
+			}
+			subs++
+			if got, want := b.readFile(s.Stdout), fmt.Sprintf("begin %s\nend %s\n", sid, sid); s.State != "finished" || got != want {
+				t.Errorf("subjob %s: %s, output %q, want %q", sid, s.State, got, want)
+			}
+		}
+		if subs != 3 {
+			t.Errorf("array %s has %d subjobs, want 3", arr, subs)
 		}
 	}
 	t.Logf("%d cuts, %d submissions, %d acknowledged, %d jobs; %d simulations restarted %d times from checkpoints",

@@ -278,6 +278,13 @@ func TestBatchRealScripts(t *testing.T) {
 			refused: "line 3: #PBS -l nodes=1:ppn=16: ncpus=16 is more than",
 		},
 	}
+	runRealScripts(t, b, scripts)
+}
+
+// runRealScripts submits each script (qsub SCRIPT, with FROM_SUBMITTER=yes
+// in qsub's environment), checks each refusal, then waits for each job and
+// runs its check.
+func runRealScripts(t *testing.T, b *batch, scripts []realScript) {
 	type submitted struct {
 		s  realScript
 		id jobs.ID

@@ -350,12 +350,17 @@ func (j *Job) RestoreFrom() (Generation, bool) {
 // the beginning of the script). Newer generations are marked bad: they
 // belong to a past the restarted run will not have.
 func (j *Job) Restore(gen int, now time.Time) error {
+	suspended := j.Suspended
 	if err := j.Start(now); err != nil {
 		return err
 	}
 	j.RestartFrom = 0
 	if gen == 0 {
 		return nil
+	}
+	if !suspended.IsZero() { // the restored run is the suspended one
+		j.Suspended = suspended
+		j.Suspensions = j.Suspensions[:len(j.Suspensions)-1]
 	}
 	s := &j.Segments[len(j.Segments)-1]
 	s.Restart, s.Generation, s.Base = true, gen, j.generationElapsed(gen)
@@ -412,6 +417,9 @@ func (j *Job) RestoreFailed(gen int, why string, now time.Time) (next int, ok bo
 	case j.Rerunnable:
 		j.Event(now, "restart from checkpoint %d failed: %s; no older checkpoint, starting the script again", gen, why)
 		s.Restart, s.Generation, s.Base = false, 0, 0
+		if j.IsSuspended() {
+			j.Resume(now) // a run from the beginning is not suspended
+		}
 		return 0, true, nil
 	}
 	j.Event(now, "restart from checkpoint %d failed: %s; no older checkpoint and the job is not rerunnable", gen, why)

@@ -56,7 +56,7 @@ var pbsOptions = map[byte]bool{
 	'a': true, 'A': true, 'c': true, 'C': true, 'e': true, 'j': true, 'J': true,
 	'k': true, 'l': true, 'm': true, 'M': true, 'N': true, 'o': true, 'p': true,
 	'P': true, 'q': true, 'r': true, 'R': true, 'S': true, 'u': true, 'v': true,
-	'W': true, 't': true,
+	'W': true, 't': true, 'd': true,
 	'h': false, 'V': false, 'z': false, 'I': false, 'X': false, 'f': false, 'G': false,
 }
 
@@ -280,6 +280,12 @@ var slurmOptions = []slurmOption{
 	{"error", "e", true, func(a string) ([]Directive, error) { return one("e", a), nil }},
 	{"partition", "p", true, func(a string) ([]Directive, error) { return one("q", a), nil }},
 	{"account", "A", true, func(a string) ([]Directive, error) { return one("A", a), nil }},
+	{"chdir", "D", true, func(a string) ([]Directive, error) {
+		if a == "" {
+			return nil, fmt.Errorf("--chdir=: want a directory")
+		}
+		return one(Chdir, a), nil
+	}},
 	{"requeue", "", false, func(string) ([]Directive, error) { return one("r", "y"), nil }},
 	{"no-requeue", "", false, func(string) ([]Directive, error) { return one("r", "n"), nil }},
 	{"export", "", true, func(a string) ([]Directive, error) {
@@ -518,4 +524,63 @@ func ParseSlurmMem(s string) (int64, error) {
 		return 0, fmt.Errorf("--mem=%s: %w (want a size such as 4G)", s, ErrBadResource)
 	}
 	return n, nil
+}
+
+// Chdir is Torque's qsub -d, which sbatch --chdir (-D) translates to: the
+// directory the job runs in (absolute, or relative to qsub's).
+const Chdir = "d"
+
+// ExpandSlurmFilename expands sbatch's filename patterns in p: %% is a %,
+// and %X, with an optional zero-padding width between % and the letter
+// (job%4j.out), is value(X). A letter value does not know is refused.
+func ExpandSlurmFilename(p string, value func(letter byte) (string, bool)) (string, error) {
+	if !strings.Contains(p, "%") {
+		return p, nil
+	}
+	var out strings.Builder
+	for i := 0; i < len(p); i++ {
+		if p[i] != '%' {
+			out.WriteByte(p[i])
+			continue
+		}
+		k := i + 1
+		for k < len(p) && p[k] >= '0' && p[k] <= '9' {
+			k++
+		}
+		if k >= len(p) {
+			return "", fmt.Errorf("%s: a %% without a pattern letter at its end", p)
+		}
+		if p[k] == '%' && k == i+1 {
+			out.WriteByte('%')
+			i = k
+			continue
+		}
+		v, ok := value(p[k])
+		if !ok {
+			return "", fmt.Errorf("%s: %%%c is not a filename pattern this system expands (%%j %%J %%A %%a %%x %%u %%N %%n %%t %%s %%%%)", p, p[k])
+		}
+		if k > i+1 {
+			width, _ := strconv.Atoi(p[i+1 : k])
+			if width > 10 {
+				width = 10 // Slurm pads to at most 10 digits
+			}
+			for n := len(v); n < width; n++ {
+				out.WriteByte('0')
+			}
+		}
+		out.WriteString(v)
+		i = k
+	}
+	return out.String(), nil
+}
+
+// SlurmFilenameLetters are the pattern letters ExpandSlurmFilename is
+// given values of, with a placeholder each: for checking a path at
+// submission.
+func SlurmFilenameLetters(letter byte) (string, bool) {
+	switch letter {
+	case 'j', 'J', 'A', 'a', 'x', 'u', 'N', 'n', 't', 's':
+		return "0", true
+	}
+	return "", false
 }

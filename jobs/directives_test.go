@@ -149,7 +149,7 @@ func TestParseDirectivesRefused(t *testing.T) {
 		{"X11", "#PBS -X\n", 1, "#PBS -X", "X11"},
 		{"GUI", "#PBS -G\n", 1, "#PBS -G", "Windows"},
 		{"remove files", "#PBS -R oe\n", 1, "#PBS -R", "-R"},
-		{"unknown option", "\n#PBS -d /tmp\n", 2, "#PBS -d", "unknown option"},
+		{"unknown option", "\n#PBS -Y /tmp\n", 2, "#PBS -Y", "unknown option"},
 		{"prefix option in a script", "#PBS -C #X\n", 1, "#PBS -C", "cannot be a directive"},
 		{"missing argument", "#PBS -N\n", 1, "#PBS -N", "missing argument"},
 		{"not an option", "#PBS walltime=1:00:00\n", 1, "#PBS walltime=1:00:00", "not an option"},

@@ -206,7 +206,13 @@ type Job struct {
 	// -n: its run there is being checkpointed and stopped); cleared when
 	// that start is recorded.
 	MoveTo string
-	Events []Event // oldest first
+	// Suspended is when the job was suspended (qsig -s suspend or STOP);
+	// zero: it is not. Suspensions are its past suspensions, oldest first
+	// (the last maxSuspensions): a run restored from a checkpoint taken
+	// in one of them is resumed (see suspend.go).
+	Suspended   time.Time
+	Suspensions []Span
+	Events      []Event // oldest first
 
 	// Array makes the job an array job (qsub -J); nil for a job or subjob.
 	Array *Array
@@ -235,6 +241,7 @@ func (j *Job) Copy() *Job {
 	c.Segments = slices.Clone(j.Segments)
 	c.Checkpoints = slices.Clone(j.Checkpoints)
 	c.Events = slices.Clone(j.Events)
+	c.Suspensions = slices.Clone(j.Suspensions)
 	if j.Checkpointing != nil {
 		op := *j.Checkpointing
 		c.Checkpointing = &op

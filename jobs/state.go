@@ -106,6 +106,11 @@ func (j *Job) Start(now time.Time) error {
 		return err
 	}
 	j.Segments = append(j.Segments, Segment{Start: now, ExitCode: -1})
+	if j.IsSuspended() {
+		// A run from the beginning: the suspended processes are gone
+		// (Restore keeps the suspension of a run restored from a checkpoint).
+		j.Resume(now)
+	}
 	return nil
 }
 

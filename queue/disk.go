@@ -51,6 +51,15 @@ type diskJob struct {
 	// Schema 4.
 	Array  *diskArray  `json:"array,omitempty"`
 	Depend *diskDepend `json:"depend,omitempty"`
+	// Optional (absent in older records: never suspended): when the job
+	// was suspended (qsig -s suspend) and its past suspensions.
+	Suspended   time.Time  `json:"suspended,omitzero"`
+	Suspensions []diskSpan `json:"suspensions,omitempty"`
+}
+
+type diskSpan struct {
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
 }
 
 type diskCkptOp struct {
@@ -158,6 +167,10 @@ func toDiskJob(j *jobs.Job) diskJob {
 	}
 	d.LastGeneration, d.RestartFrom = j.LastGeneration, j.RestartFrom
 	d.MoveTo = j.MoveTo
+	d.Suspended = j.Suspended
+	for _, sp := range j.Suspensions {
+		d.Suspensions = append(d.Suspensions, diskSpan{From: sp.From, To: sp.To})
+	}
 	d.CheckpointError, d.CheckpointErrorTime = j.CheckpointError, j.CheckpointErrorTime
 	if op := j.Checkpointing; op != nil {
 		d.Checkpointing = &diskCkptOp{Gen: op.Gen, Requeue: op.Requeue, Hold: op.Hold, By: op.By, Started: op.Started}
@@ -205,6 +218,10 @@ func (d diskJob) job() (*jobs.Job, error) {
 	}
 	j.LastGeneration, j.RestartFrom = d.LastGeneration, d.RestartFrom
 	j.MoveTo = d.MoveTo
+	j.Suspended = d.Suspended
+	for _, sp := range d.Suspensions {
+		j.Suspensions = append(j.Suspensions, jobs.Span{From: sp.From, To: sp.To})
+	}
 	j.CheckpointError, j.CheckpointErrorTime = d.CheckpointError, d.CheckpointErrorTime
 	if op := d.Checkpointing; op != nil {
 		j.Checkpointing = &jobs.CheckpointOp{Gen: op.Gen, Requeue: op.Requeue, Hold: op.Hold, By: op.By, Started: op.Started}

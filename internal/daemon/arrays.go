@@ -45,11 +45,21 @@ func subjobPaths(s *jobs.Job) {
 	idx := strconv.Itoa(s.ID.Index())
 	for _, p := range []*string{&s.Stdout, &s.Stderr} {
 		*p = strings.ReplaceAll(*p, arrayIndexPattern, idx)
-		if s.Attrs.Slurm && strings.Contains(*p, "%") {
-			*p = strings.NewReplacer(
-				"%%", "%", "%j", s.ID.String(), "%J", s.ID.String(), "%A", s.ID.Base().String(), "%a", idx,
-				"%x", s.Name, "%u", s.Owner.Name,
-			).Replace(*p)
+		if s.Attrs.Slurm {
+			out, err := jobs.ExpandSlurmFilename(*p, func(l byte) (string, bool) {
+				switch l {
+				case 'j', 'J':
+					return s.ID.String(), true
+				case 'A':
+					return s.ID.Base().String(), true
+				case 'a':
+					return idx, true
+				}
+				return slurmCommon(l, s)
+			})
+			if err == nil {
+				*p = out
+			}
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"os"
 	"os/user"
 	"path/filepath"
 	"slices"
@@ -120,13 +121,42 @@ func (d *Daemon) jobPaths(j *jobs.Job, req *proto.SubmitRequest) {
 // which for the batch script Slurm writes as the job id alone) and %A (the job id;
 // %A is an array's id, which a job that is not an array shares), %x (the
 // name), %a (the array index: 4294967294 for a job that is not an array,
-// as Slurm writes it), %u (the user), %% (a %).
+// as Slurm writes it), %u (the user), %N (the short host name), %n and %t
+// (the node and task number: 0), %s (the step: batch), %% (a %), each
+// with an optional zero-padding width (%4j). A pattern qsub did not
+// check (an older qsub) is left as it is.
 func slurmPattern(p string, j *jobs.Job) string {
-	if !strings.Contains(p, "%") {
+	out, err := jobs.ExpandSlurmFilename(p, func(l byte) (string, bool) {
+		switch l {
+		case 'j', 'J', 'A':
+			return j.ID.String(), true
+		case 'a':
+			return "4294967294", true
+		}
+		return slurmCommon(l, j)
+	})
+	if err != nil {
 		return p
 	}
-	return strings.NewReplacer(
-		"%%", "%", "%j", j.ID.String(), "%J", j.ID.String(), "%A", j.ID.String(), "%x", j.Name,
-		"%a", "4294967294", "%u", j.Owner.Name,
-	).Replace(p)
+	return out
+}
+
+// slurmCommon is the value of the filename patterns that are the same for
+// a job and a subjob.
+func slurmCommon(l byte, j *jobs.Job) (string, bool) {
+	switch l {
+	case 'x':
+		return j.Name, true
+	case 'u':
+		return j.Owner.Name, true
+	case 'N':
+		h, _ := os.Hostname()
+		h, _, _ = strings.Cut(h, ".")
+		return h, true
+	case 'n', 't':
+		return "0", true
+	case 's':
+		return "batch", true
+	}
+	return "", false
 }

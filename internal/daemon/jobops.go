@@ -783,6 +783,7 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 		info.NextCheckpoint = next.Round(time.Second)
 	}
 	info.After = j.After
+	info.Suspended = j.IsSuspended() && j.State.Active()
 	if j.Array != nil {
 		info.ID, info.Array = uint64(jobs.ArrayForm(j.ID)), j.Array.Spec()
 		info.ArrayCount = arrayCount(d.store.View(), j)

@@ -43,6 +43,29 @@ func parseSignal(s string) (unix.Signal, error) {
 	return 0, badRequest("unknown signal %q", s)
 }
 
+// Special signals of qsig (OpenPBS qsig.1B): suspend and resume, for
+// root and operators. SIGSTOP and SIGCONT, which any owner may send, also
+// suspend and resume the job: the record says what its processes are.
+const (
+	sigSuspend = "suspend"
+	sigResume  = "resume"
+)
+
+// qsigOf reads qsig -s: a signal, or suspend or resume (then sig is
+// SIGSTOP or SIGCONT).
+func qsigOf(s string) (sig unix.Signal, special string, err error) {
+	switch strings.ToLower(s) {
+	case sigSuspend:
+		return unix.SIGSTOP, sigSuspend, nil
+	case sigResume:
+		return unix.SIGCONT, sigResume, nil
+	case "admin-suspend", "admin-resume":
+		return 0, "", badRequest("-s %s: this system has no vnode maintenance state; use suspend and resume (or pbsnodes -o)", s)
+	}
+	sig, err = parseSignal(s)
+	return sig, "", err
+}
+
 // signalJob handles qsig: the signal goes to the job script and every
 // process of its tree (the job's PID namespace when lazarusd is root).
 func (d *Daemon) signalJob(ctx context.Context, who caller, body json.RawMessage) (any, error) {
@@ -51,12 +74,17 @@ func (d *Daemon) signalJob(ctx context.Context, who caller, body json.RawMessage
 		return nil, err
 	}
 	id := jobs.ID(req.ID)
-	sig, err := parseSignal(req.Signal)
+	sig, special, err := qsigOf(req.Signal)
 	if err != nil {
 		return nil, err
 	}
+	if special != "" {
+		if err := d.mustOperate(who, "suspend or resume jobs (qsig -s "+special+"); the owner may send STOP and CONT"); err != nil {
+			return nil, err
+		}
+	}
 	if arr := arrayOf(d.store.View(), id); arr != nil {
-		return d.signalArray(ctx, who, arr, sig)
+		return d.signalArray(ctx, who, arr, sig, special)
 	}
 	if err := d.wholeArray(id); err != nil {
 		return nil, err
@@ -71,10 +99,73 @@ func (d *Daemon) signalJob(ctx context.Context, who caller, body json.RawMessage
 	if err := signallable(j); err != nil {
 		return nil, err
 	}
-	if err := d.signalTree(ctx, who, id, sig); err != nil {
+	if err := d.signalOne(ctx, who, id, sig, special); err != nil {
 		return nil, err
 	}
 	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
+}
+
+// signalOne signals one running job. SIGSTOP (suspend) records the
+// suspension before the tree is stopped, SIGCONT (resume) its end before
+// the tree goes on: a checkpoint, a power cut or a restart of the daemon
+// in between restores the job as the record says (jobs.RestoreSuspension).
+// suspend of a suspended job and resume of one that is not are refused,
+// as PBS refuses them; a plain STOP or CONT is sent anyway.
+func (d *Daemon) signalOne(ctx context.Context, who caller, id jobs.ID, sig unix.Signal, special string) error {
+	if sig != unix.SIGSTOP && sig != unix.SIGCONT {
+		return d.signalTree(ctx, who, id, sig)
+	}
+	changed := false
+	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+		changed = false
+		if err := signallable(j); err != nil {
+			return err
+		}
+		now := time.Now().Round(0)
+		var err error
+		switch {
+		case sig == unix.SIGSTOP && !j.IsSuspended():
+			err = j.Suspend(now)
+		case sig == unix.SIGCONT && j.IsSuspended():
+			err = j.Resume(now)
+		case special == sigSuspend:
+			return conflict("job %s is already suspended", id)
+		case special == sigResume:
+			return conflict("job %s is not suspended", id)
+		default:
+			return nil
+		}
+		if err != nil {
+			return conflict("%v", err)
+		}
+		changed = true
+		if sig == unix.SIGSTOP {
+			j.Event(now, "suspended by %s", who.name)
+		} else {
+			j.Event(now, "resumed by %s", who.name)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := d.signalTree(ctx, who, id, sig); err != nil {
+		if changed { // not signalled: the record goes back to what the processes are
+			d.store.UpdateJob(id, func(j *jobs.Job) error {
+				now := time.Now().Round(0)
+				if sig == unix.SIGSTOP && j.IsSuspended() {
+					j.Suspended = time.Time{}
+				} else if sig == unix.SIGCONT && !j.IsSuspended() && len(j.Suspensions) > 0 {
+					j.Suspended = j.Suspensions[len(j.Suspensions)-1].From
+					j.Suspensions = j.Suspensions[:len(j.Suspensions)-1]
+				}
+				j.Event(now, "%s: %v", sig, err)
+				return nil
+			})
+		}
+		return err
+	}
+	return nil
 }
 
 // signallable refuses a job that is not running.
@@ -143,7 +234,7 @@ func (d *Daemon) signalTree(ctx context.Context, who caller, id jobs.ID, sig uni
 
 // signalArray handles qsig of an array job: every running subjob gets the
 // signal, as PBS sends it.
-func (d *Daemon) signalArray(ctx context.Context, who caller, arr *jobs.Job, sig unix.Signal) (any, error) {
+func (d *Daemon) signalArray(ctx context.Context, who caller, arr *jobs.Job, sig unix.Signal, special string) (any, error) {
 	if err := d.mayManage(who, arr); err != nil {
 		return nil, err
 	}
@@ -153,7 +244,7 @@ func (d *Daemon) signalArray(ctx context.Context, who caller, arr *jobs.Job, sig
 		if sub.State != jobs.Running && sub.State != jobs.Exiting {
 			continue
 		}
-		if err := d.signalTree(ctx, who, sub.ID, sig); err != nil {
+		if err := d.signalOne(ctx, who, sub.ID, sig, special); err != nil {
 			errs = append(errs, err)
 			continue
 		}

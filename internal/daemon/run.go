@@ -524,10 +524,12 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 	pw := lookupPasswd(j.Owner.UID)
 	seg, _ := j.Current()
 	restore := ""
+	var stop, resume bool
 	if seg.Generation > 0 {
 		for _, g := range j.Checkpoints {
 			if g.N == seg.Generation {
 				restore = g.Image()
+				stop, resume = j.RestoreSuspension(g)
 			}
 		}
 		if restore == "" {
@@ -559,10 +561,11 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		PrivateNet: d.uid == 0 && j.Resources.Net == jobs.NetPrivate,
 		Restore:    restore, Generation: seg.Generation,
 		RestoreLazy: restore != "" && seg.Lazy,
-		Track:       restore != "" && !seg.Lazy && d.fullEvery(j) > 1,
-		KeyFile:     d.keyFile,
-		Fence:       d.runFence(),
-		EndCopy:     d.runEndCopy(j),
+		Suspended:   stop, Resume: resume,
+		Track:   restore != "" && !seg.Lazy && d.fullEvery(j) > 1,
+		KeyFile: d.keyFile,
+		Fence:   d.runFence(),
+		EndCopy: d.runEndCopy(j),
 
 		Prologue: d.pelogPath(cfg.Prologue, "prologue"), Epilogue: d.pelogPath(cfg.Epilogue, "epilogue"),
 		PelogTimeout: cfg.PelogTimeout,

@@ -65,7 +65,7 @@ func TestOutputPath(t *testing.T) {
 	j := &jobs.Job{ID: 7, Name: "relax", Owner: jobs.Owner{Name: "u"}}
 	for _, tt := range []struct{ in, want string }{
 		{"/w/%x-%j.out", "/w/relax-7.out"}, {"/w/%A_%a.log", "/w/7_4294967294.log"},
-		{"/w/100%%-%u", "/w/100%-u"}, {"/w/plain", "/w/plain"},
+		{"/w/100%%-%u", "/w/100%-u"}, {"/w/plain", "/w/plain"}, {"/w/job%4j.%t.%s", "/w/job0007.0.batch"},
 	} {
 		if got := slurmPattern(tt.in, j); got != tt.want {
 			t.Errorf("slurmPattern(%q) = %q, want %q", tt.in, got, tt.want)

@@ -270,6 +270,9 @@ type JobInfo struct {
 	// SummaryOnly says that the rest was asked for but is not shown: the
 	// job is another user's (query_other_jobs is false).
 	SummaryOnly bool `json:"summary_only,omitempty"`
+	// Suspended: the running job is suspended (qsig -s suspend or STOP);
+	// PBS shows it S.
+	Suspended bool `json:"suspended,omitempty"`
 
 	UID         uint32           `json:"uid,omitempty"`
 	GID         uint32           `json:"gid,omitempty"`

@@ -90,6 +90,11 @@ func readDirectives(c *cli.Context, script []byte, now time.Time) ([]jobs.Direct
 		if err := checkOption(d.Opt, d.Arg, now); err != nil {
 			return nil, lineError(d, err)
 		}
+		if d.Slurm != "" && (d.Opt == "o" || d.Opt == "e") {
+			if _, err := jobs.ExpandSlurmFilename(d.Arg, jobs.SlurmFilenameLetters); err != nil {
+				return nil, lineError(d, err)
+			}
+		}
 	}
 	return ds, nil
 }
@@ -141,7 +146,7 @@ func checkOption(opt, arg string, now time.Time) error {
 		_, err = jobs.ParsePBSArray(arg)
 	case "t":
 		_, err = jobs.ParseArray(arg)
-	case "q", "S", "u", "A", "P":
+	case "q", "S", "u", "A", "P", "d":
 		if arg == "" {
 			err = fmt.Errorf("-%s: empty argument", opt)
 		}
@@ -309,6 +314,9 @@ func blame(err error, ds []jobs.Directive, cmdRes bool) error {
 		}[name]
 		for i := len(ds) - 1; i >= 0; i-- {
 			d := ds[i]
+			if d.Opt == jobs.SlurmNTasks && name == "ncpus" {
+				return lineError(d, err) // --ntasks=N: N tasks of their CPUs
+			}
 			if d.Opt != "l" && d.Opt != jobs.SlurmMemPerCPU {
 				continue
 			}

@@ -54,10 +54,17 @@ func NewQsig(stdout, stderr io.Writer) *cli.App {
 		`qsig sends a signal (default SIGTERM) to each running job given: to its
 script and every process of its tree (the job's PID namespace when lazarusd
 runs as root). The signal is a name, with or without SIG (TERM, SIGUSR1,
-usr1), or a number. PBS's suspend and resume are not supported. A job that has
+usr1), or a number. A job that has
 just started gets the signal once its script runs (qsig waits up to 30 seconds
 for that, then refuses). A job that is being checkpointed is refused: signal it
 when the checkpoint is done.
+
+-s suspend (root and operators, as in PBS) stops every process of the job and
+shows it S in qstat; -s resume lets it go on. STOP and CONT, which owners may
+send, do the same. The suspension is recorded with the job: a job restarted
+from a checkpoint (after a power cut, a qhold...) comes back suspended if it
+was, and running if it was resumed, whatever its image holds. Its walltime
+counts on while it is suspended, and it keeps its CPUs and memory.
 
 You may signal your own jobs; root and operators anyone's.
 Exit status: 0, or 1 if any job could not be signalled (each says why).
@@ -66,9 +73,6 @@ Exit status: 0, or 1 if any job could not be signalled (each says why).
 	app.Flags = []cli.Flag{&cli.StringFlag{Name: "s", Value: "TERM", Usage: "the signal"}}
 	app.Action = func(c *cli.Context) error {
 		sig := c.String("s")
-		if s := strings.ToLower(sig); s == "suspend" || s == "resume" || s == "admin-suspend" || s == "admin-resume" {
-			return fmt.Errorf("-s %s: suspending jobs is not supported", sig)
-		}
 		ids, err := needIDs(c, 0)
 		if err != nil {
 			return err
@@ -597,8 +601,8 @@ func parseSelect(c *cli.Context) (selectFilter, error) {
 		hold: c.String("h"), rerun: c.String("r"), x: c.Bool("x"), h: c.Bool("H")}
 	f.queue, _, _ = strings.Cut(c.String("q"), "@")
 	for _, r := range c.String("s") {
-		if !strings.ContainsRune("QWHREF", r) {
-			return f, fmt.Errorf("-s %q: state %q: want letters of Q W H R E F", c.String("s"), r)
+		if !strings.ContainsRune("QWHRSEF", r) {
+			return f, fmt.Errorf("-s %q: state %q: want letters of Q W H R S E F", c.String("s"), r)
 		}
 		f.states = append(f.states, string(r))
 	}

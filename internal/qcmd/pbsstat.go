@@ -43,6 +43,8 @@ func pbsState(state string, after time.Time, now time.Time) string {
 // some of whose subjobs have started, X for a subjob that has ended.
 func pbsJobState(j proto.JobInfo, now time.Time) string {
 	switch st := jobs.State(j.State); {
+	case j.Suspended && st.Active():
+		return "S"
 	case st == jobs.Begun:
 		return "B"
 	case st.Terminal() && jobs.ID(j.ID).IsSubjob():
@@ -53,7 +55,8 @@ func pbsJobState(j proto.JobInfo, now time.Time) string {
 
 // pbsSubstate is PBS's substate number of a state: 10 queued, 20 held,
 // 42 running, 51 exiting, 92 finished, 93 failed; checkpointing is PBS's
-// JOB_SUBSTATE_CHKPT... absent from OpenPBS, so Lazarus uses 43.
+// JOB_SUBSTATE_CHKPT... absent from OpenPBS, so Lazarus uses 43 (which is
+// also PBS's JOB_SUBSTATE_SUSPEND, a suspended job's).
 func pbsSubstate(state string) int {
 	switch jobs.State(state) {
 	case jobs.Queued, jobs.Requeued:
@@ -343,7 +346,11 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 		}
 		add("jobdir", j.Workdir)
 	}
-	num("substate", int64(pbsSubstate(j.State)))
+	if j.Suspended {
+		num("substate", 43) // PBS's JOB_SUBSTATE_SUSPEND
+	} else {
+		num("substate", int64(pbsSubstate(j.State)))
+	}
 	if j.Interactive {
 		add("interactive", "True")
 	}

@@ -36,12 +36,14 @@ submission: changing the file afterwards does not change the job. After
 DIRECTIVES. Lines of the script that start with #PBS (the prefix of -C, else
 of $PBS_DPREFIX; -C "" reads none), before its first command, give options
 as on the command line, which wins over them: "#PBS -l walltime=1:00:00".
+No variable is expanded in a directive (#PBS -e out.$PBS_JOBID is that name).
 Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
 --time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks (-n) and
 --ntasks-per-node (mpiprocs of cpus-per-task CPUs each; no srun: use mpirun),
 --nodes=1 (-N), --array (-a: a list, 1,6-7,12%2), --dependency (-d: after,
 afterok, afternotok, afterany; "," all, "?" one of them),
---output (-o) and --error (-e) with %j %J %x %A %a, --partition (-p, the
+--output (-o) and --error (-e) with %j %J %x %A %a %u %N %n %t %s %% (and
+zero padding, %4j), --chdir (-D: where the job runs), --partition (-p, the
 queue), --account (-A), --requeue, --no-requeue, --export=ALL|NONE|
 [ALL,]NAME[=value],... (only the variables named, as -v, unless ALL; a Slurm
 job gets the submitter's environment by default), --mail-type (NONE, BEGIN,
@@ -170,6 +172,7 @@ Options go before the script.
 		&cli.StringSliceFlag{Name: "W", Usage: "attributes: umask=NNN (of the job and its output files; default: the files are 0600), group_list=GROUP[@host][,...] (one of your groups), depend=TYPE:ID[:ID...][,...] (see DEPENDENCIES), interactive=true (as -I); repeatable"},
 		&cli.StringFlag{Name: "C", Usage: "directive prefix (default $PBS_DPREFIX, else #PBS); \"\" reads no directives"},
 		&cli.BoolFlag{Name: "z", DisableDefaultText: true, Usage: "do not print the job id"},
+		&cli.StringFlag{Name: "d", Usage: "Torque's: the directory the job runs in (default: the current one)"},
 		&cli.BoolFlag{Name: "f", DisableDefaultText: true, Usage: "accepted for PBS: qsub never runs in the background"},
 		&cli.StringFlag{Name: "m", Usage: "mail when the job is aborted (a), begins (b), ends (e), or n for none; default a"},
 		&cli.StringFlag{Name: "M", Usage: "who gets the job's mail: user[@host],... (default: you)"},
@@ -287,6 +290,23 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		}
 	}
 	o := options{c: c, ds: ds}
+	if dir, d := o.str(jobs.Chdir); dir != "" {
+		// Torque's -d, sbatch --chdir: the job runs there, and relative
+		// paths of its output are relative to it (so is PBS_O_WORKDIR,
+		// SLURM_SUBMIT_DIR).
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(cwd, dir)
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			err := fmt.Errorf("-d %s: %s is not a directory", dir, dir)
+			if d != nil {
+				err = fmt.Errorf("%s: %w", req.ScriptName, lineError(*d, err))
+			}
+			return nil, nil, err
+		}
+		cwd = filepath.Clean(dir)
+		req.Workdir = cwd
+	}
 	req.Name, _ = o.str("N")
 	req.Queue, _ = o.str("q")
 	req.Join, _ = o.str("j")
@@ -438,7 +458,7 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 }
 
 // singleOptions are qsub's options that take one value.
-var singleOptions = []string{"N", "q", "j", "r", "c", "a", "o", "e", "A", "P", "p", "k", "S", "u", "m", "M", "J", "t", "R"}
+var singleOptions = []string{"N", "q", "j", "r", "c", "a", "o", "e", "A", "P", "p", "k", "S", "u", "m", "M", "J", "t", "R", "d"}
 
 // dashDash reports whether qsub's operands came after "--": a command and
 // its arguments rather than a script. urfave/cli drops the "--", so the

@@ -56,10 +56,31 @@ type PelogResult struct {
 // the file must be a regular file owned by root, executable, and not
 // writable by group or others, and so must its directory be owned and
 // writable by root only (in a directory others may write, even a sticky
-// one, the name could be someone else's file at the next run).
+// one, the name could be someone else's file at the next run). Every
+// directory above must be root's too, writable by others only if sticky
+// (/tmp): a user who could rename one could put a directory of their own
+// in its place.
 func CheckPelog(path string) error {
 	if !filepath.IsAbs(path) {
 		return fmt.Errorf("%s: not an absolute path", path)
+	}
+	for d := filepath.Dir(filepath.Dir(path)); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err != nil {
+			return err
+		}
+		sys, ok := st.Sys().(*syscall.Stat_t)
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: cannot tell its owner", d)
+		case sys.Uid != 0:
+			return fmt.Errorf("%s: a directory above it owned by uid %d, not root: %w", d, sys.Uid, ErrPelogPermission)
+		case st.Mode().Perm()&0o022 != 0 && st.Mode()&os.ModeSticky == 0:
+			return fmt.Errorf("%s: a directory above it writable by group or others (mode %04o): %w", d, st.Mode().Perm(), ErrPelogPermission)
+		}
+		if d == "/" || d == "." {
+			break
+		}
 	}
 	for i, p := range []string{path, filepath.Dir(path)} {
 		st, err := os.Stat(p)

@@ -56,6 +56,9 @@ func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid 
 		// Lazy: the supervisor serves the pages; it lives as long as the
 		// job, and a keeper kills the job if it dies first (ckpt).
 		Lazy: spec.RestoreLazy,
+		// A suspended job comes back suspended (its image may predate the
+		// suspension): every process stopped before it runs.
+		Stopped: spec.Suspended,
 	}
 	if l.term != nil {
 		if err := l.term.takeTerminal(); err != nil {
@@ -136,6 +139,14 @@ func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid 
 		if err := place(pid); err != nil {
 			return 0, err
 		}
+	}
+	if spec.Resume {
+		// Taken while the job was suspended, which it no longer is: the
+		// processes came back stopped, as they were.
+		for _, pid := range append(pids, p.PID) {
+			unix.Kill(pid, unix.SIGCONT)
+		}
+		l.log.Info("job resumed after its restore: its image was taken while it was suspended")
 	}
 	return p.PID, nil
 }

@@ -61,6 +61,12 @@ type Spec struct {
 	// RestoreLazy: the restore is lazy (ckpt.RestartOptions.Lazy): the
 	// supervisor serves the job's pages until every one is in.
 	RestoreLazy bool `json:"restore_lazy,omitempty"`
+	// Suspended: the job is suspended (qsig -s suspend): the restored tree
+	// stays stopped, every process of it. Resume: the image was taken
+	// while the job was suspended and it was resumed since: every process
+	// of the restored tree gets SIGCONT. At most one of them.
+	Suspended bool `json:"suspended,omitempty"`
+	Resume    bool `json:"resume,omitempty"`
 	// Track arms the engine's dirty-page tracker in the restored
 	// processes (ckpt.RestartOptions.Track): the run's first checkpoint
 	// is incremental against Generation. Not with RestoreLazy.
