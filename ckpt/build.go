@@ -429,8 +429,22 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		if err := b.takeFD(fd, tmp, true); err != nil {
 			return err
 		}
-		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, prot, unix.MAP_SHARED|unix.MAP_FIXED, uint64(tmp), rg.Offset)
-		b.call("close", unix.SYS_CLOSE, uint64(tmp))
+		mfd := uint64(tmp)
+		if ro, _ := rg.mapAccess(); ro && prot&unix.PROT_WRITE == 0 {
+			// Mapped from a read-only descriptor of the object, as it
+			// was: it may never be made writable (memflags.go).
+			path, perr := b.putString(scratchData, fmt.Sprintf("/proc/self/fd/%d", tmp))
+			if perr != nil {
+				return perr
+			}
+			if mfd, err = b.call("open", unix.SYS_OPENAT, atFDCWD, path, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+				b.call("close", unix.SYS_CLOSE, uint64(tmp))
+				return fmt.Errorf("shared mapping %#x: reopen read-only: %w", rg.Start, err)
+			}
+			b.call("close", unix.SYS_CLOSE, uint64(tmp))
+		}
+		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, prot, unix.MAP_SHARED|unix.MAP_FIXED, mfd, rg.Offset)
+		b.call("close", unix.SYS_CLOSE, mfd)
 		if err != nil {
 			return fmt.Errorf("mmap %#x %#x %#x: %w", rg.Start, length, prot, err)
 		}
@@ -440,7 +454,8 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		oflags := uint64(unix.O_RDONLY)
 		if rg.Kind == regionShared {
 			flags = unix.MAP_SHARED | unix.MAP_FIXED
-			if prot&unix.PROT_WRITE != 0 {
+			ro, known := rg.mapAccess()
+			if prot&unix.PROT_WRITE != 0 || known && !ro {
 				oflags = unix.O_RDWR
 			}
 		}
@@ -449,6 +464,14 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 			return perr
 		}
 		fd, oerr := b.call("open", unix.SYS_OPENAT, atFDCWD, path, oflags|unix.O_CLOEXEC, 0)
+		if oerr != nil && oflags == unix.O_RDWR && prot&unix.PROT_WRITE == 0 {
+			// Read-only now, writable once of a descriptor the owner of
+			// the restart may not open so (opened before a privilege
+			// drop): read-only, never wider.
+			b.r.warn("%s(%d): shared mapping %#x of %s: %v opening it writable; it is mapped from a read-only descriptor and may no longer be made writable",
+				b.p.comm(), b.p.meta.PID, rg.Start, rg.File.Path, oerr)
+			fd, oerr = b.call("open", unix.SYS_OPENAT, atFDCWD, path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		}
 		if oerr != nil {
 			return fmt.Errorf("mapped file %s: %w", rg.File.Path, oerr)
 		}
