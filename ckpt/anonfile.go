@@ -68,6 +68,9 @@ type epollWatch struct {
 	FD     int    `json:"fd"`
 	Events uint32 `json:"events"`
 	Data   uint64 `json:"data"`
+	// Holder: FD was closed since the watch was added; its file is this
+	// descriptor of the process now (epollmoved.go).
+	Holder *int `json:"holder,omitempty"`
 }
 
 func readAnonFile(pid, fd int, kind string) (*anonFile, error) {

@@ -572,11 +572,10 @@ func (b *builder) openFiles() error {
 		}
 		r.info("%s(%d) fd %d: %s %s at offset %d", p.comm(), p.meta.PID, f.FD, f.Kind, f.Path, f.Pos)
 	}
-	if err := b.restoreLocks(files); err != nil {
-		return err
-	}
 	// Now that every descriptor is in place, epoll instances get their
-	// interest lists back (once per instance, by its first holder).
+	// interest lists back (once per instance, by its first holder);
+	// before the POSIX locks, which a watch whose descriptor was closed
+	// since (epollmoved.go) would drop as it closes a descriptor.
 	for _, f := range files {
 		if f.Kind != fdAnon || f.Anon == nil || f.Anon.Type != "eventpoll" || p.closed[f.FD] || r.epollFilled[f.Desc] {
 			continue
@@ -587,8 +586,11 @@ func (b *builder) openFiles() error {
 			// A target that was not checkpointable (-F) or could not be
 			// reopened (restart -F) is closed: it leaves the interest list
 			// as the kernel drops a watch whose file is closed.
-			if !openIn(p, w.FD) {
-				r.warn("%s(%d) fd %d: epoll watch on fd %d dropped: that descriptor is restored closed", p.comm(), p.meta.PID, f.FD, w.FD)
+			if on := w.FD; w.Holder != nil && !openIn(p, *w.Holder) || w.Holder == nil && !openIn(p, on) {
+				if w.Holder != nil {
+					on = *w.Holder
+				}
+				r.warn("%s(%d) fd %d: epoll watch on fd %d dropped: its descriptor (fd %d) is restored closed", p.comm(), p.meta.PID, f.FD, w.FD, on)
 				continue
 			}
 			watches = append(watches, w)
@@ -597,7 +599,7 @@ func (b *builder) openFiles() error {
 			return err
 		}
 	}
-	return nil
+	return b.restoreLocks(files)
 }
 
 // openIn reports whether descriptor fd of p is restored open.

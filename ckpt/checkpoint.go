@@ -682,6 +682,11 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		if err != nil {
 			return closed(fmt.Sprintf(": %s: %v", kind, err))
 		}
+		if kind == "eventpoll" {
+			if msg := d.epollTargets(fd, a); msg != "" {
+				return closed(msg)
+			}
+		}
 		f.Kind, f.Anon, f.Ino = fdAnon, a, info.Ino
 		return f, nil
 	}

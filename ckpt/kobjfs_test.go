@@ -19,6 +19,13 @@ var kobjfsCases = []kobjCase{
 	{name: "fsopath"},
 	{name: "fsdevs"},
 	{name: "fsflockfork"},
+	{name: "fsepollgone"},
+	{name: "fsepollgone", args: []string{"child"}, refuse: "epoll watch of fd 4: that descriptor was closed and its file is open under no other number"},
+	{name: "fspipeeof"},
+	{name: "fsmemfdmode"},
+	{name: "fslease"},
+	{name: "fsnewline"},
+	{name: "fsowner"},
 }
 
 // unlshareDir is where kobj_fsunlshare makes its files: on tmpfs, another

@@ -311,9 +311,11 @@ func (r *restorer) makeUnlinked(p *rproc, f fileDesc) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("fill: %w", err)
 	}
-	if u := f.Unl; u != nil && !memfd {
+	if u := f.Unl; u != nil {
 		// The owner as it was, unless an Owner is enforced (the file is
-		// then the owner's, who made it).
+		// then the owner's, who made it). A memfd too: fchmod before its
+		// seals, as F_SEAL_EXEC on a memfd with execute bits adds the
+		// write seals (memfd_add_seals).
 		if !r.enforced(p) && os.Geteuid() == 0 {
 			if err := unix.Fchown(fd, u.UID, u.GID); err != nil {
 				unix.Close(fd)
