@@ -632,6 +632,12 @@ func (d *dumper) collectFiles() error {
 
 func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd))
+	if errors.Is(err, unix.ENAMETOOLONG) {
+		// Reached by openat from directory to directory: no name can
+		// open it again.
+		f := fileDesc{FD: fd, Kind: fdClosed, Reason: "its path is longer than PATH_MAX"}
+		return f, d.uncheckpointable(fd, ": its path is longer than PATH_MAX (file name too long): no name can open it again")
+	}
 	if err != nil {
 		return fileDesc{}, fmt.Errorf("%s(%d) fd %d fstat: %w", d.comm, d.pid, fd, err)
 	}

@@ -14,6 +14,7 @@ var kobjfsCases = []kobjCase{
 	{name: "fsdelname"},
 	{name: "fstfdcount"},
 	{name: "fsmprotect"},
+	{name: "fsmprotect", args: []string{mprotectDir}},
 	{name: "fssparse"},
 	{name: "fsunlshare", args: []string{unlshareDir}},
 	{name: "fsopath"},
@@ -26,17 +27,26 @@ var kobjfsCases = []kobjCase{
 	{name: "fslease"},
 	{name: "fsnewline"},
 	{name: "fsowner"},
+	{name: "fsfifolone"},
+	{name: "fspacketpipe"},
+	{name: "fslongpath", refuse: "its path is longer than PATH_MAX"},
 }
 
 // unlshareDir is where kobj_fsunlshare makes its files: on tmpfs, another
 // filesystem than the test's directory.
 const unlshareDir = "/dev/shm/lazarus-kobjfs-unlshare"
 
+// mprotectDir is where a kobj_fsmprotect makes its file: not under /tmp
+// (whose shared mappings are saved, tmpfsmap.go), on the root filesystem.
+const mprotectDir = "/var/tmp/lazarus-kobjfs-mprotect"
+
 // TestKobjFS runs the kobj_fs programs as TestKobj does.
 func TestKobjFS(t *testing.T) {
 	needRoot(t)
-	os.RemoveAll(unlshareDir)
-	t.Cleanup(func() { os.RemoveAll(unlshareDir) })
+	for _, dir := range []string{unlshareDir, mprotectDir} {
+		os.RemoveAll(dir)
+		t.Cleanup(func() { os.RemoveAll(dir) })
+	}
 	for _, c := range kobjfsCases {
 		name := c.name
 		if len(c.args) > 0 {

@@ -9,6 +9,7 @@
 
 int main(int argc, char **argv) {
 	kobj_init(argc, argv);
+	if (argc > 2 && (mkdir(argv[2], 0700), chdir(argv[2]))) DIE("chdir %s: %s", argv[2], strerror(errno));
 	int w = open("data", O_RDWR | O_CREAT | O_TRUNC, 0644);
 	char page[4096];
 	memset(page, 'f', sizeof page);
