@@ -699,6 +699,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	if msg := unreopenable(link); msg != "" {
 		return closed(msg)
 	}
+	if msg := d.procOfTree(link); msg != "" {
+		return closed(msg)
+	}
 	if isMqueue(d.pid, fd) {
 		// Its queue is saved once for the tree (mqueue.go).
 		f.Kind, f.Ino, f.MntID = fdMqueue, info.Ino, info.MntID

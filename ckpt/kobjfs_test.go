@@ -28,6 +28,11 @@ var kobjfsCases = []kobjCase{
 	{name: "fsnewline"},
 	{name: "fsowner"},
 	{name: "fsfifolone"},
+	{name: "fssharefs"},
+	{name: "fspidzombie"},
+	{name: "fsunlocks"},
+	{name: "fsmisc"},
+	{name: "fsmisc", args: []string{"self"}, refuse: "status is a file of process"},
 	{name: "fspacketpipe"},
 	{name: "fslongpath", refuse: "its path is longer than PATH_MAX"},
 }

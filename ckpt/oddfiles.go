@@ -38,6 +38,36 @@ func unreopenable(link string) string {
 	return ""
 }
 
+// procOfTree says why a descriptor of a /proc/PID file of a process of
+// the tree (the process itself, /proc/self) could not be opened again:
+// the restart opens every description before it makes the processes, so
+// that PID is not there yet. "" if link is no such file.
+func (d *dumper) procOfTree(link string) string {
+	m := procPID.FindStringSubmatch(link)
+	if m == nil {
+		return ""
+	}
+	pid, _ := strconv.Atoi(m[1])
+	tgid := pid
+	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for k, v := range keyValues(b) {
+			if k == "Tgid" {
+				tgid, _ = strconv.Atoi(v)
+			}
+		}
+	}
+	member := tgid == d.pid
+	if d.tree != nil {
+		for _, q := range d.tree.procs {
+			member = member || q.pid == tgid
+		}
+	}
+	if !member {
+		return ""
+	}
+	return fmt.Sprintf(": %s is a file of process %d of the checkpointed tree, which the restart makes anew (a /proc file of the tree is not checkpointable yet)", link, tgid)
+}
+
 // removed reports whether link, read from the /proc magic link proc,
 // names a file that was removed. The kernel appends " (deleted)" to the
 // path of a file whose name is gone, but a name may end so too: it is the
