@@ -593,6 +593,9 @@ func statRef(path, statPath string) fileRef {
 // collectFiles records every open descriptor, or fails on one the engine
 // cannot restore.
 func (d *dumper) collectFiles() error {
+	if err := d.checkThreadTables(); err != nil { // threadtables.go
+		return err
+	}
 	dir := fmt.Sprintf("/proc/%d/fd", d.pid)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
