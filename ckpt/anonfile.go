@@ -68,9 +68,13 @@ type epollWatch struct {
 	FD     int    `json:"fd"`
 	Events uint32 `json:"events"`
 	Data   uint64 `json:"data"`
-	// Holder: FD was closed since the watch was added; its file is this
-	// descriptor of the process now (epollmoved.go).
-	Holder *int `json:"holder,omitempty"`
+	// Holder: the descriptor holding the watch's file when FD does not
+	// (closed since the watch was added, or the watch added by another
+	// process sharing the instance): of this process, or of the process
+	// HolderPID of the tree (epollmoved.go).
+	Holder    *int `json:"holder,omitempty"`
+	HolderPID int  `json:"holder_pid,omitempty"`
+	toff      int  // checkpoint only: 1 + the watch's rank on FD, left for linkEpollWatches
 }
 
 func readAnonFile(pid, fd int, kind string) (*anonFile, error) {

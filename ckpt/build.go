@@ -586,7 +586,7 @@ func (b *builder) openFiles() error {
 			// A target that was not checkpointable (-F) or could not be
 			// reopened (restart -F) is closed: it leaves the interest list
 			// as the kernel drops a watch whose file is closed.
-			if on := w.FD; w.Holder != nil && !openIn(p, *w.Holder) || w.Holder == nil && !openIn(p, on) {
+			if on := w.FD; w.Holder != nil && w.HolderPID == 0 && !openIn(p, *w.Holder) || w.Holder == nil && !openIn(p, on) {
 				if w.Holder != nil {
 					on = *w.Holder
 				}

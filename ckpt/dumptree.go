@@ -124,6 +124,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if err := t.linkRemovedWatches(); err != nil { // inotifywatch.go
 		return err
 	}
+	if err := t.linkEpollWatches(); err != nil { // epollmoved.go
+		return err
+	}
 	defer func() {
 		if retErr != nil {
 			t.removeIPCFiles()

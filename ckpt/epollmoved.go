@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -13,13 +14,15 @@ import (
 // under another number (dup2 then close, a library that moves its
 // descriptors): the kernel keys a watch by file and number and keeps it
 // until the file's last close, so it still reports events of the file
-// with its data, under the old number. fdinfo shows the old number only;
-// kcmp(KCMP_EPOLL_TFD) says which descriptor of the process now holds its
-// file (Holder). The restore adds the watch with the holder's file put
-// at the old number for the time of the EPOLL_CTL_ADD (fillEpoll). A
-// watch whose file the process holds under no number at all (open only
-// in another process, or only through the epoll) is refused at
-// checkpoint time.
+// with its data, under the old number. An epoll instance shared by
+// processes (inherited by fork) likewise holds watches of descriptors of
+// one process only. fdinfo shows the number only; kcmp(KCMP_EPOLL_TFD)
+// says which descriptor of the process, or else of another process of
+// the tree, holds its file (Holder, HolderPID). The restore adds the watch
+// with that file put at the watch's number for the time of the
+// EPOLL_CTL_ADD (fillEpoll), taken from the restorer, which holds every
+// description of the tree. A watch whose file no process of the tree
+// holds is refused at checkpoint time.
 
 const kcmpEpollTFD = 7 // KCMP_EPOLL_TFD (include/uapi/linux/kcmp.h)
 
@@ -29,52 +32,99 @@ type kcmpEpollSlot struct {
 }
 
 // sameEpollTarget reports whether descriptor fd of pid is the file of the
-// watch of epoll instance epfd (of pid) on number tfd, the toff-th such.
-func sameEpollTarget(pid, fd, epfd, tfd, toff int) bool {
+// watch of epoll instance epfd of epid on number tfd, the toff-th such.
+func sameEpollTarget(pid, fd, epid, epfd, tfd, toff int) bool {
 	slot := kcmpEpollSlot{Efd: uint32(epfd), Tfd: uint32(tfd), Toff: uint32(toff)}
-	r, _, e := unix.Syscall6(unix.SYS_KCMP, uintptr(pid), uintptr(pid), kcmpEpollTFD, uintptr(fd), uintptr(unsafe.Pointer(&slot)), 0)
+	r, _, e := unix.Syscall6(unix.SYS_KCMP, uintptr(pid), uintptr(epid), kcmpEpollTFD, uintptr(fd), uintptr(unsafe.Pointer(&slot)), 0)
 	if e == unix.ENOSYS {
 		return true // no kcmp (CONFIG_KCMP): taken as it shows
 	}
 	return e == 0 && r == 0
 }
 
+// openFDs lists the descriptor numbers of pid.
+func openFDs(pid int) []int {
+	var fds []int
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, e := range ents {
+		if n, err := strconv.Atoi(e.Name()); err == nil {
+			fds = append(fds, n)
+		}
+	}
+	return fds
+}
+
 // epollTargets checks the watches of epoll instance epfd of d's process:
-// each is its descriptor's file, or gets the Holder of its file. It
-// returns why one cannot be restored, or "".
-func (d *dumper) epollTargets(epfd int, a *anonFile) string {
+// each is its descriptor's file, or gets the Holder of its file among the
+// process's descriptors, or is left for linkEpollWatches (toff set).
+func (d *dumper) epollTargets(epfd int, a *anonFile) {
 	var fds []int
 	seen := map[int]int{}
 	for i := range a.Watches {
 		w := &a.Watches[i]
 		toff := seen[w.FD]
 		seen[w.FD]++
-		if sameEpollTarget(d.pid, w.FD, epfd, w.FD, toff) {
+		if sameEpollTarget(d.pid, w.FD, d.pid, epfd, w.FD, toff) {
 			continue
 		}
 		if fds == nil {
-			ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", d.pid))
-			for _, e := range ents {
-				if n, err := strconv.Atoi(e.Name()); err == nil {
-					fds = append(fds, n)
-				}
-			}
+			fds = openFDs(d.pid)
 		}
-		holder := -1
+		w.toff = toff + 1
 		for _, fd := range fds {
-			if fd != w.FD && sameEpollTarget(d.pid, fd, epfd, w.FD, toff) {
-				holder = fd
+			if fd != w.FD && sameEpollTarget(d.pid, fd, d.pid, epfd, w.FD, toff) {
+				h := fd
+				w.Holder, w.toff = &h, 0
+				d.log.Info(fmt.Sprintf("%s(%d) fd %d: epoll watch of fd %d, closed since: its file is fd %d", d.comm, d.pid, epfd, w.FD, fd))
 				break
 			}
 		}
-		if holder < 0 {
-			return fmt.Sprintf(": epoll watch of fd %d: that descriptor was closed and its file is open under no other number of the process", w.FD)
-		}
-		h := holder
-		w.Holder = &h
-		d.log.Info(fmt.Sprintf("%s(%d) fd %d: epoll watch of fd %d, closed since: its file is fd %d", d.comm, d.pid, epfd, w.FD, holder))
 	}
-	return ""
+}
+
+// linkEpollWatches finds, among the other processes of the tree, the
+// holder of the file of each epoll watch its own process does not hold,
+// or refuses the watch.
+func (t *dumpTree) linkEpollWatches() error {
+	for _, d := range t.procs {
+		for i := range d.meta.Files {
+			f := &d.meta.Files[i]
+			if f.Kind != fdAnon || f.Anon == nil || f.Anon.Type != "eventpoll" {
+				continue
+			}
+			for j := range f.Anon.Watches {
+				w := &f.Anon.Watches[j]
+				if w.toff == 0 {
+					continue
+				}
+				toff := w.toff - 1
+				w.toff = 0
+			search:
+				for _, q := range t.procs {
+					if q == d {
+						continue
+					}
+					for _, fd := range openFDs(q.pid) {
+						if sameEpollTarget(q.pid, fd, d.pid, f.FD, w.FD, toff) {
+							h, hp := fd, q.pid
+							w.Holder, w.HolderPID = &h, hp
+							d.log.Info(fmt.Sprintf("%s(%d) fd %d: epoll watch of fd %d: its file is fd %d of %s(%d)", d.comm, d.pid, f.FD, w.FD, fd, q.comm, q.pid))
+							break search
+						}
+					}
+				}
+				if w.Holder == nil {
+					msg := fmt.Sprintf(": epoll watch of fd %d: that descriptor was closed and its file is open in no process of the tree", w.FD)
+					if err := d.uncheckpointable(f.FD, msg); err != nil {
+						return err
+					}
+					f.Kind, f.Reason = fdClosed, strings.TrimPrefix(msg, ": ")
+					break
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // addMovedWatch adds watch w, whose file is now descriptor *w.Holder, to
@@ -82,6 +132,20 @@ func (d *dumper) epollTargets(epfd int, a *anonFile) string {
 // at w.FD for the EPOLL_CTL_ADD, and what w.FD held put back.
 func (b *builder) addMovedWatch(epfd int, w epollWatch, add func() error) error {
 	holder := uint64(*w.Holder)
+	if w.HolderPID != 0 && w.HolderPID != b.p.meta.PID {
+		// Another process's descriptor: its description, from the
+		// restorer, at a spare number of this process.
+		fd, err := b.r.holderDesc(w)
+		if err != nil {
+			return fmt.Errorf("fd %d: epoll watch of fd %d: %w", epfd, w.FD, err)
+		}
+		tmp := b.spareFD + 1
+		if err := b.takeFD(fd, tmp, true); err != nil {
+			return fmt.Errorf("fd %d: epoll watch of fd %d: %w", epfd, w.FD, err)
+		}
+		defer b.call("close", unix.SYS_CLOSE, uint64(tmp))
+		holder = uint64(tmp)
+	}
 	saved := int64(-1)
 	var cloexec uint64
 	for _, f := range b.p.meta.Files {
@@ -109,4 +173,22 @@ func (b *builder) addMovedWatch(epfd int, w epollWatch, add func() error) error 
 		b.call("close", unix.SYS_CLOSE, uint64(w.FD))
 	}
 	return err
+}
+
+// holderDesc is the restorer's description of the file of watch w, held
+// by another process of the tree as fd *w.Holder.
+func (r *restorer) holderDesc(w epollWatch) (int, error) {
+	for _, q := range r.procs {
+		if q.meta.PID != w.HolderPID {
+			continue
+		}
+		for _, f := range q.meta.Files {
+			if f.FD == *w.Holder && f.Kind != fdClosed && !q.closed[f.FD] {
+				if fd, ok := r.descs[f.Desc]; ok {
+					return fd, nil
+				}
+			}
+		}
+	}
+	return -1, fmt.Errorf("its file, fd %d of process %d, is not restored", *w.Holder, w.HolderPID)
 }

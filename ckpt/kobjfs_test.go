@@ -21,7 +21,8 @@ var kobjfsCases = []kobjCase{
 	{name: "fsdevs"},
 	{name: "fsflockfork"},
 	{name: "fsepollgone"},
-	{name: "fsepollgone", args: []string{"child"}, refuse: "epoll watch of fd 4: that descriptor was closed and its file is open under no other number"},
+	{name: "fsepollgone", args: []string{"child"}},
+	{name: "fsepollgone", args: []string{"outside"}, refuse: "epoll watch of fd 4: that descriptor was closed and its file is open in no process of the tree"},
 	{name: "fspipeeof"},
 	{name: "fsmemfdmode"},
 	{name: "fslease"},
@@ -32,6 +33,8 @@ var kobjfsCases = []kobjCase{
 	{name: "fspidzombie"},
 	{name: "fsunlocks"},
 	{name: "fsmisc"},
+	{name: "fsepollshared"},
+	{name: "fstmpfs", args: []string{tmpfsDir}},
 	{name: "fsdnotify", refuse: "directory notifications (fcntl F_NOTIFY, dnotify)"},
 	{name: "fsthreadtab", flags: []string{"-pthread"}, args: []string{"files"}, refuse: "has a descriptor table of its own"},
 	{name: "fsthreadtab", flags: []string{"-pthread"}, args: []string{"fs"}, refuse: "has a working directory, root and umask of its own"},
@@ -44,6 +47,9 @@ var kobjfsCases = []kobjCase{
 // filesystem than the test's directory.
 const unlshareDir = "/dev/shm/lazarus-kobjfs-unlshare"
 
+// tmpfsDir is where kobj_fstmpfs makes its files.
+const tmpfsDir = "/dev/shm/lazarus-kobjfs-tmpfs"
+
 // mprotectDir is where a kobj_fsmprotect makes its file: not under /tmp
 // (whose shared mappings are saved, tmpfsmap.go), on the root filesystem.
 const mprotectDir = "/var/tmp/lazarus-kobjfs-mprotect"
@@ -51,7 +57,7 @@ const mprotectDir = "/var/tmp/lazarus-kobjfs-mprotect"
 // TestKobjFS runs the kobj_fs programs as TestKobj does.
 func TestKobjFS(t *testing.T) {
 	needRoot(t)
-	for _, dir := range []string{unlshareDir, mprotectDir} {
+	for _, dir := range []string{unlshareDir, mprotectDir, tmpfsDir} {
 		os.RemoveAll(dir)
 		t.Cleanup(func() { os.RemoveAll(dir) })
 	}

@@ -5,31 +5,67 @@
  * item is on a pipe whose number was closed and taken by another file,
  * itself watched under that number: two items on one number.
  * With "child": the watched file is open only in a child (the parent
- * closed it after the fork), which the checkpoint refuses. */
+ * closed it after the fork): restored from the child's descriptor. With
+ * "outside": only in a process outside the tree: refused. */
 #include "kobj.h"
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <stdint.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 
 int main(int argc, char **argv) {
 	kobj_init(argc, argv);
 	int ep = epoll_create1(0);
-	if (argc > 2) {
+	if (argc > 2 && strcmp(argv[2], "child") == 0) {
+		/* The watched file is open only in a child. */
 		int e = eventfd(0, 0);
-		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 0x1234};
 		epoll_ctl(ep, EPOLL_CTL_ADD, e, &ev);
+		int go[2];
+		pipe(go);
 		pid_t c = fork();
 		if (c == 0) {
 			kobj_wait();
+			char x;
+			read(go[0], &x, 1);
+			uint64_t one = 1;
+			write(e, &one, 8);
+			pause();
 			_exit(0);
 		}
 		close(e);
 		kobj_wait();
-		uint64_t one = 1;
-		/* The child's copy: still in our interest list. */
+		struct epoll_event got[2];
+		CHECK(epoll_wait(ep, got, 2, 0) == 0, "ready before the child wrote");
+		write(go[1], "x", 1);
+		int n = epoll_wait(ep, got, 2, 10000);
+		CHECK(n == 1 && got[0].data.u64 == 0x1234, "the child's file: %d events", n);
+		kill(c, SIGKILL);
 		waitpid(c, NULL, 0);
-		(void)one;
+		return kobj_done();
+	}
+	if (argc > 2) {
+		/* The watched file is open only in a process outside the tree
+		 * (a grandchild whose parent exited), gone when we are. */
+		int e = eventfd(0, 0);
+		struct epoll_event ev = {.events = EPOLLIN, .data.u64 = 1};
+		epoll_ctl(ep, EPOLL_CTL_ADD, e, &ev);
+		/* It lives until our exclusive flock goes with us. */
+		int life = open("life", O_RDWR | O_CREAT, 0644);
+		flock(life, LOCK_EX);
+		pid_t c = fork();
+		if (c == 0) {
+			if (fork() == 0) {
+				int l = open("life", O_RDWR);
+				flock(l, LOCK_SH);
+				_exit(0);
+			}
+			_exit(0);
+		}
+		waitpid(c, NULL, 0);
+		close(e);
+		kobj_wait();
 		return kobj_done();
 	}
 	int e = eventfd(0, EFD_NONBLOCK);
