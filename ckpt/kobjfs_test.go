@@ -33,6 +33,7 @@ var kobjfsCases = []kobjCase{
 	{name: "fspidzombie"},
 	{name: "fsunlocks"},
 	{name: "fsmisc"},
+	{name: "fsmemfdname"},
 	{name: "fsepollshared"},
 	{name: "fstmpfs", args: []string{tmpfsDir}},
 	{name: "fsdnotify", refuse: "directory notifications (fcntl F_NOTIFY, dnotify)"},

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
-static int pipefd[2];
+static int pipefd[2], backfd[2];
 static char stack[65536] __attribute__((aligned(16)));
 
 static int child(void *arg) {
@@ -19,13 +19,14 @@ static int child(void *arg) {
 	umask(0123);
 	char c = (char)fd;
 	write(pipefd[1], &c, 1);
-	read(pipefd[0], &c, 1); /* until the parent has looked */
+	read(backfd[0], &c, 1); /* until the parent has looked */
 	_exit(fcntl(7, F_GETFD) < 0 ? 0 : 1);
 }
 
 int main(int argc, char **argv) {
 	kobj_init(argc, argv);
 	pipe(pipefd);
+	pipe(backfd);
 	int seven = dup2(pipefd[0], 7);
 	char cwd0[4096];
 	getcwd(cwd0, sizeof cwd0);
@@ -44,7 +45,7 @@ int main(int argc, char **argv) {
 	umask(m);
 	CHECK(m == 0123, "the child's umask is not ours: %o", m);
 	close(seven);
-	write(pipefd[1], "x", 1);
+	write(backfd[1], "x", 1);
 	int ws;
 	waitpid(c, &ws, 0);
 	CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "the child still has fd 7 we closed (%#x)", ws);
