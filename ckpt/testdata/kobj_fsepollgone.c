@@ -57,6 +57,7 @@ int main(int argc, char **argv) {
 		pid_t c = fork();
 		if (c == 0) {
 			if (fork() == 0) {
+				close(life); /* our copy shares the exclusive lock's description */
 				int l = open("life", O_RDWR);
 				flock(l, LOCK_SH);
 				_exit(0);
