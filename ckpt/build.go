@@ -130,6 +130,17 @@ func (b *builder) build() error {
 		b.spareFD = max(b.spareFD, f.FD+1)
 	}
 	b.spareFD = max(b.spareFD, 3)
+	// A descriptor at the process's RLIMIT_NOFILE leaves no number above
+	// it for ours (F_DUPFD: EINVAL): the limit is raised for the build,
+	// and restoreLimits sets the saved one again.
+	var lim unix.Rlimit
+	if need := uint64(b.spareFD) + 8; unix.Prlimit(b.pid, unix.RLIMIT_NOFILE, nil, &lim) == nil && lim.Cur < need {
+		raised := unix.Rlimit{Cur: need, Max: max(lim.Max, need)}
+		if err := unix.Prlimit(b.pid, unix.RLIMIT_NOFILE, &raised, nil); err != nil {
+			// Above the hard limit, which needs CAP_SYS_RESOURCE.
+			return fmt.Errorf("fd %d is at the descriptor limit (RLIMIT_NOFILE %d), and the restart needs a few numbers above it: %w", b.spareFD-1, lim.Max, err)
+		}
+	}
 	if p.tables.files {
 		b.tableMember()
 	} else {

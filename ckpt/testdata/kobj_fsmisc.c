@@ -4,9 +4,10 @@
  * makes the process), a /sys
  * file, a directory opened O_PATH|O_DIRECTORY used by openat, an
  * O_APPEND file's offset after its write, a file of mode 0 open
- * read-write. */
+ * read-write, a dup of it far above 1024. */
 #include "kobj.h"
 #include <sys/stat.h>
+#include <sys/resource.h>
 
 int main(int argc, char **argv) {
 	kobj_init(argc, argv);
@@ -26,6 +27,14 @@ int main(int argc, char **argv) {
 	int z = open("zero", O_RDWR | O_CREAT | O_TRUNC, 0);
 	write(z, "z", 1);
 	if (nb < 0 || st < 0 || dp < 0 || z < 0) DIE("open: %s", strerror(errno));
+	/* A descriptor far above 1024 (the table grows to hold it). */
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	rl.rlim_cur = rl.rlim_max < 70000 ? rl.rlim_max : 70000;
+	setrlimit(RLIMIT_NOFILE, &rl);
+	/* Not at the very limit: the restart needs a few numbers above. */
+	int high = rl.rlim_cur > 65536 ? 65000 : (int)rl.rlim_cur - 64;
+	if (high <= 1024 || dup2(z, high) != high) DIE("dup2 to %d: %s", high, strerror(errno));
 	for (int fd = 0; fd < 3; fd++)
 		if (fd != 1 && fd != 2 && fd != st && fd != sys && fd != dp) close(fd);
 	kobj_wait();
@@ -44,5 +53,8 @@ int main(int argc, char **argv) {
 	CHECK(lseek(ap, 0, SEEK_CUR) == 5, "O_APPEND offset %ld", (long)lseek(ap, 0, SEEK_CUR));
 	CHECK(pwrite(z, "y", 1, 0) == 1, "mode 0 file: %s", strerror(errno));
 	CHECK(lseek(z, 0, SEEK_CUR) == 1, "mode 0 offset");
+	lseek(high, 0, SEEK_SET);
+	CHECK(lseek(z, 0, SEEK_CUR) == 0, "fd %d is not a dup of fd %d", high, z);
+	lseek(z, 1, SEEK_SET);
 	return kobj_done();
 }
