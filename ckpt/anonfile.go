@@ -68,6 +68,13 @@ type epollWatch struct {
 	FD     int    `json:"fd"`
 	Events uint32 `json:"events"`
 	Data   uint64 `json:"data"`
+	// Holder: the descriptor holding the watch's file when FD does not
+	// (closed since the watch was added, or the watch added by another
+	// process sharing the instance): of this process, or of the process
+	// HolderPID of the tree (epollmoved.go).
+	Holder    *int `json:"holder,omitempty"`
+	HolderPID int  `json:"holder_pid,omitempty"`
+	toff      int  // checkpoint only: 1 + the watch's rank on FD, left for linkEpollWatches
 }
 
 func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
@@ -75,6 +82,11 @@ func readAnonFile(pid, fd int, kind string) (*anonFile, error) {
 	case "eventfd", "eventpoll", "timerfd", "signalfd", "inotify", "pidfd", "fanotify":
 	default:
 		return nil, fmt.Errorf("%s: %w", kind, ErrUnsupported)
+	}
+	if kind == "timerfd" {
+		if err := forwardTimerfd(pid, fd); err != nil {
+			return nil, err
+		}
 	}
 	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
 	if err != nil {
@@ -140,6 +152,33 @@ func parsePair(v string) [2]int64 {
 	x, _ := strconv.ParseInt(strings.TrimSpace(a), 10, 64)
 	y, _ := strconv.ParseInt(strings.TrimSpace(b), 10, 64)
 	return [2]int64{x, y}
+}
+
+// forwardTimerfd brings the fdinfo of timerfd fd of pid up to date. An
+// interval timer that expired and was not read since shows in fdinfo
+// the ticks and time left of its first expiry only (ticks 1, it_value 0):
+// the kernel counts the periods since (hrtimer_forward) when it is read,
+// or when timerfd_gettime is called. timerfd_gettime, through a copy of
+// the descriptor (the same file), adds them to its ticks and moves the
+// timer to its next expiry, which changes nothing the process can see: a
+// read then returns the same count, and the timer expires when it would
+// have.
+func forwardTimerfd(pid, fd int) error {
+	pidfd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return fmt.Errorf("timerfd: pidfd_open: %w", err)
+	}
+	defer unix.Close(pidfd)
+	mine, err := unix.PidfdGetfd(pidfd, fd, 0)
+	if err != nil {
+		return fmt.Errorf("timerfd: pidfd_getfd: %w", err)
+	}
+	defer unix.Close(mine)
+	var cur unix.ItimerSpec
+	if err := unix.TimerfdGettime(mine, &cur); err != nil {
+		return fmt.Errorf("timerfd: timerfd_gettime: %w", err)
+	}
+	return nil
 }
 
 // openAnon makes, in the restorer, a new anonymous file like a: an eventfd

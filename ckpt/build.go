@@ -130,6 +130,17 @@ func (b *builder) build() error {
 		b.spareFD = max(b.spareFD, f.FD+1)
 	}
 	b.spareFD = max(b.spareFD, 3)
+	// A descriptor at the process's RLIMIT_NOFILE leaves no number above
+	// it for ours (F_DUPFD: EINVAL): the limit is raised for the build,
+	// and restoreLimits sets the saved one again.
+	var lim unix.Rlimit
+	if need := uint64(b.spareFD) + 8; unix.Prlimit(b.pid, unix.RLIMIT_NOFILE, nil, &lim) == nil && lim.Cur < need {
+		raised := unix.Rlimit{Cur: need, Max: max(lim.Max, need)}
+		if err := unix.Prlimit(b.pid, unix.RLIMIT_NOFILE, &raised, nil); err != nil {
+			// Above the hard limit, which needs CAP_SYS_RESOURCE.
+			return fmt.Errorf("fd %d is at the descriptor limit (RLIMIT_NOFILE %d), and the restart needs a few numbers above it: %w", b.spareFD-1, lim.Max, err)
+		}
+	}
 	if p.tables.files {
 		b.tableMember()
 	} else {
@@ -426,8 +437,22 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		if err := b.takeFD(fd, tmp, true); err != nil {
 			return err
 		}
-		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, prot, unix.MAP_SHARED|unix.MAP_FIXED, uint64(tmp), rg.Offset)
-		b.call("close", unix.SYS_CLOSE, uint64(tmp))
+		mfd := uint64(tmp)
+		if ro, _ := rg.mapAccess(); ro && prot&unix.PROT_WRITE == 0 {
+			// Mapped from a read-only descriptor of the object, as it
+			// was: it may never be made writable (memflags.go).
+			path, perr := b.putString(scratchData, fmt.Sprintf("/proc/self/fd/%d", tmp))
+			if perr != nil {
+				return perr
+			}
+			if mfd, err = b.call("open", unix.SYS_OPENAT, atFDCWD, path, unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+				b.call("close", unix.SYS_CLOSE, uint64(tmp))
+				return fmt.Errorf("shared mapping %#x: reopen read-only: %w", rg.Start, err)
+			}
+			b.call("close", unix.SYS_CLOSE, uint64(tmp))
+		}
+		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, prot, unix.MAP_SHARED|unix.MAP_FIXED, mfd, rg.Offset)
+		b.call("close", unix.SYS_CLOSE, mfd)
 		if err != nil {
 			return fmt.Errorf("mmap %#x %#x %#x: %w", rg.Start, length, prot, err)
 		}
@@ -437,7 +462,8 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		oflags := uint64(unix.O_RDONLY)
 		if rg.Kind == regionShared {
 			flags = unix.MAP_SHARED | unix.MAP_FIXED
-			if prot&unix.PROT_WRITE != 0 {
+			ro, known := rg.mapAccess()
+			if prot&unix.PROT_WRITE != 0 || known && !ro {
 				oflags = unix.O_RDWR
 			}
 		}
@@ -446,6 +472,14 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 			return perr
 		}
 		fd, oerr := b.call("open", unix.SYS_OPENAT, atFDCWD, path, oflags|unix.O_CLOEXEC, 0)
+		if oerr != nil && oflags == unix.O_RDWR && prot&unix.PROT_WRITE == 0 {
+			// Read-only now, writable once of a descriptor the owner of
+			// the restart may not open so (opened before a privilege
+			// drop): read-only, never wider.
+			b.r.warn("%s(%d): shared mapping %#x of %s: %v opening it writable; it is mapped from a read-only descriptor and may no longer be made writable",
+				b.p.comm(), b.p.meta.PID, rg.Start, rg.File.Path, oerr)
+			fd, oerr = b.call("open", unix.SYS_OPENAT, atFDCWD, path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		}
 		if oerr != nil {
 			return fmt.Errorf("mapped file %s: %w", rg.File.Path, oerr)
 		}
@@ -546,11 +580,10 @@ func (b *builder) openFiles() error {
 		}
 		r.info("%s(%d) fd %d: %s %s at offset %d", p.comm(), p.meta.PID, f.FD, f.Kind, f.Path, f.Pos)
 	}
-	if err := b.restoreLocks(files); err != nil {
-		return err
-	}
 	// Now that every descriptor is in place, epoll instances get their
-	// interest lists back (once per instance, by its first holder).
+	// interest lists back (once per instance, by its first holder);
+	// before the POSIX locks, which a watch whose descriptor was closed
+	// since (epollmoved.go) would drop as it closes a descriptor.
 	for _, f := range files {
 		if f.Kind != fdAnon || f.Anon == nil || f.Anon.Type != "eventpoll" || p.closed[f.FD] || r.epollFilled[f.Desc] {
 			continue
@@ -561,8 +594,11 @@ func (b *builder) openFiles() error {
 			// A target that was not checkpointable (-F) or could not be
 			// reopened (restart -F) is closed: it leaves the interest list
 			// as the kernel drops a watch whose file is closed.
-			if !openIn(p, w.FD) {
-				r.warn("%s(%d) fd %d: epoll watch on fd %d dropped: that descriptor is restored closed", p.comm(), p.meta.PID, f.FD, w.FD)
+			if on := w.FD; w.Holder != nil && w.HolderPID == 0 && !openIn(p, *w.Holder) || w.Holder == nil && !openIn(p, on) {
+				if w.Holder != nil {
+					on = *w.Holder
+				}
+				r.warn("%s(%d) fd %d: epoll watch on fd %d dropped: its descriptor (fd %d) is restored closed", p.comm(), p.meta.PID, f.FD, w.FD, on)
 				continue
 			}
 			watches = append(watches, w)
@@ -571,7 +607,7 @@ func (b *builder) openFiles() error {
 			return err
 		}
 	}
-	return nil
+	return b.restoreLocks(files)
 }
 
 // openIn reports whether descriptor fd of p is restored open.

@@ -593,6 +593,9 @@ func statRef(path, statPath string) fileRef {
 // collectFiles records every open descriptor, or fails on one the engine
 // cannot restore.
 func (d *dumper) collectFiles() error {
+	if err := d.checkThreadTables(); err != nil { // threadtables.go
+		return err
+	}
 	dir := fmt.Sprintf("/proc/%d/fd", d.pid)
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -632,6 +635,12 @@ func (d *dumper) collectFiles() error {
 
 func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd))
+	if errors.Is(err, unix.ENAMETOOLONG) {
+		// Reached by openat from directory to directory: no name can
+		// open it again.
+		f := fileDesc{FD: fd, Kind: fdClosed, Reason: "its path is longer than PATH_MAX"}
+		return f, d.uncheckpointable(fd, ": its path is longer than PATH_MAX (file name too long): no name can open it again")
+	}
 	if err != nil {
 		return fileDesc{}, fmt.Errorf("%s(%d) fd %d fstat: %w", d.comm, d.pid, fd, err)
 	}
@@ -682,10 +691,16 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		if err != nil {
 			return closed(fmt.Sprintf(": %s: %v", kind, err))
 		}
+		if kind == "eventpoll" {
+			d.epollTargets(fd, a) // epollmoved.go
+		}
 		f.Kind, f.Anon, f.Ino = fdAnon, a, info.Ino
 		return f, nil
 	}
 	if msg := unreopenable(link); msg != "" {
+		return closed(msg)
+	}
+	if msg := d.procOfTree(link); msg != "" {
 		return closed(msg)
 	}
 	if isMqueue(d.pid, fd) {
@@ -704,10 +719,25 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	f.File = &ref
 	f.Ino, f.MntID = info.Ino, info.MntID
 	f.Locks = info.Locks
+	proc := fmt.Sprintf("/proc/%d/fd/%d", d.pid, fd)
+	if f.Flags&unix.O_PATH != 0 && st.Mode&unix.S_IFMT != unix.S_IFREG && st.Mode&unix.S_IFMT != unix.S_IFDIR {
+		// O_PATH on a FIFO, socket, device or symlink: a reference to
+		// the inode only (no I/O, no device, no peer), opened again by
+		// its path with O_PATH. The kernel keeps no O_NOFOLLOW in the
+		// description's flags: a symlink's is recorded.
+		if removed(link, proc) {
+			return closed(fmt.Sprintf(": %s was removed (an O_PATH descriptor of it)", strings.TrimSuffix(link, " (deleted)")))
+		}
+		f.Kind = fdFile
+		if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			f.Flags |= unix.O_NOFOLLOW
+		}
+		return f, nil
+	}
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		f.Kind = fdFile
-		if strings.HasSuffix(link, " (deleted)") {
+		if removed(link, proc) {
 			// An unlinked file (O_TMPFILE, memfd, removed after open):
 			// its content goes beside the image as COMM.PID.-.FD (CONVEX),
 			// once per file (unlinked.go).
@@ -722,12 +752,12 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 			}
 		}
 	case unix.S_IFDIR:
-		if strings.HasSuffix(link, " (deleted)") {
+		if removed(link, proc) {
 			return closed(fmt.Sprintf(": unlinked directory %s is not checkpointable yet", ref.Path))
 		}
 		f.Kind = fdDir
 	case unix.S_IFCHR:
-		if msg := deletedDevice(link); msg != "" {
+		if msg := deletedDevice(link, proc); msg != "" {
 			return closed(msg)
 		}
 		if d.describePTY(fd, &f, st.Rdev) {
@@ -735,8 +765,8 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		}
 		maj, min := unix.Major(st.Rdev), unix.Minor(st.Rdev)
 		switch {
-		case maj == 1 && (min == 3 || min == 5 || min == 8 || min == 9):
-			f.Kind = fdDevice // null, zero, random, urandom
+		case maj == 1 && (min == 3 || min == 5 || min == 7 || min == 8 || min == 9):
+			f.Kind = fdDevice // null, zero, full, random, urandom
 		case maj == 4 || (maj == 5 && min <= 2) || (maj >= 136 && maj <= 143):
 			f.Kind = fdTTY // virtual consoles, serial lines, /dev/tty, console, ptys
 			f.CTTY = d.stat.TTYNr != 0 && (st.Rdev == ttyDev(d.stat.TTYNr) || (maj == 5 && min == 0))
@@ -751,14 +781,7 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		}
 	case unix.S_IFIFO:
 		// Its other end and its bytes in transit: dumpTree.linkFifos.
-		f.Kind, f.Unlinked = fdFifo, strings.HasSuffix(link, " (deleted)")
-	case unix.S_IFLNK:
-		if f.Flags&unix.O_PATH == 0 {
-			return closed(fmt.Sprintf(": unknown file type %#x", st.Mode&unix.S_IFMT))
-		}
-		// open(O_PATH|O_NOFOLLOW) of a symlink; the kernel keeps no
-		// O_NOFOLLOW in the description's flags, so it is recorded.
-		f.Kind, f.Flags = fdFile, f.Flags|unix.O_NOFOLLOW
+		f.Kind, f.Unlinked = fdFifo, removed(link, proc)
 	default:
 		return closed(fmt.Sprintf(": unknown file type %#x", st.Mode&unix.S_IFMT))
 	}

@@ -124,6 +124,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if err := t.linkRemovedWatches(); err != nil { // inotifywatch.go
 		return err
 	}
+	if err := t.linkEpollWatches(); err != nil { // epollmoved.go
+		return err
+	}
 	defer func() {
 		if retErr != nil {
 			t.removeIPCFiles()
@@ -677,38 +680,12 @@ func (t *dumpTree) savePipe(ino uint64, refs []fdRef) error {
 		return fmt.Errorf("%s(%d) fd %d: failed to reattach pipe: %w", r.d.comm, r.d.pid, r.file().FD, err)
 	}
 	defer unix.Close(src)
-	size, err := unix.FcntlInt(uintptr(src), unix.F_GETPIPE_SZ, 0)
+	pd, err := teeAll(src)
 	if err != nil {
 		return fmt.Errorf("%s(%d) fd %d pipe drain: %w", r.d.comm, r.d.pid, r.file().FD, err)
 	}
-	pd := pipeData{Ino: ino, Size: size}
-	n, err := unix.IoctlGetInt(src, unix.TIOCINQ)
-	if err != nil {
-		return fmt.Errorf("%s(%d) fd %d pipe drain: %w", r.d.comm, r.d.pid, r.file().FD, err)
-	}
-	if n > 0 {
-		var p [2]int
-		if err := unix.Pipe2(p[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
-			return err
-		}
-		defer unix.Close(p[0])
-		defer unix.Close(p[1])
-		if _, err := unix.FcntlInt(uintptr(p[1]), unix.F_SETPIPE_SZ, size); err != nil {
-			return fmt.Errorf("pipe drain: %w", err)
-		}
-		got, err := unix.Tee(src, p[1], n, unix.SPLICE_F_NONBLOCK)
-		if err != nil {
-			return fmt.Errorf("%s(%d) fd %d pipe drain: %w", r.d.comm, r.d.pid, r.file().FD, err)
-		}
-		pd.Data = make([]byte, got)
-		for off := 0; off < int(got); {
-			k, err := unix.Read(p[0], pd.Data[off:])
-			if err != nil {
-				return fmt.Errorf("pipe drain: %w", err)
-			}
-			off += k
-		}
-	}
+	pd.Ino = ino
+	pd.packetMode(refs)
 	r.d.meta.Pipes = append(r.d.meta.Pipes, pd)
 	return nil
 }

@@ -34,7 +34,13 @@ func (w epollWatch) disarmed() bool {
 
 // fillEpoll gives the epoll instance epfd of the process its watches.
 func (b *builder) fillEpoll(epfd int, watches []epollWatch) error {
-	add := func(w epollWatch, events uint32) error {
+	var add func(w epollWatch, events uint32) error
+	add = func(w epollWatch, events uint32) error {
+		if w.Holder != nil {
+			moved := w
+			moved.Holder = nil
+			return b.addMovedWatch(epfd, w, func() error { return add(moved, events) })
+		}
 		ev := make([]byte, epollEventLen)
 		binary.LittleEndian.PutUint32(ev, events)
 		binary.LittleEndian.PutUint64(ev[4:], w.Data)

@@ -104,6 +104,15 @@ func (d *dumper) collectOwners(members map[int]bool) error {
 		if s == (fileSignals{}) {
 			continue
 		}
+		if f.Kind == fdDir && s.Owner != 0 {
+			// fcntl(F_NOTIFY) makes the process the owner of the
+			// directory's description; its dnotify marks show nowhere
+			// (not in fdinfo), so they could not be made again: a
+			// directory with an owner is taken as watched so.
+			if err := d.uncheckpointable(f.FD, fmt.Sprintf(": directory %s has a signal owner: directory notifications (fcntl F_NOTIFY, dnotify) cannot be seen by a checkpoint and would be lost", f.Path)); err != nil {
+				return err
+			}
+		}
 		if s.Owner != 0 && !members[s.Owner] {
 			what := map[int]string{fOwnerTID: "thread", fOwnerPID: "process", fOwnerPGRP: "process group"}[s.OwnerType]
 			if err := d.uncheckpointable(f.FD, fmt.Sprintf(": signal owner (F_SETOWN) is %s %d, outside the checkpointed tree", what, s.Owner)); err != nil {

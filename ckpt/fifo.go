@@ -107,6 +107,7 @@ func saveFifo(refs []fdRef) error {
 	if err != nil {
 		return fmt.Errorf("%s(%d) fd %d: fifo %s drain: %w", r.d.comm, r.d.pid, f.FD, f.File.Path, err)
 	}
+	pd.packetMode(refs)
 	refs[0].file().Fifo = &pd
 	return nil
 }
@@ -136,15 +137,8 @@ func teeAll(src int) (pipeData, error) {
 	if err != nil {
 		return pd, err
 	}
-	pd.Data = make([]byte, got)
-	for off := 0; off < int(got); {
-		k, err := unix.Read(p[0], pd.Data[off:])
-		if err != nil {
-			return pd, err
-		}
-		off += k
-	}
-	return pd, nil
+	pd.Data, pd.Packets, err = readPackets(p[0], int(got))
+	return pd, err
 }
 
 // fifoHold is a FIFO the restorer holds open while the tree's ends open.
@@ -174,12 +168,8 @@ func (r *restorer) openFifo(p *rproc, f fileDesc) (int, error) {
 		if f.Fifo.Size > 0 {
 			unix.FcntlInt(uintptr(h.fd), unix.F_SETPIPE_SZ, f.Fifo.Size)
 		}
-		for off := 0; off < len(f.Fifo.Data); {
-			n, err := unix.Write(h.fd, f.Fifo.Data[off:])
-			if err != nil {
-				return -1, fmt.Errorf("fd %d: refill fifo %s: %w", f.FD, f.File.Path, err)
-			}
-			off += n
+		if err := writePackets(h.fd, *f.Fifo); err != nil {
+			return -1, fmt.Errorf("fd %d: refill fifo %s: %w", f.FD, f.File.Path, err)
 		}
 	}
 	fd, err := unix.Open(h.path, f.Flags&unix.O_ACCMODE|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)

@@ -165,6 +165,10 @@ type pipeData struct {
 	Ino  uint64 `json:"ino"`
 	Size int    `json:"size"` // capacity
 	Data []byte `json:"data,omitempty"`
+	// Packets: the lengths of the packets Data is made of, in a pipe in
+	// packet mode (written O_DIRECT: each read returns one), see
+	// pipepacket.go.
+	Packets []int `json:"packets,omitempty"`
 }
 
 type fingerprint struct {
@@ -846,9 +850,19 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 			return err
 		}
 	}
+	for _, pd := range m.Pipes {
+		if err := pd.checkPackets(); err != nil {
+			return err
+		}
+	}
 	for _, f := range m.Files {
 		if err := checkFileKinds(f); err != nil {
 			return err
+		}
+		if f.Fifo != nil {
+			if err := f.Fifo.checkPackets(); err != nil {
+				return err
+			}
 		}
 		if err := checkPTY(f); err != nil {
 			return err

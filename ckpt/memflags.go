@@ -42,6 +42,16 @@ var vmAdvice = map[string]int{
 	// read-only or PROT_NONE after it was writable keeps it, so it is
 	// mapped writable first (build.go).
 	"ac": -1,
+	// ms, mw: recorded of a shared mapping only (VM_MAYSHARE, MAP_SHARED;
+	// the kernel leaves VM_SHARED, sh, out of a mapping of a read-only
+	// descriptor), together: an image without ms says nothing of mw. A
+	// shared mapping without mw (VM_MAYWRITE) was made from a descriptor
+	// opened read-only, and no
+	// mprotect may make it writable: it is mapped again from a read-only
+	// descriptor of its object; one with mw from a writable one, even if
+	// it is read-only now (mapAccess).
+	"ms": -1,
+	"mw": -1,
 }
 
 // collectVMFlags records, for every region planMemory found, the VmFlags
@@ -175,9 +185,11 @@ func parseVMFlags(data []byte) (flags map[uint64][]string, growsDown map[uint64]
 	var start uint64
 	for _, line := range strings.Split(string(data), "\n") {
 		if v, ok := strings.CutPrefix(line, "VmFlags:"); ok {
-			for _, fl := range strings.Fields(v) {
+			all := strings.Fields(v)
+			shared := slices.Contains(all, "ms")
+			for _, fl := range all {
 				growsDown[start] = growsDown[start] || fl == "gd"
-				if _, ok := vmAdvice[fl]; ok {
+				if _, ok := vmAdvice[fl]; ok && (shared || fl != "mw") {
 					flags[start] = append(flags[start], fl)
 				}
 			}
@@ -250,6 +262,19 @@ func (r region) hasFlag(f string) bool {
 	return false
 }
 
+// mapAccess says how a shared mapping's object is opened to map it again:
+// readOnly if the mapping had no VM_MAYWRITE (its file was open
+// read-only: mprotect(PROT_WRITE) fails with EACCES, as it did),
+// writable if it had (a read-only mapping of a writable descriptor may
+// be made writable again). An image that did not record it (no ms):
+// known false, and the mapping is opened as its protection needs.
+func (r region) mapAccess() (readOnly, known bool) {
+	if !r.hasFlag("ms") {
+		return false, false
+	}
+	return !r.hasFlag("mw"), true
+}
+
 // droppable reports whether the region was mapped MAP_DROPPABLE.
 func (r region) droppable() bool {
 	for _, a := range r.Advice {
@@ -273,7 +298,7 @@ func (b *builder) restoreVMFlags() error {
 				lock = true
 			case "lf":
 				onFault = true
-			case "dp", "nr", "ac":
+			case "dp", "nr", "ac", "ms", "mw":
 			default:
 				if _, err := b.call("madvise", unix.SYS_MADVISE, r.Start, length, uint64(vmAdvice[a])); err != nil {
 					return fmt.Errorf("region %#x-%#x: madvise %s: %w", r.Start, r.End, a, err)

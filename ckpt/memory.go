@@ -221,6 +221,13 @@ func extLen(es []extent) uint64 {
 // of it must be saved (a private mapping of a file that is gone or was
 // replaced, restored as anonymous memory).
 func (d *dumper) classify(mp mapping) (*region, bool, error) {
+	if strings.HasPrefix(mp.Path, "/") && strings.Contains(mp.Path, `\`) {
+		// maps writes a newline of a name as \012 and a backslash as
+		// itself: the name is ambiguous, its map_files link is not.
+		if link, err := os.Readlink(fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, mp.Start, mp.End)); err == nil {
+			mp.Path = link
+		}
+	}
 	r := &region{Start: mp.Start, End: mp.End, Prot: mp.prot(), Name: mp.Path, Offset: mp.Offset}
 	name := mp.Path
 	switch {

@@ -233,14 +233,10 @@ func makePipe(pd pipeData) ([2]int, error) {
 			return p, fmt.Errorf("set pipe size %d: %w", pd.Size, err)
 		}
 	}
-	for off := 0; off < len(pd.Data); {
-		n, err := unix.Write(p[1], pd.Data[off:])
-		if err != nil {
-			unix.Close(p[0])
-			unix.Close(p[1])
-			return p, fmt.Errorf("unable to restore pipe data buffer: %w", err)
-		}
-		off += n
+	if err := writePackets(p[1], pd); err != nil {
+		unix.Close(p[0])
+		unix.Close(p[1])
+		return p, fmt.Errorf("unable to restore pipe data buffer: %w", err)
 	}
 	return p, nil
 }

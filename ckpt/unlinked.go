@@ -112,7 +112,7 @@ func otherName(pid, fd int, path string, st *unix.Stat_t) string {
 	proc := fmt.Sprintf("/proc/%d/fd/%d", pid, fd)
 	is := func(name string) bool {
 		var o unix.Stat_t
-		return name != "" && !strings.HasSuffix(name, " (deleted)") && unix.Stat(name, &o) == nil && o.Dev == st.Dev && o.Ino == st.Ino
+		return name != "" && unix.Stat(name, &o) == nil && o.Dev == st.Dev && o.Ino == st.Ino
 	}
 	if h, mnt, err := unix.NameToHandleAt(unix.AT_FDCWD, proc, 0); err == nil {
 		if p := pathOfMountHandle(mnt, h); is(p) {
@@ -311,9 +311,11 @@ func (r *restorer) makeUnlinked(p *rproc, f fileDesc) (int, error) {
 		unix.Close(fd)
 		return -1, fmt.Errorf("fill: %w", err)
 	}
-	if u := f.Unl; u != nil && !memfd {
+	if u := f.Unl; u != nil {
 		// The owner as it was, unless an Owner is enforced (the file is
-		// then the owner's, who made it).
+		// then the owner's, who made it). A memfd too: fchmod before its
+		// seals, as F_SEAL_EXEC on a memfd with execute bits adds the
+		// write seals (memfd_add_seals).
 		if !r.enforced(p) && os.Geteuid() == 0 {
 			if err := unix.Fchown(fd, u.UID, u.GID); err != nil {
 				unix.Close(fd)
@@ -325,7 +327,7 @@ func (r *restorer) makeUnlinked(p *rproc, f fileDesc) (int, error) {
 			return -1, fmt.Errorf("fchmod %#o: %w", mode, err)
 		}
 	}
-	if !memfd {
+	if !memfd && !tmpfileName(path, f.File) {
 		fd = renameUnlinked(fd, path)
 	}
 	if u := f.Unl; u != nil && memfd && u.Seals != 0 {
@@ -335,6 +337,18 @@ func (r *restorer) makeUnlinked(p *rproc, f fileDesc) (int, error) {
 		}
 	}
 	return fd, nil
+}
+
+// tmpfileName reports whether path is the name the kernel gives a file
+// made with O_TMPFILE and never linked: "DIR/#INO". Such a file is made
+// again with O_TMPFILE and left so: it keeps no name of the old inode
+// number, but the program may still give it a name (linkat of
+// /proc/self/fd), which a file once linked and removed never takes
+// again (the kernel clears I_LINKABLE at its first link). The kernel
+// shows nothing of O_EXCL, which forbids that link: such a file comes
+// back linkable.
+func tmpfileName(path string, ref *fileRef) bool {
+	return ref != nil && filepath.Base(path) == "#"+strconv.FormatUint(ref.Ino, 10)
 }
 
 // renameUnlinked gives the nameless file fd the name it had, removed: it
