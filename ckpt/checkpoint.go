@@ -339,6 +339,11 @@ func (d *dumper) collect() error {
 		if err != nil {
 			return fmt.Errorf("%s(%d): can't get syscall context (tid %d): %w", d.comm, pid, tid, err)
 		}
+		if d.meta.JobStop == nil {
+			if err := undoStopEINTR(tid, &regs); err != nil {
+				return fmt.Errorf("%s(%d): tid %d: %w", d.comm, pid, tid, err)
+			}
+		}
 		xstate, err := ptraceGetXState(tid)
 		if err != nil {
 			return fmt.Errorf("%s(%d): can't get vector register state (tid %d): %w", d.comm, pid, tid, err)

@@ -1,0 +1,31 @@
+package ckpt
+
+import (
+	"strings"
+	"testing"
+)
+
+// kobjProcCases are the process side of the kernel-object suite: each
+// program of testdata/kobj_NAME.c sets one process, memory, signal or IPC
+// attribute and checks it exactly after the checkpoint and the restart.
+var kobjProcCases = []kobjCase{
+	{name: "robust", flags: []string{"-pthread"}},
+	{name: "futexto", flags: []string{"-pthread"}},
+	{name: "cputimer", flags: []string{"-lrt"}},
+	{name: "mremap"},
+	{name: "thrattr", flags: []string{"-pthread"}},
+	{name: "leaderexit", flags: []string{"-pthread"}},
+}
+
+// TestKobjProc runs each program as TestKobj does: the checkpoint leaves
+// it running and unchanged, and the restart gives back its state exactly.
+func TestKobjProc(t *testing.T) {
+	needRoot(t)
+	for _, c := range kobjProcCases {
+		name := c.name
+		if len(c.args) > 0 {
+			name += "-" + strings.Join(c.args, "-")
+		}
+		t.Run(name, func(t *testing.T) { runKobj(t, c) })
+	}
+}
