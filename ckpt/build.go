@@ -1091,7 +1091,11 @@ func (b *builder) restoreTimers() error {
 		return fmt.Errorf("prctl(PR_TIMER_CREATE_RESTORE_IDS): %w", err)
 	}
 	le := binary.LittleEndian
-	for _, pt := range m.Timers {
+	// The kernel lists a process's timers newest first (timer_create adds
+	// at the head), and so does the image: created from the last, they
+	// are listed in /proc/PID/timers in their old order.
+	for i := len(m.Timers) - 1; i >= 0; i-- {
+		pt := m.Timers[i]
 		buf := make([]byte, 64+8+32)
 		le.PutUint64(buf, pt.Value) // struct sigevent
 		le.PutUint32(buf[8:], uint32(pt.Signal))

@@ -1,9 +1,11 @@
 /* The main thread has called pthread_exit: the thread-group leader is a
  * zombie while a second thread goes on. The survivor waits and checks
- * its state (/proc/self/task lists both, the leader as Z). */
+ * its state (/proc/self/task lists both, the leader as Z). With "child"
+ * it is a child of the root that does so (the root waits for it). */
 #include "kobj.h"
 #include <pthread.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 
 static pid_t leader;
 static volatile int counter = 41;
@@ -33,6 +35,17 @@ static void *survivor(void *a) {
 
 int main(int argc, char **argv) {
 	kobj_init(argc, argv);
+	if (argc > 2 && strcmp(argv[2], "child") == 0) {
+		pid_t c = fork();
+		if (c > 0) {
+			/* The root waits for SIGUSR1 like the child, then for it. */
+			int st;
+			while (!kobj_go) sigsuspend(&kobj_old);
+			waitpid(c, &st, 0);
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 1;
+		}
+		/* The child says ready through the root's OUT.ready. */
+	}
 	leader = getpid();
 	pthread_t t;
 	pthread_create(&t, NULL, survivor, NULL);

@@ -27,13 +27,12 @@ static const char *region(void *addr) {
 	return out;
 }
 
+/* mask_inode: the line without its device and inode (shared anonymous
+ * memory is numbered anew) nor the padding after them. */
 static void mask_inode(char *r) {
-	/* addr perms off dev inode name: blank dev and inode */
-	char *p = r;
-	for (int i = 0; i < 3 && p; i++) p = strchr(p + 1, ' ');
-	if (!p) return;
-	for (char *q = p + 1; *q && *q != '/' && *q != '|'; q++)
-		if (*q != ' ') *q = '#';
+	char a[128], perm[8], off[32], dev[32], ino[32], rest[900];
+	if (sscanf(r, "%127s %7s %31s %31s %31s %899[^\n]", a, perm, off, dev, ino, rest) != 6) return;
+	snprintf(r, 1024, "%s %s %s %s", a, perm, off, rest);
 }
 
 int main(int argc, char **argv) {
