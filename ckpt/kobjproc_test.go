@@ -14,6 +14,7 @@ var kobjProcCases = []kobjCase{
 	{name: "cputimer", flags: []string{"-lrt"}},
 	{name: "mremap"},
 	{name: "thrattr", flags: []string{"-pthread"}},
+	{name: "mqunopen", flags: []string{"-lrt"}},
 	{name: "leaderexit", flags: []string{"-pthread"}, refuse: "its main thread has exited (pthread_exit) while 1 other thread(s) run"},
 	{name: "leaderexit", flags: []string{"-pthread"}, args: []string{"child"}, refuse: "its main thread has exited (pthread_exit) while 1 other thread(s) run"},
 }
