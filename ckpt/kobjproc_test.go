@@ -15,6 +15,8 @@ var kobjProcCases = []kobjCase{
 	{name: "mremap"},
 	{name: "thrattr", flags: []string{"-pthread"}},
 	{name: "mqunopen", flags: []string{"-lrt"}},
+	{name: "mqvalue", flags: []string{"-lrt"}},
+	{name: "mqvalue", flags: []string{"-lrt"}, args: []string{"pending"}, refuse: "has an mq_notify registration for signal 12, already pending for process"},
 	{name: "leaderexit", flags: []string{"-pthread"}, refuse: "its main thread has exited (pthread_exit) while 1 other thread(s) run"},
 	{name: "leaderexit", flags: []string{"-pthread"}, args: []string{"child"}, refuse: "its main thread has exited (pthread_exit) while 1 other thread(s) run"},
 }

@@ -37,8 +37,8 @@ import (
 //
 // What the kernel shows of a registration (reading the queue file:
 // "QSIZE: NOTIFY: SIGNO: NOTIFY_PID:") is its kind, signal and owner, not
-// its sigev_value: a SIGEV_SIGNAL registration comes back with signal and
-// owner, and sigev_value 0. SIGEV_THREAD (glibc's netlink socket) and an
+// its sigev_value, which the checkpoint reads by firing the registration
+// and registering again (mqnotifyvalue.go). SIGEV_THREAD (glibc's netlink socket) and an
 // owner outside the tree are refused. Named queues of a job's own IPC
 // namespace that no member has open are found by mounting the
 // namespace's mqueue filesystem in a mount namespace of the checkpointer's
@@ -81,6 +81,9 @@ type mqNotify struct {
 	Kind  int `json:"kind"` // SIGEV_SIGNAL or SIGEV_NONE
 	Signo int `json:"signo,omitempty"`
 	Owner int `json:"owner"` // the registering process, its pid at checkpoint
+	// Value is the sigev_value of a SIGEV_SIGNAL registration, read by
+	// firing it (mqnotifyvalue.go); opaque to us, any value is valid.
+	Value uint64 `json:"value,omitempty"`
 }
 
 // mqAttr is struct mq_attr.
@@ -186,6 +189,18 @@ func (t *dumpTree) collectMqueues(st *sysvIPC, nsPath string) error {
 					}
 				}
 				continue
+			}
+			if q.Notify != nil && q.Notify.Kind == sigevSignal && !t.opts.CheckOnly {
+				refuse, err := t.notifyValue(d, f, &q)
+				if err != nil {
+					return err
+				}
+				if refuse != "" {
+					if err := d.uncheckpointable(f.FD, refuse); err != nil {
+						return err
+					}
+					q.Notify.Value = 0 // forced: registered again without it
+				}
 			}
 			st.Mqueue = append(st.Mqueue, q)
 			t.log.Info(fmt.Sprintf("%s(%d) fd %d POSIX message queue %s: %d messages", d.comm, d.pid, f.FD, q.Name, len(q.Messages)))
@@ -576,6 +591,7 @@ func (b *builder) restoreMqNotify() error {
 			return fmt.Errorf("POSIX message queue %s: its mq_notify registration's process has no descriptor of it", q.Name)
 		}
 		var ev [64]byte // struct sigevent: value, signo, notify
+		*(*uint64)(unsafe.Pointer(&ev[0])) = n.Value
 		*(*int32)(unsafe.Pointer(&ev[8])) = int32(n.Signo)
 		*(*int32)(unsafe.Pointer(&ev[12])) = int32(n.Kind)
 		addr, err := b.put(scratchData, ev[:])
