@@ -723,6 +723,9 @@ func (b *builder) queuePending() error {
 		if len(ps.Info) != siginfoSize {
 			continue
 		}
+		if b.timerQueuesIt(ps) {
+			continue // queued by its timer (restoreTimers, timeroverrun.go)
+		}
 		sig := uint64(le.Uint32(ps.Info))
 		p, err := b.put(scratchData, ps.Info)
 		if err != nil {
@@ -1112,6 +1115,14 @@ func (b *builder) restoreTimers() error {
 		if next == [2]int64{} && pt.Interval != [2]int64{} {
 			next = pt.Interval // expired, its signal pending: due again
 		}
+		flags := uint64(0)
+		if timerPendingAgain(m.Signals.Pending, pt) { // timeroverrun.go
+			var err error
+			if next, err = b.lastExpiry(pt, b.scratch+scratchData); err != nil {
+				return err
+			}
+			flags = timerAbstime
+		}
 		for i, v := range []int64{pt.Interval[0], pt.Interval[1], next[0], next[1]} {
 			le.PutUint64(buf[72+8*i:], uint64(v))
 		}
@@ -1126,7 +1137,7 @@ func (b *builder) restoreTimers() error {
 			return fmt.Errorf("timer_create: got id %d, want %d", got, pt.ID)
 		}
 		if next != [2]int64{} {
-			if _, err := b.call("timer_settime", unix.SYS_TIMER_SETTIME, uint64(pt.ID), 0, addr+72, 0); err != nil {
+			if _, err := b.call("timer_settime", unix.SYS_TIMER_SETTIME, uint64(pt.ID), flags, addr+72, 0); err != nil {
 				return fmt.Errorf("timer_settime(%d): %w", pt.ID, err)
 			}
 		}

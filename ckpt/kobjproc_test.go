@@ -12,6 +12,7 @@ var kobjProcCases = []kobjCase{
 	{name: "robust", flags: []string{"-pthread"}},
 	{name: "futexto", flags: []string{"-pthread"}},
 	{name: "cputimer", flags: []string{"-lrt"}},
+	{name: "overrun", flags: []string{"-pthread", "-lrt"}},
 	{name: "mremap"},
 	{name: "thrattr", flags: []string{"-pthread"}},
 	{name: "mqunopen", flags: []string{"-lrt"}},
