@@ -16,6 +16,14 @@ var kobjProcCases = []kobjCase{
 	{name: "mremap"},
 	{name: "thrattr", flags: []string{"-pthread"}},
 	{name: "mqunopen", flags: []string{"-lrt"}},
+	// prctlmore: 3 KSM merging, 4 machine-check kill policy, 5
+	// SCHED_DEADLINE, 6 MDWE. (0 anonymous mapping names, 1 speculation
+	// control and 2 PR_SET_IO_FLUSHER cannot be set on this kernel/VM:
+	// CONFIG_ANON_VMA_NAME off, ENXIO, CAP_SYS_RESOURCE missing.)
+	{name: "prctlmore", flags: []string{"-pthread"}, args: []string{"3"}},
+	{name: "prctlmore", flags: []string{"-pthread"}, args: []string{"4"}},
+	{name: "prctlmore", flags: []string{"-pthread"}, args: []string{"5"}},
+	{name: "prctlmore", flags: []string{"-pthread"}, args: []string{"6"}},
 	{name: "mqvalue", flags: []string{"-lrt"}},
 	{name: "mqvalue", flags: []string{"-lrt"}, args: []string{"pending"}, refuse: "has an mq_notify registration for signal 12, already pending for process"},
 	{name: "leaderexit", flags: []string{"-pthread"}, refuse: "its main thread has exited (pthread_exit) while 1 other thread(s) run"},
