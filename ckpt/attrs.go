@@ -42,6 +42,7 @@ type procAttrs struct {
 	// Threads are in the order of imageMeta.Threads.
 	Threads    []threadAttrs `json:"threads"`
 	prctlState               // prctlmore.go
+	procMisc                 // procmisc.go
 }
 
 // membarrierCmds pairs each private expedited membarrier command with the
@@ -66,6 +67,8 @@ type threadAttrs struct {
 	// MCEKill is the machine-check kill policy plus one; 0: the default
 	// (prctlmore.go).
 	MCEKill int `json:"mce_kill,omitempty"`
+	// SUD is its syscall user dispatch; nil: off (procmisc.go).
+	SUD *sudConfig `json:"syscall_user_dispatch,omitempty"`
 }
 
 // schedAttr is struct sched_attr (SCHED_ATTR_SIZE_VER1, 56 bytes).
@@ -181,7 +184,9 @@ func (d *dumper) collectAttrs() error {
 		if err := collectThreadExtras(tid, &a.Threads[i].threadExtras); err != nil {
 			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
 		}
+		a.Threads[i].SUD = d.sudOff[tid] // read and suspended in collect
 	}
+	d.collectProcMisc(&a.procMisc)
 	d.meta.Attrs = a
 	return nil
 }
@@ -236,6 +241,9 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 	if err := injectPrctlState(t, &a.prctlState); err != nil {
 		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 	}
+	if err := injectFutexSlots(t, &a.procMisc); err != nil {
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+	}
 	return nil
 }
 
@@ -268,6 +276,9 @@ func (r *restorer) checkAttrs(p *rproc) error {
 		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: oom_score_adj %d", ErrCorrupt, a.OOMScoreAdj)}
 	}
 	if err := checkPrctlState(a.prctlState); err != nil {
+		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
+	}
+	if err := checkProcMisc(a.procMisc, a.Threads); err != nil {
 		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
 	}
 	for _, reg := range a.Membarrier {
@@ -408,6 +419,9 @@ func (b *builder) restoreAttrs() error {
 				return fmt.Errorf("set parent-death signal %d (tid %d): %w", th.PdeathSig, th.TID, err)
 			}
 		}
+	}
+	if err := b.restoreProcMisc(a.procMisc); err != nil {
+		return err
 	}
 	return b.restoreMDWE(a.prctlState) // last: no PROT_EXEC may be gained after it
 }

@@ -1006,6 +1006,11 @@ func (b *builder) finish(sig syscall.Signal) error {
 		}
 	}
 	for i := len(b.tasks) - 1; i >= 0; i-- {
+		if a := p.meta.Attrs; a != nil && i < len(a.Threads) {
+			if err := setSUD(b.tasks[i].pid, a.Threads[i].SUD); err != nil { // procmisc.go
+				return err
+			}
+		}
 		if err := ptraceDetach(b.tasks[i].pid, 0); err != nil {
 			return err
 		}

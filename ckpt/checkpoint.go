@@ -223,6 +223,9 @@ type dumper struct {
 	// madeTracker: the descriptor of the tracker this checkpoint gave the
 	// process, closed again if the checkpoint fails (dropTracker); 0: none.
 	madeTracker int
+	// sudOff: the syscall user dispatch of each thread that the freeze
+	// turned off, to be given back at release (procmisc.go).
+	sudOff map[int]*sudConfig
 }
 
 func (d *dumper) warn(format string, args ...any) {
@@ -346,6 +349,14 @@ func (d *dumper) collect() error {
 			if err := undoStopEINTR(tid, &regs); err != nil {
 				return fmt.Errorf("%s(%d): tid %d: %w", d.comm, pid, tid, err)
 			}
+		}
+		// Before any injected call (procmisc.go).
+		sud, err := threadSUD(tid)
+		if err != nil {
+			return fmt.Errorf("%s(%d): %w", d.comm, pid, err)
+		}
+		if err := d.suspendSUD(tid, sud); err != nil {
+			return fmt.Errorf("%s(%d): %w", d.comm, pid, err)
 		}
 		xstate, err := ptraceGetXState(tid)
 		if err != nil {

@@ -419,6 +419,7 @@ func (t *dumpTree) release(done bool) {
 			continue
 		}
 		d.seized = false
+		d.resumeSUD()
 		for j := len(d.tids) - 1; j >= 0; j-- {
 			err := ptraceDetach(d.tids[j], 0)
 			if errors.Is(err, unix.ESRCH) {

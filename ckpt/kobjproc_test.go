@@ -16,6 +16,10 @@ var kobjProcCases = []kobjCase{
 	{name: "mremap"},
 	{name: "thrattr", flags: []string{"-pthread"}},
 	{name: "mqunopen", flags: []string{"-lrt"}},
+	{name: "procmisc", args: []string{"coredump"}},
+	{name: "procmisc", args: []string{"autogroup"}},
+	{name: "procmisc", args: []string{"futexhash"}},
+	{name: "procmisc", args: []string{"sud"}},
 	// prctlmore: 3 KSM merging, 4 machine-check kill policy, 5
 	// SCHED_DEADLINE, 6 MDWE. (0 anonymous mapping names, 1 speculation
 	// control and 2 PR_SET_IO_FLUSHER cannot be set on this kernel/VM:
