@@ -40,7 +40,9 @@ type procAttrs struct {
 	// UTS: its UTS namespace when not the checkpointer's (utsns.go).
 	UTS *utsState `json:"uts,omitempty"`
 	// Threads are in the order of imageMeta.Threads.
-	Threads []threadAttrs `json:"threads"`
+	Threads    []threadAttrs `json:"threads"`
+	prctlState               // prctlmore.go
+	procMisc                 // procmisc.go
 }
 
 // membarrierCmds pairs each private expedited membarrier command with the
@@ -62,6 +64,11 @@ type threadAttrs struct {
 	// restart block (sleep_linux_amd64.go).
 	Sleep        *restartSleep `json:"sleep,omitempty"`
 	threadExtras               // threadattrs.go
+	// MCEKill is the machine-check kill policy plus one; 0: the default
+	// (prctlmore.go).
+	MCEKill int `json:"mce_kill,omitempty"`
+	// SUD is its syscall user dispatch; nil: off (procmisc.go).
+	SUD *sudConfig `json:"syscall_user_dispatch,omitempty"`
 }
 
 // schedAttr is struct sched_attr (SCHED_ATTR_SIZE_VER1, 56 bytes).
@@ -177,7 +184,9 @@ func (d *dumper) collectAttrs() error {
 		if err := collectThreadExtras(tid, &a.Threads[i].threadExtras); err != nil {
 			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
 		}
+		a.Threads[i].SUD = d.sudOff[tid] // read and suspended in collect
 	}
+	d.collectProcMisc(&a.procMisc)
 	d.meta.Attrs = a
 	return nil
 }
@@ -206,6 +215,9 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 		if err := injectThreadExtras(t, &a.Threads[i].threadExtras, scratch, read); err != nil {
 			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
 		}
+		if a.Threads[i].MCEKill, err = injectMCEKill(t); err != nil {
+			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
+		}
 	}
 	if tid != d.pid {
 		return nil
@@ -224,6 +236,12 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 	}
 	a.THPDisable = thp
 	if a.Membarrier, err = membarrierRegistrations(t); err != nil {
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+	}
+	if err := injectPrctlState(t, &a.prctlState); err != nil {
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+	}
+	if err := injectFutexSlots(t, &a.procMisc); err != nil {
 		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 	}
 	return nil
@@ -257,12 +275,21 @@ func (r *restorer) checkAttrs(p *rproc) error {
 	if a.OOMScoreAdj < -1000 || a.OOMScoreAdj > 1000 {
 		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: oom_score_adj %d", ErrCorrupt, a.OOMScoreAdj)}
 	}
+	if err := checkPrctlState(a.prctlState); err != nil {
+		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
+	}
+	if err := checkProcMisc(a.procMisc, a.Threads); err != nil {
+		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: %v", ErrCorrupt, err)}
+	}
 	for _, reg := range a.Membarrier {
 		if !validMembarrier(reg) {
 			return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: membarrier registration %d", ErrCorrupt, reg)}
 		}
 	}
 	for _, th := range a.Threads {
+		if th.MCEKill < 0 || th.MCEKill > 2 {
+			return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: machine-check kill policy %d", ErrCorrupt, th.MCEKill-1)}
+		}
 		if th.PdeathSig < 0 || th.PdeathSig > 64 {
 			return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: parent-death signal %d", ErrCorrupt, th.PdeathSig)}
 		}
@@ -364,6 +391,9 @@ func (b *builder) restoreAttrs() error {
 			return fmt.Errorf("set THP disable %#x: %w", a.THPDisable, err)
 		}
 	}
+	if err := b.restoreMemoryMerge(a.prctlState); err != nil {
+		return err
+	}
 	for _, reg := range a.Membarrier {
 		if _, err := b.call("membarrier", unix.SYS_MEMBARRIER, uint64(reg), 0, 0); err != nil {
 			return b.r.forceable(fmt.Errorf("membarrier registration %d cannot be restored: %w", reg, err))
@@ -377,6 +407,9 @@ func (b *builder) restoreAttrs() error {
 		if err := b.restoreThreadExtras(t, th); err != nil {
 			return err
 		}
+		if err := b.restoreMCEKill(t, th); err != nil {
+			return err
+		}
 		if th.PdeathSig != 0 {
 			err := b.on(t, func() error {
 				_, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uint64(th.PdeathSig))
@@ -387,7 +420,10 @@ func (b *builder) restoreAttrs() error {
 			}
 		}
 	}
-	return nil
+	if err := b.restoreProcMisc(a.procMisc); err != nil {
+		return err
+	}
+	return b.restoreMDWE(a.prctlState) // last: no PROT_EXEC may be gained after it
 }
 
 // restoreOOMScoreAdj writes /proc/PID/oom_score_adj from the restorer.

@@ -756,6 +756,9 @@ func (b *builder) queuePending() error {
 		if len(ps.Info) != siginfoSize {
 			continue
 		}
+		if b.timerQueuesIt(ps) {
+			continue // queued by its timer (restoreTimers, timeroverrun.go)
+		}
 		sig := uint64(le.Uint32(ps.Info))
 		p, err := b.put(scratchData, ps.Info)
 		if err != nil {
@@ -1036,6 +1039,11 @@ func (b *builder) finish(sig syscall.Signal) error {
 		}
 	}
 	for i := len(b.tasks) - 1; i >= 0; i-- {
+		if a := p.meta.Attrs; a != nil && i < len(a.Threads) {
+			if err := setSUD(b.tasks[i].pid, a.Threads[i].SUD); err != nil { // procmisc.go
+				return err
+			}
+		}
 		if err := ptraceDetach(b.tasks[i].pid, 0); err != nil {
 			return err
 		}
@@ -1124,7 +1132,11 @@ func (b *builder) restoreTimers() error {
 		return fmt.Errorf("prctl(PR_TIMER_CREATE_RESTORE_IDS): %w", err)
 	}
 	le := binary.LittleEndian
-	for _, pt := range m.Timers {
+	// The kernel lists a process's timers newest first (timer_create adds
+	// at the head), and so does the image: created from the last, they
+	// are listed in /proc/PID/timers in their old order.
+	for i := len(m.Timers) - 1; i >= 0; i-- {
+		pt := m.Timers[i]
 		buf := make([]byte, 64+8+32)
 		le.PutUint64(buf, pt.Value) // struct sigevent
 		le.PutUint32(buf[8:], uint32(pt.Signal))
@@ -1141,6 +1153,14 @@ func (b *builder) restoreTimers() error {
 		if next == [2]int64{} && pt.Interval != [2]int64{} {
 			next = pt.Interval // expired, its signal pending: due again
 		}
+		flags := uint64(0)
+		if timerPendingAgain(m.Signals.Pending, pt) { // timeroverrun.go
+			var err error
+			if next, err = b.lastExpiry(pt, b.scratch+scratchData); err != nil {
+				return err
+			}
+			flags = timerAbstime
+		}
 		for i, v := range []int64{pt.Interval[0], pt.Interval[1], next[0], next[1]} {
 			le.PutUint64(buf[72+8*i:], uint64(v))
 		}
@@ -1155,7 +1175,7 @@ func (b *builder) restoreTimers() error {
 			return fmt.Errorf("timer_create: got id %d, want %d", got, pt.ID)
 		}
 		if next != [2]int64{} {
-			if _, err := b.call("timer_settime", unix.SYS_TIMER_SETTIME, uint64(pt.ID), 0, addr+72, 0); err != nil {
+			if _, err := b.call("timer_settime", unix.SYS_TIMER_SETTIME, uint64(pt.ID), flags, addr+72, 0); err != nil {
 				return fmt.Errorf("timer_settime(%d): %w", pt.ID, err)
 			}
 		}

@@ -107,6 +107,9 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 		return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1, Msg: "a process cannot checkpoint itself"}
 	}
 	if st.State == 'Z' || st.State == 'X' {
+		if n := liveThreads(pid); n > 0 {
+			return nil, leaderExited(st.Comm, pid, n)
+		}
 		return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1, Msg: "process is a zombie"}
 	}
 	path, err := imagePath(opts.Dir, opts.File, st.Comm, pid)
@@ -220,6 +223,9 @@ type dumper struct {
 	// madeTracker: the descriptor of the tracker this checkpoint gave the
 	// process, closed again if the checkpoint fails (dropTracker); 0: none.
 	madeTracker int
+	// sudOff: the syscall user dispatch of each thread that the freeze
+	// turned off, to be given back at release (procmisc.go).
+	sudOff map[int]*sudConfig
 }
 
 func (d *dumper) warn(format string, args ...any) {
@@ -338,6 +344,19 @@ func (d *dumper) collect() error {
 		regs, err := ptraceGetRegs(tid)
 		if err != nil {
 			return fmt.Errorf("%s(%d): can't get syscall context (tid %d): %w", d.comm, pid, tid, err)
+		}
+		if d.meta.JobStop == nil {
+			if err := undoStopEINTR(tid, &regs); err != nil {
+				return fmt.Errorf("%s(%d): tid %d: %w", d.comm, pid, tid, err)
+			}
+		}
+		// Before any injected call (procmisc.go).
+		sud, err := threadSUD(tid)
+		if err != nil {
+			return fmt.Errorf("%s(%d): %w", d.comm, pid, err)
+		}
+		if err := d.suspendSUD(tid, sud); err != nil {
+			return fmt.Errorf("%s(%d): %w", d.comm, pid, err)
 		}
 		xstate, err := ptraceGetXState(tid)
 		if err != nil {
@@ -983,4 +1002,34 @@ func readTimers(pid int) ([]posixTimer, error) {
 		}
 	}
 	return out, nil
+}
+
+// liveThreads counts the threads of pid that have not exited. The stat
+// of a process whose main thread called pthread_exit says Z (the
+// leader's state) while its other threads go on.
+func liveThreads(pid int) int {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, task := range tasks {
+		tid, err := strconv.Atoi(task.Name())
+		if err != nil {
+			continue
+		}
+		if st, err := readStat(tid); err == nil && st.State != 'Z' && st.State != 'X' {
+			n++
+		}
+	}
+	return n
+}
+
+// leaderExited refuses a process whose main thread has exited while n
+// others run: a restored process cannot be given a thread-group leader
+// that is already dead, and recording it as a zombie would drop the
+// threads still at work.
+func leaderExited(comm string, pid, n int) error {
+	return &UncheckpointableError{Comm: comm, PID: pid, FD: -1,
+		Msg: fmt.Sprintf("its main thread has exited (pthread_exit) while %d other thread(s) run", n)}
 }

@@ -37,11 +37,12 @@ import (
 //
 // What the kernel shows of a registration (reading the queue file:
 // "QSIZE: NOTIFY: SIGNO: NOTIFY_PID:") is its kind, signal and owner, not
-// its sigev_value: a SIGEV_SIGNAL registration comes back with signal and
-// owner, and sigev_value 0. SIGEV_THREAD (glibc's netlink socket) and an
+// its sigev_value, which the checkpoint reads by firing the registration
+// and registering again (mqnotifyvalue.go). SIGEV_THREAD (glibc's netlink socket) and an
 // owner outside the tree are refused. Named queues of a job's own IPC
-// namespace that no member has open are not seen (nothing lists them
-// without mounting the namespace's mqueue filesystem) and not saved.
+// namespace that no member has open are found by mounting the
+// namespace's mqueue filesystem in a mount namespace of the checkpointer's
+// own (mqueuens.go) and saved as well.
 
 const mqueueMagic = 0x19800202 // MQUEUE_MAGIC
 
@@ -53,6 +54,7 @@ const (
 	mqMsgMax    = 65536    // HARD_MSGMAX
 	mqSizeMax   = 16 << 20 // HARD_MSGSIZEMAX
 	mqBytesMax  = 64 << 20 // what an image may hold of one queue's messages
+	mqQueuesMax = 1024     // HARD_QUEUESMAX: the most queues a namespace can hold
 )
 
 // posixMq is one queue, in sysvIPC.Mqueue.
@@ -79,6 +81,9 @@ type mqNotify struct {
 	Kind  int `json:"kind"` // SIGEV_SIGNAL or SIGEV_NONE
 	Signo int `json:"signo,omitempty"`
 	Owner int `json:"owner"` // the registering process, its pid at checkpoint
+	// Value is the sigev_value of a SIGEV_SIGNAL registration, read by
+	// firing it (mqnotifyvalue.go); opaque to us, any value is valid.
+	Value uint64 `json:"value,omitempty"`
 }
 
 // mqAttr is struct mq_attr.
@@ -151,7 +156,7 @@ func mqStatus(fd int) (n mqNotify, err error) {
 
 // collectMqueues saves every queue a member has open (see the comment at
 // the top) into st, taking its messages and giving them back.
-func (t *dumpTree) collectMqueues(st *sysvIPC) error {
+func (t *dumpTree) collectMqueues(st *sysvIPC, nsPath string) error {
 	members := map[int]bool{}
 	for _, d := range t.procs {
 		members[d.pid] = true
@@ -185,11 +190,26 @@ func (t *dumpTree) collectMqueues(st *sysvIPC) error {
 				}
 				continue
 			}
+			if q.Notify != nil && q.Notify.Kind == sigevSignal && !t.opts.CheckOnly {
+				refuse, err := t.notifyValue(d, f, &q)
+				if err != nil {
+					return err
+				}
+				if refuse != "" {
+					if err := d.uncheckpointable(f.FD, refuse); err != nil {
+						return err
+					}
+					q.Notify.Value = 0 // forced: registered again without it
+				}
+			}
 			st.Mqueue = append(st.Mqueue, q)
 			t.log.Info(fmt.Sprintf("%s(%d) fd %d POSIX message queue %s: %d messages", d.comm, d.pid, f.FD, q.Name, len(q.Messages)))
 		}
 	}
-	return nil
+	if !st.OwnNS {
+		return nil
+	}
+	return t.collectUnopenedMqueues(st, nsPath, seen, members)
 }
 
 // readMqueue reads the queue of descriptor f through a description of
@@ -205,6 +225,18 @@ func (d *dumper) readMqueue(f *fileDesc, members map[int]bool, checkOnly bool) (
 		return fail(err)
 	}
 	defer unix.Close(fd)
+	q, refuse, err = readMqueueFD(fd, q, members, checkOnly)
+	if err != nil {
+		return fail(err)
+	}
+	return q, refuse, nil
+}
+
+// readMqueueFD reads queue q (its name and inode set) through fd, a
+// description of its own, and gives its messages back.
+func readMqueueFD(fd int, q posixMq, members map[int]bool, checkOnly bool) (_ posixMq, refuse string, err error) {
+	name := q.Name
+	fail := func(err error) (posixMq, string, error) { return q, "", err }
 	var s unix.Stat_t
 	if err := unix.Fstat(fd, &s); err != nil {
 		return fail(err)
@@ -371,6 +403,9 @@ func mqReadKeeping(fd int, a mqAttr) ([]mqMessage, error) {
 
 // checkMqueues checks the queues of an image against the bounds.
 func checkMqueues(st *sysvIPC) error {
+	if len(st.Mqueue) > mqQueuesMax {
+		return fmt.Errorf("%w: %d POSIX message queues, more than %d", ErrCorrupt, len(st.Mqueue), mqQueuesMax)
+	}
 	inos := map[uint64]bool{}
 	for _, q := range st.Mqueue {
 		bad := inos[q.Ino] || len(q.Name) < 2 || q.Name[0] != '/' || strings.ContainsAny(q.Name[1:], "/\x00") || len(q.Name) > 256 ||
@@ -556,6 +591,7 @@ func (b *builder) restoreMqNotify() error {
 			return fmt.Errorf("POSIX message queue %s: its mq_notify registration's process has no descriptor of it", q.Name)
 		}
 		var ev [64]byte // struct sigevent: value, signo, notify
+		*(*uint64)(unsafe.Pointer(&ev[0])) = n.Value
 		*(*int32)(unsafe.Pointer(&ev[8])) = int32(n.Signo)
 		*(*int32)(unsafe.Pointer(&ev[12])) = int32(n.Kind)
 		addr, err := b.put(scratchData, ev[:])

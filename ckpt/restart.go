@@ -555,6 +555,9 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 	if err := r.joinGroups(); err != nil {
 		return nil, err
 	}
+	if err := r.restoreAutogroups(); err != nil { // procmisc.go
+		return nil, err
+	}
 	if err := r.finishIPC(); err != nil {
 		return nil, r.fail(r.root, err)
 	}

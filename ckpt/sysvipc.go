@@ -304,7 +304,7 @@ func (t *dumpTree) collectIPC() error {
 	if err := t.measureUndo(st, nsPath); err != nil {
 		return err
 	}
-	if err := t.collectMqueues(st); err != nil {
+	if err := t.collectMqueues(st, nsPath); err != nil {
 		return err
 	}
 	if st.OwnNS || len(st.Shm)+len(st.Sem)+len(st.Msg)+len(st.Mqueue) > 0 {
