@@ -79,6 +79,9 @@ func TestUffdSnapshotCheckpoint(t *testing.T) {
 	if !strings.Contains(logged.String(), "userfaultfd snapshot") || strings.Contains(logged.String(), "stays stopped") {
 		t.Fatalf("the checkpoint did not go through a userfaultfd snapshot:\n%s", logged.String())
 	}
+	if strings.Contains(logged.String(), " 0 of them protected before the freeze") {
+		t.Fatalf("the memory was not write-protected before the freeze:\n%s", logged.String())
+	}
 	if got := fdsOf(pid); !slices.Equal(got, fds) {
 		t.Fatalf("descriptors after the checkpoint: %v, want %v", got, fds)
 	}
@@ -256,6 +259,9 @@ func testUffdThreads(t *testing.T, churn bool) {
 	}
 	if !strings.Contains(logged.String(), "userfaultfd snapshot") {
 		t.Fatalf("the checkpoint did not go through a userfaultfd snapshot:\n%s", logged.String())
+	}
+	if !churn && strings.Contains(logged.String(), " 0 of them protected before the freeze") {
+		t.Fatalf("the memory was not write-protected before the freeze:\n%s", logged.String())
 	}
 	again := strings.Contains(logged.String(), "checkpointing again")
 	t.Logf("frozen %v, whole %v; taken again with twins: %v", res.Frozen, res.Duration, again)
