@@ -298,10 +298,13 @@ func testUffdThreads(t *testing.T, churn bool) {
 // is being written from a userfaultfd snapshot, says so on stdout and
 // blocks for good: the checkpointer is stuck, the job running, its memory
 // protected.
-type blockingHandler struct{ slog.Handler }
+type blockingHandler struct {
+	slog.Handler
+	at string // the message at which it blocks
+}
 
 func (h blockingHandler) Handle(ctx context.Context, r slog.Record) error {
-	if strings.Contains(r.Message, "written from the userfaultfd snapshot") {
+	if strings.Contains(r.Message, h.at) {
 		fmt.Println("writing")
 		select {}
 	}
@@ -309,24 +312,31 @@ func (h blockingHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 // TestUffdSnapshotCheckpointerDies: a checkpointer killed (SIGKILL) while
-// it writes an image from a userfaultfd snapshot leaves the job running,
-// with nothing registered and no descriptor more: the kernel releases the
-// userfaultfd with the checkpointer's descriptors and wakes any thread
-// that waited on a fault.
+// it writes an image from a userfaultfd snapshot, or before the freeze
+// once the job's memory is write-protected (uffdpre_linux_amd64.go),
+// leaves the job running, with nothing registered and no descriptor more:
+// the kernel releases the userfaultfd with the checkpointer's descriptors
+// and wakes any thread that waited on a fault.
 func TestUffdSnapshotCheckpointerDies(t *testing.T) {
 	if pid := os.Getenv("LAZARUS_UFFD_VICTIM"); pid != "" {
 		n, _ := strconv.Atoi(pid)
-		log := slog.New(blockingHandler{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})})
+		log := slog.New(blockingHandler{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}), os.Getenv("LAZARUS_UFFD_BLOCK_AT")})
 		_, err := Checkpoint(context.Background(), n, CheckpointOptions{File: os.Getenv("LAZARUS_UFFD_IMAGE"), Logger: log})
 		fmt.Println("checkpoint:", err)
 		return
 	}
 	needRoot(t)
+	for _, at := range []string{"written from the userfaultfd snapshot", "write-protected before the freeze"} {
+		t.Run(strings.ReplaceAll(at, " ", "_"), func(t *testing.T) { testCheckpointerDies(t, at) })
+	}
+}
+
+func testCheckpointerDies(t *testing.T, at string) {
 	c := startCowRace(t, 256)
 	pid := c.cmd.Process.Pid
 	fds := fdsOf(pid)
 	helper := exec.Command(os.Args[0], "-test.run=^TestUffdSnapshotCheckpointerDies$")
-	helper.Env = append(os.Environ(), fmt.Sprintf("LAZARUS_UFFD_VICTIM=%d", pid), "LAZARUS_UFFD_IMAGE="+filepath.Join(c.dir, "img"))
+	helper.Env = append(os.Environ(), fmt.Sprintf("LAZARUS_UFFD_VICTIM=%d", pid), "LAZARUS_UFFD_IMAGE="+filepath.Join(c.dir, "img"), "LAZARUS_UFFD_BLOCK_AT="+at)
 	out, err := helper.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
