@@ -231,8 +231,9 @@ func BenchmarkThreadsCheckpointRestart(b *testing.B) {
 //     between two turns of its loop, over the whole checkpoint: the
 //     freeze, the stop of one thread before it that makes the
 //     userfaultfd, and any write that waited for the image), and
-//     idle-gap-ms, the longest gap of the same job over two seconds with
-//     no checkpoint (what the machine's load does to it alone);
+//     idle-gap-ms, the longest gap of the same job over as long as a
+//     checkpoint took, without one (what the machine's load does to it
+//     alone);
 //   - stopped-ms: the freeze as the engine measured it;
 //   - ckpt-s: the whole checkpoint, until the image is durable;
 //   - rss-MiB: the checkpointer's peak resident memory above what it held
@@ -327,10 +328,6 @@ func benchStop(b *testing.B, mib int, tracked bool) {
 		fmt.Sscanf(tailLine(data), "gap %g", &us)
 		return us / 1e3
 	}
-	time.Sleep(200 * time.Millisecond)
-	gapOf()
-	time.Sleep(2 * time.Second)
-	idle := gapOf()
 	parent := ""
 	if tracked {
 		// The first of the chain, whole, leaves the tracker.
@@ -365,6 +362,10 @@ func benchStop(b *testing.B, mib int, tracked bool) {
 			os.Remove(img)
 		}
 	}
+	// The same job over as long as a checkpoint took, without one.
+	gapOf()
+	time.Sleep(time.Duration(median(ckpt) * float64(time.Second)))
+	idle := gapOf()
 	proc.Signal(unix.SIGUSR2)
 	proc.Wait()
 	start := time.Now()

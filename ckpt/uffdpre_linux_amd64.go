@@ -178,6 +178,7 @@ func (t *dumpTree) newPreSnap(pid int, v vmaFlags) (p *preSnap, retErr error) {
 		return nil, fmt.Errorf("state %c", st.State)
 	}
 	d := &dumper{pid: pid, comm: st.Comm, stat: st, opts: t.opts, log: t.log, tree: t}
+	seized := monoMS()
 	if err := d.seizeTask(pid); err != nil {
 		return nil, err
 	}
@@ -197,7 +198,7 @@ func (t *dumpTree) newPreSnap(pid int, v vmaFlags) (p *preSnap, retErr error) {
 	stopped := monoMS()
 	fd, auxv, err := d.preUffd()
 	detach()
-	t.log.Debug(fmt.Sprintf("%s(%d): stopped %.1f ms before the freeze to make its userfaultfd (monotonic clock %.3f ms to %.3f)", st.Comm, pid, monoMS()-stopped, stopped, monoMS()))
+	t.log.Debug(fmt.Sprintf("%s(%d): one thread stopped before the freeze to make its userfaultfd: seized at monotonic clock %.3f ms, stopped at %.3f, let go at %.3f", st.Comm, pid, seized, stopped, monoMS()))
 	if err != nil {
 		return nil, err
 	}
@@ -236,8 +237,13 @@ func (t *dumpTree) newPreSnap(pid int, v vmaFlags) (p *preSnap, retErr error) {
 		if !preAnon(m) || len(m.Perms) < 2 || m.Perms[1] != 'w' || v.noFork[m.Start] {
 			continue
 		}
-		if err := uffdRange(fd, uffdioRegister, m.Start, m.End, uffdRegWP); err != nil {
-			continue // changed meanwhile, or another userfaultfd's: the freeze sees
+		if err := uffdRange(fd, uffdioRegister, m.Start, m.End, uffdRegWP); errors.Is(err, unix.EBUSY) {
+			// The program's own userfaultfd: makeSnap gives way to a
+			// twin, better without our registration to undo in the
+			// freeze.
+			return nil, fmt.Errorf("region %#x-%#x has a userfaultfd of its own", m.Start, m.End)
+		} else if err != nil {
+			continue // changed meanwhile: the freeze sees
 		}
 		p.regs = append(p.regs, [2]uint64{m.Start, m.End})
 		// Found once registered: what appears later is a write the
