@@ -85,6 +85,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 				p.close()
 			}
 		}()
+		if preFreezeHook != nil {
+			preFreezeHook()
+		}
 	}
 	t.frozenAt = time.Now()
 	t.log.Debug(fmt.Sprintf("the freeze begins (monotonic clock %.3f ms)", monoMS()))

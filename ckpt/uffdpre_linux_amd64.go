@@ -90,6 +90,10 @@ type preSnap struct {
 // can (tests turn it off to exercise protection in the freeze).
 var preSnapshots = true
 
+// preFreezeHook, if set, runs between the write-protection and the freeze
+// (tests change the process there).
+var preFreezeHook func()
+
 // preProtect write-protects, before the freeze, the memory of every
 // process of the tree that will have a userfaultfd snapshot; what cannot
 // be done is left to the freeze (makeSnap).

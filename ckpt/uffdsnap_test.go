@@ -366,3 +366,54 @@ func testCheckpointerDies(t *testing.T, at string) {
 		t.Fatalf("after the checkpointer died the job saw errors %d, SIGCHLD %d, children reaped %d; want 0 0 0", errs, sigchld, reaped)
 	}
 }
+
+// TestUffdSnapshotExecBeforeFreeze: a process that execs between the
+// write-protection made before the freeze and the freeze (another mm: the
+// protection is of the old one) is snapshotted from its new memory: the
+// restored process is the program after its exec, every page of it right.
+func TestUffdSnapshotExecBeforeFreeze(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	cmd := start(t, dir, cprog(t, "preexec"), out)
+	pid := cmd.Process.Pid
+	has := func(s string) bool {
+		b, _ := os.ReadFile(out)
+		return strings.Contains(string(b), s)
+	}
+	waitFor(t, "preexec ready", func() bool { return has("ready before") })
+	preFreezeHook = func() {
+		unix.Kill(pid, unix.SIGUSR1)
+		waitFor(t, "the exec", func() bool { return has("ready after") })
+	}
+	t.Cleanup(func() { preFreezeHook = nil })
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	img := filepath.Join(dir, "img")
+	if _, err := Checkpoint(context.Background(), pid, CheckpointOptions{File: img, Logger: log}); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	preFreezeHook = nil
+	if !strings.Contains(logged.String(), "write-protected before the freeze") {
+		t.Fatalf("no write-protection before the freeze:\n%s", logged.String())
+	}
+	if !strings.Contains(logged.String(), "the process exec'd") {
+		t.Fatalf("the exec was not seen:\n%s", logged.String())
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if err := os.WriteFile(out, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	unix.Kill(p.PID, unix.SIGUSR2)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted program: %v", ws)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "ok after\n" {
+		t.Fatalf("the restored program said %q, want \"ok after\\n\"", b)
+	}
+}
