@@ -44,6 +44,9 @@ type dumpTree struct {
 	// vmas: per pid, what smaps said before the freeze (twin.go); nil:
 	// no copy-on-write twins.
 	vmas map[int]vmaFlags
+	// pre: per pid, the write-protection made before the freeze
+	// (uffdpre_linux_amd64.go), until its snapshot takes it.
+	pre  map[int]*preSnap
 	pool *bufPool // the image writer's buffers
 	// parents: the parent checkpoint's images by pid (opts.Parent).
 	parents map[int]*Image
@@ -76,8 +79,18 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 			return err
 		}
 		defer t.pool.close()
+		t.preProtect()
+		defer func() {
+			for _, p := range t.pre {
+				p.close()
+			}
+		}()
+		if preFreezeHook != nil {
+			preFreezeHook()
+		}
 	}
 	t.frozenAt = time.Now()
+	t.log.Debug(fmt.Sprintf("the freeze begins (monotonic clock %.3f ms)", monoMS()))
 	defer t.release(false)
 	killed := false
 	defer func() { t.endRepair(killed && retErr == nil) }()

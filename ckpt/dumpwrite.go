@@ -82,6 +82,7 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 			res.Frozen = time.Since(t.frozenAt)
 			t.log.Debug(fmt.Sprintf("stopped %.1f ms (twins made %.1f ms after the freeze began)", res.Frozen.Seconds()*1e3, twinsAt.Seconds()*1e3))
 			t.release(true)
+			t.log.Debug(fmt.Sprintf("the tree runs again (monotonic clock %.3f ms)", monoMS()))
 			if err := th.check(); err != nil {
 				return err
 			}

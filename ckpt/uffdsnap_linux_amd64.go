@@ -88,9 +88,11 @@ const (
 	// userfaultfd cannot protect.
 	snapFrozenMax = 16 << 20
 	// snapUnregChunk: the registration is dropped this much at a time
-	// (each UFFDIO_UNREGISTER holds the job's mmap lock for writing while
-	// it walks the page tables: 30 ms a GiB).
-	snapUnregChunk = 256 << 20
+	// (each UFFDIO_UNREGISTER holds the job's mmap lock, and the lock of
+	// the mapping, for writing while it walks the page tables: 30 ms a
+	// GiB; a write of the job that meets an entry being rewritten waits
+	// for the whole call: 8 ms a call at 256 MiB, 1 at 32).
+	snapUnregChunk = 32 << 20
 )
 
 type uffdSnap struct {
@@ -129,6 +131,23 @@ func (d *dumper) makeSnap() (s *uffdSnap, retErr error) {
 		return nil, errors.New("not with a dirty-page tracker")
 	}
 	t0 := time.Now()
+	pre := d.tree.pre[d.pid]
+	delete(d.tree.pre, d.pid)
+	var preProtect [][2]uint64
+	var covered map[int]bool
+	if pre != nil {
+		var err error
+		if preProtect, covered, err = d.adoptPre(pre); err != nil {
+			d.log.Debug(fmt.Sprintf("%s(%d): the write-protection made before the freeze is not used: %v", d.comm, d.pid, err))
+			pre.close()
+			pre = nil
+		}
+	}
+	defer func() {
+		if retErr != nil && pre != nil {
+			pre.close()
+		}
+	}()
 	if d.deferPlan {
 		if err := d.planDeferred(d.pid); err != nil {
 			return nil, err
@@ -146,31 +165,48 @@ func (d *dumper) makeSnap() (s *uffdSnap, retErr error) {
 		return nil, fmt.Errorf("%d KiB to protect: a twin is as quick", anon>>10)
 	}
 	t1 := time.Now()
-	fd, err := d.newUffd()
-	if err != nil {
-		return nil, err
+	var fd int
+	if pre != nil {
+		fd = pre.fd
+	} else {
+		var err error
+		if fd, err = d.newUffd(); err != nil {
+			return nil, err
+		}
 	}
 	s = &uffdSnap{d: d, fd: fd, wake: -1, regions: map[int]bool{}, frozen: map[uint64][]byte{}, saved: map[uint64][]byte{}, limit: copyLimit(len(d.tree.procs))}
 	s.cond = sync.NewCond(&s.mu)
+	if pre != nil {
+		pre.fd = -1 // ours now
+		pre = nil
+	}
 	defer func() {
 		if retErr != nil {
 			s.close()
 		}
 	}()
-	api := struct{ api, features, ioctls uint64 }{uffdAPI, snapFeatures, 0}
-	if err := uffdIoctl(fd, uffdioAPI, unsafe.Pointer(&api)); err != nil {
-		return nil, fmt.Errorf("UFFDIO_API: %w", err)
+	if covered == nil {
+		api := struct{ api, features, ioctls uint64 }{uffdAPI, snapFeatures, 0}
+		if err := uffdIoctl(fd, uffdioAPI, unsafe.Pointer(&api)); err != nil {
+			return nil, fmt.Errorf("UFFDIO_API: %w", err)
+		}
 	}
 	var frozen uint64
+	toProtect := preProtect
 	for i, r := range d.meta.Regions {
 		if !d.twinBound(r) || len(d.plan[i].runs) == 0 {
 			continue
 		}
 		if r.Kind == regionAnon {
+			// Registered before the freeze (covered) or not: a
+			// registration of ours again changes nothing.
 			err := uffdRange(fd, uffdioRegister, r.Start, r.End, uffdRegWP)
 			if err == nil {
 				s.regions[i] = true
 				s.runs = append(s.runs, d.plan[i].runs...)
+				if !covered[i] {
+					toProtect = append(toProtect, d.plan[i].runs...)
+				}
 				continue
 			}
 			if errors.Is(err, unix.EBUSY) {
@@ -201,17 +237,20 @@ func (d *dumper) makeSnap() (s *uffdSnap, retErr error) {
 	}
 	sort.Slice(s.runs, func(i, j int) bool { return s.runs[i][0] < s.runs[j][0] })
 	t2 := time.Now()
-	if err := s.protect(); err != nil {
+	if failed, err := protectRuns(fd, sortedUnion(toProtect), snapUnregChunk); err != nil {
 		return nil, err
+	} else if len(failed) > 0 {
+		return nil, fmt.Errorf("UFFDIO_WRITEPROTECT %#x-%#x: %w", failed[0][0], failed[0][1], unix.ENOENT)
 	}
 	t3 := time.Now()
+	var err error
 	if s.wake, err = unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK); err != nil {
 		return nil, os.NewSyscallError("eventfd", err)
 	}
 	s.wg.Add(1)
 	go s.handle()
-	d.log.Info(fmt.Sprintf("%s(%d): userfaultfd snapshot of %d regions", d.comm, d.pid, len(s.regions)))
-	d.log.Debug(fmt.Sprintf("%s(%d): pages planned in %.1f ms, userfaultfd made and registered in %.1f ms, write-protected in %.1f ms", d.comm, d.pid, t1.Sub(t0).Seconds()*1e3, t2.Sub(t1).Seconds()*1e3, t3.Sub(t2).Seconds()*1e3))
+	d.log.Info(fmt.Sprintf("%s(%d): userfaultfd snapshot of %d regions, %d of them protected before the freeze", d.comm, d.pid, len(s.regions), len(covered)))
+	d.log.Debug(fmt.Sprintf("%s(%d): pages planned in %.1f ms, userfaultfd made and registered in %.1f ms, %d KiB write-protected in %.1f ms (%d regions protected before the freeze)", d.comm, d.pid, t1.Sub(t0).Seconds()*1e3, t2.Sub(t1).Seconds()*1e3, runsPages(sortedUnion(toProtect))*4, t3.Sub(t2).Seconds()*1e3, len(covered)))
 	return s, nil
 }
 
@@ -233,40 +272,6 @@ func copyLimit(n int) uint64 {
 		return snapCopyMin
 	}
 	return max(snapCopyMin, (room-reserve)/uint64(max(n, 1))/2)
-}
-
-// protect write-protects every run to save, on two threads (the page
-// tables of one mm are walked under its mmap lock taken for reading, and
-// two walks go nearly twice as fast: 20 ms against 28 for a GiB here).
-func (s *uffdSnap) protect() error {
-	var total uint64
-	for _, r := range s.runs {
-		total += r[1] - r[0]
-	}
-	half, cut := uint64(0), len(s.runs)
-	for i, r := range s.runs {
-		if half >= total/2 {
-			cut = i
-			break
-		}
-		half += r[1] - r[0]
-	}
-	errs := make([]error, 2)
-	var wg sync.WaitGroup
-	for k, part := range [][][2]uint64{s.runs[:cut], s.runs[cut:]} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, r := range part {
-				if err := uffdWPRetry(s.fd, r[0], r[1]-r[0], uffdWPModeWP); err != nil {
-					errs[k] = fmt.Errorf("UFFDIO_WRITEPROTECT %#x-%#x: %w", r[0], r[1], err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
 }
 
 // uffdWPRetry is uffdWP that retries while the kernel says EAGAIN: an
@@ -602,7 +607,7 @@ func (s *uffdSnap) close() {
 		}
 		unix.Close(s.fd)
 		s.fd = -1
-		s.d.log.Debug(fmt.Sprintf("%s(%d): userfaultfd snapshot ended in %.1f ms: %d pages copied before a write, writes held %.1f ms for the image to catch up", s.d.comm, s.d.pid, time.Since(t0).Seconds()*1e3, s.faults, s.waited.Seconds()*1e3))
+		s.d.log.Debug(fmt.Sprintf("%s(%d): userfaultfd snapshot ended at monotonic clock %.3f ms in %.1f ms: %d pages copied before a write, writes held %.1f ms for the image to catch up", s.d.comm, s.d.pid, monoMS(), time.Since(t0).Seconds()*1e3, s.faults, s.waited.Seconds()*1e3))
 	}
 	s.saved, s.frozen = nil, nil
 }

@@ -79,6 +79,9 @@ func TestUffdSnapshotCheckpoint(t *testing.T) {
 	if !strings.Contains(logged.String(), "userfaultfd snapshot") || strings.Contains(logged.String(), "stays stopped") {
 		t.Fatalf("the checkpoint did not go through a userfaultfd snapshot:\n%s", logged.String())
 	}
+	if strings.Contains(logged.String(), " 0 of them protected before the freeze") {
+		t.Fatalf("the memory was not write-protected before the freeze:\n%s", logged.String())
+	}
 	if got := fdsOf(pid); !slices.Equal(got, fds) {
 		t.Fatalf("descriptors after the checkpoint: %v, want %v", got, fds)
 	}
@@ -257,6 +260,9 @@ func testUffdThreads(t *testing.T, churn bool) {
 	if !strings.Contains(logged.String(), "userfaultfd snapshot") {
 		t.Fatalf("the checkpoint did not go through a userfaultfd snapshot:\n%s", logged.String())
 	}
+	if !churn && strings.Contains(logged.String(), " 0 of them protected before the freeze") {
+		t.Fatalf("the memory was not write-protected before the freeze:\n%s", logged.String())
+	}
 	again := strings.Contains(logged.String(), "checkpointing again")
 	t.Logf("frozen %v, whole %v; taken again with twins: %v", res.Frozen, res.Duration, again)
 	if again && !churn {
@@ -292,10 +298,13 @@ func testUffdThreads(t *testing.T, churn bool) {
 // is being written from a userfaultfd snapshot, says so on stdout and
 // blocks for good: the checkpointer is stuck, the job running, its memory
 // protected.
-type blockingHandler struct{ slog.Handler }
+type blockingHandler struct {
+	slog.Handler
+	at string // the message at which it blocks
+}
 
 func (h blockingHandler) Handle(ctx context.Context, r slog.Record) error {
-	if strings.Contains(r.Message, "written from the userfaultfd snapshot") {
+	if strings.Contains(r.Message, h.at) {
 		fmt.Println("writing")
 		select {}
 	}
@@ -303,24 +312,31 @@ func (h blockingHandler) Handle(ctx context.Context, r slog.Record) error {
 }
 
 // TestUffdSnapshotCheckpointerDies: a checkpointer killed (SIGKILL) while
-// it writes an image from a userfaultfd snapshot leaves the job running,
-// with nothing registered and no descriptor more: the kernel releases the
-// userfaultfd with the checkpointer's descriptors and wakes any thread
-// that waited on a fault.
+// it writes an image from a userfaultfd snapshot, or before the freeze
+// once the job's memory is write-protected (uffdpre_linux_amd64.go),
+// leaves the job running, with nothing registered and no descriptor more:
+// the kernel releases the userfaultfd with the checkpointer's descriptors
+// and wakes any thread that waited on a fault.
 func TestUffdSnapshotCheckpointerDies(t *testing.T) {
 	if pid := os.Getenv("LAZARUS_UFFD_VICTIM"); pid != "" {
 		n, _ := strconv.Atoi(pid)
-		log := slog.New(blockingHandler{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})})
+		log := slog.New(blockingHandler{slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}), os.Getenv("LAZARUS_UFFD_BLOCK_AT")})
 		_, err := Checkpoint(context.Background(), n, CheckpointOptions{File: os.Getenv("LAZARUS_UFFD_IMAGE"), Logger: log})
 		fmt.Println("checkpoint:", err)
 		return
 	}
 	needRoot(t)
+	for _, at := range []string{"written from the userfaultfd snapshot", "write-protected before the freeze"} {
+		t.Run(strings.ReplaceAll(at, " ", "_"), func(t *testing.T) { testCheckpointerDies(t, at) })
+	}
+}
+
+func testCheckpointerDies(t *testing.T, at string) {
 	c := startCowRace(t, 256)
 	pid := c.cmd.Process.Pid
 	fds := fdsOf(pid)
 	helper := exec.Command(os.Args[0], "-test.run=^TestUffdSnapshotCheckpointerDies$")
-	helper.Env = append(os.Environ(), fmt.Sprintf("LAZARUS_UFFD_VICTIM=%d", pid), "LAZARUS_UFFD_IMAGE="+filepath.Join(c.dir, "img"))
+	helper.Env = append(os.Environ(), fmt.Sprintf("LAZARUS_UFFD_VICTIM=%d", pid), "LAZARUS_UFFD_IMAGE="+filepath.Join(c.dir, "img"), "LAZARUS_UFFD_BLOCK_AT="+at)
 	out, err := helper.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -348,5 +364,56 @@ func TestUffdSnapshotCheckpointerDies(t *testing.T) {
 	}
 	if errs, sigchld, reaped, _ := c.report(t, pid); errs != 0 || sigchld != 0 || reaped != 0 {
 		t.Fatalf("after the checkpointer died the job saw errors %d, SIGCHLD %d, children reaped %d; want 0 0 0", errs, sigchld, reaped)
+	}
+}
+
+// TestUffdSnapshotExecBeforeFreeze: a process that execs between the
+// write-protection made before the freeze and the freeze (another mm: the
+// protection is of the old one) is snapshotted from its new memory: the
+// restored process is the program after its exec, every page of it right.
+func TestUffdSnapshotExecBeforeFreeze(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	cmd := start(t, dir, cprog(t, "preexec"), out)
+	pid := cmd.Process.Pid
+	has := func(s string) bool {
+		b, _ := os.ReadFile(out)
+		return strings.Contains(string(b), s)
+	}
+	waitFor(t, "preexec ready", func() bool { return has("ready before") })
+	preFreezeHook = func() {
+		unix.Kill(pid, unix.SIGUSR1)
+		waitFor(t, "the exec", func() bool { return has("ready after") })
+	}
+	t.Cleanup(func() { preFreezeHook = nil })
+	var logged bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	img := filepath.Join(dir, "img")
+	if _, err := Checkpoint(context.Background(), pid, CheckpointOptions{File: img, Logger: log}); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	preFreezeHook = nil
+	if !strings.Contains(logged.String(), "write-protected before the freeze") {
+		t.Fatalf("no write-protection before the freeze:\n%s", logged.String())
+	}
+	if !strings.Contains(logged.String(), "the process exec'd") {
+		t.Fatalf("the exec was not seen:\n%s", logged.String())
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if err := os.WriteFile(out, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	unix.Kill(p.PID, unix.SIGUSR2)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted program: %v", ws)
+	}
+	if b, _ := os.ReadFile(out); string(b) != "ok after\n" {
+		t.Fatalf("the restored program said %q, want \"ok after\\n\"", b)
 	}
 }

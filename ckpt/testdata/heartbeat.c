@@ -6,8 +6,10 @@
  *
  * usage: heartbeat MIB OUTFILE
  * Prints "ready" to OUTFILE once the memory is touched. On SIGUSR1 it
- * writes "gap US" (the longest gap since the previous SIGUSR1, in
- * microseconds) and starts measuring again; on SIGUSR2 it exits.
+ * writes "gap US at END" (the longest gap since the previous SIGUSR1, in
+ * microseconds, and when it ended, CLOCK_MONOTONIC in microseconds: the
+ * checkpointer's debugging output gives the same clock) and starts
+ * measuring again; on SIGUSR2 it exits.
  */
 #define _GNU_SOURCE
 #include <signal.h>
@@ -42,18 +44,20 @@ int main(int argc, char **argv) {
 	FILE *out = fopen(argv[2], "w");
 	fprintf(out, "ready\n");
 	fflush(out);
-	uint64_t last = now_us(), gap = 0;
+	uint64_t last = now_us(), gap = 0, at = 0;
 	size_t i = 0;
 	while (!quit) {
 		p[i * 512]++;
 		i = (i + 1) % pages;
 		uint64_t t = now_us();
-		if (t - last > gap)
+		if (t - last > gap) {
 			gap = t - last;
+			at = t;
+		}
 		last = t;
 		if (report) {
 			report = 0;
-			fprintf(out, "gap %llu\n", (unsigned long long)gap);
+			fprintf(out, "gap %llu at %llu\n", (unsigned long long)gap, (unsigned long long)at);
 			fflush(out);
 			gap = 0;
 			last = now_us();
