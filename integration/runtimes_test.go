@@ -369,8 +369,18 @@ func TestBatchRuntimes(t *testing.T) {
 			b.mustRun("qrls", jobArg(id))
 			b.waitState(id, "running")
 			b.waitLines(out, held+10)
-			if r := b.run("qchkpnt", jobArg(id)); r.code != 0 {
-				t.Fatalf("qchkpnt: %v", r)
+			// A checkpoint of a running job is refused, the job running on,
+			// when the program changes a mapping's fork behaviour as it
+			// begins (V8 does, in Node's workers): the message says to
+			// checkpoint again, and so does the test, a few times.
+			for try := 1; ; try++ {
+				r := b.run("qchkpnt", jobArg(id))
+				if r.code == 0 {
+					break
+				}
+				if try == 5 || !strings.Contains(r.stderr, "checkpoint again") {
+					t.Fatalf("qchkpnt (try %d): %v", try, r)
+				}
 			}
 			b.crash()
 			if fileLines(out) >= c.steps {
@@ -378,7 +388,7 @@ func TestBatchRuntimes(t *testing.T) {
 			}
 			b.start()
 			j := b.waitState(id, "finished", "failed")
-			if j.State != "finished" || len(j.Segments) != 3 || !j.Segments[1].Restart || !j.Segments[2].Restart || j.Segments[2].Generation != 2 {
+			if j.State != "finished" || len(j.Segments) != 3 || !j.Segments[1].Restart || !j.Segments[2].Restart || j.Segments[2].Generation < 2 {
 				t.Fatalf("job after qhold, qrls, qchkpnt and a power cut: %+v", j)
 			}
 			mpiWaitOutput(t, out, want)
