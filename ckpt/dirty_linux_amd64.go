@@ -284,7 +284,10 @@ func (d *dumper) scanWrites(p *Image, pm *os.File, written map[int][][2]uint64) 
 	defer unix.Close(uffd)
 	for i, r := range d.meta.Regions {
 		pr := p.regionAt(r.Start, r.End)
-		if !trackable(r, d.plan[i]) || pr == nil || !pr.Tracked || !sameMapping(r, *pr) {
+		// A parent region with pages inherited from its parent process
+		// lacks them: they are in that process's image, no layer of
+		// this chain (cowshare.go).
+		if !trackable(r, d.plan[i]) || pr == nil || !pr.Tracked || len(pr.Inherit) > 0 || !sameMapping(r, *pr) {
 			continue
 		}
 		w, err := scanWritten(pm, r.Start, r.End, r.Kind == regionFile)

@@ -105,6 +105,12 @@ func (b *builder) armTracker(key []byte) error {
 		if r.Kind != regionAnon && r.Kind != regionFile {
 			continue
 		}
+		if len(r.Inherit) > 0 {
+			// Its image lacks the pages it shared with its parent
+			// (cowshare.go): the next generation takes it whole, as
+			// after a checkpoint (layout).
+			continue
+		}
 		if err := uffdRange(uffd, uffdioRegister, r.Start, r.End, uffdRegWP); err != nil {
 			continue // saved whole next time
 		}

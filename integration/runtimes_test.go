@@ -321,16 +321,6 @@ func TestRuntimeCheckpointChain(t *testing.T) {
 // that newest checkpoint and it ends as an uninterrupted run.
 func TestBatchRuntimes(t *testing.T) {
 	for _, c := range runtimeCases {
-		if c.name == "multiprocessing" {
-			// Known engine bug, not fixed yet: a tree restored with
-			// dirty-page tracking (restart -T, as the daemon restores),
-			// checkpointed incrementally without being stopped
-			// (qchkpnt; chkpnt -b IMAGE PID) and restarted from that
-			// image loses its single-threaded children (the Pool's
-			// workers, the Manager). TestRuntimeCheckpointChain covers
-			// multiprocessing with full images.
-			continue
-		}
 		t.Run(c.name, func(t *testing.T) {
 			batchNeedRoot(t)
 			mpiCleanShm(t)
