@@ -194,6 +194,7 @@ type dumper struct {
 	loads   []load
 	mem     *os.File
 	copies  []string
+	made    []string // the copies no file had the name of before (removed if the checkpoint fails)
 	dataLen uint64
 	tids    []int // its threads, the main thread first
 	tregs   []unix.PtraceRegs
@@ -807,6 +808,21 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	return f, nil
 }
 
+// addCopy records a copy written beside the image; fresh: no file had its
+// name before.
+func (d *dumper) addCopy(path string, fresh bool) {
+	d.copies = append(d.copies, path)
+	if fresh {
+		d.made = append(d.made, path)
+	}
+}
+
+// isAbsent says whether nothing has the name path.
+func isAbsent(path string) bool {
+	_, err := os.Lstat(path)
+	return errors.Is(err, os.ErrNotExist)
+}
+
 // copyFile copies an open regular file beside the image as
 // COMM.PID.FILENAME.FD (CONVEX -C). It reads through the target's own
 // descriptor, so it copies what the process sees.
@@ -822,11 +838,12 @@ func (d *dumper) copyFile(f *fileDesc) error {
 		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
 	}
 	defer src.Close()
+	fresh := isAbsent(dst)
 	if err := writeFileAtomic(dst, src, os.FileMode(f.File.Mode&0o7777), d.opts.Force || d.opts.Replace); err != nil {
 		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
 	}
 	f.Copy = name
-	d.copies = append(d.copies, dst)
+	d.addCopy(dst, fresh)
 	return nil
 }
 

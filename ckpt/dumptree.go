@@ -54,6 +54,17 @@ type dumpTree struct {
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
 	t.ctx = ctx
+	defer func() {
+		// A failed checkpoint leaves no copy of a file beside the image
+		// in a name that was free: the next one would find it taken.
+		if retErr != nil {
+			for _, d := range t.procs {
+				for _, p := range d.made {
+					os.Remove(p)
+				}
+			}
+		}
+	}()
 	if t.opts.Parent != "" && !t.opts.CheckOnly {
 		var err error
 		if t.parents, err = parentTree(t.opts.Parent, t.opts.Key); err != nil {

@@ -181,6 +181,7 @@ func (d *dumper) copyUnlinked(f *fileDesc, size int64) error {
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
+	fresh := isAbsent(dst)
 	if err == nil {
 		err = publish(tmp.Name(), dst, d.opts.Force)
 	}
@@ -188,7 +189,7 @@ func (d *dumper) copyUnlinked(f *fileDesc, size int64) error {
 		return fail(err)
 	}
 	f.Copy = name
-	d.copies = append(d.copies, dst)
+	d.addCopy(dst, fresh)
 	return nil
 }
 

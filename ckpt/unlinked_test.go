@@ -3,6 +3,7 @@ package ckpt
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,5 +60,47 @@ func TestUnlinkedFiles(t *testing.T) {
 	b, _ := os.ReadFile(result)
 	if got := strings.TrimSpace(string(b)); got != "ok" {
 		t.Fatalf("after the restart the program says %q", got)
+	}
+}
+
+// TestUnlinkedCopyOfRefusedCheckpoint: a checkpoint refused after the
+// copies of the tree's unlinked files were written (a pipe to a process
+// outside the tree) leaves none of them beside the image, so the next
+// checkpoint to that name finds it free.
+func TestUnlinkedCopyOfRefusedCheckpoint(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	if err := os.Mkdir(files, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	result := filepath.Join(dir, "result")
+	imgs := filepath.Join(dir, "imgs")
+	if err := os.Mkdir(imgs, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(cprog(t, "unlinked"), files, result)
+	cmd.Dir = dir
+	out, err := cmd.StdoutPipe() // its other end is the test's: outside the tree
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); out.Close() })
+	waitFor(t, "ready", func() bool { _, err := os.Stat(result + ".ready"); return err == nil })
+	for round := 0; round < 2; round++ {
+		_, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(imgs, "img"), Tree: true})
+		if err == nil || !strings.Contains(err.Error(), "outside of selected processes") {
+			t.Fatalf("round %d: checkpoint: %v, want the pipe refused", round, err)
+		}
+		left, _ := os.ReadDir(imgs)
+		for _, e := range left {
+			t.Errorf("round %d: left beside the image: %s", round, e.Name())
+		}
+	}
+	if err := cmd.Process.Signal(unix.Signal(0)); err != nil {
+		t.Errorf("the program did not run on: %v", err)
 	}
 }
