@@ -138,6 +138,15 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 		res = &CheckpointResult{}
 		err = t.do(func() error { return td.run(ctx, res) })
 	}
+	for try := 1; try < checkpointRetries && errors.As(err, new(*racedError)); try++ {
+		// The program was changing its mappings as the checkpoint began
+		// (a JIT, a garbage collector): it ran on; again.
+		log.Info(fmt.Sprintf("%v (attempt %d of %d)", err, try, checkpointRetries))
+		time.Sleep(time.Duration(try) * 50 * time.Millisecond)
+		td = &dumpTree{opts: opts, log: log, rootPID: pid, rootPath: path, rootFile: opts.File}
+		res = &CheckpointResult{}
+		err = t.do(func() error { return td.run(ctx, res) })
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -874,6 +883,10 @@ func writeFileAtomic(path string, r io.Reader, mode os.FileMode, overwrite bool)
 
 // publish makes tmp durable and renames it to path; without overwrite an
 // existing path is an ErrExists error and is left alone.
+// checkpointRetries bounds the attempts at a checkpoint of a program that
+// changes its mappings as each begins (racedError).
+var checkpointRetries = 8
+
 func publish(tmp, path string, overwrite bool) error {
 	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
 	if err != nil {

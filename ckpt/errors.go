@@ -151,3 +151,17 @@ type StopTimeoutError struct {
 func (e *StopTimeoutError) Error() string {
 	return fmt.Sprintf("pid %d did not stop within %v", e.PID, stopWaitLimit)
 }
+
+// racedError: the program changed its memory's mappings or flags between
+// what the checkpoint read before the freeze and the freeze itself. The
+// checkpoint leaves it as it was, and Checkpoint takes it again
+// (checkpointRetries).
+type racedError struct{ err error }
+
+func (e *racedError) Error() string { return e.err.Error() }
+func (e *racedError) Unwrap() error { return e.err }
+
+// raced wraps the error of such a change.
+func raced(format string, a ...any) error {
+	return &racedError{fmt.Errorf(format, a...)}
+}

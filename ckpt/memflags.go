@@ -228,7 +228,7 @@ func (d *dumper) checkVMFlags(data []byte, skip func(region) bool, ignore ...str
 			continue // gone since (unmapped: see the callers)
 		}
 		if !slices.Equal(keep(r.Advice), keep(now[r.Start])) {
-			return fmt.Errorf("%w: %s(%d): memory at %#x changed its flags (%v, now %v) as the checkpoint began; checkpoint again", ErrUnsupported, d.comm, d.pid, r.Start, r.Advice, now[r.Start])
+			return raced("%w: %s(%d): memory at %#x changed its flags (%v, now %v) as the checkpoint began; checkpoint again", ErrUnsupported, d.comm, d.pid, r.Start, r.Advice, now[r.Start])
 		}
 	}
 	return nil

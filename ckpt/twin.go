@@ -353,7 +353,7 @@ func (d *dumper) checkTwin() error {
 	}
 	for _, r := range d.meta.Regions {
 		if d.twinBound(r) && r.Kind != regionVDSO && (!v.starts[r.Start] || v.noFork[r.Start]) {
-			return fmt.Errorf("%w: %s(%d): memory at %#x changed how a fork copies it as the checkpoint began; checkpoint again", ErrUnsupported, d.comm, d.pid, r.Start)
+			return raced("%w: %s(%d): memory at %#x changed how a fork copies it as the checkpoint began; checkpoint again", ErrUnsupported, d.comm, d.pid, r.Start)
 		}
 	}
 	// The twin's flags are the process's of the freeze, but for the
