@@ -63,7 +63,7 @@ QUEUE ATTRIBUTES:
    max_user_running  jobs of one user in the queue running at once (0: no limit)
    ckpt_min          shortest checkpoint interval of its jobs, hours or a duration (0: none)
    ckpt_default      checkpoint policy of jobs submitted without qsub -c (n, s or an interval)
-   ckpt_keep         checkpoint generations each job keeps (0: checkpoint_keep of the server)
+   ckpt_keep         generations each job keeps to restart from, with those they need (0: the server's checkpoint_keep)
    ckpt_compress     true, false or default: its jobs' images are compressed (default: checkpoint_compress of the server)
    ckpt_full_every   one generation in this many is self-contained, the others incremental
                      (1: all; 0: checkpoint_full_every of the server)`
