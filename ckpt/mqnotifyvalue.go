@@ -89,28 +89,8 @@ func (t *dumpTree) mqNotifyValue(fd int, q *posixMq, owner *dumper) (refuse stri
 		return "", err
 	}
 	// 1, 2: fire it, the queue as it was.
-	var msgs []mqMessage
-	buf := make([]byte, a.MsgSize)
-	for {
-		var prio uint32
-		k, _, e := unix.Syscall6(unix.SYS_MQ_TIMEDRECEIVE, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(unsafe.Pointer(&prio)), 0, 0)
-		if e == unix.EAGAIN {
-			break
-		}
-		if e != 0 {
-			err = fmt.Errorf("mq_timedreceive: %w", e)
-			break
-		}
-		msgs = append(msgs, mqMessage{Prio: prio, Data: bytes.Clone(buf[:k])})
-	}
-	giveBack := func() error {
-		for i, m := range msgs {
-			if e := mqSend(fd, m); e != nil {
-				return fmt.Errorf("message %d of %d could not be given back (the running program lost them): %w", i, len(msgs), e)
-			}
-		}
-		return nil
-	}
+	msgs, _, err := mqDrain(fd, a.MsgSize)
+	giveBack := func() error { return mqGiveBack(fd, msgs) }
 	if err != nil {
 		if gerr := giveBack(); gerr != nil {
 			return "", gerr
@@ -125,6 +105,7 @@ func (t *dumpTree) mqNotifyValue(fd int, q *posixMq, owner *dumper) (refuse stri
 		}
 		return "", err
 	}
+	buf := make([]byte, a.MsgSize)
 	var prio uint32
 	k, _, e := unix.Syscall6(unix.SYS_MQ_TIMEDRECEIVE, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(unsafe.Pointer(&prio)), 0, 0)
 	if e != 0 || !bytes.Equal(buf[:k], mark.Data) {

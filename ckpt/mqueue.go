@@ -280,26 +280,11 @@ func readMqueueFD(fd int, q posixMq, members map[int]bool, checkOnly bool) (_ po
 		q.Messages = msgs
 		return q, "", nil
 	}
-	buf := make([]byte, a.MsgSize)
 	var total int64
-	for {
-		var prio uint32
-		k, _, e := unix.Syscall6(unix.SYS_MQ_TIMEDRECEIVE, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(unsafe.Pointer(&prio)), 0, 0)
-		if e == unix.EAGAIN {
-			break
-		}
-		if e != 0 {
-			err = fmt.Errorf("mq_timedreceive: %w", e)
-			break
-		}
-		total += int64(k)
-		q.Messages = append(q.Messages, mqMessage{Prio: prio, Data: bytes.Clone(buf[:k])})
-	}
+	q.Messages, total, err = mqDrain(fd, a.MsgSize)
 	// Given back before anything else, in the order taken.
-	for i, m := range q.Messages {
-		if e := mqSend(fd, m); e != nil {
-			return fail(fmt.Errorf("message %d of %d could not be given back (the running program lost them): %w", i, len(q.Messages), e))
-		}
+	if e := mqGiveBack(fd, q.Messages); e != nil {
+		return fail(e)
 	}
 	if err != nil {
 		return fail(err)
@@ -308,6 +293,36 @@ func readMqueueFD(fd int, q posixMq, members map[int]bool, checkOnly bool) (_ po
 		return q, fmt.Sprintf(": POSIX message queue %s holds %d bytes of messages, more than %d", name, total, mqBytesMax), nil
 	}
 	return q, "", nil
+}
+
+// mqDrain takes every message of the queue open as fd (non-blocking),
+// in order, and their total size; on an error, those taken so far.
+func mqDrain(fd int, msgSize int64) ([]mqMessage, int64, error) {
+	var msgs []mqMessage
+	var total int64
+	buf := make([]byte, msgSize)
+	for {
+		var prio uint32
+		k, _, e := unix.Syscall6(unix.SYS_MQ_TIMEDRECEIVE, uintptr(fd), uintptr(unsafe.Pointer(&buf[0])), uintptr(len(buf)), uintptr(unsafe.Pointer(&prio)), 0, 0)
+		if e == unix.EAGAIN {
+			return msgs, total, nil
+		}
+		if e != 0 {
+			return msgs, total, fmt.Errorf("mq_timedreceive: %w", e)
+		}
+		total += int64(k)
+		msgs = append(msgs, mqMessage{Prio: prio, Data: bytes.Clone(buf[:k])})
+	}
+}
+
+// mqGiveBack sends msgs back to the queue open as fd, in order.
+func mqGiveBack(fd int, msgs []mqMessage) error {
+	for i, m := range msgs {
+		if e := mqSend(fd, m); e != nil {
+			return fmt.Errorf("message %d of %d could not be given back (the running program lost them): %w", i, len(msgs), e)
+		}
+	}
+	return nil
 }
 
 // mqMarkMin: the marker messages mqReadKeeping sends are told from the
