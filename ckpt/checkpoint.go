@@ -202,8 +202,8 @@ type dumper struct {
 	xstate  []byte
 	loads   []load
 	mem     *os.File
-	copies  []string
-	made    []string // the copies no file had the name of before (removed if the checkpoint fails)
+	copies  []string // the CONVEX names of its copies (copies.go)
+	made    []string // the files of its copies, removed if the checkpoint fails
 	dataLen uint64
 	tids    []int // its threads, the main thread first
 	tregs   []unix.PtraceRegs
@@ -817,15 +817,6 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	return f, nil
 }
 
-// addCopy records a copy written beside the image; fresh: no file had its
-// name before.
-func (d *dumper) addCopy(path string, fresh bool) {
-	d.copies = append(d.copies, path)
-	if fresh {
-		d.made = append(d.made, path)
-	}
-}
-
 // isAbsent says whether nothing has the name path.
 func isAbsent(path string) bool {
 	_, err := os.Lstat(path)
@@ -833,26 +824,26 @@ func isAbsent(path string) bool {
 }
 
 // copyFile copies an open regular file beside the image as
-// COMM.PID.FILENAME.FD (CONVEX -C). It reads through the target's own
-// descriptor, so it copies what the process sees.
+// COMM.PID.FILENAME.FD (CONVEX -C, copies.go). It reads through the
+// target's own descriptor, so it copies what the process sees.
 func (d *dumper) copyFile(f *fileDesc) error {
 	base := filepath.Base(f.File.Path)
 	if f.Unlinked {
 		base = "-"
 	}
 	name := fmt.Sprintf("%s.%d.%s.%d", d.comm, d.pid, base, f.FD)
-	dst := filepath.Join(filepath.Dir(d.tree.rootPath), name)
 	src, err := os.Open(fmt.Sprintf("/proc/%d/fd/%d", d.pid, f.FD))
+	if err == nil {
+		defer src.Close()
+		var fi os.FileInfo
+		if fi, err = src.Stat(); err == nil {
+			err = d.writeCopy(f, name, src, fi.Size(), os.FileMode(f.File.Mode&0o7777))
+		}
+	}
 	if err != nil {
+		dst := filepath.Join(filepath.Dir(d.tree.rootPath), name)
 		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
 	}
-	defer src.Close()
-	fresh := isAbsent(dst)
-	if err := writeFileAtomic(dst, src, os.FileMode(f.File.Mode&0o7777), d.opts.Force || d.opts.Replace); err != nil {
-		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
-	}
-	f.Copy = name
-	d.addCopy(dst, fresh)
 	return nil
 }
 

@@ -40,7 +40,11 @@ type dumpTree struct {
 	repair     []int    // our copies of TCP connections in repair mode (linkInet)
 	ipcFiles   []string // the files of SysV segments written (sysvipc.go)
 	// unlinkedCopies: the copy of each unlinked file, by inode (unlinked.go).
-	unlinkedCopies map[string]string
+	unlinkedCopies map[string]copyRef
+	// id: the checkpoint's id (imageMeta.Checkpoint), which names its
+	// copies; copies: the copies written beside the image (copies.go).
+	id     string
+	copies []copyRef
 	// vmas: per pid, what smaps said before the freeze (twin.go); nil:
 	// no copy-on-write twins.
 	vmas map[int]vmaFlags
@@ -54,9 +58,10 @@ type dumpTree struct {
 
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
 	t.ctx = ctx
+	t.id = rand.Text()
 	defer func() {
-		// A failed checkpoint leaves no copy of a file beside the image
-		// in a name that was free: the next one would find it taken.
+		// A failed checkpoint leaves none of its copies beside the image
+		// (copies.go); once the root is published they are its.
 		if retErr != nil {
 			for _, d := range t.procs {
 				for _, p := range d.made {
@@ -190,12 +195,26 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 			}
 		}
 	}()
-	for i := len(t.procs) - 1; i >= 0; i-- {
-		d := t.procs[i]
-		if err := publish(d.tmp, d.path, t.opts.Force || t.opts.Replace); err != nil {
+	// The copies' names are durable before any image names them; the
+	// root's rename is the commit point (copies.go).
+	if len(t.copies) > 0 {
+		if err := syncDir(filepath.Dir(t.rootPath)); err != nil {
 			return err
 		}
 	}
+	replaced := t.copiesReplaced()
+	publishStep("images written")
+	for i := len(t.procs) - 1; i >= 0; i-- {
+		d := t.procs[i]
+		if err := publish(d.tmp, d.path, t.overwrite()); err != nil {
+			return err
+		}
+		publishStep("publish " + filepath.Base(d.path))
+	}
+	for _, d := range t.procs {
+		d.made = nil // the published images' own
+	}
+	defer t.linkCopies(replaced)
 	if t.opts.Signal != 0 {
 		// Sent while the tree is still frozen: nothing it does after the
 		// images can be lost (CONVEX -k KILL).
@@ -491,9 +510,8 @@ func (t *dumpTree) name() {
 	// tree whose members carry different ones (a crash between the
 	// publication of new members and of the root leaves an old root
 	// naming new members).
-	id := rand.Text()
 	for _, d := range t.procs {
-		d.meta.Checkpoint = id
+		d.meta.Checkpoint = t.id
 		for _, c := range d.children {
 			d.meta.Children = append(d.meta.Children, filepath.Base(c.path))
 		}

@@ -24,6 +24,10 @@ var (
 	// ErrParent: an incremental image's parent is missing, damaged, or not
 	// the image it was made against (incremental.go).
 	ErrParent = errors.New("parent checkpoint unusable")
+	// ErrWrongCopy: a copy of a file beside the image is not the one the
+	// image recorded (changed, truncated, or of another checkpoint), or
+	// not a regular file (copies.go).
+	ErrWrongCopy = errors.New("not the copy this checkpoint made")
 
 	// errSnapshotLost: the program unmapped, discarded or moved memory of
 	// a userfaultfd snapshot before its image had it, or changed its

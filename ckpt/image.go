@@ -293,7 +293,12 @@ type fileDesc struct {
 	CloExec bool     `json:"cloexec,omitempty"`
 	File    *fileRef `json:"file,omitempty"`
 	Reason  string   `json:"reason,omitempty"` // why a closed descriptor was not saved
-	Copy    string   `json:"copy,omitempty"`   // -C: name of the copy beside the image
+	Copy    string   `json:"copy,omitempty"`   // -C or unlinked: the CONVEX name of the copy beside the image
+	// CopyGen, CopySize, CopySum: the copy's data under this checkpoint's
+	// own name, its size and contentSum (copies.go).
+	CopyGen  string `json:"copy_gen,omitempty"`
+	CopySize int64  `json:"copy_size,omitempty"`
+	CopySum  string `json:"copy_sum,omitempty"`
 	// Desc names the open file description: descriptors of the tree with
 	// the same Desc share one (dup, fork), and still do after a restart.
 	Desc string    `json:"desc"`
@@ -836,8 +841,8 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	// the image holding a shared memory object.
 	names := m.Children
 	for _, f := range m.Files {
-		if f.Copy != "" {
-			names = append(names[:len(names):len(names)], f.Copy)
+		if err := checkCopyRef(f); err != nil {
+			return err
 		}
 	}
 	for _, rg := range m.Regions {

@@ -136,6 +136,7 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 		}
 	}
 	r := &restorer{opts: opts, log: log, root: root, procs: procs, epollFilled: map[string]bool{}, locksDone: map[string]bool{}}
+	defer r.closeCopies()
 	for _, p := range procs {
 		if err := r.checkOwner(p); err != nil {
 			return nil, err
@@ -285,6 +286,9 @@ type restorer struct {
 	epollFilled map[string]bool      // epoll descriptions whose interest list is back
 	locksDone   map[string]bool      // descriptions whose flock/OFD locks are back
 	cow         cowRestore           // cowshare.go
+	// copies: the copies of unlinked files checked by check, open,
+	// until makeUnlinked reads them (copies.go).
+	copies map[string]*os.File
 }
 
 func (r *restorer) warn(format string, args ...any) { r.log.Warn(fmt.Sprintf(format, args...)) }
@@ -406,7 +410,7 @@ func (r *restorer) check(p *rproc) error {
 			p.ttyNull = true
 		case fdFile, fdDir, fdDevice:
 			if f.Unlinked {
-				if _, err := os.Stat(filepath.Join(filepath.Dir(p.img.Path), f.Copy)); err != nil {
+				if err := r.checkUnlinkedCopy(p, f); err != nil {
 					if e := r.forceable(r.fail(p, fmt.Errorf("fd %d: the content of unlinked file %s: %w", f.FD, f.Path, err))); e != nil {
 						return e
 					}
@@ -472,12 +476,11 @@ func (r *restorer) copyBack(p *rproc) error {
 }
 
 func (r *restorer) copyBackFiles(p *rproc) error {
-	dir := filepath.Dir(p.img.Path)
 	for _, f := range p.meta.Files {
 		if f.Copy == "" || f.Unlinked {
 			continue
 		}
-		src, err := os.Open(filepath.Join(dir, f.Copy))
+		src, err := r.openCopy(p, f) // checked: the image's own (copies.go)
 		if err != nil {
 			return r.fail(p, fmt.Errorf("file copy from %s to %s failed: %w", f.Copy, f.Path, err))
 		}

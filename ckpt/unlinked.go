@@ -2,7 +2,6 @@ package ckpt
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -76,17 +75,17 @@ func (d *dumper) describeUnlinked(f *fileDesc, st *unix.Stat_t) error {
 	if d.opts.CheckOnly {
 		return nil
 	}
-	if copy, ok := d.tree.unlinkedCopies[key]; ok {
-		f.Copy = copy // one copy per file, not per descriptor
+	if c, ok := d.tree.unlinkedCopies[key]; ok {
+		c.set(f) // one copy per file, not per descriptor
 		return nil
 	}
 	if err := d.copyUnlinked(f, st.Size); err != nil {
 		return err
 	}
 	if d.tree.unlinkedCopies == nil {
-		d.tree.unlinkedCopies = map[string]string{}
+		d.tree.unlinkedCopies = map[string]copyRef{}
 	}
-	d.tree.unlinkedCopies[key] = f.Copy
+	d.tree.unlinkedCopies[key] = copyRef{Name: f.Copy, Gen: f.CopyGen, Size: f.CopySize, Sum: f.CopySum}
 	return nil
 }
 
@@ -157,75 +156,31 @@ func pathOfMountHandle(mnt int, h unix.FileHandle) string {
 	return ""
 }
 
-// copyUnlinked copies the file open as f beside the image, sparse.
+// copyUnlinked copies the file open as f beside the image, sparse, as
+// COMM.PID.-.FD (copies.go).
 func (d *dumper) copyUnlinked(f *fileDesc, size int64) error {
 	name := fmt.Sprintf("%s.%d.-.%d", d.comm, d.pid, f.FD)
-	dst := filepath.Join(filepath.Dir(d.tree.rootPath), name)
-	fail := func(err error) error {
+	src, err := os.Open(fmt.Sprintf("/proc/%d/fd/%d", d.pid, f.FD))
+	if err == nil {
+		defer src.Close()
+		err = d.writeCopy(f, name, src, size, 0o600)
+	}
+	if err != nil {
+		dst := filepath.Join(filepath.Dir(d.tree.rootPath), name)
 		return fmt.Errorf("%s(%d) fd %d %s copy to %s: %w", d.comm, d.pid, f.FD, f.File.Path, dst, err)
 	}
-	src, err := os.Open(fmt.Sprintf("/proc/%d/fd/%d", d.pid, f.FD))
-	if err != nil {
-		return fail(err)
-	}
-	defer src.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+name+".tmp*")
-	if err != nil {
-		return fail(err)
-	}
-	defer os.Remove(tmp.Name())
-	err = copySparse(tmp, src, size)
-	if err == nil {
-		err = tmp.Chmod(0o600)
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	fresh := isAbsent(dst)
-	if err == nil {
-		err = publish(tmp.Name(), dst, d.opts.Force)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	f.Copy = name
-	d.addCopy(dst, fresh)
 	return nil
 }
 
 // copySparse copies size bytes of src to dst, only the data of src
 // (SEEK_DATA, SEEK_HOLE): its holes are holes of dst.
 func copySparse(dst, src *os.File, size int64) error {
-	buf := make([]byte, 1<<20)
-	for pos := int64(0); pos < size; {
-		data, err := unix.Seek(int(src.Fd()), pos, unix.SEEK_DATA)
-		if err == unix.ENXIO {
-			break
-		}
-		if err != nil {
-			data = pos // no SEEK_DATA here: all of it is data
-		}
-		hole, err := unix.Seek(int(src.Fd()), data, unix.SEEK_HOLE)
-		if err != nil {
-			hole = size
-		}
-		hole = min(hole, size)
-		for p := data; p < hole; {
-			n, err := src.ReadAt(buf[:min(int64(len(buf)), hole-p)], p)
-			if n > 0 {
-				if _, werr := dst.WriteAt(buf[:n], p); werr != nil {
-					return werr
-				}
-			}
-			p += int64(n)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				return err
-			}
-		}
-		pos = hole
+	err := walkSparse(src, size, func(off int64, b []byte) error {
+		_, err := dst.WriteAt(b, off)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	return dst.Truncate(size)
 }
@@ -290,7 +245,7 @@ func (r *restorer) makeUnlinked(p *rproc, f fileDesc) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	src, err := os.Open(filepath.Join(filepath.Dir(p.img.Path), f.Copy))
+	src, err := r.takeCopy(p, f)
 	if err != nil {
 		unix.Close(fd)
 		return -1, err
