@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 
@@ -239,6 +240,7 @@ func (d *dumper) writeCopy(f *fileDesc, name string, src *os.File, size int64, m
 	c.set(f)
 	d.copies = append(d.copies, visible)
 	t.copies = append(t.copies, c)
+	publishStep("copy " + name)
 	return nil
 }
 
@@ -369,7 +371,10 @@ func (r *restorer) openCopy(p *rproc, f fileDesc) (*os.File, error) {
 		}
 		if err == nil {
 			if err = r.checkCopy(file, path, f); err == nil {
-				return file, nil
+				// SEEK_DATA and SEEK_HOLE moved the offset.
+				if _, err = file.Seek(0, io.SeekStart); err == nil {
+					return file, nil
+				}
 			}
 			file.Close()
 		}
@@ -453,10 +458,7 @@ func (r *restorer) checkUnlinkedCopy(p *rproc, f fileDesc) error {
 	if err != nil {
 		return err
 	}
-	if r.copies == nil {
-		r.copies = map[string]*os.File{}
-	}
-	r.copies[key] = file
+	r.keepCopy(p, f, file)
 	return nil
 }
 
@@ -476,4 +478,59 @@ func (r *restorer) closeCopies() {
 		f.Close()
 	}
 	r.copies = nil
+}
+
+// checkCopies checks, before anything is copied back or restored, every
+// copy the restart reads: of each unlinked file (with -F one refused
+// leaves its descriptor closed) and, with CopyBack, of each -C file (as
+// the owner of the process's files, who copies it back).
+func (r *restorer) checkCopies() error {
+	for _, p := range r.procs {
+		for _, f := range p.meta.Files {
+			if !f.Unlinked || (f.Kind != fdFile && f.Kind != fdDir && f.Kind != fdDevice) || p.closed[f.FD] {
+				continue
+			}
+			if err := r.checkUnlinkedCopy(p, f); err != nil {
+				if e := r.forceable(r.fail(p, fmt.Errorf("fd %d: the content of unlinked file %s: %w", f.FD, f.Path, err))); e != nil {
+					return e
+				}
+				p.closed[f.FD] = true
+			}
+		}
+		if !r.opts.CopyBack {
+			continue
+		}
+		err := func() error {
+			runtime.LockOSThread() // asFileUser changes this thread's identity only
+			defer runtime.UnlockOSThread()
+			return asFileUser(r.fileCreds(p), func() error {
+				for _, f := range p.meta.Files {
+					if f.Copy == "" || f.Unlinked {
+						continue
+					}
+					file, err := r.openCopy(p, f)
+					if err != nil {
+						return r.fail(p, fmt.Errorf("file copy from %s to %s failed: %w", f.Copy, f.Path, err))
+					}
+					r.keepCopy(p, f, file)
+				}
+				return nil
+			})
+		}()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *restorer) keepCopy(p *rproc, f fileDesc, file *os.File) {
+	if r.copies == nil {
+		r.copies = map[string]*os.File{}
+	}
+	key := copyKey(p, f)
+	if old, ok := r.copies[key]; ok {
+		old.Close()
+	}
+	r.copies[key] = file
 }

@@ -142,6 +142,10 @@ func Restart(ctx context.Context, path string, opts RestartOptions) (*Process, e
 			return nil, err
 		}
 	}
+	// Every copy is checked before any goes back (copies.go).
+	if err := r.checkCopies(); err != nil {
+		return nil, err
+	}
 	if opts.CopyBack {
 		// The copies go back first: they are what the checks look at.
 		for _, p := range procs {
@@ -410,6 +414,9 @@ func (r *restorer) check(p *rproc) error {
 			p.ttyNull = true
 		case fdFile, fdDir, fdDevice:
 			if f.Unlinked {
+				if p.closed[f.FD] {
+					continue // its copy refused, forced (checkCopies)
+				}
 				if err := r.checkUnlinkedCopy(p, f); err != nil {
 					if e := r.forceable(r.fail(p, fmt.Errorf("fd %d: the content of unlinked file %s: %w", f.FD, f.Path, err))); e != nil {
 						return e
@@ -480,7 +487,7 @@ func (r *restorer) copyBackFiles(p *rproc) error {
 		if f.Copy == "" || f.Unlinked {
 			continue
 		}
-		src, err := r.openCopy(p, f) // checked: the image's own (copies.go)
+		src, err := r.takeCopy(p, f) // checked: the image's own (copies.go)
 		if err != nil {
 			return r.fail(p, fmt.Errorf("file copy from %s to %s failed: %w", f.Copy, f.Path, err))
 		}

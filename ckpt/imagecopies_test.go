@@ -1,0 +1,370 @@
+package ckpt
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// The copies of files beside an image (copies.go) against kills, power
+// cuts and tampering: the restart point is the old one whole, the new one
+// whole, or refused; never a mix.
+
+// Environment of the checkpointer the tests run as a process of its own
+// (TestCopiesCheckpointer), to kill it.
+const (
+	envCopiesPID    = "LAZARUS_COPIES_PID"
+	envCopiesImage  = "LAZARUS_COPIES_IMAGE"
+	envCopiesKillAt = "LAZARUS_COPIES_KILL_AT"
+)
+
+// TestCopiesCheckpointer is not a test: it is the checkpointer process of
+// TestCopiesKilledCheckpoint (and does nothing when run by go test). It
+// checkpoints LAZARUS_COPIES_PID to LAZARUS_COPIES_IMAGE with -F -C,
+// prints each step of the publication, and kills itself with SIGKILL as
+// step LAZARUS_COPIES_KILL_AT (1, 2...) is reached.
+func TestCopiesCheckpointer(t *testing.T) {
+	pidS := os.Getenv(envCopiesPID)
+	if pidS == "" {
+		return
+	}
+	pid, _ := strconv.Atoi(pidS)
+	killAt, _ := strconv.Atoi(os.Getenv(envCopiesKillAt))
+	n := 0
+	copyPublishHook = func(step string) {
+		n++
+		fmt.Printf("step %d: %s\n", n, step)
+		if n == killAt {
+			os.Stdout.Sync()
+			unix.Kill(os.Getpid(), unix.SIGKILL)
+			select {}
+		}
+	}
+	_, err := Checkpoint(context.Background(), pid, CheckpointOptions{File: os.Getenv(envCopiesImage), Force: true, CopyFiles: true})
+	if err != nil {
+		fmt.Printf("error: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Println("done")
+}
+
+// runCheckpointer runs TestCopiesCheckpointer on pid, killed at step
+// killAt; it returns the steps it printed and whether it was killed.
+func runCheckpointer(t *testing.T, pid int, img string, killAt int) (steps []string, killed bool) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCopiesCheckpointer$", "-test.count=1")
+	cmd.Env = append(os.Environ(), envCopiesPID+"="+strconv.Itoa(pid), envCopiesImage+"="+img, envCopiesKillAt+"="+strconv.Itoa(killAt))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == unix.SIGKILL {
+		killed = true
+	} else if err != nil {
+		t.Fatalf("checkpointer: %v\n%s", err, out.String())
+	}
+	for _, l := range strings.Split(out.String(), "\n") {
+		if _, s, ok := strings.Cut(l, ": "); ok && strings.HasPrefix(l, "step ") {
+			steps = append(steps, s)
+		}
+	}
+	if !killed && !strings.Contains(out.String(), "done") {
+		t.Fatalf("checkpointer neither killed nor done:\n%s", out.String())
+	}
+	return steps, killed
+}
+
+// genRun is a copies_gen program in a directory of its own.
+type genRun struct {
+	dir, files, result, img string
+	cmd                     *exec.Cmd
+}
+
+func startGen(t *testing.T, dir string) *genRun {
+	t.Helper()
+	g := &genRun{dir: dir, files: filepath.Join(dir, "files"), result: filepath.Join(dir, "result"), img: filepath.Join(dir, "img")}
+	if err := os.MkdirAll(g.files, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	g.cmd = start(t, dir, cprog(t, "copies_gen"), g.files, g.result)
+	g.waitGen(t, 'A')
+	return g
+}
+
+func (g *genRun) waitGen(t *testing.T, gen byte) {
+	t.Helper()
+	waitFor(t, "generation "+string(gen), func() bool { _, err := os.Stat(g.result + "." + string(gen)); return err == nil })
+}
+
+// next makes the program go to its next generation.
+func (g *genRun) next(t *testing.T, gen byte) {
+	t.Helper()
+	g.cmd.Process.Signal(unix.SIGUSR1)
+	g.waitGen(t, gen)
+}
+
+// kill ends the original program and waits until its pid is free.
+func (g *genRun) kill(t *testing.T) {
+	t.Helper()
+	pid := g.cmd.Process.Pid
+	g.cmd.Process.Kill()
+	g.cmd.Wait()
+	waitFor(t, "pid free", func() bool { return procState(pid) == 0 })
+}
+
+// restartReport restarts img (with opts) and returns what the restored
+// program says of its memory and files: "mem=G data=G unl=G".
+func restartReport(t *testing.T, g *genRun, img string, opts RestartOptions) (string, error) {
+	t.Helper()
+	os.Remove(g.result)
+	p, err := Restart(context.Background(), img, opts)
+	if err != nil {
+		return "", err
+	}
+	unix.Kill(p.PID, unix.SIGUSR2)
+	if ws := waitProc(t, p); ws.ExitStatus() != 0 {
+		t.Fatalf("restarted program: status %#x", ws)
+	}
+	b, err := os.ReadFile(g.result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// TestCopiesKilledCheckpoint: chkpnt -F -C over an image of generation A
+// of a program now at B, killed with SIGKILL at each step of its
+// publication in turn (after each copy, after the images, after the
+// image's rename, after each CONVEX name is relinked and each old copy
+// removed), as a power cut would stop it. The restart of the name is
+// then generation A whole (killed before the image's rename) or B whole
+// (after), memory and both files alike, never a mix; the run that is not
+// killed gives B.
+func TestCopiesKilledCheckpoint(t *testing.T) {
+	needRoot(t)
+	var total []string
+	for killAt := 1; killAt <= 40; killAt++ {
+		g := startGen(t, t.TempDir())
+		if _, err := Checkpoint(context.Background(), g.cmd.Process.Pid, CheckpointOptions{File: g.img, CopyFiles: true}); err != nil {
+			t.Fatalf("checkpoint A: %v", err)
+		}
+		g.next(t, 'B')
+		steps, killed := runCheckpointer(t, g.cmd.Process.Pid, g.img, killAt)
+		g.kill(t)
+		published := false
+		for _, s := range steps {
+			published = published || strings.HasPrefix(s, "publish ")
+		}
+		want := "mem=A data=A unl=A"
+		if published {
+			want = "mem=B data=B unl=B"
+		}
+		got, err := restartReport(t, g, g.img, RestartOptions{CopyBack: true})
+		if err != nil {
+			t.Fatalf("killed at step %d (%v): restart: %v", killAt, steps, err)
+		}
+		if got != want {
+			t.Errorf("killed at step %d (%v): the restored program says %q, want %q", killAt, steps, got, want)
+		}
+		if !killed {
+			total = steps
+			break
+		}
+	}
+	if len(total) < 8 {
+		t.Fatalf("the checkpoint went through %d steps (%v): the hook missed the copies or their publication", len(total), total)
+	}
+	t.Logf("steps: %v", total)
+}
+
+// twoImages checkpoints a copies_gen program at A into img1 and at B
+// into img2 (-F: the CONVEX names of the copies are the same), in one
+// directory; the program is then killed.
+func twoImages(t *testing.T) (g *genRun, img1, img2 string) {
+	t.Helper()
+	g = startGen(t, t.TempDir())
+	img1, img2 = filepath.Join(g.dir, "img1"), filepath.Join(g.dir, "img2")
+	if _, err := Checkpoint(context.Background(), g.cmd.Process.Pid, CheckpointOptions{File: img1, CopyFiles: true}); err != nil {
+		t.Fatalf("checkpoint A: %v", err)
+	}
+	g.next(t, 'B')
+	if _, err := Checkpoint(context.Background(), g.cmd.Process.Pid, CheckpointOptions{File: img2, CopyFiles: true}); !errors.Is(err, ErrExists) {
+		t.Fatalf("second checkpoint under the same copy names without -F: %v, want %v", err, ErrExists)
+	}
+	if _, err := Checkpoint(context.Background(), g.cmd.Process.Pid, CheckpointOptions{File: img2, CopyFiles: true, Force: true}); err != nil {
+		t.Fatalf("checkpoint B: %v", err)
+	}
+	g.kill(t)
+	return g, img1, img2
+}
+
+// copyOf is the file holding the copy of fd of img's process: its hidden
+// name, or with visible its CONVEX name.
+func copyOf(t *testing.T, img string, fd int, visible bool) string {
+	t.Helper()
+	im, err := ReadImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range im.meta.Files {
+		if f.FD == fd && f.Copy != "" {
+			if visible {
+				return filepath.Join(filepath.Dir(img), f.Copy)
+			}
+			return filepath.Join(filepath.Dir(img), f.CopyGen)
+		}
+	}
+	t.Fatalf("%s: no copy of fd %d", img, fd)
+	return ""
+}
+
+// TestCopiesOfTwoImages: two images of one program in one directory keep
+// their own copies although their CONVEX names are the same (the second
+// took them over with -F): each restarts with its own generation.
+func TestCopiesOfTwoImages(t *testing.T) {
+	needRoot(t)
+	g, img1, img2 := twoImages(t)
+	for _, c := range []struct {
+		img, want string
+	}{{img1, "mem=A data=A unl=A"}, {img2, "mem=B data=B unl=B"}, {img1, "mem=A data=A unl=A"}} {
+		got, err := restartReport(t, g, c.img, RestartOptions{CopyBack: true})
+		if err != nil {
+			t.Fatalf("restart %s: %v", c.img, err)
+		}
+		if got != c.want {
+			t.Errorf("restart %s: the program says %q, want %q", c.img, got, c.want)
+		}
+	}
+	// The CONVEX names are the newest checkpoint's.
+	for _, fd := range []int{3, 4} {
+		a, b := copyOf(t, img2, fd, true), copyOf(t, img2, fd, false)
+		var sa, sb unix.Stat_t
+		if unix.Stat(a, &sa) != nil || unix.Stat(b, &sb) != nil || sa.Ino != sb.Ino {
+			t.Errorf("fd %d: %s is not the newest checkpoint's copy %s", fd, a, b)
+		}
+	}
+}
+
+// TestCopiesTampered: a copy truncated, bit-flipped, swapped with the copy
+// of another image of the same program, replaced by a symlink, a hard
+// link or a FIFO is refused with ErrWrongCopy, before anything is
+// restored; with restart -C the file it would be copied back over is left
+// alone; with restart -F the unlinked file is restored closed, never
+// with the wrong content. A checkpoint moved with its CONVEX names only
+// restarts.
+func TestCopiesTampered(t *testing.T) {
+	needRoot(t)
+	const dataFD, unlFD = 3, 4
+	swap := func(t *testing.T, img1, img2 string, fd int) {
+		if err := os.Rename(copyOf(t, img2, fd, false), copyOf(t, img1, fd, false)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		name   string
+		fd     int
+		tamper func(t *testing.T, img1, img2 string)
+	}{
+		{"truncated", unlFD, func(t *testing.T, img1, _ string) {
+			p := copyOf(t, img1, unlFD, false)
+			fi, _ := os.Stat(p)
+			if err := os.Truncate(p, fi.Size()-1); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"bit flipped", unlFD, func(t *testing.T, img1, _ string) {
+			f, err := os.OpenFile(copyOf(t, img1, unlFD, false), os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			b := []byte{0}
+			f.ReadAt(b, 1234)
+			b[0] ^= 0x10
+			f.WriteAt(b, 1234)
+		}},
+		{"swapped", unlFD, func(t *testing.T, img1, img2 string) { swap(t, img1, img2, unlFD) }},
+		{"swapped -C copy", dataFD, func(t *testing.T, img1, img2 string) { swap(t, img1, img2, dataFD) }},
+		{"symlink", unlFD, func(t *testing.T, img1, img2 string) {
+			p := copyOf(t, img1, unlFD, false)
+			os.Remove(p)
+			if err := os.Symlink(copyOf(t, img2, unlFD, false), p); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"hard link", unlFD, func(t *testing.T, img1, img2 string) {
+			p := copyOf(t, img1, unlFD, false)
+			os.Remove(p)
+			if err := os.Link(copyOf(t, img2, unlFD, false), p); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"fifo", unlFD, func(t *testing.T, img1, _ string) {
+			p := copyOf(t, img1, unlFD, false)
+			os.Remove(p)
+			if err := unix.Mkfifo(p, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g, img1, img2 := twoImages(t)
+			c.tamper(t, img1, img2)
+			// The file -C would copy back over, as it is now.
+			before, _ := os.ReadFile(filepath.Join(g.files, "data"))
+			got, err := restartReport(t, g, img1, RestartOptions{CopyBack: true})
+			if !errors.Is(err, ErrWrongCopy) {
+				t.Fatalf("restart: %v (the program says %q), want %v", err, got, ErrWrongCopy)
+			}
+			t.Logf("refused: %v", err)
+			if after, _ := os.ReadFile(filepath.Join(g.files, "data")); !bytes.Equal(after, before) {
+				t.Errorf("restart -C refused, yet %s was overwritten", filepath.Join(g.files, "data"))
+			}
+			if c.fd != unlFD {
+				return
+			}
+			got, err = restartReport(t, g, img1, RestartOptions{CopyBack: true, Force: true})
+			if err != nil {
+				t.Fatalf("restart -F: %v", err)
+			}
+			if want := "mem=A data=A unl=?"; got != want {
+				t.Errorf("restart -F: the program says %q, want %q (the unlinked file closed)", got, want)
+			}
+		})
+	}
+	t.Run("moved with its CONVEX names", func(t *testing.T) {
+		g := startGen(t, t.TempDir())
+		if _, err := Checkpoint(context.Background(), g.cmd.Process.Pid, CheckpointOptions{File: g.img, CopyFiles: true}); err != nil {
+			t.Fatal(err)
+		}
+		g.kill(t)
+		moved := filepath.Join(g.dir, "moved")
+		os.Mkdir(moved, 0o755)
+		for _, p := range []string{g.img, copyOf(t, g.img, dataFD, true), copyOf(t, g.img, unlFD, true)} {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(moved, filepath.Base(p)), b, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := restartReport(t, g, filepath.Join(moved, "img"), RestartOptions{CopyBack: true})
+		if err != nil {
+			t.Fatalf("restart: %v", err)
+		}
+		if want := "mem=A data=A unl=A"; got != want {
+			t.Errorf("the program says %q, want %q", got, want)
+		}
+	})
+}
