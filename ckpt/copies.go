@@ -210,7 +210,7 @@ func (d *dumper) writeCopy(f *fileDesc, name string, src *os.File, size int64, m
 	dir := filepath.Dir(t.rootPath)
 	visible := filepath.Join(dir, name)
 	if !t.overwrite() && !isAbsent(visible) {
-		return fmt.Errorf("%s: %w", visible, ErrExists)
+		return ErrExists // the caller names the copy
 	}
 	gen := fmt.Sprintf(".%s.%d.%d.%s", d.comm, d.pid, f.FD, t.id)
 	path := filepath.Join(dir, gen)
