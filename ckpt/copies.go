@@ -268,6 +268,20 @@ func (t *dumpTree) copiesReplaced() []string {
 		if err != nil {
 			continue
 		}
+		if d.parent == nil && img.meta.Checkpoint != t.id {
+			// Members of the old tree left under their names of its
+			// checkpoint (cut off before it gave them their own).
+			for _, c := range img.meta.Children {
+				if checkChildName(c) != nil {
+					continue
+				}
+				p := memberPath(filepath.Join(dir, c), img.meta.Checkpoint)
+				var st unix.Stat_t
+				if unix.Lstat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && int(st.Uid) == os.Geteuid() {
+					out = append(out, p)
+				}
+			}
+		}
 		for _, f := range img.meta.Files {
 			g := f.CopyGen
 			if g == "" || !strings.HasPrefix(g, ".") || !strings.HasSuffix(g, "."+img.meta.Checkpoint) || img.meta.Checkpoint == t.id || checkChildName(g) != nil {
@@ -289,10 +303,20 @@ func (t *dumpTree) copiesReplaced() []string {
 // What fails here is a warning: the restart point is complete already
 // (the restart finds each copy under its hidden name).
 func (t *dumpTree) linkCopies(old []string) {
-	if len(t.copies) == 0 && len(old) == 0 {
+	if len(t.copies) == 0 && len(old) == 0 && len(t.procs) == 1 {
 		return
 	}
 	dir := filepath.Dir(t.rootPath)
+	for _, d := range t.procs[1:] {
+		hidden := memberPath(d.path, t.id)
+		c := copyRef{Name: filepath.Base(d.path), Gen: filepath.Base(hidden)}
+		if err := linkCopy(dir, c, t.overwrite()); err != nil {
+			t.log.Warn(fmt.Sprintf("%v; the member's image is %s", err, hidden))
+			continue
+		}
+		old = append(old, hidden) // its own name holds it now
+		publishStep("link " + c.Name)
+	}
 	for _, c := range t.copies {
 		if err := linkCopy(dir, c, t.overwrite()); err != nil {
 			t.log.Warn(fmt.Sprintf("%v; the image's copy is %s", err, filepath.Join(dir, c.Gen)))
@@ -305,6 +329,29 @@ func (t *dumpTree) linkCopies(old []string) {
 		publishStep("remove " + filepath.Base(p))
 	}
 	syncDir(dir)
+}
+
+// memberPath is the name under which a member image of checkpoint id is
+// published until the root's is (dumpTree.run): .NAME.ID beside it.
+func memberPath(path, id string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+"."+id)
+}
+
+// findMember is the file of the member image named name of checkpoint id
+// in dir: under its name of that checkpoint if it is still there (the
+// checkpoint was cut off between the root's publication and the members'),
+// else its own name.
+func findMember(dir, name, id string) string {
+	path := filepath.Join(dir, name)
+	if id == "" {
+		return path
+	}
+	hidden := memberPath(path, id)
+	var st unix.Stat_t
+	if unix.Lstat(hidden, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		return hidden
+	}
+	return path
 }
 
 // linkCopy makes name c.Name a hard link to c.Gen: linked under a

@@ -517,7 +517,7 @@ func (r *restorer) cowImage(img *Image) (*Image, error) {
 	if img.meta.CowParent == "" {
 		return nil, &ImageError{Path: img.Path, Err: fmt.Errorf("%w: inherited pages and no parent image", ErrCorrupt)}
 	}
-	path := filepath.Join(filepath.Dir(img.Path), img.meta.CowParent)
+	path := findMember(filepath.Dir(img.Path), img.meta.CowParent, img.meta.Checkpoint)
 	if r.cow.images == nil {
 		r.cow.images = map[string]*Image{}
 	}

@@ -204,17 +204,32 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	}
 	replaced := t.copiesReplaced()
 	publishStep("images written")
+	// The members under names of this checkpoint only, then the root:
+	// until its rename the old tree is whole; after it the new one is,
+	// its members found under those names until they have their own.
 	for i := len(t.procs) - 1; i >= 0; i-- {
 		d := t.procs[i]
-		if err := publish(d.tmp, d.path, t.overwrite()); err != nil {
+		if d.parent == nil {
+			if err := publish(d.tmp, d.path, t.overwrite()); err != nil {
+				return err
+			}
+			publishStep("publish " + filepath.Base(d.path))
+			continue
+		}
+		if !t.overwrite() && !isAbsent(d.path) {
+			return fmt.Errorf("%s: %w", d.path, ErrExists)
+		}
+		hidden := memberPath(d.path, t.id)
+		if err := publish(d.tmp, hidden, false); err != nil {
 			return err
 		}
-		publishStep("publish " + filepath.Base(d.path))
+		d.made = append(d.made, hidden)
+		publishStep("publish " + filepath.Base(hidden))
 	}
 	for _, d := range t.procs {
 		d.made = nil // the published images' own
 	}
-	defer t.linkCopies(replaced)
+	t.linkCopies(replaced)
 	if t.opts.Signal != 0 {
 		// Sent while the tree is still frozen: nothing it does after the
 		// images can be lost (CONVEX -k KILL).

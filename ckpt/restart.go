@@ -239,7 +239,7 @@ func loadTree(path string, key []byte) (*rproc, []*rproc, error) {
 			if len(procs) >= maxTreeMembers {
 				return nil, nil, &ImageError{Path: path, Err: fmt.Errorf("%w: more than %d processes in the tree", ErrCorrupt, maxTreeMembers)}
 			}
-			cpath := filepath.Join(dir, name)
+			cpath := findMember(dir, name, img.meta.Checkpoint) // copies.go
 			cimg, err := readImageChain(cpath, key)
 			if err != nil {
 				return nil, nil, fmt.Errorf("member of the tree of %s: %w", path, err)

@@ -297,7 +297,7 @@ func (r *restorer) makeShm(p *rproc) error {
 				continue
 			}
 			// Its content is in an image outside the restored subtree.
-			owner, err := readImage(filepath.Join(filepath.Dir(p.img.Path), rg.ShmImage), r.opts.Key)
+			owner, err := readImage(findMember(filepath.Dir(p.img.Path), rg.ShmImage, p.meta.Checkpoint), r.opts.Key)
 			if err != nil {
 				return fmt.Errorf("shared memory %s: %w", rg.Shm, err)
 			}
