@@ -268,6 +268,20 @@ func (t *dumpTree) copiesReplaced() []string {
 		if err != nil {
 			continue
 		}
+		if d.parent == nil && img.meta.Checkpoint != t.id && img.meta.IPC != nil {
+			// The old tree's SysV segments under their names of its
+			// checkpoint (sysvipc.go).
+			for _, sh := range img.meta.IPC.Shm {
+				if sh.Data == "" || checkChildName(sh.Data) != nil {
+					continue
+				}
+				p := memberPath(filepath.Join(dir, sh.Data), img.meta.Checkpoint)
+				var st unix.Stat_t
+				if unix.Lstat(p, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFREG && int(st.Uid) == os.Geteuid() {
+					out = append(out, p)
+				}
+			}
+		}
 		if d.parent == nil && img.meta.Checkpoint != t.id {
 			// Members of the old tree left under their names of its
 			// checkpoint (cut off before it gave them their own).

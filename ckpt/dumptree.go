@@ -229,6 +229,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	for _, d := range t.procs {
 		d.made = nil // the published images' own
 	}
+	t.ipcFiles = nil
 	t.linkCopies(replaced)
 	if t.opts.Signal != 0 {
 		// Sent while the tree is still frozen: nothing it does after the

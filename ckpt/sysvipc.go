@@ -243,12 +243,19 @@ func (t *dumpTree) collectIPC() error {
 				continue
 			}
 			if !t.opts.CheckOnly {
+				// Under a name of this checkpoint, IMAGE.shm.ID once the
+				// root is published, as the copies of files (copies.go).
 				name := fmt.Sprintf("%s.shm.%d", base, s.ID)
-				sum, err := saveSegment(s.ID, filepath.Join(dir, name), t.opts.Force)
+				if !t.overwrite() && !isAbsent(filepath.Join(dir, name)) {
+					return fmt.Errorf("%s: %w", filepath.Join(dir, name), ErrExists)
+				}
+				hidden := memberPath(filepath.Join(dir, name), t.id)
+				sum, err := saveSegment(s.ID, hidden, false)
 				if err != nil {
 					return fmt.Errorf("%s(%d): shared memory segment %d: %w", root.comm, root.pid, s.ID, err)
 				}
-				t.ipcFiles = append(t.ipcFiles, filepath.Join(dir, name))
+				t.ipcFiles = append(t.ipcFiles, hidden)
+				t.copies = append(t.copies, copyRef{Name: name, Gen: filepath.Base(hidden)})
 				s.Data, s.Sum = name, sum
 			}
 			st.Shm = append(st.Shm, s)

@@ -63,7 +63,7 @@ func (r *restorer) checkIPC() error {
 		if s.Data == "" {
 			return r.fail(r.root, fmt.Errorf("shared memory segment %d: its bytes were not saved", s.ID))
 		}
-		if _, err := os.Stat(filepath.Join(dir, s.Data)); err != nil {
+		if _, err := os.Stat(findMember(dir, s.Data, r.root.meta.Checkpoint)); err != nil {
 			return r.fail(r.root, fmt.Errorf("shared memory segment %d: %w", s.ID, err))
 		}
 		perms = append(perms, s.ipcPerm)
@@ -117,7 +117,7 @@ func (r *restorer) createIPC() error {
 				return err
 			}
 			r.ipc.shmids[s.ID] = id
-			if err := fillSegment(id, filepath.Join(dir, s.Data), s); err != nil {
+			if err := fillSegment(id, findMember(dir, s.Data, r.root.meta.Checkpoint), s); err != nil {
 				return fmt.Errorf("shared memory segment %d: %w", s.ID, err)
 			}
 			var ds unix.SysvShmDesc
@@ -265,12 +265,12 @@ func setPerm(nr uintptr, id, size int, pm ipcPerm, edit func([]byte)) error {
 // fillSegment puts the saved bytes into segment id, verifying their
 // SHA-256 (holes of the sparse file are zeros, left untouched).
 func fillSegment(id int, path string, s sysvShm) error {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if fi, err := f.Stat(); err != nil || uint64(fi.Size()) != s.Size {
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() || uint64(fi.Size()) != s.Size {
 		return fmt.Errorf("%s: not of the segment's %d bytes", path, s.Size)
 	}
 	mem, err := unix.SysvShmAttach(id, 0, 0)
