@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -63,29 +64,75 @@ func TestCopiesCheckpointer(t *testing.T) {
 // killAt; it returns the steps it printed and whether it was killed.
 func runCheckpointer(t *testing.T, pid int, img string, killAt int, tree bool) (steps []string, killed bool) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCopiesCheckpointer$", "-test.count=1")
+	steps, killed, out, failed := runCheckpointerAs(t, nil, pid, img, killAt, tree)
+	if failed {
+		t.Fatalf("checkpointer failed:\n%s", out)
+	}
+	return steps, killed
+}
+
+// runCheckpointerAs is runCheckpointer as the user cred (nil: ours); it
+// also returns what the checkpointer printed, and whether it failed.
+func runCheckpointerAs(t *testing.T, cred *syscall.Credential, pid int, img string, killAt int, tree bool) (steps []string, killed bool, output string, failed bool) {
+	t.Helper()
+	exe := os.Args[0]
+	if cred != nil {
+		exe = testBinaryForAll(t)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestCopiesCheckpointer$", "-test.count=1")
+	cmd.Dir = filepath.Dir(img)
 	cmd.Env = append(os.Environ(), envCopiesPID+"="+strconv.Itoa(pid), envCopiesImage+"="+img, envCopiesKillAt+"="+strconv.Itoa(killAt))
 	if tree {
 		cmd.Env = append(cmd.Env, envCopiesTree+"=1")
 	}
+	if cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
+	output = out.String()
 	var ee *exec.ExitError
-	if errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == unix.SIGKILL {
+	switch {
+	case errors.As(err, &ee) && ee.Sys().(syscall.WaitStatus).Signal() == unix.SIGKILL:
 		killed = true
-	} else if err != nil {
-		t.Fatalf("checkpointer: %v\n%s", err, out.String())
+	case err != nil && strings.Contains(output, "error: "):
+		failed = true
+	case err != nil:
+		t.Fatalf("checkpointer: %v\n%s", err, output)
+	case !strings.Contains(output, "done"):
+		t.Fatalf("checkpointer neither killed nor done:\n%s", output)
 	}
-	for _, l := range strings.Split(out.String(), "\n") {
+	for _, l := range strings.Split(output, "\n") {
 		if _, s, ok := strings.Cut(l, ": "); ok && strings.HasPrefix(l, "step ") {
 			steps = append(steps, s)
 		}
 	}
-	if !killed && !strings.Contains(out.String(), "done") {
-		t.Fatalf("checkpointer neither killed nor done:\n%s", out.String())
+	return steps, killed, output, failed
+}
+
+var testBinary struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// testBinaryForAll is a copy of this test binary that every user may run
+// (go test's own is in a private directory).
+func testBinaryForAll(t *testing.T) string {
+	t.Helper()
+	testBinary.once.Do(func() {
+		b, err := os.ReadFile(os.Args[0])
+		if err == nil {
+			testBinary.path = filepath.Join(progDir, "ckpt.test")
+			err = os.WriteFile(testBinary.path, b, 0o755)
+		}
+		testBinary.err = err
+	})
+	if testBinary.err != nil {
+		t.Fatal(testBinary.err)
 	}
-	return steps, killed
+	return testBinary.path
 }
 
 // genRun is a copies_gen program in a directory of its own.
@@ -95,9 +142,12 @@ type genRun struct {
 	tree                    bool // a parent and the child that has the files
 }
 
-func startGen(t *testing.T, dir string) *genRun { return startGenTree(t, dir, false) }
+func startGen(t *testing.T, dir string) *genRun { return startGenAs(t, dir, false, nil) }
 
-func startGenTree(t *testing.T, dir string, tree bool) *genRun {
+func startGenTree(t *testing.T, dir string, tree bool) *genRun { return startGenAs(t, dir, tree, nil) }
+
+// startGenAs starts copies_gen in dir, as the user cred (nil: ours).
+func startGenAs(t *testing.T, dir string, tree bool, cred *syscall.Credential) *genRun {
 	t.Helper()
 	g := &genRun{dir: dir, files: filepath.Join(dir, "files"), result: filepath.Join(dir, "result"), img: filepath.Join(dir, "img"), tree: tree}
 	if err := os.MkdirAll(g.files, 0o755); err != nil {
@@ -107,7 +157,20 @@ func startGenTree(t *testing.T, dir string, tree bool) *genRun {
 	if tree {
 		args = append(args, "fork")
 	}
-	g.cmd = start(t, dir, cprog(t, "copies_gen"), args...)
+	if cred == nil {
+		g.cmd = start(t, dir, cprog(t, "copies_gen"), args...)
+	} else {
+		for _, d := range []string{dir, g.files} {
+			os.Chown(d, int(cred.Uid), int(cred.Gid))
+		}
+		g.cmd = exec.Command(cprog(t, "copies_gen"), args...)
+		g.cmd.Dir = dir
+		g.cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		if err := g.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { g.cmd.Process.Kill(); g.cmd.Wait() })
+	}
 	g.waitGen(t, 'A')
 	return g
 }
@@ -393,6 +456,9 @@ func TestCopiesTampered(t *testing.T) {
 	})
 }
 
+// sharedOther is the other user of the shared directory tests.
+const sharedOther = 65533
+
 // TestCopiesSharedDirectory: in a directory every user may write (mode
 // 1777, like /tmp), another user plants symlinks under the names the
 // checkpoint will take, the image's and its copies' CONVEX names, aimed
@@ -418,12 +484,11 @@ func TestCopiesSharedDirectory(t *testing.T) {
 	if err := os.WriteFile(precious, []byte("precious\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	const other = 65533
 	as := func(t *testing.T, script string) error {
 		t.Helper()
 		cmd := exec.Command("sh", "-c", script)
 		cmd.Dir = shared
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: other, Gid: other}}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: sharedOther, Gid: sharedOther}}
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			return fmt.Errorf("%v: %s", err, out)
@@ -581,4 +646,101 @@ func TestContentSumHoles(t *testing.T) {
 			t.Errorf("%s: the same sum as the file it differs from", name)
 		}
 	}
+}
+
+// TestCopiesSharedDirectoryUser: TestCopiesSharedDirectory with an
+// ordinary user's chkpnt -F, who may not replace the other user's links
+// (the sticky bit). Under the image's name, the checkpoint is refused
+// with the reason, leaving nothing of its own; under the copies' CONVEX
+// names, the image is published with its hidden copies, the names stay
+// the other user's links, and the restart uses the image's own copies,
+// never reading or writing through the links.
+func TestCopiesSharedDirectoryUser(t *testing.T) {
+	needRoot(t)
+	root := t.TempDir()
+	os.Chmod(root, 0o755)
+	os.Chmod(filepath.Dir(root), 0o755)
+	shared := filepath.Join(root, "shared")
+	if err := os.Mkdir(shared, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(shared, os.ModeSticky|0o777); err != nil {
+		t.Fatal(err)
+	}
+	user := &syscall.Credential{Uid: 65534, Gid: 65534}
+	other := &syscall.Credential{Uid: sharedOther, Gid: sharedOther}
+	as := func(t *testing.T, script string) {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Dir = shared
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: other}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", script, err, out)
+		}
+	}
+	g := startGenAs(t, filepath.Join(root, "prog"), false, user)
+	pid := g.cmd.Process.Pid
+	precious := filepath.Join(g.dir, "precious")
+	if err := os.WriteFile(precious, []byte("precious\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(precious, int(user.Uid), int(user.Gid))
+	intact := func(t *testing.T) {
+		t.Helper()
+		if b, _ := os.ReadFile(precious); string(b) != "precious\n" {
+			t.Fatalf("the file the links aim at now holds %q", b)
+		}
+	}
+	img := filepath.Join(shared, "img")
+	as(t, "ln -s "+precious+" img")
+	_, _, out, failed := runCheckpointerAs(t, user, pid, img, 0, false)
+	if !failed || !strings.Contains(out, "operation not permitted") {
+		t.Fatalf("chkpnt -F over the other user's link under the image's name: failed %v:\n%s\nwant it refused (operation not permitted)", failed, out)
+	}
+	intact(t)
+	if names := ckptDirNames(t, shared); len(names) != 1 || names[0] != "img" {
+		t.Errorf("left in the shared directory: %q, want only the other user's link", names)
+	}
+	as(t, "rm img")
+	visible := []string{fmt.Sprintf("copies_gen.%d.data.3", pid), fmt.Sprintf("copies_gen.%d.-.4", pid)}
+	for _, n := range visible {
+		as(t, "ln -s "+precious+" "+n)
+	}
+	if _, _, out, failed := runCheckpointerAs(t, user, pid, img, 0, false); failed {
+		t.Fatalf("chkpnt -F with the copies' names taken by links: %s", out)
+	}
+	intact(t)
+	for _, n := range visible {
+		if fi, err := os.Lstat(filepath.Join(shared, n)); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s: %v %v, want the other user's link, left as it is", n, fi, err)
+		}
+	}
+	g.kill(t)
+	// -F: an ordinary user's checkpoint cannot stat /proc/PID/map_files
+	// (CAP_SYS_ADMIN), so the restart finds the mapped executable
+	// "changed since the checkpoint"; forced, that is a warning. A copy
+	// refused would still leave its descriptor closed (unl=?), never
+	// filled from the link.
+	got, err := restartReport(t, g, img, RestartOptions{CopyBack: true, Force: true})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	if want := "mem=A data=A unl=A"; got != want {
+		t.Errorf("the restored program says %q, want %q", got, want)
+	}
+	intact(t)
+}
+
+// ckptDirNames lists the names in dir.
+func ckptDirNames(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
 }
