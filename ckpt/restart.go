@@ -290,8 +290,9 @@ type restorer struct {
 	epollFilled map[string]bool      // epoll descriptions whose interest list is back
 	locksDone   map[string]bool      // descriptions whose flock/OFD locks are back
 	cow         cowRestore           // cowshare.go
-	// copies: the copies of unlinked files checked by check, open,
-	// until makeUnlinked reads them (copies.go).
+	// copies: the copies beside the images checked before the restore
+	// (checkCopies), open until makeUnlinked or copyBack reads them
+	// (copies.go).
 	copies map[string]*os.File
 }
 
