@@ -337,7 +337,11 @@ func (t *dumpTree) linkCopies(old []string) {
 		}
 		publishStep("link " + c.Name)
 	}
-	syncDir(dir)
+	if err := syncDir(dir); err != nil {
+		// The new names may not be on disk: the old files stay.
+		t.log.Warn(fmt.Sprintf("%s: fsync: %v; the replaced image's copies are left", dir, err))
+		return
+	}
 	for _, p := range old {
 		os.Remove(p)
 		publishStep("remove " + filepath.Base(p))
