@@ -716,11 +716,9 @@ func TestCopiesSharedDirectoryUser(t *testing.T) {
 		}
 	}
 	g.kill(t)
-	// -F: an ordinary user's checkpoint cannot stat /proc/PID/map_files
-	// (CAP_SYS_ADMIN), so the restart finds the mapped executable
-	// "changed since the checkpoint"; forced, that is a warning. A copy
-	// refused would still leave its descriptor closed (unl=?), never
-	// filled from the link.
+	// -F: the user may not take the old pid back. A copy refused would
+	// still leave its descriptor closed (unl=?), never filled from the
+	// link.
 	got, err := restartReport(t, g, img, RestartOptions{CopyBack: true, Force: true})
 	if err != nil {
 		t.Fatalf("restart: %v", err)
@@ -743,4 +741,46 @@ func ckptDirNames(t *testing.T, dir string) []string {
 		out = append(out, e.Name())
 	}
 	return out
+}
+
+// TestUserCheckpointMappedFiles: an ordinary user's checkpoint may not
+// follow /proc/PID/map_files (it needs CAP_CHECKPOINT_RESTORE), yet it
+// records the identity of each mapped file (the executable, libc), read
+// at its name when device and inode are those of the mapping: restarted
+// without -F, nothing is "changed since the checkpoint".
+func TestUserCheckpointMappedFiles(t *testing.T) {
+	needRoot(t)
+	root := t.TempDir()
+	os.Chmod(root, 0o755)
+	os.Chmod(filepath.Dir(root), 0o755)
+	user := &syscall.Credential{Uid: 65534, Gid: 65534}
+	g := startGenAs(t, filepath.Join(root, "prog"), false, user)
+	img := filepath.Join(g.dir, "img")
+	if _, _, out, failed := runCheckpointerAs(t, user, g.cmd.Process.Pid, img, 0, false); failed {
+		t.Fatalf("the user's chkpnt: %s", out)
+	}
+	m, err := ReadImage(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files int
+	for _, r := range m.meta.Regions {
+		if r.File != nil && r.Kind == regionFile {
+			files++
+			if r.File.Ino == 0 {
+				t.Errorf("mapped file %s recorded without its identity", r.File.Path)
+			}
+		}
+	}
+	if files == 0 {
+		t.Fatal("no mapped file in the image")
+	}
+	g.kill(t)
+	got, err := restartReport(t, g, img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart without -F: %v", err)
+	}
+	if want := "mem=A data=A unl=A"; got != want {
+		t.Errorf("the restored program says %q, want %q", got, want)
+	}
 }

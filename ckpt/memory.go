@@ -284,8 +284,7 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 			r.Kind = regionShmem
 			return r, false, nil
 		}
-		mf := fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, mp.Start, mp.End)
-		ref := statRef(name, mf)
+		ref, mf := d.mapRef(mp, name)
 		if onTmpfs(mf) || strings.HasPrefix(ref.Path, "/tmp/") {
 			// Would not survive a reboot (/tmp is emptied at boot even
 			// when it is not tmpfs): saved (tmpfsmap.go).
@@ -295,7 +294,7 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 		r.Kind, r.File = regionShared, &ref
 		return r, false, nil
 	}
-	ref := statRef(name, fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, mp.Start, mp.End))
+	ref, _ := d.mapRef(mp, name)
 	var cur unix.Stat_t
 	if deleted || unix.Stat(ref.Path, &cur) != nil || cur.Ino != mp.Inode {
 		// The file under that name is not the mapped one any more: keep
@@ -305,6 +304,29 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 	}
 	r.Kind, r.File = regionFile, &ref
 	return r, false, nil
+}
+
+// mapRef describes the file of mapping mp (named name), and returns the
+// path it was read from. The mapping's own link in /proc/PID/map_files
+// is exact, but the kernel lets only a holder of CAP_CHECKPOINT_RESTORE
+// (or CAP_SYS_ADMIN) follow it: for an ordinary user's checkpoint the file
+// is read at its name, and taken only when its device and inode are the
+// ones maps gives for the mapping. Otherwise the reference stays without
+// identity (the restart then finds the file changed).
+func (d *dumper) mapRef(mp mapping, name string) (fileRef, string) {
+	mf := fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, mp.Start, mp.End)
+	ref := statRef(name, mf)
+	if ref.Ino != 0 || !strings.HasPrefix(ref.Path, "/") {
+		return ref, mf
+	}
+	var st unix.Stat_t
+	if unix.Stat(ref.Path, &st) != nil || st.Ino != mp.Inode ||
+		unix.Major(st.Dev) != mp.Major || unix.Minor(st.Dev) != mp.Minor {
+		return ref, mf
+	}
+	ref.Dev, ref.Ino, ref.Mode, ref.Size = st.Dev, st.Ino, st.Mode, st.Size
+	ref.Mtime = st.Mtim.Nano()
+	return ref, ref.Path
 }
 
 // usePagemapScan: savedRuns asks PAGEMAP_SCAN (tests compare both ways).
