@@ -601,7 +601,7 @@ func groupOf(gid uint32) string {
 // jobPlace is where a job runs: the host, its TMPDIR and PBS_NODEFILE, and
 // a subjob's array.
 func (d *Daemon) jobPlace(j *jobs.Job) jobPlace {
-	at := jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID)}
+	at := jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID), binDir: d.binDir}
 	if n := d.nodeName(); n != "" {
 		at.host = n
 	}
@@ -621,6 +621,10 @@ var originVars = []string{"HOME", "LANG", "LOGNAME", "PATH", "MAIL", "SHELL", "T
 type jobPlace struct {
 	host, tmp, nodeFile string
 	array               *jobs.Array
+	// binDir is the directory of the batch commands, appended to the
+	// job's PATH when it is not on it: a job script runs srun, qsub or
+	// qstat by name wherever they are installed.
+	binDir string
 }
 
 // jobEnv builds a job's environment as a PBS user expects it: a login-like
@@ -676,6 +680,9 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 		"NCPUS":           ncpus,
 		"OMP_NUM_THREADS": strconv.Itoa(j.Resources.Threads()),
 		"TMPDIR":          at.tmp,
+		// The job's own TMPDIR, which a script may change (srun keeps
+		// its step counter there).
+		"LAZARUS_TMPDIR": at.tmp,
 	}
 	if userOMP != "" {
 		set["OMP_NUM_THREADS"] = userOMP
@@ -724,12 +731,24 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 			"SLURM_JOB_NUM_NODES": "1",
 			"SLURM_JOB_NODELIST":  at.host,
 			"SLURM_JOB_PARTITION": j.Queue,
+			// Open MPI's mpirun, seeing SLURM_JOBID, takes its slots from
+			// these two and refuses to run without them; MPICH's hydra
+			// reads them too.
+			"SLURM_NODELIST":       at.host,
+			"SLURM_NNODES":         "1",
+			"SLURM_TASKS_PER_NODE": ntasks,
 		} {
 			set[k] = v
 		}
 	}
 	for k, v := range set {
 		env[k] = v
+	}
+	if path := env["PATH"]; at.binDir != "" && !slices.Contains(filepath.SplitList(path), at.binDir) {
+		if path != "" {
+			path += string(filepath.ListSeparator)
+		}
+		env["PATH"] = path + at.binDir
 	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {
