@@ -212,7 +212,11 @@ type Job struct {
 	// in one of them is resumed (see suspend.go).
 	Suspended   time.Time
 	Suspensions []Span
-	Events      []Event // oldest first
+	// ResumeWanted: qsig -s resume (or CONT) was asked of the suspended
+	// job while the CPUs and memory it released were taken: it is
+	// resumed when they are free (scheduler.Plan.Resume).
+	ResumeWanted bool
+	Events       []Event // oldest first
 
 	// Array makes the job an array job (qsub -J); nil for a job or subjob.
 	Array *Array

@@ -44,6 +44,13 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 		if d.cl != nil {
 			d.noteNever(plan)
 		}
+		for _, j := range plan.Resume {
+			// Its CPUs and memory are free again (qsig -s resume asked
+			// for it while they were taken).
+			if err := d.signalOne(ctx, caller{name: "the scheduler"}, j.ID, unix.SIGCONT, sigResume); err != nil {
+				d.log.Warn("cannot resume the job", "job_id", j.ID, "error", err)
+			}
+		}
 		for _, j := range plan.Start {
 			if ctx.Err() != nil || (d.cl != nil && !d.cl.node.Valid()) {
 				return
@@ -82,8 +89,18 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 // passGap is how long a wake-up waits for others to join it.
 const passGap = 5 * time.Millisecond
 
-// plan asks the scheduler what to start now.
+// plan asks the scheduler what to start (and resume) now.
 func (d *Daemon) plan() scheduler.Plan {
+	s, err := d.snapshot()
+	if err != nil {
+		d.log.Warn("cannot read the nodes; nothing is started in this pass", "error", err)
+		return scheduler.Plan{Wake: time.Now().Add(time.Second)}
+	}
+	return scheduler.Schedule(s)
+}
+
+// snapshot is the state the scheduler decides on.
+func (d *Daemon) snapshot() (scheduler.Snapshot, error) {
 	cfg := d.config()
 	v := d.store.View()
 	var queues []scheduler.Queue
@@ -106,11 +123,10 @@ func (d *Daemon) plan() scheduler.Plan {
 	}
 	if d.cl != nil {
 		if err := d.clusterSnapshot(&s); err != nil {
-			d.log.Warn("cannot read the nodes; nothing is started in this pass", "error", err)
-			return scheduler.Plan{Wake: time.Now().Add(time.Second)}
+			return s, err
 		}
 	}
-	return scheduler.Schedule(s)
+	return s, nil
 }
 
 func (d *Daemon) jobRunDir(id jobs.ID) string {
