@@ -22,7 +22,9 @@ func TestParseArgs(t *testing.T) {
 		{args: []string{"--mpi=pmix", "-l", "--", "x", "--y"}, check: func(o *options) bool { return o.mpi == "pmix" && o.label }, prog: "x", rest: []string{"--y"}},
 		{args: []string{"-lK", "--ntasks=3", "p"}, check: func(o *options) bool { return o.label && o.killBadExit && o.ntasks == 3 }, prog: "p"},
 		{args: []string{"--time=1:30", "-W", "5", "p"}, check: func(o *options) bool { return o.timeLimit == 90*time.Second && o.wait == 5*time.Second }, prog: "p"},
-		{args: []string{"--cpu-bind=cores", "p"}, check: func(o *options) bool { return len(o.warnings) == 1 && strings.Contains(o.warnings[0], "--cpu-bind=cores") }, prog: "p"},
+		{args: []string{"--cpu-bind=cores", "p"}, check: func(o *options) bool {
+			return len(o.warnings) == 1 && strings.Contains(o.warnings[0], "--cpu-bind=cores")
+		}, prog: "p"},
 		{args: []string{"--bogus", "p"}, wantErr: "unrecognized option '--bogus'"},
 		{args: []string{"-Z", "p"}, wantErr: "invalid option -- 'Z'"},
 		{args: []string{"--ntask=2", "p"}, wantErr: "ambiguous"},
