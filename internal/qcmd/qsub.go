@@ -39,7 +39,7 @@ as on the command line, which wins over them: "#PBS -l walltime=1:00:00".
 No variable is expanded in a directive (#PBS -e out.$PBS_JOBID is that name).
 Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
 --time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks (-n) and
---ntasks-per-node (mpiprocs of cpus-per-task CPUs each; no srun: use mpirun),
+--ntasks-per-node (mpiprocs of cpus-per-task CPUs each; srun runs that many tasks),
 --nodes=1 (-N), --array (-a: a list, 1,6-7,12%2), --dependency (-d: after,
 afterok, afternotok, afterany; "," all, "?" one of them),
 --output (-o) and --error (-e) with %j %J %x %A %a %u %N %n %t %s %% (and
