@@ -188,3 +188,42 @@ echo "srun=$?"
 	}
 	hasAll(t, "output", out, "srun: error: ", ": task 1: Exited with exit code 1\n", "srun=1\n")
 }
+
+// TestBatchSrunMPICheckpoint: srun -n 4 of an MPI program, for Open MPI
+// and MPICH, checkpointed midway with its launcher and ranks (qchkpnt -k
+// -h), released and restarted: the run ends with the bytes of an
+// uninterrupted one and srun with status 0. The job runs in a network
+// namespace of its own (-l net=private), as TestBatchMPIPowerCut says why.
+func TestBatchSrunMPICheckpoint(t *testing.T) {
+	for _, f := range mpiFlavours {
+		t.Run(f.name, func(t *testing.T) {
+			exe := mpiBuild(t, f)
+			mpiCleanShm(t)
+			b := newBatch(t, ckptConf)
+			const steps = 200
+			ref := filepath.Join(b.work, "ref.txt")
+			want := mpiReference(t, b.work, f.command(exe, ref, steps, 0), ref)
+			out := filepath.Join(b.work, "srun.txt")
+			script := b.script("mpi.sh", fmt.Sprintf("#!/bin/bash\n#SBATCH --ntasks=2\n#SBATCH --output=mpi.out\nsrun -Q -n 4 %s %s %d %d\necho \"srun=$?\"\n",
+				exe, out, steps, mpiDelay))
+			id := b.qsub("-l", "net=private", script)
+			b.waitFor("the ranks to be midway", func() bool { return fileLines(out) >= 20 })
+			if r := b.run("qchkpnt", "-k", "-h", jobArg(id)); r.code != 0 {
+				t.Fatalf("qchkpnt -k -h: %v", r)
+			}
+			if j := b.waitState(id, "held", "finished", "failed"); j.State != "held" {
+				t.Fatalf("after qchkpnt -k -h: %s (%s)", j.State, j.Reason)
+			}
+			if fileLines(out) >= steps {
+				t.Fatalf("the run was over before its checkpoint")
+			}
+			b.mustRun("qrls", jobArg(id))
+			j := b.waitState(id, "finished", "failed")
+			log := b.readFile(filepath.Join(b.work, "mpi.out"))
+			if j.State != "finished" || len(j.Segments) < 2 || !j.Segments[len(j.Segments)-1].Restart || !strings.Contains(log, "srun=0\n") {
+				t.Fatalf("job %s (%s), %d segments:\n%s", j.State, j.Reason, len(j.Segments), log)
+			}
+			mpiWaitOutput(t, out, want)
+		})
+	}
+}
