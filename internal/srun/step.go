@@ -221,11 +221,6 @@ func (s *step) expand(pattern string, rank int) (string, error) {
 	return p, nil
 }
 
-// perTask reports whether a filename pattern names a file per task.
-func perTask(pattern string) bool {
-	return strings.Contains(strings.ReplaceAll(pattern, "%%", ""), "%t")
-}
-
 // files opens the files of -o, -e and -i, each path once.
 type files struct {
 	s      *step
