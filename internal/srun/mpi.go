@@ -34,28 +34,28 @@ var mpiTypes = map[string]string{
 	"cray_shasta": "", "openmpi": mpiOpenMPI, "mpich": mpiMPICH, "list": "",
 }
 
-// mpiFlavour says which MPI the program at path is linked with: the
-// flavour of --mpi when it names one and the program is not an ELF
-// executable linked with an MPI, else what it is linked with, else none.
-// --mpi=none starts plain processes whatever the program is.
-func mpiFlavour(path, mpiOpt string) string {
+// mpiFlavour says which MPI the program at path is run with, and whether
+// only --mpi said so: the MPI an ELF program is linked with, whatever
+// --mpi says (but none, which starts plain processes); else the one --mpi
+// names (pmix: Open MPI, pmi2: MPICH), for a program srun cannot look
+// into (a script, an interpreter that loads an MPI, as mpi4py does: the
+// launcher runs a program that is not MPI's as plain processes too); else
+// none.
+func mpiFlavour(path, mpiOpt string) (flavour string, byOption bool) {
 	if mpiOpt == "none" {
-		return mpiNone
+		return mpiNone, false
 	}
 	if f := linkedMPI(path); f != mpiNone {
-		return f
+		return f, false
 	}
 	want := mpiTypes[mpiOpt]
 	if strings.HasPrefix(mpiOpt, "pmix_v") {
 		want = mpiOpenMPI
 	}
-	// Only a program that is not ELF (a script) takes the flavour from
-	// --mpi: an ELF program not linked with an MPI (hostname) runs
-	// plainly, as srun --mpi=pmix hostname does under Slurm.
-	if want != "" && !isELF(path) {
-		return want
+	if want != "" {
+		return want, true
 	}
-	return mpiNone
+	return mpiNone, false
 }
 
 func isELF(path string) bool {

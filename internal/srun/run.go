@@ -108,11 +108,7 @@ func (r *runner) run(args []string) error {
 		s.n = o.ntasksPerNode
 	}
 	if s.n == 0 {
-		if n, err := strconv.Atoi(os.Getenv("SLURM_NTASKS")); err == nil && n > 0 {
-			s.n = n
-		} else {
-			s.n = 1
-		}
+		s.n = defaultTasks()
 	}
 	perTaskCPUs := o.cpusPerTask
 	if perTaskCPUs == 0 {
@@ -146,10 +142,37 @@ func (r *runner) run(args []string) error {
 	s.id = nextStepID()
 	s.jobEnv = own
 	s.env = s.stepEnv(append([]string(nil), own...))
-	if flavour := mpiFlavour(s.prog, o.mpi); flavour != mpiNone {
-		return r.runMPI(s, flavour)
+	flavour, byOption := mpiFlavour(s.prog, o.mpi)
+	if flavour != mpiNone {
+		if _, err := mpiLauncher(flavour); err == nil || !byOption {
+			return r.runMPI(s, flavour)
+		}
+		r.warnf(o, "--mpi=%s: %s's launcher is not on PATH: the tasks run as plain processes", o.mpi, flavour)
 	}
 	return r.runTasks(s)
+}
+
+// defaultTasks is the job's number of tasks: SLURM_NTASKS (an #SBATCH
+// job's --ntasks), else, in a PBS job, the lines of its PBS_NODEFILE (one
+// per MPI process it asked for, as mpirun counts them), else 1.
+func defaultTasks() int {
+	if n, err := strconv.Atoi(os.Getenv("SLURM_NTASKS")); err == nil && n > 0 {
+		return n
+	}
+	if f := os.Getenv("PBS_NODEFILE"); f != "" {
+		if b, err := os.ReadFile(f); err == nil {
+			n := 0
+			for _, l := range strings.Split(string(b), "\n") {
+				if strings.TrimSpace(l) != "" {
+					n++
+				}
+			}
+			if n > 0 {
+				return n
+			}
+		}
+	}
+	return 1
 }
 
 // checkNodes refuses a step on more nodes, or other nodes, than the job's one.

@@ -87,8 +87,9 @@ failed. Outside a batch job srun refuses to run.
 A program linked with Open MPI or MPICH (read from its ELF file and its
 libraries) is started by that MPI's launcher, mpirun.openmpi or
 mpiexec.mpich, with -n N: its ranks are MPI processes of one world. For a
-script that runs an MPI program, --mpi=openmpi (or pmix) or --mpi=mpich
-(or pmi2) names the MPI; --mpi=none runs plain processes.
+program whose MPI srun cannot see (a script, python3 with mpi4py),
+--mpi=pmix (or openmpi) or --mpi=pmi2 (or mpich) has its tasks started by
+that MPI's launcher; --mpi=none runs plain processes.
 
 Options:
   -n, --ntasks=N            number of tasks (default: $SLURM_NTASKS, the

@@ -98,11 +98,14 @@ func TestExportEnv(t *testing.T) {
 
 func TestMPIFlavourOfPlainPrograms(t *testing.T) {
 	for _, p := range []string{"/bin/true", "/bin/sh"} {
-		if got := mpiFlavour(p, ""); got != mpiNone {
+		if got, _ := mpiFlavour(p, ""); got != mpiNone {
 			t.Errorf("mpiFlavour(%s) = %s", p, got)
 		}
-		if got := mpiFlavour(p, "pmix"); got != mpiNone {
-			t.Errorf("mpiFlavour(%s, pmix) = %s: an ELF program not linked with MPI runs plainly", p, got)
+		if got, byOption := mpiFlavour(p, "pmix"); got != mpiOpenMPI || !byOption {
+			t.Errorf("mpiFlavour(%s, pmix) = %s, %v: want Open MPI's launcher, as --mpi says", p, got, byOption)
+		}
+		if got, _ := mpiFlavour(p, "none"); got != mpiNone {
+			t.Errorf("mpiFlavour(%s, none) = %s", p, got)
 		}
 	}
 }
