@@ -93,7 +93,8 @@ that MPI's launcher; --mpi=none runs plain processes.
 
 Options:
   -n, --ntasks=N            number of tasks (default: $SLURM_NTASKS, the
-                            job's --ntasks, else 1)
+                            job's --ntasks, else the lines of
+                            $PBS_NODEFILE, else 1)
       --ntasks-per-node=N   the same, on this job's one node
   -c, --cpus-per-task=N     CPUs per task (SLURM_CPUS_PER_TASK of the tasks)
   -N, --nodes=N[-M]         1 (a Lazarus job runs on one host)
