@@ -227,3 +227,28 @@ func TestBatchSrunMPICheckpoint(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchSrunPBSJob: srun in a #PBS job runs as many tasks as its
+// PBS_NODEFILE has lines (mpiprocs), with the SLURM_* variables a task
+// needs though the job has none of its own; --mpi=pmix of a script starts
+// its tasks through Open MPI's launcher (.ci/run installs it), each with
+// its rank.
+func TestBatchSrunPBSJob(t *testing.T) {
+	b := newBatch(t, "")
+	script := b.script("pbs.sh", `#!/bin/bash
+#PBS -l select=1:ncpus=2:mpiprocs=2
+#PBS -j oe
+#PBS -o pbs.out
+srun sh -c 'echo "P $SLURM_PROCID/$SLURM_NTASKS job=$SLURM_JOB_ID"'
+srun -Q -l --mpi=pmix sh -c 'echo "M $SLURM_PROCID/$SLURM_NTASKS"'
+echo "mpi=$?"
+`)
+	id := b.qsub(script)
+	j := b.waitState(id, "finished", "failed")
+	out := b.readFile(filepath.Join(b.work, "pbs.out"))
+	if j.State != "finished" {
+		t.Fatalf("job %s (%s):\n%s", j.State, j.Reason, out)
+	}
+	jid := fmt.Sprint(id)
+	hasAll(t, "output", out, "P 0/2 job="+jid+"\n", "P 1/2 job="+jid+"\n", "0: M 0/2\n", "1: M 1/2\n", "mpi=0\n")
+}

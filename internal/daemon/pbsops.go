@@ -664,8 +664,10 @@ func (d *Daemon) nodes(_ context.Context, who caller, body json.RawMessage) (any
 	cfg := d.config()
 	info := proto.NodeInfo{Name: cfg.Server(), Server: cfg.Server(), Slots: cfg.Slots, MemBytes: cfg.Memory}
 	for _, j := range d.store.View().Active() {
-		info.Assigned += j.Resources.NCPUs
-		info.AssignedMem += j.Resources.Mem
+		if !j.IsSuspended() { // a suspended job released its CPUs and memory
+			info.Assigned += j.Resources.NCPUs
+			info.AssignedMem += j.Resources.Mem
+		}
 		info.Jobs = append(info.Jobs, uint64(j.ID))
 	}
 	slices.Sort(info.Jobs)
