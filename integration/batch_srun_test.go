@@ -45,6 +45,8 @@ while [ ! -e ready.0 ] || [ ! -e ready.1 ]; do sleep 0.1; done
 kill -USR1 $pid
 wait $pid
 echo "forwarded=$?"
+printf '0 echo multi zero %%t\n1 sh -c "echo multi one %%o"\n' > multi.conf
+srun -l --multi-prog multi.conf
 srun -Q --mpi=pmix --cpu-bind=cores true && echo quiet-ok
 srun --no-such-option true
 echo "unknown=$?"
@@ -72,7 +74,7 @@ echo "unknown=$?"
 		t.Errorf("srun with the job's --ntasks printed %q, want %q", as, want)
 	}
 	hasAll(t, "output", out, "0: B 0\n", "1: B 1\n", "0: B-err\n", "1: B-err\n",
-		"worst=4\n", "signalled=139\n", "got-usr1 0\n", "got-usr1 1\n", "forwarded=7\n", "quiet-ok\n",
+		"worst=4\n", "signalled=139\n", "0: multi zero 0\n", "1: multi one 0\n", "got-usr1 0\n", "got-usr1 1\n", "forwarded=7\n", "quiet-ok\n",
 		"srun: error: "+host+": task 1: Exited with exit code 2\n",
 		"srun: error: "+host+": task 2: Exited with exit code 4\n",
 		"srun: error: "+host+": task 0: Segmentation fault\n",

@@ -30,6 +30,7 @@ type options struct {
 	wait          time.Duration
 	timeLimit     time.Duration
 	jobID         string
+	multiProg     bool // the program is a --multi-prog file
 	help, version bool
 	warnings      []string
 
@@ -159,6 +160,7 @@ var optionTable = []option{
 		o.timeLimit = d
 		return nil
 	}},
+	{"multi-prog", 0, noArg, func(o *options, _, _ string) error { o.multiProg = true; return nil }},
 	{"jobid", 0, needArg, func(o *options, _, val string) error { o.jobID = val; return nil }},
 	{"job-id", 0, needArg, func(o *options, _, val string) error { o.jobID = val; return nil }},
 	{"help", 'h', noArg, func(o *options, _, _ string) error { o.help = true; return nil }},
@@ -201,7 +203,6 @@ var optionTable = []option{
 
 	// Refused: cannot be done.
 	{"pty", 0, noArg, refused("a batch job has no terminal (qsub -I gives an interactive job)")},
-	{"multi-prog", 0, noArg, refused("not supported: run one srun per program, in the background, and wait")},
 	{"gres", 0, needArg, refused("this system manages no generic resources (GPUs)")},
 	{"gpus", 'G', needArg, refused("this system manages no GPUs")},
 	{"gpus-per-task", 0, needArg, refused("this system manages no GPUs")},

@@ -131,10 +131,22 @@ func (r *runner) run(args []string) error {
 			return fail(1, "--chdir=%s: not a directory", o.chdir)
 		}
 	}
-	if s.prog, err = findProgram(o.prog, s.dir); err != nil {
-		return fail(2, "%s: %v", o.prog, err)
+	if o.multiProg {
+		if s.progs, err = multiProg(o.prog, s.n, s.dir); err != nil {
+			return fail(2, "%v", err)
+		}
+		for _, p := range s.progs {
+			if linkedMPI(p.path) != mpiNone {
+				return fail(1, "--multi-prog: %s is an MPI program: start MPMD runs with mpirun's \"-n 1 a : -n 2 b\" form", p.argv[0])
+			}
+		}
+		s.prog, s.argv = s.progs[0].path, s.progs[0].argv
+	} else {
+		if s.prog, err = findProgram(o.prog, s.dir); err != nil {
+			return fail(2, "%s: %v", o.prog, err)
+		}
+		s.argv = append([]string{o.prog}, o.args...)
 	}
-	s.argv = append([]string{o.prog}, o.args...)
 	own, err := exportEnv(o.export, os.Environ())
 	if err != nil {
 		return fail(1, "%v", err)
@@ -143,7 +155,7 @@ func (r *runner) run(args []string) error {
 	s.jobEnv = own
 	s.env = s.stepEnv(append([]string(nil), own...))
 	flavour, byOption := mpiFlavour(s.prog, o.mpi)
-	if flavour != mpiNone {
+	if flavour != mpiNone && !o.multiProg {
 		if _, err := mpiLauncher(flavour); err == nil || !byOption {
 			return r.runMPI(s, flavour)
 		}
@@ -258,7 +270,11 @@ func (r *runner) runTasks(s *step) error {
 			r.errorf("task %d: %v", rank, err)
 			break
 		}
-		cmd := &exec.Cmd{Path: s.prog, Args: s.argv, Env: taskEnv(s.env, s.n, rank), Dir: s.dir}
+		prog, argv := s.prog, s.argv
+		if s.progs != nil {
+			prog, argv = s.progs[rank].path, s.progs[rank].argv
+		}
+		cmd := &exec.Cmd{Path: prog, Args: argv, Env: taskEnv(s.env, s.n, rank), Dir: s.dir}
 		cmd.Stdin = stdinOf(in, r.stdin)
 		var closeAfter []*os.File
 		for k, dest := range []*os.File{out, errf} {
@@ -298,7 +314,7 @@ func (r *runner) runTasks(s *step) error {
 			f.Close()
 		}
 		if err != nil {
-			r.errorf("task %d: %s: %v", rank, s.argv[0], unwrapExec(err))
+			r.errorf("task %d: %s: %v", rank, argv[0], unwrapExec(err))
 			break
 		}
 		tasks[rank] = &task{rank: rank, cmd: cmd}

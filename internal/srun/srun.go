@@ -123,6 +123,9 @@ Accepted as they are (every step gets what they ask here): --exclusive,
 Accepted with a warning (not applied: tasks are not bound, the job's
 memory limit is the only one): --cpu-bind, --mem-bind, --hint, --mem,
 --mem-per-cpu, --threads-per-core, --ntasks-per-core, --cpu-freq...
-Refused: --pty, --multi-prog, --gres and --gpus*, --het-group, --x11,
+--multi-prog: the program is a file of lines "RANKS PROGRAM [ARGS...]"
+(RANKS 0,2-3 or *; %t the task, %o its offset in the range), plain
+programs only.
+Refused: --pty, --gres and --gpus*, --het-group, --x11,
 -C, -x, -r, --nodes above 1, and any option not listed.
 `

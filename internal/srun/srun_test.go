@@ -1,6 +1,7 @@
 package srun
 
 import (
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -30,6 +31,7 @@ func TestParseArgs(t *testing.T) {
 		{args: []string{"--ntask=2", "p"}, wantErr: "ambiguous"},
 		{args: []string{"-n", "0", "p"}, wantErr: "want a whole number above 0"},
 		{args: []string{"--pty", "bash"}, wantErr: "no terminal"},
+		{args: []string{"--multi-prog", "-n2", "f"}, check: func(o *options) bool { return o.multiProg && o.ntasks == 2 }, prog: "f"},
 		{args: []string{"--gres=gpu:1", "p"}, wantErr: "GPUs"},
 		{args: []string{"--mpi=bogus", "p"}, wantErr: "unknown MPI type"},
 		{args: []string{"-n"}, wantErr: "requires an argument"},
@@ -106,6 +108,38 @@ func TestMPIFlavourOfPlainPrograms(t *testing.T) {
 		}
 		if got, _ := mpiFlavour(p, "none"); got != mpiNone {
 			t.Errorf("mpiFlavour(%s, none) = %s", p, got)
+		}
+	}
+}
+
+func TestMultiProg(t *testing.T) {
+	dir := t.TempDir()
+	write := func(body string) string {
+		p := dir + "/conf"
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	progs, err := multiProg(write("# c\n0 echo a%t\n1-2,4 'sh' -c \"echo %t %o\"\n* true\n"), 5, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := [][]string{{"echo", "a0"}, {"sh", "-c", "echo 1 0"}, {"sh", "-c", "echo 2 1"}, {"true"}, {"sh", "-c", "echo 4 0"}}
+	for i, p := range progs {
+		if !slices.Equal(p.argv, want[i]) || !strings.HasPrefix(p.path, "/") {
+			t.Errorf("task %d: %q at %s, want %q", i, p.argv, p.path, want[i])
+		}
+	}
+	for body, msg := range map[string]string{
+		"0 true\n":           "no line for task 1",
+		"0-1 true\n1 true\n": "task 1 has two lines",
+		"0-5 true\n":         "task 2, of a step of 2 tasks",
+		"x true\n":           "not a task number",
+		"0 nosuchprog\n":     "nosuchprog",
+	} {
+		if _, err := multiProg(write(body), 2, dir); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("%q: %v, want %q", body, err, msg)
 		}
 	}
 }

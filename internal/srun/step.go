@@ -21,11 +21,12 @@ type step struct {
 	host   string
 	id     int
 	n      int
-	prog   string   // the program's path
-	argv   []string // its arguments, argv[0] as given
-	dir    string   // where the tasks run
-	env    []string // the tasks' environment but for their ranks
-	jobEnv []string // the environment of an MPI launcher
+	prog   string     // the program's path
+	argv   []string   // its arguments, argv[0] as given
+	progs  []taskProg // with --multi-prog, each task's
+	dir    string     // where the tasks run
+	env    []string   // the tasks' environment but for their ranks
+	jobEnv []string   // the environment of an MPI launcher
 }
 
 // stepFile, in the job's own TMPDIR, holds the number of the next step.
