@@ -262,12 +262,16 @@ func (j *Job) Current() (Segment, bool) {
 	return Segment{}, false
 }
 
-// Totals sums the job's run segments: CPU (user+system) and elapsed time,
-// counting an open segment up to now.
+// Totals sums the job's run segments: CPU (user+system) and elapsed time
+// less the time the job was suspended, counting an open segment up to now.
 func (j *Job) Totals(now time.Time) (cpu, wall time.Duration) {
 	for _, s := range j.Segments {
 		cpu += s.CPU()
-		wall += s.Wall(now)
+		end := now
+		if !s.Open() {
+			end = s.End
+		}
+		wall += s.Wall(now) - j.SuspendedWithin(s.Start, end) // not charged (OpenPBS)
 	}
 	return cpu, wall
 }

@@ -33,4 +33,11 @@ func TestSuspendedWithin(t *testing.T) {
 	if got := j.elapsedAt(at(100)); got != 85*time.Second {
 		t.Errorf("elapsedAt = %s, want 85s", got)
 	}
+	if _, wall := j.Totals(at(100)); wall != 85*time.Second {
+		t.Errorf("Totals: wall %s, want 85s", wall)
+	}
+	j.Segments[0].End = at(50)
+	if u := j.Usage(); u.Wall != 35*time.Second {
+		t.Errorf("Usage: wall %s, want 35s (resources_used.walltime leaves the suspensions out)", u.Wall)
+	}
 }
