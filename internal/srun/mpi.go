@@ -58,17 +58,6 @@ func mpiFlavour(path, mpiOpt string) (flavour string, byOption bool) {
 	return mpiNone, false
 }
 
-func isELF(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	magic := make([]byte, 4)
-	_, err = f.ReadAt(magic, 0)
-	return err == nil && string(magic) == elf.ELFMAG
-}
-
 // linkedMPI reads the libraries path needs, and theirs (a Fortran
 // program needs libmpi_mpifh, which needs libmpi), looked for as the
 // dynamic loader would: DT_RUNPATH/DT_RPATH, LD_LIBRARY_PATH, the
