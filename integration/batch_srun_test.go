@@ -144,7 +144,9 @@ echo "labelled=$?"
 }
 
 // TestBatchSrunCheckpoint: a job whose script waits on srun -n 2 -l (two
-// counting tasks, srun relaying their output) is checkpointed midway as a
+// counting tasks, Python processes that fork nothing: a process that ends
+// while the tree is frozen fails the checkpoint; srun relaying their
+// output) is checkpointed midway as a
 // whole and held (qchkpnt -k -h), then released (qrls) and restarted: the
 // tasks go on counting where they were and srun ends with their status.
 func TestBatchSrunCheckpoint(t *testing.T) {
@@ -153,7 +155,11 @@ func TestBatchSrunCheckpoint(t *testing.T) {
 	script := b.script("count.sh", `#!/bin/bash
 #SBATCH --ntasks=2
 #SBATCH --output=count.out
-srun -l sh -c 'i=0; while [ $i -lt 40 ]; do echo "n=$i"; i=$((i+1)); sleep 0.1; done; exit $SLURM_PROCID'
+srun -l python3 -c 'import os, sys, time
+for i in range(40):
+    print("n=%d" % i, flush=True)
+    time.sleep(0.1)
+sys.exit(int(os.environ["SLURM_PROCID"]))'
 echo "srun=$?"
 `)
 	id := b.qsub(script)
