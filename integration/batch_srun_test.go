@@ -91,6 +91,17 @@ echo "unknown=$?"
 		t.Errorf("the background steps printed %q, want steps 3 and 4", c)
 	}
 
+	// --help works anywhere and tells the options.
+	r := b.run("srun", "--help")
+	if r.code != 0 || r.stderr != "" {
+		t.Errorf("srun --help: %v", r)
+	}
+	for _, f := range []string{"--ntasks", "--label", "--cpus-per-task", "--mpi", "--multi-prog", "SLURM_PROCID", "mpiexec.mpich"} {
+		if !strings.Contains(r.stdout, f) {
+			t.Errorf("srun --help does not mention %s", f)
+		}
+	}
+
 	// Outside a job: one line, exit 1.
 	cmd := exec.Command(bin("srun"), "-n", "2", "hostname")
 	for _, kv := range os.Environ() {
