@@ -119,7 +119,7 @@ echo "unknown=$?"
 // TestBatchSrunMPI: srun -n 4 of an MPI program (testdata/mpi/heat.c)
 // in a Slurm job of 2 tasks, for Open MPI and MPICH, writes what mpirun -np 4 does;
 // srun -l of a second run (the job's 2 tasks) labels each line with its
-// rank.
+// rank; mpirun run directly in the Slurm job works too.
 func TestBatchSrunMPI(t *testing.T) {
 	for _, f := range mpiFlavours {
 		t.Run(f.name, func(t *testing.T) {
@@ -137,15 +137,24 @@ srun -Q -n 4 --mpi=pmix %s %s %d 0
 echo "srun=$?"
 srun -l %s %s %d 0
 echo "labelled=$?"
-`, exe, out, steps, exe, filepath.Join(b.work, "two.txt"), 2))
+%s
+echo "mpirun=$?"
+`, exe, out, steps, exe, filepath.Join(b.work, "two.txt"), 2,
+				strings.Join(f.command(exe, filepath.Join(b.work, "direct.txt"), steps, 0), " ")))
 			id := b.qsub(script)
 			j := b.waitState(id, "finished", "failed")
 			log := b.readFile(filepath.Join(b.work, "mpi.out"))
-			if j.State != "finished" || !strings.Contains(log, "srun=0\n") || !strings.Contains(log, "labelled=0\n") {
+			// mpirun run directly in a Slurm job finds its slots in the
+			// job's SLURM_NODELIST and SLURM_TASKS_PER_NODE (Open MPI
+			// refuses a Slurm job without them).
+			if j.State != "finished" || !strings.Contains(log, "srun=0\n") || !strings.Contains(log, "labelled=0\n") || !strings.Contains(log, "mpirun=0\n") {
 				t.Fatalf("job %s (%s):\n%s", j.State, j.Reason, log)
 			}
 			if got := b.readFile(out); got != want {
 				t.Errorf("srun -n 4 wrote %q, want mpirun's %q", tailOf(got), tailOf(want))
+			}
+			if got := b.readFile(filepath.Join(b.work, "direct.txt")); got != want {
+				t.Errorf("mpirun in the job wrote %q, want %q", tailOf(got), tailOf(want))
 			}
 			if two := b.readFile(filepath.Join(b.work, "two.txt")); !strings.Contains(two, "done ") {
 				t.Errorf("srun -n 2 -l wrote %q", two)
