@@ -60,7 +60,7 @@ func newBatchIn(t testing.TB, home, conf string, cred *syscall.Credential) *batc
 	if err := os.Mkdir(work, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(work, 0o1777)
+	os.Chmod(work, os.ModeSticky|0o777)
 	if err := os.WriteFile(filepath.Join(home, "lazarus.conf"), []byte(testConf+conf), 0o644); err != nil {
 		t.Fatal(err)
 	}

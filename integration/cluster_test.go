@@ -39,7 +39,7 @@ func newCluster(t testing.TB, n int, conf string) *testCluster {
 	if err := os.Mkdir(c.work, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	os.Chmod(c.work, 0o1777)
+	os.Chmod(c.work, os.ModeSticky|0o777)
 	for i := range n {
 		name := fmt.Sprintf("node%d", i+1)
 		cfg := fmt.Sprintf("%setcd_endpoints = %s\netcd_prefix = /lz\nshared_dir = %s\nnode_name = %s\nnode_ttl = %s\n",

@@ -401,7 +401,7 @@ func (j *Job) Usage() Usage {
 			continue
 		}
 		u.CPU += s.CPU()
-		u.Wall += s.Wall(s.End)
+		u.Wall += s.Wall(s.End) - j.SuspendedWithin(s.Start, s.End) // not charged (OpenPBS)
 		u.Mem = max(u.Mem, s.Mem)
 		u.VMem = max(u.VMem, s.VMem)
 	}

@@ -266,7 +266,8 @@ func (j *Job) Merged(n int, size int64, keep int) ([]Generation, bool) {
 func (j *Job) ChainLength(n int) int { return chainIn(j.Checkpoints, n) }
 
 // elapsedAt is the job's run time at t, in its last run: the time that run
-// has run, plus, for a run restarted from a checkpoint, the run time the
+// has run, less the time it was suspended (not charged as walltime, as in
+// OpenPBS), plus, for a run restarted from a checkpoint, the run time the
 // job had at that checkpoint (a run from the beginning starts from zero).
 func (j *Job) elapsedAt(t time.Time) time.Duration {
 	n := len(j.Segments)
@@ -277,7 +278,7 @@ func (j *Job) elapsedAt(t time.Time) time.Duration {
 	if !s.Open() && s.End.Before(t) {
 		t = s.End
 	}
-	return j.base(s) + max(t.Sub(s.Start), 0)
+	return j.base(s) + max(t.Sub(s.Start)-j.SuspendedWithin(s.Start, t), 0)
 }
 
 // base is the job's run time when run s began. Runs record it when they

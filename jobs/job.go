@@ -212,7 +212,11 @@ type Job struct {
 	// in one of them is resumed (see suspend.go).
 	Suspended   time.Time
 	Suspensions []Span
-	Events      []Event // oldest first
+	// ResumeWanted: qsig -s resume (or CONT) was asked of the suspended
+	// job while the CPUs and memory it released were taken: it is
+	// resumed when they are free (scheduler.Plan.Resume).
+	ResumeWanted bool
+	Events       []Event // oldest first
 
 	// Array makes the job an array job (qsub -J); nil for a job or subjob.
 	Array *Array
@@ -258,12 +262,16 @@ func (j *Job) Current() (Segment, bool) {
 	return Segment{}, false
 }
 
-// Totals sums the job's run segments: CPU (user+system) and elapsed time,
-// counting an open segment up to now.
+// Totals sums the job's run segments: CPU (user+system) and elapsed time
+// less the time the job was suspended, counting an open segment up to now.
 func (j *Job) Totals(now time.Time) (cpu, wall time.Duration) {
 	for _, s := range j.Segments {
 		cpu += s.CPU()
-		wall += s.Wall(now)
+		end := now
+		if !s.Open() {
+			end = s.End
+		}
+		wall += s.Wall(now) - j.SuspendedWithin(s.Start, end) // not charged (OpenPBS)
 	}
 	return cpu, wall
 }

@@ -13,6 +13,12 @@ import (
 // once it was resumed, whatever state its processes were in when the
 // image was taken. A run that starts from the beginning starts running:
 // the processes that were suspended are gone.
+//
+// As in OpenPBS, a suspended job is not charged for walltime (the time
+// it spends suspended is not run time: Walltime and the generations'
+// Elapsed leave it out), and it releases its CPUs and memory to other
+// jobs; resumed, it goes on only when they are free again: until then it
+// stays suspended, with ResumeWanted set.
 
 // Span is a time interval [From, To).
 type Span struct{ From, To time.Time }
@@ -48,7 +54,37 @@ func (j *Job) Resume(now time.Time) error {
 		j.Suspensions = append([]Span(nil), j.Suspensions[n-maxSuspensions:]...)
 	}
 	j.Suspended = time.Time{}
+	j.ResumeWanted = false
 	return nil
+}
+
+// SuspendedWithin is how long the job was suspended within [from, to).
+func (j *Job) SuspendedWithin(from, to time.Time) time.Duration {
+	return SuspendedWithin(j.Suspensions, j.Suspended, from, to)
+}
+
+// SuspendedWithin is how much of [from, to) the suspensions spans, and
+// one from since on (zero: none), cover. Spans do not overlap.
+func SuspendedWithin(spans []Span, since, from, to time.Time) time.Duration {
+	var d time.Duration
+	add := func(a, b time.Time) {
+		if a.Before(from) {
+			a = from
+		}
+		if b.After(to) {
+			b = to
+		}
+		if b.After(a) {
+			d += b.Sub(a)
+		}
+	}
+	for _, s := range spans {
+		add(s.From, s.To)
+	}
+	if !since.IsZero() {
+		add(since, to)
+	}
+	return d
 }
 
 // RestoreSuspension says what a run restored from generation g must do to

@@ -55,6 +55,8 @@ type diskJob struct {
 	// was suspended (qsig -s suspend) and its past suspensions.
 	Suspended   time.Time  `json:"suspended,omitzero"`
 	Suspensions []diskSpan `json:"suspensions,omitempty"`
+	// Optional: resume was asked while the job's CPUs were taken.
+	ResumeWanted bool `json:"resume_wanted,omitempty"`
 }
 
 type diskSpan struct {
@@ -167,7 +169,7 @@ func toDiskJob(j *jobs.Job) diskJob {
 	}
 	d.LastGeneration, d.RestartFrom = j.LastGeneration, j.RestartFrom
 	d.MoveTo = j.MoveTo
-	d.Suspended = j.Suspended
+	d.Suspended, d.ResumeWanted = j.Suspended, j.ResumeWanted
 	for _, sp := range j.Suspensions {
 		d.Suspensions = append(d.Suspensions, diskSpan{From: sp.From, To: sp.To})
 	}
@@ -218,7 +220,7 @@ func (d diskJob) job() (*jobs.Job, error) {
 	}
 	j.LastGeneration, j.RestartFrom = d.LastGeneration, d.RestartFrom
 	j.MoveTo = d.MoveTo
-	j.Suspended = d.Suspended
+	j.Suspended, j.ResumeWanted = d.Suspended, d.ResumeWanted
 	for _, sp := range d.Suspensions {
 		j.Suspensions = append(j.Suspensions, jobs.Span{From: sp.From, To: sp.To})
 	}

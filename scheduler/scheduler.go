@@ -91,6 +91,10 @@ type Plan struct {
 	// is then out of date.
 	Never     map[jobs.ID]string
 	Placeable []jobs.ID
+	// Resume are suspended jobs asked to resume (ResumeWanted) whose CPUs
+	// and memory are free again: the daemon resumes them. Until one fits,
+	// no job starts (it would take what the suspended one waits for).
+	Resume []*jobs.Job
 }
 
 type userQueue struct {
@@ -109,9 +113,12 @@ type usage struct {
 	load    Load            // cluster mode: per node
 }
 
+// add counts a running job. A suspended one holds no CPUs or memory:
+// OpenPBS releases them to other jobs (its processes are stopped).
 func (u *usage) add(j *jobs.Job) {
-	u.slots += j.Resources.NCPUs
-	u.mem += j.Resources.Mem
+	if !j.IsSuspended() {
+		u.addResources(j)
+	}
 	u.running++
 	u.byUser[j.Owner.UID]++
 	u.byQueue[j.Queue]++
@@ -119,9 +126,53 @@ func (u *usage) add(j *jobs.Job) {
 	if j.ID.IsSubjob() {
 		u.byArray[j.ID.Base()]++
 	}
+}
+
+// addResources counts what a job holds when it runs.
+func (u *usage) addResources(j *jobs.Job) {
+	u.slots += j.Resources.NCPUs
+	u.mem += j.Resources.Mem
 	if u.load != nil {
 		u.load.add(j)
 	}
+}
+
+// ResumeFits reports whether a suspended job's CPUs and memory are free
+// for it to resume now, given what the running jobs hold.
+func ResumeFits(s Snapshot, j *jobs.Job) bool {
+	u := usage{byUser: map[uint32]int{}, byQueue: map[string]int{}, byUQ: map[userQueue]int{}, byArray: map[jobs.ID]int{}}
+	if s.Nodes != nil {
+		u.load = Load{}
+	}
+	for _, r := range s.Running {
+		if r.ID != j.ID {
+			u.add(r)
+		}
+	}
+	return u.fits(&s, j)
+}
+
+// fits reports whether a suspended job fits what is free.
+func (u *usage) fits(s *Snapshot, j *jobs.Job) bool {
+	if s.Nodes == nil {
+		return u.slots+j.Resources.NCPUs <= s.Limits.Slots &&
+			(s.Limits.Memory == 0 || u.mem+j.Resources.Mem <= s.Limits.Memory)
+	}
+	seg, ok := j.Current()
+	if !ok {
+		return true
+	}
+	for _, c := range seg.Exec {
+		i := slices.IndexFunc(s.Nodes, func(n Node) bool { return n.Name == c.Host })
+		if i < 0 {
+			continue // a node that is gone: nothing to wait for there
+		}
+		n, used := s.Nodes[i], u.load[c.Host]
+		if used.slots+c.NCPUs > n.Slots || (n.Memory > 0 && used.mem+c.Mem > n.Memory) {
+			return false
+		}
+	}
+	return true
 }
 
 // Schedule returns the jobs to start now.
@@ -134,6 +185,22 @@ func Schedule(s Snapshot) Plan {
 		u.add(j)
 	}
 	var plan Plan
+	// Suspended jobs asked to resume come first, in the order they were
+	// suspended; one that does not fit yet stops the pass.
+	var resume []*jobs.Job
+	for _, j := range s.Running {
+		if j.IsSuspended() && j.ResumeWanted {
+			resume = append(resume, j)
+		}
+	}
+	slices.SortStableFunc(resume, func(a, b *jobs.Job) int { return a.Suspended.Compare(b.Suspended) })
+	for _, j := range resume {
+		if !u.fits(&s, j) {
+			return plan
+		}
+		plan.Resume = append(plan.Resume, j)
+		u.addResources(j)
+	}
 	queues := slices.Clone(s.Queues)
 	slices.SortStableFunc(queues, func(a, b Queue) int {
 		return cmp.Or(cmp.Compare(b.Priority, a.Priority), cmp.Compare(a.Name, b.Name))

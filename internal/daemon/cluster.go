@@ -550,8 +550,10 @@ func (d *Daemon) clusterNodes(who caller, req proto.NodesRequest) (any, error) {
 		}
 		for _, c := range seg.Exec {
 			if ni := byName[c.Host]; ni != nil {
-				ni.Assigned += c.NCPUs
-				ni.AssignedMem += c.Mem
+				if !j.IsSuspended() { // it released its CPUs and memory
+					ni.Assigned += c.NCPUs
+					ni.AssignedMem += c.Mem
+				}
 				if !slices.Contains(ni.Jobs, uint64(j.ID)) {
 					ni.Jobs = append(ni.Jobs, uint64(j.ID))
 				}

@@ -104,6 +104,7 @@ type Daemon struct {
 	uid      int
 	hostname string
 	keyFile  string // the host key (supervisor.HostKey)
+	binDir   string // where lazarusd and the other commands are (jobPlace)
 
 	cfgMu sync.RWMutex
 	cfg   config.Config
@@ -155,6 +156,7 @@ func Run(ctx context.Context, opts Options) (retErr error) {
 		uid: os.Getuid(), hostname: host, kick: make(chan struct{}, 1),
 		ckpts:   ckptTable{ops: map[jobs.ID]*ckptOp{}, tried: map[jobs.ID]time.Time{}},
 		entries: map[jobs.ID]cron.EntryID{}, records: newRecorder(), acct: newAcctWriter(), mail: newMailer(),
+		binDir: commandDir(),
 	}
 	// Descriptors we inherited (from a shell, a service manager) must not
 	// reach supervisors and jobs: a job holding a pipe or a socket of the
@@ -506,4 +508,18 @@ type cronLogger struct{ log *slog.Logger }
 func (c cronLogger) Info(msg string, kv ...any) { c.log.Debug(msg, kv...) }
 func (c cronLogger) Error(err error, msg string, kv ...any) {
 	c.log.Error(msg, append(kv, "error", err)...)
+}
+
+// commandDir is the directory of the lazarusd binary when the batch
+// commands a job runs by name (srun) are installed beside it; "" if not.
+func commandDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	dir := filepath.Dir(exe)
+	if st, err := os.Stat(filepath.Join(dir, "srun")); err != nil || !st.Mode().IsRegular() || st.Mode()&0o111 == 0 {
+		return ""
+	}
+	return dir
 }

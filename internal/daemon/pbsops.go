@@ -18,6 +18,7 @@ import (
 	"lazarus/internal/supervisor"
 	"lazarus/jobs"
 	"lazarus/queue"
+	"lazarus/scheduler"
 )
 
 // The PBS everyday commands: qsig, qrerun, qmove, qorder, qalter, qrun and
@@ -115,9 +116,18 @@ func (d *Daemon) signalOne(ctx context.Context, who caller, id jobs.ID, sig unix
 	if sig != unix.SIGSTOP && sig != unix.SIGCONT {
 		return d.signalTree(ctx, who, id, sig)
 	}
-	changed := false
+	changed, waits := false, false
+	// A suspended job released its CPUs and memory (OpenPBS's rule): it
+	// resumes now if they are free, else once they are (the scheduler's
+	// Plan.Resume), staying suspended until then.
+	fits := true
+	if j := d.store.View().Job(id); sig == unix.SIGCONT && j != nil && j.IsSuspended() {
+		if s, err := d.snapshot(); err == nil {
+			fits = scheduler.ResumeFits(s, j)
+		}
+	}
 	_, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
-		changed = false
+		changed, waits = false, false
 		if err := signallable(j); err != nil {
 			return err
 		}
@@ -126,6 +136,13 @@ func (d *Daemon) signalOne(ctx context.Context, who caller, id jobs.ID, sig unix
 		switch {
 		case sig == unix.SIGSTOP && !j.IsSuspended():
 			err = j.Suspend(now)
+		case sig == unix.SIGCONT && j.IsSuspended() && !fits:
+			if !j.ResumeWanted {
+				j.ResumeWanted = true
+				j.Event(now, "resume asked by %s: it resumes when the CPUs and memory it released are free", who.name)
+			}
+			waits = true
+			return nil
 		case sig == unix.SIGCONT && j.IsSuspended():
 			err = j.Resume(now)
 		case special == sigSuspend:
@@ -149,6 +166,10 @@ func (d *Daemon) signalOne(ctx context.Context, who caller, id jobs.ID, sig unix
 	if err != nil {
 		return err
 	}
+	if waits {
+		d.log.Info("job to resume when its CPUs are free", "job_id", id, "by", who.name)
+		return nil
+	}
 	if err := d.signalTree(ctx, who, id, sig); err != nil {
 		if changed { // not signalled: the record goes back to what the processes are
 			d.store.UpdateJob(id, func(j *jobs.Job) error {
@@ -165,7 +186,25 @@ func (d *Daemon) signalOne(ctx context.Context, who caller, id jobs.ID, sig unix
 		}
 		return err
 	}
+	if changed {
+		d.noteSuspension(id)
+		if sig == unix.SIGSTOP {
+			d.wake() // its CPUs and memory are free for others
+		}
+	}
 	return nil
+}
+
+// noteSuspension tells the job's supervisor of its suspensions, so that
+// its walltime does not count them (supervisor.WriteSuspension).
+func (d *Daemon) noteSuspension(id jobs.ID) {
+	j := d.store.View().Job(id)
+	if j == nil {
+		return
+	}
+	if err := supervisor.WriteSuspension(d.jobRunDir(id), j.Suspended, j.Suspensions); err != nil {
+		d.log.Warn("cannot tell the supervisor of the suspension: its walltime counts it", "job_id", id, "error", err)
+	}
 }
 
 // signallable refuses a job that is not running.
@@ -625,8 +664,10 @@ func (d *Daemon) nodes(_ context.Context, who caller, body json.RawMessage) (any
 	cfg := d.config()
 	info := proto.NodeInfo{Name: cfg.Server(), Server: cfg.Server(), Slots: cfg.Slots, MemBytes: cfg.Memory}
 	for _, j := range d.store.View().Active() {
-		info.Assigned += j.Resources.NCPUs
-		info.AssignedMem += j.Resources.Mem
+		if !j.IsSuspended() { // a suspended job released its CPUs and memory
+			info.Assigned += j.Resources.NCPUs
+			info.AssignedMem += j.Resources.Mem
+		}
 		info.Jobs = append(info.Jobs, uint64(j.ID))
 	}
 	slices.Sort(info.Jobs)

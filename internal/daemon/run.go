@@ -44,6 +44,13 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 		if d.cl != nil {
 			d.noteNever(plan)
 		}
+		for _, j := range plan.Resume {
+			// Its CPUs and memory are free again (qsig -s resume asked
+			// for it while they were taken).
+			if err := d.signalOne(ctx, caller{name: "the scheduler"}, j.ID, unix.SIGCONT, sigResume); err != nil {
+				d.log.Warn("cannot resume the job", "job_id", j.ID, "error", err)
+			}
+		}
 		for _, j := range plan.Start {
 			if ctx.Err() != nil || (d.cl != nil && !d.cl.node.Valid()) {
 				return
@@ -82,8 +89,18 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 // passGap is how long a wake-up waits for others to join it.
 const passGap = 5 * time.Millisecond
 
-// plan asks the scheduler what to start now.
+// plan asks the scheduler what to start (and resume) now.
 func (d *Daemon) plan() scheduler.Plan {
+	s, err := d.snapshot()
+	if err != nil {
+		d.log.Warn("cannot read the nodes; nothing is started in this pass", "error", err)
+		return scheduler.Plan{Wake: time.Now().Add(time.Second)}
+	}
+	return scheduler.Schedule(s)
+}
+
+// snapshot is the state the scheduler decides on.
+func (d *Daemon) snapshot() (scheduler.Snapshot, error) {
 	cfg := d.config()
 	v := d.store.View()
 	var queues []scheduler.Queue
@@ -106,11 +123,10 @@ func (d *Daemon) plan() scheduler.Plan {
 	}
 	if d.cl != nil {
 		if err := d.clusterSnapshot(&s); err != nil {
-			d.log.Warn("cannot read the nodes; nothing is started in this pass", "error", err)
-			return scheduler.Plan{Wake: time.Now().Add(time.Second)}
+			return s, err
 		}
 	}
-	return scheduler.Schedule(s)
+	return s, nil
 }
 
 func (d *Daemon) jobRunDir(id jobs.ID) string {
@@ -601,7 +617,7 @@ func groupOf(gid uint32) string {
 // jobPlace is where a job runs: the host, its TMPDIR and PBS_NODEFILE, and
 // a subjob's array.
 func (d *Daemon) jobPlace(j *jobs.Job) jobPlace {
-	at := jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID)}
+	at := jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID), binDir: d.binDir}
 	if n := d.nodeName(); n != "" {
 		at.host = n
 	}
@@ -621,6 +637,10 @@ var originVars = []string{"HOME", "LANG", "LOGNAME", "PATH", "MAIL", "SHELL", "T
 type jobPlace struct {
 	host, tmp, nodeFile string
 	array               *jobs.Array
+	// binDir is the directory of the batch commands, appended to the
+	// job's PATH when it is not on it: a job script runs srun, qsub or
+	// qstat by name wherever they are installed.
+	binDir string
 }
 
 // jobEnv builds a job's environment as a PBS user expects it: a login-like
@@ -676,6 +696,9 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 		"NCPUS":           ncpus,
 		"OMP_NUM_THREADS": strconv.Itoa(j.Resources.Threads()),
 		"TMPDIR":          at.tmp,
+		// The job's own TMPDIR, which a script may change (srun keeps
+		// its step counter there).
+		"LAZARUS_TMPDIR": at.tmp,
 	}
 	if userOMP != "" {
 		set["OMP_NUM_THREADS"] = userOMP
@@ -724,12 +747,24 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 			"SLURM_JOB_NUM_NODES": "1",
 			"SLURM_JOB_NODELIST":  at.host,
 			"SLURM_JOB_PARTITION": j.Queue,
+			// Open MPI's mpirun, seeing SLURM_JOBID, takes its slots from
+			// these two and refuses to run without them; MPICH's hydra
+			// reads them too.
+			"SLURM_NODELIST":       at.host,
+			"SLURM_NNODES":         "1",
+			"SLURM_TASKS_PER_NODE": ntasks,
 		} {
 			set[k] = v
 		}
 	}
 	for k, v := range set {
 		env[k] = v
+	}
+	if path := env["PATH"]; at.binDir != "" && !slices.Contains(filepath.SplitList(path), at.binDir) {
+		if path != "" {
+			path += string(filepath.ListSeparator)
+		}
+		env["PATH"] = path + at.binDir
 	}
 	out := make([]string, 0, len(env))
 	for k, v := range env {

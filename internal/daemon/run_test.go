@@ -50,6 +50,21 @@ func TestJobEnv(t *testing.T) {
 			t.Errorf("environment lacks %s: %v", want, env)
 		}
 	}
+	for _, want := range []string{"SLURM_NODELIST=host1", "SLURM_TASKS_PER_NODE=1", "SLURM_NNODES=1", "LAZARUS_TMPDIR=/s/tmp/42"} {
+		if !slices.Contains(env, want) {
+			t.Errorf("environment lacks %s (Open MPI's mpirun needs the first two): %v", want, env)
+		}
+	}
+	// The batch commands' directory ends PATH, once.
+	for _, tt := range []struct{ path, want string }{
+		{"/opt/bin", "PATH=/opt/bin:/lz/bin"}, {"/lz/bin:/usr/bin", "PATH=/lz/bin:/usr/bin"}, {"", "PATH=/lz/bin"},
+	} {
+		j.Vars = []string{"PATH=" + tt.path}
+		env = jobEnv(j, submit, pw, jobPlace{host: "host1", tmp: "/s/tmp/42", nodeFile: "/s/aux/42", binDir: "/lz/bin"})
+		if !slices.Contains(env, tt.want) {
+			t.Errorf("PATH %q with the commands in /lz/bin: want %s in %v", tt.path, tt.want, env)
+		}
+	}
 	if slices.ContainsFunc(env, func(kv string) bool { return strings.HasPrefix(kv, "SLURM_ARRAY_TASK_ID=") }) {
 		t.Error("SLURM_ARRAY_TASK_ID set for a job that is not an array")
 	}

@@ -63,8 +63,11 @@ when the checkpoint is done.
 shows it S in qstat; -s resume lets it go on. STOP and CONT, which owners may
 send, do the same. The suspension is recorded with the job: a job restarted
 from a checkpoint (after a power cut, a qhold...) comes back suspended if it
-was, and running if it was resumed, whatever its image holds. Its walltime
-counts on while it is suspended, and it keeps its CPUs and memory.
+was, and running if it was resumed, whatever its image holds. As in OpenPBS,
+a suspended job is not charged for walltime and releases its CPUs and memory
+to other jobs: -s resume (or CONT) resumes it at once if they are free, else
+marks it for resumption, and it stays S until they are. qdel of a suspended
+job resumes it so that it gets SIGTERM, then SIGKILL.
 
 You may signal your own jobs; root and operators anyone's.
 Exit status: 0, or 1 if any job could not be signalled (each says why).

@@ -39,7 +39,7 @@ as on the command line, which wins over them: "#PBS -l walltime=1:00:00".
 No variable is expanded in a directive (#PBS -e out.$PBS_JOBID is that name).
 Lines that start with #SBATCH are translated from Slurm: --job-name (-J),
 --time (-t), --mem, --mem-per-cpu, --cpus-per-task (-c), --ntasks (-n) and
---ntasks-per-node (mpiprocs of cpus-per-task CPUs each; no srun: use mpirun),
+--ntasks-per-node (mpiprocs of cpus-per-task CPUs each; srun runs that many tasks),
 --nodes=1 (-N), --array (-a: a list, 1,6-7,12%2), --dependency (-d: after,
 afterok, afternotok, afterany; "," all, "?" one of them),
 --output (-o) and --error (-e) with %j %J %x %A %a %u %N %n %t %s %% (and
@@ -76,7 +76,8 @@ what happens to the job.
 The job runs as you (uid, gid and groups; -W group_list picks another of
 your groups), in the directory qsub ran in, without a terminal (but see
 INTERACTIVE JOBS), with HOME,
-USER, LOGNAME, SHELL and PATH set as at login, plus what -v and -V add, and
+USER, LOGNAME, SHELL and PATH set as at login, plus what -v and -V add (PATH
+then ends with the batch commands' directory, for srun, if it lacks it), and
 PBS's variables: PBS_JOBID, PBS_JOBNAME, PBS_QUEUE, PBS_O_QUEUE,
 PBS_O_WORKDIR, PBS_O_HOST, PBS_O_HOME, PBS_O_PATH, PBS_O_SHELL, PBS_O_LOGNAME
 (and PBS_O_LANG, PBS_O_MAIL, PBS_O_TZ), PBS_ENVIRONMENT=PBS_BATCH,
@@ -85,9 +86,11 @@ without mpiprocs once per CPU; rewritten, at the same path, at every start
 and restart), NCPUS and OMP_NUM_THREADS (of the first chunk: ompthreads,
 else ncpus), and TMPDIR, a directory of the
 job's own (mode 0700) that lives as long as the job, across checkpoints and
-restarts. A job from #SBATCH lines also gets SLURM_JOB_ID, SLURM_JOB_NAME,
+restarts (LAZARUS_TMPDIR names it too, whatever the script does to TMPDIR). A job
+from #SBATCH lines also gets SLURM_JOB_ID, SLURM_JOB_NAME,
 SLURM_SUBMIT_DIR, SLURM_SUBMIT_HOST, SLURM_CPUS_PER_TASK, SLURM_NTASKS,
-SLURM_JOB_NUM_NODES, SLURM_JOB_NODELIST and SLURM_JOB_PARTITION. The same
+SLURM_TASKS_PER_NODE, SLURM_JOB_NUM_NODES, SLURM_NNODES, SLURM_JOB_NODELIST,
+SLURM_NODELIST and SLURM_JOB_PARTITION. The same
 values are also in LAZARUS_JOBID, LAZARUS_JOBNAME, LAZARUS_QUEUE,
 LAZARUS_NCPUS, LAZARUS_O_WORKDIR, LAZARUS_O_HOST, LAZARUS_O_* and
 LAZARUS_ENVIRONMENT=LAZARUS_BATCH. A script whose first line is not "#!"

@@ -153,10 +153,14 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 	usage := time.NewTicker(usagePoll)
 	defer usage.Stop()
 	meter.sample()
+	// The walltime counts from now, less the time the job is suspended
+	// (suspend.go): when it is up, what is left is looked at again.
+	wallStart := time.Now()
+	var wallTimer *time.Timer
 	if spec.Walltime > 0 {
-		t := time.NewTimer(spec.Walltime)
-		defer t.Stop()
-		walltime = t.C
+		wallTimer = time.NewTimer(spec.Walltime)
+		defer wallTimer.Stop()
+		walltime = wallTimer.C
 	}
 	if spec.CPUTime > 0 {
 		t := time.NewTicker(cputPoll)
@@ -186,6 +190,10 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 			initLast = time.After(20 * time.Millisecond)
 		}
 		signalTree(cg, unix.SIGTERM)
+		// A suspended (stopped) process gets the SIGTERM only once it
+		// continues: it is resumed to take it, as PBS resumes a job it
+		// deletes (the init stopped above stays stopped).
+		signalTreeBut(cg, unix.SIGCONT, stoppedInit(pid, initLast != nil))
 		grace = time.After(spec.KillGrace)
 	}
 	for done := false; !done; {
@@ -222,6 +230,13 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 			log.Info("no terminal attached, killing the job")
 			killTree(fmt.Sprintf(reasonNoAttach, jobs.FormatDuration(attachWait)))
 		case <-walltime:
+			now := time.Now()
+			if used := now.Sub(wallStart) - suspendedSince(runDir, wallStart, spec.Suspended, now); used < spec.Walltime {
+				// Suspended for part of it: not yet (and while it is
+				// suspended, looked at again at least every second).
+				wallTimer.Reset(max(spec.Walltime-used, time.Second))
+				continue
+			}
 			log.Info("walltime exceeded, killing the job")
 			killTree(fmt.Sprintf("walltime exceeded (limit %s)", jobs.FormatDuration(spec.Walltime)))
 		case <-cput:
@@ -331,6 +346,26 @@ func signalTree(cg *memCgroup, sig unix.Signal) {
 	for _, p := range pids {
 		unix.Kill(p, sig)
 	}
+}
+
+// signalTreeBut is signalTree sparing one process (0: none).
+func signalTreeBut(cg *memCgroup, sig unix.Signal, spare int) {
+	pids, _ := proc.Descendants(os.Getpid())
+	if cg != nil {
+		pids = append(pids, cg.procs()...)
+	}
+	for _, p := range pids {
+		if p != spare {
+			unix.Kill(p, sig)
+		}
+	}
+}
+
+func stoppedInit(pid int, stopped bool) int {
+	if stopped {
+		return pid
+	}
+	return 0
 }
 
 // isNamespaceInit reports whether pid is the init (pid 1) of a PID
