@@ -138,9 +138,10 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 		res = &CheckpointResult{}
 		err = t.do(func() error { return td.run(ctx, res) })
 	}
-	for try := 1; try < checkpointRetries && errors.As(err, new(*racedError)); try++ {
+	for try := 1; try < checkpointRetries && (errors.As(err, new(*racedError)) || memberExited(err, pid)); try++ {
 		// The program was changing its mappings as the checkpoint began
-		// (a JIT, a garbage collector): it ran on; again.
+		// (a JIT, a garbage collector), or a process of the tree ended
+		// as it was being stopped (a script's sleep): it ran on; again.
 		log.Info(fmt.Sprintf("%v (attempt %d of %d)", err, try, checkpointRetries))
 		time.Sleep(time.Duration(try) * 50 * time.Millisecond)
 		td = &dumpTree{opts: opts, log: log, rootPID: pid, rootPath: path, rootFile: opts.File}
@@ -158,6 +159,14 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// memberExited reports that err is the end of a process of the tree other
+// than its root, met as the checkpoint stopped it: the tree is not what
+// was found, and a new attempt finds it as it is now.
+func memberExited(err error, root int) bool {
+	var ee *ExitedError
+	return errors.As(err, &ee) && ee.PID != root
 }
 
 // imagePath applies the CONVEX naming rules for -d and -f.
@@ -216,7 +225,10 @@ type dumper struct {
 	plan      []regionPlan
 	deferPlan bool
 	copied    map[uint64][]byte // what copyFrozen copied, by address of extent
-	tmp       string            // the image under its temporary name
+	// inFreeze: the process is small (dumpTree.small): no twin, its
+	// saved pages are all copied in the freeze (copyFrozen).
+	inFreeze bool
+	tmp      string // the image under its temporary name
 
 	tree     *dumpTree
 	parent   *dumper

@@ -48,6 +48,9 @@ type dumpTree struct {
 	// vmas: per pid, what smaps said before the freeze (twin.go); nil:
 	// no copy-on-write twins.
 	vmas map[int]vmaFlags
+	// small: the processes whose private memory is copied in the freeze
+	// rather than held by a twin (smallCopyMax).
+	small map[int]bool
 	// pre: per pid, the write-protection made before the freeze
 	// (uffdpre_linux_amd64.go), until its snapshot takes it.
 	pre  map[int]*preSnap
@@ -83,12 +86,19 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		var frozen uint64
 		if t.opts.Signal == 0 {
 			t.vmas = map[int]vmaFlags{}
+			t.small = map[int]bool{}
+			var small uint64
 			for _, pid := range t.scanTree() {
 				if v, err := readVMAFlags(pid); err == nil {
 					t.vmas[pid] = v
 					frozen += v.frozen
+					if v.private <= smallCopyMax && small+v.private <= smallCopyTotal {
+						t.small[pid] = true
+						small += v.private
+					}
 				}
 			}
+			frozen += small
 		}
 		var err error
 		if t.pool, err = newBufPool(frozen); err != nil {

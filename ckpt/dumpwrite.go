@@ -51,7 +51,7 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 	// write it (after finding the pages) if it does not fit.
 	copied := twins && t.copyFrozen()
 	for i, d := range t.procs {
-		if copied && (d.twin != nil || d.snap != nil) {
+		if copied && (d.twin != nil || d.snap != nil || d.inFreeze) {
 			continue // after the freeze
 		}
 		if d.deferPlan {
@@ -93,6 +93,16 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 					return err
 				}
 				continue
+			}
+			if d.inFreeze && writers[i] == nil {
+				w, err := d.newImageWriter(t.pool)
+				if err != nil {
+					return err
+				}
+				writers[i] = w
+				if err := w.write(ctx, d.segments(false), copySource(d.copied), nil, nil); err != nil {
+					return err
+				}
 			}
 			if d.twin == nil {
 				continue
@@ -177,8 +187,23 @@ func (d *dumper) segments(fromTwin bool) []int {
 	return out
 }
 
+// smallCopyMax: a process with at most this much private memory (a
+// shell, sleep, cat: most of a script's processes) has it copied in the
+// freeze (copyFrozen), which is quicker than its twin and leaves nothing
+// behind it: a twin outlives the freeze, and a process that exits before
+// its twin is reaped hands the twin to the reaper of its namespace, a
+// zombie of the job's process group until that reaper collects it (some
+// init processes never do, and the group's next checkpoint would then
+// find a member outside the tree). smallCopyTotal bounds them together
+// (the arena, frozenCopyMax).
+const (
+	smallCopyMax   = 4 << 20
+	smallCopyTotal = 24 << 20
+)
+
 // makeTwins makes the twin of every process that has private memory to
-// save. On error the twins made so far are left for endTwins.
+// save, but the small ones'. On error the twins made so far are left for
+// endTwins.
 func (t *dumpTree) makeTwins() error {
 	for i, d := range t.procs {
 		if _, ok := t.vmas[d.pid]; !ok || d.zombie {
@@ -189,6 +214,15 @@ func (t *dumpTree) makeTwins() error {
 			need = need || d.twinBound(r) && (d.plan[j].deferred || len(d.plan[j].runs) > 0)
 		}
 		if !need {
+			continue
+		}
+		if t.small[d.pid] && t.pre[d.pid] == nil {
+			if d.deferPlan {
+				if err := d.planDeferred(d.pid); err != nil {
+					return err
+				}
+			}
+			d.inFreeze = true
 			continue
 		}
 		var err error
@@ -210,11 +244,11 @@ func (t *dumpTree) makeTwins() error {
 func (t *dumpTree) copyFrozen() bool {
 	var need uint64
 	for _, d := range t.procs {
-		if d.twin == nil && d.snap == nil {
+		if d.twin == nil && d.snap == nil && !d.inFreeze {
 			continue
 		}
 		for j, r := range d.meta.Regions {
-			if !d.twinBound(r) {
+			if d.inFreeze || !d.twinBound(r) {
 				for _, run := range d.plan[j].runs {
 					need += run[1] - run[0]
 				}
@@ -226,12 +260,12 @@ func (t *dumpTree) copyFrozen() bool {
 	}
 	arena := t.pool.arena
 	for _, d := range t.procs {
-		if d.twin == nil && d.snap == nil {
+		if d.twin == nil && d.snap == nil && !d.inFreeze {
 			continue
 		}
 		d.copied = map[uint64][]byte{}
 		for j, r := range d.meta.Regions {
-			if d.twinBound(r) {
+			if !d.inFreeze && d.twinBound(r) {
 				continue
 			}
 			for _, run := range d.plan[j].runs {

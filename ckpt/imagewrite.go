@@ -63,15 +63,27 @@ func (s twinSource) read(b []byte, e extent, off uint64) error {
 	return s.tw.read(b, e.Addr+off)
 }
 
-// copySource reads the copies copyFrozen made, by address of extent.
+// copySource reads the copies copyFrozen made, by address of the run of
+// pages copied. An extent is one such run, or a part of one: the pages of
+// a small process's region that it still shares with its parent by fork
+// are left out of its image (cowshare.go), which splits the run.
 type copySource map[uint64][]byte
 
 func (s copySource) read(b []byte, e extent, off uint64) error {
 	c, ok := s[e.Addr]
-	if !ok || uint64(len(c)) != e.Len {
+	if !ok || uint64(len(c)) < e.Len {
+		ok = false
+		for start, run := range s {
+			if start <= e.Addr && e.Addr+e.Len <= start+uint64(len(run)) {
+				c, ok = run[e.Addr-start:], true
+				break
+			}
+		}
+	}
+	if !ok {
 		return fmt.Errorf("internal error: no copy of %#x", e.Addr)
 	}
-	copy(b, c[off:])
+	copy(b, c[off:e.Len])
 	return nil
 }
 

@@ -294,6 +294,9 @@ type vmaFlags struct {
 	// frozen is the size of the mappings whose saved pages are copied in
 	// the freeze: shared ones and noFork ones.
 	frozen uint64
+	// private: the private memory a twin would hold (smaps Anonymous and
+	// Swap of the private mappings).
+	private uint64
 	// advice, growsDown: what collectVMFlags records (parseVMFlags).
 	advice    map[uint64][]string
 	growsDown map[uint64]bool
@@ -329,6 +332,15 @@ func readVMAFlags(pid int) (vmaFlags, error) {
 				v.frozen += end - start
 			}
 			continue
+		}
+		if !shared {
+			for _, k := range []string{"Anonymous:", "Swap:"} {
+				if rest, ok := strings.CutPrefix(line, k); ok {
+					var kb uint64
+					fmt.Sscanf(rest, "%d", &kb)
+					v.private += kb << 10
+				}
+			}
 		}
 		// A mapping's first line: "START-END PERMS ...".
 		if i := strings.IndexByte(line, '-'); i > 0 && !strings.Contains(line[:i], ":") {
