@@ -3,6 +3,7 @@ package ckpt
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -371,7 +372,7 @@ func benchStop(b *testing.B, mib int, tracked bool) {
 		time.Sleep(200 * time.Millisecond)
 		gapOf() // start measuring now
 		base := resetPeakRSS()
-		res, err = Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img, Parent: parent})
+		res, err = Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img, Parent: parent, Logger: benchLogger()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -417,6 +418,16 @@ func benchStop(b *testing.B, mib int, tracked bool) {
 		b.ReportMetric(median(rss)*(1<<20)/o, "rss/orig")
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// benchLogger is the checkpoints' logger of the benchmarks: with
+// LAZARUS_BENCH_DEBUG=1 their debugging output on stderr (what the freeze
+// spent its time on), else none.
+func benchLogger() *slog.Logger {
+	if os.Getenv("LAZARUS_BENCH_DEBUG") != "1" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func tailLine(b []byte) string {

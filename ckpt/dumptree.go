@@ -46,8 +46,11 @@ type dumpTree struct {
 	vmas map[int]vmaFlags
 	// pre: per pid, the write-protection made before the freeze
 	// (uffdpre_linux_amd64.go), until its snapshot takes it.
-	pre  map[int]*preSnap
-	pool *bufPool // the image writer's buffers
+	pre map[int]*preSnap
+	// rearmed: per pid, the dirty-page tracker re-armed before the
+	// freeze (rearm_linux_amd64.go), until trackDirty takes it.
+	rearmed map[int]*rearmed
+	pool    *bufPool // the image writer's buffers
 	// parents: the parent checkpoint's images by pid (opts.Parent).
 	parents map[int]*Image
 }
