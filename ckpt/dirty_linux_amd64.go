@@ -510,7 +510,8 @@ func keepPage(file bool, cat uint64) bool {
 // protected and protects them again (PM_SCAN_WP_MATCHING: in one walk of
 // the page table, under its lock, so no write falls between the two); an
 // error (EPERM) if the range is not registered in write-protect async
-// mode any more.
+// mode any more. With an error, the runs are those protected again
+// before it (exactly the pages reported).
 func scanRearm(pm *os.File, start, end uint64, file bool) ([][2]uint64, error) {
 	var runs [][2]uint64
 	// PAGE_IS_FILE only where it matters (scanSaved).
@@ -518,7 +519,10 @@ func scanRearm(pm *os.File, start, end uint64, file bool) ([][2]uint64, error) {
 	if file {
 		ret |= pageIsFile | pageIsSwapped
 	}
-	err := pmScan(pm, start, end, pmScanWPMatching|pmScanCheckWPAsync, pageIsWritten, 0, ret, func(r pageRegion) {
+	// Present or swapped only: an entry emptied since it was protected
+	// (MADV_DONTNEED) counts as written too, and protecting it would
+	// leave a uffd-wp marker that pagemap reports as a swapped page.
+	err := pmScan(pm, start, end, pmScanWPMatching|pmScanCheckWPAsync, pageIsWritten, pageIsPresent|pageIsSwapped, ret, func(r pageRegion) {
 		if keepPage(file, r.categories) {
 			runs = appendRun(runs, r.start, r.end)
 		}

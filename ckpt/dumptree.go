@@ -94,6 +94,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		}
 		defer t.pool.close()
 		t.preProtect()
+		t.preRearm() // rearm_linux_amd64.go
 		defer func() {
 			for _, p := range t.pre {
 				p.close()
