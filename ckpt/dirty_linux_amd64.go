@@ -33,10 +33,12 @@ import (
 //
 // At the next checkpoint against that image (Parent), the tracker is used
 // only if it is provably the one recorded: same boot, same process (start
-// time), same descriptor and inode. A new tracker is made at every
-// checkpoint and the old one dropped, so a checkpoint that fails after it
-// protected the pages leaves no tracker that an image on disk records:
-// the next one saves everything. A region inherits from its parent only
+// time), same descriptor and inode. It is then re-armed in place, not
+// replaced (trackDirty, rearm_linux_amd64.go), after it is moved to
+// another descriptor, which only the new image records: a checkpoint that
+// fails or dies after it took written pages out of the tracker leaves no
+// tracker that an image on disk records, and the next one saves
+// everything. A region inherits from its parent only
 // if the parent's region was Tracked, this one maps the same thing at the
 // same addresses, and PAGEMAP_SCAN with PM_SCAN_CHECK_WPASYNC agrees that
 // it is still registered; anything else (the descriptor closed, an exec,
