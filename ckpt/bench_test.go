@@ -276,7 +276,9 @@ func BenchmarkThreadsCheckpointRestart(b *testing.B) {
 // the one before, the first one whole, with the dirty-page tracker: the
 // batch daemon's periodic checkpoint), and twin, untracked through
 // copy-on-write twins. LAZARUS_BENCH_WAY=uffd, tracked or twin runs one
-// way only (twin only when asked). Sizes: 256 MiB, 1 GiB and, when the
+// way only (twin only when asked); LAZARUS_BENCH_PREREARM=0 re-arms the
+// tracker of a tracked one in the freeze only (rearm_linux_amd64.go);
+// LAZARUS_BENCH_DEBUG=1 prints the checkpoints' debugging output. Sizes: 256 MiB, 1 GiB and, when the
 // machine has the memory, 4 GiB; LAZARUS_BENCH_14G=1 adds 14 GiB (minutes,
 // and 17 GiB of memory free).
 func BenchmarkCheckpointStop(b *testing.B) {
@@ -305,7 +307,8 @@ func BenchmarkCheckpointStop(b *testing.B) {
 		for _, mib := range sizes {
 			b.Run(fmt.Sprintf("%s/%dMiB", way, mib), func(b *testing.B) {
 				uffdSnapshots = way != "twin"
-				defer func() { uffdSnapshots = true }()
+				preRearms = os.Getenv("LAZARUS_BENCH_PREREARM") != "0"
+				defer func() { uffdSnapshots, preRearms = true, true }()
 				for i := 0; i < b.N; i++ {
 					benchStop(b, mib, way == "tracked")
 				}
