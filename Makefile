@@ -43,7 +43,9 @@ test: build
 # (ckpt/bench_test.go: the job's stop, until durable, checkpointer RSS,
 # tracked and untracked, as ratios to issue 13's figures) runs 256 MiB,
 # 1 GiB and 4 GiB (if memory allows); LAZARUS_BENCH_14G=1 adds 14 GiB
-# (minutes, 17 GiB free); LAZARUS_BENCH_WAY=uffd|tracked|twin one way.
+# (minutes, 17 GiB free); LAZARUS_BENCH_WAY=uffd|tracked|twin one way;
+# LAZARUS_BENCH_PREREARM=0 re-arms the tracker in the freeze only;
+# LAZARUS_BENCH_DEBUG=1 prints what each freeze spent its time on.
 bench: build
 	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 60m ./...
 

@@ -3,6 +3,7 @@ package ckpt
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -275,7 +276,9 @@ func BenchmarkThreadsCheckpointRestart(b *testing.B) {
 // the one before, the first one whole, with the dirty-page tracker: the
 // batch daemon's periodic checkpoint), and twin, untracked through
 // copy-on-write twins. LAZARUS_BENCH_WAY=uffd, tracked or twin runs one
-// way only (twin only when asked). Sizes: 256 MiB, 1 GiB and, when the
+// way only (twin only when asked); LAZARUS_BENCH_PREREARM=0 re-arms the
+// tracker of a tracked one in the freeze only (rearm_linux_amd64.go);
+// LAZARUS_BENCH_DEBUG=1 prints the checkpoints' debugging output. Sizes: 256 MiB, 1 GiB and, when the
 // machine has the memory, 4 GiB; LAZARUS_BENCH_14G=1 adds 14 GiB (minutes,
 // and 17 GiB of memory free).
 func BenchmarkCheckpointStop(b *testing.B) {
@@ -304,7 +307,8 @@ func BenchmarkCheckpointStop(b *testing.B) {
 		for _, mib := range sizes {
 			b.Run(fmt.Sprintf("%s/%dMiB", way, mib), func(b *testing.B) {
 				uffdSnapshots = way != "twin"
-				defer func() { uffdSnapshots = true }()
+				preRearms = os.Getenv("LAZARUS_BENCH_PREREARM") != "0"
+				defer func() { uffdSnapshots, preRearms = true, true }()
 				for i := 0; i < b.N; i++ {
 					benchStop(b, mib, way == "tracked")
 				}
@@ -371,7 +375,7 @@ func benchStop(b *testing.B, mib int, tracked bool) {
 		time.Sleep(200 * time.Millisecond)
 		gapOf() // start measuring now
 		base := resetPeakRSS()
-		res, err = Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img, Parent: parent})
+		res, err = Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img, Parent: parent, Logger: benchLogger()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -417,6 +421,16 @@ func benchStop(b *testing.B, mib int, tracked bool) {
 		b.ReportMetric(median(rss)*(1<<20)/o, "rss/orig")
 	}
 	b.ReportMetric(0, "ns/op")
+}
+
+// benchLogger is the checkpoints' logger of the benchmarks: with
+// LAZARUS_BENCH_DEBUG=1 their debugging output on stderr (what the freeze
+// spent its time on), else none.
+func benchLogger() *slog.Logger {
+	if os.Getenv("LAZARUS_BENCH_DEBUG") != "1" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 func tailLine(b []byte) string {

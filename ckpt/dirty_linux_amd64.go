@@ -33,10 +33,12 @@ import (
 //
 // At the next checkpoint against that image (Parent), the tracker is used
 // only if it is provably the one recorded: same boot, same process (start
-// time), same descriptor and inode. A new tracker is made at every
-// checkpoint and the old one dropped, so a checkpoint that fails after it
-// protected the pages leaves no tracker that an image on disk records:
-// the next one saves everything. A region inherits from its parent only
+// time), same descriptor and inode. It is then re-armed in place, not
+// replaced (trackDirty, rearm_linux_amd64.go), after it is moved to
+// another descriptor, which only the new image records: a checkpoint that
+// fails or dies after it took written pages out of the tracker leaves no
+// tracker that an image on disk records, and the next one saves
+// everything. A region inherits from its parent only
 // if the parent's region was Tracked, this one maps the same thing at the
 // same addresses, and PAGEMAP_SCAN with PM_SCAN_CHECK_WPASYNC agrees that
 // it is still registered; anything else (the descriptor closed, an exec,
@@ -139,9 +141,27 @@ func (d *dumper) isTracker(fd int) bool {
 
 // trackDirty runs in the freeze, once the regions are known: it finds the
 // pages written since the parent checkpoint where the parent's tracker
-// says so (the regions d.plan[i].incr inherits), then drops every old
-// tracker and, with Track or Parent, makes the one for the next
-// checkpoint.
+// says so (the regions d.plan[i].incr inherits) and re-arms that tracker
+// in place for the next checkpoint; where there is no tracker to trust
+// it drops the old ones and, with Track or Parent, makes a new one.
+//
+// Re-armed in place (rearm): one PAGEMAP_SCAN with PM_SCAN_WP_MATCHING
+// per region both returns the pages written since the tracker was last
+// armed and protects them again, atomically (the kernel walks the page
+// table under its lock): what a write meets after it is counted for the
+// next generation, what it met before for this one. Only the written
+// pages' entries are rewritten, where dropping the tracker and arming a
+// new one rewrote every entry twice (UFFDIO_UNREGISTER, then the new
+// protection). The pages written before the freeze may have been
+// re-armed already (t.rearmed, rearm_linux_amd64.go): this generation is
+// both sets.
+//
+// The witness: before the tracker is touched, its descriptor is moved to
+// another number (moveTracker), which only the image this checkpoint
+// writes records. A checkpoint that fails or is killed after it leaves a
+// tracker the parent image does not name: the next checkpoint against
+// that image saves everything (trackerIntact), never an image with the
+// pages this one took out of the tracker missing.
 func (d *dumper) trackDirty(pm *os.File) error {
 	if d.zombie {
 		return nil
@@ -158,28 +178,44 @@ func (d *dumper) trackDirty(pm *os.File) error {
 	if !want && len(found) == 0 {
 		return nil
 	}
+	var pre *rearmed
+	if d.tree != nil {
+		pre = d.tree.rearmed[d.pid]
+		delete(d.tree.rearmed, d.pid)
+	}
 	written := map[int][][2]uint64{}
+	keep := trackerFD{fd: -1} // the tracker re-armed in place
 	if p := d.parentImg; p != nil {
 		why := restoredTracker(p, d.opts.Key, d.stat.StartTime) // retrack_linux_amd64.go
 		if why == "" {
-			why = d.trackerIntact(p, found)
-		}
-		if why == "" {
-			why = d.scanWrites(p, pm, written)
+			keep, why = d.trackerIntact(p, found, pre)
 		}
 		if why != "" {
+			keep = trackerFD{fd: -1}
 			d.log.Info(fmt.Sprintf("%s(%d): writes since %s not known (%s): its memory is saved whole", d.comm, d.pid, p.Path, why))
 		}
 	}
-	// The old trackers go (the descriptor in the process keeps a
-	// registration alive), the new one comes, in one injection.
+	// The witness first (the kept tracker moved, unless that was done
+	// before the freeze), the old trackers closed, the new one made if
+	// none is kept: one injection.
 	newFD := -1
+	moved := keep.fd >= 0 && pre != nil && pre.fd == keep.fd
 	err := d.withInjection(func(t *task, _ uint64) error {
 		for _, tr := range found {
-			t.call("close", unix.SYS_CLOSE, uint64(tr.fd))
+			if tr.fd != keep.fd {
+				t.call("close", unix.SYS_CLOSE, uint64(tr.fd))
+			}
 		}
-		if !want || d.opts.Signal == unix.SIGKILL {
-			return nil // the process ends with this checkpoint
+		if keep.fd >= 0 && !moved {
+			fd, err := moveTracker(t, keep.fd)
+			if err != nil {
+				return err
+			}
+			keep.fd = fd
+			d.trackerFDs = append(d.trackerFDs, fd)
+		}
+		if keep.fd >= 0 || !want || d.opts.Signal == unix.SIGKILL {
+			return nil // kept, or the process ends with this checkpoint
 		}
 		low, err := t.call("userfaultfd", unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK|uffdUserModeOnly)
 		if err != nil {
@@ -194,13 +230,28 @@ func (d *dumper) trackDirty(pm *os.File) error {
 	})
 	if err != nil {
 		d.log.Info(fmt.Sprintf("%s(%d): no dirty-page tracker: %v", d.comm, d.pid, err))
+		if keep.fd >= 0 && !moved {
+			// Not moved: untouched, and still the parent's; this
+			// checkpoint leaves it alone and saves everything.
+			keep = trackerFD{fd: -1}
+		}
 		newFD = -1
 	}
 	present := map[int][][2]uint64{}
-	if newFD > 0 {
+	if keep.fd >= 0 {
+		// From here on the tracker is this checkpoint's (moved).
+		d.madeTracker = keep.fd
+		if why := d.rearm(keep.fd, pm, pre, written); why != "" {
+			d.log.Info(fmt.Sprintf("%s(%d): writes since %s not known (%s): its memory is saved whole", d.comm, d.pid, d.parentImg.Path, why))
+			clear(written)
+		}
+		if err := d.protect(keep.fd, keep.ino, false, pm, written, present); err != nil {
+			d.log.Info(fmt.Sprintf("%s(%d): no dirty-page tracker: %v", d.comm, d.pid, err))
+		}
+	} else if newFD > 0 {
 		d.madeTracker = newFD
 		d.trackerFDs = append(d.trackerFDs, newFD)
-		if err := d.protect(newFD, pm, present); err != nil {
+		if err := d.protect(newFD, 0, true, pm, nil, present); err != nil {
 			d.log.Info(fmt.Sprintf("%s(%d): no dirty-page tracker: %v", d.comm, d.pid, err))
 		}
 	}
@@ -247,86 +298,127 @@ func (d *dumper) trackDirty(pm *os.File) error {
 		// (copyFrozen).
 		d.plan[i].runs, d.plan[i].deferred = inc.saved, false
 	}
-	d.log.Debug(fmt.Sprintf("%s(%d): writes tracked in %.1f ms, %d regions inherit", d.comm, d.pid, time.Since(t0).Seconds()*1e3, len(incr)))
+	d.log.Debug(fmt.Sprintf("%s(%d): writes tracked in %.1f ms, %d regions inherit, tracker re-armed in place %v", d.comm, d.pid, time.Since(t0).Seconds()*1e3, len(incr), keep.fd >= 0))
 	return nil
 }
 
-// trackerIntact says why the tracker the parent image p recorded cannot
-// be trusted, "" if it can.
-func (d *dumper) trackerIntact(p *Image, found []trackerFD) string {
+// moveTracker moves the tracker at fd of the process t injects into to
+// the lowest free descriptor from trackFDBase but fd, and returns it.
+func moveTracker(t *task, fd int) (int, error) {
+	nfd, err := t.call("fcntl", unix.SYS_FCNTL, uint64(fd), unix.F_DUPFD_CLOEXEC, trackFDBase)
+	if err != nil {
+		return -1, fmt.Errorf("move the dirty-page tracker: %w", err)
+	}
+	if _, err := t.call("close", unix.SYS_CLOSE, uint64(fd)); err != nil {
+		t.call("close", unix.SYS_CLOSE, nfd)
+		return -1, fmt.Errorf("move the dirty-page tracker: %w", err)
+	}
+	return int(nfd), nil
+}
+
+// trackerIntact returns the tracker the parent image p recorded, as it
+// is now (moved before the freeze if pre says so), or says why it cannot
+// be trusted.
+func (d *dumper) trackerIntact(p *Image, found []trackerFD, pre *rearmed) (trackerFD, string) {
+	none := trackerFD{fd: -1}
 	rec := p.meta.Track
 	switch {
 	case rec == nil:
-		return "no tracker was left at that checkpoint"
+		return none, "no tracker was left at that checkpoint"
 	case p.depth()+1 >= maxChain:
-		return fmt.Sprintf("a chain of %d images", maxChain)
+		return none, fmt.Sprintf("a chain of %d images", maxChain)
 	case rec.Boot != bootID():
-		return "the machine was restarted since"
+		return none, "the machine was restarted since"
 	case rec.Start != d.stat.StartTime:
-		return "another process since"
+		return none, "another process since"
+	}
+	fd := rec.FD
+	if pre != nil {
+		if pre.ino != rec.Ino || pre.start != rec.Start {
+			return none, "its tracker was re-armed for another image"
+		}
+		fd = pre.fd
 	}
 	for _, t := range found {
-		if t.fd == rec.FD && t.ino == rec.Ino {
-			return ""
+		if t.fd == fd && t.ino == rec.Ino {
+			return t, ""
 		}
 	}
-	return "its tracker is gone (closed, or the program exec'd)"
+	return none, "its tracker is gone (closed, moved by a checkpoint that did not end, or the program exec'd)"
 }
 
-// scanWrites reads, through the parent's tracker, the pages written since
-// the parent checkpoint of each region that inherits, into written (by
-// region index); it unregisters the regions from the old tracker.
-func (d *dumper) scanWrites(p *Image, pm *os.File, written map[int][][2]uint64) string {
-	uffd, err := d.copyFD(p.meta.Track.FD)
-	if err != nil {
-		return err.Error()
+// inherits reports whether region i of d can take its pages written
+// since the parent image from the tracker; pr is the parent's region.
+func (d *dumper) inherits(i int) bool {
+	r := d.meta.Regions[i]
+	pr := d.parentImg.regionAt(r.Start, r.End)
+	// A parent region with pages inherited from its parent process lacks
+	// them: they are in that process's image, no layer of this chain
+	// (cowshare.go).
+	return trackable(r, d.plan[i]) && pr != nil && pr.Tracked && len(pr.Inherit) == 0 && sameMapping(r, *pr)
+}
+
+// rearm re-arms the tracker at fd (this checkpoint's: moved) in place for
+// every region that inherits, and puts in written (by region index) the
+// pages written since the parent checkpoint: those it protects again,
+// and those pre protected again before the freeze. A region the scan
+// refuses (EPERM: not registered any more, after an mremap, a new
+// mapping) is left out: protect registers it, and it is saved whole.
+func (d *dumper) rearm(fd int, pm *os.File, pre *rearmed, written map[int][][2]uint64) string {
+	if pre != nil && pre.err != "" {
+		return pre.err
 	}
-	defer unix.Close(uffd)
 	for i, r := range d.meta.Regions {
-		pr := p.regionAt(r.Start, r.End)
-		// A parent region with pages inherited from its parent process
-		// lacks them: they are in that process's image, no layer of
-		// this chain (cowshare.go).
-		if !trackable(r, d.plan[i]) || pr == nil || !pr.Tracked || len(pr.Inherit) > 0 || !sameMapping(r, *pr) {
+		if !d.inherits(i) {
 			continue
 		}
-		w, err := scanWritten(pm, r.Start, r.End, r.Kind == regionFile)
+		span := [][2]uint64{{r.Start, r.End}}
+		if pre != nil && len(intersectRuns(pre.lost, span)) > 0 {
+			continue // its scan before the freeze failed midway
+		}
+		w, err := scanRearm(pm, r.Start, r.End, r.Kind == regionFile)
 		if err != nil {
-			// EPERM: not registered any more (mremap, a new mapping).
 			d.log.Info(fmt.Sprintf("%s(%d) region %#x-%#x: writes not tracked (%v): saved whole", d.comm, d.pid, r.Start, r.End, err))
 			continue
 		}
+		if pre != nil {
+			w = unionRuns(w, intersectRuns(pre.written, span))
+		}
 		written[i] = w
-	}
-	// Unregistered explicitly: a child forked meanwhile holds the old
-	// descriptor too, and would keep the registration alive.
-	for _, r := range d.meta.Regions {
-		uffdRange(uffd, uffdioUnregister, r.Start, r.End, 0)
 	}
 	return ""
 }
 
-// protect registers every trackable region of d with the tracker fd of
-// the process and protects its present pages; present gets the pages
-// present now (for a private file mapping, those copied on write).
-func (d *dumper) protect(fd int, pm *os.File, present map[int][][2]uint64) error {
+// protect registers with the tracker fd of the process (ino: its inode,
+// 0: to be read; api: new, its features to be set) every trackable region
+// of d that is not in skip, and protects its present pages; present gets
+// them (for a private file mapping, those copied on write).
+func (d *dumper) protect(fd int, ino uint64, api bool, pm *os.File, skip map[int][][2]uint64, present map[int][][2]uint64) error {
 	uffd, err := d.copyFD(fd)
 	if err != nil {
 		return err
 	}
 	defer unix.Close(uffd)
-	api := struct{ api, features, ioctls uint64 }{uffdAPI, uffdTrackFeatures, 0}
-	if err := uffdIoctl(uffd, uffdioAPI, unsafe.Pointer(&api)); err != nil {
-		return fmt.Errorf("UFFDIO_API: %w", err)
+	if api {
+		api := struct{ api, features, ioctls uint64 }{uffdAPI, uffdTrackFeatures, 0}
+		if err := uffdIoctl(uffd, uffdioAPI, unsafe.Pointer(&api)); err != nil {
+			return fmt.Errorf("UFFDIO_API: %w", err)
+		}
 	}
-	ino := uint64(0)
-	if info, err := readFdInfo(d.pid, fd); err == nil {
-		ino = info.Ino
+	if ino == 0 {
+		if info, err := readFdInfo(d.pid, fd); err == nil {
+			ino = info.Ino
+		}
 	}
 	n := 0
 	for i := range d.meta.Regions {
 		r := &d.meta.Regions[i]
 		if !trackable(*r, d.plan[i]) {
+			continue
+		}
+		if _, ok := skip[i]; ok {
+			r.Tracked = true // re-armed in place
+			n++
 			continue
 		}
 		if err := uffdRange(uffd, uffdioRegister, r.Start, r.End, uffdRegWP); err != nil {
@@ -416,12 +508,23 @@ func keepPage(file bool, cat uint64) bool {
 	return !file || cat&pageIsSwapped != 0 || cat&pageIsFile == 0
 }
 
-// scanWritten returns the runs of [start, end) written since they were
-// protected; an error (EPERM) if the range is not registered in
-// write-protect async mode any more.
-func scanWritten(pm *os.File, start, end uint64, file bool) ([][2]uint64, error) {
+// scanRearm returns the runs of [start, end) written since they were
+// protected and protects them again (PM_SCAN_WP_MATCHING: in one walk of
+// the page table, under its lock, so no write falls between the two); an
+// error (EPERM) if the range is not registered in write-protect async
+// mode any more. With an error, the runs are those protected again
+// before it (exactly the pages reported).
+func scanRearm(pm *os.File, start, end uint64, file bool) ([][2]uint64, error) {
 	var runs [][2]uint64
-	err := pmScan(pm, start, end, pmScanCheckWPAsync, pageIsWritten, 0, pageIsWritten|pageIsFile|pageIsSwapped, func(r pageRegion) {
+	// PAGE_IS_FILE only where it matters (scanSaved).
+	ret := uint64(pageIsWritten)
+	if file {
+		ret |= pageIsFile | pageIsSwapped
+	}
+	// Present or swapped only: an entry emptied since it was protected
+	// (MADV_DONTNEED) counts as written too, and protecting it would
+	// leave a uffd-wp marker that pagemap reports as a swapped page.
+	err := pmScan(pm, start, end, pmScanWPMatching|pmScanCheckWPAsync, pageIsWritten, pageIsPresent|pageIsSwapped, ret, func(r pageRegion) {
 		if keepPage(file, r.categories) {
 			runs = appendRun(runs, r.start, r.end)
 		}

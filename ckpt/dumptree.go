@@ -53,8 +53,11 @@ type dumpTree struct {
 	small map[int]bool
 	// pre: per pid, the write-protection made before the freeze
 	// (uffdpre_linux_amd64.go), until its snapshot takes it.
-	pre  map[int]*preSnap
-	pool *bufPool // the image writer's buffers
+	pre map[int]*preSnap
+	// rearmed: per pid, the dirty-page tracker re-armed before the
+	// freeze (rearm_linux_amd64.go), until trackDirty takes it.
+	rearmed map[int]*rearmed
+	pool    *bufPool // the image writer's buffers
 	// parents: the parent checkpoint's images by pid (opts.Parent).
 	parents map[int]*Image
 }
@@ -106,6 +109,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		}
 		defer t.pool.close()
 		t.preProtect()
+		t.preRearm() // rearm_linux_amd64.go
 		defer func() {
 			for _, p := range t.pre {
 				p.close()

@@ -292,41 +292,57 @@ func (t *dumpTree) newPreSnap(pid int, v vmaFlags) (p *preSnap, retErr error) {
 // stopped, and reads its auxiliary vector and AT_RANDOM bytes (see exec
 // at the top).
 func (d *dumper) preUffd() (int, []byte, error) {
-	var err error
-	if d.mem, err = os.OpenFile(fmt.Sprintf("/proc/%d/mem", d.pid), os.O_RDWR, 0); err != nil {
+	if err := d.preInjectable(); err != nil {
 		return -1, nil, err
 	}
 	defer d.mem.Close()
-	if d.regs, err = ptraceGetRegs(d.pid); err != nil {
-		return -1, nil, err
-	}
-	mask, err := ptraceGetSigMask(d.pid)
-	if err != nil {
-		return -1, nil, err
-	}
-	d.meta.Threads = []thread{{SigMask: mask}}
-	if ts, err := readTaskSec(d.pid, d.pid); err != nil || !ts.hasSeccomp || (d.noSuspend && ts.seccomp != 0) {
-		return -1, nil, errors.New("under seccomp, not suspended")
-	}
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", d.pid))
-	if err != nil {
-		return -1, nil, err
-	}
-	maps, err := parseMaps(data)
-	if err != nil {
-		return -1, nil, err
-	}
-	for _, m := range maps {
-		if m.Path == "[vdso]" {
-			d.meta.Regions = append(d.meta.Regions, region{Start: m.Start, End: m.End, Kind: regionVDSO, Name: m.Path})
-		}
-	}
 	auxv, err := readAuxvID(d.pid, d.mem)
 	if err != nil {
 		return -1, nil, err
 	}
 	fd, err := d.newUffd()
 	return fd, auxv, err
+}
+
+// preInjectable readies d, one thread of which is stopped before the
+// freeze, for withInjection: its memory open (d.mem, for the caller to
+// close), its registers, signal mask and vDSO.
+func (d *dumper) preInjectable() error {
+	var err error
+	if d.mem, err = os.OpenFile(fmt.Sprintf("/proc/%d/mem", d.pid), os.O_RDWR, 0); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			d.mem.Close()
+		}
+	}()
+	if d.regs, err = ptraceGetRegs(d.pid); err != nil {
+		return err
+	}
+	mask, err := ptraceGetSigMask(d.pid)
+	if err != nil {
+		return err
+	}
+	d.meta.Threads = []thread{{SigMask: mask}}
+	if ts, err2 := readTaskSec(d.pid, d.pid); err2 != nil || !ts.hasSeccomp || (d.noSuspend && ts.seccomp != 0) {
+		err = errors.New("under seccomp, not suspended")
+		return err
+	}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", d.pid))
+	if err != nil {
+		return err
+	}
+	maps, err := parseMaps(data)
+	if err != nil {
+		return err
+	}
+	for _, m := range maps {
+		if m.Path == "[vdso]" {
+			d.meta.Regions = append(d.meta.Regions, region{Start: m.Start, End: m.End, Kind: regionVDSO, Name: m.Path})
+		}
+	}
+	return nil
 }
 
 // readAuxvID returns the auxiliary vector of pid's mm followed by the 16
