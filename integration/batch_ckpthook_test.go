@@ -14,6 +14,7 @@ import (
 )
 
 func TestBatchCheckpointPrologue(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "pelog_timeout = 2s\n")
 	w := b.work
@@ -133,6 +134,7 @@ func lastFields(s string) []string {
 // and requeued (with PBS's Exit_status of a checkpointed stop, -12), and
 // after the run that ends the job.
 func TestBatchEpilogueAfterMaintenance(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	epiArgs := b.pelog("epilogue", "exit 0\n", 0o700)
@@ -163,6 +165,7 @@ func TestBatchEpilogueAfterMaintenance(t *testing.T) {
 // A periodic checkpoint has its hooks too, "schedule" asking; a subjob's
 // id is N[i].
 func TestBatchCheckpointHookPeriodic(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, ckptConf)
 	proArgs := b.pelog("checkpoint_prologue", "exit 0\n", 0o700)

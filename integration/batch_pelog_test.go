@@ -28,6 +28,7 @@ func (b *batch) pelog(name, body string, mode os.FileMode) string {
 }
 
 func TestBatchPrologueEpilogue(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	proArgs := b.pelog("prologue", "echo prologue output\nexit 0\n", 0o755)
@@ -76,6 +77,7 @@ func TestBatchPrologueEpilogue(t *testing.T) {
 // A prologue that its group may write is refused: the job does not run,
 // it is requeued, then held after three tries, and says why.
 func TestBatchPrologueRefused(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	ran := b.pelog("prologue", "exit 0\n", 0o775)
@@ -103,6 +105,7 @@ func TestBatchPrologueRefused(t *testing.T) {
 
 // A prologue that exits 1 aborts the job (PBS).
 func TestBatchPrologueAborts(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	b.pelog("prologue", "echo no scratch space\nexit 1\n", 0o755)

@@ -13,6 +13,7 @@ import (
 // tells the server, when the node's lease expires, how the job ended. The
 // job is finished with its exit status and its output, and ran once.
 func TestClusterRunEndOutlivesItsDaemon(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, "")
 	b := c.nodes[0]
 	runs := filepath.Join(c.work, "lostend.runs")
@@ -65,6 +66,7 @@ func TestClusterRunEndOutlivesItsDaemon(t *testing.T) {
 // generation it writes is never recorded, and what it leaves in
 // shared_dir/checkpoints is removed by the server, never used.
 func TestClusterCutOffCheckpointIsSwept(t *testing.T) {
+	t.Parallel()
 	hooks := t.TempDir() // root's, writable by root only: a valid hook
 	gate := filepath.Join(hooks, "gate")
 	prologue := filepath.Join(hooks, "checkpoint_prologue")
