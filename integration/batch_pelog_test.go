@@ -93,7 +93,14 @@ func TestBatchPrologueRefused(t *testing.T) {
 	if _, err := os.Stat(ran); err == nil {
 		t.Error("the refused prologue ran")
 	}
-	if got := acctTypes(b.waitRecords(id, jobs.AcctRerun)); got != "QSRSRSR" {
+	// The accounting log is written behind the job's state: the third R
+	// may come after the job is seen held.
+	var got string
+	b.waitFor("three R records of job "+jobArg(id), func() bool {
+		got = acctTypes(b.acctRecords(id))
+		return strings.Count(got, "R") >= 3
+	})
+	if got != "QSRSRSR" {
 		t.Errorf("records %s, want QSRSRSR", got)
 	}
 	for _, s := range j.Segments {

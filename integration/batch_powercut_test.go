@@ -35,6 +35,7 @@ import (
 // is logged; LAZARUS_CUT_SEED repeats a run.
 func TestBatchPowerCutStorm(t *testing.T) {
 	t.Parallel()
+	heavy(t)
 	batchNeedRoot(t)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("LAZARUS_CUT_SEED"); s != "" {

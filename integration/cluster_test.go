@@ -309,6 +309,7 @@ func TestClusterEtcdMemberLost(t *testing.T) {
 // of an uninterrupted run.
 func TestClusterCutOffNodeIsFenced(t *testing.T) {
 	t.Parallel()
+	heavy(t)
 	c := newCluster(t, 3, ckptConf)
 	// Long enough that the job cannot end on its own within the node TTL
 	// of the cut-off (an end before the fence is a run that ended, not a

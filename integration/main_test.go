@@ -14,6 +14,10 @@
 //     memory cgroup lazarus/job-ID, and the daemons of two tests both have
 //     a job 1. Say why in a comment when a test is not parallel. Such a
 //     test runs alone, before the parallel ones.
+//   - A test that keeps the CPUs busy for long (MPI ranks, real runtimes,
+//     an nbody job of more than a few seconds, many jobs at once) also
+//     calls heavy(t) right after t.Parallel(): heavy tests run one at a
+//     time, beside the others.
 //   - Use the helpers: newBatch/newBatchAs/newBatchIn (a lazarusd on a state
 //     directory of the test's own, stopped with its jobs by the cleanup),
 //     newCluster (etcd on free ports), ckptProg (ckstep, compiled once),
@@ -52,7 +56,7 @@ var binDir string
 
 // integrationParallel is how many tests run at once without -parallel:
 // they mostly wait, so more than the cores.
-const integrationParallel = 4
+const integrationParallel = 6
 
 func TestMain(m *testing.M) {
 	flag.Parse()
@@ -81,6 +85,19 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// heavySlot lets one CPU-heavy test run at a time (heavy).
+var heavySlot = make(chan struct{}, 1)
+
+// heavy marks a parallel test that keeps the CPUs busy for long (MPI
+// ranks that spin, real runtimes, long simulations): such tests run one at
+// a time, beside the tests that mostly wait, so that none of them starves
+// the others past their deadlines. Call it right after t.Parallel().
+func heavy(t *testing.T) {
+	t.Helper()
+	heavySlot <- struct{}{}
+	t.Cleanup(func() { <-heavySlot })
 }
 
 // bin returns the path of a built command.

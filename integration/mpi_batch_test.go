@@ -26,6 +26,7 @@ import (
 // it in the host's namespace; in a fresh one there is none.
 func TestBatchMPIPowerCut(t *testing.T) {
 	t.Parallel()
+	heavy(t)
 	for _, f := range mpiFlavours {
 		t.Run(f.name, func(t *testing.T) {
 			exe := mpiBuild(t, f)

@@ -216,6 +216,7 @@ func mpiWaitGone(t *testing.T, pids []int) {
 // the output is that of an uninterrupted run.
 func TestMPICheckpointRestart(t *testing.T) {
 	t.Parallel()
+	heavy(t)
 	for _, f := range mpiFlavours {
 		t.Run(f.name, func(t *testing.T) {
 			exe := mpiBuild(t, f)
@@ -263,6 +264,7 @@ func TestMPICheckpointRestart(t *testing.T) {
 // after its first restart, and restarted from the second image.
 func TestMPICheckpointChain(t *testing.T) {
 	t.Parallel()
+	heavy(t)
 	for _, f := range mpiFlavours {
 		t.Run(f.name, func(t *testing.T) {
 			exe := mpiBuild(t, f)
@@ -308,6 +310,7 @@ func TestMPICheckpointChain(t *testing.T) {
 // without -F, and its restart ends as an uninterrupted run.
 func TestMPISingleton(t *testing.T) {
 	t.Parallel()
+	heavy(t)
 	f := mpiFlavours[0]
 	exe := mpiBuild(t, f)
 	dir := t.TempDir()

@@ -266,6 +266,7 @@ func tree(root int) []int {
 // the output (and MPI-IO file) of an uninterrupted run.
 func TestRuntimeCheckpointChain(t *testing.T) {
 	t.Parallel()
+	heavy(t)
 	for _, c := range runtimeCases {
 		t.Run(c.name, func(t *testing.T) {
 			batchNeedRoot(t)
@@ -322,6 +323,7 @@ func TestRuntimeCheckpointChain(t *testing.T) {
 // that newest checkpoint and it ends as an uninterrupted run.
 func TestBatchRuntimes(t *testing.T) {
 	t.Parallel()
+	heavy(t)
 	for _, c := range runtimeCases {
 		t.Run(c.name, func(t *testing.T) {
 			batchNeedRoot(t)
