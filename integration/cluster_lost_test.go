@@ -75,11 +75,14 @@ func TestClusterCutOffCheckpointIsSwept(t *testing.T) {
 	}
 	c := newCluster(t, 3, "checkpoint_prologue = "+prologue+"\n")
 	b := c.nodes[0]
-	s := b.script("swept.sh", "#!/bin/sh\nsleep 600\n")
+	s := b.script("swept.sh", "#!/bin/sh\ntouch "+filepath.Join(c.work, "swept.started")+"\nsleep 600\n")
 	id := b.qsub("-c", "s", "-r", "y", s)
 	victim := host(b.waitState(id, "running"))
 	srv := c.other(victim)
 	v := c.node(victim)
+	// Running in the record comes with the placement, before the job's
+	// processes: a qchkpnt then finds none (on a loaded machine).
+	srv.readFile(filepath.Join(c.work, "swept.started"))
 	done := make(chan result, 1)
 	go func() { done <- srv.run("qchkpnt", jobArg(id)) }()
 	// The checkpoint of generation 1 waits in its prologue.
