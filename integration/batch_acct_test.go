@@ -107,6 +107,7 @@ while True:
 // was lost before: the children of a dying namespace init are reaped by
 // nobody's wait4), memory is recorded, and tracejob tells the whole story.
 func TestBatchAccountingTwoRestarts(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	id := b.qsub("-j", "oe", "-o", filepath.Join(b.work, "burn.out"), b.script("burn.sh", burnScript))
@@ -191,6 +192,7 @@ func TestBatchAccountingTwoRestarts(t *testing.T) {
 // kill -9 of the daemon while a job runs, and again after it ended (the
 // records may still be in the outbox): each record is in the log once.
 func TestBatchAccountingKill9(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	flag, started := filepath.Join(b.work, "go"), filepath.Join(b.work, "started")
 	id := b.qsub(b.script("wait.sh", "#!/bin/sh\ntouch "+started+"\nwhile [ ! -e "+flag+" ]; do sleep 0.1; done\necho done\n"))
@@ -216,6 +218,7 @@ func TestBatchAccountingKill9(t *testing.T) {
 
 // qstat -x shows a job the store has purged, from its E record.
 func TestBatchAccountingPurgedJob(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	id := b.qsub("-N", "gone", b.script("exit3.sh", "#!/bin/sh\nexit 3\n"))
 	b.waitState(id, "failed")
@@ -247,6 +250,7 @@ func TestBatchAccountingPurgedJob(t *testing.T) {
 // An array job is queued once, as N[]; each subjob has its own start and
 // end records.
 func TestBatchAccountingArray(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	out := b.mustRun("qsub", "-J", "1-2", b.script("true.sh", "#!/bin/sh\ntrue\n"))
 	n, _, _ := strings.Cut(strings.TrimSpace(out), "[")

@@ -24,6 +24,7 @@ import (
 // Each is refused at once with what it is, the daemon keeps answering
 // everyone, and SIGTERM still stops it.
 func TestBatchAdoptRefusesSpecialFiles(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	user := nobody(t)
 	b := newBatch(t, "")
@@ -82,6 +83,7 @@ func TestBatchAdoptRefusesSpecialFiles(t *testing.T) {
 // previous one, with the answer of an uninterrupted run; qstat -f says which
 // generation was refused and why.
 func TestBatchCkptDamagedMiddleFallsBack(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	for _, c := range []struct {
 		name   string
@@ -156,6 +158,7 @@ func dataPageFrom(t *testing.T, f *os.File, off int64) int64 {
 // the engine the last), and gives it to qrestart -f: refused, no job, and
 // no process of root's.
 func TestBatchAdoptForgedCredentials(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	user := nobody(t)
 	b := newBatch(t, "")

@@ -18,6 +18,7 @@ import (
 // slot until root killed the helper. It is refused now, as the job's
 // start fails; a FIFO that a process reads is written to.
 func TestBatchOutputFIFO(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	fifo := filepath.Join(b.work, "planted.fifo")
 	if err := syscall.Mkfifo(fifo, 0o666); err != nil {

@@ -73,6 +73,7 @@ func (b *batch) waitEnded(id jobs.ID) proto.JobInfo {
 // qstat shows the array (B, then F) and, with -t, its subjobs (X once
 // ended).
 func TestBatchArrayPBS(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	script := b.script("sweep.sh", `#!/bin/sh
 #PBS -N sweep
@@ -149,6 +150,7 @@ echo "slurm=${SLURM_ARRAY_TASK_ID:-none}"
 // #SBATCH --array with a list and %max: the subjobs see SLURM_ARRAY_*,
 // write slurm-%A_%a.out, and never more than two run at once.
 func TestBatchArraySlurm(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	log := filepath.Join(b.work, "running.log")
 	script := b.script("tasks.sh", fmt.Sprintf(`#!/bin/bash
@@ -183,6 +185,7 @@ sleep 1
 // array held at submission; the array ends once every subjob has ended or
 // was deleted, and says so.
 func TestBatchArrayRanges(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	script := b.script("r.sh", "#!/bin/sh\necho ran $PBS_ARRAY_INDEX\n")
 	id := b.qsubID("-h", "-J", "1-6", "-N", "r", "-o", b.work+"/", script)
@@ -254,6 +257,7 @@ func TestBatchArrayRanges(t *testing.T) {
 // it restarts from its checkpoint and ends as an uninterrupted run, while
 // its sibling runs to the end untouched.
 func TestBatchArraySubjobCheckpoint(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	const steps, bodies = 2400, 600
@@ -298,6 +302,7 @@ func TestBatchArraySubjobCheckpoint(t *testing.T) {
 // started, when they never can. A dependency on an unknown job refuses
 // the submission. The waits survive a restart of the daemon.
 func TestBatchDependChains(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	mark := func(name string) string {
 		return b.script(name+".sh", fmt.Sprintf("#!/bin/sh\necho %s >> %s/ran.log\n", name, b.work))
@@ -397,6 +402,7 @@ func TestBatchDependChains(t *testing.T) {
 // and on one subjob; before and on:count; and a target that is requeued
 // (qrerun) after it started does not start its after dependent again.
 func TestBatchDependArraysBeforeRequeue(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	mark := func(name string) string {
 		return b.script(name+".sh", fmt.Sprintf("#!/bin/sh\necho %s >> %s/ran.log\n", name, b.work))
@@ -455,6 +461,7 @@ func TestBatchDependArraysBeforeRequeue(t *testing.T) {
 // restart each restarts from its own newest checkpoint, and the array ends
 // once both have, with the results of uninterrupted runs.
 func TestBatchArrayPowerCut(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, ckptConf)
 	const steps, bodies = 2400, 600
@@ -495,6 +502,7 @@ func TestBatchArrayPowerCut(t *testing.T) {
 // siblings queued; qsig of the array signals every running subjob; the
 // array's Exit_status is PBS's (0: no subjob that ran failed).
 func TestBatchArrayRunSignal(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	b.mustRun("qmgr", "-c", "stop queue batch")
 	script := b.script("trap.sh", fmt.Sprintf(`#!/bin/sh

@@ -18,6 +18,7 @@ import (
 // job, or tells its story, on root's jobs (one waiting, one running); each
 // is refused and the jobs are as they were.
 func TestBatchAttackOtherUsersJob(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	b := newBatch(t, "")
 	as := cmdOpts{dir: b.work, cred: cred}
@@ -59,6 +60,7 @@ func TestBatchAttackOtherUsersJob(t *testing.T) {
 // root; nothing of a user's environment (qsub -V with LD_PRELOAD,
 // BASH_ENV, ENV, PATH...; -v) reaches them.
 func TestBatchAttackPrologueEnvironment(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	batchNeedRoot(t)
 	b := newBatch(t, "")
@@ -101,6 +103,7 @@ func TestBatchAttackPrologueEnvironment(t *testing.T) {
 // root's (this machine has fs.protected_symlinks off) are opened as the
 // job's owner: the job fails to start, the file is untouched.
 func TestBatchAttackOutputSymlink(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	b := newBatch(t, "")
 	as := cmdOpts{dir: b.work, cred: cred}
@@ -140,6 +143,7 @@ func TestBatchAttackOutputSymlink(t *testing.T) {
 // TestBatchAttackOddInput: odd names, ids, variables and sizes are refused
 // in one line, or taken as data.
 func TestBatchAttackOddInput(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	b := newBatch(t, "")
 	as := cmdOpts{dir: b.work, cred: cred}

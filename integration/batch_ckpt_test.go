@@ -25,6 +25,7 @@ import (
 // here), only the newest generations are kept, and the job's result is
 // that of an uninterrupted run.
 func TestBatchCkptPeriodic(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	// Self-contained generations only: each one stands alone (see
 	// batch_incr_test.go for incremental ones).
@@ -86,6 +87,7 @@ func TestBatchCkptPeriodic(t *testing.T) {
 // uninterrupted run would. Then qrestart -g runs the finished job again
 // from its first checkpoint.
 func TestBatchCkptPowerCut(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	const steps, bodies = 2400, 600
@@ -143,6 +145,7 @@ func (b *batch) waitFor3Runs(id uint64) proto.JobInfo {
 // The newest generation is damaged: the restart falls back to the
 // previous one, and qstat -f says so.
 func TestBatchCkptCorruptFallsBack(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	id, out, want := b.nbodyTwoGenerations("corrupt")
@@ -177,6 +180,7 @@ func TestBatchCkptCorruptFallsBack(t *testing.T) {
 // A full spool (a 2 MiB tmpfs): the checkpoint fails, the previous
 // generation stays the newest, the job runs on and qstat -f says why.
 func TestBatchCkptDiskFull(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	b.stop()
@@ -227,6 +231,7 @@ func TestBatchCkptDiskFull(t *testing.T) {
 // What the engine cannot checkpoint (a netlink socket) fails the checkpoint,
 // not the job; a job with policy n is never checkpointed.
 func TestBatchCkptRefusals(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	id := b.qsub("-o", filepath.Join(b.work, "t.out"), b.script("t.sh", fmt.Sprintf("#!/bin/sh\n%s -s 1\n", batchProg(t, "memjob"))))
@@ -276,6 +281,7 @@ func TestBatchCkptRefusals(t *testing.T) {
 // with policy n, requeued to start again, or waited for); the daemon
 // exits; at its next start the jobs restart and end as uninterrupted runs.
 func TestBatchCkptShutdownRequeue(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "slots = 4\n")
 	const steps, bodies = 2400, 600
@@ -348,6 +354,7 @@ func TestBatchCkptShutdownRequeue(t *testing.T) {
 // the deadline; then it is requeued to start again if it is rerunnable,
 // else killed, and each outcome is recorded.
 func TestBatchCkptShutdownDeadline(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "slots = 4\n")
 	memjob := batchProg(t, "memjob")
@@ -392,6 +399,7 @@ func TestBatchCkptShutdownDeadline(t *testing.T) {
 // qchkpnt -k -h stops the job once checkpointed and holds it; qrestart
 // releases it, and it restarts from that checkpoint.
 func TestBatchCkptStopHoldRestart(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	const steps, bodies = 2400, 600
@@ -452,6 +460,7 @@ func openPTY(t *testing.T) (*os.File, string) {
 // to the job's output file, and ends as an uninterrupted run would. An
 // image of someone else's processes is refused.
 func TestBatchCkptAdopt(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	user := nobody(t)
 	b := newBatch(t, "")

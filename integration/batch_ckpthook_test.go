@@ -7,6 +7,7 @@ package integration
 // maintenance stopped and requeued.
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 )
 
 func TestBatchCheckpointPrologue(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "pelog_timeout = 2s\n")
 	w := b.work
@@ -133,11 +135,23 @@ func lastFields(s string) []string {
 // and requeued (with PBS's Exit_status of a checkpointed stop, -12), and
 // after the run that ends the job.
 func TestBatchEpilogueAfterMaintenance(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	epiArgs := b.pelog("epilogue", "exit 0\n", 0o700)
 	ticks := filepath.Join(b.work, "ticks")
-	id := b.qsub("-A", "acct1", b.script("loop.sh", "#!/bin/sh\nwhile [ ! -e "+b.work+"/go ]; do echo t >> "+ticks+"; sleep 0.2; done\n"))
+	// A job that starts no process while it waits: a sleep(1) ending
+	// during the checkpoint fails it, and requeue all does not try again
+	// (the checkpoint takes longer than a sleep 0.2 on a loaded machine).
+	id := b.qsub("-A", "acct1", b.script("loop.sh", fmt.Sprintf(`#!/bin/sh
+exec python3 -c '
+import os, time
+while not os.path.exists(%q):
+    with open(%q, "a") as f:
+        f.write("t\n")
+    time.sleep(0.2)
+'
+`, filepath.Join(b.work, "go"), ticks)))
 	b.waitFor("the job to run", func() bool { return fileLines(ticks) > 2 })
 	out := b.mustRun("qmgr", "-c", "requeue all")
 	if !strings.Contains(out, "requeued") {
@@ -163,6 +177,7 @@ func TestBatchEpilogueAfterMaintenance(t *testing.T) {
 // A periodic checkpoint has its hooks too, "schedule" asking; a subjob's
 // id is N[i].
 func TestBatchCheckpointHookPeriodic(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, ckptConf)
 	proArgs := b.pelog("checkpoint_prologue", "exit 0\n", 0o700)

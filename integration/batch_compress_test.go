@@ -18,6 +18,7 @@ import (
 // restarted from them and ends as an uninterrupted run would; a queue set
 // back to false writes uncompressed images.
 func TestBatchCkptCompress(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	b.mustRun("qmgr", "-c", "create queue zq")
@@ -73,6 +74,7 @@ func TestBatchCkptCompress(t *testing.T) {
 // is handed to the batch system (qrestart -f): its compressed images are
 // copied, verified and restored, and the job ends as an uninterrupted run.
 func TestBatchCkptCompressAdopt(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	const steps, bodies = 2400, 600

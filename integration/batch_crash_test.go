@@ -79,6 +79,7 @@ func alive(pid int) bool {
 }
 
 func TestBatchJobsOutliveKill9OfTheDaemon(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "slots = 4\n")
 	a := b.qsub(b.script("a.sh", waitGo("a", 7)))
 	c := b.qsub(b.script("c.sh", waitGo("c", 0)))
@@ -127,6 +128,7 @@ func TestBatchJobsOutliveKill9OfTheDaemon(t *testing.T) {
 }
 
 func TestBatchSIGTERMLeavesJobsRunning(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	id := b.qsub(b.script("s.sh", waitGo("s", 0)))
 	b.waitState(id, "running")
@@ -143,6 +145,7 @@ func TestBatchSIGTERMLeavesJobsRunning(t *testing.T) {
 }
 
 func TestBatchSecondDaemonRefused(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	r := b.runWith(cmdOpts{}, "lazarusd")
 	want := fmt.Sprintf("lazarusd: %s is locked by pid %d: is another lazarusd using this state dir?\n", b.home, b.cmd.Process.Pid)
@@ -217,6 +220,7 @@ func (b *batch) crash() {
 }
 
 func TestBatchRunLostInACrash(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "slots = 4\n")
 	// The rerunnable job waits forever on its first run, and ends on its second.
 	rerun := b.qsub(b.script("r.sh", "#!/bin/sh\nif [ -e r.ran ]; then exit 0; fi\ntouch r.ran\nsleep 300\n"))
@@ -238,6 +242,7 @@ func TestBatchRunLostInACrash(t *testing.T) {
 }
 
 func TestBatchSupervisorKilled(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	id := b.qsub(b.script("k.sh", "#!/bin/sh\nif [ -e k.ran ]; then exit 0; fi\necho $$ > k.pid\ntouch k.ran\nsleep 300\n"))
 	b.waitState(id, "running")
@@ -256,6 +261,7 @@ func TestBatchSupervisorKilled(t *testing.T) {
 }
 
 func TestBatchPowerCutDuringSubmissions(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "slots = 2\n")
 	script := b.script("quick.sh", "#!/bin/sh\nsleep 0.1\n")
 	var (

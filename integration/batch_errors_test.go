@@ -29,6 +29,7 @@ func oneLine(t *testing.T, cmd string, r result, want string) {
 }
 
 func TestBatchBadInput(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "slots = 2\n")
 	script := b.script("ok.sh", "#!/bin/sh\ntrue\n")
 	b.mustRun("qmgr", "-c", "stop queue batch") // nothing runs: nothing changes
@@ -92,6 +93,7 @@ func TestBatchBadInput(t *testing.T) {
 }
 
 func TestBatchUnreadableScript(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	b := newBatch(t, "")
 	secret := filepath.Join(b.work, "secret.sh")
@@ -101,6 +103,7 @@ func TestBatchUnreadableScript(t *testing.T) {
 }
 
 func TestBatchDaemonNeverDiesOnBadRequests(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	conn, err := net.Dial("unix", proto.SocketPath(b.home))
 	if err != nil {
@@ -145,6 +148,7 @@ func TestBatchDaemonNeverDiesOnBadRequests(t *testing.T) {
 }
 
 func TestBatchDaemonNotRunning(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	for _, c := range []struct {
 		cmd  string
@@ -166,6 +170,7 @@ func TestBatchDaemonNotRunning(t *testing.T) {
 }
 
 func TestBatchHelp(t *testing.T) {
+	t.Parallel()
 	b := &batch{t: t, home: t.TempDir()}
 	b.work = b.home
 	for cmd, flags := range map[string][]string{

@@ -20,6 +20,7 @@ import (
 // in shared_dir), not in lazarus.db: a job runs, qstat shows it, a
 // restarted daemon finds it, and what etcd holds is the job's record.
 func TestBatchEtcdStore(t *testing.T) {
+	t.Parallel()
 	c := etcdtest.New(t, 1)
 	shared := filepath.Join(t.TempDir(), "shared")
 	b := newBatch(t, fmt.Sprintf("etcd_endpoints = %s\nshared_dir = %s\netcd_prefix = /site/lazarus\n",
@@ -75,6 +76,7 @@ func TestBatchEtcdStore(t *testing.T) {
 
 // A daemon whose etcd does not answer does not start, and says why.
 func TestBatchEtcdUnreachable(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	conf := "etcd_endpoints = http://127.0.0.1:1\nshared_dir = " + filepath.Join(home, "shared") + "\n"
 	if err := os.WriteFile(filepath.Join(home, "lazarus.conf"), []byte(testConf+conf), 0o644); err != nil {
@@ -105,6 +107,7 @@ func TestBatchEtcdUnreachable(t *testing.T) {
 // the array's (queue's layout 6), and the array runs to its end as on
 // bbolt, its subjobs' outputs all there, also after a restart.
 func TestBatchEtcdArray(t *testing.T) {
+	t.Parallel()
 	c := etcdtest.New(t, 1)
 	shared := filepath.Join(t.TempDir(), "shared")
 	b := newBatch(t, fmt.Sprintf("etcd_endpoints = %s\nshared_dir = %s\n", strings.Join(c.Endpoints(), ","), shared))

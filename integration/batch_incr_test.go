@@ -17,6 +17,7 @@ import (
 // is incremental: the job restarts from it, through its chain, and ends
 // as an uninterrupted run would.
 func TestBatchCkptIncrementalPowerCut(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "checkpoint_full_every = 3\ncheckpoint_keep = 3\n")
 	const steps, bodies = 2400, 600
@@ -50,6 +51,7 @@ func TestBatchCkptIncrementalPowerCut(t *testing.T) {
 // checkpoint_full_every; pruning deletes a generation only once no kept
 // one needs it, or the kept one is merged (batch_merge_test.go).
 func TestBatchCkptIncrementalPeriodic(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, ckptConf+"checkpoint_full_every = 2\ncheckpoint_keep = 1\n")
 	const steps, bodies = 6000, 600

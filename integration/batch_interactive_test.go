@@ -110,6 +110,7 @@ func (s *interactive) exitCode() int {
 // change reaches the job (stty size); qsub's terminal is raw meanwhile and
 // restored at the end; qsub exits with the shell's status.
 func TestBatchInteractiveSession(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	s, id := b.qsubI(t, "-N", "inter", "-S", "/bin/sh")
@@ -169,6 +170,7 @@ func TestBatchInteractiveSession(t *testing.T) {
 // display, and -I with an array are refused, each with its reason, and
 // nothing is submitted.
 func TestBatchInteractiveRefused(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	for _, tt := range []struct {
 		args []string
@@ -203,6 +205,7 @@ func TestBatchInteractiveRefused(t *testing.T) {
 // as PBS ends an interactive job whose qsub has gone, and the reason is in
 // the job's history.
 func TestBatchInteractiveQsubKilled(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	s, id := b.qsubI(t, "-S", "/bin/sh")
@@ -227,6 +230,7 @@ func TestBatchInteractiveQsubKilled(t *testing.T) {
 // restarts in batch, its terminal re-pointed to its output file, where the
 // command it was running finishes with the same shell state.
 func TestBatchInteractiveCheckpointRestart(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	s, id := b.qsubI(t, "-S", "/bin/bash", "-N", "ickpt")
@@ -280,6 +284,7 @@ func TestBatchInteractiveCheckpointRestart(t *testing.T) {
 // TestBatchInteractiveInterruptedWhileWaiting: ^C while qsub -I waits for
 // its job to start deletes the job, as PBS aborts it, and qsub says so.
 func TestBatchInteractiveInterruptedWhileWaiting(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	s := b.startOnTTY(t, 24, 80, "qsub", "-I", "-h")
 	s.tty.expect(t, "qsub: waiting for job ")
@@ -303,6 +308,7 @@ func TestBatchInteractiveInterruptedWhileWaiting(t *testing.T) {
 // daemon once the job runs: lazarusd stopped and started again, the shell
 // still answers, and its end is recorded by the new daemon.
 func TestBatchInteractiveDaemonRestart(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	s, id := b.qsubI(t, "-S", "/bin/sh")
@@ -324,6 +330,7 @@ func TestBatchInteractiveDaemonRestart(t *testing.T) {
 // qsub -I waits for its job: qsub waits for it to come back, and the job,
 // kept, gets its terminal when it starts.
 func TestBatchInteractiveWaitAcrossDaemonRestart(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	s := b.startOnTTY(t, 24, 80, "qsub", "-I", "-h", "-S", "/bin/sh")
@@ -348,6 +355,7 @@ func TestBatchInteractiveWaitAcrossDaemonRestart(t *testing.T) {
 // TestBatchInteractiveAsUser: another user's interactive job runs as that
 // user, on a terminal that user owns.
 func TestBatchInteractiveAsUser(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	cred := nobody(t)
 	b := newBatch(t, "")
@@ -374,6 +382,7 @@ func TestBatchInteractiveAsUser(t *testing.T) {
 // TestBatchInteractiveUnprivilegedDaemon: a lazarusd that is not root runs
 // its user's interactive jobs too (without namespaces: no checkpoints).
 func TestBatchInteractiveUnprivilegedDaemon(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	b := newBatchAs(t, "", cred)
 	s := b.startOnTTYAs(t, cred, 24, 80, "qsub", "-I", "-S", "/bin/sh")

@@ -21,6 +21,7 @@ var (
 // same id, in the state it left (the program checks every step), and ends.
 // Two such jobs run side by side: their keys and ids do not collide.
 func TestBatchCkptSysVIPC(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	exe := filepath.Join(binDir, "ipcjob")
 	ipcJobOnce.Do(func() {

@@ -15,6 +15,7 @@ import (
 )
 
 func TestBatchJobRunsAndWritesOutput(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	sub := filepath.Join(b.work, "sub")
 	os.Mkdir(sub, 0o755)
@@ -73,6 +74,7 @@ exit 3
 }
 
 func TestBatchScriptIsCopiedAtSubmission(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	script := b.script("v.sh", "#!/bin/sh\necho version one\n")
 	id := b.qsub("-h", script)
@@ -85,6 +87,7 @@ func TestBatchScriptIsCopiedAtSubmission(t *testing.T) {
 }
 
 func TestBatchHoldReleaseDelete(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	ids := func(id uint64) string { return strconv.FormatUint(id, 10) }
 	held := b.qsub("-h", b.script("a.sh", "#!/bin/sh\ntrue\n"))
@@ -145,6 +148,7 @@ wait
 }
 
 func TestBatchWalltimeAndDeferredStart(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	id := b.qsub("-l", "walltime=00:00:01", b.script("w.sh", "#!/bin/sh\nsleep 300\n"))
 	j := b.waitState(id, "failed")
@@ -167,6 +171,7 @@ func TestBatchWalltimeAndDeferredStart(t *testing.T) {
 }
 
 func TestBatchAccountsCPUOfTheWholeTree(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	// The work is done by a grandchild that is orphaned: only the
 	// supervisor (as subreaper) waits for it.
@@ -190,6 +195,7 @@ while [ ! -e done ]; do sleep 0.05; done
 }
 
 func TestBatchRunsAsSubmitter(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	b := newBatch(t, "")
 	home := filepath.Join(b.work, "nobody")
@@ -248,6 +254,7 @@ func TestBatchRunsAsSubmitter(t *testing.T) {
 }
 
 func TestBatchExportedEnvironmentAndFilters(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	id := b.qsubWith(cmdOpts{env: []string{"LAZARUS_TEST_VAR=exported"}}, "-V", "-N", "envjob",
 		b.script("e.sh", "#!/bin/sh\necho \"var=$LAZARUS_TEST_VAR home=$LAZARUS_O_HOME\"\n"))
@@ -281,6 +288,7 @@ func TestBatchExportedEnvironmentAndFilters(t *testing.T) {
 }
 
 func TestBatchOperators(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	b := newBatch(t, "operators = nobody\n")
 	as := cmdOpts{cred: cred}
@@ -295,6 +303,7 @@ func TestBatchOperators(t *testing.T) {
 }
 
 func TestBatchMemoryLimit(t *testing.T) {
+	// Not parallel: its jobs have memory limits (main_test.go).
 	if os.Getuid() != 0 {
 		testenv.Unavailable(t, "memory cgroups need root")
 	}
@@ -313,6 +322,7 @@ func TestBatchMemoryLimit(t *testing.T) {
 }
 
 func TestBatchSingleUserDaemon(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	b := newBatchAs(t, "", cred)
 	as := cmdOpts{cred: cred}

@@ -14,6 +14,7 @@ import (
 // incremental on it; the generation the run was served from is kept
 // until the run's first generation is recorded.
 func TestBatchRestartLazy(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "restart_lazy = true\ncheckpoint_keep = 1\n")
 	const steps, bodies = 6000, 600

@@ -23,6 +23,7 @@ func (b *batch) fakeSendmail(code string) (path, record string) {
 }
 
 func TestBatchMail(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	sendmail := filepath.Join(home, "sendmail")
 	b := newBatchIn(t, home, "sendmail = "+sendmail+"\nmail_from = batch@test\n", nil)
@@ -76,6 +77,7 @@ func TestBatchMail(t *testing.T) {
 
 // A failing MTA changes nothing for the job; its history says so.
 func TestBatchMailFails(t *testing.T) {
+	t.Parallel()
 	home := t.TempDir()
 	b := newBatchIn(t, home, "sendmail = "+filepath.Join(home, "sendmail")+"\n", nil)
 	b.fakeSendmail("75")

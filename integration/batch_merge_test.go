@@ -79,6 +79,7 @@ func (b *batch) stopMemJob(id uint64, out string, mib int) {
 // merged, so that only the two kept points are on disk. A power cut: the
 // job restarts from the newest with its memory intact.
 func TestBatchCkptChainKept(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "checkpoint_full_every = 32\ncheckpoint_keep = 2\n")
 	const mib = 64
@@ -133,6 +134,7 @@ func TestBatchCkptChainKept(t *testing.T) {
 // checkpoint merges what is left to merge and deletes what is no longer
 // needed.
 func TestBatchCkptMergePowerCut(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "checkpoint_full_every = 32\ncheckpoint_keep = 2\n")
 	const mib = 512
@@ -208,6 +210,7 @@ func TestBatchCkptMergePowerCut(t *testing.T) {
 // it restarted from (small), and a restart from that one, through the
 // chain, gets the memory back intact.
 func TestBatchCkptRestoredIncremental(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "checkpoint_full_every = 8\ncheckpoint_keep = 8\n")
 	const mib = 128
@@ -244,6 +247,7 @@ func TestBatchCkptRestoredIncremental(t *testing.T) {
 // restart says so, naming the parent, and the job falls back to the
 // generation before, and before that, down to a good self-contained one.
 func TestBatchCkptDamagedParent(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "checkpoint_full_every = 3\ncheckpoint_keep = 3\n")
 	const mib = 32

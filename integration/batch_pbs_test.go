@@ -32,6 +32,7 @@ func envLines(out string) map[string]string {
 // with mpiprocs/ompthreads, walltime, name, account, project, joined
 // output into a directory, -V, -r n, priority, no mail, umask.
 func TestBatchPBSProScript(t *testing.T) {
+	// Not parallel: its jobs have memory limits (main_test.go).
 	b := newBatch(t, "")
 	logs := filepath.Join(b.work, "logs")
 	os.Mkdir(logs, 0o755)
@@ -120,6 +121,7 @@ echo "to stderr" >&2
 // A Torque script: nodes=1:ppn=N, separate -o/-e, -S, and a walltime from
 // a directive, which is enforced.
 func TestBatchTorqueScriptWalltime(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	script := b.script("torque.sh", `#!/nonexistent/interpreter
 #PBS -N torque_job
@@ -152,6 +154,7 @@ sleep 300
 
 // A Slurm script as site documentation shows them: translated.
 func TestBatchSlurmScript(t *testing.T) {
+	// Not parallel: its jobs have memory limits (main_test.go).
 	b := newBatch(t, "")
 	script := b.script("relax.slurm", `#!/bin/bash
 #SBATCH --job-name=relax
@@ -197,6 +200,7 @@ echo "to stderr" >&2
 
 // Refused directives name the line and the option, and no job is made.
 func TestBatchDirectivesRefused(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	tests := []struct {
 		name, script string
@@ -234,6 +238,7 @@ func TestBatchDirectivesRefused(t *testing.T) {
 // The command line wins over directives; -z prints no id; qsub -- runs a
 // command with its arguments; -C changes the prefix.
 func TestBatchQsubOptionsAndCommand(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	script := b.script("cl.sh", "#!/bin/sh\n#PBS -N scriptname\n#PBS -l walltime=00:00:01\n#LZ -N lzname\necho \"name=$PBS_JOBNAME\"\n")
 	id := b.qsub("-N", "cmdline", "-l", "walltime=00:10:00", script)
@@ -267,6 +272,7 @@ func TestBatchQsubOptionsAndCommand(t *testing.T) {
 
 // qsub -p orders the waiting jobs of a queue.
 func TestBatchPriorityOrder(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "slots = 1\n")
 	b.mustRun("qmgr", "-c", "stop scheduling")
 	low := b.qsub("-p", "-5", b.script("low.sh", "#!/bin/sh\ndate +%s%N\n"))
@@ -286,6 +292,7 @@ func TestBatchPriorityOrder(t *testing.T) {
 // -l cput is enforced on the job's whole tree: a child burning CPU is
 // counted.
 func TestBatchCPUTimeLimit(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	id := b.qsub(b.script("burn.sh", "#!/bin/sh\n#PBS -l cput=00:00:02\nsh -c 'while :; do :; done' &\nwait\n"))
 	j := b.waitState(id, "finished", "failed")
@@ -300,6 +307,7 @@ func TestBatchCPUTimeLimit(t *testing.T) {
 // TMPDIR lives as long as the job: a job restarted from a checkpoint finds
 // the file it had open there, and the directory goes when the job ends.
 func TestBatchTmpdirAcrossRestart(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	out := filepath.Join(b.work, "tmp.out")
@@ -340,6 +348,7 @@ echo "scratch=$(tr '\n' ' ' < "$TMPDIR/scratch")"
 // refuses one the submitter is not in; -k o keeps the output in the home
 // directory under its default name.
 func TestBatchGroupListAndKeep(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	grp, err := user.LookupGroupId("100")
@@ -381,6 +390,7 @@ func TestBatchGroupListAndKeep(t *testing.T) {
 
 // PBS's -c forms: minutes, and the queue's interval.
 func TestBatchCheckpointPBSForms(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	script := b.script("c.sh", "#!/bin/sh\n#PBS -c w=30\ntrue\n")
 	tests := []struct {
@@ -407,6 +417,7 @@ func TestBatchCheckpointPBSForms(t *testing.T) {
 // An ordinary user's job: TMPDIR is that user's (mode 0700), the node file
 // readable, and PBS_O_LOGNAME that of qsub's environment.
 func TestBatchTmpdirOwnedByUser(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	b := newBatch(t, "")
 	script := b.script("u.sh", "#!/bin/sh\n#PBS -j oe\necho \"tmp=$(stat -c %a:%u \"$TMPDIR\") nodes=$(wc -l < \"$PBS_NODEFILE\") login=$PBS_O_LOGNAME\"\ntouch \"$TMPDIR/x\" && echo write=ok\n")

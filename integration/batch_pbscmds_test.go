@@ -23,6 +23,7 @@ const pbsConf = "server_name = pbs\nslots = 4\nmemory = 8gb\n"
 func pbsID(id uint64) string { return strconv.FormatUint(id, 10) + ".pbs" }
 
 func TestBatchPBSJobIDs(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, pbsConf)
 	r := b.run("qsub", "-h", b.script("id.sh", "#!/bin/sh\ntrue\n"))
 	if r.code != 0 || !regexp.MustCompile(`^[0-9]+\.pbs\n$`).MatchString(r.stdout) {
@@ -70,6 +71,7 @@ func mustID(t *testing.T, s string) uint64 {
 // The default table, -a and -w in PBS's layout: header, dashes, widths,
 // values cut with '*'. Finished jobs only with -x or -H.
 func TestBatchPBSQstatTables(t *testing.T) {
+	// Not parallel: its jobs have memory limits (main_test.go).
 	b := newBatch(t, pbsConf)
 	long := b.qsub("-h", "-N", "averyveryverylongjobname", "-l", "ncpus=2,mem=1gb,walltime=01:00:00", b.script("l.sh", "#!/bin/sh\ntrue\n"))
 	short := b.qsub("-h", "-N", "short", b.script("s.sh", "#!/bin/sh\ntrue\n"))
@@ -133,6 +135,7 @@ func hostName() string {
 // variable parts (times, hosts) normalised; long values wrap at commas
 // as PBS's do; -F json has the same names in PBS's shape.
 func TestBatchPBSQstatFull(t *testing.T) {
+	// Not parallel: its jobs have memory limits (main_test.go).
 	b := newBatch(t, pbsConf)
 	long := strings.Repeat("x", 40)
 	id := b.qsub("-h", "-N", "fulljob", "-l", "ncpus=2,mem=1gb,walltime=01:00:00", "-A", "acct1", "-p", "5", "-c", "1",
@@ -212,6 +215,7 @@ func TestBatchPBSQstatFull(t *testing.T) {
 // Exit_status as PBS records it: the script's status, 256+N for a signal,
 // -29 for walltime, a signal for qdel; qstat -x -f and -F json say it.
 func TestBatchPBSExitStatus(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, pbsConf)
 	exit3 := b.qsub(b.script("e3.sh", "#!/bin/sh\nexit 3\n"))
 	// Killed from outside: a script that is the init of its PID namespace
@@ -262,6 +266,7 @@ func TestBatchPBSExitStatus(t *testing.T) {
 
 // qsig reaches the job script and the rest of its tree.
 func TestBatchPBSQsig(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, pbsConf)
 	id := b.qsub(b.script("sig.sh", `#!/bin/sh
 trap 'echo usr1 >> got; exit 0' USR1
@@ -286,6 +291,7 @@ while :; do sleep 0.1; done
 
 // qrerun kills a running job and requeues it; -r n jobs need -W force.
 func TestBatchPBSQrerun(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, pbsConf)
 	script := b.script("rr.sh", "#!/bin/sh\necho run >> runs\n[ $(wc -l < runs) -ge 2 ] && exit 0\nsleep 600\n")
 	id := b.qsub(script)
@@ -316,6 +322,7 @@ func TestBatchPBSQrerun(t *testing.T) {
 
 // qmove, qalter, qselect and qrun on waiting jobs.
 func TestBatchPBSQueuedJobCommands(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, pbsConf)
 	b.mustRun("qmgr", "-c", "create queue other")
 	id := b.qsub("-h", "-N", "first", b.script("a.sh", "#!/bin/sh\necho $PBS_JOBNAME\n"))
@@ -377,6 +384,7 @@ func TestBatchPBSQueuedJobCommands(t *testing.T) {
 
 // qalter of a running job: what PBS allows changes, the rest is refused.
 func TestBatchPBSQalterRunning(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, pbsConf)
 	id := b.qsub(b.script("run.sh", "#!/bin/sh\ntouch started\nsleep 600\n"))
 	b.waitFor("the job to start", func() bool { _, err := os.Stat(filepath.Join(b.work, "started")); return err == nil })
@@ -394,6 +402,7 @@ func TestBatchPBSQalterRunning(t *testing.T) {
 
 // pbsnodes shows this host; -o stops jobs from starting, -r starts them.
 func TestBatchPBSNodes(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, pbsConf)
 	run := b.qsub("-l", "ncpus=3", b.script("n.sh", "#!/bin/sh\ntouch started\nsleep 600\n"))
 	b.waitFor("the job to start", func() bool { _, err := os.Stat(filepath.Join(b.work, "started")); return err == nil })
@@ -431,6 +440,7 @@ func TestBatchPBSNodes(t *testing.T) {
 
 // qterm -t quick stops lazarusd and leaves the jobs running.
 func TestBatchPBSQterm(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, pbsConf)
 	if r := b.run("qterm", "-t", "soon"); r.code != 1 || !strings.Contains(r.stderr, "want quick, delay or immediate") {
 		t.Errorf("qterm -t soon: %v", r)
@@ -450,6 +460,7 @@ func TestBatchPBSQterm(t *testing.T) {
 // does; qrls restarts it from that checkpoint, and its result is that of an
 // uninterrupted run.
 func TestBatchPBSQholdRunning(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, pbsConf)
 	const steps, bodies = 2400, 600
@@ -486,6 +497,7 @@ func TestBatchPBSQholdRunning(t *testing.T) {
 // qorder exchanges two waiting jobs' places: with one job running at a
 // time, the later one runs first; a running job cannot be ordered.
 func TestBatchPBSQorder(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, pbsConf+"max_running = 1\n")
 	b.mustRun("qmgr", "-c", "stop scheduling")
 	first := b.qsub("-N", "first", b.script("o1.sh", "#!/bin/sh\necho first >> order\n"))
@@ -509,6 +521,7 @@ func TestBatchPBSQorder(t *testing.T) {
 // rerunnable job without checkpoints, stopped and requeued); the next
 // lazarusd runs it again.
 func TestBatchPBSQtermDelay(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, pbsConf)
 	script := b.script("d.sh", "#!/bin/sh\necho run >> runs\n[ $(wc -l < runs) -ge 2 ] && exit 0\nsleep 600\n")
 	id := b.qsub("-c", "n", script)

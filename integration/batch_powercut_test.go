@@ -34,6 +34,8 @@ import (
 // and a simulation suspended across a cut gives the same result. The seed
 // is logged; LAZARUS_CUT_SEED repeats a run.
 func TestBatchPowerCutStorm(t *testing.T) {
+	t.Parallel()
+	heavy(t)
 	batchNeedRoot(t)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("LAZARUS_CUT_SEED"); s != "" {

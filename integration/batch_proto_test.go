@@ -145,6 +145,7 @@ func readReply(c net.Conn) (proto.Response, error) {
 // descriptors (its limit is lowered to 2048, below the flood), and root's
 // and another user's qstat and qsub must be answered.
 func TestProtoIdleFloodFromOneUser(t *testing.T) {
+	t.Parallel()
 	testenv.NeedRoot(t, "connections as other users, a daemon of root")
 	flooder := nobody(t)
 	victim := &syscall.Credential{Uid: 65533, Gid: 65533, Groups: []uint32{65533}}
@@ -204,6 +205,7 @@ func TestProtoIdleFloodFromOneUser(t *testing.T) {
 // (its peak RSS stays far below a dozen times 60 MiB), and another user's
 // qstat and qsub are answered afterwards.
 func TestProtoLargeLinesFromOneUser(t *testing.T) {
+	t.Parallel()
 	testenv.NeedRoot(t, "connections as other users, a daemon of root")
 	flooder := nobody(t)
 	victim := &syscall.Credential{Uid: 65533, Gid: 65533, Groups: []uint32{65533}}
@@ -271,6 +273,7 @@ func TestProtoLargeLinesFromOneUser(t *testing.T) {
 // clear error and its connection is closed; a submission, which carries
 // its script, has a larger limit.
 func TestProtoOversizedLineRefused(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	c, err := net.Dial("unix", proto.SocketPath(b.home))
 	if err != nil {
@@ -309,6 +312,7 @@ func TestProtoOversizedLineRefused(t *testing.T) {
 // waiting ends the wait; the daemon lets the connection go at once, not
 // when the wait would have timed out (five minutes).
 func TestProtoHangupCancelsWait(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	id := b.qsub("-h", b.script("w.sh", "#!/bin/sh\ntrue\n"))
 	pid := b.cmd.Process.Pid
@@ -342,6 +346,7 @@ func TestProtoHangupCancelsWait(t *testing.T) {
 // after a lost reply) gets the job the first made, also after a restart
 // of the daemon, and never a second job.
 func TestProtoSubmitKeyOnce(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	req := proto.SubmitRequest{Script: []byte("#!/bin/sh\ntrue\n"), Workdir: b.work, Hold: true, Key: proto.NewKey()}
 	submit := func() uint64 {

@@ -24,6 +24,7 @@ true
 `
 
 func TestBatchPriorityThenSubmissionOrder(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "slots = 1\n")
 	b.mustRun("qmgr", "-c", "create queue low priority=-5")
 	b.mustRun("qmgr", "-c", "create queue high")
@@ -87,12 +88,14 @@ func runLimited(t *testing.T, b *batch, submit func(script string) uint64) {
 }
 
 func TestBatchQueueMaxRunning(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "slots = 4\n")
 	b.mustRun("qmgr", "-c", "create queue one max_running=1")
 	runLimited(t, b, func(s string) uint64 { return b.qsub("-q", "one", s) })
 }
 
 func TestBatchQueueMaxUserRunning(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "slots = 4\n")
 	b.mustRun("qmgr", "-c", "create queue peruser")
 	b.mustRun("qmgr", "-c", "set queue peruser max_user_running = 1")
@@ -100,16 +103,19 @@ func TestBatchQueueMaxUserRunning(t *testing.T) {
 }
 
 func TestBatchServerMaxUserRunning(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "slots = 4\nmax_user_running = 1\n")
 	runLimited(t, b, func(s string) uint64 { return b.qsub(s) })
 }
 
 func TestBatchSlotsBoundCPUs(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "slots = 2\n")
 	runLimited(t, b, func(s string) uint64 { return b.qsub("-l", "ncpus=2", s) })
 }
 
 func TestBatchQmgr(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	b.mustRun("qmgr", "-c", "create queue night priority=3, max_running=2")
 	out := b.mustRun("qmgr", "-c", "list queue night")
@@ -187,6 +193,7 @@ func TestBatchQmgr(t *testing.T) {
 }
 
 func TestBatchSIGHUPReloadsConfig(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	b.mustRun("qmgr", "-c", "create queue other")
 	conf := filepath.Join(b.home, "lazarus.conf")
@@ -216,6 +223,7 @@ func TestBatchSIGHUPReloadsConfig(t *testing.T) {
 }
 
 func TestBatchQstatWait(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	id := b.qsub("-h", b.script("t.sh", "#!/bin/sh\ntrue\n"))
 	cmd := exec.Command(bin("qstat"), "-c", "--wait", strconv.FormatUint(id, 10))

@@ -37,6 +37,7 @@ func hasAll(t *testing.T, what, got string, want ...string) {
 }
 
 func TestBatchRealScriptsMore(t *testing.T) {
+	// Not parallel: its jobs have memory limits (main_test.go).
 	b := newBatch(t, "")
 	for _, q := range []string{"workq", "savio3_htc", "lcilab", "short", "short_cpuQ"} {
 		b.mustRun("qmgr", "-c", "create queue "+q)
@@ -361,6 +362,7 @@ func TestBatchRealScriptsMore(t *testing.T) {
 // scripts/submit_pbs_1.sh (a chain of afterany), unchanged but for the
 // job scripts' names, with the batch commands on PATH.
 func TestBatchRealDependencyChains(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	b.script("fail.pbs", "#!/bin/bash\n#PBS -l walltime=00:01:00\necho failing\nexit 1\n")
 	b.script("succeed.pbs", "#!/bin/bash\n#PBS -l walltime=00:01:00\necho \"after=$after state=$state\"\n")

@@ -29,6 +29,7 @@ func (b *batch) qstatLetter(id uint64) string {
 // not advancing while the resumed one runs on, then, once resumed, all of
 // them ending with the result of an uninterrupted run.
 func TestBatchSuspendPowerCut(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "slots = 3\n")
 	const steps, bodies = 2400, 600
@@ -115,6 +116,7 @@ func TestBatchSuspendPowerCut(t *testing.T) {
 // rule); an owner stops and continues a job with STOP and CONT, which show
 // the same; another user can do neither.
 func TestBatchSuspendRights(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	b := newBatch(t, "")
 	as := cmdOpts{dir: b.work, cred: cred}

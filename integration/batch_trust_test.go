@@ -22,6 +22,7 @@ import (
 // that carries job details; operators see everything, and
 // query_other_jobs = true shows it to everyone.
 func TestBatchOtherUsersSeeOnlyTheSummary(t *testing.T) {
+	t.Parallel()
 	cred := nobody(t)
 	b := newBatch(t, "")
 	as := cmdOpts{dir: b.work, cred: cred}
@@ -87,6 +88,7 @@ func TestBatchOtherUsersSeeOnlyTheSummary(t *testing.T) {
 // Output and error files are created 0600, for their owner only, unless
 // the job asks for another umask with -W umask.
 func TestBatchOutputFileModes(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	script := b.script("m.sh", "#!/bin/sh\necho out; echo err >&2; umask > mask\n")
 	tests := []struct {
@@ -158,6 +160,7 @@ func fill(t *testing.T, dir string) string {
 // failure) and frees the space before the next daemon starts: that one
 // settles the checkpoint from the run directory.
 func TestBatchStateDirFull(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	home := t.TempDir()
 	os.Chmod(home, 0o755)

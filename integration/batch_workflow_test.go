@@ -23,6 +23,7 @@ import (
 // N[] tells it. qdel of a begun array is a D, then its E; an array none of
 // whose subjobs ran has no E.
 func TestBatchArrayEndRecord(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	script := b.script("idx.sh", "#!/bin/sh\n[ \"$PBS_ARRAY_INDEX\" = 2 ] && exit 3\nexit 0\n")
 	id := b.qsubID("-N", "sweep", "-J", "1-3", script)
@@ -136,6 +137,7 @@ func (b *batch) runningSubjobs(id jobs.ID) []int {
 // or requeued (qrerun), lets another start, and waits its turn when it
 // may run again; never more than %max run.
 func TestBatchArrayMaxRunning(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	script := b.script("wait.sh", fmt.Sprintf("#!/bin/sh\nwhile [ ! -e %s/stop.$PBS_ARRAY_INDEX ]; do sleep 0.2; done\n", b.work))
@@ -196,6 +198,7 @@ func TestBatchArrayMaxRunning(t *testing.T) {
 // twin by twin, for a minute each, before it collected the next twin, so
 // the checkpoint and the job's end hung for minutes.
 func TestBatchJobEndsDuringCheckpoint(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, ckptConf)
 	gen := filepath.Join(b.home, "spool", "1.ckpt", "1")

@@ -19,6 +19,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -41,19 +42,36 @@ func ckptNeedRoot(t *testing.T) {
 	}
 }
 
-// ckptProg compiles testdata/ckpt/ckstep.c into a temporary directory of t
-// and returns the executable (its command name, and so the COMM of its
-// images, is "ckstep").
+// ckstepBuilt compiles testdata/ckpt/ckstep.c once for the package and
+// returns the executable.
+var ckstepBuilt = sync.OnceValues(func() (string, error) {
+	src, err := filepath.Abs(filepath.Join("testdata", "ckpt", "ckstep.c"))
+	if err != nil {
+		return "", err
+	}
+	exe := filepath.Join(binDir, "ckstep")
+	if out, err := exec.Command("gcc", "-O2", "-pthread", "-o", exe, src).CombinedOutput(); err != nil {
+		return "", fmt.Errorf("gcc %s: %v\n%s", src, err, out)
+	}
+	return exe, nil
+})
+
+// ckptProg returns ckstep (testdata/ckpt/ckstep.c, compiled once for the
+// package) under a name in a temporary directory of t (its command name,
+// and so the COMM of its images, is "ckstep"). The name is a hard link, not
+// a copy: a file this process wrote could not be run while a child forked
+// meanwhile by a parallel test still held it open (ETXTBSY). A test may
+// remove or replace that name, never write into the file.
 func ckptProg(t *testing.T) string {
 	t.Helper()
 	ckptNeedRoot(t)
-	src, err := filepath.Abs(filepath.Join("testdata", "ckpt", "ckstep.c"))
+	built, err := ckstepBuilt()
 	if err != nil {
 		t.Fatal(err)
 	}
 	exe := filepath.Join(t.TempDir(), "ckstep")
-	if out, err := exec.Command("gcc", "-O2", "-pthread", "-o", exe, src).CombinedOutput(); err != nil {
-		t.Fatalf("gcc %s: %v\n%s", src, err, out)
+	if err := os.Link(built, exe); err != nil {
+		t.Fatal(err)
 	}
 	return exe
 }

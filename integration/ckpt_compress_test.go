@@ -58,6 +58,7 @@ func TestCkptChkpntCompress(t *testing.T) {
 // TestClibCompress: chkpnt(3) with CHKPNT_COMPRESS checkpoints the program
 // into a compressed image, which restart brings back with its memory.
 func TestClibCompress(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "compress.c")
 	dir := t.TempDir()
 	clibWant(t, "compress", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)

@@ -91,6 +91,7 @@ func onTTY(cmd *exec.Cmd, p *ttyPair) {
 // group in the foreground, and SIGWINCH for the new window size; restarted
 // where there is no terminal it is refused, unless -F.
 func TestCkptTTYRestartOnAnotherTerminal(t *testing.T) {
+	t.Parallel()
 	if os.Geteuid() != 0 {
 		testenv.Unavailable(t, "needs root: chkpnt and restart ptrace the program")
 	}

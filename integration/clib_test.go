@@ -166,6 +166,7 @@ func clibWant(t *testing.T, what string, got syscall.WaitStatus, exited bool, co
 // waits for it: the restored child must be the caller's child, get the
 // SIGCONT that ends its wait and print the guide's lines.
 func TestClibFigure31(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "fig3-1.c")
 	dir := t.TempDir()
 	clibWant(t, "fig3-1", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
@@ -184,6 +185,7 @@ func TestClibFigure31(t *testing.T) {
 // returns 1 (the value a restored self-checkpoint sees), which the figure
 // reports as "chkpnt 2 failed, ret_val = 1" and exit 2; ex1 likewise.
 func TestClibFigure32Fortran(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "fig3-2.f")
 	dir := t.TempDir()
 	clibWant(t, "fig3-2", clibRun(t, clibCmd(t, dir, prog)), false, int(syscall.SIGKILL), dir)
@@ -211,6 +213,7 @@ func TestClibFigure32Fortran(t *testing.T) {
 // from that image, by restart(1) or by restart(3) from another program,
 // its call returns 1, and it ends with the sum of an uninterrupted run.
 func TestClibSelfCheckpointLoop(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "selfloop.c")
 	restarter := clibProg(t, "restarter.c")
 	var sum int64
@@ -250,6 +253,7 @@ func TestClibSelfCheckpointLoop(t *testing.T) {
 // it goes on; killed, it is resumed with restart(1) and learns it was
 // resumed from the call's return value.
 func TestClibDragonFlyExample(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "dfly.c")
 	dir := t.TempDir()
 	cmd := clibCmd(t, dir, prog)
@@ -282,6 +286,7 @@ func TestClibDragonFlyExample(t *testing.T) {
 
 // chkpnt(3) and restart(3) set the errno of the guide's tables.
 func TestClibErrno(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "errnos.c")
 	dir := t.TempDir()
 	clibWant(t, "errnos", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
@@ -327,6 +332,7 @@ func TestClibErrno(t *testing.T) {
 // The guide's caution, enforced: no chkpnt() from within a multithreaded
 // (OpenMP parallel) region; outside it the library works.
 func TestClibParallelRegion(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "omp.c", "-fopenmp")
 	dir := t.TempDir()
 	clibWant(t, "omp", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
@@ -344,6 +350,7 @@ func TestClibParallelRegion(t *testing.T) {
 // of the tree; restarted, the program sees 1 and its child, restored with
 // it, still reads the pipe between them.
 func TestClibSelfCheckpointFamily(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "famself.c")
 	dir := t.TempDir()
 	res := filepath.Join(dir, "res")
@@ -362,6 +369,7 @@ func TestClibSelfCheckpointFamily(t *testing.T) {
 // restart and of exclusive options, and a self-checkpoint whose name's
 // trailing blanks are not part of the file name.
 func TestClibFortranInclude(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "finc.f90")
 	dir := t.TempDir()
 	clibWant(t, "finc", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
@@ -377,6 +385,7 @@ func TestClibFortranInclude(t *testing.T) {
 // ENOSPC and EROFS from chkpnt(3): an image into a file system too small
 // for it, and into a read-only one (tmpfs mounts of the test).
 func TestClibErrnoFilesystems(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "errfs.c")
 	dir := t.TempDir()
 	var mnts []string
@@ -405,6 +414,7 @@ func TestClibErrnoFilesystems(t *testing.T) {
 // SIGKILL checkpoints and kills a tree of two; RESTART_SUSPEND leaves the
 // restored root stopped; RESTART_SIGFAMILY SIGTERM ends both with SIGTERM.
 func TestClibOptions(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "flags.c")
 	dir := t.TempDir()
 	clibWant(t, "flags", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
@@ -420,6 +430,7 @@ func TestClibOptions(t *testing.T) {
 // the library's pipe, which then gets descriptors 0 and 1, must not be
 // lost under chkpnt's /dev/null; restarted, the program sees 1.
 func TestClibSelfCheckpointClosedStdio(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "closed.c")
 	dir := t.TempDir()
 	clibWant(t, "closed", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)
@@ -437,6 +448,7 @@ func TestClibSelfCheckpointClosedStdio(t *testing.T) {
 // debugger until the caller continues it; the process it was cloned from
 // never reaches the caller's wait.
 func TestClibRestartDebug(t *testing.T) {
+	t.Parallel()
 	prog := clibProg(t, "debug.c")
 	dir := t.TempDir()
 	clibWant(t, "debug", clibRun(t, clibCmd(t, dir, prog)), true, 0, dir)

@@ -43,6 +43,7 @@ func nodeSection(list, name string) string {
 // other jobs off them; qchkpnt of it is refused and its periodic
 // checkpoints are skipped; jobs that can never run get PBS's comment.
 func TestClusterScatterJob(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, ckptConf)
 	b := c.nodes[0]
 	nodes := filepath.Join(c.work, "scatter.nodes")
@@ -148,6 +149,7 @@ func TestClusterScatterJob(t *testing.T) {
 // node in $PBS_NODEFILE: the file's path is the same on every node, its
 // content rewritten before the restart.
 func TestClusterMigratedNodeFile(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, ckptConf)
 	const steps, bodies = 2400, 600
 	b := c.nodes[0]
@@ -182,6 +184,7 @@ func TestClusterMigratedNodeFile(t *testing.T) {
 // On a single host all chunks go on the host: PBS_NODEFILE has a line
 // per chunk (mpiprocs 1 each by default); scatter of several is refused.
 func TestBatchChunksOneHost(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	nodes := filepath.Join(b.work, "one.nodes")
 	id := b.qsub("-l", "select=1:ncpus=1+1:ncpus=1:mpiprocs=2", b.script("one.sh", "#!/bin/sh\ncat \"$PBS_NODEFILE\" > "+nodes+"\necho \"ncpus=$NCPUS\" >> "+nodes+"\n"))

@@ -18,6 +18,7 @@ import (
 // which (exit status 1); pbsnodes -a shows the node offline,draining with
 // the job left.
 func TestClusterDrainWaitAndDeadline(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, ckptConf+"slots = 3\n")
 	b := c.nodes[0]
 	// Everything on node1: the others are offline while the jobs start.

@@ -13,6 +13,7 @@ import (
 // tells the server, when the node's lease expires, how the job ended. The
 // job is finished with its exit status and its output, and ran once.
 func TestClusterRunEndOutlivesItsDaemon(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, "")
 	b := c.nodes[0]
 	runs := filepath.Join(c.work, "lostend.runs")
@@ -65,6 +66,7 @@ func TestClusterRunEndOutlivesItsDaemon(t *testing.T) {
 // generation it writes is never recorded, and what it leaves in
 // shared_dir/checkpoints is removed by the server, never used.
 func TestClusterCutOffCheckpointIsSwept(t *testing.T) {
+	t.Parallel()
 	hooks := t.TempDir() // root's, writable by root only: a valid hook
 	gate := filepath.Join(hooks, "gate")
 	prologue := filepath.Join(hooks, "checkpoint_prologue")
@@ -73,11 +75,14 @@ func TestClusterCutOffCheckpointIsSwept(t *testing.T) {
 	}
 	c := newCluster(t, 3, "checkpoint_prologue = "+prologue+"\n")
 	b := c.nodes[0]
-	s := b.script("swept.sh", "#!/bin/sh\nsleep 600\n")
+	s := b.script("swept.sh", "#!/bin/sh\ntouch "+filepath.Join(c.work, "swept.started")+"\nsleep 600\n")
 	id := b.qsub("-c", "s", "-r", "y", s)
 	victim := host(b.waitState(id, "running"))
 	srv := c.other(victim)
 	v := c.node(victim)
+	// Running in the record comes with the placement, before the job's
+	// processes: a qchkpnt then finds none (on a loaded machine).
+	srv.readFile(filepath.Join(c.work, "swept.started"))
 	done := make(chan result, 1)
 	go func() { done <- srv.run("qchkpnt", jobArg(id)) }()
 	// The checkpoint of generation 1 waits in its prologue.

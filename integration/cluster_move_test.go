@@ -14,6 +14,7 @@ import (
 // who is neither the owner nor an operator. qmove DEST JOB still moves
 // between queues.
 func TestClusterQmoveToNode(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, ckptConf)
 	b := c.nodes[0]
 	// A job that takes a whole node first: that node is full.

@@ -115,6 +115,7 @@ func (c *testCluster) powerCut(b *batch) {
 // Jobs are spread over the nodes; qstat -f from any node shows where each
 // runs and PBS_NODEFILE names that host.
 func TestClusterJobsSpread(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, "")
 	b := c.nodes[0]
 	var ids []uint64
@@ -152,6 +153,7 @@ func TestClusterJobsSpread(t *testing.T) {
 // from its newest generation and finishes with the result of an
 // uninterrupted run, under the same id.
 func TestClusterPowerCutOfANode(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, ckptConf)
 	const steps, bodies = 2400, 600
 	want := nbodyReference(t, steps, bodies)
@@ -199,6 +201,7 @@ func (c *testCluster) server(not ...string) *batch {
 // The server daemon is killed (kill -9, and it stays down): another node
 // takes over; every job runs to its end once, none is lost.
 func TestClusterServerFailover(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, "")
 	srv := c.server()
 	done := filepath.Join(c.work, "done")
@@ -283,6 +286,7 @@ func TestClusterServerFailover(t *testing.T) {
 
 // One etcd member dies: the cluster goes on (submissions, starts, ends).
 func TestClusterEtcdMemberLost(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, "")
 	c.etcd.Kill(1)
 	b := c.nodes[2]
@@ -304,6 +308,8 @@ func TestClusterEtcdMemberLost(t *testing.T) {
 // daemon comes back it runs no second copy, and the job's result is that
 // of an uninterrupted run.
 func TestClusterCutOffNodeIsFenced(t *testing.T) {
+	t.Parallel()
+	heavy(t)
 	c := newCluster(t, 3, ckptConf)
 	// Long enough that the job cannot end on its own within the node TTL
 	// of the cut-off (an end before the fence is a run that ended, not a
@@ -359,6 +365,7 @@ func TestClusterCutOffNodeIsFenced(t *testing.T) {
 // checkpoint) and finishes with the result of an uninterrupted run; a job
 // that cannot be checkpointed runs on there; nothing new is placed there.
 func TestClusterOfflineNodeDrains(t *testing.T) {
+	t.Parallel()
 	c := newCluster(t, 3, ckptConf)
 	const steps, bodies = 2400, 600
 	want := nbodyReference(t, steps, bodies)

@@ -25,6 +25,8 @@ import (
 // daemons, MPICH's hydra) would keep the restarted listener from binding
 // it in the host's namespace; in a fresh one there is none.
 func TestBatchMPIPowerCut(t *testing.T) {
+	t.Parallel()
+	heavy(t)
 	for _, f := range mpiFlavours {
 		t.Run(f.name, func(t *testing.T) {
 			exe := mpiBuild(t, f)
@@ -102,6 +104,7 @@ print(s.recv(8).decode())
 // queue's net_default put the job in a network namespace with loopback
 // only, up; a job without sees the host's interfaces.
 func TestBatchNetPrivate(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	host, _ := os.ReadFile("/proc/net/dev")
@@ -152,6 +155,7 @@ func TestBatchNetPrivate(t *testing.T) {
 // uninterrupted run (the two write the same bytes at the same offsets of
 // one output file). In one namespace the second listener could not bind.
 func TestBatchNetPrivateTwoRestarts(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, "")
 	exe := filepath.Join(b.work, "tcpjob")

@@ -215,6 +215,8 @@ func mpiWaitGone(t *testing.T, pids []int) {
 // are back under their pids with their threads, restart says nothing, and
 // the output is that of an uninterrupted run.
 func TestMPICheckpointRestart(t *testing.T) {
+	t.Parallel()
+	heavy(t)
 	for _, f := range mpiFlavours {
 		t.Run(f.name, func(t *testing.T) {
 			exe := mpiBuild(t, f)
@@ -261,6 +263,8 @@ func TestMPICheckpointRestart(t *testing.T) {
 // TestMPICheckpointChain: the same run checkpointed twice, the second time
 // after its first restart, and restarted from the second image.
 func TestMPICheckpointChain(t *testing.T) {
+	t.Parallel()
+	heavy(t)
 	for _, f := range mpiFlavours {
 		t.Run(f.name, func(t *testing.T) {
 			exe := mpiBuild(t, f)
@@ -305,6 +309,8 @@ func TestMPICheckpointChain(t *testing.T) {
 // keeps a listener beside the connection it accepted) checkpoints
 // without -F, and its restart ends as an uninterrupted run.
 func TestMPISingleton(t *testing.T) {
+	t.Parallel()
+	heavy(t)
 	f := mpiFlavours[0]
 	exe := mpiBuild(t, f)
 	dir := t.TempDir()

@@ -265,6 +265,8 @@ func tree(root int) []int {
 // the restarted run, restarted from that second image, and ending with
 // the output (and MPI-IO file) of an uninterrupted run.
 func TestRuntimeCheckpointChain(t *testing.T) {
+	t.Parallel()
+	heavy(t)
 	for _, c := range runtimeCases {
 		t.Run(c.name, func(t *testing.T) {
 			batchNeedRoot(t)
@@ -320,6 +322,8 @@ func TestRuntimeCheckpointChain(t *testing.T) {
 // (qchkpnt), then a power cut; the daemon's next start restarts it from
 // that newest checkpoint and it ends as an uninterrupted run.
 func TestBatchRuntimes(t *testing.T) {
+	t.Parallel()
+	heavy(t)
 	for _, c := range runtimeCases {
 		t.Run(c.name, func(t *testing.T) {
 			batchNeedRoot(t)

@@ -188,6 +188,7 @@ func TestEtcdGroupCommitConflict(t *testing.T) {
 // A member killed while a group is on its way: every write of the group
 // commits once (none lost, none doubled), the others' view shows each.
 func TestEtcdGroupCommitMemberKilled(t *testing.T) {
+	t.Parallel() // waits for etcd elections
 	f, a, b := twoNodes(t, 3)
 	js := make([]*jobs.Job, 12)
 	for i := range js {

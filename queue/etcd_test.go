@@ -303,6 +303,7 @@ func TestEtcdTooLarge(t *testing.T) {
 // A three-member cluster keeps serving with one member killed, and the
 // member catches up when it comes back.
 func TestEtcdOneMemberKilled(t *testing.T) {
+	t.Parallel() // waits for etcd elections
 	f, a, b := twoNodes(t, 3)
 	j := submit(t, a, "batch", 1)
 	for i := range 3 {
@@ -322,6 +323,7 @@ func TestEtcdOneMemberKilled(t *testing.T) {
 // Without a quorum a write fails, with an error, and the view does not
 // show it; once the quorum is back, writes work again and views follow.
 func TestEtcdNoQuorum(t *testing.T) {
+	t.Parallel() // waits for etcd elections
 	f := &fixture{backend: "etcd", etcd: etcdtest.New(t, 3), prefix: "/lazarus",
 		spool: filepath.Join(t.TempDir(), "spool")}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -364,6 +366,7 @@ func TestEtcdNoQuorum(t *testing.T) {
 
 // A store whose watch fell behind a compaction reloads its view.
 func TestEtcdWatchAfterCompaction(t *testing.T) {
+	t.Parallel() // waits for etcd elections
 	f := &fixture{backend: "etcd", etcd: etcdtest.New(t, 3), prefix: "/lazarus",
 		spool: filepath.Join(t.TempDir(), "spool")}
 	a := f.node(t, f.etcd.MemberClient(t, 0))
