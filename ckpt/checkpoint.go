@@ -486,22 +486,33 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 	}
 	le := binary.LittleEndian
 	m := &d.meta
+	// Each action lands at its own 32 bytes of the scratch page (64 of
+	// them fill half of it), read back at once after the last call:
+	// one read of the tracee's memory instead of 62.
 	m.Signals.Actions = make([]sigAction, 64)
+	var got [64]bool
 	for sig := 1; sig <= 64; sig++ {
 		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
 			continue
 		}
-		if _, err := t.call("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), 0, scratch, 8); err != nil {
+		if _, err := t.call("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), 0, scratch+uint64(sig-1)*32, 8); err != nil {
 			if errnoOf(err) == unix.EINVAL {
 				continue
 			}
 			return fmt.Errorf("%s(%d): sigvec (%d): %w", d.comm, d.pid, sig, err)
 		}
-		b, err := read(32)
-		if err != nil {
-			return err
+		got[sig-1] = true
+	}
+	acts := make([]byte, 64*32)
+	if _, err := d.mem.ReadAt(acts, int64(scratch)); err != nil {
+		return fmt.Errorf("%s(%d): read scratch: %w", d.comm, d.pid, err)
+	}
+	for i := range got {
+		if !got[i] {
+			continue
 		}
-		m.Signals.Actions[sig-1] = sigAction{Handler: le.Uint64(b), Flags: le.Uint64(b[8:]), Restorer: le.Uint64(b[16:]), Mask: le.Uint64(b[24:])}
+		b := acts[i*32:]
+		m.Signals.Actions[i] = sigAction{Handler: le.Uint64(b), Flags: le.Uint64(b[8:]), Restorer: le.Uint64(b[16:]), Mask: le.Uint64(b[24:])}
 	}
 	// What each thread has of its own: the alternate signal stack and
 	// the tid address, asked of each thread through the same scratch page.
