@@ -22,6 +22,7 @@ import (
 // numbers, the worst exit status, and a signal sent to srun alone reaching
 // every task.
 func TestBatchSrunTasks(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	host, _ := os.Hostname()
 	script := b.script("steps.sh", `#!/bin/bash
@@ -121,6 +122,8 @@ echo "unknown=$?"
 // srun -l of a second run (the job's 2 tasks) labels each line with its
 // rank; mpirun run directly in the Slurm job works too.
 func TestBatchSrunMPI(t *testing.T) {
+	t.Parallel()
+	heavy(t)
 	for _, f := range mpiFlavours {
 		t.Run(f.name, func(t *testing.T) {
 			exe := mpiBuild(t, f)
@@ -170,6 +173,7 @@ echo "mpirun=$?"
 // whole and held (qchkpnt -k -h), then released (qrls) and restarted: the
 // tasks go on counting where they were and srun ends with their status.
 func TestBatchSrunCheckpoint(t *testing.T) {
+	t.Parallel()
 	batchNeedRoot(t)
 	b := newBatch(t, ckptConf)
 	script := b.script("count.sh", `#!/bin/bash
@@ -223,6 +227,8 @@ echo "srun=$?"
 // uninterrupted one and srun with status 0. The job runs in a network
 // namespace of its own (-l net=private), as TestBatchMPIPowerCut says why.
 func TestBatchSrunMPICheckpoint(t *testing.T) {
+	t.Parallel()
+	heavy(t)
 	for _, f := range mpiFlavours {
 		t.Run(f.name, func(t *testing.T) {
 			exe := mpiBuild(t, f)
@@ -262,6 +268,7 @@ func TestBatchSrunMPICheckpoint(t *testing.T) {
 // its tasks through Open MPI's launcher (.ci/run installs it), each with
 // its rank.
 func TestBatchSrunPBSJob(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	script := b.script("pbs.sh", `#!/bin/bash
 #PBS -l select=1:ncpus=2:mpiprocs=2

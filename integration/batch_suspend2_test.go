@@ -20,6 +20,7 @@ import (
 // walltime=3 that would run for ever, suspended for 4 seconds, is killed
 // over its walltime, and not before 3 seconds of run after the 4.
 func TestBatchSuspendWalltime(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	done := b.qsub("-l", "walltime=6", "-j", "oe", b.script("short.sh",
 		"#!/bin/sh\nfor i in 1 2 3 4; do echo tick $i; sleep 0.5; done\necho over\n"))
@@ -53,6 +54,7 @@ func TestBatchSuspendWalltime(t *testing.T) {
 // runs, it stays suspended (S) and resumes, by itself, once the other has
 // ended; then it runs to its end.
 func TestBatchSuspendReleasesCPUs(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "slots = 2\n")
 	gate := filepath.Join(b.work, "gate")
 	first := b.qsub("-l", "ncpus=2", "-j", "oe", b.script("first.sh",
@@ -93,6 +95,7 @@ func TestBatchSuspendReleasesCPUs(t *testing.T) {
 // traps SIGTERM gets it (it is resumed to take it), and one that does
 // not is killed.
 func TestBatchSuspendQdel(t *testing.T) {
+	t.Parallel()
 	b := newBatch(t, "")
 	trap := b.qsub("-j", "oe", b.script("trap.sh",
 		"#!/bin/bash\ntrap 'echo got-term; exit 3' TERM\nwhile :; do sleep 0.2; done\n"))
