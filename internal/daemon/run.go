@@ -347,7 +347,17 @@ func (d *Daemon) requeuePrologue(j *jobs.Job, rec *supervisor.Record) bool {
 
 // collect handles a supervisor that is gone: its record says how the run
 // ended; without one, the run was lost.
-func (d *Daemon) collect(id jobs.ID) {
+func (d *Daemon) collect(id jobs.ID) { d.collectTry(id, 0) }
+
+// collectRetries bounds how often collect looks again at a run whose lock
+// is held by a supervisor that cannot be watched (it is ending: the lock
+// goes with it), every collectRetryWait.
+const (
+	collectRetries   = 50
+	collectRetryWait = 200 * time.Millisecond
+)
+
+func (d *Daemon) collectTry(id jobs.ID, try int) {
 	j := d.store.View().Job(id)
 	if j == nil || !j.State.Active() || !d.mine(j) {
 		d.forgetRun(id)
@@ -361,7 +371,16 @@ func (d *Daemon) collect(id jobs.ID) {
 	switch {
 	case st.Alive:
 		// Something still holds the lock: watch again rather than guess.
-		if err := d.adopt(j, d.jobRunDir(id)); err != nil {
+		err := d.adopt(j, d.jobRunDir(id))
+		switch {
+		case err == nil:
+		case errors.Is(err, errGone) && try < collectRetries:
+			// Most often the supervisor ended between the look at its
+			// lock and the watch: look again once the lock is free,
+			// rather than leave the job running forever.
+			d.log.Debug("a run's lock is held, but its supervisor cannot be watched; looking again", "job_id", id, "error", err)
+			time.AfterFunc(collectRetryWait, func() { d.collectTry(id, try+1) })
+		default:
 			d.log.Error("a run's lock is held, but its supervisor cannot be watched", "job_id", id, "error", err)
 		}
 	case st.Exit != nil && st.Exit.Segment == seg:
