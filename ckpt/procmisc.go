@@ -194,14 +194,25 @@ func setSUD(tid int, s *sudConfig) error {
 	return nil
 }
 
-// suspendSUD turns off the syscall user dispatch s of frozen thread tid
-// for the time of the checkpoint's injected calls.
-func (d *dumper) suspendSUD(tid int, s *sudConfig) error {
-	if s == nil {
+// suspendSUD turns off the syscall user dispatch of thread tid of d as
+// soon as it is stopped (waitFrozen), before anything is injected into
+// it, and records it for resumeSUD. Every stop of a live thread of d goes
+// through it: the freeze, the stops after the tree was let go (refreeze,
+// reapTwin) and the one before it (the userfaultfd made before the
+// freeze). A thread stopped again keeps what its first stop recorded.
+func (d *dumper) suspendSUD(tid int) error {
+	if _, ok := d.sudOff[tid]; ok {
+		return nil
+	}
+	s, err := threadSUD(tid)
+	if err != nil || s == nil {
+		if err != nil {
+			return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+		}
 		return nil
 	}
 	if err := setSUD(tid, &sudConfig{}); err != nil {
-		return err
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 	}
 	if d.sudOff == nil {
 		d.sudOff = map[int]*sudConfig{}

@@ -187,6 +187,7 @@ func (t *dumpTree) newPreSnap(pid int, v vmaFlags) (p *preSnap, retErr error) {
 		return nil, err
 	}
 	detach := func() {
+		d.resumeSUD() // procmisc.go
 		if err := ptraceDetach(pid, 0); errors.Is(err, unix.ESRCH) {
 			detachRunning(pid)
 		}
