@@ -140,3 +140,95 @@ func runSUD(t *testing.T, prog, handler string, threads int, p sudPath) {
 		t.Fatalf("after the restart: %v: %s", ws, got)
 	}
 }
+
+// TestSUDVfork checkpoints a process that waits in vfork for its child
+// (as posix_spawn, system and popen do): the checkpoint waits for the
+// vfork to end and is taken then; a vfork that does not end within the
+// bound is refused naming both processes, and leaves both running.
+func TestSUDVfork(t *testing.T) {
+	needRoot(t)
+	prog := cprog(t, "sud_vfork")
+	for _, ends := range []bool{true, false} {
+		name := "ends"
+		if !ends {
+			name = "stays"
+		}
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			out, fifo := filepath.Join(dir, "result"), filepath.Join(dir, "fifo")
+			if err := unix.Mkfifo(fifo, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := start(t, dir, prog, out, fifo)
+			waitFor(t, "the vfork", func() bool { _, err := os.Stat(out + ".vforked"); return err == nil })
+			var logged syncBuffer
+			log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			img := filepath.Join(dir, "img")
+			type result struct {
+				res *CheckpointResult
+				err error
+			}
+			done := make(chan result, 1)
+			go func() {
+				res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true, Logger: log})
+				done <- result{res, err}
+			}()
+			release := func() {
+				f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				f.Write([]byte{1})
+				f.Close()
+			}
+			var r result
+			if ends {
+				waitFor(t, "the checkpoint to wait for the vfork", func() bool { return strings.Contains(logged.String(), "waits in vfork") })
+				release()
+				r = <-done
+				if r.err != nil {
+					t.Fatalf("checkpoint: %v\n%s", r.err, logged.String())
+				}
+			} else {
+				r = <-done
+				child := 0
+				if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid)); err == nil {
+					fmt.Sscan(string(b), &child)
+				}
+				var ue *UncheckpointableError
+				want := fmt.Sprintf("sud_vfork(%d): tid %d waits in vfork for its child sud_vfork(%d)", cmd.Process.Pid, cmd.Process.Pid, child)
+				if !errors.As(r.err, &ue) || child == 0 || !strings.Contains(r.err.Error(), want) {
+					t.Fatalf("checkpoint: %v, want it refused: %s...", r.err, want)
+				}
+				for _, pid := range []int{cmd.Process.Pid, child} {
+					if tr := tracerOf(pid, pid); tr != 0 {
+						t.Errorf("after the refusal, %d is traced by %d", pid, tr)
+					}
+				}
+				release()
+			}
+			kobjSignal(t, cmd.Process.Pid)
+			werr := cmd.Wait()
+			got, _ := os.ReadFile(out)
+			if werr != nil || string(got) != "ok" {
+				t.Fatalf("after the checkpoint, still running: %v: %s", werr, got)
+			}
+			if !ends {
+				return
+			}
+			os.Remove(out)
+			waitReaped(t, r.res)
+			rp, err := Restart(context.Background(), img, RestartOptions{})
+			if err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			t.Cleanup(func() { unix.Kill(rp.PID, unix.SIGKILL) })
+			kobjSignal(t, rp.PID)
+			ws := waitProc(t, rp)
+			got, _ = os.ReadFile(out)
+			if !ws.Exited() || ws.ExitStatus() != 0 || string(got) != "ok" {
+				t.Fatalf("after the restart: %v: %s", ws, got)
+			}
+		})
+	}
+}
