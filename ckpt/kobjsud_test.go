@@ -58,21 +58,23 @@ func TestSUDBlock(t *testing.T) {
 		for _, threads := range []int{1, 2} {
 			for _, p := range sudPaths {
 				t.Run(fmt.Sprintf("%s/%dthreads/%s", handler, threads, p.name), func(t *testing.T) {
-					runSUD(t, prog, handler, threads, p)
+					runSUD(t, prog, []string{handler, fmt.Sprint(threads), fmt.Sprint(p.mib)}, p)
 				})
 			}
 		}
 	}
 }
 
-func runSUD(t *testing.T, prog, handler string, threads int, p sudPath) {
+// runSUD runs prog (OUT, then args) as p says: checkpoints, the running
+// program's checks, the restart and the restarted program's checks.
+func runSUD(t *testing.T, prog string, args []string, p sudPath) {
 	if p.inFreeze {
 		preSnapshots = false
 		t.Cleanup(func() { preSnapshots = true })
 	}
 	dir := t.TempDir()
 	out := filepath.Join(dir, "result")
-	cmd := start(t, dir, prog, out, handler, fmt.Sprint(threads), fmt.Sprint(p.mib))
+	cmd := start(t, dir, prog, append([]string{out}, args...)...)
 	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
 	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
 		t.Fatalf("set-up failed: %s", b)

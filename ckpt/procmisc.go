@@ -16,14 +16,16 @@ package ckpt
 //     DISPATCH_CONFIG): its mode, selector address and exempt region,
 //     set again by the restorer on each thread as it is released, after
 //     the last injected call (a selector at BLOCK would dispatch those).
-//     For the same reason the checkpoint turns it off in a thread it
-//     freezes and gives it back as it releases the thread.
+//     For the same reason the checkpoint turns it off in each thread as
+//     it stops (suspendSUD) and gives it back as it lets it go (letGo).
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -180,8 +182,8 @@ func (r *restorer) restoreAutogroups() error {
 	return nil
 }
 
-// setSUD gives thread tid its syscall user dispatch back, as it is
-// released (no injected call comes after).
+// setSUD sets the syscall user dispatch of stopped thread tid; nil:
+// leaves it as it is.
 func setSUD(tid int, s *sudConfig) error {
 	if s == nil {
 		return nil
@@ -221,12 +223,34 @@ func (d *dumper) suspendSUD(tid int) error {
 	return nil
 }
 
-// resumeSUD gives the frozen threads their syscall user dispatch back.
-func (d *dumper) resumeSUD() {
-	for tid, s := range d.sudOff {
+// letGo gives thread tid of d its syscall user dispatch back and
+// detaches it. A thread an error path met running is stopped first: both
+// need a ptrace-stop.
+func (d *dumper) letGo(tid int) error {
+	s := d.sudOff[tid]
+	delete(d.sudOff, tid)
+	detach := func(sig syscall.Signal) error {
 		if err := setSUD(tid, s); err != nil {
-			d.warn("%s(%d): tid %d: syscall user dispatch not given back: %v", d.comm, d.pid, tid, err)
+			return err
+		}
+		return ptraceDetach(tid, sig)
+	}
+	err := detach(0)
+	if errors.Is(err, unix.ESRCH) {
+		if err = ptraceInterrupt(tid); err == nil {
+			var ws unix.WaitStatus
+			if ws, err = waitStop(tid); err == nil {
+				// A signal-delivery stop: the signal goes back to it.
+				sig := ws.StopSignal()
+				if ws.TrapCause() > 0 {
+					sig = 0
+				}
+				err = detach(sig)
+			}
 		}
 	}
-	d.sudOff = nil
+	if err != nil && s != nil && !errors.Is(err, unix.ESRCH) {
+		d.warn("%s(%d): tid %d: syscall user dispatch not given back: %v", d.comm, d.pid, tid, err)
+	}
+	return err
 }

@@ -276,11 +276,8 @@ func (d *dumper) releaseOne() {
 		return
 	}
 	d.seized = false
-	d.resumeSUD()
 	for _, tid := range d.tids {
-		if err := ptraceDetach(tid, 0); errors.Is(err, unix.ESRCH) {
-			detachRunning(tid)
-		}
+		d.letGo(tid) // procmisc.go
 	}
 }
 
