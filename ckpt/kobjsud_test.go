@@ -61,6 +61,16 @@ func TestSUDBlock(t *testing.T) {
 					runSUD(t, prog, []string{handler, fmt.Sprint(threads), fmt.Sprint(p.mib)}, p)
 				})
 			}
+			// The inclusive mode (the region given is the one
+			// dispatched), on the paths of each kind of injection.
+			for _, p := range sudPaths {
+				if p.name != "twin" && p.name != "snap" && p.name != "kill" && p.name != "track" {
+					continue
+				}
+				t.Run(fmt.Sprintf("%s/%dthreads/inclusive-%s", handler, threads, p.name), func(t *testing.T) {
+					runSUD(t, prog, []string{handler, fmt.Sprint(threads), fmt.Sprint(p.mib), "inclusive"}, p)
+				})
+			}
 		}
 	}
 }

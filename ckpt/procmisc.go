@@ -39,7 +39,8 @@ const (
 
 	ptraceGetSUD = 0x4211 // PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG
 	ptraceSetSUD = 0x4210
-	sudOn        = 1 // PR_SYS_DISPATCH_ON (a mode; later kernels add exclusive variants)
+	sudOn        = 1 // PR_SYS_DISPATCH_ON, alias PR_SYS_DISPATCH_EXCLUSIVE_ON
+	sudInclusive = 2 // PR_SYS_DISPATCH_INCLUSIVE_ON (see settable)
 	sudModeMax   = 3
 )
 
@@ -125,8 +126,11 @@ func checkProcMisc(p procMisc, threads []threadAttrs) error {
 		return fmt.Errorf("futex hash of %d slots", p.FutexSlots)
 	}
 	for _, th := range threads {
-		if s := th.SUD; s != nil && (s.Mode == 0 || s.Mode > sudModeMax || s.Selector >= taskSize || s.Offset >= taskSize || s.Len > taskSize) {
-			return fmt.Errorf("tid %d: syscall user dispatch %+v", th.TID, *s)
+		if th.SUD == nil {
+			continue
+		}
+		if s := th.SUD.settable(); s.Mode == 0 || s.Mode > sudModeMax || s.Selector >= taskSize || s.Offset >= taskSize || s.Len > taskSize {
+			return fmt.Errorf("tid %d: syscall user dispatch %+v", th.TID, *th.SUD)
 		}
 	}
 	return nil
@@ -182,13 +186,26 @@ func (r *restorer) restoreAutogroups() error {
 	return nil
 }
 
+// settable returns s as PTRACE_SET_SYSCALL_USER_DISPATCH_CONFIG takes
+// it. The kernel keeps an inclusive region (PR_SYS_DISPATCH_INCLUSIVE_ON:
+// the region given is the one dispatched) as the exclusive one of its
+// complement, offset at its end and len its negated length, and reports
+// it so (mode ON); given back so it is refused (offset+len wraps, EINVAL,
+// as prctl checks), so it is given back as the inclusive region it is.
+func (s sudConfig) settable() sudConfig {
+	if s.Mode == sudOn && s.Offset != 0 && s.Len != 0 && s.Offset+s.Len <= s.Offset {
+		return sudConfig{Mode: sudInclusive, Selector: s.Selector, Offset: s.Offset + s.Len, Len: -s.Len}
+	}
+	return s
+}
+
 // setSUD sets the syscall user dispatch of stopped thread tid; nil:
 // leaves it as it is.
 func setSUD(tid int, s *sudConfig) error {
 	if s == nil {
 		return nil
 	}
-	c := *s
+	c := s.settable()
 	_, _, e := unix.Syscall6(unix.SYS_PTRACE, ptraceSetSUD, uintptr(tid), unsafe.Sizeof(c), uintptr(unsafe.Pointer(&c)), 0, 0)
 	if e != 0 {
 		return wrapPtrace("set syscall user dispatch", tid, e)
@@ -229,9 +246,13 @@ func (d *dumper) suspendSUD(tid int) error {
 func (d *dumper) letGo(tid int) error {
 	s := d.sudOff[tid]
 	delete(d.sudOff, tid)
+	var sudErr error
 	detach := func(sig syscall.Signal) error {
 		if err := setSUD(tid, s); err != nil {
-			return err
+			if errors.Is(err, unix.ESRCH) {
+				return err // not stopped: stopped first, below
+			}
+			sudErr = err // detached all the same
 		}
 		return ptraceDetach(tid, sig)
 	}
@@ -249,8 +270,8 @@ func (d *dumper) letGo(tid int) error {
 			}
 		}
 	}
-	if err != nil && s != nil && !errors.Is(err, unix.ESRCH) {
-		d.warn("%s(%d): tid %d: syscall user dispatch not given back: %v", d.comm, d.pid, tid, err)
+	if sudErr != nil {
+		d.warn("%s(%d): tid %d: syscall user dispatch not given back: %v", d.comm, d.pid, tid, sudErr)
 	}
 	return err
 }

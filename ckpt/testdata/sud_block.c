@@ -3,8 +3,10 @@
  * handler installed from the start) or "nohandler" (none until the checks:
  * a single dispatched syscall kills it), the number of threads (1 or 2,
  * each with a dispatch of its own: its own selector byte and the C
- * library's text exempt), and MiB of private memory to touch (so that the
- * checkpoint takes its userfaultfd paths).
+ * library's text exempt), MiB of private memory to touch (so that the
+ * checkpoint takes its userfaultfd paths), and optionally "inclusive":
+ * only the program's own syscall stub is dispatched (the mode where the
+ * region given is the one dispatched).
  *
  * Every thread turns dispatch on with the C library's text exempt and
  * leaves its selector at BLOCK: the C library's calls go, any other is
@@ -62,12 +64,19 @@ static void libc_text(void) {
 	if (f) fclose(f);
 }
 
-static int handler_first;
+static int handler_first, inclusive;
 
-/* dispatch_on: this thread's dispatch on, its selector at BLOCK. */
+/* dispatch_on: this thread's dispatch on, its selector at BLOCK: every
+ * call but the C library's dispatched, or with "inclusive" only those
+ * made from own_sys (PR_SYS_DISPATCH_INCLUSIVE_ON, 2: the region given is
+ * the one dispatched). */
 static void dispatch_on(int i) {
-	if (prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, libc_lo, libc_len, &selector[i]))
-		DIE("thread %d: PR_SET_SYSCALL_USER_DISPATCH: %s", i, strerror(errno));
+	int r;
+	if (inclusive)
+		r = prctl(PR_SET_SYSCALL_USER_DISPATCH, 2, (unsigned long)own_sys, (unsigned long)(own_sys_ret - (char *)own_sys) + 1, &selector[i]);
+	else
+		r = prctl(PR_SET_SYSCALL_USER_DISPATCH, PR_SYS_DISPATCH_ON, libc_lo, libc_len, &selector[i]);
+	if (r) DIE("thread %d: PR_SET_SYSCALL_USER_DISPATCH: %s", i, strerror(errno));
 	selector[i] = SYSCALL_DISPATCH_FILTER_BLOCK;
 	if (handler_first) {
 		own_sys(SYS_getppid);
@@ -109,6 +118,7 @@ int main(int argc, char **argv) {
 	kobj_init(argc, argv);
 	if (argc < 5) DIE("usage: OUT handler|nohandler THREADS MIB");
 	handler_first = !strcmp(argv[2], "handler");
+	inclusive = argc > 5 && !strcmp(argv[5], "inclusive");
 	int threads = atoi(argv[3]);
 	size_t mib = strtoul(argv[4], NULL, 10);
 	struct sigaction sa = {.sa_sigaction = onsys, .sa_flags = SA_SIGINFO};
