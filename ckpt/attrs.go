@@ -184,7 +184,7 @@ func (d *dumper) collectAttrs() error {
 		if err := collectThreadExtras(tid, &a.Threads[i].threadExtras); err != nil {
 			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
 		}
-		a.Threads[i].SUD = d.sudOff[tid] // read and suspended in collect
+		a.Threads[i].SUD = d.sudOff[tid] // read and suspended as it stopped (waitFrozen)
 	}
 	d.collectProcMisc(&a.procMisc)
 	d.meta.Attrs = a

@@ -245,8 +245,9 @@ type dumper struct {
 	// madeTracker: the descriptor of the tracker this checkpoint gave the
 	// process, closed again if the checkpoint fails (dropTracker); 0: none.
 	madeTracker int
-	// sudOff: the syscall user dispatch of each thread that the freeze
-	// turned off, to be given back at release (procmisc.go).
+	// sudOff: the syscall user dispatch of each thread that its stop
+	// turned off (waitFrozen), to be given back as it is let go
+	// (procmisc.go); a thread with none is absent.
 	sudOff map[int]*sudConfig
 }
 
@@ -279,14 +280,14 @@ func (d *dumper) waitFrozen(tid int) error {
 			return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 		}
 		if ws.TrapCause() == unix.PTRACE_EVENT_STOP {
-			return nil
+			return d.suspendSUD(tid) // procmisc.go
 		}
 		if sig, ok := groupStopSignal(ws); ok {
 			// Stopped by job control (see jobctl.go): frozen as it is.
 			if tid == d.pid {
 				d.meta.JobStop = &jobStop{Signal: int(sig)}
 			}
-			return nil
+			return d.suspendSUD(tid)
 		}
 		if err := ptraceCont(tid, ws.StopSignal()); err != nil {
 			return err
@@ -371,14 +372,6 @@ func (d *dumper) collect() error {
 			if err := undoStopEINTR(tid, &regs); err != nil {
 				return fmt.Errorf("%s(%d): tid %d: %w", d.comm, pid, tid, err)
 			}
-		}
-		// Before any injected call (procmisc.go).
-		sud, err := threadSUD(tid)
-		if err != nil {
-			return fmt.Errorf("%s(%d): %w", d.comm, pid, err)
-		}
-		if err := d.suspendSUD(tid, sud); err != nil {
-			return fmt.Errorf("%s(%d): %w", d.comm, pid, err)
 		}
 		xstate, err := ptraceGetXState(tid)
 		if err != nil {

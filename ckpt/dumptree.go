@@ -495,13 +495,8 @@ func (t *dumpTree) release(done bool) {
 			continue
 		}
 		d.seized = false
-		d.resumeSUD()
 		for j := len(d.tids) - 1; j >= 0; j-- {
-			err := ptraceDetach(d.tids[j], 0)
-			if errors.Is(err, unix.ESRCH) {
-				// Not in a ptrace-stop (an error path met it running).
-				err = detachRunning(d.tids[j])
-			}
+			err := d.letGo(d.tids[j]) // procmisc.go
 			if err != nil && !errors.Is(err, unix.ESRCH) && done {
 				d.warn("%s(%d): detach tid %d: %v", d.comm, d.pid, d.tids[j], err)
 			}

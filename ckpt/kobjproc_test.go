@@ -20,6 +20,7 @@ var kobjProcCases = []kobjCase{
 	{name: "procmisc", args: []string{"autogroup"}},
 	{name: "procmisc", args: []string{"futexhash"}},
 	{name: "procmisc", args: []string{"sud"}},
+	{name: "procmisc", args: []string{"sudblock"}},
 	// prctlmore: 3 KSM merging, 4 machine-check kill policy, 5
 	// SCHED_DEADLINE, 6 MDWE. (0 anonymous mapping names, 1 speculation
 	// control and 2 PR_SET_IO_FLUSHER cannot be set on this kernel/VM:

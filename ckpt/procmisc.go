@@ -16,14 +16,16 @@ package ckpt
 //     DISPATCH_CONFIG): its mode, selector address and exempt region,
 //     set again by the restorer on each thread as it is released, after
 //     the last injected call (a selector at BLOCK would dispatch those).
-//     For the same reason the checkpoint turns it off in a thread it
-//     freezes and gives it back as it releases the thread.
+//     For the same reason the checkpoint turns it off in each thread as
+//     it stops (suspendSUD) and gives it back as it lets it go (letGo).
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -37,7 +39,8 @@ const (
 
 	ptraceGetSUD = 0x4211 // PTRACE_GET_SYSCALL_USER_DISPATCH_CONFIG
 	ptraceSetSUD = 0x4210
-	sudOn        = 1 // PR_SYS_DISPATCH_ON (a mode; later kernels add exclusive variants)
+	sudOn        = 1 // PR_SYS_DISPATCH_ON, alias PR_SYS_DISPATCH_EXCLUSIVE_ON
+	sudInclusive = 2 // PR_SYS_DISPATCH_INCLUSIVE_ON (see settable)
 	sudModeMax   = 3
 )
 
@@ -123,8 +126,11 @@ func checkProcMisc(p procMisc, threads []threadAttrs) error {
 		return fmt.Errorf("futex hash of %d slots", p.FutexSlots)
 	}
 	for _, th := range threads {
-		if s := th.SUD; s != nil && (s.Mode == 0 || s.Mode > sudModeMax || s.Selector >= taskSize || s.Offset >= taskSize || s.Len > taskSize) {
-			return fmt.Errorf("tid %d: syscall user dispatch %+v", th.TID, *s)
+		if th.SUD == nil {
+			continue
+		}
+		if s := th.SUD.settable(); s.Mode == 0 || s.Mode > sudModeMax || s.Selector >= taskSize || s.Offset >= taskSize || s.Len > taskSize {
+			return fmt.Errorf("tid %d: syscall user dispatch %+v", th.TID, *th.SUD)
 		}
 	}
 	return nil
@@ -180,13 +186,26 @@ func (r *restorer) restoreAutogroups() error {
 	return nil
 }
 
-// setSUD gives thread tid its syscall user dispatch back, as it is
-// released (no injected call comes after).
+// settable returns s as PTRACE_SET_SYSCALL_USER_DISPATCH_CONFIG takes
+// it. The kernel keeps an inclusive region (PR_SYS_DISPATCH_INCLUSIVE_ON:
+// the region given is the one dispatched) as the exclusive one of its
+// complement, offset at its end and len its negated length, and reports
+// it so (mode ON); given back so it is refused (offset+len wraps, EINVAL,
+// as prctl checks), so it is given back as the inclusive region it is.
+func (s sudConfig) settable() sudConfig {
+	if s.Mode == sudOn && s.Offset != 0 && s.Len != 0 && s.Offset+s.Len <= s.Offset {
+		return sudConfig{Mode: sudInclusive, Selector: s.Selector, Offset: s.Offset + s.Len, Len: -s.Len}
+	}
+	return s
+}
+
+// setSUD sets the syscall user dispatch of stopped thread tid; nil:
+// leaves it as it is.
 func setSUD(tid int, s *sudConfig) error {
 	if s == nil {
 		return nil
 	}
-	c := *s
+	c := s.settable()
 	_, _, e := unix.Syscall6(unix.SYS_PTRACE, ptraceSetSUD, uintptr(tid), unsafe.Sizeof(c), uintptr(unsafe.Pointer(&c)), 0, 0)
 	if e != 0 {
 		return wrapPtrace("set syscall user dispatch", tid, e)
@@ -194,14 +213,25 @@ func setSUD(tid int, s *sudConfig) error {
 	return nil
 }
 
-// suspendSUD turns off the syscall user dispatch s of frozen thread tid
-// for the time of the checkpoint's injected calls.
-func (d *dumper) suspendSUD(tid int, s *sudConfig) error {
-	if s == nil {
+// suspendSUD turns off the syscall user dispatch of thread tid of d as
+// soon as it is stopped (waitFrozen), before anything is injected into
+// it, and records it for resumeSUD. Every stop of a live thread of d goes
+// through it: the freeze, the stops after the tree was let go (refreeze,
+// reapTwin) and the one before it (the userfaultfd made before the
+// freeze). A thread stopped again keeps what its first stop recorded.
+func (d *dumper) suspendSUD(tid int) error {
+	if _, ok := d.sudOff[tid]; ok {
+		return nil
+	}
+	s, err := threadSUD(tid)
+	if err != nil || s == nil {
+		if err != nil {
+			return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+		}
 		return nil
 	}
 	if err := setSUD(tid, &sudConfig{}); err != nil {
-		return err
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 	}
 	if d.sudOff == nil {
 		d.sudOff = map[int]*sudConfig{}
@@ -210,12 +240,38 @@ func (d *dumper) suspendSUD(tid int, s *sudConfig) error {
 	return nil
 }
 
-// resumeSUD gives the frozen threads their syscall user dispatch back.
-func (d *dumper) resumeSUD() {
-	for tid, s := range d.sudOff {
+// letGo gives thread tid of d its syscall user dispatch back and
+// detaches it. A thread an error path met running is stopped first: both
+// need a ptrace-stop.
+func (d *dumper) letGo(tid int) error {
+	s := d.sudOff[tid]
+	delete(d.sudOff, tid)
+	var sudErr error
+	detach := func(sig syscall.Signal) error {
 		if err := setSUD(tid, s); err != nil {
-			d.warn("%s(%d): tid %d: syscall user dispatch not given back: %v", d.comm, d.pid, tid, err)
+			if errors.Is(err, unix.ESRCH) {
+				return err // not stopped: stopped first, below
+			}
+			sudErr = err // detached all the same
+		}
+		return ptraceDetach(tid, sig)
+	}
+	err := detach(0)
+	if errors.Is(err, unix.ESRCH) {
+		if err = ptraceInterrupt(tid); err == nil {
+			var ws unix.WaitStatus
+			if ws, err = waitStop(tid); err == nil {
+				// A signal-delivery stop: the signal goes back to it.
+				sig := ws.StopSignal()
+				if ws.TrapCause() > 0 {
+					sig = 0
+				}
+				err = detach(sig)
+			}
 		}
 	}
-	d.sudOff = nil
+	if sudErr != nil {
+		d.warn("%s(%d): tid %d: syscall user dispatch not given back: %v", d.comm, d.pid, tid, sudErr)
+	}
+	return err
 }

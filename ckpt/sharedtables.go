@@ -28,11 +28,14 @@ import (
 // CLONE_PARENT|CLONE_FILES) cannot be made again by a clone and is
 // refused, as is an fs struct shared under a root directory of its own (a
 // chroot: the members would be rebuilt inside it), and a shared address
-// space: a clone with CLONE_VM but not CLONE_THREAD (vfork) would need the
+// space: a clone with CLONE_VM but not CLONE_THREAD would need the
 // second process made as a thread-like clone of the first, with its own
 // registers, signal state and credentials rebuilt by injections that run
 // on the one shared memory and stack of both, which the restore (one
-// scratch area, a memory rebuilt per process) cannot do. With Force such
+// scratch area, a memory rebuilt per process) cannot do. A vfork child
+// shares its parent's memory only until it execs or exits, and the
+// checkpoint waits for that before it freezes the parent (waitVfork), so
+// what is refused here is a long-lived CLONE_VM child. With Force such
 // processes are restored with tables of their own, with a warning.
 
 // Resources kcmp(2) compares (include/uapi/linux/kcmp.h).
@@ -62,7 +65,7 @@ func (t *dumpTree) checkSharedTables() error {
 	}{
 		{kcmpFiles, "its file descriptor table (clone CLONE_FILES)"},
 		{kcmpFS, "its working directory, root and umask (clone CLONE_FS)"},
-		{kcmpVM, "its memory (clone CLONE_VM, vfork)"},
+		{kcmpVM, "its memory (clone CLONE_VM without CLONE_THREAD)"},
 	} {
 		ds := append([]*dumper(nil), live...)
 		var cmpErr error

@@ -21,7 +21,7 @@ func TestSharedTablesRefused(t *testing.T) {
 	needRoot(t)
 	prog := cprog(t, "sharetab")
 	for _, tt := range []struct{ mode, want string }{
-		{"vm", "memory (clone CLONE_VM, vfork)"},
+		{"vm", "memory (clone CLONE_VM without CLONE_THREAD)"},
 		{"siblings", "file descriptor table (clone CLONE_FILES)"},
 	} {
 		t.Run(tt.mode, func(t *testing.T) {

@@ -259,10 +259,10 @@ func (d *dumper) waitFrozenUnlessExiting(tid int) (gone bool, err error) {
 			return false, fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 		}
 		if ws.TrapCause() == unix.PTRACE_EVENT_STOP {
-			return false, nil
+			return false, d.suspendSUD(tid) // procmisc.go
 		}
 		if _, ok := groupStopSignal(ws); ok {
-			return false, nil
+			return false, d.suspendSUD(tid)
 		}
 		if err := ptraceCont(tid, ws.StopSignal()); err != nil {
 			return false, err
@@ -276,11 +276,8 @@ func (d *dumper) releaseOne() {
 		return
 	}
 	d.seized = false
-	d.resumeSUD()
 	for _, tid := range d.tids {
-		if err := ptraceDetach(tid, 0); errors.Is(err, unix.ESRCH) {
-			detachRunning(tid)
-		}
+		d.letGo(tid) // procmisc.go
 	}
 }
 

@@ -186,11 +186,7 @@ func (t *dumpTree) newPreSnap(pid int, v vmaFlags) (p *preSnap, retErr error) {
 	if err := d.seizeTask(pid); err != nil {
 		return nil, err
 	}
-	detach := func() {
-		if err := ptraceDetach(pid, 0); errors.Is(err, unix.ESRCH) {
-			detachRunning(pid)
-		}
-	}
+	detach := func() { d.letGo(pid) } // procmisc.go
 	if err := interruptUnlessStopped(pid); err != nil {
 		detach()
 		return nil, err

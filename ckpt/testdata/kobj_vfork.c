@@ -1,5 +1,6 @@
-/* A parent waiting in vfork for a child that shares its memory: refused
- * at checkpoint time, and both go on. */
+/* A parent waiting in vfork for a child that shares its memory and never
+ * execs: refused once the checkpoint has waited its bound for the vfork
+ * to end (seizecheck.go), and both go on. */
 #include "kobj.h"
 #include <sys/wait.h>
 
