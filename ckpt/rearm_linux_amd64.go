@@ -111,11 +111,7 @@ func (t *dumpTree) rearmOne(pid int) (*rearmed, error) {
 	if err := d.seizeTask(pid); err != nil {
 		return nil, err
 	}
-	detach := func() {
-		if err := ptraceDetach(pid, 0); errors.Is(err, unix.ESRCH) {
-			detachRunning(pid)
-		}
-	}
+	detach := func() { d.letGo(pid) } // procmisc.go: its syscall user dispatch back
 	if err := interruptUnlessStopped(pid); err != nil {
 		detach()
 		return nil, err
