@@ -239,6 +239,9 @@ type region struct {
 	// ShmImage names the image (same directory) holding Shm's content,
 	// when it is not this one.
 	ShmImage string `json:"shm_image,omitempty"`
+	// Seals: F_GET_SEALS of the memfd a regionShmem maps (shmobj.go):
+	// the memfd is made again with them, even when no descriptor holds it.
+	Seals int `json:"seals,omitempty"`
 	// Shmid: the SysV segment a regionSysV attaches.
 	Shmid   int      `json:"shmid,omitempty"`
 	Extents []extent `json:"extents,omitempty"`
@@ -892,6 +895,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 			return fmt.Errorf("%w: bad region %#x-%#x", ErrCorrupt, rg.Start, rg.End)
 		}
 		prevEnd = rg.End
+		if rg.Seals&^memfdSealMask != 0 || rg.Seals != 0 && rg.Kind != regionShmem {
+			return fmt.Errorf("%w: region %#x-%#x: seals %#x", ErrCorrupt, rg.Start, rg.End, rg.Seals)
+		}
 		if (rg.Kind == regionFile || rg.Kind == regionShared || rg.Tmpfs) && rg.File == nil {
 			return fmt.Errorf("%w: region %#x-%#x: %s mapping without its file", ErrCorrupt, rg.Start, rg.End, rg.Kind)
 		}
