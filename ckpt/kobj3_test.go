@@ -18,9 +18,7 @@ var kobj3Cases = []kobjCase{
 	{name: "condvar", flags: []string{"-pthread"}},
 	{name: "absleep", flags: []string{"-pthread"}},
 	{name: "mlock"},
-	// mlock future (mlockall(MCL_FUTURE), the mm's def_flags) is not
-	// given back yet: the kernel shows def_flags nowhere in /proc, and
-	// the probe it needs (a mapping made in the target) is not written.
+	{name: "mlock", args: []string{"future"}},
 	{name: "forkoffset"},
 	{name: "fifordwr"},
 	{name: "scmrights"},

@@ -21,7 +21,7 @@ type kobjCase struct {
 	// prefix of the program's file, testdata/PREFIX NAME.c: "kobj_" when empty.
 	prefix string
 	flags  []string
-	args  []string
+	args   []string
 	// refuse: the checkpoint must fail naming this; the program, left
 	// running, must still find its object as it was.
 	refuse string
