@@ -32,6 +32,9 @@ var kobj3Cases = []kobjCase{
 	{name: "brk"},
 	{name: "timerslack", flags: []string{"-pthread"}},
 	{name: "altinuse"},
+	{name: "sigignpend"},
+	{name: "pipewrite", flags: []string{"-pthread"}},
+	{name: "futexfork"},
 }
 
 // TestKobj3 runs each program as TestKobj does.
