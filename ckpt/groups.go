@@ -27,6 +27,10 @@ func (t *dumpTree) checkGroups() error {
 	if root := in[t.rootPID]; root != nil {
 		for _, d := range t.procs {
 			if g := d.stat.PGID; in[g] == nil && g != root.stat.PGID {
+				if t.opts.Choices.skip(g) {
+					t.log.Warn(fmt.Sprintf("%s(%d): its process group %d is led by %d, left out of the checkpoint: it comes back in the root's group", d.comm, d.pid, g, g))
+					continue
+				}
 				return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(
 					"its process group %d is led by no process of the tree (its leader exited or is outside it): the restart could not make that group again", g)}
 			}
