@@ -25,6 +25,7 @@ var kobj3Cases = []kobjCase{
 	{name: "mapfile"},
 	{name: "memfdmap"},
 	{name: "nofilehard"},
+	{name: "nofilehard", args: []string{"above"}},
 	{name: "pgrporphan", refuse: "its process group"},
 	{name: "sarestart", flags: []string{"-pthread"}},
 	{name: "dgrampair"},
