@@ -20,6 +20,22 @@ func (t *dumpTree) checkGroups() error {
 	for _, d := range t.procs {
 		in[d.pid] = d
 	}
+	// A member's group is made again by its leader (a member), or is the
+	// root's, which the restarted root inherits. Any other (its leader
+	// exited, or is outside the tree) the restart could not make again:
+	// the member would come back in the root's group.
+	if root := in[t.rootPID]; root != nil {
+		for _, d := range t.procs {
+			if g := d.stat.PGID; in[g] == nil && g != root.stat.PGID {
+				if t.opts.Choices.skip(g) {
+					t.log.Warn(fmt.Sprintf("%s(%d): its process group %d is led by %d, left out of the checkpoint: it comes back in the root's group", d.comm, d.pid, g, g))
+					continue
+				}
+				return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(
+					"its process group %d is led by no process of the tree (its leader exited or is outside it): the restart could not make that group again", g)}
+			}
+		}
+	}
 	ents, err := os.ReadDir("/proc")
 	if err != nil {
 		return err

@@ -86,11 +86,14 @@ type imageMeta struct {
 	Umask       int      `json:"umask"`
 	Creds       creds    `json:"creds"`
 	Personality uint64   `json:"personality"`
-	Nice        int      `json:"nice"`
-	MM          mmFields `json:"mm"`
-	Auxv        []uint64 `json:"auxv"`
-	VDSO        uint64   `json:"vdso,omitempty"` // start of the [vvar]..[vdso] block; 0: none
-	VDSOSum     string   `json:"vdso_sum,omitempty"`
+	// LockFuture: mlockall(MCL_FUTURE) is in force (the mm's def_flags
+	// lock new mappings), found by a probe mapping (checkpoint.go).
+	LockFuture bool     `json:"lock_future,omitempty"`
+	Nice       int      `json:"nice"`
+	MM         mmFields `json:"mm"`
+	Auxv       []uint64 `json:"auxv"`
+	VDSO       uint64   `json:"vdso,omitempty"` // start of the [vvar]..[vdso] block; 0: none
+	VDSOSum    string   `json:"vdso_sum,omitempty"`
 
 	NSPID    int        `json:"ns_pid,omitempty"`   // pid inside its PID namespace; 0: not in one
 	TTY      int        `json:"tty,omitempty"`      // control terminal device number; 0: none
@@ -239,6 +242,9 @@ type region struct {
 	// ShmImage names the image (same directory) holding Shm's content,
 	// when it is not this one.
 	ShmImage string `json:"shm_image,omitempty"`
+	// Seals: F_GET_SEALS of the memfd a regionShmem maps (shmobj.go):
+	// the memfd is made again with them, even when no descriptor holds it.
+	Seals int `json:"seals,omitempty"`
 	// Shmid: the SysV segment a regionSysV attaches.
 	Shmid   int      `json:"shmid,omitempty"`
 	Extents []extent `json:"extents,omitempty"`
@@ -897,6 +903,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 			return fmt.Errorf("%w: bad region %#x-%#x", ErrCorrupt, rg.Start, rg.End)
 		}
 		prevEnd = rg.End
+		if rg.Seals&^memfdSealMask != 0 || rg.Seals != 0 && rg.Kind != regionShmem {
+			return fmt.Errorf("%w: region %#x-%#x: seals %#x", ErrCorrupt, rg.Start, rg.End, rg.Seals)
+		}
 		if (rg.Kind == regionFile || rg.Kind == regionShared || rg.Tmpfs) && rg.File == nil {
 			return fmt.Errorf("%w: region %#x-%#x: %s mapping without its file", ErrCorrupt, rg.Start, rg.End, rg.Kind)
 		}

@@ -17,9 +17,11 @@ import (
 // object, says it is ready, waits for SIGUSR1 and checks the object
 // exactly (kobj.h).
 type kobjCase struct {
-	name  string
-	flags []string
-	args  []string
+	name string
+	// prefix of the program's file, testdata/PREFIX NAME.c: "kobj_" when empty.
+	prefix string
+	flags  []string
+	args   []string
 	// refuse: the checkpoint must fail naming this; the program, left
 	// running, must still find its object as it was.
 	refuse string
@@ -98,7 +100,11 @@ func TestKobj(t *testing.T) {
 }
 
 func runKobj(t *testing.T, c kobjCase) {
-	prog := cprog(t, "kobj_"+c.name, c.flags...)
+	prefix := c.prefix
+	if prefix == "" {
+		prefix = "kobj_"
+	}
+	prog := cprog(t, prefix+c.name, c.flags...)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "result")
 	cmd := start(t, dir, prog, append([]string{out}, c.args...)...)
@@ -149,7 +155,14 @@ func runKobj(t *testing.T, c kobjCase) {
 // wait in sigsuspend: a signal sent early is pending, never lost).
 func kobjSignal(t *testing.T, pid int) {
 	t.Helper()
-	if err := unix.Kill(pid, unix.SIGUSR1); err != nil {
+	kobjSignalTree(t, pid, true)
+}
+
+// kobjSignalTree: a descendant may be gone (reaped by a parent signalled
+// first, a zombie of the program's), the root may not.
+func kobjSignalTree(t *testing.T, pid int, root bool) {
+	t.Helper()
+	if err := unix.Kill(pid, unix.SIGUSR1); err != nil && (root || err != unix.ESRCH) {
 		t.Fatalf("SIGUSR1 to %d: %v", pid, err)
 	}
 	tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
@@ -157,7 +170,7 @@ func kobjSignal(t *testing.T, pid int) {
 		b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", pid, task.Name()))
 		for _, c := range strings.Fields(string(b)) {
 			if child, err := strconv.Atoi(c); err == nil {
-				kobjSignal(t, child)
+				kobjSignalTree(t, child, false)
 			}
 		}
 	}

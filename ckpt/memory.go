@@ -282,6 +282,16 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 			// /dev/zero, SysV and memfd shared memory, or a shared file
 			// that is gone: save the content, restore as shared memory.
 			r.Kind = regionShmem
+			if strings.HasPrefix(name, "/memfd:") {
+				seals, err := mappedSeals(d.pid, mp.Start, mp.End)
+				if err != nil {
+					return nil, false, fmt.Errorf("%s(%d): memfd mapping %#x-%#x: F_GET_SEALS: %w", d.comm, d.pid, mp.Start, mp.End, err)
+				}
+				if seals&unix.F_SEAL_FUTURE_WRITE != 0 && strings.Contains(mp.Perms, "w") {
+					return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("memfd mapping %#x-%#x %s is writable under F_SEAL_FUTURE_WRITE: no writable mapping can be made again under that seal", mp.Start, mp.End, name)}
+				}
+				r.Seals = seals
+			}
 			return r, false, nil
 		}
 		ref, mf := d.mapRef(mp, name)

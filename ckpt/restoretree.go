@@ -294,6 +294,12 @@ func (r *restorer) makeShm(p *rproc) error {
 		src, srg := p, rg
 		if len(rg.Extents) == 0 {
 			if ok || rg.ShmImage == "" || r.shmFilled(rg.Shm) {
+				if !ok && rg.ShmImage == "" {
+					// All zero: nothing to fill.
+					if err := sealShm(fd, rg); err != nil {
+						return err
+					}
+				}
 				continue
 			}
 			// Its content is in an image outside the restored subtree.
@@ -352,6 +358,11 @@ func (r *restorer) makeShm(p *rproc) error {
 			}
 		}
 		img.Close()
+		if !ok {
+			if err := sealShm(fd, rg); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

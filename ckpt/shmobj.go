@@ -28,7 +28,9 @@ func (r *restorer) newShmObject(rg region, size int64) (fd int, filled bool, err
 	name := strings.TrimSuffix(rg.Name, " (deleted)")
 	switch {
 	case strings.HasPrefix(name, "/memfd:"):
-		fd, err = unix.MemfdCreate(strings.TrimPrefix(name, "/memfd:"), unix.MFD_CLOEXEC)
+		// Sealing allowed: its seals are added once it is filled
+		// (sealShm); a memfd made without it has F_SEAL_SEAL.
+		fd, err = unix.MemfdCreate(strings.TrimPrefix(name, "/memfd:"), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	case name == "/dev/zero" || name == "" || strings.HasPrefix(name, "[anon_shmem:"):
 		if fd, err = sharedAnonObject(size); err == nil {
 			return fd, false, nil
@@ -91,3 +93,31 @@ func (r *restorer) shmDescriptor(key string) (int, bool) {
 }
 
 func uintptrOf(b []byte) uintptr { return uintptr(unsafe.Pointer(&b[0])) }
+
+// memfdSealMask: the seals an image may give a memfd mapping.
+const memfdSealMask = unix.F_SEAL_SEAL | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_WRITE | unix.F_SEAL_FUTURE_WRITE | unix.F_SEAL_EXEC
+
+// mappedSeals reads the seals of the memfd that pid maps at start-end,
+// through /proc/PID/map_files: the mapping may be all that holds it.
+func mappedSeals(pid int, start, end uint64) (int, error) {
+	fd, err := unix.Open(fmt.Sprintf("/proc/%d/map_files/%x-%x", pid, start, end), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer unix.Close(fd)
+	return unix.FcntlInt(uintptr(fd), unix.F_GET_SEALS, 0)
+}
+
+// sealShm gives the memfd fd made for region rg, filled, the seals it had.
+// F_SEAL_WRITE comes with read-only mappings only (the kernel refused
+// it otherwise), which it still allows; F_SEAL_FUTURE_WRITE with no
+// writable one (the checkpoint refused it).
+func sealShm(fd int, rg region) error {
+	if !strings.HasPrefix(rg.Name, "/memfd:") || rg.Seals == 0 {
+		return nil
+	}
+	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, rg.Seals); err != nil {
+		return fmt.Errorf("shared memory %s %s: F_ADD_SEALS %#x: %w", rg.Shm, rg.Name, rg.Seals, err)
+	}
+	return nil
+}
