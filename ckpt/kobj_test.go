@@ -23,6 +23,8 @@ type kobjCase struct {
 	// refuse: the checkpoint must fail naming this; the program, left
 	// running, must still find its object as it was.
 	refuse string
+	// prog: the program, testdata/PROG.c; testdata/kobj_NAME.c when empty.
+	prog string
 }
 
 var kobjCases = []kobjCase{
@@ -98,7 +100,11 @@ func TestKobj(t *testing.T) {
 }
 
 func runKobj(t *testing.T, c kobjCase) {
-	prog := cprog(t, "kobj_"+c.name, c.flags...)
+	src := c.prog
+	if src == "" {
+		src = "kobj_" + c.name
+	}
+	prog := cprog(t, src, c.flags...)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "result")
 	cmd := start(t, dir, prog, append([]string{out}, c.args...)...)
