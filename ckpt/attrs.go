@@ -394,6 +394,9 @@ func (b *builder) restoreAttrs() error {
 	if err := b.restoreMemoryMerge(a.prctlState); err != nil {
 		return err
 	}
+	if err := b.restoreFutureLocks(a.prctlState); err != nil {
+		return err
+	}
 	for _, reg := range a.Membarrier {
 		if _, err := b.call("membarrier", unix.SYS_MEMBARRIER, uint64(reg), 0, 0); err != nil {
 			return b.r.forceable(fmt.Errorf("membarrier registration %d cannot be restored: %w", reg, err))
