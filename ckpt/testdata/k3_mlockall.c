@@ -32,11 +32,13 @@ int main(int argc, char **argv) {
 	kobj_init(argc, argv);
 	char *r = mmap(NULL, 1 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (syscall(SYS_mlock2, r, 1 << 20, 1) < 0) DIE("mlock2 ONFAULT: %s", strerror(errno));
-	if (mlockall(MCL_CURRENT | MCL_FUTURE) < 0) DIE("mlockall: %s", strerror(errno));
+	int onfault = argc > 2 && strcmp(argv[2], "onfault") == 0;
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | (onfault ? MCL_ONFAULT : 0)) < 0) DIE("mlockall: %s", strerror(errno));
 	kobj_wait();
 	CHECK(vmlck() > 0, "VmLck %ld kB", vmlck());
 	char *n = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CHECK(strstr(vmflags(n), " lo") != NULL, "a new mapping is not locked (MCL_FUTURE lost): %s", vmflags(n));
+	CHECK((strstr(vmflags(n), " lf") != NULL) == onfault, "a new mapping: MCL_ONFAULT %d, VmFlags %s", onfault, vmflags(n));
 	CHECK(strstr(vmflags(r), " lo") != NULL, "the mlock2 region is not locked: %s", vmflags(r));
 	return kobj_done();
 }
