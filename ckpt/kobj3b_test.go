@@ -20,7 +20,7 @@ var kobj3bCases = []kobjCase{
 	{name: "mlockall"},
 	{name: "mlockall", args: []string{"onfault"}},
 	{name: "unixoob", refuse: "out-of-band byte (MSG_OOB) not read yet"},
-	{name: "keyring"},
+	{name: "keyring", refuse: "has a process keyring (keyctl): keys cannot be checkpointed"},
 	{name: "sigchldign"},
 	{name: "dgramcred"},
 	{name: "forkoffset"},
