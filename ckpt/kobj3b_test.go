@@ -21,6 +21,7 @@ var kobj3bCases = []kobjCase{
 	{name: "mlockall", args: []string{"onfault"}},
 	{name: "unixoob", refuse: "out-of-band byte (MSG_OOB) not read yet"},
 	{name: "keyring", refuse: "has a process keyring (keyctl): keys cannot be checkpointed"},
+	{name: "keyring", args: []string{"thread"}, refuse: "has a thread "},
 	{name: "sigchldign"},
 	{name: "dgramcred"},
 	{name: "forkoffset"},
