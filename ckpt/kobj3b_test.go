@@ -26,6 +26,7 @@ var kobj3bCases = []kobjCase{
 	{name: "dgramcred"},
 	{name: "forkoffset"},
 	{name: "privfile"},
+	{name: "contchild", refuse: "was continued (SIGCONT) and the process has not collected that with wait(WCONTINUED) yet"},
 }
 
 // TestKobj3b runs each program as TestKobj does: the checkpoint leaves
