@@ -191,6 +191,31 @@ func (d *dumper) collectAttrs() error {
 	return nil
 }
 
+const (
+	keySpecThreadKeyring  = ^uint64(0)     // KEY_SPEC_THREAD_KEYRING, -1
+	keySpecProcessKeyring = ^uint64(0) - 1 // KEY_SPEC_PROCESS_KEYRING, -2
+	keyctlGetKeyringID    = 0
+)
+
+// refuseKeyring refuses a thread or process keyring (keyctl(2)): its keys
+// live in the kernel only, their payloads readable by their possessor
+// alone, and a restarted process would find its keyring empty. The
+// session keyring, shared with the login, is left as it is.
+func (d *dumper) refuseKeyring(t *task, spec uint64, tid int) error {
+	_, err := t.call("keyctl", unix.SYS_KEYCTL, keyctlGetKeyringID, spec, 0)
+	switch {
+	case err == nil:
+		what := "process"
+		if spec == keySpecThreadKeyring {
+			what = fmt.Sprintf("thread %d", tid)
+		}
+		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("has a %s keyring (keyctl): keys cannot be checkpointed", what)}
+	case errnoOf(err) != 0:
+		return nil // ENOKEY: none (ENOSYS, EACCES: no keyrings to lose either)
+	}
+	return fmt.Errorf("%s(%d): keyring (tid %d): %w", d.comm, d.pid, tid, err)
+}
+
 // injectAttrs asks thread tid for its parent-death signal and, for the
 // main thread, the process's child-subreaper and THP-disable flags: only
 // the process itself can tell them (prctl).
@@ -218,9 +243,15 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 		if a.Threads[i].MCEKill, err = injectMCEKill(t); err != nil {
 			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
 		}
+		if err := d.refuseKeyring(t, keySpecThreadKeyring, tid); err != nil {
+			return err
+		}
 	}
 	if tid != d.pid {
 		return nil
+	}
+	if err := d.refuseKeyring(t, keySpecProcessKeyring, tid); err != nil {
+		return err
 	}
 	if _, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_GET_CHILD_SUBREAPER, scratch); err != nil {
 		return fmt.Errorf("%s(%d): get child subreaper: %w", d.comm, d.pid, err)

@@ -999,13 +999,11 @@ func (b *builder) finish(sig syscall.Signal) error {
 	}
 	// The single-step trap after munmap is reported before the next
 	// instruction would be fetched from the area.
-	if p.meta.LockFuture {
-		// Last but the scratch area's removal (no mapping is made after
-		// it): mappings made from now on are locked, as they were
-		// (existing ones keep the locks their regions recorded).
-		if _, err := b.call("mlockall", unix.SYS_MLOCKALL, unix.MCL_FUTURE); err != nil {
-			return fmt.Errorf("mlockall(MCL_FUTURE): %w", err)
-		}
+	// Last but the scratch area's removal (no mapping is made after it):
+	// mappings made from now on are locked, as they were (existing ones
+	// keep the locks their regions recorded).
+	if err := b.restoreFutureLocks(p.meta.Attrs.prctlState); err != nil { // prctlmore.go
+		return err
 	}
 	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch, scratchSize); err != nil {
 		return fmt.Errorf("munmap scratch: %w", err)

@@ -1,7 +1,6 @@
 package ckpt
 
 import (
-	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -12,7 +11,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -568,9 +566,6 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 		return fmt.Errorf("%s(%d): personality: %w", d.comm, d.pid, err)
 	}
 	m.Personality = pers
-	if m.LockFuture, err = d.probeLockFuture(t); err != nil {
-		return err
-	}
 	return d.injectJobStops(t, scratch)
 }
 
@@ -1074,35 +1069,4 @@ func liveThreads(pid int) int {
 func leaderExited(comm string, pid, n int) error {
 	return &UncheckpointableError{Comm: comm, PID: pid, FD: -1,
 		Msg: fmt.Sprintf("its main thread has exited (pthread_exit) while %d other thread(s) run", n)}
-}
-
-// probeLockFuture finds whether mlockall(MCL_FUTURE) is in force in the
-// process: the kernel shows the mm's def_flags nowhere, but a mapping made
-// now takes them ("lo" in its VmFlags). The probe page (PROT_NONE, never
-// touched) is unmapped at once.
-func (d *dumper) probeLockFuture(t *task) (bool, error) {
-	addr, err := t.call("mmap", unix.SYS_MMAP, 0, pageSize, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE, ^uint64(0), 0)
-	if err != nil {
-		return false, fmt.Errorf("%s(%d): probe mapping: %w", d.comm, d.pid, err)
-	}
-	defer t.call("munmap", unix.SYS_MUNMAP, addr, pageSize)
-	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", d.pid))
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	in := false
-	for sc.Scan() {
-		line := sc.Text()
-		var lo, hi uint64
-		if n, _ := fmt.Sscanf(line, "%x-%x ", &lo, &hi); n == 2 && !strings.HasPrefix(line, "VmFlags") {
-			in = lo <= addr && addr < hi
-			continue
-		}
-		if in && strings.HasPrefix(line, "VmFlags:") {
-			return slices.Contains(strings.Fields(line)[1:], "lo"), nil
-		}
-	}
-	return false, fmt.Errorf("%s(%d): probe mapping %#x not in smaps", d.comm, d.pid, addr)
 }

@@ -86,14 +86,11 @@ type imageMeta struct {
 	Umask       int      `json:"umask"`
 	Creds       creds    `json:"creds"`
 	Personality uint64   `json:"personality"`
-	// LockFuture: mlockall(MCL_FUTURE) is in force (the mm's def_flags
-	// lock new mappings), found by a probe mapping (checkpoint.go).
-	LockFuture bool     `json:"lock_future,omitempty"`
-	Nice       int      `json:"nice"`
-	MM         mmFields `json:"mm"`
-	Auxv       []uint64 `json:"auxv"`
-	VDSO       uint64   `json:"vdso,omitempty"` // start of the [vvar]..[vdso] block; 0: none
-	VDSOSum    string   `json:"vdso_sum,omitempty"`
+	Nice        int      `json:"nice"`
+	MM          mmFields `json:"mm"`
+	Auxv        []uint64 `json:"auxv"`
+	VDSO        uint64   `json:"vdso,omitempty"` // start of the [vvar]..[vdso] block; 0: none
+	VDSOSum     string   `json:"vdso_sum,omitempty"`
 
 	NSPID    int        `json:"ns_pid,omitempty"`   // pid inside its PID namespace; 0: not in one
 	TTY      int        `json:"tty,omitempty"`      // control terminal device number; 0: none

@@ -57,6 +57,9 @@ const (
 func (d *dumper) injectJobStops(t *task, scratch uint64) error {
 	for _, c := range d.children {
 		if c.meta.JobStop == nil {
+			if err := d.refuseContinued(t, scratch, c); err != nil {
+				return err
+			}
 			continue
 		}
 		// siginfo at scratch: si_pid (offset 16) is 0 when nothing is
@@ -77,6 +80,33 @@ func (d *dumper) injectJobStops(t *task, scratch uint64) error {
 		}
 		pending := int32(b[16])|int32(b[17])<<8|int32(b[18])<<16|int32(b[19])<<24 == int32(pid)
 		c.meta.JobStop.Waited = !pending
+	}
+	return nil
+}
+
+// refuseContinued refuses a running child whose continue (SIGCONT after a
+// stop) its parent has not collected yet with wait(WCONTINUED): the
+// kernel keeps that report in the child's signal state, which a restart
+// cannot set without stopping the child again and sending its parent
+// SIGCHLDs it never had. Asked of the parent with WNOWAIT, which
+// consumes nothing.
+func (d *dumper) refuseContinued(t *task, scratch uint64, c *dumper) error {
+	zero := make([]byte, 128)
+	if _, err := d.mem.WriteAt(zero, int64(scratch)); err != nil {
+		return fmt.Errorf("%s(%d): write scratch: %w", d.comm, d.pid, err)
+	}
+	pid := childPIDInParent(d.pid, c.pid)
+	if _, err := t.call("waitid", unix.SYS_WAITID, pPID, uint64(pid), scratch, unix.WCONTINUED|unix.WNOHANG|wNoWait, 0); errnoOf(err) == unix.ECHILD {
+		return nil // not its to wait for (SIGCHLD ignored, a clone child)
+	} else if err != nil {
+		return fmt.Errorf("%s(%d): waitid %d: %w", d.comm, d.pid, pid, err)
+	}
+	b := make([]byte, 20)
+	if _, err := d.mem.ReadAt(b, int64(scratch)); err != nil {
+		return fmt.Errorf("%s(%d): read scratch: %w", d.comm, d.pid, err)
+	}
+	if int32(b[16])|int32(b[17])<<8|int32(b[18])<<16|int32(b[19])<<24 == int32(pid) {
+		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("child %d was continued (SIGCONT) and the process has not collected that with wait(WCONTINUED) yet: the report cannot be restored", c.pid)}
 	}
 	return nil
 }

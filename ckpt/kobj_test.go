@@ -25,6 +25,8 @@ type kobjCase struct {
 	// refuse: the checkpoint must fail naming this; the program, left
 	// running, must still find its object as it was.
 	refuse string
+	// prog: the program, testdata/PROG.c; testdata/kobj_NAME.c when empty.
+	prog string
 }
 
 var kobjCases = []kobjCase{
@@ -100,11 +102,15 @@ func TestKobj(t *testing.T) {
 }
 
 func runKobj(t *testing.T, c kobjCase) {
-	prefix := c.prefix
-	if prefix == "" {
-		prefix = "kobj_"
+	src := c.prog
+	if src == "" {
+		prefix := c.prefix
+		if prefix == "" {
+			prefix = "kobj_"
+		}
+		src = prefix + c.name
 	}
-	prog := cprog(t, prefix+c.name, c.flags...)
+	prog := cprog(t, src, c.flags...)
 	dir := t.TempDir()
 	out := filepath.Join(dir, "result")
 	cmd := start(t, dir, prog, append([]string{out}, c.args...)...)
@@ -152,7 +158,9 @@ func runKobj(t *testing.T, c kobjCase) {
 }
 
 // kobjSignal sends SIGUSR1 to pid and its descendants (blocked until they
-// wait in sigsuspend: a signal sent early is pending, never lost).
+// wait in sigsuspend: a signal sent early is pending, never lost). A
+// descendant gone in between (a zombie its parent reaped once signalled)
+// needs none.
 func kobjSignal(t *testing.T, pid int) {
 	t.Helper()
 	kobjSignalTree(t, pid, true)

@@ -14,6 +14,9 @@ package ckpt
 
 import (
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -31,6 +34,11 @@ const (
 type prctlState struct {
 	MemoryMerge bool   `json:"memory_merge,omitempty"`
 	MDWE        uint64 `json:"mdwe,omitempty"`
+	// MlockFuture: mlockall(MCL_FUTURE) of the process (the mm's
+	// def_flags, which /proc does not show): 0 none, 1 MCL_FUTURE, 2
+	// MCL_FUTURE|MCL_ONFAULT. Told by a page the process maps and unmaps
+	// at the checkpoint (futureLocks).
+	MlockFuture uint8 `json:"mlock_future,omitempty"`
 }
 
 // injectPrctlState asks the process for its KSM merging and MDWE flags.
@@ -47,6 +55,67 @@ func injectPrctlState(t *task, p *prctlState) error {
 	}
 	if err == nil {
 		p.MDWE = v
+	}
+	p.MlockFuture, err = futureLocks(t)
+	return err
+}
+
+// futureLocks tells whether the process of t did mlockall(MCL_FUTURE):
+// it maps one inaccessible page, whose VmFlags (lo, lf) are the mm's
+// def_flags, and unmaps it.
+func futureLocks(t *task) (uint8, error) {
+	const page = 4096
+	addr, err := t.call("mmap", unix.SYS_MMAP, 0, page, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE, ^uint64(0), 0)
+	if err != nil {
+		return 0, fmt.Errorf("map a page to tell mlockall(MCL_FUTURE): %w", err)
+	}
+	smaps, rerr := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", t.pid))
+	if _, err := t.call("munmap", unix.SYS_MUNMAP, addr, page); err != nil {
+		return 0, fmt.Errorf("unmap the page that told mlockall(MCL_FUTURE): %w", err)
+	}
+	if rerr != nil {
+		return 0, fmt.Errorf("tell mlockall(MCL_FUTURE): %w", rerr)
+	}
+	in := false
+	for _, line := range strings.Split(string(smaps), "\n") {
+		if h, ok := mapsHead(line); ok {
+			start, _ := strconv.ParseUint(strings.Fields(h)[0], 16, 64)
+			in = start <= addr && addr < mapsEnd(line)
+			continue
+		}
+		if flags, ok := strings.CutPrefix(line, "VmFlags:"); ok && in {
+			f := " " + flags + " "
+			switch {
+			case strings.Contains(f, " lf "):
+				return 2, nil
+			case strings.Contains(f, " lo "):
+				return 1, nil
+			}
+			return 0, nil
+		}
+	}
+	return 0, fmt.Errorf("tell mlockall(MCL_FUTURE): the page mapped at %#x is not in smaps", addr)
+}
+
+// mapsEnd is the end address of a mapping's first line in maps or smaps.
+func mapsEnd(line string) uint64 {
+	_, rest, _ := strings.Cut(line, "-")
+	end, _ := strconv.ParseUint(strings.Fields(rest + " x")[0], 16, 64)
+	return end
+}
+
+// restoreFutureLocks does mlockall(MCL_FUTURE) again, once every region is
+// mapped (restoreAttrs): a mapping made after the restart is locked.
+func (b *builder) restoreFutureLocks(p prctlState) error {
+	if p.MlockFuture == 0 {
+		return nil
+	}
+	flags := uint64(unix.MCL_FUTURE)
+	if p.MlockFuture == 2 {
+		flags |= unix.MCL_ONFAULT
+	}
+	if _, err := b.call("mlockall", unix.SYS_MLOCKALL, flags); err != nil {
+		return fmt.Errorf("mlockall(MCL_FUTURE) cannot be restored: %w", err)
 	}
 	return nil
 }
@@ -68,6 +137,9 @@ func injectMCEKill(t *task) (int, error) {
 }
 
 func checkPrctlState(p prctlState) error {
+	if p.MlockFuture > 2 {
+		return fmt.Errorf("mlock_future %d", p.MlockFuture)
+	}
 	if p.MDWE&^mdweFlags != 0 {
 		return fmt.Errorf("MDWE flags %#x", p.MDWE)
 	}

@@ -87,6 +87,10 @@ func (t *dumpTree) peekQueues(socks map[uint64][]fdRef) error {
 		if err != nil {
 			return fmt.Errorf("%s(%d) fd %d: socket queue: %w", r.d.comm, r.d.pid, f.FD, err)
 		}
+		if f.Sock.Type == unix.SOCK_STREAM && oobPending(s) {
+			unix.Close(s)
+			return &UncheckpointableError{Comm: r.d.comm, PID: r.d.pid, FD: f.FD, Msg: "unix stream socket has an out-of-band byte (MSG_OOB) not read yet: its place in the stream cannot be restored"}
+		}
 		err = walk(s, ino, f.Sock, 0)
 		unix.Close(s)
 		if err != nil {
@@ -94,6 +98,16 @@ func (t *dumpTree) peekQueues(socks map[uint64][]fdRef) error {
 		}
 	}
 	return nil
+}
+
+// oobPending reports whether unix stream socket s holds an out-of-band
+// byte (send MSG_OOB) not read yet: a peek with MSG_OOB gets it without
+// taking it (EINVAL when there is none, or with SO_OOBINLINE, where it is
+// in the stream like any other byte).
+func oobPending(s int) bool {
+	b := make([]byte, 1)
+	n, _, err := unix.Recvfrom(s, b, unix.MSG_OOB|unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	return err == nil && n == 1
 }
 
 // closeFlight closes the copies of the descriptors in flight.
