@@ -200,6 +200,9 @@ func (d *Daemon) launch(j *jobs.Job) {
 	if err == nil {
 		err = d.spool(j)
 	}
+	if err == nil {
+		err = waitCheckpointHelper(d.jobRunDir(id))
+	}
 	var pid int
 	if err == nil {
 		pid, err = supervisor.Start(d.opts.Exe, d.jobRunDir(id), spec)
@@ -542,6 +545,28 @@ func (d *Daemon) adopt(j *jobs.Job, dir string) error {
 		d.watch.signal(j.ID, unix.SIGTERM)
 	}
 	return nil
+}
+
+// helperWait bounds how long a new run waits for the checkpoint helper of
+// the previous one.
+const helperWait = time.Minute
+
+// waitCheckpointHelper waits until no checkpoint helper works in the run
+// directory runDir. A checkpoint that stops its job (qchkpnt -s, requeue)
+// ends the run as soon as the image is durable, and the job is started
+// again at once while its helper still records the result there: the new
+// run's supervisor would find the directory being written.
+func waitCheckpointHelper(runDir string) error {
+	for deadline := time.Now().Add(helperWait); ; {
+		_, running, err := supervisor.ReadCheckpointResult(runDir)
+		if err != nil || !running {
+			return nil // a result unreadable now: the new run starts afresh
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("a checkpoint of the previous run still runs in %s after %v", runDir, helperWait)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func bootID() (string, error) {
