@@ -88,7 +88,14 @@ func TestUnlinkedCopyOfRefusedCheckpoint(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait(); out.Close() })
+	t.Cleanup(func() {
+		for _, c := range childrenOf(cmd.Process.Pid) { // its child too
+			unix.Kill(c, unix.SIGKILL)
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		out.Close()
+	})
 	waitFor(t, "ready", func() bool { _, err := os.Stat(result + ".ready"); return err == nil })
 	for round := 0; round < 2; round++ {
 		_, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(imgs, "img"), Tree: true})

@@ -43,6 +43,8 @@ int main(int argc, char **argv) {
 	kobj_wait();
 	CHECK(getpgrp() == mine, "own group %d, want %d", getpgrp(), mine);
 	CHECK(getpgid(c) == a, "C's group %d, want %d", getpgid(c), a);
+	/* B, orphaned, is no descendant the test signals: let it end too. */
+	kill(-a, SIGUSR1);
 	waitpid(c, &ws, 0);
 	CHECK(WIFEXITED(ws) && WEXITSTATUS(ws) == 0, "C: %#x", ws);
 	/* B is our grandchild, orphaned to init or the test: it checks itself;
