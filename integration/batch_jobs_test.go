@@ -303,7 +303,7 @@ func TestBatchOperators(t *testing.T) {
 }
 
 func TestBatchMemoryLimit(t *testing.T) {
-	// Not parallel: its jobs have memory limits (main_test.go).
+	t.Parallel()
 	if os.Getuid() != 0 {
 		testenv.Unavailable(t, "memory cgroups need root")
 	}

@@ -32,7 +32,7 @@ func envLines(out string) map[string]string {
 // with mpiprocs/ompthreads, walltime, name, account, project, joined
 // output into a directory, -V, -r n, priority, no mail, umask.
 func TestBatchPBSProScript(t *testing.T) {
-	// Not parallel: its jobs have memory limits (main_test.go).
+	t.Parallel()
 	b := newBatch(t, "")
 	logs := filepath.Join(b.work, "logs")
 	os.Mkdir(logs, 0o755)
@@ -154,7 +154,7 @@ sleep 300
 
 // A Slurm script as site documentation shows them: translated.
 func TestBatchSlurmScript(t *testing.T) {
-	// Not parallel: its jobs have memory limits (main_test.go).
+	t.Parallel()
 	b := newBatch(t, "")
 	script := b.script("relax.slurm", `#!/bin/bash
 #SBATCH --job-name=relax

@@ -71,7 +71,7 @@ func mustID(t *testing.T, s string) uint64 {
 // The default table, -a and -w in PBS's layout: header, dashes, widths,
 // values cut with '*'. Finished jobs only with -x or -H.
 func TestBatchPBSQstatTables(t *testing.T) {
-	// Not parallel: its jobs have memory limits (main_test.go).
+	t.Parallel()
 	b := newBatch(t, pbsConf)
 	long := b.qsub("-h", "-N", "averyveryverylongjobname", "-l", "ncpus=2,mem=1gb,walltime=01:00:00", b.script("l.sh", "#!/bin/sh\ntrue\n"))
 	short := b.qsub("-h", "-N", "short", b.script("s.sh", "#!/bin/sh\ntrue\n"))
@@ -135,7 +135,7 @@ func hostName() string {
 // variable parts (times, hosts) normalised; long values wrap at commas
 // as PBS's do; -F json has the same names in PBS's shape.
 func TestBatchPBSQstatFull(t *testing.T) {
-	// Not parallel: its jobs have memory limits (main_test.go).
+	t.Parallel()
 	b := newBatch(t, pbsConf)
 	long := strings.Repeat("x", 40)
 	id := b.qsub("-h", "-N", "fulljob", "-l", "ncpus=2,mem=1gb,walltime=01:00:00", "-A", "acct1", "-p", "5", "-c", "1",

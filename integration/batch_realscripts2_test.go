@@ -37,7 +37,7 @@ func hasAll(t *testing.T, what, got string, want ...string) {
 }
 
 func TestBatchRealScriptsMore(t *testing.T) {
-	// Not parallel: its jobs have memory limits (main_test.go).
+	t.Parallel()
 	b := newBatch(t, "")
 	for _, q := range []string{"workq", "savio3_htc", "lcilab", "short", "short_cpuQ"} {
 		b.mustRun("qmgr", "-c", "create queue "+q)

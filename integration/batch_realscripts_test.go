@@ -30,7 +30,7 @@ type realScript struct {
 }
 
 func TestBatchRealScripts(t *testing.T) {
-	// Not parallel: its jobs have memory limits (main_test.go).
+	t.Parallel()
 	b := newBatch(t, "")
 	host, _ := os.Hostname()
 	server, _, _ := strings.Cut(host, ".")

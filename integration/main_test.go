@@ -9,11 +9,10 @@
 //     every test of the machine: t.Setenv or os.Setenv (t.Setenv panics in
 //     a parallel test), os.Chdir, a fixed path or port, a file of binDir
 //     written after TestMain (build it once with a sync.Once, as batchProg
-//     and ckstepBuilt do), or a job with a memory limit (qsub -l mem=,
-//     pmem, vmem; #PBS -l mem=, #SBATCH --mem): lazarusd names a job's
-//     memory cgroup lazarus/job-ID, and the daemons of two tests both have
-//     a job 1. Say why in a comment when a test is not parallel. Such a
-//     test runs alone, before the parallel ones.
+//     and ckstepBuilt do). Say why in a comment when a test is not
+//     parallel. Such a test runs alone, before the parallel ones. (Jobs
+//     with memory limits may run side by side: each run's cgroup is
+//     lazarus/job-ID-PID, PID its supervisor's.)
 //   - A test that keeps the CPUs busy for long (MPI ranks, real runtimes,
 //     an nbody job of more than a few seconds, many jobs at once) also
 //     calls heavy(t) right after t.Parallel(): heavy tests run one at a

@@ -24,9 +24,15 @@ const (
 )
 
 // newMemCgroup creates a cgroup limiting the job to limit bytes (and no
-// swap beyond that, where the kernel lets us say so).
+// swap beyond that, where the kernel lets us say so). It is the run's own,
+// named lazarus/job-ID-PID, PID the supervisor's: two daemons on one host
+// (nodes of a test cluster, two sites' state directories) both have a job
+// 1, and the next run of a job (a restart from the checkpoint that stopped
+// this one) may begin before this run's supervisor has left its cgroup.
+// Sharing one, each would get the other's limit, processes, OOM kills and
+// CPU time.
 func newMemCgroup(jobID uint64, limit int64) (_ *memCgroup, retErr error) {
-	name := "job-" + strconv.FormatUint(jobID, 10)
+	name := runCgroupName(jobID)
 	lim := strconv.FormatInt(limit, 10)
 	var c *memCgroup
 	if ctl, err := os.ReadFile(filepath.Join(cgroupRoot, "cgroup.controllers")); err == nil &&

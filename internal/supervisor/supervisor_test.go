@@ -381,11 +381,10 @@ func TestMemoryLimit(t *testing.T) {
 	if os.Getuid() != 0 {
 		testenv.Unavailable(t, "creating a memory cgroup needs root")
 	}
-	if _, err := newMemCgroup(999999, 1<<30); err != nil {
+	if c, err := newMemCgroup(999999, 1<<30); err != nil {
 		testenv.Unavailable(t, "no memory cgroup here: %v", err)
 	} else {
-		os.Remove(filepath.Join(cgroupV1Mem, cgroupParent, "job-999999"))
-		os.Remove(filepath.Join(cgroupRoot, cgroupParent, "job-999999"))
+		c.remove()
 	}
 	f := newFixture(t)
 	// awk grows a string past the 32 MiB limit.

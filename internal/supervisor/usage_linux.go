@@ -57,7 +57,7 @@ func newUsageMeter(jobID uint64, mem *memCgroup) *usageMeter {
 	// One cgroup per run, not per job: the next run of a job (a restart
 	// from the checkpoint that stopped this one) may begin before this
 	// run's supervisor has read its CPU time, and must not reset it.
-	name := "job-" + strconv.FormatUint(jobID, 10) + "-" + strconv.Itoa(os.Getpid())
+	name := runCgroupName(jobID)
 	switch {
 	case mem != nil && mem.v2:
 		m.cpuDir, m.v2 = mem.dir, true
@@ -75,6 +75,12 @@ func newUsageMeter(jobID uint64, mem *memCgroup) *usageMeter {
 		}
 	}
 	return m
+}
+
+// runCgroupName is the name of a run's cgroups under lazarus/: job-ID-PID,
+// PID the supervisor's.
+func runCgroupName(jobID uint64) string {
+	return "job-" + strconv.FormatUint(jobID, 10) + "-" + strconv.Itoa(os.Getpid())
 }
 
 func fileExists(p string) bool {
