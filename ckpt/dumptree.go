@@ -437,6 +437,10 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 			}
 		}
 	}
+	if parent == nil && d.zombie {
+		// It exited between Checkpoint's look and the freeze.
+		return nil, &UncheckpointableError{Comm: d.comm, PID: pid, FD: -1, Msg: "process is a zombie (it exited as the checkpoint began)"}
+	}
 	if parent != nil {
 		parent.children = append(parent.children, d)
 	}

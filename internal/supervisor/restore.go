@@ -134,10 +134,26 @@ func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid 
 	if err := place(p.PID); err != nil {
 		return 0, err
 	}
-	pids, _ := proc.Descendants(p.PID)
-	for _, pid := range pids {
-		if err := place(pid); err != nil {
-			return 0, err
+	// A member may end meanwhile (a short sleep of a script), and one not
+	// placed yet may fork: listed again until a pass finds none new (a
+	// placed process's children are born in its cgroups).
+	placed := map[int]bool{p.PID: true}
+	var pids []int
+	for {
+		pids, _ = proc.Descendants(p.PID)
+		added := 0
+		for _, pid := range pids {
+			if placed[pid] {
+				continue
+			}
+			placed[pid] = true
+			added++
+			if err := place(pid); err != nil && !gone(pid) {
+				return 0, err
+			}
+		}
+		if added == 0 {
+			break
 		}
 	}
 	if spec.Resume {
@@ -247,4 +263,11 @@ func WaitLazy(ctx context.Context, runDir string) (waited bool) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// gone reports whether pid has ended (exited, reaped or not): what a
+// failure to place it then means is only that there is nothing to place.
+func gone(pid int) bool {
+	st, err := proc.ReadStat(pid)
+	return err != nil || st.State == 'Z' || st.State == 'X'
 }
