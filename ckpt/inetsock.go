@@ -621,7 +621,7 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 	switch is.State {
 	case inetUnbound:
 	case inetBound, inetConnected:
-		if err := unix.Bind(s, local); err != nil {
+		if err := r.bindInet(p, f, s, is, local); err != nil {
 			return -1, errorf("bind", err)
 		}
 		if peer != nil && is.Type == unix.SOCK_DGRAM {
@@ -630,7 +630,7 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 			}
 		}
 	case inetListen:
-		if err := unix.Bind(s, local); err != nil {
+		if err := r.bindInet(p, f, s, is, local); err != nil {
 			return -1, errorf("bind", err)
 		}
 		if err := unix.Listen(s, is.Backlog); err != nil {
@@ -844,4 +844,22 @@ func (r *restorer) resend(family int, dg datagram, to unix.Sockaddr) error {
 		return fmt.Errorf("bind: %w", err)
 	}
 	return unix.Sendto(s, dg.Data, 0, to)
+}
+
+// bindInet binds s to local; a TCP port held only by the dead connections
+// of the tree's previous run (inetstale.go) is freed of them first.
+func (r *restorer) bindInet(p *rproc, f fileDesc, s int, is *inetSock, local unix.Sockaddr) error {
+	err := unix.Bind(s, local)
+	if !errors.Is(err, unix.EADDRINUSE) || is.Type != unix.SOCK_STREAM {
+		return err
+	}
+	n, derr := releaseOrphanedPort(local)
+	if derr != nil {
+		return fmt.Errorf("%w (and the connections no process holds on it could not be removed: %v)", err, derr)
+	}
+	if n == 0 {
+		return err
+	}
+	r.log.Info(fmt.Sprintf("%s(%d) fd %d: port of %s: %d connection(s) of a previous run, which no process holds, removed (TIME_WAIT)", p.comm(), p.meta.PID, f.FD, is.Local, n))
+	return unix.Bind(s, local)
 }

@@ -92,7 +92,14 @@ func (d *Daemon) checkpointJob(ctx context.Context, who caller, body json.RawMes
 	if err := waitOp(ctx, op); err != nil {
 		return nil, err
 	}
+	var ended jobs.State // of a job whose run ended while its checkpoint was taken
+	if nj := d.store.View().Job(id); nj != nil && !nj.State.Active() {
+		ended = nj.State
+	}
 	switch {
+	case !op.res.OK && ended != "":
+		return nil, &proto.Error{Code: proto.CodeFailed, Message: fmt.Sprintf(
+			"job %s: checkpoint %d failed: %s; the job's run ended meanwhile (it is %s)", id, op.res.Gen, op.res.Error, ended)}
 	case !op.res.OK && op.unrecorded != nil:
 		return nil, &proto.Error{Code: proto.CodeFailed, Message: fmt.Sprintf(
 			"job %s: checkpoint %d failed: %s; the job runs on (this is recorded once the state directory can be written: %v)",

@@ -59,6 +59,10 @@ func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid 
 		// A suspended job comes back suspended (its image may predate the
 		// suspension): every process stopped before it runs.
 		Stopped: spec.Suspended,
+		// No SIGCONT (restart's default): an uninterrupted run gets
+		// none, and mpirun, for one, reports it in the job's output
+		// ("Forwarding signal 18 to job") and passes it to every rank.
+		NoSignal: true,
 	}
 	if l.term != nil {
 		if err := l.term.takeTerminal(); err != nil {
