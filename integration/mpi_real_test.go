@@ -239,3 +239,37 @@ echo "lammps exit $?"
 		t.Errorf("the job's output:\n%s", got)
 	}
 }
+
+// TestBatchMPIHostNet: the heat equation under MPICH (hydra's proxy talks
+// to mpiexec over TCP on loopback) as a plain PBS script, in the host's
+// network namespace (no -l net=private): checkpointed by qchkpnt, then a
+// power cut; the daemon restarts it and it ends as an uninterrupted run.
+// (Open MPI's listener is the one that met its port held by the dead
+// connections: TestBatchMPIRealLAMMPS.)
+func TestBatchMPIHostNet(t *testing.T) {
+	t.Parallel()
+	heavy(t)
+	f := mpiFlavours[1]
+	exe := mpiBuild(t, f)
+	mpiCleanShm(t)
+	b := newBatch(t, "")
+	const steps = 300
+	ref := filepath.Join(b.work, "ref.txt")
+	want := mpiReference(t, b.work, f.command(exe, ref, steps, 0), ref)
+	out := filepath.Join(b.work, "heat.txt")
+	script := b.script("heat.pbs", "#!/bin/sh\n#PBS -l select=1:ncpus=2:mpiprocs=4\ncd $PBS_O_WORKDIR\n"+strings.Join(f.command(exe, out, steps, mpiDelay), " ")+"\necho mpi over\n")
+	id := b.qsub(script)
+	b.waitState(id, "running")
+	b.waitLines(out, 10)
+	b.mustRun("qchkpnt", jobArg(id))
+	b.crash()
+	if fileLines(out) >= steps {
+		t.Fatal("the run was over before the power cut")
+	}
+	b.start()
+	j := b.waitState(id, "finished", "failed")
+	if j.State != "finished" || len(j.Segments) != 2 || !j.Segments[1].Restart {
+		t.Fatalf("job after qchkpnt and a power cut: %+v", j)
+	}
+	mpiWaitOutput(t, out, want)
+}
