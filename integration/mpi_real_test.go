@@ -1,13 +1,14 @@
 package integration
 
-// Real MPI applications, as Debian ships them (.ci/run installs lammps and
-// python3-mpi4py), checkpointed midway as a whole tree with chkpnt -r -K
+// Real MPI applications, as Debian ships them (.ci/run installs lammps,
+// hpcc and python3-mpi4py), checkpointed midway as a whole tree with chkpnt -r -K
 // KILL and restarted: what they write after the restart is what an
 // uninterrupted run writes. Beside heat.c (mpi_test.go), which we wrote,
 // these are programs we did not: LAMMPS (C++, its own domain decomposition,
 // neighbour lists, MPI_Sendrecv/Irecv halo exchanges and Allreduce every
-// step, a log file it flushes) and mpi4py (a Python interpreter in each
-// rank, pickled objects and buffers over Open MPI).
+// step, a log file it flushes), HPCC (HPL, FFT, RandomAccess, ...) and
+// mpi4py (a Python interpreter in each rank, pickled objects and buffers
+// over Open MPI).
 
 import (
 	"os"
@@ -88,27 +89,10 @@ func mpiRealRun(t *testing.T, cmd string, files []string, ready, done func(dir s
 	if done(dir) {
 		t.Fatal("the run was over before the checkpoint")
 	}
-	ranks, _ := proc.Descendants(p.pid)
-	img := mpiCheckpoint(t, dir, p.pid)
-	p.waitKilledBy(t, syscall.SIGKILL)
-	mpiWaitGone(t, ranks)
-	r := ckptBackground(t, dir, "restart", "-W", "-k", "0", img).wait(t)
-	ckptWantCode(t, "restart -W -k 0", r, 0)
-	mpiQuiet(t, r)
-	t.Cleanup(func() { mpiKillTree(p.pid) })
-	// restart -W puts the restored launcher in its place: it is ours to
-	// reap, and it must end with 0, as the reference did.
-	var ws syscall.WaitStatus
-	waitUntil(t, "the restarted run to end", func() bool {
-		pid, err := syscall.Wait4(p.pid, &ws, syscall.WNOHANG, nil)
-		return pid == p.pid || (err != nil && !pidExists(p.pid))
-	})
+	mpiRealRestart(t, dir, p)
 	if !done(dir) {
 		out, _ := os.ReadFile(filepath.Join(dir, "run.out"))
-		t.Fatalf("the restarted run ended (%v) before its end:\n%s", ws, tailOf(string(out)))
-	}
-	if !ws.Exited() || ws.ExitStatus() != 0 {
-		t.Errorf("the restarted launcher ended with %v, want exit 0", ws)
+		t.Fatalf("the restarted run ended before its end:\n%s", tailOf(string(out)))
 	}
 	for _, name := range []string{"out", "log"} {
 		want, err := os.ReadFile(filepath.Join(dir, "ref."+name))
@@ -272,4 +256,76 @@ func TestBatchMPIHostNet(t *testing.T) {
 		t.Fatalf("job after qchkpnt and a power cut: %+v", j)
 	}
 	mpiWaitOutput(t, out, want)
+}
+
+// mpiRealRestart checkpoints the tree of p with chkpnt -r -K KILL,
+// restarts it with restart -W -k 0 and waits for the restored launcher
+// (restart -W puts it in its place: it is ours to reap) to end with 0.
+func mpiRealRestart(t *testing.T, dir string, p *ckptProc) {
+	t.Helper()
+	ranks, _ := proc.Descendants(p.pid)
+	img := mpiCheckpoint(t, dir, p.pid)
+	p.waitKilledBy(t, syscall.SIGKILL)
+	mpiWaitGone(t, ranks)
+	r := ckptBackground(t, dir, "restart", "-W", "-k", "0", img).wait(t)
+	ckptWantCode(t, "restart -W -k 0", r, 0)
+	mpiQuiet(t, r)
+	t.Cleanup(func() { mpiKillTree(p.pid) })
+	var ws syscall.WaitStatus
+	waitUntil(t, "the restarted run to end", func() bool {
+		pid, err := syscall.Wait4(p.pid, &ws, syscall.WNOHANG, nil)
+		return pid == p.pid || (err != nil && !pidExists(p.pid))
+	})
+	if !ws.Exited() || ws.ExitStatus() != 0 {
+		out, _ := os.ReadFile(filepath.Join(dir, "run.out"))
+		t.Errorf("the restarted launcher ended with %v, want exit 0; its output:\n%s", ws, tailOf(string(out)))
+	}
+}
+
+// TestMPIRealHPCC: Debian's HPC Challenge (hpcc, Open MPI) with its
+// example input on 4 ranks: HPL, DGEMM, STREAM, PTRANS, RandomAccess,
+// FFT and the latency/bandwidth rings, each with its own pattern of
+// collectives and point to point traffic. Checkpointed early in the run
+// and restarted, every section ends and every residual check passes (its
+// figures are timings: only the checks are looked at).
+func TestMPIRealHPCC(t *testing.T) {
+	t.Parallel()
+	heavy(t)
+	mpiNeed(t, "hpcc", "mpirun.openmpi")
+	dir := t.TempDir()
+	in, err := os.ReadFile(filepath.Join("testdata", "mpi", "hpccinf.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "hpccinf.txt"), in, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mpiCleanShm(t)
+	report := func() string {
+		b, _ := os.ReadFile(filepath.Join(dir, "hpccoutf.txt"))
+		return string(b)
+	}
+	hpcc, _ := exec.LookPath("hpcc")
+	hpcc, _ = filepath.EvalSymlinks(hpcc)
+	p := mpiStart(t, dir, mpiShell("mpirun.openmpi --allow-run-as-root --oversubscribe -np 4 hpcc", filepath.Join(dir, "run.out")))
+	// Rank 0 opens its report as it begins; the ranks then compute.
+	waitUntil(t, "4 ranks and their report", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "hpccoutf.txt"))
+		return err == nil && len(mpiRanksOf(t, p.pid, hpcc)) == 4
+	})
+	time.Sleep(500 * time.Millisecond)
+	if strings.Contains(report(), "End of HPC Challenge tests") {
+		t.Fatal("the run was over before the checkpoint")
+	}
+	mpiRealRestart(t, dir, p)
+	got := report()
+	for _, want := range []string{"End of HPL section", "End of PTRANS section", "End of MPIFFT section",
+		"End of MPIRandomAccess section", "End of StarSTREAM section", "End of LatencyBandwidth section", "End of HPC Challenge tests"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("hpccoutf.txt after the restart lacks %q", want)
+		}
+	}
+	if strings.Contains(got, "FAILED") || !strings.Contains(got, "0 tests completed and failed residual checks") {
+		t.Errorf("hpccoutf.txt after the restart: a residual check failed:\n%s", tailOf(got))
+	}
 }
