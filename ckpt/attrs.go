@@ -501,13 +501,29 @@ func (b *builder) restoreSched(t *task, th threadAttrs) error {
 		want.Runtime = 0
 	}
 	attr := want.bytes()
+	// sched_setattr sets the nice value of the fair policies only
+	// (SCHED_OTHER, SCHED_BATCH): a SCHED_IDLE or real-time thread keeps
+	// the one it had, here its creator's, not the one it had at the
+	// checkpoint (which comes back if it returns to SCHED_OTHER).
+	// setpriority sets it under any policy.
+	fixNice := want.Nice != cur.Nice && want.Policy != unix.SCHED_NORMAL && want.Policy != unix.SCHED_BATCH
 	if os.Geteuid() == 0 && !b.r.enforced(b.p) {
-		_, _, e := unix.Syscall(unix.SYS_SCHED_SETATTR, uintptr(t.pid), uintptr(unsafe.Pointer(&attr[0])), 0)
-		if e != 0 {
-			err = os.NewSyscallError("sched_setattr", e)
+		if fixNice {
+			err = unix.Setpriority(unix.PRIO_PROCESS, t.pid, int(want.Nice))
+		}
+		if err == nil {
+			_, _, e := unix.Syscall(unix.SYS_SCHED_SETATTR, uintptr(t.pid), uintptr(unsafe.Pointer(&attr[0])), 0)
+			if e != 0 {
+				err = os.NewSyscallError("sched_setattr", e)
+			}
 		}
 	} else {
 		err = b.on(t, func() error {
+			if fixNice {
+				if _, err := b.call("setpriority", unix.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uint64(int64(want.Nice))); err != nil {
+					return err
+				}
+			}
 			addr, err := b.put(scratchData, attr)
 			if err != nil {
 				return err

@@ -1005,9 +1005,15 @@ func (b *builder) finish(sig syscall.Signal) error {
 	if err := b.restoreFutureLocks(p.meta.Attrs.prctlState); err != nil { // prctlmore.go
 		return err
 	}
+	// Sealed regions: after every change to the mappings but the
+	// scratch area's own removal (another mapping).
+	if err := b.sealRegions(); err != nil { // memflags.go
+		return err
+	}
 	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch, scratchSize); err != nil {
 		return fmt.Errorf("munmap scratch: %w", err)
 	}
+
 	for i, t := range b.tasks {
 		regs := arrayToRegs(&p.img.regs[i])
 		if ret, ok := b.sleepDone[i]; ok {

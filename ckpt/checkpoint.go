@@ -320,6 +320,10 @@ func (d *dumper) collect() error {
 	m.Created = time.Now().UTC()
 	m.PID = pid
 	m.PPID, m.PGID, m.SID = d.stat.PPID, d.stat.PGID, d.stat.SID
+	if d.stat.ExitSignal != int(unix.SIGCHLD) {
+		sig := d.stat.ExitSignal
+		m.ExitSignal = &sig
+	}
 	m.Comm = d.comm
 	m.Nice = d.stat.Nice
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {

@@ -75,8 +75,11 @@ type imageMeta struct {
 	Created     time.Time   `json:"created"`
 	Fingerprint fingerprint `json:"fingerprint"`
 
-	PID         int      `json:"pid"`
-	PPID        int      `json:"ppid"`
+	PID  int `json:"pid"`
+	PPID int `json:"ppid"`
+	// ExitSignal: the signal its end sends its parent when not SIGCHLD
+	// (clone's exit_signal: another signal, or 0 for none); nil: SIGCHLD.
+	ExitSignal  *int     `json:"exit_signal,omitempty"`
 	PGID        int      `json:"pgid"`
 	SID         int      `json:"sid"`
 	Comm        string   `json:"comm"`
@@ -839,6 +842,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	}
 	if m.Nice < -20 || m.Nice > 19 {
 		return fmt.Errorf("%w: nice %d", ErrCorrupt, m.Nice)
+	}
+	if e := m.ExitSignal; e != nil && (*e < 0 || *e > maxSignals) {
+		return fmt.Errorf("%w: exit signal %d", ErrCorrupt, *e)
 	}
 	// Names of files beside the image: children, copies of files (-C),
 	// the image holding a shared memory object.
