@@ -248,6 +248,9 @@ type region struct {
 	// Shmid: the SysV segment a regionSysV attaches.
 	Shmid   int      `json:"shmid,omitempty"`
 	Extents []extent `json:"extents,omitempty"`
+	// Guards: runs of guard pages (MADV_GUARD_INSTALL), not saved,
+	// installed again once the region is filled (memflags.go).
+	Guards []extent `json:"guards,omitempty"`
 	// Inherit: runs of pages that were the parent's very pages (copy on
 	// write since a fork), left out of this image (cowshare.go).
 	Inherit []span `json:"inherit,omitempty"`

@@ -13,6 +13,7 @@ var kobj4bCases = []kobjCase{
 	{name: "avx512", flags: []string{"-mavx512f"}},
 	{name: "x87stack"},
 	{name: "mseal"},
+	{name: "guard"},
 	{name: "timergap", flags: []string{"-lrt"}},
 	{name: "sleeprem", flags: []string{"-pthread"}},
 	{name: "stopsig"},

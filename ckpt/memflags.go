@@ -20,6 +20,9 @@ const (
 	mlockOnFault   = 0x01 // MLOCK_ONFAULT
 	madvWipeOnFork = 18   // MADV_WIPEONFORK
 	madvDontDump   = 16   // MADV_DONTDUMP
+	// madvGuardInstall: MADV_GUARD_INSTALL (Linux 6.13), guard pages in
+	// a region: a touch of one faults (SIGSEGV), no maps line shows them.
+	madvGuardInstall = 102
 )
 
 // vmAdvice maps the VmFlags names the engine restores to the madvise
@@ -294,6 +297,15 @@ func (r region) droppable() bool {
 func (b *builder) restoreVMFlags() error {
 	for _, r := range b.p.meta.Regions {
 		length := r.End - r.Start
+		// Guards first: the kernel refuses them in a locked region.
+		for _, g := range r.Guards {
+			if g.Addr < r.Start || g.Addr+g.Len > r.End || g.Len == 0 {
+				return fmt.Errorf("region %#x-%#x: guard pages %#x+%#x outside it: %w", r.Start, r.End, g.Addr, g.Len, ErrCorrupt)
+			}
+			if _, err := b.call("madvise", unix.SYS_MADVISE, g.Addr, g.Len, madvGuardInstall); err != nil {
+				return fmt.Errorf("region %#x-%#x: guard pages at %#x: madvise(MADV_GUARD_INSTALL): %w", r.Start, r.End, g.Addr, err)
+			}
+		}
 		lock, onFault := false, false
 		for _, a := range r.Advice {
 			switch a {

@@ -18,6 +18,7 @@ const (
 	pmPresent = 1 << 63
 	pmSwapped = 1 << 62
 	pmFile    = 1 << 61 // file page or shared anonymous
+	pmGuard   = 1 << 58 // a guard region's page (MADV_GUARD_INSTALL; Linux 6.15)
 )
 
 const (
@@ -350,15 +351,18 @@ func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 	if r.Kind == regionFile {
 		gap = 1
 	}
+	r.Guards = nil
 	if usePagemapScan {
-		runs, err := scanSaved(pm, r.Start, r.End, r.Kind == regionFile, gap)
+		runs, guards, err := scanSavedGuards(pm, r.Start, r.End, r.Kind == regionFile, gap)
 		if err != errNoScan {
 			if err != nil {
 				return nil, fmt.Errorf("%s(%d): read pagemap: %w", d.comm, d.pid, err)
 			}
+			r.Guards = extentsOf(guards)
 			return runs, nil
 		}
 	}
+	var guards [][2]uint64
 	n := (r.End - r.Start) / pageSize
 	buf := make([]byte, 8*min(n, 1<<16))
 	var runs [][2]uint64
@@ -370,6 +374,15 @@ func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 		}
 		for j := uint64(0); j < chunk; j++ {
 			e := binary.LittleEndian.Uint64(b[j*8:])
+			if e&pmGuard != 0 {
+				a := r.Start + (i+j)*pageSize
+				if k := len(guards); k > 0 && guards[k-1][1] == a {
+					guards[k-1][1] = a + pageSize
+				} else {
+					guards = append(guards, [2]uint64{a, a + pageSize})
+				}
+				continue
+			}
 			var keep bool
 			if r.Kind == regionFile {
 				keep = e&pmPresent != 0 && e&pmFile == 0 || e&pmSwapped != 0
@@ -384,7 +397,7 @@ func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 			if r.Kind != regionFile {
 				gap = anonGapMerge
 			}
-			if k := len(runs); k > 0 && a <= runs[k-1][1]+(gap-1)*pageSize {
+			if k := len(runs); k > 0 && a <= runs[k-1][1]+(gap-1)*pageSize && !guardAfter(guards, runs[k-1][1]) {
 				runs[k-1][1] = a + pageSize
 			} else {
 				runs = append(runs, [2]uint64{a, a + pageSize})
@@ -392,7 +405,17 @@ func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 		}
 		i += chunk
 	}
+	r.Guards = extentsOf(guards)
 	return runs, nil
+}
+
+// extentsOf turns runs [start, end) into extents.
+func extentsOf(runs [][2]uint64) []extent {
+	var out []extent
+	for _, g := range runs {
+		out = append(out, extent{Addr: g[0], Len: g[1] - g[0]})
+	}
+	return out
 }
 
 // readExtent reads target memory at addr into b: process_vm_readv where it
