@@ -19,6 +19,8 @@ var kobj4bCases = []kobjCase{
 	{name: "stopsig"},
 	{name: "sigqmany"},
 	{name: "seccomptrap"},
+	{name: "resids"},
+	{name: "landlock", refuse: "is confined by a landlock ruleset"},
 	{name: "schedthreads", flags: []string{"-pthread"}},
 	{name: "pimutex", flags: []string{"-pthread"}},
 	{name: "futexwaitv", flags: []string{"-pthread"}},
