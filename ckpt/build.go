@@ -661,10 +661,17 @@ func (b *builder) restoreProcessState() error {
 		if it == (itimer{}) {
 			continue
 		}
-		if it.Value == [2]int64{} {
-			// A periodic ITIMER_REAL that just expired is re-armed by the
-			// kernel only when its SIGALRM is dequeued; setting a zero
-			// value would disarm it. Arm it for one more interval.
+		if it.Value == [2]int64{} && which == unix.ITIMER_REAL {
+			// A periodic ITIMER_REAL that expired is re-armed by the
+			// kernel only when its SIGALRM is dequeued (blocked and
+			// pending, or ignored, it waits so, getitimer saying 0 left);
+			// setting a zero value would disarm it. It is armed to expire
+			// at once: it sends its SIGALRM (the pending one is queued
+			// again after, one standard signal) and waits as it did.
+			it.Value = [2]int64{0, 1}
+		} else if it.Value == [2]int64{} {
+			// A CPU-time itimer is re-armed by the tick that expires it;
+			// caught between the two: one more interval.
 			it.Value = it.Interval
 		}
 		buf := make([]byte, 32)

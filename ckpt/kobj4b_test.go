@@ -32,6 +32,13 @@ var kobj4bCases = []kobjCase{
 	{name: "status", flags: []string{"-pthread"}},
 	{name: "joinblocked", flags: []string{"-pthread"}},
 	{name: "nocldwait"},
+	{name: "vdso"},
+	{name: "capchild"},
+	{name: "sigwaitthread", flags: []string{"-pthread"}},
+	{name: "alarmpend"},
+	{name: "oddprot"},
+	{name: "bigsparse"},
+	{name: "pdeathchild"},
 }
 
 // TestKobj4b runs each program as TestKobj does.
