@@ -352,6 +352,10 @@ func (d *dumper) collect() error {
 	if m.Cwd, err = d.checkCwd(cwd); err != nil {
 		return err
 	}
+	var cst unix.Stat_t
+	if unix.Stat(fmt.Sprintf("/proc/%d/cwd", pid), &cst) == nil {
+		m.CwdDev, m.CwdIno = cst.Dev, cst.Ino
+	}
 	if m.Rlimits, err = readLimits(pid); err != nil {
 		return err
 	}

@@ -86,6 +86,11 @@ type imageMeta struct {
 	Cmdline     []string `json:"cmdline,omitempty"`
 	Exe         fileRef  `json:"exe"`
 	Cwd         string   `json:"cwd"`
+	// CwdDev, CwdIno: the working directory's identity, which lets a
+	// root restart enter it with root's rights when the process's own no
+	// longer reach it (build.go, enterCwd); 0: not recorded.
+	CwdDev uint64 `json:"cwd_dev,omitempty"`
+	CwdIno uint64 `json:"cwd_ino,omitempty"`
 	Umask       int      `json:"umask"`
 	Creds       creds    `json:"creds"`
 	Personality uint64   `json:"personality"`
