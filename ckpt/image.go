@@ -79,18 +79,18 @@ type imageMeta struct {
 	PPID int `json:"ppid"`
 	// ExitSignal: the signal its end sends its parent when not SIGCHLD
 	// (clone's exit_signal: another signal, or 0 for none); nil: SIGCHLD.
-	ExitSignal  *int     `json:"exit_signal,omitempty"`
-	PGID        int      `json:"pgid"`
-	SID         int      `json:"sid"`
-	Comm        string   `json:"comm"`
-	Cmdline     []string `json:"cmdline,omitempty"`
-	Exe         fileRef  `json:"exe"`
-	Cwd         string   `json:"cwd"`
+	ExitSignal *int     `json:"exit_signal,omitempty"`
+	PGID       int      `json:"pgid"`
+	SID        int      `json:"sid"`
+	Comm       string   `json:"comm"`
+	Cmdline    []string `json:"cmdline,omitempty"`
+	Exe        fileRef  `json:"exe"`
+	Cwd        string   `json:"cwd"`
 	// CwdDev, CwdIno: the working directory's identity, which lets a
 	// root restart enter it with root's rights when the process's own no
 	// longer reach it (build.go, enterCwd); 0: not recorded.
-	CwdDev uint64 `json:"cwd_dev,omitempty"`
-	CwdIno uint64 `json:"cwd_ino,omitempty"`
+	CwdDev      uint64   `json:"cwd_dev,omitempty"`
+	CwdIno      uint64   `json:"cwd_ino,omitempty"`
 	Umask       int      `json:"umask"`
 	Creds       creds    `json:"creds"`
 	Personality uint64   `json:"personality"`
