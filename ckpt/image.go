@@ -75,22 +75,14 @@ type imageMeta struct {
 	Created     time.Time   `json:"created"`
 	Fingerprint fingerprint `json:"fingerprint"`
 
-	PID  int `json:"pid"`
-	PPID int `json:"ppid"`
-	// ExitSignal: the signal its end sends its parent when not SIGCHLD
-	// (clone's exit_signal: another signal, or 0 for none); nil: SIGCHLD.
-	ExitSignal *int     `json:"exit_signal,omitempty"`
-	PGID       int      `json:"pgid"`
-	SID        int      `json:"sid"`
-	Comm       string   `json:"comm"`
-	Cmdline    []string `json:"cmdline,omitempty"`
-	Exe        fileRef  `json:"exe"`
-	Cwd        string   `json:"cwd"`
-	// CwdDev, CwdIno: the working directory's identity, which lets a
-	// root restart enter it with root's rights when the process's own no
-	// longer reach it (build.go, enterCwd); 0: not recorded.
-	CwdDev      uint64   `json:"cwd_dev,omitempty"`
-	CwdIno      uint64   `json:"cwd_ino,omitempty"`
+	PID         int      `json:"pid"`
+	PPID        int      `json:"ppid"`
+	PGID        int      `json:"pgid"`
+	SID         int      `json:"sid"`
+	Comm        string   `json:"comm"`
+	Cmdline     []string `json:"cmdline,omitempty"`
+	Exe         fileRef  `json:"exe"`
+	Cwd         string   `json:"cwd"`
 	Umask       int      `json:"umask"`
 	Creds       creds    `json:"creds"`
 	Personality uint64   `json:"personality"`
@@ -136,6 +128,14 @@ type imageMeta struct {
 	// Parent: this image holds only the pages changed since the image
 	// it names (incremental.go); nil: self-contained.
 	Parent *parentRef `json:"parent,omitempty"`
+	// ExitSignal: the signal its end sends its parent when not SIGCHLD
+	// (clone's exit_signal: another signal, or 0 for none); nil: SIGCHLD.
+	ExitSignal *int `json:"exit_signal,omitempty"`
+	// CwdDev, CwdIno: the working directory's identity, which lets a
+	// root restart enter it with root's rights when the process's own no
+	// longer reach it (build.go, enterCwd); 0: not recorded.
+	CwdDev uint64 `json:"cwd_dev,omitempty"`
+	CwdIno uint64 `json:"cwd_ino,omitempty"`
 	// Track: the dirty-page tracker left in the process at this
 	// checkpoint (dirty_linux_amd64.go); nil: none.
 	Track *trackRecord `json:"track,omitempty"`
