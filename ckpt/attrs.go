@@ -69,6 +69,9 @@ type threadAttrs struct {
 	MCEKill int `json:"mce_kill,omitempty"`
 	// SUD is its syscall user dispatch; nil: off (procmisc.go).
 	SUD *sudConfig `json:"syscall_user_dispatch,omitempty"`
+	// MemPolicy is its NUMA memory policy; nil: the default
+	// (mempolicy.go).
+	MemPolicy *memPolicy `json:"mempolicy,omitempty"`
 }
 
 // schedAttr is struct sched_attr (SCHED_ATTR_SIZE_VER1, 56 bytes).
@@ -244,6 +247,9 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
 		}
 		if err := d.refuseKeyring(t, keySpecThreadKeyring, tid); err != nil {
+			return err
+		}
+		if err := d.injectPolicies(t, tid, scratch, &a.Threads[i]); err != nil { // mempolicy.go
 			return err
 		}
 	}
@@ -439,6 +445,9 @@ func (b *builder) restoreAttrs() error {
 			return err
 		}
 		if err := b.restoreMCEKill(t, th); err != nil {
+			return err
+		}
+		if err := b.restoreThreadPolicy(t, th); err != nil { // mempolicy.go
 			return err
 		}
 		if th.PdeathSig != 0 {

@@ -256,6 +256,9 @@ type region struct {
 	// Guards: runs of guard pages (MADV_GUARD_INSTALL), not saved,
 	// installed again once the region is filled (memflags.go).
 	Guards []extent `json:"guards,omitempty"`
+	// Policy: its NUMA memory policy (mbind); nil: none of its own
+	// (mempolicy.go).
+	Policy *memPolicy `json:"mempolicy,omitempty"`
 	// Inherit: runs of pages that were the parent's very pages (copy on
 	// write since a fork), left out of this image (cowshare.go).
 	Inherit []span `json:"inherit,omitempty"`

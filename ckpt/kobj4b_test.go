@@ -27,6 +27,7 @@ var kobj4bCases = []kobjCase{
 	{name: "mmargs"},
 	{name: "manythreads", flags: []string{"-pthread"}},
 	{name: "forkadvice"},
+	{name: "mempolicy", flags: []string{"-pthread"}},
 	{name: "procattrs"},
 	{name: "exitsig"},
 	{name: "status", flags: []string{"-pthread"}},

@@ -297,6 +297,9 @@ func (r region) droppable() bool {
 func (b *builder) restoreVMFlags() error {
 	for _, r := range b.p.meta.Regions {
 		length := r.End - r.Start
+		if err := b.restoreRegionPolicy(r); err != nil { // mempolicy.go
+			return err
+		}
 		// Guards first: the kernel refuses them in a locked region.
 		for _, g := range r.Guards {
 			if g.Addr < r.Start || g.Addr+g.Len > r.End || g.Len == 0 {
