@@ -40,6 +40,9 @@ var kobj4bCases = []kobjCase{
 	{name: "oddprot"},
 	{name: "bigsparse"},
 	{name: "pdeathchild"},
+	{name: "seccompnotif", refuse: "seccomp notify is not checkpointable"},
+	{name: "stopthreads", flags: []string{"-pthread"}},
+	{name: "robustpi", flags: []string{"-pthread"}},
 }
 
 // TestKobj4b runs each program as TestKobj does.

@@ -2,7 +2,9 @@
  * parent already collected (waitpid WUNTRACED), B stopped by SIGTTIN not
  * collected yet. After the restart A is still stopped with nothing to
  * report, B reports its stop once with WSTOPSIG SIGTTIN; SIGCONT makes
- * each report WCONTINUED and run again. */
+ * each report WCONTINUED and run again. Each child leads a process group
+ * of its own: the kernel discards SIGTSTP and SIGTTIN in an orphaned
+ * group, which the test's may be. */
 #include "kobj.h"
 #include <sys/wait.h>
 
@@ -17,9 +19,11 @@ static char state(pid_t p) {
 static pid_t child(void) {
 	pid_t c = fork();
 	if (c == 0) {
+		setpgid(0, 0);
 		signal(SIGUSR1, SIG_IGN);
 		for (;;) pause();
 	}
+	setpgid(c, c);
 	return c;
 }
 
