@@ -790,6 +790,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		f.Kind = fdFile
+		if isSecretMem(proc) {
+			return closed(secretMemMsg)
+		}
 		if removed(link, proc) {
 			// An unlinked file (O_TMPFILE, memfd, removed after open):
 			// its content goes beside the image as COMM.PID.-.FD (CONVEX),

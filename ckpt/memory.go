@@ -268,6 +268,9 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 		return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("region %#x-%#x %s cannot be checkpointed", mp.Start, mp.End, name)}
 	}
 	deleted := strings.HasSuffix(name, " (deleted)")
+	if name == "/secretmem (deleted)" && mp.Major == 0 {
+		return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("region %#x-%#x%s", mp.Start, mp.End, secretMemMsg)}
+	}
 	if mp.shared() && name == aioRingName {
 		r.Kind = regionAIO // saved whole, described by describeAIO (aio.go)
 		return r, true, nil
@@ -486,4 +489,17 @@ func (w fdWriter) WriteAt(b []byte, off int64) (int, error) {
 		return n, &os.PathError{Op: "pwrite", Path: "fd " + strconv.Itoa(int(w)), Err: err}
 	}
 	return n, nil
+}
+
+// secretMemMagic: SECRETMEM_MAGIC, the filesystem of memfd_secret areas.
+const secretMemMagic = 0x5345434d
+
+// secretMemMsg says why a memfd_secret area is refused.
+const secretMemMsg = ": a memfd_secret area: its pages are out of the kernel's direct map, no other process (nor /proc/PID/mem) may read them, so its content cannot be saved"
+
+// isSecretMem reports whether path (a /proc/PID/fd link) is a
+// memfd_secret descriptor.
+func isSecretMem(path string) bool {
+	var fs unix.Statfs_t
+	return unix.Statfs(path, &fs) == nil && fs.Type == secretMemMagic
 }
