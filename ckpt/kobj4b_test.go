@@ -43,6 +43,7 @@ var kobj4bCases = []kobjCase{
 	{name: "seccompnotif", refuse: "seccomp notify is not checkpointable"},
 	{name: "stopthreads", flags: []string{"-pthread"}},
 	{name: "robustpi", flags: []string{"-pthread"}},
+	{name: "rseqown"},
 	{name: "secretmem", refuse: "a memfd_secret area"},
 	{name: "secretmem", args: []string{"mapped"}, refuse: "a memfd_secret area"},
 }
