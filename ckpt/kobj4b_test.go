@@ -44,6 +44,8 @@ var kobj4bCases = []kobjCase{
 	{name: "stopthreads", flags: []string{"-pthread"}},
 	{name: "robustpi", flags: []string{"-pthread"}},
 	{name: "rseqown"},
+	{name: "oddcomm", flags: []string{"-pthread"}},
+	{name: "pidnschild", refuse: "a PID namespace made inside the tree is not checkpointable yet"},
 	{name: "secretmem", refuse: "a memfd_secret area"},
 	{name: "secretmem", args: []string{"mapped"}, refuse: "a memfd_secret area"},
 }
