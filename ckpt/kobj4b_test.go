@@ -45,6 +45,7 @@ var kobj4bCases = []kobjCase{
 	{name: "robustpi", flags: []string{"-pthread"}},
 	{name: "rseqown"},
 	{name: "oddcomm", flags: []string{"-pthread"}},
+	{name: "sigtable"},
 	{name: "pidnschild", refuse: "a PID namespace made inside the tree is not checkpointable yet"},
 	{name: "secretmem", refuse: "a memfd_secret area"},
 	{name: "secretmem", args: []string{"mapped"}, refuse: "a memfd_secret area"},
