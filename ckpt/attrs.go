@@ -69,6 +69,9 @@ type threadAttrs struct {
 	MCEKill int `json:"mce_kill,omitempty"`
 	// SUD is its syscall user dispatch; nil: off (procmisc.go).
 	SUD *sudConfig `json:"syscall_user_dispatch,omitempty"`
+	// MemPolicy is its NUMA memory policy; nil: the default
+	// (mempolicy.go).
+	MemPolicy *memPolicy `json:"mempolicy,omitempty"`
 }
 
 // schedAttr is struct sched_attr (SCHED_ATTR_SIZE_VER1, 56 bytes).
@@ -244,6 +247,9 @@ func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([
 			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
 		}
 		if err := d.refuseKeyring(t, keySpecThreadKeyring, tid); err != nil {
+			return err
+		}
+		if err := d.injectPolicies(t, tid, scratch, &a.Threads[i]); err != nil { // mempolicy.go
 			return err
 		}
 	}
@@ -441,6 +447,9 @@ func (b *builder) restoreAttrs() error {
 		if err := b.restoreMCEKill(t, th); err != nil {
 			return err
 		}
+		if err := b.restoreThreadPolicy(t, th); err != nil { // mempolicy.go
+			return err
+		}
 		if th.PdeathSig != 0 {
 			err := b.on(t, func() error {
 				_, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uint64(th.PdeathSig))
@@ -501,13 +510,29 @@ func (b *builder) restoreSched(t *task, th threadAttrs) error {
 		want.Runtime = 0
 	}
 	attr := want.bytes()
+	// sched_setattr sets the nice value of the fair policies only
+	// (SCHED_OTHER, SCHED_BATCH): a SCHED_IDLE or real-time thread keeps
+	// the one it had, here its creator's, not the one it had at the
+	// checkpoint (which comes back if it returns to SCHED_OTHER).
+	// setpriority sets it under any policy.
+	fixNice := want.Nice != cur.Nice && want.Policy != unix.SCHED_NORMAL && want.Policy != unix.SCHED_BATCH
 	if os.Geteuid() == 0 && !b.r.enforced(b.p) {
-		_, _, e := unix.Syscall(unix.SYS_SCHED_SETATTR, uintptr(t.pid), uintptr(unsafe.Pointer(&attr[0])), 0)
-		if e != 0 {
-			err = os.NewSyscallError("sched_setattr", e)
+		if fixNice {
+			err = unix.Setpriority(unix.PRIO_PROCESS, t.pid, int(want.Nice))
+		}
+		if err == nil {
+			_, _, e := unix.Syscall(unix.SYS_SCHED_SETATTR, uintptr(t.pid), uintptr(unsafe.Pointer(&attr[0])), 0)
+			if e != 0 {
+				err = os.NewSyscallError("sched_setattr", e)
+			}
 		}
 	} else {
 		err = b.on(t, func() error {
+			if fixNice {
+				if _, err := b.call("setpriority", unix.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uint64(int64(want.Nice))); err != nil {
+					return err
+				}
+			}
 			addr, err := b.put(scratchData, attr)
 			if err != nil {
 				return err

@@ -629,10 +629,8 @@ func (b *builder) restoreProcessState() error {
 	if b.p.tables.fs {
 		// Its working directory and umask are its parent's, set once
 		// (sharedtables.go).
-	} else if p, err := b.putString(scratchData, m.Cwd); err != nil {
+	} else if err := b.enterCwd(); err != nil {
 		return err
-	} else if _, err := b.call("chdir", unix.SYS_CHDIR, p); err != nil {
-		return fmt.Errorf("chdir %s: %w", m.Cwd, err)
 	}
 	if m.Umask >= 0 && !b.p.tables.fs {
 		if _, err := b.call("umask", unix.SYS_UMASK, uint64(m.Umask)); err != nil {
@@ -661,10 +659,17 @@ func (b *builder) restoreProcessState() error {
 		if it == (itimer{}) {
 			continue
 		}
-		if it.Value == [2]int64{} {
-			// A periodic ITIMER_REAL that just expired is re-armed by the
-			// kernel only when its SIGALRM is dequeued; setting a zero
-			// value would disarm it. Arm it for one more interval.
+		if it.Value == [2]int64{} && which == unix.ITIMER_REAL {
+			// A periodic ITIMER_REAL that expired is re-armed by the
+			// kernel only when its SIGALRM is dequeued (blocked and
+			// pending, or ignored, it waits so, getitimer saying 0 left);
+			// setting a zero value would disarm it. It is armed to expire
+			// at once: it sends its SIGALRM (the pending one is queued
+			// again after, one standard signal) and waits as it did.
+			it.Value = [2]int64{0, 1}
+		} else if it.Value == [2]int64{} {
+			// A CPU-time itimer is re-armed by the tick that expires it;
+			// caught between the two: one more interval.
 			it.Value = it.Interval
 		}
 		buf := make([]byte, 32)
@@ -1005,9 +1010,15 @@ func (b *builder) finish(sig syscall.Signal) error {
 	if err := b.restoreFutureLocks(p.meta.Attrs.prctlState); err != nil { // prctlmore.go
 		return err
 	}
+	// Sealed regions: after every change to the mappings but the
+	// scratch area's own removal (another mapping).
+	if err := b.sealRegions(); err != nil { // memflags.go
+		return err
+	}
 	if _, err := b.call("munmap", unix.SYS_MUNMAP, b.scratch, scratchSize); err != nil {
 		return fmt.Errorf("munmap scratch: %w", err)
 	}
+
 	for i, t := range b.tasks {
 		regs := arrayToRegs(&p.img.regs[i])
 		if ret, ok := b.sleepDone[i]; ok {
@@ -1224,5 +1235,47 @@ func (b *builder) fileIdentity() error {
 	}
 	b.call("setfsgid", unix.SYS_SETFSGID, uint64(c.GID[3]))
 	b.call("setfsuid", unix.SYS_SETFSUID, uint64(c.UID[3]))
+	return nil
+}
+
+// enterCwd makes the process enter its working directory, with the
+// rights its files are opened with (fileIdentity). A process that
+// dropped its privileges in a directory those rights do not reach (a
+// root-owned 0700 one on the path) was in it all the same: a root restart
+// that restores the image as recorded (no Owner enforced) enters it with
+// root's filesystem rights, then checks that the directory entered is the
+// one of the checkpoint (a path changed since, a symbolic link put in
+// its way, is refused).
+func (b *builder) enterCwd() error {
+	m := b.p.meta
+	p, err := b.putString(scratchData, m.Cwd)
+	if err != nil {
+		return err
+	}
+	_, err = b.call("chdir", unix.SYS_CHDIR, p)
+	if err == nil || errnoOf(err) != unix.EACCES || os.Geteuid() != 0 || b.r.enforced(b.p) || m.CwdIno == 0 {
+		if err != nil {
+			return fmt.Errorf("chdir %s: %w", m.Cwd, err)
+		}
+		return nil
+	}
+	c := b.r.fileCreds(b.p)
+	// fsuid 0 gives the fs capabilities back (the process is still root
+	// but for its fs ids here); they go again with the owner's fsuid.
+	b.call("setfsgid", unix.SYS_SETFSGID, 0)
+	b.call("setfsuid", unix.SYS_SETFSUID, 0)
+	_, err = b.call("chdir", unix.SYS_CHDIR, p)
+	b.call("setfsgid", unix.SYS_SETFSGID, uint64(c.GID[3]))
+	b.call("setfsuid", unix.SYS_SETFSUID, uint64(c.UID[3]))
+	if err != nil {
+		return fmt.Errorf("chdir %s: %w", m.Cwd, err)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/cwd", b.pid), &st); err != nil {
+		return fmt.Errorf("chdir %s: %w", m.Cwd, err)
+	}
+	if st.Dev != m.CwdDev || st.Ino != m.CwdIno {
+		return fmt.Errorf("chdir %s: not the directory of the checkpoint (device %#x inode %d, was %#x %d): %w", m.Cwd, st.Dev, st.Ino, m.CwdDev, m.CwdIno, unix.EACCES)
+	}
 	return nil
 }

@@ -320,6 +320,10 @@ func (d *dumper) collect() error {
 	m.Created = time.Now().UTC()
 	m.PID = pid
 	m.PPID, m.PGID, m.SID = d.stat.PPID, d.stat.PGID, d.stat.SID
+	if d.stat.ExitSignal != int(unix.SIGCHLD) {
+		sig := d.stat.ExitSignal
+		m.ExitSignal = &sig
+	}
 	m.Comm = d.comm
 	m.Nice = d.stat.Nice
 	if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil {
@@ -347,6 +351,10 @@ func (d *dumper) collect() error {
 	}
 	if m.Cwd, err = d.checkCwd(cwd); err != nil {
 		return err
+	}
+	var cst unix.Stat_t
+	if unix.Stat(fmt.Sprintf("/proc/%d/cwd", pid), &cst) == nil {
+		m.CwdDev, m.CwdIno = cst.Dev, cst.Ino
 	}
 	if m.Rlimits, err = readLimits(pid); err != nil {
 		return err
@@ -782,6 +790,9 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 	switch st.Mode & unix.S_IFMT {
 	case unix.S_IFREG:
 		f.Kind = fdFile
+		if isSecretMem(proc) {
+			return closed(secretMemMsg)
+		}
 		if removed(link, proc) {
 			// An unlinked file (O_TMPFILE, memfd, removed after open):
 			// its content goes beside the image as COMM.PID.-.FD (CONVEX),

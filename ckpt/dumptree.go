@@ -398,6 +398,13 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 		if err := d.checkSeizable(pid); err != nil { // seizecheck.go
 			return nil, err
 		}
+		ppid := 0
+		if parent != nil {
+			ppid = parent.pid
+		}
+		if err := d.checkPIDNamespace(pid, ppid); err != nil { // pidns.go
+			return nil, err
+		}
 		if err := d.seizeTask(pid); err != nil {
 			if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EPERM) {
 				// It became a zombie between the two looks.

@@ -128,6 +128,14 @@ type imageMeta struct {
 	// Parent: this image holds only the pages changed since the image
 	// it names (incremental.go); nil: self-contained.
 	Parent *parentRef `json:"parent,omitempty"`
+	// ExitSignal: the signal its end sends its parent when not SIGCHLD
+	// (clone's exit_signal: another signal, or 0 for none); nil: SIGCHLD.
+	ExitSignal *int `json:"exit_signal,omitempty"`
+	// CwdDev, CwdIno: the working directory's identity, which lets a
+	// root restart enter it with root's rights when the process's own no
+	// longer reach it (build.go, enterCwd); 0: not recorded.
+	CwdDev uint64 `json:"cwd_dev,omitempty"`
+	CwdIno uint64 `json:"cwd_ino,omitempty"`
 	// Track: the dirty-page tracker left in the process at this
 	// checkpoint (dirty_linux_amd64.go); nil: none.
 	Track *trackRecord `json:"track,omitempty"`
@@ -245,6 +253,12 @@ type region struct {
 	// Shmid: the SysV segment a regionSysV attaches.
 	Shmid   int      `json:"shmid,omitempty"`
 	Extents []extent `json:"extents,omitempty"`
+	// Guards: runs of guard pages (MADV_GUARD_INSTALL), not saved,
+	// installed again once the region is filled (memflags.go).
+	Guards []extent `json:"guards,omitempty"`
+	// Policy: its NUMA memory policy (mbind); nil: none of its own
+	// (mempolicy.go).
+	Policy *memPolicy `json:"mempolicy,omitempty"`
 	// Inherit: runs of pages that were the parent's very pages (copy on
 	// write since a fork), left out of this image (cowshare.go).
 	Inherit []span `json:"inherit,omitempty"`
@@ -839,6 +853,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	}
 	if m.Nice < -20 || m.Nice > 19 {
 		return fmt.Errorf("%w: nice %d", ErrCorrupt, m.Nice)
+	}
+	if e := m.ExitSignal; e != nil && (*e < 0 || *e > maxSignals) {
+		return fmt.Errorf("%w: exit signal %d", ErrCorrupt, *e)
 	}
 	// Names of files beside the image: children, copies of files (-C),
 	// the image holding a shared memory object.

@@ -20,6 +20,9 @@ const (
 	mlockOnFault   = 0x01 // MLOCK_ONFAULT
 	madvWipeOnFork = 18   // MADV_WIPEONFORK
 	madvDontDump   = 16   // MADV_DONTDUMP
+	// madvGuardInstall: MADV_GUARD_INSTALL (Linux 6.13), guard pages in
+	// a region: a touch of one faults (SIGSEGV), no maps line shows them.
+	madvGuardInstall = 102
 )
 
 // vmAdvice maps the VmFlags names the engine restores to the madvise
@@ -42,6 +45,9 @@ var vmAdvice = map[string]int{
 	// read-only or PROT_NONE after it was writable keeps it, so it is
 	// mapped writable first (build.go).
 	"ac": -1,
+	// sl: sealed with mseal (Linux 6.10): sealed again last of all
+	// (sealRegions), once nothing of the restore unmaps or mprotects.
+	"sl": -1,
 	// ms, mw: recorded of a shared mapping only (VM_MAYSHARE, MAP_SHARED;
 	// the kernel leaves VM_SHARED, sh, out of a mapping of a read-only
 	// descriptor), together: an image without ms says nothing of mw. A
@@ -291,6 +297,18 @@ func (r region) droppable() bool {
 func (b *builder) restoreVMFlags() error {
 	for _, r := range b.p.meta.Regions {
 		length := r.End - r.Start
+		if err := b.restoreRegionPolicy(r); err != nil { // mempolicy.go
+			return err
+		}
+		// Guards first: the kernel refuses them in a locked region.
+		for _, g := range r.Guards {
+			if g.Addr < r.Start || g.Addr+g.Len > r.End || g.Len == 0 {
+				return fmt.Errorf("region %#x-%#x: guard pages %#x+%#x outside it: %w", r.Start, r.End, g.Addr, g.Len, ErrCorrupt)
+			}
+			if _, err := b.call("madvise", unix.SYS_MADVISE, g.Addr, g.Len, madvGuardInstall); err != nil {
+				return fmt.Errorf("region %#x-%#x: guard pages at %#x: madvise(MADV_GUARD_INSTALL): %w", r.Start, r.End, g.Addr, err)
+			}
+		}
 		lock, onFault := false, false
 		for _, a := range r.Advice {
 			switch a {
@@ -298,7 +316,7 @@ func (b *builder) restoreVMFlags() error {
 				lock = true
 			case "lf":
 				onFault = true
-			case "dp", "nr", "ac", "ms", "mw":
+			case "dp", "nr", "ac", "ms", "mw", "sl":
 			default:
 				if _, err := b.call("madvise", unix.SYS_MADVISE, r.Start, length, uint64(vmAdvice[a])); err != nil {
 					return fmt.Errorf("region %#x-%#x: madvise %s: %w", r.Start, r.End, a, err)
@@ -319,3 +337,22 @@ func (b *builder) restoreVMFlags() error {
 	}
 	return nil
 }
+
+// sealRegions seals again (mseal) the regions that were sealed: last of
+// the memory work of the restore (finish), since a sealed region can no
+// longer be unmapped, moved or mprotected, and no earlier, since the
+// kernel keeps no other trace of a seal than the VMA's flag.
+func (b *builder) sealRegions() error {
+	for _, r := range b.p.meta.Regions {
+		if !r.hasFlag("sl") {
+			continue
+		}
+		if _, err := b.call("mseal", sysMseal, r.Start, r.End-r.Start, 0); err != nil {
+			return fmt.Errorf("region %#x-%#x: mseal: %w", r.Start, r.End, err)
+		}
+	}
+	return nil
+}
+
+// sysMseal: mseal(2), Linux 6.10 (x86-64 and the generic table).
+const sysMseal = 462

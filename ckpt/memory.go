@@ -18,6 +18,7 @@ const (
 	pmPresent = 1 << 63
 	pmSwapped = 1 << 62
 	pmFile    = 1 << 61 // file page or shared anonymous
+	pmGuard   = 1 << 58 // a guard region's page (MADV_GUARD_INSTALL; Linux 6.15)
 )
 
 const (
@@ -267,6 +268,9 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 		return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("region %#x-%#x %s cannot be checkpointed", mp.Start, mp.End, name)}
 	}
 	deleted := strings.HasSuffix(name, " (deleted)")
+	if name == "/secretmem (deleted)" && mp.Major == 0 {
+		return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("region %#x-%#x%s", mp.Start, mp.End, secretMemMsg)}
+	}
 	if mp.shared() && name == aioRingName {
 		r.Kind = regionAIO // saved whole, described by describeAIO (aio.go)
 		return r, true, nil
@@ -350,15 +354,18 @@ func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 	if r.Kind == regionFile {
 		gap = 1
 	}
+	r.Guards = nil
 	if usePagemapScan {
-		runs, err := scanSaved(pm, r.Start, r.End, r.Kind == regionFile, gap)
+		runs, guards, err := scanSavedGuards(pm, r.Start, r.End, r.Kind == regionFile, gap)
 		if err != errNoScan {
 			if err != nil {
 				return nil, fmt.Errorf("%s(%d): read pagemap: %w", d.comm, d.pid, err)
 			}
+			r.Guards = extentsOf(guards)
 			return runs, nil
 		}
 	}
+	var guards [][2]uint64
 	n := (r.End - r.Start) / pageSize
 	buf := make([]byte, 8*min(n, 1<<16))
 	var runs [][2]uint64
@@ -370,6 +377,15 @@ func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 		}
 		for j := uint64(0); j < chunk; j++ {
 			e := binary.LittleEndian.Uint64(b[j*8:])
+			if e&pmGuard != 0 {
+				a := r.Start + (i+j)*pageSize
+				if k := len(guards); k > 0 && guards[k-1][1] == a {
+					guards[k-1][1] = a + pageSize
+				} else {
+					guards = append(guards, [2]uint64{a, a + pageSize})
+				}
+				continue
+			}
 			var keep bool
 			if r.Kind == regionFile {
 				keep = e&pmPresent != 0 && e&pmFile == 0 || e&pmSwapped != 0
@@ -384,7 +400,7 @@ func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 			if r.Kind != regionFile {
 				gap = anonGapMerge
 			}
-			if k := len(runs); k > 0 && a <= runs[k-1][1]+(gap-1)*pageSize {
+			if k := len(runs); k > 0 && a <= runs[k-1][1]+(gap-1)*pageSize && !guardAfter(guards, runs[k-1][1]) {
 				runs[k-1][1] = a + pageSize
 			} else {
 				runs = append(runs, [2]uint64{a, a + pageSize})
@@ -392,7 +408,17 @@ func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 		}
 		i += chunk
 	}
+	r.Guards = extentsOf(guards)
 	return runs, nil
+}
+
+// extentsOf turns runs [start, end) into extents.
+func extentsOf(runs [][2]uint64) []extent {
+	var out []extent
+	for _, g := range runs {
+		out = append(out, extent{Addr: g[0], Len: g[1] - g[0]})
+	}
+	return out
 }
 
 // readExtent reads target memory at addr into b: process_vm_readv where it
@@ -463,4 +489,17 @@ func (w fdWriter) WriteAt(b []byte, off int64) (int, error) {
 		return n, &os.PathError{Op: "pwrite", Path: "fd " + strconv.Itoa(int(w)), Err: err}
 	}
 	return n, nil
+}
+
+// secretMemMagic: SECRETMEM_MAGIC, the filesystem of memfd_secret areas.
+const secretMemMagic = 0x5345434d
+
+// secretMemMsg says why a memfd_secret area is refused.
+const secretMemMsg = ": a memfd_secret area: its pages are out of the kernel's direct map, no other process (nor /proc/PID/mem) may read them, so its content cannot be saved"
+
+// isSecretMem reports whether path (a /proc/PID/fd link) is a
+// memfd_secret descriptor.
+func isSecretMem(path string) bool {
+	var fs unix.Statfs_t
+	return unix.Statfs(path, &fs) == nil && fs.Type == secretMemMagic
 }

@@ -103,6 +103,7 @@ type procStat struct {
 	SID        int
 	TTYNr      int
 	Nice       int
+	ExitSignal int // sent to the parent when it ends (clone's exit_signal)
 	Threads    int
 	StartTime  uint64
 	StartCode  uint64
@@ -168,6 +169,7 @@ func parseStat(data []byte) (procStat, error) {
 	s.StartCode = field(26)
 	s.EndCode = field(27)
 	s.StartStack = field(28)
+	s.ExitSignal = ifield(38)
 	s.StartData = field(45)
 	s.EndData = field(46)
 	s.StartBrk = field(47)

@@ -773,7 +773,14 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 	le := binary.LittleEndian
 	le.PutUint64(args[0:], flags)
 	if flags&unix.CLONE_PARENT == 0 {
-		le.PutUint64(args[32:], uint64(unix.SIGCHLD)) // exit_signal
+		// exit_signal: SIGCHLD but for a child made by clone with
+		// another (or none), which its parent waits for with __WALL or
+		// __WCLONE. (With CLONE_PARENT the kernel takes the parent's.)
+		sig := uint64(unix.SIGCHLD)
+		if c.meta.ExitSignal != nil {
+			sig = uint64(*c.meta.ExitSignal)
+		}
+		le.PutUint64(args[32:], sig)
 	}
 	setTid := func(on bool) {
 		if on {

@@ -230,6 +230,9 @@ func (d *dumper) injectSecurity(t *task, tid int) error {
 		}
 		th.Securebits = bits
 	}
+	if err := d.probeLandlock(t, tid); err != nil {
+		return err
+	}
 	if tid == d.pid {
 		dump, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_GET_DUMPABLE)
 		if err != nil {
@@ -622,6 +625,46 @@ func checkOpened(fd int, f fileDesc, uid int) error {
 	if maj := unix.Major(st.Rdev); (maj == 4 || maj == 5) && st.Uid != 0 && int(st.Uid) != uid {
 		unix.Close(fd)
 		return fmt.Errorf("fd %d %s: the terminal belongs to uid %d, not to the process's uid %d: %w", f.FD, f.Path, st.Uid, uid, errForeignTerminal)
+	}
+	return nil
+}
+
+// probeLandlock refuses a thread confined by a landlock ruleset
+// (landlock_restrict_self): the kernel shows its rules nowhere (no /proc
+// file, no getter), so the restore could not confine it again. Landlock
+// lets a confined thread ptrace-read only processes inside its own
+// domain: the thread is asked kcmp of itself and of the checkpointer,
+// which is confined by nothing. The answer tells only where nothing else
+// refuses: the thread may ptrace-read the checkpointer (it has
+// CAP_SYS_PTRACE, or the same ids as this process and a dumpable one),
+// and sees the checkpointer's pid (same PID namespace). Elsewhere the
+// question is not asked: a landlocked thread there is not found.
+func (d *dumper) probeLandlock(t *task, tid int) error {
+	s := d.meta.Security
+	if s == nil || d.meta.NSPID != 0 {
+		return nil
+	}
+	var capEff uint64
+	for _, th := range s.Threads {
+		if th.TID == tid {
+			capEff = th.CapEff
+		}
+	}
+	c, me := d.meta.Creds, os.Getuid()
+	sameIDs := true
+	for i := 0; i < 3; i++ {
+		sameIDs = sameIDs && c.UID[i] == me && c.GID[i] == os.Getgid()
+	}
+	if dump, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); dump != 1 {
+		sameIDs = false
+	}
+	if capEff&(1<<unix.CAP_SYS_PTRACE) == 0 && !sameIDs {
+		return nil
+	}
+	_, err := t.call("kcmp", unix.SYS_KCMP, uint64(d.pid), uint64(os.Getpid()), kcmpVM, 0, 0)
+	if errnoOf(err) == unix.EPERM {
+		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(
+			"tid %d is confined by a landlock ruleset (landlock_restrict_self; or another security module forbids it to ptrace-read the checkpointer): its rules cannot be read, and a restore would not confine it", tid)}
 	}
 	return nil
 }

@@ -1,0 +1,45 @@
+/* kobj4b_landlock: a landlock ruleset enforced on the process (only
+ * reading files under /usr is allowed of the filesystem rights it
+ * handles): writing a file in the working directory fails with EACCES.
+ * Its rules show nowhere a checkpoint could read them: refused, and the
+ * program left running still finds itself confined. */
+#include "kobj.h"
+#include <linux/landlock.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+
+int main(int argc, char **argv) {
+	kobj_init(argc, argv);
+	/* The result file is opened before: the ruleset forbids making it. */
+	char res[4096];
+	snprintf(res, sizeof res, "%s", kobj_out);
+	int out = open(res, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	char rd[4096];
+	snprintf(rd, sizeof rd, "%s.ready", kobj_out);
+	int ready = open(rd, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	struct landlock_ruleset_attr ra = {.handled_access_fs = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_READ_FILE};
+	int rs = syscall(SYS_landlock_create_ruleset, &ra, sizeof ra, 0);
+	if (rs < 0) DIE("landlock_create_ruleset: %s", strerror(errno));
+	struct landlock_path_beneath_attr pb = {.allowed_access = LANDLOCK_ACCESS_FS_READ_FILE, .parent_fd = open("/usr", O_PATH)};
+	if (syscall(SYS_landlock_add_rule, rs, LANDLOCK_RULE_PATH_BENEATH, &pb, 0)) DIE("landlock_add_rule: %s", strerror(errno));
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (syscall(SYS_landlock_restrict_self, rs, 0)) DIE("landlock_restrict_self: %s", strerror(errno));
+	close(rs);
+	close(pb.parent_fd);
+	errno = 0;
+	if (open("forbidden", O_WRONLY | O_CREAT, 0644) >= 0 || errno != EACCES) DIE("landlock not enforced: %s", strerror(errno));
+	close(ready);
+	/* kobj_wait, by hand: .ready exists and is empty. */
+	sigset_t cur;
+	sigprocmask(SIG_BLOCK, NULL, &cur);
+	sigdelset(&cur, SIGUSR1);
+	while (!kobj_go) sigsuspend(&cur);
+	errno = 0;
+	CHECK(open("forbidden", O_WRONLY | O_CREAT, 0644) < 0 && errno == EACCES, "a file made in the working directory (%s)", strerror(errno));
+	CHECK(open("/usr/include/stdio.h", O_RDONLY) >= 0 || errno == ENOENT, "/usr not readable: %s", strerror(errno));
+	errno = 0;
+	CHECK(open("/etc/hostname", O_RDONLY) < 0 && errno == EACCES, "/etc readable (%s)", strerror(errno));
+	const char *msg = kobj_bad ? kobj_msg : "ok";
+	write(out, msg, strlen(msg));
+	return kobj_bad;
+}
