@@ -2,6 +2,7 @@ package qcmd
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -198,7 +199,13 @@ Options go before the script.
 		req.Key = proto.NewKey()
 		var reply proto.SubmitReply
 		if err := proto.CallRetry(c.Context, config.StateDir(""), proto.OpSubmit, req, &reply); err != nil {
-			return blame(err, ds, len(c.StringSlice("l")) > 0)
+			err = blame(err, ds, len(c.StringSlice("l")) > 0)
+			var de *jobs.DirectiveError
+			if errors.As(err, &de) && req.ScriptName != "" {
+				// As for a refusal qsub finds itself: the script, then its line.
+				err = fmt.Errorf("%s: %w", req.ScriptName, err)
+			}
+			return err
 		}
 		if req.Interactive {
 			return interactiveQsub(c, reply)
