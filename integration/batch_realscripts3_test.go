@@ -265,7 +265,10 @@ func TestBatchRealScripts3(t *testing.T) {
 				if j.Queue != "short_cpuQ" || j.Stdout != file("p2p-pack.csv") || j.Stderr != file("p2p-pack.err") {
 					t.Errorf("job record %+v", j)
 				}
-				hasAll(t, "output", jobFile(t, j.Stdout), "ncpus=2\n")
+				// select=1:ncpus=2: mpiprocs is 1, the host once in PBS_NODEFILE.
+				if got := jobFile(t, j.Stdout); got != "np=1 ncpus=2\n" {
+					t.Errorf("output %q", got)
+				}
 				hasAll(t, "error file", jobFile(t, j.Stderr), "module: command not found")
 			},
 		},

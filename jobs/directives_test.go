@@ -219,9 +219,9 @@ func TestParsePBSResources(t *testing.T) {
 		want     Resources
 		inErr    string
 	}{
-		{"select one chunk", "select=1:ncpus=8:mem=16gb", Resources{NCPUs: 8, Mem: 16 << 30}, ""},
+		{"select one chunk", "select=1:ncpus=8:mem=16gb", Resources{NCPUs: 8, Mem: 16 << 30, MPIProcs: 1}, ""},
 		{"select without count", "select=ncpus=2:mpiprocs=2:ompthreads=1", Resources{NCPUs: 2, MPIProcs: 2, OMPThreads: 1}, ""},
-		{"select and walltime", "select=1:ncpus=2,walltime=00:10:00", Resources{NCPUs: 2, Walltime: 10 * time.Minute}, ""},
+		{"select and walltime", "select=1:ncpus=2,walltime=00:10:00", Resources{NCPUs: 2, Walltime: 10 * time.Minute, MPIProcs: 1}, ""},
 		{"select two chunks", "select=2:ncpus=4", Resources{NCPUs: 8, Select: "2:ncpus=4", Chunks: 2}, ""},
 		{"select plus", "select=1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", Resources{NCPUs: 8, Mem: 1 << 30, Select: "1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", Chunks: 3}, ""},
 		{"select plus first mpiprocs", "select=2:ncpus=4:mpiprocs=4:ompthreads=1+1:ncpus=1", Resources{NCPUs: 9, MPIProcs: 4, OMPThreads: 1, Select: "2:ncpus=4:mpiprocs=4:ompthreads=1+1:ncpus=1", Chunks: 3}, ""},
@@ -374,8 +374,10 @@ func TestChunkList(t *testing.T) {
 		{"select=1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", []ChunkSpec{{N: 1, NCPUs: 4, Mem: 1 << 30, MPIProcs: 1}, {N: 1, NCPUs: 2, MPIProcs: 2}, {N: 1, NCPUs: 2, MPIProcs: 2}},
 			[]int{1, 2, 2}, "1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", 3, 4, 4},
 		{"nodes=2:ppn=3", []ChunkSpec{{N: 1, NCPUs: 3, MPIProcs: 3}, {N: 1, NCPUs: 3, MPIProcs: 3}}, []int{3, 3}, "2:ncpus=3:mpiprocs=3", 2, 3, 1},
-		// A later one-chunk select replaces an earlier one of several.
-		{"select=3:ncpus=1,select=1:ncpus=2", []ChunkSpec{{N: 1, NCPUs: 2}}, []int{2}, "1:ncpus=2", 1, 2, 2},
+		// A later one-chunk select replaces an earlier one of several;
+		// its mpiprocs is PBS's default, 1.
+		{"select=3:ncpus=1,select=1:ncpus=2", []ChunkSpec{{N: 1, NCPUs: 2, MPIProcs: 1}}, []int{1}, "1:ncpus=2:mpiprocs=1", 1, 2, 2},
+		{"select=1:ncpus=2:mem=12mb", []ChunkSpec{{N: 1, NCPUs: 2, Mem: 12 << 20, MPIProcs: 1}}, []int{1}, "1:ncpus=2:mem=12mb:mpiprocs=1", 1, 2, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -82,8 +82,8 @@ then ends with the batch commands' directory, for srun, if it lacks it), and
 PBS's variables: PBS_JOBID, PBS_JOBNAME, PBS_QUEUE, PBS_O_QUEUE,
 PBS_O_WORKDIR, PBS_O_HOST, PBS_O_HOME, PBS_O_PATH, PBS_O_SHELL, PBS_O_LOGNAME
 (and PBS_O_LANG, PBS_O_MAIL, PBS_O_TZ), PBS_ENVIRONMENT=PBS_BATCH,
-PBS_NODEFILE (each chunk's host once per mpiprocs; the one chunk of a job
-without mpiprocs once per CPU; rewritten, at the same path, at every start
+PBS_NODEFILE (each chunk's host once per mpiprocs, 1 unless the chunk
+says; a job of -l ncpus=N without a select, N times; rewritten, at the same path, at every start
 and restart), NCPUS and OMP_NUM_THREADS (of the first chunk: ompthreads,
 else ncpus), and TMPDIR, a directory of the
 job's own (mode 0700) that lives as long as the job, across checkpoints and
