@@ -43,7 +43,7 @@ func realScript3Body(t *testing.T, name string) string {
 func TestBatchRealScripts3(t *testing.T) {
 	t.Parallel()
 	b := newBatch(t, "")
-	for _, q := range []string{"route", "home-yeo", "Q1", "ptq", "cs6210", "normal", "standard", "short_cpuQ", "shared"} {
+	for _, q := range []string{"route", "home-yeo", "Q1", "ptq", "cs6210", "normal", "standard", "short_cpuQ", "shared", "long"} {
 		b.mustRun("qmgr", "-c", "create queue "+q)
 		b.mustRun("qmgr", "-c", "set queue "+q+" enabled = true")
 		b.mustRun("qmgr", "-c", "set queue "+q+" started = true")
@@ -59,6 +59,11 @@ func TestBatchRealScripts3(t *testing.T) {
 	b.script("rumi-64-192-22r", "#!/bin/sh\necho \"rumi $1\"\n")
 	b.script("mpirun", "#!/bin/sh\n# -machinefile FILE -np N PROGRAM: PROGRAM once per line of FILE\nwhile read h; do \"$5\"; done < \"$2\"\n")
 	b.script("test", "#!/bin/sh\necho \"rank on $(hostname)\"\n")
+	b.script("gkeyllser", "#!/bin/sh\necho \"gkeyll $*\"\n")
+	if err := os.Mkdir(filepath.Join(w, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b.script("sub/run_job.sh", "#!/bin/sh\necho \"run $1 in $PWD\"\n")
 	var reads, inputs strings.Builder
 	for i := 1; i <= 10; i++ {
 		fmt.Fprintf(&reads, "reads_%d.fastq\n", i)
@@ -284,6 +289,72 @@ func TestBatchRealScripts3(t *testing.T) {
 					func(i int) string { return fmt.Sprintf("seed x%d\n", i) })
 			},
 		},
+		{
+			name: "24.sh",
+			check: func(t *testing.T, j proto.JobInfo, _ []proto.JobInfo) {
+				if j.Name != "rs4-24" || j.Rerunnable == nil || *j.Rerunnable || !j.ExportEnv || j.MailPoints != "ae" || j.MailUsers != "eshi@pppl.gov" {
+					t.Errorf("job record %+v", j)
+				}
+				hasAll(t, "resources", j.Resources, "mem=4gb", "walltime=32:00:00")
+				if got := jobFile(t, file(fmt.Sprintf("rs4-24.o%d", j.ID))); got != "gkeyll -i 24.lua -pc_type lu\n" {
+					t.Errorf("output %q", got)
+				}
+			},
+		},
+		{name: "gordon_shadow.q", refused: "gordon_shadow.q: line 12: #PBS -d @PANFISH_JOB_CWD@: -d " + w + "/@PANFISH_JOB_CWD@: " + w + "/@PANFISH_JOB_CWD@ is not a directory"},
+		{
+			name: "gordon_shadow-filled.q",
+			check: func(t *testing.T, j proto.JobInfo, _ []proto.JobInfo) {
+				// -d sub: the job runs there, and its relative -o and -e are
+				// there; -W umask=0022 makes them 0644.
+				sub := file("sub")
+				if j.Workdir != sub || j.Stdout != filepath.Join(sub, "panfish.out") || j.Stderr != filepath.Join(sub, "panfish.err") ||
+					j.Queue != "normal" || j.Account != "ddp140" || j.MailPoints != "n" {
+					t.Errorf("job record %+v", j)
+				}
+				if got, want := jobFile(t, j.Stdout), "run job.file in "+sub+"\n"; got != want {
+					t.Errorf("output %q, want %q", got, want)
+				}
+				hasAll(t, "error file", jobFile(t, j.Stderr), "real ", "user ", "sys ")
+				if st, err := os.Stat(j.Stdout); err != nil || st.Mode().Perm() != 0o644 {
+					t.Errorf("output file: %v, %v, want mode 0644", st.Mode(), err)
+				}
+			},
+		},
+		{
+			name: "test_script.sh",
+			check: func(t *testing.T, j proto.JobInfo, _ []proto.JobInfo) {
+				if j.Stdout != file("res.txt") || j.WalltimeSec != 3600 {
+					t.Errorf("job record %+v (--time=60:00 is an hour)", j)
+				}
+				hasAll(t, "resources", j.Resources, "mem=200mb")
+				if got := jobFile(t, j.Stdout); got != host+"\n" {
+					t.Errorf("output %q", got)
+				}
+			},
+		},
+		{
+			name: "job_test.sl",
+			check: func(t *testing.T, j proto.JobInfo, _ []proto.JobInfo) {
+				if j.Queue != "long" || j.WalltimeSec != 600 {
+					t.Errorf("job record %+v", j)
+				}
+				if got := jobFile(t, file("res_long.txt")); got != host+"\n" {
+					t.Errorf("output %q", got)
+				}
+			},
+		},
+		{name: "skypilot-run.sh", refused: "skypilot-run.sh: line 3: #SBATCH --nodes: nodes=2: not translated"},
+		{
+			name: "skypilot-run-1node.sh",
+			check: func(t *testing.T, j proto.JobInfo, _ []proto.JobInfo) {
+				// %x-%j.out; srun --jobid of the job itself runs in it.
+				if got := jobFile(t, file(fmt.Sprintf("test-nodes-%d.out", j.ID))); got != host+"\n" {
+					t.Errorf("output %q", got)
+				}
+			},
+		},
+		{name: "localdisk.sh", refused: "localdisk.sh: line 5: #SBATCH --nodes: nodes=2: not translated"},
 	}
 	type submitted struct {
 		s  realScript3
