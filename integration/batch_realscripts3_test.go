@@ -355,6 +355,19 @@ func TestBatchRealScripts3(t *testing.T) {
 			},
 		},
 		{name: "localdisk.sh", refused: "localdisk.sh: line 5: #SBATCH --nodes: nodes=2: not translated"},
+		{
+			name: "06_C_gigas_RNA_pipeline_bowtie_build.sh",
+			check: func(t *testing.T, j proto.JobInfo, _ []proto.JobInfo) {
+				// #PBS-l is PBS's -l: the walltime is the script's, not the
+				// queue's default, and -j oe holds.
+				if j.WalltimeSec != 1000*3600 || j.Join != "oe" {
+					t.Errorf("job record %+v, want walltime 1000:00:00 from #PBS-l", j)
+				}
+				if got := jobFile(t, j.Stdout); !strings.HasPrefix(got, "START ") || !strings.Contains(got, "\nindex built\nSTOP ") {
+					t.Errorf("output %q", got)
+				}
+			},
+		},
 	}
 	type submitted struct {
 		s  realScript3

@@ -51,6 +51,12 @@ func TestParseDirectives(t *testing.T) {
 			want:   nil,
 		},
 		{
+			name:   "indented, or an option right after the prefix: PBS's directives too",
+			script: "#!/bin/bash\n  #PBS -N indented\n#PBS-l walltime=1:00\n\t#PBS-j oe\ntrue\n",
+			want: []Directive{{Line: 2, Opt: "N", Arg: "indented"}, {Line: 3, Opt: "l", Arg: "walltime=1:00"},
+				{Line: 4, Opt: "j", Arg: "oe"}},
+		},
+		{
 			name:   "prefix must be followed by a blank",
 			script: "#PBSX -N no\n#PBS\n#PBS -N yes\ntrue\n",
 			want:   []Directive{{Line: 3, Opt: "N", Arg: "yes"}},
@@ -155,7 +161,7 @@ func TestParseDirectivesRefused(t *testing.T) {
 		{"not an option", "#PBS walltime=1:00:00\n", 1, "#PBS walltime=1:00:00", "not an option"},
 		{"unbalanced quote", "#PBS -N 'a\n", 1, "#PBS", "quote"},
 		{"after the first command", "#!/bin/sh\n#PBS -N a\ncd /tmp\n#PBS -l walltime=10\n", 4, "#PBS", "line 3"},
-		{"indented", "#!/bin/sh\n  #PBS -N a\n", 2, "#PBS", "indented"},
+		{"indented sbatch", "#!/bin/sh\n  #SBATCH -J a\n", 2, "#SBATCH", "indented"},
 		{"crlf", "#!/bin/sh\r\n#PBS -N a\r\n", 1, "CRLF line end", "DOS"},
 		{"crlf later", "#!/bin/sh\n#PBS -N a\necho\r\n", 3, "CRLF line end", "dos2unix"},
 		{"slurm array backwards", "#SBATCH --array=10-1\n", 1, "#SBATCH --array", "ends before it starts"},

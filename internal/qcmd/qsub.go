@@ -52,8 +52,10 @@ END, FAIL, ALL: -m n, b, e, a, abe) and --mail-user (-M); its
 output goes to slurm-%j.out, with standard error, by default. Everything
 else is refused, as is any option this system does not honour: the
 error names the line and the option. Refused too: a script with CRLF line
-ends, a directive after the first command or indented (PBS would ignore
-it), -X, -G, -R, and --nodes above 1 (use -l select=N:...:place=scatter).
+ends, a directive after the first command or an indented #SBATCH (PBS
+and Slurm would ignore them; an indented #PBS, or #PBS-l with no blank, is
+a directive, as in PBS), -X, -G, -R, and --nodes above 1 (use -l
+select=N:...:place=scatter).
 
 CHUNKS. -l select=N:ncpus=..:mem=..:mpiprocs=..:ompthreads=.. asks for N
 chunks, each on one host; kinds join with "+" (select=1:ncpus=4+2:ncpus=1);
