@@ -81,7 +81,7 @@ your groups), in the directory qsub ran in, without a terminal (but see
 INTERACTIVE JOBS), with HOME,
 USER, LOGNAME, SHELL and PATH set as at login, plus what -v and -V add (PATH
 then ends with the batch commands' directory, for srun, if it lacks it), and
-PBS's variables: PBS_JOBID, PBS_JOBNAME, PBS_QUEUE, PBS_O_QUEUE,
+PBS's variables: PBS_JOBID (N.SERVER, as qsub prints it), PBS_JOBNAME, PBS_QUEUE, PBS_O_QUEUE,
 PBS_O_WORKDIR, PBS_O_HOST, PBS_O_HOME, PBS_O_PATH, PBS_O_SHELL, PBS_O_LOGNAME
 (and PBS_O_LANG, PBS_O_MAIL, PBS_O_TZ), PBS_ENVIRONMENT=PBS_BATCH,
 PBS_NODEFILE (each chunk's host once per mpiprocs, 1 unless the chunk
@@ -119,8 +119,8 @@ JOB ARRAYS. -J start-end[:step][%max] (#PBS -J, #SBATCH --array; Torque's
 -t, which also takes a list, 1-4,10[%max]) submits one
 array job, N[].SERVER, of subjobs N[i] that share its script: each runs it
 once, as a job of its own (checkpointed, held, requeued, restarted on its
-own), with PBS_ARRAY_INDEX (and Torque's PBS_ARRAYID), PBS_ARRAY_ID (N[])
-and PBS_JOBID (N[i]); from
+own), with PBS_ARRAY_INDEX (and Torque's PBS_ARRAYID), PBS_ARRAY_ID
+(N[].SERVER) and PBS_JOBID (N[i].SERVER; LAZARUS_JOBID N[i]); from
 #SBATCH, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_COUNT,
 _MIN, _MAX. Output goes to NAME.oN.i (^array_index^ in a -o path is the
 index; %A and %a in Slurm's). %max bounds the subjobs running at once (one
