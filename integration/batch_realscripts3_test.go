@@ -435,6 +435,12 @@ func TestBatchRealScripts3(t *testing.T) {
 		full := b.mustRun("qstat", "-fx", id)
 		hasAll(t, "qstat -fx", full, "Job Id: "+id+".", "job_state = F", "Exit_status = 0")
 		hasAll(t, "qstat -xt", b.mustRun("qstat", "-xt", id), id[:len(id)-1]+"1]")
+		// -1: the host (PBS's "--" for a job not running) on the job's line.
+		for _, line := range strings.Split(b.mustRun("qstat", "-xan1", id), "\n") {
+			if strings.HasPrefix(line, id+".") && !strings.HasSuffix(line, " F   --  --") {
+				t.Errorf("qstat -xan1: %q, want the array's line to end with its state, elapsed time and --", line)
+			}
+		}
 	}
 }
 
