@@ -43,7 +43,7 @@ func realScript3Body(t *testing.T, name string) string {
 func TestBatchRealScripts3(t *testing.T) {
 	t.Parallel()
 	b := newBatch(t, "")
-	for _, q := range []string{"route", "home-yeo", "Q1", "ptq", "cs6210", "normal", "standard", "short_cpuQ", "shared", "long"} {
+	for _, q := range []string{"route", "home-yeo", "Q1", "ptq", "cs6210", "normal", "standard", "short_cpuQ", "shared", "long", "forecast"} {
 		b.mustRun("qmgr", "-c", "create queue "+q)
 		b.mustRun("qmgr", "-c", "set queue "+q+" enabled = true")
 		b.mustRun("qmgr", "-c", "set queue "+q+" started = true")
@@ -83,6 +83,10 @@ func TestBatchRealScripts3(t *testing.T) {
 				t.Errorf("subjob %s: %s has %q, want %q", jobs.ID(s.ID), path(s, index), got, want(index))
 			}
 		}
+	}
+	cshExit := 127
+	if _, err := os.Stat("/bin/csh"); err == nil {
+		cshExit = 0
 	}
 	scripts := []realScript3{
 		{name: "example_array_impi.bash", refused: "example_array_impi.bash: line 11: #PBS code]: not an option"},
@@ -355,6 +359,28 @@ func TestBatchRealScripts3(t *testing.T) {
 			},
 		},
 		{name: "localdisk.sh", refused: "localdisk.sh: line 5: #SBATCH --nodes: nodes=2: not translated"},
+		{
+			name: "junk.csh", exit: cshExit,
+			check: func(t *testing.T, j proto.JobInfo, _ []proto.JobInfo) {
+				// Without /bin/csh the job ran and failed with the shell's
+				// 127, the reason in its output, kept (-k oe) in the home
+				// directory; with it, it ran.
+				home, err := os.UserHomeDir()
+				if err != nil {
+					t.Fatal(err)
+				}
+				kept := filepath.Join(home, fmt.Sprintf("test-aqf-Final.o%d", j.ID))
+				t.Cleanup(func() { os.Remove(kept) })
+				if j.Stdout != kept || j.Queue != "forecast" || j.MailUsers != "v.singh3@herts.ac.uk,x.francis@herts.ac.uk" {
+					t.Errorf("job record %+v, want its output kept in %s", j, kept)
+				}
+				want := "Job terminated\n"
+				if cshExit != 0 {
+					want = ": /bin/csh: bad interpreter: no such file or directory"
+				}
+				hasAll(t, "kept output", jobFile(t, kept), want)
+			},
+		},
 		{
 			name: "06_C_gigas_RNA_pipeline_bowtie_build.sh",
 			check: func(t *testing.T, j proto.JobInfo, _ []proto.JobInfo) {
