@@ -92,6 +92,7 @@ echo "slurm=${SLURM_ARRAY_TASK_ID:-none}"
 		t.Fatalf("qsub printed %q", r.stdout)
 	}
 	n := id.Base()
+	_, server, _ := strings.Cut(strings.TrimSpace(r.stdout), ".") // PBS_JOBID is N[i].SERVER
 	arr := b.waitEnded(id)
 	if arr.State != "finished" || arr.Array != "1-5:2" || arr.ArrayCount["Expired"] != 3 {
 		t.Fatalf("array after its end: %+v", arr)
@@ -100,8 +101,8 @@ echo "slurm=${SLURM_ARRAY_TASK_ID:-none}"
 		out := b.readFile(filepath.Join(b.work, fmt.Sprintf("sweep.o%d.%d", n, i)))
 		env := envLines(out)
 		want := map[string]string{
-			"index": fmt.Sprint(i), "array": fmt.Sprintf("%d[]", n),
-			"jobid": fmt.Sprintf("%d[%d]", n, i), "slurm": "none",
+			"index": fmt.Sprint(i), "array": fmt.Sprintf("%d[].%s", n, server),
+			"jobid": fmt.Sprintf("%d[%d].%s", n, i, server), "slurm": "none",
 		}
 		for k, v := range want {
 			if env[k] != v {

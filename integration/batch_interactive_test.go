@@ -115,7 +115,7 @@ func TestBatchInteractiveSession(t *testing.T) {
 	b := newBatch(t, "")
 	s, id := b.qsubI(t, "-N", "inter", "-S", "/bin/sh")
 	s.typeLine(`echo "M=$((6*7)) $PBS_ENVIRONMENT job=$PBS_JOBID pid=$$ wd=$PBS_O_WORKDIR"`)
-	s.tty.expect(t, fmt.Sprintf("M=42 PBS_INTERACTIVE job=%d pid=1 wd=%s", id, b.work))
+	s.tty.expect(t, fmt.Sprintf("M=42 PBS_INTERACTIVE job=%d.%s pid=1 wd=%s", id, shortHostname(), b.work))
 	// The user's terminal is raw while the session runs: no echo, no
 	// line editing on this side (the job's pty does those).
 	tio, err := unix.IoctlGetTermios(int(s.tty.slave.Fd()), unix.TCGETS)

@@ -94,7 +94,7 @@ echo "to stderr" >&2
 	env := envLines(out)
 	host, _ := os.Hostname()
 	for k, want := range map[string]string{
-		"pwd": b.work, "PBS_JOBID": strconv.FormatUint(id, 10), "PBS_JOBNAME": "hello_pbs",
+		"pwd": b.work, "PBS_JOBID": fmt.Sprintf("%d.%s", id, shortHostname()), "PBS_JOBNAME": "hello_pbs",
 		"PBS_O_WORKDIR": b.work, "PBS_O_HOST": host, "PBS_O_SHELL": "/bin/bash", "PBS_O_LOGNAME": "root",
 		"PBS_O_QUEUE": "batch", "PBS_QUEUE": "batch", "PBS_ENVIRONMENT": "PBS_BATCH",
 		"NCPUS": "2", "OMP_NUM_THREADS": "1", "FROM_SUBMIT": "yes", "LAZARUS_JOBID": strconv.FormatUint(id, 10),
@@ -187,7 +187,7 @@ echo "to stderr" >&2
 	ids := strconv.FormatUint(id, 10)
 	for k, want := range map[string]string{
 		"SLURM_JOB_ID": ids, "SLURM_SUBMIT_DIR": b.work, "SLURM_CPUS_PER_TASK": "2", "SLURM_JOB_NAME": "relax",
-		"OMP_NUM_THREADS": "2", "PBS_JOBID": ids, "SLURM_ARRAY_TASK_ID": "",
+		"OMP_NUM_THREADS": "2", "PBS_JOBID": ids + "." + shortHostname(), "SLURM_ARRAY_TASK_ID": "",
 	} {
 		if env[k] != want {
 			t.Errorf("%s=%q, want %q; output:\n%s", k, env[k], want, out)

@@ -258,11 +258,11 @@ func TestBatchPowerCutStorm(t *testing.T) {
 		j := b.job(id)
 		switch kind {
 		case "quick":
-			if got, want := b.readFile(j.Stdout), fmt.Sprintf("begin %d\nend %d\n", id, id); got != want {
+			if got, want := b.readFile(j.Stdout), fmt.Sprintf("begin %d.%s\nend %d.%[2]s\n", id, shortHostname(), id); got != want {
 				t.Errorf("quick job %d output %q, want %q (runs %+v)", id, got, want, j.Segments)
 			}
 		case "dep":
-			if got, want := b.readFile(j.Stdout), fmt.Sprintf("begin %d\nend %d\n", id, id); got != want {
+			if got, want := b.readFile(j.Stdout), fmt.Sprintf("begin %d.%s\nend %d.%[2]s\n", id, shortHostname(), id); got != want {
 				t.Errorf("dependent job %d output %q, want %q (runs %+v)", id, got, want, j.Segments)
 			}
 			p := b.job(parents[id])
@@ -271,7 +271,7 @@ func TestBatchPowerCutStorm(t *testing.T) {
 			}
 		case "sim":
 			sims++
-			checkNbodyOutput(t, filepath.Join(b.work, fmt.Sprintf("sim.%d.txt", id)), want)
+			checkNbodyOutput(t, filepath.Join(b.work, fmt.Sprintf("sim.%d.%s.txt", id, shortHostname())), want)
 			for _, s := range j.Segments {
 				if s.Restart {
 					restarts++
@@ -293,7 +293,7 @@ func TestBatchPowerCutStorm(t *testing.T) {
 				continue
 			}
 			subs++
-			if got, want := b.readFile(s.Stdout), fmt.Sprintf("begin %s\nend %s\n", sid, sid); s.State != "finished" || got != want {
+			if got, want := b.readFile(s.Stdout), fmt.Sprintf("begin %s.%s\nend %s.%[2]s\n", sid, shortHostname(), sid); s.State != "finished" || got != want {
 				t.Errorf("subjob %s: %s, output %q, want %q", sid, s.State, got, want)
 			}
 		}

@@ -124,7 +124,7 @@ func TestBatchRealScripts(t *testing.T) {
 			name: "wrapper.py", from: "a NICS Kraken example (#!/usr/bin/python, os.environ[\"PBS_O_WORKDIR\"])",
 			body: "#!/usr/bin/env python3\n\n#PBS -A TG-MCB090174\n#PBS -l walltime=00:30:00\n\nimport os,sys\nos.chdir(os.environ[\"PBS_O_WORKDIR\"])\nprint(\"py\", os.environ[\"PBS_JOBID\"], os.getcwd())\nsys.exit(0)\n",
 			check: func(t *testing.T, b *batch, j proto.JobInfo, _ []proto.JobInfo) {
-				if got, want := read(t, j.Stdout), fmt.Sprintf("py %d %s\n", j.ID, b.work); got != want {
+				if got, want := read(t, j.Stdout), fmt.Sprintf("py %d.%s %s\n", j.ID, server, b.work); got != want {
 					t.Errorf("output %q, want %q", got, want)
 				}
 			},
@@ -185,7 +185,7 @@ func TestBatchRealScripts(t *testing.T) {
 				if j.Stdout != kept || j.KeepFiles != "oe" || j.MailPoints != "n" {
 					t.Errorf("job record %+v, want its output kept in %s", j, kept)
 				}
-				in(t, "kept output", read(t, kept), fmt.Sprintf("%d\n%s\n", j.ID, host), "module: command not found")
+				in(t, "kept output", read(t, kept), fmt.Sprintf("%d.%s\n%s\n", j.ID, server, host), "module: command not found")
 			},
 		},
 		{

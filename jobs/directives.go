@@ -79,12 +79,13 @@ func RefusedOption(opt, arg string) error {
 // start with prefix (#PBS; "" reads none) or with #SBATCH, up to the first
 // line that is neither blank nor a comment, as PBS and Slurm do. A "#PBS"
 // line is parsed like qsub's command line (quotes group words; a word
-// starting with "#" begins a comment); a "#SBATCH" line is translated
+// starting with "#" begins a comment; blanks before the prefix, or none
+// after it, "#PBS-N x", are PBS's too); a "#SBATCH" line is translated
 // into qsub options. Refused: a script with CRLF line ends (as PBS does:
 // the shell would not run it), an unknown or unsupported option, a
-// directive after the first command or indented (PBS would ignore it,
-// and a silently ignored directive is worse than an error). Errors are
-// *DirectiveError.
+// directive after the first command or an indented #SBATCH (PBS and
+// Slurm would ignore them, and a silently ignored directive is worse
+// than an error). Errors are *DirectiveError.
 func ParseDirectives(script []byte, prefix string) ([]Directive, error) {
 	if i := bytes.Index(script, []byte("\r\n")); i >= 0 {
 		line := bytes.Count(script[:i], []byte("\n")) + 1
@@ -109,9 +110,11 @@ func ParseDirectives(script []byte, prefix string) ([]Directive, error) {
 					"directive after the first command (line %d), which PBS and Slurm ignore: move it above that line",
 					firstCommand)}
 			}
-			if trimmed != raw {
+			if trimmed != raw && !isPBS {
+				// PBS skips the blanks before its prefix (pbs_ispbsdir);
+				// sbatch reads only lines that start with #SBATCH.
 				return nil, &DirectiveError{Line: line, Option: name, Err: fmt.Errorf(
-					"indented directive, which PBS and Slurm ignore: start the line with %s", name)}
+					"indented directive, which Slurm ignores: start the line with %s", name)}
 			}
 			words, err := splitWords(trimmed[len(name):])
 			if err != nil {
@@ -138,13 +141,15 @@ func ParseDirectives(script []byte, prefix string) ([]Directive, error) {
 }
 
 // hasDirective reports whether line starts with the directive prefix,
-// followed by a blank or the end of the line.
+// followed by a blank, the end of the line or, for PBS, an option:
+// "#PBS-l mem=4gb" is a directive to PBS, whose qsub reads what follows
+// its prefix, whatever it is.
 func hasDirective(line, prefix string) bool {
 	if !strings.HasPrefix(line, prefix) {
 		return false
 	}
 	rest := line[len(prefix):]
-	return rest == "" || rest[0] == ' ' || rest[0] == '\t'
+	return rest == "" || rest[0] == ' ' || rest[0] == '\t' || rest[0] == '-' && prefix != SlurmPrefix
 }
 
 // splitWords splits a directive into words as a shell would: blanks

@@ -51,6 +51,12 @@ func TestParseDirectives(t *testing.T) {
 			want:   nil,
 		},
 		{
+			name:   "indented, or an option right after the prefix: PBS's directives too",
+			script: "#!/bin/bash\n  #PBS -N indented\n#PBS-l walltime=1:00\n\t#PBS-j oe\ntrue\n",
+			want: []Directive{{Line: 2, Opt: "N", Arg: "indented"}, {Line: 3, Opt: "l", Arg: "walltime=1:00"},
+				{Line: 4, Opt: "j", Arg: "oe"}},
+		},
+		{
 			name:   "prefix must be followed by a blank",
 			script: "#PBSX -N no\n#PBS\n#PBS -N yes\ntrue\n",
 			want:   []Directive{{Line: 3, Opt: "N", Arg: "yes"}},
@@ -155,7 +161,7 @@ func TestParseDirectivesRefused(t *testing.T) {
 		{"not an option", "#PBS walltime=1:00:00\n", 1, "#PBS walltime=1:00:00", "not an option"},
 		{"unbalanced quote", "#PBS -N 'a\n", 1, "#PBS", "quote"},
 		{"after the first command", "#!/bin/sh\n#PBS -N a\ncd /tmp\n#PBS -l walltime=10\n", 4, "#PBS", "line 3"},
-		{"indented", "#!/bin/sh\n  #PBS -N a\n", 2, "#PBS", "indented"},
+		{"indented sbatch", "#!/bin/sh\n  #SBATCH -J a\n", 2, "#SBATCH", "indented"},
 		{"crlf", "#!/bin/sh\r\n#PBS -N a\r\n", 1, "CRLF line end", "DOS"},
 		{"crlf later", "#!/bin/sh\n#PBS -N a\necho\r\n", 3, "CRLF line end", "dos2unix"},
 		{"slurm array backwards", "#SBATCH --array=10-1\n", 1, "#SBATCH --array", "ends before it starts"},
@@ -219,9 +225,9 @@ func TestParsePBSResources(t *testing.T) {
 		want     Resources
 		inErr    string
 	}{
-		{"select one chunk", "select=1:ncpus=8:mem=16gb", Resources{NCPUs: 8, Mem: 16 << 30}, ""},
+		{"select one chunk", "select=1:ncpus=8:mem=16gb", Resources{NCPUs: 8, Mem: 16 << 30, MPIProcs: 1}, ""},
 		{"select without count", "select=ncpus=2:mpiprocs=2:ompthreads=1", Resources{NCPUs: 2, MPIProcs: 2, OMPThreads: 1}, ""},
-		{"select and walltime", "select=1:ncpus=2,walltime=00:10:00", Resources{NCPUs: 2, Walltime: 10 * time.Minute}, ""},
+		{"select and walltime", "select=1:ncpus=2,walltime=00:10:00", Resources{NCPUs: 2, Walltime: 10 * time.Minute, MPIProcs: 1}, ""},
 		{"select two chunks", "select=2:ncpus=4", Resources{NCPUs: 8, Select: "2:ncpus=4", Chunks: 2}, ""},
 		{"select plus", "select=1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", Resources{NCPUs: 8, Mem: 1 << 30, Select: "1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", Chunks: 3}, ""},
 		{"select plus first mpiprocs", "select=2:ncpus=4:mpiprocs=4:ompthreads=1+1:ncpus=1", Resources{NCPUs: 9, MPIProcs: 4, OMPThreads: 1, Select: "2:ncpus=4:mpiprocs=4:ompthreads=1+1:ncpus=1", Chunks: 3}, ""},
@@ -374,8 +380,10 @@ func TestChunkList(t *testing.T) {
 		{"select=1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", []ChunkSpec{{N: 1, NCPUs: 4, Mem: 1 << 30, MPIProcs: 1}, {N: 1, NCPUs: 2, MPIProcs: 2}, {N: 1, NCPUs: 2, MPIProcs: 2}},
 			[]int{1, 2, 2}, "1:ncpus=4:mem=1gb+2:ncpus=2:mpiprocs=2", 3, 4, 4},
 		{"nodes=2:ppn=3", []ChunkSpec{{N: 1, NCPUs: 3, MPIProcs: 3}, {N: 1, NCPUs: 3, MPIProcs: 3}}, []int{3, 3}, "2:ncpus=3:mpiprocs=3", 2, 3, 1},
-		// A later one-chunk select replaces an earlier one of several.
-		{"select=3:ncpus=1,select=1:ncpus=2", []ChunkSpec{{N: 1, NCPUs: 2}}, []int{2}, "1:ncpus=2", 1, 2, 2},
+		// A later one-chunk select replaces an earlier one of several;
+		// its mpiprocs is PBS's default, 1.
+		{"select=3:ncpus=1,select=1:ncpus=2", []ChunkSpec{{N: 1, NCPUs: 2, MPIProcs: 1}}, []int{1}, "1:ncpus=2:mpiprocs=1", 1, 2, 2},
+		{"select=1:ncpus=2:mem=12mb", []ChunkSpec{{N: 1, NCPUs: 2, Mem: 12 << 20, MPIProcs: 1}}, []int{1}, "1:ncpus=2:mem=12mb:mpiprocs=1", 1, 2, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {

@@ -169,7 +169,12 @@ func parseSelect(r Resources, val string) (Resources, error) {
 	}
 	r.Select, r.Chunks = "", 0
 	if len(cs) == 1 && cs[0].N == 1 {
-		// One chunk: what it names, over what the job had.
+		// One chunk: what it names, over what the job had. Its mpiprocs
+		// is 1 when not given (PBS's default for a chunk with CPUs: its
+		// host once in PBS_NODEFILE), as in a select of several.
+		if r.MPIProcs == 0 && !strings.Contains(":"+val, ":mpiprocs=") {
+			r.MPIProcs = 1
+		}
 		for _, item := range strings.Split(val, ":") {
 			k, _, _ := strings.Cut(item, "=")
 			switch k {
@@ -202,10 +207,10 @@ func (r Resources) withChunks(cs []ChunkSpec) Resources {
 }
 
 // ChunkList is the job's chunks, one entry each (N is 1): those of its
-// select, or the one chunk of its ncpus and mem. A chunk of a select of
-// several has mpiprocs 1 when not given (PBS's default); the one chunk of
-// a job that gave no mpiprocs keeps 0 (PBS_NODEFILE then lists the host
-// once per CPU, as Torque's ppn does).
+// select, or the one chunk of its ncpus and mem. A chunk of a select has
+// mpiprocs 1 when not given (PBS's default); the one chunk of a job that
+// asked for ncpus without a select keeps 0 (PBS_NODEFILE then lists the
+// host once per CPU).
 func (r Resources) ChunkList() []ChunkSpec {
 	if r.Select != "" {
 		if cs, err := ParseSelect(r.Select); err == nil {

@@ -39,7 +39,9 @@ func (d *Daemon) purgedJobs(ids []uint64) []proto.JobInfo {
 	infos := map[jobs.ID]*proto.JobInfo{}
 	for _, r := range d.jobRecords(want, days) {
 		id, err := r.JobID()
-		if err != nil || v.Job(id) != nil {
+		// An array is stored under its number (its subjobs in it): the
+		// record of 5[] or 5[2] is not of a purged job while 5 is there.
+		if err != nil || v.Job(id) != nil || (id.IsArrayForm() || id.IsSubjob()) && v.Job(id.Base()) != nil {
 			continue
 		}
 		switch r.Type {

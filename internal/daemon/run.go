@@ -661,7 +661,7 @@ func groupOf(gid uint32) string {
 // jobPlace is where a job runs: the host, its TMPDIR and PBS_NODEFILE, and
 // a subjob's array.
 func (d *Daemon) jobPlace(j *jobs.Job) jobPlace {
-	at := jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID), binDir: d.binDir}
+	at := jobPlace{host: d.hostname, tmp: d.jobTmpDir(j.ID), nodeFile: d.jobNodeFile(j.ID), binDir: d.binDir, server: d.config().Server()}
 	if n := d.nodeName(); n != "" {
 		at.host = n
 	}
@@ -681,6 +681,9 @@ var originVars = []string{"HOME", "LANG", "LOGNAME", "PATH", "MAIL", "SHELL", "T
 type jobPlace struct {
 	host, tmp, nodeFile string
 	array               *jobs.Array
+	// server names the batch server in PBS_JOBID (ID.SERVER, as qsub
+	// prints it and PBS sets it); "": the bare ID.
+	server string
 	// binDir is the directory of the batch commands, appended to the
 	// job's PATH when it is not on it: a job script runs srun, qsub or
 	// qstat by name wherever they are installed.
@@ -718,6 +721,13 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 		}
 	}
 	id, ncpus := j.ID.String(), strconv.Itoa(j.Resources.FirstNCPUs())
+	// PBS's own ids name the server: 12.SERVER, 12[7].SERVER, 12[].SERVER.
+	pbsID := func(id string) string {
+		if at.server == "" {
+			return id
+		}
+		return id + "." + at.server
+	}
 	set := map[string]string{
 		"LAZARUS_JOBID":       id,
 		"LAZARUS_JOBNAME":     j.Name,
@@ -728,7 +738,7 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 		"LAZARUS_ENVIRONMENT": "LAZARUS_BATCH",
 		"LAZARUS_NCPUS":       ncpus,
 
-		"PBS_JOBID":       id,
+		"PBS_JOBID":       pbsID(id),
 		"PBS_JOBNAME":     j.Name,
 		"PBS_QUEUE":       j.Queue,
 		"PBS_O_QUEUE":     j.Queue,
@@ -757,7 +767,7 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 	}
 	if j.ID.IsSubjob() {
 		index, array := strconv.Itoa(j.ID.Index()), jobs.ArrayForm(j.ID.Base()).String()
-		set["PBS_ARRAY_INDEX"], set["PBS_ARRAY_ID"] = index, array
+		set["PBS_ARRAY_INDEX"], set["PBS_ARRAY_ID"] = index, pbsID(array)
 		set["PBS_ARRAYID"] = index // Torque's name (qsub -t)
 		set["LAZARUS_ARRAY_INDEX"], set["LAZARUS_ARRAY_ID"] = index, array
 		if j.Attrs.Slurm {

@@ -39,6 +39,7 @@ func Main(app *cli.App, args []string) int {
 	if app.Metadata == nil {
 		app.Metadata = map[string]any{}
 	}
+	args = getoptArgs(app, args)
 	app.Metadata[rawArgsKey] = args
 	err := app.Run(args)
 	if err == nil {
@@ -108,4 +109,78 @@ func fullID(id uint64, server string) string {
 		return jobs.ID(id).String()
 	}
 	return jobs.ID(id).String() + "." + server
+}
+
+// getoptArgs rewrites the options PBS's commands take the way getopt
+// does, which Go's flag parsing does not: letters run together (qstat
+// -fx is -f -x) and a value attached to its letter (qsub -lwalltime=1:00,
+// -Nname, -koe). An argument whose whole name is one of the app's flags
+// (qstat -Qf, say) is left alone, as is one with a letter the app does
+// not know, whose error then names it. Operands end the options, as
+// they do for getopt: nothing after the first is rewritten.
+func getoptArgs(app *cli.App, args []string) []string {
+	flags := map[string]struct{ value bool }{}
+	for _, f := range app.Flags {
+		value := false
+		if v, ok := f.(cli.DocGenerationFlag); ok {
+			value = v.TakesValue()
+		}
+		for _, n := range f.Names() {
+			flags[n] = struct{ value bool }{value}
+		}
+	}
+	if len(args) == 0 {
+		return args
+	}
+	out := []string{args[0]}
+	for i := 1; i < len(args); i++ {
+		a := args[i]
+		if a == "--" || len(a) < 2 || a[0] != '-' || a[1] == '-' {
+			if a == "--" || a == "-" || a[0] != '-' {
+				return append(out, args[i:]...) // the operands
+			}
+			out = append(out, a) // --long
+			continue
+		}
+		name, _, hasValue := strings.Cut(a[1:], "=")
+		if f, ok := flags[name]; ok {
+			out = append(out, a)
+			if f.value && !hasValue && i+1 < len(args) {
+				i++
+				out = append(out, args[i]) // its value, whatever it looks like
+			}
+			continue
+		}
+		split, next, ok := splitLetters(flags, a[1:])
+		if !ok {
+			out = append(out, a)
+			continue
+		}
+		out = append(out, split...)
+		if next && i+1 < len(args) {
+			i++
+			out = append(out, args[i])
+		}
+	}
+	return out
+}
+
+// splitLetters splits "fx" into -f -x and "lwalltime=1" into -l
+// walltime=1; next says the last letter takes its value from the next
+// argument. ok is false if a letter is not a flag.
+func splitLetters(flags map[string]struct{ value bool }, s string) (out []string, next, ok bool) {
+	for j, r := range s {
+		f, known := flags[string(r)]
+		if !known || r >= 0x80 {
+			return nil, false, false
+		}
+		out = append(out, "-"+string(r))
+		if f.value {
+			if rest := s[j+1:]; rest != "" {
+				return append(out, rest), false, true
+			}
+			return out, true, true
+		}
+	}
+	return out, false, true
 }

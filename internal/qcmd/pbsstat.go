@@ -102,12 +102,13 @@ func pbsSize(n int64) string {
 
 // pbsOpts are the display options of qstat in PBS mode.
 type pbsOpts struct {
-	wide   bool
-	nodes  bool // -n
-	notes  bool // -s
-	server string
-	host   string
-	now    time.Time
+	wide    bool
+	nodes   bool // -n
+	notes   bool // -s
+	oneLine bool // -1: -n's host and -s's comment on the job's line
+	server  string
+	host    string
+	now     time.Time
 }
 
 func (o pbsOpts) id(id uint64) string { return fullID(id, o.server) }
@@ -186,30 +187,41 @@ func printPBSAlt(w io.Writer, list []proto.JobInfo, o pbsOpts) {
 		st := pbsJobState(j, o.now)
 		tasks := strconv.Itoa(max(j.NCPUs, 1))
 		if o.wide {
-			fmt.Fprintf(w, "%-30.30s %-15.15s %-15.15s %-15.15s %8.8s %4.4s %5.5s %6.6s %5.5s %1s %5.5s\n",
+			fmt.Fprintf(w, "%-30.30s %-15.15s %-15.15s %-15.15s %8.8s %4.4s %5.5s %6.6s %5.5s %1s %5.5s",
 				truncLast(o.id(j.ID), 30), truncLast(j.User, 15), truncLast(j.Queue, 15), truncLast(j.Name, 15),
 				truncLast(sess, 8), "1", truncLast(tasks, 5), mem, req, st, elap)
 		} else {
-			fmt.Fprintf(w, "%-15.15s %-8.8s %-8.8s %-10.10s %6.6s %3.3s %3.3s %6.6s %5.5s %1.1s %5.5s\n",
+			fmt.Fprintf(w, "%-15.15s %-8.8s %-8.8s %-10.10s %6.6s %3.3s %3.3s %6.6s %5.5s %1.1s %5.5s",
 				truncLast(o.id(j.ID), 15), truncLast(j.User, 8), truncLast(j.Queue, 8), truncLast(j.Name, 10),
 				truncLast(sess, 6), "1", truncLast(tasks, 3), mem, req, st, elap)
 		}
+		// Each extra goes on a line of its own, or with -1 after the job's
+		// columns, PBS's "--" standing for a job not running.
+		sep := "\n   "
+		if o.oneLine {
+			sep = " "
+		}
 		if o.nodes && j.RunCount > 0 && jobs.State(j.State).Active() {
 			if j.ExecHost != "" {
-				fmt.Fprintf(w, "   %s\n", j.ExecHost)
+				fmt.Fprintf(w, "%s%s", sep, j.ExecHost)
 			} else {
-				fmt.Fprintf(w, "   %s/0*%d\n", o.host, max(j.NCPUs, 1))
+				fmt.Fprintf(w, "%s%s/0*%d", sep, o.host, max(j.NCPUs, 1))
 			}
+		} else if o.nodes && o.oneLine {
+			io.WriteString(w, " --")
 		}
 		if o.notes && j.Reason != "" {
 			c := j.Reason
-			if len(c) > 74 && !o.wide {
+			switch { // with -1, the whole comment: the line is long already
+			case o.oneLine:
+			case len(c) > 74 && !o.wide:
 				c = c[:71] + "..."
-			} else if len(c) > 114 {
+			case len(c) > 114:
 				c = c[:111] + "..."
 			}
-			fmt.Fprintf(w, "   %s\n", c)
+			fmt.Fprintf(w, "%s%s", sep, c)
 		}
+		io.WriteString(w, "\n")
 	}
 }
 

@@ -113,3 +113,30 @@ func TestParseShutdown(t *testing.T) {
 		}
 	}
 }
+
+func TestGetoptArgs(t *testing.T) {
+	qsub, qstat := NewQsub(nil, nil, nil), NewQstat(nil, nil)
+	tests := []struct {
+		in, want []string
+	}{
+		{[]string{"qstat", "-fx", "12"}, []string{"qstat", "-f", "-x", "12"}},
+		{[]string{"qstat", "-xt", "-f"}, []string{"qstat", "-x", "-t", "-f"}},
+		{[]string{"qsub", "-lwalltime=1:00,ncpus=2", "-Nfoo", "-koe", "s.sh"}, []string{"qsub", "-l", "walltime=1:00,ncpus=2", "-N", "foo", "-k", "oe", "s.sh"}},
+		{[]string{"qsub", "-Vh", "-Wblock=true", "s.sh"}, []string{"qsub", "-V", "-h", "-W", "block=true", "s.sh"}},
+		// A value that looks like letters is not split; operands end it.
+		{[]string{"qsub", "-N", "-Vh", "s.sh", "-fx"}, []string{"qsub", "-N", "-Vh", "s.sh", "-fx"}},
+		{[]string{"qsub", "-hN", "x", "--", "cmd", "-lx"}, []string{"qsub", "-h", "-N", "x", "--", "cmd", "-lx"}},
+		// A letter qsub does not know: left whole, for its error.
+		{[]string{"qsub", "-hY", "s.sh"}, []string{"qsub", "-hY", "s.sh"}},
+		{[]string{"qsub", "--help"}, []string{"qsub", "--help"}},
+	}
+	for _, tt := range tests {
+		app := qsub
+		if tt.in[0] == "qstat" {
+			app = qstat
+		}
+		if got := getoptArgs(app, tt.in); !slices.Equal(got, tt.want) {
+			t.Errorf("getoptArgs(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

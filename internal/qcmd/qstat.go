@@ -91,6 +91,7 @@ finished (without -x) (the others are printed) or lazarusd cannot be reached.
 		&cli.BoolFlag{Name: "a", DisableDefaultText: true, Usage: "PBS's other table"},
 		&cli.BoolFlag{Name: "n", DisableDefaultText: true, Usage: "with the host of each running job (other table)"},
 		&cli.BoolFlag{Name: "s", DisableDefaultText: true, Usage: "with each job's comment (other table)"},
+		&cli.BoolFlag{Name: "1", DisableDefaultText: true, Usage: "with -n or -s: the host or comment on the job's line (qstat -an1)"},
 		&cli.BoolFlag{Name: "x", DisableDefaultText: true, Usage: "finished jobs too"},
 		&cli.BoolFlag{Name: "H", DisableDefaultText: true, Usage: "finished jobs only"},
 		&cli.BoolFlag{Name: "i", DisableDefaultText: true, Usage: "queued, waiting and held jobs only (other table)"},
@@ -240,7 +241,7 @@ func pbsJobs(c *cli.Context, client *proto.Client, req proto.StatusRequest, user
 	if host == "" {
 		host = reply.Server
 	}
-	o := pbsOpts{wide: c.Bool("w"), nodes: c.Bool("n"), notes: c.Bool("s"), server: reply.Server, host: host, now: reply.Now}
+	o := pbsOpts{wide: c.Bool("w"), nodes: c.Bool("n"), notes: c.Bool("s"), oneLine: c.Bool("1"), server: reply.Server, host: host, now: reply.Now}
 	byID := len(req.IDs) > 0
 	var list []proto.JobInfo
 	failed := false

@@ -2,6 +2,7 @@ package qcmd
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -51,8 +52,10 @@ END, FAIL, ALL: -m n, b, e, a, abe) and --mail-user (-M); its
 output goes to slurm-%j.out, with standard error, by default. Everything
 else is refused, as is any option this system does not honour: the
 error names the line and the option. Refused too: a script with CRLF line
-ends, a directive after the first command or indented (PBS would ignore
-it), -X, -G, -R, and --nodes above 1 (use -l select=N:...:place=scatter).
+ends, a directive after the first command or an indented #SBATCH (PBS
+and Slurm would ignore them; an indented #PBS, or #PBS-l with no blank, is
+a directive, as in PBS), -X, -G, -R, and --nodes above 1 (use -l
+select=N:...:place=scatter).
 
 CHUNKS. -l select=N:ncpus=..:mem=..:mpiprocs=..:ompthreads=.. asks for N
 chunks, each on one host; kinds join with "+" (select=1:ncpus=4+2:ncpus=1);
@@ -78,11 +81,11 @@ your groups), in the directory qsub ran in, without a terminal (but see
 INTERACTIVE JOBS), with HOME,
 USER, LOGNAME, SHELL and PATH set as at login, plus what -v and -V add (PATH
 then ends with the batch commands' directory, for srun, if it lacks it), and
-PBS's variables: PBS_JOBID, PBS_JOBNAME, PBS_QUEUE, PBS_O_QUEUE,
+PBS's variables: PBS_JOBID (N.SERVER, as qsub prints it), PBS_JOBNAME, PBS_QUEUE, PBS_O_QUEUE,
 PBS_O_WORKDIR, PBS_O_HOST, PBS_O_HOME, PBS_O_PATH, PBS_O_SHELL, PBS_O_LOGNAME
 (and PBS_O_LANG, PBS_O_MAIL, PBS_O_TZ), PBS_ENVIRONMENT=PBS_BATCH,
-PBS_NODEFILE (each chunk's host once per mpiprocs; the one chunk of a job
-without mpiprocs once per CPU; rewritten, at the same path, at every start
+PBS_NODEFILE (each chunk's host once per mpiprocs, 1 unless the chunk
+says; a job of -l ncpus=N without a select, N times; rewritten, at the same path, at every start
 and restart), NCPUS and OMP_NUM_THREADS (of the first chunk: ompthreads,
 else ncpus), and TMPDIR, a directory of the
 job's own (mode 0700) that lives as long as the job, across checkpoints and
@@ -116,8 +119,8 @@ JOB ARRAYS. -J start-end[:step][%max] (#PBS -J, #SBATCH --array; Torque's
 -t, which also takes a list, 1-4,10[%max]) submits one
 array job, N[].SERVER, of subjobs N[i] that share its script: each runs it
 once, as a job of its own (checkpointed, held, requeued, restarted on its
-own), with PBS_ARRAY_INDEX (and Torque's PBS_ARRAYID), PBS_ARRAY_ID (N[])
-and PBS_JOBID (N[i]); from
+own), with PBS_ARRAY_INDEX (and Torque's PBS_ARRAYID), PBS_ARRAY_ID
+(N[].SERVER) and PBS_JOBID (N[i].SERVER; LAZARUS_JOBID N[i]); from
 #SBATCH, SLURM_ARRAY_TASK_ID, SLURM_ARRAY_JOB_ID, SLURM_ARRAY_TASK_COUNT,
 _MIN, _MAX. Output goes to NAME.oN.i (^array_index^ in a -o path is the
 index; %A and %a in Slurm's). %max bounds the subjobs running at once (one
@@ -198,7 +201,13 @@ Options go before the script.
 		req.Key = proto.NewKey()
 		var reply proto.SubmitReply
 		if err := proto.CallRetry(c.Context, config.StateDir(""), proto.OpSubmit, req, &reply); err != nil {
-			return blame(err, ds, len(c.StringSlice("l")) > 0)
+			err = blame(err, ds, len(c.StringSlice("l")) > 0)
+			var de *jobs.DirectiveError
+			if errors.As(err, &de) && req.ScriptName != "" {
+				// As for a refusal qsub finds itself: the script, then its line.
+				err = fmt.Errorf("%s: %w", req.ScriptName, err)
+			}
+			return err
 		}
 		if req.Interactive {
 			return interactiveQsub(c, reply)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -278,13 +279,45 @@ func ExecJob() int {
 	// syscall.Exec, not unix.Exec: it puts back the RLIMIT_NOFILE soft limit
 	// that the Go runtime raised at start.
 	if !s.ForceShell {
-		if err := syscall.Exec(s.Script, []string{s.Script}, s.Env); err != syscall.ENOEXEC {
+		err := syscall.Exec(s.Script, []string{s.Script}, s.Env)
+		if interp := shebang(s.Script); interp != "" && (err == syscall.ENOENT || err == syscall.EACCES) {
+			// The #! line names a program this host lacks (#!/bin/csh,
+			// #!/usr/bin/python) or cannot run: the job ran and failed,
+			// as under PBS, whose shell says so in the error file and
+			// exits 127 (126: not executable).
+			fmt.Fprintf(os.Stderr, "%s: %s: bad interpreter: %v\n", s.Script, interp, err)
+			if err == syscall.EACCES {
+				return 126
+			}
+			return 127
+		}
+		if err != syscall.ENOEXEC {
 			return fail("cannot run %s: %v", s.Script, err)
 		}
 	}
 	// No "#!" line: run it with the user's shell, as PBS does.
 	err = syscall.Exec(s.Shell, []string{s.Shell, s.Script}, s.Env)
 	return fail("cannot run %s with %s: %v", s.Script, s.Shell, err)
+}
+
+// shebang returns the interpreter of a script's "#!" line, or "".
+func shebang(script string) string {
+	f, err := os.Open(script)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	buf := make([]byte, 256)
+	n, _ := io.ReadFull(f, buf)
+	line, _, _ := strings.Cut(string(buf[:n]), "\n")
+	rest, ok := strings.CutPrefix(line, "#!")
+	if !ok {
+		return ""
+	}
+	if fields := strings.Fields(rest); len(fields) > 0 {
+		return fields[0]
+	}
+	return ""
 }
 
 // openNewOutput opens (creating or truncating) a job's output file. It opens
