@@ -222,7 +222,6 @@ func TestRedteamSetuidUtilities(t *testing.T) {
 	}
 }
 
-
 // rawAs sends one request line as uid/gid over a connection of its own and
 // returns the reply (the error of a connection closed without one).
 func rawAs(t *testing.T, b *batch, cred *syscall.Credential, line []byte) (proto.Response, error) {
