@@ -499,3 +499,328 @@ func TestRedteamMalformedLines(t *testing.T) {
 		t.Errorf("a handler panicked:\n%s", b.log())
 	}
 }
+
+// rootFile writes a file of root's, for the tests to check it untouched.
+func rootFile(t *testing.T, path, content string, mode os.FileMode) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), mode); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, mode)
+}
+
+// same fails the test when a file no longer holds what it held.
+func same(t *testing.T, path, want string) {
+	t.Helper()
+	if got, err := os.ReadFile(path); err != nil || string(got) != want {
+		t.Errorf("%s: %q (%v), want it untouched: %q", path, got, err, want)
+	}
+}
+
+// TestRedteamWorkdirNotTheUsers: a working directory the user may not
+// enter (root's, mode 0700), given as such or through a symbolic link of
+// the user's: the job fails to start, saying so; nothing is created in the
+// directory (the default output files are NAME.oID there).
+func TestRedteamWorkdirNotTheUsers(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	b := newBatch(t, "")
+	as := cmdOpts{dir: b.work, cred: cred}
+	private := filepath.Join(b.home, "private")
+	os.Mkdir(private, 0o700)
+	link := filepath.Join(b.work, "wd-link")
+	os.Symlink(private, link)
+	os.Lchown(link, int(cred.Uid), int(cred.Gid))
+	s := b.script("w.sh", "#!/bin/sh\necho planted > planted\n")
+	for _, wd := range []string{private, link} {
+		id := b.qsubWith(as, "-d", wd, s)
+		j := b.waitState(id, "finished", "failed")
+		if j.State != "failed" || !strings.Contains(j.Reason, "working directory") || !strings.Contains(j.Reason, "permission denied") {
+			t.Errorf("qsub -d %s by nobody: %s (%s)", wd, j.State, j.Reason)
+		}
+	}
+	if entries, _ := os.ReadDir(private); len(entries) != 0 {
+		t.Errorf("root's directory has %d entries after nobody's jobs ran in it", len(entries))
+	}
+}
+
+// TestRedteamDirectivesAskForMore: what qsub options cannot get, #PBS
+// directives in the script cannot either: -u root, a group the user is
+// not in, an output file in root's directory.
+func TestRedteamDirectivesAskForMore(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	b := newBatch(t, "")
+	as := cmdOpts{dir: b.work, cred: cred}
+	private := filepath.Join(b.home, "private")
+	os.Mkdir(private, 0o700)
+	for _, d := range []string{"-u root", "-W group_list=root", "-W group_list=0", "-u 0"} {
+		s := b.script("d.sh", "#!/bin/sh\n#PBS "+d+"\nid\n")
+		r := b.runWith(as, "qsub", s)
+		if r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || r.stderr == "" {
+			t.Errorf("#PBS %s by nobody: %v; want one line of refusal", d, r)
+		}
+		if r := b.runWith(as, "qsub", append(strings.Fields(d), b.script("p.sh", "#!/bin/sh\nid\n"))...); r.code == 0 {
+			t.Errorf("qsub %s by nobody: %v", d, r)
+		}
+	}
+	id := b.qsubWith(as, b.script("o.sh", "#!/bin/sh\n#PBS -o "+private+"/out\n#PBS -e "+private+"/err\necho x\n"))
+	if j := b.waitState(id, "finished", "failed"); j.State != "failed" || !strings.Contains(j.Reason, "permission denied") {
+		t.Errorf("#PBS -o in root's directory: %s (%s)", j.State, j.Reason)
+	}
+	if entries, _ := os.ReadDir(private); len(entries) != 0 {
+		t.Errorf("root's directory has %d entries", len(entries))
+	}
+	if n := len(b.jobs()); n != 1 {
+		t.Errorf("%d jobs, want 1 (the one whose output was refused)", n)
+	}
+}
+
+// TestRedteamDaemonFilesAsOutput: the daemon's own files as a job's -o or
+// -e, directly, as a directory for NAME.oID, or through a hard link (which
+// the user makes where fs.protected_hardlinks is off): the host key
+// (whoever writes it can forge images), the configuration, the spool.
+// Each job fails to start; every file is as it was.
+func TestRedteamDaemonFilesAsOutput(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	as := cmdOpts{dir: b.work, cred: cred}
+	key := filepath.Join(b.home, "host.key")
+	keyData, err := os.ReadFile(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(b.home, "lazarus.conf")
+	confData, _ := os.ReadFile(conf)
+	precious := filepath.Join(b.home, "precious")
+	rootFile(t, precious, "root's\n", 0o644)
+	// Made by root: this machine has fs.protected_hardlinks on, where it
+	// is off nobody makes it.
+	hard := filepath.Join(b.work, "hard")
+	if err := os.Link(precious, hard); err != nil {
+		t.Fatal(err)
+	}
+	s := b.script("o.sh", "#!/bin/sh\necho clobbered\necho clobbered >&2\n")
+	for _, args := range [][]string{
+		{"-o", key}, {"-e", key}, {"-o", conf}, {"-j", "oe", "-o", hard}, {"-e", hard},
+		{"-o", filepath.Join(b.home, "spool") + "/"}, {"-e", filepath.Join(b.home, "run") + "/"},
+	} {
+		id := b.qsubWith(as, append(args, s)...)
+		if j := b.waitState(id, "finished", "failed"); j.State != "failed" || !strings.Contains(j.Reason, "permission denied") {
+			t.Errorf("qsub %s by nobody: %s (%s)", strings.Join(args, " "), j.State, j.Reason)
+		}
+	}
+	same(t, key, string(keyData))
+	same(t, conf, string(confData))
+	same(t, precious, "root's\n")
+	if m, _ := filepath.Glob(filepath.Join(b.home, "spool", "*.o*")); len(m) > 0 {
+		t.Errorf("output files in the spool: %v", m)
+	}
+}
+
+// TestRedteamTmpdirLinksAtCleanup: the job's TMPDIR is removed by root
+// when the job ends; the job leaves in it symbolic links to root's
+// directory and file, a hard link to root's file (where
+// fs.protected_hardlinks is off), and a directory with a link to /. Root's files and directory survive the removal.
+func TestRedteamTmpdirLinksAtCleanup(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	as := cmdOpts{dir: b.work, cred: cred}
+	precious := filepath.Join(b.home, "precious")
+	os.Mkdir(precious, 0o755)
+	keep := filepath.Join(precious, "keep")
+	rootFile(t, keep, "root's\n", 0o644)
+	id := b.qsubWith(as, "-j", "oe", b.script("t.sh", fmt.Sprintf(`#!/bin/sh
+ln -s %[1]s "$TMPDIR/dir" && ln -s %[1]s/keep "$TMPDIR/file" && { ln %[1]s/keep "$TMPDIR/hard" 2>/dev/null || true; } &&
+mkdir "$TMPDIR/sub" && ln -s / "$TMPDIR/sub/root" && echo "planted in $TMPDIR"
+`, precious)))
+	j := b.waitState(id, "finished", "failed")
+	out := b.readFile(j.Stdout)
+	if j.State != "finished" || !strings.Contains(out, "planted in") {
+		t.Fatalf("the job: %s (%s), %q", j.State, j.Reason, out)
+	}
+	tmp := strings.TrimSpace(strings.TrimPrefix(out, "planted in "))
+	b.waitFor("the job's TMPDIR to be removed", func() bool { _, err := os.Lstat(tmp); return err != nil })
+	same(t, keep, "root's\n")
+	if st, err := os.Stat(precious); err != nil || !st.IsDir() {
+		t.Errorf("root's directory: %v", err)
+	}
+	var st syscall.Stat_t
+	if syscall.Stat(keep, &st) == nil && st.Nlink != 1 {
+		t.Errorf("root's file has %d links", st.Nlink)
+	}
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Errorf("/bin/sh: %v", err)
+	}
+}
+
+// TestRedteamSwapFilesBeforeRestore: nobody's job has a file of theirs
+// open for writing; qhold checkpoints and stops it; nobody replaces that
+// file (first job), or the job's output file (second job), by a symbolic
+// link to a file of root's, and releases the job. The restore (by root,
+// from an image the host key authenticates) reopens both as the job's
+// owner: the data file comes back closed (batch restores force), the
+// output file cannot be opened and the restart fails, naming it; root's
+// files are untouched.
+func TestRedteamSwapFilesBeforeRestore(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	as := cmdOpts{dir: b.work, cred: cred}
+	for i, swapped := range []string{"data", "out"} {
+		precious := filepath.Join(b.home, "precious-"+swapped)
+		rootFile(t, precious, "root's\n", 0o644)
+		dir := filepath.Join(b.work, swapped)
+		os.Mkdir(dir, 0o755)
+		os.Chown(dir, int(cred.Uid), int(cred.Gid))
+		data, out := filepath.Join(dir, "data"), filepath.Join(dir, "out")
+		id := b.qsubWith(as, "-j", "oe", "-o", out, "-d", dir, b.script(fmt.Sprintf("s%d.sh", i), `#!/bin/sh
+exec 5>>data
+echo started
+while [ ! -e go ]; do sleep 0.1; done
+echo pwned >&5
+echo pwned
+`))
+		b.waitState(id, "running")
+		b.waitFor("the job's output", func() bool { got, _ := os.ReadFile(out); return strings.Contains(string(got), "started") })
+		if r := b.runWith(as, "qhold", jobArg(id)); r.code != 0 {
+			t.Fatalf("qhold of nobody's own job: %v", r)
+		}
+		if j := b.waitState(id, "held"); len(j.Checkpoints) == 0 {
+			t.Fatalf("held without a checkpoint: %+v", j)
+		}
+		path := map[string]string{"data": data, "out": out}[swapped]
+		if r := runAs(t, cred, dir, "/bin/sh", "-c", "rm -f "+path+" && ln -s "+precious+" "+path+" && touch go"); r.code != 0 {
+			t.Fatalf("nobody's swap: %v", r)
+		}
+		if r := b.runWith(as, "qrls", jobArg(id)); r.code != 0 {
+			t.Fatalf("qrls: %v", r)
+		}
+		j := b.waitState(id, "finished", "failed", "held")
+		same(t, precious, "root's\n")
+		switch swapped {
+		case "data":
+			// Batch restores force (CONVEX -F): the descriptor the owner
+			// may no longer open comes back closed, with a warning.
+			if got := b.readFile(out); !strings.Contains(got, "Bad file descriptor") {
+				t.Errorf("data swapped: the job's output %q; want its write to fd 5 refused", got)
+			}
+		case "out":
+			if len(j.Checkpoints) == 0 || !strings.Contains(j.Checkpoints[0].Bad, "permission denied") || !strings.Contains(j.Checkpoints[0].Bad, path) {
+				t.Errorf("out swapped: the checkpoint's restart did not fail on %s: %+v", path, j.Checkpoints)
+			}
+		}
+	}
+}
+
+// TestRedteamAdoptNotAnImage: qrestart -f of files that are not images:
+// a 1 TiB sparse file (its copy into the spool must not fill the disk), a
+// program, random bytes, a hard link to a file of root's that only root
+// may read (fs.protected_hardlinks off). Each is refused in one line, no job is made, and no copy is
+// left in the spool.
+func TestRedteamAdoptNotAnImage(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	as := cmdOpts{dir: b.work, cred: cred}
+	dir := filepath.Join(b.work, "imgs")
+	os.Mkdir(dir, 0o755)
+	os.Chown(dir, int(cred.Uid), int(cred.Gid))
+	sparse := filepath.Join(dir, "sparse.img")
+	random := filepath.Join(dir, "random.img")
+	prog := filepath.Join(dir, "prog.img")
+	secret := filepath.Join(b.home, "secret")
+	rootFile(t, secret, "root's secret\n", 0o600)
+	hard := filepath.Join(dir, "hard.img")
+	for _, c := range [][]string{
+		{"/usr/bin/truncate", "-s", "1T", sparse},
+		{"/bin/sh", "-c", "head -c 65536 /dev/urandom > " + random},
+		{"/bin/cp", "/bin/true", prog},
+	} {
+		if r := runAs(t, cred, dir, c[0], c[1:]...); r.code != 0 {
+			t.Fatalf("%v: %v", c, r)
+		}
+	}
+	// By root: the user makes it where fs.protected_hardlinks is off.
+	if err := os.Link(secret, hard); err != nil {
+		t.Fatal(err)
+	}
+	for _, img := range []string{sparse, random, prog, hard} {
+		r := b.runWith(as, "qrestart", "-f", img)
+		if r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.Contains(r.stderr, img) {
+			t.Errorf("qrestart -f %s by nobody: %v; want one line naming it", filepath.Base(img), r)
+		}
+		if img == hard && !strings.Contains(r.stderr, "permission denied") {
+			t.Errorf("qrestart -f of a hard link to root's secret: %v", r)
+		}
+	}
+	if n := len(b.jobs()); n != 0 {
+		t.Errorf("%d jobs made of files that are not images", n)
+	}
+	if m, _ := filepath.Glob(filepath.Join(b.home, "spool", "*.ckpt")); len(m) > 0 {
+		t.Errorf("copies left in the spool: %v", m)
+	}
+	var fs syscall.Statfs_t
+	syscall.Statfs(b.home, &fs)
+	if free := fs.Bavail * uint64(fs.Bsize); free < 1<<30 {
+		t.Errorf("%d bytes free after the sparse image's copy", free)
+	}
+	same(t, secret, "root's secret\n")
+}
+
+// TestRedteamAttachOthersInteractiveJob: the terminal of root's
+// interactive job (what root types, and a shell as root) asked for by
+// nobody, as qsub -I and qrestart --attach ask: refused.
+func TestRedteamAttachOthersInteractiveJob(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	b := newBatch(t, "")
+	req := proto.SubmitRequest{Script: []byte("#!/bin/sh\n"), Workdir: b.work, Hold: true, Interactive: true}
+	resp, err := rawAs(t, b, nil, request(t, proto.OpSubmit, req))
+	if err != nil || !resp.OK {
+		t.Fatalf("root's interactive job: %+v %v", resp, err)
+	}
+	var reply proto.SubmitReply
+	json.Unmarshal(resp.Body, &reply)
+	for _, a := range []proto.AttachRequest{{ID: reply.ID}, {ID: reply.ID, Restart: true}} {
+		resp, err := rawAs(t, b, cred, request(t, proto.OpAttach, a))
+		if err != nil || !refused(resp) || resp.Error.Code != proto.CodePermission {
+			t.Errorf("attach %+v by nobody: %+v %v", a, resp, err)
+		}
+	}
+	if r := b.runWith(cmdOpts{dir: b.work, cred: cred}, "qrestart", "--attach", jobArg(reply.ID)); r.code == 0 {
+		t.Errorf("qrestart --attach of root's job by nobody: %v", r)
+	}
+	if j := b.job(reply.ID); j.State != "held" || len(j.Segments) != 0 {
+		t.Errorf("root's interactive job: %+v", j)
+	}
+}
+
+// TestRedteamMailAndShellOptions: -M addresses that sendmail (run by the
+// daemon as root) would take as its options, or as several addresses; a
+// relative -S; control characters in -A: refused in one line.
+func TestRedteamMailAndShellOptions(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	b := newBatch(t, "")
+	as := cmdOpts{dir: b.work, cred: cred}
+	s := b.script("m.sh", "#!/bin/sh\ntrue\n")
+	for _, c := range [][]string{
+		{"-M", "-oQ/tmp/x"}, {"-M", "-C/etc/shadow"}, {"-M", "root@localhost -X/tmp/log"}, {"-M", "a\nb"},
+		{"-M", "x,-bs"}, {"-S", "sh"}, {"-S", "../bin/sh"}, {"-A", "acct\x1b]0;x\a"}, {"-P", "p\nq"},
+	} {
+		r := b.runWith(as, "qsub", append(c, s)...)
+		if r.code == 0 || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || r.stderr == "" {
+			t.Errorf("qsub %q by nobody: %v; want one line of refusal", c, r)
+		}
+	}
+	if n := len(b.jobs()); n != 0 {
+		t.Errorf("%d jobs made", n)
+	}
+}
