@@ -824,3 +824,86 @@ func TestRedteamMailAndShellOptions(t *testing.T) {
 		t.Errorf("%d jobs made", n)
 	}
 }
+
+// TestRedteamSetuidProcessInCheckpoint: the job runs a set-user-ID root
+// program (passwd, which waits for the old password on a pipe with
+// effective uid 0) whose standard error is a file of the user's. qhold
+// checkpoints the job (the image is authentic: its processes come back as
+// they were, passwd as root); the user replaces the file by a symbolic
+// link to a file of root's (/etc/shadow, in real life) and releases the
+// job. The restore opened passwd's descriptions with passwd's identity,
+// root's, by their paths, through the link: passwd then wrote its
+// complaint into root's file. A process of an authentic image that has
+// more rights than the job's owner gets back only the very files it had
+// open; another file at their path is opened as the owner (refused here:
+// the descriptor comes back closed).
+func TestRedteamSetuidProcessInCheckpoint(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	batchNeedRoot(t)
+	const passwd = "/usr/bin/passwd"
+	if st, err := os.Stat(passwd); err != nil || st.Mode()&os.ModeSetuid == 0 {
+		t.Skipf("%s is not a set-user-ID program here", passwd)
+	}
+	b := newBatch(t, "")
+	as := cmdOpts{dir: b.work, cred: cred}
+	precious := filepath.Join(b.home, "precious")
+	const content = "root:$6$secret:20000:0:99999:7:::\n"
+	rootFile(t, precious, content, 0o600)
+	dir := filepath.Join(b.work, "setuid")
+	os.Mkdir(dir, 0o755)
+	os.Chown(dir, int(cred.Uid), int(cred.Gid))
+	out := filepath.Join(dir, "out")
+	id := b.qsubWith(as, "-j", "oe", "-o", out, "-d", dir, b.script("suid.sh", `#!/bin/sh
+{ while [ ! -e go ]; do sleep 0.1; done; } | `+passwd+` >/dev/null 2>>evil
+echo "passwd: $?"
+`))
+	b.waitState(id, "running")
+	b.waitFor("passwd to wait as root", func() bool {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); cwd != dir {
+				continue
+			}
+			if exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); exe == passwd && procUID(pid) == "65534 0 0 0" {
+				return true
+			}
+		}
+		return false
+	})
+	if r := b.runWith(as, "qhold", jobArg(id)); r.code != 0 {
+		t.Fatalf("qhold: %v", r)
+	}
+	if j := b.waitState(id, "held"); len(j.Checkpoints) == 0 {
+		t.Fatalf("held without a checkpoint: %+v", j)
+	}
+	if r := runAs(t, cred, dir, "/bin/sh", "-c", "rm -f evil && ln -s "+precious+" evil && touch go"); r.code != 0 {
+		t.Fatalf("nobody's swap: %v", r)
+	}
+	if r := b.runWith(as, "qrls", jobArg(id)); r.code != 0 {
+		t.Fatalf("qrls: %v", r)
+	}
+	j := b.waitState(id, "finished", "failed")
+	same(t, precious, content)
+	if got := b.readFile(out); j.State != "finished" || !strings.Contains(got, "passwd: ") {
+		t.Errorf("the job: %s (%s), output %q", j.State, j.Reason, got)
+	}
+	if !strings.Contains(b.log()+supervisorLogs(b), "evil") {
+		t.Errorf("no warning names the file that was replaced")
+	}
+}
+
+// supervisorLogs returns the supervisors' logs of a state directory.
+func supervisorLogs(b *batch) string {
+	var all []byte
+	logs, _ := filepath.Glob(filepath.Join(b.home, "run", "*", "supervisor.log"))
+	for _, l := range logs {
+		data, _ := os.ReadFile(l)
+		all = append(all, data...)
+	}
+	return string(all)
+}
