@@ -907,3 +907,61 @@ func supervisorLogs(b *batch) string {
 	}
 	return string(all)
 }
+
+// TestRedteamOverflowingResources: resource requests whose products or
+// conversions overflow (chunks times CPUs, sizes, durations, dates,
+// indices): a request that wrapped to a small or negative number would
+// pass the limits and take more of the machine than it has. Each is
+// refused in one line or recorded as asked; no accepted job asks for
+// fewer than one CPU or a negative size or time, and the daemon goes on.
+func TestRedteamOverflowingResources(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	b := newBatch(t, "")
+	as := cmdOpts{dir: b.work, cred: cred}
+	s := b.script("r.sh", "#!/bin/sh\ntrue\n")
+	for _, c := range [][]string{
+		{"-l", "select=4611686018427387904:ncpus=4"}, {"-l", "select=2:ncpus=9223372036854775807"},
+		{"-l", "select=3:ncpus=1:mem=4611686018427387904b"}, {"-l", "ncpus=-1"}, {"-l", "ncpus=0"},
+		{"-l", "mem=9223372036854775807kb"}, {"-l", "mem=-1gb"}, {"-l", "nodes=4611686018427387904:ppn=4"},
+		{"-l", "procs=-5"}, {"-l", "walltime=2562047:47:17"}, {"-l", "walltime=-1"}, {"-l", "cput=99999999999:00:00"},
+		{"-l", "select=1:ncpus=1:mpiprocs=-3"}, {"-l", "select=1:ncpus=1:ompthreads=9223372036854775807"},
+		{"-a", "999912312359"}, {"-p", "-99999"}, {"-p", "9223372036854775808"},
+		{"-J", "0-9223372036854775807:1"}, {"-J", "-5-3"}, {"-J", "1-3:0"}, {"-c", "-3"}, {"-c", "9999999999999999"},
+		{"-W", "umask=-1"},
+	} {
+		r := b.runWith(as, "qsub", append(append([]string{"-h"}, c...), s)...)
+		if r.code != 0 {
+			if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || r.stderr == "" || strings.Contains(r.stderr, "goroutine") {
+				t.Errorf("qsub %q by nobody: %v; want one line of refusal", c, r)
+			}
+			continue
+		}
+		id, err := parseSubmitted(r.stdout)
+		if err != nil {
+			t.Errorf("qsub %q printed %q", c, r.stdout)
+			continue
+		}
+		for _, j := range b.jobs(id) {
+			if j.NCPUs < 1 || j.NCPUs > 1<<20 || j.MemBytes < 0 || j.WalltimeSec < 0 || j.CPUTimeSec < 0 || j.Nodect < 1 {
+				t.Errorf("qsub %q accepted as ncpus %d mem %d walltime %v cput %v nodect %d", c, j.NCPUs, j.MemBytes, j.WalltimeSec, j.CPUTimeSec, j.Nodect)
+			}
+		}
+	}
+	if !b.running() {
+		t.Fatal("lazarusd stopped")
+	}
+	id := b.qsub(s)
+	if j := b.waitState(id, "finished", "failed"); j.State != "finished" {
+		t.Errorf("root's job afterwards: %+v", j)
+	}
+	if strings.Contains(b.log(), "panic") {
+		t.Errorf("lazarusd panicked:\n%s", b.log())
+	}
+}
+
+// parseSubmitted reads qsub's N.SERVER or N[].SERVER.
+func parseSubmitted(out string) (uint64, error) {
+	s, _, _ := strings.Cut(strings.TrimSpace(out), ".")
+	return strconv.ParseUint(strings.TrimSuffix(s, "[]"), 10, 64)
+}
