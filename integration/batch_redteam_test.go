@@ -965,3 +965,81 @@ func parseSubmitted(out string) (uint64, error) {
 	s, _, _ := strings.Cut(strings.TrimSpace(out), ".")
 	return strconv.ParseUint(strings.TrimSuffix(s, "[]"), 10, 64)
 }
+
+// waitSetuid waits for a process running exe as root for nobody, in dir.
+func waitSetuid(b *batch, dir, exe string) {
+	b.t.Helper()
+	b.waitFor(exe+" to wait as root", func() bool {
+		entries, _ := os.ReadDir("/proc")
+		for _, e := range entries {
+			pid, err := strconv.Atoi(e.Name())
+			if err != nil {
+				continue
+			}
+			if cwd, _ := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid)); cwd != dir {
+				continue
+			}
+			if got, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid)); got == exe && procUID(pid) == "65534 0 0 0" {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// TestRedteamSetuidUnlinkedFile: as TestRedteamSetuidProcessInCheckpoint,
+// but passwd's standard error is a file the user removed before the
+// checkpoint (the image keeps its content), and after it the user points
+// the file's directory to one of root's. The restore made the file again
+// in that directory as passwd, that is as root: a file of the user's
+// content, linked for a moment under the name it had (ld.so.preload, in
+// /etc). It is made as the job's owner now: refused, and the restart
+// fails naming the file.
+func TestRedteamSetuidUnlinkedFile(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	batchNeedRoot(t)
+	const passwd = "/usr/bin/passwd"
+	if st, err := os.Stat(passwd); err != nil || st.Mode()&os.ModeSetuid == 0 {
+		t.Skipf("%s is not a set-user-ID program here", passwd)
+	}
+	b := newBatch(t, "")
+	as := cmdOpts{dir: b.work, cred: cred}
+	private := filepath.Join(b.home, "private")
+	os.Mkdir(private, 0o755)
+	ctl, dir := filepath.Join(b.work, "ctl"), filepath.Join(b.work, "unl")
+	for _, d := range []string{ctl, dir} {
+		os.Mkdir(d, 0o755)
+		os.Chown(d, int(cred.Uid), int(cred.Gid))
+	}
+	out := filepath.Join(ctl, "out")
+	id := b.qsubWith(as, "-j", "oe", "-o", out, "-d", dir, b.script("unl.sh", `#!/bin/sh
+echo 'planted content' > ld.so.preload
+{ while [ ! -e `+ctl+`/go ]; do sleep 0.1; done; } | `+passwd+` >/dev/null 2>>ld.so.preload
+echo "passwd: $?"
+`))
+	b.waitState(id, "running")
+	waitSetuid(b, dir, passwd)
+	if r := runAs(t, cred, dir, "/bin/rm", "ld.so.preload"); r.code != 0 {
+		t.Fatalf("rm: %v", r)
+	}
+	if r := b.runWith(as, "qhold", jobArg(id)); r.code != 0 {
+		t.Fatalf("qhold: %v", r)
+	}
+	if j := b.waitState(id, "held"); len(j.Checkpoints) == 0 {
+		t.Fatalf("held without a checkpoint: %+v", j)
+	}
+	if r := runAs(t, cred, b.work, "/bin/sh", "-c", "mv unl unl.old && ln -s "+private+" unl && touch ctl/go"); r.code != 0 {
+		t.Fatalf("nobody's swap: %v", r)
+	}
+	if r := b.runWith(as, "qrls", jobArg(id)); r.code != 0 {
+		t.Fatalf("qrls: %v", r)
+	}
+	j := b.waitState(id, "finished", "failed")
+	if len(j.Checkpoints) == 0 || !strings.Contains(j.Checkpoints[0].Bad, "ld.so.preload") || !strings.Contains(j.Checkpoints[0].Bad, "permission denied") {
+		t.Errorf("the restart of passwd's unlinked file in root's directory: generations %+v, job %s (%s)", j.Checkpoints, j.State, j.Reason)
+	}
+	if entries, _ := os.ReadDir(private); len(entries) != 0 {
+		t.Errorf("root's directory has %d entries", len(entries))
+	}
+}
