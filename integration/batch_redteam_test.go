@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -1041,5 +1042,43 @@ echo "passwd: $?"
 	}
 	if entries, _ := os.ReadDir(private); len(entries) != 0 {
 		t.Errorf("root's directory has %d entries", len(entries))
+	}
+}
+
+// TestRedteamInteractiveTerminalGroup: the terminal of nobody's
+// interactive job was given the job's group, mode 0620: another user of
+// that group (here uid 4242 of nobody's group) wrote into it, escape
+// sequences included, and the owner saw it as the job's output. It is of
+// group tty now (as login gives terminals), and the other user's write is
+// refused.
+func TestRedteamInteractiveTerminalGroup(t *testing.T) {
+	t.Parallel()
+	batchNeedRoot(t)
+	cred := nobody(t)
+	b := newBatch(t, "")
+	os.Chmod(binDir, 0o755)
+	s := b.startOnTTYAs(t, cred, 24, 80, "qsub", "-I")
+	s.tty.expect(t, "ready")
+	s.typeLine(`echo "tty=$(tty) mode=$(stat -c %a:%g $(tty))"`)
+	s.tty.expect(t, "mode=")
+	m := regexp.MustCompile(`tty=(/dev/pts/\d+) mode=(\d+):(\d+)`).FindStringSubmatch(s.output())
+	if m == nil {
+		t.Fatalf("the job's terminal: %q", s.output())
+	}
+	if m[3] == strconv.Itoa(int(cred.Gid)) && m[2] != "600" {
+		t.Errorf("the job's terminal %s has mode %s for nobody's group %s", m[1], m[2], m[3])
+	}
+	neighbour := &syscall.Credential{Uid: 4242, Gid: cred.Gid, Groups: []uint32{cred.Gid}}
+	if r := runAs(t, neighbour, "/", "/bin/sh", "-c", "echo INJECTED-BY-4242 > "+m[1]); r.code == 0 {
+		t.Errorf("uid 4242 of nobody's group wrote to nobody's job's terminal %s", m[1])
+	}
+	s.typeLine("echo done-$((6*7))")
+	s.tty.expect(t, "done-42")
+	if strings.Contains(s.output(), "INJECTED-BY-4242") {
+		t.Errorf("the owner's terminal shows what uid 4242 wrote: %q", s.output())
+	}
+	s.typeLine("exit 0")
+	if code := s.exitCode(); code != 0 {
+		t.Errorf("qsub exited %d", code)
 	}
 }
