@@ -1082,3 +1082,30 @@ func TestRedteamInteractiveTerminalGroup(t *testing.T) {
 		t.Errorf("qsub exited %d", code)
 	}
 }
+
+// TestRedteamRestartOddGenerations: qrestart's request names the
+// generation to restart from: negative, past any, of a job that has none,
+// or of root's job. Each is refused in one line and the jobs stay held.
+func TestRedteamRestartOddGenerations(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	b := newBatch(t, "")
+	as := cmdOpts{dir: b.work, cred: cred}
+	s := b.script("g.sh", "#!/bin/sh\ntrue\n")
+	mine := b.qsubWith(as, "-h", s)
+	root := b.qsub("-h", s)
+	for _, req := range []proto.RestartRequest{
+		{ID: mine, Gen: -1}, {ID: mine, Gen: 1 << 40}, {ID: mine, Gen: 1}, {ID: mine},
+		{ID: root, Gen: 1}, {ID: root}, {ID: 1 << 62, Gen: 1},
+	} {
+		resp, err := rawAs(t, b, cred, request(t, proto.OpRestart, req))
+		if err != nil || !refused(resp) {
+			t.Errorf("restart %+v by nobody: %+v %v; want one error line", req, resp, err)
+		}
+	}
+	for _, id := range []uint64{mine, root} {
+		if j := b.job(id); j.State != "held" || len(j.Segments) != 0 {
+			t.Errorf("job %d: %s, %d runs", id, j.State, len(j.Segments))
+		}
+	}
+}
