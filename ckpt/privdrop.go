@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,11 +41,60 @@ func (r *restorer) openCreds(p *rproc) creds {
 	return creds{UID: [4]int{o.UID, o.UID, o.UID, o.UID}, GID: [4]int{o.GID, o.GID, o.GID, o.GID}, Groups: o.Groups}
 }
 
+// exceedsOwner reports whether p's files are opened with more than the
+// Owner has: p is a process of an authentic image that ran with another
+// file system identity than the owner's (a set-user-ID program of the
+// owner's job: passwd waiting for a password, as root). Its descriptions
+// are reopened by path with that identity, and the owner may have
+// replaced what is at the path since the checkpoint (a symbolic link to
+// /etc/shadow): such a process gets back only the very files it had open
+// (their device and inode), anything else is opened as the owner.
+func (r *restorer) exceedsOwner(p *rproc) bool {
+	o := r.opts.Owner
+	if o == nil || o.UID == 0 || !p.authentic || os.Geteuid() != 0 {
+		return false
+	}
+	c := p.meta.Creds
+	if c.UID[3] != o.UID || c.GID[3] != o.GID {
+		return true
+	}
+	for _, g := range c.Groups {
+		if g != o.GID && !slices.Contains(o.Groups, g) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownerCreds is the Owner's identity.
+func (r *restorer) ownerCreds() creds {
+	o := r.opts.Owner
+	return creds{UID: [4]int{o.UID, o.UID, o.UID, o.UID}, GID: [4]int{o.GID, o.GID, o.GID, o.GID}, Groups: o.Groups}
+}
+
+// checkpointedAt reports whether f's path leads to the file f had open
+// (false when the image does not say which file that was).
+func checkpointedAt(f fileDesc) bool {
+	if f.File == nil || f.File.Ino == 0 {
+		return false
+	}
+	var st unix.Stat_t
+	stat := unix.Stat
+	if f.Flags&unix.O_NOFOLLOW != 0 {
+		stat = unix.Lstat
+	}
+	return stat(f.Path, &st) == nil && st.Ino == f.File.Ino && st.Dev == f.File.Dev
+}
+
 // checkOpenable tells, before anything starts, whether f may be opened
-// as it was (read, write or both) with the identity of openCreds. As root
-// it has nothing to say.
+// as it was (read, write or both) with the identity of openCreds (the
+// Owner's for a file that replaced the one a process with more rights
+// than the Owner had open). As root it has nothing to say.
 func (r *restorer) checkOpenable(p *rproc, f fileDesc) error {
 	c := r.openCreds(p)
+	if r.exceedsOwner(p) && !checkpointedAt(f) {
+		c = r.ownerCreds()
+	}
 	if os.Geteuid() != 0 || c.UID[3] == 0 && c.GID[3] == 0 {
 		return nil
 	}
@@ -75,10 +125,30 @@ func (r *restorer) checkOpenable(p *rproc, f fileDesc) error {
 
 // openFile opens the description f by its path with flags: as openCreds
 // (see openDescriptions), and, when that is root's and the file opened is
-// not the one checkpointed, again with the process's own rights.
+// not the one checkpointed, again with the process's own rights. For a
+// process with more rights than the Owner (exceedsOwner), a file that is
+// not the one checkpointed is opened as the Owner, and is not even opened
+// with the process's rights first (opening a device can act).
 func (r *restorer) openFile(p *rproc, f fileDesc, flags int) (int, error) {
+	exceeds := r.exceedsOwner(p)
+	fallback := p.meta.Creds
+	if exceeds {
+		fallback = r.ownerCreds()
+	}
+	open := func() (int, error) {
+		var fd int
+		err := asFileUser(fallback, func() error {
+			var err error
+			fd, err = unix.Open(f.Path, flags, 0)
+			return err
+		})
+		return fd, err
+	}
+	if exceeds && !checkpointedAt(f) {
+		return open()
+	}
 	fd, err := unix.Open(f.Path, flags, 0)
-	if err != nil || r.opts.Owner != nil || os.Geteuid() != 0 || f.File == nil || f.File.Ino == 0 {
+	if err != nil || !exceeds && (r.opts.Owner != nil || os.Geteuid() != 0) || f.File == nil || f.File.Ino == 0 {
 		return fd, err
 	}
 	var st unix.Stat_t
@@ -89,11 +159,6 @@ func (r *restorer) openFile(p *rproc, f fileDesc, flags int) (int, error) {
 	if st.Ino == f.File.Ino && st.Dev == f.File.Dev {
 		return fd, nil
 	}
-	unix.Close(fd)
-	err = asFileUser(p.meta.Creds, func() error {
-		var err error
-		fd, err = unix.Open(f.Path, flags, 0)
-		return err
-	})
-	return fd, err
+	unix.Close(fd) // replaced between the look and the open
+	return open()
 }

@@ -365,6 +365,12 @@ func (r *restorer) check(p *rproc) error {
 			if !errors.As(err, &fc) {
 				err = fmt.Errorf("%s: %w", rg.File.Path, err)
 			}
+			if fc != nil && fc.Replaced && r.exceedsOwner(p) {
+				// It maps its files with its own rights (a set-uid
+				// program's, root's): another file at the path is never
+				// mapped for it, forced or not (privdrop.go).
+				return r.fail(p, fmt.Errorf("map file %w: it ran with more rights than uid %d, who may have replaced it", err, r.opts.Owner.UID))
+			}
 			if e := r.forceable(r.fail(p, fmt.Errorf("map file %w", err))); e != nil {
 				return e
 			}

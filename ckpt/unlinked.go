@@ -231,16 +231,23 @@ func (r *restorer) makeUnlinked(p *rproc, f fileDesc) (int, error) {
 	if memfd {
 		fd, err = unix.MemfdCreate(strings.TrimPrefix(path, "/memfd:"), unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	} else {
-		dir := filepath.Dir(path)
-		fd, err = unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, mode)
-		if err == unix.EOPNOTSUPP || err == unix.EISDIR {
-			// No O_TMPFILE on this filesystem: a name made and removed.
-			fd, err = tmpfileByName(dir, mode)
-		}
-		if err == unix.ENOENT {
-			r.warn("%s(%d) fd %d: the directory of unlinked file %s is gone: made in %s", p.comm(), p.meta.PID, f.FD, path, os.TempDir())
-			fd, err = unix.Open(os.TempDir(), unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, mode)
-		}
+		// A process with more rights than the Owner (a set-uid program of
+		// the job, exceedsOwner) has its file made, and named again, as
+		// the Owner: the directory is found by its path, which the owner
+		// may have pointed since to one only root may write.
+		err = r.asMaker(p, func() error {
+			dir := filepath.Dir(path)
+			fd, err = unix.Open(dir, unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, mode)
+			if err == unix.EOPNOTSUPP || err == unix.EISDIR {
+				// No O_TMPFILE on this filesystem: a name made and removed.
+				fd, err = tmpfileByName(dir, mode)
+			}
+			if err == unix.ENOENT {
+				r.warn("%s(%d) fd %d: the directory of unlinked file %s is gone: made in %s", p.comm(), p.meta.PID, f.FD, path, os.TempDir())
+				fd, err = unix.Open(os.TempDir(), unix.O_TMPFILE|unix.O_RDWR|unix.O_CLOEXEC, mode)
+			}
+			return err
+		})
 	}
 	if err != nil {
 		return -1, err
@@ -284,7 +291,7 @@ func (r *restorer) makeUnlinked(p *rproc, f fileDesc) (int, error) {
 		}
 	}
 	if !memfd && !tmpfileName(path, f.File) {
-		fd = renameUnlinked(fd, path)
+		r.asMaker(p, func() error { fd = renameUnlinked(fd, path); return nil })
 	}
 	if u := f.Unl; u != nil && memfd && u.Seals != 0 {
 		if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, u.Seals); err != nil {
@@ -293,6 +300,15 @@ func (r *restorer) makeUnlinked(p *rproc, f fileDesc) (int, error) {
 		}
 	}
 	return fd, nil
+}
+
+// asMaker runs fn, which makes or names p's unlinked file, as the Owner
+// when p has more rights than the Owner, else as it is.
+func (r *restorer) asMaker(p *rproc, fn func() error) error {
+	if !r.exceedsOwner(p) {
+		return fn()
+	}
+	return asFileUser(r.ownerCreds(), fn)
 }
 
 // tmpfileName reports whether path is the name the kernel gives a file

@@ -54,12 +54,17 @@ func StateDir(flag string) string {
 
 // Config is the daemon's configuration.
 type Config struct {
-	Slots           int           // CPUs handed out to jobs (ncpus)
-	Memory          int64         // bytes handed out to jobs (mem); 0: memory is not scheduled
-	DefaultQueue    string        // queue of qsub without -q
-	ServerName      string        // server part of job ids; "": the host's short name (Server)
-	MaxRunning      int           // jobs running at once on the machine; 0: no limit but slots
-	MaxUserRunning  int           // jobs running at once per user, all queues; 0: no limit
+	Slots          int    // CPUs handed out to jobs (ncpus)
+	Memory         int64  // bytes handed out to jobs (mem); 0: memory is not scheduled
+	DefaultQueue   string // queue of qsub without -q
+	ServerName     string // server part of job ids; "": the host's short name (Server)
+	MaxRunning     int    // jobs running at once on the machine; 0: no limit but slots
+	MaxUserRunning int    // jobs running at once per user, all queues; 0: no limit
+	// MaxUserJobs bounds the jobs one user (not root, not an operator) has
+	// in the store, ended ones included until they are purged: each holds
+	// its script (up to 16 MiB) in the state directory, which a user
+	// submitting without end would fill. 0: no limit.
+	MaxUserJobs     int
 	DefaultWalltime time.Duration // walltime of jobs that ask for none; 0: none
 	MaxWalltime     time.Duration // largest walltime a job may ask for; 0: no limit
 	KillGrace       time.Duration // between SIGTERM and SIGKILL when a job is killed
@@ -159,6 +164,7 @@ func Default(m Machine) Config {
 
 		MaxConnections:     1024,
 		MaxUserConnections: 64,
+		MaxUserJobs:        10000,
 
 		PelogTimeout:  30 * time.Second,
 		Sendmail:      "/usr/sbin/sendmail",

@@ -69,7 +69,7 @@ etcd_key = /etc/lazarus/node.key
 		Slots: 4, Memory: 2 << 30, DefaultQueue: "long", MaxRunning: 3, MaxUserRunning: 2,
 		DefaultWalltime: time.Hour, MaxWalltime: 48 * time.Hour, KillGrace: 30 * time.Second,
 		Operators: []string{"alice", "bob"}, QueryOtherJobs: true, KeepFinished: 24 * time.Hour, LogLevel: "debug",
-		CheckpointKeep: 3, CheckpointFullEvery: 8, CheckpointHour: time.Second, MaxConnections: 500, MaxUserConnections: 20,
+		CheckpointKeep: 3, CheckpointFullEvery: 8, CheckpointHour: time.Second, MaxConnections: 500, MaxUserConnections: 20, MaxUserJobs: 10000,
 		Prologue: "/etc/lazarus/prologue", Epilogue: "/etc/lazarus/epilogue", PelogTimeout: 10 * time.Second,
 		Sendmail: "/usr/lib/sendmail", MailFrom: "batch@example.org", MailPerMinute: 5,
 		EtcdEndpoints: []string{"http://10.0.0.1:2379", "https://etcd2:2379"}, EtcdPrefix: "/site/lazarus",

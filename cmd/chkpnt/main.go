@@ -17,9 +17,14 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"lazarus/ckpt"
+	"lazarus/internal/ckptui"
 )
 
 func main() {
+	if err := ckptui.RefuseSetID("chkpnt"); err != nil {
+		fmt.Fprintln(os.Stderr, "chkpnt:", err)
+		os.Exit(1)
+	}
 	app := newApp(os.Stdin, os.Stdout, os.Stderr)
 	err := app.Run(os.Args)
 	writeStatus(err)

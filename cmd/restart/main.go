@@ -21,6 +21,10 @@ import (
 )
 
 func main() {
+	if err := ckptui.RefuseSetID("restart"); err != nil {
+		fmt.Fprintln(os.Stderr, "restart:", err)
+		os.Exit(1)
+	}
 	app := newApp(os.Stdin, os.Stdout, os.Stderr)
 	err := app.Run(os.Args)
 	if err != nil {

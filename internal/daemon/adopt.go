@@ -48,6 +48,9 @@ func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage)
 			return reply, err
 		}
 	}
+	if err := d.userJobsLimit(who); err != nil {
+		return nil, err
+	}
 	if !filepath.IsAbs(req.Image) || !filepath.IsAbs(req.Workdir) {
 		return nil, badRequest("image %q and working directory %q must be absolute paths", req.Image, req.Workdir)
 	}

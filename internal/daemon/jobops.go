@@ -48,6 +48,9 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 	if len(req.Script) > proto.MaxScript {
 		return nil, badRequest("the script is %d bytes, more than the %d a job script may have", len(req.Script), proto.MaxScript)
 	}
+	if err := d.userJobsLimit(who); err != nil {
+		return nil, err
+	}
 	j, err := d.newJob(who, &req)
 	if err != nil {
 		return nil, err
@@ -114,6 +117,26 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 		id = jobs.ArrayForm(j.ID)
 	}
 	return proto.SubmitReply{ID: uint64(id), Queue: j.Queue, Server: d.config().Server()}, nil
+}
+
+// userJobsLimit refuses a new job to a user who has max_user_jobs already
+// (root and operators have no limit): every job keeps its script in the
+// state directory until it is purged, and the spool is everyone's.
+func (d *Daemon) userJobsLimit(who caller) error {
+	limit := d.config().MaxUserJobs
+	if limit <= 0 || d.operator(who) {
+		return nil
+	}
+	n := 0
+	for j := range d.store.View().JobsOf(who.uid) {
+		if j.ID.IsSubjob() {
+			continue // its array's, which is counted
+		}
+		if n++; n >= limit {
+			return conflict("%s has %d jobs, the most one user may have (max_user_jobs), ended ones included until they are purged; delete some (qdel) and try again", who.name, n)
+		}
+	}
+	return nil
 }
 
 // validKey checks a submission key: 1 to MaxKey letters, digits, '-' or

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -119,12 +121,33 @@ func openTerminal(log *slog.Logger, runDir string, spec *Spec) (_ *ptyRelay, ret
 			s.Close()
 		}
 	}()
+	// The terminal's group is tty, as login and sshd give it (write and
+	// wall are set-group-ID tty), never the job's group: with mode 0620
+	// every other member of that group (users, a project's group_list)
+	// could write to the job's terminal, escape sequences included. A
+	// terminal that is not of group tty is for its owner alone.
+	ttyGID := -1
+	if g, err := user.LookupGroup("tty"); err == nil {
+		if n, err := strconv.Atoi(g.Gid); err == nil {
+			ttyGID = n
+		}
+	}
 	if spec.SetIDs {
-		if err := s.Chown(int(spec.UID), int(spec.GID)); err != nil {
+		gid := int(spec.GID)
+		if ttyGID >= 0 {
+			gid = ttyGID
+		}
+		if err := s.Chown(int(spec.UID), gid); err != nil {
 			return nil, fmt.Errorf("give %s to uid %d: %w", name, spec.UID, err)
 		}
 	}
-	if err := s.Chmod(0o620); err != nil {
+	mode := os.FileMode(0o600)
+	if fi, err := s.Stat(); err == nil && ttyGID >= 0 {
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Gid) == ttyGID {
+			mode = 0o620
+		}
+	}
+	if err := s.Chmod(mode); err != nil {
 		return nil, err
 	}
 	// A size until the client sends its own: programs started before
