@@ -292,6 +292,53 @@ type syscallError struct {
 func (e *syscallError) Error() string { return e.name + ": " + e.errno.Error() }
 func (e *syscallError) Unwrap() error { return e.errno }
 
+// run runs injected code at entry, codeLen bytes ending with an int3,
+// with the registers set sets (the others as the task's own), until the
+// int3: several system calls for one round trip through the tracer. The
+// trap's SIGTRAP is a signal-delivery stop the next resume discards; as
+// a step's, it is not for a task with sysStops.
+func (t *task) run(name string, entry, codeLen uint64, set func(*unix.PtraceRegs)) error {
+	r := t.orig
+	r.Rip = entry
+	r.Orig_rax = ^uint64(0)
+	set(&r)
+	if err := ptraceSetRegs(t.pid, &r); err != nil {
+		return err
+	}
+	if err := ptraceCont(t.pid, 0); err != nil {
+		return err
+	}
+	for {
+		ws, err := waitStop(t.pid)
+		if err != nil {
+			return fmt.Errorf("inject %s: %w", name, err)
+		}
+		if ev := ws.TrapCause(); ws.StopSignal() == unix.SIGTRAP && ev > 0 {
+			if t.onEvent != nil {
+				if err := t.onEvent(ev); err != nil {
+					return err
+				}
+			}
+			if err := ptraceCont(t.pid, 0); err != nil {
+				return err
+			}
+			continue
+		}
+		if ws.StopSignal() != unix.SIGTRAP {
+			return fmt.Errorf("inject %s: tracee stopped by signal %d", name, ws.StopSignal())
+		}
+		break
+	}
+	out, err := ptraceGetRegs(t.pid)
+	if err != nil {
+		return err
+	}
+	if out.Rip != entry+codeLen {
+		return fmt.Errorf("inject %s: tracee stopped at %#x, not at the end of the code at %#x", name, out.Rip, entry)
+	}
+	return nil
+}
+
 // call runs system call nr with args in the tracee and returns its result.
 func (t *task) call(name string, nr uintptr, args ...uint64) (uint64, error) {
 	r := t.orig
