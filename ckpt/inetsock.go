@@ -48,6 +48,11 @@ type inetSock struct {
 	// Pending: a listener's connections waiting to be accepted, each
 	// from a socket of the tree (State inetPending; tcppending.go).
 	Pending int `json:"pending,omitempty"`
+	// Linger is SO_LINGER when it is on; Congestion the TCP congestion
+	// control (TCP_CONGESTION) when it is not the system's default: the
+	// options that are not integers.
+	Linger     *unix.Linger `json:"linger,omitempty"`
+	Congestion string       `json:"congestion,omitempty"`
 }
 
 // Socket states the engine restores.
@@ -111,6 +116,9 @@ var savedOpts = []struct {
 	stream      bool // TCP only
 	v6          bool // IPv6 only
 }{
+	// IP_TOS first: setting it sets SO_PRIORITY too (rt_tos2priority),
+	// which comes after it.
+	{unix.IPPROTO_IP, unix.IP_TOS, false, false},
 	{unix.SOL_SOCKET, unix.SO_REUSEADDR, false, false},
 	{unix.SOL_SOCKET, unix.SO_REUSEPORT, false, false},
 	{unix.SOL_SOCKET, unix.SO_KEEPALIVE, false, false},
@@ -124,6 +132,36 @@ var savedOpts = []struct {
 	{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, true, false},
 	{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, true, false},
 	{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, false, true},
+	{unix.SOL_SOCKET, unix.SO_RCVLOWAT, false, false},
+	{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, true, false},
+	{unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, true, false},
+	{unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, true, false},
+	// IPv4 header fields and receive options: of IPv4 sockets only, the
+	// multicast ones of UDP only (optSaved).
+	{unix.IPPROTO_IP, unix.IP_TTL, false, false},
+	{unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, false, false},
+	{unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, false, false},
+	{unix.IPPROTO_IP, unix.IP_RECVTOS, false, false},
+	{unix.IPPROTO_IP, unix.IP_RECVTTL, false, false},
+	{unix.IPPROTO_IP, unix.IP_PKTINFO, false, false},
+	{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, false, true},
+	{unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, false, true},
+	{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, false, true},
+}
+
+// optSaved reports whether an option of savedOpts is one of a socket of
+// family and typ. setsockopt refuses IP_MULTICAST_TTL on a stream socket
+// (EINVAL), and the IPPROTO_IP options are left to IPv4 sockets.
+func optSaved(level, name int, stream, v6 bool, family, typ int) bool {
+	switch {
+	case stream && typ != unix.SOCK_STREAM, v6 && family != unix.AF_INET6:
+		return false
+	case level == unix.IPPROTO_IP && family != unix.AF_INET:
+		return false
+	case level == unix.IPPROTO_IP && (name == unix.IP_MULTICAST_TTL || name == unix.IP_MULTICAST_LOOP):
+		return typ == unix.SOCK_DGRAM
+	}
+	return true
 }
 
 // grabFD takes a copy of descriptor fd of process pid (pidfd_getfd): the
@@ -232,7 +270,7 @@ func (d *dumper) describeInet(fd int, f *fileDesc) (ok bool, refuse string, err 
 	ap, _ := netip.ParseAddrPort(is.Local)
 	bound := ap.Port() != 0
 	for _, o := range savedOpts {
-		if (o.stream && typ != unix.SOCK_STREAM) || (o.v6 && family != unix.AF_INET6) {
+		if !optSaved(o.level, o.name, o.stream, o.v6, family, typ) {
 			continue
 		}
 		v, err := unix.GetsockoptInt(s, o.level, o.name)
@@ -246,6 +284,16 @@ func (d *dumper) describeInet(fd int, f *fileDesc) (ok bool, refuse string, err 
 			v /= 2
 		}
 		is.Opts = append(is.Opts, sockOpt{o.level, o.name, v})
+	}
+	if l, err := unix.GetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER); err == nil && l.Onoff != 0 {
+		is.Linger = l
+	}
+	if typ == unix.SOCK_STREAM {
+		cc, err := unix.GetsockoptString(s, unix.IPPROTO_TCP, unix.TCP_CONGESTION)
+		def, _ := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
+		if err == nil && cc != strings.TrimSpace(string(def)) {
+			is.Congestion = cc
+		}
 	}
 	desc := func() string {
 		if is.Peer != "" {
@@ -603,6 +651,16 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 			return -1, errorf(fmt.Sprintf("setsockopt %d/%d", o.Level, o.Name), err)
 		}
 	}
+	if is.Linger != nil {
+		if err := unix.SetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER, is.Linger); err != nil {
+			return -1, errorf("SO_LINGER", err)
+		}
+	}
+	if is.Congestion != "" {
+		if err := unix.SetsockoptString(s, unix.IPPROTO_TCP, unix.TCP_CONGESTION, is.Congestion); err != nil {
+			return -1, errorf("TCP_CONGESTION "+is.Congestion, err)
+		}
+	}
 	var local, peer unix.Sockaddr
 	if is.State != inetUnbound {
 		if local, err = parseSockaddr(is.Family, is.Local); err != nil {
@@ -630,7 +688,11 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 			}
 		}
 	case inetListen:
-		if err := unix.Bind(s, local); err != nil {
+		err := unix.Bind(s, local)
+		if err == unix.EADDRINUSE && clearTimeWait(local) {
+			err = unix.Bind(s, local)
+		}
+		if err != nil {
 			return -1, errorf("bind", err)
 		}
 		if err := unix.Listen(s, is.Backlog); err != nil {

@@ -351,7 +351,11 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 			if err := cwdOf(e.p); err != nil {
 				return err
 			}
-			if err := removeSocketFile(r.fileCreds(e.p), s.Name); err != nil {
+			if s.Renamed != "" {
+				if err := asFileUser(r.fileCreds(e.p), func() error { return unix.Rename(s.Name, s.Renamed) }); err != nil {
+					return fmt.Errorf("fd %d: rename %s to %s: %w", e.f.FD, s.Name, s.Renamed, err)
+				}
+			} else if err := removeSocketFile(r.fileCreds(e.p), s.Name); err != nil {
 				return fmt.Errorf("fd %d: unlink %s: %w", e.f.FD, s.Name, err)
 			}
 		}
