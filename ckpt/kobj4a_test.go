@@ -38,6 +38,8 @@ var kobj4aCases = []kobjCase{
 	{name: "unixunlinked"},
 	{name: "tcpopts"},
 	{name: "udpopts"},
+	{name: "udp6opts"},
+	{name: "tcpserverclose"},
 	{name: "netlink", refuse: "is socket (netlink raw, protocol 0: not checkpointable)"},
 	{name: "packet", refuse: "is socket (packet datagram, protocol 0: not checkpointable)"},
 	{name: "packet", args: []string{"raw"}, refuse: "is socket (IPv4 raw, protocol 1: not checkpointable)"},
