@@ -717,7 +717,11 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 	switch is.State {
 	case inetUnbound:
 	case inetBound, inetConnected:
-		if err := unix.Bind(s, local); err != nil {
+		err := unix.Bind(s, local)
+		if err == unix.EADDRINUSE && is.Type == unix.SOCK_STREAM && clearTimeWait(local) {
+			err = unix.Bind(s, local)
+		}
+		if err != nil {
 			return -1, errorf("bind", err)
 		}
 		if peer != nil && is.Type == unix.SOCK_DGRAM {

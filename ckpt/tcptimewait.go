@@ -54,14 +54,15 @@ func parseProcNetAddr(s string) (addr [16]byte, port uint16, ok bool) {
 	return addr, uint16(p), err == nil
 }
 
-// socketsOnPort lists the TCP sockets of this network namespace whose
-// local port is port.
+// socketsOnPort lists the TCP sockets of this thread's network namespace
+// (the one its sockets and its netlink socket are made in) whose local
+// port is port.
 func socketsOnPort(port int) ([]timeWaitSock, error) {
 	var out []timeWaitSock
 	for _, f := range []struct {
 		file   string
 		family uint8
-	}{{"/proc/net/tcp", unix.AF_INET}, {"/proc/net/tcp6", unix.AF_INET6}} {
+	}{{"/proc/thread-self/net/tcp", unix.AF_INET}, {"/proc/thread-self/net/tcp6", unix.AF_INET6}} {
 		b, err := os.ReadFile(f.file)
 		if err != nil {
 			if os.IsNotExist(err) {
