@@ -278,7 +278,7 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 		return r, false, nil
 	}
 	if mp.shared() {
-		if msg := pastEOF(d.pid, mp, name); msg != "" && (deleted || !(mp.Major == 0 && mp.Minor == 1)) {
+		if msg := pastEOF(d.pid, mp, name); msg != "" {
 			return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: msg}
 		}
 		if deleted || mp.Major == 0 && mp.Minor == 1 {
