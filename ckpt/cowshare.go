@@ -264,13 +264,22 @@ type cowRestore struct {
 // come from the parent's image, under cowImage's rules).
 func (r *restorer) planCow(ctx context.Context) {
 	r.cow.ctx = ctx
-	// Processes set up before the heirs exist: pidfd targets, and session
-	// leaders of a pseudo terminal of the tree (takePTYControl).
+	// Processes set up before the heirs exist: pidfd targets, senders
+	// whose credentials queued unix messages carry (sendAgain names their
+	// new pids), and session leaders of a pseudo terminal of the tree
+	// (takePTYControl).
 	early := map[int]bool{}
 	for _, p := range r.procs {
 		for _, f := range p.meta.Files {
 			if f.Kind == fdAnon && f.Anon != nil && f.Anon.Type == "pidfd" {
 				early[f.Anon.PidfdPID] = true
+			}
+			if f.Kind == fdSocket && f.Sock != nil {
+				for _, m := range f.Sock.Queue {
+					if m.Creds != nil && m.Creds.PID != 0 {
+						early[int(m.Creds.PID)] = true
+					}
+				}
 			}
 		}
 	}

@@ -48,6 +48,16 @@ type inetSock struct {
 	// Pending: a listener's connections waiting to be accepted, each
 	// from a socket of the tree (State inetPending; tcppending.go).
 	Pending int `json:"pending,omitempty"`
+	// Linger is SO_LINGER when it is on; Congestion the TCP congestion
+	// control (TCP_CONGESTION) when it is not the system's default: the
+	// options that are not integers.
+	Linger     *unix.Linger `json:"linger,omitempty"`
+	Congestion string       `json:"congestion,omitempty"`
+	// RcvTimeo and SndTimeo are SO_RCVTIMEO and SO_SNDTIMEO when set;
+	// Device is SO_BINDTODEVICE (set before bind, as it steers it).
+	RcvTimeo *unix.Timeval `json:"rcvtimeo,omitempty"`
+	SndTimeo *unix.Timeval `json:"sndtimeo,omitempty"`
+	Device   string        `json:"device,omitempty"`
 }
 
 // Socket states the engine restores.
@@ -111,6 +121,9 @@ var savedOpts = []struct {
 	stream      bool // TCP only
 	v6          bool // IPv6 only
 }{
+	// IP_TOS first: setting it sets SO_PRIORITY too (rt_tos2priority),
+	// which comes after it.
+	{unix.IPPROTO_IP, unix.IP_TOS, false, false},
 	{unix.SOL_SOCKET, unix.SO_REUSEADDR, false, false},
 	{unix.SOL_SOCKET, unix.SO_REUSEPORT, false, false},
 	{unix.SOL_SOCKET, unix.SO_KEEPALIVE, false, false},
@@ -124,6 +137,38 @@ var savedOpts = []struct {
 	{unix.IPPROTO_TCP, unix.TCP_KEEPINTVL, true, false},
 	{unix.IPPROTO_TCP, unix.TCP_KEEPCNT, true, false},
 	{unix.IPPROTO_IPV6, unix.IPV6_V6ONLY, false, true},
+	{unix.SOL_SOCKET, unix.SO_RCVLOWAT, false, false},
+	{unix.SOL_SOCKET, unix.SO_MARK, false, false},
+	{unix.IPPROTO_TCP, unix.TCP_CORK, true, false},
+	{unix.IPPROTO_TCP, unix.TCP_USER_TIMEOUT, true, false},
+	{unix.IPPROTO_TCP, unix.TCP_NOTSENT_LOWAT, true, false},
+	{unix.IPPROTO_TCP, unix.TCP_DEFER_ACCEPT, true, false},
+	// IPv4 header fields and receive options: of IPv4 sockets only, the
+	// multicast ones of UDP only (optSaved).
+	{unix.IPPROTO_IP, unix.IP_TTL, false, false},
+	{unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, false, false},
+	{unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, false, false},
+	{unix.IPPROTO_IP, unix.IP_RECVTOS, false, false},
+	{unix.IPPROTO_IP, unix.IP_RECVTTL, false, false},
+	{unix.IPPROTO_IP, unix.IP_PKTINFO, false, false},
+	{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, false, true},
+	{unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, false, true},
+	{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, false, true},
+}
+
+// optSaved reports whether an option of savedOpts is one of a socket of
+// family and typ. setsockopt refuses IP_MULTICAST_TTL on a stream socket
+// (EINVAL), and the IPPROTO_IP options are left to IPv4 sockets.
+func optSaved(level, name int, stream, v6 bool, family, typ int) bool {
+	switch {
+	case stream && typ != unix.SOCK_STREAM, v6 && family != unix.AF_INET6:
+		return false
+	case level == unix.IPPROTO_IP && family != unix.AF_INET:
+		return false
+	case level == unix.IPPROTO_IP && (name == unix.IP_MULTICAST_TTL || name == unix.IP_MULTICAST_LOOP):
+		return typ == unix.SOCK_DGRAM
+	}
+	return true
 }
 
 // grabFD takes a copy of descriptor fd of process pid (pidfd_getfd): the
@@ -232,7 +277,7 @@ func (d *dumper) describeInet(fd int, f *fileDesc) (ok bool, refuse string, err 
 	ap, _ := netip.ParseAddrPort(is.Local)
 	bound := ap.Port() != 0
 	for _, o := range savedOpts {
-		if (o.stream && typ != unix.SOCK_STREAM) || (o.v6 && family != unix.AF_INET6) {
+		if !optSaved(o.level, o.name, o.stream, o.v6, family, typ) {
 			continue
 		}
 		v, err := unix.GetsockoptInt(s, o.level, o.name)
@@ -246,6 +291,27 @@ func (d *dumper) describeInet(fd int, f *fileDesc) (ok bool, refuse string, err 
 			v /= 2
 		}
 		is.Opts = append(is.Opts, sockOpt{o.level, o.name, v})
+	}
+	if l, err := unix.GetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER); err == nil && l.Onoff != 0 {
+		is.Linger = l
+	}
+	for _, t := range []struct {
+		name int
+		to   **unix.Timeval
+	}{{unix.SO_RCVTIMEO, &is.RcvTimeo}, {unix.SO_SNDTIMEO, &is.SndTimeo}} {
+		if tv, err := unix.GetsockoptTimeval(s, unix.SOL_SOCKET, t.name); err == nil && (tv.Sec != 0 || tv.Usec != 0) {
+			*t.to = tv
+		}
+	}
+	if dev, err := unix.GetsockoptString(s, unix.SOL_SOCKET, unix.SO_BINDTODEVICE); err == nil {
+		is.Device = dev
+	}
+	if typ == unix.SOCK_STREAM {
+		cc, err := unix.GetsockoptString(s, unix.IPPROTO_TCP, unix.TCP_CONGESTION)
+		def, _ := os.ReadFile("/proc/sys/net/ipv4/tcp_congestion_control")
+		if err == nil && cc != strings.TrimSpace(string(def)) {
+			is.Congestion = cc
+		}
 	}
 	desc := func() string {
 		if is.Peer != "" {
@@ -275,6 +341,11 @@ func (d *dumper) describeInet(fd int, f *fileDesc) (ok bool, refuse string, err 
 		// keeps them if their clients are members, or refuses.
 		is.State, is.Backlog, is.Pending = inetListen, int(backlog), int(unacked)
 	case state == unix.BPF_TCP_ESTABLISHED:
+		if oobPending(s) {
+			// Repair mode gives back the bytes of the queue, not the
+			// urgent pointer: the byte would come back in line.
+			return true, fmt.Sprintf("is socket (%s: urgent data (MSG_OOB) not read yet: a restored connection has no urgent pointer)", desc()), nil
+		}
 		is.State = inetEstablished
 	case state == unix.BPF_TCP_CLOSE && is.Peer == "" && bound:
 		is.State = inetBound
@@ -601,6 +672,31 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 		}
 		if err := unix.SetsockoptInt(s, o.Level, o.Name, o.Value); err != nil {
 			return -1, errorf(fmt.Sprintf("setsockopt %d/%d", o.Level, o.Name), err)
+		}
+	}
+	if is.Linger != nil {
+		if err := unix.SetsockoptLinger(s, unix.SOL_SOCKET, unix.SO_LINGER, is.Linger); err != nil {
+			return -1, errorf("SO_LINGER", err)
+		}
+	}
+	for _, t := range []struct {
+		name int
+		tv   *unix.Timeval
+	}{{unix.SO_RCVTIMEO, is.RcvTimeo}, {unix.SO_SNDTIMEO, is.SndTimeo}} {
+		if t.tv != nil {
+			if err := unix.SetsockoptTimeval(s, unix.SOL_SOCKET, t.name, t.tv); err != nil {
+				return -1, errorf("SO_RCVTIMEO/SO_SNDTIMEO", err)
+			}
+		}
+	}
+	if is.Device != "" {
+		if err := unix.BindToDevice(s, is.Device); err != nil {
+			return -1, errorf("SO_BINDTODEVICE "+is.Device, err)
+		}
+	}
+	if is.Congestion != "" {
+		if err := unix.SetsockoptString(s, unix.IPPROTO_TCP, unix.TCP_CONGESTION, is.Congestion); err != nil {
+			return -1, errorf("TCP_CONGESTION "+is.Congestion, err)
 		}
 	}
 	var local, peer unix.Sockaddr

@@ -282,6 +282,9 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 		return r, false, nil
 	}
 	if mp.shared() {
+		if msg := pastEOF(d.pid, mp, name); msg != "" {
+			return nil, false, &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: msg}
+		}
 		if deleted || mp.Major == 0 && mp.Minor == 1 {
 			// /dev/zero, SysV and memfd shared memory, or a shared file
 			// that is gone: save the content, restore as shared memory.
@@ -318,6 +321,31 @@ func (d *dumper) classify(mp mapping) (*region, bool, error) {
 	}
 	r.Kind, r.File = regionFile, &ref
 	return r, false, nil
+}
+
+// pastEOF says why shared mapping mp cannot be saved when it reaches
+// whole pages past the end of its file (cut after it was mapped): those
+// fault with SIGBUS, which no restore keeps for a mapping whose content it
+// saves (made again as shared memory, or as a tmpfs file as large as the
+// mapping). A shared mapping of a file that stays (regionShared) is mapped
+// again as it is: only the content-saved ones come here, and a mapping
+// whose file cannot be looked at is left to the rest of classify.
+func pastEOF(pid int, mp mapping, name string) string {
+	var st unix.Stat_t
+	if unix.Stat(fmt.Sprintf("/proc/%d/map_files/%x-%x", pid, mp.Start, mp.End), &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return ""
+	}
+	end := mp.Offset + (mp.End - mp.Start)
+	if (uint64(st.Size)+pageSize-1)/pageSize*pageSize >= end {
+		return ""
+	}
+	onFile := strings.HasPrefix(name, "/") && !strings.HasSuffix(name, " (deleted)")
+	var fs unix.Statfs_t
+	kept := unix.Statfs(fmt.Sprintf("/proc/%d/map_files/%x-%x", pid, mp.Start, mp.End), &fs) == nil && fs.Type == unix.TMPFS_MAGIC
+	if onFile && !kept && !strings.HasPrefix(name, "/tmp/") {
+		return "" // regionShared: mapped again from the file itself
+	}
+	return fmt.Sprintf("shared mapping %#x-%#x of %s reaches past the end of its file (%d bytes): its pages there fault (SIGBUS), and a restore of its saved content would make them memory", mp.Start, mp.End, name, st.Size)
 }
 
 // mapRef describes the file of mapping mp (named name), and returns the

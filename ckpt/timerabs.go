@@ -28,7 +28,7 @@ func (a *anonFile) timerExpiry() {
 		return
 	}
 	var now unix.Timespec
-	if unix.ClockGettime(int32(a.Clock), &now) != nil {
+	if unix.ClockGettime(int32(timeBase(a.Clock)), &now) != nil {
 		return
 	}
 	sec, nsec := now.Sec+a.Value[0], now.Nsec+a.Value[1]
@@ -36,4 +36,18 @@ func (a *anonFile) timerExpiry() {
 		sec, nsec = sec+1, nsec-1e9
 	}
 	a.Expires = [2]int64{sec, nsec}
+}
+
+// timeBase is the clock whose time an alarm clock keeps: clock_gettime
+// refuses CLOCK_REALTIME_ALARM and CLOCK_BOOTTIME_ALARM (EINVAL) on a
+// machine whose RTC cannot wake it (a VM), though timerfds of those clocks
+// work and count their time on the base clock.
+func timeBase(clock int) int {
+	switch clock {
+	case unix.CLOCK_REALTIME_ALARM:
+		return unix.CLOCK_REALTIME
+	case unix.CLOCK_BOOTTIME_ALARM:
+		return unix.CLOCK_BOOTTIME
+	}
+	return clock
 }

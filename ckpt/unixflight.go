@@ -146,6 +146,9 @@ func (t *dumpTree) resolveQueue(r fdRef, ino uint64, depth int) ([]sockMsg, erro
 	var q []sockMsg
 	for _, rm := range t.unixRaw[ino] {
 		m := rm.m
+		if err := t.credsSender(r, &m); err != nil {
+			return nil, err
+		}
 		for _, fd := range rm.fds {
 			if err := t.inFlight(r, &m, fd, depth); err != nil {
 				return nil, err
@@ -192,9 +195,12 @@ func peekEach(s int, sock *unixSock, each func(m *sockMsg, oob []byte) error) er
 		if flags&unix.MSG_TRUNC != 0 {
 			return fmt.Errorf("a message longer than %d bytes", len(buf))
 		}
-		if n == 0 && oobn == 0 && (sock.Type == unix.SOCK_STREAM || (sock.Type == unix.SOCK_SEQPACKET && sock.Shutdown&1 != 0)) {
-			// End of file: the peer shut down. (A record of zero bytes
-			// before it is taken for it.)
+		if n == 0 && (sock.Type == unix.SOCK_STREAM || (oobn == 0 && sock.Type == unix.SOCK_SEQPACKET && sock.Shutdown&1 != 0)) {
+			// End of file: the peer shut down, or this end for reading. A
+			// stream has no message of zero bytes, and the end of file
+			// of one comes with the credentials SO_PASSCRED asks for,
+			// at every peek. (A record of zero bytes before it is taken
+			// for it.)
 			return nil
 		}
 		m := sockMsg{Data: append([]byte(nil), buf[:n]...)}
@@ -231,6 +237,27 @@ func controlData(m *sockMsg, oob []byte) ([]int, error) {
 		}
 	}
 	return fds, nil
+}
+
+// credsSender refuses a message whose sender credentials (kept by the
+// kernel for SO_PASSCRED) name a process that has exited and is no member
+// of the tree: the restore sends each message again with its sender's
+// credentials, which only a live process can have (ESRCH), and the
+// receiver would find the restorer's instead.
+func (t *dumpTree) credsSender(r fdRef, m *sockMsg) error {
+	if m.Creds == nil || m.Creds.PID == 0 {
+		return nil
+	}
+	pid := int(m.Creds.PID)
+	for _, d := range t.procs {
+		if d.pid == pid {
+			return nil
+		}
+	}
+	if err := unix.Kill(pid, 0); err != unix.ESRCH {
+		return nil
+	}
+	return r.d.uncheckpointable(r.file().FD, fmt.Sprintf("is socket (a message queued in it carries the credentials (SCM_CREDENTIALS) of pid %d, which has exited: no sender can give them again)", pid))
 }
 
 // inFlight records descriptor fd (a copy installed here by a peek) in flight

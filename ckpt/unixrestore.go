@@ -351,7 +351,11 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 			if err := cwdOf(e.p); err != nil {
 				return err
 			}
-			if err := removeSocketFile(r.fileCreds(e.p), s.Name); err != nil {
+			if s.Renamed != "" {
+				if err := renameSocketFile(r.fileCreds(e.p), s.Name, s.Renamed); err != nil {
+					return fmt.Errorf("fd %d: rename %s to %s: %w", e.f.FD, s.Name, s.Renamed, err)
+				}
+			} else if err := removeSocketFile(r.fileCreds(e.p), s.Name); err != nil {
 				return fmt.Errorf("fd %d: unlink %s: %w", e.f.FD, s.Name, err)
 			}
 		}
@@ -529,6 +533,20 @@ func removeStaleSocket(path string) {
 		}
 		return
 	}
+}
+
+// renameSocketFile moves the socket file just bound at name to renamed,
+// with the rights of the image's owner, over nothing but a socket file
+// (the checkpointed run's, left there): an image names paths, and its
+// restart must not replace another file.
+func renameSocketFile(c creds, name, renamed string) error {
+	return asFileUser(c, func() error {
+		var st unix.Stat_t
+		if err := unix.Lstat(renamed, &st); err == nil && st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+			return fmt.Errorf("%s is there and is not a socket", renamed)
+		}
+		return unix.Rename(name, renamed)
+	})
 }
 
 // removeSocketFile removes path, with the rights of the image's owner, if

@@ -35,7 +35,11 @@ type unixSock struct {
 	// and an abstract name.
 	Name     string `json:"name,omitempty"`
 	Unlinked bool   `json:"unlinked,omitempty"` // Name is a path that was removed
-	Backlog  int    `json:"backlog,omitempty"`
+	// Renamed is where the socket file of an Unlinked name is now, when
+	// it was renamed within its directory: the restore binds the old
+	// name and renames it so, as the program did.
+	Renamed string `json:"renamed,omitempty"`
+	Backlog int    `json:"backlog,omitempty"`
 	// Pending lists the inodes of the connections waiting to be accepted
 	// (listener), in accept order.
 	Pending  []uint64  `json:"pending,omitempty"`
@@ -238,7 +242,29 @@ func (d *dumper) describeSocket(fd int, f *fileDesc, ino uint64) (string, error)
 	case unix.AF_UNIX:
 		return d.describeUnix(s, f, ino)
 	}
-	return "is socket", nil
+	return "is socket (" + socketKind(s, family) + ": not checkpointable)", nil
+}
+
+// socketKind names a socket the engine does not restore, for the message
+// that refuses it: its family, type and protocol (a netlink socket's
+// port, groups and queued notifications, a packet or raw socket's
+// filters and rings, are the kernel's and no restart makes them again).
+func socketKind(s, family int) string {
+	fam := map[int]string{unix.AF_INET: "IPv4", unix.AF_INET6: "IPv6", unix.AF_NETLINK: "netlink", unix.AF_PACKET: "packet",
+		unix.AF_VSOCK: "vsock", unix.AF_ALG: "AF_ALG", unix.AF_BLUETOOTH: "bluetooth", unix.AF_XDP: "XDP"}[family]
+	if fam == "" {
+		fam = fmt.Sprintf("family %d", family)
+	}
+	typ, _ := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_TYPE)
+	tname := map[int]string{unix.SOCK_STREAM: "stream", unix.SOCK_DGRAM: "datagram", unix.SOCK_RAW: "raw", unix.SOCK_SEQPACKET: "seqpacket", unix.SOCK_RDM: "rdm"}[typ]
+	if tname == "" {
+		tname = fmt.Sprintf("type %d", typ)
+	}
+	proto, err := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_PROTOCOL)
+	if err != nil {
+		return fam + " " + tname
+	}
+	return fmt.Sprintf("%s %s, protocol %d", fam, tname, proto)
 }
 
 // describeUnix fills f for unix socket s (a copy of the descriptor). It
@@ -264,6 +290,9 @@ func (d *dumper) describeUnix(s int, f *fileDesc, ino uint64) (string, error) {
 		}
 		var st unix.Stat_t
 		us.Unlinked = unix.Stat(path, &st) != nil || st.Ino != u.vfsIno || st.Mode&unix.S_IFMT != unix.S_IFSOCK
+		if us.Unlinked {
+			us.Renamed = renamedSocket(path, u.name, u.vfsIno)
+		}
 	}
 	if us.Opts, err = readSockOpts(s); err != nil {
 		return "", fmt.Errorf("%s(%d) fd %d: socket options: %w", d.comm, d.pid, f.FD, err)
@@ -273,6 +302,28 @@ func (d *dumper) describeUnix(s int, f *fileDesc, ino uint64) (string, error) {
 	}
 	f.Kind, f.Ino, f.Sock = fdSocket, ino, us
 	return "", nil
+}
+
+// renamedSocket looks in the directory of path (name as bound) for the
+// socket file of inode ino under another name, and returns that name as
+// the program would give it (relative to the same directory as name).
+// A socket file moved to another directory is not found: its name is
+// restored as removed.
+func renamedSocket(path, name string, ino uint64) string {
+	ents, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return ""
+	}
+	for _, e := range ents {
+		if e.Type()&os.ModeSocket == 0 {
+			continue
+		}
+		var st unix.Stat_t
+		if unix.Lstat(filepath.Join(filepath.Dir(path), e.Name()), &st) == nil && st.Ino == ino {
+			return filepath.Join(filepath.Dir(name), e.Name())
+		}
+	}
+	return ""
 }
 
 func readSockOpts(s int) (sockOpts, error) {
