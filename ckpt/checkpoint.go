@@ -59,6 +59,11 @@ type CheckpointOptions struct {
 	// regions whose writes were tracked without a gap (the rest whole),
 	// and names its parent (incremental.go). Implies Track.
 	Parent string
+	// Guard, if not 0, is the process that runs this checkpoint on the
+	// caller's behalf and watches it (chkpnt's own process; the engine
+	// runs in its worker): like the checkpointer itself, never a member
+	// of the tree, and not a target.
+	Guard int
 	// noSnap: copy-on-write twins, no userfaultfd snapshots (a second
 	// attempt after errSnapshotLost).
 	noSnap bool
@@ -103,7 +108,7 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 		}
 		return nil, err
 	}
-	if pid == os.Getpid() {
+	if opts.ourselves(pid) {
 		return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1, Msg: "a process cannot checkpoint itself"}
 	}
 	if st.State == 'Z' || st.State == 'X' {
@@ -159,6 +164,12 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 	}
 	res.Duration = time.Since(start)
 	return res, nil
+}
+
+// ourselves tells whether pid is the checkpointer, or the guard it works
+// for (CheckpointOptions.Guard).
+func (o CheckpointOptions) ourselves(pid int) bool {
+	return pid == os.Getpid() || (o.Guard > 0 && pid == o.Guard)
 }
 
 // memberExited reports that err is the end of a process of the tree other
@@ -455,7 +466,9 @@ func (d *dumper) withInjection(f func(t *task, scratch uint64) error) error {
 		return err
 	}
 	t := &task{pid: d.pid, orig: d.regs, sc: sc, sysStops: trapIgnored(d.pid)}
-	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
+	inj := injectMask(d.pid, d.pid)
+	t.parkBetweenCalls(d.meta.Threads[0].SigMask, inj)
+	if err := ptraceSetSigMask(d.pid, inj); err != nil {
 		return err
 	}
 	defer ptraceSetSigMask(d.pid, d.meta.Threads[0].SigMask)
@@ -522,7 +535,9 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 		tt := t
 		if i > 0 {
 			tt = &task{pid: th.TID, orig: d.tregs[i], sc: t.sc, sysStops: t.sysStops}
-			if err := ptraceSetSigMask(th.TID, injectMask(d.pid, th.TID)); err != nil {
+			inj := injectMask(d.pid, th.TID)
+			tt.parkBetweenCalls(th.SigMask, inj)
+			if err := ptraceSetSigMask(th.TID, inj); err != nil {
 				return err
 			}
 		}

@@ -307,7 +307,11 @@ func (t *dumpTree) scanTree() []int {
 		return pids
 	}
 	for i := 0; i < len(pids) && len(pids) < 4096; i++ {
-		pids = append(pids, childrenOf(pids[i])...)
+		for _, c := range childrenOf(pids[i]) {
+			if !t.opts.ourselves(c) {
+				pids = append(pids, c)
+			}
+		}
 	}
 	return pids
 }
@@ -344,6 +348,9 @@ func (t *dumpTree) freeze() error {
 	// Never ourselves: a program checkpointing its own tree is chkpnt's
 	// parent (see SelfChannel).
 	seen := map[int]bool{t.rootPID: true, os.Getpid(): true}
+	if t.opts.Guard > 0 {
+		seen[t.opts.Guard] = true // and never our guard (chkpnt's worker)
+	}
 	for i := 0; i < len(t.procs) && t.opts.Tree; i++ {
 		d := t.procs[i]
 		if d.zombie {

@@ -281,6 +281,17 @@ type task struct {
 	// SIGTRAP, and forcing an ignored signal resets it to SIG_DFL
 	// (force_sig_info_to_task); syscall stops send no signal.
 	sysStops bool
+	// park: between injected calls the thread waits in an interrupt
+	// stop with its own registers and mask (ownMask), and is given
+	// injMask again before each call (parkStop).
+	park             bool
+	ownMask, injMask uint64
+}
+
+// parkBetweenCalls makes t wait between injected calls as the freeze
+// left it, with signal mask own, and run each call with mask inj.
+func (t *task) parkBetweenCalls(own, inj uint64) {
+	t.park, t.ownMask, t.injMask = true, own, inj
 }
 
 // syscallError is the errno an injected system call returned.
@@ -302,6 +313,11 @@ func (t *task) run(name string, entry, codeLen uint64, set func(*unix.PtraceRegs
 	r.Rip = entry
 	r.Orig_rax = ^uint64(0)
 	set(&r)
+	if t.park {
+		if err := ptraceSetSigMask(t.pid, t.injMask); err != nil {
+			return err
+		}
+	}
 	if err := ptraceSetRegs(t.pid, &r); err != nil {
 		return err
 	}
@@ -336,6 +352,11 @@ func (t *task) run(name string, entry, codeLen uint64, set func(*unix.PtraceRegs
 	if out.Rip != entry+codeLen {
 		return fmt.Errorf("inject %s: tracee stopped at %#x, not at the end of the code at %#x", name, out.Rip, entry)
 	}
+	if t.park {
+		if err := t.parkStop(); err != nil {
+			return fmt.Errorf("inject %s: %w", name, err)
+		}
+	}
 	return nil
 }
 
@@ -350,6 +371,11 @@ func (t *task) call(name string, nr uintptr, args ...uint64) (uint64, error) {
 	regs := []*uint64{&r.Rdi, &r.Rsi, &r.Rdx, &r.R10, &r.R8, &r.R9}
 	for i, a := range args {
 		*regs[i] = a
+	}
+	if t.park {
+		if err := ptraceSetSigMask(t.pid, t.injMask); err != nil {
+			return 0, err
+		}
 	}
 	if err := ptraceSetRegs(t.pid, &r); err != nil {
 		return 0, err
@@ -399,10 +425,57 @@ func (t *task) call(name string, nr uintptr, args ...uint64) (uint64, error) {
 	if out.Rip != t.sc+2 {
 		return 0, fmt.Errorf("inject %s: tracee stopped at %#x, not after the syscall at %#x", name, out.Rip, t.sc)
 	}
+	if t.park {
+		if err := t.parkStop(); err != nil {
+			return 0, fmt.Errorf("inject %s: %w", name, err)
+		}
+	}
 	if v := int64(out.Rax); v < 0 && v > -4096 {
 		return 0, &syscallError{name: name, errno: unix.Errno(-v)}
 	}
 	return out.Rax, nil
+}
+
+// parkStop moves t, stopped after an injected call, back to what the
+// freeze made of it: an interrupt stop (PTRACE_EVENT_STOP), its own
+// registers and signal mask. The stop after a single step is a
+// signal-delivery-stop for SIGTRAP: a tracer that dies there leaves the
+// kernel to deliver that SIGTRAP, which kills a program without a handler
+// for it (ptrace_stop returns the stop's signal when nobody resumed it),
+// and a thread resumed with an injected call's registers runs on at the
+// instruction after the vDSO's syscall, with them. An interrupt stop's
+// code is never delivered, and from its own registers the thread goes on
+// as if it had never been stopped, its interrupted system call restarted
+// as the freeze's own stop would have it. The checkpointer's work between
+// two calls (reading what a call wrote, the sleeps of reapTwins) is so
+// done with the thread in a state the kernel alone undoes; only the call
+// itself, microseconds, is not.
+func (t *task) parkStop() error {
+	// The interrupt is pending before the thread is resumed: it stops
+	// in get_signal before it can return to user mode
+	// (do_jobctl_trap), so it never runs an instruction here.
+	if err := ptraceInterrupt(t.pid); err != nil {
+		return err
+	}
+	if err := ptraceSetRegs(t.pid, &t.orig); err != nil {
+		return err
+	}
+	if err := ptraceSetSigMask(t.pid, t.ownMask); err != nil {
+		return err
+	}
+	if err := ptraceCont(t.pid, 0); err != nil {
+		return err
+	}
+	ws, err := waitStop(t.pid)
+	if err != nil {
+		return err
+	}
+	// The interrupt stop of a task in a group stop (a stopped job,
+	// jobctl.go) reports the stop's signal, not SIGTRAP.
+	if !ws.Stopped() || int(ws>>16)&0xff != unix.PTRACE_EVENT_STOP {
+		return fmt.Errorf("pid %d: got stop %#x after an injected call, want an interrupt stop", t.pid, uint32(ws))
+	}
+	return nil
 }
 
 // errnoOf extracts the errno of an injected call, or 0.

@@ -75,12 +75,15 @@ func (d *dumper) makeTwin() (tw *twin, retErr error) {
 	defer ptraceSetOptions(d.pid, opts)
 	// The twin is born with this mask: every signal blocked but SIGTRAP
 	// (see injectMask), so it never runs a handler.
-	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
+	inj := injectMask(d.pid, d.pid)
+	if err := ptraceSetSigMask(d.pid, inj); err != nil {
 		return nil, err
 	}
 	defer ptraceSetSigMask(d.pid, d.meta.Threads[0].SigMask)
 	defer ptraceSetRegs(d.pid, &d.regs)
 	t := &task{pid: d.pid, orig: d.regs, sc: sc, sysStops: trapIgnored(d.pid)}
+	// Parked while the twin is taken in hand below.
+	t.parkBetweenCalls(d.meta.Threads[0].SigMask, inj)
 	child := 0
 	t.onEvent = func(ev int) error {
 		if ev == unix.PTRACE_EVENT_CLONE || ev == unix.PTRACE_EVENT_FORK {
@@ -197,12 +200,15 @@ func (d *dumper) reapTwin(tw *twin) error {
 	if err != nil {
 		return err
 	}
-	if err := ptraceSetSigMask(d.pid, injectMask(d.pid, d.pid)); err != nil {
+	inj := injectMask(d.pid, d.pid)
+	if err := ptraceSetSigMask(d.pid, inj); err != nil {
 		return err
 	}
 	defer ptraceSetSigMask(d.pid, mask)
 	defer ptraceSetRegs(d.pid, &regs)
 	t := &task{pid: d.pid, orig: regs, sc: tw.sc, sysStops: trapIgnored(d.pid)}
+	// Parked between its tries (a millisecond apart, up to 100).
+	t.parkBetweenCalls(mask, inj)
 	for i := 0; ; i++ {
 		got, err := t.call("wait4", unix.SYS_WAIT4, tw.nspid, 0, unix.WNOHANG|unix.WALL, 0)
 		if err != nil {

@@ -9,7 +9,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
@@ -131,8 +130,12 @@ func run(c *cli.Context) error {
 		return err
 	}
 	opts.Choices = choices
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if guarded(c) {
+		return runWorker(c) // guard.go
+	}
+	ctx, stop, guard := workerContext()
 	defer stop()
+	opts.Guard = guard
 	res, err := ckpt.Checkpoint(ctx, pid, opts)
 	if err != nil {
 		engineErr = err
