@@ -118,6 +118,9 @@ type Config struct {
 	EtcdPrefix                string
 	SharedDir                 string
 	EtcdCA, EtcdCert, EtcdKey string
+	// EtcdInsecure accepts etcd without client certificates: whoever
+	// reaches it can write job records that run as root on every node.
+	EtcdInsecure bool
 	// This node's name in a cluster ("": the host name) and the TTL of
 	// its lease (0: 10s); clusterkeys.go.
 	NodeName string
@@ -212,6 +215,19 @@ func (c Config) Validate() error {
 	}
 	if (c.EtcdCert == "") != (c.EtcdKey == "") {
 		return errors.New("etcd_cert and etcd_key go together")
+	}
+	if len(c.EtcdEndpoints) > 0 && !c.EtcdInsecure {
+		// The cluster's records are its jobs, owners included: an etcd
+		// any local user or host can reach and write is root on every
+		// node (a job record owned by uid 0 runs its script as root).
+		for _, e := range c.EtcdEndpoints {
+			if !strings.HasPrefix(e, "https://") {
+				return fmt.Errorf("etcd_endpoints: %s is not https: whoever reaches etcd there can write job records that run as root on every node; give https endpoints with etcd_cert and etcd_key (etcd checking client certificates), or set etcd_insecure = true on a network only the cluster's root can reach", e)
+			}
+		}
+		if c.EtcdCert == "" {
+			return errors.New("etcd_endpoints without etcd_cert and etcd_key: an etcd that accepts clients without certificates lets whoever reaches it write job records that run as root on every node; give them (etcd checking client certificates), or set etcd_insecure = true on a network only the cluster's root can reach")
+		}
 	}
 	return nil
 }

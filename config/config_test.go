@@ -60,6 +60,7 @@ shared_dir = /shared/lazarus
 etcd_ca = /etc/lazarus/ca.pem
 etcd_cert = /etc/lazarus/node.pem
 etcd_key = /etc/lazarus/node.key
+etcd_insecure = true
 `
 	c, err := Parse(strings.NewReader(in), machine)
 	if err != nil {
@@ -73,7 +74,7 @@ etcd_key = /etc/lazarus/node.key
 		Prologue: "/etc/lazarus/prologue", Epilogue: "/etc/lazarus/epilogue", PelogTimeout: 10 * time.Second,
 		Sendmail: "/usr/lib/sendmail", MailFrom: "batch@example.org", MailPerMinute: 5,
 		EtcdEndpoints: []string{"http://10.0.0.1:2379", "https://etcd2:2379"}, EtcdPrefix: "/site/lazarus",
-		SharedDir: "/shared/lazarus", EtcdCA: "/etc/lazarus/ca.pem", EtcdCert: "/etc/lazarus/node.pem", EtcdKey: "/etc/lazarus/node.key",
+		SharedDir: "/shared/lazarus", EtcdCA: "/etc/lazarus/ca.pem", EtcdCert: "/etc/lazarus/node.pem", EtcdKey: "/etc/lazarus/node.key", EtcdInsecure: true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got %+v\nwant %+v", c, want)
@@ -109,6 +110,8 @@ func TestParseErrors(t *testing.T) {
 		{"relative shared dir", "shared_dir = shared", 1},
 		{"etcd without shared dir", "etcd_endpoints = http://127.0.0.1:2379", 0},
 		{"cert without key", "etcd_cert = /etc/c.pem", 0},
+		{"etcd over http", "etcd_endpoints = http://127.0.0.1:2379\nshared_dir = /s\netcd_cert = /c.pem\netcd_key = /c.key", 0},
+		{"etcd without client certificate", "etcd_endpoints = https://127.0.0.1:2379\nshared_dir = /s", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

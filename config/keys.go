@@ -227,6 +227,16 @@ var keys = []key{
 	{"shared_dir", "a directory every node of the cluster reads and writes (job scripts, checkpoint images); required with etcd_endpoints", "none",
 		func(c *Config, v string) error { return absPath(&c.SharedDir, v) },
 		func(c Config) string { return c.SharedDir }},
+	{"etcd_insecure", "accept etcd endpoints without TLS client certificates (http, or no etcd_cert): whoever reaches etcd can then write job records that run as root on every node; only for a network no one but the cluster's root can reach", "false",
+		func(c *Config, v string) error {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				return fmt.Errorf("want true or false")
+			}
+			c.EtcdInsecure = b
+			return nil
+		},
+		func(c Config) string { return strconv.FormatBool(c.EtcdInsecure) }},
 	{"etcd_ca", "CA certificate (PEM) that etcd's server certificates are checked against; empty: the system's, when the endpoints are https", "none",
 		func(c *Config, v string) error { return absPath(&c.EtcdCA, v) },
 		func(c Config) string { return c.EtcdCA }},

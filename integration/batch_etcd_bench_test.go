@@ -22,7 +22,7 @@ func etcdBenchHome(b *testing.B) (home string, c *etcdtest.Cluster) {
 	b.Helper()
 	c = etcdtest.Start(b, etcdtest.Options{Members: 1, Fsync: true})
 	home = b.TempDir()
-	conf := fmt.Sprintf("slots = 64\netcd_endpoints = %s\nshared_dir = %s\n",
+	conf := fmt.Sprintf("slots = 64\netcd_insecure = true\netcd_endpoints = %s\nshared_dir = %s\n",
 		strings.Join(c.Endpoints(), ","), filepath.Join(home, "shared"))
 	if err := os.WriteFile(filepath.Join(home, "lazarus.conf"), []byte(conf), 0o644); err != nil {
 		b.Fatal(err)

@@ -23,7 +23,7 @@ func TestBatchEtcdStore(t *testing.T) {
 	t.Parallel()
 	c := etcdtest.New(t, 1)
 	shared := filepath.Join(t.TempDir(), "shared")
-	b := newBatch(t, fmt.Sprintf("etcd_endpoints = %s\nshared_dir = %s\netcd_prefix = /site/lazarus\n",
+	b := newBatch(t, fmt.Sprintf("etcd_endpoints = %s\netcd_insecure = true\nshared_dir = %s\netcd_prefix = /site/lazarus\n",
 		strings.Join(c.Endpoints(), ","), shared))
 	id := b.qsub(b.script("hello.sh", "#!/bin/sh\necho hello from etcd\n"))
 	if j := b.waitState(id, "finished", "failed"); j.State != "finished" {
@@ -78,7 +78,7 @@ func TestBatchEtcdStore(t *testing.T) {
 func TestBatchEtcdUnreachable(t *testing.T) {
 	t.Parallel()
 	home := t.TempDir()
-	conf := "etcd_endpoints = http://127.0.0.1:1\nshared_dir = " + filepath.Join(home, "shared") + "\n"
+	conf := "etcd_endpoints = http://127.0.0.1:1\netcd_insecure = true\nshared_dir = " + filepath.Join(home, "shared") + "\n"
 	if err := os.WriteFile(filepath.Join(home, "lazarus.conf"), []byte(testConf+conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestBatchEtcdArray(t *testing.T) {
 	t.Parallel()
 	c := etcdtest.New(t, 1)
 	shared := filepath.Join(t.TempDir(), "shared")
-	b := newBatch(t, fmt.Sprintf("etcd_endpoints = %s\nshared_dir = %s\n", strings.Join(c.Endpoints(), ","), shared))
+	b := newBatch(t, fmt.Sprintf("etcd_endpoints = %s\netcd_insecure = true\nshared_dir = %s\n", strings.Join(c.Endpoints(), ","), shared))
 	script := b.script("sweep.sh", "#!/bin/sh\n#PBS -J 0-7\necho \"index=$PBS_ARRAY_INDEX\"\n")
 	r := b.runWith(cmdOpts{dir: b.work}, "qsub", script)
 	if r.code != 0 {

@@ -42,7 +42,7 @@ func newCluster(t testing.TB, n int, conf string) *testCluster {
 	os.Chmod(c.work, os.ModeSticky|0o777)
 	for i := range n {
 		name := fmt.Sprintf("node%d", i+1)
-		cfg := fmt.Sprintf("%setcd_endpoints = %s\netcd_prefix = /lz\nshared_dir = %s\nnode_name = %s\nnode_ttl = %s\n",
+		cfg := fmt.Sprintf("%setcd_endpoints = %s\netcd_insecure = true\netcd_prefix = /lz\nshared_dir = %s\nnode_name = %s\nnode_ttl = %s\n",
 			conf, strings.Join(c.etcd.Endpoints(), ","), c.shared, name, nodeTTL)
 		if !strings.Contains(conf, "slots =") {
 			cfg += "slots = 2\n"

@@ -105,6 +105,9 @@ for n in 1 2 3; do
 	mkdir -p "$demo/node$n"
 	cat >"$demo/node$n/lazarus.conf" <<EOF
 etcd_endpoints = $client
+# The trial etcd is plain http on loopback: any local user could write
+# to it (see etcd_insecure in the README). A demo only.
+etcd_insecure = true
 etcd_prefix = /demo
 shared_dir = $shared
 node_name = node$n

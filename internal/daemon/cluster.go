@@ -446,6 +446,13 @@ func (d *Daemon) forward(ctx context.Context, who caller, req proto.Request, lin
 // handleForwarded answers a request another node forwarded.
 func (d *Daemon) handleForwarded(ctx context.Context, r cluster.Request) []byte {
 	who := caller{uid: r.UID, gid: r.GID, pid: r.PID, groups: r.Groups, name: r.User}
+	// Only what forward sends: the caller is the forwarding node's word,
+	// and no more is taken on it than an operation on a job it runs here.
+	if req, err := parseRequest(r.Line); err != nil || !forwardedOps[req.Op] {
+		d.log.Warn("refused a forwarded request that is not an operation on a running job", "from", r.From, "error", err)
+		b, _ := json.Marshal(failure(&proto.Error{Code: proto.CodePermission, Message: "not an operation a node forwards"}))
+		return b
+	}
 	ctx = context.WithValue(ctx, forwardedKey{}, r.From)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()

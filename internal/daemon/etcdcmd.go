@@ -24,8 +24,12 @@ func etcdCommand() *cli.Command {
 		Description: `Runs one etcd member in the foreground until SIGTERM or SIGINT, its data in
 --data-dir (created if needed; a restart on the same directory keeps the
 cluster's state). Point each node's lazarus.conf at it with
-etcd_endpoints = URL of --listen-client. One member has no redundancy: the
-cluster stops when it stops. For production run three or five members.`,
+etcd_endpoints = URL of --listen-client and etcd_insecure = true: this member
+takes plain http clients without certificates, so whoever can reach its URL
+(any local user, on loopback) can write job records that run as root. A
+trial only: for production run three or five etcd members with TLS client
+certificates (etcd_cert, etcd_key). One member has no redundancy: the
+cluster stops when it stops.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "data-dir", Required: true, Usage: "the member's data directory"},
 			&cli.StringFlag{Name: "listen-client", Value: "http://127.0.0.1:2379", Usage: "client URL"},
