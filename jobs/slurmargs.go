@@ -36,10 +36,8 @@ func SlurmOptionArg(word string) (known, arg bool) {
 	switch {
 	case strings.HasPrefix(word, "--"):
 		name, _, _ := strings.Cut(word[2:], "=")
-		for _, o := range slurmOptions {
-			if o.long == name {
-				return true, o.arg
-			}
+		if o := lookupSlurmLong(name); o != nil {
+			return true, o.arg
 		}
 	case len(word) >= 2 && word[0] == '-':
 		for _, o := range slurmOptions {
@@ -49,4 +47,25 @@ func SlurmOptionArg(word string) (known, arg bool) {
 		}
 	}
 	return false, false
+}
+
+// lookupSlurmLong finds a long option by its name or, as Slurm's
+// getopt_long does, by a prefix of it that no other option has (--out is
+// --output; --mem is itself, not --mem-per-cpu). nil: none, or ambiguous.
+func lookupSlurmLong(name string) *slurmOption {
+	for k := range slurmOptions {
+		if slurmOptions[k].long == name {
+			return &slurmOptions[k]
+		}
+	}
+	var found *slurmOption
+	for k := range slurmOptions {
+		if name != "" && strings.HasPrefix(slurmOptions[k].long, name) {
+			if found != nil {
+				return nil // ambiguous
+			}
+			found = &slurmOptions[k]
+		}
+	}
+	return found
 }

@@ -264,7 +264,7 @@ func squeue(c *cli.Context) error {
 		}
 	}
 	if !c.Bool("array") {
-		list = collapsePending(list)
+		list = collapsePending(list, want)
 	}
 	out := bufio.NewWriter(c.App.Writer)
 	line := func(value func(it squeueItem) string) {
@@ -288,12 +288,13 @@ func squeue(c *cli.Context) error {
 }
 
 // collapsePending makes the pending tasks of each array one line, where
-// the first of them was, as squeue shows an array.
-func collapsePending(list []slurmJob) []slurmJob {
+// the first of them was, as squeue shows an array; a task named by its
+// own id (-j N_I) keeps its line.
+func collapsePending(list []slurmJob, named map[jobs.ID]bool) []slurmJob {
 	var out []slurmJob
 	at := map[jobs.ID]int{} // array → its pending line in out
 	for _, j := range list {
-		if !j.array || slurmState(j.info) != "PENDING" {
+		if !j.array || slurmState(j.info) != "PENDING" || named[j.id] {
 			out = append(out, j)
 			continue
 		}
