@@ -212,6 +212,16 @@ exit 3
 	if got := b.sacctState(hs); got != "FAILED|3:0" {
 		t.Errorf("sacct = %q, want FAILED|3:0", got)
 	}
+	// The script from standard input.
+	r = b.runWith(cmdOpts{stdin: "#!/bin/sh\n#SBATCH -o stdin.out\necho from stdin\n"}, "sbatch", "--parsable")
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("sbatch < script: %v", r)
+	}
+	stdinJob, _ := strconv.ParseUint(strings.TrimSpace(r.stdout), 10, 64)
+	b.waitState(stdinJob, "finished")
+	if got := b.readFile(filepath.Join(b.work, "stdin.out")); got != "from stdin\n" {
+		t.Errorf("stdin job wrote %q", got)
+	}
 	// --wait returns the job's exit status.
 	b.script("five.sh", "#!/bin/sh\nexit 5\n")
 	r = b.run("sbatch", "--wait", "-Q", "five.sh")
@@ -371,6 +381,7 @@ echo "Running job array number: "$SLURM_ARRAY_TASK_ID
 		t.Fatalf("sbatch job-array.sh: %v", r)
 	}
 	arr := strings.TrimSpace(strings.TrimPrefix(r.stdout, "Submitted batch job "))
+	b.waitFor("the array to end", func() bool { return b.mustRun("squeue", "-h", "-j", arr, "-t", "PD,R,S,CG") == "" })
 	for i := 1; i <= 4; i++ {
 		path := filepath.Join(b.work, "arrayjob-"+arr+"_"+strconv.Itoa(i)+".out")
 		if got := b.readFile(path); got != "Running job array number: "+strconv.Itoa(i)+"\n" {

@@ -229,8 +229,9 @@ OPTIONS OF SBATCH ITSELF:
    --wrap=COMMAND  the job runs COMMAND with /bin/sh (a script "#!/bin/sh" with
                    that line); the job's default name is "wrap"
    -H, --hold      submit the job held (scontrol release is qrls here)
-   -W, --wait      return when the job has ended, with its exit status (the
-                   highest of an array's tasks), as Slurm does
+   -W, --wait      return when the job has ended, with its exit status (1 when
+                   a signal or the system ended it; of an array, 0 when every
+                   task exited 0, else 1, or 2 when the system ended one)
    -Q, --quiet     print no "Submitted batch job" line
    --ignore-pbs    do not read the script's #PBS lines
    -v, --verbose   accepted, ignored
@@ -334,8 +335,9 @@ func runSbatch(c *cli.Context, a *sbatchArgs) error {
 }
 
 // sbatchWait waits for the job to end and returns its exit status as
-// sbatch --wait does: the script's, the highest of an array's tasks, 1
-// when it ended otherwise (killed, deleted, over a limit).
+// sbatch --wait does: the script's, 1 when it ended otherwise (killed,
+// deleted, over a limit); an array's is PBS's (0, 1, 2), not Slurm's
+// highest of its tasks.
 func sbatchWait(c *cli.Context, id jobs.ID) error {
 	client, err := dial(c.Context)
 	if err != nil {
