@@ -249,7 +249,9 @@ func TestBatchSlurmCmdsErrors(t *testing.T) {
 		{[]string{"ok.sh", "arg1"}, "sbatch: error: ok.sh: arguments after the script (arg1) are not supported"},
 		{[]string{"--wrap=true", "ok.sh"}, "sbatch: error: script arguments not permitted with --wrap option"},
 		{[]string{"missing.sh"}, "sbatch: error: unable to open file missing.sh: no such file or directory"},
-		{[]string{"--dependency=afterok:999", "ok.sh"}, "sbatch: error: "},
+		{[]string{"--dependency=afterok:999", "ok.sh"}, "sbatch: error: --dependency=afterok:999: dependency afterok:999: unknown job id 999\n"},
+		{[]string{"-p", "nosuch", "ok.sh"}, "sbatch: error: --partition=nosuch: unknown queue \"nosuch\"\n"},
+		{[]string{"-D", "/nonexistent", "ok.sh"}, "sbatch: error: --chdir=/nonexistent: "},
 		{[]string{"--time"}, "sbatch: error: option '--time' requires an argument"},
 	} {
 		r := b.run("sbatch", c.args...)

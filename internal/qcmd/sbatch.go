@@ -193,6 +193,12 @@ func sbatchError(err error) error {
 		}
 		code = ec.ExitCode()
 	}
+	// An option of the command line is a directive of line 0 to qsub's
+	// code: name the option as it was given, without a line.
+	var de *jobs.DirectiveError
+	if errors.As(err, &de) && de.Line == 0 {
+		err = fmt.Errorf("%s: %w", strings.TrimPrefix(de.Option, jobs.SlurmPrefix+" "), de.Err)
+	}
 	return cli.Exit("error: "+err.Error(), code)
 }
 
