@@ -66,27 +66,37 @@ func (b *batch) sacctState(id string) string {
 func TestBatchSlurmCmdsChain(t *testing.T) {
 	t.Parallel()
 	b := newBatch(t, "")
-	b.script("prep.sh", "#!/bin/bash\n#SBATCH --job-name=prep\n#SBATCH --time=5\nsleep 1\necho prepared-$SLURM_JOB_ID > data.txt\n")
+	b.script("prep.sh", "#!/bin/bash\n#SBATCH --job-name=prep\n#SBATCH --time=5\nwhile [ ! -e go ]; do sleep 0.1; done\necho prepared-$SLURM_JOB_ID > data.txt\n")
 	b.script("post.sh", "#!/bin/bash\n#SBATCH -J post\ncat data.txt\n")
 	b.script("rescue.sh", "#!/bin/bash\necho should not run\n")
 	r := b.shell(`set -e
 jid=$(sbatch --parsable prep.sh)
 sbatch --dependency=afterok:$jid post.sh
 sbatch --dependency=afternotok:$jid -o rescue.out rescue.sh
+echo array=$(sbatch --parsable --dependency=afterany:$jid --array=1-2 -o array-%a.out post.sh)
 echo first=$jid`)
 	if r.code != 0 || r.stderr != "" {
 		t.Fatalf("pipeline: %v", r)
 	}
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "Submitted batch job ") || !strings.HasPrefix(lines[1], "Submitted batch job ") {
+	if len(lines) != 4 || !strings.HasPrefix(lines[0], "Submitted batch job ") || !strings.HasPrefix(lines[1], "Submitted batch job ") ||
+		!strings.HasPrefix(lines[2], "array=") || !strings.HasPrefix(lines[3], "first=") {
 		t.Fatalf("pipeline printed %q", r.stdout)
 	}
-	first, _ := strconv.ParseUint(strings.TrimPrefix(lines[2], "first="), 10, 64)
+	first, _ := strconv.ParseUint(strings.TrimPrefix(lines[3], "first="), 10, 64)
+	arr := strings.TrimPrefix(lines[2], "array=")
 	post, _ := strconv.ParseUint(strings.TrimPrefix(lines[0], "Submitted batch job "), 10, 64)
 	rescue, _ := strconv.ParseUint(strings.TrimPrefix(lines[1], "Submitted batch job "), 10, 64)
-	if got := b.squeueOne(strconv.FormatUint(post, 10), "%t %r"); got != "PD Dependency" && b.job(first).State != "finished" {
-		t.Errorf("post waiting: squeue shows %q, want \"PD Dependency\"", got)
+	for id, want := range map[string]string{strconv.FormatUint(post, 10): "PD Dependency", arr: arr + "_[1-2] PD Dependency"} {
+		format := "%t %r"
+		if id == arr {
+			format = "%i %t %r"
+		}
+		if got := b.squeueOne(id, format); got != want {
+			t.Errorf("squeue of %s waiting: %q, want %q", id, got, want)
+		}
 	}
+	os.WriteFile(filepath.Join(b.work, "go"), nil, 0o644)
 	if j := b.waitState(post, "finished", "failed"); j.State != "finished" {
 		t.Fatalf("post = %+v", j)
 	}
@@ -94,6 +104,12 @@ echo first=$jid`)
 		t.Errorf("post's output = %q, want prep's line", got)
 	}
 	b.waitState(rescue, "failed")
+	for _, i := range []string{"1", "2"} {
+		b.waitFor("array task "+i, func() bool { return b.sacctState(arr+"_"+i) == "COMPLETED|0:0" })
+		if got := strings.TrimSpace(readIfAny(filepath.Join(b.work, "array-"+i+".out"))); got != "prepared-"+strconv.FormatUint(first, 10) {
+			t.Errorf("array task %s wrote %q", i, got)
+		}
+	}
 	for _, c := range []struct {
 		id   uint64
 		want string

@@ -222,18 +222,23 @@ func slurmList(ctx context.Context, client *proto.Client, history bool) ([]slurm
 	var out []slurmJob
 	seen := map[jobs.ID]bool{}
 	limits := map[jobs.ID]string{} // array → its %max
+	waits := map[jobs.ID]bool{}    // array → held for its dependencies
 	for _, info := range reply.Jobs {
 		id := jobs.ID(info.ID)
 		if id.IsArrayForm() {
 			if _, max, ok := strings.Cut(info.Array, "%"); ok {
 				limits[id.Base()] = "%" + max
 			}
+			waits[id.Base()] = info.DependHold
 			continue // an array is shown by its tasks
 		}
 		if seen[id] {
 			continue
 		}
 		seen[id] = true
+		if id.IsSubjob() && jobs.State(info.State) == jobs.Held && waits[id.Base()] {
+			info.DependHold = true // its tasks wait for what the array waits for
+		}
 		out = append(out, slurmJob{info: info, id: id, array: id.IsSubjob(), limit: limits[id.Base()]})
 	}
 	return out, reply.Now, nil
