@@ -67,7 +67,7 @@ func scancel(c *cli.Context) error {
 	}
 	filtered := c.IsSet("user") || c.Bool("me") || c.IsSet("state") || c.IsSet("name") || c.IsSet("partition")
 	if len(ids) == 0 && !filtered {
-		return fmt.Errorf("No job identification provided")
+		return errNoJobGiven
 	}
 	keepUser, err := userFilter(c.String("user"), c.Bool("me"))
 	if err != nil {
@@ -122,7 +122,7 @@ func scancel(c *cli.Context) error {
 		}
 		name := slurmJob{id: id, array: id.IsSubjob()}.slurmID()
 		if len(match) == 0 {
-			report(name, fmt.Errorf("Invalid job id specified"))
+			report(name, errInvalidJobID)
 			continue
 		}
 		match = slices.DeleteFunc(match, func(j slurmJob) bool { return !keep(j) })
@@ -139,7 +139,7 @@ func scancel(c *cli.Context) error {
 	for _, t := range targets {
 		if t.ended {
 			if !c.Bool("quiet") {
-				report(t.slurm, fmt.Errorf("Job/step already completing or completed"))
+				report(t.slurm, errJobEnded)
 			}
 			continue
 		}

@@ -17,6 +17,18 @@ import (
 // What squeue, scancel and sacct share: jobs as Slurm names them (N, and
 // N_I for a task of array N), and their states in Slurm's words.
 
+// slurmMessage is an error in Slurm's own words, capitalised as Slurm
+// prints them, which scripts may match.
+type slurmMessage string
+
+func (m slurmMessage) Error() string { return string(m) }
+
+const (
+	errInvalidJobID = slurmMessage("Invalid job id specified")
+	errNoJobGiven   = slurmMessage("No job identification provided")
+	errJobEnded     = slurmMessage("Job/step already completing or completed")
+)
+
 // slurmJob is one job or array task as the Slurm commands show it.
 type slurmJob struct {
 	info  proto.JobInfo

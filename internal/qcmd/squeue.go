@@ -260,7 +260,7 @@ func squeue(c *cli.Context) error {
 	}
 	for id := range want {
 		if !found[id] {
-			return fmt.Errorf("Invalid job id specified")
+			return errInvalidJobID
 		}
 	}
 	if !c.Bool("array") {
