@@ -465,3 +465,59 @@ func trunc(s string, n int) string {
 	}
 	return s
 }
+
+// Two users: --me and -u select each one's jobs, sacct shows a user's
+// own unless -a, and scancel of another user's job is refused with the
+// daemon's reason.
+func TestBatchSlurmCmdsUsers(t *testing.T) {
+	t.Parallel()
+	b := newBatch(t, "")
+	other := nobody(t)
+	b.script("wait.sh", "#!/bin/sh\n#SBATCH -o /dev/null\nwhile [ ! -e go ]; do sleep 0.1; done\n")
+	mine := strconv.FormatUint(b.sbatch("--hold", "wait.sh"), 10)
+	r := b.runWith(cmdOpts{cred: other}, "sbatch", "--parsable", "--hold", "wait.sh")
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("sbatch as nobody: %v", r)
+	}
+	theirs := strings.TrimSpace(r.stdout)
+	ids := func(out string) string {
+		return strings.Join(strings.Fields(out), " ")
+	}
+	if got := ids(b.mustRun("squeue", "-h", "-o", "%i")); got != mine+" "+theirs {
+		t.Errorf("squeue lists %q, want both jobs", got)
+	}
+	if got := ids(b.mustRun("squeue", "-h", "--me", "-o", "%i")); got != mine {
+		t.Errorf("squeue --me lists %q, want %s", got, mine)
+	}
+	if got := ids(b.mustRun("squeue", "-h", "-u", "nobody", "-o", "%i %u")); got != theirs+" nobody" {
+		t.Errorf("squeue -u nobody lists %q", got)
+	}
+	if r := b.runWith(cmdOpts{cred: other}, "squeue", "-h", "--me", "-o", "%i"); r.code != 0 || ids(r.stdout) != theirs {
+		t.Errorf("nobody's squeue --me: %v", r)
+	}
+	if r := b.runWith(cmdOpts{cred: other}, "sacct", "-n", "-P", "-o", "JobID,User"); r.code != 0 || r.stdout != theirs+"|nobody\n" {
+		t.Errorf("nobody's sacct: %v", r)
+	}
+	if r := b.runWith(cmdOpts{cred: other}, "sacct", "-a", "-n", "-P", "-o", "JobID"); r.code != 0 || ids(r.stdout) != mine+" "+theirs {
+		t.Errorf("nobody's sacct -a: %v", r)
+	}
+	r = b.runWith(cmdOpts{cred: other}, "scancel", mine)
+	if r.code != 1 || !strings.HasPrefix(r.stderr, "scancel: error: Kill job error on job id "+mine+": ") {
+		t.Errorf("nobody's scancel of root's job: %v", r)
+	}
+	if got := b.squeueOne(mine, "%T"); got != "PENDING" {
+		t.Errorf("root's job after nobody's scancel: %q", got)
+	}
+	if r := b.runWith(cmdOpts{cred: other}, "scancel", "--me"); r.code != 0 || r.stderr != "" {
+		t.Errorf("nobody's scancel --me: %v", r)
+	}
+	// A pending job cancelled is removed at once (as qdel removes it):
+	// squeue -j no longer knows it, as Slurm's once the job has aged out.
+	b.waitFor("nobody's job cancelled", func() bool {
+		r := b.run("squeue", "-h", "-j", theirs, "-o", "%t")
+		return r.stdout == "CA\n" || r.code == 1 && r.stderr == "squeue: error: Invalid job id specified\n"
+	})
+	if got := b.squeueOne(mine, "%t"); got != "PD" {
+		t.Errorf("root's job after nobody's scancel --me: %q", got)
+	}
+}

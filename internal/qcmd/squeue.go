@@ -143,7 +143,8 @@ is taken), S (SUSPENDED by qsig), CG (COMPLETING: being killed), CD
 (COMPLETED: exit status 0), F (FAILED), CA (CANCELLED: deleted), TO (TIMEOUT:
 over its walltime), OOM (OUT_OF_MEMORY). Without -t only PD, R, S and CG
 jobs are listed, but every state when -j names jobs (lazarusd keeps an ended
-job for keep_finished).
+job for keep_finished, and the accounting log tells of it after; a pending
+job cancelled is removed at once, and is then an invalid id).
 
 ARRAYS. A task of array N is N_I; the pending tasks of an array are one line,
 N_[1-3,7%2] (%2: at most two run at once), unless -r lists each.
@@ -235,7 +236,10 @@ func squeue(c *cli.Context) error {
 		return err
 	}
 	defer client.Close()
-	all, now, err := slurmList(c.Context, client, false)
+	// A job -j names may have been removed (a pending job cancelled) or
+	// purged: the accounting log still says how it ended, as Slurm's
+	// squeue shows an ended job for a while.
+	all, now, err := slurmList(c.Context, client, want != nil)
 	if err != nil {
 		return err
 	}
