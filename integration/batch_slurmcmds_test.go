@@ -6,6 +6,7 @@ package integration
 // formats, scancel of jobs and array tasks.
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -342,6 +343,9 @@ while true; do sleep 0.2; done
 	}
 	if got := b.squeueOne(ids, "%T"); got != "RUNNING" {
 		t.Errorf("squeue -j -o %%T = %q", got)
+	}
+	if got, want := b.mustRun("squeue", "-h", "-j", ids, "-O", "JobID:10,StateCompact:.3,Name"), fmt.Sprintf("%-10s%3s%-20s\n", ids, "R", "trapper"); got != want {
+		t.Errorf("squeue -O: %q, want %q", got, want)
 	}
 	if r := b.run("scancel", "--signal=USR1", ids); r.code != 0 || r.stderr != "" {
 		t.Fatalf("scancel --signal: %v", r)

@@ -222,3 +222,23 @@ func TestSlurmStates(t *testing.T) {
 }
 
 func ptr(n int) *int { return &n }
+
+func TestSqueueLongFormat(t *testing.T) {
+	items, err := parseSqueueLongFormat("JobID:8,State,name:.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := slurmJob{info: proto.JobInfo{Name: "longname", State: "running"}, id: 42}
+	var b strings.Builder
+	for _, it := range items {
+		b.WriteString(it.pad(squeueFields[it.field].value(j, time.Time{})))
+	}
+	if got, want := b.String(), "42      RUNNING             longn"; got != want {
+		t.Errorf("-O line %q, want %q", got, want)
+	}
+	for _, bad := range []string{"bogus", "jobid:x"} {
+		if _, err := parseSqueueLongFormat(bad); err == nil {
+			t.Errorf("-O %s accepted", bad)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -62,6 +63,44 @@ var squeueFields = map[byte]squeueField{
 	'Z': {"WORK_DIR", func(j slurmJob, _ time.Time) string { return j.info.Workdir }},
 	'o': {"COMMAND", func(j slurmJob, _ time.Time) string { return j.info.Script }},
 	'Q': {"PRIORITY", func(j slurmJob, _ time.Time) string { return strconv.Itoa(j.info.Priority) }},
+}
+
+// squeueLongFields are the names -O (--Format) takes, and their % letters.
+var squeueLongFields = map[string]byte{
+	"jobid": 'i', "jobarrayid": 'i', "arrayjobid": 'A', "arraytaskid": 'a', "name": 'j',
+	"username": 'u', "userid": 'U', "partition": 'P', "statecompact": 't', "state": 'T',
+	"timeused": 'M', "timelimit": 'l', "timeleft": 'L', "numnodes": 'D', "numcpus": 'C',
+	"nodelist": 'N', "reasonlist": 'R', "reason": 'r', "submittime": 'V', "starttime": 'S',
+	"endtime": 'e', "workdir": 'Z', "command": 'o', "priority": 'Q',
+}
+
+// parseSqueueLongFormat parses -O: name[:[.]size][,...], each field 20
+// wide unless a size is given, as Slurm's --Format.
+func parseSqueueLongFormat(f string) ([]squeueItem, error) {
+	var out []squeueItem
+	for _, item := range strings.Split(f, ",") {
+		name, size, hasSize := strings.Cut(strings.TrimSpace(item), ":")
+		letter, ok := squeueLongFields[strings.ToLower(name)]
+		if !ok {
+			names := make([]string, 0, len(squeueLongFields))
+			for n := range squeueLongFields {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			return nil, fmt.Errorf("--Format: field %q is not supported (supported: %s)", name, strings.Join(names, ", "))
+		}
+		it := squeueItem{field: letter, width: 20}
+		if hasSize {
+			it.right = strings.HasPrefix(size, ".")
+			n, err := strconv.Atoi(strings.TrimPrefix(size, "."))
+			if err != nil || n < 0 {
+				return nil, fmt.Errorf("--Format: %q: bad size", item)
+			}
+			it.width = n
+		}
+		out = append(out, it)
+	}
+	return out, nil
 }
 
 // squeueItem is a piece of a parsed format: literal text, or a field.
@@ -155,7 +194,8 @@ job not in an array), %a and %K task index (N/A), %j name, %u user, %U uid,
 %P partition, %t compact state, %T state, %M time used, %l time limit, %L
 time left, %D nodes, %C CPUs, %N node list, %R node list or (reason), %r
 reason, %V submit time, %S start time, %e end time, %Z work directory, %o
-script, %Q priority, %% a "%". Any other is refused.
+script, %Q priority, %% a "%". Any other is refused. -O (--Format) names
+the fields instead (see OPTIONS), each 20 wide unless name:size says.
 
 Exit status: 0; 1 on an error (an unknown job id given with -j: "squeue:
 error: Invalid job id specified").
@@ -172,6 +212,7 @@ error: Invalid job id specified").
 		&cli.BoolFlag{Name: "noheader", Aliases: []string{"h"}, DisableDefaultText: true, Usage: "no header line"},
 		&cli.BoolFlag{Name: "long", Aliases: []string{"l"}, DisableDefaultText: true, Usage: "the long format: " + squeueLong},
 		&cli.StringFlag{Name: "format", Aliases: []string{"o"}, Usage: "the line's format (see FORMAT)"},
+		&cli.StringFlag{Name: "Format", Aliases: []string{"O"}, Usage: "the line's fields by name, name[:[.]size],... (20 wide by default): jobid, arrayjobid, arraytaskid, name, username, userid, partition, statecompact, state, timeused, timelimit, timeleft, numnodes, numcpus, nodelist, reasonlist, reason, submittime, starttime, endtime, workdir, command, priority"},
 		&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, DisableDefaultText: true, Usage: "accepted: every queue is always shown"},
 	}
 	app.Action = func(c *cli.Context) error {
@@ -196,6 +237,9 @@ func squeue(c *cli.Context) error {
 		format = c.String("format")
 	}
 	items, err := parseSqueueFormat(format)
+	if c.IsSet("Format") {
+		items, err = parseSqueueLongFormat(c.String("Format"))
+	}
 	if err != nil {
 		return err
 	}
