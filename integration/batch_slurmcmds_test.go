@@ -239,6 +239,9 @@ exit 3
 	if got := b.readFile(filepath.Join(b.work, "stdin.out")); got != "from stdin\n" {
 		t.Errorf("stdin job wrote %q", got)
 	}
+	if got := b.squeueOne(strconv.FormatUint(stdinJob, 10), "%j"); got != "sbatch" {
+		t.Errorf("stdin job's name = %q, want sbatch", got)
+	}
 	// --wait returns the job's exit status.
 	b.script("five.sh", "#!/bin/sh\nexit 5\n")
 	r = b.run("sbatch", "--wait", "-Q", "five.sh")

@@ -163,8 +163,11 @@ func sbatchDirectives(c *cli.Context, script []byte, prefix string) ([]jobs.Dire
 		}
 	}
 	out = append(out, jobs.Directive{Opt: sbatchMarker, Slurm: "sbatch"})
-	if a.wrap != nil {
+	switch {
+	case a.wrap != nil:
 		out = append(out, jobs.Directive{Opt: "N", Arg: "wrap"}) // Slurm's name of a --wrap job
+	case a.script == "" || a.script == "-":
+		out = append(out, jobs.Directive{Opt: "N", Arg: "sbatch"}) // and of a script from standard input
 	}
 	out = append(out, a.ds...)
 	if a.hold {
@@ -234,6 +237,7 @@ OPTIONS OF SBATCH ITSELF:
    --parsable      print the job id alone
    --wrap=COMMAND  the job runs COMMAND with /bin/sh (a script "#!/bin/sh" with
                    that line); the job's default name is "wrap"
+                   (of a script from standard input: "sbatch")
    -H, --hold      submit the job held (scontrol release is qrls here)
    -W, --wait      return when the job has ended, with its exit status (1 when
                    a signal or the system ended it; of an array, 0 when every
