@@ -156,19 +156,21 @@ func sbatchDirectives(c *cli.Context, script []byte, prefix string) ([]jobs.Dire
 	for _, d := range a.ds {
 		given[slurmName(d.Slurm)] = true
 	}
+	// The default names come first: the script's -J and the command
+	// line's win over them.
 	var out []jobs.Directive
-	for _, d := range ds {
-		if d.Slurm == "" || !given[slurmName(d.Slurm)] {
-			out = append(out, d)
-		}
-	}
-	out = append(out, jobs.Directive{Opt: sbatchMarker, Slurm: "sbatch"})
 	switch {
 	case a.wrap != nil:
 		out = append(out, jobs.Directive{Opt: "N", Arg: "wrap"}) // Slurm's name of a --wrap job
 	case a.script == "" || a.script == "-":
 		out = append(out, jobs.Directive{Opt: "N", Arg: "sbatch"}) // and of a script from standard input
 	}
+	for _, d := range ds {
+		if d.Slurm == "" || !given[slurmName(d.Slurm)] {
+			out = append(out, d)
+		}
+	}
+	out = append(out, jobs.Directive{Opt: sbatchMarker, Slurm: "sbatch"})
 	out = append(out, a.ds...)
 	if a.hold {
 		out = append(out, jobs.Directive{Opt: "h"})

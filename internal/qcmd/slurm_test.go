@@ -50,11 +50,17 @@ func TestParseSbatchArgs(t *testing.T) {
 // sbatchRequest builds the request sbatch would send, without a daemon.
 func sbatchRequest(t *testing.T, script string, args ...string) *proto.SubmitRequest {
 	t.Helper()
+	return sbatchRequestIn(t, "", script, args...)
+}
+
+// sbatchRequestIn is sbatchRequest with stdin as standard input.
+func sbatchRequestIn(t *testing.T, stdin, script string, args ...string) *proto.SubmitRequest {
+	t.Helper()
 	a, err := parseSbatchArgs(append(args, script))
 	if err != nil {
 		t.Fatal(err)
 	}
-	inner := NewQsub(nil, &bytes.Buffer{}, &bytes.Buffer{})
+	inner := NewQsub(strings.NewReader(stdin), &bytes.Buffer{}, &bytes.Buffer{})
 	inner.Metadata = map[string]any{rawArgsKey: []string{"sbatch", script}, sbatchKey: a}
 	inner.ExitErrHandler = func(*cli.Context, error) {}
 	var req *proto.SubmitRequest
@@ -96,6 +102,16 @@ func TestSbatchOverridesDirectives(t *testing.T) {
 	}
 	if req = sbatchRequest(t, plain); req.Name != "pbsname" {
 		t.Errorf("#PBS -N not read: %q", req.Name)
+	}
+	// Standard input's script is "sbatch" unless it names itself.
+	if req = sbatchRequestIn(t, "#!/bin/sh\ntrue\n", "-"); req.Name != "sbatch" {
+		t.Errorf("a script from standard input is named %q", req.Name)
+	}
+	if req = sbatchRequestIn(t, "#!/bin/sh\n#SBATCH -J own\ntrue\n", "-"); req.Name != "own" {
+		t.Errorf("#SBATCH -J of a script from standard input: %q", req.Name)
+	}
+	if req = sbatchRequestIn(t, "#!/bin/sh\n#SBATCH -J own\ntrue\n", "-", "-J", "given"); req.Name != "given" {
+		t.Errorf("-J of a script from standard input: %q", req.Name)
 	}
 }
 
