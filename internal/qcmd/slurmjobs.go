@@ -172,8 +172,7 @@ func slurmReason(j proto.JobInfo, now time.Time) string {
 
 // parseSlurmIDs parses job ids as the Slurm commands take them: N, N_I,
 // N_[1-3,5] (and this system's N[I], N[1-3]); commas separate several.
-// ok reports, for each, whether it names an array task; a plain N may
-// still be an array (the caller looks).
+// A plain N may still be an array: the caller looks in the daemon's list.
 func parseSlurmIDs(list string) ([]jobs.ID, error) {
 	var out []jobs.ID
 	for _, s := range splitIDList(list) {
