@@ -414,11 +414,7 @@ func slurmDirectives(line int, words []string) ([]Directive, error) {
 		switch {
 		case strings.HasPrefix(w, "--") && len(w) > 2:
 			name, val, ok := strings.Cut(w[2:], "=")
-			for k := range slurmOptions {
-				if slurmOptions[k].long == name {
-					opt = &slurmOptions[k]
-				}
-			}
+			opt = lookupSlurmLong(name) // --out: --output, as getopt_long takes it
 			arg, hasArg = val, ok
 		case len(w) >= 2 && w[0] == '-' && w[1] != '-':
 			for k := range slurmOptions {

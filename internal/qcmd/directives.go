@@ -82,7 +82,7 @@ func readDirectives(c *cli.Context, script []byte, now time.Time) ([]jobs.Direct
 	if c.IsSet("C") && prefix == "" {
 		return nil, nil
 	}
-	ds, err := jobs.ParseDirectives(script, prefix)
+	ds, err := sbatchDirectives(c, script, prefix) // jobs.ParseDirectives, with sbatch's command line
 	if err != nil {
 		return nil, err
 	}

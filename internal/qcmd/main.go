@@ -1,6 +1,7 @@
 // Package qcmd holds the batch user commands (qsub, qstat, qdel, qhold,
 // qrls, qchkpnt, qrestart, qmgr, and PBS's qalter, qsig, qrerun, qmove,
-// qselect, qorder, qrun, qterm, pbsnodes): one function per command builds its *cli.App, which tests
+// qselect, qorder, qrun, qterm, pbsnodes, and Slurm's sbatch, squeue,
+// scancel, sacct): one function per command builds its *cli.App, which tests
 // can run with their own writers; Main runs one and turns its error into a
 // one-line message and an exit status. The commands talk to lazarusd
 // through package proto; they never touch the state directory otherwise.
