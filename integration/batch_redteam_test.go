@@ -1059,8 +1059,10 @@ func TestRedteamInteractiveTerminalGroup(t *testing.T) {
 	os.Chmod(binDir, 0o755)
 	s := b.startOnTTYAs(t, cred, 24, 80, "qsub", "-I")
 	s.tty.expect(t, "ready")
-	s.typeLine(`echo "tty=$(tty) mode=$(stat -c %a:%g $(tty))"`)
-	s.tty.expect(t, "mode=")
+	// m""ode, e""nd: the terminal's echo of the line is not the answer
+	// awaited, whole.
+	s.typeLine(`echo "tty=$(tty) m""ode=$(stat -c %a:%g $(tty)) e""nd"`)
+	s.tty.expect(t, " end")
 	m := regexp.MustCompile(`tty=(/dev/pts/\d+) mode=(\d+):(\d+)`).FindStringSubmatch(s.output())
 	if m == nil {
 		t.Fatalf("the job's terminal: %q", s.output())
