@@ -147,22 +147,9 @@ func sacct(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var states map[string]bool
-	if c.IsSet("state") {
-		if states, err = parseSlurmStates(c.String("state")); err != nil {
-			return err
-		}
-	}
-	var want map[jobs.ID]bool
-	if c.IsSet("jobs") {
-		ids, err := parseSlurmIDs(c.String("jobs"))
-		if err != nil {
-			return err
-		}
-		want = map[jobs.ID]bool{}
-		for _, id := range ids {
-			want[id] = true
-		}
+	states, want, err := slurmSelection(c, "state")
+	if err != nil {
+		return err
 	}
 	client, err := dial(c.Context)
 	if err != nil {

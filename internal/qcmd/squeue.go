@@ -247,22 +247,9 @@ func squeue(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	var states map[string]bool
-	if c.IsSet("states") {
-		if states, err = parseSlurmStates(c.String("states")); err != nil {
-			return err
-		}
-	}
-	var want map[jobs.ID]bool
-	if c.IsSet("jobs") {
-		ids, err := parseSlurmIDs(c.String("jobs"))
-		if err != nil {
-			return err
-		}
-		want = map[jobs.ID]bool{}
-		for _, id := range ids {
-			want[id] = true
-		}
+	states, want, err := slurmSelection(c, "states")
+	if err != nil {
+		return err
 	}
 	inList := func(list, v string) bool {
 		if list == "" {
@@ -355,4 +342,25 @@ func collapsePending(list []slurmJob, named map[jobs.ID]bool) []slurmJob {
 		out = append(out, j)
 	}
 	return out
+}
+
+// slurmSelection reads the job states (the flag stateFlag, -t) and the
+// job ids (-j) squeue and sacct select by; nil: no selection.
+func slurmSelection(c *cli.Context, stateFlag string) (states map[string]bool, want map[jobs.ID]bool, err error) {
+	if c.IsSet(stateFlag) {
+		if states, err = parseSlurmStates(c.String(stateFlag)); err != nil {
+			return nil, nil, err
+		}
+	}
+	if c.IsSet("jobs") {
+		ids, err := parseSlurmIDs(c.String("jobs"))
+		if err != nil {
+			return nil, nil, err
+		}
+		want = map[jobs.ID]bool{}
+		for _, id := range ids {
+			want[id] = true
+		}
+	}
+	return states, want, nil
 }
