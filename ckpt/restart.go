@@ -641,6 +641,19 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, r.fail(p, err)
 		}
 	}
+	if r.opts.Stopped {
+		// SIGSTOP is taken as each process runs on after the detach:
+		// the restart reports it stopped only once it is (a caller that
+		// reads its state right after saw it running).
+		for _, p := range r.procs {
+			if p.meta.Zombie != nil {
+				continue
+			}
+			if err := waitGroupStop(p.pid); err != nil {
+				return nil, r.fail(p, err)
+			}
+		}
+	}
 	if r.lazy != nil {
 		r.lazy.seal(r.created)
 	}
