@@ -556,7 +556,11 @@ func (r *restorer) checkCopies() error {
 				continue
 			}
 			if err := r.checkUnlinkedCopy(p, f); err != nil {
-				if e := r.forceable(r.fail(p, fmt.Errorf("fd %d: the content of unlinked file %s: %w", f.FD, f.Path, err))); e != nil {
+				err = r.fail(p, fmt.Errorf("fd %d: the content of unlinked file %s: %w", f.FD, f.Path, err))
+				if r.opts.CopiesRequired {
+					return err
+				}
+				if e := r.forceable(err); e != nil {
 					return e
 				}
 				p.closed[f.FD] = true

@@ -481,6 +481,28 @@ func (img *Image) Files() []OpenFile {
 	return out
 }
 
+// FileCopy is a copy of a file's content that the checkpoint wrote beside
+// the image (an unlinked file's, or with -C an open file's): Gen is its
+// name of that checkpoint, Name its CONVEX name (copies.go). The restart
+// looks for Gen first, then Name.
+type FileCopy struct{ Name, Gen string }
+
+// Copies returns the copies beside the image that its restart reads, each
+// once.
+func (img *Image) Copies() []FileCopy {
+	var out []FileCopy
+	seen := map[FileCopy]bool{}
+	for _, f := range img.meta.Files {
+		c := FileCopy{Name: f.Copy, Gen: f.CopyGen}
+		if f.Copy == "" || seen[c] {
+			continue
+		}
+		seen[c] = true
+		out = append(out, c)
+	}
+	return out
+}
+
 // Mapped returns the files the process had mapped (the restore opens them
 // again).
 func (img *Image) Mapped() []MappedFile {

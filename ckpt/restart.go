@@ -20,12 +20,17 @@ import (
 // RestartOptions are the options of Restart; the zero value is the default
 // of the restart command.
 type RestartOptions struct {
-	Force    bool           // restore despite errors: new PID if taken, missing files left closed (-F)
-	CopyBack bool           // copy files saved with chkpnt -C back to their places first (-C)
-	Signal   syscall.Signal // sent when the restore is complete; 0: SIGCONT (-k)
-	NoSignal bool           // send no signal (-k 0)
-	Stopped  bool           // leave the process stopped (-z)
-	Logger   *slog.Logger   // warnings (Warn), -v details (Info), -X (Debug); nil: silent
+	Force    bool // restore despite errors: new PID if taken, missing files left closed (-F)
+	CopyBack bool // copy files saved with chkpnt -C back to their places first (-C)
+	// CopiesRequired: the copies of unlinked files beside the image are
+	// part of it even with Force: one missing, or not the copy the image
+	// recorded, fails the restart (the batch system then falls back to an
+	// older generation) instead of leaving the descriptor closed.
+	CopiesRequired bool
+	Signal         syscall.Signal // sent when the restore is complete; 0: SIGCONT (-k)
+	NoSignal       bool           // send no signal (-k 0)
+	Stopped        bool           // leave the process stopped (-z)
+	Logger         *slog.Logger   // warnings (Warn), -v details (Info), -X (Debug); nil: silent
 	// PIDRetry is how long a taken PID is waited for, once a second;
 	// 0 means the CONVEX 10 seconds.
 	PIDRetry time.Duration

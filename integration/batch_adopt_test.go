@@ -260,3 +260,123 @@ func appendMetaNote(t *testing.T, img []byte, old, new string) []byte {
 	t.Fatal("no PT_NOTE in the image")
 	return nil
 }
+
+// qrestart -f of an image whose checkpoint copied file contents beside it
+// (an unlinked file the program reads after the restart, and with -C an
+// open file): the adopted job's copy of the image carries the copies, so
+// the job restarts after the user removed the image and its copies, and
+// reads what the unlinked file held. A -C copy is not put back (the
+// guide's restart without -C): the job reads the file as it is now.
+func TestBatchAdoptFileCopies(t *testing.T) {
+	t.Parallel()
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	dir := filepath.Join(b.work, "copies")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := `echo "unlinked content" > gone; echo "kept content" > kept
+exec 3<gone 4<kept; rm gone
+: > ready
+while [ ! -e go ]; do sleep 0.05; done
+cat <&3 > out; cat <&4 >> out`
+	sh := exec.Command("/bin/sh", "-c", script)
+	sh.Dir = dir
+	if err := sh.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sh.Process.Kill(); sh.Wait() })
+	b.waitFor("the script's ready file", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "ready"))
+		return err == nil
+	})
+	image := filepath.Join(dir, "snap")
+	if r := b.runWith(cmdOpts{dir: dir}, "chkpnt", "-C", "-r", "-K", "KILL", "-f", image, strconv.Itoa(sh.Process.Pid)); r.code != 0 {
+		t.Fatalf("chkpnt: %v", r)
+	}
+	sh.Wait()
+	// The kept file changes after the checkpoint.
+	if err := os.WriteFile(filepath.Join(dir, "kept"), []byte("kept content, changed\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := b.runWith(cmdOpts{dir: dir}, "qrestart", "-f", "snap", "-N", "copies")
+	if r.code != 0 {
+		t.Fatalf("qrestart -f: %v", r)
+	}
+	id, _ := parseJobID(r.stdout)
+	names, _ := filepath.Glob(filepath.Join(dir, "*"))
+	hidden, _ := filepath.Glob(filepath.Join(dir, ".*"))
+	for _, f := range append(names, hidden...) {
+		if base := filepath.Base(f); base != "kept" {
+			os.Remove(f) // the job has its own copy of the image and its copies
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	j := b.waitState(id, "finished", "failed")
+	if j.State != "finished" || j.ExitStatus == nil || *j.ExitStatus != 0 {
+		t.Fatalf("the adopted job: %+v\n%s", j, b.mustRun("qstat", "-f", jobArg(id)))
+	}
+	if got, want := b.readFile(filepath.Join(dir, "out")), "unlinked content\nkept content, changed\n"; got != want {
+		t.Errorf("the adopted job read %q, want %q (the unlinked file as it was, the other as it is)", got, want)
+	}
+}
+
+// A job's checkpoint whose copy of an unlinked file is lost (removed from
+// the generation's directory): the restart after a power cut fails (the
+// generation is bad) and the job runs its script again, instead of coming
+// back with the descriptor closed and reading nothing.
+func TestBatchCkptLostUnlinkedCopy(t *testing.T) {
+	t.Parallel()
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	dir := filepath.Join(b.work, "lost")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := b.script("lost.sh", fmt.Sprintf(`#!/bin/sh
+cd %s
+echo "unlinked content" > gone; exec 3<gone; rm gone
+: > ready
+while [ ! -e go ]; do sleep 0.05; done
+cat <&3 >> out
+`, dir))
+	id := b.qsub(script)
+	b.waitFor("the script's ready file", func() bool {
+		_, err := os.Stat(filepath.Join(dir, "ready"))
+		return err == nil
+	})
+	b.mustRun("qchkpnt", jobArg(id))
+	j := b.job(id)
+	if len(j.Checkpoints) != 1 {
+		t.Fatalf("checkpoints: %+v", j.Checkpoints)
+	}
+	gen := filepath.Dir(j.Checkpoints[0].Image)
+	copies, _ := filepath.Glob(filepath.Join(gen, "*.-.*"))
+	hidden, _ := filepath.Glob(filepath.Join(gen, ".*"))
+	if len(copies) == 0 {
+		names, _ := filepath.Glob(filepath.Join(gen, "*"))
+		t.Fatalf("no copy of the unlinked file in %s: %q", gen, names)
+	}
+	b.crash()
+	for _, f := range append(copies, hidden...) {
+		if err := os.Remove(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.start()
+	j = b.waitState(id, "finished", "failed")
+	if got, want := b.readFile(filepath.Join(dir, "out")), "unlinked content\n"; got != want {
+		t.Errorf("out: got %q, want %q (from a run of the script again)", got, want)
+	}
+	if j.State != "finished" || len(j.Segments) != 2 || j.Segments[1].Restart {
+		t.Errorf("the job: %+v, want a second run from the beginning", j)
+	}
+	if full := b.mustRun("qstat", "-x", "-f", jobArg(id)); !strings.Contains(full, "restart from checkpoint 1 failed") || !strings.Contains(full, "unlinked file") {
+		t.Errorf("qstat -f does not say the restart failed on the lost copy:\n%s", full)
+	}
+}

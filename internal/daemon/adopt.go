@@ -173,13 +173,14 @@ type adoptee struct {
 	Files     []ckpt.OpenFile
 	Mapped    []ckpt.MappedFile
 	Children  []string
-	Authentic bool // its HMAC verifies with this host's key
+	Copies    []ckpt.FileCopy // of files' content, beside the image
+	Authentic bool            // its HMAC verifies with this host's key
 }
 
 func adopteeOf(img *ckpt.Image, authentic bool) *adoptee {
 	return &adoptee{
 		PID: img.PID, Comm: img.Comm, Exe: img.Exe, Cwd: img.Cwd(), Creds: img.Creds(),
-		Files: img.Files(), Mapped: img.Mapped(), Children: img.Children(), Authentic: authentic,
+		Files: img.Files(), Mapped: img.Mapped(), Children: img.Children(), Copies: img.Copies(), Authentic: authentic,
 	}
 }
 
@@ -194,6 +195,7 @@ func (d *Daemon) copyTree(who caller, path, dir string) (root *adoptee, size int
 	}
 	srcDir := filepath.Dir(path)
 	todo := []struct{ src, dst string }{{path, supervisor.RootImage}}
+	copied := map[ckpt.FileCopy]bool{}
 	for len(todo) > 0 {
 		x := todo[0]
 		todo = todo[1:]
@@ -212,6 +214,17 @@ func (d *Daemon) copyTree(who caller, path, dir string) (root *adoptee, size int
 		}
 		size += sz
 		n++
+		for _, c := range note.Copies {
+			if copied[c] {
+				continue // a file the processes shared
+			}
+			copied[c] = true
+			sz, err := d.copyFileCopy(who, srcDir, dir, c)
+			if err != nil {
+				return nil, 0, 0, err
+			}
+			size += sz
+		}
 		for _, c := range note.Children {
 			if strings.Contains(c, "/") || c == supervisor.RootImage || c == supervisor.GenInfoFile {
 				return nil, 0, 0, badRequest("%s: %v (child image %q)", x.src, ckpt.ErrCorrupt, c)
@@ -226,6 +239,70 @@ func (d *Daemon) copyTree(who caller, path, dir string) (root *adoptee, size int
 		return nil, 0, 0, err
 	}
 	return root, size, n, syncPath(filepath.Dir(dir))
+}
+
+// copyFileCopy copies a copy of a file's content beside an image (an
+// unlinked file's, chkpnt -C's) into dir, under the name the restart looks
+// for first, read as the caller: the adopted job must restart from the
+// image and its copies, not from an image whose copies stayed behind (the
+// restart then refused it, or with the file's copy gone, lost it). The
+// restart checks the copy's size and content sum against the image.
+func (d *Daemon) copyFileCopy(who caller, srcDir, dir string, c ckpt.FileCopy) (int64, error) {
+	names := []string{c.Name}
+	if c.Gen != "" {
+		names = []string{c.Gen, c.Name}
+	}
+	var in *os.File
+	var err error
+	for _, name := range names {
+		in, err = supervisor.OpenAsUser(filepath.Join(srcDir, name), os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK|syscall.O_NOCTTY, 0, who.uid, who.gid, who.groups)
+		if !errors.Is(err, os.ErrNotExist) {
+			break
+		}
+	}
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			err = errors.New("is a symbolic link")
+		} else {
+			var pe *os.PathError
+			if errors.As(err, &pe) {
+				err = pe.Err
+			}
+		}
+		return 0, badRequest("%s: the image's copy of a file: %v", filepath.Join(srcDir, c.Name), err)
+	}
+	defer in.Close()
+	fi, err := in.Stat()
+	if err != nil {
+		return 0, err
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, badRequest("%s: the image's copy of a file is %s, not a regular file", in.Name(), fileType(fi.Mode()))
+	}
+	dstName := c.Gen
+	if dstName == "" {
+		dstName = c.Name
+	}
+	switch dstName {
+	case supervisor.RootImage, supervisor.GenInfoFile, supervisor.CkptLockFile, supervisor.CkptResultFile, supervisor.CkptLogFile, supervisor.RequeueFile:
+		return 0, badRequest("%s: %v (copy of a file named %q)", in.Name(), ckpt.ErrCorrupt, dstName)
+	}
+	out, err := os.OpenFile(filepath.Join(dir, dstName), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer out.Close()
+	if err := copySparse(out, in); err != nil {
+		return 0, fmt.Errorf("copy %s: %w", in.Name(), err)
+	}
+	if err := out.Sync(); err != nil {
+		return 0, err
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(out.Fd()), &st); err != nil {
+		return 0, err
+	}
+	return st.Blocks * 512, nil
 }
 
 // maxAdoptTree bounds the members of an adopted tree (the engine has its

@@ -50,9 +50,13 @@ type LazyState struct {
 
 func (l restoreLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int) error) (_ int, retErr error) {
 	opts := ckpt.RestartOptions{
-		Force:  true,
-		Track:  spec.Track,
-		Logger: l.log.With("component", "restart", "image", spec.Restore),
+		Force: true,
+		// The job's image is whole or it is not restored: a lost copy
+		// of an unlinked file is a damaged generation, not a file to
+		// leave closed.
+		CopiesRequired: true,
+		Track:          spec.Track,
+		Logger:         l.log.With("component", "restart", "image", spec.Restore),
 		// Lazy: the supervisor serves the pages; it lives as long as the
 		// job, and a keeper kills the job if it dies first (ckpt).
 		Lazy: spec.RestoreLazy,
