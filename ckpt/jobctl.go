@@ -187,6 +187,26 @@ func waitGroupStop(pid int) error {
 	}
 }
 
+// waitStopped waits, within stopWaitLimit, until pid has taken the SIGSTOP
+// it was sent: stopped, or in a signal-delivery stop of its tracer (a
+// member of the tree restored tracing it).
+func waitStopped(pid int) error {
+	deadline := time.Now().Add(stopWaitLimit)
+	for {
+		st, err := readStat(pid)
+		if err != nil {
+			return err
+		}
+		if st.State == 'T' || st.State == 't' {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return &StopTimeoutError{PID: pid}
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // detachRunning lets go of a tracee that is not in a ptrace-stop (it was
 // seized, but never stopped, or was resumed): PTRACE_DETACH needs a
 // stopped tracee, so it is interrupted first, within the bound.

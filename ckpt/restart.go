@@ -618,6 +618,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		}
 	}
 	giveBack := r.takeTerminal()
+	var stopping []*rproc
 	for i := len(r.procs) - 1; i >= 0; i-- {
 		p := r.procs[i]
 		if p.meta.Zombie != nil {
@@ -642,21 +643,20 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		if err := p.b.collectStops(); err != nil {
 			return nil, r.fail(p, err)
 		}
-		if err := p.b.finish(p.finishSignal(sig)); err != nil {
+		sig = p.finishSignal(sig)
+		if err := p.b.finish(sig); err != nil {
 			return nil, r.fail(p, err)
 		}
+		if sig == unix.SIGSTOP {
+			stopping = append(stopping, p)
+		}
 	}
-	if r.opts.Stopped {
-		// SIGSTOP is taken as each process runs on after the detach:
-		// the restart reports it stopped only once it is (a caller that
-		// reads its state right after saw it running).
-		for _, p := range r.procs {
-			if p.meta.Zombie != nil {
-				continue
-			}
-			if err := waitGroupStop(p.pid); err != nil {
-				return nil, r.fail(p, err)
-			}
+	// SIGSTOP is taken as each process runs on after the detach: the
+	// restart reports them stopped only once they are (a caller that read
+	// the state right after saw a restart -z's process running).
+	for _, p := range stopping {
+		if err := waitStopped(p.pid); err != nil {
+			return nil, r.fail(p, err)
 		}
 	}
 	if r.lazy != nil {
