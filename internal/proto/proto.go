@@ -152,6 +152,10 @@ type SubmitRequest struct {
 	// Slurm says the script's #SBATCH directives were translated: output
 	// paths may hold %j %x %A %a, and the job gets SLURM_* variables.
 	Slurm bool `json:"slurm,omitempty"`
+	// Signal is sbatch --signal ([B:]SIG[@TIME]); OpenAppend is
+	// --open-mode=append.
+	Signal     string `json:"signal,omitempty"`
+	OpenAppend bool   `json:"open_append,omitempty"`
 	// Array makes the job an array job: its indices, in the list form of
 	// jobs.ParseArray (qsub -J, #SBATCH --array).
 	Array string `json:"array,omitempty"`
