@@ -42,7 +42,7 @@ func toDiskAttrs(j *jobs.Job) *diskAttrs {
 		Account: a.Account, Project: a.Project, Priority: a.Priority, Rank: a.Rank, Keep: a.Keep,
 		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm, MailPoints: a.MailPoints, MailUsers: a.MailUsers,
 		Interactive: a.Interactive, Signal: a.Signal, OpenAppend: a.OpenAppend,
-		CPUTimeNS:   int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
+		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
 		Chunks: r.Chunks, Place: r.Place, Select: r.Select,
 	}
 	if d == (diskAttrs{}) {
