@@ -526,6 +526,10 @@ type NodeInfo struct {
 // JobRequest names a job for hold, release and delete.
 type JobRequest struct {
 	ID uint64 `json:"id"`
+	// Record, with OpDelete, keeps a job that never ran as a failed job
+	// whose reason says who deleted it, instead of removing it: Slurm's
+	// scancel leaves a CANCELLED job that squeue and sacct show.
+	Record bool `json:"record,omitempty"`
 }
 
 // JobReply is the job's state after the request: "deleted" when qdel

@@ -143,7 +143,7 @@ func scancel(c *cli.Context) error {
 			}
 			continue
 		}
-		op, body, verb := proto.OpDelete, any(proto.JobRequest{ID: uint64(t.id)}), "Terminating"
+		op, body, verb := proto.OpDelete, any(proto.JobRequest{ID: uint64(t.id), Record: true}), "Terminating"
 		if c.IsSet("signal") {
 			sig := strings.TrimPrefix(strings.ToUpper(c.String("signal")), "SIG")
 			op, body, verb = proto.OpSignal, proto.SignalRequest{ID: uint64(t.id), Signal: sig}, "Signal "+sig+" to"
