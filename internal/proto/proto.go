@@ -458,6 +458,9 @@ type SignalRequest struct {
 type RerunRequest struct {
 	ID    uint64 `json:"id"`
 	Force bool   `json:"force,omitempty"`
+	// Owner is Slurm's scontrol requeue: the job's owner may requeue it
+	// (a running job that is rerunnable), not only an operator.
+	Owner bool `json:"owner,omitempty"`
 }
 
 // MoveRequest is a qmove of a job to Queue.
