@@ -153,7 +153,7 @@ echo done $SLURM_ARRAY_TASK_ID
 	if got := b.squeueOne(ids, "%i|%t|%j"); got != ids+"_1|R|tasks\n"+ids+"_2|R|tasks\n"+ids+"_[3-4%2]|PD|tasks" {
 		t.Errorf("squeue of the array:\n%s", got)
 	}
-	if got := b.squeueOne(ids+"_3", "%A %a %T"); got != ids+" 3 PENDING" {
+	if got := b.squeueOne(ids+"_3", "%F %K %T"); got != ids+" 3 PENDING" {
 		t.Errorf("squeue of task 3 = %q", got)
 	}
 	time.Sleep(time.Second) // the limit holds while they run

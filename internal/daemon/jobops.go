@@ -206,7 +206,11 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 	if name == "" {
 		name = jobs.DefaultName(req.ScriptName)
 	}
-	if err := jobs.ValidateName(name); err != nil {
+	validate := jobs.ValidateName
+	if req.Slurm {
+		validate = jobs.ValidateSlurmName
+	}
+	if err := validate(name); err != nil {
 		return nil, err
 	}
 	// PBS's destination: queue, queue@server or @server. Scripts written
