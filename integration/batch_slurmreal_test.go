@@ -298,3 +298,63 @@ func TestBatchSlurmRealSignal(t *testing.T) {
 		t.Errorf("the resubmitted job left no marker: %v", err)
 	}
 }
+
+// What those scripts ask of scontrol, scancel and sbatch: the node list
+// expanded, the job's own record, a job that requeues itself once (the
+// restart count, --open-mode=append keeping both runs' output), a pending
+// job cancelled and still shown CANCELLED, --test-only submitting nothing.
+func TestBatchSlurmRealControl(t *testing.T) {
+	t.Parallel()
+	b := newBatch(t, "")
+	host := shortHostname()
+	if got := b.mustRun("scontrol", "show", "hostnames", "n[01-03],gpu7"); got != "n01\nn02\nn03\ngpu7\n" {
+		t.Errorf("scontrol show hostnames = %q", got)
+	}
+	b.script("self.sh", `#!/bin/bash
+#SBATCH --job-name=self
+#SBATCH --output=self.log
+#SBATCH --open-mode=append
+#SBATCH --time=10
+for h in $(scontrol show hostnames $SLURM_JOB_NODELIST); do echo "host $h"; done
+scontrol show job $SLURM_JOB_ID | grep -o 'JobName=[^ ]*\|JobState=[^ ]*\|Restarts=[0-9]*\|StdOut=.*'
+echo "restart ${SLURM_RESTART_COUNT:-0}"
+if [ -z "$SLURM_RESTART_COUNT" ]; then
+	scontrol requeue $SLURM_JOB_ID
+	sleep 100
+fi
+`)
+	id := b.sbatch("self.sh")
+	b.waitFor("the requeued run to end", func() bool {
+		j := b.job(id)
+		return j.State == "finished" && len(j.Segments) == 2
+	})
+	log := filepath.Join(b.work, "self.log")
+	once := "host " + host + "\nJobName=self\nJobState=RUNNING\nRestarts=%d\nStdOut=" + log + "\nrestart %d\n"
+	if got, want := jobFile(t, log), fmt.Sprintf(once, 0, 0)+fmt.Sprintf(once, 1, 1); got != want {
+		t.Errorf("self.log = %q, want %q", got, want)
+	}
+	// scancel of a pending job: CANCELLED in squeue -t all and sacct.
+	held := b.sbatch("--hold", "--wrap", "true")
+	hs := strconv.FormatUint(held, 10)
+	if r := b.run("scancel", hs); r.code != 0 || r.stderr != "" {
+		t.Fatalf("scancel %s: %v", hs, r)
+	}
+	if got := b.squeueOne(hs, "%i %T"); got != hs+" CANCELLED" {
+		t.Errorf("squeue of the cancelled job = %q", got)
+	}
+	if got := b.sacctState(hs); got != "CANCELLED|0:0" {
+		t.Errorf("sacct of the cancelled job = %q", got)
+	}
+	// --test-only: the estimate line, no job.
+	r := b.run("sbatch", "--test-only", "-c", "2", "--wrap", "true")
+	if want := " to start at "; r.code != 0 || r.stdout != "" || !strings.HasPrefix(r.stderr, "sbatch: Job ") || !strings.Contains(r.stderr, want) ||
+		!strings.HasSuffix(r.stderr, " using 2 processors on nodes "+host+" in partition batch\n") {
+		t.Errorf("sbatch --test-only: %v", r)
+	}
+	if got := b.mustRun("squeue", "-h", "-t", "PD,R"); got != "" {
+		t.Errorf("--test-only submitted: %q", got)
+	}
+	if r := b.run("scontrol", "update", "JobId="+hs, "TimeLimit=5"); r.code != 1 || !strings.HasPrefix(r.stderr, "scontrol: error: update: not supported here") {
+		t.Errorf("scontrol update: %v", r)
+	}
+}
