@@ -154,9 +154,13 @@ func TestBatchRealScriptsMore(t *testing.T) {
 			refused: "line 8: #SBATCH --ntasks-per-node=40: ncpus=40 is more than",
 		},
 		{
-			name: "job_array.sh", from: "erangvee/jobs-and-slurm-scripts job_array.sh: --qos",
-			body:    "#!/bin/bash\n\n#SBATCH --job-name=task_array\n#SBATCH --account=your_account_here\n#SBATCH --qos=your_qos_here\n#SBATCH --ntasks=1\n#SBATCH --mem=512M\n#SBATCH --array=0-4\n",
-			refused: "line 5: #SBATCH --qos",
+			name: "job_array.sh", from: "erangvee/jobs-and-slurm-scripts job_array.sh: --qos (accepted, no effect here)",
+			body: "#!/bin/bash\n\n#SBATCH --job-name=task_array\n#SBATCH --account=your_account_here\n#SBATCH --qos=your_qos_here\n#SBATCH --ntasks=1\n#SBATCH --mem=512M\n#SBATCH --array=0-4\n",
+			check: func(t *testing.T, b *batch, j proto.JobInfo, subs []proto.JobInfo) {
+				if len(subs) != 5 || j.Name != "task_array" || j.Account != "your_account_here" || j.MemBytes != 512<<20 {
+					t.Errorf("array %+v, %d subjobs", j, len(subs))
+				}
+			},
 		},
 		{
 			name: "job-array.sh", from: "brown-ccv/slurm job_arrays/job-array.sh",

@@ -204,7 +204,7 @@ func TestBatchRealScripts3(t *testing.T) {
 		{name: "ocelote-interactive.sh", refused: `ocelote-interactive.sh: line 5: #PBS -l select=1:ncpus=6:mem=252gb:pcmem=42gb: select=1:ncpus=6:mem=252gb:pcmem=42gb: chunk resource "pcmem"`},
 		{name: "RunJarrod_Skeleton_001.sh", refused: "RunJarrod_Skeleton_001.sh: line 5: #PBS -l nodes=1:ppn=MYPPN: nodes=1:ppn=MYPPN: ncpus=MYPPN"},
 		{name: "signal_interrupt.sh", refused: "signal_interrupt.sh: line 5: #SBATCH -C: this sbatch option is not translated"},
-		{name: "variable-time-jobs.sh", refused: "variable-time-jobs.sh: line 3: #SBATCH -q: this sbatch option is not translated"},
+		{name: "variable-time-jobs.sh", refused: "variable-time-jobs.sh: line 4: #SBATCH -C: this sbatch option is not translated"},
 		{name: "vcs.5.art.sh", refused: "vcs.5.art.sh: line 8: #SBATCH --workdir: this sbatch option is not translated"},
 		{name: "array_test.sh", refused: `array_test.sh: line 7: #SBATCH --array: array "SRR8652107,SRR8652105,SRR8670674,SRR1974202": "SRR8652107" is not an index`},
 		{name: "p2p-scatterexcl.sh", refused: "p2p-scatterexcl.sh: line 1: #PBS -l place=scatter:excl: place=scatter:excl: excl is not supported on a single host"},

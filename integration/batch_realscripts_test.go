@@ -259,9 +259,13 @@ func TestBatchRealScripts(t *testing.T) {
 			},
 		},
 		{
-			name: "ecflow.sh", from: "an ecFlow Slurm header (--export=STHOST=..., --qos)",
-			body:    "#!/bin/bash\n#SBATCH --job-name=fc\n#SBATCH --qos=nf\n#SBATCH --export=STHOST=sc1\n",
-			refused: "line 3: #SBATCH --qos",
+			name: "ecflow.sh", from: "an ecFlow Slurm header (--export=STHOST=..., --qos, accepted with no effect)",
+			body: "#!/bin/bash\n#SBATCH --job-name=fc\n#SBATCH --qos=nf\n#SBATCH --export=STHOST=sc1\n",
+			check: func(t *testing.T, b *batch, j proto.JobInfo, _ []proto.JobInfo) {
+				if j.Name != "fc" || j.ExportEnv {
+					t.Errorf("ecflow.sh: %+v", j)
+				}
+			},
 		},
 		{
 			name: "ecflow2.sh", from: "the same header without --qos: --export of a variable only",

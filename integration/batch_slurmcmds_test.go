@@ -153,7 +153,7 @@ echo done $SLURM_ARRAY_TASK_ID
 	if got := b.squeueOne(ids, "%i|%t|%j"); got != ids+"_1|R|tasks\n"+ids+"_2|R|tasks\n"+ids+"_[3-4%2]|PD|tasks" {
 		t.Errorf("squeue of the array:\n%s", got)
 	}
-	if got := b.squeueOne(ids+"_3", "%A %a %T"); got != ids+" 3 PENDING" {
+	if got := b.squeueOne(ids+"_3", "%F %K %T"); got != ids+" 3 PENDING" {
 		t.Errorf("squeue of task 3 = %q", got)
 	}
 	time.Sleep(time.Second) // the limit holds while they run
@@ -256,14 +256,14 @@ func TestBatchSlurmCmdsErrors(t *testing.T) {
 	b := newBatch(t, "")
 	b.script("ok.sh", "#!/bin/sh\ntrue\n")
 	b.script("noshebang.sh", "echo hi\n")
-	b.script("qos.sh", "#!/bin/sh\n#SBATCH --qos=normal\ntrue\n")
+	b.script("gres.sh", "#!/bin/sh\n#SBATCH --gres=gpu:1\ntrue\n")
 	for _, c := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"--bogus", "ok.sh"}, "sbatch: error: unrecognized option '--bogus'"},
-		{[]string{"--qos=high", "ok.sh"}, "sbatch: error: unrecognized option '--qos'"},
-		{[]string{"qos.sh"}, "sbatch: error: qos.sh: line 2: #SBATCH --qos: this sbatch option is not translated"},
+		{[]string{"--gres=gpu:1", "ok.sh"}, "sbatch: error: unrecognized option '--gres'"},
+		{[]string{"gres.sh"}, "sbatch: error: gres.sh: line 2: #SBATCH --gres: this sbatch option is not translated"},
 		{[]string{"--time=abc", "ok.sh"}, "sbatch: error: --time: "},
 		{[]string{"noshebang.sh"}, "sbatch: error: this does not look like a batch script"},
 		{[]string{"ok.sh", "arg1"}, "sbatch: error: ok.sh: arguments after the script (arg1) are not supported"},

@@ -212,9 +212,14 @@ func Changes(c AcctContext, old, cur *Job, by string, now time.Time) []AcctRecor
 	}
 	// A job deleted by the batch system before it ever ran (Cancel: its
 	// dependencies can never be satisfied), as PBS's server deletes it.
-	if old.State == Held && cur.State == Failed && len(cur.Segments) == 0 {
+	// Or by its owner, who cancelled it and kept its record (scancel).
+	cancelled := old.State == Queued && cur.Array == nil && strings.HasPrefix(cur.Reason, "deleted by ")
+	if (old.State == Held || cancelled) && cur.State == Failed && len(cur.Segments) == 0 {
 		who := "Server"
-		if c.Server != "" {
+		if by, ok := strings.CutPrefix(cur.Reason, "deleted by "); ok {
+			who = by
+		}
+		if c.Server != "" && !strings.Contains(who, "@") {
 			who += "@" + c.Server
 		}
 		rec(cur.Changed, AcctDeleted, []AcctField{{"requestor", who}})

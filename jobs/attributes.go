@@ -27,6 +27,11 @@ type Attributes struct {
 	// Interactive is qsub -I: the job runs the owner's login shell on a
 	// pseudo terminal that qsub (or qrestart --attach) relays.
 	Interactive bool
+	// Signal is sbatch --signal in its normal form (SlurmSignal.String);
+	// "": none. OpenAppend is --open-mode=append: the output and error
+	// files are appended to, not truncated, at each start.
+	Signal     string
+	OpenAppend bool
 }
 
 // PBS's bounds of qsub -p.

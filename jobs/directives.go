@@ -279,6 +279,36 @@ var slurmOptions = []slurmOption{
 	{"ntasks", "n", true, tasks},
 	{"ntasks-per-node", "", true, tasks},
 	{"tasks-per-node", "", true, tasks},
+	// Accepted, with no effect here (sbatch --help lists them): they
+	// tune a scheduler or a node this system does not have, and change
+	// nothing a job computes or writes on this host.
+	{"qos", "q", true, noEffect},
+	{"comment", "", true, noEffect},
+	{"hint", "", true, noEffect},
+	{"threads-per-core", "", true, noEffect},
+	{"ntasks-per-core", "", true, noEffect},
+	{"get-user-env", "", false, noEffect},
+	{"time-min", "", true, func(a string) ([]Directive, error) {
+		// The job may be given less than --time; it is given --time.
+		_, err := ParseSlurmTime(a)
+		return nil, err
+	}},
+	{"kill-on-invalid-dep", "", true, noEffect}, // a job whose dependency cannot be met is cancelled here anyway
+	{"wait-all-nodes", "", true, noEffect},
+	{"nice", "", true, noEffect}, // --nice=N: no other job here to be nice to
+	{"signal", "", true, func(a string) ([]Directive, error) {
+		if _, err := ParseSlurmSignal(a); err != nil {
+			return nil, err
+		}
+		return one(SlurmSignalOpt, a), nil
+	}},
+	{"open-mode", "", true, func(a string) ([]Directive, error) {
+		switch a {
+		case "append", "truncate":
+			return one(SlurmOpenMode, a), nil
+		}
+		return nil, fmt.Errorf("--open-mode=%s: want append or truncate", a)
+	}},
 	{"exclusive", "", false, refuse("jobs share this host: ask for its CPUs and memory instead")},
 	{"nodes", "N", true, onlyOne("nodes", "not translated: use #PBS -l select=N:ncpus=C with -l place=scatter for N hosts")},
 	{"output", "o", true, func(a string) ([]Directive, error) { return one("o", a), nil }},
@@ -336,14 +366,28 @@ var slurmOptions = []slurmOption{
 				points += "a"
 			case "ALL":
 				points += "abe"
+			case "TIME_LIMIT", "TIME_LIMIT_90", "TIME_LIMIT_80", "TIME_LIMIT_50":
+				points += "a" // a job over its limit is aborted: the abort mail
+			case "REQUEUE", "ARRAY_TASKS", "INVALID_DEPEND", "STAGE_OUT":
+				// No mail of their own here: a requeued job mails when
+				// it begins again, an array's tasks as the array does.
 			default:
-				return nil, fmt.Errorf("--mail-type=%s: only NONE, BEGIN, END, FAIL and ALL are translated", t)
+				return nil, fmt.Errorf("--mail-type=%s: want NONE, BEGIN, END, FAIL, ALL, TIME_LIMIT[_90/_80/_50], REQUEUE, ARRAY_TASKS, INVALID_DEPEND or STAGE_OUT (only NONE, BEGIN, END, FAIL and ALL send mail of their own)", t)
 			}
 		}
 		if strings.Contains(points, "n") && points != "n" {
 			return nil, fmt.Errorf("--mail-type=%s: NONE with other types", a)
 		}
-		return one("m", points), nil
+		uniq := ""
+		for _, r := range points {
+			if !strings.ContainsRune(uniq, r) {
+				uniq += string(r)
+			}
+		}
+		if uniq == "" {
+			return nil, nil
+		}
+		return one("m", uniq), nil
 	}},
 	{"mail-user", "", true, func(a string) ([]Directive, error) { return one("M", a), nil }},
 	{"array", "a", true, func(a string) ([]Directive, error) {
@@ -359,6 +403,16 @@ var slurmOptions = []slurmOption{
 		return one(SlurmDependency, a), nil
 	}},
 }
+
+// SlurmSignalOpt is the pseudo-option --signal translates to, in
+// Slurm's form (ParseSlurmSignal).
+const SlurmSignalOpt = "slurm-signal"
+
+// SlurmOpenMode is the pseudo-option --open-mode translates to: append
+// or truncate (the default) the output and error files.
+const SlurmOpenMode = "slurm-open-mode"
+
+func noEffect(string) ([]Directive, error) { return nil, nil }
 
 // SlurmArray is the pseudo-option --array translates to: its list of
 // indices (which PBS's -J, a single range, cannot hold).

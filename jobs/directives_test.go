@@ -168,7 +168,7 @@ func TestParseDirectivesRefused(t *testing.T) {
 		{"slurm array short bad max", "#SBATCH -a 1-3%0\n", 1, "#SBATCH --array", "above 0"},
 		{"slurm dependency singleton", "#SBATCH --dependency=singleton\n", 1, "#SBATCH --dependency", "singleton"},
 		{"slurm dependency mixed", "#SBATCH --dependency=afterok:1,afterok:2?afterany:3\n", 1, "#SBATCH --dependency", "mixed"},
-		{"slurm mail type", "#SBATCH --mail-type=REQUEUE\n", 1, "#SBATCH --mail-type", "only NONE, BEGIN"},
+		{"slurm mail type", "#SBATCH --mail-type=BOGUS\n", 1, "#SBATCH --mail-type", "only NONE, BEGIN"},
 		{"slurm no tasks", "#SBATCH --ntasks=0\n", 1, "#SBATCH --ntasks", "above 0"},
 		{"slurm many nodes", "#SBATCH -N 2\n", 1, "#SBATCH --nodes", "select=N:ncpus=C with -l place=scatter"},
 		{"slurm unknown", "#SBATCH --gres=gpu:1\n", 1, "#SBATCH --gres", "not translated"},

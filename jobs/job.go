@@ -312,6 +312,16 @@ func ValidateName(name string) error {
 	return nil
 }
 
+// ValidateSlurmName checks the name of a job submitted with Slurm's
+// options, which, unlike PBS's, may hold blanks (--job-name="My job":
+// Slurm takes it, and its files, %x, have the blank too).
+func ValidateSlurmName(name string) error {
+	if err := ValidateName(strings.ReplaceAll(name, " ", "_")); err != nil {
+		return fmt.Errorf("job name %q: not a valid job name (1-200 characters, no '/' or control characters): %w", name, ErrBadName)
+	}
+	return nil
+}
+
 // DefaultOutputUmask masks the output and error files of a job that gives
 // no -W umask: they are created 0600, readable by their owner only (as
 // PBS's default umask of 077 makes them).

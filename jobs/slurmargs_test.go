@@ -18,7 +18,7 @@ func TestSlurmArgs(t *testing.T) {
 		{"prefix", []string{"--out=o.txt"}, []Directive{{Opt: "o", Arg: "o.txt", Slurm: "--output=o.txt"}}, ""},
 		{"exact over prefix", []string{"--mem=1G"}, []Directive{{Opt: "l", Arg: "mem=1gb", Slurm: "--mem=1G"}}, ""},
 		{"ambiguous prefix", []string{"--n=1"}, nil, "--n: this sbatch option is not translated"},
-		{"not translated", []string{"--qos=normal"}, nil, "--qos: this sbatch option is not translated"},
+		{"not translated", []string{"--gres=gpu:1"}, nil, "--gres: this sbatch option is not translated"},
 		{"bad value", []string{"--time=x"}, nil, "--time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,7 +43,7 @@ func TestSlurmArgs(t *testing.T) {
 	for _, w := range []struct {
 		word       string
 		known, arg bool
-	}{{"--time", true, true}, {"-t", true, true}, {"--requeue", true, false}, {"--outp", true, true}, {"--qos", false, false}, {"-Z", false, false}} {
+	}{{"--time", true, true}, {"-t", true, true}, {"--requeue", true, false}, {"--outp", true, true}, {"--gres", false, false}, {"-Z", false, false}} {
 		if k, a := SlurmOptionArg(w.word); k != w.known || a != w.arg {
 			t.Errorf("SlurmOptionArg(%q) = %v, %v; want %v, %v", w.word, k, a, w.known, w.arg)
 		}

@@ -89,6 +89,16 @@ func (j *Job) Cancel(reason string, now time.Time) error {
 	return j.become(Failed, reason, now)
 }
 
+// CancelPending ends a job that never ran, queued or held, as deleted
+// by the named user: it stays, failed, with no run (Slurm's scancel of a
+// pending job, which leaves a CANCELLED job).
+func (j *Job) CancelPending(by string, now time.Time) error {
+	if j.State != Queued && j.State != Held || len(j.Segments) > 0 {
+		return &TransitionError{ID: j.ID, From: j.State, To: Failed}
+	}
+	return j.become(Failed, "deleted by "+by, now)
+}
+
 // Hold makes a pending job ineligible to run until Release.
 func (j *Job) Hold(by string, now time.Time) error {
 	return j.become(Held, "held by "+by, now)

@@ -26,6 +26,9 @@ type diskAttrs struct {
 	Net        string `json:"net,omitempty"` // qsub -l net=private
 	// Added without a schema change: an older daemon ignores it.
 	Interactive bool `json:"interactive,omitempty"` // qsub -I
+	// sbatch --signal and --open-mode=append (added the same way).
+	Signal     string `json:"signal,omitempty"`
+	OpenAppend bool   `json:"open_append,omitempty"`
 	// Cluster placement (the number of chunks, place=, the select of a
 	// job of several chunks).
 	Chunks int    `json:"chunks,omitempty"`
@@ -38,8 +41,8 @@ func toDiskAttrs(j *jobs.Job) *diskAttrs {
 	d := diskAttrs{
 		Account: a.Account, Project: a.Project, Priority: a.Priority, Rank: a.Rank, Keep: a.Keep,
 		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm, MailPoints: a.MailPoints, MailUsers: a.MailUsers,
-		Interactive: a.Interactive,
-		CPUTimeNS:   int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
+		Interactive: a.Interactive, Signal: a.Signal, OpenAppend: a.OpenAppend,
+		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
 		Chunks: r.Chunks, Place: r.Place, Select: r.Select,
 	}
 	if d == (diskAttrs{}) {
@@ -55,7 +58,7 @@ func (d *diskAttrs) apply(j *jobs.Job) {
 	j.Attrs = jobs.Attributes{
 		Account: d.Account, Project: d.Project, Priority: d.Priority, Rank: d.Rank, Keep: d.Keep,
 		Shell: d.Shell, Group: d.Group, Slurm: d.Slurm, MailPoints: d.MailPoints, MailUsers: d.MailUsers,
-		Interactive: d.Interactive,
+		Interactive: d.Interactive, Signal: d.Signal, OpenAppend: d.OpenAppend,
 	}
 	j.Resources.CPUTime = time.Duration(d.CPUTimeNS)
 	j.Resources.MPIProcs, j.Resources.OMPThreads = d.MPIProcs, d.OMPThreads

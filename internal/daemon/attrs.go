@@ -23,6 +23,14 @@ func (d *Daemon) pbsAttrs(who caller, req *proto.SubmitRequest, j *jobs.Job) err
 	}
 	a := jobs.Attributes{Account: req.Account, Project: req.Project, Slurm: req.Slurm}
 	var err error
+	if req.Signal != "" {
+		sig, err := jobs.ParseSlurmSignal(req.Signal)
+		if err != nil {
+			return badRequest("%v", err)
+		}
+		a.Signal = sig.String()
+	}
+	a.OpenAppend = req.OpenAppend
 	if req.Priority != "" {
 		if a.Priority, err = jobs.ParsePriority(req.Priority); err != nil {
 			return err

@@ -206,7 +206,11 @@ func (d *Daemon) newJob(who caller, req *proto.SubmitRequest) (*jobs.Job, error)
 	if name == "" {
 		name = jobs.DefaultName(req.ScriptName)
 	}
-	if err := jobs.ValidateName(name); err != nil {
+	validate := jobs.ValidateName
+	if req.Slurm {
+		validate = jobs.ValidateSlurmName
+	}
+	if err := validate(name); err != nil {
 		return nil, err
 	}
 	// PBS's destination: queue, queue@server or @server. Scripts written
@@ -574,6 +578,22 @@ func (d *Daemon) deleteJob(_ context.Context, who caller, body json.RawMessage) 
 	}
 	if err := d.mayManage(who, cur); err != nil {
 		return nil, err
+	}
+	var req proto.JobRequest
+	decode(body, &req) // jobArg has decoded it
+	if req.Record && (cur.State == jobs.Queued || cur.State == jobs.Held) && len(cur.Segments) == 0 {
+		j, err := d.store.UpdateJob(id, func(j *jobs.Job) error {
+			if (j.State != jobs.Queued && j.State != jobs.Held) || len(j.Segments) > 0 {
+				return conflict("job %s has just become %s; try again", id, j.State)
+			}
+			return j.CancelPending(who.name, time.Now().Round(0))
+		})
+		if err != nil {
+			return nil, unknownJob(err, id)
+		}
+		d.subjobEnded(id)
+		d.log.Info("job cancelled before it ran", "job_id", id, "by", who.name)
+		return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
 	}
 	if cur.State.Removable() {
 		removed, err := d.store.DeleteJobBy(id, who.name+"@"+d.config().Server(), func(j *jobs.Job) error {

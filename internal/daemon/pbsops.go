@@ -315,8 +315,21 @@ func (d *Daemon) rerunJob(_ context.Context, who caller, body json.RawMessage) (
 	if j == nil {
 		return nil, notFound("unknown job id %s", id)
 	}
-	if err := d.mustOperate(who, "rerun jobs"); err != nil {
-		return nil, err
+	switch {
+	case req.Owner && !req.Force:
+		// scontrol requeue: the owner's own request, of a job that
+		// lets itself be requeued (not --no-requeue).
+		if err := d.mayManage(who, j); err != nil {
+			return nil, err
+		}
+		if j.Rerunnable {
+			break
+		}
+		return nil, conflict("job %s is not requeueable (--no-requeue)", id)
+	default:
+		if err := d.mustOperate(who, "rerun jobs"); err != nil {
+			return nil, err
+		}
 	}
 	if j.State != jobs.Running {
 		return nil, conflict("job %s is %s; only running jobs can be rerun", id, j.State)

@@ -606,7 +606,14 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		// account has one); PBS_O_WORKDIR says where qsub ran.
 		workdir = pw.home
 	}
+	// sbatch --signal: validated when the job was submitted.
+	warn, _ := jobs.ParseSlurmSignal(j.Attrs.Signal)
+	if j.Attrs.Signal == "" {
+		warn = jobs.SlurmSignal{}
+	}
 	return &supervisor.Spec{
+		WarnSignal: int(warn.Signal), WarnBefore: warn.Before, WarnBatch: warn.Batch,
+		Append:      j.Attrs.OpenAppend,
 		Interactive: j.Attrs.Interactive, Terminal: d.runTerminal(j, restore),
 		JobID: uint64(j.ID), Segment: len(j.Segments) - 1, Start: j.Segments[len(j.Segments)-1].Start,
 		Name: j.Name, UID: j.Owner.UID, GID: j.Owner.GID, Groups: j.Owner.Groups,
@@ -807,8 +814,36 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 			"SLURM_NODELIST":       at.host,
 			"SLURM_NNODES":         "1",
 			"SLURM_TASKS_PER_NODE": ntasks,
+			// What sbatch's batch step also has: its node, its user, the
+			// batch step's own task (the script is task 0 of node 0).
+			"SLURM_JOB_CPUS_PER_NODE": ncpus,
+			"SLURMD_NODENAME":         at.host,
+			"SLURM_JOB_USER":          j.Owner.Name,
+			"SLURM_JOB_UID":           strconv.FormatUint(uint64(j.Owner.UID), 10),
+			"SLURM_JOB_GID":           strconv.FormatUint(uint64(j.Owner.GID), 10),
+			"SLURM_CLUSTER_NAME":      "lazarus",
+			"SLURM_NODEID":            "0",
+			"SLURM_PROCID":            "0",
+			"SLURM_LOCALID":           "0",
+			"SLURM_GTIDS":             "0",
 		} {
 			set[k] = v
+		}
+		if j.Resources.MPIProcs > 0 {
+			set["SLURM_NTASKS_PER_NODE"] = ntasks
+		}
+		if j.Resources.Mem > 0 {
+			// In MB, as Slurm writes it (the job's --mem, or
+			// --mem-per-cpu times its CPUs).
+			set["SLURM_MEM_PER_NODE"] = strconv.FormatInt(j.Resources.Mem>>20, 10)
+		}
+		if j.Attrs.Account != "" {
+			set["SLURM_JOB_ACCOUNT"] = j.Attrs.Account
+		}
+		if n := len(j.Segments); n > 1 {
+			// Started again (requeued, or rerun after a crash): how
+			// many times, as Slurm counts requeues.
+			set["SLURM_RESTART_COUNT"] = strconv.Itoa(n - 1)
 		}
 	}
 	for k, v := range set {

@@ -152,6 +152,10 @@ type SubmitRequest struct {
 	// Slurm says the script's #SBATCH directives were translated: output
 	// paths may hold %j %x %A %a, and the job gets SLURM_* variables.
 	Slurm bool `json:"slurm,omitempty"`
+	// Signal is sbatch --signal ([B:]SIG[@TIME]); OpenAppend is
+	// --open-mode=append.
+	Signal     string `json:"signal,omitempty"`
+	OpenAppend bool   `json:"open_append,omitempty"`
 	// Array makes the job an array job: its indices, in the list form of
 	// jobs.ParseArray (qsub -J, #SBATCH --array).
 	Array string `json:"array,omitempty"`
@@ -454,6 +458,9 @@ type SignalRequest struct {
 type RerunRequest struct {
 	ID    uint64 `json:"id"`
 	Force bool   `json:"force,omitempty"`
+	// Owner is Slurm's scontrol requeue: the job's owner may requeue it
+	// (a running job that is rerunnable), not only an operator.
+	Owner bool `json:"owner,omitempty"`
 }
 
 // MoveRequest is a qmove of a job to Queue.
@@ -522,6 +529,10 @@ type NodeInfo struct {
 // JobRequest names a job for hold, release and delete.
 type JobRequest struct {
 	ID uint64 `json:"id"`
+	// Record, with OpDelete, keeps a job that never ran as a failed job
+	// whose reason says who deleted it, instead of removing it: Slurm's
+	// scancel leaves a CANCELLED job that squeue and sacct show.
+	Record bool `json:"record,omitempty"`
 }
 
 // JobReply is the job's state after the request: "deleted" when qdel

@@ -87,6 +87,13 @@ func readDirectives(c *cli.Context, script []byte, now time.Time) ([]jobs.Direct
 		return nil, err
 	}
 	for _, d := range ds {
+		if d.Opt == "N" && d.Slurm != "" {
+			// Slurm's names may have blanks (--job-name="My job").
+			if err := jobs.ValidateSlurmName(d.Arg); err != nil {
+				return nil, lineError(d, err)
+			}
+			continue
+		}
 		if err := checkOption(d.Opt, d.Arg, now); err != nil {
 			return nil, lineError(d, err)
 		}

@@ -163,7 +163,7 @@ func TestQsubRefusals(t *testing.T) {
 		{"bad keep", "#!/bin/sh\n#PBS -k x\ntrue\n", nil, []string{"line 2: #PBS -k x"}},
 		{"unknown W", "#!/bin/sh\n#PBS -W sandbox=PRIVATE\ntrue\n", nil, []string{"line 2", "sandbox"}},
 		{"output on another host", "#!/bin/sh\n#PBS -o elsewhere.example:/x\ntrue\n", nil, []string{"line 2", "another host"}},
-		{"slurm mail type", "#!/bin/bash\n#SBATCH --mail-type=TIME_LIMIT\ntrue\n", nil, []string{"line 2: #SBATCH --mail-type", "only NONE"}},
+		{"slurm mail type", "#!/bin/bash\n#SBATCH --mail-type=SOMETIMES\ntrue\n", nil, []string{"line 2: #SBATCH --mail-type", "want NONE, BEGIN"}},
 		{"slurm bad cpus", "#!/bin/bash\n#SBATCH --cpus-per-task=zero\ntrue\n", nil, []string{"line 2: #SBATCH --cpus-per-task=zero"}},
 		{"crlf", "#!/bin/sh\r\n#PBS -N a\r\ntrue\r\n", nil, []string{"line 1", "DOS/Windows"}},
 		{"one-subjob array on the command line", "#!/bin/sh\ntrue\n", []string{"-J", "3-3"}, []string{"-J", "at least two"}},

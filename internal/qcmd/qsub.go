@@ -359,6 +359,10 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		req.Resources = append(req.Resources, "mem="+jobs.FormatSize(n*int64(res.NCPUs)))
 	}
 	req.Slurm = o.slurm()
+	req.Signal, _ = o.str(jobs.SlurmSignalOpt)
+	if mode, _ := o.str(jobs.SlurmOpenMode); mode == "append" {
+		req.OpenAppend = true
+	}
 	// A Slurm job gets the submitter's environment unless it says
 	// --export=NONE, as sbatch does.
 	req.ExportEnv = o.flag("V") || req.Slurm && !o.has(jobs.SlurmExportNone)

@@ -36,6 +36,7 @@ type sbatchArgs struct {
 	wait      bool
 	quiet     bool
 	ignorePBS bool
+	testOnly  bool
 	help      bool
 	version   bool
 	script    string   // "" with --wrap or for standard input
@@ -53,7 +54,7 @@ var sbatchOwn = map[string]bool{
 	"--parsable": false, "--wrap": true, "--hold": false, "-H": false,
 	"--wait": false, "-W": false, "--quiet": false, "-Q": false, "--ignore-pbs": false,
 	"--help": false, "-h": false, "--usage": false, "--version": false, "-V": false,
-	"--verbose": false, "-v": false,
+	"--verbose": false, "-v": false, "--test-only": false,
 }
 
 // parseSbatchArgs splits sbatch's arguments as Slurm's getopt does: options
@@ -102,6 +103,8 @@ func parseSbatchArgs(args []string) (*sbatchArgs, error) {
 				a.quiet = true
 			case "--ignore-pbs":
 				a.ignorePBS = true
+			case "--test-only":
+				a.testOnly = true
 			case "--help", "-h", "--usage":
 				a.help = true
 			case "--version", "-V":
@@ -232,6 +235,21 @@ OPTIONS TRANSLATED (as on #SBATCH lines):
    --mail-type=TYPE,...       --mail-user=USER         -a, --array=LIST[%MAX]
    -d, --dependency=TYPE:ID[:ID...][,|?...] (after, afterok, afternotok, afterany;
        ID may be an array N or an array task N_I)
+   --signal=[B:]SIG[@TIME]    SIG is sent TIME seconds (60 by default) before
+                              the --time limit: with B:, to the script alone
+                              (which gets it only if it traps it, as a bash
+                              script does with trap ... SIG), else to every
+                              other process of the job; then, at the limit,
+                              the job is killed as without it
+   --open-mode=append|truncate  append to the output and error files (a
+                              requeued or rerun job adds to them) or not
+Accepted with no effect here (they tune a scheduler or nodes this host does
+not have, and change nothing the job computes): -q, --qos; --comment; --hint;
+--threads-per-core; --ntasks-per-core; --get-user-env; --time-min (the job
+gets --time); --kill-on-invalid-dep (such a job is cancelled anyway);
+--wait-all-nodes; --nice. --mail-type also takes TIME_LIMIT[_90|_80|_50]
+(the abort mail) and REQUEUE, ARRAY_TASKS, INVALID_DEPEND, STAGE_OUT (no
+mail of their own).
 Output patterns: %j %J (job id), %x (name), %A %a (array job and task), %u
 (user), %N %n %t %s, %% (zero padded with a width: %4a).
 
@@ -245,13 +263,17 @@ OPTIONS OF SBATCH ITSELF:
                    a signal or the system ended it; of an array, 0 when every
                    task exited 0, else 1, or 2 when the system ended one)
    -Q, --quiet     print no "Submitted batch job" line
+   --test-only     check the script and options, submit nothing, and print
+                   on standard error Slurm's estimate: "sbatch: Job N to
+                   start at TIME using C processors on nodes HOST in
+                   partition QUEUE" (N: the id it would likely get)
    --ignore-pbs    do not read the script's #PBS lines
    -v, --verbose   accepted, ignored
    -V, --version   print the version
 
 Any other option is refused, by name, before anything is submitted (Slurm
-options this system cannot honour, as --qos, --gres, --constraint,
---exclusive, --nodes above 1, are refused the same way on #SBATCH lines).
+options this system cannot honour, as --gres, --constraint, --exclusive,
+--nodes above 1, are refused the same way on #SBATCH lines).
 Arguments after the script are refused: jobs here take none (put them in
 the script, or use --wrap).
 
@@ -323,6 +345,9 @@ func runSbatch(c *cli.Context, a *sbatchArgs) error {
 		if a.wrap != nil {
 			req.ScriptName = ""
 		}
+		if a.testOnly {
+			return sbatchTestOnly(ic, req)
+		}
 		req.Key = proto.NewKey()
 		var reply proto.SubmitReply
 		if err := proto.CallRetry(ic.Context, config.StateDir(""), proto.OpSubmit, req, &reply); err != nil {
@@ -334,6 +359,9 @@ func runSbatch(c *cli.Context, a *sbatchArgs) error {
 	if err := inner.RunContext(c.Context, argv); err != nil {
 		return err
 	}
+	if a.testOnly {
+		return nil
+	}
 	switch {
 	case a.parsable:
 		fmt.Fprintln(c.App.Writer, id)
@@ -343,6 +371,52 @@ func runSbatch(c *cli.Context, a *sbatchArgs) error {
 	if a.wait {
 		return sbatchWait(c, id)
 	}
+	return nil
+}
+
+// sbatchTestOnly is sbatch --test-only: the job is checked as for a
+// submission on this side (its directives, its paths) and not sent;
+// what is printed is Slurm's estimate line, on standard error: the id it
+// would likely get, a start now (or at --begin) on this host, its CPUs,
+// its queue.
+func sbatchTestOnly(c *cli.Context, req *proto.SubmitRequest) error {
+	client, err := dial(c.Context)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	var status proto.StatusReply
+	if err := client.Call(c.Context, proto.OpStatus, proto.StatusRequest{}, &status); err != nil {
+		return err
+	}
+	next := uint64(1)
+	for _, j := range status.Jobs {
+		next = max(next, uint64(jobs.ID(j.ID).Base())+1)
+	}
+	queue := req.Queue
+	if queue == "" {
+		var server proto.ServerReply
+		if err := client.Call(c.Context, proto.OpServerList, nil, &server); err != nil {
+			return err
+		}
+		for _, s := range server.Settings {
+			if s.Name == "default_queue" {
+				queue = s.Value
+			}
+		}
+	}
+	res := jobs.Resources{NCPUs: 1}
+	for _, l := range req.Resources {
+		if res, err = jobs.ParseResources(res, l); err != nil {
+			return err
+		}
+	}
+	start := status.Now
+	if req.After.After(start) {
+		start = req.After
+	}
+	fmt.Fprintf(c.App.ErrWriter, "sbatch: Job %d to start at %s using %d processors on nodes %s in partition %s\n",
+		next, slurmStamp(start, ""), res.NCPUs, thisNode(), queue)
 	return nil
 }
 

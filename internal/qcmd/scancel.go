@@ -16,8 +16,9 @@ import (
 func NewScancel(stdout, stderr io.Writer) *cli.App {
 	app := newApp("scancel", "cancel or signal batch jobs as Slurm's scancel does",
 		"scancel [-s signal] [-u user] [--me] [-t states] [-n name] [-p queue] [-Q] [job-id ...]",
-		`scancel cancels each job given, as qdel deletes it: a pending job is
-removed, a running one killed (SIGTERM, then SIGKILL after kill_grace); squeue
+		`scancel cancels each job given, as qdel deletes it: a pending job ends
+CANCELLED without running (squeue -t all and sacct show it; qdel would remove
+it), a running one killed (SIGTERM, then SIGKILL after kill_grace); squeue
 shows it CG, then CA. An id is N, or N_I for task I of array N, or N_[1-3,5]
 for several tasks; N of an array cancels the whole array.
 
@@ -143,7 +144,7 @@ func scancel(c *cli.Context) error {
 			}
 			continue
 		}
-		op, body, verb := proto.OpDelete, any(proto.JobRequest{ID: uint64(t.id)}), "Terminating"
+		op, body, verb := proto.OpDelete, any(proto.JobRequest{ID: uint64(t.id), Record: true}), "Terminating"
 		if c.IsSet("signal") {
 			sig := strings.TrimPrefix(strings.ToUpper(c.String("signal")), "SIG")
 			op, body, verb = proto.OpSignal, proto.SignalRequest{ID: uint64(t.id), Signal: sig}, "Signal "+sig+" to"

@@ -39,7 +39,7 @@ func TestParseSbatchArgs(t *testing.T) {
 		{[]string{"-J"}, "option '-J' requires an argument"},
 		{[]string{"--wrap"}, "option '--wrap' requires an argument"},
 		{[]string{"--parsable=yes"}, "option '--parsable' takes no argument"},
-		{[]string{"--mail-type=SOMETIMES"}, "--mail-type: --mail-type=SOMETIMES: only NONE"},
+		{[]string{"--mail-type=SOMETIMES"}, "--mail-type: --mail-type=SOMETIMES: want NONE, BEGIN"},
 	} {
 		if _, err := parseSbatchArgs(c.args); err == nil || !strings.HasPrefix(err.Error(), c.want) {
 			t.Errorf("parseSbatchArgs(%q) = %v, want %q", c.args, err, c.want)

@@ -31,7 +31,9 @@ var squeueFields = map[byte]squeueField{
 	'i': {"JOBID", func(j slurmJob, _ time.Time) string { return j.slurmID() }},
 	'A': {"ARRAY_JOB_ID", func(j slurmJob, _ time.Time) string { return j.arrayJob() }},
 	'F': {"ARRAY_JOB_ID", func(j slurmJob, _ time.Time) string { return j.arrayJob() }},
-	'a': {"ARRAY_TASK_ID", func(j slurmJob, _ time.Time) string { return j.taskID() }},
+	// %a is the account, as in Slurm (the task's index is %K).
+	'a': {"ACCOUNT", func(j slurmJob, _ time.Time) string { return orNull(j.info.Account) }},
+	'q': {"QOS", func(slurmJob, time.Time) string { return "normal" }}, // no QOS here: Slurm's default's name
 	'K': {"ARRAY_TASK_ID", func(j slurmJob, _ time.Time) string { return j.taskID() }},
 	'j': {"NAME", func(j slurmJob, _ time.Time) string { return j.info.Name }},
 	'u': {"USER", func(j slurmJob, _ time.Time) string { return j.info.User }},
@@ -67,7 +69,7 @@ var squeueFields = map[byte]squeueField{
 
 // squeueLongFields are the names -O (--Format) takes, and their % letters.
 var squeueLongFields = map[string]byte{
-	"jobid": 'i', "jobarrayid": 'i', "arrayjobid": 'A', "arraytaskid": 'a', "name": 'j',
+	"jobid": 'i', "jobarrayid": 'i', "arrayjobid": 'A', "arraytaskid": 'K', "account": 'a', "qos": 'q', "name": 'j',
 	"username": 'u', "userid": 'U', "partition": 'P', "statecompact": 't', "state": 'T',
 	"timeused": 'M', "timelimit": 'l', "timeleft": 'L', "numnodes": 'D', "numcpus": 'C',
 	"nodelist": 'N', "reasonlist": 'R', "reason": 'r', "submittime": 'V', "starttime": 'S',
@@ -145,7 +147,7 @@ func parseSqueueFormat(f string) ([]squeueItem, error) {
 			return nil, fmt.Errorf("format %q: a %% field without its letter at the end", f)
 		}
 		if _, ok := squeueFields[f[i]]; !ok {
-			return nil, fmt.Errorf("format %q: field %%%c is not supported (supported: %%i %%A %%F %%a %%K %%j %%u %%U %%P %%t %%T %%M %%l %%L %%D %%C %%N %%R %%r %%V %%S %%e %%Z %%o %%Q %%%%)", f, f[i])
+			return nil, fmt.Errorf("format %q: field %%%c is not supported (supported: %%i %%A %%F %%a %%q %%K %%j %%u %%U %%P %%t %%T %%M %%l %%L %%D %%C %%N %%R %%r %%V %%S %%e %%Z %%o %%Q %%%%)", f, f[i])
 		}
 		it.field = f[i]
 		out = append(out, it)
@@ -190,7 +192,7 @@ N_[1-3,7%2] (%2: at most two run at once), unless -r lists each.
 
 FORMAT (-o): text with fields %[.][size]type; "." justifies right; a value
 longer than size is cut. Types: %i id, %A and %F array job id (the id of a
-job not in an array), %a and %K task index (N/A), %j name, %u user, %U uid,
+job not in an array), %K task index (N/A), %a account, %q QOS (normal), %j name, %u user, %U uid,
 %P partition, %t compact state, %T state, %M time used, %l time limit, %L
 time left, %D nodes, %C CPUs, %N node list, %R node list or (reason), %r
 reason, %V submit time, %S start time, %e end time, %Z work directory, %o

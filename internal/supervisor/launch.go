@@ -79,6 +79,8 @@ type helperSetup struct {
 	// Mode is the mode of the output files it creates; Umask the job's.
 	Mode  uint32 `json:"mode"`
 	Umask uint32 `json:"umask"`
+	// Append: the output files are appended to, not truncated.
+	Append bool `json:"append,omitempty"`
 	// Drop, when set, are the credentials the helper switches to first.
 	Drop *helperCreds `json:"drop,omitempty"`
 
@@ -176,7 +178,7 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 	setup, err := json.Marshal(helperSetup{
 		Workdir: spec.Workdir, Script: spec.Script, Shell: spec.Shell,
 		Stdout: spec.Stdout, Stderr: spec.Stderr, Join: spec.Join, Env: spec.Env, Drop: drop,
-		Mode: spec.outputMode(), Umask: spec.umask(),
+		Mode: spec.outputMode(), Umask: spec.umask(), Append: spec.Append,
 		ForceShell: spec.ForceShell, Interactive: l.term != nil && spec.Interactive,
 	})
 	if err != nil {
@@ -244,7 +246,7 @@ func ExecJob() int {
 	}
 	var out, errf *os.File
 	open := func(path string) (*os.File, error) {
-		f, err := openNewOutput(path, os.FileMode(s.Mode))
+		f, err := openNewOutput(path, os.FileMode(s.Mode), s.Append)
 		if err != nil {
 			return nil, fmt.Errorf("cannot open output file %s: %v", path, err)
 		}
@@ -326,10 +328,16 @@ func shebang(script string) string {
 // open(2) forever, its job never started nor deletable (qdel kills the
 // job's tree, which does not exist yet). A FIFO with no reader is refused;
 // one with a reader, a device or a regular file is used, in blocking mode.
-func openNewOutput(path string, mode os.FileMode) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(mode.Perm()))
+func openNewOutput(path string, mode os.FileMode, appendTo bool) (*os.File, error) {
+	flags := unix.O_WRONLY | unix.O_CREAT | unix.O_TRUNC | unix.O_NONBLOCK | unix.O_CLOEXEC
+	if appendTo {
+		// O_APPEND: the script's own writes and a second stream on the
+		// same file land at its end, never over each other.
+		flags = flags&^unix.O_TRUNC | unix.O_APPEND
+	}
+	fd, err := unix.Open(path, flags, uint32(mode.Perm()))
 	for err == unix.EINTR {
-		fd, err = unix.Open(path, unix.O_WRONLY|unix.O_CREAT|unix.O_TRUNC|unix.O_NONBLOCK|unix.O_CLOEXEC, uint32(mode.Perm()))
+		fd, err = unix.Open(path, flags, uint32(mode.Perm()))
 	}
 	if err == unix.ENXIO {
 		var st unix.Stat_t
@@ -342,9 +350,9 @@ func openNewOutput(path string, mode os.FileMode) (*os.File, error) {
 		return nil, err
 	}
 	f := os.NewFile(uintptr(fd), path)
-	flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
+	fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0)
 	if err == nil {
-		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, flags&^unix.O_NONBLOCK)
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, fl&^unix.O_NONBLOCK)
 	}
 	if err != nil {
 		f.Close()

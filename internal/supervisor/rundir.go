@@ -48,6 +48,16 @@ type Spec struct {
 	Mem       int64         `json:"mem"`      // bytes; 0: no limit
 	Walltime  time.Duration `json:"walltime"` // 0: no limit
 	KillGrace time.Duration `json:"kill_grace"`
+	// WarnSignal, when not 0, is sent WarnBefore before the walltime is
+	// up (sbatch --signal): to the script alone with WarnBatch, else to
+	// every other process of the job (its steps). Suspended time counts
+	// as it counts for the walltime.
+	WarnSignal int           `json:"warn_signal,omitempty"`
+	WarnBefore time.Duration `json:"warn_before,omitempty"`
+	WarnBatch  bool          `json:"warn_batch,omitempty"`
+	// Append opens the output and error files for appending, not
+	// truncated (sbatch --open-mode=append).
+	Append bool `json:"append,omitempty"`
 	// Namespace starts the script as the init of a PID namespace of its
 	// own, so that it can be checkpointed (the daemon is root).
 	Namespace bool `json:"namespace,omitempty"`

@@ -145,6 +145,7 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		killing    bool
 		grace      <-chan time.Time
 		walltime   <-chan time.Time
+		warn       <-chan time.Time // sbatch --signal, WarnBefore the walltime
 		initLast   <-chan time.Time // polls for the rest of the tree to be gone
 		cput       <-chan time.Time // polls the tree's CPU time (qsub -l cput)
 		hungUp     <-chan time.Time // the job's terminal hung up (interactive.go)
@@ -161,6 +162,13 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		wallTimer = time.NewTimer(spec.Walltime)
 		defer wallTimer.Stop()
 		walltime = wallTimer.C
+	}
+	warnAt := spec.Walltime - spec.WarnBefore
+	var warnTimer *time.Timer
+	if spec.WarnSignal != 0 && spec.Walltime > 0 {
+		warnTimer = time.NewTimer(max(warnAt, 0))
+		defer warnTimer.Stop()
+		warn = warnTimer.C
 	}
 	if spec.CPUTime > 0 {
 		t := time.NewTicker(cputPoll)
@@ -239,6 +247,27 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 			}
 			log.Info("walltime exceeded, killing the job")
 			killTree(fmt.Sprintf("walltime exceeded (limit %s)", jobs.FormatDuration(spec.Walltime)))
+		case <-warn:
+			now := time.Now()
+			if used := now.Sub(wallStart) - suspendedSince(runDir, wallStart, spec.Suspended, now); used < warnAt {
+				warnTimer.Reset(max(warnAt-used, time.Second))
+				continue
+			}
+			warn = nil
+			if killing {
+				continue
+			}
+			sig := unix.Signal(spec.WarnSignal)
+			log.Info("the walltime is nearly up: signalling the job", "signal", sig.String(), "batch", spec.WarnBatch)
+			if spec.WarnBatch {
+				// Slurm's B: the batch shell alone. As the init of its
+				// namespace, it gets it only if it traps it; a script
+				// that traps it is the one that asked for it.
+				unix.Kill(pid, sig)
+			} else {
+				// The job's steps: every process but the script.
+				signalTreeBut(cg, sig, pid)
+			}
 		case <-cput:
 			if used := treeCPU(); used > spec.CPUTime && !killing {
 				log.Info("cput exceeded, killing the job", "used", used)
