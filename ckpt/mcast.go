@@ -1,8 +1,6 @@
 package ckpt
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -101,8 +99,8 @@ func kernelOnly(g netip.Addr, users int) bool {
 	return users <= 1 && (kernelGroups[g] || solicitedNode.Contains(g))
 }
 
-// groups returns the groups of d's network namespace that a socket may
-// have joined, read once per process.
+// mcastGroups returns the groups of d's network namespace that a socket
+// may have joined, read once per process.
 func (d *dumper) mcastGroups() ([]ifGroup, error) {
 	if d.mcast == nil {
 		d.mcast = &mcastTable{}
@@ -111,10 +109,11 @@ func (d *dumper) mcastGroups() ([]ifGroup, error) {
 	return d.mcast.groups, d.mcast.err
 }
 
-// readIfGroups parses /proc/PID/net/igmp and igmp6. igmp has a line per
-// interface ("Idx Device : Count Querier") followed by a line per group
-// (the address as the hex of its 32 bits in host order, then its users);
-// igmp6 a line per group ("idx name group-hex users flags timer").
+// readIfGroups parses /proc/PID/net/igmp and igmp6. igmp has a header,
+// then a line per interface ("Idx Device : Count Querier") followed by a
+// tab-indented line per group (the address as the hex of its 32 bits in
+// host order, then its users); igmp6 a line per group ("idx name
+// group-hex users flags timer").
 func readIfGroups(pid int) ([]ifGroup, error) {
 	var out []ifGroup
 	path := fmt.Sprintf("/proc/%d/net/igmp", pid)
@@ -122,19 +121,16 @@ func readIfGroups(pid int) ([]ifGroup, error) {
 	if err != nil {
 		return nil, err
 	}
-	sc := bufio.NewScanner(bytes.NewReader(b))
 	idx, iface := 0, ""
-	for first := true; sc.Scan(); first = false {
-		line := sc.Text()
+	for i, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
-		if first || len(f) < 2 {
+		if i == 0 || len(f) < 2 {
 			continue
 		}
 		if line[0] != '\t' && line[0] != ' ' {
-			// An interface: "1\tlo        :     1      V3".
 			n, err := strconv.Atoi(f[0])
 			if err != nil {
-				return nil, fmt.Errorf("%s: %q: %w", path, line, ErrCorrupt)
+				return nil, fmt.Errorf("%s: %q: unexpected line", path, line)
 			}
 			idx, iface = n, f[1]
 			continue
@@ -145,14 +141,13 @@ func readIfGroups(pid int) ([]ifGroup, error) {
 			return nil, fmt.Errorf("%s: %q: unexpected line", path, line)
 		}
 		var a [4]byte
-		binary.LittleEndian.PutUint32(a[:], uint32(v)) // printed as a native-endian u32 of the network-order address
-		g := netip.AddrFrom4(a)
-		if !kernelOnly(g, users) {
+		binary.LittleEndian.PutUint32(a[:], uint32(v))
+		if g := netip.AddrFrom4(a); !kernelOnly(g, users) {
 			out = append(out, ifGroup{idx, iface, g})
 		}
 	}
-	path6 := fmt.Sprintf("/proc/%d/net/igmp6", pid)
-	b, err = os.ReadFile(path6)
+	path = fmt.Sprintf("/proc/%d/net/igmp6", pid)
+	b, err = os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return out, nil // a kernel without IPv6
 	}
@@ -168,10 +163,9 @@ func readIfGroups(pid int) ([]ifGroup, error) {
 		raw, err2 := hex.DecodeString(f[2])
 		users, err3 := strconv.Atoi(f[3])
 		if err1 != nil || err2 != nil || err3 != nil || len(raw) != 16 {
-			return nil, fmt.Errorf("%s: %q: unexpected line", path6, line)
+			return nil, fmt.Errorf("%s: %q: unexpected line", path, line)
 		}
-		g := netip.AddrFrom16([16]byte(raw))
-		if !kernelOnly(g, users) {
+		if g := netip.AddrFrom16([16]byte(raw)); !kernelOnly(g, users) {
 			out = append(out, ifGroup{n, f[1], g})
 		}
 	}
@@ -221,8 +215,8 @@ func mcastLevel(g netip.Addr) int {
 	return unix.IPPROTO_IPV6
 }
 
-// probeGroup asks socket s whether it is a member of g on interface
-// index: nil, nil when not.
+// probeGroup asks socket s whether it is a member of group ig.group on
+// interface ig.index, and with which filter: nil, nil when not.
 func probeGroup(s int, ig ifGroup) (*mcastGroup, error) {
 	for n := 0; ; {
 		buf := make([]byte, gfSourcesOff+n*ssSize)

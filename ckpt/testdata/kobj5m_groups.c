@@ -3,9 +3,11 @@
  * groups: argument N), and a second socket on the same port that is a
  * member of none and takes no group's datagrams (IP_MULTICAST_ALL off);
  * the sender chooses lo by address (IP_MULTICAST_IF) with
- * IP_MULTICAST_TTL 4. Each socket must keep exactly its memberships:
- * the member receives its groups' datagrams, not those of a group it did
- * not join, and the other socket nothing. */
+ * IP_MULTICAST_TTL 4. A third socket on the port is bound to the first
+ * group's address and joined to it. Each socket must keep exactly its
+ * memberships: the member receives its groups' datagrams, not those of a
+ * group it did not join, the socket bound to the group that group's only,
+ * and the other socket nothing. */
 #include "kobj5m.h"
 
 int main(int argc, char **argv) {
@@ -24,6 +26,11 @@ int main(int argc, char **argv) {
 		} else
 			mc_join(r, "lo", groups[i]);
 	}
+	int g = socket(AF_INET, SOCK_DGRAM, 0);
+	seti(g, SOL_SOCKET, SO_REUSEADDR, 1);
+	struct sockaddr_storage ga = mc_addr(groups[0], port);
+	if (bind(g, (void *)&ga, mc_len(&ga))) DIE("bind %s:%d: %s", groups[0], port, strerror(errno));
+	mc_join(g, "lo", groups[0]);
 	int s = mc_sender4("127.0.0.1", "127.0.0.1", 1);
 	seti(s, IPPROTO_IP, IP_MULTICAST_TTL, 4);
 	kobj_wait();
@@ -49,6 +56,8 @@ int main(int argc, char **argv) {
 	}
 	const char *got = mc_collect(r, ngroups);
 	CHECK(strcmp(got, want) == 0, "member socket received %s, want %s", got, want);
+	got = mc_collect(g, 1);
+	CHECK(strcmp(got, "g01") == 0, "socket bound to %s received %s, want g01", groups[0], got);
 	got = mc_collect(n, 0);
 	CHECK(strcmp(got, "") == 0, "other socket received %s, want nothing", got);
 	return kobj_done();

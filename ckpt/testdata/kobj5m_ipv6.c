@@ -1,8 +1,10 @@
 /* kobj5m_ipv6: an IPv6 UDP socket joined to ff15::101 on mc0 with a
- * source blocked (EXCLUDE fe80::dead) and, as a dual-stack socket, to the
- * IPv4 group 239.6.6.6 on lo; a second socket on its port is a member of
- * none (IPV6_MULTICAST_ALL and IP_MULTICAST_ALL off); the IPv6 sender
- * chooses mc0 (IPV6_MULTICAST_IF) with IPV6_MULTICAST_HOPS 5. */
+ * source blocked (EXCLUDE fe80::dead), to ff15::202 on lo (a membership
+ * only: lo does not carry IPv6 multicast datagrams here) and, as a
+ * dual-stack socket, to the IPv4 group 239.6.6.6 on lo; a second socket on
+ * its port is a member of none (IPV6_MULTICAST_ALL and IP_MULTICAST_ALL
+ * off); the IPv6 sender chooses mc0 (IPV6_MULTICAST_IF) with
+ * IPV6_MULTICAST_HOPS 5. */
 #include "kobj5m.h"
 
 int main(int argc, char **argv) {
@@ -18,6 +20,7 @@ int main(int argc, char **argv) {
 	b.gsr_source = mc_addr("fe80::dead", 0);
 	if (setsockopt(r, IPPROTO_IPV6, MCAST_BLOCK_SOURCE, &b, sizeof b)) DIE("MCAST_BLOCK_SOURCE: %s", strerror(errno));
 	mc_join(r, "lo", g4);
+	mc_join(r, "lo", "ff15::202");
 	int s6 = socket(AF_INET6, SOCK_DGRAM, 0);
 	seti(s6, IPPROTO_IPV6, IPV6_MULTICAST_IF, if_nametoindex("mc0"));
 	seti(s6, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 5);
@@ -25,6 +28,10 @@ int main(int argc, char **argv) {
 	kobj_wait();
 	const char *f = mc_filter(r, "mc0", g6);
 	CHECK(strcmp(f, "exclude fe80::dead") == 0, "member socket, %s: filter %s, was exclude fe80::dead", g6, f);
+	f = mc_filter(r, "lo", "ff15::202");
+	CHECK(strcmp(f, "exclude") == 0, "member socket, ff15::202 on lo: filter %s, was exclude", f);
+	f = mc_filter(r, "mc0", "ff15::202");
+	CHECK(strcmp(f, "none") == 0, "member socket, ff15::202 on mc0: filter %s, was none", f);
 	f = mc_filter(r, "lo", g4);
 	CHECK(strcmp(f, "exclude") == 0, "member socket, %s: filter %s, was exclude", g4, f);
 	f = mc_filter(n, "mc0", g6);
