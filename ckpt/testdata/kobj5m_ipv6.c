@@ -1,5 +1,7 @@
 /* kobj5m_ipv6: an IPv6 UDP socket joined to ff15::101 on mc0 with a
- * source blocked (EXCLUDE fe80::dead), to ff15::202 on lo (a membership
+ * source blocked (EXCLUDE fe80::dead), to ff35::303 on mc0 from two
+ * sources only (MCAST_JOIN_SOURCE_GROUP twice: INCLUDE fe80::1 fe80::2),
+ * to ff15::202 on lo (a membership
  * only: lo does not carry IPv6 multicast datagrams here) and, as a
  * dual-stack socket, to the IPv4 group 239.6.6.6 on lo; a second socket on
  * its port is a member of none (IPV6_MULTICAST_ALL and IP_MULTICAST_ALL
@@ -21,6 +23,12 @@ int main(int argc, char **argv) {
 	if (setsockopt(r, IPPROTO_IPV6, MCAST_BLOCK_SOURCE, &b, sizeof b)) DIE("MCAST_BLOCK_SOURCE: %s", strerror(errno));
 	mc_join(r, "lo", g4);
 	mc_join(r, "lo", "ff15::202");
+	for (int i = 0; i < 2; i++) {
+		struct group_source_req j = {.gsr_interface = if_nametoindex("mc0")};
+		j.gsr_group = mc_addr("ff35::303", 0);
+		j.gsr_source = mc_addr(i ? "fe80::2" : "fe80::1", 0);
+		if (setsockopt(r, IPPROTO_IPV6, MCAST_JOIN_SOURCE_GROUP, &j, sizeof j)) DIE("MCAST_JOIN_SOURCE_GROUP: %s", strerror(errno));
+	}
 	int s6 = socket(AF_INET6, SOCK_DGRAM, 0);
 	seti(s6, IPPROTO_IPV6, IPV6_MULTICAST_IF, if_nametoindex("mc0"));
 	seti(s6, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 5);
@@ -28,6 +36,8 @@ int main(int argc, char **argv) {
 	kobj_wait();
 	const char *f = mc_filter(r, "mc0", g6);
 	CHECK(strcmp(f, "exclude fe80::dead") == 0, "member socket, %s: filter %s, was exclude fe80::dead", g6, f);
+	f = mc_filter(r, "mc0", "ff35::303");
+	CHECK(strcmp(f, "include fe80::1 fe80::2") == 0, "member socket, ff35::303: filter %s, was include fe80::1 fe80::2", f);
 	f = mc_filter(r, "lo", "ff15::202");
 	CHECK(strcmp(f, "exclude") == 0, "member socket, ff15::202 on lo: filter %s, was exclude", f);
 	f = mc_filter(r, "mc0", "ff15::202");
