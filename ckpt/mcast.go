@@ -25,7 +25,8 @@ import (
 // socket; the index is looked up in the socket's namespace, not ours). So
 // every group listed is probed on every UDP socket, except the groups the
 // kernel joins by itself on every interface (all-hosts, all-nodes...) while
-// nobody else has: a process without memberships costs two small reads.
+// nobody else has: a process without memberships costs one small read
+// (two with an IPv6 socket) and no probe.
 //
 // A membership is saved with its interface's name: a namespace made again
 // (a batch job's, fresh at each restart) or an interface made again gives
@@ -72,10 +73,12 @@ type ifGroup struct {
 	group netip.Addr
 }
 
-// mcastTable is what a dumper reads once of its namespace's groups.
+// mcastTable is what a dumper reads once of its namespace's groups: the
+// IPv4 ones, and the IPv6 ones only for a process with an IPv6 socket.
 type mcastTable struct {
-	groups []ifGroup
-	err    error
+	v4, v6       []ifGroup
+	err4, err6   error
+	read4, read6 bool
 }
 
 // kernelGroups are joined by the kernel itself on every interface (with
@@ -100,21 +103,31 @@ func kernelOnly(g netip.Addr, users int) bool {
 }
 
 // mcastGroups returns the groups of d's network namespace that a socket
-// may have joined, read once per process.
-func (d *dumper) mcastGroups() ([]ifGroup, error) {
+// of family may have joined, read once per process: an IPv6 socket may
+// join IPv4 groups too (its SOL_IP options are those of UDP over IPv4).
+func (d *dumper) mcastGroups(family int) ([]ifGroup, error) {
 	if d.mcast == nil {
 		d.mcast = &mcastTable{}
-		d.mcast.groups, d.mcast.err = readIfGroups(d.pid)
 	}
-	return d.mcast.groups, d.mcast.err
+	t := d.mcast
+	if !t.read4 {
+		t.v4, t.err4 = readIGMP(d.pid)
+		t.read4 = true
+	}
+	if t.err4 != nil || family != unix.AF_INET6 {
+		return t.v4, t.err4
+	}
+	if !t.read6 {
+		t.v6, t.err6 = readIGMP6(d.pid)
+		t.read6 = true
+	}
+	return append(t.v4[:len(t.v4):len(t.v4)], t.v6...), t.err6
 }
 
-// readIfGroups parses /proc/PID/net/igmp and igmp6. igmp has a header,
-// then a line per interface ("Idx Device : Count Querier") followed by a
-// tab-indented line per group (the address as the hex of its 32 bits in
-// host order, then its users); igmp6 a line per group ("idx name
-// group-hex users flags timer").
-func readIfGroups(pid int) ([]ifGroup, error) {
+// readIGMP parses /proc/PID/net/igmp: a header, then a line per interface
+// ("Idx Device : Count Querier") followed by a tab-indented line per group
+// (the address as the hex of its 32 bits in host order, then its users).
+func readIGMP(pid int) ([]ifGroup, error) {
 	var out []ifGroup
 	path := fmt.Sprintf("/proc/%d/net/igmp", pid)
 	b, err := os.ReadFile(path)
@@ -146,10 +159,17 @@ func readIfGroups(pid int) ([]ifGroup, error) {
 			out = append(out, ifGroup{idx, iface, g})
 		}
 	}
-	path = fmt.Sprintf("/proc/%d/net/igmp6", pid)
-	b, err = os.ReadFile(path)
+	return out, nil
+}
+
+// readIGMP6 parses /proc/PID/net/igmp6: a line per group ("idx name
+// group-hex users flags timer").
+func readIGMP6(pid int) ([]ifGroup, error) {
+	var out []ifGroup
+	path := fmt.Sprintf("/proc/%d/net/igmp6", pid)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return out, nil // a kernel without IPv6
+		return nil, nil // a kernel without IPv6
 	}
 	if err != nil {
 		return nil, err
@@ -259,16 +279,11 @@ func probeGroup(s int, ig ifGroup) (*mcastGroup, error) {
 // socket s (the dumper's copy) into is; refuse names what cannot be read.
 func (d *dumper) describeMcast(s int, is *inetSock) (refuse string) {
 	ms := &mcastState{}
-	groups, err := d.mcastGroups()
+	groups, err := d.mcastGroups(is.Family)
 	if err != nil {
 		return fmt.Sprintf("is socket (UDP %s: multicast groups of its network namespace: %v)", is.Local, err)
 	}
 	for _, ig := range groups {
-		// An IPv6 socket may join IPv4 groups (its SOL_IP options are
-		// those of UDP over IPv4); an IPv4 one has no IPv6 groups.
-		if ig.group.Is6() && is.Family != unix.AF_INET6 {
-			continue
-		}
 		m, err := probeGroup(s, ig)
 		if err != nil {
 			return fmt.Sprintf("is socket (UDP %s: %v)", is.Local, err)
