@@ -1,4 +1,5 @@
-/* kobj5m_ipv6: an IPv6 UDP socket joined to ff15::101 on mc0 with a
+/* kobj5m_ipv6: an IPv6 UDP socket joined to ff15::101 on mc0
+ * (IPV6_JOIN_GROUP) with a
  * source blocked (EXCLUDE fe80::dead), to ff35::303 on mc0 from two
  * sources only (MCAST_JOIN_SOURCE_GROUP twice: INCLUDE fe80::1 fe80::2),
  * to ff15::202 on lo (a membership
@@ -16,7 +17,9 @@ int main(int argc, char **argv) {
 	seti(n, IPPROTO_IPV6, IPV6_MULTICAST_ALL, 0);
 	seti(n, IPPROTO_IP, IP_MULTICAST_ALL, 0);
 	const char *g6 = "ff15::101", *g4 = "239.6.6.6";
-	mc_join(r, "mc0", g6);
+	struct ipv6_mreq j6 = {.ipv6mr_interface = if_nametoindex("mc0")};
+	inet_pton(AF_INET6, g6, &j6.ipv6mr_multiaddr);
+	if (setsockopt(r, IPPROTO_IPV6, IPV6_JOIN_GROUP, &j6, sizeof j6)) DIE("IPV6_JOIN_GROUP: %s", strerror(errno));
 	struct group_source_req b = {.gsr_interface = if_nametoindex("mc0")};
 	b.gsr_group = mc_addr(g6, 0);
 	b.gsr_source = mc_addr("fe80::dead", 0);
