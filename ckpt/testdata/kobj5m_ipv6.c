@@ -1,13 +1,11 @@
 /* kobj5m_ipv6: an IPv6 UDP socket joined to ff15::101 on mc0
- * (IPV6_JOIN_GROUP) with a
- * source blocked (EXCLUDE fe80::dead), to ff35::303 on mc0 from two
- * sources only (MCAST_JOIN_SOURCE_GROUP twice: INCLUDE fe80::1 fe80::2),
- * to ff15::202 on lo (a membership
- * only: lo does not carry IPv6 multicast datagrams here) and, as a
- * dual-stack socket, to the IPv4 group 239.6.6.6 on lo; a second socket on
- * its port is a member of none (IPV6_MULTICAST_ALL and IP_MULTICAST_ALL
- * off); the IPv6 sender chooses mc0 (IPV6_MULTICAST_IF) with
- * IPV6_MULTICAST_HOPS 5. */
+ * (IPV6_JOIN_GROUP) with a source blocked (EXCLUDE fe80::dead), to
+ * ff35::303 on mc0 from two sources only (MCAST_JOIN_SOURCE_GROUP twice:
+ * INCLUDE fe80::1 fe80::2), to ff15::202 on lo (a membership only: lo does
+ * not carry IPv6 multicast datagrams here) and, as a dual-stack socket, to
+ * the IPv4 group 239.6.6.6 on lo; a second socket on its port is a member
+ * of none (IPV6_MULTICAST_ALL and IP_MULTICAST_ALL off); the IPv6 sender
+ * chooses mc0 (IPV6_MULTICAST_IF) with IPV6_MULTICAST_HOPS 5. */
 #include "kobj5m.h"
 
 int main(int argc, char **argv) {
