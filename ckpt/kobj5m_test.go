@@ -189,7 +189,7 @@ func mcastCost(t *testing.T, n int) {
 	}
 	defer unix.Close(s)
 	ifr, _ := unix.NewIfreq("lo")
-	if err := unix.IoctlIfreq(s, unix.SIOCGIFFLAGS, ifr); err == nil {
+	if err = unix.IoctlIfreq(s, unix.SIOCGIFFLAGS, ifr); err == nil {
 		ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
 		err = unix.IoctlIfreq(s, unix.SIOCSIFFLAGS, ifr)
 	}
