@@ -241,6 +241,9 @@ type dumper struct {
 	inFreeze bool
 	tmp      string // the image under its temporary name
 
+	// mcast: its network namespace's multicast groups, once read (mcast.go).
+	mcast *mcastTable
+
 	tree     *dumpTree
 	parent   *dumper
 	children []*dumper

@@ -58,6 +58,9 @@ type inetSock struct {
 	RcvTimeo *unix.Timeval `json:"rcvtimeo,omitempty"`
 	SndTimeo *unix.Timeval `json:"sndtimeo,omitempty"`
 	Device   string        `json:"device,omitempty"`
+	// Mcast: a UDP socket's multicast memberships and interface
+	// (mcast.go).
+	Mcast *mcastState `json:"mcast,omitempty"`
 }
 
 // Socket states the engine restores.
@@ -148,24 +151,33 @@ var savedOpts = []struct {
 	{unix.IPPROTO_IP, unix.IP_TTL, false, false},
 	{unix.IPPROTO_IP, unix.IP_MULTICAST_TTL, false, false},
 	{unix.IPPROTO_IP, unix.IP_MULTICAST_LOOP, false, false},
+	{unix.IPPROTO_IP, unix.IP_MULTICAST_ALL, false, false},
 	{unix.IPPROTO_IP, unix.IP_RECVTOS, false, false},
 	{unix.IPPROTO_IP, unix.IP_RECVTTL, false, false},
 	{unix.IPPROTO_IP, unix.IP_PKTINFO, false, false},
 	{unix.IPPROTO_IPV6, unix.IPV6_TCLASS, false, true},
 	{unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS, false, true},
 	{unix.IPPROTO_IPV6, unix.IPV6_RECVPKTINFO, false, true},
+	{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, false, true},
+	{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, false, true},
+	{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, false, true},
 }
 
 // optSaved reports whether an option of savedOpts is one of a socket of
 // family and typ. setsockopt refuses IP_MULTICAST_TTL on a stream socket
-// (EINVAL), and the IPPROTO_IP options are left to IPv4 sockets.
+// (EINVAL), and the IPPROTO_IP options are left to IPv4 sockets but for
+// the multicast ones, which are of UDP only.
 func optSaved(level, name int, stream, v6 bool, family, typ int) bool {
 	switch {
 	case stream && typ != unix.SOCK_STREAM, v6 && family != unix.AF_INET6:
 		return false
+	case level == unix.IPPROTO_IP && (name == unix.IP_MULTICAST_TTL || name == unix.IP_MULTICAST_LOOP || name == unix.IP_MULTICAST_ALL):
+		// IPv6 sockets included: their IPv4 groups follow these (SOL_IP
+		// of an IPv6 UDP socket is that of UDP over IPv4).
+		return typ == unix.SOCK_DGRAM
 	case level == unix.IPPROTO_IP && family != unix.AF_INET:
 		return false
-	case level == unix.IPPROTO_IP && (name == unix.IP_MULTICAST_TTL || name == unix.IP_MULTICAST_LOOP):
+	case level == unix.IPPROTO_IPV6 && (name == unix.IPV6_MULTICAST_HOPS || name == unix.IPV6_MULTICAST_LOOP || name == unix.IPV6_MULTICAST_ALL):
 		return typ == unix.SOCK_DGRAM
 	}
 	return true
@@ -327,6 +339,9 @@ func (d *dumper) describeInet(fd int, f *fileDesc) (ok bool, refuse string, err 
 			is.State = inetBound
 		default:
 			is.State = inetUnbound
+		}
+		if refuse := d.describeMcast(s, is); refuse != "" {
+			return true, refuse, nil
 		}
 		f.Kind, f.Inet = fdInet, is
 		return true, "", nil
@@ -697,6 +712,16 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 	if is.Congestion != "" {
 		if err := unix.SetsockoptString(s, unix.IPPROTO_TCP, unix.TCP_CONGESTION, is.Congestion); err != nil {
 			return -1, errorf("TCP_CONGESTION "+is.Congestion, err)
+		}
+	}
+	if is.Mcast != nil {
+		// Before bind: no datagram reaches the socket before its filters
+		// are as they were.
+		if is.Type != unix.SOCK_DGRAM {
+			return -1, errorf("multicast", fmt.Errorf("%w: multicast state on a TCP socket", ErrCorrupt))
+		}
+		if err := restoreMcast(s, is.Mcast); err != nil {
+			return -1, errorf("multicast", err)
 		}
 	}
 	var local, peer unix.Sockaddr

@@ -27,6 +27,11 @@ type kobjCase struct {
 	refuse string
 	// prog: the program, testdata/PROG.c; testdata/kobj_NAME.c when empty.
 	prog string
+	// beforeRestart runs between the checkpoint and the restart, once the
+	// checkpointed program has exited (it changes the machine under the
+	// image); restartRefuse: the restart must then fail naming this.
+	beforeRestart func(t *testing.T)
+	restartRefuse string
 }
 
 var kobjCases = []kobjCase{
@@ -144,7 +149,21 @@ func runKobj(t *testing.T, c kobjCase) {
 	}
 	os.Remove(out)
 	waitReaped(t, res0)
+	if c.beforeRestart != nil {
+		c.beforeRestart(t)
+	}
 	p, err := Restart(context.Background(), img, RestartOptions{})
+	if c.restartRefuse != "" {
+		if err == nil {
+			unix.Kill(p.PID, unix.SIGKILL)
+			waitProc(t, p)
+			t.Fatalf("restart succeeded, want it refused naming %s", c.restartRefuse)
+		}
+		if !strings.Contains(err.Error(), c.restartRefuse) {
+			t.Fatalf("restart: %v, want it refused naming %s", err, c.restartRefuse)
+		}
+		return
+	}
 	if err != nil {
 		t.Fatalf("restart: %v", err)
 	}
