@@ -223,12 +223,18 @@ func TestBatchPBSExitStatus(t *testing.T) {
 	killed := b.qsub(b.script("k.sh", "#!/bin/sh\nsleep 600\n"))
 	wall := b.qsub("-l", "walltime=1", b.script("w.sh", "#!/bin/sh\nsleep 600\n"))
 	del := b.qsub(b.script("d.sh", "#!/bin/sh\ntouch started\nsleep 600\n"))
+	// qsig -s TERM to a script that does not trap it: it dies of it (the
+	// kernel would drop it for the init of a PID namespace), running
+	// nothing after the sleep that died of it too.
+	termed := b.qsub(b.script("t.sh", "#!/bin/sh\ntouch termready\nsleep 600\ntouch after-term\n"))
 	b.waitFor("the job to start", func() bool { _, err := os.Stat(filepath.Join(b.work, "started")); return err == nil })
 	b.mustRun("qdel", pbsID(del))
 	// Signalled as soon as it is recorded as running, which is before its
 	// script runs: the signal waits for the script.
 	b.waitState(killed, "running")
 	b.mustRun("qsig", "-s", "KILL", pbsID(killed))
+	b.waitFor("the TERM job to start", func() bool { _, err := os.Stat(filepath.Join(b.work, "termready")); return err == nil })
+	b.mustRun("qsig", "-s", "TERM", pbsID(termed))
 	exitOf := func(id uint64) string {
 		b.waitState(id, "finished", "failed")
 		out := b.mustRun("qstat", "-x", "-f", pbsID(id))
@@ -256,20 +262,28 @@ func TestBatchPBSExitStatus(t *testing.T) {
 	if got := exitOf(wall); got != "-29" {
 		t.Errorf("walltime exceeded: Exit_status %s, want -29 (JOB_EXEC_KILL_WALLTIME)", got)
 	}
-	// Deleted while running: the signal that ended it (SIGTERM, or SIGKILL
-	// when the script was the init of its PID namespace).
+	if got := exitOf(termed); got != "271" {
+		t.Errorf("qsig -s TERM: Exit_status %s, want 271 (killed by SIGTERM)", got)
+	}
+	if _, err := os.Stat(filepath.Join(b.work, "after-term")); err == nil {
+		t.Errorf("the script signalled by qsig -s TERM ran on to its next command")
+	}
+	// Deleted while running: the SIGTERM that ended it (the script, init
+	// of its PID namespace, killed in its place).
 	got := exitOf(del)
-	if j := b.job(del); len(j.Segments) != 1 || got != strconv.Itoa(256+j.Segments[0].Signal) || j.Segments[0].Signal == 0 {
-		t.Errorf("deleted: Exit_status %s, run %+v", got, j.Segments)
+	if j := b.job(del); len(j.Segments) != 1 || got != "271" || j.Segments[0].Signal != 15 {
+		t.Errorf("deleted: Exit_status %s, want 271; run %+v", got, j.Segments)
 	}
 }
 
-// qsig reaches the job script and the rest of its tree.
+// qsig reaches the job script and the rest of its tree (a script that did
+// not trap USR2 would die of it, as TestBatchPBSExitStatus's of TERM).
 func TestBatchPBSQsig(t *testing.T) {
 	t.Parallel()
 	b := newBatch(t, pbsConf)
 	id := b.qsub(b.script("sig.sh", `#!/bin/sh
 trap 'echo usr1 >> got; exit 0' USR1
+trap ':' USR2
 sh -c 'trap "echo child >> got; exit 0" USR2; touch ready; while :; do sleep 0.1; done' &
 while :; do sleep 0.1; done
 `))

@@ -259,8 +259,29 @@ func (d *Daemon) signalTree(ctx context.Context, who caller, id jobs.ID, sig uni
 	}
 	kids, _ := proc.Descendants(pid)
 	var errs []error
-	for _, p := range append([]int{pid}, kids...) {
-		if err := unix.Kill(p, sig); err != nil && err != unix.ESRCH {
+	// The script is the init of the job's PID namespace: a signal it does
+	// not handle would not reach it (supervisor.InitDefault). One that
+	// kills it is given last (its death takes the rest of the namespace
+	// with it), the script stopped meanwhile: a child dying of the signal
+	// must not let it run on to its next command.
+	toInit := supervisor.InitDefault(pid, sig)
+	fatal := toInit == unix.SIGKILL && sig != unix.SIGKILL
+	order := append([]int{pid}, kids...)
+	if fatal {
+		unix.Kill(pid, unix.SIGSTOP)
+		order = append(kids, pid)
+	}
+	for _, p := range order {
+		var err error
+		switch {
+		case p != pid:
+			err = unix.Kill(p, sig)
+		case fatal:
+			err = supervisor.KillInit(d.jobRunDir(id), pid, sig)
+		default:
+			err = unix.Kill(pid, toInit)
+		}
+		if err != nil && err != unix.ESRCH {
 			errs = append(errs, fmt.Errorf("pid %d: %w", p, err))
 		}
 	}

@@ -41,6 +41,7 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		return err
 	}
 	log = log.With("job_id", spec.JobID)
+	os.Remove(filepath.Join(runDir, InitSignalFile)) // of an earlier run's script
 	if spec.PrivateNet {
 		if err := loopbackUp(); err != nil {
 			return err
@@ -147,6 +148,7 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 		walltime   <-chan time.Time
 		warn       <-chan time.Time // sbatch --signal, WarnBefore the walltime
 		initLast   <-chan time.Time // polls for the rest of the tree to be gone
+		initTermed bool             // the script is killed in place of our SIGTERM
 		cput       <-chan time.Time // polls the tree's CPU time (qsub -l cput)
 		hungUp     <-chan time.Time // the job's terminal hung up (interactive.go)
 		fence      <-chan time.Time // polls the node's fence (cluster mode)
@@ -196,6 +198,7 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 			// it run on to its next command before the stop arrives.
 			unix.Kill(pid, unix.SIGSTOP)
 			initLast = time.After(20 * time.Millisecond)
+			initTermed = true
 		}
 		signalTree(cg, unix.SIGTERM)
 		// A suspended (stopped) process gets the SIGTERM only once it
@@ -212,6 +215,14 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 				done = true
 			case c.pid == pid:
 				ws := c.status
+				if s := initSignalled(runDir, ws); !killing {
+					ws = s // qsig's signal, which SignalInit gave it
+				} else if initTermed && ws.Signaled() && ws.Signal() == unix.SIGKILL {
+					// Killed in place of the SIGTERM it could not take:
+					// it ended of that SIGTERM (Exit_status 271 for qdel,
+					// as under PBS).
+					ws = unix.WaitStatus(unix.SIGTERM)
+				}
 				mainStatus = &ws
 				log.Info("job script ended", "status", describe(ws))
 				// What the script left behind ends with it.
@@ -260,10 +271,11 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 			sig := unix.Signal(spec.WarnSignal)
 			log.Info("the walltime is nearly up: signalling the job", "signal", sig.String(), "batch", spec.WarnBatch)
 			if spec.WarnBatch {
-				// Slurm's B: the batch shell alone. As the init of its
-				// namespace, it gets it only if it traps it; a script
-				// that traps it is the one that asked for it.
-				unix.Kill(pid, sig)
+				// Slurm's B: the batch shell alone, with the signal's
+				// default action if it does not trap it (initsignal.go).
+				if err := SignalInit(runDir, pid, sig); err != nil {
+					log.Warn("signal the job script", "signal", sig.String(), "error", err)
+				}
 			} else {
 				// The job's steps: every process but the script.
 				signalTreeBut(cg, sig, pid)
@@ -406,14 +418,7 @@ func isNamespaceInit(pid int) bool {
 
 // catches reports whether pid has a handler for sig (SigCgt in
 // /proc/PID/status).
-func catches(pid int, sig unix.Signal) bool {
-	f := statusField(pid, "SigCgt:")
-	if len(f) != 1 {
-		return false
-	}
-	mask, err := strconv.ParseUint(f[0], 16, 64)
-	return err == nil && mask&(1<<(uint(sig)-1)) != 0
-}
+func catches(pid int, sig unix.Signal) bool { return inMask(pid, "SigCgt:", sig) }
 
 func statusField(pid int, name string) []string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
