@@ -190,9 +190,12 @@ func Supervise(ctx context.Context, log *slog.Logger, exe, runDir string) error 
 			return
 		}
 		killing = true
-		if nsInit && mainStatus == nil && !catches(pid, unix.SIGTERM) {
-			// A script that is the init of its namespace ignores our
-			// SIGTERM: stop it where it is, so that it runs nothing more
+		if nsInit && mainStatus == nil && !catches(pid, unix.SIGTERM) &&
+			!inMask(pid, "SigIgn:", unix.SIGTERM) && !inMask(pid, "SigBlk:", unix.SIGTERM) {
+			// A script that is the init of its namespace would not get our
+			// SIGTERM, which it neither traps nor ignores nor blocks (one
+			// that does runs on until the SIGKILL after the grace, as
+			// anywhere): stop it where it is, so that it runs nothing more
 			// while the rest of the tree ends, then kill it. Stopped
 			// first: a child that dies of the SIGTERM would otherwise let
 			// it run on to its next command before the stop arrives.
