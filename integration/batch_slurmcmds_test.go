@@ -266,7 +266,6 @@ func TestBatchSlurmCmdsErrors(t *testing.T) {
 		{[]string{"gres.sh"}, "sbatch: error: gres.sh: line 2: #SBATCH --gres: this sbatch option is not translated"},
 		{[]string{"--time=abc", "ok.sh"}, "sbatch: error: --time: "},
 		{[]string{"noshebang.sh"}, "sbatch: error: this does not look like a batch script"},
-		{[]string{"ok.sh", "arg1"}, "sbatch: error: ok.sh: arguments after the script (arg1) are not supported"},
 		{[]string{"--wrap=true", "ok.sh"}, "sbatch: error: script arguments not permitted with --wrap option"},
 		{[]string{"missing.sh"}, "sbatch: error: unable to open file missing.sh: no such file or directory"},
 		{[]string{"--dependency=afterok:999", "ok.sh"}, "sbatch: error: --dependency=afterok:999: dependency afterok:999: unknown job id 999\n"},

@@ -247,14 +247,23 @@ func TestBatchSlurmRealScripts(t *testing.T) {
 			t.Errorf("combined.txt = %q", got)
 		}
 
-		// Arguments to a job script: refused here, by name (the first
-		// submission, without any, is made).
+		// Arguments to a job script: $1 of each dependent job.
 		b.script("job_first.slurm", "#!/bin/bash\necho first\n")
 		b.script("job_depend.slurm", "#!/bin/bash\necho $(( $1 * 2 ))\n")
 		r = b.shell("./job_launch.sh")
-		if r.code != 1 || !strings.Contains(r.stderr, "sbatch: error: job_depend.slurm: arguments after the script (5) are not supported") ||
-			!strings.Contains(r.stderr, "(10) are not supported") {
-			t.Errorf("job_launch.sh: %v", r)
+		lines = strings.Split(strings.TrimSpace(r.stdout), "\n")
+		if r.code != 0 || r.stderr != "" || len(lines) != 2 {
+			t.Fatalf("job_launch.sh: %v", r)
+		}
+		for i, want := range []string{"10\n", "20\n"} {
+			id, err := strconv.ParseUint(strings.TrimPrefix(lines[i], "Submitted batch job "), 10, 64)
+			if err != nil {
+				t.Fatalf("job_launch.sh printed %q", r.stdout)
+			}
+			b.waitState(id, "finished")
+			if got := file(fmt.Sprintf("slurm-%d.out", id)); got != want {
+				t.Errorf("job %d (job_depend.slurm %s) wrote %q, want %q", id, []string{"5", "10"}[i], got, want)
+			}
 		}
 	})
 }

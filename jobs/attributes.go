@@ -32,6 +32,9 @@ type Attributes struct {
 	// files are appended to, not truncated, at each start.
 	Signal     string
 	OpenAppend bool
+	// Args are the script's arguments ($1...): sbatch SCRIPT ARG...,
+	// qsub -F "ARG...".
+	Args []string
 }
 
 // PBS's bounds of qsub -p.

@@ -155,7 +155,13 @@ func hasDirective(line, prefix string) bool {
 // splitWords splits a directive into words as a shell would: blanks
 // separate words, single and double quotes group them (and are removed),
 // and a word that starts with "#" begins a comment.
-func splitWords(s string) ([]string, error) {
+func splitWords(s string) ([]string, error) { return shellWords(s, true) }
+
+// SplitArgs splits the arguments of qsub -F into words as splitWords
+// does, "#" an ordinary character.
+func SplitArgs(s string) ([]string, error) { return shellWords(s, false) }
+
+func shellWords(s string, comments bool) ([]string, error) {
 	var words []string
 	var cur strings.Builder
 	inWord := false
@@ -174,7 +180,7 @@ func splitWords(s string) ([]string, error) {
 				cur.Reset()
 				inWord = false
 			}
-		case r == '#' && !inWord:
+		case r == '#' && !inWord && comments:
 			return words, nil
 		default:
 			cur.WriteRune(r)

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"reflect"
 	"time"
 
 	"lazarus/jobs"
@@ -29,6 +30,8 @@ type diskAttrs struct {
 	// sbatch --signal and --open-mode=append (added the same way).
 	Signal     string `json:"signal,omitempty"`
 	OpenAppend bool   `json:"open_append,omitempty"`
+	// The script's arguments (added the same way).
+	Args []string `json:"args,omitempty"`
 	// Cluster placement (the number of chunks, place=, the select of a
 	// job of several chunks).
 	Chunks int    `json:"chunks,omitempty"`
@@ -41,11 +44,14 @@ func toDiskAttrs(j *jobs.Job) *diskAttrs {
 	d := diskAttrs{
 		Account: a.Account, Project: a.Project, Priority: a.Priority, Rank: a.Rank, Keep: a.Keep,
 		Shell: a.Shell, Group: a.Group, Slurm: a.Slurm, MailPoints: a.MailPoints, MailUsers: a.MailUsers,
-		Interactive: a.Interactive, Signal: a.Signal, OpenAppend: a.OpenAppend,
+		Interactive: a.Interactive, Signal: a.Signal, OpenAppend: a.OpenAppend, Args: a.Args,
 		CPUTimeNS: int64(r.CPUTime), MPIProcs: r.MPIProcs, OMPThreads: r.OMPThreads, Net: r.Net,
 		Chunks: r.Chunks, Place: r.Place, Select: r.Select,
 	}
-	if d == (diskAttrs{}) {
+	if len(d.Args) == 0 {
+		d.Args = nil
+	}
+	if reflect.ValueOf(d).IsZero() {
 		return nil
 	}
 	return &d
@@ -58,7 +64,7 @@ func (d *diskAttrs) apply(j *jobs.Job) {
 	j.Attrs = jobs.Attributes{
 		Account: d.Account, Project: d.Project, Priority: d.Priority, Rank: d.Rank, Keep: d.Keep,
 		Shell: d.Shell, Group: d.Group, Slurm: d.Slurm, MailPoints: d.MailPoints, MailUsers: d.MailUsers,
-		Interactive: d.Interactive, Signal: d.Signal, OpenAppend: d.OpenAppend,
+		Interactive: d.Interactive, Signal: d.Signal, OpenAppend: d.OpenAppend, Args: d.Args,
 	}
 	j.Resources.CPUTime = time.Duration(d.CPUTimeNS)
 	j.Resources.MPIProcs, j.Resources.OMPThreads = d.MPIProcs, d.OMPThreads

@@ -31,6 +31,10 @@ func (d *Daemon) pbsAttrs(who caller, req *proto.SubmitRequest, j *jobs.Job) err
 		a.Signal = sig.String()
 	}
 	a.OpenAppend = req.OpenAppend
+	if err := checkScriptArgs(req.Args); err != nil {
+		return err
+	}
+	a.Args = req.Args
 	if req.Priority != "" {
 		if a.Priority, err = jobs.ParsePriority(req.Priority); err != nil {
 			return err
@@ -167,4 +171,29 @@ func slurmCommon(l byte, j *jobs.Job) (string, bool) {
 		return "batch", true
 	}
 	return "", false
+}
+
+// Bounds of a job script's arguments, kept with the job: far below what
+// execve takes, far above what a job script is given.
+const (
+	maxScriptArgs     = 4096
+	maxScriptArgBytes = 64 << 10
+)
+
+// checkScriptArgs validates the arguments a submission gives its script.
+func checkScriptArgs(args []string) error {
+	if len(args) > maxScriptArgs {
+		return badRequest("%d script arguments: at most %d", len(args), maxScriptArgs)
+	}
+	n := 0
+	for _, a := range args {
+		n += len(a) + 1
+		if strings.ContainsRune(a, 0) {
+			return badRequest("script argument %q holds a NUL byte", a)
+		}
+	}
+	if n > maxScriptArgBytes {
+		return badRequest("script arguments of %d bytes: at most %d", n, maxScriptArgBytes)
+	}
+	return nil
 }

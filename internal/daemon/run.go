@@ -618,7 +618,7 @@ func (d *Daemon) spec(j *jobs.Job) (*supervisor.Spec, error) {
 		JobID: uint64(j.ID), Segment: len(j.Segments) - 1, Start: j.Segments[len(j.Segments)-1].Start,
 		Name: j.Name, UID: j.Owner.UID, GID: j.Owner.GID, Groups: j.Owner.Groups,
 		SetIDs:  d.uid == 0,
-		Workdir: workdir, Script: d.spoolPath(j.ID), Shell: shell, ForceShell: force,
+		Workdir: workdir, Script: d.spoolPath(j.ID), Args: j.Attrs.Args, Shell: shell, ForceShell: force,
 		Stdout: j.Stdout, Stderr: j.Stderr, Join: string(j.Join),
 		Umask: j.Umask,
 		Env:   jobEnv(j, splitEnv(env), pw, d.jobPlace(j)),

@@ -156,6 +156,8 @@ type SubmitRequest struct {
 	// --open-mode=append.
 	Signal     string `json:"signal,omitempty"`
 	OpenAppend bool   `json:"open_append,omitempty"`
+	// Args are the script's arguments (sbatch SCRIPT ARG..., qsub -F).
+	Args []string `json:"args,omitempty"`
 	// Array makes the job an array job: its indices, in the list form of
 	// jobs.ParseArray (qsub -J, #SBATCH --array).
 	Array string `json:"array,omitempty"`

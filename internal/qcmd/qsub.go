@@ -158,6 +158,7 @@ Options go before the script.
 `+environmentHelp, stdin, stdout, stderr)
 	app.Flags = []cli.Flag{
 		&cli.StringFlag{Name: "q", Usage: "queue to submit to (default: default_queue of lazarusd, \"batch\")"},
+		&cli.StringFlag{Name: "F", Usage: "arguments of the script ($1, $2...): one string, split at blanks, quotes keeping blanks in a word: -F \"in.dat 'a b'\""},
 		&cli.StringFlag{Name: "N", Usage: "job name (default: the script's file name, the command's, or STDIN)"},
 		&cli.StringFlag{Name: "o", Usage: "standard output file, or an existing directory for NAME.oID; [host:]path, host this one"},
 		&cli.StringFlag{Name: "e", Usage: "standard error file, or an existing directory for NAME.eID; [host:]path, host this one"},
@@ -263,6 +264,17 @@ func submitRequest(c *cli.Context) (*proto.SubmitRequest, []jobs.Directive, erro
 		req.Script, err = os.ReadFile(args[0])
 		if err != nil {
 			return nil, nil, fmt.Errorf("cannot read script %s: %w", args[0], unwrapPath(err))
+		}
+	}
+	if c.IsSet("F") {
+		switch {
+		case command:
+			return nil, nil, fmt.Errorf("-F: the arguments of a command go after it, after --")
+		case interactive:
+			return nil, nil, fmt.Errorf("-F: an interactive job runs no script to give arguments to")
+		}
+		if req.Args, err = jobs.SplitArgs(c.String("F")); err != nil {
+			return nil, nil, fmt.Errorf("-F %s: %w", c.String("F"), err)
 		}
 	}
 	if len(bytes.TrimSpace(req.Script)) == 0 {

@@ -310,8 +310,6 @@ func runSbatch(c *cli.Context, a *sbatchArgs) error {
 		return fmt.Errorf("script arguments not permitted with --wrap option")
 	case a.wrap != nil:
 		script = wrapScript(*a.wrap)
-	case len(a.args) > 0:
-		return fmt.Errorf("%s: arguments after the script (%s) are not supported: a job here takes none", a.script, strings.Join(a.args, " "))
 	case a.script == "" || a.script == "-":
 		b, err := io.ReadAll(c.App.Reader)
 		if err != nil {
@@ -345,6 +343,7 @@ func runSbatch(c *cli.Context, a *sbatchArgs) error {
 		if a.wrap != nil {
 			req.ScriptName = ""
 		}
+		req.Args = a.args // $1... of the script, as sbatch passes them
 		if a.testOnly {
 			return sbatchTestOnly(ic, req)
 		}

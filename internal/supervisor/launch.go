@@ -71,6 +71,7 @@ type execLauncher struct {
 type helperSetup struct {
 	Workdir string   `json:"workdir"`
 	Script  string   `json:"script"`
+	Args    []string `json:"args,omitempty"`
 	Shell   string   `json:"shell"`
 	Stdout  string   `json:"stdout"`
 	Stderr  string   `json:"stderr"`
@@ -176,7 +177,7 @@ func (l execLauncher) Launch(ctx context.Context, spec *Spec, place func(pid int
 		return 0, err
 	}
 	setup, err := json.Marshal(helperSetup{
-		Workdir: spec.Workdir, Script: spec.Script, Shell: spec.Shell,
+		Workdir: spec.Workdir, Script: spec.Script, Args: spec.Args, Shell: spec.Shell,
 		Stdout: spec.Stdout, Stderr: spec.Stderr, Join: spec.Join, Env: spec.Env, Drop: drop,
 		Mode: spec.outputMode(), Umask: spec.umask(), Append: spec.Append,
 		ForceShell: spec.ForceShell, Interactive: l.term != nil && spec.Interactive,
@@ -281,7 +282,7 @@ func ExecJob() int {
 	// syscall.Exec, not unix.Exec: it puts back the RLIMIT_NOFILE soft limit
 	// that the Go runtime raised at start.
 	if !s.ForceShell {
-		err := syscall.Exec(s.Script, []string{s.Script}, s.Env)
+		err := syscall.Exec(s.Script, append([]string{s.Script}, s.Args...), s.Env)
 		if interp := shebang(s.Script); interp != "" && (err == syscall.ENOENT || err == syscall.EACCES) {
 			// The #! line names a program this host lacks (#!/bin/csh,
 			// #!/usr/bin/python) or cannot run: the job ran and failed,
@@ -298,7 +299,7 @@ func ExecJob() int {
 		}
 	}
 	// No "#!" line: run it with the user's shell, as PBS does.
-	err = syscall.Exec(s.Shell, []string{s.Shell, s.Script}, s.Env)
+	err = syscall.Exec(s.Shell, append([]string{s.Shell, s.Script}, s.Args...), s.Env)
 	return fail("cannot run %s with %s: %v", s.Script, s.Shell, err)
 }
 

@@ -35,7 +35,8 @@ type Spec struct {
 	SetIDs  bool      `json:"set_ids"` // switch to UID, GID, Groups (the daemon is root)
 	Workdir string    `json:"workdir"`
 	Script  string    `json:"script"`
-	Shell   string    `json:"shell"` // runs scripts that have no "#!" line
+	Args    []string  `json:"args,omitempty"` // the script's ($1...)
+	Shell   string    `json:"shell"`          // runs scripts that have no "#!" line
 	Stdout  string    `json:"stdout"`
 	Stderr  string    `json:"stderr"`
 	Join    string    `json:"join"`
