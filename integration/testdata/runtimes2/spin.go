@@ -4,14 +4,18 @@
 // results on channels; a goroutine spins without a call until told to
 // stop, so that every collection (runtime.GC each few steps, and the
 // allocation-driven ones) must preempt it with SIGURG; a ticker and a
-// time.AfterFunc keep the runtime's timers busy. One line per step: the
-// step and the results combined in goroutine order, the same on every run.
+// time.AfterFunc keep the runtime's timers busy; a child process (this
+// program again, "spin -child") started by os/exec (clone with a pidfd the
+// runtime keeps, pipes in the runtime's epoll netpoller) hashes a line a
+// step. One line per step: the step and the results combined in goroutine
+// order, the same on every run.
 package main
 
 import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"sync"
@@ -37,7 +41,23 @@ func work(step, id int) uint64 {
 	return s
 }
 
+// child answers each line of its input with a hash of it.
+func child() {
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		h := uint64(14695981039346656037)
+		for _, b := range in.Bytes() {
+			h = (h ^ uint64(b)) * 1099511628211
+		}
+		fmt.Printf("%x\n", h)
+	}
+}
+
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == "-child" {
+		child()
+		return
+	}
 	if len(os.Args) != 4 {
 		fmt.Fprintln(os.Stderr, "usage: spin OUT STEPS DELAY_MS")
 		os.Exit(2)
@@ -68,6 +88,20 @@ func main() {
 			ticks.Add(1)
 		}
 	}()
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	kid := exec.Command(self, "-child")
+	toKid, _ := kid.StdinPipe()
+	fromKid, _ := kid.StdoutPipe()
+	kid.Stderr = os.Stderr
+	if err := kid.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	answers := bufio.NewScanner(fromKid)
 	var total uint64
 	for step := 0; step < steps; step++ {
 		results := make([]chan uint64, 16)
@@ -88,8 +122,13 @@ func main() {
 		if step%5 == 0 {
 			runtime.GC()
 		}
+		fmt.Fprintf(toKid, "%d %x\n", step, c)
+		if !answers.Scan() {
+			fmt.Fprintln(os.Stderr, "spin: the child process did not answer")
+			os.Exit(1)
+		}
 		total = total*1099511628211 ^ c
-		fmt.Fprintf(w, "%d %x %x\n", step, c, total)
+		fmt.Fprintf(w, "%d %x %x %s\n", step, c, total, answers.Text())
 		w.Flush()
 		fired := make(chan struct{})
 		time.AfterFunc(time.Duration(delay)*time.Millisecond, func() { close(fired) })
@@ -99,6 +138,11 @@ func main() {
 			fmt.Fprintln(os.Stderr, "spin: a timer did not fire in a minute")
 			os.Exit(1)
 		}
+	}
+	toKid.Close()
+	if err := kid.Wait(); err != nil {
+		fmt.Fprintln(os.Stderr, "spin: the child process:", err)
+		os.Exit(1)
 	}
 	stop.Store(true)
 	<-spinDone
