@@ -16,7 +16,8 @@ package integration
 //     fixed address) on the C1 tier only (-XX:TieredStopAtLevel=1), and
 //     C2 only (-XX:-TieredCompilation);
 //   - spin.go: Go, 16 goroutines over GOMAXPROCS=4 on 2 cores, call-free
-//     loops preempted by SIGURG for every collection, timers;
+//     loops preempted by SIGURG for every collection, timers, an os/exec
+//     child on pipes (the runtime's pidfd of it, its netpoller);
 //   - netio.py: Python threads and asyncio, a TCP server and its clients
 //     inside the run with their connections open across the checkpoint;
 //   - shm.py: multiprocessing by forkserver (a server process on a unix
@@ -25,8 +26,10 @@ package integration
 //   - forks.pl: Perl with forked children on pipes and socketpairs, a
 //     SIGCHLD handler and an ITIMER_REAL ticking;
 //   - ring.erl: Erlang/OTP with 4 scheduler threads, a ring of processes,
-//     ETS and timers (erlang-base);
-//   - mat.R: R's matrix products, solve and QR (r-base-core; its BLAS);
+//     ETS, timers and a gen_tcp connection to its own listener
+//     (erlang-base);
+//   - mat.R: R's matrix products, solve and QR (r-base-core; its BLAS),
+//     workers forked by parallel::mclapply;
 //   - wal.py: SQLite in WAL mode written across the checkpoint: its -wal
 //     log and -shm index (a shared mapping of a file), its POSIX locks;
 //   - h5.py: HDF5 through h5py, the file kept open across the checkpoint;

@@ -2,8 +2,11 @@
 %% ring (spread by the VM over its scheduler threads, +S 4 on the command
 %% line) pass a token around each step, each hashing it on the way; 8
 %% workers hash beside them and answer by message; an ETS table keeps the
-%% results and a timer (erlang:send_after) paces the steps. One line per
-%% step: the step and the results in a fixed order, the same on every run.
+%% results and a timer (erlang:send_after) paces the steps; a gen_tcp
+%% listener on 127.0.0.1 (an ephemeral port) and a connection to it, both
+%% ends in this VM (its poll thread, epoll), echo a line each step. One
+%% line per step: the step and the results in a fixed order, the same on
+%% every run.
 -module(ring).
 -export([main/1]).
 
@@ -13,11 +16,24 @@ main([Out, Steps, Delay]) ->
     {ok, F} = file:open(Out, [write]),
     T = ets:new(results, [set, public]),
     First = ring(?RING, self()),
+    {ok, L} = gen_tcp:listen(0, [binary, {ip, {127, 0, 0, 1}}, {packet, line}, {active, false}, {reuseaddr, true}, {nodelay, true}]),
+    {ok, Port} = inet:port(L),
+    Self = self(),
+    spawn_link(fun() -> {ok, S} = gen_tcp:accept(L), Self ! accepted, echo(S) end),
+    {ok, C} = gen_tcp:connect({127, 0, 0, 1}, Port, [binary, {packet, line}, {active, false}, {nodelay, true}]),
+    receive accepted -> ok end,
+    put(conn, C),
     Total = loop(F, T, First, 0, list_to_integer(Steps), list_to_integer(Delay), <<>>),
     ok = file:write(F, io_lib:format("done ~s ~b~n", [hex(Total), ets:info(T, size)])),
     ok = file:close(F),
     First ! stop,
     halt(0).
+
+echo(S) ->
+    case gen_tcp:recv(S, 0) of
+        {ok, Line} -> ok = gen_tcp:send(S, [hex(erlang:md5(Line)), $\n]), echo(S);
+        {error, closed} -> ok
+    end.
 
 ring(0, Next) -> Next;
 ring(N, Next) -> ring(N - 1, spawn_link(fun() -> node(N, Next) end)).
@@ -45,7 +61,10 @@ loop(F, T, First, Step, Steps, Delay, Total) ->
     Tok = receive {token, Step, H} -> H after 60000 -> exit(no_token) end,
     Rs = [receive {result, I, R} -> R after 60000 -> exit(no_result) end || I <- lists:seq(1, 8)],
     [ets:insert(T, {{Step, I}, R}) || {I, R} <- lists:zip(lists:seq(1, 8), Rs)],
-    Line = io_lib:format("~b ~s ~s~n", [Step, hex(Tok), hex(erlang:md5(Rs))]),
+    C = get(conn),
+    ok = gen_tcp:send(C, io_lib:format("~b ~s~n", [Step, hex(Tok)])),
+    {ok, Echo} = gen_tcp:recv(C, 0, 60000),
+    Line = io_lib:format("~b ~s ~s ~s", [Step, hex(Tok), hex(erlang:md5(Rs)), Echo]),
     ok = file:write(F, Line),
     erlang:send_after(Delay, Self, tick),
     receive tick -> ok end,
