@@ -9,8 +9,8 @@ package integration
 // they ask of the engine:
 //
 //   - Churn.java under ZGC (its heap is one memfd mapped shared at three
-//     addresses, the multi-mapped views of its coloured pointers),
-//     Shenandoah, SerialGC with -XX:+AlwaysPreTouch (every heap page
+//     addresses, the multi-mapped views of its coloured pointers; also
+//     with the whole heap pre-touched), Shenandoah, SerialGC with -XX:+AlwaysPreTouch (every heap page
 //     present) and -XX:+UseTransparentHugePages (huge-page advice on the
 //     heap), and with an application CDS archive (a file mapped at a
 //     fixed address) on the C1 tier only (-XX:TieredStopAtLevel=1), and
@@ -107,6 +107,7 @@ func python2Case(name, script string, withData bool, imports string) runtimeCase
 
 var runtime2Cases = []runtimeCase{
 	javaCase("jvm-zgc", 8, "-XX:+UseZGC", "-Xmx1g"),
+	javaCase("jvm-zgc-pretouch", 4, "-XX:+UseZGC", "-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch"),
 	javaCase("jvm-shenandoah", 8, "-XX:+UseShenandoahGC", "-Xmx1g"),
 	javaCase("jvm-serial-pretouch-thp", 4, "-XX:+UseSerialGC", "-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch", "-XX:+UseTransparentHugePages"),
 	javaCDSCase("jvm-cds-c1", 4, "-XX:TieredStopAtLevel=1"),
