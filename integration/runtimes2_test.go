@@ -33,7 +33,11 @@ package integration
 //   - wal.py: SQLite in WAL mode written across the checkpoint: its -wal
 //     log and -shm index (a shared mapping of a file), its POSIX locks;
 //   - h5.py: HDF5 through h5py, the file kept open across the checkpoint;
-//   - omp.c: OpenMP on LLVM's libomp (libomp-dev), 4 threads on 2 cores.
+//   - omp.c: OpenMP on LLVM's libomp (libomp-dev), 4 threads on 2 cores;
+//   - jit.py: numba, kernels compiled by LLVM into executable memory while
+//     the run goes on, one parallel over 4 threads (python3-numba);
+//   - nbody.py: PyPy, its tracing JIT and moving GC, threads under its GIL
+//     (pypy3).
 
 import (
 	"os"
@@ -105,6 +109,12 @@ func python2Case(name, script string, withData bool, imports string) runtimeCase
 	}
 }
 
+// withEnv is c with env added to its environment.
+func withEnv(c runtimeCase, env ...string) runtimeCase {
+	c.env = append(append([]string{}, c.env...), env...)
+	return c
+}
+
 var runtime2Cases = []runtimeCase{
 	javaCase("jvm-zgc", 8, "-XX:+UseZGC", "-Xmx1g"),
 	javaCase("jvm-zgc-pretouch", 4, "-XX:+UseZGC", "-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch"),
@@ -151,6 +161,14 @@ var runtime2Cases = []runtimeCase{
 	},
 	python2Case("sqlite-wal", "wal.py", true, ""),
 	python2Case("hdf5-h5py", "h5.py", true, "h5py"),
+	withEnv(python2Case("numba-jit", "jit.py", false, "numba"), "NUMBA_NUM_THREADS=4"),
+	{
+		name:  "pypy-jit",
+		steps: 50,
+		build: func(t *testing.T, dir string) func(out, data string, steps, delay int) []string {
+			return runtime2Cmd(false, runtimeTool(t, "pypy3", "pypy3"), runtime2Src(t, "nbody.py"))
+		},
+	},
 	{
 		name:  "openmp-libomp",
 		steps: 60,
