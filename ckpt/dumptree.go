@@ -37,8 +37,8 @@ type dumpTree struct {
 	unixSocks  map[uint64][]fdRef
 	unixFlight map[uint64]bool
 	unixRaw    map[uint64][]rawMsg
-	repair     []int    // our copies of TCP connections in repair mode (linkInet)
-	ipcFiles   []string // the files of SysV segments written (sysvipc.go)
+	repair     []repairedConn // our copies of TCP connections in repair mode (linkInet)
+	ipcFiles   []string       // the files of SysV segments written (sysvipc.go)
 	// unlinkedCopies: the copy of each unlinked file, by inode (unlinked.go).
 	unlinkedCopies map[string]copyRef
 	// id: the checkpoint's id (imageMeta.Checkpoint), which names its

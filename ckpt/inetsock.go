@@ -483,12 +483,36 @@ func (t *dumpTree) repairOn(d *dumper, f *fileDesc) (int, error) {
 	if err != nil {
 		return -1, err
 	}
+	reuse, _ := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_REUSEADDR)
 	if err := unix.SetsockoptInt(s, unix.IPPROTO_TCP, tcpRepair_, 1); err != nil {
 		unix.Close(s)
 		return -1, fmt.Errorf("TCP_REPAIR (needs CAP_NET_ADMIN): %w", err)
 	}
-	t.repair = append(t.repair, s)
+	t.repair = append(t.repair, repairedConn{s, reuse != 0})
 	return s, nil
+}
+
+// repairedConn is a connection in repair mode and its SO_REUSEADDR before
+// it: leaving repair mode clears SO_REUSEADDR (TCP_REPAIR_OFF sets
+// sk_reuse to SK_NO_REUSE), so it is set again after (leaveRepair). An
+// accepted end has its listener's, and one that lost it makes a listener
+// restored on that port with SO_REUSEADDR fail its bind (EADDRINUSE).
+type repairedConn struct {
+	fd    int
+	reuse bool
+}
+
+// leaveRepair lets c leave repair mode with its SO_REUSEADDR as before.
+func (c repairedConn) leaveRepair() error {
+	if err := unix.SetsockoptInt(c.fd, unix.IPPROTO_TCP, tcpRepair_, 0); err != nil {
+		return fmt.Errorf("leave TCP_REPAIR: %w", err)
+	}
+	if c.reuse {
+		if err := unix.SetsockoptInt(c.fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1); err != nil {
+			return fmt.Errorf("SO_REUSEADDR after TCP_REPAIR: %w", err)
+		}
+	}
+	return nil
 }
 
 // tcpMarks are the numbers of a connection in repair mode that incoming
@@ -591,11 +615,11 @@ func readConnection(s int, f *fileDesc) error {
 // repair mode drops them silently, so that nothing reaches the other end
 // and no TIME_WAIT holds their addresses.
 func (t *dumpTree) endRepair(killed bool) {
-	for _, s := range t.repair {
+	for _, c := range t.repair {
 		if !killed {
-			unix.SetsockoptInt(s, unix.IPPROTO_TCP, tcpRepair_, 0)
+			c.leaveRepair()
 		}
-		unix.Close(s)
+		unix.Close(c.fd)
 	}
 	t.repair = nil
 }
@@ -637,7 +661,7 @@ func peekDatagrams(pid, fd int) ([]datagram, error) {
 
 // inetRestore is the restorer's state for TCP and UDP sockets.
 type inetRestore struct {
-	repair []int          // connections still in repair mode
+	repair []repairedConn // connections still in repair mode
 	bound  map[string]int // sockets by local address
 	dgrams []pendingDgrams
 	ends   map[string]bool // "local peer" of every connection of the images
@@ -803,7 +827,7 @@ func (r *restorer) repairConnect(s int, is *inetSock, local, peer unix.Sockaddr,
 	if err := unix.SetsockoptInt(s, unix.IPPROTO_TCP, tcpRepair_, 1); err != nil {
 		return fmt.Errorf("TCP_REPAIR (needs CAP_NET_ADMIN): %w", err)
 	}
-	r.inet.repair = append(r.inet.repair, s)
+	r.inet.repair = append(r.inet.repair, repairedConn{s, reuse})
 	for _, q := range []struct {
 		queue int
 		seq   uint32
@@ -896,9 +920,9 @@ func (r *restorer) finishInet() error {
 	if r.inet == nil {
 		return nil
 	}
-	for _, s := range r.inet.repair {
-		if err := unix.SetsockoptInt(s, unix.IPPROTO_TCP, tcpRepair_, 0); err != nil {
-			return fmt.Errorf("leave TCP_REPAIR: %w", err)
+	for _, c := range r.inet.repair {
+		if err := c.leaveRepair(); err != nil {
+			return err
 		}
 	}
 	r.inet.repair = nil

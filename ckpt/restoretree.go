@@ -28,15 +28,22 @@ func (r *restorer) openDescriptions() error {
 		}
 	}
 	ends := map[int]bool{} // pipe ends already used by a description
-	// Inotify instances watching removed files come second: they watch
-	// the files the first pass made again (inotifywatch.go).
-	for pass := range 2 {
+	// Inotify instances watching removed files come last: they watch
+	// the files the first pass made again (inotifywatch.go). TCP
+	// connections come after the other descriptors: a listener binds
+	// its port as the program did, before the accepted ends that share
+	// it (repairConnect binds those over any owner of the port; a
+	// listener bound after them, SO_REUSEADDR or not, is refused
+	// EADDRINUSE). The descriptors are in the order of their names in
+	// /proc/PID/fd (10 before 6), not of their numbers.
+	for pass := range 3 {
 		for _, p := range r.procs {
 			for _, f := range p.meta.Files {
 				if f.Kind == fdClosed || f.Kind == fdSocket || p.closed[f.FD] {
 					continue // sockets: restoreUnix, once the rest is open
 				}
-				if _, ok := r.descs[f.Desc]; ok || watchesRemoved(f) != (pass == 1) {
+				conn := f.Kind == fdInet && f.Inet != nil && f.Inet.State == inetEstablished
+				if _, ok := r.descs[f.Desc]; ok || watchesRemoved(f) != (pass == 2) || conn != (pass == 1) {
 					continue
 				}
 				var fd int

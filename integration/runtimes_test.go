@@ -268,50 +268,54 @@ func TestRuntimeCheckpointChain(t *testing.T) {
 	t.Parallel()
 	heavy(t)
 	for _, c := range runtimeCases {
-		t.Run(c.name, func(t *testing.T) {
-			batchNeedRoot(t)
-			dir := t.TempDir()
-			mpiCleanShm(t)
-			cmdline := c.build(t, dir)
-			ref, refData := filepath.Join(dir, "ref.txt"), filepath.Join(dir, "ref.data")
-			want, wantData := runtimeReference(t, dir, c.env, cmdline(ref, refData, c.steps, 0), ref, refData)
-			out, data := filepath.Join(dir, "out.txt"), filepath.Join(dir, "out.data")
-			p := runtimeStart(t, dir, c.env, cmdline(out, data, c.steps, runtimeDelay))
-			waitLinesOf(t, out, 10)
-			first := filepath.Join(dir, "first")
-			os.Mkdir(first, 0o755)
-			pids := tree(p.pid)
-			img := mpiCheckpoint(t, first, p.pid)
-			p.waitKilledBy(t, syscall.SIGKILL)
-			mpiWaitGone(t, pids)
-			at := fileLines(out)
-			if at >= c.steps {
-				t.Fatalf("the run was over (%d lines) before the checkpoint", at)
-			}
-			r := ckptRun(t, dir, "restart", "-W", img)
-			ckptWantCode(t, "first restart -W", r, 0)
-			mpiQuiet(t, r)
-			t.Cleanup(func() { mpiKillTree(p.pid) })
-			waitLinesOf(t, out, at+10)
-			second := filepath.Join(dir, "second")
-			os.Mkdir(second, 0o755)
-			pids = tree(p.pid)
-			img2 := mpiCheckpoint(t, second, p.pid)
-			ckptWaitChild(t, p.pid) // restart -W made it our child
-			mpiWaitGone(t, pids)
-			if lines := fileLines(out); lines >= c.steps {
-				t.Fatalf("the run was over (%d lines) before the second checkpoint", lines)
-			}
-			r = ckptRun(t, dir, "restart", img2)
-			ckptWantCode(t, "second restart", r, 0)
-			mpiQuiet(t, r)
-			mpiWaitOutput(t, out, want)
-			if c.data {
-				if got, _ := os.ReadFile(data); string(got) != wantData {
-					t.Errorf("the MPI-IO file after the restarts (%d bytes) differs from an uninterrupted run's (%d bytes)", len(got), len(wantData))
-				}
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { runtimeChain(t, c) })
+	}
+}
+
+// runtimeChain is one case of TestRuntimeCheckpointChain (runtimes2_test.go
+// runs its own cases through it).
+func runtimeChain(t *testing.T, c runtimeCase) {
+	batchNeedRoot(t)
+	dir := t.TempDir()
+	mpiCleanShm(t)
+	cmdline := c.build(t, dir)
+	ref, refData := filepath.Join(dir, "ref.txt"), filepath.Join(dir, "ref.data")
+	want, wantData := runtimeReference(t, dir, c.env, cmdline(ref, refData, c.steps, 0), ref, refData)
+	out, data := filepath.Join(dir, "out.txt"), filepath.Join(dir, "out.data")
+	p := runtimeStart(t, dir, c.env, cmdline(out, data, c.steps, runtimeDelay))
+	waitLinesOf(t, out, 10)
+	first := filepath.Join(dir, "first")
+	os.Mkdir(first, 0o755)
+	pids := tree(p.pid)
+	img := mpiCheckpoint(t, first, p.pid)
+	p.waitKilledBy(t, syscall.SIGKILL)
+	mpiWaitGone(t, pids)
+	at := fileLines(out)
+	if at >= c.steps {
+		t.Fatalf("the run was over (%d lines) before the checkpoint", at)
+	}
+	r := ckptRun(t, dir, "restart", "-W", img)
+	ckptWantCode(t, "first restart -W", r, 0)
+	mpiQuiet(t, r)
+	t.Cleanup(func() { mpiKillTree(p.pid) })
+	waitLinesOf(t, out, at+10)
+	second := filepath.Join(dir, "second")
+	os.Mkdir(second, 0o755)
+	pids = tree(p.pid)
+	img2 := mpiCheckpoint(t, second, p.pid)
+	ckptWaitChild(t, p.pid) // restart -W made it our child
+	mpiWaitGone(t, pids)
+	if lines := fileLines(out); lines >= c.steps {
+		t.Fatalf("the run was over (%d lines) before the second checkpoint", lines)
+	}
+	r = ckptRun(t, dir, "restart", img2)
+	ckptWantCode(t, "second restart", r, 0)
+	mpiQuiet(t, r)
+	mpiWaitOutput(t, out, want)
+	if c.data {
+		if got, _ := os.ReadFile(data); string(got) != wantData {
+			t.Errorf("the MPI-IO file after the restarts (%d bytes) differs from an uninterrupted run's (%d bytes)", len(got), len(wantData))
+		}
 	}
 }
 
@@ -325,75 +329,79 @@ func TestBatchRuntimes(t *testing.T) {
 	t.Parallel()
 	heavy(t)
 	for _, c := range runtimeCases {
-		t.Run(c.name, func(t *testing.T) {
-			batchNeedRoot(t)
-			mpiCleanShm(t)
-			b := newBatch(t, "")
-			cmdline := c.build(t, b.work)
-			script := func(out, data string, delay int) string {
-				return fmt.Sprintf("#!/bin/sh\nexport TMPDIR=%s %s\n%s\necho runtime over\n", b.work, strings.Join(c.env, " "),
-					strings.Join(cmdline(out, data, c.steps, delay), " "))
-			}
-			// The reference is an uninterrupted job: a job's CPU set and
-			// limits can change a threaded library's split of the work
-			// (OpenBLAS's OpenMP build), and with it the rounding.
-			ref, refData := filepath.Join(b.work, "ref.txt"), filepath.Join(b.work, "ref.data")
-			refID := b.qsub("-l", "net=private", b.script("ref.sh", script(ref, refData, 0)))
-			if j := b.waitState(refID, "finished", "failed"); j.State != "finished" {
-				t.Fatalf("the reference job: %+v", j)
-			}
-			wantBytes, _ := os.ReadFile(ref)
-			wantDataBytes, _ := os.ReadFile(refData)
-			want, wantData := string(wantBytes), string(wantDataBytes)
-			if !strings.Contains(want, "done") {
-				t.Fatalf("the reference job wrote %q, want a last line done", tailOf(want))
-			}
-			out, data := filepath.Join(b.work, "out.txt"), filepath.Join(b.work, "out.data")
-			id := b.qsub("-l", "net=private", b.script(c.name+".sh", script(out, data, runtimeDelay)))
-			b.waitState(id, "running")
-			b.waitLines(out, 10)
-			if r := b.run("qhold", jobArg(id)); r.code != 0 {
-				t.Fatalf("qhold: %v", r)
-			}
-			b.waitState(id, "held")
-			held := fileLines(out)
-			if held >= c.steps {
-				t.Fatalf("the job was over (%d lines) before qhold", held)
-			}
-			b.mustRun("qrls", jobArg(id))
-			b.waitState(id, "running")
-			b.waitLines(out, held+10)
-			// A checkpoint of a running job is refused, the job running on,
-			// when the program changes a mapping's fork behaviour as it
-			// begins (V8 does, in Node's workers): the message says to
-			// checkpoint again, and so does the test, a few times.
-			for try := 1; ; try++ {
-				r := b.run("qchkpnt", jobArg(id))
-				if r.code == 0 {
-					break
-				}
-				if try == 5 || !strings.Contains(r.stderr, "checkpoint again") {
-					t.Fatalf("qchkpnt (try %d): %v", try, r)
-				}
-			}
-			b.crash()
-			if fileLines(out) >= c.steps {
-				t.Fatalf("the job was over before the power cut")
-			}
-			b.start()
-			j := b.waitState(id, "finished", "failed")
-			if j.State != "finished" || len(j.Segments) != 3 || !j.Segments[1].Restart || !j.Segments[2].Restart || j.Segments[2].Generation < 2 {
-				t.Fatalf("job after qhold, qrls, qchkpnt and a power cut: %+v", j)
-			}
-			mpiWaitOutput(t, out, want)
-			if c.data {
-				if got, _ := os.ReadFile(data); string(got) != wantData {
-					t.Errorf("the MPI-IO file after the restarts (%d bytes) differs from an uninterrupted run's (%d bytes)", len(got), len(wantData))
-				}
-			}
-			if got := b.readFile(filepath.Join(b.work, fmt.Sprintf("%s.sh.o%d", c.name, id))); !strings.HasSuffix(got, "runtime over\n") {
-				t.Errorf("the script's output: %q", got)
-			}
-		})
+		t.Run(c.name, func(t *testing.T) { runtimeBatch(t, c) })
+	}
+}
+
+// runtimeBatch is one case of TestBatchRuntimes (runtimes2_test.go runs
+// its own cases through it).
+func runtimeBatch(t *testing.T, c runtimeCase) {
+	batchNeedRoot(t)
+	mpiCleanShm(t)
+	b := newBatch(t, "")
+	cmdline := c.build(t, b.work)
+	script := func(out, data string, delay int) string {
+		return fmt.Sprintf("#!/bin/sh\nexport TMPDIR=%s %s\n%s\necho runtime over\n", b.work, strings.Join(c.env, " "),
+			strings.Join(cmdline(out, data, c.steps, delay), " "))
+	}
+	// The reference is an uninterrupted job: a job's CPU set and
+	// limits can change a threaded library's split of the work
+	// (OpenBLAS's OpenMP build), and with it the rounding.
+	ref, refData := filepath.Join(b.work, "ref.txt"), filepath.Join(b.work, "ref.data")
+	refID := b.qsub("-l", "net=private", b.script("ref.sh", script(ref, refData, 0)))
+	if j := b.waitState(refID, "finished", "failed"); j.State != "finished" {
+		t.Fatalf("the reference job: %+v", j)
+	}
+	wantBytes, _ := os.ReadFile(ref)
+	wantDataBytes, _ := os.ReadFile(refData)
+	want, wantData := string(wantBytes), string(wantDataBytes)
+	if !strings.Contains(want, "done") {
+		t.Fatalf("the reference job wrote %q, want a last line done", tailOf(want))
+	}
+	out, data := filepath.Join(b.work, "out.txt"), filepath.Join(b.work, "out.data")
+	id := b.qsub("-l", "net=private", b.script(c.name+".sh", script(out, data, runtimeDelay)))
+	b.waitState(id, "running")
+	b.waitLines(out, 10)
+	if r := b.run("qhold", jobArg(id)); r.code != 0 {
+		t.Fatalf("qhold: %v", r)
+	}
+	b.waitState(id, "held")
+	held := fileLines(out)
+	if held >= c.steps {
+		t.Fatalf("the job was over (%d lines) before qhold", held)
+	}
+	b.mustRun("qrls", jobArg(id))
+	b.waitState(id, "running")
+	b.waitLines(out, held+10)
+	// A checkpoint of a running job is refused, the job running on,
+	// when the program changes a mapping's fork behaviour as it
+	// begins (V8 does, in Node's workers): the message says to
+	// checkpoint again, and so does the test, a few times.
+	for try := 1; ; try++ {
+		r := b.run("qchkpnt", jobArg(id))
+		if r.code == 0 {
+			break
+		}
+		if try == 5 || !strings.Contains(r.stderr, "checkpoint again") {
+			t.Fatalf("qchkpnt (try %d): %v", try, r)
+		}
+	}
+	b.crash()
+	if fileLines(out) >= c.steps {
+		t.Fatalf("the job was over before the power cut")
+	}
+	b.start()
+	j := b.waitState(id, "finished", "failed")
+	if j.State != "finished" || len(j.Segments) != 3 || !j.Segments[1].Restart || !j.Segments[2].Restart || j.Segments[2].Generation < 2 {
+		t.Fatalf("job after qhold, qrls, qchkpnt and a power cut: %+v", j)
+	}
+	mpiWaitOutput(t, out, want)
+	if c.data {
+		if got, _ := os.ReadFile(data); string(got) != wantData {
+			t.Errorf("the MPI-IO file after the restarts (%d bytes) differs from an uninterrupted run's (%d bytes)", len(got), len(wantData))
+		}
+	}
+	if got := b.readFile(filepath.Join(b.work, fmt.Sprintf("%s.sh.o%d", c.name, id))); !strings.HasSuffix(got, "runtime over\n") {
+		t.Errorf("the script's output: %q", got)
 	}
 }
