@@ -729,6 +729,9 @@ func (b *builder) restoreThread(t *task, th thread) error {
 		if _, err := b.call("set_tid_address", unix.SYS_SET_TID_ADDRESS, th.TidAddr); err != nil {
 			return fmt.Errorf("set_tid_address (tid %d): %w", th.TID, err)
 		}
+		if err := b.restoreThreadPersonality(th); err != nil { // threadcreds.go
+			return err
+		}
 		if th.Comm != "" {
 			p, err := b.putString(scratchData, th.Comm)
 			if err != nil {
@@ -892,8 +895,9 @@ func (b *builder) createThreads() error {
 // refuses what the process's owner could not set (checkOwner refuses it
 // first when an Owner is enforced).
 func (b *builder) restoreCreds() error {
-	for _, t := range b.tasks {
-		if err := b.on(t, b.restoreThreadCreds); err != nil {
+	for i, t := range b.tasks {
+		c := b.p.meta.threadCreds(i) // threadcreds.go
+		if err := b.on(t, func() error { return b.restoreThreadCreds(c) }); err != nil {
 			return err
 		}
 	}
@@ -960,8 +964,8 @@ func (b *builder) restoreNice() error {
 
 // restoreThreadCreds sets the credentials of the current injection thread:
 // the kernel keeps them per thread.
-func (b *builder) restoreThreadCreds() error {
-	r, c := b.r, b.p.meta.Creds
+func (b *builder) restoreThreadCreds(c creds) error {
+	r := b.r
 	if os.Geteuid() != 0 {
 		if uid := os.Getuid(); uid != c.UID[0] {
 			r.warn("current uid %d differs from checkpoint file uid %d", uid, c.UID[0])

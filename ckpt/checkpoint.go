@@ -611,6 +611,12 @@ func (d *dumper) injectThread(t *task, th *thread, scratch uint64, read func(int
 		return err
 	}
 	th.TidAddr = le.Uint64(b)
+	if err := d.collectThreadCreds(th); err != nil { // threadcreds.go
+		return err
+	}
+	if err := d.injectThreadPersonality(t, th); err != nil {
+		return err
+	}
 	if err := d.injectSecurity(t, th.TID); err != nil {
 		return err
 	}

@@ -393,6 +393,11 @@ type thread struct {
 	RobustHead uint64     `json:"robust_head"`
 	RobustLen  uint64     `json:"robust_len"`
 	TidAddr    uint64     `json:"tid_addr"`
+	// Creds: the thread's own credentials when they are not its
+	// process's; nil: the process's (threadcreds.go).
+	Creds *creds `json:"creds,omitempty"`
+	// Personality: the thread's own (per task); nil: the process's.
+	Personality *uint64 `json:"personality,omitempty"`
 }
 
 // Image describes a checkpoint file.
@@ -841,6 +846,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 		if b.n > b.max {
 			return fmt.Errorf("%w: %d %s, at most %d", ErrCorrupt, b.n, b.what, b.max)
 		}
+	}
+	if err := checkThreadCreds(m, nil); err != nil { // threadcreds.go
+		return err
 	}
 	if m.Checkpoint == "" {
 		return fmt.Errorf("%w: no checkpoint id", ErrCorrupt)
