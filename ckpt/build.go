@@ -192,6 +192,7 @@ func (b *builder) build() error {
 			}
 			continue
 		}
+		rg.apart = i > 0 && keptApart(regions[i-1], rg, m) // mapapart.go
 		if err := b.mapRegion(fill, rg); err != nil {
 			return err
 		}
@@ -425,7 +426,11 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		if rg.noReserve() {
 			flags |= unix.MAP_NORESERVE
 		}
-		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, flags, ^uint64(0), 0)
+		if rg.apart {
+			err = b.mapApart(rg, mapProt, flags)
+		} else {
+			_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, flags, ^uint64(0), 0)
+		}
 	case regionShmem:
 		// One object for every process that maps it: a memfd made and
 		// filled by the restorer.

@@ -212,6 +212,9 @@ func imagePath(dir, file, comm string, pid int) (string, error) {
 type dumper struct {
 	pid  int
 	comm string
+	// onFault: the regions locked on fault, by start (lockonfault.go);
+	// nil: not read yet.
+	onFault map[uint64]bool
 	stat procStat
 	opts CheckpointOptions
 	log  *slog.Logger
@@ -568,6 +571,9 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 		return fmt.Errorf("%s(%d): timers: %w", d.comm, d.pid, err)
 	}
 	for _, pt := range timers {
+		if err := d.checkTimerTarget(pt); err != nil { // threadcreds.go
+			return err
+		}
 		if _, err := t.call("timer_gettime", unix.SYS_TIMER_GETTIME, uint64(pt.ID), scratch); err != nil {
 			return fmt.Errorf("%s(%d): timer_gettime(%d): %w", d.comm, d.pid, pt.ID, err)
 		}

@@ -250,6 +250,9 @@ type region struct {
 	// Seals: F_GET_SEALS of the memfd a regionShmem maps (shmobj.go):
 	// the memfd is made again with them, even when no descriptor holds it.
 	Seals int `json:"seals,omitempty"`
+	// apart: mapped apart from the region below it (mapapart.go); not
+	// in the image.
+	apart bool
 	// Shmid: the SysV segment a regionSysV attaches.
 	Shmid   int      `json:"shmid,omitempty"`
 	Extents []extent `json:"extents,omitempty"`

@@ -21,7 +21,7 @@ var kobj5bCases = []kobjCase{
 	{name: "sigstd"},
 	{name: "resethand"},
 	{name: "sigorder", flags: []string{"-lrt"}},
-	{name: "timerdead", flags: []string{"-pthread", "-lrt"}},
+	{name: "timerdead", flags: []string{"-pthread", "-lrt"}, refuse: "is aimed (SIGEV_THREAD_ID) at thread"},
 	{name: "thrcpuclock", flags: []string{"-pthread", "-lrt"}},
 	{name: "childclock", flags: []string{"-lrt"}},
 	{name: "timerstable", flags: []string{"-pthread", "-lrt"}},

@@ -101,3 +101,16 @@ func ownPermittedCaps() (uint64, error) {
 	}
 	return s.prm, nil
 }
+
+// checkTimerTarget refuses a POSIX timer aimed (SIGEV_THREAD_ID) at a
+// thread that has exited: the kernel keeps the timer, and its expiries
+// signal no one. A restored timer can be aimed only at a thread alive at
+// its timer_create, and aimed at another (the main thread) its
+// expiries would signal the process where they signalled nothing.
+func (d *dumper) checkTimerTarget(pt posixTimer) error {
+	if pt.Notify&sigevThreadID == 0 || slices.Contains(d.tids, pt.TID) {
+		return nil
+	}
+	return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(
+		"POSIX timer %d is aimed (SIGEV_THREAD_ID) at thread %d, which has exited: its expiries signal no one, and a restored timer can be aimed only at a living thread", pt.ID, pt.TID)}
+}

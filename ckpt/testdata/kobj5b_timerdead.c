@@ -1,8 +1,10 @@
 /* kobj5b_timerdead: a periodic POSIX timer aimed (SIGEV_THREAD_ID) at a
  * thread that has since exited: the kernel finds no task to signal and
- * its expiries send nothing. After the restart they still send nothing
- * (no signal pending for the process or its main thread after several
- * intervals), and timer_gettime still gives its 50 ms interval. */
+ * its expiries send nothing. A restored timer could be aimed only at a
+ * living thread (the main one: it would signal the process), so the
+ * checkpoint refuses it; the program, left running, still gets nothing
+ * after several intervals and timer_gettime still gives its 50 ms
+ * interval. */
 #include "kobj.h"
 #include <pthread.h>
 #include <sys/syscall.h>

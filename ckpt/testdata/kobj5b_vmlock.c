@@ -55,7 +55,14 @@ int main(int argc, char **argv) {
 		for (int k = 0; k < 3; k++) {
 			if (i == 3 && k == 1) continue;
 			const char *now = smaps(r[i], keys[k]);
-			CHECK(!strcmp(now, before[i][k]), "region %d: %s, was %s", i, now, before[i][k]);
+			if (strcmp(now, before[i][k])) {
+				unsigned char v[16];
+				char res[17];
+				mincore(r[i], SZ, v);
+				for (int j = 0; j < 16; j++) res[j] = v[j] & 1 ? 'r' : '-';
+				res[16] = 0;
+				kobj_fail("region %d: %s, was %s (resident: %s)", i, now, before[i][k], res);
+			}
 		}
 	CHECK(r[1][0] == 1 && r[1][5 * 4096] == 2 && r[1][15 * 4096] == 3 && r[0][4096] == 4 && r[3][8192] == 5, "content lost");
 	return kobj_done();
