@@ -215,10 +215,10 @@ type dumper struct {
 	// onFault: the regions locked on fault, by start (lockonfault.go);
 	// nil: not read yet.
 	onFault map[uint64]bool
-	stat procStat
-	opts CheckpointOptions
-	log  *slog.Logger
-	path string
+	stat    procStat
+	opts    CheckpointOptions
+	log     *slog.Logger
+	path    string
 
 	meta    imageMeta
 	regs    unix.PtraceRegs
