@@ -212,13 +212,14 @@ func imagePath(dir, file, comm string, pid int) (string, error) {
 type dumper struct {
 	pid  int
 	comm string
+	stat procStat
+	opts CheckpointOptions
+	log  *slog.Logger
+	path string
+
 	// onFault: the regions locked on fault, by start (lockonfault.go);
 	// nil: not read yet.
 	onFault map[uint64]bool
-	stat    procStat
-	opts    CheckpointOptions
-	log     *slog.Logger
-	path    string
 
 	meta    imageMeta
 	regs    unix.PtraceRegs
