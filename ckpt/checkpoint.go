@@ -584,6 +584,9 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 		}
 		pt.Interval = [2]int64{int64(le.Uint64(b)), int64(le.Uint64(b[8:]))}
 		pt.Next = [2]int64{int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))}
+		if err := d.learnOverrun(t, &pt, scratch); err != nil { // timeroverpre.go
+			return err
+		}
 		m.Timers = append(m.Timers, pt)
 	}
 	brk, err := t.call("brk", unix.SYS_BRK, 0)

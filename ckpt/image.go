@@ -384,6 +384,9 @@ type posixTimer struct {
 	TID      int      `json:"tid,omitempty"`
 	Interval [2]int64 `json:"interval"` // sec, nsec
 	Next     [2]int64 `json:"next"`
+	// Overrun: the expiries it missed before the checkpoint while its
+	// signal was pending (timeroverpre.go).
+	Overrun int `json:"overrun,omitempty"`
 }
 
 type thread struct {
@@ -852,6 +855,11 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	}
 	if err := checkThreadCreds(m, nil); err != nil { // threadcreds.go
 		return err
+	}
+	for _, pt := range m.Timers {
+		if pt.Overrun < 0 {
+			return fmt.Errorf("%w: timer %d: overrun %d", ErrCorrupt, pt.ID, pt.Overrun)
+		}
 	}
 	if m.Checkpoint == "" {
 		return fmt.Errorf("%w: no checkpoint id", ErrCorrupt)
