@@ -220,6 +220,9 @@ type dumper struct {
 	// onFault: the regions locked on fault, by start (lockonfault.go);
 	// nil: not read yet.
 	onFault map[uint64]bool
+	// overruns: the overruns learnt by the threads their timers aim at,
+	// by timer id (timeroverpre.go).
+	overruns map[int]int
 
 	meta    imageMeta
 	regs    unix.PtraceRegs
@@ -546,6 +549,9 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 			}
 		}
 		err := d.injectThread(tt, th, scratch, read)
+		if err == nil && i > 0 {
+			err = d.learnThreadOverruns(tt, th.TID, scratch) // timeroverpre.go
+		}
 		if i > 0 {
 			ptraceSetRegs(th.TID, &d.tregs[i])
 			ptraceSetSigMask(th.TID, th.SigMask)
@@ -584,7 +590,7 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 		}
 		pt.Interval = [2]int64{int64(le.Uint64(b)), int64(le.Uint64(b[8:]))}
 		pt.Next = [2]int64{int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))}
-		if err := d.learnOverrun(t, &pt, scratch); err != nil { // timeroverpre.go
+		if err := d.learnOverrun(t, &pt, scratch, d.pid); err != nil { // timeroverpre.go
 			return err
 		}
 		m.Timers = append(m.Timers, pt)

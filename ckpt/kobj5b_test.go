@@ -1,6 +1,9 @@
 package ckpt
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -26,6 +29,7 @@ var kobj5bCases = []kobjCase{
 	{name: "childclock", flags: []string{"-lrt"}},
 	{name: "timerstable", flags: []string{"-pthread", "-lrt"}},
 	{name: "overpre", flags: []string{"-lrt"}},
+	{name: "overthread", flags: []string{"-pthread", "-lrt"}},
 	{name: "itimerfire"},
 	{name: "rlimitcpu"},
 	{name: "auxv"},
@@ -55,5 +59,46 @@ func TestKobj5b(t *testing.T) {
 			name += "-" + strings.Join(c.args, "-")
 		}
 		t.Run(name, func(t *testing.T) { runKobj(t, c) })
+	}
+}
+
+// TestKobj5bPkeys runs kobj5b_pkeys where the machine has protection
+// keys (the checkpoint must refuse its keyed region) and, where it has
+// none, checks that the program finds none either: it must not pass on
+// a machine whose keys it failed to use.
+func TestKobj5bPkeys(t *testing.T) {
+	needRoot(t)
+	cpu, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hasPKU := regexp.MustCompile(`(?m)^flags\s*:.*\bpku\b`).Match(cpu); hasPKU {
+		runKobj(t, kobjCase{name: "pkeys", prefix: "kobj5b_", refuse: "has protection key"})
+		return
+	}
+	prog := cprog(t, "kobj5b_pkeys")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "result")
+	cmd := start(t, dir, prog, out)
+	werr := cmd.Wait()
+	b, _ := os.ReadFile(out + ".ready")
+	if werr == nil || !strings.Contains(string(b), "no protection keys") {
+		t.Fatalf("no pku in /proc/cpuinfo, yet the program says %v: %q", werr, b)
+	}
+	t.Logf("this machine has no protection keys (%s): only the refusal's parser is tested (TestProtectionKeys)", strings.TrimSpace(string(b)))
+}
+
+// TestProtectionKeys: the regions of smaps with a key of their own.
+func TestProtectionKeys(t *testing.T) {
+	smaps := "7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \nRss:                   4 kB\nProtectionKey:         0\nVmFlags: rd wr mr mw me ac \n" +
+		"7f0000004000-7f0000008000 rw-p 00000000 00:00 0 \nProtectionKey:         3\nVmFlags: rd wr mr mw me ac \n" +
+		"7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]\nProtectionKey:        15\n"
+	got := protectionKeys([]byte(smaps))
+	want := map[uint64]int{0x7f0000004000: 3, 0x7ffd00000000: 15}
+	if len(got) != len(want) || got[0x7f0000004000] != 3 || got[0x7ffd00000000] != 15 {
+		t.Errorf("protectionKeys: %v, want %v", got, want)
+	}
+	if got := protectionKeys([]byte("7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \nVmFlags: rd wr\n")); len(got) != 0 {
+		t.Errorf("protectionKeys without keys: %v", got)
 	}
 }

@@ -38,20 +38,65 @@ const (
 	ovSettime = 576 // struct itimerspec
 )
 
+// learnThreadOverruns does what learnOverrun does for the timers aimed
+// at thread tid (SIGEV_THREAD_ID), other than the main one, through t,
+// that thread's injection task: their signals are in its own queue,
+// which rt_sigtimedwait looks at only in it.
+func (d *dumper) learnThreadOverruns(t *task, tid int, scratch uint64) error {
+	timers, err := readTimers(d.pid)
+	if err != nil {
+		return fmt.Errorf("%s(%d): timers: %w", d.comm, d.pid, err)
+	}
+	le := binary.LittleEndian
+	for _, pt := range timers {
+		if pt.Notify&sigevThreadID == 0 || pt.TID != tid {
+			continue
+		}
+		if _, err := t.call("timer_gettime", unix.SYS_TIMER_GETTIME, uint64(pt.ID), scratch+ovGet); err != nil {
+			return fmt.Errorf("%s(%d): timer_gettime(%d): %w", d.comm, d.pid, pt.ID, err)
+		}
+		b := make([]byte, 16)
+		if _, err := d.mem.ReadAt(b, int64(scratch+ovGet)); err != nil {
+			return fmt.Errorf("%s(%d): read scratch: %w", d.comm, d.pid, err)
+		}
+		pt.Interval = [2]int64{int64(le.Uint64(b)), int64(le.Uint64(b[8:]))}
+		if err := d.learnOverrun(t, &pt, scratch, tid); err != nil {
+			return err
+		}
+		if pt.Overrun > 0 {
+			if d.overruns == nil {
+				d.overruns = map[int]int{}
+			}
+			d.overruns[pt.ID] = pt.Overrun
+		}
+	}
+	return nil
+}
+
 // learnOverrun fills pt.Overrun for a timer whose signal the restore
-// leaves to the timer (timerPendingAgain), where it can (see above).
-func (d *dumper) learnOverrun(t *task, pt *posixTimer, scratch uint64) error {
+// leaves to the timer (timerPendingAgain), where it can (see above),
+// through t, the injection task of thread tid (whose queue, and the
+// process's, hold its signal).
+func (d *dumper) learnOverrun(t *task, pt *posixTimer, scratch uint64, tid int) error {
 	m := &d.meta
+	if v, ok := d.overruns[pt.ID]; ok {
+		pt.Overrun = v // learnt by its thread
+		return nil
+	}
 	if pt.Clock < 0 || !timerPendingAgain(m.Signals.Pending, *pt) {
 		return nil
 	}
-	if pt.Notify&sigevThreadID != 0 && pt.TID != d.pid {
+	target := d.pid
+	if pt.Notify&sigevThreadID != 0 {
+		target = pt.TID
+	}
+	if target != tid {
 		return nil
 	}
 	le := binary.LittleEndian
 	n := 0
 	for _, ps := range m.Signals.Pending {
-		if len(ps.Info) >= 4 && (ps.Shared || ps.TID == d.pid) && int(int32(le.Uint32(ps.Info))) == pt.Signal {
+		if len(ps.Info) >= 4 && (ps.Shared || ps.TID == tid) && int(int32(le.Uint32(ps.Info))) == pt.Signal {
 			n++
 		}
 	}
@@ -103,7 +148,7 @@ func (d *dumper) learnOverrun(t *task, pt *posixTimer, scratch uint64) error {
 	// before the checkpoint goes on.
 	shared := pt.Notify&sigevThreadID == 0
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		infos, err := ptracePeekSigInfo(d.pid, shared)
+		infos, err := ptracePeekSigInfo(tid, shared)
 		if err != nil {
 			return err
 		}
