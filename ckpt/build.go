@@ -769,8 +769,8 @@ func (b *builder) queuePending() error {
 		if len(ps.Info) != siginfoSize {
 			continue
 		}
-		if b.timerQueuesIt(ps) {
-			continue // queued by its timer (restoreTimers, timeroverrun.go)
+		if b.timerQueuesIt(ps) || staleTimerSignal(b.p.meta, ps) {
+			continue // queued by its timer (restoreTimers, timeroverrun.go, timerstale.go)
 		}
 		sig := uint64(le.Uint32(ps.Info))
 		p, err := b.put(scratchData, ps.Info)
@@ -1150,7 +1150,7 @@ func (b *builder) restoreLocks(files []fileDesc) error {
 // (PR_TIMER_CREATE_RESTORE_IDS), notification and remaining time.
 func (b *builder) restoreTimers() error {
 	m := b.p.meta
-	if len(m.Timers) == 0 {
+	if len(m.Timers) == 0 && !hasStaleTimerSignals(m) { // timerstale.go
 		return nil
 	}
 	const prTimerCreateRestoreIDs = 77
@@ -1205,6 +1205,9 @@ func (b *builder) restoreTimers() error {
 				return fmt.Errorf("timer_settime(%d): %w", pt.ID, err)
 			}
 		}
+	}
+	if err := b.restoreStaleTimerSignals(); err != nil { // timerstale.go
+		return err
 	}
 	_, err := b.call("prctl", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 0, 0, 0, 0)
 	return err

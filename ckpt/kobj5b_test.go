@@ -30,6 +30,7 @@ var kobj5bCases = []kobjCase{
 	{name: "timerstable", flags: []string{"-pthread", "-lrt"}},
 	{name: "overpre", flags: []string{"-lrt"}},
 	{name: "overthread", flags: []string{"-pthread", "-lrt"}},
+	{name: "timerstale", flags: []string{"-lrt"}},
 	{name: "itimerfire"},
 	{name: "rlimitcpu"},
 	{name: "auxv"},
