@@ -1,6 +1,7 @@
 package ckpt
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -31,6 +32,8 @@ var kobj5bCases = []kobjCase{
 	{name: "overpre", flags: []string{"-lrt"}},
 	{name: "overthread", flags: []string{"-pthread", "-lrt"}},
 	{name: "timerstale", flags: []string{"-lrt"}},
+	{name: "timerign", flags: []string{"-lrt"}},
+	{name: "absclocks", flags: []string{"-pthread"}},
 	{name: "itimerfire"},
 	{name: "rlimitcpu"},
 	{name: "auxv"},
@@ -101,5 +104,31 @@ func TestProtectionKeys(t *testing.T) {
 	}
 	if got := protectionKeys([]byte("7f0000000000-7f0000004000 rw-p 00000000 00:00 0 \nVmFlags: rd wr\n")); len(got) != 0 {
 		t.Errorf("protectionKeys without keys: %v", got)
+	}
+}
+
+// TestCheckThreadCreds: a thread's own credentials are bounded as the
+// process's, and held to the owner rules (checkOwner).
+func TestCheckThreadCreds(t *testing.T) {
+	own := creds{UID: [4]int{1001, 1001, 1001, 1001}, GID: [4]int{100, 100, 100, 100}}
+	m := &imageMeta{Creds: creds{UID: [4]int{1000, 1000, 1000, 1000}}, Threads: []thread{{TID: 1}, {TID: 2, Creds: &own}}}
+	var seen []creds
+	if err := checkThreadCreds(m, func(c creds) error { seen = append(seen, c); return nil }); err != nil || len(seen) != 1 || seen[0].UID != own.UID {
+		t.Errorf("checkThreadCreds: %v, owner asked of %v", err, seen)
+	}
+	if got := m.threadCreds(1); got.UID != own.UID {
+		t.Errorf("threadCreds(1): %v, want %v", got.UID, own.UID)
+	}
+	if got := m.threadCreds(0); got.UID != m.Creds.UID {
+		t.Errorf("threadCreds(0): %v, want the process's %v", got.UID, m.Creds.UID)
+	}
+	refused := errors.New("refused")
+	if err := checkThreadCreds(m, func(creds) error { return refused }); !errors.Is(err, refused) {
+		t.Errorf("checkThreadCreds with a refusing owner: %v", err)
+	}
+	many := creds{Groups: make([]int, maxGroups+1)}
+	m.Threads[1].Creds = &many
+	if err := checkThreadCreds(m, nil); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("checkThreadCreds of %d groups: %v, want ErrCorrupt", len(many.Groups), err)
 	}
 }

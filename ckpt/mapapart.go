@@ -13,6 +13,7 @@ package ckpt
 
 import (
 	"fmt"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -29,7 +30,15 @@ func keptApart(prev, rg region, m *imageMeta) bool {
 	if rg.Stack || prev.Stack || rg.droppable() || prev.droppable() || rg.Start == m.MM.StartBrk {
 		return false
 	}
-	return true
+	// Different protections or advice keep them apart anyway, and later
+	// may merge them as they would have (an mprotect of the program's).
+	return prev.Prot == rg.Prot && slices.Equal(sortedAdvice(prev), sortedAdvice(rg))
+}
+
+func sortedAdvice(r region) []string {
+	a := slices.Clone(r.Advice)
+	slices.Sort(a)
+	return a
 }
 
 // mapApart maps the anonymous region rg (mmap flags, protection prot)
