@@ -192,6 +192,7 @@ func (b *builder) build() error {
 			}
 			continue
 		}
+		rg.apart = i > 0 && keptApart(regions[i-1], rg, m) // mapapart.go
 		if err := b.mapRegion(fill, rg); err != nil {
 			return err
 		}
@@ -425,7 +426,11 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 		if rg.noReserve() {
 			flags |= unix.MAP_NORESERVE
 		}
-		_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, flags, ^uint64(0), 0)
+		if rg.apart {
+			err = b.mapApart(rg, mapProt, flags)
+		} else {
+			_, err = b.call("mmap", unix.SYS_MMAP, rg.Start, length, mapProt, flags, ^uint64(0), 0)
+		}
 	case regionShmem:
 		// One object for every process that maps it: a memfd made and
 		// filled by the restorer.
@@ -729,6 +734,9 @@ func (b *builder) restoreThread(t *task, th thread) error {
 		if _, err := b.call("set_tid_address", unix.SYS_SET_TID_ADDRESS, th.TidAddr); err != nil {
 			return fmt.Errorf("set_tid_address (tid %d): %w", th.TID, err)
 		}
+		if err := b.restoreThreadPersonality(th); err != nil { // threadcreds.go
+			return err
+		}
 		if th.Comm != "" {
 			p, err := b.putString(scratchData, th.Comm)
 			if err != nil {
@@ -761,8 +769,8 @@ func (b *builder) queuePending() error {
 		if len(ps.Info) != siginfoSize {
 			continue
 		}
-		if b.timerQueuesIt(ps) {
-			continue // queued by its timer (restoreTimers, timeroverrun.go)
+		if b.timerQueuesIt(ps) || staleTimerSignal(b.p.meta, ps) {
+			continue // queued by its timer (restoreTimers, timeroverrun.go, timerstale.go)
 		}
 		sig := uint64(le.Uint32(ps.Info))
 		p, err := b.put(scratchData, ps.Info)
@@ -892,8 +900,9 @@ func (b *builder) createThreads() error {
 // refuses what the process's owner could not set (checkOwner refuses it
 // first when an Owner is enforced).
 func (b *builder) restoreCreds() error {
-	for _, t := range b.tasks {
-		if err := b.on(t, b.restoreThreadCreds); err != nil {
+	for i, t := range b.tasks {
+		c := b.p.meta.threadCreds(i) // threadcreds.go
+		if err := b.on(t, func() error { return b.restoreThreadCreds(c) }); err != nil {
 			return err
 		}
 	}
@@ -960,8 +969,8 @@ func (b *builder) restoreNice() error {
 
 // restoreThreadCreds sets the credentials of the current injection thread:
 // the kernel keeps them per thread.
-func (b *builder) restoreThreadCreds() error {
-	r, c := b.r, b.p.meta.Creds
+func (b *builder) restoreThreadCreds(c creds) error {
+	r := b.r
 	if os.Geteuid() != 0 {
 		if uid := os.Getuid(); uid != c.UID[0] {
 			r.warn("current uid %d differs from checkpoint file uid %d", uid, c.UID[0])
@@ -1141,7 +1150,7 @@ func (b *builder) restoreLocks(files []fileDesc) error {
 // (PR_TIMER_CREATE_RESTORE_IDS), notification and remaining time.
 func (b *builder) restoreTimers() error {
 	m := b.p.meta
-	if len(m.Timers) == 0 {
+	if len(m.Timers) == 0 && !hasStaleTimerSignals(m) { // timerstale.go
 		return nil
 	}
 	const prTimerCreateRestoreIDs = 77
@@ -1196,6 +1205,9 @@ func (b *builder) restoreTimers() error {
 				return fmt.Errorf("timer_settime(%d): %w", pt.ID, err)
 			}
 		}
+	}
+	if err := b.restoreStaleTimerSignals(); err != nil { // timerstale.go
+		return err
 	}
 	_, err := b.call("prctl", unix.SYS_PRCTL, prTimerCreateRestoreIDs, 0, 0, 0, 0)
 	return err

@@ -217,6 +217,13 @@ type dumper struct {
 	log  *slog.Logger
 	path string
 
+	// onFault: the regions locked on fault, by start (lockonfault.go);
+	// nil: not read yet.
+	onFault map[uint64]bool
+	// overruns: the overruns learnt by the threads their timers aim at,
+	// by timer id (timeroverpre.go).
+	overruns map[int]int
+
 	meta    imageMeta
 	regs    unix.PtraceRegs
 	xstate  []byte
@@ -545,6 +552,9 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 			}
 		}
 		err := d.injectThread(tt, th, scratch, read)
+		if err == nil && i > 0 {
+			err = d.learnThreadOverruns(tt, th.TID, scratch) // timeroverpre.go
+		}
 		if i > 0 {
 			ptraceSetRegs(th.TID, &d.tregs[i])
 			ptraceSetSigMask(th.TID, th.SigMask)
@@ -571,6 +581,9 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 		return fmt.Errorf("%s(%d): timers: %w", d.comm, d.pid, err)
 	}
 	for _, pt := range timers {
+		if err := d.checkTimerTarget(pt); err != nil { // threadcreds.go
+			return err
+		}
 		if _, err := t.call("timer_gettime", unix.SYS_TIMER_GETTIME, uint64(pt.ID), scratch); err != nil {
 			return fmt.Errorf("%s(%d): timer_gettime(%d): %w", d.comm, d.pid, pt.ID, err)
 		}
@@ -580,6 +593,9 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 		}
 		pt.Interval = [2]int64{int64(le.Uint64(b)), int64(le.Uint64(b[8:]))}
 		pt.Next = [2]int64{int64(le.Uint64(b[16:])), int64(le.Uint64(b[24:]))}
+		if err := d.learnOverrun(t, &pt, scratch, d.pid); err != nil { // timeroverpre.go
+			return err
+		}
 		m.Timers = append(m.Timers, pt)
 	}
 	brk, err := t.call("brk", unix.SYS_BRK, 0)
@@ -614,6 +630,12 @@ func (d *dumper) injectThread(t *task, th *thread, scratch uint64, read func(int
 		return err
 	}
 	th.TidAddr = le.Uint64(b)
+	if err := d.collectThreadCreds(th); err != nil { // threadcreds.go
+		return err
+	}
+	if err := d.injectThreadPersonality(t, th); err != nil {
+		return err
+	}
 	if err := d.injectSecurity(t, th.TID); err != nil {
 		return err
 	}

@@ -250,6 +250,9 @@ type region struct {
 	// Seals: F_GET_SEALS of the memfd a regionShmem maps (shmobj.go):
 	// the memfd is made again with them, even when no descriptor holds it.
 	Seals int `json:"seals,omitempty"`
+	// apart: mapped apart from the region below it (mapapart.go); not
+	// in the image.
+	apart bool
 	// Shmid: the SysV segment a regionSysV attaches.
 	Shmid   int      `json:"shmid,omitempty"`
 	Extents []extent `json:"extents,omitempty"`
@@ -381,6 +384,9 @@ type posixTimer struct {
 	TID      int      `json:"tid,omitempty"`
 	Interval [2]int64 `json:"interval"` // sec, nsec
 	Next     [2]int64 `json:"next"`
+	// Overrun: the expiries it missed before the checkpoint while its
+	// signal was pending (timeroverpre.go).
+	Overrun int `json:"overrun,omitempty"`
 }
 
 type thread struct {
@@ -393,6 +399,11 @@ type thread struct {
 	RobustHead uint64     `json:"robust_head"`
 	RobustLen  uint64     `json:"robust_len"`
 	TidAddr    uint64     `json:"tid_addr"`
+	// Creds: the thread's own credentials when they are not its
+	// process's; nil: the process's (threadcreds.go).
+	Creds *creds `json:"creds,omitempty"`
+	// Personality: the thread's own (per task); nil: the process's.
+	Personality *uint64 `json:"personality,omitempty"`
 }
 
 // Image describes a checkpoint file.
@@ -862,6 +873,14 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 	} {
 		if b.n > b.max {
 			return fmt.Errorf("%w: %d %s, at most %d", ErrCorrupt, b.n, b.what, b.max)
+		}
+	}
+	if err := checkThreadCreds(m, nil); err != nil { // threadcreds.go
+		return err
+	}
+	for _, pt := range m.Timers {
+		if pt.Overrun < 0 {
+			return fmt.Errorf("%w: timer %d: overrun %d", ErrCorrupt, pt.ID, pt.Overrun)
 		}
 	}
 	if m.Checkpoint == "" {

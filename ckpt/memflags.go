@@ -81,6 +81,9 @@ func (d *dumper) collectVMFlags() error {
 		flags, growsDown = parseVMFlags(data)
 		smaps = data
 	}
+	if err := d.refuseProtectionKeys(smaps); err != nil { // pkeys.go
+		return err
+	}
 	// A userfaultfd of the program's own is refused as a descriptor,
 	// which says more.
 	if start, end, ok := missingRegistered(smaps); ok && !d.ownsUserfaultfd() {

@@ -379,7 +379,7 @@ var usePagemapScan = true
 // mapping the pages that were copied on write.
 func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 	gap := uint64(anonGapMerge)
-	if r.Kind == regionFile {
+	if r.Kind == regionFile || d.lockedOnFault(r.Start) { // lockonfault.go
 		gap = 1
 	}
 	r.Guards = nil
@@ -424,10 +424,6 @@ func (d *dumper) savedRuns(pm *os.File, r *region) ([][2]uint64, error) {
 				continue
 			}
 			a := r.Start + (i+j)*pageSize
-			gap := uint64(1)
-			if r.Kind != regionFile {
-				gap = anonGapMerge
-			}
 			if k := len(runs); k > 0 && a <= runs[k-1][1]+(gap-1)*pageSize && !guardAfter(guards, runs[k-1][1]) {
 				runs[k-1][1] = a + pageSize
 			} else {

@@ -85,11 +85,27 @@ func (r *restorer) checkOwner(p *rproc) error {
 			return refuse("group %d is not one of the owner's (%d %v)", g, o.GID, o.Groups)
 		}
 	}
+	// A thread with credentials of its own is held to the same rules
+	// (threadcreds.go).
+	err := checkThreadCreds(m, func(tc creds) error {
+		if tc.UID != c.UID || tc.GID != c.GID {
+			return refuse("a thread's uids %v gids %v are not all %d, %d", tc.UID, tc.GID, o.UID, o.GID)
+		}
+		for _, g := range tc.Groups {
+			if g != o.GID && !slices.Contains(o.Groups, g) {
+				return refuse("a thread's group %d is not one of the owner's (%d %v)", g, o.GID, o.Groups)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
 	// The restore execs the executable as root (it is replaced by the
 	// image's memory at once, but /proc/PID/exe names it): the owner must
 	// be able to execute it.
 	runtime.LockOSThread()
-	err := asFileUser(r.fileCreds(p), func() error {
+	err = asFileUser(r.fileCreds(p), func() error {
 		return unix.Faccessat2(unix.AT_FDCWD, m.Exe.Path, unix.X_OK, unix.AT_EACCESS)
 	})
 	runtime.UnlockOSThread()

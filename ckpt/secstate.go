@@ -644,18 +644,31 @@ func (d *dumper) probeLandlock(t *task, tid int) error {
 	if s == nil || d.meta.NSPID != 0 {
 		return nil
 	}
-	var capEff uint64
+	var capEff, capPrm uint64
 	for _, th := range s.Threads {
 		if th.TID == tid {
-			capEff = th.CapEff
+			capEff, capPrm = th.CapEff, th.CapPrm
 		}
 	}
+	// The thread's own ids (threadcreds.go): a thread may have others
+	// than its process's.
 	c, me := d.meta.Creds, os.Getuid()
+	for i := range d.meta.Threads {
+		if th := d.meta.Threads[i]; th.TID == tid && th.Creds != nil {
+			c = *th.Creds
+		}
+	}
 	sameIDs := true
 	for i := 0; i < 3; i++ {
 		sameIDs = sameIDs && c.UID[i] == me && c.GID[i] == os.Getgid()
 	}
 	if dump, _ := unix.PrctlRetInt(unix.PR_GET_DUMPABLE, 0, 0, 0, 0); dump != 1 {
+		sameIDs = false
+	}
+	// With the same ids, the capabilities still decide: the kernel lets
+	// a thread ptrace-read a process whose permitted set is not within
+	// its own only with CAP_SYS_PTRACE (cap_ptrace_access_check).
+	if own, err := ownPermittedCaps(); err != nil || capPrm&own != own {
 		sameIDs = false
 	}
 	if capEff&(1<<unix.CAP_SYS_PTRACE) == 0 && !sameIDs {

@@ -21,8 +21,8 @@ import (
 // once, queues its own signal (its value, SI_TIMER, its id) and stays
 // unarmed until that is delivered, when the kernel counts the intervals
 // since that expiry as the overrun, as it would have. The expiries missed
-// before the checkpoint are not known (no interface shows them) and are
-// not counted.
+// before the checkpoint are counted too where the checkpoint could learn
+// them (timeroverpre.go): it is armed that many intervals earlier.
 
 const siTimer = -2 // SI_TIMER
 
@@ -56,10 +56,9 @@ func (b *builder) lastExpiry(pt posixTimer, scratch uint64) ([2]int64, error) {
 	}
 	now := b.read(scratch, 16)
 	ns := int64(binary.LittleEndian.Uint64(now))*1e9 + int64(binary.LittleEndian.Uint64(now[8:]))
-	ns += pt.Next[0]*1e9 + pt.Next[1] - (pt.Interval[0]*1e9 + pt.Interval[1])
-	if ns <= 0 {
-		ns = 1 // 0 would disarm it; any time not to come fires at once
-	}
+	// And as many intervals before as it had missed (timeroverpre.go).
+	// 0 would disarm it; any time not to come fires at once.
+	ns = backExpiry(ns+pt.Next[0]*1e9+pt.Next[1], pt.Interval, pt.Overrun)
 	return [2]int64{ns / 1e9, ns % 1e9}, nil
 }
 
