@@ -46,6 +46,7 @@ var kobj5aCases = []kobjCase{
 	{name: "acceptfin"},
 	{name: "fifoopen"},
 	{name: "mapunl"},
+	{name: "badname"},
 }
 
 // TestKobj5a runs each program as TestKobj does: the checkpoint leaves

@@ -40,7 +40,11 @@ int main(int argc, char **argv) {
 	CHECK(gl == anl && memcmp(&g, &an, gl) == 0, "autobound name: len %u '%.5s'", gl, g.sun_path + 1);
 	gl = sizeof g;
 	getsockname(l, (void *)&g, &gl);
-	CHECK(gl == lnlen && memcmp(&g, &ln, gl) == 0, "odd name: len %u", gl);
+	if (gl != lnlen || memcmp(&g, &ln, gl) != 0) {
+		char hex[256] = {0};
+		for (unsigned i = 0; i + 2 < gl && i < 100; i++) snprintf(hex + strlen(hex), sizeof hex - strlen(hex), "%02x", (unsigned char)g.sun_path[i]);
+		kobj_fail("odd name: len %u, %s", gl, hex);
+	}
 	gl = sizeof g;
 	getsockname(p, (void *)&g, &gl);
 	CHECK(gl == pnl && memcmp(&g, &pn, gl) == 0, "passcred name: len %u", gl);
