@@ -36,8 +36,9 @@ type unixSock struct {
 	Name     string `json:"name,omitempty"`
 	Unlinked bool   `json:"unlinked,omitempty"` // Name is a path that was removed
 	// Renamed is where the socket file of an Unlinked name is now, when
-	// it was renamed within its directory: the restore binds the old
-	// name and renames it so, as the program did.
+	// it was renamed within its directory (relative as Name), or moved
+	// elsewhere (absolute, unixmoved.go): the restore binds the old name
+	// and renames it so, as the program did.
 	Renamed string `json:"renamed,omitempty"`
 	Backlog int    `json:"backlog,omitempty"`
 	// Pending lists the inodes of the connections waiting to be accepted
@@ -151,6 +152,7 @@ type unixDiag struct {
 	typ, state int
 	name       string
 	vfsIno     uint64
+	vfsDev     uint32
 	peer       uint64
 	icons      []uint64
 	rqueue     uint32
@@ -216,6 +218,7 @@ func diagUnixOn(fd int, ino uint64) (*unixDiag, error) {
 				}
 			case t == unixDiagVFS && len(v) >= 8:
 				u.vfsIno = uint64(le.Uint32(v))
+				u.vfsDev = le.Uint32(v[4:])
 			case t == unixDiagPeer && len(v) >= 4:
 				u.peer = uint64(le.Uint32(v))
 			case t == unixDiagIcons:
@@ -313,6 +316,9 @@ func (d *dumper) describeUnix(s int, f *fileDesc, ino uint64) (string, error) {
 		us.Unlinked = unix.Stat(path, &st) != nil || st.Ino != u.vfsIno || st.Mode&unix.S_IFMT != unix.S_IFSOCK
 		if us.Unlinked {
 			us.Renamed = renamedSocket(path, u.name, u.vfsIno)
+			if us.Renamed == "" {
+				us.Renamed = movedSocket(u.vfsIno, u.vfsDev)
+			}
 		}
 	}
 	if us.Opts, err = readSockOpts(s); err != nil {

@@ -146,7 +146,8 @@ func pathOfMountHandle(mnt int, h unix.FileHandle) string {
 		if len(fs) < 5 || fs[0] != strconv.Itoa(mnt) {
 			continue
 		}
-		mfd, err := unix.Open(fs[4], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		// Not O_PATH: open_by_handle_at refuses such a mount fd (EBADF).
+		mfd, err := unix.Open(fs[4], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return ""
 		}
