@@ -17,6 +17,7 @@ var kobj5aCases = []kobjCase{
 	{name: "fifonoreader"},
 	{name: "pipesz"},
 	{name: "ptyflush"},
+	{name: "ptyflush", args: []string{"nostop"}},
 	{name: "ptystop"},
 	{name: "ptyraw"},
 	{name: "ctty"},

@@ -1,7 +1,10 @@
 /* kobj5a_ptystop: a pty whose output was stopped: the master typed the
  * slave's VSTOP character (set to ^P, IXON) so the slave's writes wait (a
- * non-blocking one fails EAGAIN); the master in packet mode has read the
- * TIOCPKT_STOP status. After VSTART (^R) the slave's output flows. */
+ * non-blocking one fails EAGAIN); the master in packet mode has not read
+ * the TIOCPKT_STOP status yet. After the restart the status comes, and
+ * after VSTART (^R) TIOCPKT_START, and the slave's output flows. (Once
+ * the status is read nothing shows that the output is stopped: not
+ * tested.) */
 #include "kobj.h"
 #include <sys/ioctl.h>
 #include <termios.h>
@@ -24,18 +27,19 @@ int main(int argc, char **argv) {
 	usleep(50000);
 	fcntl(m, F_SETFL, O_NONBLOCK);
 	unsigned char b[64];
-	ssize_t n = read(m, b, sizeof b);
-	if (n != 1 || !(b[0] & TIOCPKT_STOP)) DIE("no stop status: %zd %#x", n, b[0]);
+	ssize_t n;
 	fcntl(s, F_SETFL, O_NONBLOCK);
 	if (write(s, "held", 4) >= 0) DIE("the stopped tty took a write");
 	kobj_wait();
 	CHECK(write(s, "held", 4) < 0 && errno == EAGAIN, "the stopped tty took a write after the restart");
 	n = read(m, b, sizeof b);
+	CHECK(n == 1 && b[0] == TIOCPKT_STOP, "stop status: %zd %#x", n, n > 0 ? b[0] : 0);
+	n = read(m, b, sizeof b);
 	CHECK(n < 0 && errno == EAGAIN, "the master reads %zd (%#x)", n, n > 0 ? b[0] : 0);
 	write(m, "\x12", 1);
 	usleep(50000);
 	n = read(m, b, sizeof b);
-	CHECK(n == 1 && (b[0] & TIOCPKT_START), "start status %zd %#x", n, n > 0 ? b[0] : 0);
+	CHECK(n == 1 && b[0] == TIOCPKT_START, "start status %zd %#x", n, n > 0 ? b[0] : 0);
 	CHECK(write(s, "flow", 4) == 4, "write once started: %s", strerror(errno));
 	usleep(50000);
 	n = read(m, b, sizeof b);
