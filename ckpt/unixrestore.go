@@ -231,9 +231,11 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 				return fmt.Errorf("fd %d: accept: %w", server.f.FD, err)
 			}
 			server.fd = sfd
-		case peer == nil && s.State == stateEstablished && s.Type != unix.SOCK_DGRAM:
+		case peer == nil && ((s.State == stateEstablished && s.Type != unix.SOCK_DGRAM) ||
+			(s.Type == unix.SOCK_DGRAM && s.Name == "" && (s.Peer != 0 || len(s.Queue) > 0))):
 			// Its peer was closed: a pair whose other end sends the
-			// queue, then is closed.
+			// queue, then is closed. (An unnamed datagram socket with a
+			// queue was one of a pair: nobody else can send to it.)
 			var sp [2]int
 			err := r.sockAs(e.p, func() (err error) { sp, err = unix.Socketpair(unix.AF_UNIX, s.Type|unix.SOCK_CLOEXEC, 0); return err })
 			if err != nil {

@@ -1,7 +1,9 @@
 /* kobj5a_acceptfin: a TCP listener holding, not accepted, a connection
  * whose client sent "bye" and closed (the server end got the FIN: it
  * reads "bye" then end of file) and one whose client is open with
- * nothing sent. After the restart accept gives both, in order. */
+ * nothing sent. The engine restores a pending connection only with its
+ * client in the tree: refused; left running, accept gives both, in
+ * order, the first with its bytes and end of file. */
 #include "kobj.h"
 #include "kobj5a_inet.h"
 
