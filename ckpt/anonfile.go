@@ -74,7 +74,10 @@ type epollWatch struct {
 	// HolderPID of the tree (epollmoved.go).
 	Holder    *int `json:"holder,omitempty"`
 	HolderPID int  `json:"holder_pid,omitempty"`
-	toff      int  // checkpoint only: 1 + the watch's rank on FD, left for linkEpollWatches
+	// Reported: edge-triggered, its file ready and its edge collected
+	// (epollreported.go).
+	Reported bool `json:"reported,omitempty"`
+	toff     int  // checkpoint only: 1 + the watch's rank on FD, left for linkEpollWatches
 }
 
 func readAnonFile(pid, fd int, kind string) (*anonFile, error) {

@@ -786,6 +786,7 @@ func (d *dumper) describeFD(fd int) (fileDesc, error) {
 		}
 		if kind == "eventpoll" {
 			d.epollTargets(fd, a) // epollmoved.go
+			markReported(d.pid, fd, a)
 		}
 		f.Kind, f.Anon, f.Ino = fdAnon, a, info.Ino
 		return f, nil

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"debug/elf"
 	"encoding/binary"
-	"encoding/json"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -90,7 +89,7 @@ func buildNotes(meta *imageMeta, regs []unix.PtraceRegs, xstate [][]byte, nseg i
 			n.add("LINUX", ntX86XState, xstate[i])
 		}
 	}
-	js, err := json.Marshal(meta)
+	js, err := marshalMeta(meta)
 	if err != nil {
 		return nil, err
 	}

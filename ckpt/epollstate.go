@@ -16,9 +16,10 @@ import (
 // before any other watch is in the instance, and checked disarmed in
 // fdinfo; one whose file is ready for nothing keeps the ADD's ERR|HUP.
 //
-// Not restored: whether an edge-triggered watch that is ready was already
-// reported (the ready list is seen nowhere): it is reported once more
-// after the restart, as after a spurious wake-up.
+// Whether an edge-triggered watch that is ready was already reported is
+// seen only when the instance has nothing to report (epollreported.go);
+// otherwise it is reported once more after the restart, as after a
+// spurious wake-up.
 
 const (
 	epollPrivate = unix.EPOLLONESHOT | unix.EPOLLET | unix.EPOLLEXCLUSIVE | unix.EPOLLWAKEUP
@@ -104,5 +105,5 @@ func (b *builder) fillEpoll(epfd int, watches []epollWatch) error {
 			}
 		}
 	}
-	return nil
+	return b.collectReported(epfd, watches) // epollreported.go
 }

@@ -731,6 +731,7 @@ func decodeImage(r io.ReaderAt, size int64, key []byte) (*Image, error) {
 	if err := dec.Decode(&meta); err != nil {
 		return nil, fmt.Errorf("%w: metadata: %v", ErrCorrupt, err)
 	}
+	unescapeMeta(&meta)
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, fmt.Errorf("%w: metadata: data after the object", ErrCorrupt)
 	}

@@ -161,7 +161,52 @@ var savedOpts = []struct {
 	{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_HOPS, false, true},
 	{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_LOOP, false, true},
 	{unix.IPPROTO_IPV6, unix.IPV6_MULTICAST_ALL, false, true},
+	// Receive and path options of any IP socket. SO_TIMESTAMP and
+	// SO_TIMESTAMPNS are saved only when on (savedWhenOn).
+	{unix.SOL_SOCKET, unix.SO_TIMESTAMP, false, false},
+	{unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, false, false},
+	{unix.SOL_SOCKET, unix.SO_RXQ_OVFL, false, false},
+	{unix.SOL_SOCKET, unix.SO_BUSY_POLL, false, false},
+	{unix.SOL_SOCKET, unix.SO_DONTROUTE, false, false},
+	{unix.SOL_SOCKET, unix.SO_SELECT_ERR_QUEUE, false, false},
+	{unix.SOL_SOCKET, unix.SO_ZEROCOPY, false, false},
+	{unix.IPPROTO_IP, unix.IP_RECVERR, false, false},
+	{unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, false, false},
+	{unix.IPPROTO_IP, unix.IP_FREEBIND, false, false},
+	{unix.IPPROTO_IP, unix.IP_RECVOPTS, false, false},
+	{unix.IPPROTO_IP, unix.IP_RETOPTS, false, false},
+	{unix.IPPROTO_IP, unix.IP_RECVORIGDSTADDR, false, false},
+	{unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, false, false},
+	{unix.IPPROTO_IPV6, unix.IPV6_RECVERR, false, true},
+	{unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, false, true},
+	{unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, false, true},
+	{unix.IPPROTO_IPV6, unix.IPV6_RECVHOPLIMIT, false, true},
+	// TCP_FASTOPEN is the queue of a listener; TCP_MAXSEG is saved only
+	// as set before a connection (savedOpts loop), TCP_SYNCNT only when
+	// set (0 is refused).
+	{unix.IPPROTO_TCP, unix.TCP_FASTOPEN, true, false},
+	{unix.IPPROTO_TCP, unix.TCP_THIN_LINEAR_TIMEOUTS, true, false},
+	{unix.IPPROTO_TCP, unix.TCP_INQ, true, false},
+	{unix.IPPROTO_TCP, unix.TCP_SYNCNT, true, false},
+	{unix.IPPROTO_TCP, unix.TCP_MAXSEG, true, false},
+	// UDP's own (getsockopt fails on TCP: skipped).
+	{unix.IPPROTO_UDP, unix.UDP_CORK, false, false},
+	{unix.IPPROTO_UDP, unix.UDP_SEGMENT, false, false},
+	{unix.IPPROTO_UDP, unix.UDP_GRO, false, false},
 }
+
+// savedWhenOn are the options of savedOpts saved only when not 0:
+// setting SO_TIMESTAMP or SO_TIMESTAMPNS to 0 turns both off, and
+// TCP_SYNCNT refuses 0 (the sysctl's count).
+var savedWhenOn = map[[2]int]bool{
+	{unix.SOL_SOCKET, unix.SO_TIMESTAMP}:   true,
+	{unix.SOL_SOCKET, unix.SO_TIMESTAMPNS}: true,
+	{unix.IPPROTO_TCP, unix.TCP_SYNCNT}:    true,
+}
+
+// tcpMSSDefault is what TCP_MAXSEG reads on a socket not connected with
+// no TCP_MAXSEG set (TCP_MSS_DEFAULT).
+const tcpMSSDefault = 536
 
 // optSaved reports whether an option of savedOpts is one of a socket of
 // family and typ. setsockopt refuses IP_MULTICAST_TTL on a stream socket
@@ -293,8 +338,17 @@ func (d *dumper) describeInet(fd int, f *fileDesc) (ok bool, refuse string, err 
 			continue
 		}
 		v, err := unix.GetsockoptInt(s, o.level, o.name)
-		if err != nil {
+		if err != nil || (v == 0 && savedWhenOn[[2]int{o.level, o.name}]) {
 			continue
+		}
+		if o.level == unix.IPPROTO_TCP && o.name == unix.TCP_MAXSEG {
+			// Of a connection it is the path's MSS (the repair restores
+			// it); before one, the user's (user_mss) when it is not the
+			// default.
+			st, _, _, _, _, err := tcpInfoHead(s)
+			if err != nil || (st != unix.BPF_TCP_LISTEN && st != unix.BPF_TCP_CLOSE) || v == tcpMSSDefault {
+				continue
+			}
 		}
 		if o.level == unix.SOL_SOCKET && (o.name == unix.SO_RCVBUF || o.name == unix.SO_SNDBUF) {
 			if v == defaultBuf(typ, o.name) {

@@ -93,13 +93,14 @@ func resolve(img *Image, rg region) ([]piece, error) {
 
 func mergeImage(ctx context.Context, img *Image, key []byte, log *slog.Logger) (retErr error) {
 	var meta imageMeta
-	js, err := json.Marshal(img.meta)
+	js, err := marshalMeta(img.meta)
 	if err != nil {
 		return err
 	}
 	if err := json.Unmarshal(js, &meta); err != nil {
 		return err
 	}
+	unescapeMeta(&meta)
 	meta.Parent, meta.State = nil, img.stateDigest()
 	d := &dumper{meta: meta, path: img.Path, comm: meta.Comm, pid: meta.PID, log: log,
 		opts: CheckpointOptions{Key: key}, zombie: meta.Zombie != nil}

@@ -66,7 +66,9 @@ type ptyPair struct {
 	XPixel  uint16   `json:"xpixel,omitempty"`
 	YPixel  uint16   `json:"ypixel,omitempty"`
 	Packet  bool     `json:"packet,omitempty"` // TIOCPKT on the master
-	Locked  bool     `json:"locked,omitempty"` // TIOCSPTLCK: the slave cannot be opened
+	// Status is the packet mode status byte not read yet (ptystatus.go).
+	Status uint8 `json:"status,omitempty"`
+	Locked bool  `json:"locked,omitempty"` // TIOCSPTLCK: the slave cannot be opened
 	// SlaveClosed: every slave was closed (the master reads the rest,
 	// then EIO).
 	SlaveClosed bool `json:"slave_closed,omitempty"`
@@ -300,14 +302,6 @@ func (t *dumpTree) savePTY(index int, refs []fdRef) (string, error) {
 	if tio.Lflag&unix.EXTPROC != 0 {
 		return "external line processing (EXTPROC) is not checkpointable", nil
 	}
-	if pkt != 0 {
-		// n_tty_poll: POLLPRI on a master in packet mode while a status
-		// byte (TIOCPKT_FLUSHREAD...) waits to be read.
-		pfd := []unix.PollFd{{Fd: int32(m), Events: unix.POLLPRI}}
-		if n, _ := unix.Poll(pfd, 0); n > 0 && pfd[0].Revents&unix.POLLPRI != 0 {
-			return "a packet mode status byte waits to be read from the master", nil
-		}
-	}
 	if inq, err := unix.IoctlGetInt(m, unix.TIOCINQ); err == nil && inq >= nTTYBufSize-1 {
 		return fmt.Sprintf("the master has not read %d bytes of output, and more may wait behind them than can be given back", inq), nil
 	}
@@ -336,7 +330,16 @@ func (t *dumpTree) savePTY(index int, refs []fdRef) (string, error) {
 	// The slave's input first: reading it has the line discipline process
 	// what the master wrote last, whose echo then goes to the master,
 	// which is read after, so the output keeps its order.
-	lines, partial, derr := drainSlave(s, tio)
+	var derr error
+	if pair.Packet {
+		// A status byte waiting comes before the bytes (ptystatus.go).
+		pair.Status, derr = readPTYStatus(m)
+	}
+	var lines []ptyLine
+	var partial []byte
+	if derr == nil {
+		lines, partial, derr = drainSlave(s, tio)
+	}
 	pair.Input, pair.Partial = lines, partial
 	// (Our slave is open: the master reads EAGAIN once empty, never EIO.)
 	var merr error
@@ -553,6 +556,11 @@ func refillPTY(m, s int, pair *ptyPair, tio *unix.Termios) error {
 	in, p, err := inputStream(pair, tio)
 	if err != nil {
 		return err
+	}
+	if pair.Status != 0 {
+		if err := makePTYStatus(m, s, pair.Status, tio); err != nil {
+			return err
+		}
 	}
 	if err := unix.IoctlSetTermios(s, unix.TCSETS, p); err != nil {
 		return fmt.Errorf("tcsetattr: %w", err)

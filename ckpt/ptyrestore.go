@@ -83,6 +83,17 @@ func (r *restorer) openPTY(po *ptyOpen) error {
 	if err := unix.IoctlSetWinsize(po.master, unix.TIOCSWINSZ, ws); err != nil {
 		return fmt.Errorf("window size: %w", err)
 	}
+	if pair.Packet && pair.Status != 0 {
+		// Packet mode first, as turning it on clears the status that
+		// refillPTY makes; the termios before it, as a change of flow
+		// control in packet mode is a status too (pty_set_termios).
+		if err := unix.IoctlSetTermios(po.ctl, unix.TCSETS, tio); err != nil {
+			return fmt.Errorf("tcsetattr: %w", err)
+		}
+		if err := unix.IoctlSetPointerInt(po.master, unix.TIOCPKT, 1); err != nil {
+			return fmt.Errorf("packet mode: %w", err)
+		}
+	}
 	if err := refillPTY(po.master, po.ctl, pair, tio); err != nil {
 		return err
 	}

@@ -415,6 +415,9 @@ func (r *restorer) check(p *rproc) error {
 				}
 				continue
 			}
+			if r.ptySessionTTY(p) {
+				continue // the process opens it (ptydevtty.go)
+			}
 			if tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0); err == nil {
 				tty.Close()
 				continue

@@ -180,6 +180,9 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		return fd, nil
 	case fdTTY:
 		path := f.Path
+		if f.CTTY && r.ptySessionTTY(p) {
+			return r.openDevTTYIn(p, f.Flags&(unix.O_ACCMODE|descFlags))
+		}
 		if f.CTTY {
 			path = "/dev/tty"
 			if p.ttyNull && r.opts.Terminal != nil {

@@ -102,7 +102,7 @@ func (t *dumpTree) linkPendingTCP() error {
 			why := ""
 			switch {
 			case len(clients) < lis.Pending:
-				why = fmt.Sprintf("%d of them from outside of selected processes", lis.Pending-len(clients))
+				why = fmt.Sprintf("%d of them from clients outside of selected processes, or already closed", lis.Pending-len(clients))
 			case len(clients) > 1:
 				why = "from " + strings.Join(addrs, ", ") + ": the order accept would return them in cannot be read"
 			default:

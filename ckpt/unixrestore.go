@@ -112,12 +112,19 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 		}
 		return fd, nil
 	}
+	made := map[*uent][]string{} // directories bind made (unixmoved.go)
 	bind := func(e *uent, fd int, name string) error {
 		if err := cwdOf(e.p); err != nil {
 			return err
 		}
 		return r.sockAs(e.p, func() error {
-			if err := unix.Bind(fd, sockaddr(name)); err != nil {
+			err := unix.Bind(fd, sockaddr(name))
+			if err == unix.ENOENT && e.f.Sock.Renamed != "" && name[0] != 0 {
+				// The directory of the name was moved too: made for the
+				// bind, removed once the file is moved (step 5).
+				made[e], err = bindMaking(fd, name)
+			}
+			if err != nil {
 				return fmt.Errorf("fd %d: bind %s: %w", e.f.FD, printName(name), err)
 			}
 			return nil
@@ -224,9 +231,11 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 				return fmt.Errorf("fd %d: accept: %w", server.f.FD, err)
 			}
 			server.fd = sfd
-		case peer == nil && s.State == stateEstablished && s.Type != unix.SOCK_DGRAM:
+		case peer == nil && ((s.State == stateEstablished && s.Type != unix.SOCK_DGRAM) ||
+			(s.Type == unix.SOCK_DGRAM && s.Name == "" && (s.Peer != 0 || len(s.Queue) > 0))):
 			// Its peer was closed: a pair whose other end sends the
-			// queue, then is closed.
+			// queue, then is closed. (An unnamed datagram socket with a
+			// queue was one of a pair: nobody else can send to it.)
 			var sp [2]int
 			err := r.sockAs(e.p, func() (err error) { sp, err = unix.Socketpair(unix.AF_UNIX, s.Type|unix.SOCK_CLOEXEC, 0); return err })
 			if err != nil {
@@ -354,6 +363,9 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 			if s.Renamed != "" {
 				if err := renameSocketFile(r.fileCreds(e.p), s.Name, s.Renamed); err != nil {
 					return fmt.Errorf("fd %d: rename %s to %s: %w", e.f.FD, s.Name, s.Renamed, err)
+				}
+				if d := made[e]; d != nil {
+					r.sockAs(e.p, func() error { removeMade(d); return nil })
 				}
 			} else if err := removeSocketFile(r.fileCreds(e.p), s.Name); err != nil {
 				return fmt.Errorf("fd %d: unlink %s: %w", e.f.FD, s.Name, err)

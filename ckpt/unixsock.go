@@ -36,8 +36,9 @@ type unixSock struct {
 	Name     string `json:"name,omitempty"`
 	Unlinked bool   `json:"unlinked,omitempty"` // Name is a path that was removed
 	// Renamed is where the socket file of an Unlinked name is now, when
-	// it was renamed within its directory: the restore binds the old
-	// name and renames it so, as the program did.
+	// it was renamed within its directory (relative as Name), or moved
+	// elsewhere (absolute, unixmoved.go): the restore binds the old name
+	// and renames it so, as the program did.
 	Renamed string `json:"renamed,omitempty"`
 	Backlog int    `json:"backlog,omitempty"`
 	// Pending lists the inodes of the connections waiting to be accepted
@@ -82,6 +83,27 @@ type sockOpts struct {
 	// uncheckpointable.
 	Filter       []unix.SockFilter `json:"filter,omitempty"`
 	FilterLocked bool              `json:"filter_locked,omitempty"`
+	// More are the integer options of unixMoreOpts that differ from what
+	// a new socket has, in that order.
+	More []sockOpt `json:"more,omitempty"`
+}
+
+// unixMoreOpts are integer options of SOL_SOCKET a unix socket keeps,
+// with the value of a new socket: saved only when they differ (SO_MARK
+// needs CAP_NET_ADMIN even to be set to 0). SO_TIMESTAMP before
+// SO_TIMESTAMPNS: turning either off turns both off, and at most one
+// reads 1.
+var unixMoreOpts = []struct{ name, def int }{
+	{unix.SO_PRIORITY, 0},
+	{unix.SO_MARK, 0},
+	{unix.SO_RCVLOWAT, 1},
+	{unix.SO_TIMESTAMP, 0},
+	{unix.SO_TIMESTAMPNS, 0},
+	{unix.SO_PASSSEC, 0},
+	{unix.SO_RXQ_OVFL, 0},
+	{unix.SO_KEEPALIVE, 0},
+	{unix.SO_DONTROUTE, 0},
+	{unix.SO_BUSY_POLL, 0},
 }
 
 // maxFilter is BPF_MAXINSNS.
@@ -130,6 +152,7 @@ type unixDiag struct {
 	typ, state int
 	name       string
 	vfsIno     uint64
+	vfsDev     uint32
 	peer       uint64
 	icons      []uint64
 	rqueue     uint32
@@ -195,6 +218,7 @@ func diagUnixOn(fd int, ino uint64) (*unixDiag, error) {
 				}
 			case t == unixDiagVFS && len(v) >= 8:
 				u.vfsIno = uint64(le.Uint32(v))
+				u.vfsDev = le.Uint32(v[4:])
 			case t == unixDiagPeer && len(v) >= 4:
 				u.peer = uint64(le.Uint32(v))
 			case t == unixDiagIcons:
@@ -292,6 +316,9 @@ func (d *dumper) describeUnix(s int, f *fileDesc, ino uint64) (string, error) {
 		us.Unlinked = unix.Stat(path, &st) != nil || st.Ino != u.vfsIno || st.Mode&unix.S_IFMT != unix.S_IFSOCK
 		if us.Unlinked {
 			us.Renamed = renamedSocket(path, u.name, u.vfsIno)
+			if us.Renamed == "" {
+				us.Renamed = movedSocket(u.vfsIno, u.vfsDev)
+			}
 		}
 	}
 	if us.Opts, err = readSockOpts(s); err != nil {
@@ -340,6 +367,12 @@ func readSockOpts(s int) (sockOpts, error) {
 	o.ReuseAddr, o.PassCred = get(unix.SO_REUSEADDR) != 0, get(unix.SO_PASSCRED) != 0
 	o.PeekOff = get(unix.SO_PEEK_OFF)
 	o.FilterLocked = get(unix.SO_LOCK_FILTER) != 0
+	for _, m := range unixMoreOpts {
+		// An option this kernel does not know is one no program set.
+		if v, e := unix.GetsockoptInt(s, unix.SOL_SOCKET, m.name); e == nil && v != m.def {
+			o.More = append(o.More, sockOpt{unix.SOL_SOCKET, m.name, v})
+		}
+	}
 	for _, x := range []struct {
 		opt int
 		to  *[2]int64
@@ -378,6 +411,11 @@ func applySockOpts(s int, o sockOpts) error {
 	}{{"SO_REUSEADDR", unix.SO_REUSEADDR, b(o.ReuseAddr)}, {"SO_PASSCRED", unix.SO_PASSCRED, b(o.PassCred)}, {"SO_PEEK_OFF", unix.SO_PEEK_OFF, o.PeekOff}} {
 		if err := unix.SetsockoptInt(s, unix.SOL_SOCKET, x.opt, x.v); err != nil {
 			return fmt.Errorf("%s: %w", x.name, err)
+		}
+	}
+	for _, m := range o.More {
+		if err := unix.SetsockoptInt(s, m.Level, m.Name, m.Value); err != nil {
+			return fmt.Errorf("setsockopt %d/%d = %d: %w", m.Level, m.Name, m.Value, err)
 		}
 	}
 	for _, x := range []struct {

@@ -37,6 +37,7 @@ type unlinkedFile struct {
 	GID   int    `json:"gid"`
 	Memfd bool   `json:"memfd,omitempty"`
 	Seals int    `json:"seals,omitempty"` // F_GET_SEALS of a memfd
+	unlinkedExtra
 }
 
 // inodeKey names a file as /proc/PID/maps does (see region.Shm).
@@ -75,6 +76,11 @@ func (d *dumper) describeUnlinked(f *fileDesc, st *unix.Stat_t) error {
 	if d.opts.CheckOnly {
 		return nil
 	}
+	x, err := readUnlinkedExtra(d.pid, f.FD, st)
+	if err != nil {
+		return fmt.Errorf("%s(%d) fd %d %s: %w", d.comm, d.pid, f.FD, f.Path, err)
+	}
+	f.Unl.unlinkedExtra = x
 	if c, ok := d.tree.unlinkedCopies[key]; ok {
 		c.set(f) // one copy per file, not per descriptor
 		return nil
@@ -140,7 +146,8 @@ func pathOfMountHandle(mnt int, h unix.FileHandle) string {
 		if len(fs) < 5 || fs[0] != strconv.Itoa(mnt) {
 			continue
 		}
-		mfd, err := unix.Open(fs[4], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		// Not O_PATH: open_by_handle_at refuses such a mount fd (EBADF).
+		mfd, err := unix.Open(fs[4], unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return ""
 		}
@@ -285,9 +292,17 @@ func (r *restorer) makeUnlinked(p *rproc, f fileDesc) (int, error) {
 				return -1, fmt.Errorf("fchown %d %d: %w", u.UID, u.GID, err)
 			}
 		}
+		if err := applyUnlinkedAttrs(fd, &u.unlinkedExtra); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
 		if err := unix.Fchmod(fd, mode); err != nil { // after chown, which clears set-id bits
 			unix.Close(fd)
 			return -1, fmt.Errorf("fchmod %#o: %w", mode, err)
+		}
+		if err := applyUnlinkedTimes(fd, &u.unlinkedExtra); err != nil {
+			unix.Close(fd)
+			return -1, err
 		}
 	}
 	if !memfd && !tmpfileName(path, f.File) {
