@@ -382,6 +382,7 @@ func (d *dumper) collect() error {
 		ArgStart: d.stat.ArgStart, ArgEnd: d.stat.ArgEnd,
 		EnvStart: d.stat.EnvStart, EnvEnd: d.stat.EnvEnd,
 	}
+	ts := stopProf.start()
 	for i, tid := range d.tids {
 		regs, err := ptraceGetRegs(tid)
 		if err != nil {
@@ -431,6 +432,8 @@ func (d *dumper) collect() error {
 		}
 		m.Threads = append(m.Threads, th)
 	}
+	stopProf.since("st:threads", ts)
+	ts = stopProf.start()
 	d.regs, d.xstate = d.tregs[0], d.txstate[0]
 	m.Fingerprint = localFingerprint(d.xstate)
 	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", pid), os.O_RDWR, 0)
@@ -443,18 +446,28 @@ func (d *dumper) collect() error {
 		return err
 	}
 	d.log.Debug(fmt.Sprintf("%s(%d): memory planned in %.1f ms", d.comm, pid, time.Since(t0).Seconds()*1e3))
+	stopProf.since("st:memory", ts)
+	ts = stopProf.start()
 	if err := d.collectVMFlags(); err != nil {
 		return err
 	}
+	stopProf.since("st:vmflags", ts)
+	ts = stopProf.start()
 	if err := d.collectSecurity(); err != nil {
 		return err
 	}
+	stopProf.since("st:security", ts)
+	ts = stopProf.start()
 	if err := d.collectAttrs(); err != nil {
 		return err
 	}
+	stopProf.since("st:attrs", ts)
+	ts = stopProf.start()
 	if err := d.inject(); err != nil {
 		return err
 	}
+	stopProf.since("st:inject", ts)
+	defer stopProf.since("st:files", stopProf.start())
 	return d.collectFiles()
 }
 

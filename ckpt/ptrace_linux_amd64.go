@@ -50,6 +50,9 @@ func (t *tracer) stop() {
 }
 
 func ptrace(req int, pid int, addr, data uintptr) error {
+	if stopProf.on {
+		defer stopProf.since(ptraceName(req), time.Now())
+	}
 	for {
 		_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(pid), addr, data, 0, 0)
 		if e == unix.EINTR {
@@ -218,6 +221,9 @@ const stopWaitLimit = 60 * time.Second
 // system call stops again within microseconds), then sleeping a little
 // longer each round.
 func waitStopUntil(ctx context.Context, pid int, deadline time.Time) (unix.WaitStatus, error) {
+	if stopProf.on {
+		defer stopProf.since("wait", time.Now())
+	}
 	pause := time.Duration(0)
 	for round := 0; ; round++ {
 		var ws unix.WaitStatus
@@ -245,6 +251,9 @@ func waitStopUntil(ctx context.Context, pid int, deadline time.Time) (unix.WaitS
 			runtime.Gosched()
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		default:
+			if round == 64 {
+				stopProf.add("wait:slept", 0)
+			}
 			pause = min(max(2*pause, 10*time.Microsecond), 2*time.Millisecond)
 			time.Sleep(pause)
 		}
@@ -309,6 +318,9 @@ func (e *syscallError) Unwrap() error { return e.errno }
 // trap's SIGTRAP is a signal-delivery stop the next resume discards; as
 // a step's, it is not for a task with sysStops.
 func (t *task) run(name string, entry, codeLen uint64, set func(*unix.PtraceRegs)) error {
+	if stopProf.on {
+		defer stopProf.since("run:"+name, time.Now())
+	}
 	r := t.orig
 	r.Rip = entry
 	r.Orig_rax = ^uint64(0)
@@ -362,6 +374,9 @@ func (t *task) run(name string, entry, codeLen uint64, set func(*unix.PtraceRegs
 
 // call runs system call nr with args in the tracee and returns its result.
 func (t *task) call(name string, nr uintptr, args ...uint64) (uint64, error) {
+	if stopProf.on {
+		defer stopProf.since("call:"+name, time.Now())
+	}
 	r := t.orig
 	r.Rip = t.sc
 	r.Rax = uint64(nr)
@@ -451,6 +466,9 @@ func (t *task) call(name string, nr uintptr, args ...uint64) (uint64, error) {
 // done with the thread in a state the kernel alone undoes; only the call
 // itself, microseconds, is not.
 func (t *task) parkStop() error {
+	if stopProf.on {
+		defer stopProf.since("park", time.Now())
+	}
 	// The interrupt is pending before the thread is resumed: it stops
 	// in get_signal before it can return to user mode
 	// (do_jobctl_trap), so it never runs an instruction here.
