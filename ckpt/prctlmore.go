@@ -146,20 +146,22 @@ func (b *builder) restoreFutureLocks(p prctlState) error {
 	return nil
 }
 
-// injectMCEKill asks a thread for its machine-check kill policy; 0:
-// default, else the policy plus one (PR_MCE_KILL_LATE 0, EARLY 1).
-func injectMCEKill(t *task) (int, error) {
-	v, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_MCE_KILL_GET, 0, 0, 0, 0)
-	if err != nil {
-		if errnoOf(err) == unix.EINVAL {
-			return 0, nil
+// mceKillQueued asks a thread for its machine-check kill policy, into
+// *dst: 0: default, else the policy plus one (PR_MCE_KILL_LATE 0, EARLY
+// 1). A call for injectThread's queue, its error given to wrap.
+func mceKillQueued(dst *int, wrap func(error) error) queued {
+	return queued{name: "prctl", nr: unix.SYS_PRCTL, args: []uint64{unix.PR_MCE_KILL_GET, 0, 0, 0, 0}, then: func(v uint64, err error) error {
+		if err != nil {
+			if errnoOf(err) == unix.EINVAL {
+				return nil
+			}
+			return wrap(fmt.Errorf("get machine-check kill policy: %w", err))
 		}
-		return 0, fmt.Errorf("get machine-check kill policy: %w", err)
-	}
-	if v == prMCEKillDefault {
-		return 0, nil
-	}
-	return int(v) + 1, nil
+		if v != prMCEKillDefault {
+			*dst = int(v) + 1
+		}
+		return nil
+	}}
 }
 
 func checkPrctlState(p prctlState) error {

@@ -321,6 +321,22 @@ func (t *task) run(name string, entry, codeLen uint64, set func(*unix.PtraceRegs
 	if stopProf.on {
 		defer stopProf.since("run:"+name, time.Now())
 	}
+	if err := t.runStart(entry, set); err != nil {
+		return err
+	}
+	if err := t.runEnd(name, entry, codeLen); err != nil {
+		return err
+	}
+	if t.park {
+		if err := t.parkStop(); err != nil {
+			return fmt.Errorf("inject %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// runStart sets t going in the code at entry, as run does.
+func (t *task) runStart(entry uint64, set func(*unix.PtraceRegs)) error {
 	r := t.orig
 	r.Rip = entry
 	r.Orig_rax = ^uint64(0)
@@ -333,9 +349,12 @@ func (t *task) run(name string, entry, codeLen uint64, set func(*unix.PtraceRegs
 	if err := ptraceSetRegs(t.pid, &r); err != nil {
 		return err
 	}
-	if err := ptraceCont(t.pid, 0); err != nil {
-		return err
-	}
+	return ptraceCont(t.pid, 0)
+}
+
+// runEnd waits for t, set going by runStart, to reach the int3 that ends
+// the code at entry, codeLen bytes; it does not park t.
+func (t *task) runEnd(name string, entry, codeLen uint64) error {
 	for {
 		ws, err := waitStop(t.pid)
 		if err != nil {
@@ -363,11 +382,6 @@ func (t *task) run(name string, entry, codeLen uint64, set func(*unix.PtraceRegs
 	}
 	if out.Rip != entry+codeLen {
 		return fmt.Errorf("inject %s: tracee stopped at %#x, not at the end of the code at %#x", name, out.Rip, entry)
-	}
-	if t.park {
-		if err := t.parkStop(); err != nil {
-			return fmt.Errorf("inject %s: %w", name, err)
-		}
 	}
 	return nil
 }
@@ -469,6 +483,14 @@ func (t *task) parkStop() error {
 	if stopProf.on {
 		defer stopProf.since("park", time.Now())
 	}
+	if err := t.parkStart(); err != nil {
+		return err
+	}
+	return t.parkEnd()
+}
+
+// parkStart sets t going towards its interrupt stop (parkStop).
+func (t *task) parkStart() error {
 	// The interrupt is pending before the thread is resumed: it stops
 	// in get_signal before it can return to user mode
 	// (do_jobctl_trap), so it never runs an instruction here.
@@ -481,9 +503,12 @@ func (t *task) parkStop() error {
 	if err := ptraceSetSigMask(t.pid, t.ownMask); err != nil {
 		return err
 	}
-	if err := ptraceCont(t.pid, 0); err != nil {
-		return err
-	}
+	return ptraceCont(t.pid, 0)
+}
+
+// parkEnd waits for t, set going by parkStart, to be in its interrupt
+// stop.
+func (t *task) parkEnd() error {
 	ws, err := waitStop(t.pid)
 	if err != nil {
 		return err
