@@ -161,7 +161,7 @@ func BenchmarkTreeCheckpointRestart(b *testing.B) {
 				pageCache(b, true, res.Images...)
 			}
 			start := time.Now()
-			p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+			p, err := Restart(context.Background(), img, RestartOptions{Force: true, Logger: benchLogger()})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -230,7 +230,7 @@ func BenchmarkThreadsCheckpointRestart(b *testing.B) {
 				pageCache(b, true, img)
 			}
 			start := time.Now()
-			p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+			p, err := Restart(context.Background(), img, RestartOptions{Force: true, Logger: benchLogger()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -538,6 +538,13 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			r.undoIPC()
 		}
 	}()
+	stopProf.take() // what came before this restore
+	stage := stopProf.stages()
+	defer func() {
+		if p := stopProf.take(); p != "" {
+			r.log.Debug("restore, count/total: " + p)
+		}
+	}()
 	if err := r.openPTYs(); err != nil {
 		return nil, err
 	}
@@ -554,6 +561,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, err
 		}
 	}
+	stage("create")
 	if err := r.createIPC(); err != nil {
 		return nil, err
 	}
@@ -569,6 +577,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, r.fail(p, err)
 		}
 	}
+	stage("build")
 	if err := r.joinGroups(); err != nil {
 		return nil, err
 	}
@@ -612,6 +621,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			}
 		}
 	}
+	stage("signals")
 	giveBack := r.takeTerminal()
 	for i := len(r.procs) - 1; i >= 0; i-- {
 		p := r.procs[i]
@@ -654,6 +664,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			}
 		}
 	}
+	stage("finish")
 	if r.lazy != nil {
 		r.lazy.seal(r.created)
 	}

@@ -115,3 +115,17 @@ func ptraceName(req int) string {
 	}
 	return fmt.Sprintf("pt:%d", req)
 }
+
+// stages returns a function that counts the time since its previous call
+// (the first: since stages) as one event of "st:"+name.
+func (p *profile) stages() func(name string) {
+	if !p.on {
+		return func(string) {}
+	}
+	t := time.Now()
+	return func(name string) {
+		now := time.Now()
+		p.add("st:"+name, now.Sub(t))
+		t = now
+	}
+}
