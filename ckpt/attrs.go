@@ -205,56 +205,83 @@ const (
 // alone, and a restarted process would find its keyring empty. The
 // session keyring, shared with the login, is left as it is.
 func (d *dumper) refuseKeyring(t *task, spec uint64, tid int) error {
-	_, err := t.call("keyctl", unix.SYS_KEYCTL, keyctlGetKeyringID, spec, 0)
-	switch {
-	case err == nil:
-		what := "process"
-		if spec == keySpecThreadKeyring {
-			what = fmt.Sprintf("thread %d", tid)
-		}
-		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("has a %s keyring (keyctl): keys cannot be checkpointed", what)}
-	case errnoOf(err) != 0:
-		return nil // ENOKEY: none (ENOSYS, EACCES: no keyrings to lose either)
-	}
-	return fmt.Errorf("%s(%d): keyring (tid %d): %w", d.comm, d.pid, tid, err)
+	return runQueued(t, d.mem, 0, 0, []queued{d.keyringQueued(spec, tid)})
 }
 
-// injectAttrs asks thread tid for its parent-death signal and, for the
-// main thread, the process's child-subreaper and THP-disable flags: only
-// the process itself can tell them (prctl).
-func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([]byte, error)) error {
+// keyringQueued is refuseKeyring's call, for a queue.
+func (d *dumper) keyringQueued(spec uint64, tid int) queued {
+	return queued{name: "keyctl", nr: unix.SYS_KEYCTL, args: []uint64{keyctlGetKeyringID, spec, 0}, then: func(_ uint64, err error) error {
+		switch {
+		case err == nil:
+			what := "process"
+			if spec == keySpecThreadKeyring {
+				what = fmt.Sprintf("thread %d", tid)
+			}
+			return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("has a %s keyring (keyctl): keys cannot be checkpointed", what)}
+		case errnoOf(err) != 0:
+			return nil // ENOKEY: none (ENOSYS, EACCES: no keyrings to lose either)
+		}
+		return fmt.Errorf("%s(%d): keyring (tid %d): %w", d.comm, d.pid, tid, err)
+	}}
+}
+
+// attrsQueue asks thread tid for its parent-death signal, its
+// threadExtras, machine-check kill policy, thread keyring and memory
+// policy: calls for injectThread's queue, answers at their places in the
+// scratch page.
+func (d *dumper) attrsQueue(tid int, scratch uint64) []queued {
 	a := d.meta.Attrs
 	if a == nil {
 		return nil
 	}
-	le := binary.LittleEndian
+	var q []queued
 	for i := range a.Threads {
-		if a.Threads[i].TID != tid {
+		th := &a.Threads[i]
+		if th.TID != tid {
 			continue
 		}
-		if _, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_GET_PDEATHSIG, scratch); err != nil {
-			return fmt.Errorf("%s(%d): get parent-death signal (tid %d): %w", d.comm, d.pid, tid, err)
+		q = append(q, queued{name: "prctl", nr: unix.SYS_PRCTL, args: []uint64{unix.PR_GET_PDEATHSIG, scratch + atPdeathSig}, then: func(_ uint64, err error) error {
+			if err != nil {
+				return fmt.Errorf("%s(%d): get parent-death signal (tid %d): %w", d.comm, d.pid, tid, err)
+			}
+			b, err := d.readScratch(scratch+atPdeathSig, 4)
+			if err != nil {
+				return err
+			}
+			th.PdeathSig = int(int32(binary.LittleEndian.Uint32(b)))
+			return nil
+		}})
+		wrap := func(err error) error {
+			if err != nil {
+				return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
+			}
+			return nil
 		}
-		b, err := read(4)
-		if err != nil {
-			return err
-		}
-		a.Threads[i].PdeathSig = int(int32(le.Uint32(b)))
-		if err := injectThreadExtras(t, &a.Threads[i].threadExtras, scratch, read); err != nil {
-			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
-		}
-		if a.Threads[i].MCEKill, err = injectMCEKill(t); err != nil {
-			return fmt.Errorf("%s(%d): tid %d: %w", d.comm, d.pid, tid, err)
-		}
-		if err := d.refuseKeyring(t, keySpecThreadKeyring, tid); err != nil {
-			return err
-		}
-		if err := d.injectPolicies(t, tid, scratch, &a.Threads[i]); err != nil { // mempolicy.go
-			return err
-		}
+		q = append(q, d.threadExtrasQueue(&th.threadExtras, scratch+atTSC, wrap)...)
+		q = append(q, mceKillQueued(&th.MCEKill, wrap))
+		q = append(q, d.keyringQueued(keySpecThreadKeyring, tid))
+		q = append(q, d.policyQueued(scratch+atPolicy, 0, &th.MemPolicy, func(err error) error { // mempolicy.go
+			if err != nil {
+				return fmt.Errorf("%s(%d): get_mempolicy (tid %d): %w", d.comm, d.pid, tid, err)
+			}
+			return nil
+		}))
 	}
-	if tid != d.pid {
+	return q
+}
+
+// injectAttrs asks the process (thread tid, if it is the main thread)
+// for its child-subreaper and THP-disable flags and the other attributes
+// only the process itself can tell (prctl), and its regions' memory
+// policies.
+func (d *dumper) injectAttrs(t *task, tid int, scratch uint64, read func(int) ([]byte, error)) error {
+	a := d.meta.Attrs
+	if a == nil || tid != d.pid {
 		return nil
+	}
+	le := binary.LittleEndian
+	if err := d.injectRegionPolicies(t, scratch); err != nil { // mempolicy.go
+		return err
 	}
 	if err := d.refuseKeyring(t, keySpecProcessKeyring, tid); err != nil {
 		return err

@@ -143,7 +143,7 @@ func BenchmarkTreeCheckpointRestart(b *testing.B) {
 		var res *CheckpointResult
 		for r := 0; r < 3; r++ {
 			img = filepath.Join(dir, fmt.Sprintf("img%d", r))
-			res, err = Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img, Tree: true})
+			res, err = Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img, Tree: true, Logger: benchLogger()})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -161,7 +161,7 @@ func BenchmarkTreeCheckpointRestart(b *testing.B) {
 				pageCache(b, true, res.Images...)
 			}
 			start := time.Now()
-			p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+			p, err := Restart(context.Background(), img, RestartOptions{Force: true, Logger: benchLogger()})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -213,7 +213,7 @@ func BenchmarkThreadsCheckpointRestart(b *testing.B) {
 		var img string
 		for r := 0; r < 3; r++ {
 			img = filepath.Join(dir, fmt.Sprintf("img%d", r))
-			res, err := Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img})
+			res, err := Checkpoint(context.Background(), proc.Pid, CheckpointOptions{File: img, Logger: benchLogger()})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -230,7 +230,7 @@ func BenchmarkThreadsCheckpointRestart(b *testing.B) {
 				pageCache(b, true, img)
 			}
 			start := time.Now()
-			p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+			p, err := Restart(context.Background(), img, RestartOptions{Force: true, Logger: benchLogger()})
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -86,6 +86,7 @@ func newBuilder(r *restorer, p *rproc, pid int, inherited uint64) (*builder, err
 
 func (b *builder) build() error {
 	r, p, m := b.r, b.p, b.p.meta
+	stage := stopProf.stages()
 	cur, err := ptraceGetXState(b.pid)
 	if err != nil {
 		return err
@@ -224,6 +225,7 @@ func (b *builder) build() error {
 		return err
 	}
 	r.log.Debug(fmt.Sprintf("%s(%d): memory restored in %.3fs (%d MiB read O_DIRECT)", p.comm(), m.PID, time.Since(start).Seconds(), fill.directBytes>>20))
+	stage("b:memory")
 	if err := b.setMM(); err != nil {
 		return err
 	}
@@ -233,6 +235,7 @@ func (b *builder) build() error {
 	} else if err := b.openFiles(); err != nil {
 		return err
 	}
+	stage("b:files")
 	if err := b.restoreSemUndo(); err != nil {
 		return err
 	}
@@ -248,6 +251,7 @@ func (b *builder) build() error {
 	if err := b.restoreProcessState(); err != nil {
 		return err
 	}
+	stage("b:procstate")
 	if p == r.root && m.NSPID == 1 {
 		if err := b.mountProc(); err != nil {
 			return err
@@ -256,20 +260,24 @@ func (b *builder) build() error {
 	if err := b.restoreRoot(); err != nil {
 		return err
 	}
+	stage("b:root")
 	if err := b.createThreads(); err != nil {
 		return err
 	}
+	stage("b:createThreads")
 	for i, t := range b.tasks {
 		if err := b.restoreThread(t, m.Threads[i]); err != nil {
 			return err
 		}
 	}
+	stage("b:restoreThreads")
 	if err := b.restoreTimers(); err != nil {
 		return err
 	}
 	if err := b.queuePending(); err != nil {
 		return err
 	}
+	stage("b:timers+pending")
 	if err := b.keepCapsAcrossCreds(); err != nil {
 		return err
 	}
@@ -279,6 +287,8 @@ func (b *builder) build() error {
 	if err := b.restoreSecurity(); err != nil {
 		return err
 	}
+	stage("b:creds+security")
+	defer stage("b:attrs")
 	return b.restoreAttrs()
 }
 
@@ -1008,9 +1018,12 @@ func (b *builder) restoreThreadCreds(c creds) error {
 func (b *builder) finish(sig syscall.Signal) error {
 	p := b.p
 	defer b.mem.Close()
+	stage := stopProf.stages()
 	if err := b.resumeSleeps(); err != nil {
 		return err
 	}
+	stage("f:sleeps")
+	defer stage("f:rest")
 	// The single-step trap after munmap is reported before the next
 	// instruction would be fetched from the area.
 	// Last but the scratch area's removal (no mapping is made after it):

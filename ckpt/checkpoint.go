@@ -235,8 +235,11 @@ type dumper struct {
 	tids    []int // its threads, the main thread first
 	tregs   []unix.PtraceRegs
 	txstate [][]byte
-	twin    *twin     // its copy-on-write twin while the image is written (twin.go)
-	snap    *uffdSnap // or its userfaultfd snapshot (uffdsnap_linux_amd64.go)
+	// loop: callLoop's code page in the process while inject runs
+	// (callloop_linux_amd64.go); 0: none.
+	loop uint64
+	twin *twin     // its copy-on-write twin while the image is written (twin.go)
+	snap *uffdSnap // or its userfaultfd snapshot (uffdsnap_linux_amd64.go)
 	// plan: per region, the pages to save (memory.go); deferPlan: the
 	// pages of the regions read from the twin are found in the twin, once
 	// the process runs again (planDeferred).
@@ -392,6 +395,7 @@ func (d *dumper) collect() error {
 		ArgStart: d.stat.ArgStart, ArgEnd: d.stat.ArgEnd,
 		EnvStart: d.stat.EnvStart, EnvEnd: d.stat.EnvEnd,
 	}
+	ts := stopProf.start()
 	for i, tid := range d.tids {
 		regs, err := ptraceGetRegs(tid)
 		if err != nil {
@@ -441,6 +445,8 @@ func (d *dumper) collect() error {
 		}
 		m.Threads = append(m.Threads, th)
 	}
+	stopProf.since("st:threads", ts)
+	ts = stopProf.start()
 	d.regs, d.xstate = d.tregs[0], d.txstate[0]
 	m.Fingerprint = localFingerprint(d.xstate)
 	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", pid), os.O_RDWR, 0)
@@ -453,20 +459,34 @@ func (d *dumper) collect() error {
 		return err
 	}
 	d.log.Debug(fmt.Sprintf("%s(%d): memory planned in %.1f ms", d.comm, pid, time.Since(t0).Seconds()*1e3))
+	stopProf.since("st:memory", ts)
+	ts = stopProf.start()
 	if err := d.collectVMFlags(); err != nil {
 		return err
 	}
+	stopProf.since("st:vmflags", ts)
+	ts = stopProf.start()
 	if err := d.collectSecurity(); err != nil {
 		return err
 	}
+	stopProf.since("st:security", ts)
+	ts = stopProf.start()
 	if err := d.collectAttrs(); err != nil {
 		return err
 	}
+	stopProf.since("st:attrs", ts)
+	ts = stopProf.start()
 	if err := d.inject(); err != nil {
 		return err
 	}
+	stopProf.since("st:inject", ts)
+	defer stopProf.since("st:files", stopProf.start())
 	return d.collectFiles()
 }
+
+// injectScratch: bytes of withInjection's scratch area; the answers of
+// injected calls go in its first page, callLoop's table in the second.
+const injectScratch = 2 * pageSize
 
 // withInjection runs f with d's main thread ready for injected calls and
 // a scratch page mapped in it, then puts everything back.
@@ -483,11 +503,11 @@ func (d *dumper) withInjection(f func(t *task, scratch uint64) error) error {
 	}
 	defer ptraceSetSigMask(d.pid, d.meta.Threads[0].SigMask)
 	defer ptraceSetRegs(d.pid, &d.regs)
-	scratch, err := t.call("mmap", unix.SYS_MMAP, 0, pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
+	scratch, err := t.call("mmap", unix.SYS_MMAP, 0, injectScratch, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
 	if err != nil {
 		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
 	}
-	defer t.call("munmap", unix.SYS_MUNMAP, scratch, pageSize)
+	defer t.call("munmap", unix.SYS_MUNMAP, scratch, injectScratch)
 	return f(t, scratch)
 }
 
@@ -513,19 +533,32 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 	// Each action lands at its own 32 bytes of the scratch page (64 of
 	// them fill half of it), read back at once after the last call:
 	// one read of the tracee's memory instead of 62.
+	// They are asked all at once (callLoop) where the process can run
+	// it; every thread's calls then too.
+	code, unmap := loopCode(t, d.mem)
+	d.loop = code
+	defer func() { unmap(); d.loop = 0 }()
+	table := scratch + pageSize
 	m.Signals.Actions = make([]sigAction, 64)
 	var got [64]bool
+	var q []queued
 	for sig := 1; sig <= 64; sig++ {
 		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
 			continue
 		}
-		if _, err := t.call("rt_sigaction", unix.SYS_RT_SIGACTION, uint64(sig), 0, scratch+uint64(sig-1)*32, 8); err != nil {
-			if errnoOf(err) == unix.EINVAL {
-				continue
+		q = append(q, queued{name: "rt_sigaction", nr: unix.SYS_RT_SIGACTION, args: []uint64{uint64(sig), 0, scratch + uint64(sig-1)*32, 8}, then: func(_ uint64, err error) error {
+			if err != nil {
+				if errnoOf(err) == unix.EINVAL {
+					return nil
+				}
+				return fmt.Errorf("%s(%d): sigvec (%d): %w", d.comm, d.pid, sig, err)
 			}
-			return fmt.Errorf("%s(%d): sigvec (%d): %w", d.comm, d.pid, sig, err)
-		}
-		got[sig-1] = true
+			got[sig-1] = true
+			return nil
+		}})
+	}
+	if err := runQueued(t, d.mem, d.loop, table, q); err != nil {
+		return err
 	}
 	acts := make([]byte, 64*32)
 	if _, err := d.mem.ReadAt(acts, int64(scratch)); err != nil {
@@ -539,8 +572,24 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 		m.Signals.Actions[i] = sigAction{Handler: le.Uint64(b), Flags: le.Uint64(b[8:]), Restorer: le.Uint64(b[16:]), Mask: le.Uint64(b[24:])}
 	}
 	// What each thread has of its own: the alternate signal stack and
-	// the tid address, asked of each thread through the same scratch page.
+	// the tid address, asked of the main thread through the scratch
+	// page, and of the others all at once, each in its own area of a
+	// mapping (injectOtherThreads), where callLoop can run.
+	if d.loop != 0 && len(m.Threads) > 1 {
+		if err := d.injectThread(t, &m.Threads[0], scratch, read); err != nil {
+			return err
+		}
+		if err := d.injectOtherThreads(t); err != nil {
+			return err
+		}
+		if err := d.learnOtherThreadsOverruns(t, scratch); err != nil { // timeroverpre.go
+			return err
+		}
+	}
 	for i := range m.Threads {
+		if d.loop != 0 && len(m.Threads) > 1 {
+			break // done above
+		}
 		th := &m.Threads[i]
 		tt := t
 		if i > 0 {
@@ -611,35 +660,126 @@ func (d *dumper) injectCalls(t *task, scratch uint64) error {
 	return d.injectJobStops(t, scratch)
 }
 
-// injectThread asks one thread for its alternate signal stack and tid
-// address.
-func (d *dumper) injectThread(t *task, th *thread, scratch uint64, read func(int) ([]byte, error)) error {
+// Where the answers of a thread's queued calls land in the scratch page
+// (injectThread).
+const (
+	atAltStack   = 0  // stack_t, 24 bytes
+	atTidAddress = 32 // 8
+	atPdeathSig  = 48 // 4
+	atTSC        = 56 // 4
+	atPolicy     = 64 // policyAnswer
+)
+
+// threadQueue asks one thread for its alternate signal stack, tid
+// address and what securityQueue and attrsQueue ask of each thread:
+// calls queued together (one round trip where callLoop can run), each
+// answer at its own place from scratch.
+func (d *dumper) threadQueue(th *thread, scratch uint64) []queued {
 	le := binary.LittleEndian
-	if _, err := t.call("sigaltstack", unix.SYS_SIGALTSTACK, 0, scratch); err != nil {
-		return fmt.Errorf("%s(%d): sigstack (tid %d): %w", d.comm, d.pid, th.TID, err)
+	q := []queued{{name: "sigaltstack", nr: unix.SYS_SIGALTSTACK, args: []uint64{0, scratch + atAltStack}, then: func(_ uint64, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s(%d): sigstack (tid %d): %w", d.comm, d.pid, th.TID, err)
+		}
+		b, err := d.readScratch(scratch+atAltStack, 24)
+		if err != nil {
+			return err
+		}
+		th.AltStack = altStack{SP: le.Uint64(b), Flags: int32(le.Uint32(b[8:])), Size: le.Uint64(b[16:])}
+		return nil
+	}}, {name: "prctl", nr: unix.SYS_PRCTL, args: []uint64{unix.PR_GET_TID_ADDRESS, scratch + atTidAddress}, then: func(_ uint64, err error) error {
+		if err != nil {
+			return fmt.Errorf("%s(%d): get tid address (tid %d): %w", d.comm, d.pid, th.TID, err)
+		}
+		b, err := d.readScratch(scratch+atTidAddress, 8)
+		if err != nil {
+			return err
+		}
+		th.TidAddr = le.Uint64(b)
+		return nil
+	}}}
+	if th.TID != d.pid {
+		// Its own personality (per task), kept when it is not the
+		// process's (threadcreds.go).
+		q = append(q, queued{name: "personality", nr: unix.SYS_PERSONALITY, args: []uint64{0xffffffff}, then: func(ret uint64, err error) error {
+			if err != nil {
+				return fmt.Errorf("%s(%d): personality (tid %d): %w", d.comm, d.pid, th.TID, err)
+			}
+			pers := ret
+			th.Personality = &pers
+			return nil
+		}})
 	}
-	b, err := read(24)
+	q = append(q, d.securityQueue(th.TID)...)
+	return append(q, d.attrsQueue(th.TID, scratch)...)
+}
+
+// threadArea: bytes of each thread's area in injectOtherThreads's
+// mapping: the answers of threadQueue from its start, callLoop's table
+// from threadTable.
+const (
+	threadArea  = 2048
+	threadTable = 256
+)
+
+// injectOtherThreads does injectThread for every thread but the main one,
+// all at once (runThreadQueues), each thread's answers and table in its
+// own area of a mapping the main thread (t) makes for them.
+func (d *dumper) injectOtherThreads(t *task) error {
+	m := &d.meta
+	n := uint64(len(m.Threads) - 1)
+	size := (n*threadArea + pageSize - 1) &^ (pageSize - 1)
+	area, err := t.call("mmap", unix.SYS_MMAP, 0, size, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
 	if err != nil {
+		return fmt.Errorf("%s(%d): %w", d.comm, d.pid, err)
+	}
+	defer t.call("munmap", unix.SYS_MUNMAP, area, size)
+	tqs := make([]threadQueue, 0, n)
+	defer func() {
+		for i, tq := range tqs {
+			ptraceSetRegs(tq.t.pid, &d.tregs[i+1])
+			ptraceSetSigMask(tq.t.pid, m.Threads[i+1].SigMask)
+		}
+	}()
+	for i := 1; i < len(m.Threads); i++ {
+		th := &m.Threads[i]
+		tt := &task{pid: th.TID, orig: d.tregs[i], sc: t.sc, sysStops: t.sysStops}
+		base := area + uint64(i-1)*threadArea
+		if err := d.collectThreadCreds(th); err != nil { // threadcreds.go: before the landlock probe
+			return err
+		}
+		q := d.threadQueue(th, base)
+		if threadTable+len(q)*loopEntry > threadArea {
+			return fmt.Errorf("%s(%d): %d calls for tid %d do not fit the area of a thread", d.comm, d.pid, len(q), th.TID)
+		}
+		inj := injectMask(d.pid, th.TID)
+		tt.parkBetweenCalls(th.SigMask, inj)
+		tqs = append(tqs, threadQueue{t: tt, table: base + threadTable, q: q})
+		if err := ptraceSetSigMask(th.TID, inj); err != nil {
+			return err
+		}
+	}
+	return runThreadQueues(d.mem, d.loop, tqs)
+}
+
+// injectThread asks thread th (of task t) the calls of threadQueue, then
+// the main thread what injectAttrs asks of it.
+func (d *dumper) injectThread(t *task, th *thread, scratch uint64, read func(int) ([]byte, error)) error {
+	if err := d.collectThreadCreds(th); err != nil { // threadcreds.go: before the landlock probe
 		return err
 	}
-	th.AltStack = altStack{SP: le.Uint64(b), Flags: int32(le.Uint32(b[8:])), Size: le.Uint64(b[16:])}
-	if _, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_GET_TID_ADDRESS, scratch); err != nil {
-		return fmt.Errorf("%s(%d): get tid address (tid %d): %w", d.comm, d.pid, th.TID, err)
-	}
-	if b, err = read(8); err != nil {
-		return err
-	}
-	th.TidAddr = le.Uint64(b)
-	if err := d.collectThreadCreds(th); err != nil { // threadcreds.go
-		return err
-	}
-	if err := d.injectThreadPersonality(t, th); err != nil {
-		return err
-	}
-	if err := d.injectSecurity(t, th.TID); err != nil {
+	if err := runQueued(t, d.mem, d.loop, scratch+pageSize, d.threadQueue(th, scratch)); err != nil {
 		return err
 	}
 	return d.injectAttrs(t, th.TID, scratch, read)
+}
+
+// readScratch reads n bytes the process wrote at addr.
+func (d *dumper) readScratch(addr uint64, n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := d.mem.ReadAt(b, int64(addr)); err != nil {
+		return nil, fmt.Errorf("%s(%d): read scratch: %w", d.comm, d.pid, err)
+	}
+	return b, nil
 }
 
 // findSyscallInsn returns the address of a syscall instruction the engine

@@ -121,12 +121,17 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	}
 	t.frozenAt = time.Now()
 	t.log.Debug(fmt.Sprintf("the freeze begins (monotonic clock %.3f ms)", monoMS()))
+	if p := stopProf.take(); p != "" {
+		t.log.Debug("before the freeze, count/total: " + p)
+	}
 	defer t.release(false)
 	killed := false
 	defer func() { t.endRepair(killed && retErr == nil) }()
+	ts := stopProf.start()
 	if err := t.freeze(); err != nil {
 		return err
 	}
+	stopProf.since("st:freeze", ts)
 	defer diagNamespaces(t.pids())()
 	defer func() {
 		if retErr != nil {
@@ -156,6 +161,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		}
 	}
 	t.log.Debug(fmt.Sprintf("processes described %.1f ms after the freeze began", time.Since(t.frozenAt).Seconds()*1e3))
+	ts = stopProf.start()
 	if !t.opts.CheckOnly {
 		if err := t.findCowShared(); err != nil {
 			return err
@@ -192,6 +198,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 	if t.opts.CheckOnly {
 		return nil
 	}
+	stopProf.since("st:tree", ts)
 	if err := t.linkParents(res); err != nil {
 		return err
 	}

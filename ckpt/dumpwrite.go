@@ -39,7 +39,9 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 	var twinsAt time.Duration
 	if twins {
 		t.log.Debug(fmt.Sprintf("state collected %.1f ms after the freeze began", time.Since(t.frozenAt).Seconds()*1e3))
+		ts := stopProf.start()
 		err := t.makeTwins()
+		stopProf.since("st:twins", ts)
 		twinsAt = time.Since(t.frozenAt)
 		if err != nil {
 			t.log.Info(fmt.Sprintf("copy-on-write twins: %v; the tree stays stopped while its images are written", err))
@@ -81,6 +83,9 @@ func (t *dumpTree) writeImages(ctx context.Context, res *CheckpointResult) (retE
 		} else {
 			res.Frozen = time.Since(t.frozenAt)
 			t.log.Debug(fmt.Sprintf("stopped %.1f ms (twins made %.1f ms after the freeze began)", res.Frozen.Seconds()*1e3, twinsAt.Seconds()*1e3))
+			if p := stopProf.take(); p != "" {
+				t.log.Debug("in the freeze, count/total: " + p)
+			}
 			t.release(true)
 			t.log.Debug(fmt.Sprintf("the tree runs again (monotonic clock %.3f ms)", monoMS()))
 			if err := th.check(); err != nil {

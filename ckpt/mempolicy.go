@@ -31,34 +31,42 @@ type memPolicy struct {
 // of the region at addr; nil: the default (MPOL_DEFAULT), or a kernel
 // without NUMA.
 func (d *dumper) askPolicy(t *task, scratch, addr uint64) (*memPolicy, error) {
+	var p *memPolicy
+	var perr error
+	err := runQueued(t, d.mem, 0, 0, []queued{d.policyQueued(scratch, addr, &p, func(err error) error { perr = err; return nil })})
+	if err == nil {
+		err = perr
+	}
+	return p, err
+}
+
+// policyQueued is askPolicy's call, for a queue: the answer at at, the
+// policy into *dst, the call's error (or nil) given to wrap.
+func (d *dumper) policyQueued(at, addr uint64, dst **memPolicy, wrap func(error) error) queued {
 	flags := uint64(0)
 	if addr != 0 {
 		flags = mpolFAddr
 	}
-	if _, err := t.call("get_mempolicy", unix.SYS_GET_MEMPOLICY, scratch, scratch+8, polNodes, addr, flags); err != nil {
-		if errnoOf(err) == unix.ENOSYS {
-			return nil, nil
+	return queued{name: "get_mempolicy", nr: unix.SYS_GET_MEMPOLICY, args: []uint64{at, at + 8, polNodes, addr, flags}, then: func(_ uint64, err error) error {
+		if err != nil {
+			if errnoOf(err) == unix.ENOSYS {
+				*dst = nil
+				return wrap(nil)
+			}
+			return wrap(err)
 		}
-		return nil, err
-	}
-	b := make([]byte, 8+polNodes/8)
-	if _, err := d.mem.ReadAt(b, int64(scratch)); err != nil {
-		return nil, fmt.Errorf("read scratch: %w", err)
-	}
-	return parsePolicy(b), nil
+		b := make([]byte, policyAnswer)
+		if _, err := d.mem.ReadAt(b, int64(at)); err != nil {
+			return wrap(fmt.Errorf("read scratch: %w", err))
+		}
+		*dst = parsePolicy(b)
+		return wrap(nil)
+	}}
 }
 
-// injectPolicies records thread tid's policy and, for the main thread,
-// every region's.
-func (d *dumper) injectPolicies(t *task, tid int, scratch uint64, th *threadAttrs) error {
-	p, err := d.askPolicy(t, scratch, 0)
-	if err != nil {
-		return fmt.Errorf("%s(%d): get_mempolicy (tid %d): %w", d.comm, d.pid, tid, err)
-	}
-	th.MemPolicy = p
-	if tid != d.pid {
-		return nil
-	}
+// injectRegionPolicies records every region's policy.
+func (d *dumper) injectRegionPolicies(t *task, scratch uint64) error {
+	var err error
 	var asked []*region
 	for i := range d.meta.Regions {
 		if r := &d.meta.Regions[i]; r.Kind != regionVDSO {
@@ -108,21 +116,27 @@ func (d *dumper) askPolicies(t *task, regions []*region) (bool, error) {
 	}
 	n := uint64(len(regions))
 	dataLen := (n*8 + n*policyAnswer + pageSize - 1) &^ (pageSize - 1)
-	code, err := t.call("mmap", unix.SYS_MMAP, 0, pageSize, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
-	if err != nil {
-		return false, nil // W^X rules, a filter: one call each
+	// The code page injectCalls mapped (callloop_linux_amd64.go), else
+	// one of its own.
+	code := d.loop + policyLoopAt
+	if d.loop == 0 {
+		c, err := t.call("mmap", unix.SYS_MMAP, 0, pageSize, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
+		if err != nil {
+			return false, nil // W^X rules, a filter: one call each
+		}
+		defer t.call("munmap", unix.SYS_MUNMAP, c, pageSize)
+		// Written through /proc/PID/mem, which writes a read-only page for
+		// its tracer: the code page is never writable in the process.
+		if _, err := d.mem.WriteAt(policyLoop, int64(c)); err != nil {
+			return false, nil
+		}
+		code = c
 	}
-	defer t.call("munmap", unix.SYS_MUNMAP, code, pageSize)
 	data, err := t.call("mmap", unix.SYS_MMAP, 0, dataLen, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
 	if err != nil {
 		return false, nil
 	}
 	defer t.call("munmap", unix.SYS_MUNMAP, data, dataLen)
-	// Written through /proc/PID/mem, which writes a read-only page for
-	// its tracer: the code page is never writable in the process.
-	if _, err := d.mem.WriteAt(policyLoop, int64(code)); err != nil {
-		return false, nil
-	}
 	table := make([]byte, n*8)
 	for i, r := range regions {
 		binary.LittleEndian.PutUint64(table[8*i:], r.Start)

@@ -62,12 +62,23 @@ func injectPrctlState(t *task, p *prctlState) error {
 
 // futureLocks tells whether the process of t did mlockall(MCL_FUTURE):
 // it maps one inaccessible page, whose VmFlags (lo, lf) are the mm's
-// def_flags, and unmaps it.
+// def_flags, and unmaps it. smaps walks every page table of the process
+// (15 ms a GiB here, in the freeze), so it is read only when the page
+// was locked: the kernel counts a VM_LOCKED mapping in the mm's locked_vm
+// as it maps it (__mmap_complete), which status shows as VmLck, and a
+// frozen process's count changes by nothing else.
 func futureLocks(t *task) (uint8, error) {
 	const page = 4096
+	before, lerr := lockedKB(t.pid)
 	addr, err := t.call("mmap", unix.SYS_MMAP, 0, page, unix.PROT_NONE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE, ^uint64(0), 0)
 	if err != nil {
 		return 0, fmt.Errorf("map a page to tell mlockall(MCL_FUTURE): %w", err)
+	}
+	if after, err := lockedKB(t.pid); lerr == nil && err == nil && after == before {
+		if _, err := t.call("munmap", unix.SYS_MUNMAP, addr, page); err != nil {
+			return 0, fmt.Errorf("unmap the page that told mlockall(MCL_FUTURE): %w", err)
+		}
+		return 0, nil
 	}
 	smaps, rerr := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", t.pid))
 	if _, err := t.call("munmap", unix.SYS_MUNMAP, addr, page); err != nil {
@@ -97,6 +108,21 @@ func futureLocks(t *task) (uint8, error) {
 	return 0, fmt.Errorf("tell mlockall(MCL_FUTURE): the page mapped at %#x is not in smaps", addr)
 }
 
+// lockedKB is the VmLck of pid's status: KiB of its mappings counted as
+// locked.
+func lockedKB(pid int) (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmLck:"); ok {
+			return strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("pid %d: no VmLck in status", pid)
+}
+
 // mapsEnd is the end address of a mapping's first line in maps or smaps.
 func mapsEnd(line string) uint64 {
 	_, rest, _ := strings.Cut(line, "-")
@@ -120,20 +146,22 @@ func (b *builder) restoreFutureLocks(p prctlState) error {
 	return nil
 }
 
-// injectMCEKill asks a thread for its machine-check kill policy; 0:
-// default, else the policy plus one (PR_MCE_KILL_LATE 0, EARLY 1).
-func injectMCEKill(t *task) (int, error) {
-	v, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_MCE_KILL_GET, 0, 0, 0, 0)
-	if err != nil {
-		if errnoOf(err) == unix.EINVAL {
-			return 0, nil
+// mceKillQueued asks a thread for its machine-check kill policy, into
+// *dst: 0: default, else the policy plus one (PR_MCE_KILL_LATE 0, EARLY
+// 1). A call for injectThread's queue, its error given to wrap.
+func mceKillQueued(dst *int, wrap func(error) error) queued {
+	return queued{name: "prctl", nr: unix.SYS_PRCTL, args: []uint64{unix.PR_MCE_KILL_GET, 0, 0, 0, 0}, then: func(v uint64, err error) error {
+		if err != nil {
+			if errnoOf(err) == unix.EINVAL {
+				return nil
+			}
+			return wrap(fmt.Errorf("get machine-check kill policy: %w", err))
 		}
-		return 0, fmt.Errorf("get machine-check kill policy: %w", err)
-	}
-	if v == prMCEKillDefault {
-		return 0, nil
-	}
-	return int(v) + 1, nil
+		if v != prMCEKillDefault {
+			*dst = int(v) + 1
+		}
+		return nil
+	}}
 }
 
 func checkPrctlState(p prctlState) error {

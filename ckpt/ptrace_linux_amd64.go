@@ -50,6 +50,9 @@ func (t *tracer) stop() {
 }
 
 func ptrace(req int, pid int, addr, data uintptr) error {
+	if stopProf.on {
+		defer stopProf.since(ptraceName(req), time.Now())
+	}
 	for {
 		_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(pid), addr, data, 0, 0)
 		if e == unix.EINTR {
@@ -218,6 +221,9 @@ const stopWaitLimit = 60 * time.Second
 // system call stops again within microseconds), then sleeping a little
 // longer each round.
 func waitStopUntil(ctx context.Context, pid int, deadline time.Time) (unix.WaitStatus, error) {
+	if stopProf.on {
+		defer stopProf.since("wait", time.Now())
+	}
 	pause := time.Duration(0)
 	for round := 0; ; round++ {
 		var ws unix.WaitStatus
@@ -245,6 +251,9 @@ func waitStopUntil(ctx context.Context, pid int, deadline time.Time) (unix.WaitS
 			runtime.Gosched()
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 		default:
+			if round == 64 {
+				stopProf.add("wait:slept", 0)
+			}
 			pause = min(max(2*pause, 10*time.Microsecond), 2*time.Millisecond)
 			time.Sleep(pause)
 		}
@@ -309,6 +318,25 @@ func (e *syscallError) Unwrap() error { return e.errno }
 // trap's SIGTRAP is a signal-delivery stop the next resume discards; as
 // a step's, it is not for a task with sysStops.
 func (t *task) run(name string, entry, codeLen uint64, set func(*unix.PtraceRegs)) error {
+	if stopProf.on {
+		defer stopProf.since("run:"+name, time.Now())
+	}
+	if err := t.runStart(entry, set); err != nil {
+		return err
+	}
+	if err := t.runEnd(name, entry, codeLen); err != nil {
+		return err
+	}
+	if t.park {
+		if err := t.parkStop(); err != nil {
+			return fmt.Errorf("inject %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// runStart sets t going in the code at entry, as run does.
+func (t *task) runStart(entry uint64, set func(*unix.PtraceRegs)) error {
 	r := t.orig
 	r.Rip = entry
 	r.Orig_rax = ^uint64(0)
@@ -321,9 +349,12 @@ func (t *task) run(name string, entry, codeLen uint64, set func(*unix.PtraceRegs
 	if err := ptraceSetRegs(t.pid, &r); err != nil {
 		return err
 	}
-	if err := ptraceCont(t.pid, 0); err != nil {
-		return err
-	}
+	return ptraceCont(t.pid, 0)
+}
+
+// runEnd waits for t, set going by runStart, to reach the int3 that ends
+// the code at entry, codeLen bytes; it does not park t.
+func (t *task) runEnd(name string, entry, codeLen uint64) error {
 	for {
 		ws, err := waitStop(t.pid)
 		if err != nil {
@@ -352,16 +383,14 @@ func (t *task) run(name string, entry, codeLen uint64, set func(*unix.PtraceRegs
 	if out.Rip != entry+codeLen {
 		return fmt.Errorf("inject %s: tracee stopped at %#x, not at the end of the code at %#x", name, out.Rip, entry)
 	}
-	if t.park {
-		if err := t.parkStop(); err != nil {
-			return fmt.Errorf("inject %s: %w", name, err)
-		}
-	}
 	return nil
 }
 
 // call runs system call nr with args in the tracee and returns its result.
 func (t *task) call(name string, nr uintptr, args ...uint64) (uint64, error) {
+	if stopProf.on {
+		defer stopProf.since("call:"+name, time.Now())
+	}
 	r := t.orig
 	r.Rip = t.sc
 	r.Rax = uint64(nr)
@@ -451,6 +480,17 @@ func (t *task) call(name string, nr uintptr, args ...uint64) (uint64, error) {
 // done with the thread in a state the kernel alone undoes; only the call
 // itself, microseconds, is not.
 func (t *task) parkStop() error {
+	if stopProf.on {
+		defer stopProf.since("park", time.Now())
+	}
+	if err := t.parkStart(); err != nil {
+		return err
+	}
+	return t.parkEnd()
+}
+
+// parkStart sets t going towards its interrupt stop (parkStop).
+func (t *task) parkStart() error {
 	// The interrupt is pending before the thread is resumed: it stops
 	// in get_signal before it can return to user mode
 	// (do_jobctl_trap), so it never runs an instruction here.
@@ -463,9 +503,12 @@ func (t *task) parkStop() error {
 	if err := ptraceSetSigMask(t.pid, t.ownMask); err != nil {
 		return err
 	}
-	if err := ptraceCont(t.pid, 0); err != nil {
-		return err
-	}
+	return ptraceCont(t.pid, 0)
+}
+
+// parkEnd waits for t, set going by parkStart, to be in its interrupt
+// stop.
+func (t *task) parkEnd() error {
 	ws, err := waitStop(t.pid)
 	if err != nil {
 		return err

@@ -546,6 +546,13 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			r.undoIPC()
 		}
 	}()
+	stopProf.take() // what came before this restore
+	stage := stopProf.stages()
+	defer func() {
+		if p := stopProf.take(); p != "" {
+			r.log.Debug("restore, count/total: " + p)
+		}
+	}()
 	if err := r.openPTYs(); err != nil {
 		return nil, err
 	}
@@ -562,6 +569,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, err
 		}
 	}
+	stage("create")
 	if err := r.createIPC(); err != nil {
 		return nil, err
 	}
@@ -577,6 +585,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, r.fail(p, err)
 		}
 	}
+	stage("build")
 	if err := r.joinGroups(); err != nil {
 		return nil, err
 	}
@@ -620,6 +629,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			}
 		}
 	}
+	stage("signals")
 	giveBack := r.takeTerminal()
 	var stopping []*rproc
 	for i := len(r.procs) - 1; i >= 0; i-- {
@@ -662,6 +672,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 			return nil, r.fail(p, err)
 		}
 	}
+	stage("finish")
 	if r.lazy != nil {
 		r.lazy.seal(r.created)
 	}

@@ -212,35 +212,39 @@ func seccompFilters(tid int) ([]seccompFilter, error) {
 	return out, nil
 }
 
-// injectSecurity asks the thread of t for what /proc does not show: its
-// securebits, and for the main thread the process's dumpable flag.
-func (d *dumper) injectSecurity(t *task, tid int) error {
+// securityQueue asks thread tid for what /proc does not show: its
+// securebits, and for the main thread the process's dumpable flag (calls
+// for injectThread's queue).
+func (d *dumper) securityQueue(tid int) []queued {
 	s := d.meta.Security
 	if s == nil {
 		return nil
 	}
+	var q []queued
 	for i := range s.Threads {
 		th := &s.Threads[i]
 		if th.TID != tid {
 			continue
 		}
-		bits, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_GET_SECUREBITS)
-		if err != nil {
-			return fmt.Errorf("%s(%d): get securebits (tid %d): %w", d.comm, d.pid, tid, err)
-		}
-		th.Securebits = bits
+		q = append(q, queued{name: "prctl", nr: unix.SYS_PRCTL, args: []uint64{unix.PR_GET_SECUREBITS}, then: func(bits uint64, err error) error {
+			if err != nil {
+				return fmt.Errorf("%s(%d): get securebits (tid %d): %w", d.comm, d.pid, tid, err)
+			}
+			th.Securebits = bits
+			return nil
+		}})
 	}
-	if err := d.probeLandlock(t, tid); err != nil {
-		return err
-	}
+	q = append(q, d.landlockProbe(tid)...)
 	if tid == d.pid {
-		dump, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_GET_DUMPABLE)
-		if err != nil {
-			return fmt.Errorf("%s(%d): get dumpable: %w", d.comm, d.pid, err)
-		}
-		s.Dumpable = int(dump)
+		q = append(q, queued{name: "prctl", nr: unix.SYS_PRCTL, args: []uint64{unix.PR_GET_DUMPABLE}, then: func(dump uint64, err error) error {
+			if err != nil {
+				return fmt.Errorf("%s(%d): get dumpable: %w", d.comm, d.pid, err)
+			}
+			s.Dumpable = int(dump)
+			return nil
+		}})
 	}
-	return nil
+	return q
 }
 
 // lastCap is the highest capability this kernel knows.
@@ -629,7 +633,7 @@ func checkOpened(fd int, f fileDesc, uid int) error {
 	return nil
 }
 
-// probeLandlock refuses a thread confined by a landlock ruleset
+// landlockProbe refuses a thread confined by a landlock ruleset
 // (landlock_restrict_self): the kernel shows its rules nowhere (no /proc
 // file, no getter), so the restore could not confine it again. Landlock
 // lets a confined thread ptrace-read only processes inside its own
@@ -639,7 +643,7 @@ func checkOpened(fd int, f fileDesc, uid int) error {
 // CAP_SYS_PTRACE, or the same ids as this process and a dumpable one),
 // and sees the checkpointer's pid (same PID namespace). Elsewhere the
 // question is not asked: a landlocked thread there is not found.
-func (d *dumper) probeLandlock(t *task, tid int) error {
+func (d *dumper) landlockProbe(tid int) []queued {
 	s := d.meta.Security
 	if s == nil || d.meta.NSPID != 0 {
 		return nil
@@ -674,10 +678,11 @@ func (d *dumper) probeLandlock(t *task, tid int) error {
 	if capEff&(1<<unix.CAP_SYS_PTRACE) == 0 && !sameIDs {
 		return nil
 	}
-	_, err := t.call("kcmp", unix.SYS_KCMP, uint64(d.pid), uint64(os.Getpid()), kcmpVM, 0, 0)
-	if errnoOf(err) == unix.EPERM {
-		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(
-			"tid %d is confined by a landlock ruleset (landlock_restrict_self; or another security module forbids it to ptrace-read the checkpointer): its rules cannot be read, and a restore would not confine it", tid)}
-	}
-	return nil
+	return []queued{{name: "kcmp", nr: unix.SYS_KCMP, args: []uint64{uint64(d.pid), uint64(os.Getpid()), kcmpVM, 0, 0}, then: func(_ uint64, err error) error {
+		if errnoOf(err) == unix.EPERM {
+			return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(
+				"tid %d is confined by a landlock ruleset (landlock_restrict_self; or another security module forbids it to ptrace-read the checkpointer): its rules cannot be read, and a restore would not confine it", tid)}
+		}
+		return nil
+	}}}
 }

@@ -79,22 +79,40 @@ func (b *builder) resumeSleeps() error {
 		// kernel). Its sleeps return EINTR, as after any signal.
 		return nil
 	}
+	// Every sleeping thread is set going in its call first, then each is
+	// interrupted and collected: thread after thread, the round trips
+	// and the waits for each to fall asleep added up (100 ms for 64
+	// threads here). Each thread's remaining time has its own place in
+	// the scratch area: the kernel reads it as the call begins.
+	var going []int
+	var firstErr error
 	for i, t := range b.tasks {
 		s := a.Threads[i].Sleep
 		if s == nil {
 			continue
 		}
 		if !restartable[s.NR] {
-			return &ImageError{Path: b.p.img.Path, Err: fmt.Errorf("%w: tid %d sleeps in system call %d", ErrCorrupt, a.Threads[i].TID, s.NR)}
+			firstErr = &ImageError{Path: b.p.img.Path, Err: fmt.Errorf("%w: tid %d sleeps in system call %d", ErrCorrupt, a.Threads[i].TID, s.NR)}
+			break
+		}
+		const slots = (scratchSize - scratchData) / 16
+		if i > 0 && i%slots == 0 {
+			// No place of its own left: the threads set going so far
+			// are collected before their places are used again.
+			if err := b.endSleeps(going); err != nil {
+				return err
+			}
+			going = going[:0]
 		}
 		args := s.Args
 		if s.Left != nil {
 			buf := make([]byte, 16)
 			binary.LittleEndian.PutUint64(buf, uint64(s.Left[0]))
 			binary.LittleEndian.PutUint64(buf[8:], uint64(s.Left[1]))
-			addr, err := b.put(scratchData, buf)
+			addr, err := b.put(scratchData+16*uint64(i%slots), buf)
 			if err != nil {
-				return err
+				firstErr = err
+				break
 			}
 			if s.NR == unix.SYS_NANOSLEEP {
 				args[0] = addr
@@ -103,35 +121,68 @@ func (b *builder) resumeSleeps() error {
 				args[1] &^= timerAbstime
 			}
 		}
-		ret, done, err := t.callInterrupted(b.pid, s.NR, args)
-		if err != nil {
-			return fmt.Errorf("tid %d: resume interrupted system call %d: %w", a.Threads[i].TID, s.NR, err)
+		if err := t.callInterruptedStart(s.NR, args); err != nil {
+			firstErr = fmt.Errorf("tid %d: resume interrupted system call %d: %w", a.Threads[i].TID, s.NR, err)
+			break
 		}
-		if done {
+		going = append(going, i)
+	}
+	// Those set going are collected even after an error: none is left
+	// in an injected call.
+	if err := b.endSleeps(going); err != nil && firstErr == nil {
+		firstErr = err
+	}
+	return firstErr
+}
+
+// endSleeps interrupts and collects the call of each thread of going
+// (indexes of b.tasks) set going by callInterruptedStart; it returns the
+// first error.
+func (b *builder) endSleeps(going []int) error {
+	a := b.p.meta.Attrs
+	calls := make([]*sleepCall, len(going))
+	for k, i := range going {
+		calls[k] = &sleepCall{t: b.tasks[i]}
+	}
+	pollSleeps(b.pid, calls)
+	var firstErr error
+	for k, i := range going {
+		c := calls[k]
+		if c.err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("tid %d: resume interrupted system call %d: %w", a.Threads[i].TID, a.Threads[i].Sleep.NR, c.err)
+			}
+			continue
+		}
+		if c.done {
 			if b.sleepDone == nil {
 				b.sleepDone = map[int]uint64{}
 			}
-			b.sleepDone[i] = ret
+			b.sleepDone[i] = c.ret
 		}
 	}
-	return nil
+	return firstErr
 }
 
-// callInterrupted runs system call nr in the thread of process tgid
-// between syscall stops (PTRACE_SYSCALL: no signal is generated) and,
+// callInterruptedStart and pollSleeps run system call nr in the
+// thread of process tgid between syscall stops (PTRACE_SYSCALL: no signal is generated) and,
 // once the thread sleeps in it, interrupts it with a SIGTRAP of ours
 // (tgkill: the restored tasks are traced by PTRACE_TRACEME, which
 // PTRACE_INTERRUPT does not take), the one signal its injection mask
 // lets through, so that it returns ERESTART_RESTARTBLOCK with its restart
 // block set. The thread is left in that signal's stop, which the tracer
 // swallows, before the kernel's restart fixup. done reports that the call
-// returned by itself first, with ret.
-func (t *task) callInterrupted(tgid, nr int, args [6]uint64) (ret uint64, done bool, err error) {
+// (sleepCall.done) returned by itself first, with ret.
+//
+// callInterruptedStart sets the call going, up to the thread's entering
+// it; pollSleeps does the rest, for several threads' calls under way at
+// once.
+func (t *task) callInterruptedStart(nr int, args [6]uint64) error {
 	r := t.orig
 	r.Rip, r.Rax, r.Orig_rax = t.sc, uint64(nr), ^uint64(0)
 	r.Rdi, r.Rsi, r.Rdx, r.R10, r.R8, r.R9 = args[0], args[1], args[2], args[3], args[4], args[5]
 	if err := ptraceSetRegs(t.pid, &r); err != nil {
-		return 0, false, err
+		return err
 	}
 	syscallStop := func() error {
 		if err := ptrace(unix.PTRACE_SYSCALL, t.pid, 0, 0); err != nil {
@@ -140,55 +191,100 @@ func (t *task) callInterrupted(tgid, nr int, args [6]uint64) (ret uint64, done b
 		return nil
 	}
 	if err := syscallStop(); err != nil {
-		return 0, false, err
+		return err
 	}
 	if ws, err := waitStop(t.pid); err != nil {
-		return 0, false, err
+		return err
 	} else if ws.StopSignal() != unix.SIGTRAP || ws.TrapCause() != 0 {
-		return 0, false, fmt.Errorf("unexpected stop %#x before the call", int(ws))
+		return fmt.Errorf("unexpected stop %#x before the call", int(ws))
 	}
-	if err := syscallStop(); err != nil {
-		return 0, false, err
+	return syscallStop()
+}
+
+// sleepCall is one thread's call set going by callInterruptedStart, as
+// endSleeps polls it.
+type sleepCall struct {
+	t           *task
+	interrupted bool // the SIGTRAP that interrupts it was sent
+	over        bool // collected (or failed)
+	ret         uint64
+	done        bool // it returned by itself, with ret
+	err         error
+}
+
+// poll is one look of endSleeps at c, a call of a thread of process tgid:
+// it collects the call if it stopped, else interrupts it once the thread
+// sleeps in it.
+func (c *sleepCall) poll(tgid int) {
+	t := c.t
+	var ws unix.WaitStatus
+	got, err := unix.Wait4(t.pid, &ws, unix.WALL|unix.WNOHANG, nil)
+	if err != nil && err != unix.EINTR {
+		c.over, c.err = true, os.NewSyscallError("wait4", err)
+		return
 	}
+	if got == t.pid {
+		c.over = true
+		if ws.Exited() || ws.Signaled() {
+			c.err = &ExitedError{PID: t.pid, Status: ws}
+			return
+		}
+		if ws.StopSignal() != unix.SIGTRAP || ws.TrapCause() != 0 {
+			c.err = fmt.Errorf("unexpected stop %#x in the call", int(ws))
+			return
+		}
+		out, err := ptraceGetRegs(t.pid)
+		if err != nil {
+			c.err = err
+			return
+		}
+		if c.interrupted {
+			// The signal's stop comes on the way back to user mode,
+			// before any restart fixup.
+			if err := waitTrapStop(t.pid); err != nil {
+				c.err = err
+				return
+			}
+		}
+		if int64(out.Rax) != -erestartRestartBlk {
+			c.ret, c.done = out.Rax, true
+		}
+		return
+	}
+	if !c.interrupted && sleeping(t.pid) {
+		if err := unix.Tgkill(tgid, t.pid, unix.SIGTRAP); err != nil {
+			c.over, c.err = true, os.NewSyscallError("tgkill", err)
+			return
+		}
+		c.interrupted = true
+	}
+}
+
+// pollSleeps polls every call of calls (callInterruptedStart's, in the
+// threads of process tgid) until each is collected, all in one loop: a
+// thread is interrupted as soon as it sleeps, whatever the others do.
+func pollSleeps(tgid int, calls []*sleepCall) {
 	deadline := time.Now().Add(stopWaitLimit)
-	interrupted := false
 	for {
-		var ws unix.WaitStatus
-		got, err := unix.Wait4(t.pid, &ws, unix.WALL|unix.WNOHANG, nil)
-		if err != nil && err != unix.EINTR {
-			return 0, false, os.NewSyscallError("wait4", err)
+		left := 0
+		for _, c := range calls {
+			if !c.over {
+				c.poll(tgid)
+			}
+			if !c.over {
+				left++
+			}
 		}
-		if got == t.pid {
-			if ws.Exited() || ws.Signaled() {
-				return 0, false, &ExitedError{PID: t.pid, Status: ws}
-			}
-			if ws.StopSignal() != unix.SIGTRAP || ws.TrapCause() != 0 {
-				return 0, false, fmt.Errorf("unexpected stop %#x in the call", int(ws))
-			}
-			out, err := ptraceGetRegs(t.pid)
-			if err != nil {
-				return 0, false, err
-			}
-			if interrupted {
-				// The signal's stop comes on the way back to user mode,
-				// before any restart fixup.
-				if err := waitTrapStop(t.pid); err != nil {
-					return 0, false, err
-				}
-			}
-			if int64(out.Rax) == -erestartRestartBlk {
-				return 0, false, nil
-			}
-			return out.Rax, true, nil
-		}
-		if !interrupted && sleeping(t.pid) {
-			if err := unix.Tgkill(tgid, t.pid, unix.SIGTRAP); err != nil {
-				return 0, false, os.NewSyscallError("tgkill", err)
-			}
-			interrupted = true
+		if left == 0 {
+			return
 		}
 		if time.Now().After(deadline) {
-			return 0, false, &StopTimeoutError{PID: t.pid}
+			for _, c := range calls {
+				if !c.over {
+					c.over, c.err = true, &StopTimeoutError{PID: c.t.pid}
+				}
+			}
+			return
 		}
 		time.Sleep(100 * time.Microsecond)
 	}

@@ -58,27 +58,32 @@ func collectThreadExtras(tid int, x *threadExtras) error {
 	return nil
 }
 
-// injectThreadExtras asks thread t for its timer slack and TSC mode.
-func injectThreadExtras(t *task, x *threadExtras, scratch uint64, read func(int) ([]byte, error)) error {
-	slack, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_GET_TIMERSLACK)
-	if err != nil {
-		return fmt.Errorf("get timer slack: %w", err)
-	}
-	x.TimerSlack = slack
-	if _, err := t.call("prctl", unix.SYS_PRCTL, unix.PR_GET_TSC, scratch); err != nil {
-		if errnoOf(err) == unix.EINVAL {
-			return nil // not on this architecture
+// threadExtrasQueue asks a thread for its timer slack and TSC mode (the
+// mode at tsc in the scratch page): calls for injectThread's queue, their
+// errors given to wrap.
+func (d *dumper) threadExtrasQueue(x *threadExtras, tsc uint64, wrap func(error) error) []queued {
+	return []queued{{name: "prctl", nr: unix.SYS_PRCTL, args: []uint64{unix.PR_GET_TIMERSLACK}, then: func(slack uint64, err error) error {
+		if err != nil {
+			return wrap(fmt.Errorf("get timer slack: %w", err))
 		}
-		return fmt.Errorf("get TSC mode: %w", err)
-	}
-	b, err := read(4)
-	if err != nil {
-		return err
-	}
-	if v := int(int32(binary.LittleEndian.Uint32(b))); v == prTSCSigsegv {
-		x.TSC = v
-	}
-	return nil
+		x.TimerSlack = slack
+		return nil
+	}}, {name: "prctl", nr: unix.SYS_PRCTL, args: []uint64{unix.PR_GET_TSC, tsc}, then: func(_ uint64, err error) error {
+		if err != nil {
+			if errnoOf(err) == unix.EINVAL {
+				return nil // not on this architecture
+			}
+			return wrap(fmt.Errorf("get TSC mode: %w", err))
+		}
+		b, err := d.readScratch(tsc, 4)
+		if err != nil {
+			return err
+		}
+		if v := int(int32(binary.LittleEndian.Uint32(b))); v == prTSCSigsegv {
+			x.TSC = v
+		}
+		return nil
+	}}}
 }
 
 // checkThreadExtras refuses values the engine would not have written.

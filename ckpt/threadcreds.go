@@ -66,20 +66,6 @@ func checkThreadCreds(m *imageMeta, owner func(c creds) error) error {
 	return nil
 }
 
-// injectThreadPersonality asks a thread other than the main one for its
-// personality (per task), kept when it is not the process's.
-func (d *dumper) injectThreadPersonality(t *task, th *thread) error {
-	if th.TID == d.pid {
-		return nil
-	}
-	pers, err := t.call("personality", unix.SYS_PERSONALITY, 0xffffffff)
-	if err != nil {
-		return fmt.Errorf("%s(%d): personality (tid %d): %w", d.comm, d.pid, th.TID, err)
-	}
-	th.Personality = &pers
-	return nil
-}
-
 // restoreThreadPersonality gives the current injection thread its own
 // personality when it is not the one it inherited from the main thread.
 func (b *builder) restoreThreadPersonality(th thread) error {

@@ -73,6 +73,42 @@ func (d *dumper) learnThreadOverruns(t *task, tid int, scratch uint64) error {
 	return nil
 }
 
+// learnOtherThreadsOverruns does learnThreadOverruns for every thread but
+// the main one (t) that a timer aims at, one after the other (the threads
+// were asked the rest at once, injectOtherThreads).
+func (d *dumper) learnOtherThreadsOverruns(t *task, scratch uint64) error {
+	timers, err := readTimers(d.pid)
+	if err != nil {
+		return fmt.Errorf("%s(%d): timers: %w", d.comm, d.pid, err)
+	}
+	aimed := map[int]bool{}
+	for _, pt := range timers {
+		if pt.Notify&sigevThreadID != 0 {
+			aimed[pt.TID] = true
+		}
+	}
+	m := &d.meta
+	for i := 1; i < len(m.Threads); i++ {
+		th := &m.Threads[i]
+		if !aimed[th.TID] {
+			continue
+		}
+		tt := &task{pid: th.TID, orig: d.tregs[i], sc: t.sc, sysStops: t.sysStops}
+		inj := injectMask(d.pid, th.TID)
+		tt.parkBetweenCalls(th.SigMask, inj)
+		err := ptraceSetSigMask(th.TID, inj)
+		if err == nil {
+			err = d.learnThreadOverruns(tt, th.TID, scratch)
+		}
+		ptraceSetRegs(th.TID, &d.tregs[i])
+		ptraceSetSigMask(th.TID, th.SigMask)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // learnOverrun fills pt.Overrun for a timer whose signal the restore
 // leaves to the timer (timerPendingAgain), where it can (see above),
 // through t, the injection task of thread tid (whose queue, and the
