@@ -112,7 +112,7 @@ func Checkpoint(ctx context.Context, pid int, opts CheckpointOptions) (*Checkpoi
 		return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1, Msg: "a process cannot checkpoint itself"}
 	}
 	if st.State == 'Z' || st.State == 'X' {
-		if n := liveThreads(pid); n > 0 {
+		if n := exitSettled(pid); n > 0 {
 			return nil, leaderExited(st.Comm, pid, n)
 		}
 		return nil, &UncheckpointableError{Comm: st.Comm, PID: pid, FD: -1, Msg: "process is a zombie"}
@@ -314,6 +314,15 @@ func (d *dumper) waitFrozen(tid int) error {
 			return d.suspendSUD(tid)
 		}
 		if err := ptraceCont(tid, ws.StopSignal()); err != nil {
+			return err
+		}
+		// Interrupted again: a signal-delivery stop right after the
+		// seize ('t') was taken for a group-stop by
+		// interruptUnlessStopped, which asked no interrupt, and the task
+		// would run on (a parent of exiting children, stopped by each
+		// SIGCHLD, until stopWaitLimit). The interrupt is a flag: one
+		// asked already still traps once.
+		if err := ptraceInterrupt(tid); err != nil {
 			return err
 		}
 	}
@@ -1252,6 +1261,74 @@ func liveThreads(pid int) int {
 		}
 	}
 	return n
+}
+
+// Bounds of exitSettled's wait: a little for any process whose main
+// thread is dead and others alive, longer while they are marked exiting.
+const (
+	exitSettleAny     = 100 * time.Millisecond
+	exitSettleExiting = 2 * time.Second
+)
+
+// exitSettled returns the live threads of pid, whose main thread has
+// exited, once they have had the time to end: a process in exit_group (a
+// pool worker that returns from main while its threads run) is seen for
+// a moment with a zombie leader and threads not gone yet, and is a zombie
+// (checkpointed as one) a moment later. A leader that called pthread_exit
+// keeps its threads: the wait ends at exitSettleAny with them.
+func exitSettled(pid int) int {
+	start := time.Now()
+	for {
+		n, exiting := liveThreads(pid), threadsExiting(pid)
+		waited := time.Since(start)
+		if n == 0 || waited >= exitSettleExiting || waited >= exitSettleAny && !exiting {
+			return n
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// threadsExiting reports whether a live thread of pid is on its way out:
+// PF_EXITING, or the SIGKILL exit_group sends every thread pending.
+func threadsExiting(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return false
+	}
+	for _, task := range tasks {
+		tid, err := strconv.Atoi(task.Name())
+		if err != nil {
+			continue
+		}
+		st, err := readStat(tid)
+		if err != nil || st.State == 'Z' || st.State == 'X' {
+			continue
+		}
+		if st.Flags&pfExiting != 0 || killPending(tid) {
+			return true
+		}
+	}
+	return false
+}
+
+// killPending reports whether SIGKILL is pending for thread tid.
+func killPending(tid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
+	if err != nil {
+		return false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		v, ok := strings.CutPrefix(line, "SigPnd:")
+		if !ok {
+			v, ok = strings.CutPrefix(line, "ShdPnd:")
+		}
+		if ok {
+			if mask, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64); err == nil && mask&(1<<(unix.SIGKILL-1)) != 0 {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // leaderExited refuses a process whose main thread has exited while n

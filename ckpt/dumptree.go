@@ -404,7 +404,7 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 	d := &dumper{pid: pid, comm: st.Comm, stat: st, opts: t.opts, log: t.log, parent: parent, tree: t}
 	added := false
 	if st.State == 'Z' || st.State == 'X' {
-		if n := liveThreads(pid); n > 0 {
+		if n := exitSettled(pid); n > 0 {
 			return nil, leaderExited(st.Comm, pid, n)
 		}
 		d.zombie = true
@@ -423,7 +423,7 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 			if errors.Is(err, unix.ESRCH) || errors.Is(err, unix.EPERM) {
 				// It became a zombie between the two looks.
 				if st2, err2 := readStat(pid); err2 == nil && (st2.State == 'Z' || st2.State == 'X') {
-					if n := liveThreads(pid); n > 0 {
+					if n := exitSettled(pid); n > 0 {
 						return nil, leaderExited(st.Comm, pid, n)
 					}
 					d.stat, d.zombie = st2, true

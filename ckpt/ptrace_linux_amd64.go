@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 	"syscall"
 	"time"
 	"unsafe"
@@ -231,6 +232,11 @@ func waitStopUntil(ctx context.Context, pid int, deadline time.Time) (unix.WaitS
 		if err == unix.EINTR {
 			continue
 		}
+		if err == unix.ECHILD && exitedTask(pid) {
+			// Reaped meanwhile (a thread of a group that ended, reaped
+			// by reapGroupThreads while its leader was waited for).
+			return ws, &ExitedError{PID: pid, Status: ws}
+		}
 		if err != nil {
 			return ws, os.NewSyscallError("wait4", err)
 		}
@@ -239,6 +245,9 @@ func waitStopUntil(ctx context.Context, pid int, deadline time.Time) (unix.WaitS
 				return ws, &ExitedError{PID: pid, Status: ws}
 			}
 			return ws, nil
+		}
+		if round >= 64 && round%16 == 0 {
+			reapGroupThreads(pid)
 		}
 		if err := ctx.Err(); err != nil {
 			return ws, fmt.Errorf("wait for pid %d to stop: %w", pid, err)
@@ -258,6 +267,35 @@ func waitStopUntil(ctx context.Context, pid int, deadline time.Time) (unix.WaitS
 			time.Sleep(pause)
 		}
 	}
+}
+
+// reapGroupThreads reaps the ended threads of pid when pid is a thread
+// group's leader that has ended (a zombie) but whose end is not reported
+// yet: the kernel reports it to its tracer only once the other threads
+// are gone, and those, traced too, wait as zombies for the tracer to reap
+// them. Without it, a process that ended (exit_group) while the freeze
+// stopped it would be waited for until stopWaitLimit.
+func reapGroupThreads(pid int) {
+	st, err := readStat(pid)
+	if err != nil || st.State != 'Z' && st.State != 'X' {
+		return
+	}
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil {
+		return
+	}
+	for _, task := range tasks {
+		if tid, err := strconv.Atoi(task.Name()); err == nil && tid != pid {
+			var ws unix.WaitStatus
+			unix.Wait4(tid, &ws, unix.WALL|unix.WNOHANG, nil)
+		}
+	}
+}
+
+// exitedTask reports whether task pid has ended: gone, or a zombie.
+func exitedTask(pid int) bool {
+	st, err := readStat(pid)
+	return err != nil || st.State == 'Z' || st.State == 'X'
 }
 
 // ExitedError reports that a traced process ended while the engine worked on
