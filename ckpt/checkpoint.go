@@ -490,7 +490,13 @@ func (d *dumper) collect() error {
 	}
 	stopProf.since("st:inject", ts)
 	defer stopProf.since("st:files", stopProf.start())
-	return d.collectFiles()
+	if err := d.collectFiles(); err != nil {
+		return err
+	}
+	if err := d.recordMountNS(); err != nil { // mountns.go
+		return err
+	}
+	return d.checkMounts()
 }
 
 // injectScratch: bytes of withInjection's scratch area; the answers of

@@ -112,6 +112,10 @@ type imageMeta struct {
 	Security *secState `json:"security,omitempty"`
 	// IPC: the SysV objects of the tree, in the root's image (sysvipc.go).
 	IPC *sysvIPC `json:"ipc,omitempty"`
+	// MountNS: the process was in a mount namespace other than its
+	// parent's (the root: than the checkpointer's); nil: its parent's
+	// (mountns.go).
+	MountNS *mountNS `json:"mount_ns,omitempty"`
 	// SemUndo: the process's SEM_UNDO adjustments (semundo.go).
 	SemUndo []semUndo `json:"sem_undo,omitempty"`
 	// Attrs: loginuid, oom_score_adj, scheduling, parent-death signal...

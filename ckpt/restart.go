@@ -781,6 +781,9 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 			return r.fail(p, fmt.Errorf("setpgrp to %d: %w", m.PGID, err))
 		}
 	}
+	if err := r.restoreMountNS(p); err != nil { // mountns.go
+		return err
+	}
 	for _, c := range p.children {
 		if c.cow.heir {
 			continue // cloned once p's memory is built (cloneHeirs)
