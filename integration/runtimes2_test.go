@@ -28,7 +28,7 @@ package integration
 //   - ring.erl: Erlang/OTP with 4 scheduler threads, a ring of processes,
 //     ETS, timers and a gen_tcp connection to its own listener
 //     (erlang-base);
-//   - mat.R: R's matrix products, solve and QR (r-base-core; its BLAS);
+//   - mat.R: R's matrix products, solve and QR (r-base-core; its BLAS), with forked parallel::mclapply workers each step;
 //   - wal.py: SQLite in WAL mode written across the checkpoint: its -wal
 //     log and -shm index (a shared mapping of a file), its POSIX locks;
 //   - h5.py: HDF5 through h5py, the file kept open across the checkpoint;
