@@ -118,20 +118,34 @@ func (d *dumper) checkMounts() error {
 	}
 	// A /proc the restart mounts again for the PID namespace it makes.
 	procAgain := d.meta.NSPID != 0
-	check := func(fd int, what, link string) error {
+	// onOwnMount says why the file a /proc magic link leads to cannot
+	// be found again, or "".
+	onOwnMount := func(what, link string) string {
 		id, ok := mountIDOf(link)
 		if !ok {
-			return nil
+			return ""
 		}
 		m, ok := theirs[id]
 		if !ok || have[m.key()] || procAgain && m.fstype == "proc" && m.point == "/proc" {
+			return ""
+		}
+		return fmt.Sprintf(": %s is on a mount of its own mount namespace (%s on %s): the restart, in another mount namespace, would not find it or would open another file of that name",
+			what, m.fstype, unescapeMount(m.point))
+	}
+	// Not a descriptor: with Force, the restart looks the path up as it is.
+	refuse := func(msg string) error {
+		if msg == "" {
 			return nil
 		}
-		return d.uncheckpointable(fd, fmt.Sprintf(": %s is on a mount of its own mount namespace (%s on %s): the restart, in another mount namespace, would not find it or would open another file of that name",
-			what, m.fstype, unescapeMount(m.point)))
+		e := &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: msg}
+		if !d.opts.Force {
+			return e
+		}
+		d.warn("%v (forced: the restart looks it up in its own mount namespace)", e)
+		return nil
 	}
 	for _, c := range []struct{ what, name string }{{"its working directory", "cwd"}, {"its program", "exe"}} {
-		if err := check(-1, c.what+" "+d.procLink(c.name), fmt.Sprintf("/proc/%d/%s", d.pid, c.name)); err != nil {
+		if err := refuse(onOwnMount(c.what+" "+d.procLink(c.name), fmt.Sprintf("/proc/%d/%s", d.pid, c.name))); err != nil {
 			return err
 		}
 	}
@@ -142,16 +156,22 @@ func (d *dumper) checkMounts() error {
 		default:
 			continue
 		}
-		if err := check(f.FD, strings.TrimSuffix(f.Path, " (deleted)"), fmt.Sprintf("/proc/%d/fd/%d", d.pid, f.FD)); err != nil {
+		msg := onOwnMount(strings.TrimSuffix(f.Path, " (deleted)"), fmt.Sprintf("/proc/%d/fd/%d", d.pid, f.FD))
+		if msg == "" {
+			continue
+		}
+		if err := d.uncheckpointable(f.FD, msg); err != nil {
 			return err
 		}
+		// Forced: restored closed, as the warning says.
+		f.Kind, f.Reason = fdClosed, msg
 	}
 	for _, r := range d.meta.Regions {
 		if r.File == nil || (r.Kind != regionFile && r.Kind != regionShared) {
 			continue
 		}
 		link := fmt.Sprintf("/proc/%d/map_files/%x-%x", d.pid, r.Start, r.End)
-		if err := check(-1, "its mapped file "+r.File.Path, link); err != nil {
+		if err := refuse(onOwnMount("its mapped file "+r.File.Path, link)); err != nil {
 			return err
 		}
 	}
