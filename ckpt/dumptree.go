@@ -28,7 +28,8 @@ type dumpTree struct {
 	rootPath string
 	rootFile string
 
-	procs    []*dumper // parents before children
+	procs    []*dumper   // parents before children
+	mounts   mountTables // the mount tables read by checkMounts (mountns.go)
 	frozenAt time.Time
 	ctx      context.Context // bounds the waits of the freeze
 

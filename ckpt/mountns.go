@@ -72,6 +72,44 @@ func readMountInfo(pid int) (map[int]mountEntry, error) {
 	return mounts, nil
 }
 
+// mountTables keeps, for the checkpoint of a tree, the mount table of
+// each mount namespace met (by its inode: the members of a batch job all
+// share one) and the keys of ours, so that each is read once in the
+// freeze.
+type mountTables struct {
+	ours map[string]bool
+	by   map[uint64]map[int]mountEntry
+}
+
+// get returns pid's mount table by mount ID (nil if pid is gone) and the
+// set of mountEntry keys of ours.
+func (t *mountTables) get(pid int) (map[int]mountEntry, map[string]bool, error) {
+	if t.ours == nil {
+		ours, err := readMountInfo(0)
+		if err != nil {
+			return nil, nil, fmt.Errorf("mountinfo: %w", err)
+		}
+		t.ours = map[string]bool{}
+		for _, m := range ours {
+			t.ours[m.key()] = true
+		}
+		t.by = map[uint64]map[int]mountEntry{}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/mnt", pid), &st); err != nil {
+		return nil, t.ours, nil
+	}
+	if m, ok := t.by[st.Ino]; ok {
+		return m, t.ours, nil
+	}
+	m, err := readMountInfo(pid)
+	if err != nil {
+		return nil, t.ours, nil
+	}
+	t.by[st.Ino] = m
+	return m, t.ours, nil
+}
+
 // sameNS says whether pid is in the checkpointer's namespace of kind
 // (a name of /proc/PID/ns); a kernel without it counts as the same.
 func sameNS(pid int, kind string) bool {
@@ -104,17 +142,16 @@ func (d *dumper) checkMounts() error {
 		// checked on its own).
 		return nil
 	}
-	theirs, err := readMountInfo(d.pid)
+	tables := &mountTables{}
+	if d.tree != nil {
+		tables = &d.tree.mounts
+	}
+	theirs, have, err := tables.get(d.pid)
 	if err != nil {
+		return err
+	}
+	if theirs == nil {
 		return nil // gone: the seize says
-	}
-	ours, err := readMountInfo(0)
-	if err != nil {
-		return fmt.Errorf("mountinfo: %w", err)
-	}
-	have := map[string]bool{}
-	for _, m := range ours {
-		have[m.key()] = true
 	}
 	// A /proc the restart mounts again for the PID namespace it makes.
 	procAgain := d.meta.NSPID != 0
