@@ -42,7 +42,7 @@ func (m mountEntry) key() string { return m.dev + " " + m.root + " " + m.point }
 
 // readMountInfo parses /proc/PID/mountinfo (pid 0: ours) by mount ID.
 func readMountInfo(pid int) (map[int]mountEntry, error) {
-	path := "/proc/self/mountinfo"
+	path := "/proc/thread-self/mountinfo"
 	if pid != 0 {
 		path = fmt.Sprintf("/proc/%d/mountinfo", pid)
 	}
@@ -114,7 +114,7 @@ func (t *mountTables) get(pid int) (map[int]mountEntry, map[string]bool, error) 
 // (a name of /proc/PID/ns); a kernel without it counts as the same.
 func sameNS(pid int, kind string) bool {
 	var st, self unix.Stat_t
-	if unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), &st) != nil || unix.Stat("/proc/self/ns/"+kind, &self) != nil {
+	if unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", pid, kind), &st) != nil || unix.Stat("/proc/thread-self/ns/"+kind, &self) != nil {
 		return true
 	}
 	return st.Ino == self.Ino && st.Dev == self.Dev
@@ -226,7 +226,7 @@ type mountNS struct {
 // recordMountNS sets d.meta.MountNS when d's mount namespace is not its
 // parent's (the root's: not ours).
 func (d *dumper) recordMountNS() error {
-	ref := "/proc/self/ns/mnt"
+	ref := "/proc/thread-self/ns/mnt"
 	if d.parent != nil {
 		ref = fmt.Sprintf("/proc/%d/ns/mnt", d.parent.pid)
 	}

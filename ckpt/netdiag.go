@@ -37,7 +37,7 @@ type nsDiag struct {
 
 // netNSIno returns the inode of the network namespace of pid (0: self).
 func netNSIno(pid int) (uint64, error) {
-	path := "/proc/self/ns/net"
+	path := "/proc/thread-self/ns/net"
 	if pid > 0 {
 		path = fmt.Sprintf("/proc/%d/ns/net", pid)
 	}

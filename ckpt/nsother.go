@@ -24,7 +24,7 @@ var refusedNS = []struct{ file, what string }{
 func (d *dumper) checkNamespaces() error {
 	for _, ns := range refusedNS {
 		var st, self unix.Stat_t
-		if unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", d.pid, ns.file), &st) != nil || unix.Stat("/proc/self/ns/"+ns.file, &self) != nil {
+		if unix.Stat(fmt.Sprintf("/proc/%d/ns/%s", d.pid, ns.file), &st) != nil || unix.Stat("/proc/thread-self/ns/"+ns.file, &self) != nil {
 			continue // no such namespace in this kernel
 		}
 		if st.Ino != self.Ino || st.Dev != self.Dev {

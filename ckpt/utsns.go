@@ -31,7 +31,7 @@ func readUTS(pid int) (*utsState, error) {
 	if err := unix.Stat(path, &st); err != nil {
 		return nil, err
 	}
-	if err := unix.Stat("/proc/self/ns/uts", &self); err != nil {
+	if err := unix.Stat("/proc/thread-self/ns/uts", &self); err != nil {
 		return nil, err
 	}
 	if st.Ino == self.Ino && st.Dev == self.Dev {
