@@ -252,11 +252,6 @@ func (b *builder) build() error {
 		return err
 	}
 	stage("b:procstate")
-	if p == r.root && m.NSPID == 1 {
-		if err := b.mountProc(); err != nil {
-			return err
-		}
-	}
 	if err := b.restoreRoot(); err != nil {
 		return err
 	}

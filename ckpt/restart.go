@@ -781,6 +781,13 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 			return r.fail(p, fmt.Errorf("setpgrp to %d: %w", m.PGID, err))
 		}
 	}
+	if p == r.root && m.NSPID == 1 {
+		// The /proc of its new PID namespace, before a child copies
+		// the mount namespace (restoreMountNS).
+		if err := p.b.mountProc(); err != nil {
+			return r.fail(p, err)
+		}
+	}
 	if err := r.restoreMountNS(p); err != nil { // mountns.go
 		return err
 	}
