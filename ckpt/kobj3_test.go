@@ -1,9 +1,6 @@
 package ckpt
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // kobj3Cases are the third round of the kernel-object suite: each program
 // of testdata/kobj3_NAME.c sets up one signal, timer, thread-wait, process
@@ -41,12 +38,5 @@ var kobj3Cases = []kobjCase{
 // TestKobj3 runs each program as TestKobj does.
 func TestKobj3(t *testing.T) {
 	needRoot(t)
-	for _, c := range kobj3Cases {
-		c.prefix = "kobj3_"
-		name := c.name
-		if len(c.args) > 0 {
-			name += "-" + strings.Join(c.args, "-")
-		}
-		t.Run(name, func(t *testing.T) { runKobj(t, c) })
-	}
+	runKobjCases(t, "kobj3_", kobj3Cases)
 }

@@ -1,9 +1,6 @@
 package ckpt
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // kobj4aCases are a fourth round of the kernel-object suite, on files,
 // IPC and sockets: each program of testdata/kobj4a_NAME.c sets up one
@@ -59,12 +56,5 @@ var kobj4aCases = []kobjCase{
 // exactly, or the checkpoint is refused naming the object.
 func TestKobj4a(t *testing.T) {
 	needRoot(t)
-	for _, c := range kobj4aCases {
-		c.prefix = "kobj4a_"
-		name := c.name
-		if len(c.args) > 0 {
-			name += "-" + strings.Join(c.args, "-")
-		}
-		t.Run(name, func(t *testing.T) { runKobj(t, c) })
-	}
+	runKobjCases(t, "kobj4a_", kobj4aCases)
 }

@@ -1,9 +1,6 @@
 package ckpt
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // kobj4bCases are the fourth round of the kernel-object suite, its
 // process, signal, timer, memory and security side: each program of
@@ -54,12 +51,5 @@ var kobj4bCases = []kobjCase{
 // TestKobj4b runs each program as TestKobj does.
 func TestKobj4b(t *testing.T) {
 	needRoot(t)
-	for _, c := range kobj4bCases {
-		c.prefix = "kobj4b_"
-		name := c.name
-		if len(c.args) > 0 {
-			name += "-" + strings.Join(c.args, "-")
-		}
-		t.Run(name, func(t *testing.T) { runKobj(t, c) })
-	}
+	runKobjCases(t, "kobj4b_", kobj4bCases)
 }

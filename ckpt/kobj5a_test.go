@@ -1,9 +1,6 @@
 package ckpt
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // kobj5aCases are a fifth round of the kernel-object suite, on files,
 // file systems, IPC, pipes, terminals and sockets: each program of
@@ -55,12 +52,5 @@ var kobj5aCases = []kobjCase{
 // exactly, or the checkpoint is refused naming the object.
 func TestKobj5a(t *testing.T) {
 	needRoot(t)
-	for _, c := range kobj5aCases {
-		c.prefix = "kobj5a_"
-		name := c.name
-		if len(c.args) > 0 {
-			name += "-" + strings.Join(c.args, "-")
-		}
-		t.Run(name, func(t *testing.T) { runKobj(t, c) })
-	}
+	runKobjCases(t, "kobj5a_", kobj5aCases)
 }

@@ -56,14 +56,7 @@ var kobj5bCases = []kobjCase{
 // TestKobj5b runs each program as TestKobj does.
 func TestKobj5b(t *testing.T) {
 	needRoot(t)
-	for _, c := range kobj5bCases {
-		c.prefix = "kobj5b_"
-		name := c.name
-		if len(c.args) > 0 {
-			name += "-" + strings.Join(c.args, "-")
-		}
-		t.Run(name, func(t *testing.T) { runKobj(t, c) })
-	}
+	runKobjCases(t, "kobj5b_", kobj5bCases)
 }
 
 // TestKobj5bPkeys runs kobj5b_pkeys where the machine has protection

@@ -54,14 +54,7 @@ func TestKobj5m(t *testing.T) {
 		return
 	}
 	kobj5mNet(t)
-	for _, c := range kobj5mCases {
-		c.prefix = "kobj5m_"
-		name := c.name
-		if len(c.args) > 0 {
-			name += "-" + strings.Join(c.args, "-")
-		}
-		t.Run(name, func(t *testing.T) { runKobj(t, c) })
-	}
+	runKobjCases(t, "kobj5m_", kobj5mCases)
 }
 
 // runInNetns runs test of this binary again in a new network namespace,

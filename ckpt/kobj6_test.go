@@ -1,9 +1,6 @@
 package ckpt
 
-import (
-	"strings"
-	"testing"
-)
+import "testing"
 
 // kobj6Cases are the sixth round of the kernel-object suite: each program
 // of testdata/kobj6_NAME.c sets up one object and checks it after the
@@ -17,12 +14,5 @@ var kobj6Cases = []kobjCase{
 // TestKobj6 runs each program as TestKobj does.
 func TestKobj6(t *testing.T) {
 	needRoot(t)
-	for _, c := range kobj6Cases {
-		c.prefix = "kobj6_"
-		name := c.name
-		if len(c.args) > 0 {
-			name += "-" + strings.Join(c.args, "-")
-		}
-		t.Run(name, func(t *testing.T) { runKobj(t, c) })
-	}
+	runKobjCases(t, "kobj6_", kobj6Cases)
 }

@@ -97,7 +97,17 @@ var kobjCases = []kobjCase{
 // that image (it must find it again, exactly).
 func TestKobj(t *testing.T) {
 	needRoot(t)
-	for _, c := range kobjCases {
+	runKobjCases(t, "", kobjCases)
+}
+
+// runKobjCases runs each case through runKobj as a subtest named by the
+// program and its arguments; prefix (when not empty) is the cases'
+// kobjCase.prefix: the round of the suite they belong to.
+func runKobjCases(t *testing.T, prefix string, cases []kobjCase) {
+	for _, c := range cases {
+		if prefix != "" {
+			c.prefix = prefix
+		}
 		name := c.name
 		if len(c.args) > 0 {
 			name += "-" + strings.Join(c.args, "-")
