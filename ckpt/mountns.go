@@ -5,7 +5,7 @@ package ckpt
 // /proc of that namespace (Namespaced, builder.mountProc). A process
 // whose mount namespace is not the checkpointer's (unshare -m, clone
 // CLONE_NEWNS inside the tree, a service's PrivateTmp) comes back in
-// the restart's, where every file it reopens by path is looked up: its
+// a copy of the restart's, where every file it reopens by path is looked up: its
 // descriptors, working and root directory, program and mapped files. A
 // file on a mount the checkpointer's namespace has too (same device,
 // same root within it, same mount point) is the same file there; one on
@@ -254,8 +254,8 @@ func (d *dumper) recordMountNS() error {
 	return nil
 }
 
-// restoreMountNS gives the process being rebuilt by b a mount namespace of
-// its own if it had one, before its children are cloned (see above).
+// restoreMountNS gives p a mount namespace of its own if it had one,
+// before its children are cloned (see above).
 func (r *restorer) restoreMountNS(p *rproc) error {
 	mn := p.meta.MountNS
 	if mn == nil || p == r.root && p.meta.NSPID == 1 {
