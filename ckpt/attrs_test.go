@@ -168,7 +168,8 @@ func stopReports(t *testing.T, dir string, p *Process) {
 }
 
 // TestMadviseFlags: regions with MADV_DONTFORK, MADV_WIPEONFORK,
-// MADV_DONTDUMP, MADV_NOHUGEPAGE, mlock and (where the kernel has it)
+// MADV_DONTDUMP, MADV_NOHUGEPAGE, MADV_HUGEPAGE (16 MiB), none (16 MiB:
+// a restore does not give it huge pages), mlock and (where the kernel has it)
 // MAP_DROPPABLE, and a private mapping of a file opened read-only then
 // made writable with mprotect and written to, come back with the same
 // VmFlags and content; the program's own fork after the restart sees the
@@ -184,6 +185,8 @@ func TestMadviseFlags(t *testing.T) {
 		"wipeonfork": "wf,wr, w",
 		"dontdump":   "dd,wr, d",
 		"nohugepage": "nh,wr, n",
+		"large":      "wr, l",
+		"hugepage":   "hg,wr, h",
 		"locked":     "lo,wr, l",
 		"file":       "wr, X",
 		"fork":       "dontfork-gone=1 wipeonfork=0",

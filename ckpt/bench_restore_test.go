@@ -32,11 +32,12 @@ var (
 //   - restore-s (warm): the median of three with the image read into the
 //     page cache first, the figure CRIU's are compared with;
 //   - touch-s: how long this process takes to fault in as much fresh
-//     memory, with huge pages, once the memory freed has had time to go
-//     back to the host (free page reporting): the floor of a cold
-//     restore that day (it moves with the host's load); vs-touch is
-//     touch-s over restore-s: near 1, the restore costs what its memory
-//     does and nothing else;
+//     memory (4 KiB pages, as a restore maps it), once the memory freed
+//     has had time to go back to the host (free page reporting): the
+//     floor of a cold restore that day (it moves with the host's load);
+//     vs-touch is touch-s over restore-s: near 1, the restore costs what
+//     its memory does and nothing else; touch-huge-s, the same with
+//     MADV_HUGEPAGE (what a restore that forced huge pages would pay);
 //   - of the lazy restore (warm): the time until the process runs and
 //     until every page is in (Process.Loaded).
 func BenchmarkRestore(b *testing.B) {
@@ -120,8 +121,10 @@ func benchRestore(b *testing.B, mib int, key []byte) {
 	}
 	time.Sleep(3 * time.Second) // the memory freed goes back to the host
 	b.ReportMetric(cold, "cold-s")
-	touch := touchFresh(b, mib)
+	touch := touchFresh(b, mib, false)
 	b.ReportMetric(touch, "touch-s")
+	time.Sleep(3 * time.Second)
+	b.ReportMetric(touchFresh(b, mib, true), "touch-huge-s")
 	b.ReportMetric(touch/median(warm), "vs-touch")
 	b.ReportMetric(median(uncached), "uncached-s")
 	b.ReportMetric(median(warm), "restore-s")
@@ -159,9 +162,10 @@ func pageCache(b *testing.B, in bool, paths ...string) {
 	}
 }
 
-// touchFresh maps mib MiB of anonymous memory with huge pages, writes a
-// byte of every 4 KiB page and unmaps it: the seconds it took.
-func touchFresh(b *testing.B, mib int) float64 {
+// touchFresh maps mib MiB of anonymous memory (with MADV_HUGEPAGE if
+// huge), writes a byte of every 4 KiB page and unmaps it: the seconds it
+// took.
+func touchFresh(b *testing.B, mib int, huge bool) float64 {
 	b.Helper()
 	n := mib << 20
 	m, err := unix.Mmap(-1, 0, n, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
@@ -169,7 +173,9 @@ func touchFresh(b *testing.B, mib int) float64 {
 		b.Fatal(err)
 	}
 	defer unix.Munmap(m)
-	unix.Madvise(m, unix.MADV_HUGEPAGE)
+	if huge {
+		unix.Madvise(m, unix.MADV_HUGEPAGE)
+	}
 	start := time.Now()
 	for i := 0; i < n; i += 4096 {
 		m[i] = 1

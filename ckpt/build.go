@@ -13,7 +13,6 @@ import (
 
 const (
 	scratchSize = 64 << 10
-	hugeRegion  = 8 << 20        // anonymous regions from this size are restored with huge pages
 	taskSize    = 0x7ffffffff000 // TASK_SIZE of 4-level paging on x86-64
 	// scratchData is where arguments start in the scratch area; its first
 	// bytes hold the syscall instruction we step through.
@@ -508,12 +507,6 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 			}
 		}
 		return nil
-	}
-	if rg.Kind == regionAnon && length >= hugeRegion {
-		// Large anonymous regions come back as transparent huge pages:
-		// one fault per 2 MiB instead of one per 4 KiB page is what makes
-		// a restore fast on these VMs.
-		b.call("madvise", unix.SYS_MADVISE, rg.Start, length, unix.MADV_HUGEPAGE)
 	}
 	if b.lazyRegion(rg) {
 		b.lazy = append(b.lazy, rg) // lazy.go: registered once all are mapped

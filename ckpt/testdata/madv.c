@@ -6,7 +6,8 @@
  *
  * Maps five anonymous regions of 4 pages, each with one advice:
  * MADV_DONTFORK (VmFlags dc), MADV_WIPEONFORK (wf), MADV_DONTDUMP (dd),
- * MADV_NOHUGEPAGE (nh), mlock (lo); with "droppable" a MAP_DROPPABLE one
+ * MADV_NOHUGEPAGE (nh), mlock (lo); two of 16 MiB, one without advice
+ * (large) and one with MADV_HUGEPAGE (hg); with "droppable" a MAP_DROPPABLE one
  * (dp); and DATAFILE, opened O_RDONLY, mapped PROT_READ MAP_PRIVATE, then
  * mprotect'ed PROT_READ|PROT_WRITE and written to ("X" at offset 0).
  *
@@ -41,7 +42,7 @@ struct reg {
 	char *addr;
 };
 
-static struct reg regs[8];
+static struct reg regs[16];
 static int nregs;
 
 static int exists(const char *p) {
@@ -106,21 +107,25 @@ static void report(void) {
 	fflush(out);
 }
 
-static char *anon(const char *name, int advice, int extra) {
+static char *anon_pages(const char *name, int advice, int extra, size_t pages) {
 	int type = extra ? extra : MAP_PRIVATE; /* MAP_DROPPABLE is a type of its own */
-	char *a = mmap(NULL, PAGES * 4096, PROT_READ | PROT_WRITE, type | MAP_ANONYMOUS, -1, 0);
+	char *a = mmap(NULL, pages * 4096, PROT_READ | PROT_WRITE, type | MAP_ANONYMOUS, -1, 0);
 	if (a == MAP_FAILED) {
 		perror(name);
 		exit(2);
 	}
-	memset(a, name[0], PAGES * 4096);
-	if (advice >= 0 && madvise(a, PAGES * 4096, advice) != 0) {
+	memset(a, name[0], pages * 4096);
+	if (advice >= 0 && madvise(a, pages * 4096, advice) != 0) {
 		perror(name);
 		exit(2);
 	}
 	regs[nregs].name = name;
 	regs[nregs++].addr = a;
 	return a;
+}
+
+static char *anon(const char *name, int advice, int extra) {
+	return anon_pages(name, advice, extra, PAGES);
 }
 
 int main(int argc, char **argv) {
@@ -133,6 +138,10 @@ int main(int argc, char **argv) {
 	anon("wipeonfork", MADV_WIPEONFORK, 0);
 	anon("dontdump", MADV_DONTDUMP, 0);
 	anon("nohugepage", MADV_NOHUGEPAGE, 0);
+	/* Large regions: a restore must not give one huge pages (hg) that it
+	 * did not have, nor take them from one that had. */
+	anon_pages("large", -1, 0, 4096);
+	anon_pages("hugepage", MADV_HUGEPAGE, 0, 4096);
 	char *l = anon("locked", -1, 0);
 	if (mlock(l, PAGES * 4096) != 0) {
 		perror("mlock");
