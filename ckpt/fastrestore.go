@@ -115,6 +115,8 @@ type memFill struct {
 	chain map[*Image]*fillSource
 	// directBytes counts what was read O_DIRECT (the -X log says).
 	directBytes uint64
+	// pf faults in anonymous memory ahead of the reads (prefault.go).
+	pf prefaulter
 }
 
 // fillSource is one image file the process reads pages from: the
@@ -221,6 +223,7 @@ type checkItem struct {
 // and the pidfd) and starts the checker.
 func (b *builder) startFill(img *os.File) (*memFill, error) {
 	f := &memFill{b: b, done: make(chan error, checkers)}
+	f.pf.write = func(addr, n uint64) error { return writeZeros(b.pid, addr, n) }
 	want := b.spareFD + 2
 	if err := b.takeFD(int(img.Fd()), want, true); err != nil {
 		return nil, fmt.Errorf("image descriptor: %w", err)
@@ -242,6 +245,7 @@ func (f *memFill) finish() error {
 		return nil
 	}
 	f.over = true
+	f.pf.wait(^uint64(0))
 	var err error
 	for _, s := range f.chain {
 		if cerr := f.closeDirect(s); cerr != nil && err == nil {
@@ -341,6 +345,8 @@ func (b *builder) readMem(buf []byte, addr uint64) error {
 // saved pages replace the file's, zero or not; in anonymous memory a zero
 // page (a hole of the image) is left untouched.
 func (f *memFill) fillRegion(rg region) error {
+	f.pf.on = rg.Kind == regionAnon
+	defer func() { f.pf.on = false }()
 	if rg.FromParent {
 		return f.fillLayers(rg)
 	}
@@ -529,6 +535,7 @@ func (f *memFill) fillRaw(src *fillSource, e extent, base int64, all bool) error
 		if dataAt > pos {
 			work <- checkItem{c: c, n: uint64(dataAt - pos), hole: true}
 		}
+		f.pf.startRun(e.Addr+uint64(dataAt-base), e.Addr+uint64(holeAt-base))
 		for p := dataAt; p < holeAt; {
 			addr := e.Addr + uint64(p-base)
 			n, got, err := f.readPiece(src, addr, p, holeAt-p)
@@ -543,6 +550,7 @@ func (f *memFill) fillRaw(src *fillSource, e extent, base int64, all bool) error
 		}
 		pos = holeAt
 	}
+	f.pf.wait(^uint64(0))
 	if pos < end {
 		work <- checkItem{c: c, n: uint64(end - pos), hole: true}
 	}
@@ -557,6 +565,7 @@ func (f *memFill) readPiece(src *fillSource, addr uint64, off, rest int64) (n in
 	if src.direct != nil {
 		n = min(int64(directPiece), rest)
 		if !cached(src.f, off, n) {
+			f.pf.before(addr, uint64(n))
 			got, err = f.b.call("pread64", unix.SYS_PREAD64, src.dtfd, addr, uint64(n), uint64(off))
 			if errnoOf(err) != unix.EINVAL {
 				f.directBytes += got
@@ -570,6 +579,7 @@ func (f *memFill) readPiece(src *fillSource, addr uint64, off, rest int64) (n in
 		}
 	}
 	n = min(int64(fillPiece), rest)
+	f.pf.before(addr, uint64(n))
 	got, err = f.b.call("pread64", unix.SYS_PREAD64, src.tfd, addr, uint64(n), uint64(off))
 	return n, got, err
 }
