@@ -293,12 +293,16 @@ func TestKillsafe(t *testing.T) {
 		// prep runs before the freeze that is killed.
 		args []string
 		prep []string
+		log  bool // write a log of choices for -I log (every process saved)
 	}{
 		{name: "full", args: []string{"-r", "-F", "-f", "img"}},
 		// -K: no twins; SIGCONT, which the job does not notice.
 		{name: "signal", args: []string{"-r", "-F", "-K", "CONT", "-f", "img"}},
 		{name: "track", args: []string{"-r", "-F", "-T", "-f", "img"}},
 		{name: "incremental", prep: []string{"-r", "-F", "-T", "-f", "base"}, args: []string{"-r", "-F", "-b", "base", "-f", "img"}},
+		// The guide's interactive mode, its log replayed: the choices
+		// are made in chkpnt, the checkpoint in its guarded worker.
+		{name: "replay", log: true, args: []string{"-r", "-F", "-I", "log", "-f", "img"}},
 	}
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
@@ -307,6 +311,12 @@ func TestKillsafe(t *testing.T) {
 				dir := t.TempDir()
 				j := killsafeStart(t, prog, dir)
 				pid := strconv.Itoa(j.pid)
+				if v.log {
+					log := fmt.Sprintf("%d killsafe_job checkpoint\n%d killsafe_job checkpoint\n", j.pid, j.child)
+					if err := os.WriteFile(filepath.Join(dir, "log"), []byte(log), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
 				if v.prep != nil {
 					if r := ckptRun(t, dir, "chkpnt", append(v.prep, pid)...); r.code != 0 {
 						t.Fatalf("chkpnt %v: %s", v.prep, r)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -12,6 +13,9 @@ import (
 	"syscall"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+
+	"lazarus/ckpt"
 )
 
 // While the tree is frozen the engine has changed things in it: a thread
@@ -33,23 +37,69 @@ import (
 // worker, and ends with its exit status; the worker writes the messages
 // and the status line (--status-fd) itself.
 //
-// Interactive checkpoints (-i, -L, -I) are not guarded: their survey and
-// choices are made in this process, before the engine runs.
+// Interactive checkpoints (-i, -L, -I) are guarded too: the survey and
+// the questions (or the replay of a log) are made in chkpnt, on its
+// terminal, before the engine runs; the choices go to the worker on a
+// descriptor of their own (choicesEnv), and the worker asks nothing.
 
 // workerEnv names, in the worker's environment, "FD:PID": the descriptor
 // of the guard pipe's read end, and chkpnt's pid.
 const workerEnv = "LAZARUS_CHKPNT_GUARD_FD"
 
-// guarded tells whether this chkpnt must hand the checkpoint to a worker.
-func guarded(c *cli.Context) bool {
-	if os.Getenv(workerEnv) != "" {
-		return false
+// choicesEnv names, in the worker's environment, the descriptor of a
+// memfd holding the interactive choices (ckpt.Choices, JSON).
+const choicesEnv = "LAZARUS_CHKPNT_CHOICES_FD"
+
+// guarded tells whether this chkpnt must hand the checkpoint to a worker:
+// always, unless it is the worker.
+func guarded() bool { return os.Getenv(workerEnv) == "" }
+
+// choicesFile holds ch for the worker: an unlinked memory file, read from
+// its start.
+func choicesFile(ch *ckpt.Choices) (*os.File, error) {
+	data, err := json.Marshal(ch)
+	if err != nil {
+		return nil, err
 	}
-	return !c.Bool("i") && !c.IsSet("L") && !c.IsSet("I")
+	fd, err := unix.MemfdCreate("chkpnt-choices", 0)
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "chkpnt choices")
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
-// runWorker starts the worker and waits for it.
-func runWorker(c *cli.Context) error {
+// workerChoices reads, in the worker, the choices chkpnt made: nil if
+// it made none.
+func workerChoices() (*ckpt.Choices, error) {
+	v := os.Getenv(choicesEnv)
+	if v == "" {
+		return nil, nil
+	}
+	os.Unsetenv(choicesEnv)
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return nil, fmt.Errorf("%s=%q: not a descriptor", choicesEnv, v)
+	}
+	f := os.NewFile(uintptr(fd), "chkpnt choices")
+	defer f.Close()
+	var ch ckpt.Choices
+	if err := json.NewDecoder(f).Decode(&ch); err != nil {
+		return nil, fmt.Errorf("the choices chkpnt passed on: %w", err)
+	}
+	return &ch, nil
+}
+
+// runWorker starts the worker, with choices (nil: none), and waits for it.
+func runWorker(c *cli.Context, choices *ckpt.Choices) error {
 	self, err := os.Executable()
 	if err != nil {
 		return cli.Exit(fmt.Sprintf("start checkpoint worker: %v", err), 1)
@@ -75,6 +125,16 @@ func runWorker(c *cli.Context) error {
 	guardFD := 3 + len(extra)
 	cmd.ExtraFiles = append(extra, r)
 	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%d:%d", workerEnv, guardFD, os.Getpid()))
+	if choices != nil {
+		cf, err := choicesFile(choices)
+		if err != nil {
+			r.Close()
+			return cli.Exit(fmt.Sprintf("start checkpoint worker: pass the choices on: %v", err), 1)
+		}
+		defer cf.Close()
+		cmd.Env = append(cmd.Env, fmt.Sprintf("%s=%d", choicesEnv, 3+len(cmd.ExtraFiles)))
+		cmd.ExtraFiles = append(cmd.ExtraFiles, cf)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	// Caught before the start: a signal between the start and Notify
 	// would end chkpnt without the worker hearing of it.

@@ -125,13 +125,15 @@ func run(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	choices, err := interactive(c, pid, &opts)
-	if err != nil {
-		return err
+	if guarded() {
+		choices, err := interactive(c, pid, &opts)
+		if err != nil {
+			return err
+		}
+		return runWorker(c, choices) // guard.go
 	}
-	opts.Choices = choices
-	if guarded(c) {
-		return runWorker(c) // guard.go
+	if opts.Choices, err = workerChoices(); err != nil {
+		return cli.Exit(err.Error(), 1)
 	}
 	ctx, stop, guard := workerContext()
 	defer stop()
