@@ -238,32 +238,43 @@ func TestTCPOutside(t *testing.T) {
 // TestTmpfsSharedMapping: a shared mapping of a file in /dev/shm whose
 // file was deleted after the checkpoint (as a reboot or the program itself
 // would): the restarted process finds its bytes, and the file is back at
-// its path, mapped (what it stores shows in the file).
+// its path, mapped (what it stores shows in the file). With keepfd the
+// program also holds the descriptor it mapped the file with: the restart
+// does not refuse it as a missing file, and it comes back to the very
+// file made again, at its offset.
 func TestTmpfsSharedMapping(t *testing.T) {
 	needRoot(t)
 	prog := cprog(t, "shmfile")
-	dir := t.TempDir()
-	out, goFile := filepath.Join(dir, "out.txt"), filepath.Join(dir, "go")
-	shm := fmt.Sprintf("/dev/shm/lazarus-test-%d", os.Getpid())
-	t.Cleanup(func() { os.Remove(shm) })
-	cmd := start(t, dir, prog, out, goFile, shm)
-	waitFor(t, "the mapping filled", func() bool { return lines(out) == 1 })
-	img := filepath.Join(dir, "shm")
-	checkpointKill(t, cmd, img)
-	if err := os.Remove(shm); err != nil {
-		t.Fatal(err)
-	}
-	p, err := Restart(context.Background(), img, RestartOptions{})
-	if err != nil {
-		t.Fatalf("restart: %v", err)
-	}
-	if err := os.WriteFile(goFile, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	ws := waitProc(t, p)
-	b, _ := os.ReadFile(out)
-	if want := "filled\nmemory same, file mapped\n"; ws.ExitStatus() != 0 || string(b) != want {
-		t.Fatalf("restarted: %v, output %q, want %q", ws, b, want)
+	for _, keep := range []bool{false, true} {
+		t.Run(fmt.Sprintf("keepfd=%v", keep), func(t *testing.T) {
+			dir := t.TempDir()
+			out, goFile := filepath.Join(dir, "out.txt"), filepath.Join(dir, "go")
+			shm := fmt.Sprintf("/dev/shm/lazarus-test-%d-%v", os.Getpid(), keep)
+			t.Cleanup(func() { os.Remove(shm) })
+			args := []string{out, goFile, shm}
+			if keep {
+				args = append(args, "keepfd")
+			}
+			cmd := start(t, dir, prog, args...)
+			waitFor(t, "the mapping filled", func() bool { return lines(out) == 1 })
+			img := filepath.Join(dir, "shm")
+			checkpointKill(t, cmd, img)
+			if err := os.Remove(shm); err != nil {
+				t.Fatal(err)
+			}
+			p, err := Restart(context.Background(), img, RestartOptions{})
+			if err != nil {
+				t.Fatalf("restart: %v", err)
+			}
+			if err := os.WriteFile(goFile, nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ws := waitProc(t, p)
+			b, _ := os.ReadFile(out)
+			if want := "filled\nmemory same, file mapped\n"; ws.ExitStatus() != 0 || string(b) != want {
+				t.Fatalf("restarted: %v, output %q, want %q", ws, b, want)
+			}
+		})
 	}
 }
 

@@ -47,8 +47,8 @@ type prefaultRange struct {
 // prefaulter faults in the data run of one region ahead of the reads.
 type prefaulter struct {
 	write    func(addr, n uint64) error // writeZeros into the process
-	on       bool // the region being filled is private anonymous memory
-	failed   bool // a prefault failed: none for the rest of the process
+	on       bool                       // the region being filled is private anonymous memory
+	failed   bool                       // a prefault failed: none for the rest of the process
 	inFlight []prefaultRange
 	next     uint64 // the end of what was handed out in this run
 	runEnd   uint64

@@ -445,6 +445,9 @@ func (r *restorer) check(p *rproc) error {
 				stat = os.Lstat // the symlink itself (O_PATH|O_NOFOLLOW)
 			}
 			if _, err := stat(f.Path); err != nil {
+				if _, _, ok := r.tmpfsObject(f); ok && errors.Is(err, os.ErrNotExist) {
+					continue // made again with its mapping's content (tmpfsFirst)
+				}
 				if e := r.forceable(r.fail(p, fmt.Errorf("open %s: %w", f.Path, errors.Unwrap(err)))); e != nil {
 					return e
 				}

@@ -46,6 +46,9 @@ func (r *restorer) openDescriptions() error {
 				if _, ok := r.descs[f.Desc]; ok || watchesRemoved(f) != (pass == 2) || conn != (pass == 1) {
 					continue
 				}
+				if err := r.tmpfsFirst(f); err != nil {
+					return err
+				}
 				var fd int
 				// As whoever restarts it, not as the process (privdrop.go).
 				err := asFileUser(r.openCreds(p), func() error {
@@ -255,123 +258,136 @@ func makePipe(pd pipeData) ([2]int, error) {
 // fills them from p's image, or from the image of the member that saved
 // the content (restarting a subtree without it).
 func (r *restorer) makeShm(p *rproc) error {
-	size := map[string]int64{}
-	for _, q := range r.procs {
-		for _, rg := range q.meta.Regions {
-			if rg.Kind == regionShmem {
-				size[rg.Shm] = max(size[rg.Shm], int64(rg.Offset+rg.End-rg.Start))
+	for _, rg := range p.meta.Regions {
+		if rg.Kind == regionShmem {
+			if err := r.makeShmRegion(p, rg); err != nil {
+				return err
 			}
 		}
 	}
-	for _, rg := range p.meta.Regions {
-		if rg.Kind != regionShmem {
-			continue
-		}
-		if _, ok := r.shm[rg.Shm]; !ok {
-			if fd, ok := r.unlinkedShm(rg.Shm); ok {
-				// The mapped file is an unlinked file the tree has open:
-				// mapped as it is (unlinked.go).
-				r.shm[rg.Shm], r.tmpfsKept[rg.Shm] = fd, true
-			} else if fd, ok := r.mappedUnlinked(p, rg, size[rg.Shm]); ok {
-				r.shm[rg.Shm] = fd // filled below, from the image
+	return nil
+}
+
+// shmSize is how large the shared memory object key is: as far as the
+// tree's mappings of it reach.
+func (r *restorer) shmSize(key string) int64 {
+	var size int64
+	for _, q := range r.procs {
+		for _, rg := range q.meta.Regions {
+			if rg.Kind == regionShmem && rg.Shm == key {
+				size = max(size, int64(rg.Offset+rg.End-rg.Start))
 			}
 		}
-		fd, ok := r.shm[rg.Shm]
-		if !ok && rg.Tmpfs && rg.File != nil {
-			var err error
-			var kept bool
-			if fd, kept, err = r.openTmpfsFile(p, rg, size[rg.Shm]); err != nil {
-				return err
-			}
-			r.shm[rg.Shm] = fd
-			if kept {
-				r.tmpfsKept[rg.Shm] = true
-			}
-		} else if !ok {
-			var err error
-			var filled bool
-			if fd, filled, err = r.newShmObject(rg, size[rg.Shm]); err != nil {
-				return err
-			}
-			r.shm[rg.Shm] = fd
-			if filled {
-				r.tmpfsKept[rg.Shm] = true // content there: not refilled
-			}
+	}
+	return size
+}
+
+// makeShmRegion makes (or finds) the object of p's shared memory region
+// rg and fills it, once for all the processes that map it.
+func (r *restorer) makeShmRegion(p *rproc, rg region) error {
+	size := r.shmSize(rg.Shm)
+	if _, ok := r.shm[rg.Shm]; !ok {
+		if fd, ok := r.unlinkedShm(rg.Shm); ok {
+			// The mapped file is an unlinked file the tree has open:
+			// mapped as it is (unlinked.go).
+			r.shm[rg.Shm], r.tmpfsKept[rg.Shm] = fd, true
+		} else if fd, ok := r.mappedUnlinked(p, rg, size); ok {
+			r.shm[rg.Shm] = fd // filled below, from the image
 		}
-		if r.tmpfsKept[rg.Shm] {
-			continue
-		}
-		src, srg := p, rg
-		if len(rg.Extents) == 0 {
-			if ok || rg.ShmImage == "" || r.shmFilled(rg.Shm) {
-				if !ok && rg.ShmImage == "" {
-					// All zero: nothing to fill.
-					if err := sealShm(fd, rg); err != nil {
-						return err
-					}
-				}
-				continue
-			}
-			// Its content is in an image outside the restored subtree.
-			owner, err := readImage(findMember(filepath.Dir(p.img.Path), rg.ShmImage, p.meta.Checkpoint), r.opts.Key)
-			if err != nil {
-				return fmt.Errorf("shared memory %s: %w", rg.Shm, err)
-			}
-			if owner.meta.Checkpoint != p.meta.Checkpoint {
-				return &ImageError{Path: owner.Path, Err: fmt.Errorf("%w: shared memory %s: image of another checkpoint (id %s) than %s (id %s)",
-					ErrCorrupt, rg.Shm, owner.meta.Checkpoint, p.img.Path, p.meta.Checkpoint)}
-			}
-			if p.authentic && !owner.authentic {
-				return &ImageError{Path: owner.Path, Err: fmt.Errorf("%w: shared memory %s of authentic %s: the image is not authentic", ErrCorrupt, rg.Shm, p.img.Path)}
-			}
-			found := false
-			for _, orr := range owner.meta.Regions {
-				if orr.Shm == rg.Shm && len(orr.Extents) > 0 {
-					src, srg, found = &rproc{img: owner, meta: owner.meta}, orr, true
-					break
-				}
-			}
-			if !found {
-				return fmt.Errorf("shared memory %s: not in %s", rg.Shm, rg.ShmImage)
-			}
-		}
-		p, rg := src, srg
-		img, err := openImage(p.img.Path)
-		if err != nil {
+	}
+	fd, ok := r.shm[rg.Shm]
+	if !ok && rg.Tmpfs && rg.File != nil {
+		var err error
+		var kept bool
+		if fd, kept, err = r.openTmpfsFile(p, rg, size); err != nil {
 			return err
 		}
-		mf := fdWriter(fd)
-		for _, e := range rg.Extents {
-			buf := make([]byte, e.Len)
-			check := p.img.checkSegment(e)
-			if p.img.comp != nil {
-				err = p.img.streamSegment(img, e, check, func(at uint64, b []byte) error {
-					copy(buf[at:], b)
-					return nil
-				})
-			} else if _, err = img.ReadAt(buf, int64(p.img.dataStart+e.Off)); err == nil {
-				check.h.write(buf)
-			} else {
-				err = fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
+		r.shm[rg.Shm] = fd
+		if kept {
+			r.tmpfsKept[rg.Shm] = true
+		}
+	} else if !ok {
+		var err error
+		var filled bool
+		if fd, filled, err = r.newShmObject(rg, size); err != nil {
+			return err
+		}
+		r.shm[rg.Shm] = fd
+		if filled {
+			r.tmpfsKept[rg.Shm] = true // content there: not refilled
+		}
+	}
+	if r.tmpfsKept[rg.Shm] {
+		return nil
+	}
+	src, srg := p, rg
+	if len(rg.Extents) == 0 {
+		if ok || rg.ShmImage == "" || r.shmFilled(rg.Shm) {
+			if !ok && rg.ShmImage == "" {
+				// All zero: nothing to fill.
+				return sealShm(fd, rg)
 			}
-			if err != nil {
-				img.Close()
-				return err
-			}
-			if err := check.verify(); err != nil {
-				img.Close()
-				return err
-			}
-			if err := writeNonZeroFile(mf, buf, int64(rg.Offset+e.Addr-rg.Start)); err != nil {
-				img.Close()
-				return fmt.Errorf("fill shared memory: %w", err)
+			return nil
+		}
+		// Its content is in an image outside the restored subtree.
+		owner, err := readImage(findMember(filepath.Dir(p.img.Path), rg.ShmImage, p.meta.Checkpoint), r.opts.Key)
+		if err != nil {
+			return fmt.Errorf("shared memory %s: %w", rg.Shm, err)
+		}
+		if owner.meta.Checkpoint != p.meta.Checkpoint {
+			return &ImageError{Path: owner.Path, Err: fmt.Errorf("%w: shared memory %s: image of another checkpoint (id %s) than %s (id %s)",
+				ErrCorrupt, rg.Shm, owner.meta.Checkpoint, p.img.Path, p.meta.Checkpoint)}
+		}
+		if p.authentic && !owner.authentic {
+			return &ImageError{Path: owner.Path, Err: fmt.Errorf("%w: shared memory %s of authentic %s: the image is not authentic", ErrCorrupt, rg.Shm, p.img.Path)}
+		}
+		found := false
+		for _, orr := range owner.meta.Regions {
+			if orr.Shm == rg.Shm && len(orr.Extents) > 0 {
+				src, srg, found = &rproc{img: owner, meta: owner.meta}, orr, true
+				break
 			}
 		}
-		img.Close()
-		if !ok {
-			if err := sealShm(fd, rg); err != nil {
-				return err
-			}
+		if !found {
+			return fmt.Errorf("shared memory %s: not in %s", rg.Shm, rg.ShmImage)
+		}
+	}
+	p, rg = src, srg
+	img, err := openImage(p.img.Path)
+	if err != nil {
+		return err
+	}
+	mf := fdWriter(fd)
+	for _, e := range rg.Extents {
+		buf := make([]byte, e.Len)
+		check := p.img.checkSegment(e)
+		if p.img.comp != nil {
+			err = p.img.streamSegment(img, e, check, func(at uint64, b []byte) error {
+				copy(buf[at:], b)
+				return nil
+			})
+		} else if _, err = img.ReadAt(buf, int64(p.img.dataStart+e.Off)); err == nil {
+			check.h.write(buf)
+		} else {
+			err = fmt.Errorf("read failed: unable to fill region from chkpnt file: %w", err)
+		}
+		if err != nil {
+			img.Close()
+			return err
+		}
+		if err := check.verify(); err != nil {
+			img.Close()
+			return err
+		}
+		if err := writeNonZeroFile(mf, buf, int64(rg.Offset+e.Addr-rg.Start)); err != nil {
+			img.Close()
+			return fmt.Errorf("fill shared memory: %w", err)
+		}
+	}
+	img.Close()
+	if !ok {
+		if err := sealShm(fd, rg); err != nil {
+			return err
 		}
 	}
 	return nil

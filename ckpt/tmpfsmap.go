@@ -82,3 +82,52 @@ func (r *restorer) openTmpfsFile(p *rproc, rg region, size int64) (fd int, kept 
 	}
 	return fd, kept, nil
 }
+
+// tmpfsObject finds, for a descriptor f of a regular file, a shared
+// mapping of the same tmpfs file in the tree whose content the images
+// hold (preferably the member's that saved it): Python's
+// multiprocessing.shared_memory and shm_open users keep the descriptor
+// of the file they map. After a reboot (tmpfs emptied), or once the
+// program's own clean-up removed the file, such a descriptor comes back
+// to the file made again with the saved content (openDescriptions), as
+// the mapping does, not as a refusal of the restart.
+func (r *restorer) tmpfsObject(f fileDesc) (*rproc, region, bool) {
+	if f.Kind != fdFile || f.Unlinked || f.File == nil || f.File.Ino == 0 {
+		return nil, region{}, false
+	}
+	key := fmt.Sprintf("%x:%x:%d", unix.Major(f.File.Dev), unix.Minor(f.File.Dev), f.File.Ino)
+	var found *rproc
+	var frg region
+	for _, q := range r.procs {
+		for _, rg := range q.meta.Regions {
+			if rg.Kind != regionShmem || !rg.Tmpfs || rg.File == nil || rg.Shm != key || rg.File.Path != f.Path {
+				continue
+			}
+			if found == nil || len(rg.Extents) > 0 && len(frg.Extents) == 0 {
+				found, frg = q, rg
+			}
+		}
+	}
+	return found, frg, found != nil
+}
+
+// tmpfsFirst makes, before descriptor f is opened by its path, the
+// tmpfs file it names again if it is gone and the tree maps it
+// (tmpfsObject).
+func (r *restorer) tmpfsFirst(f fileDesc) error {
+	q, rg, ok := r.tmpfsObject(f)
+	if !ok {
+		return nil
+	}
+	if _, err := os.Lstat(f.Path); !errors.Is(err, os.ErrNotExist) {
+		return nil // there: opened, and mapped, as it is
+	}
+	if err := r.makeShmRegion(q, rg); err != nil {
+		return r.fail(q, err)
+	}
+	if len(rg.Extents) > 0 {
+		r.tmpfsKept[rg.Shm] = true // filled: not again by makeShm
+	}
+	r.info("%s(%d) fd %d: %s was gone: made again with the content of its shared mapping", q.comm(), q.meta.PID, f.FD, f.Path)
+	return nil
+}

@@ -22,7 +22,9 @@ package integration
 //     inside the run with their connections open across the checkpoint;
 //   - shm.py: multiprocessing by forkserver (a server process on a unix
 //     socket) and spawn, with a shared_memory.SharedMemory block in
-//     /dev/shm and its resource tracker;
+//     /dev/shm and its resource tracker; the block's file (mapped, and
+//     held open by every process that attached it) is removed before the
+//     first restart, as a reboot would;
 //   - forks.pl: Perl with forked children on pipes and socketpairs, a
 //     SIGCHLD handler and an ITIMER_REAL ticking;
 //   - ring.erl: Erlang/OTP with 4 scheduler threads, a ring of processes,
@@ -108,6 +110,13 @@ func python2Case(name, script string, withData bool, imports string) runtimeCase
 	}
 }
 
+// withReboot is c with its files of /dev/shm removed before the first
+// restart (runtimeCase.reboot).
+func withReboot(c runtimeCase) runtimeCase {
+	c.reboot = true
+	return c
+}
+
 // withEnv is c with env added to its environment.
 func withEnv(c runtimeCase, env ...string) runtimeCase {
 	c.env = append(append([]string{}, c.env...), env...)
@@ -133,7 +142,7 @@ var runtime2Cases = []runtimeCase{
 		},
 	},
 	python2Case("python-threads-asyncio-tcp", "netio.py", false, ""),
-	python2Case("python-forkserver-spawn-shm", "shm.py", false, ""),
+	withReboot(python2Case("python-forkserver-spawn-shm", "shm.py", false, "")),
 	{
 		name:  "perl-forks",
 		steps: 50,

@@ -46,6 +46,9 @@ type runtimeCase struct {
 	env   []string
 	build func(t *testing.T, dir string) func(out, data string, steps, delay int) []string
 	data  bool // the run also writes data (MPI-IO): compared too
+	// reboot: the files of /dev/shm the run maps or holds open are
+	// removed before the first restart, as a reboot empties tmpfs.
+	reboot bool
 }
 
 // runtimeTool returns the path of the first of names found, or makes the
@@ -260,6 +263,31 @@ func tree(root int) []int {
 	return append(pids, root)
 }
 
+// runtimeShmFiles lists the files of /dev/shm that processes pids map or
+// hold open.
+func runtimeShmFiles(pids []int) []string {
+	seen := map[string]bool{}
+	for _, pid := range pids {
+		maps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+		for _, l := range strings.Split(string(maps), "\n") {
+			if i := strings.Index(l, " /dev/shm/"); i >= 0 {
+				seen[strings.TrimSuffix(l[i+1:], " (deleted)")] = true
+			}
+		}
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, e := range fds {
+			if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, e.Name())); err == nil && strings.HasPrefix(l, "/dev/shm/") {
+				seen[strings.TrimSuffix(l, " (deleted)")] = true
+			}
+		}
+	}
+	var out []string
+	for f := range seen {
+		out = append(out, f)
+	}
+	return out
+}
+
 // TestRuntimeCheckpointChain: each runtime checkpointed midway with
 // chkpnt -r -K KILL, restarted with restart -W, checkpointed again from
 // the restarted run, restarted from that second image, and ending with
@@ -287,9 +315,21 @@ func runtimeChain(t *testing.T, c runtimeCase) {
 	first := filepath.Join(dir, "first")
 	os.Mkdir(first, 0o755)
 	pids := tree(p.pid)
+	var shm []string
+	if c.reboot {
+		if shm = runtimeShmFiles(pids); len(shm) == 0 {
+			t.Fatalf("the run (%v) uses no file of /dev/shm", pids)
+		}
+	}
 	img := mpiCheckpoint(t, first, p.pid)
 	p.waitKilledBy(t, syscall.SIGKILL)
 	mpiWaitGone(t, pids)
+	for _, f := range shm {
+		if err := os.Remove(f); err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { os.Remove(f) })
+	}
 	at := fileLines(out)
 	if at >= c.steps {
 		t.Fatalf("the run was over (%d lines) before the checkpoint", at)
