@@ -129,6 +129,14 @@ func runKobj(t *testing.T, c kobjCase) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "result")
 	cmd := start(t, dir, prog, append([]string{out}, c.args...)...)
+	// Names the programs give their objects in /dev/shm end with their
+	// pid (the restored one's too): none is left behind.
+	t.Cleanup(func() {
+		left, _ := filepath.Glob(fmt.Sprintf("/dev/shm/kobj*-%d", cmd.Process.Pid))
+		for _, f := range left {
+			os.Remove(f)
+		}
+	})
 	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
 	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
 		t.Fatalf("set-up failed: %s", b)
