@@ -171,6 +171,11 @@ func (d *dumper) layout() error {
 		// gdb sees every address of the region.
 		pos := r.Start
 		for _, run := range runs {
+			if run[1] <= run[0] || run[0] < pos || run[1] > r.End {
+				// Never a segment a restart refuses (checkImage): an
+				// empty or misplaced run is an internal error.
+				return fmt.Errorf("%s(%d) region %#x-%#x: internal error: pages to save %#x-%#x", d.comm, d.pid, r.Start, r.End, run[0], run[1])
+			}
 			if run[0] > pos {
 				d.loads = append(d.loads, load{vaddr: pos, memsz: run[0] - pos, prot: r.Prot})
 			}

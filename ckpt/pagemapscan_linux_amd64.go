@@ -76,32 +76,49 @@ func scanSavedGuards(pm *os.File, start, end uint64, file bool, gap uint64) (run
 		if e != 0 {
 			return nil, nil, os.NewSyscallError("ioctl PAGEMAP_SCAN", e)
 		}
-		for _, r := range vec[:n] {
-			if r.categories&pageIsGuard != 0 {
-				if k := len(guards); k > 0 && guards[k-1][1] == r.start {
-					guards[k-1][1] = r.end
-				} else {
-					guards = append(guards, [2]uint64{r.start, r.end})
-				}
-				continue
-			}
-			// Of a private file mapping only the pages copied on write
-			// (present and not file pages) or swapped out.
-			if file && r.categories&pageIsSwapped == 0 && r.categories&pageIsFile != 0 {
-				continue
-			}
-			if k := len(runs); k > 0 && r.start <= runs[k-1][1]+(gap-1)*pageSize && !guardAfter(guards, runs[k-1][1]) {
-				runs[k-1][1] = max(runs[k-1][1], r.end)
-			} else {
-				runs = append(runs, [2]uint64{r.start, r.end})
-			}
-		}
+		runs, guards = addScanned(runs, guards, vec[:n], start, end, file, gap)
 		if a.walkEnd <= start {
 			break
 		}
 		start = a.walkEnd
 	}
 	return runs, guards, nil
+}
+
+// addScanned adds the entries vec of a PAGEMAP_SCAN of [start, end) to
+// runs (pages to save, merged across gaps under gap pages) and guards.
+func addScanned(runs, guards [][2]uint64, vec []pageRegion, start, end uint64, file bool, gap uint64) ([][2]uint64, [][2]uint64) {
+	for _, r := range vec {
+		// An empty entry (start == end) or one outside what was asked
+		// says nothing of a page: skipped, and the rest clamped. (An
+		// image written under CI's load once held a segment 0x0+0x0,
+		// which no restart accepts; an empty first entry {0, 0} of a
+		// scan is the likeliest way there, and layout now refuses any
+		// such run whatever made it.)
+		r.start, r.end = max(r.start, start), min(r.end, end)
+		if r.end <= r.start {
+			continue
+		}
+		if r.categories&pageIsGuard != 0 {
+			if k := len(guards); k > 0 && guards[k-1][1] == r.start {
+				guards[k-1][1] = r.end
+			} else {
+				guards = append(guards, [2]uint64{r.start, r.end})
+			}
+			continue
+		}
+		// Of a private file mapping only the pages copied on write
+		// (present and not file pages) or swapped out.
+		if file && r.categories&pageIsSwapped == 0 && r.categories&pageIsFile != 0 {
+			continue
+		}
+		if k := len(runs); k > 0 && r.start <= runs[k-1][1]+(gap-1)*pageSize && !guardAfter(guards, runs[k-1][1]) {
+			runs[k-1][1] = max(runs[k-1][1], r.end)
+		} else {
+			runs = append(runs, [2]uint64{r.start, r.end})
+		}
+	}
+	return runs, guards
 }
 
 // guardAfter reports whether the last guard run starts at or after a.

@@ -77,3 +77,23 @@ func TestPagemapScanMatchesPagemap(t *testing.T) {
 }
 
 func unsafePointer(b []byte) unsafe.Pointer { return unsafe.Pointer(&b[0]) }
+
+// TestAddScannedSkipsEmpty: entries of a PAGEMAP_SCAN that hold no page
+// (an empty {0, 0}, as the kernel leaves a range it backs out) or reach
+// outside the range asked for never become a run to save: an image with
+// a segment 0x0+0x0 is one no restart accepts.
+func TestAddScannedSkipsEmpty(t *testing.T) {
+	const base = 0x7f0000000000
+	vec := []pageRegion{
+		{0, 0, 0},
+		{base - pageSize, base + 2*pageSize, pageIsPresent},
+		{base + 5*pageSize, base + 5*pageSize, pageIsPresent},
+		{base + 40*pageSize, base + 41*pageSize, pageIsSwapped},
+		{base + 63*pageSize, base + 70*pageSize, pageIsPresent},
+	}
+	runs, guards := addScanned(nil, nil, vec, base, base+64*pageSize, false, 1)
+	want := [][2]uint64{{base, base + 2*pageSize}, {base + 40*pageSize, base + 41*pageSize}, {base + 63*pageSize, base + 64*pageSize}}
+	if !slices.Equal(runs, want) || len(guards) != 0 {
+		t.Errorf("runs %#x guards %#x, want %#x and none", runs, guards, want)
+	}
+}
