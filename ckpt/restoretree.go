@@ -46,7 +46,7 @@ func (r *restorer) openDescriptions() error {
 				if _, ok := r.descs[f.Desc]; ok || watchesRemoved(f) != (pass == 2) || conn != (pass == 1) {
 					continue
 				}
-				if err := r.tmpfsFirst(f); err != nil {
+				if err := r.tmpfsFirst(p, f); err != nil {
 					return err
 				}
 				var fd int

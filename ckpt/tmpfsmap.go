@@ -114,7 +114,7 @@ func (r *restorer) tmpfsObject(f fileDesc) (*rproc, region, bool) {
 // tmpfsFirst makes, before descriptor f is opened by its path, the
 // tmpfs file it names again if it is gone and the tree maps it
 // (tmpfsObject).
-func (r *restorer) tmpfsFirst(f fileDesc) error {
+func (r *restorer) tmpfsFirst(p *rproc, f fileDesc) error {
 	q, rg, ok := r.tmpfsObject(f)
 	if !ok {
 		return nil
@@ -128,6 +128,6 @@ func (r *restorer) tmpfsFirst(f fileDesc) error {
 	if len(rg.Extents) > 0 {
 		r.tmpfsKept[rg.Shm] = true // filled: not again by makeShm
 	}
-	r.info("%s(%d) fd %d: %s was gone: made again with the content of its shared mapping", q.comm(), q.meta.PID, f.FD, f.Path)
+	r.info("%s(%d) fd %d: %s was gone: made again with the content of its shared mapping in %s(%d)", p.comm(), p.meta.PID, f.FD, f.Path, q.comm(), q.meta.PID)
 	return nil
 }
