@@ -12,9 +12,9 @@ import (
 // pread64 injected into it, from a descriptor of the very open file
 // description the restorer holds on the image (taken with pidfd_getfd),
 // straight into the mapped region. That is one copy from the page cache,
-// page faults taken in the process's own context, where writing through /proc/PID/mem, as the restore
-// did first, walked the page tables and kmapped every 4 KiB page on its
-// own and ran at a fifth of the speed.
+// page faults taken in the process's own context, where writing through
+// /proc/PID/mem, as the restore did first, walked the page tables and
+// kmapped every 4 KiB page on its own and ran at a fifth of the speed.
 //
 // Integrity. What must be verified is what went into memory, not the
 // file: a writer could change or replace the image between a check of the
