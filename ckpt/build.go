@@ -296,6 +296,12 @@ func (b *builder) mountProc() error {
 	if _, err := b.call("mount", unix.SYS_MOUNT, 0, root, 0, unix.MS_REC|unix.MS_PRIVATE, 0); err != nil {
 		return fmt.Errorf("make / private: %w", err)
 	}
+	return b.mountProcOnly()
+}
+
+// mountProcOnly mounts a /proc of the process's PID namespace on /proc,
+// in a mount namespace that propagates no mount.
+func (b *builder) mountProcOnly() error {
 	src, _ := b.putString(scratchData, "proc")
 	dst, _ := b.putString(scratchData+64, "/proc")
 	if _, err := b.call("mount", unix.SYS_MOUNT, src, dst, src, unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, 0); err != nil {
@@ -846,14 +852,17 @@ func (b *builder) createThreads() error {
 		if th.NSTID != 0 {
 			want = th.NSTID
 		}
-		args := make([]byte, 96)
+		tids := innermostFirst(th.NSTIDs, want) // pidns.go
+		args := make([]byte, 88+4*len(tids))
 		le := binary.LittleEndian
 		le.PutUint64(args[0:], flags)
 		useTid := b.p.pid == b.p.meta.PID || b.p.meta.NSPID != 0
 		if useTid {
 			le.PutUint64(args[64:], b.scratch+scratchData+88)
-			le.PutUint64(args[72:], 1)
-			le.PutUint32(args[88:], uint32(want))
+			le.PutUint64(args[72:], uint64(len(tids)))
+			for i, t := range tids {
+				le.PutUint32(args[88+4*i:], uint32(t))
+			}
 		}
 		addr, err := b.put(scratchData, args)
 		if err != nil {

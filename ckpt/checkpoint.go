@@ -339,6 +339,9 @@ func (d *dumper) collectZombie() {
 	if st, err := readStatus(d.pid); err == nil && len(st.NSpid) > 1 {
 		m.NSPID = st.NSpid[len(st.NSpid)-1]
 	}
+	// Its levels (pidns.go); only a zombie reaped meanwhile has none,
+	// and then its parent no longer expects it.
+	_ = d.recordPIDNamespace()
 }
 
 func (d *dumper) collect() error {
@@ -455,6 +458,9 @@ func (d *dumper) collect() error {
 		m.Threads = append(m.Threads, th)
 	}
 	stopProf.since("st:threads", ts)
+	if err := d.recordPIDNamespace(); err != nil { // pidns.go
+		return err
+	}
 	ts = stopProf.start()
 	d.regs, d.xstate = d.tregs[0], d.txstate[0]
 	m.Fingerprint = localFingerprint(d.xstate)

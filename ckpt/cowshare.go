@@ -302,7 +302,9 @@ func (r *restorer) planCow(ctx context.Context) {
 		p := c.parent
 		if p == nil || c.meta.Zombie != nil || p.meta.Zombie != nil || c.meta.CowParent == "" ||
 			filepath.Base(p.img.Path) != c.meta.CowParent || p.meta.PID != c.meta.PPID ||
-			c.authentic != p.authentic || p.tables.files || blocked(c) {
+			c.authentic != p.authentic || p.tables.files || blocked(c) || unshares(p.meta) {
+			// A child of a process that unshared CLONE_NEWPID is cloned
+			// before or after the unshare (pidns.go), not with the heirs.
 			continue
 		}
 		keep := map[uint64]bool{}
@@ -374,7 +376,7 @@ func (b *builder) cloneHeirs() error {
 	}
 	defer b.call("close", unix.SYS_CLOSE, r.pidfd)
 	for _, c := range p.cow.heirs {
-		pid, err := r.clone(r.cow.ctx, b, c, c.tableFlags())
+		pid, err := r.clone(r.cow.ctx, b, c, c.tableFlags()|c.nsCloneFlags())
 		if err != nil {
 			return err
 		}

@@ -22,11 +22,14 @@ import (
 // memory is copied out; the images are published children first, the root
 // last, so a root image on disk means every member's image is there too.
 type dumpTree struct {
-	opts     CheckpointOptions
-	log      *slog.Logger
-	rootPID  int
-	rootPath string
-	rootFile string
+	opts    CheckpointOptions
+	log     *slog.Logger
+	rootPID int
+	// rootLevel: 1 + the level of the root's PID namespace below ours;
+	// 0 until read (rootNSLevel).
+	rootLevel int
+	rootPath  string
+	rootFile  string
 
 	procs    []*dumper   // parents before children
 	mounts   mountTables // the mount tables read by checkMounts (mountns.go)
@@ -411,13 +414,6 @@ func (t *dumpTree) seize(pid int, parent *dumper) (*dumper, error) {
 		d.zombie = true
 	} else {
 		if err := d.checkSeizable(pid); err != nil { // seizecheck.go
-			return nil, err
-		}
-		ppid := 0
-		if parent != nil {
-			ppid = parent.pid
-		}
-		if err := d.checkPIDNamespace(pid, ppid); err != nil { // pidns.go
 			return nil, err
 		}
 		if err := d.seizeTask(pid); err != nil {

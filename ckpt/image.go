@@ -92,7 +92,11 @@ type imageMeta struct {
 	VDSO        uint64   `json:"vdso,omitempty"` // start of the [vvar]..[vdso] block; 0: none
 	VDSOSum     string   `json:"vdso_sum,omitempty"`
 
-	NSPID    int        `json:"ns_pid,omitempty"`   // pid inside its PID namespace; 0: not in one
+	NSPID int `json:"ns_pid,omitempty"` // pid inside its PID namespace; 0: not in one
+	// NSPids: for a member of a PID namespace made inside the tree, its
+	// pid in each namespace from the root's down to its own (pidns.go).
+	NSPids   []int      `json:"ns_pids,omitempty"`
+	PIDNS    *pidNS     `json:"pid_ns,omitempty"`   // how its PID namespace came about (pidns.go)
 	TTY      int        `json:"tty,omitempty"`      // control terminal device number; 0: none
 	Terminal *terminal  `json:"terminal,omitempty"` // its settings, if a descriptor of it was open
 	Children []string   `json:"children,omitempty"` // images of the children, in the same directory
@@ -395,7 +399,8 @@ type posixTimer struct {
 
 type thread struct {
 	TID        int        `json:"tid"`
-	NSTID      int        `json:"ns_tid,omitempty"` // tid inside its PID namespace
+	NSTID      int        `json:"ns_tid,omitempty"`  // tid inside its PID namespace
+	NSTIDs     []int      `json:"ns_tids,omitempty"` // as imageMeta.NSPids
 	Comm       string     `json:"comm,omitempty"`
 	AltStack   altStack   `json:"altstack"`
 	SigMask    uint64     `json:"sigmask"`
@@ -881,6 +886,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 		}
 	}
 	if err := checkThreadCreds(m, nil); err != nil { // threadcreds.go
+		return err
+	}
+	if err := checkNSPids(m); err != nil { // pidns.go
 		return err
 	}
 	for _, pt := range m.Timers {

@@ -157,7 +157,7 @@ func (b *builder) collectStops() error {
 		if err := waitGroupStop(c.pid); err != nil {
 			return fmt.Errorf("%s(%d): %w", c.comm(), c.meta.PID, err)
 		}
-		pid := uint64(c.pidInside())
+		pid := uint64(c.pidIn(b.p))
 		if _, err := b.call("waitid", unix.SYS_WAITID, pPID, pid, b.scratch+scratchData, unix.WSTOPPED|unix.WNOHANG, 0); err != nil {
 			return fmt.Errorf("collect the stop of %s(%d): %w", c.comm(), c.meta.PID, err)
 		}

@@ -241,17 +241,22 @@ func (d *dumper) recordMountNS() error {
 	if err != nil {
 		return fmt.Errorf("%s(%d): mountinfo: %w", d.comm, d.pid, err)
 	}
-	private := true
+	d.meta.MountNS = &mountNS{NS: st.Ino, Private: mountInfoPrivate(data)}
+	return nil
+}
+
+// mountInfoPrivate reports whether no mount of a mountinfo propagates to
+// or from another (no shared: or master: tag).
+func mountInfoPrivate(data []byte) bool {
 	for _, line := range strings.Split(string(data), "\n") {
 		f := strings.Fields(line)
 		for i := 6; i < len(f) && f[i] != "-"; i++ {
 			if strings.HasPrefix(f[i], "shared:") || strings.HasPrefix(f[i], "master:") {
-				private = false
+				return false
 			}
 		}
 	}
-	d.meta.MountNS = &mountNS{NS: st.Ino, Private: private}
-	return nil
+	return true
 }
 
 // restoreMountNS gives p a mount namespace of its own if it had one,

@@ -222,7 +222,7 @@ func (r *restorer) ptyForeground() error {
 			return r.fail(leader, fmt.Errorf("pseudo terminal /dev/pts/%d: open its control terminal: %w", po.index, err))
 		}
 		pg := []byte{0, 0, 0, 0}
-		v := uint32(g.pidInside())
+		v := uint32(g.pidIn(leader))
 		pg[0], pg[1], pg[2], pg[3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 		addr, err := b.put(scratchData+64, pg)
 		if err == nil {

@@ -193,6 +193,9 @@ type rproc struct {
 	parent   *rproc
 	children []*rproc
 	pid      int          // its pid now, as the restorer sees it
+	// levels: its pid now in each PID namespace from the root's down to
+	// its own (pidns.go, rproc.pidIn).
+	levels []int
 	closed   map[int]bool // descriptors restored closed
 	ttyNull  bool         // terminal descriptors go to /dev/null (-F without a terminal)
 	// authentic: the image's metadata carries a valid HMAC with
@@ -287,6 +290,7 @@ type restorer struct {
 	tmpfsKept map[string]bool
 	created   []int            // pids created so far, for the all-or-nothing cleanup
 	pidfd     uint64           // our pidfd, inherited by the whole tree at this number
+	rootLevel int              // level of the root's PID namespace below ours
 	winch     bool             // the terminal's window size changed: send SIGWINCH
 	ptys      map[int]*ptyOpen // pty pairs of the tree by old number (ptyrestore.go)
 	tcpWait   []pendingConn    // clients of connections waiting in a listener (tcppending.go)
@@ -794,17 +798,31 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 	if err := r.restoreMountNS(p); err != nil { // mountns.go
 		return err
 	}
-	for _, c := range p.children {
-		if c.cow.heir {
-			continue // cloned once p's memory is built (cloneHeirs)
+	if p != r.root && p.meta.PIDNS != nil && p.meta.PIDNS.Proc {
+		// The init of a PID namespace made in the tree (pidns.go).
+		if err := p.b.mountProcOnly(); err != nil {
+			return r.fail(p, err)
 		}
-		pid, err := r.clone(ctx, p.b, c, c.tableFlags())
-		if err != nil {
-			return err
+	}
+	before, after := pidNSOrder(p, p.children) // pidns.go
+	for i, cs := range [][]*rproc{before, after} {
+		if i == 1 {
+			if err := r.unsharePIDNS(p); err != nil {
+				return err
+			}
 		}
-		c.pid = pid
-		if c.b, err = newBuilder(r, c, pid, p.b.scratch); err != nil {
-			return r.fail(c, err)
+		for _, c := range cs {
+			if c.cow.heir {
+				continue // cloned once p's memory is built (cloneHeirs)
+			}
+			pid, err := r.clone(ctx, p.b, c, c.tableFlags()|c.nsCloneFlags())
+			if err != nil {
+				return err
+			}
+			c.pid = pid
+			if c.b, err = newBuilder(r, c, pid, p.b.scratch); err != nil {
+				return r.fail(c, err)
+			}
 		}
 	}
 	return nil
@@ -819,8 +837,9 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 	if flags&unix.CLONE_NEWPID != 0 {
 		want = 1
 	}
+	tids := c.setTIDs(want)
 	// struct clone_args (CLONE_ARGS_SIZE_VER2), then the set_tid array.
-	args := make([]byte, 96)
+	args := make([]byte, 88+4*len(tids))
 	le := binary.LittleEndian
 	le.PutUint64(args[0:], flags)
 	if flags&unix.CLONE_PARENT == 0 {
@@ -836,8 +855,10 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 	setTid := func(on bool) {
 		if on {
 			le.PutUint64(args[64:], b.scratch+scratchData+88)
-			le.PutUint64(args[72:], 1)
-			le.PutUint32(args[88:], uint32(want))
+			le.PutUint64(args[72:], uint64(len(tids)))
+			for i, t := range tids {
+				le.PutUint32(args[88+4*i:], uint32(t))
+			}
 		} else {
 			le.PutUint64(args[64:], 0)
 			le.PutUint64(args[72:], 0)
@@ -908,8 +929,11 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 	if _, err := waitStop(child); err != nil {
 		return 0, r.fail(c, fmt.Errorf("fork: %w", err))
 	}
-	if child != want && flags&unix.CLONE_NEWPID == 0 {
-		r.info("%s(%d) restarted under pid %d", c.comm(), c.meta.PID, child)
+	if err := r.noteLevels(c, child); err != nil {
+		return 0, r.fail(c, err)
+	}
+	if c.pidInside() != want {
+		r.info("%s(%d) restarted under pid %d", c.comm(), c.meta.PID, c.pidInside())
 	}
 	return child, nil
 }

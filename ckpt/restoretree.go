@@ -422,15 +422,18 @@ func (r *restorer) joinGroups() error {
 		if !ok || leader.meta.Zombie != nil {
 			continue // a group outside the tree: the inherited one stays
 		}
-		if _, err := p.b.call("setpgid", unix.SYS_SETPGID, 0, uint64(leader.pidInside())); err != nil {
+		if err := r.joinGroup(p, leader); err != nil {
 			return r.fail(p, fmt.Errorf("setpgrp %d: %w", m.PGID, err))
 		}
 	}
 	return nil
 }
 
-// pidInside is the process's pid as the processes of its tree see it.
+// pidInside is the process's pid as it sees itself.
 func (p *rproc) pidInside() int {
+	if len(p.levels) > 0 {
+		return p.levels[len(p.levels)-1]
+	}
 	if p.meta.NSPID != 0 && p.b != nil {
 		return p.wantPID()
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"unsafe"
 
@@ -232,8 +233,12 @@ func (t *dumpTree) parentOf(d *dumper) *Image {
 		return nil
 	}
 	ns := st.NSpid[len(st.NSpid)-1]
+	var below []int
+	if level, err := t.rootNSLevel(); err == nil && len(st.NSpid) > level+1 {
+		below = st.NSpid[level:] // pidns.go
+	}
 	for _, p := range t.parents {
-		if p.meta.NSPID == ns {
+		if p.meta.NSPID == ns && slices.Equal(p.meta.NSPids, below) {
 			return p
 		}
 	}
@@ -244,5 +249,5 @@ func (t *dumpTree) parentOf(d *dumper) *Image {
 // same pid, or the same pid inside a PID namespace (a tree restored into
 // a new one has other pids outside).
 func sameProcess(a, b *imageMeta) bool {
-	return a.PID == b.PID || (a.NSPID > 0 && a.NSPID == b.NSPID)
+	return a.PID == b.PID || (a.NSPID > 0 && a.NSPID == b.NSPID && slices.Equal(a.NSPids, b.NSPids))
 }

@@ -1,0 +1,124 @@
+package ckpt
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestPIDNamespaceUnshareTool: util-linux's `unshare -fp --mount-proc`
+// as the root of the tree (it unshared, its child is pid 1 of the new
+// namespace, with a /proc of its own) running the kernel-object program
+// that clones a namespace below that one. Checkpointed, restarted,
+// checkpointed again from the restarted tree and restarted again: each
+// process sees the pids it saw, /proc shows the namespace, and unshare
+// exits with its child's status.
+func TestPIDNamespaceUnshareTool(t *testing.T) {
+	needRoot(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Fatal("unshare (util-linux) is needed for this test")
+	}
+	prog := cprog(t, "kobj4b_pidnsmade", "-pthread")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "result")
+	cmd := start(t, dir, unshare, "-fp", "--mount-proc", prog, out, "clone")
+	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
+	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
+		t.Fatalf("set-up failed: %s", b)
+	}
+	before := nsPidsOfTree(t, cmd.Process.Pid)
+	img := filepath.Join(dir, "img")
+	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true})
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	// The init of the namespace first: its end ends the namespace.
+	unix.Kill(onlyChild(t, cmd.Process.Pid), unix.SIGKILL)
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitReaped(t, res)
+
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
+	if got := nsPidsOfTree(t, p.PID); got != before {
+		t.Errorf("after the restart, the tree's pids per namespace are\n%s\nwant\n%s", got, before)
+	}
+	img2 := filepath.Join(dir, "img2")
+	res2, err := Checkpoint(context.Background(), p.PID, CheckpointOptions{File: img2, Tree: true})
+	if err != nil {
+		t.Fatalf("checkpoint of the restarted tree: %v", err)
+	}
+	unix.Kill(onlyChild(t, p.PID), unix.SIGKILL)
+	unix.Kill(p.PID, unix.SIGKILL)
+	waitProc(t, p)
+	waitReaped(t, res2)
+
+	p2, err := Restart(context.Background(), img2, RestartOptions{})
+	if err != nil {
+		t.Fatalf("second restart: %v", err)
+	}
+	t.Cleanup(func() { unix.Kill(p2.PID, unix.SIGKILL) })
+	if got := nsPidsOfTree(t, p2.PID); got != before {
+		t.Errorf("after the second restart, the tree's pids per namespace are\n%s\nwant\n%s", got, before)
+	}
+	kobjSignalTree(t, onlyChild(t, p2.PID), true)
+	ws := waitProc(t, p2)
+	got, _ := os.ReadFile(out)
+	if !ws.Exited() || ws.ExitStatus() != 0 || string(got) != "ok" {
+		t.Fatalf("after the second restart: unshare %v, the program says %s", ws, got)
+	}
+}
+
+// onlyChild is the one child of pid.
+func onlyChild(t *testing.T, pid int) int {
+	t.Helper()
+	kids := childrenOf(pid)
+	if len(kids) != 1 {
+		t.Fatalf("%d has children %v, want one", pid, kids)
+	}
+	return kids[0]
+}
+
+// nsPidsOfTree lists, depth first, the NSpid line of every task of the
+// tree at pid without its first field (the pid outside, which a restart
+// may change: the root's namespace is the test's).
+func nsPidsOfTree(t *testing.T, pid int) string {
+	t.Helper()
+	var b strings.Builder
+	var walk func(pid, depth int)
+	walk = func(pid, depth int) {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+		for _, task := range tasks {
+			st, err := readStatus(mustAtoi(t, task.Name()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%s%v\n", strings.Repeat("  ", depth), st.NSpid[1:])
+		}
+		for _, c := range childrenOf(pid) {
+			walk(c, depth+1)
+		}
+	}
+	walk(pid, 0)
+	return b.String()
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
