@@ -383,3 +383,31 @@ func (r *restorer) joinGroup(p, leader *rproc) error {
 	_, err := q.b.call("setpgid", unix.SYS_SETPGID, uint64(p.pidIn(q)), uint64(leader.pidIn(q)))
 	return err
 }
+
+// mountNSProc mounts the /proc of p's namespace again when p is the init
+// of a namespace below the root's that had one (Proc), in the private
+// mount namespace the restart made for it or an ancestor: never in ours,
+// whatever the image says.
+func (r *restorer) mountNSProc(p *rproc) error {
+	m := p.meta
+	if p == r.root || m.PIDNS == nil || !m.PIDNS.Proc {
+		return nil
+	}
+	if len(m.NSPids) < 2 || m.NSPids[len(m.NSPids)-1] != 1 {
+		return r.fail(p, fmt.Errorf("%w: a /proc to mount again for a process that is not the init of a PID namespace made in the tree", ErrCorrupt))
+	}
+	private := false
+	for q := p; q != nil; q = q.parent {
+		if q.meta.MountNS != nil {
+			private = q.meta.MountNS.Private
+			break
+		}
+	}
+	if !private || sameNS(p.pid, "mnt") {
+		return r.fail(p, fmt.Errorf("%w: a /proc to mount again outside a private mount namespace of the tree", ErrCorrupt))
+	}
+	if err := p.b.mountProcOnly(); err != nil {
+		return r.fail(p, err)
+	}
+	return nil
+}

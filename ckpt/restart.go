@@ -193,11 +193,11 @@ type rproc struct {
 	parent   *rproc
 	children []*rproc
 	pid      int          // its pid now, as the restorer sees it
+	closed   map[int]bool // descriptors restored closed
+	ttyNull  bool         // terminal descriptors go to /dev/null (-F without a terminal)
 	// levels: its pid now in each PID namespace from the root's down to
 	// its own (pidns.go, rproc.pidIn).
 	levels []int
-	closed   map[int]bool // descriptors restored closed
-	ttyNull  bool         // terminal descriptors go to /dev/null (-F without a terminal)
 	// authentic: the image's metadata carries a valid HMAC with
 	// RestartOptions.Key, so it is restored as recorded whatever the Owner.
 	authentic bool
@@ -798,11 +798,8 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 	if err := r.restoreMountNS(p); err != nil { // mountns.go
 		return err
 	}
-	if p != r.root && p.meta.PIDNS != nil && p.meta.PIDNS.Proc {
-		// The init of a PID namespace made in the tree (pidns.go).
-		if err := p.b.mountProcOnly(); err != nil {
-			return r.fail(p, err)
-		}
+	if err := r.mountNSProc(p); err != nil { // pidns.go
+		return err
 	}
 	before, after := pidNSOrder(p, p.children) // pidns.go
 	for i, cs := range [][]*rproc{before, after} {
@@ -892,19 +889,26 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 		}
 		switch errnoOf(err) {
 		case unix.EEXIST:
+			// The pid taken is ours to name when it is in our namespace:
+			// a member of a namespace made in the tree (pidns.go) can
+			// only collide there, the namespaces below are new.
+			taken, ours := want, c.meta.NSPID == 0
+			if len(c.meta.NSPids) > 0 && r.root.meta.NSPID == 0 {
+				taken, ours = c.meta.NSPids[0], true
+			}
 			if r.opts.Force {
-				r.warn("pid %d for %s in use; restarting under a new pid (forced)", want, c.comm())
+				r.warn("pid %d for %s in use; restarting under a new pid (forced)", taken, c.comm())
 				setTid(false)
 				continue
 			}
 			if time.Now().After(deadline) {
-				e := &PIDInUseError{PID: want, Comm: c.comm()}
-				if c.meta.NSPID == 0 {
-					e.Holder = pidHolder(want)
+				e := &PIDInUseError{PID: taken, Comm: c.comm()}
+				if ours {
+					e.Holder = pidHolder(taken)
 				}
 				return 0, e
 			}
-			r.info("pid %d for %s in use, retrying", want, c.comm())
+			r.info("pid %d for %s in use, retrying", taken, c.comm())
 			select {
 			case <-ctx.Done():
 				return 0, ctx.Err()

@@ -123,7 +123,25 @@ func withEnv(c runtimeCase, env ...string) runtimeCase {
 	return c
 }
 
+// inPIDNamespace is c run by `unshare -fp --mount-proc`: its program is
+// pid 1 of a PID namespace the tree made itself, with a /proc of its own
+// (ckpt/pidns.go); as a batch job, one level below the job's.
+func inPIDNamespace(c runtimeCase) runtimeCase {
+	build := c.build
+	c.name += "-unshare-pidns"
+	c.build = func(t *testing.T, dir string) func(out, data string, steps, delay int) []string {
+		unshare := runtimeTool(t, "util-linux", "unshare")
+		cmdline := build(t, dir)
+		return func(out, data string, steps, delay int) []string {
+			return append([]string{unshare, "-fp", "--mount-proc"}, cmdline(out, data, steps, delay)...)
+		}
+	}
+	return c
+}
+
 var runtime2Cases = []runtimeCase{
+	inPIDNamespace(withReboot(pythonCase("multiprocessing", "pool.py"))),
+	inPIDNamespace(fortranMPICase(mpiFlavours[1], "mpif90-mpich")),
 	javaCase("jvm-zgc", 8, "-XX:+UseZGC", "-Xmx1g"),
 	javaCase("jvm-zgc-pretouch", 4, "-XX:+UseZGC", "-Xms512m", "-Xmx512m", "-XX:+AlwaysPreTouch"),
 	javaCase("jvm-shenandoah", 8, "-XX:+UseShenandoahGC", "-Xmx1g"),
