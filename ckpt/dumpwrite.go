@@ -235,6 +235,12 @@ func (t *dumpTree) makeTwins() error {
 			continue
 		}
 		d.log.Debug(fmt.Sprintf("%s(%d): no userfaultfd snapshot: %v", d.comm, d.pid, err))
+		if unshares(&d.meta) {
+			// It forks into the PID namespace it unshared: a twin would
+			// be its init, or take a pid there, and its end would end a
+			// namespace with no init yet (pidns.go).
+			return fmt.Errorf("%s(%d) unshared CLONE_NEWPID: no twin is made in it", d.comm, d.pid)
+		}
 		if t.procs[i].twin, err = d.makeTwin(); err != nil {
 			return err
 		}

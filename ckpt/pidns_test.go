@@ -122,3 +122,40 @@ func mustAtoi(t *testing.T, s string) int {
 	}
 	return n
 }
+
+// TestPIDNamespaceUnsharedNoTwin: a checkpoint without userfaultfd
+// snapshots (copy-on-write twins: an injected fork) of a process that
+// unshared CLONE_NEWPID and has not forked since. A twin would be the init
+// of its new namespace, and its end would leave the namespace without
+// one: the program's next fork would fail. Its first child after the
+// checkpoint, then after the restart, is pid 1.
+func TestPIDNamespaceUnsharedNoTwin(t *testing.T) {
+	needRoot(t)
+	prog := cprog(t, "kobj4b_pidnsmade", "-pthread")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "result")
+	cmd := start(t, dir, prog, out, "unshared", "big")
+	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
+	img := filepath.Join(dir, "img")
+	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true, noSnap: true})
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	kobjSignal(t, cmd.Process.Pid)
+	werr := cmd.Wait()
+	if got, _ := os.ReadFile(out); werr != nil || string(got) != "ok" {
+		t.Fatalf("after the checkpoint, still running: %v: %s", werr, got)
+	}
+	os.Remove(out)
+	waitReaped(t, res)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
+	kobjSignal(t, p.PID)
+	ws := waitProc(t, p)
+	if got, _ := os.ReadFile(out); !ws.Exited() || ws.ExitStatus() != 0 || string(got) != "ok" {
+		t.Fatalf("after the restart: %v: %s", ws, got)
+	}
+}

@@ -123,9 +123,11 @@ func withEnv(c runtimeCase, env ...string) runtimeCase {
 	return c
 }
 
-// inPIDNamespace is c run by `unshare -fp --mount-proc`: its program is
-// pid 1 of a PID namespace the tree made itself, with a /proc of its own
-// (ckpt/pidns.go); as a batch job, one level below the job's.
+// inPIDNamespace is c run by `unshare -fp --mount-proc sh -c ...`: a
+// shell is pid 1 of a PID namespace the tree made itself, with a /proc of
+// its own (ckpt/pidns.go), and runs the program (a program that is pid 1
+// gets no signal it has no handler for: Python's multiprocessing does not
+// end there); as a batch job, one level below the job's.
 func inPIDNamespace(c runtimeCase) runtimeCase {
 	build := c.build
 	c.name += "-unshare-pidns"
@@ -133,7 +135,8 @@ func inPIDNamespace(c runtimeCase) runtimeCase {
 		unshare := runtimeTool(t, "util-linux", "unshare")
 		cmdline := build(t, dir)
 		return func(out, data string, steps, delay int) []string {
-			return append([]string{unshare, "-fp", "--mount-proc"}, cmdline(out, data, steps, delay)...)
+			sh := []string{unshare, "-fp", "--mount-proc", "/bin/sh", "-c", `"$@"; exit $?`, "sh"}
+			return append(sh, cmdline(out, data, steps, delay)...)
 		}
 	}
 	return c

@@ -385,7 +385,7 @@ func runtimeBatch(t *testing.T, c runtimeCase) {
 	cmdline := c.build(t, b.work)
 	script := func(out, data string, delay int) string {
 		return fmt.Sprintf("#!/bin/sh\nexport TMPDIR=%s %s\n%s\necho runtime over\n", b.work, strings.Join(c.env, " "),
-			strings.Join(cmdline(out, data, c.steps, delay), " "))
+			shellWords(cmdline(out, data, c.steps, delay)))
 	}
 	// The reference is an uninterrupted job: a job's CPU set and
 	// limits can change a threaded library's split of the work
@@ -447,4 +447,16 @@ func runtimeBatch(t *testing.T, c runtimeCase) {
 	if got := b.readFile(filepath.Join(b.work, fmt.Sprintf("%s.sh.o%d", c.name, id))); !strings.HasSuffix(got, "runtime over\n") {
 		t.Errorf("the script's output: %q", got)
 	}
+}
+
+// shellWords is args as one line of sh: each word quoted that needs it.
+func shellWords(args []string) string {
+	words := make([]string, len(args))
+	for i, a := range args {
+		words[i] = a
+		if a == "" || strings.Trim(a, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_/.,:=+-") != "" {
+			words[i] = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
+		}
+	}
+	return strings.Join(words, " ")
 }

@@ -4,7 +4,8 @@
  *              process-group leader (pid 2, with a thread) and a member of
  *              that group (pid 3);
  *   unshared   the program unshares CLONE_NEWPID and forks only after the
- *              restart: the child is pid 1 of a new namespace;
+ *              restart: the child is pid 1 of a new namespace (with a
+ *              third argument, after 64 MiB of memory are written);
  *   nested     two levels: a child unshares and forks an init, which does
  *              the same again;
  *   mountproc  a child unshares CLONE_NEWPID and CLONE_NEWNS, its init
@@ -186,6 +187,11 @@ int main(int argc, char **argv) {
 	} else if (!strcmp(mode, "unshared")) {
 		if (unshare(CLONE_NEWPID)) DIE("unshare: %s", strerror(errno));
 		want = 0;
+		if (argc > 3) { /* big: memory enough for a twin or a snapshot */
+			size_t n = 64 << 20;
+			char *m = malloc(n);
+			for (size_t i = 0; m && i < n; i += 4096) m[i] = (char)i;
+		}
 	} else if (!strcmp(mode, "nested") || !strcmp(mode, "mountproc")) {
 		c = fork();
 		if (c == 0) _exit(level(!strcmp(mode, "nested") ? 2 : 1, !strcmp(mode, "mountproc")));
@@ -218,8 +224,11 @@ int main(int argc, char **argv) {
 	} else if (!strcmp(mode, "unshared")) {
 		pid_t k = fork();
 		if (k == 0) _exit(getpid() == 1 && getppid() == 0 ? 0 : 1);
-		int st;
-		CHECK(waitpid(k, &st, 0) == k && WIFEXITED(st) && WEXITSTATUS(st) == 0, "the first child after unshare: status %#x (1: not pid 1)", st);
+		int st = 0;
+		if (k < 0)
+			kobj_fail("the first fork after unshare: %s", strerror(errno));
+		else
+			CHECK(waitpid(k, &st, 0) == k && WIFEXITED(st) && WEXITSTATUS(st) == 0, "the first child after unshare: status %#x (1: not pid 1)", st);
 	}
 	char self[32] = "", mine[32];
 	readlink("/proc/self", self, sizeof self - 1);
