@@ -856,7 +856,7 @@ func (b *builder) createThreads() error {
 		args := make([]byte, 88+4*len(tids))
 		le := binary.LittleEndian
 		le.PutUint64(args[0:], flags)
-		useTid := b.p.pid == b.p.meta.PID || b.p.meta.NSPID != 0
+		useTid := b.p.gotPIDs()
 		if useTid {
 			le.PutUint64(args[64:], b.scratch+scratchData+88)
 			le.PutUint64(args[72:], uint64(len(tids)))
@@ -877,7 +877,11 @@ func (b *builder) createThreads() error {
 			}
 			return nil
 		}
-		ret, err := b.cloneThread(addr, want)
+		named := want // the tid a collision is at, for messages
+		if len(th.NSTIDs) > 0 && b.r.root.meta.NSPID == 0 {
+			named = th.NSTIDs[0]
+		}
+		ret, err := b.cloneThread(addr, named)
 		b.t.onEvent = nil
 		if err != nil {
 			return fmt.Errorf("clone thread %d: %w", want, err)

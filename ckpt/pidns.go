@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -147,14 +148,23 @@ func (d *dumper) refusePIDNS(msg string) error {
 	return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: msg}
 }
 
-// hasChildIn reports whether a child of d (a zombie counts: the init of a
-// namespace that ended) is in the namespace ns.
+// hasChildIn reports whether a child of d is in the namespace ns (one
+// below d's: d's unshare made it), or is a zombie below d's namespace (the
+// init of a namespace that ended, which a restart ends again).
 func (d *dumper) hasChildIn(ns uint64) bool {
+	own, err := readStatus(d.pid)
+	if err != nil {
+		return false
+	}
 	for _, c := range childrenOf(d.pid) {
 		if in, err := nsInode(c, "pid"); err == nil && in == ns {
 			return true
 		}
-		if st, err := readStat(c); err == nil && (st.State == 'Z' || st.State == 'X') {
+		st, err := readStat(c)
+		if err != nil || st.State != 'Z' && st.State != 'X' {
+			continue
+		}
+		if cs, err := readStatus(c); err == nil && len(cs.NSpid) > len(own.NSpid) {
 			return true
 		}
 	}
@@ -410,4 +420,13 @@ func (r *restorer) mountNSProc(p *rproc) error {
 		return r.fail(p, err)
 	}
 	return nil
+}
+
+// gotPIDs reports whether p got its checkpointed pids (not -F's new
+// ones): its threads then get their tids.
+func (p *rproc) gotPIDs() bool {
+	if len(p.meta.NSPids) > 0 {
+		return slices.Equal(p.levels, p.meta.NSPids)
+	}
+	return p.pid == p.meta.PID || p.meta.NSPID != 0
 }

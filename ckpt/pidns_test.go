@@ -159,3 +159,58 @@ func TestPIDNamespaceUnsharedNoTwin(t *testing.T) {
 		t.Fatalf("after the restart: %v: %s", ws, got)
 	}
 }
+
+// TestPIDNamespaceForced: restarted with Force while the checkpointed
+// tree still runs (every pid of the root's namespace taken): the tree
+// comes back under new pids with the same shape, each namespace made in
+// it again with its init as pid 1, each process of a namespace in the
+// process group it was in, the leader's thread with it.
+func TestPIDNamespaceForced(t *testing.T) {
+	needRoot(t)
+	prog := cprog(t, "kobj4b_pidnsmade", "-pthread")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "result")
+	cmd := start(t, dir, prog, out, "clone")
+	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
+	img := filepath.Join(dir, "img")
+	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true}); err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	p, err := Restart(context.Background(), img, RestartOptions{Force: true})
+	if err != nil {
+		t.Fatalf("restart -F: %v", err)
+	}
+	defer waitProc(t, p)
+	defer unix.Kill(p.PID, unix.SIGKILL)
+	shape := func(root int) string {
+		var b strings.Builder
+		var walk func(pid, depth int, groups map[int]string)
+		walk = func(pid, depth int, groups map[int]string) {
+			st, err := readStatus(pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			stat, err := readStat(pid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			name := fmt.Sprintf("d%d.%d", depth, len(groups))
+			groups[pid] = name
+			tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+			fmt.Fprintf(&b, "%s levels=%d inner1=%v group=%s threads=%d\n", strings.Repeat("  ", depth),
+				len(st.NSpid), st.NSpid[len(st.NSpid)-1] == 1, groups[stat.PGID], len(tasks))
+			for _, c := range childrenOf(pid) {
+				walk(c, depth+1, groups)
+			}
+		}
+		walk(root, 0, map[int]string{})
+		return b.String()
+	}
+	want, got := shape(cmd.Process.Pid), shape(p.PID)
+	if got != want {
+		t.Errorf("restarted with -F, the tree is\n%s\nwant\n%s", got, want)
+	}
+	for _, c := range childrenOf(p.PID) {
+		unix.Kill(c, unix.SIGKILL) // the init: its namespace ends with it
+	}
+}
