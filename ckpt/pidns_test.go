@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"lazarus/internal/testenv"
 )
 
 // TestPIDNamespaceUnshareTool: util-linux's `unshare -fp --mount-proc`
@@ -24,7 +26,7 @@ func TestPIDNamespaceUnshareTool(t *testing.T) {
 	needRoot(t)
 	unshare, err := exec.LookPath("unshare")
 	if err != nil {
-		t.Fatal("unshare (util-linux) is needed for this test")
+		testenv.Unavailable(t, "needs unshare (.ci/run installs util-linux)")
 	}
 	prog := cprog(t, "kobj4b_pidnsmade", "-pthread")
 	dir := t.TempDir()
@@ -210,7 +212,58 @@ func TestPIDNamespaceForced(t *testing.T) {
 	if got != want {
 		t.Errorf("restarted with -F, the tree is\n%s\nwant\n%s", got, want)
 	}
-	for _, c := range childrenOf(p.PID) {
-		unix.Kill(c, unix.SIGKILL) // the init: its namespace ends with it
+	// The inits, the checkpointed one's too: a namespace ends with its
+	// init, which outlives the root.
+	for _, root := range []int{p.PID, cmd.Process.Pid} {
+		for _, c := range childrenOf(root) {
+			unix.Kill(c, unix.SIGKILL)
+		}
+	}
+}
+
+// TestPIDNamespaceBubblewrap: bubblewrap's sandbox (bwrap --unshare-pid
+// --proc /proc), the root of the tree: bwrap unshared, its child is the
+// namespace's init with a /proc of its own in a mount namespace bwrap
+// made, and runs the kernel-object program, which clones a namespace below
+// that one. Checkpointed, the sandbox killed, restarted: the program's
+// checks pass and bwrap ends with its status.
+func TestPIDNamespaceBubblewrap(t *testing.T) {
+	needRoot(t)
+	bwrap, err := exec.LookPath("bwrap")
+	if err != nil {
+		testenv.Unavailable(t, "needs bwrap (.ci/run installs bubblewrap)")
+	}
+	prog := cprog(t, "kobj4b_pidnsmade", "-pthread")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "result")
+	cmd := start(t, dir, bwrap, "--dev-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "--", prog, out, "clone")
+	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
+	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
+		t.Fatalf("set-up failed: %s", b)
+	}
+	before := nsPidsOfTree(t, cmd.Process.Pid)
+	img := filepath.Join(dir, "img")
+	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true})
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	unix.Kill(onlyChild(t, cmd.Process.Pid), unix.SIGKILL)
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitReaped(t, res)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
+	if got := nsPidsOfTree(t, p.PID); got != before {
+		t.Errorf("after the restart, the tree's pids per namespace are\n%s\nwant\n%s", got, before)
+	}
+	// bwrap's init runs the program as its child.
+	kobjSignalTree(t, onlyChild(t, onlyChild(t, p.PID)), true)
+	ws := waitProc(t, p)
+	got, _ := os.ReadFile(out)
+	if !ws.Exited() || ws.ExitStatus() != 0 || string(got) != "ok" {
+		t.Fatalf("after the restart: bwrap %v, the program says %s", ws, got)
 	}
 }

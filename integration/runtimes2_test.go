@@ -130,7 +130,7 @@ func withEnv(c runtimeCase, env ...string) runtimeCase {
 // end there); as a batch job, one level below the job's.
 func inPIDNamespace(c runtimeCase) runtimeCase {
 	build := c.build
-	c.name += "-unshare-pidns"
+	c.name += "-pidns" // short: the unix socket paths under TMPDIR
 	c.build = func(t *testing.T, dir string) func(out, data string, steps, delay int) []string {
 		unshare := runtimeTool(t, "util-linux", "unshare")
 		cmdline := build(t, dir)
