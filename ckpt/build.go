@@ -4,7 +4,10 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"runtime"
 	"sort"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -1042,6 +1045,7 @@ func (b *builder) finish(sig syscall.Signal) error {
 		return fmt.Errorf("munmap scratch: %w", err)
 	}
 
+	var calls []inCall
 	for i, t := range b.tasks {
 		regs := arrayToRegs(&p.img.regs[i])
 		if ret, ok := b.sleepDone[i]; ok {
@@ -1060,6 +1064,10 @@ func (b *builder) finish(sig syscall.Signal) error {
 			// not survive; the call returns EINTR, as after a signal.
 			regs.Rax = ^uint64(unix.EINTR - 1) // -EINTR
 			regs.Orig_rax = ^uint64(0)
+		}
+		// Back in its call before restart returns (waitInCalls).
+		if at, ok := b.reentersCall(&regs); ok && p.meta.JobStop == nil && sig != unix.SIGSTOP {
+			calls = append(calls, inCall{tid: t.pid, nr: int64(regs.Orig_rax), at: at})
 		}
 		if err := ptraceSetRegs(t.pid, &regs); err != nil {
 			return err
@@ -1088,7 +1096,89 @@ func (b *builder) finish(sig syscall.Signal) error {
 			return err
 		}
 	}
+	waitInCalls(calls)
 	return nil
+}
+
+// hasSUD reports whether thread i has syscall user dispatch on: the
+// dispatch decides on its calls, which are then let go as they are.
+func hasSUD(m *imageMeta, i int) bool {
+	a := m.Attrs
+	return a != nil && i < len(a.Threads) && a.Threads[i].SUD != nil
+}
+
+// reentersCall reports whether the thread resumes by making its system
+// call again, and where its syscall instruction is: the call number in
+// rax (orig_rax too) at a syscall instruction, or a call the kernel
+// restarts that way once the thread runs on (-ERESTARTSYS,
+// -ERESTARTNOINTR, -ERESTARTNOHAND after the syscall instruction).
+func (b *builder) reentersCall(regs *unix.PtraceRegs) (uint64, bool) {
+	if int64(regs.Orig_rax) < 0 {
+		return 0, false
+	}
+	at := regs.Rip
+	switch int64(regs.Rax) {
+	case int64(regs.Orig_rax):
+	case -512, -513, -514: // ERESTARTSYS, ERESTARTNOINTR, ERESTARTNOHAND
+		at -= 2
+	default:
+		return 0, false
+	}
+	insn := make([]byte, 2)
+	if at < 2 || at > regs.Rip {
+		return 0, false
+	}
+	if _, err := b.mem.ReadAt(insn, int64(at)); err != nil || insn[0] != 0x0f || insn[1] != 0x05 {
+		return 0, false
+	}
+	return at, true
+}
+
+// inCall is a thread let go to make its call nr again, from its syscall
+// instruction at at.
+type inCall struct {
+	tid int
+	nr  int64
+	at  uint64
+}
+
+// waitInCalls returns once each thread is back in its call (a pause, a
+// read, a wait it was blocked in), or past it, as it was at the
+// checkpoint: a signal sent once restart has returned then interrupts
+// the call, as it would have interrupted the original. Let go just
+// before, the thread would take the signal first and then block in the
+// call (a pause loop waiting for that signal would wait for ever). What
+// it is doing is what /proc/PID/task/TID/syscall says: its call's
+// number, another call, or in user space somewhere else than the syscall
+// instruction: done; running, or in user space at the instruction: not
+// yet. Bounded: 200 ms for all.
+func waitInCalls(calls []inCall) {
+	deadline := time.Now().Add(200 * time.Millisecond)
+	for _, c := range calls {
+		for time.Now().Before(deadline) && !inOrPastCall(c) {
+			runtime.Gosched()
+			time.Sleep(20 * time.Microsecond)
+		}
+	}
+}
+
+func inOrPastCall(c inCall) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", c.tid, c.tid))
+	if err != nil {
+		return true // gone
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 || f[0] == "running" {
+		return false
+	}
+	nr, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil || nr != -1 {
+		return true // in a call: its own, or one after it
+	}
+	// In user space, not running: at its syscall instruction it has not
+	// made the call yet (preempted on the way).
+	pc, err := strconv.ParseUint(strings.TrimPrefix(f[len(f)-1], "0x"), 16, 64)
+	return err != nil || (pc != c.at && pc != c.at+2)
 }
 
 func (b *builder) hasZombieChild() bool {

@@ -219,6 +219,16 @@ func (b *batch) cleanup() {
 			syscall.Kill(k, syscall.SIGKILL)
 		}
 	}
+	// A checkpoint helper still at work (a periodic checkpoint begun as
+	// the job ended) writes in the job's run directory: the test's
+	// directory is removed once none is left.
+	deadline = time.Now().Add(20 * time.Second)
+	for len(b.checkpointHelpers()) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, pid := range b.checkpointHelpers() {
+		syscall.Kill(pid, syscall.SIGKILL)
+	}
 	if b.t.Failed() || os.Getenv("LAZARUS_TEST_LOG") != "" {
 		b.t.Logf("lazarusd log:\n%s", b.log())
 		// The checkpoint helpers' own logs, for a checkpoint that failed
