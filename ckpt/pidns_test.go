@@ -28,34 +28,7 @@ func TestPIDNamespaceUnshareTool(t *testing.T) {
 	if err != nil {
 		testenv.Unavailable(t, "needs unshare (.ci/run installs util-linux)")
 	}
-	prog := cprog(t, "kobj4b_pidnsmade", "-pthread")
-	dir := t.TempDir()
-	out := filepath.Join(dir, "result")
-	cmd := start(t, dir, unshare, "-fp", "--mount-proc", prog, out, "clone")
-	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
-	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
-		t.Fatalf("set-up failed: %s", b)
-	}
-	before := nsPidsOfTree(t, cmd.Process.Pid)
-	img := filepath.Join(dir, "img")
-	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true})
-	if err != nil {
-		t.Fatalf("checkpoint: %v", err)
-	}
-	// The init of the namespace first: its end ends the namespace.
-	unix.Kill(onlyChild(t, cmd.Process.Pid), unix.SIGKILL)
-	cmd.Process.Kill()
-	cmd.Wait()
-	waitReaped(t, res)
-
-	p, err := Restart(context.Background(), img, RestartOptions{})
-	if err != nil {
-		t.Fatalf("restart: %v", err)
-	}
-	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
-	if got := nsPidsOfTree(t, p.PID); got != before {
-		t.Errorf("after the restart, the tree's pids per namespace are\n%s\nwant\n%s", got, before)
-	}
+	dir, out, before, p := wrappedRestart(t, unshare, "-fp", "--mount-proc")
 	img2 := filepath.Join(dir, "img2")
 	res2, err := Checkpoint(context.Background(), p.PID, CheckpointOptions{File: img2, Tree: true})
 	if err != nil {
@@ -80,6 +53,43 @@ func TestPIDNamespaceUnshareTool(t *testing.T) {
 	if !ws.Exited() || ws.ExitStatus() != 0 || string(got) != "ok" {
 		t.Fatalf("after the second restart: unshare %v, the program says %s", ws, got)
 	}
+}
+
+// wrappedRestart runs the kernel-object program (clone mode) under a
+// tool that makes a PID namespace (tool args... prog out clone), as the
+// root of the tree, checkpoints the tree, kills it (the namespace's init
+// first: its end ends the namespace) and restarts it. It returns the
+// test's directory, the program's result file, the tree's pids per
+// namespace before the checkpoint (the restarted tree's are the same) and
+// the restarted root.
+func wrappedRestart(t *testing.T, tool string, args ...string) (dir, out, before string, p *Process) {
+	t.Helper()
+	prog := cprog(t, "kobj4b_pidnsmade", "-pthread")
+	dir = t.TempDir()
+	out = filepath.Join(dir, "result")
+	cmd := start(t, dir, tool, append(args, prog, out, "clone")...)
+	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
+	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
+		t.Fatalf("set-up failed: %s", b)
+	}
+	before = nsPidsOfTree(t, cmd.Process.Pid)
+	img := filepath.Join(dir, "img")
+	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true})
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	unix.Kill(onlyChild(t, cmd.Process.Pid), unix.SIGKILL)
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitReaped(t, res)
+	if p, err = Restart(context.Background(), img, RestartOptions{}); err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
+	if got := nsPidsOfTree(t, p.PID); got != before {
+		t.Errorf("after the restart, the tree's pids per namespace are\n%s\nwant\n%s", got, before)
+	}
+	return dir, out, before, p
 }
 
 // onlyChild is the one child of pid.
@@ -233,32 +243,7 @@ func TestPIDNamespaceBubblewrap(t *testing.T) {
 	if err != nil {
 		testenv.Unavailable(t, "needs bwrap (.ci/run installs bubblewrap)")
 	}
-	prog := cprog(t, "kobj4b_pidnsmade", "-pthread")
-	dir := t.TempDir()
-	out := filepath.Join(dir, "result")
-	cmd := start(t, dir, bwrap, "--dev-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "--", prog, out, "clone")
-	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
-	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
-		t.Fatalf("set-up failed: %s", b)
-	}
-	before := nsPidsOfTree(t, cmd.Process.Pid)
-	img := filepath.Join(dir, "img")
-	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true})
-	if err != nil {
-		t.Fatalf("checkpoint: %v", err)
-	}
-	unix.Kill(onlyChild(t, cmd.Process.Pid), unix.SIGKILL)
-	cmd.Process.Kill()
-	cmd.Wait()
-	waitReaped(t, res)
-	p, err := Restart(context.Background(), img, RestartOptions{})
-	if err != nil {
-		t.Fatalf("restart: %v", err)
-	}
-	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
-	if got := nsPidsOfTree(t, p.PID); got != before {
-		t.Errorf("after the restart, the tree's pids per namespace are\n%s\nwant\n%s", got, before)
-	}
+	_, out, _, p := wrappedRestart(t, bwrap, "--dev-bind", "/", "/", "--unshare-pid", "--proc", "/proc", "--")
 	// bwrap's init runs the program as its child.
 	kobjSignalTree(t, onlyChild(t, onlyChild(t, p.PID)), true)
 	ws := waitProc(t, p)
