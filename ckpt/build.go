@@ -1067,7 +1067,7 @@ func (b *builder) finish(sig syscall.Signal) error {
 		}
 		// Back in its call before restart returns (waitInCalls).
 		if at, ok := b.reentersCall(&regs); ok && p.meta.JobStop == nil && sig != unix.SIGSTOP {
-			calls = append(calls, inCall{tid: t.pid, nr: int64(regs.Orig_rax), at: at})
+			calls = append(calls, inCall{tid: t.pid, at: at})
 		}
 		if err := ptraceSetRegs(t.pid, &regs); err != nil {
 			return err
@@ -1100,13 +1100,6 @@ func (b *builder) finish(sig syscall.Signal) error {
 	return nil
 }
 
-// hasSUD reports whether thread i has syscall user dispatch on: the
-// dispatch decides on its calls, which are then let go as they are.
-func hasSUD(m *imageMeta, i int) bool {
-	a := m.Attrs
-	return a != nil && i < len(a.Threads) && a.Threads[i].SUD != nil
-}
-
 // reentersCall reports whether the thread resumes by making its system
 // call again, and where its syscall instruction is: the call number in
 // rax (orig_rax too) at a syscall instruction, or a call the kernel
@@ -1134,11 +1127,10 @@ func (b *builder) reentersCall(regs *unix.PtraceRegs) (uint64, bool) {
 	return at, true
 }
 
-// inCall is a thread let go to make its call nr again, from its syscall
+// inCall is a thread let go to make its call again, from its syscall
 // instruction at at.
 type inCall struct {
 	tid int
-	nr  int64
 	at  uint64
 }
 
