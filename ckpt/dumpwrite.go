@@ -241,6 +241,11 @@ func (t *dumpTree) makeTwins() error {
 			// namespace with no init yet (pidns.go).
 			return fmt.Errorf("%s(%d) unshared CLONE_NEWPID: no twin is made in it", d.comm, d.pid)
 		}
+		if tn := d.meta.TimeNS; tn != nil && tn.Open {
+			// A twin would enter the time namespace it made, whose
+			// offsets it may still write until a process does.
+			return fmt.Errorf("%s(%d) made a time namespace no process entered yet: no twin is made in it", d.comm, d.pid)
+		}
 		if t.procs[i].twin, err = d.makeTwin(); err != nil {
 			return err
 		}

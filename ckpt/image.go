@@ -120,6 +120,9 @@ type imageMeta struct {
 	// parent's (the root: than the checkpointer's); nil: its parent's
 	// (mountns.go).
 	MountNS *mountNS `json:"mount_ns,omitempty"`
+	// TimeNS: the process made a time namespace (timens.go); nil: it is
+	// in its parent's namespace for children.
+	TimeNS *timeNS `json:"time_ns,omitempty"`
 	// SemUndo: the process's SEM_UNDO adjustments (semundo.go).
 	SemUndo []semUndo `json:"sem_undo,omitempty"`
 	// Attrs: loginuid, oom_score_adj, scheduling, parent-death signal...
@@ -889,6 +892,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 		return err
 	}
 	if err := checkNSPids(m); err != nil { // pidns.go
+		return err
+	}
+	if err := checkTimeNS(m); err != nil { // timens.go
 		return err
 	}
 	for _, pt := range m.Timers {

@@ -143,10 +143,65 @@ func mustAtoi(t *testing.T, s string) int {
 // checkpoint, then after the restart, is pid 1.
 func TestPIDNamespaceUnsharedNoTwin(t *testing.T) {
 	needRoot(t)
-	prog := cprog(t, "kobj4b_pidnsmade", "-pthread")
+	noTwinIn(t, cprog(t, "kobj4b_pidnsmade", "-pthread"), "unshared")
+}
+
+// TestTimeNamespaceOpenNoTwin: a process that made a time namespace no
+// process entered yet gets no twin either, which would enter it and
+// freeze its offsets (timens.go): it may still write them after the
+// checkpoint and after the restart.
+func TestTimeNamespaceOpenNoTwin(t *testing.T) {
+	needRoot(t)
+	noTwinIn(t, cprog(t, "kobj_timens"), "open")
+}
+
+// TestTimeNamespaceUnshareTool: the root of the tree is run by unshare
+// --time with offsets, which enters the namespace by its execve: after the
+// restart the program's clocks, and a new child's, are still ahead.
+func TestTimeNamespaceUnshareTool(t *testing.T) {
+	needRoot(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		testenv.Unavailable(t, "needs unshare (.ci/run installs util-linux)")
+	}
+	prog := cprog(t, "kobj_timens")
 	dir := t.TempDir()
 	out := filepath.Join(dir, "result")
-	cmd := start(t, dir, prog, out, "unshared", "big")
+	var mono, boot unix.Timespec
+	unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
+	unix.ClockGettime(unix.CLOCK_BOOTTIME, &boot)
+	cmd := start(t, dir, unshare, "--time", "--monotonic", "7000", "--boottime", "300", prog, out, "tool", "7000", "300", strconv.FormatInt(mono.Sec, 10), strconv.FormatInt(boot.Sec, 10))
+	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
+	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
+		t.Fatalf("set-up failed: %s", b)
+	}
+	img := filepath.Join(dir, "img")
+	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true})
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitReaped(t, res)
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart: %v", err)
+	}
+	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
+	kobjSignal(t, p.PID)
+	ws := waitProc(t, p)
+	if got, _ := os.ReadFile(out); !ws.Exited() || ws.ExitStatus() != 0 || string(got) != "ok" {
+		t.Fatalf("after the restart: %v: %s", ws, got)
+	}
+}
+
+// noTwinIn checkpoints prog in mode (with 64 MiB more memory, "big")
+// without a userfaultfd snapshot, so that the checkpoint would fork a twin
+// of it, then checks it after the checkpoint and after a restart.
+func noTwinIn(t *testing.T, prog, mode string) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "result")
+	cmd := start(t, dir, prog, out, mode, "big")
 	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
 	img := filepath.Join(dir, "img")
 	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true, noSnap: true})

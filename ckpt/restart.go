@@ -798,6 +798,9 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 	if err := r.restoreMountNS(p); err != nil { // mountns.go
 		return err
 	}
+	if err := r.restoreTimeNS(p); err != nil { // timens.go
+		return err
+	}
 	if err := r.mountNSProc(p); err != nil { // pidns.go
 		return err
 	}
