@@ -880,6 +880,7 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 		retry = 10 * time.Second
 	}
 	deadline := time.Now().Add(retry)
+	var said time.Time
 	for {
 		addr, err := b.put(scratchData, args)
 		if err != nil {
@@ -911,11 +912,17 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 				}
 				return 0, e
 			}
-			r.info("pid %d for %s in use, retrying", taken, c.comm())
+			// Tried again every 20 ms (a process killed just before,
+			// the usual case, frees its pid once reaped), said once a
+			// second (CONVEX).
+			if time.Since(said) >= time.Second {
+				r.info("pid %d for %s in use, retrying", taken, c.comm())
+				said = time.Now()
+			}
 			select {
 			case <-ctx.Done():
 				return 0, ctx.Err()
-			case <-time.After(time.Second):
+			case <-time.After(20 * time.Millisecond):
 			}
 			continue
 		case unix.EPERM:
