@@ -181,12 +181,18 @@ func TestRestoreColdImage(t *testing.T) {
 			case c.cached > 0:
 				io.Copy(io.Discard, io.NewSectionReader(f, off, c.cached))
 			}
+			before := cachedPages(t, f, off, int64(e.Len))
 			direct, err := restore()
 			if err != nil {
 				t.Fatal(err)
 			}
 			if direct != c.direct {
 				t.Errorf("read O_DIRECT: %v, want %v", direct, c.direct)
+			}
+			// What the process read buffered left the page cache
+			// (fastrestore.go, Page cache).
+			if after := cachedPages(t, f, off, int64(e.Len)); c.cached < 0 && after > before/8 {
+				t.Errorf("the largest segment has %d pages in the page cache after the restore, %d before: want them dropped", after, before)
 			}
 		})
 	}
@@ -211,6 +217,16 @@ func TestRestoreColdImage(t *testing.T) {
 			t.Errorf("restore of the image mended: %v", err)
 		}
 	})
+}
+
+// cachedPages counts the pages of f's range in the page cache.
+func cachedPages(t *testing.T, f *os.File, off, n int64) uint64 {
+	t.Helper()
+	var st unix.Cachestat_t
+	if err := unix.Cachestat(uint(f.Fd()), &unix.CachestatRange{Off: uint64(off), Len: uint64(n)}, &st, 0); err != nil {
+		t.Fatalf("cachestat: %v", err)
+	}
+	return st.Cache
 }
 
 func sumLine(path string) string {
