@@ -28,8 +28,11 @@ type dumpTree struct {
 	// rootLevel: 1 + the level of the root's PID namespace below ours;
 	// 0 until read (rootNSLevel).
 	rootLevel int
-	rootPath  string
-	rootFile  string
+	// landlock: the reference processes of the landlock probe
+	// (landlockref.go).
+	landlock landlockRefs
+	rootPath string
+	rootFile string
 
 	procs    []*dumper   // parents before children
 	mounts   mountTables // the mount tables read by checkMounts (mountns.go)
@@ -69,6 +72,7 @@ type dumpTree struct {
 func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error) {
 	t.ctx = ctx
 	t.id = rand.Text()
+	defer t.landlock.close()
 	defer func() {
 		// A failed checkpoint leaves none of its copies beside the image
 		// (copies.go); once the root is published they are its.
@@ -114,6 +118,7 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		defer t.pool.close()
 		t.preProtect()
 		t.preRearm() // rearm_linux_amd64.go
+		t.landlock.prepare(t.scanTree(), t.log)
 		defer func() {
 			for _, p := range t.pre {
 				p.close()
@@ -511,6 +516,7 @@ func (d *dumper) seizeThreads() error {
 // release lets every frozen process go, children first. With done false
 // (an error path) it also puts back anything an injection left behind.
 func (t *dumpTree) release(done bool) {
+	t.landlock.close() // reaped before the tree runs (landlockref.go)
 	for i := len(t.procs) - 1; i >= 0; i-- {
 		d := t.procs[i]
 		if !d.seized {

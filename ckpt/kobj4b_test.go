@@ -18,6 +18,8 @@ var kobj4bCases = []kobjCase{
 	{name: "seccomptrap"},
 	{name: "resids"},
 	{name: "landlock", refuse: "is confined by a landlock ruleset"},
+	{name: "landlock", args: []string{"user"}, refuse: "is confined by a landlock ruleset"},
+	{name: "landlock", args: []string{"pidns"}, refuse: "is confined by a landlock ruleset"},
 	{name: "schedthreads", flags: []string{"-pthread"}},
 	{name: "pimutex", flags: []string{"-pthread"}},
 	{name: "futexwaitv", flags: []string{"-pthread"}},

@@ -637,15 +637,17 @@ func checkOpened(fd int, f fileDesc, uid int) error {
 // (landlock_restrict_self): the kernel shows its rules nowhere (no /proc
 // file, no getter), so the restore could not confine it again. Landlock
 // lets a confined thread ptrace-read only processes inside its own
-// domain: the thread is asked kcmp of itself and of the checkpointer,
-// which is confined by nothing. The answer tells only where nothing else
-// refuses: the thread may ptrace-read the checkpointer (it has
-// CAP_SYS_PTRACE, or the same ids as this process and a dumpable one),
-// and sees the checkpointer's pid (same PID namespace). Elsewhere the
-// question is not asked: a landlocked thread there is not found.
+// domain: the thread is asked kcmp of a process confined by nothing, which
+// it could read but for landlock, seen from its PID namespace. That is
+// the checkpointer itself where the thread may ptrace-read it (it has
+// CAP_SYS_PTRACE, or the same ids as this process and a dumpable one) and
+// sees its pid (same PID namespace); elsewhere, when we are root, a
+// reference process made for the thread's namespace and ids
+// (landlockref.go). Not root and neither: the question cannot be asked,
+// and a landlocked thread there is not found.
 func (d *dumper) landlockProbe(tid int) []queued {
 	s := d.meta.Security
-	if s == nil || d.meta.NSPID != 0 {
+	if s == nil {
 		return nil
 	}
 	var capEff, capPrm uint64
@@ -671,17 +673,28 @@ func (d *dumper) landlockProbe(tid int) []queued {
 	}
 	// With the same ids, the capabilities still decide: the kernel lets
 	// a thread ptrace-read a process whose permitted set is not within
-	// its own only with CAP_SYS_PTRACE (cap_ptrace_access_check).
-	if own, err := ownPermittedCaps(); err != nil || capPrm&own != own {
-		sameIDs = false
+	// its own only with CAP_SYS_PTRACE (cap_ptrace_access_check). A
+	// reference with uid 0 has our capabilities too.
+	own, err := ownPermittedCaps()
+	capsWithin := err == nil && capPrm&own == own
+	sameIDs = sameIDs && capsWithin
+	ptraceCap := capEff&(1<<unix.CAP_SYS_PTRACE) != 0
+	a, b := uint64(d.pid), uint64(os.Getpid())
+	if d.meta.NSPID != 0 || !ptraceCap && !sameIDs {
+		if os.Geteuid() != 0 || d.tree == nil || c.UID[0] == 0 && !ptraceCap && !capsWithin {
+			return nil
+		}
+		ref, err := d.tree.landlock.get(d.pid, c.UID[0], c.GID[0], d.log)
+		if err != nil {
+			d.warn("%s(%d) tid %d: not probed for a landlock ruleset (a reference process: %v): if it is confined by one, a restore will not confine it", d.comm, d.pid, tid, err)
+			return nil
+		}
+		a, b = uint64(ref), uint64(ref)
 	}
-	if capEff&(1<<unix.CAP_SYS_PTRACE) == 0 && !sameIDs {
-		return nil
-	}
-	return []queued{{name: "kcmp", nr: unix.SYS_KCMP, args: []uint64{uint64(d.pid), uint64(os.Getpid()), kcmpVM, 0, 0}, then: func(_ uint64, err error) error {
+	return []queued{{name: "kcmp", nr: unix.SYS_KCMP, args: []uint64{a, b, kcmpVM, 0, 0}, then: func(_ uint64, err error) error {
 		if errnoOf(err) == unix.EPERM {
 			return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(
-				"tid %d is confined by a landlock ruleset (landlock_restrict_self; or another security module forbids it to ptrace-read the checkpointer): its rules cannot be read, and a restore would not confine it", tid)}
+				"tid %d is confined by a landlock ruleset (landlock_restrict_self; or another security module forbids it to ptrace-read an unconfined process): its rules cannot be read, and a restore would not confine it", tid)}
 		}
 		return nil
 	}}}

@@ -25,7 +25,7 @@ var (
 	progsErr  error
 )
 
-// batchProg returns the path of a test program of testdata (nbody, memjob),
+// batchProg returns the path of a test program of testdata (nbody, memjob, landlockjob),
 // compiled once for all tests.
 func batchProg(t testing.TB, name string) string {
 	t.Helper()
@@ -33,6 +33,7 @@ func batchProg(t testing.TB, name string) string {
 		for _, p := range []struct{ name, src, lib string }{
 			{"nbody", "testdata/demo/nbody.c", "-lm"},
 			{"memjob", "testdata/batch/memjob.c", "-lpthread"},
+			{"landlockjob", "testdata/batch/landlockjob.c", "-Wall"},
 		} {
 			out, err := exec.Command("cc", "-O2", "-o", filepath.Join(binDir, p.name), p.src, p.lib).CombinedOutput()
 			if err != nil {

@@ -277,6 +277,34 @@ func TestBatchCkptRefusals(t *testing.T) {
 	}
 }
 
+// A job confined by landlock, run in the job's own PID namespace: the
+// checkpoint is refused naming it (the probe's reference process is made in
+// that namespace), and the job runs on, still confined.
+func TestBatchCkptLandlockRefused(t *testing.T) {
+	t.Parallel()
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	out := filepath.Join(b.work, "l.out")
+	id := b.qsub("-o", out, b.script("l.sh", fmt.Sprintf("#!/bin/sh\n%s\n", batchProg(t, "landlockjob"))))
+	b.waitState(id, "running")
+	b.waitFor("landlockjob to be ready", func() bool {
+		data, _ := os.ReadFile(out)
+		return strings.Contains(string(data), "ready")
+	})
+	r := b.run("qchkpnt", jobArg(id))
+	if r.code != 1 || !strings.Contains(r.stderr, "is confined by a landlock ruleset") {
+		t.Errorf("qchkpnt of a landlocked job: %v", r)
+	}
+	if j := b.job(id); j.State != "running" || len(j.Checkpoints) != 0 || !strings.Contains(j.CheckpointError, "landlock") {
+		t.Errorf("after the refusal: %+v", j)
+	}
+	os.WriteFile(filepath.Join(b.work, "stop"), nil, 0o644)
+	if j := b.waitState(id, "finished", "failed"); j.State != "finished" || j.ExitStatus == nil || *j.ExitStatus != 0 {
+		data, _ := os.ReadFile(out)
+		t.Errorf("the job after the refusal: %+v: %s", j, data)
+	}
+}
+
 // shutdown requeue: every job is checkpointed, stopped and requeued (or,
 // with policy n, requeued to start again, or waited for); the daemon
 // exits; at its next start the jobs restart and end as uninterrupted runs.

@@ -2,14 +2,39 @@
  * reading files under /usr is allowed of the filesystem rights it
  * handles): writing a file in the working directory fails with EACCES.
  * Its rules show nowhere a checkpoint could read them: refused, and the
- * program left running still finds itself confined. */
+ * program left running still finds itself confined.
+ *   user: it drops to uid/gid 65534 before (root's checkpoint asks a
+ *         process of the thread's ids, not itself).
+ *   pidns: it unshares CLONE_NEWPID and forks its init, which drops to
+ *         65534 and is confined (a batch job's namespace: the probe's
+ *         process must be cloned into it); the parent waits for it. */
 #include "kobj.h"
 #include <linux/landlock.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
+#include <grp.h>
+#include <sched.h>
+
+static void drop(void) {
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		DIE("drop to 65534: %s", strerror(errno));
+}
 
 int main(int argc, char **argv) {
 	kobj_init(argc, argv);
+	const char *mode = argc > 2 ? argv[2] : "";
+	if (strcmp(mode, "pidns") == 0) {
+		if (unshare(CLONE_NEWPID)) DIE("unshare: %s", strerror(errno));
+		pid_t c = fork();
+		if (c < 0) DIE("fork: %s", strerror(errno));
+		if (c > 0) {
+			int ws;
+			if (waitpid(c, &ws, 0) != c) return 3;
+			return WIFEXITED(ws) ? WEXITSTATUS(ws) : 4;
+		}
+		if (getpid() != 1) DIE("the child is pid %d, not 1", getpid());
+	}
 	/* The result file is opened before: the ruleset forbids making it. */
 	char res[4096];
 	snprintf(res, sizeof res, "%s", kobj_out);
@@ -17,6 +42,7 @@ int main(int argc, char **argv) {
 	char rd[4096];
 	snprintf(rd, sizeof rd, "%s.ready", kobj_out);
 	int ready = open(rd, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	if (*mode) drop();
 	struct landlock_ruleset_attr ra = {.handled_access_fs = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_READ_FILE};
 	int rs = syscall(SYS_landlock_create_ruleset, &ra, sizeof ra, 0);
 	if (rs < 0) DIE("landlock_create_ruleset: %s", strerror(errno));
