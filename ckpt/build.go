@@ -247,6 +247,9 @@ func (b *builder) build() error {
 	if err := b.restoreUTS(); err != nil { // utsns.go
 		return err
 	}
+	if err := b.joinUserNS(); err != nil { // userns.go
+		return err
+	}
 	if err := b.closePidfd(); err != nil {
 		return err
 	}
@@ -860,6 +863,15 @@ func (b *builder) createThreads() error {
 		le := binary.LittleEndian
 		le.PutUint64(args[0:], flags)
 		useTid := b.p.gotPIDs()
+		// Inside a user namespace made in the tree the tid is set through
+		// ns_last_pid (lastpid.go), in the innermost namespace alone.
+		lastPID := useTid && m.UserNS != nil
+		if lastPID {
+			if len(tids) > 1 {
+				return fmt.Errorf("clone thread %d: a thread in a user namespace and in a PID namespace made in the tree cannot get its tid back", want)
+			}
+			useTid = false
+		}
 		if useTid {
 			le.PutUint64(args[64:], b.scratch+scratchData+88)
 			le.PutUint64(args[72:], uint64(len(tids)))
@@ -884,21 +896,46 @@ func (b *builder) createThreads() error {
 		if len(th.NSTIDs) > 0 && b.r.root.meta.NSPID == 0 {
 			named = th.NSTIDs[0]
 		}
-		ret, err := b.cloneThread(addr, named)
+		var ret uint64
+		var regs unix.PtraceRegs
+		for try := 0; ; try++ {
+			if lastPID {
+				if err := b.r.setLastPID(b.p, want-1); err != nil {
+					return fmt.Errorf("clone thread %d: %w", want, err)
+				}
+			}
+			ret, err = b.cloneThread(addr, named)
+			if err != nil {
+				b.t.onEvent = nil
+				return fmt.Errorf("clone thread %d: %w", want, err)
+			}
+			if tid <= 0 {
+				b.t.onEvent = nil
+				return fmt.Errorf("clone thread %d: the new thread was not reported", want)
+			}
+			if _, err := waitStop(tid); err != nil {
+				b.t.onEvent = nil
+				return fmt.Errorf("clone thread %d: %w", want, err)
+			}
+			if regs, err = ptraceGetRegs(tid); err != nil {
+				b.t.onEvent = nil
+				return err
+			}
+			if !lastPID || int(ret) == want {
+				break
+			}
+			// Another fork took the tid between the write and the
+			// clone (our namespace: the machine's).
+			if err := dropThread(tid, regs, b.scratch); err != nil {
+				b.t.onEvent = nil
+				return fmt.Errorf("clone thread %d: drop the thread that got tid %d: %w", want, ret, err)
+			}
+			if try == lastPIDTries || !b.r.lastPIDShared(b.p) || pidExists(want) {
+				b.t.onEvent = nil
+				return fmt.Errorf("clone thread %d: got tid %d: %w", want, ret, &PIDInUseError{PID: want, Comm: b.p.comm(), Holder: pidHolder(want)})
+			}
+		}
 		b.t.onEvent = nil
-		if err != nil {
-			return fmt.Errorf("clone thread %d: %w", want, err)
-		}
-		if tid <= 0 {
-			return fmt.Errorf("clone thread %d: the new thread was not reported", want)
-		}
-		if _, err := waitStop(tid); err != nil {
-			return fmt.Errorf("clone thread %d: %w", want, err)
-		}
-		regs, err := ptraceGetRegs(tid)
-		if err != nil {
-			return err
-		}
 		if err := ptraceSetSigMask(tid, injectMask(b.pid, tid)); err != nil {
 			return err
 		}
@@ -994,25 +1031,11 @@ func (b *builder) restoreThreadCreds(c creds) error {
 		}
 		return nil
 	}
-	buf := make([]byte, 4*len(c.Groups))
-	for i, g := range c.Groups {
-		binary.LittleEndian.PutUint32(buf[4*i:], uint32(g))
+	if u := b.p.meta.UserNS; u != nil {
+		return b.restoreNSCreds(u, c) // userns.go
 	}
-	p := b.scratch + scratchData
-	if len(buf) > 0 {
-		var err error
-		if p, err = b.put(scratchData, buf); err != nil {
-			return err
-		}
-	}
-	if _, err := b.call("setgroups", unix.SYS_SETGROUPS, uint64(len(c.Groups)), p); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
-	}
-	if _, err := b.call("setresgid", unix.SYS_SETRESGID, uint64(c.GID[0]), uint64(c.GID[1]), uint64(c.GID[2])); err != nil {
-		return fmt.Errorf("setregid(%d, %d): %w", c.GID[0], c.GID[1], err)
-	}
-	if _, err := b.call("setresuid", unix.SYS_SETRESUID, uint64(c.UID[0]), uint64(c.UID[1]), uint64(c.UID[2])); err != nil {
-		return fmt.Errorf("setreuid(%d, %d): %w", c.UID[0], c.UID[1], err)
+	if err := b.setIDs(c.Groups, c.GID[0], c.GID[1], c.GID[2], c.UID[0], c.UID[1], c.UID[2]); err != nil {
+		return err
 	}
 	return b.restoreFSIDs(c)
 }

@@ -123,6 +123,9 @@ type imageMeta struct {
 	// TimeNS: the process made a time namespace (timens.go); nil: it is
 	// in its parent's namespace for children.
 	TimeNS *timeNS `json:"time_ns,omitempty"`
+	// UserNS: the process was in a user namespace other than the
+	// checkpointer's (userns.go).
+	UserNS *userNS `json:"user_ns,omitempty"`
 	// SemUndo: the process's SEM_UNDO adjustments (semundo.go).
 	SemUndo []semUndo `json:"sem_undo,omitempty"`
 	// Attrs: loginuid, oom_score_adj, scheduling, parent-death signal...
@@ -892,6 +895,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 		return err
 	}
 	if err := checkNSPids(m); err != nil { // pidns.go
+		return err
+	}
+	if err := checkUserNS(m); err != nil { // userns.go
 		return err
 	}
 	if err := checkTimeNS(m); err != nil { // timens.go

@@ -101,6 +101,9 @@ func (r *restorer) checkOwner(p *rproc) error {
 	if err != nil {
 		return err
 	}
+	if msg := ownUserNS(m.UserNS, o.UID, o.GID); msg != "" { // userns.go
+		return refuse("%s", msg)
+	}
 	// The restore execs the executable as root (it is replaced by the
 	// image's memory at once, but /proc/PID/exe names it): the owner must
 	// be able to execute it.

@@ -276,6 +276,8 @@ type restorer struct {
 	root    *rproc
 	procs   []*rproc // parents before children
 	stub    int      // the process the root was cloned from (startStub)
+	// setters: per PID namespace, what sets its last pid (lastpid.go).
+	setters map[uint64]*pidSetter
 
 	descs map[string]int    // open file descriptions, opened by the restorer
 	shm   map[string]int    // shared memory objects (memfds)
@@ -637,6 +639,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		}
 	}
 	stage("signals")
+	r.closeSetters() // lastpid.go: no helper is left to the tree
 	giveBack := r.takeTerminal()
 	var stopping []*rproc
 	for i := len(r.procs) - 1; i >= 0; i-- {
@@ -701,6 +704,7 @@ func (r *restorer) closeAll() {
 		unix.Close(p[1])
 	}
 	r.closePTYs()
+	r.closeSetters() // lastpid.go
 }
 
 // createRoot starts the stub and clones the root out of it, with its

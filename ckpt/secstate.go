@@ -268,7 +268,10 @@ func (r *restorer) checkSecurity(p *rproc) error {
 	if len(s.Threads) != len(p.meta.Threads) {
 		return &ImageError{Path: p.img.Path, Err: fmt.Errorf("%w: security state of %d threads for %d threads", ErrCorrupt, len(s.Threads), len(p.meta.Threads))}
 	}
-	if o := r.opts.Owner; o != nil && o.UID != 0 && !p.authentic {
+	// Capabilities in a user namespace of the owner's that maps only the
+	// owner's ids are ones any user may have there (userns.go).
+	ownNS := p.meta.UserNS != nil && r.opts.Owner != nil && ownUserNS(p.meta.UserNS, r.opts.Owner.UID, r.opts.Owner.GID) == ""
+	if o := r.opts.Owner; o != nil && o.UID != 0 && !p.authentic && !ownNS {
 		for _, th := range s.Threads {
 			if th.CapInh|th.CapPrm|th.CapEff|th.CapAmb != 0 {
 				return r.fail(p, fmt.Errorf("tid %d had capabilities (permitted %#x, effective %#x, inheritable %#x, ambient %#x) and user %d has none: refused",
@@ -644,10 +647,17 @@ func checkOpened(fd int, f fileDesc, uid int) error {
 // sees its pid (same PID namespace); elsewhere, when we are root, a
 // reference process made for the thread's namespace and ids
 // (landlockref.go). Not root and neither: the question cannot be asked,
-// and a landlocked thread there is not found.
+// and a landlocked thread there is not found. Nor is one in a user
+// namespace of its own (userns.go): there its capabilities are not ours
+// to compare, and it may ptrace-read no process outside it.
 func (d *dumper) landlockProbe(tid int) []queued {
 	s := d.meta.Security
 	if s == nil {
+		return nil
+	}
+	if own, err := nsInode(d.pid, "user"); err != nil {
+		return nil
+	} else if self, err := selfNSInode("user"); err != nil || own != self {
 		return nil
 	}
 	var capEff, capPrm uint64

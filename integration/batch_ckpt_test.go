@@ -553,3 +553,45 @@ func TestBatchCkptAdopt(t *testing.T) {
 		t.Errorf("what the job wrote on its terminal went to %q, want \"simulation over\\n\"", got)
 	}
 }
+
+// A user's job that runs its program in a user namespace of its own
+// (`unshare -r --fork`: root inside, nobody outside) is checkpointed,
+// stopped, held and restarted as its owner, and ends as an uninterrupted
+// run: the namespace comes back with its owner and maps (the owner rules
+// take a namespace that maps only the owner's ids).
+func TestBatchCkptUserNamespace(t *testing.T) {
+	t.Parallel()
+	batchNeedRoot(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		t.Fatal("needs unshare (.ci/run installs util-linux)")
+	}
+	cred := nobody(t)
+	b := newBatch(t, "")
+	dir := filepath.Join(b.work, "nobody")
+	if err := os.Mkdir(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(dir, 0o777)
+	const steps, bodies = 2400, 600
+	want := nbodyReference(t, steps, bodies)
+	out := filepath.Join(dir, "ns.txt")
+	script := filepath.Join(dir, "ns.sh")
+	os.WriteFile(script, []byte(fmt.Sprintf("#!/bin/sh\n%s -r --fork %s %s %d %d\necho simulated\n", unshare, batchProg(t, "nbody"), out, steps, bodies)), 0o755)
+	id := b.qsubWith(cmdOpts{dir: dir, cred: cred}, "-o", filepath.Join(dir, "ns.out"), "-e", filepath.Join(dir, "ns.err"), script)
+	b.waitState(id, "running")
+	b.waitLines(out, 20)
+	r := b.run("qchkpnt", "-k", "-h", jobArg(id))
+	if r.code != 0 || !strings.Contains(r.stdout, "job stopped and held") {
+		t.Fatalf("qchkpnt -k -h: %v", r)
+	}
+	if r := b.run("qrestart", jobArg(id)); r.code != 0 {
+		t.Fatalf("qrestart: %v", r)
+	}
+	j := b.waitState(id, "finished", "failed")
+	errs, _ := os.ReadFile(filepath.Join(dir, "ns.err"))
+	if j.State != "finished" || len(j.Segments) != 2 || !j.Segments[1].Restart {
+		t.Fatalf("after qrestart: %+v\n%s", j, errs)
+	}
+	checkNbodyOutput(t, out, want)
+}

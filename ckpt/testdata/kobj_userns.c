@@ -1,21 +1,217 @@
-/* A user namespace of its own with uid and gid maps (root inside is
- * uid 0 outside): refused at checkpoint time unless the engine makes it. */
+/* kobj_userns: a user namespace of its own (unshare CLONE_NEWUSER) with
+ * uid and gid maps and setgroups denied. After the restart it is still in
+ * a user namespace of its own (not its parent's), whose parent is its
+ * parent's and whose owner is the same, with the same maps, the same ids
+ * inside, the same capabilities.
+ *   (none): maps "0 0 1"; root inside, every capability.
+ *   drop:   maps "0 100000 65536", then setresuid/setresgid(1000) inside:
+ *           uid 101000 outside, no capability left.
+ *   child:  as (none), and forks a child after the unshare, which must
+ *           find itself in its parent's namespace with the same ids.
+ *   nested: a user namespace inside another: refused.
+ *   threads: a second thread, whose tid, ids and capabilities must be the
+ *           same after the restart (cloned inside the namespace: its tid
+ *           set through ns_last_pid).
+ *   Modes combine: "drop,threads,child".
+ *   ownsmnt: a mount namespace made with it (CLONE_NEWUSER|CLONE_NEWNS):
+ *           refused.
+ *   tool:   it unshares nothing: it runs in the namespace `unshare -r`
+ *           made (TestUserNamespaceUnshareTool). */
 #include "kobj.h"
+#include <linux/nsfs.h>
+#include <pthread.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static void writef(const char *path, const char *s) {
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(s, f) < 0 || fclose(f)) DIE("%s: %s", path, strerror(errno));
+}
+
+static ino_t ino(const char *path) {
+	struct stat st;
+	return stat(path, &st) ? 0 : st.st_ino;
+}
+
+/* the line of /proc/self/status starting with key */
+static const char *status(const char *key) {
+	static char line[4][256];
+	static int n;
+	char *l = line[n++ % 4];
+	l[0] = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+	if (!f) return l;
+	while (fgets(l, 256, f))
+		if (strncmp(l, key, strlen(key)) == 0) break;
+	fclose(f);
+	return l;
+}
+
+static char uidmap[256], gidmap[256], uidline[256], gidline[256], capeff[256], capprm[256];
+static uid_t owner;
+static ino_t parentns;
+
+static void record(void) {
+	snprintf(uidmap, sizeof uidmap, "%s", read_file("/proc/self/uid_map"));
+	snprintf(gidmap, sizeof gidmap, "%s", read_file("/proc/self/gid_map"));
+	snprintf(uidline, sizeof uidline, "%s", status("Uid:"));
+	snprintf(gidline, sizeof gidline, "%s", status("Gid:"));
+	snprintf(capeff, sizeof capeff, "%s", status("CapEff:"));
+	snprintf(capprm, sizeof capprm, "%s", status("CapPrm:"));
+	int fd = open("/proc/self/ns/user", O_RDONLY);
+	if (fd < 0 || ioctl(fd, NS_GET_OWNER_UID, &owner)) DIE("NS_GET_OWNER_UID: %s", strerror(errno));
+	close(fd);
+}
+
+static void check(const char *who) {
+	CHECK(strcmp(read_file("/proc/self/uid_map"), uidmap) == 0, "%s: uid_map %s, was %s", who, read_file("/proc/self/uid_map"), uidmap);
+	CHECK(strcmp(read_file("/proc/self/gid_map"), gidmap) == 0, "%s: gid_map %s, was %s", who, read_file("/proc/self/gid_map"), gidmap);
+	CHECK(strstr(read_file("/proc/self/setgroups"), "deny") != NULL, "%s: setgroups %s", who, read_file("/proc/self/setgroups"));
+	CHECK(strcmp(status("Uid:"), uidline) == 0, "%s: %s, was %s", who, status("Uid:"), uidline);
+	CHECK(strcmp(status("Gid:"), gidline) == 0, "%s: %s, was %s", who, status("Gid:"), gidline);
+	CHECK(strcmp(status("CapEff:"), capeff) == 0, "%s: %s, was %s", who, status("CapEff:"), capeff);
+	CHECK(strcmp(status("CapPrm:"), capprm) == 0, "%s: %s, was %s", who, status("CapPrm:"), capprm);
+	int fd = open("/proc/self/ns/user", O_RDONLY);
+	uid_t o = -1;
+	CHECK(fd >= 0 && ioctl(fd, NS_GET_OWNER_UID, &o) == 0 && o == owner, "%s: owner %d, was %d", who, (int)o, (int)owner);
+	if (fd >= 0) close(fd);
+}
+
+static volatile pid_t thread_tid;
+
+static void *idle(void *a) {
+	(void)a;
+	thread_tid = gettid();
+	for (;;) pause();
+	return NULL;
+}
+
+/* the line of /proc/self/task/TID/status starting with key */
+static const char *tstatus(pid_t tid, const char *key) {
+	static char l[256];
+	char p[64];
+	snprintf(p, sizeof p, "/proc/self/task/%d/status", tid);
+	l[0] = 0;
+	FILE *f = fopen(p, "r");
+	if (!f) return l;
+	while (fgets(l, sizeof l, f))
+		if (strncmp(l, key, strlen(key)) == 0) break;
+	fclose(f);
+	return l;
+}
+
+static void check_thread(void) {
+	if (!thread_tid) return;
+	CHECK(strcmp(tstatus(thread_tid, "Uid:"), uidline) == 0, "thread %d: %s, want %s", thread_tid, tstatus(thread_tid, "Uid:"), uidline);
+	CHECK(strcmp(tstatus(thread_tid, "CapEff:"), capeff) == 0, "thread %d: %s, want %s", thread_tid, tstatus(thread_tid, "CapEff:"), capeff);
+	char p[64];
+	snprintf(p, sizeof p, "/proc/self/task/%d/ns/user", thread_tid);
+	CHECK(ino(p) == ino("/proc/self/ns/user"), "thread %d in another user namespace", thread_tid);
+}
 
 int main(int argc, char **argv) {
 	kobj_init(argc, argv);
-	if (unshare(CLONE_NEWUSER)) DIE("unshare: %s", strerror(errno));
-	FILE *f = fopen("/proc/self/setgroups", "w");
-	if (f) { fputs("deny", f); fclose(f); }
-	f = fopen("/proc/self/uid_map", "w");
-	if (!f || fprintf(f, "0 0 1\n") < 0 || fclose(f)) DIE("uid_map: %s", strerror(errno));
-	f = fopen("/proc/self/gid_map", "w");
-	if (!f || fprintf(f, "0 0 1\n") < 0 || fclose(f)) DIE("gid_map: %s", strerror(errno));
-	char map[256];
-	snprintf(map, sizeof map, "%s", read_file("/proc/self/uid_map"));
+	const char *mode = argc > 2 ? argv[2] : "";
+#define HAS(m) (strstr(mode, m) != NULL)
+	parentns = ino("/proc/self/ns/user");
+	int tool = strcmp(mode, "tool") == 0;
+	if (tool) {
+		CHECK(strstr(read_file("/proc/self/uid_map"), "4294967295") == NULL, "in the initial user namespace: %s", read_file("/proc/self/uid_map"));
+		record();
+		kobj_wait();
+		check("tool");
+		return kobj_done();
+	}
+	int flags = CLONE_NEWUSER;
+	if (HAS("ownsmnt")) flags |= CLONE_NEWNS;
+	if (HAS("drop")) {
+		/* uid 101000 makes its result files in the test's directory
+		 * (and again after the restart): it is opened to all. */
+		char d[4096];
+		snprintf(d, sizeof d, "%s", kobj_out);
+		*strrchr(d, '/') = 0;
+		if (chmod(d, 0777)) DIE("chmod %s: %s", d, strerror(errno));
+		*strrchr(d, '/') = 0;
+		if (chmod(d, 0755)) DIE("chmod %s: %s", d, strerror(errno));
+		/* Maps of other ids than its own are written from outside:
+		 * by a child left in the parent namespace. */
+		int go[2];
+		if (pipe(go)) DIE("pipe");
+		pid_t w = fork();
+		if (w < 0) DIE("fork: %s", strerror(errno));
+		if (w == 0) {
+			char b, path[64];
+			close(go[1]);
+			if (read(go[0], &b, 1) != 1) _exit(1);
+			const char *files[] = {"setgroups", "uid_map", "gid_map"};
+			const char *data[] = {"deny", "0 100000 65536\n", "0 100000 65536\n"};
+			for (int i = 0; i < 3; i++) {
+				snprintf(path, sizeof path, "/proc/%d/%s", getppid(), files[i]);
+				FILE *f = fopen(path, "w");
+				if (!f || fputs(data[i], f) < 0 || fclose(f)) _exit(2);
+			}
+			_exit(0);
+		}
+		close(go[0]);
+		if (unshare(flags)) DIE("unshare: %s", strerror(errno));
+		write(go[1], "g", 1);
+		int st;
+		if (waitpid(w, &st, 0) != w || !WIFEXITED(st) || WEXITSTATUS(st)) DIE("the map writer: %#x", st);
+		if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)) DIE("drop inside: %s", strerror(errno));
+		/* The uid change made it undumpable: its child could not read
+		 * its /proc/PID/ns. */
+		prctl(PR_SET_DUMPABLE, 1);
+	} else {
+		if (unshare(flags)) DIE("unshare: %s", strerror(errno));
+		writef("/proc/self/setgroups", "deny");
+		writef("/proc/self/uid_map", "0 0 1\n");
+		writef("/proc/self/gid_map", "0 0 1\n");
+	}
+	if (HAS("nested") && unshare(CLONE_NEWUSER)) DIE("unshare again: %s", strerror(errno));
+	pthread_t t;
+	if (HAS("threads")) {
+		if (pthread_create(&t, NULL, idle, NULL)) DIE("pthread_create");
+		while (!thread_tid) usleep(1000);
+	}
+	record();
+	if (ino("/proc/self/ns/user") == parentns) DIE("not in a namespace of its own");
+	pid_t child = -1;
+	int pp[2];
+	if (HAS("child")) {
+		if (pipe(pp)) DIE("pipe");
+		child = fork();
+		if (child < 0) DIE("fork: %s", strerror(errno));
+		if (child == 0) {
+			close(pp[0]);
+			/* The child waits for SIGUSR1 too (kobjSignal signals the
+			 * tree), then checks the same and says so on the pipe. */
+			ino_t ns = ino("/proc/self/ns/user");
+			kobj_go = 0;
+			sigset_t cur;
+			sigprocmask(SIG_BLOCK, NULL, &cur);
+			sigdelset(&cur, SIGUSR1);
+			while (!kobj_go) sigsuspend(&cur);
+			check("child");
+			CHECK(ns != parentns, "child: in its grandparent's user namespace");
+			char pns[64];
+			snprintf(pns, sizeof pns, "/proc/%d/ns/user", getppid());
+			CHECK(ino(pns) == ino("/proc/self/ns/user"), "child: not in its parent's user namespace");
+			write(pp[1], kobj_bad ? kobj_msg : "ok", strlen(kobj_bad ? kobj_msg : "ok"));
+			_exit(kobj_bad);
+		}
+		close(pp[1]);
+	}
 	kobj_wait();
-	CHECK(strcmp(read_file("/proc/self/uid_map"), map) == 0, "uid_map %s, was %s", read_file("/proc/self/uid_map"), map);
-	CHECK(strstr(read_file("/proc/self/setgroups"), "deny") != NULL, "setgroups %s", read_file("/proc/self/setgroups"));
+	check("parent");
+	check_thread();
+	if (child > 0) {
+		char buf[4096] = {0};
+		ssize_t n = read(pp[0], buf, sizeof buf - 1);
+		int st;
+		CHECK(waitpid(child, &st, 0) == child && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child exit %#x: %s", st, n > 0 ? buf : "");
+	}
 	return kobj_done();
 }
