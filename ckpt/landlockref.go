@@ -6,8 +6,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"strconv"
 	"runtime"
+	"strconv"
 	"sync"
 	"syscall"
 
@@ -157,25 +157,11 @@ func startLandlockRef(member, uid, gid, first int, log *slog.Logger) *landlockRe
 // puts the namespace's next pid back (first: the pid of the namespace's
 // first reference, 0 for this one).
 func runLandlockRef(member, uid, gid, first int, log *slog.Logger) (p *os.Process, nsPID int, moved bool, err error) {
-	theirs, err := nsInode(member, "pid")
+	back, moved, err := enterPIDNS(member)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, 0, moved, err
 	}
-	ours, err := nsInode(os.Getpid(), "pid")
-	if err != nil {
-		return nil, 0, false, err
-	}
-	if moved = theirs != ours; moved {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", member))
-		if err != nil {
-			return nil, 0, moved, err
-		}
-		err = unix.Setns(int(f.Fd()), unix.CLONE_NEWPID)
-		f.Close()
-		if err != nil {
-			return nil, 0, moved, fmt.Errorf("enter the PID namespace of pid %d: %w", member, os.NewSyscallError("setns", err))
-		}
-	}
+	defer back()
 	p, nsPID, err = startRef(uid, gid)
 	if err == nil && moved {
 		if first == 0 {
@@ -186,6 +172,40 @@ func runLandlockRef(member, uid, gid, first int, log *slog.Logger) (p *os.Proces
 		}
 	}
 	return p, nsPID, moved, err
+}
+
+// enterPIDNS makes the calling (locked) thread clone its children into
+// the PID namespace of pid member, when it is not ours (moved); back
+// makes it clone them into ours again.
+func enterPIDNS(member int) (back func() error, moved bool, err error) {
+	back = func() error { return nil }
+	theirs, err := nsInode(member, "pid")
+	if err != nil {
+		return back, false, err
+	}
+	ours, err := selfNSInode("pid")
+	if err != nil || theirs == ours {
+		return back, false, err
+	}
+	own, err := os.Open("/proc/thread-self/ns/pid")
+	if err != nil {
+		return back, true, err
+	}
+	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", member))
+	if err != nil {
+		own.Close()
+		return back, true, err
+	}
+	err = unix.Setns(int(f.Fd()), unix.CLONE_NEWPID)
+	f.Close()
+	if err != nil {
+		own.Close()
+		return back, true, fmt.Errorf("enter the PID namespace of pid %d: %w", member, os.NewSyscallError("setns", err))
+	}
+	return func() error {
+		defer own.Close()
+		return os.NewSyscallError("setns back", unix.Setns(int(own.Fd()), unix.CLONE_NEWPID))
+	}, true, nil
 }
 
 // setNSLastPID sets the last pid of the namespace the calling thread's

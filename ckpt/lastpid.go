@@ -142,20 +142,9 @@ func (r *restorer) treeIDs() (map[int]bool, int) {
 // ns_last_pid.
 func (r *restorer) startSetter(p *rproc, ns uint64) (*pidSetter, error) {
 	// Our children are cloned into ns until we go back to our own.
-	f, err := os.Open(fmt.Sprintf("/proc/%d/ns/pid", p.pid))
+	back, _, err := enterPIDNS(p.pid)
 	if err != nil {
 		return nil, err
-	}
-	own, err := os.Open("/proc/thread-self/ns/pid")
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	defer own.Close()
-	err = unix.Setns(int(f.Fd()), unix.CLONE_NEWPID)
-	f.Close()
-	if err != nil {
-		return nil, os.NewSyscallError("setns", err)
 	}
 	cmd := exec.Command("/proc/self/exe")
 	cmd.Args = []string{"lazarus-pid-setter"}
@@ -163,8 +152,8 @@ func (r *restorer) startSetter(p *rproc, ns uint64) (*pidSetter, error) {
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Ptrace: true}
 	err = cmd.Start()
-	if e := unix.Setns(int(own.Fd()), unix.CLONE_NEWPID); e != nil && err == nil {
-		err = os.NewSyscallError("setns back", e)
+	if e := back(); e != nil && err == nil {
+		err = e
 	}
 	if cmd.Process == nil {
 		return nil, fmt.Errorf("start the helper: %w", err)
