@@ -89,6 +89,7 @@ var kobjCases = []kobjCase{
 	{name: "userns"},
 	{name: "userns", args: []string{"drop"}},
 	{name: "userns", args: []string{"child"}},
+	{name: "userns", args: []string{"nomap,child"}},
 	{name: "userns", args: []string{"nested"}, refuse: "inside another user namespace"},
 	{name: "userns", args: []string{"threads"}, flags: []string{"-pthread"}},
 	{name: "userns", args: []string{"drop,threads,child"}, flags: []string{"-pthread"}},
