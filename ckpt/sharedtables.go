@@ -118,6 +118,16 @@ func (t *dumpTree) shareGroup(group []*dumper, typ int, what string) error {
 		}
 		return d.uncheckpointable(-1, fmt.Sprintf("shares %s with %s(%d): cannot be checkpointed", what, leader.comm, leader.pid))
 	}
+	if typ != kcmpVM {
+		// Entering a user namespace takes a table and fs struct of
+		// one's own (userns.go).
+		self, _ := selfNSInode("user")
+		for _, d := range group {
+			if u, err := nsInode(d.pid, "user"); err == nil && u != self {
+				return d.uncheckpointable(-1, fmt.Sprintf("shares %s with %s(%d) in a user namespace of its own (user:[%d]): cannot be checkpointed (a process enters one with its own)", what, leader.comm, leader.pid, u))
+			}
+		}
+	}
 	if typ == kcmpFS {
 		if root, err := os.Readlink(fmt.Sprintf("/proc/%d/root", leader.pid)); err == nil {
 			if own, _ := os.Readlink("/proc/self/root"); root != own {

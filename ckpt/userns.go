@@ -21,15 +21,22 @@ package ckpt
 // still root outside: a clone with a chosen pid (set_tid) needs
 // CAP_CHECKPOINT_RESTORE where the PID namespace belongs, outside.
 //
+// Its threads are cloned once it is inside, where set_tid is refused:
+// their tids are set through ns_last_pid (lastpid.go). A mount or UTS
+// namespace made inside the user namespace is made again inside it, after
+// it is entered (unshare, or setns into its parent's): the mount
+// namespace a copy of the one the restart made outside (mountns.go), the
+// UTS one with its names (utsns.go).
+//
 // Refused at checkpoint, naming the process: a user namespace inside
 // another one (the restorer could not write its maps), a namespace of
-// another kind owned by it (a mount, PID, network... namespace made inside
+// another kind owned by it (an IPC, PID, network... namespace made inside
 // it would come back owned by the restart's user namespace, where the
-// process has no capability over it), a process with threads in one (the
-// threads are cloned once it is inside, where set_tid is refused),
-// descriptors tables or working directories shared in one (setns needs
-// them its own), and an effective uid the namespace does not map other
-// than its owner.
+// process has no capability over it), a process with threads in one
+// inside a PID namespace made in the tree (ns_last_pid sets one level),
+// an effective uid the namespace does not map other than its owner, and
+// a descriptor table or working directory shared in one (the process
+// enters it with its own: sharedtables.go).
 //
 // An Owner-enforced restart (the batch system's) takes a namespace only
 // if it maps nothing but the owner's uid and gid and the owner made it:
@@ -42,6 +49,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"slices"
 	"strings"
 	"unsafe"
 
@@ -64,6 +72,19 @@ type userNS struct {
 	UIDMap    []idMapRun `json:"uid_map"`
 	GIDMap    []idMapRun `json:"gid_map"`
 	SetGroups string     `json:"setgroups"` // "allow" or "deny"
+	// Owns: the kinds of the process's namespaces that belong to it,
+	// made inside it: "mnt", "uts".
+	Owns []string `json:"owns,omitempty"`
+}
+
+// userNSOwnable are the namespaces a user namespace of the tree may own:
+// the restart makes them again inside it.
+var userNSOwnable = map[string]int{"mnt": unix.CLONE_NEWNS, "uts": unix.CLONE_NEWUTS}
+
+// owns tells whether the process's namespace of kind belongs to its user
+// namespace.
+func (u *userNS) owns(kind string) bool {
+	return u != nil && slices.Contains(u.Owns, kind)
 }
 
 // idMapRun is one line of uid_map or gid_map: Count ids from Inside on
@@ -116,8 +137,10 @@ func (d *dumper) recordUserNS() error {
 		return fmt.Errorf("%s(%d): its user namespace: %w", d.comm, d.pid, err)
 	}
 	defer f.Close()
-	if parent, err := nsFDInode(f, nsGetParent); err != nil || parent != self {
-		return refuse("inside another user namespace is not checkpointable: the restart could not write its maps (%v)", err)
+	if parent, err := nsFDInode(f, nsGetParent); err != nil {
+		return fmt.Errorf("%s(%d): the parent of its user namespace: %w", d.comm, d.pid, err)
+	} else if parent != self {
+		return refuse("inside another user namespace is not checkpointable: the restart could not write its maps")
 	}
 	var owner uint32
 	if _, _, e := unix.Syscall(unix.SYS_IOCTL, f.Fd(), nsGetOwnerUID, uintptr(unsafe.Pointer(&owner))); e != 0 {
@@ -165,9 +188,19 @@ func (d *dumper) recordUserNS() error {
 		}
 		by, err := nsFDInode(nf, nsGetUserns)
 		nf.Close()
-		if err == nil && by == own {
+		if err != nil || by != own {
+			continue
+		}
+		if _, ok := userNSOwnable[kind]; !ok {
 			return refuse("owns its %s namespace (%s:[%d]), made inside it: not checkpointable (the restart would make it outside, where the process has no capability over it)", kind, kind, ino)
 		}
+		if u.Made && d.parent != nil {
+			// Made with the user namespace, or after: not its parent's.
+			if p, err := nsInode(d.parent.pid, kind); err == nil && p == ino {
+				return refuse("shares its %s namespace (%s:[%d]), which belongs to its user namespace, with its parent, which is outside it: not checkpointable", kind, kind, ino)
+			}
+		}
+		u.Owns = append(u.Owns, kind)
 	}
 	d.meta.UserNS = u
 	return nil
@@ -283,22 +316,40 @@ func (b *builder) joinUserNS() error {
 	if p.tables.files || p.tables.fs {
 		return fail("it shares its parent's descriptor table or working directory, and only a process with its own may enter a user namespace")
 	}
-	nsfd := uint64(0)
+	// The parent's namespaces it enters, given to it now: once inside,
+	// it may no longer take descriptors of ours (pidfd_getfd).
+	uts := p.meta.Attrs.utsShared(p)
+	var kinds []string
 	if !u.Made {
-		if p.parent == nil || p.parent.meta.UserNS == nil {
-			return fail("it is its parent's, and its parent is in none")
+		kinds = append(kinds, "user")
+	}
+	if u.owns("mnt") && p.meta.MountNS == nil {
+		kinds = append(kinds, "mnt")
+	}
+	if u.owns("uts") && uts {
+		kinds = append(kinds, "uts")
+	}
+	fds := map[string]uint64{}
+	defer func() {
+		for _, fd := range fds {
+			b.call("close", unix.SYS_CLOSE, fd)
 		}
-		f, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", p.parent.pid))
+	}()
+	for i, kind := range kinds {
+		if p.parent == nil {
+			return fail("its %s namespace is its parent's, and it has none", kind)
+		}
+		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/%s", p.parent.pid, kind), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
-			return fail("its parent's: %v", err)
+			return fail("its parent's %s namespace: %v", kind, err)
 		}
-		want := b.spareFD + 1
-		err = b.takeFD(int(f.Fd()), want, true)
-		f.Close()
+		want := b.spareFD + 1 + i
+		err = b.takeFD(fd, want, true)
+		unix.Close(fd)
 		if err != nil {
-			return fail("its parent's: %v", err)
+			return fail("its parent's %s namespace: %v", kind, err)
 		}
-		nsfd = uint64(want)
+		fds[kind] = uint64(want)
 	}
 	if os.Geteuid() == 0 {
 		// Its ids as seen from outside, the owner's as effective uid:
@@ -323,12 +374,34 @@ func (b *builder) joinUserNS() error {
 				return fail("write %s: %v", w.file, err)
 			}
 		}
-		return nil
-	}
-	_, err := b.call("setns", unix.SYS_SETNS, nsfd, unix.CLONE_NEWUSER)
-	b.call("close", unix.SYS_CLOSE, nsfd)
-	if err != nil {
+	} else if _, err := b.call("setns", unix.SYS_SETNS, fds["user"], unix.CLONE_NEWUSER); err != nil {
 		return fail("enter it (setns): %v", err)
+	}
+	// Its namespaces that belonged to it, made again inside: the mount
+	// namespace a copy of the one the restart made outside (mountns.go),
+	// by unshare if it made it, entered if it was its parent's (the
+	// working directory entered again: setns leaves it at the root); the
+	// UTS namespace likewise, with its names (utsns.go).
+	if u.owns("mnt") {
+		if fd, ok := fds["mnt"]; ok {
+			if _, err := b.call("setns", unix.SYS_SETNS, fd, unix.CLONE_NEWNS); err != nil {
+				return fail("enter its parent's mount namespace (setns): %v", err)
+			}
+			if err := b.enterCwd(); err != nil {
+				return err
+			}
+		} else if _, err := b.call("unshare", unix.SYS_UNSHARE, unix.CLONE_NEWNS); err != nil {
+			return fail("its mount namespace (unshare CLONE_NEWNS): %v", err)
+		}
+	}
+	if u.owns("uts") {
+		if fd, ok := fds["uts"]; ok {
+			if _, err := b.call("setns", unix.SYS_SETNS, fd, unix.CLONE_NEWUTS); err != nil {
+				return fail("enter its parent's UTS namespace (setns): %v", err)
+			}
+		} else if err := b.makeUTS(); err != nil {
+			return fail("%v", err)
+		}
 	}
 	return nil
 }

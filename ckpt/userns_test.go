@@ -23,6 +23,46 @@ import (
 // be owned by root, is refused to that owner.
 func TestUserNamespaceUnshareTool(t *testing.T) {
 	needRoot(t)
+	img := unshareToolRestarts(t, []string{"-r", "--fork"}, "tool")
+	t.Run("mount", func(t *testing.T) {
+		// unshare -r -m: the mount namespace belongs to the user namespace.
+		unshareToolRestarts(t, []string{"-r", "-m", "--fork"}, "tool,ownsmnt")
+	})
+	b, err := os.ReadFile(img)
+	dir := filepath.Dir(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, want string
+		edit       func(m *imageMeta)
+	}{
+		{"maps-root", "uid_map of its user namespace maps", func(m *imageMeta) { m.UserNS.UIDMap = []idMapRun{{0, 0, 1}} }},
+		{"maps-range", "gid_map of its user namespace maps", func(m *imageMeta) { m.UserNS.GIDMap = []idMapRun{{0, 65534, 2}} }},
+		{"owned-by-root", "belongs to uid 0", func(m *imageMeta) { m.UserNS.Owner = 0 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			forged := forge(t, dir, "forged-"+c.name, parseRaw(t, b).editMeta(t, c.edit).bytes(true, false, nil))
+			p, err := Restart(context.Background(), forged, RestartOptions{Owner: &Owner{UID: 65534, GID: 65534}})
+			if err == nil {
+				unix.Kill(p.PID, unix.SIGKILL)
+				waitProc(t, p)
+				t.Fatalf("restart of a forged image succeeded")
+			}
+			var oe *OwnerError
+			if !errors.As(err, &oe) || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("restart: %v, want an owner error naming %q", err, c.want)
+			}
+		})
+	}
+}
+
+// unshareToolRestarts runs kobj_userns in MODE as uid 65534 under
+// `unshare ARGS`, checkpoints it, and restarts it twice (by root, and as
+// its owner), each time checking the ids outside and the namespaces; it
+// returns the image.
+func unshareToolRestarts(t *testing.T, args []string, mode string) string {
+	t.Helper()
 	unshare, err1 := exec.LookPath("unshare")
 	setpriv, err2 := exec.LookPath("setpriv")
 	if err1 != nil || err2 != nil {
@@ -38,7 +78,7 @@ func TestUserNamespaceUnshareTool(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "result")
-	cmd := start(t, dir, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", unshare, "-r", "--fork", prog, out, "tool")
+	cmd := start(t, dir, setpriv, append(append([]string{"--reuid=65534", "--regid=65534", "--clear-groups", unshare}, args...), prog, out, mode)...)
 	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
 	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
 		t.Fatalf("set-up failed: %s", b)
@@ -77,32 +117,7 @@ func TestUserNamespaceUnshareTool(t *testing.T) {
 			t.Errorf("owner %v: after the restart: %v: %s", owner, ws, got)
 		}
 	}
-	b, err := os.ReadFile(img)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		name, want string
-		edit       func(m *imageMeta)
-	}{
-		{"maps-root", "uid_map of its user namespace maps", func(m *imageMeta) { m.UserNS.UIDMap = []idMapRun{{0, 0, 1}} }},
-		{"maps-range", "gid_map of its user namespace maps", func(m *imageMeta) { m.UserNS.GIDMap = []idMapRun{{0, 65534, 2}} }},
-		{"owned-by-root", "belongs to uid 0", func(m *imageMeta) { m.UserNS.Owner = 0 }},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			forged := forge(t, dir, "forged-"+c.name, parseRaw(t, b).editMeta(t, c.edit).bytes(true, false, nil))
-			p, err := Restart(context.Background(), forged, RestartOptions{Owner: &Owner{UID: 65534, GID: 65534}})
-			if err == nil {
-				unix.Kill(p.PID, unix.SIGKILL)
-				waitProc(t, p)
-				t.Fatalf("restart of a forged image succeeded")
-			}
-			var oe *OwnerError
-			if !errors.As(err, &oe) || !strings.Contains(err.Error(), c.want) {
-				t.Fatalf("restart: %v, want an owner error naming %q", err, c.want)
-			}
-		})
-	}
+	return img
 }
 
 // userNSOf is /proc/PID/ns/user's target, user:[INODE].

@@ -75,11 +75,11 @@ func checkUTS(u *utsState) error {
 // restoreUTS puts the process in its UTS namespace (see above).
 func (b *builder) restoreUTS() error {
 	a := b.p.meta.Attrs
-	if a == nil || a.UTS == nil {
-		return nil
+	if a == nil || a.UTS == nil || b.p.meta.UserNS.owns("uts") {
+		return nil // the restart's, or made inside its user namespace (userns.go)
 	}
-	u := a.UTS
-	if par := b.p.parent; par != nil && par.meta.Attrs != nil && par.meta.Attrs.UTS != nil && par.meta.Attrs.UTS.NS == u.NS {
+	if a.utsShared(b.p) {
+		par := b.p.parent
 		fd, err := unix.Open(fmt.Sprintf("/proc/%d/ns/uts", par.pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		if err != nil {
 			return fmt.Errorf("UTS namespace of its parent: %w", err)
@@ -94,6 +94,22 @@ func (b *builder) restoreUTS() error {
 		}
 		return nil
 	}
+	return b.makeUTS()
+}
+
+// utsShared tells whether p (whose Attrs a are) was in its parent's UTS
+// namespace, which is not the checkpointer's.
+func (a *procAttrs) utsShared(p *rproc) bool {
+	if a == nil || a.UTS == nil {
+		return false
+	}
+	par := p.parent
+	return par != nil && par.meta.Attrs != nil && par.meta.Attrs.UTS != nil && par.meta.Attrs.UTS.NS == a.UTS.NS
+}
+
+// makeUTS gives the process a UTS namespace of its own with its names.
+func (b *builder) makeUTS() error {
+	u := b.p.meta.Attrs.UTS
 	if _, err := b.call("unshare", unix.SYS_UNSHARE, unix.CLONE_NEWUTS); err != nil {
 		return b.attrRefused(fmt.Errorf("a UTS namespace of its own (host name %q) cannot be restored: %w", u.Hostname, err))
 	}

@@ -16,7 +16,13 @@
  *           maps empty, setgroups allowed.
  *   Modes combine: "drop,threads,child".
  *   ownsmnt: a mount namespace made with it (CLONE_NEWUSER|CLONE_NEWNS):
- *           refused.
+ *           after the restart it still belongs to the user namespace, and
+ *           a tmpfs can be mounted in it.
+ *   ownsuts: a UTS namespace made with it, with a host name of its own:
+ *           the same name, the namespace still its user namespace's.
+ *   ownsipc: an IPC namespace made with it: refused.
+ *   sharefiles: a child sharing its descriptor table (CLONE_FILES):
+ *           refused (a process enters a user namespace with its own).
  *   tool:   it unshares nothing: it runs in the namespace `unshare -r`
  *           made (TestUserNamespaceUnshareTool). */
 #include "kobj.h"
@@ -24,6 +30,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -54,6 +61,7 @@ static const char *status(const char *key) {
 
 static char uidmap[256], gidmap[256], uidline[256], gidline[256], capeff[256], capprm[256];
 static uid_t owner;
+static const char *mode_ = "";
 static const char *setgroups = "deny";
 static ino_t parentns;
 
@@ -81,6 +89,43 @@ static void check(const char *who) {
 	uid_t o = -1;
 	CHECK(fd >= 0 && ioctl(fd, NS_GET_OWNER_UID, &o) == 0 && o == owner, "%s: owner %d, was %d", who, (int)o, (int)owner);
 	if (fd >= 0) close(fd);
+	const char *kinds[] = {"mnt", "uts"};
+	for (int i = 0; i < 2; i++) {
+		char want[8];
+		snprintf(want, sizeof want, "owns%s", kinds[i]);
+		if (!strstr(mode_, want)) continue;
+		char p[64];
+		snprintf(p, sizeof p, "/proc/self/ns/%s", kinds[i]);
+		int nf = open(p, O_RDONLY);
+		int un = nf < 0 ? -1 : ioctl(nf, NS_GET_USERNS);
+		struct stat st;
+		CHECK(un >= 0 && fstat(un, &st) == 0 && st.st_ino == ino("/proc/self/ns/user"), "%s: its %s namespace does not belong to its user namespace (%s)", who, kinds[i], strerror(errno));
+		if (un >= 0) close(un);
+		if (nf >= 0) close(nf);
+	}
+	if (strstr(mode_, "ownsmnt")) {
+		char d[4096];
+		snprintf(d, sizeof d, "%s.mnt-%d", kobj_out, getpid());
+		mkdir(d, 0700);
+		CHECK(mount("none", d, "tmpfs", 0, NULL) == 0, "%s: mount a tmpfs in its mount namespace: %s", who, strerror(errno));
+		umount(d);
+		rmdir(d);
+	}
+	if (strstr(mode_, "ownsuts")) {
+		char h[64] = {0};
+		gethostname(h, sizeof h - 1);
+		CHECK(strcmp(h, "kobj-uts") == 0, "%s: host name %s, not kobj-uts", who, h);
+		CHECK(sethostname("kobj-uts", 8) == 0, "%s: sethostname: %s", who, strerror(errno));
+	}
+}
+
+static int sharer(void *a) {
+	(void)a;
+	sigset_t cur;
+	sigprocmask(SIG_BLOCK, NULL, &cur);
+	sigdelset(&cur, SIGUSR1);
+	while (!kobj_go) sigsuspend(&cur);
+	return 0;
 }
 
 static volatile pid_t thread_tid;
@@ -119,8 +164,9 @@ int main(int argc, char **argv) {
 	kobj_init(argc, argv);
 	const char *mode = argc > 2 ? argv[2] : "";
 #define HAS(m) (strstr(mode, m) != NULL)
+	mode_ = mode;
 	parentns = ino("/proc/self/ns/user");
-	int tool = strcmp(mode, "tool") == 0;
+	int tool = HAS("tool");
 	if (tool) {
 		CHECK(strstr(read_file("/proc/self/uid_map"), "4294967295") == NULL, "in the initial user namespace: %s", read_file("/proc/self/uid_map"));
 		record();
@@ -130,6 +176,8 @@ int main(int argc, char **argv) {
 	}
 	int flags = CLONE_NEWUSER;
 	if (HAS("ownsmnt")) flags |= CLONE_NEWNS;
+	if (HAS("ownsuts")) flags |= CLONE_NEWUTS;
+	if (HAS("ownsipc")) flags |= CLONE_NEWIPC;
 	if (HAS("drop")) {
 		/* uid 101000 makes its result files in the test's directory
 		 * (and again after the restart): it is opened to all. */
@@ -177,6 +225,7 @@ int main(int argc, char **argv) {
 		writef("/proc/self/uid_map", "0 0 1\n");
 		writef("/proc/self/gid_map", "0 0 1\n");
 	}
+	if (HAS("ownsuts") && sethostname("kobj-uts", 8)) DIE("sethostname: %s", strerror(errno));
 	if (HAS("nested") && unshare(CLONE_NEWUSER)) DIE("unshare again: %s", strerror(errno));
 	pthread_t t;
 	if (HAS("threads")) {
@@ -185,6 +234,8 @@ int main(int argc, char **argv) {
 	}
 	record();
 	if (ino("/proc/self/ns/user") == parentns) DIE("not in a namespace of its own");
+	static char cstack[65536];
+	if (HAS("sharefiles") && clone(sharer, cstack + sizeof cstack, CLONE_FILES | SIGCHLD, NULL) < 0) DIE("clone: %s", strerror(errno));
 	pid_t child = -1;
 	int pp[2];
 	if (HAS("child")) {
