@@ -48,8 +48,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
-	"strconv"
 	"slices"
+	"strconv"
 	"strings"
 	"unsafe"
 
