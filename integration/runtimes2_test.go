@@ -142,7 +142,27 @@ func inPIDNamespace(c runtimeCase) runtimeCase {
 	return c
 }
 
+// inUserNamespace is c run by `unshare -r --fork sh -c ...`: unshare made
+// a user namespace (root inside is the test's uid outside), the shell and
+// the program are in it (ckpt/userns.go); their threads get their tids
+// back through ns_last_pid.
+func inUserNamespace(c runtimeCase) runtimeCase {
+	build := c.build
+	c.name += "-userns"
+	c.build = func(t *testing.T, dir string) func(out, data string, steps, delay int) []string {
+		unshare := runtimeTool(t, "util-linux", "unshare")
+		cmdline := build(t, dir)
+		return func(out, data string, steps, delay int) []string {
+			sh := []string{unshare, "-r", "--fork", "/bin/sh", "-c", `"$@"; exit $?`, "sh"}
+			return append(sh, cmdline(out, data, steps, delay)...)
+		}
+	}
+	return c
+}
+
 var runtime2Cases = []runtimeCase{
+	inUserNamespace(javaCase("jvm-g1", 8, "-XX:+UseG1GC", "-Xmx512m")),
+	inUserNamespace(python2Case("python-threads-asyncio-tcp", "netio.py", false, "")),
 	inPIDNamespace(withReboot(pythonCase("multiprocessing", "pool.py"))),
 	inPIDNamespace(fortranMPICase(mpiFlavours[1], "mpif90-mpich")),
 	javaCase("jvm-zgc", 8, "-XX:+UseZGC", "-Xmx1g"),
