@@ -97,10 +97,14 @@ func (s *landlockRefs) prepare(pids []int, log *slog.Logger) {
 	if os.Geteuid() != 0 {
 		return
 	}
+	self, _ := selfNSInode("user")
 	for _, pid := range pids {
 		st, err := readStatus(pid)
 		if err != nil {
 			continue
+		}
+		if u, err := nsInode(pid, "user"); err != nil || u != self {
+			continue // not probed (landlockProbe)
 		}
 		root := true
 		for i := 0; i < 3; i++ {
