@@ -162,7 +162,6 @@ func inUserNamespace(c runtimeCase) runtimeCase {
 
 var runtime2Cases = []runtimeCase{
 	inUserNamespace(javaCase("jvm-g1", 8, "-XX:+UseG1GC", "-Xmx512m")),
-	inUserNamespace(python2Case("python-threads-asyncio-tcp", "netio.py", false, "")),
 	inPIDNamespace(withReboot(pythonCase("multiprocessing", "pool.py"))),
 	inPIDNamespace(fortranMPICase(mpiFlavours[1], "mpif90-mpich")),
 	javaCase("jvm-zgc", 8, "-XX:+UseZGC", "-Xmx1g"),
