@@ -1350,19 +1350,8 @@ func (b *builder) fileIdentity() error {
 	if os.Geteuid() != 0 || (c.UID[3] == 0 && c.GID[3] == 0) {
 		return nil
 	}
-	buf := make([]byte, 4*len(c.Groups))
-	for i, g := range c.Groups {
-		binary.LittleEndian.PutUint32(buf[4*i:], uint32(g))
-	}
-	p := b.scratch + scratchData
-	if len(buf) > 0 {
-		var err error
-		if p, err = b.put(scratchData, buf); err != nil {
-			return err
-		}
-	}
-	if _, err := b.call("setgroups", unix.SYS_SETGROUPS, uint64(len(c.Groups)), p); err != nil {
-		return fmt.Errorf("setgroups: %w", err)
+	if err := b.setGroups(c.Groups); err != nil {
+		return err
 	}
 	b.call("setfsgid", unix.SYS_SETFSGID, uint64(c.GID[3]))
 	b.call("setfsuid", unix.SYS_SETFSUID, uint64(c.UID[3]))

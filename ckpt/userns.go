@@ -409,6 +409,20 @@ func (b *builder) joinUserNS() error {
 // setIDs gives the current injection thread supplementary groups, real,
 // effective and saved gids and uids.
 func (b *builder) setIDs(groups []int, rg, eg, sg, ru, eu, su int) error {
+	if err := b.setGroups(groups); err != nil {
+		return err
+	}
+	if _, err := b.call("setresgid", unix.SYS_SETRESGID, uint64(rg), uint64(eg), uint64(sg)); err != nil {
+		return fmt.Errorf("setresgid(%d, %d, %d): %w", rg, eg, sg, err)
+	}
+	if _, err := b.call("setresuid", unix.SYS_SETRESUID, uint64(ru), uint64(eu), uint64(su)); err != nil {
+		return fmt.Errorf("setresuid(%d, %d, %d): %w", ru, eu, su, err)
+	}
+	return nil
+}
+
+// setGroups gives the current injection thread supplementary groups.
+func (b *builder) setGroups(groups []int) error {
 	buf := make([]byte, 4*len(groups))
 	for i, g := range groups {
 		binary.LittleEndian.PutUint32(buf[4*i:], uint32(g))
@@ -422,12 +436,6 @@ func (b *builder) setIDs(groups []int, rg, eg, sg, ru, eu, su int) error {
 	}
 	if _, err := b.call("setgroups", unix.SYS_SETGROUPS, uint64(len(groups)), p); err != nil {
 		return fmt.Errorf("setgroups: %w", err)
-	}
-	if _, err := b.call("setresgid", unix.SYS_SETRESGID, uint64(rg), uint64(eg), uint64(sg)); err != nil {
-		return fmt.Errorf("setresgid(%d, %d, %d): %w", rg, eg, sg, err)
-	}
-	if _, err := b.call("setresuid", unix.SYS_SETRESUID, uint64(ru), uint64(eu), uint64(su)); err != nil {
-		return fmt.Errorf("setresuid(%d, %d, %d): %w", ru, eu, su, err)
 	}
 	return nil
 }
