@@ -83,12 +83,14 @@ func unshareToolRestarts(t *testing.T, args []string, mode string) string {
 	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
 		t.Fatalf("set-up failed: %s", b)
 	}
+	first := onlyChild(t, cmd.Process.Pid)
+	t.Cleanup(func() { unix.Kill(first, unix.SIGKILL) }) // unshare's kill leaves it
 	img := filepath.Join(dir, "img")
 	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true})
 	if err != nil {
 		t.Fatalf("checkpoint: %v", err)
 	}
-	unix.Kill(onlyChild(t, cmd.Process.Pid), unix.SIGKILL)
+	unix.Kill(first, unix.SIGKILL)
 	cmd.Process.Kill()
 	cmd.Wait()
 	waitReaped(t, res)
