@@ -36,8 +36,11 @@ build:
 
 # What CI runs. Engine tests need root (ptrace of other users' processes,
 # clone3 set_tid); they say so and skip when not root.
+# The -json stream goes through internal/testreport, which prints what plain
+# go test prints and ends with the failed tests' first errors and the slowest
+# tests; the whole stream is kept in test.json.
 test: build
-	$(GO) test -count=1 -timeout 40m ./...
+	bash -c 'set -o pipefail; $(GO) test -json -count=1 -timeout 40m ./... | $(GO) run ./internal/testreport -log test.json'
 
 # Benchmarks print figures; they are not tests. BenchmarkCheckpointStop
 # (ckpt/bench_test.go: the job's stop, until durable, checkpointer RSS,

@@ -50,8 +50,11 @@ func TestCheckpointLeavesNoOrphans(t *testing.T) {
 	}
 	for i := 0; i < 30; i++ {
 		img := filepath.Join(dir, fmt.Sprintf("loop%d", i))
-		if _, err := Checkpoint(context.Background(), shell, CheckpointOptions{Tree: true, File: img, Logger: slog.New(NewMessageHandler(os.Stderr, "chkpnt: ", slog.LevelDebug))}); err != nil {
-			t.Fatalf("checkpoint %d: %v", i, err)
+		// What the checkpoint said, for a failure only: 30 debug logs
+		// of a shell would bury every other test's output.
+		var logged strings.Builder
+		if _, err := Checkpoint(context.Background(), shell, CheckpointOptions{Tree: true, File: img, Logger: slog.New(NewMessageHandler(&logged, "chkpnt: ", slog.LevelDebug))}); err != nil {
+			t.Fatalf("checkpoint %d: %v\n%s", i, err, logged.String())
 		}
 	}
 	for _, pid := range childrenOf(wrap.Process.Pid) {
