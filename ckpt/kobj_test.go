@@ -93,6 +93,7 @@ var kobjCases = []kobjCase{
 	{name: "userns", args: []string{"nested"}, refuse: "inside another user namespace"},
 	{name: "userns", args: []string{"threads"}, flags: []string{"-pthread"}},
 	{name: "userns", args: []string{"drop,threads,child"}, flags: []string{"-pthread"}},
+	{name: "userns", args: []string{"tgroups"}, flags: []string{"-pthread"}},
 	{name: "userns", args: []string{"ownsmnt"}},
 	{name: "userns", args: []string{"ownsuts"}},
 	{name: "userns", args: []string{"ownsmnt,ownsuts,child,threads"}, flags: []string{"-pthread"}},

@@ -462,6 +462,25 @@ func nsCreds(u *userNS, c creds) creds {
 // seen from outside) set through the maps, checked from outside.
 func (b *builder) restoreNSCreds(u *userNS, c creds) error {
 	in := nsCreds(u, c)
+	if !slices.Equal(c.Groups, b.p.meta.Creds.Groups) {
+		// A thread's groups of its own (the raw setgroups, inside: the
+		// process's were set from outside by joinUserNS), set inside
+		// through the map while it still has CAP_SETGID there.
+		if u.SetGroups != "allow" {
+			return fmt.Errorf("groups %v of its own in a user namespace whose setgroups is %q", c.Groups, u.SetGroups)
+		}
+		groups := make([]int, len(c.Groups))
+		for i, g := range c.Groups {
+			v, ok := inside(u.GIDMap, g)
+			if !ok {
+				return fmt.Errorf("group %d of its own is not mapped in its user namespace", g)
+			}
+			groups[i] = v
+		}
+		if err := b.setGroups(groups); err != nil {
+			return fmt.Errorf("in its user namespace: %w", err)
+		}
+	}
 	if _, err := b.call("setresgid", unix.SYS_SETRESGID, uint64(in.GID[0]), uint64(in.GID[1]), uint64(in.GID[2])); err != nil {
 		return fmt.Errorf("setresgid(%d, %d, %d) in its user namespace: %w", in.GID[0], in.GID[1], in.GID[2], err)
 	}
@@ -478,8 +497,8 @@ func (b *builder) restoreNSCreds(u *userNS, c creds) error {
 	if err != nil {
 		return err
 	}
-	if st.UID != c.UID || st.GID != c.GID {
-		return fmt.Errorf("ids in its user namespace after restore: uids %v gids %v, want %v %v", st.UID, st.GID, c.UID, c.GID)
+	if st.UID != c.UID || st.GID != c.GID || !slices.Equal(st.Groups, c.Groups) {
+		return fmt.Errorf("ids in its user namespace after restore: uids %v gids %v groups %v, want %v %v %v", st.UID, st.GID, st.Groups, c.UID, c.GID, c.Groups)
 	}
 	return nil
 }

@@ -23,6 +23,10 @@
  *   ownsipc: an IPC namespace made with it: refused.
  *   sharefiles: a child sharing its descriptor table (CLONE_FILES):
  *           refused (a process enters a user namespace with its own).
+ *   tgroups: maps "0 100000 65536" with setgroups allowed, and a second
+ *           thread that sets groups of its own inside (the raw system
+ *           call: only that thread's), 5 and 7: 100005 and 100007
+ *           outside; its groups must be the same after the restart.
  *   tool:   it unshares nothing: it runs in the namespace `unshare -r`
  *           made (TestUserNamespaceUnshareTool). */
 #include "kobj.h"
@@ -33,6 +37,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 
 static void writef(const char *path, const char *s) {
@@ -129,9 +134,15 @@ static int sharer(void *a) {
 }
 
 static volatile pid_t thread_tid;
+static int tgroups;
+static char tgroupsline[256];
 
 static void *idle(void *a) {
 	(void)a;
+	if (tgroups) {
+		gid_t gl[] = {5, 7};
+		if (syscall(SYS_setgroups, 2, gl)) DIE("thread setgroups inside: %s", strerror(errno));
+	}
 	thread_tid = gettid();
 	for (;;) pause();
 	return NULL;
@@ -155,6 +166,10 @@ static void check_thread(void) {
 	if (!thread_tid) return;
 	CHECK(strcmp(tstatus(thread_tid, "Uid:"), uidline) == 0, "thread %d: %s, want %s", thread_tid, tstatus(thread_tid, "Uid:"), uidline);
 	CHECK(strcmp(tstatus(thread_tid, "CapEff:"), capeff) == 0, "thread %d: %s, want %s", thread_tid, tstatus(thread_tid, "CapEff:"), capeff);
+	if (tgroups) {
+		CHECK(strcmp(tstatus(thread_tid, "Groups:"), tgroupsline) == 0, "thread %d: %s, want %s", thread_tid, tstatus(thread_tid, "Groups:"), tgroupsline);
+		CHECK(strcmp(status("Groups:"), tgroupsline) != 0, "the main thread has the thread's %s", tgroupsline);
+	}
 	char p[64];
 	snprintf(p, sizeof p, "/proc/self/task/%d/ns/user", thread_tid);
 	CHECK(ino(p) == ino("/proc/self/ns/user"), "thread %d in another user namespace", thread_tid);
@@ -167,6 +182,7 @@ int main(int argc, char **argv) {
 	mode_ = mode;
 	parentns = ino("/proc/self/ns/user");
 	int tool = HAS("tool");
+	tgroups = HAS("tgroups");
 	if (tool) {
 		CHECK(strstr(read_file("/proc/self/uid_map"), "4294967295") == NULL, "in the initial user namespace: %s", read_file("/proc/self/uid_map"));
 		record();
@@ -178,7 +194,7 @@ int main(int argc, char **argv) {
 	if (HAS("ownsmnt")) flags |= CLONE_NEWNS;
 	if (HAS("ownsuts")) flags |= CLONE_NEWUTS;
 	if (HAS("ownsipc")) flags |= CLONE_NEWIPC;
-	if (HAS("drop")) {
+	if (HAS("drop") || tgroups) {
 		/* uid 101000 makes its result files in the test's directory
 		 * (and again after the restart): it is opened to all. */
 		char d[4096];
@@ -198,7 +214,7 @@ int main(int argc, char **argv) {
 			close(go[1]);
 			if (read(go[0], &b, 1) != 1) _exit(1);
 			const char *files[] = {"setgroups", "uid_map", "gid_map"};
-			const char *data[] = {"deny", "0 100000 65536\n", "0 100000 65536\n"};
+			const char *data[] = {tgroups ? "allow" : "deny", "0 100000 65536\n", "0 100000 65536\n"};
 			for (int i = 0; i < 3; i++) {
 				snprintf(path, sizeof path, "/proc/%d/%s", getppid(), files[i]);
 				FILE *f = fopen(path, "w");
@@ -211,7 +227,8 @@ int main(int argc, char **argv) {
 		write(go[1], "g", 1);
 		int st;
 		if (waitpid(w, &st, 0) != w || !WIFEXITED(st) || WEXITSTATUS(st)) DIE("the map writer: %#x", st);
-		if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)) DIE("drop inside: %s", strerror(errno));
+		if (tgroups) setgroups = "allow";
+		else if (setresgid(1000, 1000, 1000) || setresuid(1000, 1000, 1000)) DIE("drop inside: %s", strerror(errno));
 		/* The uid change made it undumpable: its child could not read
 		 * its /proc/PID/ns. */
 		prctl(PR_SET_DUMPABLE, 1);
@@ -228,9 +245,10 @@ int main(int argc, char **argv) {
 	if (HAS("ownsuts") && sethostname("kobj-uts", 8)) DIE("sethostname: %s", strerror(errno));
 	if (HAS("nested") && unshare(CLONE_NEWUSER)) DIE("unshare again: %s", strerror(errno));
 	pthread_t t;
-	if (HAS("threads")) {
+	if (HAS("threads") || tgroups) {
 		if (pthread_create(&t, NULL, idle, NULL)) DIE("pthread_create");
 		while (!thread_tid) usleep(1000);
+		if (tgroups) snprintf(tgroupsline, sizeof tgroupsline, "%s", tstatus(thread_tid, "Groups:"));
 	}
 	record();
 	if (ino("/proc/self/ns/user") == parentns) DIE("not in a namespace of its own");
