@@ -20,6 +20,8 @@ var kobj4bCases = []kobjCase{
 	{name: "landlock", refuse: "is confined by a landlock ruleset"},
 	{name: "landlock", args: []string{"user"}, refuse: "is confined by a landlock ruleset"},
 	{name: "landlock", args: []string{"pidns"}, refuse: "is confined by a landlock ruleset"},
+	{name: "landlock", args: []string{"userns"}, refuse: "is confined by a landlock ruleset"},
+	{name: "landlock", args: []string{"usernsnobody"}, refuse: "is confined by a landlock ruleset"},
 	{name: "schedthreads", flags: []string{"-pthread"}},
 	{name: "pimutex", flags: []string{"-pthread"}},
 	{name: "futexwaitv", flags: []string{"-pthread"}},

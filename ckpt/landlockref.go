@@ -2,6 +2,7 @@ package ckpt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -40,10 +42,11 @@ import (
 // the references are reaped before it runs, so its next fork gets the pid
 // it would have got.
 
-// refKey names a reference: the PID namespace (its inode) and real ids.
+// refKey names a reference: the PID namespace (its inode), the user
+// namespace when it is not ours (0 when it is), and real ids.
 type refKey struct {
-	ns       uint64
-	uid, gid int
+	ns, userNS uint64
+	uid, gid   int
 }
 
 // landlockRef is one reference process.
@@ -71,7 +74,14 @@ func (s *landlockRefs) get(member, uid, gid int, log *slog.Logger) (int, error) 
 	if err != nil {
 		return 0, err
 	}
-	k := refKey{ns, uid, gid}
+	userNS, err := nsInode(member, "user")
+	if err != nil {
+		return 0, err
+	}
+	if self, err := selfNSInode("user"); err != nil || self == userNS {
+		userNS = 0
+	}
+	k := refKey{ns, userNS, uid, gid}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r := s.refs[k]
@@ -80,7 +90,7 @@ func (s *landlockRefs) get(member, uid, gid int, log *slog.Logger) (int, error) 
 			s.refs = map[refKey]*landlockRef{}
 			s.first = map[uint64]int{}
 		}
-		r = startLandlockRef(member, uid, gid, s.first[ns], log)
+		r = startLandlockRef(member, uid, gid, userNS != 0, s.first[ns], log)
 		s.refs[k] = r
 		if r.err == nil && r.moved && s.first[ns] == 0 {
 			s.first[ns] = r.nsPID
@@ -103,14 +113,15 @@ func (s *landlockRefs) prepare(pids []int, log *slog.Logger) {
 		if err != nil {
 			continue
 		}
-		if u, err := nsInode(pid, "user"); err != nil || u != self {
-			continue // not probed (landlockProbe)
+		u, err := nsInode(pid, "user")
+		if err != nil {
+			continue
 		}
 		root := true
 		for i := 0; i < 3; i++ {
 			root = root && st.UID[i] == 0 && st.GID[i] == 0
 		}
-		if len(st.NSpid) > 1 || !root {
+		if len(st.NSpid) > 1 || !root || u != self {
 			s.get(pid, st.UID[0], st.GID[0], log)
 		}
 	}
@@ -135,14 +146,14 @@ func (s *landlockRefs) close() {
 // Pdeathsig, with which Go's child kills itself at once when its parent is
 // outside its PID namespace, getppid 0), and its pid namespace for
 // children may have been changed.
-func startLandlockRef(member, uid, gid, first int, log *slog.Logger) *landlockRef {
+func startLandlockRef(member, uid, gid int, userNS bool, first int, log *slog.Logger) *landlockRef {
 	r := &landlockRef{stop: make(chan struct{}), done: make(chan struct{})}
 	ready := make(chan struct{})
 	go func() {
 		runtime.LockOSThread() // never unlocked: the thread ends with the goroutine
 		defer close(r.done)
 		var p *os.Process
-		p, r.nsPID, r.moved, r.err = runLandlockRef(member, uid, gid, first, log)
+		p, r.nsPID, r.moved, r.err = runLandlockRef(member, uid, gid, userNS, first, log)
 		close(ready)
 		if p == nil {
 			return
@@ -160,13 +171,17 @@ func startLandlockRef(member, uid, gid, first int, log *slog.Logger) *landlockRe
 // runLandlockRef makes the reference on the calling (locked) thread and
 // puts the namespace's next pid back (first: the pid of the namespace's
 // first reference, 0 for this one).
-func runLandlockRef(member, uid, gid, first int, log *slog.Logger) (p *os.Process, nsPID int, moved bool, err error) {
+func runLandlockRef(member, uid, gid int, userNS bool, first int, log *slog.Logger) (p *os.Process, nsPID int, moved bool, err error) {
 	back, moved, err := enterPIDNS(member)
 	if err != nil {
 		return nil, 0, moved, err
 	}
 	defer back()
-	p, nsPID, err = startRef(uid, gid)
+	if userNS {
+		p, nsPID, err = startRefUserNS(member, uid, gid)
+	} else {
+		p, nsPID, err = startRef(uid, gid)
+	}
 	if err == nil && moved {
 		if first == 0 {
 			first = nsPID
@@ -256,4 +271,121 @@ func startRef(uid, gid int) (*os.Process, int, error) {
 		return p, 0, fmt.Errorf("its pid in its namespace: %v", err)
 	}
 	return p, ps.NSpid[len(ps.NSpid)-1], nil
+}
+
+// startRefUserNS starts the reference for a thread in member's user
+// namespace U, not ours. There the kernel lets a thread ptrace-read a
+// process with its ids only if that process is in U too and its
+// permitted capabilities are within the thread's (cap_ptrace_access_check
+// compares sets of one namespace only): so the reference enters U and
+// drops every capability. Go cannot enter a user namespace in a child
+// it starts, so the reference is started as root, stopped at its exec,
+// and made so by calls injected into it, with U's descriptor at its fd 3:
+// no groups; then, when the thread's uid owns U, its ids outside and the
+// setns (the owner has every capability in U, whatever its own), else the
+// setns (as root) and its ids inside, through U's maps; then no
+// capabilities, and dumpable again (every change of ids or namespace
+// above made it undumpable).
+func startRefUserNS(member, uid, gid int) (*os.Process, int, error) {
+	nsf, err := os.Open(fmt.Sprintf("/proc/%d/ns/user", member))
+	if err != nil {
+		return nil, 0, err
+	}
+	defer nsf.Close()
+	var owner uint32
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, nsf.Fd(), nsGetOwnerUID, uintptr(unsafe.Pointer(&owner))); e != 0 {
+		return nil, 0, fmt.Errorf("the owner of its user namespace: %w", e)
+	}
+	var maps [2][]idMapRun
+	for i, file := range []string{"uid_map", "gid_map"} {
+		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", member, file))
+		if err == nil {
+			maps[i], err = parseIDMap(data)
+		}
+		if err != nil {
+			return nil, 0, fmt.Errorf("its user namespace's %s: %w", file, err)
+		}
+	}
+	inUID, okU := inside(maps[0], uid)
+	inGID, okG := inside(maps[1], gid)
+	ownerFirst := uid == int(owner)
+	if !ownerFirst && !(okU && okG) {
+		return nil, 0, fmt.Errorf("uid %d and gid %d are not both mapped in its user namespace, and uid %d is not its owner", uid, gid, uid)
+	}
+	p, err := os.StartProcess("/proc/self/exe", []string{"lazarus-landlock-reference"}, &os.ProcAttr{
+		Dir: "/", Env: []string{}, Files: []*os.File{nil, nil, nil, nsf},
+		Sys: &syscall.SysProcAttr{Ptrace: true}})
+	if err != nil {
+		return nil, 0, fmt.Errorf("start it: %w", err)
+	}
+	if _, err := waitStop(p.Pid); err != nil {
+		return p, 0, fmt.Errorf("its exec: %w", err)
+	}
+	if err := unix.PtraceSetOptions(p.Pid, unix.PTRACE_O_EXITKILL); err != nil {
+		return p, 0, wrapPtrace("setoptions", p.Pid, err)
+	}
+	b, err := newBuilder(&restorer{}, &rproc{meta: &imageMeta{Comm: "lazarus-landlock-reference"}}, p.Pid, 0)
+	if err != nil {
+		return p, 0, err
+	}
+	defer b.mem.Close()
+	ids := func(u, g int) error {
+		if _, err := b.call("setresgid", unix.SYS_SETRESGID, uint64(g), uint64(g), uint64(g)); err != nil {
+			return fmt.Errorf("setresgid(%d): %w", g, err)
+		}
+		if _, err := b.call("setresuid", unix.SYS_SETRESUID, uint64(u), uint64(u), uint64(u)); err != nil {
+			return fmt.Errorf("setresuid(%d): %w", u, err)
+		}
+		return nil
+	}
+	enter := func() error {
+		if _, err := b.call("setns", unix.SYS_SETNS, 3, unix.CLONE_NEWUSER); err != nil {
+			return fmt.Errorf("enter its user namespace: %w", err)
+		}
+		return nil
+	}
+	steps := []func() error{func() error { return b.setGroups(nil) }, enter, func() error { return ids(inUID, inGID) }}
+	if ownerFirst {
+		steps = []func() error{func() error { return b.setGroups(nil) }, func() error { return ids(uid, gid) }, enter}
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return p, 0, err
+		}
+	}
+	b.call("close", unix.SYS_CLOSE, 3)
+	hdr := make([]byte, 8+24) // __user_cap_header_struct (v3), two empty __user_cap_data_struct
+	binary.LittleEndian.PutUint32(hdr, unix.LINUX_CAPABILITY_VERSION_3)
+	at, err := b.put(scratchData, hdr)
+	if err != nil {
+		return p, 0, err
+	}
+	if _, err := b.call("capset", unix.SYS_CAPSET, at, at+8); err != nil {
+		return p, 0, fmt.Errorf("drop its capabilities: %w", err)
+	}
+	if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_DUMPABLE, 1); err != nil {
+		return p, 0, fmt.Errorf("make it dumpable: %w", err)
+	}
+	st, err := readStatus(p.Pid)
+	if err != nil || len(st.NSpid) == 0 {
+		return p, 0, fmt.Errorf("its pid in its namespace: %v", err)
+	}
+	for i := 0; i < 3; i++ {
+		if st.UID[i] != uid || st.GID[i] != gid {
+			return p, 0, fmt.Errorf("its ids are uids %v gids %v, not %d %d", st.UID, st.GID, uid, gid)
+		}
+	}
+	if ns, err := nsInode(p.Pid, "user"); err != nil || ns != nsInodeOf(nsf) {
+		return p, 0, fmt.Errorf("it is not in the user namespace of pid %d (%v)", member, err)
+	}
+	return p, st.NSpid[len(st.NSpid)-1], nil
+}
+
+// nsInodeOf is the inode of the namespace file f.
+func nsInodeOf(f *os.File) uint64 {
+	var st unix.Stat_t
+	if unix.Fstat(int(f.Fd()), &st) != nil {
+		return 0
+	}
+	return st.Ino
 }

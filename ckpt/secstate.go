@@ -646,19 +646,22 @@ func checkOpened(fd int, f fileDesc, uid int) error {
 // CAP_SYS_PTRACE, or the same ids as this process and a dumpable one) and
 // sees its pid (same PID namespace); elsewhere, when we are root, a
 // reference process made for the thread's namespace and ids
-// (landlockref.go). Not root and neither: the question cannot be asked,
-// and a landlocked thread there is not found. Nor is one in a user
-// namespace of its own (userns.go): there its capabilities are not ours
-// to compare, and it may ptrace-read no process outside it.
+// (landlockref.go). A thread in a user namespace other than ours
+// (userns.go) may ptrace-read no process outside it: there the reference
+// is always one made in its namespace. Not root and neither: the question
+// cannot be asked, and a landlocked thread there is not found.
 func (d *dumper) landlockProbe(tid int) []queued {
 	s := d.meta.Security
 	if s == nil {
 		return nil
 	}
+	var ourNS bool
 	if own, err := nsInode(d.pid, "user"); err != nil {
 		return nil
-	} else if self, err := selfNSInode("user"); err != nil || own != self {
+	} else if self, err := selfNSInode("user"); err != nil {
 		return nil
+	} else {
+		ourNS = own == self
 	}
 	var capEff, capPrm uint64
 	for _, th := range s.Threads {
@@ -690,8 +693,10 @@ func (d *dumper) landlockProbe(tid int) []queued {
 	sameIDs = sameIDs && capsWithin
 	ptraceCap := capEff&(1<<unix.CAP_SYS_PTRACE) != 0
 	a, b := uint64(d.pid), uint64(os.Getpid())
-	if d.meta.NSPID != 0 || !ptraceCap && !sameIDs {
-		if os.Geteuid() != 0 || d.tree == nil || c.UID[0] == 0 && !ptraceCap && !capsWithin {
+	if !ourNS || d.meta.NSPID != 0 || !ptraceCap && !sameIDs {
+		// A reference with uid 0 in our namespace has our capabilities
+		// too; one in another has none (startRefUserNS).
+		if os.Geteuid() != 0 || d.tree == nil || ourNS && c.UID[0] == 0 && !ptraceCap && !capsWithin {
 			return nil
 		}
 		ref, err := d.tree.landlock.get(d.pid, c.UID[0], c.GID[0], d.log)

@@ -7,7 +7,11 @@
  *         process of the thread's ids, not itself).
  *   pidns: it unshares CLONE_NEWPID and forks its init, which drops to
  *         65534 and is confined (a batch job's namespace: the probe's
- *         process must be cloned into it); the parent waits for it. */
+ *         process must be cloned into it); the parent waits for it.
+ *   userns: it unshares CLONE_NEWUSER (maps "0 0 1") before: a thread in
+ *         a user namespace of its own may ptrace-read only processes in
+ *         it (the probe's process must enter it, without capabilities).
+ *   usernsnobody: as 65534, `unshare -r`: maps "0 65534 1", its owner. */
 #include "kobj.h"
 #include <linux/landlock.h>
 #include <sys/prctl.h>
@@ -15,6 +19,11 @@
 #include <sys/wait.h>
 #include <grp.h>
 #include <sched.h>
+
+static void writef(const char *path, const char *s) {
+	FILE *f = fopen(path, "w");
+	if (!f || fputs(s, f) < 0 || fclose(f)) DIE("%s: %s", path, strerror(errno));
+}
 
 static void drop(void) {
 	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
@@ -42,7 +51,18 @@ int main(int argc, char **argv) {
 	char rd[4096];
 	snprintf(rd, sizeof rd, "%s.ready", kobj_out);
 	int ready = open(rd, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-	if (*mode) drop();
+	if (strcmp(mode, "user") == 0 || strcmp(mode, "pidns") == 0 || strcmp(mode, "usernsnobody") == 0) drop();
+	if (strncmp(mode, "userns", 6) == 0) {
+		char map[64];
+		snprintf(map, sizeof map, "0 %d 1\n", (int)getuid());
+		/* Dumpable again after the drop: its /proc/self files are its
+		 * own only then (its maps are written by itself). */
+		prctl(PR_SET_DUMPABLE, 1);
+		if (unshare(CLONE_NEWUSER)) DIE("unshare: %s", strerror(errno));
+		writef("/proc/self/setgroups", "deny");
+		writef("/proc/self/uid_map", map);
+		writef("/proc/self/gid_map", map);
+	}
 	struct landlock_ruleset_attr ra = {.handled_access_fs = LANDLOCK_ACCESS_FS_WRITE_FILE | LANDLOCK_ACCESS_FS_MAKE_REG | LANDLOCK_ACCESS_FS_READ_FILE};
 	int rs = syscall(SYS_landlock_create_ruleset, &ra, sizeof ra, 0);
 	if (rs < 0) DIE("landlock_create_ruleset: %s", strerror(errno));
