@@ -170,6 +170,13 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		}
 	}
 	t.log.Debug(fmt.Sprintf("processes described %.1f ms after the freeze began", time.Since(t.frozenAt).Seconds()*1e3))
+	// The landlock probes are over: their references go now. One left in
+	// a job's PID namespace until the release would hold up the end of a
+	// tree killed after its checkpoint (-k KILL, a batch system's stop):
+	// the namespace's init ends only once every process in it is reaped
+	// (zap_pid_ns_processes), and the reference's parent reaps it only
+	// when it is told to.
+	t.landlock.close()
 	ts = stopProf.start()
 	if !t.opts.CheckOnly {
 		if err := t.findCowShared(); err != nil {
@@ -295,7 +302,9 @@ func (t *dumpTree) run(ctx context.Context, res *CheckpointResult) (retErr error
 		// namespace ends only once every other process of it has been
 		// collected, by us first as their tracer (zap_pid_ns_processes);
 		// waiting for it first cost the whole timeout.
-		reapAll(reap, 10*time.Second)
+		if left := reapAll(reap, 10*time.Second); len(left) > 0 {
+			t.log.Warn(fmt.Sprintf("killed after the checkpoint, tasks %v have not ended 10 s later", left))
+		}
 	}
 	if res.Frozen == 0 {
 		res.Frozen = time.Since(t.frozenAt)

@@ -3,6 +3,7 @@ package ckpt
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -305,5 +306,34 @@ func TestPIDNamespaceBubblewrap(t *testing.T) {
 	got, _ := os.ReadFile(out)
 	if !ws.Exited() || ws.ExitStatus() != 0 || string(got) != "ok" {
 		t.Fatalf("after the restart: bwrap %v, the program says %s", ws, got)
+	}
+}
+
+// TestKillAfterCheckpointPIDNamespaceEnds: a tree with a PID namespace of
+// its own, checkpointed and killed (-k KILL, what the batch system's
+// qhold and requeue do), ends as the checkpoint returns. The landlock
+// probe's reference process in the namespace (landlockref.go) once lived
+// until the release: the namespace's init could not end before it was
+// reaped, and the kill waited out its 10 s for every stop of a batch job.
+func TestKillAfterCheckpointPIDNamespaceEnds(t *testing.T) {
+	needRoot(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil {
+		testenv.Unavailable(t, "needs unshare (.ci/run installs util-linux)")
+	}
+	dir := t.TempDir()
+	cmd := start(t, dir, unshare, "-fp", "--mount-proc", "sleep", "600")
+	waitFor(t, "the namespace's init", func() bool { return len(childrenOf(cmd.Process.Pid)) == 1 })
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if _, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: filepath.Join(dir, "img"), Tree: true,
+		Signal: unix.SIGKILL, SignalAll: true, Logger: log}); err != nil {
+		t.Fatalf("checkpoint: %v\n%s", err, logged.String())
+	}
+	if strings.Contains(logged.String(), "have not ended") {
+		t.Errorf("the killed tree did not end with the checkpoint:\n%s", logged.String())
+	}
+	if err := cmd.Wait(); err == nil {
+		t.Errorf("unshare exited 0, want killed")
 	}
 }

@@ -958,9 +958,10 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 
 // reapAll collects the exit of every traced pid, giving up after timeout
 // (a zombie whose exit we saw already is its parent's to reap).
-func reapAll(pids []int, timeout time.Duration) {
+// It returns the pids it did not collect.
+func reapAll(pids []int, timeout time.Duration) (left []int) {
 	deadline := time.Now().Add(timeout)
-	left := append([]int(nil), pids...)
+	left = append([]int(nil), pids...)
 	for len(left) > 0 && time.Now().Before(deadline) {
 		var still []int
 		for _, pid := range left {
@@ -979,6 +980,7 @@ func reapAll(pids []int, timeout time.Duration) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
+	return left
 }
 
 // vdsoSyscall finds a syscall instruction in the vDSO of pid.

@@ -9,7 +9,20 @@
 #include <sched.h>
 #include <sys/sem.h>
 
+#include <dirent.h>
+
 static volatile int stop;
+
+/* the number of threads in /proc/self/task */
+static int tasks(void) {
+	DIR *d = opendir("/proc/self/task");
+	int n = 0;
+	struct dirent *e;
+	while (d && (e = readdir(d)))
+		if (e->d_name[0] != '.') n++;
+	if (d) closedir(d);
+	return n;
+}
 static void *second(void *a) { (void)a; while (!stop) usleep(1000); return NULL; }
 
 #define N 6
@@ -35,6 +48,11 @@ int main(int argc, char **argv) {
 		CHECK(semctl(id, i, GETVAL) == start[i] + op[i], "value %d: %d, want %d", i, semctl(id, i, GETVAL), start[i] + op[i]);
 	stop = 1;
 	if (!shared) pthread_join(th, NULL);
+	/* pthread_join returns at the thread's exit_mm (its tid cleared),
+	 * before its exit_sem drops its share of the undo list: unsharing
+	 * then would only drop ours. Its task is gone from /proc/self/task
+	 * only after both. */
+	while (!shared && tasks() > 1) usleep(1000);
 	unshare(CLONE_SYSVSEM);
 	for (int i = 0; i < N; i++)
 		CHECK(semctl(id, i, GETVAL) == start[i], "after the undo: value %d: %d, want %d", i, semctl(id, i, GETVAL), start[i]);
