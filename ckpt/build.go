@@ -837,6 +837,23 @@ func (b *builder) cloneThread(addr uint64, want int) (uint64, error) {
 	}
 }
 
+// waitPIDFree waits, as long as a tid in use is retried (PIDRetry), for
+// the task with pid in our PID namespace to be gone.
+func (b *builder) waitPIDFree(pid int) {
+	retry := b.r.opts.PIDRetry
+	if retry == 0 {
+		retry = 10 * time.Second
+	}
+	deadline, said := time.Now().Add(retry), time.Time{}
+	for pidExists(pid) && time.Now().Before(deadline) {
+		if time.Since(said) >= time.Second {
+			b.r.info("tid %d for %s in use, retrying", pid, b.p.comm())
+			said = time.Now()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // on runs f with injections going to thread t.
 func (b *builder) on(t *task, f func() error) error {
 	saved := b.t
@@ -929,6 +946,12 @@ func (b *builder) createThreads() error {
 			if err := dropThread(tid, regs, b.scratch); err != nil {
 				b.t.onEvent = nil
 				return fmt.Errorf("clone thread %d: drop the thread that got tid %d: %w", want, ret, err)
+			}
+			// A process that took the tid may be gone in a moment (a
+			// shell's short child): wait for it as cloneThread waits
+			// out EEXIST, then try again.
+			if try < lastPIDTries && b.r.lastPIDShared(b.p) && pidExists(want) {
+				b.waitPIDFree(want)
 			}
 			if try == lastPIDTries || !b.r.lastPIDShared(b.p) || pidExists(want) {
 				b.t.onEvent = nil

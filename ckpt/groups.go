@@ -71,11 +71,16 @@ func (t *dumpTree) checkGroups() error {
 }
 
 // pidHolder says what holds pid on this machine when no process has it:
-// the process group or the session of one; "" if a process has it (the
-// CONVEX message "pid N for COMM in use" says that already) or nothing is
-// found.
+// a thread of a process (its tid), the process group or the session of
+// one; "" if a process has it (the CONVEX message "pid N for COMM in use"
+// says that already) or nothing is found.
 func pidHolder(pid int) string {
 	if _, err := readStat(pid); err == nil {
+		if st, err := readStatus(pid); err == nil && st.Tgid != pid && st.Tgid > 0 {
+			if leader, err := readStat(st.Tgid); err == nil {
+				return fmt.Sprintf("as a thread of %s(%d)", leader.Comm, st.Tgid)
+			}
+		}
 		return ""
 	}
 	ents, err := os.ReadDir("/proc")

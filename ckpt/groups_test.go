@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -62,4 +64,33 @@ func TestGroupMemberOutside(t *testing.T) {
 	if !errors.As(err, &pe) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("restart: got %v, want a PIDInUseError %q", err, want)
 	}
+}
+
+// TestPIDHolderThread: a tid taken by a thread of another process is
+// named with that process (a restart's "pid N for COMM in use" would
+// otherwise name no one: the thread is no process of /proc's list).
+func TestPIDHolderThread(t *testing.T) {
+	ents, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		t.Fatal(err)
+	}
+	self := os.Getpid()
+	for _, e := range ents {
+		tid, _ := strconv.Atoi(e.Name())
+		if tid == self || tid == 0 {
+			continue
+		}
+		st, err := readStat(self)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := pidHolder(tid), fmt.Sprintf("as a thread of %s(%d)", st.Comm, self); got != want {
+			t.Errorf("pidHolder(%d) = %q, want %q", tid, got, want)
+		}
+		if got := pidHolder(self); got != "" {
+			t.Errorf("pidHolder of a process = %q, want \"\" (the message names it)", got)
+		}
+		return
+	}
+	t.Fatalf("the test process has no thread but its main one")
 }

@@ -3,6 +3,7 @@ package ckpt
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -194,6 +195,78 @@ func TestUserNamespaceThreadsPIDNamespaceInit(t *testing.T) {
 		if a != p.PID {
 			t.Errorf("process %d in the tree's PID namespace is not of the tree", pid)
 		}
+	}
+	kobjSignal(t, p.PID)
+	ws := waitProc(t, p)
+	if got, _ := os.ReadFile(out); !ws.Exited() || ws.ExitStatus() != 0 || string(got) != "ok" {
+		t.Fatalf("after the restart: %v: %s", ws, got)
+	}
+}
+
+// TestUserNamespaceThreadTidBrieflyTaken: a thread inside a user namespace
+// gets its tid through ns_last_pid (lastpid.go), in restart's own PID
+// namespace, which other processes fork in too. A process that holds the
+// tid for a moment (a shell's short child) is waited out, as a pid in use
+// is, instead of failing the restart with "pid N in use".
+func TestUserNamespaceThreadTidBrieflyTaken(t *testing.T) {
+	needRoot(t)
+	prog := cprog(t, "kobj_userns", "-pthread")
+	dir := t.TempDir()
+	out := filepath.Join(dir, "result")
+	cmd := start(t, dir, prog, out, "threads")
+	waitFor(t, "ready", func() bool { _, err := os.Stat(out + ".ready"); return err == nil })
+	if b, _ := os.ReadFile(out + ".ready"); len(b) > 0 {
+		t.Fatalf("set-up failed: %s", b)
+	}
+	tid := 0
+	ents, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", cmd.Process.Pid))
+	for _, e := range ents {
+		if n, _ := strconv.Atoi(e.Name()); n != cmd.Process.Pid {
+			tid = n
+		}
+	}
+	if tid == 0 {
+		t.Fatalf("the program has no second thread")
+	}
+	img := filepath.Join(dir, "img")
+	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true})
+	if err != nil {
+		t.Fatalf("checkpoint: %v", err)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitReaped(t, res)
+	// A holder of the thread's tid for 0.5 s: ns_last_pid set just
+	// below it, then a fork (another fork may come first: try again).
+	var holder *exec.Cmd
+	for try := 0; try < 50 && holder == nil; try++ {
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", []byte(strconv.Itoa(tid-1)), 0); err != nil {
+			t.Fatal(err)
+		}
+		h := exec.Command("sleep", "0.5")
+		if err := h.Start(); err != nil {
+			t.Fatal(err)
+		}
+		if h.Process.Pid == tid {
+			holder = h
+			break
+		}
+		h.Process.Kill()
+		h.Wait()
+	}
+	if holder == nil {
+		t.Fatalf("no process could be given pid %d to hold", tid)
+	}
+	reaped := make(chan error, 1)
+	go func() { reaped <- holder.Wait() }() // its zombie would hold the pid
+	defer func() { <-reaped }()
+	p, err := Restart(context.Background(), img, RestartOptions{})
+	if err != nil {
+		t.Fatalf("restart while pid %d is held for 0.5 s: %v", tid, err)
+	}
+	t.Cleanup(func() { unix.Kill(p.PID, unix.SIGKILL) })
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d", p.PID, tid)); err != nil {
+		t.Errorf("the restarted thread is not tid %d: %v", tid, err)
 	}
 	kobjSignal(t, p.PID)
 	ws := waitProc(t, p)
