@@ -229,13 +229,7 @@ func TestUserNamespaceThreadTidBrieflyTaken(t *testing.T) {
 		t.Fatalf("the program has no second thread")
 	}
 	img := filepath.Join(dir, "img")
-	res, err := Checkpoint(context.Background(), cmd.Process.Pid, CheckpointOptions{File: img, Tree: true})
-	if err != nil {
-		t.Fatalf("checkpoint: %v", err)
-	}
-	cmd.Process.Kill()
-	cmd.Wait()
-	waitReaped(t, res)
+	checkpointKill(t, cmd, img)
 	// A holder of the thread's tid for 0.5 s: ns_last_pid set just
 	// below it, then a fork (another fork may come first: try again).
 	var holder *exec.Cmd
