@@ -126,6 +126,12 @@ type imageMeta struct {
 	// UserNS: the process was in a user namespace other than the
 	// checkpointer's (userns.go).
 	UserNS *userNS `json:"user_ns,omitempty"`
+	// NetNS: the process was in a network namespace other than the
+	// checkpointer's (netns.go).
+	NetNS *netNS `json:"net_ns,omitempty"`
+	// CgroupNS: the process was in a cgroup namespace other than its
+	// parent's (the root: the checkpointer's) (cgroupns.go).
+	CgroupNS *cgroupNS `json:"cgroup_ns,omitempty"`
 	// SemUndo: the process's SEM_UNDO adjustments (semundo.go).
 	SemUndo []semUndo `json:"sem_undo,omitempty"`
 	// Attrs: loginuid, oom_score_adj, scheduling, parent-death signal...
@@ -901,6 +907,12 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 		return err
 	}
 	if err := checkTimeNS(m); err != nil { // timens.go
+		return err
+	}
+	if err := checkNetNS(m); err != nil { // netns.go
+		return err
+	}
+	if err := checkCgroupNS(m); err != nil { // cgroupns.go
 		return err
 	}
 	for _, pt := range m.Timers {

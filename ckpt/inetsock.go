@@ -724,6 +724,7 @@ type inetRestore struct {
 type pendingDgrams struct {
 	fd int
 	is *inetSock
+	p  *rproc // its holder
 }
 
 // openInet makes the socket f describes, in the restorer. Connections
@@ -738,7 +739,7 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 		for _, q := range r.procs {
 			for _, g := range q.meta.Files {
 				if g.Kind == fdInet && g.Inet != nil && g.Inet.State == inetEstablished {
-					r.inet.ends[g.Inet.Local+" "+g.Inet.Peer] = true
+					r.inet.ends[netKey(q)+g.Inet.Local+" "+g.Inet.Peer] = true
 				}
 			}
 		}
@@ -746,7 +747,8 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 	if (is.Family != unix.AF_INET && is.Family != unix.AF_INET6) || (is.Type != unix.SOCK_STREAM && is.Type != unix.SOCK_DGRAM) {
 		return -1, fmt.Errorf("fd %d: socket family %d type %d: %w", f.FD, is.Family, is.Type, ErrCorrupt)
 	}
-	s, err := unix.Socket(is.Family, is.Type|unix.SOCK_CLOEXEC, 0)
+	var s int
+	err := r.inNet(p, func() (err error) { s, err = unix.Socket(is.Family, is.Type|unix.SOCK_CLOEXEC, 0); return err })
 	if err != nil {
 		return -1, fmt.Errorf("fd %d: socket: %w", f.FD, err)
 	}
@@ -841,7 +843,7 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 		if is.Type != unix.SOCK_STREAM || is.TCP == nil || peer == nil {
 			return -1, errorf("connection to "+is.Peer, fmt.Errorf("%w: no connection state saved", ErrCorrupt))
 		}
-		if !r.inet.ends[is.Peer+" "+is.Local] {
+		if !r.inet.ends[netKey(p)+is.Peer+" "+is.Local] {
 			// A subtree restarted without the other end.
 			return -1, errorf("connection to "+is.Peer, errors.New("its other end is not restarted with it"))
 		}
@@ -852,10 +854,10 @@ func (r *restorer) openInet(p *rproc, f fileDesc) (fd int, retErr error) {
 		return -1, errorf("state "+is.State, ErrCorrupt)
 	}
 	if is.State != inetUnbound {
-		r.inet.bound[is.Local] = s
+		r.inet.bound[netKey(p)+is.Local] = s
 	}
 	if len(is.Dgrams) > 0 {
-		r.inet.dgrams = append(r.inet.dgrams, pendingDgrams{s, is})
+		r.inet.dgrams = append(r.inet.dgrams, pendingDgrams{s, is, p})
 	}
 	if _, err := unix.FcntlInt(uintptr(s), unix.F_SETFL, f.Flags&descFlags); err != nil {
 		return -1, err
@@ -986,7 +988,7 @@ func (r *restorer) finishInet() error {
 			return err
 		}
 		for _, dg := range pd.is.Dgrams {
-			if err := r.resend(pd.is.Family, dg, to); err != nil {
+			if err := r.resend(pd.p, pd.is.Family, dg, to); err != nil {
 				return fmt.Errorf("socket %s: datagram from %s: %w", pd.is.Local, dg.From, err)
 			}
 		}
@@ -1012,7 +1014,7 @@ func dgramTarget(is *inetSock) (unix.Sockaddr, error) {
 	return parseSockaddr(is.Family, netip.AddrPortFrom(addr, ap.Port()).String())
 }
 
-func (r *restorer) resend(family int, dg datagram, to unix.Sockaddr) error {
+func (r *restorer) resend(p *rproc, family int, dg datagram, to unix.Sockaddr) error {
 	// The sender restored at its address, or bound to every address with
 	// its port.
 	keys := []string{dg.From}
@@ -1021,7 +1023,7 @@ func (r *restorer) resend(family int, dg datagram, to unix.Sockaddr) error {
 			netip.AddrPortFrom(netip.IPv6Unspecified(), ap.Port()).String())
 	}
 	for _, k := range keys {
-		if s, ok := r.inet.bound[k]; ok {
+		if s, ok := r.inet.bound[netKey(p)+k]; ok {
 			if typ, _ := unix.GetsockoptInt(s, unix.SOL_SOCKET, unix.SO_TYPE); typ == unix.SOCK_DGRAM {
 				if err := unix.Sendto(s, dg.Data, 0, to); err == nil {
 					return nil
@@ -1033,8 +1035,8 @@ func (r *restorer) resend(family int, dg datagram, to unix.Sockaddr) error {
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
 	}
-	s, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
+	var s int
+	if err := r.inNet(p, func() (err error) { s, err = unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0); return err }); err != nil {
 		return err
 	}
 	defer unix.Close(s)
@@ -1050,6 +1052,11 @@ func (r *restorer) resend(family int, dg datagram, to unix.Sockaddr) error {
 func (r *restorer) bindInet(p *rproc, f fileDesc, s int, is *inetSock, local unix.Sockaddr) error {
 	err := unix.Bind(s, local)
 	if !errors.Is(err, unix.EADDRINUSE) || is.Type != unix.SOCK_STREAM {
+		return err
+	}
+	if p.meta.NetNS != nil {
+		// A namespace made anew holds no connection of an earlier run;
+		// the ones of ours are not its to remove.
 		return err
 	}
 	n, derr := releaseOrphanedPort(local)

@@ -9,6 +9,16 @@ var kobj6Cases = []kobjCase{
 	{name: "mountns"},
 	{name: "mountns", args: []string{"root"}},
 	{name: "mountns", args: []string{"tmpfs"}, refuse: "is on a mount of its own mount namespace (tmpfs on"},
+	{name: "netns"},
+	{name: "netns", args: []string{"down"}},
+	{name: "netns", args: []string{"wasup"}},
+	{name: "netns", args: []string{"mtu"}},
+	{name: "netns", args: []string{"addr"}, refuse: "has address 10.9.8.7/8 on lo"},
+	{name: "netns", args: []string{"thread"}, refuse: "is in another network namespace"},
+	{name: "netns", args: []string{"forked"}, refuse: "is in the network namespace of the checkpoint"},
+	{name: "cgroupns"},
+	{name: "cgroupns", args: []string{"thread"}, refuse: "is in another cgroup namespace"},
+	{name: "cgroupns", args: []string{"forked"}, refuse: "is in the cgroup namespace of the checkpoint"},
 }
 
 // TestKobj6 runs each program as TestKobj does.

@@ -3,7 +3,6 @@ package ckpt
 import (
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -17,10 +16,9 @@ import (
 // of its own (a batch job with qsub -l net=private) has its unix sockets
 // there, invisible to a netlink socket of ours: for each such namespace a
 // netlink socket is made inside it, by a thread that enters the namespace
-// (setns(CLONE_NEWNET) changes the calling thread only) and is never given
-// back to the Go scheduler. Socket inode numbers are unique on the machine,
-// so a question may be put to every namespace in turn: only the one the
-// socket lives in answers.
+// for the moment (setns(CLONE_NEWNET) changes the calling thread only).
+// Socket inode numbers are unique on the machine, so a question may be put
+// to every namespace in turn: only the one the socket lives in answers.
 
 // diagNets holds a netlink socket per foreign network namespace of the
 // trees being checkpointed, by namespace inode, with a count of the trees
@@ -104,31 +102,20 @@ func contains(s []uint64, v uint64) bool {
 }
 
 // netlinkIn makes a sock_diag netlink socket in the network namespace of
-// pid, on a thread of its own that ends with its goroutine (it stays in
-// that namespace).
+// pid, on a thread that enters it for the moment (netns.go).
 func netlinkIn(pid int) (int, error) {
-	type result struct {
-		fd  int
-		err error
+	fd := -1
+	err := inNetOf(pid, func() (err error) {
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+		return err
+	})
+	if err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return -1, fmt.Errorf("sock_diag in the network namespace of pid %d: %w", pid, err)
 	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with the goroutine
-		ns, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			ch <- result{-1, err}
-			return
-		}
-		defer unix.Close(ns)
-		if err := unix.Setns(ns, unix.CLONE_NEWNET); err != nil {
-			ch <- result{-1, fmt.Errorf("setns net of pid %d: %w", pid, err)}
-			return
-		}
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-		ch <- result{fd, err}
-	}()
-	r := <-ch
-	return r.fd, r.err
+	return fd, nil
 }
 
 // diagUnix asks the kernel (sock_diag) about the unix socket with inode

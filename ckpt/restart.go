@@ -290,12 +290,15 @@ type restorer struct {
 	// tmpfsKept: shared memory objects whose tmpfs file was still there
 	// (tmpfsmap.go): mapped as they are, not refilled.
 	tmpfsKept map[string]bool
-	created   []int            // pids created so far, for the all-or-nothing cleanup
-	pidfd     uint64           // our pidfd, inherited by the whole tree at this number
-	rootLevel int              // level of the root's PID namespace below ours
-	winch     bool             // the terminal's window size changed: send SIGWINCH
-	ptys      map[int]*ptyOpen // pty pairs of the tree by old number (ptyrestore.go)
-	tcpWait   []pendingConn    // clients of connections waiting in a listener (tcppending.go)
+	created   []int  // pids created so far, for the all-or-nothing cleanup
+	pidfd     uint64 // our pidfd, inherited by the whole tree at this number
+	rootLevel int    // level of the root's PID namespace below ours
+	// netns: the network namespaces made, by their inode at the
+	// checkpoint (netns.go).
+	netns   map[uint64]int
+	winch   bool             // the terminal's window size changed: send SIGWINCH
+	ptys    map[int]*ptyOpen // pty pairs of the tree by old number (ptyrestore.go)
+	tcpWait []pendingConn    // clients of connections waiting in a listener (tcppending.go)
 
 	fifos       map[string]*fifoHold // named pipes being opened, by file
 	epollFilled map[string]bool      // epoll descriptions whose interest list is back
@@ -705,6 +708,7 @@ func (r *restorer) closeAll() {
 	}
 	r.closePTYs()
 	r.closeSetters() // lastpid.go
+	r.closeNetNS()
 }
 
 // createRoot starts the stub and clones the root out of it, with its
@@ -805,6 +809,12 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 	if err := r.restoreTimeNS(p); err != nil { // timens.go
 		return err
 	}
+	if err := r.restoreNetNS(p); err != nil { // netns.go
+		return err
+	}
+	if err := r.restoreCgroupNS(p); err != nil { // cgroupns.go
+		return err
+	}
 	if err := r.mountNSProc(p); err != nil { // pidns.go
 		return err
 	}
@@ -856,7 +866,9 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 		}
 		le.PutUint64(args[32:], sig)
 	}
+	tidSet := false
 	setTid := func(on bool) {
+		tidSet = on
 		if on {
 			le.PutUint64(args[64:], b.scratch+scratchData+88)
 			le.PutUint64(args[72:], uint64(len(tids)))
@@ -930,6 +942,9 @@ func (r *restorer) clone(ctx context.Context, b *builder, c *rproc, flags uint64
 			}
 			continue
 		case unix.EPERM:
+			if !tidSet {
+				break // not the pid: the namespaces asked for
+			}
 			if r.opts.Force {
 				r.warn("not allowed to choose pid %d for %s; restarting under a new pid (forced)", want, c.comm())
 				setTid(false)

@@ -54,5 +54,5 @@ func asSocketUser(c creds, f func() error) error {
 // sockAs runs f with the identity p's sockets are made with (see
 // asSocketUser and restorer.fileCreds).
 func (r *restorer) sockAs(p *rproc, f func() error) error {
-	return asSocketUser(r.fileCreds(p), f)
+	return r.inNet(p, func() error { return asSocketUser(r.fileCreds(p), f) })
 }

@@ -168,7 +168,8 @@ func (r *restorer) openPendingTCP(p *rproc, f fileDesc) (fd int, retErr error) {
 	if ap, _ := netip.ParseAddrPort(is.Local); ap.Port() < 1024 && p.meta.Creds.UID[1] != 0 {
 		return -1, fmt.Errorf("fd %d: bind %s: privileged port for uid %d: %w", f.FD, is.Local, p.meta.Creds.UID[1], unix.EACCES)
 	}
-	s, err := unix.Socket(is.Family, is.Type|unix.SOCK_CLOEXEC, 0)
+	var s int
+	err = r.inNet(p, func() (err error) { s, err = unix.Socket(is.Family, is.Type|unix.SOCK_CLOEXEC, 0); return err })
 	if err != nil {
 		return -1, fmt.Errorf("fd %d: socket: %w", f.FD, err)
 	}

@@ -97,7 +97,7 @@ func bindMaking(fd int, name string) ([]string, error) {
 			return nil, err
 		}
 	}
-	if err := unix.Bind(fd, sockaddr(name)); err != nil {
+	if err := bindUnix(fd, name); err != nil {
 		removeMade(made)
 		return nil, err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"sort"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,11 +21,99 @@ type uent struct {
 	other int
 }
 
-func sockaddr(name string) *unix.SockaddrUnix {
-	if name != "" && name[0] == 0 {
-		return &unix.SockaddrUnix{Name: "@" + name[1:]}
+// sockaddr is a sockaddr_un of name as the kernel takes it, and its
+// length: an abstract name ("\x00..." in the image) may fill all 108
+// bytes of sun_path (sizeof of it, as programs often pass), which
+// x/sys's SockaddrUnix refuses; a path ends with a NUL.
+func sockaddr(name string) (unsafe.Pointer, uintptr, error) {
+	var sa unix.RawSockaddrUnix
+	if len(name) > len(sa.Path) || (name != "" && name[0] != 0 && len(name) == len(sa.Path)) {
+		return nil, 0, unix.EINVAL
 	}
-	return &unix.SockaddrUnix{Name: name}
+	sa.Family = unix.AF_UNIX
+	for i := 0; i < len(name); i++ {
+		sa.Path[i] = int8(name[i])
+	}
+	n := 2 + len(name)
+	if name != "" && name[0] != 0 {
+		n++ // a path's NUL
+	}
+	return unsafe.Pointer(&sa), uintptr(n), nil
+}
+
+// bindUnix and connectUnix bind and connect a unix socket to name.
+func bindUnix(fd int, name string) error {
+	sa, n, err := sockaddr(name)
+	if err != nil {
+		return err
+	}
+	if _, _, e := unix.Syscall(unix.SYS_BIND, uintptr(fd), uintptr(sa), n); e != 0 {
+		return e
+	}
+	return nil
+}
+
+func connectUnix(fd int, name string) error {
+	sa, n, err := sockaddr(name)
+	if err != nil {
+		return err
+	}
+	for {
+		_, _, e := unix.Syscall(unix.SYS_CONNECT, uintptr(fd), uintptr(sa), n)
+		switch e {
+		case 0:
+			return nil
+		case unix.EINTR:
+			continue
+		}
+		return e
+	}
+}
+
+// sendmsgTo is sendmsg(2) of p with ancillary data oob, to name (""
+// on a connected socket), as unix.SendmsgN sends it (a byte of nothing
+// carries oob on a stream).
+func sendmsgTo(fd int, p, oob []byte, to string, flags int) (int, error) {
+	var msg unix.Msghdr
+	if to != "" {
+		sa, n, err := sockaddr(to)
+		if err != nil {
+			return 0, err
+		}
+		msg.Name = (*byte)(sa)
+		msg.Namelen = uint32(n)
+	}
+	var iov unix.Iovec
+	var dummy byte
+	empty := false
+	if len(p) > 0 {
+		iov.Base = &p[0]
+		iov.SetLen(len(p))
+	} else if len(oob) > 0 {
+		if typ, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE); err != nil {
+			return 0, err
+		} else if typ != unix.SOCK_DGRAM {
+			iov.Base = &dummy
+			iov.SetLen(1)
+			empty = true
+		}
+	}
+	msg.Iov = &iov
+	msg.Iovlen = 1
+	if len(oob) > 0 {
+		msg.Control = &oob[0]
+		msg.SetControllen(len(oob))
+	}
+	n, _, e := unix.Syscall(unix.SYS_SENDMSG, uintptr(fd), uintptr(unsafe.Pointer(&msg)), uintptr(flags))
+	runtime.KeepAlive(p)
+	runtime.KeepAlive(oob)
+	if e != 0 {
+		return 0, e
+	}
+	if empty {
+		return 0, nil
+	}
+	return int(n), nil
 }
 
 // restoreUnix makes the unix sockets of the tree again, after every other
@@ -118,7 +207,7 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 			return err
 		}
 		return r.sockAs(e.p, func() error {
-			err := unix.Bind(fd, sockaddr(name))
+			err := bindUnix(fd, name)
 			if err == unix.ENOENT && e.f.Sock.Renamed != "" && name[0] != 0 {
 				// The directory of the name was moved too: made for the
 				// bind, removed once the file is moved (step 5).
@@ -222,7 +311,7 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 			if err := cwdOf(server.p); err != nil {
 				return err
 			}
-			if err := r.sockAs(client.p, func() error { return unix.Connect(cfd, sockaddr(name)) }); err != nil {
+			if err := r.sockAs(client.p, func() error { return connectUnix(cfd, name) }); err != nil {
 				return fmt.Errorf("fd %d: connect %s: %w", client.f.FD, printName(name), err)
 			}
 			var sfd int
@@ -299,7 +388,7 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 			if err := cwdOf(e.p); err != nil {
 				return err
 			}
-			if err := r.sockAs(c.p, func() error { return unix.Connect(cfd, sockaddr(s.Name)) }); err != nil {
+			if err := r.sockAs(c.p, func() error { return connectUnix(cfd, s.Name) }); err != nil {
 				return fmt.Errorf("fd %d: connect %s: %w", c.f.FD, printName(s.Name), err)
 			}
 		}
@@ -347,7 +436,7 @@ func (r *restorer) restoreUnixSockets() (retErr error) {
 		if to == "" {
 			continue // a pair, connected already; or a peer restored closed
 		}
-		if err := unix.Connect(e.fd, sockaddr(to)); err != nil {
+		if err := connectUnix(e.fd, to); err != nil {
 			return fmt.Errorf("fd %d: connect %s: %w", e.f.FD, printName(to), err)
 		}
 	}
@@ -416,7 +505,7 @@ func (r *restorer) refillUnix(e *uent, ents map[uint64]*uent, temps *[]int) erro
 		if len(rights) > 0 {
 			oob = unix.UnixRights(rights...)
 		}
-		send := func(from int, to unix.Sockaddr) error {
+		send := func(from int, to string) error {
 			err := r.sendAgain(e, from, to, m, oob)
 			for _, fd := range closeAfter {
 				unix.Close(fd)
@@ -428,7 +517,7 @@ func (r *restorer) refillUnix(e *uent, ents map[uint64]*uent, temps *[]int) erro
 		}
 		switch {
 		case e.other >= 0:
-			if err := send(e.other, nil); err != nil {
+			if err := send(e.other, ""); err != nil {
 				return err
 			}
 		case s.Type != unix.SOCK_DGRAM || s.Name == "":
@@ -436,7 +525,7 @@ func (r *restorer) refillUnix(e *uent, ents map[uint64]*uent, temps *[]int) erro
 			if peer == nil || peer.fd < 0 {
 				return fmt.Errorf("fd %d: queued data and no peer to send it", e.f.FD)
 			}
-			if err := send(peer.fd, nil); err != nil {
+			if err := send(peer.fd, ""); err != nil {
 				return err
 			}
 		default:
@@ -444,14 +533,17 @@ func (r *restorer) refillUnix(e *uent, ents map[uint64]*uent, temps *[]int) erro
 			if x := byName(m.From); x != nil {
 				from = x.fd
 			} else {
-				fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-				if err != nil {
+				var fd int
+				if err := r.inNet(e.p, func() (err error) {
+					fd, err = unix.Socket(unix.AF_UNIX, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+					return err
+				}); err != nil {
 					return err
 				}
 				*temps = append(*temps, fd)
 				if m.From != "" {
 					c := r.fileCreds(e.p)
-					if err := asFileUser(c, func() error { return unix.Bind(fd, sockaddr(m.From)) }); err != nil {
+					if err := asFileUser(c, func() error { return bindUnix(fd, m.From) }); err != nil {
 						r.warn("%s(%d) fd %d: a queued datagram from %s comes from an unnamed socket: bind: %v", e.p.comm(), e.p.meta.PID, e.f.FD, printName(m.From), err)
 					} else if m.From[0] != 0 {
 						defer removeSocketFile(c, m.From)
@@ -459,7 +551,7 @@ func (r *restorer) refillUnix(e *uent, ents map[uint64]*uent, temps *[]int) erro
 				}
 				from = fd
 			}
-			if err := send(from, sockaddr(s.Name)); err != nil {
+			if err := send(from, s.Name); err != nil {
 				return err
 			}
 		}
@@ -584,7 +676,7 @@ func removeSocketFile(c creds, path string) error {
 // peer), with its descriptors (oob) and its sender's credentials. A
 // stream may take the bytes in several sends; the control data goes with
 // the first.
-func (r *restorer) sendAgain(e *uent, from int, to unix.Sockaddr, m sockMsg, oob []byte) error {
+func (r *restorer) sendAgain(e *uent, from int, to string, m sockMsg, oob []byte) error {
 	const flags = unix.MSG_DONTWAIT | unix.MSG_NOSIGNAL
 	// Pid 0: the message came with no credentials of its sender (neither
 	// socket had SO_PASSCRED when it was sent; the receiver set it later),
@@ -602,17 +694,17 @@ func (r *restorer) sendAgain(e *uent, from int, to unix.Sockaddr, m sockMsg, oob
 			}
 		}
 		withCreds := append(append([]byte(nil), oob...), unix.UnixCredentials(&unix.Ucred{Pid: pid, Uid: c.UID, Gid: c.GID})...)
-		n, err := unix.SendmsgN(from, m.Data, withCreds, to, flags)
+		n, err := sendmsgTo(from, m.Data, withCreds, to, flags)
 		if err == unix.ESRCH || err == unix.EPERM {
 			r.warn("%s(%d) fd %d: a queued message from pid %d comes with the restorer's credentials: %v", e.p.comm(), e.p.meta.PID, e.f.FD, c.PID, err)
-			n, err = unix.SendmsgN(from, m.Data, oob, to, flags)
+			n, err = sendmsgTo(from, m.Data, oob, to, flags)
 		}
 		if err != nil {
 			return err
 		}
 		return r.sendRest(from, to, m.Data[n:])
 	}
-	n, err := unix.SendmsgN(from, m.Data, oob, to, flags)
+	n, err := sendmsgTo(from, m.Data, oob, to, flags)
 	if err != nil {
 		return err
 	}
@@ -620,9 +712,9 @@ func (r *restorer) sendAgain(e *uent, from int, to unix.Sockaddr, m sockMsg, oob
 }
 
 // sendRest sends what a stream did not take at once.
-func (r *restorer) sendRest(from int, to unix.Sockaddr, rest []byte) error {
+func (r *restorer) sendRest(from int, to string, rest []byte) error {
 	for len(rest) > 0 {
-		n, err := unix.SendmsgN(from, rest, nil, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		n, err := sendmsgTo(from, rest, nil, to, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 		if err != nil {
 			return err
 		}

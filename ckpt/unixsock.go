@@ -609,7 +609,7 @@ func checkFileKinds(f fileDesc) error {
 			return fmt.Errorf("%w: fd %d: socket state on a %s", ErrCorrupt, f.FD, f.Kind)
 		case s.Type != unix.SOCK_STREAM && s.Type != unix.SOCK_DGRAM && s.Type != unix.SOCK_SEQPACKET:
 			return fmt.Errorf("%w: fd %d: socket type %d", ErrCorrupt, f.FD, s.Type)
-		case len(s.Name) > 107 || (s.Name != "" && s.Name[0] != 0 && strings.IndexByte(s.Name, 0) >= 0):
+		case len(s.Name) > 108 || (s.Name != "" && s.Name[0] != 0 && strings.IndexByte(s.Name, 0) >= 0):
 			return fmt.Errorf("%w: fd %d: socket name %q", ErrCorrupt, f.FD, s.Name)
 		case s.State == stateListen && s.Name == "":
 			return fmt.Errorf("%w: fd %d: a listener without a name", ErrCorrupt, f.FD)
@@ -617,7 +617,7 @@ func checkFileKinds(f fileDesc) error {
 			return fmt.Errorf("%w: fd %d: socket queues out of bounds", ErrCorrupt, f.FD)
 		}
 		for _, m := range s.Queue {
-			if len(m.Rights) > 253 || len(m.From) > 107 || len(m.Files) > len(m.Rights) {
+			if len(m.Rights) > 253 || len(m.From) > 108 || len(m.Files) > len(m.Rights) {
 				return fmt.Errorf("%w: fd %d: a queued message out of bounds", ErrCorrupt, f.FD)
 			}
 			for _, g := range m.Files {
