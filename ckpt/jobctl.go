@@ -187,9 +187,16 @@ func waitGroupStop(pid int) error {
 	}
 }
 
+// si_code of SIGCHLD (include/uapi/asm-generic/siginfo.h).
+const (
+	cldStopped   = 5
+	cldContinued = 6
+)
+
 // waitStopped waits, within stopWaitLimit, until pid has taken the SIGSTOP
 // it was sent: stopped, or in a signal-delivery stop of its tracer (a
-// member of the tree restored tracing it).
+// member of the tree restored tracing it), or stopped and continued (or
+// ended) since.
 func waitStopped(pid int) error {
 	deadline := time.Now().Add(stopWaitLimit)
 	for {
@@ -197,7 +204,16 @@ func waitStopped(pid int) error {
 		if err != nil {
 			return err
 		}
-		if st.State == 'T' || st.State == 't' {
+		switch st.State {
+		case 'T', 't', 'Z', 'X':
+			return nil // stopped; or stopped, continued and ended since
+		}
+		// Stopped and continued since (a SIGCONT sent as soon as the stop
+		// showed, before we looked): its parent, most often us, is told,
+		// and the status is left for the caller's wait (WNOWAIT).
+		var info unix.Siginfo
+		err = unix.Waitid(unix.P_PID, pid, &info, unix.WSTOPPED|unix.WCONTINUED|unix.WNOHANG|unix.WNOWAIT, nil)
+		if err == nil && info.Signo == int32(unix.SIGCHLD) && (info.Code == cldStopped || info.Code == cldContinued) {
 			return nil
 		}
 		if time.Now().After(deadline) {
