@@ -97,6 +97,8 @@ var kobjCases = []kobjCase{
 	{name: "userns", args: []string{"ownsmnt"}},
 	{name: "userns", args: []string{"ownsuts"}},
 	{name: "userns", args: []string{"ownsmnt,ownsuts,child,threads"}, flags: []string{"-pthread"}},
+	{name: "userns", args: []string{"ownsnet"}},
+	{name: "userns", args: []string{"ownsnet,child,threads"}, flags: []string{"-pthread"}},
 	{name: "userns", args: []string{"ownsipc"}, refuse: "owns its ipc namespace"},
 	{name: "userns", args: []string{"sharefiles"}, refuse: "in a user namespace of its own"},
 	{name: "sockopt"},

@@ -398,12 +398,21 @@ func (r *restorer) restoreNetNS(p *rproc) error {
 	if n == nil || !n.Made {
 		return nil
 	}
-	if _, err := p.b.call("unshare", unix.SYS_UNSHARE, unix.CLONE_NEWNET); err != nil {
-		return r.forceable(r.fail(p, fmt.Errorf("its network namespace (net:[%d]) cannot be made again (unshare CLONE_NEWNET needs root; -F restores it in restart's): %w", n.ID, err)))
-	}
-	ns, err := unix.Open(fmt.Sprintf("/proc/%d/ns/net", p.pid), unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return r.fail(p, fmt.Errorf("its network namespace: %w", err))
+	var ns int
+	if p.meta.UserNS.owns("net") {
+		// Made inside its user namespace (usernsnet.go).
+		var err error
+		if ns, err = r.enterUserNetNS(p); err != nil || ns < 0 {
+			return err
+		}
+	} else {
+		if _, err := p.b.call("unshare", unix.SYS_UNSHARE, unix.CLONE_NEWNET); err != nil {
+			return r.forceable(r.fail(p, fmt.Errorf("its network namespace (net:[%d]) cannot be made again (unshare CLONE_NEWNET needs root; -F restores it in restart's): %w", n.ID, err)))
+		}
+		var err error
+		if ns, err = unix.Open(fmt.Sprintf("/proc/%d/ns/net", p.pid), unix.O_RDONLY|unix.O_CLOEXEC, 0); err != nil {
+			return r.fail(p, fmt.Errorf("its network namespace: %w", err))
+		}
 	}
 	if r.netns == nil {
 		r.netns = map[uint64]int{}
@@ -412,7 +421,7 @@ func (r *restorer) restoreNetNS(p *rproc) error {
 		unix.Close(old)
 	}
 	r.netns[n.ID] = ns
-	err = onNSThread(ns, unix.CLONE_NEWNET, func() error {
+	err := onNSThread(ns, unix.CLONE_NEWNET, func() error {
 		if n.LoUp || n.LoWasUp {
 			if err := setLoopback(true, n.LoMTU); err != nil {
 				return err
@@ -511,5 +520,9 @@ func (r *restorer) closeNetNS() {
 	for id, fd := range r.netns {
 		unix.Close(fd)
 		delete(r.netns, id)
+	}
+	for id, fd := range r.userNetNS {
+		unix.Close(fd)
+		delete(r.userNetNS, id)
 	}
 }

@@ -295,10 +295,13 @@ type restorer struct {
 	rootLevel int    // level of the root's PID namespace below ours
 	// netns: the network namespaces made, by their inode at the
 	// checkpoint (netns.go).
-	netns   map[uint64]int
-	winch   bool             // the terminal's window size changed: send SIGWINCH
-	ptys    map[int]*ptyOpen // pty pairs of the tree by old number (ptyrestore.go)
-	tcpWait []pendingConn    // clients of connections waiting in a listener (tcppending.go)
+	netns map[uint64]int
+	// userNetNS: the user namespaces made with a network namespace in
+	// them, by the network namespace's inode (usernsnet.go).
+	userNetNS map[uint64]int
+	winch     bool             // the terminal's window size changed: send SIGWINCH
+	ptys      map[int]*ptyOpen // pty pairs of the tree by old number (ptyrestore.go)
+	tcpWait   []pendingConn    // clients of connections waiting in a listener (tcppending.go)
 
 	fifos       map[string]*fifoHold // named pipes being opened, by file
 	epollFilled map[string]bool      // epoll descriptions whose interest list is back

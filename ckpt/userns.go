@@ -28,11 +28,17 @@ package ckpt
 // namespace a copy of the one the restart made outside (mountns.go), the
 // UTS one with its names (utsns.go).
 //
+// A network namespace made with the user namespace (`unshare -rn`) is made
+// with it by a helper before the children are cloned (usernsnet.go); the
+// maker then enters the helper's user namespace here instead of making
+// one.
+//
 // Refused at checkpoint, naming the process: a user namespace inside
 // another one (the restorer could not write its maps), a namespace of
-// another kind owned by it (an IPC, PID, network... namespace made inside
-// it would come back owned by the restart's user namespace, where the
-// process has no capability over it), a process with threads in one
+// another kind owned by it (an IPC, PID, time, cgroup namespace made
+// inside it would come back owned by the restart's user namespace, where
+// the process has no capability over it), a network namespace made inside
+// one its maker did not make, a process with threads in one
 // inside a PID namespace made in the tree (ns_last_pid sets one level),
 // an effective uid the namespace does not map other than its owner, and
 // a descriptor table or working directory shared in one (the process
@@ -73,7 +79,7 @@ type userNS struct {
 	GIDMap    []idMapRun `json:"gid_map"`
 	SetGroups string     `json:"setgroups"` // "allow" or "deny"
 	// Owns: the kinds of the process's namespaces that belong to it,
-	// made inside it: "mnt", "uts".
+	// made inside it: "mnt", "uts", "net".
 	Owns []string `json:"owns,omitempty"`
 }
 
@@ -191,13 +197,20 @@ func (d *dumper) recordUserNS() error {
 		if err != nil || by != own {
 			continue
 		}
-		if _, ok := userNSOwnable[kind]; !ok {
+		if _, ok := userNSOwnable[kind]; !ok && kind != "net" {
 			return refuse("owns its %s namespace (%s:[%d]), made inside it: not checkpointable (the restart would make it outside, where the process has no capability over it)", kind, kind, ino)
 		}
 		if u.Made && d.parent != nil {
 			// Made with the user namespace, or after: not its parent's.
 			if p, err := nsInode(d.parent.pid, kind); err == nil && p == ino {
 				return refuse("shares its %s namespace (%s:[%d]), which belongs to its user namespace, with its parent, which is outside it: not checkpointable", kind, kind, ino)
+			}
+		}
+		if kind == "net" && !u.Made {
+			// Made again with the user namespace only (usernsnet.go):
+			// it must be the one its maker made.
+			if p, err := nsInode(d.parent.pid, kind); err != nil || p != ino {
+				return refuse("made its network namespace (net:[%d]) inside a user namespace it did not make: not checkpointable (the restart makes such a namespace only with its user namespace, by the process that made both)", ino)
 			}
 		}
 		u.Owns = append(u.Owns, kind)
@@ -275,6 +288,9 @@ func checkUserNS(m *imageMeta) error {
 	if u.Owner < 0 {
 		return fmt.Errorf("%w: user namespace owner %d", ErrCorrupt, u.Owner)
 	}
+	if u.owns("net") && (m.NetNS == nil || m.NetNS.Made != u.Made) {
+		return fmt.Errorf("%w: a network namespace owned by the user namespace, not made with it", ErrCorrupt)
+	}
 	return nil
 }
 
@@ -351,6 +367,19 @@ func (b *builder) joinUserNS() error {
 		}
 		fds[kind] = uint64(want)
 	}
+	// A user namespace made with the network namespace in it, by a
+	// helper (usernsnet.go): entered, not made.
+	made := -1
+	if u.Made && u.owns("net") && p.meta.NetNS != nil {
+		if fd, ok := b.r.userNetNS[p.meta.NetNS.ID]; ok {
+			want := b.spareFD + 1 + len(kinds)
+			if err := b.takeFD(fd, want, true); err != nil {
+				return fail("the user namespace made for it: %v", err)
+			}
+			fds["user"] = uint64(want)
+			made = want
+		}
+	}
 	if os.Geteuid() == 0 {
 		// Its ids as seen from outside, the owner's as effective uid:
 		// the owner makes the namespace, and may enter it.
@@ -359,20 +388,12 @@ func (b *builder) joinUserNS() error {
 			return fail("%v", err)
 		}
 	}
-	if u.Made {
+	if u.Made && made < 0 {
 		if _, err := b.call("unshare", unix.SYS_UNSHARE, unix.CLONE_NEWUSER); err != nil {
 			return fail("unshare CLONE_NEWUSER: %v", err)
 		}
-		for _, w := range []struct {
-			file string
-			data []byte
-		}{{"setgroups", []byte(u.SetGroups)}, {"uid_map", formatIDMap(u.UIDMap)}, {"gid_map", formatIDMap(u.GIDMap)}} {
-			if w.file == "setgroups" && u.SetGroups == "allow" || len(w.data) == 0 {
-				continue // as it is made
-			}
-			if err := os.WriteFile(fmt.Sprintf("/proc/%d/%s", b.pid, w.file), w.data, 0); err != nil {
-				return fail("write %s: %v", w.file, err)
-			}
+		if err := writeUserNSMaps(b.pid, u); err != nil {
+			return fail("%v", err)
 		}
 	} else if _, err := b.call("setns", unix.SYS_SETNS, fds["user"], unix.CLONE_NEWUSER); err != nil {
 		return fail("enter it (setns): %v", err)

@@ -29,6 +29,11 @@ func TestUserNamespaceUnshareTool(t *testing.T) {
 		// unshare -r -m: the mount namespace belongs to the user namespace.
 		unshareToolRestarts(t, []string{"-r", "-m", "--fork"}, "tool,ownsmnt")
 	})
+	t.Run("net", func(t *testing.T) {
+		// unshare -r -n: the network namespace belongs to the user
+		// namespace (usernsnet.go).
+		unshareToolRestarts(t, []string{"-r", "-n", "--fork"}, "tool,ownsnet")
+	})
 	b, err := os.ReadFile(img)
 	dir := filepath.Dir(img)
 	if err != nil {

@@ -8,16 +8,27 @@
  *   mtu     loopback up with MTU 1500;
  *   addr    an address of its own on loopback (refused);
  *   thread  a thread that unshared a namespace of its own (refused);
- *   forked  a child forked before the unshare, left outside (refused).
+ *   forked  a child forked before the unshare, left outside (refused);
+ *   userns  as an ordinary user's `unshare -rn`: uid 65534 unshares
+ *           CLONE_NEWUSER|CLONE_NEWNET at once (root inside, the network
+ *           namespace owned by the user namespace), then as (none);
+ *   userns-inner  as userns, with a child that makes a network namespace
+ *           of its own inside the inherited user namespace (refused).
  * Checked: the namespace is not the parent's (the restart's), the
- * loopback's flags, MTU and address, and that every socket still works. */
+ * loopback's flags, MTU and address, and that every socket still works;
+ * userns: the network namespace belongs to the process's user namespace,
+ * which is not the one it started in, it is root inside, and it still has
+ * CAP_NET_ADMIN over its loopback (it takes it down and up again). */
 #include "kobj.h"
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <grp.h>
 #include <sched.h>
+#include <linux/nsfs.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -25,12 +36,33 @@
 
 static const char *mode = "";
 
-static ino_t ns_of(pid_t pid) {
+static ino_t ns_kind_of(pid_t pid, const char *kind) {
 	char p[64];
 	struct stat st;
-	snprintf(p, sizeof p, "/proc/%d/ns/net", (int)pid);
+	snprintf(p, sizeof p, "/proc/%d/ns/%s", (int)pid, kind);
 	if (stat(p, &st) < 0) return 0;
 	return st.st_ino;
+}
+
+static ino_t ns_of(pid_t pid) { return ns_kind_of(pid, "net"); }
+
+static void write_file(const char *path, const char *text) {
+	int fd = open(path, O_WRONLY);
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text)) DIE("write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* The user namespace that owns this process's network namespace. */
+static ino_t net_owner(void) {
+	int fd = open("/proc/self/ns/net", O_RDONLY);
+	if (fd < 0) return 0;
+	int u = ioctl(fd, NS_GET_USERNS);
+	close(fd);
+	if (u < 0) return 0;
+	struct stat st;
+	ino_t ino = fstat(u, &st) == 0 ? st.st_ino : 0;
+	close(u);
+	return ino;
 }
 
 static void lo_set(int s, int up, int mtu) {
@@ -101,7 +133,26 @@ int main(int argc, char **argv) {
 		outside = fork();
 		if (outside == 0) { for (;;) pause(); }
 	}
-	if (unshare(CLONE_NEWNET) < 0) DIE("unshare: %s", strerror(errno));
+	int userns = !strcmp(mode, "userns") || !strcmp(mode, "userns-inner");
+	ino_t host_net = ns_of(getpid()), host_user = ns_kind_of(getpid(), "user");
+	if (userns) {
+		/* The result files are made by uid 65534. */
+		char d[4096];
+		snprintf(d, sizeof d, "%s", kobj_out);
+		char *slash = strrchr(d, '/');
+		if (slash) {
+			*slash = 0;
+			chmod(d, 0777);
+			slash = strrchr(d, '/');
+			if (slash) { *slash = 0; chmod(d, 0755); }
+		}
+		if (setgroups(0, NULL) < 0 || setresgid(65534, 65534, 65534) < 0 || setresuid(65534, 65534, 65534) < 0) DIE("drop to 65534: %s", strerror(errno));
+		prctl(PR_SET_DUMPABLE, 1); /* as a user's own process is */
+		if (unshare(CLONE_NEWUSER | CLONE_NEWNET) < 0) DIE("unshare user and net: %s", strerror(errno));
+		write_file("/proc/self/setgroups", "deny");
+		write_file("/proc/self/uid_map", "0 65534 1");
+		write_file("/proc/self/gid_map", "0 65534 1");
+	} else if (unshare(CLONE_NEWNET) < 0) DIE("unshare: %s", strerror(errno));
 	int s = socket(AF_INET, SOCK_DGRAM, 0);
 	int up = 1, mtu = 65536, addr = 1;
 	if (!strcmp(mode, "down")) {
@@ -129,7 +180,14 @@ int main(int argc, char **argv) {
 	pthread_t th;
 	if (!strcmp(mode, "thread")) pthread_create(&th, NULL, thread_unshare, NULL);
 
-	int full = up && (!strcmp(mode, "") || !strcmp(mode, "mtu"));
+	int full = up && (!strcmp(mode, "") || !strcmp(mode, "mtu") || !strcmp(mode, "userns"));
+	if (!strcmp(mode, "userns-inner")) {
+		outside = fork();
+		if (outside == 0) {
+			if (unshare(CLONE_NEWNET) < 0) _exit(1);
+			for (;;) pause();
+		}
+	}
 	int lst = -1, conn = -1, acc = -1, udp = -1, un = -1;
 	pid_t child = -1;
 	int port = 0, uport = 0;
@@ -173,7 +231,9 @@ int main(int argc, char **argv) {
 	}
 	kobj_wait();
 
-	ino_t mine = ns_of(getpid()), parent = ns_of(getppid());
+	/* In userns the parent's namespaces are not ours to look at: those it
+	 * started in stand for them. */
+	ino_t mine = ns_of(getpid()), parent = userns ? host_net : ns_of(getppid());
 	CHECK(mine && parent && mine != parent, "network namespace %lu, its parent's %lu: want one of its own", (unsigned long)mine, (unsigned long)parent);
 	check_lo(up, mtu, addr);
 	if (full) {
@@ -200,6 +260,24 @@ int main(int argc, char **argv) {
 		waitpid(child, &st, 0);
 		CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "echo child status %#x", st);
 		CHECK(ns_of(getpid()) == mine, "namespace changed");
+	}
+	if (userns) {
+		ino_t user = ns_kind_of(getpid(), "user"), owner = net_owner();
+		CHECK(user && user != host_user, "user namespace %lu, the one it started in %lu: want its own", (unsigned long)user, (unsigned long)host_user);
+		CHECK(owner == user, "its network namespace belongs to user namespace %lu, not its own %lu", (unsigned long)owner, (unsigned long)user);
+		CHECK(getuid() == 0 && geteuid() == 0 && getgid() == 0, "ids inside %d %d %d, want root", (int)getuid(), (int)geteuid(), (int)getgid());
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof ifr);
+		strcpy(ifr.ifr_name, "lo");
+		if (ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+			short was = ifr.ifr_flags;
+			ifr.ifr_flags = was & ~IFF_UP;
+			CHECK(ioctl(s, SIOCSIFFLAGS, &ifr) == 0, "take lo down (CAP_NET_ADMIN over its own network): %s", strerror(errno));
+			ifr.ifr_flags = was;
+			CHECK(ioctl(s, SIOCSIFFLAGS, &ifr) == 0, "bring lo up again: %s", strerror(errno));
+		}
+		close(s);
 	}
 	if (outside > 0) kill(outside, SIGKILL);
 	return kobj_done();

@@ -20,6 +20,9 @@
  *           a tmpfs can be mounted in it.
  *   ownsuts: a UTS namespace made with it, with a host name of its own:
  *           the same name, the namespace still its user namespace's.
+ *   ownsnet: a network namespace made with it (`unshare -rn`): it still
+ *           belongs to the user namespace, and the process can bring its
+ *           loopback up and take it down (CAP_NET_ADMIN over it).
  *   ownsipc: an IPC namespace made with it: refused.
  *   sharefiles: a child sharing its descriptor table (CLONE_FILES):
  *           refused (a process enters a user namespace with its own).
@@ -31,11 +34,13 @@
  *           made (TestUserNamespaceUnshareTool). */
 #include "kobj.h"
 #include <linux/nsfs.h>
+#include <net/if.h>
 #include <pthread.h>
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -94,8 +99,8 @@ static void check(const char *who) {
 	uid_t o = -1;
 	CHECK(fd >= 0 && ioctl(fd, NS_GET_OWNER_UID, &o) == 0 && o == owner, "%s: owner %d, was %d", who, (int)o, (int)owner);
 	if (fd >= 0) close(fd);
-	const char *kinds[] = {"mnt", "uts"};
-	for (int i = 0; i < 2; i++) {
+	const char *kinds[] = {"mnt", "uts", "net"};
+	for (int i = 0; i < 3; i++) {
 		char want[8];
 		snprintf(want, sizeof want, "owns%s", kinds[i]);
 		if (!strstr(mode_, want)) continue;
@@ -115,6 +120,19 @@ static void check(const char *who) {
 		CHECK(mount("none", d, "tmpfs", 0, NULL) == 0, "%s: mount a tmpfs in its mount namespace: %s", who, strerror(errno));
 		umount(d);
 		rmdir(d);
+	}
+	if (strstr(mode_, "ownsnet")) {
+		int s = socket(AF_INET, SOCK_DGRAM, 0);
+		struct ifreq ifr;
+		memset(&ifr, 0, sizeof ifr);
+		strcpy(ifr.ifr_name, "lo");
+		CHECK(s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0, "%s: lo: %s", who, strerror(errno));
+		short was = ifr.ifr_flags;
+		ifr.ifr_flags = was ^ IFF_UP;
+		CHECK(ioctl(s, SIOCSIFFLAGS, &ifr) == 0, "%s: set lo's flags to %#x (CAP_NET_ADMIN over its network): %s", who, ifr.ifr_flags, strerror(errno));
+		ifr.ifr_flags = was;
+		CHECK(ioctl(s, SIOCSIFFLAGS, &ifr) == 0, "%s: set lo's flags back: %s", who, strerror(errno));
+		if (s >= 0) close(s);
 	}
 	if (strstr(mode_, "ownsuts")) {
 		char h[64] = {0};
@@ -194,6 +212,7 @@ int main(int argc, char **argv) {
 	if (HAS("ownsmnt")) flags |= CLONE_NEWNS;
 	if (HAS("ownsuts")) flags |= CLONE_NEWUTS;
 	if (HAS("ownsipc")) flags |= CLONE_NEWIPC;
+	if (HAS("ownsnet")) flags |= CLONE_NEWNET;
 	if (HAS("drop") || tgroups) {
 		/* uid 101000 makes its result files in the test's directory
 		 * (and again after the restart): it is opened to all. */
