@@ -37,44 +37,11 @@ type cgroupNS struct {
 // recordCgroupNS sets d.meta.CgroupNS, or refuses a cgroup namespace the
 // restart could not make again (see above).
 func (d *dumper) recordCgroupNS() error {
-	own, err := nsInode(d.pid, "cgroup")
-	if err != nil {
-		return nil // a zombie, or no cgroup namespaces
+	own, made, ours, err := d.nsMember("cgroup")
+	if err != nil || ours {
+		return err
 	}
-	self, err := selfNSInode("cgroup")
-	if err != nil || own == self && d.parent == nil {
-		return nil
-	}
-	refuse := func(format string, args ...any) error {
-		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(format, args...)}
-	}
-	for _, tid := range d.tids[1:] {
-		if t, err := nsInode(tid, "cgroup"); err == nil && t != own {
-			return refuse("thread %d is in another cgroup namespace (cgroup:[%d]) than its main thread (cgroup:[%d]): not checkpointable", tid, t, own)
-		}
-	}
-	parent := self
-	if d.parent != nil {
-		if parent, err = nsInode(d.parent.pid, "cgroup"); err != nil {
-			return fmt.Errorf("%s(%d): the cgroup namespace of its parent: %w", d.comm, d.pid, err)
-		}
-	}
-	switch {
-	case own == self && own == parent:
-		return nil
-	case own == self:
-		return refuse("is in the cgroup namespace of the checkpoint (cgroup:[%d]) while its parent %s(%d) is in one of its own (cgroup:[%d]): not checkpointable (the restart makes a namespace only for the process that made it)", own, d.parent.comm, d.parent.pid, parent)
-	}
-	cn := &cgroupNS{ID: own, Made: own != parent}
-	if cn.Made && d.tree != nil {
-		if d.tree.cgroupMakers == nil {
-			d.tree.cgroupMakers = map[uint64]*dumper{}
-		}
-		if m := d.tree.cgroupMakers[own]; m != nil {
-			return refuse("is in the cgroup namespace cgroup:[%d] of %s(%d), which is not its parent's: not checkpointable (entered with setns, or forked before its parent made another)", own, m.comm, m.pid)
-		}
-		d.tree.cgroupMakers[own] = d
-	}
+	cn := &cgroupNS{ID: own, Made: made}
 	var view []byte
 	err = inNSOf(d.pid, "cgroup", unix.CLONE_NEWCGROUP, func() error {
 		var err error
@@ -85,7 +52,7 @@ func (d *dumper) recordCgroupNS() error {
 		return fmt.Errorf("%s(%d): its cgroups as its cgroup namespace shows them: %w", d.comm, d.pid, err)
 	}
 	if line := offRoot(view); line != "" {
-		return refuse("is in a cgroup other than the root of its cgroup namespace (cgroup:[%d]): %q: not checkpointable (the restart makes the namespace at the cgroups it restores the process in)", own, line)
+		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf("is in a cgroup other than the root of its cgroup namespace (cgroup:[%d]): %q: not checkpointable (the restart makes the namespace at the cgroups it restores the process in)", own, line)}
 	}
 	d.meta.CgroupNS = cn
 	return nil

@@ -28,11 +28,9 @@ type dumpTree struct {
 	// rootLevel: 1 + the level of the root's PID namespace below ours;
 	// 0 until read (rootNSLevel).
 	rootLevel int
-	// netMakers: the process that made each network namespace of the
-	// tree, by inode (netns.go).
-	netMakers map[uint64]*dumper
-	// cgroupMakers: the same for cgroup namespaces (cgroupns.go).
-	cgroupMakers map[uint64]*dumper
+	// nsMakers: the process that made each network and cgroup
+	// namespace of the tree, by kind and inode (nsMember).
+	nsMakers map[string]map[uint64]*dumper
 	// landlock: the reference processes of the landlock probe
 	// (landlockref.go).
 	landlock landlockRefs

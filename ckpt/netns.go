@@ -65,45 +65,13 @@ const freshLoMTU = 65536
 // recordNetNS sets d.meta.NetNS, or refuses a network namespace the
 // restart could not make again (see above).
 func (d *dumper) recordNetNS() error {
-	own, err := nsInode(d.pid, "net")
-	if err != nil {
-		return nil // a zombie
+	own, made, ours, err := d.nsMember("net")
+	if err != nil || ours {
+		return err
 	}
-	self, err := selfNSInode("net")
-	if err != nil {
-		return nil
-	}
-	refuse := func(format string, args ...any) error {
-		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(format, args...)}
-	}
-	for _, tid := range d.tids[1:] {
-		if t, err := nsInode(tid, "net"); err == nil && t != own {
-			return refuse("thread %d is in another network namespace (net:[%d]) than its main thread (net:[%d]): not checkpointable", tid, t, own)
-		}
-	}
-	parent := self
-	if d.parent != nil {
-		if parent, err = nsInode(d.parent.pid, "net"); err != nil {
-			return fmt.Errorf("%s(%d): the network namespace of its parent: %w", d.comm, d.pid, err)
-		}
-	}
-	switch {
-	case own == self && own == parent:
-		return nil
-	case own == parent:
+	if !made {
 		d.meta.NetNS = &netNS{ID: own}
 		return nil
-	case own == self:
-		return refuse("is in the network namespace of the checkpoint (net:[%d]) while its parent %s(%d) is in one of its own (net:[%d]): not checkpointable (the restart makes a namespace only for the process that made it)", own, d.parent.comm, d.parent.pid, parent)
-	}
-	if d.tree != nil {
-		if d.tree.netMakers == nil {
-			d.tree.netMakers = map[uint64]*dumper{}
-		}
-		if m := d.tree.netMakers[own]; m != nil {
-			return refuse("is in the network namespace net:[%d] of %s(%d), which is not its parent's: not checkpointable (entered with setns, or forked before its parent made another)", own, m.comm, m.pid)
-		}
-		d.tree.netMakers[own] = d
 	}
 	n := &netNS{ID: own, Made: true}
 	if err := inspectNetNS(d.pid, n); err != nil {
@@ -113,12 +81,72 @@ func (d *dumper) recordNetNS() error {
 		}
 		msg := fmt.Sprintf("its network namespace (net:[%d], made by unshare or clone CLONE_NEWNET) %s: not checkpointable (only a namespace with its loopback alone is made again)", own, ue.Msg)
 		if !d.opts.Force {
-			return refuse("%s", msg)
+			return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: msg}
 		}
 		d.warn("%s(%d): %s (forced: restored with its loopback alone)", d.comm, d.pid, msg)
 	}
 	d.meta.NetNS = n
 	return nil
+}
+
+// nsKindNames name the kinds nsMember handles.
+var nsKindNames = map[string]string{"net": "network", "cgroup": "cgroup"}
+
+// nsMember is the part recordNetNS and recordCgroupNS share: the inode of
+// the process's namespace of kind, whether the process made it (its
+// parent, for the root the checkpointer, is in another), and ours: it is
+// the checkpointer's as its parent's is (a zombie's too), nothing to save.
+// Refused: a thread in another namespace than its main thread, a process
+// in the checkpointer's under a parent in another, one in a namespace that
+// another process of the tree made (setns, or forked before its parent
+// unshared).
+func (d *dumper) nsMember(kind string) (own uint64, made, ours bool, err error) {
+	name := nsKindNames[kind]
+	own, err = nsInode(d.pid, kind)
+	if err != nil {
+		return 0, false, true, nil // a zombie, or no such namespaces
+	}
+	self, err := selfNSInode(kind)
+	if err != nil {
+		return 0, false, true, nil
+	}
+	refuse := func(format string, args ...any) error {
+		return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(format, args...)}
+	}
+	for _, tid := range d.tids[1:] {
+		if t, err := nsInode(tid, kind); err == nil && t != own {
+			return 0, false, false, refuse("thread %d is in another %s namespace (%s:[%d]) than its main thread (%s:[%d]): not checkpointable", tid, name, kind, t, kind, own)
+		}
+	}
+	parent := self
+	if d.parent != nil {
+		if parent, err = nsInode(d.parent.pid, kind); err != nil {
+			return 0, false, false, fmt.Errorf("%s(%d): the %s namespace of its parent: %w", d.comm, d.pid, name, err)
+		}
+	}
+	switch {
+	case own == self && own == parent:
+		return own, false, true, nil
+	case own == parent:
+		return own, false, false, nil
+	case own == self:
+		return 0, false, false, refuse("is in the %s namespace of the checkpoint (%s:[%d]) while its parent %s(%d) is in one of its own (%s:[%d]): not checkpointable (the restart makes a namespace only for the process that made it)", name, kind, own, d.parent.comm, d.parent.pid, kind, parent)
+	}
+	if d.tree != nil {
+		if d.tree.nsMakers == nil {
+			d.tree.nsMakers = map[string]map[uint64]*dumper{}
+		}
+		makers := d.tree.nsMakers[kind]
+		if makers == nil {
+			makers = map[uint64]*dumper{}
+			d.tree.nsMakers[kind] = makers
+		}
+		if m := makers[own]; m != nil {
+			return 0, false, false, refuse("is in the %s namespace %s:[%d] of %s(%d), which is not its parent's: not checkpointable (entered with setns, or forked before its parent made another)", name, kind, own, m.comm, m.pid)
+		}
+		makers[own] = d
+	}
+	return own, true, false, nil
 }
 
 // inspectNetNS reads the loopback state of pid's network namespace into
