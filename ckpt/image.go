@@ -102,7 +102,7 @@ type imageMeta struct {
 	Children []string   `json:"children,omitempty"` // images of the children, in the same directory
 	Zombie   *zombie    `json:"zombie,omitempty"`   // the process had exited, not yet reaped
 	JobStop  *jobStop   `json:"job_stop,omitempty"` // stopped by job control (jobctl.go)
-	Pipes    []pipeData `json:"pipes,omitempty"`    // bytes in transit in pipes whose read end this process holds
+	Pipes    []pipeData `json:"pipes,omitempty"`    // bytes in transit in pipes whose read end this process holds (or a socket of it, in flight)
 
 	Regions []region     `json:"regions"`
 	Files   []fileDesc   `json:"files"`

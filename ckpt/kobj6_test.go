@@ -18,6 +18,8 @@ var kobj6Cases = []kobjCase{
 	{name: "netns", args: []string{"forked"}, refuse: "is in the network namespace of the checkpoint"},
 	{name: "netns", args: []string{"userns"}},
 	{name: "netns", args: []string{"userns-inner"}, refuse: "inside a user namespace it did not make"},
+	{name: "flightread"},
+	{name: "flightread", args: []string{"packet"}},
 	{name: "cgroupns"},
 	{name: "cgroupns", args: []string{"thread"}, refuse: "is in another cgroup namespace"},
 	{name: "cgroupns", args: []string{"forked"}, refuse: "is in the cgroup namespace of the checkpoint"},

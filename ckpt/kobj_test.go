@@ -58,6 +58,7 @@ var kobjCases = []kobjCase{
 	{name: "personality"},
 	{name: "prctl", flags: []string{"-pthread"}},
 	{name: "tsc"},
+	{name: "cpuid", flags: []string{"-pthread"}},
 	{name: "cwd"},
 	{name: "locks"},
 	{name: "fileflags"},

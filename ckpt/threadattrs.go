@@ -2,8 +2,9 @@ package ckpt
 
 // Thread attributes beyond scheduling and the parent-death signal: the
 // CPU affinity and I/O priority (read from outside, sched_getaffinity and
-// ioprio_get take any tid), the timer slack and the TSC mode (PR_GET_*:
-// only the thread itself can tell). Each is per thread in the kernel
+// ioprio_get take any tid), the timer slack, the TSC mode (PR_GET_*) and
+// CPUID faulting (arch_prctl ARCH_GET_CPUID): only the thread itself can
+// tell. Each is per thread in the kernel
 // (task_struct), so each thread gets its own back, set by itself after
 // the credentials, so that the kernel refuses what its owner may not have
 // (an I/O priority of the real-time class needs CAP_SYS_ADMIN).
@@ -30,11 +31,16 @@ type threadExtras struct {
 	TimerSlack uint64 `json:"timer_slack,omitempty"`
 	// TSC is PR_GET_TSC when rdtsc faults (PR_TSC_SIGSEGV); 0: allowed.
 	TSC int `json:"tsc,omitempty"`
+	// NoCPUID: the cpuid instruction faults (arch_prctl ARCH_SET_CPUID 0,
+	// as a sandbox or a record-and-replay tool sets).
+	NoCPUID bool `json:"no_cpuid,omitempty"`
 }
 
 const (
 	ioprioWhoProcess = 1 // IOPRIO_WHO_PROCESS: one thread
 	prTSCSigsegv     = 2 // PR_TSC_SIGSEGV
+	archGetCPUID     = 0x1011
+	archSetCPUID     = 0x1012
 	affinityWords    = 16
 )
 
@@ -82,6 +88,12 @@ func (d *dumper) threadExtrasQueue(x *threadExtras, tsc uint64, wrap func(error)
 		if v := int(int32(binary.LittleEndian.Uint32(b))); v == prTSCSigsegv {
 			x.TSC = v
 		}
+		return nil
+	}}, {name: "arch_prctl", nr: unix.SYS_ARCH_PRCTL, args: []uint64{archGetCPUID, 0}, then: func(allowed uint64, err error) error {
+		if err != nil {
+			return nil // a kernel without it: cpuid never faults
+		}
+		x.NoCPUID = allowed == 0
 		return nil
 	}}}
 }
@@ -137,6 +149,11 @@ func (b *builder) restoreThreadExtras(t *task, th threadAttrs) error {
 		if x.TSC != 0 {
 			if _, err := b.call("prctl", unix.SYS_PRCTL, unix.PR_SET_TSC, uint64(x.TSC)); err != nil {
 				return b.r.forceable(fmt.Errorf("TSC mode %d (tid %d) cannot be restored: %w", x.TSC, th.TID, err))
+			}
+		}
+		if x.NoCPUID {
+			if _, err := b.call("arch_prctl", unix.SYS_ARCH_PRCTL, archSetCPUID, 0); err != nil {
+				return b.r.forceable(fmt.Errorf("CPUID faulting (tid %d) cannot be restored (the CPU of this machine may not have it): %w", th.TID, err))
 			}
 		}
 		return nil

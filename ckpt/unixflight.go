@@ -288,6 +288,11 @@ func (t *dumpTree) inFlight(r fdRef, m *sockMsg, fd int, depth int) error {
 	case strings.HasPrefix(link, "pipe:["):
 		n, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "pipe:["), "]"), 10, 64)
 		if t.hasPipe(n) {
+			if fl&unix.O_ACCMODE == unix.O_RDONLY {
+				if err := t.saveFlightPipe(r, fd, n); err != nil {
+					return err
+				}
+			}
 			add(fileDesc{FD: -1, Kind: fdPipe, Path: link, Ino: n, Flags: fl, Desc: fmt.Sprintf("flight:%d", len(m.Files))})
 			return nil
 		}
@@ -311,6 +316,34 @@ func (t *dumpTree) inFlight(r fdRef, m *sockMsg, fd int, depth int) error {
 	}
 	f := r.file()
 	return r.d.uncheckpointable(f.FD, fmt.Sprintf("is socket (descriptor %s in flight in it %s)", link, why))
+}
+
+// saveFlightPipe saves the bytes buffered in pipe ino through fd, a read
+// end of it in flight, when no process of the tree holds a read end (and
+// savePipe did not): the tree holds its write end only, and the reader
+// that receives this one must find them.
+func (t *dumpTree) saveFlightPipe(r fdRef, fd int, ino uint64) error {
+	var refs []fdRef
+	for _, d := range t.procs {
+		for _, pd := range d.meta.Pipes {
+			if pd.Ino == ino {
+				return nil
+			}
+		}
+		for i, f := range d.meta.Files {
+			if f.Kind == fdPipe && f.Ino == ino {
+				refs = append(refs, fdRef{d: d, i: i})
+			}
+		}
+	}
+	pd, err := teeAll(fd)
+	if err != nil {
+		return fmt.Errorf("%s(%d) fd %d: the pipe whose read end is in flight in it (pipe:[%d]): %w", r.d.comm, r.d.pid, r.file().FD, ino, err)
+	}
+	pd.Ino = ino
+	pd.packetMode(refs)
+	r.d.meta.Pipes = append(r.d.meta.Pipes, pd)
+	return nil
 }
 
 // flightSocket describes a unix socket in flight that only the queue holds:
