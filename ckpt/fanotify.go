@@ -20,6 +20,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -152,7 +153,15 @@ func openFanotify(g *fanotifyGroup, flags int) (int, error) {
 	if g == nil {
 		return -1, fmt.Errorf("fanotify: no state saved")
 	}
-	fd, err := unix.FanotifyInit(uint(g.Flags|unix.FAN_CLOEXEC), uint(g.EventFlags))
+	// The group keeps its init flags (fdinfo shows them): FAN_CLOEXEC
+	// only if it had it. Ours is close-on-exec all the same, set under
+	// ForkLock so that no child of ours inherits it meanwhile.
+	syscall.ForkLock.RLock()
+	fd, err := unix.FanotifyInit(uint(g.Flags), uint(g.EventFlags))
+	if err == nil && g.Flags&unix.FAN_CLOEXEC == 0 {
+		unix.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return -1, fmt.Errorf("fanotify_init(%#x, %#x): %w", g.Flags, g.EventFlags, err)
 	}

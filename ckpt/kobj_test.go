@@ -76,6 +76,7 @@ var kobjCases = []kobjCase{
 	{name: "aio"},
 	{name: "aio", args: []string{"inflight"}, refuse: "in flight"},
 	{name: "fanotify"},
+	{name: "fanotify", args: []string{"inherit"}},
 	{name: "fanotify", args: []string{"queued"}, refuse: "events not read yet"},
 	{name: "fanotify", args: []string{"perm"}, refuse: "permission events"},
 	{name: "semundo", flags: []string{"-pthread"}},

@@ -1,7 +1,9 @@
 /* A fanotify group (FAN_CLASS_NOTIF, nonblocking) with an inode mark on a
  * file and a directory mark for its children: fdinfo is the same after
  * the restart, and opening the file gives an event.
- * "queued": an event is left unread; "perm": a FAN_CLASS_CONTENT group. */
+ * "queued": an event is left unread; "perm": a FAN_CLASS_CONTENT group;
+ * "inherit": made without FAN_CLOEXEC (fdinfo's flags say so, and the
+ * descriptor is not close-on-exec). */
 #include "kobj.h"
 #include <sys/fanotify.h>
 #include <sys/stat.h>
@@ -26,7 +28,8 @@ int main(int argc, char **argv) {
 	close(open("watched", O_CREAT | O_WRONLY, 0644));
 	mkdir("wdir", 0755);
 	int queued = argc > 2 && strcmp(argv[2], "queued") == 0, perm = argc > 2 && strcmp(argv[2], "perm") == 0;
-	int fa = fanotify_init((perm ? FAN_CLASS_CONTENT : FAN_CLASS_NOTIF) | FAN_NONBLOCK | FAN_CLOEXEC, O_RDONLY | O_LARGEFILE);
+	int inherit = argc > 2 && strcmp(argv[2], "inherit") == 0;
+	int fa = fanotify_init((perm ? FAN_CLASS_CONTENT : FAN_CLASS_NOTIF) | FAN_NONBLOCK | (inherit ? 0 : FAN_CLOEXEC), O_RDONLY | O_LARGEFILE);
 	if (fa < 0) DIE("fanotify_init: %s", strerror(errno));
 	if (fanotify_mark(fa, FAN_MARK_ADD, FAN_OPEN | FAN_CLOSE_WRITE, AT_FDCWD, "watched")) DIE("mark: %s", strerror(errno));
 	if (fanotify_mark(fa, FAN_MARK_ADD, FAN_CREATE | FAN_EVENT_ON_CHILD | FAN_ONDIR, AT_FDCWD, "wdir") &&
@@ -43,7 +46,7 @@ int main(int argc, char **argv) {
 	}
 	CHECK(strcmp(fan_lines(fa), info) == 0, "fdinfo:\n%s\nwas:\n%s", fan_lines(fa), info);
 	CHECK(fcntl(fa, F_GETFL) & O_NONBLOCK, "lost O_NONBLOCK");
-	CHECK(fcntl(fa, F_GETFD) == FD_CLOEXEC, "lost close-on-exec");
+	CHECK(fcntl(fa, F_GETFD) == (inherit ? 0 : FD_CLOEXEC), "descriptor flags %d", fcntl(fa, F_GETFD));
 	char buf[4096];
 	CHECK(read(fa, buf, sizeof buf) < 0 && errno == EAGAIN, "an event before any");
 	close(open("watched", O_RDONLY));
