@@ -71,3 +71,47 @@ func TestReplacedFile(t *testing.T) {
 		})
 	}
 }
+
+// TestReplacedWhileRestarting: a file the check before the restart found
+// as it was checkpointed, replaced before the restart opened it, is warned
+// of once opened (replacedMeanwhile); one already warned of is not warned
+// of twice, and one that is still the same is not warned of.
+func TestReplacedWhileRestarting(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "db")
+	if err := os.WriteFile(db, []byte("first"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ref := statRef(db, db)
+	f := fileDesc{FD: 3, Kind: fdFile, Path: db, File: &ref}
+	open := func() int {
+		fd, err := unix.Open(db, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { unix.Close(fd) })
+		return fd
+	}
+	var log bytes.Buffer
+	r := &restorer{log: slog.New(slog.NewTextHandler(&log, nil))}
+	p := &rproc{meta: &imageMeta{Comm: "db", PID: 42}}
+	r.replacedMeanwhile(p, f, open())
+	if log.Len() != 0 {
+		t.Fatalf("the same file warned of: %s", log.String())
+	}
+	bak := filepath.Join(dir, "bak")
+	if err := os.WriteFile(bak, []byte("other"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(bak, db); err != nil {
+		t.Fatal(err)
+	}
+	r.replacedMeanwhile(p, f, open())
+	if got := log.String(); strings.Count(got, db+" was replaced since the checkpoint (while the restart ran)") != 1 {
+		t.Fatalf("warnings %q, want one of %s replaced", got, db)
+	}
+	r.replacedMeanwhile(p, f, open())
+	if got := log.String(); strings.Count(got, "was replaced") != 1 {
+		t.Fatalf("warned twice: %q", got)
+	}
+}

@@ -299,9 +299,11 @@ type restorer struct {
 	// userNetNS: the user namespaces made with a network namespace in
 	// them, by the network namespace's inode (usernsnet.go).
 	userNetNS map[uint64]int
-	winch     bool             // the terminal's window size changed: send SIGWINCH
-	ptys      map[int]*ptyOpen // pty pairs of the tree by old number (ptyrestore.go)
-	tcpWait   []pendingConn    // clients of connections waiting in a listener (tcppending.go)
+	// replaced: the files warned of as replaced since the checkpoint.
+	replaced map[string]bool
+	winch    bool             // the terminal's window size changed: send SIGWINCH
+	ptys     map[int]*ptyOpen // pty pairs of the tree by old number (ptyrestore.go)
+	tcpWait  []pendingConn    // clients of connections waiting in a listener (tcppending.go)
 
 	fifos       map[string]*fifoHold // named pipes being opened, by file
 	epollFilled map[string]bool      // epoll descriptions whose interest list is back
@@ -479,6 +481,9 @@ func (r *restorer) check(p *rproc) error {
 					// A warning, as CONVEX gives for a file changed since
 					// the checkpoint; the restart goes on.
 					r.warn("%s(%d) fd %d: %v", p.comm(), m.PID, f.FD, err)
+					if fc, ok := err.(*FileChangedError); ok && fc.Replaced {
+						r.noteReplaced(f.File.Path)
+					}
 				}
 			}
 		}
@@ -502,6 +507,14 @@ func sameFile(ref *fileRef) error {
 		return &FileChangedError{Path: ref.Path}
 	}
 	return nil
+}
+
+// noteReplaced records that the restart warned of path replaced.
+func (r *restorer) noteReplaced(path string) {
+	if r.replaced == nil {
+		r.replaced = map[string]bool{}
+	}
+	r.replaced[path] = true
 }
 
 // copyBack writes the copies of p's files back, as the owner of p's files

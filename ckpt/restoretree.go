@@ -221,6 +221,7 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 	if err := checkOpened(fd, f, p.meta.Creds.UID[0]); err != nil {
 		return -1, err
 	}
+	r.replacedMeanwhile(p, f, fd)
 	if (f.Kind == fdFile || f.Kind == fdDir) && f.Flags&unix.O_PATH == 0 {
 		// (An O_PATH descriptor has no offset: lseek fails with EBADF.)
 		if _, err := unix.Seek(fd, f.Pos, 0); err != nil {
@@ -229,6 +230,22 @@ func (r *restorer) openDescription(p *rproc, f fileDesc, inTransit map[uint64]pi
 		}
 	}
 	return fd, nil
+}
+
+// replacedMeanwhile warns of a file found replaced only once opened: the
+// check before the restart (restorer.check, sameFile) saw the file that
+// was checkpointed, and another took its name since.
+func (r *restorer) replacedMeanwhile(p *rproc, f fileDesc, fd int) {
+	ref := f.File
+	if f.Kind != fdFile || ref == nil || ref.Ino == 0 || f.Flags&unix.O_NOFOLLOW != 0 || r.replaced[ref.Path] {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil || st.Ino == ref.Ino && st.Dev == ref.Dev {
+		return
+	}
+	r.noteReplaced(ref.Path)
+	r.warn("%s(%d) fd %d: %v (while the restart ran)", p.comm(), p.meta.PID, f.FD, &FileChangedError{Path: ref.Path, Replaced: true})
 }
 
 // makePipe creates a pipe with the checkpointed capacity and the bytes
