@@ -69,7 +69,7 @@ var keys = []key{
 	{"max_user_running", "jobs running at once per user, all queues; 0: no limit", "0",
 		func(c *Config, v string) error { return atoiMin(&c.MaxUserRunning, v, 0) },
 		func(c Config) string { return strconv.Itoa(c.MaxUserRunning) }},
-	{"max_user_jobs", "jobs one user (not root or an operator) may have, ended ones included until purged; 0: no limit", "10000",
+	{"max_user_jobs", "jobs one user (not root or an operator) may have, each subjob of an array counted, ended ones included until purged; 0: no limit", "10000",
 		func(c *Config, v string) error { return atoiMin(&c.MaxUserJobs, v, 0) },
 		func(c Config) string { return strconv.Itoa(c.MaxUserJobs) }},
 	{"default_walltime", "walltime of jobs that ask for none (HH:MM:SS); 0: unlimited", "0",

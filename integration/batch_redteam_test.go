@@ -264,6 +264,34 @@ func refused(resp proto.Response) bool {
 		!strings.Contains(resp.Error.Message, "\n")
 }
 
+// TestRedteamArrayFlood: an ordinary user submits one array of a million
+// subjobs: one job to the limit, a million to list (qstat -t took 24 s and
+// the root daemon gigabytes, for each of a few such qstats at once). Was a
+// hole: each subjob now counts against max_user_jobs, so the array is
+// refused whole, naming the setting, and one within the limit is taken
+// with every subjob counted.
+func TestRedteamArrayFlood(t *testing.T) {
+	t.Parallel()
+	cred := nobody(t)
+	b := newBatch(t, "max_user_jobs = 5\n")
+	as := cmdOpts{dir: b.work, cred: cred}
+	s := b.script("a.sh", "#!/bin/sh\ntrue\n")
+	if r := b.runWith(as, "qsub", "-h", "-J", "0-999999", s); r.code == 0 || !strings.Contains(r.stderr, "max_user_jobs") || !strings.Contains(r.stderr, "1000000 subjobs") {
+		t.Errorf("nobody's array of a million: %v; want it refused naming max_user_jobs", r)
+	}
+	if r := b.runWith(as, "qsub", "-h", "-J", "1-4", s); r.code != 0 {
+		t.Fatalf("nobody's array of 4 within the limit of 5: %v", r)
+	}
+	b.qsubWith(as, "-h", s) // 4 subjobs and 1: the limit
+	if r := b.runWith(as, "qsub", "-h", s); r.code == 0 || !strings.Contains(r.stderr, "has 5 jobs") {
+		t.Errorf("nobody's 6th job (4 subjobs and 1 job before): %v", r)
+	}
+	if r := b.runWith(as, "qsub", "-h", "-J", "1-2", s); r.code == 0 || !strings.Contains(r.stderr, "max_user_jobs") {
+		t.Errorf("nobody's second array past the limit: %v", r)
+	}
+	b.qsubID("-h", "-J", "1-20", s) // root has no limit
+}
+
 // TestRedteamJobFlood: an ordinary user submits without end, each job
 // holding its script (up to 16 MiB) in the state directory until it is
 // purged, a week after it ends: the spool, which is everyone's, fills.
@@ -284,7 +312,7 @@ func TestRedteamJobFlood(t *testing.T) {
 	if r.code == 0 || !strings.Contains(r.stderr, "max_user_jobs") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Errorf("nobody's 4th job: %v; want one line naming max_user_jobs", r)
 	}
-	// An array is one job; qrestart -f is a submission too.
+	// An array counts its subjobs; qrestart -f is a submission too.
 	if r := b.runWith(as, "qsub", "-h", "-J", "1-3", s); r.code == 0 || !strings.Contains(r.stderr, "max_user_jobs") {
 		t.Errorf("nobody's array over the limit: %v", r)
 	}

@@ -48,7 +48,7 @@ func (d *Daemon) adoptImage(_ context.Context, who caller, body json.RawMessage)
 			return reply, err
 		}
 	}
-	if err := d.userJobsLimit(who); err != nil {
+	if err := d.userJobsLimit(who, 1); err != nil {
 		return nil, err
 	}
 	if !filepath.IsAbs(req.Image) || !filepath.IsAbs(req.Workdir) {

@@ -48,7 +48,13 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 	if len(req.Script) > proto.MaxScript {
 		return nil, badRequest("the script is %d bytes, more than the %d a job script may have", len(req.Script), proto.MaxScript)
 	}
-	if err := d.userJobsLimit(who); err != nil {
+	adding := 1
+	if req.Array != "" {
+		if a, err := jobs.ParseArray(req.Array); err == nil {
+			adding = a.Len() // each subjob counts (PBS's limits count them so)
+		}
+	}
+	if err := d.userJobsLimit(who, adding); err != nil {
 		return nil, err
 	}
 	j, err := d.newJob(who, &req)
@@ -119,24 +125,38 @@ func (d *Daemon) submit(_ context.Context, who caller, body json.RawMessage) (an
 	return proto.SubmitReply{ID: uint64(id), Queue: j.Queue, Server: d.config().Server()}, nil
 }
 
-// userJobsLimit refuses a new job to a user who has max_user_jobs already
-// (root and operators have no limit): every job keeps its script in the
-// state directory until it is purged, and the spool is everyone's.
-func (d *Daemon) userJobsLimit(who caller) error {
+// userJobsLimit refuses adding jobs (an array's subjobs) to a user who
+// would then have more than max_user_jobs (root and operators have no
+// limit): every job keeps its script in the state directory until it is
+// purged, and the spool is everyone's. Each subjob of an array counts,
+// as PBS's limits count them: an array of a million subjobs is as heavy
+// to list (qstat -t) and to run as a million jobs.
+func (d *Daemon) userJobsLimit(who caller, adding int) error {
 	limit := d.config().MaxUserJobs
 	if limit <= 0 || d.operator(who) {
 		return nil
 	}
 	n := 0
 	for j := range d.store.View().JobsOf(who.uid) {
-		if j.ID.IsSubjob() {
+		switch {
+		case j.ID.IsSubjob():
 			continue // its array's, which is counted
+		case j.Array != nil:
+			n += j.Array.Len()
+		default:
+			n++
 		}
-		if n++; n >= limit {
-			return conflict("%s has %d jobs, the most one user may have (max_user_jobs), ended ones included until they are purged; delete some (qdel) and try again", who.name, n)
+		if n+adding > limit {
+			break
 		}
 	}
-	return nil
+	if n+adding <= limit {
+		return nil
+	}
+	if adding > 1 {
+		return conflict("%s has %d jobs and an array of %d subjobs would make %d, more than the %d one user may have (max_user_jobs: each subjob counts, ended ones included until they are purged); submit a smaller array, or delete some jobs (qdel) and try again", who.name, n, adding, n+adding, limit)
+	}
+	return conflict("%s has %d jobs, the most one user may have (max_user_jobs: each subjob of an array counts, ended ones included until they are purged); delete some (qdel) and try again", who.name, n)
 }
 
 // validKey checks a submission key: 1 to MaxKey letters, digits, '-' or
