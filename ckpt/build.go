@@ -501,6 +501,9 @@ func (b *builder) mapRegion(fill *memFill, rg region) error {
 				b.p.comm(), b.p.meta.PID, rg.Start, rg.File.Path, oerr)
 			fd, oerr = b.call("open", unix.SYS_OPENAT, atFDCWD, path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 		}
+		if oerr != nil && errnoOf(oerr) == unix.EACCES {
+			fd, oerr = b.openAsRoot(path, oflags|unix.O_CLOEXEC, rg.File, oerr)
+		}
 		if oerr != nil {
 			return fmt.Errorf("mapped file %s: %w", rg.File.Path, oerr)
 		}
@@ -1379,6 +1382,34 @@ func (b *builder) fileIdentity() error {
 	b.call("setfsgid", unix.SYS_SETFSGID, uint64(c.GID[3]))
 	b.call("setfsuid", unix.SYS_SETFSUID, uint64(c.UID[3]))
 	return nil
+}
+
+// openAsRoot opens path (in the process's memory) again with root's
+// filesystem rights, after the process's own (fileIdentity) were refused
+// (denied): a process that dropped its privileges after it mapped a file
+// in a directory they do not reach (a root-owned 0700 one) had it mapped
+// all the same. As enterCwd does, only for a root restart that restores
+// the image as recorded, and only the very file of the checkpoint
+// (its device and inode): anything else put at the path is refused.
+func (b *builder) openAsRoot(path, flags uint64, ref *fileRef, denied error) (uint64, error) {
+	if os.Geteuid() != 0 || b.r.enforced(b.p) || ref == nil || ref.Ino == 0 {
+		return 0, denied
+	}
+	c := b.r.fileCreds(b.p)
+	b.call("setfsgid", unix.SYS_SETFSGID, 0)
+	b.call("setfsuid", unix.SYS_SETFSUID, 0)
+	fd, err := b.call("open", unix.SYS_OPENAT, atFDCWD, path, flags, 0)
+	b.call("setfsgid", unix.SYS_SETFSGID, uint64(c.GID[3]))
+	b.call("setfsuid", unix.SYS_SETFSUID, uint64(c.UID[3]))
+	if err != nil {
+		return 0, err
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", b.pid, fd), &st); err != nil || st.Dev != ref.Dev || st.Ino != ref.Ino {
+		b.call("close", unix.SYS_CLOSE, fd)
+		return 0, fmt.Errorf("not the file of the checkpoint (device %#x inode %d, was %#x %d): %w", st.Dev, st.Ino, ref.Dev, ref.Ino, denied)
+	}
+	return fd, nil
 }
 
 // enterCwd makes the process enter its working directory, with the

@@ -18,6 +18,7 @@ var kobj6Cases = []kobjCase{
 	{name: "netns", args: []string{"forked"}, refuse: "is in the network namespace of the checkpoint"},
 	{name: "netns", args: []string{"userns"}},
 	{name: "netns", args: []string{"userns-inner"}, refuse: "inside a user namespace it did not make"},
+	{name: "dropmap"},
 	{name: "flightread"},
 	{name: "flightread", args: []string{"packet"}},
 	{name: "cgroupns"},
