@@ -300,7 +300,7 @@ func (r *restorer) planCow(ctx context.Context) {
 	}
 	for _, c := range r.procs {
 		p := c.parent
-		if p == nil || c.meta.Zombie != nil || p.meta.Zombie != nil || c.meta.CowParent == "" ||
+		if p == nil || c.meta.Zombie != nil || p.meta.Zombie != nil || c.meta.CowParent == "" || c.meta.Ghost != nil ||
 			filepath.Base(p.img.Path) != c.meta.CowParent || p.meta.PID != c.meta.PPID ||
 			c.authentic != p.authentic || p.tables.files || blocked(c) || unshares(p.meta) {
 			// A child of a process that unshared CLONE_NEWPID is cloned

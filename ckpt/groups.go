@@ -24,16 +24,14 @@ func (t *dumpTree) checkGroups() error {
 	// root's, which the restarted root inherits. Any other (its leader
 	// exited, or is outside the tree) the restart could not make again:
 	// the member would come back in the root's group.
+	// A member's group is made again by its leader (a member), or is the
+	// root's, which the restarted root inherits, or is made by a ghost of
+	// its leader, which had exited (ghost.go); so is its session.
+	ghosts := map[int]*dumper{}
 	if root := in[t.rootPID]; root != nil {
-		for _, d := range t.procs {
-			if g := d.stat.PGID; in[g] == nil && g != root.stat.PGID {
-				if t.opts.Choices.skip(g) {
-					t.log.Warn(fmt.Sprintf("%s(%d): its process group %d is led by %d, left out of the checkpoint: it comes back in the root's group", d.comm, d.pid, g, g))
-					continue
-				}
-				return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(
-					"its process group %d is led by no process of the tree (its leader exited or is outside it): the restart could not make that group again", g)}
-			}
+		var err error
+		if ghosts, err = t.planGhosts(in, root); err != nil {
+			return err
 		}
 	}
 	ents, err := os.ReadDir("/proc")
@@ -53,6 +51,11 @@ func (t *dumpTree) checkGroups() error {
 			id   int
 			what string
 		}{{st.PGID, "process group"}, {st.SID, "session"}} {
+			if d := ghosts[g.id]; d != nil {
+				return &UncheckpointableError{Comm: d.comm, PID: d.pid, FD: -1, Msg: fmt.Sprintf(
+					"its %s %d, whose leader exited, has a member outside the tree: %s(%d) (the id could not be given back while that process lives)",
+					g.what, g.id, st.Comm, pid)}
+			}
 			if d := in[g.id]; d != nil {
 				if t.opts.Choices.skip(pid) {
 					// Left out by the user (chkpnt -i): the guide's

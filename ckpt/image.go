@@ -95,14 +95,17 @@ type imageMeta struct {
 	NSPID int `json:"ns_pid,omitempty"` // pid inside its PID namespace; 0: not in one
 	// NSPids: for a member of a PID namespace made inside the tree, its
 	// pid in each namespace from the root's down to its own (pidns.go).
-	NSPids   []int      `json:"ns_pids,omitempty"`
-	PIDNS    *pidNS     `json:"pid_ns,omitempty"`   // how its PID namespace came about (pidns.go)
-	TTY      int        `json:"tty,omitempty"`      // control terminal device number; 0: none
-	Terminal *terminal  `json:"terminal,omitempty"` // its settings, if a descriptor of it was open
-	Children []string   `json:"children,omitempty"` // images of the children, in the same directory
-	Zombie   *zombie    `json:"zombie,omitempty"`   // the process had exited, not yet reaped
-	JobStop  *jobStop   `json:"job_stop,omitempty"` // stopped by job control (jobctl.go)
-	Pipes    []pipeData `json:"pipes,omitempty"`    // bytes in transit in pipes whose read end this process holds (or a socket of it, in flight)
+	NSPids   []int     `json:"ns_pids,omitempty"`
+	PIDNS    *pidNS    `json:"pid_ns,omitempty"`   // how its PID namespace came about (pidns.go)
+	TTY      int       `json:"tty,omitempty"`      // control terminal device number; 0: none
+	Terminal *terminal `json:"terminal,omitempty"` // its settings, if a descriptor of it was open
+	Children []string  `json:"children,omitempty"` // images of the children, in the same directory
+	Zombie   *zombie   `json:"zombie,omitempty"`   // the process had exited, not yet reaped
+	// Ghost: the leader of its session or process group had exited; the
+	// restart makes one for the moment (ghost.go).
+	Ghost   *ghostLeader `json:"ghost,omitempty"`
+	JobStop *jobStop     `json:"job_stop,omitempty"` // stopped by job control (jobctl.go)
+	Pipes   []pipeData   `json:"pipes,omitempty"`    // bytes in transit in pipes whose read end this process holds (or a socket of it, in flight)
 
 	Regions []region     `json:"regions"`
 	Files   []fileDesc   `json:"files"`
@@ -910,6 +913,9 @@ func checkMeta(m *imageMeta, nregs, nxstate int) error {
 		return err
 	}
 	if err := checkNetNS(m); err != nil { // netns.go
+		return err
+	}
+	if err := checkGhost(m); err != nil { // ghost.go
 		return err
 	}
 	if err := checkCgroupNS(m); err != nil { // cgroupns.go

@@ -189,6 +189,8 @@ type procStatus struct {
 	Umask  int
 	Tgid   int
 	NSpid  []int
+	NSpgid []int // the process group's id at each PID namespace level
+	NSsid  []int // the session's
 }
 
 func readStatus(pid int) (procStatus, error) {
@@ -230,6 +232,10 @@ func readStatus(pid int) (procStatus, error) {
 			}
 		case "NSpid":
 			s.NSpid = ints()
+		case "NSpgid":
+			s.NSpgid = ints()
+		case "NSsid":
+			s.NSsid = ints()
 		}
 	}
 	return s, nil

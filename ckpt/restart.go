@@ -204,6 +204,9 @@ type rproc struct {
 	b         *builder
 	cow       cowState   // memory shared with its parent (cowshare.go)
 	tables    tableState // tables shared with its parent (sharedtables.go)
+	// reapedGhost: it reaped the ghost leader of a child's session or
+	// group (ghost.go), whose SIGCHLD must go.
+	reapedGhost bool
 }
 
 func (p *rproc) comm() string { return p.meta.Comm }
@@ -640,7 +643,7 @@ func (r *restorer) run(ctx context.Context) (proc *Process, retErr error) {
 		}
 	}
 	for _, p := range r.procs {
-		if p.b != nil && p.meta.Zombie == nil && p.b.hasZombieChild() {
+		if p.b != nil && p.meta.Zombie == nil && (p.b.hasZombieChild() || p.reapedGhost) {
 			if err := p.b.flushSIGCHLD(); err != nil {
 				return nil, r.fail(p, err)
 			}
@@ -840,6 +843,10 @@ func (r *restorer) createChildren(ctx context.Context, p *rproc) error {
 			if err := r.unsharePIDNS(p); err != nil {
 				return err
 			}
+		}
+		cs, err := r.cloneGhosted(ctx, p, cs, i == 1) // ghost.go
+		if err != nil {
+			return err
 		}
 		for _, c := range cs {
 			if c.cow.heir {
