@@ -104,9 +104,14 @@ func (t *dumpTree) planGhosts(in map[int]*dumper, root *dumper) (map[int]*dumper
 		if needS {
 			ids = st.NSsid
 		}
+		// As the member's own pids are kept (collect, recordPIDNamespace):
+		// the innermost when in a PID namespace, every level from the
+		// root's when below it.
+		if len(ids) > 1 {
+			g.NSPID = ids[len(ids)-1]
+		}
 		if len(ids) > level+1 {
 			g.NSPids = append([]int(nil), ids[level:]...)
-			g.NSPID = ids[len(ids)-1]
 		}
 		d.meta.Ghost = g
 		ghosts[id] = d
@@ -124,7 +129,8 @@ func checkGhost(m *imageMeta) error {
 	if g.Session {
 		want = m.SID
 	}
-	if g.PID <= 0 || g.PID != want || g.PID == m.PID || len(g.NSPids) != len(m.NSPids) || len(g.NSPids) > 0 && g.NSPID != g.NSPids[len(g.NSPids)-1] {
+	if g.PID <= 0 || g.PID != want || g.PID == m.PID || len(g.NSPids) != len(m.NSPids) || (g.NSPID != 0) != (m.NSPID != 0) ||
+		len(g.NSPids) > 0 && g.NSPID != g.NSPids[len(g.NSPids)-1] {
 		return fmt.Errorf("%w: ghost leader %+v of pid %d (session %d, group %d)", ErrCorrupt, *g, m.PID, m.SID, m.PGID)
 	}
 	return nil

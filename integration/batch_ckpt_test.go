@@ -595,3 +595,59 @@ func TestBatchCkptUserNamespace(t *testing.T) {
 	}
 	checkNbodyOutput(t, out, want)
 }
+
+// TestBatchCkptDaemon: a job script starts a daemon the classic way (fork,
+// setsid, fork, the parents exit): the daemon, the supervisor's child now,
+// is in a session and a process group whose leader is gone. It was refused
+// at checkpoint ("led by no process of the tree"); the job is now
+// checkpointed, stopped and restarted, and the daemon comes back in its
+// own session (the restart makes a ghost leader for it) and counts on
+// from where it was, while the script waits for it.
+func TestBatchCkptDaemon(t *testing.T) {
+	t.Parallel()
+	batchNeedRoot(t)
+	b := newBatch(t, "")
+	out := filepath.Join(b.work, "daemon.txt")
+	daemon := b.script("daemon.py", fmt.Sprintf(`import os, time
+if os.fork():
+    os._exit(0)
+os.setsid()
+if os.fork():
+    os._exit(0)
+for n in range(1, 61):
+    with open(%q, "a") as f:
+        f.write("%%d sid=%%d pgid=%%d leader=%%s\n" %% (n, os.getsid(0), os.getpgid(0), os.path.exists("/proc/%%d" %% os.getsid(0))))
+    time.sleep(0.1)
+`, out))
+	id := b.qsub(b.script("d.sh", fmt.Sprintf("#!/bin/sh\npython3 %s\nwhile [ \"$(wc -l < %s 2>/dev/null)\" != 60 ]; do sleep 0.1; done\necho all\n", daemon, out)))
+	b.waitState(id, "running")
+	b.waitLines(out, 5)
+	if r := b.run("qchkpnt", "-k", "-h", jobArg(id)); r.code != 0 || !strings.Contains(r.stdout, "job stopped and held") {
+		t.Fatalf("qchkpnt -k -h: %v", r)
+	}
+	stopped := fileLines(out)
+	if r := b.run("qrestart", jobArg(id)); r.code != 0 {
+		t.Fatalf("qrestart: %v", r)
+	}
+	if j := b.waitState(id, "finished", "failed"); j.State != "finished" || len(j.Segments) != 2 {
+		t.Fatalf("after qrestart: %+v", j)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 60 || stopped >= 60 {
+		t.Fatalf("%d lines (%d when stopped), want 60 and the restart to go on:\n%s", len(lines), stopped, data)
+	}
+	first := strings.SplitN(lines[0], " ", 2)[1]
+	for i, l := range lines {
+		n, rest, _ := strings.Cut(l, " ")
+		if n != strconv.Itoa(i+1) || rest != first {
+			t.Fatalf("line %d: %q, want %d %s (the same session and group, no leader, throughout):\n%s", i+1, l, i+1, first, data)
+		}
+	}
+	if !strings.HasSuffix(first, "leader=False") {
+		t.Errorf("the daemon's session had a leader: %s", first)
+	}
+}
