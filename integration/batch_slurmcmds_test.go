@@ -527,3 +527,38 @@ func TestBatchSlurmCmdsUsers(t *testing.T) {
 		t.Errorf("root's job after nobody's scancel --me: %q", got)
 	}
 }
+
+// scancel --batch --signal: the batch script alone gets the signal (a
+// script that traps it to checkpoint itself), not its steps; without
+// --batch every process of the job does.
+func TestBatchSlurmScancelBatch(t *testing.T) {
+	t.Parallel()
+	b := newBatch(t, "")
+	b.script("b.sh", `#!/bin/bash
+trap 'echo script got USR1' USR1
+bash -c 'trap "echo step got USR1" USR1; echo step started; while true; do sleep 0.1; done' &
+echo started
+while true; do sleep 0.2; done
+`)
+	id := b.sbatch("b.sh")
+	ids := strconv.FormatUint(id, 10)
+	out := filepath.Join(b.work, "slurm-"+ids+".out")
+	b.waitFor("the job to start", func() bool {
+		o := readIfAny(out)
+		return strings.Contains(o, "started\n") && strings.Contains(o, "step started")
+	})
+	if r := b.run("scancel", "-b", "-s", "USR1", ids); r.code != 0 || r.stderr != "" {
+		t.Fatalf("scancel -b -s USR1: %v", r)
+	}
+	b.waitFor("the script's trap", func() bool { return strings.Contains(readIfAny(out), "script got USR1") })
+	time.Sleep(500 * time.Millisecond)
+	if o := readIfAny(out); strings.Contains(o, "step got USR1") {
+		t.Errorf("scancel --batch reached the step:\n%s", o)
+	}
+	if r := b.run("scancel", "-s", "USR1", ids); r.code != 0 || r.stderr != "" {
+		t.Fatalf("scancel -s USR1: %v", r)
+	}
+	b.waitFor("the step's trap", func() bool { return strings.Contains(readIfAny(out), "step got USR1") })
+	b.mustRun("scancel", ids)
+	b.waitState(id, "failed")
+}

@@ -85,7 +85,7 @@ func (d *Daemon) signalJob(ctx context.Context, who caller, body json.RawMessage
 		}
 	}
 	if arr := arrayOf(d.store.View(), id); arr != nil {
-		return d.signalArray(ctx, who, arr, sig, special)
+		return d.signalArray(ctx, who, arr, sig, special, req.Script)
 	}
 	if err := d.wholeArray(id); err != nil {
 		return nil, err
@@ -100,7 +100,7 @@ func (d *Daemon) signalJob(ctx context.Context, who caller, body json.RawMessage
 	if err := signallable(j); err != nil {
 		return nil, err
 	}
-	if err := d.signalOne(ctx, who, id, sig, special); err != nil {
+	if err := d.signalOne(ctx, who, id, sig, special, req.Script); err != nil {
 		return nil, err
 	}
 	return proto.JobReply{ID: uint64(id), State: string(j.State)}, nil
@@ -112,9 +112,9 @@ func (d *Daemon) signalJob(ctx context.Context, who caller, body json.RawMessage
 // in between restores the job as the record says (jobs.RestoreSuspension).
 // suspend of a suspended job and resume of one that is not are refused,
 // as PBS refuses them; a plain STOP or CONT is sent anyway.
-func (d *Daemon) signalOne(ctx context.Context, who caller, id jobs.ID, sig unix.Signal, special string) error {
+func (d *Daemon) signalOne(ctx context.Context, who caller, id jobs.ID, sig unix.Signal, special string, scriptOnly bool) error {
 	if sig != unix.SIGSTOP && sig != unix.SIGCONT {
-		return d.signalTree(ctx, who, id, sig)
+		return d.signalTree(ctx, who, id, sig, scriptOnly)
 	}
 	changed, waits := false, false
 	// A suspended job released its CPUs and memory (OpenPBS's rule): it
@@ -170,7 +170,7 @@ func (d *Daemon) signalOne(ctx context.Context, who caller, id jobs.ID, sig unix
 		d.log.Info("job to resume when its CPUs are free", "job_id", id, "by", who.name)
 		return nil
 	}
-	if err := d.signalTree(ctx, who, id, sig); err != nil {
+	if err := d.signalTree(ctx, who, id, sig, false); err != nil {
 		if changed { // not signalled: the record goes back to what the processes are
 			d.store.UpdateJob(id, func(j *jobs.Job) error {
 				now := time.Now().Round(0)
@@ -228,7 +228,7 @@ const startWait = 30 * time.Second
 // in between waits for that (delivered once the script exists, not lost
 // to the helper that becomes it), as long as the job stays running, and
 // is refused if it does not come.
-func (d *Daemon) signalTree(ctx context.Context, who caller, id jobs.ID, sig unix.Signal) error {
+func (d *Daemon) signalTree(ctx context.Context, who caller, id jobs.ID, sig unix.Signal, scriptOnly bool) error {
 	pid := 0
 	for deadline := time.Now().Add(startWait); pid == 0; {
 		j := d.store.View().Job(id)
@@ -257,7 +257,11 @@ func (d *Daemon) signalTree(ctx context.Context, who caller, id jobs.ID, sig uni
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
-	kids, _ := proc.Descendants(pid)
+	var kids []int
+	if !scriptOnly {
+		// scriptOnly (scancel --batch): the batch shell alone.
+		kids, _ = proc.Descendants(pid)
+	}
 	var errs []error
 	// The script is the init of the job's PID namespace: a signal it does
 	// not handle would not reach it (supervisor.InitDefault). One that
@@ -294,7 +298,7 @@ func (d *Daemon) signalTree(ctx context.Context, who caller, id jobs.ID, sig uni
 
 // signalArray handles qsig of an array job: every running subjob gets the
 // signal, as PBS sends it.
-func (d *Daemon) signalArray(ctx context.Context, who caller, arr *jobs.Job, sig unix.Signal, special string) (any, error) {
+func (d *Daemon) signalArray(ctx context.Context, who caller, arr *jobs.Job, sig unix.Signal, special string, scriptOnly bool) (any, error) {
 	if err := d.mayManage(who, arr); err != nil {
 		return nil, err
 	}
@@ -304,7 +308,7 @@ func (d *Daemon) signalArray(ctx context.Context, who caller, arr *jobs.Job, sig
 		if sub.State != jobs.Running && sub.State != jobs.Exiting {
 			continue
 		}
-		if err := d.signalOne(ctx, who, sub.ID, sig, special); err != nil {
+		if err := d.signalOne(ctx, who, sub.ID, sig, special, scriptOnly); err != nil {
 			errs = append(errs, err)
 			continue
 		}

@@ -47,7 +47,7 @@ func (d *Daemon) scheduleLoop(ctx context.Context) {
 		for _, j := range plan.Resume {
 			// Its CPUs and memory are free again (qsig -s resume asked
 			// for it while they were taken).
-			if err := d.signalOne(ctx, caller{name: "the scheduler"}, j.ID, unix.SIGCONT, sigResume); err != nil {
+			if err := d.signalOne(ctx, caller{name: "the scheduler"}, j.ID, unix.SIGCONT, sigResume, false); err != nil {
 				d.log.Warn("cannot resume the job", "job_id", j.ID, "error", err)
 			}
 		}

@@ -451,9 +451,12 @@ type SchedulingRequest struct {
 }
 
 // SignalRequest is a qsig: Signal by name (TERM, SIGTERM) or number.
+// Script: to the job's script alone, not its other processes (scancel
+// --batch); STOP and CONT suspend and resume the whole job all the same.
 type SignalRequest struct {
 	ID     uint64 `json:"id"`
 	Signal string `json:"signal"`
+	Script bool   `json:"script,omitempty"`
 }
 
 // RerunRequest is a qrerun; Force reruns a job that is not rerunnable.

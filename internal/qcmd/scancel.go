@@ -24,7 +24,10 @@ for several tasks; N of an array cancels the whole array.
 
 With -s (--signal), the jobs are not cancelled but sent the signal (a name,
 with or without SIG, or a number), to the script and every process of the
-job, as qsig sends it; --batch is accepted (the whole job gets it).
+job, as qsig sends it; with -b (--batch), to the batch script alone (the
+shell that runs it, which a script traps to checkpoint itself without
+killing its steps), as Slurm sends it; STOP and CONT suspend and resume the
+whole job all the same.
 
 Without ids, -u, --me, -t, -n and -p select the jobs: every pending or
 running job that matches all of them (-u alone: all of that user's). With
@@ -42,7 +45,7 @@ says why: "scancel: error: Kill job error on job id N: ...").
 		&cli.StringFlag{Name: "state", Aliases: []string{"t"}, Usage: "only jobs in these states (PENDING, RUNNING, SUSPENDED; PD, R, S)"},
 		&cli.StringFlag{Name: "name", Aliases: []string{"n", "jobname"}, Usage: "only the jobs of this name"},
 		&cli.StringFlag{Name: "partition", Aliases: []string{"p"}, Usage: "only the jobs of this queue"},
-		&cli.BoolFlag{Name: "batch", Aliases: []string{"b"}, DisableDefaultText: true, Usage: "accepted with -s: the whole job gets the signal"},
+		&cli.BoolFlag{Name: "batch", Aliases: []string{"b"}, DisableDefaultText: true, Usage: "with -s: only the batch script gets the signal, not its steps"},
 		&cli.BoolFlag{Name: "full", Aliases: []string{"f"}, DisableDefaultText: true, Usage: "accepted: the whole job gets the signal"},
 		&cli.BoolFlag{Name: "quiet", Aliases: []string{"Q"}, DisableDefaultText: true, Usage: "do not report jobs that have already ended"},
 		&cli.BoolFlag{Name: "verbose", Aliases: []string{"v"}, DisableDefaultText: true, Usage: "say what is done to each job"},
@@ -147,7 +150,7 @@ func scancel(c *cli.Context) error {
 		op, body, verb := proto.OpDelete, any(proto.JobRequest{ID: uint64(t.id), Record: true}), "Terminating"
 		if c.IsSet("signal") {
 			sig := strings.TrimPrefix(strings.ToUpper(c.String("signal")), "SIG")
-			op, body, verb = proto.OpSignal, proto.SignalRequest{ID: uint64(t.id), Signal: sig}, "Signal "+sig+" to"
+			op, body, verb = proto.OpSignal, proto.SignalRequest{ID: uint64(t.id), Signal: sig, Script: c.Bool("batch") && !c.Bool("full")}, "Signal "+sig+" to"
 		}
 		if c.Bool("verbose") {
 			fmt.Fprintf(c.App.ErrWriter, "scancel: %s job %s\n", verb, t.slurm)
