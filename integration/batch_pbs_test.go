@@ -132,6 +132,7 @@ func TestBatchTorqueScriptWalltime(t *testing.T) {
 #PBS -S /bin/sh
 cd $PBS_O_WORKDIR
 echo "ncpus=$NCPUS omp=$OMP_NUM_THREADS nodes=$(wc -l < $PBS_NODEFILE)"
+echo "np=$PBS_NP num_nodes=$PBS_NUM_NODES ppn=$PBS_NUM_PPN walltime=$PBS_WALLTIME task=$PBS_TASKNUM node=$PBS_NODENUM vnode=$PBS_VNODENUM"
 echo started >&2
 sleep 300
 `)
@@ -144,7 +145,7 @@ sleep 300
 		t.Errorf("job = %+v", j)
 	}
 	out := b.readFile(filepath.Join(b.work, "torque.out"))
-	if !strings.HasPrefix(out, "ncpus=2 omp=2 nodes=2\n") {
+	if !strings.HasPrefix(out, "ncpus=2 omp=2 nodes=2\nnp=2 num_nodes=1 ppn=2 walltime=2 task=1 node=0 vnode=0\n") {
 		t.Errorf("output %q (-S must run the script with /bin/sh, whatever its #! line)", out)
 	}
 	if got := b.readFile(filepath.Join(b.work, "torque.err")); !strings.HasPrefix(got, "started\n") {

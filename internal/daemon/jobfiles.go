@@ -37,6 +37,19 @@ func (d *Daemon) auxDir() string {
 	return filepath.Join(d.dir, auxDir)
 }
 
+// jobNodeLines are the lines of the job's node file: host once per CPU
+// (or per mpiprocs), or the cluster's hosts of its run.
+func jobNodeLines(j *jobs.Job, host string) []string {
+	if seg, ok := j.Current(); ok && len(seg.Exec) > 0 {
+		return clusterNodeLines(j, seg.Exec)
+	}
+	lines := make([]string, max(j.Resources.NodeLines(), 1))
+	for i := range lines {
+		lines[i] = host
+	}
+	return lines
+}
+
 // prepareJobFiles makes the job's TMPDIR (owned by the job's user, mode
 // 0700; kept if the job already has it) and writes its node file: this
 // host, once per CPU (or per mpiprocs), as PBS lists it.
@@ -63,11 +76,7 @@ func (d *Daemon) prepareJobFiles(j *jobs.Job) error {
 			return err
 		}
 	}
-	host := d.hostname
-	nodes := strings.Repeat(host+"\n", max(j.Resources.NodeLines(), 1))
-	if seg, ok := j.Current(); ok && len(seg.Exec) > 0 {
-		nodes = strings.Join(clusterNodeLines(j, seg.Exec), "\n") + "\n"
-	}
+	nodes := strings.Join(jobNodeLines(j, d.hostname), "\n") + "\n"
 	if err := os.MkdirAll(d.auxDir(), 0o711); err != nil {
 		return err
 	}

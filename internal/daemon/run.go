@@ -764,6 +764,20 @@ func jobEnv(j *jobs.Job, submitEnv map[string]string, pw passwd, at jobPlace) []
 	if userOMP != "" {
 		set["OMP_NUM_THREADS"] = userOMP
 	}
+	// Torque's: the node file's lines, its hosts, the lines of the first
+	// (ppn), the walltime in seconds, and the script's own task numbers
+	// (`mpirun -np $PBS_NP`).
+	lines := jobNodeLines(j, at.host)
+	hosts := map[string]bool{}
+	for _, h := range lines {
+		hosts[h] = true
+	}
+	set["PBS_NP"], set["PBS_NUM_NODES"] = strconv.Itoa(len(lines)), strconv.Itoa(len(hosts))
+	set["PBS_NUM_PPN"] = strconv.Itoa(len(lines) / max(len(hosts), 1))
+	set["PBS_TASKNUM"], set["PBS_NODENUM"], set["PBS_VNODENUM"] = "1", "0", "0"
+	if w := j.Resources.Walltime; w > 0 {
+		set["PBS_WALLTIME"] = strconv.FormatInt(int64(w/time.Second), 10)
+	}
 	if j.Attrs.Interactive {
 		set["PBS_ENVIRONMENT"], set["LAZARUS_ENVIRONMENT"] = "PBS_INTERACTIVE", "LAZARUS_INTERACTIVE"
 		if term, ok := submitEnv["TERM"]; ok {
