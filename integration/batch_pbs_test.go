@@ -430,3 +430,36 @@ func TestBatchTmpdirOwnedByUser(t *testing.T) {
 		t.Errorf("job %+v printed %q, want %q", j, out, want)
 	}
 }
+
+// qsub -W block=true (OpenPBS's): qsub prints the job id, waits for the
+// job to end and exits with its exit status.
+func TestBatchQsubBlock(t *testing.T) {
+	t.Parallel()
+	b := newBatch(t, "")
+	for _, c := range []struct {
+		body string
+		code int
+	}{{"#!/bin/sh\nsleep 1\nexit 3\n", 3}, {"#!/bin/sh\n#PBS -W block=true\ntrue\n", 0}} {
+		s := b.script(fmt.Sprintf("block%d.sh", c.code), c.body)
+		args := []string{s}
+		if c.code != 0 {
+			args = []string{"-W", "block=true", s}
+		}
+		r := b.run("qsub", args...)
+		id := strings.TrimSpace(r.stdout)
+		if r.code != c.code || id == "" || strings.Contains(id, "\n") {
+			t.Fatalf("qsub -W block=true (exit %d): %v", c.code, r)
+		}
+		n, _, _ := strings.Cut(id, ".")
+		num, err := strconv.ParseUint(n, 10, 64)
+		if err != nil {
+			t.Fatalf("job id %q", id)
+		}
+		if j := b.job(num); j.State != "finished" && j.State != "failed" {
+			t.Errorf("qsub returned with the job %s", j.State)
+		}
+	}
+	if r := b.run("qsub", "-W", "block=maybe", b.script("x.sh", "#!/bin/sh\ntrue\n")); r.code == 0 || !strings.Contains(r.stderr, "want true or false") {
+		t.Errorf("-W block=maybe: %v", r)
+	}
+}

@@ -186,8 +186,10 @@ func parseW(arg string) (map[string]string, error) {
 			if _, err := jobs.ParseDepend(val); err != nil {
 				return nil, fmt.Errorf("-W %w", err)
 			}
-		case "block":
-			return nil, fmt.Errorf("-W block: qsub does not wait for the job (use qstat or qwait)")
+		case "block": // qsub waits for the job and exits with its status
+			if !strings.EqualFold(val, "true") && !strings.EqualFold(val, "false") {
+				return nil, fmt.Errorf("-W block=%s: want true or false", val)
+			}
 		case "stagein", "stageout", "sandbox":
 			return nil, fmt.Errorf("-W %s: file staging is meaningless with one host and is not supported", name)
 		case "interactive": // PBS's attribute behind -I
@@ -197,7 +199,7 @@ func parseW(arg string) (map[string]string, error) {
 		case "x11":
 			return nil, fmt.Errorf("-W x11: X11 forwarding is not supported: this system forwards no X display to jobs")
 		default:
-			return nil, fmt.Errorf("-W %s: attribute not supported (supported: umask, group_list, depend, interactive)", name)
+			return nil, fmt.Errorf("-W %s: attribute not supported (supported: umask, group_list, depend, interactive, block)", name)
 		}
 		out[name] = val
 	}

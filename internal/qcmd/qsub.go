@@ -213,8 +213,14 @@ Options go before the script.
 		if req.Interactive {
 			return interactiveQsub(c, reply)
 		}
-		if !(options{c: c, ds: ds}).flag("z") {
+		o := options{c: c, ds: ds}
+		if !o.flag("z") {
 			fmt.Fprintln(c.App.Writer, fullID(reply.ID, reply.Server))
+		}
+		if w, err := o.wAttrs(); err == nil && strings.EqualFold(w["block"], "true") {
+			// -W block=true: qsub returns once the job has ended, with
+			// its exit status (1 for one killed or ended otherwise).
+			return sbatchWait(c, jobs.ID(reply.ID))
 		}
 		return nil
 	}
