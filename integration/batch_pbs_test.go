@@ -463,3 +463,21 @@ func TestBatchQsubBlock(t *testing.T) {
 		t.Errorf("-W block=maybe: %v", r)
 	}
 }
+
+// qdel -W force (OpenPBS's) deletes as qdel does; Torque's -W DELAY is
+// refused, naming kill_grace.
+func TestBatchQdelForce(t *testing.T) {
+	t.Parallel()
+	b := newBatch(t, "")
+	s := b.script("held.sh", "#!/bin/sh\ntrue\n")
+	id := b.qsub("-h", s)
+	if r := b.run("qdel", "-W", "30", jobArg(id)); r.code == 0 || !strings.Contains(r.stderr, "kill_grace") {
+		t.Errorf("qdel -W 30: %v", r)
+	}
+	if r := b.run("qdel", "-Wforce", jobArg(id)); r.code != 0 || r.stderr != "" {
+		t.Fatalf("qdel -Wforce: %v", r)
+	}
+	if n := len(b.jobs()); n != 0 {
+		t.Errorf("%d jobs after qdel -W force of the held one", n)
+	}
+}

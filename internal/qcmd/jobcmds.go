@@ -3,6 +3,8 @@ package qcmd
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -12,7 +14,7 @@ import (
 
 // NewQdel builds qdel.
 func NewQdel(stdout, stderr io.Writer) *cli.App {
-	return jobCommand("qdel", "delete batch jobs", proto.OpDelete,
+	app := jobCommand("qdel", "delete batch jobs", proto.OpDelete,
 		`qdel deletes each job given. A job that is queued, requeued or held is
 removed at once. A running job is killed, its whole process tree: SIGTERM,
 then SIGKILL after kill_grace (lazarus.conf, default 10s); qstat shows it
@@ -24,10 +26,37 @@ An array job N[] is deleted whole: its subjobs that have not started are
 deleted, running ones killed. One subjob N[i], or a range N[1-5], is deleted
 alone. A job held for its dependencies is removed like a held one.
 
+-W force (OpenPBS's: delete the job even if its execution host cannot be
+reached) and -W suppress_email=N are accepted: a job is deleted as above
+either way. Torque's -W DELAY (seconds between SIGTERM and SIGKILL) is
+refused: the delay is kill_grace.
+
 You may delete your own jobs; root and operators may delete anyone's.
 Exit status: 0, or 1 if any job could not be deleted (each says why).
 
 `+environmentHelp, stdout, stderr)
+	app.Flags = append(app.Flags, &cli.StringSliceFlag{Name: "W", Usage: "force, or suppress_email=N: accepted (see above)"})
+	action := app.Action
+	app.Action = func(c *cli.Context) error {
+		for _, w := range c.StringSlice("W") {
+			for _, item := range strings.Split(w, ",") {
+				name, val, _ := strings.Cut(strings.TrimSpace(item), "=")
+				switch {
+				case name == "force" && val == "":
+				case name == "suppress_email":
+					if _, err := strconv.Atoi(val); err != nil {
+						return fmt.Errorf("-W suppress_email=%s: want a number", val)
+					}
+				case val == "" && name != "" && strings.Trim(name, "0123456789") == "":
+					return fmt.Errorf("-W %s: a delay between SIGTERM and SIGKILL of its own is not supported: a running job gets SIGKILL kill_grace (lazarus.conf) after SIGTERM", name)
+				default:
+					return fmt.Errorf("-W %s: not supported (force, suppress_email=N)", item)
+				}
+			}
+		}
+		return action(c)
+	}
+	return app
 }
 
 // NewQhold builds qhold.
