@@ -58,7 +58,7 @@ func TestBatchBadInput(t *testing.T) {
 		{"missing script", "qsub", []string{"/nonexistent/job.sh"}, "cannot read script /nonexistent/job.sh: no such file or directory"},
 		{"directory script", "qsub", []string{b.work}, "cannot read script"},
 		{"argument after script", "qsub", []string{script, "-q", "x"}, "options go before the script"},
-		{"unknown flag", "qsub", []string{"-x", script}, "flag provided but not defined: -x"},
+		{"unknown flag", "qsub", []string{"-x", script}, "unknown option -x"},
 		{"empty script", "qsub", []string{"-"}, "the script is empty"},
 		{"qdel unknown", "qdel", []string{"999"}, "unknown job id 999"},
 		{"qhold unknown", "qhold", []string{"999"}, "unknown job id 999"},

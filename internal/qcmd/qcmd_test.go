@@ -76,7 +76,7 @@ func TestMainOneLineErrors(t *testing.T) {
 	t.Setenv("LAZARUS_HOME", t.TempDir())
 	var out, errb bytes.Buffer
 	code := Main(NewQstat(&out, &errb), []string{"qstat", "-X"})
-	if code != 1 || errb.String() != "qstat: flag provided but not defined: -X (see qstat --help)\n" {
+	if code != 1 || errb.String() != "qstat: unknown option -X (see qstat --help)\n" {
 		t.Errorf("bad flag: %d, %q", code, errb.String())
 	}
 	errb.Reset()
