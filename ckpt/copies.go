@@ -209,8 +209,16 @@ func (d *dumper) writeCopy(f *fileDesc, name string, src *os.File, size int64, m
 	t := d.tree
 	dir := filepath.Dir(t.rootPath)
 	visible := filepath.Join(dir, name)
+	alias := true
 	if !t.overwrite() && !isAbsent(visible) {
-		return ErrExists // the caller names the copy
+		if !f.Unlinked {
+			return ErrExists // the caller names the copy
+		}
+		// An unlinked file's copy, whose name is another checkpoint's
+		// (a second image of the same process in this directory): not
+		// CONVEX's -C, so not refused; this image's copy keeps its
+		// hidden name alone, which the restart reads first.
+		alias = false
 	}
 	gen := fmt.Sprintf(".%s.%d.%d.%s", d.comm, d.pid, f.FD, t.id)
 	path := filepath.Join(dir, gen)
@@ -238,6 +246,12 @@ func (d *dumper) writeCopy(f *fileDesc, name string, src *os.File, size int64, m
 	}
 	c := copyRef{Name: name, Gen: gen, Size: size, Sum: sum}
 	c.set(f)
+	if !alias {
+		t.log.Info(fmt.Sprintf("%s(%d) fd %d: %s is another checkpoint's; this one's copy of %s is %s", d.comm, d.pid, f.FD, visible, f.Path, path))
+		d.copies = append(d.copies, path)
+		publishStep("copy " + gen)
+		return nil
+	}
 	d.copies = append(d.copies, visible)
 	t.copies = append(t.copies, c)
 	publishStep("copy " + name)

@@ -784,3 +784,35 @@ func TestUserCheckpointMappedFiles(t *testing.T) {
 		t.Errorf("the restored program says %q, want %q", got, want)
 	}
 }
+
+// TestCopiesUnlinkedSecondImage: a second image of a program that holds an
+// unlinked file, taken into the same directory without -F, is not refused
+// because the first image's copy has the CONVEX name (an MPI launcher's
+// deleted /dev/shm file made every second checkpoint fail): the second
+// keeps its copy under its hidden name, and each image restarts with its
+// own content.
+func TestCopiesUnlinkedSecondImage(t *testing.T) {
+	needRoot(t)
+	g := startGen(t, t.TempDir())
+	img1, img2 := filepath.Join(g.dir, "img1"), filepath.Join(g.dir, "img2")
+	if _, err := Checkpoint(context.Background(), g.cmd.Process.Pid, CheckpointOptions{File: img1}); err != nil {
+		t.Fatalf("checkpoint A: %v", err)
+	}
+	g.next(t, 'B')
+	if _, err := Checkpoint(context.Background(), g.cmd.Process.Pid, CheckpointOptions{File: img2}); err != nil {
+		t.Fatalf("checkpoint B into the same directory: %v", err)
+	}
+	g.kill(t)
+	if a, b := copyOf(t, img1, 4, false), copyOf(t, img2, 4, false); a == b {
+		t.Fatalf("both images name the copy %s", a)
+	}
+	for _, c := range []struct{ img, want string }{{img1, "mem=A"}, {img2, "mem=B"}, {img1, "mem=A"}} {
+		got, err := restartReport(t, g, c.img, RestartOptions{})
+		if err != nil {
+			t.Fatalf("restart %s: %v", c.img, err)
+		}
+		if !strings.HasPrefix(got, c.want+" ") || !strings.HasSuffix(got, " unl="+c.want[4:]) {
+			t.Errorf("restart %s: the program says %q, want %s and its unlinked file's", c.img, got, c.want)
+		}
+	}
+}
