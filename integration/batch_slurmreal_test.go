@@ -346,9 +346,21 @@ fi
 	if want := fmt.Sprintf(once, 0, 0) + fmt.Sprintf(once, 1, 1); got != want {
 		t.Errorf("self.log = %q, want %q", got, want)
 	}
-	// scancel of a pending job: CANCELLED in squeue -t all and sacct.
+	// The record of a job of tasks, waiting for another.
 	held := b.sbatch("--hold", "--wrap", "true")
 	hs := strconv.FormatUint(held, 10)
+	tasks := b.sbatch("--ntasks=2", "--cpus-per-task=1", "--dependency=afterany:"+hs, "--wrap", "true")
+	rec := b.mustRun("scontrol", "show", "job", strconv.FormatUint(tasks, 10))
+	for _, want := range []string{" NumTasks=2 CPUs/Task=1", " Dependency=afterany:" + hs} {
+		if !strings.Contains(rec, want) {
+			t.Errorf("scontrol show job: no %q in\n%s", want, rec)
+		}
+	}
+	if strings.Contains(rec, "GroupId=(null)") {
+		t.Errorf("scontrol show job names no group:\n%s", rec)
+	}
+	b.mustRun("scancel", strconv.FormatUint(tasks, 10))
+	// scancel of a pending job: CANCELLED in squeue -t all and sacct.
 	if r := b.run("scancel", hs); r.code != 0 || r.stderr != "" {
 		t.Fatalf("scancel %s: %v", hs, r)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	osuser "os/user"
 	"strconv"
 	"strings"
 	"time"
@@ -231,6 +232,17 @@ func jobRecord(j slurmJob, now time.Time) []string {
 	res := jobs.Resources{NCPUs: 1}
 	if in.Resources != "" {
 		for _, l := range strings.Split(in.Resources, ",") {
+			// mpiprocs and ompthreads are a chunk's, shown alone for a
+			// job of one chunk (--ntasks): not a resource of their own.
+			k, v, _ := strings.Cut(l, "=")
+			if n, err := strconv.Atoi(v); err == nil && (k == "mpiprocs" || k == "ompthreads") {
+				if k == "mpiprocs" {
+					res.MPIProcs = n
+				} else {
+					res.OMPThreads = n
+				}
+				continue
+			}
 			if r, err := jobs.ParseResources(res, l); err == nil {
 				res = r
 			}
@@ -248,6 +260,15 @@ func jobRecord(j slurmJob, now time.Time) []string {
 	}
 	first += " JobName=" + orNull(in.Name)
 	user, group := orNull(in.User), orNull(in.Group)
+	if in.Group == "" {
+		if g, err := osuser.LookupGroupId(strconv.FormatUint(uint64(in.GID), 10)); err == nil {
+			group = g.Name
+		}
+	}
+	depend := "(null)"
+	if in.Depend != "" {
+		depend = in.Depend
+	}
 	state := slurmState(in)
 	reason := slurmReason(in, now)
 	if st := jobs.State(in.State); st.Terminal() && state != "COMPLETED" {
@@ -283,7 +304,7 @@ func jobRecord(j slurmJob, now time.Time) []string {
 		first,
 		fmt.Sprintf("UserId=%s(%d) GroupId=%s(%d) MCS_label=N/A", user, in.UID, group, in.GID),
 		fmt.Sprintf("Priority=%d Nice=0 Account=%s QOS=normal", in.Priority, orNull(in.Account)),
-		fmt.Sprintf("JobState=%s Reason=%s Dependency=(null)", state, reason),
+		fmt.Sprintf("JobState=%s Reason=%s Dependency=%s", state, reason, depend),
 		fmt.Sprintf("Requeue=%s Restarts=%d BatchFlag=1 Reboot=0 ExitCode=%s", requeue, restarts, exitCode(in)),
 		fmt.Sprintf("RunTime=%s TimeLimit=%s TimeMin=N/A", scontrolDuration(run), limit),
 		fmt.Sprintf("SubmitTime=%s EligibleTime=%s", slurmStamp(in.Submitted, "Unknown"), slurmStamp(in.Submitted, "Unknown")),
