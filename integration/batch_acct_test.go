@@ -224,6 +224,13 @@ func TestBatchAccountingPurgedJob(t *testing.T) {
 	id := b.qsub("-N", "gone", b.script("exit3.sh", "#!/bin/sh\nexit 3\n"))
 	b.waitState(id, "failed")
 	b.waitRecords(id, jobs.AcctEnded)
+	// PBS's resources_used: the memory too, as the E record has it.
+	used := b.mustRun("qstat", "-x", "-f", jobArg(id))
+	for _, want := range []string{"resources_used.cput = ", "resources_used.mem = ", "resources_used.vmem = ", "resources_used.walltime = "} {
+		if !strings.Contains(used, want) {
+			t.Errorf("qstat -x -f lacks %q:\n%s", want, used)
+		}
+	}
 	b.stop()
 	s, err := queue.Open(filepath.Join(b.home, "lazarus.db"), queue.Options{})
 	if err != nil {
@@ -238,7 +245,7 @@ func TestBatchAccountingPurgedJob(t *testing.T) {
 		t.Errorf("qstat of a purged job without -x: %v", r)
 	}
 	full := b.mustRun("qstat", "-x", "-f", jobArg(id))
-	for _, want := range []string{"Job_Name = gone", "job_state = F", "Exit_status = 3"} {
+	for _, want := range []string{"Job_Name = gone", "job_state = F", "Exit_status = 3", "resources_used.mem = "} {
 		if !strings.Contains(full, want) {
 			t.Errorf("qstat -x -f lacks %q:\n%s", want, full)
 		}

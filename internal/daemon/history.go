@@ -98,6 +98,11 @@ func endedInfo(r jobs.AcctRecord) proto.JobInfo {
 		Submitted: time.Unix(num("ctime"), 0), Changed: time.Unix(num("end"), 0),
 		Account: r.Get("account"), Project: r.Get("project"), Group: r.Get("group"),
 	}
+	for key, to := range map[string]*int64{"resources_used.mem": &info.MemUsed, "resources_used.vmem": &info.VMemUsed} {
+		if n, err := strconv.ParseInt(strings.TrimSuffix(r.Get(key), "kb"), 10, 64); err == nil {
+			*to = n << 10
+		}
+	}
 	if m, err := jobs.ParseSize(r.Get("Resource_List.mem")); err == nil {
 		info.MemBytes = m
 	}

@@ -865,6 +865,11 @@ func (d *Daemon) jobInfo(j *jobs.Job, now time.Time, full bool) proto.JobInfo {
 	info.NCPUs, info.MemBytes, info.WalltimeSec, info.CPUTimeSec = r.NCPUs, r.Mem, r.Walltime.Seconds(), r.CPUTime.Seconds()
 	info.Net, info.Interactive = r.Net, j.Attrs.Interactive
 	info.CPUSec, info.RunCount = cpu.Seconds(), len(j.Segments)
+	u := j.Usage()
+	info.MemUsed, info.VMemUsed = u.Mem, u.VMem
+	for _, s := range j.Segments {
+		info.MemUsed, info.VMemUsed = max(info.MemUsed, s.Mem), max(info.VMemUsed, s.VMem)
+	}
 	if n := len(j.Segments); n > 0 && len(j.Segments[n-1].Exec) > 0 {
 		info.ExecHost = jobs.FormatExec(j.Segments[n-1].Exec)
 	}

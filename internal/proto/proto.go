@@ -259,6 +259,10 @@ type JobInfo struct {
 	CPUTimeSec  float64 `json:"cput_s,omitempty"` // the cput limit
 	Net         string  `json:"net,omitempty"`    // "private": a network namespace of its own
 	CPUSec      float64 `json:"cpu_s,omitempty"`  // user+system CPU of all runs
+	// MemUsed and VMemUsed are the most memory any run used (PBS's
+	// resources_used.mem and vmem), as far as known.
+	MemUsed  int64 `json:"mem_used,omitempty"`
+	VMemUsed int64 `json:"vmem_used,omitempty"`
 	Session     int     `json:"session,omitempty"`
 	ExitStatus  *int    `json:"exit_status,omitempty"` // as PBS records it (256+N: signal N)
 	RunCount    int     `json:"run_count,omitempty"`

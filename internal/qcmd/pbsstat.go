@@ -249,7 +249,13 @@ func pbsAttrs(j proto.JobInfo, o pbsOpts) []attr {
 	add("Job_Owner", j.User+"@"+o.host)
 	if j.RunCount > 0 {
 		res("resources_used", "cput", hms(seconds(j.CPUSec)), false)
+		if j.MemUsed > 0 {
+			res("resources_used", "mem", strconv.FormatInt((j.MemUsed+1023)>>10, 10)+"kb", false)
+		}
 		res("resources_used", "ncpus", strconv.Itoa(max(j.NCPUs, 1)), true)
+		if j.VMemUsed > 0 {
+			res("resources_used", "vmem", strconv.FormatInt((j.VMemUsed+1023)>>10, 10)+"kb", false)
+		}
 		res("resources_used", "walltime", hms(seconds(j.ElapsedSec)), false)
 	}
 	add("job_state", pbsJobState(j, o.now))
