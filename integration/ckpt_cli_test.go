@@ -1318,3 +1318,23 @@ func TestCkptMessagePrefix(t *testing.T) {
 		}
 	}
 }
+
+// TestCkptUnknownOption: an option chkpnt or restart does not have is one
+// line naming it as written, exit status 2 (a usage error, as chkpnt(1)
+// says), not the whole help after "Incorrect Usage".
+func TestCkptUnknownOption(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"chkpnt", "--bogus", "1"}, "chkpnt: unknown option --bogus (see chkpnt --help)\n"},
+		{[]string{"chkpnt", "-Y", "1"}, "chkpnt: unknown option -Y (see chkpnt --help)\n"},
+		{[]string{"restart", "--lazyy", "img"}, "restart: unknown option --lazyy (see restart --help)\n"},
+	} {
+		r := ckptRun(t, dir, c.args[0], c.args[1:]...)
+		if r.code != 2 || r.stderr != c.want {
+			t.Errorf("%v: %v, want exit 2 and %q", c.args, r, c.want)
+		}
+	}
+}

@@ -63,6 +63,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:              stderr,
 		// main prints errors, with the command's name, and exits.
 		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   ckptui.OnUsageError("chkpnt"),
 		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "C", Usage: "copy every open regular file beside the image as COMM.PID.FILE.FD"},
 			&cli.BoolFlag{Name: "F", Usage: "force: overwrite an existing image; save despite uncheckpointable descriptors (restored closed)"},

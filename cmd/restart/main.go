@@ -67,6 +67,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 		ErrWriter:              stderr,
 		// main prints errors, with the command's name, and exits.
 		ExitErrHandler: func(*cli.Context, error) {},
+		OnUsageError:   ckptui.OnUsageError("restart"),
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "C", Usage: "copy files saved by chkpnt -C back to their original paths first (overwrites them)"},
 			&cli.BoolFlag{Name: "F", Usage: "force: new pid if the old one is taken; missing files and terminals restored closed or to /dev/null; restore despite CPU or kernel differences"},

@@ -261,11 +261,11 @@ type JobInfo struct {
 	CPUSec      float64 `json:"cpu_s,omitempty"`  // user+system CPU of all runs
 	// MemUsed and VMemUsed are the most memory any run used (PBS's
 	// resources_used.mem and vmem), as far as known.
-	MemUsed  int64 `json:"mem_used,omitempty"`
-	VMemUsed int64 `json:"vmem_used,omitempty"`
-	Session     int     `json:"session,omitempty"`
-	ExitStatus  *int    `json:"exit_status,omitempty"` // as PBS records it (256+N: signal N)
-	RunCount    int     `json:"run_count,omitempty"`
+	MemUsed    int64 `json:"mem_used,omitempty"`
+	VMemUsed   int64 `json:"vmem_used,omitempty"`
+	Session    int   `json:"session,omitempty"`
+	ExitStatus *int  `json:"exit_status,omitempty"` // as PBS records it (256+N: signal N)
+	RunCount   int   `json:"run_count,omitempty"`
 	// ExecHost is where the open (or last) run was placed in a cluster,
 	// as PBS prints exec_host ("n1/0*2+n2/0*2"); "": a single host.
 	ExecHost string `json:"exec_host,omitempty"`

@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"lazarus/config"
+	"lazarus/internal/ckptui"
 	"lazarus/internal/proto"
 	"lazarus/jobs"
 )
@@ -34,7 +35,7 @@ func Main(app *cli.App, args []string) int {
 	app.ExitErrHandler = func(*cli.Context, error) {} // exit codes are decided here
 	if app.OnUsageError == nil {
 		app.OnUsageError = func(_ *cli.Context, err error, _ bool) error {
-			return fmt.Errorf("%s (see %s --help)", usageMessage(err, args), app.Name)
+			return fmt.Errorf("%s (see %s --help)", ckptui.UsageMessage(err, args), app.Name)
 		}
 	}
 	if app.Metadata == nil {
@@ -55,26 +56,6 @@ func Main(app *cli.App, args []string) int {
 	}
 	fmt.Fprintf(app.ErrWriter, "%s: %s\n", app.Name, err)
 	return 1
-}
-
-// usageMessage is err, a usage error of the flag package, with the option
-// as the user wrote it: flag says "-starttime" for "--starttime".
-func usageMessage(err error, args []string) string {
-	const undefined = "flag provided but not defined: -"
-	msg := err.Error()
-	name, ok := strings.CutPrefix(msg, undefined)
-	if !ok {
-		return msg
-	}
-	for _, a := range args {
-		if a == "--" {
-			break
-		}
-		if a == "--"+name || strings.HasPrefix(a, "--"+name+"=") {
-			return "unknown option --" + name
-		}
-	}
-	return "unknown option -" + name
 }
 
 // rawArgsKey keeps, in the app's Metadata, the arguments Main ran it
