@@ -562,3 +562,31 @@ while true; do sleep 0.2; done
 	b.mustRun("scancel", ids)
 	b.waitState(id, "failed")
 }
+
+// sacct -S and -E keep the jobs pending or running between them; MaxRSS
+// is the most memory a run used.
+func TestBatchSacctTimes(t *testing.T) {
+	t.Parallel()
+	b := newBatch(t, "")
+	id := b.sbatch("--wrap", "true")
+	b.waitState(id, "finished")
+	ids := strconv.FormatUint(id, 10)
+	list := func(args ...string) string {
+		return strings.TrimSpace(b.mustRun("sacct", append([]string{"-n", "-P", "-o", "JobID"}, args...)...))
+	}
+	if got := list("-S", "now-1hours"); got != ids {
+		t.Errorf("sacct -S now-1hours: %q, want %s", got, ids)
+	}
+	if got := list("--starttime", "now+1days"); got != "" {
+		t.Errorf("sacct --starttime now+1days: %q, want none", got)
+	}
+	if got := list("-S", "2000-01-01", "-E", "now-1days"); got != "" {
+		t.Errorf("sacct -E now-1days: %q, want none", got)
+	}
+	if r := b.run("sacct", "-S", "yesterday"); r.code == 0 || !strings.Contains(r.stderr, "invalid time") {
+		t.Errorf("sacct -S yesterday: %v", r)
+	}
+	if got := strings.TrimSpace(b.mustRun("sacct", "-j", ids, "-n", "-P", "-o", "MaxRSS")); !strings.HasSuffix(got, "K") {
+		t.Errorf("sacct -o MaxRSS: %q", got)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"lazarus/internal/proto"
 )
@@ -137,6 +138,33 @@ func TestGetoptArgs(t *testing.T) {
 		}
 		if got := getoptArgs(app, tt.in); !slices.Equal(got, tt.want) {
 			t.Errorf("getoptArgs(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestSacctTime(t *testing.T) {
+	now := time.Date(2026, 12, 7, 15, 4, 5, 0, time.Local)
+	for _, c := range []struct {
+		in   string
+		want time.Time
+	}{
+		{"now", now},
+		{"now-2days", now.Add(-48 * time.Hour)},
+		{"now-90minutes", now.Add(-90 * time.Minute)},
+		{"now+1h", now.Add(time.Hour)},
+		{"2026-11-30", time.Date(2026, 11, 30, 0, 0, 0, 0, time.Local)},
+		{"2026-11-30T08:15", time.Date(2026, 11, 30, 8, 15, 0, 0, time.Local)},
+		{"11/30/26", time.Date(2026, 11, 30, 0, 0, 0, 0, time.Local)},
+		{"11/30", time.Date(2026, 11, 30, 0, 0, 0, 0, time.Local)},
+		{"09:30", time.Date(2026, 12, 7, 9, 30, 0, 0, time.Local)},
+	} {
+		if got, err := sacctTime(c.in, now); err != nil || !got.Equal(c.want) {
+			t.Errorf("sacctTime(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"", "yesterday", "now-", "now-3fortnights", "2026-13-01", "25:00"} {
+		if _, err := sacctTime(bad, now); err == nil {
+			t.Errorf("sacctTime(%q) accepted", bad)
 		}
 	}
 }

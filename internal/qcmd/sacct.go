@@ -49,12 +49,77 @@ var sacctFields = []sacctField{
 	{"Start", 19, func(j slurmJob) string { s, _ := startEnd(j.info); return slurmStamp(s, "Unknown") }},
 	{"End", 19, func(j slurmJob) string { _, e := startEnd(j.info); return slurmStamp(e, "Unknown") }},
 	{"WorkDir", 20, func(j slurmJob) string { return j.info.Workdir }},
+	{"MaxRSS", 10, func(j slurmJob) string { return sacctKB(j.info.MemUsed) }},
+	{"MaxVMSize", 10, func(j slurmJob) string { return sacctKB(j.info.VMemUsed) }},
 	{"ReqMem", 10, func(j slurmJob) string {
 		if j.info.MemBytes <= 0 {
 			return "0"
 		}
 		return jobs.FormatSize(j.info.MemBytes)
 	}},
+}
+
+// sacctKB is a memory figure as sacct prints one (12345K); "" unknown.
+func sacctKB(n int64) string {
+	if n <= 0 {
+		return ""
+	}
+	return strconv.FormatInt((n+1023)>>10, 10) + "K"
+}
+
+// sacctTime parses sacct's -S and -E times, in local time:
+// YYYY-MM-DD[THH:MM[:SS]], MM/DD[/YY], HH:MM[:SS] (today), now, and
+// now[+|-]N[seconds|minutes|hours|days|weeks].
+func sacctTime(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if rest, ok := strings.CutPrefix(strings.ToLower(s), "now"); ok {
+		if rest == "" {
+			return now, nil
+		}
+		sign := time.Duration(1)
+		switch rest[0] {
+		case '-':
+			sign = -1
+		case '+':
+		default:
+			return time.Time{}, fmt.Errorf("invalid time %q", s)
+		}
+		digits := strings.TrimRight(rest[1:], "abcdefghijklmnopqrstuvwxyz")
+		n, err := strconv.Atoi(digits)
+		if err != nil || n < 0 {
+			return time.Time{}, fmt.Errorf("invalid time %q", s)
+		}
+		unit := time.Second
+		switch rest[1+len(digits):] {
+		case "", "s", "sec", "second", "seconds":
+		case "m", "min", "minute", "minutes":
+			unit = time.Minute
+		case "h", "hour", "hours":
+			unit = time.Hour
+		case "d", "day", "days":
+			unit = 24 * time.Hour
+		case "w", "week", "weeks":
+			unit = 7 * 24 * time.Hour
+		default:
+			return time.Time{}, fmt.Errorf("invalid time %q", s)
+		}
+		return now.Add(sign * time.Duration(n) * unit), nil
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05", "2006-01-02T15:04", "2006-01-02", "01/02/06", "01/02"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			if layout == "01/02" {
+				t = t.AddDate(now.Year(), 0, 0)
+			}
+			return t, nil
+		}
+	}
+	for _, layout := range []string{"15:04:05", "15:04"} {
+		if t, err := time.ParseInLocation(layout, s, time.Local); err == nil {
+			y, m, d := now.Date()
+			return time.Date(y, m, d, t.Hour(), t.Minute(), t.Second(), 0, time.Local), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid time %q (want YYYY-MM-DD[THH:MM[:SS]], MM/DD[/YY], HH:MM[:SS] or now[-N[unit]])", s)
 }
 
 // sacctDuration is sacct's [D-]HH:MM:SS.
@@ -75,7 +140,7 @@ func NewSacct(stdout, stderr io.Writer) *cli.App {
 		fieldNames[i] = f.name
 	}
 	app := newApp("sacct", "show batch jobs' accounting as Slurm's sacct does",
-		"sacct [-j id,...] [-u user,... | -a] [-s states] [-o field[%width],...] [-n] [-P | -p] [-X]",
+		"sacct [-j id,...] [-u user,... | -a] [-s states] [-S time] [-E time] [-o field[%width],...] [-n] [-P | -p] [-X]",
 		`sacct shows jobs, also ended ones (from lazarusd's accounting log once
 purged), one line each with the fields of --format (default
 `+sacctDefault+`). A task of array N is N_I. Only
@@ -98,6 +163,8 @@ By default, your jobs; -a all users', -u those named.
 		&cli.BoolFlag{Name: "parsable2", Aliases: []string{"P"}, DisableDefaultText: true, Usage: "fields separated by |, none at the end, not cut"},
 		&cli.BoolFlag{Name: "parsable", Aliases: []string{"p"}, DisableDefaultText: true, Usage: "fields each followed by |, not cut"},
 		&cli.BoolFlag{Name: "allocations", Aliases: []string{"X"}, DisableDefaultText: true, Usage: "accepted: no steps are ever listed"},
+		&cli.StringFlag{Name: "starttime", Aliases: []string{"S"}, Usage: "only jobs pending or running at some time after this one (YYYY-MM-DD[THH:MM[:SS]], MM/DD[/YY], HH:MM[:SS], now-2days...)"},
+		&cli.StringFlag{Name: "endtime", Aliases: []string{"E"}, Usage: "only jobs submitted before this time (as -S)"},
 	}
 	app.Action = func(c *cli.Context) error {
 		err := sacct(c)
@@ -151,6 +218,19 @@ func sacct(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	// -S, -E: jobs that were pending or running at some time after -S
+	// and before -E (Slurm's "in any state" between them).
+	var after, before time.Time
+	for _, w := range []struct {
+		flag string
+		to   *time.Time
+	}{{"starttime", &after}, {"endtime", &before}} {
+		if c.IsSet(w.flag) {
+			if *w.to, err = sacctTime(c.String(w.flag), time.Now()); err != nil {
+				return fmt.Errorf("--%s: %w", w.flag, err)
+			}
+		}
+	}
 	client, err := dial(c.Context)
 	if err != nil {
 		return err
@@ -199,6 +279,12 @@ func sacct(c *cli.Context) error {
 			continue
 		case states != nil && !states[slurmState(j.info)]:
 			continue
+		}
+		if !after.IsZero() || !before.IsZero() {
+			_, end := startEnd(j.info)
+			if !after.IsZero() && !end.IsZero() && end.Before(after) || !before.IsZero() && j.info.Submitted.After(before) {
+				continue
+			}
 		}
 		line(func(col column) string { return col.f.value(j) })
 	}
