@@ -143,7 +143,11 @@ static void check(const char *who) {
 }
 
 static int sharer(void *a) {
-	(void)a;
+	/* It never outlives the program (a refused checkpoint's run ends
+	 * with the program alone signalled). */
+	pid_t parent = (pid_t)(long)a;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent) _exit(0);
 	sigset_t cur;
 	sigprocmask(SIG_BLOCK, NULL, &cur);
 	sigdelset(&cur, SIGUSR1);
@@ -272,7 +276,7 @@ int main(int argc, char **argv) {
 	record();
 	if (ino("/proc/self/ns/user") == parentns) DIE("not in a namespace of its own");
 	static char cstack[65536];
-	if (HAS("sharefiles") && clone(sharer, cstack + sizeof cstack, CLONE_FILES | SIGCHLD, NULL) < 0) DIE("clone: %s", strerror(errno));
+	if (HAS("sharefiles") && clone(sharer, cstack + sizeof cstack, CLONE_FILES | SIGCHLD, (void *)(long)getpid()) < 0) DIE("clone: %s", strerror(errno));
 	pid_t child = -1;
 	int pp[2];
 	if (HAS("child")) {
