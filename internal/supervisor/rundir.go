@@ -213,8 +213,18 @@ func Start(exe, runDir string, spec *Spec) (pid int, retErr error) {
 		return 0, err
 	}
 	defer lock.Close()
-	if err := flock(lock, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		return 0, fmt.Errorf("lock %s: %w", lock.Name(), err)
+	// The file is new, but a Probe of the directory (qstat's, the
+	// daemon's own) may hold it for a moment: it takes the lock to tell
+	// whether a supervisor does. Tried again for up to a second.
+	for tries := 0; ; tries++ {
+		err := flock(lock, unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) || tries >= 1000 {
+			return 0, fmt.Errorf("lock %s: %w", lock.Name(), err)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	logf, err := os.OpenFile(filepath.Join(runDir, LogFile), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
