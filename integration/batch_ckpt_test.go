@@ -614,6 +614,11 @@ if os.fork():
 os.setsid()
 if os.fork():
     os._exit(0)
+# Counted once the session's leader is gone (reaped by the subreaper).
+for _ in range(1000):
+    if not os.path.exists("/proc/%%d" %% os.getsid(0)):
+        break
+    time.sleep(0.01)
 for n in range(1, 61):
     with open(%q, "a") as f:
         f.write("%%d sid=%%d pgid=%%d leader=%%s\n" %% (n, os.getsid(0), os.getpgid(0), os.path.exists("/proc/%%d" %% os.getsid(0))))
