@@ -162,7 +162,11 @@ func bigRegion(t *testing.T, img *Image, mib int) region {
 			return r
 		}
 	}
-	t.Fatalf("%s: no region of %d MiB", img.Path, mib)
+	var have []string
+	for _, r := range img.meta.Regions {
+		have = append(have, fmt.Sprintf("%#x-%#x %s prot %#x", r.Start, r.End, r.Kind, r.Prot))
+	}
+	t.Fatalf("%s: no region of %d MiB among %s", img.Path, mib, strings.Join(have, "; "))
 	return region{}
 }
 
