@@ -20,6 +20,17 @@
 
 static int go_pipe[2];
 
+/* The parent of pid, from /proc/PID/stat (0: unknown). */
+static int parent_of(pid_t pid) {
+	char f[64], buf[512];
+	snprintf(f, sizeof f, "/proc/%d/stat", (int)pid);
+	FILE *fp = fopen(f, "r");
+	int pp = 0;
+	if (fp && fgets(buf, sizeof buf, fp) && strrchr(buf, ')')) sscanf(strrchr(buf, ')') + 4, "%d", &pp);
+	if (fp) fclose(fp);
+	return pp;
+}
+
 static void member(int inner) {
 	pid_t kid = -1;
 	if (inner) {
@@ -80,15 +91,7 @@ int main(int argc, char **argv) {
 	/* The exited leaders are reaped: by their parents, or by us. */
 	for (int i = 0; i < 100; i++) {
 		pid_t w = waitpid(-1, &st, WNOHANG);
-		if (w == 0) {
-			char f[64], buf[512];
-			snprintf(f, sizeof f, "/proc/%d/stat", m);
-			FILE *fp = fopen(f, "r");
-			int pp = 0;
-			if (fp && fgets(buf, sizeof buf, fp)) sscanf(strrchr(buf, ')') + 4, "%d", &pp);
-			if (fp) fclose(fp);
-			if (pp == getpid()) break;
-		}
+		if (w == 0 && parent_of(m) == getpid()) break;
 		usleep(10000);
 	}
 	pid_t sid = getsid(m), pgid = getpgid(m);
@@ -102,12 +105,7 @@ int main(int argc, char **argv) {
 	}
 	kobj_wait();
 	CHECK(getsid(m) == sid && getpgid(m) == pgid, "member %d: session %d group %d, was %d %d", m, getsid(m), getpgid(m), sid, pgid);
-	char f[64], buf[512];
-	snprintf(f, sizeof f, "/proc/%d/stat", m);
-	FILE *fp = fopen(f, "r");
-	int pp = 0;
-	if (fp && fgets(buf, sizeof buf, fp)) sscanf(strrchr(buf, ')') + 4, "%d", &pp);
-	if (fp) fclose(fp);
+	int pp = parent_of(m);
 	CHECK(pp == getpid(), "member's parent %d, not us %d", pp, getpid());
 	CHECK(kill(-pgid, 0) == 0, "group %d: %s", pgid, strerror(errno));
 	sigpending(&pend);
